@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * The client API: what the CLI, automation and tests use to talk to
+ * cubicled over nng REQ/REP.
+ */
+#ifndef CUBICLE_CLIENT_H
+#define CUBICLE_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cubicle/errors.h"
+#include "cubicle/proto.h"
+#include "cubicle/val.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct cub_client;
+
+struct cub_client_opts {
+	size_t sz;
+	const char *socket_dir; /* NULL: $CUBICLE_SOCKET_DIR or /run/cubicle */
+	int timeout_ms;         /* per call; 0 = 10000 */
+	size_t :0;
+};
+
+#define CUB_OPTS(TYPE, NAME, ...)                                            \
+	struct TYPE NAME = ({                                                \
+		struct TYPE ___##NAME = { .sz = sizeof(struct TYPE),         \
+			__VA_ARGS__ };                                       \
+		___##NAME;                                                   \
+	})
+
+#define CUB_DEFAULT_SOCKET_DIR "/run/cubicle"
+
+/**
+ * @brief **cub_client__open()** connects to the broker.
+ * @return a client, or NULL with errno set (EINVAL for bad opts).
+ */
+struct cub_client *cub_client__open(const struct cub_client_opts *opts);
+struct cub_client *cub_client__close(struct cub_client *c);
+
+/**
+ * @brief **cub_client__call()** sends one request and waits for the answer.
+ * @param params taken (freed) by the call.
+ * @return 0 with *result set, or a negative errno: -ECONNREFUSED /
+ * -ETIMEDOUT when the broker is unreachable (no error map), -EREMOTEIO when
+ * the broker answered with an error (then *errv holds {code,name,message}).
+ */
+int cub_client__call(struct cub_client *c, const char *method,
+    struct cub_val *params, struct cub_val **result, struct cub_val **errv);
+
+/* Fresh random request id ("r-" + 32 hex chars) in buf (>= 40 bytes). */
+void cub_client__new_rid(char *buf, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

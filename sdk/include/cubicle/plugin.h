@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * The plugin API.  A service is a shared object loaded by cubicle-worker,
+ * which runs it unprivileged and sandboxed.  It exports one symbol:
+ *
+ *   const struct cub_plugin cub_plugin_entry = {
+ *           .abi = CUB_PLUGIN_ABI, .name = "simpleforwarder",
+ *           .cube_size = sizeof(struct sf_cube), .schema = sf_schema,
+ *           .ops = &sf_ops, .policy = { ... },
+ *   };
+ *
+ * The worker calls the ops from one thread, one at a time; ops may block
+ * on calls to the broker (cub_cube__load(), cub_map__*()), which are
+ * synchronous.  The broker keeps each cube's configuration: after a
+ * worker restart, apply() is called again with create = true for every
+ * cube, so apply() must be idempotent and reconcile map contents with the
+ * configuration it is given.
+ */
+#ifndef CUBICLE_PLUGIN_H
+#define CUBICLE_PLUGIN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cubicle/errors.h"
+#include "cubicle/schema.h"
+#include "cubicle/val.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CUB_PLUGIN_ABI 1u
+
+struct cub_cube; /* worker-side view of one cube; opaque */
+
+/* A map of one of the cube's loaded objects, by value (rule 8). */
+typedef struct cub_map {
+	uint32_t id; /* broker handle, 0 = invalid */
+	uint32_t type; /* enum bpf_map_type */
+	uint32_t key_size, value_size, max_entries;
+	uint32_t ncpus; /* per-CPU maps: values are value_size x ncpus */
+} cub_map;
+
+/*
+ * What the broker accepts from this service (checked on every load; a
+ * worker cannot widen it after its first hello).
+ */
+struct cub_bpf_policy {
+	uint32_t prog_types;   /* bit (1 << BPF_PROG_TYPE_x) */
+	uint64_t map_types;    /* bit (1 << BPF_MAP_TYPE_x) */
+	uint64_t max_map_bytes; /* sum of key+value x entries over one cube */
+};
+
+struct cub_plugin_ops {
+	/*
+	 * Make the dataplane match config (the whole cube document).  When
+	 * create is true the cube is new to this worker: load its object
+	 * with cub_cube__load().  Return 0, or a negative errno after
+	 * cub_cube__set_error() to refuse the configuration: the broker
+	 * then keeps the previous one.
+	 */
+	int (*apply)(struct cub_cube *cube, const struct cub_val *config,
+	    bool create);
+	/* The cube is gone; free private state. May not fail. */
+	void (*destroy)(struct cub_cube *cube);
+	/* Fill ro fields into overlay (a map, same shape as config). */
+	int (*show)(struct cub_cube *cube, const struct cub_val *config,
+	    struct cub_val *overlay);
+	/* A declared action; *result may be left NULL. */
+	int (*action)(struct cub_cube *cube, const struct cub_val *path,
+	    const char *name, const struct cub_val *args,
+	    struct cub_val **result);
+	/* A packet the dataplane sent to the slow path. */
+	void (*packet_in)(struct cub_cube *cube, uint32_t port,
+	    const void *data, size_t len);
+};
+
+struct cub_plugin {
+	uint32_t abi;
+	const char *name;
+	const char *description;
+	size_t cube_size;               /* private bytes per cube, zeroed */
+	const struct cub_field *schema; /* name == NULL terminated */
+	const struct cub_plugin_ops *ops;
+	struct cub_bpf_policy policy;
+};
+
+/* Accessors; valid for the life of the cube. */
+const char *cub_cube__name(const struct cub_cube *cube);
+void *cub_cube__priv(struct cub_cube *cube);
+/* Set the message returned with a refusal; returns -errno for err. */
+int cub_cube__set_error(struct cub_cube *cube, int code, const char *fmt,
+    ...) __attribute__((format(printf, 3, 4)));
+
+/*
+ * Ask the broker to load (or, after a restart, adopt) the cube's BPF
+ * object.  The broker refuses objects outside the policy and programs that
+ * call helpers outside the networking set.  0 or -errno.
+ */
+int cub_cube__load(struct cub_cube *cube, const void *elf, size_t len);
+/* A map of the loaded object by name; 0 or -ENOENT. */
+int cub_cube__map(struct cub_cube *cube, const char *name, cub_map *out);
+
+int cub_map__update(struct cub_cube *cube, const cub_map *map,
+    const void *key, const void *value, uint64_t flags);
+int cub_map__lookup(struct cub_cube *cube, const cub_map *map,
+    const void *key, void *value);
+int cub_map__delete(struct cub_cube *cube, const cub_map *map,
+    const void *key);
+
+/* Port index of the port named name in config, or -ENOENT. */
+int cub_config__port_index(const struct cub_val *config, const char *name);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * MessagePack-RPC framing and the method table shared by broker, workers,
+ * CLI and tests.
+ *
+ *   request       [0, msgid, method, params]
+ *   response      [1, msgid, error, result]   (error nil on success)
+ *   notification  [2, method, params]
+ *
+ * params is always a map.  Sockets (under the broker's --socket-dir):
+ *   cubicled.sock          REP, clients (CLI, automation, tests)
+ *   events.sock            PUB, events (topic = event name)
+ *   worker-<svc>.sock      REP, calls from the <svc> worker (0600, its uid)
+ *   worker-<svc>.cmd       REQ (listening), calls to the <svc> worker
+ */
+#ifndef CUBICLE_PROTO_H
+#define CUBICLE_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct cub_val;
+
+enum cub_rpc_type {
+	CUB_RPC_REQUEST = 0,
+	CUB_RPC_RESPONSE = 1,
+	CUB_RPC_NOTIFY = 2,
+};
+
+/* A decoded frame; the fields that do not apply to its type are NULL/0. */
+struct cub_rpc {
+	enum cub_rpc_type type;
+	uint32_t msgid;
+	char *method;           /* request, notification */
+	struct cub_val *params; /* request, notification: always a map */
+	struct cub_val *error;  /* response: NULL on success */
+	struct cub_val *result; /* response: NULL on error */
+};
+
+/*
+ * Decode one frame strictly: shape, types, params a map, method at most
+ * CUB_METHOD_MAX bytes.  Returns 0 or -EBADMSG/-EMSGSIZE/-ELOOP/-ENOMEM
+ * with a message in err.  On success the caller owns rpc's members and
+ * frees them with cub_rpc__clear().
+ */
+#define CUB_METHOD_MAX 64
+int cub_rpc__decode(const void *buf, size_t len, struct cub_rpc *rpc,
+    char *err, size_t errlen);
+void cub_rpc__clear(struct cub_rpc *rpc);
+/* Encoders take ownership of params/error/result (NULL allowed). */
+int cub_rpc__encode_request(uint32_t msgid, const char *method,
+    struct cub_val *params, void **buf, size_t *len);
+int cub_rpc__encode_response(uint32_t msgid, struct cub_val *error,
+    struct cub_val *result, void **buf, size_t *len);
+int cub_rpc__encode_notify(const char *method, struct cub_val *params,
+    void **buf, size_t *len);
+
+/*
+ * Methods.  "C" = from clients, "W" = from a worker to the broker,
+ * "B" = from the broker to a worker.
+ */
+/* C: liveness and version; params {} -> {version, pid}. */
+#define CUB_M_PING "ping"
+/*
+ * C: one request on the resource tree, polycubectl style.
+ * params {words: [str], args: map, body: any, rid: str}
+ *   words: the command words without key=value pairs, e.g.
+ *          ["sf1", "ports", "p1", "set"]; args: {"action": "drop"};
+ *   body:  optional document (JSON from stdin) merged under args;
+ *   rid:   request id, required for mutating verbs; a resend with the
+ *          same rid is answered from a cache, never applied twice.
+ * -> the result document (show), or {} for mutations.
+ */
+#define CUB_M_REQUEST "request"
+
+/* W: first call of a worker: {service, abi, schema, policy} -> {}. */
+#define CUB_M_HELLO "hello"
+/* W: load the cube's BPF ELF: {cube, elf: bin} -> {maps: [...]} */
+#define CUB_M_LOAD "bpf.load"
+/* W: map operations on a map of one of the worker's cubes. */
+#define CUB_M_MAP_UPDATE "map.update" /* {cube, map, key, value, flags} */
+#define CUB_M_MAP_LOOKUP "map.lookup" /* {cube, map, key} -> {value} */
+#define CUB_M_MAP_DELETE "map.delete" /* {cube, map, key} */
+#define CUB_M_MAP_DUMP "map.dump"     /* {cube, map} -> {keys:[], values:[]} */
+
+/* B: reconcile (or create) cube state: {cube, config, create: bool}. */
+#define CUB_M_CUBE_APPLY "cube.apply"
+/* B: the cube is being deleted: {cube}. */
+#define CUB_M_CUBE_DESTROY "cube.destroy"
+/* B: read-only overlay for show: {cube, config} -> overlay map. */
+#define CUB_M_CUBE_SHOW "cube.show"
+/* B: a service action: {cube, action, path: [str], args} -> result. */
+#define CUB_M_CUBE_ACTION "cube.action"
+/* B: a packet sent to the slow path: {cube, port, data: bin}. */
+#define CUB_M_PACKET_IN "packet.in"
+
+/* Events on events.sock: topic string, then a notification frame. */
+#define CUB_EV_CUBE_CREATED "cube.created"
+#define CUB_EV_CUBE_DELETED "cube.deleted"
+#define CUB_EV_PORT_UP "port.up"
+#define CUB_EV_PORT_DOWN "port.down"
+#define CUB_EV_WORKER_RESTARTED "worker.restarted"
+
+#define CUB_SOCK_CLIENT "cubicled.sock"
+#define CUB_SOCK_EVENTS "events.sock"
+
+#ifdef __cplusplus
+}
+#endif
+#endif

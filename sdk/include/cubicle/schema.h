@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * Service schemas: what a service's subtree looks like.  A plugin declares
+ * its schema as static C tables (struct cub_field); the worker sends it to
+ * the broker in wire form (cub_schema__to_val()), and the broker uses the
+ * parsed form to resolve, validate and apply requests, to answer `?`, and
+ * (later) to map REST paths.
+ *
+ * Documents.  A cube's configuration is a cub_val map.  A CONTAINER is a
+ * map; a LIST is an array of maps, each holding its KEY fields (one or
+ * more, in schema order).  Values are stored typed: STR/ENUM/IPV4/
+ * IPV4_PREFIX/MAC as strings in canonical form (ENUM as spelled in the
+ * schema, MAC lower-case), U32/U64 as UINT, BOOL as BOOL.
+ *
+ * Every cube document has the base fields the broker owns:
+ *   name     STR  key        cube name
+ *   service  STR  ro         service name
+ *   type     ENUM init-only  TC | XDP_SKB | XDP_DRV (default TC)
+ *   ports    LIST            keyed by name: name (key), peer (STR, netdev),
+ *                            status (ro, UP|DOWN), index (ro, U32)
+ * A service schema lists its own cube-level fields; a LIST field named
+ * "ports" in it adds fields to the base port entries.
+ */
+#ifndef CUBICLE_SCHEMA_H
+#define CUBICLE_SCHEMA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct cub_val;
+
+enum cub_ftype {
+	CUB_T_STR = 1,
+	CUB_T_U32,
+	CUB_T_U64,
+	CUB_T_BOOL,
+	CUB_T_ENUM,
+	CUB_T_IPV4,        /* "198.18.0.1" */
+	CUB_T_IPV4_PREFIX, /* "198.18.0.0/15" */
+	CUB_T_MAC,         /* "02:00:00:00:00:01" */
+	CUB_T_LIST,
+	CUB_T_CONTAINER,
+};
+
+#define CUB_F_KEY 0x1u      /* list key, positional after `add` */
+#define CUB_F_RO 0x2u       /* read-only: only the service's show fills it */
+#define CUB_F_INIT 0x4u     /* may be given at add time only */
+#define CUB_F_REQUIRED 0x8u /* must be given at add time */
+
+struct cub_field;
+
+/* An action callable on a node: `cubicle br1 fdb flush`. */
+struct cub_action {
+	const char *name;
+	const char *help;
+	const struct cub_field *args; /* NULL or name==NULL terminated */
+};
+
+struct cub_field {
+	const char *name;   /* [a-z][a-z0-9_-]*, at most 32 bytes */
+	enum cub_ftype type;
+	uint32_t flags;     /* CUB_F_* */
+	const char *help;
+	const char *dflt;   /* default, as text, NULL for none */
+	const char *const *enums; /* ENUM: NULL-terminated */
+	uint64_t min, max;  /* U32/U64 range, STR max length; 0,0 = type max */
+	const struct cub_field *children;  /* LIST/CONTAINER, name==NULL ends */
+	const struct cub_action *actions;  /* LIST entry/CONTAINER, name==NULL ends */
+};
+
+/* Caps on any schema a worker can send (rule 19). */
+#define CUB_SCHEMA_DEPTH_MAX 8
+#define CUB_SCHEMA_FIELDS_MAX 512
+#define CUB_NAME_MAX 32
+
+/* Plugin side: encode C tables (name==NULL terminated) to wire form. */
+struct cub_val *cub_schema__to_val(const struct cub_field *fields);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * The resource-tree engine (private to Cubicle, linked by the broker and
+ * tests).  It parses a schema from wire form, merges it with the base cube
+ * schema, and resolves polycubectl-style commands on one cube document.
+ * It never touches the kernel: the broker diffs the old and new documents
+ * and does the side effects.
+ *
+ * Wire form of a schema (cub_schema__to_val): an array of field maps
+ *   {name: str, type: "string"|"u32"|"u64"|"bool"|"enum"|"ipv4"|
+ *    "ipv4-prefix"|"mac"|"list"|"container", flags: uint (CUB_F_*),
+ *    help: str, default: str (opt), enum: [str] (opt), min: uint, max: uint,
+ *    children: [field] (opt), actions: [{name, help, args: [field]}] (opt)}
+ */
+#ifndef CUBI_TREE_H
+#define CUBI_TREE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "cubicle/schema.h"
+#include "cubicle/val.h"
+
+struct cubi_schema; /* opaque parsed schema: base + service fields */
+
+/*
+ * Parse and check a service schema in wire form (NULL = no service fields)
+ * and merge it with the base cube schema.  Refuses: unknown types, bad or
+ * duplicate names, a redefinition of a base field (except extending
+ * "ports"), lists without a key, depth > CUB_SCHEMA_DEPTH_MAX, more than
+ * CUB_SCHEMA_FIELDS_MAX fields, defaults that do not parse.
+ * NULL + errno (EINVAL/ENOMEM) and a message in err on failure.
+ */
+struct cubi_schema *cubi_schema__parse(const struct cub_val *wire, char *err,
+    size_t errlen);
+struct cubi_schema *cubi_schema__free(struct cubi_schema *s);
+
+enum cubi_verb {
+	CUBI_SHOW,
+	CUBI_ADD,
+	CUBI_SET,
+	CUBI_DEL,
+	CUBI_ACTION,
+	CUBI_HELP,
+};
+
+/* What cubi_tree__apply did; filled on success. */
+struct cubi_result {
+	enum cubi_verb verb;
+	bool changed;           /* doc was modified (ADD/SET/DEL) */
+	bool del_cube;          /* words were just ["del"]: delete the cube */
+	struct cub_val *reply;  /* SHOW: copy of the addressed subtree;
+				 * HELP: help map (see below); else NULL */
+	/* ACTION: the node path as words (e.g. ["fdb"]), the action name and
+	 * its checked, typed args.  The broker forwards these to the worker. */
+	struct cub_val *action_path;
+	char *action;
+	struct cub_val *action_args;
+};
+void cubi_result__clear(struct cubi_result *r);
+
+/*
+ * Create a new cube document: name, service, and the cube-level args
+ * (strings as typed by the CLI, or typed JSON values) plus an optional
+ * body (a full document, e.g. with "ports") merged under them (args win).
+ * Applies defaults, checks types, ranges, enums, required fields, list
+ * keys unique, unknown fields.  Refuses ro fields.  Returns 0 or a
+ * negative errno with *errv = cub_err_val(...) naming what was wrong
+ * (CUB_E_INVAL, CUB_E_TYPE, CUB_E_MISSING, CUB_E_NOTFOUND for an unknown
+ * field, CUB_E_RO, CUB_E_EXISTS for a duplicate key).
+ */
+int cubi_tree__new_doc(const struct cubi_schema *s, const char *name,
+    const char *service, const struct cub_val *args,
+    const struct cub_val *body, struct cub_val **doc, struct cub_val **errv);
+
+/*
+ * Resolve words (the command words after the cube name, strings) with
+ * args (map of field -> value) and an optional body on doc.  Grammar, as
+ * polycubectl:
+ *   []                       show the whole cube
+ *   [.., "show"]             show the node the words address
+ *   [.., "?"] / [.., "help"] help for that node
+ *   [.., "set"]              set args on a container or list entry
+ *   [.., <list>, "add", k1 [, k2..]]  add an entry with positional keys
+ *   [.., <list>, "del", k1..] / [.., <list>, k1.., "del"]  delete entry
+ *   ["del"]                  delete the cube (result.del_cube)
+ *   [.., <action>]           an action declared on that node
+ *   a path ends at a container, a list, or a list entry (list name then
+ *   its key values).  Words left after the verb other than list keys are
+ *   an error.
+ * On success doc is modified in place (only for ADD/SET/DEL) and *res
+ * describes what happened.  On error doc is untouched, returns -errno and
+ * *errv names the word or field that was wrong (CUB_E_VERB for an unknown
+ * verb/child, CUB_E_NOTFOUND for a missing entry, CUB_E_EXISTS, CUB_E_TYPE,
+ * CUB_E_INVAL, CUB_E_MISSING, CUB_E_RO for ro/init-only fields).
+ *
+ * HELP reply: {path: str, keywords: [{name, kind: "verb"|"action"|"list"|
+ * "container"|"field", type, help}], params: [{name, type, help, flags}],
+ * example: str}.
+ */
+int cubi_tree__apply(const struct cubi_schema *s, struct cub_val *doc,
+    const struct cub_val *words, const struct cub_val *args,
+    const struct cub_val *body, struct cubi_result *res,
+    struct cub_val **errv);
+
+/*
+ * Help for the service level (`cubicle simpleforwarder ?`): verbs add/show
+ * and the cube-level params accepted by add.
+ */
+struct cub_val *cubi_tree__service_help(const struct cubi_schema *s,
+    const char *service);
+
+/*
+ * Merge a worker's read-only overlay (same shape as the document: lists
+ * matched by their key fields) into a copy of doc for show.  Fields in the
+ * overlay that the schema does not declare ro are ignored.
+ */
+int cubi_tree__merge_overlay(const struct cubi_schema *s, struct cub_val *doc,
+    const struct cub_val *overlay);
+
+/* Find a list entry of doc[list] whose single key field equals key. */
+struct cub_val *cubi_tree__find(const struct cub_val *doc, const char *list,
+    const char *key_field, const char *key);
+
+#endif
