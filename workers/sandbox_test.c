@@ -1,0 +1,522 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * sandbox_enter() tests. Runs as root. Each test forks a "worker" child that
+ * starts nng the way cubicle-worker does (a REP socket listening and a REQ
+ * socket dialing it, one round trip, so nng's threads run), enters the
+ * sandbox and then does one thing; the test inspects how the child ended.
+ * The child reports failures on stderr and with its exit code, never through
+ * check, whose state belongs to the test process.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <check.h>
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/rep.h>
+#include <nng/protocol/reqrep0/req.h>
+
+#include "sandbox.h"
+
+#define TEST_UID 64999
+#define TEST_GID 64999
+#define MAX_TASKS 128
+
+/* Exit code of a child that survived a call the sandbox should kill. */
+#define CHILD_SURVIVED 42
+
+#define CHILD_CHECK(cond)                                                    \
+	do {                                                                 \
+		if (!(cond)) {                                               \
+			dprintf(STDERR_FILENO, "%s:%d: child check failed: %s\n", \
+			    __FILE__, __LINE__, #cond);                      \
+			_exit(1);                                            \
+		}                                                            \
+	} while (0)
+
+static char test_dir[64];
+static char worker_url[256];
+static char broker_url[256];
+static char broker_path[128];
+
+/* The worker's nng sockets, opened before the sandbox. */
+static nng_socket worker_rep;
+static nng_socket worker_req;
+
+/* /proc status files of every task, opened before the sandbox. */
+static int status_fds[MAX_TASKS];
+static int n_status_fds;
+
+static void
+dir_setup(void)
+{
+	strcpy(test_dir, "/tmp/cubi-sandbox-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(test_dir));
+	/* The sandboxed uid must reach the sockets inside. */
+	ck_assert_int_eq(chmod(test_dir, 0711), 0);
+	snprintf(worker_url, sizeof(worker_url), "ipc://%s/worker.ipc",
+	    test_dir);
+	snprintf(broker_path, sizeof(broker_path), "%s/broker.ipc", test_dir);
+	snprintf(broker_url, sizeof(broker_url), "ipc://%s", broker_path);
+}
+
+static void
+dir_teardown(void)
+{
+	char path[160];
+
+	snprintf(path, sizeof(path), "%s/worker.ipc", test_dir);
+	unlink(path);
+	unlink(broker_path);
+	rmdir(test_dir);
+}
+
+static void
+set_timeouts(nng_socket s)
+{
+	CHILD_CHECK(nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, 5000) == 0);
+	CHILD_CHECK(nng_socket_set_ms(s, NNG_OPT_SENDTIMEO, 5000) == 0);
+}
+
+/* One request and its reply between two sockets of this process. */
+static void
+round_trip(nng_socket req, nng_socket rep)
+{
+	char buf[16];
+	size_t sz = sizeof(buf);
+
+	CHILD_CHECK(nng_send(req, "ping", 5, 0) == 0);
+	CHILD_CHECK(nng_recv(rep, buf, &sz, 0) == 0);
+	CHILD_CHECK(sz == 5 && strcmp(buf, "ping") == 0);
+	CHILD_CHECK(nng_send(rep, "pong", 5, 0) == 0);
+	sz = sizeof(buf);
+	CHILD_CHECK(nng_recv(req, buf, &sz, 0) == 0);
+	CHILD_CHECK(sz == 5 && strcmp(buf, "pong") == 0);
+}
+
+/* What cubicle-worker does before sandbox_enter(): open its sockets. */
+static void
+worker_setup(void)
+{
+	CHILD_CHECK(nng_rep0_open(&worker_rep) == 0);
+	CHILD_CHECK(nng_req0_open(&worker_req) == 0);
+	set_timeouts(worker_rep);
+	set_timeouts(worker_req);
+	CHILD_CHECK(nng_listen(worker_rep, worker_url, NULL, 0) == 0);
+	CHILD_CHECK(nng_dial(worker_req, worker_url, NULL, 0) == 0);
+	/*
+	 * Let the listener finish accepting before the sandbox: the sandbox
+	 * kills accept4(), which a worker (a dialer) never needs.
+	 */
+	round_trip(worker_req, worker_rep);
+}
+
+static void
+open_task_status(void)
+{
+	DIR *d;
+	struct dirent *de;
+	char path[320];
+	int fd;
+
+	d = opendir("/proc/self/task");
+	CHILD_CHECK(d != NULL);
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		CHILD_CHECK(n_status_fds < MAX_TASKS);
+		snprintf(path, sizeof(path), "/proc/self/task/%s/status",
+		    de->d_name);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		CHILD_CHECK(fd >= 0);
+		status_fds[n_status_fds++] = fd;
+	}
+	closedir(d);
+}
+
+/* Fork a worker child that runs body() in the sandbox; return its status. */
+static int
+run_sandboxed(void (*body)(void), bool want_status_fds)
+{
+	struct sandbox_opts o = { .uid = TEST_UID, .gid = TEST_GID };
+	pid_t pid;
+	int status, r;
+
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		worker_setup();
+		if (want_status_fds)
+			open_task_status();
+		r = sandbox_enter(&o);
+		if (r < 0) {
+			dprintf(STDERR_FILENO, "sandbox_enter: %s\n",
+			    strerror(-r));
+			_exit(2);
+		}
+		body();
+		/* _exit(): no atexit handlers, nng left as it is. */
+		_exit(0);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	return status;
+}
+
+static void
+assert_exit_ok(int status)
+{
+	ck_assert_msg(WIFEXITED(status), "child killed by signal %d",
+	    WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+	ck_assert_int_eq(WEXITSTATUS(status), 0);
+}
+
+static void
+assert_sigsys(int status)
+{
+	ck_assert_msg(WIFSIGNALED(status), "child exited with %d",
+	    WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+	ck_assert_int_eq(WTERMSIG(status), SIGSYS);
+}
+
+/*
+ * A stand-in for the broker in a process of its own (root, no sandbox): REP
+ * echo on broker_url, so the sandboxed child can make a fresh dial. Writes
+ * one byte to ready_fd once it listens.
+ */
+static pid_t
+broker_start(void)
+{
+	int ready[2];
+	char c;
+	pid_t pid;
+
+	ck_assert_int_eq(pipe2(ready, O_CLOEXEC), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		nng_socket s;
+		char buf[64];
+		size_t sz;
+
+		close(ready[0]);
+		CHILD_CHECK(nng_rep0_open(&s) == 0);
+		CHILD_CHECK(nng_listen(s, broker_url, NULL, 0) == 0);
+		CHILD_CHECK(chmod(broker_path, 0666) == 0);
+		CHILD_CHECK(write(ready[1], "r", 1) == 1);
+		for (;;) {
+			sz = sizeof(buf);
+			if (nng_recv(s, buf, &sz, 0) != 0)
+				_exit(1);
+			if (nng_send(s, buf, sz, 0) != 0)
+				_exit(1);
+		}
+	}
+	close(ready[1]);
+	ck_assert_int_eq(read(ready[0], &c, 1), 1);
+	close(ready[0]);
+	return pid;
+}
+
+static void
+broker_stop(pid_t pid)
+{
+	int status;
+
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+}
+
+static bool
+status_field(const char *text, const char *name, char *val, size_t len)
+{
+	const char *p, *end;
+	size_t n = strlen(name);
+
+	for (p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+		if (strncmp(p, name, n) != 0 || p[n] != ':')
+			continue;
+		p += n + 1;
+		while (*p == '\t' || *p == ' ')
+			p++;
+		end = strchrnul(p, '\n');
+		if ((size_t)(end - p) >= len)
+			return false;
+		memcpy(val, p, end - p);
+		val[end - p] = '\0';
+		return true;
+	}
+	return false;
+}
+
+static unsigned long long
+status_hex(const char *text, const char *name)
+{
+	char val[64];
+
+	CHILD_CHECK(status_field(text, name, val, sizeof(val)));
+	return strtoull(val, NULL, 16);
+}
+
+static long
+status_long(const char *text, const char *name)
+{
+	char val[64];
+
+	CHILD_CHECK(status_field(text, name, val, sizeof(val)));
+	return strtol(val, NULL, 10);
+}
+
+static void
+status_ids(const char *text, const char *name, unsigned long want)
+{
+	char val[64], *p, *end;
+	int i;
+
+	CHILD_CHECK(status_field(text, name, val, sizeof(val)));
+	p = val;
+	for (i = 0; i < 4; i++) {
+		CHILD_CHECK(strtoul(p, &end, 10) == want);
+		CHILD_CHECK(end != p);
+		p = end;
+	}
+}
+
+/*
+ * Checks one task's status. Thread creds are per thread: the bounding and
+ * inheritable sets are only emptied on the thread that called
+ * sandbox_enter(); the others lose their effective and permitted sets with
+ * the uid change and get no_new_privs and the filter through TSYNC.
+ */
+static void
+check_status(int fd, bool main_thread)
+{
+	char text[4096], val[64];
+	ssize_t n;
+
+	n = pread(fd, text, sizeof(text) - 1, 0);
+	CHILD_CHECK(n > 0);
+	text[n] = '\0';
+	CHILD_CHECK(status_hex(text, "CapEff") == 0);
+	CHILD_CHECK(status_hex(text, "CapPrm") == 0);
+	CHILD_CHECK(status_hex(text, "CapAmb") == 0);
+	if (main_thread) {
+		CHILD_CHECK(status_hex(text, "CapInh") == 0);
+		CHILD_CHECK(status_hex(text, "CapBnd") == 0);
+	}
+	CHILD_CHECK(status_long(text, "NoNewPrivs") == 1);
+	CHILD_CHECK(status_long(text, "Seccomp") == 2);
+	CHILD_CHECK(status_long(text, "Seccomp_filters") >= 1);
+	status_ids(text, "Uid", TEST_UID);
+	status_ids(text, "Gid", TEST_GID);
+	CHILD_CHECK(status_field(text, "Groups", val, sizeof(val)));
+	CHILD_CHECK(val[0] == '\0');
+}
+
+static void
+body_status_and_ipc(void)
+{
+	nng_socket s;
+	char buf[16];
+	size_t sz = sizeof(buf);
+	int i, fd;
+
+	/* /proc/self/status: the thread group leader, i.e. this thread. */
+	fd = status_fds[0];
+	for (i = 0; i < n_status_fds; i++) {
+		char text[4096];
+		ssize_t n = pread(status_fds[i], text, sizeof(text) - 1, 0);
+
+		CHILD_CHECK(n > 0);
+		text[n] = '\0';
+		if (status_long(text, "Pid") == getpid())
+			fd = status_fds[i];
+	}
+	for (i = 0; i < n_status_fds; i++)
+		check_status(status_fds[i], status_fds[i] == fd);
+	CHILD_CHECK(n_status_fds > 1);
+
+	/* The sockets opened before the sandbox still work. */
+	round_trip(worker_req, worker_rep);
+
+	/* A fresh dial, as after a broker restart: socket(AF_UNIX), connect. */
+	CHILD_CHECK(nng_req0_open(&s) == 0);
+	set_timeouts(s);
+	CHILD_CHECK(nng_dial(s, broker_url, NULL, 0) == 0);
+	CHILD_CHECK(nng_send(s, "hello", 6, 0) == 0);
+	CHILD_CHECK(nng_recv(s, buf, &sz, 0) == 0);
+	CHILD_CHECK(sz == 6 && strcmp(buf, "hello") == 0);
+	CHILD_CHECK(nng_close(s) == 0);
+}
+
+START_TEST(test_status_and_ipc)
+{
+	pid_t broker;
+	int status;
+
+	dir_setup();
+	broker = broker_start();
+	status = run_sandboxed(body_status_and_ipc, true);
+	broker_stop(broker);
+	dir_teardown();
+	assert_exit_ok(status);
+}
+END_TEST
+
+static void
+body_bpf(void)
+{
+	syscall(__NR_bpf, 0, NULL, 0);
+	_exit(CHILD_SURVIVED);
+}
+
+static void
+body_execve(void)
+{
+	char *const argv[] = { "/bin/true", NULL };
+	char *const envp[] = { NULL };
+
+	execve("/bin/true", argv, envp);
+	_exit(CHILD_SURVIVED);
+}
+
+static void
+body_socket_inet(void)
+{
+	socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	_exit(CHILD_SURVIVED);
+}
+
+static void
+body_fork(void)
+{
+	pid_t pid = fork();
+
+	/* If fork() worked, the grandchild must not run the test body. */
+	if (pid == 0)
+		_exit(CHILD_SURVIVED);
+	_exit(CHILD_SURVIVED);
+}
+
+static void (*const killed_bodies[])(void) = {
+	body_bpf,
+	body_execve,
+	body_socket_inet,
+	body_fork,
+};
+
+START_TEST(test_killed)
+{
+	int status;
+
+	dir_setup();
+	status = run_sandboxed(killed_bodies[_i], false);
+	dir_teardown();
+	assert_sigsys(status);
+}
+END_TEST
+
+static void
+body_openat(void)
+{
+	int fd = openat(AT_FDCWD, "/etc/passwd", O_RDONLY | O_CLOEXEC);
+
+	CHILD_CHECK(fd == -1);
+	CHILD_CHECK(errno == EACCES);
+}
+
+START_TEST(test_openat_refused)
+{
+	int status;
+
+	dir_setup();
+	status = run_sandboxed(body_openat, false);
+	dir_teardown();
+	assert_exit_ok(status);
+}
+END_TEST
+
+static void *
+thread_main(void *arg)
+{
+	*(int *)arg = 1;
+	return NULL;
+}
+
+static void
+body_thread(void)
+{
+	pthread_t t;
+	int ran = 0;
+
+	CHILD_CHECK(pthread_create(&t, NULL, thread_main, &ran) == 0);
+	CHILD_CHECK(pthread_join(t, NULL) == 0);
+	CHILD_CHECK(ran == 1);
+}
+
+START_TEST(test_thread)
+{
+	int status;
+
+	dir_setup();
+	status = run_sandboxed(body_thread, false);
+	dir_teardown();
+	assert_exit_ok(status);
+}
+END_TEST
+
+START_TEST(test_root_refused)
+{
+	struct sandbox_opts o = { .uid = 0, .gid = TEST_GID };
+
+	/* Refused before anything changes, so no child is needed. */
+	ck_assert_int_eq(sandbox_enter(&o), -EINVAL);
+	o = (struct sandbox_opts){ .uid = TEST_UID, .gid = 0 };
+	ck_assert_int_eq(sandbox_enter(&o), -EINVAL);
+	ck_assert_int_eq(getuid(), 0);
+}
+END_TEST
+
+static Suite *
+sandbox_suite(void)
+{
+	Suite *s = suite_create("sandbox");
+	TCase *tc = tcase_create("sandbox");
+
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_status_and_ipc);
+	tcase_add_loop_test(tc, test_killed, 0,
+	    sizeof(killed_bodies) / sizeof(killed_bodies[0]));
+	tcase_add_test(tc, test_openat_refused);
+	tcase_add_test(tc, test_thread);
+	tcase_add_test(tc, test_root_refused);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr;
+	int failed;
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "sandbox_test: needs root, skipping\n");
+		return 77;
+	}
+	sr = srunner_create(sandbox_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
