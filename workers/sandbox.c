@@ -22,6 +22,21 @@
 #define SANDBOX_DEFAULT_NPROC 512
 
 /*
+ * AddressSanitizer reserves terabytes of shadow address space at start, so
+ * any RLIMIT_AS makes its next mmap() fail: sanitizer builds go without it.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define SANDBOX_LIMIT_AS 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SANDBOX_LIMIT_AS 0
+#endif
+#endif
+#ifndef SANDBOX_LIMIT_AS
+#define SANDBOX_LIMIT_AS 1
+#endif
+
+/*
  * System calls a sandboxed worker may make with any arguments: what the
  * worker loop, glibc (malloc, pthreads, stdio, abort), msgpack-c and nng
  * 1.5.2 (epoll poller, eventfd, IPC pipes, timers) were seen to use under
@@ -257,10 +272,12 @@ sandbox_rlimits(const struct sandbox_opts *o)
 {
 	int r;
 
-	r = sandbox_rlimit(RLIMIT_AS,
-	    o->max_as_bytes ? o->max_as_bytes : SANDBOX_DEFAULT_AS);
-	if (r < 0)
-		return r;
+	if (SANDBOX_LIMIT_AS) {
+		r = sandbox_rlimit(RLIMIT_AS,
+		    o->max_as_bytes ? o->max_as_bytes : SANDBOX_DEFAULT_AS);
+		if (r < 0)
+			return r;
+	}
 	r = sandbox_rlimit(RLIMIT_NOFILE,
 	    o->max_nofile ? o->max_nofile : SANDBOX_DEFAULT_NOFILE);
 	if (r < 0)
