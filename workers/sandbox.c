@@ -7,6 +7,7 @@
 #include <grp.h>
 #include <sched.h>
 #include <stddef.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -237,6 +238,11 @@ sandbox_seccomp(void)
 		goto out;
 	r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
 	    SCMP_A0(SCMP_CMP_EQ, PR_GET_NAME));
+	if (r < 0)
+		goto out;
+	/* isatty(): glibc stdio asks when it first buffers a terminal. */
+	r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
+	    SCMP_A1(SCMP_CMP_EQ, TCGETS));
 	if (r < 0)
 		goto out;
 	/* abort() and raise(): signals to our own threads only. */

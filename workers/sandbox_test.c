@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -53,6 +54,9 @@ static char broker_path[128];
 /* The worker's nng sockets, opened before the sandbox. */
 static nng_socket worker_rep;
 static nng_socket worker_req;
+
+/* Write end of a pipe: a child writes one byte to show it got this far. */
+static int reached_fd = -1;
 
 /* /proc status files of every task, opened before the sandbox. */
 static int status_fds[MAX_TASKS];
@@ -145,17 +149,31 @@ open_task_status(void)
 	closedir(d);
 }
 
-/* Fork a worker child that runs body() in the sandbox; return its status. */
+/* Called by a child body right before the call under test. */
+static void
+reached(void)
+{
+	CHILD_CHECK(write(reached_fd, "x", 1) == 1);
+}
+
+/*
+ * Fork a worker child that runs body() in the sandbox; return its status
+ * and, in *did_reach, whether body() called reached().
+ */
 static int
-run_sandboxed(void (*body)(void), bool want_status_fds)
+run_sandboxed(void (*body)(void), bool want_status_fds, bool *did_reach)
 {
 	struct sandbox_opts o = { .uid = TEST_UID, .gid = TEST_GID };
 	pid_t pid;
-	int status, r;
+	int status, r, fds[2];
+	char c;
 
+	ck_assert_int_eq(pipe2(fds, O_CLOEXEC), 0);
 	pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
+		close(fds[0]);
+		reached_fd = fds[1];
 		worker_setup();
 		if (want_status_fds)
 			open_task_status();
@@ -169,7 +187,11 @@ run_sandboxed(void (*body)(void), bool want_status_fds)
 		/* _exit(): no atexit handlers, nng left as it is. */
 		_exit(0);
 	}
+	close(fds[1]);
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	if (did_reach)
+		*did_reach = read(fds[0], &c, 1) == 1;
+	close(fds[0]);
 	return status;
 }
 
@@ -366,7 +388,7 @@ START_TEST(test_status_and_ipc)
 
 	dir_setup();
 	broker = broker_start();
-	status = run_sandboxed(body_status_and_ipc, true);
+	status = run_sandboxed(body_status_and_ipc, true, NULL);
 	broker_stop(broker);
 	dir_teardown();
 	assert_exit_ok(status);
@@ -376,6 +398,7 @@ END_TEST
 static void
 body_bpf(void)
 {
+	reached();
 	syscall(__NR_bpf, 0, NULL, 0);
 	_exit(CHILD_SURVIVED);
 }
@@ -386,6 +409,7 @@ body_execve(void)
 	char *const argv[] = { "/bin/true", NULL };
 	char *const envp[] = { NULL };
 
+	reached();
 	execve("/bin/true", argv, envp);
 	_exit(CHILD_SURVIVED);
 }
@@ -393,6 +417,7 @@ body_execve(void)
 static void
 body_socket_inet(void)
 {
+	reached();
 	socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	_exit(CHILD_SURVIVED);
 }
@@ -400,29 +425,92 @@ body_socket_inet(void)
 static void
 body_fork(void)
 {
-	pid_t pid = fork();
+	pid_t pid;
 
+	reached();
+	pid = fork();
 	/* If fork() worked, the grandchild must not run the test body. */
 	if (pid == 0)
 		_exit(CHILD_SURVIVED);
 	_exit(CHILD_SURVIVED);
 }
 
+static void
+body_socket_netlink(void)
+{
+	reached();
+	socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, 0);
+	_exit(CHILD_SURVIVED);
+}
+
+static void
+body_kill_parent(void)
+{
+	reached();
+	kill(getppid(), 0);
+	_exit(CHILD_SURVIVED);
+}
+
+static void
+body_ptrace(void)
+{
+	reached();
+	ptrace(PTRACE_TRACEME, 0, NULL, NULL);
+	_exit(CHILD_SURVIVED);
+}
+
+static void
+body_setuid(void)
+{
+	reached();
+	setuid(0);
+	_exit(CHILD_SURVIVED);
+}
+
+/* Calls that must kill the worker with SIGSYS. */
 static void (*const killed_bodies[])(void) = {
 	body_bpf,
 	body_execve,
 	body_socket_inet,
 	body_fork,
+	body_socket_netlink,
+	body_kill_parent,
+	body_ptrace,
+	body_setuid,
 };
 
 START_TEST(test_killed)
 {
+	bool did_reach;
 	int status;
 
 	dir_setup();
-	status = run_sandboxed(killed_bodies[_i], false);
+	status = run_sandboxed(killed_bodies[_i], false, &did_reach);
 	dir_teardown();
+	ck_assert_msg(did_reach, "child died before the call under test");
 	assert_sigsys(status);
+}
+END_TEST
+
+static void
+body_abort(void)
+{
+	reached();
+	abort();
+}
+
+/* abort() signals itself with tgkill(): SIGABRT, not SIGSYS. */
+START_TEST(test_abort)
+{
+	bool did_reach;
+	int status;
+
+	dir_setup();
+	status = run_sandboxed(body_abort, false, &did_reach);
+	dir_teardown();
+	ck_assert(did_reach);
+	ck_assert_msg(WIFSIGNALED(status), "child exited");
+	ck_assert_int_eq(WTERMSIG(status), SIGABRT);
 }
 END_TEST
 
@@ -440,7 +528,7 @@ START_TEST(test_openat_refused)
 	int status;
 
 	dir_setup();
-	status = run_sandboxed(body_openat, false);
+	status = run_sandboxed(body_openat, false, NULL);
 	dir_teardown();
 	assert_exit_ok(status);
 }
@@ -469,7 +557,7 @@ START_TEST(test_thread)
 	int status;
 
 	dir_setup();
-	status = run_sandboxed(body_thread, false);
+	status = run_sandboxed(body_thread, false, NULL);
 	dir_teardown();
 	assert_exit_ok(status);
 }
@@ -497,6 +585,7 @@ sandbox_suite(void)
 	tcase_add_test(tc, test_status_and_ipc);
 	tcase_add_loop_test(tc, test_killed, 0,
 	    sizeof(killed_bodies) / sizeof(killed_bodies[0]));
+	tcase_add_test(tc, test_abort);
 	tcase_add_test(tc, test_openat_refused);
 	tcase_add_test(tc, test_thread);
 	tcase_add_test(tc, test_root_refused);
