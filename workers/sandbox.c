@@ -45,68 +45,68 @@
  * sandbox_seccomp() below.
  */
 static const char *const sandbox_allowed[] = {
-	/* I/O on descriptors that are already open. */
-	"read",
-	"write",
-	"readv",
-	"writev",
-	"pread64",
-	"close",
-	"fstat",
-	"newfstatat",
-	"lseek",
-	"fcntl",
-	/* Memory. */
-	"mmap",
-	"munmap",
-	"mprotect",
-	"madvise",
-	"brk",
-	"mremap",
-	/* Threads, locks, time. */
-	"futex",
-	"set_robust_list",
-	"rseq",
-	"sched_yield",
-	"sched_getaffinity",
-	"gettid",
-	"getpid",
-	"getuid",
-	"geteuid",
-	"getgid",
-	"getegid",
-	"getrandom",
-	"clock_gettime",
-	"clock_nanosleep",
-	"nanosleep",
-	"restart_syscall",
-	"exit",
-	"exit_group",
-	/* Signals of our own. */
-	"rt_sigaction",
-	"rt_sigprocmask",
-	"rt_sigreturn",
-	"sigaltstack",
-	/* nng's poller and notification descriptors. */
-	"epoll_create1",
-	"epoll_ctl",
-	"epoll_wait",
-	"epoll_pwait",
-	"eventfd2",
-	"pipe2",
-	"poll",
-	"ppoll",
-	/* nng IPC pipes: dialing, data, peer credentials. */
-	"connect",
-	"sendmsg",
-	"recvmsg",
-	"sendto",
-	"recvfrom",
-	"shutdown",
-	"getsockopt",
-	"setsockopt",
-	"getsockname",
-	"getpeername",
+    /* I/O on descriptors that are already open. */
+    "read",
+    "write",
+    "readv",
+    "writev",
+    "pread64",
+    "close",
+    "fstat",
+    "newfstatat",
+    "lseek",
+    "fcntl",
+    /* Memory. */
+    "mmap",
+    "munmap",
+    "mprotect",
+    "madvise",
+    "brk",
+    "mremap",
+    /* Threads, locks, time. */
+    "futex",
+    "set_robust_list",
+    "rseq",
+    "sched_yield",
+    "sched_getaffinity",
+    "gettid",
+    "getpid",
+    "getuid",
+    "geteuid",
+    "getgid",
+    "getegid",
+    "getrandom",
+    "clock_gettime",
+    "clock_nanosleep",
+    "nanosleep",
+    "restart_syscall",
+    "exit",
+    "exit_group",
+    /* Signals of our own. */
+    "rt_sigaction",
+    "rt_sigprocmask",
+    "rt_sigreturn",
+    "sigaltstack",
+    /* nng's poller and notification descriptors. */
+    "epoll_create1",
+    "epoll_ctl",
+    "epoll_wait",
+    "epoll_pwait",
+    "eventfd2",
+    "pipe2",
+    "poll",
+    "ppoll",
+    /* nng IPC pipes: dialing, data, peer credentials. */
+    "connect",
+    "sendmsg",
+    "recvmsg",
+    "sendto",
+    "recvfrom",
+    "shutdown",
+    "getsockopt",
+    "setsockopt",
+    "getsockname",
+    "getpeername",
 };
 
 /* Step 1: leave root for o->uid/o->gid with no supplementary groups. */
@@ -145,8 +145,8 @@ static int
 sandbox_caps(void)
 {
 	capng_clear(CAPNG_SELECT_ALL);
-	if (capng_update(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED,
-		CAP_SETPCAP) < 0)
+	if (capng_update(
+		CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED, CAP_SETPCAP) < 0)
 		return -EINVAL;
 	if (capng_apply(CAPNG_SELECT_CAPS) < 0)
 		return -EPERM;
@@ -189,8 +189,8 @@ sandbox_seccomp(void)
 	ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
 	if (!ctx)
 		return -ENOMEM;
-	r = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH,
-	    SCMP_ACT_KILL_PROCESS);
+	r = seccomp_attr_set(
+	    ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
 	if (r < 0)
 		goto out;
 	r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
@@ -198,7 +198,7 @@ sandbox_seccomp(void)
 		goto out;
 
 	for (i = 0; i < sizeof(sandbox_allowed) / sizeof(sandbox_allowed[0]);
-	    i++) {
+	     i++) {
 		nr = seccomp_syscall_resolve_name(sandbox_allowed[i]);
 		if (nr == __NR_SCMP_ERROR) {
 			r = -EINVAL;
@@ -220,7 +220,8 @@ sandbox_seccomp(void)
 		CLONE_VM | CLONE_SIGHAND | CLONE_THREAD));
 	if (r < 0)
 		goto out;
-	/* A filter cannot read clone3's flags: make glibc fall back to clone. */
+	/* A filter cannot read clone3's flags: make glibc fall back to clone.
+	 */
 	r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
 	if (r < 0)
 		goto out;
@@ -265,7 +266,7 @@ out:
 static int
 sandbox_rlimit(int resource, rlim_t value)
 {
-	struct rlimit rl = { .rlim_cur = value, .rlim_max = value };
+	struct rlimit rl = {.rlim_cur = value, .rlim_max = value};
 
 	if (setrlimit(resource, &rl) < 0)
 		return -errno;
@@ -288,8 +289,8 @@ sandbox_rlimits(const struct sandbox_opts *o)
 	    o->max_nofile ? o->max_nofile : SANDBOX_DEFAULT_NOFILE);
 	if (r < 0)
 		return r;
-	r = sandbox_rlimit(RLIMIT_NPROC,
-	    o->max_nproc ? o->max_nproc : SANDBOX_DEFAULT_NPROC);
+	r = sandbox_rlimit(
+	    RLIMIT_NPROC, o->max_nproc ? o->max_nproc : SANDBOX_DEFAULT_NPROC);
 	if (r < 0)
 		return r;
 	return sandbox_rlimit(RLIMIT_CORE, 0);

@@ -37,13 +37,14 @@
 /* Exit code of a child that survived a call the sandbox should kill. */
 #define CHILD_SURVIVED 42
 
-#define CHILD_CHECK(cond)                                                    \
-	do {                                                                 \
-		if (!(cond)) {                                               \
-			dprintf(STDERR_FILENO, "%s:%d: child check failed: %s\n", \
-			    __FILE__, __LINE__, #cond);                      \
-			_exit(1);                                            \
-		}                                                            \
+#define CHILD_CHECK(cond)                                                      \
+	do {                                                                   \
+		if (!(cond)) {                                                 \
+			dprintf(STDERR_FILENO,                                 \
+			    "%s:%d: child check failed: %s\n", __FILE__,       \
+			    __LINE__, #cond);                                  \
+			_exit(1);                                              \
+		}                                                              \
 	} while (0)
 
 static char test_dir[64];
@@ -69,8 +70,8 @@ dir_setup(void)
 	ck_assert_ptr_nonnull(mkdtemp(test_dir));
 	/* The sandboxed uid must reach the sockets inside. */
 	ck_assert_int_eq(chmod(test_dir, 0711), 0);
-	snprintf(worker_url, sizeof(worker_url), "ipc://%s/worker.ipc",
-	    test_dir);
+	snprintf(
+	    worker_url, sizeof(worker_url), "ipc://%s/worker.ipc", test_dir);
 	snprintf(broker_path, sizeof(broker_path), "%s/broker.ipc", test_dir);
 	snprintf(broker_url, sizeof(broker_url), "ipc://%s", broker_path);
 }
@@ -163,7 +164,7 @@ reached(void)
 static int
 run_sandboxed(void (*body)(void), bool want_status_fds, bool *did_reach)
 {
-	struct sandbox_opts o = { .uid = TEST_UID, .gid = TEST_GID };
+	struct sandbox_opts o = {.uid = TEST_UID, .gid = TEST_GID};
 	pid_t pid;
 	int status, r, fds[2];
 	char c;
@@ -179,8 +180,8 @@ run_sandboxed(void (*body)(void), bool want_status_fds, bool *did_reach)
 			open_task_status();
 		r = sandbox_enter(&o);
 		if (r < 0) {
-			dprintf(STDERR_FILENO, "sandbox_enter: %s\n",
-			    strerror(-r));
+			dprintf(
+			    STDERR_FILENO, "sandbox_enter: %s\n", strerror(-r));
 			_exit(2);
 		}
 		body();
@@ -406,8 +407,8 @@ body_bpf(void)
 static void
 body_execve(void)
 {
-	char *const argv[] = { "/bin/true", NULL };
-	char *const envp[] = { NULL };
+	char *const argv[] = {"/bin/true", NULL};
+	char *const envp[] = {NULL};
 
 	reached();
 	execve("/bin/true", argv, envp);
@@ -469,14 +470,14 @@ body_setuid(void)
 
 /* Calls that must kill the worker with SIGSYS. */
 static void (*const killed_bodies[])(void) = {
-	body_bpf,
-	body_execve,
-	body_socket_inet,
-	body_fork,
-	body_socket_netlink,
-	body_kill_parent,
-	body_ptrace,
-	body_setuid,
+    body_bpf,
+    body_execve,
+    body_socket_inet,
+    body_fork,
+    body_socket_netlink,
+    body_kill_parent,
+    body_ptrace,
+    body_setuid,
 };
 
 START_TEST(test_killed)
@@ -565,11 +566,11 @@ END_TEST
 
 START_TEST(test_root_refused)
 {
-	struct sandbox_opts o = { .uid = 0, .gid = TEST_GID };
+	struct sandbox_opts o = {.uid = 0, .gid = TEST_GID};
 
 	/* Refused before anything changes, so no child is needed. */
 	ck_assert_int_eq(sandbox_enter(&o), -EINVAL);
-	o = (struct sandbox_opts){ .uid = TEST_UID, .gid = 0 };
+	o = (struct sandbox_opts){.uid = TEST_UID, .gid = 0};
 	ck_assert_int_eq(sandbox_enter(&o), -EINVAL);
 	ck_assert_int_eq(getuid(), 0);
 }
