@@ -27,6 +27,7 @@
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/protocol/reqrep0/req.h>
+#include <nng/supplemental/util/platform.h>
 
 #include "sandbox.h"
 
@@ -51,6 +52,7 @@ static char test_dir[64];
 static char worker_url[256];
 static char broker_url[256];
 static char broker_path[128];
+static char missing_url[256];
 
 /* The worker's nng sockets, opened before the sandbox. */
 static nng_socket worker_rep;
@@ -58,6 +60,9 @@ static nng_socket worker_req;
 
 /* Write end of a pipe: a child writes one byte to show it got this far. */
 static int reached_fd = -1;
+
+/* /dev/null, opened before the sandbox. */
+static int null_fd = -1;
 
 /* /proc status files of every task, opened before the sandbox. */
 static int status_fds[MAX_TASKS];
@@ -74,6 +79,8 @@ dir_setup(void)
 	    worker_url, sizeof(worker_url), "ipc://%s/worker.ipc", test_dir);
 	snprintf(broker_path, sizeof(broker_path), "%s/broker.ipc", test_dir);
 	snprintf(broker_url, sizeof(broker_url), "ipc://%s", broker_path);
+	snprintf(
+	    missing_url, sizeof(missing_url), "ipc://%s/missing.ipc", test_dir);
 }
 
 static void
@@ -178,6 +185,8 @@ run_sandboxed(void (*body)(void), bool want_status_fds, bool *did_reach)
 		worker_setup();
 		if (want_status_fds)
 			open_task_status();
+		null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+		CHILD_CHECK(null_fd >= 0);
 		r = sandbox_enter(&o);
 		if (r < 0) {
 			dprintf(
@@ -352,7 +361,7 @@ body_status_and_ipc(void)
 	nng_socket s;
 	char buf[16];
 	size_t sz = sizeof(buf);
-	int i, fd;
+	int i, fd, r;
 
 	/* /proc/self/status: the thread group leader, i.e. this thread. */
 	fd = status_fds[0];
@@ -369,6 +378,12 @@ body_status_and_ipc(void)
 		check_status(status_fds[i], status_fds[i] == fd);
 	CHILD_CHECK(n_status_fds > 1);
 
+	/*
+	 * stdio on a character device, as a worker logging to a terminal:
+	 * glibc probes it with fstat, lseek and ioctl(TCGETS).
+	 */
+	CHILD_CHECK(dprintf(null_fd, "%s\n", "a log line") == 11);
+
 	/* The sockets opened before the sandbox still work. */
 	round_trip(worker_req, worker_rep);
 
@@ -379,6 +394,16 @@ body_status_and_ipc(void)
 	CHILD_CHECK(nng_send(s, "hello", 6, 0) == 0);
 	CHILD_CHECK(nng_recv(s, buf, &sz, 0) == 0);
 	CHILD_CHECK(sz == 6 && strcmp(buf, "hello") == 0);
+
+	/*
+	 * While the broker is down: a failed dial, and nng's background
+	 * redials (socket, connect, close, timer) for a few periods.
+	 */
+	r = nng_dial(s, missing_url, NULL, 0);
+	CHILD_CHECK(r == NNG_ECONNREFUSED || r == NNG_ENOENT);
+	CHILD_CHECK(nng_socket_set_ms(s, NNG_OPT_RECONNMINT, 20) == 0);
+	CHILD_CHECK(nng_dial(s, missing_url, NULL, NNG_FLAG_NONBLOCK) == 0);
+	nng_msleep(200);
 	CHILD_CHECK(nng_close(s) == 0);
 }
 
