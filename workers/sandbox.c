@@ -139,7 +139,9 @@ sandbox_ids(const struct sandbox_opts *o)
  * Step 2: empty the effective, permitted, inheritable, ambient and bounding
  * sets, then read them back. libcap-ng only drops the bounding set while
  * CAP_SETPCAP is effective, so raise that one first, from the permitted
- * set step 1 kept.
+ * set step 1 kept. Capability sets belong to threads: threads that already
+ * run (nng's) keep their bounding set, but hold no effective or permitted
+ * capability after step 1, and step 4 kills execve() on every thread.
  */
 static int
 sandbox_caps(void)

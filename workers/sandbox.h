@@ -24,10 +24,10 @@ struct sandbox_opts {
  * capability set, sets no_new_privs, installs a seccomp allow-list on all
  * threads (anything else kills the process with SIGSYS) and sets rlimits.
  *
- * Must run as root, from the thread that will keep serving requests, after
- * every file, library and nng socket the worker needs is open: afterwards
- * openat() fails with EACCES, only AF_UNIX sockets can be created, and no
- * process can be started. Threads may still be created. Logs nothing.
+ * Must run as root, from the main thread, after every file, library and
+ * nng socket the worker needs is open: afterwards openat() fails with
+ * EACCES, only AF_UNIX sockets can be created, accept() and new processes
+ * kill the worker. Threads may still be created. Logs nothing.
  *
  * @param o identity and limits; uid 0 and gid 0 are refused.
  * @return 0, or -errno; on failure the process is half-confined and the
