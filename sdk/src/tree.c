@@ -193,7 +193,7 @@ path_join(char *dst, size_t len, const char *base, const char *word)
 
 	memmove(dst, base, bl);
 	p = dst + bl;
-	if (bl && bl + 1 < len)
+	if (bl && *word && bl + 1 < len)
 		*p++ = ' ';
 	wl = strnlen(word, len - 1 - (size_t)(p - dst));
 	memcpy(p, word, wl);
