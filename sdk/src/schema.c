@@ -15,20 +15,19 @@
 #define TO_VAL_DEPTH_MAX (CUB_SCHEMA_DEPTH_MAX + 2)
 
 static const char *const type_names[] = {
-	[CUB_T_STR] = "string",
-	[CUB_T_U32] = "u32",
-	[CUB_T_U64] = "u64",
-	[CUB_T_BOOL] = "bool",
-	[CUB_T_ENUM] = "enum",
-	[CUB_T_IPV4] = "ipv4",
-	[CUB_T_IPV4_PREFIX] = "ipv4-prefix",
-	[CUB_T_MAC] = "mac",
-	[CUB_T_LIST] = "list",
-	[CUB_T_CONTAINER] = "container",
+    [CUB_T_STR] = "string",
+    [CUB_T_U32] = "u32",
+    [CUB_T_U64] = "u64",
+    [CUB_T_BOOL] = "bool",
+    [CUB_T_ENUM] = "enum",
+    [CUB_T_IPV4] = "ipv4",
+    [CUB_T_IPV4_PREFIX] = "ipv4-prefix",
+    [CUB_T_MAC] = "mac",
+    [CUB_T_LIST] = "list",
+    [CUB_T_CONTAINER] = "container",
 };
 
-static struct cub_val *fields_to_val(const struct cub_field *fields,
-    int depth);
+static struct cub_val *fields_to_val(const struct cub_field *fields, int depth);
 
 static struct cub_val *
 actions_to_val(const struct cub_action *actions, int depth)
@@ -44,7 +43,8 @@ actions_to_val(const struct cub_action *actions, int depth)
 			break;
 		}
 		if (cub_val__set(m, "name", cub_val__str(a->name)) ||
-		    cub_val__set(m, "help", cub_val__str(a->help ? a->help : "")) ||
+		    cub_val__set(
+			m, "help", cub_val__str(a->help ? a->help : "")) ||
 		    (a->args && cub_val__set(m, "args",
 				    fields_to_val(a->args, depth + 1)))) {
 			cub_val__free(m);

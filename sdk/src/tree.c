@@ -45,36 +45,42 @@ struct snode {
 	enum cub_ftype type;
 	uint32_t flags;
 	char *help;
-	struct cub_val *dflt;   /* typed default, or NULL */
+	struct cub_val *dflt; /* typed default, or NULL */
 	char **enums;
 	uint32_t nenums;
-	uint64_t min, max;      /* effective range (STR: length) */
-	struct snode **kids;    /* LIST/CONTAINER children */
+	uint64_t min, max;   /* effective range (STR: length) */
+	struct snode **kids; /* LIST/CONTAINER children */
 	uint32_t nkids;
-	uint32_t nkeys;         /* LIST: number of KEY children */
+	uint32_t nkeys; /* LIST: number of KEY children */
 	struct saction **acts;
 	uint32_t nacts;
 };
 
 struct cubi_schema {
-	struct snode *root;     /* a CONTAINER: the cube */
+	struct snode *root; /* a CONTAINER: the cube */
 };
 
 static const char *const type_names[] = {
-	[CUB_T_STR] = "string",
-	[CUB_T_U32] = "u32",
-	[CUB_T_U64] = "u64",
-	[CUB_T_BOOL] = "bool",
-	[CUB_T_ENUM] = "enum",
-	[CUB_T_IPV4] = "ipv4",
-	[CUB_T_IPV4_PREFIX] = "ipv4-prefix",
-	[CUB_T_MAC] = "mac",
-	[CUB_T_LIST] = "list",
-	[CUB_T_CONTAINER] = "container",
+    [CUB_T_STR] = "string",
+    [CUB_T_U32] = "u32",
+    [CUB_T_U64] = "u64",
+    [CUB_T_BOOL] = "bool",
+    [CUB_T_ENUM] = "enum",
+    [CUB_T_IPV4] = "ipv4",
+    [CUB_T_IPV4_PREFIX] = "ipv4-prefix",
+    [CUB_T_MAC] = "mac",
+    [CUB_T_LIST] = "list",
+    [CUB_T_CONTAINER] = "container",
 };
 
 static const char *const reserved_words[] = {
-	"show", "set", "add", "del", "help", "?", NULL,
+    "show",
+    "set",
+    "add",
+    "del",
+    "help",
+    "?",
+    NULL,
 };
 
 /* ---- small helpers ---------------------------------------------------- */
@@ -380,13 +386,17 @@ parse_text(const struct snode *f, const char *s, struct cub_val **out,
 	case CUB_T_U64:
 		r = parse_dec(s, &u);
 		if (r == -EINVAL) {
-			snprintf(msg, len, "'%.64s' is not a %s (expected a "
-			    "decimal number)", s, type_name(f->type));
+			snprintf(msg, len,
+			    "'%.64s' is not a %s (expected a "
+			    "decimal number)",
+			    s, type_name(f->type));
 			return CUB_E_TYPE;
 		}
 		if (r || u < f->min || u > f->max) {
-			snprintf(msg, len, "'%.64s' is out of range [%" PRIu64
-			    ", %" PRIu64 "]", s, f->min, f->max);
+			snprintf(msg, len,
+			    "'%.64s' is out of range [%" PRIu64 ", %" PRIu64
+			    "]",
+			    s, f->min, f->max);
 			return CUB_E_INVAL;
 		}
 		*out = cub_val__uint(u);
@@ -394,7 +404,8 @@ parse_text(const struct snode *f, const char *s, struct cub_val **out,
 	case CUB_T_BOOL:
 		if (strcasecmp(s, "true") && strcasecmp(s, "false")) {
 			snprintf(msg, len,
-			    "'%.64s' is not a bool (expected true or false)", s);
+			    "'%.64s' is not a bool (expected true or false)",
+			    s);
 			return CUB_E_TYPE;
 		}
 		*out = cub_val__bool(!strcasecmp(s, "true"));
@@ -412,24 +423,28 @@ parse_text(const struct snode *f, const char *s, struct cub_val **out,
 		break;
 	case CUB_T_IPV4:
 		if (parse_ipv4(s, &end, ip) || *end) {
-			snprintf(msg, len, "'%.64s' is not an IPv4 address "
-			    "(expected a.b.c.d)", s);
+			snprintf(msg, len,
+			    "'%.64s' is not an IPv4 address "
+			    "(expected a.b.c.d)",
+			    s);
 			return CUB_E_TYPE;
 		}
-		*out = cub_val__strf("%u.%u.%u.%u", ip[0], ip[1], ip[2],
-		    ip[3]);
+		*out = cub_val__strf("%u.%u.%u.%u", ip[0], ip[1], ip[2], ip[3]);
 		break;
 	case CUB_T_IPV4_PREFIX:
-		if (parse_ipv4(s, &end, ip) || *end != '/' ||
-		    !end[1] || strlen(end + 1) > 2 ||
-		    (end[1] == '0' && end[2]) || parse_dec(end + 1, &plen)) {
-			snprintf(msg, len, "'%.64s' is not an IPv4 prefix "
-			    "(expected a.b.c.d/n)", s);
+		if (parse_ipv4(s, &end, ip) || *end != '/' || !end[1] ||
+		    strlen(end + 1) > 2 || (end[1] == '0' && end[2]) ||
+		    parse_dec(end + 1, &plen)) {
+			snprintf(msg, len,
+			    "'%.64s' is not an IPv4 prefix "
+			    "(expected a.b.c.d/n)",
+			    s);
 			return CUB_E_TYPE;
 		}
 		if (plen > 32) {
-			snprintf(msg, len, "'%.64s': prefix length %" PRIu64
-			    " is over 32", s, plen);
+			snprintf(msg, len,
+			    "'%.64s': prefix length %" PRIu64 " is over 32", s,
+			    plen);
 			return CUB_E_INVAL;
 		}
 		*out = cub_val__strf("%u.%u.%u.%u/%u", ip[0], ip[1], ip[2],
@@ -444,13 +459,16 @@ parse_text(const struct snode *f, const char *s, struct cub_val **out,
 				r = -1;
 		}
 		if (r) {
-			snprintf(msg, len, "'%.64s' is not a MAC address "
-			    "(expected xx:xx:xx:xx:xx:xx)", s);
+			snprintf(msg, len,
+			    "'%.64s' is not a MAC address "
+			    "(expected xx:xx:xx:xx:xx:xx)",
+			    s);
 			return CUB_E_TYPE;
 		}
 		for (i = 0; i < 17; i++)
-			mac[i] = (char)(s[i] >= 'A' && s[i] <= 'F' ?
-				s[i] - 'A' + 'a' : s[i]);
+			mac[i] =
+			    (char)(s[i] >= 'A' && s[i] <= 'F' ? s[i] - 'A' + 'a'
+							      : s[i]);
 		mac[17] = '\0';
 		*out = cub_val__str(mac);
 		break;
@@ -483,13 +501,15 @@ parse_value(const struct snode *f, const struct cub_val *in,
 	    (in->kind == CUB_V_UINT || in->kind == CUB_V_INT)) {
 		if (cub_val__as_u64(in, &u) || u < f->min || u > f->max) {
 			if (in->kind == CUB_V_INT)
-				snprintf(msg, len, "%" PRId64 " is out of "
-				    "range [%" PRIu64 ", %" PRIu64 "]", in->i,
-				    f->min, f->max);
+				snprintf(msg, len,
+				    "%" PRId64 " is out of "
+				    "range [%" PRIu64 ", %" PRIu64 "]",
+				    in->i, f->min, f->max);
 			else
-				snprintf(msg, len, "%" PRIu64 " is out of "
-				    "range [%" PRIu64 ", %" PRIu64 "]", in->u,
-				    f->min, f->max);
+				snprintf(msg, len,
+				    "%" PRIu64 " is out of "
+				    "range [%" PRIu64 ", %" PRIu64 "]",
+				    in->u, f->min, f->max);
 			return CUB_E_INVAL;
 		}
 		*out = cub_val__uint(u);
@@ -512,8 +532,8 @@ parse_value(const struct snode *f, const struct cub_val *in,
 struct pctx {
 	char *err;
 	size_t errlen;
-	uint32_t count;   /* fields and actions seen */
-	bool base;        /* trusted base schema: KEY allowed at the root */
+	uint32_t count; /* fields and actions seen */
+	bool base;      /* trusted base schema: KEY allowed at the root */
 };
 
 static int __attribute__((format(printf, 3, 4)))
@@ -563,8 +583,8 @@ valid_enum_value(const char *s)
 }
 
 static bool
-map_only_keys(const struct cub_val *m, const char *const *allowed,
-    const char **bad)
+map_only_keys(
+    const struct cub_val *m, const char *const *allowed, const char **bad)
 {
 	uint32_t i;
 	size_t j;
@@ -608,8 +628,7 @@ opt_uint(const struct cub_val *m, const char *key, uint64_t *out)
 }
 
 static int fields_parse(struct pctx *pc, struct snode *parent,
-    const struct cub_val *arr, int depth, bool action_args,
-    const char *path);
+    const struct cub_val *arr, int depth, bool action_args, const char *path);
 
 static int
 check_sibling(struct pctx *pc, const struct snode *parent, const char *name,
@@ -624,7 +643,7 @@ static int
 actions_parse(struct pctx *pc, struct snode *n, const struct cub_val *arr,
     int depth, const char *path)
 {
-	static const char *const keys[] = { "name", "help", "args", NULL };
+	static const char *const keys[] = {"name", "help", "args", NULL};
 	const struct cub_val *m;
 	const char *name, *help, *bad;
 	struct saction *a;
@@ -642,11 +661,13 @@ actions_parse(struct pctx *pc, struct snode *n, const struct cub_val *arr,
 		if (m->kind != CUB_V_MAP)
 			return perr(pc, path, "action %u is not a map", i);
 		if (!map_only_keys(m, keys, &bad))
-			return perr(pc, path, "action %u: unknown member "
-			    "'%.32s'", i, bad);
+			return perr(pc, path,
+			    "action %u: unknown member "
+			    "'%.32s'",
+			    i, bad);
 		if (opt_str(m, "name", &name) || !valid_name(name))
-			return perr(pc, path, "action %u: bad or missing name",
-			    i);
+			return perr(
+			    pc, path, "action %u: bad or missing name", i);
 		path_join(sub, sizeof(sub), path, name);
 		if (is_reserved(name))
 			return perr(pc, sub, "'%s' is a reserved word", name);
@@ -658,8 +679,10 @@ actions_parse(struct pctx *pc, struct snode *n, const struct cub_val *arr,
 			return r;
 		if (opt_str(m, "help", &help) ||
 		    (help && strlen(help) > HELP_MAX))
-			return perr(pc, sub, "help is not a string of at most "
-			    "%d bytes", HELP_MAX);
+			return perr(pc, sub,
+			    "help is not a string of at most "
+			    "%d bytes",
+			    HELP_MAX);
 		a = calloc(1, sizeof(*a));
 		if (!a || !(a->name = strdup(name)) ||
 		    !(a->help = strdup(help ? help : "")) ||
@@ -706,11 +729,11 @@ range_parse(struct pctx *pc, struct snode *n, uint64_t min, uint64_t max,
 		return 0;
 	}
 	if (max > tmax)
-		return perr(pc, path, "max %" PRIu64 " is over %" PRIu64, max,
-		    tmax);
+		return perr(
+		    pc, path, "max %" PRIu64 " is over %" PRIu64, max, tmax);
 	if (min > max)
-		return perr(pc, path, "min %" PRIu64 " is over max %" PRIu64,
-		    min, max);
+		return perr(
+		    pc, path, "min %" PRIu64 " is over max %" PRIu64, min, max);
 	n->min = min;
 	n->max = max;
 	return 0;
@@ -735,13 +758,16 @@ enums_parse(struct pctx *pc, struct snode *n, const struct cub_val *en,
 	for (i = 0; i < en->arr.len; i++) {
 		s = cub_val__as_str(en->arr.items[i]);
 		if (!valid_enum_value(s))
-			return perr(pc, path, "enum value %u is not a name of "
-			    "1 to %d characters [A-Za-z0-9_.-]", i,
-			    CUB_NAME_MAX);
+			return perr(pc, path,
+			    "enum value %u is not a name of "
+			    "1 to %d characters [A-Za-z0-9_.-]",
+			    i, CUB_NAME_MAX);
 		for (j = 0; j < n->nenums; j++)
 			if (!strcasecmp(n->enums[j], s))
-				return perr(pc, path, "duplicate enum value "
-				    "'%s'", s);
+				return perr(pc, path,
+				    "duplicate enum value "
+				    "'%s'",
+				    s);
 		if (push_ptr(&n->enums, &n->nenums, NULL))
 			return -ENOMEM;
 		n->enums[n->nenums - 1] = strdup(s);
@@ -762,8 +788,8 @@ flags_check(struct pctx *pc, const struct snode *n, const struct snode *parent,
 	if (action_args && (f & ~CUB_F_REQUIRED))
 		return perr(pc, path, "action arguments may only be required");
 	if (!is_leaf(n) && (f & ~CUB_F_RO))
-		return perr(pc, path, "a %s may only be ro",
-		    type_name(n->type));
+		return perr(
+		    pc, path, "a %s may only be ro", type_name(n->type));
 	if ((f & CUB_F_KEY) && parent->type != CUB_T_LIST && !pc->base)
 		return perr(pc, path, "key outside a list");
 	if ((f & CUB_F_RO) && (f & ~CUB_F_RO))
@@ -775,8 +801,8 @@ static int
 field_parse(struct pctx *pc, struct snode *parent, const struct cub_val *m,
     int depth, bool action_args, const char *ppath)
 {
-	static const char *const keys[] = { "name", "type", "flags", "help",
-		"default", "enum", "min", "max", "children", "actions", NULL };
+	static const char *const keys[] = {"name", "type", "flags", "help",
+	    "default", "enum", "min", "max", "children", "actions", NULL};
 	const char *name, *type, *help, *dflt, *bad;
 	uint64_t flags, min, max;
 	char sub[PATH_LEN], msg[MSG_LEN];
@@ -788,15 +814,16 @@ field_parse(struct pctx *pc, struct snode *parent, const struct cub_val *m,
 		return perr(pc, ppath, "field is a %s, not a map",
 		    cub_val__kind_name(m->kind));
 	if (opt_str(m, "name", &name) || !valid_name(name))
-		return perr(pc, ppath, "field name '%.40s' is not "
+		return perr(pc, ppath,
+		    "field name '%.40s' is not "
 		    "[a-z][a-z0-9_-]* of at most %d characters",
 		    name ? name : "", CUB_NAME_MAX);
 	path_join(sub, sizeof(sub), ppath, name);
 	if (!map_only_keys(m, keys, &bad))
 		return perr(pc, sub, "unknown member '%.32s'", bad);
 	if (++pc->count > CUB_SCHEMA_FIELDS_MAX)
-		return perr(pc, sub, "more than %d fields",
-		    CUB_SCHEMA_FIELDS_MAX);
+		return perr(
+		    pc, sub, "more than %d fields", CUB_SCHEMA_FIELDS_MAX);
 	if (is_reserved(name))
 		return perr(pc, sub, "'%s' is a reserved word", name);
 	r = check_sibling(pc, parent, name, sub);
@@ -826,7 +853,8 @@ field_parse(struct pctx *pc, struct snode *parent, const struct cub_val *m,
 	n->flags = (uint32_t)flags;
 	n->name = strdup(name);
 	n->help = strdup(help ? help : "");
-	if (!n->name || !n->help || push_ptr(&parent->kids, &parent->nkids, n)) {
+	if (!n->name || !n->help ||
+	    push_ptr(&parent->kids, &parent->nkids, n)) {
 		snode_free(n);
 		return -ENOMEM;
 	}
@@ -841,8 +869,8 @@ field_parse(struct pctx *pc, struct snode *parent, const struct cub_val *m,
 	if (n->flags & CUB_F_KEY)
 		parent->nkeys++;
 	if (dflt) {
-		if (!is_leaf(n) || (n->flags & (CUB_F_KEY | CUB_F_RO |
-						   CUB_F_REQUIRED)))
+		if (!is_leaf(n) ||
+		    (n->flags & (CUB_F_KEY | CUB_F_RO | CUB_F_REQUIRED)))
 			return perr(pc, sub, "a default on a %s%s field",
 			    type_name(n->type),
 			    is_leaf(n) ? " key, ro or required" : "");
@@ -861,17 +889,17 @@ field_parse(struct pctx *pc, struct snode *parent, const struct cub_val *m,
 	if (action_args)
 		return perr(pc, sub, "action arguments must be values");
 	if (depth + 1 > CUB_SCHEMA_DEPTH_MAX)
-		return perr(pc, sub, "nested deeper than %d",
-		    CUB_SCHEMA_DEPTH_MAX);
+		return perr(
+		    pc, sub, "nested deeper than %d", CUB_SCHEMA_DEPTH_MAX);
 	if (cub_val__get(m, "children")) {
-		r = fields_parse(pc, n, cub_val__get(m, "children"), depth + 1,
-		    false, sub);
+		r = fields_parse(
+		    pc, n, cub_val__get(m, "children"), depth + 1, false, sub);
 		if (r)
 			return r;
 	}
 	if (cub_val__get(m, "actions"))
-		return actions_parse(pc, n, cub_val__get(m, "actions"), depth,
-		    sub);
+		return actions_parse(
+		    pc, n, cub_val__get(m, "actions"), depth, sub);
 	return 0;
 }
 
@@ -883,17 +911,17 @@ fields_parse(struct pctx *pc, struct snode *parent, const struct cub_val *arr,
 	int r;
 
 	if (depth > CUB_SCHEMA_DEPTH_MAX)
-		return perr(pc, path, "nested deeper than %d",
-		    CUB_SCHEMA_DEPTH_MAX);
+		return perr(
+		    pc, path, "nested deeper than %d", CUB_SCHEMA_DEPTH_MAX);
 	if (arr->kind != CUB_V_ARRAY)
 		return perr(pc, path, "fields are a %s, not an array",
 		    cub_val__kind_name(arr->kind));
 	if (arr->arr.len > CUB_SCHEMA_FIELDS_MAX)
-		return perr(pc, path, "more than %d fields",
-		    CUB_SCHEMA_FIELDS_MAX);
+		return perr(
+		    pc, path, "more than %d fields", CUB_SCHEMA_FIELDS_MAX);
 	for (i = 0; i < arr->arr.len; i++) {
-		r = field_parse(pc, parent, arr->arr.items[i], depth,
-		    action_args, path);
+		r = field_parse(
+		    pc, parent, arr->arr.items[i], depth, action_args, path);
 		if (r)
 			return r;
 	}
@@ -909,47 +937,66 @@ tree_finish(struct pctx *pc, struct snode *n, bool ro, const char *path)
 	int r;
 
 	if (ro)
-		n->flags = (n->flags & ~(CUB_F_INIT | CUB_F_REQUIRED)) |
-		    CUB_F_RO;
+		n->flags =
+		    (n->flags & ~(CUB_F_INIT | CUB_F_REQUIRED)) | CUB_F_RO;
 	if (n->type == CUB_T_LIST && !n->nkeys)
 		return perr(pc, path, "list has no key field");
 	for (i = 0; i < n->nkids; i++) {
 		path_join(sub, sizeof(sub), path, n->kids[i]->name);
-		r = tree_finish(pc, n->kids[i], ro || (n->flags & CUB_F_RO),
-		    sub);
+		r = tree_finish(
+		    pc, n->kids[i], ro || (n->flags & CUB_F_RO), sub);
 		if (r)
 			return r;
 	}
 	return 0;
 }
 
-static const char *const base_types[] = { "TC", "XDP_SKB", "XDP_DRV", NULL };
-static const char *const base_status[] = { "UP", "DOWN", NULL };
+static const char *const base_types[] = {"TC", "XDP_SKB", "XDP_DRV", NULL};
+static const char *const base_status[] = {"UP", "DOWN", NULL};
 
 static const struct cub_field base_port_fields[] = {
-	{ .name = "name", .type = CUB_T_STR, .flags = CUB_F_KEY,
-	    .help = "port name", .max = CUB_NAME_MAX },
-	{ .name = "peer", .type = CUB_T_STR,
-	    .help = "netdev or cube port this port is connected to",
-	    .max = 15 },
-	{ .name = "status", .type = CUB_T_ENUM, .flags = CUB_F_RO,
-	    .help = "link status", .enums = base_status },
-	{ .name = "index", .type = CUB_T_U32, .flags = CUB_F_RO,
-	    .help = "port index in the data plane" },
-	{ 0 },
+    {.name = "name",
+	.type = CUB_T_STR,
+	.flags = CUB_F_KEY,
+	.help = "port name",
+	.max = CUB_NAME_MAX},
+    {.name = "peer",
+	.type = CUB_T_STR,
+	.help = "netdev or cube port this port is connected to",
+	.max = 15},
+    {.name = "status",
+	.type = CUB_T_ENUM,
+	.flags = CUB_F_RO,
+	.help = "link status",
+	.enums = base_status},
+    {.name = "index",
+	.type = CUB_T_U32,
+	.flags = CUB_F_RO,
+	.help = "port index in the data plane"},
+    {0},
 };
 
 static const struct cub_field base_fields[] = {
-	{ .name = "name", .type = CUB_T_STR, .flags = CUB_F_KEY,
-	    .help = "cube name", .max = CUB_NAME_MAX },
-	{ .name = "service", .type = CUB_T_STR, .flags = CUB_F_RO,
-	    .help = "service name" },
-	{ .name = "type", .type = CUB_T_ENUM, .flags = CUB_F_INIT,
-	    .help = "attach point: TC, XDP_SKB or XDP_DRV", .dflt = "TC",
-	    .enums = base_types },
-	{ .name = "ports", .type = CUB_T_LIST, .help = "ports of the cube",
-	    .children = base_port_fields },
-	{ 0 },
+    {.name = "name",
+	.type = CUB_T_STR,
+	.flags = CUB_F_KEY,
+	.help = "cube name",
+	.max = CUB_NAME_MAX},
+    {.name = "service",
+	.type = CUB_T_STR,
+	.flags = CUB_F_RO,
+	.help = "service name"},
+    {.name = "type",
+	.type = CUB_T_ENUM,
+	.flags = CUB_F_INIT,
+	.help = "attach point: TC, XDP_SKB or XDP_DRV",
+	.dflt = "TC",
+	.enums = base_types},
+    {.name = "ports",
+	.type = CUB_T_LIST,
+	.help = "ports of the cube",
+	.children = base_port_fields},
+    {0},
 };
 
 /* Moves the service's "ports" children and actions into the base one. */
@@ -960,12 +1007,15 @@ ports_extend(struct pctx *pc, struct snode *base, struct snode *svc)
 	int r;
 
 	if (svc->type != CUB_T_LIST || svc->flags)
-		return perr(pc, "ports", "must be a list without flags to "
+		return perr(pc, "ports",
+		    "must be a list without flags to "
 		    "extend the base ports");
 	for (i = 0; i < svc->nkids; i++) {
 		if (svc->kids[i]->flags & CUB_F_KEY)
-			return perr(pc, "ports", "'%s': ports are keyed by "
-			    "name only", svc->kids[i]->name);
+			return perr(pc, "ports",
+			    "'%s': ports are keyed by "
+			    "name only",
+			    svc->kids[i]->name);
 		r = check_sibling(pc, base, svc->kids[i]->name, "ports");
 		if (r)
 			return r;
@@ -997,7 +1047,7 @@ cubi_schema__free(struct cubi_schema *s)
 struct cubi_schema *
 cubi_schema__parse(const struct cub_val *wire, char *err, size_t errlen)
 {
-	struct pctx pc = { .err = err, .errlen = errlen, .base = true };
+	struct pctx pc = {.err = err, .errlen = errlen, .base = true};
 	struct snode *svc = NULL, *b;
 	struct cubi_schema *s;
 	struct cub_val *bw;
@@ -1035,17 +1085,17 @@ cubi_schema__parse(const struct cub_val *wire, char *err, size_t errlen)
 	for (i = 0; !r && i < svc->nkids; i++) {
 		b = NULL;
 		for (j = 0; j < s->root->nkids; j++)
-			if (!strcmp(s->root->kids[j]->name,
-				svc->kids[i]->name))
+			if (!strcmp(s->root->kids[j]->name, svc->kids[i]->name))
 				b = s->root->kids[j];
 		if (b && !strcmp(b->name, "ports")) {
 			r = ports_extend(&pc, b, svc->kids[i]);
 		} else if (b) {
-			r = perr(&pc, svc->kids[i]->name, "redefines a base "
+			r = perr(&pc, svc->kids[i]->name,
+			    "redefines a base "
 			    "field");
 		} else {
-			r = push_ptr(&s->root->kids, &s->root->nkids,
-			    svc->kids[i]);
+			r = push_ptr(
+			    &s->root->kids, &s->root->nkids, svc->kids[i]);
 			if (!r)
 				svc->kids[i] = NULL;
 		}
@@ -1118,8 +1168,8 @@ keys_free(struct cub_val **keys, uint32_t n)
 
 /* Parses one key value (text or typed); refuses reserved words. */
 static int
-key_parse(const struct snode *k, const struct cub_val *in,
-    struct cub_val **out, const char *path, struct cub_val **errv)
+key_parse(const struct snode *k, const struct cub_val *in, struct cub_val **out,
+    const char *path, struct cub_val **errv)
 {
 	char msg[MSG_LEN];
 	int r;
@@ -1129,8 +1179,10 @@ key_parse(const struct snode *k, const struct cub_val *in,
 		return fail(errv, r, path, "%s: %s", k->name, msg);
 	if ((*out)->kind == CUB_V_STR && is_reserved((*out)->str.ptr)) {
 		*out = cub_val__free(*out);
-		return fail(errv, CUB_E_INVAL, path, "%s: '%s' is a reserved "
-		    "word", k->name, in->str.ptr);
+		return fail(errv, CUB_E_INVAL, path,
+		    "%s: '%s' is a reserved "
+		    "word",
+		    k->name, in->str.ptr);
 	}
 	return 0;
 }
@@ -1155,8 +1207,10 @@ keys_from_map(const struct snode *list, const struct cub_val *src,
 		v = cub_val__get(src, k->name);
 		if (!v) {
 			keys_free(keys, list->nkeys);
-			return fail(errv, CUB_E_MISSING, path, "entry without "
-			    "key '%s'", k->name);
+			return fail(errv, CUB_E_MISSING, path,
+			    "entry without "
+			    "key '%s'",
+			    k->name);
 		}
 		r = key_parse(k, v, &keys[i], path, errv);
 		if (r) {
@@ -1195,8 +1249,9 @@ find_entry(const struct snode *list, const struct cub_val *arr,
 	for (i = 0; i < arr->arr.len; i++) {
 		e = arr->arr.items[i];
 		for (k = 0; k < list->nkeys; k++)
-			if (!cub_val__equal(cub_val__get(e,
-				    key_at(list, k)->name), keys[k]))
+			if (!cub_val__equal(
+				cub_val__get(e, key_at(list, k)->name),
+				keys[k]))
 				break;
 		if (k == list->nkeys) {
 			*idx = i;
@@ -1229,8 +1284,8 @@ fill_node(const struct snode *n, struct cub_val *m, const char *path,
 			if (v)
 				continue;
 			if (k->dflt) {
-				if (cub_val__set(m, k->name,
-					cub_val__dup(k->dflt)))
+				if (cub_val__set(
+					m, k->name, cub_val__dup(k->dflt)))
 					return nomem(errv);
 			} else if (k->flags & CUB_F_REQUIRED) {
 				return fail(errv, CUB_E_MISSING, path,
@@ -1255,8 +1310,8 @@ fill_node(const struct snode *n, struct cub_val *m, const char *path,
 }
 
 static int merge_map(const struct snode *n, struct cub_val *dst,
-    const struct cub_val *src, enum mode mode, bool in_entry,
-    const char *path, struct cub_val **errv);
+    const struct cub_val *src, enum mode mode, bool in_entry, const char *path,
+    struct cub_val **errv);
 
 /* Builds a new list entry: keys, then body, then args, then defaults. */
 static int
@@ -1272,8 +1327,8 @@ new_entry(const struct snode *list, struct cub_val *const *keys,
 	if (!m)
 		return nomem(errv);
 	for (i = 0; i < list->nkeys; i++)
-		if (cub_val__set(m, key_at(list, i)->name,
-			cub_val__dup(keys[i]))) {
+		if (cub_val__set(
+			m, key_at(list, i)->name, cub_val__dup(keys[i]))) {
 			cub_val__free(m);
 			return nomem(errv);
 		}
@@ -1302,9 +1357,10 @@ merge_list(const struct snode *k, struct cub_val *arr,
 
 	for (i = 0; i < src->arr.len; i++) {
 		if (src->arr.items[i]->kind != CUB_V_MAP)
-			return fail(errv, CUB_E_TYPE, path, "entry %u is a %s, "
-			    "not a map", i,
-			    cub_val__kind_name(src->arr.items[i]->kind));
+			return fail(errv, CUB_E_TYPE, path,
+			    "entry %u is a %s, "
+			    "not a map",
+			    i, cub_val__kind_name(src->arr.items[i]->kind));
 		r = keys_from_map(k, src->arr.items[i], &keys, path, errv);
 		if (r)
 			return r;
@@ -1312,17 +1368,21 @@ merge_list(const struct snode *k, struct cub_val *arr,
 		path_join(sub, sizeof(sub), path, kt);
 		if (find_entry(k, arr, keys, &idx)) {
 			if (mode == M_CREATE)
-				r = fail(errv, CUB_E_EXISTS, path, "duplicate "
-				    "entry '%s'", kt);
+				r = fail(errv, CUB_E_EXISTS, path,
+				    "duplicate "
+				    "entry '%s'",
+				    kt);
 			else
 				r = merge_map(k, arr->arr.items[idx],
 				    src->arr.items[i], M_SET, true, sub, errv);
 		} else if (arr->arr.len >= LIST_ENTRIES_MAX) {
-			r = fail(errv, CUB_E_LIMIT, path, "more than %d "
-			    "entries", LIST_ENTRIES_MAX);
+			r = fail(errv, CUB_E_LIMIT, path,
+			    "more than %d "
+			    "entries",
+			    LIST_ENTRIES_MAX);
 		} else {
-			r = new_entry(k, keys, src->arr.items[i], NULL, sub,
-			    &e, errv);
+			r = new_entry(
+			    k, keys, src->arr.items[i], NULL, sub, &e, errv);
 			if (!r && cub_val__push(arr, e))
 				r = nomem(errv);
 		}
@@ -1335,9 +1395,8 @@ merge_list(const struct snode *k, struct cub_val *arr,
 
 /* Checks and merges src (field -> value) into dst, a map of node n. */
 static int
-merge_map(const struct snode *n, struct cub_val *dst,
-    const struct cub_val *src, enum mode mode, bool in_entry,
-    const char *path, struct cub_val **errv)
+merge_map(const struct snode *n, struct cub_val *dst, const struct cub_val *src,
+    enum mode mode, bool in_entry, const char *path, struct cub_val **errv)
 {
 	char msg[MSG_LEN], sub[PATH_LEN], valid[LISTBUF_LEN];
 	const struct cub_val *v;
@@ -1351,16 +1410,20 @@ merge_map(const struct snode *n, struct cub_val *dst,
 	if (!src)
 		return 0;
 	if (src->kind != CUB_V_MAP)
-		return fail(errv, CUB_E_TYPE, path, "expected a map of "
-		    "fields, got %s", cub_val__kind_name(src->kind));
+		return fail(errv, CUB_E_TYPE, path,
+		    "expected a map of "
+		    "fields, got %s",
+		    cub_val__kind_name(src->kind));
 	for (i = 0; i < src->map.len; i++) {
 		key = src->map.items[i].key;
 		v = src->map.items[i].val;
 		k = find_kid(n, key);
 		if (!k) {
 			kids_list(n, true, valid, sizeof(valid));
-			return fail(errv, CUB_E_NOTFOUND, path, "unknown field "
-			    "'%.64s' (valid: %s)", key, valid);
+			return fail(errv, CUB_E_NOTFOUND, path,
+			    "unknown field "
+			    "'%.64s' (valid: %s)",
+			    key, valid);
 		}
 		if (is_leaf(k)) {
 			r = parse_value(k, v, &pv, msg, sizeof(msg));
@@ -1378,18 +1441,22 @@ merge_map(const struct snode *n, struct cub_val *dst,
 					    "%s: is read-only", key);
 				if (mode == M_CREATE)
 					return fail(errv, CUB_E_INVAL, path,
-					    "%s: does not match the key",
-					    key);
-				return fail(errv, CUB_E_RO, path, "%s: is a "
-				    "key and cannot be changed", key);
+					    "%s: does not match the key", key);
+				return fail(errv, CUB_E_RO, path,
+				    "%s: is a "
+				    "key and cannot be changed",
+				    key);
 			}
 			if (r)
 				return fail(errv, r, path, "%s: %s", key, msg);
 			if (mode == M_SET && (k->flags & CUB_F_INIT)) {
 				cub_val__free(pv);
-				return fail(errv, CUB_E_RO, path, "%s: can "
-				    "only be set when the %s", key, in_entry ?
-				    "entry is added" : "cube is created");
+				return fail(errv, CUB_E_RO, path,
+				    "%s: can "
+				    "only be set when the %s",
+				    key,
+				    in_entry ? "entry is added"
+					     : "cube is created");
 			}
 			if (cub_val__set(dst, key, pv))
 				return nomem(errv);
@@ -1397,26 +1464,31 @@ merge_map(const struct snode *n, struct cub_val *dst,
 		}
 		path_join(sub, sizeof(sub), path, key);
 		if (k->flags & CUB_F_RO)
-			return fail(errv, CUB_E_RO, path, "%s: is read-only",
-			    key);
-		if (v->kind != (k->type == CUB_T_LIST ? CUB_V_ARRAY :
-				       CUB_V_MAP))
-			return fail(errv, CUB_E_TYPE, path, "%s: is a %s, "
-			    "expected %s, got %s", key, type_name(k->type),
+			return fail(
+			    errv, CUB_E_RO, path, "%s: is read-only", key);
+		if (v->kind !=
+		    (k->type == CUB_T_LIST ? CUB_V_ARRAY : CUB_V_MAP))
+			return fail(errv, CUB_E_TYPE, path,
+			    "%s: is a %s, "
+			    "expected %s, got %s",
+			    key, type_name(k->type),
 			    k->type == CUB_T_LIST ? "an array" : "a map",
 			    cub_val__kind_name(v->kind));
 		cur = cub_val__get(dst, key);
 		created = !cur;
 		if (!cur) {
-			if (cub_val__set(dst, key, k->type == CUB_T_LIST ?
-				cub_val__array() : cub_val__map()))
+			if (cub_val__set(dst, key,
+				k->type == CUB_T_LIST ? cub_val__array()
+						      : cub_val__map()))
 				return nomem(errv);
 			cur = cub_val__get(dst, key);
 		}
-		if (cur->kind != (k->type == CUB_T_LIST ? CUB_V_ARRAY :
-					 CUB_V_MAP))
-			return fail(errv, CUB_E_INTERNAL, path, "%s: stored "
-			    "value has the wrong shape", key);
+		if (cur->kind !=
+		    (k->type == CUB_T_LIST ? CUB_V_ARRAY : CUB_V_MAP))
+			return fail(errv, CUB_E_INTERNAL, path,
+			    "%s: stored "
+			    "value has the wrong shape",
+			    key);
 		if (k->type == CUB_T_LIST) {
 			r = merge_list(k, cur, v, mode, sub, errv);
 		} else {
@@ -1433,10 +1505,10 @@ merge_map(const struct snode *n, struct cub_val *dst,
 
 int
 cubi_tree__new_doc(const struct cubi_schema *s, const char *name,
-    const char *service, const struct cub_val *args,
-    const struct cub_val *body, struct cub_val **doc, struct cub_val **errv)
+    const char *service, const struct cub_val *args, const struct cub_val *body,
+    struct cub_val **doc, struct cub_val **errv)
 {
-	struct cub_val *d, *nv = NULL, tmp = { .kind = CUB_V_STR };
+	struct cub_val *d, *nv = NULL, tmp = {.kind = CUB_V_STR};
 	int r;
 
 	*doc = NULL;
@@ -1537,8 +1609,9 @@ example_add(char *buf, size_t len, const struct snode *f)
 	if (f->type == CUB_T_ENUM) {
 		alts[0] = '\0';
 		for (i = 0; i < f->nenums; i++)
-			snprintf(alts + strlen(alts), sizeof(alts) -
-			    strlen(alts), "%s%s", i ? "|" : "", f->enums[i]);
+			snprintf(alts + strlen(alts),
+			    sizeof(alts) - strlen(alts), "%s%s", i ? "|" : "",
+			    f->enums[i]);
 		snprintf(buf + used, len - used, " %s=<%s>", f->name, alts);
 	} else {
 		snprintf(buf + used, len - used, " %s=<%s>", f->name,
@@ -1550,11 +1623,11 @@ static const struct {
 	const char *name;
 	const char *help;
 } verb_help[] = {
-	{ "show", "show the configuration and state" },
-	{ "set", "change fields: set field=value..." },
-	{ "add", "add an entry: add <keys> [field=value...]" },
-	{ "del", "delete" },
-	{ "help", "show this help (also ?)" },
+    {"show", "show the configuration and state"},
+    {"set", "change fields: set field=value..."},
+    {"add", "add an entry: add <keys> [field=value...]"},
+    {"del", "delete"},
+    {"help", "show this help (also ?)"},
 };
 
 static const char *
@@ -1570,8 +1643,8 @@ verb_text(const char *name)
 
 /* verbs: NULL-terminated verb names valid at this node. */
 static struct cub_val *
-help_build(const struct snode *n, enum loc_kind kind,
-    const char *const *verbs, const char *path, const char *prefix)
+help_build(const struct snode *n, enum loc_kind kind, const char *const *verbs,
+    const char *path, const char *prefix)
 {
 	struct cub_val *h = cub_val__map(), *kw, *params;
 	char ex[LISTBUF_LEN];
@@ -1584,16 +1657,16 @@ help_build(const struct snode *n, enum loc_kind kind,
 	if (!h || !kw || !params)
 		goto fail;
 	for (i = 0; !r && verbs[i]; i++)
-		r = add_keyword(kw, verbs[i], "verb", "verb",
-		    verb_text(verbs[i]));
+		r = add_keyword(
+		    kw, verbs[i], "verb", "verb", verb_text(verbs[i]));
 	for (i = 0; !r && kind != L_LIST && i < n->nkids; i++)
 		if (!is_leaf(n->kids[i]))
 			r = add_keyword(kw, n->kids[i]->name,
 			    type_name(n->kids[i]->type),
 			    type_name(n->kids[i]->type), n->kids[i]->help);
 	for (i = 0; !r && kind != L_LIST && i < n->nacts; i++)
-		r = add_keyword(kw, n->acts[i]->name, "action", "action",
-		    n->acts[i]->help);
+		r = add_keyword(
+		    kw, n->acts[i]->name, "action", "action", n->acts[i]->help);
 	for (i = 0; !r && i < n->nkids; i++)
 		if (is_leaf(n->kids[i]))
 			r = add_param(params, n->kids[i]);
@@ -1614,8 +1687,8 @@ help_build(const struct snode *n, enum loc_kind kind,
 		snprintf(ex, sizeof(ex), "%s set", prefix);
 		for (i = 0; i < n->nkids; i++) {
 			k = n->kids[i];
-			if (is_leaf(k) && !(k->flags & (CUB_F_KEY | CUB_F_RO |
-							   CUB_F_INIT)))
+			if (is_leaf(k) &&
+			    !(k->flags & (CUB_F_KEY | CUB_F_RO | CUB_F_INIT)))
 				example_add(ex, sizeof(ex), k);
 		}
 		if (!strcmp(ex + strlen(prefix), " set"))
@@ -1638,7 +1711,7 @@ fail:
 struct cub_val *
 cubi_tree__service_help(const struct cubi_schema *s, const char *service)
 {
-	static const char *const verbs[] = { "add", "show", "help", NULL };
+	static const char *const verbs[] = {"add", "show", "help", NULL};
 	struct cub_val *h;
 	char ex[LISTBUF_LEN], prefix[PATH_LEN];
 	const struct snode *k;
@@ -1663,7 +1736,7 @@ cubi_tree__service_help(const struct cubi_schema *s, const char *service)
 /* ---- command resolution ----------------------------------------------- */
 
 struct loc {
-	const struct snode *n;  /* the cube, a container or a list */
+	const struct snode *n; /* the cube, a container or a list */
 	enum loc_kind kind;
 	bool root, in_entry;
 	struct cub_val *dn;     /* map or array in doc; NULL when absent */
@@ -1689,10 +1762,10 @@ word_at(const struct cub_val *words, uint32_t i)
 static int
 unknown_word(const struct loc *l, const char *w, struct cub_val **errv)
 {
-	static const char *const map_verbs[] = { "show", "set", "del", "?",
-		NULL };
-	static const char *const list_verbs[] = { "add", "del", "show", "?",
-		NULL };
+	static const char *const map_verbs[] = {
+	    "show", "set", "del", "?", NULL};
+	static const char *const list_verbs[] = {
+	    "add", "del", "show", "?", NULL};
 	char valid[LISTBUF_LEN];
 	uint32_t i;
 
@@ -1709,10 +1782,14 @@ unknown_word(const struct loc *l, const char *w, struct cub_val **errv)
 	for (i = 0; l->kind != L_LIST && i < l->n->nacts; i++)
 		buf_add(valid, sizeof(valid), l->n->acts[i]->name);
 	if (l->kind == L_LIST)
-		return fail(errv, CUB_E_VERB, l->path, "unknown command "
-		    "'%.64s' (valid: %s, or the key of an entry)", w, valid);
-	return fail(errv, CUB_E_VERB, l->path, "unknown command '%.64s' "
-	    "(valid: %s)", w, valid);
+		return fail(errv, CUB_E_VERB, l->path,
+		    "unknown command "
+		    "'%.64s' (valid: %s, or the key of an entry)",
+		    w, valid);
+	return fail(errv, CUB_E_VERB, l->path,
+	    "unknown command '%.64s' "
+	    "(valid: %s)",
+	    w, valid);
 }
 
 /* Parses list keys from words[i..i+nkeys) (exactly up to the end if
@@ -1728,11 +1805,15 @@ keys_from_words(const struct loc *l, const struct cub_val *words, uint32_t i,
 	*keysp = NULL;
 	for (k = 0; k < l->n->nkeys; k++)
 		if (i + k >= nw || is_reserved(word_at(words, i + k)))
-			return fail(errv, CUB_E_MISSING, l->path, "missing "
-			    "key '%s'", key_at(l->n, k)->name);
+			return fail(errv, CUB_E_MISSING, l->path,
+			    "missing "
+			    "key '%s'",
+			    key_at(l->n, k)->name);
 	if (exact && i + l->n->nkeys < nw)
-		return fail(errv, CUB_E_VERB, l->path, "unexpected word "
-		    "'%.64s' after the key", word_at(words, i + l->n->nkeys));
+		return fail(errv, CUB_E_VERB, l->path,
+		    "unexpected word "
+		    "'%.64s' after the key",
+		    word_at(words, i + l->n->nkeys));
 	keys = calloc(l->n->nkeys, sizeof(*keys));
 	if (!keys)
 		return nomem(errv);
@@ -1759,8 +1840,10 @@ static int
 extra_words(const struct loc *l, const struct cub_val *words, uint32_t i,
     struct cub_val **errv)
 {
-	return fail(errv, CUB_E_VERB, l->path, "unexpected word '%.64s' "
-	    "after '%.64s'", word_at(words, i), word_at(words, i - 1));
+	return fail(errv, CUB_E_VERB, l->path,
+	    "unexpected word '%.64s' "
+	    "after '%.64s'",
+	    word_at(words, i), word_at(words, i - 1));
 }
 
 static void
@@ -1783,19 +1866,22 @@ do_set(struct loc *l, const struct cub_val *args, const struct cub_val *body,
 
 	if ((!args || !args->map.len) && (!body || !body->map.len)) {
 		kids_list(l->n, true, valid, sizeof(valid));
-		return fail(errv, CUB_E_MISSING, l->path, "nothing to set "
-		    "(fields: %s)", valid);
+		return fail(errv, CUB_E_MISSING, l->path,
+		    "nothing to set "
+		    "(fields: %s)",
+		    valid);
 	}
 	if (l->n->flags & CUB_F_RO)
 		return fail(errv, CUB_E_RO, l->path, "is read-only");
 	if (created && !l->holder)
-		return fail(errv, CUB_E_NOTFOUND, l->path, "not in the "
+		return fail(errv, CUB_E_NOTFOUND, l->path,
+		    "not in the "
 		    "document");
 	work = created ? cub_val__map() : cub_val__dup(l->dn);
 	if (!work)
 		return nomem(errv);
-	r = merge_map(l->n, work, body, created ? M_CREATE : M_SET,
-	    l->in_entry, l->path, errv);
+	r = merge_map(l->n, work, body, created ? M_CREATE : M_SET, l->in_entry,
+	    l->path, errv);
 	if (!r)
 		r = merge_map(l->n, work, args, created ? M_CREATE : M_SET,
 		    l->in_entry, l->path, errv);
@@ -1839,8 +1925,10 @@ do_add(struct loc *l, const struct cub_val *words, uint32_t i,
 	else if (!l->holder || (l->dn && l->dn->kind != CUB_V_ARRAY))
 		r = fail(errv, CUB_E_NOTFOUND, l->path, "not in the document");
 	else if (find_entry(l->n, l->dn, keys, &idx))
-		r = fail(errv, CUB_E_EXISTS, l->path, "entry '%s' already "
-		    "exists", kt);
+		r = fail(errv, CUB_E_EXISTS, l->path,
+		    "entry '%s' already "
+		    "exists",
+		    kt);
 	else if (l->dn && l->dn->arr.len >= LIST_ENTRIES_MAX)
 		r = fail(errv, CUB_E_LIMIT, l->path, "more than %d entries",
 		    LIST_ENTRIES_MAX);
@@ -1892,10 +1980,9 @@ do_del_keys(struct loc *l, const struct cub_val *words, uint32_t i,
 
 static int
 do_action(struct loc *l, const struct saction *a, const struct cub_val *args,
-    const struct cub_val *body, struct cubi_result *res,
-    struct cub_val **errv)
+    const struct cub_val *body, struct cubi_result *res, struct cub_val **errv)
 {
-	struct snode tmp = { .type = CUB_T_CONTAINER };
+	struct snode tmp = {.type = CUB_T_CONTAINER};
 	char sub[PATH_LEN];
 	struct cub_val *m;
 	int r;
@@ -1928,12 +2015,11 @@ static int
 do_help(struct loc *l, const struct cub_val *doc, struct cubi_result *res,
     struct cub_val **errv)
 {
-	static const char *const root_verbs[] = { "show", "set", "del", "help",
-		NULL };
-	static const char *const cont_verbs[] = { "show", "set", "help",
-		NULL };
-	static const char *const list_verbs[] = { "add", "del", "show", "help",
-		NULL };
+	static const char *const root_verbs[] = {
+	    "show", "set", "del", "help", NULL};
+	static const char *const cont_verbs[] = {"show", "set", "help", NULL};
+	static const char *const list_verbs[] = {
+	    "add", "del", "show", "help", NULL};
 	char full[PATH_LEN], prefix[PATH_LEN + 16];
 	const char *cube = cub_val__get_str(doc, "name");
 	const char *const *verbs;
@@ -1972,16 +2058,18 @@ check_words(const struct cub_val *words, struct cub_val **errv)
 	if (!words)
 		return 0;
 	if (words->kind != CUB_V_ARRAY)
-		return fail(errv, CUB_E_TYPE, "", "words are a %s, not an array",
+		return fail(errv, CUB_E_TYPE, "",
+		    "words are a %s, not an array",
 		    cub_val__kind_name(words->kind));
 	if (words->arr.len > WORDS_MAX)
-		return fail(errv, CUB_E_LIMIT, "", "more than %d words",
-		    WORDS_MAX);
+		return fail(
+		    errv, CUB_E_LIMIT, "", "more than %d words", WORDS_MAX);
 	for (i = 0; i < words->arr.len; i++)
 		if (words->arr.items[i]->kind != CUB_V_STR)
-			return fail(errv, CUB_E_TYPE, "", "word %u is a %s, "
-			    "not a string", i,
-			    cub_val__kind_name(words->arr.items[i]->kind));
+			return fail(errv, CUB_E_TYPE, "",
+			    "word %u is a %s, "
+			    "not a string",
+			    i, cub_val__kind_name(words->arr.items[i]->kind));
 	return 0;
 }
 
@@ -2006,8 +2094,8 @@ resolve_and_run(const struct cubi_schema *s, struct cub_val *doc,
 		if (l->kind == L_LIST) {
 			if (!strcmp(w, "add")) {
 				res->verb = CUBI_ADD;
-				return do_add(l, words, i + 1, args, body, res,
-				    errv);
+				return do_add(
+				    l, words, i + 1, args, body, res, errv);
 			}
 			if (!strcmp(w, "del")) {
 				res->verb = CUBI_DEL;
@@ -2015,13 +2103,14 @@ resolve_and_run(const struct cubi_schema *s, struct cub_val *doc,
 			}
 			if (!strcmp(w, "show") || is_help(w)) {
 				if (!last)
-					return extra_words(l, words, i + 1,
-					    errv);
+					return extra_words(
+					    l, words, i + 1, errv);
 				res->verb = is_help(w) ? CUBI_HELP : CUBI_SHOW;
 				break;
 			}
 			if (!strcmp(w, "set"))
-				return fail(errv, CUB_E_VERB, l->path, "'set' "
+				return fail(errv, CUB_E_VERB, l->path,
+				    "'set' "
 				    "applies to an entry: %s <key> set ...",
 				    l->n->name);
 			r = keys_from_words(l, words, i, false, &keys, errv);
@@ -2031,8 +2120,8 @@ resolve_and_run(const struct cubi_schema *s, struct cub_val *doc,
 			found = find_entry(l->n, l->dn, keys, &idx);
 			keys_free(keys, l->n->nkeys);
 			i += l->n->nkeys;
-			if (!found && !(i + 1 == nw &&
-				is_help(word_at(words, i))))
+			if (!found &&
+			    !(i + 1 == nw && is_help(word_at(words, i))))
 				return fail(errv, CUB_E_NOTFOUND, l->path,
 				    "no entry '%s'", kt);
 			l->kind = L_ENTRY;
@@ -2048,8 +2137,8 @@ resolve_and_run(const struct cubi_schema *s, struct cub_val *doc,
 			if (i + 2 == nw) {
 				leaf = find_kid(l->n, word_at(words, i + 1));
 				if (!leaf || !is_leaf(leaf))
-					return extra_words(l, words, i + 1,
-					    errv);
+					return extra_words(
+					    l, words, i + 1, errv);
 			} else if (!last) {
 				return extra_words(l, words, i + 1, errv);
 			}
@@ -2073,11 +2162,12 @@ resolve_and_run(const struct cubi_schema *s, struct cub_val *doc,
 				return 0;
 			}
 			if (l->kind != L_ENTRY)
-				return fail(errv, CUB_E_VERB, l->path, "a "
+				return fail(errv, CUB_E_VERB, l->path,
+				    "a "
 				    "container cannot be deleted");
 			if (l->n->flags & CUB_F_RO)
-				return fail(errv, CUB_E_RO, l->path,
-				    "is read-only");
+				return fail(
+				    errv, CUB_E_RO, l->path, "is read-only");
 			array_remove(l->holder, l->idx);
 			res->changed = true;
 			return 0;
@@ -2095,7 +2185,8 @@ resolve_and_run(const struct cubi_schema *s, struct cub_val *doc,
 			continue;
 		}
 		if (k) {
-			if (!last && !(i + 2 == nw &&
+			if (!last &&
+			    !(i + 2 == nw &&
 				!strcmp(word_at(words, i + 1), "show")))
 				return extra_words(l, words, i + 1, errv);
 			leaf = k;
@@ -2115,14 +2206,14 @@ resolve_and_run(const struct cubi_schema *s, struct cub_val *doc,
 		return do_help(l, doc, res, errv);
 	res->verb = CUBI_SHOW;
 	if (leaf)
-		res->reply = l->dn && cub_val__get(l->dn, leaf->name) ?
-		    cub_val__dup(cub_val__get(l->dn, leaf->name)) :
-		    cub_val__nil();
+		res->reply = l->dn && cub_val__get(l->dn, leaf->name)
+				 ? cub_val__dup(cub_val__get(l->dn, leaf->name))
+				 : cub_val__nil();
 	else if (l->dn)
 		res->reply = cub_val__dup(l->dn);
 	else
-		res->reply = l->kind == L_LIST ? cub_val__array() :
-						 cub_val__map();
+		res->reply =
+		    l->kind == L_LIST ? cub_val__array() : cub_val__map();
 	if (!res->reply)
 		return nomem(errv);
 	return 0;
@@ -2131,10 +2222,9 @@ resolve_and_run(const struct cubi_schema *s, struct cub_val *doc,
 int
 cubi_tree__apply(const struct cubi_schema *s, struct cub_val *doc,
     const struct cub_val *words, const struct cub_val *args,
-    const struct cub_val *body, struct cubi_result *res,
-    struct cub_val **errv)
+    const struct cub_val *body, struct cubi_result *res, struct cub_val **errv)
 {
-	struct loc l = { 0 };
+	struct loc l = {0};
 	int r;
 
 	memset(res, 0, sizeof(*res));
@@ -2167,12 +2257,12 @@ cubi_tree__apply(const struct cubi_schema *s, struct cub_val *doc,
 
 /* ---- overlay and lookups ---------------------------------------------- */
 
-static int overlay_map(const struct snode *n, struct cub_val *dst,
-    const struct cub_val *ov);
+static int overlay_map(
+    const struct snode *n, struct cub_val *dst, const struct cub_val *ov);
 
 static int
-overlay_list(const struct snode *k, struct cub_val *arr,
-    const struct cub_val *ov)
+overlay_list(
+    const struct snode *k, struct cub_val *arr, const struct cub_val *ov)
 {
 	struct cub_val **keys, *e;
 	uint32_t i, idx, j;
@@ -2183,10 +2273,10 @@ overlay_list(const struct snode *k, struct cub_val *arr,
 		    keys_from_map(k, ov->arr.items[i], &keys, "", NULL))
 			continue;
 		if (find_entry(k, arr, keys, &idx)) {
-			r = overlay_map(k, arr->arr.items[idx],
-			    ov->arr.items[i]);
+			r = overlay_map(
+			    k, arr->arr.items[idx], ov->arr.items[i]);
 		} else if ((k->flags & CUB_F_RO) &&
-		    arr->arr.len < LIST_ENTRIES_MAX) {
+			   arr->arr.len < LIST_ENTRIES_MAX) {
 			/* Ro lists are filled by the service alone. */
 			e = cub_val__map();
 			for (j = 0; e && j < k->nkeys; j++)
@@ -2204,8 +2294,8 @@ overlay_list(const struct snode *k, struct cub_val *arr,
 }
 
 static int
-overlay_map(const struct snode *n, struct cub_val *dst,
-    const struct cub_val *ov)
+overlay_map(
+    const struct snode *n, struct cub_val *dst, const struct cub_val *ov)
 {
 	char msg[MSG_LEN];
 	const struct snode *k;
@@ -2232,21 +2322,22 @@ overlay_map(const struct snode *n, struct cub_val *dst,
 				return -ENOMEM;
 			continue;
 		}
-		if (v->kind != (k->type == CUB_T_LIST ? CUB_V_ARRAY :
-				       CUB_V_MAP))
+		if (v->kind !=
+		    (k->type == CUB_T_LIST ? CUB_V_ARRAY : CUB_V_MAP))
 			continue;
 		cur = cub_val__get(dst, k->name);
 		if (!cur) {
-			if (cub_val__set(dst, k->name, k->type == CUB_T_LIST ?
-				cub_val__array() : cub_val__map()))
+			if (cub_val__set(dst, k->name,
+				k->type == CUB_T_LIST ? cub_val__array()
+						      : cub_val__map()))
 				return -ENOMEM;
 			cur = cub_val__get(dst, k->name);
 		}
-		if (cur->kind != (k->type == CUB_T_LIST ? CUB_V_ARRAY :
-					 CUB_V_MAP))
+		if (cur->kind !=
+		    (k->type == CUB_T_LIST ? CUB_V_ARRAY : CUB_V_MAP))
 			continue;
-		r = k->type == CUB_T_LIST ? overlay_list(k, cur, v) :
-					    overlay_map(k, cur, v);
+		r = k->type == CUB_T_LIST ? overlay_list(k, cur, v)
+					  : overlay_map(k, cur, v);
 		if (r)
 			return r;
 	}

@@ -12,71 +12,88 @@
 
 /* ---- a simpleforwarder-like schema and a richer one ------------------- */
 
-static const char *const sf_actions[] = { "forward", "drop", "slowpath",
-	NULL };
+static const char *const sf_actions[] = {"forward", "drop", "slowpath", NULL};
 
 static const struct cub_field sf_port[] = {
-	{ .name = "action", .type = CUB_T_ENUM, .enums = sf_actions,
-	    .dflt = "drop", .help = "what to do with packets" },
-	{ .name = "outport", .type = CUB_T_STR, .help = "output port" },
-	{ 0 },
+    {.name = "action",
+	.type = CUB_T_ENUM,
+	.enums = sf_actions,
+	.dflt = "drop",
+	.help = "what to do with packets"},
+    {.name = "outport", .type = CUB_T_STR, .help = "output port"},
+    {0},
+};
+
+static const struct cub_field reset_args[] = {
+    {.name = "hard", .type = CUB_T_BOOL, .flags = CUB_F_REQUIRED},
+    {0},
+};
+
+static const struct cub_action port_actions[] = {
+    {.name = "reset", .help = "reset counters", .args = reset_args},
+    {0},
 };
 
 static const struct cub_field sf_fields[] = {
-	{ .name = "ports", .type = CUB_T_LIST, .children = sf_port },
-	{ 0 },
+    {.name = "ports",
+	.type = CUB_T_LIST,
+	.children = sf_port,
+	.actions = port_actions},
+    {0},
 };
 
 static const struct cub_field flush_args[] = {
-	{ .name = "port", .type = CUB_T_STR },
-	{ .name = "age", .type = CUB_T_U32, .dflt = "300" },
-	{ 0 },
+    {.name = "port", .type = CUB_T_STR},
+    {.name = "age", .type = CUB_T_U32, .dflt = "300"},
+    {0},
 };
 
 static const struct cub_action fdb_actions[] = {
-	{ .name = "flush", .help = "flush the table", .args = flush_args },
-	{ 0 },
+    {.name = "flush", .help = "flush the table", .args = flush_args},
+    {0},
 };
 
 static const struct cub_field fdb_entry[] = {
-	{ .name = "mac", .type = CUB_T_MAC, .flags = CUB_F_KEY },
-	{ .name = "port", .type = CUB_T_STR },
-	{ 0 },
+    {.name = "mac", .type = CUB_T_MAC, .flags = CUB_F_KEY},
+    {.name = "port", .type = CUB_T_STR},
+    {0},
 };
 
 static const struct cub_field fdb_fields[] = {
-	{ .name = "aging", .type = CUB_T_U32, .dflt = "300", .min = 1,
-	    .max = 3600 },
-	{ .name = "entry", .type = CUB_T_LIST, .flags = CUB_F_RO,
-	    .children = fdb_entry },
-	{ 0 },
+    {.name = "aging", .type = CUB_T_U32, .dflt = "300", .min = 1, .max = 3600},
+    {.name = "entry",
+	.type = CUB_T_LIST,
+	.flags = CUB_F_RO,
+	.children = fdb_entry},
+    {0},
 };
 
 static const struct cub_field route_fields[] = {
-	{ .name = "network", .type = CUB_T_IPV4_PREFIX, .flags = CUB_F_KEY },
-	{ .name = "nexthop", .type = CUB_T_IPV4, .flags = CUB_F_KEY },
-	{ .name = "pathcost", .type = CUB_T_U32, .dflt = "1", .max = 255 },
-	{ 0 },
+    {.name = "network", .type = CUB_T_IPV4_PREFIX, .flags = CUB_F_KEY},
+    {.name = "nexthop", .type = CUB_T_IPV4, .flags = CUB_F_KEY},
+    {.name = "pathcost", .type = CUB_T_U32, .dflt = "1", .max = 255},
+    {0},
 };
 
 static const struct cub_field neigh_fields[] = {
-	{ .name = "ip", .type = CUB_T_IPV4, .flags = CUB_F_KEY },
-	{ .name = "mac", .type = CUB_T_MAC, .flags = CUB_F_REQUIRED },
-	{ .name = "static", .type = CUB_T_BOOL, .dflt = "true" },
-	{ 0 },
+    {.name = "ip", .type = CUB_T_IPV4, .flags = CUB_F_KEY},
+    {.name = "mac", .type = CUB_T_MAC, .flags = CUB_F_REQUIRED},
+    {.name = "static", .type = CUB_T_BOOL, .dflt = "true"},
+    {0},
 };
 
 static const struct cub_field rich_fields[] = {
-	{ .name = "ports", .type = CUB_T_LIST, .children = sf_port },
-	{ .name = "mtu", .type = CUB_T_U32, .dflt = "1500", .min = 68,
-	    .max = 9000 },
-	{ .name = "debug", .type = CUB_T_BOOL, .dflt = "false" },
-	{ .name = "bytes", .type = CUB_T_U64, .flags = CUB_F_RO },
-	{ .name = "fdb", .type = CUB_T_CONTAINER, .children = fdb_fields,
-	    .actions = fdb_actions },
-	{ .name = "route", .type = CUB_T_LIST, .children = route_fields },
-	{ .name = "neigh", .type = CUB_T_LIST, .children = neigh_fields },
-	{ 0 },
+    {.name = "ports", .type = CUB_T_LIST, .children = sf_port},
+    {.name = "mtu", .type = CUB_T_U32, .dflt = "1500", .min = 68, .max = 9000},
+    {.name = "debug", .type = CUB_T_BOOL, .dflt = "false"},
+    {.name = "bytes", .type = CUB_T_U64, .flags = CUB_F_RO},
+    {.name = "fdb",
+	.type = CUB_T_CONTAINER,
+	.children = fdb_fields,
+	.actions = fdb_actions},
+    {.name = "route", .type = CUB_T_LIST, .children = route_fields},
+    {.name = "neigh", .type = CUB_T_LIST, .children = neigh_fields},
+    {0},
 };
 
 /* ---- helpers ---------------------------------------------------------- */
@@ -194,8 +211,10 @@ bad(const struct cubi_schema *s, struct cub_val *doc, struct cub_val *words,
 	got = cub_err_parse(errv, &msg);
 	ck_assert_msg(got == code, "expected %s, got %s: %s",
 	    cub_err_name(code), cub_err_name(got), msg);
-	ck_assert_msg(cub_val__equal(before, doc), "doc changed by a failed "
-	    "call: %s", msg);
+	ck_assert_msg(cub_val__equal(before, doc),
+	    "doc changed by a failed "
+	    "call: %s",
+	    msg);
 	ck_assert_ptr_null(res.reply);
 	snprintf(last, sizeof(last), "%s", msg);
 	cub_val__free(errv);
@@ -207,8 +226,8 @@ bad(const struct cubi_schema *s, struct cub_val *doc, struct cub_val *words,
 }
 
 static const char *
-bad_new(const struct cubi_schema *s, struct cub_val *args,
-    struct cub_val *body, int code)
+bad_new(const struct cubi_schema *s, struct cub_val *args, struct cub_val *body,
+    int code)
 {
 	static char last[1024];
 	struct cub_val *doc = NULL, *errv = NULL;
@@ -310,8 +329,9 @@ START_TEST(test_schema_bad)
 	schema_bad(one_field("x", "strng"), "unknown type");
 	schema_bad(one_field("Bad", "string"), "field name");
 	schema_bad(one_field("1x", "string"), "field name");
-	schema_bad(one_field("a-very-long-name-that-is-over-32-chars",
-		       "string"), "field name");
+	schema_bad(
+	    one_field("a-very-long-name-that-is-over-32-chars", "string"),
+	    "field name");
 	schema_bad(one_field("name", "string"), "redefines a base field");
 	schema_bad(one_field("type", "u32"), "redefines a base field");
 	schema_bad(one_field("show", "string"), "reserved");
@@ -355,8 +375,8 @@ START_TEST(test_schema_bad)
 	/* A list whose only key is ro. */
 	w = one_field("l", "list");
 	inner = one_field("k", "string");
-	cub_val__set(inner->arr.items[0], "flags",
-	    cub_val__uint(CUB_F_KEY | CUB_F_RO));
+	cub_val__set(
+	    inner->arr.items[0], "flags", cub_val__uint(CUB_F_KEY | CUB_F_RO));
 	cub_val__set(w->arr.items[0], "children", inner);
 	schema_bad(w, "ro");
 
@@ -421,8 +441,8 @@ START_TEST(test_new_doc)
 	ck_assert_ptr_null(cub_val__get(cub_val__get(doc, "fdb"), "entry"));
 	cub_val__free(doc);
 
-	doc = new_doc(s, "c2", A("type", "xdp_drv", "mtu", "9000", "debug",
-				   "TRUE", NULL), NULL);
+	doc = new_doc(s, "c2",
+	    A("type", "xdp_drv", "mtu", "9000", "debug", "TRUE", NULL), NULL);
 	ck_assert_str_eq(cub_val__get_str(doc, "type"), "XDP_DRV");
 	ck_assert_uint_eq(u64_of(doc, "mtu"), 9000);
 	cub_val__free(doc);
@@ -440,10 +460,10 @@ START_TEST(test_new_doc)
 	doc = new_doc(s, "c3", A("mtu", "3000", NULL), body);
 	ck_assert_uint_eq(u64_of(doc, "mtu"), 3000);
 	ck_assert_str_eq(cub_val__get_str(port_of(doc, "p1"), "peer"), "veth1");
-	ck_assert_str_eq(cub_val__get_str(port_of(doc, "p1"), "action"),
-	    "drop");
-	ck_assert_str_eq(cub_val__get_str(port_of(doc, "p2"), "action"),
-	    "forward");
+	ck_assert_str_eq(
+	    cub_val__get_str(port_of(doc, "p1"), "action"), "drop");
+	ck_assert_str_eq(
+	    cub_val__get_str(port_of(doc, "p2"), "action"), "forward");
 	cub_val__free(doc);
 
 	msg = bad_new(s, A("mtuu", "1", NULL), NULL, CUB_E_NOTFOUND);
@@ -455,14 +475,13 @@ START_TEST(test_new_doc)
 	bad_new(s, A("mtu", "-5", NULL), NULL, CUB_E_TYPE);
 	bad_new(s, A("mtu", "+5", NULL), NULL, CUB_E_TYPE);
 	bad_new(s, A("mtu", "12x", NULL), NULL, CUB_E_TYPE);
-	bad_new(s, A("mtu", "99999999999999999999999", NULL), NULL,
-	    CUB_E_TYPE);
+	bad_new(s, A("mtu", "99999999999999999999999", NULL), NULL, CUB_E_TYPE);
 	bad_new(s, A("mtu", "18446744073709551616", NULL), NULL, CUB_E_INVAL);
 	bad_new(s, A("mtu", "67", NULL), NULL, CUB_E_INVAL);
 	bad_new(s, A("debug", "yes", NULL), NULL, CUB_E_TYPE);
 	msg = bad_new(s, A("type", "TCX", NULL), NULL, CUB_E_INVAL);
 	ck_assert_str_eq(msg, "type: 'TCX' is not one of TC, XDP_SKB, "
-	    "XDP_DRV");
+			      "XDP_DRV");
 	bad_new(s, A("bytes", "1", NULL), NULL, CUB_E_RO);
 	bad_new(s, A("service", "other", NULL), NULL, CUB_E_RO);
 	bad_new(s, A("name", "other", NULL), NULL, CUB_E_INVAL);
@@ -489,8 +508,7 @@ START_TEST(test_new_doc)
 	bad_new(s, NULL, body, CUB_E_MISSING);
 	body = cub_val__map();
 	ports = cub_val__array();
-	cub_val__push(ports, A("name", "p1", "peer", "0123456789abcdef",
-				 NULL));
+	cub_val__push(ports, A("name", "p1", "peer", "0123456789abcdef", NULL));
 	cub_val__set(body, "ports", ports);
 	bad_new(s, NULL, body, CUB_E_INVAL);
 	body = cub_val__map();
@@ -528,24 +546,22 @@ START_TEST(test_sf_verbs)
 	ck_assert(res.changed);
 	ck_assert_ptr_null(res.reply);
 	cubi_result__clear(&res);
-	ck_assert_str_eq(cub_val__get_str(port_of(doc, "p1"), "action"),
-	    "drop");
-	ck_assert_str_eq(cub_val__get_str(port_of(doc, "p1"), "peer"),
-	    "veth1");
+	ck_assert_str_eq(
+	    cub_val__get_str(port_of(doc, "p1"), "action"), "drop");
+	ck_assert_str_eq(cub_val__get_str(port_of(doc, "p1"), "peer"), "veth1");
 	ck_assert_ptr_null(cub_val__get(port_of(doc, "p1"), "status"));
 
 	bad(s, doc, W("ports", "add", "p1", NULL), NULL, NULL, CUB_E_EXISTS);
 	bad(s, doc, W("ports", "add", NULL), NULL, NULL, CUB_E_MISSING);
 	bad(s, doc, W("ports", "add", "p2", "p3", NULL), NULL, NULL,
 	    CUB_E_VERB);
-	bad(s, doc, W("ports", "add", "show", NULL), NULL, NULL,
-	    CUB_E_MISSING);
+	bad(s, doc, W("ports", "add", "show", NULL), NULL, NULL, CUB_E_MISSING);
 	bad(s, doc, W("ports", "add", "p2", NULL), A("colour", "red", NULL),
 	    NULL, CUB_E_NOTFOUND);
-	bad(s, doc, W("ports", "add", "p2", NULL), A("index", "3", NULL),
-	    NULL, CUB_E_RO);
-	bad(s, doc, W("ports", "add", "p2", NULL), A("name", "p3", NULL),
-	    NULL, CUB_E_INVAL);
+	bad(s, doc, W("ports", "add", "p2", NULL), A("index", "3", NULL), NULL,
+	    CUB_E_RO);
+	bad(s, doc, W("ports", "add", "p2", NULL), A("name", "p3", NULL), NULL,
+	    CUB_E_INVAL);
 	bad(s, doc, W("ports", "add", "p2", NULL),
 	    A("peer", "0123456789abcdef", NULL), NULL, CUB_E_INVAL);
 
@@ -554,8 +570,8 @@ START_TEST(test_sf_verbs)
 	ck_assert_int_eq(res.verb, CUBI_SET);
 	ck_assert(res.changed);
 	cubi_result__clear(&res);
-	ck_assert_str_eq(cub_val__get_str(port_of(doc, "p1"), "action"),
-	    "forward");
+	ck_assert_str_eq(
+	    cub_val__get_str(port_of(doc, "p1"), "action"), "forward");
 	ok(s, doc, W("ports", "p1", "set", NULL), A("action", "forward", NULL),
 	    NULL, &res);
 	ck_assert(!res.changed);
@@ -564,45 +580,41 @@ START_TEST(test_sf_verbs)
 	msg = bad(s, doc, W("ports", "p1", "set", NULL),
 	    A("action", "dorp", NULL), NULL, CUB_E_INVAL);
 	ck_assert_str_eq(msg, "ports p1: action: 'dorp' is not one of "
-	    "forward, drop, slowpath");
+			      "forward, drop, slowpath");
 	msg = bad(s, doc, W("ports", "p1", "set", NULL),
 	    A("actoin", "drop", NULL), NULL, CUB_E_NOTFOUND);
 	ck_assert_ptr_nonnull(strstr(msg, "actoin"));
 	ck_assert_ptr_nonnull(strstr(msg, "outport"));
 	bad(s, doc, W("ports", "p1", "set", NULL), A("status", "UP", NULL),
 	    NULL, CUB_E_RO);
-	bad(s, doc, W("ports", "p1", "set", NULL), A("name", "p2", NULL),
-	    NULL, CUB_E_RO);
+	bad(s, doc, W("ports", "p1", "set", NULL), A("name", "p2", NULL), NULL,
+	    CUB_E_RO);
 	/* set is checked as a whole: nothing changes when one arg is bad */
 	bad(s, doc, W("ports", "p1", "set", NULL),
 	    A("outport", "p2", "action", "nope", NULL), NULL, CUB_E_INVAL);
 	bad(s, doc, W("ports", "p1", "set", NULL), NULL, NULL, CUB_E_MISSING);
 	bad(s, doc, W("ports", "p9", "set", NULL), A("action", "drop", NULL),
 	    NULL, CUB_E_NOTFOUND);
-	bad(s, doc, W("ports", "p9", "show", NULL), NULL, NULL,
-	    CUB_E_NOTFOUND);
+	bad(s, doc, W("ports", "p9", "show", NULL), NULL, NULL, CUB_E_NOTFOUND);
 	bad(s, doc, W("ports", "p9", NULL), NULL, NULL, CUB_E_NOTFOUND);
-	bad(s, doc, W("ports", "p9", "del", NULL), NULL, NULL,
-	    CUB_E_NOTFOUND);
-	bad(s, doc, W("ports", "del", "p9", NULL), NULL, NULL,
-	    CUB_E_NOTFOUND);
+	bad(s, doc, W("ports", "p9", "del", NULL), NULL, NULL, CUB_E_NOTFOUND);
+	bad(s, doc, W("ports", "del", "p9", NULL), NULL, NULL, CUB_E_NOTFOUND);
 	bad(s, doc, W("ports", "set", NULL), A("peer", "x", NULL), NULL,
 	    CUB_E_VERB);
 	msg = bad(s, doc, W("prots", NULL), NULL, NULL, CUB_E_VERB);
 	ck_assert_ptr_nonnull(strstr(msg, "'prots'"));
 	ck_assert_ptr_nonnull(strstr(msg, "ports"));
-	msg = bad(s, doc, W("ports", "p1", "frob", NULL), NULL, NULL,
-	    CUB_E_VERB);
+	msg =
+	    bad(s, doc, W("ports", "p1", "frob", NULL), NULL, NULL, CUB_E_VERB);
 	ck_assert_ptr_nonnull(strstr(msg, "frob"));
 	bad(s, doc, W("ports", "p1", "show", "x", NULL), NULL, NULL,
 	    CUB_E_VERB);
-	bad(s, doc, W("ports", "p1", "set", "x", NULL), NULL, NULL,
-	    CUB_E_VERB);
+	bad(s, doc, W("ports", "p1", "set", "x", NULL), NULL, NULL, CUB_E_VERB);
 	bad(s, doc, W("add", NULL), NULL, NULL, CUB_E_VERB);
 
 	/* Cube level: type is init-only, name immutable, service ro. */
-	msg = bad(s, doc, W("set", NULL), A("type", "XDP_SKB", NULL), NULL,
-	    CUB_E_RO);
+	msg = bad(
+	    s, doc, W("set", NULL), A("type", "XDP_SKB", NULL), NULL, CUB_E_RO);
 	ck_assert_ptr_nonnull(strstr(msg, "can only be set when the cube is "
 					  "created"));
 	bad(s, doc, W("set", NULL), A("name", "sf2", NULL), NULL, CUB_E_RO);
@@ -740,16 +752,16 @@ START_TEST(test_two_keys)
 
 	run_ok(s, doc, W("route", "add", "10.0.3.0/24", "10.0.1.2", NULL),
 	    A("pathcost", "5", NULL));
-	run_ok(s, doc, W("route", "add", "10.0.3.0/24", "10.0.2.2", NULL),
-	    NULL);
+	run_ok(
+	    s, doc, W("route", "add", "10.0.3.0/24", "10.0.2.2", NULL), NULL);
 	bad(s, doc, W("route", "add", "10.0.3.0/24", "10.0.1.2", NULL), NULL,
 	    NULL, CUB_E_EXISTS);
 	bad(s, doc, W("route", "add", "10.0.3.0/24", NULL), NULL, NULL,
 	    CUB_E_MISSING);
 	bad(s, doc, W("route", "add", "10.0.3.0/33", "10.0.1.2", NULL), NULL,
 	    NULL, CUB_E_INVAL);
-	bad(s, doc, W("route", "add", "10.0.3.0", "10.0.1.2", NULL), NULL,
-	    NULL, CUB_E_TYPE);
+	bad(s, doc, W("route", "add", "10.0.3.0", "10.0.1.2", NULL), NULL, NULL,
+	    CUB_E_TYPE);
 	bad(s, doc, W("route", "add", "10.0.4.0/24", "10.0.1.2", NULL),
 	    A("pathcost", "256", NULL), NULL, CUB_E_INVAL);
 	routes = cub_val__get(doc, "route");
@@ -769,11 +781,46 @@ START_TEST(test_two_keys)
 	run_ok(s, doc, W("route", "10.0.3.0/24", "10.0.2.2", "set", NULL),
 	    A("pathcost", "7", NULL));
 	ck_assert_uint_eq(u64_of(routes->arr.items[1], "pathcost"), 7);
-	run_ok(s, doc, W("route", "del", "10.0.3.0/24", "10.0.1.2", NULL),
-	    NULL);
+	run_ok(
+	    s, doc, W("route", "del", "10.0.3.0/24", "10.0.1.2", NULL), NULL);
 	ck_assert_uint_eq(routes->arr.len, 1);
-	ck_assert_str_eq(cub_val__get_str(routes->arr.items[0], "nexthop"),
-	    "10.0.2.2");
+	ck_assert_str_eq(
+	    cub_val__get_str(routes->arr.items[0], "nexthop"), "10.0.2.2");
+
+	cub_val__free(doc);
+	cubi_schema__free(s);
+}
+END_TEST
+
+START_TEST(test_entry_action_and_body)
+{
+	struct cubi_schema *s = schema_of(sf_fields);
+	struct cub_val *doc = new_doc(s, "sf1", NULL, NULL), *body;
+	struct cubi_result res;
+
+	body = cub_val__map();
+	cub_val__set(body, "peer", cub_val__str("veth9"));
+	cub_val__set(body, "action", cub_val__str("slowpath"));
+	ok(s, doc, W("ports", "add", "p1", NULL), A("action", "forward", NULL),
+	    body, &res);
+	cubi_result__clear(&res);
+	ck_assert_str_eq(cub_val__get_str(port_of(doc, "p1"), "peer"), "veth9");
+	ck_assert_str_eq(
+	    cub_val__get_str(port_of(doc, "p1"), "action"), "forward");
+
+	ok(s, doc, W("ports", "p1", "reset", NULL), A("hard", "true", NULL),
+	    NULL, &res);
+	ck_assert_int_eq(res.verb, CUBI_ACTION);
+	ck_assert_uint_eq(res.action_path->arr.len, 2);
+	ck_assert_str_eq(
+	    cub_val__as_str(res.action_path->arr.items[0]), "ports");
+	ck_assert_str_eq(cub_val__as_str(res.action_path->arr.items[1]), "p1");
+	ck_assert(cub_val__get(res.action_args, "hard")->b);
+	cubi_result__clear(&res);
+	bad(s, doc, W("ports", "p1", "reset", NULL), NULL, NULL, CUB_E_MISSING);
+	bad(s, doc, W("ports", "p2", "reset", NULL), A("hard", "true", NULL),
+	    NULL, CUB_E_NOTFOUND);
+	bad(s, doc, W("ports", "reset", NULL), NULL, NULL, CUB_E_NOTFOUND);
 
 	cub_val__free(doc);
 	cubi_schema__free(s);
@@ -805,14 +852,12 @@ START_TEST(test_actions)
 	struct cubi_result res;
 
 	snap = cub_val__dup(doc);
-	ok(s, doc, W("fdb", "flush", NULL), A("port", "p1", NULL), NULL,
-	    &res);
+	ok(s, doc, W("fdb", "flush", NULL), A("port", "p1", NULL), NULL, &res);
 	ck_assert_int_eq(res.verb, CUBI_ACTION);
 	ck_assert(!res.changed);
 	ck_assert_str_eq(res.action, "flush");
 	ck_assert_uint_eq(res.action_path->arr.len, 1);
-	ck_assert_str_eq(cub_val__as_str(res.action_path->arr.items[0]),
-	    "fdb");
+	ck_assert_str_eq(cub_val__as_str(res.action_path->arr.items[0]), "fdb");
 	ck_assert_str_eq(cub_val__get_str(res.action_args, "port"), "p1");
 	ck_assert_uint_eq(u64_of(res.action_args, "age"), 300);
 	cubi_result__clear(&res);
@@ -952,8 +997,8 @@ START_TEST(test_overlay)
 	cub_val__set(ov, "nosuch", cub_val__uint(1));
 	fdb = cub_val__map();
 	entries = cub_val__array();
-	cub_val__push(entries, A("mac", "02:AA:00:00:00:01", "port", "p1",
-				   NULL));
+	cub_val__push(
+	    entries, A("mac", "02:AA:00:00:00:01", "port", "p1", NULL));
 	cub_val__push(entries, A("mac", "bogus", NULL));
 	cub_val__set(fdb, "entry", entries);
 	cub_val__set(fdb, "aging", cub_val__uint(5));
@@ -976,8 +1021,7 @@ START_TEST(test_overlay)
 	ck_assert_uint_eq(entries->arr.len, 1);
 	ck_assert_str_eq(cub_val__get_str(entries->arr.items[0], "mac"),
 	    "02:aa:00:00:00:01");
-	ck_assert_str_eq(cub_val__get_str(entries->arr.items[0], "port"),
-	    "p1");
+	ck_assert_str_eq(cub_val__get_str(entries->arr.items[0], "port"), "p1");
 	/* a bad status is ignored */
 	cub_val__free(ov);
 	ov = cub_val__map();
@@ -985,8 +1029,7 @@ START_TEST(test_overlay)
 	cub_val__push(ports, A("name", "p1", "status", "SIDEWAYS", NULL));
 	cub_val__set(ov, "ports", ports);
 	ck_assert_int_eq(cubi_tree__merge_overlay(s, doc, ov), 0);
-	ck_assert_str_eq(cub_val__get_str(port_of(doc, "p1"), "status"),
-	    "UP");
+	ck_assert_str_eq(cub_val__get_str(port_of(doc, "p1"), "status"), "UP");
 	cub_val__free(ov);
 
 	cub_val__free(doc);
@@ -1010,6 +1053,7 @@ main(void)
 	tcase_add_test(tc, test_sf_verbs);
 	tcase_add_test(tc, test_required_and_typed);
 	tcase_add_test(tc, test_two_keys);
+	tcase_add_test(tc, test_entry_action_and_body);
 	tcase_add_test(tc, test_list_cap);
 	tcase_add_test(tc, test_actions);
 	tcase_add_test(tc, test_help);
