@@ -1184,6 +1184,11 @@ key_parse(const struct snode *k, const struct cub_val *in, struct cub_val **out,
 		    "word",
 		    k->name, in->str.ptr);
 	}
+	if ((*out)->kind == CUB_V_STR && !(*out)->str.len) {
+		*out = cub_val__free(*out);
+		return fail(errv, CUB_E_INVAL, path,
+		    "%s: a key cannot be empty", k->name);
+	}
 	return 0;
 }
 

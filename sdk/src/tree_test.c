@@ -553,6 +553,7 @@ START_TEST(test_sf_verbs)
 
 	bad(s, doc, W("ports", "add", "p1", NULL), NULL, NULL, CUB_E_EXISTS);
 	bad(s, doc, W("ports", "add", NULL), NULL, NULL, CUB_E_MISSING);
+	bad(s, doc, W("ports", "add", "", NULL), NULL, NULL, CUB_E_INVAL);
 	bad(s, doc, W("ports", "add", "p2", "p3", NULL), NULL, NULL,
 	    CUB_E_VERB);
 	bad(s, doc, W("ports", "add", "show", NULL), NULL, NULL, CUB_E_MISSING);
