@@ -1,0 +1,125 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * Plugin side of service schemas: encode the static C tables a plugin
+ * declares (struct cub_field) to the wire form the broker parses (see
+ * sdk/src/tree.h for the shape).
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cubicle/schema.h"
+#include "cubicle/val.h"
+
+/* Deeper than any schema the broker accepts: catches cyclic tables. */
+#define TO_VAL_DEPTH_MAX (CUB_SCHEMA_DEPTH_MAX + 2)
+
+static const char *const type_names[] = {
+    [CUB_T_STR] = "string",
+    [CUB_T_U32] = "u32",
+    [CUB_T_U64] = "u64",
+    [CUB_T_BOOL] = "bool",
+    [CUB_T_ENUM] = "enum",
+    [CUB_T_IPV4] = "ipv4",
+    [CUB_T_IPV4_PREFIX] = "ipv4-prefix",
+    [CUB_T_MAC] = "mac",
+    [CUB_T_LIST] = "list",
+    [CUB_T_CONTAINER] = "container",
+};
+
+static struct cub_val *fields_to_val(const struct cub_field *fields, int depth);
+
+static struct cub_val *
+actions_to_val(const struct cub_action *actions, int depth)
+{
+	struct cub_val *arr = cub_val__array();
+	const struct cub_action *a;
+	struct cub_val *m;
+
+	for (a = actions; arr && a->name; a++) {
+		m = cub_val__map();
+		if (!m) {
+			arr = cub_val__free(arr);
+			break;
+		}
+		if (cub_val__set(m, "name", cub_val__str(a->name)) ||
+		    cub_val__set(
+			m, "help", cub_val__str(a->help ? a->help : "")) ||
+		    (a->args && cub_val__set(m, "args",
+				    fields_to_val(a->args, depth + 1)))) {
+			cub_val__free(m);
+			arr = cub_val__free(arr);
+			break;
+		}
+		if (cub_val__push(arr, m))
+			arr = cub_val__free(arr);
+	}
+	return arr;
+}
+
+static struct cub_val *
+field_to_val(const struct cub_field *f, int depth)
+{
+	struct cub_val *m, *en;
+	size_t i;
+
+	if ((unsigned)f->type >= sizeof(type_names) / sizeof(type_names[0]) ||
+	    !type_names[f->type]) {
+		errno = EINVAL;
+		return NULL;
+	}
+	m = cub_val__map();
+	if (!m)
+		return NULL;
+	if (cub_val__set(m, "name", cub_val__str(f->name)) ||
+	    cub_val__set(m, "type", cub_val__str(type_names[f->type])) ||
+	    cub_val__set(m, "flags", cub_val__uint(f->flags)) ||
+	    cub_val__set(m, "help", cub_val__str(f->help ? f->help : "")) ||
+	    cub_val__set(m, "min", cub_val__uint(f->min)) ||
+	    cub_val__set(m, "max", cub_val__uint(f->max)))
+		return cub_val__free(m);
+	if (f->dflt && cub_val__set(m, "default", cub_val__str(f->dflt)))
+		return cub_val__free(m);
+	if (f->enums) {
+		en = cub_val__array();
+		for (i = 0; en && f->enums[i]; i++)
+			if (cub_val__push(en, cub_val__str(f->enums[i])))
+				en = cub_val__free(en);
+		if (cub_val__set(m, "enum", en))
+			return cub_val__free(m);
+	}
+	if (f->children &&
+	    cub_val__set(m, "children", fields_to_val(f->children, depth + 1)))
+		return cub_val__free(m);
+	if (f->actions &&
+	    cub_val__set(m, "actions", actions_to_val(f->actions, depth)))
+		return cub_val__free(m);
+	return m;
+}
+
+static struct cub_val *
+fields_to_val(const struct cub_field *fields, int depth)
+{
+	const struct cub_field *f;
+	struct cub_val *arr;
+
+	if (depth > TO_VAL_DEPTH_MAX) {
+		errno = ELOOP;
+		return NULL;
+	}
+	arr = cub_val__array();
+	for (f = fields; arr && f->name; f++)
+		if (cub_val__push(arr, field_to_val(f, depth)))
+			arr = cub_val__free(arr);
+	return arr;
+}
+
+struct cub_val *
+cub_schema__to_val(const struct cub_field *fields)
+{
+	if (!fields) {
+		errno = EINVAL;
+		return NULL;
+	}
+	return fields_to_val(fields, 1);
+}

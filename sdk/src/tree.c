@@ -1,0 +1,2377 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * The resource-tree engine: schema parsing (from an untrusted worker),
+ * value checking, and polycubectl-style command resolution on one cube
+ * document.  See tree.h for the contract.
+ *
+ * Mutations are confined to the addressed subtree: SET merges into a copy
+ * of the addressed map and swaps it in on success, ADD builds the whole
+ * entry before appending it, DEL only unlinks.  So on any error the caller's
+ * document is untouched.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "cubicle/errors.h"
+#include "tree.h"
+
+#define ENUM_MAX 64           /* entries in one enum */
+#define HELP_MAX 1024         /* bytes of help text */
+#define ACTIONS_MAX 32        /* actions on one node */
+#define STR_DFLT_MAX 255      /* STR max length when the schema says 0 */
+#define STR_CAP 4096          /* largest STR max a schema may declare */
+#define LIST_ENTRIES_MAX 4096 /* entries in one list of a document */
+#define WORDS_MAX 64          /* command words */
+#define PATH_LEN 512          /* bytes of a path in messages */
+#define LISTBUF_LEN 2048      /* bytes of "valid: a, b, c" lists */
+#define MSG_LEN 4096
+
+struct snode;
+
+struct saction {
+	char *name;
+	char *help;
+	struct snode **args;
+	uint32_t nargs;
+};
+
+struct snode {
+	char *name;
+	enum cub_ftype type;
+	uint32_t flags;
+	char *help;
+	struct cub_val *dflt; /* typed default, or NULL */
+	char **enums;
+	uint32_t nenums;
+	uint64_t min, max;   /* effective range (STR: length) */
+	struct snode **kids; /* LIST/CONTAINER children */
+	uint32_t nkids;
+	uint32_t nkeys; /* LIST: number of KEY children */
+	struct saction **acts;
+	uint32_t nacts;
+};
+
+struct cubi_schema {
+	struct snode *root; /* a CONTAINER: the cube */
+};
+
+static const char *const type_names[] = {
+    [CUB_T_STR] = "string",
+    [CUB_T_U32] = "u32",
+    [CUB_T_U64] = "u64",
+    [CUB_T_BOOL] = "bool",
+    [CUB_T_ENUM] = "enum",
+    [CUB_T_IPV4] = "ipv4",
+    [CUB_T_IPV4_PREFIX] = "ipv4-prefix",
+    [CUB_T_MAC] = "mac",
+    [CUB_T_LIST] = "list",
+    [CUB_T_CONTAINER] = "container",
+};
+
+static const char *const reserved_words[] = {
+    "show",
+    "set",
+    "add",
+    "del",
+    "help",
+    "?",
+    NULL,
+};
+
+/* ---- small helpers ---------------------------------------------------- */
+
+static bool
+is_reserved(const char *w)
+{
+	size_t i;
+
+	for (i = 0; reserved_words[i]; i++)
+		if (!strcmp(reserved_words[i], w))
+			return true;
+	return false;
+}
+
+static bool
+is_leaf(const struct snode *n)
+{
+	return n->type != CUB_T_LIST && n->type != CUB_T_CONTAINER;
+}
+
+static const char *
+type_name(enum cub_ftype t)
+{
+	if ((unsigned)t < sizeof(type_names) / sizeof(type_names[0]) &&
+	    type_names[t])
+		return type_names[t];
+	return "unknown";
+}
+
+static int
+push_ptr(void *arrp, uint32_t *n, void *p)
+{
+	void ***arr = arrp;
+	void **na;
+
+	na = reallocarray(*arr, (size_t)*n + 1, sizeof(void *));
+	if (!na)
+		return -ENOMEM;
+	na[(*n)++] = p;
+	*arr = na;
+	return 0;
+}
+
+/* Appends ", word" to a bounded buffer, ending in "..." when full. */
+static void
+buf_add(char *buf, size_t len, const char *word)
+{
+	size_t used = strlen(buf);
+
+	if (used + 4 >= len)
+		return;
+	if (used + strlen(word) + 6 >= len) {
+		snprintf(buf + used, len - used, "%s...", used ? ", " : "");
+		return;
+	}
+	snprintf(buf + used, len - used, "%s%s", used ? ", " : "", word);
+}
+
+static int
+code_errno(int code)
+{
+	switch (code) {
+	case CUB_E_NOTFOUND:
+		return -ENOENT;
+	case CUB_E_EXISTS:
+		return -EEXIST;
+	case CUB_E_VERB:
+		return -EOPNOTSUPP;
+	case CUB_E_RO:
+		return -EACCES;
+	case CUB_E_LIMIT:
+		return -ENOSPC;
+	case CUB_E_INTERNAL:
+		return -ENOMEM;
+	default:
+		return -EINVAL;
+	}
+}
+
+/*
+ * Sets *errv to {code, name, "path: message"} and returns the matching
+ * -errno.  path may be empty.
+ */
+static int __attribute__((format(printf, 4, 5)))
+fail(struct cub_val **errv, int code, const char *path, const char *fmt, ...)
+{
+	char msg[MSG_LEN];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (errv) {
+		cub_val__free(*errv);
+		if (path && *path)
+			*errv = cub_err_val(code, "%s: %s", path, msg);
+		else
+			*errv = cub_err_val(code, "%s", msg);
+	}
+	return code_errno(code);
+}
+
+static int
+nomem(struct cub_val **errv)
+{
+	return fail(errv, CUB_E_INTERNAL, "", "out of memory");
+}
+
+/* dst = base + " " + word, truncated to len; base may be dst. */
+static void
+path_join(char *dst, size_t len, const char *base, const char *word)
+{
+	size_t bl = strnlen(base, len - 1), wl;
+	char *p;
+
+	memmove(dst, base, bl);
+	p = dst + bl;
+	if (bl && *word && bl + 1 < len)
+		*p++ = ' ';
+	wl = strnlen(word, len - 1 - (size_t)(p - dst));
+	memcpy(p, word, wl);
+	p[wl] = '\0';
+}
+
+/* ---- schema nodes ----------------------------------------------------- */
+
+static struct snode *snode_free(struct snode *n);
+
+static struct saction *
+saction_free(struct saction *a)
+{
+	uint32_t i;
+
+	if (!a)
+		return NULL;
+	for (i = 0; i < a->nargs; i++)
+		snode_free(a->args[i]);
+	free(a->args);
+	free(a->name);
+	free(a->help);
+	free(a);
+	return NULL;
+}
+
+static struct snode *
+snode_free(struct snode *n)
+{
+	uint32_t i;
+
+	if (!n)
+		return NULL;
+	for (i = 0; i < n->nkids; i++)
+		snode_free(n->kids[i]);
+	for (i = 0; i < n->nacts; i++)
+		saction_free(n->acts[i]);
+	for (i = 0; i < n->nenums; i++)
+		free(n->enums[i]);
+	free(n->kids);
+	free(n->acts);
+	free(n->enums);
+	free(n->name);
+	free(n->help);
+	cub_val__free(n->dflt);
+	free(n);
+	return NULL;
+}
+
+static const struct snode *
+find_kid(const struct snode *n, const char *name)
+{
+	uint32_t i;
+
+	for (i = 0; i < n->nkids; i++)
+		if (!strcmp(n->kids[i]->name, name))
+			return n->kids[i];
+	return NULL;
+}
+
+static const struct saction *
+find_act(const struct snode *n, const char *name)
+{
+	uint32_t i;
+
+	for (i = 0; i < n->nacts; i++)
+		if (!strcmp(n->acts[i]->name, name))
+			return n->acts[i];
+	return NULL;
+}
+
+static const struct snode *
+key_at(const struct snode *list, uint32_t k)
+{
+	uint32_t i, seen = 0;
+
+	for (i = 0; i < list->nkids; i++)
+		if (list->kids[i]->flags & CUB_F_KEY)
+			if (seen++ == k)
+				return list->kids[i];
+	return NULL;
+}
+
+/* ---- values ----------------------------------------------------------- */
+
+static int
+parse_dec(const char *s, uint64_t *out)
+{
+	uint64_t v = 0;
+	size_t i;
+
+	if (!*s || strlen(s) > 20)
+		return -EINVAL;
+	for (i = 0; s[i]; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -EINVAL;
+		if (v > (UINT64_MAX - (uint64_t)(s[i] - '0')) / 10)
+			return -ERANGE;
+		v = v * 10 + (uint64_t)(s[i] - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+/* Parses a dotted quad; *end is set past it. */
+static int
+parse_ipv4(const char *s, const char **end, uint8_t ip[4])
+{
+	int i, d;
+	unsigned v;
+
+	for (i = 0; i < 4; i++) {
+		if (i && *s++ != '.')
+			return -EINVAL;
+		v = 0;
+		for (d = 0; s[d] >= '0' && s[d] <= '9'; d++) {
+			if (d == 3)
+				return -EINVAL;
+			v = v * 10 + (unsigned)(s[d] - '0');
+		}
+		if (!d || v > 255 || (d > 1 && s[0] == '0'))
+			return -EINVAL;
+		ip[i] = (uint8_t)v;
+		s += d;
+	}
+	*end = s;
+	return 0;
+}
+
+static int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static void
+enum_list(const struct snode *f, char *buf, size_t len)
+{
+	uint32_t i;
+
+	buf[0] = '\0';
+	for (i = 0; i < f->nenums; i++)
+		buf_add(buf, len, f->enums[i]);
+}
+
+/*
+ * Parses text s for field f.  Returns 0 and *out, or a CUB_E_* code with
+ * a sentence in msg: CUB_E_TYPE when s cannot be read as the type at all,
+ * CUB_E_INVAL when it can but is out of range, not a listed enum value or
+ * too long, CUB_E_INTERNAL on ENOMEM.
+ */
+static int
+parse_text(const struct snode *f, const char *s, struct cub_val **out,
+    char *msg, size_t len)
+{
+	char buf[LISTBUF_LEN];
+	const char *end;
+	uint8_t ip[4];
+	uint64_t u, plen;
+	size_t sl = strlen(s);
+	uint32_t i;
+	int r, h, l;
+	char mac[18];
+
+	*out = NULL;
+	switch (f->type) {
+	case CUB_T_STR:
+		if (sl > f->max || sl < f->min) {
+			snprintf(msg, len,
+			    "'%.64s%s' has %zu characters, expected %" PRIu64
+			    " to %" PRIu64,
+			    s, sl > 64 ? "..." : "", sl, f->min, f->max);
+			return CUB_E_INVAL;
+		}
+		*out = cub_val__str(s);
+		break;
+	case CUB_T_U32:
+	case CUB_T_U64:
+		r = parse_dec(s, &u);
+		if (r == -EINVAL) {
+			snprintf(msg, len,
+			    "'%.64s' is not a %s (expected a "
+			    "decimal number)",
+			    s, type_name(f->type));
+			return CUB_E_TYPE;
+		}
+		if (r || u < f->min || u > f->max) {
+			snprintf(msg, len,
+			    "'%.64s' is out of range [%" PRIu64 ", %" PRIu64
+			    "]",
+			    s, f->min, f->max);
+			return CUB_E_INVAL;
+		}
+		*out = cub_val__uint(u);
+		break;
+	case CUB_T_BOOL:
+		if (strcasecmp(s, "true") && strcasecmp(s, "false")) {
+			snprintf(msg, len,
+			    "'%.64s' is not a bool (expected true or false)",
+			    s);
+			return CUB_E_TYPE;
+		}
+		*out = cub_val__bool(!strcasecmp(s, "true"));
+		break;
+	case CUB_T_ENUM:
+		for (i = 0; i < f->nenums; i++)
+			if (!strcasecmp(f->enums[i], s))
+				break;
+		if (i == f->nenums) {
+			enum_list(f, buf, sizeof(buf));
+			snprintf(msg, len, "'%.64s' is not one of %s", s, buf);
+			return CUB_E_INVAL;
+		}
+		*out = cub_val__str(f->enums[i]);
+		break;
+	case CUB_T_IPV4:
+		if (parse_ipv4(s, &end, ip) || *end) {
+			snprintf(msg, len,
+			    "'%.64s' is not an IPv4 address "
+			    "(expected a.b.c.d)",
+			    s);
+			return CUB_E_TYPE;
+		}
+		*out = cub_val__strf("%u.%u.%u.%u", ip[0], ip[1], ip[2], ip[3]);
+		break;
+	case CUB_T_IPV4_PREFIX:
+		if (parse_ipv4(s, &end, ip) || *end != '/' || !end[1] ||
+		    strlen(end + 1) > 2 || (end[1] == '0' && end[2]) ||
+		    parse_dec(end + 1, &plen)) {
+			snprintf(msg, len,
+			    "'%.64s' is not an IPv4 prefix "
+			    "(expected a.b.c.d/n)",
+			    s);
+			return CUB_E_TYPE;
+		}
+		if (plen > 32) {
+			snprintf(msg, len,
+			    "'%.64s': prefix length %" PRIu64 " is over 32", s,
+			    plen);
+			return CUB_E_INVAL;
+		}
+		*out = cub_val__strf("%u.%u.%u.%u/%u", ip[0], ip[1], ip[2],
+		    ip[3], (unsigned)plen);
+		break;
+	case CUB_T_MAC:
+		r = sl == 17 ? 0 : -1;
+		for (i = 0; !r && i < 6; i++) {
+			h = hexval(s[i * 3]);
+			l = hexval(s[i * 3 + 1]);
+			if (h < 0 || l < 0 || (i < 5 && s[i * 3 + 2] != ':'))
+				r = -1;
+		}
+		if (r) {
+			snprintf(msg, len,
+			    "'%.64s' is not a MAC address "
+			    "(expected xx:xx:xx:xx:xx:xx)",
+			    s);
+			return CUB_E_TYPE;
+		}
+		for (i = 0; i < 17; i++)
+			mac[i] =
+			    (char)(s[i] >= 'A' && s[i] <= 'F' ? s[i] - 'A' + 'a'
+							      : s[i]);
+		mac[17] = '\0';
+		*out = cub_val__str(mac);
+		break;
+	default:
+		snprintf(msg, len, "is a %s, not a value", type_name(f->type));
+		return CUB_E_TYPE;
+	}
+	if (!*out) {
+		snprintf(msg, len, "out of memory");
+		return CUB_E_INTERNAL;
+	}
+	return 0;
+}
+
+/* Like parse_text, for a string or a typed value. */
+static int
+parse_value(const struct snode *f, const struct cub_val *in,
+    struct cub_val **out, char *msg, size_t len)
+{
+	uint64_t u;
+
+	*out = NULL;
+	if (!in) {
+		snprintf(msg, len, "no value");
+		return CUB_E_TYPE;
+	}
+	if (in->kind == CUB_V_STR)
+		return parse_text(f, in->str.ptr, out, msg, len);
+	if ((f->type == CUB_T_U32 || f->type == CUB_T_U64) &&
+	    (in->kind == CUB_V_UINT || in->kind == CUB_V_INT)) {
+		if (cub_val__as_u64(in, &u) || u < f->min || u > f->max) {
+			if (in->kind == CUB_V_INT)
+				snprintf(msg, len,
+				    "%" PRId64 " is out of "
+				    "range [%" PRIu64 ", %" PRIu64 "]",
+				    in->i, f->min, f->max);
+			else
+				snprintf(msg, len,
+				    "%" PRIu64 " is out of "
+				    "range [%" PRIu64 ", %" PRIu64 "]",
+				    in->u, f->min, f->max);
+			return CUB_E_INVAL;
+		}
+		*out = cub_val__uint(u);
+	} else if (f->type == CUB_T_BOOL && in->kind == CUB_V_BOOL) {
+		*out = cub_val__bool(in->b);
+	} else {
+		snprintf(msg, len, "expected %s, got %s", type_name(f->type),
+		    cub_val__kind_name(in->kind));
+		return CUB_E_TYPE;
+	}
+	if (!*out) {
+		snprintf(msg, len, "out of memory");
+		return CUB_E_INTERNAL;
+	}
+	return 0;
+}
+
+/* ---- schema parsing --------------------------------------------------- */
+
+struct pctx {
+	char *err;
+	size_t errlen;
+	uint32_t count; /* fields and actions seen */
+	bool base;      /* trusted base schema: KEY allowed at the root */
+};
+
+static int __attribute__((format(printf, 3, 4)))
+perr(struct pctx *pc, const char *path, const char *fmt, ...)
+{
+	char msg[MSG_LEN];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (pc->err && pc->errlen)
+		snprintf(pc->err, pc->errlen, "schema: %s%s%s", path,
+		    *path ? ": " : "", msg);
+	return -EINVAL;
+}
+
+static bool
+valid_name(const char *s)
+{
+	size_t i;
+
+	if (!s || !*s || strlen(s) > CUB_NAME_MAX || s[0] < 'a' || s[0] > 'z')
+		return false;
+	for (i = 1; s[i]; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') ||
+			(s[i] >= '0' && s[i] <= '9') || s[i] == '_' ||
+			s[i] == '-'))
+			return false;
+	return true;
+}
+
+static bool
+valid_enum_value(const char *s)
+{
+	size_t i;
+
+	if (!s || !*s || strlen(s) > CUB_NAME_MAX)
+		return false;
+	for (i = 0; s[i]; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') ||
+			(s[i] >= 'A' && s[i] <= 'Z') ||
+			(s[i] >= '0' && s[i] <= '9') || s[i] == '_' ||
+			s[i] == '-' || s[i] == '.'))
+			return false;
+	return true;
+}
+
+static bool
+map_only_keys(
+    const struct cub_val *m, const char *const *allowed, const char **bad)
+{
+	uint32_t i;
+	size_t j;
+
+	for (i = 0; i < m->map.len; i++) {
+		for (j = 0; allowed[j]; j++)
+			if (!strcmp(allowed[j], m->map.items[i].key))
+				break;
+		if (!allowed[j]) {
+			*bad = m->map.items[i].key;
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Optional string member; -EINVAL when present and not a string. */
+static int
+opt_str(const struct cub_val *m, const char *key, const char **out)
+{
+	const struct cub_val *v = cub_val__get(m, key);
+
+	*out = NULL;
+	if (!v)
+		return 0;
+	if (v->kind != CUB_V_STR)
+		return -EINVAL;
+	*out = v->str.ptr;
+	return 0;
+}
+
+static int
+opt_uint(const struct cub_val *m, const char *key, uint64_t *out)
+{
+	const struct cub_val *v = cub_val__get(m, key);
+
+	*out = 0;
+	if (!v)
+		return 0;
+	return cub_val__as_u64(v, out);
+}
+
+static int fields_parse(struct pctx *pc, struct snode *parent,
+    const struct cub_val *arr, int depth, bool action_args, const char *path);
+
+static int
+check_sibling(struct pctx *pc, const struct snode *parent, const char *name,
+    const char *path)
+{
+	if (find_kid(parent, name) || find_act(parent, name))
+		return perr(pc, path, "duplicate name '%s'", name);
+	return 0;
+}
+
+static int
+actions_parse(struct pctx *pc, struct snode *n, const struct cub_val *arr,
+    int depth, const char *path)
+{
+	static const char *const keys[] = {"name", "help", "args", NULL};
+	const struct cub_val *m;
+	const char *name, *help, *bad;
+	struct saction *a;
+	struct snode tmp;
+	char sub[PATH_LEN];
+	uint32_t i;
+	int r;
+
+	if (arr->kind != CUB_V_ARRAY)
+		return perr(pc, path, "actions is not an array");
+	if (arr->arr.len > ACTIONS_MAX)
+		return perr(pc, path, "more than %d actions", ACTIONS_MAX);
+	for (i = 0; i < arr->arr.len; i++) {
+		m = arr->arr.items[i];
+		if (m->kind != CUB_V_MAP)
+			return perr(pc, path, "action %u is not a map", i);
+		if (!map_only_keys(m, keys, &bad))
+			return perr(pc, path,
+			    "action %u: unknown member "
+			    "'%.32s'",
+			    i, bad);
+		if (opt_str(m, "name", &name) || !valid_name(name))
+			return perr(
+			    pc, path, "action %u: bad or missing name", i);
+		path_join(sub, sizeof(sub), path, name);
+		if (is_reserved(name))
+			return perr(pc, sub, "'%s' is a reserved word", name);
+		if (++pc->count > CUB_SCHEMA_FIELDS_MAX)
+			return perr(pc, sub, "more than %d fields",
+			    CUB_SCHEMA_FIELDS_MAX);
+		r = check_sibling(pc, n, name, sub);
+		if (r)
+			return r;
+		if (opt_str(m, "help", &help) ||
+		    (help && strlen(help) > HELP_MAX))
+			return perr(pc, sub,
+			    "help is not a string of at most "
+			    "%d bytes",
+			    HELP_MAX);
+		a = calloc(1, sizeof(*a));
+		if (!a || !(a->name = strdup(name)) ||
+		    !(a->help = strdup(help ? help : "")) ||
+		    push_ptr(&n->acts, &n->nacts, a)) {
+			saction_free(a);
+			return -ENOMEM;
+		}
+		if (cub_val__get(m, "args")) {
+			memset(&tmp, 0, sizeof(tmp));
+			tmp.type = CUB_T_CONTAINER;
+			r = fields_parse(pc, &tmp, cub_val__get(m, "args"),
+			    depth + 1, true, sub);
+			a->args = tmp.kids;
+			a->nargs = tmp.nkids;
+			if (r)
+				return r;
+		}
+	}
+	return 0;
+}
+
+static int
+range_parse(struct pctx *pc, struct snode *n, uint64_t min, uint64_t max,
+    const char *path)
+{
+	uint64_t tmax;
+
+	switch (n->type) {
+	case CUB_T_U32:
+	case CUB_T_U64:
+		tmax = n->type == CUB_T_U32 ? UINT32_MAX : UINT64_MAX;
+		if (!max)
+			max = tmax;
+		break;
+	case CUB_T_STR:
+		tmax = STR_CAP;
+		if (!max)
+			max = STR_DFLT_MAX;
+		break;
+	default:
+		if (min || max)
+			return perr(pc, path, "min/max do not apply to %s",
+			    type_name(n->type));
+		return 0;
+	}
+	if (max > tmax)
+		return perr(
+		    pc, path, "max %" PRIu64 " is over %" PRIu64, max, tmax);
+	if (min > max)
+		return perr(
+		    pc, path, "min %" PRIu64 " is over max %" PRIu64, min, max);
+	n->min = min;
+	n->max = max;
+	return 0;
+}
+
+static int
+enums_parse(struct pctx *pc, struct snode *n, const struct cub_val *en,
+    const char *path)
+{
+	uint32_t i, j;
+	const char *s;
+
+	if (n->type != CUB_T_ENUM) {
+		if (en)
+			return perr(pc, path, "enum values on a %s",
+			    type_name(n->type));
+		return 0;
+	}
+	if (!en || en->kind != CUB_V_ARRAY || !en->arr.len ||
+	    en->arr.len > ENUM_MAX)
+		return perr(pc, path, "enum needs 1 to %d values", ENUM_MAX);
+	for (i = 0; i < en->arr.len; i++) {
+		s = cub_val__as_str(en->arr.items[i]);
+		if (!valid_enum_value(s))
+			return perr(pc, path,
+			    "enum value %u is not a name of "
+			    "1 to %d characters [A-Za-z0-9_.-]",
+			    i, CUB_NAME_MAX);
+		for (j = 0; j < n->nenums; j++)
+			if (!strcasecmp(n->enums[j], s))
+				return perr(pc, path,
+				    "duplicate enum value "
+				    "'%s'",
+				    s);
+		if (push_ptr(&n->enums, &n->nenums, NULL))
+			return -ENOMEM;
+		n->enums[n->nenums - 1] = strdup(s);
+		if (!n->enums[n->nenums - 1])
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static int
+flags_check(struct pctx *pc, const struct snode *n, const struct snode *parent,
+    bool action_args, const char *path)
+{
+	uint32_t f = n->flags;
+
+	if (f & ~(CUB_F_KEY | CUB_F_RO | CUB_F_INIT | CUB_F_REQUIRED))
+		return perr(pc, path, "unknown flags 0x%x", f);
+	if (action_args && (f & ~CUB_F_REQUIRED))
+		return perr(pc, path, "action arguments may only be required");
+	if (!is_leaf(n) && (f & ~CUB_F_RO))
+		return perr(
+		    pc, path, "a %s may only be ro", type_name(n->type));
+	if ((f & CUB_F_KEY) && parent->type != CUB_T_LIST && !pc->base)
+		return perr(pc, path, "key outside a list");
+	if ((f & CUB_F_RO) && (f & ~CUB_F_RO))
+		return perr(pc, path, "ro cannot be combined with other flags");
+	return 0;
+}
+
+static int
+field_parse(struct pctx *pc, struct snode *parent, const struct cub_val *m,
+    int depth, bool action_args, const char *ppath)
+{
+	static const char *const keys[] = {"name", "type", "flags", "help",
+	    "default", "enum", "min", "max", "children", "actions", NULL};
+	const char *name, *type, *help, *dflt, *bad;
+	uint64_t flags, min, max;
+	char sub[PATH_LEN], msg[MSG_LEN];
+	struct snode *n;
+	size_t t;
+	int r;
+
+	if (m->kind != CUB_V_MAP)
+		return perr(pc, ppath, "field is a %s, not a map",
+		    cub_val__kind_name(m->kind));
+	if (opt_str(m, "name", &name) || !valid_name(name))
+		return perr(pc, ppath,
+		    "field name '%.40s' is not "
+		    "[a-z][a-z0-9_-]* of at most %d characters",
+		    name ? name : "", CUB_NAME_MAX);
+	path_join(sub, sizeof(sub), ppath, name);
+	if (!map_only_keys(m, keys, &bad))
+		return perr(pc, sub, "unknown member '%.32s'", bad);
+	if (++pc->count > CUB_SCHEMA_FIELDS_MAX)
+		return perr(
+		    pc, sub, "more than %d fields", CUB_SCHEMA_FIELDS_MAX);
+	if (is_reserved(name))
+		return perr(pc, sub, "'%s' is a reserved word", name);
+	r = check_sibling(pc, parent, name, sub);
+	if (r)
+		return r;
+	if (opt_str(m, "type", &type) || !type)
+		return perr(pc, sub, "missing type");
+	for (t = 1; t < sizeof(type_names) / sizeof(type_names[0]); t++)
+		if (!strcmp(type_names[t], type))
+			break;
+	if (t == sizeof(type_names) / sizeof(type_names[0]))
+		return perr(pc, sub, "unknown type '%.32s'", type);
+	if (opt_uint(m, "flags", &flags) || flags > UINT32_MAX)
+		return perr(pc, sub, "flags is not a u32");
+	if (opt_str(m, "help", &help) || (help && strlen(help) > HELP_MAX))
+		return perr(pc, sub, "help is not a string of at most %d bytes",
+		    HELP_MAX);
+	if (opt_str(m, "default", &dflt))
+		return perr(pc, sub, "default is not a string");
+	if (opt_uint(m, "min", &min) || opt_uint(m, "max", &max))
+		return perr(pc, sub, "min/max are not unsigned integers");
+
+	n = calloc(1, sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	n->type = (enum cub_ftype)t;
+	n->flags = (uint32_t)flags;
+	n->name = strdup(name);
+	n->help = strdup(help ? help : "");
+	if (!n->name || !n->help ||
+	    push_ptr(&parent->kids, &parent->nkids, n)) {
+		snode_free(n);
+		return -ENOMEM;
+	}
+	/* n now belongs to parent: errors below leave it there. */
+	r = flags_check(pc, n, parent, action_args, sub);
+	if (!r)
+		r = range_parse(pc, n, min, max, sub);
+	if (!r)
+		r = enums_parse(pc, n, cub_val__get(m, "enum"), sub);
+	if (r)
+		return r;
+	if (n->flags & CUB_F_KEY)
+		parent->nkeys++;
+	if (dflt) {
+		if (!is_leaf(n) ||
+		    (n->flags & (CUB_F_KEY | CUB_F_RO | CUB_F_REQUIRED)))
+			return perr(pc, sub, "a default on a %s%s field",
+			    type_name(n->type),
+			    is_leaf(n) ? " key, ro or required" : "");
+		r = parse_text(n, dflt, &n->dflt, msg, sizeof(msg));
+		if (r == CUB_E_INTERNAL)
+			return -ENOMEM;
+		if (r)
+			return perr(pc, sub, "default %s", msg);
+	}
+	if (is_leaf(n)) {
+		if (cub_val__get(m, "children") || cub_val__get(m, "actions"))
+			return perr(pc, sub, "a %s has no children or actions",
+			    type_name(n->type));
+		return 0;
+	}
+	if (action_args)
+		return perr(pc, sub, "action arguments must be values");
+	if (depth + 1 > CUB_SCHEMA_DEPTH_MAX)
+		return perr(
+		    pc, sub, "nested deeper than %d", CUB_SCHEMA_DEPTH_MAX);
+	if (cub_val__get(m, "children")) {
+		r = fields_parse(
+		    pc, n, cub_val__get(m, "children"), depth + 1, false, sub);
+		if (r)
+			return r;
+	}
+	if (cub_val__get(m, "actions"))
+		return actions_parse(
+		    pc, n, cub_val__get(m, "actions"), depth, sub);
+	return 0;
+}
+
+static int
+fields_parse(struct pctx *pc, struct snode *parent, const struct cub_val *arr,
+    int depth, bool action_args, const char *path)
+{
+	uint32_t i;
+	int r;
+
+	if (depth > CUB_SCHEMA_DEPTH_MAX)
+		return perr(
+		    pc, path, "nested deeper than %d", CUB_SCHEMA_DEPTH_MAX);
+	if (arr->kind != CUB_V_ARRAY)
+		return perr(pc, path, "fields are a %s, not an array",
+		    cub_val__kind_name(arr->kind));
+	if (arr->arr.len > CUB_SCHEMA_FIELDS_MAX)
+		return perr(
+		    pc, path, "more than %d fields", CUB_SCHEMA_FIELDS_MAX);
+	for (i = 0; i < arr->arr.len; i++) {
+		r = field_parse(
+		    pc, parent, arr->arr.items[i], depth, action_args, path);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+/* Checks every list has a key; makes the children of ro nodes ro. */
+static int
+tree_finish(struct pctx *pc, struct snode *n, bool ro, const char *path)
+{
+	char sub[PATH_LEN];
+	uint32_t i;
+	int r;
+
+	if (ro)
+		n->flags =
+		    (n->flags & ~(CUB_F_INIT | CUB_F_REQUIRED)) | CUB_F_RO;
+	if (n->type == CUB_T_LIST && !n->nkeys)
+		return perr(pc, path, "list has no key field");
+	for (i = 0; i < n->nkids; i++) {
+		path_join(sub, sizeof(sub), path, n->kids[i]->name);
+		r = tree_finish(
+		    pc, n->kids[i], ro || (n->flags & CUB_F_RO), sub);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+static const char *const base_types[] = {"TC", "XDP_SKB", "XDP_DRV", NULL};
+static const char *const base_status[] = {"UP", "DOWN", NULL};
+
+static const struct cub_field base_port_fields[] = {
+    {.name = "name",
+	.type = CUB_T_STR,
+	.flags = CUB_F_KEY,
+	.help = "port name",
+	.max = CUB_NAME_MAX},
+    {.name = "peer",
+	.type = CUB_T_STR,
+	.help = "netdev or cube port this port is connected to",
+	.max = 15},
+    {.name = "status",
+	.type = CUB_T_ENUM,
+	.flags = CUB_F_RO,
+	.help = "link status",
+	.enums = base_status},
+    {.name = "index",
+	.type = CUB_T_U32,
+	.flags = CUB_F_RO,
+	.help = "port index in the data plane"},
+    {0},
+};
+
+static const struct cub_field base_fields[] = {
+    {.name = "name",
+	.type = CUB_T_STR,
+	.flags = CUB_F_KEY,
+	.help = "cube name",
+	.max = CUB_NAME_MAX},
+    {.name = "service",
+	.type = CUB_T_STR,
+	.flags = CUB_F_RO,
+	.help = "service name"},
+    {.name = "type",
+	.type = CUB_T_ENUM,
+	.flags = CUB_F_INIT,
+	.help = "attach point: TC, XDP_SKB or XDP_DRV",
+	.dflt = "TC",
+	.enums = base_types},
+    {.name = "ports",
+	.type = CUB_T_LIST,
+	.help = "ports of the cube",
+	.children = base_port_fields},
+    {0},
+};
+
+/* Moves the service's "ports" children and actions into the base one. */
+static int
+ports_extend(struct pctx *pc, struct snode *base, struct snode *svc)
+{
+	uint32_t i;
+	int r;
+
+	if (svc->type != CUB_T_LIST || svc->flags)
+		return perr(pc, "ports",
+		    "must be a list without flags to "
+		    "extend the base ports");
+	for (i = 0; i < svc->nkids; i++) {
+		if (svc->kids[i]->flags & CUB_F_KEY)
+			return perr(pc, "ports",
+			    "'%s': ports are keyed by "
+			    "name only",
+			    svc->kids[i]->name);
+		r = check_sibling(pc, base, svc->kids[i]->name, "ports");
+		if (r)
+			return r;
+		if (push_ptr(&base->kids, &base->nkids, svc->kids[i]))
+			return -ENOMEM;
+		svc->kids[i] = NULL;
+	}
+	for (i = 0; i < svc->nacts; i++) {
+		r = check_sibling(pc, base, svc->acts[i]->name, "ports");
+		if (r)
+			return r;
+		if (push_ptr(&base->acts, &base->nacts, svc->acts[i]))
+			return -ENOMEM;
+		svc->acts[i] = NULL;
+	}
+	return 0;
+}
+
+struct cubi_schema *
+cubi_schema__free(struct cubi_schema *s)
+{
+	if (!s)
+		return NULL;
+	snode_free(s->root);
+	free(s);
+	return NULL;
+}
+
+struct cubi_schema *
+cubi_schema__parse(const struct cub_val *wire, char *err, size_t errlen)
+{
+	struct pctx pc = {.err = err, .errlen = errlen, .base = true};
+	struct snode *svc = NULL, *b;
+	struct cubi_schema *s;
+	struct cub_val *bw;
+	uint32_t i, j;
+	int r;
+
+	if (err && errlen)
+		err[0] = '\0';
+	s = calloc(1, sizeof(*s));
+	if (!s || !(s->root = calloc(1, sizeof(*s->root))) ||
+	    !(s->root->name = strdup("")) || !(s->root->help = strdup(""))) {
+		r = -ENOMEM;
+		goto out;
+	}
+	s->root->type = CUB_T_CONTAINER;
+	bw = cub_schema__to_val(base_fields);
+	if (!bw) {
+		r = -ENOMEM;
+		goto out;
+	}
+	r = fields_parse(&pc, s->root, bw, 1, false, "");
+	cub_val__free(bw);
+	if (r || !wire)
+		goto finish;
+
+	pc.base = false;
+	pc.count = 0;
+	svc = calloc(1, sizeof(*svc));
+	if (!svc) {
+		r = -ENOMEM;
+		goto out;
+	}
+	svc->type = CUB_T_CONTAINER;
+	r = fields_parse(&pc, svc, wire, 1, false, "");
+	for (i = 0; !r && i < svc->nkids; i++) {
+		b = NULL;
+		for (j = 0; j < s->root->nkids; j++)
+			if (!strcmp(s->root->kids[j]->name, svc->kids[i]->name))
+				b = s->root->kids[j];
+		if (b && !strcmp(b->name, "ports")) {
+			r = ports_extend(&pc, b, svc->kids[i]);
+		} else if (b) {
+			r = perr(&pc, svc->kids[i]->name,
+			    "redefines a base "
+			    "field");
+		} else {
+			r = push_ptr(
+			    &s->root->kids, &s->root->nkids, svc->kids[i]);
+			if (!r)
+				svc->kids[i] = NULL;
+		}
+	}
+	for (i = 0; !r && i < svc->nacts; i++) {
+		r = push_ptr(&s->root->acts, &s->root->nacts, svc->acts[i]);
+		if (!r)
+			svc->acts[i] = NULL;
+	}
+finish:
+	if (!r)
+		r = tree_finish(&pc, s->root, false, "");
+out:
+	snode_free(svc);
+	if (r) {
+		if (r == -ENOMEM && err && errlen && !err[0])
+			snprintf(err, errlen, "schema: out of memory");
+		cubi_schema__free(s);
+		errno = -r;
+		return NULL;
+	}
+	return s;
+}
+
+/* ---- documents -------------------------------------------------------- */
+
+enum mode {
+	M_CREATE, /* the node is being created: init-only fields allowed */
+	M_SET,    /* the node exists: init-only fields refused */
+};
+
+/* Text of a stored scalar for messages and paths. */
+static void
+val_text(const struct cub_val *v, char *buf, size_t len)
+{
+	if (!v)
+		snprintf(buf, len, "?");
+	else if (v->kind == CUB_V_STR)
+		snprintf(buf, len, "%.64s", v->str.ptr);
+	else if (v->kind == CUB_V_UINT)
+		snprintf(buf, len, "%" PRIu64, v->u);
+	else if (v->kind == CUB_V_BOOL)
+		snprintf(buf, len, "%s", v->b ? "true" : "false");
+	else
+		snprintf(buf, len, "<%s>", cub_val__kind_name(v->kind));
+}
+
+static void
+kids_list(const struct snode *n, bool writable, char *buf, size_t len)
+{
+	uint32_t i;
+
+	buf[0] = '\0';
+	for (i = 0; i < n->nkids; i++)
+		if (!writable || !(n->kids[i]->flags & CUB_F_RO))
+			buf_add(buf, len, n->kids[i]->name);
+}
+
+static void
+keys_free(struct cub_val **keys, uint32_t n)
+{
+	uint32_t i;
+
+	if (!keys)
+		return;
+	for (i = 0; i < n; i++)
+		cub_val__free(keys[i]);
+	free(keys);
+}
+
+/* Parses one key value (text or typed); refuses reserved words. */
+static int
+key_parse(const struct snode *k, const struct cub_val *in, struct cub_val **out,
+    const char *path, struct cub_val **errv)
+{
+	char msg[MSG_LEN];
+	int r;
+
+	r = parse_value(k, in, out, msg, sizeof(msg));
+	if (r)
+		return fail(errv, r, path, "%s: %s", k->name, msg);
+	if ((*out)->kind == CUB_V_STR && is_reserved((*out)->str.ptr)) {
+		*out = cub_val__free(*out);
+		return fail(errv, CUB_E_INVAL, path,
+		    "%s: '%s' is a reserved "
+		    "word",
+		    k->name, in->str.ptr);
+	}
+	if ((*out)->kind == CUB_V_STR && !(*out)->str.len) {
+		*out = cub_val__free(*out);
+		return fail(errv, CUB_E_INVAL, path,
+		    "%s: a key cannot be empty", k->name);
+	}
+	return 0;
+}
+
+/* Key values of a list entry given as a map (body, overlay). */
+static int
+keys_from_map(const struct snode *list, const struct cub_val *src,
+    struct cub_val ***keysp, const char *path, struct cub_val **errv)
+{
+	struct cub_val **keys;
+	const struct snode *k;
+	const struct cub_val *v;
+	uint32_t i;
+	int r;
+
+	*keysp = NULL;
+	keys = calloc(list->nkeys, sizeof(*keys));
+	if (!keys)
+		return nomem(errv);
+	for (i = 0; i < list->nkeys; i++) {
+		k = key_at(list, i);
+		v = cub_val__get(src, k->name);
+		if (!v) {
+			keys_free(keys, list->nkeys);
+			return fail(errv, CUB_E_MISSING, path,
+			    "entry without "
+			    "key '%s'",
+			    k->name);
+		}
+		r = key_parse(k, v, &keys[i], path, errv);
+		if (r) {
+			keys_free(keys, list->nkeys);
+			return r;
+		}
+	}
+	*keysp = keys;
+	return 0;
+}
+
+static void
+keys_text(const struct snode *list, struct cub_val *const *keys, char *buf,
+    size_t len)
+{
+	char one[80];
+	uint32_t i;
+
+	buf[0] = '\0';
+	for (i = 0; i < list->nkeys; i++) {
+		val_text(keys[i], one, sizeof(one));
+		snprintf(buf + strlen(buf), len - strlen(buf), "%s%s",
+		    i ? " " : "", one);
+	}
+}
+
+static bool
+find_entry(const struct snode *list, const struct cub_val *arr,
+    struct cub_val *const *keys, uint32_t *idx)
+{
+	const struct cub_val *e;
+	uint32_t i, k;
+
+	if (!arr || arr->kind != CUB_V_ARRAY)
+		return false;
+	for (i = 0; i < arr->arr.len; i++) {
+		e = arr->arr.items[i];
+		for (k = 0; k < list->nkeys; k++)
+			if (!cub_val__equal(
+				cub_val__get(e, key_at(list, k)->name),
+				keys[k]))
+				break;
+		if (k == list->nkeys) {
+			*idx = i;
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * Fills defaults of a node being created, creates its containers and
+ * lists, and checks its required fields.  Never stores ro fields.
+ */
+static int
+fill_node(const struct snode *n, struct cub_val *m, const char *path,
+    struct cub_val **errv)
+{
+	const struct snode *k;
+	struct cub_val *v;
+	char sub[PATH_LEN];
+	uint32_t i;
+	int r;
+
+	for (i = 0; i < n->nkids; i++) {
+		k = n->kids[i];
+		if (k->flags & CUB_F_RO)
+			continue;
+		v = cub_val__get(m, k->name);
+		if (is_leaf(k)) {
+			if (v)
+				continue;
+			if (k->dflt) {
+				if (cub_val__set(
+					m, k->name, cub_val__dup(k->dflt)))
+					return nomem(errv);
+			} else if (k->flags & CUB_F_REQUIRED) {
+				return fail(errv, CUB_E_MISSING, path,
+				    "missing required field '%s'", k->name);
+			}
+		} else if (k->type == CUB_T_CONTAINER) {
+			if (!v) {
+				if (cub_val__set(m, k->name, cub_val__map()))
+					return nomem(errv);
+				v = cub_val__get(m, k->name);
+			}
+			path_join(sub, sizeof(sub), path, k->name);
+			r = fill_node(k, v, sub, errv);
+			if (r)
+				return r;
+		} else if (!v) {
+			if (cub_val__set(m, k->name, cub_val__array()))
+				return nomem(errv);
+		}
+	}
+	return 0;
+}
+
+static int merge_map(const struct snode *n, struct cub_val *dst,
+    const struct cub_val *src, enum mode mode, bool in_entry, const char *path,
+    struct cub_val **errv);
+
+/* Builds a new list entry: keys, then body, then args, then defaults. */
+static int
+new_entry(const struct snode *list, struct cub_val *const *keys,
+    const struct cub_val *body, const struct cub_val *args, const char *path,
+    struct cub_val **out, struct cub_val **errv)
+{
+	struct cub_val *m = cub_val__map();
+	uint32_t i;
+	int r;
+
+	*out = NULL;
+	if (!m)
+		return nomem(errv);
+	for (i = 0; i < list->nkeys; i++)
+		if (cub_val__set(
+			m, key_at(list, i)->name, cub_val__dup(keys[i]))) {
+			cub_val__free(m);
+			return nomem(errv);
+		}
+	r = merge_map(list, m, body, M_CREATE, true, path, errv);
+	if (!r)
+		r = merge_map(list, m, args, M_CREATE, true, path, errv);
+	if (!r)
+		r = fill_node(list, m, path, errv);
+	if (r) {
+		cub_val__free(m);
+		return r;
+	}
+	*out = m;
+	return 0;
+}
+
+static int
+merge_list(const struct snode *k, struct cub_val *arr,
+    const struct cub_val *src, enum mode mode, const char *path,
+    struct cub_val **errv)
+{
+	struct cub_val **keys, *e;
+	char sub[PATH_LEN], kt[PATH_LEN];
+	uint32_t i, idx;
+	int r;
+
+	for (i = 0; i < src->arr.len; i++) {
+		if (src->arr.items[i]->kind != CUB_V_MAP)
+			return fail(errv, CUB_E_TYPE, path,
+			    "entry %u is a %s, "
+			    "not a map",
+			    i, cub_val__kind_name(src->arr.items[i]->kind));
+		r = keys_from_map(k, src->arr.items[i], &keys, path, errv);
+		if (r)
+			return r;
+		keys_text(k, keys, kt, sizeof(kt));
+		path_join(sub, sizeof(sub), path, kt);
+		if (find_entry(k, arr, keys, &idx)) {
+			if (mode == M_CREATE)
+				r = fail(errv, CUB_E_EXISTS, path,
+				    "duplicate "
+				    "entry '%s'",
+				    kt);
+			else
+				r = merge_map(k, arr->arr.items[idx],
+				    src->arr.items[i], M_SET, true, sub, errv);
+		} else if (arr->arr.len >= LIST_ENTRIES_MAX) {
+			r = fail(errv, CUB_E_LIMIT, path,
+			    "more than %d "
+			    "entries",
+			    LIST_ENTRIES_MAX);
+		} else {
+			r = new_entry(
+			    k, keys, src->arr.items[i], NULL, sub, &e, errv);
+			if (!r && cub_val__push(arr, e))
+				r = nomem(errv);
+		}
+		keys_free(keys, k->nkeys);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+/* Checks and merges src (field -> value) into dst, a map of node n. */
+static int
+merge_map(const struct snode *n, struct cub_val *dst, const struct cub_val *src,
+    enum mode mode, bool in_entry, const char *path, struct cub_val **errv)
+{
+	char msg[MSG_LEN], sub[PATH_LEN], valid[LISTBUF_LEN];
+	const struct cub_val *v;
+	const struct snode *k;
+	struct cub_val *pv, *cur;
+	const char *key;
+	bool created;
+	uint32_t i;
+	int r;
+
+	if (!src)
+		return 0;
+	if (src->kind != CUB_V_MAP)
+		return fail(errv, CUB_E_TYPE, path,
+		    "expected a map of "
+		    "fields, got %s",
+		    cub_val__kind_name(src->kind));
+	for (i = 0; i < src->map.len; i++) {
+		key = src->map.items[i].key;
+		v = src->map.items[i].val;
+		k = find_kid(n, key);
+		if (!k) {
+			kids_list(n, true, valid, sizeof(valid));
+			return fail(errv, CUB_E_NOTFOUND, path,
+			    "unknown field "
+			    "'%.64s' (valid: %s)",
+			    key, valid);
+		}
+		if (is_leaf(k)) {
+			r = parse_value(k, v, &pv, msg, sizeof(msg));
+			if (k->flags & (CUB_F_KEY | CUB_F_RO)) {
+				cur = cub_val__get(dst, key);
+				if (!r && cur && cub_val__equal(cur, pv)) {
+					cub_val__free(pv);
+					continue;
+				}
+				cub_val__free(pv);
+				if (r == CUB_E_INTERNAL)
+					return nomem(errv);
+				if (k->flags & CUB_F_RO)
+					return fail(errv, CUB_E_RO, path,
+					    "%s: is read-only", key);
+				if (mode == M_CREATE)
+					return fail(errv, CUB_E_INVAL, path,
+					    "%s: does not match the key", key);
+				return fail(errv, CUB_E_RO, path,
+				    "%s: is a "
+				    "key and cannot be changed",
+				    key);
+			}
+			if (r)
+				return fail(errv, r, path, "%s: %s", key, msg);
+			if (mode == M_SET && (k->flags & CUB_F_INIT)) {
+				cub_val__free(pv);
+				return fail(errv, CUB_E_RO, path,
+				    "%s: can "
+				    "only be set when the %s",
+				    key,
+				    in_entry ? "entry is added"
+					     : "cube is created");
+			}
+			if (cub_val__set(dst, key, pv))
+				return nomem(errv);
+			continue;
+		}
+		path_join(sub, sizeof(sub), path, key);
+		if (k->flags & CUB_F_RO)
+			return fail(
+			    errv, CUB_E_RO, path, "%s: is read-only", key);
+		if (v->kind !=
+		    (k->type == CUB_T_LIST ? CUB_V_ARRAY : CUB_V_MAP))
+			return fail(errv, CUB_E_TYPE, path,
+			    "%s: is a %s, "
+			    "expected %s, got %s",
+			    key, type_name(k->type),
+			    k->type == CUB_T_LIST ? "an array" : "a map",
+			    cub_val__kind_name(v->kind));
+		cur = cub_val__get(dst, key);
+		created = !cur;
+		if (!cur) {
+			if (cub_val__set(dst, key,
+				k->type == CUB_T_LIST ? cub_val__array()
+						      : cub_val__map()))
+				return nomem(errv);
+			cur = cub_val__get(dst, key);
+		}
+		if (cur->kind !=
+		    (k->type == CUB_T_LIST ? CUB_V_ARRAY : CUB_V_MAP))
+			return fail(errv, CUB_E_INTERNAL, path,
+			    "%s: stored "
+			    "value has the wrong shape",
+			    key);
+		if (k->type == CUB_T_LIST) {
+			r = merge_list(k, cur, v, mode, sub, errv);
+		} else {
+			r = merge_map(k, cur, v, created ? M_CREATE : mode,
+			    in_entry, sub, errv);
+			if (!r && created)
+				r = fill_node(k, cur, sub, errv);
+		}
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+int
+cubi_tree__new_doc(const struct cubi_schema *s, const char *name,
+    const char *service, const struct cub_val *args, const struct cub_val *body,
+    struct cub_val **doc, struct cub_val **errv)
+{
+	struct cub_val *d, *nv = NULL, tmp = {.kind = CUB_V_STR};
+	int r;
+
+	*doc = NULL;
+	if (errv)
+		*errv = NULL;
+	if (!s || !name || !service)
+		return fail(errv, CUB_E_INTERNAL, "", "bad arguments");
+	tmp.str.ptr = (char *)name;
+	tmp.str.len = (uint32_t)strlen(name);
+	r = key_parse(find_kid(s->root, "name"), &tmp, &nv, "", errv);
+	if (r)
+		return r;
+	d = cub_val__map();
+	if (!d || cub_val__set(d, "name", nv) ||
+	    cub_val__set(d, "service", cub_val__str(service))) {
+		cub_val__free(d);
+		return nomem(errv);
+	}
+	r = merge_map(s->root, d, body, M_CREATE, false, "", errv);
+	if (!r)
+		r = merge_map(s->root, d, args, M_CREATE, false, "", errv);
+	if (!r)
+		r = fill_node(s->root, d, "", errv);
+	if (r) {
+		cub_val__free(d);
+		return r;
+	}
+	*doc = d;
+	return 0;
+}
+
+/* ---- help ------------------------------------------------------------- */
+
+enum loc_kind {
+	L_MAP,   /* the cube or a container */
+	L_LIST,  /* a list */
+	L_ENTRY, /* a list entry (n is the list) */
+};
+
+static int
+set_str(struct cub_val *m, const char *key, const char *s)
+{
+	return cub_val__set(m, key, cub_val__str(s));
+}
+
+static int
+add_keyword(struct cub_val *arr, const char *name, const char *kind,
+    const char *type, const char *help)
+{
+	struct cub_val *m = cub_val__map();
+
+	if (!m)
+		return -ENOMEM;
+	if (set_str(m, "name", name) || set_str(m, "kind", kind) ||
+	    set_str(m, "type", type) || set_str(m, "help", help)) {
+		cub_val__free(m);
+		return -ENOMEM;
+	}
+	return cub_val__push(arr, m);
+}
+
+static int
+add_param(struct cub_val *arr, const struct snode *f)
+{
+	struct cub_val *m = cub_val__map(), *en;
+	uint32_t i;
+
+	if (!m)
+		return -ENOMEM;
+	if (set_str(m, "name", f->name) ||
+	    set_str(m, "type", type_name(f->type)) ||
+	    set_str(m, "help", f->help) ||
+	    cub_val__set(m, "flags", cub_val__uint(f->flags)) ||
+	    (f->dflt && cub_val__set(m, "default", cub_val__dup(f->dflt))))
+		goto fail;
+	if (f->nenums) {
+		en = cub_val__array();
+		for (i = 0; en && i < f->nenums; i++)
+			if (cub_val__push(en, cub_val__str(f->enums[i])))
+				en = cub_val__free(en);
+		if (cub_val__set(m, "enum", en))
+			goto fail;
+	}
+	return cub_val__push(arr, m);
+fail:
+	cub_val__free(m);
+	return -ENOMEM;
+}
+
+/* Appends " name=<type>" for a field to an example line. */
+static void
+example_add(char *buf, size_t len, const struct snode *f)
+{
+	char alts[LISTBUF_LEN];
+	uint32_t i;
+	size_t used = strlen(buf);
+
+	if (f->type == CUB_T_ENUM) {
+		alts[0] = '\0';
+		for (i = 0; i < f->nenums; i++)
+			snprintf(alts + strlen(alts),
+			    sizeof(alts) - strlen(alts), "%s%s", i ? "|" : "",
+			    f->enums[i]);
+		snprintf(buf + used, len - used, " %s=<%s>", f->name, alts);
+	} else {
+		snprintf(buf + used, len - used, " %s=<%s>", f->name,
+		    type_name(f->type));
+	}
+}
+
+static const struct {
+	const char *name;
+	const char *help;
+} verb_help[] = {
+    {"show", "show the configuration and state"},
+    {"set", "change fields: set field=value..."},
+    {"add", "add an entry: add <keys> [field=value...]"},
+    {"del", "delete"},
+    {"help", "show this help (also ?)"},
+};
+
+static const char *
+verb_text(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(verb_help) / sizeof(verb_help[0]); i++)
+		if (!strcmp(verb_help[i].name, name))
+			return verb_help[i].help;
+	return "";
+}
+
+/* verbs: NULL-terminated verb names valid at this node. */
+static struct cub_val *
+help_build(const struct snode *n, enum loc_kind kind, const char *const *verbs,
+    const char *path, const char *prefix)
+{
+	struct cub_val *h = cub_val__map(), *kw, *params;
+	char ex[LISTBUF_LEN];
+	const struct snode *k;
+	uint32_t i;
+	int r = 0;
+
+	kw = cub_val__array();
+	params = cub_val__array();
+	if (!h || !kw || !params)
+		goto fail;
+	for (i = 0; !r && verbs[i]; i++)
+		r = add_keyword(
+		    kw, verbs[i], "verb", "verb", verb_text(verbs[i]));
+	for (i = 0; !r && kind != L_LIST && i < n->nkids; i++)
+		if (!is_leaf(n->kids[i]))
+			r = add_keyword(kw, n->kids[i]->name,
+			    type_name(n->kids[i]->type),
+			    type_name(n->kids[i]->type), n->kids[i]->help);
+	for (i = 0; !r && kind != L_LIST && i < n->nacts; i++)
+		r = add_keyword(
+		    kw, n->acts[i]->name, "action", "action", n->acts[i]->help);
+	for (i = 0; !r && i < n->nkids; i++)
+		if (is_leaf(n->kids[i]))
+			r = add_param(params, n->kids[i]);
+	if (r)
+		goto fail;
+
+	if (kind == L_LIST) {
+		snprintf(ex, sizeof(ex), "%s add", prefix);
+		for (i = 0; i < n->nkeys; i++)
+			snprintf(ex + strlen(ex), sizeof(ex) - strlen(ex),
+			    " <%s>", key_at(n, i)->name);
+		for (i = 0; i < n->nkids; i++) {
+			k = n->kids[i];
+			if (is_leaf(k) && !(k->flags & (CUB_F_KEY | CUB_F_RO)))
+				example_add(ex, sizeof(ex), k);
+		}
+	} else {
+		snprintf(ex, sizeof(ex), "%s set", prefix);
+		for (i = 0; i < n->nkids; i++) {
+			k = n->kids[i];
+			if (is_leaf(k) &&
+			    !(k->flags & (CUB_F_KEY | CUB_F_RO | CUB_F_INIT)))
+				example_add(ex, sizeof(ex), k);
+		}
+		if (!strcmp(ex + strlen(prefix), " set"))
+			snprintf(ex, sizeof(ex), "%s show", prefix);
+	}
+	if (set_str(h, "path", path) || cub_val__set(h, "keywords", kw) ||
+	    cub_val__set(h, "params", params) || set_str(h, "example", ex)) {
+		kw = params = NULL;
+		goto fail;
+	}
+	return h;
+fail:
+	cub_val__free(kw);
+	cub_val__free(params);
+	cub_val__free(h);
+	errno = ENOMEM;
+	return NULL;
+}
+
+struct cub_val *
+cubi_tree__service_help(const struct cubi_schema *s, const char *service)
+{
+	static const char *const verbs[] = {"add", "show", "help", NULL};
+	struct cub_val *h;
+	char ex[LISTBUF_LEN], prefix[PATH_LEN];
+	const struct snode *k;
+	uint32_t i;
+
+	snprintf(prefix, sizeof(prefix), "cubicle %.64s", service);
+	h = help_build(s->root, L_MAP, verbs, service, prefix);
+	if (!h)
+		return NULL;
+	/* add takes the cube-level fields, init-only ones included. */
+	snprintf(ex, sizeof(ex), "%s add <name>", prefix);
+	for (i = 0; i < s->root->nkids; i++) {
+		k = s->root->kids[i];
+		if (is_leaf(k) && !(k->flags & (CUB_F_KEY | CUB_F_RO)))
+			example_add(ex, sizeof(ex), k);
+	}
+	if (set_str(h, "example", ex))
+		return cub_val__free(h);
+	return h;
+}
+
+/* ---- command resolution ----------------------------------------------- */
+
+struct loc {
+	const struct snode *n; /* the cube, a container or a list */
+	enum loc_kind kind;
+	bool root, in_entry;
+	struct cub_val *dn;     /* map or array in doc; NULL when absent */
+	struct cub_val *holder; /* the map holding dn (MAP/LIST) or the
+				 * array holding it (ENTRY); NULL if absent */
+	uint32_t idx;           /* ENTRY: index in holder */
+	char path[PATH_LEN];    /* words for messages, without the cube */
+	struct cub_val *pwords; /* canonical words so far */
+};
+
+static bool
+is_help(const char *w)
+{
+	return !strcmp(w, "?") || !strcmp(w, "help");
+}
+
+static const char *
+word_at(const struct cub_val *words, uint32_t i)
+{
+	return words->arr.items[i]->str.ptr;
+}
+
+static int
+unknown_word(const struct loc *l, const char *w, struct cub_val **errv)
+{
+	static const char *const map_verbs[] = {
+	    "show", "set", "del", "?", NULL};
+	static const char *const list_verbs[] = {
+	    "add", "del", "show", "?", NULL};
+	char valid[LISTBUF_LEN];
+	uint32_t i;
+
+	valid[0] = '\0';
+	for (i = 0; l->kind == L_LIST && list_verbs[i]; i++)
+		buf_add(valid, sizeof(valid), list_verbs[i]);
+	for (i = 0; l->kind != L_LIST && map_verbs[i]; i++)
+		if (strcmp(map_verbs[i], "del") || l->root ||
+		    l->kind == L_ENTRY)
+			buf_add(valid, sizeof(valid), map_verbs[i]);
+	for (i = 0; l->kind != L_LIST && i < l->n->nkids; i++)
+		if (!is_leaf(l->n->kids[i]))
+			buf_add(valid, sizeof(valid), l->n->kids[i]->name);
+	for (i = 0; l->kind != L_LIST && i < l->n->nacts; i++)
+		buf_add(valid, sizeof(valid), l->n->acts[i]->name);
+	if (l->kind == L_LIST)
+		return fail(errv, CUB_E_VERB, l->path,
+		    "unknown command "
+		    "'%.64s' (valid: %s, or the key of an entry)",
+		    w, valid);
+	return fail(errv, CUB_E_VERB, l->path,
+	    "unknown command '%.64s' "
+	    "(valid: %s)",
+	    w, valid);
+}
+
+/* Parses list keys from words[i..i+nkeys) (exactly up to the end if
+ * exact). */
+static int
+keys_from_words(const struct loc *l, const struct cub_val *words, uint32_t i,
+    bool exact, struct cub_val ***keysp, struct cub_val **errv)
+{
+	uint32_t nw = words->arr.len, k;
+	struct cub_val **keys;
+	int r;
+
+	*keysp = NULL;
+	for (k = 0; k < l->n->nkeys; k++)
+		if (i + k >= nw || is_reserved(word_at(words, i + k)))
+			return fail(errv, CUB_E_MISSING, l->path,
+			    "missing "
+			    "key '%s'",
+			    key_at(l->n, k)->name);
+	if (exact && i + l->n->nkeys < nw)
+		return fail(errv, CUB_E_VERB, l->path,
+		    "unexpected word "
+		    "'%.64s' after the key",
+		    word_at(words, i + l->n->nkeys));
+	keys = calloc(l->n->nkeys, sizeof(*keys));
+	if (!keys)
+		return nomem(errv);
+	for (k = 0; k < l->n->nkeys; k++) {
+		r = key_parse(key_at(l->n, k), words->arr.items[i + k],
+		    &keys[k], l->path, errv);
+		if (r) {
+			keys_free(keys, l->n->nkeys);
+			return r;
+		}
+	}
+	*keysp = keys;
+	return 0;
+}
+
+static int
+push_word(struct loc *l, const char *w)
+{
+	path_join(l->path, sizeof(l->path), l->path, w);
+	return cub_val__push(l->pwords, cub_val__str(w));
+}
+
+static int
+extra_words(const struct loc *l, const struct cub_val *words, uint32_t i,
+    struct cub_val **errv)
+{
+	return fail(errv, CUB_E_VERB, l->path,
+	    "unexpected word '%.64s' "
+	    "after '%.64s'",
+	    word_at(words, i), word_at(words, i - 1));
+}
+
+static void
+array_remove(struct cub_val *arr, uint32_t idx)
+{
+	cub_val__free(arr->arr.items[idx]);
+	memmove(&arr->arr.items[idx], &arr->arr.items[idx + 1],
+	    (arr->arr.len - idx - 1) * sizeof(*arr->arr.items));
+	arr->arr.len--;
+}
+
+static int
+do_set(struct loc *l, const struct cub_val *args, const struct cub_val *body,
+    struct cubi_result *res, struct cub_val **errv)
+{
+	char valid[LISTBUF_LEN];
+	struct cub_val *work, tmp;
+	bool created = !l->dn;
+	int r;
+
+	if ((!args || !args->map.len) && (!body || !body->map.len)) {
+		kids_list(l->n, true, valid, sizeof(valid));
+		return fail(errv, CUB_E_MISSING, l->path,
+		    "nothing to set "
+		    "(fields: %s)",
+		    valid);
+	}
+	if (l->n->flags & CUB_F_RO)
+		return fail(errv, CUB_E_RO, l->path, "is read-only");
+	if (created && !l->holder)
+		return fail(errv, CUB_E_NOTFOUND, l->path,
+		    "not in the "
+		    "document");
+	work = created ? cub_val__map() : cub_val__dup(l->dn);
+	if (!work)
+		return nomem(errv);
+	r = merge_map(l->n, work, body, created ? M_CREATE : M_SET, l->in_entry,
+	    l->path, errv);
+	if (!r)
+		r = merge_map(l->n, work, args, created ? M_CREATE : M_SET,
+		    l->in_entry, l->path, errv);
+	if (!r && created)
+		r = fill_node(l->n, work, l->path, errv);
+	if (r) {
+		cub_val__free(work);
+		return r;
+	}
+	if (created) {
+		if (cub_val__set(l->holder, l->n->name, work))
+			return nomem(errv);
+		res->changed = true;
+		return 0;
+	}
+	res->changed = !cub_val__equal(l->dn, work);
+	tmp = *l->dn;
+	*l->dn = *work;
+	*work = tmp;
+	cub_val__free(work);
+	return 0;
+}
+
+static int
+do_add(struct loc *l, const struct cub_val *words, uint32_t i,
+    const struct cub_val *args, const struct cub_val *body,
+    struct cubi_result *res, struct cub_val **errv)
+{
+	char kt[PATH_LEN], sub[PATH_LEN];
+	struct cub_val **keys, *e, *arr;
+	uint32_t idx;
+	int r;
+
+	r = keys_from_words(l, words, i, true, &keys, errv);
+	if (r)
+		return r;
+	keys_text(l->n, keys, kt, sizeof(kt));
+	path_join(sub, sizeof(sub), l->path, kt);
+	if (l->n->flags & CUB_F_RO)
+		r = fail(errv, CUB_E_RO, l->path, "is read-only");
+	else if (!l->holder || (l->dn && l->dn->kind != CUB_V_ARRAY))
+		r = fail(errv, CUB_E_NOTFOUND, l->path, "not in the document");
+	else if (find_entry(l->n, l->dn, keys, &idx))
+		r = fail(errv, CUB_E_EXISTS, l->path,
+		    "entry '%s' already "
+		    "exists",
+		    kt);
+	else if (l->dn && l->dn->arr.len >= LIST_ENTRIES_MAX)
+		r = fail(errv, CUB_E_LIMIT, l->path, "more than %d entries",
+		    LIST_ENTRIES_MAX);
+	else
+		r = new_entry(l->n, keys, body, args, sub, &e, errv);
+	keys_free(keys, l->n->nkeys);
+	if (r)
+		return r;
+	if (l->dn) {
+		if (cub_val__push(l->dn, e))
+			return nomem(errv);
+	} else {
+		arr = cub_val__array();
+		if (!arr || cub_val__push(arr, e)) {
+			cub_val__free(arr);
+			return nomem(errv);
+		}
+		if (cub_val__set(l->holder, l->n->name, arr))
+			return nomem(errv);
+	}
+	res->changed = true;
+	return 0;
+}
+
+static int
+do_del_keys(struct loc *l, const struct cub_val *words, uint32_t i,
+    struct cubi_result *res, struct cub_val **errv)
+{
+	struct cub_val **keys;
+	char kt[PATH_LEN];
+	uint32_t idx;
+	int r;
+
+	r = keys_from_words(l, words, i, true, &keys, errv);
+	if (r)
+		return r;
+	keys_text(l->n, keys, kt, sizeof(kt));
+	if (!find_entry(l->n, l->dn, keys, &idx))
+		r = fail(errv, CUB_E_NOTFOUND, l->path, "no entry '%s'", kt);
+	else if (l->n->flags & CUB_F_RO)
+		r = fail(errv, CUB_E_RO, l->path, "is read-only");
+	keys_free(keys, l->n->nkeys);
+	if (r)
+		return r;
+	array_remove(l->dn, idx);
+	res->changed = true;
+	return 0;
+}
+
+static int
+do_action(struct loc *l, const struct saction *a, const struct cub_val *args,
+    const struct cub_val *body, struct cubi_result *res, struct cub_val **errv)
+{
+	struct snode tmp = {.type = CUB_T_CONTAINER};
+	char sub[PATH_LEN];
+	struct cub_val *m;
+	int r;
+
+	/* A throw-away node whose children are the action's arguments. */
+	tmp.kids = a->args;
+	tmp.nkids = a->nargs;
+	path_join(sub, sizeof(sub), l->path, a->name);
+	m = cub_val__map();
+	if (!m)
+		return nomem(errv);
+	r = merge_map(&tmp, m, body, M_CREATE, true, sub, errv);
+	if (!r)
+		r = merge_map(&tmp, m, args, M_CREATE, true, sub, errv);
+	if (!r)
+		r = fill_node(&tmp, m, sub, errv);
+	if (r) {
+		cub_val__free(m);
+		return r;
+	}
+	res->action_args = m;
+	res->action = strdup(a->name);
+	res->action_path = cub_val__dup(l->pwords);
+	if (!res->action || !res->action_path)
+		return nomem(errv);
+	return 0;
+}
+
+static int
+do_help(struct loc *l, const struct cub_val *doc, struct cubi_result *res,
+    struct cub_val **errv)
+{
+	static const char *const root_verbs[] = {
+	    "show", "set", "del", "help", NULL};
+	static const char *const cont_verbs[] = {"show", "set", "help", NULL};
+	static const char *const list_verbs[] = {
+	    "add", "del", "show", "help", NULL};
+	char full[PATH_LEN], prefix[PATH_LEN + 16];
+	const char *cube = cub_val__get_str(doc, "name");
+	const char *const *verbs;
+
+	path_join(full, sizeof(full), cube ? cube : "", l->path);
+	snprintf(prefix, sizeof(prefix), "cubicle %s", full);
+	if (l->kind == L_LIST)
+		verbs = list_verbs;
+	else if (l->kind == L_ENTRY || l->root)
+		verbs = root_verbs;
+	else
+		verbs = cont_verbs;
+	res->reply = help_build(l->n, l->kind, verbs, full, prefix);
+	if (!res->reply)
+		return nomem(errv);
+	return 0;
+}
+
+void
+cubi_result__clear(struct cubi_result *r)
+{
+	if (!r)
+		return;
+	cub_val__free(r->reply);
+	cub_val__free(r->action_path);
+	cub_val__free(r->action_args);
+	free(r->action);
+	memset(r, 0, sizeof(*r));
+}
+
+static int
+check_words(const struct cub_val *words, struct cub_val **errv)
+{
+	uint32_t i;
+
+	if (!words)
+		return 0;
+	if (words->kind != CUB_V_ARRAY)
+		return fail(errv, CUB_E_TYPE, "",
+		    "words are a %s, not an array",
+		    cub_val__kind_name(words->kind));
+	if (words->arr.len > WORDS_MAX)
+		return fail(
+		    errv, CUB_E_LIMIT, "", "more than %d words", WORDS_MAX);
+	for (i = 0; i < words->arr.len; i++)
+		if (words->arr.items[i]->kind != CUB_V_STR)
+			return fail(errv, CUB_E_TYPE, "",
+			    "word %u is a %s, "
+			    "not a string",
+			    i, cub_val__kind_name(words->arr.items[i]->kind));
+	return 0;
+}
+
+static int
+resolve_and_run(const struct cubi_schema *s, struct cub_val *doc,
+    const struct cub_val *words, const struct cub_val *args,
+    const struct cub_val *body, struct cubi_result *res, struct loc *l,
+    struct cub_val **errv)
+{
+	uint32_t nw = words ? words->arr.len : 0, i = 0, idx;
+	const struct snode *leaf = NULL, *k;
+	const struct saction *a;
+	struct cub_val **keys;
+	char kt[PATH_LEN];
+	const char *w;
+	bool last, found;
+	int r;
+
+	while (i < nw) {
+		w = word_at(words, i);
+		last = i + 1 == nw;
+		if (l->kind == L_LIST) {
+			if (!strcmp(w, "add")) {
+				res->verb = CUBI_ADD;
+				return do_add(
+				    l, words, i + 1, args, body, res, errv);
+			}
+			if (!strcmp(w, "del")) {
+				res->verb = CUBI_DEL;
+				return do_del_keys(l, words, i + 1, res, errv);
+			}
+			if (!strcmp(w, "show") || is_help(w)) {
+				if (!last)
+					return extra_words(
+					    l, words, i + 1, errv);
+				res->verb = is_help(w) ? CUBI_HELP : CUBI_SHOW;
+				break;
+			}
+			if (!strcmp(w, "set"))
+				return fail(errv, CUB_E_VERB, l->path,
+				    "'set' "
+				    "applies to an entry: %s <key> set ...",
+				    l->n->name);
+			r = keys_from_words(l, words, i, false, &keys, errv);
+			if (r)
+				return r;
+			keys_text(l->n, keys, kt, sizeof(kt));
+			found = find_entry(l->n, l->dn, keys, &idx);
+			keys_free(keys, l->n->nkeys);
+			i += l->n->nkeys;
+			if (!found &&
+			    !(i + 1 == nw && is_help(word_at(words, i))))
+				return fail(errv, CUB_E_NOTFOUND, l->path,
+				    "no entry '%s'", kt);
+			l->kind = L_ENTRY;
+			l->in_entry = true;
+			l->holder = found ? l->dn : NULL;
+			l->dn = found ? l->dn->arr.items[idx] : NULL;
+			l->idx = idx;
+			if (push_word(l, kt))
+				return nomem(errv);
+			continue;
+		}
+		if (!strcmp(w, "show")) {
+			if (i + 2 == nw) {
+				leaf = find_kid(l->n, word_at(words, i + 1));
+				if (!leaf || !is_leaf(leaf))
+					return extra_words(
+					    l, words, i + 1, errv);
+			} else if (!last) {
+				return extra_words(l, words, i + 1, errv);
+			}
+			res->verb = CUBI_SHOW;
+			break;
+		}
+		if (is_help(w) || !strcmp(w, "set") || !strcmp(w, "del")) {
+			if (!last)
+				return extra_words(l, words, i + 1, errv);
+			if (is_help(w)) {
+				res->verb = CUBI_HELP;
+				break;
+			}
+			if (!strcmp(w, "set")) {
+				res->verb = CUBI_SET;
+				return do_set(l, args, body, res, errv);
+			}
+			res->verb = CUBI_DEL;
+			if (l->root) {
+				res->del_cube = true;
+				return 0;
+			}
+			if (l->kind != L_ENTRY)
+				return fail(errv, CUB_E_VERB, l->path,
+				    "a "
+				    "container cannot be deleted");
+			if (l->n->flags & CUB_F_RO)
+				return fail(
+				    errv, CUB_E_RO, l->path, "is read-only");
+			array_remove(l->holder, l->idx);
+			res->changed = true;
+			return 0;
+		}
+		k = find_kid(l->n, w);
+		if (k && !is_leaf(k)) {
+			l->kind = k->type == CUB_T_LIST ? L_LIST : L_MAP;
+			l->root = false;
+			l->holder = l->dn;
+			l->dn = cub_val__get(l->dn, w);
+			l->n = k;
+			if (push_word(l, w))
+				return nomem(errv);
+			i++;
+			continue;
+		}
+		if (k) {
+			if (!last &&
+			    !(i + 2 == nw &&
+				!strcmp(word_at(words, i + 1), "show")))
+				return extra_words(l, words, i + 1, errv);
+			leaf = k;
+			res->verb = CUBI_SHOW;
+			break;
+		}
+		a = find_act(l->n, w);
+		if (a) {
+			if (!last)
+				return extra_words(l, words, i + 1, errv);
+			res->verb = CUBI_ACTION;
+			return do_action(l, a, args, body, res, errv);
+		}
+		return unknown_word(l, w, errv);
+	}
+	if (res->verb == CUBI_HELP)
+		return do_help(l, doc, res, errv);
+	res->verb = CUBI_SHOW;
+	if (leaf)
+		res->reply = l->dn && cub_val__get(l->dn, leaf->name)
+				 ? cub_val__dup(cub_val__get(l->dn, leaf->name))
+				 : cub_val__nil();
+	else if (l->dn)
+		res->reply = cub_val__dup(l->dn);
+	else
+		res->reply =
+		    l->kind == L_LIST ? cub_val__array() : cub_val__map();
+	if (!res->reply)
+		return nomem(errv);
+	return 0;
+}
+
+int
+cubi_tree__apply(const struct cubi_schema *s, struct cub_val *doc,
+    const struct cub_val *words, const struct cub_val *args,
+    const struct cub_val *body, struct cubi_result *res, struct cub_val **errv)
+{
+	struct loc l = {0};
+	int r;
+
+	memset(res, 0, sizeof(*res));
+	if (errv)
+		*errv = NULL;
+	if (!s || !doc || doc->kind != CUB_V_MAP)
+		return fail(errv, CUB_E_INTERNAL, "", "bad arguments");
+	r = check_words(words, errv);
+	if (r)
+		return r;
+	if (args && args->kind != CUB_V_MAP)
+		return fail(errv, CUB_E_TYPE, "", "args are a %s, not a map",
+		    cub_val__kind_name(args->kind));
+	if (body && body->kind != CUB_V_MAP)
+		return fail(errv, CUB_E_TYPE, "", "body is a %s, not a map",
+		    cub_val__kind_name(body->kind));
+	l.n = s->root;
+	l.kind = L_MAP;
+	l.root = true;
+	l.dn = doc;
+	l.pwords = cub_val__array();
+	if (!l.pwords)
+		return nomem(errv);
+	r = resolve_and_run(s, doc, words, args, body, res, &l, errv);
+	cub_val__free(l.pwords);
+	if (r)
+		cubi_result__clear(res);
+	return r;
+}
+
+/* ---- overlay and lookups ---------------------------------------------- */
+
+static int overlay_map(
+    const struct snode *n, struct cub_val *dst, const struct cub_val *ov);
+
+static int
+overlay_list(
+    const struct snode *k, struct cub_val *arr, const struct cub_val *ov)
+{
+	struct cub_val **keys, *e;
+	uint32_t i, idx, j;
+	int r = 0;
+
+	for (i = 0; !r && i < ov->arr.len && i < LIST_ENTRIES_MAX; i++) {
+		if (ov->arr.items[i]->kind != CUB_V_MAP ||
+		    keys_from_map(k, ov->arr.items[i], &keys, "", NULL))
+			continue;
+		if (find_entry(k, arr, keys, &idx)) {
+			r = overlay_map(
+			    k, arr->arr.items[idx], ov->arr.items[i]);
+		} else if ((k->flags & CUB_F_RO) &&
+			   arr->arr.len < LIST_ENTRIES_MAX) {
+			/* Ro lists are filled by the service alone. */
+			e = cub_val__map();
+			for (j = 0; e && j < k->nkeys; j++)
+				if (cub_val__set(e, key_at(k, j)->name,
+					cub_val__dup(keys[j])))
+					e = cub_val__free(e);
+			if (!e || cub_val__push(arr, e))
+				r = -ENOMEM;
+			else
+				r = overlay_map(k, e, ov->arr.items[i]);
+		}
+		keys_free(keys, k->nkeys);
+	}
+	return r;
+}
+
+static int
+overlay_map(
+    const struct snode *n, struct cub_val *dst, const struct cub_val *ov)
+{
+	char msg[MSG_LEN];
+	const struct snode *k;
+	struct cub_val *v, *cur;
+	uint32_t i;
+	int r;
+
+	if (!ov || ov->kind != CUB_V_MAP || dst->kind != CUB_V_MAP)
+		return 0;
+	for (i = 0; i < ov->map.len; i++) {
+		k = find_kid(n, ov->map.items[i].key);
+		v = ov->map.items[i].val;
+		if (!k)
+			continue;
+		if (is_leaf(k)) {
+			if (!(k->flags & CUB_F_RO) || (k->flags & CUB_F_KEY))
+				continue;
+			r = parse_value(k, v, &cur, msg, sizeof(msg));
+			if (r == CUB_E_INTERNAL)
+				return -ENOMEM;
+			if (r)
+				continue;
+			if (cub_val__set(dst, k->name, cur))
+				return -ENOMEM;
+			continue;
+		}
+		if (v->kind !=
+		    (k->type == CUB_T_LIST ? CUB_V_ARRAY : CUB_V_MAP))
+			continue;
+		cur = cub_val__get(dst, k->name);
+		if (!cur) {
+			if (cub_val__set(dst, k->name,
+				k->type == CUB_T_LIST ? cub_val__array()
+						      : cub_val__map()))
+				return -ENOMEM;
+			cur = cub_val__get(dst, k->name);
+		}
+		if (cur->kind !=
+		    (k->type == CUB_T_LIST ? CUB_V_ARRAY : CUB_V_MAP))
+			continue;
+		r = k->type == CUB_T_LIST ? overlay_list(k, cur, v)
+					  : overlay_map(k, cur, v);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+int
+cubi_tree__merge_overlay(const struct cubi_schema *s, struct cub_val *doc,
+    const struct cub_val *overlay)
+{
+	if (!s || !doc || doc->kind != CUB_V_MAP)
+		return -EINVAL;
+	return overlay_map(s->root, doc, overlay);
+}
+
+struct cub_val *
+cubi_tree__find(const struct cub_val *doc, const char *list,
+    const char *key_field, const char *key)
+{
+	const struct cub_val *arr = cub_val__get(doc, list);
+	const char *v;
+	uint32_t i;
+
+	if (!arr || arr->kind != CUB_V_ARRAY || !key_field || !key)
+		return NULL;
+	for (i = 0; i < arr->arr.len; i++) {
+		v = cub_val__get_str(arr->arr.items[i], key_field);
+		if (v && !strcmp(v, key))
+			return arr->arr.items[i];
+	}
+	return NULL;
+}

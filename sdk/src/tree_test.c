@@ -1,0 +1,1068 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/* Unit tests of the resource-tree engine (tree.c) and schema encoding. */
+#include <check.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cubicle/errors.h"
+#include "tree.h"
+
+/* ---- a simpleforwarder-like schema and a richer one ------------------- */
+
+static const char *const sf_actions[] = {"forward", "drop", "slowpath", NULL};
+
+static const struct cub_field sf_port[] = {
+    {.name = "action",
+	.type = CUB_T_ENUM,
+	.enums = sf_actions,
+	.dflt = "drop",
+	.help = "what to do with packets"},
+    {.name = "outport", .type = CUB_T_STR, .help = "output port"},
+    {0},
+};
+
+static const struct cub_field reset_args[] = {
+    {.name = "hard", .type = CUB_T_BOOL, .flags = CUB_F_REQUIRED},
+    {0},
+};
+
+static const struct cub_action port_actions[] = {
+    {.name = "reset", .help = "reset counters", .args = reset_args},
+    {0},
+};
+
+static const struct cub_field sf_fields[] = {
+    {.name = "ports",
+	.type = CUB_T_LIST,
+	.children = sf_port,
+	.actions = port_actions},
+    {0},
+};
+
+static const struct cub_field flush_args[] = {
+    {.name = "port", .type = CUB_T_STR},
+    {.name = "age", .type = CUB_T_U32, .dflt = "300"},
+    {0},
+};
+
+static const struct cub_action fdb_actions[] = {
+    {.name = "flush", .help = "flush the table", .args = flush_args},
+    {0},
+};
+
+static const struct cub_field fdb_entry[] = {
+    {.name = "mac", .type = CUB_T_MAC, .flags = CUB_F_KEY},
+    {.name = "port", .type = CUB_T_STR},
+    {0},
+};
+
+static const struct cub_field fdb_fields[] = {
+    {.name = "aging", .type = CUB_T_U32, .dflt = "300", .min = 1, .max = 3600},
+    {.name = "entry",
+	.type = CUB_T_LIST,
+	.flags = CUB_F_RO,
+	.children = fdb_entry},
+    {0},
+};
+
+static const struct cub_field route_fields[] = {
+    {.name = "network", .type = CUB_T_IPV4_PREFIX, .flags = CUB_F_KEY},
+    {.name = "nexthop", .type = CUB_T_IPV4, .flags = CUB_F_KEY},
+    {.name = "pathcost", .type = CUB_T_U32, .dflt = "1", .max = 255},
+    {0},
+};
+
+static const struct cub_field neigh_fields[] = {
+    {.name = "ip", .type = CUB_T_IPV4, .flags = CUB_F_KEY},
+    {.name = "mac", .type = CUB_T_MAC, .flags = CUB_F_REQUIRED},
+    {.name = "static", .type = CUB_T_BOOL, .dflt = "true"},
+    {0},
+};
+
+static const struct cub_field rich_fields[] = {
+    {.name = "ports", .type = CUB_T_LIST, .children = sf_port},
+    {.name = "mtu", .type = CUB_T_U32, .dflt = "1500", .min = 68, .max = 9000},
+    {.name = "debug", .type = CUB_T_BOOL, .dflt = "false"},
+    {.name = "bytes", .type = CUB_T_U64, .flags = CUB_F_RO},
+    {.name = "fdb",
+	.type = CUB_T_CONTAINER,
+	.children = fdb_fields,
+	.actions = fdb_actions},
+    {.name = "route", .type = CUB_T_LIST, .children = route_fields},
+    {.name = "neigh", .type = CUB_T_LIST, .children = neigh_fields},
+    {0},
+};
+
+/* ---- helpers ---------------------------------------------------------- */
+
+static struct cubi_schema *
+schema_of(const struct cub_field *fields)
+{
+	struct cub_val *w = cub_schema__to_val(fields);
+	struct cubi_schema *s;
+	char err[512];
+
+	ck_assert_ptr_nonnull(w);
+	s = cubi_schema__parse(w, err, sizeof(err));
+	ck_assert_msg(s, "schema refused: %s", err);
+	cub_val__free(w);
+	return s;
+}
+
+/* Array of strings from a NULL-terminated list. */
+static struct cub_val *
+W(const char *first, ...)
+{
+	struct cub_val *a = cub_val__array();
+	const char *w;
+	va_list ap;
+
+	va_start(ap, first);
+	for (w = first; w; w = va_arg(ap, const char *))
+		ck_assert_int_eq(cub_val__push(a, cub_val__str(w)), 0);
+	va_end(ap);
+	return a;
+}
+
+/* Map of strings from key, value, ..., NULL. */
+static struct cub_val *
+A(const char *first, ...)
+{
+	struct cub_val *m = cub_val__map();
+	const char *k, *v;
+	va_list ap;
+
+	va_start(ap, first);
+	for (k = first; k; k = va_arg(ap, const char *)) {
+		v = va_arg(ap, const char *);
+		ck_assert_int_eq(cub_val__set(m, k, cub_val__str(v)), 0);
+	}
+	va_end(ap);
+	return m;
+}
+
+static struct cub_val *
+new_doc(const struct cubi_schema *s, const char *name, struct cub_val *args,
+    struct cub_val *body)
+{
+	struct cub_val *doc = NULL, *errv = NULL;
+	const char *msg = "";
+	int r;
+
+	r = cubi_tree__new_doc(s, name, "svc", args, body, &doc, &errv);
+	if (errv)
+		cub_err_parse(errv, &msg);
+	ck_assert_msg(r == 0, "new_doc failed: %s", msg);
+	ck_assert_ptr_null(errv);
+	cub_val__free(args);
+	cub_val__free(body);
+	return doc;
+}
+
+/* Runs a command that must succeed; takes words/args/body. */
+static void
+ok(const struct cubi_schema *s, struct cub_val *doc, struct cub_val *words,
+    struct cub_val *args, struct cub_val *body, struct cubi_result *res)
+{
+	struct cub_val *errv = NULL;
+	const char *msg = "";
+	int r;
+
+	r = cubi_tree__apply(s, doc, words, args, body, res, &errv);
+	if (errv)
+		cub_err_parse(errv, &msg);
+	ck_assert_msg(r == 0, "apply failed: %s", msg);
+	ck_assert_ptr_null(errv);
+	cub_val__free(words);
+	cub_val__free(args);
+	cub_val__free(body);
+}
+
+static void
+run_ok(const struct cubi_schema *s, struct cub_val *doc, struct cub_val *words,
+    struct cub_val *args)
+{
+	struct cubi_result res;
+
+	ok(s, doc, words, args, NULL, &res);
+	cubi_result__clear(&res);
+}
+
+/*
+ * Runs a command that must fail with code, leaving doc unchanged; returns
+ * the message (static copy) for further checks.
+ */
+static const char *
+bad(const struct cubi_schema *s, struct cub_val *doc, struct cub_val *words,
+    struct cub_val *args, struct cub_val *body, int code)
+{
+	static char last[1024];
+	struct cub_val *before = cub_val__dup(doc), *errv = NULL;
+	struct cubi_result res;
+	const char *msg = "";
+	int r, got;
+
+	r = cubi_tree__apply(s, doc, words, args, body, &res, &errv);
+	ck_assert_int_lt(r, 0);
+	ck_assert_ptr_nonnull(errv);
+	got = cub_err_parse(errv, &msg);
+	ck_assert_msg(got == code, "expected %s, got %s: %s",
+	    cub_err_name(code), cub_err_name(got), msg);
+	ck_assert_msg(cub_val__equal(before, doc),
+	    "doc changed by a failed "
+	    "call: %s",
+	    msg);
+	ck_assert_ptr_null(res.reply);
+	snprintf(last, sizeof(last), "%s", msg);
+	cub_val__free(errv);
+	cub_val__free(before);
+	cub_val__free(words);
+	cub_val__free(args);
+	cub_val__free(body);
+	return last;
+}
+
+static const char *
+bad_new(const struct cubi_schema *s, struct cub_val *args, struct cub_val *body,
+    int code)
+{
+	static char last[1024];
+	struct cub_val *doc = NULL, *errv = NULL;
+	const char *msg = "";
+	int r, got;
+
+	r = cubi_tree__new_doc(s, "c1", "svc", args, body, &doc, &errv);
+	ck_assert_int_lt(r, 0);
+	ck_assert_ptr_null(doc);
+	got = cub_err_parse(errv, &msg);
+	ck_assert_msg(got == code, "expected %s, got %s: %s",
+	    cub_err_name(code), cub_err_name(got), msg);
+	snprintf(last, sizeof(last), "%s", msg);
+	cub_val__free(errv);
+	cub_val__free(args);
+	cub_val__free(body);
+	return last;
+}
+
+static struct cub_val *
+port_of(const struct cub_val *doc, const char *name)
+{
+	return cubi_tree__find(doc, "ports", "name", name);
+}
+
+static uint64_t
+u64_of(const struct cub_val *m, const char *key)
+{
+	uint64_t u = 0;
+
+	ck_assert_int_eq(cub_val__as_u64(cub_val__get(m, key), &u), 0);
+	return u;
+}
+
+/* ---- schema ----------------------------------------------------------- */
+
+START_TEST(test_to_val)
+{
+	struct cub_val *w = cub_schema__to_val(sf_fields), *f, *c;
+
+	ck_assert_ptr_nonnull(w);
+	ck_assert_int_eq(w->kind, CUB_V_ARRAY);
+	f = w->arr.items[0];
+	ck_assert_str_eq(cub_val__get_str(f, "name"), "ports");
+	ck_assert_str_eq(cub_val__get_str(f, "type"), "list");
+	c = cub_val__get(f, "children")->arr.items[0];
+	ck_assert_str_eq(cub_val__get_str(c, "type"), "enum");
+	ck_assert_str_eq(cub_val__get_str(c, "default"), "drop");
+	ck_assert_uint_eq(cub_val__get(c, "enum")->arr.len, 3);
+	cub_val__free(w);
+}
+END_TEST
+
+START_TEST(test_schema_ok)
+{
+	struct cubi_schema *s;
+
+	s = cubi_schema__parse(NULL, NULL, 0);
+	ck_assert_ptr_nonnull(s);
+	cubi_schema__free(s);
+	cubi_schema__free(schema_of(sf_fields));
+	cubi_schema__free(schema_of(rich_fields));
+	ck_assert_ptr_null(cubi_schema__free(NULL));
+}
+END_TEST
+
+/* Parses wire (taking it) and expects a refusal mentioning word. */
+static void
+schema_bad(struct cub_val *wire, const char *word)
+{
+	struct cubi_schema *s;
+	char err[512] = "";
+
+	errno = 0;
+	s = cubi_schema__parse(wire, err, sizeof(err));
+	ck_assert_msg(!s, "schema accepted, expected error about '%s'", word);
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_msg(strstr(err, word), "'%s' not in: %s", word, err);
+	cub_val__free(wire);
+}
+
+/* The wire of a one-field schema, to be edited by the caller. */
+static struct cub_val *
+one_field(const char *name, const char *type)
+{
+	struct cub_val *w = cub_val__array(), *f = cub_val__map();
+
+	cub_val__set(f, "name", cub_val__str(name));
+	cub_val__set(f, "type", cub_val__str(type));
+	cub_val__push(w, f);
+	return w;
+}
+
+START_TEST(test_schema_bad)
+{
+	struct cub_val *w, *f, *inner, *outer, *en;
+	int i;
+
+	schema_bad(one_field("x", "strng"), "unknown type");
+	schema_bad(one_field("Bad", "string"), "field name");
+	schema_bad(one_field("1x", "string"), "field name");
+	schema_bad(
+	    one_field("a-very-long-name-that-is-over-32-chars", "string"),
+	    "field name");
+	schema_bad(one_field("name", "string"), "redefines a base field");
+	schema_bad(one_field("type", "u32"), "redefines a base field");
+	schema_bad(one_field("show", "string"), "reserved");
+	schema_bad(one_field("l", "list"), "no key");
+
+	w = one_field("x", "string");
+	cub_val__push(w, cub_val__dup(w->arr.items[0]));
+	schema_bad(w, "duplicate");
+
+	w = one_field("x", "u32");
+	cub_val__set(w->arr.items[0], "default", cub_val__str("abc"));
+	schema_bad(w, "default");
+
+	w = one_field("x", "enum");
+	en = cub_val__array();
+	cub_val__push(en, cub_val__str("a"));
+	cub_val__set(w->arr.items[0], "enum", en);
+	cub_val__set(w->arr.items[0], "default", cub_val__str("b"));
+	schema_bad(w, "default");
+
+	schema_bad(one_field("x", "enum"), "enum");
+	w = one_field("x", "enum");
+	en = cub_val__array();
+	for (i = 0; i < 65; i++)
+		cub_val__push(en, cub_val__strf("v%d", i));
+	cub_val__set(w->arr.items[0], "enum", en);
+	schema_bad(w, "enum");
+
+	w = one_field("x", "string");
+	cub_val__set(w->arr.items[0], "flags", cub_val__uint(0x100));
+	schema_bad(w, "flags");
+
+	w = one_field("x", "string");
+	cub_val__set(w->arr.items[0], "bogus", cub_val__uint(1));
+	schema_bad(w, "unknown member");
+
+	w = one_field("x", "u32");
+	cub_val__set(w->arr.items[0], "max", cub_val__uint(1ull << 40));
+	schema_bad(w, "max");
+
+	/* A list whose only key is ro. */
+	w = one_field("l", "list");
+	inner = one_field("k", "string");
+	cub_val__set(
+	    inner->arr.items[0], "flags", cub_val__uint(CUB_F_KEY | CUB_F_RO));
+	cub_val__set(w->arr.items[0], "children", inner);
+	schema_bad(w, "ro");
+
+	/* Extending ports with a key. */
+	w = one_field("ports", "list");
+	inner = one_field("k", "string");
+	cub_val__set(inner->arr.items[0], "flags", cub_val__uint(CUB_F_KEY));
+	cub_val__set(w->arr.items[0], "children", inner);
+	schema_bad(w, "keyed by name");
+
+	/* Extending ports by redefining peer. */
+	w = one_field("ports", "list");
+	cub_val__set(w->arr.items[0], "children", one_field("peer", "u32"));
+	schema_bad(w, "duplicate");
+
+	/* Depth bomb: containers nested 40 deep. */
+	inner = one_field("c", "container");
+	for (i = 0; i < 40; i++) {
+		outer = one_field("c", "container");
+		cub_val__set(outer->arr.items[0], "children", inner);
+		inner = outer;
+	}
+	schema_bad(inner, "deeper");
+
+	/* Too many fields. */
+	w = cub_val__array();
+	for (i = 0; i < CUB_SCHEMA_FIELDS_MAX + 1; i++) {
+		f = cub_val__map();
+		cub_val__set(f, "name", cub_val__strf("f%d", i));
+		cub_val__set(f, "type", cub_val__str("bool"));
+		cub_val__push(w, f);
+	}
+	schema_bad(w, "more than");
+
+	/* Not even an array, and a field that is not a map. */
+	schema_bad(cub_val__str("x"), "not an array");
+	w = cub_val__array();
+	cub_val__push(w, cub_val__uint(3));
+	schema_bad(w, "not a map");
+}
+END_TEST
+
+/* ---- new_doc ---------------------------------------------------------- */
+
+START_TEST(test_new_doc)
+{
+	struct cubi_schema *s = schema_of(rich_fields);
+	struct cub_val *doc, *body, *ports, *p;
+	const char *msg;
+
+	doc = new_doc(s, "c1", NULL, NULL);
+	ck_assert_str_eq(cub_val__get_str(doc, "name"), "c1");
+	ck_assert_str_eq(cub_val__get_str(doc, "service"), "svc");
+	ck_assert_str_eq(cub_val__get_str(doc, "type"), "TC");
+	ck_assert_uint_eq(u64_of(doc, "mtu"), 1500);
+	ck_assert_int_eq(cub_val__get(doc, "debug")->kind, CUB_V_BOOL);
+	ck_assert_ptr_null(cub_val__get(doc, "bytes"));
+	ck_assert_int_eq(cub_val__get(doc, "ports")->kind, CUB_V_ARRAY);
+	ck_assert_int_eq(cub_val__get(doc, "route")->kind, CUB_V_ARRAY);
+	ck_assert_uint_eq(u64_of(cub_val__get(doc, "fdb"), "aging"), 300);
+	/* the ro list is never stored */
+	ck_assert_ptr_null(cub_val__get(cub_val__get(doc, "fdb"), "entry"));
+	cub_val__free(doc);
+
+	doc = new_doc(s, "c2",
+	    A("type", "xdp_drv", "mtu", "9000", "debug", "TRUE", NULL), NULL);
+	ck_assert_str_eq(cub_val__get_str(doc, "type"), "XDP_DRV");
+	ck_assert_uint_eq(u64_of(doc, "mtu"), 9000);
+	cub_val__free(doc);
+
+	/* A body with nested config, typed values, args winning. */
+	body = cub_val__map();
+	ports = cub_val__array();
+	p = A("name", "p1", "peer", "veth1", NULL);
+	cub_val__push(ports, p);
+	cub_val__push(ports, A("name", "p2", "action", "FORWARD", NULL));
+	cub_val__set(body, "ports", ports);
+	cub_val__set(body, "mtu", cub_val__uint(2000));
+	cub_val__set(body, "name", cub_val__str("c3"));
+	cub_val__set(body, "service", cub_val__str("svc"));
+	doc = new_doc(s, "c3", A("mtu", "3000", NULL), body);
+	ck_assert_uint_eq(u64_of(doc, "mtu"), 3000);
+	ck_assert_str_eq(cub_val__get_str(port_of(doc, "p1"), "peer"), "veth1");
+	ck_assert_str_eq(
+	    cub_val__get_str(port_of(doc, "p1"), "action"), "drop");
+	ck_assert_str_eq(
+	    cub_val__get_str(port_of(doc, "p2"), "action"), "forward");
+	cub_val__free(doc);
+
+	msg = bad_new(s, A("mtuu", "1", NULL), NULL, CUB_E_NOTFOUND);
+	ck_assert_ptr_nonnull(strstr(msg, "mtuu"));
+	ck_assert_ptr_nonnull(strstr(msg, "debug"));
+	msg = bad_new(s, A("mtu", "abc", NULL), NULL, CUB_E_TYPE);
+	ck_assert_ptr_nonnull(strstr(msg, "mtu"));
+	ck_assert_ptr_nonnull(strstr(msg, "abc"));
+	bad_new(s, A("mtu", "-5", NULL), NULL, CUB_E_TYPE);
+	bad_new(s, A("mtu", "+5", NULL), NULL, CUB_E_TYPE);
+	bad_new(s, A("mtu", "12x", NULL), NULL, CUB_E_TYPE);
+	bad_new(s, A("mtu", "99999999999999999999999", NULL), NULL, CUB_E_TYPE);
+	bad_new(s, A("mtu", "18446744073709551616", NULL), NULL, CUB_E_INVAL);
+	bad_new(s, A("mtu", "67", NULL), NULL, CUB_E_INVAL);
+	bad_new(s, A("debug", "yes", NULL), NULL, CUB_E_TYPE);
+	msg = bad_new(s, A("type", "TCX", NULL), NULL, CUB_E_INVAL);
+	ck_assert_str_eq(msg, "type: 'TCX' is not one of TC, XDP_SKB, "
+			      "XDP_DRV");
+	bad_new(s, A("bytes", "1", NULL), NULL, CUB_E_RO);
+	bad_new(s, A("service", "other", NULL), NULL, CUB_E_RO);
+	bad_new(s, A("name", "other", NULL), NULL, CUB_E_INVAL);
+	bad_new(s, A("fdb", "x", NULL), NULL, CUB_E_TYPE);
+
+	body = cub_val__map();
+	cub_val__set(body, "mtu", cub_val__str("1"));
+	bad_new(s, NULL, body, CUB_E_INVAL);
+	body = cub_val__map();
+	cub_val__set(body, "mtu", cub_val__float(1.5));
+	bad_new(s, NULL, body, CUB_E_TYPE);
+
+	/* Duplicate port in the body, a port without its key, bad peer. */
+	body = cub_val__map();
+	ports = cub_val__array();
+	cub_val__push(ports, A("name", "p1", NULL));
+	cub_val__push(ports, A("name", "p1", NULL));
+	cub_val__set(body, "ports", ports);
+	bad_new(s, NULL, body, CUB_E_EXISTS);
+	body = cub_val__map();
+	ports = cub_val__array();
+	cub_val__push(ports, A("peer", "veth1", NULL));
+	cub_val__set(body, "ports", ports);
+	bad_new(s, NULL, body, CUB_E_MISSING);
+	body = cub_val__map();
+	ports = cub_val__array();
+	cub_val__push(ports, A("name", "p1", "peer", "0123456789abcdef", NULL));
+	cub_val__set(body, "ports", ports);
+	bad_new(s, NULL, body, CUB_E_INVAL);
+	body = cub_val__map();
+	ports = cub_val__array();
+	cub_val__push(ports, A("name", "p1", "status", "UP", NULL));
+	cub_val__set(body, "ports", ports);
+	bad_new(s, NULL, body, CUB_E_RO);
+	/* Neighbour without its required mac. */
+	body = cub_val__map();
+	ports = cub_val__array();
+	cub_val__push(ports, A("ip", "10.0.0.1", NULL));
+	cub_val__set(body, "neigh", ports);
+	bad_new(s, NULL, body, CUB_E_MISSING);
+	/* The ro fdb list cannot be configured. */
+	body = cub_val__map();
+	cub_val__set(body, "fdb", A("entry", "x", NULL));
+	bad_new(s, NULL, body, CUB_E_RO);
+
+	cubi_schema__free(s);
+}
+END_TEST
+
+/* ---- verbs ------------------------------------------------------------ */
+
+START_TEST(test_sf_verbs)
+{
+	struct cubi_schema *s = schema_of(sf_fields);
+	struct cub_val *doc = new_doc(s, "sf1", NULL, NULL), *snap;
+	struct cubi_result res;
+	const char *msg;
+
+	ok(s, doc, W("ports", "add", "p1", NULL), A("peer", "veth1", NULL),
+	    NULL, &res);
+	ck_assert_int_eq(res.verb, CUBI_ADD);
+	ck_assert(res.changed);
+	ck_assert_ptr_null(res.reply);
+	cubi_result__clear(&res);
+	ck_assert_str_eq(
+	    cub_val__get_str(port_of(doc, "p1"), "action"), "drop");
+	ck_assert_str_eq(cub_val__get_str(port_of(doc, "p1"), "peer"), "veth1");
+	ck_assert_ptr_null(cub_val__get(port_of(doc, "p1"), "status"));
+
+	bad(s, doc, W("ports", "add", "p1", NULL), NULL, NULL, CUB_E_EXISTS);
+	bad(s, doc, W("ports", "add", NULL), NULL, NULL, CUB_E_MISSING);
+	bad(s, doc, W("ports", "add", "", NULL), NULL, NULL, CUB_E_INVAL);
+	bad(s, doc, W("ports", "add", "p2", "p3", NULL), NULL, NULL,
+	    CUB_E_VERB);
+	bad(s, doc, W("ports", "add", "show", NULL), NULL, NULL, CUB_E_MISSING);
+	bad(s, doc, W("ports", "add", "p2", NULL), A("colour", "red", NULL),
+	    NULL, CUB_E_NOTFOUND);
+	bad(s, doc, W("ports", "add", "p2", NULL), A("index", "3", NULL), NULL,
+	    CUB_E_RO);
+	bad(s, doc, W("ports", "add", "p2", NULL), A("name", "p3", NULL), NULL,
+	    CUB_E_INVAL);
+	bad(s, doc, W("ports", "add", "p2", NULL),
+	    A("peer", "0123456789abcdef", NULL), NULL, CUB_E_INVAL);
+
+	ok(s, doc, W("ports", "p1", "set", NULL), A("action", "Forward", NULL),
+	    NULL, &res);
+	ck_assert_int_eq(res.verb, CUBI_SET);
+	ck_assert(res.changed);
+	cubi_result__clear(&res);
+	ck_assert_str_eq(
+	    cub_val__get_str(port_of(doc, "p1"), "action"), "forward");
+	ok(s, doc, W("ports", "p1", "set", NULL), A("action", "forward", NULL),
+	    NULL, &res);
+	ck_assert(!res.changed);
+	cubi_result__clear(&res);
+
+	msg = bad(s, doc, W("ports", "p1", "set", NULL),
+	    A("action", "dorp", NULL), NULL, CUB_E_INVAL);
+	ck_assert_str_eq(msg, "ports p1: action: 'dorp' is not one of "
+			      "forward, drop, slowpath");
+	msg = bad(s, doc, W("ports", "p1", "set", NULL),
+	    A("actoin", "drop", NULL), NULL, CUB_E_NOTFOUND);
+	ck_assert_ptr_nonnull(strstr(msg, "actoin"));
+	ck_assert_ptr_nonnull(strstr(msg, "outport"));
+	bad(s, doc, W("ports", "p1", "set", NULL), A("status", "UP", NULL),
+	    NULL, CUB_E_RO);
+	bad(s, doc, W("ports", "p1", "set", NULL), A("name", "p2", NULL), NULL,
+	    CUB_E_RO);
+	/* set is checked as a whole: nothing changes when one arg is bad */
+	bad(s, doc, W("ports", "p1", "set", NULL),
+	    A("outport", "p2", "action", "nope", NULL), NULL, CUB_E_INVAL);
+	bad(s, doc, W("ports", "p1", "set", NULL), NULL, NULL, CUB_E_MISSING);
+	bad(s, doc, W("ports", "p9", "set", NULL), A("action", "drop", NULL),
+	    NULL, CUB_E_NOTFOUND);
+	bad(s, doc, W("ports", "p9", "show", NULL), NULL, NULL, CUB_E_NOTFOUND);
+	bad(s, doc, W("ports", "p9", NULL), NULL, NULL, CUB_E_NOTFOUND);
+	bad(s, doc, W("ports", "p9", "del", NULL), NULL, NULL, CUB_E_NOTFOUND);
+	bad(s, doc, W("ports", "del", "p9", NULL), NULL, NULL, CUB_E_NOTFOUND);
+	bad(s, doc, W("ports", "set", NULL), A("peer", "x", NULL), NULL,
+	    CUB_E_VERB);
+	msg = bad(s, doc, W("prots", NULL), NULL, NULL, CUB_E_VERB);
+	ck_assert_ptr_nonnull(strstr(msg, "'prots'"));
+	ck_assert_ptr_nonnull(strstr(msg, "ports"));
+	msg =
+	    bad(s, doc, W("ports", "p1", "frob", NULL), NULL, NULL, CUB_E_VERB);
+	ck_assert_ptr_nonnull(strstr(msg, "frob"));
+	bad(s, doc, W("ports", "p1", "show", "x", NULL), NULL, NULL,
+	    CUB_E_VERB);
+	bad(s, doc, W("ports", "p1", "set", "x", NULL), NULL, NULL, CUB_E_VERB);
+	bad(s, doc, W("add", NULL), NULL, NULL, CUB_E_VERB);
+
+	/* Cube level: type is init-only, name immutable, service ro. */
+	msg = bad(
+	    s, doc, W("set", NULL), A("type", "XDP_SKB", NULL), NULL, CUB_E_RO);
+	ck_assert_ptr_nonnull(strstr(msg, "can only be set when the cube is "
+					  "created"));
+	bad(s, doc, W("set", NULL), A("name", "sf2", NULL), NULL, CUB_E_RO);
+	bad(s, doc, W("set", NULL), A("service", "x", NULL), NULL, CUB_E_RO);
+	/* setting the same value of a key or ro field is a no-op */
+	ok(s, doc, W("set", NULL), A("name", "sf1", NULL), NULL, &res);
+	ck_assert(!res.changed);
+	cubi_result__clear(&res);
+
+	/* Shows. */
+	ok(s, doc, NULL, NULL, NULL, &res);
+	ck_assert_int_eq(res.verb, CUBI_SHOW);
+	ck_assert(cub_val__equal(res.reply, doc));
+	cubi_result__clear(&res);
+	ok(s, doc, W("show", NULL), NULL, NULL, &res);
+	ck_assert(cub_val__equal(res.reply, doc));
+	cubi_result__clear(&res);
+	ok(s, doc, W("ports", "show", NULL), NULL, NULL, &res);
+	ck_assert(cub_val__equal(res.reply, cub_val__get(doc, "ports")));
+	cubi_result__clear(&res);
+	ok(s, doc, W("ports", "p1", "show", NULL), NULL, NULL, &res);
+	ck_assert(cub_val__equal(res.reply, port_of(doc, "p1")));
+	ck_assert_ptr_ne(res.reply, port_of(doc, "p1"));
+	cubi_result__clear(&res);
+	ok(s, doc, W("ports", "p1", "show", "peer", NULL), NULL, NULL, &res);
+	ck_assert_str_eq(cub_val__as_str(res.reply), "veth1");
+	cubi_result__clear(&res);
+	ok(s, doc, W("ports", "p1", "peer", NULL), NULL, NULL, &res);
+	ck_assert_str_eq(cub_val__as_str(res.reply), "veth1");
+	cubi_result__clear(&res);
+	ok(s, doc, W("ports", "p1", "outport", NULL), NULL, NULL, &res);
+	ck_assert_int_eq(res.reply->kind, CUB_V_NIL);
+	cubi_result__clear(&res);
+
+	/* Both delete forms. */
+	run_ok(s, doc, W("ports", "add", "p2", NULL), NULL);
+	snap = cub_val__dup(doc);
+	ok(s, doc, W("ports", "del", "p1", NULL), NULL, NULL, &res);
+	ck_assert_int_eq(res.verb, CUBI_DEL);
+	ck_assert(res.changed && !res.del_cube);
+	cubi_result__clear(&res);
+	ck_assert_ptr_null(port_of(doc, "p1"));
+	ck_assert_ptr_nonnull(port_of(doc, "p2"));
+	ok(s, doc, W("ports", "p2", "del", NULL), NULL, NULL, &res);
+	cubi_result__clear(&res);
+	ck_assert_uint_eq(cub_val__get(doc, "ports")->arr.len, 0);
+	ck_assert(!cub_val__equal(doc, snap));
+	cub_val__free(snap);
+
+	/* Deleting the cube only reports it. */
+	snap = cub_val__dup(doc);
+	ok(s, doc, W("del", NULL), NULL, NULL, &res);
+	ck_assert(res.del_cube);
+	ck_assert(!res.changed);
+	ck_assert(cub_val__equal(doc, snap));
+	cubi_result__clear(&res);
+	cub_val__free(snap);
+
+	/* Bad words and args shapes. */
+	snap = cub_val__array();
+	cub_val__push(snap, cub_val__uint(1));
+	bad(s, doc, snap, NULL, NULL, CUB_E_TYPE);
+	bad(s, doc, W("set", NULL), cub_val__str("x"), NULL, CUB_E_TYPE);
+
+	cub_val__free(doc);
+	cubi_schema__free(s);
+}
+END_TEST
+
+START_TEST(test_required_and_typed)
+{
+	struct cubi_schema *s = schema_of(rich_fields);
+	struct cub_val *doc = new_doc(s, "r1", NULL, NULL), *body, *n;
+	struct cubi_result res;
+
+	bad(s, doc, W("neigh", "add", "10.0.0.1", NULL), NULL, NULL,
+	    CUB_E_MISSING);
+	bad(s, doc, W("neigh", "add", "10.0.0.256", NULL),
+	    A("mac", "02:00:00:00:00:01", NULL), NULL, CUB_E_TYPE);
+	bad(s, doc, W("neigh", "add", "10.0.0.1", NULL),
+	    A("mac", "02:00:00:00:00", NULL), NULL, CUB_E_TYPE);
+	bad(s, doc, W("neigh", "add", "10.0.0.1", NULL),
+	    A("mac", "02-00-00-00-00-01", NULL), NULL, CUB_E_TYPE);
+	bad(s, doc, W("neigh", "add", "010.0.0.1", NULL),
+	    A("mac", "02:00:00:00:00:01", NULL), NULL, CUB_E_TYPE);
+	run_ok(s, doc, W("neigh", "add", "10.0.0.1", NULL),
+	    A("mac", "02:AB:00:00:00:01", "static", "false", NULL));
+	n = cubi_tree__find(doc, "neigh", "ip", "10.0.0.1");
+	ck_assert_ptr_nonnull(n);
+	ck_assert_str_eq(cub_val__get_str(n, "mac"), "02:ab:00:00:00:01");
+
+	/* Typed values through the body; bool given typed. */
+	body = cub_val__map();
+	cub_val__set(body, "static", cub_val__bool(true));
+	ok(s, doc, W("neigh", "10.0.0.1", "set", NULL), NULL, body, &res);
+	ck_assert(res.changed);
+	cubi_result__clear(&res);
+	n = cubi_tree__find(doc, "neigh", "ip", "10.0.0.1");
+	ck_assert(cub_val__get(n, "static")->b);
+	body = cub_val__map();
+	cub_val__set(body, "static", cub_val__uint(1));
+	bad(s, doc, W("neigh", "10.0.0.1", "set", NULL), NULL, body,
+	    CUB_E_TYPE);
+
+	/* Containers: set on fdb, range checks, typed and negative. */
+	run_ok(s, doc, W("fdb", "set", NULL), A("aging", "60", NULL));
+	ck_assert_uint_eq(u64_of(cub_val__get(doc, "fdb"), "aging"), 60);
+	bad(s, doc, W("fdb", "set", NULL), A("aging", "0", NULL), NULL,
+	    CUB_E_INVAL);
+	body = cub_val__map();
+	cub_val__set(body, "aging", cub_val__int(-1));
+	bad(s, doc, W("fdb", "set", NULL), NULL, body, CUB_E_INVAL);
+	bad(s, doc, W("fdb", "del", NULL), NULL, NULL, CUB_E_VERB);
+	bad(s, doc, W("fdb", "entry", "add", "02:00:00:00:00:01", NULL), NULL,
+	    NULL, CUB_E_RO);
+
+	/* Nested set through the body on the cube. */
+	body = cub_val__map();
+	cub_val__set(body, "fdb", A("aging", "90", NULL));
+	ok(s, doc, W("set", NULL), A("mtu", "1400", NULL), body, &res);
+	cubi_result__clear(&res);
+	ck_assert_uint_eq(u64_of(cub_val__get(doc, "fdb"), "aging"), 90);
+	ck_assert_uint_eq(u64_of(doc, "mtu"), 1400);
+
+	cub_val__free(doc);
+	cubi_schema__free(s);
+}
+END_TEST
+
+START_TEST(test_two_keys)
+{
+	struct cubi_schema *s = schema_of(rich_fields);
+	struct cub_val *doc = new_doc(s, "r1", NULL, NULL), *routes, *e;
+	struct cubi_result res;
+
+	run_ok(s, doc, W("route", "add", "10.0.3.0/24", "10.0.1.2", NULL),
+	    A("pathcost", "5", NULL));
+	run_ok(
+	    s, doc, W("route", "add", "10.0.3.0/24", "10.0.2.2", NULL), NULL);
+	bad(s, doc, W("route", "add", "10.0.3.0/24", "10.0.1.2", NULL), NULL,
+	    NULL, CUB_E_EXISTS);
+	bad(s, doc, W("route", "add", "10.0.3.0/24", NULL), NULL, NULL,
+	    CUB_E_MISSING);
+	bad(s, doc, W("route", "add", "10.0.3.0/33", "10.0.1.2", NULL), NULL,
+	    NULL, CUB_E_INVAL);
+	bad(s, doc, W("route", "add", "10.0.3.0", "10.0.1.2", NULL), NULL, NULL,
+	    CUB_E_TYPE);
+	bad(s, doc, W("route", "add", "10.0.4.0/24", "10.0.1.2", NULL),
+	    A("pathcost", "256", NULL), NULL, CUB_E_INVAL);
+	routes = cub_val__get(doc, "route");
+	ck_assert_uint_eq(routes->arr.len, 2);
+	e = routes->arr.items[0];
+	ck_assert_str_eq(cub_val__get_str(e, "network"), "10.0.3.0/24");
+	ck_assert_str_eq(cub_val__get_str(e, "nexthop"), "10.0.1.2");
+	ck_assert_uint_eq(u64_of(e, "pathcost"), 5);
+	ck_assert_uint_eq(u64_of(routes->arr.items[1], "pathcost"), 1);
+
+	ok(s, doc, W("route", "10.0.3.0/24", "10.0.2.2", "show", NULL), NULL,
+	    NULL, &res);
+	ck_assert(cub_val__equal(res.reply, routes->arr.items[1]));
+	cubi_result__clear(&res);
+	bad(s, doc, W("route", "10.0.3.0/24", "show", NULL), NULL, NULL,
+	    CUB_E_MISSING);
+	run_ok(s, doc, W("route", "10.0.3.0/24", "10.0.2.2", "set", NULL),
+	    A("pathcost", "7", NULL));
+	ck_assert_uint_eq(u64_of(routes->arr.items[1], "pathcost"), 7);
+	run_ok(
+	    s, doc, W("route", "del", "10.0.3.0/24", "10.0.1.2", NULL), NULL);
+	ck_assert_uint_eq(routes->arr.len, 1);
+	ck_assert_str_eq(
+	    cub_val__get_str(routes->arr.items[0], "nexthop"), "10.0.2.2");
+
+	cub_val__free(doc);
+	cubi_schema__free(s);
+}
+END_TEST
+
+START_TEST(test_entry_action_and_body)
+{
+	struct cubi_schema *s = schema_of(sf_fields);
+	struct cub_val *doc = new_doc(s, "sf1", NULL, NULL), *body;
+	struct cubi_result res;
+
+	body = cub_val__map();
+	cub_val__set(body, "peer", cub_val__str("veth9"));
+	cub_val__set(body, "action", cub_val__str("slowpath"));
+	ok(s, doc, W("ports", "add", "p1", NULL), A("action", "forward", NULL),
+	    body, &res);
+	cubi_result__clear(&res);
+	ck_assert_str_eq(cub_val__get_str(port_of(doc, "p1"), "peer"), "veth9");
+	ck_assert_str_eq(
+	    cub_val__get_str(port_of(doc, "p1"), "action"), "forward");
+
+	ok(s, doc, W("ports", "p1", "reset", NULL), A("hard", "true", NULL),
+	    NULL, &res);
+	ck_assert_int_eq(res.verb, CUBI_ACTION);
+	ck_assert_uint_eq(res.action_path->arr.len, 2);
+	ck_assert_str_eq(
+	    cub_val__as_str(res.action_path->arr.items[0]), "ports");
+	ck_assert_str_eq(cub_val__as_str(res.action_path->arr.items[1]), "p1");
+	ck_assert(cub_val__get(res.action_args, "hard")->b);
+	cubi_result__clear(&res);
+	bad(s, doc, W("ports", "p1", "reset", NULL), NULL, NULL, CUB_E_MISSING);
+	bad(s, doc, W("ports", "p2", "reset", NULL), A("hard", "true", NULL),
+	    NULL, CUB_E_NOTFOUND);
+	bad(s, doc, W("ports", "reset", NULL), NULL, NULL, CUB_E_NOTFOUND);
+
+	cub_val__free(doc);
+	cubi_schema__free(s);
+}
+END_TEST
+
+START_TEST(test_list_cap)
+{
+	struct cubi_schema *s = schema_of(sf_fields);
+	struct cub_val *doc = new_doc(s, "sf1", NULL, NULL);
+	char name[32];
+	int i;
+
+	for (i = 0; i < 4096; i++) {
+		snprintf(name, sizeof(name), "p%d", i);
+		run_ok(s, doc, W("ports", "add", name, NULL), NULL);
+	}
+	bad(s, doc, W("ports", "add", "one-more", NULL), NULL, NULL,
+	    CUB_E_LIMIT);
+	cub_val__free(doc);
+	cubi_schema__free(s);
+}
+END_TEST
+
+START_TEST(test_actions)
+{
+	struct cubi_schema *s = schema_of(rich_fields);
+	struct cub_val *doc = new_doc(s, "br1", NULL, NULL), *body, *snap;
+	struct cubi_result res;
+
+	snap = cub_val__dup(doc);
+	ok(s, doc, W("fdb", "flush", NULL), A("port", "p1", NULL), NULL, &res);
+	ck_assert_int_eq(res.verb, CUBI_ACTION);
+	ck_assert(!res.changed);
+	ck_assert_str_eq(res.action, "flush");
+	ck_assert_uint_eq(res.action_path->arr.len, 1);
+	ck_assert_str_eq(cub_val__as_str(res.action_path->arr.items[0]), "fdb");
+	ck_assert_str_eq(cub_val__get_str(res.action_args, "port"), "p1");
+	ck_assert_uint_eq(u64_of(res.action_args, "age"), 300);
+	cubi_result__clear(&res);
+	ck_assert(cub_val__equal(doc, snap));
+	cub_val__free(snap);
+
+	body = cub_val__map();
+	cub_val__set(body, "age", cub_val__uint(10));
+	ok(s, doc, W("fdb", "flush", NULL), NULL, body, &res);
+	ck_assert_uint_eq(u64_of(res.action_args, "age"), 10);
+	cubi_result__clear(&res);
+	bad(s, doc, W("fdb", "flush", NULL), A("age", "x", NULL), NULL,
+	    CUB_E_TYPE);
+	bad(s, doc, W("fdb", "flush", NULL), A("vlan", "1", NULL), NULL,
+	    CUB_E_NOTFOUND);
+	bad(s, doc, W("fdb", "flush", "now", NULL), NULL, NULL, CUB_E_VERB);
+	bad(s, doc, W("fdb", "flsh", NULL), NULL, NULL, CUB_E_VERB);
+
+	cub_val__free(doc);
+	cubi_schema__free(s);
+}
+END_TEST
+
+static bool
+has_keyword(const struct cub_val *help, const char *name, const char *kind)
+{
+	const struct cub_val *kw = cub_val__get(help, "keywords");
+	uint32_t i;
+
+	for (i = 0; i < kw->arr.len; i++)
+		if (!strcmp(cub_val__get_str(kw->arr.items[i], "name"), name) &&
+		    !strcmp(cub_val__get_str(kw->arr.items[i], "kind"), kind))
+			return true;
+	return false;
+}
+
+static bool
+has_param(const struct cub_val *help, const char *name)
+{
+	const struct cub_val *p = cub_val__get(help, "params");
+	uint32_t i;
+
+	for (i = 0; i < p->arr.len; i++)
+		if (!strcmp(cub_val__get_str(p->arr.items[i], "name"), name))
+			return true;
+	return false;
+}
+
+START_TEST(test_help)
+{
+	struct cubi_schema *s = schema_of(rich_fields), *base;
+	struct cub_val *doc = new_doc(s, "sf1", NULL, NULL), *h;
+	struct cubi_result res;
+
+	ok(s, doc, W("?", NULL), NULL, NULL, &res);
+	ck_assert_int_eq(res.verb, CUBI_HELP);
+	h = res.reply;
+	ck_assert_str_eq(cub_val__get_str(h, "path"), "sf1");
+	ck_assert(has_keyword(h, "show", "verb"));
+	ck_assert(has_keyword(h, "del", "verb"));
+	ck_assert(has_keyword(h, "ports", "list"));
+	ck_assert(has_keyword(h, "fdb", "container"));
+	ck_assert(has_param(h, "mtu"));
+	ck_assert(has_param(h, "type"));
+	ck_assert_str_eq(cub_val__get_str(h, "example"),
+	    "cubicle sf1 set mtu=<u32> debug=<bool>");
+	cubi_result__clear(&res);
+
+	ok(s, doc, W("ports", "help", NULL), NULL, NULL, &res);
+	h = res.reply;
+	ck_assert_str_eq(cub_val__get_str(h, "path"), "sf1 ports");
+	ck_assert(has_keyword(h, "add", "verb"));
+	ck_assert(has_param(h, "action"));
+	ck_assert(has_param(h, "peer"));
+	ck_assert_str_eq(cub_val__get_str(h, "example"),
+	    "cubicle sf1 ports add <name> peer=<string> "
+	    "action=<forward|drop|slowpath> outport=<string>");
+	cubi_result__clear(&res);
+
+	/* Entry level, even before the entry exists. */
+	ok(s, doc, W("ports", "p1", "?", NULL), NULL, NULL, &res);
+	h = res.reply;
+	ck_assert_str_eq(cub_val__get_str(h, "path"), "sf1 ports p1");
+	ck_assert(has_keyword(h, "set", "verb"));
+	ck_assert(!has_keyword(h, "add", "verb"));
+	ck_assert_str_eq(cub_val__get_str(h, "example"),
+	    "cubicle sf1 ports p1 set peer=<string> "
+	    "action=<forward|drop|slowpath> outport=<string>");
+	cubi_result__clear(&res);
+
+	ok(s, doc, W("fdb", "?", NULL), NULL, NULL, &res);
+	ck_assert(has_keyword(res.reply, "flush", "action"));
+	ck_assert(!has_keyword(res.reply, "del", "verb"));
+	cubi_result__clear(&res);
+
+	h = cubi_tree__service_help(s, "svc");
+	ck_assert_ptr_nonnull(h);
+	ck_assert(has_keyword(h, "add", "verb"));
+	ck_assert(has_param(h, "type"));
+	ck_assert_str_eq(cub_val__get_str(h, "example"),
+	    "cubicle svc add <name> type=<TC|XDP_SKB|XDP_DRV> mtu=<u32> "
+	    "debug=<bool>");
+	cub_val__free(h);
+
+	base = cubi_schema__parse(NULL, NULL, 0);
+	cub_val__free(doc);
+	doc = new_doc(base, "sf1", NULL, NULL);
+	ok(base, doc, W("ports", "?", NULL), NULL, NULL, &res);
+	ck_assert_str_eq(cub_val__get_str(res.reply, "example"),
+	    "cubicle sf1 ports add <name> peer=<string>");
+	cubi_result__clear(&res);
+	cubi_schema__free(base);
+
+	cub_val__free(doc);
+	cubi_schema__free(s);
+}
+END_TEST
+
+START_TEST(test_overlay)
+{
+	struct cubi_schema *s = schema_of(rich_fields);
+	struct cub_val *doc = new_doc(s, "br1", NULL, NULL), *ov, *ports, *p;
+	struct cub_val *fdb, *entries;
+
+	run_ok(s, doc, W("ports", "add", "p1", NULL), A("peer", "veth1", NULL));
+	ov = cub_val__map();
+	ports = cub_val__array();
+	p = A("name", "p1", "status", "UP", "peer", "hacked", "action",
+	    "forward", NULL);
+	cub_val__set(p, "index", cub_val__uint(3));
+	cub_val__push(ports, p);
+	cub_val__push(ports, A("name", "p9", "status", "UP", NULL));
+	cub_val__push(ports, cub_val__uint(7));
+	cub_val__set(ov, "ports", ports);
+	cub_val__set(ov, "bytes", cub_val__uint(1234));
+	cub_val__set(ov, "mtu", cub_val__uint(100));
+	cub_val__set(ov, "nosuch", cub_val__uint(1));
+	fdb = cub_val__map();
+	entries = cub_val__array();
+	cub_val__push(
+	    entries, A("mac", "02:AA:00:00:00:01", "port", "p1", NULL));
+	cub_val__push(entries, A("mac", "bogus", NULL));
+	cub_val__set(fdb, "entry", entries);
+	cub_val__set(fdb, "aging", cub_val__uint(5));
+	cub_val__set(ov, "fdb", fdb);
+
+	ck_assert_int_eq(cubi_tree__merge_overlay(s, doc, ov), 0);
+	p = port_of(doc, "p1");
+	ck_assert_str_eq(cub_val__get_str(p, "status"), "UP");
+	ck_assert_uint_eq(u64_of(p, "index"), 3);
+	ck_assert_str_eq(cub_val__get_str(p, "peer"), "veth1");
+	ck_assert_str_eq(cub_val__get_str(p, "action"), "drop");
+	ck_assert_ptr_null(port_of(doc, "p9"));
+	ck_assert_uint_eq(u64_of(doc, "bytes"), 1234);
+	ck_assert_uint_eq(u64_of(doc, "mtu"), 1500);
+	ck_assert_ptr_null(cub_val__get(doc, "nosuch"));
+	fdb = cub_val__get(doc, "fdb");
+	ck_assert_uint_eq(u64_of(fdb, "aging"), 300);
+	entries = cub_val__get(fdb, "entry");
+	ck_assert_ptr_nonnull(entries);
+	ck_assert_uint_eq(entries->arr.len, 1);
+	ck_assert_str_eq(cub_val__get_str(entries->arr.items[0], "mac"),
+	    "02:aa:00:00:00:01");
+	ck_assert_str_eq(cub_val__get_str(entries->arr.items[0], "port"), "p1");
+	/* a bad status is ignored */
+	cub_val__free(ov);
+	ov = cub_val__map();
+	ports = cub_val__array();
+	cub_val__push(ports, A("name", "p1", "status", "SIDEWAYS", NULL));
+	cub_val__set(ov, "ports", ports);
+	ck_assert_int_eq(cubi_tree__merge_overlay(s, doc, ov), 0);
+	ck_assert_str_eq(cub_val__get_str(port_of(doc, "p1"), "status"), "UP");
+	cub_val__free(ov);
+
+	cub_val__free(doc);
+	cubi_schema__free(s);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite *s = suite_create("tree");
+	TCase *tc = tcase_create("all");
+	SRunner *sr;
+	int failed;
+
+	tcase_set_timeout(tc, 20);
+	tcase_add_test(tc, test_to_val);
+	tcase_add_test(tc, test_schema_ok);
+	tcase_add_test(tc, test_schema_bad);
+	tcase_add_test(tc, test_new_doc);
+	tcase_add_test(tc, test_sf_verbs);
+	tcase_add_test(tc, test_required_and_typed);
+	tcase_add_test(tc, test_two_keys);
+	tcase_add_test(tc, test_entry_action_and_body);
+	tcase_add_test(tc, test_list_cap);
+	tcase_add_test(tc, test_actions);
+	tcase_add_test(tc, test_help);
+	tcase_add_test(tc, test_overlay);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
