@@ -54,9 +54,8 @@ sb_puts(struct sbuf *sb, const char *s)
 	sb_add(sb, s, strlen(s));
 }
 
-static void
-sb_printf(struct sbuf *sb, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+static void sb_printf(struct sbuf *sb, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 static void
 sb_printf(struct sbuf *sb, const char *fmt, ...)
@@ -103,8 +102,8 @@ sb_finish(struct sbuf *sb)
  * Length of the valid UTF-8 sequence at s (at most n bytes), or 0.
  * Overlong forms, surrogates and code points over U+10FFFF are invalid.
  */
-static size_t
-utf8_len(const unsigned char *s, size_t n)
+size_t
+cubi_utf8_len(const unsigned char *s, size_t n)
 {
 	uint32_t cp;
 	size_t need, i;
@@ -172,9 +171,8 @@ struct jp {
 	char what[16]; /* jp_what()'s text */
 };
 
-static void
-jp_fail_at(struct jp *p, size_t pos, int errnum, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+static void jp_fail_at(struct jp *p, size_t pos, int errnum, const char *fmt,
+    ...) __attribute__((format(printf, 4, 5)));
 
 static void
 jp_fail_at(struct jp *p, size_t pos, int errnum, const char *fmt, ...)
@@ -198,8 +196,8 @@ jp_fail_at(struct jp *p, size_t pos, int errnum, const char *fmt, ...)
 			}
 		}
 	}
-	n = (size_t)snprintf(p->err, p->errlen, "line %zu, column %zu: ", line,
-	    pos - start + 1);
+	n = (size_t)snprintf(
+	    p->err, p->errlen, "line %zu, column %zu: ", line, pos - start + 1);
 	if (n >= p->errlen)
 		return;
 	va_start(ap, fmt);
@@ -275,7 +273,7 @@ jp_hex4(struct jp *p, uint32_t *out)
 static char *
 jp_string(struct jp *p, size_t *outlen)
 {
-	struct sbuf sb = { 0 };
+	struct sbuf sb = {0};
 	size_t start = p->pos, n;
 	uint32_t cp, lo;
 	char u8[4];
@@ -303,7 +301,7 @@ jp_string(struct jp *p, size_t *outlen)
 			goto fail;
 		}
 		if (c != '\\') {
-			n = utf8_len((const unsigned char *)p->s + p->pos,
+			n = cubi_utf8_len((const unsigned char *)p->s + p->pos,
 			    p->len - p->pos);
 			if (!n) {
 				jp_fail(p, "invalid UTF-8 in a string");
@@ -384,8 +382,8 @@ jp_string(struct jp *p, size_t *outlen)
 		sb_add(&sb, u8, utf8_put(u8, cp));
 	}
 	if (sb.len > CUB_STR_MAX) {
-		jp_fail_at(p, start, EINVAL, "string is over the cap of %u bytes",
-		    CUB_STR_MAX);
+		jp_fail_at(p, start, EINVAL,
+		    "string is over the cap of %u bytes", CUB_STR_MAX);
 		goto fail;
 	}
 	if (!sb.p)
@@ -420,7 +418,7 @@ jp_number(struct jp *p)
 		p->pos++;
 	} else {
 		while (p->pos < p->len && p->s[p->pos] >= '0' &&
-		    p->s[p->pos] <= '9')
+		       p->s[p->pos] <= '9')
 			p->pos++;
 	}
 	if (p->pos == digits) {
@@ -428,8 +426,8 @@ jp_number(struct jp *p)
 		return NULL;
 	}
 	if (p->pos < p->len && p->s[p->pos] >= '0' && p->s[p->pos] <= '9') {
-		jp_fail_at(p, digits, EINVAL,
-		    "numbers may not have leading zeros");
+		jp_fail_at(
+		    p, digits, EINVAL, "numbers may not have leading zeros");
 		return NULL;
 	}
 	if (p->pos < p->len && p->s[p->pos] == '.') {
@@ -437,7 +435,7 @@ jp_number(struct jp *p)
 		p->pos++;
 		digits = p->pos;
 		while (p->pos < p->len && p->s[p->pos] >= '0' &&
-		    p->s[p->pos] <= '9')
+		       p->s[p->pos] <= '9')
 			p->pos++;
 		if (p->pos == digits) {
 			jp_fail(p, "expected a digit after '.', found %s",
@@ -453,7 +451,7 @@ jp_number(struct jp *p)
 			p->pos++;
 		digits = p->pos;
 		while (p->pos < p->len && p->s[p->pos] >= '0' &&
-		    p->s[p->pos] <= '9')
+		       p->s[p->pos] <= '9')
 			p->pos++;
 		if (p->pos == digits) {
 			jp_fail(p, "expected a digit in the exponent, found %s",
@@ -542,8 +540,8 @@ jp_array(struct jp *p, unsigned depth)
 			p->pos++;
 			return a;
 		}
-		jp_fail(p, "expected ',' or ']' in array, found %s",
-		    jp_what(p));
+		jp_fail(
+		    p, "expected ',' or ']' in array, found %s", jp_what(p));
 		return cub_val__free(a);
 	}
 }
@@ -568,8 +566,8 @@ jp_object(struct jp *p, unsigned depth)
 	}
 	for (;;) {
 		if (p->pos >= p->len || p->s[p->pos] != '"') {
-			jp_fail(p, "expected a string key, found %s",
-			    jp_what(p));
+			jp_fail(
+			    p, "expected a string key, found %s", jp_what(p));
 			return cub_val__free(m);
 		}
 		key = jp_string(p, &klen);
@@ -606,8 +604,8 @@ jp_object(struct jp *p, unsigned depth)
 			p->pos++;
 			break;
 		}
-		jp_fail(p, "expected ',' or '}' in object, found %s",
-		    jp_what(p));
+		jp_fail(
+		    p, "expected ',' or '}' in object, found %s", jp_what(p));
 		return cub_val__free(m);
 	}
 	if (cubi_map_dupkey(m, &dup)) {
@@ -615,8 +613,8 @@ jp_object(struct jp *p, unsigned depth)
 		return cub_val__free(m);
 	}
 	if (dup) {
-		jp_fail_at(p, start, EINVAL, "object has the key \"%.64s\" twice",
-		    dup);
+		jp_fail_at(p, start, EINVAL,
+		    "object has the key \"%.64s\" twice", dup);
 		return cub_val__free(m);
 	}
 	return m;
@@ -648,8 +646,8 @@ jp_value(struct jp *p, unsigned depth)
 	c = p->s[p->pos];
 	if (c == '{' || c == '[') {
 		if (depth + 1 > CUB_DEPTH_MAX) {
-			jp_fail(p, "nesting deeper than %u levels",
-			    CUB_DEPTH_MAX);
+			jp_fail(
+			    p, "nesting deeper than %u levels", CUB_DEPTH_MAX);
 			return NULL;
 		}
 		return c == '{' ? jp_object(p, depth + 1)
@@ -686,19 +684,19 @@ struct cub_val *
 cub_json_parse(const char *s, size_t len, char *err, size_t errlen)
 {
 	struct jp p = {
-		.s = s,
-		.len = len,
-		.line = 1,
-		.err = err,
-		.errlen = errlen,
+	    .s = s,
+	    .len = len,
+	    .line = 1,
+	    .err = err,
+	    .errlen = errlen,
 	};
 	struct cub_val *v;
 
 	if (err && errlen)
 		err[0] = '\0';
 	if (len > CUB_MSG_MAX) {
-		cubi_errf(0, err, errlen, "input is %zu bytes, over the cap of %u",
-		    len, CUB_MSG_MAX);
+		cubi_errf(0, err, errlen,
+		    "input is %zu bytes, over the cap of %u", len, CUB_MSG_MAX);
 		errno = EINVAL;
 		return NULL;
 	}
@@ -710,8 +708,8 @@ cub_json_parse(const char *s, size_t len, char *err, size_t errlen)
 	if (v) {
 		jp_ws(&p);
 		if (p.pos < p.len) {
-			jp_fail(&p, "unexpected %s after the value",
-			    jp_what(&p));
+			jp_fail(
+			    &p, "unexpected %s after the value", jp_what(&p));
 			v = cub_val__free(v);
 		}
 	}
@@ -782,7 +780,7 @@ emit_quoted(struct sbuf *sb, const char *s, size_t n)
 			sb_printf(sb, "\\u%04x", c);
 		else if (c < 0x80)
 			sb_add(sb, s + i, 1);
-		else if ((run = utf8_len(u + i, n - i))) {
+		else if ((run = cubi_utf8_len(u + i, n - i))) {
 			sb_add(sb, s + i, run);
 			i += run;
 			continue;
@@ -815,8 +813,8 @@ emit_float(struct sbuf *sb, double f, bool yaml)
 }
 
 static void
-emit_json(struct sbuf *sb, const struct cub_val *v, bool pretty,
-    unsigned indent)
+emit_json(
+    struct sbuf *sb, const struct cub_val *v, bool pretty, unsigned indent)
 {
 	uint32_t i;
 
@@ -900,7 +898,7 @@ emit_json(struct sbuf *sb, const struct cub_val *v, bool pretty,
 char *
 cub_json_emit(const struct cub_val *v, bool pretty)
 {
-	struct sbuf sb = { 0 };
+	struct sbuf sb = {0};
 
 	emit_json(&sb, v, pretty, 0);
 	if (pretty)
@@ -912,8 +910,18 @@ static bool
 yaml_word(const char *s)
 {
 	static const char *const words[] = {
-		"true", "false", "yes", "no", "on", "off", "null",
-		"~", ".inf", "-.inf", "+.inf", ".nan",
+	    "true",
+	    "false",
+	    "yes",
+	    "no",
+	    "on",
+	    "off",
+	    "null",
+	    "~",
+	    ".inf",
+	    "-.inf",
+	    "+.inf",
+	    ".nan",
 	};
 	size_t i;
 
@@ -952,7 +960,7 @@ yaml_needs_quotes(const char *s, size_t n)
 		return true;
 	for (i = 0; i < n;) {
 		unsigned char c = (unsigned char)s[i];
-		size_t run = utf8_len((const unsigned char *)s + i, n - i);
+		size_t run = cubi_utf8_len((const unsigned char *)s + i, n - i);
 
 		if (c < 0x20 || c == 0x7f || !run)
 			return true;
@@ -974,13 +982,13 @@ static bool
 yaml_is_block(const struct cub_val *v)
 {
 	return v && ((v->kind == CUB_V_ARRAY && v->arr.len) ||
-	    (v->kind == CUB_V_MAP && v->map.len));
+			(v->kind == CUB_V_MAP && v->map.len));
 }
 
 static void
 yaml_scalar(struct sbuf *sb, const struct cub_val *v)
 {
-	struct sbuf tmp = { 0 };
+	struct sbuf tmp = {0};
 
 	if (!v) {
 		sb_puts(sb, "null");
@@ -1057,7 +1065,7 @@ emit_yaml(struct sbuf *sb, const struct cub_val *v, unsigned indent,
 char *
 cub_yaml_emit(const struct cub_val *v)
 {
-	struct sbuf sb = { 0 };
+	struct sbuf sb = {0};
 
 	if (yaml_is_block(v)) {
 		emit_yaml(&sb, v, 0, false);

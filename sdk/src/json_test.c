@@ -28,8 +28,8 @@ parse_fails(const char *s, const char *msg)
 	v = cub_json_parse(s, strlen(s), err, sizeof(err));
 	ck_assert_msg(v == NULL, "'%s' parsed", s);
 	ck_assert_int_eq(errno, EINVAL);
-	ck_assert_msg(strstr(err, msg), "'%s': got '%s', want '%s'", s, err,
-	    msg);
+	ck_assert_msg(
+	    strstr(err, msg), "'%s': got '%s', want '%s'", s, err, msg);
 }
 
 static void
@@ -121,8 +121,8 @@ START_TEST(test_containers)
 	ck_assert_int_eq(a->arr.items[2]->kind, CUB_V_FLOAT);
 	ck_assert_int_eq(a->arr.items[4]->kind, CUB_V_MAP);
 	ck_assert_int_eq(a->arr.items[5]->kind, CUB_V_ARRAY);
-	ck_assert_int_eq(cub_val__get(cub_val__get(v, "b"), "c")->kind,
-	    CUB_V_NIL);
+	ck_assert_int_eq(
+	    cub_val__get(cub_val__get(v, "b"), "c")->kind, CUB_V_NIL);
 	cub_val__free(v);
 }
 END_TEST
@@ -139,7 +139,8 @@ START_TEST(test_errors_located)
 	parse_fails("1 2", "line 1, column 3: unexpected '2' after the value");
 	parse_fails("[1", "line 1, column 3: expected ',' or ']'");
 	parse_fails("\"abc", "line 1, column 1: string is not closed");
-	parse_fails("{\"a\":1,\"a\":2}", "line 1, column 1: object has the key");
+	parse_fails(
+	    "{\"a\":1,\"a\":2}", "line 1, column 1: object has the key");
 	parse_fails("// x\n1", "expected a value");
 	parse_fails("[tru]", "line 1, column 2: expected a value");
 	parse_fails("nul", "expected a value");
@@ -156,7 +157,8 @@ START_TEST(test_strings)
 	v = parse("\"caf\xc3\xa9 \xe2\x82\xac\"");
 	ck_assert_str_eq(v->str.ptr, "caf\xc3\xa9 \xe2\x82\xac");
 	cub_val__free(v);
-	parse_fails("\"a\\u0000b\"", "line 1, column 3: \\u0000 is not allowed");
+	parse_fails(
+	    "\"a\\u0000b\"", "line 1, column 3: \\u0000 is not allowed");
 	parse_fails("\"\\ud83d\"", "not followed by a low surrogate");
 	parse_fails("\"\\ud83d\\u0041\"", "is not a low surrogate");
 	parse_fails("\"\\ude00\"", "unpaired low surrogate");
@@ -202,8 +204,8 @@ START_TEST(test_emit)
 {
 	struct cub_val *v = cub_val__map(), *a = cub_val__array();
 
-	ck_assert_int_eq(cub_val__set(v, "s", cub_val__str("q\"\\\n\x01\x7f")),
-	    0);
+	ck_assert_int_eq(
+	    cub_val__set(v, "s", cub_val__str("q\"\\\n\x01\x7f")), 0);
 	ck_assert_int_eq(cub_val__push(a, cub_val__int(-3)), 0);
 	ck_assert_int_eq(cub_val__push(a, cub_val__uint(UINT64_MAX)), 0);
 	ck_assert_int_eq(cub_val__push(a, cub_val__float(1.0)), 0);
@@ -247,7 +249,8 @@ START_TEST(test_emit)
 	v = cub_val__bin("abc", 3);
 	emits(v, false, "\"YWJj\"");
 	cub_val__free(v);
-	v = cub_val__str("\xff" "a");
+	v = cub_val__str("\xff"
+			 "a");
 	emits(v, false, "\"\\ufffda\"");
 	cub_val__free(v);
 	v = cub_val__float(-2.0);
@@ -259,11 +262,11 @@ END_TEST
 START_TEST(test_round_trip)
 {
 	static const char *const docs[] = {
-		"{\"name\":\"fw1\",\"ports\":[{\"name\":\"p1\",\"mtu\":1500}],"
-		"\"neg\":-7,\"f\":0.10000000000000001,\"big\":1e+100,"
-		"\"u\":\"\xc3\xa9\\ud83d\\ude00\\t\",\"z\":null,\"t\":true}",
-		"[[],{},[[]],\"\",0,-1,2.5]",
-		"\"plain\"",
+	    "{\"name\":\"fw1\",\"ports\":[{\"name\":\"p1\",\"mtu\":1500}],"
+	    "\"neg\":-7,\"f\":0.10000000000000001,\"big\":1e+100,"
+	    "\"u\":\"\xc3\xa9\\ud83d\\ude00\\t\",\"z\":null,\"t\":true}",
+	    "[[],{},[[]],\"\",0,-1,2.5]",
+	    "\"plain\"",
 	};
 	struct cub_val *v, *back;
 	size_t i;
@@ -298,50 +301,49 @@ START_TEST(test_yaml)
 	    "\"odd key\":1,\"1\":2,\"\":3}");
 	struct cub_val *s;
 
-	yaml_is(v,
-	    "name: fw1\n"
-	    "ports:\n"
-	    "  - name: p1\n"
-	    "    peer: veth0\n"
-	    "  - name: p2\n"
-	    "rules:\n"
-	    "  - - 1\n"
-	    "    - 2\n"
-	    "  - []\n"
-	    "empty: {}\n"
-	    "list: []\n"
-	    "n: 5\n"
-	    "neg: -1\n"
-	    "f: 2.0\n"
-	    "t: true\n"
-	    "z: null\n"
-	    "nested:\n"
-	    "  a:\n"
-	    "    b:\n"
-	    "      - x\n"
-	    "q:\n"
-	    "  - \"\"\n"
-	    "  - \"123\"\n"
-	    "  - \"1.5\"\n"
-	    "  - \"true\"\n"
-	    "  - \"No\"\n"
-	    "  - \"null\"\n"
-	    "  - \"~\"\n"
-	    "  - \" lead\"\n"
-	    "  - \"trail \"\n"
-	    "  - \"a: b\"\n"
-	    "  - \"x#y\"\n"
-	    "  - \"-x\"\n"
-	    "  - \"[a]\"\n"
-	    "  - \"*r\"\n"
-	    "  - \"line\\nbreak\"\n"
-	    "  - \"key:\"\n"
-	    "  - ok-value\n"
-	    "  - a b\n"
-	    "  - caf\xc3\xa9\n"
-	    "odd key: 1\n"
-	    "\"1\": 2\n"
-	    "\"\": 3\n");
+	yaml_is(v, "name: fw1\n"
+		   "ports:\n"
+		   "  - name: p1\n"
+		   "    peer: veth0\n"
+		   "  - name: p2\n"
+		   "rules:\n"
+		   "  - - 1\n"
+		   "    - 2\n"
+		   "  - []\n"
+		   "empty: {}\n"
+		   "list: []\n"
+		   "n: 5\n"
+		   "neg: -1\n"
+		   "f: 2.0\n"
+		   "t: true\n"
+		   "z: null\n"
+		   "nested:\n"
+		   "  a:\n"
+		   "    b:\n"
+		   "      - x\n"
+		   "q:\n"
+		   "  - \"\"\n"
+		   "  - \"123\"\n"
+		   "  - \"1.5\"\n"
+		   "  - \"true\"\n"
+		   "  - \"No\"\n"
+		   "  - \"null\"\n"
+		   "  - \"~\"\n"
+		   "  - \" lead\"\n"
+		   "  - \"trail \"\n"
+		   "  - \"a: b\"\n"
+		   "  - \"x#y\"\n"
+		   "  - \"-x\"\n"
+		   "  - \"[a]\"\n"
+		   "  - \"*r\"\n"
+		   "  - \"line\\nbreak\"\n"
+		   "  - \"key:\"\n"
+		   "  - ok-value\n"
+		   "  - a b\n"
+		   "  - caf\xc3\xa9\n"
+		   "odd key: 1\n"
+		   "\"1\": 2\n"
+		   "\"\": 3\n");
 	cub_val__free(v);
 
 	v = cub_val__map();
@@ -354,18 +356,16 @@ START_TEST(test_yaml)
 	ck_assert_int_eq(cub_val__push(v, cub_val__bin("\xfb\xff", 2)), 0);
 	s = cub_val__map();
 	ck_assert_int_eq(cub_val__set(s, "k", cub_val__array()), 0);
-	ck_assert_int_eq(cub_val__push(cub_val__get(s, "k"),
-			     cub_val__str("v")),
-	    0);
+	ck_assert_int_eq(
+	    cub_val__push(cub_val__get(s, "k"), cub_val__str("v")), 0);
 	ck_assert_int_eq(cub_val__set(s, "j", cub_val__uint(1)), 0);
 	ck_assert_int_eq(cub_val__push(v, s), 0);
-	yaml_is(v,
-	    "- .nan\n"
-	    "- -.inf\n"
-	    "- +/8=\n"
-	    "- k:\n"
-	    "    - v\n"
-	    "  j: 1\n");
+	yaml_is(v, "- .nan\n"
+		   "- -.inf\n"
+		   "- +/8=\n"
+		   "- k:\n"
+		   "    - v\n"
+		   "  j: 1\n");
 	cub_val__free(v);
 	v = cub_val__str("hello");
 	yaml_is(v, "hello\n");

@@ -91,7 +91,8 @@ cubi_map_dupkey(const struct cub_val *m, const char **dup)
 	qsort(keys, m->map.len, sizeof(*keys), keycmp);
 	for (i = 1; i < m->map.len; i++) {
 		if (!strcmp(keys[i - 1], keys[i])) {
-			/* Point into the map, not into the array freed below. */
+			/* Point into the map, not into the array freed below.
+			 */
 			*dup = keys[i];
 			break;
 		}
@@ -183,6 +184,29 @@ read_be(const uint8_t *p, size_t n)
 	for (i = 0; i < n; i++)
 		v = v << 8 | p[i];
 	return v;
+}
+
+/* Strings are UTF-8 without NUL, so that JSON shows them as they are. */
+static int
+mp_check_str(struct mp_walk *w, size_t at, size_t n)
+{
+	const unsigned char *p = w->p + w->off;
+	size_t i = 0, run;
+
+	while (i < n) {
+		if (!p[i])
+			return cubi_errf(-EBADMSG, w->err, w->errlen,
+			    "string at offset %zu contains a NUL byte", at);
+		run = cubi_utf8_len(p + i, n - i);
+		if (!run)
+			return cubi_errf(-EBADMSG, w->err, w->errlen,
+			    "string at offset %zu has invalid UTF-8 at offset "
+			    "%zu",
+			    at, w->off + i);
+		i += run;
+	}
+	w->off += n;
+	return 0;
 }
 
 static int
@@ -319,9 +343,8 @@ mp_check_obj(struct mp_walk *w, unsigned depth)
 			    "%s at offset %zu is %" PRIu64
 			    " bytes, over the cap of %u",
 			    mp_type_name(b), at, n, CUB_STR_MAX);
-		if (shape == MP_STR && memchr(w->p + w->off, '\0', n))
-			return cubi_errf(-EBADMSG, w->err, w->errlen,
-			    "string at offset %zu contains a NUL byte", at);
+		if (shape == MP_STR)
+			return mp_check_str(w, at, (size_t)n);
 		w->off += n;
 		return 0;
 	case MP_ARRAY:
@@ -346,7 +369,8 @@ mp_check_obj(struct mp_walk *w, unsigned depth)
 	for (i = 0; i < n; i++) {
 		if (shape == MP_MAP) {
 			b = w->off < w->len ? w->p[w->off] : 0xc0;
-			if (w->off < w->len && strcmp(mp_type_name(b), "string"))
+			if (w->off < w->len &&
+			    strcmp(mp_type_name(b), "string"))
 				return cubi_errf(-EBADMSG, w->err, w->errlen,
 				    "map key at offset %zu is of type %s, not "
 				    "a string",
@@ -366,10 +390,10 @@ int
 cub_mp_check(const void *buf, size_t len, char *err, size_t errlen)
 {
 	struct mp_walk w = {
-		.p = buf,
-		.len = len,
-		.err = err,
-		.errlen = errlen,
+	    .p = buf,
+	    .len = len,
+	    .err = err,
+	    .errlen = errlen,
 	};
 	int r;
 
@@ -394,8 +418,8 @@ cub_mp_check(const void *buf, size_t len, char *err, size_t errlen)
 }
 
 static int
-mp_to_val(const msgpack_object *o, struct cub_val **out, char *err,
-    size_t errlen)
+mp_to_val(
+    const msgpack_object *o, struct cub_val **out, char *err, size_t errlen)
 {
 	struct cub_val *v = NULL, *item;
 	const char *dup;
@@ -422,10 +446,13 @@ mp_to_val(const msgpack_object *o, struct cub_val **out, char *err,
 		v = cub_val__float(o->via.f64);
 		break;
 	case MSGPACK_OBJECT_STR:
-		if (memchr(o->via.str.ptr, '\0', o->via.str.size))
+		/* msgpack-c gives empty strings a NULL ptr. */
+		if (o->via.str.size &&
+		    memchr(o->via.str.ptr, '\0', o->via.str.size))
 			return cubi_errf(-EBADMSG, err, errlen,
 			    "string contains a NUL byte");
-		v = cub_val__strn(o->via.str.ptr, o->via.str.size);
+		v = cub_val__strn(
+		    o->via.str.size ? o->via.str.ptr : "", o->via.str.size);
 		break;
 	case MSGPACK_OBJECT_BIN:
 		v = cub_val__bin(o->via.bin.ptr, o->via.bin.size);
@@ -448,18 +475,20 @@ mp_to_val(const msgpack_object *o, struct cub_val **out, char *err,
 			const msgpack_object *k = &o->via.map.ptr[i].key;
 
 			if (k->type != MSGPACK_OBJECT_STR ||
-			    memchr(k->via.str.ptr, '\0', k->via.str.size)) {
+			    (k->via.str.size && memchr(k->via.str.ptr, '\0',
+						    k->via.str.size))) {
 				cub_val__free(v);
 				return cubi_errf(-EBADMSG, err, errlen,
 				    "map key is not a string");
 			}
-			r = mp_to_val(&o->via.map.ptr[i].val, &item, err,
-			    errlen);
+			r = mp_to_val(
+			    &o->via.map.ptr[i].val, &item, err, errlen);
 			if (r) {
 				cub_val__free(v);
 				return r;
 			}
-			key = strndup(k->via.str.ptr, k->via.str.size);
+			key = strndup(k->via.str.size ? k->via.str.ptr : "",
+			    k->via.str.size);
 			r = cubi_map_append(v, key, item);
 			if (r) {
 				cub_val__free(v);
@@ -488,8 +517,8 @@ mp_to_val(const msgpack_object *o, struct cub_val **out, char *err,
 }
 
 int
-cub_mp_decode(const void *buf, size_t len, struct cub_val **out, char *err,
-    size_t errlen)
+cub_mp_decode(
+    const void *buf, size_t len, struct cub_val **out, char *err, size_t errlen)
 {
 	msgpack_unpacked res;
 	msgpack_unpack_return ur;
@@ -573,8 +602,8 @@ mp_pack(msgpack_packer *pk, const struct cub_val *v, unsigned depth)
 			if (klen > CUB_STR_MAX)
 				return -EINVAL;
 			if (msgpack_pack_str(pk, klen) ||
-			    msgpack_pack_str_body(pk, v->map.items[i].key,
-				klen))
+			    msgpack_pack_str_body(
+				pk, v->map.items[i].key, klen))
 				return -ENOMEM;
 			r = mp_pack(pk, v->map.items[i].val, depth + 1);
 			if (r)

@@ -75,27 +75,27 @@ dec(const void *buf, size_t len, char *err, size_t errlen)
 START_TEST(test_round_trip_scalars)
 {
 	struct cub_val *v[] = {
-		cub_val__nil(),
-		cub_val__bool(true),
-		cub_val__bool(false),
-		cub_val__uint(0),
-		cub_val__uint(127),
-		cub_val__uint(128),
-		cub_val__uint(65536),
-		cub_val__uint(UINT64_MAX),
-		cub_val__int(-1),
-		cub_val__int(-33),
-		cub_val__int(-129),
-		cub_val__int(INT64_MIN),
-		cub_val__float(0.0),
-		cub_val__float(-1.5e300),
-		cub_val__float(INFINITY),
-		cub_val__str(""),
-		cub_val__str("a string longer than thirty-one bytes, str8"),
-		cub_val__bin("", 0),
-		cub_val__bin("\xff\x00", 2),
-		cub_val__array(),
-		cub_val__map(),
+	    cub_val__nil(),
+	    cub_val__bool(true),
+	    cub_val__bool(false),
+	    cub_val__uint(0),
+	    cub_val__uint(127),
+	    cub_val__uint(128),
+	    cub_val__uint(65536),
+	    cub_val__uint(UINT64_MAX),
+	    cub_val__int(-1),
+	    cub_val__int(-33),
+	    cub_val__int(-129),
+	    cub_val__int(INT64_MIN),
+	    cub_val__float(0.0),
+	    cub_val__float(-1.5e300),
+	    cub_val__float(INFINITY),
+	    cub_val__str(""),
+	    cub_val__str("a string longer than thirty-one bytes, str8"),
+	    cub_val__bin("", 0),
+	    cub_val__bin("\xff\x00", 2),
+	    cub_val__array(),
+	    cub_val__map(),
 	};
 	size_t i;
 
@@ -143,7 +143,7 @@ END_TEST
 
 START_TEST(test_float32)
 {
-	static const uint8_t f32[] = { 0xca, 0x3f, 0xc0, 0x00, 0x00 };
+	static const uint8_t f32[] = {0xca, 0x3f, 0xc0, 0x00, 0x00};
 	struct cub_val *v;
 
 	ck_assert_int_eq(cub_mp_decode(f32, sizeof(f32), &v, NULL, 0), 0);
@@ -181,8 +181,8 @@ END_TEST
 
 START_TEST(test_array32_bomb)
 {
-	static const uint8_t bomb[] = { 0xdd, 0xff, 0x00, 0x00, 0x00 };
-	struct rlimit rl = { 256u << 20, 256u << 20 };
+	static const uint8_t bomb[] = {0xdd, 0xff, 0x00, 0x00, 0x00};
+	struct rlimit rl = {256u << 20, 256u << 20};
 	char err[256];
 
 #ifndef UNDER_ASAN
@@ -201,11 +201,11 @@ END_TEST
 
 START_TEST(test_array32_bomb_ffff)
 {
-	static const uint8_t bomb[] = { 0xdd, 0xff, 0xff, 0x00, 0x00 };
+	static const uint8_t bomb[] = {0xdd, 0xff, 0xff, 0x00, 0x00};
 	char err[256];
 
-	ck_assert_int_eq(cub_mp_check(bomb, sizeof(bomb), err, sizeof(err)),
-	    -EBADMSG);
+	ck_assert_int_eq(
+	    cub_mp_check(bomb, sizeof(bomb), err, sizeof(err)), -EBADMSG);
 	ck_assert_str_eq(err,
 	    "array at offset 0 declares 4294901760 elements but only 0 bytes "
 	    "follow");
@@ -214,26 +214,22 @@ END_TEST
 
 START_TEST(test_huge_declared_lengths)
 {
-	static const uint8_t map32[] = { 0xdf, 0xff, 0xff, 0xff, 0xff, 0xa0 };
-	static const uint8_t str32[] = { 0xdb, 0xff, 0xff, 0xff, 0xff, 'a' };
-	static const uint8_t bin32[] = { 0xc6, 0x80, 0x00, 0x00, 0x00 };
-	static const uint8_t arr16[] = { 0xdc, 0x00, 0x03, 0x01, 0x02 };
-	static const uint8_t str8[] = { 0xd9, 0x05, 'a', 'b' };
+	static const uint8_t map32[] = {0xdf, 0xff, 0xff, 0xff, 0xff, 0xa0};
+	static const uint8_t str32[] = {0xdb, 0xff, 0xff, 0xff, 0xff, 'a'};
+	static const uint8_t bin32[] = {0xc6, 0x80, 0x00, 0x00, 0x00};
+	static const uint8_t arr16[] = {0xdc, 0x00, 0x03, 0x01, 0x02};
+	static const uint8_t str8[] = {0xd9, 0x05, 'a', 'b'};
 	char err[256];
 
-	ck_assert_int_eq(dec(map32, sizeof(map32), err, sizeof(err)),
-	    -EBADMSG);
+	ck_assert_int_eq(dec(map32, sizeof(map32), err, sizeof(err)), -EBADMSG);
 	ck_assert_str_eq(err,
 	    "map at offset 0 declares 4294967295 pairs but only 1 bytes "
 	    "follow");
-	ck_assert_int_eq(dec(str32, sizeof(str32), err, sizeof(err)),
-	    -EBADMSG);
+	ck_assert_int_eq(dec(str32, sizeof(str32), err, sizeof(err)), -EBADMSG);
 	ck_assert_ptr_nonnull(strstr(err, "string at offset 0 declares"));
-	ck_assert_int_eq(dec(bin32, sizeof(bin32), err, sizeof(err)),
-	    -EBADMSG);
+	ck_assert_int_eq(dec(bin32, sizeof(bin32), err, sizeof(err)), -EBADMSG);
 	ck_assert_ptr_nonnull(strstr(err, "binary at offset 0 declares"));
-	ck_assert_int_eq(dec(arr16, sizeof(arr16), err, sizeof(err)),
-	    -EBADMSG);
+	ck_assert_int_eq(dec(arr16, sizeof(arr16), err, sizeof(err)), -EBADMSG);
 	ck_assert_int_eq(dec(str8, sizeof(str8), err, sizeof(err)), -EBADMSG);
 }
 END_TEST
@@ -275,8 +271,7 @@ START_TEST(test_depth)
 	ck_assert_int_eq(dec(buf, CUB_DEPTH_MAX + 1, err, sizeof(err)), 0);
 	memset(buf, 0x91, CUB_DEPTH_MAX + 1);
 	buf[CUB_DEPTH_MAX + 1] = 0xc0;
-	ck_assert_int_eq(dec(buf, CUB_DEPTH_MAX + 2, err, sizeof(err)),
-	    -ELOOP);
+	ck_assert_int_eq(dec(buf, CUB_DEPTH_MAX + 2, err, sizeof(err)), -ELOOP);
 }
 END_TEST
 
@@ -319,28 +314,35 @@ START_TEST(test_refused)
 		size_t len;
 		const char *msg;
 	} bad[] = {
-		{ "\xc0\xc0", 2, "1 trailing bytes at offset 1" },
-		{ "\x91\x01\x02", 3, "trailing" },
-		{ "\x81\x01\x02", 3, "map key at offset 1 is of type integer" },
-		{ "\x81\x90\x02", 3, "map key at offset 1 is of type array" },
-		{ "\xd4\x01\x00", 3, "extension type" },
-		{ "\xc7\x01\x05\x00", 4, "extension type" },
-		{ "\x92\x01\xd8\x01", 4, "at offset 2" },
-		{ "\xc1", 1, "0xc1" },
-		{ "\xa3" "a\0b", 4, "NUL" },
-		{ "\x82\xa1x\x01\xa1x\x02", 7, "twice" },
-		{ "\xcb\x00\x00", 3, "float at offset 0 needs 8" },
-		{ "", 0, "empty" },
+	    {"\xc0\xc0", 2, "1 trailing bytes at offset 1"},
+	    {"\x91\x01\x02", 3, "trailing"},
+	    {"\x81\x01\x02", 3, "map key at offset 1 is of type integer"},
+	    {"\x81\x90\x02", 3, "map key at offset 1 is of type array"},
+	    {"\xd4\x01\x00", 3, "extension type"},
+	    {"\xc7\x01\x05\x00", 4, "extension type"},
+	    {"\x92\x01\xd8\x01", 4, "at offset 2"},
+	    {"\xc1", 1, "0xc1"},
+	    {"\xa3"
+	     "a\0b",
+		4, "NUL"},
+	    {"\x92\xc0\xa2"
+	     "a\xff",
+		5,
+		"string at offset 2 has invalid "
+		"UTF-8 at offset 4"},
+	    {"\x81\xa2\xc3\xa9\xa2\xed\xa0", 7, "invalid UTF-8"},
+	    {"\x82\xa1x\x01\xa1x\x02", 7, "twice"},
+	    {"\xcb\x00\x00", 3, "float at offset 0 needs 8"},
+	    {"", 0, "empty"},
 	};
 	char err[256];
 	size_t i;
 
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		ck_assert_int_eq(dec(bad[i].bytes, bad[i].len, err,
-				     sizeof(err)),
-		    -EBADMSG);
-		ck_assert_msg(strstr(err, bad[i].msg), "case %zu: '%s'", i,
-		    err);
+		ck_assert_int_eq(
+		    dec(bad[i].bytes, bad[i].len, err, sizeof(err)), -EBADMSG);
+		ck_assert_msg(
+		    strstr(err, bad[i].msg), "case %zu: '%s'", i, err);
 	}
 }
 END_TEST

@@ -13,9 +13,9 @@
 #include "cubicle/val.h"
 
 static const char *const frame_names[] = {
-	[CUB_RPC_REQUEST] = "request",
-	[CUB_RPC_RESPONSE] = "response",
-	[CUB_RPC_NOTIFY] = "notification",
+    [CUB_RPC_REQUEST] = "request",
+    [CUB_RPC_RESPONSE] = "response",
+    [CUB_RPC_NOTIFY] = "notification",
 };
 
 /* "a map", "an array": the kind with its article, for messages. */
@@ -23,15 +23,15 @@ static const char *
 a_kind(enum cub_val_kind kind)
 {
 	static const char *const names[] = {
-		[CUB_V_NIL] = "nil",
-		[CUB_V_BOOL] = "a boolean",
-		[CUB_V_INT] = "a negative integer",
-		[CUB_V_UINT] = "an integer",
-		[CUB_V_FLOAT] = "a float",
-		[CUB_V_STR] = "a string",
-		[CUB_V_BIN] = "binary data",
-		[CUB_V_ARRAY] = "an array",
-		[CUB_V_MAP] = "a map",
+	    [CUB_V_NIL] = "nil",
+	    [CUB_V_BOOL] = "a boolean",
+	    [CUB_V_INT] = "a negative integer",
+	    [CUB_V_UINT] = "an integer",
+	    [CUB_V_FLOAT] = "a float",
+	    [CUB_V_STR] = "a string",
+	    [CUB_V_BIN] = "binary data",
+	    [CUB_V_ARRAY] = "an array",
+	    [CUB_V_MAP] = "a map",
 	};
 
 	if ((unsigned)kind >= sizeof(names) / sizeof(names[0]))
@@ -76,8 +76,8 @@ get_method(struct cub_val *arr, uint32_t i, char **method, const char *frame,
 		    "%s method must be a string, not %s", frame,
 		    a_kind(v->kind));
 	if (!v->str.len)
-		return cubi_errf(-EBADMSG, err, errlen,
-		    "%s method is empty", frame);
+		return cubi_errf(
+		    -EBADMSG, err, errlen, "%s method is empty", frame);
 	if (v->str.len > CUB_METHOD_MAX)
 		return cubi_errf(-EMSGSIZE, err, errlen,
 		    "%s method is %u bytes, over the cap of %d", frame,
@@ -95,15 +95,14 @@ get_params(struct cub_val *arr, uint32_t i, struct cub_val **params,
 
 	if (v->kind != CUB_V_MAP)
 		return cubi_errf(-EBADMSG, err, errlen,
-		    "%s params must be a map, not %s", frame,
-		    a_kind(v->kind));
+		    "%s params must be a map, not %s", frame, a_kind(v->kind));
 	*params = steal(arr, i);
 	return 0;
 }
 
 int
-cub_rpc__decode(const void *buf, size_t len, struct cub_rpc *rpc, char *err,
-    size_t errlen)
+cub_rpc__decode(
+    const void *buf, size_t len, struct cub_rpc *rpc, char *err, size_t errlen)
 {
 	struct cub_val *v = NULL, *e;
 	const char *frame;
@@ -136,16 +135,14 @@ cub_rpc__decode(const void *buf, size_t len, struct cub_rpc *rpc, char *err,
 	}
 	switch (rpc->type) {
 	case CUB_RPC_REQUEST:
-		r = get_msgid(v->arr.items[1], &rpc->msgid, frame, err,
-		    errlen);
+		r = get_msgid(v->arr.items[1], &rpc->msgid, frame, err, errlen);
 		if (!r)
 			r = get_method(v, 2, &rpc->method, frame, err, errlen);
 		if (!r)
 			r = get_params(v, 3, &rpc->params, frame, err, errlen);
 		break;
 	case CUB_RPC_RESPONSE:
-		r = get_msgid(v->arr.items[1], &rpc->msgid, frame, err,
-		    errlen);
+		r = get_msgid(v->arr.items[1], &rpc->msgid, frame, err, errlen);
 		if (r)
 			break;
 		e = v->arr.items[2];
@@ -221,8 +218,7 @@ encode_frame(struct cub_val **items, size_t n, void **buf, size_t *len)
 static int
 take_params(const char *method, struct cub_val **params)
 {
-	if (check_method(method) ||
-	    (*params && (*params)->kind != CUB_V_MAP)) {
+	if (check_method(method) || (*params && (*params)->kind != CUB_V_MAP)) {
 		*params = cub_val__free(*params);
 		return -EINVAL;
 	}
@@ -280,8 +276,8 @@ cub_rpc__encode_response(uint32_t msgid, struct cub_val *error,
 }
 
 int
-cub_rpc__encode_notify(const char *method, struct cub_val *params,
-    void **buf, size_t *len)
+cub_rpc__encode_notify(
+    const char *method, struct cub_val *params, void **buf, size_t *len)
 {
 	struct cub_val *items[3];
 	int r;

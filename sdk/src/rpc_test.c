@@ -44,8 +44,8 @@ refused(const char *json, int want, const char *msg)
 
 	ck_assert_msg(decode_json(json, &rpc, err, sizeof(err)) == want,
 	    "%s: %s", json, err);
-	ck_assert_msg(strstr(err, msg), "%s: got '%s', want '%s'", json, err,
-	    msg);
+	ck_assert_msg(
+	    strstr(err, msg), "%s: got '%s', want '%s'", json, err, msg);
 	ck_assert_ptr_null(rpc.method);
 	ck_assert_ptr_null(rpc.params);
 	ck_assert_ptr_null(rpc.error);
@@ -60,8 +60,8 @@ START_TEST(test_request)
 	size_t len;
 	void *buf;
 
-	ck_assert_int_eq(cub_rpc__encode_request(0xfffffffe, CUB_M_PING,
-			     params(), &buf, &len),
+	ck_assert_int_eq(cub_rpc__encode_request(
+			     0xfffffffe, CUB_M_PING, params(), &buf, &len),
 	    0);
 	ck_assert_int_eq(cub_rpc__decode(buf, len, &rpc, err, sizeof(err)), 0);
 	ck_assert_int_eq(rpc.type, CUB_RPC_REQUEST);
@@ -94,8 +94,8 @@ START_TEST(test_response)
 	void *buf;
 
 	ck_assert_int_eq(cub_val__push(res, cub_val__str("r")), 0);
-	ck_assert_int_eq(cub_rpc__encode_response(7, NULL, cub_val__dup(res),
-			     &buf, &len),
+	ck_assert_int_eq(
+	    cub_rpc__encode_response(7, NULL, cub_val__dup(res), &buf, &len),
 	    0);
 	ck_assert_int_eq(cub_rpc__decode(buf, len, &rpc, err, sizeof(err)), 0);
 	ck_assert_int_eq(rpc.type, CUB_RPC_RESPONSE);
@@ -108,8 +108,8 @@ START_TEST(test_response)
 	free(buf);
 
 	/* No result: a nil value, not NULL. */
-	ck_assert_int_eq(cub_rpc__encode_response(8, NULL, NULL, &buf, &len),
-	    0);
+	ck_assert_int_eq(
+	    cub_rpc__encode_response(8, NULL, NULL, &buf, &len), 0);
 	ck_assert_mem_eq(buf, "\x94\x01\x08\xc0\xc0", 5);
 	ck_assert_int_eq(cub_rpc__decode(buf, len, &rpc, err, sizeof(err)), 0);
 	ck_assert_ptr_null(rpc.error);
@@ -144,9 +144,8 @@ START_TEST(test_notify)
 	size_t len;
 	void *buf;
 
-	ck_assert_int_eq(cub_rpc__encode_notify(CUB_EV_PORT_UP, params(), &buf,
-			     &len),
-	    0);
+	ck_assert_int_eq(
+	    cub_rpc__encode_notify(CUB_EV_PORT_UP, params(), &buf, &len), 0);
 	ck_assert_int_eq(cub_rpc__decode(buf, len, &rpc, err, sizeof(err)), 0);
 	ck_assert_int_eq(rpc.type, CUB_RPC_NOTIFY);
 	ck_assert_uint_eq(rpc.msgid, 0);
@@ -167,24 +166,23 @@ START_TEST(test_encode_refused)
 	memset(long_method, 'm', sizeof(long_method) - 1);
 	long_method[sizeof(long_method) - 1] = '\0';
 	/* Ownership is taken on failure too: ASan/LSan would see a leak. */
-	ck_assert_int_eq(cub_rpc__encode_request(1, long_method, params(),
-			     &buf, &len),
+	ck_assert_int_eq(
+	    cub_rpc__encode_request(1, long_method, params(), &buf, &len),
 	    -EINVAL);
-	ck_assert_int_eq(cub_rpc__encode_request(1, "", params(), &buf, &len),
+	ck_assert_int_eq(
+	    cub_rpc__encode_request(1, "", params(), &buf, &len), -EINVAL);
+	ck_assert_int_eq(
+	    cub_rpc__encode_request(1, NULL, NULL, &buf, &len), -EINVAL);
+	ck_assert_int_eq(
+	    cub_rpc__encode_request(1, "m", cub_val__array(), &buf, &len),
 	    -EINVAL);
-	ck_assert_int_eq(cub_rpc__encode_request(1, NULL, NULL, &buf, &len),
-	    -EINVAL);
-	ck_assert_int_eq(cub_rpc__encode_request(1, "m", cub_val__array(),
-			     &buf, &len),
-	    -EINVAL);
-	ck_assert_int_eq(cub_rpc__encode_notify("m", cub_val__uint(1), &buf,
-			     &len),
-	    -EINVAL);
-	ck_assert_int_eq(cub_rpc__encode_notify(long_method, NULL, &buf, &len),
-	    -EINVAL);
+	ck_assert_int_eq(
+	    cub_rpc__encode_notify("m", cub_val__uint(1), &buf, &len), -EINVAL);
+	ck_assert_int_eq(
+	    cub_rpc__encode_notify(long_method, NULL, &buf, &len), -EINVAL);
 	long_method[CUB_METHOD_MAX] = '\0';
-	ck_assert_int_eq(cub_rpc__encode_notify(long_method, NULL, &buf, &len),
-	    0);
+	ck_assert_int_eq(
+	    cub_rpc__encode_notify(long_method, NULL, &buf, &len), 0);
 	free(buf);
 }
 END_TEST
@@ -196,8 +194,8 @@ START_TEST(test_shapes_refused)
 	refused("[3, 1, \"m\", {}]", -EBADMSG, "type 0, 1 or 2");
 	refused("[-1, 1, \"m\", {}]", -EBADMSG, "type 0, 1 or 2");
 	refused("[\"0\", 1, \"m\", {}]", -EBADMSG, "type 0, 1 or 2");
-	refused("[0, 1, \"m\"]", -EBADMSG,
-	    "request frame has 3 elements, not 4");
+	refused(
+	    "[0, 1, \"m\"]", -EBADMSG, "request frame has 3 elements, not 4");
 	refused("[0, 1, \"m\", {}, 5]", -EBADMSG, "has 5 elements, not 4");
 	refused("[1, 1, null]", -EBADMSG, "response frame has 3 elements");
 	refused("[2, \"m\", {}, 1]", -EBADMSG,
@@ -212,13 +210,14 @@ START_TEST(test_shapes_refused)
 	refused("[0, 1, 5, {}]", -EBADMSG,
 	    "request method must be a string, not an integer");
 	refused("[0, 1, \"\", {}]", -EBADMSG, "request method is empty");
-	refused("[0, 1, \"mmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmm"
-		"mmmmmmmmmmm\", {}]",
+	refused(
+	    "[0, 1, \"mmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmm"
+	    "mmmmmmmmmmm\", {}]",
 	    -EMSGSIZE, "method is 65 bytes, over the cap of 64");
 	refused("[0, 1, \"m\", []]", -EBADMSG,
 	    "request params must be a map, not an array");
-	refused("[0, 1, \"m\", null]", -EBADMSG,
-	    "params must be a map, not nil");
+	refused(
+	    "[0, 1, \"m\", null]", -EBADMSG, "params must be a map, not nil");
 	refused("[2, \"m\", \"x\"]", -EBADMSG,
 	    "notification params must be a map, not a string");
 	refused("[2, null, {}]", -EBADMSG, "notification method must be");
@@ -233,19 +232,18 @@ START_TEST(test_bad_bytes)
 	struct cub_rpc rpc;
 	char err[256];
 
-	ck_assert_int_eq(cub_rpc__decode("\xdd\xff\x00\x00\x00", 5, &rpc, err,
-			     sizeof(err)),
+	ck_assert_int_eq(
+	    cub_rpc__decode("\xdd\xff\x00\x00\x00", 5, &rpc, err, sizeof(err)),
 	    -EBADMSG);
 	ck_assert_ptr_nonnull(strstr(err, "array at offset 0 declares"));
 	ck_assert_int_eq(cub_rpc__decode("\x94\x00\x01\xa1x\x80\xc0", 7, &rpc,
 			     err, sizeof(err)),
 	    -EBADMSG);
 	ck_assert_ptr_nonnull(strstr(err, "trailing"));
-	ck_assert_int_eq(cub_rpc__decode("\x94\x00\x01\xa1x", 5, &rpc, NULL, 0),
-	    -EBADMSG);
-	ck_assert_int_eq(cub_rpc__decode("\x94\x00\x01\xa1x\x80", 6, &rpc,
-			     NULL, 0),
-	    0);
+	ck_assert_int_eq(
+	    cub_rpc__decode("\x94\x00\x01\xa1x", 5, &rpc, NULL, 0), -EBADMSG);
+	ck_assert_int_eq(
+	    cub_rpc__decode("\x94\x00\x01\xa1x\x80", 6, &rpc, NULL, 0), 0);
 	cub_rpc__clear(&rpc);
 }
 END_TEST

@@ -161,8 +161,8 @@ START_TEST(test_dup_equal)
 	/* Maps compare as sets: order does not matter. */
 	c = cub_val__map();
 	ck_assert_int_eq(cub_val__set(c, "n", cub_val__nil()), 0);
-	ck_assert_int_eq(cub_val__set(c, "a", cub_val__dup(cub_val__get(a, "a"))),
-	    0);
+	ck_assert_int_eq(
+	    cub_val__set(c, "a", cub_val__dup(cub_val__get(a, "a"))), 0);
 	ck_assert_int_eq(cub_val__set(c, "b", cub_val__bin("\0\1", 2)), 0);
 	ck_assert_int_eq(cub_val__set(c, "f", cub_val__float(0.25)), 0);
 	ck_assert_int_eq(cub_val__set(c, "s", cub_val__str("v")), 0);
