@@ -796,7 +796,7 @@ emit_quoted(struct sbuf *sb, const char *s, size_t n)
 static void
 emit_float(struct sbuf *sb, double f, bool yaml)
 {
-	char tmp[40];
+	char tmp[40], *exp;
 
 	if (isnan(f)) {
 		sb_puts(sb, yaml ? ".nan" : "null");
@@ -807,9 +807,16 @@ emit_float(struct sbuf *sb, double f, bool yaml)
 		return;
 	}
 	snprintf(tmp, sizeof(tmp), "%.17g", f);
-	sb_puts(sb, tmp);
-	if (!strpbrk(tmp, ".e"))
-		sb_add(sb, ".0", 2);
+	if (strchr(tmp, '.')) {
+		sb_puts(sb, tmp);
+		return;
+	}
+	/* Keep it a float for readers: "1.0", "1.0e+20" (YAML 1.1 too). */
+	exp = strchr(tmp, 'e');
+	sb_add(sb, tmp, exp ? (size_t)(exp - tmp) : strlen(tmp));
+	sb_add(sb, ".0", 2);
+	if (exp)
+		sb_puts(sb, exp);
 }
 
 static void
@@ -954,7 +961,7 @@ yaml_needs_quotes(const char *s, size_t n)
 		return true;
 	if (s[0] == ' ' || s[n - 1] == ' ' || s[n - 1] == ':')
 		return true;
-	if (strchr("-?:,[]{}#&*!|>'\"%@`", s[0]))
+	if (strchr("-?:,[]{}#&*!|>'\"%@`<=", s[0]) || !strncmp(s, "...", 3))
 		return true;
 	if (strstr(s, ": ") || strchr(s, '#'))
 		return true;

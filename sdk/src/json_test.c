@@ -256,6 +256,16 @@ START_TEST(test_emit)
 	v = cub_val__float(-2.0);
 	emits(v, true, "-2.0\n");
 	cub_val__free(v);
+	v = cub_val__float(1e20);
+	emits(v, false, "1.0e+20");
+	yaml_is(v, "1.0e+20\n");
+	cub_val__free(v);
+	v = cub_val__float(-1.5e-7);
+	emits(v, false, "-1.4999999999999999e-07");
+	cub_val__free(v);
+	v = cub_val__str("...");
+	yaml_is(v, "\"...\"\n");
+	cub_val__free(v);
 }
 END_TEST
 
