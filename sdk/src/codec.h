@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * Private helpers shared by the decoders (msgpack.c, json.c, rpc.c).
+ * cub_val__set() looks keys up linearly, so a decoder that filled a map
+ * through it would be quadratic in the number of keys; the decoders append
+ * with cubi_map_append() and check for duplicates once, in n log n.
+ */
+#ifndef CUBI_CODEC_H
+#define CUBI_CODEC_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cubicle/val.h"
+
+/* Append without a lookup; takes ownership of key and val, even on error. */
+int cubi_map_append(struct cub_val *m, char *key, struct cub_val *val);
+/* A key present twice in m, or NULL; -ENOMEM leaves *dup NULL. */
+int cubi_map_dupkey(const struct cub_val *m, const char **dup);
+/*
+ * Length of the valid UTF-8 sequence at s (n > 0 bytes available), or 0
+ * for an invalid one: overlong forms, surrogates, over U+10FFFF.
+ */
+size_t cubi_utf8_len(const unsigned char *s, size_t n);
+/* snprintf into err when err != NULL; returns r. */
+int cubi_errf(int r, char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+#endif
