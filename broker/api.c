@@ -1,0 +1,486 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * The client API: decode, check, dispatch, answer.  Everything a client
+ * sends is checked before it is acted on: frame shape (rpc.c), then the
+ * size and types of the request's parts here, then the tree engine checks
+ * the words and values against the service's schema.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "broker.h"
+#include "cub_config.h"
+#include "cubicle/errors.h"
+#include "cubicle/proto.h"
+#include "cleanup.h"
+#include "log.h"
+
+#define MAX_WORDS 64
+#define MAX_WORD_LEN 256
+#define MAX_ARGS 256
+#define MAX_RID_LEN 64
+#define SHOW_TIMEOUT_MS 5000
+#define ACTION_TIMEOUT_MS 10000
+
+struct req {
+	const struct cub_val *words;
+	const struct cub_val *args;
+	const struct cub_val *body;
+	const char *rid;
+	bool mutating;
+};
+
+static const char *
+word(const struct req *q, uint32_t i)
+{
+	return i < q->words->arr.len ? q->words->arr.items[i]->str.ptr : NULL;
+}
+
+void
+api_publish(struct broker *b, const char *event, struct cub_val *params)
+{
+	size_t tlen = strlen(event) + 1, len;
+	nng_msg *msg;
+	void *buf;
+
+	if (cub_rpc__encode_notify(event, params, &buf, &len))
+		return;
+	/* The topic is the event name and a NUL, then the frame. */
+	if (!nng_msg_alloc(&msg, 0)) {
+		if (nng_msg_append(msg, event, tlen) ||
+		    nng_msg_append(msg, buf, len) ||
+		    nng_sendmsg(b->events, msg, NNG_FLAG_NONBLOCK))
+			nng_msg_free(msg);
+	}
+	free(buf);
+}
+
+static struct cub_val *
+list_cubes(struct broker *b, struct service *only)
+{
+	struct cub_val *arr = cub_val__array(), *e;
+	const struct cub_val *ports;
+	struct cube *c;
+
+	for (c = b->cubes; c; c = c->next) {
+		if (only && c->svc != only)
+			continue;
+		ports = cub_val__get(c->doc, "ports");
+		e = cub_val__map();
+		cub_val__set(e, "name", cub_val__str(c->name));
+		cub_val__set(e, "service", cub_val__str(c->svc->name));
+		cub_val__set(e, "type", cub_val__str(hook_name(c->hook)));
+		cub_val__set(e, "ports",
+		    cub_val__uint(ports && ports->kind == CUB_V_ARRAY ?
+			    ports->arr.len :
+			    0));
+		cub_val__push(arr, e);
+	}
+	return arr;
+}
+
+static struct cub_val *
+list_services(struct broker *b)
+{
+	struct cub_val *arr = cub_val__array(), *e;
+	struct service *s;
+	struct cube *c;
+	unsigned n;
+
+	for (s = b->svcs; s; s = s->next) {
+		for (n = 0, c = b->cubes; c; c = c->next)
+			n += c->svc == s;
+		e = cub_val__map();
+		cub_val__set(e, "name", cub_val__str(s->name));
+		cub_val__set(e, "status",
+		    cub_val__str(s->ready ? "running" : "starting"));
+		cub_val__set(e, "pid", cub_val__uint((uint64_t)s->pid));
+		cub_val__set(e, "uid", cub_val__uint(s->uid));
+		cub_val__set(e, "restarts", cub_val__uint(s->restarts));
+		cub_val__set(e, "cubes", cub_val__uint(n));
+		cub_val__push(arr, e);
+	}
+	return arr;
+}
+
+static void
+kw(struct cub_val *arr, const char *name, const char *kind, const char *help)
+{
+	struct cub_val *e = cub_val__map();
+
+	cub_val__set(e, "name", cub_val__str(name));
+	cub_val__set(e, "kind", cub_val__str(kind));
+	cub_val__set(e, "type", cub_val__str(""));
+	cub_val__set(e, "help", cub_val__str(help));
+	cub_val__push(arr, e);
+}
+
+static struct cub_val *
+top_help(struct broker *b)
+{
+	struct cub_val *h = cub_val__map(), *k = cub_val__array();
+	struct service *s;
+	struct cube *c;
+	char help[96];
+
+	kw(k, "show", "verb", "show cubes | show services");
+	kw(k, "cubes", "verb", "list every cube");
+	kw(k, "services", "verb", "list services and their workers");
+	for (s = b->svcs; s; s = s->next) {
+		snprintf(help, sizeof(help), "service: add <name> to create a "
+					     "cube");
+		kw(k, s->name, "service", help);
+	}
+	for (c = b->cubes; c; c = c->next) {
+		snprintf(help, sizeof(help), "%s cube", c->svc->name);
+		kw(k, c->name, "cube", help);
+	}
+	cub_val__set(h, "path", cub_val__str(""));
+	cub_val__set(h, "keywords", k);
+	cub_val__set(h, "example", cub_val__str("cubicle simpleforwarder add "
+						"sf1"));
+	return h;
+}
+
+/* Fill ro fields: port status from the broker, the rest from the worker. */
+static struct cub_val *
+doc_for_show(struct broker *b, struct cube *c)
+{
+	struct cub_val *doc = cub_val__dup(c->doc), *p, *ov = NULL, *e2 = NULL;
+	struct cub_val *ports = cub_val__get(doc, "ports");
+	struct bport *bp;
+	uint32_t i;
+
+	for (i = 0; ports && ports->kind == CUB_V_ARRAY && i < ports->arr.len;
+	     i++) {
+		p = ports->arr.items[i];
+		bp = topo_port(c, cub_val__get_str(p, "name") ?: "");
+		cub_val__set(p, "status",
+		    cub_val__str(bp && bp->ifindex ? "UP" : "DOWN"));
+	}
+	p = cub_val__map();
+	cub_val__set(p, "cube", cub_val__str(c->name));
+	cub_val__set(p, "config", cub_val__dup(c->doc));
+	if (!sup_call(c->svc, CUB_M_CUBE_SHOW, p, &ov, &e2, SHOW_TIMEOUT_MS) &&
+	    ov && ov->kind == CUB_V_MAP)
+		cubi_tree__merge_overlay(c->svc->schema, doc, ov);
+	cub_val__free(ov);
+	cub_val__free(e2);
+	return doc;
+}
+
+static int
+on_cube(struct broker *b, struct cube *c, struct req *q,
+    struct cub_val **result, struct cub_val **errv)
+{
+	struct cubi_result res = { 0 };
+	struct cub_val *rest = cub_val__array(), *work, *p;
+	struct service *s = c->svc;
+	uint32_t i;
+	int r;
+
+	if (!s->schema) {
+		cub_val__free(rest);
+		*errv = cub_err_val(CUB_E_UNAVAIL,
+		    "service '%s' has not started yet", s->name);
+		return -EAGAIN;
+	}
+	for (i = 1; i < q->words->arr.len; i++)
+		cub_val__push(rest, cub_val__str(word(q, i)));
+	work = cub_val__dup(c->doc);
+	r = cubi_tree__apply(s->schema, work, rest, q->args, q->body, &res,
+	    errv);
+	if (r)
+		goto out;
+	if (res.del_cube) {
+		q->mutating = true;
+		r = cube_delete(b, c, errv);
+		goto out;
+	}
+	switch (res.verb) {
+	case CUBI_SHOW:
+		/* Resolve the words again on the document with ro fields. */
+		cub_val__free(work);
+		cubi_result__clear(&res);
+		work = doc_for_show(b, c);
+		r = cubi_tree__apply(s->schema, work, rest, q->args, q->body,
+		    &res, errv);
+		if (!r)
+			*result = TAKE_PTR(res.reply);
+		break;
+	case CUBI_HELP:
+		*result = TAKE_PTR(res.reply);
+		break;
+	case CUBI_ACTION:
+		q->mutating = true;
+		p = cub_val__map();
+		cub_val__set(p, "cube", cub_val__str(c->name));
+		cub_val__set(p, "path", TAKE_PTR(res.action_path));
+		cub_val__set(p, "action", cub_val__str(res.action));
+		cub_val__set(p, "args", res.action_args ?
+			TAKE_PTR(res.action_args) :
+			cub_val__map());
+		r = sup_call(s, CUB_M_CUBE_ACTION, p, result, errv,
+		    ACTION_TIMEOUT_MS);
+		break;
+	default:
+		q->mutating = true;
+		if (res.changed) {
+			r = cube_update(b, c, work, errv);
+			work = NULL;
+		}
+		break;
+	}
+out:
+	cubi_result__clear(&res);
+	cub_val__free(work);
+	cub_val__free(rest);
+	return r;
+}
+
+static int
+on_service(struct broker *b, struct service *s, struct req *q,
+    struct cub_val **result, struct cub_val **errv)
+{
+	const char *verb = word(q, 1);
+	struct cube *c;
+	uint32_t n = q->words->arr.len;
+
+	if (!s->schema) {
+		*errv = cub_err_val(CUB_E_UNAVAIL,
+		    "service '%s' has not started yet", s->name);
+		return -EAGAIN;
+	}
+	if (!verb || !strcmp(verb, "show")) {
+		*result = list_cubes(b, s);
+		return 0;
+	}
+	if (!strcmp(verb, "?") || !strcmp(verb, "help")) {
+		*result = cubi_tree__service_help(s->schema, s->name);
+		return 0;
+	}
+	if (!strcmp(verb, "add") || !strcmp(verb, "del")) {
+		if (n != 3) {
+			*errv = cub_err_val(CUB_E_MISSING,
+			    "usage: %s %s <name>%s", s->name, verb,
+			    verb[0] == 'a' ? " [field=value ...]" : "");
+			return -EINVAL;
+		}
+		q->mutating = true;
+		if (verb[0] == 'a')
+			return cube_create(b, s, word(q, 2), q->args, q->body,
+			    errv);
+		c = cube_find(b, word(q, 2));
+		if (!c || c->svc != s) {
+			*errv = cub_err_val(CUB_E_NOTFOUND,
+			    "no %s cube named '%s'", s->name, word(q, 2));
+			return -ENOENT;
+		}
+		return cube_delete(b, c, errv);
+	}
+	*errv = cub_err_val(CUB_E_VERB,
+	    "'%s' is not a command of service '%s' (try add, del, show or ?)",
+	    verb, s->name);
+	return -EINVAL;
+}
+
+static int
+on_request(struct broker *b, struct req *q, struct cub_val **result,
+    struct cub_val **errv)
+{
+	const char *w0 = word(q, 0), *w1 = word(q, 1);
+	struct service *s;
+	struct cube *c;
+
+	if (!w0 || !strcmp(w0, "?") || !strcmp(w0, "help")) {
+		*result = top_help(b);
+		return 0;
+	}
+	if ((!strcmp(w0, "cubes") && (!w1 || !strcmp(w1, "show"))) ||
+	    (!strcmp(w0, "show") && w1 && !strcmp(w1, "cubes"))) {
+		*result = list_cubes(b, NULL);
+		return 0;
+	}
+	if ((!strcmp(w0, "services") && (!w1 || !strcmp(w1, "show"))) ||
+	    (!strcmp(w0, "show") && w1 && !strcmp(w1, "services"))) {
+		*result = list_services(b);
+		return 0;
+	}
+	if ((c = cube_find(b, w0)))
+		return on_cube(b, c, q, result, errv);
+	if ((s = svc_find(b, w0)))
+		return on_service(b, s, q, result, errv);
+	*errv = cub_err_val(CUB_E_NOTFOUND,
+	    "no cube or service named '%s' (cubicle ? lists them)", w0);
+	return -ENOENT;
+}
+
+static int
+check_request(const struct cub_val *p, struct req *q, struct cub_val **errv)
+{
+	uint32_t i;
+
+	memset(q, 0, sizeof(*q));
+	q->words = cub_val__get(p, "words");
+	q->args = cub_val__get(p, "args");
+	q->body = cub_val__get(p, "body");
+	if (!q->words || q->words->kind != CUB_V_ARRAY) {
+		*errv = cub_err_val(CUB_E_TYPE, "'words' must be an array");
+		return -EINVAL;
+	}
+	if (q->words->arr.len > MAX_WORDS) {
+		*errv = cub_err_val(CUB_E_TOOBIG, "more than %d words",
+		    MAX_WORDS);
+		return -E2BIG;
+	}
+	for (i = 0; i < q->words->arr.len; i++) {
+		const struct cub_val *w = q->words->arr.items[i];
+
+		if (w->kind != CUB_V_STR || w->str.len == 0 ||
+		    w->str.len > MAX_WORD_LEN) {
+			*errv = cub_err_val(CUB_E_TYPE,
+			    "word %u must be a string of 1 to %d bytes", i,
+			    MAX_WORD_LEN);
+			return -EINVAL;
+		}
+	}
+	if (q->args && q->args->kind == CUB_V_NIL)
+		q->args = NULL;
+	if (q->args && (q->args->kind != CUB_V_MAP ||
+			   q->args->map.len > MAX_ARGS)) {
+		*errv = cub_err_val(CUB_E_TYPE,
+		    "'args' must be a map of at most %d fields", MAX_ARGS);
+		return -EINVAL;
+	}
+	if (q->body && q->body->kind == CUB_V_NIL)
+		q->body = NULL;
+	if (q->body && q->body->kind != CUB_V_MAP) {
+		*errv = cub_err_val(CUB_E_TYPE, "'body' must be a map");
+		return -EINVAL;
+	}
+	if (cub_val__get(p, "rid")) {
+		q->rid = cub_val__get_str(p, "rid");
+		if (!q->rid || !*q->rid || strlen(q->rid) > MAX_RID_LEN) {
+			*errv = cub_err_val(CUB_E_TYPE,
+			    "'rid' must be a string of 1 to %d bytes",
+			    MAX_RID_LEN);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* Answers to mutating requests, by request id, so a resend is not
+ * applied twice. */
+static struct rid_entry *
+rid_find(struct broker *b, const char *rid)
+{
+	unsigned i;
+
+	for (i = 0; i < RID_CACHE; i++)
+		if (b->rids[i].reply && !strcmp(b->rids[i].rid, rid))
+			return &b->rids[i];
+	return NULL;
+}
+
+static void
+rid_store(struct broker *b, const char *rid, const struct cub_val *errv,
+    const struct cub_val *result)
+{
+	struct rid_entry *e = &b->rids[b->rid_next++ % RID_CACHE];
+	struct cub_val *v = cub_val__map();
+
+	cub_val__free(e->reply);
+	snprintf(e->rid, sizeof(e->rid), "%s", rid);
+	cub_val__set(v, "error", errv ? cub_val__dup(errv) : cub_val__nil());
+	cub_val__set(v, "result",
+	    result ? cub_val__dup(result) : cub_val__nil());
+	e->reply = v;
+}
+
+static void
+reply(struct broker *b, uint32_t msgid, struct cub_val *errv,
+    struct cub_val *result)
+{
+	nng_msg *msg;
+	void *buf;
+	size_t len;
+
+	if (errv)
+		result = cub_val__free(result);
+	else if (!result)
+		result = cub_val__map();
+	if (cub_rpc__encode_response(msgid, errv, result, &buf, &len)) {
+		log_err("encode reply: out of memory");
+		return;
+	}
+	if (nng_msg_alloc(&msg, 0) || nng_msg_append(msg, buf, len) ||
+	    nng_sendmsg(b->client, msg, 0)) {
+		log_warn("client went away before its reply");
+		nng_msg_free(msg);
+	}
+	free(buf);
+}
+
+void
+api_handle(struct broker *b, nng_msg *msg)
+{
+	struct cub_val *result = NULL, *errv = NULL;
+	struct rid_entry *cached;
+	struct cub_rpc rpc = { 0 };
+	struct req q;
+	char err[256];
+	int r;
+
+	r = cub_rpc__decode(nng_msg_body(msg), nng_msg_len(msg), &rpc, err,
+	    sizeof(err));
+	nng_msg_free(msg);
+	if (r || rpc.type != CUB_RPC_REQUEST) {
+		reply(b, rpc.msgid,
+		    cub_err_val(r == -EMSGSIZE || r == -ELOOP ? CUB_E_TOOBIG :
+								CUB_E_BADMSG,
+			"%s", r ? err : "expected a request [0, msgid, method, "
+					"params]"),
+		    NULL);
+		cub_rpc__clear(&rpc);
+		return;
+	}
+	if (!strcmp(rpc.method, CUB_M_PING)) {
+		struct service *s;
+		bool ready = true;
+
+		for (s = b->svcs; s; s = s->next)
+			ready &= s->ready;
+		result = cub_val__map();
+		cub_val__set(result, "version", cub_val__str(CUB_VERSION));
+		cub_val__set(result, "pid", cub_val__uint((uint64_t)getpid()));
+		cub_val__set(result, "ready", cub_val__bool(ready));
+	} else if (!strcmp(rpc.method, CUB_M_REQUEST)) {
+		if (!check_request(rpc.params, &q, &errv)) {
+			cached = q.rid ? rid_find(b, q.rid) : NULL;
+			if (cached) {
+				const struct cub_val *ce =
+				    cub_val__get(cached->reply, "error");
+
+				log_info("request %s answered again from cache",
+				    q.rid);
+				errv = ce->kind == CUB_V_NIL ? NULL :
+							      cub_val__dup(ce);
+				result = cub_val__dup(
+				    cub_val__get(cached->reply, "result"));
+			} else {
+				on_request(b, &q, &result, &errv);
+				if (q.rid && q.mutating)
+					rid_store(b, q.rid, errv, result);
+			}
+		}
+	} else {
+		errv = cub_err_val(CUB_E_NOMETHOD, "no method '%s'",
+		    rpc.method);
+	}
+	reply(b, rpc.msgid, errv, result);
+	cub_rpc__clear(&rpc);
+}

@@ -1,0 +1,609 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * The BPF object service: the only place that loads programs.  Every ELF a
+ * worker hands over is hostile until proven otherwise:
+ *   1. libbpf parses it from memory (bpf_object__open_mem);
+ *   2. the policy check: only the program for the cube's hook is loaded,
+ *      its type must be the hook's, every map type and the total map size
+ *      must be within what the service declared, the framework maps must
+ *      have their exact shape, and every helper call in the instructions
+ *      must be in the networking set;
+ *   3. the load itself runs on a thread whose effective capabilities lack
+ *      CAP_SYS_ADMIN and CAP_PERFMON, so the verifier applies its
+ *      unprivileged rules too (no kernel reads, no pointer leaks, no
+ *      tracing helpers) even if the instruction check missed something.
+ * Maps are pinned under <pin-root>/<cube>/ and reused on reload, so a
+ * reload (worker or broker restart, new plugin version) keeps map contents
+ * and the new program replaces the old one in place on every netdev.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/capability.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/magic.h>
+
+#include "broker.h"
+#include "cube_shared.h"
+#include "cubicle/errors.h"
+#include "log.h"
+
+#define MAP_BYTES_CAP (256ull << 20)
+
+/* Helpers a network function may call; everything else is refused. */
+static const int allowed_helpers[] = {
+	BPF_FUNC_map_lookup_elem,
+	BPF_FUNC_map_update_elem,
+	BPF_FUNC_map_delete_elem,
+	BPF_FUNC_ktime_get_ns,
+	BPF_FUNC_get_prandom_u32,
+	BPF_FUNC_get_smp_processor_id,
+	BPF_FUNC_skb_store_bytes,
+	BPF_FUNC_l3_csum_replace,
+	BPF_FUNC_l4_csum_replace,
+	BPF_FUNC_tail_call,
+	BPF_FUNC_clone_redirect,
+	BPF_FUNC_skb_vlan_push,
+	BPF_FUNC_skb_vlan_pop,
+	BPF_FUNC_redirect,
+	BPF_FUNC_skb_load_bytes,
+	BPF_FUNC_csum_diff,
+	BPF_FUNC_skb_change_proto,
+	BPF_FUNC_skb_change_type,
+	BPF_FUNC_get_hash_recalc,
+	BPF_FUNC_skb_change_tail,
+	BPF_FUNC_skb_pull_data,
+	BPF_FUNC_csum_update,
+	BPF_FUNC_set_hash_invalid,
+	BPF_FUNC_get_numa_node_id,
+	BPF_FUNC_skb_change_head,
+	BPF_FUNC_xdp_adjust_head,
+	BPF_FUNC_redirect_map,
+	BPF_FUNC_skb_adjust_room,
+	BPF_FUNC_xdp_adjust_meta,
+	BPF_FUNC_xdp_adjust_tail,
+	BPF_FUNC_skb_load_bytes_relative,
+	BPF_FUNC_fib_lookup,
+	BPF_FUNC_map_push_elem,
+	BPF_FUNC_map_pop_elem,
+	BPF_FUNC_map_peek_elem,
+	BPF_FUNC_spin_lock,
+	BPF_FUNC_spin_unlock,
+	BPF_FUNC_skb_ecn_set_ce,
+	BPF_FUNC_jiffies64,
+	BPF_FUNC_ktime_get_boot_ns,
+	BPF_FUNC_ringbuf_output,
+	BPF_FUNC_ringbuf_reserve,
+	BPF_FUNC_ringbuf_submit,
+	BPF_FUNC_ringbuf_discard,
+	BPF_FUNC_ringbuf_query,
+	BPF_FUNC_csum_level,
+	BPF_FUNC_redirect_neigh,
+	BPF_FUNC_redirect_peer,
+	BPF_FUNC_check_mtu,
+	BPF_FUNC_for_each_map_elem,
+	BPF_FUNC_loop,
+	BPF_FUNC_xdp_get_buff_len,
+	BPF_FUNC_xdp_load_bytes,
+	BPF_FUNC_xdp_store_bytes,
+	BPF_FUNC_map_lookup_percpu_elem,
+};
+
+static const char *const hook_progs[] = {
+	[HOOK_TC] = "cub_ingress_tc",
+	[HOOK_XDP_SKB] = "cub_ingress_xdp",
+	[HOOK_XDP_DRV] = "cub_ingress_xdp",
+};
+
+struct fw_map {
+	const char *name;
+	uint32_t type, key_size, value_size, max_entries;
+};
+
+/* The framework maps every cube object carries (cube.bpf.h). */
+static const struct fw_map fw_maps[] = {
+	{ "cub_ports", BPF_MAP_TYPE_ARRAY, 4, sizeof(struct cub_port),
+	    CUB_MAX_PORTS },
+	{ "cub_if2port", BPF_MAP_TYPE_HASH, 4, 4, CUB_MAX_PORTS },
+	{ "cub_pktin", BPF_MAP_TYPE_RINGBUF, 0, 0, 0 },
+};
+
+#define REFUSE(...)                                                          \
+	(*errv = cub_err_val(CUB_E_REFUSED, __VA_ARGS__), -EPERM)
+
+static uint64_t
+fnv1a(const void *p, size_t len)
+{
+	const uint8_t *s = p;
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	while (len--)
+		h = (h ^ *s++) * 0x100000001b3ull;
+	return h;
+}
+
+int
+pin_path(struct broker *b, char *buf, size_t len, const char *cube,
+    const char *leaf)
+{
+	int n = snprintf(buf, len, "%s/%s%s%s", b->o.pin_root, cube,
+	    leaf ? "/" : "", leaf ? leaf : "");
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+static bool
+helper_allowed(int id)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(allowed_helpers) / sizeof(allowed_helpers[0]);
+	     i++)
+		if (allowed_helpers[i] == id)
+			return true;
+	return false;
+}
+
+static int
+check_insns(const char *cube, struct bpf_program *prog, struct cub_val **errv)
+{
+	const struct bpf_insn *insn = bpf_program__insns(prog);
+	size_t i, n = bpf_program__insn_cnt(prog);
+
+	for (i = 0; i < n; i++) {
+		if (insn[i].code != (BPF_JMP | BPF_CALL))
+			continue;
+		if (insn[i].src_reg == BPF_PSEUDO_CALL)
+			continue; /* a call to a subprogram of the object */
+		if (insn[i].src_reg != 0)
+			return REFUSE("cube '%s': program '%s' calls a kernel "
+				      "function (kfunc), which is not allowed",
+			    cube, bpf_program__name(prog));
+		if (!helper_allowed(insn[i].imm))
+			return REFUSE("cube '%s': program '%s' calls helper "
+				      "#%d at instruction %zu, which is outside "
+				      "the networking set",
+			    cube, bpf_program__name(prog), insn[i].imm, i);
+	}
+	return 0;
+}
+
+static uint64_t
+map_bytes(const struct bpf_map *m)
+{
+	if (bpf_map__type(m) == BPF_MAP_TYPE_RINGBUF)
+		return bpf_map__max_entries(m);
+	return ((uint64_t)bpf_map__key_size(m) + bpf_map__value_size(m)) *
+	    bpf_map__max_entries(m);
+}
+
+static int
+check_object(struct cube *c, struct bpf_object *obj, struct cub_val **errv)
+{
+	const struct cub_bpf_policy *pol = &c->svc->policy;
+	const char *want = hook_progs[c->hook];
+	enum bpf_prog_type want_type = c->hook == HOOK_TC ?
+	    BPF_PROG_TYPE_SCHED_CLS :
+	    BPF_PROG_TYPE_XDP;
+	struct bpf_program *prog, *found = NULL;
+	struct bpf_map *m;
+	uint64_t total = 0;
+	int nmaps = 0, r;
+	size_t i;
+
+	bpf_object__for_each_program(prog, obj) {
+		if (strcmp(bpf_program__name(prog), want)) {
+			bpf_program__set_autoload(prog, false);
+			continue;
+		}
+		found = prog;
+	}
+	if (!found)
+		return REFUSE("cube '%s': object has no program '%s' for hook "
+			      "%s",
+		    c->name, want, hook_name(c->hook));
+	if (bpf_program__type(found) != want_type)
+		return REFUSE("cube '%s': program '%s' has type %s, hook %s "
+			      "needs %s",
+		    c->name, want,
+		    libbpf_bpf_prog_type_str(bpf_program__type(found)),
+		    hook_name(c->hook), libbpf_bpf_prog_type_str(want_type));
+	if (want_type >= 32 || !(pol->prog_types & (1u << want_type)))
+		return REFUSE("cube '%s': service '%s' did not declare program "
+			      "type %s",
+		    c->name, c->svc->name, libbpf_bpf_prog_type_str(want_type));
+	if ((r = check_insns(c->name, found, errv)))
+		return r;
+
+	bpf_object__for_each_map(m, obj) {
+		enum bpf_map_type t = bpf_map__type(m);
+
+		if (++nmaps > CUB_MAX_MAPS)
+			return REFUSE("cube '%s': more than %d maps", c->name,
+			    CUB_MAX_MAPS);
+		if (!bpf_map__is_internal(m) &&
+		    ((unsigned)t >= 64 || !(pol->map_types & (1ull << t))))
+			return REFUSE("cube '%s': map '%s' has type %s, not "
+				      "declared by service '%s'",
+			    c->name, bpf_map__name(m),
+			    libbpf_bpf_map_type_str(t), c->svc->name);
+		total += map_bytes(m);
+	}
+	if (total > pol->max_map_bytes || total > MAP_BYTES_CAP)
+		return REFUSE("cube '%s': maps need %llu bytes, over the "
+			      "service's limit of %llu",
+		    c->name, (unsigned long long)total,
+		    (unsigned long long)pol->max_map_bytes);
+	for (i = 0; i < sizeof(fw_maps) / sizeof(fw_maps[0]); i++) {
+		const struct fw_map *f = &fw_maps[i];
+
+		m = bpf_object__find_map_by_name(obj, f->name);
+		if (!m || bpf_map__type(m) != f->type ||
+		    (f->key_size && (bpf_map__key_size(m) != f->key_size ||
+					bpf_map__value_size(m) !=
+					    f->value_size ||
+					bpf_map__max_entries(m) !=
+					    f->max_entries)))
+			return REFUSE("cube '%s': framework map '%s' missing "
+				      "or not as declared in cube.bpf.h",
+			    c->name, f->name);
+	}
+	return 0;
+}
+
+struct load_job {
+	struct bpf_object *obj;
+	int r;
+};
+
+/*
+ * Load with CAP_SYS_ADMIN and CAP_PERFMON cleared from this thread's
+ * effective set (capabilities are per thread); CAP_BPF and CAP_NET_ADMIN
+ * stay, so maps and networking programs load, under the verifier's
+ * unprivileged rules.
+ */
+static void *
+load_thread(void *arg)
+{
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct data[2];
+	struct load_job *job = arg;
+
+	if (syscall(SYS_capget, &hdr, data)) {
+		job->r = -errno;
+		return NULL;
+	}
+	data[CAP_SYS_ADMIN / 32].effective &= ~(1u << (CAP_SYS_ADMIN % 32));
+	data[CAP_PERFMON / 32].effective &= ~(1u << (CAP_PERFMON % 32));
+	if (syscall(SYS_capset, &hdr, data)) {
+		job->r = -errno;
+		return NULL;
+	}
+	job->r = bpf_object__load(job->obj);
+	return NULL;
+}
+
+static int
+load_unprivileged(struct bpf_object *obj)
+{
+	struct load_job job = { .obj = obj };
+	pthread_t t;
+
+	if (pthread_create(&t, NULL, load_thread, &job))
+		return -EAGAIN;
+	pthread_join(t, NULL);
+	return job.r;
+}
+
+static int
+dupfd(int fd)
+{
+	int r = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+
+	return r < 0 ? -errno : r;
+}
+
+struct bpfobj *
+bpfobj_free(struct bpfobj *o)
+{
+	int i;
+
+	if (!o)
+		return NULL;
+	if (o->prog_fd >= 0)
+		close(o->prog_fd);
+	for (i = 0; i < o->nmaps; i++)
+		if (o->maps[i].fd >= 0)
+			close(o->maps[i].fd);
+	free(o);
+	return NULL;
+}
+
+struct bmap *
+bpfobj_map(struct bpfobj *o, const char *name)
+{
+	int i;
+
+	for (i = 0; o && i < o->nmaps; i++)
+		if (!strcmp(o->maps[i].name, name))
+			return &o->maps[i];
+	return NULL;
+}
+
+/* Pin to a temporary name, then rename over the old pin: never unpinned. */
+static int
+pin_replace(int fd, const char *path)
+{
+	char tmp[PATH_MAX];
+
+	snprintf(tmp, sizeof(tmp), "%s.new", path);
+	unlink(tmp);
+	if (bpf_obj_pin(fd, tmp))
+		return -errno;
+	if (rename(tmp, path)) {
+		int r = -errno;
+
+		unlink(tmp);
+		return r;
+	}
+	return 0;
+}
+
+static int
+fill_map(struct bmap *bm, const char *name, int fd)
+{
+	struct bpf_map_info info = { 0 };
+	__u32 len = sizeof(info);
+
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return -errno;
+	snprintf(bm->name, sizeof(bm->name), "%s", name);
+	bm->fd = fd;
+	bm->type = info.type;
+	bm->key_size = info.key_size;
+	bm->value_size = info.value_size;
+	bm->max_entries = info.max_entries;
+	return 0;
+}
+
+int
+bpfobj_load(struct broker *b, struct cube *c, const void *elf, size_t len,
+    struct cub_val **errv)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .object_name = c->name);
+	char path[PATH_MAX], dir[PATH_MAX];
+	struct bpfobj *o = NULL, *old = c->obj;
+	struct bpf_program *prog;
+	struct bpf_prog_info pinfo = { 0 };
+	__u32 plen = sizeof(pinfo);
+	struct bpf_object *obj;
+	struct bpf_map *m;
+	uint64_t hash = fnv1a(elf, len);
+	int r, fd;
+
+	if (old && old->hash == hash)
+		return 0; /* loaded (or adopted) from these very bytes */
+	obj = bpf_object__open_mem(elf, len, &oo);
+	if (!obj)
+		return REFUSE("cube '%s': not a valid BPF ELF object (%s)",
+		    c->name, strerror(errno));
+	if ((r = check_object(c, obj, errv)))
+		goto out;
+	pin_path(b, dir, sizeof(dir), c->name, NULL);
+	if (mkdir(dir, 0700) && errno != EEXIST) {
+		r = -errno;
+		*errv = cub_err_val(CUB_E_KERNEL, "cube '%s': mkdir %s: %s",
+		    c->name, dir, strerror(-r));
+		goto out;
+	}
+	bpf_object__for_each_map(m, obj) {
+		if (bpf_map__is_internal(m))
+			continue;
+		pin_path(b, path, sizeof(path), c->name, bpf_map__name(m));
+		bpf_map__set_pin_path(m, path);
+	}
+	r = load_unprivileged(obj);
+	if (r) {
+		*errv = cub_err_val(CUB_E_REFUSED,
+		    "cube '%s': the kernel refused the object: %s (the "
+		    "verifier runs it without CAP_SYS_ADMIN and CAP_PERFMON; "
+		    "run cubicled --debug for its log)",
+		    c->name, strerror(-r));
+		goto out;
+	}
+	o = calloc(1, sizeof(*o));
+	if (!o) {
+		r = -ENOMEM;
+		*errv = cub_err_val(CUB_E_INTERNAL, "out of memory");
+		goto out;
+	}
+	o->hash = hash;
+	o->prog_fd = -1;
+	prog = bpf_object__find_program_by_name(obj, hook_progs[c->hook]);
+	if ((r = o->prog_fd = dupfd(bpf_program__fd(prog))) < 0)
+		goto err_kernel;
+	if (bpf_obj_get_info_by_fd(o->prog_fd, &pinfo, &plen)) {
+		r = -errno;
+		goto err_kernel;
+	}
+	o->prog_id = pinfo.id;
+	bpf_object__for_each_map(m, obj) {
+		if (bpf_map__is_internal(m))
+			continue;
+		if ((r = fd = dupfd(bpf_map__fd(m))) < 0)
+			goto err_kernel;
+		if ((r = fill_map(&o->maps[o->nmaps], bpf_map__name(m), fd))) {
+			close(fd);
+			goto err_kernel;
+		}
+		o->nmaps++;
+	}
+	pin_path(b, path, sizeof(path), c->name, "prog");
+	if ((r = pin_replace(o->prog_fd, path)))
+		goto err_kernel;
+	c->obj = o;
+	r = topo_reattach_all(b, c, old ? old->prog_fd : -1);
+	if (r) {
+		/* The old program (if any) is still attached: keep it. */
+		c->obj = old;
+		if (old)
+			pin_replace(old->prog_fd, path);
+		*errv = cub_err_val(CUB_E_KERNEL,
+		    "cube '%s': attaching the new program failed: %s", c->name,
+		    strerror(-r));
+		o = bpfobj_free(o);
+		goto out;
+	}
+	bpfobj_free(old);
+	log_info("cube '%s': program %s loaded (id %u, %d maps)", c->name,
+	    hook_progs[c->hook], o->prog_id, o->nmaps);
+	r = 0;
+	goto out;
+err_kernel:
+	*errv = cub_err_val(CUB_E_KERNEL, "cube '%s': %s", c->name,
+	    strerror(-r));
+	o = bpfobj_free(o);
+out:
+	bpf_object__close(obj);
+	return r;
+}
+
+/*
+ * After a broker restart: take the pinned program and maps of a cube back
+ * without reloading anything.  hash is what the store recorded.
+ */
+int
+bpfobj_adopt(struct broker *b, struct cube *c, uint64_t hash)
+{
+	struct bpf_prog_info pinfo = { 0 };
+	__u32 plen = sizeof(pinfo);
+	char dir[PATH_MAX], path[PATH_MAX];
+	struct bpfobj *o;
+	struct dirent *de;
+	DIR *d;
+	int fd, r = 0;
+
+	pin_path(b, dir, sizeof(dir), c->name, NULL);
+	pin_path(b, path, sizeof(path), c->name, "prog");
+	o = calloc(1, sizeof(*o));
+	if (!o)
+		return -ENOMEM;
+	o->hash = hash;
+	o->prog_fd = bpf_obj_get(path);
+	if (o->prog_fd < 0 ||
+	    bpf_obj_get_info_by_fd(o->prog_fd, &pinfo, &plen)) {
+		r = -errno;
+		bpfobj_free(o);
+		return r;
+	}
+	o->prog_id = pinfo.id;
+	d = opendir(dir);
+	if (!d) {
+		r = -errno;
+		bpfobj_free(o);
+		return r;
+	}
+	while ((de = readdir(d)) && o->nmaps < CUB_MAX_MAPS) {
+		if (de->d_name[0] == '.' || !strcmp(de->d_name, "prog") ||
+		    strlen(de->d_name) >= sizeof(o->maps[0].name))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		fd = bpf_obj_get(path);
+		if (fd < 0)
+			continue;
+		if (fill_map(&o->maps[o->nmaps], de->d_name, fd)) {
+			close(fd);
+			continue;
+		}
+		o->nmaps++;
+	}
+	closedir(d);
+	if (!bpfobj_map(o, "cub_ports") || !bpfobj_map(o, "cub_if2port")) {
+		bpfobj_free(o);
+		return -ENOENT;
+	}
+	c->obj = o;
+	return 0;
+}
+
+int
+bpfobj_unpin(struct broker *b, const char *cube)
+{
+	char dir[PATH_MAX], path[PATH_MAX];
+	struct dirent *de;
+	DIR *d;
+
+	pin_path(b, dir, sizeof(dir), cube, NULL);
+	d = opendir(dir);
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		unlink(path);
+	}
+	closedir(d);
+	return rmdir(dir) ? -errno : 0;
+}
+
+static bool
+is_bpffs(const char *path)
+{
+	struct statfs st;
+
+	return !statfs(path, &st) && st.f_type == BPF_FS_MAGIC;
+}
+
+static int
+mount_bpffs(const char *path)
+{
+	if (mount("bpf", path, "bpf", 0, "mode=0700"))
+		return log_errno(-errno, "mount bpffs on %s", path);
+	log_info("mounted bpffs on %s", path);
+	return 0;
+}
+
+/* Make pin_root a directory on a bpffs (these machines boot without one). */
+int
+bpffs_ensure(const char *pin_root)
+{
+	char parent[PATH_MAX];
+	char *slash;
+	int r;
+
+	if (is_bpffs(pin_root))
+		return 0;
+	snprintf(parent, sizeof(parent), "%s", pin_root);
+	slash = strrchr(parent, '/');
+	if (!slash || slash == parent)
+		return log_errno(-EINVAL, "pin root %s", pin_root);
+	*slash = '\0';
+	if (is_bpffs(parent)) {
+		if (mkdir(pin_root, 0700) && errno != EEXIST)
+			return log_errno(-errno, "mkdir %s", pin_root);
+		return 0;
+	}
+	if (!mkdir(pin_root, 0700) || errno == EEXIST)
+		return mount_bpffs(pin_root);
+	/* e.g. /sys/fs/bpf exists in sysfs but nothing is mounted there. */
+	if ((r = mount_bpffs(parent)))
+		return r;
+	if (mkdir(pin_root, 0700) && errno != EEXIST)
+		return log_errno(-errno, "mkdir %s", pin_root);
+	return 0;
+}

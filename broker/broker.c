@@ -1,0 +1,238 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/* cubicled: options, start-up, and the main loop. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/libbpf.h>
+#include <nng/protocol/pubsub0/pub.h>
+#include <nng/protocol/reqrep0/rep.h>
+#include <nng/transport/ipc/ipc.h>
+
+#include "broker.h"
+#include "cub_config.h"
+#include "cubicle/proto.h"
+#include "log.h"
+
+static struct broker broker;
+
+int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+on_signal(int sig)
+{
+	broker.stop = sig;
+}
+
+static int
+libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	char buf[512];
+
+	if (level == LIBBPF_DEBUG && log_get_level() < LOG_P_DEBUG)
+		return 0;
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	buf[strcspn(buf, "\n")] = '\0';
+	log_msg(level == LIBBPF_WARN ? LOG_P_WARN : LOG_P_DEBUG, "libbpf: %s",
+	    buf);
+	return 0;
+}
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: cubicled [options]\n"
+	    "  --socket-dir DIR   sockets (default /run/cubicle)\n"
+	    "  --state-dir DIR    desired-state store (default "
+	    "/var/lib/cubicle)\n"
+	    "  --pin-root DIR     bpffs pins (default /sys/fs/bpf/cubicle)\n"
+	    "  --plugin-dir DIR   service plugins (default %s)\n"
+	    "  --worker PATH      cubicle-worker binary (default %s)\n"
+	    "  --uid-base UID     workers run as UID+n (default 64000)\n"
+	    "  --debug            log debug messages\n",
+	    CUB_PLUGIN_DIR, CUB_WORKER_BIN);
+}
+
+static int
+mkdir_p(const char *path, mode_t mode)
+{
+	char tmp[PATH_MAX];
+	char *p;
+
+	if (snprintf(tmp, sizeof(tmp), "%s", path) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	for (p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, mode) && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(tmp, mode) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static int
+client_listen(struct broker *b)
+{
+	char url[PATH_MAX + 8];
+	int r;
+
+	snprintf(url, sizeof(url), "ipc://%s/%s", b->o.socket_dir,
+	    CUB_SOCK_CLIENT);
+	if ((r = nng_rep0_open(&b->client)) ||
+	    (r = nng_socket_set_size(b->client, NNG_OPT_RECVMAXSZ,
+		 CUB_MSG_MAX)) ||
+	    (r = nng_socket_set_ms(b->client, NNG_OPT_RECVTIMEO, 50)) ||
+	    (r = nng_listen(b->client, url, NULL, 0))) {
+		log_err("listen on %s: %s", url, nng_strerror(r));
+		return -EADDRINUSE;
+	}
+	snprintf(url, sizeof(url), "ipc://%s/%s", b->o.socket_dir,
+	    CUB_SOCK_EVENTS);
+	if ((r = nng_pub0_open(&b->events)) ||
+	    (r = nng_listen(b->events, url, NULL, 0))) {
+		log_err("listen on %s: %s", url, nng_strerror(r));
+		return -EADDRINUSE;
+	}
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "socket-dir", required_argument, NULL, 's' },
+		{ "state-dir", required_argument, NULL, 'S' },
+		{ "pin-root", required_argument, NULL, 'p' },
+		{ "plugin-dir", required_argument, NULL, 'P' },
+		{ "worker", required_argument, NULL, 'w' },
+		{ "uid-base", required_argument, NULL, 'u' },
+		{ "debug", no_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct broker *b = &broker;
+	struct sigaction sa = { .sa_handler = on_signal };
+	nng_msg *msg;
+	char *end;
+	int c, r;
+
+	b->o.socket_dir = "/run/cubicle";
+	b->o.state_dir = "/var/lib/cubicle";
+	b->o.pin_root = "/sys/fs/bpf/cubicle";
+	b->o.plugin_dir = CUB_PLUGIN_DIR;
+	b->o.worker_bin = CUB_WORKER_BIN;
+	b->o.uid_base = 64000;
+	b->o.log_level = LOG_P_INFO;
+	while ((c = getopt_long(argc, argv, "dh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			b->o.socket_dir = optarg;
+			break;
+		case 'S':
+			b->o.state_dir = optarg;
+			break;
+		case 'p':
+			b->o.pin_root = optarg;
+			break;
+		case 'P':
+			b->o.plugin_dir = optarg;
+			break;
+		case 'w':
+			b->o.worker_bin = optarg;
+			break;
+		case 'u':
+			errno = 0;
+			b->o.uid_base = (uid_t)strtoul(optarg, &end, 10);
+			if (errno || *end || b->o.uid_base < 1000 ||
+			    b->o.uid_base > 4000000000u) {
+				fprintf(stderr,
+				    "cubicled: --uid-base: '%s' is not a uid "
+				    "between 1000 and 4000000000\n",
+				    optarg);
+				return 1;
+			}
+			break;
+		case 'd':
+			b->o.log_level = LOG_P_DEBUG;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 1;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "cubicled: unexpected argument '%s'\n",
+		    argv[optind]);
+		usage(stderr);
+		return 1;
+	}
+	log_set_ident("cubicled");
+	log_set_level(b->o.log_level);
+	libbpf_set_print(libbpf_log);
+	pthread_mutex_init(&b->lock, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	umask(022);
+
+	b->ncpus = libbpf_num_possible_cpus();
+	if (b->ncpus <= 0)
+		return log_errno(b->ncpus, "count possible cpus"), 1;
+	if ((r = mkdir_p(b->o.socket_dir, 0755)) ||
+	    (r = mkdir_p(b->o.state_dir, 0700)))
+		return log_errno(r, "create %s or %s", b->o.socket_dir,
+			   b->o.state_dir),
+		       1;
+	if ((r = bpffs_ensure(b->o.pin_root)))
+		return 1;
+	snprintf(b->store_path, sizeof(b->store_path), "%s/state.db",
+	    b->o.state_dir);
+	if (client_listen(b))
+		return 1;
+	if (sup_init(b))
+		return 1;
+	if (broker_load(b))
+		return 1;
+	log_info("ready: socket-dir %s, state-dir %s, pin-root %s",
+	    b->o.socket_dir, b->o.state_dir, b->o.pin_root);
+
+	while (!b->stop) {
+		sup_tick(b);
+		r = nng_recvmsg(b->client, &msg, 0);
+		if (r == NNG_ETIMEDOUT)
+			continue;
+		if (r) {
+			log_err("client socket: %s", nng_strerror(r));
+			continue;
+		}
+		api_handle(b, msg);
+	}
+	log_info("stopping on signal %d; the dataplane stays in place",
+	    b->stop);
+	sup_shutdown(b);
+	nng_close(b->client);
+	nng_close(b->events);
+	return 0;
+}

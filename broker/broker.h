@@ -1,0 +1,181 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * cubicled internals.  One process, one main thread that serves clients and
+ * supervises workers, plus one thread per service that serves that
+ * service's worker calls (bpf.load, map.*).  b->lock guards the cube list
+ * and every cube's object table; the main thread never holds it while it
+ * waits for a worker (the worker may be calling back).
+ */
+#ifndef CUBICLED_BROKER_H
+#define CUBICLED_BROKER_H
+
+#include <net/if.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <nng/nng.h>
+
+#include "cubicle/plugin.h"
+#include "cubicle/val.h"
+#include "store.h"
+#include "tree.h"
+
+#define CUB_MAX_MAPS 32
+#define RID_CACHE 256
+
+enum hook { HOOK_TC = 0, HOOK_XDP_SKB, HOOK_XDP_DRV };
+
+struct broker_opts {
+	const char *socket_dir;
+	const char *state_dir;
+	const char *pin_root;
+	const char *plugin_dir;
+	const char *worker_bin;
+	uid_t uid_base; /* service i runs as uid_base + i */
+	int log_level;
+};
+
+/* One map of a cube's object: an fd the broker holds, pinned on disk. */
+struct bmap {
+	char name[16];
+	int fd;
+	uint32_t type, key_size, value_size, max_entries;
+};
+
+/* A cube's loaded (or adopted) BPF object. */
+struct bpfobj {
+	uint64_t hash;   /* of the ELF bytes it came from */
+	int prog_fd;     /* the program matching the cube's hook */
+	uint32_t prog_id;
+	struct bmap maps[CUB_MAX_MAPS];
+	int nmaps;
+};
+
+/* Runtime state of one port (the desired state is in cube->doc). */
+struct bport {
+	char name[CUB_NAME_MAX + 1];
+	uint32_t index;
+	char peer[IF_NAMESIZE]; /* attached netdev, "" when none */
+	int ifindex;            /* attached ifindex, 0 when none */
+	bool hook_created;      /* we created the clsact qdisc */
+	struct bport *next;
+};
+
+struct service;
+
+struct cube {
+	char name[CUB_NAME_MAX + 1];
+	struct service *svc;
+	enum hook hook;
+	struct cub_val *doc;  /* desired config as last applied */
+	struct bpfobj *obj;   /* NULL until the worker loads it */
+	struct bport *ports;
+	bool synced;          /* the running worker has applied doc */
+	struct cube *next;
+};
+
+struct service {
+	char name[CUB_NAME_MAX + 1];
+	char plugin[4096];
+	uid_t uid;
+	gid_t gid;
+	struct broker *b;
+	/* Fixed at the first hello of this broker run (or loaded). */
+	struct cubi_schema *schema;
+	struct cub_val *schema_wire;
+	struct cub_bpf_policy policy;
+	bool have_policy;
+	/* Supervision. */
+	pid_t pid;
+	unsigned restarts;
+	unsigned backoff_ms;
+	int64_t next_start_ms;
+	bool hello;            /* current worker said hello (set by its thread) */
+	bool ready;            /* hello + replay done */
+	/* Sockets. */
+	nng_socket cmd;        /* broker -> worker (REQ, listening) */
+	nng_socket calls;      /* worker -> broker (REP, listening) */
+	nng_aio *cmd_aio;
+	pthread_t thread;
+	struct service *next;
+};
+
+struct rid_entry {
+	char rid[65];
+	struct cub_val *reply; /* {error, result} */
+};
+
+struct broker {
+	struct broker_opts o;
+	pthread_mutex_t lock;
+	struct service *svcs;
+	struct cube *cubes;
+	nng_socket client;
+	nng_socket events;
+	char store_path[4096];
+	struct rid_entry rids[RID_CACHE];
+	unsigned rid_next;
+	volatile int stop;
+	int ncpus;
+};
+
+/* broker.c */
+int64_t now_ms(void);
+
+/* api.c */
+void api_handle(struct broker *b, nng_msg *msg);
+void api_publish(struct broker *b, const char *event, struct cub_val *params);
+
+/* cube.c: the cube graph and the request side effects */
+struct cube *cube_find(struct broker *b, const char *name);
+struct service *svc_find(struct broker *b, const char *name);
+int cube_create(struct broker *b, struct service *svc, const char *name,
+    const struct cub_val *args, const struct cub_val *body,
+    struct cub_val **errv);
+int cube_update(struct broker *b, struct cube *c, struct cub_val *newdoc,
+    struct cub_val **errv);
+int cube_delete(struct broker *b, struct cube *c, struct cub_val **errv);
+int cube_sync(struct broker *b, struct cube *c, bool create,
+    struct cub_val **errv);
+struct cube *cube_free(struct cube *c);
+const char *hook_name(enum hook h);
+int hook_parse(const char *s, enum hook *h);
+
+/* bpfobj.c */
+int bpfobj_load(struct broker *b, struct cube *c, const void *elf, size_t len,
+    struct cub_val **errv);
+int bpfobj_adopt(struct broker *b, struct cube *c, uint64_t hash);
+struct bpfobj *bpfobj_free(struct bpfobj *o);
+int bpfobj_unpin(struct broker *b, const char *cube);
+struct bmap *bpfobj_map(struct bpfobj *o, const char *name);
+int pin_path(struct broker *b, char *buf, size_t len, const char *cube,
+    const char *leaf);
+int bpffs_ensure(const char *pin_root);
+
+/* topology.c */
+int topo_attach(struct broker *b, struct cube *c, struct bport *p,
+    const char *peer, struct cub_val **errv);
+void topo_detach(struct broker *b, struct cube *c, struct bport *p);
+int topo_reattach_all(struct broker *b, struct cube *c, int old_prog_fd);
+struct bport *topo_port(struct cube *c, const char *name);
+struct cube *topo_netdev_owner(struct broker *b, const char *peer,
+    struct bport **port);
+
+/* store.c (store.h) */
+/* persist.c */
+int broker_save(struct broker *b);
+int broker_load(struct broker *b);
+
+/* supervisor.c */
+int sup_init(struct broker *b);
+void sup_tick(struct broker *b);
+int sup_call(struct service *s, const char *method, struct cub_val *params,
+    struct cub_val **result, struct cub_val **errv, int timeout_ms);
+void sup_shutdown(struct broker *b);
+
+/* worker_calls.c: the per-service thread serving worker requests */
+void *wcall_thread(void *arg);
+
+#endif

@@ -1,0 +1,460 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * Cubes: creation, change and deletion with their side effects.  Every
+ * change follows one order so that a refusal changes nothing:
+ *   1. the tree engine builds the new document (api.c);
+ *   2. cube_update() checks every netdev the new document names;
+ *   3. the worker applies the new document to its maps, or refuses it;
+ *   4. the broker attaches and detaches ports (rolled back on failure);
+ *   5. the document is committed and the store written.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker.h"
+#include "cube_shared.h"
+#include "cubicle/errors.h"
+#include "cubicle/proto.h"
+#include "log.h"
+
+#define MAX_CUBES 1024
+#define APPLY_TIMEOUT_MS 10000
+
+static const char *const hook_names[] = {
+	[HOOK_TC] = "TC",
+	[HOOK_XDP_SKB] = "XDP_SKB",
+	[HOOK_XDP_DRV] = "XDP_DRV",
+};
+
+const char *
+hook_name(enum hook h)
+{
+	return hook_names[h];
+}
+
+int
+hook_parse(const char *s, enum hook *h)
+{
+	unsigned i;
+
+	for (i = 0; s && i < 3; i++)
+		if (!strcasecmp(s, hook_names[i])) {
+			*h = (enum hook)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+struct cube *
+cube_find(struct broker *b, const char *name)
+{
+	struct cube *c;
+
+	for (c = b->cubes; c; c = c->next)
+		if (!strcmp(c->name, name))
+			return c;
+	return NULL;
+}
+
+struct service *
+svc_find(struct broker *b, const char *name)
+{
+	struct service *s;
+
+	for (s = b->svcs; s; s = s->next)
+		if (!strcmp(s->name, name))
+			return s;
+	return NULL;
+}
+
+struct cube *
+cube_free(struct cube *c)
+{
+	struct bport *p, *n;
+
+	if (!c)
+		return NULL;
+	for (p = c->ports; p; p = n) {
+		n = p->next;
+		free(p);
+	}
+	bpfobj_free(c->obj);
+	cub_val__free(c->doc);
+	free(c);
+	return NULL;
+}
+
+static void
+cube_unlink(struct broker *b, struct cube *c)
+{
+	struct cube **pp;
+
+	for (pp = &b->cubes; *pp; pp = &(*pp)->next)
+		if (*pp == c) {
+			*pp = c->next;
+			return;
+		}
+}
+
+int
+cube_sync(struct broker *b, struct cube *c, bool create,
+    struct cub_val **errv)
+{
+	struct cub_val *p = cub_val__map(), *res = NULL;
+	int r;
+
+	cub_val__set(p, "cube", cub_val__str(c->name));
+	cub_val__set(p, "config", cub_val__dup(c->doc));
+	cub_val__set(p, "create", cub_val__bool(create));
+	r = sup_call(c->svc, CUB_M_CUBE_APPLY, p, &res, errv,
+	    APPLY_TIMEOUT_MS);
+	cub_val__free(res);
+	c->synced = !r;
+	if (!r && !c->obj) {
+		*errv = cub_err_val(CUB_E_REFUSED,
+		    "service '%s' did not load a program for cube '%s'",
+		    c->svc->name, c->name);
+		return -ENOENT;
+	}
+	return r;
+}
+
+static const struct cub_val *
+doc_ports(const struct cub_val *doc)
+{
+	const struct cub_val *ports = cub_val__get(doc, "ports");
+
+	return ports && ports->kind == CUB_V_ARRAY ? ports : NULL;
+}
+
+/* The desired peer of a port entry, "" when none. */
+static const char *
+entry_peer(const struct cub_val *e)
+{
+	const char *peer = cub_val__get_str(e, "peer");
+
+	return peer ? peer : "";
+}
+
+static bool
+index_used(const struct cube *c, const struct cub_val *ports, uint32_t idx)
+{
+	uint64_t v;
+	uint32_t i;
+
+	for (i = 0; ports && i < ports->arr.len; i++)
+		if (!cub_val__as_u64(cub_val__get(ports->arr.items[i], "index"),
+			&v) &&
+		    v == idx)
+			return true;
+	return false;
+}
+
+/*
+ * Give every port entry of doc without an index the lowest free one, and
+ * check every peer: it exists, and no other port (of any cube, or of this
+ * document) uses it.
+ */
+static int
+ports_prepare(struct broker *b, struct cube *c, struct cub_val *doc,
+    struct cub_val **errv)
+{
+	const struct cub_val *ports = doc_ports(doc);
+	struct bport *owner_port;
+	struct cube *owner;
+	const char *peer, *name;
+	uint32_t i, j, idx;
+
+	for (i = 0; ports && i < ports->arr.len; i++) {
+		struct cub_val *e = ports->arr.items[i];
+
+		name = cub_val__get_str(e, "name");
+		if (!cub_val__get(e, "index")) {
+			for (idx = 0; idx < CUB_MAX_PORTS; idx++)
+				if (!index_used(c, ports, idx))
+					break;
+			if (idx == CUB_MAX_PORTS) {
+				*errv = cub_err_val(CUB_E_LIMIT,
+				    "cube '%s': at most %d ports", c->name,
+				    CUB_MAX_PORTS);
+				return -ENOSPC;
+			}
+			cub_val__set(e, "index", cub_val__uint(idx));
+		}
+		peer = entry_peer(e);
+		if (!peer[0])
+			continue;
+		if (!if_nametoindex(peer)) {
+			*errv = cub_err_val(CUB_E_NODEV,
+			    "cube '%s' port '%s': netdev '%s' does not exist",
+			    c->name, name, peer);
+			return -ENODEV;
+		}
+		owner = topo_netdev_owner(b, peer, &owner_port);
+		if (owner && (owner != c || strcmp(owner_port->name, name))) {
+			*errv = cub_err_val(CUB_E_BUSY,
+			    "netdev '%s' is already the peer of cube '%s' port "
+			    "'%s'",
+			    peer, owner->name, owner_port->name);
+			return -EBUSY;
+		}
+		for (j = 0; j < i; j++)
+			if (!strcmp(entry_peer(ports->arr.items[j]), peer)) {
+				*errv = cub_err_val(CUB_E_BUSY,
+				    "netdev '%s' is the peer of two ports of "
+				    "cube '%s'",
+				    peer, c->name);
+				return -EBUSY;
+			}
+	}
+	return 0;
+}
+
+static void
+port_event(struct broker *b, struct cube *c, struct bport *p, bool up)
+{
+	struct cub_val *ev = cub_val__map();
+
+	cub_val__set(ev, "cube", cub_val__str(c->name));
+	cub_val__set(ev, "port", cub_val__str(p->name));
+	cub_val__set(ev, "peer", cub_val__str(p->peer));
+	api_publish(b, up ? CUB_EV_PORT_UP : CUB_EV_PORT_DOWN, ev);
+}
+
+/*
+ * Make c->ports match doc: remove, add, re-peer.  Lock held.  On failure
+ * the ports that changed are listed in the error; the caller rolls back by
+ * calling this again with the old document.
+ */
+static int
+ports_reconcile(struct broker *b, struct cube *c, const struct cub_val *doc,
+    struct cub_val **errv)
+{
+	const struct cub_val *ports = doc_ports(doc);
+	struct bport *p, **pp;
+	const struct cub_val *e;
+	const char *name, *peer;
+	uint64_t idx;
+	uint32_t i;
+	int r;
+
+	/* Removed ports first: they free netdevs new ports may take. */
+	for (pp = &c->ports; (p = *pp);) {
+		for (i = 0; ports && i < ports->arr.len; i++)
+			if (!strcmp(cub_val__get_str(ports->arr.items[i],
+					"name"),
+				p->name))
+				break;
+		e = ports && i < ports->arr.len ? ports->arr.items[i] : NULL;
+		if (e && !strcmp(entry_peer(e), p->peer)) {
+			pp = &p->next;
+			continue;
+		}
+		if (p->ifindex) {
+			topo_detach(b, c, p);
+			port_event(b, c, p, false);
+		}
+		p->peer[0] = '\0';
+		if (e) {
+			pp = &p->next;
+			continue;
+		}
+		*pp = p->next;
+		free(p);
+	}
+	for (i = 0; ports && i < ports->arr.len; i++) {
+		e = ports->arr.items[i];
+		name = cub_val__get_str(e, "name");
+		peer = entry_peer(e);
+		p = topo_port(c, name);
+		if (!p) {
+			p = calloc(1, sizeof(*p));
+			if (!p) {
+				*errv = cub_err_val(CUB_E_INTERNAL,
+				    "out of memory");
+				return -ENOMEM;
+			}
+			snprintf(p->name, sizeof(p->name), "%s", name);
+			cub_val__as_u64(cub_val__get(e, "index"), &idx);
+			p->index = (uint32_t)idx;
+			p->next = c->ports;
+			c->ports = p;
+		}
+		if (!peer[0] || p->peer[0])
+			continue;
+		if ((r = topo_attach(b, c, p, peer, errv)))
+			return r;
+		if (p->ifindex)
+			port_event(b, c, p, true);
+	}
+	return 0;
+}
+
+int
+cube_create(struct broker *b, struct service *svc, const char *name,
+    const struct cub_val *args, const struct cub_val *body,
+    struct cub_val **errv)
+{
+	struct cub_val *doc = NULL, *e2 = NULL, *ev;
+	struct cube *c, *n;
+	const char *p;
+	unsigned count = 0;
+	int r;
+
+	for (p = name; *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_')
+			break;
+	if (*p || !*name || strlen(name) > CUB_NAME_MAX ||
+	    !isalpha((unsigned char)name[0])) {
+		*errv = cub_err_val(CUB_E_INVAL,
+		    "cube name '%s': use 1 to %d letters, digits, '-' or "
+		    "'_', starting with a letter",
+		    name, CUB_NAME_MAX);
+		return -EINVAL;
+	}
+	if (cube_find(b, name) || svc_find(b, name)) {
+		*errv = cub_err_val(CUB_E_EXISTS, "%s '%s' already exists",
+		    cube_find(b, name) ? "cube" : "a service named", name);
+		return -EEXIST;
+	}
+	for (n = b->cubes; n; n = n->next)
+		count++;
+	if (count >= MAX_CUBES) {
+		*errv = cub_err_val(CUB_E_LIMIT, "at most %d cubes",
+		    MAX_CUBES);
+		return -ENOSPC;
+	}
+	if ((r = cubi_tree__new_doc(svc->schema, name, svc->name, args, body,
+		 &doc, errv)))
+		return r;
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		cub_val__free(doc);
+		*errv = cub_err_val(CUB_E_INTERNAL, "out of memory");
+		return -ENOMEM;
+	}
+	snprintf(c->name, sizeof(c->name), "%s", name);
+	c->svc = svc;
+	c->doc = doc;
+	hook_parse(cub_val__get_str(doc, "type"), &c->hook);
+	if ((r = ports_prepare(b, c, c->doc, errv))) {
+		cube_free(c);
+		return r;
+	}
+	pthread_mutex_lock(&b->lock);
+	/* Peers are recorded now and attached when the program loads. */
+	r = ports_reconcile(b, c, c->doc, errv);
+	c->next = b->cubes;
+	b->cubes = c;
+	pthread_mutex_unlock(&b->lock);
+	if (!r)
+		r = cube_sync(b, c, true, errv);
+	if (r) {
+		struct cub_val *res = NULL, *dp = cub_val__map();
+
+		cub_val__set(dp, "cube", cub_val__str(name));
+		sup_call(svc, CUB_M_CUBE_DESTROY, dp, &res, &e2, 2000);
+		cub_val__free(res);
+		cub_val__free(e2);
+		pthread_mutex_lock(&b->lock);
+		for (struct bport *bp = c->ports; bp; bp = bp->next)
+			topo_detach(b, c, bp);
+		cube_unlink(b, c);
+		bpfobj_unpin(b, c->name);
+		pthread_mutex_unlock(&b->lock);
+		cube_free(c);
+		return r;
+	}
+	broker_save(b);
+	ev = cub_val__map();
+	cub_val__set(ev, "cube", cub_val__str(name));
+	cub_val__set(ev, "service", cub_val__str(svc->name));
+	api_publish(b, CUB_EV_CUBE_CREATED, ev);
+	log_info("cube '%s' (%s, %s) created", name, svc->name,
+	    hook_name(c->hook));
+	return 0;
+}
+
+int
+cube_update(struct broker *b, struct cube *c, struct cub_val *newdoc,
+    struct cub_val **errv)
+{
+	struct cub_val *old = c->doc, *e2 = NULL;
+	int r;
+
+	if ((r = ports_prepare(b, c, newdoc, errv))) {
+		cub_val__free(newdoc);
+		return r;
+	}
+	c->doc = newdoc;
+	if ((r = cube_sync(b, c, false, errv))) {
+		c->doc = old;
+		cub_val__free(newdoc);
+		/* The worker refused (or died): it still runs the old doc. */
+		return r;
+	}
+	pthread_mutex_lock(&b->lock);
+	r = ports_reconcile(b, c, newdoc, errv);
+	if (r) {
+		ports_reconcile(b, c, old, &e2);
+		cub_val__free(e2);
+		e2 = NULL;
+	}
+	pthread_mutex_unlock(&b->lock);
+	if (r) {
+		c->doc = old;
+		cub_val__free(newdoc);
+		if (cube_sync(b, c, false, &e2))
+			log_err("cube '%s': rollback to the previous "
+				"configuration failed",
+			    c->name);
+		cub_val__free(e2);
+		return r;
+	}
+	cub_val__free(old);
+	broker_save(b);
+	return 0;
+}
+
+int
+cube_delete(struct broker *b, struct cube *c, struct cub_val **errv)
+{
+	struct cub_val *p = cub_val__map(), *res = NULL, *e2 = NULL, *ev;
+	struct bport *bp;
+	char name[CUB_NAME_MAX + 1];
+	int r;
+
+	snprintf(name, sizeof(name), "%s", c->name);
+	pthread_mutex_lock(&b->lock);
+	for (bp = c->ports; bp; bp = bp->next)
+		if (bp->ifindex) {
+			topo_detach(b, c, bp);
+			port_event(b, c, bp, false);
+		}
+	pthread_mutex_unlock(&b->lock);
+	/* The dataplane is the broker's: a worker that is down is told on
+	 * replay (the cube is simply not replayed). */
+	cub_val__set(p, "cube", cub_val__str(name));
+	if (sup_call(c->svc, CUB_M_CUBE_DESTROY, p, &res, &e2, 5000))
+		log_warn("cube '%s': worker not told of deletion", name);
+	cub_val__free(res);
+	cub_val__free(e2);
+	pthread_mutex_lock(&b->lock);
+	cube_unlink(b, c);
+	r = bpfobj_unpin(b, name);
+	pthread_mutex_unlock(&b->lock);
+	cube_free(c);
+	if (r)
+		log_errno(r, "cube '%s': unpin", name);
+	broker_save(b);
+	ev = cub_val__map();
+	cub_val__set(ev, "cube", cub_val__str(name));
+	api_publish(b, CUB_EV_CUBE_DELETED, ev);
+	log_info("cube '%s' deleted", name);
+	(void)errv;
+	return 0;
+}

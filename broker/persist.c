@@ -1,0 +1,169 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * The broker's state as a store document, and back:
+ *   {version: 1, cubes: [{name, service, hash, config,
+ *                         ports: [{name, peer, qdisc}]}]}
+ * config is the desired state; hash and ports are what the broker needs to
+ * adopt the pinned objects and attachments after a restart.  Cubes of a
+ * service that is not installed any more are kept as they are.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "broker.h"
+#include "cubicle/errors.h"
+#include "log.h"
+
+static struct cub_val *orphans; /* records of services not present */
+
+static struct cub_val *
+cube_record(struct cube *c)
+{
+	struct cub_val *r = cub_val__map(), *ports = cub_val__array(), *p;
+	struct bport *bp;
+
+	cub_val__set(r, "name", cub_val__str(c->name));
+	cub_val__set(r, "service", cub_val__str(c->svc->name));
+	cub_val__set(r, "hash", cub_val__uint(c->obj ? c->obj->hash : 0));
+	cub_val__set(r, "config", cub_val__dup(c->doc));
+	for (bp = c->ports; bp; bp = bp->next) {
+		p = cub_val__map();
+		cub_val__set(p, "name", cub_val__str(bp->name));
+		cub_val__set(p, "peer", cub_val__str(bp->peer));
+		cub_val__set(p, "qdisc", cub_val__bool(bp->hook_created));
+		cub_val__push(ports, p);
+	}
+	cub_val__set(r, "ports", ports);
+	return r;
+}
+
+int
+broker_save(struct broker *b)
+{
+	struct cub_val *doc = cub_val__map(), *cubes = cub_val__array();
+	struct cube *c;
+	uint32_t i;
+	int r;
+
+	pthread_mutex_lock(&b->lock);
+	for (c = b->cubes; c; c = c->next)
+		cub_val__push(cubes, cube_record(c));
+	pthread_mutex_unlock(&b->lock);
+	for (i = 0; orphans && i < orphans->arr.len; i++)
+		cub_val__push(cubes, cub_val__dup(orphans->arr.items[i]));
+	cub_val__set(doc, "version", cub_val__uint(1));
+	cub_val__set(doc, "cubes", cubes);
+	r = store_save(b->store_path, doc);
+	cub_val__free(doc);
+	if (r)
+		return log_errno(r, "save state to %s", b->store_path);
+	return 0;
+}
+
+static int
+load_cube(struct broker *b, const struct cub_val *rec)
+{
+	const char *name = cub_val__get_str(rec, "name");
+	const char *svcname = cub_val__get_str(rec, "service");
+	const struct cub_val *config = cub_val__get(rec, "config");
+	const struct cub_val *ports = cub_val__get(rec, "ports");
+	const struct cub_val *cports;
+	struct service *svc;
+	struct bport *bp;
+	struct cube *c;
+	uint64_t hash = 0, idx;
+	uint32_t i, j;
+	bool qdisc;
+	int r;
+
+	if (!name || !svcname || !config || config->kind != CUB_V_MAP ||
+	    strlen(name) > CUB_NAME_MAX)
+		return -EBADMSG;
+	svc = svc_find(b, svcname);
+	if (!svc) {
+		log_err("cube '%s': service '%s' is not installed; keeping its "
+			"state untouched",
+		    name, svcname);
+		if (!orphans)
+			orphans = cub_val__array();
+		return cub_val__push(orphans, cub_val__dup(rec));
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	snprintf(c->name, sizeof(c->name), "%s", name);
+	c->svc = svc;
+	c->doc = cub_val__dup(config);
+	hook_parse(cub_val__get_str(config, "type"), &c->hook);
+	cub_val__as_u64(cub_val__get(rec, "hash"), &hash);
+	cports = cub_val__get(config, "ports");
+	for (i = 0; cports && cports->kind == CUB_V_ARRAY && i < cports->arr.len;
+	     i++) {
+		const struct cub_val *e = cports->arr.items[i];
+		const char *pname = cub_val__get_str(e, "name");
+
+		if (!pname || cub_val__as_u64(cub_val__get(e, "index"), &idx))
+			continue;
+		bp = calloc(1, sizeof(*bp));
+		if (!bp)
+			break;
+		snprintf(bp->name, sizeof(bp->name), "%s", pname);
+		bp->index = (uint32_t)idx;
+		for (j = 0; ports && ports->kind == CUB_V_ARRAY &&
+		     j < ports->arr.len;
+		     j++) {
+			const struct cub_val *rp = ports->arr.items[j];
+
+			if (strcmp(cub_val__get_str(rp, "name") ?: "", pname))
+				continue;
+			snprintf(bp->peer, sizeof(bp->peer), "%s",
+			    cub_val__get_str(rp, "peer") ?: "");
+			if (!cub_val__as_bool(cub_val__get(rp, "qdisc"), &qdisc))
+				bp->hook_created = qdisc;
+		}
+		bp->next = c->ports;
+		c->ports = bp;
+	}
+	/* Adopt what is pinned: forwarding never stopped, and continues. */
+	r = bpfobj_adopt(b, c, hash);
+	if (!r)
+		r = topo_reattach_all(b, c, -1);
+	if (r)
+		log_warn("cube '%s': pinned objects not adopted (%s); the "
+			 "worker will load them again",
+		    name, strerror(-r));
+	else
+		log_info("cube '%s': adopted pinned program id %u", name,
+		    c->obj->prog_id);
+	c->next = b->cubes;
+	b->cubes = c;
+	return 0;
+}
+
+int
+broker_load(struct broker *b)
+{
+	struct cub_val *doc = NULL;
+	const struct cub_val *cubes;
+	char err[512];
+	uint32_t i;
+	int r;
+
+	r = store_load(b->store_path, &doc, err, sizeof(err));
+	if (r == -ENOENT)
+		return 0;
+	if (r) {
+		log_err("refusing to start: state store unreadable: %s (move "
+			"it away to start empty)",
+		    err);
+		return r;
+	}
+	cubes = cub_val__get(doc, "cubes");
+	for (i = 0; cubes && cubes->kind == CUB_V_ARRAY && i < cubes->arr.len;
+	     i++)
+		if ((r = load_cube(b, cubes->arr.items[i])))
+			log_errno(r, "state: cube record %u skipped", i);
+	cub_val__free(doc);
+	return 0;
+}

@@ -1,0 +1,162 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * The desired-state store: one snapshot file, written to a temporary name,
+ * fsync'd, renamed over the old one, and the directory fsync'd, so a crash
+ * leaves either the old or the new state, never a mix.  Layout:
+ *   "CUBSTATE" | u32 version (1) | u32 crc32 of payload | u64 payload length
+ *   | payload (MessagePack)
+ * all integers little-endian.  A file that fails any check is refused
+ * with a message saying which.
+ */
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "store.h"
+#include "cleanup.h"
+#include "log.h"
+
+#define STORE_MAGIC "CUBSTATE"
+#define STORE_VERSION 1
+#define STORE_HDR 24
+
+static int
+write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+	ssize_t n;
+
+	while (len) {
+		n = write(fd, p, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int
+store_save(const char *path, const struct cub_val *doc)
+{
+	char tmp[PATH_MAX], dir[PATH_MAX];
+	uint8_t hdr[STORE_HDR];
+	_cleanup_free_ void *buf = NULL;
+	_cleanup_close_ int fd = -1;
+	uint32_t v32;
+	uint64_t v64;
+	size_t len;
+	int dfd, r;
+
+	if ((r = cub_mp_encode(doc, &buf, &len)))
+		return r;
+	memcpy(hdr, STORE_MAGIC, 8);
+	v32 = htole32(STORE_VERSION);
+	memcpy(hdr + 8, &v32, 4);
+	v32 = htole32((uint32_t)crc32(0L, buf, (uInt)len));
+	memcpy(hdr + 12, &v32, 4);
+	v64 = htole64(len);
+	memcpy(hdr + 16, &v64, 8);
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	if ((r = write_all(fd, hdr, sizeof(hdr))) ||
+	    (r = write_all(fd, buf, len)))
+		goto fail;
+	if (fsync(fd)) {
+		r = -errno;
+		goto fail;
+	}
+	if (rename(tmp, path)) {
+		r = -errno;
+		goto fail;
+	}
+	snprintf(dir, sizeof(dir), "%s", path);
+	dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+	return 0;
+fail:
+	unlink(tmp);
+	return r;
+}
+
+int
+store_load(const char *path, struct cub_val **doc, char *err, size_t errlen)
+{
+	_cleanup_free_ uint8_t *buf = NULL;
+	_cleanup_close_ int fd = -1;
+	uint32_t version, crc;
+	uint64_t len;
+	struct stat st;
+	ssize_t n;
+	size_t got = 0;
+
+	*doc = NULL;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -errno;
+	}
+	if (fstat(fd, &st))
+		return -errno;
+	if (st.st_size < STORE_HDR || st.st_size > STORE_HDR + CUB_MSG_MAX * 16ll) {
+		snprintf(err, errlen, "%s: size %lld is not that of a store",
+		    path, (long long)st.st_size);
+		return -EBADMSG;
+	}
+	buf = malloc((size_t)st.st_size);
+	if (!buf)
+		return -ENOMEM;
+	while (got < (size_t)st.st_size) {
+		n = read(fd, buf + got, (size_t)st.st_size - got);
+		if (n <= 0) {
+			snprintf(err, errlen, "%s: short read", path);
+			return n < 0 ? -errno : -EBADMSG;
+		}
+		got += (size_t)n;
+	}
+	memcpy(&version, buf + 8, 4);
+	memcpy(&crc, buf + 12, 4);
+	memcpy(&len, buf + 16, 8);
+	version = le32toh(version);
+	crc = le32toh(crc);
+	len = le64toh(len);
+	if (memcmp(buf, STORE_MAGIC, 8)) {
+		snprintf(err, errlen, "%s: bad magic, not a cubicle store",
+		    path);
+		return -EBADMSG;
+	}
+	if (version != STORE_VERSION) {
+		snprintf(err, errlen, "%s: version %u, expected %u", path,
+		    version, STORE_VERSION);
+		return -EBADMSG;
+	}
+	if (len != (uint64_t)st.st_size - STORE_HDR) {
+		snprintf(err, errlen,
+		    "%s: header says %llu payload bytes, file has %lld", path,
+		    (unsigned long long)len, (long long)st.st_size - STORE_HDR);
+		return -EBADMSG;
+	}
+	if ((uint32_t)crc32(0L, buf + STORE_HDR, (uInt)len) != crc) {
+		snprintf(err, errlen, "%s: checksum mismatch (corrupted)", path);
+		return -EBADMSG;
+	}
+	return cub_mp_decode(buf + STORE_HDR, len, doc, err, errlen);
+}

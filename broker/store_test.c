@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/* store.c: write, reload, and refusal of every kind of damaged file. */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store.h"
+
+static char dir[64], path[128];
+
+static void
+setup(void)
+{
+	snprintf(dir, sizeof(dir), "/tmp/cubi-store-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/state.db", dir);
+}
+
+static void
+teardown(void)
+{
+	char tmp[160];
+
+	unlink(path);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	unlink(tmp);
+	rmdir(dir);
+}
+
+static struct cub_val *
+sample(void)
+{
+	struct cub_val *d = cub_val__map(), *cubes = cub_val__array();
+	struct cub_val *c = cub_val__map();
+
+	cub_val__set(c, "name", cub_val__str("sf1"));
+	cub_val__set(c, "hash", cub_val__uint(0xdeadbeefcafeull));
+	cub_val__push(cubes, c);
+	cub_val__set(d, "version", cub_val__uint(1));
+	cub_val__set(d, "cubes", cubes);
+	return d;
+}
+
+START_TEST(round_trip)
+{
+	struct cub_val *d = sample(), *back = NULL;
+	char err[256];
+
+	ck_assert_int_eq(store_save(path, d), 0);
+	ck_assert_int_eq(store_load(path, &back, err, sizeof(err)), 0);
+	ck_assert(cub_val__equal(d, back));
+	/* Overwrite: the new state replaces the old, no temp left. */
+	cub_val__set(d, "version", cub_val__uint(2));
+	ck_assert_int_eq(store_save(path, d), 0);
+	cub_val__free(back);
+	ck_assert_int_eq(store_load(path, &back, err, sizeof(err)), 0);
+	ck_assert(cub_val__equal(d, back));
+	ck_assert_int_ne(access("/nonexistent", F_OK), 0);
+	{
+		char tmp[160];
+
+		snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+		ck_assert_int_ne(access(tmp, F_OK), 0);
+	}
+	cub_val__free(d);
+	cub_val__free(back);
+}
+END_TEST
+
+START_TEST(missing)
+{
+	struct cub_val *back = NULL;
+	char err[256];
+
+	ck_assert_int_eq(store_load(path, &back, err, sizeof(err)), -ENOENT);
+	ck_assert_ptr_null(back);
+}
+END_TEST
+
+/* Flip one byte at each position of the file: every load must refuse. */
+START_TEST(corruption)
+{
+	struct cub_val *d = sample(), *back;
+	unsigned char buf[4096];
+	char err[256];
+	ssize_t n, i;
+	int fd;
+
+	ck_assert_int_eq(store_save(path, d), 0);
+	fd = open(path, O_RDONLY);
+	n = read(fd, buf, sizeof(buf));
+	close(fd);
+	ck_assert_int_gt(n, 24);
+	for (i = 0; i < n; i++) {
+		buf[i] ^= 0x41;
+		fd = open(path, O_WRONLY | O_TRUNC);
+		ck_assert_int_eq(write(fd, buf, (size_t)n), n);
+		close(fd);
+		back = NULL;
+		ck_assert_int_eq(store_load(path, &back, err, sizeof(err)),
+		    -EBADMSG);
+		ck_assert_ptr_null(back);
+		ck_assert_int_gt(strlen(err), 0);
+		buf[i] ^= 0x41;
+	}
+	/* Truncated at every length. */
+	for (i = 0; i < n; i++) {
+		fd = open(path, O_WRONLY | O_TRUNC);
+		ck_assert_int_eq(write(fd, buf, (size_t)i), i);
+		close(fd);
+		back = NULL;
+		ck_assert_int_eq(store_load(path, &back, err, sizeof(err)),
+		    -EBADMSG);
+	}
+	cub_val__free(d);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite *s = suite_create("store");
+	TCase *tc = tcase_create("store");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, round_trip);
+	tcase_add_test(tc, missing);
+	tcase_add_test(tc, corruption);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}

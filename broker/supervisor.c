@@ -1,0 +1,418 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * The supervisor: one cubicle-worker per service plugin found in the
+ * plugin directory.  Each service gets two IPC sockets owned by its uid
+ * (mode 0600): worker-<svc>.sock, where the worker's calls arrive (served
+ * by wcall_thread), and worker-<svc>.cmd, where the broker's calls leave.
+ * A worker that dies is restarted with exponential backoff; once the new
+ * one says hello, every cube of the service is replayed to it.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <nng/protocol/reqrep0/rep.h>
+#include <nng/protocol/reqrep0/req.h>
+#include <nng/transport/ipc/ipc.h>
+
+#include "broker.h"
+#include "cubicle/errors.h"
+#include "cubicle/proto.h"
+#include "cleanup.h"
+#include "log.h"
+
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 5000
+#define STABLE_MS 10000
+#define MAX_SERVICES 64
+
+static int
+sock_path(struct service *s, char *buf, size_t len, const char *suffix)
+{
+	int n = snprintf(buf, len, "%s/worker-%s.%s", s->b->o.socket_dir,
+	    s->name, suffix);
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+/*
+ * Only the service's own uid may connect to its sockets (the files are
+ * 0600 and owned by it), and root: the worker dials before it drops to
+ * its uid, and the kernel records the credentials of connect().
+ */
+static void
+pipe_check(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	struct service *s = arg;
+	int uid = -1;
+
+	if (nng_pipe_get_int(p, NNG_OPT_IPC_PEER_UID, &uid) ||
+	    (uid != 0 && (uid_t)uid != s->uid)) {
+		log_warn("service '%s': refusing connection from uid %d",
+		    s->name, uid);
+		nng_pipe_close(p);
+	}
+}
+
+/* The worker went away: fail the call in flight at once. */
+static void
+pipe_gone(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	struct service *s = arg;
+
+	nng_aio_cancel(s->cmd_aio);
+}
+
+static int
+listen_owned(struct service *s, nng_socket sock, const char *suffix)
+{
+	char path[PATH_MAX], url[PATH_MAX + 8];
+	nng_listener l;
+	int r;
+
+	if (sock_path(s, path, sizeof(path), suffix))
+		return -ENAMETOOLONG;
+	unlink(path);
+	snprintf(url, sizeof(url), "ipc://%s", path);
+	if ((r = nng_listener_create(&l, sock, url)) ||
+	    (r = nng_listener_set_int(l, NNG_OPT_IPC_PERMISSIONS, 0600)) ||
+	    (r = nng_listener_start(l, 0))) {
+		log_err("service '%s': listen on %s: %s", s->name, url,
+		    nng_strerror(r));
+		return -EADDRINUSE;
+	}
+	if (chown(path, s->uid, s->gid))
+		return log_errno(-errno, "service '%s': chown %s", s->name,
+		    path);
+	return 0;
+}
+
+static int
+svc_open(struct broker *b, const char *name, const char *plugin, unsigned idx)
+{
+	struct service *s;
+	int r;
+
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	snprintf(s->name, sizeof(s->name), "%s", name);
+	snprintf(s->plugin, sizeof(s->plugin), "%s", plugin);
+	s->b = b;
+	s->uid = b->o.uid_base + idx;
+	s->gid = b->o.uid_base + idx;
+	s->backoff_ms = BACKOFF_MIN_MS;
+	if ((r = nng_req0_open(&s->cmd)) || (r = nng_rep0_open(&s->calls)) ||
+	    (r = nng_aio_alloc(&s->cmd_aio, NULL, NULL))) {
+		free(s);
+		return -ENOMEM;
+	}
+	/* A resend would reach a restarted worker that lacks the cube. */
+	nng_socket_set_ms(s->cmd, NNG_OPT_REQ_RESENDTIME,
+	    NNG_DURATION_INFINITE);
+	nng_socket_set_ms(s->cmd, NNG_OPT_SENDTIMEO, 1000);
+	nng_socket_set_size(s->cmd, NNG_OPT_RECVMAXSZ, CUB_MSG_MAX);
+	nng_socket_set_size(s->calls, NNG_OPT_RECVMAXSZ, CUB_MSG_MAX);
+	nng_socket_set_ms(s->calls, NNG_OPT_RECVTIMEO, 200);
+	nng_pipe_notify(s->cmd, NNG_PIPE_EV_ADD_PRE, pipe_check, s);
+	nng_pipe_notify(s->calls, NNG_PIPE_EV_ADD_PRE, pipe_check, s);
+	nng_pipe_notify(s->cmd, NNG_PIPE_EV_REM_POST, pipe_gone, s);
+	if ((r = listen_owned(s, s->calls, "sock")) ||
+	    (r = listen_owned(s, s->cmd, "cmd")))
+		return r;
+	if (pthread_create(&s->thread, NULL, wcall_thread, s))
+		return -EAGAIN;
+	s->next = b->svcs;
+	b->svcs = s;
+	log_info("service '%s': plugin %s, uid %u", s->name, s->plugin,
+	    (unsigned)s->uid);
+	return 0;
+}
+
+static int
+name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * Services are the <name>.so files of the plugin directory, in name order,
+ * so a service keeps its uid across restarts while the set is unchanged.
+ */
+int
+sup_init(struct broker *b)
+{
+	char *names[MAX_SERVICES];
+	char path[PATH_MAX];
+	struct dirent *de;
+	unsigned n = 0, i;
+	size_t len;
+	DIR *d;
+	int r = 0;
+
+	d = opendir(b->o.plugin_dir);
+	if (!d)
+		return log_errno(-errno, "plugin directory %s", b->o.plugin_dir);
+	while ((de = readdir(d))) {
+		len = strlen(de->d_name);
+		if (len < 4 || len - 3 > CUB_NAME_MAX ||
+		    strcmp(de->d_name + len - 3, ".so"))
+			continue;
+		if (n == MAX_SERVICES) {
+			log_warn("plugin directory %s: more than %d plugins, "
+				 "ignoring '%s'",
+			    b->o.plugin_dir, MAX_SERVICES, de->d_name);
+			continue;
+		}
+		names[n++] = strndup(de->d_name, len - 3);
+	}
+	closedir(d);
+	qsort(names, n, sizeof(names[0]), name_cmp);
+	for (i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "%s/%s.so", b->o.plugin_dir,
+		    names[i]);
+		if (!r)
+			r = svc_open(b, names[i], path, i);
+		free(names[i]);
+	}
+	if (!n)
+		log_warn("no plugins in %s", b->o.plugin_dir);
+	return r;
+}
+
+static void
+sup_spawn(struct service *s)
+{
+	char uid[16], gid[16];
+	char *argv[16];
+	sigset_t all;
+	int i = 0;
+	pid_t pid;
+
+	snprintf(uid, sizeof(uid), "%u", (unsigned)s->uid);
+	snprintf(gid, sizeof(gid), "%u", (unsigned)s->gid);
+	argv[i++] = "cubicle-worker";
+	argv[i++] = "--plugin";
+	argv[i++] = s->plugin;
+	argv[i++] = "--service";
+	argv[i++] = s->name;
+	argv[i++] = "--socket-dir";
+	argv[i++] = (char *)s->b->o.socket_dir;
+	argv[i++] = "--uid";
+	argv[i++] = uid;
+	argv[i++] = "--gid";
+	argv[i++] = gid;
+	if (log_get_level() >= LOG_P_DEBUG)
+		argv[i++] = "--debug";
+	argv[i] = NULL;
+
+	s->hello = false;
+	s->ready = false;
+	pid = fork();
+	if (pid < 0) {
+		log_errno(-errno, "service '%s': fork", s->name);
+		s->next_start_ms = now_ms() + s->backoff_ms;
+		return;
+	}
+	if (pid == 0) {
+		/* Workers die with the broker; a new broker starts new ones. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		sigemptyset(&all);
+		sigprocmask(SIG_SETMASK, &all, NULL);
+		signal(SIGPIPE, SIG_DFL);
+		closefrom(3);
+		execv(s->b->o.worker_bin, argv);
+		log_errno(-errno, "exec %s", s->b->o.worker_bin);
+		_exit(127);
+	}
+	s->pid = pid;
+	s->next_start_ms = now_ms();
+	log_info("service '%s': worker started, pid %d", s->name, (int)pid);
+}
+
+static void
+sup_replay(struct broker *b, struct service *s)
+{
+	struct cub_val *errv = NULL;
+	const char *msg;
+	struct cube *c;
+	unsigned n = 0;
+
+	for (c = b->cubes; c; c = c->next) {
+		if (c->svc != s)
+			continue;
+		if (cube_sync(b, c, true, &errv)) {
+			cub_err_parse(errv, &msg);
+			log_err("cube '%s': replay to worker failed: %s",
+			    c->name, msg);
+			errv = cub_val__free(errv);
+			if (!s->pid)
+				return; /* died again; retried later */
+			continue;
+		}
+		n++;
+	}
+	s->ready = true;
+	log_info("service '%s': worker ready, %u cube(s) re-synced", s->name,
+	    n);
+	if (s->restarts) {
+		struct cub_val *p = cub_val__map();
+
+		cub_val__set(p, "service", cub_val__str(s->name));
+		cub_val__set(p, "restarts", cub_val__uint(s->restarts));
+		cub_val__set(p, "cubes", cub_val__uint(n));
+		api_publish(b, CUB_EV_WORKER_RESTARTED, p);
+	}
+}
+
+void
+sup_tick(struct broker *b)
+{
+	struct service *s;
+	int64_t now = now_ms();
+	int status;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		for (s = b->svcs; s && s->pid != pid; s = s->next)
+			;
+		if (!s)
+			continue;
+		if (WIFSIGNALED(status))
+			log_err("service '%s': worker %d killed by signal %d%s",
+			    s->name, (int)pid, WTERMSIG(status),
+			    WTERMSIG(status) == SIGSYS ?
+				" (forbidden system call)" :
+				"");
+		else
+			log_err("service '%s': worker %d exited with %d",
+			    s->name, (int)pid, WEXITSTATUS(status));
+		if (now - s->next_start_ms > STABLE_MS)
+			s->backoff_ms = BACKOFF_MIN_MS;
+		s->pid = 0;
+		s->hello = false;
+		s->ready = false;
+		s->restarts++;
+		s->next_start_ms = now + s->backoff_ms;
+		log_info("service '%s': restarting in %u ms", s->name,
+		    s->backoff_ms);
+		s->backoff_ms = s->backoff_ms * 2 > BACKOFF_MAX_MS ?
+		    BACKOFF_MAX_MS :
+		    s->backoff_ms * 2;
+	}
+	for (s = b->svcs; s; s = s->next) {
+		if (!s->pid && now >= s->next_start_ms)
+			sup_spawn(s);
+		if (s->pid && __atomic_load_n(&s->hello, __ATOMIC_ACQUIRE) &&
+		    !s->ready)
+			sup_replay(b, s);
+	}
+}
+
+int
+sup_call(struct service *s, const char *method, struct cub_val *params,
+    struct cub_val **result, struct cub_val **errv, int timeout_ms)
+{
+	struct cub_rpc rpc = { 0 };
+	static uint32_t msgid;
+	char err[256];
+	void *buf;
+	size_t len;
+	nng_msg *msg;
+	int r;
+
+	*result = NULL;
+	*errv = NULL;
+	if (!s->pid || !s->hello) {
+		cub_val__free(params);
+		*errv = cub_err_val(CUB_E_UNAVAIL,
+		    "service '%s' is not running (restarting)", s->name);
+		return -EAGAIN;
+	}
+	if ((r = cub_rpc__encode_request(++msgid, method, params, &buf, &len)))
+		goto nomem;
+	r = nng_msg_alloc(&msg, 0);
+	if (!r)
+		r = nng_msg_append(msg, buf, len);
+	free(buf);
+	if (r)
+		goto nomem;
+	if ((r = nng_sendmsg(s->cmd, msg, 0))) {
+		nng_msg_free(msg);
+		goto unavail;
+	}
+	nng_aio_set_timeout(s->cmd_aio, timeout_ms);
+	nng_recv_aio(s->cmd, s->cmd_aio);
+	nng_aio_wait(s->cmd_aio);
+	if ((r = nng_aio_result(s->cmd_aio)))
+		goto unavail;
+	msg = nng_aio_get_msg(s->cmd_aio);
+	r = cub_rpc__decode(nng_msg_body(msg), nng_msg_len(msg), &rpc, err,
+	    sizeof(err));
+	nng_msg_free(msg);
+	if (r || rpc.type != CUB_RPC_RESPONSE || rpc.msgid != msgid) {
+		cub_rpc__clear(&rpc);
+		*errv = cub_err_val(CUB_E_BADMSG,
+		    "service '%s': malformed reply from worker: %s", s->name,
+		    r ? err : "not the response to this call");
+		return -EBADMSG;
+	}
+	if (rpc.error) {
+		const char *m;
+		int code = cub_err_parse(rpc.error, &m);
+
+		/* Worker errors keep their code; a malformed one is ours. */
+		*errv = code == CUB_E_BADMSG ?
+		    cub_err_val(CUB_E_BADMSG, "service '%s': %s", s->name, m) :
+		    TAKE_PTR(rpc.error);
+		cub_rpc__clear(&rpc);
+		return -EREMOTEIO;
+	}
+	*result = rpc.result;
+	rpc.result = NULL;
+	cub_rpc__clear(&rpc);
+	return 0;
+nomem:
+	*errv = cub_err_val(CUB_E_INTERNAL, "out of memory");
+	return -ENOMEM;
+unavail:
+	*errv = r == NNG_ETIMEDOUT ?
+	    cub_err_val(CUB_E_TIMEOUT,
+		"service '%s': worker did not answer '%s' within %d ms",
+		s->name, method, timeout_ms) :
+	    cub_err_val(CUB_E_UNAVAIL,
+		"service '%s': worker went away during '%s' (%s)", s->name,
+		method, nng_strerror(r));
+	return r == NNG_ETIMEDOUT ? -ETIMEDOUT : -EPIPE;
+}
+
+void
+sup_shutdown(struct broker *b)
+{
+	char path[PATH_MAX];
+	struct service *s;
+
+	for (s = b->svcs; s; s = s->next) {
+		if (s->pid)
+			kill(s->pid, SIGTERM);
+		if (!sock_path(s, path, sizeof(path), "sock"))
+			unlink(path);
+		if (!sock_path(s, path, sizeof(path), "cmd"))
+			unlink(path);
+	}
+	b->stop = 1;
+	for (s = b->svcs; s; s = s->next) {
+		pthread_join(s->thread, NULL);
+		if (s->pid)
+			waitpid(s->pid, NULL, 0);
+	}
+}

@@ -1,0 +1,222 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * simpleforwarder, control plane: per-port action (forward to another
+ * port, drop, slow path) and per-port counters.  Runs in a sandboxed
+ * worker; every kernel operation is a call to the broker.
+ *
+ * The configuration is the cube document: ports[] with name, index (from
+ * the broker), peer (the broker's business), action and outport.  apply()
+ * writes sf_actions for every port and clears the entries of ports that
+ * went away, so it is idempotent and replays after a restart.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <linux/bpf.h>
+
+#include "cube_shared.h"
+#include "cubicle/plugin.h"
+#include "simpleforwarder.skel.h"
+#include "simpleforwarder_shared.h"
+
+struct sf_cube {
+	cub_map actions;
+	cub_map stats;
+	uint8_t used[CUB_MAX_PORTS]; /* indices written by the last apply */
+	bool loaded;
+};
+
+static const char *const sf_action_names[] = { "forward", "drop",
+	"slowpath", NULL };
+
+static const struct cub_field sf_port_fields[] = {
+	{ .name = "action", .type = CUB_T_ENUM, .enums = sf_action_names,
+	    .dflt = "drop",
+	    .help = "what to do with packets received on this port" },
+	{ .name = "outport", .type = CUB_T_STR, .max = CUB_NAME_MAX,
+	    .help = "port to send packets to when action is forward" },
+	{ .name = "rx_packets", .type = CUB_T_U64, .flags = CUB_F_RO,
+	    .help = "packets received on this port" },
+	{ .name = "rx_bytes", .type = CUB_T_U64, .flags = CUB_F_RO,
+	    .help = "bytes received on this port" },
+	{ .name = "tx_packets", .type = CUB_T_U64, .flags = CUB_F_RO,
+	    .help = "packets forwarded out of this port" },
+	{ .name = "tx_bytes", .type = CUB_T_U64, .flags = CUB_F_RO,
+	    .help = "bytes forwarded out of this port" },
+	{ .name = "drops", .type = CUB_T_U64, .flags = CUB_F_RO,
+	    .help = "packets received on this port and dropped" },
+	{ .name = "slowpath", .type = CUB_T_U64, .flags = CUB_F_RO,
+	    .help = "packets received on this port sent to the slow path" },
+	{ 0 },
+};
+
+static const struct cub_field sf_schema[] = {
+	{ .name = "ports", .type = CUB_T_LIST, .children = sf_port_fields,
+	    .help = "ports of the cube" },
+	{ 0 },
+};
+
+static uint32_t
+action_code(const char *name)
+{
+	if (name && !strcmp(name, "forward"))
+		return SF_FORWARD;
+	if (name && !strcmp(name, "slowpath"))
+		return SF_SLOWPATH;
+	return SF_DROP;
+}
+
+static int
+sf_load(struct cub_cube *cube, struct sf_cube *sf)
+{
+	size_t len;
+	const void *elf = simpleforwarder__elf_bytes(&len);
+	int r;
+
+	if ((r = cub_cube__load(cube, elf, len)))
+		return r;
+	if (cub_cube__map(cube, "sf_actions", &sf->actions) ||
+	    cub_cube__map(cube, "sf_stats", &sf->stats))
+		return cub_cube__set_error(cube, CUB_E_INTERNAL,
+		    "cube '%s': maps sf_actions/sf_stats missing",
+		    cub_cube__name(cube));
+	sf->loaded = true;
+	return 0;
+}
+
+static int
+sf_apply(struct cub_cube *cube, const struct cub_val *config, bool create)
+{
+	struct sf_cube *sf = cub_cube__priv(cube);
+	const struct cub_val *ports = cub_val__get(config, "ports");
+	uint8_t used[CUB_MAX_PORTS] = { 0 };
+	struct sf_action act;
+	const char *pname, *out;
+	uint32_t i, key;
+	uint64_t idx;
+	int r, o;
+
+	if ((create || !sf->loaded) && (r = sf_load(cube, sf)))
+		return r;
+	/* Check everything before writing anything. */
+	for (i = 0; ports && ports->kind == CUB_V_ARRAY && i < ports->arr.len;
+	     i++) {
+		const struct cub_val *e = ports->arr.items[i];
+
+		pname = cub_val__get_str(e, "name");
+		out = cub_val__get_str(e, "outport");
+		if (cub_val__as_u64(cub_val__get(e, "index"), &idx) ||
+		    idx >= CUB_MAX_PORTS)
+			return cub_cube__set_error(cube, CUB_E_INTERNAL,
+			    "port '%s' has no valid index", pname);
+		if (action_code(cub_val__get_str(e, "action")) != SF_FORWARD)
+			continue;
+		if (!out || !*out)
+			return cub_cube__set_error(cube, CUB_E_MISSING,
+			    "port '%s': action forward needs outport=<port>",
+			    pname);
+		if (cub_config__port_index(config, out) < 0)
+			return cub_cube__set_error(cube, CUB_E_NOTFOUND,
+			    "port '%s': outport '%s' is not a port of cube "
+			    "'%s'",
+			    pname, out, cub_cube__name(cube));
+	}
+	for (i = 0; ports && ports->kind == CUB_V_ARRAY && i < ports->arr.len;
+	     i++) {
+		const struct cub_val *e = ports->arr.items[i];
+
+		cub_val__as_u64(cub_val__get(e, "index"), &idx);
+		key = (uint32_t)idx;
+		act.action = action_code(cub_val__get_str(e, "action"));
+		out = cub_val__get_str(e, "outport");
+		o = out && *out ? cub_config__port_index(config, out) : 0;
+		act.outport = o < 0 ? 0 : (uint32_t)o;
+		if (act.action != SF_FORWARD)
+			act.outport = 0;
+		if ((r = cub_map__update(cube, &sf->actions, &key, &act, 0)))
+			return r;
+		used[key] = 1;
+	}
+	/* Ports that went away drop again (a fresh worker clears all). */
+	memset(&act, 0, sizeof(act));
+	for (key = 0; key < CUB_MAX_PORTS; key++) {
+		if (used[key] || (!create && !sf->used[key]))
+			continue;
+		if ((r = cub_map__update(cube, &sf->actions, &key, &act, 0)))
+			return r;
+	}
+	memcpy(sf->used, used, sizeof(used));
+	return 0;
+}
+
+static int
+sf_show(struct cub_cube *cube, const struct cub_val *config,
+    struct cub_val *overlay)
+{
+	struct sf_cube *sf = cub_cube__priv(cube);
+	const struct cub_val *ports = cub_val__get(config, "ports");
+	struct cub_val *oports = cub_val__array(), *e;
+	struct sf_stats percpu[256], sum;
+	uint32_t i, cpu, key;
+	uint64_t idx;
+	int r;
+
+	if (sf->stats.ncpus > 256)
+		return cub_cube__set_error(cube, CUB_E_LIMIT,
+		    "more than 256 CPUs");
+	for (i = 0; ports && ports->kind == CUB_V_ARRAY && i < ports->arr.len;
+	     i++) {
+		if (cub_val__as_u64(cub_val__get(ports->arr.items[i], "index"),
+			&idx))
+			continue;
+		key = (uint32_t)idx;
+		if ((r = cub_map__lookup(cube, &sf->stats, &key, percpu))) {
+			cub_val__free(oports);
+			return r;
+		}
+		memset(&sum, 0, sizeof(sum));
+		for (cpu = 0; cpu < sf->stats.ncpus; cpu++) {
+			sum.rx_packets += percpu[cpu].rx_packets;
+			sum.rx_bytes += percpu[cpu].rx_bytes;
+			sum.tx_packets += percpu[cpu].tx_packets;
+			sum.tx_bytes += percpu[cpu].tx_bytes;
+			sum.drops += percpu[cpu].drops;
+			sum.slowpath += percpu[cpu].slowpath;
+		}
+		e = cub_val__map();
+		cub_val__set(e, "name", cub_val__str(cub_val__get_str(
+					    ports->arr.items[i], "name")));
+		cub_val__set(e, "rx_packets", cub_val__uint(sum.rx_packets));
+		cub_val__set(e, "rx_bytes", cub_val__uint(sum.rx_bytes));
+		cub_val__set(e, "tx_packets", cub_val__uint(sum.tx_packets));
+		cub_val__set(e, "tx_bytes", cub_val__uint(sum.tx_bytes));
+		cub_val__set(e, "drops", cub_val__uint(sum.drops));
+		cub_val__set(e, "slowpath", cub_val__uint(sum.slowpath));
+		cub_val__push(oports, e);
+	}
+	return cub_val__set(overlay, "ports", oports);
+}
+
+static const struct cub_plugin_ops sf_ops = {
+	.apply = sf_apply,
+	.show = sf_show,
+};
+
+const struct cub_plugin cub_plugin_entry = {
+	.abi = CUB_PLUGIN_ABI,
+	.name = "simpleforwarder",
+	.description = "per-port forward / drop / slow path, with counters",
+	.cube_size = sizeof(struct sf_cube),
+	.schema = sf_schema,
+	.ops = &sf_ops,
+	.policy = {
+		.prog_types = (1u << BPF_PROG_TYPE_SCHED_CLS) |
+		    (1u << BPF_PROG_TYPE_XDP),
+		.map_types = (1ull << BPF_MAP_TYPE_ARRAY) |
+		    (1ull << BPF_MAP_TYPE_HASH) |
+		    (1ull << BPF_MAP_TYPE_PERCPU_ARRAY) |
+		    (1ull << BPF_MAP_TYPE_RINGBUF),
+		.max_map_bytes = 4u << 20,
+	},
+};

@@ -1,0 +1,347 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/* cubicle CLI: parsing and rendering, kept apart from I/O for tests. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+void
+cli_cmd_clear(struct cli_cmd *cmd)
+{
+	cmd->words = cub_val__free(cmd->words);
+	cmd->args = cub_val__free(cmd->args);
+}
+
+static int
+parse_out(const char *s, enum cli_out *out)
+{
+	if (!strcmp(s, "text"))
+		*out = CLI_TEXT;
+	else if (!strcmp(s, "json"))
+		*out = CLI_JSON;
+	else if (!strcmp(s, "yaml"))
+		*out = CLI_YAML;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+static bool
+is_key(const char *s, size_t len)
+{
+	size_t i;
+
+	if (!len || len > 64)
+		return false;
+	for (i = 0; i < len; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '-' && s[i] != '_')
+			return false;
+	return true;
+}
+
+#define USAGE(...) (snprintf(err, errlen, __VA_ARGS__), -EINVAL)
+
+int
+cli_parse(int argc, char **argv, struct cli_cmd *cmd, char *err,
+    size_t errlen)
+{
+	bool opts = true;
+	const char *a, *val, *eq;
+	char *end;
+	int i;
+
+	memset(cmd, 0, sizeof(*cmd));
+	cmd->words = cub_val__array();
+	cmd->args = cub_val__map();
+	if (!cmd->words || !cmd->args)
+		return USAGE("out of memory");
+	for (i = 0; i < argc; i++) {
+		a = argv[i];
+		if (opts && !strcmp(a, "--")) {
+			opts = false;
+			continue;
+		}
+		if (opts && a[0] == '-' && a[1]) {
+			const char *name = a + (a[1] == '-' ? 2 : 1);
+			size_t nlen = strcspn(name, "=");
+
+			val = name[nlen] == '=' ? name + nlen + 1 : NULL;
+#define OPT(s) (nlen == strlen(s) && !strncmp(name, s, nlen))
+#define NEEDVAL()                                                            \
+	do {                                                                 \
+		if (!val) {                                                  \
+			if (i + 1 >= argc)                                   \
+				return USAGE("option '%s' needs a value",    \
+				    a);                                      \
+			val = argv[++i];                                     \
+		}                                                            \
+	} while (0)
+			if (OPT("h") || OPT("help")) {
+				cmd->help = true;
+			} else if (OPT("version")) {
+				cmd->version = true;
+			} else if (OPT("json")) {
+				cmd->out = CLI_JSON;
+			} else if (OPT("yaml")) {
+				cmd->out = CLI_YAML;
+			} else if (OPT("o") || OPT("output")) {
+				NEEDVAL();
+				if (parse_out(val, &cmd->out))
+					return USAGE("output format '%s': use "
+						     "text, json or yaml",
+					    val);
+			} else if (OPT("socket-dir")) {
+				NEEDVAL();
+				cmd->socket_dir = val;
+			} else if (OPT("f") || OPT("file")) {
+				NEEDVAL();
+				cmd->file = val;
+			} else if (OPT("timeout")) {
+				NEEDVAL();
+				errno = 0;
+				cmd->timeout_ms = (int)strtol(val, &end, 10);
+				if (errno || *end || cmd->timeout_ms <= 0 ||
+				    cmd->timeout_ms > 3600000)
+					return USAGE("--timeout: '%s' is not "
+						     "a number of "
+						     "milliseconds",
+					    val);
+			} else {
+				return USAGE("unknown option '%s'", a);
+			}
+#undef OPT
+#undef NEEDVAL
+			continue;
+		}
+		eq = strchr(a, '=');
+		if (eq) {
+			if (!is_key(a, (size_t)(eq - a)))
+				return USAGE("'%s': a key=value argument needs "
+					     "a key of letters, digits, '-' "
+					     "or '_'",
+				    a);
+			{
+				char key[65];
+
+				snprintf(key, sizeof(key), "%.*s",
+				    (int)(eq - a), a);
+				if (cub_val__get(cmd->args, key))
+					return USAGE("'%s' is given twice",
+					    key);
+				if (cub_val__set(cmd->args, key,
+					cub_val__str(eq + 1)))
+					return USAGE("bad value for '%s'", key);
+			}
+			continue;
+		}
+		if (!*a)
+			return USAGE("empty word in the command");
+		if (cub_val__push(cmd->words, cub_val__str(a)))
+			return USAGE("bad word '%s'", a);
+	}
+	return 0;
+}
+
+bool
+cli_wants_body(const struct cli_cmd *cmd)
+{
+	uint32_t i;
+
+	for (i = 0; i < cmd->words->arr.len; i++) {
+		const char *w = cub_val__as_str(cmd->words->arr.items[i]);
+
+		if (w && (!strcmp(w, "add") || !strcmp(w, "set")))
+			return true;
+	}
+	return false;
+}
+
+/* Text rendering. */
+
+static bool
+is_scalar(const struct cub_val *v)
+{
+	return v->kind != CUB_V_ARRAY && v->kind != CUB_V_MAP;
+}
+
+static char *
+scalar_text(const struct cub_val *v)
+{
+	char *s = NULL;
+
+	switch (v->kind) {
+	case CUB_V_STR:
+		return strdup(v->str.ptr);
+	case CUB_V_NIL:
+		return strdup("");
+	default:
+		s = cub_json_emit(v, false);
+		return s ? s : strdup("?");
+	}
+}
+
+static bool
+is_table(const struct cub_val *v)
+{
+	uint32_t i;
+
+	if (v->kind != CUB_V_ARRAY || !v->arr.len)
+		return false;
+	for (i = 0; i < v->arr.len; i++)
+		if (v->arr.items[i]->kind != CUB_V_MAP)
+			return false;
+	return true;
+}
+
+/* Columns: scalar keys of all rows, in first-seen order. */
+static void
+render_table(FILE *f, const struct cub_val *rows, int indent)
+{
+	const char *cols[64];
+	size_t width[64];
+	unsigned ncols = 0, c;
+	uint32_t i, j;
+	char *s;
+
+	for (i = 0; i < rows->arr.len; i++) {
+		const struct cub_val *r = rows->arr.items[i];
+
+		for (j = 0; j < r->map.len; j++) {
+			if (!is_scalar(r->map.items[j].val))
+				continue;
+			for (c = 0; c < ncols; c++)
+				if (!strcmp(cols[c], r->map.items[j].key))
+					break;
+			if (c == ncols && ncols < 64) {
+				cols[ncols] = r->map.items[j].key;
+				width[ncols++] = strlen(r->map.items[j].key);
+			}
+		}
+	}
+	for (i = 0; i < rows->arr.len; i++)
+		for (c = 0; c < ncols; c++) {
+			const struct cub_val *v =
+			    cub_val__get(rows->arr.items[i], cols[c]);
+
+			if (!v)
+				continue;
+			s = scalar_text(v);
+			if (s && strlen(s) > width[c])
+				width[c] = strlen(s);
+			free(s);
+		}
+	fprintf(f, "%*s", indent, "");
+	for (c = 0; c < ncols; c++)
+		fprintf(f, "%-*s%s", (int)width[c], cols[c],
+		    c + 1 < ncols ? "  " : "\n");
+	for (i = 0; i < rows->arr.len; i++) {
+		fprintf(f, "%*s", indent, "");
+		for (c = 0; c < ncols; c++) {
+			const struct cub_val *v =
+			    cub_val__get(rows->arr.items[i], cols[c]);
+
+			s = v ? scalar_text(v) : strdup("");
+			fprintf(f, "%-*s%s", (int)width[c], s ? s : "",
+			    c + 1 < ncols ? "  " : "\n");
+			free(s);
+		}
+	}
+}
+
+static void
+render_map(FILE *f, const struct cub_val *m, int indent)
+{
+	size_t w = 0, l;
+	uint32_t i;
+	char *s;
+
+	for (i = 0; i < m->map.len; i++)
+		if (is_scalar(m->map.items[i].val) &&
+		    (l = strlen(m->map.items[i].key)) > w)
+			w = l;
+	for (i = 0; i < m->map.len; i++) {
+		const struct cub_val *v = m->map.items[i].val;
+
+		if (!is_scalar(v))
+			continue;
+		s = scalar_text(v);
+		fprintf(f, "%*s%-*s  %s\n", indent, "", (int)w,
+		    m->map.items[i].key, s ? s : "");
+		free(s);
+	}
+	for (i = 0; i < m->map.len; i++) {
+		const struct cub_val *v = m->map.items[i].val;
+
+		if (is_scalar(v))
+			continue;
+		fprintf(f, "\n%*s%s:\n", indent, "", m->map.items[i].key);
+		if (is_table(v))
+			render_table(f, v, indent + 2);
+		else if (v->kind == CUB_V_MAP)
+			render_map(f, v, indent + 2);
+		else {
+			for (uint32_t j = 0; j < v->arr.len; j++) {
+				s = is_scalar(v->arr.items[j]) ?
+				    scalar_text(v->arr.items[j]) :
+				    cub_json_emit(v->arr.items[j], false);
+				fprintf(f, "%*s%s\n", indent + 2, "",
+				    s ? s : "");
+				free(s);
+			}
+		}
+	}
+}
+
+/* Help replies: {path, keywords: [...], params: [...], example}. */
+static void
+render_help(FILE *f, const struct cub_val *h)
+{
+	const struct cub_val *kws = cub_val__get(h, "keywords");
+	const struct cub_val *params = cub_val__get(h, "params");
+	const char *ex = cub_val__get_str(h, "example");
+
+	if (kws && is_table(kws)) {
+		fprintf(f, "Keywords:\n");
+		render_table(f, kws, 2);
+	}
+	if (params && is_table(params)) {
+		fprintf(f, "\nParameters:\n");
+		render_table(f, params, 2);
+	}
+	if (ex && *ex)
+		fprintf(f, "\nExample:\n  %s\n", ex);
+}
+
+void
+cli_render(FILE *f, const struct cub_val *v, enum cli_out out)
+{
+	char *s;
+
+	if (out != CLI_TEXT) {
+		s = out == CLI_JSON ? cub_json_emit(v, true) :
+				      cub_yaml_emit(v);
+		if (s) {
+			fputs(s, f);
+			if (out == CLI_JSON && s[0] && s[strlen(s) - 1] != '\n')
+				fputc('\n', f);
+		}
+		free(s);
+		return;
+	}
+	if (v->kind == CUB_V_MAP && cub_val__get(v, "keywords"))
+		render_help(f, v);
+	else if (v->kind == CUB_V_MAP)
+		render_map(f, v, 0);
+	else if (is_table(v))
+		render_table(f, v, 0);
+	else if (v->kind == CUB_V_ARRAY && !v->arr.len)
+		; /* nothing to show */
+	else {
+		s = scalar_text(v);
+		fprintf(f, "%s\n", s ? s : "");
+		free(s);
+	}
+}

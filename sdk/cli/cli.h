@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* The cubicle CLI: argument parsing and output rendering (unit-tested). */
+#ifndef CUBI_CLI_H
+#define CUBI_CLI_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "cubicle/val.h"
+
+enum cli_out { CLI_TEXT, CLI_JSON, CLI_YAML };
+
+/* Exit codes. */
+enum { CLI_OK = 0, CLI_USAGE = 1, CLI_FAILED = 2, CLI_UNREACHABLE = 3 };
+
+struct cli_cmd {
+	const char *socket_dir;
+	const char *file; /* body from this file ("-" = stdin) */
+	enum cli_out out;
+	int timeout_ms;
+	bool help;
+	bool version;
+	struct cub_val *words; /* array of strings */
+	struct cub_val *args;  /* map of field -> string */
+};
+
+/*
+ * Split argv (without argv[0]) into options, command words and
+ * key=value arguments.  Options may appear anywhere; "--" ends them.
+ * Returns 0, or -EINVAL with a message in err (exit code CLI_USAGE).
+ */
+int cli_parse(int argc, char **argv, struct cli_cmd *cmd, char *err,
+    size_t errlen);
+void cli_cmd_clear(struct cli_cmd *cmd);
+/* True when the words carry a verb that accepts a body (add, set). */
+bool cli_wants_body(const struct cli_cmd *cmd);
+/* Render a result for people (tables), or as JSON / YAML. */
+void cli_render(FILE *f, const struct cub_val *v, enum cli_out out);
+
+#endif

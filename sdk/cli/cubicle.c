@@ -1,0 +1,184 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * cubicle: the command-line client, polycubectl grammar.
+ *   cubicle [options] <words...> [key=value ...]
+ * Exit codes: 0 ok, 1 usage, 2 refused or failed, 3 broker unreachable.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "cub_config.h"
+#include "cubicle/client.h"
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: cubicle [options] <path> [verb] [key=value ...]\n"
+	    "  cubicle simpleforwarder add sf1 [type=TC|XDP_SKB|XDP_DRV]\n"
+	    "  cubicle sf1 ports add p1 peer=veth1\n"
+	    "  cubicle sf1 ports p1 set action=forward outport=p2\n"
+	    "  cubicle sf1 show            cubicle show cubes\n"
+	    "  cubicle sf1 ?               help at any depth\n"
+	    "  cubicle sf1 del\n"
+	    "options:\n"
+	    "  -o, --output text|json|yaml   (also -json, -yaml)\n"
+	    "  -f, --file FILE   JSON body (add/set); '-' = stdin; a piped\n"
+	    "                    stdin is read for add/set too\n"
+	    "  --socket-dir DIR  broker sockets (or $CUBICLE_SOCKET_DIR;\n"
+	    "                    default /run/cubicle)\n"
+	    "  --timeout MS      per call (default 10000)\n"
+	    "exit codes: 0 ok, 1 usage, 2 refused or failed, 3 broker "
+	    "unreachable\n");
+}
+
+static char *
+read_all(FILE *f, size_t *len)
+{
+	size_t cap = 4096, n = 0, got;
+	char *buf = malloc(cap), *p;
+
+	while (buf && (got = fread(buf + n, 1, cap - n, f)) > 0) {
+		n += got;
+		if (n == cap) {
+			if (cap >= CUB_MSG_MAX) {
+				free(buf);
+				errno = EMSGSIZE;
+				return NULL;
+			}
+			p = realloc(buf, cap * 2);
+			if (!p) {
+				free(buf);
+				return NULL;
+			}
+			buf = p;
+			cap *= 2;
+		}
+	}
+	*len = n;
+	return buf;
+}
+
+/* The body: --file, or a piped/redirected stdin for add and set. */
+static int
+load_body(const struct cli_cmd *cmd, struct cub_val **body)
+{
+	const char *src = cmd->file;
+	struct stat st;
+	char err[256];
+	size_t len;
+	char *text;
+	FILE *f;
+
+	*body = NULL;
+	if (!src) {
+		if (!cli_wants_body(cmd) || isatty(0) || fstat(0, &st) ||
+		    !(S_ISFIFO(st.st_mode) || S_ISREG(st.st_mode)))
+			return 0;
+		src = "-";
+	}
+	f = strcmp(src, "-") ? fopen(src, "re") : stdin;
+	if (!f) {
+		fprintf(stderr, "cubicle: %s: %s\n", src, strerror(errno));
+		return -errno;
+	}
+	text = read_all(f, &len);
+	if (f != stdin)
+		fclose(f);
+	if (!text) {
+		fprintf(stderr, "cubicle: %s: %s\n", src, strerror(errno));
+		return -EIO;
+	}
+	if (len == 0 && !cmd->file) {
+		free(text);
+		return 0; /* an empty pipe is no body */
+	}
+	*body = cub_json_parse(text, len, err, sizeof(err));
+	free(text);
+	if (!*body) {
+		fprintf(stderr, "cubicle: %s: %s\n",
+		    strcmp(src, "-") ? src : "stdin", err);
+		return -EINVAL;
+	}
+	if ((*body)->kind != CUB_V_MAP) {
+		fprintf(stderr, "cubicle: the body must be a JSON object\n");
+		*body = cub_val__free(*body);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct cub_val *params, *result = NULL, *errv = NULL, *body;
+	struct cub_client *c;
+	struct cli_cmd cmd;
+	char err[256], rid[40];
+	const char *msg;
+	int r, code;
+
+	if (cli_parse(argc - 1, argv + 1, &cmd, err, sizeof(err))) {
+		fprintf(stderr, "cubicle: %s\n", err);
+		usage(stderr);
+		return CLI_USAGE;
+	}
+	if (cmd.help || (argc == 1)) {
+		usage(stdout);
+		cli_cmd_clear(&cmd);
+		return CLI_OK;
+	}
+	if (cmd.version) {
+		printf("cubicle %s\n", CUB_VERSION);
+		cli_cmd_clear(&cmd);
+		return CLI_OK;
+	}
+	if (load_body(&cmd, &body)) {
+		cli_cmd_clear(&cmd);
+		return CLI_USAGE;
+	}
+	CUB_OPTS(cub_client_opts, o, .socket_dir = cmd.socket_dir,
+	    .timeout_ms = cmd.timeout_ms);
+	c = cub_client__open(&o);
+	if (!c) {
+		fprintf(stderr, "cubicle: cannot reach cubicled at %s: %s\n",
+		    cmd.socket_dir ? cmd.socket_dir :
+		    getenv("CUBICLE_SOCKET_DIR") ?: CUB_DEFAULT_SOCKET_DIR,
+		    strerror(errno));
+		cub_val__free(body);
+		cli_cmd_clear(&cmd);
+		return CLI_UNREACHABLE;
+	}
+	cub_client__new_rid(rid, sizeof(rid));
+	params = cub_val__map();
+	cub_val__set(params, "words", cmd.words);
+	cub_val__set(params, "args", cmd.args);
+	cmd.words = cmd.args = NULL;
+	if (body)
+		cub_val__set(params, "body", body);
+	cub_val__set(params, "rid", cub_val__str(rid));
+	r = cub_client__call(c, CUB_M_REQUEST, params, &result, &errv);
+	cub_client__close(c);
+	if (r == -EREMOTEIO) {
+		code = cub_err_parse(errv, &msg);
+		fprintf(stderr, "cubicle: %s (%s)\n", msg, cub_err_name(code));
+		r = CLI_FAILED;
+	} else if (r) {
+		fprintf(stderr, "cubicle: broker did not answer: %s\n",
+		    strerror(-r));
+		r = CLI_UNREACHABLE;
+	} else {
+		cli_render(stdout, result, cmd.out);
+		r = CLI_OK;
+	}
+	cub_val__free(result);
+	cub_val__free(errv);
+	cli_cmd_clear(&cmd);
+	return r;
+}

@@ -1,0 +1,164 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/* The client API: one REQ socket to cubicled, synchronous calls. */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
+
+#include "cubicle/client.h"
+
+struct cub_client {
+	nng_socket sock;
+	uint32_t msgid;
+	int timeout_ms;
+};
+
+static int
+nng_to_errno(int r)
+{
+	switch (r) {
+	case NNG_ECONNREFUSED:
+	case NNG_ENOENT:
+		return -ECONNREFUSED;
+	case NNG_ETIMEDOUT:
+		return -ETIMEDOUT;
+	case NNG_ENOMEM:
+		return -ENOMEM;
+	case NNG_EMSGSIZE:
+		return -EMSGSIZE;
+	default:
+		return -EIO;
+	}
+}
+
+struct cub_client *
+cub_client__open(const struct cub_client_opts *opts)
+{
+	const char *dir = NULL;
+	char url[PATH_MAX + 32];
+	struct cub_client *c;
+	int r;
+
+	if (opts && opts->sz < sizeof(size_t)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (opts)
+		dir = opts->socket_dir;
+	if (!dir)
+		dir = getenv("CUBICLE_SOCKET_DIR");
+	if (!dir || !*dir)
+		dir = CUB_DEFAULT_SOCKET_DIR;
+	if (snprintf(url, sizeof(url), "ipc://%s/%s", dir, CUB_SOCK_CLIENT) >=
+	    (int)sizeof(url)) {
+		errno = ENAMETOOLONG;
+		return NULL;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->timeout_ms = opts && opts->timeout_ms > 0 ? opts->timeout_ms : 10000;
+	if ((r = nng_req0_open(&c->sock))) {
+		free(c);
+		errno = ENOMEM;
+		return NULL;
+	}
+	nng_socket_set_ms(c->sock, NNG_OPT_RECVTIMEO, c->timeout_ms);
+	nng_socket_set_ms(c->sock, NNG_OPT_SENDTIMEO, c->timeout_ms);
+	nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, CUB_MSG_MAX);
+	if ((r = nng_dial(c->sock, url, NULL, 0))) {
+		nng_close(c->sock);
+		free(c);
+		errno = -nng_to_errno(r);
+		return NULL;
+	}
+	return c;
+}
+
+struct cub_client *
+cub_client__close(struct cub_client *c)
+{
+	if (!c)
+		return NULL;
+	nng_close(c->sock);
+	free(c);
+	return NULL;
+}
+
+int
+cub_client__call(struct cub_client *c, const char *method,
+    struct cub_val *params, struct cub_val **result, struct cub_val **errv)
+{
+	struct cub_rpc rpc = { 0 };
+	char err[256];
+	nng_msg *msg;
+	void *buf;
+	size_t len;
+	int r;
+
+	*result = NULL;
+	*errv = NULL;
+	if ((r = cub_rpc__encode_request(++c->msgid, method, params, &buf,
+		 &len)))
+		return r;
+	if (nng_msg_alloc(&msg, 0)) {
+		free(buf);
+		return -ENOMEM;
+	}
+	r = nng_msg_append(msg, buf, len);
+	free(buf);
+	if (r || (r = nng_sendmsg(c->sock, msg, 0))) {
+		nng_msg_free(msg);
+		return nng_to_errno(r);
+	}
+	if ((r = nng_recvmsg(c->sock, &msg, 0)))
+		return nng_to_errno(r);
+	r = cub_rpc__decode(nng_msg_body(msg), nng_msg_len(msg), &rpc, err,
+	    sizeof(err));
+	nng_msg_free(msg);
+	if (r || rpc.type != CUB_RPC_RESPONSE || rpc.msgid != c->msgid) {
+		cub_rpc__clear(&rpc);
+		*errv = cub_err_val(CUB_E_BADMSG, "bad reply from broker: %s",
+		    r ? err : "not our response");
+		return -EREMOTEIO;
+	}
+	if (rpc.error) {
+		*errv = rpc.error;
+		rpc.error = NULL;
+		cub_rpc__clear(&rpc);
+		return -EREMOTEIO;
+	}
+	*result = rpc.result;
+	rpc.result = NULL;
+	cub_rpc__clear(&rpc);
+	return 0;
+}
+
+void
+cub_client__new_rid(char *buf, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	uint8_t rnd[16];
+	size_t i;
+
+	if (len < 35) {
+		if (len)
+			buf[0] = '\0';
+		return;
+	}
+	if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
+		for (i = 0; i < sizeof(rnd); i++)
+			rnd[i] = (uint8_t)random();
+	buf[0] = 'r';
+	buf[1] = '-';
+	for (i = 0; i < sizeof(rnd); i++) {
+		buf[2 + 2 * i] = hex[rnd[i] >> 4];
+		buf[3 + 2 * i] = hex[rnd[i] & 15];
+	}
+	buf[34] = '\0';
+}

@@ -1,0 +1,449 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * The plugin API, worker side: cube objects, calls to the broker
+ * (bpf.load, map.*), and dispatch of the broker's requests to the
+ * plugin's ops.  Calls are synchronous over one REQ socket; the worker is
+ * single-threaded, so no locking.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cubicle/errors.h"
+#include "cubicle/plugin.h"
+#include "cubicle/proto.h"
+#include "worker_rt.h"
+
+#define CALL_TIMEOUT_MS 10000
+#define MAX_CUBES 1024
+
+struct cub_cube {
+	char name[CUB_NAME_MAX + 1];
+	void *priv;
+	struct cub_val *maps; /* from the last bpf.load */
+	struct cub_val *err;  /* set by cub_cube__set_error() */
+	struct cub_cube *next;
+};
+
+static struct {
+	const struct cub_plugin *pl;
+	nng_socket calls;
+	uint32_t msgid;
+	uint32_t ncpus;
+	struct cub_cube *cubes;
+} w;
+
+int
+cubi_worker__init(const struct cub_plugin *pl, nng_socket calls)
+{
+	if (!pl || pl->abi != CUB_PLUGIN_ABI || !pl->ops || !pl->ops->apply)
+		return -EINVAL;
+	w.pl = pl;
+	w.calls = calls;
+	w.ncpus = 1;
+	return 0;
+}
+
+/* One call to the broker.  Takes params. */
+static int
+call(const char *method, struct cub_val *params, struct cub_val **result,
+    struct cub_val **errv)
+{
+	struct cub_rpc rpc = { 0 };
+	char err[256];
+	nng_msg *msg;
+	void *buf;
+	size_t len;
+	int r;
+
+	*result = NULL;
+	*errv = NULL;
+	if ((r = cub_rpc__encode_request(++w.msgid, method, params, &buf,
+		 &len)))
+		return r;
+	r = nng_msg_alloc(&msg, 0);
+	if (!r && (r = nng_msg_append(msg, buf, len)))
+		nng_msg_free(msg);
+	free(buf);
+	if (r)
+		return -ENOMEM;
+	if ((r = nng_sendmsg(w.calls, msg, 0))) {
+		nng_msg_free(msg);
+		*errv = cub_err_val(CUB_E_UNAVAIL, "broker: %s",
+		    nng_strerror(r));
+		return -EPIPE;
+	}
+	if ((r = nng_recvmsg(w.calls, &msg, 0))) {
+		*errv = cub_err_val(CUB_E_UNAVAIL, "broker: %s",
+		    nng_strerror(r));
+		return -EPIPE;
+	}
+	r = cub_rpc__decode(nng_msg_body(msg), nng_msg_len(msg), &rpc, err,
+	    sizeof(err));
+	nng_msg_free(msg);
+	if (r || rpc.type != CUB_RPC_RESPONSE || rpc.msgid != w.msgid) {
+		cub_rpc__clear(&rpc);
+		*errv = cub_err_val(CUB_E_BADMSG, "bad reply from broker: %s",
+		    r ? err : "wrong frame");
+		return -EBADMSG;
+	}
+	if (rpc.error) {
+		*errv = rpc.error;
+		rpc.error = NULL;
+		r = -EREMOTEIO;
+	} else {
+		*result = rpc.result;
+		rpc.result = NULL;
+	}
+	cub_rpc__clear(&rpc);
+	return r;
+}
+
+static struct cub_val *
+policy_val(const struct cub_bpf_policy *p)
+{
+	struct cub_val *v = cub_val__map();
+
+	cub_val__set(v, "prog_types", cub_val__uint(p->prog_types));
+	cub_val__set(v, "map_types", cub_val__uint(p->map_types));
+	cub_val__set(v, "max_map_bytes", cub_val__uint(p->max_map_bytes));
+	return v;
+}
+
+int
+cubi_worker__hello(char *err, size_t errlen)
+{
+	struct cub_val *p = cub_val__map(), *res, *errv;
+	const char *msg;
+	uint64_t n;
+	int r;
+
+	cub_val__set(p, "service", cub_val__str(w.pl->name));
+	cub_val__set(p, "abi", cub_val__uint(CUB_PLUGIN_ABI));
+	cub_val__set(p, "schema",
+	    w.pl->schema ? cub_schema__to_val(w.pl->schema) : cub_val__nil());
+	cub_val__set(p, "policy", policy_val(&w.pl->policy));
+	r = call(CUB_M_HELLO, p, &res, &errv);
+	if (r) {
+		cub_err_parse(errv, &msg);
+		snprintf(err, errlen, "%s", errv ? msg : strerror(-r));
+	} else if (!cub_val__as_u64(cub_val__get(res, "ncpus"), &n) && n &&
+	    n < 65536) {
+		w.ncpus = (uint32_t)n;
+	}
+	cub_val__free(res);
+	cub_val__free(errv);
+	return r;
+}
+
+static struct cub_cube *
+cube_get(const char *name)
+{
+	struct cub_cube *c;
+
+	for (c = w.cubes; c; c = c->next)
+		if (!strcmp(c->name, name))
+			return c;
+	return NULL;
+}
+
+static void
+cube_drop(struct cub_cube *c)
+{
+	struct cub_cube **pp;
+
+	for (pp = &w.cubes; *pp; pp = &(*pp)->next)
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	cub_val__free(c->maps);
+	cub_val__free(c->err);
+	free(c->priv);
+	free(c);
+}
+
+const char *
+cub_cube__name(const struct cub_cube *cube)
+{
+	return cube->name;
+}
+
+void *
+cub_cube__priv(struct cub_cube *cube)
+{
+	return cube->priv;
+}
+
+int
+cub_cube__set_error(struct cub_cube *cube, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	cub_val__free(cube->err);
+	cube->err = cub_err_valv(code, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+/* Keep the first error of an op: the broker's, if the plugin set none. */
+static int
+cube_fail(struct cub_cube *cube, struct cub_val *errv, int r)
+{
+	if (!cube->err)
+		cube->err = errv;
+	else
+		cub_val__free(errv);
+	return r;
+}
+
+int
+cub_cube__load(struct cub_cube *cube, const void *elf, size_t len)
+{
+	struct cub_val *p = cub_val__map(), *res, *errv;
+	int r;
+
+	cub_val__set(p, "cube", cub_val__str(cube->name));
+	cub_val__set(p, "elf", cub_val__bin(elf, len));
+	r = call(CUB_M_LOAD, p, &res, &errv);
+	if (r)
+		return cube_fail(cube, errv, r);
+	cub_val__free(cube->maps);
+	cube->maps = cub_val__take(res, "maps");
+	cub_val__free(res);
+	return 0;
+}
+
+int
+cub_cube__map(struct cub_cube *cube, const char *name, cub_map *out)
+{
+	const struct cub_val *m;
+	uint64_t v[5];
+	uint32_t i;
+
+	for (i = 0; cube->maps && cube->maps->kind == CUB_V_ARRAY &&
+	     i < cube->maps->arr.len;
+	     i++) {
+		m = cube->maps->arr.items[i];
+		if (strcmp(cub_val__get_str(m, "name") ?: "", name))
+			continue;
+		if (cub_val__as_u64(cub_val__get(m, "id"), &v[0]) ||
+		    cub_val__as_u64(cub_val__get(m, "type"), &v[1]) ||
+		    cub_val__as_u64(cub_val__get(m, "key_size"), &v[2]) ||
+		    cub_val__as_u64(cub_val__get(m, "value_size"), &v[3]) ||
+		    cub_val__as_u64(cub_val__get(m, "max_entries"), &v[4]))
+			return -EBADMSG;
+		out->id = (uint32_t)v[0];
+		out->type = (uint32_t)v[1];
+		out->key_size = (uint32_t)v[2];
+		out->value_size = (uint32_t)v[3];
+		out->max_entries = (uint32_t)v[4];
+		/* BPF_MAP_TYPE_PERCPU_HASH 5, PERCPU_ARRAY 6, LRU_PERCPU 10 */
+		out->ncpus = out->type == 5 || out->type == 6 ||
+			out->type == 10 ?
+		    w.ncpus :
+		    1;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+static struct cub_val *
+map_params(struct cub_cube *cube, const cub_map *map, const void *key)
+{
+	struct cub_val *p = cub_val__map();
+
+	cub_val__set(p, "cube", cub_val__str(cube->name));
+	cub_val__set(p, "map", cub_val__uint(map->id));
+	cub_val__set(p, "key", cub_val__bin(key, map->key_size));
+	return p;
+}
+
+int
+cub_map__update(struct cub_cube *cube, const cub_map *map, const void *key,
+    const void *value, uint64_t flags)
+{
+	struct cub_val *p = map_params(cube, map, key), *res, *errv;
+	int r;
+
+	cub_val__set(p, "value",
+	    cub_val__bin(value, (size_t)map->value_size * map->ncpus));
+	cub_val__set(p, "flags", cub_val__uint(flags));
+	r = call(CUB_M_MAP_UPDATE, p, &res, &errv);
+	cub_val__free(res);
+	return r ? cube_fail(cube, errv, r) : 0;
+}
+
+int
+cub_map__lookup(struct cub_cube *cube, const cub_map *map, const void *key,
+    void *value)
+{
+	struct cub_val *p = map_params(cube, map, key), *res, *errv;
+	const struct cub_val *v;
+	size_t vsz = (size_t)map->value_size * map->ncpus;
+	int r;
+
+	r = call(CUB_M_MAP_LOOKUP, p, &res, &errv);
+	if (r)
+		return cube_fail(cube, errv, r);
+	v = cub_val__get(res, "value");
+	if (!v || v->kind != CUB_V_BIN || v->bin.len != vsz) {
+		cub_val__free(res);
+		return -EBADMSG;
+	}
+	memcpy(value, v->bin.ptr, vsz);
+	cub_val__free(res);
+	return 0;
+}
+
+int
+cub_map__delete(struct cub_cube *cube, const cub_map *map, const void *key)
+{
+	struct cub_val *p = map_params(cube, map, key), *res, *errv;
+	int r;
+
+	r = call(CUB_M_MAP_DELETE, p, &res, &errv);
+	cub_val__free(res);
+	return r ? cube_fail(cube, errv, r) : 0;
+}
+
+int
+cub_config__port_index(const struct cub_val *config, const char *name)
+{
+	const struct cub_val *ports = cub_val__get(config, "ports");
+	uint64_t idx;
+	uint32_t i;
+
+	for (i = 0; ports && ports->kind == CUB_V_ARRAY && i < ports->arr.len;
+	     i++) {
+		const struct cub_val *e = ports->arr.items[i];
+
+		if (!strcmp(cub_val__get_str(e, "name") ?: "", name) &&
+		    !cub_val__as_u64(cub_val__get(e, "index"), &idx) &&
+		    idx < 0x7fffffff)
+			return (int)idx;
+	}
+	return -ENOENT;
+}
+
+static struct cub_val *
+op_error(struct cub_cube *c, int r, const char *what)
+{
+	struct cub_val *e;
+
+	if (c && c->err) {
+		e = c->err;
+		c->err = NULL;
+		return e;
+	}
+	return cub_err_val(cub_err_from_errno(r), "service '%s': %s failed: %s",
+	    w.pl->name, what, strerror(-r));
+}
+
+void
+cubi_worker__dispatch(const struct cub_rpc *rpc, struct cub_val **result,
+    struct cub_val **errv)
+{
+	const struct cub_plugin_ops *ops = w.pl->ops;
+	const struct cub_val *p = rpc->params;
+	const char *name = cub_val__get_str(p, "cube");
+	const struct cub_val *data;
+	struct cub_cube *c;
+	bool create = false, fresh = false;
+	uint64_t port;
+	unsigned n = 0;
+	int r;
+
+	*result = NULL;
+	*errv = NULL;
+	if (!name || strlen(name) > CUB_NAME_MAX) {
+		*errv = cub_err_val(CUB_E_MISSING, "'cube' missing");
+		return;
+	}
+	c = cube_get(name);
+	if (!strcmp(rpc->method, CUB_M_CUBE_APPLY)) {
+		const struct cub_val *config = cub_val__get(p, "config");
+
+		cub_val__as_bool(cub_val__get(p, "create"), &create);
+		if (!config || config->kind != CUB_V_MAP) {
+			*errv = cub_err_val(CUB_E_TYPE, "'config' missing");
+			return;
+		}
+		if (!c) {
+			for (c = w.cubes; c; c = c->next)
+				n++;
+			if (n >= MAX_CUBES) {
+				*errv = cub_err_val(CUB_E_LIMIT,
+				    "worker holds %d cubes", MAX_CUBES);
+				return;
+			}
+			c = calloc(1, sizeof(*c));
+			if (c)
+				c->priv = calloc(1, w.pl->cube_size ?: 1);
+			if (!c || !c->priv) {
+				free(c);
+				*errv = cub_err_val(CUB_E_INTERNAL,
+				    "out of memory");
+				return;
+			}
+			snprintf(c->name, sizeof(c->name), "%s", name);
+			c->next = w.cubes;
+			w.cubes = c;
+			fresh = true;
+		}
+		r = ops->apply(c, config, create || fresh);
+		if (r) {
+			*errv = op_error(c, r, "apply");
+			if (fresh) {
+				if (ops->destroy)
+					ops->destroy(c);
+				cube_drop(c);
+			}
+		}
+		return;
+	}
+	if (!c) {
+		*errv = cub_err_val(CUB_E_NOTFOUND,
+		    "service '%s' has no cube '%s'", w.pl->name, name);
+		return;
+	}
+	cub_val__free(c->err);
+	c->err = NULL;
+	if (!strcmp(rpc->method, CUB_M_CUBE_DESTROY)) {
+		if (ops->destroy)
+			ops->destroy(c);
+		cube_drop(c);
+	} else if (!strcmp(rpc->method, CUB_M_CUBE_SHOW)) {
+		*result = cub_val__map();
+		if (ops->show &&
+		    (r = ops->show(c, cub_val__get(p, "config"), *result))) {
+			*result = cub_val__free(*result);
+			*errv = op_error(c, r, "show");
+		}
+	} else if (!strcmp(rpc->method, CUB_M_CUBE_ACTION)) {
+		if (!ops->action) {
+			*errv = cub_err_val(CUB_E_VERB,
+			    "service '%s' has no actions", w.pl->name);
+			return;
+		}
+		r = ops->action(c, cub_val__get(p, "path"),
+		    cub_val__get_str(p, "action") ?: "",
+		    cub_val__get(p, "args"), result);
+		if (r) {
+			*result = cub_val__free(*result);
+			*errv = op_error(c, r, "action");
+		}
+	} else if (!strcmp(rpc->method, CUB_M_PACKET_IN)) {
+		data = cub_val__get(p, "data");
+		if (ops->packet_in && data && data->kind == CUB_V_BIN &&
+		    !cub_val__as_u64(cub_val__get(p, "port"), &port))
+			ops->packet_in(c, (uint32_t)port, data->bin.ptr,
+			    data->bin.len);
+	} else {
+		*errv = cub_err_val(CUB_E_NOMETHOD, "no method '%s'",
+		    rpc->method);
+	}
+}

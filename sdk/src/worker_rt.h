@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * The worker-side runtime of the plugin API (private): cubicle-worker
+ * hands it the plugin and the socket to the broker, then feeds it every
+ * request the broker sends.  One thread, one request at a time.
+ */
+#ifndef CUBI_WORKER_RT_H
+#define CUBI_WORKER_RT_H
+
+#include <nng/nng.h>
+
+#include "cubicle/plugin.h"
+#include "cubicle/proto.h"
+
+/* calls: REQ socket dialed to the broker's worker-<svc>.sock. */
+int cubi_worker__init(const struct cub_plugin *pl, nng_socket calls);
+/* Send hello (schema, policy); 0 or -errno with a message in err. */
+int cubi_worker__hello(char *err, size_t errlen);
+/* Handle one request from the broker; result/errv as for a response. */
+void cubi_worker__dispatch(const struct cub_rpc *rpc,
+    struct cub_val **result, struct cub_val **errv);
+
+#endif

@@ -1,0 +1,155 @@
+# SPDX-License-Identifier: BSD-2-Clause
+# Harness for integration tests (style rule 30).  Source it first thing:
+#
+#   . "$(dirname "$0")/../lib/netns.sh"
+#
+# It re-executes the test under `unshare -n -m`: the test gets a network
+# namespace of its own (the "host" the broker manages) and a private mount
+# namespace (its own bpffs and /run/netns), so tests run side by side and
+# everything they made disappears with them.  A trap tears down what lives
+# outside (processes) even on failure.  Addresses: 198.18.0.0/15 only.
+#
+# Environment: CUB_BUILD = meson build directory (set by meson test).
+
+set -euo pipefail
+
+: "${CUB_BUILD:?set CUB_BUILD to the meson build directory}"
+CUB_BUILD=$(cd "$CUB_BUILD" && pwd)
+
+if [ -z "${CUB_IN_NETNS:-}" ]; then
+	export CUB_IN_NETNS=1 CUB_BUILD
+	exec unshare -n -m --propagation private -- bash "$0" "$@"
+fi
+
+T=$(mktemp -d /tmp/cubicle-test.XXXXXX)
+BROKER_PID=
+NAMESPACES=()
+TEST_NAME=$(basename "$0" .sh)
+
+cub_log() { echo "[$TEST_NAME] $*" >&2; }
+
+cub_cleanup() {
+	local rc=$?
+	set +e
+	if [ "$rc" != 0 ] && [ -f "$T/broker.log" ]; then
+		echo "---- broker log (last 60 lines) ----" >&2
+		tail -n 60 "$T/broker.log" >&2
+	fi
+	jobs -p | xargs -r kill 2>/dev/null
+	[ -n "$BROKER_PID" ] && kill -9 "$BROKER_PID" 2>/dev/null
+	# Workers die with the broker (PR_SET_PDEATHSIG).
+	for ns in "${NAMESPACES[@]}"; do ip netns del "$ns" 2>/dev/null; done
+	umount "$T/pins" 2>/dev/null
+	umount /run/netns 2>/dev/null
+	rm -rf "$T"
+	if [ "$rc" = 0 ]; then cub_log "PASS"; else cub_log "FAIL (exit $rc)"; fi
+	exit "$rc"
+}
+trap cub_cleanup EXIT
+
+fail() {
+	cub_log "FAIL: $*"
+	exit 1
+}
+
+need() {
+	local t
+	for t in "$@"; do
+		command -v "$t" >/dev/null ||
+			fail "'$t' is not installed (the README's install command installs it)"
+	done
+}
+need ip tc ping unshare timeout
+
+ip link set lo up
+mkdir -p /run/netns
+mount -t tmpfs cubicle-netns /run/netns
+
+# cub ARGS...: the CLI against this test's broker; stdin never read.
+cub() {
+	"$CUB_BUILD/sdk/cubicle" --socket-dir "$T/s" "$@" </dev/null
+}
+
+# cub_ok ARGS...: run the CLI, fail the test if it fails.
+cub_ok() {
+	local out
+	if ! out=$(cub "$@" 2>&1); then
+		fail "cubicle $*: $out"
+	fi
+	[ -z "$out" ] || printf '%s\n' "$out"
+}
+
+# cub_refused CODE ARGS...: the CLI must fail with exit CODE; prints stderr.
+cub_refused() {
+	local want=$1 rc=0 err
+	shift
+	err=$(cub "$@" 2>&1 >/dev/null) || rc=$?
+	[ "$rc" = "$want" ] || fail "cubicle $*: exit $rc, expected $want ($err)"
+	printf '%s\n' "$err"
+}
+
+# The plugin directory of this test: links to the plugins it wants.
+PLUGINS=("$CUB_BUILD/plugins/simpleforwarder/simpleforwarder.so")
+
+broker_start() {
+	mkdir -p "$T/plugins" "$T/s" "$T/st"
+	local p
+	for p in "${PLUGINS[@]}"; do ln -sf "$p" "$T/plugins/"; done
+	"$CUB_BUILD/broker/cubicled" --socket-dir "$T/s" --state-dir "$T/st" \
+		--pin-root "$T/pins" --plugin-dir "$T/plugins" \
+		--worker "$CUB_BUILD/workers/cubicle-worker" \
+		${CUB_BROKER_ARGS:-} >>"$T/broker.log" 2>&1 &
+	BROKER_PID=$!
+	broker_wait_ready
+}
+
+# Wait until every service's worker is up and re-synced.
+broker_wait_ready() {
+	local i
+	for i in $(seq 1 200); do
+		if cub services -o json 2>/dev/null | grep -q '"status"' &&
+			! cub services -o json 2>/dev/null | grep -q '"starting"'; then
+			return 0
+		fi
+		kill -0 "$BROKER_PID" 2>/dev/null || fail "cubicled exited"
+		sleep 0.05
+	done
+	fail "cubicled not ready after 10 s"
+}
+
+# worker_pid SERVICE
+worker_pid() {
+	cub services -o json | awk -v s="\"$1\"" '
+		/"name"/ { name = $2; sub(",", "", name) }
+		/"pid"/ { pid = $2; sub(",", "", pid); if (name == s) print pid }'
+}
+
+# netns_host NAME IFNAME ADDR: a namespace NAME whose eth0 (ADDR/24) is the
+# peer of IFNAME in the test's namespace.  Names are private to the test.
+netns_host() {
+	local ns=$1 ifname=$2 addr=$3
+	ip netns add "$ns"
+	NAMESPACES+=("$ns")
+	ip link add "$ifname" type veth peer name eth0 netns "$ns"
+	ip link set "$ifname" up
+	ip -n "$ns" link set lo up
+	ip -n "$ns" addr add "$addr/24" dev eth0
+	ip -n "$ns" link set eth0 up
+}
+
+# napi_on NS: a veth that XDP redirects into needs NAPI on its peer
+# (pitfall 5): turn GRO on for the namespace side.
+napi_on() {
+	ip netns exec "$1" ethtool -K eth0 gro on >/dev/null 2>&1 ||
+		fail "ethtool -K eth0 gro on failed in $1"
+}
+
+# json_get FIELD: first value of "FIELD" in JSON on stdin.
+json_get() {
+	grep -m1 "\"$1\"" | sed -E 's/.*: *"?([^",]*)"?,?$/\1/'
+}
+
+# port_counter CUBE PORT FIELD
+port_counter() {
+	cub "$1" ports "$2" show "$3"
+}

@@ -1,0 +1,248 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * cubicle-worker: the host of one service plugin.
+ *   1. load the plugin (dlopen) and check its entry;
+ *   2. drop every capability from the bounding set (so no thread, nng's
+ *      included, can regain one through exec);
+ *   3. dial the broker's two sockets for this service;
+ *   4. sandbox_enter(): uid/gid, capabilities, no_new_privs, seccomp,
+ *      rlimits; nothing is read from the broker before this;
+ *   5. hello, then serve the broker's requests until it goes away.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <malloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <linux/capability.h>
+#include <nng/protocol/reqrep0/rep.h>
+#include <nng/protocol/reqrep0/req.h>
+
+#include "cubicle/plugin.h"
+#include "cubicle/proto.h"
+#include "log.h"
+#include "sandbox.h"
+#include "worker_rt.h"
+
+struct worker_opts {
+	const char *plugin;
+	const char *service;
+	const char *socket_dir;
+	uid_t uid;
+	gid_t gid;
+};
+
+static int
+parse_id(const char *s, unsigned *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || !*s || v == 0 || v > 4000000000ul)
+		return -EINVAL;
+	*out = (unsigned)v;
+	return 0;
+}
+
+static int
+parse_opts(int argc, char **argv, struct worker_opts *o)
+{
+	static const struct option longopts[] = {
+		{ "plugin", required_argument, NULL, 'p' },
+		{ "service", required_argument, NULL, 's' },
+		{ "socket-dir", required_argument, NULL, 'S' },
+		{ "uid", required_argument, NULL, 'u' },
+		{ "gid", required_argument, NULL, 'g' },
+		{ "debug", no_argument, NULL, 'd' },
+		{ NULL, 0, NULL, 0 },
+	};
+	unsigned id;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			o->plugin = optarg;
+			break;
+		case 's':
+			o->service = optarg;
+			break;
+		case 'S':
+			o->socket_dir = optarg;
+			break;
+		case 'u':
+		case 'g':
+			if (parse_id(optarg, &id)) {
+				log_err("--%s: '%s' is not a non-root id",
+				    c == 'u' ? "uid" : "gid", optarg);
+				return -EINVAL;
+			}
+			if (c == 'u')
+				o->uid = id;
+			else
+				o->gid = id;
+			break;
+		case 'd':
+			log_set_level(LOG_P_DEBUG);
+			break;
+		default:
+			return -EINVAL;
+		}
+	}
+	if (!o->plugin || !o->service || !o->socket_dir || !o->uid ||
+	    !o->gid) {
+		log_err("usage: cubicle-worker --plugin SO --service NAME "
+			"--socket-dir DIR --uid UID --gid GID");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static const struct cub_plugin *
+load_plugin(const char *path, const char *service)
+{
+	const struct cub_plugin *pl;
+	void *h;
+
+	h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	if (!h) {
+		log_err("plugin %s: %s", path, dlerror());
+		return NULL;
+	}
+	pl = dlsym(h, "cub_plugin_entry");
+	if (!pl) {
+		log_err("plugin %s: no symbol cub_plugin_entry", path);
+		return NULL;
+	}
+	if (pl->abi != CUB_PLUGIN_ABI || !pl->name || !pl->ops ||
+	    !pl->ops->apply) {
+		log_err("plugin %s: ABI %u, expected %u, or ops missing", path,
+		    pl->abi, CUB_PLUGIN_ABI);
+		return NULL;
+	}
+	if (strcmp(pl->name, service)) {
+		log_err("plugin %s: declares service '%s', started as '%s'",
+		    path, pl->name, service);
+		return NULL;
+	}
+	return pl;
+}
+
+static int
+drop_bounding_set(void)
+{
+	int cap;
+
+	for (cap = 0; cap <= CAP_LAST_CAP; cap++)
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) && errno != EINVAL)
+			return -errno;
+	return 0;
+}
+
+static int
+dial(nng_socket *s, bool req, const struct worker_opts *o,
+    const char *suffix)
+{
+	char url[PATH_MAX + 16];
+	int r;
+
+	snprintf(url, sizeof(url), "ipc://%s/worker-%s.%s", o->socket_dir,
+	    o->service, suffix);
+	if ((r = req ? nng_req0_open(s) : nng_rep0_open(s)) ||
+	    (r = nng_socket_set_size(*s, NNG_OPT_RECVMAXSZ, CUB_MSG_MAX)) ||
+	    (r = nng_dial(*s, url, NULL, 0))) {
+		log_err("dial %s: %s", url, nng_strerror(r));
+		return -ECONNREFUSED;
+	}
+	return 0;
+}
+
+static void
+serve(nng_socket cmd)
+{
+	struct cub_val *result, *errv;
+	struct cub_rpc rpc;
+	char err[256];
+	nng_msg *msg;
+	void *buf;
+	size_t len;
+	int r;
+
+	for (;;) {
+		if ((r = nng_recvmsg(cmd, &msg, 0))) {
+			log_err("broker socket: %s", nng_strerror(r));
+			return;
+		}
+		memset(&rpc, 0, sizeof(rpc));
+		r = cub_rpc__decode(nng_msg_body(msg), nng_msg_len(msg), &rpc,
+		    err, sizeof(err));
+		nng_msg_free(msg);
+		result = errv = NULL;
+		if (r || rpc.type != CUB_RPC_REQUEST)
+			errv = cub_err_val(CUB_E_BADMSG, "%s",
+			    r ? err : "expected a request");
+		else
+			cubi_worker__dispatch(&rpc, &result, &errv);
+		if (errv)
+			result = cub_val__free(result);
+		r = cub_rpc__encode_response(rpc.msgid, errv,
+		    result ? result : cub_val__map(), &buf, &len);
+		cub_rpc__clear(&rpc);
+		if (r)
+			continue;
+		if (!nng_msg_alloc(&msg, 0) && !nng_msg_append(msg, buf, len) &&
+		    nng_sendmsg(cmd, msg, 0))
+			nng_msg_free(msg);
+		free(buf);
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	struct worker_opts o = { 0 };
+	const struct cub_plugin *pl;
+	nng_socket calls, cmd;
+	char err[256];
+	int r;
+
+	log_set_ident("cubicle-worker");
+	if (parse_opts(argc, argv, &o))
+		return 1;
+	{
+		static char ident[64];
+
+		snprintf(ident, sizeof(ident), "cubicle-worker/%s", o.service);
+		log_set_ident(ident);
+	}
+	pl = load_plugin(o.plugin, o.service);
+	if (!pl)
+		return 1;
+	/* Fewer malloc arenas keep the worker well under its AS limit. */
+	mallopt(M_ARENA_MAX, 2);
+	if ((r = drop_bounding_set()))
+		return log_errno(r, "drop capability bounding set"), 1;
+	if (dial(&calls, true, &o, "sock") || dial(&cmd, false, &o, "cmd"))
+		return 1;
+	nng_socket_set_ms(calls, NNG_OPT_RECVTIMEO, 10000);
+	nng_socket_set_ms(calls, NNG_OPT_SENDTIMEO, 10000);
+	if ((r = sandbox_enter(&(struct sandbox_opts){ .uid = o.uid,
+		 .gid = o.gid })))
+		return log_errno(r, "enter sandbox"), 1;
+	if (cubi_worker__init(pl, calls))
+		return log_err("plugin '%s': bad entry", pl->name), 1;
+	if ((r = cubi_worker__hello(err, sizeof(err))))
+		return log_err("hello refused by broker: %s", err), 1;
+	log_info("sandboxed as uid %u; serving service '%s'",
+	    (unsigned)o.uid, pl->name);
+	serve(cmd);
+	return 1;
+}
