@@ -232,18 +232,30 @@ END_TEST
 START_TEST(test_unknown_ifindex)
 {
 	enum hook hook = _i;
-	struct sf_stats in;
 	uint32_t ifindex = IN_IFINDEX;
 
+	/* One packet through, so the in-port cache holds lo -> IN_PORT. */
 	set_action(IN_PORT, SF_FORWARD, OUT_PORT);
+	ck_assert_int_eq(
+	    run_prog(hook, IN_IFINDEX, 1, NULL), verdict_redirect(hook));
+
+	/* Port removed the way the broker must: cub_ports first. */
+	set_port(IN_PORT, 0, 0);
 	ck_assert_int_eq(bpf_map__delete_elem(skel->maps.cub_if2port, &ifindex,
 			     sizeof(ifindex), 0),
 	    0);
 	ck_assert_int_eq(
 	    run_prog(hook, IN_IFINDEX, 1, NULL), verdict_drop(hook));
-	in = get_stats(IN_PORT);
-	ck_assert_uint_eq(in.rx_packets, 0);
-	ck_assert_uint_eq(get_stats(OUT_PORT).tx_packets, 0);
+	ck_assert_uint_eq(get_stats(IN_PORT).rx_packets, 1);
+	ck_assert_uint_eq(get_stats(OUT_PORT).tx_packets, 1);
+
+	/* The ifindex comes back as another port: counted there. */
+	set_port(DOWN_PORT + 1, IN_IFINDEX, CUB_PORT_UP);
+	ck_assert_int_eq(
+	    run_prog(hook, IN_IFINDEX, 1, NULL), verdict_drop(hook));
+	ck_assert_uint_eq(get_stats(IN_PORT).rx_packets, 1);
+	ck_assert_uint_eq(get_stats(DOWN_PORT + 1).rx_packets, 1);
+	ck_assert_uint_eq(get_stats(DOWN_PORT + 1).drops, 1);
 }
 END_TEST
 
