@@ -18,6 +18,13 @@
  *	IN_DEV in driver mode, in the current namespace, and exits; the
  *	netlink attachment stays.
  *
+ *   xdpgen sf xdp|tc IN_DEV OUT_DEV
+ *	Loads simpleforwarder the way the broker does (only the program of
+ *	the hook, framework maps filled: port 0 = IN_DEV, port 1 = OUT_DEV,
+ *	port 0 forwards to port 1), attaches it to both netdevs (XDP driver
+ *	mode or clsact ingress) and exits.  A stand-in for cubicled when
+ *	measuring the data path alone.
+ *
  * Namespace paths are files such as /run/netns/NAME or /proc/PID/ns/net.
  */
 #include <arpa/inet.h>
@@ -44,7 +51,11 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include <cubicle/cube_shared.h>
+
 #include "redirect.skel.h"
+#include "simpleforwarder.skel.h"
+#include "simpleforwarder_shared.h"
 #include "xdpgen.skel.h"
 
 #define FRAME_LEN 64
@@ -339,6 +350,77 @@ cmd_redirect(int argc, char **argv)
 	return r < 0 ? 1 : 0;
 }
 
+static int
+sf_attach(struct simpleforwarder *skel, int is_xdp, int ifindex)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
+	    .attach_point = BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, opts,
+	    .prog_fd = bpf_program__fd(skel->progs.cub_ingress_tc));
+	int r;
+
+	if (is_xdp)
+		return bpf_xdp_attach(ifindex,
+		    bpf_program__fd(skel->progs.cub_ingress_xdp),
+		    XDP_FLAGS_DRV_MODE, NULL);
+	r = bpf_tc_hook_create(&hook);
+	if (r < 0 && r != -EEXIST)
+		return r;
+	return bpf_tc_attach(&hook, &opts);
+}
+
+static int
+cmd_sf(int argc, char **argv)
+{
+	struct sf_action act = { .action = SF_FORWARD, .outport = 1 };
+	struct simpleforwarder *skel;
+	uint32_t ifindex[2], port;
+	int is_xdp, r;
+
+	if (argc != 4 || (strcmp(argv[1], "xdp") && strcmp(argv[1], "tc"))) {
+		fprintf(stderr, "usage: xdpgen sf xdp|tc IN_DEV OUT_DEV\n");
+		return 2;
+	}
+	is_xdp = strcmp(argv[1], "xdp") == 0;
+	ifindex[0] = if_nametoindex(argv[2]);
+	ifindex[1] = if_nametoindex(argv[3]);
+	if (!ifindex[0] || !ifindex[1]) {
+		fprintf(stderr, "xdpgen: no device %s or %s\n", argv[2],
+		    argv[3]);
+		return 1;
+	}
+	skel = simpleforwarder__open();
+	if (!skel)
+		return 1;
+	bpf_program__set_autoload(skel->progs.cub_ingress_tc, !is_xdp);
+	bpf_program__set_autoload(skel->progs.cub_ingress_xdp, is_xdp);
+	r = simpleforwarder__load(skel);
+	for (port = 0; r == 0 && port < 2; port++) {
+		struct cub_port val = { .ifindex = ifindex[port],
+			.flags = CUB_PORT_UP };
+
+		r = bpf_map__update_elem(skel->maps.cub_ports, &port,
+		    sizeof(port), &val, sizeof(val), BPF_ANY);
+		if (r == 0)
+			r = bpf_map__update_elem(skel->maps.cub_if2port,
+			    &ifindex[port], sizeof(ifindex[port]), &port,
+			    sizeof(port), BPF_ANY);
+	}
+	port = 0;
+	if (r == 0)
+		r = bpf_map__update_elem(skel->maps.sf_actions, &port,
+		    sizeof(port), &act, sizeof(act), BPF_ANY);
+	if (r == 0)
+		r = sf_attach(skel, is_xdp, ifindex[0]);
+	if (r == 0)
+		r = sf_attach(skel, is_xdp, ifindex[1]);
+	if (r < 0)
+		fprintf(stderr, "xdpgen: simpleforwarder on %s: %s\n", argv[2],
+		    strerror(-r));
+	simpleforwarder__destroy(skel);
+	return r < 0 ? 1 : 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -346,6 +428,9 @@ main(int argc, char **argv)
 		return cmd_run(argc - 1, argv + 1);
 	if (argc > 1 && strcmp(argv[1], "redirect") == 0)
 		return cmd_redirect(argc - 1, argv + 1);
-	fprintf(stderr, "usage: xdpgen run ... | xdpgen redirect IN OUT\n");
+	if (argc > 1 && strcmp(argv[1], "sf") == 0)
+		return cmd_sf(argc - 1, argv + 1);
+	fprintf(stderr, "usage: xdpgen run ... | redirect IN OUT | "
+			"sf xdp|tc IN OUT\n");
 	return 2;
 }
