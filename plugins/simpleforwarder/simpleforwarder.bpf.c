@@ -31,7 +31,7 @@ sf_ingress(void *ctx, enum cub_hook hook)
 {
 	struct sf_action *act;
 	struct sf_stats *st, *out_st;
-	__u32 in_port, out_port, len;
+	__u32 in_port, out_port, out_ifindex, len;
 	int port;
 
 	port = cub_in_port(ctx, hook);
@@ -53,14 +53,15 @@ sf_ingress(void *ctx, enum cub_hook hook)
 	switch (act->action) {
 	case SF_FORWARD:
 		out_port = act->outport;
-		if (!cub_port_ifindex(out_port))
+		out_ifindex = cub_port_ifindex(out_port);
+		if (!out_ifindex)
 			goto drop;
 		out_st = bpf_map_lookup_elem(&sf_stats, &out_port);
 		if (out_st) {
 			out_st->tx_packets++;
 			out_st->tx_bytes += len;
 		}
-		return cub_forward(ctx, hook, out_port);
+		return cub_redirect(hook, out_ifindex);
 	case SF_SLOWPATH:
 		st->slowpath++;
 		return cub_slowpath(ctx, hook, in_port, SF_REASON_ACTION);

@@ -225,6 +225,16 @@ cub_slowpath_xdp(struct xdp_md *ctx, __u32 port, __u32 reason)
 
 /* Hook-generic forms; @hook must be a compile-time constant. */
 
+/*
+ * Redirect to a netdev already checked with cub_port_ifindex() (saves the
+ * second cub_ports lookup cub_forward() would do).
+ */
+static __always_inline int
+cub_redirect(enum cub_hook hook, __u32 ifindex)
+{
+	return bpf_redirect(ifindex, 0);
+}
+
 static __always_inline int
 cub_in_port(void *ctx, enum cub_hook hook)
 {
