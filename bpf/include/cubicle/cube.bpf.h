@@ -243,6 +243,7 @@ cub_in_port(void *ctx, enum cub_hook hook)
 	return cub_in_port_tc(ctx);
 }
 
+/* Packet length; for XDP the linear part only (cheap, no helper call). */
 static __always_inline __u32
 cub_pkt_len(void *ctx, enum cub_hook hook)
 {
