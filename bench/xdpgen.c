@@ -1,0 +1,436 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * xdpgen: traffic source, sink counter and baseline loader for bench/forward.
+ *
+ *   xdpgen run --gen-netns PATH --gen-dev DEV --sink-netns PATH
+ *              --sink-dev DEV [--seconds N] [--warmup S]
+ *	Attaches a counting XDP program (driver mode) to the sink netdev,
+ *	then runs one long BPF_PROG_RUN with BPF_F_TEST_XDP_LIVE_FRAMES in a
+ *	thread inside the generator namespace: every run rewrites a 64-byte
+ *	Ethernet/IPv4/UDP frame and sends it out of the generator netdev
+ *	(XDP_TX).  After the warm-up it samples the sink counter over N
+ *	seconds and prints "mpps=<sink delta / time> packets=<delta>
+ *	seconds=<time>" on stdout; the generator thread only reports how long
+ *	its call lasted (stderr).
+ *
+ *   xdpgen redirect IN_DEV OUT_DEV
+ *	Attaches the minimal XDP forwarder (bpf_redirect to OUT_DEV) to
+ *	IN_DEV in driver mode, in the current namespace, and exits; the
+ *	netlink attachment stays.
+ *
+ *   xdpgen sf xdp|tc IN_DEV OUT_DEV
+ *	Loads simpleforwarder the way the broker does (only the program of
+ *	the hook, framework maps filled: port 0 = IN_DEV, port 1 = OUT_DEV,
+ *	port 0 forwards to port 1), attaches it to both netdevs (XDP driver
+ *	mode or clsact ingress) and exits.  A stand-in for cubicled when
+ *	measuring the data path alone.
+ *
+ * Namespace paths are files such as /run/netns/NAME or /proc/PID/ns/net.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <linux/if_ether.h>
+#include <linux/if_link.h>
+#include <net/if.h>
+#include <netinet/ip.h>
+#include <netinet/udp.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include <cubicle/cube_shared.h>
+
+#include "redirect.skel.h"
+#include "simpleforwarder.skel.h"
+#include "simpleforwarder_shared.h"
+#include "xdpgen.skel.h"
+
+#define FRAME_LEN 64
+
+struct gen_run {
+	int prog_fd;
+	int ifindex;
+	int err;
+	double seconds;
+	volatile int done;
+};
+
+static double
+now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int
+enter_netns(const char *path)
+{
+	int fd, r = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (setns(fd, CLONE_NEWNET) < 0)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
+static int
+get_mac(const char *dev, uint8_t mac[ETH_ALEN])
+{
+	struct ifreq ifr = { 0 };
+	int fd, r = 0;
+
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", dev);
+	if (ioctl(fd, SIOCGIFHWADDR, &ifr) < 0)
+		r = -errno;
+	else
+		memcpy(mac, ifr.ifr_hwaddr.sa_data, ETH_ALEN);
+	close(fd);
+	return r;
+}
+
+static uint16_t
+ip_csum(const void *hdr, size_t len)
+{
+	const uint16_t *p = hdr;
+	uint32_t sum = 0;
+
+	for (; len > 1; len -= 2)
+		sum += *p++;
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+/* 64-byte frame, 198.18.0.1:9 -> 198.18.1.2:9, zero payload. */
+static void
+build_frame(uint8_t *frame, const uint8_t *src_mac, const uint8_t *dst_mac)
+{
+	struct ethhdr *eth = (struct ethhdr *)frame;
+	struct iphdr *ip = (struct iphdr *)(eth + 1);
+	struct udphdr *udp = (struct udphdr *)(ip + 1);
+
+	memset(frame, 0, FRAME_LEN);
+	memcpy(eth->h_dest, dst_mac, ETH_ALEN);
+	memcpy(eth->h_source, src_mac, ETH_ALEN);
+	eth->h_proto = htons(ETH_P_IP);
+	ip->version = 4;
+	ip->ihl = 5;
+	ip->tot_len = htons(FRAME_LEN - sizeof(*eth));
+	ip->ttl = 64;
+	ip->protocol = IPPROTO_UDP;
+	ip->saddr = htonl(0xc6120001); /* 198.18.0.1 */
+	ip->daddr = htonl(0xc6120102); /* 198.18.1.2 */
+	ip->check = ip_csum(ip, sizeof(*ip));
+	udp->source = htons(9);
+	udp->dest = htons(9);
+	udp->len = htons(FRAME_LEN - sizeof(*eth) - sizeof(*ip));
+}
+
+static void
+on_sigusr1(int sig)
+{
+}
+
+static void *
+gen_thread(void *arg)
+{
+	struct gen_run *run = arg;
+	uint8_t data[FRAME_LEN] = { 0 };
+	struct xdp_md ctx_in = {
+		.data_end = FRAME_LEN,
+		.ingress_ifindex = run->ifindex,
+	};
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = data,
+	    .data_size_in = sizeof(data), .ctx_in = &ctx_in,
+	    .ctx_size_in = sizeof(ctx_in), .repeat = UINT32_MAX,
+	    .batch_size = 64, .flags = BPF_F_TEST_XDP_LIVE_FRAMES);
+	double t0 = now();
+
+	run->err = bpf_prog_test_run_opts(run->prog_fd, &opts);
+	run->seconds = now() - t0;
+	run->done = 1;
+	return NULL;
+}
+
+static uint64_t
+read_counter(int map_fd, int ncpus)
+{
+	uint64_t vals[ncpus], sum = 0;
+	uint32_t key = 0;
+	int i;
+
+	if (bpf_map_lookup_elem(map_fd, &key, vals) < 0)
+		return 0;
+	for (i = 0; i < ncpus; i++)
+		sum += vals[i];
+	return sum;
+}
+
+static int
+cmd_run(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "gen-netns", required_argument, NULL, 'g' },
+		{ "gen-dev", required_argument, NULL, 'G' },
+		{ "sink-netns", required_argument, NULL, 's' },
+		{ "sink-dev", required_argument, NULL, 'S' },
+		{ "seconds", required_argument, NULL, 't' },
+		{ "warmup", required_argument, NULL, 'w' },
+		{ 0 },
+	};
+	const char *gen_ns = NULL, *gen_dev = NULL;
+	const char *sink_ns = NULL, *sink_dev = NULL;
+	double seconds = 5, warmup = 1, t0, t1;
+	uint8_t gen_mac[ETH_ALEN], sink_mac[ETH_ALEN];
+	struct sigaction sa = { .sa_handler = on_sigusr1 };
+	struct gen_run run = { 0 };
+	struct xdpgen *skel;
+	uint64_t c0, c1;
+	pthread_t thread;
+	int sink_ifindex, ncpus, opt, r;
+
+	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'g': gen_ns = optarg; break;
+		case 'G': gen_dev = optarg; break;
+		case 's': sink_ns = optarg; break;
+		case 'S': sink_dev = optarg; break;
+		case 't': seconds = atof(optarg); break;
+		case 'w': warmup = atof(optarg); break;
+		default: return 2;
+		}
+	}
+	if (!gen_ns || !gen_dev || !sink_ns || !sink_dev || seconds <= 0) {
+		fprintf(stderr, "xdpgen run: missing or bad arguments\n");
+		return 2;
+	}
+	ncpus = libbpf_num_possible_cpus();
+	if (ncpus <= 0)
+		return 1;
+
+	skel = xdpgen__open();
+	if (!skel) {
+		fprintf(stderr, "xdpgen: open: %s\n", strerror(errno));
+		return 1;
+	}
+
+	/* Sink side: its MAC for the frame, then the counter. */
+	r = enter_netns(sink_ns);
+	if (r < 0) {
+		fprintf(stderr, "xdpgen: netns %s: %s\n", sink_ns, strerror(-r));
+		goto err_destroy;
+	}
+	sink_ifindex = if_nametoindex(sink_dev);
+	r = get_mac(sink_dev, sink_mac);
+	if (!sink_ifindex || r < 0) {
+		fprintf(stderr, "xdpgen: sink device %s not found\n", sink_dev);
+		goto err_destroy;
+	}
+	r = enter_netns(gen_ns);
+	if (r < 0) {
+		fprintf(stderr, "xdpgen: netns %s: %s\n", gen_ns, strerror(-r));
+		goto err_destroy;
+	}
+	run.ifindex = if_nametoindex(gen_dev);
+	r = get_mac(gen_dev, gen_mac);
+	if (!run.ifindex || r < 0) {
+		fprintf(stderr, "xdpgen: gen device %s not found\n", gen_dev);
+		goto err_destroy;
+	}
+	build_frame(skel->data->xg_frame, gen_mac, sink_mac);
+
+	r = xdpgen__load(skel);
+	if (r < 0) {
+		fprintf(stderr, "xdpgen: load: %s\n", strerror(-r));
+		goto err_destroy;
+	}
+	r = enter_netns(sink_ns);
+	if (r == 0)
+		r = bpf_xdp_attach(sink_ifindex,
+		    bpf_program__fd(skel->progs.xg_count), XDP_FLAGS_DRV_MODE,
+		    NULL);
+	if (r < 0) {
+		fprintf(stderr, "xdpgen: attach to %s: %s\n", sink_dev,
+		    strerror(-r));
+		goto err_destroy;
+	}
+
+	/* The generator thread inherits the generator namespace. */
+	r = enter_netns(gen_ns);
+	if (r < 0)
+		goto err_detach;
+	sigaction(SIGUSR1, &sa, NULL);
+	run.prog_fd = bpf_program__fd(skel->progs.xg_gen);
+	r = -pthread_create(&thread, NULL, gen_thread, &run);
+	if (r < 0)
+		goto err_detach;
+
+	usleep((useconds_t)(warmup * 1e6));
+	c0 = read_counter(bpf_map__fd(skel->maps.xg_counter), ncpus);
+	t0 = now();
+	usleep((useconds_t)(seconds * 1e6));
+	c1 = read_counter(bpf_map__fd(skel->maps.xg_counter), ncpus);
+	t1 = now();
+
+	while (!run.done) {
+		pthread_kill(thread, SIGUSR1);
+		usleep(10000);
+	}
+	pthread_join(thread, NULL);
+	fprintf(stderr, "xdpgen: generator call lasted %.3f s (%s)\n",
+	    run.seconds, run.err == -EINTR ? "stopped" : strerror(-run.err));
+	if (run.err != -EINTR) {
+		r = run.err ? run.err : -EIO;
+		goto err_detach;
+	}
+	printf("mpps=%.3f packets=%llu seconds=%.3f\n",
+	    (double)(c1 - c0) / (t1 - t0) / 1e6, (unsigned long long)(c1 - c0),
+	    t1 - t0);
+	r = 0;
+
+err_detach:
+	if (enter_netns(sink_ns) == 0)
+		bpf_xdp_detach(sink_ifindex, XDP_FLAGS_DRV_MODE, NULL);
+err_destroy:
+	xdpgen__destroy(skel);
+	return r < 0 ? 1 : 0;
+}
+
+static int
+cmd_redirect(int argc, char **argv)
+{
+	struct redirect *skel;
+	int in_ifindex, out_ifindex, r;
+
+	if (argc != 3) {
+		fprintf(stderr, "usage: xdpgen redirect IN_DEV OUT_DEV\n");
+		return 2;
+	}
+	in_ifindex = if_nametoindex(argv[1]);
+	out_ifindex = if_nametoindex(argv[2]);
+	if (!in_ifindex || !out_ifindex) {
+		fprintf(stderr, "xdpgen: no device %s or %s\n", argv[1],
+		    argv[2]);
+		return 1;
+	}
+	skel = redirect__open();
+	if (!skel)
+		return 1;
+	skel->rodata->rd_out_ifindex = out_ifindex;
+	r = redirect__load(skel);
+	if (r == 0)
+		r = bpf_xdp_attach(in_ifindex,
+		    bpf_program__fd(skel->progs.rd_redirect),
+		    XDP_FLAGS_DRV_MODE, NULL);
+	if (r < 0)
+		fprintf(stderr, "xdpgen: redirect on %s: %s\n", argv[1],
+		    strerror(-r));
+	redirect__destroy(skel);
+	return r < 0 ? 1 : 0;
+}
+
+static int
+sf_attach(struct simpleforwarder *skel, int is_xdp, int ifindex)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
+	    .attach_point = BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, opts,
+	    .prog_fd = bpf_program__fd(skel->progs.cub_ingress_tc));
+	int r;
+
+	if (is_xdp)
+		return bpf_xdp_attach(ifindex,
+		    bpf_program__fd(skel->progs.cub_ingress_xdp),
+		    XDP_FLAGS_DRV_MODE, NULL);
+	r = bpf_tc_hook_create(&hook);
+	if (r < 0 && r != -EEXIST)
+		return r;
+	return bpf_tc_attach(&hook, &opts);
+}
+
+static int
+cmd_sf(int argc, char **argv)
+{
+	struct sf_action act = { .action = SF_FORWARD, .outport = 1 };
+	struct simpleforwarder *skel;
+	uint32_t ifindex[2], port;
+	int is_xdp, r;
+
+	if (argc != 4 || (strcmp(argv[1], "xdp") && strcmp(argv[1], "tc"))) {
+		fprintf(stderr, "usage: xdpgen sf xdp|tc IN_DEV OUT_DEV\n");
+		return 2;
+	}
+	is_xdp = strcmp(argv[1], "xdp") == 0;
+	ifindex[0] = if_nametoindex(argv[2]);
+	ifindex[1] = if_nametoindex(argv[3]);
+	if (!ifindex[0] || !ifindex[1]) {
+		fprintf(stderr, "xdpgen: no device %s or %s\n", argv[2],
+		    argv[3]);
+		return 1;
+	}
+	skel = simpleforwarder__open();
+	if (!skel)
+		return 1;
+	bpf_program__set_autoload(skel->progs.cub_ingress_tc, !is_xdp);
+	bpf_program__set_autoload(skel->progs.cub_ingress_xdp, is_xdp);
+	r = simpleforwarder__load(skel);
+	for (port = 0; r == 0 && port < 2; port++) {
+		struct cub_port val = { .ifindex = ifindex[port],
+			.flags = CUB_PORT_UP };
+
+		r = bpf_map__update_elem(skel->maps.cub_ports, &port,
+		    sizeof(port), &val, sizeof(val), BPF_ANY);
+		if (r == 0)
+			r = bpf_map__update_elem(skel->maps.cub_if2port,
+			    &ifindex[port], sizeof(ifindex[port]), &port,
+			    sizeof(port), BPF_ANY);
+	}
+	port = 0;
+	if (r == 0)
+		r = bpf_map__update_elem(skel->maps.sf_actions, &port,
+		    sizeof(port), &act, sizeof(act), BPF_ANY);
+	if (r == 0)
+		r = sf_attach(skel, is_xdp, ifindex[0]);
+	if (r == 0)
+		r = sf_attach(skel, is_xdp, ifindex[1]);
+	if (r < 0)
+		fprintf(stderr, "xdpgen: simpleforwarder on %s: %s\n", argv[2],
+		    strerror(-r));
+	simpleforwarder__destroy(skel);
+	return r < 0 ? 1 : 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc > 1 && strcmp(argv[1], "run") == 0)
+		return cmd_run(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], "redirect") == 0)
+		return cmd_redirect(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], "sf") == 0)
+		return cmd_sf(argc - 1, argv + 1);
+	fprintf(stderr, "usage: xdpgen run ... | redirect IN OUT | "
+			"sf xdp|tc IN OUT\n");
+	return 2;
+}

@@ -1,0 +1,90 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
+/*
+ * simpleforwarder: per in-port action (drop, forward to a port, slow path).
+ *
+ * One body, sf_ingress(), serves both hooks (style rule 26); the broker
+ * loads cub_ingress_tc or cub_ingress_xdp depending on the cube's hook.
+ */
+#include <cubicle/cube.bpf.h>
+
+#include "simpleforwarder_shared.h"
+
+/* Reason code in cub_pktin records sent by SF_SLOWPATH. */
+#define SF_REASON_ACTION 1
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct sf_action);
+	__uint(max_entries, CUB_MAX_PORTS);
+} sf_actions SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, struct sf_stats);
+	__uint(max_entries, CUB_MAX_PORTS);
+} sf_stats SEC(".maps");
+
+static __always_inline int
+sf_ingress(void *ctx, enum cub_hook hook)
+{
+	struct sf_action *act;
+	struct sf_stats *st, *out_st;
+	__u32 in_port, out_port, out_ifindex, len;
+	int port;
+
+	port = cub_in_port(ctx, hook);
+	if (port < 0)
+		return cub_drop(hook);
+	in_port = port;
+	len = cub_pkt_len(ctx, hook);
+
+	st = bpf_map_lookup_elem(&sf_stats, &in_port);
+	if (!st)
+		return cub_drop(hook);
+	st->rx_packets++;
+	st->rx_bytes += len;
+
+	act = bpf_map_lookup_elem(&sf_actions, &in_port);
+	if (!act)
+		goto drop;
+
+	switch (act->action) {
+	case SF_FORWARD:
+		out_port = act->outport;
+		out_ifindex = cub_port_ifindex(out_port);
+		if (!out_ifindex)
+			goto drop;
+		out_st = bpf_map_lookup_elem(&sf_stats, &out_port);
+		if (out_st) {
+			out_st->tx_packets++;
+			out_st->tx_bytes += len;
+		}
+		return cub_redirect(hook, out_ifindex);
+	case SF_SLOWPATH:
+		st->slowpath++;
+		return cub_slowpath(ctx, hook, in_port, SF_REASON_ACTION);
+	default:
+		break;
+	}
+drop:
+	st->drops++;
+	return cub_drop(hook);
+}
+
+SEC("tc")
+int
+cub_ingress_tc(struct __sk_buff *skb)
+{
+	return sf_ingress(skb, CUB_HOOK_TC);
+}
+
+SEC("xdp")
+int
+cub_ingress_xdp(struct xdp_md *ctx)
+{
+	return sf_ingress(ctx, CUB_HOOK_XDP);
+}
+
+char _license[] SEC("license") = "GPL";
