@@ -350,7 +350,8 @@ pin_replace(int fd, const char *path)
 {
 	char tmp[PATH_MAX];
 
-	snprintf(tmp, sizeof(tmp), "%s.new", path);
+	/* bpffs refuses names with a dot. */
+	snprintf(tmp, sizeof(tmp), "%s_new", path);
 	unlink(tmp);
 	if (bpf_obj_pin(fd, tmp))
 		return -errno;
@@ -392,6 +393,7 @@ bpfobj_load(struct broker *b, struct cube *c, const void *elf, size_t len,
 	__u32 plen = sizeof(pinfo);
 	struct bpf_object *obj;
 	struct bpf_map *m;
+	const char *step = "dup program fd";
 	uint64_t hash = fnv1a(elf, len);
 	int r, fd;
 
@@ -441,6 +443,7 @@ bpfobj_load(struct broker *b, struct cube *c, const void *elf, size_t len,
 		goto err_kernel;
 	}
 	o->prog_id = pinfo.id;
+	step = "dup map fd";
 	bpf_object__for_each_map(m, obj) {
 		if (bpf_map__is_internal(m))
 			continue;
@@ -453,6 +456,7 @@ bpfobj_load(struct broker *b, struct cube *c, const void *elf, size_t len,
 		o->nmaps++;
 	}
 	pin_path(b, path, sizeof(path), c->name, "prog");
+	step = "pin program";
 	if ((r = pin_replace(o->prog_fd, path)))
 		goto err_kernel;
 	c->obj = o;
@@ -474,7 +478,7 @@ bpfobj_load(struct broker *b, struct cube *c, const void *elf, size_t len,
 	r = 0;
 	goto out;
 err_kernel:
-	*errv = cub_err_val(CUB_E_KERNEL, "cube '%s': %s", c->name,
+	*errv = cub_err_val(CUB_E_KERNEL, "cube '%s': %s: %s", c->name, step,
 	    strerror(-r));
 	o = bpfobj_free(o);
 out:

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <bpf/libbpf.h>
+#include <nng/nng.h>
 #include <nng/protocol/pubsub0/pub.h>
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/transport/ipc/ipc.h>

@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/protocol/reqrep0/req.h>
 #include <nng/transport/ipc/ipc.h>
@@ -53,12 +54,12 @@ static void
 pipe_check(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
 	struct service *s = arg;
-	int uid = -1;
+	uint64_t uid = UINT64_MAX;
 
-	if (nng_pipe_get_int(p, NNG_OPT_IPC_PEER_UID, &uid) ||
-	    (uid != 0 && (uid_t)uid != s->uid)) {
-		log_warn("service '%s': refusing connection from uid %d",
-		    s->name, uid);
+	if (nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_UID, &uid) ||
+	    (uid != 0 && uid != s->uid)) {
+		log_warn("service '%s': refusing connection from uid %lld",
+		    s->name, uid == UINT64_MAX ? -1ll : (long long)uid);
 		nng_pipe_close(p);
 	}
 }

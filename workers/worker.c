@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include <linux/capability.h>
+#include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/protocol/reqrep0/req.h>
 

@@ -235,8 +235,10 @@ render_table(FILE *f, const struct cub_val *rows, int indent)
 		}
 	fprintf(f, "%*s", indent, "");
 	for (c = 0; c < ncols; c++)
-		fprintf(f, "%-*s%s", (int)width[c], cols[c],
-		    c + 1 < ncols ? "  " : "\n");
+		if (c + 1 < ncols)
+			fprintf(f, "%-*s  ", (int)width[c], cols[c]);
+		else
+			fprintf(f, "%s\n", cols[c]);
 	for (i = 0; i < rows->arr.len; i++) {
 		fprintf(f, "%*s", indent, "");
 		for (c = 0; c < ncols; c++) {
@@ -244,8 +246,10 @@ render_table(FILE *f, const struct cub_val *rows, int indent)
 			    cub_val__get(rows->arr.items[i], cols[c]);
 
 			s = v ? scalar_text(v) : strdup("");
-			fprintf(f, "%-*s%s", (int)width[c], s ? s : "",
-			    c + 1 < ncols ? "  " : "\n");
+			if (c + 1 < ncols)
+				fprintf(f, "%-*s  ", (int)width[c], s ? s : "");
+			else
+				fprintf(f, "%s\n", s ? s : "");
 			free(s);
 		}
 	}
