@@ -42,14 +42,16 @@ on_signal(int sig)
 static int
 libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
-	char buf[512];
+	char buf[8192], *line, *save;
 
 	if (level == LIBBPF_DEBUG && log_get_level() < LOG_P_DEBUG)
 		return 0;
 	vsnprintf(buf, sizeof(buf), fmt, ap);
-	buf[strcspn(buf, "\n")] = '\0';
-	log_msg(level == LIBBPF_WARN ? LOG_P_WARN : LOG_P_DEBUG, "libbpf: %s",
-	    buf);
+	/* Verifier logs come as one multi-line string: one entry a line. */
+	for (line = strtok_r(buf, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save))
+		log_msg(level == LIBBPF_WARN ? LOG_P_WARN : LOG_P_DEBUG, "%s",
+		    line);
 	return 0;
 }
 

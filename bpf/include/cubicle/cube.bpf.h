@@ -243,15 +243,16 @@ cub_in_port(void *ctx, enum cub_hook hook)
 	return cub_in_port_tc(ctx);
 }
 
-/* Packet length; for XDP the linear part only (cheap, no helper call). */
+/*
+ * Packet length.  For XDP this is a helper call, not data_end - data: the
+ * broker verifies cubes without CAP_PERFMON, and the verifier then
+ * refuses pointer - pointer arithmetic ("pointer -= pointer prohibited").
+ */
 static __always_inline __u32
 cub_pkt_len(void *ctx, enum cub_hook hook)
 {
-	if (hook == CUB_HOOK_XDP) {
-		struct xdp_md *xdp = ctx;
-
-		return xdp->data_end - xdp->data;
-	}
+	if (hook == CUB_HOOK_XDP)
+		return (__u32)bpf_xdp_get_buff_len((struct xdp_md *)ctx);
 	return ((struct __sk_buff *)ctx)->len;
 }
 
