@@ -50,7 +50,7 @@ expect "read-only" sf1 ports p1 set rx_packets=5
 expect "outport 'p7' is not a port" sf1 ports p2 set action=forward outport=p7
 expect "outport" sf1 ports p2 set action=forward outport=
 expect "cube name" simpleforwarder add 'bad/name'
-expect "more than|too" sf1 ports p1 set outport=$(printf 'x%.0s' $(seq 1 40))
+expect "40 characters" sf1 ports p1 set outport=$(printf 'x%.0s' $(seq 1 40))
 
 # Usage errors: exit 1, no request sent.
 cub_refused 1 sf1 show -o xml | grep -q xml || fail "bad -o not named"
