@@ -243,15 +243,16 @@ cub_in_port(void *ctx, enum cub_hook hook)
 	return cub_in_port_tc(ctx);
 }
 
-/* Packet length; for XDP the linear part only (cheap, no helper call). */
+/*
+ * Packet length.  XDP uses bpf_xdp_get_buff_len() (frags included): the
+ * cheaper data_end - data is a pointer subtraction, which the verifier
+ * refuses without CAP_PERFMON, and the broker loads without it.
+ */
 static __always_inline __u32
 cub_pkt_len(void *ctx, enum cub_hook hook)
 {
-	if (hook == CUB_HOOK_XDP) {
-		struct xdp_md *xdp = ctx;
-
-		return xdp->data_end - xdp->data;
-	}
+	if (hook == CUB_HOOK_XDP)
+		return bpf_xdp_get_buff_len(ctx);
 	return ((struct __sk_buff *)ctx)->len;
 }
 
