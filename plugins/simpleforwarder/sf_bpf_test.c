@@ -3,18 +3,21 @@
  * simpleforwarder.bpf.c driven through BPF_PROG_TEST_RUN, both hooks.
  *
  * Loads the skeleton directly (no broker), fills the framework maps the way
- * the broker would, runs one 64-byte Ethernet/IPv4/UDP frame and checks the
+ * the broker would (without CAP_SYS_ADMIN and CAP_PERFMON, as the broker's
+ * loader thread), runs one 64-byte Ethernet/IPv4/UDP frame and checks the
  * verdict, the per-CPU counters and the packet-in ring.  Needs root; exits
  * 77 (skip) otherwise.  "sf-bpf-test --bench [N]" instead prints the
  * average ns per run of each program over N repeats.
  */
 #include <errno.h>
 #include <linux/bpf.h>
+#include <linux/capability.h>
 #include <linux/pkt_cls.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -146,9 +149,32 @@ get_stats(uint32_t port)
 	return sum;
 }
 
+/*
+ * Clear CAP_SYS_ADMIN and CAP_PERFMON from the effective set, as the
+ * broker does on its loader thread: the verifier then refuses pointer
+ * arithmetic leaks and tracing helpers.  Check forks each test, so this
+ * only affects the test's own process.
+ */
+static void
+drop_caps(void)
+{
+	struct __user_cap_header_struct hdr = {
+	    .version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+	int caps[] = {CAP_SYS_ADMIN, CAP_PERFMON};
+	size_t i;
+
+	ck_assert_int_eq(syscall(SYS_capget, &hdr, data), 0);
+	for (i = 0; i < sizeof(caps) / sizeof(caps[0]); i++)
+		data[CAP_TO_INDEX(caps[i])].effective &= ~CAP_TO_MASK(caps[i]);
+	ck_assert_int_eq(syscall(SYS_capset, &hdr, data), 0);
+}
+
 static void
 setup(void)
 {
+	drop_caps();
 	skel = simpleforwarder__open_and_load();
 	ck_assert_msg(skel, "open_and_load: %s", strerror(errno));
 	set_port(IN_PORT, IN_IFINDEX, CUB_PORT_UP);

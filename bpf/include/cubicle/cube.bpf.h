@@ -244,15 +244,15 @@ cub_in_port(void *ctx, enum cub_hook hook)
 }
 
 /*
- * Packet length.  For XDP this is a helper call, not data_end - data: the
- * broker verifies cubes without CAP_PERFMON, and the verifier then
- * refuses pointer - pointer arithmetic ("pointer -= pointer prohibited").
+ * Packet length.  XDP uses bpf_xdp_get_buff_len() (frags included): the
+ * cheaper data_end - data is a pointer subtraction, which the verifier
+ * refuses without CAP_PERFMON, and the broker loads without it.
  */
 static __always_inline __u32
 cub_pkt_len(void *ctx, enum cub_hook hook)
 {
 	if (hook == CUB_HOOK_XDP)
-		return (__u32)bpf_xdp_get_buff_len((struct xdp_md *)ctx);
+		return bpf_xdp_get_buff_len(ctx);
 	return ((struct __sk_buff *)ctx)->len;
 }
 
