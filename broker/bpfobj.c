@@ -101,6 +101,41 @@ static const int allowed_helpers[] = {
 	BPF_FUNC_map_lookup_percpu_elem,
 };
 
+/* Names of helpers a hostile object is likely to try, for messages. */
+static const struct {
+	int id;
+	const char *name;
+} helper_names[] = {
+	{ BPF_FUNC_probe_read, "bpf_probe_read" },
+	{ BPF_FUNC_trace_printk, "bpf_trace_printk" },
+	{ BPF_FUNC_get_current_pid_tgid, "bpf_get_current_pid_tgid" },
+	{ BPF_FUNC_get_current_task, "bpf_get_current_task" },
+	{ BPF_FUNC_probe_write_user, "bpf_probe_write_user" },
+	{ BPF_FUNC_probe_read_str, "bpf_probe_read_str" },
+	{ BPF_FUNC_override_return, "bpf_override_return" },
+	{ BPF_FUNC_send_signal, "bpf_send_signal" },
+	{ BPF_FUNC_probe_read_user, "bpf_probe_read_user" },
+	{ BPF_FUNC_probe_read_kernel, "bpf_probe_read_kernel" },
+	{ BPF_FUNC_probe_read_user_str, "bpf_probe_read_user_str" },
+	{ BPF_FUNC_probe_read_kernel_str, "bpf_probe_read_kernel_str" },
+	{ BPF_FUNC_d_path, "bpf_d_path" },
+	{ BPF_FUNC_copy_from_user, "bpf_copy_from_user" },
+	{ BPF_FUNC_snprintf_btf, "bpf_snprintf_btf" },
+	{ BPF_FUNC_sys_bpf, "bpf_sys_bpf" },
+	{ BPF_FUNC_kallsyms_lookup_name, "bpf_kallsyms_lookup_name" },
+};
+
+static const char *
+helper_name(int id)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(helper_names) / sizeof(helper_names[0]); i++)
+		if (helper_names[i].id == id)
+			return helper_names[i].name;
+	return "a helper";
+}
+
 static const char *const hook_progs[] = {
 	[HOOK_TC] = "cub_ingress_tc",
 	[HOOK_XDP_SKB] = "cub_ingress_xdp",
@@ -172,10 +207,11 @@ check_insns(const char *cube, struct bpf_program *prog, struct cub_val **errv)
 				      "function (kfunc), which is not allowed",
 			    cube, bpf_program__name(prog));
 		if (!helper_allowed(insn[i].imm))
-			return REFUSE("cube '%s': program '%s' calls helper "
-				      "#%d at instruction %zu, which is outside "
-				      "the networking set",
-			    cube, bpf_program__name(prog), insn[i].imm, i);
+			return REFUSE("cube '%s': program '%s' calls %s "
+				      "(#%d) at instruction %zu, which is "
+				      "outside the networking set",
+			    cube, bpf_program__name(prog),
+			    helper_name(insn[i].imm), insn[i].imm, i);
 	}
 	return 0;
 }

@@ -198,6 +198,19 @@ sf_show(struct cub_cube *cube, const struct cub_val *config,
 	return cub_val__set(overlay, "ports", oports);
 }
 
+/* The policy: what the broker lets this service load. */
+#define SF_POLICY                                                            \
+	{                                                                    \
+		.prog_types = (1u << BPF_PROG_TYPE_SCHED_CLS) |              \
+		    (1u << BPF_PROG_TYPE_XDP),                               \
+		.map_types = (1ull << BPF_MAP_TYPE_ARRAY) |                  \
+		    (1ull << BPF_MAP_TYPE_HASH) |                            \
+		    (1ull << BPF_MAP_TYPE_PERCPU_ARRAY) |                    \
+		    (1ull << BPF_MAP_TYPE_RINGBUF),                          \
+		.max_map_bytes = 4u << 20,                                   \
+	}
+
+#ifndef SF_NO_ENTRY
 static const struct cub_plugin_ops sf_ops = {
 	.apply = sf_apply,
 	.show = sf_show,
@@ -210,13 +223,6 @@ const struct cub_plugin cub_plugin_entry = {
 	.cube_size = sizeof(struct sf_cube),
 	.schema = sf_schema,
 	.ops = &sf_ops,
-	.policy = {
-		.prog_types = (1u << BPF_PROG_TYPE_SCHED_CLS) |
-		    (1u << BPF_PROG_TYPE_XDP),
-		.map_types = (1ull << BPF_MAP_TYPE_ARRAY) |
-		    (1ull << BPF_MAP_TYPE_HASH) |
-		    (1ull << BPF_MAP_TYPE_PERCPU_ARRAY) |
-		    (1ull << BPF_MAP_TYPE_RINGBUF),
-		.max_map_bytes = 4u << 20,
-	},
+	.policy = SF_POLICY,
 };
+#endif /* SF_NO_ENTRY */

@@ -1,0 +1,92 @@
+#!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
+# Workers are sandboxed (proved from /proc/<pid>/status); a forbidden system
+# call made by a plugin kills its worker with SIGSYS, the broker restarts
+# it and the cube keeps forwarding; a plugin cannot get a program that
+# reads kernel memory, or leaks kernel pointers, loaded.
+. "$(dirname "$0")/../lib/netns.sh"
+need bpftool
+
+PLUGINS+=("$CUB_BUILD/plugins/testing/evil.so")
+netns_host ca vetha 198.18.0.1
+netns_host cb vethb 198.18.0.2
+broker_start
+
+# 1. Every worker: own non-root uid, no capabilities, no_new_privs, seccomp.
+uids=()
+for svc in simpleforwarder evil; do
+	pid=$(worker_pid $svc)
+	[ -n "$pid" ] && [ "$pid" != 0 ] || fail "no worker for $svc"
+	st=/proc/$pid/status
+	for f in CapInh CapPrm CapEff CapBnd CapAmb; do
+		grep -qE "^$f:\s+0000000000000000$" $st || fail "$svc: $(grep ^$f: $st)"
+	done
+	grep -qE "^NoNewPrivs:\s+1$" $st || fail "$svc: $(grep ^NoNewPrivs $st)"
+	grep -qE "^Seccomp:\s+2$" $st || fail "$svc: $(grep ^Seccomp: $st)"
+	uid=$(awk '/^Uid:/ { print $2 }' $st)
+	[ "$uid" != 0 ] || fail "$svc runs as root"
+	awk '/^Uid:/ { exit !($2 == $3 && $3 == $4 && $4 == $5) }' $st ||
+		fail "$svc: uids differ: $(grep ^Uid $st)"
+	# Every thread (nng's included) is confined too.
+	for t in /proc/$pid/task/*; do
+		grep -qE "^Seccomp:\s+2$" $t/status || fail "$svc thread $t not confined"
+		grep -qE "^CapEff:\s+0000000000000000$" $t/status || fail "$svc thread $t has caps"
+	done
+	uids+=("$uid")
+	cub_log "$svc worker $pid: uid $uid, no caps, NoNewPrivs 1, Seccomp 2"
+done
+[ "${uids[0]}" != "${uids[1]}" ] || fail "two services share uid ${uids[0]}"
+
+cub_ok evil add e1
+cub_ok e1 ports add p1 peer=vetha action=drop
+cub_ok e1 ports add p2 peer=vethb action=forward outport=p1
+cub_ok e1 ports p1 set action=forward outport=p2
+ip netns exec ca ping -c 1 -W 2 198.18.0.2 >/dev/null || fail "e1 does not forward"
+prog=$(tc filter show dev vetha ingress)
+
+# 2. Forbidden system calls: SIGSYS, restart, forwarding never stops.
+for call in bpf execve socket-inet fork; do
+	old=$(worker_pid evil)
+	ip netns exec ca ping -c 100 -i 0.01 -W 1 198.18.0.2 >"$T/ping.out" 2>&1 &
+	pp=$!
+	sleep 0.2
+	err=$(cub_refused 2 e1 debug syscall call=$call)
+	broker_wait_ready
+	new=$(worker_pid evil)
+	[ "$new" != "$old" ] && [ "$new" != 0 ] || fail "$call: worker not restarted"
+	grep -q "worker $old killed by signal 31 (forbidden system call)" "$T/broker.log" ||
+		fail "$call: no SIGSYS logged for $old"
+	wait $pp || true
+	grep -q " 0% packet loss" "$T/ping.out" ||
+		fail "$call: packets lost while the worker died: $(grep loss "$T/ping.out")"
+	cub_log "syscall $call: worker $old killed by SIGSYS ($err), now $new, no packet lost"
+done
+# The restarted worker is re-synced and serves the cube.
+cub_ok e1 ports p2 set action=drop
+ip netns exec ca ping -c 2 -i 0.1 -W 1 198.18.0.2 >/dev/null && fail "re-synced worker ignored action=drop"
+cub_ok e1 ports p2 set action=forward
+ip netns exec ca ping -c 2 -i 0.1 -W 2 198.18.0.2 >/dev/null || fail "e1 stopped forwarding"
+
+# 3. Files cannot be opened: refused, not killed.
+old=$(worker_pid evil)
+err=$(cub_refused 2 e1 debug syscall call=open)
+grep -q "Permission denied" <<<"$err" || fail "open: $err"
+[ "$(worker_pid evil)" = "$old" ] || fail "open killed the worker"
+
+# 4. Hostile objects are refused; the cube's program stays.
+err=$(cub_refused 2 e1 debug load object=probe-read)
+grep -q "bpf_probe_read_kernel" <<<"$err" || fail "probe-read: $err"
+cub_log "probe-read object refused: $err"
+err=$(cub_refused 2 e1 debug load object=ptr-leak)
+grep -q "kernel refused the object" <<<"$err" || fail "ptr-leak: $err"
+grep -q "leaks addr" "$T/broker.log" || fail "verifier did not report the pointer leak"
+cub_log "ptr-leak object refused by the unprivileged verifier: $err"
+# Control: as full root the same object loads, so it is the broker's
+# reduced capabilities that refuse it.
+mkdir -p "$T/ctl" && mount -t bpf bpf "$T/ctl"
+bpftool prog loadall "$CUB_BUILD/plugins/testing/evil_leak.bpf.o" "$T/ctl/p" ||
+	fail "control: the pointer-leak object does not load even as root"
+umount "$T/ctl"
+[ "$(tc filter show dev vetha ingress)" = "$prog" ] || fail "a refused load changed the program"
+ip netns exec ca ping -c 2 -i 0.1 -W 2 198.18.0.2 >/dev/null || fail "e1 stopped forwarding"
+cub_ok e1 del
