@@ -299,9 +299,31 @@ check_object(struct cube *c, struct bpf_object *obj, struct cub_val **errv)
 	return 0;
 }
 
+/*
+ * The verifier's reason for a refusal: the last line of its log before
+ * the statistics ("processed N insns"), kept per loading thread.
+ */
+static __thread char *verifier_reason;
+static __thread bool verifier_done;
+
+void
+bpfobj_note_log(const char *line)
+{
+	if (!verifier_reason)
+		return;
+	if (!strncmp(line, "processed ", 10) ||
+	    !strncmp(line, "-- END PROG LOAD LOG", 20))
+		verifier_done = true;
+	if (verifier_done || !strncmp(line, "libbpf:", 7) ||
+	    strstr(line, "BEGIN PROG LOAD LOG") || line[0] == ';')
+		return;
+	snprintf(verifier_reason, 256, "%s", line);
+}
+
 struct load_job {
 	struct bpf_object *obj;
 	int r;
+	char reason[256];
 };
 
 /*
@@ -319,6 +341,7 @@ load_thread(void *arg)
 	struct __user_cap_data_struct data[2];
 	struct load_job *job = arg;
 
+	verifier_reason = job->reason;
 	if (syscall(SYS_capget, &hdr, data)) {
 		job->r = -errno;
 		return NULL;
@@ -334,7 +357,7 @@ load_thread(void *arg)
 }
 
 static int
-load_unprivileged(struct bpf_object *obj)
+load_unprivileged(struct bpf_object *obj, char *reason, size_t len)
 {
 	struct load_job job = { .obj = obj };
 	pthread_t t;
@@ -342,6 +365,7 @@ load_unprivileged(struct bpf_object *obj)
 	if (pthread_create(&t, NULL, load_thread, &job))
 		return -EAGAIN;
 	pthread_join(t, NULL);
+	snprintf(reason, len, "%s", job.reason);
 	return job.r;
 }
 
@@ -360,6 +384,7 @@ bpfobj_free(struct bpfobj *o)
 
 	if (!o)
 		return NULL;
+	ring_buffer__free(o->pktin);
 	if (o->prog_fd >= 0)
 		close(o->prog_fd);
 	for (i = 0; i < o->nmaps; i++)
@@ -430,6 +455,7 @@ bpfobj_load(struct broker *b, struct cube *c, const void *elf, size_t len,
 	struct bpf_object *obj;
 	struct bpf_map *m;
 	const char *step = "dup program fd";
+	char reason[256] = "";
 	uint64_t hash = fnv1a(elf, len);
 	int r, fd;
 
@@ -454,13 +480,13 @@ bpfobj_load(struct broker *b, struct cube *c, const void *elf, size_t len,
 		pin_path(b, path, sizeof(path), c->name, bpf_map__name(m));
 		bpf_map__set_pin_path(m, path);
 	}
-	r = load_unprivileged(obj);
+	r = load_unprivileged(obj, reason, sizeof(reason));
 	if (r) {
 		*errv = cub_err_val(CUB_E_REFUSED,
-		    "cube '%s': the kernel refused the object: %s (the "
-		    "verifier runs it without CAP_SYS_ADMIN and CAP_PERFMON; "
-		    "run cubicled --debug for its log)",
-		    c->name, strerror(-r));
+		    "cube '%s': the kernel refused the object: %s%s%s (the "
+		    "verifier checks cubes without CAP_SYS_ADMIN and "
+		    "CAP_PERFMON; the broker log has its full log)",
+		    c->name, strerror(-r), reason[0] ? ": " : "", reason);
 		goto out;
 	}
 	o = calloc(1, sizeof(*o));
@@ -509,6 +535,7 @@ bpfobj_load(struct broker *b, struct cube *c, const void *elf, size_t len,
 		goto out;
 	}
 	bpfobj_free(old);
+	slowpath_open(b, c);
 	log_info("cube '%s': program %s loaded (id %u, %d maps)", c->name,
 	    hook_progs[c->hook], o->prog_id, o->nmaps);
 	r = 0;
@@ -577,6 +604,7 @@ bpfobj_adopt(struct broker *b, struct cube *c, uint64_t hash)
 		return -ENOENT;
 	}
 	c->obj = o;
+	slowpath_open(b, c);
 	return 0;
 }
 

@@ -49,9 +49,11 @@ libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	/* Verifier logs come as one multi-line string: one entry a line. */
 	for (line = strtok_r(buf, "\n", &save); line;
-	     line = strtok_r(NULL, "\n", &save))
+	     line = strtok_r(NULL, "\n", &save)) {
+		bpfobj_note_log(line);
 		log_msg(level == LIBBPF_WARN ? LOG_P_WARN : LOG_P_DEBUG, "%s",
 		    line);
+	}
 	return 0;
 }
 
@@ -223,6 +225,7 @@ main(int argc, char **argv)
 
 	while (!b->stop) {
 		sup_tick(b);
+		slowpath_poll(b);
 		r = nng_recvmsg(b->client, &msg, 0);
 		if (r == NNG_ETIMEDOUT)
 			continue;

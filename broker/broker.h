@@ -51,6 +51,7 @@ struct bpfobj {
 	uint32_t prog_id;
 	struct bmap maps[CUB_MAX_MAPS];
 	int nmaps;
+	struct ring_buffer *pktin; /* the cube's cub_pktin ring, if any */
 };
 
 /* Runtime state of one port (the desired state is in cube->doc). */
@@ -107,6 +108,15 @@ struct rid_entry {
 	struct cub_val *reply; /* {error, result} */
 };
 
+/* A packet a cube sent to the slow path, waiting for its worker. */
+struct pktin {
+	struct cube *cube;
+	uint32_t port, reason, len;
+	uint8_t data[1536];
+};
+
+#define PKTIN_QUEUE 128
+
 struct broker {
 	struct broker_opts o;
 	pthread_mutex_t lock;
@@ -117,6 +127,9 @@ struct broker {
 	char store_path[4096];
 	struct rid_entry rids[RID_CACHE];
 	unsigned rid_next;
+	struct pktin pktq[PKTIN_QUEUE];
+	unsigned pktq_len;
+	uint64_t pktin_dropped;
 	volatile int stop;
 	int ncpus;
 };
@@ -153,6 +166,7 @@ struct bmap *bpfobj_map(struct bpfobj *o, const char *name);
 int pin_path(struct broker *b, char *buf, size_t len, const char *cube,
     const char *leaf);
 int bpffs_ensure(const char *pin_root);
+void bpfobj_note_log(const char *line);
 
 /* topology.c */
 int topo_attach(struct broker *b, struct cube *c, struct bport *p,
@@ -167,6 +181,10 @@ struct cube *topo_netdev_owner(struct broker *b, const char *peer,
 /* persist.c */
 int broker_save(struct broker *b);
 int broker_load(struct broker *b);
+
+/* slowpath.c */
+int slowpath_open(struct broker *b, struct cube *c);
+void slowpath_poll(struct broker *b);
 
 /* supervisor.c */
 int sup_init(struct broker *b);

@@ -386,9 +386,18 @@ nomem:
 	*errv = cub_err_val(CUB_E_INTERNAL, "out of memory");
 	return -ENOMEM;
 unavail:
+	if (r == NNG_ETIMEDOUT && s->pid) {
+		/* A worker that hangs is as good as dead: restart it. */
+		log_err("service '%s': worker %d did not answer '%s' within "
+			"%d ms; killing it",
+		    s->name, (int)s->pid, method, timeout_ms);
+		kill(s->pid, SIGKILL);
+		s->hello = false;
+	}
 	*errv = r == NNG_ETIMEDOUT ?
 	    cub_err_val(CUB_E_TIMEOUT,
-		"service '%s': worker did not answer '%s' within %d ms",
+		"service '%s': worker did not answer '%s' within %d ms "
+		"(restarting it)",
 		s->name, method, timeout_ms) :
 	    cub_err_val(CUB_E_UNAVAIL,
 		"service '%s': worker went away during '%s' (%s)", s->name,

@@ -24,6 +24,7 @@ struct sf_cube {
 	cub_map actions;
 	cub_map stats;
 	uint8_t used[CUB_MAX_PORTS]; /* indices written by the last apply */
+	uint64_t packet_ins[CUB_MAX_PORTS]; /* delivered to this worker */
 	bool loaded;
 };
 
@@ -48,6 +49,9 @@ static const struct cub_field sf_port_fields[] = {
 	    .help = "packets received on this port and dropped" },
 	{ .name = "slowpath", .type = CUB_T_U64, .flags = CUB_F_RO,
 	    .help = "packets received on this port sent to the slow path" },
+	{ .name = "packet_ins", .type = CUB_T_U64, .flags = CUB_F_RO,
+	    .help = "slow-path packets this worker received from the port "
+		    "since it started" },
 	{ 0 },
 };
 
@@ -193,9 +197,21 @@ sf_show(struct cub_cube *cube, const struct cub_val *config,
 		cub_val__set(e, "tx_bytes", cub_val__uint(sum.tx_bytes));
 		cub_val__set(e, "drops", cub_val__uint(sum.drops));
 		cub_val__set(e, "slowpath", cub_val__uint(sum.slowpath));
+		cub_val__set(e, "packet_ins", cub_val__uint(sf->packet_ins[key]));
 		cub_val__push(oports, e);
 	}
 	return cub_val__set(overlay, "ports", oports);
+}
+
+/* The slow path: count what arrives (Polycube's logs it and drops it). */
+static void
+sf_packet_in(struct cub_cube *cube, uint32_t port, const void *data,
+    size_t len)
+{
+	struct sf_cube *sf = cub_cube__priv(cube);
+
+	if (port < CUB_MAX_PORTS)
+		sf->packet_ins[port]++;
 }
 
 /* The policy: what the broker lets this service load. */
@@ -214,6 +230,7 @@ sf_show(struct cub_cube *cube, const struct cub_val *config,
 static const struct cub_plugin_ops sf_ops = {
 	.apply = sf_apply,
 	.show = sf_show,
+	.packet_in = sf_packet_in,
 };
 
 const struct cub_plugin cub_plugin_entry = {

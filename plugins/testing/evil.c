@@ -110,6 +110,7 @@ static const struct cub_plugin_ops evil_ops = {
 	.apply = sf_apply,
 	.show = sf_show,
 	.action = evil_action,
+	.packet_in = sf_packet_in,
 };
 
 const struct cub_plugin cub_plugin_entry = {

@@ -62,6 +62,19 @@ cub_ok sf1 ports p2 set action=forward
 ip netns exec ca ping -c 3 -i 0.05 -W 2 198.18.0.2 >/dev/null ||
 	fail "ping failed after restoring forward"
 
+# Slow path: packets go to the worker through the broker, not onwards.
+cub_ok sf1 ports p1 set action=slowpath
+s0=$(port_counter sf1 p1 slowpath)
+ip netns exec ca ping -c 5 -i 0.05 -W 1 198.18.0.2 >/dev/null &&
+	fail "ping passed with p1 action=slowpath"
+sleep 0.5
+s1=$(port_counter sf1 p1 slowpath)
+[ $((s1 - s0)) -ge 5 ] || fail "p1 slowpath grew by $((s1 - s0)), expected >= 5"
+pin=$(port_counter sf1 p1 packet_ins)
+[ "$pin" -ge 5 ] || fail "the worker received $pin packet-ins, expected >= 5"
+cub_log "slow path: $((s1 - s0)) packets counted by the cube, $pin delivered to the worker"
+cub_ok sf1 ports p1 set action=forward
+
 # Output formats.
 cub sf1 show -o json | grep -q '"outport": "p1"' || fail "json show lacks outport"
 cub sf1 show -o yaml | grep -q 'peer: vethb' || fail "yaml show lacks peer"
