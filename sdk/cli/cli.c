@@ -99,6 +99,19 @@ cli_parse(int argc, char **argv, struct cli_cmd *cmd, char *err,
 			} else if (OPT("f") || OPT("file")) {
 				NEEDVAL();
 				cmd->file = val;
+			} else if (OPT("rid")) {
+				NEEDVAL();
+				if (!*val || strlen(val) > 64)
+					return USAGE("--rid: 1 to 64 characters");
+				cmd->rid = val;
+			} else if (OPT("count")) {
+				NEEDVAL();
+				errno = 0;
+				cmd->count = (int)strtol(val, &end, 10);
+				if (errno || *end || cmd->count <= 0)
+					return USAGE("--count: '%s' is not a "
+						     "positive number",
+					    val);
 			} else if (OPT("timeout")) {
 				NEEDVAL();
 				errno = 0;

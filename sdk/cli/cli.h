@@ -18,6 +18,8 @@ struct cli_cmd {
 	const char *file; /* body from this file ("-" = stdin) */
 	enum cli_out out;
 	int timeout_ms;
+	const char *rid; /* request id to send (default: a fresh one) */
+	int count;       /* events: stop after this many (0 = no limit) */
 	bool help;
 	bool version;
 	struct cub_val *words; /* array of strings */

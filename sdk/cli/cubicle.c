@@ -33,7 +33,11 @@ usage(FILE *f)
 	    "                    stdin is read for add/set too\n"
 	    "  --socket-dir DIR  broker sockets (or $CUBICLE_SOCKET_DIR;\n"
 	    "                    default /run/cubicle)\n"
-	    "  --timeout MS      per call (default 10000)\n"
+	    "  --timeout MS      per call (default 10000); for events, how\n"
+	    "                    long to listen\n"
+	    "  --rid ID          request id (a resend with the same id is\n"
+	    "                    applied once); default: a fresh one\n"
+	    "  cubicle events [--count N] [--timeout MS]  stream events\n"
 	    "exit codes: 0 ok, 1 usage, 2 refused or failed, 3 broker "
 	    "unreachable\n");
 }
@@ -114,13 +118,59 @@ load_body(const struct cli_cmd *cmd, struct cub_val **body)
 	return 0;
 }
 
+/* cubicle events: one line per event until --count or --timeout. */
+static int
+stream_events(const struct cli_cmd *cmd)
+{
+	struct cub_val *params, *line;
+	struct cub_events *e;
+	char *name, *s;
+	int n = 0, r;
+
+	CUB_OPTS(cub_client_opts, o, .socket_dir = cmd->socket_dir);
+	e = cub_events__open(&o);
+	if (!e) {
+		fprintf(stderr, "cubicle: cannot reach cubicled events: %s\n",
+		    strerror(errno));
+		return CLI_UNREACHABLE;
+	}
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	while (!cmd->count || n < cmd->count) {
+		r = cub_events__recv(e, cmd->timeout_ms ? cmd->timeout_ms : -1,
+		    &name, &params);
+		if (r == -ETIMEDOUT)
+			break;
+		if (r)
+			continue;
+		line = cub_val__map();
+		cub_val__set(line, "event", cub_val__str(name));
+		for (uint32_t i = 0; params && i < params->map.len; i++)
+			cub_val__set(line, params->map.items[i].key,
+			    cub_val__dup(params->map.items[i].val));
+		if (cmd->out == CLI_TEXT) {
+			s = cub_json_emit(params, false);
+			printf("%s %s\n", name, s ? s : "");
+		} else {
+			s = cub_json_emit(line, false);
+			printf("%s\n", s ? s : "");
+		}
+		free(s);
+		free(name);
+		cub_val__free(params);
+		cub_val__free(line);
+		n++;
+	}
+	cub_events__close(e);
+	return CLI_OK;
+}
+
 int
 main(int argc, char **argv)
 {
 	struct cub_val *params, *result = NULL, *errv = NULL, *body;
 	struct cub_client *c;
 	struct cli_cmd cmd;
-	char err[256], rid[40];
+	char err[256], rid[80];
 	const char *msg;
 	int r, code;
 
@@ -139,6 +189,12 @@ main(int argc, char **argv)
 		cli_cmd_clear(&cmd);
 		return CLI_OK;
 	}
+	if (cmd.words->arr.len == 1 &&
+	    !strcmp(cub_val__as_str(cmd.words->arr.items[0]), "events")) {
+		r = stream_events(&cmd);
+		cli_cmd_clear(&cmd);
+		return r;
+	}
 	if (load_body(&cmd, &body)) {
 		cli_cmd_clear(&cmd);
 		return CLI_USAGE;
@@ -155,7 +211,10 @@ main(int argc, char **argv)
 		cli_cmd_clear(&cmd);
 		return CLI_UNREACHABLE;
 	}
-	cub_client__new_rid(rid, sizeof(rid));
+	if (cmd.rid)
+		snprintf(rid, sizeof(rid), "%s", cmd.rid);
+	else
+		cub_client__new_rid(rid, sizeof(rid));
 	params = cub_val__map();
 	cub_val__set(params, "words", cmd.words);
 	cub_val__set(params, "args", cmd.args);

@@ -8,6 +8,7 @@
 #include <sys/random.h>
 
 #include <nng/nng.h>
+#include <nng/protocol/pubsub0/sub.h>
 #include <nng/protocol/reqrep0/req.h>
 
 #include "cubicle/client.h"
@@ -36,27 +37,36 @@ nng_to_errno(int r)
 	}
 }
 
-struct cub_client *
-cub_client__open(const struct cub_client_opts *opts)
+/* ipc://<socket dir>/<sock>, the dir from opts, the environment or the
+ * default. */
+static int
+sock_url(const struct cub_client_opts *opts, const char *sock, char *url,
+    size_t len)
 {
 	const char *dir = NULL;
-	char url[PATH_MAX + 32];
-	struct cub_client *c;
-	int r;
 
-	if (opts && opts->sz < sizeof(size_t)) {
-		errno = EINVAL;
-		return NULL;
-	}
+	if (opts && opts->sz < sizeof(size_t))
+		return -EINVAL;
 	if (opts)
 		dir = opts->socket_dir;
 	if (!dir)
 		dir = getenv("CUBICLE_SOCKET_DIR");
 	if (!dir || !*dir)
 		dir = CUB_DEFAULT_SOCKET_DIR;
-	if (snprintf(url, sizeof(url), "ipc://%s/%s", dir, CUB_SOCK_CLIENT) >=
-	    (int)sizeof(url)) {
-		errno = ENAMETOOLONG;
+	if (snprintf(url, len, "ipc://%s/%s", dir, sock) >= (int)len)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+struct cub_client *
+cub_client__open(const struct cub_client_opts *opts)
+{
+	char url[PATH_MAX + 32];
+	struct cub_client *c;
+	int r;
+
+	if ((r = sock_url(opts, CUB_SOCK_CLIENT, url, sizeof(url)))) {
+		errno = -r;
 		return NULL;
 	}
 	c = calloc(1, sizeof(*c));
@@ -137,6 +147,83 @@ cub_client__call(struct cub_client *c, const char *method,
 	rpc.result = NULL;
 	cub_rpc__clear(&rpc);
 	return 0;
+}
+
+struct cub_events {
+	nng_socket sock;
+};
+
+struct cub_events *
+cub_events__open(const struct cub_client_opts *opts)
+{
+	char url[PATH_MAX + 32];
+	struct cub_events *e;
+	int r;
+
+	if ((r = sock_url(opts, CUB_SOCK_EVENTS, url, sizeof(url)))) {
+		errno = -r;
+		return NULL;
+	}
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return NULL;
+	if ((r = nng_sub0_open(&e->sock)) ||
+	    (r = nng_socket_set(e->sock, NNG_OPT_SUB_SUBSCRIBE, "", 0)) ||
+	    (r = nng_socket_set_size(e->sock, NNG_OPT_RECVMAXSZ,
+		 CUB_MSG_MAX)) ||
+	    (r = nng_dial(e->sock, url, NULL, 0))) {
+		nng_close(e->sock);
+		free(e);
+		errno = -nng_to_errno(r);
+		return NULL;
+	}
+	return e;
+}
+
+struct cub_events *
+cub_events__close(struct cub_events *e)
+{
+	if (e) {
+		nng_close(e->sock);
+		free(e);
+	}
+	return NULL;
+}
+
+int
+cub_events__recv(struct cub_events *e, int timeout_ms, char **name,
+    struct cub_val **params)
+{
+	struct cub_rpc rpc = { 0 };
+	char err[256];
+	nng_msg *msg;
+	const char *body;
+	size_t len, tlen;
+	int r;
+
+	*name = NULL;
+	*params = NULL;
+	nng_socket_set_ms(e->sock, NNG_OPT_RECVTIMEO,
+	    timeout_ms < 0 ? NNG_DURATION_INFINITE : timeout_ms);
+	if ((r = nng_recvmsg(e->sock, &msg, 0)))
+		return nng_to_errno(r);
+	body = nng_msg_body(msg);
+	len = nng_msg_len(msg);
+	/* Topic (event name) and a NUL, then a notification frame. */
+	tlen = strnlen(body, len);
+	r = -EBADMSG;
+	if (tlen < len && !cub_rpc__decode(body + tlen + 1, len - tlen - 1,
+			      &rpc, err, sizeof(err)) &&
+	    rpc.type == CUB_RPC_NOTIFY && !strcmp(rpc.method, body)) {
+		*name = rpc.method;
+		*params = rpc.params;
+		rpc.method = NULL;
+		rpc.params = NULL;
+		r = 0;
+	}
+	cub_rpc__clear(&rpc);
+	nng_msg_free(msg);
+	return r;
 }
 
 void

@@ -52,6 +52,21 @@ struct cub_client *cub_client__close(struct cub_client *c);
 int cub_client__call(struct cub_client *c, const char *method,
     struct cub_val *params, struct cub_val **result, struct cub_val **errv);
 
+/*
+ * Events: a SUB socket on the broker's events.sock.  Each event is a name
+ * ("cube.created", "port.up", ...) and a params map.
+ */
+struct cub_events;
+
+struct cub_events *cub_events__open(const struct cub_client_opts *opts);
+struct cub_events *cub_events__close(struct cub_events *e);
+/*
+ * Wait up to timeout_ms (-1 = forever) for the next event.  0 with *name
+ * (malloc'd) and *params set, -ETIMEDOUT, or another negative errno.
+ */
+int cub_events__recv(struct cub_events *e, int timeout_ms, char **name,
+    struct cub_val **params);
+
 /* Fresh random request id ("r-" + 32 hex chars) in buf (>= 40 bytes). */
 void cub_client__new_rid(char *buf, size_t len);
 
