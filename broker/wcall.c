@@ -156,88 +156,236 @@ percpu(uint32_t type)
 }
 
 /*
- * Map calls: {cube, map: id, key: bin, value: bin, flags}.  Framework maps
- * (cub_*) belong to the broker: a worker may read them, never write them.
+ * The map named by p {cube, map: id} of one of this service's cubes.
+ * Framework maps (cub_*) belong to the broker: a worker may read them,
+ * never write them.  On success the lock is held and *vsz is the size of
+ * a value as user space sees it (per-CPU maps: one per possible CPU).
  */
+static struct bmap *
+map_get(struct service *s, const char *method, const struct cub_val *p,
+    bool write, size_t *vsz, struct cub_val **errv)
+{
+	struct bmap *bm;
+	struct cube *c;
+	uint64_t id;
+
+	if (cub_val__as_u64(cub_val__get(p, "map"), &id)) {
+		*errv = cub_err_val(CUB_E_TYPE, "%s: 'map' must be a map id",
+		    method);
+		return NULL;
+	}
+	pthread_mutex_lock(&s->b->lock);
+	c = own_cube(s, p, errv);
+	if (!c)
+		goto fail;
+	if (!c->obj || id < 1 || id > (uint64_t)c->obj->nmaps) {
+		*errv = cub_err_val(CUB_E_NOTFOUND,
+		    "cube '%s': no map with id %llu", c->name,
+		    (unsigned long long)id);
+		goto fail;
+	}
+	bm = &c->obj->maps[id - 1];
+	if (write && !strncmp(bm->name, "cub_", 4)) {
+		*errv = cub_err_val(CUB_E_PERM,
+		    "map '%s' belongs to the broker", bm->name);
+		goto fail;
+	}
+	*vsz = (size_t)bm->value_size * (percpu(bm->type) ? s->b->ncpus : 1);
+	return bm;
+fail:
+	pthread_mutex_unlock(&s->b->lock);
+	return NULL;
+}
+
+static int
+kernel_err(int r, const struct bmap *bm, const char *method,
+    struct cub_val **errv)
+{
+	*errv = cub_err_val(r == -ENOENT ? CUB_E_NOTFOUND :
+			    r == -E2BIG || r == -ENOSPC ? CUB_E_LIMIT :
+							  CUB_E_KERNEL,
+	    "map '%s': %s failed: %s", bm->name, method, strerror(-r));
+	return r;
+}
+
+static bool
+bin_of(const struct cub_val *v, size_t len)
+{
+	return v && v->kind == CUB_V_BIN && v->bin.len == len;
+}
+
+/* map.update / map.lookup / map.delete: {cube, map, key, value, flags} */
 static int
 wc_map(struct service *s, const char *method, const struct cub_val *p,
     struct cub_val **res, struct cub_val **errv)
 {
 	const struct cub_val *key = cub_val__get(p, "key");
 	const struct cub_val *val = cub_val__get(p, "value");
-	bool write = strcmp(method, CUB_M_MAP_LOOKUP) != 0;
+	bool lookup = !strcmp(method, CUB_M_MAP_LOOKUP);
 	_cleanup_free_ void *out = NULL;
-	uint64_t id, flags = 0;
+	uint64_t flags = 0;
 	struct bmap *bm;
-	struct cube *c;
 	size_t vsz;
 	int r;
 
-	if (cub_val__as_u64(cub_val__get(p, "map"), &id))
-		return ERR(CUB_E_TYPE, "%s: 'map' must be a map id", method);
-	if (!key || key->kind != CUB_V_BIN)
-		return ERR(CUB_E_TYPE, "%s: 'key' must be binary", method);
 	if (cub_val__get(p, "flags") &&
 	    cub_val__as_u64(cub_val__get(p, "flags"), &flags))
 		return ERR(CUB_E_TYPE, "%s: 'flags' must be an integer",
 		    method);
-	pthread_mutex_lock(&s->b->lock);
-	c = own_cube(s, p, errv);
-	if (!c) {
-		r = -EPERM;
-		goto out;
-	}
-	if (!c->obj || id < 1 || id > (uint64_t)c->obj->nmaps) {
-		*errv = cub_err_val(CUB_E_NOTFOUND,
-		    "cube '%s': no map with id %llu", c->name,
-		    (unsigned long long)id);
-		r = -ENOENT;
-		goto out;
-	}
-	bm = &c->obj->maps[id - 1];
-	vsz = (size_t)bm->value_size * (percpu(bm->type) ? s->b->ncpus : 1);
-	if (key->bin.len != bm->key_size) {
+	bm = map_get(s, method, p, !lookup, &vsz, errv);
+	if (!bm)
+		return -EPERM;
+	if (!bin_of(key, bm->key_size)) {
 		*errv = cub_err_val(CUB_E_INVAL,
-		    "map '%s': key is %u bytes, expected %u", bm->name,
-		    key->bin.len, bm->key_size);
+		    "map '%s': key must be %u bytes", bm->name, bm->key_size);
 		r = -EINVAL;
-		goto out;
-	}
-	if (write && !strncmp(bm->name, "cub_", 4)) {
-		*errv = cub_err_val(CUB_E_PERM,
-		    "map '%s' belongs to the broker", bm->name);
-		r = -EPERM;
-		goto out;
-	}
-	if (!strcmp(method, CUB_M_MAP_UPDATE)) {
-		if (!val || val->kind != CUB_V_BIN || val->bin.len != vsz) {
+	} else if (!strcmp(method, CUB_M_MAP_UPDATE)) {
+		if (!bin_of(val, vsz)) {
 			*errv = cub_err_val(CUB_E_INVAL,
 			    "map '%s': value must be %zu bytes", bm->name, vsz);
 			r = -EINVAL;
-			goto out;
+		} else if (bpf_map_update_elem(bm->fd, key->bin.ptr,
+			       val->bin.ptr, flags)) {
+			r = kernel_err(-errno, bm, method, errv);
+		} else {
+			r = 0;
 		}
-		r = bpf_map_update_elem(bm->fd, key->bin.ptr, val->bin.ptr,
-		    flags);
-	} else if (!strcmp(method, CUB_M_MAP_DELETE)) {
-		r = bpf_map_delete_elem(bm->fd, key->bin.ptr);
+	} else if (!lookup) {
+		r = bpf_map_delete_elem(bm->fd, key->bin.ptr) ?
+		    kernel_err(-errno, bm, method, errv) :
+		    0;
 	} else {
 		out = calloc(1, vsz);
-		r = out ? bpf_map_lookup_elem(bm->fd, key->bin.ptr, out) :
-			  -ENOMEM;
-		if (!r) {
+		if (!out || bpf_map_lookup_elem(bm->fd, key->bin.ptr, out)) {
+			r = kernel_err(out ? -errno : -ENOMEM, bm, method, errv);
+		} else {
 			*res = cub_val__map();
 			cub_val__set(*res, "value", cub_val__bin(out, vsz));
+			r = 0;
 		}
 	}
-	if (r) {
-		r = -errno;
-		*errv = cub_err_val(r == -ENOENT ? CUB_E_NOTFOUND : CUB_E_KERNEL,
-		    "map '%s' of cube '%s': %s failed: %s", bm->name, c->name,
-		    method, strerror(-r));
+	pthread_mutex_unlock(&s->b->lock);
+	return r;
+}
+
+/* map.batch: {cube, map, op, keys: [bin], values: [bin], flags} */
+static int
+wc_batch(struct service *s, const struct cub_val *p, struct cub_val **res,
+    struct cub_val **errv)
+{
+	const struct cub_val *keys = cub_val__get(p, "keys");
+	const struct cub_val *vals = cub_val__get(p, "values");
+	const char *op = cub_val__get_str(p, "op");
+	bool update = op && !strcmp(op, "update");
+	uint64_t flags = 0;
+	struct bmap *bm;
+	uint32_t i;
+	size_t vsz;
+	int r = 0;
+
+	if (!op || (!update && strcmp(op, "delete")))
+		return ERR(CUB_E_INVAL, "map.batch: 'op' must be update or "
+					"delete");
+	if (!keys || keys->kind != CUB_V_ARRAY ||
+	    keys->arr.len > CUB_BATCH_MAX)
+		return ERR(CUB_E_TYPE, "map.batch: 'keys' must be an array of "
+				       "at most %d keys",
+		    CUB_BATCH_MAX);
+	if (update && (!vals || vals->kind != CUB_V_ARRAY ||
+			  vals->arr.len != keys->arr.len))
+		return ERR(CUB_E_TYPE, "map.batch: 'values' must match 'keys'");
+	if (cub_val__get(p, "flags") &&
+	    cub_val__as_u64(cub_val__get(p, "flags"), &flags))
+		return ERR(CUB_E_TYPE, "map.batch: 'flags' must be an integer");
+	bm = map_get(s, CUB_M_MAP_BATCH, p, true, &vsz, errv);
+	if (!bm)
+		return -EPERM;
+	/* Check every entry before the first is applied. */
+	for (i = 0; i < keys->arr.len && !r; i++)
+		if (!bin_of(keys->arr.items[i], bm->key_size) ||
+		    (update && !bin_of(vals->arr.items[i], vsz))) {
+			*errv = cub_err_val(CUB_E_INVAL,
+			    "map '%s': entry %u: key must be %u bytes and "
+			    "value %zu bytes",
+			    bm->name, i, bm->key_size, vsz);
+			r = -EINVAL;
+		}
+	for (i = 0; i < keys->arr.len && !r; i++) {
+		if (update ? bpf_map_update_elem(bm->fd,
+				 keys->arr.items[i]->bin.ptr,
+				 vals->arr.items[i]->bin.ptr, flags) :
+			     bpf_map_delete_elem(bm->fd,
+				 keys->arr.items[i]->bin.ptr)) {
+			r = kernel_err(-errno, bm, "map.batch", errv);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&s->b->lock);
+	if (!r) {
+		*res = cub_val__map();
+		cub_val__set(*res, "count", cub_val__uint(keys->arr.len));
+	}
+	return r;
+}
+
+/* map.dump: {cube, map, after} -> {keys, values, more} */
+static int
+wc_dump(struct service *s, const struct cub_val *p, struct cub_val **res,
+    struct cub_val **errv)
+{
+	const struct cub_val *after = cub_val__get(p, "after");
+	_cleanup_free_ uint8_t *key = NULL, *next = NULL, *val = NULL;
+	struct cub_val *keys, *vals;
+	size_t vsz, budget, used = 0;
+	struct bmap *bm;
+	bool more = false, have;
+	int r = 0;
+
+	bm = map_get(s, CUB_M_MAP_DUMP, p, false, &vsz, errv);
+	if (!bm)
+		return -EPERM;
+	if (after && !bin_of(after, bm->key_size)) {
+		pthread_mutex_unlock(&s->b->lock);
+		return ERR(CUB_E_INVAL, "map.dump: 'after' must be a key");
+	}
+	key = calloc(1, bm->key_size + 1);
+	next = calloc(1, bm->key_size + 1);
+	val = calloc(1, vsz + 1);
+	keys = cub_val__array();
+	vals = cub_val__array();
+	budget = CUB_MSG_MAX / 2;
+	if (!key || !next || !val || !keys || !vals) {
+		r = -ENOMEM;
+		goto out;
+	}
+	if (after)
+		memcpy(key, after->bin.ptr, bm->key_size);
+	have = after != NULL;
+	while (!bpf_map_get_next_key(bm->fd, have ? key : NULL, next)) {
+		if (used + bm->key_size + vsz + 16 > budget) {
+			more = true;
+			break;
+		}
+		memcpy(key, next, bm->key_size);
+		have = true;
+		if (bpf_map_lookup_elem(bm->fd, key, val))
+			continue; /* deleted meanwhile */
+		cub_val__push(keys, cub_val__bin(key, bm->key_size));
+		cub_val__push(vals, cub_val__bin(val, vsz));
+		used += bm->key_size + vsz + 16;
 	}
 out:
 	pthread_mutex_unlock(&s->b->lock);
-	return r;
+	if (r) {
+		cub_val__free(keys);
+		cub_val__free(vals);
+		return ERR(CUB_E_INTERNAL, "out of memory");
+	}
+	*res = cub_val__map();
+	cub_val__set(*res, "keys", keys);
+	cub_val__set(*res, "values", vals);
+	cub_val__set(*res, "more", cub_val__bool(more));
+	return 0;
 }
 
 static void
@@ -297,6 +445,10 @@ wcall_thread(void *arg)
 			errv = cub_err_val(CUB_E_PERM, "say hello first");
 		else if (!strcmp(rpc.method, CUB_M_LOAD))
 			wc_load(s, rpc.params, &res, &errv);
+		else if (!strcmp(rpc.method, CUB_M_MAP_BATCH))
+			wc_batch(s, rpc.params, &res, &errv);
+		else if (!strcmp(rpc.method, CUB_M_MAP_DUMP))
+			wc_dump(s, rpc.params, &res, &errv);
 		else if (!strcmp(rpc.method, CUB_M_MAP_UPDATE) ||
 		    !strcmp(rpc.method, CUB_M_MAP_LOOKUP) ||
 		    !strcmp(rpc.method, CUB_M_MAP_DELETE))

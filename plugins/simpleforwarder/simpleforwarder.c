@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <linux/bpf.h>
@@ -95,14 +96,19 @@ sf_apply(struct cub_cube *cube, const struct cub_val *config, bool create)
 	struct sf_cube *sf = cub_cube__priv(cube);
 	const struct cub_val *ports = cub_val__get(config, "ports");
 	uint8_t used[CUB_MAX_PORTS] = { 0 };
-	struct sf_action act;
+	struct sf_action acts[CUB_MAX_PORTS * 2];
+	uint32_t keys[CUB_MAX_PORTS * 2];
 	const char *pname, *out;
-	uint32_t i, key;
+	uint32_t i, key, n;
 	uint64_t idx;
 	int r, o;
 
 	if ((create || !sf->loaded) && (r = sf_load(cube, sf)))
 		return r;
+	if (ports && ports->kind == CUB_V_ARRAY &&
+	    ports->arr.len > CUB_MAX_PORTS)
+		return cub_cube__set_error(cube, CUB_E_LIMIT,
+		    "more than %d ports", CUB_MAX_PORTS);
 	/* Check everything before writing anything. */
 	for (i = 0; ports && ports->kind == CUB_V_ARRAY && i < ports->arr.len;
 	     i++) {
@@ -126,80 +132,110 @@ sf_apply(struct cub_cube *cube, const struct cub_val *config, bool create)
 			    "'%s'",
 			    pname, out, cub_cube__name(cube));
 	}
+	/* One batch: every port's entry, and the entries of ports gone. */
+	n = 0;
 	for (i = 0; ports && ports->kind == CUB_V_ARRAY && i < ports->arr.len;
 	     i++) {
 		const struct cub_val *e = ports->arr.items[i];
 
 		cub_val__as_u64(cub_val__get(e, "index"), &idx);
-		key = (uint32_t)idx;
-		act.action = action_code(cub_val__get_str(e, "action"));
+		keys[n] = (uint32_t)idx;
+		acts[n].action = action_code(cub_val__get_str(e, "action"));
 		out = cub_val__get_str(e, "outport");
 		o = out && *out ? cub_config__port_index(config, out) : 0;
-		act.outport = o < 0 ? 0 : (uint32_t)o;
-		if (act.action != SF_FORWARD)
-			act.outport = 0;
-		if ((r = cub_map__update(cube, &sf->actions, &key, &act, 0)))
-			return r;
-		used[key] = 1;
+		acts[n].outport = acts[n].action == SF_FORWARD && o >= 0 ?
+		    (uint32_t)o :
+		    0;
+		used[keys[n]] = 1;
+		n++;
 	}
 	/* Ports that went away drop again (a fresh worker clears all). */
-	memset(&act, 0, sizeof(act));
 	for (key = 0; key < CUB_MAX_PORTS; key++) {
 		if (used[key] || (!create && !sf->used[key]))
 			continue;
-		if ((r = cub_map__update(cube, &sf->actions, &key, &act, 0)))
-			return r;
+		keys[n] = key;
+		memset(&acts[n], 0, sizeof(acts[n]));
+		n++;
 	}
+	if (n && (r = cub_map__update_batch(cube, &sf->actions, keys, acts, n,
+		      0)))
+		return r;
 	memcpy(sf->used, used, sizeof(used));
 	return 0;
 }
 
+struct sf_dump {
+	struct sf_stats sum[CUB_MAX_PORTS];
+	uint32_t ncpus;
+};
+
+static int
+sf_dump_one(const void *key, const void *value, void *ctx)
+{
+	const struct sf_stats *percpu = value;
+	struct sf_dump *d = ctx;
+	struct sf_stats *sum;
+	uint32_t k, cpu;
+
+	memcpy(&k, key, sizeof(k));
+	if (k >= CUB_MAX_PORTS)
+		return 0;
+	sum = &d->sum[k];
+	for (cpu = 0; cpu < d->ncpus; cpu++) {
+		sum->rx_packets += percpu[cpu].rx_packets;
+		sum->rx_bytes += percpu[cpu].rx_bytes;
+		sum->tx_packets += percpu[cpu].tx_packets;
+		sum->tx_bytes += percpu[cpu].tx_bytes;
+		sum->drops += percpu[cpu].drops;
+		sum->slowpath += percpu[cpu].slowpath;
+	}
+	return 0;
+}
+
+/* Counters of every port: one dump of the per-CPU stats, summed. */
 static int
 sf_show(struct cub_cube *cube, const struct cub_val *config,
     struct cub_val *overlay)
 {
 	struct sf_cube *sf = cub_cube__priv(cube);
 	const struct cub_val *ports = cub_val__get(config, "ports");
-	struct cub_val *oports = cub_val__array(), *e;
-	struct sf_stats percpu[256], sum;
-	uint32_t i, cpu, key;
+	struct cub_val *oports, *e;
+	struct sf_dump *d;
+	struct sf_stats *sum;
 	uint64_t idx;
+	uint32_t i;
 	int r;
 
-	if (sf->stats.ncpus > 256)
-		return cub_cube__set_error(cube, CUB_E_LIMIT,
-		    "more than 256 CPUs");
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	d->ncpus = sf->stats.ncpus;
+	if ((r = cub_map__dump(cube, &sf->stats, sf_dump_one, d))) {
+		free(d);
+		return r;
+	}
+	oports = cub_val__array();
 	for (i = 0; ports && ports->kind == CUB_V_ARRAY && i < ports->arr.len;
 	     i++) {
 		if (cub_val__as_u64(cub_val__get(ports->arr.items[i], "index"),
-			&idx))
+			&idx) ||
+		    idx >= CUB_MAX_PORTS)
 			continue;
-		key = (uint32_t)idx;
-		if ((r = cub_map__lookup(cube, &sf->stats, &key, percpu))) {
-			cub_val__free(oports);
-			return r;
-		}
-		memset(&sum, 0, sizeof(sum));
-		for (cpu = 0; cpu < sf->stats.ncpus; cpu++) {
-			sum.rx_packets += percpu[cpu].rx_packets;
-			sum.rx_bytes += percpu[cpu].rx_bytes;
-			sum.tx_packets += percpu[cpu].tx_packets;
-			sum.tx_bytes += percpu[cpu].tx_bytes;
-			sum.drops += percpu[cpu].drops;
-			sum.slowpath += percpu[cpu].slowpath;
-		}
+		sum = &d->sum[idx];
 		e = cub_val__map();
 		cub_val__set(e, "name", cub_val__str(cub_val__get_str(
 					    ports->arr.items[i], "name")));
-		cub_val__set(e, "rx_packets", cub_val__uint(sum.rx_packets));
-		cub_val__set(e, "rx_bytes", cub_val__uint(sum.rx_bytes));
-		cub_val__set(e, "tx_packets", cub_val__uint(sum.tx_packets));
-		cub_val__set(e, "tx_bytes", cub_val__uint(sum.tx_bytes));
-		cub_val__set(e, "drops", cub_val__uint(sum.drops));
-		cub_val__set(e, "slowpath", cub_val__uint(sum.slowpath));
-		cub_val__set(e, "packet_ins", cub_val__uint(sf->packet_ins[key]));
+		cub_val__set(e, "rx_packets", cub_val__uint(sum->rx_packets));
+		cub_val__set(e, "rx_bytes", cub_val__uint(sum->rx_bytes));
+		cub_val__set(e, "tx_packets", cub_val__uint(sum->tx_packets));
+		cub_val__set(e, "tx_bytes", cub_val__uint(sum->tx_bytes));
+		cub_val__set(e, "drops", cub_val__uint(sum->drops));
+		cub_val__set(e, "slowpath", cub_val__uint(sum->slowpath));
+		cub_val__set(e, "packet_ins",
+		    cub_val__uint(sf->packet_ins[idx]));
 		cub_val__push(oports, e);
 	}
+	free(d);
 	return cub_val__set(overlay, "ports", oports);
 }
 

@@ -258,8 +258,15 @@ map_params(struct cub_cube *cube, const cub_map *map, const void *key)
 
 	cub_val__set(p, "cube", cub_val__str(cube->name));
 	cub_val__set(p, "map", cub_val__uint(map->id));
-	cub_val__set(p, "key", cub_val__bin(key, map->key_size));
+	if (key)
+		cub_val__set(p, "key", cub_val__bin(key, map->key_size));
 	return p;
+}
+
+static bool
+bin_of_len(const struct cub_val *v, size_t len)
+{
+	return v && v->kind == CUB_V_BIN && v->bin.len == len;
 }
 
 int
@@ -308,6 +315,104 @@ cub_map__delete(struct cub_cube *cube, const cub_map *map, const void *key)
 	r = call(CUB_M_MAP_DELETE, p, &res, &errv);
 	cub_val__free(res);
 	return r ? cube_fail(cube, errv, r) : 0;
+}
+
+static int
+map_batch(struct cub_cube *cube, const cub_map *map, const char *op,
+    const uint8_t *keys, const uint8_t *values, uint32_t count,
+    uint64_t flags)
+{
+	struct cub_val *p = cub_val__map(), *ka = cub_val__array(), *va = NULL;
+	struct cub_val *res, *errv;
+	size_t vsz = (size_t)map->value_size * map->ncpus;
+	uint32_t i;
+	int r;
+
+	if (count > CUB_BATCH_MAX) {
+		cub_val__free(p);
+		cub_val__free(ka);
+		return cub_cube__set_error(cube, CUB_E_LIMIT,
+		    "batch of %u entries, at most %d", count, CUB_BATCH_MAX);
+	}
+	if (values)
+		va = cub_val__array();
+	for (i = 0; i < count; i++) {
+		cub_val__push(ka, cub_val__bin(keys + (size_t)i * map->key_size,
+				      map->key_size));
+		if (va)
+			cub_val__push(va, cub_val__bin(values + i * vsz, vsz));
+	}
+	cub_val__set(p, "cube", cub_val__str(cube->name));
+	cub_val__set(p, "map", cub_val__uint(map->id));
+	cub_val__set(p, "op", cub_val__str(op));
+	cub_val__set(p, "keys", ka);
+	if (va)
+		cub_val__set(p, "values", va);
+	cub_val__set(p, "flags", cub_val__uint(flags));
+	r = call(CUB_M_MAP_BATCH, p, &res, &errv);
+	cub_val__free(res);
+	return r ? cube_fail(cube, errv, r) : 0;
+}
+
+int
+cub_map__update_batch(struct cub_cube *cube, const cub_map *map,
+    const void *keys, const void *values, uint32_t count, uint64_t flags)
+{
+	return map_batch(cube, map, "update", keys, values, count, flags);
+}
+
+int
+cub_map__delete_batch(struct cub_cube *cube, const cub_map *map,
+    const void *keys, uint32_t count)
+{
+	return map_batch(cube, map, "delete", keys, NULL, count, 0);
+}
+
+int
+cub_map__dump(struct cub_cube *cube, const cub_map *map,
+    int (*fn)(const void *key, const void *value, void *ctx), void *ctx)
+{
+	size_t vsz = (size_t)map->value_size * map->ncpus;
+	struct cub_val *p, *res, *errv, *after = NULL;
+	const struct cub_val *keys, *vals;
+	bool more = true;
+	uint32_t i;
+	int r = 0;
+
+	while (more && !r) {
+		p = map_params(cube, map, NULL);
+		if (after)
+			cub_val__set(p, "after", after);
+		after = NULL;
+		r = call(CUB_M_MAP_DUMP, p, &res, &errv);
+		if (r)
+			return cube_fail(cube, errv, r);
+		keys = cub_val__get(res, "keys");
+		vals = cub_val__get(res, "values");
+		more = false;
+		cub_val__as_bool(cub_val__get(res, "more"), &more);
+		if (!keys || !vals || keys->kind != CUB_V_ARRAY ||
+		    vals->kind != CUB_V_ARRAY || keys->arr.len != vals->arr.len) {
+			cub_val__free(res);
+			return -EBADMSG;
+		}
+		for (i = 0; i < keys->arr.len && !r; i++) {
+			if (!bin_of_len(keys->arr.items[i], map->key_size) ||
+			    !bin_of_len(vals->arr.items[i], vsz)) {
+				r = -EBADMSG;
+				break;
+			}
+			r = fn(keys->arr.items[i]->bin.ptr,
+			    vals->arr.items[i]->bin.ptr, ctx);
+		}
+		if (more && keys->arr.len)
+			after = cub_val__dup(keys->arr.items[keys->arr.len - 1]);
+		else
+			more = false;
+		cub_val__free(res);
+	}
+	cub_val__free(after);
+	return r;
 }
 
 int

@@ -53,8 +53,10 @@ expect "cube name" simpleforwarder add 'bad/name'
 expect "40 characters" sf1 ports p1 set outport=$(printf 'x%.0s' $(seq 1 40))
 
 # Usage errors: exit 1, no request sent.
-cub_refused 1 sf1 show -o xml | grep -q xml || fail "bad -o not named"
-cub_refused 1 --no-such-option | grep -q no-such-option || fail "bad option not named"
+err=$(cub_refused 1 sf1 show -o xml)
+grep -q "'xml'" <<<"$err" || fail "bad -o not named: $err"
+err=$(cub_refused 1 --no-such-option)
+grep -q "no-such-option" <<<"$err" || fail "bad option not named: $err"
 # Unreachable broker: exit 3.
 "$CUB_BUILD/sdk/cubicle" --socket-dir "$T/nowhere" show cubes </dev/null 2>/dev/null && fail "reached nothing"
 rc=0; "$CUB_BUILD/sdk/cubicle" --socket-dir "$T/nowhere" show cubes </dev/null 2>/dev/null || rc=$?

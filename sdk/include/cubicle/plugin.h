@@ -110,6 +110,22 @@ int cub_map__lookup(struct cub_cube *cube, const cub_map *map,
 int cub_map__delete(struct cub_cube *cube, const cub_map *map,
     const void *key);
 
+/*
+ * Batches: count entries (at most CUB_BATCH_MAX), keys and values packed
+ * back to back, in one call to the broker.  Not atomic: on failure,
+ * entries before the failing one are applied.
+ */
+int cub_map__update_batch(struct cub_cube *cube, const cub_map *map,
+    const void *keys, const void *values, uint32_t count, uint64_t flags);
+int cub_map__delete_batch(struct cub_cube *cube, const cub_map *map,
+    const void *keys, uint32_t count);
+/*
+ * Every entry of the map, in as few calls as the message cap allows;
+ * fn returns non-zero to stop (that value is returned).
+ */
+int cub_map__dump(struct cub_cube *cube, const cub_map *map,
+    int (*fn)(const void *key, const void *value, void *ctx), void *ctx);
+
 /* Port index of the port named name in config, or -ENOENT. */
 int cub_config__port_index(const struct cub_val *config, const char *name);
 

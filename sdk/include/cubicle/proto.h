@@ -85,7 +85,11 @@ int cub_rpc__encode_notify(const char *method, struct cub_val *params,
 #define CUB_M_MAP_UPDATE "map.update" /* {cube, map, key, value, flags} */
 #define CUB_M_MAP_LOOKUP "map.lookup" /* {cube, map, key} -> {value} */
 #define CUB_M_MAP_DELETE "map.delete" /* {cube, map, key} */
-#define CUB_M_MAP_DUMP "map.dump"     /* {cube, map} -> {keys:[], values:[]} */
+/* {cube, map, after: bin (opt)} -> {keys: [bin], values: [bin], more} */
+#define CUB_M_MAP_DUMP "map.dump"
+/* {cube, map, op: "update"|"delete", keys: [bin], values: [bin], flags} */
+#define CUB_M_MAP_BATCH "map.batch"
+#define CUB_BATCH_MAX 4096
 
 /* B: reconcile (or create) cube state: {cube, config, create: bool}. */
 #define CUB_M_CUBE_APPLY "cube.apply"
