@@ -103,8 +103,10 @@ client_listen(struct broker *b)
 	snprintf(url, sizeof(url), "ipc://%s/%s", b->o.socket_dir,
 	    CUB_SOCK_CLIENT);
 	if ((r = nng_rep0_open(&b->client)) ||
+	    /* Up to twice the cap, a message gets a clear error from the
+	     * decoder; past that, nng drops the connection. */
 	    (r = nng_socket_set_size(b->client, NNG_OPT_RECVMAXSZ,
-		 CUB_MSG_MAX)) ||
+		 2 * (size_t)CUB_MSG_MAX)) ||
 	    (r = nng_socket_set_ms(b->client, NNG_OPT_RECVTIMEO, 50)) ||
 	    (r = nng_listen(b->client, url, NULL, 0))) {
 		log_err("listen on %s: %s", url, nng_strerror(r));

@@ -96,7 +96,14 @@ load_body(const struct cli_cmd *cmd, struct cub_val **body)
 	if (f != stdin)
 		fclose(f);
 	if (!text) {
-		fprintf(stderr, "cubicle: %s: %s\n", src, strerror(errno));
+		if (errno == EMSGSIZE)
+			fprintf(stderr,
+			    "cubicle: %s: the body is larger than the %u MiB "
+			    "message cap\n",
+			    src, CUB_MSG_MAX >> 20);
+		else
+			fprintf(stderr, "cubicle: %s: %s\n", src,
+			    strerror(errno));
 		return -EIO;
 	}
 	if (len == 0 && !cmd->file) {
@@ -228,6 +235,12 @@ main(int argc, char **argv)
 		code = cub_err_parse(errv, &msg);
 		fprintf(stderr, "cubicle: %s (%s)\n", msg, cub_err_name(code));
 		r = CLI_FAILED;
+	} else if (r == -EMSGSIZE || r == -EINVAL) {
+		fprintf(stderr,
+		    "cubicle: the request is larger than the %u MiB message "
+		    "cap\n",
+		    CUB_MSG_MAX >> 20);
+		r = CLI_USAGE;
 	} else if (r) {
 		fprintf(stderr, "cubicle: broker did not answer: %s\n",
 		    strerror(-r));

@@ -71,6 +71,11 @@ printf '{"ports": [' >"$T/broken.json"
 err=$(cub_refused 1 simpleforwarder add sf9 --file "$T/broken.json")
 grep -qi "line 1" <<<"$err" || fail "broken JSON error lacks position: $err"
 
+# A body over the message cap: a clear error, nothing sent.
+python3 -c 'import sys; sys.stdout.write("{\"x\": \"" + "a" * (5 << 20) + "\"}")' >"$T/big.json"
+err=$(cub_refused 1 simpleforwarder add sf9 --file "$T/big.json")
+grep -q "message cap" <<<"$err" || fail "oversize body: $err"
+
 # Hostile frames straight at the socket: error replies, broker alive.
 python3 - "$T/s/cubicled.sock" <<'PY' || fail "raw-frame checks failed"
 import socket, struct, sys
@@ -96,6 +101,10 @@ for bad in [bytes.fromhex("ddff000000"), b"\x94\x00\x01", b"\xc1",
     r = call(bad)
     assert r[:2] == b"\x94\x01", r  # [1, msgid, error, result]
     assert b"message" in r, r
+# Over the 4 MiB cap (but under nng's limit): a clear too-big error.
+big = b"\x94\x00\x01\xa7request\x81\xa5words\xc6" + struct.pack(">I", 5 << 20) + b"a" * (5 << 20)
+r = call(big)
+assert r[:2] == b"\x94\x01" and b"too-big" in r, r[:200]
 print("ok")
 PY
 kill -0 "$BROKER_PID" || fail "broker died on hostile input"
