@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "broker.h"
+#include "call.h"
 #include "cub_config.h"
 #include "cubicle/errors.h"
 #include "cubicle/proto.h"
@@ -43,17 +44,17 @@ void
 api_publish(struct broker *b, const char *event, struct cub_val *params)
 {
 	size_t tlen = strlen(event) + 1, len;
-	nng_msg *msg;
+	char *msg;
 	void *buf;
 
 	if (cub_rpc__encode_notify(event, params, &buf, &len))
 		return;
 	/* The topic is the event name and a NUL, then the frame. */
-	if (!nng_msg_alloc(&msg, 0)) {
-		if (nng_msg_append(msg, event, tlen) ||
-		    nng_msg_append(msg, buf, len) ||
-		    nng_sendmsg(b->events, msg, NNG_FLAG_NONBLOCK))
-			nng_msg_free(msg);
+	if ((msg = malloc(tlen + len))) {
+		memcpy(msg, event, tlen);
+		memcpy(msg + tlen, buf, len);
+		cubi_send(b->events, msg, tlen + len, NNG_FLAG_NONBLOCK);
+		free(msg);
 	}
 	free(buf);
 }
@@ -405,24 +406,8 @@ static void
 reply(struct broker *b, uint32_t msgid, struct cub_val *errv,
     struct cub_val *result)
 {
-	nng_msg *msg;
-	void *buf;
-	size_t len;
-
-	if (errv)
-		result = cub_val__free(result);
-	else if (!result)
-		result = cub_val__map();
-	if (cub_rpc__encode_response(msgid, errv, result, &buf, &len)) {
-		log_err("encode reply: out of memory");
-		return;
-	}
-	if (nng_msg_alloc(&msg, 0) || nng_msg_append(msg, buf, len) ||
-	    nng_sendmsg(b->client, msg, 0)) {
+	if (cubi_reply(b->client, msgid, errv, result))
 		log_warn("client went away before its reply");
-		nng_msg_free(msg);
-	}
-	free(buf);
 }
 
 void

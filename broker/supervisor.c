@@ -26,6 +26,7 @@
 #include <nng/transport/ipc/ipc.h>
 
 #include "broker.h"
+#include "call.h"
 #include "cubicle/errors.h"
 #include "cubicle/proto.h"
 #include "cleanup.h"
@@ -341,16 +342,10 @@ sup_call(struct service *s, const char *method, struct cub_val *params,
 	}
 	if ((r = cub_rpc__encode_request(++msgid, method, params, &buf, &len)))
 		goto nomem;
-	r = nng_msg_alloc(&msg, 0);
-	if (!r)
-		r = nng_msg_append(msg, buf, len);
+	r = cubi_send(s->cmd, buf, len, 0);
 	free(buf);
 	if (r)
-		goto nomem;
-	if ((r = nng_sendmsg(s->cmd, msg, 0))) {
-		nng_msg_free(msg);
 		goto unavail;
-	}
 	nng_aio_set_timeout(s->cmd_aio, timeout_ms);
 	nng_recv_aio(s->cmd, s->cmd_aio);
 	nng_aio_wait(s->cmd_aio);

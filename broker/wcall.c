@@ -14,6 +14,7 @@
 #include <bpf/bpf.h>
 
 #include "broker.h"
+#include "call.h"
 #include "cleanup.h"
 #include "cubicle/errors.h"
 #include "cubicle/proto.h"
@@ -388,23 +389,6 @@ out:
 	return 0;
 }
 
-static void
-wc_reply(struct service *s, uint32_t msgid, struct cub_val *errv,
-    struct cub_val *res)
-{
-	nng_msg *msg;
-	void *buf;
-	size_t len;
-
-	if (cub_rpc__encode_response(msgid, errv, res ? res : cub_val__map(),
-		&buf, &len))
-		return;
-	if (!nng_msg_alloc(&msg, 0) && !nng_msg_append(msg, buf, len) &&
-	    nng_sendmsg(s->calls, msg, 0))
-		nng_msg_free(msg);
-	free(buf);
-}
-
 void *
 wcall_thread(void *arg)
 {
@@ -432,7 +416,7 @@ wcall_thread(void *arg)
 		if (r || rpc.type != CUB_RPC_REQUEST) {
 			log_warn("service '%s': bad message from worker: %s",
 			    s->name, r ? err : "not a request");
-			wc_reply(s, rpc.msgid,
+			cubi_reply(s->calls, rpc.msgid,
 			    cub_err_val(CUB_E_BADMSG, "%s",
 				r ? err : "expected a request"),
 			    NULL);
@@ -458,7 +442,7 @@ wcall_thread(void *arg)
 			    "no method '%s' for workers", rpc.method);
 		if (errv)
 			res = cub_val__free(res);
-		wc_reply(s, rpc.msgid, errv, res);
+		cubi_reply(s->calls, rpc.msgid, errv, res);
 		cub_rpc__clear(&rpc);
 	}
 	return NULL;

@@ -25,6 +25,7 @@
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/protocol/reqrep0/req.h>
 
+#include "call.h"
 #include "cubicle/plugin.h"
 #include "cubicle/proto.h"
 #include "log.h"
@@ -173,8 +174,6 @@ serve(nng_socket cmd)
 	struct cub_rpc rpc;
 	char err[256];
 	nng_msg *msg;
-	void *buf;
-	size_t len;
 	int r;
 
 	for (;;) {
@@ -192,17 +191,8 @@ serve(nng_socket cmd)
 			    r ? err : "expected a request");
 		else
 			cubi_worker__dispatch(&rpc, &result, &errv);
-		if (errv)
-			result = cub_val__free(result);
-		r = cub_rpc__encode_response(rpc.msgid, errv,
-		    result ? result : cub_val__map(), &buf, &len);
+		cubi_reply(cmd, rpc.msgid, errv, result);
 		cub_rpc__clear(&rpc);
-		if (r)
-			continue;
-		if (!nng_msg_alloc(&msg, 0) && !nng_msg_append(msg, buf, len) &&
-		    nng_sendmsg(cmd, msg, 0))
-			nng_msg_free(msg);
-		free(buf);
 	}
 }
 

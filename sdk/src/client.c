@@ -11,6 +11,7 @@
 #include <nng/protocol/pubsub0/sub.h>
 #include <nng/protocol/reqrep0/req.h>
 
+#include "call.h"
 #include "cubicle/client.h"
 
 struct cub_client {
@@ -104,49 +105,10 @@ int
 cub_client__call(struct cub_client *c, const char *method,
     struct cub_val *params, struct cub_val **result, struct cub_val **errv)
 {
-	struct cub_rpc rpc = { 0 };
-	char err[256];
-	nng_msg *msg;
-	void *buf;
-	size_t len;
-	int r;
+	int nngr;
 
-	*result = NULL;
-	*errv = NULL;
-	if ((r = cub_rpc__encode_request(++c->msgid, method, params, &buf,
-		 &len)))
-		return r;
-	if (nng_msg_alloc(&msg, 0)) {
-		free(buf);
-		return -ENOMEM;
-	}
-	r = nng_msg_append(msg, buf, len);
-	free(buf);
-	if (r || (r = nng_sendmsg(c->sock, msg, 0))) {
-		nng_msg_free(msg);
-		return nng_to_errno(r);
-	}
-	if ((r = nng_recvmsg(c->sock, &msg, 0)))
-		return nng_to_errno(r);
-	r = cub_rpc__decode(nng_msg_body(msg), nng_msg_len(msg), &rpc, err,
-	    sizeof(err));
-	nng_msg_free(msg);
-	if (r || rpc.type != CUB_RPC_RESPONSE || rpc.msgid != c->msgid) {
-		cub_rpc__clear(&rpc);
-		*errv = cub_err_val(CUB_E_BADMSG, "bad reply from broker: %s",
-		    r ? err : "not our response");
-		return -EREMOTEIO;
-	}
-	if (rpc.error) {
-		*errv = rpc.error;
-		rpc.error = NULL;
-		cub_rpc__clear(&rpc);
-		return -EREMOTEIO;
-	}
-	*result = rpc.result;
-	rpc.result = NULL;
-	cub_rpc__clear(&rpc);
-	return 0;
+	return cubi_call(c->sock, ++c->msgid, method, params, result, errv,
+	    &nngr);
 }
 
 struct cub_events {

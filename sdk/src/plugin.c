@@ -14,6 +14,7 @@
 #include "cubicle/errors.h"
 #include "cubicle/plugin.h"
 #include "cubicle/proto.h"
+#include "call.h"
 #include "worker_rt.h"
 
 #define CALL_TIMEOUT_MS 10000
@@ -51,53 +52,12 @@ static int
 call(const char *method, struct cub_val *params, struct cub_val **result,
     struct cub_val **errv)
 {
-	struct cub_rpc rpc = { 0 };
-	char err[256];
-	nng_msg *msg;
-	void *buf;
-	size_t len;
-	int r;
+	int nngr, r;
 
-	*result = NULL;
-	*errv = NULL;
-	if ((r = cub_rpc__encode_request(++w.msgid, method, params, &buf,
-		 &len)))
-		return r;
-	r = nng_msg_alloc(&msg, 0);
-	if (!r && (r = nng_msg_append(msg, buf, len)))
-		nng_msg_free(msg);
-	free(buf);
-	if (r)
-		return -ENOMEM;
-	if ((r = nng_sendmsg(w.calls, msg, 0))) {
-		nng_msg_free(msg);
+	r = cubi_call(w.calls, ++w.msgid, method, params, result, errv, &nngr);
+	if (r && !*errv)
 		*errv = cub_err_val(CUB_E_UNAVAIL, "broker: %s",
-		    nng_strerror(r));
-		return -EPIPE;
-	}
-	if ((r = nng_recvmsg(w.calls, &msg, 0))) {
-		*errv = cub_err_val(CUB_E_UNAVAIL, "broker: %s",
-		    nng_strerror(r));
-		return -EPIPE;
-	}
-	r = cub_rpc__decode(nng_msg_body(msg), nng_msg_len(msg), &rpc, err,
-	    sizeof(err));
-	nng_msg_free(msg);
-	if (r || rpc.type != CUB_RPC_RESPONSE || rpc.msgid != w.msgid) {
-		cub_rpc__clear(&rpc);
-		*errv = cub_err_val(CUB_E_BADMSG, "bad reply from broker: %s",
-		    r ? err : "wrong frame");
-		return -EBADMSG;
-	}
-	if (rpc.error) {
-		*errv = rpc.error;
-		rpc.error = NULL;
-		r = -EREMOTEIO;
-	} else {
-		*result = rpc.result;
-		rpc.result = NULL;
-	}
-	cub_rpc__clear(&rpc);
+		    nngr ? nng_strerror(nngr) : strerror(-r));
 	return r;
 }
 

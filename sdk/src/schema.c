@@ -5,6 +5,7 @@
  * sdk/src/tree.h for the shape).
  */
 #include <errno.h>
+#include <string.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -26,6 +27,25 @@ static const char *const type_names[] = {
     [CUB_T_LIST] = "list",
     [CUB_T_CONTAINER] = "container",
 };
+
+const char *
+cub_ftype__name(enum cub_ftype t)
+{
+	if ((unsigned)t >= sizeof(type_names) / sizeof(type_names[0]))
+		return NULL;
+	return type_names[t];
+}
+
+int
+cub_ftype__parse(const char *name)
+{
+	size_t t;
+
+	for (t = 1; name && t < sizeof(type_names) / sizeof(type_names[0]); t++)
+		if (!strcmp(type_names[t], name))
+			return (int)t;
+	return -EINVAL;
+}
 
 static struct cub_val *fields_to_val(const struct cub_field *fields, int depth);
 
@@ -63,8 +83,7 @@ field_to_val(const struct cub_field *f, int depth)
 	struct cub_val *m, *en;
 	size_t i;
 
-	if ((unsigned)f->type >= sizeof(type_names) / sizeof(type_names[0]) ||
-	    !type_names[f->type]) {
+	if (!cub_ftype__name(f->type)) {
 		errno = EINVAL;
 		return NULL;
 	}

@@ -60,18 +60,6 @@ struct cubi_schema {
 	struct snode *root; /* a CONTAINER: the cube */
 };
 
-static const char *const type_names[] = {
-    [CUB_T_STR] = "string",
-    [CUB_T_U32] = "u32",
-    [CUB_T_U64] = "u64",
-    [CUB_T_BOOL] = "bool",
-    [CUB_T_ENUM] = "enum",
-    [CUB_T_IPV4] = "ipv4",
-    [CUB_T_IPV4_PREFIX] = "ipv4-prefix",
-    [CUB_T_MAC] = "mac",
-    [CUB_T_LIST] = "list",
-    [CUB_T_CONTAINER] = "container",
-};
 
 static const char *const reserved_words[] = {
     "show",
@@ -105,10 +93,9 @@ is_leaf(const struct snode *n)
 static const char *
 type_name(enum cub_ftype t)
 {
-	if ((unsigned)t < sizeof(type_names) / sizeof(type_names[0]) &&
-	    type_names[t])
-		return type_names[t];
-	return "unknown";
+	const char *name = cub_ftype__name(t);
+
+	return name ? name : "unknown";
 }
 
 static int
@@ -831,11 +818,9 @@ field_parse(struct pctx *pc, struct snode *parent, const struct cub_val *m,
 		return r;
 	if (opt_str(m, "type", &type) || !type)
 		return perr(pc, sub, "missing type");
-	for (t = 1; t < sizeof(type_names) / sizeof(type_names[0]); t++)
-		if (!strcmp(type_names[t], type))
-			break;
-	if (t == sizeof(type_names) / sizeof(type_names[0]))
+	if ((r = cub_ftype__parse(type)) < 0)
 		return perr(pc, sub, "unknown type '%.32s'", type);
+	t = (unsigned)r;
 	if (opt_uint(m, "flags", &flags) || flags > UINT32_MAX)
 		return perr(pc, sub, "flags is not a u32");
 	if (opt_str(m, "help", &help) || (help && strlen(help) > HELP_MAX))

@@ -77,6 +77,11 @@ struct cub_field {
 #define CUB_SCHEMA_FIELDS_MAX 512
 #define CUB_NAME_MAX 32
 
+/* Wire name of a type ("ipv4-prefix"), or NULL for an unknown type. */
+const char *cub_ftype__name(enum cub_ftype t);
+/* The type for a wire name, or -EINVAL. */
+int cub_ftype__parse(const char *name);
+
 /* Plugin side: encode C tables (name==NULL terminated) to wire form. */
 struct cub_val *cub_schema__to_val(const struct cub_field *fields);
 
