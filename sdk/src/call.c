@@ -20,8 +20,8 @@ cubi_send(nng_socket s, const void *buf, size_t len, int flags)
 	return r;
 }
 
-static int
-nng_errno(int r)
+int
+cubi_nng_errno(int r)
 {
 	switch (r) {
 	case NNG_ECONNREFUSED:
@@ -59,7 +59,7 @@ cubi_call(nng_socket s, uint32_t msgid, const char *method,
 	free(buf);
 	if (r || (r = nng_recvmsg(s, &msg, 0))) {
 		*nngr = r;
-		return nng_errno(r);
+		return cubi_nng_errno(r);
 	}
 	r = cub_rpc__decode(nng_msg_body(msg), nng_msg_len(msg), &rpc, err,
 	    sizeof(err));

@@ -21,6 +21,8 @@
 int cubi_call(nng_socket s, uint32_t msgid, const char *method,
     struct cub_val *params, struct cub_val **result, struct cub_val **errv,
     int *nngr);
+/* The errno for an nng error code (negative). */
+int cubi_nng_errno(int nngr);
 /* Send bytes as one message; 0 or the nng error. */
 int cubi_send(nng_socket s, const void *buf, size_t len, int flags);
 /* Send [1, msgid, errv, result] (taken; result nil when errv is set). */

@@ -20,24 +20,6 @@ struct cub_client {
 	int timeout_ms;
 };
 
-static int
-nng_to_errno(int r)
-{
-	switch (r) {
-	case NNG_ECONNREFUSED:
-	case NNG_ENOENT:
-		return -ECONNREFUSED;
-	case NNG_ETIMEDOUT:
-		return -ETIMEDOUT;
-	case NNG_ENOMEM:
-		return -ENOMEM;
-	case NNG_EMSGSIZE:
-		return -EMSGSIZE;
-	default:
-		return -EIO;
-	}
-}
-
 /* ipc://<socket dir>/<sock>, the dir from opts, the environment or the
  * default. */
 static int
@@ -85,7 +67,7 @@ cub_client__open(const struct cub_client_opts *opts)
 	if ((r = nng_dial(c->sock, url, NULL, 0))) {
 		nng_close(c->sock);
 		free(c);
-		errno = -nng_to_errno(r);
+		errno = -cubi_nng_errno(r);
 		return NULL;
 	}
 	return c;
@@ -136,7 +118,7 @@ cub_events__open(const struct cub_client_opts *opts)
 	    (r = nng_dial(e->sock, url, NULL, 0))) {
 		nng_close(e->sock);
 		free(e);
-		errno = -nng_to_errno(r);
+		errno = -cubi_nng_errno(r);
 		return NULL;
 	}
 	return e;
@@ -168,7 +150,7 @@ cub_events__recv(struct cub_events *e, int timeout_ms, char **name,
 	nng_socket_set_ms(e->sock, NNG_OPT_RECVTIMEO,
 	    timeout_ms < 0 ? NNG_DURATION_INFINITE : timeout_ms);
 	if ((r = nng_recvmsg(e->sock, &msg, 0)))
-		return nng_to_errno(r);
+		return cubi_nng_errno(r);
 	body = nng_msg_body(msg);
 	len = nng_msg_len(msg);
 	/* Topic (event name) and a NUL, then a notification frame. */

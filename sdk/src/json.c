@@ -503,6 +503,32 @@ range:
 
 static struct cub_val *jp_value(struct jp *p, unsigned depth);
 
+/*
+ * After an element of an array or object: ',' then more (1), the closing
+ * character (0), or an error (-1, reported).
+ */
+static int
+jp_next(struct jp *p, char close, const char *what)
+{
+	jp_ws(p);
+	if (p->pos < p->len && p->s[p->pos] == ',') {
+		p->pos++;
+		jp_ws(p);
+		if (p->pos < p->len && p->s[p->pos] == close) {
+			jp_fail(p, "trailing comma in %s", what);
+			return -1;
+		}
+		return 1;
+	}
+	if (p->pos < p->len && p->s[p->pos] == close) {
+		p->pos++;
+		return 0;
+	}
+	jp_fail(p, "expected ',' or '%c' in %s, found %s", close, what,
+	    jp_what(p));
+	return -1;
+}
+
 static struct cub_val *
 jp_array(struct jp *p, unsigned depth)
 {
@@ -526,23 +552,14 @@ jp_array(struct jp *p, unsigned depth)
 			jp_fail_at(p, p->pos, ENOMEM, "out of memory");
 			return cub_val__free(a);
 		}
-		jp_ws(p);
-		if (p->pos < p->len && p->s[p->pos] == ',') {
-			p->pos++;
-			jp_ws(p);
-			if (p->pos < p->len && p->s[p->pos] == ']') {
-				jp_fail(p, "trailing comma in array");
-				return cub_val__free(a);
-			}
+		switch (jp_next(p, ']', "array")) {
+		case 1:
 			continue;
-		}
-		if (p->pos < p->len && p->s[p->pos] == ']') {
-			p->pos++;
+		case 0:
 			return a;
+		default:
+			return cub_val__free(a);
 		}
-		jp_fail(
-		    p, "expected ',' or ']' in array, found %s", jp_what(p));
-		return cub_val__free(a);
 	}
 }
 
@@ -553,6 +570,7 @@ jp_object(struct jp *p, unsigned depth)
 	size_t start = p->pos, klen;
 	const char *dup;
 	char *key;
+	int r;
 
 	if (!m) {
 		jp_fail_at(p, p->pos, ENOMEM, "out of memory");
@@ -590,23 +608,11 @@ jp_object(struct jp *p, unsigned depth)
 			jp_fail_at(p, p->pos, ENOMEM, "out of memory");
 			return cub_val__free(m);
 		}
-		jp_ws(p);
-		if (p->pos < p->len && p->s[p->pos] == ',') {
-			p->pos++;
-			jp_ws(p);
-			if (p->pos < p->len && p->s[p->pos] == '}') {
-				jp_fail(p, "trailing comma in object");
-				return cub_val__free(m);
-			}
-			continue;
-		}
-		if (p->pos < p->len && p->s[p->pos] == '}') {
-			p->pos++;
+		r = jp_next(p, '}', "object");
+		if (r < 0)
+			return cub_val__free(m);
+		if (!r)
 			break;
-		}
-		jp_fail(
-		    p, "expected ',' or '}' in object, found %s", jp_what(p));
-		return cub_val__free(m);
 	}
 	if (cubi_map_dupkey(m, &dup)) {
 		jp_fail_at(p, start, ENOMEM, "out of memory");
