@@ -13,10 +13,10 @@
 
 #include "broker.h"
 #include "call.h"
+#include "cleanup.h"
 #include "cub_config.h"
 #include "cubicle/errors.h"
 #include "cubicle/proto.h"
-#include "cleanup.h"
 #include "log.h"
 
 #define MAX_WORDS 64
@@ -75,9 +75,9 @@ list_cubes(struct broker *b, struct service *only)
 		cub_val__set(e, "service", cub_val__str(c->svc->name));
 		cub_val__set(e, "type", cub_val__str(hook_name(c->hook)));
 		cub_val__set(e, "ports",
-		    cub_val__uint(ports && ports->kind == CUB_V_ARRAY ?
-			    ports->arr.len :
-			    0));
+		    cub_val__uint(ports && ports->kind == CUB_V_ARRAY
+				      ? ports->arr.len
+				      : 0));
 		cub_val__push(arr, e);
 	}
 	return arr;
@@ -131,8 +131,9 @@ top_help(struct broker *b)
 	kw(k, "cubes", "verb", "list every cube");
 	kw(k, "services", "verb", "list services and their workers");
 	for (s = b->svcs; s; s = s->next) {
-		snprintf(help, sizeof(help), "service: add <name> to create a "
-					     "cube");
+		snprintf(help, sizeof(help),
+		    "service: add <name> to create a "
+		    "cube");
 		kw(k, s->name, "service", help);
 	}
 	for (c = b->cubes; c; c = c->next) {
@@ -141,8 +142,9 @@ top_help(struct broker *b)
 	}
 	cub_val__set(h, "path", cub_val__str(""));
 	cub_val__set(h, "keywords", k);
-	cub_val__set(h, "example", cub_val__str("cubicle simpleforwarder add "
-						"sf1"));
+	cub_val__set(h, "example",
+	    cub_val__str("cubicle simpleforwarder add "
+			 "sf1"));
 	return h;
 }
 
@@ -177,7 +179,7 @@ static int
 on_cube(struct broker *b, struct cube *c, struct req *q,
     struct cub_val **result, struct cub_val **errv)
 {
-	struct cubi_result res = { 0 };
+	struct cubi_result res = {0};
 	struct cub_val *rest = cub_val__array(), *work, *p;
 	struct service *s = c->svc;
 	uint32_t i;
@@ -185,15 +187,15 @@ on_cube(struct broker *b, struct cube *c, struct req *q,
 
 	if (!s->schema) {
 		cub_val__free(rest);
-		*errv = cub_err_val(CUB_E_UNAVAIL,
-		    "service '%s' has not started yet", s->name);
+		*errv = cub_err_val(
+		    CUB_E_UNAVAIL, "service '%s' has not started yet", s->name);
 		return -EAGAIN;
 	}
 	for (i = 1; i < q->words->arr.len; i++)
 		cub_val__push(rest, cub_val__str(word(q, i)));
 	work = cub_val__dup(c->doc);
-	r = cubi_tree__apply(s->schema, work, rest, q->args, q->body, &res,
-	    errv);
+	r = cubi_tree__apply(
+	    s->schema, work, rest, q->args, q->body, &res, errv);
 	if (r)
 		goto out;
 	if (res.del_cube) {
@@ -207,8 +209,8 @@ on_cube(struct broker *b, struct cube *c, struct req *q,
 		cub_val__free(work);
 		cubi_result__clear(&res);
 		work = doc_for_show(b, c);
-		r = cubi_tree__apply(s->schema, work, rest, q->args, q->body,
-		    &res, errv);
+		r = cubi_tree__apply(
+		    s->schema, work, rest, q->args, q->body, &res, errv);
 		if (!r)
 			*result = TAKE_PTR(res.reply);
 		break;
@@ -221,11 +223,11 @@ on_cube(struct broker *b, struct cube *c, struct req *q,
 		cub_val__set(p, "cube", cub_val__str(c->name));
 		cub_val__set(p, "path", TAKE_PTR(res.action_path));
 		cub_val__set(p, "action", cub_val__str(res.action));
-		cub_val__set(p, "args", res.action_args ?
-			TAKE_PTR(res.action_args) :
-			cub_val__map());
-		r = sup_call(s, CUB_M_CUBE_ACTION, p, result, errv,
-		    ACTION_TIMEOUT_MS);
+		cub_val__set(p, "args",
+		    res.action_args ? TAKE_PTR(res.action_args)
+				    : cub_val__map());
+		r = sup_call(
+		    s, CUB_M_CUBE_ACTION, p, result, errv, ACTION_TIMEOUT_MS);
 		break;
 	default:
 		q->mutating = true;
@@ -251,8 +253,8 @@ on_service(struct broker *b, struct service *s, struct req *q,
 	uint32_t n = q->words->arr.len;
 
 	if (!s->schema) {
-		*errv = cub_err_val(CUB_E_UNAVAIL,
-		    "service '%s' has not started yet", s->name);
+		*errv = cub_err_val(
+		    CUB_E_UNAVAIL, "service '%s' has not started yet", s->name);
 		return -EAGAIN;
 	}
 	if (!verb || !strcmp(verb, "show")) {
@@ -272,8 +274,8 @@ on_service(struct broker *b, struct service *s, struct req *q,
 		}
 		q->mutating = true;
 		if (verb[0] == 'a')
-			return cube_create(b, s, word(q, 2), q->args, q->body,
-			    errv);
+			return cube_create(
+			    b, s, word(q, 2), q->args, q->body, errv);
 		c = cube_find(b, word(q, 2));
 		if (!c || c->svc != s) {
 			*errv = cub_err_val(CUB_E_NOTFOUND,
@@ -333,8 +335,8 @@ check_request(const struct cub_val *p, struct req *q, struct cub_val **errv)
 		return -EINVAL;
 	}
 	if (q->words->arr.len > MAX_WORDS) {
-		*errv = cub_err_val(CUB_E_TOOBIG, "more than %d words",
-		    MAX_WORDS);
+		*errv =
+		    cub_err_val(CUB_E_TOOBIG, "more than %d words", MAX_WORDS);
 		return -E2BIG;
 	}
 	for (i = 0; i < q->words->arr.len; i++) {
@@ -350,8 +352,8 @@ check_request(const struct cub_val *p, struct req *q, struct cub_val **errv)
 	}
 	if (q->args && q->args->kind == CUB_V_NIL)
 		q->args = NULL;
-	if (q->args && (q->args->kind != CUB_V_MAP ||
-			   q->args->map.len > MAX_ARGS)) {
+	if (q->args &&
+	    (q->args->kind != CUB_V_MAP || q->args->map.len > MAX_ARGS)) {
 		*errv = cub_err_val(CUB_E_TYPE,
 		    "'args' must be a map of at most %d fields", MAX_ARGS);
 		return -EINVAL;
@@ -397,8 +399,8 @@ rid_store(struct broker *b, const char *rid, const struct cub_val *errv,
 	cub_val__free(e->reply);
 	snprintf(e->rid, sizeof(e->rid), "%s", rid);
 	cub_val__set(v, "error", errv ? cub_val__dup(errv) : cub_val__nil());
-	cub_val__set(v, "result",
-	    result ? cub_val__dup(result) : cub_val__nil());
+	cub_val__set(
+	    v, "result", result ? cub_val__dup(result) : cub_val__nil());
 	e->reply = v;
 }
 
@@ -415,20 +417,22 @@ api_handle(struct broker *b, nng_msg *msg)
 {
 	struct cub_val *result = NULL, *errv = NULL;
 	struct rid_entry *cached;
-	struct cub_rpc rpc = { 0 };
+	struct cub_rpc rpc = {0};
 	struct req q;
 	char err[256];
 	int r;
 
-	r = cub_rpc__decode(nng_msg_body(msg), nng_msg_len(msg), &rpc, err,
-	    sizeof(err));
+	r = cub_rpc__decode(
+	    nng_msg_body(msg), nng_msg_len(msg), &rpc, err, sizeof(err));
 	nng_msg_free(msg);
 	if (r || rpc.type != CUB_RPC_REQUEST) {
 		reply(b, rpc.msgid,
-		    cub_err_val(r == -EMSGSIZE || r == -ELOOP ? CUB_E_TOOBIG :
-								CUB_E_BADMSG,
-			"%s", r ? err : "expected a request [0, msgid, method, "
-					"params]"),
+		    cub_err_val(r == -EMSGSIZE || r == -ELOOP ? CUB_E_TOOBIG
+							      : CUB_E_BADMSG,
+			"%s",
+			r ? err
+			  : "expected a request [0, msgid, method, "
+			    "params]"),
 		    NULL);
 		cub_rpc__clear(&rpc);
 		return;
@@ -452,8 +456,8 @@ api_handle(struct broker *b, nng_msg *msg)
 
 				log_info("request %s answered again from cache",
 				    q.rid);
-				errv = ce->kind == CUB_V_NIL ? NULL :
-							      cub_val__dup(ce);
+				errv = ce->kind == CUB_V_NIL ? NULL
+							     : cub_val__dup(ce);
 				result = cub_val__dup(
 				    cub_val__get(cached->reply, "result"));
 			} else {
@@ -463,8 +467,8 @@ api_handle(struct broker *b, nng_msg *msg)
 			}
 		}
 	} else {
-		errv = cub_err_val(CUB_E_NOMETHOD, "no method '%s'",
-		    rpc.method);
+		errv =
+		    cub_err_val(CUB_E_NOMETHOD, "no method '%s'", rpc.method);
 	}
 	reply(b, rpc.msgid, errv, result);
 	cub_rpc__clear(&rpc);

@@ -44,61 +44,61 @@
 
 /* Helpers a network function may call; everything else is refused. */
 static const int allowed_helpers[] = {
-	BPF_FUNC_map_lookup_elem,
-	BPF_FUNC_map_update_elem,
-	BPF_FUNC_map_delete_elem,
-	BPF_FUNC_ktime_get_ns,
-	BPF_FUNC_get_prandom_u32,
-	BPF_FUNC_get_smp_processor_id,
-	BPF_FUNC_skb_store_bytes,
-	BPF_FUNC_l3_csum_replace,
-	BPF_FUNC_l4_csum_replace,
-	BPF_FUNC_tail_call,
-	BPF_FUNC_clone_redirect,
-	BPF_FUNC_skb_vlan_push,
-	BPF_FUNC_skb_vlan_pop,
-	BPF_FUNC_redirect,
-	BPF_FUNC_skb_load_bytes,
-	BPF_FUNC_csum_diff,
-	BPF_FUNC_skb_change_proto,
-	BPF_FUNC_skb_change_type,
-	BPF_FUNC_get_hash_recalc,
-	BPF_FUNC_skb_change_tail,
-	BPF_FUNC_skb_pull_data,
-	BPF_FUNC_csum_update,
-	BPF_FUNC_set_hash_invalid,
-	BPF_FUNC_get_numa_node_id,
-	BPF_FUNC_skb_change_head,
-	BPF_FUNC_xdp_adjust_head,
-	BPF_FUNC_redirect_map,
-	BPF_FUNC_skb_adjust_room,
-	BPF_FUNC_xdp_adjust_meta,
-	BPF_FUNC_xdp_adjust_tail,
-	BPF_FUNC_skb_load_bytes_relative,
-	BPF_FUNC_fib_lookup,
-	BPF_FUNC_map_push_elem,
-	BPF_FUNC_map_pop_elem,
-	BPF_FUNC_map_peek_elem,
-	BPF_FUNC_spin_lock,
-	BPF_FUNC_spin_unlock,
-	BPF_FUNC_skb_ecn_set_ce,
-	BPF_FUNC_jiffies64,
-	BPF_FUNC_ktime_get_boot_ns,
-	BPF_FUNC_ringbuf_output,
-	BPF_FUNC_ringbuf_reserve,
-	BPF_FUNC_ringbuf_submit,
-	BPF_FUNC_ringbuf_discard,
-	BPF_FUNC_ringbuf_query,
-	BPF_FUNC_csum_level,
-	BPF_FUNC_redirect_neigh,
-	BPF_FUNC_redirect_peer,
-	BPF_FUNC_check_mtu,
-	BPF_FUNC_for_each_map_elem,
-	BPF_FUNC_loop,
-	BPF_FUNC_xdp_get_buff_len,
-	BPF_FUNC_xdp_load_bytes,
-	BPF_FUNC_xdp_store_bytes,
-	BPF_FUNC_map_lookup_percpu_elem,
+    BPF_FUNC_map_lookup_elem,
+    BPF_FUNC_map_update_elem,
+    BPF_FUNC_map_delete_elem,
+    BPF_FUNC_ktime_get_ns,
+    BPF_FUNC_get_prandom_u32,
+    BPF_FUNC_get_smp_processor_id,
+    BPF_FUNC_skb_store_bytes,
+    BPF_FUNC_l3_csum_replace,
+    BPF_FUNC_l4_csum_replace,
+    BPF_FUNC_tail_call,
+    BPF_FUNC_clone_redirect,
+    BPF_FUNC_skb_vlan_push,
+    BPF_FUNC_skb_vlan_pop,
+    BPF_FUNC_redirect,
+    BPF_FUNC_skb_load_bytes,
+    BPF_FUNC_csum_diff,
+    BPF_FUNC_skb_change_proto,
+    BPF_FUNC_skb_change_type,
+    BPF_FUNC_get_hash_recalc,
+    BPF_FUNC_skb_change_tail,
+    BPF_FUNC_skb_pull_data,
+    BPF_FUNC_csum_update,
+    BPF_FUNC_set_hash_invalid,
+    BPF_FUNC_get_numa_node_id,
+    BPF_FUNC_skb_change_head,
+    BPF_FUNC_xdp_adjust_head,
+    BPF_FUNC_redirect_map,
+    BPF_FUNC_skb_adjust_room,
+    BPF_FUNC_xdp_adjust_meta,
+    BPF_FUNC_xdp_adjust_tail,
+    BPF_FUNC_skb_load_bytes_relative,
+    BPF_FUNC_fib_lookup,
+    BPF_FUNC_map_push_elem,
+    BPF_FUNC_map_pop_elem,
+    BPF_FUNC_map_peek_elem,
+    BPF_FUNC_spin_lock,
+    BPF_FUNC_spin_unlock,
+    BPF_FUNC_skb_ecn_set_ce,
+    BPF_FUNC_jiffies64,
+    BPF_FUNC_ktime_get_boot_ns,
+    BPF_FUNC_ringbuf_output,
+    BPF_FUNC_ringbuf_reserve,
+    BPF_FUNC_ringbuf_submit,
+    BPF_FUNC_ringbuf_discard,
+    BPF_FUNC_ringbuf_query,
+    BPF_FUNC_csum_level,
+    BPF_FUNC_redirect_neigh,
+    BPF_FUNC_redirect_peer,
+    BPF_FUNC_check_mtu,
+    BPF_FUNC_for_each_map_elem,
+    BPF_FUNC_loop,
+    BPF_FUNC_xdp_get_buff_len,
+    BPF_FUNC_xdp_load_bytes,
+    BPF_FUNC_xdp_store_bytes,
+    BPF_FUNC_map_lookup_percpu_elem,
 };
 
 /* Names of helpers a hostile object is likely to try, for messages. */
@@ -106,23 +106,23 @@ static const struct {
 	int id;
 	const char *name;
 } helper_names[] = {
-	{ BPF_FUNC_probe_read, "bpf_probe_read" },
-	{ BPF_FUNC_trace_printk, "bpf_trace_printk" },
-	{ BPF_FUNC_get_current_pid_tgid, "bpf_get_current_pid_tgid" },
-	{ BPF_FUNC_get_current_task, "bpf_get_current_task" },
-	{ BPF_FUNC_probe_write_user, "bpf_probe_write_user" },
-	{ BPF_FUNC_probe_read_str, "bpf_probe_read_str" },
-	{ BPF_FUNC_override_return, "bpf_override_return" },
-	{ BPF_FUNC_send_signal, "bpf_send_signal" },
-	{ BPF_FUNC_probe_read_user, "bpf_probe_read_user" },
-	{ BPF_FUNC_probe_read_kernel, "bpf_probe_read_kernel" },
-	{ BPF_FUNC_probe_read_user_str, "bpf_probe_read_user_str" },
-	{ BPF_FUNC_probe_read_kernel_str, "bpf_probe_read_kernel_str" },
-	{ BPF_FUNC_d_path, "bpf_d_path" },
-	{ BPF_FUNC_copy_from_user, "bpf_copy_from_user" },
-	{ BPF_FUNC_snprintf_btf, "bpf_snprintf_btf" },
-	{ BPF_FUNC_sys_bpf, "bpf_sys_bpf" },
-	{ BPF_FUNC_kallsyms_lookup_name, "bpf_kallsyms_lookup_name" },
+    {BPF_FUNC_probe_read, "bpf_probe_read"},
+    {BPF_FUNC_trace_printk, "bpf_trace_printk"},
+    {BPF_FUNC_get_current_pid_tgid, "bpf_get_current_pid_tgid"},
+    {BPF_FUNC_get_current_task, "bpf_get_current_task"},
+    {BPF_FUNC_probe_write_user, "bpf_probe_write_user"},
+    {BPF_FUNC_probe_read_str, "bpf_probe_read_str"},
+    {BPF_FUNC_override_return, "bpf_override_return"},
+    {BPF_FUNC_send_signal, "bpf_send_signal"},
+    {BPF_FUNC_probe_read_user, "bpf_probe_read_user"},
+    {BPF_FUNC_probe_read_kernel, "bpf_probe_read_kernel"},
+    {BPF_FUNC_probe_read_user_str, "bpf_probe_read_user_str"},
+    {BPF_FUNC_probe_read_kernel_str, "bpf_probe_read_kernel_str"},
+    {BPF_FUNC_d_path, "bpf_d_path"},
+    {BPF_FUNC_copy_from_user, "bpf_copy_from_user"},
+    {BPF_FUNC_snprintf_btf, "bpf_snprintf_btf"},
+    {BPF_FUNC_sys_bpf, "bpf_sys_bpf"},
+    {BPF_FUNC_kallsyms_lookup_name, "bpf_kallsyms_lookup_name"},
 };
 
 static const char *
@@ -137,9 +137,9 @@ helper_name(int id)
 }
 
 static const char *const hook_progs[] = {
-	[HOOK_TC] = "cub_ingress_tc",
-	[HOOK_XDP_SKB] = "cub_ingress_xdp",
-	[HOOK_XDP_DRV] = "cub_ingress_xdp",
+    [HOOK_TC] = "cub_ingress_tc",
+    [HOOK_XDP_SKB] = "cub_ingress_xdp",
+    [HOOK_XDP_DRV] = "cub_ingress_xdp",
 };
 
 struct fw_map {
@@ -149,14 +149,13 @@ struct fw_map {
 
 /* The framework maps every cube object carries (cube.bpf.h). */
 static const struct fw_map fw_maps[] = {
-	{ "cub_ports", BPF_MAP_TYPE_ARRAY, 4, sizeof(struct cub_port),
-	    CUB_MAX_PORTS },
-	{ "cub_if2port", BPF_MAP_TYPE_HASH, 4, 4, CUB_MAX_PORTS },
-	{ "cub_pktin", BPF_MAP_TYPE_RINGBUF, 0, 0, 0 },
+    {"cub_ports", BPF_MAP_TYPE_ARRAY, 4, sizeof(struct cub_port),
+	CUB_MAX_PORTS},
+    {"cub_if2port", BPF_MAP_TYPE_HASH, 4, 4, CUB_MAX_PORTS},
+    {"cub_pktin", BPF_MAP_TYPE_RINGBUF, 0, 0, 0},
 };
 
-#define REFUSE(...)                                                          \
-	(*errv = cub_err_val(CUB_E_REFUSED, __VA_ARGS__), -EPERM)
+#define REFUSE(...) (*errv = cub_err_val(CUB_E_REFUSED, __VA_ARGS__), -EPERM)
 
 static uint64_t
 fnv1a(const void *p, size_t len)
@@ -170,8 +169,8 @@ fnv1a(const void *p, size_t len)
 }
 
 int
-pin_path(struct broker *b, char *buf, size_t len, const char *cube,
-    const char *leaf)
+pin_path(
+    struct broker *b, char *buf, size_t len, const char *cube, const char *leaf)
 {
 	int n = snprintf(buf, len, "%s/%s%s%s", b->o.pin_root, cube,
 	    leaf ? "/" : "", leaf ? leaf : "");
@@ -222,7 +221,7 @@ map_bytes(const struct bpf_map *m)
 	if (bpf_map__type(m) == BPF_MAP_TYPE_RINGBUF)
 		return bpf_map__max_entries(m);
 	return ((uint64_t)bpf_map__key_size(m) + bpf_map__value_size(m)) *
-	    bpf_map__max_entries(m);
+	       bpf_map__max_entries(m);
 }
 
 static int
@@ -230,16 +229,16 @@ check_object(struct cube *c, struct bpf_object *obj, struct cub_val **errv)
 {
 	const struct cub_bpf_policy *pol = &c->svc->policy;
 	const char *want = hook_progs[c->hook];
-	enum bpf_prog_type want_type = c->hook == HOOK_TC ?
-	    BPF_PROG_TYPE_SCHED_CLS :
-	    BPF_PROG_TYPE_XDP;
+	enum bpf_prog_type want_type =
+	    c->hook == HOOK_TC ? BPF_PROG_TYPE_SCHED_CLS : BPF_PROG_TYPE_XDP;
 	struct bpf_program *prog, *found = NULL;
 	struct bpf_map *m;
 	uint64_t total = 0;
 	int nmaps = 0, r;
 	size_t i;
 
-	bpf_object__for_each_program(prog, obj) {
+	bpf_object__for_each_program(prog, obj)
+	{
 		if (strcmp(bpf_program__name(prog), want)) {
 			bpf_program__set_autoload(prog, false);
 			continue;
@@ -263,7 +262,8 @@ check_object(struct cube *c, struct bpf_object *obj, struct cub_val **errv)
 	if ((r = check_insns(c->name, found, errv)))
 		return r;
 
-	bpf_object__for_each_map(m, obj) {
+	bpf_object__for_each_map(m, obj)
+	{
 		enum bpf_map_type t = bpf_map__type(m);
 
 		if (++nmaps > CUB_MAX_MAPS)
@@ -287,11 +287,10 @@ check_object(struct cube *c, struct bpf_object *obj, struct cub_val **errv)
 
 		m = bpf_object__find_map_by_name(obj, f->name);
 		if (!m || bpf_map__type(m) != f->type ||
-		    (f->key_size && (bpf_map__key_size(m) != f->key_size ||
-					bpf_map__value_size(m) !=
-					    f->value_size ||
-					bpf_map__max_entries(m) !=
-					    f->max_entries)))
+		    (f->key_size &&
+			(bpf_map__key_size(m) != f->key_size ||
+			    bpf_map__value_size(m) != f->value_size ||
+			    bpf_map__max_entries(m) != f->max_entries)))
 			return REFUSE("cube '%s': framework map '%s' missing "
 				      "or not as declared in cube.bpf.h",
 			    c->name, f->name);
@@ -336,7 +335,7 @@ static void *
 load_thread(void *arg)
 {
 	struct __user_cap_header_struct hdr = {
-		.version = _LINUX_CAPABILITY_VERSION_3,
+	    .version = _LINUX_CAPABILITY_VERSION_3,
 	};
 	struct __user_cap_data_struct data[2];
 	struct load_job *job = arg;
@@ -359,7 +358,7 @@ load_thread(void *arg)
 static int
 load_unprivileged(struct bpf_object *obj, char *reason, size_t len)
 {
-	struct load_job job = { .obj = obj };
+	struct load_job job = {.obj = obj};
 	pthread_t t;
 
 	if (pthread_create(&t, NULL, load_thread, &job))
@@ -428,7 +427,7 @@ pin_replace(int fd, const char *path)
 static int
 fill_map(struct bmap *bm, const char *name, int fd)
 {
-	struct bpf_map_info info = { 0 };
+	struct bpf_map_info info = {0};
 	__u32 len = sizeof(info);
 
 	if (bpf_obj_get_info_by_fd(fd, &info, &len))
@@ -450,7 +449,7 @@ bpfobj_load(struct broker *b, struct cube *c, const void *elf, size_t len,
 	char path[PATH_MAX], dir[PATH_MAX];
 	struct bpfobj *o = NULL, *old = c->obj;
 	struct bpf_program *prog;
-	struct bpf_prog_info pinfo = { 0 };
+	struct bpf_prog_info pinfo = {0};
 	__u32 plen = sizeof(pinfo);
 	struct bpf_object *obj;
 	struct bpf_map *m;
@@ -474,7 +473,8 @@ bpfobj_load(struct broker *b, struct cube *c, const void *elf, size_t len,
 		    c->name, dir, strerror(-r));
 		goto out;
 	}
-	bpf_object__for_each_map(m, obj) {
+	bpf_object__for_each_map(m, obj)
+	{
 		if (bpf_map__is_internal(m))
 			continue;
 		pin_path(b, path, sizeof(path), c->name, bpf_map__name(m));
@@ -506,7 +506,8 @@ bpfobj_load(struct broker *b, struct cube *c, const void *elf, size_t len,
 	}
 	o->prog_id = pinfo.id;
 	step = "dup map fd";
-	bpf_object__for_each_map(m, obj) {
+	bpf_object__for_each_map(m, obj)
+	{
 		if (bpf_map__is_internal(m))
 			continue;
 		if ((r = fd = dupfd(bpf_map__fd(m))) < 0)
@@ -541,8 +542,8 @@ bpfobj_load(struct broker *b, struct cube *c, const void *elf, size_t len,
 	r = 0;
 	goto out;
 err_kernel:
-	*errv = cub_err_val(CUB_E_KERNEL, "cube '%s': %s: %s", c->name, step,
-	    strerror(-r));
+	*errv = cub_err_val(
+	    CUB_E_KERNEL, "cube '%s': %s: %s", c->name, step, strerror(-r));
 	o = bpfobj_free(o);
 out:
 	bpf_object__close(obj);
@@ -556,7 +557,7 @@ out:
 int
 bpfobj_adopt(struct broker *b, struct cube *c, uint64_t hash)
 {
-	struct bpf_prog_info pinfo = { 0 };
+	struct bpf_prog_info pinfo = {0};
 	__u32 plen = sizeof(pinfo);
 	char dir[PATH_MAX], path[PATH_MAX];
 	struct bpfobj *o;

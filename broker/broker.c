@@ -100,20 +100,20 @@ client_listen(struct broker *b)
 	char url[PATH_MAX + 8];
 	int r;
 
-	snprintf(url, sizeof(url), "ipc://%s/%s", b->o.socket_dir,
-	    CUB_SOCK_CLIENT);
+	snprintf(
+	    url, sizeof(url), "ipc://%s/%s", b->o.socket_dir, CUB_SOCK_CLIENT);
 	if ((r = nng_rep0_open(&b->client)) ||
 	    /* Up to twice the cap, a message gets a clear error from the
 	     * decoder; past that, nng drops the connection. */
-	    (r = nng_socket_set_size(b->client, NNG_OPT_RECVMAXSZ,
-		 2 * (size_t)CUB_MSG_MAX)) ||
+	    (r = nng_socket_set_size(
+		 b->client, NNG_OPT_RECVMAXSZ, 2 * (size_t)CUB_MSG_MAX)) ||
 	    (r = nng_socket_set_ms(b->client, NNG_OPT_RECVTIMEO, 50)) ||
 	    (r = nng_listen(b->client, url, NULL, 0))) {
 		log_err("listen on %s: %s", url, nng_strerror(r));
 		return -EADDRINUSE;
 	}
-	snprintf(url, sizeof(url), "ipc://%s/%s", b->o.socket_dir,
-	    CUB_SOCK_EVENTS);
+	snprintf(
+	    url, sizeof(url), "ipc://%s/%s", b->o.socket_dir, CUB_SOCK_EVENTS);
 	if ((r = nng_pub0_open(&b->events)) ||
 	    (r = nng_listen(b->events, url, NULL, 0))) {
 		log_err("listen on %s: %s", url, nng_strerror(r));
@@ -126,18 +126,18 @@ int
 main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "socket-dir", required_argument, NULL, 's' },
-		{ "state-dir", required_argument, NULL, 'S' },
-		{ "pin-root", required_argument, NULL, 'p' },
-		{ "plugin-dir", required_argument, NULL, 'P' },
-		{ "worker", required_argument, NULL, 'w' },
-		{ "uid-base", required_argument, NULL, 'u' },
-		{ "debug", no_argument, NULL, 'd' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	    {"socket-dir", required_argument, NULL, 's'},
+	    {"state-dir", required_argument, NULL, 'S'},
+	    {"pin-root", required_argument, NULL, 'p'},
+	    {"plugin-dir", required_argument, NULL, 'P'},
+	    {"worker", required_argument, NULL, 'w'},
+	    {"uid-base", required_argument, NULL, 'u'},
+	    {"debug", no_argument, NULL, 'd'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct broker *b = &broker;
-	struct sigaction sa = { .sa_handler = on_signal };
+	struct sigaction sa = {.sa_handler = on_signal};
 	nng_msg *msg;
 	char *end;
 	int c, r;
@@ -237,8 +237,8 @@ main(int argc, char **argv)
 		}
 		api_handle(b, msg);
 	}
-	log_info("stopping on signal %d; the dataplane stays in place",
-	    b->stop);
+	log_info(
+	    "stopping on signal %d; the dataplane stays in place", b->stop);
 	sup_shutdown(b);
 	nng_close(b->client);
 	nng_close(b->events);

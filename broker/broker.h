@@ -46,8 +46,8 @@ struct bmap {
 
 /* A cube's loaded (or adopted) BPF object. */
 struct bpfobj {
-	uint64_t hash;   /* of the ELF bytes it came from */
-	int prog_fd;     /* the program matching the cube's hook */
+	uint64_t hash; /* of the ELF bytes it came from */
+	int prog_fd;   /* the program matching the cube's hook */
 	uint32_t prog_id;
 	struct bmap maps[CUB_MAX_MAPS];
 	int nmaps;
@@ -70,10 +70,10 @@ struct cube {
 	char name[CUB_NAME_MAX + 1];
 	struct service *svc;
 	enum hook hook;
-	struct cub_val *doc;  /* desired config as last applied */
-	struct bpfobj *obj;   /* NULL until the worker loads it */
+	struct cub_val *doc; /* desired config as last applied */
+	struct bpfobj *obj;  /* NULL until the worker loads it */
 	struct bport *ports;
-	bool synced;          /* the running worker has applied doc */
+	bool synced; /* the running worker has applied doc */
 	struct cube *next;
 };
 
@@ -93,11 +93,11 @@ struct service {
 	unsigned restarts;
 	unsigned backoff_ms;
 	int64_t next_start_ms;
-	bool hello;            /* current worker said hello (set by its thread) */
-	bool ready;            /* hello + replay done */
+	bool hello; /* current worker said hello (set by its thread) */
+	bool ready; /* hello + replay done */
 	/* Sockets. */
-	nng_socket cmd;        /* broker -> worker (REQ, listening) */
-	nng_socket calls;      /* worker -> broker (REP, listening) */
+	nng_socket cmd;   /* broker -> worker (REQ, listening) */
+	nng_socket calls; /* worker -> broker (REP, listening) */
 	nng_aio *cmd_aio;
 	pthread_t thread;
 	struct service *next;
@@ -150,8 +150,8 @@ int cube_create(struct broker *b, struct service *svc, const char *name,
 int cube_update(struct broker *b, struct cube *c, struct cub_val *newdoc,
     struct cub_val **errv);
 int cube_delete(struct broker *b, struct cube *c, struct cub_val **errv);
-int cube_sync(struct broker *b, struct cube *c, bool create,
-    struct cub_val **errv);
+int cube_sync(
+    struct broker *b, struct cube *c, bool create, struct cub_val **errv);
 struct cube *cube_free(struct cube *c);
 const char *hook_name(enum hook h);
 int hook_parse(const char *s, enum hook *h);
@@ -174,8 +174,8 @@ int topo_attach(struct broker *b, struct cube *c, struct bport *p,
 void topo_detach(struct broker *b, struct cube *c, struct bport *p);
 int topo_reattach_all(struct broker *b, struct cube *c, int old_prog_fd);
 struct bport *topo_port(struct cube *c, const char *name);
-struct cube *topo_netdev_owner(struct broker *b, const char *peer,
-    struct bport **port);
+struct cube *topo_netdev_owner(
+    struct broker *b, const char *peer, struct bport **port);
 
 /* store.c (store.h) */
 /* persist.c */

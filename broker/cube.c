@@ -25,9 +25,9 @@
 #define APPLY_TIMEOUT_MS 10000
 
 static const char *const hook_names[] = {
-	[HOOK_TC] = "TC",
-	[HOOK_XDP_SKB] = "XDP_SKB",
-	[HOOK_XDP_DRV] = "XDP_DRV",
+    [HOOK_TC] = "TC",
+    [HOOK_XDP_SKB] = "XDP_SKB",
+    [HOOK_XDP_DRV] = "XDP_DRV",
 };
 
 const char *
@@ -101,8 +101,7 @@ cube_unlink(struct broker *b, struct cube *c)
 }
 
 int
-cube_sync(struct broker *b, struct cube *c, bool create,
-    struct cub_val **errv)
+cube_sync(struct broker *b, struct cube *c, bool create, struct cub_val **errv)
 {
 	struct cub_val *p = cub_val__map(), *res = NULL;
 	int r;
@@ -110,8 +109,7 @@ cube_sync(struct broker *b, struct cube *c, bool create,
 	cub_val__set(p, "cube", cub_val__str(c->name));
 	cub_val__set(p, "config", cub_val__dup(c->doc));
 	cub_val__set(p, "create", cub_val__bool(create));
-	r = sup_call(c->svc, CUB_M_CUBE_APPLY, p, &res, errv,
-	    APPLY_TIMEOUT_MS);
+	r = sup_call(c->svc, CUB_M_CUBE_APPLY, p, &res, errv, APPLY_TIMEOUT_MS);
 	cub_val__free(res);
 	c->synced = !r;
 	if (!r && !c->obj) {
@@ -147,8 +145,8 @@ index_used(const struct cube *c, const struct cub_val *ports, uint32_t idx)
 	uint32_t i;
 
 	for (i = 0; ports && i < ports->arr.len; i++)
-		if (!cub_val__as_u64(cub_val__get(ports->arr.items[i], "index"),
-			&v) &&
+		if (!cub_val__as_u64(
+			cub_val__get(ports->arr.items[i], "index"), &v) &&
 		    v == idx)
 			return true;
 	return false;
@@ -245,8 +243,8 @@ ports_reconcile(struct broker *b, struct cube *c, const struct cub_val *doc,
 	/* Removed ports first: they free netdevs new ports may take. */
 	for (pp = &c->ports; (p = *pp);) {
 		for (i = 0; ports && i < ports->arr.len; i++)
-			if (!strcmp(cub_val__get_str(ports->arr.items[i],
-					"name"),
+			if (!strcmp(
+				cub_val__get_str(ports->arr.items[i], "name"),
 				p->name))
 				break;
 		e = ports && i < ports->arr.len ? ports->arr.items[i] : NULL;
@@ -274,8 +272,8 @@ ports_reconcile(struct broker *b, struct cube *c, const struct cub_val *doc,
 		if (!p) {
 			p = calloc(1, sizeof(*p));
 			if (!p) {
-				*errv = cub_err_val(CUB_E_INTERNAL,
-				    "out of memory");
+				*errv = cub_err_val(
+				    CUB_E_INTERNAL, "out of memory");
 				return -ENOMEM;
 			}
 			snprintf(p->name, sizeof(p->name), "%s", name);
@@ -324,12 +322,11 @@ cube_create(struct broker *b, struct service *svc, const char *name,
 	for (n = b->cubes; n; n = n->next)
 		count++;
 	if (count >= MAX_CUBES) {
-		*errv = cub_err_val(CUB_E_LIMIT, "at most %d cubes",
-		    MAX_CUBES);
+		*errv = cub_err_val(CUB_E_LIMIT, "at most %d cubes", MAX_CUBES);
 		return -ENOSPC;
 	}
-	if ((r = cubi_tree__new_doc(svc->schema, name, svc->name, args, body,
-		 &doc, errv)))
+	if ((r = cubi_tree__new_doc(
+		 svc->schema, name, svc->name, args, body, &doc, errv)))
 		return r;
 	c = calloc(1, sizeof(*c));
 	if (!c) {
@@ -374,8 +371,8 @@ cube_create(struct broker *b, struct service *svc, const char *name,
 	cub_val__set(ev, "cube", cub_val__str(name));
 	cub_val__set(ev, "service", cub_val__str(svc->name));
 	api_publish(b, CUB_EV_CUBE_CREATED, ev);
-	log_info("cube '%s' (%s, %s) created", name, svc->name,
-	    hook_name(c->hook));
+	log_info(
+	    "cube '%s' (%s, %s) created", name, svc->name, hook_name(c->hook));
 	return 0;
 }
 

@@ -99,7 +99,8 @@ load_cube(struct broker *b, const struct cub_val *rec)
 	hook_parse(cub_val__get_str(config, "type"), &c->hook);
 	cub_val__as_u64(cub_val__get(rec, "hash"), &hash);
 	cports = cub_val__get(config, "ports");
-	for (i = 0; cports && cports->kind == CUB_V_ARRAY && i < cports->arr.len;
+	for (i = 0;
+	     cports && cports->kind == CUB_V_ARRAY && i < cports->arr.len;
 	     i++) {
 		const struct cub_val *e = cports->arr.items[i];
 		const char *pname = cub_val__get_str(e, "name");
@@ -111,8 +112,8 @@ load_cube(struct broker *b, const struct cub_val *rec)
 			break;
 		snprintf(bp->name, sizeof(bp->name), "%s", pname);
 		bp->index = (uint32_t)idx;
-		for (j = 0; ports && ports->kind == CUB_V_ARRAY &&
-		     j < ports->arr.len;
+		for (j = 0;
+		     ports && ports->kind == CUB_V_ARRAY && j < ports->arr.len;
 		     j++) {
 			const struct cub_val *rp = ports->arr.items[j];
 
@@ -120,7 +121,8 @@ load_cube(struct broker *b, const struct cub_val *rec)
 				continue;
 			snprintf(bp->peer, sizeof(bp->peer), "%s",
 			    cub_val__get_str(rp, "peer") ?: "");
-			if (!cub_val__as_bool(cub_val__get(rp, "qdisc"), &qdisc))
+			if (!cub_val__as_bool(
+				cub_val__get(rp, "qdisc"), &qdisc))
 				bp->hook_created = qdisc;
 		}
 		bp->next = c->ports;

@@ -54,8 +54,8 @@ slowpath_open(struct broker *b, struct cube *c)
 		return 0;
 	c->obj->pktin = ring_buffer__new(m->fd, on_sample, c, NULL);
 	if (!c->obj->pktin)
-		return log_errno(-errno, "cube '%s': open packet-in ring",
-		    c->name);
+		return log_errno(
+		    -errno, "cube '%s': open packet-in ring", c->name);
 	return 0;
 }
 

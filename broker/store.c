@@ -20,9 +20,9 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "store.h"
 #include "cleanup.h"
 #include "log.h"
+#include "store.h"
 
 #define STORE_MAGIC "CUBSTATE"
 #define STORE_VERSION 1
@@ -116,7 +116,8 @@ store_load(const char *path, struct cub_val **doc, char *err, size_t errlen)
 	}
 	if (fstat(fd, &st))
 		return -errno;
-	if (st.st_size < STORE_HDR || st.st_size > STORE_HDR + CUB_MSG_MAX * 16ll) {
+	if (st.st_size < STORE_HDR ||
+	    st.st_size > STORE_HDR + CUB_MSG_MAX * 16ll) {
 		snprintf(err, errlen, "%s: size %lld is not that of a store",
 		    path, (long long)st.st_size);
 		return -EBADMSG;
@@ -139,8 +140,8 @@ store_load(const char *path, struct cub_val **doc, char *err, size_t errlen)
 	crc = le32toh(crc);
 	len = le64toh(len);
 	if (memcmp(buf, STORE_MAGIC, 8)) {
-		snprintf(err, errlen, "%s: bad magic, not a cubicle store",
-		    path);
+		snprintf(
+		    err, errlen, "%s: bad magic, not a cubicle store", path);
 		return -EBADMSG;
 	}
 	if (version != STORE_VERSION) {
@@ -155,7 +156,8 @@ store_load(const char *path, struct cub_val **doc, char *err, size_t errlen)
 		return -EBADMSG;
 	}
 	if ((uint32_t)crc32(0L, buf + STORE_HDR, (uInt)len) != crc) {
-		snprintf(err, errlen, "%s: checksum mismatch (corrupted)", path);
+		snprintf(
+		    err, errlen, "%s: checksum mismatch (corrupted)", path);
 		return -EBADMSG;
 	}
 	return cub_mp_decode(buf + STORE_HDR, len, doc, err, errlen);

@@ -13,7 +13,7 @@ int store_save(const char *path, const struct cub_val *doc);
  * Read and verify path (magic, version, length, crc32, MessagePack).
  * 0, -ENOENT when absent, -EBADMSG with a message in err when damaged.
  */
-int store_load(const char *path, struct cub_val **doc, char *err,
-    size_t errlen);
+int store_load(
+    const char *path, struct cub_val **doc, char *err, size_t errlen);
 
 #endif

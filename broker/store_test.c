@@ -102,8 +102,8 @@ START_TEST(corruption)
 		ck_assert_int_eq(write(fd, buf, (size_t)n), n);
 		close(fd);
 		back = NULL;
-		ck_assert_int_eq(store_load(path, &back, err, sizeof(err)),
-		    -EBADMSG);
+		ck_assert_int_eq(
+		    store_load(path, &back, err, sizeof(err)), -EBADMSG);
 		ck_assert_ptr_null(back);
 		ck_assert_int_gt(strlen(err), 0);
 		buf[i] ^= 0x41;
@@ -114,8 +114,8 @@ START_TEST(corruption)
 		ck_assert_int_eq(write(fd, buf, (size_t)i), i);
 		close(fd);
 		back = NULL;
-		ck_assert_int_eq(store_load(path, &back, err, sizeof(err)),
-		    -EBADMSG);
+		ck_assert_int_eq(
+		    store_load(path, &back, err, sizeof(err)), -EBADMSG);
 	}
 	cub_val__free(d);
 }

@@ -27,9 +27,9 @@
 
 #include "broker.h"
 #include "call.h"
+#include "cleanup.h"
 #include "cubicle/errors.h"
 #include "cubicle/proto.h"
-#include "cleanup.h"
 #include "log.h"
 
 #define BACKOFF_MIN_MS 100
@@ -40,8 +40,8 @@
 static int
 sock_path(struct service *s, char *buf, size_t len, const char *suffix)
 {
-	int n = snprintf(buf, len, "%s/worker-%s.%s", s->b->o.socket_dir,
-	    s->name, suffix);
+	int n = snprintf(
+	    buf, len, "%s/worker-%s.%s", s->b->o.socket_dir, s->name, suffix);
 
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
@@ -93,8 +93,8 @@ listen_owned(struct service *s, nng_socket sock, const char *suffix)
 		return -EADDRINUSE;
 	}
 	if (chown(path, s->uid, s->gid))
-		return log_errno(-errno, "service '%s': chown %s", s->name,
-		    path);
+		return log_errno(
+		    -errno, "service '%s': chown %s", s->name, path);
 	return 0;
 }
 
@@ -119,8 +119,8 @@ svc_open(struct broker *b, const char *name, const char *plugin, unsigned idx)
 		return -ENOMEM;
 	}
 	/* A resend would reach a restarted worker that lacks the cube. */
-	nng_socket_set_ms(s->cmd, NNG_OPT_REQ_RESENDTIME,
-	    NNG_DURATION_INFINITE);
+	nng_socket_set_ms(
+	    s->cmd, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
 	nng_socket_set_ms(s->cmd, NNG_OPT_SENDTIMEO, 1000);
 	nng_socket_set_size(s->cmd, NNG_OPT_RECVMAXSZ, CUB_MSG_MAX);
 	nng_socket_set_size(s->calls, NNG_OPT_RECVMAXSZ, CUB_MSG_MAX);
@@ -163,7 +163,8 @@ sup_init(struct broker *b)
 
 	d = opendir(b->o.plugin_dir);
 	if (!d)
-		return log_errno(-errno, "plugin directory %s", b->o.plugin_dir);
+		return log_errno(
+		    -errno, "plugin directory %s", b->o.plugin_dir);
 	while ((de = readdir(d))) {
 		len = strlen(de->d_name);
 		if (len < 4 || len - 3 > CUB_NAME_MAX ||
@@ -180,8 +181,8 @@ sup_init(struct broker *b)
 	closedir(d);
 	qsort(names, n, sizeof(names[0]), name_cmp);
 	for (i = 0; i < n; i++) {
-		snprintf(path, sizeof(path), "%s/%s.so", b->o.plugin_dir,
-		    names[i]);
+		snprintf(
+		    path, sizeof(path), "%s/%s.so", b->o.plugin_dir, names[i]);
 		if (!r)
 			r = svc_open(b, names[i], path, i);
 		free(names[i]);
@@ -264,8 +265,8 @@ sup_replay(struct broker *b, struct service *s)
 		n++;
 	}
 	s->ready = true;
-	log_info("service '%s': worker ready, %u cube(s) re-synced", s->name,
-	    n);
+	log_info(
+	    "service '%s': worker ready, %u cube(s) re-synced", s->name, n);
 	if (s->restarts) {
 		struct cub_val *p = cub_val__map();
 
@@ -292,9 +293,9 @@ sup_tick(struct broker *b)
 		if (WIFSIGNALED(status))
 			log_err("service '%s': worker %d killed by signal %d%s",
 			    s->name, (int)pid, WTERMSIG(status),
-			    WTERMSIG(status) == SIGSYS ?
-				" (forbidden system call)" :
-				"");
+			    WTERMSIG(status) == SIGSYS
+				? " (forbidden system call)"
+				: "");
 		else
 			log_err("service '%s': worker %d exited with %d",
 			    s->name, (int)pid, WEXITSTATUS(status));
@@ -307,9 +308,9 @@ sup_tick(struct broker *b)
 		s->next_start_ms = now + s->backoff_ms;
 		log_info("service '%s': restarting in %u ms", s->name,
 		    s->backoff_ms);
-		s->backoff_ms = s->backoff_ms * 2 > BACKOFF_MAX_MS ?
-		    BACKOFF_MAX_MS :
-		    s->backoff_ms * 2;
+		s->backoff_ms = s->backoff_ms * 2 > BACKOFF_MAX_MS
+				    ? BACKOFF_MAX_MS
+				    : s->backoff_ms * 2;
 	}
 	for (s = b->svcs; s; s = s->next) {
 		if (!s->pid && now >= s->next_start_ms)
@@ -324,7 +325,7 @@ int
 sup_call(struct service *s, const char *method, struct cub_val *params,
     struct cub_val **result, struct cub_val **errv, int timeout_ms)
 {
-	struct cub_rpc rpc = { 0 };
+	struct cub_rpc rpc = {0};
 	static uint32_t msgid;
 	char err[256];
 	void *buf;
@@ -352,8 +353,8 @@ sup_call(struct service *s, const char *method, struct cub_val *params,
 	if ((r = nng_aio_result(s->cmd_aio)))
 		goto unavail;
 	msg = nng_aio_get_msg(s->cmd_aio);
-	r = cub_rpc__decode(nng_msg_body(msg), nng_msg_len(msg), &rpc, err,
-	    sizeof(err));
+	r = cub_rpc__decode(
+	    nng_msg_body(msg), nng_msg_len(msg), &rpc, err, sizeof(err));
 	nng_msg_free(msg);
 	if (r || rpc.type != CUB_RPC_RESPONSE || rpc.msgid != msgid) {
 		cub_rpc__clear(&rpc);
@@ -367,9 +368,10 @@ sup_call(struct service *s, const char *method, struct cub_val *params,
 		int code = cub_err_parse(rpc.error, &m);
 
 		/* Worker errors keep their code; a malformed one is ours. */
-		*errv = code == CUB_E_BADMSG ?
-		    cub_err_val(CUB_E_BADMSG, "service '%s': %s", s->name, m) :
-		    TAKE_PTR(rpc.error);
+		*errv = code == CUB_E_BADMSG
+			    ? cub_err_val(
+				  CUB_E_BADMSG, "service '%s': %s", s->name, m)
+			    : TAKE_PTR(rpc.error);
 		cub_rpc__clear(&rpc);
 		return -EREMOTEIO;
 	}
@@ -389,14 +391,15 @@ unavail:
 		kill(s->pid, SIGKILL);
 		s->hello = false;
 	}
-	*errv = r == NNG_ETIMEDOUT ?
-	    cub_err_val(CUB_E_TIMEOUT,
-		"service '%s': worker did not answer '%s' within %d ms "
-		"(restarting it)",
-		s->name, method, timeout_ms) :
-	    cub_err_val(CUB_E_UNAVAIL,
-		"service '%s': worker went away during '%s' (%s)", s->name,
-		method, nng_strerror(r));
+	*errv =
+	    r == NNG_ETIMEDOUT
+		? cub_err_val(CUB_E_TIMEOUT,
+		      "service '%s': worker did not answer '%s' within %d ms "
+		      "(restarting it)",
+		      s->name, method, timeout_ms)
+		: cub_err_val(CUB_E_UNAVAIL,
+		      "service '%s': worker went away during '%s' (%s)",
+		      s->name, method, nng_strerror(r));
 	return r == NNG_ETIMEDOUT ? -ETIMEDOUT : -EPIPE;
 }
 

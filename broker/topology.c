@@ -54,8 +54,8 @@ topo_netdev_owner(struct broker *b, const char *peer, struct bport **port)
 static uint32_t
 xdp_flags(const struct cube *c)
 {
-	return c->hook == HOOK_XDP_SKB ? XDP_FLAGS_SKB_MODE :
-					 XDP_FLAGS_DRV_MODE;
+	return c->hook == HOOK_XDP_SKB ? XDP_FLAGS_SKB_MODE
+				       : XDP_FLAGS_DRV_MODE;
 }
 
 /* Point the framework maps at (or away from) a netdev. */
@@ -64,8 +64,8 @@ port_maps(struct cube *c, struct bport *p, int ifindex, bool up)
 {
 	struct bmap *ports = bpfobj_map(c->obj, "cub_ports");
 	struct bmap *if2 = bpfobj_map(c->obj, "cub_if2port");
-	struct cub_port cp = { .ifindex = (uint32_t)ifindex,
-		.flags = up ? CUB_PORT_UP : 0 };
+	struct cub_port cp = {
+	    .ifindex = (uint32_t)ifindex, .flags = up ? CUB_PORT_UP : 0};
 	uint32_t key = (uint32_t)ifindex;
 
 	if (!ports || !if2)
@@ -89,8 +89,8 @@ port_maps(struct cube *c, struct bport *p, int ifindex, bool up)
 
 /* Attach prog_fd on ifindex, replacing old_fd (or whatever is ours). */
 static int
-hook_attach(struct cube *c, struct bport *p, int ifindex, int prog_fd,
-    int old_fd)
+hook_attach(
+    struct cube *c, struct bport *p, int ifindex, int prog_fd, int old_fd)
 {
 	int r;
 
@@ -111,11 +111,11 @@ hook_attach(struct cube *c, struct bport *p, int ifindex, int prog_fd,
 	if (old_fd >= 0) {
 		LIBBPF_OPTS(bpf_xdp_attach_opts, opts, .old_prog_fd = old_fd);
 
-		return bpf_xdp_attach(ifindex, prog_fd,
-		    xdp_flags(c) | XDP_FLAGS_REPLACE, &opts);
+		return bpf_xdp_attach(
+		    ifindex, prog_fd, xdp_flags(c) | XDP_FLAGS_REPLACE, &opts);
 	}
-	return bpf_xdp_attach(ifindex, prog_fd,
-	    xdp_flags(c) | XDP_FLAGS_UPDATE_IF_NOEXIST, NULL);
+	return bpf_xdp_attach(
+	    ifindex, prog_fd, xdp_flags(c) | XDP_FLAGS_UPDATE_IF_NOEXIST, NULL);
 }
 
 static void
@@ -136,17 +136,17 @@ hook_detach(struct cube *c, struct bport *p)
 		return;
 	}
 	if (c->obj) {
-		LIBBPF_OPTS(bpf_xdp_attach_opts, opts,
-		    .old_prog_fd = c->obj->prog_fd);
+		LIBBPF_OPTS(
+		    bpf_xdp_attach_opts, opts, .old_prog_fd = c->obj->prog_fd);
 
-		bpf_xdp_detach(p->ifindex, xdp_flags(c) | XDP_FLAGS_REPLACE,
-		    &opts);
+		bpf_xdp_detach(
+		    p->ifindex, xdp_flags(c) | XDP_FLAGS_REPLACE, &opts);
 	}
 }
 
 int
-topo_attach(struct broker *b, struct cube *c, struct bport *p,
-    const char *peer, struct cub_val **errv)
+topo_attach(struct broker *b, struct cube *c, struct bport *p, const char *peer,
+    struct cub_val **errv)
 {
 	int ifindex, r;
 
@@ -166,13 +166,13 @@ topo_attach(struct broker *b, struct cube *c, struct bport *p,
 		port_maps(c, p, ifindex, false);
 		p->peer[0] = '\0';
 		p->ifindex = 0;
-		*errv = cub_err_val(r == -EBUSY || r == -EEXIST ? CUB_E_BUSY :
-								  CUB_E_KERNEL,
+		*errv = cub_err_val(
+		    r == -EBUSY || r == -EEXIST ? CUB_E_BUSY : CUB_E_KERNEL,
 		    "cube '%s' port '%s': attach to '%s' failed: %s%s", c->name,
 		    p->name, peer, strerror(-r),
-		    r == -EBUSY || r == -EEXIST ?
-			" (another XDP program is attached there)" :
-			"");
+		    r == -EBUSY || r == -EEXIST
+			? " (another XDP program is attached there)"
+			: "");
 		return r;
 	}
 	log_info("cube '%s' port '%s': attached to %s (ifindex %d, %s)",
@@ -189,8 +189,8 @@ topo_detach(struct broker *b, struct cube *c, struct bport *p)
 		hook_detach(c, p);
 		port_maps(c, p, p->ifindex, false);
 	}
-	log_info("cube '%s' port '%s': detached from %s", c->name, p->name,
-	    p->peer);
+	log_info(
+	    "cube '%s' port '%s': detached from %s", c->name, p->name, p->peer);
 	p->peer[0] = '\0';
 	p->ifindex = 0;
 }
@@ -223,11 +223,11 @@ topo_reattach_all(struct broker *b, struct cube *c, int old_prog_fd)
 		    cur == c->obj->prog_id)
 			continue; /* adopted and still in place */
 		if (c->hook != HOOK_TC && old_prog_fd < 0 && cur)
-			r = bpf_xdp_attach(p->ifindex, c->obj->prog_fd,
-			    xdp_flags(c), NULL);
+			r = bpf_xdp_attach(
+			    p->ifindex, c->obj->prog_fd, xdp_flags(c), NULL);
 		else
-			r = hook_attach(c, p, p->ifindex, c->obj->prog_fd,
-			    old_prog_fd);
+			r = hook_attach(
+			    c, p, p->ifindex, c->obj->prog_fd, old_prog_fd);
 		if (r)
 			return r;
 	}

@@ -28,7 +28,7 @@ wc_hello(struct service *s, const struct cub_val *p, struct cub_val **res,
 {
 	const struct cub_val *schema = cub_val__get(p, "schema");
 	const struct cub_val *pol = cub_val__get(p, "policy");
-	struct cub_bpf_policy policy = { 0 };
+	struct cub_bpf_policy policy = {0};
 	struct cubi_schema *parsed;
 	uint64_t abi, v;
 	char err[256];
@@ -57,7 +57,7 @@ wc_hello(struct service *s, const struct cub_val *p, struct cub_val **res,
 	if (s->schema_wire) {
 		/* A restarted worker may not widen what the first declared. */
 		bool same = cub_val__equal(s->schema_wire, schema) &&
-		    !memcmp(&s->policy, &policy, sizeof(policy));
+			    !memcmp(&s->policy, &policy, sizeof(policy));
 
 		pthread_mutex_unlock(&s->b->lock);
 		if (!same)
@@ -69,8 +69,8 @@ wc_hello(struct service *s, const struct cub_val *p, struct cub_val **res,
 		parsed = cubi_schema__parse(schema, err, sizeof(err));
 		if (!parsed) {
 			pthread_mutex_unlock(&s->b->lock);
-			return ERR(CUB_E_INVAL, "hello: schema refused: %s",
-			    err);
+			return ERR(
+			    CUB_E_INVAL, "hello: schema refused: %s", err);
 		}
 		s->schema = parsed;
 		s->schema_wire = schema ? cub_val__dup(schema) : cub_val__nil();
@@ -137,8 +137,7 @@ wc_load(struct service *s, const struct cub_val *p, struct cub_val **res,
 		cub_val__set(m, "type", cub_val__uint(bm->type));
 		cub_val__set(m, "key_size", cub_val__uint(bm->key_size));
 		cub_val__set(m, "value_size", cub_val__uint(bm->value_size));
-		cub_val__set(m, "max_entries",
-		    cub_val__uint(bm->max_entries));
+		cub_val__set(m, "max_entries", cub_val__uint(bm->max_entries));
 		cub_val__push(maps, m);
 	}
 	pthread_mutex_unlock(&s->b->lock);
@@ -152,8 +151,8 @@ static bool
 percpu(uint32_t type)
 {
 	return type == BPF_MAP_TYPE_PERCPU_ARRAY ||
-	    type == BPF_MAP_TYPE_PERCPU_HASH ||
-	    type == BPF_MAP_TYPE_LRU_PERCPU_HASH;
+	       type == BPF_MAP_TYPE_PERCPU_HASH ||
+	       type == BPF_MAP_TYPE_LRU_PERCPU_HASH;
 }
 
 /*
@@ -171,8 +170,8 @@ map_get(struct service *s, const char *method, const struct cub_val *p,
 	uint64_t id;
 
 	if (cub_val__as_u64(cub_val__get(p, "map"), &id)) {
-		*errv = cub_err_val(CUB_E_TYPE, "%s: 'map' must be a map id",
-		    method);
+		*errv = cub_err_val(
+		    CUB_E_TYPE, "%s: 'map' must be a map id", method);
 		return NULL;
 	}
 	pthread_mutex_lock(&s->b->lock);
@@ -187,8 +186,8 @@ map_get(struct service *s, const char *method, const struct cub_val *p,
 	}
 	bm = &c->obj->maps[id - 1];
 	if (write && !strncmp(bm->name, "cub_", 4)) {
-		*errv = cub_err_val(CUB_E_PERM,
-		    "map '%s' belongs to the broker", bm->name);
+		*errv = cub_err_val(
+		    CUB_E_PERM, "map '%s' belongs to the broker", bm->name);
 		goto fail;
 	}
 	*vsz = (size_t)bm->value_size * (percpu(bm->type) ? s->b->ncpus : 1);
@@ -199,12 +198,12 @@ fail:
 }
 
 static int
-kernel_err(int r, const struct bmap *bm, const char *method,
-    struct cub_val **errv)
+kernel_err(
+    int r, const struct bmap *bm, const char *method, struct cub_val **errv)
 {
-	*errv = cub_err_val(r == -ENOENT ? CUB_E_NOTFOUND :
-			    r == -E2BIG || r == -ENOSPC ? CUB_E_LIMIT :
-							  CUB_E_KERNEL,
+	*errv = cub_err_val(r == -ENOENT                  ? CUB_E_NOTFOUND
+			    : r == -E2BIG || r == -ENOSPC ? CUB_E_LIMIT
+							  : CUB_E_KERNEL,
 	    "map '%s': %s failed: %s", bm->name, method, strerror(-r));
 	return r;
 }
@@ -231,8 +230,8 @@ wc_map(struct service *s, const char *method, const struct cub_val *p,
 
 	if (cub_val__get(p, "flags") &&
 	    cub_val__as_u64(cub_val__get(p, "flags"), &flags))
-		return ERR(CUB_E_TYPE, "%s: 'flags' must be an integer",
-		    method);
+		return ERR(
+		    CUB_E_TYPE, "%s: 'flags' must be an integer", method);
 	bm = map_get(s, method, p, !lookup, &vsz, errv);
 	if (!bm)
 		return -EPERM;
@@ -245,20 +244,21 @@ wc_map(struct service *s, const char *method, const struct cub_val *p,
 			*errv = cub_err_val(CUB_E_INVAL,
 			    "map '%s': value must be %zu bytes", bm->name, vsz);
 			r = -EINVAL;
-		} else if (bpf_map_update_elem(bm->fd, key->bin.ptr,
-			       val->bin.ptr, flags)) {
+		} else if (bpf_map_update_elem(
+			       bm->fd, key->bin.ptr, val->bin.ptr, flags)) {
 			r = kernel_err(-errno, bm, method, errv);
 		} else {
 			r = 0;
 		}
 	} else if (!lookup) {
-		r = bpf_map_delete_elem(bm->fd, key->bin.ptr) ?
-		    kernel_err(-errno, bm, method, errv) :
-		    0;
+		r = bpf_map_delete_elem(bm->fd, key->bin.ptr)
+			? kernel_err(-errno, bm, method, errv)
+			: 0;
 	} else {
 		out = calloc(1, vsz);
 		if (!out || bpf_map_lookup_elem(bm->fd, key->bin.ptr, out)) {
-			r = kernel_err(out ? -errno : -ENOMEM, bm, method, errv);
+			r = kernel_err(
+			    out ? -errno : -ENOMEM, bm, method, errv);
 		} else {
 			*res = cub_val__map();
 			cub_val__set(*res, "value", cub_val__bin(out, vsz));
@@ -287,10 +287,10 @@ wc_batch(struct service *s, const struct cub_val *p, struct cub_val **res,
 	if (!op || (!update && strcmp(op, "delete")))
 		return ERR(CUB_E_INVAL, "map.batch: 'op' must be update or "
 					"delete");
-	if (!keys || keys->kind != CUB_V_ARRAY ||
-	    keys->arr.len > CUB_BATCH_MAX)
-		return ERR(CUB_E_TYPE, "map.batch: 'keys' must be an array of "
-				       "at most %d keys",
+	if (!keys || keys->kind != CUB_V_ARRAY || keys->arr.len > CUB_BATCH_MAX)
+		return ERR(CUB_E_TYPE,
+		    "map.batch: 'keys' must be an array of "
+		    "at most %d keys",
 		    CUB_BATCH_MAX);
 	if (update && (!vals || vals->kind != CUB_V_ARRAY ||
 			  vals->arr.len != keys->arr.len))
@@ -314,9 +314,9 @@ wc_batch(struct service *s, const struct cub_val *p, struct cub_val **res,
 	for (i = 0; i < keys->arr.len && !r; i++) {
 		if (update ? bpf_map_update_elem(bm->fd,
 				 keys->arr.items[i]->bin.ptr,
-				 vals->arr.items[i]->bin.ptr, flags) :
-			     bpf_map_delete_elem(bm->fd,
-				 keys->arr.items[i]->bin.ptr)) {
+				 vals->arr.items[i]->bin.ptr, flags)
+			   : bpf_map_delete_elem(
+				 bm->fd, keys->arr.items[i]->bin.ptr)) {
 			r = kernel_err(-errno, bm, "map.batch", errv);
 			break;
 		}
@@ -434,8 +434,8 @@ wcall_thread(void *arg)
 		else if (!strcmp(rpc.method, CUB_M_MAP_DUMP))
 			wc_dump(s, rpc.params, &res, &errv);
 		else if (!strcmp(rpc.method, CUB_M_MAP_UPDATE) ||
-		    !strcmp(rpc.method, CUB_M_MAP_LOOKUP) ||
-		    !strcmp(rpc.method, CUB_M_MAP_DELETE))
+			 !strcmp(rpc.method, CUB_M_MAP_LOOKUP) ||
+			 !strcmp(rpc.method, CUB_M_MAP_DELETE))
 			wc_map(s, rpc.method, rpc.params, &res, &errv);
 		else
 			errv = cub_err_val(CUB_E_NOMETHOD,

@@ -58,13 +58,13 @@ static int
 parse_opts(int argc, char **argv, struct worker_opts *o)
 {
 	static const struct option longopts[] = {
-		{ "plugin", required_argument, NULL, 'p' },
-		{ "service", required_argument, NULL, 's' },
-		{ "socket-dir", required_argument, NULL, 'S' },
-		{ "uid", required_argument, NULL, 'u' },
-		{ "gid", required_argument, NULL, 'g' },
-		{ "debug", no_argument, NULL, 'd' },
-		{ NULL, 0, NULL, 0 },
+	    {"plugin", required_argument, NULL, 'p'},
+	    {"service", required_argument, NULL, 's'},
+	    {"socket-dir", required_argument, NULL, 'S'},
+	    {"uid", required_argument, NULL, 'u'},
+	    {"gid", required_argument, NULL, 'g'},
+	    {"debug", no_argument, NULL, 'd'},
+	    {NULL, 0, NULL, 0},
 	};
 	unsigned id;
 	int c;
@@ -99,8 +99,7 @@ parse_opts(int argc, char **argv, struct worker_opts *o)
 			return -EINVAL;
 		}
 	}
-	if (!o->plugin || !o->service || !o->socket_dir || !o->uid ||
-	    !o->gid) {
+	if (!o->plugin || !o->service || !o->socket_dir || !o->uid || !o->gid) {
 		log_err("usage: cubicle-worker --plugin SO --service NAME "
 			"--socket-dir DIR --uid UID --gid GID");
 		return -EINVAL;
@@ -150,8 +149,7 @@ drop_bounding_set(void)
 }
 
 static int
-dial(nng_socket *s, bool req, const struct worker_opts *o,
-    const char *suffix)
+dial(nng_socket *s, bool req, const struct worker_opts *o, const char *suffix)
 {
 	char url[PATH_MAX + 16];
 	int r;
@@ -187,8 +185,8 @@ serve(nng_socket cmd)
 		nng_msg_free(msg);
 		result = errv = NULL;
 		if (r || rpc.type != CUB_RPC_REQUEST)
-			errv = cub_err_val(CUB_E_BADMSG, "%s",
-			    r ? err : "expected a request");
+			errv = cub_err_val(
+			    CUB_E_BADMSG, "%s", r ? err : "expected a request");
 		else
 			cubi_worker__dispatch(&rpc, &result, &errv);
 		cubi_reply(cmd, rpc.msgid, errv, result);
@@ -199,7 +197,7 @@ serve(nng_socket cmd)
 int
 main(int argc, char **argv)
 {
-	struct worker_opts o = { 0 };
+	struct worker_opts o = {0};
 	const struct cub_plugin *pl;
 	nng_socket calls, cmd;
 	char err[256];
@@ -225,15 +223,15 @@ main(int argc, char **argv)
 		return 1;
 	nng_socket_set_ms(calls, NNG_OPT_RECVTIMEO, 10000);
 	nng_socket_set_ms(calls, NNG_OPT_SENDTIMEO, 10000);
-	if ((r = sandbox_enter(&(struct sandbox_opts){ .uid = o.uid,
-		 .gid = o.gid })))
+	if ((r = sandbox_enter(
+		 &(struct sandbox_opts){.uid = o.uid, .gid = o.gid})))
 		return log_errno(r, "enter sandbox"), 1;
 	if (cubi_worker__init(pl, calls))
 		return log_err("plugin '%s': bad entry", pl->name), 1;
 	if ((r = cubi_worker__hello(err, sizeof(err))))
 		return log_err("hello refused by broker: %s", err), 1;
-	log_info("sandboxed as uid %u; serving service '%s'",
-	    (unsigned)o.uid, pl->name);
+	log_info("sandboxed as uid %u; serving service '%s'", (unsigned)o.uid,
+	    pl->name);
 	serve(cmd);
 	return 1;
 }

@@ -29,37 +29,57 @@ struct sf_cube {
 	bool loaded;
 };
 
-static const char *const sf_action_names[] = { "forward", "drop",
-	"slowpath", NULL };
+static const char *const sf_action_names[] = {
+    "forward", "drop", "slowpath", NULL};
 
 static const struct cub_field sf_port_fields[] = {
-	{ .name = "action", .type = CUB_T_ENUM, .enums = sf_action_names,
-	    .dflt = "drop",
-	    .help = "what to do with packets received on this port" },
-	{ .name = "outport", .type = CUB_T_STR, .max = CUB_NAME_MAX,
-	    .help = "port to send packets to when action is forward" },
-	{ .name = "rx_packets", .type = CUB_T_U64, .flags = CUB_F_RO,
-	    .help = "packets received on this port" },
-	{ .name = "rx_bytes", .type = CUB_T_U64, .flags = CUB_F_RO,
-	    .help = "bytes received on this port" },
-	{ .name = "tx_packets", .type = CUB_T_U64, .flags = CUB_F_RO,
-	    .help = "packets forwarded out of this port" },
-	{ .name = "tx_bytes", .type = CUB_T_U64, .flags = CUB_F_RO,
-	    .help = "bytes forwarded out of this port" },
-	{ .name = "drops", .type = CUB_T_U64, .flags = CUB_F_RO,
-	    .help = "packets received on this port and dropped" },
-	{ .name = "slowpath", .type = CUB_T_U64, .flags = CUB_F_RO,
-	    .help = "packets received on this port sent to the slow path" },
-	{ .name = "packet_ins", .type = CUB_T_U64, .flags = CUB_F_RO,
-	    .help = "slow-path packets this worker received from the port "
-		    "since it started" },
-	{ 0 },
+    {.name = "action",
+	.type = CUB_T_ENUM,
+	.enums = sf_action_names,
+	.dflt = "drop",
+	.help = "what to do with packets received on this port"},
+    {.name = "outport",
+	.type = CUB_T_STR,
+	.max = CUB_NAME_MAX,
+	.help = "port to send packets to when action is forward"},
+    {.name = "rx_packets",
+	.type = CUB_T_U64,
+	.flags = CUB_F_RO,
+	.help = "packets received on this port"},
+    {.name = "rx_bytes",
+	.type = CUB_T_U64,
+	.flags = CUB_F_RO,
+	.help = "bytes received on this port"},
+    {.name = "tx_packets",
+	.type = CUB_T_U64,
+	.flags = CUB_F_RO,
+	.help = "packets forwarded out of this port"},
+    {.name = "tx_bytes",
+	.type = CUB_T_U64,
+	.flags = CUB_F_RO,
+	.help = "bytes forwarded out of this port"},
+    {.name = "drops",
+	.type = CUB_T_U64,
+	.flags = CUB_F_RO,
+	.help = "packets received on this port and dropped"},
+    {.name = "slowpath",
+	.type = CUB_T_U64,
+	.flags = CUB_F_RO,
+	.help = "packets received on this port sent to the slow path"},
+    {.name = "packet_ins",
+	.type = CUB_T_U64,
+	.flags = CUB_F_RO,
+	.help = "slow-path packets this worker received from the port "
+		"since it started"},
+    {0},
 };
 
 static const struct cub_field sf_schema[] = {
-	{ .name = "ports", .type = CUB_T_LIST, .children = sf_port_fields,
-	    .help = "ports of the cube" },
-	{ 0 },
+    {.name = "ports",
+	.type = CUB_T_LIST,
+	.children = sf_port_fields,
+	.help = "ports of the cube"},
+    {0},
 };
 
 static uint32_t
@@ -95,7 +115,7 @@ sf_apply(struct cub_cube *cube, const struct cub_val *config, bool create)
 {
 	struct sf_cube *sf = cub_cube__priv(cube);
 	const struct cub_val *ports = cub_val__get(config, "ports");
-	uint8_t used[CUB_MAX_PORTS] = { 0 };
+	uint8_t used[CUB_MAX_PORTS] = {0};
 	struct sf_action acts[CUB_MAX_PORTS * 2];
 	uint32_t keys[CUB_MAX_PORTS * 2];
 	const char *pname, *out;
@@ -107,8 +127,8 @@ sf_apply(struct cub_cube *cube, const struct cub_val *config, bool create)
 		return r;
 	if (ports && ports->kind == CUB_V_ARRAY &&
 	    ports->arr.len > CUB_MAX_PORTS)
-		return cub_cube__set_error(cube, CUB_E_LIMIT,
-		    "more than %d ports", CUB_MAX_PORTS);
+		return cub_cube__set_error(
+		    cube, CUB_E_LIMIT, "more than %d ports", CUB_MAX_PORTS);
 	/* Check everything before writing anything. */
 	for (i = 0; ports && ports->kind == CUB_V_ARRAY && i < ports->arr.len;
 	     i++) {
@@ -143,9 +163,8 @@ sf_apply(struct cub_cube *cube, const struct cub_val *config, bool create)
 		acts[n].action = action_code(cub_val__get_str(e, "action"));
 		out = cub_val__get_str(e, "outport");
 		o = out && *out ? cub_config__port_index(config, out) : 0;
-		acts[n].outport = acts[n].action == SF_FORWARD && o >= 0 ?
-		    (uint32_t)o :
-		    0;
+		acts[n].outport =
+		    acts[n].action == SF_FORWARD && o >= 0 ? (uint32_t)o : 0;
 		used[keys[n]] = 1;
 		n++;
 	}
@@ -157,8 +176,8 @@ sf_apply(struct cub_cube *cube, const struct cub_val *config, bool create)
 		memset(&acts[n], 0, sizeof(acts[n]));
 		n++;
 	}
-	if (n && (r = cub_map__update_batch(cube, &sf->actions, keys, acts, n,
-		      0)))
+	if (n &&
+	    (r = cub_map__update_batch(cube, &sf->actions, keys, acts, n, 0)))
 		return r;
 	memcpy(sf->used, used, sizeof(used));
 	return 0;
@@ -217,22 +236,23 @@ sf_show(struct cub_cube *cube, const struct cub_val *config,
 	oports = cub_val__array();
 	for (i = 0; ports && ports->kind == CUB_V_ARRAY && i < ports->arr.len;
 	     i++) {
-		if (cub_val__as_u64(cub_val__get(ports->arr.items[i], "index"),
-			&idx) ||
+		if (cub_val__as_u64(
+			cub_val__get(ports->arr.items[i], "index"), &idx) ||
 		    idx >= CUB_MAX_PORTS)
 			continue;
 		sum = &d->sum[idx];
 		e = cub_val__map();
-		cub_val__set(e, "name", cub_val__str(cub_val__get_str(
-					    ports->arr.items[i], "name")));
+		cub_val__set(e, "name",
+		    cub_val__str(
+			cub_val__get_str(ports->arr.items[i], "name")));
 		cub_val__set(e, "rx_packets", cub_val__uint(sum->rx_packets));
 		cub_val__set(e, "rx_bytes", cub_val__uint(sum->rx_bytes));
 		cub_val__set(e, "tx_packets", cub_val__uint(sum->tx_packets));
 		cub_val__set(e, "tx_bytes", cub_val__uint(sum->tx_bytes));
 		cub_val__set(e, "drops", cub_val__uint(sum->drops));
 		cub_val__set(e, "slowpath", cub_val__uint(sum->slowpath));
-		cub_val__set(e, "packet_ins",
-		    cub_val__uint(sf->packet_ins[idx]));
+		cub_val__set(
+		    e, "packet_ins", cub_val__uint(sf->packet_ins[idx]));
 		cub_val__push(oports, e);
 	}
 	free(d);
@@ -241,8 +261,7 @@ sf_show(struct cub_cube *cube, const struct cub_val *config,
 
 /* The slow path: count what arrives (Polycube's logs it and drops it). */
 static void
-sf_packet_in(struct cub_cube *cube, uint32_t port, const void *data,
-    size_t len)
+sf_packet_in(struct cub_cube *cube, uint32_t port, const void *data, size_t len)
 {
 	struct sf_cube *sf = cub_cube__priv(cube);
 
@@ -251,31 +270,31 @@ sf_packet_in(struct cub_cube *cube, uint32_t port, const void *data,
 }
 
 /* The policy: what the broker lets this service load. */
-#define SF_POLICY                                                            \
-	{                                                                    \
-		.prog_types = (1u << BPF_PROG_TYPE_SCHED_CLS) |              \
-		    (1u << BPF_PROG_TYPE_XDP),                               \
-		.map_types = (1ull << BPF_MAP_TYPE_ARRAY) |                  \
-		    (1ull << BPF_MAP_TYPE_HASH) |                            \
-		    (1ull << BPF_MAP_TYPE_PERCPU_ARRAY) |                    \
-		    (1ull << BPF_MAP_TYPE_RINGBUF),                          \
-		.max_map_bytes = 4u << 20,                                   \
+#define SF_POLICY                                                              \
+	{                                                                      \
+		.prog_types = (1u << BPF_PROG_TYPE_SCHED_CLS) |                \
+			      (1u << BPF_PROG_TYPE_XDP),                       \
+		.map_types = (1ull << BPF_MAP_TYPE_ARRAY) |                    \
+			     (1ull << BPF_MAP_TYPE_HASH) |                     \
+			     (1ull << BPF_MAP_TYPE_PERCPU_ARRAY) |             \
+			     (1ull << BPF_MAP_TYPE_RINGBUF),                   \
+		.max_map_bytes = 4u << 20,                                     \
 	}
 
 #ifndef SF_NO_ENTRY
 static const struct cub_plugin_ops sf_ops = {
-	.apply = sf_apply,
-	.show = sf_show,
-	.packet_in = sf_packet_in,
+    .apply = sf_apply,
+    .show = sf_show,
+    .packet_in = sf_packet_in,
 };
 
 const struct cub_plugin cub_plugin_entry = {
-	.abi = CUB_PLUGIN_ABI,
-	.name = "simpleforwarder",
-	.description = "per-port forward / drop / slow path, with counters",
-	.cube_size = sizeof(struct sf_cube),
-	.schema = sf_schema,
-	.ops = &sf_ops,
-	.policy = SF_POLICY,
+    .abi = CUB_PLUGIN_ABI,
+    .name = "simpleforwarder",
+    .description = "per-port forward / drop / slow path, with counters",
+    .cube_size = sizeof(struct sf_cube),
+    .schema = sf_schema,
+    .ops = &sf_ops,
+    .policy = SF_POLICY,
 };
 #endif /* SF_NO_ENTRY */

@@ -18,49 +18,60 @@
 #include "evil_leak.skel.h"
 #include "evil_probe.skel.h"
 
-static const char *const evil_calls[] = { "bpf", "execve", "socket-inet",
-	"fork", "open", NULL };
-static const char *const evil_objects[] = { "probe-read", "ptr-leak",
-	NULL };
+static const char *const evil_calls[] = {
+    "bpf", "execve", "socket-inet", "fork", "open", NULL};
+static const char *const evil_objects[] = {"probe-read", "ptr-leak", NULL};
 
 static const struct cub_field evil_syscall_args[] = {
-	{ .name = "call", .type = CUB_T_ENUM, .flags = CUB_F_REQUIRED,
-	    .enums = evil_calls, .help = "the system call to attempt" },
-	{ 0 },
+    {.name = "call",
+	.type = CUB_T_ENUM,
+	.flags = CUB_F_REQUIRED,
+	.enums = evil_calls,
+	.help = "the system call to attempt"},
+    {0},
 };
 
 static const struct cub_field evil_load_args[] = {
-	{ .name = "object", .type = CUB_T_ENUM, .flags = CUB_F_REQUIRED,
-	    .enums = evil_objects, .help = "the hostile object to load" },
-	{ 0 },
+    {.name = "object",
+	.type = CUB_T_ENUM,
+	.flags = CUB_F_REQUIRED,
+	.enums = evil_objects,
+	.help = "the hostile object to load"},
+    {0},
 };
 
 static const struct cub_action evil_actions[] = {
-	{ .name = "syscall", .help = "attempt a forbidden system call",
-	    .args = evil_syscall_args },
-	{ .name = "load", .help = "ask the broker to load a hostile object",
-	    .args = evil_load_args },
-	{ 0 },
+    {.name = "syscall",
+	.help = "attempt a forbidden system call",
+	.args = evil_syscall_args},
+    {.name = "load",
+	.help = "ask the broker to load a hostile object",
+	.args = evil_load_args},
+    {0},
 };
 
 static const struct cub_field evil_debug_fields[] = {
-	{ .name = "note", .type = CUB_T_STR, .help = "free text" },
-	{ 0 },
+    {.name = "note", .type = CUB_T_STR, .help = "free text"},
+    {0},
 };
 
 static const struct cub_field evil_schema[] = {
-	{ .name = "ports", .type = CUB_T_LIST, .children = sf_port_fields,
-	    .help = "ports of the cube" },
-	{ .name = "debug", .type = CUB_T_CONTAINER,
-	    .children = evil_debug_fields, .actions = evil_actions,
-	    .help = "misbehave on request (tests only)" },
-	{ 0 },
+    {.name = "ports",
+	.type = CUB_T_LIST,
+	.children = sf_port_fields,
+	.help = "ports of the cube"},
+    {.name = "debug",
+	.type = CUB_T_CONTAINER,
+	.children = evil_debug_fields,
+	.actions = evil_actions,
+	.help = "misbehave on request (tests only)"},
+    {0},
 };
 
 static int
 evil_syscall(struct cub_cube *cube, const char *call)
 {
-	char *const argv[] = { "/bin/true", NULL };
+	char *const argv[] = {"/bin/true", NULL};
 	int fd;
 
 	if (!strcmp(call, "bpf"))
@@ -78,16 +89,16 @@ evil_syscall(struct cub_cube *cube, const char *call)
 			return cub_cube__set_error(cube, CUB_E_INTERNAL,
 			    "open(/etc/passwd) succeeded inside the sandbox");
 		}
-		return cub_cube__set_error(cube, CUB_E_PERM,
-		    "open(/etc/passwd): %s", strerror(errno));
+		return cub_cube__set_error(
+		    cube, CUB_E_PERM, "open(/etc/passwd): %s", strerror(errno));
 	}
 	return cub_cube__set_error(cube, CUB_E_INTERNAL,
 	    "%s returned: the sandbox did not stop it", call);
 }
 
 static int
-evil_action(struct cub_cube *cube, const struct cub_val *path,
-    const char *name, const struct cub_val *args, struct cub_val **result)
+evil_action(struct cub_cube *cube, const struct cub_val *path, const char *name,
+    const struct cub_val *args, struct cub_val **result)
 {
 	const char *what;
 	const void *elf;
@@ -102,23 +113,23 @@ evil_action(struct cub_cube *cube, const struct cub_val *path,
 		elf = evil_leak__elf_bytes(&len);
 	if (cub_cube__load(cube, elf, len))
 		return -EPERM; /* the broker's refusal is the error */
-	return cub_cube__set_error(cube, CUB_E_INTERNAL,
-	    "the broker loaded the '%s' object", what);
+	return cub_cube__set_error(
+	    cube, CUB_E_INTERNAL, "the broker loaded the '%s' object", what);
 }
 
 static const struct cub_plugin_ops evil_ops = {
-	.apply = sf_apply,
-	.show = sf_show,
-	.action = evil_action,
-	.packet_in = sf_packet_in,
+    .apply = sf_apply,
+    .show = sf_show,
+    .action = evil_action,
+    .packet_in = sf_packet_in,
 };
 
 const struct cub_plugin cub_plugin_entry = {
-	.abi = CUB_PLUGIN_ABI,
-	.name = "evil",
-	.description = "simpleforwarder that misbehaves on request (tests)",
-	.cube_size = sizeof(struct sf_cube),
-	.schema = evil_schema,
-	.ops = &evil_ops,
-	.policy = SF_POLICY,
+    .abi = CUB_PLUGIN_ABI,
+    .name = "evil",
+    .description = "simpleforwarder that misbehaves on request (tests)",
+    .cube_size = sizeof(struct sf_cube),
+    .schema = evil_schema,
+    .ops = &evil_ops,
+    .policy = SF_POLICY,
 };

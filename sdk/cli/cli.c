@@ -45,8 +45,7 @@ is_key(const char *s, size_t len)
 #define USAGE(...) (snprintf(err, errlen, __VA_ARGS__), -EINVAL)
 
 int
-cli_parse(int argc, char **argv, struct cli_cmd *cmd, char *err,
-    size_t errlen)
+cli_parse(int argc, char **argv, struct cli_cmd *cmd, char *err, size_t errlen)
 {
 	bool opts = true;
 	const char *a, *val, *eq;
@@ -70,14 +69,13 @@ cli_parse(int argc, char **argv, struct cli_cmd *cmd, char *err,
 
 			val = name[nlen] == '=' ? name + nlen + 1 : NULL;
 #define OPT(s) (nlen == strlen(s) && !strncmp(name, s, nlen))
-#define NEEDVAL()                                                            \
-	do {                                                                 \
-		if (!val) {                                                  \
-			if (i + 1 >= argc)                                   \
-				return USAGE("option '%s' needs a value",    \
-				    a);                                      \
-			val = argv[++i];                                     \
-		}                                                            \
+#define NEEDVAL()                                                              \
+	do {                                                                   \
+		if (!val) {                                                    \
+			if (i + 1 >= argc)                                     \
+				return USAGE("option '%s' needs a value", a);  \
+			val = argv[++i];                                       \
+		}                                                              \
 	} while (0)
 			if (OPT("h") || OPT("help")) {
 				cmd->help = true;
@@ -102,7 +100,8 @@ cli_parse(int argc, char **argv, struct cli_cmd *cmd, char *err,
 			} else if (OPT("rid")) {
 				NEEDVAL();
 				if (!*val || strlen(val) > 64)
-					return USAGE("--rid: 1 to 64 characters");
+					return USAGE(
+					    "--rid: 1 to 64 characters");
 				cmd->rid = val;
 			} else if (OPT("count")) {
 				NEEDVAL();
@@ -139,13 +138,13 @@ cli_parse(int argc, char **argv, struct cli_cmd *cmd, char *err,
 			{
 				char key[65];
 
-				snprintf(key, sizeof(key), "%.*s",
-				    (int)(eq - a), a);
+				snprintf(
+				    key, sizeof(key), "%.*s", (int)(eq - a), a);
 				if (cub_val__get(cmd->args, key))
-					return USAGE("'%s' is given twice",
-					    key);
-				if (cub_val__set(cmd->args, key,
-					cub_val__str(eq + 1)))
+					return USAGE(
+					    "'%s' is given twice", key);
+				if (cub_val__set(
+					cmd->args, key, cub_val__str(eq + 1)))
 					return USAGE("bad value for '%s'", key);
 			}
 			continue;
@@ -301,11 +300,11 @@ render_map(FILE *f, const struct cub_val *m, int indent)
 			render_map(f, v, indent + 2);
 		else {
 			for (uint32_t j = 0; j < v->arr.len; j++) {
-				s = is_scalar(v->arr.items[j]) ?
-				    scalar_text(v->arr.items[j]) :
-				    cub_json_emit(v->arr.items[j], false);
-				fprintf(f, "%*s%s\n", indent + 2, "",
-				    s ? s : "");
+				s = is_scalar(v->arr.items[j])
+					? scalar_text(v->arr.items[j])
+					: cub_json_emit(v->arr.items[j], false);
+				fprintf(
+				    f, "%*s%s\n", indent + 2, "", s ? s : "");
 				free(s);
 			}
 		}
@@ -338,8 +337,7 @@ cli_render(FILE *f, const struct cub_val *v, enum cli_out out)
 	char *s;
 
 	if (out != CLI_TEXT) {
-		s = out == CLI_JSON ? cub_json_emit(v, true) :
-				      cub_yaml_emit(v);
+		s = out == CLI_JSON ? cub_json_emit(v, true) : cub_yaml_emit(v);
 		if (s) {
 			fputs(s, f);
 			if (out == CLI_JSON && s[0] && s[strlen(s) - 1] != '\n')

@@ -31,8 +31,8 @@ struct cli_cmd {
  * key=value arguments.  Options may appear anywhere; "--" ends them.
  * Returns 0, or -EINVAL with a message in err (exit code CLI_USAGE).
  */
-int cli_parse(int argc, char **argv, struct cli_cmd *cmd, char *err,
-    size_t errlen);
+int cli_parse(
+    int argc, char **argv, struct cli_cmd *cmd, char *err, size_t errlen);
 void cli_cmd_clear(struct cli_cmd *cmd);
 /* True when the words carry a verb that accepts a body (add, set). */
 bool cli_wants_body(const struct cli_cmd *cmd);

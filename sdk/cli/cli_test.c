@@ -36,8 +36,8 @@ START_TEST(words_and_args)
 	struct cli_cmd c;
 	char err[256];
 
-	ck_assert_int_eq(parse(&c, err, "sf1 ports p1 set action=drop outport="),
-	    0);
+	ck_assert_int_eq(
+	    parse(&c, err, "sf1 ports p1 set action=drop outport="), 0);
 	ck_assert_uint_eq(c.words->arr.len, 4);
 	ck_assert_str_eq(word(&c, 0), "sf1");
 	ck_assert_str_eq(word(&c, 3), "set");
@@ -54,8 +54,9 @@ START_TEST(options_anywhere)
 	struct cli_cmd c;
 	char err[256];
 
-	ck_assert_int_eq(parse(&c, err,
-			     "--socket-dir /tmp/s sf1 show -o json --timeout 500"),
+	ck_assert_int_eq(
+	    parse(
+		&c, err, "--socket-dir /tmp/s sf1 show -o json --timeout 500"),
 	    0);
 	ck_assert_str_eq(c.socket_dir, "/tmp/s");
 	ck_assert_int_eq(c.out, CLI_JSON);

@@ -102,8 +102,8 @@ load_body(const struct cli_cmd *cmd, struct cub_val **body)
 			    "message cap\n",
 			    src, CUB_MSG_MAX >> 20);
 		else
-			fprintf(stderr, "cubicle: %s: %s\n", src,
-			    strerror(errno));
+			fprintf(
+			    stderr, "cubicle: %s: %s\n", src, strerror(errno));
 		return -EIO;
 	}
 	if (len == 0 && !cmd->file) {
@@ -143,8 +143,8 @@ stream_events(const struct cli_cmd *cmd)
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	while (!cmd->count || n < cmd->count) {
-		r = cub_events__recv(e, cmd->timeout_ms ? cmd->timeout_ms : -1,
-		    &name, &params);
+		r = cub_events__recv(
+		    e, cmd->timeout_ms ? cmd->timeout_ms : -1, &name, &params);
 		if (r == -ETIMEDOUT)
 			break;
 		if (r)

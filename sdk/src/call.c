@@ -43,7 +43,7 @@ cubi_call(nng_socket s, uint32_t msgid, const char *method,
     struct cub_val *params, struct cub_val **result, struct cub_val **errv,
     int *nngr)
 {
-	struct cub_rpc rpc = { 0 };
+	struct cub_rpc rpc = {0};
 	char err[256];
 	nng_msg *msg;
 	void *buf;
@@ -61,13 +61,14 @@ cubi_call(nng_socket s, uint32_t msgid, const char *method,
 		*nngr = r;
 		return cubi_nng_errno(r);
 	}
-	r = cub_rpc__decode(nng_msg_body(msg), nng_msg_len(msg), &rpc, err,
-	    sizeof(err));
+	r = cub_rpc__decode(
+	    nng_msg_body(msg), nng_msg_len(msg), &rpc, err, sizeof(err));
 	nng_msg_free(msg);
 	if (r || rpc.type != CUB_RPC_RESPONSE || rpc.msgid != msgid) {
 		cub_rpc__clear(&rpc);
-		*errv = cub_err_val(CUB_E_BADMSG, "malformed answer to '%s': %s",
-		    method, r ? err : "not the response to this request");
+		*errv =
+		    cub_err_val(CUB_E_BADMSG, "malformed answer to '%s': %s",
+			method, r ? err : "not the response to this request");
 		return -EREMOTEIO;
 	}
 	if (rpc.error) {
@@ -83,8 +84,8 @@ cubi_call(nng_socket s, uint32_t msgid, const char *method,
 }
 
 int
-cubi_reply(nng_socket s, uint32_t msgid, struct cub_val *errv,
-    struct cub_val *result)
+cubi_reply(
+    nng_socket s, uint32_t msgid, struct cub_val *errv, struct cub_val *result)
 {
 	void *buf;
 	size_t len;

@@ -26,7 +26,7 @@ int cubi_nng_errno(int nngr);
 /* Send bytes as one message; 0 or the nng error. */
 int cubi_send(nng_socket s, const void *buf, size_t len, int flags);
 /* Send [1, msgid, errv, result] (taken; result nil when errv is set). */
-int cubi_reply(nng_socket s, uint32_t msgid, struct cub_val *errv,
-    struct cub_val *result);
+int cubi_reply(
+    nng_socket s, uint32_t msgid, struct cub_val *errv, struct cub_val *result);
 
 #endif

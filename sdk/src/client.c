@@ -23,8 +23,8 @@ struct cub_client {
 /* ipc://<socket dir>/<sock>, the dir from opts, the environment or the
  * default. */
 static int
-sock_url(const struct cub_client_opts *opts, const char *sock, char *url,
-    size_t len)
+sock_url(
+    const struct cub_client_opts *opts, const char *sock, char *url, size_t len)
 {
 	const char *dir = NULL;
 
@@ -89,8 +89,8 @@ cub_client__call(struct cub_client *c, const char *method,
 {
 	int nngr;
 
-	return cubi_call(c->sock, ++c->msgid, method, params, result, errv,
-	    &nngr);
+	return cubi_call(
+	    c->sock, ++c->msgid, method, params, result, errv, &nngr);
 }
 
 struct cub_events {
@@ -113,8 +113,8 @@ cub_events__open(const struct cub_client_opts *opts)
 		return NULL;
 	if ((r = nng_sub0_open(&e->sock)) ||
 	    (r = nng_socket_set(e->sock, NNG_OPT_SUB_SUBSCRIBE, "", 0)) ||
-	    (r = nng_socket_set_size(e->sock, NNG_OPT_RECVMAXSZ,
-		 CUB_MSG_MAX)) ||
+	    (r = nng_socket_set_size(
+		 e->sock, NNG_OPT_RECVMAXSZ, CUB_MSG_MAX)) ||
 	    (r = nng_dial(e->sock, url, NULL, 0))) {
 		nng_close(e->sock);
 		free(e);
@@ -135,10 +135,10 @@ cub_events__close(struct cub_events *e)
 }
 
 int
-cub_events__recv(struct cub_events *e, int timeout_ms, char **name,
-    struct cub_val **params)
+cub_events__recv(
+    struct cub_events *e, int timeout_ms, char **name, struct cub_val **params)
 {
-	struct cub_rpc rpc = { 0 };
+	struct cub_rpc rpc = {0};
 	char err[256];
 	nng_msg *msg;
 	const char *body;
@@ -156,8 +156,9 @@ cub_events__recv(struct cub_events *e, int timeout_ms, char **name,
 	/* Topic (event name) and a NUL, then a notification frame. */
 	tlen = strnlen(body, len);
 	r = -EBADMSG;
-	if (tlen < len && !cub_rpc__decode(body + tlen + 1, len - tlen - 1,
-			      &rpc, err, sizeof(err)) &&
+	if (tlen < len &&
+	    !cub_rpc__decode(
+		body + tlen + 1, len - tlen - 1, &rpc, err, sizeof(err)) &&
 	    rpc.type == CUB_RPC_NOTIFY && !strcmp(rpc.method, body)) {
 		*name = rpc.method;
 		*params = rpc.params;

@@ -11,10 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "call.h"
 #include "cubicle/errors.h"
 #include "cubicle/plugin.h"
 #include "cubicle/proto.h"
-#include "call.h"
 #include "worker_rt.h"
 
 #define CALL_TIMEOUT_MS 10000
@@ -90,7 +90,7 @@ cubi_worker__hello(char *err, size_t errlen)
 		cub_err_parse(errv, &msg);
 		snprintf(err, errlen, "%s", errv ? msg : strerror(-r));
 	} else if (!cub_val__as_u64(cub_val__get(res, "ncpus"), &n) && n &&
-	    n < 65536) {
+		   n < 65536) {
 		w.ncpus = (uint32_t)n;
 	}
 	cub_val__free(res);
@@ -185,7 +185,7 @@ cub_cube__map(struct cub_cube *cube, const char *name, cub_map *out)
 	uint32_t i;
 
 	for (i = 0; cube->maps && cube->maps->kind == CUB_V_ARRAY &&
-	     i < cube->maps->arr.len;
+		    i < cube->maps->arr.len;
 	     i++) {
 		m = cube->maps->arr.items[i];
 		if (strcmp(cub_val__get_str(m, "name") ?: "", name))
@@ -202,10 +202,9 @@ cub_cube__map(struct cub_cube *cube, const char *name, cub_map *out)
 		out->value_size = (uint32_t)v[3];
 		out->max_entries = (uint32_t)v[4];
 		/* BPF_MAP_TYPE_PERCPU_HASH 5, PERCPU_ARRAY 6, LRU_PERCPU 10 */
-		out->ncpus = out->type == 5 || out->type == 6 ||
-			out->type == 10 ?
-		    w.ncpus :
-		    1;
+		out->ncpus = out->type == 5 || out->type == 6 || out->type == 10
+				 ? w.ncpus
+				 : 1;
 		return 0;
 	}
 	return -ENOENT;
@@ -245,8 +244,8 @@ cub_map__update(struct cub_cube *cube, const cub_map *map, const void *key,
 }
 
 int
-cub_map__lookup(struct cub_cube *cube, const cub_map *map, const void *key,
-    void *value)
+cub_map__lookup(
+    struct cub_cube *cube, const cub_map *map, const void *key, void *value)
 {
 	struct cub_val *p = map_params(cube, map, key), *res, *errv;
 	const struct cub_val *v;
@@ -279,8 +278,7 @@ cub_map__delete(struct cub_cube *cube, const cub_map *map, const void *key)
 
 static int
 map_batch(struct cub_cube *cube, const cub_map *map, const char *op,
-    const uint8_t *keys, const uint8_t *values, uint32_t count,
-    uint64_t flags)
+    const uint8_t *keys, const uint8_t *values, uint32_t count, uint64_t flags)
 {
 	struct cub_val *p = cub_val__map(), *ka = cub_val__array(), *va = NULL;
 	struct cub_val *res, *errv;
@@ -322,8 +320,8 @@ cub_map__update_batch(struct cub_cube *cube, const cub_map *map,
 }
 
 int
-cub_map__delete_batch(struct cub_cube *cube, const cub_map *map,
-    const void *keys, uint32_t count)
+cub_map__delete_batch(
+    struct cub_cube *cube, const cub_map *map, const void *keys, uint32_t count)
 {
 	return map_batch(cube, map, "delete", keys, NULL, count, 0);
 }
@@ -352,7 +350,8 @@ cub_map__dump(struct cub_cube *cube, const cub_map *map,
 		more = false;
 		cub_val__as_bool(cub_val__get(res, "more"), &more);
 		if (!keys || !vals || keys->kind != CUB_V_ARRAY ||
-		    vals->kind != CUB_V_ARRAY || keys->arr.len != vals->arr.len) {
+		    vals->kind != CUB_V_ARRAY ||
+		    keys->arr.len != vals->arr.len) {
 			cub_val__free(res);
 			return -EBADMSG;
 		}
@@ -366,7 +365,8 @@ cub_map__dump(struct cub_cube *cube, const cub_map *map,
 			    vals->arr.items[i]->bin.ptr, ctx);
 		}
 		if (more && keys->arr.len)
-			after = cub_val__dup(keys->arr.items[keys->arr.len - 1]);
+			after =
+			    cub_val__dup(keys->arr.items[keys->arr.len - 1]);
 		else
 			more = false;
 		cub_val__free(res);
@@ -409,8 +409,8 @@ op_error(struct cub_cube *c, int r, const char *what)
 }
 
 void
-cubi_worker__dispatch(const struct cub_rpc *rpc, struct cub_val **result,
-    struct cub_val **errv)
+cubi_worker__dispatch(
+    const struct cub_rpc *rpc, struct cub_val **result, struct cub_val **errv)
 {
 	const struct cub_plugin_ops *ops = w.pl->ops;
 	const struct cub_val *p = rpc->params;
@@ -450,8 +450,8 @@ cubi_worker__dispatch(const struct cub_rpc *rpc, struct cub_val **result,
 				c->priv = calloc(1, w.pl->cube_size ?: 1);
 			if (!c || !c->priv) {
 				free(c);
-				*errv = cub_err_val(CUB_E_INTERNAL,
-				    "out of memory");
+				*errv = cub_err_val(
+				    CUB_E_INTERNAL, "out of memory");
 				return;
 			}
 			snprintf(c->name, sizeof(c->name), "%s", name);
@@ -505,10 +505,10 @@ cubi_worker__dispatch(const struct cub_rpc *rpc, struct cub_val **result,
 		data = cub_val__get(p, "data");
 		if (ops->packet_in && data && data->kind == CUB_V_BIN &&
 		    !cub_val__as_u64(cub_val__get(p, "port"), &port))
-			ops->packet_in(c, (uint32_t)port, data->bin.ptr,
-			    data->bin.len);
+			ops->packet_in(
+			    c, (uint32_t)port, data->bin.ptr, data->bin.len);
 	} else {
-		*errv = cub_err_val(CUB_E_NOMETHOD, "no method '%s'",
-		    rpc->method);
+		*errv =
+		    cub_err_val(CUB_E_NOMETHOD, "no method '%s'", rpc->method);
 	}
 }

@@ -240,10 +240,10 @@ cub_val__equal(const struct cub_val *a, const struct cub_val *b)
 		return a->f == b->f;
 	case CUB_V_STR:
 		return a->str.len == b->str.len &&
-		    !memcmp(a->str.ptr, b->str.ptr, a->str.len);
+		       !memcmp(a->str.ptr, b->str.ptr, a->str.len);
 	case CUB_V_BIN:
 		return a->bin.len == b->bin.len &&
-		    !memcmp(a->bin.ptr, b->bin.ptr, a->bin.len);
+		       !memcmp(a->bin.ptr, b->bin.ptr, a->bin.len);
 	case CUB_V_ARRAY:
 		if (a->arr.len != b->arr.len)
 			return false;
@@ -433,11 +433,15 @@ const char *
 cub_val__kind_name(enum cub_val_kind kind)
 {
 	static const char *const names[] = {
-		[CUB_V_NIL] = "nil",	   [CUB_V_BOOL] = "boolean",
-		[CUB_V_INT] = "integer",   [CUB_V_UINT] = "integer",
-		[CUB_V_FLOAT] = "float",   [CUB_V_STR] = "string",
-		[CUB_V_BIN] = "binary",	   [CUB_V_ARRAY] = "array",
-		[CUB_V_MAP] = "map",
+	    [CUB_V_NIL] = "nil",
+	    [CUB_V_BOOL] = "boolean",
+	    [CUB_V_INT] = "integer",
+	    [CUB_V_UINT] = "integer",
+	    [CUB_V_FLOAT] = "float",
+	    [CUB_V_STR] = "string",
+	    [CUB_V_BIN] = "binary",
+	    [CUB_V_ARRAY] = "array",
+	    [CUB_V_MAP] = "map",
 	};
 
 	if ((unsigned)kind >= sizeof(names) / sizeof(names[0]))

@@ -17,7 +17,7 @@ int cubi_worker__init(const struct cub_plugin *pl, nng_socket calls);
 /* Send hello (schema, policy); 0 or -errno with a message in err. */
 int cubi_worker__hello(char *err, size_t errlen);
 /* Handle one request from the broker; result/errv as for a response. */
-void cubi_worker__dispatch(const struct cub_rpc *rpc,
-    struct cub_val **result, struct cub_val **errv);
+void cubi_worker__dispatch(
+    const struct cub_rpc *rpc, struct cub_val **result, struct cub_val **errv);
 
 #endif

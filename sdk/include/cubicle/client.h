@@ -23,14 +23,14 @@ struct cub_client_opts {
 	size_t sz;
 	const char *socket_dir; /* NULL: $CUBICLE_SOCKET_DIR or /run/cubicle */
 	int timeout_ms;         /* per call; 0 = 10000 */
-	size_t :0;
+	size_t : 0;
 };
 
-#define CUB_OPTS(TYPE, NAME, ...)                                            \
-	struct TYPE NAME = ({                                                \
-		struct TYPE ___##NAME = { .sz = sizeof(struct TYPE),         \
-			__VA_ARGS__ };                                       \
-		___##NAME;                                                   \
+#define CUB_OPTS(TYPE, NAME, ...)                                              \
+	struct TYPE NAME = ({                                                  \
+		struct TYPE ___##NAME = {                                      \
+		    .sz = sizeof(struct TYPE), __VA_ARGS__};                   \
+		___##NAME;                                                     \
 	})
 
 #define CUB_DEFAULT_SOCKET_DIR "/run/cubicle"
@@ -64,8 +64,8 @@ struct cub_events *cub_events__close(struct cub_events *e);
  * Wait up to timeout_ms (-1 = forever) for the next event.  0 with *name
  * (malloc'd) and *params set, -ETIMEDOUT, or another negative errno.
  */
-int cub_events__recv(struct cub_events *e, int timeout_ms, char **name,
-    struct cub_val **params);
+int cub_events__recv(
+    struct cub_events *e, int timeout_ms, char **name, struct cub_val **params);
 
 /* Fresh random request id ("r-" + 32 hex chars) in buf (>= 40 bytes). */
 void cub_client__new_rid(char *buf, size_t len);

@@ -37,7 +37,7 @@ struct cub_cube; /* worker-side view of one cube; opaque */
 
 /* A map of one of the cube's loaded objects, by value (rule 8). */
 typedef struct cub_map {
-	uint32_t id; /* broker handle, 0 = invalid */
+	uint32_t id;   /* broker handle, 0 = invalid */
 	uint32_t type; /* enum bpf_map_type */
 	uint32_t key_size, value_size, max_entries;
 	uint32_t ncpus; /* per-CPU maps: values are value_size x ncpus */
@@ -48,8 +48,8 @@ typedef struct cub_map {
  * worker cannot widen it after its first hello).
  */
 struct cub_bpf_policy {
-	uint32_t prog_types;   /* bit (1 << BPF_PROG_TYPE_x) */
-	uint64_t map_types;    /* bit (1 << BPF_MAP_TYPE_x) */
+	uint32_t prog_types;    /* bit (1 << BPF_PROG_TYPE_x) */
+	uint64_t map_types;     /* bit (1 << BPF_MAP_TYPE_x) */
 	uint64_t max_map_bytes; /* sum of key+value x entries over one cube */
 };
 
@@ -61,8 +61,8 @@ struct cub_plugin_ops {
 	 * cub_cube__set_error() to refuse the configuration: the broker
 	 * then keeps the previous one.
 	 */
-	int (*apply)(struct cub_cube *cube, const struct cub_val *config,
-	    bool create);
+	int (*apply)(
+	    struct cub_cube *cube, const struct cub_val *config, bool create);
 	/* The cube is gone; free private state. May not fail. */
 	void (*destroy)(struct cub_cube *cube);
 	/* Fill ro fields into overlay (a map, same shape as config). */
@@ -73,8 +73,8 @@ struct cub_plugin_ops {
 	    const char *name, const struct cub_val *args,
 	    struct cub_val **result);
 	/* A packet the dataplane sent to the slow path. */
-	void (*packet_in)(struct cub_cube *cube, uint32_t port,
-	    const void *data, size_t len);
+	void (*packet_in)(
+	    struct cub_cube *cube, uint32_t port, const void *data, size_t len);
 };
 
 struct cub_plugin {
@@ -91,8 +91,8 @@ struct cub_plugin {
 const char *cub_cube__name(const struct cub_cube *cube);
 void *cub_cube__priv(struct cub_cube *cube);
 /* Set the message returned with a refusal; returns -errno for err. */
-int cub_cube__set_error(struct cub_cube *cube, int code, const char *fmt,
-    ...) __attribute__((format(printf, 3, 4)));
+int cub_cube__set_error(struct cub_cube *cube, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /*
  * Ask the broker to load (or, after a restart, adopt) the cube's BPF
@@ -103,12 +103,11 @@ int cub_cube__load(struct cub_cube *cube, const void *elf, size_t len);
 /* A map of the loaded object by name; 0 or -ENOENT. */
 int cub_cube__map(struct cub_cube *cube, const char *name, cub_map *out);
 
-int cub_map__update(struct cub_cube *cube, const cub_map *map,
-    const void *key, const void *value, uint64_t flags);
-int cub_map__lookup(struct cub_cube *cube, const cub_map *map,
-    const void *key, void *value);
-int cub_map__delete(struct cub_cube *cube, const cub_map *map,
-    const void *key);
+int cub_map__update(struct cub_cube *cube, const cub_map *map, const void *key,
+    const void *value, uint64_t flags);
+int cub_map__lookup(
+    struct cub_cube *cube, const cub_map *map, const void *key, void *value);
+int cub_map__delete(struct cub_cube *cube, const cub_map *map, const void *key);
 
 /*
  * Batches: count entries (at most CUB_BATCH_MAX), keys and values packed

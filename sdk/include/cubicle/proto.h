@@ -48,16 +48,16 @@ struct cub_rpc {
  * frees them with cub_rpc__clear().
  */
 #define CUB_METHOD_MAX 64
-int cub_rpc__decode(const void *buf, size_t len, struct cub_rpc *rpc,
-    char *err, size_t errlen);
+int cub_rpc__decode(
+    const void *buf, size_t len, struct cub_rpc *rpc, char *err, size_t errlen);
 void cub_rpc__clear(struct cub_rpc *rpc);
 /* Encoders take ownership of params/error/result (NULL allowed). */
 int cub_rpc__encode_request(uint32_t msgid, const char *method,
     struct cub_val *params, void **buf, size_t *len);
 int cub_rpc__encode_response(uint32_t msgid, struct cub_val *error,
     struct cub_val *result, void **buf, size_t *len);
-int cub_rpc__encode_notify(const char *method, struct cub_val *params,
-    void **buf, size_t *len);
+int cub_rpc__encode_notify(
+    const char *method, struct cub_val *params, void **buf, size_t *len);
 
 /*
  * Methods.  "C" = from clients, "W" = from a worker to the broker,

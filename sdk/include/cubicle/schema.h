@@ -61,15 +61,16 @@ struct cub_action {
 };
 
 struct cub_field {
-	const char *name;   /* [a-z][a-z0-9_-]*, at most 32 bytes */
+	const char *name; /* [a-z][a-z0-9_-]*, at most 32 bytes */
 	enum cub_ftype type;
-	uint32_t flags;     /* CUB_F_* */
+	uint32_t flags; /* CUB_F_* */
 	const char *help;
-	const char *dflt;   /* default, as text, NULL for none */
+	const char *dflt;         /* default, as text, NULL for none */
 	const char *const *enums; /* ENUM: NULL-terminated */
-	uint64_t min, max;  /* U32/U64 range, STR max length; 0,0 = type max */
-	const struct cub_field *children;  /* LIST/CONTAINER, name==NULL ends */
-	const struct cub_action *actions;  /* LIST entry/CONTAINER, name==NULL ends */
+	uint64_t min, max; /* U32/U64 range, STR max length; 0,0 = type max */
+	const struct cub_field *children; /* LIST/CONTAINER, name==NULL ends */
+	const struct cub_action
+	    *actions; /* LIST entry/CONTAINER, name==NULL ends */
 };
 
 /* Caps on any schema a worker can send (rule 19). */

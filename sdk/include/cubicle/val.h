@@ -22,10 +22,10 @@ extern "C" {
 enum cub_val_kind {
 	CUB_V_NIL = 0,
 	CUB_V_BOOL,
-	CUB_V_INT,   /* negative integers only after decoding */
-	CUB_V_UINT,  /* non-negative integers */
+	CUB_V_INT,  /* negative integers only after decoding */
+	CUB_V_UINT, /* non-negative integers */
 	CUB_V_FLOAT,
-	CUB_V_STR,   /* NUL-terminated, may not contain NUL */
+	CUB_V_STR, /* NUL-terminated, may not contain NUL */
 	CUB_V_BIN,
 	CUB_V_ARRAY,
 	CUB_V_MAP,
@@ -65,20 +65,20 @@ struct cub_val {
 };
 
 /* Hard caps that every decoder enforces (rule 19). */
-#define CUB_MSG_MAX (4u << 20)   /* bytes in one message */
-#define CUB_DEPTH_MAX 32u        /* container nesting */
-#define CUB_STR_MAX (1u << 20)   /* bytes in one string or bin */
+#define CUB_MSG_MAX (4u << 20) /* bytes in one message */
+#define CUB_DEPTH_MAX 32u      /* container nesting */
+#define CUB_STR_MAX (1u << 20) /* bytes in one string or bin */
 
 /* Constructors return NULL with errno = ENOMEM on failure. */
 struct cub_val *cub_val__nil(void);
 struct cub_val *cub_val__bool(bool b);
-struct cub_val *cub_val__int(int64_t i);   /* stored as UINT when i >= 0 */
+struct cub_val *cub_val__int(int64_t i); /* stored as UINT when i >= 0 */
 struct cub_val *cub_val__uint(uint64_t u);
 struct cub_val *cub_val__float(double f);
 struct cub_val *cub_val__str(const char *s);
 struct cub_val *cub_val__strn(const char *s, size_t len);
 struct cub_val *cub_val__strf(const char *fmt, ...)
-	__attribute__((format(printf, 1, 2)));
+    __attribute__((format(printf, 1, 2)));
 struct cub_val *cub_val__bin(const void *p, size_t len);
 struct cub_val *cub_val__array(void);
 struct cub_val *cub_val__map(void);
@@ -103,8 +103,9 @@ struct cub_val *cub_val__take(struct cub_val *m, const char *key);
 int cub_val__del(struct cub_val *m, const char *key);
 
 /* Typed getters: return the value when v has that shape. */
-const char *cub_val__as_str(const struct cub_val *v);        /* NULL if not STR */
-int cub_val__as_u64(const struct cub_val *v, uint64_t *out); /* UINT, or INT >= 0 */
+const char *cub_val__as_str(const struct cub_val *v); /* NULL if not STR */
+int cub_val__as_u64(
+    const struct cub_val *v, uint64_t *out); /* UINT, or INT >= 0 */
 int cub_val__as_i64(const struct cub_val *v, int64_t *out);
 int cub_val__as_bool(const struct cub_val *v, bool *out);
 /* Shortcuts on maps: cub_val__as_str(cub_val__get(m, key)). */
@@ -126,8 +127,8 @@ const char *cub_val__kind_name(enum cub_val_kind kind);
  * wrong and at which byte offset into err (if err != NULL).
  */
 int cub_mp_check(const void *buf, size_t len, char *err, size_t errlen);
-int cub_mp_decode(const void *buf, size_t len, struct cub_val **out,
-    char *err, size_t errlen);
+int cub_mp_decode(const void *buf, size_t len, struct cub_val **out, char *err,
+    size_t errlen);
 /* Encode into a malloc'd buffer; 0 or -ENOMEM/-EINVAL. */
 int cub_mp_encode(const struct cub_val *v, void **buf, size_t *len);
 
@@ -137,8 +138,8 @@ int cub_mp_encode(const struct cub_val *v, void **buf, size_t *len);
  * and column of the first error.  Integers without fraction/exponent
  * become INT/UINT, others FLOAT.
  */
-struct cub_val *cub_json_parse(const char *s, size_t len, char *err,
-    size_t errlen);
+struct cub_val *cub_json_parse(
+    const char *s, size_t len, char *err, size_t errlen);
 /* malloc'd NUL-terminated text; pretty = 2-space indent + newline. BIN is
  * emitted as a base64 string.  NULL on ENOMEM. */
 char *cub_json_emit(const struct cub_val *v, bool pretty);

@@ -23,17 +23,17 @@ cubi_closep(int *fd)
 #define _cleanup_free_ _cleanup_(cubi_freep)
 #define _cleanup_close_ _cleanup_(cubi_closep)
 
-#define TAKE_PTR(p)                                                          \
-	({                                                                   \
-		__typeof__(p) _p = (p);                                      \
-		(p) = NULL;                                                  \
-		_p;                                                          \
+#define TAKE_PTR(p)                                                            \
+	({                                                                     \
+		__typeof__(p) _p = (p);                                        \
+		(p) = NULL;                                                    \
+		_p;                                                            \
 	})
-#define TAKE_FD(fd)                                                          \
-	({                                                                   \
-		int _fd = (fd);                                              \
-		(fd) = -1;                                                   \
-		_fd;                                                         \
+#define TAKE_FD(fd)                                                            \
+	({                                                                     \
+		int _fd = (fd);                                                \
+		(fd) = -1;                                                     \
+		_fd;                                                           \
 	})
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))

@@ -35,14 +35,14 @@ log_vmsg(int prio, const char *suffix, const char *fmt, va_list ap)
 
 	if (prio > log_level)
 		return;
-	n = snprintf(line, sizeof(line), "<%d>%s[%d]: ", prio, log_ident,
-	    (int)getpid());
+	n = snprintf(
+	    line, sizeof(line), "<%d>%s[%d]: ", prio, log_ident, (int)getpid());
 	if (n < 0 || (size_t)n >= sizeof(line))
 		return;
 	vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
 	/* One write per line, so lines from several processes do not mix. */
-	fprintf(stderr, "%s%s%s\n", line, suffix ? ": " : "",
-	    suffix ? suffix : "");
+	fprintf(
+	    stderr, "%s%s%s\n", line, suffix ? ": " : "", suffix ? suffix : "");
 }
 
 void

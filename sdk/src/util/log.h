@@ -10,17 +10,22 @@
 
 #include <errno.h>
 
-enum { LOG_P_ERR = 3, LOG_P_WARN = 4, LOG_P_NOTICE = 5, LOG_P_INFO = 6,
-	LOG_P_DEBUG = 7 };
+enum {
+	LOG_P_ERR = 3,
+	LOG_P_WARN = 4,
+	LOG_P_NOTICE = 5,
+	LOG_P_INFO = 6,
+	LOG_P_DEBUG = 7
+};
 
 void log_set_ident(const char *ident);
 void log_set_level(int max_priority);
 int log_get_level(void);
 void log_msg(int prio, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 /* Logs "fmt: strerror(-r)" at error priority and returns r (r < 0). */
 int log_errno(int r, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 #define log_err(...) log_msg(LOG_P_ERR, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_P_WARN, __VA_ARGS__)
