@@ -589,7 +589,9 @@ bpfobj_adopt(struct broker *b, struct cube *c, uint64_t hash)
 		if (de->d_name[0] == '.' || !strcmp(de->d_name, "prog") ||
 		    strlen(de->d_name) >= sizeof(o->maps[0].name))
 			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >=
+		    (int)sizeof(path))
+			continue;
 		fd = bpf_obj_get(path);
 		if (fd < 0)
 			continue;
@@ -623,8 +625,9 @@ bpfobj_unpin(struct broker *b, const char *cube)
 	while ((de = readdir(d))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		unlink(path);
+		if (snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) <
+		    (int)sizeof(path))
+			unlink(path);
 	}
 	closedir(d);
 	return rmdir(dir) ? -errno : 0;
