@@ -34,6 +34,15 @@ cub_ok tc1 ports del p2
 [ -z "$(tc filter show dev vethb ingress)" ] || fail "filter left on vethb after port del"
 tc qdisc show dev vethb | grep -q clsact && fail "clsact left on vethb after port del"
 
+# Disconnecting a port (empty peer) releases its netdev; reconnecting
+# attaches again.
+cub_ok tc1 ports p1 set peer=
+[ -z "$(tc filter show dev vetha ingress)" ] || fail "filter left on vetha after peer="
+[ "$(cub tc1 ports p1 show status)" = DOWN ] || fail "p1 not DOWN without a peer"
+cub_ok tc1 ports p1 set peer=vetha
+tc filter show dev vetha ingress | grep -q bpf || fail "no filter on vetha after reconnect"
+[ "$(cub tc1 ports p1 show status)" = UP ] || fail "p1 not UP after reconnect"
+
 for c in tc1 xdp1 skb1; do cub_ok "$c" del; done
 [ "$(cub show cubes -o json | tr -d ' \n')" = "[]" ] || fail "cubes left: $(cub show cubes)"
 for d in vetha vethb vethc vethd; do
