@@ -175,6 +175,21 @@ doc_for_show(struct broker *b, struct cube *c)
 	return doc;
 }
 
+/*
+ * A request that changes state must carry a request id, so that a resend
+ * (nng REQ resends after a reconnect) is answered, not applied again.
+ */
+static int
+mutating(struct req *q, struct cub_val **errv)
+{
+	q->mutating = true;
+	if (q->rid)
+		return 0;
+	*errv = cub_err_val(CUB_E_MISSING,
+	    "a request that changes state needs a request id ('rid')");
+	return -EINVAL;
+}
+
 static int
 on_cube(struct broker *b, struct cube *c, struct req *q,
     struct cub_val **result, struct cub_val **errv)
@@ -199,7 +214,8 @@ on_cube(struct broker *b, struct cube *c, struct req *q,
 	if (r)
 		goto out;
 	if (res.del_cube) {
-		q->mutating = true;
+		if ((r = mutating(q, errv)))
+			goto out;
 		r = cube_delete(b, c, errv);
 		goto out;
 	}
@@ -218,7 +234,8 @@ on_cube(struct broker *b, struct cube *c, struct req *q,
 		*result = TAKE_PTR(res.reply);
 		break;
 	case CUBI_ACTION:
-		q->mutating = true;
+		if ((r = mutating(q, errv)))
+			break;
 		p = cub_val__map();
 		cub_val__set(p, "cube", cub_val__str(c->name));
 		cub_val__set(p, "path", TAKE_PTR(res.action_path));
@@ -230,7 +247,8 @@ on_cube(struct broker *b, struct cube *c, struct req *q,
 		    s, CUB_M_CUBE_ACTION, p, result, errv, ACTION_TIMEOUT_MS);
 		break;
 	default:
-		q->mutating = true;
+		if ((r = mutating(q, errv)))
+			break;
 		if (res.changed) {
 			r = cube_update(b, c, work, errv);
 			work = NULL;
@@ -251,6 +269,7 @@ on_service(struct broker *b, struct service *s, struct req *q,
 	const char *verb = word(q, 1);
 	struct cube *c;
 	uint32_t n = q->words->arr.len;
+	int r;
 
 	if (!s->schema) {
 		*errv = cub_err_val(
@@ -272,7 +291,8 @@ on_service(struct broker *b, struct service *s, struct req *q,
 			    verb[0] == 'a' ? " [field=value ...]" : "");
 			return -EINVAL;
 		}
-		q->mutating = true;
+		if ((r = mutating(q, errv)))
+			return r;
 		if (verb[0] == 'a')
 			return cube_create(
 			    b, s, word(q, 2), q->args, q->body, errv);

@@ -101,6 +101,12 @@ for bad in [bytes.fromhex("ddff000000"), b"\x94\x00\x01", b"\xc1",
     r = call(bad)
     assert r[:2] == b"\x94\x01", r  # [1, msgid, error, result]
     assert b"message" in r, r
+# A change without a request id is refused (a resend could apply twice).
+def s_(x): return bytes([0xa0 | len(x)]) + x
+req = (b"\x94\x00\x02\xa7request\x82" + s_(b"words") + b"\x94" + s_(b"sf1") +
+       s_(b"ports") + s_(b"p1") + s_(b"set") + s_(b"args") + b"\x81" + s_(b"action") + s_(b"drop"))
+r = call(req)
+assert r[:2] == b"\x94\x01" and b"request id" in r, r
 # Over the 4 MiB cap (but under nng's limit): a clear too-big error.
 big = b"\x94\x00\x01\xa7request\x81\xa5words\xc6" + struct.pack(">I", 5 << 20) + b"a" * (5 << 20)
 r = call(big)
