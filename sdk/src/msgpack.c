@@ -106,6 +106,7 @@ struct mp_walk {
 	const uint8_t *p;
 	size_t len;
 	size_t off;
+	uint64_t elems; /* container elements seen so far */
 	char *err;
 	size_t errlen;
 };
@@ -362,6 +363,13 @@ mp_check_obj(struct mp_walk *w, unsigned depth)
 			    at, n, left);
 		break;
 	}
+	/* Bounds what decoding allocates: about 80 bytes an element. */
+	w->elems += shape == MP_MAP ? 2 * n : n;
+	if (w->elems > CUB_ELEMS_MAX)
+		return cubi_errf(-EMSGSIZE, w->err, w->errlen,
+		    "%s at offset %zu takes the message over the cap of %u "
+		    "elements",
+		    mp_type_name(b), at, CUB_ELEMS_MAX);
 	if (depth + 1 > CUB_DEPTH_MAX)
 		return cubi_errf(-ELOOP, w->err, w->errlen,
 		    "%s at offset %zu nests deeper than %u levels",

@@ -212,6 +212,38 @@ START_TEST(test_array32_bomb_ffff)
 }
 END_TEST
 
+/* Many one-byte elements: refused before decoding allocates for them. */
+START_TEST(test_element_cap)
+{
+	size_t n = CUB_ELEMS_MAX + 1, len = n + 5;
+	uint8_t *buf = calloc(1, len);
+	struct cub_val *v = NULL;
+	char err[256];
+
+	ck_assert_ptr_nonnull(buf);
+	buf[0] = 0xdd;
+	buf[1] = (uint8_t)(n >> 24);
+	buf[2] = (uint8_t)(n >> 16);
+	buf[3] = (uint8_t)(n >> 8);
+	buf[4] = (uint8_t)n;
+	memset(buf + 5, 0xc0, n);
+	ck_assert_int_eq(cub_mp_decode(buf, len, &v, err, sizeof(err)),
+	    -EMSGSIZE);
+	ck_assert_ptr_null(v);
+	ck_assert_ptr_nonnull(strstr(err, "elements"));
+	/* At the cap exactly, it decodes. */
+	n = CUB_ELEMS_MAX;
+	buf[1] = (uint8_t)(n >> 24);
+	buf[2] = (uint8_t)(n >> 16);
+	buf[3] = (uint8_t)(n >> 8);
+	buf[4] = (uint8_t)n;
+	ck_assert_int_eq(cub_mp_decode(buf, n + 5, &v, err, sizeof(err)), 0);
+	ck_assert_uint_eq(v->arr.len, n);
+	cub_val__free(v);
+	free(buf);
+}
+END_TEST
+
 START_TEST(test_huge_declared_lengths)
 {
 	static const uint8_t map32[] = {0xdf, 0xff, 0xff, 0xff, 0xff, 0xa0};
@@ -365,6 +397,7 @@ msgpack_suite(void)
 
 	tcase_set_timeout(tc, 20);
 	tcase_add_test(tc, test_round_trip_scalars);
+	tcase_add_test(tc, test_element_cap);
 	tcase_add_test(tc, test_round_trip_nested);
 	tcase_add_test(tc, test_encoding_bytes);
 	tcase_add_test(tc, test_float32);

@@ -68,6 +68,7 @@ struct cub_val {
 #define CUB_MSG_MAX (4u << 20) /* bytes in one message */
 #define CUB_DEPTH_MAX 32u      /* container nesting */
 #define CUB_STR_MAX (1u << 20) /* bytes in one string or bin */
+#define CUB_ELEMS_MAX (1u << 18) /* container elements in one message */
 
 /* Constructors return NULL with errno = ENOMEM on failure. */
 struct cub_val *cub_val__nil(void);
@@ -122,7 +123,7 @@ const char *cub_val__kind_name(enum cub_val_kind kind);
  * once.  Extension types and non-string map keys are refused.
  * cub_mp_decode() runs that check, then decodes.  Both return 0 or
  * -EBADMSG (malformed, truncated, trailing bytes, wrong types),
- * -EMSGSIZE (over CUB_MSG_MAX / CUB_STR_MAX), -ELOOP (deeper than
+ * -EMSGSIZE (over CUB_MSG_MAX / CUB_STR_MAX / CUB_ELEMS_MAX), -ELOOP (deeper than
  * CUB_DEPTH_MAX), -ENOMEM; on error they write a sentence naming what was
  * wrong and at which byte offset into err (if err != NULL).
  */
