@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
+# Regenerate the seed corpus in corpus/request/ (the files are committed).
+# Each input is one mode byte then MessagePack (see fuzz_request.c):
+# 0x00 request params {words, args, body, rid}, 0x01 a wire schema.
+import os
+import struct
+
+
+def pack(v):
+    if v is None:
+        return b'\xc0'
+    if v is True:
+        return b'\xc3'
+    if v is False:
+        return b'\xc2'
+    if isinstance(v, int):
+        if 0 <= v < 128:
+            return bytes([v])
+        if -32 <= v < 0:
+            return struct.pack('b', v)
+        if v >= 0:
+            return b'\xcf' + struct.pack('>Q', v)
+        return b'\xd3' + struct.pack('>q', v)
+    if isinstance(v, float):
+        return b'\xcb' + struct.pack('>d', v)
+    if isinstance(v, str):
+        b = v.encode()
+        if len(b) < 32:
+            return bytes([0xa0 | len(b)]) + b
+        if len(b) < 256:
+            return b'\xd9' + bytes([len(b)]) + b
+        return b'\xda' + struct.pack('>H', len(b)) + b
+    if isinstance(v, bytes):
+        return b'\xc4' + bytes([len(v)]) + v
+    if isinstance(v, list):
+        out = bytes([0x90 | len(v)]) if len(v) < 16 else \
+            b'\xdc' + struct.pack('>H', len(v))
+        return out + b''.join(pack(x) for x in v)
+    if isinstance(v, dict):
+        out = bytes([0x80 | len(v)]) if len(v) < 16 else \
+            b'\xde' + struct.pack('>H', len(v))
+        return out + b''.join(pack(k) + pack(x) for k, x in v.items())
+    raise TypeError(v)
+
+
+def req(words, args=None, body=None, rid=None):
+    p = {"words": words}
+    if args is not None:
+        p["args"] = args
+    if body is not None:
+        p["body"] = body
+    if rid is not None:
+        p["rid"] = rid
+    return b'\x00' + pack(p)
+
+
+def field(name, type, flags=0, help="", default=None, enum=None, mn=0, mx=0,
+          children=None, actions=None):
+    f = {"name": name, "type": type, "flags": flags, "help": help,
+         "min": mn, "max": mx}
+    if default is not None:
+        f["default"] = default
+    if enum is not None:
+        f["enum"] = enum
+    if children is not None:
+        f["children"] = children
+    if actions is not None:
+        f["actions"] = actions
+    return f
+
+
+sf_schema = [field("ports", "list", children=[
+    field("action", "enum", default="drop",
+          enum=["forward", "drop", "slowpath"]),
+    field("outport", "string", mx=32),
+    field("rx_packets", "u64", flags=2),
+])]
+router_schema = [
+    field("route", "list", children=[
+        field("network", "ipv4-prefix", flags=1),
+        field("nexthop", "ipv4", flags=1),
+        field("pathcost", "u32", default="1", mn=1, mx=255)]),
+    field("fdb", "container", children=[
+        field("aging", "u32", default="300", mn=1, mx=3600),
+        field("entry", "list", flags=2, children=[
+            field("mac", "mac", flags=1), field("port", "string")])],
+        actions=[{"name": "flush", "help": "flush the table",
+                  "args": [field("age", "u32", default="300")]}]),
+    field("mac", "mac", default="02:00:00:00:00:01"),
+    field("debug", "bool", flags=8),
+]
+
+seeds = {
+    'port-add': req(["ports", "add", "p3"], {"peer": "veth3"}, rid="r1"),
+    'port-set': req(["ports", "p1", "set"],
+                    {"action": "forward", "outport": "p2"}),
+    'port-set-drop': req(["ports", "p1", "set"], {"action": "drop"}),
+    'port-del': req(["ports", "p1", "del"]),
+    'port-del-key': req(["ports", "del", "p2"], rid="r2"),
+    'port-show-field': req(["ports", "p1", "action", "show"]),
+    'port-action': req(["ports", "p2", "reset"], {"hard": "true"}),
+    'route-add': req(["route", "add", "10.0.4.0/24", "10.0.1.2"],
+                     {"pathcost": "5"}),
+    'route-add-exists': req(["route", "add", "10.0.3.0/24", "10.0.1.2"],
+                            {"pathcost": "5"}),
+    'route-set': req(["route", "10.0.3.0/24", "10.0.1.2", "set"],
+                     {"pathcost": 7}),
+    'route-bad-prefix': req(["route", "add", "10.0.3.0/33", "10.0.1.2"]),
+    'fdb-flush': req(["fdb", "flush"], {"port": "p1", "age": "10"}),
+    'fdb-set': req(["fdb", "set"], {"aging": "60"}),
+    'cube-set-body': req(["set"], None, {"mtu": 9000, "ports": [
+        {"name": "p1", "action": "slowpath"}]}),
+    'help': req(["?"]),
+    'route-help': req(["route", "10.0.9.0/24", "10.0.1.2", "?"]),
+    'show-all': req([], None, None, "r3"),
+    'del-cube': req(["del"]),
+    'bad-words-type': req("ports"),
+    'bad-word-empty': req(["ports", ""]),
+    'bad-args': req(["set"], ["mtu", 1]),
+    'bad-ro': req(["ports", "p1", "set"], {"rx_packets": 1}),
+    'bad-rid': req(["show"], None, None, ""),
+    'bad-verb': req(["ports", "p1", "explode"]),
+    'schema-sf': b'\x01' + pack(sf_schema),
+    'schema-router': b'\x01' + pack(router_schema),
+    'schema-bad-type': b'\x01' + pack([field("x", "float")]),
+}
+
+d = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'corpus',
+                 'request')
+os.makedirs(d, exist_ok=True)
+for name, data in seeds.items():
+    with open(os.path.join(d, name), 'wb') as f:
+        f.write(data)
