@@ -31,6 +31,20 @@ cub_log() { echo "[$TEST_NAME] $*" >&2; }
 cub_cleanup() {
 	local rc=$?
 	set +e
+	# A clean stop lets sanitizer builds report leaks at exit.
+	if [ -n "$BROKER_PID" ] && kill -TERM "$BROKER_PID" 2>/dev/null; then
+		for _ in $(seq 1 50); do
+			kill -0 "$BROKER_PID" 2>/dev/null || break
+			sleep 0.1
+		done
+	fi
+	# Sanitizer builds: any report from the broker or a worker fails.
+	if [ -f "$T/broker.log" ] &&
+		grep -qE "runtime error|AddressSanitizer|LeakSanitizer" "$T/broker.log"; then
+		echo "---- sanitizer reports ----" >&2
+		grep -E -A12 "runtime error|AddressSanitizer|LeakSanitizer" "$T/broker.log" | head -60 >&2
+		[ "$rc" = 0 ] && rc=1
+	fi
 	if [ "$rc" != 0 ] && [ -f "$T/broker.log" ]; then
 		echo "---- broker log (last 60 lines) ----" >&2
 		tail -n 60 "$T/broker.log" >&2
