@@ -27,27 +27,32 @@ cub_ok sf1 ports p2 set action=forward outport=p1
 [ "$(cub sf1 show type)" = "$HOOK" ] || fail "type is not $HOOK"
 prog_before=$(ip link show vetha; tc filter show dev vetha ingress)
 
-# Count from a clean slate: ARP settles first, then exactly N echo requests.
-ip netns exec ca ping -c 1 -W 2 198.18.0.2 >/dev/null || fail "first ping failed"
-rx1=$(port_counter sf1 p1 rx_packets)
-tx2=$(port_counter sf1 p2 tx_packets)
+# Counters equal packets sent: no ARP (static entries), no IPv6 (off), so
+# exactly N echo requests and N replies cross the cube.
+static_arp ca 198.18.0.1 cb 198.18.0.2
+counters() { # rx1 tx2 rx2 tx1 rx1_bytes, from one show
+	cub sf1 show -o json | awk '
+		/"name": "p1"/ { p = 1 } /"name": "p2"/ { p = 2 }
+		/"rx_packets"/ { gsub(/[ ,]/, "", $2); rx[p] = $2 }
+		/"tx_packets"/ { gsub(/[ ,]/, "", $2); tx[p] = $2 }
+		/"rx_bytes"/ { gsub(/[ ,]/, "", $2); rb[p] = $2 }
+		END { print rx[1], tx[2], rx[2], tx[1], rb[1] }'
+}
+read -r rx1 tx2 rx2 tx1 rb1 <<<"$(counters)"
 N=20
 ip netns exec ca ping -c $N -i 0.01 -W 2 198.18.0.2 >"$T/ping.out" ||
 	fail "ping through sf1 ($HOOK) failed: $(tail -2 "$T/ping.out")"
 grep -q " 0% packet loss" "$T/ping.out" || fail "loss: $(tail -2 "$T/ping.out")"
-sleep 0.2
-rx1b=$(port_counter sf1 p1 rx_packets)
-tx2b=$(port_counter sf1 p2 tx_packets)
-rx2b=$(port_counter sf1 p2 rx_packets)
-# p1 received the N requests (plus possibly an ARP); p2 sent them on.
-d_rx=$((rx1b - rx1)); d_tx=$((tx2b - tx2))
-[ "$d_rx" -ge $N ] && [ "$d_rx" -le $((N + 2)) ] ||
-	fail "p1 rx_packets grew by $d_rx, expected $N (+ARP)"
-[ "$d_tx" = "$d_rx" ] || fail "p2 tx_packets grew by $d_tx, p1 rx by $d_rx"
-[ "$rx2b" -ge $((N + 1)) ] || fail "p2 rx_packets $rx2b < $((N + 1)) replies"
-bytes=$(port_counter sf1 p1 rx_bytes)
-[ "$bytes" -ge $(((N + 1) * 98)) ] || fail "p1 rx_bytes $bytes too small"
-cub_log "forwarded: p1 rx +$d_rx, p2 tx +$d_tx, p1 rx_bytes $bytes"
+read -r rx1b tx2b rx2b tx1b rb1b <<<"$(counters)"
+for c in "p1 rx_packets:$rx1:$rx1b" "p2 tx_packets:$tx2:$tx2b" \
+	"p2 rx_packets:$rx2:$rx2b" "p1 tx_packets:$tx1:$tx1b"; do
+	IFS=: read -r what a b <<<"$c"
+	[ $((b - a)) = $N ] || fail "$what grew by $((b - a)), expected exactly $N"
+done
+# An echo request of ping's default 56 data bytes is a 98-byte frame.
+[ $((rb1b - rb1)) = $((N * 98)) ] ||
+	fail "p1 rx_bytes grew by $((rb1b - rb1)), expected $((N * 98))"
+cub_log "counted exactly: $N requests in p1 and out p2, $N replies back"
 
 # Drop: replies stop, drops counted on p2, program not reloaded.
 cub_ok sf1 ports p2 set action=drop

@@ -76,6 +76,7 @@ need() {
 need ip tc ping unshare timeout
 
 ip link set lo up
+sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
 mkdir -p /run/netns
 mount -t tmpfs cubicle-netns /run/netns
 
@@ -144,11 +145,25 @@ netns_host() {
 	local ns=$1 ifname=$2 addr=$3
 	ip netns add "$ns"
 	NAMESPACES+=("$ns")
+	# No IPv6 chatter (router solicitations, MLD, DAD): counters count
+	# only what a test sends.
+	ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
+		net.ipv6.conf.default.disable_ipv6=1
 	ip link add "$ifname" type veth peer name eth0 netns "$ns"
 	ip link set "$ifname" up
 	ip -n "$ns" link set lo up
 	ip -n "$ns" addr add "$addr/24" dev eth0
 	ip -n "$ns" link set eth0 up
+}
+
+# static_arp NS1 IP1 NS2 IP2: permanent neighbour entries both ways, so no
+# ARP packet crosses the cube while a test counts.
+static_arp() {
+	local mac1 mac2
+	mac1=$(ip -n "$1" -o link show eth0 | grep -oE 'link/ether [0-9a-f:]+' | cut -d' ' -f2)
+	mac2=$(ip -n "$3" -o link show eth0 | grep -oE 'link/ether [0-9a-f:]+' | cut -d' ' -f2)
+	ip -n "$1" neigh replace "$4" lladdr "$mac2" dev eth0 nud permanent
+	ip -n "$3" neigh replace "$2" lladdr "$mac1" dev eth0 nud permanent
 }
 
 # napi_on NS: a veth that XDP redirects into needs NAPI on its peer
