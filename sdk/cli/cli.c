@@ -311,6 +311,38 @@ render_map(FILE *f, const struct cub_val *m, int indent)
 	}
 }
 
+static const char *
+flag_words(uint64_t flags, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s%s%s%s", flags & 0x1 ? "key " : "",
+	    flags & 0x2 ? "read-only " : "", flags & 0x4 ? "init-only " : "",
+	    flags & 0x8 ? "required " : "");
+	if (*buf)
+		buf[strlen(buf) - 1] = '\0';
+	return buf;
+}
+
+/* A parameter's type, with its values for an enum: enum(a|b|c). */
+static struct cub_val *
+type_text(const struct cub_val *row)
+{
+	const struct cub_val *en = cub_val__get(row, "enum");
+	const char *type = cub_val__get_str(row, "type");
+	char buf[512];
+	size_t n;
+	uint32_t i;
+
+	if (!en || en->kind != CUB_V_ARRAY)
+		return cub_val__str(type ? type : "");
+	n = (size_t)snprintf(buf, sizeof(buf), "%s(", type ? type : "enum");
+	for (i = 0; i < en->arr.len && n < sizeof(buf); i++)
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s%s",
+		    i ? "|" : "", cub_val__as_str(en->arr.items[i]) ?: "");
+	if (n < sizeof(buf))
+		snprintf(buf + n, sizeof(buf) - n, ")");
+	return cub_val__str(buf);
+}
+
 /* Help replies: {path, keywords: [...], params: [...], example}. */
 static void
 render_help(FILE *f, const struct cub_val *h)
@@ -318,14 +350,52 @@ render_help(FILE *f, const struct cub_val *h)
 	const struct cub_val *kws = cub_val__get(h, "keywords");
 	const struct cub_val *params = cub_val__get(h, "params");
 	const char *ex = cub_val__get_str(h, "example");
+	struct cub_val *rows, *r;
+	const struct cub_val *p;
+	char buf[64];
+	uint64_t flags;
+	uint32_t i;
 
 	if (kws && is_table(kws)) {
+		rows = cub_val__array();
+		for (i = 0; i < kws->arr.len; i++) {
+			p = kws->arr.items[i];
+			r = cub_val__map();
+			cub_val__set(r, "keyword",
+			    cub_val__str(cub_val__get_str(p, "name") ?: ""));
+			cub_val__set(r, "kind",
+			    cub_val__str(cub_val__get_str(p, "kind") ?: ""));
+			cub_val__set(r, "description",
+			    cub_val__str(cub_val__get_str(p, "help") ?: ""));
+			cub_val__push(rows, r);
+		}
 		fprintf(f, "Keywords:\n");
-		render_table(f, kws, 2);
+		render_table(f, rows, 2);
+		cub_val__free(rows);
 	}
 	if (params && is_table(params)) {
+		rows = cub_val__array();
+		for (i = 0; i < params->arr.len; i++) {
+			p = params->arr.items[i];
+			flags = 0;
+			cub_val__as_u64(cub_val__get(p, "flags"), &flags);
+			r = cub_val__map();
+			cub_val__set(r, "parameter",
+			    cub_val__str(cub_val__get_str(p, "name") ?: ""));
+			cub_val__set(r, "type", type_text(p));
+			cub_val__set(r, "flags",
+			    cub_val__str(flag_words(flags, buf, sizeof(buf))));
+			cub_val__set(r, "default",
+			    cub_val__get(p, "default") ?
+				cub_val__dup(cub_val__get(p, "default")) :
+				cub_val__str(""));
+			cub_val__set(r, "description",
+			    cub_val__str(cub_val__get_str(p, "help") ?: ""));
+			cub_val__push(rows, r);
+		}
 		fprintf(f, "\nParameters:\n");
-		render_table(f, params, 2);
+		render_table(f, rows, 2);
+		cub_val__free(rows);
 	}
 	if (ex && *ex)
 		fprintf(f, "\nExample:\n  %s\n", ex);
