@@ -23,8 +23,6 @@
 #define MAX_WORD_LEN 256
 #define MAX_ARGS 256
 #define MAX_RID_LEN 64
-#define SHOW_TIMEOUT_MS 5000
-#define ACTION_TIMEOUT_MS 10000
 
 struct req {
 	const struct cub_val *words;
@@ -167,7 +165,8 @@ doc_for_show(struct broker *b, struct cube *c)
 	p = cub_val__map();
 	cub_val__set(p, "cube", cub_val__str(c->name));
 	cub_val__set(p, "config", cub_val__dup(c->doc));
-	if (!sup_call(c->svc, CUB_M_CUBE_SHOW, p, &ov, &e2, SHOW_TIMEOUT_MS) &&
+	if (!sup_call(c->svc, CUB_M_CUBE_SHOW, p, &ov, &e2,
+		b->o.call_timeout_ms) &&
 	    ov && ov->kind == CUB_V_MAP)
 		cubi_tree__merge_overlay(c->svc->schema, doc, ov);
 	cub_val__free(ov);
@@ -244,7 +243,8 @@ on_cube(struct broker *b, struct cube *c, struct req *q,
 		    res.action_args ? TAKE_PTR(res.action_args)
 				    : cub_val__map());
 		r = sup_call(
-		    s, CUB_M_CUBE_ACTION, p, result, errv, ACTION_TIMEOUT_MS);
+		    s, CUB_M_CUBE_ACTION, p, result, errv,
+		    b->o.call_timeout_ms);
 		break;
 	default:
 		if ((r = mutating(q, errv)))

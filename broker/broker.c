@@ -69,6 +69,8 @@ usage(FILE *f)
 	    "  --plugin-dir DIR   service plugins (default %s)\n"
 	    "  --worker PATH      cubicle-worker binary (default %s)\n"
 	    "  --uid-base UID     workers run as UID+n (default 64000)\n"
+	    "  --call-timeout MS  a worker slower than this is restarted "
+	    "(default 10000)\n"
 	    "  --debug            log debug messages\n",
 	    CUB_PLUGIN_DIR, CUB_WORKER_BIN);
 }
@@ -132,6 +134,7 @@ main(int argc, char **argv)
 	    {"plugin-dir", required_argument, NULL, 'P'},
 	    {"worker", required_argument, NULL, 'w'},
 	    {"uid-base", required_argument, NULL, 'u'},
+	    {"call-timeout", required_argument, NULL, 't'},
 	    {"debug", no_argument, NULL, 'd'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -148,6 +151,7 @@ main(int argc, char **argv)
 	b->o.plugin_dir = CUB_PLUGIN_DIR;
 	b->o.worker_bin = CUB_WORKER_BIN;
 	b->o.uid_base = 64000;
+	b->o.call_timeout_ms = 10000;
 	b->o.log_level = LOG_P_INFO;
 	while ((c = getopt_long(argc, argv, "dh", longopts, NULL)) != -1) {
 		switch (c) {
@@ -174,6 +178,19 @@ main(int argc, char **argv)
 				fprintf(stderr,
 				    "cubicled: --uid-base: '%s' is not a uid "
 				    "between 1000 and 4000000000\n",
+				    optarg);
+				return 1;
+			}
+			break;
+		case 't':
+			errno = 0;
+			b->o.call_timeout_ms = (int)strtol(optarg, &end, 10);
+			if (errno || *end || b->o.call_timeout_ms < 100 ||
+			    b->o.call_timeout_ms > 600000) {
+				fprintf(stderr,
+				    "cubicled: --call-timeout: '%s' is not a "
+				    "number of milliseconds from 100 to "
+				    "600000\n",
 				    optarg);
 				return 1;
 			}

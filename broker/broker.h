@@ -34,6 +34,7 @@ struct broker_opts {
 	const char *plugin_dir;
 	const char *worker_bin;
 	uid_t uid_base; /* service i runs as uid_base + i */
+	int call_timeout_ms; /* a worker that takes longer is restarted */
 	int log_level;
 };
 

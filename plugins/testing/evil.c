@@ -19,7 +19,7 @@
 #include "evil_probe.skel.h"
 
 static const char *const evil_calls[] = {
-    "bpf", "execve", "socket-inet", "fork", "open", NULL};
+    "bpf", "execve", "socket-inet", "fork", "open", "hang", NULL};
 static const char *const evil_objects[] = {"probe-read", "ptr-leak", NULL};
 
 static const struct cub_field evil_syscall_args[] = {
@@ -82,6 +82,9 @@ evil_syscall(struct cub_cube *cube, const char *call)
 		socket(AF_INET, SOCK_DGRAM, 0);
 	else if (!strcmp(call, "fork"))
 		fork();
+	else if (!strcmp(call, "hang"))
+		for (;;)
+			sleep(1); /* clock_nanosleep is allowed: a plain hang */
 	else if (!strcmp(call, "open")) {
 		fd = open("/etc/passwd", O_RDONLY | O_CLOEXEC);
 		if (fd >= 0) {

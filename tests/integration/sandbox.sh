@@ -8,6 +8,7 @@
 need bpftool
 
 PLUGINS+=("$CUB_BUILD/plugins/testing/evil.so")
+CUB_BROKER_ARGS="--call-timeout 2000"
 netns_host ca vetha 198.18.0.1
 netns_host cb vethb 198.18.0.2
 broker_start
@@ -66,6 +67,17 @@ cub_ok e1 ports p2 set action=drop
 ip netns exec ca ping -c 2 -i 0.1 -W 1 198.18.0.2 >/dev/null && fail "re-synced worker ignored action=drop"
 cub_ok e1 ports p2 set action=forward
 ip netns exec ca ping -c 2 -i 0.1 -W 2 198.18.0.2 >/dev/null || fail "e1 stopped forwarding"
+
+# A worker that hangs in a call is killed after --call-timeout and
+# restarted; forwarding goes on.
+old=$(worker_pid evil)
+err=$(cub_refused 2 e1 debug syscall call=hang)
+grep -q "did not answer" <<<"$err" || fail "hang: $err"
+broker_wait_ready
+[ "$(worker_pid evil)" != "$old" ] || fail "hung worker not restarted"
+grep -q "worker $old killed by signal 9" "$T/broker.log" || fail "hung worker not killed"
+ip netns exec ca ping -c 2 -i 0.1 -W 2 198.18.0.2 >/dev/null || fail "e1 stopped forwarding"
+cub_log "hung worker $old killed after 2 s and replaced"
 
 # 3. Files cannot be opened: refused, not killed.
 old=$(worker_pid evil)
