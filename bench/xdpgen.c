@@ -18,12 +18,14 @@
  *	IN_DEV in driver mode, in the current namespace, and exits; the
  *	netlink attachment stays.
  *
- *   xdpgen sf xdp|tc IN_DEV OUT_DEV
+ *   xdpgen sf xdp|tc IN_DEV OUT_DEV [--no-perfmon]
  *	Loads simpleforwarder the way the broker does (only the program of
  *	the hook, framework maps filled: port 0 = IN_DEV, port 1 = OUT_DEV,
  *	port 0 forwards to port 1), attaches it to both netdevs (XDP driver
  *	mode or clsact ingress) and exits.  A stand-in for cubicled when
- *	measuring the data path alone.
+ *	measuring the data path alone.  --no-perfmon loads it without
+ *	CAP_PERFMON and CAP_SYS_ADMIN, as the broker's loader thread does,
+ *	so the verifier adds the same Spectre mitigations.
  *
  * Namespace paths are files such as /run/netns/NAME or /proc/PID/ns/net.
  */
@@ -31,6 +33,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <linux/capability.h>
 #include <linux/if_ether.h>
 #include <linux/if_link.h>
 #include <net/if.h>
@@ -45,6 +48,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -369,16 +373,43 @@ sf_attach(struct simpleforwarder *skel, int is_xdp, int ifindex)
 	return bpf_tc_attach(&hook, &opts);
 }
 
+/*
+ * Drop CAP_SYS_ADMIN and CAP_PERFMON from the effective set, as the
+ * broker's loader thread does: the verifier then adds the Spectre
+ * mitigations (nospec barriers, index masking) an unprivileged load gets.
+ */
+static int
+drop_perfmon(void)
+{
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+	const int caps[] = { CAP_SYS_ADMIN, CAP_PERFMON };
+	size_t i;
+
+	if (syscall(SYS_capget, &hdr, data))
+		return -errno;
+	for (i = 0; i < sizeof(caps) / sizeof(caps[0]); i++)
+		data[CAP_TO_INDEX(caps[i])].effective &= ~CAP_TO_MASK(caps[i]);
+	if (syscall(SYS_capset, &hdr, data))
+		return -errno;
+	return 0;
+}
+
 static int
 cmd_sf(int argc, char **argv)
 {
 	struct sf_action act = { .action = SF_FORWARD, .outport = 1 };
 	struct simpleforwarder *skel;
 	uint32_t ifindex[2], port;
-	int is_xdp, r;
+	int is_xdp, r, no_perfmon;
 
-	if (argc != 4 || (strcmp(argv[1], "xdp") && strcmp(argv[1], "tc"))) {
-		fprintf(stderr, "usage: xdpgen sf xdp|tc IN_DEV OUT_DEV\n");
+	no_perfmon = argc == 5 && strcmp(argv[4], "--no-perfmon") == 0;
+	if ((argc != 4 && !no_perfmon) ||
+	    (strcmp(argv[1], "xdp") && strcmp(argv[1], "tc"))) {
+		fprintf(stderr, "usage: xdpgen sf xdp|tc IN_DEV OUT_DEV "
+				"[--no-perfmon]\n");
 		return 2;
 	}
 	is_xdp = strcmp(argv[1], "xdp") == 0;
@@ -394,7 +425,9 @@ cmd_sf(int argc, char **argv)
 		return 1;
 	bpf_program__set_autoload(skel->progs.cub_ingress_tc, !is_xdp);
 	bpf_program__set_autoload(skel->progs.cub_ingress_xdp, is_xdp);
-	r = simpleforwarder__load(skel);
+	r = no_perfmon ? drop_perfmon() : 0;
+	if (r == 0)
+		r = simpleforwarder__load(skel);
 	for (port = 0; r == 0 && port < 2; port++) {
 		struct cub_port val = { .ifindex = ifindex[port],
 			.flags = CUB_PORT_UP };
