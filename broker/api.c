@@ -146,9 +146,13 @@ top_help(struct broker *b)
 	return h;
 }
 
-/* Fill ro fields: port status from the broker, the rest from the worker. */
+/*
+ * Fill ro fields: port status from the broker, the rest from the worker.
+ * Without its worker (restarting) a show would silently lack them: it is
+ * refused instead, and the client can retry.
+ */
 static struct cub_val *
-doc_for_show(struct broker *b, struct cube *c)
+doc_for_show(struct broker *b, struct cube *c, struct cub_val **errv)
 {
 	struct cub_val *doc = cub_val__dup(c->doc), *p, *ov = NULL, *e2 = NULL;
 	struct cub_val *ports = cub_val__get(doc, "ports");
@@ -165,12 +169,20 @@ doc_for_show(struct broker *b, struct cube *c)
 	p = cub_val__map();
 	cub_val__set(p, "cube", cub_val__str(c->name));
 	cub_val__set(p, "config", cub_val__dup(c->doc));
-	if (!sup_call(c->svc, CUB_M_CUBE_SHOW, p, &ov, &e2,
-		b->o.call_timeout_ms) &&
-	    ov && ov->kind == CUB_V_MAP)
+	if (sup_call(
+		c->svc, CUB_M_CUBE_SHOW, p, &ov, &e2, b->o.call_timeout_ms)) {
+		const char *msg;
+
+		cub_err_parse(e2, &msg);
+		*errv = cub_err_val(CUB_E_UNAVAIL,
+		    "cube '%s': counters and state unavailable: %s", c->name,
+		    msg);
+		cub_val__free(e2);
+		return cub_val__free(doc);
+	}
+	if (ov && ov->kind == CUB_V_MAP)
 		cubi_tree__merge_overlay(c->svc->schema, doc, ov);
 	cub_val__free(ov);
-	cub_val__free(e2);
 	return doc;
 }
 
@@ -223,7 +235,11 @@ on_cube(struct broker *b, struct cube *c, struct req *q,
 		/* Resolve the words again on the document with ro fields. */
 		cub_val__free(work);
 		cubi_result__clear(&res);
-		work = doc_for_show(b, c);
+		work = doc_for_show(b, c, errv);
+		if (!work) {
+			r = -EAGAIN;
+			break;
+		}
 		r = cubi_tree__apply(
 		    s->schema, work, rest, q->args, q->body, &res, errv);
 		if (!r)
@@ -242,8 +258,7 @@ on_cube(struct broker *b, struct cube *c, struct req *q,
 		cub_val__set(p, "args",
 		    res.action_args ? TAKE_PTR(res.action_args)
 				    : cub_val__map());
-		r = sup_call(
-		    s, CUB_M_CUBE_ACTION, p, result, errv,
+		r = sup_call(s, CUB_M_CUBE_ACTION, p, result, errv,
 		    b->o.call_timeout_ms);
 		break;
 	default:

@@ -33,7 +33,7 @@ struct broker_opts {
 	const char *pin_root;
 	const char *plugin_dir;
 	const char *worker_bin;
-	uid_t uid_base; /* service i runs as uid_base + i */
+	uid_t uid_base;      /* service i runs as uid_base + i */
 	int call_timeout_ms; /* a worker that takes longer is restarted */
 	int log_level;
 };
@@ -100,6 +100,7 @@ struct service {
 	nng_socket cmd;   /* broker -> worker (REQ, listening) */
 	nng_socket calls; /* worker -> broker (REP, listening) */
 	nng_aio *cmd_aio;
+	uint32_t cmd_pipe; /* nng pipe id of the worker's cmd connection */
 	pthread_t thread;
 	struct service *next;
 };

@@ -71,7 +71,22 @@ pipe_gone(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
 	struct service *s = arg;
 
+	/* Only the worker's own connection (not a refused one) counts. */
+	if (nng_pipe_id(p) !=
+	    (int)__atomic_load_n(&s->cmd_pipe, __ATOMIC_ACQUIRE))
+		return;
+	/* Calls fail at once from now, instead of waiting to time out. */
+	__atomic_store_n(&s->hello, false, __ATOMIC_RELEASE);
 	nng_aio_cancel(s->cmd_aio);
+}
+
+static void
+pipe_added(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	struct service *s = arg;
+
+	__atomic_store_n(
+	    &s->cmd_pipe, (uint32_t)nng_pipe_id(p), __ATOMIC_RELEASE);
 }
 
 static int
@@ -127,6 +142,7 @@ svc_open(struct broker *b, const char *name, const char *plugin, unsigned idx)
 	nng_socket_set_ms(s->calls, NNG_OPT_RECVTIMEO, 200);
 	nng_pipe_notify(s->cmd, NNG_PIPE_EV_ADD_PRE, pipe_check, s);
 	nng_pipe_notify(s->calls, NNG_PIPE_EV_ADD_PRE, pipe_check, s);
+	nng_pipe_notify(s->cmd, NNG_PIPE_EV_ADD_POST, pipe_added, s);
 	nng_pipe_notify(s->cmd, NNG_PIPE_EV_REM_POST, pipe_gone, s);
 	if ((r = listen_owned(s, s->calls, "sock")) ||
 	    (r = listen_owned(s, s->cmd, "cmd")))
@@ -313,6 +329,15 @@ sup_tick(struct broker *b)
 				    : s->backoff_ms * 2;
 	}
 	for (s = b->svcs; s; s = s->next) {
+		if (s->pid && s->ready &&
+		    !__atomic_load_n(&s->hello, __ATOMIC_ACQUIRE)) {
+			/* Its connection is gone: it cannot serve, replace it.
+			 */
+			log_err("service '%s': worker %d lost its connection",
+			    s->name, (int)s->pid);
+			kill(s->pid, SIGKILL);
+			s->ready = false;
+		}
 		if (!s->pid && now >= s->next_start_ms)
 			sup_spawn(s);
 		if (s->pid && __atomic_load_n(&s->hello, __ATOMIC_ACQUIRE) &&
@@ -335,7 +360,7 @@ sup_call(struct service *s, const char *method, struct cub_val *params,
 
 	*result = NULL;
 	*errv = NULL;
-	if (!s->pid || !s->hello) {
+	if (!s->pid || !__atomic_load_n(&s->hello, __ATOMIC_ACQUIRE)) {
 		cub_val__free(params);
 		*errv = cub_err_val(CUB_E_UNAVAIL,
 		    "service '%s' is not running (restarting)", s->name);
