@@ -71,6 +71,11 @@ usage(FILE *f)
 	    "  --uid-base UID     workers run as UID+n (default 64000)\n"
 	    "  --call-timeout MS  a worker slower than this is restarted "
 	    "(default 10000)\n"
+	    "  --spectre-hardening on|off\n"
+	    "                     off: after the unprivileged verifier "
+	    "accepts a\n"
+	    "                     cube, run it without Spectre barriers "
+	    "(default on)\n"
 	    "  --debug            log debug messages\n",
 	    CUB_PLUGIN_DIR, CUB_WORKER_BIN);
 }
@@ -135,6 +140,7 @@ main(int argc, char **argv)
 	    {"worker", required_argument, NULL, 'w'},
 	    {"uid-base", required_argument, NULL, 'u'},
 	    {"call-timeout", required_argument, NULL, 't'},
+	    {"spectre-hardening", required_argument, NULL, 'H'},
 	    {"debug", no_argument, NULL, 'd'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -152,6 +158,7 @@ main(int argc, char **argv)
 	b->o.worker_bin = CUB_WORKER_BIN;
 	b->o.uid_base = 64000;
 	b->o.call_timeout_ms = 10000;
+	b->o.spectre_hardening = true;
 	b->o.log_level = LOG_P_INFO;
 	while ((c = getopt_long(argc, argv, "dh", longopts, NULL)) != -1) {
 		switch (c) {
@@ -194,6 +201,16 @@ main(int argc, char **argv)
 				    optarg);
 				return 1;
 			}
+			break;
+		case 'H':
+			if (strcmp(optarg, "on") && strcmp(optarg, "off")) {
+				fprintf(stderr,
+				    "cubicled: --spectre-hardening: '%s' is "
+				    "not on or off\n",
+				    optarg);
+				return 1;
+			}
+			b->o.spectre_hardening = !strcmp(optarg, "on");
 			break;
 		case 'd':
 			b->o.log_level = LOG_P_DEBUG;

@@ -33,8 +33,9 @@ struct broker_opts {
 	const char *pin_root;
 	const char *plugin_dir;
 	const char *worker_bin;
-	uid_t uid_base;      /* service i runs as uid_base + i */
-	int call_timeout_ms; /* a worker that takes longer is restarted */
+	uid_t uid_base;         /* service i runs as uid_base + i */
+	int call_timeout_ms;    /* a worker that takes longer is restarted */
+	bool spectre_hardening; /* keep the unprivileged verifier's barriers */
 	int log_level;
 };
 

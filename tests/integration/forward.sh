@@ -25,6 +25,14 @@ cub_ok sf1 ports p1 set action=forward outport=p2
 cub_ok sf1 ports p2 set action=forward outport=p1
 
 [ "$(cub sf1 show type)" = "$HOOK" ] || fail "type is not $HOOK"
+if [[ "${CUB_BROKER_ARGS:-}" == *spectre-hardening=off* ]]; then
+	# Verified unprivileged, then reloaded without the Spectre barriers.
+	need bpftool
+	id=$(bpftool -j net show dev vetha | grep -oE '"id":[0-9]+' | head -1 | cut -d: -f2)
+	[ -n "$id" ] || fail "no program on vetha"
+	! bpftool prog dump xlated id "$id" | grep -q nospec ||
+		fail "program $id still has Spectre barriers with hardening off"
+fi
 prog_before=$(ip link show vetha; tc filter show dev vetha ingress)
 
 # Counters equal packets sent: no ARP (static entries), no IPv6 (off), so

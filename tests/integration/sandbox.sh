@@ -8,7 +8,7 @@
 need bpftool
 
 PLUGINS+=("$CUB_BUILD/plugins/testing/evil.so")
-CUB_BROKER_ARGS="--call-timeout 2000"
+CUB_BROKER_ARGS="${CUB_BROKER_ARGS:-} --call-timeout 2000"
 netns_host ca vetha 198.18.0.1
 netns_host cb vethb 198.18.0.2
 broker_start
