@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /* cubicled: options, start-up, and the main loop. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -33,10 +36,51 @@ now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void
-on_signal(int sig)
+/* Write end of b->wake: other threads wake the main loop through it. */
+void
+broker_wake(struct broker *b)
 {
-	broker.stop = sig;
+	ssize_t n = write(b->wake[1], "w", 1);
+
+	(void)n; /* full pipe: the loop wakes up anyway */
+}
+
+/*
+ * The main loop sleeps in poll() until a client message, a signal
+ * (SIGCHLD: a worker exited; SIGTERM/SIGINT: stop), a wake-up from a
+ * service thread (a worker said hello), a packet in a cube's slow-path
+ * ring, or the next restart due.  An idle broker uses no CPU.
+ */
+static int
+main_loop(struct broker *b)
+{
+	static struct pollfd pfd[3 + 1024];
+	struct signalfd_siginfo si;
+	char drain[64];
+	nng_msg *msg;
+	int cfd, n, r;
+
+	if ((r = nng_socket_get_int(b->client, NNG_OPT_RECVFD, &cfd)))
+		return log_err("client socket: %s", nng_strerror(r)), -EIO;
+	while (!b->stop) {
+		sup_tick(b);
+		slowpath_poll(b);
+		pfd[0] = (struct pollfd){.fd = cfd, .events = POLLIN};
+		pfd[1] = (struct pollfd){.fd = b->sigfd, .events = POLLIN};
+		pfd[2] = (struct pollfd){.fd = b->wake[0], .events = POLLIN};
+		n = 3 + slowpath_fds(b, pfd + 3, 1024);
+		if (poll(pfd, (nfds_t)n, sup_next_timeout(b)) < 0 &&
+		    errno != EINTR)
+			return log_errno(-errno, "poll");
+		while (read(b->sigfd, &si, sizeof(si)) == sizeof(si))
+			if (si.ssi_signo != SIGCHLD)
+				b->stop = (int)si.ssi_signo;
+		while (read(b->wake[0], drain, sizeof(drain)) > 0)
+			;
+		while (!nng_recvmsg(b->client, &msg, NNG_FLAG_NONBLOCK))
+			api_handle(b, msg);
+	}
+	return 0;
 }
 
 static int
@@ -114,7 +158,6 @@ client_listen(struct broker *b)
 	     * decoder; past that, nng drops the connection. */
 	    (r = nng_socket_set_size(
 		 b->client, NNG_OPT_RECVMAXSZ, 2 * (size_t)CUB_MSG_MAX)) ||
-	    (r = nng_socket_set_ms(b->client, NNG_OPT_RECVTIMEO, 50)) ||
 	    (r = nng_listen(b->client, url, NULL, 0))) {
 		log_err("listen on %s: %s", url, nng_strerror(r));
 		return -EADDRINUSE;
@@ -146,8 +189,7 @@ main(int argc, char **argv)
 	    {NULL, 0, NULL, 0},
 	};
 	struct broker *b = &broker;
-	struct sigaction sa = {.sa_handler = on_signal};
-	nng_msg *msg;
+	sigset_t sigs;
 	char *end;
 	int c, r;
 
@@ -233,10 +275,18 @@ main(int argc, char **argv)
 	log_set_level(b->o.log_level);
 	libbpf_set_print(libbpf_log);
 	pthread_mutex_init(&b->lock, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	/* Signals are read from a signalfd by the main loop: block them
+	 * before any thread (nng's included) exists, so all inherit it. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGCHLD);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigprocmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	umask(022);
+	if (pipe2(b->wake, O_CLOEXEC | O_NONBLOCK) ||
+	    (b->sigfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK)) < 0)
+		return log_errno(-errno, "pipe or signalfd"), 1;
 
 	b->ncpus = libbpf_num_possible_cpus();
 	if (b->ncpus <= 0)
@@ -259,18 +309,8 @@ main(int argc, char **argv)
 	log_info("ready: socket-dir %s, state-dir %s, pin-root %s",
 	    b->o.socket_dir, b->o.state_dir, b->o.pin_root);
 
-	while (!b->stop) {
-		sup_tick(b);
-		slowpath_poll(b);
-		r = nng_recvmsg(b->client, &msg, 0);
-		if (r == NNG_ETIMEDOUT)
-			continue;
-		if (r) {
-			log_err("client socket: %s", nng_strerror(r));
-			continue;
-		}
-		api_handle(b, msg);
-	}
+	if ((r = main_loop(b)))
+		return 1;
 	log_info(
 	    "stopping on signal %d; the dataplane stays in place", b->stop);
 	sup_shutdown(b);

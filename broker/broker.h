@@ -10,6 +10,7 @@
 #define CUBICLED_BROKER_H
 
 #include <net/if.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -134,11 +135,14 @@ struct broker {
 	unsigned pktq_len;
 	uint64_t pktin_dropped;
 	volatile int stop;
+	int wake[2]; /* pipe: service threads wake the main loop */
+	int sigfd;
 	int ncpus;
 };
 
 /* broker.c */
 int64_t now_ms(void);
+void broker_wake(struct broker *b);
 
 /* api.c */
 void api_handle(struct broker *b, nng_msg *msg);
@@ -188,10 +192,12 @@ int broker_load(struct broker *b);
 /* slowpath.c */
 int slowpath_open(struct broker *b, struct cube *c);
 void slowpath_poll(struct broker *b);
+int slowpath_fds(struct broker *b, struct pollfd *pfd, int max);
 
 /* supervisor.c */
 int sup_init(struct broker *b);
 void sup_tick(struct broker *b);
+int sup_next_timeout(const struct broker *b);
 int sup_call(struct service *s, const char *method, struct cub_val *params,
     struct cub_val **result, struct cub_val **errv, int timeout_ms);
 void sup_shutdown(struct broker *b);

@@ -59,6 +59,23 @@ slowpath_open(struct broker *b, struct cube *c)
 	return 0;
 }
 
+/* The rings' epoll fds, for the main loop's poll(); lock taken. */
+int
+slowpath_fds(struct broker *b, struct pollfd *pfd, int max)
+{
+	struct cube *c;
+	int n = 0;
+
+	pthread_mutex_lock(&b->lock);
+	for (c = b->cubes; c && n < max; c = c->next)
+		if (c->obj && c->obj->pktin)
+			pfd[n++] = (struct pollfd){
+			    .fd = ring_buffer__epoll_fd(c->obj->pktin),
+			    .events = POLLIN};
+	pthread_mutex_unlock(&b->lock);
+	return n;
+}
+
 static const char *
 port_name(struct cube *c, uint32_t index)
 {

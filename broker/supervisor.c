@@ -139,7 +139,6 @@ svc_open(struct broker *b, const char *name, const char *plugin, unsigned idx)
 	nng_socket_set_ms(s->cmd, NNG_OPT_SENDTIMEO, 1000);
 	nng_socket_set_size(s->cmd, NNG_OPT_RECVMAXSZ, CUB_MSG_MAX);
 	nng_socket_set_size(s->calls, NNG_OPT_RECVMAXSZ, CUB_MSG_MAX);
-	nng_socket_set_ms(s->calls, NNG_OPT_RECVTIMEO, 200);
 	nng_pipe_notify(s->cmd, NNG_PIPE_EV_ADD_PRE, pipe_check, s);
 	nng_pipe_notify(s->calls, NNG_PIPE_EV_ADD_PRE, pipe_check, s);
 	nng_pipe_notify(s->cmd, NNG_PIPE_EV_ADD_POST, pipe_added, s);
@@ -346,6 +345,23 @@ sup_tick(struct broker *b)
 	}
 }
 
+/* Milliseconds until the next worker is due to start, or -1 (none). */
+int
+sup_next_timeout(const struct broker *b)
+{
+	const struct service *s;
+	int64_t now = now_ms(), next = -1, d;
+
+	for (s = b->svcs; s; s = s->next) {
+		if (s->pid)
+			continue;
+		d = s->next_start_ms > now ? s->next_start_ms - now : 0;
+		if (next < 0 || d < next)
+			next = d;
+	}
+	return (int)next;
+}
+
 int
 sup_call(struct service *s, const char *method, struct cub_val *params,
     struct cub_val **result, struct cub_val **errv, int timeout_ms)
@@ -444,6 +460,8 @@ sup_shutdown(struct broker *b)
 	}
 	b->stop = 1;
 	for (s = b->svcs; s; s = s->next) {
+		/* Closing the socket ends the service thread's receive. */
+		nng_close(s->calls);
 		pthread_join(s->thread, NULL);
 		if (s->pid)
 			waitpid(s->pid, NULL, 0);

@@ -81,6 +81,7 @@ wc_hello(struct service *s, const struct cub_val *p, struct cub_val **res,
 	*res = cub_val__map();
 	cub_val__set(*res, "ncpus", cub_val__uint((uint64_t)s->b->ncpus));
 	__atomic_store_n(&s->hello, true, __ATOMIC_RELEASE);
+	broker_wake(s->b); /* the main loop replays the service's cubes */
 	log_info("service '%s': hello from worker", s->name);
 	return 0;
 }
