@@ -27,12 +27,12 @@ for id in $ids; do
 	maps+=" $(bpftool -j prog show id "$id" | grep -oE '"map_ids":\[[0-9,]*\]' | grep -oE '[0-9]+')"
 done
 [ -n "${maps// /}" ] || fail "no maps found for programs $ids"
-ls "$T/pins" | grep -q tc1 || fail "no pins for tc1"
+grep -q tc1 <<<"$(ls "$T/pins")" || fail "no pins for tc1"
 
 # A port can be removed on its own: its netdev is released at once.
 cub_ok tc1 ports del p2
 [ -z "$(tc filter show dev vethb ingress)" ] || fail "filter left on vethb after port del"
-tc qdisc show dev vethb | grep -q clsact && fail "clsact left on vethb after port del"
+grep -q clsact <<<"$(tc qdisc show dev vethb)" && fail "clsact left on vethb after port del"
 
 # Disconnecting a port (empty peer) releases its netdev; reconnecting
 # attaches again.
@@ -40,15 +40,15 @@ cub_ok tc1 ports p1 set peer=
 [ -z "$(tc filter show dev vetha ingress)" ] || fail "filter left on vetha after peer="
 [ "$(cub tc1 ports p1 show status)" = DOWN ] || fail "p1 not DOWN without a peer"
 cub_ok tc1 ports p1 set peer=vetha
-tc filter show dev vetha ingress | grep -q bpf || fail "no filter on vetha after reconnect"
+grep -q bpf <<<"$(tc filter show dev vetha ingress)" || fail "no filter on vetha after reconnect"
 [ "$(cub tc1 ports p1 show status)" = UP ] || fail "p1 not UP after reconnect"
 
 for c in tc1 xdp1 skb1; do cub_ok "$c" del; done
 [ "$(cub show cubes -o json | tr -d ' \n')" = "[]" ] || fail "cubes left: $(cub show cubes)"
 for d in vetha vethb vethc vethd; do
 	[ -z "$(tc filter show dev $d ingress)" ] || fail "tc filter left on $d"
-	tc qdisc show dev $d | grep -q clsact && fail "clsact qdisc left on $d"
-	ip link show $d | grep -q xdp && fail "XDP program left on $d"
+	grep -q clsact <<<"$(tc qdisc show dev $d)" && fail "clsact qdisc left on $d"
+	grep -q xdp <<<"$(ip link show $d)" && fail "XDP program left on $d"
 done
 # A bpffs holds only the kernel's maps.debug and progs.debug when empty.
 left=$(ls -A "$T/pins" | grep -vxE '(maps|progs)\.debug' || true)

@@ -13,22 +13,22 @@ EV=$!
 sleep 0.3
 
 # Help at every depth.
-cub ? | grep -qE "^ *simpleforwarder +service" || fail "top help lacks the service: $(cub ?)"
-cub simpleforwarder ? | grep -q "XDP_DRV" || fail "service help lacks type values"
+grep -qE "^ *simpleforwarder +service" <<<"$(cub ?)" || fail "top help lacks the service: $(cub ?)"
+grep -q "XDP_DRV" <<<"$(cub simpleforwarder ?)" || fail "service help lacks type values"
 cub_ok simpleforwarder add sf1
-cub sf1 ? | grep -q "ports" || fail "cube help lacks ports"
+grep -q "ports" <<<"$(cub sf1 ?)" || fail "cube help lacks ports"
 h=$(cub sf1 ports ?)
 grep -q "forward|drop|slowpath\|forward, drop, slowpath" <<<"$h" || fail "ports help lacks the action enum: $h"
 grep -q "cubicle sf1 ports add <name>" <<<"$h" || fail "ports help lacks an example: $h"
 cub sf1 ports p9 help >/dev/null || fail "help on a new entry failed"
 cub_ok sf1 ports add p1 peer=vetha
-cub sf1 ports p1 ? | grep -q "outport" || fail "entry help lacks outport"
+grep -q "outport" <<<"$(cub sf1 ports p1 ?)" || fail "entry help lacks outport"
 
 # Formats.
-cub show cubes -o json | grep -q '"name": "sf1"' || fail "json"
-cub show cubes -o yaml | grep -q -- '- name: sf1' || fail "yaml"
-cub show cubes -json | grep -q '"service": "simpleforwarder"' || fail "-json"
-cub show cubes | head -1 | grep -qE "^name +service +type +ports$" || fail "text header: $(cub show cubes)"
+grep -q '"name": "sf1"' <<<"$(cub show cubes -o json)" || fail "json"
+grep -q -- '- name: sf1' <<<"$(cub show cubes -o yaml)" || fail "yaml"
+grep -q '"service": "simpleforwarder"' <<<"$(cub show cubes -json)" || fail "-json"
+grep -qE "^name +service +type +ports$" <<<"$(cub show cubes | sed -n 1p)" || fail "text header: $(cub show cubes)"
 
 # Bodies: --file and stdin (JSON), for a whole cube.
 cat >"$T/sf2.json" <<'JSON'

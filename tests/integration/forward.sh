@@ -28,9 +28,9 @@ cub_ok sf1 ports p2 set action=forward outport=p1
 if [[ "${CUB_BROKER_ARGS:-}" == *spectre-hardening=off* ]]; then
 	# Verified unprivileged, then reloaded without the Spectre barriers.
 	need bpftool
-	id=$(bpftool -j net show dev vetha | grep -oE '"id":[0-9]+' | head -1 | cut -d: -f2)
+	id=$(bpftool -j net show dev vetha | grep -oE '"id":[0-9]+' | sed -n 1p | cut -d: -f2)
 	[ -n "$id" ] || fail "no program on vetha"
-	! bpftool prog dump xlated id "$id" | grep -q nospec ||
+	! grep -q nospec <<<"$(bpftool prog dump xlated id "$id")" ||
 		fail "program $id still has Spectre barriers with hardening off"
 fi
 prog_before=$(ip link show vetha; tc filter show dev vetha ingress)
@@ -89,8 +89,8 @@ cub_log "slow path: $((s1 - s0)) packets counted by the cube, $pin delivered to 
 cub_ok sf1 ports p1 set action=forward
 
 # Output formats.
-cub sf1 show -o json | grep -q '"outport": "p1"' || fail "json show lacks outport"
-cub sf1 show -o yaml | grep -q 'peer: vethb' || fail "yaml show lacks peer"
-cub sf1 show | grep -q 'rx_packets' || fail "text show lacks counters"
-cub show cubes | grep -q "sf1 .*simpleforwarder" || fail "show cubes lacks sf1"
+grep -q '"outport": "p1"' <<<"$(cub sf1 show -o json)" || fail "json show lacks outport"
+grep -q 'peer: vethb' <<<"$(cub sf1 show -o yaml)" || fail "yaml show lacks peer"
+grep -q 'rx_packets' <<<"$(cub sf1 show)" || fail "text show lacks counters"
+grep -q "sf1 .*simpleforwarder" <<<"$(cub show cubes)" || fail "show cubes lacks sf1"
 cub_ok sf1 del

@@ -40,7 +40,7 @@ sleep 0.2
 broker_wait_ready
 new=$(worker_pid simpleforwarder)
 [ "$new" != "$old" ] && [ "$new" != 0 ] || fail "worker not restarted ($old -> $new)"
-cub services | grep -q "simpleforwarder .*running .* 1 " ||
+grep -q "simpleforwarder .*running .* 1 " <<<"$(cub services)" ||
 	fail "restart not counted: $(cub services)"
 ping_check "worker kill -9"
 after=$(port_counter sf1 p1 rx_packets)

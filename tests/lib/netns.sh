@@ -122,8 +122,9 @@ broker_start() {
 broker_wait_ready() {
 	local i
 	for i in $(seq 1 200); do
-		if cub services -o json 2>/dev/null | grep -q '"status"' &&
-			! cub services -o json 2>/dev/null | grep -q '"starting"'; then
+		local svcs
+		svcs=$(cub services -o json 2>/dev/null || true)
+		if grep -q '"status"' <<<"$svcs" && ! grep -q '"starting"' <<<"$svcs"; then
 			return 0
 		fi
 		kill -0 "$BROKER_PID" 2>/dev/null || fail "cubicled exited"
@@ -171,11 +172,6 @@ static_arp() {
 napi_on() {
 	ip netns exec "$1" ethtool -K eth0 gro on >/dev/null 2>&1 ||
 		fail "ethtool -K eth0 gro on failed in $1"
-}
-
-# json_get FIELD: first value of "FIELD" in JSON on stdin.
-json_get() {
-	grep -m1 "\"$1\"" | sed -E 's/.*: *"?([^",]*)"?,?$/\1/'
 }
 
 # port_counter CUBE PORT FIELD
