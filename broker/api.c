@@ -19,21 +19,8 @@
 #include "cubicle/proto.h"
 #include "log.h"
 
-#define MAX_WORDS 64
-#define MAX_WORD_LEN 256
-#define MAX_ARGS 256
-#define MAX_RID_LEN 64
-
-struct req {
-	const struct cub_val *words;
-	const struct cub_val *args;
-	const struct cub_val *body;
-	const char *rid;
-	bool mutating;
-};
-
 static const char *
-word(const struct req *q, uint32_t i)
+word(const struct cubi_request *q, uint32_t i)
 {
 	return i < q->words->arr.len ? q->words->arr.items[i]->str.ptr : NULL;
 }
@@ -191,7 +178,7 @@ doc_for_show(struct broker *b, struct cube *c, struct cub_val **errv)
  * (nng REQ resends after a reconnect) is answered, not applied again.
  */
 static int
-mutating(struct req *q, struct cub_val **errv)
+mutating(struct cubi_request *q, struct cub_val **errv)
 {
 	q->mutating = true;
 	if (q->rid)
@@ -202,7 +189,7 @@ mutating(struct req *q, struct cub_val **errv)
 }
 
 static int
-on_cube(struct broker *b, struct cube *c, struct req *q,
+on_cube(struct broker *b, struct cube *c, struct cubi_request *q,
     struct cub_val **result, struct cub_val **errv)
 {
 	struct cubi_result res = {0};
@@ -278,7 +265,7 @@ out:
 }
 
 static int
-on_service(struct broker *b, struct service *s, struct req *q,
+on_service(struct broker *b, struct service *s, struct cubi_request *q,
     struct cub_val **result, struct cub_val **errv)
 {
 	const char *verb = word(q, 1);
@@ -326,7 +313,7 @@ on_service(struct broker *b, struct service *s, struct req *q,
 }
 
 static int
-on_request(struct broker *b, struct req *q, struct cub_val **result,
+on_request(struct broker *b, struct cubi_request *q, struct cub_val **result,
     struct cub_val **errv)
 {
 	const char *w0 = word(q, 0), *w1 = word(q, 1);
@@ -354,61 +341,6 @@ on_request(struct broker *b, struct req *q, struct cub_val **result,
 	*errv = cub_err_val(CUB_E_NOTFOUND,
 	    "no cube or service named '%s' (cubicle ? lists them)", w0);
 	return -ENOENT;
-}
-
-static int
-check_request(const struct cub_val *p, struct req *q, struct cub_val **errv)
-{
-	uint32_t i;
-
-	memset(q, 0, sizeof(*q));
-	q->words = cub_val__get(p, "words");
-	q->args = cub_val__get(p, "args");
-	q->body = cub_val__get(p, "body");
-	if (!q->words || q->words->kind != CUB_V_ARRAY) {
-		*errv = cub_err_val(CUB_E_TYPE, "'words' must be an array");
-		return -EINVAL;
-	}
-	if (q->words->arr.len > MAX_WORDS) {
-		*errv =
-		    cub_err_val(CUB_E_TOOBIG, "more than %d words", MAX_WORDS);
-		return -E2BIG;
-	}
-	for (i = 0; i < q->words->arr.len; i++) {
-		const struct cub_val *w = q->words->arr.items[i];
-
-		if (w->kind != CUB_V_STR || w->str.len == 0 ||
-		    w->str.len > MAX_WORD_LEN) {
-			*errv = cub_err_val(CUB_E_TYPE,
-			    "word %u must be a string of 1 to %d bytes", i,
-			    MAX_WORD_LEN);
-			return -EINVAL;
-		}
-	}
-	if (q->args && q->args->kind == CUB_V_NIL)
-		q->args = NULL;
-	if (q->args &&
-	    (q->args->kind != CUB_V_MAP || q->args->map.len > MAX_ARGS)) {
-		*errv = cub_err_val(CUB_E_TYPE,
-		    "'args' must be a map of at most %d fields", MAX_ARGS);
-		return -EINVAL;
-	}
-	if (q->body && q->body->kind == CUB_V_NIL)
-		q->body = NULL;
-	if (q->body && q->body->kind != CUB_V_MAP) {
-		*errv = cub_err_val(CUB_E_TYPE, "'body' must be a map");
-		return -EINVAL;
-	}
-	if (cub_val__get(p, "rid")) {
-		q->rid = cub_val__get_str(p, "rid");
-		if (!q->rid || !*q->rid || strlen(q->rid) > MAX_RID_LEN) {
-			*errv = cub_err_val(CUB_E_TYPE,
-			    "'rid' must be a string of 1 to %d bytes",
-			    MAX_RID_LEN);
-			return -EINVAL;
-		}
-	}
-	return 0;
 }
 
 /* Answers to mutating requests, by request id, so a resend is not
@@ -453,7 +385,7 @@ api_handle(struct broker *b, nng_msg *msg)
 	struct cub_val *result = NULL, *errv = NULL;
 	struct rid_entry *cached;
 	struct cub_rpc rpc = {0};
-	struct req q;
+	struct cubi_request q;
 	char err[256];
 	int r;
 
@@ -483,7 +415,7 @@ api_handle(struct broker *b, nng_msg *msg)
 		cub_val__set(result, "pid", cub_val__uint((uint64_t)getpid()));
 		cub_val__set(result, "ready", cub_val__bool(ready));
 	} else if (!strcmp(rpc.method, CUB_M_REQUEST)) {
-		if (!check_request(rpc.params, &q, &errv)) {
+		if (!cubi_request__check(rpc.params, &q, &errv)) {
 			cached = q.rid ? rid_find(b, q.rid) : NULL;
 			if (cached) {
 				const struct cub_val *ce =

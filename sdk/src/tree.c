@@ -2360,3 +2360,60 @@ cubi_tree__find(const struct cub_val *doc, const char *list,
 	}
 	return NULL;
 }
+
+/* The shape of a client request's params, before any word is resolved. */
+int
+cubi_request__check(const struct cub_val *p, struct cubi_request *q,
+    struct cub_val **errv)
+{
+	uint32_t i;
+
+	memset(q, 0, sizeof(*q));
+	q->words = cub_val__get(p, "words");
+	q->args = cub_val__get(p, "args");
+	q->body = cub_val__get(p, "body");
+	if (!q->words || q->words->kind != CUB_V_ARRAY) {
+		*errv = cub_err_val(CUB_E_TYPE, "'words' must be an array");
+		return -EINVAL;
+	}
+	if (q->words->arr.len > CUBI_REQ_WORDS_MAX) {
+		*errv =
+		    cub_err_val(CUB_E_TOOBIG, "more than %d words", CUBI_REQ_WORDS_MAX);
+		return -E2BIG;
+	}
+	for (i = 0; i < q->words->arr.len; i++) {
+		const struct cub_val *w = q->words->arr.items[i];
+
+		if (w->kind != CUB_V_STR || w->str.len == 0 ||
+		    w->str.len > CUBI_REQ_WORD_LEN_MAX) {
+			*errv = cub_err_val(CUB_E_TYPE,
+			    "word %u must be a string of 1 to %d bytes", i,
+			    CUBI_REQ_WORD_LEN_MAX);
+			return -EINVAL;
+		}
+	}
+	if (q->args && q->args->kind == CUB_V_NIL)
+		q->args = NULL;
+	if (q->args &&
+	    (q->args->kind != CUB_V_MAP || q->args->map.len > CUBI_REQ_ARGS_MAX)) {
+		*errv = cub_err_val(CUB_E_TYPE,
+		    "'args' must be a map of at most %d fields", CUBI_REQ_ARGS_MAX);
+		return -EINVAL;
+	}
+	if (q->body && q->body->kind == CUB_V_NIL)
+		q->body = NULL;
+	if (q->body && q->body->kind != CUB_V_MAP) {
+		*errv = cub_err_val(CUB_E_TYPE, "'body' must be a map");
+		return -EINVAL;
+	}
+	if (cub_val__get(p, "rid")) {
+		q->rid = cub_val__get_str(p, "rid");
+		if (!q->rid || !*q->rid || strlen(q->rid) > CUBI_REQ_RID_MAX) {
+			*errv = cub_err_val(CUB_E_TYPE,
+			    "'rid' must be a string of 1 to %d bytes",
+			    CUBI_REQ_RID_MAX);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}

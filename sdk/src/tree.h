@@ -122,4 +122,27 @@ int cubi_tree__merge_overlay(const struct cubi_schema *s, struct cub_val *doc,
 struct cub_val *cubi_tree__find(const struct cub_val *doc, const char *list,
     const char *key_field, const char *key);
 
+/*
+ * A client request's params {words, args, body, rid}, checked for shape
+ * and size before anything is resolved: words an array of at most 64
+ * strings of 1 to 256 bytes; args a map of at most 256 fields, or absent;
+ * body a map, or absent; rid a string of 1 to 64 bytes, or absent.  The
+ * members point into params.  0, or -errno with *errv.
+ */
+#define CUBI_REQ_WORDS_MAX 64
+#define CUBI_REQ_WORD_LEN_MAX 256
+#define CUBI_REQ_ARGS_MAX 256
+#define CUBI_REQ_RID_MAX 64
+
+struct cubi_request {
+	const struct cub_val *words;
+	const struct cub_val *args; /* NULL when absent */
+	const struct cub_val *body; /* NULL when absent */
+	const char *rid;            /* NULL when absent */
+	bool mutating;              /* set by the broker as it resolves */
+};
+
+int cubi_request__check(const struct cub_val *params, struct cubi_request *q,
+    struct cub_val **errv);
+
 #endif

@@ -5,7 +5,7 @@
  *
  * The first byte selects the mode, the rest is MessagePack:
  *   even  request params {words, args, body, rid}: the shape checks of
- *         broker/api.c check_request(), then cubi_tree__apply() on a copy
+ *         cubi_request__check() (as the broker), then cubi_tree__apply() on a copy
  *         of a realistic cube document;
  *   odd   a service schema in wire form: cubi_schema__parse(), and when it
  *         is accepted cubi_tree__new_doc() and an empty overlay merge.
@@ -188,73 +188,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 
 /* ---- request mode ----------------------------------------------------- */
 
-/* As broker/api.c check_request(). */
-#define MAX_WORDS 64
-#define MAX_WORD_LEN 256
-#define MAX_ARGS 256
-#define MAX_RID_LEN 64
-
-struct req {
-	const struct cub_val *words;
-	const struct cub_val *args;
-	const struct cub_val *body;
-	const char *rid;
-};
-
-static int
-check_request(const struct cub_val *p, struct req *q, struct cub_val **errv)
-{
-	uint32_t i;
-
-	memset(q, 0, sizeof(*q));
-	q->words = cub_val__get(p, "words");
-	q->args = cub_val__get(p, "args");
-	q->body = cub_val__get(p, "body");
-	if (!q->words || q->words->kind != CUB_V_ARRAY) {
-		*errv = cub_err_val(CUB_E_TYPE, "'words' must be an array");
-		return -EINVAL;
-	}
-	if (q->words->arr.len > MAX_WORDS) {
-		*errv = cub_err_val(
-		    CUB_E_TOOBIG, "more than %d words", MAX_WORDS);
-		return -E2BIG;
-	}
-	for (i = 0; i < q->words->arr.len; i++) {
-		const struct cub_val *w = q->words->arr.items[i];
-
-		if (w->kind != CUB_V_STR || w->str.len == 0 ||
-		    w->str.len > MAX_WORD_LEN) {
-			*errv = cub_err_val(CUB_E_TYPE,
-			    "word %u must be a string of 1 to %d bytes", i,
-			    MAX_WORD_LEN);
-			return -EINVAL;
-		}
-	}
-	if (q->args && q->args->kind == CUB_V_NIL)
-		q->args = NULL;
-	if (q->args &&
-	    (q->args->kind != CUB_V_MAP || q->args->map.len > MAX_ARGS)) {
-		*errv = cub_err_val(CUB_E_TYPE,
-		    "'args' must be a map of at most %d fields", MAX_ARGS);
-		return -EINVAL;
-	}
-	if (q->body && q->body->kind == CUB_V_NIL)
-		q->body = NULL;
-	if (q->body && q->body->kind != CUB_V_MAP) {
-		*errv = cub_err_val(CUB_E_TYPE, "'body' must be a map");
-		return -EINVAL;
-	}
-	if (cub_val__get(p, "rid")) {
-		q->rid = cub_val__get_str(p, "rid");
-		if (!q->rid || !*q->rid || strlen(q->rid) > MAX_RID_LEN) {
-			*errv = cub_err_val(CUB_E_TYPE,
-			    "'rid' must be a string of 1 to %d bytes",
-			    MAX_RID_LEN);
-			return -EINVAL;
-		}
-	}
-	return 0;
-}
+/* The broker's request checks: cubi_request__check() (tree.c). */
 
 /* A well-formed error map with a real code and a message. */
 static void
@@ -335,7 +269,7 @@ check_doc(const struct cub_val *doc)
 
 /* The broker resolves a show again on the document plus the overlay. */
 static void
-show_with_overlay(const struct req *q)
+show_with_overlay(const struct cubi_request *q)
 {
 	struct cub_val *work = cub_val__dup(base_doc), *errv = NULL;
 	struct cubi_result res;
@@ -359,10 +293,10 @@ fuzz_request(const struct cub_val *p)
 {
 	struct cub_val *doc, *errv = NULL;
 	struct cubi_result res;
-	struct req q;
+	struct cubi_request q;
 	int r;
 
-	r = check_request(p, &q, &errv);
+	r = cubi_request__check(p, &q, &errv);
 	if (r) {
 		check_err(r, errv);
 		cub_val__free(errv);
