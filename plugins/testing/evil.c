@@ -41,6 +41,8 @@ static const struct cub_field evil_load_args[] = {
 };
 
 static const struct cub_action evil_actions[] = {
+    {.name = "maps",
+	.help = "exercise the map API, including what must be refused"},
     {.name = "syscall",
 	.help = "attempt a forbidden system call",
 	.args = evil_syscall_args},
@@ -67,6 +69,13 @@ static const struct cub_field evil_schema[] = {
 	.help = "misbehave on request (tests only)"},
     {0},
 };
+
+static int
+evil_count(const void *key, const void *value, void *ctx)
+{
+	(*(uint32_t *)ctx)++;
+	return 0;
+}
 
 static int
 evil_syscall(struct cub_cube *cube, const char *call)
@@ -99,6 +108,59 @@ evil_syscall(struct cub_cube *cube, const char *call)
 	    "%s returned: the sandbox did not stop it", call);
 }
 
+static const char *
+outcome(int r)
+{
+	return r ? "refused" : "done";
+}
+
+/*
+ * The whole map API on the cube's own maps, and the calls the broker must
+ * refuse: writing a framework map, a handle that does not exist, a key of
+ * the wrong size, deleting from an array.  The result says what happened.
+ */
+static int
+evil_maps(struct cub_cube *cube, struct cub_val **result)
+{
+	struct sf_cube *sf = cub_cube__priv(cube);
+	uint32_t keys[3] = {120, 121, 122}, n = 0, i;
+	struct sf_action acts[3], back, zero[3] = {{0}};
+	struct cub_port port = {0};
+	cub_map fw, bad;
+	bool same = true;
+	int r;
+
+	for (i = 0; i < 3; i++)
+		acts[i] =
+		    (struct sf_action){.action = SF_FORWARD, .outport = i};
+	*result = cub_val__map();
+	r = cub_map__update_batch(cube, &sf->actions, keys, acts, 3, 0);
+	cub_val__set(*result, "batch_update", cub_val__str(outcome(r)));
+	for (i = 0; i < 3 && !r; i++)
+		same &= !cub_map__lookup(cube, &sf->actions, &keys[i], &back) &&
+			!memcmp(&back, &acts[i], sizeof(back));
+	cub_val__set(*result, "lookup_matches", cub_val__bool(same && !r));
+	r = cub_map__dump(cube, &sf->actions, evil_count, &n);
+	cub_val__set(*result, "dump_entries", cub_val__uint(r ? 0 : n));
+	r = cub_map__delete(cube, &sf->actions, &keys[0]);
+	cub_val__set(*result, "array_delete", cub_val__str(outcome(r)));
+	r = cub_map__update_batch(cube, &sf->actions, keys, zero, 3, 0);
+	cub_val__set(*result, "restore", cub_val__str(outcome(r)));
+	r = cub_cube__map(cube, "cub_ports", &fw);
+	if (!r)
+		r = cub_map__update(cube, &fw, &keys[0], &port, 0);
+	cub_val__set(*result, "framework_write", cub_val__str(outcome(r)));
+	bad = sf->actions;
+	bad.id = 999;
+	r = cub_map__lookup(cube, &bad, &keys[0], &back);
+	cub_val__set(*result, "bad_handle", cub_val__str(outcome(r)));
+	bad = sf->actions;
+	bad.key_size = 2;
+	r = cub_map__lookup(cube, &bad, &keys[0], &back);
+	cub_val__set(*result, "bad_key", cub_val__str(outcome(r)));
+	return 0;
+}
+
 static int
 evil_action(struct cub_cube *cube, const struct cub_val *path, const char *name,
     const struct cub_val *args, struct cub_val **result)
@@ -109,6 +171,8 @@ evil_action(struct cub_cube *cube, const struct cub_val *path, const char *name,
 
 	if (!strcmp(name, "syscall"))
 		return evil_syscall(cube, cub_val__get_str(args, "call"));
+	if (!strcmp(name, "maps"))
+		return evil_maps(cube, result);
 	what = cub_val__get_str(args, "object");
 	if (!strcmp(what, "probe-read"))
 		elf = evil_probe__elf_bytes(&len);

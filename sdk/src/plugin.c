@@ -429,6 +429,11 @@ cubi_worker__dispatch(
 		return;
 	}
 	c = cube_get(name);
+	if (c) {
+		/* An error message belongs to one call only. */
+		cub_val__free(c->err);
+		c->err = NULL;
+	}
 	if (!strcmp(rpc->method, CUB_M_CUBE_APPLY)) {
 		const struct cub_val *config = cub_val__get(p, "config");
 

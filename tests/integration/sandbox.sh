@@ -45,6 +45,16 @@ cub_ok e1 ports p1 set action=forward outport=p2
 ip netns exec ca ping -c 1 -W 2 198.18.0.2 >/dev/null || fail "e1 does not forward"
 prog=$(tc filter show dev vetha ingress)
 
+# The map API from inside the sandbox: what is allowed works, what is not
+# (writing a framework map, a forged handle, a wrong key size) is refused.
+m=$(cub e1 debug maps -o json)
+for want in '"batch_update": "done"' '"lookup_matches": true' '"dump_entries": 128' \
+	'"array_delete": "refused"' '"restore": "done"' '"framework_write": "refused"' \
+	'"bad_handle": "refused"' '"bad_key": "refused"'; do
+	grep -qF "$want" <<<"$m" || fail "map API: $want missing in: $m"
+done
+ip netns exec ca ping -c 1 -W 2 198.18.0.2 >/dev/null || fail "e1 broken by the map test"
+
 # 2. Forbidden system calls: SIGSYS, restart, forwarding never stops.
 for call in bpf execve socket-inet fork; do
 	old=$(worker_pid evil)
