@@ -24,6 +24,8 @@
 #include <unistd.h>
 
 #include <check.h>
+
+#include "check_run.h"
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/protocol/reqrep0/req.h>
@@ -622,16 +624,9 @@ sandbox_suite(void)
 int
 main(void)
 {
-	SRunner *sr;
-	int failed;
-
 	if (geteuid() != 0) {
 		fprintf(stderr, "sandbox_test: needs root, skipping\n");
 		return 77;
 	}
-	sr = srunner_create(sandbox_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return cubi_check_run(sandbox_suite());
 }

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /* Unit tests of the resource-tree engine (tree.c) and schema encoding. */
 #include <check.h>
+
+#include "check_run.h"
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -1043,8 +1045,6 @@ main(void)
 {
 	Suite *s = suite_create("tree");
 	TCase *tc = tcase_create("all");
-	SRunner *sr;
-	int failed;
 
 	tcase_set_timeout(tc, 20);
 	tcase_add_test(tc, test_to_val);
@@ -1060,9 +1060,5 @@ main(void)
 	tcase_add_test(tc, test_help);
 	tcase_add_test(tc, test_overlay);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return cubi_check_run(s);
 }
