@@ -76,7 +76,6 @@ struct cube {
 	struct cub_val *doc; /* desired config as last applied */
 	struct bpfobj *obj;  /* NULL until the worker loads it */
 	struct bport *ports;
-	bool synced; /* the running worker has applied doc */
 	struct cube *next;
 };
 
@@ -90,7 +89,6 @@ struct service {
 	struct cubi_schema *schema;
 	struct cub_val *schema_wire;
 	struct cub_bpf_policy policy;
-	bool have_policy;
 	/* Supervision. */
 	pid_t pid;
 	unsigned restarts;

@@ -111,7 +111,6 @@ cube_sync(struct broker *b, struct cube *c, bool create, struct cub_val **errv)
 	r = sup_call(
 	    c->svc, CUB_M_CUBE_APPLY, p, &res, errv, b->o.call_timeout_ms);
 	cub_val__free(res);
-	c->synced = !r;
 	if (!r && !c->obj) {
 		*errv = cub_err_val(CUB_E_REFUSED,
 		    "service '%s' did not load a program for cube '%s'",

@@ -75,7 +75,6 @@ wc_hello(struct service *s, const struct cub_val *p, struct cub_val **res,
 		s->schema = parsed;
 		s->schema_wire = schema ? cub_val__dup(schema) : cub_val__nil();
 		s->policy = policy;
-		s->have_policy = true;
 		pthread_mutex_unlock(&s->b->lock);
 	}
 	*res = cub_val__map();
