@@ -520,7 +520,9 @@ bpfobj_load(struct broker *b, struct cube *c, const void *elf, size_t len,
 	struct bpf_map *m;
 	const char *step = "dup program fd";
 	char reason[256] = "";
-	uint64_t hash = fnv1a(elf, len);
+	/* The hash names what runs: the bytes and how they were loaded, so
+	 * a broker restarted with another --spectre-hardening reloads. */
+	uint64_t hash = fnv1a(elf, len) ^ (b->o.spectre_hardening ? 0 : 1);
 	int r, fd;
 
 	if (old && old->hash == hash)
