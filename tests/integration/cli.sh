@@ -24,6 +24,10 @@ cub sf1 ports p9 help >/dev/null || fail "help on a new entry failed"
 cub_ok sf1 ports add p1 peer=vetha
 grep -q "outport" <<<"$(cub sf1 ports p1 ?)" || fail "entry help lacks outport"
 
+# The socket directory from the environment.
+grep -q sf1 <<<"$(CUBICLE_SOCKET_DIR="$T/s" "$CUB_BUILD/sdk/cubicle" show cubes </dev/null)" ||
+	fail "CUBICLE_SOCKET_DIR not used"
+
 # Formats.
 grep -q '"name": "sf1"' <<<"$(cub show cubes -o json)" || fail "json"
 grep -q -- '- name: sf1' <<<"$(cub show cubes -o yaml)" || fail "yaml"
