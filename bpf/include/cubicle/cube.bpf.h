@@ -63,51 +63,112 @@ enum cub_hook {
 #define CUB_PKTIN_REC (sizeof(struct cub_pktin_hdr) + CUB_PKTIN_MAX)
 
 /*
+ * Map keys and Spectre v4.  The broker loads cubes without CAP_PERFMON, so
+ * the verifier mitigates speculative store bypass: after a store to a stack
+ * slot that does not yet hold plain data (the first store to a slot, or one
+ * over a spilled bounded scalar) it inserts a barrier (nospec, lfence on
+ * x86).  The classic
+ *
+ *	__u32 key = port;
+ *	v = bpf_map_lookup_elem(&map, &key);
+ *
+ * costs one such barrier per key, a few percent of forwarding rate each.
+ * A key needs only be readable memory, and stores to map values are never
+ * fenced, so keep keys out of the stack:
+ *
+ *	struct cub_scratch *s = cub_scratch();
+ *
+ *	if (!s)
+ *		return cub_drop(hook);
+ *	s->key[0] = port;
+ *	v = bpf_map_lookup_elem(&map, &s->key[0]);
+ *
+ * or pass a pointer into a map value you already hold (&act->outport), if
+ * the value cannot change between the lookups that use it.  cub_scratch()
+ * is an inlined per-CPU array lookup; key[] belongs to the cube (the
+ * helpers below use only the private fields), and is valid only for the
+ * current packet.  For wider keys, declare a one-entry PERCPU_ARRAY of your
+ * own and look it up with &cub_zero_key the same way.  To check an object:
+ * load it as the broker does (bench/xdpgen --no-perfmon) and grep
+ * `bpftool prog dump xlated` for nospec.  Pointers spilled to the stack are
+ * fenced too, so keep an eye on register pressure across helper calls.
+ */
+
+/* Key 0, in .rodata: a map-value pointer the verifier accepts as a key. */
+static const __u32 cub_zero_key = 0;
+
+/*
  * Per-CPU direct-mapped cache in front of cub_if2port: a hash lookup costs
- * about 25 ns here, an array lookup is inlined by the verifier.  Slot
+ * about 25 ns here, an array access is inlined.  Slot
  * (ifindex % CUB_IF2PORT_CACHE) remembers the last answer for that ifindex;
  * a hit is trusted only while cub_ports[port] is up with that same ifindex,
  * so user space need only keep this invariant: cub_ports[p] == { ifindex,
  * UP } implies cub_if2port[ifindex] == p (take a port down or clear its
  * ifindex before deleting or re-pointing its cub_if2port entry).  Private
- * to the object; the broker never touches it.
+ * to the object (it lives in cub_scratch); the broker never touches it.
  */
 #define CUB_IF2PORT_CACHE 16
+
+/* Map keys a cube may keep in struct cub_scratch. */
+#define CUB_SCRATCH_KEYS 4
 
 struct cub_if2port_slot {
 	__u32 ifindex;
 	__u32 port;
 };
 
+struct cub_scratch {
+	__u32 key[CUB_SCRATCH_KEYS];	/* the cube's map keys */
+	/* Private to the helpers in this header. */
+	__u32 fw_key;
+	__u32 fw_pad;
+	struct cub_if2port_slot if2port[CUB_IF2PORT_CACHE];
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__type(key, __u32);
-	__type(value, struct cub_if2port_slot);
-	__uint(max_entries, CUB_IF2PORT_CACHE);
-} cub_if2port_cache SEC(".maps");
+	__type(value, struct cub_scratch);
+	__uint(max_entries, 1);
+} cub_scratch_map SEC(".maps");
 
+/* This CPU's scratch area; never NULL in practice, but check it. */
+static __always_inline struct cub_scratch *
+cub_scratch(void)
+{
+	return bpf_map_lookup_elem(&cub_scratch_map, &cub_zero_key);
+}
+
+/*
+ * A miss stores the ifindex in its slot first and looks it up from there
+ * (no stack key); if cub_if2port has no answer the slot keeps a stale
+ * port, which the cub_ports check above rejects.  The empty asm stops clang
+ * from recomputing the slot address (each recomputation is a masked,
+ * Spectre v1 sanitized pointer addition).
+ */
 static __always_inline int
 cub_if2port_lookup(__u32 ifindex)
 {
-	__u32 slot = ifindex & (CUB_IF2PORT_CACHE - 1);
+	struct cub_scratch *s = cub_scratch();
 	struct cub_if2port_slot *hint;
 	struct cub_port *p;
 	__u32 *port;
 
-	hint = bpf_map_lookup_elem(&cub_if2port_cache, &slot);
-	if (hint && hint->ifindex == ifindex && ifindex) {
+	if (!s)
+		return -1;
+	hint = &s->if2port[ifindex & (CUB_IF2PORT_CACHE - 1)];
+	asm volatile("" : "+r"(hint));
+	if (hint->ifindex == ifindex && ifindex) {
 		p = bpf_map_lookup_elem(&cub_ports, &hint->port);
 		if (p && p->ifindex == ifindex && (p->flags & CUB_PORT_UP))
 			return (int)hint->port;
 	}
-	port = bpf_map_lookup_elem(&cub_if2port, &ifindex);
+	hint->ifindex = ifindex;
+	port = bpf_map_lookup_elem(&cub_if2port, &hint->ifindex);
 	if (!port)
 		return -1;
-	if (hint) {
-		hint->ifindex = ifindex;
-		hint->port = *port;
-	}
-	return (int)*port;
+	hint->port = *port;
+	return (int)hint->port;
 }
 
 /* Port index the packet arrived on, or -1 if the netdev is not a port. */
@@ -124,17 +185,30 @@ cub_in_port_xdp(struct xdp_md *ctx)
 }
 
 /*
- * Ifindex of the netdev behind @port if the port is up and connected,
- * else 0.
+ * Ifindex of the netdev behind port *@port if the port is up and
+ * connected, else 0.  @port is a map key: point it into a map value
+ * (cub_scratch()->key[], or a field of a value you hold), not the stack.
  */
 static __always_inline __u32
-cub_port_ifindex(__u32 port)
+cub_port_ifindex_at(const __u32 *port)
 {
-	struct cub_port *p = bpf_map_lookup_elem(&cub_ports, &port);
+	struct cub_port *p = bpf_map_lookup_elem(&cub_ports, port);
 
 	if (!p || !(p->flags & CUB_PORT_UP))
 		return 0;
 	return p->ifindex;
+}
+
+/* The same for a port number held in a register. */
+static __always_inline __u32
+cub_port_ifindex(__u32 port)
+{
+	struct cub_scratch *s = cub_scratch();
+
+	if (!s)
+		return 0;
+	s->fw_key = port;
+	return cub_port_ifindex_at(&s->fw_key);
 }
 
 /* Send the packet out of @port; drop it if the port is down. */
@@ -226,8 +300,9 @@ cub_slowpath_xdp(struct xdp_md *ctx, __u32 port, __u32 reason)
 /* Hook-generic forms; @hook must be a compile-time constant. */
 
 /*
- * Redirect to a netdev already checked with cub_port_ifindex() (saves the
- * second cub_ports lookup cub_forward() would do).
+ * Redirect to a netdev already checked with cub_port_ifindex() or
+ * cub_port_ifindex_at() (saves the second cub_ports lookup cub_forward()
+ * would do).
  */
 static __always_inline int
 cub_redirect(enum cub_hook hook, __u32 ifindex)
@@ -256,10 +331,19 @@ cub_pkt_len(void *ctx, enum cub_hook hook)
 	return ((struct __sk_buff *)ctx)->len;
 }
 
+/*
+ * The drop verdict.  The empty asm makes each call site's constant its own
+ * value: otherwise clang merges them into one register set at the first
+ * drop, which then lives across every later helper call and, registers
+ * being short, gets parked in a (fenced) stack slot.
+ */
 static __always_inline int
 cub_drop(enum cub_hook hook)
 {
-	return hook == CUB_HOOK_XDP ? XDP_DROP : TC_ACT_SHOT;
+	int verdict = hook == CUB_HOOK_XDP ? XDP_DROP : TC_ACT_SHOT;
+
+	asm volatile("" : "+r"(verdict));
+	return verdict;
 }
 
 static __always_inline int
