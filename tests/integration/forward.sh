@@ -25,14 +25,14 @@ cub_ok sf1 ports p1 set action=forward outport=p2
 cub_ok sf1 ports p2 set action=forward outport=p1
 
 [ "$(cub sf1 show type)" = "$HOOK" ] || fail "type is not $HOOK"
-if [[ "${CUB_BROKER_ARGS:-}" == *spectre-hardening=off* ]]; then
-	# Verified unprivileged, then reloaded without the Spectre barriers.
-	need bpftool
-	id=$(bpftool -j net show dev vetha | grep -oE '"id":[0-9]+' | sed -n 1p | cut -d: -f2)
-	[ -n "$id" ] || fail "no program on vetha"
-	! grep -q nospec <<<"$(bpftool prog dump xlated id "$id")" ||
-		fail "program $id still has Spectre barriers with hardening off"
-fi
+# simpleforwarder keeps its map keys off the stack (cube.bpf.h): even
+# verified unprivileged (the default) it carries no Spectre v4 barrier, and
+# with --spectre-hardening=off it was reloaded without any.
+need bpftool
+id=$(bpftool -j net show dev vetha | grep -oE '"id":[0-9]+' | sed -n 1p | cut -d: -f2)
+[ -n "$id" ] || fail "no program on vetha"
+! grep -q nospec <<<"$(bpftool prog dump xlated id "$id")" ||
+	fail "program $id has Spectre barriers (nospec): a stack write crept into the fast path"
 prog_before=$(ip link show vetha; tc filter show dev vetha ingress)
 
 # Counters equal packets sent: no ARP (static entries), no IPv6 (off), so
