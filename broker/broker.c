@@ -24,6 +24,7 @@
 #include "cub_config.h"
 #include "cubicle/proto.h"
 #include "log.h"
+#include "parse.h"
 
 static struct broker broker;
 
@@ -190,7 +191,7 @@ main(int argc, char **argv)
 	};
 	struct broker *b = &broker;
 	sigset_t sigs;
-	char *end;
+	uint64_t v;
 	int c, r;
 
 	b->o.socket_dir = "/run/cubicle";
@@ -220,22 +221,17 @@ main(int argc, char **argv)
 			b->o.worker_bin = optarg;
 			break;
 		case 'u':
-			errno = 0;
-			b->o.uid_base = (uid_t)strtoul(optarg, &end, 10);
-			if (errno || *end || b->o.uid_base < 1000 ||
-			    b->o.uid_base > 4000000000u) {
+			if (cubi_parse_uint(optarg, 1000, 4000000000u, &v)) {
 				fprintf(stderr,
 				    "cubicled: --uid-base: '%s' is not a uid "
 				    "between 1000 and 4000000000\n",
 				    optarg);
 				return 1;
 			}
+			b->o.uid_base = (uid_t)v;
 			break;
 		case 't':
-			errno = 0;
-			b->o.call_timeout_ms = (int)strtol(optarg, &end, 10);
-			if (errno || *end || b->o.call_timeout_ms < 100 ||
-			    b->o.call_timeout_ms > 600000) {
+			if (cubi_parse_uint(optarg, 100, 600000, &v)) {
 				fprintf(stderr,
 				    "cubicled: --call-timeout: '%s' is not a "
 				    "number of milliseconds from 100 to "
@@ -243,6 +239,7 @@ main(int argc, char **argv)
 				    optarg);
 				return 1;
 			}
+			b->o.call_timeout_ms = (int)v;
 			break;
 		case 'H':
 			if (strcmp(optarg, "on") && strcmp(optarg, "off")) {

@@ -29,6 +29,7 @@
 #include "cubicle/plugin.h"
 #include "cubicle/proto.h"
 #include "log.h"
+#include "parse.h"
 #include "sandbox.h"
 #include "worker_rt.h"
 
@@ -39,20 +40,6 @@ struct worker_opts {
 	uid_t uid;
 	gid_t gid;
 };
-
-static int
-parse_id(const char *s, unsigned *out)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || *end || !*s || v == 0 || v > 4000000000ul)
-		return -EINVAL;
-	*out = (unsigned)v;
-	return 0;
-}
 
 static int
 parse_opts(int argc, char **argv, struct worker_opts *o)
@@ -66,7 +53,7 @@ parse_opts(int argc, char **argv, struct worker_opts *o)
 	    {"debug", no_argument, NULL, 'd'},
 	    {NULL, 0, NULL, 0},
 	};
-	unsigned id;
+	uint64_t id;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -82,15 +69,15 @@ parse_opts(int argc, char **argv, struct worker_opts *o)
 			break;
 		case 'u':
 		case 'g':
-			if (parse_id(optarg, &id)) {
+			if (cubi_parse_uint(optarg, 1, 4000000000u, &id)) {
 				log_err("--%s: '%s' is not a non-root id",
 				    c == 'u' ? "uid" : "gid", optarg);
 				return -EINVAL;
 			}
 			if (c == 'u')
-				o->uid = id;
+				o->uid = (uid_t)id;
 			else
-				o->gid = id;
+				o->gid = (gid_t)id;
 			break;
 		case 'd':
 			log_set_level(LOG_P_DEBUG);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "parse.h"
 
 void
 cli_cmd_clear(struct cli_cmd *cmd)
@@ -49,7 +50,7 @@ cli_parse(int argc, char **argv, struct cli_cmd *cmd, char *err, size_t errlen)
 {
 	bool opts = true;
 	const char *a, *val, *eq;
-	char *end;
+	uint64_t n;
 	int i;
 
 	memset(cmd, 0, sizeof(*cmd));
@@ -105,22 +106,19 @@ cli_parse(int argc, char **argv, struct cli_cmd *cmd, char *err, size_t errlen)
 				cmd->rid = val;
 			} else if (OPT("count")) {
 				NEEDVAL();
-				errno = 0;
-				cmd->count = (int)strtol(val, &end, 10);
-				if (errno || *end || cmd->count <= 0)
+				if (cubi_parse_uint(val, 1, INT32_MAX, &n))
 					return USAGE("--count: '%s' is not a "
 						     "positive number",
 					    val);
+				cmd->count = (int)n;
 			} else if (OPT("timeout")) {
 				NEEDVAL();
-				errno = 0;
-				cmd->timeout_ms = (int)strtol(val, &end, 10);
-				if (errno || *end || cmd->timeout_ms <= 0 ||
-				    cmd->timeout_ms > 3600000)
+				if (cubi_parse_uint(val, 1, 3600000, &n))
 					return USAGE("--timeout: '%s' is not "
 						     "a number of "
 						     "milliseconds",
 					    val);
+				cmd->timeout_ms = (int)n;
 			} else {
 				return USAGE("unknown option '%s'", a);
 			}
@@ -386,9 +384,9 @@ render_help(FILE *f, const struct cub_val *h)
 			cub_val__set(r, "flags",
 			    cub_val__str(flag_words(flags, buf, sizeof(buf))));
 			cub_val__set(r, "default",
-			    cub_val__get(p, "default") ?
-				cub_val__dup(cub_val__get(p, "default")) :
-				cub_val__str(""));
+			    cub_val__get(p, "default")
+				? cub_val__dup(cub_val__get(p, "default"))
+				: cub_val__str(""));
 			cub_val__set(r, "description",
 			    cub_val__str(cub_val__get_str(p, "help") ?: ""));
 			cub_val__push(rows, r);

@@ -99,6 +99,11 @@ START_TEST(usage_errors)
 	cli_cmd_clear(&c);
 	ck_assert_int_ne(parse(&c, err, "sf1 --timeout -5"), 0);
 	cli_cmd_clear(&c);
+	/* Out of range, not wrapped around into a small number. */
+	ck_assert_int_ne(parse(&c, err, "events --count 4294967297"), 0);
+	cli_cmd_clear(&c);
+	ck_assert_int_ne(parse(&c, err, "sf1 --timeout 12ms"), 0);
+	cli_cmd_clear(&c);
 }
 END_TEST
 

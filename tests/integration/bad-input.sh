@@ -57,6 +57,17 @@ err=$(cub_refused 1 sf1 show -o xml)
 grep -q "'xml'" <<<"$err" || fail "bad -o not named: $err"
 err=$(cub_refused 1 --no-such-option)
 grep -q "no-such-option" <<<"$err" || fail "bad option not named: $err"
+# Bad broker options: refused before anything starts (5000000000 used to
+# wrap into a valid-looking uid).
+for opt in "--uid-base 5000000000" "--uid-base -1" "--call-timeout 10ms" \
+	"--spectre-hardening maybe"; do
+	rc=0
+	err=$("$CUB_BUILD/broker/cubicled" $opt --socket-dir "$T/nb" 2>&1) || rc=$?
+	[ "$rc" = 1 ] && grep -q -- "${opt%% *}" <<<"$err" ||
+		fail "cubicled $opt: exit $rc: $err"
+done
+[ ! -e "$T/nb" ] || fail "a refused option still created the socket dir"
+
 # Unreachable broker: exit 3.
 "$CUB_BUILD/sdk/cubicle" --socket-dir "$T/nowhere" show cubes </dev/null 2>/dev/null && fail "reached nothing"
 rc=0; "$CUB_BUILD/sdk/cubicle" --socket-dir "$T/nowhere" show cubes </dev/null 2>/dev/null || rc=$?
