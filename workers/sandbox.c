@@ -184,6 +184,39 @@ sandbox_no_new_privs(void)
 static int
 sandbox_seccomp(void)
 {
+	const uint32_t thread = CLONE_VM | CLONE_SIGHAND | CLONE_THREAD;
+	/* Calls allowed (or refused without killing) by their arguments. */
+	const struct {
+		int nr;
+		uint32_t action;
+		unsigned nargs;
+		struct scmp_arg_cmp cmp;
+	} rules[] = {
+	    /* nng redials the broker after a restart: AF_UNIX sockets only. */
+	    {SCMP_SYS(socket), SCMP_ACT_ALLOW, 1,
+		SCMP_A0(SCMP_CMP_EQ, AF_UNIX)},
+	    /* Threads only: the flags glibc's pthread_create() passes. */
+	    {SCMP_SYS(clone), SCMP_ACT_ALLOW, 1,
+		SCMP_A0(SCMP_CMP_MASKED_EQ, thread, thread)},
+	    /* A filter cannot read clone3's flags: glibc falls back to clone.
+	     */
+	    {SCMP_SYS(clone3), SCMP_ACT_ERRNO(ENOSYS), 0, {0}},
+	    /* Opening files is refused, not fatal: a plugin may probe. */
+	    {SCMP_SYS(openat), SCMP_ACT_ERRNO(EACCES), 0, {0}},
+	    {SCMP_SYS(open), SCMP_ACT_ERRNO(EACCES), 0, {0}},
+	    /* Thread names (pthread_setname_np on the calling thread). */
+	    {SCMP_SYS(prctl), SCMP_ACT_ALLOW, 1,
+		SCMP_A0(SCMP_CMP_EQ, PR_SET_NAME)},
+	    {SCMP_SYS(prctl), SCMP_ACT_ALLOW, 1,
+		SCMP_A0(SCMP_CMP_EQ, PR_GET_NAME)},
+	    /* isatty(): glibc stdio asks when it first buffers a terminal. */
+	    {SCMP_SYS(ioctl), SCMP_ACT_ALLOW, 1, SCMP_A1(SCMP_CMP_EQ, TCGETS)},
+	    /* abort() and raise(): signals to our own threads only. */
+	    {SCMP_SYS(tgkill), SCMP_ACT_ALLOW, 1,
+		SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid())},
+	    /* setrlimit()/getrlimit() on ourselves, for step 5 and glibc. */
+	    {SCMP_SYS(prlimit64), SCMP_ACT_ALLOW, 1, SCMP_A0(SCMP_CMP_EQ, 0)},
+	};
 	scmp_filter_ctx ctx;
 	size_t i;
 	int nr, r;
@@ -211,53 +244,12 @@ sandbox_seccomp(void)
 			goto out;
 	}
 
-	/* nng redials the broker after a restart: AF_UNIX sockets only. */
-	r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
-	    SCMP_A0(SCMP_CMP_EQ, AF_UNIX));
-	if (r < 0)
-		goto out;
-	/* Threads only: the flags glibc's pthread_create() passes. */
-	r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
-	    SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_VM | CLONE_SIGHAND | CLONE_THREAD,
-		CLONE_VM | CLONE_SIGHAND | CLONE_THREAD));
-	if (r < 0)
-		goto out;
-	/* A filter cannot read clone3's flags: make glibc fall back to clone.
-	 */
-	r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
-	if (r < 0)
-		goto out;
-	/* Opening files is refused, not fatal: a plugin may probe. */
-	r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(openat), 0);
-	if (r < 0)
-		goto out;
-	r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(open), 0);
-	if (r < 0)
-		goto out;
-	/* Thread names (pthread_setname_np on the calling thread). */
-	r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
-	    SCMP_A0(SCMP_CMP_EQ, PR_SET_NAME));
-	if (r < 0)
-		goto out;
-	r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
-	    SCMP_A0(SCMP_CMP_EQ, PR_GET_NAME));
-	if (r < 0)
-		goto out;
-	/* isatty(): glibc stdio asks when it first buffers a terminal. */
-	r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
-	    SCMP_A1(SCMP_CMP_EQ, TCGETS));
-	if (r < 0)
-		goto out;
-	/* abort() and raise(): signals to our own threads only. */
-	r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
-	    SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid()));
-	if (r < 0)
-		goto out;
-	/* setrlimit()/getrlimit() on ourselves, for step 5 and glibc. */
-	r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prlimit64), 1,
-	    SCMP_A0(SCMP_CMP_EQ, 0));
-	if (r < 0)
-		goto out;
+	for (i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
+		r = seccomp_rule_add_array(ctx, rules[i].action, rules[i].nr,
+		    rules[i].nargs, &rules[i].cmp);
+		if (r < 0)
+			goto out;
+	}
 
 	r = seccomp_load(ctx);
 out:
