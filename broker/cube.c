@@ -241,12 +241,7 @@ ports_reconcile(struct broker *b, struct cube *c, const struct cub_val *doc,
 
 	/* Removed ports first: they free netdevs new ports may take. */
 	for (pp = &c->ports; (p = *pp);) {
-		for (i = 0; ports && i < ports->arr.len; i++)
-			if (!strcmp(
-				cub_val__get_str(ports->arr.items[i], "name"),
-				p->name))
-				break;
-		e = ports && i < ports->arr.len ? ports->arr.items[i] : NULL;
+		e = cubi_tree__find(doc, "ports", "name", p->name);
 		if (e && !strcmp(entry_peer(e), p->peer)) {
 			pp = &p->next;
 			continue;
