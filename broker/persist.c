@@ -68,13 +68,13 @@ load_cube(struct broker *b, const struct cub_val *rec)
 	const char *name = cub_val__get_str(rec, "name");
 	const char *svcname = cub_val__get_str(rec, "service");
 	const struct cub_val *config = cub_val__get(rec, "config");
-	const struct cub_val *ports = cub_val__get(rec, "ports");
+	const struct cub_val *rp;
 	const struct cub_val *cports;
 	struct service *svc;
 	struct bport *bp;
 	struct cube *c;
 	uint64_t hash = 0, idx;
-	uint32_t i, j;
+	uint32_t i;
 	bool qdisc;
 	int r;
 
@@ -112,19 +112,11 @@ load_cube(struct broker *b, const struct cub_val *rec)
 			break;
 		snprintf(bp->name, sizeof(bp->name), "%s", pname);
 		bp->index = (uint32_t)idx;
-		for (j = 0;
-		     ports && ports->kind == CUB_V_ARRAY && j < ports->arr.len;
-		     j++) {
-			const struct cub_val *rp = ports->arr.items[j];
-
-			if (strcmp(cub_val__get_str(rp, "name") ?: "", pname))
-				continue;
-			snprintf(bp->peer, sizeof(bp->peer), "%s",
-			    cub_val__get_str(rp, "peer") ?: "");
-			if (!cub_val__as_bool(
-				cub_val__get(rp, "qdisc"), &qdisc))
-				bp->hook_created = qdisc;
-		}
+		rp = cubi_tree__find(rec, "ports", "name", pname);
+		snprintf(bp->peer, sizeof(bp->peer), "%s",
+		    cub_val__get_str(rp, "peer") ?: "");
+		if (!cub_val__as_bool(cub_val__get(rp, "qdisc"), &qdisc))
+			bp->hook_created = qdisc;
 		bp->next = c->ports;
 		c->ports = bp;
 	}

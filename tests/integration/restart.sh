@@ -73,3 +73,10 @@ cub_ok sf1 ports p2 set action=drop
 ip netns exec ca ping -c 2 -i 0.1 -W 1 198.18.0.2 >/dev/null &&
 	fail "restarted broker cannot change the cube"
 cub_ok sf1 del
+# The restarted broker knew which qdiscs it had created: nothing is left.
+for d in vetha vethb; do
+	[ -z "$(tc filter show dev $d ingress)" ] || fail "filter left on $d after restart + del"
+	grep -q clsact <<<"$(tc qdisc show dev $d)" && fail "clsact left on $d after restart + del"
+	grep -q xdp <<<"$(ip link show $d)" && fail "XDP left on $d after restart + del"
+done
+true
