@@ -100,6 +100,76 @@ get_params(struct cub_val *arr, uint32_t i, struct cub_val **params,
 	return 0;
 }
 
+/* A MessagePack unsigned integer at p[*off]; 0 or -EBADMSG. */
+static int
+peek_uint(const uint8_t *p, size_t len, size_t *off, uint64_t *v)
+{
+	size_t n, i;
+
+	if (*off >= len)
+		return -EBADMSG;
+	if (p[*off] <= 0x7f) {
+		*v = p[(*off)++];
+		return 0;
+	}
+	switch (p[*off]) {
+	case 0xcc:
+		n = 1;
+		break;
+	case 0xcd:
+		n = 2;
+		break;
+	case 0xce:
+		n = 4;
+		break;
+	case 0xcf:
+		n = 8;
+		break;
+	default:
+		return -EBADMSG;
+	}
+	if (len - *off - 1 < n)
+		return -EBADMSG;
+	for (*v = 0, i = 1; i <= n; i++)
+		*v = *v << 8 | p[*off + i];
+	*off += 1 + n;
+	return 0;
+}
+
+/*
+ * The msgid of a frame that starts like a request, [0, msgid, ...], read
+ * from the raw bytes: a frame that fails to decode further on (a bad
+ * string in its params, say) still gets an error reply its sender can
+ * match.  0 or -EBADMSG.
+ */
+static int
+peek_request_msgid(const void *buf, size_t len, uint32_t *msgid)
+{
+	const uint8_t *p = buf;
+	uint64_t n, v;
+	size_t off = 1;
+
+	if (!len)
+		return -EBADMSG;
+	if ((p[0] & 0xf0) == 0x90) {
+		n = p[0] & 0x0f;
+	} else if (p[0] == 0xdc && len >= 3) {
+		n = (uint64_t)p[1] << 8 | p[2];
+		off = 3;
+	} else if (p[0] == 0xdd && len >= 5) {
+		n = (uint64_t)p[1] << 24 | (uint64_t)p[2] << 16 |
+		    (uint64_t)p[3] << 8 | p[4];
+		off = 5;
+	} else {
+		return -EBADMSG;
+	}
+	if (n != 4 || peek_uint(p, len, &off, &v) || v != CUB_RPC_REQUEST ||
+	    peek_uint(p, len, &off, &v) || v > UINT32_MAX)
+		return -EBADMSG;
+	*msgid = (uint32_t)v;
+	return 0;
+}
+
 int
 cub_rpc__decode(
     const void *buf, size_t len, struct cub_rpc *rpc, char *err, size_t errlen)
@@ -112,7 +182,7 @@ cub_rpc__decode(
 	memset(rpc, 0, sizeof(*rpc));
 	r = cub_mp_decode(buf, len, &v, err, errlen);
 	if (r)
-		return r;
+		goto out;
 	if (v->kind != CUB_V_ARRAY) {
 		r = cubi_errf(-EBADMSG, err, errlen,
 		    "frame is %s, not an array", a_kind(v->kind));
@@ -164,8 +234,11 @@ cub_rpc__decode(
 	}
 out:
 	cub_val__free(v);
-	if (r)
+	if (r) {
 		cub_rpc__clear(rpc);
+		if (!peek_request_msgid(buf, len, &rpc->msgid))
+			rpc->type = CUB_RPC_REQUEST;
+	}
 	return r;
 }
 

@@ -250,6 +250,56 @@ START_TEST(test_bad_bytes)
 }
 END_TEST
 
+/* A frame that fails to decode still names its request's msgid. */
+START_TEST(test_msgid_recovered)
+{
+	static const struct {
+		const char *bytes;
+		size_t len;
+		uint32_t msgid;
+		enum cub_rpc_type type;
+	} cases[] = {
+	    /* [0, 7, "request", {"w": "\xff"}]: invalid UTF-8. */
+	    {"\x94\x00\x07\xa7request\x81\xa1w\xa1\xff", 14, 7,
+		CUB_RPC_REQUEST},
+	    /* msgid as uint32 0xfffffffe, then a truncated method. */
+	    {"\x94\x00\xce\xff\xff\xff\xfe\xa7req", 11, 0xfffffffe,
+		CUB_RPC_REQUEST},
+	    /* array16 header, uint8 msgid, trailing byte. */
+	    {"\xdc\x00\x04\x00\xcc\xc8\xa1m\x80\xc0", 10, 200,
+		CUB_RPC_REQUEST},
+	    /* A method of the wrong type, decoded far enough to fail. */
+	    {"\x94\x00\x09\x05\x80", 5, 9, CUB_RPC_REQUEST},
+	    /* Not requests, or no msgid to read: 0. */
+	    {"\x94\x01\x07\xc0\xc1", 5, 0, 0},
+	    {"\x93\x00\x07\xa1m", 5, 0, 0},
+	    {"\x94\x00\xcf\x00\x00\x00\x01\x00\x00\x00\x00\xa1m\x80", 14, 0,
+		0},
+	    {"\x94\x00\xcd\x01", 4, 0, 0},
+	    {"\x94\x00", 2, 0, 0},
+	    {"\xc1", 1, 0, 0},
+	};
+	struct cub_rpc rpc;
+	char err[256];
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		ck_assert_int_ne(cub_rpc__decode(cases[i].bytes, cases[i].len,
+				     &rpc, err, sizeof(err)),
+		    0);
+		ck_assert_msg(rpc.msgid == cases[i].msgid,
+		    "case %zu: msgid %u, want %u", i, rpc.msgid,
+		    cases[i].msgid);
+		ck_assert_int_eq(rpc.type, cases[i].type);
+		ck_assert_ptr_null(rpc.method);
+		ck_assert_ptr_null(rpc.params);
+	}
+	ck_assert_int_eq(cub_rpc__decode("", 0, &rpc, err, sizeof(err)),
+	    -EBADMSG);
+	ck_assert_uint_eq(rpc.msgid, 0);
+}
+END_TEST
+
 static Suite *
 rpc_suite(void)
 {
@@ -262,6 +312,7 @@ rpc_suite(void)
 	tcase_add_test(tc, test_encode_refused);
 	tcase_add_test(tc, test_shapes_refused);
 	tcase_add_test(tc, test_bad_bytes);
+	tcase_add_test(tc, test_msgid_recovered);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -45,7 +45,10 @@ struct cub_rpc {
  * Decode one frame strictly: shape, types, params a map, method at most
  * CUB_METHOD_MAX bytes.  Returns 0 or -EBADMSG/-EMSGSIZE/-ELOOP/-ENOMEM
  * with a message in err.  On success the caller owns rpc's members and
- * frees them with cub_rpc__clear().
+ * frees them with cub_rpc__clear().  On failure rpc holds nothing to free;
+ * when the bytes start like a request, [0, msgid, ...], rpc->type is
+ * CUB_RPC_REQUEST and rpc->msgid is that msgid (else 0), so that the error
+ * reply reaches the request it answers.
  */
 #define CUB_METHOD_MAX 64
 int cub_rpc__decode(
