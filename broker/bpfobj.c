@@ -441,6 +441,18 @@ fill_map(struct bmap *bm, const char *name, int fd)
 	return 0;
 }
 
+/* Out of file descriptors is not a refusal: say what it is. */
+static struct cub_val *
+too_many_files(struct cube *c, int r)
+{
+	return cub_err_val(CUB_E_LIMIT,
+	    "cube '%s': too many open files (%s); nothing was loaded: close "
+	    "idle clients or raise cubicled's open file limit",
+	    c->name,
+	    r == -ENFILE ? "the system's file table is full"
+			 : "the broker is at its limit");
+}
+
 /* Parse and check an object, with its maps pointed at the cube's pins. */
 static struct bpf_object *
 open_checked(struct broker *b, struct cube *c, const void *elf, size_t len,
@@ -453,9 +465,11 @@ open_checked(struct broker *b, struct cube *c, const void *elf, size_t len,
 
 	obj = bpf_object__open_mem(elf, len, &oo);
 	if (!obj) {
-		*errv = cub_err_val(CUB_E_REFUSED,
-		    "cube '%s': not a valid BPF ELF object (%s)", c->name,
-		    strerror(errno));
+		*errv = errno == EMFILE || errno == ENFILE
+			    ? too_many_files(c, -errno)
+			    : cub_err_val(CUB_E_REFUSED,
+				  "cube '%s': not a valid BPF ELF object (%s)",
+				  c->name, strerror(errno));
 		return NULL;
 	}
 	if (check_object(c, obj, errv))
@@ -531,6 +545,10 @@ bpfobj_load(struct broker *b, struct cube *c, const void *elf, size_t len,
 	if (!obj)
 		return -EPERM;
 	r = load_unprivileged(obj, reason, sizeof(reason));
+	if (r == -EMFILE || r == -ENFILE) {
+		*errv = too_many_files(c, r);
+		goto out;
+	}
 	if (r) {
 		*errv = cub_err_val(CUB_E_REFUSED,
 		    "cube '%s': the kernel refused the object: %s%s%s (the "
