@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -46,6 +47,9 @@ broker_wake(struct broker *b)
 	(void)n; /* full pipe: the loop wakes up anyway */
 }
 
+/* Client requests handled between two looks at everything else. */
+#define CLIENT_BATCH 64
+
 /*
  * The main loop sleeps in poll() until a client message, a signal
  * (SIGCHLD: a worker exited; SIGTERM/SIGINT: stop), a wake-up from a
@@ -59,7 +63,7 @@ main_loop(struct broker *b)
 	struct signalfd_siginfo si;
 	char drain[64];
 	nng_msg *msg;
-	int cfd, n, r;
+	int cfd, n, r, i;
 
 	if ((r = nng_socket_get_int(b->client, NNG_OPT_RECVFD, &cfd)))
 		return log_err("client socket: %s", nng_strerror(r)), -EIO;
@@ -78,7 +82,11 @@ main_loop(struct broker *b)
 				b->stop = (int)si.ssi_signo;
 		while (read(b->wake[0], drain, sizeof(drain)) > 0)
 			;
-		while (!nng_recvmsg(b->client, &msg, NNG_FLAG_NONBLOCK))
+		/* A bounded batch: clients that keep the socket busy do not
+		 * keep signals, supervision and the slow path waiting. */
+		for (i = 0; i < CLIENT_BATCH &&
+			    !nng_recvmsg(b->client, &msg, NNG_FLAG_NONBLOCK);
+		     i++)
 			api_handle(b, msg);
 	}
 	return 0;
@@ -116,6 +124,8 @@ usage(FILE *f)
 	    "  --uid-base UID     workers run as UID+n (default 64000)\n"
 	    "  --call-timeout MS  a worker slower than this is restarted "
 	    "(default 10000)\n"
+	    "  --max-clients N    client connections held at once "
+	    "(default 256)\n"
 	    "  --spectre-hardening on|off\n"
 	    "                     off: after the unprivileged verifier "
 	    "accepts a\n"
@@ -146,6 +156,46 @@ mkdir_p(const char *path, mode_t mode)
 	return 0;
 }
 
+/*
+ * Each client connection, worker socket, BPF object and pin costs the
+ * broker file descriptors: run with the soft limit raised to the hard
+ * limit (up to NOFILE_WANT), and keep --max-clients well inside it.
+ */
+#define NOFILE_WANT 65536
+#define NOFILE_RESERVE 512 /* for everything but client connections */
+
+static void
+raise_nofile(struct broker *b)
+{
+	struct rlimit rl;
+	rlim_t was;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl)) {
+		log_errno(-errno, "getrlimit(RLIMIT_NOFILE)");
+		return;
+	}
+	was = rl.rlim_cur;
+	if (rl.rlim_cur < NOFILE_WANT && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max < NOFILE_WANT ? rl.rlim_max
+							: NOFILE_WANT;
+		if (setrlimit(RLIMIT_NOFILE, &rl)) {
+			log_errno(-errno, "setrlimit(RLIMIT_NOFILE, %llu)",
+			    (unsigned long long)rl.rlim_cur);
+			rl.rlim_cur = was;
+		} else {
+			log_info("open file limit raised from %llu to %llu",
+			    (unsigned long long)was,
+			    (unsigned long long)rl.rlim_cur);
+		}
+	}
+	if (rl.rlim_cur != RLIM_INFINITY &&
+	    (rlim_t)b->o.max_clients + NOFILE_RESERVE > rl.rlim_cur)
+		log_warn("--max-clients %u and the open file limit %llu leave "
+			 "fewer than %d files for workers and BPF objects",
+		    b->o.max_clients, (unsigned long long)rl.rlim_cur,
+		    NOFILE_RESERVE);
+}
+
 static int
 client_listen(struct broker *b)
 {
@@ -158,8 +208,13 @@ client_listen(struct broker *b)
 	    /* Up to twice the cap, a message gets a clear error from the
 	     * decoder; past that, nng drops the connection. */
 	    (r = nng_socket_set_size(
-		 b->client, NNG_OPT_RECVMAXSZ, 2 * (size_t)CUB_MSG_MAX)) ||
-	    (r = nng_listen(b->client, url, NULL, 0))) {
+		 b->client, NNG_OPT_RECVMAXSZ, 2 * (size_t)CUB_MSG_MAX))) {
+		log_err("client socket: %s", nng_strerror(r));
+		return -EIO;
+	}
+	if (api_clients_init(b))
+		return -EIO;
+	if ((r = nng_listen(b->client, url, NULL, 0))) {
 		log_err("listen on %s: %s", url, nng_strerror(r));
 		return -EADDRINUSE;
 	}
@@ -185,6 +240,7 @@ main(int argc, char **argv)
 	    {"uid-base", required_argument, NULL, 'u'},
 	    {"call-timeout", required_argument, NULL, 't'},
 	    {"spectre-hardening", required_argument, NULL, 'H'},
+	    {"max-clients", required_argument, NULL, 'm'},
 	    {"debug", no_argument, NULL, 'd'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -203,6 +259,7 @@ main(int argc, char **argv)
 	b->o.call_timeout_ms = 10000;
 	b->o.spectre_hardening = true;
 	b->o.log_level = LOG_P_INFO;
+	b->o.max_clients = 256;
 	while ((c = getopt_long(argc, argv, "dh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's':
@@ -240,6 +297,16 @@ main(int argc, char **argv)
 				return 1;
 			}
 			b->o.call_timeout_ms = (int)v;
+			break;
+		case 'm':
+			if (cubi_parse_uint(optarg, 1, 65536, &v)) {
+				fprintf(stderr,
+				    "cubicled: --max-clients: '%s' is not a "
+				    "number of connections from 1 to 65536\n",
+				    optarg);
+				return 1;
+			}
+			b->o.max_clients = (unsigned)v;
 			break;
 		case 'H':
 			if (strcmp(optarg, "on") && strcmp(optarg, "off")) {
@@ -297,6 +364,7 @@ main(int argc, char **argv)
 		return 1;
 	snprintf(b->store_path, sizeof(b->store_path), "%s/state.db",
 	    b->o.state_dir);
+	raise_nofile(b);
 	if (client_listen(b))
 		return 1;
 	if (sup_init(b))
@@ -313,5 +381,6 @@ main(int argc, char **argv)
 	sup_shutdown(b);
 	nng_close(b->client);
 	nng_close(b->events);
+	free(b->clients);
 	return 0;
 }

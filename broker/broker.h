@@ -38,6 +38,13 @@ struct broker_opts {
 	int call_timeout_ms;    /* a worker that takes longer is restarted */
 	bool spectre_hardening; /* keep the unprivileged verifier's barriers */
 	int log_level;
+	unsigned max_clients; /* client connections held at once */
+};
+
+/* One open client connection (api.c), by nng pipe id and peer pid. */
+struct client_pipe {
+	uint32_t id;
+	uint64_t pid;
 };
 
 /* One map of a cube's object: an fd the broker holds, pinned on disk. */
@@ -126,6 +133,15 @@ struct broker {
 	struct cube *cubes;
 	nng_socket client;
 	nng_socket events;
+	/* Client connections (api.c): the table is written by nng's pipe
+	 * callbacks, under clients_lock; the rest by the main thread. */
+	pthread_mutex_t clients_lock;
+	struct client_pipe *clients; /* o.max_clients slots */
+	unsigned nclients;
+	uint64_t clients_refused;
+	int client_sendfd;       /* readable when a reply can be sent */
+	nng_pipe client_pipe;    /* the connection of the request in hand */
+	uint64_t replies_dropped; /* to clients that did not read */
 	char store_path[4096];
 	struct rid_entry rids[RID_CACHE];
 	unsigned rid_next;
@@ -143,6 +159,7 @@ int64_t now_ms(void);
 void broker_wake(struct broker *b);
 
 /* api.c */
+int api_clients_init(struct broker *b);
 void api_handle(struct broker *b, nng_msg *msg);
 void api_publish(struct broker *b, const char *event, struct cub_val *params);
 

@@ -1,0 +1,157 @@
+#!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
+# Hostile clients (issue 6, points 9, 11 and 17): a client that floods and
+# pipelines requests without reading, one that holds 1200 connections, an
+# events subscriber that never reads, and a request with invalid UTF-8.
+# Meanwhile a normal client keeps its answers within a generous deadline,
+# supervision keeps working, and a cube add loads its BPF object.
+. "$(dirname "$0")/../lib/netns.sh"
+
+need python3
+HOSTILE=(python3 "$(dirname "$0")/../lib/hostile_client.py" "$T/s")
+DEADLINE=5
+
+# The broker starts with the soft fd limit of a login shell (1024) and a
+# hard limit above it: it must raise its own limit (point 11).
+[ "$(ulimit -Hn)" = unlimited ] || [ "$(ulimit -Hn)" -ge 4096 ] ||
+	{ cub_log "SKIP: hard fd limit $(ulimit -Hn) below 4096"; exit 77; }
+ulimit -Sn 1024
+broker_start
+
+# timed ARGS...: the CLI must answer within $DEADLINE s.
+timed() {
+	local out rc=0
+	out=$(timeout "$DEADLINE" "$CUB_BUILD/sdk/cubicle" --socket-dir "$T/s" \
+		"$@" </dev/null 2>&1) || rc=$?
+	[ "$rc" = 124 ] && fail "cubicle $*: no answer within $DEADLINE s"
+	[ "$rc" = 0 ] || fail "cubicle $*: exit $rc: $out"
+	printf '%s\n' "$out"
+}
+
+# 17. An error reply carries the request's msgid even when the request
+# did not decode: the sender sees the real reason, not "malformed answer".
+test_msgid() {
+	local out err rc=0
+	out=$("${HOSTILE[@]}" badutf8 4242)
+	cub_log "invalid UTF-8: $out"
+	grep -q '^msgid=4242 ' <<<"$out" || fail "error reply lost the msgid: $out"
+	grep -qi 'invalid UTF-8' <<<"$out" || fail "error reply lacks the reason: $out"
+	err=$(cub $'\xff' 2>&1) || rc=$?
+	[ "$rc" != 0 ] || fail "cubicle with invalid UTF-8 in argv succeeded"
+	grep -q 'malformed answer' <<<"$err" && fail "CLI hides the reason: $err"
+	grep -qi 'UTF-8' <<<"$err" || fail "CLI does not say what was wrong: $err"
+	cub_log "CLI with invalid UTF-8: $err"
+}
+
+# 9. Flooders that never read, and an events subscriber that never reads:
+# the broker never waits for a client.
+test_flood() {
+	local i old new st
+	"${HOSTILE[@]}" deaf-sub 60 >"$T/sub.out" 2>&1 &
+	"${HOSTILE[@]}" flood 4 3000 25 >"$T/flood1.out" 2>&1 &
+	FLOOD1=$!
+	"${HOSTILE[@]}" flood 8 500 25 >"$T/flood2.out" 2>&1 &
+	FLOOD2=$!
+	sleep 2
+	for i in 1 2 3; do
+		timed show cubes >/dev/null
+		timed services >/dev/null
+		# Events for the deaf subscriber, and mutations under the flood.
+		timed simpleforwarder add "f$i" >/dev/null
+		timed simpleforwarder del "f$i" >/dev/null
+	done
+	# Supervision still works: a killed worker is restarted.
+	old=$(worker_pid simpleforwarder)
+	[ -n "$old" ] && [ "$old" != 0 ] || fail "no worker pid"
+	kill -9 "$old"
+	for _ in $(seq 1 100); do
+		new=$(worker_pid simpleforwarder)
+		st=$(timed services -o json)
+		if [ -n "$new" ] && [ "$new" != 0 ] && [ "$new" != "$old" ] &&
+			! grep -q '"starting"' <<<"$st"; then
+			break
+		fi
+		sleep 0.1
+	done
+	[ -n "$new" ] && [ "$new" != 0 ] && [ "$new" != "$old" ] ||
+		fail "worker not restarted under the flood"
+	cub_log "worker $old killed, restarted as $new under the flood"
+	timed show cubes >/dev/null
+	wait "$FLOOD1" "$FLOOD2" || true
+	cub_log "$(cat "$T/flood1.out") / $(cat "$T/flood2.out")"
+	grep -q "dropped [1-9]" "$T/flood1.out" ||
+		fail "the broker kept answering a client that does not read: $(cat "$T/flood1.out")"
+	grep -qE "client .*not reading|does not read" "$T/broker.log" ||
+		fail "the broker did not log the client it dropped"
+}
+
+# 11. 1200 idle connections: the broker still serves, and a cube add
+# (which loads BPF) succeeds or fails as what it is, never as a verifier
+# refusal.
+test_many_clients() {
+	local rc=0 err pids lim nfd
+	"${HOSTILE[@]}" idle 1200 30 >"$T/idle.out" 2>&1 &
+	for _ in $(seq 1 150); do
+		grep -q "connected" "$T/idle.out" && break
+		sleep 0.1
+	done
+	cub_log "$(cat "$T/idle.out")"
+	timed show cubes >/dev/null
+	timed services >/dev/null
+	err=$(timeout "$DEADLINE" "$CUB_BUILD/sdk/cubicle" --socket-dir "$T/s" \
+		simpleforwarder add many </dev/null 2>&1) || rc=$?
+	[ "$rc" = 124 ] && fail "cube add: no answer within $DEADLINE s"
+	if [ "$rc" != 0 ]; then
+		grep -qiE "verifier|refused the object" <<<"$err" &&
+			fail "cube add under 1200 clients: misleading error: $err"
+		grep -qiE "too many (open files|connections|clients)" <<<"$err" ||
+			fail "cube add under 1200 clients: unclear error: $err"
+	fi
+	cub_log "cube add under 1200 idle clients: exit $rc $err"
+	timed show cubes | grep -q many || [ "$rc" != 0 ] ||
+		fail "cube 'many' missing after its add succeeded"
+	grep -qE "client connections? refused|max-clients" "$T/broker.log" ||
+		fail "the broker did not cap client connections"
+	# The broker holds only the connections it accepted.
+	nfd=$(ls "/proc/$BROKER_PID/fd" | wc -l)
+	[ "$nfd" -lt 700 ] || fail "broker holds $nfd fds with 1200 idle clients"
+	cub_log "broker holds $nfd fds"
+	pids=$(pgrep -f "hostile_client.py $T/s idle" || true)
+	[ -n "$pids" ] || fail "idle client exited early: $(cat "$T/idle.out")"
+	# The broker's limit was raised at start.
+	lim=$(awk '/Max open files/ { print $4 }' "/proc/$BROKER_PID/limits")
+	[ "$lim" -gt 1024 ] || fail "broker's soft fd limit still $lim"
+	cub_log "broker's soft fd limit: $lim"
+}
+
+# 11. Out of file descriptors, a cube add says so: not a verifier refusal,
+# not "not a valid BPF ELF object".  The broker's limit is lowered while it
+# runs to just above what it holds, leaving room for the CLI's connection
+# but not for a BPF object's maps.
+test_fd_exhaustion() {
+	local nfd rc=0 err lim
+	timed show cubes >/dev/null
+	nfd=$(ls "/proc/$BROKER_PID/fd" | wc -l)
+	lim=$(prlimit --pid "$BROKER_PID" --nofile -o SOFT,HARD --noheadings |
+		awk '{ print $1 ":" $2 }')
+	# Only the soft limit: the hard limit could not be raised back.
+	prlimit --pid "$BROKER_PID" --nofile=$((nfd + 3)):
+	err=$(timeout "$DEADLINE" "$CUB_BUILD/sdk/cubicle" --socket-dir "$T/s" \
+		simpleforwarder add starved </dev/null 2>&1) || rc=$?
+	prlimit --pid "$BROKER_PID" --nofile="$lim"
+	cub_log "cube add with $((nfd + 3)) fds: exit $rc: $err"
+	[ "$rc" = 2 ] || fail "cube add out of fds: exit $rc: $err"
+	grep -qi "too many open files" <<<"$err" ||
+		fail "cube add out of fds: unclear error: $err"
+	grep -qiE "verifier|not a valid" <<<"$err" &&
+		fail "cube add out of fds: misleading error: $err"
+	# Nothing was created, and the broker recovers.
+	timed show cubes | grep -q starved && fail "refused cube 'starved' exists"
+	timed simpleforwarder add fed >/dev/null
+	timed simpleforwarder del fed >/dev/null
+}
+
+# One test by name (msgid, flood, many_clients, fd_exhaustion), or all.
+for t in ${1:-msgid flood many_clients fd_exhaustion}; do
+	"test_$t"
+done

@@ -1,0 +1,242 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
+"""A hostile cubicled client, for tests/integration/hostile-client.sh.
+
+It speaks nng's SP protocol over IPC by hand (no nng binding needed), so it
+can do what the SDK never does: pipeline requests without reading replies,
+hold connections open, send bytes the SDK would refuse.
+
+  hostile_client.py SOCKDIR badutf8 MSGID
+      send [0, MSGID, "request", {"words": ["\\xff"]}] with invalid UTF-8
+      and print "msgid=N error=MESSAGE" for the reply.
+  hostile_client.py SOCKDIR flood CONNS REQUESTS SECONDS
+      CONNS connections, each sending REQUESTS requests without reading a
+      reply, reconnecting when the broker drops them, for SECONDS.  Prints
+      "flood: sent N on C connections, dropped D times" at the end.
+  hostile_client.py SOCKDIR idle CONNS SECONDS
+      open CONNS connections (SP handshake done, no request) and hold them
+      for SECONDS; prints "idle: N connected" once they are all opened.
+  hostile_client.py SOCKDIR deaf-sub SECONDS
+      subscribe to every event and never read, for SECONDS.
+"""
+import os
+import resource
+import select
+import socket
+import struct
+import sys
+import time
+
+REQ0, REP0, SUB0, PUB0 = 0x30, 0x31, 0x21, 0x20
+
+
+def mp(v):
+    """A minimal MessagePack encoder: int >= 0, str, bytes (as str), list, dict."""
+    if isinstance(v, bool):
+        return b"\xc3" if v else b"\xc2"
+    if isinstance(v, int):
+        if v < 0x80:
+            return bytes([v])
+        if v <= 0xFFFFFFFF:
+            return b"\xce" + struct.pack(">I", v)
+        return b"\xcf" + struct.pack(">Q", v)
+    if isinstance(v, str):
+        v = v.encode()
+    if isinstance(v, bytes):
+        # Sent as a MessagePack str, whatever the bytes are.
+        if len(v) < 32:
+            return bytes([0xA0 | len(v)]) + v
+        return b"\xd9" + bytes([len(v)]) + v
+    if isinstance(v, list):
+        assert len(v) < 16
+        return bytes([0x90 | len(v)]) + b"".join(mp(x) for x in v)
+    if isinstance(v, dict):
+        assert len(v) < 16
+        return bytes([0x80 | len(v)]) + b"".join(
+            mp(k) + mp(x) for k, x in v.items())
+    raise TypeError(v)
+
+
+def mp_decode(b, i=0):
+    """Enough of a decoder for replies: returns (value, next offset)."""
+    c = b[i]
+    if c < 0x80:
+        return c, i + 1
+    if 0x80 <= c <= 0x8F or c in (0xDE, 0xDF):
+        if c <= 0x8F:
+            n, i = c & 0x0F, i + 1
+        elif c == 0xDE:
+            n, i = struct.unpack_from(">H", b, i + 1)[0], i + 3
+        else:
+            n, i = struct.unpack_from(">I", b, i + 1)[0], i + 5
+        d = {}
+        for _ in range(n):
+            k, i = mp_decode(b, i)
+            d[k], i = mp_decode(b, i)
+        return d, i
+    if 0x90 <= c <= 0x9F or c in (0xDC, 0xDD):
+        if c <= 0x9F:
+            n, i = c & 0x0F, i + 1
+        elif c == 0xDC:
+            n, i = struct.unpack_from(">H", b, i + 1)[0], i + 3
+        else:
+            n, i = struct.unpack_from(">I", b, i + 1)[0], i + 5
+        a = []
+        for _ in range(n):
+            x, i = mp_decode(b, i)
+            a.append(x)
+        return a, i
+    if 0xA0 <= c <= 0xBF or c in (0xD9, 0xDA, 0xDB):
+        if c <= 0xBF:
+            n, i = c & 0x1F, i + 1
+        elif c == 0xD9:
+            n, i = b[i + 1], i + 2
+        elif c == 0xDA:
+            n, i = struct.unpack_from(">H", b, i + 1)[0], i + 3
+        else:
+            n, i = struct.unpack_from(">I", b, i + 1)[0], i + 5
+        return b[i:i + n].decode(errors="replace"), i + n
+    if c == 0xC0:
+        return None, i + 1
+    if c in (0xC2, 0xC3):
+        return c == 0xC3, i + 1
+    if c >= 0xE0:
+        return c - 0x100, i + 1
+    sizes = {0xCC: ">B", 0xCD: ">H", 0xCE: ">I", 0xCF: ">Q",
+             0xD0: ">b", 0xD1: ">h", 0xD2: ">i", 0xD3: ">q"}
+    if c in sizes:
+        f = sizes[c]
+        return struct.unpack_from(f, b, i + 1)[0], i + 1 + struct.calcsize(f)
+    raise ValueError("unsupported MessagePack byte 0x%02x" % c)
+
+
+def sp_connect(path, proto, timeout=5.0):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    s.connect(path)
+    s.sendall(b"\x00SP\x00" + struct.pack(">H", proto) + b"\x00\x00")
+    hdr = recv_exact(s, 8)
+    if hdr[:4] != b"\x00SP\x00":
+        raise ConnectionError("not an SP peer")
+    return s
+
+
+def recv_exact(s, n):
+    buf = b""
+    while len(buf) < n:
+        chunk = s.recv(n - len(buf))
+        if not chunk:
+            raise ConnectionError("closed by the broker")
+        buf += chunk
+    return buf
+
+
+def sp_frame(reqid, body):
+    payload = struct.pack(">I", reqid | 0x80000000) + body
+    return b"\x01" + struct.pack(">Q", len(payload)) + payload
+
+
+def sp_recv(s):
+    hdr = recv_exact(s, 9)
+    n = struct.unpack(">Q", hdr[1:])[0]
+    return recv_exact(s, n)
+
+
+def raise_nofile():
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def cmd_badutf8(sockdir, msgid):
+    s = sp_connect(os.path.join(sockdir, "cubicled.sock"), REQ0)
+    body = mp([0, int(msgid), "request", {"words": [b"\xff"]}])
+    s.sendall(sp_frame(1, body))
+    reply = sp_recv(s)[4:]
+    frame, _ = mp_decode(reply)
+    err = frame[2] or {}
+    print("msgid=%d error=%s" % (frame[1], err.get("message")))
+
+
+def cmd_flood(sockdir, conns, requests, seconds):
+    raise_nofile()
+    path = os.path.join(sockdir, "cubicled.sock")
+    # "?" answers with the top-level help: a reply far bigger than the
+    # request, so unread replies fill the connection's buffer quickly.
+    frames = b"".join(
+        sp_frame(i, mp([0, i, "request", {"words": ["?"]}]))
+        for i in range(int(requests)))
+    sent = dropped = 0
+    end = time.monotonic() + float(seconds)
+    while time.monotonic() < end:
+        socks = []
+        for _ in range(int(conns)):
+            try:
+                socks.append(sp_connect(path, REQ0, 2.0))
+            except OSError:
+                dropped += 1
+        for s in socks:
+            try:
+                s.settimeout(max(0.1, end - time.monotonic()))
+                s.sendall(frames)
+                sent += int(requests)
+            except OSError:
+                dropped += 1
+        # Never read; wait until the broker drops us (or time is up):
+        # the peer's close shows as POLLRDHUP even with replies unread.
+        poller = select.poll()
+        byfd = {}
+        for s in socks:
+            poller.register(s, select.POLLRDHUP)
+            byfd[s.fileno()] = s
+        while byfd and time.monotonic() < end:
+            for fd, ev in poller.poll(200):
+                if ev & (select.POLLRDHUP | select.POLLHUP | select.POLLERR):
+                    poller.unregister(fd)
+                    s = byfd.pop(fd)
+                    socks.remove(s)
+                    s.close()
+                    dropped += 1
+        for s in socks:
+            s.close()
+    print("flood: sent %d on %s connections, dropped %d times" %
+          (sent, conns, dropped))
+
+
+def cmd_idle(sockdir, conns, seconds):
+    raise_nofile()
+    path = os.path.join(sockdir, "cubicled.sock")
+    socks = []
+    failed = 0
+    for _ in range(int(conns)):
+        try:
+            socks.append(sp_connect(path, REQ0, 5.0))
+        except OSError:
+            failed += 1
+    print("idle: %d connected, %d failed" % (len(socks), failed), flush=True)
+    time.sleep(float(seconds))
+
+
+def cmd_deaf_sub(sockdir, seconds):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(os.path.join(sockdir, "events.sock"))
+    # Subscribing needs no message on the wire: SUB filters locally, so
+    # the broker's PUB sends this connection everything.
+    s.sendall(b"\x00SP\x00" + struct.pack(">H", SUB0) + b"\x00\x00")
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    print("deaf-sub: connected", flush=True)
+    time.sleep(float(seconds))
+
+
+def main():
+    if len(sys.argv) < 3:
+        sys.exit(__doc__)
+    sockdir, cmd, args = sys.argv[1], sys.argv[2], sys.argv[3:]
+    cmds = {"badutf8": cmd_badutf8, "flood": cmd_flood, "idle": cmd_idle,
+            "deaf-sub": cmd_deaf_sub}
+    if cmd not in cmds:
+        sys.exit(__doc__)
+    cmds[cmd](sockdir, *args)
+
+
+if __name__ == "__main__":
+    main()
