@@ -13,12 +13,25 @@
 
 #include "call.h"
 #include "cubicle/client.h"
+#include "cubicle/errors.h"
 
 struct cub_client {
 	nng_socket sock;
 	uint32_t msgid;
 	int timeout_ms;
+	unsigned closed; /* connections that ended (nng's threads count) */
 };
+
+/* A connection to the broker ended: closed by it, or by us. */
+static void
+client_pipe_closed(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	struct cub_client *c = arg;
+
+	(void)p;
+	(void)ev;
+	__atomic_add_fetch(&c->closed, 1, __ATOMIC_RELAXED);
+}
 
 /* ipc://<socket dir>/<sock>, the dir from opts, the environment or the
  * default. */
@@ -64,6 +77,7 @@ cub_client__open(const struct cub_client_opts *opts)
 	nng_socket_set_ms(c->sock, NNG_OPT_RECVTIMEO, c->timeout_ms);
 	nng_socket_set_ms(c->sock, NNG_OPT_SENDTIMEO, c->timeout_ms);
 	nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, CUB_MSG_MAX);
+	nng_pipe_notify(c->sock, NNG_PIPE_EV_REM_POST, client_pipe_closed, c);
 	if ((r = nng_dial(c->sock, url, NULL, 0))) {
 		nng_close(c->sock);
 		free(c);
@@ -87,10 +101,24 @@ int
 cub_client__call(struct cub_client *c, const char *method,
     struct cub_val *params, struct cub_val **result, struct cub_val **errv)
 {
-	int nngr;
+	unsigned before = __atomic_load_n(&c->closed, __ATOMIC_RELAXED), n;
+	int nngr, r;
 
-	return cubi_call(
-	    c->sock, ++c->msgid, method, params, result, errv, &nngr);
+	r = cubi_call(c->sock, ++c->msgid, method, params, result, errv, &nngr);
+	if (r == -ETIMEDOUT || r == -EPIPE) {
+		/* No answer, and the broker closed our connections: it is
+		 * at its cap of client connections (or going away). */
+		n = __atomic_load_n(&c->closed, __ATOMIC_RELAXED) - before;
+		if (n) {
+			*errv = cub_err_val(CUB_E_LIMIT,
+			    "the broker closed the connection %u time%s "
+			    "without answering: too many client connections "
+			    "(cubicled --max-clients), or it is stopping",
+			    n, n == 1 ? "" : "s");
+			r = -EREMOTEIO;
+		}
+	}
+	return r;
 }
 
 struct cub_events {

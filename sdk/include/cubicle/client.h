@@ -47,7 +47,9 @@ struct cub_client *cub_client__close(struct cub_client *c);
  * @param params taken (freed) by the call.
  * @return 0 with *result set, or a negative errno: -ECONNREFUSED /
  * -ETIMEDOUT when the broker is unreachable (no error map), -EREMOTEIO when
- * the broker answered with an error (then *errv holds {code,name,message}).
+ * the broker answered with an error (then *errv holds {code,name,message}),
+ * or when it closed the connection without answering (an error with code
+ * CUB_E_LIMIT: it was at its cap of client connections).
  */
 int cub_client__call(struct cub_client *c, const char *method,
     struct cub_val *params, struct cub_val **result, struct cub_val **errv);
