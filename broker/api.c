@@ -34,10 +34,18 @@ word(const struct cubi_request *q, uint32_t i)
  * CLIENT_SEND_GRACE_MS (the connection's previous reply is still unread)
  * is dropped and the connection closed.  A REQ client that follows the
  * protocol reads each reply before it sends its next request, so this
- * only ever hits a client that pipelines without reading.
+ * only ever hits a client that pipelines without reading.  The grace
+ * covers nng marking the last reply sent a moment after the client read
+ * it; it is skipped for a second after a drop, so that clients that
+ * reconnect and pipeline again cannot make the broker wait 20 ms each.
+ * A process dropped for not reading is refused new connections for
+ * CLIENT_PENALTY_MS, so that it cannot keep the broker busy with
+ * replies it will not read by reconnecting in a loop.
  */
 #define CLIENTS_PER_PROCESS 32
 #define CLIENT_SEND_GRACE_MS 20
+#define CLIENT_GRACE_PAUSE_MS 1000
+#define CLIENT_PENALTY_MS 1000
 
 /* True for the 1st, 2nd, 4th, 8th... event: logs that cannot flood. */
 static bool
@@ -71,11 +79,15 @@ client_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 		pid = 0;
 	for (i = 0; i < b->nclients; i++)
 		same += b->clients[i].pid == pid;
-	if (b->nclients >= b->o.max_clients)
+	for (i = 0; i < CLIENT_PENALTIES && !why; i++)
+		if (b->penalties[i].pid == pid &&
+		    now_ms() < b->penalties[i].until_ms)
+			why = "a recent drop for not reading";
+	if (!why && b->nclients >= b->o.max_clients)
 		why = "--max-clients";
-	else if (same >= CLIENTS_PER_PROCESS)
+	if (!why && same >= CLIENTS_PER_PROCESS)
 		why = "the cap per process";
-	else
+	if (!why)
 		b->clients[b->nclients++] = (struct client_pipe){id, pid};
 	if (why)
 		n = ++b->clients_refused;
@@ -86,8 +98,8 @@ client_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 	nng_pipe_close(p);
 	if (log_due(n))
 		log_warn("client connection refused: too many connections "
-			 "(pid %" PRIu64 " has %u, %u of %u open; %s is "
-			 "reached; %" PRIu64 " refused so far)",
+			 "or a recent drop (pid %" PRIu64 " has %u, %u of %u "
+			 "open; refused by %s; %" PRIu64 " refused so far)",
 		    pid, same, open, b->o.max_clients, why, n);
 }
 
@@ -456,6 +468,24 @@ rid_store(struct broker *b, const char *rid, const struct cub_val *errv,
 	e->reply = v;
 }
 
+/* Refuse the process behind client pipe id for a while. */
+static void
+penalize(struct broker *b, uint32_t id)
+{
+	unsigned i;
+
+	pthread_mutex_lock(&b->clients_lock);
+	for (i = 0; i < b->nclients; i++) {
+		if (b->clients[i].id == id) {
+			b->penalties[b->penalty_next++ % CLIENT_PENALTIES] =
+			    (struct client_penalty){b->clients[i].pid,
+				now_ms() + CLIENT_PENALTY_MS};
+			break;
+		}
+	}
+	pthread_mutex_unlock(&b->clients_lock);
+}
+
 /*
  * Answer the request in hand (on b->client_pipe) without blocking: nng
  * takes the reply at once unless the connection's previous reply is still
@@ -468,7 +498,7 @@ reply(struct broker *b, uint32_t msgid, struct cub_val *errv,
 	struct pollfd pfd = {.fd = b->client_sendfd, .events = POLLIN};
 	void *buf;
 	size_t len;
-	int r;
+	int r, grace;
 
 	if (errv)
 		result = cub_val__free(result);
@@ -480,13 +510,18 @@ reply(struct broker *b, uint32_t msgid, struct cub_val *errv,
 		return;
 	}
 	/* Writable once the connection's last reply went out. */
-	if (poll(&pfd, 1, CLIENT_SEND_GRACE_MS) < 0 && errno != EINTR)
+	grace = now_ms() - b->last_drop_ms < CLIENT_GRACE_PAUSE_MS
+		    ? 0
+		    : CLIENT_SEND_GRACE_MS;
+	if (poll(&pfd, 1, grace) < 0 && errno != EINTR)
 		log_errno(-errno, "poll client socket");
 	r = cubi_send(b->client, buf, len, NNG_FLAG_NONBLOCK);
 	free(buf);
 	if (!r)
 		return;
+	b->last_drop_ms = now_ms();
 	b->replies_dropped++;
+	penalize(b, (uint32_t)nng_pipe_id(b->client_pipe));
 	nng_pipe_close(b->client_pipe);
 	if (log_due(b->replies_dropped))
 		log_warn("client connection %" PRIu32 " does not read its "

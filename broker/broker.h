@@ -47,6 +47,14 @@ struct client_pipe {
 	uint64_t pid;
 };
 
+/* A client process refused new connections until until_ms (api.c). */
+struct client_penalty {
+	uint64_t pid;
+	int64_t until_ms;
+};
+
+#define CLIENT_PENALTIES 16
+
 /* One map of a cube's object: an fd the broker holds, pinned on disk. */
 struct bmap {
 	char name[16];
@@ -139,9 +147,12 @@ struct broker {
 	struct client_pipe *clients; /* o.max_clients slots */
 	unsigned nclients;
 	uint64_t clients_refused;
+	struct client_penalty penalties[CLIENT_PENALTIES];
+	unsigned penalty_next;
 	int client_sendfd;       /* readable when a reply can be sent */
 	nng_pipe client_pipe;    /* the connection of the request in hand */
 	uint64_t replies_dropped; /* to clients that did not read */
+	int64_t last_drop_ms;     /* when the last one was dropped */
 	char store_path[4096];
 	struct rid_entry rids[RID_CACHE];
 	unsigned rid_next;

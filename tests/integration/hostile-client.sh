@@ -89,7 +89,8 @@ test_flood() {
 # (which loads BPF) succeeds or fails as what it is, never as a verifier
 # refusal.
 test_many_clients() {
-	local rc=0 err pids lim nfd
+	local rc=0 err pids lim nfd nfd0
+	nfd0=$(ls "/proc/$BROKER_PID/fd" | wc -l)
 	"${HOSTILE[@]}" idle 1200 30 >"$T/idle.out" 2>&1 &
 	for _ in $(seq 1 150); do
 		grep -q "connected" "$T/idle.out" && break
@@ -114,8 +115,9 @@ test_many_clients() {
 		fail "the broker did not cap client connections"
 	# The broker holds only the connections it accepted.
 	nfd=$(ls "/proc/$BROKER_PID/fd" | wc -l)
-	[ "$nfd" -lt 700 ] || fail "broker holds $nfd fds with 1200 idle clients"
-	cub_log "broker holds $nfd fds"
+	[ "$((nfd - nfd0))" -lt 300 ] ||
+		fail "broker holds $nfd fds (before: $nfd0) with 1200 idle clients"
+	cub_log "broker holds $nfd fds (before: $nfd0)"
 	pids=$(pgrep -f "hostile_client.py $T/s idle" || true)
 	[ -n "$pids" ] || fail "idle client exited early: $(cat "$T/idle.out")"
 	# The broker's limit was raised at start.
@@ -151,7 +153,45 @@ test_fd_exhaustion() {
 	timed simpleforwarder del fed >/dev/null
 }
 
-# One test by name (msgid, flood, many_clients, fd_exhaustion), or all.
-for t in ${1:-msgid flood many_clients fd_exhaustion}; do
+# 11. Past --max-clients (256) a connection is closed as it arrives, and
+# the CLI says so instead of timing out silently; 32 connections per
+# process at most, so nine processes are needed to fill the cap.
+test_cap() {
+	local i rc=0 err pids=() nfd nfd0
+	nfd0=$(ls "/proc/$BROKER_PID/fd" | wc -l)
+	for i in $(seq 1 9); do
+		"${HOSTILE[@]}" idle 40 60 >"$T/cap$i.out" 2>&1 &
+		pids+=($!)
+	done
+	for i in $(seq 1 9); do
+		for _ in $(seq 1 100); do
+			grep -q "connected" "$T/cap$i.out" && break
+			sleep 0.1
+		done
+	done
+	nfd=$(ls "/proc/$BROKER_PID/fd" | wc -l)
+	cub_log "360 connections from 9 processes: broker holds $nfd fds (before: $nfd0)"
+	[ "$((nfd - nfd0))" -lt 300 ] || fail "broker holds $nfd fds past its cap"
+	err=$(timeout "$DEADLINE" "$CUB_BUILD/sdk/cubicle" --socket-dir "$T/s" \
+		--timeout 2000 show cubes </dev/null 2>&1) || rc=$?
+	cub_log "show cubes at the cap: exit $rc: $err"
+	[ "$rc" = 2 ] || fail "show cubes at the cap: exit $rc: $err"
+	grep -qi "too many client connections" <<<"$err" ||
+		fail "show cubes at the cap: unclear error: $err"
+	kill "${pids[@]}"
+	wait "${pids[@]}" 2>/dev/null || true
+	# The slots come back.
+	for _ in $(seq 1 50); do
+		cub show cubes >/dev/null 2>&1 && break
+		sleep 0.1
+	done
+	timed show cubes >/dev/null
+}
+
+# One test by name, or all of them.
+# The flood goes last: nng 1.5.2 leaks the broker's side of a connection
+# closed with requests in flight (see tests/lib/hostile_client.py), and
+# those fds would blur the counts of the other tests.
+for t in ${1:-msgid many_clients cap fd_exhaustion flood}; do
 	"test_$t"
 done
