@@ -61,7 +61,7 @@ client_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 	struct broker *b = arg;
 	uint32_t id = (uint32_t)nng_pipe_id(p);
 	const char *why = NULL;
-	unsigned i, same = 0, open;
+	unsigned i, same = 0, nopen;
 	uint64_t pid = 0, n = 0;
 
 	pthread_mutex_lock(&b->clients_lock);
@@ -91,7 +91,7 @@ client_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 		b->clients[b->nclients++] = (struct client_pipe){id, pid};
 	if (why)
 		n = ++b->clients_refused;
-	open = b->nclients;
+	nopen = b->nclients;
 	pthread_mutex_unlock(&b->clients_lock);
 	if (!why)
 		return;
@@ -100,7 +100,7 @@ client_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 		log_warn("client connection refused: too many connections "
 			 "or a recent drop (pid %" PRIu64 " has %u, %u of %u "
 			 "open; refused by %s; %" PRIu64 " refused so far)",
-		    pid, same, open, b->o.max_clients, why, n);
+		    pid, same, nopen, b->o.max_clients, why, n);
 }
 
 int

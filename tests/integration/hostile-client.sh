@@ -157,7 +157,17 @@ test_fd_exhaustion() {
 # the CLI says so instead of timing out silently; 32 connections per
 # process at most, so nine processes are needed to fill the cap.
 test_cap() {
-	local i rc=0 err pids=() nfd nfd0
+	local i rc=0 err pids=() nfd nfd0 opt
+	# A bad cap is refused before anything starts.
+	for opt in 0 65537 many -1; do
+		rc=0
+		err=$("$CUB_BUILD/broker/cubicled" --max-clients "$opt" \
+			--socket-dir "$T/nb" 2>&1) || rc=$?
+		[ "$rc" = 1 ] && grep -q -- "--max-clients: '$opt'" <<<"$err" ||
+			fail "cubicled --max-clients $opt: exit $rc: $err"
+	done
+	[ ! -e "$T/nb" ] || fail "a refused --max-clients created the socket dir"
+	rc=0
 	nfd0=$(ls "/proc/$BROKER_PID/fd" | wc -l)
 	for i in $(seq 1 9); do
 		"${HOSTILE[@]}" idle 40 60 >"$T/cap$i.out" 2>&1 &
