@@ -5,6 +5,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -228,6 +229,48 @@ client_listen(struct broker *b)
 	return 0;
 }
 
+/*
+ * Stop the workers and close the sockets, within SHUTDOWN_DEADLINE_S.
+ * nng 1.5.2 can hang in nng_close() for good: a client that sends two
+ * requests back to back and disconnects leaves a pipe nng never reaps,
+ * and every later close waits for the reaper.  A stop asked for by a
+ * signal must still happen, so past the deadline the broker says so and
+ * exits (the dataplane stays in place either way).
+ */
+#define SHUTDOWN_DEADLINE_S 3
+
+static void *
+shutdown_thread(void *arg)
+{
+	struct broker *b = arg;
+
+	sup_shutdown(b);
+	nng_close(b->client);
+	nng_close(b->events);
+	return NULL;
+}
+
+static void
+broker_shutdown(struct broker *b)
+{
+	struct timespec deadline;
+	pthread_t t;
+
+	if (pthread_create(&t, NULL, shutdown_thread, b)) {
+		shutdown_thread(b);
+		return;
+	}
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += SHUTDOWN_DEADLINE_S;
+	if (pthread_timedjoin_np(t, NULL, &deadline)) {
+		log_err("stopping: nng did not close its sockets within %d s "
+			"(a client connection it leaked); exiting without "
+			"them",
+		    SHUTDOWN_DEADLINE_S);
+		_exit(1);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -378,9 +421,7 @@ main(int argc, char **argv)
 		return 1;
 	log_info(
 	    "stopping on signal %d; the dataplane stays in place", b->stop);
-	sup_shutdown(b);
-	nng_close(b->client);
-	nng_close(b->events);
+	broker_shutdown(b);
 	free(b->clients);
 	return 0;
 }

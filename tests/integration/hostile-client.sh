@@ -198,10 +198,22 @@ test_cap() {
 	timed show cubes >/dev/null
 }
 
+# After all that, SIGTERM still stops the broker within 5 s.
+test_stop() {
+	kill -TERM "$BROKER_PID"
+	for _ in $(seq 1 50); do
+		kill -0 "$BROKER_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -0 "$BROKER_PID" 2>/dev/null && fail "cubicled ignores SIGTERM"
+	grep -E "nng did not close|stopping on signal" "$T/broker.log" |
+		while read -r line; do cub_log "$line"; done
+}
+
 # One test by name, or all of them.
 # The flood goes last: nng 1.5.2 leaks the broker's side of a connection
 # closed with requests in flight (see tests/lib/hostile_client.py), and
 # those fds would blur the counts of the other tests.
-for t in ${1:-msgid many_clients cap fd_exhaustion flood}; do
+for t in ${1:-msgid many_clients cap fd_exhaustion flood stop}; do
 	"test_$t"
 done
