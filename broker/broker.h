@@ -184,7 +184,12 @@ struct cube *topo_netdev_owner(
 
 /* store.c (store.h) */
 /* persist.c */
-int broker_save(struct broker *b);
+/*
+ * Write every cube but skip (NULL: none) to the store.  On failure the
+ * store keeps its previous content and *errv (when errv is not NULL) names
+ * the store, the failed step and the errno.
+ */
+int broker_save(struct broker *b, const struct cube *skip, struct cub_val **errv);
 int broker_load(struct broker *b);
 
 /* slowpath.c */

@@ -47,20 +47,28 @@ write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
+#define FAIL(r, ...)                                                           \
+	do {                                                                   \
+		snprintf(err, errlen, __VA_ARGS__);                            \
+		return (r);                                                    \
+	} while (0)
+
 int
-store_save(const char *path, const struct cub_val *doc)
+store_save(const char *path, const struct cub_val *doc, char *err,
+    size_t errlen)
 {
 	char tmp[PATH_MAX], dir[PATH_MAX];
 	uint8_t hdr[STORE_HDR];
 	_cleanup_free_ void *buf = NULL;
 	_cleanup_close_ int fd = -1;
+	const char *step;
 	uint32_t v32;
 	uint64_t v64;
 	size_t len;
 	int dfd, r;
 
 	if ((r = cub_mp_encode(doc, &buf, &len)))
-		return r;
+		FAIL(r, "encode: %s", strerror(-r));
 	memcpy(hdr, STORE_MAGIC, 8);
 	v32 = htole32(STORE_VERSION);
 	memcpy(hdr + 8, &v32, 4);
@@ -70,17 +78,32 @@ store_save(const char *path, const struct cub_val *doc)
 	memcpy(hdr + 16, &v64, 8);
 
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
+		FAIL(-ENAMETOOLONG, "%s.tmp: %s", path, strerror(ENAMETOOLONG));
+	/*
+	 * A fresh file, never one that is there: a leftover of a crash is
+	 * removed, and a link or a FIFO at the temporary path is neither
+	 * followed nor opened.
+	 */
+	if (unlink(tmp) && errno != ENOENT) {
+		r = -errno;
+		FAIL(r, "remove %s: %s", tmp, strerror(-r));
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	    0600);
+	if (fd < 0) {
+		r = -errno;
+		FAIL(r, "create %s: %s", tmp, strerror(-r));
+	}
+	step = "write";
 	if ((r = write_all(fd, hdr, sizeof(hdr))) ||
 	    (r = write_all(fd, buf, len)))
 		goto fail;
+	step = "fsync";
 	if (fsync(fd)) {
 		r = -errno;
 		goto fail;
 	}
+	step = "rename over the store";
 	if (rename(tmp, path)) {
 		r = -errno;
 		goto fail;
@@ -93,6 +116,7 @@ store_save(const char *path, const struct cub_val *doc)
 	}
 	return 0;
 fail:
+	snprintf(err, errlen, "%s %s: %s", step, tmp, strerror(-r));
 	unlink(tmp);
 	return r;
 }
@@ -107,6 +131,7 @@ store_load(const char *path, struct cub_val **doc, char *err, size_t errlen)
 	struct stat st;
 	ssize_t n;
 	size_t got = 0;
+	int r;
 
 	*doc = NULL;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -124,13 +149,18 @@ store_load(const char *path, struct cub_val **doc, char *err, size_t errlen)
 	}
 	buf = malloc((size_t)st.st_size);
 	if (!buf)
-		return -ENOMEM;
+		FAIL(-ENOMEM, "%s: %s", path, strerror(ENOMEM));
 	while (got < (size_t)st.st_size) {
 		n = read(fd, buf + got, (size_t)st.st_size - got);
-		if (n <= 0) {
-			snprintf(err, errlen, "%s: short read", path);
-			return n < 0 ? -errno : -EBADMSG;
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = -errno;
+			FAIL(r, "%s: read: %s", path, strerror(-r));
 		}
+		if (!n)
+			FAIL(-EBADMSG, "%s: short read (%zu of %lld bytes)",
+			    path, got, (long long)st.st_size);
 		got += (size_t)n;
 	}
 	memcpy(&version, buf + 8, 4);

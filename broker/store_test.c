@@ -53,12 +53,12 @@ START_TEST(round_trip)
 	struct cub_val *d = sample(), *back = NULL;
 	char err[256];
 
-	ck_assert_int_eq(store_save(path, d), 0);
+	ck_assert_int_eq(store_save(path, d, err, sizeof(err)), 0);
 	ck_assert_int_eq(store_load(path, &back, err, sizeof(err)), 0);
 	ck_assert(cub_val__equal(d, back));
 	/* Overwrite: the new state replaces the old, no temp left. */
 	cub_val__set(d, "version", cub_val__uint(2));
-	ck_assert_int_eq(store_save(path, d), 0);
+	ck_assert_int_eq(store_save(path, d, err, sizeof(err)), 0);
 	cub_val__free(back);
 	ck_assert_int_eq(store_load(path, &back, err, sizeof(err)), 0);
 	ck_assert(cub_val__equal(d, back));
@@ -93,7 +93,7 @@ START_TEST(corruption)
 	ssize_t n, i;
 	int fd;
 
-	ck_assert_int_eq(store_save(path, d), 0);
+	ck_assert_int_eq(store_save(path, d, err, sizeof(err)), 0);
 	fd = open(path, O_RDONLY);
 	n = read(fd, buf, sizeof(buf));
 	close(fd);
@@ -123,6 +123,50 @@ START_TEST(corruption)
 }
 END_TEST
 
+/*
+ * A save that cannot be made says which step failed on which file and
+ * leaves the store as it was; a link at the temporary path is replaced,
+ * never followed.
+ */
+START_TEST(save_failures)
+{
+	struct cub_val *d = sample(), *back = NULL;
+	char tmp[160], victim[160], err[512], buf[8];
+	int fd;
+
+	ck_assert_int_eq(store_save(path, d, err, sizeof(err)), 0);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	ck_assert_int_eq(mkdir(tmp, 0700), 0);
+	cub_val__set(d, "version", cub_val__uint(7));
+	err[0] = '\0';
+	ck_assert_int_eq(store_save(path, d, err, sizeof(err)), -EISDIR);
+	ck_assert_ptr_nonnull(strstr(err, tmp));
+	ck_assert_ptr_nonnull(strstr(err, strerror(EISDIR)));
+	ck_assert_int_eq(rmdir(tmp), 0);
+	ck_assert_int_eq(store_load(path, &back, err, sizeof(err)), 0);
+	ck_assert(!cub_val__equal(d, back));
+	cub_val__free(back);
+
+	snprintf(victim, sizeof(victim), "%s/victim", dir);
+	fd = open(victim, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, "keep", 4), 4);
+	close(fd);
+	ck_assert_int_eq(symlink(victim, tmp), 0);
+	ck_assert_int_eq(store_save(path, d, err, sizeof(err)), 0);
+	fd = open(victim, O_RDONLY);
+	ck_assert_int_eq(read(fd, buf, sizeof(buf)), 4);
+	close(fd);
+	ck_assert_int_eq(memcmp(buf, "keep", 4), 0);
+	ck_assert_int_ne(access(tmp, F_OK), 0);
+	ck_assert_int_eq(store_load(path, &back, err, sizeof(err)), 0);
+	ck_assert(cub_val__equal(d, back));
+	unlink(victim);
+	cub_val__free(back);
+	cub_val__free(d);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -133,6 +177,7 @@ main(void)
 	tcase_add_test(tc, round_trip);
 	tcase_add_test(tc, missing);
 	tcase_add_test(tc, corruption);
+	tcase_add_test(tc, save_failures);
 	suite_add_tcase(s, tc);
 	return cubi_check_run(s);
 }
