@@ -47,6 +47,30 @@ write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
+/* What a file of this mode is, for messages. */
+static const char *
+file_kind(mode_t mode)
+{
+	switch (mode & S_IFMT) {
+	case S_IFREG:
+		return "a regular file";
+	case S_IFDIR:
+		return "a directory";
+	case S_IFLNK:
+		return "a symbolic link";
+	case S_IFIFO:
+		return "a FIFO";
+	case S_IFSOCK:
+		return "a socket";
+	case S_IFCHR:
+		return "a character device";
+	case S_IFBLK:
+		return "a block device";
+	default:
+		return "not a regular file";
+	}
+}
+
 #define FAIL(r, ...)                                                           \
 	do {                                                                   \
 		snprintf(err, errlen, __VA_ARGS__);                            \
@@ -121,6 +145,56 @@ fail:
 	return r;
 }
 
+/*
+ * Open path for reading only if it is a regular file: a symbolic link is
+ * not followed (a dangling one would look like no store at all), and a
+ * FIFO, device or directory is refused before it is opened for reading,
+ * so nothing blocks and no device sees an open().
+ */
+static int
+store_open(const char *path, struct stat *st, char *err, size_t errlen)
+{
+	_cleanup_close_ int pfd = -1;
+	struct stat st2;
+	int fd, r;
+
+	pfd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (pfd < 0) {
+		r = -errno;
+		FAIL(r, "%s: %s", path, strerror(-r));
+	}
+	if (fstat(pfd, st)) {
+		r = -errno;
+		FAIL(r, "%s: %s", path, strerror(-r));
+	}
+	if (S_ISLNK(st->st_mode)) {
+		char to[PATH_MAX];
+		ssize_t n = readlinkat(pfd, "", to, sizeof(to) - 1);
+
+		to[n > 0 ? n : 0] = '\0';
+		FAIL(-EBADMSG, "%s is a symbolic link (to '%s'), not a store "
+			       "file; links are not followed",
+		    path, to);
+	}
+	if (!S_ISREG(st->st_mode))
+		FAIL(-EBADMSG, "%s is %s, not a store file", path,
+		    file_kind(st->st_mode));
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
+			    O_CLOEXEC);
+	if (fd < 0) {
+		r = -errno;
+		FAIL(r == -ENOENT ? -EBADMSG : r, "%s: %s", path,
+		    strerror(-r));
+	}
+	if (fstat(fd, &st2) || !S_ISREG(st2.st_mode) ||
+	    st2.st_dev != st->st_dev || st2.st_ino != st->st_ino) {
+		close(fd);
+		FAIL(-EBADMSG, "%s was replaced while it was opened", path);
+	}
+	*st = st2;
+	return fd;
+}
+
 int
 store_load(const char *path, struct cub_val **doc, char *err, size_t errlen)
 {
@@ -134,13 +208,9 @@ store_load(const char *path, struct cub_val **doc, char *err, size_t errlen)
 	int r;
 
 	*doc = NULL;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -errno;
-	}
-	if (fstat(fd, &st))
-		return -errno;
+	fd = store_open(path, &st, err, errlen);
+	if (fd < 0)
+		return fd;
 	if (st.st_size < STORE_HDR ||
 	    st.st_size > STORE_HDR + CUB_MSG_MAX * 16ll) {
 		snprintf(err, errlen, "%s: size %lld is not that of a store",

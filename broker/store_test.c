@@ -8,7 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "store.h"
@@ -167,6 +170,64 @@ START_TEST(save_failures)
 }
 END_TEST
 
+/* store_load refuses the file at path at once, naming it and what. */
+static void
+load_odd(const char *what)
+{
+	struct cub_val *back = NULL;
+	char err[512] = "";
+
+	ck_assert_int_eq(store_load(path, &back, err, sizeof(err)), -EBADMSG);
+	ck_assert_ptr_null(back);
+	ck_assert_msg(strstr(err, path) && strstr(err, what),
+	    "'%s' does not name %s and '%s'", err, path, what);
+}
+
+/* Anything but a regular file is refused without following or blocking. */
+START_TEST(odd_files)
+{
+	struct cub_val *d = sample();
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	char real[160], err[256];
+	int s;
+
+	ck_assert_int_eq(mkfifo(path, 0600), 0);
+	load_odd("a FIFO"); /* a blocking open() would hang here */
+	ck_assert_int_eq(unlink(path), 0);
+
+	ck_assert_int_eq(symlink("/nonexistent/state.db", path), 0);
+	load_odd("symbolic link");
+	ck_assert_int_eq(unlink(path), 0);
+
+	snprintf(real, sizeof(real), "%s/real.db", dir);
+	ck_assert_int_eq(store_save(real, d, err, sizeof(err)), 0);
+	ck_assert_int_eq(symlink(real, path), 0);
+	load_odd("symbolic link");
+	ck_assert_int_eq(unlink(path), 0);
+	ck_assert_int_eq(unlink(real), 0);
+
+	ck_assert_int_eq(mkdir(path, 0700), 0);
+	load_odd("a directory");
+	ck_assert_int_eq(rmdir(path), 0);
+
+	s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(s, 0);
+	ck_assert_uint_lt(strlen(path), sizeof(sa.sun_path));
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	ck_assert_int_eq(bind(s, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	load_odd("a socket");
+	close(s);
+	ck_assert_int_eq(unlink(path), 0);
+
+	/* Devices need CAP_MKNOD: checked where the test runs as root. */
+	if (!mknod(path, S_IFCHR | 0600, makedev(1, 3))) {
+		load_odd("a character device");
+		ck_assert_int_eq(unlink(path), 0);
+	}
+	cub_val__free(d);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -178,6 +239,7 @@ main(void)
 	tcase_add_test(tc, missing);
 	tcase_add_test(tc, corruption);
 	tcase_add_test(tc, save_failures);
+	tcase_add_test(tc, odd_files);
 	suite_add_tcase(s, tc);
 	return cubi_check_run(s);
 }
