@@ -107,6 +107,7 @@ struct service {
 
 struct rid_entry {
 	char rid[65];
+	uint64_t hash;         /* of the request: method, params but rid */
 	struct cub_val *reply; /* {error, result} */
 };
 
