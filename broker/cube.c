@@ -425,7 +425,7 @@ cube_update(struct broker *b, struct cube *c, struct cub_val *newdoc,
 int
 cube_delete(struct broker *b, struct cube *c, struct cub_val **errv)
 {
-	struct cub_val *p = cub_val__map(), *res = NULL, *e2 = NULL, *ev;
+	struct cub_val *p, *res = NULL, *e2 = NULL, *ev;
 	struct bport *bp;
 	char name[CUB_NAME_MAX + 1];
 	int r;
@@ -443,6 +443,7 @@ cube_delete(struct broker *b, struct cube *c, struct cub_val **errv)
 	pthread_mutex_unlock(&b->lock);
 	/* The dataplane is the broker's: a worker that is down is told on
 	 * replay (the cube is simply not replayed). */
+	p = cub_val__map();
 	cub_val__set(p, "cube", cub_val__str(name));
 	if (sup_call(c->svc, CUB_M_CUBE_DESTROY, p, &res, &e2, 5000))
 		log_warn("cube '%s': worker not told of deletion", name);
