@@ -8,8 +8,9 @@
 # dir) and a directory in the way of the temporary file.
 . "$(dirname "$0")/../lib/netns.sh"
 
-# The tmpfs must go before the harness removes $T.
-trap 'rc=$?; umount -l "$T/st" 2>/dev/null; (exit $rc); cub_cleanup' EXIT
+# The tmpfs must go before the harness removes $T; set +e, or the
+# failing status handed on to cub_cleanup would end the trap at once.
+trap 'rc=$?; set +e; umount -l "$T/st" 2>/dev/null; (exit $rc); cub_cleanup' EXIT
 
 netns_host ca vetha 198.18.0.1
 netns_host cb vethb 198.18.0.2
