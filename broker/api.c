@@ -463,8 +463,8 @@ api_handle(struct broker *b, nng_msg *msg)
 	} else if (!strcmp(rpc.method, CUB_M_REQUEST)) {
 		if (!cubi_request__check(rpc.params, &q, &errv)) {
 			cached = q.rid ? rid_find(b, q.rid) : NULL;
-			hash = cached ? request_hash(rpc.method, rpc.params)
-				      : 0;
+			hash =
+			    cached ? request_hash(rpc.method, rpc.params) : 0;
 			if (cached && hash && cached->hash == hash) {
 				const struct cub_val *ce =
 				    cub_val__get(cached->reply, "error");
@@ -483,7 +483,8 @@ api_handle(struct broker *b, nng_msg *msg)
 				rid_clash = NULL;
 				if (q.rid && q.mutating && !cached)
 					rid_store(b, q.rid,
-					    request_hash(rpc.method, rpc.params),
+					    request_hash(
+						rpc.method, rpc.params),
 					    errv, result);
 			}
 		}

@@ -190,7 +190,8 @@ struct cube *topo_netdev_owner(
  * store keeps its previous content and *errv (when errv is not NULL) names
  * the store, the failed step and the errno.
  */
-int broker_save(struct broker *b, const struct cube *skip, struct cub_val **errv);
+int broker_save(
+    struct broker *b, const struct cube *skip, struct cub_val **errv);
 int broker_load(struct broker *b);
 
 /* slowpath.c */

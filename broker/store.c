@@ -78,8 +78,8 @@ file_kind(mode_t mode)
 	} while (0)
 
 int
-store_save(const char *path, const struct cub_val *doc, char *err,
-    size_t errlen)
+store_save(
+    const char *path, const struct cub_val *doc, char *err, size_t errlen)
 {
 	char tmp[PATH_MAX], dir[PATH_MAX];
 	uint8_t hdr[STORE_HDR];
@@ -112,8 +112,8 @@ store_save(const char *path, const struct cub_val *doc, char *err,
 		r = -errno;
 		FAIL(r, "remove %s: %s", tmp, strerror(-r));
 	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-	    0600);
+	fd = open(
+	    tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		r = -errno;
 		FAIL(r, "create %s: %s", tmp, strerror(-r));
@@ -172,19 +172,19 @@ store_open(const char *path, struct stat *st, char *err, size_t errlen)
 		ssize_t n = readlinkat(pfd, "", to, sizeof(to) - 1);
 
 		to[n > 0 ? n : 0] = '\0';
-		FAIL(-EBADMSG, "%s is a symbolic link (to '%s'), not a store "
-			       "file; links are not followed",
+		FAIL(-EBADMSG,
+		    "%s is a symbolic link (to '%s'), not a store "
+		    "file; links are not followed",
 		    path, to);
 	}
 	if (!S_ISREG(st->st_mode))
 		FAIL(-EBADMSG, "%s is %s, not a store file", path,
 		    file_kind(st->st_mode));
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
-			    O_CLOEXEC);
+	fd = open(
+	    path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0) {
 		r = -errno;
-		FAIL(r == -ENOENT ? -EBADMSG : r, "%s: %s", path,
-		    strerror(-r));
+		FAIL(r == -ENOENT ? -EBADMSG : r, "%s: %s", path, strerror(-r));
 	}
 	if (fstat(fd, &st2) || !S_ISREG(st2.st_mode) ||
 	    st2.st_dev != st->st_dev || st2.st_ino != st->st_ino) {

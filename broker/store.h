@@ -11,8 +11,8 @@
  * Atomically replace path with doc: temp file, fsync, rename, fsync dir.
  * 0, or -errno with the failed step and file in err.
  */
-int store_save(const char *path, const struct cub_val *doc, char *err,
-    size_t errlen);
+int store_save(
+    const char *path, const struct cub_val *doc, char *err, size_t errlen);
 /*
  * Read and verify path (magic, version, length, crc32, MessagePack).
  * 0, -ENOENT when absent, -EBADMSG with a message in err when damaged or
