@@ -173,14 +173,27 @@ doc_for_show(struct broker *b, struct cube *c, struct cub_val **errv)
 	return doc;
 }
 
+/* The cached answer whose rid the request being served reuses for a
+ * different request (api_handle() sets it around on_request()). */
+static const struct rid_entry *rid_clash;
+
 /*
  * A request that changes state must carry a request id, so that a resend
- * (nng REQ resends after a reconnect) is answered, not applied again.
+ * (nng REQ resends after a reconnect) is answered, not applied again.  A
+ * rid names one request: a change that reuses the rid of a different one
+ * is refused before it does anything.
  */
 static int
 mutating(struct cubi_request *q, struct cub_val **errv)
 {
 	q->mutating = true;
+	if (q->rid && rid_clash) {
+		*errv = cub_err_val(CUB_E_EXISTS,
+		    "request id '%s' already names another request; a new "
+		    "request needs a new id",
+		    q->rid);
+		return -EEXIST;
+	}
 	if (q->rid)
 		return 0;
 	*errv = cub_err_val(CUB_E_MISSING,
@@ -343,8 +356,39 @@ on_request(struct broker *b, struct cubi_request *q, struct cub_val **result,
 	return -ENOENT;
 }
 
-/* Answers to mutating requests, by request id, so a resend is not
- * applied twice. */
+/*
+ * Answers to mutating requests, by request id, so a resend is not
+ * applied twice.  Each answer is kept with a hash of the request it
+ * answers (method and params but the rid): only the same request gets it.
+ */
+static uint64_t
+request_hash(const char *method, const struct cub_val *params)
+{
+	struct cub_val *p = cub_val__dup(params);
+	uint64_t h = 0xcbf29ce484222325ull;
+	const uint8_t *c;
+	void *buf = NULL;
+	size_t len = 0, i;
+
+	for (c = (const uint8_t *)method;; c++) {
+		h = (h ^ *c) * 0x100000001b3ull;
+		if (!*c)
+			break;
+	}
+	if (p)
+		cub_val__del(p, "rid");
+	if (!p || cub_mp_encode(p, &buf, &len)) {
+		/* Cannot tell requests apart: match no cached answer. */
+		cub_val__free(p);
+		return 0;
+	}
+	for (i = 0; i < len; i++)
+		h = (h ^ ((const uint8_t *)buf)[i]) * 0x100000001b3ull;
+	free(buf);
+	cub_val__free(p);
+	return h ? h : 1;
+}
+
 static struct rid_entry *
 rid_find(struct broker *b, const char *rid)
 {
@@ -357,14 +401,15 @@ rid_find(struct broker *b, const char *rid)
 }
 
 static void
-rid_store(struct broker *b, const char *rid, const struct cub_val *errv,
-    const struct cub_val *result)
+rid_store(struct broker *b, const char *rid, uint64_t hash,
+    const struct cub_val *errv, const struct cub_val *result)
 {
 	struct rid_entry *e = &b->rids[b->rid_next++ % RID_CACHE];
 	struct cub_val *v = cub_val__map();
 
 	cub_val__free(e->reply);
 	snprintf(e->rid, sizeof(e->rid), "%s", rid);
+	e->hash = hash;
 	cub_val__set(v, "error", errv ? cub_val__dup(errv) : cub_val__nil());
 	cub_val__set(
 	    v, "result", result ? cub_val__dup(result) : cub_val__nil());
@@ -385,6 +430,7 @@ api_handle(struct broker *b, nng_msg *msg)
 	struct cub_val *result = NULL, *errv = NULL;
 	struct rid_entry *cached;
 	struct cub_rpc rpc = {0};
+	uint64_t hash;
 	struct cubi_request q;
 	char err[256];
 	int r;
@@ -417,7 +463,9 @@ api_handle(struct broker *b, nng_msg *msg)
 	} else if (!strcmp(rpc.method, CUB_M_REQUEST)) {
 		if (!cubi_request__check(rpc.params, &q, &errv)) {
 			cached = q.rid ? rid_find(b, q.rid) : NULL;
-			if (cached) {
+			hash =
+			    cached ? request_hash(rpc.method, rpc.params) : 0;
+			if (cached && hash && cached->hash == hash) {
 				const struct cub_val *ce =
 				    cub_val__get(cached->reply, "error");
 
@@ -428,9 +476,16 @@ api_handle(struct broker *b, nng_msg *msg)
 				result = cub_val__dup(
 				    cub_val__get(cached->reply, "result"));
 			} else {
+				/* A read is served afresh; a change is
+				 * refused by mutating(). */
+				rid_clash = cached;
 				on_request(b, &q, &result, &errv);
-				if (q.rid && q.mutating)
-					rid_store(b, q.rid, errv, result);
+				rid_clash = NULL;
+				if (q.rid && q.mutating && !cached)
+					rid_store(b, q.rid,
+					    request_hash(
+						rpc.method, rpc.params),
+					    errv, result);
 			}
 		}
 	} else {

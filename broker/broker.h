@@ -107,6 +107,7 @@ struct service {
 
 struct rid_entry {
 	char rid[65];
+	uint64_t hash;         /* of the request: method, params but rid */
 	struct cub_val *reply; /* {error, result} */
 };
 
@@ -184,7 +185,13 @@ struct cube *topo_netdev_owner(
 
 /* store.c (store.h) */
 /* persist.c */
-int broker_save(struct broker *b);
+/*
+ * Write every cube but skip (NULL: none) to the store.  On failure the
+ * store keeps its previous content and *errv (when errv is not NULL) names
+ * the store, the failed step and the errno.
+ */
+int broker_save(
+    struct broker *b, const struct cube *skip, struct cub_val **errv);
 int broker_load(struct broker *b);
 
 /* slowpath.c */
