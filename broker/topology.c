@@ -525,25 +525,30 @@ topo_detach(struct broker *b, struct cube *c, struct bport *p)
 	p->ifindex = 0;
 }
 
+/* What topo_reattach_all() did to a port, by position in c->ports. */
+enum reattach {
+	RA_NONE,     /* nothing: no peer, netdev gone, in place, or failed */
+	RA_REPLACED, /* an older program of the cube was replaced */
+	RA_FRESH,    /* attached where none of the cube's programs was */
+};
+
 /*
- * Undo what topo_reattach_all() did to the ports before stop: put
- * old_prog_fd back, or (a first load) detach the new program from the
- * netdevs that had none of the cube's programs before (fresh, by position
- * in c->ports); an adopted attachment stays.
+ * Undo what topo_reattach_all() did: put old_prog_fd back where it was
+ * replaced, or (a first load) detach the new program where it was
+ * attached fresh.  An attachment that was already in place stays.
  */
 static void
-reattach_undo(
-    struct cube *c, struct bport *stop, int old_prog_fd, const bool *fresh)
+reattach_undo(struct cube *c, int old_prog_fd, const uint8_t *did)
 {
 	uint32_t foreign;
 	struct bport *p;
 	unsigned i;
 
-	for (p = c->ports, i = 0; p && p != stop; p = p->next, i++) {
-		if (!p->peer[0] || !p->ifindex)
+	for (p = c->ports, i = 0; p && i < CUB_MAX_PORTS; p = p->next, i++) {
+		if (did[i] == RA_NONE)
 			continue;
 		if (old_prog_fd < 0) {
-			if (i < CUB_MAX_PORTS && fresh[i])
+			if (did[i] == RA_FRESH)
 				hook_detach(c, p);
 			continue;
 		}
@@ -560,22 +565,51 @@ reattach_undo(
 	}
 }
 
+/* Make p (which has a netdev) run c->obj's program; what it did in *did. */
+static int
+reattach_one(struct cube *c, struct bport *p, int old_prog_fd, uint8_t *did,
+    uint32_t *foreign)
+{
+	__u32 cur = 0;
+	int r;
+
+	*foreign = 0;
+	if ((r = port_maps(c, p, p->ifindex, true)))
+		return r;
+	if (old_prog_fd < 0) {
+		if (c->hook == HOOK_TC)
+			tc_slot(p->ifindex, &cur);
+		else if (bpf_xdp_query_id(p->ifindex, (int)xdp_flags(c), &cur))
+			cur = 0;
+		if (cur == c->obj->prog_id)
+			return 0; /* adopted and still in place */
+	}
+	r = hook_attach(
+	    c, p, p->ifindex, c->obj->prog_fd, old_prog_fd, foreign);
+	if (r)
+		return r;
+	*did = old_prog_fd < 0 && (!cur || !prog_is_ours(c, cur)) ? RA_FRESH
+								  : RA_REPLACED;
+	return 0;
+}
+
 /*
  * Make every port that has a peer run c->obj's program: after a load
  * (replacing old_prog_fd in place) or an adoption.  A netdev that carries
- * a program that is not Cubicle's is refused, never replaced.  Stops at
- * the first failure, undoes what it did, and returns the failure.
+ * a program that is not Cubicle's is refused, never replaced.  Goes
+ * through every port (so that each one's ifindex is known, and a later
+ * detach finds it); if any failed, undoes what it did and returns the
+ * first failure.
  */
 int
 topo_reattach_all(struct broker *b, struct cube *c, int old_prog_fd)
 {
-	bool fresh[CUB_MAX_PORTS] = {false};
-	uint32_t foreign = 0;
+	uint8_t did[CUB_MAX_PORTS] = {RA_NONE}, dummy;
+	uint32_t foreign;
 	char what[128];
 	struct bport *p;
-	__u32 cur = 0;
 	unsigned i;
-	int r;
+	int r, first = 0;
 
 	for (p = c->ports, i = 0; p; p = p->next, i++) {
 		if (!p->peer[0])
@@ -586,34 +620,22 @@ topo_reattach_all(struct broker *b, struct cube *c, int old_prog_fd)
 			    c->name, p->name, p->peer);
 			continue;
 		}
-		if ((r = port_maps(c, p, p->ifindex, true)))
-			goto err;
-		if (old_prog_fd < 0) {
-			if (c->hook == HOOK_TC)
-				tc_slot(p->ifindex, &cur);
-			else if (bpf_xdp_query_id(
-				     p->ifindex, (int)xdp_flags(c), &cur))
-				cur = 0;
-			if (cur == c->obj->prog_id)
-				continue; /* adopted and still in place */
-			if (i < CUB_MAX_PORTS)
-				fresh[i] = !cur || !prog_is_ours(c, cur);
-		}
-		r = hook_attach(
-		    c, p, p->ifindex, c->obj->prog_fd, old_prog_fd, &foreign);
-		if (r)
-			goto err;
+		r = reattach_one(c, p, old_prog_fd,
+		    i < CUB_MAX_PORTS ? &did[i] : &dummy, &foreign);
+		if (!r)
+			continue;
+		if (foreign)
+			log_err("cube '%s' port '%s': netdev '%s' has %s that "
+				"Cubicle did not attach: not replaced",
+			    c->name, p->name, p->peer,
+			    foreign_desc(c, foreign, what, sizeof(what)));
+		else
+			log_errno(r, "cube '%s' port '%s': attach to '%s'",
+			    c->name, p->name, p->peer);
+		if (!first)
+			first = r;
 	}
-	return 0;
-err:
-	if (foreign)
-		log_err("cube '%s' port '%s': netdev '%s' has %s that Cubicle "
-			"did not attach: not replaced",
-		    c->name, p->name, p->peer,
-		    foreign_desc(c, foreign, what, sizeof(what)));
-	else
-		log_errno(r, "cube '%s' port '%s': attach to '%s'", c->name,
-		    p->name, p->peer);
-	reattach_undo(c, p, old_prog_fd, fresh);
-	return r;
+	if (first)
+		reattach_undo(c, old_prog_fd, did);
+	return first;
 }

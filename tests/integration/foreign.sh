@@ -116,7 +116,26 @@ if [ "$HOOK" != TC ]; then
 	[ "$(xdp_id vetha)" = "$fid" ] ||
 		fail "deleting sf1 removed the foreign program $fid from vetha"
 	[ -z "$(xdp_id vethb)" ] || fail "sf1's program left on vethb"
-	ip link set dev vetha "$mode" off; ip link set dev vetha "$other" off
+	ip link set dev vetha "$mode" off
+
+	# 5. Across a broker restart: a foreign program forced over Cubicle's
+	# while no broker ran is not replaced by the adopting broker, which
+	# names the netdev; deleting the cube leaves it, and removes Cubicle's
+	# program from the other port.
+	cub_ok simpleforwarder add sf1 --file "$T/b1.json"
+	kill -9 "$BROKER_PID"
+	wait "$BROKER_PID" 2>/dev/null || true
+	ip -force link set dev vetha "$mode" obj "$FOREIGN_OBJ" sec xdp ||
+		fail "cannot force the foreign program over Cubicle's"
+	fid=$(xdp_id vetha)
+	broker_start
+	[ "$(xdp_id vetha)" = "$fid" ] ||
+		fail "the restarted broker replaced the foreign program on vetha"
+	grep -q "netdev 'vetha' has an XDP program (id $fid) that Cubicle did not attach" \
+		"$T/broker.log" || fail "the restarted broker did not name vetha"
+	cub_ok sf1 del
+	[ "$(xdp_id vetha)" = "$fid" ] || fail "restart + del removed the foreign program"
+	[ -z "$(xdp_id vethb)" ] || fail "restart + del left sf1's program on vethb"
 	exit 0
 fi
 
@@ -192,3 +211,24 @@ for d in vetha vethc; do
 	! has_clsact $d || fail "refused create left a clsact on $d"
 done
 no_cube sf1
+tc qdisc del dev vethb clsact
+
+# 5. Across a broker restart: a foreign filter put at Cubicle's handle and
+# priority while no broker ran is not replaced, and stays after the delete.
+cub_ok simpleforwarder add sf1 --file "$T/b1.json"
+kill -9 "$BROKER_PID"
+wait "$BROKER_PID" 2>/dev/null || true
+tc filter replace dev vetha ingress prio 1 handle 0xc0be bpf bytecode '1,6 0 0 4294967295,' ||
+	fail "cannot replace Cubicle's filter on vetha"
+before=$(filters vetha ingress)
+broker_start
+[ "$(filters vetha ingress)" = "$before" ] ||
+	fail "the restarted broker replaced the foreign filter on vetha"
+grep -q "netdev 'vetha' has a tc ingress filter at handle 0xc0be" "$T/broker.log" ||
+	fail "the restarted broker did not name vetha"
+cub_ok sf1 del
+[ "$(filters vetha ingress)" = "$before" ] || fail "restart + del removed the foreign filter"
+for d in vethb vethc; do
+	[ -z "$(filters $d ingress)" ] || fail "restart + del left a filter on $d"
+	! has_clsact $d || fail "restart + del left Cubicle's clsact on $d"
+done
