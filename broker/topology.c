@@ -232,7 +232,7 @@ tc_dump(int ifindex, bool egress, struct tc_seen *seen)
 		.tcm_parent = TC_H_MAKE(
 		    TC_H_CLSACT, egress ? TC_H_MIN_EGRESS : TC_H_MIN_INGRESS)},
 	};
-	char buf[16384] __attribute__((aligned(NLMSG_ALIGNTO)));
+	char buf[32768] __attribute__((aligned(NLMSG_ALIGNTO)));
 	struct nlmsghdr *nh;
 	ssize_t n;
 	int fd, r = 0;
@@ -246,13 +246,13 @@ tc_dump(int ifindex, bool egress, struct tc_seen *seen)
 		goto out;
 	}
 	for (;;) {
-		n = recv(fd, buf, sizeof(buf), 0);
+		n = recv(fd, buf, sizeof(buf), MSG_TRUNC);
 		if (n < 0) {
 			r = -errno;
 			goto out;
 		}
-		if (n == 0) {
-			r = -EPROTO;
+		if (n == 0 || n > (ssize_t)sizeof(buf)) {
+			r = n ? -EMSGSIZE : -EPROTO;
 			goto out;
 		}
 		for (nh = (struct nlmsghdr *)buf; NLMSG_OK(nh, n);
