@@ -5,6 +5,10 @@
  * data (cub_ports, cub_if2port): connecting or moving a port never reloads
  * a program.  A new program replaces the old one in place (tc filter
  * replace, XDP_FLAGS_REPLACE), so there is no window without enforcement.
+ * Other software's programs are never replaced or removed: a netdev with
+ * an XDP program, or a filter at Cubicle's tc handle, that is not the
+ * cube's is refused, and a clsact qdisc Cubicle created stays while other
+ * filters are on it.
  */
 #include <errno.h>
 #include <linux/pkt_cls.h>
