@@ -43,6 +43,16 @@ body() {
 	} >"$f"
 }
 
+# broker_kill9: the broker dies as in a crash; its worker goes too (this
+# test is about attachments, not about orphan workers: issue 6, point 4).
+broker_kill9() {
+	local w
+	w=$(worker_pid simpleforwarder)
+	kill -9 "$BROKER_PID"
+	wait "$BROKER_PID" 2>/dev/null || true
+	[ -z "$w" ] || [ "$w" = 0 ] || kill -9 "$w" 2>/dev/null || true
+}
+
 # no_cube NAME: the cube does not exist, and left no pins behind.
 no_cube() {
 	! grep -q "\"name\": \"$1\"" <<<"$(cub show cubes -o json)" ||
@@ -123,8 +133,7 @@ if [ "$HOOK" != TC ]; then
 	# names the netdev; deleting the cube leaves it, and removes Cubicle's
 	# program from the other port.
 	cub_ok simpleforwarder add sf1 --file "$T/b1.json"
-	kill -9 "$BROKER_PID"
-	wait "$BROKER_PID" 2>/dev/null || true
+	broker_kill9
 	ip -force link set dev vetha "$mode" obj "$FOREIGN_OBJ" sec xdp ||
 		fail "cannot force the foreign program over Cubicle's"
 	fid=$(xdp_id vetha)
@@ -184,8 +193,7 @@ for d in vetha vethb vethc; do tc qdisc del dev $d clsact; done
 # although empty).
 tc qdisc add dev vetha clsact
 cub_ok simpleforwarder add sf1 --file "$T/b1.json"
-kill -9 "$BROKER_PID"
-wait "$BROKER_PID" 2>/dev/null || true
+broker_kill9
 foreign_u32 vethc ingress 9
 broker_start
 grep -q "adopted pinned program" "$T/broker.log" || fail "no adoption logged"
@@ -216,8 +224,7 @@ tc qdisc del dev vethb clsact
 # 5. Across a broker restart: a foreign filter put at Cubicle's handle and
 # priority while no broker ran is not replaced, and stays after the delete.
 cub_ok simpleforwarder add sf1 --file "$T/b1.json"
-kill -9 "$BROKER_PID"
-wait "$BROKER_PID" 2>/dev/null || true
+broker_kill9
 tc filter replace dev vetha ingress prio 1 handle 0xc0be bpf bytecode '1,6 0 0 4294967295,' ||
 	fail "cannot replace Cubicle's filter on vetha"
 before=$(filters vetha ingress)
