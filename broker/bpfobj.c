@@ -359,8 +359,8 @@ check_map_name(struct cube *c, struct bpf_object *obj, struct bpf_map *m,
 		if (o == m)
 			break;
 		if (!bpf_map__is_internal(o) && !strcmp(bpf_map__name(o), name))
-			return REFUSE("cube '%s': two maps named '%s'", c->name,
-			    name);
+			return REFUSE(
+			    "cube '%s': two maps named '%s'", c->name, name);
 	}
 	return 0;
 }
@@ -451,8 +451,7 @@ check_object(struct broker *b, struct cube *c, struct bpf_object *obj,
 		return REFUSE("cube '%s': service '%s' would hold %llu bytes "
 			      "of maps over its cubes (%llu in other cubes), "
 			      "over --max-service-map-bytes %llu",
-		    c->name, c->svc->name,
-		    (unsigned long long)(others + total),
+		    c->name, c->svc->name, (unsigned long long)(others + total),
 		    (unsigned long long)others,
 		    (unsigned long long)b->o.max_service_map_bytes);
 	*bytes = total;
@@ -772,7 +771,8 @@ open_checked(struct broker *b, struct cube *c, const void *elf, size_t len,
 	{
 		if (bpf_map__is_internal(m))
 			continue;
-		if (pin_path(b, path, sizeof(path), c->name, bpf_map__name(m)) ||
+		if (pin_path(
+			b, path, sizeof(path), c->name, bpf_map__name(m)) ||
 		    bpf_map__set_pin_path(m, path)) {
 			*errv = cub_err_val(CUB_E_KERNEL,
 			    "cube '%s': map '%s': cannot set its pin path",

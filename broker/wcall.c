@@ -179,8 +179,9 @@ percpu(uint32_t type)
  * Framework maps (the cub_* maps the broker checked and fills, marked by
  * bpfobj.c) belong to the broker, and so do maps whose values are file
  * descriptors, interfaces, CPUs or sockets (a value would be resolved in
- * the broker's fd table): a worker may read them, never write them.  On success the lock is held and *vsz is the size of
- * a value as user space sees it (per-CPU maps: one per possible CPU).
+ * the broker's fd table): a worker may read them, never write them.
+ * On success the lock is held and *vsz is the size of a value as user
+ * space sees it (per-CPU maps: one per possible CPU).
  */
 static struct bmap *
 map_get(struct service *s, const char *method, const struct cub_val *p,

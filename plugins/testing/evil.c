@@ -22,8 +22,8 @@
 static const char *const evil_calls[] = {
     "bpf", "execve", "socket-inet", "fork", "open", "hang", NULL};
 static const char *const evil_objects[] = {"probe-read", "ptr-leak", NULL};
-static const char *const evil_bpfobj_objects[] = {"path-act", "path-port",
-    "dup", "clean", "big", "pcpu", "fdmap", NULL};
+static const char *const evil_bpfobj_objects[] = {
+    "path-act", "path-port", "dup", "clean", "big", "pcpu", "fdmap", NULL};
 
 static const struct cub_field evil_syscall_args[] = {
     {.name = "call",
@@ -232,8 +232,8 @@ const struct cub_plugin cub_plugin_entry = {
     .ops = &evil_ops,
     .policy =
 	{
-	    .prog_types = (1u << BPF_PROG_TYPE_SCHED_CLS) |
-			  (1u << BPF_PROG_TYPE_XDP),
+	    .prog_types =
+		(1u << BPF_PROG_TYPE_SCHED_CLS) | (1u << BPF_PROG_TYPE_XDP),
 	    .map_types = (1ull << BPF_MAP_TYPE_ARRAY) |
 			 (1ull << BPF_MAP_TYPE_HASH) |
 			 (1ull << BPF_MAP_TYPE_PERCPU_ARRAY) |

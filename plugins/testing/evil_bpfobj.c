@@ -19,9 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cubicle/plugin.h"
-#include "cubicle/errors.h"
 #include "cube_shared.h"
+#include "cubicle/errors.h"
+#include "cubicle/plugin.h"
 #include "simpleforwarder_shared.h"
 
 #include "evil_big.skel.h"
@@ -142,8 +142,7 @@ path_attack(struct cub_cube *cube, const char *what, const char *target)
 	patched_name(name, from, target);
 	zero_map(cube, name);
 	return cub_cube__set_error(cube, CUB_E_INTERNAL,
-	    "the broker loaded a map named '%s' and let it be zeroed",
-	    target);
+	    "the broker loaded a map named '%s' and let it be zeroed", target);
 }
 
 static int
@@ -211,8 +210,8 @@ fdmap(struct cub_cube *cube, struct cub_val **result)
 }
 
 int
-evil_bpfobj(struct cub_cube *cube, const struct cub_val *args,
-    struct cub_val **result)
+evil_bpfobj(
+    struct cub_cube *cube, const struct cub_val *args, struct cub_val **result)
 {
 	const char *what = cub_val__get_str(args, "object");
 	const void *elf;

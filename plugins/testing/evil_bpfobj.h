@@ -20,8 +20,8 @@ struct cub_cube;
 struct cub_val;
 
 /* The "bpfobj" action of evil.c. */
-int evil_bpfobj(struct cub_cube *cube, const struct cub_val *args,
-    struct cub_val **result);
+int evil_bpfobj(
+    struct cub_cube *cube, const struct cub_val *args, struct cub_val **result);
 #else
 /* A cube program that passes everything. */
 #define EVIL_PASS_PROGRAMS                                                     \
