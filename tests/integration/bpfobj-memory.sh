@@ -44,6 +44,12 @@ cub_log "after 1 load: $pins1 pins, $mem1 bytes; after 8: $pins8 pins, $mem8 byt
 [ "$pins8" -le "$pins1" ] || fail "8 renamed loads left $pins8 pins (1 load: $pins1): $(ls "$T/pins/e3")"
 [ "$mem8" -le "$mem1" ] || fail "8 renamed loads pin $mem8 bytes (1 load: $mem1)"
 [ "$(ls "$T/pins/e3" | grep -c '^evbig_')" = 1 ] || fail "old big maps still pinned: $(ls "$T/pins/e3")"
+# Freed once its last reference goes (the old program's, after an RCU
+# grace period): wait up to 5 s.
+for _ in $(seq 1 100); do
+	bpftool map show id "$old_id" >/dev/null 2>&1 || break
+	sleep 0.05
+done
 ! bpftool map show id "$old_id" >/dev/null 2>&1 || fail "the first big map (id $old_id) is still alive"
 
 # 2. A per-CPU map within 4 MiB once, over it times the possible CPUs.

@@ -24,6 +24,8 @@ cub_ok evil add e1
 # A pinned map that belongs to someone else, beside the pin root.
 mkdir -p "$T/outside"
 mount -t bpf bpf "$T/outside"
+# Unmounted before netns.sh's cleanup removes $T, even on failure.
+trap 'rc=$?; umount "$T/outside" 2>/dev/null; (exit $rc); cub_cleanup' EXIT
 bpftool map create "$T/outside/secret" type array key 4 value 8 entries 128 name secret ||
 	fail "cannot create the outside map"
 bpftool map update pinned "$T/outside/secret" key 0 0 0 0 value 7 0 0 0 9 0 0 0
