@@ -12,6 +12,7 @@
 #include <net/if.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -38,13 +39,28 @@ struct broker_opts {
 	int call_timeout_ms;    /* a worker that takes longer is restarted */
 	bool spectre_hardening; /* keep the unprivileged verifier's barriers */
 	int log_level;
+	uint64_t max_cube_map_bytes;    /* maps of one cube's object */
+	uint64_t max_service_map_bytes; /* maps of all cubes of a service */
 };
 
-/* One map of a cube's object: an fd the broker holds, pinned on disk. */
+/* A token bucket for what a service can make the broker log. */
+struct log_limit {
+	double tokens;
+	int64_t last_ms;
+	unsigned suppressed;
+};
+
+/*
+ * One map of a cube's object: an fd the broker holds, pinned on disk as
+ * <pin-root>/<cube>/<name>; name is checked (a plain identifier of at most
+ * 15 characters, unique in the object).  framework: one of the cub_* maps
+ * the broker fills (its name matched fw_maps and its shape was checked).
+ */
 struct bmap {
 	char name[16];
 	int fd;
 	uint32_t type, key_size, value_size, max_entries;
+	bool framework;
 };
 
 /* A cube's loaded (or adopted) BPF object. */
@@ -54,6 +70,7 @@ struct bpfobj {
 	uint32_t prog_id;
 	struct bmap maps[CUB_MAX_MAPS];
 	int nmaps;
+	uint64_t map_bytes; /* kernel memory of its maps, per-CPU x ncpus */
 	struct ring_buffer *pktin; /* the cube's cub_pktin ring, if any */
 };
 
@@ -89,6 +106,7 @@ struct service {
 	struct cubi_schema *schema;
 	struct cub_val *schema_wire;
 	struct cub_bpf_policy policy;
+	struct log_limit log_limit; /* what its loads make the broker log */
 	/* Supervision. */
 	pid_t pid;
 	unsigned restarts;
@@ -172,7 +190,11 @@ struct bmap *bpfobj_map(struct bpfobj *o, const char *name);
 int pin_path(struct broker *b, char *buf, size_t len, const char *cube,
     const char *leaf);
 int bpffs_ensure(const char *pin_root);
-void bpfobj_note_log(const char *line);
+void bpfobj_libbpf_log(int prio, const char *fmt, va_list ap);
+bool bpf_map_type_holds_fds(uint32_t type);
+bool bpf_map_type_broker_only(uint32_t type);
+uint64_t bpf_map_bytes(const struct broker *b, uint32_t type, uint32_t key_size,
+    uint32_t value_size, uint32_t max_entries);
 
 /* topology.c */
 int topo_attach(struct broker *b, struct cube *c, struct bport *p,
