@@ -5,6 +5,7 @@
  * sandbox and the broker's object checks in tests/integration/sandbox.sh:
  *   cubicle e1 debug syscall call=bpf|execve|socket-inet|fork|open
  *   cubicle e1 debug load object=probe-read|ptr-leak
+ *   cubicle e1 debug stderr what=forge|flood   (evil_hygiene.c)
  * Never installed.
  */
 #define SF_NO_ENTRY
@@ -15,12 +16,14 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "evil_hygiene.h"
 #include "evil_leak.skel.h"
 #include "evil_probe.skel.h"
 
 static const char *const evil_calls[] = {
     "bpf", "execve", "socket-inet", "fork", "open", "hang", NULL};
 static const char *const evil_objects[] = {"probe-read", "ptr-leak", NULL};
+static const char *const evil_writes[] = {"forge", "flood", NULL};
 
 static const struct cub_field evil_syscall_args[] = {
     {.name = "call",
@@ -40,6 +43,15 @@ static const struct cub_field evil_load_args[] = {
     {0},
 };
 
+static const struct cub_field evil_stderr_args[] = {
+    {.name = "what",
+	.type = CUB_T_ENUM,
+	.flags = CUB_F_REQUIRED,
+	.enums = evil_writes,
+	.help = "what to write to stderr"},
+    {0},
+};
+
 static const struct cub_action evil_actions[] = {
     {.name = "maps",
 	.help = "exercise the map API, including what must be refused"},
@@ -49,6 +61,9 @@ static const struct cub_action evil_actions[] = {
     {.name = "load",
 	.help = "ask the broker to load a hostile object",
 	.args = evil_load_args},
+    {.name = "stderr",
+	.help = "write a forged log line or a flood to stderr",
+	.args = evil_stderr_args},
     {0},
 };
 
@@ -173,6 +188,9 @@ evil_action(struct cub_cube *cube, const struct cub_val *path, const char *name,
 		return evil_syscall(cube, cub_val__get_str(args, "call"));
 	if (!strcmp(name, "maps"))
 		return evil_maps(cube, result);
+	if (!strcmp(name, "stderr"))
+		return evil_hygiene_stderr(
+		    cube, cub_val__get_str(args, "what"), result);
 	what = cub_val__get_str(args, "object");
 	if (!strcmp(what, "probe-read"))
 		elf = evil_probe__elf_bytes(&len);
