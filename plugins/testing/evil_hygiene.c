@@ -37,9 +37,10 @@ int
 evil_hygiene_stderr(
     struct cub_cube *cube, const char *what, struct cub_val **result)
 {
-	static const char forge[] = "<3>cubicled[1]: forged by a worker\n"
-				    "\033[31mred\033[0m from a worker\n"
-				    "tab\there\rcarriage <2>cubicled[1]: again\n";
+	static const char forge[] =
+	    "<3>cubicled[1]: forged by a worker\n"
+	    "\033[31mred\033[0m from a worker\n"
+	    "tab\there\rcarriage <2>cubicled[1]: again\n";
 	char line[FLOOD_LINE];
 	size_t done;
 	int r = 0;
@@ -53,8 +54,8 @@ evil_hygiene_stderr(
 			r = write_all(STDERR_FILENO, line, sizeof(line));
 	}
 	if (r)
-		return cub_cube__set_error(cube, CUB_E_INTERNAL,
-		    "write to stderr: %s", strerror(-r));
+		return cub_cube__set_error(
+		    cube, CUB_E_INTERNAL, "write to stderr: %s", strerror(-r));
 	*result = cub_val__map();
 	cub_val__set(*result, "written", cub_val__str(what));
 	return 0;
