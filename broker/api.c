@@ -116,6 +116,8 @@ top_help(struct broker *b)
 	kw(k, "show", "verb", "show cubes | show services");
 	kw(k, "cubes", "verb", "list every cube");
 	kw(k, "services", "verb", "list services and their workers");
+	kw(k, CUBI_W_CUBE, "verb",
+	    "cube <name> ...: any cube by name, even a reserved one");
 	for (s = b->svcs; s; s = s->next) {
 		snprintf(help, sizeof(help),
 		    "service: add <name> to create a "

@@ -162,6 +162,7 @@ grep -q '"name": "cubes"' <<<"$out" || fail "cube cubes show: $out"
 cub cubes show -o json | grep -q '"name": "sf1"' || fail "'cubes show' no longer lists the cubes"
 cub_ok cube cubes ports z1 set action=forward outport=z1
 cub cube cubes ports z1 show action | grep -q forward || fail "set through 'cube' not applied"
+cub ? | grep -q "cube <name>" || fail "top-level help does not show the 'cube' escape"
 err=$(cub_refused 2 cube nosuch show)
 grep -q "nosuch" <<<"$err" || fail "cube nosuch: $err"
 cub_ok cube cubes del
