@@ -18,6 +18,7 @@
 #include "cubicle/errors.h"
 #include "cubicle/proto.h"
 #include "log.h"
+#include "names.h"
 
 static const char *
 word(const struct cubi_request *q, uint32_t i)
@@ -115,6 +116,8 @@ top_help(struct broker *b)
 	kw(k, "show", "verb", "show cubes | show services");
 	kw(k, "cubes", "verb", "list every cube");
 	kw(k, "services", "verb", "list services and their workers");
+	kw(k, CUBI_W_CUBE, "verb",
+	    "cube <name> ...: any cube by name, even a reserved one");
 	for (s = b->svcs; s; s = s->next) {
 		snprintf(help, sizeof(help),
 		    "service: add <name> to create a "
@@ -325,6 +328,48 @@ on_service(struct broker *b, struct service *s, struct cubi_request *q,
 	return -EINVAL;
 }
 
+/*
+ * cube <name> [words...]: the cube named <name>, whatever the name, so a
+ * cube stored under a name that is now reserved (a built-in word or a
+ * service, after an upgrade) stays reachable.
+ */
+static int
+on_cube_escape(struct broker *b, struct cubi_request *q,
+    struct cub_val **result, struct cub_val **errv)
+{
+	struct cubi_request sub = *q;
+	struct cub_val *words;
+	struct cube *c;
+	uint32_t i;
+	int r;
+
+	if (q->words->arr.len < 2) {
+		*errv = cub_err_val(CUB_E_MISSING,
+		    "usage: cube <name> [words...] (reaches a cube by name, "
+		    "even one named like a built-in word)");
+		return -EINVAL;
+	}
+	c = cube_find(b, word(q, 1));
+	if (!c) {
+		*errv = cub_err_val(
+		    CUB_E_NOTFOUND, "no cube named '%s'", word(q, 1));
+		return -ENOENT;
+	}
+	words = cub_val__array();
+	for (i = 1; words && i < q->words->arr.len; i++)
+		if (cub_val__push(words, cub_val__str(word(q, i))))
+			words = cub_val__free(words);
+	if (!words) {
+		*errv = cub_err_val(CUB_E_INTERNAL, "out of memory");
+		return -ENOMEM;
+	}
+	sub.words = words;
+	r = on_cube(b, c, &sub, result, errv);
+	q->mutating = sub.mutating;
+	cub_val__free(words);
+	return r;
+}
+
 static int
 on_request(struct broker *b, struct cubi_request *q, struct cub_val **result,
     struct cub_val **errv)
@@ -347,10 +392,14 @@ on_request(struct broker *b, struct cubi_request *q, struct cub_val **result,
 		*result = list_services(b);
 		return 0;
 	}
-	if ((c = cube_find(b, w0)))
-		return on_cube(b, c, q, result, errv);
+	if (!strcmp(w0, CUBI_W_CUBE))
+		return on_cube_escape(b, q, result, errv);
+	/* Built-in words, then services, then cubes: a cube stored under a
+	 * name that became reserved is reached as 'cube <name> ...'. */
 	if ((s = svc_find(b, w0)))
 		return on_service(b, s, q, result, errv);
+	if ((c = cube_find(b, w0)))
+		return on_cube(b, c, q, result, errv);
 	*errv = cub_err_val(CUB_E_NOTFOUND,
 	    "no cube or service named '%s' (cubicle ? lists them)", w0);
 	return -ENOENT;

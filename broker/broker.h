@@ -229,6 +229,11 @@ int sup_call(struct service *s, const char *method, struct cub_val *params,
     struct cub_val **result, struct cub_val **errv, int timeout_ms);
 void sup_shutdown(struct broker *b);
 
+/* wlog.c: workers' stdout and stderr, marked, escaped and rate-limited */
+int wlog_pipe(int fds[2]);
+void wlog_start(const char *svc, pid_t pid, int fd);
+void wlog_shutdown(void);
+
 /* worker_calls.c: the per-service thread serving worker requests */
 void *wcall_thread(void *arg);
 

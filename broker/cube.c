@@ -23,6 +23,8 @@
 #include "cubicle/errors.h"
 #include "cubicle/proto.h"
 #include "log.h"
+#include "names.h"
+#include "text.h"
 
 #define MAX_CUBES 1024
 
@@ -305,15 +307,32 @@ cube_create(struct broker *b, struct service *svc, const char *name,
 			break;
 	if (*p || !*name || strlen(name) > CUB_NAME_MAX ||
 	    !isalpha((unsigned char)name[0])) {
+		char shown[CUB_NAME_MAX * 4 + 8];
+
+		cubi_text_escape(shown, sizeof(shown), name, strlen(name));
 		*errv = cub_err_val(CUB_E_INVAL,
 		    "cube name '%s': use 1 to %d letters, digits, '-' or "
 		    "'_', starting with a letter",
-		    name, CUB_NAME_MAX);
+		    shown, CUB_NAME_MAX);
 		return -EINVAL;
 	}
-	if (cube_find(b, name) || svc_find(b, name)) {
-		*errv = cub_err_val(CUB_E_EXISTS, "%s '%s' already exists",
-		    cube_find(b, name) ? "cube" : "a service named", name);
+	if (cubi_word_reserved(name)) {
+		*errv = cub_err_val(CUB_E_INVAL,
+		    "cube name '%s' is reserved: it is a built-in word of "
+		    "cubicle; choose another name",
+		    name);
+		return -EINVAL;
+	}
+	if (svc_find(b, name)) {
+		*errv = cub_err_val(CUB_E_EXISTS,
+		    "cube name '%s' is reserved: it is the name of a "
+		    "service; choose another name",
+		    name);
+		return -EEXIST;
+	}
+	if (cube_find(b, name)) {
+		*errv =
+		    cub_err_val(CUB_E_EXISTS, "cube '%s' already exists", name);
 		return -EEXIST;
 	}
 	for (n = b->cubes; n; n = n->next)

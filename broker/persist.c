@@ -16,6 +16,7 @@
 #include "broker.h"
 #include "cubicle/errors.h"
 #include "log.h"
+#include "names.h"
 
 static struct cub_val *orphans; /* records of services not present */
 
@@ -98,6 +99,11 @@ load_cube(struct broker *b, const struct cub_val *rec)
 			orphans = cub_val__array();
 		return cub_val__push(orphans, cub_val__dup(rec));
 	}
+	if (cubi_word_reserved(name) || svc_find(b, name))
+		log_warn("cube '%s': its name is reserved (%s); it is loaded "
+			 "and reached as 'cubicle cube %s ...'",
+		    name, svc_find(b, name) ? "a service" : "a built-in word",
+		    name);
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;

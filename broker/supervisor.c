@@ -212,6 +212,7 @@ sup_spawn(struct service *s)
 {
 	char uid[16], gid[16];
 	char *argv[16];
+	int logp[2], r;
 	sigset_t all;
 	int i = 0;
 	pid_t pid;
@@ -235,13 +236,25 @@ sup_spawn(struct service *s)
 
 	s->hello = false;
 	s->ready = false;
+	/* The worker's output is a pipe to wlog.c, never our log file. */
+	if ((r = wlog_pipe(logp))) {
+		log_errno(
+		    r, "service '%s': pipe for the worker's log", s->name);
+		s->next_start_ms = now_ms() + s->backoff_ms;
+		return;
+	}
 	pid = fork();
 	if (pid < 0) {
 		log_errno(-errno, "service '%s': fork", s->name);
+		close(logp[0]);
+		close(logp[1]);
 		s->next_start_ms = now_ms() + s->backoff_ms;
 		return;
 	}
 	if (pid == 0) {
+		if (dup2(logp[1], STDOUT_FILENO) < 0 ||
+		    dup2(logp[1], STDERR_FILENO) < 0)
+			_exit(127);
 		/* Workers die with the broker; a new broker starts new ones. */
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		sigemptyset(&all);
@@ -252,6 +265,8 @@ sup_spawn(struct service *s)
 		log_errno(-errno, "exec %s", s->b->o.worker_bin);
 		_exit(127);
 	}
+	close(logp[1]);
+	wlog_start(s->name, pid, logp[0]);
 	s->pid = pid;
 	s->next_start_ms = now_ms();
 	log_info("service '%s': worker started, pid %d", s->name, (int)pid);
@@ -466,4 +481,5 @@ sup_shutdown(struct broker *b)
 		if (s->pid)
 			waitpid(s->pid, NULL, 0);
 	}
+	wlog_shutdown();
 }

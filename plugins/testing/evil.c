@@ -5,6 +5,7 @@
  * sandbox and the broker's object checks in tests/integration/sandbox.sh:
  *   cubicle e1 debug syscall call=bpf|execve|socket-inet|fork|open
  *   cubicle e1 debug load object=probe-read|ptr-leak
+ *   cubicle e1 debug stderr what=forge|flood   (evil_hygiene.c)
  * Never installed.
  */
 #define SF_NO_ENTRY
@@ -16,6 +17,7 @@
 #include <unistd.h>
 
 #include "evil_bpfobj.h"
+#include "evil_hygiene.h"
 #include "evil_leak.skel.h"
 #include "evil_probe.skel.h"
 
@@ -24,6 +26,7 @@ static const char *const evil_calls[] = {
 static const char *const evil_objects[] = {"probe-read", "ptr-leak", NULL};
 static const char *const evil_bpfobj_objects[] = {
     "path-act", "path-port", "dup", "clean", "big", "pcpu", "fdmap", NULL};
+static const char *const evil_writes[] = {"forge", "flood", NULL};
 
 static const struct cub_field evil_syscall_args[] = {
     {.name = "call",
@@ -54,6 +57,15 @@ static const struct cub_field evil_bpfobj_args[] = {
     {0},
 };
 
+static const struct cub_field evil_stderr_args[] = {
+    {.name = "what",
+	.type = CUB_T_ENUM,
+	.flags = CUB_F_REQUIRED,
+	.enums = evil_writes,
+	.help = "what to write to stderr"},
+    {0},
+};
+
 static const struct cub_action evil_actions[] = {
     {.name = "maps",
 	.help = "exercise the map API, including what must be refused"},
@@ -66,6 +78,9 @@ static const struct cub_action evil_actions[] = {
     {.name = "bpfobj",
 	.help = "attack the broker's object service",
 	.args = evil_bpfobj_args},
+    {.name = "stderr",
+	.help = "write a forged log line or a flood to stderr",
+	.args = evil_stderr_args},
     {0},
 };
 
@@ -192,6 +207,9 @@ evil_action(struct cub_cube *cube, const struct cub_val *path, const char *name,
 		return evil_maps(cube, result);
 	if (!strcmp(name, "bpfobj"))
 		return evil_bpfobj(cube, args, result);
+	if (!strcmp(name, "stderr"))
+		return evil_hygiene_stderr(
+		    cube, cub_val__get_str(args, "what"), result);
 	what = cub_val__get_str(args, "object");
 	if (!strcmp(what, "probe-read"))
 		elf = evil_probe__elf_bytes(&len);
