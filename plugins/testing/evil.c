@@ -5,6 +5,7 @@
  * sandbox and the broker's object checks in tests/integration/sandbox.sh:
  *   cubicle e1 debug syscall call=bpf|execve|socket-inet|fork|open
  *   cubicle e1 debug load object=probe-read|ptr-leak
+ *   cubicle e1 debug constructor | escape ... (evil_sandbox.c)
  * Never installed.
  */
 #define SF_NO_ENTRY
@@ -17,6 +18,7 @@
 
 #include "evil_leak.skel.h"
 #include "evil_probe.skel.h"
+#include "evil_sandbox.h"
 
 static const char *const evil_calls[] = {
     "bpf", "execve", "socket-inet", "fork", "open", "hang", NULL};
@@ -49,6 +51,11 @@ static const struct cub_action evil_actions[] = {
     {.name = "load",
 	.help = "ask the broker to load a hostile object",
 	.args = evil_load_args},
+    {.name = "constructor",
+	.help = "report what the plugin's constructor could do"},
+    {.name = "escape",
+	.help = "try to reach outside the worker",
+	.args = evil_sandbox_escape_args},
     {0},
 };
 
@@ -173,6 +180,8 @@ evil_action(struct cub_cube *cube, const struct cub_val *path, const char *name,
 		return evil_syscall(cube, cub_val__get_str(args, "call"));
 	if (!strcmp(name, "maps"))
 		return evil_maps(cube, result);
+	if (!strcmp(name, "constructor") || !strcmp(name, "escape"))
+		return evil_sandbox_action(cube, name, args, result);
 	what = cub_val__get_str(args, "object");
 	if (!strcmp(what, "probe-read"))
 		elf = evil_probe__elf_bytes(&len);
