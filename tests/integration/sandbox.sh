@@ -45,6 +45,48 @@ cub_ok e1 ports p1 set action=forward outport=p2
 ip netns exec ca ping -c 1 -W 2 198.18.0.2 >/dev/null || fail "e1 does not forward"
 prog=$(tc filter show dev vetha ingress)
 
+old=$(worker_pid evil)
+# A worker socket serves exactly one connection, its worker's: a root
+# process dialing worker-evil.sock (as REQ) or worker-evil.cmd (as REP) is
+# dropped, and the healthy worker keeps serving.
+python3 - "$T/s/worker-evil.sock" 0x30 "$T/s/worker-evil.cmd" 0x31 <<'PY' ||
+import socket, struct, sys, time
+args = sys.argv[1:]
+bad = []
+for path, proto in zip(args[::2], args[1::2]):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(path)
+    s.sendall(b"\0SP\0" + struct.pack(">H", int(proto, 16)) + b"\0\0")
+    s.settimeout(5)
+    got = b""
+    try:
+        while len(got) < 8:
+            d = s.recv(8 - len(got))
+            if not d:
+                break
+            got += d
+        if len(got) == 8:
+            # Negotiated: the broker must now drop the connection.
+            d = s.recv(1 << 16)
+            if d:
+                bad.append(path + ": served")
+    except socket.timeout:
+        bad.append(path + ": connection kept open for 5 s")
+    except ConnectionResetError:
+        pass
+    s.close()
+if bad:
+    print("; ".join(bad))
+    sys.exit(1)
+PY
+	fail "a second connection to a worker socket was accepted"
+grep -q "service 'evil': refusing connection from pid" "$T/broker.log" ||
+	fail "no refused connection logged"
+[ "$(worker_pid evil)" = "$old" ] || fail "a refused connection cost the worker its place"
+cub_ok e1 show >/dev/null
+ip netns exec ca ping -c 1 -W 2 198.18.0.2 >/dev/null || fail "e1 broken by a refused connection"
+cub_log "stray connections to worker sockets dropped"
+
 # The map API from inside the sandbox: what is allowed works, what is not
 # (writing a framework map, a forged handle, a wrong key size) is refused.
 m=$(cub e1 debug maps -o json)
