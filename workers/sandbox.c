@@ -1,11 +1,16 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The worker sandbox. One function per step, called in this fixed order by
- * sandbox_enter(): ids, capabilities, no_new_privs, seccomp, rlimits.
+ * sandbox_prepare(): ids, capabilities,
+ * no_new_privs, the loading seccomp filter, rlimits; then sandbox_seal()
+ * stacks the final filter once the plugin is loaded.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
+#include <linux/seccomp.h>
 #include <sched.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
@@ -53,7 +58,6 @@ static const char *const sandbox_allowed[] = {
     "pread64",
     "close",
     "fstat",
-    "newfstatat",
     "lseek",
     "fcntl",
     /* Memory. */
@@ -96,8 +100,7 @@ static const char *const sandbox_allowed[] = {
     "pipe2",
     "poll",
     "ppoll",
-    /* nng IPC pipes: dialing, data, peer credentials. */
-    "connect",
+    /* nng IPC pipes (dialed before the sandbox): data, credentials. */
     "sendmsg",
     "recvmsg",
     "sendto",
@@ -176,46 +179,93 @@ sandbox_no_new_privs(void)
 }
 
 /*
- * Step 4: the seccomp allow-list, loaded on every thread at once (nng's
- * threads already run). Anything not listed kills the whole process with
- * SIGSYS, notably bpf, execve, ptrace, kill, mount, the setuid family,
- * non-AF_UNIX sockets, accept and new processes.
+ * Step 4 (sandbox_prepare, stage SANDBOX_LOADING) and sandbox_seal (stage
+ * SANDBOX_SEALED): the seccomp allow-list, loaded on every thread at once
+ * (nng's threads already run). Anything not listed kills the whole process
+ * with SIGSYS, notably bpf, execve, ptrace, kill, mount, the setuid
+ * family, bind, listen, accept and new processes.
+ *
+ * The loading filter is the sealed one plus what dlopen() needs: read-only
+ * opens and fstatat (glibc's fstat), and seccomp() to stack the sealed
+ * filter. A new process fails with EPERM there instead of killing, so that
+ * a plugin constructor which tries gets an error (the sealed filter,
+ * stacked on top, kills: the stricter action of the two always wins).
+ * No socket or connection can be made at either stage: the worker dials
+ * its broker before the sandbox and never again.
  */
+enum sandbox_stage {
+	SANDBOX_LOADING,
+	SANDBOX_SEALED,
+};
+
 static int
-sandbox_seccomp(void)
+sandbox_seccomp(enum sandbox_stage stage)
 {
 	const uint32_t thread = CLONE_VM | CLONE_SIGHAND | CLONE_THREAD;
+	const uint32_t writes = O_WRONLY | O_RDWR | O_CREAT | O_TRUNC;
+	const unsigned LOAD = 1u << SANDBOX_LOADING;
+	const unsigned SEAL = 1u << SANDBOX_SEALED;
+	const unsigned BOTH = LOAD | SEAL;
 	/* Calls allowed (or refused without killing) by their arguments. */
 	const struct {
-		int nr;
+		const char *name;
 		uint32_t action;
+		unsigned stages; /* LOAD, SEAL or both */
 		unsigned nargs;
-		struct scmp_arg_cmp cmp;
+		struct scmp_arg_cmp cmp[2];
 	} rules[] = {
-	    /* nng redials the broker after a restart: AF_UNIX sockets only. */
-	    {SCMP_SYS(socket), SCMP_ACT_ALLOW, 1,
-		SCMP_A0(SCMP_CMP_EQ, AF_UNIX)},
+	    /* No new socket after the dial; others than AF_UNIX kill. */
+	    {"socket", SCMP_ACT_ERRNO(EACCES), BOTH, 1,
+		{SCMP_A0(SCMP_CMP_EQ, AF_UNIX)}},
+	    {"socketpair", SCMP_ACT_ERRNO(EACCES), BOTH, 0, {{0}}},
+	    {"connect", SCMP_ACT_ERRNO(EACCES), BOTH, 0, {{0}}},
 	    /* Threads only: the flags glibc's pthread_create() passes. */
-	    {SCMP_SYS(clone), SCMP_ACT_ALLOW, 1,
-		SCMP_A0(SCMP_CMP_MASKED_EQ, thread, thread)},
+	    {"clone", SCMP_ACT_ALLOW, BOTH, 1,
+		{SCMP_A0(SCMP_CMP_MASKED_EQ, thread, thread)}},
+	    /* While loading, a new process is an error, not fatal. */
+	    {"clone", SCMP_ACT_ERRNO(EPERM), LOAD, 1,
+		{SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, 0)}},
 	    /* A filter cannot read clone3's flags: glibc falls back to clone.
 	     */
-	    {SCMP_SYS(clone3), SCMP_ACT_ERRNO(ENOSYS), 0, {0}},
-	    /* Opening files is refused, not fatal: a plugin may probe. */
-	    {SCMP_SYS(openat), SCMP_ACT_ERRNO(EACCES), 0, {0}},
-	    {SCMP_SYS(open), SCMP_ACT_ERRNO(EACCES), 0, {0}},
+	    {"clone3", SCMP_ACT_ERRNO(ENOSYS), BOTH, 0, {{0}}},
+	    /* dlopen() reads the plugin; nothing is written at any stage. */
+	    {"openat", SCMP_ACT_ALLOW, LOAD, 1,
+		{SCMP_A2(SCMP_CMP_MASKED_EQ, writes, 0)}},
+	    {"open", SCMP_ACT_ALLOW, LOAD, 1,
+		{SCMP_A1(SCMP_CMP_MASKED_EQ, writes, 0)}},
+	    {"newfstatat", SCMP_ACT_ALLOW, LOAD, 0, {{0}}},
+	    {"seccomp", SCMP_ACT_ALLOW, LOAD, 2,
+		{SCMP_A0(SCMP_CMP_EQ, SECCOMP_SET_MODE_FILTER),
+		    SCMP_A1(SCMP_CMP_MASKED_EQ,
+			SECCOMP_FILTER_FLAG_NEW_LISTENER, 0)}},
+	    /* Opening and naming paths is refused, not fatal: a plugin may
+	     * probe. glibc's fstat() is newfstatat(fd, "", AT_EMPTY_PATH),
+	     * which could name any path too: it fails, fstat works. */
+	    {"openat", SCMP_ACT_ERRNO(EACCES), SEAL, 0, {{0}}},
+	    {"open", SCMP_ACT_ERRNO(EACCES), SEAL, 0, {{0}}},
+	    {"newfstatat", SCMP_ACT_ERRNO(EACCES), SEAL, 0, {{0}}},
+	    {"statx", SCMP_ACT_ERRNO(EACCES), BOTH, 0, {{0}}},
+	    {"stat", SCMP_ACT_ERRNO(EACCES), BOTH, 0, {{0}}},
+	    {"lstat", SCMP_ACT_ERRNO(EACCES), BOTH, 0, {{0}}},
+	    {"access", SCMP_ACT_ERRNO(EACCES), BOTH, 0, {{0}}},
+	    {"faccessat", SCMP_ACT_ERRNO(EACCES), BOTH, 0, {{0}}},
+	    {"faccessat2", SCMP_ACT_ERRNO(EACCES), BOTH, 0, {{0}}},
+	    {"readlink", SCMP_ACT_ERRNO(EACCES), BOTH, 0, {{0}}},
+	    {"readlinkat", SCMP_ACT_ERRNO(EACCES), BOTH, 0, {{0}}},
 	    /* Thread names (pthread_setname_np on the calling thread). */
-	    {SCMP_SYS(prctl), SCMP_ACT_ALLOW, 1,
-		SCMP_A0(SCMP_CMP_EQ, PR_SET_NAME)},
-	    {SCMP_SYS(prctl), SCMP_ACT_ALLOW, 1,
-		SCMP_A0(SCMP_CMP_EQ, PR_GET_NAME)},
+	    {"prctl", SCMP_ACT_ALLOW, BOTH, 1,
+		{SCMP_A0(SCMP_CMP_EQ, PR_SET_NAME)}},
+	    {"prctl", SCMP_ACT_ALLOW, BOTH, 1,
+		{SCMP_A0(SCMP_CMP_EQ, PR_GET_NAME)}},
 	    /* isatty(): glibc stdio asks when it first buffers a terminal. */
-	    {SCMP_SYS(ioctl), SCMP_ACT_ALLOW, 1, SCMP_A1(SCMP_CMP_EQ, TCGETS)},
+	    {"ioctl", SCMP_ACT_ALLOW, BOTH, 1,
+		{SCMP_A1(SCMP_CMP_EQ, TCGETS)}},
 	    /* abort() and raise(): signals to our own threads only. */
-	    {SCMP_SYS(tgkill), SCMP_ACT_ALLOW, 1,
-		SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid())},
+	    {"tgkill", SCMP_ACT_ALLOW, BOTH, 1,
+		{SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid())}},
 	    /* setrlimit()/getrlimit() on ourselves, for step 5 and glibc. */
-	    {SCMP_SYS(prlimit64), SCMP_ACT_ALLOW, 1, SCMP_A0(SCMP_CMP_EQ, 0)},
+	    {"prlimit64", SCMP_ACT_ALLOW, BOTH, 1,
+		{SCMP_A0(SCMP_CMP_EQ, 0)}},
 	};
 	scmp_filter_ctx ctx;
 	size_t i;
@@ -231,6 +281,10 @@ sandbox_seccomp(void)
 	r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
 	if (r < 0)
 		goto out;
+	/* Step 3 set it; prctl() is not allowed when the sealed one loads. */
+	r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0);
+	if (r < 0)
+		goto out;
 
 	for (i = 0; i < sizeof(sandbox_allowed) / sizeof(sandbox_allowed[0]);
 	     i++) {
@@ -244,9 +298,21 @@ sandbox_seccomp(void)
 			goto out;
 	}
 
+	/*
+	 * A call's rule without arguments overrides its rules with arguments
+	 * in libseccomp, so a stage never has both for one call: while
+	 * loading, an open for writing is not listed and kills.
+	 */
 	for (i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
-		r = seccomp_rule_add_array(ctx, rules[i].action, rules[i].nr,
-		    rules[i].nargs, &rules[i].cmp);
+		if (!(rules[i].stages & (1u << stage)))
+			continue;
+		nr = seccomp_syscall_resolve_name(rules[i].name);
+		if (nr == __NR_SCMP_ERROR) {
+			r = -EINVAL;
+			goto out;
+		}
+		r = seccomp_rule_add_array(ctx, rules[i].action, nr,
+		    rules[i].nargs, rules[i].cmp);
 		if (r < 0)
 			goto out;
 	}
@@ -291,7 +357,7 @@ sandbox_rlimits(const struct sandbox_opts *o)
 }
 
 int
-sandbox_enter(const struct sandbox_opts *o)
+sandbox_prepare(const struct sandbox_opts *o)
 {
 	int r;
 
@@ -304,8 +370,25 @@ sandbox_enter(const struct sandbox_opts *o)
 	r = sandbox_no_new_privs();
 	if (r < 0)
 		return r;
-	r = sandbox_seccomp();
+	r = sandbox_seccomp(SANDBOX_LOADING);
 	if (r < 0)
 		return r;
 	return sandbox_rlimits(o);
+}
+
+int
+sandbox_seal(void)
+{
+	return sandbox_seccomp(SANDBOX_SEALED);
+}
+
+int
+sandbox_enter(const struct sandbox_opts *o)
+{
+	int r;
+
+	r = sandbox_prepare(o);
+	if (r < 0)
+		return r;
+	return sandbox_seal();
 }

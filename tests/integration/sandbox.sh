@@ -45,7 +45,55 @@ cub_ok e1 ports p1 set action=forward outport=p2
 ip netns exec ca ping -c 1 -W 2 198.18.0.2 >/dev/null || fail "e1 does not forward"
 prog=$(tc filter show dev vetha ingress)
 
+# The plugin's constructor ran inside the whole sandbox: dlopen() comes
+# after the uid drop, the capability drop, no_new_privs and seccomp.
+c=$(cub e1 debug constructor -o json)
+cub_log "constructor saw: $(tr -d '\n' <<<"$c")"
+uid=$(awk '/^Uid:/ { print $2 }' /proc/$(worker_pid evil)/status)
+for want in "\"uid\": \"$uid\"" '"capeff": "0000000000000000"' '"nnp": "1"' \
+	'"seccomp": "2"' '"shadow": "Permission denied"' '"fork": "Operation not permitted"'; do
+	grep -qF "$want" <<<"$c" || fail "constructor: $want missing in: $c"
+done
+
+# The worker reaches nothing but its broker: no new socket or connection
+# (an abstract socket, a 0666 pathname socket, a socketpair to pass a
+# descriptor with SCM_RIGHTS) and no stat of a path.  The listeners log
+# every connection they accept.
+chmod 0711 "$T"
+mkdir -m 0777 "$T/pub"
+abstract="cubicle-test-$$-$RANDOM"
+python3 - "$abstract" "$T/pub/open.sock" "$T/accepted" <<'PY' &
+import os, select, socket, sys
+name, path, log = sys.argv[1:4]
+a = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+a.bind("\0" + name)
+p = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+p.bind(path)
+os.chmod(path, 0o666)
+for s in (a, p):
+    s.listen(8)
+open(log + ".ready", "w").close()
+while True:
+    for s in select.select([a, p], [], [])[0]:
+        c, _ = s.accept()
+        with open(log, "a") as f:
+            f.write("abstract\n" if s is a else "path\n")
+        c.close()
+PY
+LISTENERS=$!
+for _ in $(seq 1 50); do [ -e "$T/accepted.ready" ] && break; sleep 0.1; done
+[ -e "$T/accepted.ready" ] || fail "test listeners did not start"
 old=$(worker_pid evil)
+e=$(cub e1 debug escape abstract="$abstract" path="$T/pub/open.sock" -o json) ||
+	fail "escape attempts killed the worker: $e"
+cub_log "escape attempts: $(tr -d '\n' <<<"$e")"
+for k in stat abstract path socketpair scm_rights; do
+	grep -qE "\"$k\": \"refused: " <<<"$e" || fail "escape: $k not refused: $e"
+done
+[ ! -s "$T/accepted" ] || fail "a listener accepted the worker: $(cat "$T/accepted")"
+[ "$(worker_pid evil)" = "$old" ] || fail "refused escapes killed the worker"
+kill "$LISTENERS" 2>/dev/null || true
+
 # A worker socket serves exactly one connection, its worker's: a root
 # process dialing worker-evil.sock (as REQ) or worker-evil.cmd (as REP) is
 # dropped, and the healthy worker keeps serving.
@@ -85,7 +133,7 @@ grep -q "service 'evil': refusing connection from pid" "$T/broker.log" ||
 [ "$(worker_pid evil)" = "$old" ] || fail "a refused connection cost the worker its place"
 cub_ok e1 show >/dev/null
 ip netns exec ca ping -c 1 -W 2 198.18.0.2 >/dev/null || fail "e1 broken by a refused connection"
-cub_log "stray connections to worker sockets dropped"
+cub_log "constructor sandboxed; escapes refused; stray connections dropped"
 
 # The map API from inside the sandbox: what is allowed works, what is not
 # (writing a framework map, a forged handle, a wrong key size) is refused.
