@@ -260,6 +260,7 @@ sup_spawn(struct service *s)
 {
 	char uid[16], gid[16];
 	char *argv[16];
+	pid_t self = getpid();
 	sigset_t all;
 	int i = 0;
 	pid_t pid;
@@ -290,8 +291,14 @@ sup_spawn(struct service *s)
 		return;
 	}
 	if (pid == 0) {
-		/* Workers die with the broker; a new broker starts new ones. */
+		/*
+		 * Workers die with the broker; a new broker starts new ones.
+		 * A broker that died before the prctl is no longer the parent.
+		 * The worker sets it again after its uid switch clears it.
+		 */
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != self)
+			_exit(127);
 		sigemptyset(&all);
 		sigprocmask(SIG_SETMASK, &all, NULL);
 		signal(SIGPIPE, SIG_DFL);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The worker sandbox. One function per step, called in this fixed order by
- * sandbox_prepare(): ids, capabilities,
+ * sandbox_prepare(): ids (and the parent-death signal), capabilities,
  * no_new_privs, the loading seccomp filter, rlimits; then sandbox_seal()
  * stacks the final filter once the plugin is loaded.
  */
@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/seccomp.h>
+#include <signal.h>
 #include <sched.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -112,7 +113,12 @@ static const char *const sandbox_allowed[] = {
     "getpeername",
 };
 
-/* Step 1: leave root for o->uid/o->gid with no supplementary groups. */
+/*
+ * Step 1: leave root for o->uid/o->gid with no supplementary groups. The
+ * uid change clears the parent-death signal the supervisor set: set it
+ * again, then check the parent is still the one it was for, so a broker
+ * that died in between cannot leave the worker behind.
+ */
 static int
 sandbox_ids(const struct sandbox_opts *o)
 {
@@ -135,6 +141,12 @@ sandbox_ids(const struct sandbox_opts *o)
 		return -errno;
 	if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0)
 		return -errno;
+	if (o->parent) {
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+			return -errno;
+		if (getppid() != o->parent)
+			return -ESRCH;
+	}
 	return 0;
 }
 

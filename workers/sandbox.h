@@ -8,11 +8,15 @@
 /*
  * Limits and identity for a worker's sandbox. A zero limit selects the
  * default: 1 GiB of address space, 256 file descriptors, 512 processes
- * (threads count) for the worker's uid.
+ * (threads count) for the worker's uid. A non-zero parent is the process
+ * the worker must die with: after the uid switch the parent-death signal
+ * (SIGKILL) is set again and the sandbox refuses (-ESRCH) if the parent
+ * is no longer that one.
  */
 struct sandbox_opts {
 	uid_t uid;
 	gid_t gid;
+	pid_t parent;
 	rlim_t max_as_bytes;
 	rlim_t max_nofile;
 	rlim_t max_nproc;
@@ -21,7 +25,7 @@ struct sandbox_opts {
 /*
  * @brief **sandbox_prepare()** confines the calling process for good, in
  * the loading stage: it switches to o->uid/o->gid with no supplementary
- * groups, empties every
+ * groups, sets the parent-death signal again (o->parent), empties every
  * capability set, sets no_new_privs, installs the loading seccomp filter
  * on all threads and sets rlimits. The loading filter is the sealed one
  * plus what dlopen() needs: read-only opens, fstatat, and seccomp() to
@@ -31,7 +35,7 @@ struct sandbox_opts {
  * dialed: no socket can be created or connected afterwards. Logs nothing.
  *
  * @param o identity and limits; uid 0 and gid 0 are refused.
- * @return 0, or -errno; on failure the
+ * @return 0, or -errno (-ESRCH: the parent is gone); on failure the
  * process is half-confined and the caller must exit.
  */
 int sandbox_prepare(const struct sandbox_opts *o);

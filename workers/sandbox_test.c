@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -666,6 +667,7 @@ START_TEST(test_loading_stage)
 		int fd;
 
 		worker_setup();
+		o.parent = getppid();
 		CHILD_CHECK(sandbox_prepare(&o) == 0);
 		fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
 		CHILD_CHECK(fd >= 0);
@@ -698,6 +700,83 @@ START_TEST(test_loading_stage)
 }
 END_TEST
 
+/*
+ * The uid switch clears the parent-death signal: sandbox_prepare() sets it
+ * again. A worker whose parent (a stand-in broker) dies is killed; one
+ * whose parent is no longer the expected one is refused.
+ */
+START_TEST(test_dies_with_parent)
+{
+	int ready[2], pids[2], status, i, r;
+	pid_t broker, worker;
+	char c;
+
+	dir_setup();
+	ck_assert_int_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+	ck_assert_int_eq(pipe2(ready, O_CLOEXEC), 0);
+	ck_assert_int_eq(pipe2(pids, O_CLOEXEC), 0);
+	broker = fork();
+	ck_assert_int_ge(broker, 0);
+	if (broker == 0) {
+		close(pids[0]);
+		worker = fork();
+		CHILD_CHECK(worker >= 0);
+		if (worker == 0) {
+			struct sandbox_opts o = {.uid = TEST_UID,
+			    .gid = TEST_GID,
+			    .parent = getppid()};
+
+			CHILD_CHECK(prctl(PR_SET_PDEATHSIG, SIGKILL) == 0);
+			CHILD_CHECK(sandbox_enter(&o) == 0);
+			CHILD_CHECK(write(ready[1], "r", 1) == 1);
+			for (;;)
+				sleep(1); /* pause() is not allowed */
+		}
+		close(ready[1]);
+		CHILD_CHECK(write(pids[1], &worker, sizeof(worker)) ==
+			    sizeof(worker));
+		/* Wait for the sandboxed worker, then die. */
+		CHILD_CHECK(read(ready[0], &c, 1) == 1);
+		_exit(0);
+	}
+	close(ready[0]);
+	close(ready[1]);
+	close(pids[1]);
+	ck_assert_int_eq(
+	    read(pids[0], &worker, sizeof(worker)), (ssize_t)sizeof(worker));
+	close(pids[0]);
+	ck_assert_int_eq(waitpid(broker, &status, 0), broker);
+	assert_exit_ok(status);
+	/* The orphan is ours (subreaper): it must be killed (5 s deadline). */
+	for (i = 0; i < 500 && (r = waitpid(worker, &status, WNOHANG)) == 0;
+	     i++)
+		usleep(10000);
+	if (r == 0) {
+		kill(worker, SIGKILL);
+		waitpid(worker, &status, 0);
+		ck_abort_msg("worker %d outlived its parent by 5 s", (int)worker);
+	}
+	ck_assert_msg(r == worker, "waitpid(worker %d): %s", (int)worker,
+	    strerror(errno));
+	ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+	    "worker outlived its parent (status %#x)", status);
+
+	/* A parent that is not the expected one: refused. */
+	worker = fork();
+	ck_assert_int_ge(worker, 0);
+	if (worker == 0) {
+		struct sandbox_opts o = {
+		    .uid = TEST_UID, .gid = TEST_GID, .parent = getppid() + 1};
+
+		_exit(sandbox_prepare(&o) == -ESRCH ? 0 : 1);
+	}
+	ck_assert_int_eq(waitpid(worker, &status, 0), worker);
+	assert_exit_ok(status);
+	ck_assert_int_eq(prctl(PR_SET_CHILD_SUBREAPER, 0), 0);
+	dir_teardown();
+}
+END_TEST
+
 static Suite *
 sandbox_suite(void)
 {
@@ -714,6 +793,7 @@ sandbox_suite(void)
 	tcase_add_test(tc, test_root_refused);
 	tcase_add_test(tc, test_no_reach);
 	tcase_add_test(tc, test_loading_stage);
+	tcase_add_test(tc, test_dies_with_parent);
 	suite_add_tcase(s, tc);
 	return s;
 }

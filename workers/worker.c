@@ -6,8 +6,8 @@
  *      (so no thread, nng's included, can regain one through exec);
  *   2. dial the broker's two sockets for this service, the only
  *      connections it ever makes: either one closing ends the worker;
- *   3. sandbox_prepare(): uid/gid, capabilities, no_new_privs, the
- *      loading seccomp filter, rlimits;
+ *   3. sandbox_prepare(): uid/gid, the parent-death signal (the broker),
+ *      capabilities, no_new_privs, the loading seccomp filter, rlimits;
  *   4. load the plugin (dlopen of the open file, so its constructors run
  *      inside the sandbox) and check its entry;
  *   5. sandbox_seal(): the final seccomp filter, no more opens; nothing is
@@ -215,6 +215,7 @@ main(int argc, char **argv)
 	struct worker_opts o = {0};
 	const struct cub_plugin *pl;
 	nng_socket calls, cmd;
+	pid_t parent = getppid();
 	char err[256];
 	int fd, r;
 
@@ -238,8 +239,11 @@ main(int argc, char **argv)
 		return 1;
 	nng_socket_set_ms(calls, NNG_OPT_RECVTIMEO, 10000);
 	nng_socket_set_ms(calls, NNG_OPT_SENDTIMEO, 10000);
-	r = sandbox_prepare(
-	    &(struct sandbox_opts){.uid = o.uid, .gid = o.gid});
+	/* The supervisor made sure the broker was our parent at exec time. */
+	r = sandbox_prepare(&(struct sandbox_opts){
+	    .uid = o.uid, .gid = o.gid, .parent = parent});
+	if (r == -ESRCH)
+		return log_err("broker %d is gone; exiting", (int)parent), 1;
 	if (r)
 		return log_errno(r, "enter sandbox"), 1;
 	pl = load_plugin(fd, o.plugin, o.service);
