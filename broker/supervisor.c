@@ -53,7 +53,7 @@ pipe_slot(struct service *s, nng_pipe p)
 	nng_socket sock = nng_pipe_socket(p);
 
 	return nng_socket_id(sock) == nng_socket_id(s->cmd) ? &s->cmd_pipe
-							     : &s->calls_pipe;
+							    : &s->calls_pipe;
 }
 
 /*
@@ -112,8 +112,8 @@ pipe_gone(nng_pipe p, nng_pipe_ev ev, void *arg)
 
 	(void)ev;
 	/* Only the worker's own connection (not a refused one) counts. */
-	if (!__atomic_compare_exchange_n(slot, &id, 0, false,
-		__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+	if (!__atomic_compare_exchange_n(
+		slot, &id, 0, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
 		return;
 	if (!cmd)
 		return;

@@ -9,8 +9,8 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/seccomp.h>
-#include <signal.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/ioctl.h>
@@ -270,14 +270,12 @@ sandbox_seccomp(enum sandbox_stage stage)
 	    {"prctl", SCMP_ACT_ALLOW, BOTH, 1,
 		{SCMP_A0(SCMP_CMP_EQ, PR_GET_NAME)}},
 	    /* isatty(): glibc stdio asks when it first buffers a terminal. */
-	    {"ioctl", SCMP_ACT_ALLOW, BOTH, 1,
-		{SCMP_A1(SCMP_CMP_EQ, TCGETS)}},
+	    {"ioctl", SCMP_ACT_ALLOW, BOTH, 1, {SCMP_A1(SCMP_CMP_EQ, TCGETS)}},
 	    /* abort() and raise(): signals to our own threads only. */
 	    {"tgkill", SCMP_ACT_ALLOW, BOTH, 1,
 		{SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid())}},
 	    /* setrlimit()/getrlimit() on ourselves, for step 5 and glibc. */
-	    {"prlimit64", SCMP_ACT_ALLOW, BOTH, 1,
-		{SCMP_A0(SCMP_CMP_EQ, 0)}},
+	    {"prlimit64", SCMP_ACT_ALLOW, BOTH, 1, {SCMP_A0(SCMP_CMP_EQ, 0)}},
 	};
 	scmp_filter_ctx ctx;
 	size_t i;
@@ -323,8 +321,8 @@ sandbox_seccomp(enum sandbox_stage stage)
 			r = -EINVAL;
 			goto out;
 		}
-		r = seccomp_rule_add_array(ctx, rules[i].action, nr,
-		    rules[i].nargs, rules[i].cmp);
+		r = seccomp_rule_add_array(
+		    ctx, rules[i].action, nr, rules[i].nargs, rules[i].cmp);
 		if (r < 0)
 			goto out;
 	}

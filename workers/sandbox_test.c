@@ -622,8 +622,8 @@ body_no_reach(void)
 	/* AT_EMPTY_PATH does not keep a path from being named. */
 	CHILD_CHECK(fstatat(null_fd, "/etc/passwd", &st, AT_EMPTY_PATH) == -1);
 	CHILD_CHECK(errno == EACCES);
-	CHILD_CHECK(syscall(__NR_statx, AT_FDCWD, "/etc/passwd", 0, 0x7ff,
-			buf) == -1);
+	CHILD_CHECK(
+	    syscall(__NR_statx, AT_FDCWD, "/etc/passwd", 0, 0x7ff, buf) == -1);
 	CHILD_CHECK(errno == EACCES);
 	CHILD_CHECK(access("/etc/passwd", F_OK) == -1 && errno == EACCES);
 	CHILD_CHECK(readlink("/proc/self/exe", buf, sizeof(buf)) == -1);
@@ -733,8 +733,8 @@ START_TEST(test_dies_with_parent)
 				sleep(1); /* pause() is not allowed */
 		}
 		close(ready[1]);
-		CHILD_CHECK(write(pids[1], &worker, sizeof(worker)) ==
-			    sizeof(worker));
+		CHILD_CHECK(
+		    write(pids[1], &worker, sizeof(worker)) == sizeof(worker));
 		/* Wait for the sandboxed worker, then die. */
 		CHILD_CHECK(read(ready[0], &c, 1) == 1);
 		_exit(0);
@@ -754,7 +754,8 @@ START_TEST(test_dies_with_parent)
 	if (r == 0) {
 		kill(worker, SIGKILL);
 		waitpid(worker, &status, 0);
-		ck_abort_msg("worker %d outlived its parent by 5 s", (int)worker);
+		ck_abort_msg(
+		    "worker %d outlived its parent by 5 s", (int)worker);
 	}
 	ck_assert_msg(r == worker, "waitpid(worker %d): %s", (int)worker,
 	    strerror(errno));

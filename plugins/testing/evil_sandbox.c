@@ -144,7 +144,8 @@ unix_connect(const char *name, bool abstract)
 		return -1;
 	}
 	memcpy(sa.sun_path + (abstract ? 1 : 0), name, len);
-	salen = offsetof(struct sockaddr_un, sun_path) + len + (abstract ? 1 : 0);
+	salen =
+	    offsetof(struct sockaddr_un, sun_path) + len + (abstract ? 1 : 0);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;

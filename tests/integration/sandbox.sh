@@ -1,6 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: BSD-2-Clause
-# Workers are sandboxed (proved from /proc/<pid>/status); a forbidden system
+# Workers are sandboxed (proved from /proc/<pid>/status), and so is the
+# plugin's constructor; a worker reaches no socket, path or process but its
+# broker's two connections, and those serve only it; a forbidden system
 # call made by a plugin kills its worker with SIGSYS, the broker restarts
 # it and the cube keeps forwarding; a plugin cannot get a program that
 # reads kernel memory, or leaks kernel pointers, loaded.
