@@ -137,6 +137,66 @@ cub_ok e1 show >/dev/null
 ip netns exec ca ping -c 1 -W 2 198.18.0.2 >/dev/null || fail "e1 broken by a refused connection"
 cub_log "constructor sandboxed; escapes refused; stray connections dropped"
 
+# A worker never redials: when a broker connection closes it exits.  A
+# stand-in broker (raw SP over IPC) takes the worker's two connections and
+# its hello, closes them, and watches for a redial.
+mkdir -p "$T/fake"
+python3 - "$T/fake" "$T/fake.out" <<'PY' &
+import os, select, socket, sys, time
+d, out = sys.argv[1:3]
+ls = {}
+for suffix, proto in (("sock", 0x31), ("cmd", 0x30)):  # we are REP, REQ
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.bind(f"{d}/worker-simpleforwarder.{suffix}")
+    s.listen(4)
+    ls[s] = proto
+open(out + ".ready", "w").close()
+conns, log = [], open(out, "w", buffering=1)
+deadline = time.time() + 10
+while len(conns) < 2 and time.time() < deadline:
+    for s in select.select(list(ls), [], [], 1)[0]:
+        c, _ = s.accept()
+        c.sendall(b"\0SP\0" + bytes([0, ls[s]]) + b"\0\0")
+        conns.append(c)
+log.write(f"connections {len(conns)}\n")
+# The hello arrives on .sock: wait for some bytes past the SP header.
+got = b""
+deadline = time.time() + 10
+while len(got) < 9 and time.time() < deadline:
+    for c in select.select(conns, [], [], 1)[0]:
+        got += c.recv(4096)
+log.write(f"hello {len(got) > 8}\n")
+for c in conns:
+    c.close()
+# Anything that connects from now on is a redial.
+deadline = time.time() + 3
+while time.time() < deadline:
+    for s in select.select(list(ls), [], [], 0.2)[0]:
+        s.accept()
+        log.write("redial\n")
+log.write("done\n")
+PY
+FAKE=$!
+for _ in $(seq 1 50); do [ -e "$T/fake.out.ready" ] && break; sleep 0.1; done
+[ -e "$T/fake.out.ready" ] || fail "stand-in broker did not start"
+"$CUB_BUILD/workers/cubicle-worker" --plugin "$CUB_BUILD/plugins/simpleforwarder/simpleforwarder.so" \
+	--service simpleforwarder --socket-dir "$T/fake" --uid 64900 --gid 64900 \
+	</dev/null >>"$T/fake-worker.log" 2>&1 &
+wpid=$!
+for _ in $(seq 1 100); do kill -0 "$wpid" 2>/dev/null || break; sleep 0.1; done
+if kill -0 "$wpid" 2>/dev/null; then
+	kill -9 "$wpid"
+	fail "worker still alive 10 s after its broker closed the connections: $(cat "$T/fake.out")"
+fi
+wait "$wpid" || true
+wait "$FAKE" || true
+grep -q "connections 2" "$T/fake.out" || fail "worker did not dial: $(cat "$T/fake.out" "$T/fake-worker.log")"
+grep -q "hello True" "$T/fake.out" || fail "no hello from the worker: $(cat "$T/fake.out")"
+grep -q "redial" "$T/fake.out" && fail "the worker redialed: $(cat "$T/fake.out")"
+grep -q "connection .* closed; exiting" "$T/fake-worker.log" ||
+	fail "worker did not say why it exited: $(cat "$T/fake-worker.log")"
+cub_log "worker exited when its broker closed the connections, no redial"
+
 # The map API from inside the sandbox: what is allowed works, what is not
 # (writing a framework map, a forged handle, a wrong key size) is refused.
 m=$(cub e1 debug maps -o json)
