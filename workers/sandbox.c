@@ -2,21 +2,24 @@
 /*
  * The worker sandbox. One function per step, called in this fixed order by
  * sandbox_prepare(): ids (and the parent-death signal), capabilities,
- * no_new_privs, the loading seccomp filter, rlimits; then sandbox_seal()
- * stacks the final filter once the plugin is loaded.
+ * no_new_privs, Landlock, the loading seccomp filter, rlimits; then
+ * sandbox_seal() stacks the final filter once the plugin is loaded.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/landlock.h>
 #include <linux/seccomp.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cap-ng.h>
@@ -191,6 +194,79 @@ sandbox_no_new_privs(void)
 }
 
 /*
+ * Step 3b: while the plugin loads, Landlock lets the process open for
+ * reading only the plugin file (o->read_fd) and the system's libraries
+ * (what dlopen() may need for a dependency): no other file, whatever the
+ * loading filter lets through. The domain stays for the worker's life.
+ * A kernel without Landlock skips this step (the sealed filter refuses
+ * every open all the same).
+ */
+/* Newer than Debian 12's headers (Landlock ABI 3 and 5). */
+#ifndef LANDLOCK_ACCESS_FS_TRUNCATE
+#define LANDLOCK_ACCESS_FS_TRUNCATE (1ULL << 14)
+#endif
+#ifndef LANDLOCK_ACCESS_FS_IOCTL_DEV
+#define LANDLOCK_ACCESS_FS_IOCTL_DEV (1ULL << 15)
+#endif
+
+static int
+landlock_allow(int ruleset, int fd, uint64_t access)
+{
+	struct landlock_path_beneath_attr pb = {
+	    .allowed_access = access, .parent_fd = fd};
+
+	if (syscall(__NR_landlock_add_rule, ruleset, LANDLOCK_RULE_PATH_BENEATH,
+		&pb, 0) < 0)
+		return -errno;
+	return 0;
+}
+
+static int
+sandbox_landlock(const struct sandbox_opts *o)
+{
+	static const char *const libs[] = {"/usr/lib", "/usr/lib64",
+	    "/usr/local/lib", "/lib", "/lib64", "/etc/ld.so.cache"};
+	struct landlock_ruleset_attr attr = {0};
+	uint64_t read = LANDLOCK_ACCESS_FS_READ_FILE;
+	int abi, ruleset, fd, r = 0;
+	size_t i;
+
+	if (o->read_fd <= 0)
+		return 0;
+	abi = (int)syscall(__NR_landlock_create_ruleset, NULL, 0,
+	    LANDLOCK_CREATE_RULESET_VERSION);
+	if (abi < 0)
+		return errno == ENOSYS || errno == EOPNOTSUPP ? 0 : -errno;
+	/* Every file-system right this kernel knows is handled (denied). */
+	attr.handled_access_fs = (LANDLOCK_ACCESS_FS_MAKE_SYM << 1) - 1;
+	if (abi >= 2)
+		attr.handled_access_fs |= LANDLOCK_ACCESS_FS_REFER;
+	if (abi >= 3)
+		attr.handled_access_fs |= LANDLOCK_ACCESS_FS_TRUNCATE;
+	if (abi >= 5)
+		attr.handled_access_fs |= LANDLOCK_ACCESS_FS_IOCTL_DEV;
+	ruleset =
+	    (int)syscall(__NR_landlock_create_ruleset, &attr, sizeof(attr), 0);
+	if (ruleset < 0)
+		return -errno;
+	r = landlock_allow(ruleset, o->read_fd, read);
+	for (i = 0; !r && i < sizeof(libs) / sizeof(libs[0]); i++) {
+		fd = open(libs[i], O_PATH | O_CLOEXEC);
+		if (fd < 0)
+			continue; /* not on this system */
+		r = landlock_allow(ruleset, fd,
+		    read | (strcmp(libs[i], "/etc/ld.so.cache")
+				   ? LANDLOCK_ACCESS_FS_READ_DIR
+				   : 0));
+		close(fd);
+	}
+	if (!r && syscall(__NR_landlock_restrict_self, ruleset, 0) < 0)
+		r = -errno;
+	close(ruleset);
+	return r;
+}
+
+/*
  * Step 4 (sandbox_prepare, stage SANDBOX_LOADING) and sandbox_seal (stage
  * SANDBOX_SEALED): the seccomp allow-list, loaded on every thread at once
  * (nng's threads already run). Anything not listed kills the whole process
@@ -246,6 +322,12 @@ sandbox_seccomp(enum sandbox_stage stage)
 	    {"open", SCMP_ACT_ALLOW, LOAD, 1,
 		{SCMP_A1(SCMP_CMP_MASKED_EQ, writes, 0)}},
 	    {"newfstatat", SCMP_ACT_ALLOW, LOAD, 0, {{0}}},
+	    /* What a constructor may ask about its own confinement. */
+	    {"capget", SCMP_ACT_ALLOW, LOAD, 0, {{0}}},
+	    {"prctl", SCMP_ACT_ALLOW, LOAD, 1,
+		{SCMP_A0(SCMP_CMP_EQ, PR_GET_NO_NEW_PRIVS)}},
+	    {"prctl", SCMP_ACT_ALLOW, LOAD, 1,
+		{SCMP_A0(SCMP_CMP_EQ, PR_GET_SECCOMP)}},
 	    {"seccomp", SCMP_ACT_ALLOW, LOAD, 2,
 		{SCMP_A0(SCMP_CMP_EQ, SECCOMP_SET_MODE_FILTER),
 		    SCMP_A1(SCMP_CMP_MASKED_EQ,
@@ -378,6 +460,9 @@ sandbox_prepare(const struct sandbox_opts *o)
 	if (r < 0)
 		return r;
 	r = sandbox_no_new_privs();
+	if (r < 0)
+		return r;
+	r = sandbox_landlock(o);
 	if (r < 0)
 		return r;
 	r = sandbox_seccomp(SANDBOX_LOADING);

@@ -17,6 +17,11 @@ struct sandbox_opts {
 	uid_t uid;
 	gid_t gid;
 	pid_t parent;
+	/*
+	 * If > 0, an open file (the plugin): Landlock then lets the process
+	 * read only it and the system libraries (/usr/lib, /lib, ...).
+	 */
+	int read_fd;
 	rlim_t max_as_bytes;
 	rlim_t max_nofile;
 	rlim_t max_nproc;
@@ -26,7 +31,8 @@ struct sandbox_opts {
  * @brief **sandbox_prepare()** confines the calling process for good, in
  * the loading stage: it switches to o->uid/o->gid with no supplementary
  * groups, sets the parent-death signal again (o->parent), empties every
- * capability set, sets no_new_privs, installs the loading seccomp filter
+ * capability set, sets no_new_privs, restricts reads with Landlock
+ * (o->read_fd, if the kernel has it), installs the loading seccomp filter
  * on all threads and sets rlimits. The loading filter is the sealed one
  * plus what dlopen() needs: read-only opens, fstatat, and seccomp() to
  * stack the sealed filter; a new process fails with EPERM there.

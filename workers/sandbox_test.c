@@ -701,6 +701,54 @@ START_TEST(test_loading_stage)
 END_TEST
 
 /*
+ * Landlock while loading: the file given (the plugin) and the system
+ * libraries open for reading, nothing else does, world-readable or not.
+ */
+START_TEST(test_landlock)
+{
+	struct sandbox_opts o = {.uid = TEST_UID, .gid = TEST_GID};
+	char path[128];
+	int status, fd;
+	pid_t pid;
+
+	dir_setup();
+	snprintf(path, sizeof(path), "%s/plugin.so", test_dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, "x", 1), 1);
+	close(fd);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		o.read_fd = open(path, O_RDONLY | O_CLOEXEC);
+		CHILD_CHECK(o.read_fd > 0);
+		CHILD_CHECK(sandbox_prepare(&o) == 0);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		CHILD_CHECK(fd >= 0);
+		close(fd);
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", o.read_fd);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		CHILD_CHECK(fd >= 0);
+		close(fd);
+		fd = open("/etc/ld.so.cache", O_RDONLY | O_CLOEXEC);
+		CHILD_CHECK(fd >= 0 || errno == ENOENT);
+		if (fd >= 0)
+			close(fd);
+		CHILD_CHECK(open("/etc/passwd", O_RDONLY | O_CLOEXEC) == -1);
+		CHILD_CHECK(errno == EACCES);
+		CHILD_CHECK(
+		    open("/proc/self/status", O_RDONLY | O_CLOEXEC) == -1);
+		CHILD_CHECK(errno == EACCES);
+		_exit(0);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	unlink(path);
+	dir_teardown();
+	assert_exit_ok(status);
+}
+END_TEST
+
+/*
  * The uid switch clears the parent-death signal: sandbox_prepare() sets it
  * again. A worker whose parent (a stand-in broker) dies is killed; one
  * whose parent is no longer the expected one is refused.
@@ -795,6 +843,7 @@ sandbox_suite(void)
 	tcase_add_test(tc, test_no_reach);
 	tcase_add_test(tc, test_loading_stage);
 	tcase_add_test(tc, test_dies_with_parent);
+	tcase_add_test(tc, test_landlock);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -241,7 +241,7 @@ main(int argc, char **argv)
 	nng_socket_set_ms(calls, NNG_OPT_SENDTIMEO, 10000);
 	/* The supervisor made sure the broker was our parent at exec time. */
 	r = sandbox_prepare(&(struct sandbox_opts){
-	    .uid = o.uid, .gid = o.gid, .parent = parent});
+	    .uid = o.uid, .gid = o.gid, .parent = parent, .read_fd = fd});
 	if (r == -ESRCH)
 		return log_err("broker %d is gone; exiting", (int)parent), 1;
 	if (r)

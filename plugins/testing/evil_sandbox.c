@@ -3,7 +3,8 @@
  * The sandbox attacks of the evil plugin (tests/integration/sandbox.sh):
  *   - a constructor that runs inside dlopen() and records what it could
  *     do there: its uid, capabilities, no_new_privs, seccomp mode, whether
- *     it could read /etc/shadow and fork a child;
+ *     it could read /etc/shadow, /etc/passwd, /proc/self/status and fork
+ *     a child;
  *   - cubicle <cube> debug constructor: reports that record;
  *   - cubicle <cube> debug escape abstract=NAME path=PATH: connects to an
  *     abstract and a pathname AF_UNIX socket, passes a descriptor with
@@ -13,11 +14,14 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -47,28 +51,45 @@ ctor_add(const char *key, const char *val)
 	snprintf(ctor_seen + n, sizeof(ctor_seen) - n, "%s=%s\n", key, val);
 }
 
-/* The value of field @name in /proc/self/status, or "unreadable". */
+/* The effective capability set, as /proc/self/status prints it. */
 static void
-ctor_status(const char *name, const char *key)
+ctor_caps(void)
 {
-	char line[256], *v = NULL;
-	size_t len = strlen(name);
-	FILE *f;
+	struct __user_cap_header_struct h = {
+	    .version = _LINUX_CAPABILITY_VERSION_3};
+	struct __user_cap_data_struct d[2] = {{0}};
+	char buf[32];
 
-	f = fopen("/proc/self/status", "re");
-	if (!f) {
-		ctor_add(key, "unreadable");
+	if (syscall(SYS_capget, &h, d)) {
+		ctor_add("capeff", strerror(errno));
 		return;
 	}
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, name, len) && line[len] == ':') {
-			v = line + len + 1;
-			v += strspn(v, " \t");
-			v[strcspn(v, "\n")] = '\0';
-			break;
-		}
-	fclose(f);
-	ctor_add(key, v ? v : "missing");
+	snprintf(buf, sizeof(buf), "%08x%08x", d[1].effective, d[0].effective);
+	ctor_add("capeff", buf);
+}
+
+static void
+ctor_prctl(int option, const char *key)
+{
+	char buf[32];
+	int r = prctl(option, 0, 0, 0, 0);
+
+	snprintf(buf, sizeof(buf), "%d", r);
+	ctor_add(key, r < 0 ? strerror(errno) : buf);
+}
+
+/* Whether a file opens for reading: "read" or the error. */
+static void
+ctor_open(const char *path, const char *key)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0) {
+		ctor_add(key, strerror(errno));
+		return;
+	}
+	ctor_add(key, "read");
+	close(fd);
 }
 
 __attribute__((constructor)) static void
@@ -76,20 +97,16 @@ evil_sandbox_ctor(void)
 {
 	char buf[64];
 	pid_t pid;
-	int fd;
 
 	snprintf(buf, sizeof(buf), "%u", (unsigned)getuid());
 	ctor_add("uid", buf);
-	ctor_status("CapEff", "capeff");
-	ctor_status("NoNewPrivs", "nnp");
-	ctor_status("Seccomp", "seccomp");
-	fd = open("/etc/shadow", O_RDONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		ctor_add("shadow", "read");
-		close(fd);
-	} else {
-		ctor_add("shadow", strerror(errno));
-	}
+	ctor_caps();
+	ctor_prctl(PR_GET_NO_NEW_PRIVS, "nnp");
+	ctor_prctl(PR_GET_SECCOMP, "seccomp");
+	ctor_open("/etc/shadow", "shadow");
+	/* World-readable files: only Landlock keeps them closed. */
+	ctor_open("/etc/passwd", "passwd");
+	ctor_open("/proc/self/status", "status");
 	pid = fork();
 	if (pid == 0)
 		_exit(0);

@@ -48,12 +48,15 @@ ip netns exec ca ping -c 1 -W 2 198.18.0.2 >/dev/null || fail "e1 does not forwa
 prog=$(tc filter show dev vetha ingress)
 
 # The plugin's constructor ran inside the whole sandbox: dlopen() comes
-# after the uid drop, the capability drop, no_new_privs and seccomp.
+# after the uid drop, the capability drop, no_new_privs, Landlock (no file
+# but the plugin and the system libraries opens, even world-readable ones)
+# and seccomp.
 c=$(cub e1 debug constructor -o json)
 cub_log "constructor saw: $(tr -d '\n' <<<"$c")"
 uid=$(awk '/^Uid:/ { print $2 }' /proc/$(worker_pid evil)/status)
 for want in "\"uid\": \"$uid\"" '"capeff": "0000000000000000"' '"nnp": "1"' \
-	'"seccomp": "2"' '"shadow": "Permission denied"' '"fork": "Operation not permitted"'; do
+	'"seccomp": "2"' '"shadow": "Permission denied"' '"passwd": "Permission denied"' \
+	'"status": "Permission denied"' '"fork": "Operation not permitted"'; do
 	grep -qF "$want" <<<"$c" || fail "constructor: $want missing in: $c"
 done
 
