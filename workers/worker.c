@@ -7,7 +7,8 @@
  *   2. dial the broker's two sockets for this service, the only
  *      connections it ever makes: either one closing ends the worker;
  *   3. sandbox_prepare(): uid/gid, the parent-death signal (the broker),
- *      capabilities, no_new_privs, the loading seccomp filter, rlimits;
+ *      capabilities, no_new_privs, Landlock (read only the plugin and
+ *      the system libraries), the loading seccomp filter, rlimits;
  *   4. load the plugin (dlopen of the open file, so its constructors run
  *      inside the sandbox) and check its entry;
  *   5. sandbox_seal(): the final seccomp filter, no more opens; nothing is
