@@ -118,7 +118,9 @@ struct service {
 	nng_socket cmd;   /* broker -> worker (REQ, listening) */
 	nng_socket calls; /* worker -> broker (REP, listening) */
 	nng_aio *cmd_aio;
-	uint32_t cmd_pipe; /* nng pipe id of the worker's cmd connection */
+	/* nng pipe ids of the worker's one connection to each socket. */
+	uint32_t cmd_pipe;
+	uint32_t calls_pipe;
 	pthread_t thread;
 	struct service *next;
 };

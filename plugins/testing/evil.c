@@ -6,6 +6,7 @@
  *   cubicle e1 debug syscall call=bpf|execve|socket-inet|fork|open
  *   cubicle e1 debug load object=probe-read|ptr-leak
  *   cubicle e1 debug stderr what=forge|flood   (evil_hygiene.c)
+ *   cubicle e1 debug constructor | escape ... (evil_sandbox.c)
  * Never installed.
  */
 #define SF_NO_ENTRY
@@ -20,6 +21,7 @@
 #include "evil_hygiene.h"
 #include "evil_leak.skel.h"
 #include "evil_probe.skel.h"
+#include "evil_sandbox.h"
 
 static const char *const evil_calls[] = {
     "bpf", "execve", "socket-inet", "fork", "open", "hang", NULL};
@@ -81,6 +83,11 @@ static const struct cub_action evil_actions[] = {
     {.name = "stderr",
 	.help = "write a forged log line or a flood to stderr",
 	.args = evil_stderr_args},
+    {.name = "constructor",
+	.help = "report what the plugin's constructor could do"},
+    {.name = "escape",
+	.help = "try to reach outside the worker",
+	.args = evil_sandbox_escape_args},
     {0},
 };
 
@@ -210,6 +217,8 @@ evil_action(struct cub_cube *cube, const struct cub_val *path, const char *name,
 	if (!strcmp(name, "stderr"))
 		return evil_hygiene_stderr(
 		    cube, cub_val__get_str(args, "what"), result);
+	if (!strcmp(name, "constructor") || !strcmp(name, "escape"))
+		return evil_sandbox_action(cube, name, args, result);
 	what = cub_val__get_str(args, "object");
 	if (!strcmp(what, "probe-read"))
 		elf = evil_probe__elf_bytes(&len);
