@@ -20,6 +20,7 @@
 #include "cubicle/errors.h"
 #include "cubicle/proto.h"
 #include "log.h"
+#include "names.h"
 
 static const char *
 word(const struct cubi_request *q, uint32_t i)
@@ -212,6 +213,8 @@ top_help(struct broker *b)
 	kw(k, "show", "verb", "show cubes | show services");
 	kw(k, "cubes", "verb", "list every cube");
 	kw(k, "services", "verb", "list services and their workers");
+	kw(k, CUBI_W_CUBE, "verb",
+	    "cube <name> ...: any cube by name, even a reserved one");
 	for (s = b->svcs; s; s = s->next) {
 		snprintf(help, sizeof(help),
 		    "service: add <name> to create a "
@@ -270,14 +273,27 @@ doc_for_show(struct broker *b, struct cube *c, struct cub_val **errv)
 	return doc;
 }
 
+/* The cached answer whose rid the request being served reuses for a
+ * different request (api_handle() sets it around on_request()). */
+static const struct rid_entry *rid_clash;
+
 /*
  * A request that changes state must carry a request id, so that a resend
- * (nng REQ resends after a reconnect) is answered, not applied again.
+ * (nng REQ resends after a reconnect) is answered, not applied again.  A
+ * rid names one request: a change that reuses the rid of a different one
+ * is refused before it does anything.
  */
 static int
 mutating(struct cubi_request *q, struct cub_val **errv)
 {
 	q->mutating = true;
+	if (q->rid && rid_clash) {
+		*errv = cub_err_val(CUB_E_EXISTS,
+		    "request id '%s' already names another request; a new "
+		    "request needs a new id",
+		    q->rid);
+		return -EEXIST;
+	}
 	if (q->rid)
 		return 0;
 	*errv = cub_err_val(CUB_E_MISSING,
@@ -409,6 +425,48 @@ on_service(struct broker *b, struct service *s, struct cubi_request *q,
 	return -EINVAL;
 }
 
+/*
+ * cube <name> [words...]: the cube named <name>, whatever the name, so a
+ * cube stored under a name that is now reserved (a built-in word or a
+ * service, after an upgrade) stays reachable.
+ */
+static int
+on_cube_escape(struct broker *b, struct cubi_request *q,
+    struct cub_val **result, struct cub_val **errv)
+{
+	struct cubi_request sub = *q;
+	struct cub_val *words;
+	struct cube *c;
+	uint32_t i;
+	int r;
+
+	if (q->words->arr.len < 2) {
+		*errv = cub_err_val(CUB_E_MISSING,
+		    "usage: cube <name> [words...] (reaches a cube by name, "
+		    "even one named like a built-in word)");
+		return -EINVAL;
+	}
+	c = cube_find(b, word(q, 1));
+	if (!c) {
+		*errv = cub_err_val(
+		    CUB_E_NOTFOUND, "no cube named '%s'", word(q, 1));
+		return -ENOENT;
+	}
+	words = cub_val__array();
+	for (i = 1; words && i < q->words->arr.len; i++)
+		if (cub_val__push(words, cub_val__str(word(q, i))))
+			words = cub_val__free(words);
+	if (!words) {
+		*errv = cub_err_val(CUB_E_INTERNAL, "out of memory");
+		return -ENOMEM;
+	}
+	sub.words = words;
+	r = on_cube(b, c, &sub, result, errv);
+	q->mutating = sub.mutating;
+	cub_val__free(words);
+	return r;
+}
+
 static int
 on_request(struct broker *b, struct cubi_request *q, struct cub_val **result,
     struct cub_val **errv)
@@ -431,17 +489,52 @@ on_request(struct broker *b, struct cubi_request *q, struct cub_val **result,
 		*result = list_services(b);
 		return 0;
 	}
-	if ((c = cube_find(b, w0)))
-		return on_cube(b, c, q, result, errv);
+	if (!strcmp(w0, CUBI_W_CUBE))
+		return on_cube_escape(b, q, result, errv);
+	/* Built-in words, then services, then cubes: a cube stored under a
+	 * name that became reserved is reached as 'cube <name> ...'. */
 	if ((s = svc_find(b, w0)))
 		return on_service(b, s, q, result, errv);
+	if ((c = cube_find(b, w0)))
+		return on_cube(b, c, q, result, errv);
 	*errv = cub_err_val(CUB_E_NOTFOUND,
 	    "no cube or service named '%s' (cubicle ? lists them)", w0);
 	return -ENOENT;
 }
 
-/* Answers to mutating requests, by request id, so a resend is not
- * applied twice. */
+/*
+ * Answers to mutating requests, by request id, so a resend is not
+ * applied twice.  Each answer is kept with a hash of the request it
+ * answers (method and params but the rid): only the same request gets it.
+ */
+static uint64_t
+request_hash(const char *method, const struct cub_val *params)
+{
+	struct cub_val *p = cub_val__dup(params);
+	uint64_t h = 0xcbf29ce484222325ull;
+	const uint8_t *c;
+	void *buf = NULL;
+	size_t len = 0, i;
+
+	for (c = (const uint8_t *)method;; c++) {
+		h = (h ^ *c) * 0x100000001b3ull;
+		if (!*c)
+			break;
+	}
+	if (p)
+		cub_val__del(p, "rid");
+	if (!p || cub_mp_encode(p, &buf, &len)) {
+		/* Cannot tell requests apart: match no cached answer. */
+		cub_val__free(p);
+		return 0;
+	}
+	for (i = 0; i < len; i++)
+		h = (h ^ ((const uint8_t *)buf)[i]) * 0x100000001b3ull;
+	free(buf);
+	cub_val__free(p);
+	return h ? h : 1;
+}
+
 static struct rid_entry *
 rid_find(struct broker *b, const char *rid)
 {
@@ -454,14 +547,15 @@ rid_find(struct broker *b, const char *rid)
 }
 
 static void
-rid_store(struct broker *b, const char *rid, const struct cub_val *errv,
-    const struct cub_val *result)
+rid_store(struct broker *b, const char *rid, uint64_t hash,
+    const struct cub_val *errv, const struct cub_val *result)
 {
 	struct rid_entry *e = &b->rids[b->rid_next++ % RID_CACHE];
 	struct cub_val *v = cub_val__map();
 
 	cub_val__free(e->reply);
 	snprintf(e->rid, sizeof(e->rid), "%s", rid);
+	e->hash = hash;
 	cub_val__set(v, "error", errv ? cub_val__dup(errv) : cub_val__nil());
 	cub_val__set(
 	    v, "result", result ? cub_val__dup(result) : cub_val__nil());
@@ -537,6 +631,7 @@ api_handle(struct broker *b, nng_msg *msg)
 	struct cub_val *result = NULL, *errv = NULL;
 	struct rid_entry *cached;
 	struct cub_rpc rpc = {0};
+	uint64_t hash;
 	struct cubi_request q;
 	char err[256];
 	int r;
@@ -570,7 +665,9 @@ api_handle(struct broker *b, nng_msg *msg)
 	} else if (!strcmp(rpc.method, CUB_M_REQUEST)) {
 		if (!cubi_request__check(rpc.params, &q, &errv)) {
 			cached = q.rid ? rid_find(b, q.rid) : NULL;
-			if (cached) {
+			hash =
+			    cached ? request_hash(rpc.method, rpc.params) : 0;
+			if (cached && hash && cached->hash == hash) {
 				const struct cub_val *ce =
 				    cub_val__get(cached->reply, "error");
 
@@ -581,9 +678,16 @@ api_handle(struct broker *b, nng_msg *msg)
 				result = cub_val__dup(
 				    cub_val__get(cached->reply, "result"));
 			} else {
+				/* A read is served afresh; a change is
+				 * refused by mutating(). */
+				rid_clash = cached;
 				on_request(b, &q, &result, &errv);
-				if (q.rid && q.mutating)
-					rid_store(b, q.rid, errv, result);
+				rid_clash = NULL;
+				if (q.rid && q.mutating && !cached)
+					rid_store(b, q.rid,
+					    request_hash(
+						rpc.method, rpc.params),
+					    errv, result);
 			}
 		}
 	} else {

@@ -12,9 +12,12 @@
  *      CAP_SYS_ADMIN and CAP_PERFMON, so the verifier applies its
  *      unprivileged rules too (no kernel reads, no pointer leaks, no
  *      tracing helpers) even if the instruction check missed something.
- * Maps are pinned under <pin-root>/<cube>/ and reused on reload, so a
- * reload (worker or broker restart, new plugin version) keeps map contents
- * and the new program replaces the old one in place on every netdev.
+ * Maps are pinned under <pin-root>/<cube>/<name> and reused on reload, so
+ * a reload (worker or broker restart, new plugin version) keeps map
+ * contents and the new program replaces the old one in place on every
+ * netdev.  The broker sets every pin path itself, from a name it checked
+ * (a plain identifier, unique in the object); pins the new object does not
+ * use are removed once it runs, so a cube pins one object's maps.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -40,7 +43,12 @@
 #include "cubicle/errors.h"
 #include "log.h"
 
-#define MAP_BYTES_CAP (256ull << 20)
+/* What the broker logs of one refused verifier run. */
+#define VLOG_LINES 8
+#define VLOG_BYTES 1024
+/* Log records a service's loads may cause: a burst, then one a second. */
+#define LOG_BURST 10.0
+#define LOG_PER_SEC 1.0
 
 /* Helpers a network function may call; everything else is refused. */
 static const int allowed_helpers[] = {
@@ -215,19 +223,167 @@ check_insns(const char *cube, struct bpf_program *prog, struct cub_val **errv)
 	return 0;
 }
 
-static uint64_t
-map_bytes(const struct bpf_map *m)
+static bool
+percpu(uint32_t type)
 {
-	if (bpf_map__type(m) == BPF_MAP_TYPE_RINGBUF)
-		return bpf_map__max_entries(m);
-	return ((uint64_t)bpf_map__key_size(m) + bpf_map__value_size(m)) *
-	       bpf_map__max_entries(m);
+	return type == BPF_MAP_TYPE_PERCPU_ARRAY ||
+	       type == BPF_MAP_TYPE_PERCPU_HASH ||
+	       type == BPF_MAP_TYPE_LRU_PERCPU_HASH ||
+	       type == BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE;
+}
+
+/*
+ * Map types whose values are file descriptors (resolved in the writer's fd
+ * table: the broker's), interfaces, CPUs or sockets.  A worker never
+ * writes them (wcall.c).
+ */
+bool
+bpf_map_type_holds_fds(uint32_t type)
+{
+	switch (type) {
+	case BPF_MAP_TYPE_PROG_ARRAY:
+	case BPF_MAP_TYPE_ARRAY_OF_MAPS:
+	case BPF_MAP_TYPE_HASH_OF_MAPS:
+		return true;
+	default:
+		return bpf_map_type_broker_only(type);
+	}
+}
+
+/*
+ * Of those, the ones the broker fills for no service: a policy may not
+ * declare them.  PROG_ARRAY and the map-in-map types stay declarable:
+ * only libbpf fills them, in the broker, from the object's own programs
+ * and maps (static initialisation).
+ */
+bool
+bpf_map_type_broker_only(uint32_t type)
+{
+	switch (type) {
+	case BPF_MAP_TYPE_DEVMAP:
+	case BPF_MAP_TYPE_DEVMAP_HASH:
+	case BPF_MAP_TYPE_CPUMAP:
+	case BPF_MAP_TYPE_XSKMAP:
+	case BPF_MAP_TYPE_SOCKMAP:
+	case BPF_MAP_TYPE_SOCKHASH:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* What a map costs: key + value per entry, a value per possible CPU. */
+uint64_t
+bpf_map_bytes(const struct broker *b, uint32_t type, uint32_t key_size,
+    uint32_t value_size, uint32_t max_entries)
+{
+	uint64_t value = value_size;
+
+	if (type == BPF_MAP_TYPE_RINGBUF)
+		return max_entries;
+	if (percpu(type))
+		value *= (uint64_t)b->ncpus;
+	return ((uint64_t)key_size + value) * max_entries;
+}
+
+static uint64_t
+map_bytes(const struct broker *b, const struct bpf_map *m)
+{
+	return bpf_map_bytes(b, bpf_map__type(m), bpf_map__key_size(m),
+	    bpf_map__value_size(m), bpf_map__max_entries(m));
+}
+
+/* cube.bpf.h's per-CPU scratch: the program's own, read-only to workers. */
+#define FW_SCRATCH "cub_scratch_map"
+
+static const struct fw_map *
+fw_map_find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(fw_maps) / sizeof(fw_maps[0]); i++)
+		if (!strcmp(fw_maps[i].name, name))
+			return &fw_maps[i];
+	return NULL;
+}
+
+/* A name for a message: at most 48 bytes, non-printables as '?'. */
+static const char *
+shown(char *buf, size_t len, const char *name)
+{
+	size_t i;
+
+	for (i = 0; name[i] && i + 1 < len && i < 48; i++)
+		buf[i] = name[i] > 0x20 && name[i] < 0x7f ? name[i] : '?';
+	buf[i] = '\0';
+	return buf;
+}
+
+/*
+ * A map name picks a pin path (<pin-root>/<cube>/<name>): it must be a
+ * plain identifier that fits the kernel's name (so that what the broker
+ * reports is the whole name), not the program's pin, not a framework
+ * name unless it is that framework map, and unique in the object.
+ */
+static int
+check_map_name(struct cube *c, struct bpf_object *obj, struct bpf_map *m,
+    struct cub_val **errv)
+{
+	const char *name = bpf_map__name(m);
+	char show[64];
+	struct bpf_map *o;
+	size_t i, n = strlen(name);
+
+	for (i = 0; i < n; i++)
+		if (!(name[i] == '_' || (name[i] >= 'a' && name[i] <= 'z') ||
+			(name[i] >= 'A' && name[i] <= 'Z') ||
+			(name[i] >= '0' && name[i] <= '9')))
+			break;
+	if (!n || i < n || n >= sizeof(((struct bmap *)0)->name))
+		return REFUSE("cube '%s': map name '%s'%s is not a plain name "
+			      "(letters, digits and '_', at most %zu "
+			      "characters)",
+		    c->name, shown(show, sizeof(show), name),
+		    n > 48 ? "..." : "", sizeof(((struct bmap *)0)->name) - 1);
+	if (!strcmp(name, "prog") || !strcmp(name, "prog_new"))
+		return REFUSE("cube '%s': map name '%s' is reserved (the "
+			      "program's pin)",
+		    c->name, name);
+	if (!strncmp(name, "cub_", 4) && !fw_map_find(name) &&
+	    strcmp(name, FW_SCRATCH))
+		return REFUSE("cube '%s': map name '%s': names starting with "
+			      "cub_ are the framework's (cube.bpf.h)",
+		    c->name, name);
+	bpf_object__for_each_map(o, obj)
+	{
+		if (o == m)
+			break;
+		if (!bpf_map__is_internal(o) && !strcmp(bpf_map__name(o), name))
+			return REFUSE(
+			    "cube '%s': two maps named '%s'", c->name, name);
+	}
+	return 0;
+}
+
+/* Bytes of maps the service's other cubes hold; lock held. */
+static uint64_t
+service_map_bytes(struct broker *b, struct cube *self)
+{
+	uint64_t sum = 0;
+	struct cube *x;
+
+	for (x = b->cubes; x; x = x->next)
+		if (x != self && x->svc == self->svc && x->obj)
+			sum += x->obj->map_bytes;
+	return sum;
 }
 
 static int
-check_object(struct cube *c, struct bpf_object *obj, struct cub_val **errv)
+check_object(struct broker *b, struct cube *c, struct bpf_object *obj,
+    uint64_t *bytes, struct cub_val **errv)
 {
 	const struct cub_bpf_policy *pol = &c->svc->policy;
+	uint64_t cap, others;
 	const char *want = hook_progs[c->hook];
 	enum bpf_prog_type want_type =
 	    c->hook == HOOK_TC ? BPF_PROG_TYPE_SCHED_CLS : BPF_PROG_TYPE_XDP;
@@ -269,19 +425,36 @@ check_object(struct cube *c, struct bpf_object *obj, struct cub_val **errv)
 		if (++nmaps > CUB_MAX_MAPS)
 			return REFUSE("cube '%s': more than %d maps", c->name,
 			    CUB_MAX_MAPS);
-		if (!bpf_map__is_internal(m) &&
-		    ((unsigned)t >= 64 || !(pol->map_types & (1ull << t))))
+		total += map_bytes(b, m);
+		if (bpf_map__is_internal(m))
+			continue; /* never pinned, never in the map table */
+		if ((r = check_map_name(c, obj, m, errv)))
+			return r;
+		if ((unsigned)t >= 64 || !(pol->map_types & (1ull << t)) ||
+		    bpf_map_type_broker_only(t))
 			return REFUSE("cube '%s': map '%s' has type %s, not "
 				      "declared by service '%s'",
 			    c->name, bpf_map__name(m),
 			    libbpf_bpf_map_type_str(t), c->svc->name);
-		total += map_bytes(m);
 	}
-	if (total > pol->max_map_bytes || total > MAP_BYTES_CAP)
-		return REFUSE("cube '%s': maps need %llu bytes, over the "
-			      "service's limit of %llu",
-		    c->name, (unsigned long long)total,
-		    (unsigned long long)pol->max_map_bytes);
+	cap = pol->max_map_bytes < b->o.max_cube_map_bytes
+		  ? pol->max_map_bytes
+		  : b->o.max_cube_map_bytes;
+	if (total > cap)
+		return REFUSE("cube '%s': maps need %llu bytes (per-CPU maps "
+			      "once per possible CPU, %d), over the limit of "
+			      "%llu",
+		    c->name, (unsigned long long)total, b->ncpus,
+		    (unsigned long long)cap);
+	others = service_map_bytes(b, c);
+	if (others + total > b->o.max_service_map_bytes)
+		return REFUSE("cube '%s': service '%s' would hold %llu bytes "
+			      "of maps over its cubes (%llu in other cubes), "
+			      "over --max-service-map-bytes %llu",
+		    c->name, c->svc->name, (unsigned long long)(others + total),
+		    (unsigned long long)others,
+		    (unsigned long long)b->o.max_service_map_bytes);
+	*bytes = total;
 	for (i = 0; i < sizeof(fw_maps) / sizeof(fw_maps[0]); i++) {
 		const struct fw_map *f = &fw_maps[i];
 
@@ -299,28 +472,105 @@ check_object(struct cube *c, struct bpf_object *obj, struct cub_val **errv)
 }
 
 /*
- * The verifier's reason for a refusal: the last line of its log before
- * the statistics ("processed N insns"), kept per loading thread.
+ * What libbpf says while a service's object loads, kept per loading
+ * thread: the service (whose token bucket limits the records logged) and
+ * the verifier's reason for a refusal, the last line of its log before
+ * the statistics ("processed N insns").
  */
+static __thread struct service *log_svc;
 static __thread char *verifier_reason;
-static __thread bool verifier_done;
 
-void
-bpfobj_note_log(const char *line)
+/* One record more for the service loading on this thread, if its bucket
+ * has a token; the first record after a pause says what was dropped. */
+static bool
+log_allowed(void)
 {
-	if (!verifier_reason)
+	struct log_limit *l;
+	int64_t now;
+
+	if (!log_svc)
+		return true;
+	l = &log_svc->log_limit;
+	now = now_ms();
+	l->tokens += (double)(now - l->last_ms) / 1000.0 * LOG_PER_SEC;
+	if (l->tokens > LOG_BURST || !l->last_ms)
+		l->tokens = LOG_BURST;
+	l->last_ms = now;
+	if (l->tokens < 1.0) {
+		l->suppressed++;
+		return false;
+	}
+	l->tokens -= 1.0;
+	if (l->suppressed) {
+		log_warn("service '%s': %u log messages suppressed",
+		    log_svc->name, l->suppressed);
+		l->suppressed = 0;
+	}
+	return true;
+}
+
+/*
+ * A verifier log (one multi-line string): note the reason, log one
+ * record with its last VLOG_LINES lines, at most VLOG_BYTES.
+ */
+static void
+log_verifier(int prio, char *text)
+{
+	char *lines[VLOG_LINES], *line, *save;
+	char out[VLOG_BYTES];
+	bool done = false;
+	int n = 0, total = 0, i;
+	size_t len = 0;
+
+	for (line = strtok_r(text, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		if (strstr(line, "BEGIN PROG LOAD LOG") ||
+		    strstr(line, "END PROG LOAD LOG"))
+			continue;
+		if (!strncmp(line, "processed ", 10))
+			done = true;
+		if (!done && line[0] != ';' && verifier_reason)
+			snprintf(verifier_reason, 256, "%s", line);
+		lines[n++ % VLOG_LINES] = line;
+		total++;
+	}
+	out[0] = '\0';
+	for (i = n > VLOG_LINES ? n - VLOG_LINES : 0; i < n; i++) {
+		int w = snprintf(out + len, sizeof(out) - len, "%s%s",
+		    len ? " | " : "", lines[i % VLOG_LINES]);
+
+		if (w < 0 || (size_t)w >= sizeof(out) - len)
+			break;
+		len += (size_t)w;
+	}
+	if (log_allowed())
+		log_msg(prio, "verifier log (last %d of %d lines): %s",
+		    total < VLOG_LINES ? total : VLOG_LINES, total, out);
+}
+
+/* libbpf's print callback (broker.c): one record a line, rate-limited. */
+void
+bpfobj_libbpf_log(int prio, const char *fmt, va_list ap)
+{
+	char *buf = NULL, *line, *save;
+
+	if (vasprintf(&buf, fmt, ap) < 0)
 		return;
-	if (!strncmp(line, "processed ", 10) ||
-	    !strncmp(line, "-- END PROG LOAD LOG", 20))
-		verifier_done = true;
-	if (verifier_done || !strncmp(line, "libbpf:", 7) ||
-	    strstr(line, "BEGIN PROG LOAD LOG") || line[0] == ';')
+	if (strstr(buf, "BEGIN PROG LOAD LOG")) {
+		log_verifier(prio, buf);
+		free(buf);
 		return;
-	snprintf(verifier_reason, 256, "%s", line);
+	}
+	for (line = strtok_r(buf, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save))
+		if (log_allowed())
+			log_msg(prio, "%.*s", VLOG_BYTES, line);
+	free(buf);
 }
 
 struct load_job {
 	struct bpf_object *obj;
+	struct service *svc;
 	int r;
 	char reason[256];
 };
@@ -341,6 +591,7 @@ load_thread(void *arg)
 	struct load_job *job = arg;
 
 	verifier_reason = job->reason;
+	log_svc = job->svc;
 	if (syscall(SYS_capget, &hdr, data)) {
 		job->r = -errno;
 		return NULL;
@@ -356,9 +607,10 @@ load_thread(void *arg)
 }
 
 static int
-load_unprivileged(struct bpf_object *obj, char *reason, size_t len)
+load_unprivileged(
+    struct service *svc, struct bpf_object *obj, char *reason, size_t len)
 {
-	struct load_job job = {.obj = obj};
+	struct load_job job = {.obj = obj, .svc = svc};
 	pthread_t t;
 
 	if (pthread_create(&t, NULL, load_thread, &job))
@@ -438,7 +690,52 @@ fill_map(struct bmap *bm, const char *name, int fd)
 	bm->key_size = info.key_size;
 	bm->value_size = info.value_size;
 	bm->max_entries = info.max_entries;
+	bm->framework = false;
 	return 0;
+}
+
+/* The framework maps, by what the broker checked or pinned itself. */
+static void
+mark_framework(struct bpfobj *o)
+{
+	const struct fw_map *f;
+	int i;
+
+	for (i = 0; i < o->nmaps; i++) {
+		f = fw_map_find(o->maps[i].name);
+		o->maps[i].framework = (f && f->type == o->maps[i].type) ||
+				       !strcmp(o->maps[i].name, FW_SCRATCH);
+	}
+}
+
+/*
+ * Remove the pins of the cube's directory that o does not use (maps of an
+ * older object, renamed since): a cube pins one object's maps.
+ */
+static void
+unpin_stale(struct broker *b, struct cube *c, const struct bpfobj *o)
+{
+	char dir[PATH_MAX], path[PATH_MAX];
+	struct dirent *de;
+	DIR *d;
+
+	pin_path(b, dir, sizeof(dir), c->name, NULL);
+	d = opendir(dir);
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
+		    !strcmp(de->d_name, "prog") ||
+		    bpfobj_map((struct bpfobj *)o, de->d_name))
+			continue;
+		if (snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) <
+			(int)sizeof(path) &&
+		    !unlink(path))
+			log_info("cube '%s': unpinned map '%s' of an older "
+				 "object",
+			    c->name, de->d_name);
+	}
+	closedir(d);
 }
 
 /* Out of file descriptors is not a refusal: say what it is. */
@@ -456,13 +753,17 @@ too_many_files(struct cube *c, int r)
 /* Parse and check an object, with its maps pointed at the cube's pins. */
 static struct bpf_object *
 open_checked(struct broker *b, struct cube *c, const void *elf, size_t len,
-    struct cub_val **errv)
+    uint64_t *bytes, struct cub_val **errv)
 {
-	LIBBPF_OPTS(bpf_object_open_opts, oo, .object_name = c->name);
 	char path[PATH_MAX], dir[PATH_MAX];
 	struct bpf_object *obj;
 	struct bpf_map *m;
 
+	/* Maps an ELF asks to pin by name (LIBBPF_PIN_BY_NAME) land in the
+	 * cube's directory at worst; every pin path is set below anyway. */
+	pin_path(b, dir, sizeof(dir), c->name, NULL);
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .object_name = c->name,
+	    .pin_root_path = dir);
 	obj = bpf_object__open_mem(elf, len, &oo);
 	if (!obj) {
 		*errv = errno == EMFILE || errno == ENFILE
@@ -472,20 +773,26 @@ open_checked(struct broker *b, struct cube *c, const void *elf, size_t len,
 				  c->name, strerror(errno));
 		return NULL;
 	}
-	if (check_object(c, obj, errv))
+	if (check_object(b, c, obj, bytes, errv))
 		goto fail;
-	pin_path(b, dir, sizeof(dir), c->name, NULL);
 	if (mkdir(dir, 0700) && errno != EEXIST) {
 		*errv = cub_err_val(CUB_E_KERNEL, "cube '%s': mkdir %s: %s",
 		    c->name, dir, strerror(errno));
 		goto fail;
 	}
+	/* Names checked by check_object(): plain, unique, not "prog". */
 	bpf_object__for_each_map(m, obj)
 	{
 		if (bpf_map__is_internal(m))
 			continue;
-		pin_path(b, path, sizeof(path), c->name, bpf_map__name(m));
-		bpf_map__set_pin_path(m, path);
+		if (pin_path(
+			b, path, sizeof(path), c->name, bpf_map__name(m)) ||
+		    bpf_map__set_pin_path(m, path)) {
+			*errv = cub_err_val(CUB_E_KERNEL,
+			    "cube '%s': map '%s': cannot set its pin path",
+			    c->name, bpf_map__name(m));
+			goto fail;
+		}
 	}
 	return obj;
 fail:
@@ -506,9 +813,10 @@ reload_unhardened(struct broker *b, struct cube *c, struct bpf_object *obj,
 {
 	struct cub_val *errv = NULL;
 	struct bpf_object *fast;
+	uint64_t bytes;
 	int r;
 
-	fast = open_checked(b, c, elf, len, &errv);
+	fast = open_checked(b, c, elf, len, &bytes, &errv);
 	if (!fast || (r = bpf_object__load(fast))) {
 		log_warn("cube '%s': privileged reload failed; keeping the "
 			 "hardened program",
@@ -537,14 +845,18 @@ bpfobj_load(struct broker *b, struct cube *c, const void *elf, size_t len,
 	/* The hash names what runs: the bytes and how they were loaded, so
 	 * a broker restarted with another --spectre-hardening reloads. */
 	uint64_t hash = fnv1a(elf, len) ^ (b->o.spectre_hardening ? 0 : 1);
+	uint64_t bytes = 0;
 	int r, fd;
 
 	if (old && old->hash == hash)
 		return 0; /* loaded (or adopted) from these very bytes */
-	obj = open_checked(b, c, elf, len, errv);
-	if (!obj)
+	log_svc = c->svc; /* libbpf's messages count against the service */
+	obj = open_checked(b, c, elf, len, &bytes, errv);
+	if (!obj) {
+		log_svc = NULL;
 		return -EPERM;
-	r = load_unprivileged(obj, reason, sizeof(reason));
+	}
+	r = load_unprivileged(c->svc, obj, reason, sizeof(reason));
 	if (r == -EMFILE || r == -ENFILE) {
 		*errv = too_many_files(c, r);
 		goto out;
@@ -553,8 +865,13 @@ bpfobj_load(struct broker *b, struct cube *c, const void *elf, size_t len,
 		*errv = cub_err_val(CUB_E_REFUSED,
 		    "cube '%s': the kernel refused the object: %s%s%s (the "
 		    "verifier checks cubes without CAP_SYS_ADMIN and "
-		    "CAP_PERFMON; the broker log has its full log)",
+		    "CAP_PERFMON; the broker log has the end of its log)",
 		    c->name, strerror(-r), reason[0] ? ": " : "", reason);
+		if (log_allowed())
+			log_warn("cube '%s': the kernel refused the object: "
+				 "%s%s%s",
+			    c->name, strerror(-r), reason[0] ? ": " : "",
+			    reason);
 		goto out;
 	}
 	if (!b->o.spectre_hardening)
@@ -567,6 +884,7 @@ bpfobj_load(struct broker *b, struct cube *c, const void *elf, size_t len,
 	}
 	o->hash = hash;
 	o->prog_fd = -1;
+	o->map_bytes = bytes;
 	prog = bpf_object__find_program_by_name(obj, hook_progs[c->hook]);
 	if ((r = o->prog_fd = dupfd(bpf_program__fd(prog))) < 0)
 		goto err_kernel;
@@ -588,6 +906,7 @@ bpfobj_load(struct broker *b, struct cube *c, const void *elf, size_t len,
 		}
 		o->nmaps++;
 	}
+	mark_framework(o);
 	pin_path(b, path, sizeof(path), c->name, "prog");
 	step = "pin program";
 	if ((r = pin_replace(o->prog_fd, path)))
@@ -606,9 +925,11 @@ bpfobj_load(struct broker *b, struct cube *c, const void *elf, size_t len,
 		goto out;
 	}
 	bpfobj_free(old);
+	unpin_stale(b, c, o);
 	slowpath_open(b, c);
-	log_info("cube '%s': program %s loaded (id %u, %d maps)", c->name,
-	    hook_progs[c->hook], o->prog_id, o->nmaps);
+	log_info("cube '%s': program %s loaded (id %u, %d maps, %llu bytes)",
+	    c->name, hook_progs[c->hook], o->prog_id, o->nmaps,
+	    (unsigned long long)o->map_bytes);
 	r = 0;
 	goto out;
 err_kernel:
@@ -617,6 +938,7 @@ err_kernel:
 	o = bpfobj_free(o);
 out:
 	bpf_object__close(obj);
+	log_svc = NULL;
 	return r;
 }
 
@@ -669,9 +991,13 @@ bpfobj_adopt(struct broker *b, struct cube *c, uint64_t hash)
 			close(fd);
 			continue;
 		}
+		o->map_bytes += bpf_map_bytes(b, o->maps[o->nmaps].type,
+		    o->maps[o->nmaps].key_size, o->maps[o->nmaps].value_size,
+		    o->maps[o->nmaps].max_entries);
 		o->nmaps++;
 	}
 	closedir(d);
+	mark_framework(o);
 	if (!bpfobj_map(o, "cub_ports") || !bpfobj_map(o, "cub_if2port")) {
 		bpfobj_free(o);
 		return -ENOENT;

@@ -96,18 +96,11 @@ main_loop(struct broker *b)
 static int
 libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
-	char buf[8192], *line, *save;
-
 	if (level == LIBBPF_DEBUG && log_get_level() < LOG_P_DEBUG)
 		return 0;
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	/* Verifier logs come as one multi-line string: one entry a line. */
-	for (line = strtok_r(buf, "\n", &save); line;
-	     line = strtok_r(NULL, "\n", &save)) {
-		bpfobj_note_log(line);
-		log_msg(level == LIBBPF_WARN ? LOG_P_WARN : LOG_P_DEBUG, "%s",
-		    line);
-	}
+	/* Truncated and rate-limited per service (bpfobj.c). */
+	bpfobj_libbpf_log(
+	    level == LIBBPF_WARN ? LOG_P_WARN : LOG_P_DEBUG, fmt, ap);
 	return 0;
 }
 
@@ -132,6 +125,14 @@ usage(FILE *f)
 	    "accepts a\n"
 	    "                     cube, run it without Spectre barriers "
 	    "(default on)\n"
+	    "  --max-cube-map-bytes N\n"
+	    "                     maps of one cube's object, and the most a "
+	    "service\n"
+	    "                     may declare (default 268435456)\n"
+	    "  --max-service-map-bytes N\n"
+	    "                     maps of all cubes of one service together "
+	    "(default\n"
+	    "                     1073741824)\n"
 	    "  --debug            log debug messages\n",
 	    CUB_PLUGIN_DIR, CUB_WORKER_BIN);
 }
@@ -283,6 +284,8 @@ main(int argc, char **argv)
 	    {"uid-base", required_argument, NULL, 'u'},
 	    {"call-timeout", required_argument, NULL, 't'},
 	    {"spectre-hardening", required_argument, NULL, 'H'},
+	    {"max-cube-map-bytes", required_argument, NULL, 'C'},
+	    {"max-service-map-bytes", required_argument, NULL, 'M'},
 	    {"max-clients", required_argument, NULL, 'm'},
 	    {"debug", no_argument, NULL, 'd'},
 	    {"help", no_argument, NULL, 'h'},
@@ -302,6 +305,8 @@ main(int argc, char **argv)
 	b->o.call_timeout_ms = 10000;
 	b->o.spectre_hardening = true;
 	b->o.log_level = LOG_P_INFO;
+	b->o.max_cube_map_bytes = 256ull << 20;
+	b->o.max_service_map_bytes = 1ull << 30;
 	b->o.max_clients = 256;
 	while ((c = getopt_long(argc, argv, "dh", longopts, NULL)) != -1) {
 		switch (c) {
@@ -360,6 +365,22 @@ main(int argc, char **argv)
 				return 1;
 			}
 			b->o.spectre_hardening = !strcmp(optarg, "on");
+			break;
+		case 'C':
+		case 'M':
+			if (cubi_parse_uint(optarg, 4096, 1ull << 40, &v)) {
+				fprintf(stderr,
+				    "cubicled: --%s: '%s' is not a number of "
+				    "bytes from 4096 to 2^40\n",
+				    c == 'C' ? "max-cube-map-bytes"
+					     : "max-service-map-bytes",
+				    optarg);
+				return 1;
+			}
+			if (c == 'C')
+				b->o.max_cube_map_bytes = v;
+			else
+				b->o.max_service_map_bytes = v;
 			break;
 		case 'd':
 			b->o.log_level = LOG_P_DEBUG;

@@ -12,6 +12,7 @@
 #include <net/if.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -38,6 +39,8 @@ struct broker_opts {
 	int call_timeout_ms;    /* a worker that takes longer is restarted */
 	bool spectre_hardening; /* keep the unprivileged verifier's barriers */
 	int log_level;
+	uint64_t max_cube_map_bytes;    /* maps of one cube's object */
+	uint64_t max_service_map_bytes; /* maps of all cubes of a service */
 	unsigned max_clients; /* client connections held at once */
 };
 
@@ -55,11 +58,24 @@ struct client_penalty {
 
 #define CLIENT_PENALTIES 16
 
-/* One map of a cube's object: an fd the broker holds, pinned on disk. */
+/* A token bucket for what a service can make the broker log. */
+struct log_limit {
+	double tokens;
+	int64_t last_ms;
+	unsigned suppressed;
+};
+
+/*
+ * One map of a cube's object: an fd the broker holds, pinned on disk as
+ * <pin-root>/<cube>/<name>; name is checked (a plain identifier of at most
+ * 15 characters, unique in the object).  framework: one of the cub_* maps
+ * the broker fills (its name matched fw_maps and its shape was checked).
+ */
 struct bmap {
 	char name[16];
 	int fd;
 	uint32_t type, key_size, value_size, max_entries;
+	bool framework;
 };
 
 /* A cube's loaded (or adopted) BPF object. */
@@ -69,6 +85,7 @@ struct bpfobj {
 	uint32_t prog_id;
 	struct bmap maps[CUB_MAX_MAPS];
 	int nmaps;
+	uint64_t map_bytes; /* kernel memory of its maps, per-CPU x ncpus */
 	struct ring_buffer *pktin; /* the cube's cub_pktin ring, if any */
 };
 
@@ -104,6 +121,7 @@ struct service {
 	struct cubi_schema *schema;
 	struct cub_val *schema_wire;
 	struct cub_bpf_policy policy;
+	struct log_limit log_limit; /* what its loads make the broker log */
 	/* Supervision. */
 	pid_t pid;
 	unsigned restarts;
@@ -115,13 +133,16 @@ struct service {
 	nng_socket cmd;   /* broker -> worker (REQ, listening) */
 	nng_socket calls; /* worker -> broker (REP, listening) */
 	nng_aio *cmd_aio;
-	uint32_t cmd_pipe; /* nng pipe id of the worker's cmd connection */
+	/* nng pipe ids of the worker's one connection to each socket. */
+	uint32_t cmd_pipe;
+	uint32_t calls_pipe;
 	pthread_t thread;
 	struct service *next;
 };
 
 struct rid_entry {
 	char rid[65];
+	uint64_t hash;         /* of the request: method, params but rid */
 	struct cub_val *reply; /* {error, result} */
 };
 
@@ -199,7 +220,11 @@ struct bmap *bpfobj_map(struct bpfobj *o, const char *name);
 int pin_path(struct broker *b, char *buf, size_t len, const char *cube,
     const char *leaf);
 int bpffs_ensure(const char *pin_root);
-void bpfobj_note_log(const char *line);
+void bpfobj_libbpf_log(int prio, const char *fmt, va_list ap);
+bool bpf_map_type_holds_fds(uint32_t type);
+bool bpf_map_type_broker_only(uint32_t type);
+uint64_t bpf_map_bytes(const struct broker *b, uint32_t type, uint32_t key_size,
+    uint32_t value_size, uint32_t max_entries);
 
 /* topology.c */
 int topo_attach(struct broker *b, struct cube *c, struct bport *p,
@@ -212,7 +237,13 @@ struct cube *topo_netdev_owner(
 
 /* store.c (store.h) */
 /* persist.c */
-int broker_save(struct broker *b);
+/*
+ * Write every cube but skip (NULL: none) to the store.  On failure the
+ * store keeps its previous content and *errv (when errv is not NULL) names
+ * the store, the failed step and the errno.
+ */
+int broker_save(
+    struct broker *b, const struct cube *skip, struct cub_val **errv);
 int broker_load(struct broker *b);
 
 /* slowpath.c */
@@ -227,6 +258,11 @@ int sup_next_timeout(const struct broker *b);
 int sup_call(struct service *s, const char *method, struct cub_val *params,
     struct cub_val **result, struct cub_val **errv, int timeout_ms);
 void sup_shutdown(struct broker *b);
+
+/* wlog.c: workers' stdout and stderr, marked, escaped and rate-limited */
+int wlog_pipe(int fds[2]);
+void wlog_start(const char *svc, pid_t pid, int fd);
+void wlog_shutdown(void);
 
 /* worker_calls.c: the per-service thread serving worker requests */
 void *wcall_thread(void *arg);

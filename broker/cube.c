@@ -6,7 +6,10 @@
  *   2. cube_update() checks every netdev the new document names;
  *   3. the worker applies the new document to its maps, or refuses it;
  *   4. the broker attaches and detaches ports (rolled back on failure);
- *   5. the document is committed and the store written.
+ *   5. the store is written, and a change it cannot record is rolled back
+ *      like a refused one: an acknowledged change is never lost.
+ * A deletion writes the store first (without the cube), as destroying
+ * the cube's maps cannot be undone.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -20,6 +23,8 @@
 #include "cubicle/errors.h"
 #include "cubicle/proto.h"
 #include "log.h"
+#include "names.h"
+#include "text.h"
 
 #define MAX_CUBES 1024
 
@@ -302,15 +307,32 @@ cube_create(struct broker *b, struct service *svc, const char *name,
 			break;
 	if (*p || !*name || strlen(name) > CUB_NAME_MAX ||
 	    !isalpha((unsigned char)name[0])) {
+		char shown[CUB_NAME_MAX * 4 + 8];
+
+		cubi_text_escape(shown, sizeof(shown), name, strlen(name));
 		*errv = cub_err_val(CUB_E_INVAL,
 		    "cube name '%s': use 1 to %d letters, digits, '-' or "
 		    "'_', starting with a letter",
-		    name, CUB_NAME_MAX);
+		    shown, CUB_NAME_MAX);
 		return -EINVAL;
 	}
-	if (cube_find(b, name) || svc_find(b, name)) {
-		*errv = cub_err_val(CUB_E_EXISTS, "%s '%s' already exists",
-		    cube_find(b, name) ? "cube" : "a service named", name);
+	if (cubi_word_reserved(name)) {
+		*errv = cub_err_val(CUB_E_INVAL,
+		    "cube name '%s' is reserved: it is a built-in word of "
+		    "cubicle; choose another name",
+		    name);
+		return -EINVAL;
+	}
+	if (svc_find(b, name)) {
+		*errv = cub_err_val(CUB_E_EXISTS,
+		    "cube name '%s' is reserved: it is the name of a "
+		    "service; choose another name",
+		    name);
+		return -EEXIST;
+	}
+	if (cube_find(b, name)) {
+		*errv =
+		    cub_err_val(CUB_E_EXISTS, "cube '%s' already exists", name);
 		return -EEXIST;
 	}
 	for (n = b->cubes; n; n = n->next)
@@ -344,6 +366,8 @@ cube_create(struct broker *b, struct service *svc, const char *name,
 	pthread_mutex_unlock(&b->lock);
 	if (!r)
 		r = cube_sync(b, c, true, errv);
+	if (!r)
+		r = broker_save(b, NULL, errv);
 	if (r) {
 		struct cub_val *res = NULL, *dp = cub_val__map();
 
@@ -360,7 +384,6 @@ cube_create(struct broker *b, struct service *svc, const char *name,
 		cube_free(c);
 		return r;
 	}
-	broker_save(b);
 	ev = cub_val__map();
 	cub_val__set(ev, "cube", cub_val__str(name));
 	cub_val__set(ev, "service", cub_val__str(svc->name));
@@ -396,6 +419,14 @@ cube_update(struct broker *b, struct cube *c, struct cub_val *newdoc,
 		e2 = NULL;
 	}
 	pthread_mutex_unlock(&b->lock);
+	if (!r && (r = broker_save(b, NULL, errv))) {
+		/* Not recorded: the ports and the worker go back too. */
+		pthread_mutex_lock(&b->lock);
+		ports_reconcile(b, c, old, &e2);
+		pthread_mutex_unlock(&b->lock);
+		cub_val__free(e2);
+		e2 = NULL;
+	}
 	if (r) {
 		c->doc = old;
 		cub_val__free(newdoc);
@@ -407,19 +438,21 @@ cube_update(struct broker *b, struct cube *c, struct cub_val *newdoc,
 		return r;
 	}
 	cub_val__free(old);
-	broker_save(b);
 	return 0;
 }
 
 int
 cube_delete(struct broker *b, struct cube *c, struct cub_val **errv)
 {
-	struct cub_val *p = cub_val__map(), *res = NULL, *e2 = NULL, *ev;
+	struct cub_val *p, *res = NULL, *e2 = NULL, *ev;
 	struct bport *bp;
 	char name[CUB_NAME_MAX + 1];
 	int r;
 
 	snprintf(name, sizeof(name), "%s", c->name);
+	/* Recorded as gone before anything is destroyed. */
+	if ((r = broker_save(b, c, errv)))
+		return r;
 	pthread_mutex_lock(&b->lock);
 	for (bp = c->ports; bp; bp = bp->next)
 		if (bp->ifindex) {
@@ -429,6 +462,7 @@ cube_delete(struct broker *b, struct cube *c, struct cub_val **errv)
 	pthread_mutex_unlock(&b->lock);
 	/* The dataplane is the broker's: a worker that is down is told on
 	 * replay (the cube is simply not replayed). */
+	p = cub_val__map();
 	cub_val__set(p, "cube", cub_val__str(name));
 	if (sup_call(c->svc, CUB_M_CUBE_DESTROY, p, &res, &e2, 5000))
 		log_warn("cube '%s': worker not told of deletion", name);
@@ -441,11 +475,9 @@ cube_delete(struct broker *b, struct cube *c, struct cub_val **errv)
 	cube_free(c);
 	if (r)
 		log_errno(r, "cube '%s': unpin", name);
-	broker_save(b);
 	ev = cub_val__map();
 	cub_val__set(ev, "cube", cub_val__str(name));
 	api_publish(b, CUB_EV_CUBE_DELETED, ev);
 	log_info("cube '%s' deleted", name);
-	(void)errv;
 	return 0;
 }

@@ -8,6 +8,7 @@
  * service that is not installed any more are kept as they are.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include "broker.h"
 #include "cubicle/errors.h"
 #include "log.h"
+#include "names.h"
 
 static struct cub_val *orphans; /* records of services not present */
 
@@ -40,26 +42,33 @@ cube_record(struct cube *c)
 }
 
 int
-broker_save(struct broker *b)
+broker_save(struct broker *b, const struct cube *skip, struct cub_val **errv)
 {
 	struct cub_val *doc = cub_val__map(), *cubes = cub_val__array();
 	struct cube *c;
+	char err[PATH_MAX + 128];
 	uint32_t i;
 	int r;
 
 	pthread_mutex_lock(&b->lock);
 	for (c = b->cubes; c; c = c->next)
-		cub_val__push(cubes, cube_record(c));
+		if (c != skip)
+			cub_val__push(cubes, cube_record(c));
 	pthread_mutex_unlock(&b->lock);
 	for (i = 0; orphans && i < orphans->arr.len; i++)
 		cub_val__push(cubes, cub_val__dup(orphans->arr.items[i]));
 	cub_val__set(doc, "version", cub_val__uint(1));
 	cub_val__set(doc, "cubes", cubes);
-	r = store_save(b->store_path, doc);
+	r = store_save(b->store_path, doc, err, sizeof(err));
 	cub_val__free(doc);
-	if (r)
-		return log_errno(r, "save state to %s", b->store_path);
-	return 0;
+	if (!r)
+		return 0;
+	log_err("state store %s: %s", b->store_path, err);
+	if (errv)
+		*errv = cub_err_val(CUB_E_KERNEL,
+		    "state store %s: %s; the change was not made",
+		    b->store_path, err);
+	return r;
 }
 
 static int
@@ -90,6 +99,11 @@ load_cube(struct broker *b, const struct cub_val *rec)
 			orphans = cub_val__array();
 		return cub_val__push(orphans, cub_val__dup(rec));
 	}
+	if (cubi_word_reserved(name) || svc_find(b, name))
+		log_warn("cube '%s': its name is reserved (%s); it is loaded "
+			 "and reached as 'cubicle cube %s ...'",
+		    name, svc_find(b, name) ? "a service" : "a built-in word",
+		    name);
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;

@@ -8,7 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "store.h"
@@ -53,12 +56,12 @@ START_TEST(round_trip)
 	struct cub_val *d = sample(), *back = NULL;
 	char err[256];
 
-	ck_assert_int_eq(store_save(path, d), 0);
+	ck_assert_int_eq(store_save(path, d, err, sizeof(err)), 0);
 	ck_assert_int_eq(store_load(path, &back, err, sizeof(err)), 0);
 	ck_assert(cub_val__equal(d, back));
 	/* Overwrite: the new state replaces the old, no temp left. */
 	cub_val__set(d, "version", cub_val__uint(2));
-	ck_assert_int_eq(store_save(path, d), 0);
+	ck_assert_int_eq(store_save(path, d, err, sizeof(err)), 0);
 	cub_val__free(back);
 	ck_assert_int_eq(store_load(path, &back, err, sizeof(err)), 0);
 	ck_assert(cub_val__equal(d, back));
@@ -93,7 +96,7 @@ START_TEST(corruption)
 	ssize_t n, i;
 	int fd;
 
-	ck_assert_int_eq(store_save(path, d), 0);
+	ck_assert_int_eq(store_save(path, d, err, sizeof(err)), 0);
 	fd = open(path, O_RDONLY);
 	n = read(fd, buf, sizeof(buf));
 	close(fd);
@@ -123,6 +126,108 @@ START_TEST(corruption)
 }
 END_TEST
 
+/*
+ * A save that cannot be made says which step failed on which file and
+ * leaves the store as it was; a link at the temporary path is replaced,
+ * never followed.
+ */
+START_TEST(save_failures)
+{
+	struct cub_val *d = sample(), *back = NULL;
+	char tmp[160], victim[160], err[512], buf[8];
+	int fd;
+
+	ck_assert_int_eq(store_save(path, d, err, sizeof(err)), 0);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	ck_assert_int_eq(mkdir(tmp, 0700), 0);
+	cub_val__set(d, "version", cub_val__uint(7));
+	err[0] = '\0';
+	ck_assert_int_eq(store_save(path, d, err, sizeof(err)), -EISDIR);
+	ck_assert_ptr_nonnull(strstr(err, tmp));
+	ck_assert_ptr_nonnull(strstr(err, strerror(EISDIR)));
+	ck_assert_int_eq(rmdir(tmp), 0);
+	ck_assert_int_eq(store_load(path, &back, err, sizeof(err)), 0);
+	ck_assert(!cub_val__equal(d, back));
+	cub_val__free(back);
+
+	snprintf(victim, sizeof(victim), "%s/victim", dir);
+	fd = open(victim, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, "keep", 4), 4);
+	close(fd);
+	ck_assert_int_eq(symlink(victim, tmp), 0);
+	ck_assert_int_eq(store_save(path, d, err, sizeof(err)), 0);
+	fd = open(victim, O_RDONLY);
+	ck_assert_int_eq(read(fd, buf, sizeof(buf)), 4);
+	close(fd);
+	ck_assert_int_eq(memcmp(buf, "keep", 4), 0);
+	ck_assert_int_ne(access(tmp, F_OK), 0);
+	ck_assert_int_eq(store_load(path, &back, err, sizeof(err)), 0);
+	ck_assert(cub_val__equal(d, back));
+	unlink(victim);
+	cub_val__free(back);
+	cub_val__free(d);
+}
+END_TEST
+
+/* store_load refuses the file at path at once, naming it and what. */
+static void
+load_odd(const char *what)
+{
+	struct cub_val *back = NULL;
+	char err[512] = "";
+
+	ck_assert_int_eq(store_load(path, &back, err, sizeof(err)), -EBADMSG);
+	ck_assert_ptr_null(back);
+	ck_assert_msg(strstr(err, path) && strstr(err, what),
+	    "'%s' does not name %s and '%s'", err, path, what);
+}
+
+/* Anything but a regular file is refused without following or blocking. */
+START_TEST(odd_files)
+{
+	struct cub_val *d = sample();
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	char real[160], err[256];
+	int s;
+
+	ck_assert_int_eq(mkfifo(path, 0600), 0);
+	load_odd("a FIFO"); /* a blocking open() would hang here */
+	ck_assert_int_eq(unlink(path), 0);
+
+	ck_assert_int_eq(symlink("/nonexistent/state.db", path), 0);
+	load_odd("symbolic link");
+	ck_assert_int_eq(unlink(path), 0);
+
+	snprintf(real, sizeof(real), "%s/real.db", dir);
+	ck_assert_int_eq(store_save(real, d, err, sizeof(err)), 0);
+	ck_assert_int_eq(symlink(real, path), 0);
+	load_odd("symbolic link");
+	ck_assert_int_eq(unlink(path), 0);
+	ck_assert_int_eq(unlink(real), 0);
+
+	ck_assert_int_eq(mkdir(path, 0700), 0);
+	load_odd("a directory");
+	ck_assert_int_eq(rmdir(path), 0);
+
+	s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(s, 0);
+	ck_assert_uint_lt(strlen(path), sizeof(sa.sun_path));
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	ck_assert_int_eq(bind(s, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	load_odd("a socket");
+	close(s);
+	ck_assert_int_eq(unlink(path), 0);
+
+	/* Devices need CAP_MKNOD: checked where the test runs as root. */
+	if (!mknod(path, S_IFCHR | 0600, makedev(1, 3))) {
+		load_odd("a character device");
+		ck_assert_int_eq(unlink(path), 0);
+	}
+	cub_val__free(d);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -133,6 +238,8 @@ main(void)
 	tcase_add_test(tc, round_trip);
 	tcase_add_test(tc, missing);
 	tcase_add_test(tc, corruption);
+	tcase_add_test(tc, save_failures);
+	tcase_add_test(tc, odd_files);
 	suite_add_tcase(s, tc);
 	return cubi_check_run(s);
 }

@@ -46,47 +46,95 @@ sock_path(struct service *s, char *buf, size_t len, const char *suffix)
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
+/* The pipe id slot of the socket @p belongs to. */
+static uint32_t *
+pipe_slot(struct service *s, nng_pipe p)
+{
+	nng_socket sock = nng_pipe_socket(p);
+
+	return nng_socket_id(sock) == nng_socket_id(s->cmd) ? &s->cmd_pipe
+							    : &s->calls_pipe;
+}
+
 /*
- * Only the service's own uid may connect to its sockets (the files are
- * 0600 and owned by it), and root: the worker dials before it drops to
- * its uid, and the kernel records the credentials of connect().
+ * A worker socket serves exactly one connection: the one the current
+ * worker made. The files are 0600 and owned by the service's uid, and
+ * the peer nng reports must be the process the supervisor spawned
+ * (NNG_OPT_IPC_PEER_PID; its uid is root, as it dials before it drops to
+ * the service uid, or the service uid), and the socket must have no live
+ * connection from it yet. A connection left by a worker that died is
+ * closed in favour of its successor's.
  */
 static void
 pipe_check(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
 	struct service *s = arg;
-	uint64_t uid = UINT64_MAX;
+	uint64_t uid = UINT64_MAX, pid = 0, old_pid;
+	pid_t want = __atomic_load_n(&s->pid, __ATOMIC_ACQUIRE);
+	uint32_t *slot = pipe_slot(s, p), old;
+	nng_pipe op;
 
+	(void)ev;
 	if (nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_UID, &uid) ||
-	    (uid != 0 && uid != s->uid)) {
-		log_warn("service '%s': refusing connection from uid %lld",
-		    s->name, uid == UINT64_MAX ? -1ll : (long long)uid);
+	    (uid != 0 && uid != s->uid) ||
+	    nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_PID, &pid) || !want ||
+	    pid != (uint64_t)want) {
+		log_warn("service '%s': refusing connection from pid %lld "
+			 "(uid %lld): not its worker %d",
+		    s->name, pid ? (long long)pid : -1ll,
+		    uid == UINT64_MAX ? -1ll : (long long)uid, (int)want);
 		nng_pipe_close(p);
+		return;
 	}
+	old = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+	if (old) {
+		op.id = old;
+		if (!nng_pipe_get_uint64(op, NNG_OPT_IPC_PEER_PID, &old_pid) &&
+		    old_pid == pid) {
+			log_warn("service '%s': refusing connection from pid "
+				 "%lld: its worker is connected already",
+			    s->name, (long long)pid);
+			nng_pipe_close(p);
+			return;
+		}
+		nng_pipe_close(op); /* left by a worker that died */
+	}
+	__atomic_store_n(slot, (uint32_t)nng_pipe_id(p), __ATOMIC_RELEASE);
 }
 
-/* The worker went away: fail the call in flight at once. */
+/* A connection closed: free its slot; the worker's cmd one fails calls. */
 static void
 pipe_gone(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
 	struct service *s = arg;
+	uint32_t id = (uint32_t)nng_pipe_id(p), *slot = pipe_slot(s, p);
+	bool cmd = slot == &s->cmd_pipe;
 
+	(void)ev;
 	/* Only the worker's own connection (not a refused one) counts. */
-	if (nng_pipe_id(p) !=
-	    (int)__atomic_load_n(&s->cmd_pipe, __ATOMIC_ACQUIRE))
+	if (!__atomic_compare_exchange_n(
+		slot, &id, 0, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		return;
+	if (!cmd)
 		return;
 	/* Calls fail at once from now, instead of waiting to time out. */
 	__atomic_store_n(&s->hello, false, __ATOMIC_RELEASE);
 	nng_aio_cancel(s->cmd_aio);
 }
 
+/* Close the connections of a worker that is gone. */
 static void
-pipe_added(nng_pipe p, nng_pipe_ev ev, void *arg)
+pipes_drop(struct service *s)
 {
-	struct service *s = arg;
+	uint32_t *slots[] = {&s->cmd_pipe, &s->calls_pipe};
+	nng_pipe p;
+	size_t i;
 
-	__atomic_store_n(
-	    &s->cmd_pipe, (uint32_t)nng_pipe_id(p), __ATOMIC_RELEASE);
+	for (i = 0; i < sizeof(slots) / sizeof(slots[0]); i++) {
+		p.id = __atomic_load_n(slots[i], __ATOMIC_ACQUIRE);
+		if (p.id)
+			nng_pipe_close(p);
+	}
 }
 
 static int
@@ -141,8 +189,8 @@ svc_open(struct broker *b, const char *name, const char *plugin, unsigned idx)
 	nng_socket_set_size(s->calls, NNG_OPT_RECVMAXSZ, CUB_MSG_MAX);
 	nng_pipe_notify(s->cmd, NNG_PIPE_EV_ADD_PRE, pipe_check, s);
 	nng_pipe_notify(s->calls, NNG_PIPE_EV_ADD_PRE, pipe_check, s);
-	nng_pipe_notify(s->cmd, NNG_PIPE_EV_ADD_POST, pipe_added, s);
 	nng_pipe_notify(s->cmd, NNG_PIPE_EV_REM_POST, pipe_gone, s);
+	nng_pipe_notify(s->calls, NNG_PIPE_EV_REM_POST, pipe_gone, s);
 	if ((r = listen_owned(s, s->calls, "sock")) ||
 	    (r = listen_owned(s, s->cmd, "cmd")))
 		return r;
@@ -212,6 +260,8 @@ sup_spawn(struct service *s)
 {
 	char uid[16], gid[16];
 	char *argv[16];
+	int logp[2], r;
+	pid_t self = getpid();
 	sigset_t all;
 	int i = 0;
 	pid_t pid;
@@ -235,15 +285,33 @@ sup_spawn(struct service *s)
 
 	s->hello = false;
 	s->ready = false;
+	/* The worker's output is a pipe to wlog.c, never our log file. */
+	if ((r = wlog_pipe(logp))) {
+		log_errno(
+		    r, "service '%s': pipe for the worker's log", s->name);
+		s->next_start_ms = now_ms() + s->backoff_ms;
+		return;
+	}
 	pid = fork();
 	if (pid < 0) {
 		log_errno(-errno, "service '%s': fork", s->name);
+		close(logp[0]);
+		close(logp[1]);
 		s->next_start_ms = now_ms() + s->backoff_ms;
 		return;
 	}
 	if (pid == 0) {
-		/* Workers die with the broker; a new broker starts new ones. */
+		if (dup2(logp[1], STDOUT_FILENO) < 0 ||
+		    dup2(logp[1], STDERR_FILENO) < 0)
+			_exit(127);
+		/*
+		 * Workers die with the broker; a new broker starts new ones.
+		 * A broker that died before the prctl is no longer the parent.
+		 * The worker sets it again after its uid switch clears it.
+		 */
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != self)
+			_exit(127);
 		sigemptyset(&all);
 		sigprocmask(SIG_SETMASK, &all, NULL);
 		signal(SIGPIPE, SIG_DFL);
@@ -252,7 +320,9 @@ sup_spawn(struct service *s)
 		log_errno(-errno, "exec %s", s->b->o.worker_bin);
 		_exit(127);
 	}
-	s->pid = pid;
+	close(logp[1]);
+	wlog_start(s->name, pid, logp[0]);
+	__atomic_store_n(&s->pid, pid, __ATOMIC_RELEASE);
 	s->next_start_ms = now_ms();
 	log_info("service '%s': worker started, pid %d", s->name, (int)pid);
 }
@@ -316,7 +386,9 @@ sup_tick(struct broker *b)
 			    s->name, (int)pid, WEXITSTATUS(status));
 		if (now - s->next_start_ms > STABLE_MS)
 			s->backoff_ms = BACKOFF_MIN_MS;
-		s->pid = 0;
+		__atomic_store_n(&s->pid, 0, __ATOMIC_RELEASE);
+		/* Its connections die with it, wherever their fds went. */
+		pipes_drop(s);
 		s->hello = false;
 		s->ready = false;
 		s->restarts++;
@@ -466,4 +538,5 @@ sup_shutdown(struct broker *b)
 		if (s->pid)
 			waitpid(s->pid, NULL, 0);
 	}
+	wlog_shutdown();
 }

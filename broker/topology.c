@@ -5,12 +5,21 @@
  * data (cub_ports, cub_if2port): connecting or moving a port never reloads
  * a program.  A new program replaces the old one in place (tc filter
  * replace, XDP_FLAGS_REPLACE), so there is no window without enforcement.
+ * Other software's programs are never replaced or removed: a netdev with
+ * an XDP program, or a filter at Cubicle's tc handle, that is not the
+ * cube's is refused, and a clsact qdisc Cubicle created stays while other
+ * filters are on it.
  */
 #include <errno.h>
+#include <linux/pkt_cls.h>
+#include <linux/pkt_sched.h>
+#include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -23,6 +32,8 @@
 
 #define CUB_TC_HANDLE 0xc0be
 #define CUB_TC_PRIO 1
+/* A foreign tc filter that runs no BPF program (u32, a classic BPF...). */
+#define NOT_BPF UINT32_MAX
 
 struct bport *
 topo_port(struct cube *c, const char *name)
@@ -87,13 +98,232 @@ port_maps(struct cube *c, struct bport *p, int ifindex, bool up)
 	return 0;
 }
 
-/* Attach prog_fd on ifindex, replacing old_fd (or whatever is ours). */
-static int
-hook_attach(
-    struct cube *c, struct bport *p, int ifindex, int prog_fd, int old_fd)
+/*
+ * Is program id Cubicle's for this cube: its current program, or an older
+ * one of the same cube (a reload the broker did not finish before it was
+ * killed), recognised by its use of the cube's own cub_ports map.  Before
+ * the cube has a program nothing on a netdev is its own.
+ */
+static bool
+prog_is_ours(struct cube *c, uint32_t id)
 {
+	struct bmap *ports = c->obj ? bpfobj_map(c->obj, "cub_ports") : NULL;
+	struct bpf_map_info minfo = {0};
+	struct bpf_prog_info pinfo = {0};
+	__u32 mlen = sizeof(minfo), plen = sizeof(pinfo);
+	uint32_t map_ids[CUB_MAX_MAPS + 8];
+	bool ours = false;
+	uint32_t i;
+	int fd;
+
+	if (!c->obj || !id)
+		return false;
+	if (id == c->obj->prog_id)
+		return true;
+	if (!ports || bpf_obj_get_info_by_fd(ports->fd, &minfo, &mlen))
+		return false;
+	fd = bpf_prog_get_fd_by_id(id);
+	if (fd < 0)
+		return false;
+	pinfo.nr_map_ids = sizeof(map_ids) / sizeof(map_ids[0]);
+	pinfo.map_ids = (__u64)(uintptr_t)map_ids;
+	if (!bpf_obj_get_info_by_fd(fd, &pinfo, &plen))
+		for (i = 0; i < pinfo.nr_map_ids &&
+			    i < sizeof(map_ids) / sizeof(map_ids[0]);
+		     i++)
+			ours |= map_ids[i] == minfo.id;
+	close(fd);
+	return ours;
+}
+
+/*
+ * The XDP program on ifindex in any mode that is not Cubicle's, in
+ * *foreign (0 when none); *stale gets an older program of this cube in
+ * the cube's own mode, which a new program may replace.
+ */
+static int
+xdp_query(struct cube *c, int ifindex, uint32_t *foreign, uint32_t *stale)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	uint32_t ids[4], own_mode;
+	unsigned i;
 	int r;
 
+	*foreign = *stale = 0;
+	if ((r = bpf_xdp_query(ifindex, 0, &q)))
+		return r;
+	ids[0] = q.drv_prog_id;
+	ids[1] = q.skb_prog_id;
+	ids[2] = q.hw_prog_id;
+	ids[3] = q.prog_id;
+	own_mode = c->hook == HOOK_XDP_SKB ? q.skb_prog_id : q.drv_prog_id;
+	for (i = 0; i < 4; i++) {
+		if (!ids[i] || (c->obj && ids[i] == c->obj->prog_id))
+			continue;
+		if (ids[i] == own_mode && prog_is_ours(c, ids[i]))
+			*stale = ids[i];
+		else if (!*foreign)
+			*foreign = ids[i];
+	}
+	return 0;
+}
+
+/* What one direction of a clsact qdisc holds (tc_dump()). */
+struct tc_seen {
+	unsigned messages; /* filters (and their parts) dumped */
+	bool slot;         /* a filter at Cubicle's handle and priority */
+	uint32_t slot_id;  /* its BPF program id, 0 if it is not one */
+};
+
+/* The BPF program id in a filter's TCA_OPTIONS, 0 if none. */
+static uint32_t
+tc_bpf_id(struct rtattr *opts)
+{
+	struct rtattr *a;
+	int len = (int)RTA_PAYLOAD(opts);
+
+	for (a = RTA_DATA(opts); RTA_OK(a, len); a = RTA_NEXT(a, len))
+		if (a->rta_type == TCA_BPF_ID &&
+		    RTA_PAYLOAD(a) >= sizeof(uint32_t))
+			return *(uint32_t *)RTA_DATA(a);
+	return 0;
+}
+
+/* Account one RTM_NEWTFILTER message of a dump. */
+static void
+tc_seen_add(struct tc_seen *seen, struct nlmsghdr *nh)
+{
+	struct tcmsg *tc = NLMSG_DATA(nh);
+	struct rtattr *a, *opts = NULL;
+	char kind[16] = "";
+	int len;
+
+	if (nh->nlmsg_len < NLMSG_LENGTH(sizeof(*tc)))
+		return;
+	seen->messages++;
+	if (tc->tcm_handle != CUB_TC_HANDLE ||
+	    TC_H_MAJ(tc->tcm_info) >> 16 != CUB_TC_PRIO)
+		return;
+	len = (int)(nh->nlmsg_len - NLMSG_LENGTH(sizeof(*tc)));
+	for (a = (struct rtattr *)((char *)tc + NLMSG_ALIGN(sizeof(*tc)));
+	     RTA_OK(a, len); a = RTA_NEXT(a, len))
+		if (a->rta_type == TCA_KIND)
+			snprintf(kind, sizeof(kind), "%.*s",
+			    (int)RTA_PAYLOAD(a), (char *)RTA_DATA(a));
+		else if (a->rta_type == TCA_OPTIONS)
+			opts = a;
+	seen->slot = true;
+	seen->slot_id = !strcmp(kind, "bpf") && opts ? tc_bpf_id(opts) : 0;
+}
+
+/*
+ * Dump the filters of ifindex's clsact ingress or egress (every chain)
+ * with RTM_GETTFILTER.  No qdisc is an empty dump.
+ */
+static int
+tc_dump(int ifindex, bool egress, struct tc_seen *seen)
+{
+	struct {
+		struct nlmsghdr nh;
+		struct tcmsg tc;
+	} req = {
+	    .nh = {.nlmsg_len = sizeof(req),
+		.nlmsg_type = RTM_GETTFILTER,
+		.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP,
+		.nlmsg_seq = 1},
+	    .tc = {.tcm_family = AF_UNSPEC,
+		.tcm_ifindex = ifindex,
+		.tcm_parent = TC_H_MAKE(
+		    TC_H_CLSACT, egress ? TC_H_MIN_EGRESS : TC_H_MIN_INGRESS)},
+	};
+	char buf[32768] __attribute__((aligned(NLMSG_ALIGNTO)));
+	struct nlmsghdr *nh;
+	ssize_t n;
+	int fd, r = 0;
+
+	memset(seen, 0, sizeof(*seen));
+	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	if (fd < 0)
+		return -errno;
+	if (send(fd, &req, sizeof(req), 0) != (ssize_t)sizeof(req)) {
+		r = -errno;
+		goto out;
+	}
+	for (;;) {
+		n = recv(fd, buf, sizeof(buf), MSG_TRUNC);
+		if (n < 0) {
+			r = -errno;
+			goto out;
+		}
+		if (n == 0 || n > (ssize_t)sizeof(buf)) {
+			r = n ? -EMSGSIZE : -EPROTO;
+			goto out;
+		}
+		for (nh = (struct nlmsghdr *)buf; NLMSG_OK(nh, n);
+		     nh = NLMSG_NEXT(nh, n)) {
+			if (nh->nlmsg_type == NLMSG_DONE)
+				goto out;
+			if (nh->nlmsg_type == NLMSG_ERROR) {
+				struct nlmsgerr *e = NLMSG_DATA(nh);
+
+				/* No clsact qdisc: nothing on it. */
+				if (e->error != -EINVAL && e->error != -ENOENT)
+					r = e->error ? e->error : -EPROTO;
+				goto out;
+			}
+			if (nh->nlmsg_type == RTM_NEWTFILTER)
+				tc_seen_add(seen, nh);
+		}
+	}
+out:
+	close(fd);
+	return r;
+}
+
+/*
+ * Whether a filter sits at Cubicle's handle and priority on ifindex's
+ * ingress, with its program id in *id (0 if it is not a BPF program).
+ * A failed dump counts as occupied by an unknown filter.
+ */
+static bool
+tc_slot(int ifindex, uint32_t *id)
+{
+	struct tc_seen seen;
+
+	*id = 0;
+	if (tc_dump(ifindex, false, &seen))
+		return true;
+	*id = seen.slot_id;
+	return seen.slot;
+}
+
+/*
+ * Whether ifindex's clsact qdisc holds any filter, in either direction.
+ * A failed dump counts as "yes", so that the qdisc is kept.
+ */
+static bool
+tc_has_filters(int ifindex)
+{
+	struct tc_seen in, out;
+
+	return tc_dump(ifindex, false, &in) || tc_dump(ifindex, true, &out) ||
+	       in.messages || out.messages;
+}
+
+/*
+ * Attach prog_fd on ifindex, replacing old_fd or an older program of this
+ * cube, never anything else: a netdev that carries another XDP program,
+ * or another filter at Cubicle's tc handle and priority, is -EBUSY with
+ * that program's id in *foreign.
+ */
+static int
+hook_attach(struct cube *c, struct bport *p, int ifindex, int prog_fd,
+    int old_fd, uint32_t *foreign)
+{
+	uint32_t stale, cur;
+	int r, fd;
+
+	*foreign = 0;
 	if (c->hook == HOOK_TC) {
 		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
 		    .attach_point = BPF_TC_INGRESS);
@@ -101,6 +331,10 @@ hook_attach(
 		    .priority = CUB_TC_PRIO, .prog_fd = prog_fd,
 		    .flags = BPF_TC_F_REPLACE);
 
+		if (tc_slot(ifindex, &cur) && !prog_is_ours(c, cur)) {
+			*foreign = cur ? cur : NOT_BPF;
+			return -EBUSY;
+		}
 		r = bpf_tc_hook_create(&hook);
 		if (r && r != -EEXIST)
 			return r;
@@ -114,40 +348,137 @@ hook_attach(
 		return bpf_xdp_attach(
 		    ifindex, prog_fd, xdp_flags(c) | XDP_FLAGS_REPLACE, &opts);
 	}
+	if ((r = xdp_query(c, ifindex, foreign, &stale)))
+		return r;
+	if (*foreign)
+		return -EBUSY;
+	if (stale) {
+		LIBBPF_OPTS(bpf_xdp_attach_opts, opts);
+
+		fd = bpf_prog_get_fd_by_id(stale);
+		if (fd < 0)
+			return -errno;
+		opts.old_prog_fd = fd;
+		r = bpf_xdp_attach(
+		    ifindex, prog_fd, xdp_flags(c) | XDP_FLAGS_REPLACE, &opts);
+		close(fd);
+		return r;
+	}
 	return bpf_xdp_attach(
 	    ifindex, prog_fd, xdp_flags(c) | XDP_FLAGS_UPDATE_IF_NOEXIST, NULL);
 }
 
+/*
+ * Remove Cubicle's program from p's netdev and nothing else: the XDP
+ * program only if it is still ours (XDP_FLAGS_REPLACE with our fd), the
+ * tc filter only if it runs our program, and the clsact qdisc only if the
+ * broker created it and no other filter is on it.
+ */
 static void
 hook_detach(struct cube *c, struct bport *p)
 {
+	uint32_t cur;
+	int r;
+
 	if (c->hook == HOOK_TC) {
 		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = p->ifindex,
 		    .attach_point = BPF_TC_INGRESS);
 		LIBBPF_OPTS(bpf_tc_opts, opts, .handle = CUB_TC_HANDLE,
 		    .priority = CUB_TC_PRIO);
 
-		bpf_tc_detach(&hook, &opts);
-		if (p->hook_created) {
+		if (!tc_slot(p->ifindex, &cur))
+			; /* gone already */
+		else if (prog_is_ours(c, cur))
+			bpf_tc_detach(&hook, &opts);
+		else
+			log_warn("netdev '%s': the tc filter at handle %#x "
+				 "priority %d is not Cubicle's (program id "
+				 "%u): left in place",
+			    p->peer, CUB_TC_HANDLE, CUB_TC_PRIO, cur);
+		if (p->hook_created && tc_has_filters(p->ifindex))
+			log_info("netdev '%s': other filters on the clsact "
+				 "qdisc Cubicle created: qdisc left in place",
+			    p->peer);
+		else if (p->hook_created) {
 			hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
 			bpf_tc_hook_destroy(&hook);
-			p->hook_created = false;
 		}
+		p->hook_created = false;
 		return;
 	}
 	if (c->obj) {
 		LIBBPF_OPTS(
 		    bpf_xdp_attach_opts, opts, .old_prog_fd = c->obj->prog_fd);
 
-		bpf_xdp_detach(
+		r = bpf_xdp_detach(
 		    p->ifindex, xdp_flags(c) | XDP_FLAGS_REPLACE, &opts);
+		if (r &&
+		    !bpf_xdp_query_id(p->ifindex, (int)xdp_flags(c), &cur) &&
+		    cur)
+			log_warn("netdev '%s': XDP program id %u is not "
+				 "Cubicle's: left in place",
+			    p->peer, cur);
 	}
+}
+
+/* What a netdev carries that is not Cubicle's, for a message. */
+static const char *
+foreign_desc(const struct cube *c, uint32_t foreign, char *buf, size_t len)
+{
+	if (c->hook != HOOK_TC)
+		snprintf(buf, len, "an XDP program (id %u)", foreign);
+	else if (foreign == NOT_BPF)
+		snprintf(buf, len,
+		    "a tc ingress filter at handle %#x priority %d",
+		    CUB_TC_HANDLE, CUB_TC_PRIO);
+	else
+		snprintf(buf, len,
+		    "a tc ingress filter at handle %#x priority %d (program "
+		    "id %u)",
+		    CUB_TC_HANDLE, CUB_TC_PRIO, foreign);
+	return buf;
+}
+
+/* The error for a netdev that carries someone else's program. */
+static struct cub_val *
+busy_err(struct cube *c, struct bport *p, const char *peer, uint32_t foreign)
+{
+	char what[128];
+
+	return cub_err_val(CUB_E_BUSY,
+	    "cube '%s' port '%s': netdev '%s' already has %s that Cubicle "
+	    "did not attach; remove it first",
+	    c->name, p->name, peer,
+	    foreign_desc(c, foreign, what, sizeof(what)));
+}
+
+/*
+ * Before the cube has a program: refuse a netdev that carries someone
+ * else's program now, so that a create fails before anything loads (the
+ * attach checks again when the program is there).
+ */
+static int
+hook_check(struct cube *c, int ifindex, uint32_t *foreign)
+{
+	uint32_t stale, id;
+	int r;
+
+	*foreign = 0;
+	if (c->hook == HOOK_TC) {
+		if (tc_slot(ifindex, &id))
+			*foreign = id ? id : NOT_BPF;
+		return *foreign ? -EBUSY : 0;
+	}
+	if ((r = xdp_query(c, ifindex, foreign, &stale)))
+		return r;
+	return *foreign ? -EBUSY : 0;
 }
 
 int
 topo_attach(struct broker *b, struct cube *c, struct bport *p, const char *peer,
     struct cub_val **errv)
 {
+	uint32_t foreign = 0;
 	int ifindex, r;
 
 	ifindex = (int)if_nametoindex(peer);
@@ -157,24 +488,27 @@ topo_attach(struct broker *b, struct cube *c, struct bport *p, const char *peer,
 		    p->name, peer);
 		return -ENODEV;
 	}
+	if (!c->obj)
+		r = hook_check(c, ifindex, &foreign);
+	else if (!(r = port_maps(c, p, ifindex, true)))
+		r = hook_attach(c, p, ifindex, c->obj->prog_fd, -1, &foreign);
+	if (r) {
+		if (c->obj)
+			port_maps(c, p, ifindex, false);
+		if (foreign)
+			*errv = busy_err(c, p, peer, foreign);
+		else
+			*errv = cub_err_val(r == -EBUSY || r == -EEXIST
+						? CUB_E_BUSY
+						: CUB_E_KERNEL,
+			    "cube '%s' port '%s': attach to '%s' failed: %s",
+			    c->name, p->name, peer, strerror(-r));
+		return r;
+	}
 	snprintf(p->peer, sizeof(p->peer), "%s", peer);
 	p->ifindex = ifindex;
 	if (!c->obj)
 		return 0; /* attached when the worker loads the program */
-	if ((r = port_maps(c, p, ifindex, true)) ||
-	    (r = hook_attach(c, p, ifindex, c->obj->prog_fd, -1))) {
-		port_maps(c, p, ifindex, false);
-		p->peer[0] = '\0';
-		p->ifindex = 0;
-		*errv = cub_err_val(
-		    r == -EBUSY || r == -EEXIST ? CUB_E_BUSY : CUB_E_KERNEL,
-		    "cube '%s' port '%s': attach to '%s' failed: %s%s", c->name,
-		    p->name, peer, strerror(-r),
-		    r == -EBUSY || r == -EEXIST
-			? " (another XDP program is attached there)"
-			: "");
-		return r;
-	}
 	log_info("cube '%s' port '%s': attached to %s (ifindex %d, %s)",
 	    c->name, p->name, peer, ifindex, hook_name(c->hook));
 	return 0;
@@ -195,19 +529,93 @@ topo_detach(struct broker *b, struct cube *c, struct bport *p)
 	p->ifindex = 0;
 }
 
+/* What topo_reattach_all() did to a port, by position in c->ports. */
+enum reattach {
+	RA_NONE,     /* nothing: no peer, netdev gone, in place, or failed */
+	RA_REPLACED, /* an older program of the cube was replaced */
+	RA_FRESH,    /* attached where none of the cube's programs was */
+};
+
+/*
+ * Undo what topo_reattach_all() did: put old_prog_fd back where it was
+ * replaced, or (a first load) detach the new program where it was
+ * attached fresh.  An attachment that was already in place stays.
+ */
+static void
+reattach_undo(struct cube *c, int old_prog_fd, const uint8_t *did)
+{
+	uint32_t foreign;
+	struct bport *p;
+	unsigned i;
+
+	for (p = c->ports, i = 0; p && i < CUB_MAX_PORTS; p = p->next, i++) {
+		if (did[i] == RA_NONE)
+			continue;
+		if (old_prog_fd < 0) {
+			if (did[i] == RA_FRESH)
+				hook_detach(c, p);
+			continue;
+		}
+		if (c->hook == HOOK_TC) {
+			hook_attach(
+			    c, p, p->ifindex, old_prog_fd, -1, &foreign);
+		} else {
+			LIBBPF_OPTS(bpf_xdp_attach_opts, opts,
+			    .old_prog_fd = c->obj->prog_fd);
+
+			bpf_xdp_attach(p->ifindex, old_prog_fd,
+			    xdp_flags(c) | XDP_FLAGS_REPLACE, &opts);
+		}
+	}
+}
+
+/* Make p (which has a netdev) run c->obj's program; what it did in *did. */
+static int
+reattach_one(struct cube *c, struct bport *p, int old_prog_fd, uint8_t *did,
+    uint32_t *foreign)
+{
+	__u32 cur = 0;
+	int r;
+
+	*foreign = 0;
+	if ((r = port_maps(c, p, p->ifindex, true)))
+		return r;
+	if (old_prog_fd < 0) {
+		if (c->hook == HOOK_TC)
+			tc_slot(p->ifindex, &cur);
+		else if (bpf_xdp_query_id(p->ifindex, (int)xdp_flags(c), &cur))
+			cur = 0;
+		if (cur == c->obj->prog_id)
+			return 0; /* adopted and still in place */
+	}
+	r = hook_attach(
+	    c, p, p->ifindex, c->obj->prog_fd, old_prog_fd, foreign);
+	if (r)
+		return r;
+	*did = old_prog_fd < 0 && (!cur || !prog_is_ours(c, cur)) ? RA_FRESH
+								  : RA_REPLACED;
+	return 0;
+}
+
 /*
  * Make every port that has a peer run c->obj's program: after a load
- * (replacing old_prog_fd in place) or an adoption.  Stops at the first
- * failure and returns it.
+ * (replacing old_prog_fd in place) or an adoption.  A netdev that carries
+ * a program that is not Cubicle's is refused, never replaced.  Goes
+ * through every port (so that each one's ifindex is known, and a later
+ * detach finds it); if any failed, undoes what it did and returns the
+ * first failure.
  */
 int
 topo_reattach_all(struct broker *b, struct cube *c, int old_prog_fd)
 {
+	uint8_t did[CUB_MAX_PORTS] = {RA_NONE}, dummy;
+	uint32_t foreign;
+	char what[128];
 	struct bport *p;
-	__u32 cur = 0;
-	int r;
+	unsigned i;
+	int r, first = 0;
 
-	for (p = c->ports; p; p = p->next) {
+	for (p = c->ports, i = 0; p; p = p->next, i++) {
 		if (!p->peer[0])
 			continue;
 		p->ifindex = (int)if_nametoindex(p->peer);
@@ -216,20 +624,22 @@ topo_reattach_all(struct broker *b, struct cube *c, int old_prog_fd)
 			    c->name, p->name, p->peer);
 			continue;
 		}
-		if ((r = port_maps(c, p, p->ifindex, true)))
-			return r;
-		if (c->hook != HOOK_TC && old_prog_fd < 0 &&
-		    !bpf_xdp_query_id(p->ifindex, (int)xdp_flags(c), &cur) &&
-		    cur == c->obj->prog_id)
-			continue; /* adopted and still in place */
-		if (c->hook != HOOK_TC && old_prog_fd < 0 && cur)
-			r = bpf_xdp_attach(
-			    p->ifindex, c->obj->prog_fd, xdp_flags(c), NULL);
+		r = reattach_one(c, p, old_prog_fd,
+		    i < CUB_MAX_PORTS ? &did[i] : &dummy, &foreign);
+		if (!r)
+			continue;
+		if (foreign)
+			log_err("cube '%s' port '%s': netdev '%s' has %s that "
+				"Cubicle did not attach: not replaced",
+			    c->name, p->name, p->peer,
+			    foreign_desc(c, foreign, what, sizeof(what)));
 		else
-			r = hook_attach(
-			    c, p, p->ifindex, c->obj->prog_fd, old_prog_fd);
-		if (r)
-			return r;
+			log_errno(r, "cube '%s' port '%s': attach to '%s'",
+			    c->name, p->name, p->peer);
+		if (!first)
+			first = r;
 	}
-	return 0;
+	if (first)
+		reattach_undo(c, old_prog_fd, did);
+	return first;
 }

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 
 #include "broker.h"
 #include "call.h"
@@ -52,6 +53,23 @@ wc_hello(struct service *s, const struct cub_val *p, struct cub_val **res,
 	if (cub_val__as_u64(cub_val__get(pol, "max_map_bytes"), &v))
 		return ERR(CUB_E_TYPE, "hello: policy.max_map_bytes");
 	policy.max_map_bytes = v;
+	/* What the administrator allows, checked on every hello (a policy
+	 * stored by an older run included). */
+	if (policy.max_map_bytes > s->b->o.max_cube_map_bytes)
+		return ERR(CUB_E_LIMIT,
+		    "hello: policy.max_map_bytes %llu is over cubicled's "
+		    "--max-cube-map-bytes %llu",
+		    (unsigned long long)policy.max_map_bytes,
+		    (unsigned long long)s->b->o.max_cube_map_bytes);
+	for (v = 0; v < 64; v++)
+		if ((policy.map_types & (1ull << v)) &&
+		    bpf_map_type_broker_only((uint32_t)v))
+			return ERR(CUB_E_PERM,
+			    "hello: policy.map_types declares %s, whose values "
+			    "are interfaces, CPUs or sockets; the broker fills "
+			    "no such map for a service",
+			    libbpf_bpf_map_type_str((enum bpf_map_type)v)
+				?: "an unknown type");
 
 	pthread_mutex_lock(&s->b->lock);
 	if (s->schema_wire) {
@@ -152,14 +170,18 @@ percpu(uint32_t type)
 {
 	return type == BPF_MAP_TYPE_PERCPU_ARRAY ||
 	       type == BPF_MAP_TYPE_PERCPU_HASH ||
-	       type == BPF_MAP_TYPE_LRU_PERCPU_HASH;
+	       type == BPF_MAP_TYPE_LRU_PERCPU_HASH ||
+	       type == BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE;
 }
 
 /*
  * The map named by p {cube, map: id} of one of this service's cubes.
- * Framework maps (cub_*) belong to the broker: a worker may read them,
- * never write them.  On success the lock is held and *vsz is the size of
- * a value as user space sees it (per-CPU maps: one per possible CPU).
+ * Framework maps (the cub_* maps the broker checked and fills, marked by
+ * bpfobj.c) belong to the broker, and so do maps whose values are file
+ * descriptors, interfaces, CPUs or sockets (a value would be resolved in
+ * the broker's fd table): a worker may read them, never write them.
+ * On success the lock is held and *vsz is the size of a value as user
+ * space sees it (per-CPU maps: one per possible CPU).
  */
 static struct bmap *
 map_get(struct service *s, const char *method, const struct cub_val *p,
@@ -185,9 +207,18 @@ map_get(struct service *s, const char *method, const struct cub_val *p,
 		goto fail;
 	}
 	bm = &c->obj->maps[id - 1];
-	if (write && !strncmp(bm->name, "cub_", 4)) {
+	if (write && bm->framework) {
 		*errv = cub_err_val(
 		    CUB_E_PERM, "map '%s' belongs to the broker", bm->name);
+		goto fail;
+	}
+	if (write && bpf_map_type_holds_fds(bm->type)) {
+		*errv = cub_err_val(CUB_E_PERM,
+		    "%s: map '%s' is a %s: its values are file descriptors "
+		    "or interfaces, which only the broker writes",
+		    method, bm->name,
+		    libbpf_bpf_map_type_str((enum bpf_map_type)bm->type)
+			?: "map of an unknown type");
 		goto fail;
 	}
 	*vsz = (size_t)bm->value_size * (percpu(bm->type) ? s->b->ncpus : 1);

@@ -1,16 +1,25 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The worker sandbox. One function per step, called in this fixed order by
- * sandbox_enter(): ids, capabilities, no_new_privs, seccomp, rlimits.
+ * sandbox_prepare(): ids (and the parent-death signal), capabilities,
+ * no_new_privs, Landlock, the loading seccomp filter, rlimits; then
+ * sandbox_seal() stacks the final filter once the plugin is loaded.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
+#include <linux/landlock.h>
+#include <linux/seccomp.h>
 #include <sched.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cap-ng.h>
@@ -53,7 +62,6 @@ static const char *const sandbox_allowed[] = {
     "pread64",
     "close",
     "fstat",
-    "newfstatat",
     "lseek",
     "fcntl",
     /* Memory. */
@@ -96,8 +104,7 @@ static const char *const sandbox_allowed[] = {
     "pipe2",
     "poll",
     "ppoll",
-    /* nng IPC pipes: dialing, data, peer credentials. */
-    "connect",
+    /* nng IPC pipes (dialed before the sandbox): data, credentials. */
     "sendmsg",
     "recvmsg",
     "sendto",
@@ -109,7 +116,12 @@ static const char *const sandbox_allowed[] = {
     "getpeername",
 };
 
-/* Step 1: leave root for o->uid/o->gid with no supplementary groups. */
+/*
+ * Step 1: leave root for o->uid/o->gid with no supplementary groups. The
+ * uid change clears the parent-death signal the supervisor set: set it
+ * again, then check the parent is still the one it was for, so a broker
+ * that died in between cannot leave the worker behind.
+ */
 static int
 sandbox_ids(const struct sandbox_opts *o)
 {
@@ -132,6 +144,12 @@ sandbox_ids(const struct sandbox_opts *o)
 		return -errno;
 	if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0)
 		return -errno;
+	if (o->parent) {
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+			return -errno;
+		if (getppid() != o->parent)
+			return -ESRCH;
+	}
 	return 0;
 }
 
@@ -176,46 +194,170 @@ sandbox_no_new_privs(void)
 }
 
 /*
- * Step 4: the seccomp allow-list, loaded on every thread at once (nng's
- * threads already run). Anything not listed kills the whole process with
- * SIGSYS, notably bpf, execve, ptrace, kill, mount, the setuid family,
- * non-AF_UNIX sockets, accept and new processes.
+ * Step 3b: while the plugin loads, Landlock lets the process open for
+ * reading only the plugin file (o->read_fd) and the system's libraries
+ * (what dlopen() may need for a dependency): no other file, whatever the
+ * loading filter lets through. The domain stays for the worker's life.
+ * A kernel without Landlock skips this step (the sealed filter refuses
+ * every open all the same).
  */
+/* Newer than Debian 12's headers (Landlock ABI 3 and 5). */
+#ifndef LANDLOCK_ACCESS_FS_TRUNCATE
+#define LANDLOCK_ACCESS_FS_TRUNCATE (1ULL << 14)
+#endif
+#ifndef LANDLOCK_ACCESS_FS_IOCTL_DEV
+#define LANDLOCK_ACCESS_FS_IOCTL_DEV (1ULL << 15)
+#endif
+
 static int
-sandbox_seccomp(void)
+landlock_allow(int ruleset, int fd, uint64_t access)
+{
+	struct landlock_path_beneath_attr pb = {
+	    .allowed_access = access, .parent_fd = fd};
+
+	if (syscall(__NR_landlock_add_rule, ruleset, LANDLOCK_RULE_PATH_BENEATH,
+		&pb, 0) < 0)
+		return -errno;
+	return 0;
+}
+
+static int
+sandbox_landlock(const struct sandbox_opts *o)
+{
+	static const char *const libs[] = {"/usr/lib", "/usr/lib64",
+	    "/usr/local/lib", "/lib", "/lib64", "/etc/ld.so.cache"};
+	struct landlock_ruleset_attr attr = {0};
+	uint64_t read = LANDLOCK_ACCESS_FS_READ_FILE;
+	int abi, ruleset, fd, r = 0;
+	size_t i;
+
+	if (o->read_fd <= 0)
+		return 0;
+	abi = (int)syscall(__NR_landlock_create_ruleset, NULL, 0,
+	    LANDLOCK_CREATE_RULESET_VERSION);
+	if (abi < 0)
+		return errno == ENOSYS || errno == EOPNOTSUPP ? 0 : -errno;
+	/* Every file-system right this kernel knows is handled (denied). */
+	attr.handled_access_fs = (LANDLOCK_ACCESS_FS_MAKE_SYM << 1) - 1;
+	if (abi >= 2)
+		attr.handled_access_fs |= LANDLOCK_ACCESS_FS_REFER;
+	if (abi >= 3)
+		attr.handled_access_fs |= LANDLOCK_ACCESS_FS_TRUNCATE;
+	if (abi >= 5)
+		attr.handled_access_fs |= LANDLOCK_ACCESS_FS_IOCTL_DEV;
+	ruleset =
+	    (int)syscall(__NR_landlock_create_ruleset, &attr, sizeof(attr), 0);
+	if (ruleset < 0)
+		return -errno;
+	r = landlock_allow(ruleset, o->read_fd, read);
+	for (i = 0; !r && i < sizeof(libs) / sizeof(libs[0]); i++) {
+		fd = open(libs[i], O_PATH | O_CLOEXEC);
+		if (fd < 0)
+			continue; /* not on this system */
+		r = landlock_allow(ruleset, fd,
+		    read | (strcmp(libs[i], "/etc/ld.so.cache")
+				   ? LANDLOCK_ACCESS_FS_READ_DIR
+				   : 0));
+		close(fd);
+	}
+	if (!r && syscall(__NR_landlock_restrict_self, ruleset, 0) < 0)
+		r = -errno;
+	close(ruleset);
+	return r;
+}
+
+/*
+ * Step 4 (sandbox_prepare, stage SANDBOX_LOADING) and sandbox_seal (stage
+ * SANDBOX_SEALED): the seccomp allow-list, loaded on every thread at once
+ * (nng's threads already run). Anything not listed kills the whole process
+ * with SIGSYS, notably bpf, execve, ptrace, kill, mount, the setuid
+ * family, bind, listen, accept and new processes.
+ *
+ * The loading filter is the sealed one plus what dlopen() needs: read-only
+ * opens and fstatat (glibc's fstat), and seccomp() to stack the sealed
+ * filter. A new process fails with EPERM there instead of killing, so that
+ * a plugin constructor which tries gets an error (the sealed filter,
+ * stacked on top, kills: the stricter action of the two always wins).
+ * No socket or connection can be made at either stage: the worker dials
+ * its broker before the sandbox and never again.
+ */
+enum sandbox_stage {
+	SANDBOX_LOADING,
+	SANDBOX_SEALED,
+};
+
+static int
+sandbox_seccomp(enum sandbox_stage stage)
 {
 	const uint32_t thread = CLONE_VM | CLONE_SIGHAND | CLONE_THREAD;
+	const uint32_t writes = O_WRONLY | O_RDWR | O_CREAT | O_TRUNC;
+	const unsigned LOAD = 1u << SANDBOX_LOADING;
+	const unsigned SEAL = 1u << SANDBOX_SEALED;
+	const unsigned BOTH = LOAD | SEAL;
 	/* Calls allowed (or refused without killing) by their arguments. */
 	const struct {
-		int nr;
+		const char *name;
 		uint32_t action;
+		unsigned stages; /* LOAD, SEAL or both */
 		unsigned nargs;
-		struct scmp_arg_cmp cmp;
+		struct scmp_arg_cmp cmp[2];
 	} rules[] = {
-	    /* nng redials the broker after a restart: AF_UNIX sockets only. */
-	    {SCMP_SYS(socket), SCMP_ACT_ALLOW, 1,
-		SCMP_A0(SCMP_CMP_EQ, AF_UNIX)},
+	    /* No new socket after the dial; others than AF_UNIX kill. */
+	    {"socket", SCMP_ACT_ERRNO(EACCES), BOTH, 1,
+		{SCMP_A0(SCMP_CMP_EQ, AF_UNIX)}},
+	    {"socketpair", SCMP_ACT_ERRNO(EACCES), BOTH, 0, {{0}}},
+	    {"connect", SCMP_ACT_ERRNO(EACCES), BOTH, 0, {{0}}},
 	    /* Threads only: the flags glibc's pthread_create() passes. */
-	    {SCMP_SYS(clone), SCMP_ACT_ALLOW, 1,
-		SCMP_A0(SCMP_CMP_MASKED_EQ, thread, thread)},
+	    {"clone", SCMP_ACT_ALLOW, BOTH, 1,
+		{SCMP_A0(SCMP_CMP_MASKED_EQ, thread, thread)}},
+	    /* While loading, a new process is an error, not fatal. */
+	    {"clone", SCMP_ACT_ERRNO(EPERM), LOAD, 1,
+		{SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, 0)}},
 	    /* A filter cannot read clone3's flags: glibc falls back to clone.
 	     */
-	    {SCMP_SYS(clone3), SCMP_ACT_ERRNO(ENOSYS), 0, {0}},
-	    /* Opening files is refused, not fatal: a plugin may probe. */
-	    {SCMP_SYS(openat), SCMP_ACT_ERRNO(EACCES), 0, {0}},
-	    {SCMP_SYS(open), SCMP_ACT_ERRNO(EACCES), 0, {0}},
+	    {"clone3", SCMP_ACT_ERRNO(ENOSYS), BOTH, 0, {{0}}},
+	    /* dlopen() reads the plugin; nothing is written at any stage. */
+	    {"openat", SCMP_ACT_ALLOW, LOAD, 1,
+		{SCMP_A2(SCMP_CMP_MASKED_EQ, writes, 0)}},
+	    {"open", SCMP_ACT_ALLOW, LOAD, 1,
+		{SCMP_A1(SCMP_CMP_MASKED_EQ, writes, 0)}},
+	    {"newfstatat", SCMP_ACT_ALLOW, LOAD, 0, {{0}}},
+	    /* What a constructor may ask about its own confinement. */
+	    {"capget", SCMP_ACT_ALLOW, LOAD, 0, {{0}}},
+	    {"prctl", SCMP_ACT_ALLOW, LOAD, 1,
+		{SCMP_A0(SCMP_CMP_EQ, PR_GET_NO_NEW_PRIVS)}},
+	    {"prctl", SCMP_ACT_ALLOW, LOAD, 1,
+		{SCMP_A0(SCMP_CMP_EQ, PR_GET_SECCOMP)}},
+	    {"seccomp", SCMP_ACT_ALLOW, LOAD, 2,
+		{SCMP_A0(SCMP_CMP_EQ, SECCOMP_SET_MODE_FILTER),
+		    SCMP_A1(SCMP_CMP_MASKED_EQ,
+			SECCOMP_FILTER_FLAG_NEW_LISTENER, 0)}},
+	    /* Opening and naming paths is refused, not fatal: a plugin may
+	     * probe. glibc's fstat() is newfstatat(fd, "", AT_EMPTY_PATH),
+	     * which could name any path too: it fails, fstat works. */
+	    {"openat", SCMP_ACT_ERRNO(EACCES), SEAL, 0, {{0}}},
+	    {"open", SCMP_ACT_ERRNO(EACCES), SEAL, 0, {{0}}},
+	    {"newfstatat", SCMP_ACT_ERRNO(EACCES), SEAL, 0, {{0}}},
+	    {"statx", SCMP_ACT_ERRNO(EACCES), BOTH, 0, {{0}}},
+	    {"stat", SCMP_ACT_ERRNO(EACCES), BOTH, 0, {{0}}},
+	    {"lstat", SCMP_ACT_ERRNO(EACCES), BOTH, 0, {{0}}},
+	    {"access", SCMP_ACT_ERRNO(EACCES), BOTH, 0, {{0}}},
+	    {"faccessat", SCMP_ACT_ERRNO(EACCES), BOTH, 0, {{0}}},
+	    {"faccessat2", SCMP_ACT_ERRNO(EACCES), BOTH, 0, {{0}}},
+	    {"readlink", SCMP_ACT_ERRNO(EACCES), BOTH, 0, {{0}}},
+	    {"readlinkat", SCMP_ACT_ERRNO(EACCES), BOTH, 0, {{0}}},
 	    /* Thread names (pthread_setname_np on the calling thread). */
-	    {SCMP_SYS(prctl), SCMP_ACT_ALLOW, 1,
-		SCMP_A0(SCMP_CMP_EQ, PR_SET_NAME)},
-	    {SCMP_SYS(prctl), SCMP_ACT_ALLOW, 1,
-		SCMP_A0(SCMP_CMP_EQ, PR_GET_NAME)},
+	    {"prctl", SCMP_ACT_ALLOW, BOTH, 1,
+		{SCMP_A0(SCMP_CMP_EQ, PR_SET_NAME)}},
+	    {"prctl", SCMP_ACT_ALLOW, BOTH, 1,
+		{SCMP_A0(SCMP_CMP_EQ, PR_GET_NAME)}},
 	    /* isatty(): glibc stdio asks when it first buffers a terminal. */
-	    {SCMP_SYS(ioctl), SCMP_ACT_ALLOW, 1, SCMP_A1(SCMP_CMP_EQ, TCGETS)},
+	    {"ioctl", SCMP_ACT_ALLOW, BOTH, 1, {SCMP_A1(SCMP_CMP_EQ, TCGETS)}},
 	    /* abort() and raise(): signals to our own threads only. */
-	    {SCMP_SYS(tgkill), SCMP_ACT_ALLOW, 1,
-		SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid())},
+	    {"tgkill", SCMP_ACT_ALLOW, BOTH, 1,
+		{SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid())}},
 	    /* setrlimit()/getrlimit() on ourselves, for step 5 and glibc. */
-	    {SCMP_SYS(prlimit64), SCMP_ACT_ALLOW, 1, SCMP_A0(SCMP_CMP_EQ, 0)},
+	    {"prlimit64", SCMP_ACT_ALLOW, BOTH, 1, {SCMP_A0(SCMP_CMP_EQ, 0)}},
 	};
 	scmp_filter_ctx ctx;
 	size_t i;
@@ -231,6 +373,10 @@ sandbox_seccomp(void)
 	r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
 	if (r < 0)
 		goto out;
+	/* Step 3 set it; prctl() is not allowed when the sealed one loads. */
+	r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0);
+	if (r < 0)
+		goto out;
 
 	for (i = 0; i < sizeof(sandbox_allowed) / sizeof(sandbox_allowed[0]);
 	     i++) {
@@ -244,9 +390,21 @@ sandbox_seccomp(void)
 			goto out;
 	}
 
+	/*
+	 * A call's rule without arguments overrides its rules with arguments
+	 * in libseccomp, so a stage never has both for one call: while
+	 * loading, an open for writing is not listed and kills.
+	 */
 	for (i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
-		r = seccomp_rule_add_array(ctx, rules[i].action, rules[i].nr,
-		    rules[i].nargs, &rules[i].cmp);
+		if (!(rules[i].stages & (1u << stage)))
+			continue;
+		nr = seccomp_syscall_resolve_name(rules[i].name);
+		if (nr == __NR_SCMP_ERROR) {
+			r = -EINVAL;
+			goto out;
+		}
+		r = seccomp_rule_add_array(
+		    ctx, rules[i].action, nr, rules[i].nargs, rules[i].cmp);
 		if (r < 0)
 			goto out;
 	}
@@ -291,7 +449,7 @@ sandbox_rlimits(const struct sandbox_opts *o)
 }
 
 int
-sandbox_enter(const struct sandbox_opts *o)
+sandbox_prepare(const struct sandbox_opts *o)
 {
 	int r;
 
@@ -304,8 +462,28 @@ sandbox_enter(const struct sandbox_opts *o)
 	r = sandbox_no_new_privs();
 	if (r < 0)
 		return r;
-	r = sandbox_seccomp();
+	r = sandbox_landlock(o);
+	if (r < 0)
+		return r;
+	r = sandbox_seccomp(SANDBOX_LOADING);
 	if (r < 0)
 		return r;
 	return sandbox_rlimits(o);
+}
+
+int
+sandbox_seal(void)
+{
+	return sandbox_seccomp(SANDBOX_SEALED);
+}
+
+int
+sandbox_enter(const struct sandbox_opts *o)
+{
+	int r;
+
+	r = sandbox_prepare(o);
+	if (r < 0)
+		return r;
+	return sandbox_seal();
 }

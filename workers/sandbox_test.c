@@ -16,10 +16,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -389,23 +391,16 @@ body_status_and_ipc(void)
 	/* The sockets opened before the sandbox still work. */
 	round_trip(worker_req, worker_rep);
 
-	/* A fresh dial, as after a broker restart: socket(AF_UNIX), connect. */
+	/*
+	 * No fresh dial, as nng would redial after a broker restart: the
+	 * socket is refused, the worker lives on.
+	 */
 	CHILD_CHECK(nng_req0_open(&s) == 0);
 	set_timeouts(s);
-	CHILD_CHECK(nng_dial(s, broker_url, NULL, 0) == 0);
-	CHILD_CHECK(nng_send(s, "hello", 6, 0) == 0);
-	CHILD_CHECK(nng_recv(s, buf, &sz, 0) == 0);
-	CHILD_CHECK(sz == 6 && strcmp(buf, "hello") == 0);
-
-	/*
-	 * While the broker is down: a failed dial, and nng's background
-	 * redials (socket, connect, close, timer) for a few periods.
-	 */
-	r = nng_dial(s, missing_url, NULL, 0);
-	CHILD_CHECK(r == NNG_ECONNREFUSED || r == NNG_ENOENT);
-	CHILD_CHECK(nng_socket_set_ms(s, NNG_OPT_RECONNMINT, 20) == 0);
-	CHILD_CHECK(nng_dial(s, missing_url, NULL, NNG_FLAG_NONBLOCK) == 0);
-	nng_msleep(200);
+	r = nng_dial(s, broker_url, NULL, 0);
+	CHILD_CHECK(r != 0);
+	CHILD_CHECK(nng_send(s, "hello", 6, NNG_FLAG_NONBLOCK) != 0 ||
+		    nng_recv(s, buf, &sz, NNG_FLAG_NONBLOCK) != 0);
 	CHILD_CHECK(nng_close(s) == 0);
 }
 
@@ -603,6 +598,234 @@ START_TEST(test_root_refused)
 }
 END_TEST
 
+/* No new socket or connection, and no path named: EACCES, not SIGSYS. */
+static void
+body_no_reach(void)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	char buf[64];
+	struct stat st;
+	int sv[2];
+
+	CHILD_CHECK(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0) == -1);
+	CHILD_CHECK(errno == EACCES);
+	CHILD_CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == -1);
+	CHILD_CHECK(errno == EACCES);
+	/* Abstract "cubi-test": no path needed, and none of ours. */
+	memcpy(sa.sun_path + 1, "cubi-test", 9);
+	CHILD_CHECK(connect(null_fd, (struct sockaddr *)&sa, sizeof(sa)) == -1);
+	CHILD_CHECK(errno == EACCES);
+	CHILD_CHECK(stat("/etc/passwd", &st) == -1 && errno == EACCES);
+	CHILD_CHECK(lstat("/etc/passwd", &st) == -1 && errno == EACCES);
+	CHILD_CHECK(fstatat(AT_FDCWD, "/etc/passwd", &st, 0) == -1);
+	CHILD_CHECK(errno == EACCES);
+	/* AT_EMPTY_PATH does not keep a path from being named. */
+	CHILD_CHECK(fstatat(null_fd, "/etc/passwd", &st, AT_EMPTY_PATH) == -1);
+	CHILD_CHECK(errno == EACCES);
+	CHILD_CHECK(
+	    syscall(__NR_statx, AT_FDCWD, "/etc/passwd", 0, 0x7ff, buf) == -1);
+	CHILD_CHECK(errno == EACCES);
+	CHILD_CHECK(access("/etc/passwd", F_OK) == -1 && errno == EACCES);
+	CHILD_CHECK(readlink("/proc/self/exe", buf, sizeof(buf)) == -1);
+	CHILD_CHECK(errno == EACCES);
+	/* fstat() on a descriptor (the fstat system call) still works. */
+	CHILD_CHECK(syscall(__NR_fstat, null_fd, &st) == 0);
+}
+
+START_TEST(test_no_reach)
+{
+	pid_t broker;
+	int status;
+
+	dir_setup();
+	broker = broker_start();
+	status = run_sandboxed(body_no_reach, false, NULL);
+	broker_stop(broker);
+	dir_teardown();
+	assert_exit_ok(status);
+}
+END_TEST
+
+/*
+ * The loading stage (what a plugin constructor runs under): every id,
+ * capability and limit of the sandbox, read-only opens, and a new process
+ * fails instead of killing; sealing stacks the final filter.
+ */
+START_TEST(test_loading_stage)
+{
+	struct sandbox_opts o = {.uid = TEST_UID, .gid = TEST_GID};
+	int status;
+	pid_t pid;
+
+	dir_setup();
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		char text[4096];
+		ssize_t n;
+		pid_t child;
+		int fd;
+
+		worker_setup();
+		o.parent = getppid();
+		CHILD_CHECK(sandbox_prepare(&o) == 0);
+		fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+		CHILD_CHECK(fd >= 0);
+		n = read(fd, text, sizeof(text) - 1);
+		CHILD_CHECK(n > 0);
+		text[n] = '\0';
+		close(fd);
+		CHILD_CHECK(status_hex(text, "CapEff") == 0);
+		CHILD_CHECK(status_long(text, "NoNewPrivs") == 1);
+		CHILD_CHECK(status_long(text, "Seccomp") == 2);
+		status_ids(text, "Uid", TEST_UID);
+		CHILD_CHECK(open("/etc/shadow", O_RDONLY | O_CLOEXEC) == -1);
+		CHILD_CHECK(errno == EACCES);
+		child = fork();
+		if (child == 0)
+			_exit(CHILD_SURVIVED);
+		CHILD_CHECK(child == -1 && errno == EPERM);
+		round_trip(worker_req, worker_rep);
+		CHILD_CHECK(sandbox_seal() == 0);
+		CHILD_CHECK(open("/etc/passwd", O_RDONLY | O_CLOEXEC) == -1);
+		CHILD_CHECK(errno == EACCES);
+		round_trip(worker_req, worker_rep);
+		/* Sealed: a new process kills now. */
+		child = fork();
+		_exit(CHILD_SURVIVED);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	dir_teardown();
+	assert_sigsys(status);
+}
+END_TEST
+
+/*
+ * Landlock while loading: the file given (the plugin) and the system
+ * libraries open for reading, nothing else does, world-readable or not.
+ */
+START_TEST(test_landlock)
+{
+	struct sandbox_opts o = {.uid = TEST_UID, .gid = TEST_GID};
+	char path[128];
+	int status, fd;
+	pid_t pid;
+
+	dir_setup();
+	snprintf(path, sizeof(path), "%s/plugin.so", test_dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, "x", 1), 1);
+	close(fd);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		o.read_fd = open(path, O_RDONLY | O_CLOEXEC);
+		CHILD_CHECK(o.read_fd > 0);
+		CHILD_CHECK(sandbox_prepare(&o) == 0);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		CHILD_CHECK(fd >= 0);
+		close(fd);
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", o.read_fd);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		CHILD_CHECK(fd >= 0);
+		close(fd);
+		fd = open("/etc/ld.so.cache", O_RDONLY | O_CLOEXEC);
+		CHILD_CHECK(fd >= 0 || errno == ENOENT);
+		if (fd >= 0)
+			close(fd);
+		CHILD_CHECK(open("/etc/passwd", O_RDONLY | O_CLOEXEC) == -1);
+		CHILD_CHECK(errno == EACCES);
+		CHILD_CHECK(
+		    open("/proc/self/status", O_RDONLY | O_CLOEXEC) == -1);
+		CHILD_CHECK(errno == EACCES);
+		_exit(0);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	unlink(path);
+	dir_teardown();
+	assert_exit_ok(status);
+}
+END_TEST
+
+/*
+ * The uid switch clears the parent-death signal: sandbox_prepare() sets it
+ * again. A worker whose parent (a stand-in broker) dies is killed; one
+ * whose parent is no longer the expected one is refused.
+ */
+START_TEST(test_dies_with_parent)
+{
+	int ready[2], pids[2], status, i, r;
+	pid_t broker, worker;
+	char c;
+
+	dir_setup();
+	ck_assert_int_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+	ck_assert_int_eq(pipe2(ready, O_CLOEXEC), 0);
+	ck_assert_int_eq(pipe2(pids, O_CLOEXEC), 0);
+	broker = fork();
+	ck_assert_int_ge(broker, 0);
+	if (broker == 0) {
+		close(pids[0]);
+		worker = fork();
+		CHILD_CHECK(worker >= 0);
+		if (worker == 0) {
+			struct sandbox_opts o = {.uid = TEST_UID,
+			    .gid = TEST_GID,
+			    .parent = getppid()};
+
+			CHILD_CHECK(prctl(PR_SET_PDEATHSIG, SIGKILL) == 0);
+			CHILD_CHECK(sandbox_enter(&o) == 0);
+			CHILD_CHECK(write(ready[1], "r", 1) == 1);
+			for (;;)
+				sleep(1); /* pause() is not allowed */
+		}
+		close(ready[1]);
+		CHILD_CHECK(
+		    write(pids[1], &worker, sizeof(worker)) == sizeof(worker));
+		/* Wait for the sandboxed worker, then die. */
+		CHILD_CHECK(read(ready[0], &c, 1) == 1);
+		_exit(0);
+	}
+	close(ready[0]);
+	close(ready[1]);
+	close(pids[1]);
+	ck_assert_int_eq(
+	    read(pids[0], &worker, sizeof(worker)), (ssize_t)sizeof(worker));
+	close(pids[0]);
+	ck_assert_int_eq(waitpid(broker, &status, 0), broker);
+	assert_exit_ok(status);
+	/* The orphan is ours (subreaper): it must be killed (5 s deadline). */
+	for (i = 0; i < 500 && (r = waitpid(worker, &status, WNOHANG)) == 0;
+	     i++)
+		usleep(10000);
+	if (r == 0) {
+		kill(worker, SIGKILL);
+		waitpid(worker, &status, 0);
+		ck_abort_msg(
+		    "worker %d outlived its parent by 5 s", (int)worker);
+	}
+	ck_assert_msg(r == worker, "waitpid(worker %d): %s", (int)worker,
+	    strerror(errno));
+	ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+	    "worker outlived its parent (status %#x)", status);
+
+	/* A parent that is not the expected one: refused. */
+	worker = fork();
+	ck_assert_int_ge(worker, 0);
+	if (worker == 0) {
+		struct sandbox_opts o = {
+		    .uid = TEST_UID, .gid = TEST_GID, .parent = getppid() + 1};
+
+		_exit(sandbox_prepare(&o) == -ESRCH ? 0 : 1);
+	}
+	ck_assert_int_eq(waitpid(worker, &status, 0), worker);
+	assert_exit_ok(status);
+	ck_assert_int_eq(prctl(PR_SET_CHILD_SUBREAPER, 0), 0);
+	dir_teardown();
+}
+END_TEST
+
 static Suite *
 sandbox_suite(void)
 {
@@ -617,6 +840,10 @@ sandbox_suite(void)
 	tcase_add_test(tc, test_openat_refused);
 	tcase_add_test(tc, test_thread);
 	tcase_add_test(tc, test_root_refused);
+	tcase_add_test(tc, test_no_reach);
+	tcase_add_test(tc, test_loading_stage);
+	tcase_add_test(tc, test_dies_with_parent);
+	tcase_add_test(tc, test_landlock);
 	suite_add_tcase(s, tc);
 	return s;
 }

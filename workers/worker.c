@@ -1,16 +1,23 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
  * cubicle-worker: the host of one service plugin.
- *   1. load the plugin (dlopen) and check its entry;
- *   2. drop every capability from the bounding set (so no thread, nng's
- *      included, can regain one through exec);
- *   3. dial the broker's two sockets for this service;
- *   4. sandbox_enter(): uid/gid, capabilities, no_new_privs, seccomp,
- *      rlimits; nothing is read from the broker before this;
- *   5. hello, then serve the broker's requests until it goes away.
+ *   1. open the plugin file (as root: the path may not be the service
+ *      uid's to traverse) and drop every capability from the bounding set
+ *      (so no thread, nng's included, can regain one through exec);
+ *   2. dial the broker's two sockets for this service, the only
+ *      connections it ever makes: either one closing ends the worker;
+ *   3. sandbox_prepare(): uid/gid, the parent-death signal (the broker),
+ *      capabilities, no_new_privs, Landlock (read only the plugin and
+ *      the system libraries), the loading seccomp filter, rlimits;
+ *   4. load the plugin (dlopen of the open file, so its constructors run
+ *      inside the sandbox) and check its entry;
+ *   5. sandbox_seal(): the final seccomp filter, no more opens; nothing is
+ *      read from the broker before this;
+ *   6. hello, then serve the broker's requests until it goes away.
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <malloc.h>
@@ -94,13 +101,20 @@ parse_opts(int argc, char **argv, struct worker_opts *o)
 	return 0;
 }
 
+/*
+ * dlopen() the plugin file opened before the sandbox, through its
+ * descriptor: the sandbox's uid need not reach its directory.
+ */
 static const struct cub_plugin *
-load_plugin(const char *path, const char *service)
+load_plugin(int fd, const char *path, const char *service)
 {
 	const struct cub_plugin *pl;
+	char fdpath[64];
 	void *h;
 
-	h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", fd);
+	h = dlopen(fdpath, RTLD_NOW | RTLD_LOCAL);
+	close(fd);
 	if (!h) {
 		log_err("plugin %s: %s", path, dlerror());
 		return NULL;
@@ -135,6 +149,19 @@ drop_bounding_set(void)
 	return 0;
 }
 
+/*
+ * A broker connection closed (the broker went away, or refused it): the
+ * worker never redials, it ends and the next broker starts a new one.
+ */
+static void
+pipe_closed(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	(void)p;
+	(void)ev;
+	log_err("broker connection %s closed; exiting", (const char *)arg);
+	_exit(1);
+}
+
 static int
 dial(nng_socket *s, bool req, const struct worker_opts *o, const char *suffix)
 {
@@ -145,6 +172,8 @@ dial(nng_socket *s, bool req, const struct worker_opts *o, const char *suffix)
 	    o->service, suffix);
 	if ((r = req ? nng_req0_open(s) : nng_rep0_open(s)) ||
 	    (r = nng_socket_set_size(*s, NNG_OPT_RECVMAXSZ, CUB_MSG_MAX)) ||
+	    (r = nng_pipe_notify(
+		 *s, NNG_PIPE_EV_REM_POST, pipe_closed, (void *)suffix)) ||
 	    (r = nng_dial(*s, url, NULL, 0))) {
 		log_err("dial %s: %s", url, nng_strerror(r));
 		return -ECONNREFUSED;
@@ -187,8 +216,9 @@ main(int argc, char **argv)
 	struct worker_opts o = {0};
 	const struct cub_plugin *pl;
 	nng_socket calls, cmd;
+	pid_t parent = getppid();
 	char err[256];
-	int r;
+	int fd, r;
 
 	log_set_ident("cubicle-worker");
 	if (parse_opts(argc, argv, &o))
@@ -199,9 +229,9 @@ main(int argc, char **argv)
 		snprintf(ident, sizeof(ident), "cubicle-worker/%s", o.service);
 		log_set_ident(ident);
 	}
-	pl = load_plugin(o.plugin, o.service);
-	if (!pl)
-		return 1;
+	fd = open(o.plugin, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return log_errno(-errno, "plugin %s", o.plugin), 1;
 	/* Fewer malloc arenas keep the worker well under its AS limit. */
 	mallopt(M_ARENA_MAX, 2);
 	if ((r = drop_bounding_set()))
@@ -210,9 +240,18 @@ main(int argc, char **argv)
 		return 1;
 	nng_socket_set_ms(calls, NNG_OPT_RECVTIMEO, 10000);
 	nng_socket_set_ms(calls, NNG_OPT_SENDTIMEO, 10000);
-	if ((r = sandbox_enter(
-		 &(struct sandbox_opts){.uid = o.uid, .gid = o.gid})))
+	/* The supervisor made sure the broker was our parent at exec time. */
+	r = sandbox_prepare(&(struct sandbox_opts){
+	    .uid = o.uid, .gid = o.gid, .parent = parent, .read_fd = fd});
+	if (r == -ESRCH)
+		return log_err("broker %d is gone; exiting", (int)parent), 1;
+	if (r)
 		return log_errno(r, "enter sandbox"), 1;
+	pl = load_plugin(fd, o.plugin, o.service);
+	if (!pl)
+		return 1;
+	if ((r = sandbox_seal()))
+		return log_errno(r, "seal sandbox"), 1;
 	if (cubi_worker__init(pl, calls))
 		return log_err("plugin '%s': bad entry", pl->name), 1;
 	if ((r = cubi_worker__hello(err, sizeof(err))))

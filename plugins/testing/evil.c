@@ -5,6 +5,8 @@
  * sandbox and the broker's object checks in tests/integration/sandbox.sh:
  *   cubicle e1 debug syscall call=bpf|execve|socket-inet|fork|open
  *   cubicle e1 debug load object=probe-read|ptr-leak
+ *   cubicle e1 debug stderr what=forge|flood   (evil_hygiene.c)
+ *   cubicle e1 debug constructor | escape ... (evil_sandbox.c)
  * Never installed.
  */
 #define SF_NO_ENTRY
@@ -15,12 +17,18 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "evil_bpfobj.h"
+#include "evil_hygiene.h"
 #include "evil_leak.skel.h"
 #include "evil_probe.skel.h"
+#include "evil_sandbox.h"
 
 static const char *const evil_calls[] = {
     "bpf", "execve", "socket-inet", "fork", "open", "hang", NULL};
 static const char *const evil_objects[] = {"probe-read", "ptr-leak", NULL};
+static const char *const evil_bpfobj_objects[] = {
+    "path-act", "path-port", "dup", "clean", "big", "pcpu", "fdmap", NULL};
+static const char *const evil_writes[] = {"forge", "flood", NULL};
 
 static const struct cub_field evil_syscall_args[] = {
     {.name = "call",
@@ -40,6 +48,26 @@ static const struct cub_field evil_load_args[] = {
     {0},
 };
 
+static const struct cub_field evil_bpfobj_args[] = {
+    {.name = "object",
+	.type = CUB_T_ENUM,
+	.flags = CUB_F_REQUIRED,
+	.enums = evil_bpfobj_objects,
+	.help = "the hostile object (see evil_bpfobj.c)"},
+    {.name = "target", .type = CUB_T_STR, .help = "a map name to patch in"},
+    {.name = "n", .type = CUB_T_U32, .help = "a number for the map name"},
+    {0},
+};
+
+static const struct cub_field evil_stderr_args[] = {
+    {.name = "what",
+	.type = CUB_T_ENUM,
+	.flags = CUB_F_REQUIRED,
+	.enums = evil_writes,
+	.help = "what to write to stderr"},
+    {0},
+};
+
 static const struct cub_action evil_actions[] = {
     {.name = "maps",
 	.help = "exercise the map API, including what must be refused"},
@@ -49,6 +77,17 @@ static const struct cub_action evil_actions[] = {
     {.name = "load",
 	.help = "ask the broker to load a hostile object",
 	.args = evil_load_args},
+    {.name = "bpfobj",
+	.help = "attack the broker's object service",
+	.args = evil_bpfobj_args},
+    {.name = "stderr",
+	.help = "write a forged log line or a flood to stderr",
+	.args = evil_stderr_args},
+    {.name = "constructor",
+	.help = "report what the plugin's constructor could do"},
+    {.name = "escape",
+	.help = "try to reach outside the worker",
+	.args = evil_sandbox_escape_args},
     {0},
 };
 
@@ -173,6 +212,13 @@ evil_action(struct cub_cube *cube, const struct cub_val *path, const char *name,
 		return evil_syscall(cube, cub_val__get_str(args, "call"));
 	if (!strcmp(name, "maps"))
 		return evil_maps(cube, result);
+	if (!strcmp(name, "bpfobj"))
+		return evil_bpfobj(cube, args, result);
+	if (!strcmp(name, "stderr"))
+		return evil_hygiene_stderr(
+		    cube, cub_val__get_str(args, "what"), result);
+	if (!strcmp(name, "constructor") || !strcmp(name, "escape"))
+		return evil_sandbox_action(cube, name, args, result);
 	what = cub_val__get_str(args, "object");
 	if (!strcmp(what, "probe-read"))
 		elf = evil_probe__elf_bytes(&len);
@@ -191,12 +237,35 @@ static const struct cub_plugin_ops evil_ops = {
     .packet_in = sf_packet_in,
 };
 
+/*
+ * Also fd-valued map types (issue 6 point 5): the broker accepts the
+ * declaration and must refuse every write.  Built as evildev, the policy
+ * declares a DEVMAP, which the broker must refuse at hello.
+ */
+#ifdef EVIL_DEVMAP_POLICY
+#define EVIL_NAME "evildev"
+#define EVIL_EXTRA_MAPS (1ull << BPF_MAP_TYPE_DEVMAP)
+#else
+#define EVIL_NAME "evil"
+#define EVIL_EXTRA_MAPS 0
+#endif
+
 const struct cub_plugin cub_plugin_entry = {
     .abi = CUB_PLUGIN_ABI,
-    .name = "evil",
+    .name = EVIL_NAME,
     .description = "simpleforwarder that misbehaves on request (tests)",
     .cube_size = sizeof(struct sf_cube),
     .schema = evil_schema,
     .ops = &evil_ops,
-    .policy = SF_POLICY,
+    .policy =
+	{
+	    .prog_types =
+		(1u << BPF_PROG_TYPE_SCHED_CLS) | (1u << BPF_PROG_TYPE_XDP),
+	    .map_types = (1ull << BPF_MAP_TYPE_ARRAY) |
+			 (1ull << BPF_MAP_TYPE_HASH) |
+			 (1ull << BPF_MAP_TYPE_PERCPU_ARRAY) |
+			 (1ull << BPF_MAP_TYPE_RINGBUF) |
+			 (1ull << BPF_MAP_TYPE_ARRAY_OF_MAPS) | EVIL_EXTRA_MAPS,
+	    .max_map_bytes = 4u << 20,
+	},
 };

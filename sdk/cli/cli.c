@@ -7,7 +7,9 @@
 #include <string.h>
 
 #include "cli.h"
+#include "names.h"
 #include "parse.h"
+#include "text.h"
 
 void
 cli_cmd_clear(struct cli_cmd *cmd)
@@ -51,6 +53,7 @@ cli_parse(int argc, char **argv, struct cli_cmd *cmd, char *err, size_t errlen)
 	bool opts = true;
 	const char *a, *val, *eq;
 	uint64_t n;
+	size_t at;
 	int i;
 
 	memset(cmd, 0, sizeof(*cmd));
@@ -60,6 +63,11 @@ cli_parse(int argc, char **argv, struct cli_cmd *cmd, char *err, size_t errlen)
 		return USAGE("out of memory");
 	for (i = 0; i < argc; i++) {
 		a = argv[i];
+		/* The broker would refuse the frame: say which argument. */
+		if (cubi_text_check(a, strlen(a), &at) == -EILSEQ)
+			return USAGE("argument %d ('%.64s') is not valid UTF-8 "
+				     "(byte %zu)",
+			    i + 1, a, at + 1);
 		if (opts && !strcmp(a, "--")) {
 			opts = false;
 			continue;
@@ -156,6 +164,17 @@ cli_parse(int argc, char **argv, struct cli_cmd *cmd, char *err, size_t errlen)
 }
 
 bool
+cli_wants_events(const struct cli_cmd *cmd)
+{
+	const char *w = cmd->words->arr.len == 1
+			    ? cub_val__as_str(cmd->words->arr.items[0])
+			    : NULL;
+
+	/* A word the CLI interprets is in the reserved set (names.c). */
+	return w && !strcmp(w, CUBI_W_EVENTS);
+}
+
+bool
 cli_wants_body(const struct cli_cmd *cmd)
 {
 	uint32_t i;
@@ -177,6 +196,20 @@ is_scalar(const struct cub_val *v)
 	return v->kind != CUB_V_ARRAY && v->kind != CUB_V_MAP;
 }
 
+char *
+cli_escape(const char *s)
+{
+	return cubi_text_escape_dup(s ? s : "");
+}
+
+/* Everything shown as text is escaped: no control character (a netdev
+ * name may hold ESC) reaches the terminal raw. */
+static char *
+esc(const char *s)
+{
+	return cli_escape(s);
+}
+
 static char *
 scalar_text(const struct cub_val *v)
 {
@@ -184,7 +217,7 @@ scalar_text(const struct cub_val *v)
 
 	switch (v->kind) {
 	case CUB_V_STR:
-		return strdup(v->str.ptr);
+		return esc(v->str.ptr);
 	case CUB_V_NIL:
 		return strdup("");
 	default:
@@ -211,6 +244,7 @@ static void
 render_table(FILE *f, const struct cub_val *rows, int indent)
 {
 	const char *cols[64];
+	char *heads[64];
 	size_t width[64];
 	unsigned ncols = 0, c;
 	uint32_t i, j;
@@ -227,7 +261,10 @@ render_table(FILE *f, const struct cub_val *rows, int indent)
 					break;
 			if (c == ncols && ncols < 64) {
 				cols[ncols] = r->map.items[j].key;
-				width[ncols++] = strlen(r->map.items[j].key);
+				heads[ncols] = esc(r->map.items[j].key);
+				width[ncols] =
+				    heads[ncols] ? strlen(heads[ncols]) : 0;
+				ncols++;
 			}
 		}
 	}
@@ -246,9 +283,9 @@ render_table(FILE *f, const struct cub_val *rows, int indent)
 	fprintf(f, "%*s", indent, "");
 	for (c = 0; c < ncols; c++)
 		if (c + 1 < ncols)
-			fprintf(f, "%-*s  ", (int)width[c], cols[c]);
+			fprintf(f, "%-*s  ", (int)width[c], heads[c] ?: "");
 		else
-			fprintf(f, "%s\n", cols[c]);
+			fprintf(f, "%s\n", heads[c] ?: "");
 	for (i = 0; i < rows->arr.len; i++) {
 		fprintf(f, "%*s", indent, "");
 		for (c = 0; c < ncols; c++) {
@@ -263,6 +300,8 @@ render_table(FILE *f, const struct cub_val *rows, int indent)
 			free(s);
 		}
 	}
+	for (c = 0; c < ncols; c++)
+		free(heads[c]);
 }
 
 static void
@@ -270,20 +309,26 @@ render_map(FILE *f, const struct cub_val *m, int indent)
 {
 	size_t w = 0, l;
 	uint32_t i;
-	char *s;
+	char *s, *k;
 
-	for (i = 0; i < m->map.len; i++)
-		if (is_scalar(m->map.items[i].val) &&
-		    (l = strlen(m->map.items[i].key)) > w)
+	for (i = 0; i < m->map.len; i++) {
+		if (!is_scalar(m->map.items[i].val))
+			continue;
+		k = esc(m->map.items[i].key);
+		if (k && (l = strlen(k)) > w)
 			w = l;
+		free(k);
+	}
 	for (i = 0; i < m->map.len; i++) {
 		const struct cub_val *v = m->map.items[i].val;
 
 		if (!is_scalar(v))
 			continue;
 		s = scalar_text(v);
-		fprintf(f, "%*s%-*s  %s\n", indent, "", (int)w,
-		    m->map.items[i].key, s ? s : "");
+		k = esc(m->map.items[i].key);
+		fprintf(f, "%*s%-*s  %s\n", indent, "", (int)w, k ? k : "",
+		    s ? s : "");
+		free(k);
 		free(s);
 	}
 	for (i = 0; i < m->map.len; i++) {
@@ -291,7 +336,9 @@ render_map(FILE *f, const struct cub_val *m, int indent)
 
 		if (is_scalar(v))
 			continue;
-		fprintf(f, "\n%*s%s:\n", indent, "", m->map.items[i].key);
+		k = esc(m->map.items[i].key);
+		fprintf(f, "\n%*s%s:\n", indent, "", k ? k : "");
+		free(k);
 		if (is_table(v))
 			render_table(f, v, indent + 2);
 		else if (v->kind == CUB_V_MAP)
@@ -395,8 +442,12 @@ render_help(FILE *f, const struct cub_val *h)
 		render_table(f, rows, 2);
 		cub_val__free(rows);
 	}
-	if (ex && *ex)
-		fprintf(f, "\nExample:\n  %s\n", ex);
+	if (ex && *ex) {
+		char *e = esc(ex);
+
+		fprintf(f, "\nExample:\n  %s\n", e ? e : "");
+		free(e);
+	}
 }
 
 void

@@ -28,15 +28,26 @@ struct cli_cmd {
 
 /*
  * Split argv (without argv[0]) into options, command words and
- * key=value arguments.  Options may appear anywhere; "--" ends them.
- * Returns 0, or -EINVAL with a message in err (exit code CLI_USAGE).
+ * key=value arguments.  Options may appear anywhere; "--" ends them.  An
+ * argument that is not valid UTF-8 is refused, by its position.
+ * Returns 0, or -EINVAL with a message in err (exit code CLI_USAGE); the
+ * message quotes arguments as they are: print it with cli_escape().
  */
 int cli_parse(
     int argc, char **argv, struct cli_cmd *cmd, char *err, size_t errlen);
 void cli_cmd_clear(struct cli_cmd *cmd);
+/* True for "cubicle events" (the CLI's own word, a reserved name). */
+bool cli_wants_events(const struct cli_cmd *cmd);
 /* True when the words carry a verb that accepts a body (add, set). */
 bool cli_wants_body(const struct cli_cmd *cmd);
-/* Render a result for people (tables), or as JSON / YAML. */
+/*
+ * s with control characters, DEL, C1 controls and bytes that are not
+ * UTF-8 escaped (\n, \x1b, \u009b, \xff): safe for a terminal.
+ * malloc'd; NULL on ENOMEM.
+ */
+char *cli_escape(const char *s);
+/* Render a result for people (tables), or as JSON / YAML; text output
+ * is escaped as cli_escape() does. */
 void cli_render(FILE *f, const struct cub_val *v, enum cli_out out);
 
 #endif

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "names.h"
 
 static int
 parse(struct cli_cmd *cmd, char *err, const char *line)
@@ -144,6 +145,92 @@ START_TEST(render_table)
 }
 END_TEST
 
+/* An argument that is not UTF-8 is named by its place (17). */
+START_TEST(usage_utf8)
+{
+	char *argv[] = {"sf1", "ports", "add", "p\3771", NULL};
+	char *argv2[] = {"sf1", "set", "peer=\xc3(", NULL};
+	struct cli_cmd c;
+	char err[256];
+
+	ck_assert_int_ne(cli_parse(4, argv, &c, err, sizeof(err)), 0);
+	ck_assert_msg(
+	    strstr(err, "argument 4") && strstr(err, "not valid UTF-8"), "%s",
+	    err);
+	cli_cmd_clear(&c);
+	ck_assert_int_ne(cli_parse(3, argv2, &c, err, sizeof(err)), 0);
+	ck_assert_ptr_nonnull(strstr(err, "argument 3"));
+	cli_cmd_clear(&c);
+	/* Printable UTF-8 and control characters are the broker's call. */
+	argv[3] = "p\xc3\xa9\033";
+	ck_assert_int_eq(cli_parse(4, argv, &c, err, sizeof(err)), 0);
+	cli_cmd_clear(&c);
+}
+END_TEST
+
+/* No control character reaches the terminal raw (15). */
+START_TEST(render_escapes)
+{
+	struct cub_val *arr = cub_val__array(), *r, *m;
+	char *s;
+
+	r = cub_val__map();
+	cub_val__set(r, "name", cub_val__str("p1"));
+	cub_val__set(r, "peer", cub_val__str("d\033x"));
+	cub_val__push(arr, r);
+	r = cub_val__map();
+	cub_val__set(r, "name", cub_val__str("p2"));
+	cub_val__set(r, "peer", cub_val__str("c\xc2\x9bx\n\t\x7f"));
+	cub_val__push(arr, r);
+	s = render(arr, CLI_TEXT);
+	ck_assert_str_eq(s, "name  peer\n"
+			    "p1    d\\x1bx\n"
+			    "p2    c\\u009bx\\n\\t\\x7f\n");
+	free(s);
+	s = render(arr, CLI_JSON);
+	ck_assert_ptr_nonnull(strstr(s, "d\\u001bx"));
+	ck_assert_ptr_nonnull(strstr(s, "c\\u009bx\\n\\t\\u007f"));
+	free(s);
+	s = render(arr, CLI_YAML);
+	ck_assert_ptr_null(strpbrk(s, "\033\t\x7f"));
+	ck_assert_ptr_null(strstr(s, "\xc2\x9b"));
+	free(s);
+	m = cub_val__map();
+	cub_val__set(m, "k\033", cub_val__str("v\033"));
+	cub_val__set(m, "rows", arr);
+	s = render(m, CLI_TEXT);
+	ck_assert_ptr_null(strchr(s, '\033'));
+	ck_assert_ptr_nonnull(strstr(s, "k\\x1b  v\\x1b"));
+	free(s);
+	cub_val__free(m);
+	s = cli_escape("a\033[2Jb\xff\\n");
+	ck_assert_str_eq(s, "a\\x1b[2Jb\\xff\\n");
+	free(s);
+}
+END_TEST
+
+/* The words the CLI and the broker interpret are reserved names (16). */
+START_TEST(reserved_words)
+{
+	static const char *const words[] = {"events", "cubes", "services",
+	    "cube", "ping", "show", "help", "?", "add", "del", "set", NULL};
+	struct cli_cmd c;
+	char err[256];
+	unsigned i;
+
+	for (i = 0; words[i]; i++)
+		ck_assert_msg(cubi_word_reserved(words[i]), "%s", words[i]);
+	ck_assert(!cubi_word_reserved("sf1"));
+	ck_assert(!cubi_word_reserved("Events"));
+	ck_assert_int_eq(parse(&c, err, "events --count 2"), 0);
+	ck_assert(cli_wants_events(&c));
+	cli_cmd_clear(&c);
+	ck_assert_int_eq(parse(&c, err, "cube events show"), 0);
+	ck_assert(!cli_wants_events(&c));
+	cli_cmd_clear(&c);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -154,6 +241,9 @@ main(void)
 	tcase_add_test(tc, options_anywhere);
 	tcase_add_test(tc, usage_errors);
 	tcase_add_test(tc, render_table);
+	tcase_add_test(tc, usage_utf8);
+	tcase_add_test(tc, render_escapes);
+	tcase_add_test(tc, reserved_words);
 	suite_add_tcase(s, tc);
 	return cubi_check_run(s);
 }

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,22 @@ usage(FILE *f)
 	    "  cubicle events [--count N] [--timeout MS]  stream events\n"
 	    "exit codes: 0 ok, 1 usage, 2 refused or failed, 3 broker "
 	    "unreachable\n");
+}
+
+/* "cubicle: <msg>" with msg escaped: it may quote what a client, a
+ * worker or the kernel named. */
+static void __attribute__((format(printf, 1, 2)))
+say(const char *fmt, ...)
+{
+	char buf[8192], *e;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	e = cli_escape(buf);
+	fprintf(stderr, "cubicle: %s\n", e ? e : "(out of memory)");
+	free(e);
 }
 
 static char *
@@ -89,7 +106,7 @@ load_body(const struct cli_cmd *cmd, struct cub_val **body)
 	}
 	f = strcmp(src, "-") ? fopen(src, "re") : stdin;
 	if (!f) {
-		fprintf(stderr, "cubicle: %s: %s\n", src, strerror(errno));
+		say("%s: %s", src, strerror(errno));
 		return -errno;
 	}
 	text = read_all(f, &len);
@@ -97,13 +114,11 @@ load_body(const struct cli_cmd *cmd, struct cub_val **body)
 		fclose(f);
 	if (!text) {
 		if (errno == EMSGSIZE)
-			fprintf(stderr,
-			    "cubicle: %s: the body is larger than the %u MiB "
-			    "message cap\n",
+			say("%s: the body is larger than the %u MiB "
+			    "message cap",
 			    src, CUB_MSG_MAX >> 20);
 		else
-			fprintf(
-			    stderr, "cubicle: %s: %s\n", src, strerror(errno));
+			say("%s: %s", src, strerror(errno));
 		return -EIO;
 	}
 	if (len == 0 && !cmd->file) {
@@ -113,12 +128,11 @@ load_body(const struct cli_cmd *cmd, struct cub_val **body)
 	*body = cub_json_parse(text, len, err, sizeof(err));
 	free(text);
 	if (!*body) {
-		fprintf(stderr, "cubicle: %s: %s\n",
-		    strcmp(src, "-") ? src : "stdin", err);
+		say("%s: %s", strcmp(src, "-") ? src : "stdin", err);
 		return -EINVAL;
 	}
 	if ((*body)->kind != CUB_V_MAP) {
-		fprintf(stderr, "cubicle: the body must be a JSON object\n");
+		say("the body must be a JSON object");
 		*body = cub_val__free(*body);
 		return -EINVAL;
 	}
@@ -137,8 +151,7 @@ stream_events(const struct cli_cmd *cmd)
 	CUB_OPTS(cub_client_opts, o, .socket_dir = cmd->socket_dir);
 	e = cub_events__open(&o);
 	if (!e) {
-		fprintf(stderr, "cubicle: cannot reach cubicled events: %s\n",
-		    strerror(errno));
+		say("cannot reach cubicled events: %s", strerror(errno));
 		return CLI_UNREACHABLE;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -156,7 +169,10 @@ stream_events(const struct cli_cmd *cmd)
 			    cub_val__dup(params->map.items[i].val));
 		if (cmd->out == CLI_TEXT) {
 			s = cub_json_emit(params, false);
-			printf("%s %s\n", name, s ? s : "");
+			char *en = cli_escape(name);
+
+			printf("%s %s\n", en ? en : "", s ? s : "");
+			free(en);
 		} else {
 			s = cub_json_emit(line, false);
 			printf("%s\n", s ? s : "");
@@ -182,7 +198,7 @@ main(int argc, char **argv)
 	int r, code;
 
 	if (cli_parse(argc - 1, argv + 1, &cmd, err, sizeof(err))) {
-		fprintf(stderr, "cubicle: %s\n", err);
+		say("%s", err);
 		usage(stderr);
 		return CLI_USAGE;
 	}
@@ -196,8 +212,7 @@ main(int argc, char **argv)
 		cli_cmd_clear(&cmd);
 		return CLI_OK;
 	}
-	if (cmd.words->arr.len == 1 &&
-	    !strcmp(cub_val__as_str(cmd.words->arr.items[0]), "events")) {
+	if (cli_wants_events(&cmd)) {
 		r = stream_events(&cmd);
 		cli_cmd_clear(&cmd);
 		return r;
@@ -210,7 +225,7 @@ main(int argc, char **argv)
 	    .timeout_ms = cmd.timeout_ms);
 	c = cub_client__open(&o);
 	if (!c) {
-		fprintf(stderr, "cubicle: cannot reach cubicled at %s: %s\n",
+		say("cannot reach cubicled at %s: %s",
 		    cmd.socket_dir ? cmd.socket_dir :
 		    getenv("CUBICLE_SOCKET_DIR") ?: CUB_DEFAULT_SOCKET_DIR,
 		    strerror(errno));
@@ -233,17 +248,15 @@ main(int argc, char **argv)
 	cub_client__close(c);
 	if (r == -EREMOTEIO) {
 		code = cub_err_parse(errv, &msg);
-		fprintf(stderr, "cubicle: %s (%s)\n", msg, cub_err_name(code));
+		say("%s (%s)", msg, cub_err_name(code));
 		r = CLI_FAILED;
 	} else if (r == -EMSGSIZE || r == -EINVAL) {
-		fprintf(stderr,
-		    "cubicle: the request is larger than the %u MiB message "
-		    "cap\n",
+		say("the request is larger than the %u MiB message "
+		    "cap",
 		    CUB_MSG_MAX >> 20);
 		r = CLI_USAGE;
 	} else if (r) {
-		fprintf(stderr, "cubicle: broker did not answer: %s\n",
-		    strerror(-r));
+		say("broker did not answer: %s", strerror(-r));
 		r = CLI_UNREACHABLE;
 	} else {
 		cli_render(stdout, result, cmd.out);

@@ -786,7 +786,14 @@ emit_quoted(struct sbuf *sb, const char *s, size_t n)
 			sb_printf(sb, "\\u%04x", c);
 		else if (c < 0x80)
 			sb_add(sb, s + i, 1);
-		else if ((run = cubi_utf8_len(u + i, n - i))) {
+		else if (c == 0xc2 && i + 1 < n && u[i + 1] >= 0x80 &&
+			 u[i + 1] < 0xa0) {
+			/* A C1 control (U+0080..U+009F): a terminal may
+			 * act on it, so it is escaped like C0. */
+			sb_printf(sb, "\\u%04x", u[i + 1]);
+			i += 2;
+			continue;
+		} else if ((run = cubi_utf8_len(u + i, n - i))) {
 			sb_add(sb, s + i, run);
 			i += run;
 			continue;
@@ -975,7 +982,8 @@ yaml_needs_quotes(const char *s, size_t n)
 		unsigned char c = (unsigned char)s[i];
 		size_t run = cubi_utf8_len((const unsigned char *)s + i, n - i);
 
-		if (c < 0x20 || c == 0x7f || !run)
+		if (c < 0x20 || c == 0x7f || !run ||
+		    (c == 0xc2 && run == 2 && (unsigned char)s[i + 1] < 0xa0))
 			return true;
 		i += run;
 	}

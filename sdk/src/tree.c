@@ -18,6 +18,8 @@
 #include <strings.h>
 
 #include "cubicle/errors.h"
+#include "names.h"
+#include "text.h"
 #include "tree.h"
 
 #define ENUM_MAX 64           /* entries in one enum */
@@ -60,28 +62,13 @@ struct cubi_schema {
 	struct snode *root; /* a CONTAINER: the cube */
 };
 
-
-static const char *const reserved_words[] = {
-    "show",
-    "set",
-    "add",
-    "del",
-    "help",
-    "?",
-    NULL,
-};
-
 /* ---- small helpers ---------------------------------------------------- */
 
+/* The path verbs, from the one reserved set (util/names.c). */
 static bool
 is_reserved(const char *w)
 {
-	size_t i;
-
-	for (i = 0; reserved_words[i]; i++)
-		if (!strcmp(reserved_words[i], w))
-			return true;
-	return false;
+	return cubi_path_word(w);
 }
 
 static bool
@@ -1156,9 +1143,24 @@ static int
 key_parse(const struct snode *k, const struct cub_val *in, struct cub_val **out,
     const char *path, struct cub_val **errv)
 {
-	char msg[MSG_LEN];
+	char msg[MSG_LEN], shown[256];
+	size_t at;
 	int r;
 
+	/* A key is a name: printable UTF-8, so it can forge no log line
+	 * and reach no terminal raw. */
+	if (in && in->kind == CUB_V_STR &&
+	    (r = cubi_text_check(in->str.ptr, in->str.len, &at))) {
+		*out = NULL;
+		cubi_text_escape(shown, sizeof(shown), in->str.ptr,
+		    in->str.len > 64 ? 64 : in->str.len);
+		return fail(errv, CUB_E_INVAL, path,
+		    "%s: '%s%s' %s at byte %zu; names are printable UTF-8",
+		    k->name, shown, in->str.len > 64 ? "..." : "",
+		    r == -EILSEQ ? "is not valid UTF-8"
+				 : "holds a control character",
+		    at + 1);
+	}
 	r = parse_value(k, in, out, msg, sizeof(msg));
 	if (r)
 		return fail(errv, r, path, "%s: %s", k->name, msg);

@@ -687,6 +687,61 @@ START_TEST(test_sf_verbs)
 }
 END_TEST
 
+/* Keys are names: printable UTF-8 only; values such as a peer (a netdev
+ * name may hold ESC) are not names. */
+START_TEST(test_key_printable)
+{
+	static const char *const bad_keys[] = {"p\n1", "p\t1", "p\0331",
+	    "p\1771", "p\302\2331", "p\r1", "p\3771", "\303(", NULL};
+	struct cubi_schema *s = schema_of(sf_fields);
+	struct cub_val *doc = new_doc(s, "sf1", NULL, NULL), *body, *ports, *e;
+	struct cub_val *errv;
+	struct cubi_result res;
+	const char *msg;
+	unsigned i;
+
+	for (i = 0; bad_keys[i]; i++) {
+		msg = bad(s, doc, W("ports", "add", bad_keys[i], NULL), NULL,
+		    NULL, CUB_E_INVAL);
+		ck_assert_msg(strstr(msg, "name: '") &&
+				  (strstr(msg, "control character") ||
+				      strstr(msg, "not valid UTF-8")),
+		    "key %u: %s", i, msg);
+		ck_assert_msg(!strpbrk(msg, "\n\t\r\033\177\xff"),
+		    "key %u: raw byte in '%s'", i, msg);
+	}
+	msg = bad(
+	    s, doc, W("ports", "add", "p\0331", NULL), NULL, NULL, CUB_E_INVAL);
+	ck_assert_str_eq(msg, "ports: name: 'p\\x1b1' holds a control "
+			      "character at byte 2; names are printable UTF-8");
+	/* The same in a body. */
+	body = cub_val__map();
+	ports = cub_val__array();
+	e = cub_val__map();
+	cub_val__set(e, "name", cub_val__str("q\0331"));
+	cub_val__push(ports, e);
+	cub_val__set(body, "ports", ports);
+	msg = bad_new(s, NULL, body, CUB_E_INVAL);
+	ck_assert_ptr_nonnull(strstr(msg, "control character"));
+	/* A cube name too. */
+	errv = NULL;
+	doc = cub_val__free(doc);
+	ck_assert_int_lt(
+	    cubi_tree__new_doc(s, "c\n1", "svc", NULL, NULL, &doc, &errv), 0);
+	ck_assert_int_eq(cub_err_parse(errv, &msg), CUB_E_INVAL);
+	ck_assert_ptr_nonnull(strstr(msg, "control character"));
+	errv = cub_val__free(errv);
+	/* Printable UTF-8 is a name; a peer may hold ESC. */
+	doc = new_doc(s, "sf1", NULL, NULL);
+	run_ok(s, doc, W("ports", "add", "port-\xc3\xa9", NULL), NULL);
+	ok(s, doc, W("ports", "add", "p2", NULL), A("peer", "d\033x", NULL),
+	    NULL, &res);
+	cubi_result__clear(&res);
+	cub_val__free(doc);
+	cubi_schema__free(s);
+}
+END_TEST
+
 START_TEST(test_required_and_typed)
 {
 	struct cubi_schema *s = schema_of(rich_fields);
@@ -1052,6 +1107,7 @@ main(void)
 	tcase_add_test(tc, test_schema_bad);
 	tcase_add_test(tc, test_new_doc);
 	tcase_add_test(tc, test_sf_verbs);
+	tcase_add_test(tc, test_key_printable);
 	tcase_add_test(tc, test_required_and_typed);
 	tcase_add_test(tc, test_two_keys);
 	tcase_add_test(tc, test_entry_action_and_body);

@@ -56,13 +56,40 @@ grep -q "killed by signal 9" "$T/broker.log" || fail "broker did not log the kil
 show_before=$(cub show cubes -o json)
 conf_before=$(cub sf1 show -o json | grep -vE '_packets|_bytes|drops|slowpath')
 prog_before=$(ip link show vetha; tc filter show dev vetha ingress)
+old_workers=$(cub services -o json | awk '/"pid"/ { gsub(",", "", $2); print $2 }')
+[ -n "$old_workers" ] || fail "no worker pids before the broker kill"
 ping_bg 300
 sleep 0.5
 kill -9 "$BROKER_PID"
 wait "$BROKER_PID" 2>/dev/null || true
-sleep 0.5
+# No worker of the killed broker survives it (PR_SET_PDEATHSIG after the
+# uid switch): by pid, and by this test's socket directory in a cmdline.
+alive_workers() {
+	local p st
+	for p in $old_workers; do
+		st=$(awk '/^State:/ { print $2 }' /proc/$p/status 2>/dev/null) || continue
+		[ -n "$st" ] && [ "$st" != Z ] && echo "$p"
+	done
+	for p in $(pgrep -f "cubicle-worker .*--socket-dir $T/s( |$)" || true); do
+		st=$(awk '/^State:/ { print $2 }' /proc/$p/status 2>/dev/null) || continue
+		[ -n "$st" ] && [ "$st" != Z ] && echo "$p"
+	done
+}
+for _ in $(seq 1 50); do
+	[ -z "$(alive_workers)" ] && break
+	sleep 0.1
+done
+left=$(alive_workers | sort -u | tr '\n' ' ')
+[ -z "$left" ] || fail "workers outlived the killed broker: $left"
 broker_start
 ping_check "broker kill -9"
+# Every call reaches the new broker's own worker: none of 20 fails.
+for i in $(seq 1 20); do
+	out=$(cub sf1 show -o json) || fail "call $i to the new broker failed: $out"
+	grep -q '"ports"' <<<"$out" || fail "call $i: wrong answer: $out"
+	out=$(cub services) || fail "services call $i failed: $out"
+	grep -q "simpleforwarder .*running" <<<"$out" || fail "services call $i: $out"
+done
 [ "$(cub show cubes -o json)" = "$show_before" ] || fail "cubes differ after broker restart"
 conf_after=$(cub sf1 show -o json | grep -vE '_packets|_bytes|drops|slowpath')
 [ "$conf_after" = "$conf_before" ] || fail "sf1 config differs after broker restart"

@@ -1,6 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: BSD-2-Clause
-# Workers are sandboxed (proved from /proc/<pid>/status); a forbidden system
+# Workers are sandboxed (proved from /proc/<pid>/status), and so is the
+# plugin's constructor; a worker reaches no socket, path or process but its
+# broker's two connections, and those serve only it; a forbidden system
 # call made by a plugin kills its worker with SIGSYS, the broker restarts
 # it and the cube keeps forwarding; a plugin cannot get a program that
 # reads kernel memory, or leaks kernel pointers, loaded.
@@ -44,6 +46,159 @@ cub_ok e1 ports add p2 peer=vethb action=forward outport=p1
 cub_ok e1 ports p1 set action=forward outport=p2
 ip netns exec ca ping -c 1 -W 2 198.18.0.2 >/dev/null || fail "e1 does not forward"
 prog=$(tc filter show dev vetha ingress)
+
+# The plugin's constructor ran inside the whole sandbox: dlopen() comes
+# after the uid drop, the capability drop, no_new_privs, Landlock (no file
+# but the plugin and the system libraries opens, even world-readable ones)
+# and seccomp.
+c=$(cub e1 debug constructor -o json)
+cub_log "constructor saw: $(tr -d '\n' <<<"$c")"
+uid=$(awk '/^Uid:/ { print $2 }' /proc/$(worker_pid evil)/status)
+for want in "\"uid\": \"$uid\"" '"capeff": "0000000000000000"' '"nnp": "1"' \
+	'"seccomp": "2"' '"shadow": "Permission denied"' '"passwd": "Permission denied"' \
+	'"status": "Permission denied"' '"fork": "Operation not permitted"'; do
+	grep -qF "$want" <<<"$c" || fail "constructor: $want missing in: $c"
+done
+
+# The worker reaches nothing but its broker: no new socket or connection
+# (an abstract socket, a 0666 pathname socket, a socketpair to pass a
+# descriptor with SCM_RIGHTS) and no stat of a path.  The listeners log
+# every connection they accept.
+chmod 0711 "$T"
+mkdir -m 0777 "$T/pub"
+abstract="cubicle-test-$$-$RANDOM"
+python3 - "$abstract" "$T/pub/open.sock" "$T/accepted" <<'PY' &
+import os, select, socket, sys
+name, path, log = sys.argv[1:4]
+a = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+a.bind("\0" + name)
+p = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+p.bind(path)
+os.chmod(path, 0o666)
+for s in (a, p):
+    s.listen(8)
+open(log + ".ready", "w").close()
+while True:
+    for s in select.select([a, p], [], [])[0]:
+        c, _ = s.accept()
+        with open(log, "a") as f:
+            f.write("abstract\n" if s is a else "path\n")
+        c.close()
+PY
+LISTENERS=$!
+for _ in $(seq 1 50); do [ -e "$T/accepted.ready" ] && break; sleep 0.1; done
+[ -e "$T/accepted.ready" ] || fail "test listeners did not start"
+old=$(worker_pid evil)
+e=$(cub e1 debug escape abstract="$abstract" path="$T/pub/open.sock" -o json) ||
+	fail "escape attempts killed the worker: $e"
+cub_log "escape attempts: $(tr -d '\n' <<<"$e")"
+for k in stat abstract path socketpair scm_rights; do
+	grep -qE "\"$k\": \"refused: " <<<"$e" || fail "escape: $k not refused: $e"
+done
+[ ! -s "$T/accepted" ] || fail "a listener accepted the worker: $(cat "$T/accepted")"
+[ "$(worker_pid evil)" = "$old" ] || fail "refused escapes killed the worker"
+kill "$LISTENERS" 2>/dev/null || true
+
+# A worker socket serves exactly one connection, its worker's: a root
+# process dialing worker-evil.sock (as REQ) or worker-evil.cmd (as REP) is
+# dropped, and the healthy worker keeps serving.
+python3 - "$T/s/worker-evil.sock" 0x30 "$T/s/worker-evil.cmd" 0x31 <<'PY' ||
+import socket, struct, sys, time
+args = sys.argv[1:]
+bad = []
+for path, proto in zip(args[::2], args[1::2]):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(path)
+    s.sendall(b"\0SP\0" + struct.pack(">H", int(proto, 16)) + b"\0\0")
+    s.settimeout(5)
+    got = b""
+    try:
+        while len(got) < 8:
+            d = s.recv(8 - len(got))
+            if not d:
+                break
+            got += d
+        if len(got) == 8:
+            # Negotiated: the broker must now drop the connection.
+            d = s.recv(1 << 16)
+            if d:
+                bad.append(path + ": served")
+    except socket.timeout:
+        bad.append(path + ": connection kept open for 5 s")
+    except ConnectionResetError:
+        pass
+    s.close()
+if bad:
+    print("; ".join(bad))
+    sys.exit(1)
+PY
+	fail "a second connection to a worker socket was accepted"
+grep -q "service 'evil': refusing connection from pid" "$T/broker.log" ||
+	fail "no refused connection logged"
+[ "$(worker_pid evil)" = "$old" ] || fail "a refused connection cost the worker its place"
+cub_ok e1 show >/dev/null
+ip netns exec ca ping -c 1 -W 2 198.18.0.2 >/dev/null || fail "e1 broken by a refused connection"
+cub_log "constructor sandboxed; escapes refused; stray connections dropped"
+
+# A worker never redials: when a broker connection closes it exits.  A
+# stand-in broker (raw SP over IPC) takes the worker's two connections and
+# its hello, closes them, and watches for a redial.
+mkdir -p "$T/fake"
+python3 - "$T/fake" "$T/fake.out" <<'PY' &
+import os, select, socket, sys, time
+d, out = sys.argv[1:3]
+ls = {}
+for suffix, proto in (("sock", 0x31), ("cmd", 0x30)):  # we are REP, REQ
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.bind(f"{d}/worker-simpleforwarder.{suffix}")
+    s.listen(4)
+    ls[s] = proto
+open(out + ".ready", "w").close()
+conns, log = [], open(out, "w", buffering=1)
+deadline = time.time() + 10
+while len(conns) < 2 and time.time() < deadline:
+    for s in select.select(list(ls), [], [], 1)[0]:
+        c, _ = s.accept()
+        c.sendall(b"\0SP\0" + bytes([0, ls[s]]) + b"\0\0")
+        conns.append(c)
+log.write(f"connections {len(conns)}\n")
+# The hello arrives on .sock: wait for some bytes past the SP header.
+got = b""
+deadline = time.time() + 10
+while len(got) < 9 and time.time() < deadline:
+    for c in select.select(conns, [], [], 1)[0]:
+        got += c.recv(4096)
+log.write(f"hello {len(got) > 8}\n")
+for c in conns:
+    c.close()
+# Anything that connects from now on is a redial.
+deadline = time.time() + 3
+while time.time() < deadline:
+    for s in select.select(list(ls), [], [], 0.2)[0]:
+        s.accept()
+        log.write("redial\n")
+log.write("done\n")
+PY
+FAKE=$!
+for _ in $(seq 1 50); do [ -e "$T/fake.out.ready" ] && break; sleep 0.1; done
+[ -e "$T/fake.out.ready" ] || fail "stand-in broker did not start"
+"$CUB_BUILD/workers/cubicle-worker" --plugin "$CUB_BUILD/plugins/simpleforwarder/simpleforwarder.so" \
+	--service simpleforwarder --socket-dir "$T/fake" --uid 64900 --gid 64900 \
+	</dev/null >>"$T/fake-worker.log" 2>&1 &
+wpid=$!
+for _ in $(seq 1 100); do kill -0 "$wpid" 2>/dev/null || break; sleep 0.1; done
+if kill -0 "$wpid" 2>/dev/null; then
+	kill -9 "$wpid"
+	fail "worker still alive 10 s after its broker closed the connections: $(cat "$T/fake.out")"
+fi
+wait "$wpid" || true
+wait "$FAKE" || true
+grep -q "connections 2" "$T/fake.out" || fail "worker did not dial: $(cat "$T/fake.out" "$T/fake-worker.log")"
+grep -q "hello True" "$T/fake.out" || fail "no hello from the worker: $(cat "$T/fake.out")"
+grep -q "redial" "$T/fake.out" && fail "the worker redialed: $(cat "$T/fake.out")"
+grep -q "connection .* closed; exiting" "$T/fake-worker.log" ||
+	fail "worker did not say why it exited: $(cat "$T/fake-worker.log")"
+cub_log "worker exited when its broker closed the connections, no redial"
 
 # The map API from inside the sandbox: what is allowed works, what is not
 # (writing a framework map, a forged handle, a wrong key size) is refused.

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "text.h"
 
 static const char *log_ident = "cubicle";
 static int log_level = LOG_P_INFO;
@@ -27,11 +28,16 @@ log_get_level(void)
 	return log_level;
 }
 
+/*
+ * The message is escaped (text.h): names, request ids and anything else a
+ * client or a worker put in it can neither end the line nor start one
+ * that looks like ours, nor reach a terminal that shows the log.
+ */
 static void
 log_vmsg(int prio, const char *suffix, const char *fmt, va_list ap)
 {
-	char line[1024];
-	int n;
+	char msg[1024], line[LOG_LINE_MAX];
+	int n, m;
 
 	if (prio > log_level)
 		return;
@@ -39,10 +45,14 @@ log_vmsg(int prio, const char *suffix, const char *fmt, va_list ap)
 	    line, sizeof(line), "<%d>%s[%d]: ", prio, log_ident, (int)getpid());
 	if (n < 0 || (size_t)n >= sizeof(line))
 		return;
-	vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+	m = vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (m < 0)
+		return;
+	if (suffix && (size_t)m < sizeof(msg))
+		snprintf(msg + m, sizeof(msg) - (size_t)m, ": %s", suffix);
+	cubi_text_escape(line + n, sizeof(line) - (size_t)n, msg, strlen(msg));
 	/* One write per line, so lines from several processes do not mix. */
-	fprintf(
-	    stderr, "%s%s%s\n", line, suffix ? ": " : "", suffix ? suffix : "");
+	fprintf(stderr, "%s\n", line);
 }
 
 void

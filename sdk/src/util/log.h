@@ -3,12 +3,16 @@
  * Logging for programs (broker, worker, CLI): one line per event on stderr,
  * prefixed with the journald/syslog priority ("<3>" error ... "<7>" debug)
  * so systemd-journald files them at the right level.  Library code never
- * calls these directly (style rule 13).
+ * calls these directly (style rule 13).  Messages are cut at 1 KiB and
+ * escaped (util/text.h): a log line is always one line.
  */
 #ifndef CUBI_LOG_H
 #define CUBI_LOG_H
 
 #include <errno.h>
+
+/* Longest line written, escapes included. */
+#define LOG_LINE_MAX 4096
 
 enum {
 	LOG_P_ERR = 3,

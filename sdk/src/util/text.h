@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * Text hygiene shared by the broker, the workers, the tree engine and the
+ * CLI: what a name may hold, and how anything else is shown.
+ */
+#ifndef CUBI_TEXT_H
+#define CUBI_TEXT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/*
+ * Length of the valid, shortest-form UTF-8 sequence (no surrogates, at
+ * most U+10FFFF) at s, or 0 if s[0..n) does not start with one.
+ */
+size_t cubi_text_utf8_len(const unsigned char *s, size_t n);
+
+/*
+ * Checks that s[0..n) is printable UTF-8: valid UTF-8 without C0
+ * controls (tab and newline included), DEL or C1 controls.  Returns 0,
+ * -EILSEQ (not UTF-8) or -EINVAL (a control character); *at is then the
+ * byte offset of the first bad byte.
+ */
+int cubi_text_check(const char *s, size_t n, size_t *at);
+
+/*
+ * Writes s[0..n) to dst (NUL-terminated, at most dstlen bytes) with every
+ * byte that is not printable UTF-8 escaped: \n \t \r and \xNN for
+ * other C0 controls, DEL and bytes that are not UTF-8; C1 controls as
+ * \u00NN.  A backslash stays as it is, so text escaped twice (a broker
+ * message shown by the CLI) reads the same.  An escape is never cut; a
+ * cut output ends at a whole escape.
+ * Returns the length written.
+ */
+size_t cubi_text_escape(char *dst, size_t dstlen, const char *s, size_t n);
+
+/* The same into a malloc'd string (NULL + errno on ENOMEM). */
+char *cubi_text_escape_dup(const char *s);
+
+#endif
