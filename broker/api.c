@@ -113,8 +113,8 @@ api_clients_init(struct broker *b)
 	b->clients = calloc(b->o.max_clients, sizeof(*b->clients));
 	if (!b->clients)
 		return log_errno(-ENOMEM, "client table");
-	if ((r = nng_pipe_notify(b->client, NNG_PIPE_EV_ADD_PRE,
-		 client_pipe_cb, b)) ||
+	if ((r = nng_pipe_notify(
+		 b->client, NNG_PIPE_EV_ADD_PRE, client_pipe_cb, b)) ||
 	    (r = nng_pipe_notify(
 		 b->client, NNG_PIPE_EV_REM_POST, client_pipe_cb, b)) ||
 	    (r = nng_socket_get_int(
@@ -599,8 +599,8 @@ reply(struct broker *b, uint32_t msgid, struct cub_val *errv,
 	else if (!result)
 		result = cub_val__map();
 	if ((r = cub_rpc__encode_response(msgid, errv, result, &buf, &len))) {
-		log_warn("reply to request %" PRIu32 ": %s", msgid,
-		    strerror(-r));
+		log_warn(
+		    "reply to request %" PRIu32 ": %s", msgid, strerror(-r));
 		return;
 	}
 	/* Writable once the connection's last reply went out. */

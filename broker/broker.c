@@ -178,8 +178,8 @@ raise_nofile(struct broker *b)
 	}
 	was = rl.rlim_cur;
 	if (rl.rlim_cur < NOFILE_WANT && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max < NOFILE_WANT ? rl.rlim_max
-							: NOFILE_WANT;
+		rl.rlim_cur =
+		    rl.rlim_max < NOFILE_WANT ? rl.rlim_max : NOFILE_WANT;
 		if (setrlimit(RLIMIT_NOFILE, &rl)) {
 			log_errno(-errno, "setrlimit(RLIMIT_NOFILE, %llu)",
 			    (unsigned long long)rl.rlim_cur);

@@ -41,7 +41,7 @@ struct broker_opts {
 	int log_level;
 	uint64_t max_cube_map_bytes;    /* maps of one cube's object */
 	uint64_t max_service_map_bytes; /* maps of all cubes of a service */
-	unsigned max_clients; /* client connections held at once */
+	unsigned max_clients;           /* client connections held at once */
 };
 
 /* One open client connection (api.c), by nng pipe id and peer pid. */
@@ -170,8 +170,8 @@ struct broker {
 	uint64_t clients_refused;
 	struct client_penalty penalties[CLIENT_PENALTIES];
 	unsigned penalty_next;
-	int client_sendfd;       /* readable when a reply can be sent */
-	nng_pipe client_pipe;    /* the connection of the request in hand */
+	int client_sendfd;        /* readable when a reply can be sent */
+	nng_pipe client_pipe;     /* the connection of the request in hand */
 	uint64_t replies_dropped; /* to clients that did not read */
 	int64_t last_drop_ms;     /* when the last one was dropped */
 	char store_path[4096];

@@ -266,15 +266,13 @@ START_TEST(test_msgid_recovered)
 	    {"\x94\x00\xce\xff\xff\xff\xfe\xa7req", 11, 0xfffffffe,
 		CUB_RPC_REQUEST},
 	    /* array16 header, uint8 msgid, trailing byte. */
-	    {"\xdc\x00\x04\x00\xcc\xc8\xa1m\x80\xc0", 10, 200,
-		CUB_RPC_REQUEST},
+	    {"\xdc\x00\x04\x00\xcc\xc8\xa1m\x80\xc0", 10, 200, CUB_RPC_REQUEST},
 	    /* A method of the wrong type, decoded far enough to fail. */
 	    {"\x94\x00\x09\x05\x80", 5, 9, CUB_RPC_REQUEST},
 	    /* Not requests, or no msgid to read: 0. */
 	    {"\x94\x01\x07\xc0\xc1", 5, 0, 0},
 	    {"\x93\x00\x07\xa1m", 5, 0, 0},
-	    {"\x94\x00\xcf\x00\x00\x00\x01\x00\x00\x00\x00\xa1m\x80", 14, 0,
-		0},
+	    {"\x94\x00\xcf\x00\x00\x00\x01\x00\x00\x00\x00\xa1m\x80", 14, 0, 0},
 	    {"\x94\x00\xcd\x01", 4, 0, 0},
 	    {"\x94\x00", 2, 0, 0},
 	    {"\xc1", 1, 0, 0},
@@ -294,8 +292,8 @@ START_TEST(test_msgid_recovered)
 		ck_assert_ptr_null(rpc.method);
 		ck_assert_ptr_null(rpc.params);
 	}
-	ck_assert_int_eq(cub_rpc__decode("", 0, &rpc, err, sizeof(err)),
-	    -EBADMSG);
+	ck_assert_int_eq(
+	    cub_rpc__decode("", 0, &rpc, err, sizeof(err)), -EBADMSG);
 	ck_assert_uint_eq(rpc.msgid, 0);
 }
 END_TEST
