@@ -182,7 +182,12 @@ test_cap() {
 	nfd=$(ls "/proc/$BROKER_PID/fd" | wc -l)
 	cub_log "360 connections from 9 processes: broker holds $nfd fds (before: $nfd0)"
 	[ "$((nfd - nfd0))" -lt 300 ] || fail "broker holds $nfd fds past its cap"
-	err=$(timeout "$DEADLINE" "$CUB_BUILD/sdk/cubicle" --socket-dir "$T/s" \
+	# Leak checks off for this one CLI run: nng 1.5.2 keeps a reference
+	# to a request whose connection the broker closed under it (the same
+	# never-reaped pipe as the broker's leak), and LeakSanitizer would
+	# turn the CLI's exit code into its own.
+	err=$(ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+		timeout "$DEADLINE" "$CUB_BUILD/sdk/cubicle" --socket-dir "$T/s" \
 		--timeout 2000 show cubes </dev/null 2>&1) || rc=$?
 	cub_log "show cubes at the cap: exit $rc: $err"
 	[ "$rc" = 2 ] || fail "show cubes at the cap: exit $rc: $err"
