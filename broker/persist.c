@@ -71,8 +71,12 @@ broker_save(struct broker *b, const struct cube *skip, struct cub_val **errv)
 	return r;
 }
 
+/*
+ * Load one cube record and link it at *tail: the list keeps the order it
+ * was saved in (newest first), so `show cubes` is the same after a start.
+ */
 static int
-load_cube(struct broker *b, const struct cub_val *rec)
+load_cube(struct broker *b, const struct cub_val *rec, struct cube ***tail)
 {
 	const char *name = cub_val__get_str(rec, "name");
 	const char *svcname = cub_val__get_str(rec, "service");
@@ -145,8 +149,8 @@ load_cube(struct broker *b, const struct cub_val *rec)
 	else
 		log_info("cube '%s': adopted pinned program id %u", name,
 		    c->obj->prog_id);
-	c->next = b->cubes;
-	b->cubes = c;
+	**tail = c;
+	*tail = &c->next;
 	return 0;
 }
 
@@ -155,6 +159,7 @@ broker_load(struct broker *b)
 {
 	struct cub_val *doc = NULL;
 	const struct cub_val *cubes;
+	struct cube **tail = &b->cubes;
 	char err[512];
 	uint32_t i;
 	int r;
@@ -171,7 +176,7 @@ broker_load(struct broker *b)
 	cubes = cub_val__get(doc, "cubes");
 	for (i = 0; cubes && cubes->kind == CUB_V_ARRAY && i < cubes->arr.len;
 	     i++)
-		if ((r = load_cube(b, cubes->arr.items[i])))
+		if ((r = load_cube(b, cubes->arr.items[i], &tail)))
 			log_errno(r, "state: cube record %u skipped", i);
 	cub_val__free(doc);
 	return 0;
