@@ -354,10 +354,11 @@ store_parse_recs(const char *path, const uint8_t *p, uint64_t len,
 		}
 		r = cubi_mp_decode_caps(
 		    p + off, rlen, &store_caps, &v, why, sizeof(why));
-		if (!r && v->kind != CUB_V_MAP)
+		if (!r && v->kind != CUB_V_MAP) {
 			snprintf(why, sizeof(why), "%s, not a map",
-			    cub_val__kind_name(v->kind)),
-			    r = -EBADMSG;
+			    cub_val__kind_name(v->kind));
+			r = -EBADMSG;
+		}
 		if (r) {
 			snprintf(err, errlen,
 			    "%s: record %u at payload offset %llu: %s", path, i,

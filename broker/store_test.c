@@ -494,6 +494,73 @@ START_TEST(kill_during_save)
 }
 END_TEST
 
+/* Write a version 2 file around payload, with a correct checksum. */
+static void
+write_v2(const void *payload, size_t len)
+{
+	unsigned char hdr[24];
+	uint32_t v32;
+	uint64_t v64;
+	FILE *f;
+
+	memcpy(hdr, "CUBSTATE", 8);
+	v32 = htole32(2);
+	memcpy(hdr + 8, &v32, 4);
+	v32 = htole32((uint32_t)crc32(0L, payload, (uInt)len));
+	memcpy(hdr + 12, &v32, 4);
+	v64 = htole64(len);
+	memcpy(hdr + 16, &v64, 8);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(fwrite(hdr, 1, 24, f), 24);
+	if (len)
+		ck_assert_int_eq(fwrite(payload, 1, len, f), len);
+	fclose(f);
+}
+
+static void
+load_refused(const char *what)
+{
+	struct cub_val *back = NULL;
+	char err[512] = "";
+
+	ck_assert_int_eq(store_load(path, &back, err, sizeof(err)), -EBADMSG);
+	ck_assert_ptr_null(back);
+	ck_assert_msg(strstr(err, what), "'%s' does not say '%s'", err, what);
+}
+
+/*
+ * Records that a correct checksum does not make good: each refused with
+ * the record's number and what is wrong.
+ */
+START_TEST(bad_records)
+{
+	/* {} then a length of 9 with 1 byte after it. */
+	static const unsigned char longer[] = {
+	    1, 0, 0, 0, 0x80, 9, 0, 0, 0, 0x80};
+	/* {} then [] : a record that is not a map. */
+	static const unsigned char array[] = {
+	    1, 0, 0, 0, 0x80, 1, 0, 0, 0, 0x90};
+	/* {} then two bytes of a length. */
+	static const unsigned char cut[] = {1, 0, 0, 0, 0x80, 1, 0};
+	/* {} then a record with a trailing byte. */
+	static const unsigned char trail[] = {
+	    1, 0, 0, 0, 0x80, 2, 0, 0, 0, 0x80, 0xc0};
+
+	write_v2(longer, sizeof(longer));
+	load_refused(
+	    "record 1 at payload offset 5 declares 9 bytes but only 1");
+	write_v2(array, sizeof(array));
+	load_refused("record 1 at payload offset 5: array, not a map");
+	write_v2(cut, sizeof(cut));
+	load_refused("record 1 at payload offset 5: truncated length");
+	write_v2(trail, sizeof(trail));
+	load_refused("record 1 at payload offset 5: 1 trailing bytes");
+	write_v2(NULL, 0);
+	load_refused("no records");
+}
+END_TEST
+
 /* Version 1 files (one document) are still read. */
 START_TEST(version_1)
 {
@@ -540,6 +607,7 @@ main(void)
 	tcase_add_test(tc, save_failures);
 	tcase_add_test(tc, odd_files);
 	tcase_add_test(tc, version_1);
+	tcase_add_test(tc, bad_records);
 	suite_add_tcase(s, tc);
 	/* The sizes the issue names: seconds, not milliseconds. */
 	tc = tcase_create("scale");
