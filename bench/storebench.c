@@ -45,7 +45,8 @@ sf_record(unsigned cube, unsigned nports)
 		e = cub_val__map();
 		cub_val__set(e, "name", cub_val__strf("p%u", i));
 		cub_val__set(e, "action", cub_val__str("forward"));
-		cub_val__set(e, "outport", cub_val__strf("p%u", (i + 1) % nports));
+		cub_val__set(
+		    e, "outport", cub_val__strf("p%u", (i + 1) % nports));
 		cub_val__set(e, "index", cub_val__uint(i));
 		cub_val__set(e, "peer", cub_val__strf("veth%u-%u", cube, i));
 		cub_val__push(cports, e);
@@ -115,8 +116,8 @@ entries_doc(unsigned ncubes, unsigned per)
 
 /* Median save and load times of doc at path, over runs. */
 static void
-measure(const char *name, const char *path, struct cub_val *doc,
-    unsigned runs, double *save_ms)
+measure(const char *name, const char *path, struct cub_val *doc, unsigned runs,
+    double *save_ms)
 {
 	double s[32], l[32], t;
 	struct cub_val *back;

@@ -678,8 +678,8 @@ prog_is_stray(uint32_t id, uint32_t stray_id, uint32_t ports_map_id)
 int
 topo_detach_stray(uint32_t prog_id, uint32_t ports_map_id)
 {
-	static const uint32_t modes[] = {XDP_FLAGS_DRV_MODE,
-	    XDP_FLAGS_SKB_MODE, XDP_FLAGS_HW_MODE};
+	static const uint32_t modes[] = {
+	    XDP_FLAGS_DRV_MODE, XDP_FLAGS_SKB_MODE, XDP_FLAGS_HW_MODE};
 	struct if_nameindex *ifs, *i;
 	uint32_t ids[3];
 	unsigned m;
@@ -712,8 +712,9 @@ topo_detach_stray(uint32_t prog_id, uint32_t ports_map_id)
 				xo.old_prog_fd = fd;
 				if (!bpf_xdp_detach(ifindex,
 					modes[m] | XDP_FLAGS_REPLACE, &xo)) {
-					log_info("netdev '%s': stray XDP program "
-						 "id %u detached",
+					log_info(
+					    "netdev '%s': stray XDP program "
+					    "id %u detached",
 					    i->if_name, ids[m]);
 					n++;
 				}
