@@ -27,7 +27,6 @@
 #define ACTIONS_MAX 32        /* actions on one node */
 #define STR_DFLT_MAX 255      /* STR max length when the schema says 0 */
 #define STR_CAP 4096          /* largest STR max a schema may declare */
-#define LIST_ENTRIES_MAX 4096 /* entries in one list of a document */
 #define WORDS_MAX 64          /* command words */
 #define PATH_LEN 512          /* bytes of a path in messages */
 #define LISTBUF_LEN 2048      /* bytes of "valid: a, b, c" lists */
@@ -1229,28 +1228,254 @@ keys_text(const struct snode *list, struct cub_val *const *keys, char *buf,
 	}
 }
 
+/*
+ * The index of a keyed list: an open-addressing hash table (linear probing,
+ * at most half full) from the entry's key values to its position in the
+ * array, hung on the array (cub_val arr.aux) and built on first use.  It is
+ * trusted only while arr.len is the length it was built for: the engine
+ * updates it on every append and removal it makes, and anything else that
+ * changes the length makes the next lookup rebuild it.  A hit is always
+ * confirmed by comparing the entry's keys, so a stale slot can never name
+ * the wrong entry.  Find and append cost O(1); a removal costs one memmove
+ * of the array and one pass over the slots (no key comparisons).
+ */
+struct kindex {
+	struct cub_val_aux aux;
+	uint32_t len;    /* arr.len the index describes */
+	uint32_t mask;   /* slots - 1 (a power of two) */
+	uint32_t *slots; /* position + 1; 0 = empty */
+};
+
+static void
+kindex_free(struct cub_val_aux *aux)
+{
+	struct kindex *ki = (struct kindex *)aux;
+
+	free(ki->slots);
+	free(ki);
+}
+
+static uint64_t
+hash_bytes(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *c = p;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		h ^= c[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+static uint64_t
+hash_val(uint64_t h, const struct cub_val *v)
+{
+	if (!v)
+		return hash_bytes(h, "", 1);
+	h = hash_bytes(h, &v->kind, sizeof(v->kind));
+	switch (v->kind) {
+	case CUB_V_STR:
+		return hash_bytes(h, v->str.ptr, v->str.len);
+	case CUB_V_UINT:
+		return hash_bytes(h, &v->u, sizeof(v->u));
+	case CUB_V_INT:
+		return hash_bytes(h, &v->i, sizeof(v->i));
+	case CUB_V_BOOL:
+		return hash_bytes(h, &v->b, sizeof(v->b));
+	default:
+		return h; /* keys are scalars; equal() decides the rest */
+	}
+}
+
+static uint32_t
+hash_keys(struct cub_val *const *keys, uint32_t nkeys)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	uint32_t k;
+
+	for (k = 0; k < nkeys; k++)
+		h = hash_val(h, keys[k]);
+	return (uint32_t)(h ^ (h >> 32));
+}
+
+static uint32_t
+hash_entry(const struct snode *list, const struct cub_val *e)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	uint32_t k;
+
+	for (k = 0; k < list->nkeys; k++)
+		h = hash_val(h, cub_val__get(e, key_at(list, k)->name));
+	return (uint32_t)(h ^ (h >> 32));
+}
+
 static bool
-find_entry(const struct snode *list, const struct cub_val *arr,
+entry_has_keys(const struct snode *list, const struct cub_val *e,
+    struct cub_val *const *keys)
+{
+	uint32_t k;
+
+	for (k = 0; k < list->nkeys; k++)
+		if (!cub_val__equal(
+			cub_val__get(e, key_at(list, k)->name), keys[k]))
+			return false;
+	return true;
+}
+
+static void
+kindex_put(struct kindex *ki, uint32_t h, uint32_t pos)
+{
+	uint32_t s = h & ki->mask;
+
+	while (ki->slots[s])
+		s = (s + 1) & ki->mask;
+	ki->slots[s] = pos + 1;
+}
+
+/* (Re)fills ki->slots for the first n entries of arr, sized for want. */
+static int
+kindex_fill(const struct snode *list, struct kindex *ki,
+    const struct cub_val *arr, uint32_t want)
+{
+	uint32_t nslots = 16, i, *slots;
+
+	while (nslots < 2 * (uint64_t)want)
+		nslots *= 2;
+	slots = calloc(nslots, sizeof(*slots));
+	if (!slots)
+		return -ENOMEM;
+	free(ki->slots);
+	ki->slots = slots;
+	ki->mask = nslots - 1;
+	for (i = 0; i < arr->arr.len; i++)
+		kindex_put(ki, hash_entry(list, arr->arr.items[i]), i);
+	ki->len = arr->arr.len;
+	return 0;
+}
+
+/* The index of arr, built or rebuilt when missing or stale; NULL on ENOMEM. */
+static struct kindex *
+kindex_get(const struct snode *list, struct cub_val *arr)
+{
+	struct kindex *ki = (struct kindex *)arr->arr.aux;
+
+	if (ki && ki->len == arr->arr.len)
+		return ki;
+	if (!ki) {
+		ki = calloc(1, sizeof(*ki));
+		if (!ki)
+			return NULL;
+		ki->aux.free = kindex_free;
+		arr->arr.aux = &ki->aux;
+	}
+	if (kindex_fill(list, ki, arr, arr->arr.len))
+		return NULL;
+	return ki;
+}
+
+/*
+ * Finds the entry of arr whose keys are keys.  Falls back to a scan only
+ * when the index cannot be allocated.
+ */
+static bool
+find_entry(const struct snode *list, const struct cub_val *carr,
     struct cub_val *const *keys, uint32_t *idx)
 {
-	const struct cub_val *e;
-	uint32_t i, k;
+	struct cub_val *arr = (struct cub_val *)carr; /* the index is a cache */
+	struct kindex *ki;
+	uint32_t s, i;
 
 	if (!arr || arr->kind != CUB_V_ARRAY)
 		return false;
-	for (i = 0; i < arr->arr.len; i++) {
-		e = arr->arr.items[i];
-		for (k = 0; k < list->nkeys; k++)
-			if (!cub_val__equal(
-				cub_val__get(e, key_at(list, k)->name),
-				keys[k]))
-				break;
-		if (k == list->nkeys) {
+	ki = kindex_get(list, arr);
+	if (!ki) {
+		for (i = 0; i < arr->arr.len; i++)
+			if (entry_has_keys(list, arr->arr.items[i], keys)) {
+				*idx = i;
+				return true;
+			}
+		return false;
+	}
+	for (s = hash_keys(keys, list->nkeys) & ki->mask; ki->slots[s];
+	     s = (s + 1) & ki->mask) {
+		i = ki->slots[s] - 1;
+		if (i < arr->arr.len &&
+		    entry_has_keys(list, arr->arr.items[i], keys)) {
 			*idx = i;
 			return true;
 		}
 	}
 	return false;
+}
+
+/* Appends entry e (owned) to the keyed list arr and indexes it. */
+static int
+list_push(const struct snode *list, struct cub_val *arr, struct cub_val *e)
+{
+	struct kindex *ki = (struct kindex *)arr->arr.aux;
+	bool fresh = ki && ki->len == arr->arr.len;
+	uint32_t h = hash_entry(list, e);
+
+	if (cub_val__push(arr, e))
+		return -ENOMEM;
+	if (!fresh)
+		return 0; /* rebuilt on the next lookup */
+	if (2 * (uint64_t)arr->arr.len > ki->mask + 1) {
+		if (kindex_fill(list, ki, arr, arr->arr.len))
+			ki->len = UINT32_MAX; /* stale: rebuild later */
+		return 0;
+	}
+	kindex_put(ki, h, arr->arr.len - 1);
+	ki->len = arr->arr.len;
+	return 0;
+}
+
+/*
+ * Removes and frees entry idx of the keyed list arr, keeping the order of
+ * the others, and keeps the index in step: the entry's slot is emptied with
+ * a backward shift (so no probe chain is broken) and the positions after it
+ * move down by one.
+ */
+static void
+list_remove(const struct snode *list, struct cub_val *arr, uint32_t idx)
+{
+	struct kindex *ki = (struct kindex *)arr->arr.aux;
+	bool fresh = ki && ki->len == arr->arr.len;
+	uint32_t s, next, home, i;
+
+	if (fresh) {
+		s = hash_entry(list, arr->arr.items[idx]) & ki->mask;
+		while (ki->slots[s] && ki->slots[s] != idx + 1)
+			s = (s + 1) & ki->mask;
+		if (!ki->slots[s]) {
+			fresh = false; /* not where it should be: rebuild */
+		} else {
+			ki->slots[s] = 0;
+			for (next = (s + 1) & ki->mask; ki->slots[next];
+			     next = (next + 1) & ki->mask) {
+				home = hash_entry(list,
+					   arr->arr.items[ki->slots[next] - 1]) &
+				       ki->mask;
+				/* Move it back if its home is not in (s, next]. */
+				if (((next - home) & ki->mask) >=
+				    ((next - s) & ki->mask)) {
+					ki->slots[s] = ki->slots[next];
+					ki->slots[next] = 0;
+					s = next;
+				}
+			}
+			for (i = 0; i <= ki->mask; i++)
+				if (ki->slots[i] > idx + 1)
+					ki->slots[i]--;
+		}
+	}
+	cub_val__free(arr->arr.items[idx]);
+	memmove(&arr->arr.items[idx], &arr->arr.items[idx + 1],
+	    (arr->arr.len - idx - 1) * sizeof(*arr->arr.items));
+	arr->arr.len--;
+	if (ki)
+		ki->len = fresh ? arr->arr.len : UINT32_MAX;
 }
 
 /*
@@ -1367,15 +1592,14 @@ merge_list(const struct snode *k, struct cub_val *arr,
 			else
 				r = merge_map(k, arr->arr.items[idx],
 				    src->arr.items[i], M_SET, true, sub, errv);
-		} else if (arr->arr.len >= LIST_ENTRIES_MAX) {
+		} else if (arr->arr.len >= CUBI_LIST_ENTRIES_MAX) {
 			r = fail(errv, CUB_E_LIMIT, path,
-			    "more than %d "
-			    "entries",
-			    LIST_ENTRIES_MAX);
+			    "the list is full: at most %u entries",
+			    CUBI_LIST_ENTRIES_MAX);
 		} else {
 			r = new_entry(
 			    k, keys, src->arr.items[i], NULL, sub, &e, errv);
-			if (!r && cub_val__push(arr, e))
+			if (!r && list_push(k, arr, e))
 				r = nomem(errv);
 		}
 		keys_free(keys, k->nkeys);
@@ -1838,15 +2062,6 @@ extra_words(const struct loc *l, const struct cub_val *words, uint32_t i,
 	    word_at(words, i), word_at(words, i - 1));
 }
 
-static void
-array_remove(struct cub_val *arr, uint32_t idx)
-{
-	cub_val__free(arr->arr.items[idx]);
-	memmove(&arr->arr.items[idx], &arr->arr.items[idx + 1],
-	    (arr->arr.len - idx - 1) * sizeof(*arr->arr.items));
-	arr->arr.len--;
-}
-
 static int
 do_set(struct loc *l, const struct cub_val *args, const struct cub_val *body,
     struct cubi_result *res, struct cub_val **errv)
@@ -1921,16 +2136,17 @@ do_add(struct loc *l, const struct cub_val *words, uint32_t i,
 		    "entry '%s' already "
 		    "exists",
 		    kt);
-	else if (l->dn && l->dn->arr.len >= LIST_ENTRIES_MAX)
-		r = fail(errv, CUB_E_LIMIT, l->path, "more than %d entries",
-		    LIST_ENTRIES_MAX);
+	else if (l->dn && l->dn->arr.len >= CUBI_LIST_ENTRIES_MAX)
+		r = fail(errv, CUB_E_LIMIT, l->path,
+		    "the list is full: at most %u entries",
+		    CUBI_LIST_ENTRIES_MAX);
 	else
 		r = new_entry(l->n, keys, body, args, sub, &e, errv);
 	keys_free(keys, l->n->nkeys);
 	if (r)
 		return r;
 	if (l->dn) {
-		if (cub_val__push(l->dn, e))
+		if (list_push(l->n, l->dn, e))
 			return nomem(errv);
 	} else {
 		arr = cub_val__array();
@@ -1965,7 +2181,7 @@ do_del_keys(struct loc *l, const struct cub_val *words, uint32_t i,
 	keys_free(keys, l->n->nkeys);
 	if (r)
 		return r;
-	array_remove(l->dn, idx);
+	list_remove(l->n, l->dn, idx);
 	res->changed = true;
 	return 0;
 }
@@ -2160,7 +2376,7 @@ resolve_and_run(const struct cubi_schema *s, struct cub_val *doc,
 			if (l->n->flags & CUB_F_RO)
 				return fail(
 				    errv, CUB_E_RO, l->path, "is read-only");
-			array_remove(l->holder, l->idx);
+			list_remove(l->n, l->holder, l->idx);
 			res->changed = true;
 			return 0;
 		}
@@ -2260,7 +2476,7 @@ overlay_list(
 	uint32_t i, idx, j;
 	int r = 0;
 
-	for (i = 0; !r && i < ov->arr.len && i < LIST_ENTRIES_MAX; i++) {
+	for (i = 0; !r && i < ov->arr.len && i < CUBI_LIST_ENTRIES_MAX; i++) {
 		if (ov->arr.items[i]->kind != CUB_V_MAP ||
 		    keys_from_map(k, ov->arr.items[i], &keys, "", NULL))
 			continue;
@@ -2268,14 +2484,14 @@ overlay_list(
 			r = overlay_map(
 			    k, arr->arr.items[idx], ov->arr.items[i]);
 		} else if ((k->flags & CUB_F_RO) &&
-			   arr->arr.len < LIST_ENTRIES_MAX) {
+			   arr->arr.len < CUBI_LIST_ENTRIES_MAX) {
 			/* Ro lists are filled by the service alone. */
 			e = cub_val__map();
 			for (j = 0; e && j < k->nkeys; j++)
 				if (cub_val__set(e, key_at(k, j)->name,
 					cub_val__dup(keys[j])))
 					e = cub_val__free(e);
-			if (!e || cub_val__push(arr, e))
+			if (!e || list_push(k, arr, e))
 				r = -ENOMEM;
 			else
 				r = overlay_map(k, e, ov->arr.items[i]);

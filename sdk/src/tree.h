@@ -24,6 +24,14 @@
 struct cubi_schema; /* opaque parsed schema: base + service fields */
 
 /*
+ * Entries in one keyed list of a document (rule 19): an add past it fails
+ * with CUB_E_LIMIT "more than N entries".  Keyed lists are indexed by their
+ * keys (a hash index kept on the list), so finding, adding and setting an
+ * entry cost the same at any size up to this cap.
+ */
+#define CUBI_LIST_ENTRIES_MAX (1u << 20)
+
+/*
  * Parse and check a service schema in wire form (NULL = no service fields)
  * and merge it with the base cube schema.  Refuses: unknown types, bad or
  * duplicate names, a redefinition of a base field (except extending

@@ -38,6 +38,16 @@ struct cub_kv {
 	struct cub_val *val;
 };
 
+/*
+ * Private to the resource-tree engine: an index over the entries of a keyed
+ * list, hung on the array that holds them.  The array owns it: it is freed
+ * with the array and never copied by cub_val__dup().  Code outside the
+ * engine leaves it alone.
+ */
+struct cub_val_aux {
+	void (*free)(struct cub_val_aux *aux);
+};
+
 struct cub_val {
 	enum cub_val_kind kind;
 	union {
@@ -56,6 +66,7 @@ struct cub_val {
 		struct {
 			struct cub_val **items;
 			uint32_t len, cap;
+			struct cub_val_aux *aux; /* engine index or NULL */
 		} arr;
 		struct {
 			struct cub_kv *items; /* insertion order is kept */
