@@ -157,6 +157,15 @@ struct cub_val *cub_json_parse(
 char *cub_json_emit(const struct cub_val *v, bool pretty);
 /* Block-style YAML 1.2 (strings quoted when needed), ends in newline. */
 char *cub_yaml_emit(const struct cub_val *v);
+/*
+ * YAML in, parsed by libyaml: one document of mappings, sequences and
+ * scalars (typed by the YAML 1.2 core schema when plain), with the caps
+ * of the JSON parser.  Anchors, aliases, tags, non-scalar and duplicate
+ * keys are refused.  NULL with errno = EINVAL and "line L, column C: ..."
+ * in err on error.
+ */
+struct cub_val *cub_yaml_parse(
+    const char *s, size_t len, char *err, size_t errlen);
 
 #ifdef __cplusplus
 }
