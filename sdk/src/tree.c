@@ -1961,7 +1961,29 @@ struct loc {
 	uint32_t idx;           /* ENTRY: index in holder */
 	char path[PATH_LEN];    /* words for messages, without the cube */
 	struct cub_val *pwords; /* canonical words so far */
+	/* cubi_tree__read(): doc must not change, and the nodes from the
+	 * root to dn are kept so that a show copies only that path. */
+	bool readonly;
+	const struct cub_val *const *ovs; /* overlays for a read's show */
+	uint32_t novs;
+	uint32_t nspine;
+	struct step {
+		const struct snode *n;  /* container/list node, or the list */
+		enum loc_kind kind;
+		const struct cub_val *dn; /* NULL when absent */
+	} spine[WORDS_MAX + 1];
 };
+
+/* Returned by a read-only resolution when the request needs a copy. */
+#define NEEDS_COPY CUBI_NEEDS_COPY
+
+static void
+spine_push(struct loc *l)
+{
+	if (l->nspine < WORDS_MAX + 1)
+		l->spine[l->nspine++] =
+		    (struct step){.n = l->n, .kind = l->kind, .dn = l->dn};
+}
 
 static bool
 is_help(const char *w)
@@ -2258,6 +2280,412 @@ cubi_result__clear(struct cubi_result *r)
 	memset(r, 0, sizeof(*r));
 }
 
+static int overlay_map(
+    const struct snode *n, struct cub_val *dst, const struct cub_val *ov);
+
+/* ---- show: paging, wire caps, read-only copies ------------------------- */
+
+/* The MessagePack size of v and its container elements, as cub_mp_check()
+ * counts them (a map's pair is two). */
+static void
+mp_size(const struct cub_val *v, uint64_t *bytes, uint64_t *elems)
+{
+	uint64_t n;
+	uint32_t i;
+
+	switch (v->kind) {
+	case CUB_V_UINT:
+		*bytes += v->u < 128 ? 1 : v->u < 256 ? 2 : v->u < 65536 ? 3
+			: v->u <= UINT32_MAX			 ? 5
+								 : 9;
+		break;
+	case CUB_V_INT:
+		*bytes += 9;
+		break;
+	case CUB_V_FLOAT:
+		*bytes += 9;
+		break;
+	case CUB_V_STR:
+	case CUB_V_BIN:
+		n = v->kind == CUB_V_STR ? v->str.len : v->bin.len;
+		*bytes += n + (n < 32 ? 1 : n < 256 ? 2 : n < 65536 ? 3 : 5);
+		break;
+	case CUB_V_ARRAY:
+		*bytes += v->arr.len < 16 ? 1 : v->arr.len < 65536 ? 3 : 5;
+		*elems += v->arr.len;
+		for (i = 0; i < v->arr.len; i++)
+			mp_size(v->arr.items[i], bytes, elems);
+		break;
+	case CUB_V_MAP:
+		*bytes += v->map.len < 16 ? 1 : v->map.len < 65536 ? 3 : 5;
+		*elems += 2 * (uint64_t)v->map.len;
+		for (i = 0; i < v->map.len; i++) {
+			n = strlen(v->map.items[i].key);
+			*bytes +=
+			    n + (n < 32 ? 1 : n < 256 ? 2 : n < 65536 ? 3 : 5);
+			mp_size(v->map.items[i].val, bytes, elems);
+		}
+		break;
+	default:
+		*bytes += 1;
+		break;
+	}
+}
+
+/* A reply must fit one message with its frame around it. */
+static int
+check_reply_size(const struct loc *l, const struct cub_val *reply,
+    bool paged, struct cub_val **errv)
+{
+	uint64_t bytes = 0, elems = 0;
+
+	mp_size(reply, &bytes, &elems);
+	if (bytes <= CUB_MSG_MAX - CUBI_REPLY_HEADROOM &&
+	    elems <= CUB_ELEMS_MAX - CUBI_REPLY_HEADROOM / 16)
+		return 0;
+	if (paged)
+		return fail(errv, CUB_E_TOOBIG, l->path,
+		    "this page is %" PRIu64 " bytes and %" PRIu64
+		    " elements, over the message cap (%u bytes, %u "
+		    "elements): ask for a smaller limit=",
+		    bytes, elems, CUB_MSG_MAX, CUB_ELEMS_MAX);
+	return fail(errv, CUB_E_TOOBIG, l->path,
+	    "the reply is %" PRIu64 " bytes and %" PRIu64
+	    " elements, over the message cap (%u bytes, %u elements): show "
+	    "a list in pages with limit=N [after=KEY]",
+	    bytes, elems, CUB_MSG_MAX, CUB_ELEMS_MAX);
+}
+
+/* The key text of entry e, in full: the value after= takes back. */
+static struct cub_val *
+entry_cursor(const struct snode *list, const struct cub_val *e)
+{
+	char *text = NULL, num[24];
+	const struct cub_val *v;
+	const char *part;
+	size_t len = 0, n;
+	struct cub_val *out;
+	uint32_t k;
+	char *p;
+
+	for (k = 0; k < list->nkeys; k++) {
+		v = cub_val__get(e, key_at(list, k)->name);
+		if (v && v->kind == CUB_V_STR) {
+			part = v->str.ptr;
+		} else if (v && v->kind == CUB_V_UINT) {
+			snprintf(num, sizeof(num), "%" PRIu64, v->u);
+			part = num;
+		} else {
+			part = v && v->kind == CUB_V_BOOL && v->b ? "true"
+								  : "false";
+		}
+		n = strlen(part);
+		p = realloc(text, len + n + 2);
+		if (!p) {
+			free(text);
+			return NULL;
+		}
+		text = p;
+		if (k)
+			text[len++] = ' ';
+		memcpy(text + len, part, n + 1);
+		len += n;
+	}
+	out = cub_val__str(text ? text : "");
+	free(text);
+	return out;
+}
+
+/* Splits after= into the list's key words (one word a key). */
+static int
+cursor_keys(const struct loc *l, const char *after, struct cub_val ***keys,
+    struct cub_val **errv)
+{
+	struct cub_val *words = cub_val__array();
+	const char *p = after, *sp;
+	uint32_t k;
+	int r;
+
+	if (!words)
+		return nomem(errv);
+	for (k = 0; k < l->n->nkeys; k++) {
+		sp = k + 1 < l->n->nkeys ? strchr(p, ' ') : NULL;
+		if (cub_val__push(words,
+			sp ? cub_val__strn(p, (size_t)(sp - p))
+			   : cub_val__str(p))) {
+			cub_val__free(words);
+			return nomem(errv);
+		}
+		if (!sp)
+			break;
+		p = sp + 1;
+	}
+	r = keys_from_words(l, words, 0, true, keys, errv);
+	cub_val__free(words);
+	return r;
+}
+
+/*
+ * The show args: a list takes limit=N (1..CUBI_SHOW_LIMIT_MAX entries) and
+ * after=KEY (the entry the page starts after, as `next` gave it); nothing
+ * else takes any.  *limit is 0 when not paging.
+ */
+static int
+show_args(const struct loc *l, const struct snode *leaf,
+    const struct cub_val *args, uint64_t *limit, const char **after,
+    struct cub_val **errv)
+{
+	const struct cub_val *v;
+	const char *key;
+	uint32_t i;
+
+	*limit = 0;
+	*after = NULL;
+	for (i = 0; args && i < args->map.len; i++) {
+		key = args->map.items[i].key;
+		v = args->map.items[i].val;
+		if (strcmp(key, "limit") && strcmp(key, "after"))
+			return fail(errv, CUB_E_NOTFOUND, l->path,
+			    "show takes no argument '%.64s' (a list takes "
+			    "limit= and after=)",
+			    key);
+		if (l->kind != L_LIST || leaf)
+			return fail(errv, CUB_E_INVAL, l->path,
+			    "%s= pages a list; this is not one", key);
+		if (!strcmp(key, "after")) {
+			*after = cub_val__as_str(v);
+			if (!*after || !**after)
+				return fail(errv, CUB_E_TYPE, l->path,
+				    "after: expected the key of an entry");
+			continue;
+		}
+		if ((v->kind == CUB_V_STR ? parse_dec(v->str.ptr, limit)
+					  : cub_val__as_u64(v, limit)) ||
+		    *limit < 1 || *limit > CUBI_SHOW_LIMIT_MAX)
+			return fail(errv, CUB_E_INVAL, l->path,
+			    "limit: expected a number of entries from 1 to %u",
+			    CUBI_SHOW_LIMIT_MAX);
+	}
+	if (*after && !*limit)
+		*limit = CUBI_SHOW_LIMIT_MAX;
+	return 0;
+}
+
+/* One page of list arr: *out = copies of the entries after `after`. */
+static int
+page_copy(const struct loc *l, const struct cub_val *arr, uint64_t limit,
+    const char *after, struct cub_val **out, struct cub_val **next,
+    struct cub_val **errv)
+{
+	uint32_t len = arr ? arr->arr.len : 0, start = 0, end, i;
+	struct cub_val **keys;
+	struct cub_val *page;
+	int r;
+
+	*out = *next = NULL;
+	if (after) {
+		if ((r = cursor_keys(l, after, &keys, errv)))
+			return r;
+		if (!find_entry(l->n, arr, keys, &start)) {
+			keys_free(keys, l->n->nkeys);
+			return fail(errv, CUB_E_NOTFOUND, l->path,
+			    "after: no entry '%.64s' to page after", after);
+		}
+		keys_free(keys, l->n->nkeys);
+		start++;
+	}
+	end = limit < (uint64_t)(len - start) ? start + (uint32_t)limit : len;
+	page = cub_val__array();
+	for (i = start; page && i < end; i++)
+		if (cub_val__push(page, cub_val__dup(arr->arr.items[i])))
+			page = cub_val__free(page);
+	if (!page)
+		return nomem(errv);
+	if (end < len && !(*next = entry_cursor(l->n, arr->arr.items[end - 1]))) {
+		cub_val__free(page);
+		return nomem(errv);
+	}
+	*out = page;
+	return 0;
+}
+
+/* An entry with only its key fields: where an overlay's entry lands. */
+static struct cub_val *
+entry_skeleton(const struct snode *list, const struct cub_val *e)
+{
+	struct cub_val *m = cub_val__map();
+	const struct cub_val *v;
+	uint32_t k;
+
+	for (k = 0; m && k < list->nkeys; k++) {
+		v = cub_val__get(e, key_at(list, k)->name);
+		if (v && cub_val__set(m, key_at(list, k)->name, cub_val__dup(v)))
+			m = cub_val__free(m);
+	}
+	return m;
+}
+
+/*
+ * Read-only show with overlays: copies the path from the root to the
+ * addressed node (containers empty, entries with their keys only) with
+ * node (owned) at its end, merges the overlays into that small copy, and
+ * frees the path again.  node is changed in place.
+ */
+static int
+overlay_path(const struct loc *l, const struct cubi_schema *s,
+    struct cub_val **nodep, const struct cub_val *const *ovs, uint32_t novs)
+{
+	struct cub_val *root, *cur, *child, *node = *nodep;
+	const struct step *st;
+	uint32_t j;
+	int r = 0;
+
+	if (l->nspine <= 1) {
+		root = node;
+	} else {
+		root = cur = cub_val__map();
+		for (j = 1; cur && j < l->nspine; j++) {
+			st = &l->spine[j];
+			if (j + 1 == l->nspine)
+				child = node;
+			else if (st->kind == L_ENTRY)
+				child = entry_skeleton(st->n, st->dn);
+			else
+				child = st->kind == L_LIST ? cub_val__array()
+							   : cub_val__map();
+			if (!child ||
+			    (st->kind == L_ENTRY ? cub_val__push(cur, child)
+						 : cub_val__set(cur, st->n->name,
+						       child))) {
+				if (j + 1 == l->nspine)
+					*nodep = NULL; /* freed with child */
+				cur = NULL;
+				break;
+			}
+			cur = child;
+		}
+		if (!cur) {
+			if (*nodep && j < l->nspine)
+				cub_val__free(*nodep); /* never linked */
+			*nodep = NULL;
+			cub_val__free(root);
+			return -ENOMEM;
+		}
+	}
+	for (j = 0; !r && j < novs; j++)
+		r = overlay_map(s->root, root, ovs[j]);
+	if (root == node)
+		return r;
+	/* Detach node from its parent (it is the last thing added). */
+	st = &l->spine[l->nspine - 1];
+	cur = root;
+	for (j = 1; j + 1 < l->nspine; j++)
+		cur = l->spine[j].kind == L_ENTRY
+			  ? cur->arr.items[cur->arr.len - 1]
+			  : cub_val__get(cur, l->spine[j].n->name);
+	if (st->kind == L_ENTRY)
+		cur->arr.len--;
+	else
+		cub_val__take(cur, st->n->name);
+	cub_val__free(root);
+	return r;
+}
+
+/* Whether n or anything under it is filled by the service (ro). */
+static bool
+snode_has_ro(const struct snode *n)
+{
+	uint32_t i;
+
+	if (n->flags & CUB_F_RO)
+		return true;
+	for (i = 0; i < n->nkids; i++)
+		if (snode_has_ro(n->kids[i]))
+			return true;
+	return false;
+}
+
+static int
+do_show(struct loc *l, const struct cubi_schema *s, const struct snode *leaf,
+    const struct cub_val *args, struct cubi_result *res,
+    struct cub_val **errv)
+{
+	struct cub_val *node = NULL, *next = NULL, *v, *page;
+	const char *after;
+	uint64_t limit;
+	int r;
+
+	if ((r = show_args(l, leaf, args, &limit, &after, errv)))
+		return r;
+	if (l->readonly && l->kind == L_LIST && (l->n->flags & CUB_F_RO))
+		return NEEDS_COPY; /* its entries are the overlay's */
+	if (l->readonly && !l->novs && snode_has_ro(leaf ? leaf : l->n)) {
+		res->want_overlay = true;
+		return 0;
+	}
+	if (limit) {
+		r = page_copy(l, l->dn, limit, after, &node, &next, errv);
+		if (r)
+			return r;
+	} else if (leaf && l->kind == L_ENTRY) {
+		/* The keys too, so that an overlay finds the entry. */
+		node = entry_skeleton(l->n, l->dn);
+		v = cub_val__get(l->dn, leaf->name);
+		if (node && v &&
+		    cub_val__set(node, leaf->name, cub_val__dup(v)))
+			node = cub_val__free(node);
+	} else if (leaf) {
+		node = cub_val__map();
+		v = cub_val__get(l->dn, leaf->name);
+		if (node && v &&
+		    cub_val__set(node, leaf->name, cub_val__dup(v)))
+			node = cub_val__free(node);
+	} else if (l->dn) {
+		node = cub_val__dup(l->dn);
+	} else {
+		node = l->kind == L_LIST ? cub_val__array() : cub_val__map();
+	}
+	if (!node) {
+		cub_val__free(next);
+		return nomem(errv);
+	}
+	if (l->novs && overlay_path(l, s, &node, l->ovs, l->novs)) {
+		cub_val__free(node);
+		cub_val__free(next);
+		return nomem(errv);
+	}
+	if (leaf) {
+		v = cub_val__take(node, leaf->name);
+		cub_val__free(node);
+		node = v ? v : cub_val__nil();
+		if (!node)
+			return nomem(errv);
+	} else if (limit) {
+		page = node;
+		node = cub_val__map();
+		if (!node) {
+			cub_val__free(page);
+			cub_val__free(next);
+			return nomem(errv);
+		}
+		r = cub_val__set(node, "entries", page);
+		if (!r && next)
+			r = cub_val__set(node, "next", next);
+		next = NULL; /* cub_val__set took it, even on failure */
+		if (r) {
+			cub_val__free(node);
+			return nomem(errv);
+		}
+	}
+	cub_val__free(next);
+	if ((r = check_reply_size(l, node, limit != 0, errv))) {
+		cub_val__free(node);
+		return r;
+	}
+	res->reply = node;
+	return 0;
+}
+
 static int
 check_words(const struct cub_val *words, struct cub_val **errv)
 {
@@ -2302,11 +2730,15 @@ resolve_and_run(const struct cubi_schema *s, struct cub_val *doc,
 		if (l->kind == L_LIST) {
 			if (!strcmp(w, "add")) {
 				res->verb = CUBI_ADD;
+				if (l->readonly)
+					return NEEDS_COPY;
 				return do_add(
 				    l, words, i + 1, args, body, res, errv);
 			}
 			if (!strcmp(w, "del")) {
 				res->verb = CUBI_DEL;
+				if (l->readonly)
+					return NEEDS_COPY;
 				return do_del_keys(l, words, i + 1, res, errv);
 			}
 			if (!strcmp(w, "show") || is_help(w)) {
@@ -2321,6 +2753,10 @@ resolve_and_run(const struct cubi_schema *s, struct cub_val *doc,
 				    "'set' "
 				    "applies to an entry: %s <key> set ...",
 				    l->n->name);
+			/* A read-only list is the service's: its entries come
+			 * from the overlay, so resolve on an overlaid copy. */
+			if (l->readonly && (l->n->flags & CUB_F_RO))
+				return NEEDS_COPY;
 			r = keys_from_words(l, words, i, false, &keys, errv);
 			if (r)
 				return r;
@@ -2337,6 +2773,7 @@ resolve_and_run(const struct cubi_schema *s, struct cub_val *doc,
 			l->holder = found ? l->dn : NULL;
 			l->dn = found ? l->dn->arr.items[idx] : NULL;
 			l->idx = idx;
+			spine_push(l);
 			if (push_word(l, kt))
 				return nomem(errv);
 			continue;
@@ -2362,6 +2799,8 @@ resolve_and_run(const struct cubi_schema *s, struct cub_val *doc,
 			}
 			if (!strcmp(w, "set")) {
 				res->verb = CUBI_SET;
+				if (l->readonly)
+					return NEEDS_COPY;
 				return do_set(l, args, body, res, errv);
 			}
 			res->verb = CUBI_DEL;
@@ -2376,6 +2815,8 @@ resolve_and_run(const struct cubi_schema *s, struct cub_val *doc,
 			if (l->n->flags & CUB_F_RO)
 				return fail(
 				    errv, CUB_E_RO, l->path, "is read-only");
+			if (l->readonly)
+				return NEEDS_COPY;
 			list_remove(l->n, l->holder, l->idx);
 			res->changed = true;
 			return 0;
@@ -2387,6 +2828,7 @@ resolve_and_run(const struct cubi_schema *s, struct cub_val *doc,
 			l->holder = l->dn;
 			l->dn = cub_val__get(l->dn, w);
 			l->n = k;
+			spine_push(l);
 			if (push_word(l, w))
 				return nomem(errv);
 			i++;
@@ -2413,18 +2855,7 @@ resolve_and_run(const struct cubi_schema *s, struct cub_val *doc,
 	if (res->verb == CUBI_HELP)
 		return do_help(l, doc, res, errv);
 	res->verb = CUBI_SHOW;
-	if (leaf)
-		res->reply = l->dn && cub_val__get(l->dn, leaf->name)
-				 ? cub_val__dup(cub_val__get(l->dn, leaf->name))
-				 : cub_val__nil();
-	else if (l->dn)
-		res->reply = cub_val__dup(l->dn);
-	else
-		res->reply =
-		    l->kind == L_LIST ? cub_val__array() : cub_val__map();
-	if (!res->reply)
-		return nomem(errv);
-	return 0;
+	return do_show(l, s, leaf, args, res, errv);
 }
 
 int
@@ -2453,11 +2884,59 @@ cubi_tree__apply(const struct cubi_schema *s, struct cub_val *doc,
 	l.kind = L_MAP;
 	l.root = true;
 	l.dn = doc;
+	spine_push(&l);
 	l.pwords = cub_val__array();
 	if (!l.pwords)
 		return nomem(errv);
 	r = resolve_and_run(s, doc, words, args, body, res, &l, errv);
 	cub_val__free(l.pwords);
+	if (r)
+		cubi_result__clear(res);
+	return r;
+}
+
+int
+cubi_tree__read(const struct cubi_schema *s, const struct cub_val *doc,
+    const struct cub_val *words, const struct cub_val *args,
+    const struct cub_val *const *overlays, uint32_t noverlays,
+    struct cubi_result *res, struct cub_val **errv)
+{
+	struct loc l = {0};
+	enum cubi_verb verb;
+	int r;
+
+	memset(res, 0, sizeof(*res));
+	if (errv)
+		*errv = NULL;
+	if (!s || !doc || doc->kind != CUB_V_MAP)
+		return fail(errv, CUB_E_INTERNAL, "", "bad arguments");
+	r = check_words(words, errv);
+	if (r)
+		return r;
+	if (args && args->kind != CUB_V_MAP)
+		return fail(errv, CUB_E_TYPE, "", "args are a %s, not a map",
+		    cub_val__kind_name(args->kind));
+	l.n = s->root;
+	l.kind = L_MAP;
+	l.root = true;
+	/* Nothing below writes through dn when readonly is set; the keyed
+	 * list index, a cache, is the one thing a lookup may build. */
+	l.dn = (struct cub_val *)doc;
+	l.readonly = true;
+	l.ovs = overlays;
+	l.novs = overlays ? noverlays : 0;
+	spine_push(&l);
+	l.pwords = cub_val__array();
+	if (!l.pwords)
+		return nomem(errv);
+	r = resolve_and_run(s, l.dn, words, args, NULL, res, &l, errv);
+	cub_val__free(l.pwords);
+	if (r == NEEDS_COPY) {
+		verb = res->verb;
+		cubi_result__clear(res);
+		res->verb = verb;
+		return CUBI_NEEDS_COPY;
+	}
 	if (r)
 		cubi_result__clear(res);
 	return r;

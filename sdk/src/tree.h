@@ -64,6 +64,9 @@ struct cubi_result {
 	struct cub_val *action_path;
 	char *action;
 	struct cub_val *action_args;
+	/* cubi_tree__read() SHOW without overlays: the addressed part has
+	 * ro fields; fetch the overlays and read again (reply is NULL). */
+	bool want_overlay;
 };
 void cubi_result__clear(struct cubi_result *r);
 
@@ -110,6 +113,40 @@ int cubi_tree__apply(const struct cubi_schema *s, struct cub_val *doc,
     const struct cub_val *words, const struct cub_val *args,
     const struct cub_val *body, struct cubi_result *res,
     struct cub_val **errv);
+
+/*
+ * Paging a show (rule 19: one reply fits one message).  `show` of a list
+ * takes limit=N (1..CUBI_SHOW_LIMIT_MAX) and after=KEY; the reply is then
+ * {entries: [...], next: KEY} with next present only when entries follow
+ * (pass it back as after=).  KEY is the entry's key as typed in a path;
+ * the keys of a multi-key list joined by single spaces.  after= alone
+ * pages by CUBI_SHOW_LIMIT_MAX.  Any show whose reply would not fit a
+ * message (CUB_MSG_MAX and CUB_ELEMS_MAX, less CUBI_REPLY_HEADROOM for the
+ * frame) fails with CUB_E_TOOBIG naming limit=.
+ */
+#define CUBI_SHOW_LIMIT_MAX 10000u
+#define CUBI_REPLY_HEADROOM 65536u
+
+/* cubi_tree__read(): the request must run on a copy of the document. */
+#define CUBI_NEEDS_COPY 1
+
+/*
+ * Resolve words on doc without changing it or copying it (the broker's
+ * path for reads): SHOW and HELP are answered as cubi_tree__apply()
+ * would, copying only the addressed node (one page of a list) and, with
+ * overlays, the path to it, into which the overlays (noverlays of them,
+ * shaped as for cubi_tree__merge_overlay) are merged.  ACTION and a
+ * cube's del are resolved as by apply (they change no document).
+ * Returns CUBI_NEEDS_COPY, with res->verb set, when the request must run
+ * on a copy through cubi_tree__apply(): an add, set or del, or a path
+ * into a read-only list (its entries come from the overlay).  A SHOW of
+ * a part with ro fields without overlays sets res->want_overlay and no
+ * reply.  0, CUBI_NEEDS_COPY, or -errno with *errv.
+ */
+int cubi_tree__read(const struct cubi_schema *s, const struct cub_val *doc,
+    const struct cub_val *words, const struct cub_val *args,
+    const struct cub_val *const *overlays, uint32_t noverlays,
+    struct cubi_result *res, struct cub_val **errv);
 
 /*
  * Help for the service level (`cubicle simpleforwarder ?`): verbs add/show

@@ -1082,6 +1082,233 @@ START_TEST(test_list_index_churn)
 }
 END_TEST
 
+/* Reads: answered on the document itself, which they never change. */
+static int
+read_run(const struct cubi_schema *s, const struct cub_val *doc,
+    struct cub_val *words, struct cub_val *args,
+    const struct cub_val *const *ovs, uint32_t novs, struct cubi_result *res)
+{
+	struct cub_val *errv = NULL, *before = cub_val__dup(doc);
+	const char *msg = "";
+	int r;
+
+	r = cubi_tree__read(s, doc, words, args, ovs, novs, res, &errv);
+	if (errv)
+		cub_err_parse(errv, &msg);
+	ck_assert_msg(r >= 0, "read failed: %s", msg);
+	ck_assert(cub_val__equal(before, doc));
+	cub_val__free(before);
+	cub_val__free(errv);
+	cub_val__free(words);
+	cub_val__free(args);
+	return r;
+}
+
+START_TEST(test_read)
+{
+	struct cubi_schema *s = schema_of(rich_fields);
+	struct cub_val *doc = new_doc(s, "br1", NULL, NULL), *ov, *ports;
+	const struct cub_val *ovs[2];
+	struct cubi_result res;
+
+	run_ok(s, doc, W("ports", "add", "p1", NULL), A("peer", "veth1", NULL));
+	run_ok(s, doc, W("ports", "add", "p2", NULL), NULL);
+	run_ok(s, doc, W("route", "add", "10.0.0.0/8", "1.2.3.4", NULL), NULL);
+
+	/* Writes are handed back, the document untouched. */
+	ck_assert_int_eq(read_run(s, doc, W("ports", "add", "p3", NULL), NULL,
+			     NULL, 0, &res),
+	    CUBI_NEEDS_COPY);
+	ck_assert_int_eq(res.verb, CUBI_ADD);
+	ck_assert_int_eq(read_run(s, doc, W("ports", "p1", "set", NULL),
+			     A("action", "forward", NULL), NULL, 0, &res),
+	    CUBI_NEEDS_COPY);
+	ck_assert_int_eq(res.verb, CUBI_SET);
+	ck_assert_int_eq(read_run(s, doc, W("ports", "p1", "del", NULL), NULL,
+			     NULL, 0, &res),
+	    CUBI_NEEDS_COPY);
+	ck_assert_int_eq(read_run(s, doc, W("ports", "del", "p1", NULL), NULL,
+			     NULL, 0, &res),
+	    CUBI_NEEDS_COPY);
+	ck_assert_int_eq(res.verb, CUBI_DEL);
+	/* Entries of a read-only list come from the overlay. */
+	ck_assert_int_eq(read_run(s, doc,
+			     W("fdb", "entry", "02:00:00:00:00:01", "show",
+				 NULL),
+			     NULL, NULL, 0, &res),
+	    CUBI_NEEDS_COPY);
+
+	/* Help and shows without ro fields are answered at once. */
+	ck_assert_int_eq(
+	    read_run(s, doc, W("ports", "?", NULL), NULL, NULL, 0, &res), 0);
+	ck_assert_int_eq(res.verb, CUBI_HELP);
+	ck_assert_ptr_nonnull(res.reply);
+	cubi_result__clear(&res);
+	ck_assert_int_eq(read_run(s, doc, W("route", "show", NULL), NULL, NULL,
+			     0, &res),
+	    0);
+	ck_assert(!res.want_overlay);
+	ck_assert_uint_eq(res.reply->arr.len, 1);
+	cubi_result__clear(&res);
+	ck_assert_int_eq(read_run(s, doc, W("mtu", NULL), NULL, NULL, 0, &res),
+	    0);
+	ck_assert_uint_eq(res.reply->u, 1500);
+	cubi_result__clear(&res);
+
+	/* A part with ro fields asks for the overlays first... */
+	ck_assert_int_eq(read_run(s, doc, W("ports", "p1", "show", NULL), NULL,
+			     NULL, 0, &res),
+	    0);
+	ck_assert(res.want_overlay);
+	ck_assert_ptr_null(res.reply);
+	cubi_result__clear(&res);
+
+	/* ...and merges them into the copy of that part only. */
+	ov = cub_val__map();
+	ports = cub_val__array();
+	cub_val__push(ports, A("name", "p1", "status", "UP", NULL));
+	cub_val__push(ports, A("name", "p2", "status", "DOWN", NULL));
+	cub_val__set(ov, "ports", ports);
+	ovs[0] = ov;
+	ovs[1] = NULL;
+	ovs[1] = cub_val__map();
+	cub_val__set((struct cub_val *)ovs[1], "bytes", cub_val__uint(77));
+	ck_assert_int_eq(read_run(s, doc, W("ports", "p1", "show", NULL), NULL,
+			     ovs, 2, &res),
+	    0);
+	ck_assert_str_eq(cub_val__get_str(res.reply, "status"), "UP");
+	ck_assert_str_eq(cub_val__get_str(res.reply, "peer"), "veth1");
+	cubi_result__clear(&res);
+	ck_assert_int_eq(read_run(s, doc, W("ports", "p2", "status", NULL),
+			     NULL, ovs, 2, &res),
+	    0);
+	ck_assert_str_eq(cub_val__as_str(res.reply), "DOWN");
+	cubi_result__clear(&res);
+	ck_assert_int_eq(read_run(s, doc, W("ports", "show", NULL), NULL, ovs,
+			     2, &res),
+	    0);
+	ck_assert_uint_eq(res.reply->arr.len, 2);
+	ck_assert_str_eq(
+	    cub_val__get_str(res.reply->arr.items[1], "status"), "DOWN");
+	cubi_result__clear(&res);
+	ck_assert_int_eq(read_run(s, doc, W(NULL), NULL, ovs, 2, &res), 0);
+	ck_assert_uint_eq(u64_of(res.reply, "bytes"), 77);
+	ck_assert_str_eq(cub_val__get_str(port_of(res.reply, "p2"), "status"),
+	    "DOWN");
+	cubi_result__clear(&res);
+	/* The document itself never got the ro fields. */
+	ck_assert_ptr_null(cub_val__get(port_of(doc, "p1"), "status"));
+
+	cub_val__free(ov);
+	cub_val__free((struct cub_val *)ovs[1]);
+	cub_val__free(doc);
+	cubi_schema__free(s);
+}
+END_TEST
+
+/* A 100k-entry list pages under the wire caps; an unpaged show of it is
+ * refused with an error that names limit=. */
+START_TEST(test_show_pages)
+{
+	struct cubi_schema *s = schema_of(rule_fields);
+	struct cub_val *doc = new_doc(s, "fw1", NULL, rules_body(100000));
+	struct cub_val *args, *errv = NULL, *w;
+	struct cubi_result res;
+	char next[32] = "";
+	const char *msg, *nx;
+	uint32_t seen = 0, pages = 0, i;
+	int r;
+
+	for (;;) {
+		args = next[0] ? A("limit", "7000", "after", next, NULL)
+			       : A("limit", "7000", NULL);
+		ck_assert_int_eq(read_run(s, doc, W("rules", "show", NULL),
+				     args, NULL, 0, &res),
+		    0);
+		w = cub_val__get(res.reply, "entries");
+		for (i = 0; i < w->arr.len; i++)
+			ck_assert_uint_eq(u64_of(w->arr.items[i], "id"), seen + i);
+		seen += w->arr.len;
+		pages++;
+		nx = cub_val__get_str(res.reply, "next");
+		if (!nx) {
+			cubi_result__clear(&res);
+			break;
+		}
+		snprintf(next, sizeof(next), "%s", nx);
+		cubi_result__clear(&res);
+	}
+	ck_assert_uint_eq(seen, 100000);
+	ck_assert_uint_eq(pages, 15);
+
+	/* Unpaged: a clear error, not a reply that the wire refuses. */
+	w = W("rules", "show", NULL);
+	r = cubi_tree__read(s, doc, w, NULL, NULL, 0, &res, &errv);
+	ck_assert_int_lt(r, 0);
+	ck_assert_int_eq(cub_err_parse(errv, &msg), CUB_E_TOOBIG);
+	ck_assert_ptr_nonnull(strstr(msg, "limit="));
+	cub_val__free(errv);
+	cub_val__free(w);
+	w = W(NULL);
+	{
+		/* The cube has ro fields (port status): with an overlay. */
+		const struct cub_val *ovs[1] = {doc};
+
+		r = cubi_tree__read(s, doc, w, NULL, ovs, 1, &res, &errv);
+	}
+	ck_assert_int_lt(r, 0);
+	ck_assert_msg(cub_err_parse(errv, &msg) == CUB_E_TOOBIG, "%s", msg);
+	cub_val__free(errv);
+	cub_val__free(w);
+
+	/* Bad paging args. */
+	bad(s, doc, W("rules", "show", NULL), A("limit", "0", NULL), NULL,
+	    CUB_E_INVAL);
+	bad(s, doc, W("rules", "show", NULL), A("limit", "10001", NULL), NULL,
+	    CUB_E_INVAL);
+	bad(s, doc, W("rules", "show", NULL), A("limit", "x", NULL), NULL,
+	    CUB_E_INVAL);
+	msg = bad(s, doc, W("rules", "show", NULL),
+	    A("limit", "5", "after", "100000", NULL), NULL, CUB_E_NOTFOUND);
+	ck_assert_ptr_nonnull(strstr(msg, "no entry '100000' to page after"));
+	bad(s, doc, W("rules", "show", NULL), A("after", "x", NULL), NULL,
+	    CUB_E_TYPE);
+	bad(s, doc, W("rules", "show", NULL), A("sort", "id", NULL), NULL,
+	    CUB_E_NOTFOUND);
+	bad(s, doc, W("rules", "5", "show", NULL), A("limit", "5", NULL), NULL,
+	    CUB_E_INVAL);
+	cub_val__free(doc);
+	cubi_schema__free(s);
+}
+END_TEST
+
+/* Paging a two-key list: next is the keys joined by a space. */
+START_TEST(test_show_pages_two_keys)
+{
+	struct cubi_schema *s = schema_of(rich_fields);
+	struct cub_val *doc = new_doc(s, "r1", NULL, NULL), *e;
+	struct cubi_result res;
+	const char *nx;
+
+	run_ok(s, doc, W("route", "add", "10.0.0.0/8", "1.1.1.1", NULL), NULL);
+	run_ok(s, doc, W("route", "add", "10.0.0.0/8", "2.2.2.2", NULL), NULL);
+	run_ok(s, doc, W("route", "add", "0.0.0.0/0", "3.3.3.3", NULL), NULL);
+	ck_assert_int_eq(read_run(s, doc, W("route", "show", NULL),
+			     A("limit", "1", "after", "10.0.0.0/8 1.1.1.1",
+				 NULL),
+			     NULL, 0, &res),
+	    0);
+	e = cub_val__get(res.reply, "entries");
+	ck_assert_uint_eq(e->arr.len, 1);
+	ck_assert_str_eq(cub_val__get_str(e->arr.items[0], "nexthop"), "2.2.2.2");
+	nx = cub_val__get_str(res.reply, "next");
+	ck_assert_str_eq(nx, "10.0.0.0/8 2.2.2.2");
+	cubi_result__clear(&res);
+	cub_val__free(doc);
+	cubi_schema__free(s);
+}
+END_TEST
+
 START_TEST(test_actions)
 {
 	struct cubi_schema *s = schema_of(rich_fields);
@@ -1291,6 +1518,8 @@ main(void)
 	tcase_add_test(tc, test_two_keys);
 	tcase_add_test(tc, test_entry_action_and_body);
 	tcase_add_test(tc, test_list_index_churn);
+	tcase_add_test(tc, test_read);
+	tcase_add_test(tc, test_show_pages_two_keys);
 	tcase_add_test(tc, test_actions);
 	tcase_add_test(tc, test_help);
 	tcase_add_test(tc, test_overlay);
@@ -1300,6 +1529,7 @@ main(void)
 	tcase_set_timeout(big, 150);
 	tcase_add_test(big, test_list_100k);
 	tcase_add_test(big, test_list_cap);
+	tcase_add_test(big, test_show_pages);
 	suite_add_tcase(s, big);
 	return cubi_check_run(s);
 }
