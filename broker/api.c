@@ -141,9 +141,14 @@ top_help(struct broker *b)
  * Without its worker (restarting) a show would silently lack them: it is
  * refused instead, and the client can retry.
  */
+/*
+ * The ro fields of a show, as two overlays: port status from the broker,
+ * and the worker's answer to a show of config (taken: the part shown,
+ * from cubi_tree__read(), or the whole document).
+ */
 static int
-show_overlays(struct broker *b, struct cube *c, struct cub_val *ovs[2],
-    struct cub_val **errv)
+show_overlays(struct broker *b, struct cube *c, struct cub_val *config,
+    struct cub_val *ovs[2], struct cub_val **errv)
 {
 	const struct cub_val *ports = cub_val__get(c->doc, "ports");
 	struct cub_val *p, *ov = NULL, *e2 = NULL, *st, *sports;
@@ -167,7 +172,7 @@ show_overlays(struct broker *b, struct cube *c, struct cub_val *ovs[2],
 	cub_val__set(st, "ports", sports);
 	p = cub_val__map();
 	cub_val__set(p, "cube", cub_val__str(c->name));
-	cub_val__set(p, "config", cub_val__dup(c->doc));
+	cub_val__set(p, "config", config);
 	if (sup_call(
 		c->svc, CUB_M_CUBE_SHOW, p, &ov, &e2, b->o.call_timeout_ms)) {
 		const char *msg;
@@ -195,7 +200,7 @@ doc_for_show(struct broker *b, struct cube *c, struct cub_val **errv)
 	struct cub_val *doc, *ovs[2];
 	uint32_t i;
 
-	if (show_overlays(b, c, ovs, errv))
+	if (show_overlays(b, c, cub_val__dup(c->doc), ovs, errv))
 		return NULL;
 	doc = cub_val__dup(c->doc);
 	for (i = 0; doc && i < 2; i++)
@@ -275,10 +280,12 @@ on_cube(struct broker *b, struct cube *c, struct cubi_request *q,
 			*result = TAKE_PTR(res.reply);
 			break;
 		}
-		cubi_result__clear(&res);
 		if (!work) {
-			/* Ro fields: merged into the part shown only. */
-			if ((r = show_overlays(b, c, ovs, errv)))
+			/* Ro fields: the worker shows the part shown only,
+			 * and its overlay is merged into that part. */
+			p = TAKE_PTR(res.scope);
+			cubi_result__clear(&res);
+			if ((r = show_overlays(b, c, p, ovs, errv)))
 				break;
 			r = cubi_tree__read(s->schema, c->doc, rest, q->args,
 			    (const struct cub_val *const *)ovs, 2, &res, errv);
@@ -289,6 +296,7 @@ on_cube(struct broker *b, struct cube *c, struct cubi_request *q,
 			break;
 		}
 		/* Resolve the words again on the document with ro fields. */
+		cubi_result__clear(&res);
 		cub_val__free(work);
 		work = doc_for_show(b, c, errv);
 		if (!work) {

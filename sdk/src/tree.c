@@ -18,6 +18,7 @@
 #include <strings.h>
 
 #include "cubicle/errors.h"
+#include "cleanup.h"
 #include "names.h"
 #include "text.h"
 #include "tree.h"
@@ -2276,6 +2277,7 @@ cubi_result__clear(struct cubi_result *r)
 	cub_val__free(r->reply);
 	cub_val__free(r->action_path);
 	cub_val__free(r->action_args);
+	cub_val__free(r->scope);
 	free(r->action);
 	memset(r, 0, sizeof(*r));
 }
@@ -2526,69 +2528,82 @@ entry_skeleton(const struct snode *list, const struct cub_val *e)
 }
 
 /*
- * Read-only show with overlays: copies the path from the root to the
- * addressed node (containers empty, entries with their keys only) with
- * node (owned) at its end, merges the overlays into that small copy, and
- * frees the path again.  node is changed in place.
+ * The path from the root to the addressed node, copied (containers empty,
+ * entries with their keys only), with node (owned) at its end: the part of
+ * the document a read-only show works on.  NULL on ENOMEM (node freed).
  */
-static int
-overlay_path(const struct loc *l, const struct cubi_schema *s,
-    struct cub_val **nodep, const struct cub_val *const *ovs, uint32_t novs)
+static struct cub_val *
+path_wrap(const struct loc *l, struct cub_val *node)
 {
-	struct cub_val *root, *cur, *child, *node = *nodep;
+	struct cub_val *root, *cur, *child;
 	const struct step *st;
 	uint32_t j;
-	int r = 0;
 
-	if (l->nspine <= 1) {
-		root = node;
-	} else {
-		root = cur = cub_val__map();
-		for (j = 1; cur && j < l->nspine; j++) {
-			st = &l->spine[j];
-			if (j + 1 == l->nspine)
-				child = node;
-			else if (st->kind == L_ENTRY)
-				child = entry_skeleton(st->n, st->dn);
-			else
-				child = st->kind == L_LIST ? cub_val__array()
-							   : cub_val__map();
-			if (!child ||
-			    (st->kind == L_ENTRY ? cub_val__push(cur, child)
-						 : cub_val__set(cur, st->n->name,
-						       child))) {
-				if (j + 1 == l->nspine)
-					*nodep = NULL; /* freed with child */
-				cur = NULL;
-				break;
-			}
+	if (l->nspine <= 1)
+		return node;
+	root = cur = cub_val__map();
+	for (j = 1; cur && j < l->nspine; j++) {
+		st = &l->spine[j];
+		if (j + 1 == l->nspine)
+			child = TAKE_PTR(node);
+		else if (st->kind == L_ENTRY)
+			child = entry_skeleton(st->n, st->dn);
+		else
+			child = st->kind == L_LIST ? cub_val__array()
+						   : cub_val__map();
+		/* push and set free child when they fail */
+		if (!child ||
+		    (st->kind == L_ENTRY ? cub_val__push(cur, child)
+					 : cub_val__set(cur, st->n->name, child)))
+			cur = NULL;
+		else
 			cur = child;
-		}
-		if (!cur) {
-			if (*nodep && j < l->nspine)
-				cub_val__free(*nodep); /* never linked */
-			*nodep = NULL;
-			cub_val__free(root);
-			return -ENOMEM;
-		}
 	}
-	for (j = 0; !r && j < novs; j++)
-		r = overlay_map(s->root, root, ovs[j]);
-	if (root == node)
-		return r;
-	/* Detach node from its parent (it is the last thing added). */
-	st = &l->spine[l->nspine - 1];
-	cur = root;
+	if (!cur) {
+		cub_val__free(node);
+		return cub_val__free(root);
+	}
+	return root;
+}
+
+/* Takes the addressed node back out of path_wrap()'s copy and frees the
+ * rest. */
+static struct cub_val *
+path_unwrap(const struct loc *l, struct cub_val *root)
+{
+	const struct step *st = &l->spine[l->nspine - 1];
+	struct cub_val *cur = root, *node;
+	uint32_t j;
+
+	if (l->nspine <= 1)
+		return root;
 	for (j = 1; j + 1 < l->nspine; j++)
 		cur = l->spine[j].kind == L_ENTRY
 			  ? cur->arr.items[cur->arr.len - 1]
 			  : cub_val__get(cur, l->spine[j].n->name);
 	if (st->kind == L_ENTRY)
-		cur->arr.len--;
+		node = cur->arr.items[--cur->arr.len];
 	else
-		cub_val__take(cur, st->n->name);
+		node = cub_val__take(cur, st->n->name);
 	cub_val__free(root);
-	return r;
+	return node;
+}
+
+/* The scalar fields of a map (no lists, no containers). */
+static struct cub_val *
+scalar_copy(const struct cub_val *m)
+{
+	struct cub_val *out = cub_val__map(), *v;
+	uint32_t i;
+
+	for (i = 0; out && m && m->kind == CUB_V_MAP && i < m->map.len; i++) {
+		v = m->map.items[i].val;
+		if (v->kind == CUB_V_ARRAY || v->kind == CUB_V_MAP)
+			continue;
+		if (cub_val__set(out, m->map.items[i].key, cub_val__dup(v)))
+			out = cub_val__free(out);
+	}
+	return out;
 }
 
 /* Whether n or anything under it is filled by the service (ro). */
@@ -2613,27 +2628,22 @@ do_show(struct loc *l, const struct cubi_schema *s, const struct snode *leaf,
 	struct cub_val *node = NULL, *next = NULL, *v, *page;
 	const char *after;
 	uint64_t limit;
+	bool want;
+	uint32_t j;
 	int r;
 
 	if ((r = show_args(l, leaf, args, &limit, &after, errv)))
 		return r;
 	if (l->readonly && l->kind == L_LIST && (l->n->flags & CUB_F_RO))
 		return NEEDS_COPY; /* its entries are the overlay's */
-	if (l->readonly && !l->novs && snode_has_ro(leaf ? leaf : l->n)) {
-		res->want_overlay = true;
-		return 0;
-	}
+	want = l->readonly && !l->novs && snode_has_ro(leaf ? leaf : l->n);
 	if (limit) {
 		r = page_copy(l, l->dn, limit, after, &node, &next, errv);
 		if (r)
 			return r;
-	} else if (leaf && l->kind == L_ENTRY) {
-		/* The keys too, so that an overlay finds the entry. */
-		node = entry_skeleton(l->n, l->dn);
-		v = cub_val__get(l->dn, leaf->name);
-		if (node && v &&
-		    cub_val__set(node, leaf->name, cub_val__dup(v)))
-			node = cub_val__free(node);
+	} else if (leaf && (want || l->novs)) {
+		/* The fields around it, for the service's show. */
+		node = scalar_copy(l->dn);
 	} else if (leaf) {
 		node = cub_val__map();
 		v = cub_val__get(l->dn, leaf->name);
@@ -2649,10 +2659,24 @@ do_show(struct loc *l, const struct cubi_schema *s, const struct snode *leaf,
 		cub_val__free(next);
 		return nomem(errv);
 	}
-	if (l->novs && overlay_path(l, s, &node, l->ovs, l->novs)) {
-		cub_val__free(node);
+	if (want) {
+		/* The caller fetches the overlays for this part and reads
+		 * again. */
 		cub_val__free(next);
-		return nomem(errv);
+		res->want_overlay = true;
+		res->scope = path_wrap(l, node);
+		return res->scope ? 0 : nomem(errv);
+	}
+	if (l->novs) {
+		node = path_wrap(l, node);
+		for (j = 0; node && !r && j < l->novs; j++)
+			r = overlay_map(s->root, node, l->ovs[j]);
+		node = node ? path_unwrap(l, node) : NULL;
+		if (!node || r) {
+			cub_val__free(node);
+			cub_val__free(next);
+			return nomem(errv);
+		}
 	}
 	if (leaf) {
 		v = cub_val__take(node, leaf->name);
@@ -2669,11 +2693,13 @@ do_show(struct loc *l, const struct cubi_schema *s, const struct snode *leaf,
 			return nomem(errv);
 		}
 		r = cub_val__set(node, "entries", page);
-		if (!r && next)
-			r = cub_val__set(node, "next", next);
-		next = NULL; /* cub_val__set took it, even on failure */
+		if (!r && next) {
+			/* cub_val__set takes it, even on failure */
+			r = cub_val__set(node, "next", TAKE_PTR(next));
+		}
 		if (r) {
 			cub_val__free(node);
+			cub_val__free(next);
 			return nomem(errv);
 		}
 	}

@@ -65,8 +65,13 @@ struct cubi_result {
 	char *action;
 	struct cub_val *action_args;
 	/* cubi_tree__read() SHOW without overlays: the addressed part has
-	 * ro fields; fetch the overlays and read again (reply is NULL). */
+	 * ro fields; fetch the overlays and read again (reply is NULL).
+	 * scope is that part in the document's shape (the path from the
+	 * root with entries reduced to their keys, then the node itself:
+	 * one page of a list, a field's container or entry without nested
+	 * lists), what the service's show needs to fill it. */
 	bool want_overlay;
+	struct cub_val *scope;
 };
 void cubi_result__clear(struct cubi_result *r);
 

@@ -1161,6 +1161,18 @@ START_TEST(test_read)
 	    0);
 	ck_assert(res.want_overlay);
 	ck_assert_ptr_null(res.reply);
+	/* The part the service is asked to fill: that entry, whole. */
+	ck_assert_uint_eq(res.scope->map.len, 1);
+	ports = cub_val__get(res.scope, "ports");
+	ck_assert_uint_eq(ports->arr.len, 1);
+	ck_assert(cub_val__equal(ports->arr.items[0], port_of(doc, "p1")));
+	cubi_result__clear(&res);
+	/* A field: its entry's fields. */
+	ck_assert_int_eq(read_run(s, doc, W("ports", "p2", "status", NULL),
+			     NULL, NULL, 0, &res),
+	    0);
+	ports = cub_val__get(res.scope, "ports");
+	ck_assert_str_eq(cub_val__get_str(ports->arr.items[0], "name"), "p2");
 	cubi_result__clear(&res);
 
 	/* ...and merges them into the copy of that part only. */
