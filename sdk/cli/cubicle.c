@@ -108,6 +108,33 @@ body_is_yaml(const char *file, const char *text, size_t len)
 	return i == len || text[i] != '{';
 }
 
+/*
+ * Whether body would break the wire caps (bytes, elements) that the broker
+ * enforces: said here, before sending, rather than as a refused message.
+ */
+static bool
+body_over_caps(const struct cub_val *body, char *err, size_t errlen)
+{
+	size_t len;
+	void *buf;
+	int r;
+
+	if (cub_mp_encode(body, &buf, &len)) {
+		snprintf(err, errlen, "it cannot be encoded");
+		return true;
+	}
+	/* The request frame around it takes a little more. */
+	if (len > CUB_MSG_MAX - 4096) {
+		snprintf(err, errlen, "%zu bytes, over the cap of %u", len,
+		    CUB_MSG_MAX - 4096);
+		free(buf);
+		return true;
+	}
+	r = cub_mp_check(buf, len, err, errlen);
+	free(buf);
+	return r != 0;
+}
+
 /* The body: --file, or a piped/redirected stdin for add and set. */
 static int
 load_body(const struct cli_cmd *cmd, struct cub_val **body)
@@ -156,6 +183,13 @@ load_body(const struct cli_cmd *cmd, struct cub_val **body)
 		say("%s: %s: %s", strcmp(src, "-") ? src : "stdin",
 		    yaml ? "YAML" : "JSON", err);
 		return -EINVAL;
+	}
+	if ((*body)->kind == CUB_V_MAP &&
+	    body_over_caps(*body, err, sizeof(err))) {
+		say("%s: the body does not fit one message: %s",
+		    strcmp(src, "-") ? src : "stdin", err);
+		*body = cub_val__free(*body);
+		return -EMSGSIZE;
 	}
 	if ((*body)->kind != CUB_V_MAP) {
 		say("%s: the body must be a %s", strcmp(src, "-") ? src : "stdin",
