@@ -62,6 +62,26 @@ struct cubi_schema {
 	struct snode *root; /* a CONTAINER: the cube */
 };
 
+/* What cubi_tree__change() did, so that cubi_tree__undo() reverses it. */
+enum undo_kind {
+	UNDO_NONE = 0,
+	UNDO_SWAP,     /* set: node's fields were swapped with old's */
+	UNDO_POP,      /* add: an entry was appended to the list node */
+	UNDO_REINSERT, /* del: old was removed from node at idx */
+	UNDO_DROP_KEY, /* add/set created node[name] */
+};
+
+struct cubi_undo {
+	enum undo_kind kind;
+	struct cub_val *node;     /* the map or array that changed */
+	struct cub_val *old;      /* owned: what was replaced or removed */
+	const struct snode *list; /* UNDO_POP: the list's node */
+	const char *name;         /* UNDO_DROP_KEY: schema-owned name */
+	uint32_t idx;
+};
+
+static void cubi_undo__free(struct cubi_undo *u);
+
 /* ---- small helpers ---------------------------------------------------- */
 
 /* The path verbs, from the one reserved set (util/names.c). */
@@ -1439,7 +1459,8 @@ list_push(const struct snode *list, struct cub_val *arr, struct cub_val *e)
  * move down by one.
  */
 static void
-list_remove(const struct snode *list, struct cub_val *arr, uint32_t idx)
+list_remove(const struct snode *list, struct cub_val *arr, uint32_t idx,
+    struct cub_val **kept)
 {
 	struct kindex *ki = (struct kindex *)arr->arr.aux;
 	bool fresh = ki && ki->len == arr->arr.len;
@@ -1471,12 +1492,32 @@ list_remove(const struct snode *list, struct cub_val *arr, uint32_t idx)
 					ki->slots[i]--;
 		}
 	}
-	cub_val__free(arr->arr.items[idx]);
+	if (kept)
+		*kept = arr->arr.items[idx];
+	else
+		cub_val__free(arr->arr.items[idx]);
 	memmove(&arr->arr.items[idx], &arr->arr.items[idx + 1],
 	    (arr->arr.len - idx - 1) * sizeof(*arr->arr.items));
 	arr->arr.len--;
 	if (ki)
 		ki->len = fresh ? arr->arr.len : UINT32_MAX;
+}
+
+/* Puts entry e (owned) back at position idx: an undo, so the index is
+ * simply rebuilt on the next lookup.  Fails only on ENOMEM. */
+static int
+list_insert(struct cub_val *arr, uint32_t idx, struct cub_val *e)
+{
+	struct kindex *ki = (struct kindex *)arr->arr.aux;
+
+	if (cub_val__push(arr, e))
+		return -ENOMEM;
+	memmove(&arr->arr.items[idx + 1], &arr->arr.items[idx],
+	    (arr->arr.len - 1 - idx) * sizeof(*arr->arr.items));
+	arr->arr.items[idx] = e;
+	if (ki)
+		ki->len = UINT32_MAX;
+	return 0;
 }
 
 /*
@@ -1965,6 +2006,7 @@ struct loc {
 	/* cubi_tree__read(): doc must not change, and the nodes from the
 	 * root to dn are kept so that a show copies only that path. */
 	bool readonly;
+	struct cubi_undo *undo; /* cubi_tree__change(): record the undo */
 	const struct cub_val *const *ovs; /* overlays for a read's show */
 	uint32_t novs;
 	uint32_t nspine;
@@ -2124,6 +2166,9 @@ do_set(struct loc *l, const struct cub_val *args, const struct cub_val *body,
 	if (created) {
 		if (cub_val__set(l->holder, l->n->name, work))
 			return nomem(errv);
+		if (l->undo)
+			*l->undo = (struct cubi_undo){.kind = UNDO_DROP_KEY,
+			    .node = l->holder, .name = l->n->name};
 		res->changed = true;
 		return 0;
 	}
@@ -2131,6 +2176,12 @@ do_set(struct loc *l, const struct cub_val *args, const struct cub_val *body,
 	tmp = *l->dn;
 	*l->dn = *work;
 	*work = tmp;
+	if (l->undo) {
+		/* work now holds the old fields: swapped back on undo. */
+		*l->undo = (struct cubi_undo){
+		    .kind = UNDO_SWAP, .node = l->dn, .old = work};
+		return 0;
+	}
 	cub_val__free(work);
 	return 0;
 }
@@ -2171,6 +2222,9 @@ do_add(struct loc *l, const struct cub_val *words, uint32_t i,
 	if (l->dn) {
 		if (list_push(l->n, l->dn, e))
 			return nomem(errv);
+		if (l->undo)
+			*l->undo = (struct cubi_undo){.kind = UNDO_POP,
+			    .node = l->dn, .list = l->n};
 	} else {
 		arr = cub_val__array();
 		if (!arr || cub_val__push(arr, e)) {
@@ -2179,6 +2233,9 @@ do_add(struct loc *l, const struct cub_val *words, uint32_t i,
 		}
 		if (cub_val__set(l->holder, l->n->name, arr))
 			return nomem(errv);
+		if (l->undo)
+			*l->undo = (struct cubi_undo){.kind = UNDO_DROP_KEY,
+			    .node = l->holder, .name = l->n->name};
 	}
 	res->changed = true;
 	return 0;
@@ -2204,7 +2261,10 @@ do_del_keys(struct loc *l, const struct cub_val *words, uint32_t i,
 	keys_free(keys, l->n->nkeys);
 	if (r)
 		return r;
-	list_remove(l->n, l->dn, idx);
+	list_remove(l->n, l->dn, idx, l->undo ? &l->undo->old : NULL);
+	if (l->undo)
+		*l->undo = (struct cubi_undo){.kind = UNDO_REINSERT,
+		    .node = l->dn, .old = l->undo->old, .idx = idx};
 	res->changed = true;
 	return 0;
 }
@@ -2278,6 +2338,7 @@ cubi_result__clear(struct cubi_result *r)
 	cub_val__free(r->action_path);
 	cub_val__free(r->action_args);
 	cub_val__free(r->scope);
+	cubi_undo__free(r->undo);
 	free(r->action);
 	memset(r, 0, sizeof(*r));
 }
@@ -2843,7 +2904,14 @@ resolve_and_run(const struct cubi_schema *s, struct cub_val *doc,
 				    errv, CUB_E_RO, l->path, "is read-only");
 			if (l->readonly)
 				return NEEDS_COPY;
-			list_remove(l->n, l->holder, l->idx);
+			list_remove(l->n, l->holder, l->idx,
+			    l->undo ? &l->undo->old : NULL);
+			if (l->undo)
+				*l->undo = (struct cubi_undo){
+				    .kind = UNDO_REINSERT,
+				    .node = l->holder,
+				    .old = l->undo->old,
+				    .idx = l->idx};
 			res->changed = true;
 			return 0;
 		}
@@ -2884,12 +2952,13 @@ resolve_and_run(const struct cubi_schema *s, struct cub_val *doc,
 	return do_show(l, s, leaf, args, res, errv);
 }
 
-int
-cubi_tree__apply(const struct cubi_schema *s, struct cub_val *doc,
+static int
+apply_common(const struct cubi_schema *s, struct cub_val *doc,
     const struct cub_val *words, const struct cub_val *args,
-    const struct cub_val *body, struct cubi_result *res, struct cub_val **errv)
+    const struct cub_val *body, struct cubi_result *res,
+    struct cubi_undo *undo, struct cub_val **errv)
 {
-	struct loc l = {0};
+	struct loc l = {.undo = undo};
 	int r;
 
 	memset(res, 0, sizeof(*res));
@@ -2918,6 +2987,79 @@ cubi_tree__apply(const struct cubi_schema *s, struct cub_val *doc,
 	cub_val__free(l.pwords);
 	if (r)
 		cubi_result__clear(res);
+	return r;
+}
+
+int
+cubi_tree__apply(const struct cubi_schema *s, struct cub_val *doc,
+    const struct cub_val *words, const struct cub_val *args,
+    const struct cub_val *body, struct cubi_result *res, struct cub_val **errv)
+{
+	return apply_common(s, doc, words, args, body, res, NULL, errv);
+}
+
+int
+cubi_tree__change(const struct cubi_schema *s, struct cub_val *doc,
+    const struct cub_val *words, const struct cub_val *args,
+    const struct cub_val *body, struct cubi_result *res,
+    struct cub_val **errv)
+{
+	struct cubi_undo *u = calloc(1, sizeof(*u));
+	int r;
+
+	if (!u)
+		return nomem(errv);
+	r = apply_common(s, doc, words, args, body, res, u, errv);
+	if (r || !res->changed) {
+		cubi_undo__free(u);
+		return r;
+	}
+	res->undo = u;
+	return 0;
+}
+
+/* Frees what an undo record kept (the replaced values). */
+static void
+cubi_undo__free(struct cubi_undo *u)
+{
+	if (!u)
+		return;
+	cub_val__free(u->old);
+	free(u);
+}
+
+int
+cubi_tree__undo(struct cubi_result *res)
+{
+	struct cubi_undo *u = res ? res->undo : NULL;
+	struct cub_val tmp;
+	int r = 0;
+
+	if (!u)
+		return 0;
+	switch (u->kind) {
+	case UNDO_SWAP:
+		tmp = *u->node;
+		*u->node = *u->old;
+		*u->old = tmp;
+		break;
+	case UNDO_POP:
+		list_remove(u->list, u->node, u->node->arr.len - 1, NULL);
+		break;
+	case UNDO_REINSERT:
+		r = list_insert(u->node, u->idx, u->old);
+		if (!r)
+			u->old = NULL;
+		break;
+	case UNDO_DROP_KEY:
+		cub_val__del(u->node, u->name);
+		break;
+	default:
+		break;
+	}
+	res->undo = NULL;
+	res->changed = false;
+	cubi_undo__free(u);
 	return r;
 }
 

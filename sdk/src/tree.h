@@ -22,6 +22,7 @@
 #include "cubicle/val.h"
 
 struct cubi_schema; /* opaque parsed schema: base + service fields */
+struct cubi_undo;   /* opaque: what cubi_tree__change() replaced */
 
 /*
  * Entries in one keyed list of a document (rule 19): an add past it fails
@@ -72,6 +73,8 @@ struct cubi_result {
 	 * lists), what the service's show needs to fill it. */
 	bool want_overlay;
 	struct cub_val *scope;
+	/* cubi_tree__change(): how to put the document back (owned). */
+	struct cubi_undo *undo;
 };
 void cubi_result__clear(struct cubi_result *r);
 
@@ -152,6 +155,22 @@ int cubi_tree__read(const struct cubi_schema *s, const struct cub_val *doc,
     const struct cub_val *words, const struct cub_val *args,
     const struct cub_val *const *overlays, uint32_t noverlays,
     struct cubi_result *res, struct cub_val **errv);
+
+/*
+ * cubi_tree__apply() in place, keeping what it replaced: a set keeps the
+ * old fields of the one map it changed, a del the entry it removed, an add
+ * only where it appended.  cubi_tree__undo() then puts doc back exactly as
+ * it was (for the broker: apply on the live document, undo when the worker
+ * or the kernel refuses, instead of copying the document per change);
+ * cubi_result__clear() commits (frees what was kept).  No other change may
+ * touch doc in between.  cubi_tree__undo() returns 0, or -ENOMEM when a
+ * removed entry could not be put back (doc then lacks that entry).
+ */
+int cubi_tree__change(const struct cubi_schema *s, struct cub_val *doc,
+    const struct cub_val *words, const struct cub_val *args,
+    const struct cub_val *body, struct cubi_result *res,
+    struct cub_val **errv);
+int cubi_tree__undo(struct cubi_result *res);
 
 /*
  * Help for the service level (`cubicle simpleforwarder ?`): verbs add/show

@@ -1321,6 +1321,87 @@ START_TEST(test_show_pages_two_keys)
 }
 END_TEST
 
+/* A change made in place is undone exactly; committed, it stays. */
+static void
+change_and_undo(const struct cubi_schema *s, struct cub_val *doc,
+    struct cub_val *words, struct cub_val *args, struct cub_val *body)
+{
+	struct cub_val *before = cub_val__dup(doc), *errv = NULL;
+	struct cubi_result res;
+	const char *msg = "";
+	int r;
+
+	r = cubi_tree__change(s, doc, words, args, body, &res, &errv);
+	if (errv)
+		cub_err_parse(errv, &msg);
+	ck_assert_msg(r == 0, "change failed: %s", msg);
+	ck_assert(res.changed);
+	ck_assert(!cub_val__equal(before, doc));
+	ck_assert_int_eq(cubi_tree__undo(&res), 0);
+	ck_assert(cub_val__equal(before, doc));
+	cubi_result__clear(&res);
+	cub_val__free(before);
+	cub_val__free(words);
+	cub_val__free(args);
+	cub_val__free(body);
+}
+
+START_TEST(test_change_undo)
+{
+	struct cubi_schema *s = schema_of(rule_fields), *rs;
+	struct cub_val *doc = new_doc(s, "fw1", NULL, rules_body(20000));
+	struct cub_val *errv = NULL, *w, *a;
+	struct cubi_result res;
+	uint32_t i;
+	char key[16];
+
+	change_and_undo(s, doc, W("rules", "10000", "set", NULL),
+	    A("action", "forward", NULL), NULL);
+	change_and_undo(s, doc, W("rules", "add", "20000", NULL), NULL, NULL);
+	change_and_undo(s, doc, W("rules", "del", "0", NULL), NULL, NULL);
+	change_and_undo(s, doc, W("rules", "12345", "del", NULL), NULL, NULL);
+	change_and_undo(s, doc, W("rules", "del", "19999", NULL), NULL, NULL);
+	/* After the undos the index still finds every entry. */
+	for (i = 0; i < 20000; i += 7) {
+		snprintf(key, sizeof(key), "%u", i);
+		run_ok(s, doc, W("rules", key, "show", NULL), NULL);
+	}
+	run_ok(s, doc, W("rules", "12345", "show", NULL), NULL);
+	bad(s, doc, W("rules", "20000", "show", NULL), NULL, NULL,
+	    CUB_E_NOTFOUND);
+
+	/* A failed change leaves nothing to undo, and doc as it was. */
+	w = W("rules", "5", "set", NULL);
+	a = A("action", "bogus", NULL);
+	ck_assert_int_lt(cubi_tree__change(s, doc, w, a, NULL, &res, &errv), 0);
+	ck_assert_ptr_null(res.undo);
+	cub_val__free(errv);
+	cub_val__free(w);
+	cub_val__free(a);
+
+	/* Committed: the change stays and what was kept is freed. */
+	w = W("rules", "del", "5", NULL);
+	ck_assert_int_eq(cubi_tree__change(s, doc, w, NULL, NULL, &res, &errv), 0);
+	cubi_result__clear(&res);
+	cub_val__free(w);
+	bad(s, doc, W("rules", "5", "show", NULL), NULL, NULL, CUB_E_NOTFOUND);
+	cub_val__free(doc);
+	cubi_schema__free(s);
+
+	/* Creating a container or a list, undone, leaves no key behind. */
+	rs = schema_of(rich_fields);
+	doc = new_doc(rs, "br1", NULL, NULL);
+	cub_val__del(doc, "neigh");
+	change_and_undo(rs, doc, W("neigh", "add", "10.0.0.1", NULL),
+	    A("mac", "02:00:00:00:00:01", NULL), NULL);
+	ck_assert_ptr_null(cub_val__get(doc, "neigh"));
+	change_and_undo(rs, doc, W("ports", "add", "p1", NULL), NULL, NULL);
+	change_and_undo(rs, doc, W("set", NULL), A("mtu", "9000", NULL), NULL);
+	cub_val__free(doc);
+	cubi_schema__free(rs);
+}
+END_TEST
+
 START_TEST(test_actions)
 {
 	struct cubi_schema *s = schema_of(rich_fields);
@@ -1542,6 +1623,7 @@ main(void)
 	tcase_add_test(big, test_list_100k);
 	tcase_add_test(big, test_list_cap);
 	tcase_add_test(big, test_show_pages);
+	tcase_add_test(big, test_change_undo);
 	suite_add_tcase(s, big);
 	return cubi_check_run(s);
 }
