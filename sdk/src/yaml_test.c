@@ -88,6 +88,37 @@ START_TEST(test_round_trip)
 	free(text);
 	cub_val__free(v);
 	cub_val__free(back);
+
+	/* The BOM, U+FFFE/U+FFFF and the line separators U+2028/U+2029
+	 * go out escaped: YAML refuses or breaks on them raw (found by
+	 * fuzz_decode). */
+	v = parse("k: \"a\\uFFFFb\\uFEFF\\uFFFE\"\nIn\\P: \"\\L\"\n");
+	text = cub_yaml_emit(v);
+	ck_assert_ptr_nonnull(strstr(text, "\\uffff"));
+	back = cub_yaml_parse(text, strlen(text), err, sizeof(err));
+	ck_assert_msg(back, "re-parse of\n%s: %s", text, err);
+	ck_assert(cub_val__equal(v, back));
+	free(text);
+	cub_val__free(v);
+	cub_val__free(back);
+
+	/* A key over YAML's 1024-character implicit-key cap. */
+	{
+		char big[1600];
+
+		memset(big, 'k', sizeof(big) - 1);
+		big[sizeof(big) - 1] = '\0';
+		v = cub_val__map();
+		cub_val__set(v, big, cub_val__uint(1));
+		cub_val__set(v, "short", cub_val__array());
+		text = cub_yaml_emit(v);
+		back = cub_yaml_parse(text, strlen(text), err, sizeof(err));
+		ck_assert_msg(back, "long key: %s", err);
+		ck_assert(cub_val__equal(v, back));
+		free(text);
+		cub_val__free(v);
+		cub_val__free(back);
+	}
 }
 END_TEST
 
