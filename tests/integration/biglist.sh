@@ -96,6 +96,21 @@ cub_ok sf1 ports add p1 peer=vetha action=FORWARD outport=p1
 cub_ok sf1 ports p1 set action=DROP
 [ "$(cub sf1 ports p1 show action)" = drop ] || fail "action=DROP"
 cub_ok sf1 ports p1 set action=drop
+
+# A page of a list with ro fields gets them: the broker's status and the
+# worker's counters, asked for that page only.
+cub_ok sf1 ports add p2
+cub_ok sf1 ports add p3
+page=$(cub sf1 ports show limit=1 after=p1 -o json)
+python3 - "$page" <<'PY' || fail "paged ports: $page"
+import json, sys
+p = json.loads(sys.argv[1])
+assert [e["name"] for e in p["entries"]] == ["p2"], p
+assert p["entries"][0]["status"] == "DOWN" and "rx_packets" in p["entries"][0], p
+assert p["next"] == "p2", p
+PY
+[ "$(cub sf1 ports p1 show status)" = UP ] || fail "p1 status: $(cub sf1 ports p1 show)"
+[ "$(cub sf1 ports p1 show rx_packets)" = 0 ] || fail "p1 counters: $(cub sf1 ports p1 show)"
 cub_ok simpleforwarder add sf2 type=Tc
 [ "$(cub sf2 show type)" = TC ] || fail "type=Tc shown as $(cub sf2 show type)"
 
