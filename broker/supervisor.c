@@ -260,7 +260,7 @@ sup_spawn(struct service *s)
 {
 	char uid[16], gid[16];
 	char *argv[16];
-	int logp[2], r;
+	int logp[2], null, r;
 	pid_t self = getpid();
 	sigset_t all;
 	int i = 0;
@@ -292,15 +292,33 @@ sup_spawn(struct service *s)
 		s->next_start_ms = now_ms() + s->backoff_ms;
 		return;
 	}
+	/*
+	 * Nor our stdin (the admin's terminal, maybe): the worker reads and
+	 * writes nothing there, it gets /dev/null.
+	 */
+	null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (null < 0) {
+		log_errno(-errno, "service '%s': /dev/null", s->name);
+		close(logp[0]);
+		close(logp[1]);
+		s->next_start_ms = now_ms() + s->backoff_ms;
+		return;
+	}
 	pid = fork();
 	if (pid < 0) {
 		log_errno(-errno, "service '%s': fork", s->name);
+		close(null);
 		close(logp[0]);
 		close(logp[1]);
 		s->next_start_ms = now_ms() + s->backoff_ms;
 		return;
 	}
 	if (pid == 0) {
+		/* dup2() onto itself would keep O_CLOEXEC. */
+		if (null == STDIN_FILENO)
+			fcntl(null, F_SETFD, 0);
+		else if (dup2(null, STDIN_FILENO) < 0)
+			_exit(127);
 		if (dup2(logp[1], STDOUT_FILENO) < 0 ||
 		    dup2(logp[1], STDERR_FILENO) < 0)
 			_exit(127);
@@ -320,6 +338,7 @@ sup_spawn(struct service *s)
 		log_errno(-errno, "exec %s", s->b->o.worker_bin);
 		_exit(127);
 	}
+	close(null);
 	close(logp[1]);
 	wlog_start(s->name, pid, logp[0]);
 	__atomic_store_n(&s->pid, pid, __ATOMIC_RELEASE);
