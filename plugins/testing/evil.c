@@ -7,7 +7,7 @@
  *   cubicle e1 debug load object=probe-read|ptr-leak
  *   cubicle e1 debug stderr what=forge|flood   (evil_hygiene.c)
  *   cubicle e1 debug constructor | escape ... (evil_sandbox.c)
- *   cubicle e1 debug filter                   (evil_seal.c)
+ *   cubicle e1 debug filter | stdin           (evil_seal.c)
  * Never installed.
  */
 #define SF_NO_ENTRY
@@ -92,6 +92,7 @@ static const struct cub_action evil_actions[] = {
 	.args = evil_sandbox_escape_args},
     {.name = "filter",
 	.help = "report the constructor's attempt to stack a seccomp filter"},
+    {.name = "stdin", .help = "read what the worker's stdin holds"},
     {0},
 };
 
@@ -223,7 +224,7 @@ evil_action(struct cub_cube *cube, const struct cub_val *path, const char *name,
 		    cube, cub_val__get_str(args, "what"), result);
 	if (!strcmp(name, "constructor") || !strcmp(name, "escape"))
 		return evil_sandbox_action(cube, name, args, result);
-	if (!strcmp(name, "filter"))
+	if (!strcmp(name, "filter") || !strcmp(name, "stdin"))
 		return evil_seal_action(cube, name, args, result);
 	what = cub_val__get_str(args, "object");
 	if (!strcmp(what, "probe-read"))

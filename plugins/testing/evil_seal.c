@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <poll.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -61,6 +62,29 @@ seal_outcome(long r, int err)
 	return cub_val__str(buf);
 }
 
+/* Read what fd 0 has within 200 ms: "eof", "nothing", or the bytes. */
+static struct cub_val *
+seal_stdin(void)
+{
+	struct pollfd p = {.fd = STDIN_FILENO, .events = POLLIN};
+	char buf[128], out[160];
+	ssize_t n;
+
+	if (poll(&p, 1, 200) < 0)
+		return seal_outcome(-1, errno);
+	if (!p.revents)
+		return cub_val__str("nothing");
+	n = read(STDIN_FILENO, buf, sizeof(buf) - 1);
+	if (n < 0)
+		return seal_outcome(-1, errno);
+	if (n == 0)
+		return cub_val__str("eof");
+	buf[n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	snprintf(out, sizeof(out), "read: %s", buf);
+	return cub_val__str(out);
+}
+
 int
 evil_seal_action(struct cub_cube *cube, const char *name,
     const struct cub_val *args, struct cub_val **result)
@@ -73,6 +97,11 @@ evil_seal_action(struct cub_cube *cube, const char *name,
 
 	(void)cube;
 	(void)args;
+	if (!strcmp(name, "stdin")) {
+		*result = cub_val__map();
+		cub_val__set(*result, "stdin", seal_stdin());
+		return 0;
+	}
 	if (strcmp(name, "filter"))
 		return -ENOENT;
 	*result = cub_val__map();

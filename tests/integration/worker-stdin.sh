@@ -33,6 +33,11 @@ for svc in simpleforwarder evil; do
 	[ $((8#$flags & 3)) = 0 ] || fail "$svc: fd 0 flags $flags, not read-only"
 	cub_log "$svc worker $pid: fd 0 is /dev/null, flags $flags"
 done
+# The plugin reads end-of-file (/dev/null), not the admin's input.
+cub_ok evil add e1
+r=$(cub e1 debug stdin -o json) || fail "debug stdin: $r"
+grep -qF '"stdin": "eof"' <<<"$r" || fail "the plugin read its stdin: $r"
+cub_log "the plugin reads: $(tr -d '\n' <<<"$r")"
 # The line is still unread in the FIFO: no worker took it.
 line=$(timeout 2 head -n 1 <&3) || fail "the broker's input was consumed"
 [ "$line" = "admin secret typed here" ] || fail "input changed: $line"
