@@ -7,6 +7,7 @@
  *   cubicle e1 debug load object=probe-read|ptr-leak
  *   cubicle e1 debug stderr what=forge|flood   (evil_hygiene.c)
  *   cubicle e1 debug constructor | escape ... (evil_sandbox.c)
+ *   cubicle e1 debug filter | stdin           (evil_seal.c)
  * Never installed.
  */
 #define SF_NO_ENTRY
@@ -22,6 +23,7 @@
 #include "evil_leak.skel.h"
 #include "evil_probe.skel.h"
 #include "evil_sandbox.h"
+#include "evil_seal.h"
 
 static const char *const evil_calls[] = {
     "bpf", "execve", "socket-inet", "fork", "open", "hang", NULL};
@@ -88,6 +90,9 @@ static const struct cub_action evil_actions[] = {
     {.name = "escape",
 	.help = "try to reach outside the worker",
 	.args = evil_sandbox_escape_args},
+    {.name = "filter",
+	.help = "report the constructor's attempt to stack a seccomp filter"},
+    {.name = "stdin", .help = "read what the worker's stdin holds"},
     {0},
 };
 
@@ -219,6 +224,8 @@ evil_action(struct cub_cube *cube, const struct cub_val *path, const char *name,
 		    cube, cub_val__get_str(args, "what"), result);
 	if (!strcmp(name, "constructor") || !strcmp(name, "escape"))
 		return evil_sandbox_action(cube, name, args, result);
+	if (!strcmp(name, "filter") || !strcmp(name, "stdin"))
+		return evil_seal_action(cube, name, args, result);
 	what = cub_val__get_str(args, "object");
 	if (!strcmp(what, "probe-read"))
 		elf = evil_probe__elf_bytes(&len);
