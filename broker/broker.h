@@ -68,6 +68,7 @@ struct bpfobj {
 	uint64_t hash; /* of the ELF bytes it came from */
 	int prog_fd;   /* the program matching the cube's hook */
 	uint32_t prog_id;
+	int egress_fd; /* the broker's egress program in its cub_egress */
 	struct bmap maps[CUB_MAX_MAPS];
 	int nmaps;
 	uint64_t map_bytes; /* kernel memory of its maps, per-CPU x ncpus */

@@ -37,4 +37,37 @@ struct cub_pktin_hdr {
 /* Largest packet prefix copied into a packet-in record. */
 #define CUB_PKTIN_MAX 1536
 
+/*
+ * Per-CPU scratch of a cube (cub_scratch_map, cube.bpf.h).  Slot
+ * (ifindex % CUB_IF2PORT_CACHE) of if2port caches cub_if2port; key[]
+ * belongs to the cube.  out_port is what cub_forward() hands the broker's
+ * egress program (bpf/egress.bpf.c) on XDP; it shares the map, so the
+ * broker checks this layout (bpfobj.c).
+ */
+#define CUB_IF2PORT_CACHE 16
+
+/* Map keys a cube may keep in struct cub_scratch. */
+#define CUB_SCRATCH_KEYS 4
+
+struct cub_if2port_slot {
+	__u32 ifindex;
+	__u32 port;
+};
+
+struct cub_scratch {
+	__u32 key[CUB_SCRATCH_KEYS];	/* the cube's map keys */
+	/* Private to the helpers in cube.bpf.h and the egress program. */
+	__u32 fw_key;
+	__u32 out_port;
+	struct cub_if2port_slot if2port[CUB_IF2PORT_CACHE];
+};
+
+/*
+ * cub_egress, the cube's tail-call table (a PROG_ARRAY only the broker
+ * fills): slot CUB_EGRESS_OUT holds the broker's egress program for the
+ * cube, the only way out of a cube to a netdev.
+ */
+#define CUB_EGRESS_OUT 0
+#define CUB_EGRESS_SLOTS 1
+
 #endif /* CUBICLE_CUBE_SHARED_H */
