@@ -17,7 +17,7 @@
  * caller's to close) or -errno; *@why, if not NULL, says which step failed.
  * May block (a verifier run); no locks.
  */
-int cubi_egress_load(bool xdp, int ports_fd, int scratch_fd, int table_fd,
-    const char **why);
+int cubi_egress_load(
+    bool xdp, int ports_fd, int scratch_fd, int table_fd, const char **why);
 
 #endif /* CUBI_EGRESS_H */

@@ -177,8 +177,8 @@ struct fw_map {
  * cub_egress and cub_scratch_map are shared with the egress program.
  */
 static const struct fw_map fw_maps[] = {
-    {"cub_ports", BPF_MAP_TYPE_ARRAY, 4, sizeof(struct cub_port),
-	CUB_MAX_PORTS, BPF_F_RDONLY_PROG},
+    {"cub_ports", BPF_MAP_TYPE_ARRAY, 4, sizeof(struct cub_port), CUB_MAX_PORTS,
+	BPF_F_RDONLY_PROG},
     {"cub_if2port", BPF_MAP_TYPE_HASH, 4, 4, CUB_MAX_PORTS, 0},
     {"cub_pktin", BPF_MAP_TYPE_RINGBUF, 0, 0, 0, 0},
     {"cub_egress", BPF_MAP_TYPE_PROG_ARRAY, 4, 4, CUB_EGRESS_SLOTS, 0},
@@ -867,8 +867,8 @@ reload_unhardened(struct broker *b, struct cube *c, struct bpf_object *obj,
  * overwritten before the cube's program is attached anywhere.
  */
 static int
-egress_load(struct broker *b, struct cube *c, struct bpfobj *o,
-    const char **step)
+egress_load(
+    struct broker *b, struct cube *c, struct bpfobj *o, const char **step)
 {
 	struct bmap *ports = bpfobj_map(o, "cub_ports");
 	struct bmap *scratch = bpfobj_map(o, "cub_scratch_map");
@@ -879,8 +879,8 @@ egress_load(struct broker *b, struct cube *c, struct bpfobj *o,
 	*step = "egress program: the object lacks a framework map";
 	if (!ports || !scratch || !table)
 		return -ENOENT;
-	fd = cubi_egress_load(c->hook != HOOK_TC, ports->fd, scratch->fd,
-	    table->fd, step);
+	fd = cubi_egress_load(
+	    c->hook != HOOK_TC, ports->fd, scratch->fd, table->fd, step);
 	if (fd < 0)
 		return fd;
 	o->egress_fd = fd;

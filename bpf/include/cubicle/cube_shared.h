@@ -55,7 +55,7 @@ struct cub_if2port_slot {
 };
 
 struct cub_scratch {
-	__u32 key[CUB_SCRATCH_KEYS];	/* the cube's map keys */
+	__u32 key[CUB_SCRATCH_KEYS]; /* the cube's map keys */
 	/* Private to the helpers in cube.bpf.h and the egress program. */
 	__u32 fw_key;
 	__u32 out_port;
