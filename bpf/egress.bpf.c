@@ -9,7 +9,10 @@
  * (cube.bpf.h) records the out port (TC: skb->cb[0]; XDP: the per-CPU
  * scratch) and tail-calls it.  The port is the cube's choice; the netdev
  * is the broker's: cub_ports is read-only to programs, so the only
- * ifindexes reachable are those the broker wired to the cube's ports.
+ * ifindexes reachable are those the broker wired to the cube's ports.  A
+ * port that peers with another cube's port (CUB_PORT_PEER) is a tail call
+ * into that cube's program, which the broker put in slot port of
+ * cub_peers, with the in-port set (cube_shared.h, struct cub_hop).
  */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
@@ -34,17 +37,28 @@ struct {
 	__uint(max_entries, 1);
 } cub_scratch_map SEC(".maps");
 
+/*
+ * Port -> the program of the cube that port peers with: the broker's, per
+ * cube (pinned as <cube>/peers), never in the cube's object.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(max_entries, CUB_MAX_PORTS);
+} cub_peers SEC(".maps");
+
 static const __u32 egress_zero = 0;
 
-/* The netdev wired to port *@port if it is up, else 0. */
-static __always_inline __u32
-egress_ifindex(const __u32 *port)
+/* Port *@port if it is up and connected, else NULL. */
+static __always_inline struct cub_port *
+egress_port(const __u32 *port)
 {
 	struct cub_port *p = bpf_map_lookup_elem(&cub_ports, port);
 
-	if (!p || !(p->flags & CUB_PORT_UP))
-		return 0;
-	return p->ifindex;
+	if (!p || !(p->flags & CUB_PORT_UP) || !p->ifindex)
+		return NULL;
+	return p;
 }
 
 SEC("tc")
@@ -54,11 +68,16 @@ cub_egress_tc(struct __sk_buff *skb)
 	/* A stack key: the broker loads this program privileged, so the
 	 * verifier fences no stack store (cube.bpf.h, Spectre v4). */
 	__u32 port = skb->cb[0];
-	__u32 ifindex = egress_ifindex(&port);
+	struct cub_port *p = egress_port(&port);
 
-	if (!ifindex)
+	if (!p)
 		return TC_ACT_SHOT;
-	return bpf_redirect(ifindex, 0);
+	if (!(p->flags & CUB_PORT_PEER))
+		return bpf_redirect(p->ifindex, 0);
+	skb->cb[1] = CUB_HOP_MAGIC;
+	skb->cb[2] = p->ifindex;
+	bpf_tail_call(skb, &cub_peers, port);
+	return TC_ACT_SHOT;
 }
 
 SEC("xdp")
@@ -66,15 +85,29 @@ int
 cub_egress_xdp(struct xdp_md *ctx)
 {
 	struct cub_scratch *s;
-	__u32 ifindex;
+	struct cub_hop *hop;
+	struct cub_port *p;
+	__u32 port, in_port;
 
 	s = bpf_map_lookup_elem(&cub_scratch_map, &egress_zero);
 	if (!s)
 		return XDP_DROP;
-	ifindex = egress_ifindex(&s->out_port);
-	if (!ifindex)
+	port = s->out_port;
+	p = egress_port(&port);
+	if (!p)
 		return XDP_DROP;
-	return bpf_redirect(ifindex, 0);
+	if (!(p->flags & CUB_PORT_PEER))
+		return bpf_redirect(p->ifindex, 0);
+	in_port = p->ifindex;
+	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(*hop)))
+		return XDP_DROP;
+	hop = (void *)(long)ctx->data_meta;
+	if ((void *)(hop + 1) > (void *)(long)ctx->data)
+		return XDP_DROP;
+	hop->magic = CUB_HOP_MAGIC;
+	hop->in_port = in_port;
+	bpf_tail_call(ctx, &cub_peers, port);
+	return XDP_DROP;
 }
 
 char _license[] SEC("license") = "GPL";

@@ -12,8 +12,8 @@
 #include "egress.skel.h"
 
 int
-cubi_egress_load(
-    bool xdp, int ports_fd, int scratch_fd, int table_fd, const char **why)
+cubi_egress_load(bool xdp, int ports_fd, int scratch_fd, int table_fd,
+    int peers_fd, const char **why)
 {
 	const char *dummy;
 	struct egress *skel;
@@ -29,7 +29,9 @@ cubi_egress_load(
 	bpf_program__set_autoload(skel->progs.cub_egress_xdp, xdp);
 	*why = "reuse the cube's maps";
 	if ((r = bpf_map__reuse_fd(skel->maps.cub_ports, ports_fd)) ||
-	    (r = bpf_map__reuse_fd(skel->maps.cub_scratch_map, scratch_fd)))
+	    (r = bpf_map__reuse_fd(skel->maps.cub_scratch_map, scratch_fd)) ||
+	    (peers_fd >= 0 &&
+		(r = bpf_map__reuse_fd(skel->maps.cub_peers, peers_fd))))
 		goto out;
 	*why = "load the egress program";
 	if ((r = egress__load(skel)))

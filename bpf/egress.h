@@ -13,11 +13,13 @@
  * Load the egress program for hook @xdp (else TC) over the cube's
  * cub_ports (@ports_fd) and cub_scratch_map (@scratch_fd), with the
  * caller's privileges, and put it in slot CUB_EGRESS_OUT of the cube's
- * cub_egress (@table_fd).  Returns the program's fd (O_CLOEXEC, the
+ * cub_egress (@table_fd).  @peers_fd is its cub_peers (a PROG_ARRAY of
+ * CUB_MAX_PORTS entries, the programs of the cubes the ports peer with),
+ * or -1 for an empty one of its own.  Returns the program's fd (O_CLOEXEC, the
  * caller's to close) or -errno; *@why, if not NULL, says which step failed.
  * May block (a verifier run); no locks.
  */
-int cubi_egress_load(
-    bool xdp, int ports_fd, int scratch_fd, int table_fd, const char **why);
+int cubi_egress_load(bool xdp, int ports_fd, int scratch_fd, int table_fd,
+    int peers_fd, const char **why);
 
 #endif /* CUBI_EGRESS_H */

@@ -385,7 +385,8 @@ check_map_name(struct cube *c, struct bpf_object *obj, struct bpf_map *m,
 		    c->name, shown(show, sizeof(show), name),
 		    n > 48 ? "..." : "", sizeof(((struct bmap *)0)->name) - 1);
 	if (!strcmp(name, "prog") || !strcmp(name, "prog_new") ||
-	    !strcmp(name, "egress") || !strcmp(name, "egress_new"))
+	    !strcmp(name, "egress") || !strcmp(name, "egress_new") ||
+	    !strcmp(name, "peers") || !strcmp(name, "peers_new"))
 		return REFUSE("cube '%s': map name '%s' is reserved (the "
 			      "pin of a program)",
 		    c->name, name);
@@ -682,6 +683,8 @@ bpfobj_free(struct bpfobj *o)
 		close(o->prog_fd);
 	if (o->egress_fd >= 0)
 		close(o->egress_fd);
+	if (o->peers_fd >= 0)
+		close(o->peers_fd);
 	for (i = 0; i < o->nmaps; i++)
 		if (o->maps[i].fd >= 0)
 			close(o->maps[i].fd);
@@ -770,6 +773,7 @@ unpin_stale(struct broker *b, struct cube *c, const struct bpfobj *o)
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
 		    !strcmp(de->d_name, "prog") ||
 		    !strcmp(de->d_name, "egress") ||
+		    !strcmp(de->d_name, "peers") ||
 		    bpfobj_map((struct bpfobj *)o, de->d_name))
 			continue;
 		if (snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) <
@@ -864,7 +868,10 @@ reload_unhardened(struct broker *b, struct cube *c, struct bpf_object *obj,
  * broker's own privileges over the cube's cub_ports and cub_scratch_map,
  * in slot CUB_EGRESS_OUT of its cub_egress, pinned as <cube>/egress.  The
  * slot (whatever the object's static initialisation put there) is
- * overwritten before the cube's program is attached anywhere.
+ * overwritten before the cube's program is attached anywhere.  Its
+ * cub_peers (the programs of the cubes the ports peer with, filled by
+ * topology.c) is the broker's, pinned as <cube>/peers and kept across
+ * reloads; the cube's object has no handle on it.
  */
 static int
 egress_load(
@@ -879,8 +886,19 @@ egress_load(
 	*step = "egress program: the object lacks a framework map";
 	if (!ports || !scratch || !table)
 		return -ENOENT;
-	fd = cubi_egress_load(
-	    c->hook != HOOK_TC, ports->fd, scratch->fd, table->fd, step);
+	pin_path(b, path, sizeof(path), c->name, "peers");
+	*step = "open or make the cube's peer table";
+	o->peers_fd = bpf_obj_get(path);
+	if (o->peers_fd < 0) {
+		o->peers_fd = bpf_map_create(BPF_MAP_TYPE_PROG_ARRAY,
+		    "cub_peers", 4, 4, CUB_MAX_PORTS, NULL);
+		if (o->peers_fd < 0)
+			return -errno;
+		if ((fd = pin_replace(o->peers_fd, path)))
+			return fd;
+	}
+	fd = cubi_egress_load(c->hook != HOOK_TC, ports->fd, scratch->fd,
+	    table->fd, o->peers_fd, step);
 	if (fd < 0)
 		return fd;
 	o->egress_fd = fd;
@@ -956,6 +974,7 @@ bpfobj_load(struct broker *b, struct cube *c, const void *elf, size_t len,
 	o->hash = hash;
 	o->prog_fd = -1;
 	o->egress_fd = -1;
+	o->peers_fd = -1;
 	o->map_bytes = bytes;
 	prog = bpf_object__find_program_by_name(obj, hook_progs[c->hook]);
 	if ((r = o->prog_fd = dupfd(bpf_program__fd(prog))) < 0)
@@ -1040,6 +1059,7 @@ bpfobj_adopt(struct broker *b, struct cube *c, uint64_t hash)
 		return -ENOMEM;
 	o->hash = hash;
 	o->egress_fd = -1;
+	o->peers_fd = -1;
 	o->prog_fd = bpf_obj_get(path);
 	if (o->prog_fd < 0 ||
 	    bpf_obj_get_info_by_fd(o->prog_fd, &pinfo, &plen)) {
@@ -1057,6 +1077,7 @@ bpfobj_adopt(struct broker *b, struct cube *c, uint64_t hash)
 	while ((de = readdir(d)) && o->nmaps < CUB_MAX_MAPS) {
 		if (de->d_name[0] == '.' || !strcmp(de->d_name, "prog") ||
 		    !strcmp(de->d_name, "egress") ||
+		    !strcmp(de->d_name, "peers") ||
 		    strlen(de->d_name) >= sizeof(o->maps[0].name))
 			continue;
 		if (snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >=
@@ -1079,6 +1100,8 @@ bpfobj_adopt(struct broker *b, struct cube *c, uint64_t hash)
 	/* The egress program stays in the pinned cub_egress; keep its fd. */
 	pin_path(b, path, sizeof(path), c->name, "egress");
 	o->egress_fd = bpf_obj_get(path);
+	pin_path(b, path, sizeof(path), c->name, "peers");
+	o->peers_fd = bpf_obj_get(path);
 	if (!bpfobj_map(o, "cub_ports") || !bpfobj_map(o, "cub_if2port")) {
 		bpfobj_free(o);
 		return -ENOENT;

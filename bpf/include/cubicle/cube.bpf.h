@@ -17,7 +17,9 @@
  * bpf_redirect_peer, bpf_redirect_neigh) and bpf_fib_lookup.  cub_forward()
  * records the out port and tail-calls the broker's egress program through
  * cub_egress, which redirects to the netdev the broker wired to that port
- * and nowhere else: one tail call per hop (of the 33 a packet may make).
+ * and nowhere else, or tail-calls the program of the cube that port peers
+ * with: one tail call per cube on the path, one more per cube-to-cube
+ * link (of the 33 a packet may make).
  *
  * The hook-generic helpers (cub_in_port(), cub_forward(), cub_slowpath(),
  * cub_drop(), cub_pkt_len()) take a compile-time constant enum cub_hook and
@@ -181,17 +183,38 @@ cub_if2port_lookup(__u32 ifindex)
 	return (int)hint->port;
 }
 
-/* Port index the packet arrived on, or -1 if the netdev is not a port. */
+/*
+ * Port index the packet arrived on, or -1 if it is not one of the cube's.
+ * A packet from a netdev of one of its ports came in there; any other came
+ * from the broker's egress program of a cube whose port peers with one of
+ * this cube's (the only other way in: cub_egress is the broker's), which
+ * says the port in skb->cb (TC) or a struct cub_hop at data_meta (XDP).
+ */
 static __always_inline int
 cub_in_port_tc(struct __sk_buff *skb)
 {
-	return cub_if2port_lookup(skb->ingress_ifindex);
+	int port = cub_if2port_lookup(skb->ingress_ifindex);
+
+	if (port >= 0)
+		return port;
+	if (skb->cb[1] != CUB_HOP_MAGIC)
+		return -1;
+	return (int)(skb->cb[2] & 0x7fffffff);
 }
 
 static __always_inline int
 cub_in_port_xdp(struct xdp_md *ctx)
 {
-	return cub_if2port_lookup(ctx->ingress_ifindex);
+	int port = cub_if2port_lookup(ctx->ingress_ifindex);
+	struct cub_hop *hop;
+
+	if (port >= 0)
+		return port;
+	hop = (void *)(long)ctx->data_meta;
+	if ((void *)(hop + 1) > (void *)(long)ctx->data ||
+	    hop->magic != CUB_HOP_MAGIC)
+		return -1;
+	return (int)(hop->in_port & 0x7fffffff);
 }
 
 /*

@@ -14,6 +14,12 @@
 
 /* cub_port.flags: the port is administratively and operationally up. */
 #define CUB_PORT_UP 0x1
+/*
+ * cub_port.flags: the port peers with a port of another cube: ifindex
+ * holds that cube's port index, and slot port of the egress program's
+ * cub_peers (egress.bpf.c) that cube's program.
+ */
+#define CUB_PORT_PEER 0x2
 
 /* Value of cub_ports[port index]; ifindex 0 means "not connected". */
 struct cub_port {
@@ -65,9 +71,25 @@ struct cub_scratch {
 /*
  * cub_egress, the cube's tail-call table (a PROG_ARRAY only the broker
  * fills): slot CUB_EGRESS_OUT holds the broker's egress program for the
- * cube, the only way out of a cube to a netdev.
+ * cube, the only way out of a cube.  The programs of the cubes its ports
+ * peer with are in cub_peers, a table of the egress program's own that
+ * the cube's program cannot name: no cube can jump into another cube's
+ * program but through the broker's egress program.
  */
 #define CUB_EGRESS_OUT 0
 #define CUB_EGRESS_SLOTS 1
+
+/*
+ * How the egress program tells the next cube its in-port: TC, cb[1] =
+ * CUB_HOP_MAGIC and cb[2] = port; XDP, a struct cub_hop in front of the
+ * packet (data_meta).  A cube trusts it only for a packet whose ingress
+ * netdev is none of its ports (cube.bpf.h, cub_in_port()).
+ */
+#define CUB_HOP_MAGIC 0xc0be4e71
+
+struct cub_hop {
+	__u32 magic;
+	__u32 in_port;
+};
 
 #endif /* CUBICLE_CUBE_SHARED_H */
