@@ -207,6 +207,12 @@ ports_prepare(struct broker *b, struct cube *c, struct cub_val *doc,
 				    c->name, name, peer, cname, pname);
 				return -ENOENT;
 			}
+		} else if (strlen(peer) >= IF_NAMESIZE) {
+			*errv = cub_err_val(CUB_E_INVAL,
+			    "cube '%s' port '%s': peer '%s' is neither a netdev "
+			    "name (at most %d characters) nor cube:port",
+			    c->name, name, peer, IF_NAMESIZE - 1);
+			return -EINVAL;
 		} else if (!if_nametoindex(peer)) {
 			*errv = cub_err_val(CUB_E_NODEV,
 			    "cube '%s' port '%s': netdev '%s' does not exist",

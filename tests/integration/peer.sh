@@ -32,6 +32,9 @@ err=$(cub_refused 2 sf1 ports p2 set peer=sf3:p1)
 grep -q "no cube 'sf3'" <<<"$err" || fail "peer with a missing cube: $err"
 err=$(cub_refused 2 sf1 ports p2 set peer=sf2:p9)
 grep -q "with a port 'p9'" <<<"$err" || fail "peer with a missing port: $err"
+err=$(cub_refused 2 sf1 ports p2 set peer=0123456789abcdef)
+grep -q "neither a netdev name (at most 15 characters) nor cube:port" <<<"$err" ||
+	fail "a 16-character netdev name: $err"
 [ "$HOOK" = TC ] && other=XDP_SKB || other=TC
 cub_ok simpleforwarder add sfx type=$other
 cub_ok sfx ports add p1
