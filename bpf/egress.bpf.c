@@ -75,7 +75,7 @@ cub_egress_tc(struct __sk_buff *skb)
 	if (!(p->flags & CUB_PORT_PEER))
 		return bpf_redirect(p->ifindex, 0);
 	skb->cb[1] = CUB_HOP_MAGIC;
-	skb->cb[2] = p->ifindex;
+	skb->cb[2] = CUB_PEER_PORT(p->ifindex);
 	bpf_tail_call(skb, &cub_peers, port);
 	return TC_ACT_SHOT;
 }
@@ -98,7 +98,7 @@ cub_egress_xdp(struct xdp_md *ctx)
 		return XDP_DROP;
 	if (!(p->flags & CUB_PORT_PEER))
 		return bpf_redirect(p->ifindex, 0);
-	in_port = p->ifindex;
+	in_port = CUB_PEER_PORT(p->ifindex);
 	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(*hop)))
 		return XDP_DROP;
 	hop = (void *)(long)ctx->data_meta;

@@ -167,7 +167,7 @@ peer_wire(struct broker *b, struct cube *c, struct bport *p)
 	p2 = c2 ? topo_port(c2, pname) : NULL;
 	if (!p2)
 		return -ENOENT;
-	cp.ifindex = p2->index;
+	cp.ifindex = CUB_PEER_IFINDEX(p2->index);
 	if (c2->obj && (r = peer_slot(c, p, c2->obj->prog_fd)))
 		return r;
 	if (bpf_map_update_elem(ports->fd, &p->index, &cp, BPF_ANY))

@@ -24,10 +24,14 @@ static_arp ca 198.18.0.1 cb 198.18.0.2
 
 cub_ok simpleforwarder add sf1 type="$HOOK"
 cub_ok simpleforwarder add sf2 type="$HOOK"
-cub_ok sf1 ports add p1 peer=vetha
-cub_ok sf2 ports add p2 peer=vethb
+# The peered ports get index 0 on both sides (a port index is not an
+# ifindex: 0 must not read as "not connected").
 cub_ok sf1 ports add p2
 cub_ok sf2 ports add p1
+cub_ok sf1 ports add p1 peer=vetha
+cub_ok sf2 ports add p2 peer=vethb
+[ "$(cub sf1 ports p2 show index)" = 0 ] || fail "sf1 p2 index $(cub sf1 ports p2 show index)"
+[ "$(cub sf2 ports p1 show index)" = 0 ] || fail "sf2 p1 index $(cub sf2 ports p1 show index)"
 err=$(cub_refused 2 sf1 ports p2 set peer=sf3:p1)
 grep -q "no cube 'sf3'" <<<"$err" || fail "peer with a missing cube: $err"
 err=$(cub_refused 2 sf1 ports p2 set peer=sf2:p9)

@@ -199,7 +199,7 @@ cub_in_port_tc(struct __sk_buff *skb)
 		return port;
 	if (skb->cb[1] != CUB_HOP_MAGIC)
 		return -1;
-	return (int)(skb->cb[2] & 0x7fffffff);
+	return (int)CUB_PEER_PORT(skb->cb[2]);
 }
 
 static __always_inline int
@@ -214,12 +214,15 @@ cub_in_port_xdp(struct xdp_md *ctx)
 	if ((void *)(hop + 1) > (void *)(long)ctx->data ||
 	    hop->magic != CUB_HOP_MAGIC)
 		return -1;
-	return (int)(hop->in_port & 0x7fffffff);
+	return (int)CUB_PEER_PORT(hop->in_port);
 }
 
 /*
  * Ifindex of the netdev behind port *@port if the port is up and
- * connected, else 0.  @port is a map key: point it into a map value
+ * connected, else 0 (for a port that peers with another cube's port, a
+ * non-zero CUB_PEER_IFINDEX() that is no netdev's: test it for "can
+ * forward", never use it as an ifindex).  @port is a map key: point it
+ * into a map value
  * (cub_scratch()->key[], or a field of a value you hold), not the stack.
  */
 static __always_inline __u32

@@ -16,10 +16,14 @@
 #define CUB_PORT_UP 0x1
 /*
  * cub_port.flags: the port peers with a port of another cube: ifindex
- * holds that cube's port index, and slot port of the egress program's
- * cub_peers (egress.bpf.c) that cube's program.
+ * holds CUB_PEER_IFINDEX(that cube's port index), never a netdev's
+ * ifindex (those are below 2^31) and never 0 (the port is connected), and
+ * slot port of the egress program's cub_peers (egress.bpf.c) holds that
+ * cube's program.
  */
 #define CUB_PORT_PEER 0x2
+#define CUB_PEER_IFINDEX(port) (0x80000000u | (port))
+#define CUB_PEER_PORT(ifindex) ((ifindex) & 0x7fffffffu)
 
 /* Value of cub_ports[port index]; ifindex 0 means "not connected". */
 struct cub_port {
