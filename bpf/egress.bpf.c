@@ -99,10 +99,10 @@ cub_egress_xdp(struct xdp_md *ctx)
 	if (!(p->flags & CUB_PORT_PEER))
 		return bpf_redirect(p->ifindex, 0);
 	in_port = CUB_PEER_PORT(p->ifindex);
-	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(*hop)))
+	if (bpf_xdp_adjust_head(ctx, -(int)sizeof(*hop)))
 		return XDP_DROP;
-	hop = (void *)(long)ctx->data_meta;
-	if ((void *)(hop + 1) > (void *)(long)ctx->data)
+	hop = (void *)(long)ctx->data;
+	if ((void *)(hop + 1) > (void *)(long)ctx->data_end)
 		return XDP_DROP;
 	hop->magic = CUB_HOP_MAGIC;
 	hop->in_port = in_port;

@@ -806,10 +806,12 @@ topo_reattach_all(struct broker *b, struct cube *c, int old_prog_fd)
 		if (!p->peer[0])
 			continue;
 		if (topo_peer_split(p->peer, cname, pname)) {
-			/* Its peer's program comes when that cube loads. */
+			/* A peer cube not known yet (a broker start adopts
+			 * one cube at a time) wires it when it loads or is
+			 * adopted (peers_refresh()). */
 			p->cube_peer = true;
 			p->ifindex = 0;
-			if ((r = peer_wire(b, c, p)))
+			if ((r = peer_wire(b, c, p)) && r != -ENOENT)
 				log_errno(r, "cube '%s' port '%s': peer '%s'",
 				    c->name, p->name, p->peer);
 			continue;

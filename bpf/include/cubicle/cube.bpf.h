@@ -188,7 +188,8 @@ cub_if2port_lookup(__u32 ifindex)
  * A packet from a netdev of one of its ports came in there; any other came
  * from the broker's egress program of a cube whose port peers with one of
  * this cube's (the only other way in: cub_egress is the broker's), which
- * says the port in skb->cb (TC) or a struct cub_hop at data_meta (XDP).
+ * says the port in skb->cb (TC) or a struct cub_hop in front of the frame
+ * (XDP; stripped here, before the cube parses the packet).
  */
 static __always_inline int
 cub_in_port_tc(struct __sk_buff *skb)
@@ -210,11 +211,15 @@ cub_in_port_xdp(struct xdp_md *ctx)
 
 	if (port >= 0)
 		return port;
-	hop = (void *)(long)ctx->data_meta;
-	if ((void *)(hop + 1) > (void *)(long)ctx->data ||
+	hop = (void *)(long)ctx->data;
+	if ((void *)(hop + 1) > (void *)(long)ctx->data_end ||
 	    hop->magic != CUB_HOP_MAGIC)
 		return -1;
-	return (int)CUB_PEER_PORT(hop->in_port);
+	port = (int)CUB_PEER_PORT(hop->in_port);
+	/* The egress program put the hop in front of the frame: strip it. */
+	if (bpf_xdp_adjust_head(ctx, (int)sizeof(*hop)))
+		return -1;
+	return port;
 }
 
 /*
