@@ -75,6 +75,26 @@ done
 cub_log "$N pings through sf1 - sf2, every port counted exactly $N each way"
 [ "$(progs)" = "$before" ] || fail "peering reloaded a program: $before -> $(progs)"
 
+# XDP frames, not only skbs: ca's eth0 sends every frame it receives back
+# out by XDP (xdpgen redirect eth0 eth0), so what cb sends comes back into
+# sf1 p1 through veth's XDP transmit path (pings, skbs, never take it) and
+# must cross the peering to sf2 like the rest.
+if [ "$HOOK" = XDP_DRV ]; then
+	[ -x "$CUB_BUILD/bench/xdpgen" ] || fail "bench/xdpgen not built"
+	ip netns exec ca "$CUB_BUILD/bench/xdpgen" redirect eth0 eth0 ||
+		fail "cannot attach the reflector in ca"
+	r0=$(port_counter sf2 p1 rx_packets)
+	t0=$(port_counter sf2 p2 tx_packets)
+	ip netns exec cb ping -c $N -i 0.01 -W 1 198.18.0.1 >/dev/null || true
+	r1=$(port_counter sf2 p1 rx_packets)
+	t1=$(port_counter sf2 p2 tx_packets)
+	ip -n ca link set dev eth0 xdp off
+	[ $((r1 - r0)) = $N ] ||
+		fail "sf2 p1 got $((r1 - r0)) of $N XDP frames reflected back through sf1"
+	[ $((t1 - t0)) = $N ] || fail "sf2 p2 sent $((t1 - t0)) of $N reflected frames"
+	cub_log "$N XDP frames (veth's XDP transmit path) crossed sf1 - sf2"
+fi
+
 # A broker kill -9 and a new broker: the peering is adopted, not rebuilt.
 kill -9 "$BROKER_PID"
 wait "$BROKER_PID" 2>/dev/null || true

@@ -86,10 +86,11 @@ struct cub_scratch {
 /*
  * How the egress program tells the next cube its in-port: TC, cb[1] =
  * CUB_HOP_MAGIC and cb[2] = port; XDP, a struct cub_hop in front of the
- * frame (bpf_xdp_adjust_head(): metadata, bpf_xdp_adjust_meta(), failed
- * for frames a veth received from another XDP program, bench/forward).  A
- * cube trusts it only for a packet whose ingress netdev is none of its
- * ports (cube.bpf.h, cub_in_port()).
+ * frame (bpf_xdp_adjust_head(); metadata, bpf_xdp_adjust_meta(), lost
+ * almost every frame xdpgen's BPF_PROG_RUN live frames put through
+ * bench/forward, for a reason not established).  A cube trusts it only
+ * for a packet whose ingress netdev is none of its ports (cube.bpf.h,
+ * cub_in_port()).
  */
 #define CUB_HOP_MAGIC 0xc0be4e71
 
