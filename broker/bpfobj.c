@@ -7,7 +7,8 @@
  *      its type must be the hook's, every map type and the total map size
  *      must be within what the service declared, the framework maps must
  *      have their exact shape, and every helper call in the instructions
- *      must be in the networking set;
+ *      must be in the networking set, which has no redirect helper: a
+ *      cube's packets leave through the broker's egress program only;
  *   3. the load itself runs on a thread whose effective capabilities lack
  *      CAP_SYS_ADMIN and CAP_PERFMON, so the verifier applies its
  *      unprivileged rules too (no kernel reads, no pointer leaks, no
@@ -41,6 +42,7 @@
 #include "broker.h"
 #include "cube_shared.h"
 #include "cubicle/errors.h"
+#include "egress.h"
 #include "log.h"
 
 /* What the broker logs of one refused verifier run. */
@@ -62,10 +64,8 @@ static const int allowed_helpers[] = {
     BPF_FUNC_l3_csum_replace,
     BPF_FUNC_l4_csum_replace,
     BPF_FUNC_tail_call,
-    BPF_FUNC_clone_redirect,
     BPF_FUNC_skb_vlan_push,
     BPF_FUNC_skb_vlan_pop,
-    BPF_FUNC_redirect,
     BPF_FUNC_skb_load_bytes,
     BPF_FUNC_csum_diff,
     BPF_FUNC_skb_change_proto,
@@ -78,12 +78,10 @@ static const int allowed_helpers[] = {
     BPF_FUNC_get_numa_node_id,
     BPF_FUNC_skb_change_head,
     BPF_FUNC_xdp_adjust_head,
-    BPF_FUNC_redirect_map,
     BPF_FUNC_skb_adjust_room,
     BPF_FUNC_xdp_adjust_meta,
     BPF_FUNC_xdp_adjust_tail,
     BPF_FUNC_skb_load_bytes_relative,
-    BPF_FUNC_fib_lookup,
     BPF_FUNC_map_push_elem,
     BPF_FUNC_map_pop_elem,
     BPF_FUNC_map_peek_elem,
@@ -98,8 +96,6 @@ static const int allowed_helpers[] = {
     BPF_FUNC_ringbuf_discard,
     BPF_FUNC_ringbuf_query,
     BPF_FUNC_csum_level,
-    BPF_FUNC_redirect_neigh,
-    BPF_FUNC_redirect_peer,
     BPF_FUNC_check_mtu,
     BPF_FUNC_for_each_map_elem,
     BPF_FUNC_loop,
@@ -109,11 +105,31 @@ static const int allowed_helpers[] = {
     BPF_FUNC_map_lookup_percpu_elem,
 };
 
+/*
+ * Helpers that send a packet to a netdev of the program's choosing (or,
+ * fib_lookup, find one to send it to): a cube's way out is the broker's
+ * egress program (cub_forward(), cube.bpf.h), never its own.
+ */
+static const int redirect_helpers[] = {
+    BPF_FUNC_redirect,
+    BPF_FUNC_redirect_map,
+    BPF_FUNC_clone_redirect,
+    BPF_FUNC_redirect_peer,
+    BPF_FUNC_redirect_neigh,
+    BPF_FUNC_fib_lookup,
+};
+
 /* Names of helpers a hostile object is likely to try, for messages. */
 static const struct {
 	int id;
 	const char *name;
 } helper_names[] = {
+    {BPF_FUNC_redirect, "bpf_redirect"},
+    {BPF_FUNC_redirect_map, "bpf_redirect_map"},
+    {BPF_FUNC_clone_redirect, "bpf_clone_redirect"},
+    {BPF_FUNC_redirect_peer, "bpf_redirect_peer"},
+    {BPF_FUNC_redirect_neigh, "bpf_redirect_neigh"},
+    {BPF_FUNC_fib_lookup, "bpf_fib_lookup"},
     {BPF_FUNC_probe_read, "bpf_probe_read"},
     {BPF_FUNC_trace_printk, "bpf_trace_printk"},
     {BPF_FUNC_get_current_pid_tgid, "bpf_get_current_pid_tgid"},
@@ -152,15 +168,22 @@ static const char *const hook_progs[] = {
 
 struct fw_map {
 	const char *name;
-	uint32_t type, key_size, value_size, max_entries;
+	uint32_t type, key_size, value_size, max_entries, map_flags;
 };
 
-/* The framework maps every cube object carries (cube.bpf.h). */
+/*
+ * The framework maps every cube object carries (cube.bpf.h).  cub_ports
+ * is read-only to programs: the egress program redirects to what it says.
+ * cub_egress and cub_scratch_map are shared with the egress program.
+ */
 static const struct fw_map fw_maps[] = {
-    {"cub_ports", BPF_MAP_TYPE_ARRAY, 4, sizeof(struct cub_port),
-	CUB_MAX_PORTS},
-    {"cub_if2port", BPF_MAP_TYPE_HASH, 4, 4, CUB_MAX_PORTS},
-    {"cub_pktin", BPF_MAP_TYPE_RINGBUF, 0, 0, 0},
+    {"cub_ports", BPF_MAP_TYPE_ARRAY, 4, sizeof(struct cub_port), CUB_MAX_PORTS,
+	BPF_F_RDONLY_PROG},
+    {"cub_if2port", BPF_MAP_TYPE_HASH, 4, 4, CUB_MAX_PORTS, 0},
+    {"cub_pktin", BPF_MAP_TYPE_RINGBUF, 0, 0, 0, 0},
+    {"cub_egress", BPF_MAP_TYPE_PROG_ARRAY, 4, 4, CUB_EGRESS_SLOTS, 0},
+    {"cub_scratch_map", BPF_MAP_TYPE_PERCPU_ARRAY, 4,
+	sizeof(struct cub_scratch), 1, 0},
 };
 
 #define REFUSE(...) (*errv = cub_err_val(CUB_E_REFUSED, __VA_ARGS__), -EPERM)
@@ -184,6 +207,18 @@ pin_path(
 	    leaf ? "/" : "", leaf ? leaf : "");
 
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+static bool
+helper_redirects(int id)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(redirect_helpers) / sizeof(redirect_helpers[0]);
+	     i++)
+		if (redirect_helpers[i] == id)
+			return true;
+	return false;
 }
 
 static bool
@@ -213,6 +248,13 @@ check_insns(const char *cube, struct bpf_program *prog, struct cub_val **errv)
 			return REFUSE("cube '%s': program '%s' calls a kernel "
 				      "function (kfunc), which is not allowed",
 			    cube, bpf_program__name(prog));
+		if (helper_redirects(insn[i].imm))
+			return REFUSE("cube '%s': program '%s' calls %s "
+				      "(#%d) at instruction %zu: cube programs "
+				      "may not redirect; send packets out of a "
+				      "port with cub_forward() (cube.bpf.h)",
+			    cube, bpf_program__name(prog),
+			    helper_name(insn[i].imm), insn[i].imm, i);
 		if (!helper_allowed(insn[i].imm))
 			return REFUSE("cube '%s': program '%s' calls %s "
 				      "(#%d) at instruction %zu, which is "
@@ -293,9 +335,6 @@ map_bytes(const struct broker *b, const struct bpf_map *m)
 	    bpf_map__value_size(m), bpf_map__max_entries(m));
 }
 
-/* cube.bpf.h's per-CPU scratch: the program's own, read-only to workers. */
-#define FW_SCRATCH "cub_scratch_map"
-
 static const struct fw_map *
 fw_map_find(const char *name)
 {
@@ -345,12 +384,13 @@ check_map_name(struct cube *c, struct bpf_object *obj, struct bpf_map *m,
 			      "characters)",
 		    c->name, shown(show, sizeof(show), name),
 		    n > 48 ? "..." : "", sizeof(((struct bmap *)0)->name) - 1);
-	if (!strcmp(name, "prog") || !strcmp(name, "prog_new"))
+	if (!strcmp(name, "prog") || !strcmp(name, "prog_new") ||
+	    !strcmp(name, "egress") || !strcmp(name, "egress_new") ||
+	    !strcmp(name, "peers") || !strcmp(name, "peers_new"))
 		return REFUSE("cube '%s': map name '%s' is reserved (the "
-			      "program's pin)",
+			      "pin of a program)",
 		    c->name, name);
-	if (!strncmp(name, "cub_", 4) && !fw_map_find(name) &&
-	    strcmp(name, FW_SCRATCH))
+	if (!strncmp(name, "cub_", 4) && !fw_map_find(name))
 		return REFUSE("cube '%s': map name '%s': names starting with "
 			      "cub_ are the framework's (cube.bpf.h)",
 		    c->name, name);
@@ -430,6 +470,8 @@ check_object(struct broker *b, struct cube *c, struct bpf_object *obj,
 			continue; /* never pinned, never in the map table */
 		if ((r = check_map_name(c, obj, m, errv)))
 			return r;
+		if (fw_map_find(bpf_map__name(m)))
+			continue; /* its exact shape is checked below */
 		if ((unsigned)t >= 64 || !(pol->map_types & (1ull << t)) ||
 		    bpf_map_type_broker_only(t))
 			return REFUSE("cube '%s': map '%s' has type %s, not "
@@ -460,6 +502,7 @@ check_object(struct broker *b, struct cube *c, struct bpf_object *obj,
 
 		m = bpf_object__find_map_by_name(obj, f->name);
 		if (!m || bpf_map__type(m) != f->type ||
+		    bpf_map__map_flags(m) != f->map_flags ||
 		    (f->key_size &&
 			(bpf_map__key_size(m) != f->key_size ||
 			    bpf_map__value_size(m) != f->value_size ||
@@ -638,6 +681,10 @@ bpfobj_free(struct bpfobj *o)
 	ring_buffer__free(o->pktin);
 	if (o->prog_fd >= 0)
 		close(o->prog_fd);
+	if (o->egress_fd >= 0)
+		close(o->egress_fd);
+	if (o->peers_fd >= 0)
+		close(o->peers_fd);
 	for (i = 0; i < o->nmaps; i++)
 		if (o->maps[i].fd >= 0)
 			close(o->maps[i].fd);
@@ -703,8 +750,7 @@ mark_framework(struct bpfobj *o)
 
 	for (i = 0; i < o->nmaps; i++) {
 		f = fw_map_find(o->maps[i].name);
-		o->maps[i].framework = (f && f->type == o->maps[i].type) ||
-				       !strcmp(o->maps[i].name, FW_SCRATCH);
+		o->maps[i].framework = f && f->type == o->maps[i].type;
 	}
 }
 
@@ -726,6 +772,8 @@ unpin_stale(struct broker *b, struct cube *c, const struct bpfobj *o)
 	while ((de = readdir(d))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
 		    !strcmp(de->d_name, "prog") ||
+		    !strcmp(de->d_name, "egress") ||
+		    !strcmp(de->d_name, "peers") ||
 		    bpfobj_map((struct bpfobj *)o, de->d_name))
 			continue;
 		if (snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) <
@@ -829,6 +877,65 @@ reload_unhardened(struct broker *b, struct cube *c, struct bpf_object *obj,
 	return fast;
 }
 
+/*
+ * The broker's egress program for o (egress.bpf.c), loaded with the
+ * broker's own privileges over the cube's cub_ports and cub_scratch_map,
+ * in slot CUB_EGRESS_OUT of its cub_egress, pinned as <cube>/egress.  The
+ * slot (whatever the object's static initialisation put there) is
+ * overwritten before the cube's program is attached anywhere.  Its
+ * cub_peers (the programs of the cubes the ports peer with, filled by
+ * topology.c) is the broker's, pinned as <cube>/peers and kept across
+ * reloads; the cube's object has no handle on it.
+ */
+static int
+egress_load(
+    struct broker *b, struct cube *c, struct bpfobj *o, const char **step)
+{
+	struct bmap *ports = bpfobj_map(o, "cub_ports");
+	struct bmap *scratch = bpfobj_map(o, "cub_scratch_map");
+	struct bmap *table = bpfobj_map(o, "cub_egress");
+	char path[PATH_MAX];
+	int fd;
+
+	*step = "egress program: the object lacks a framework map";
+	if (!ports || !scratch || !table)
+		return -ENOENT;
+	pin_path(b, path, sizeof(path), c->name, "peers");
+	*step = "open or make the cube's peer table";
+	o->peers_fd = bpf_obj_get(path);
+	if (o->peers_fd < 0) {
+		o->peers_fd = bpf_map_create(BPF_MAP_TYPE_PROG_ARRAY,
+		    "cub_peers", 4, 4, CUB_MAX_PORTS, NULL);
+		if (o->peers_fd < 0)
+			return -errno;
+		if ((fd = pin_replace(o->peers_fd, path)))
+			return fd;
+	}
+	fd = cubi_egress_load(c->hook != HOOK_TC, ports->fd, scratch->fd,
+	    table->fd, o->peers_fd, step);
+	if (fd < 0)
+		return fd;
+	o->egress_fd = fd;
+	*step = "pin the egress program";
+	pin_path(b, path, sizeof(path), c->name, "egress");
+	return pin_replace(fd, path);
+}
+
+/* A new object failed to attach: the old one's egress program back. */
+static void
+egress_restore(struct broker *b, struct cube *c, struct bpfobj *old)
+{
+	struct bmap *table = bpfobj_map(old, "cub_egress");
+	uint32_t slot = CUB_EGRESS_OUT;
+	char path[PATH_MAX];
+
+	if (old->egress_fd < 0 || !table)
+		return;
+	bpf_map_update_elem(table->fd, &slot, &old->egress_fd, BPF_ANY);
+	pin_path(b, path, sizeof(path), c->name, "egress");
+	pin_replace(old->egress_fd, path);
+}
+
 int
 bpfobj_load(struct broker *b, struct cube *c, const void *elf, size_t len,
     struct cub_val **errv)
@@ -884,6 +991,8 @@ bpfobj_load(struct broker *b, struct cube *c, const void *elf, size_t len,
 	}
 	o->hash = hash;
 	o->prog_fd = -1;
+	o->egress_fd = -1;
+	o->peers_fd = -1;
 	o->map_bytes = bytes;
 	prog = bpf_object__find_program_by_name(obj, hook_progs[c->hook]);
 	if ((r = o->prog_fd = dupfd(bpf_program__fd(prog))) < 0)
@@ -907,6 +1016,8 @@ bpfobj_load(struct broker *b, struct cube *c, const void *elf, size_t len,
 		o->nmaps++;
 	}
 	mark_framework(o);
+	if ((r = egress_load(b, c, o, &step)))
+		goto err_kernel;
 	pin_path(b, path, sizeof(path), c->name, "prog");
 	step = "pin program";
 	if ((r = pin_replace(o->prog_fd, path)))
@@ -916,8 +1027,10 @@ bpfobj_load(struct broker *b, struct cube *c, const void *elf, size_t len,
 	if (r) {
 		/* The old program (if any) is still attached: keep it. */
 		c->obj = old;
-		if (old)
+		if (old) {
 			pin_replace(old->prog_fd, path);
+			egress_restore(b, c, old);
+		}
 		*errv = cub_err_val(CUB_E_KERNEL,
 		    "cube '%s': attaching the new program failed: %s", c->name,
 		    strerror(-r));
@@ -963,6 +1076,8 @@ bpfobj_adopt(struct broker *b, struct cube *c, uint64_t hash)
 	if (!o)
 		return -ENOMEM;
 	o->hash = hash;
+	o->egress_fd = -1;
+	o->peers_fd = -1;
 	o->prog_fd = bpf_obj_get(path);
 	if (o->prog_fd < 0 ||
 	    bpf_obj_get_info_by_fd(o->prog_fd, &pinfo, &plen)) {
@@ -979,6 +1094,8 @@ bpfobj_adopt(struct broker *b, struct cube *c, uint64_t hash)
 	}
 	while ((de = readdir(d)) && o->nmaps < CUB_MAX_MAPS) {
 		if (de->d_name[0] == '.' || !strcmp(de->d_name, "prog") ||
+		    !strcmp(de->d_name, "egress") ||
+		    !strcmp(de->d_name, "peers") ||
 		    strlen(de->d_name) >= sizeof(o->maps[0].name))
 			continue;
 		if (snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >=
@@ -998,6 +1115,11 @@ bpfobj_adopt(struct broker *b, struct cube *c, uint64_t hash)
 	}
 	closedir(d);
 	mark_framework(o);
+	/* The egress program stays in the pinned cub_egress; keep its fd. */
+	pin_path(b, path, sizeof(path), c->name, "egress");
+	o->egress_fd = bpf_obj_get(path);
+	pin_path(b, path, sizeof(path), c->name, "peers");
+	o->peers_fd = bpf_obj_get(path);
 	if (!bpfobj_map(o, "cub_ports") || !bpfobj_map(o, "cub_if2port")) {
 		bpfobj_free(o);
 		return -ENOENT;

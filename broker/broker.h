@@ -84,19 +84,26 @@ struct bpfobj {
 	uint64_t hash; /* of the ELF bytes it came from */
 	int prog_fd;   /* the program matching the cube's hook */
 	uint32_t prog_id;
+	int egress_fd; /* the broker's egress program in its cub_egress */
+	int peers_fd;  /* the egress program's cub_peers (topology.c) */
 	struct bmap maps[CUB_MAX_MAPS];
 	int nmaps;
 	uint64_t map_bytes; /* kernel memory of its maps, per-CPU x ncpus */
 	struct ring_buffer *pktin; /* the cube's cub_pktin ring, if any */
 };
 
+/* A port's peer: a netdev name, or "cube:port" (two names and a colon). */
+#define CUB_PEER_MAX (2 * CUB_NAME_MAX + 1)
+
 /* Runtime state of one port (the desired state is in cube->doc). */
 struct bport {
 	char name[CUB_NAME_MAX + 1];
 	uint32_t index;
-	char peer[IF_NAMESIZE]; /* attached netdev, "" when none */
-	int ifindex;            /* attached ifindex, 0 when none */
-	bool hook_created;      /* we created the clsact qdisc */
+	/* Attached netdev, or "cube:port" of another cube; "" when none. */
+	char peer[CUB_PEER_MAX + 1];
+	int ifindex;       /* attached ifindex, 0 when none */
+	bool cube_peer;    /* peer is another cube's port, wired in the maps */
+	bool hook_created; /* we created the clsact qdisc */
 	struct bport *next;
 };
 
@@ -228,6 +235,9 @@ uint64_t bpf_map_bytes(const struct broker *b, uint32_t type, uint32_t key_size,
     uint32_t value_size, uint32_t max_entries);
 
 /* topology.c */
+bool topo_attached(const struct bport *p);
+int topo_cube_gone(struct broker *b, struct cube *gone);
+bool topo_peer_split(const char *peer, char *cube, char *port);
 int topo_attach(struct broker *b, struct cube *c, struct bport *p,
     const char *peer, struct cub_val **errv);
 void topo_detach(struct broker *b, struct cube *c, struct bport *p);

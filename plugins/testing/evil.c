@@ -5,6 +5,7 @@
  * sandbox and the broker's object checks in tests/integration/sandbox.sh:
  *   cubicle e1 debug syscall call=bpf|execve|socket-inet|fork|open
  *   cubicle e1 debug load object=probe-read|ptr-leak
+ *   cubicle e1 debug egress object=redirect|... ifindex=N (evil_egress.c)
  *   cubicle e1 debug stderr what=forge|flood   (evil_hygiene.c)
  *   cubicle e1 debug constructor | escape ... (evil_sandbox.c)
  *   cubicle e1 debug filter | stdin           (evil_seal.c)
@@ -19,6 +20,7 @@
 #include <unistd.h>
 
 #include "evil_bpfobj.h"
+#include "evil_egress.h"
 #include "evil_hygiene.h"
 #include "evil_leak.skel.h"
 #include "evil_probe.skel.h"
@@ -82,6 +84,9 @@ static const struct cub_action evil_actions[] = {
     {.name = "bpfobj",
 	.help = "attack the broker's object service",
 	.args = evil_bpfobj_args},
+    {.name = "egress",
+	.help = "load a program that sends packets to a netdev of its own",
+	.args = evil_egress_args},
     {.name = "stderr",
 	.help = "write a forged log line or a flood to stderr",
 	.args = evil_stderr_args},
@@ -219,6 +224,8 @@ evil_action(struct cub_cube *cube, const struct cub_val *path, const char *name,
 		return evil_maps(cube, result);
 	if (!strcmp(name, "bpfobj"))
 		return evil_bpfobj(cube, args, result);
+	if (!strcmp(name, "egress"))
+		return evil_egress(cube, args, result);
 	if (!strcmp(name, "stderr"))
 		return evil_hygiene_stderr(
 		    cube, cub_val__get_str(args, "what"), result);
