@@ -233,20 +233,29 @@ percpu(uint32_t type)
 }
 
 /*
- * Map types whose values are file descriptors (resolved in the writer's fd
- * table: the broker's), interfaces, CPUs or sockets.  A worker never
- * writes them (wcall.c).
+ * Map types a worker may write (update, delete, batch): an allow-list of
+ * types whose keys and values are plain data.  Everything else (values
+ * that are file descriptors resolved in the writer's fd table, the
+ * broker's: programs, maps, cgroups, perf events, sockets; interfaces,
+ * CPUs; ring buffers and struct_ops) only the broker or libbpf fills.
  */
 bool
 bpf_map_type_holds_fds(uint32_t type)
 {
 	switch (type) {
-	case BPF_MAP_TYPE_PROG_ARRAY:
-	case BPF_MAP_TYPE_ARRAY_OF_MAPS:
-	case BPF_MAP_TYPE_HASH_OF_MAPS:
-		return true;
+	case BPF_MAP_TYPE_ARRAY:
+	case BPF_MAP_TYPE_PERCPU_ARRAY:
+	case BPF_MAP_TYPE_HASH:
+	case BPF_MAP_TYPE_PERCPU_HASH:
+	case BPF_MAP_TYPE_LRU_HASH:
+	case BPF_MAP_TYPE_LRU_PERCPU_HASH:
+	case BPF_MAP_TYPE_LPM_TRIE:
+	case BPF_MAP_TYPE_QUEUE:
+	case BPF_MAP_TYPE_STACK:
+	case BPF_MAP_TYPE_BLOOM_FILTER:
+		return false;
 	default:
-		return bpf_map_type_broker_only(type);
+		return true;
 	}
 }
 
