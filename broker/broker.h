@@ -225,6 +225,7 @@ bool bpf_map_type_holds_fds(uint32_t type);
 bool bpf_map_type_broker_only(uint32_t type);
 uint64_t bpf_map_bytes(const struct broker *b, uint32_t type, uint32_t key_size,
     uint32_t value_size, uint32_t max_entries);
+uint64_t bpf_map_memlock(int fd);
 
 /* topology.c */
 int topo_attach(struct broker *b, struct cube *c, struct bport *p,

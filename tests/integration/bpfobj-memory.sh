@@ -4,6 +4,8 @@
 # map renamed on every load leaves one pin, not one per load; a per-CPU map
 # counts once per possible CPU; --max-service-map-bytes bounds a service's
 # cubes together; --max-cube-map-bytes caps what a hello may declare.
+# Review F5: a USER_RINGBUF, a preallocated hash's element headers and
+# buckets, a map-in-map's inner template all count.
 . "$(dirname "$0")/../lib/netns.sh"
 need bpftool
 
@@ -61,6 +63,24 @@ if [ "$ncpus" -ge 2 ]; then
 else
 	cub_log "one possible CPU: per-CPU part skipped"
 fi
+
+# 2b. Maps the kernel charges more for than key + value per entry, under
+# the evil policy's 4 MiB: refused before the kernel creates them, with
+# the map named; nothing of them pinned.  An honest small object loads.
+for o in uring:evuring:user_ringbuf hash:evhash:hash inner:evouter:array_of_maps; do
+	IFS=: read -r obj map type <<<"$o"
+	err=$(cub_refused 2 e3 debug bpfobj object=$obj)
+	grep -q "maps need [0-9]* bytes.*map '$map' ($type), [0-9]* bytes), over the limit of 4194304" <<<"$err" ||
+		fail "$obj: not refused as over 4 MiB: $err"
+	[ ! -e "$T/pins/e3/$map" ] || fail "$obj: refused map $map is pinned"
+	cub_log "$obj refused: $err"
+done
+cub_ok e3 debug bpfobj object=small
+[ -e "$T/pins/e3/evsmall" ] || fail "the small object's map is not pinned: $(ls "$T/pins/e3")"
+small=$(memlock "$T/pins/e3")
+cub_log "small object loaded: $small bytes memlock"
+grep -q "cube 'e3': program cub_ingress_tc loaded (id [0-9]*, [0-9]* maps, [0-9]* bytes)" "$T/broker.log" ||
+	fail "no load record for the small object"
 cub_ok e3 del
 
 # 3. --max-service-map-bytes: the service's cubes together.
