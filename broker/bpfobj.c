@@ -46,9 +46,6 @@
 /* What the broker logs of one refused verifier run. */
 #define VLOG_LINES 8
 #define VLOG_BYTES 1024
-/* Log records a service's loads may cause: a burst, then one a second. */
-#define LOG_BURST 10.0
-#define LOG_PER_SEC 1.0
 
 /* Helpers a network function may call; everything else is refused. */
 static const int allowed_helpers[] = {
@@ -573,33 +570,11 @@ check_object(struct broker *b, struct cube *c, struct bpf_object *obj,
 static __thread struct service *log_svc;
 static __thread char *verifier_reason;
 
-/* One record more for the service loading on this thread, if its bucket
- * has a token; the first record after a pause says what was dropped. */
+/* One record more for the service loading on this thread (svclog.c). */
 static bool
 log_allowed(void)
 {
-	struct log_limit *l;
-	int64_t now;
-
-	if (!log_svc)
-		return true;
-	l = &log_svc->log_limit;
-	now = now_ms();
-	l->tokens += (double)(now - l->last_ms) / 1000.0 * LOG_PER_SEC;
-	if (l->tokens > LOG_BURST || !l->last_ms)
-		l->tokens = LOG_BURST;
-	l->last_ms = now;
-	if (l->tokens < 1.0) {
-		l->suppressed++;
-		return false;
-	}
-	l->tokens -= 1.0;
-	if (l->suppressed) {
-		log_warn("service '%s': %u log messages suppressed",
-		    log_svc->name, l->suppressed);
-		l->suppressed = 0;
-	}
-	return true;
+	return svc_log_allowed(log_svc);
 }
 
 /*
@@ -823,7 +798,7 @@ unpin_stale(struct broker *b, struct cube *c, const struct bpfobj *o)
 			continue;
 		if (snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) <
 			(int)sizeof(path) &&
-		    !unlink(path))
+		    !unlink(path) && log_allowed())
 			log_info("cube '%s': unpinned map '%s' of an older "
 				 "object",
 			    c->name, de->d_name);
@@ -911,9 +886,11 @@ reload_unhardened(struct broker *b, struct cube *c, struct bpf_object *obj,
 
 	fast = open_checked(b, c, elf, len, &bytes, &errv);
 	if (!fast || (r = bpf_object__load(fast))) {
-		log_warn("cube '%s': privileged reload failed; keeping the "
-			 "hardened program",
-		    c->name);
+		if (log_allowed())
+			log_warn(
+			    "cube '%s': privileged reload failed; keeping the "
+			    "hardened program",
+			    c->name);
 		cub_val__free(errv);
 		bpf_object__close(fast);
 		return obj;
@@ -1111,9 +1088,11 @@ bpfobj_load(struct broker *b, struct cube *c, const void *elf, size_t len,
 	bpfobj_free(old);
 	unpin_stale(b, c, o);
 	slowpath_open(b, c);
-	log_info("cube '%s': program %s loaded (id %u, %d maps, %llu bytes)",
-	    c->name, hook_progs[c->hook], o->prog_id, o->nmaps,
-	    (unsigned long long)o->map_bytes);
+	if (log_allowed())
+		log_info(
+		    "cube '%s': program %s loaded (id %u, %d maps, %llu bytes)",
+		    c->name, hook_progs[c->hook], o->prog_id, o->nmaps,
+		    (unsigned long long)o->map_bytes);
 	r = 0;
 	goto out;
 err_kernel:

@@ -227,6 +227,9 @@ uint64_t bpf_map_bytes(const struct broker *b, uint32_t type, uint32_t key_size,
     uint32_t value_size, uint32_t max_entries);
 uint64_t bpf_map_memlock(int fd);
 
+/* svclog.c: a record a service's worker caused may be logged. */
+bool svc_log_allowed(struct service *s);
+
 /* topology.c */
 int topo_attach(struct broker *b, struct cube *c, struct bport *p,
     const char *peer, struct cub_val **errv);
