@@ -472,7 +472,7 @@ check_object(struct broker *b, struct cube *c, struct bpf_object *obj,
 	enum bpf_prog_type want_type =
 	    c->hook == HOOK_TC ? BPF_PROG_TYPE_SCHED_CLS : BPF_PROG_TYPE_XDP;
 	struct bpf_program *prog, *found = NULL;
-	struct bpf_map *m, *big = NULL;
+	struct bpf_map *m, *in, *big = NULL;
 	uint64_t total = 0, one, big_bytes = 0;
 	char show[64];
 	int nmaps = 0, r;
@@ -526,6 +526,16 @@ check_object(struct broker *b, struct cube *c, struct bpf_object *obj,
 				      "declared by service '%s'",
 			    c->name, bpf_map__name(m),
 			    libbpf_bpf_map_type_str(t), c->svc->name);
+		/* A map-in-map's template is created too: declared types. */
+		in = bpf_map__inner_map(m);
+		t = in ? bpf_map__type(in) : t;
+		if (in &&
+		    ((unsigned)t >= 64 || !(pol->map_types & (1ull << t)) ||
+			bpf_map_type_broker_only(t)))
+			return REFUSE("cube '%s': map '%s' has inner maps of "
+				      "type %s, not declared by service '%s'",
+			    c->name, bpf_map__name(m),
+			    libbpf_bpf_map_type_str(t) ?: "?", c->svc->name);
 	}
 	cap = cube_cap(b, c);
 	if (total > cap)

@@ -3,6 +3,7 @@
  * evil's attacks on the broker's limits (the "bpfobj" action):
  *   object=uring|hash|inner  load maps whose kernel memory the broker once
  *                            undercounted (tests/integration/bpfobj-memory.sh)
+ *   object=itype             a map-in-map whose inner type is undeclared
  *   object=small             an honest small object, which must load
  *   object=cgarr|perf        write small integers into a CGROUP_ARRAY or a
  *                            PERF_EVENT_ARRAY: fds of the broker's table
@@ -22,6 +23,7 @@
 #include "evil_lim_cgarr.skel.h"
 #include "evil_lim_hash.skel.h"
 #include "evil_lim_inner.skel.h"
+#include "evil_lim_itype.skel.h"
 #include "evil_lim_perf.skel.h"
 #include "evil_lim_small.skel.h"
 #include "evil_lim_uring.skel.h"
@@ -127,14 +129,14 @@ evil_limits(struct cub_cube *cube, const char *what, const struct cub_val *args,
 		elf = evil_lim_hash__elf_bytes(&len);
 	else if (!strcmp(what, "inner"))
 		elf = evil_lim_inner__elf_bytes(&len);
+	else if (!strcmp(what, "itype"))
+		elf = evil_lim_itype__elf_bytes(&len);
 	else
 		elf = evil_lim_small__elf_bytes(&len);
 	if (cub_cube__load(cube, elf, len))
 		return -EPERM; /* the broker's refusal is the error */
 	if (strcmp(what, "small"))
 		return cub_cube__set_error(cube, CUB_E_INTERNAL,
-		    "the broker loaded the '%s' object over the policy's "
-		    "4 MiB",
-		    what);
+		    "the broker loaded the '%s' object, over the policy", what);
 	return 0;
 }

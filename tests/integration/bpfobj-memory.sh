@@ -75,6 +75,10 @@ for o in uring:evuring:user_ringbuf hash:evhash:hash inner:evouter:array_of_maps
 	[ ! -e "$T/pins/e3/$map" ] || fail "$obj: refused map $map is pinned"
 	cub_log "$obj refused: $err"
 done
+# A map-in-map's inner template is created too: its type must be declared.
+err=$(cub_refused 2 e3 debug bpfobj object=itype)
+grep -q "map 'evitype' has inner maps of type lru_hash, not declared by service 'evil'" <<<"$err" ||
+	fail "itype: an undeclared inner map type was not refused: $err"
 cub_ok e3 debug bpfobj object=small
 [ -e "$T/pins/e3/evsmall" ] || fail "the small object's map is not pinned: $(ls "$T/pins/e3")"
 small=$(memlock "$T/pins/e3")
