@@ -103,6 +103,33 @@ cub_ok e4 del
 cub_ok e5 debug bpfobj object=big n=4
 cub_ok e5 del
 
+# 3b. What the kernel charged, checked after the load: a cap between the
+# estimate of evil's object and its memlock (a RINGBUF costs its data
+# area plus pages of metadata) refuses it after the kernel created the
+# maps, and the maps it pinned are removed.
+cub_ok evil add e6
+charged=$(memlock "$T/pins/e6")
+cub_ok e6 del
+broker_stop
+CUB_BROKER_ARGS="--max-service-map-bytes 4096"
+broker_start
+err=$(cub_refused 2 evil add e6)
+est=$(grep -oE "would hold [0-9]+ bytes" <<<"$err" | grep -oE '[0-9]+')
+cub_log "evil's object: estimated $est bytes, charged $charged"
+[ -n "$est" ] && [ -n "$charged" ] || fail "no estimate ($err) or charge"
+if [ "$charged" -gt "$est" ]; then
+	broker_stop
+	CUB_BROKER_ARGS="--max-service-map-bytes $(((est + charged) / 2))"
+	broker_start
+	err=$(cub_refused 2 evil add e6)
+	grep -q "would hold [0-9]* bytes .*as the kernel charged them.*nothing was loaded" <<<"$err" ||
+		fail "a load over the cap as charged was not refused: $err"
+	[ -z "$(ls "$T/pins/e6" 2>/dev/null)" ] || fail "the refused object left pins: $(ls "$T/pins/e6")"
+	cub_log "refused after the load: $err"
+else
+	cub_log "the kernel charged no more than the estimate: post-load part skipped"
+fi
+
 # 4. A hello that declares more than --max-cube-map-bytes is refused.
 broker_stop
 for bad in abc 0 -5 99999999999999999999999; do
