@@ -48,9 +48,6 @@
 /* What the broker logs of one refused verifier run. */
 #define VLOG_LINES 8
 #define VLOG_BYTES 1024
-/* Log records a service's loads may cause: a burst, then one a second. */
-#define LOG_BURST 10.0
-#define LOG_PER_SEC 1.0
 
 /* Helpers a network function may call; everything else is refused. */
 static const int allowed_helpers[] = {
@@ -275,20 +272,29 @@ percpu(uint32_t type)
 }
 
 /*
- * Map types whose values are file descriptors (resolved in the writer's fd
- * table: the broker's), interfaces, CPUs or sockets.  A worker never
- * writes them (wcall.c).
+ * Map types a worker may write (update, delete, batch): an allow-list of
+ * types whose keys and values are plain data.  Everything else (values
+ * that are file descriptors resolved in the writer's fd table, the
+ * broker's: programs, maps, cgroups, perf events, sockets; interfaces,
+ * CPUs; ring buffers and struct_ops) only the broker or libbpf fills.
  */
 bool
 bpf_map_type_holds_fds(uint32_t type)
 {
 	switch (type) {
-	case BPF_MAP_TYPE_PROG_ARRAY:
-	case BPF_MAP_TYPE_ARRAY_OF_MAPS:
-	case BPF_MAP_TYPE_HASH_OF_MAPS:
-		return true;
+	case BPF_MAP_TYPE_ARRAY:
+	case BPF_MAP_TYPE_PERCPU_ARRAY:
+	case BPF_MAP_TYPE_HASH:
+	case BPF_MAP_TYPE_PERCPU_HASH:
+	case BPF_MAP_TYPE_LRU_HASH:
+	case BPF_MAP_TYPE_LRU_PERCPU_HASH:
+	case BPF_MAP_TYPE_LPM_TRIE:
+	case BPF_MAP_TYPE_QUEUE:
+	case BPF_MAP_TYPE_STACK:
+	case BPF_MAP_TYPE_BLOOM_FILTER:
+		return false;
 	default:
-		return bpf_map_type_broker_only(type);
+		return true;
 	}
 }
 
@@ -314,25 +320,92 @@ bpf_map_type_broker_only(uint32_t type)
 	}
 }
 
-/* What a map costs: key + value per entry, a value per possible CPU. */
+static uint64_t
+round8(uint64_t n)
+{
+	return (n + 7) & ~7ull;
+}
+
+static uint64_t
+pow2_at_least(uint64_t n)
+{
+	uint64_t p = 1;
+
+	while (p < n)
+		p <<= 1;
+	return p;
+}
+
+/* The kernel's per-element overhead of a hash table or trie, rounded up. */
+#define HASH_ELEM_OVERHEAD 64
+#define HASH_BUCKET_BYTES 16
+#define TRIE_NODE_OVERHEAD 64
+
+/*
+ * What a map costs, estimated before the kernel creates it, on the high
+ * side: a value per possible CPU for per-CPU maps, the element header
+ * and the buckets of hash tables, the data area of both ring buffer
+ * kinds.  bpfobj_load() then checks what the kernel really charged.
+ */
 uint64_t
 bpf_map_bytes(const struct broker *b, uint32_t type, uint32_t key_size,
     uint32_t value_size, uint32_t max_entries)
 {
-	uint64_t value = value_size;
+	uint64_t value = round8(value_size), n = max_entries;
 
-	if (type == BPF_MAP_TYPE_RINGBUF)
-		return max_entries;
+	if (type == BPF_MAP_TYPE_RINGBUF || type == BPF_MAP_TYPE_USER_RINGBUF)
+		return n;
 	if (percpu(type))
 		value *= (uint64_t)b->ncpus;
-	return ((uint64_t)key_size + value) * max_entries;
+	switch (type) {
+	case BPF_MAP_TYPE_HASH:
+	case BPF_MAP_TYPE_PERCPU_HASH:
+	case BPF_MAP_TYPE_LRU_HASH:
+	case BPF_MAP_TYPE_LRU_PERCPU_HASH:
+	case BPF_MAP_TYPE_HASH_OF_MAPS:
+		/* Preallocated: max_entries + one a CPU, and the buckets. */
+		return (HASH_ELEM_OVERHEAD + round8(key_size) + value +
+			   (percpu(type) ? 8 : 0)) *
+			   (n + (uint64_t)b->ncpus) +
+		       HASH_BUCKET_BYTES * pow2_at_least(n);
+	case BPF_MAP_TYPE_LPM_TRIE:
+		return (TRIE_NODE_OVERHEAD + key_size + value) * n;
+	default:
+		return ((uint64_t)key_size + value) * n;
+	}
 }
 
+/* With a map-in-map's inner template, which libbpf creates too. */
 static uint64_t
 map_bytes(const struct broker *b, const struct bpf_map *m)
 {
-	return bpf_map_bytes(b, bpf_map__type(m), bpf_map__key_size(m),
+	const struct bpf_map *in = bpf_map__inner_map((struct bpf_map *)m);
+	uint64_t n = bpf_map_bytes(b, bpf_map__type(m), bpf_map__key_size(m),
 	    bpf_map__value_size(m), bpf_map__max_entries(m));
+
+	if (in)
+		n += bpf_map_bytes(b, bpf_map__type(in), bpf_map__key_size(in),
+		    bpf_map__value_size(in), bpf_map__max_entries(in));
+	return n;
+}
+
+/* What the kernel charged for a map: fdinfo's memlock, 0 if unknown. */
+uint64_t
+bpf_map_memlock(int fd)
+{
+	char path[64], line[128];
+	unsigned long long v = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "memlock: %llu", &v) == 1)
+			break;
+	fclose(f);
+	return v;
 }
 
 static const struct fw_map *
@@ -418,6 +491,17 @@ service_map_bytes(struct broker *b, struct cube *self)
 	return sum;
 }
 
+/* The most a cube's maps may hold: the policy's, within cubicled's. */
+static uint64_t
+cube_cap(const struct broker *b, const struct cube *c)
+{
+	const struct cub_bpf_policy *pol = &c->svc->policy;
+
+	return pol->max_map_bytes < b->o.max_cube_map_bytes
+		   ? pol->max_map_bytes
+		   : b->o.max_cube_map_bytes;
+}
+
 static int
 check_object(struct broker *b, struct cube *c, struct bpf_object *obj,
     uint64_t *bytes, struct cub_val **errv)
@@ -428,8 +512,9 @@ check_object(struct broker *b, struct cube *c, struct bpf_object *obj,
 	enum bpf_prog_type want_type =
 	    c->hook == HOOK_TC ? BPF_PROG_TYPE_SCHED_CLS : BPF_PROG_TYPE_XDP;
 	struct bpf_program *prog, *found = NULL;
-	struct bpf_map *m;
-	uint64_t total = 0;
+	struct bpf_map *m, *in, *big = NULL;
+	uint64_t total = 0, one, big_bytes = 0;
+	char show[64];
 	int nmaps = 0, r;
 	size_t i;
 
@@ -465,7 +550,12 @@ check_object(struct broker *b, struct cube *c, struct bpf_object *obj,
 		if (++nmaps > CUB_MAX_MAPS)
 			return REFUSE("cube '%s': more than %d maps", c->name,
 			    CUB_MAX_MAPS);
-		total += map_bytes(b, m);
+		one = map_bytes(b, m);
+		total += one;
+		if (one > big_bytes) {
+			big_bytes = one;
+			big = m;
+		}
 		if (bpf_map__is_internal(m))
 			continue; /* never pinned, never in the map table */
 		if ((r = check_map_name(c, obj, m, errv)))
@@ -478,16 +568,26 @@ check_object(struct broker *b, struct cube *c, struct bpf_object *obj,
 				      "declared by service '%s'",
 			    c->name, bpf_map__name(m),
 			    libbpf_bpf_map_type_str(t), c->svc->name);
+		/* A map-in-map's template is created too: declared types. */
+		in = bpf_map__inner_map(m);
+		t = in ? bpf_map__type(in) : t;
+		if (in &&
+		    ((unsigned)t >= 64 || !(pol->map_types & (1ull << t)) ||
+			bpf_map_type_broker_only(t)))
+			return REFUSE("cube '%s': map '%s' has inner maps of "
+				      "type %s, not declared by service '%s'",
+			    c->name, bpf_map__name(m),
+			    libbpf_bpf_map_type_str(t) ?: "?", c->svc->name);
 	}
-	cap = pol->max_map_bytes < b->o.max_cube_map_bytes
-		  ? pol->max_map_bytes
-		  : b->o.max_cube_map_bytes;
+	cap = cube_cap(b, c);
 	if (total > cap)
 		return REFUSE("cube '%s': maps need %llu bytes (per-CPU maps "
-			      "once per possible CPU, %d), over the limit of "
-			      "%llu",
+			      "once per possible CPU, %d; the largest, map "
+			      "'%s' (%s), %llu bytes), over the limit of %llu",
 		    c->name, (unsigned long long)total, b->ncpus,
-		    (unsigned long long)cap);
+		    shown(show, sizeof(show), bpf_map__name(big)),
+		    libbpf_bpf_map_type_str(bpf_map__type(big)) ?: "?",
+		    (unsigned long long)big_bytes, (unsigned long long)cap);
 	others = service_map_bytes(b, c);
 	if (others + total > b->o.max_service_map_bytes)
 		return REFUSE("cube '%s': service '%s' would hold %llu bytes "
@@ -523,33 +623,11 @@ check_object(struct broker *b, struct cube *c, struct bpf_object *obj,
 static __thread struct service *log_svc;
 static __thread char *verifier_reason;
 
-/* One record more for the service loading on this thread, if its bucket
- * has a token; the first record after a pause says what was dropped. */
+/* One record more for the service loading on this thread (svclog.c). */
 static bool
 log_allowed(void)
 {
-	struct log_limit *l;
-	int64_t now;
-
-	if (!log_svc)
-		return true;
-	l = &log_svc->log_limit;
-	now = now_ms();
-	l->tokens += (double)(now - l->last_ms) / 1000.0 * LOG_PER_SEC;
-	if (l->tokens > LOG_BURST || !l->last_ms)
-		l->tokens = LOG_BURST;
-	l->last_ms = now;
-	if (l->tokens < 1.0) {
-		l->suppressed++;
-		return false;
-	}
-	l->tokens -= 1.0;
-	if (l->suppressed) {
-		log_warn("service '%s': %u log messages suppressed",
-		    log_svc->name, l->suppressed);
-		l->suppressed = 0;
-	}
-	return true;
+	return svc_log_allowed(log_svc);
 }
 
 /*
@@ -778,7 +856,7 @@ unpin_stale(struct broker *b, struct cube *c, const struct bpfobj *o)
 			continue;
 		if (snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) <
 			(int)sizeof(path) &&
-		    !unlink(path))
+		    !unlink(path) && log_allowed())
 			log_info("cube '%s': unpinned map '%s' of an older "
 				 "object",
 			    c->name, de->d_name);
@@ -866,9 +944,11 @@ reload_unhardened(struct broker *b, struct cube *c, struct bpf_object *obj,
 
 	fast = open_checked(b, c, elf, len, &bytes, &errv);
 	if (!fast || (r = bpf_object__load(fast))) {
-		log_warn("cube '%s': privileged reload failed; keeping the "
-			 "hardened program",
-		    c->name);
+		if (log_allowed())
+			log_warn(
+			    "cube '%s': privileged reload failed; keeping the "
+			    "hardened program",
+			    c->name);
 		cub_val__free(errv);
 		bpf_object__close(fast);
 		return obj;
@@ -936,6 +1016,89 @@ egress_restore(struct broker *b, struct cube *c, struct bpfobj *old)
 	pin_replace(old->egress_fd, path);
 }
 
+/* The object's maps whose pin exists before its load (reused ones). */
+static uint64_t
+pins_before(struct bpf_object *obj)
+{
+	struct bpf_map *m;
+	uint64_t mask = 0;
+	int i = 0;
+
+	bpf_object__for_each_map(m, obj)
+	{
+		const char *p = bpf_map__pin_path(m);
+
+		if (i < 64 && p && !access(p, F_OK))
+			mask |= 1ull << i;
+		i++;
+	}
+	return mask;
+}
+
+/* Undo the pins a refused load made; the older object's stay. */
+static void
+unpin_new(struct bpf_object *obj, uint64_t before)
+{
+	struct bpf_map *m;
+	int i = 0;
+
+	bpf_object__for_each_map(m, obj)
+	{
+		const char *p = bpf_map__pin_path(m);
+
+		if (p && (i >= 64 || !(before & (1ull << i))))
+			unlink(p);
+		i++;
+	}
+}
+
+/*
+ * After the kernel created the maps: what it charged for them (fdinfo's
+ * memlock), against the same limits as the estimate.  Raises *bytes to
+ * it when the estimate was lower.
+ */
+static int
+check_memlock(struct broker *b, struct cube *c, struct bpf_object *obj,
+    uint64_t *bytes, struct cub_val **errv)
+{
+	uint64_t real = 0, one, big_bytes = 0, cap = cube_cap(b, c), others;
+	const char *big = "?";
+	struct bpf_map *m;
+	int fd;
+
+	bpf_object__for_each_map(m, obj)
+	{
+		if ((fd = bpf_map__fd(m)) < 0)
+			continue;
+		one = bpf_map_memlock(fd);
+		real += one;
+		if (one > big_bytes) {
+			big_bytes = one;
+			big = bpf_map__name(m);
+		}
+	}
+	if (real > cap)
+		return REFUSE(
+		    "cube '%s': the kernel charged %llu bytes for the "
+		    "maps (map '%s' %llu), over the limit of %llu; "
+		    "nothing was loaded",
+		    c->name, (unsigned long long)real, big,
+		    (unsigned long long)big_bytes, (unsigned long long)cap);
+	others = service_map_bytes(b, c);
+	if (others + real > b->o.max_service_map_bytes)
+		return REFUSE("cube '%s': service '%s' would hold %llu bytes "
+			      "of maps over its cubes (%llu in other cubes, "
+			      "as the kernel charged them), over "
+			      "--max-service-map-bytes %llu; nothing was "
+			      "loaded",
+		    c->name, c->svc->name, (unsigned long long)(others + real),
+		    (unsigned long long)others,
+		    (unsigned long long)b->o.max_service_map_bytes);
+	if (real > *bytes)
+		*bytes = real;
+	return 0;
+}
+
 int
 bpfobj_load(struct broker *b, struct cube *c, const void *elf, size_t len,
     struct cub_val **errv)
@@ -952,7 +1115,7 @@ bpfobj_load(struct broker *b, struct cube *c, const void *elf, size_t len,
 	/* The hash names what runs: the bytes and how they were loaded, so
 	 * a broker restarted with another --spectre-hardening reloads. */
 	uint64_t hash = fnv1a(elf, len) ^ (b->o.spectre_hardening ? 0 : 1);
-	uint64_t bytes = 0;
+	uint64_t bytes = 0, before;
 	int r, fd;
 
 	if (old && old->hash == hash)
@@ -963,6 +1126,7 @@ bpfobj_load(struct broker *b, struct cube *c, const void *elf, size_t len,
 		log_svc = NULL;
 		return -EPERM;
 	}
+	before = pins_before(obj);
 	r = load_unprivileged(c->svc, obj, reason, sizeof(reason));
 	if (r == -EMFILE || r == -ENFILE) {
 		*errv = too_many_files(c, r);
@@ -983,6 +1147,13 @@ bpfobj_load(struct broker *b, struct cube *c, const void *elf, size_t len,
 	}
 	if (!b->o.spectre_hardening)
 		obj = reload_unhardened(b, c, obj, elf, len);
+	if ((r = check_memlock(b, c, obj, &bytes, errv))) {
+		if (log_allowed())
+			log_warn(
+			    "%s", cub_val__get_str(*errv, "message") ?: "");
+		unpin_new(obj, before);
+		goto out;
+	}
 	o = calloc(1, sizeof(*o));
 	if (!o) {
 		r = -ENOMEM;
@@ -1040,9 +1211,11 @@ bpfobj_load(struct broker *b, struct cube *c, const void *elf, size_t len,
 	bpfobj_free(old);
 	unpin_stale(b, c, o);
 	slowpath_open(b, c);
-	log_info("cube '%s': program %s loaded (id %u, %d maps, %llu bytes)",
-	    c->name, hook_progs[c->hook], o->prog_id, o->nmaps,
-	    (unsigned long long)o->map_bytes);
+	if (log_allowed())
+		log_info(
+		    "cube '%s': program %s loaded (id %u, %d maps, %llu bytes)",
+		    c->name, hook_progs[c->hook], o->prog_id, o->nmaps,
+		    (unsigned long long)o->map_bytes);
 	r = 0;
 	goto out;
 err_kernel:
@@ -1067,6 +1240,7 @@ bpfobj_adopt(struct broker *b, struct cube *c, uint64_t hash)
 	char dir[PATH_MAX], path[PATH_MAX];
 	struct bpfobj *o;
 	struct dirent *de;
+	uint64_t est, real;
 	DIR *d;
 	int fd, r = 0;
 
@@ -1108,9 +1282,11 @@ bpfobj_adopt(struct broker *b, struct cube *c, uint64_t hash)
 			close(fd);
 			continue;
 		}
-		o->map_bytes += bpf_map_bytes(b, o->maps[o->nmaps].type,
+		est = bpf_map_bytes(b, o->maps[o->nmaps].type,
 		    o->maps[o->nmaps].key_size, o->maps[o->nmaps].value_size,
 		    o->maps[o->nmaps].max_entries);
+		real = bpf_map_memlock(fd);
+		o->map_bytes += real > est ? real : est;
 		o->nmaps++;
 	}
 	closedir(d);

@@ -233,6 +233,10 @@ bool bpf_map_type_holds_fds(uint32_t type);
 bool bpf_map_type_broker_only(uint32_t type);
 uint64_t bpf_map_bytes(const struct broker *b, uint32_t type, uint32_t key_size,
     uint32_t value_size, uint32_t max_entries);
+uint64_t bpf_map_memlock(int fd);
+
+/* svclog.c: a record a service's worker caused may be logged. */
+bool svc_log_allowed(struct service *s);
 
 /* topology.c */
 bool topo_attached(const struct bport *p);

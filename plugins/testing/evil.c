@@ -23,6 +23,7 @@
 #include "evil_egress.h"
 #include "evil_hygiene.h"
 #include "evil_leak.skel.h"
+#include "evil_limits.h"
 #include "evil_probe.skel.h"
 #include "evil_sandbox.h"
 #include "evil_seal.h"
@@ -30,8 +31,8 @@
 static const char *const evil_calls[] = {
     "bpf", "execve", "socket-inet", "fork", "open", "hang", NULL};
 static const char *const evil_objects[] = {"probe-read", "ptr-leak", NULL};
-static const char *const evil_bpfobj_objects[] = {
-    "path-act", "path-port", "dup", "clean", "big", "pcpu", "fdmap", NULL};
+static const char *const evil_bpfobj_objects[] = {"path-act", "path-port",
+    "dup", "clean", "big", "pcpu", "fdmap", EVIL_LIMITS_OBJECTS, NULL};
 static const char *const evil_writes[] = {"forge", "flood", NULL};
 
 static const struct cub_field evil_syscall_args[] = {
@@ -222,6 +223,10 @@ evil_action(struct cub_cube *cube, const struct cub_val *path, const char *name,
 		return evil_syscall(cube, cub_val__get_str(args, "call"));
 	if (!strcmp(name, "maps"))
 		return evil_maps(cube, result);
+	if (!strcmp(name, "bpfobj") &&
+	    evil_limits_handles(cub_val__get_str(args, "object")))
+		return evil_limits(
+		    cube, cub_val__get_str(args, "object"), args, result);
 	if (!strcmp(name, "bpfobj"))
 		return evil_bpfobj(cube, args, result);
 	if (!strcmp(name, "egress"))
@@ -254,7 +259,8 @@ static const struct cub_plugin_ops evil_ops = {
 /*
  * Also fd-valued map types (issue 6 point 5): the broker accepts the
  * declaration and must refuse every write.  Built as evildev, the policy
- * declares a DEVMAP, which the broker must refuse at hello.
+ * declares a DEVMAP, which the broker must refuse at hello.  The
+ * USER_RINGBUF, CGROUP_ARRAY and PERF_EVENT_ARRAY are evil_limits.c's.
  */
 #ifdef EVIL_DEVMAP_POLICY
 #define EVIL_NAME "evildev"
@@ -275,11 +281,14 @@ const struct cub_plugin cub_plugin_entry = {
 	{
 	    .prog_types =
 		(1u << BPF_PROG_TYPE_SCHED_CLS) | (1u << BPF_PROG_TYPE_XDP),
-	    .map_types = (1ull << BPF_MAP_TYPE_ARRAY) |
-			 (1ull << BPF_MAP_TYPE_HASH) |
-			 (1ull << BPF_MAP_TYPE_PERCPU_ARRAY) |
-			 (1ull << BPF_MAP_TYPE_RINGBUF) |
-			 (1ull << BPF_MAP_TYPE_ARRAY_OF_MAPS) | EVIL_EXTRA_MAPS,
+	    .map_types =
+		(1ull << BPF_MAP_TYPE_ARRAY) | (1ull << BPF_MAP_TYPE_HASH) |
+		(1ull << BPF_MAP_TYPE_PERCPU_ARRAY) |
+		(1ull << BPF_MAP_TYPE_RINGBUF) |
+		(1ull << BPF_MAP_TYPE_ARRAY_OF_MAPS) |
+		(1ull << BPF_MAP_TYPE_USER_RINGBUF) |
+		(1ull << BPF_MAP_TYPE_CGROUP_ARRAY) |
+		(1ull << BPF_MAP_TYPE_PERF_EVENT_ARRAY) | EVIL_EXTRA_MAPS,
 	    .max_map_bytes = 4u << 20,
 	},
 };
