@@ -206,7 +206,7 @@ client_listen(struct broker *b)
 
 	snprintf(
 	    url, sizeof(url), "ipc://%s/%s", b->o.socket_dir, CUB_SOCK_CLIENT);
-	if ((r = nng_rep0_open(&b->client)) ||
+	if ((r = nng_rep0_open_raw(&b->client)) ||
 	    /* Up to twice the cap, a message gets a clear error from the
 	     * decoder; past that, nng drops the connection. */
 	    (r = nng_socket_set_size(
@@ -214,7 +214,11 @@ client_listen(struct broker *b)
 		log_err("client socket: %s", nng_strerror(r));
 		return -EIO;
 	}
-	if (api_clients_init(b))
+	if ((r = nng_pub0_open(&b->events))) {
+		log_err("events socket: %s", nng_strerror(r));
+		return -EIO;
+	}
+	if (clients_init(b))
 		return -EIO;
 	if ((r = nng_listen(b->client, url, NULL, 0))) {
 		log_err("listen on %s: %s", url, nng_strerror(r));
@@ -222,8 +226,7 @@ client_listen(struct broker *b)
 	}
 	snprintf(
 	    url, sizeof(url), "ipc://%s/%s", b->o.socket_dir, CUB_SOCK_EVENTS);
-	if ((r = nng_pub0_open(&b->events)) ||
-	    (r = nng_listen(b->events, url, NULL, 0))) {
+	if ((r = nng_listen(b->events, url, NULL, 0))) {
 		log_err("listen on %s: %s", url, nng_strerror(r));
 		return -EADDRINUSE;
 	}
@@ -443,6 +446,6 @@ main(int argc, char **argv)
 	log_info(
 	    "stopping on signal %d; the dataplane stays in place", b->stop);
 	broker_shutdown(b);
-	free(b->clients);
+	clients_fini(b);
 	return 0;
 }
