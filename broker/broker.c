@@ -210,7 +210,12 @@ client_listen(struct broker *b)
 	    /* Up to twice the cap, a message gets a clear error from the
 	     * decoder; past that, nng drops the connection. */
 	    (r = nng_socket_set_size(
-		 b->client, NNG_OPT_RECVMAXSZ, 2 * (size_t)CUB_MSG_MAX))) {
+		 b->client, NNG_OPT_RECVMAXSZ, 2 * (size_t)CUB_MSG_MAX)) ||
+	    /* Raw REP (see clients.c): replies queue here before their
+	     * connection's queue, requests before the main loop takes them;
+	     * room enough that neither is ever full. */
+	    (r = nng_socket_set_int(b->client, NNG_OPT_SENDBUF, 1024)) ||
+	    (r = nng_socket_set_int(b->client, NNG_OPT_RECVBUF, 8192))) {
 		log_err("client socket: %s", nng_strerror(r));
 		return -EIO;
 	}
@@ -235,11 +240,11 @@ client_listen(struct broker *b)
 
 /*
  * Stop the workers and close the sockets, within SHUTDOWN_DEADLINE_S.
- * nng 1.5.2 can hang in nng_close() for good: a client that sends two
- * requests back to back and disconnects leaves a pipe nng never reaps,
- * and every later close waits for the reaper.  A stop asked for by a
- * signal must still happen, so past the deadline the broker says so and
- * exits (the dataplane stays in place either way).
+ * nng 1.5.2's cooked REP could hang nng_close() for good (a pipe it never
+ * reaped; the client socket is raw for that, see clients.c).  A stop
+ * asked for by a signal must happen whatever nng does, so past the
+ * deadline the broker says so and exits (the dataplane stays in place
+ * either way).
  */
 #define SHUTDOWN_DEADLINE_S 3
 

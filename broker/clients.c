@@ -10,6 +10,11 @@
  * and queues replies per connection, dropping those a full queue cannot
  * take, so a close is always seen and the broker never waits.  The
  * request's backtrace header is kept here and put back on its reply.
+ * The raw REP has its own trap: a connection's next receive waits until
+ * its last request entered the socket's receive queue, and a connection
+ * closed while it waits there is never reaped either.  Each connection
+ * has at most one request in that queue, so broker.c sizes it (8192,
+ * nng's maximum) above the connections the table holds.
  *
  * Each socket has a table of its connections (nng pipe id, peer pid,
  * last activity).  A connection past the table's size, or past
@@ -38,13 +43,14 @@
 #define CLIENT_PENALTY_MS 1000
 #define PENALTIES 16
 #define HDR_MAX 64
+#define CLIENT_RECVQ 8192 /* NNG_OPT_RECVBUF of the client socket */
 
 struct conn {
 	uint32_t id;
 	uint64_t pid;
-	int64_t last_ms;  /* last request (or the connect) */
-	int64_t win_ms;   /* start of the current one-second window */
-	unsigned nwin;    /* requests in it */
+	int64_t last_ms; /* last request (or the connect) */
+	int64_t win_ms;  /* start of the current one-second window */
+	unsigned nwin;   /* requests in it */
 };
 
 struct penalty {
@@ -69,7 +75,7 @@ struct clients {
 	uint8_t hdr[HDR_MAX];
 	size_t hdrlen;
 	bool drop;
-	uint64_t dropped;
+	uint64_t dropped, failed;
 };
 
 /* True for the 1st, 2nd, 4th, 8th... event: logs that cannot flood. */
@@ -196,8 +202,7 @@ pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 }
 
 static int
-table_init(struct conn_table *t, const char *what, unsigned cap,
-    nng_socket s)
+table_init(struct conn_table *t, const char *what, unsigned cap, nng_socket s)
 {
 	int r;
 
@@ -220,6 +225,11 @@ clients_init(struct broker *b)
 	if (!(b->cl = c = calloc(1, sizeof(*c))))
 		return log_errno(-ENOMEM, "client table");
 	/* Subscribers get as many slots as clients, apart. */
+	if (b->o.max_clients > CLIENT_RECVQ)
+		log_warn("--max-clients %u is above the %d requests the client "
+			 "socket queues: with that many connections at once, "
+			 "nng may keep closed ones",
+		    b->o.max_clients, CLIENT_RECVQ);
 	if (table_init(&c->client, "client", b->o.max_clients, b->client) ||
 	    table_init(&c->events, "events", b->o.max_clients, b->events))
 		return -EIO;
@@ -302,9 +312,11 @@ clients_reply(struct broker *b, const void *buf, size_t len)
 		if (m)
 			nng_msg_free(m);
 		client_close(c, c->pipe);
-		log_warn("reply to client connection %" PRIu32 ": %s; "
-			 "connection closed",
-		    (uint32_t)nng_pipe_id(c->pipe), nng_strerror(r));
+		if (log_due(++c->failed))
+			log_warn("reply to client connection %" PRIu32 ": %s; "
+				 "connection closed (%" PRIu64 " so far)",
+			    (uint32_t)nng_pipe_id(c->pipe), nng_strerror(r),
+			    c->failed);
 		return -EIO;
 	}
 	return 0;
