@@ -14,7 +14,10 @@
  * its last request entered the socket's receive queue, and a connection
  * closed while it waits there is never reaped either.  Each connection
  * has at most one request in that queue, so broker.c sizes it (8192,
- * nng's maximum) above the connections the table holds.
+ * nng's maximum) above the connections the table holds.  A close racing
+ * with a request on its way into the queue can still hit it (see
+ * docs/architecture.md, Security): the slots below never depend on
+ * nng reporting a close, so clients keep being admitted.
  *
  * Each socket has a table of its connections (nng pipe id, peer pid,
  * last activity).  A connection past the table's size, or past
@@ -58,8 +61,15 @@ struct penalty {
 	int64_t until_ms;
 };
 
+struct pid_count {
+	uint64_t pid;
+	unsigned n;
+};
+
 struct conn_table {
-	const char *what; /* "client", "events" */
+	const char *what;         /* "client", "events" */
+	struct pid_count *counts; /* hsize slots, scratch for victim() */
+	unsigned hsize;
 	pthread_mutex_t lock;
 	struct conn *conns;
 	unsigned n, cap;
@@ -108,6 +118,12 @@ slot_free(struct conn_table *t, uint32_t id)
 	pthread_mutex_unlock(&t->lock);
 }
 
+static unsigned
+pid_hash(uint64_t pid)
+{
+	return (unsigned)((pid * 0x9e3779b97f4a7c15ULL) >> 32);
+}
+
 /*
  * Under t->lock: the slot to give up for a newcomer from pid, or -1 if
  * there is room.  Past the process's own cap, its least recently active
@@ -116,7 +132,7 @@ slot_free(struct conn_table *t, uint32_t id)
 static int
 victim(struct conn_table *t, uint64_t pid)
 {
-	unsigned i, j, same = 0, most = 0, cnt;
+	unsigned i, h, same = 0, most = 0;
 	uint64_t vpid = pid;
 	int v = -1;
 
@@ -125,11 +141,16 @@ victim(struct conn_table *t, uint64_t pid)
 	if (same < CONNS_PER_PROCESS && t->n < t->cap)
 		return -1;
 	if (same < CONNS_PER_PROCESS) {
+		/* Connections per process, in an open-addressed table. */
+		memset(t->counts, 0, t->hsize * sizeof(*t->counts));
 		for (i = 0; i < t->n; i++) {
-			for (cnt = 0, j = 0; j < t->n; j++)
-				cnt += t->conns[j].pid == t->conns[i].pid;
-			if (cnt > most) {
-				most = cnt;
+			h = pid_hash(t->conns[i].pid) & (t->hsize - 1);
+			while (t->counts[h].n &&
+			       t->counts[h].pid != t->conns[i].pid)
+				h = (h + 1) & (t->hsize - 1);
+			t->counts[h].pid = t->conns[i].pid;
+			if (++t->counts[h].n > most) {
+				most = t->counts[h].n;
 				vpid = t->conns[i].pid;
 			}
 		}
@@ -209,7 +230,11 @@ table_init(struct conn_table *t, const char *what, unsigned cap, nng_socket s)
 	t->what = what;
 	t->cap = cap;
 	pthread_mutex_init(&t->lock, NULL);
-	if (!(t->conns = calloc(cap + 1, sizeof(*t->conns))))
+	for (t->hsize = 1; t->hsize < 2 * (cap + 1); t->hsize *= 2)
+		;
+	t->conns = calloc(cap + 1, sizeof(*t->conns));
+	t->counts = calloc(t->hsize, sizeof(*t->counts));
+	if (!t->conns || !t->counts)
 		return log_errno(-ENOMEM, "%s connection table", what);
 	if ((r = nng_pipe_notify(s, NNG_PIPE_EV_ADD_PRE, pipe_cb, t)) ||
 	    (r = nng_pipe_notify(s, NNG_PIPE_EV_REM_POST, pipe_cb, t)))
@@ -242,7 +267,9 @@ clients_fini(struct broker *b)
 	if (!b->cl)
 		return;
 	free(b->cl->client.conns);
+	free(b->cl->client.counts);
 	free(b->cl->events.conns);
+	free(b->cl->events.counts);
 	free(b->cl);
 	b->cl = NULL;
 }
