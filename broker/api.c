@@ -7,7 +7,6 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,100 +27,7 @@ word(const struct cubi_request *q, uint32_t i)
 	return i < q->words->arr.len ? q->words->arr.items[i]->str.ptr : NULL;
 }
 
-/*
- * Client connections.  The broker never waits for a client: a connection
- * past --max-clients, or past CLIENTS_PER_PROCESS from one process, is
- * closed as it arrives; a reply that cannot be handed to nng within
- * CLIENT_SEND_GRACE_MS (the connection's previous reply is still unread)
- * is dropped and the connection closed.  A REQ client that follows the
- * protocol reads each reply before it sends its next request, so this
- * only ever hits a client that pipelines without reading.  The grace
- * covers nng marking the last reply sent a moment after the client read
- * it; it is skipped for a second after a drop, so that clients that
- * reconnect and pipeline again cannot make the broker wait 20 ms each.
- * A process dropped for not reading is refused new connections for
- * CLIENT_PENALTY_MS, so that it cannot keep the broker busy with
- * replies it will not read by reconnecting in a loop.
- */
-#define CLIENTS_PER_PROCESS 32
-#define CLIENT_SEND_GRACE_MS 20
-#define CLIENT_GRACE_PAUSE_MS 1000
-#define CLIENT_PENALTY_MS 1000
-
-/* True for the 1st, 2nd, 4th, 8th... event: logs that cannot flood. */
-static bool
-log_due(uint64_t n)
-{
-	return n && !(n & (n - 1));
-}
-
-/* nng's threads call this as client connections come and go. */
-static void
-client_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
-{
-	struct broker *b = arg;
-	uint32_t id = (uint32_t)nng_pipe_id(p);
-	const char *why = NULL;
-	unsigned i, same = 0, nopen;
-	uint64_t pid = 0, n = 0;
-
-	pthread_mutex_lock(&b->clients_lock);
-	if (ev == NNG_PIPE_EV_REM_POST) {
-		for (i = 0; i < b->nclients; i++) {
-			if (b->clients[i].id == id) {
-				b->clients[i] = b->clients[--b->nclients];
-				break;
-			}
-		}
-		pthread_mutex_unlock(&b->clients_lock);
-		return;
-	}
-	if (nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_PID, &pid))
-		pid = 0;
-	for (i = 0; i < b->nclients; i++)
-		same += b->clients[i].pid == pid;
-	for (i = 0; i < CLIENT_PENALTIES && !why; i++)
-		if (b->penalties[i].pid == pid &&
-		    now_ms() < b->penalties[i].until_ms)
-			why = "a recent drop for not reading";
-	if (!why && b->nclients >= b->o.max_clients)
-		why = "--max-clients";
-	if (!why && same >= CLIENTS_PER_PROCESS)
-		why = "the cap per process";
-	if (!why)
-		b->clients[b->nclients++] = (struct client_pipe){id, pid};
-	if (why)
-		n = ++b->clients_refused;
-	nopen = b->nclients;
-	pthread_mutex_unlock(&b->clients_lock);
-	if (!why)
-		return;
-	nng_pipe_close(p);
-	if (log_due(n))
-		log_warn("client connection refused: too many connections "
-			 "or a recent drop (pid %" PRIu64 " has %u, %u of %u "
-			 "open; refused by %s; %" PRIu64 " refused so far)",
-		    pid, same, nopen, b->o.max_clients, why, n);
-}
-
-int
-api_clients_init(struct broker *b)
-{
-	int r;
-
-	pthread_mutex_init(&b->clients_lock, NULL);
-	b->clients = calloc(b->o.max_clients, sizeof(*b->clients));
-	if (!b->clients)
-		return log_errno(-ENOMEM, "client table");
-	if ((r = nng_pipe_notify(
-		 b->client, NNG_PIPE_EV_ADD_PRE, client_pipe_cb, b)) ||
-	    (r = nng_pipe_notify(
-		 b->client, NNG_PIPE_EV_REM_POST, client_pipe_cb, b)) ||
-	    (r = nng_socket_get_int(
-		 b->client, NNG_OPT_SENDFD, &b->client_sendfd)))
-		return log_err("client socket: %s", nng_strerror(r)), -EIO;
-	return 0;
-}
+/* Client connections, their caps and the reply path: clients.c. */
 
 void
 api_publish(struct broker *b, const char *event, struct cub_val *params)
@@ -622,37 +528,15 @@ rid_store(struct broker *b, const char *rid, uint64_t hash,
 	e->reply = v;
 }
 
-/* Refuse the process behind client pipe id for a while. */
-static void
-penalize(struct broker *b, uint32_t id)
-{
-	unsigned i;
-
-	pthread_mutex_lock(&b->clients_lock);
-	for (i = 0; i < b->nclients; i++) {
-		if (b->clients[i].id == id) {
-			b->penalties[b->penalty_next++ % CLIENT_PENALTIES] =
-			    (struct client_penalty){b->clients[i].pid,
-				now_ms() + CLIENT_PENALTY_MS};
-			break;
-		}
-	}
-	pthread_mutex_unlock(&b->clients_lock);
-}
-
-/*
- * Answer the request in hand (on b->client_pipe) without blocking: nng
- * takes the reply at once unless the connection's previous reply is still
- * being written, i.e. the client does not read.  Takes errv and result.
- */
+/* Answer the request in hand without blocking (clients.c sends it).
+ * Takes errv and result. */
 static void
 reply(struct broker *b, uint32_t msgid, struct cub_val *errv,
     struct cub_val *result)
 {
-	struct pollfd pfd = {.fd = b->client_sendfd, .events = POLLIN};
 	void *buf;
 	size_t len;
-	int r, grace;
+	int r;
 
 	if (errv)
 		result = cub_val__free(result);
@@ -663,26 +547,8 @@ reply(struct broker *b, uint32_t msgid, struct cub_val *errv,
 		    "reply to request %" PRIu32 ": %s", msgid, strerror(-r));
 		return;
 	}
-	/* Writable once the connection's last reply went out. */
-	grace = now_ms() - b->last_drop_ms < CLIENT_GRACE_PAUSE_MS
-		    ? 0
-		    : CLIENT_SEND_GRACE_MS;
-	if (poll(&pfd, 1, grace) < 0 && errno != EINTR)
-		log_errno(-errno, "poll client socket");
-	r = cubi_send(b->client, buf, len, NNG_FLAG_NONBLOCK);
+	clients_reply(b, buf, len);
 	free(buf);
-	if (!r)
-		return;
-	b->last_drop_ms = now_ms();
-	b->replies_dropped++;
-	penalize(b, (uint32_t)nng_pipe_id(b->client_pipe));
-	nng_pipe_close(b->client_pipe);
-	if (log_due(b->replies_dropped))
-		log_warn("client connection %" PRIu32 " does not read its "
-			 "replies (%s): reply dropped, connection closed "
-			 "(%" PRIu64 " dropped so far)",
-		    (uint32_t)nng_pipe_id(b->client_pipe), nng_strerror(r),
-		    b->replies_dropped);
 }
 
 void
@@ -696,7 +562,7 @@ api_handle(struct broker *b, nng_msg *msg)
 	char err[256];
 	int r;
 
-	b->client_pipe = nng_msg_get_pipe(msg);
+	clients_request(b, msg);
 	r = cub_rpc__decode(
 	    nng_msg_body(msg), nng_msg_len(msg), &rpc, err, sizeof(err));
 	nng_msg_free(msg);

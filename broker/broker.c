@@ -210,15 +210,24 @@ client_listen(struct broker *b)
 
 	snprintf(
 	    url, sizeof(url), "ipc://%s/%s", b->o.socket_dir, CUB_SOCK_CLIENT);
-	if ((r = nng_rep0_open(&b->client)) ||
+	if ((r = nng_rep0_open_raw(&b->client)) ||
 	    /* Up to twice the cap, a message gets a clear error from the
 	     * decoder; past that, nng drops the connection. */
 	    (r = nng_socket_set_size(
-		 b->client, NNG_OPT_RECVMAXSZ, 2 * (size_t)CUB_MSG_MAX))) {
+		 b->client, NNG_OPT_RECVMAXSZ, 2 * (size_t)CUB_MSG_MAX)) ||
+	    /* Raw REP (see clients.c): replies queue here before their
+	     * connection's queue, requests before the main loop takes them;
+	     * room enough that neither is ever full. */
+	    (r = nng_socket_set_int(b->client, NNG_OPT_SENDBUF, 1024)) ||
+	    (r = nng_socket_set_int(b->client, NNG_OPT_RECVBUF, 8192))) {
 		log_err("client socket: %s", nng_strerror(r));
 		return -EIO;
 	}
-	if (api_clients_init(b))
+	if ((r = nng_pub0_open(&b->events))) {
+		log_err("events socket: %s", nng_strerror(r));
+		return -EIO;
+	}
+	if (clients_init(b))
 		return -EIO;
 	if ((r = nng_listen(b->client, url, NULL, 0))) {
 		log_err("listen on %s: %s", url, nng_strerror(r));
@@ -226,8 +235,7 @@ client_listen(struct broker *b)
 	}
 	snprintf(
 	    url, sizeof(url), "ipc://%s/%s", b->o.socket_dir, CUB_SOCK_EVENTS);
-	if ((r = nng_pub0_open(&b->events)) ||
-	    (r = nng_listen(b->events, url, NULL, 0))) {
+	if ((r = nng_listen(b->events, url, NULL, 0))) {
 		log_err("listen on %s: %s", url, nng_strerror(r));
 		return -EADDRINUSE;
 	}
@@ -236,11 +244,11 @@ client_listen(struct broker *b)
 
 /*
  * Stop the workers and close the sockets, within SHUTDOWN_DEADLINE_S.
- * nng 1.5.2 can hang in nng_close() for good: a client that sends two
- * requests back to back and disconnects leaves a pipe nng never reaps,
- * and every later close waits for the reaper.  A stop asked for by a
- * signal must still happen, so past the deadline the broker says so and
- * exits (the dataplane stays in place either way).
+ * nng 1.5.2's cooked REP could hang nng_close() for good (a pipe it never
+ * reaped; the client socket is raw for that, see clients.c).  A stop
+ * asked for by a signal must happen whatever nng does, so past the
+ * deadline the broker says so and exits (the dataplane stays in place
+ * either way).
  */
 #define SHUTDOWN_DEADLINE_S 3
 
@@ -451,6 +459,6 @@ main(int argc, char **argv)
 	log_info(
 	    "stopping on signal %d; the dataplane stays in place", b->stop);
 	broker_shutdown(b);
-	free(b->clients);
+	clients_fini(b);
 	return 0;
 }

@@ -45,19 +45,7 @@ struct broker_opts {
 	bool discard_strays; /* no store: detach and unpin what is pinned */
 };
 
-/* One open client connection (api.c), by nng pipe id and peer pid. */
-struct client_pipe {
-	uint32_t id;
-	uint64_t pid;
-};
-
-/* A client process refused new connections until until_ms (api.c). */
-struct client_penalty {
-	uint64_t pid;
-	int64_t until_ms;
-};
-
-#define CLIENT_PENALTIES 16
+struct clients; /* clients.c */
 
 /* A token bucket for what a service can make the broker log. */
 struct log_limit {
@@ -170,18 +158,7 @@ struct broker {
 	struct cube *cubes;
 	nng_socket client;
 	nng_socket events;
-	/* Client connections (api.c): the table is written by nng's pipe
-	 * callbacks, under clients_lock; the rest by the main thread. */
-	pthread_mutex_t clients_lock;
-	struct client_pipe *clients; /* o.max_clients slots */
-	unsigned nclients;
-	uint64_t clients_refused;
-	struct client_penalty penalties[CLIENT_PENALTIES];
-	unsigned penalty_next;
-	int client_sendfd;        /* readable when a reply can be sent */
-	nng_pipe client_pipe;     /* the connection of the request in hand */
-	uint64_t replies_dropped; /* to clients that did not read */
-	int64_t last_drop_ms;     /* when the last one was dropped */
+	struct clients *cl; /* client and events connections (clients.c) */
 	char store_path[4096];
 	struct rid_entry rids[RID_CACHE];
 	unsigned rid_next;
@@ -198,8 +175,13 @@ struct broker {
 int64_t now_ms(void);
 void broker_wake(struct broker *b);
 
+/* clients.c */
+int clients_init(struct broker *b);
+void clients_fini(struct broker *b);
+void clients_request(struct broker *b, nng_msg *msg);
+int clients_reply(struct broker *b, const void *buf, size_t len);
+
 /* api.c */
-int api_clients_init(struct broker *b);
 void api_handle(struct broker *b, nng_msg *msg);
 void api_publish(struct broker *b, const char *event, struct cub_val *params);
 
