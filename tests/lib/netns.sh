@@ -174,6 +174,23 @@ napi_on() {
 		fail "ethtool -K eth0 gro on failed in $1"
 }
 
+# netns_hosts HOOK NS:IFNAME:ADDR...: netns_host NS IFNAME ADDR for each,
+# then, unless HOOK is TC, NAPI on each namespace (needs ethtool).
+netns_hosts() {
+	local hook=$1 h ns ifname addr
+	shift
+	for h in "$@"; do
+		IFS=: read -r ns ifname addr <<<"$h"
+		netns_host "$ns" "$ifname" "$addr"
+	done
+	if [ "$hook" != TC ]; then
+		need ethtool
+		for h in "$@"; do
+			napi_on "${h%%:*}"
+		done
+	fi
+}
+
 # port_counter CUBE PORT FIELD
 port_counter() {
 	cub "$1" ports "$2" show "$3"
