@@ -191,6 +191,23 @@ netns_hosts() {
 	fi
 }
 
+# refused_unchanged [-i] REGEX ARGS...: cubicle ARGS is refused with exit 2
+# and a message matching REGEX (-i: in any case), and the test's own
+# snapshot function still prints $before: nothing changed.
+refused_unchanged() {
+	local flags=-qE re err
+	if [ "$1" = -i ]; then
+		flags=-qiE
+		shift
+	fi
+	re=$1
+	shift
+	err=$(cub_refused 2 "$@")
+	grep "$flags" -- "$re" <<<"$err" || fail "cubicle $*: message '$err' does not match /$re/"
+	[ "$(snapshot)" = "$before" ] || fail "cubicle $* changed state"
+	cub_log "refused as expected: cubicle $* -> $err"
+}
+
 # port_counter CUBE PORT FIELD
 port_counter() {
 	cub "$1" ports "$2" show "$3"
