@@ -15,15 +15,7 @@ PLUGINS+=("$CUB_BUILD/plugins/testing/evil.so")
 # No IPv6 chatter from the host side of the veths either: vethc's
 # counters count only what a cube would inject.
 sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-netns_host ca vetha 198.18.0.1
-netns_host cb vethb 198.18.0.2
-netns_host cc vethc 198.18.0.3
-if [ "$HOOK" != TC ]; then
-	need ethtool
-	napi_on ca
-	napi_on cb
-	napi_on cc
-fi
+netns_hosts "$HOOK" ca:vetha:198.18.0.1 cb:vethb:198.18.0.2 cc:vethc:198.18.0.3
 broker_start
 
 cub_ok evil add e1 type="$HOOK"

@@ -174,6 +174,40 @@ napi_on() {
 		fail "ethtool -K eth0 gro on failed in $1"
 }
 
+# netns_hosts HOOK NS:IFNAME:ADDR...: netns_host NS IFNAME ADDR for each,
+# then, unless HOOK is TC, NAPI on each namespace (needs ethtool).
+netns_hosts() {
+	local hook=$1 h ns ifname addr
+	shift
+	for h in "$@"; do
+		IFS=: read -r ns ifname addr <<<"$h"
+		netns_host "$ns" "$ifname" "$addr"
+	done
+	if [ "$hook" != TC ]; then
+		need ethtool
+		for h in "$@"; do
+			napi_on "${h%%:*}"
+		done
+	fi
+}
+
+# refused_unchanged [-i] REGEX ARGS...: cubicle ARGS is refused with exit 2
+# and a message matching REGEX (-i: in any case), and the test's own
+# snapshot function still prints $before: nothing changed.
+refused_unchanged() {
+	local flags=-qE re err
+	if [ "$1" = -i ]; then
+		flags=-qiE
+		shift
+	fi
+	re=$1
+	shift
+	err=$(cub_refused 2 "$@")
+	grep "$flags" -- "$re" <<<"$err" || fail "cubicle $*: message '$err' does not match /$re/"
+	[ "$(snapshot)" = "$before" ] || fail "cubicle $* changed state"
+	cub_log "refused as expected: cubicle $* -> $err"
+}
+
 # port_counter CUBE PORT FIELD
 port_counter() {
 	cub "$1" ports "$2" show "$3"
