@@ -34,7 +34,7 @@ xl=$(bpftool prog dump xlated id "$id")
 grep -q "call bpf_tail_call" <<<"$xl" || fail "the cube's program makes no tail call"
 eg=$(bpftool -j prog show pinned "$T/pins/e1/egress" | grep -oE '"id":[0-9]+' | sed -n 1p | cut -d: -f2)
 [ -n "$eg" ] || fail "no egress program pinned for e1"
-bpftool map dump pinned "$T/pins/e1/cub_egress" | grep -q "$eg" ||
+grep -q "$eg" <<<"$(bpftool map dump pinned "$T/pins/e1/cub_egress")" ||
 	fail "e1's cub_egress does not hold its egress program $eg"
 cub_log "cube program $id tail-calls egress program $eg"
 

@@ -124,7 +124,7 @@ test_many_clients() {
 			fail "cube add under 1200 clients: unclear error: $err"
 	fi
 	cub_log "cube add under 1200 idle clients: exit $rc $err"
-	timed show cubes | grep -q many || [ "$rc" != 0 ] ||
+	grep -q many <<<"$(timed show cubes)" || [ "$rc" != 0 ] ||
 		fail "cube 'many' missing after its add succeeded"
 	grep -q "too many client connections" "$T/broker.log" ||
 		fail "the broker did not cap client connections"
@@ -162,7 +162,7 @@ test_fd_exhaustion() {
 	grep -qiE "verifier|not a valid" <<<"$err" &&
 		fail "cube add out of fds: misleading error: $err"
 	# Nothing was created, and the broker recovers.
-	timed show cubes | grep -q starved && fail "refused cube 'starved' exists"
+	grep -q starved <<<"$(timed show cubes)" && fail "refused cube 'starved' exists"
 	timed simpleforwarder add fed >/dev/null
 	timed simpleforwarder del fed >/dev/null
 }
@@ -251,7 +251,7 @@ test_subs() {
 	done
 	cub_log "$(cat "$T/subs1.out") / $(cat "$T/subs2.out")"
 	timed simpleforwarder add subs >/dev/null
-	timed show cubes | grep -q subs || fail "cube 'subs' missing"
+	grep -q subs <<<"$(timed show cubes)" || fail "cube 'subs' missing"
 	timed simpleforwarder del subs >/dev/null
 	fds_below 1024 || fail "broker holds $nfd fds: subscribers uncapped"
 	cub_log "broker holds $nfd fds with 4200 subscribers"

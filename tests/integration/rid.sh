@@ -48,7 +48,7 @@ cub_ok --rid r-read sf2 ports add p1 peer=vetha
 err1=$(cub_refused 2 --rid r-bad sf2 ports add p9 peer=nosuchdev)
 err2=$(cub_refused 2 --rid r-bad sf2 ports add p9 peer=nosuchdev)
 [ "$err1" = "$err2" ] || fail "resent refused request answered differently: '$err1' vs '$err2'"
-cub_refused 2 --rid r-bad sf2 del | grep -q "another request" ||
+grep -q "another request" <<<"$(cub_refused 2 --rid r-bad sf2 del)" ||
 	fail "a refused request's rid was reused"
 cub_ok --rid r-del sf2 del
 cub_ok --rid r-del sf2 del
