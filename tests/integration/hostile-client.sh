@@ -43,6 +43,25 @@ fds_below() {
 	return 1
 }
 
+# fds_settled: wait (up to 10 s) until the broker's fd count stays the same
+# for half a second: nng closes the connections of an earlier test on its
+# own threads, later.  Sets nfd.
+fds_settled() {
+	local last=-1 same=0
+	for _ in $(seq 1 100); do
+		nfd=$(ls "/proc/$BROKER_PID/fd" | wc -l)
+		if [ "$nfd" = "$last" ]; then
+			same=$((same + 1))
+			[ "$same" -ge 5 ] && return 0
+		else
+			same=0
+			last=$nfd
+		fi
+		sleep 0.1
+	done
+	return 1
+}
+
 # 17. An error reply carries the request's msgid even when the request
 # did not decode: the sender sees the real reason, not "malformed answer".
 test_msgid() {
@@ -147,7 +166,7 @@ test_many_clients() {
 test_fd_exhaustion() {
 	local nfd rc=0 err lim
 	timed show cubes >/dev/null
-	nfd=$(ls "/proc/$BROKER_PID/fd" | wc -l)
+	fds_settled || fail "broker's fd count still moving after 10 s: $nfd"
 	lim=$(prlimit --pid "$BROKER_PID" --nofile -o SOFT,HARD --noheadings |
 		awk '{ print $1 ":" $2 }')
 	# Only the soft limit: the hard limit could not be raised back.

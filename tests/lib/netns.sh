@@ -15,6 +15,7 @@ set -euo pipefail
 
 : "${CUB_BUILD:?set CUB_BUILD to the meson build directory}"
 CUB_BUILD=$(cd "$CUB_BUILD" && pwd)
+CUB_LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 if [ -z "${CUB_IN_NETNS:-}" ]; then
 	export CUB_IN_NETNS=1 CUB_BUILD
@@ -110,7 +111,8 @@ broker_start() {
 	mkdir -p "$T/plugins" "$T/s" "$T/st"
 	local p
 	for p in "${PLUGINS[@]}"; do ln -sf "$p" "$T/plugins/"; done
-	"$CUB_BUILD/broker/cubicled" --socket-dir "$T/s" --state-dir "$T/st" \
+	LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}suppressions=$CUB_LIB/lsan-broker.supp" \
+		"$CUB_BUILD/broker/cubicled" --socket-dir "$T/s" --state-dir "$T/st" \
 		--pin-root "$T/pins" --plugin-dir "$T/plugins" \
 		--worker "$CUB_BUILD/workers/cubicle-worker" \
 		${CUB_BROKER_ARGS:-} >>"$T/broker.log" 2>&1 &
