@@ -252,6 +252,18 @@ on_cube(struct broker *b, struct cube *c, struct cubi_request *q,
 	uint32_t i;
 	int r;
 
+	/* The cube's log is the framework's, whatever the service. */
+	if (q->words->arr.len >= 2 && !strcmp(word(q, 1), "log")) {
+		cub_val__free(rest);
+		if (q->args && q->args->kind == CUB_V_MAP && q->args->map.len) {
+			*errv = cub_err_val(CUB_E_INVAL,
+			    "cube '%s': log show takes no key=value arguments "
+			    "(set the level with '%s set loglevel=...')",
+			    c->name, c->name);
+			return -EINVAL;
+		}
+		return cubelog_show(b, c, q->words, result, errv);
+	}
 	if (!s->schema) {
 		cub_val__free(rest);
 		*errv = cub_err_val(

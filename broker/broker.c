@@ -55,12 +55,12 @@ broker_wake(struct broker *b)
  * The main loop sleeps in poll() until a client message, a signal
  * (SIGCHLD: a worker exited; SIGTERM/SIGINT: stop), a wake-up from a
  * service thread (a worker said hello), a packet in a cube's slow-path
- * ring, or the next restart due.  An idle broker uses no CPU.
+ * ring, a record in a cube's log ring, or the next restart due.  An idle broker uses no CPU.
  */
 static int
 main_loop(struct broker *b)
 {
-	static struct pollfd pfd[3 + 1024];
+	static struct pollfd pfd[3 + 2 * 1024];
 	struct signalfd_siginfo si;
 	char drain[64];
 	nng_msg *msg;
@@ -71,10 +71,12 @@ main_loop(struct broker *b)
 	while (!b->stop) {
 		sup_tick(b);
 		slowpath_poll(b);
+		cubelog_poll(b);
 		pfd[0] = (struct pollfd){.fd = cfd, .events = POLLIN};
 		pfd[1] = (struct pollfd){.fd = b->sigfd, .events = POLLIN};
 		pfd[2] = (struct pollfd){.fd = b->wake[0], .events = POLLIN};
 		n = 3 + slowpath_fds(b, pfd + 3, 1024);
+		n += cubelog_fds(b, pfd + n, 3 + 2 * 1024 - n);
 		if (poll(pfd, (nfds_t)n, sup_next_timeout(b)) < 0 &&
 		    errno != EINTR)
 			return log_errno(-errno, "poll");

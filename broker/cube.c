@@ -87,6 +87,7 @@ cube_free(struct cube *c)
 		free(p);
 	}
 	bpfobj_free(c->obj);
+	cubelog_free(c->log);
 	cub_val__free(c->doc);
 	free(c);
 	return NULL;
@@ -375,6 +376,7 @@ cube_create(struct broker *b, struct service *svc, const char *name,
 	snprintf(c->name, sizeof(c->name), "%s", name);
 	c->svc = svc;
 	c->doc = doc;
+	c->loglevel = cubelog_doc_level(doc);
 	hook_parse(cub_val__get_str(doc, "type"), &c->hook);
 	if ((r = ports_prepare(b, c, c->doc, errv))) {
 		cube_free(c);
@@ -460,6 +462,7 @@ cube_update(struct broker *b, struct cube *c, struct cub_val *newdoc,
 		return r;
 	}
 	cub_val__free(old);
+	cubelog_update(b, c);
 	return 0;
 }
 

@@ -19,6 +19,7 @@
 #include "cleanup.h"
 #include "cubicle/errors.h"
 #include "cubicle/proto.h"
+#include "cube_shared.h"
 #include "log.h"
 
 #define ERR(code, ...) (*errv = cub_err_val(code, __VA_ARGS__), -EINVAL)
@@ -423,6 +424,35 @@ out:
 	return 0;
 }
 
+/* cube.log: a line of the worker for its cube's log (cubelog.c). */
+static int
+wc_log(struct service *s, const struct cub_val *p, struct cub_val **res,
+    struct cub_val **errv)
+{
+	const struct cub_val *msg = cub_val__get(p, "message");
+	struct cube *c;
+	uint64_t level;
+
+	if (cub_val__as_u64(cub_val__get(p, "level"), &level) ||
+	    level >= CUB_LOG_OFF)
+		return ERR(CUB_E_INVAL,
+		    "cube.log: 'level' must be 0 (TRACE) to 5 (CRITICAL)");
+	if (!msg || msg->kind != CUB_V_STR || msg->str.len > CUB_LOG_MSG_MAX)
+		return ERR(CUB_E_INVAL,
+		    "cube.log: 'message' must be a string of at most %d "
+		    "bytes",
+		    CUB_LOG_MSG_MAX);
+	pthread_mutex_lock(&s->b->lock);
+	c = own_cube(s, p, errv);
+	if (c)
+		cubelog_worker_line(c, (int)level, msg->str.ptr, msg->str.len);
+	pthread_mutex_unlock(&s->b->lock);
+	if (!c)
+		return -EPERM;
+	*res = cub_val__map();
+	return 0;
+}
+
 void *
 wcall_thread(void *arg)
 {
@@ -468,6 +498,8 @@ wcall_thread(void *arg)
 			wc_batch(s, rpc.params, &res, &errv);
 		else if (!strcmp(rpc.method, CUB_M_MAP_DUMP))
 			wc_dump(s, rpc.params, &res, &errv);
+		else if (!strcmp(rpc.method, CUB_M_CUBE_LOG))
+			wc_log(s, rpc.params, &res, &errv);
 		else if (!strcmp(rpc.method, CUB_M_MAP_UPDATE) ||
 			 !strcmp(rpc.method, CUB_M_MAP_LOOKUP) ||
 			 !strcmp(rpc.method, CUB_M_MAP_DELETE))
