@@ -64,7 +64,7 @@ main_loop(struct broker *b)
 	struct signalfd_siginfo si;
 	char drain[64];
 	nng_msg *msg;
-	int cfd, n, r, i;
+	int cfd, n, r, i, timeout;
 
 	if ((r = nng_socket_get_int(b->client, NNG_OPT_RECVFD, &cfd)))
 		return log_err("client socket: %s", nng_strerror(r)), -EIO;
@@ -76,8 +76,9 @@ main_loop(struct broker *b)
 		pfd[1] = (struct pollfd){.fd = b->sigfd, .events = POLLIN};
 		pfd[2] = (struct pollfd){.fd = b->wake[0], .events = POLLIN};
 		n = 3 + slowpath_fds(b, pfd + 3, 1024);
-		n += cubelog_fds(b, pfd + n, 3 + 2 * 1024 - n);
-		if (poll(pfd, (nfds_t)n, sup_next_timeout(b)) < 0 &&
+		timeout = sup_next_timeout(b);
+		n += cubelog_fds(b, pfd + n, 3 + 2 * 1024 - n, &timeout);
+		if (poll(pfd, (nfds_t)n, timeout) < 0 &&
 		    errno != EINTR)
 			return log_errno(-errno, "poll");
 		while (read(b->sigfd, &si, sizeof(si)) == sizeof(si))

@@ -239,7 +239,8 @@ int cubelog_worker_line(struct cube *c, int level, const char *text, size_t n);
 size_t cubelog_format(char *out, size_t len, const char *fmt, size_t fmtlen,
     const uint64_t *args, uint32_t nargs);
 void cubelog_poll(struct broker *b);
-int cubelog_fds(struct broker *b, struct pollfd *pfd, int max);
+int cubelog_fds(
+    struct broker *b, struct pollfd *pfd, int max, int *timeout_ms);
 int cubelog_show(struct broker *b, struct cube *c, const struct cub_val *words,
     struct cub_val **result, struct cub_val **errv);
 

@@ -429,8 +429,11 @@ cube_update(struct broker *b, struct cube *c, struct cub_val *newdoc,
 		return r;
 	}
 	c->doc = newdoc;
+	/* The new loglevel first: the worker logs the change at it. */
+	cubelog_update(b, c);
 	if ((r = cube_sync(b, c, false, errv))) {
 		c->doc = old;
+		cubelog_update(b, c);
 		cub_val__free(newdoc);
 		/* The worker refused (or died): it still runs the old doc. */
 		return r;
@@ -453,6 +456,7 @@ cube_update(struct broker *b, struct cube *c, struct cub_val *newdoc,
 	}
 	if (r) {
 		c->doc = old;
+		cubelog_update(b, c);
 		cub_val__free(newdoc);
 		if (cube_sync(b, c, false, &e2))
 			log_err("cube '%s': rollback to the previous "
@@ -462,7 +466,6 @@ cube_update(struct broker *b, struct cube *c, struct cub_val *newdoc,
 		return r;
 	}
 	cub_val__free(old);
-	cubelog_update(b, c);
 	return 0;
 }
 

@@ -9,13 +9,18 @@
  *     the rings (cubelog_poll()) and formats the lines here, never with
  *     printf: a format is the program's, untrusted.
  * Both are filtered by the cube's loglevel (programs read it from
- * cub_config, which the broker rewrites when it changes: no reload) and
- * share the service's token bucket: LOG_BURST lines, then LOG_PER_SEC a
- * second; what is over is counted as suppressed.  A cube keeps at most
- * CUBELOG_LINES lines; older ones are dropped and counted.  A drain reads
- * at most DRAIN_MAX records of one ring, and the ring's size is fixed
- * (bpfobj.c checks it), so a program that logs every packet of a flood
- * costs the broker a bounded amount of work per loop.
+ * cub_config, which the broker rewrites when it changes: no reload; the
+ * broker filters again, as a program may ignore it) and share the
+ * service's token bucket: LOG_BURST, then LOG_PER_SEC a second.  A worker
+ * line over the rate is counted as suppressed.  Every record the broker
+ * reads from a ring takes a token too, kept or not (filtered, malformed):
+ * a ring is polled only while its service has DRAIN_MIN tokens, at most
+ * DRAIN_MAX records a pass, and the main loop sleeps until the bucket
+ * refills.  Meanwhile a program that logs every packet of a flood finds
+ * its ring (of a fixed size, bpfobj.c checks it) full, and counts what it
+ * loses in cub_scratch: the broker's work is bounded by the rate, not by
+ * the flood.  A cube keeps at most CUBELOG_LINES lines; older ones are
+ * dropped and counted.
  *
  * Locking: cubelog_lock guards every cube's log, its loglevel and the
  * services' buckets; it is taken after b->lock (never the other way), and
@@ -42,6 +47,7 @@
 #define LOG_BURST 1000.0
 #define LOG_PER_SEC 500.0
 #define DRAIN_MAX 256
+#define DRAIN_MIN 32.0
 
 struct cubelog_line {
 	int64_t time_ms; /* CLOCK_REALTIME */
@@ -173,9 +179,9 @@ realtime_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* One token of the service's bucket; cubelog_lock held. */
-static bool
-take_token(struct service *s)
+/* The service's bucket refilled to now; cubelog_lock held. */
+static struct log_limit *
+bucket(struct service *s)
 {
 	struct log_limit *l = &s->cube_log_limit;
 	int64_t now = now_ms();
@@ -184,6 +190,15 @@ take_token(struct service *s)
 	if (l->tokens > LOG_BURST || !l->last_ms)
 		l->tokens = LOG_BURST;
 	l->last_ms = now;
+	return l;
+}
+
+/* One token of the service's bucket; cubelog_lock held. */
+static bool
+take_token(struct service *s)
+{
+	struct log_limit *l = bucket(s);
+
 	if (l->tokens < 1.0)
 		return false;
 	l->tokens -= 1.0;
@@ -192,7 +207,7 @@ take_token(struct service *s)
 
 /*
  * Append a line (escaped here) to the cube's log if its loglevel keeps
- * level and the service has a token left.  cubelog_lock held.
+ * level.  cubelog_lock held, the token taken.
  */
 static void
 append(struct cube *c, int level, bool bpf, const char *text, size_t n)
@@ -203,10 +218,6 @@ append(struct cube *c, int level, bool bpf, const char *text, size_t n)
 
 	if (level < c->loglevel || level >= CUB_LOG_OFF)
 		return;
-	if (!take_token(c->svc)) {
-		c->log_suppressed++;
-		return;
-	}
 	if (!c->log && !(c->log = calloc(1, sizeof(*c->log)))) {
 		c->log_suppressed++;
 		return;
@@ -240,7 +251,12 @@ cubelog_worker_line(struct cube *c, int level, const char *text, size_t n)
 	if (level < 0 || level >= CUB_LOG_OFF)
 		return -EINVAL;
 	pthread_mutex_lock(&cubelog_lock);
-	append(c, level, false, text, n);
+	if (level < c->loglevel)
+		; /* not kept: no token either */
+	else if (take_token(c->svc))
+		append(c, level, false, text, n);
+	else
+		c->log_suppressed++;
 	pthread_mutex_unlock(&cubelog_lock);
 	return 0;
 }
@@ -338,61 +354,95 @@ cubelog_format(char *out, size_t len, const char *fmt, size_t fmtlen,
 	return o;
 }
 
-/* A record of a cube's cub_log_ring; b->lock held (cubelog_poll()). */
+/*
+ * A record of a cube's cub_log_ring; b->lock held (cubelog_poll()).  A
+ * negative return stops ring_buffer__consume() after this record.
+ */
 static int
 on_record(void *ctx, void *data, size_t size)
 {
 	const struct cub_log_rec *rec = data;
 	struct cube *c = ctx;
 	char line[CUBELOG_TEXT_MAX + 1];
+	uint64_t args[CUB_LOG_ARGS];
+	bool ok;
 	size_t n;
 
 	pthread_mutex_lock(&cubelog_lock);
-	if (size < sizeof(*rec) || rec->level >= CUB_LOG_OFF) {
+	ok = take_token(c->svc);
+	if (!ok) {
+		c->log_suppressed++;
+	} else if (size < sizeof(*rec) || rec->level >= CUB_LOG_OFF) {
 		c->log_bad++;
 	} else {
-		uint64_t args[CUB_LOG_ARGS];
-
 		memcpy(args, rec->args, sizeof(args));
 		n = cubelog_format(line, sizeof(line), rec->fmt,
 		    strnlen(rec->fmt, CUB_LOG_FMT_MAX), args, rec->nargs);
 		append(c, (int)rec->level, true, line, n);
 	}
 	pthread_mutex_unlock(&cubelog_lock);
-	/* A bounded drain: a negative return stops ring_buffer__consume(). */
-	if (++c->log_drained >= DRAIN_MAX)
+	if (!ok || ++c->log_drained >= DRAIN_MAX)
 		return -EAGAIN;
 	return 0;
 }
 
-/* Drain every cube's log ring, at most DRAIN_MAX records each. */
+/* May the cube's ring be read now?  cubelog_lock held. */
+static bool
+drainable(struct cube *c)
+{
+	return c->obj && c->obj->logring &&
+	       bucket(c->svc)->tokens >= DRAIN_MIN;
+}
+
+/* Drain the log rings of services with tokens, DRAIN_MAX records each. */
 void
 cubelog_poll(struct broker *b)
 {
 	struct cube *c;
+	bool go;
 
 	pthread_mutex_lock(&b->lock);
-	for (c = b->cubes; c; c = c->next)
-		if (c->obj && c->obj->logring) {
+	for (c = b->cubes; c; c = c->next) {
+		pthread_mutex_lock(&cubelog_lock);
+		go = drainable(c);
+		pthread_mutex_unlock(&cubelog_lock);
+		if (go) {
 			c->log_drained = 0;
 			ring_buffer__consume(c->obj->logring);
 		}
+	}
 	pthread_mutex_unlock(&b->lock);
 }
 
-/* The rings' epoll fds, for the main loop's poll(); lock taken. */
+/*
+ * The epoll fds of the rings that may be read now, for the main loop's
+ * poll(); *timeout_ms (-1: none) is lowered to when a ring left out
+ * becomes readable again.  Lock taken.
+ */
 int
-cubelog_fds(struct broker *b, struct pollfd *pfd, int max)
+cubelog_fds(struct broker *b, struct pollfd *pfd, int max, int *timeout_ms)
 {
 	struct cube *c;
-	int n = 0;
+	double tokens;
+	int n = 0, wait;
 
 	pthread_mutex_lock(&b->lock);
-	for (c = b->cubes; c && n < max; c = c->next)
-		if (c->obj && c->obj->logring)
+	pthread_mutex_lock(&cubelog_lock);
+	for (c = b->cubes; c && n < max; c = c->next) {
+		if (!c->obj || !c->obj->logring)
+			continue;
+		tokens = bucket(c->svc)->tokens;
+		if (tokens >= DRAIN_MIN) {
 			pfd[n++] = (struct pollfd){
 			    .fd = ring_buffer__epoll_fd(c->obj->logring),
 			    .events = POLLIN};
+			continue;
+		}
+		wait = (int)((DRAIN_MIN - tokens) * 1000.0 / LOG_PER_SEC) + 1;
+		if (*timeout_ms < 0 || wait < *timeout_ms)
+			*timeout_ms = wait;
+	}
+	pthread_mutex_unlock(&cubelog_lock);
 	pthread_mutex_unlock(&b->lock);
 	return n;
 }

@@ -11,6 +11,9 @@
  *   object=hello n=N         say hello N more times
  *   object=reload n=N        load two objects alternately, N times
  *                            (tests/integration/bpfobj-logflood.sh)
+ *   object=logring           a cub_log_ring larger than cube.bpf.h's
+ *   object=logfmt            a program writing hostile log records
+ *                            (tests/integration/cubelog-hostile.sh)
  */
 #include <errno.h>
 #include <stdint.h>
@@ -27,6 +30,8 @@
 #include "evil_lim_perf.skel.h"
 #include "evil_lim_small.skel.h"
 #include "evil_lim_uring.skel.h"
+#include "evil_logfmt.skel.h"
+#include "evil_logring.skel.h"
 #include "evil_limits.h"
 
 /* The SDK's worker runtime (sdk/src/worker_rt.h), exported to plugins. */
@@ -123,8 +128,14 @@ evil_limits(struct cub_cube *cube, const char *what, const struct cub_val *args,
 	}
 	if (!strcmp(what, "hello") || !strcmp(what, "reload"))
 		return flood(cube, what, arg_n(args), result);
+	if (!strcmp(what, "logfmt")) {
+		elf = evil_logfmt__elf_bytes(&len);
+		return cub_cube__load(cube, elf, len) ? -EPERM : 0;
+	}
 	if (!strcmp(what, "uring"))
 		elf = evil_lim_uring__elf_bytes(&len);
+	else if (!strcmp(what, "logring"))
+		elf = evil_logring__elf_bytes(&len);
 	else if (!strcmp(what, "hash"))
 		elf = evil_lim_hash__elf_bytes(&len);
 	else if (!strcmp(what, "inner"))

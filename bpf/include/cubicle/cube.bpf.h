@@ -102,9 +102,12 @@ struct {
  * is fixed (the broker checks it): a program that logs faster than the
  * broker drains loses records, counted in cub_scratch()->log_lost.
  */
+#ifndef CUB_LOG_RING_MAP_BYTES /* only tests of the broker's check set it */
+#define CUB_LOG_RING_MAP_BYTES CUB_LOG_RING_BYTES
+#endif
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, CUB_LOG_RING_BYTES);
+	__uint(max_entries, CUB_LOG_RING_MAP_BYTES);
 } cub_log_ring SEC(".maps");
 
 enum cub_hook {
