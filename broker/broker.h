@@ -110,6 +110,7 @@ struct cube {
 	struct cubelog *log; /* NULL until the first line */
 	uint64_t log_suppressed; /* over the service's rate */
 	uint64_t log_bad;        /* malformed program records */
+	uint64_t log_filtered;   /* program records below the loglevel */
 	unsigned log_drained;    /* records of the current drain */
 	struct cube *next;
 };

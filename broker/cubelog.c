@@ -374,6 +374,8 @@ on_record(void *ctx, void *data, size_t size)
 		c->log_suppressed++;
 	} else if (size < sizeof(*rec) || rec->level >= CUB_LOG_OFF) {
 		c->log_bad++;
+	} else if ((int)rec->level < c->loglevel) {
+		c->log_filtered++; /* the program ignored cub_config */
 	} else {
 		memcpy(args, rec->args, sizeof(args));
 		n = cubelog_format(line, sizeof(line), rec->fmt,
@@ -482,8 +484,8 @@ time_val(int64_t ms)
 }
 
 /*
- * cubicle <cube> log [show]: {loglevel, lines: [{time, level, source,
- * message}] oldest first, held, dropped, suppressed, lost, bad}.
+ * cubicle <cube> log [show]: {loglevel, held, dropped, suppressed, lost,
+ * bad, filtered, lines: [{time, level, source, message}] oldest first}.
  */
 int
 cubelog_show(struct broker *b, struct cube *c, const struct cub_val *words,
@@ -534,6 +536,8 @@ cubelog_show(struct broker *b, struct cube *c, const struct cub_val *words,
 			   r, "suppressed", cub_val__uint(c->log_suppressed)) ||
 		       cub_val__set(r, "lost", cub_val__uint(lost)) ||
 		       cub_val__set(r, "bad", cub_val__uint(c->log_bad)) ||
+		       cub_val__set(
+			   r, "filtered", cub_val__uint(c->log_filtered)) ||
 		       cub_val__set(r, "lines", TAKE_PTR(lines));
 	pthread_mutex_unlock(&cubelog_lock);
 	if (fail) {

@@ -437,15 +437,21 @@ wc_log(struct service *s, const struct cub_val *p, struct cub_val **res,
 	    level >= CUB_LOG_OFF)
 		return ERR(CUB_E_INVAL,
 		    "cube.log: 'level' must be 0 (TRACE) to 5 (CRITICAL)");
-	if (!msg || msg->kind != CUB_V_STR || msg->str.len > CUB_LOG_MSG_MAX)
+	/* str or bin (any bytes: escaped when kept). */
+	if (!msg || (msg->kind != CUB_V_STR && msg->kind != CUB_V_BIN) ||
+	    (msg->kind == CUB_V_STR ? msg->str.len : msg->bin.len) >
+		CUB_LOG_MSG_MAX)
 		return ERR(CUB_E_INVAL,
-		    "cube.log: 'message' must be a string of at most %d "
-		    "bytes",
+		    "cube.log: 'message' must be a string or bytes, at most "
+		    "%d",
 		    CUB_LOG_MSG_MAX);
 	pthread_mutex_lock(&s->b->lock);
 	c = own_cube(s, p, errv);
 	if (c)
-		cubelog_worker_line(c, (int)level, msg->str.ptr, msg->str.len);
+		cubelog_worker_line(c, (int)level,
+		    msg->kind == CUB_V_STR ? msg->str.ptr
+					   : (const char *)msg->bin.ptr,
+		    msg->kind == CUB_V_STR ? msg->str.len : msg->bin.len);
 	pthread_mutex_unlock(&s->b->lock);
 	if (!c)
 		return -EPERM;

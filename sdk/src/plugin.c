@@ -412,7 +412,10 @@ cub_cube__log(struct cub_cube *cube, int level, const char *fmt, ...)
 	p = cub_val__map();
 	cub_val__set(p, "cube", cub_val__str(cube->name));
 	cub_val__set(p, "level", cub_val__uint((uint64_t)level));
-	cub_val__set(p, "message", cub_val__str(buf));
+	/* Bytes, not a string: the codec refuses a str that is not UTF-8,
+	 * and the broker escapes what is not printable anyway. */
+	cub_val__set(p, "message",
+	    cub_val__bin(buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1));
 	r = call(CUB_M_CUBE_LOG, p, &res, &errv);
 	cub_val__free(res);
 	cub_val__free(errv);

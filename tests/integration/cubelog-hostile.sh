@@ -45,6 +45,11 @@ cub_ok e1 ports add p1 peer=vetha
 cub_ok e1 debug bpfobj object=logfmt
 ip netns exec ca ping -c 3 -i 0.1 -W 1 198.18.0.2 >/dev/null 2>&1 || true
 wait_bad e1 2
+for i in $(seq 1 100); do
+	[ "$(field e1 filtered)" -ge 1 ] && break
+	sleep 0.1
+done
+[ "$(field e1 filtered)" -ge 1 ] || fail "e1: no CRITICAL record filtered: $(cub e1 log show)"
 [ "$(field e1 held)" = 0 ] || fail "e1 at OFF kept: $(cub e1 log show)"
 
 # 3. At INFO the CRITICAL record is kept, formatted by the broker.
@@ -73,5 +78,26 @@ print(len(bpf), "lines as", want, "and", d["bad"], "bad records")
 cub_log "$(cat "$T/out")"
 grep -qF '%s%n%p|42|-1|7|?|\x01\x1b[31m' <<<"$(cub e2 log show)" ||
 	fail "text form: $(cub e2 log show)"
+
+# 4. A worker's lines: escaped, at most 1000 kept, the rest over the
+# service's rate (1000, then 500 a second) counted as suppressed.
+cub_ok evil add e3
+out=$(cub_ok e3 debug bpfobj object=logworker n=4000)
+grep -qE "failed +0$" <<<"$out" || fail "logworker: $(od -c <<<"$out" | head -5)"
+cub e3 log show -o json | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+w = [l for l in d["lines"] if l["message"].startswith("line ")]
+assert d["held"] <= 1000 and d["held"] == len(d["lines"]), d["held"]
+assert d["suppressed"] > 0, "nothing suppressed: %r" % {k: d[k] for k in d if k != "lines"}
+assert d["held"] + d["dropped"] + d["suppressed"] >= 4000, d
+for l in w:
+    assert l["level"] == "CRITICAL" and l["source"] == "worker", l
+    assert l["message"].endswith(r" \x01\x1b[2J\xff end"), l["message"]
+print("held", d["held"], "dropped", d["dropped"], "suppressed", d["suppressed"])
+' >"$T/out" || fail "e3's log: $(cat "$T/out")"
+cub_log "4000 worker lines: $(cat "$T/out")"
+cub services -o json | grep -q '"status": "running"' || fail "the evil worker is not running"
 cub_ok e1 del
 cub_ok e2 del
+cub_ok e3 del

@@ -26,7 +26,8 @@ prog_id() {
 	bpftool -j net show dev vetha | grep -oE '"id":[0-9]+' | sed -n 1p | cut -d: -f2
 }
 
-# log_field FIELD: a counter of sf1's log (held, dropped, suppressed, lost).
+# log_field FIELD: a field of sf1's log (held, dropped, suppressed, lost,
+# bad, filtered, loglevel).
 log_field() {
 	cub sf1 log show -o json | python3 -c '
 import json, sys
@@ -67,13 +68,14 @@ ping1() {
 		fail "ping through sf1 failed"
 }
 
-# silent LEVEL: at LEVEL, 5 pings (10 forwarded packets) log nothing from
-# the program.  Then back at DEBUG one ping logs exactly its 2 packets,
+# silent LEVEL: at LEVEL, 5 pings (10 forwarded packets) make the program
+# write nothing (none kept, none filtered by the broker).  Then back at DEBUG one ping logs exactly its 2 packets,
 # after the worker's line for the change: had a record of the 5 pings
 # been written, it would be in the ring before them.
 silent() {
-	local n
+	local n f
 	n=$(total)
+	f=$(log_field filtered)
 	[ "$(cub sf1 show loglevel)" = "$1" ] || cub_ok sf1 set loglevel="$1"
 	ping1 5
 	cub_ok sf1 set loglevel=DEBUG
@@ -83,6 +85,9 @@ silent() {
 	since "$n" >"$T/since"
 	[ "$(grep -c '^bpf ' "$T/since")" = 2 ] ||
 		fail "at $1 the program logged: $(cat "$T/since")"
+	# Nor did the broker filter any: the program wrote none (cub_config).
+	[ "$(log_field filtered)" = "$f" ] ||
+		fail "at $1 the program wrote $(($(log_field filtered) - f)) records the broker filtered"
 	grep -q '^worker INFO configuration changed: 2 ports, loglevel DEBUG' "$T/since" ||
 		fail "no worker line for the change back to DEBUG: $(cat "$T/since")"
 	cub_log "$1: 10 forwarded packets, no program line; DEBUG again: 2"

@@ -95,7 +95,7 @@ int cub_rpc__encode_notify(
 #define CUB_BATCH_MAX 4096
 /*
  * W: a line for the cube's log: {cube, level: 0 (TRACE) .. 5 (CRITICAL),
- * message: str of at most CUB_LOG_MSG_MAX bytes} -> {}.  Kept if the
+ * message: str or bin of at most CUB_LOG_MSG_MAX bytes} -> {}.  Kept if the
  * cube's loglevel keeps level, within the service's rate.
  */
 #define CUB_M_CUBE_LOG "cube.log"
