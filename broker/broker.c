@@ -55,7 +55,8 @@ broker_wake(struct broker *b)
  * The main loop sleeps in poll() until a client message, a signal
  * (SIGCHLD: a worker exited; SIGTERM/SIGINT: stop), a wake-up from a
  * service thread (a worker said hello), a packet in a cube's slow-path
- * ring, a record in a cube's log ring, or the next restart due.  An idle broker uses no CPU.
+ * ring, a record in a cube's log ring (while its service may log), or the
+ * next restart due.  An idle broker uses no CPU.
  */
 static int
 main_loop(struct broker *b)
@@ -78,8 +79,7 @@ main_loop(struct broker *b)
 		n = 3 + slowpath_fds(b, pfd + 3, 1024);
 		timeout = sup_next_timeout(b);
 		n += cubelog_fds(b, pfd + n, 3 + 2 * 1024 - n, &timeout);
-		if (poll(pfd, (nfds_t)n, timeout) < 0 &&
-		    errno != EINTR)
+		if (poll(pfd, (nfds_t)n, timeout) < 0 && errno != EINTR)
 			return log_errno(-errno, "poll");
 		while (read(b->sigfd, &si, sizeof(si)) == sizeof(si))
 			if (si.ssi_signo != SIGCHLD)

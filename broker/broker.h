@@ -107,7 +107,7 @@ struct cube {
 	struct bport *ports;
 	/* cubelog.c, under its lock: enum cub_log_level, and the log. */
 	int loglevel;
-	struct cubelog *log; /* NULL until the first line */
+	struct cubelog *log;     /* NULL until the first line */
 	uint64_t log_suppressed; /* over the service's rate */
 	uint64_t log_bad;        /* malformed program records */
 	uint64_t log_filtered;   /* program records below the loglevel */
@@ -231,17 +231,13 @@ uint64_t bpf_map_memlock(int fd);
 #define CUBELOG_LINES 1000   /* lines a cube's log holds */
 #define CUBELOG_TEXT_MAX 256 /* bytes of one line before escaping */
 struct cubelog;
-int cubelog_level_parse(const char *s);
 int cubelog_doc_level(const struct cub_val *doc);
 int cubelog_open(struct broker *b, struct cube *c);
 void cubelog_update(struct broker *b, struct cube *c);
 struct cubelog *cubelog_free(struct cubelog *l);
 int cubelog_worker_line(struct cube *c, int level, const char *text, size_t n);
-size_t cubelog_format(char *out, size_t len, const char *fmt, size_t fmtlen,
-    const uint64_t *args, uint32_t nargs);
 void cubelog_poll(struct broker *b);
-int cubelog_fds(
-    struct broker *b, struct pollfd *pfd, int max, int *timeout_ms);
+int cubelog_fds(struct broker *b, struct pollfd *pfd, int max, int *timeout_ms);
 int cubelog_show(struct broker *b, struct cube *c, const struct cub_val *words,
     struct cub_val **result, struct cub_val **errv);
 

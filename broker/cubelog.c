@@ -75,7 +75,7 @@ static const char *const level_names[] = {
     [CUB_LOG_OFF] = "OFF",
 };
 
-int
+static int
 cubelog_level_parse(const char *s)
 {
 	int i;
@@ -116,12 +116,12 @@ write_config(struct cube *c, int level)
 	if (!m || !m->framework)
 		return 0;
 	if (bpf_map_update_elem(m->fd, &key, &cfg, BPF_ANY))
-		return log_errno(-errno, "cube '%s': write cub_config", c->name);
+		return log_errno(
+		    -errno, "cube '%s': write cub_config", c->name);
 	return 0;
 }
 
-static int
-on_record(void *ctx, void *data, size_t size);
+static int on_record(void *ctx, void *data, size_t size);
 
 /* After a load or an adoption: the log ring, and the loglevel written. */
 int
@@ -278,7 +278,7 @@ put_num(char *out, size_t len, size_t *o, uint64_t v, char conv, int size)
 	switch (conv) {
 	case 'd':
 	case 'i':
-		sv = size == 1	 ? (int8_t)v
+		sv = size == 1   ? (int8_t)v
 		     : size == 2 ? (int16_t)v
 		     : size == 4 ? (int32_t)v
 				 : (int64_t)v;
@@ -306,7 +306,7 @@ put_num(char *out, size_t len, size_t *o, uint64_t v, char conv, int size)
  * shown as '?', anything else as written.  Returns the length (out is
  * NUL-terminated, unescaped).
  */
-size_t
+static size_t
 cubelog_format(char *out, size_t len, const char *fmt, size_t fmtlen,
     const uint64_t *args, uint32_t nargs)
 {
@@ -392,8 +392,7 @@ on_record(void *ctx, void *data, size_t size)
 static bool
 drainable(struct cube *c)
 {
-	return c->obj && c->obj->logring &&
-	       bucket(c->svc)->tokens >= DRAIN_MIN;
+	return c->obj && c->obj->logring && bucket(c->svc)->tokens >= DRAIN_MIN;
 }
 
 /* Drain the log rings of services with tokens, DRAIN_MAX records each. */
@@ -478,8 +477,8 @@ time_val(int64_t ms)
 
 	gmtime_r(&t, &tm);
 	snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-	    tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+	    tm.tm_sec, (int)(ms % 1000));
 	return cub_val__str(buf);
 }
 
@@ -493,8 +492,8 @@ cubelog_show(struct broker *b, struct cube *c, const struct cub_val *words,
 {
 	struct cub_val *r, *lines, *e;
 	const struct cubelog_line *ln;
-	const char *verb = words->arr.len > 2 ? words->arr.items[2]->str.ptr
-					      : "show";
+	const char *verb =
+	    words->arr.len > 2 ? words->arr.items[2]->str.ptr : "show";
 	uint64_t lost;
 	unsigned i;
 	int fail = 0;

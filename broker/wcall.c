@@ -17,9 +17,9 @@
 #include "broker.h"
 #include "call.h"
 #include "cleanup.h"
+#include "cube_shared.h"
 #include "cubicle/errors.h"
 #include "cubicle/proto.h"
-#include "cube_shared.h"
 #include "log.h"
 
 #define ERR(code, ...) (*errv = cub_err_val(code, __VA_ARGS__), -EINVAL)

@@ -80,8 +80,8 @@ sf_ingress(void *ctx, enum cub_hook hook)
 		s = cub_scratch();
 		if (!s)
 			return cub_drop(hook);
-		cub_log(CUB_LOG_DEBUG, "forward: port %u to port %u",
-		    s->key[0], s->key[1]);
+		cub_log(CUB_LOG_DEBUG, "forward: port %u to port %u", s->key[0],
+		    s->key[1]);
 		/* The broker's egress program sends it out of the port. */
 		return cub_forward(ctx, hook, s->key[1]);
 	case SF_SLOWPATH:

@@ -33,9 +33,9 @@
 #include "evil_lim_perf.skel.h"
 #include "evil_lim_small.skel.h"
 #include "evil_lim_uring.skel.h"
+#include "evil_limits.h"
 #include "evil_logfmt.skel.h"
 #include "evil_logring.skel.h"
-#include "evil_limits.h"
 
 /* The SDK's worker runtime (sdk/src/worker_rt.h), exported to plugins. */
 extern int cubi_worker__hello(char *err, size_t errlen);
@@ -136,8 +136,8 @@ evil_limits(struct cub_cube *cube, const char *what, const struct cub_val *args,
 
 		for (i = 0; i < n; i++)
 			failed += cub_cube__log(cube, CUB_LOG_CRITICAL,
-			    "line %llu \x01\x1b[2J\xff end",
-			    (unsigned long long)i) != 0;
+				      "line %llu \x01\x1b[2J\xff end",
+				      (unsigned long long)i) != 0;
 		/* The runtime refuses a level out of range itself. */
 		if (cub_cube__log(cube, 9, "level 9") != -EINVAL)
 			return cub_cube__set_error(cube, CUB_E_INTERNAL,

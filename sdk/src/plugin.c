@@ -381,8 +381,8 @@ cub_map__dump(struct cub_cube *cube, const cub_map *map,
 static int
 config_loglevel(const struct cub_val *config)
 {
-	static const char *const names[] = {"TRACE", "DEBUG", "INFO", "WARN",
-	    "ERR", "CRITICAL", "OFF"};
+	static const char *const names[] = {
+	    "TRACE", "DEBUG", "INFO", "WARN", "ERR", "CRITICAL", "OFF"};
 	const char *s = cub_val__get_str(config, "loglevel");
 	int i;
 
@@ -415,7 +415,8 @@ cub_cube__log(struct cub_cube *cube, int level, const char *fmt, ...)
 	/* Bytes, not a string: the codec refuses a str that is not UTF-8,
 	 * and the broker escapes what is not printable anyway. */
 	cub_val__set(p, "message",
-	    cub_val__bin(buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1));
+	    cub_val__bin(
+		buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1));
 	r = call(CUB_M_CUBE_LOG, p, &res, &errv);
 	cub_val__free(res);
 	cub_val__free(errv);

@@ -462,7 +462,8 @@ cub_log_reserve(__u32 level)
 	return rec;
 }
 
-#define ___cub_log_nargs(...) ___cub_log_nargs_(0, ##__VA_ARGS__, 8, 7, 6, 5, 4, 3, 2, 1, 0)
+#define ___cub_log_nargs(...)                                                  \
+	___cub_log_nargs_(0, ##__VA_ARGS__, 8, 7, 6, 5, 4, 3, 2, 1, 0)
 #define ___cub_log_nargs_(_0, _1, _2, _3, _4, _5, _6, _7, _8, N, ...) N
 #define ___cub_log_cat(a, b) ___cub_log_cat_(a, b)
 #define ___cub_log_cat_(a, b) a##b
@@ -485,8 +486,7 @@ cub_log_reserve(__u32 level)
                                                                                \
 		_Static_assert(sizeof("" literal "") <= CUB_LOG_FMT_MAX,       \
 		    "cub_log: the format is longer than CUB_LOG_FMT_MAX - 1"); \
-		_Static_assert(                                                \
-		    ___cub_log_nargs(__VA_ARGS__) <= CUB_LOG_ARGS,             \
+		_Static_assert(___cub_log_nargs(__VA_ARGS__) <= CUB_LOG_ARGS,  \
 		    "cub_log: more than CUB_LOG_ARGS arguments");              \
 		___cub_r = cub_log_reserve(lvl);                               \
 		if (___cub_r) {                                                \
@@ -494,9 +494,8 @@ cub_log_reserve(__u32 level)
 			    sizeof("" literal ""));                            \
 			___cub_r->nargs = ___cub_log_nargs(__VA_ARGS__);       \
 			___cub_log_cat(___cub_log_args,                        \
-			    ___cub_log_nargs(__VA_ARGS__))(                    \
-			    ___cub_r, ##__VA_ARGS__)                           \
-			    bpf_ringbuf_submit(___cub_r, 0);                   \
+			    ___cub_log_nargs(__VA_ARGS__))(___cub_r,           \
+			    ##__VA_ARGS__) bpf_ringbuf_submit(___cub_r, 0);    \
 		}                                                              \
 	})
 
