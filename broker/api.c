@@ -325,6 +325,13 @@ on_cube(struct broker *b, struct cube *c, struct cubi_request *q,
 		break;
 	case CUBI_HELP:
 		*result = TAKE_PTR(res.reply);
+		/* The cube's own words: the framework's log too. */
+		if (rest->arr.len == 1 &&
+		    (p = (struct cub_val *)cub_val__get(*result, "keywords")) &&
+		    p->kind == CUB_V_ARRAY)
+			kw(p, "log", "verb",
+			    "log show: the cube's recent log lines (its "
+			    "worker's and its programs'), at its loglevel");
 		break;
 	case CUBI_ACTION:
 		if ((r = mutating(q, errv)))

@@ -98,6 +98,8 @@ silent() {
 grep -q '^loglevel: INFO$' <<<"$(cub sf1 show -o yaml)" || fail "show lacks loglevel: $(cub sf1 show -o yaml)"
 grep -qE '^loglevel +INFO$' <<<"$(cub sf1 show)" || fail "text show lacks loglevel: $(cub sf1 show)"
 [ "$(log_field loglevel)" = INFO ] || fail "log show: loglevel $(log_field loglevel)"
+grep -qE '^ *log +verb +log show' <<<"$(cub sf1 ?)" || fail "sf1 ? does not list log: $(cub sf1 ?)"
+grep -qE 'loglevel' <<<"$(cub sf1 ?)" || fail "sf1 ? does not list loglevel: $(cub sf1 ?)"
 since 0 >"$T/since"
 [ "$(grep -c '^worker INFO configuration' "$T/since")" = 5 ] ||
 	fail "expected 5 configuration lines from the worker: $(cat "$T/since")"
