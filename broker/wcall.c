@@ -183,7 +183,7 @@ wc_load(struct service *s, const struct cub_val *p, struct cub_val **res,
  * descriptors, interfaces, CPUs or sockets (a value would be resolved in
  * the broker's fd table): a worker may read them, never write them.
  * On success the lock is held and *vsz is the size of a value as user
- * space sees it (per-CPU maps: one per possible CPU).
+ * space sees it (per-CPU maps: one per possible CPU, 8-byte aligned).
  */
 static struct bmap *
 map_get(struct service *s, const char *method, const struct cub_val *p,
@@ -223,8 +223,10 @@ map_get(struct service *s, const char *method, const struct cub_val *p,
 			?: "map of an unknown type");
 		goto fail;
 	}
-	*vsz = (size_t)bm->value_size *
-	    (bpf_map_type_percpu(bm->type) ? s->b->ncpus : 1);
+	/* Per-CPU: the kernel copies each CPU's value at an 8-byte stride. */
+	*vsz = bpf_map_type_percpu(bm->type)
+		   ? (((size_t)bm->value_size + 7) & ~(size_t)7) * s->b->ncpus
+		   : bm->value_size;
 	return bm;
 fail:
 	pthread_mutex_unlock(&s->b->lock);

@@ -32,7 +32,7 @@ static const char *const evil_calls[] = {
     "bpf", "execve", "socket-inet", "fork", "open", "hang", NULL};
 static const char *const evil_objects[] = {"probe-read", "ptr-leak", NULL};
 static const char *const evil_bpfobj_objects[] = {"path-act", "path-port",
-    "dup", "clean", "big", "pcpu", "fdmap", EVIL_LIMITS_OBJECTS, NULL};
+    "dup", "clean", "big", "pcpu", "pcpu4", "fdmap", EVIL_LIMITS_OBJECTS, NULL};
 static const char *const evil_writes[] = {"forge", "flood", NULL};
 
 static const struct cub_field evil_syscall_args[] = {

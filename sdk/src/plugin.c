@@ -177,6 +177,33 @@ cub_cube__load(struct cub_cube *cube, const void *elf, size_t len)
 	return 0;
 }
 
+/* BPF_MAP_TYPE_PERCPU_HASH 5, PERCPU_ARRAY 6, LRU_PERCPU_HASH 10,
+ * PERCPU_CGROUP_STORAGE 21: the types the broker sizes per CPU. */
+static bool
+map_percpu(uint32_t type)
+{
+	return type == 5 || type == 6 || type == 10 || type == 21;
+}
+
+size_t
+cub_map__value_bytes(const cub_map *map)
+{
+	if (!map_percpu(map->type))
+		return map->value_size;
+	return (((size_t)map->value_size + 7) & ~(size_t)7) * map->ncpus;
+}
+
+void *
+cub_map__cpu_value(const cub_map *map, void *values, uint32_t cpu)
+{
+	if (!map_percpu(map->type))
+		return cpu ? NULL : values;
+	if (cpu >= map->ncpus)
+		return NULL;
+	return (uint8_t *)values +
+	       (((size_t)map->value_size + 7) & ~(size_t)7) * cpu;
+}
+
 int
 cub_cube__map(struct cub_cube *cube, const char *name, cub_map *out)
 {
@@ -201,10 +228,7 @@ cub_cube__map(struct cub_cube *cube, const char *name, cub_map *out)
 		out->key_size = (uint32_t)v[2];
 		out->value_size = (uint32_t)v[3];
 		out->max_entries = (uint32_t)v[4];
-		/* BPF_MAP_TYPE_PERCPU_HASH 5, PERCPU_ARRAY 6, LRU_PERCPU 10 */
-		out->ncpus = out->type == 5 || out->type == 6 || out->type == 10
-				 ? w.ncpus
-				 : 1;
+		out->ncpus = map_percpu(out->type) ? w.ncpus : 1;
 		return 0;
 	}
 	return -ENOENT;
@@ -236,7 +260,7 @@ cub_map__update(struct cub_cube *cube, const cub_map *map, const void *key,
 	int r;
 
 	cub_val__set(p, "value",
-	    cub_val__bin(value, (size_t)map->value_size * map->ncpus));
+	    cub_val__bin(value, cub_map__value_bytes(map)));
 	cub_val__set(p, "flags", cub_val__uint(flags));
 	r = call(CUB_M_MAP_UPDATE, p, &res, &errv);
 	cub_val__free(res);
@@ -249,7 +273,7 @@ cub_map__lookup(
 {
 	struct cub_val *p = map_params(cube, map, key), *res, *errv;
 	const struct cub_val *v;
-	size_t vsz = (size_t)map->value_size * map->ncpus;
+	size_t vsz = cub_map__value_bytes(map);
 	int r;
 
 	r = call(CUB_M_MAP_LOOKUP, p, &res, &errv);
@@ -282,7 +306,7 @@ map_batch(struct cub_cube *cube, const cub_map *map, const char *op,
 {
 	struct cub_val *p = cub_val__map(), *ka = cub_val__array(), *va = NULL;
 	struct cub_val *res, *errv;
-	size_t vsz = (size_t)map->value_size * map->ncpus;
+	size_t vsz = cub_map__value_bytes(map);
 	uint32_t i;
 	int r;
 
@@ -330,7 +354,7 @@ int
 cub_map__dump(struct cub_cube *cube, const cub_map *map,
     int (*fn)(const void *key, const void *value, void *ctx), void *ctx)
 {
-	size_t vsz = (size_t)map->value_size * map->ncpus;
+	size_t vsz = cub_map__value_bytes(map);
 	struct cub_val *p, *res, *errv, *after = NULL;
 	const struct cub_val *keys, *vals;
 	bool more = true;
