@@ -48,6 +48,31 @@ word(const struct cubi_request *q, uint32_t i)
 #define CLIENT_GRACE_PAUSE_MS 1000
 #define CLIENT_PENALTY_MS 1000
 
+/*
+ * Requests in flight.  Each nng REP context holds one request from its
+ * receipt to its reply: the main thread answers built-in requests at
+ * once and hands a request for a service's cube to that service's
+ * request thread (supervisor.c), which answers it when its worker has;
+ * meanwhile the other contexts keep receiving.  nng calls cctx_cb() on
+ * its own threads: a received request goes to the inbox for the main
+ * thread, a reply sent (or given up on) re-arms the context.
+ */
+#define CLIENT_CTXS 128
+/* Requests handled between two looks at everything else. */
+#define CLIENT_BATCH 64
+
+enum cctx_state { CX_RECV, CX_SEND };
+
+struct cctx {
+	struct broker *b;
+	nng_ctx ctx;
+	nng_aio *aio;
+	enum cctx_state state;
+	nng_msg *msg;  /* received, waiting in the inbox */
+	nng_pipe pipe; /* the connection of the request held */
+	struct cctx *next;
+};
+
 /* True for the 1st, 2nd, 4th, 8th... event: logs that cannot flood. */
 static bool
 log_due(uint64_t n)
@@ -104,23 +129,112 @@ client_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 		    pid, same, nopen, b->o.max_clients, why, n);
 }
 
+static void penalize(struct broker *b, uint32_t id);
+
+static void
+cctx_recv(struct cctx *cx)
+{
+	cx->state = CX_RECV;
+	cx->msg = NULL;
+	nng_ctx_recv(cx->ctx, cx->aio);
+}
+
+/* nng's threads: a request arrived, or a reply went out or failed. */
+static void
+cctx_cb(void *arg)
+{
+	struct cctx *cx = arg;
+	struct broker *b = cx->b;
+	int r = nng_aio_result(cx->aio);
+	uint64_t n;
+
+	if (cx->state == CX_RECV) {
+		if (r == NNG_ECLOSED)
+			return;
+		if (r) {
+			cctx_recv(cx);
+			return;
+		}
+		cx->msg = nng_aio_get_msg(cx->aio);
+		cx->pipe = nng_msg_get_pipe(cx->msg);
+		cx->next = NULL;
+		pthread_mutex_lock(&b->inbox_lock);
+		*b->inbox_tail = cx;
+		b->inbox_tail = &cx->next;
+		pthread_mutex_unlock(&b->inbox_lock);
+		broker_wake(b);
+		return;
+	}
+	if (r) {
+		nng_msg_free(nng_aio_get_msg(cx->aio));
+		nng_aio_set_msg(cx->aio, NULL);
+		if (r == NNG_ECLOSED)
+			return;
+		/* The connection's previous reply is still unread. */
+		__atomic_store_n(&b->last_drop_ms, now_ms(), __ATOMIC_RELEASE);
+		n = __atomic_add_fetch(&b->replies_dropped, 1, __ATOMIC_ACQ_REL);
+		penalize(b, (uint32_t)nng_pipe_id(cx->pipe));
+		nng_pipe_close(cx->pipe);
+		if (log_due(n))
+			log_warn("client connection %" PRIu32 " does not read "
+				 "its replies (%s): reply dropped, connection "
+				 "closed (%" PRIu64 " dropped so far)",
+			    (uint32_t)nng_pipe_id(cx->pipe), nng_strerror(r),
+			    n);
+	}
+	cctx_recv(cx);
+}
+
 int
 api_clients_init(struct broker *b)
 {
+	struct cctx *cx;
+	unsigned i;
 	int r;
 
 	pthread_mutex_init(&b->clients_lock, NULL);
+	pthread_mutex_init(&b->inbox_lock, NULL);
+	b->inbox_tail = &b->inbox_head;
 	b->clients = calloc(b->o.max_clients, sizeof(*b->clients));
-	if (!b->clients)
+	b->cctxs = calloc(CLIENT_CTXS, sizeof(*b->cctxs));
+	if (!b->clients || !b->cctxs)
 		return log_errno(-ENOMEM, "client table");
 	if ((r = nng_pipe_notify(
 		 b->client, NNG_PIPE_EV_ADD_PRE, client_pipe_cb, b)) ||
 	    (r = nng_pipe_notify(
-		 b->client, NNG_PIPE_EV_REM_POST, client_pipe_cb, b)) ||
-	    (r = nng_socket_get_int(
-		 b->client, NNG_OPT_SENDFD, &b->client_sendfd)))
+		 b->client, NNG_PIPE_EV_REM_POST, client_pipe_cb, b)))
 		return log_err("client socket: %s", nng_strerror(r)), -EIO;
+	for (i = 0; i < CLIENT_CTXS; i++) {
+		cx = &b->cctxs[i];
+		cx->b = b;
+		if ((r = nng_ctx_open(&cx->ctx, b->client)) ||
+		    (r = nng_aio_alloc(&cx->aio, cctx_cb, cx)))
+			return log_err("client context: %s", nng_strerror(r)),
+			       -EIO;
+		b->ncctx++;
+		cctx_recv(cx);
+	}
 	return 0;
+}
+
+/* After the client socket is closed: no callback runs any more. */
+void
+api_shutdown(struct broker *b)
+{
+	struct cctx *cx;
+	unsigned i;
+
+	for (i = 0; i < b->ncctx; i++) {
+		cx = &b->cctxs[i];
+		nng_aio_stop(cx->aio);
+		nng_msg_free(nng_aio_get_msg(cx->aio));
+		nng_aio_free(cx->aio);
+	}
+	for (cx = b->inbox_head; cx; cx = cx->next)
+		nng_msg_free(cx->msg);
+	free(b->cctxs);
+	b->cctxs = NULL;
+	b->ncctx = 0;
 }
 
 void
@@ -172,11 +286,16 @@ list_services(struct broker *b)
 	struct cub_val *arr = cub_val__array(), *e;
 	struct service *s;
 	struct cube *c;
+	uint64_t dropped;
 	unsigned n;
 
 	for (s = b->svcs; s; s = s->next) {
-		for (n = 0, c = b->cubes; c; c = c->next)
+		for (n = 0, dropped = 0, c = b->cubes; c; c = c->next) {
 			n += c->svc == s;
+			dropped += c->svc == s ? __atomic_load_n(&c->pktin_dropped,
+						  __ATOMIC_RELAXED)
+					    : 0;
+		}
 		e = cub_val__map();
 		cub_val__set(e, "name", cub_val__str(s->name));
 		cub_val__set(e, "status",
@@ -185,6 +304,8 @@ list_services(struct broker *b)
 		cub_val__set(e, "uid", cub_val__uint(s->uid));
 		cub_val__set(e, "restarts", cub_val__uint(s->restarts));
 		cub_val__set(e, "cubes", cub_val__uint(n));
+		cub_val__set(e, "queued", cub_val__uint(s->jq_len));
+		cub_val__set(e, "pktin_dropped", cub_val__uint(dropped));
 		cub_val__push(arr, e);
 	}
 	return arr;
@@ -581,18 +702,20 @@ penalize(struct broker *b, uint32_t id)
 }
 
 /*
- * Answer the request in hand (on b->client_pipe) without blocking: nng
- * takes the reply at once unless the connection's previous reply is still
- * being written, i.e. the client does not read.  Takes errv and result.
+ * Answer the request cx holds, without blocking: nng takes the reply at
+ * once unless the connection's previous reply is still being written,
+ * i.e. the client does not read; then cctx_cb() drops it after the
+ * grace.  Takes errv and result.  Any thread, b->state_lock held or not.
  */
 static void
-reply(struct broker *b, uint32_t msgid, struct cub_val *errv,
+reply(struct broker *b, struct cctx *cx, uint32_t msgid, struct cub_val *errv,
     struct cub_val *result)
 {
-	struct pollfd pfd = {.fd = b->client_sendfd, .events = POLLIN};
+	int64_t last = __atomic_load_n(&b->last_drop_ms, __ATOMIC_ACQUIRE);
+	nng_msg *m = NULL;
 	void *buf;
 	size_t len;
-	int r, grace;
+	int r;
 
 	if (errv)
 		result = cub_val__free(result);
@@ -601,47 +724,113 @@ reply(struct broker *b, uint32_t msgid, struct cub_val *errv,
 	if ((r = cub_rpc__encode_response(msgid, errv, result, &buf, &len))) {
 		log_warn(
 		    "reply to request %" PRIu32 ": %s", msgid, strerror(-r));
+		cctx_recv(cx);
 		return;
 	}
-	/* Writable once the connection's last reply went out. */
-	grace = now_ms() - b->last_drop_ms < CLIENT_GRACE_PAUSE_MS
-		    ? 0
-		    : CLIENT_SEND_GRACE_MS;
-	if (poll(&pfd, 1, grace) < 0 && errno != EINTR)
-		log_errno(-errno, "poll client socket");
-	r = cubi_send(b->client, buf, len, NNG_FLAG_NONBLOCK);
+	r = nng_msg_alloc(&m, 0) || nng_msg_append(m, buf, len);
 	free(buf);
-	if (!r)
+	if (r) {
+		nng_msg_free(m);
+		log_warn("reply to request %" PRIu32 ": out of memory", msgid);
+		cctx_recv(cx);
 		return;
-	b->last_drop_ms = now_ms();
-	b->replies_dropped++;
-	penalize(b, (uint32_t)nng_pipe_id(b->client_pipe));
-	nng_pipe_close(b->client_pipe);
-	if (log_due(b->replies_dropped))
-		log_warn("client connection %" PRIu32 " does not read its "
-			 "replies (%s): reply dropped, connection closed "
-			 "(%" PRIu64 " dropped so far)",
-		    (uint32_t)nng_pipe_id(b->client_pipe), nng_strerror(r),
-		    b->replies_dropped);
+	}
+	/* Skipped for a while after a drop, so that clients that
+	 * reconnect and pipeline again cost no grace each. */
+	nng_aio_set_timeout(cx->aio,
+	    now_ms() - last < CLIENT_GRACE_PAUSE_MS ? NNG_DURATION_ZERO
+						    : CLIENT_SEND_GRACE_MS);
+	nng_aio_set_msg(cx->aio, m);
+	cx->state = CX_SEND;
+	nng_ctx_send(cx->ctx, cx->aio);
 }
 
+/* Serve a checked request; b->state_lock held.  Takes rpc's content. */
 void
-api_handle(struct broker *b, nng_msg *msg)
+api_serve(struct broker *b, struct cctx *cx, struct cub_rpc *rpc)
 {
 	struct cub_val *result = NULL, *errv = NULL;
 	struct rid_entry *cached;
-	struct cub_rpc rpc = {0};
-	uint64_t hash;
 	struct cubi_request q;
+	uint64_t hash;
+
+	if (!cubi_request__check(rpc->params, &q, &errv)) {
+		cached = q.rid ? rid_find(b, q.rid) : NULL;
+		hash = cached ? request_hash(rpc->method, rpc->params) : 0;
+		if (cached && hash && cached->hash == hash) {
+			const struct cub_val *ce =
+			    cub_val__get(cached->reply, "error");
+
+			log_info("request %s answered again from cache", q.rid);
+			errv = ce->kind == CUB_V_NIL ? NULL : cub_val__dup(ce);
+			result =
+			    cub_val__dup(cub_val__get(cached->reply, "result"));
+		} else {
+			/* A read is served afresh; a change is refused by
+			 * mutating(). */
+			rid_clash = cached;
+			on_request(b, &q, &result, &errv);
+			rid_clash = NULL;
+			if (q.rid && q.mutating && !cached)
+				rid_store(b, q.rid,
+				    request_hash(rpc->method, rpc->params),
+				    errv, result);
+		}
+	}
+	reply(b, cx, rpc->msgid, errv, result);
+	cub_rpc__clear(rpc);
+}
+
+/*
+ * The service whose request thread must serve a request: the one whose
+ * cube or service the first words name.  NULL: the main thread serves it
+ * (built-in words, unknown names, bad requests).  b->state_lock held.
+ */
+struct service *
+api_route(struct broker *b, const struct cub_rpc *rpc)
+{
+	struct cub_val *errv = NULL;
+	struct cubi_request q;
+	const char *w0, *w1;
+	struct service *s;
+	struct cube *c;
+
+	if (cubi_request__check(rpc->params, &q, &errv)) {
+		cub_val__free(errv);
+		return NULL;
+	}
+	w0 = word(&q, 0);
+	w1 = word(&q, 1);
+	if (!w0)
+		return NULL;
+	if (!strcmp(w0, CUBI_W_CUBE))
+		return w1 && (c = cube_find(b, w1)) ? c->svc : NULL;
+	if (!strcmp(w0, "?") || !strcmp(w0, "help") ||
+	    !strcmp(w0, "cubes") || !strcmp(w0, "services") ||
+	    !strcmp(w0, "show"))
+		return NULL;
+	if ((s = svc_find(b, w0)))
+		return s;
+	if ((c = cube_find(b, w0)))
+		return c->svc;
+	return NULL;
+}
+
+/* One received request; main thread, b->state_lock held. */
+static void
+api_handle(struct broker *b, struct cctx *cx, nng_msg *msg)
+{
+	struct cub_val *result = NULL, *errv = NULL;
+	struct cub_rpc rpc = {0};
+	struct service *s;
 	char err[256];
 	int r;
 
-	b->client_pipe = nng_msg_get_pipe(msg);
 	r = cub_rpc__decode(
 	    nng_msg_body(msg), nng_msg_len(msg), &rpc, err, sizeof(err));
 	nng_msg_free(msg);
 	if (r || rpc.type != CUB_RPC_REQUEST) {
-		reply(b, rpc.msgid,
+		reply(b, cx, rpc.msgid,
 		    cub_err_val(r == -EMSGSIZE || r == -ELOOP ? CUB_E_TOOBIG
 							      : CUB_E_BADMSG,
 			"%s",
@@ -653,7 +842,6 @@ api_handle(struct broker *b, nng_msg *msg)
 		return;
 	}
 	if (!strcmp(rpc.method, CUB_M_PING)) {
-		struct service *s;
 		bool ready = true;
 
 		for (s = b->svcs; s; s = s->next)
@@ -663,37 +851,44 @@ api_handle(struct broker *b, nng_msg *msg)
 		cub_val__set(result, "pid", cub_val__uint((uint64_t)getpid()));
 		cub_val__set(result, "ready", cub_val__bool(ready));
 	} else if (!strcmp(rpc.method, CUB_M_REQUEST)) {
-		if (!cubi_request__check(rpc.params, &q, &errv)) {
-			cached = q.rid ? rid_find(b, q.rid) : NULL;
-			hash =
-			    cached ? request_hash(rpc.method, rpc.params) : 0;
-			if (cached && hash && cached->hash == hash) {
-				const struct cub_val *ce =
-				    cub_val__get(cached->reply, "error");
-
-				log_info("request %s answered again from cache",
-				    q.rid);
-				errv = ce->kind == CUB_V_NIL ? NULL
-							     : cub_val__dup(ce);
-				result = cub_val__dup(
-				    cub_val__get(cached->reply, "result"));
-			} else {
-				/* A read is served afresh; a change is
-				 * refused by mutating(). */
-				rid_clash = cached;
-				on_request(b, &q, &result, &errv);
-				rid_clash = NULL;
-				if (q.rid && q.mutating && !cached)
-					rid_store(b, q.rid,
-					    request_hash(
-						rpc.method, rpc.params),
-					    errv, result);
-			}
+		s = api_route(b, &rpc);
+		if (!s) {
+			api_serve(b, cx, &rpc);
+			return;
 		}
+		if (!sup_enqueue(s, cx, &rpc, &errv))
+			return; /* answered by the service's thread */
 	} else {
 		errv =
 		    cub_err_val(CUB_E_NOMETHOD, "no method '%s'", rpc.method);
 	}
-	reply(b, rpc.msgid, errv, result);
+	reply(b, cx, rpc.msgid, errv, result);
 	cub_rpc__clear(&rpc);
+}
+
+/*
+ * The main loop's share: a bounded batch of received requests.  True
+ * when more are waiting (the loop then looks again without sleeping).
+ */
+bool
+api_poll(struct broker *b)
+{
+	struct cctx *cx;
+	unsigned i;
+	bool more;
+
+	for (i = 0; i < CLIENT_BATCH; i++) {
+		pthread_mutex_lock(&b->inbox_lock);
+		cx = b->inbox_head;
+		if (cx && !(b->inbox_head = cx->next))
+			b->inbox_tail = &b->inbox_head;
+		pthread_mutex_unlock(&b->inbox_lock);
+		if (!cx)
+			return false;
+		api_handle(b, cx, cx->msg);
+	}
+	pthread_mutex_lock(&b->inbox_lock);
+	more = b->inbox_head != NULL;
+	pthread_mutex_unlock(&b->inbox_lock);
+	return more;
 }

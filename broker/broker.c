@@ -48,36 +48,38 @@ broker_wake(struct broker *b)
 	(void)n; /* full pipe: the loop wakes up anyway */
 }
 
-/* Client requests handled between two looks at everything else. */
-#define CLIENT_BATCH 64
-
 /*
- * The main loop sleeps in poll() until a client message, a signal
- * (SIGCHLD: a worker exited; SIGTERM/SIGINT: stop), a wake-up from a
- * service thread (a worker said hello), a packet in a cube's slow-path
- * ring, or the next restart due.  An idle broker uses no CPU.
+ * The main loop sleeps in poll() until a client request (api.c puts it
+ * in the inbox and writes b->wake), a signal (SIGCHLD: a worker exited;
+ * SIGTERM/SIGINT: stop), a wake-up from a service thread (a worker said
+ * hello), a packet in a cube's slow-path ring, or the next restart due.
+ * It holds b->state_lock except in poll(); it never waits for a worker:
+ * requests that need one go to the service's request thread.  An idle
+ * broker uses no CPU.
  */
 static int
 main_loop(struct broker *b)
 {
-	static struct pollfd pfd[3 + 1024];
+	static struct pollfd pfd[2 + 1024];
 	struct signalfd_siginfo si;
 	char drain[64];
-	nng_msg *msg;
-	int cfd, n, r, i;
+	bool more = false;
+	int n, t;
 
-	if ((r = nng_socket_get_int(b->client, NNG_OPT_RECVFD, &cfd)))
-		return log_err("client socket: %s", nng_strerror(r)), -EIO;
+	pthread_mutex_lock(&b->state_lock);
 	while (!b->stop) {
 		sup_tick(b);
 		slowpath_poll(b);
-		pfd[0] = (struct pollfd){.fd = cfd, .events = POLLIN};
-		pfd[1] = (struct pollfd){.fd = b->sigfd, .events = POLLIN};
-		pfd[2] = (struct pollfd){.fd = b->wake[0], .events = POLLIN};
-		n = 3 + slowpath_fds(b, pfd + 3, 1024);
-		if (poll(pfd, (nfds_t)n, sup_next_timeout(b)) < 0 &&
-		    errno != EINTR)
-			return log_errno(-errno, "poll");
+		pfd[0] = (struct pollfd){.fd = b->sigfd, .events = POLLIN};
+		pfd[1] = (struct pollfd){.fd = b->wake[0], .events = POLLIN};
+		n = 2 + slowpath_fds(b, pfd + 2, 1024);
+		t = more ? 0 : sup_next_timeout(b);
+		pthread_mutex_unlock(&b->state_lock);
+		if (poll(pfd, (nfds_t)n, t) < 0 && errno != EINTR) {
+			log_errno(-errno, "poll");
+			return -EIO;
+		}
+		pthread_mutex_lock(&b->state_lock);
 		while (read(b->sigfd, &si, sizeof(si)) == sizeof(si))
 			if (si.ssi_signo != SIGCHLD)
 				b->stop = (int)si.ssi_signo;
@@ -85,11 +87,9 @@ main_loop(struct broker *b)
 			;
 		/* A bounded batch: clients that keep the socket busy do not
 		 * keep signals, supervision and the slow path waiting. */
-		for (i = 0; i < CLIENT_BATCH &&
-			    !nng_recvmsg(b->client, &msg, NNG_FLAG_NONBLOCK);
-		     i++)
-			api_handle(b, msg);
+		more = api_poll(b);
 	}
+	pthread_mutex_unlock(&b->state_lock);
 	return 0;
 }
 
@@ -248,6 +248,7 @@ shutdown_thread(void *arg)
 	sup_shutdown(b);
 	nng_close(b->client);
 	nng_close(b->events);
+	api_shutdown(b);
 	return NULL;
 }
 
@@ -402,6 +403,7 @@ main(int argc, char **argv)
 	log_set_ident("cubicled");
 	log_set_level(b->o.log_level);
 	libbpf_set_print(libbpf_log);
+	pthread_mutex_init(&b->state_lock, NULL);
 	pthread_mutex_init(&b->lock, NULL);
 	/* Signals are read from a signalfd by the main loop: block them
 	 * before any thread (nng's included) exists, so all inherit it. */
@@ -431,9 +433,10 @@ main(int argc, char **argv)
 	raise_nofile(b);
 	if (client_listen(b))
 		return 1;
-	if (sup_init(b))
-		return 1;
-	if (broker_load(b))
+	pthread_mutex_lock(&b->state_lock);
+	r = sup_init(b) || broker_load(b);
+	pthread_mutex_unlock(&b->state_lock);
+	if (r)
 		return 1;
 	log_info("ready: socket-dir %s, state-dir %s, pin-root %s",
 	    b->o.socket_dir, b->o.state_dir, b->o.pin_root);

@@ -88,6 +88,7 @@ cube_free(struct cube *c)
 	}
 	bpfobj_free(c->obj);
 	cub_val__free(c->doc);
+	free(c->pktq);
 	free(c);
 	return NULL;
 }
