@@ -47,8 +47,8 @@ is_key(const char *s, size_t len)
 
 #define USAGE(...) (snprintf(err, errlen, __VA_ARGS__), -EINVAL)
 
-int
-cli_parse(int argc, char **argv, struct cli_cmd *cmd, char *err, size_t errlen)
+static int
+parse_args(int argc, char **argv, struct cli_cmd *cmd, char *err, size_t errlen)
 {
 	bool opts = true;
 	const char *a, *val, *eq;
@@ -478,4 +478,16 @@ cli_render(FILE *f, const struct cub_val *v, enum cli_out out)
 		fprintf(f, "%s\n", s ? s : "");
 		free(s);
 	}
+}
+
+/* On failure nothing is left to free: the caller only prints err. */
+int
+cli_parse(int argc, char **argv, struct cli_cmd *cmd, char *err, size_t errlen)
+{
+	int r;
+
+	r = parse_args(argc, argv, cmd, err, errlen);
+	if (r)
+		cli_cmd_clear(cmd);
+	return r;
 }

@@ -28,7 +28,7 @@ decode)
 	;;
 request)
 	srcs="$sdk/val.c $sdk/errors.c $sdk/msgpack.c $sdk/json.c"
-	srcs="$srcs $sdk/schema.c $sdk/tree.c"
+	srcs="$srcs $sdk/schema.c $sdk/tree.c $sdk/util/names.c $sdk/util/text.c"
 	;;
 *)
 	echo "$0: unknown target '$target' (decode or request)" >&2
@@ -65,7 +65,7 @@ fi
 # shellcheck disable=SC2046,SC2086 # word splitting is wanted here
 "$cc" -g -O1 -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=undefined -D_GNU_SOURCE -std=gnu11 \
-	-I "$src/sdk/include" -I "$sdk" \
+	-I "$src/sdk/include" -I "$sdk" -I "$sdk/util" \
 	"$src/tests/fuzz/fuzz_$target.c" $srcs \
 	$(pkg-config --cflags --libs msgpack) \
 	-o "$work/fuzz_$target"
