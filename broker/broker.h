@@ -130,6 +130,11 @@ struct cube {
 	struct service *svc;
 	enum hook hook;
 	struct cub_val *doc; /* desired config as last applied */
+	/* While a change of this cube waits for its worker (b->state_lock
+	 * released), what other requests' saves write for it: the document
+	 * before the change, or nothing (being created or deleted). */
+	struct cub_val *stored_doc;
+	bool stored_absent;
 	struct bpfobj *obj;  /* NULL until the worker loads it */
 	struct bport *ports;
 	/* Slow path (slowpath.c): a ring of PKTIN_QUEUE, allocated on the
