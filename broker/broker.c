@@ -48,14 +48,18 @@ broker_wake(struct broker *b)
 	(void)n; /* full pipe: the loop wakes up anyway */
 }
 
+/* How soon the loop looks at the rings again when b->lock was busy. */
+#define SLOWPATH_RETRY_MS 10
+
 /*
  * The main loop sleeps in poll() until a client request (api.c puts it
  * in the inbox and writes b->wake), a signal (SIGCHLD: a worker exited;
  * SIGTERM/SIGINT: stop), a wake-up from a service thread (a worker said
  * hello), a packet in a cube's slow-path ring, or the next restart due.
- * It holds b->state_lock except in poll(); it never waits for a worker:
- * requests that need one go to the service's request thread.  An idle
- * broker uses no CPU.
+ * It holds b->state_lock except in poll(); it never waits for a worker
+ * (requests that need one go to the service's request thread), nor for
+ * b->lock (slowpath.c takes it only when free).  An idle broker uses no
+ * CPU.
  */
 static int
 main_loop(struct broker *b)
@@ -72,8 +76,15 @@ main_loop(struct broker *b)
 		slowpath_poll(b);
 		pfd[0] = (struct pollfd){.fd = b->sigfd, .events = POLLIN};
 		pfd[1] = (struct pollfd){.fd = b->wake[0], .events = POLLIN};
-		n = 2 + slowpath_fds(b, pfd + 2, 1024);
+		n = slowpath_fds(b, pfd + 2, 1024);
 		t = more ? 0 : sup_next_timeout(b);
+		if (n < 0) {
+			/* b->lock busy: look at the rings again soon. */
+			t = t >= 0 && t < SLOWPATH_RETRY_MS ? t
+							    : SLOWPATH_RETRY_MS;
+			n = 0;
+		}
+		n += 2;
 		pthread_mutex_unlock(&b->state_lock);
 		if (poll(pfd, (nfds_t)n, t) < 0 && errno != EINTR) {
 			log_errno(-errno, "poll");

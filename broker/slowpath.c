@@ -72,14 +72,20 @@ slowpath_open(struct broker *b, struct cube *c)
 	return 0;
 }
 
-/* The rings' epoll fds, for the main loop's poll(); lock taken. */
+/*
+ * The rings' epoll fds, for the main loop's poll(); b->lock taken if it
+ * is free.  -1: it is not (a worker-call thread holds it, through a
+ * verifier load perhaps): the main loop does not wait for it, it looks
+ * again a moment later.
+ */
 int
 slowpath_fds(struct broker *b, struct pollfd *pfd, int max)
 {
 	struct cube *c;
 	int n = 0;
 
-	pthread_mutex_lock(&b->lock);
+	if (pthread_mutex_trylock(&b->lock))
+		return -1;
 	for (c = b->cubes; c && n < max; c = c->next)
 		if (c->obj && c->obj->pktin)
 			pfd[n++] = (struct pollfd){
@@ -100,13 +106,15 @@ port_name(struct cube *c, uint32_t index)
 	return NULL;
 }
 
-/* Drain every cube's ring; main thread, b->state_lock held. */
+/* Drain every cube's ring; main thread, b->state_lock held.  Skipped
+ * while b->lock is busy (the records wait in the rings). */
 void
 slowpath_poll(struct broker *b)
 {
 	struct cube *c;
 
-	pthread_mutex_lock(&b->lock);
+	if (pthread_mutex_trylock(&b->lock))
+		return;
 	for (c = b->cubes; c; c = c->next)
 		if (c->obj && c->obj->pktin)
 			ring_buffer__consume(c->obj->pktin);
