@@ -13,7 +13,7 @@
  * cube are applied and answered in arrival order (a show after a set sees
  * the set) while other services and built-in requests go on.  The thread
  * runs, in this order: the replay after a hello, queued requests, and
- * packets for the slow path (one-way notifications).  Only this thread
+ * the slow path's packet.in batches (slowpath.c).  Only this thread
  * talks on the service's cmd socket.
  */
 #include <dirent.h>

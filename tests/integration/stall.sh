@@ -7,7 +7,8 @@
 # within a generous deadline, and so does the slow cube itself between
 # two packets.  A set then a show on one cube, queued behind a slow
 # action, see each other in order.  A worker past --call-timeout is
-# still killed and restarted.
+# still killed and restarted, and requests past the 32 its queue holds
+# are refused at once.
 . "$(dirname "$0")/../lib/netns.sh"
 
 PLUGINS+=("$CUB_BUILD/plugins/testing/evil.so")
@@ -90,11 +91,25 @@ grep -q 9000 "$T/slowact.out" || fail "slow action: $(cat "$T/slowact.out")"
 # 4. Past --call-timeout (12 s): killed, restarted, and nobody else waits.
 old=$(worker_pid evil)
 rc=0
-err=$(cub --timeout 30000 e1 debug slow sleep_ms=60000 2>&1) &
+cub --timeout 30000 e1 debug slow sleep_ms=60000 >"$T/timeout.out" 2>&1 &
 SLOW=$!
 sleep 0.5
+# Meanwhile 40 more requests for e1: 32 wait their turn, the rest are
+# refused at once.
+QUEUED=()
+for i in $(seq 1 40); do
+	cub --timeout 30000 e1 ports p1 show action >"$T/q$i.out" 2>&1 &
+	QUEUED+=($!)
+done
 others_answer 4
 wait "$SLOW" || rc=$?
+wait "${QUEUED[@]}" || true
+busy=$(cat "$T"/q*.out | grep -c "is busy" || true)
+cub_log "$busy of 40 requests queued behind a hung worker refused as busy"
+[ "$busy" -ge 1 ] && [ "$busy" -le 8 ] ||
+	fail "$busy of 40 requests behind a hung worker refused as busy, expected 1 to 8"
+grep -q "did not answer 'cube.action' within 12000" "$T/timeout.out" ||
+	fail "action past --call-timeout: $(cat "$T/timeout.out")"
 [ "$rc" != 0 ] || fail "an action past --call-timeout succeeded"
 for _ in $(seq 1 100); do
 	new=$(worker_pid evil)
