@@ -359,24 +359,38 @@ top_help(struct broker *b)
  * Without its worker (restarting) a show would silently lack them: it is
  * refused instead, and the client can retry.
  */
-static struct cub_val *
-doc_for_show(struct broker *b, struct cube *c, struct cub_val **errv)
+/*
+ * The ro fields of a show, as two overlays: port status from the broker,
+ * and the worker's answer to a show of config (taken: the part shown,
+ * from cubi_tree__read(), or the whole document).
+ */
+static int
+show_overlays(struct broker *b, struct cube *c, struct cub_val *config,
+    struct cub_val *ovs[2], struct cub_val **errv)
 {
-	struct cub_val *doc = cub_val__dup(c->doc), *p, *ov = NULL, *e2 = NULL;
-	struct cub_val *ports = cub_val__get(doc, "ports");
+	const struct cub_val *ports = cub_val__get(c->doc, "ports");
+	struct cub_val *p, *ov = NULL, *e2 = NULL, *st, *sports;
+	const char *name;
 	struct bport *bp;
 	uint32_t i;
 
+	/* Port status, from the broker: {ports: [{name, status}]}. */
+	st = cub_val__map();
+	sports = cub_val__array();
 	for (i = 0; ports && ports->kind == CUB_V_ARRAY && i < ports->arr.len;
 	     i++) {
-		p = ports->arr.items[i];
-		bp = topo_port(c, cub_val__get_str(p, "name") ?: "");
+		name = cub_val__get_str(ports->arr.items[i], "name") ?: "";
+		bp = topo_port(c, name);
+		p = cub_val__map();
+		cub_val__set(p, "name", cub_val__str(name));
 		cub_val__set(p, "status",
 		    cub_val__str(bp && bp->ifindex ? "UP" : "DOWN"));
+		cub_val__push(sports, p);
 	}
+	cub_val__set(st, "ports", sports);
 	p = cub_val__map();
 	cub_val__set(p, "cube", cub_val__str(c->name));
-	cub_val__set(p, "config", cub_val__dup(c->doc));
+	cub_val__set(p, "config", config);
 	if (sup_call(
 		c->svc, CUB_M_CUBE_SHOW, p, &ov, &e2, b->o.call_timeout_ms)) {
 		const char *msg;
@@ -386,11 +400,32 @@ doc_for_show(struct broker *b, struct cube *c, struct cub_val **errv)
 		    "cube '%s': counters and state unavailable: %s", c->name,
 		    msg);
 		cub_val__free(e2);
-		return cub_val__free(doc);
+		cub_val__free(st);
+		return -EAGAIN;
 	}
-	if (ov && ov->kind == CUB_V_MAP)
-		cubi_tree__merge_overlay(c->svc->schema, doc, ov);
-	cub_val__free(ov);
+	if (ov && ov->kind != CUB_V_MAP)
+		ov = cub_val__free(ov);
+	ovs[0] = st;
+	ovs[1] = ov;
+	return 0;
+}
+
+/* A whole-document copy with the ro fields, for shows inside read-only
+ * lists (cubi_tree__read() hands those back). */
+static struct cub_val *
+doc_for_show(struct broker *b, struct cube *c, struct cub_val **errv)
+{
+	struct cub_val *doc, *ovs[2];
+	uint32_t i;
+
+	if (show_overlays(b, c, cub_val__dup(c->doc), ovs, errv))
+		return NULL;
+	doc = cub_val__dup(c->doc);
+	for (i = 0; doc && i < 2; i++)
+		if (ovs[i])
+			cubi_tree__merge_overlay(c->svc->schema, doc, ovs[i]);
+	cub_val__free(ovs[0]);
+	cub_val__free(ovs[1]);
 	return doc;
 }
 
@@ -427,7 +462,7 @@ on_cube(struct broker *b, struct cube *c, struct cubi_request *q,
     struct cub_val **result, struct cub_val **errv)
 {
 	struct cubi_result res = {0};
-	struct cub_val *rest = cub_val__array(), *work, *p;
+	struct cub_val *rest = cub_val__array(), *work = NULL, *p, *ovs[2];
 	struct service *s = c->svc;
 	uint32_t i;
 	int r;
@@ -440,9 +475,15 @@ on_cube(struct broker *b, struct cube *c, struct cubi_request *q,
 	}
 	for (i = 1; i < q->words->arr.len; i++)
 		cub_val__push(rest, cub_val__str(word(q, i)));
-	work = cub_val__dup(c->doc);
-	r = cubi_tree__apply(
-	    s->schema, work, rest, q->args, q->body, &res, errv);
+	/* Reads run on the document itself; changes on a copy. */
+	r = cubi_tree__read(
+	    s->schema, c->doc, rest, q->args, NULL, 0, &res, errv);
+	if (r == CUBI_NEEDS_COPY) {
+		cubi_result__clear(&res);
+		work = cub_val__dup(c->doc);
+		r = cubi_tree__apply(
+		    s->schema, work, rest, q->args, q->body, &res, errv);
+	}
 	if (r)
 		goto out;
 	if (res.del_cube) {
@@ -453,9 +494,28 @@ on_cube(struct broker *b, struct cube *c, struct cubi_request *q,
 	}
 	switch (res.verb) {
 	case CUBI_SHOW:
+		if (!work && !res.want_overlay) {
+			*result = TAKE_PTR(res.reply);
+			break;
+		}
+		if (!work) {
+			/* Ro fields: the worker shows the part shown only,
+			 * and its overlay is merged into that part. */
+			p = TAKE_PTR(res.scope);
+			cubi_result__clear(&res);
+			if ((r = show_overlays(b, c, p, ovs, errv)))
+				break;
+			r = cubi_tree__read(s->schema, c->doc, rest, q->args,
+			    (const struct cub_val *const *)ovs, 2, &res, errv);
+			cub_val__free(ovs[0]);
+			cub_val__free(ovs[1]);
+			if (!r)
+				*result = TAKE_PTR(res.reply);
+			break;
+		}
 		/* Resolve the words again on the document with ro fields. */
-		cub_val__free(work);
 		cubi_result__clear(&res);
+		cub_val__free(work);
 		work = doc_for_show(b, c, errv);
 		if (!work) {
 			r = -EAGAIN;

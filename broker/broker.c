@@ -144,6 +144,10 @@ usage(FILE *f)
 	    "                     maps of all cubes of one service together "
 	    "(default\n"
 	    "                     1073741824)\n"
+	    "  --discard-strays   with no state store, detach and unpin the "
+	    "cubes\n"
+	    "                     pinned by an earlier run instead of "
+	    "refusing to start\n"
 	    "  --debug            log debug messages\n",
 	    CUB_PLUGIN_DIR, CUB_WORKER_BIN);
 }
@@ -299,6 +303,7 @@ main(int argc, char **argv)
 	    {"max-cube-map-bytes", required_argument, NULL, 'C'},
 	    {"max-service-map-bytes", required_argument, NULL, 'M'},
 	    {"max-clients", required_argument, NULL, 'm'},
+	    {"discard-strays", no_argument, NULL, 'D'},
 	    {"debug", no_argument, NULL, 'd'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -393,6 +398,9 @@ main(int argc, char **argv)
 				b->o.max_cube_map_bytes = v;
 			else
 				b->o.max_service_map_bytes = v;
+			break;
+		case 'D':
+			b->o.discard_strays = true;
 			break;
 		case 'd':
 			b->o.log_level = LOG_P_DEBUG;

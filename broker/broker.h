@@ -56,6 +56,7 @@ struct broker_opts {
 	uint64_t max_cube_map_bytes;    /* maps of one cube's object */
 	uint64_t max_service_map_bytes; /* maps of all cubes of a service */
 	unsigned max_clients;           /* client connections held at once */
+	bool discard_strays; /* no store: detach and unpin what is pinned */
 };
 
 /* One open client connection (api.c), by nng pipe id and peer pid. */
@@ -286,6 +287,13 @@ int topo_reattach_all(struct broker *b, struct cube *c, int old_prog_fd);
 struct bport *topo_port(struct cube *c, const char *name);
 struct cube *topo_netdev_owner(
     struct broker *b, const char *peer, struct bport **port);
+/*
+ * Remove from every netdev of the namespace (XDP in any mode, Cubicle's
+ * tc ingress slot) the programs of a stray cube: prog_id, or any program
+ * using the map ports_map_id (its cub_ports: older programs of it too).
+ * Nothing else is touched.  The number of hooks detached, or -errno.
+ */
+int topo_detach_stray(uint32_t prog_id, uint32_t ports_map_id);
 
 /* store.c (store.h) */
 /* persist.c */

@@ -6,12 +6,25 @@
  * config is the desired state; hash and ports are what the broker needs to
  * adopt the pinned objects and attachments after a restart.  Cubes of a
  * service that is not installed any more are kept as they are.
+ *
+ * The store is the truth.  A cube in the store whose pins are gone (a
+ * reboot) is rebuilt: the worker loads its program again and its ports
+ * are attached again.  A cube pinned but not in the store (a create the
+ * broker was killed in before it was acknowledged, or a store restored
+ * from before) is a stray: its programs are detached and its pins
+ * removed.  With no store at all, pins are refused: the broker does not
+ * guess whether the store was lost or meant to go; --discard-strays says.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
 
 #include "broker.h"
 #include "cubicle/errors.h"
@@ -72,8 +85,12 @@ broker_save(struct broker *b, const struct cube *skip, struct cub_val **errv)
 	return r;
 }
 
+/*
+ * Load one cube record and link it at *tail: the list keeps the order it
+ * was saved in (newest first), so `show cubes` is the same after a start.
+ */
 static int
-load_cube(struct broker *b, const struct cub_val *rec)
+load_cube(struct broker *b, const struct cub_val *rec, struct cube ***tail)
 {
 	const char *name = cub_val__get_str(rec, "name");
 	const char *svcname = cub_val__get_str(rec, "service");
@@ -146,9 +163,134 @@ load_cube(struct broker *b, const struct cub_val *rec)
 	else
 		log_info("cube '%s': adopted pinned program id %u", name,
 		    c->obj->prog_id);
-	c->next = b->cubes;
-	b->cubes = c;
+	**tail = c;
+	*tail = &c->next;
 	return 0;
+}
+
+/* Is name a cube the broker has, or one of a service not installed? */
+static bool
+cube_known(struct broker *b, const char *name)
+{
+	struct cube *c;
+	uint32_t i;
+
+	for (c = b->cubes; c; c = c->next)
+		if (!strcmp(c->name, name))
+			return true;
+	for (i = 0; orphans && i < orphans->arr.len; i++) {
+		const char *o = cub_val__get_str(orphans->arr.items[i], "name");
+
+		if (o && !strcmp(o, name))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Is the pin root's entry name a cube the store does not know?  A cube's
+ * pins are a directory holding "prog" and "cub_ports": nothing else under
+ * the pin root is taken for one.
+ */
+static bool
+is_stray(struct broker *b, const char *name)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	if (name[0] == '.' || strlen(name) > CUB_NAME_MAX ||
+	    cube_known(b, name))
+		return false;
+	return !pin_path(b, path, sizeof(path), name, "prog") &&
+	       !stat(path, &st) &&
+	       !pin_path(b, path, sizeof(path), name, "cub_ports") &&
+	       !stat(path, &st);
+}
+
+/* The strays, comma-separated into list (truncated); their number. */
+static int
+strays_list(struct broker *b, char *list, size_t len)
+{
+	struct dirent *de;
+	size_t off = 0;
+	DIR *d;
+	int n = 0;
+
+	list[0] = '\0';
+	d = opendir(b->o.pin_root);
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		if (!is_stray(b, de->d_name))
+			continue;
+		if (off < len)
+			off += (size_t)snprintf(list + off, len - off, "%s%s",
+			    n ? ", " : "", de->d_name);
+		n++;
+	}
+	closedir(d);
+	return n;
+}
+
+/* Detach and unpin one stray cube. */
+static void
+stray_discard(struct broker *b, const char *name)
+{
+	struct bpf_prog_info pinfo = {0};
+	struct bpf_map_info minfo = {0};
+	__u32 plen = sizeof(pinfo), mlen = sizeof(minfo);
+	char path[PATH_MAX];
+	int fd, n, r;
+
+	if (!pin_path(b, path, sizeof(path), name, "prog") &&
+	    (fd = bpf_obj_get(path)) >= 0) {
+		if (bpf_obj_get_info_by_fd(fd, &pinfo, &plen))
+			pinfo.id = 0;
+		close(fd);
+	}
+	if (!pin_path(b, path, sizeof(path), name, "cub_ports") &&
+	    (fd = bpf_obj_get(path)) >= 0) {
+		if (bpf_obj_get_info_by_fd(fd, &minfo, &mlen))
+			minfo.id = 0;
+		close(fd);
+	}
+	n = pinfo.id || minfo.id ? topo_detach_stray(pinfo.id, minfo.id) : 0;
+	if ((r = bpfobj_unpin(b, name)))
+		log_errno(r, "stray cube '%s': unpin", name);
+	log_warn("stray cube '%s': pinned but not in the store; %d hook(s) "
+		 "detached, pins removed",
+	    name, n < 0 ? 0 : n);
+}
+
+/* Remove every stray: the pinned cubes the store does not know. */
+static void
+strays_discard(struct broker *b)
+{
+	char(*names)[CUB_NAME_MAX + 1] = NULL, (*more)[CUB_NAME_MAX + 1];
+	struct dirent *de;
+	size_t n = 0, cap = 0, i;
+	DIR *d;
+
+	d = opendir(b->o.pin_root);
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		if (!is_stray(b, de->d_name))
+			continue;
+		if (n == cap) {
+			cap = cap ? 2 * cap : 8;
+			more = reallocarray(names, cap, sizeof(*names));
+			if (!more)
+				break;
+			names = more;
+		}
+		/* is_stray() checked the length. */
+		memcpy(names[n++], de->d_name, strlen(de->d_name) + 1);
+	}
+	closedir(d);
+	for (i = 0; i < n; i++)
+		stray_discard(b, names[i]);
+	free(names);
 }
 
 int
@@ -156,24 +298,40 @@ broker_load(struct broker *b)
 {
 	struct cub_val *doc = NULL;
 	const struct cub_val *cubes;
-	char err[512];
+	struct cube **tail = &b->cubes;
+	char err[512], list[512];
 	uint32_t i;
-	int r;
+	int r, n;
 
 	r = store_load(b->store_path, &doc, err, sizeof(err));
-	if (r == -ENOENT)
+	if (r == -ENOENT) {
+		n = strays_list(b, list, sizeof(list));
+		if (n && !b->o.discard_strays) {
+			log_err(
+			    "refusing to start: the state store %s is "
+			    "missing, but the pin root %s holds %d cube(s) "
+			    "of an earlier run (%s) that only the store "
+			    "describes: restore the store, or start once "
+			    "with --discard-strays to detach and unpin them",
+			    b->store_path, b->o.pin_root, n, list);
+			return -EEXIST;
+		}
+		strays_discard(b);
 		return 0;
+	}
 	if (r) {
 		log_err("refusing to start: state store unreadable: %s (move "
-			"it away to start empty)",
+			"it away, and start with --discard-strays, to start "
+			"empty)",
 		    err);
 		return r;
 	}
 	cubes = cub_val__get(doc, "cubes");
 	for (i = 0; cubes && cubes->kind == CUB_V_ARRAY && i < cubes->arr.len;
 	     i++)
-		if ((r = load_cube(b, cubes->arr.items[i])))
+		if ((r = load_cube(b, cubes->arr.items[i], &tail)))
 			log_errno(r, "state: cube record %u skipped", i);
 	cub_val__free(doc);
+	strays_discard(b);
 	return 0;
 }

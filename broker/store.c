@@ -3,10 +3,17 @@
  * The desired-state store: one snapshot file, written to a temporary name,
  * fsync'd, renamed over the old one, and the directory fsync'd, so a crash
  * leaves either the old or the new state, never a mix.  Layout:
- *   "CUBSTATE" | u32 version (1) | u32 crc32 of payload | u64 payload length
- *   | payload (MessagePack)
- * all integers little-endian.  A file that fails any check is refused
- * with a message saying which.
+ *   "CUBSTATE" | u32 version (2) | u32 crc32 of payload | u64 payload length
+ *   | payload
+ * all integers little-endian.  The payload is a sequence of records, each
+ *   u32 length | MessagePack object
+ * the first the document without its "cubes", then one record per cube.
+ * Records have the store's own caps (STORE_REC_BYTES_MAX, _ELEMS_MAX),
+ * far above the wire's 4 MiB and 256 Ki elements, and a save checks every
+ * record it writes with the very walk a load runs, so what is written can
+ * be read back.  Version 1 (one MessagePack document, written before) is
+ * read too.  A file that fails any check is refused with a message saying
+ * which.
  */
 #include <endian.h>
 #include <errno.h>
@@ -21,12 +28,19 @@
 #include <zlib.h>
 
 #include "cleanup.h"
+#include "codec.h"
 #include "log.h"
 #include "store.h"
 
 #define STORE_MAGIC "CUBSTATE"
-#define STORE_VERSION 1
+#define STORE_VERSION 2
 #define STORE_HDR 24
+#define STORE_REC_HDR 4
+
+static const struct cubi_mp_caps store_caps = {
+    .bytes_max = STORE_REC_BYTES_MAX,
+    .elems_max = STORE_REC_ELEMS_MAX,
+};
 
 static int
 write_all(int fd, const void *buf, size_t len)
@@ -77,29 +91,82 @@ file_kind(mode_t mode)
 		return (r);                                                    \
 	} while (0)
 
+/* The document without its cubes: the first record. */
+static struct cub_val *
+store_head(const struct cub_val *doc)
+{
+	struct cub_val *head = cub_val__map(), *v;
+	uint32_t i;
+
+	for (i = 0; head && i < doc->map.len; i++) {
+		if (!strcmp(doc->map.items[i].key, "cubes"))
+			continue;
+		v = cub_val__dup(doc->map.items[i].val);
+		if (!v || cub_val__set(head, doc->map.items[i].key, v))
+			head = cub_val__free(head);
+	}
+	return head;
+}
+
+/*
+ * Encode one record and prove it loads: the walk a load runs, with the
+ * same caps.  0, or -errno with the record named in err.
+ */
+static int
+store_encode_rec(const struct cub_val *v, uint32_t idx, void **buf, size_t *len,
+    char *err, size_t errlen)
+{
+	const char *name = cub_val__get_str(v, "name");
+	char why[256];
+	int r;
+
+	r = cubi_mp_encode_max(v, STORE_REC_BYTES_MAX, buf, len);
+	if (r == -EMSGSIZE)
+		snprintf(why, sizeof(why), "over the store's cap of %u bytes",
+		    STORE_REC_BYTES_MAX);
+	else if (r)
+		snprintf(why, sizeof(why), "%s", strerror(-r));
+	else if ((r = cubi_mp_check_caps(
+		      *buf, *len, &store_caps, why, sizeof(why)))) {
+		free(*buf);
+		*buf = NULL;
+	}
+	if (!r)
+		return 0;
+	if (idx)
+		FAIL(r, "encode cube record %u%s%s%s: %s", idx,
+		    name ? " ('" : "", name ?: "", name ? "')" : "", why);
+	FAIL(r, "encode the store's head record: %s", why);
+}
+
 int
 store_save(
     const char *path, const struct cub_val *doc, char *err, size_t errlen)
 {
 	char tmp[PATH_MAX], dir[PATH_MAX];
-	uint8_t hdr[STORE_HDR];
-	_cleanup_free_ void *buf = NULL;
+	uint8_t hdr[STORE_HDR], rhdr[STORE_REC_HDR];
 	_cleanup_close_ int fd = -1;
+	const struct cub_val *cubes;
+	struct cub_val *head;
 	const char *step;
-	uint32_t v32;
+	uint64_t total = 0;
+	uLong crc = crc32_z(0L, Z_NULL, 0);
+	uint32_t v32, i, n;
 	uint64_t v64;
+	void *buf;
 	size_t len;
 	int dfd, r;
 
-	if ((r = cub_mp_encode(doc, &buf, &len)))
-		FAIL(r, "encode: %s", strerror(-r));
-	memcpy(hdr, STORE_MAGIC, 8);
-	v32 = htole32(STORE_VERSION);
-	memcpy(hdr + 8, &v32, 4);
-	v32 = htole32((uint32_t)crc32(0L, buf, (uInt)len));
-	memcpy(hdr + 12, &v32, 4);
-	v64 = htole64(len);
-	memcpy(hdr + 16, &v64, 8);
+	if (!doc || doc->kind != CUB_V_MAP)
+		FAIL(-EINVAL, "the document is not a map");
+	cubes = cub_val__get(doc, "cubes");
+	if (cubes && cubes->kind != CUB_V_ARRAY)
+		FAIL(-EINVAL, "'cubes' is %s, not an array",
+		    cub_val__kind_name(cubes->kind));
+	n = cubes ? cubes->arr.len : 0;
+	if (n > STORE_RECS_MAX - 1)
+		FAIL(-EMSGSIZE, "%u cubes, over the store's cap of %u", n,
+		    STORE_RECS_MAX - 1);
 
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
 		FAIL(-ENAMETOOLONG, "%s.tmp: %s", path, strerror(ENAMETOOLONG));
@@ -118,10 +185,60 @@ store_save(
 		r = -errno;
 		FAIL(r, "create %s: %s", tmp, strerror(-r));
 	}
+	/* The header goes last, once the checksum is known. */
+	memset(hdr, 0, sizeof(hdr));
 	step = "write";
-	if ((r = write_all(fd, hdr, sizeof(hdr))) ||
-	    (r = write_all(fd, buf, len)))
+	if ((r = write_all(fd, hdr, sizeof(hdr))))
 		goto fail;
+	/* One record in memory at a time: the head, then each cube. */
+	for (i = 0; i <= n; i++) {
+		if (!i) {
+			head = store_head(doc);
+			if (!head) {
+				r = -ENOMEM;
+				snprintf(err, errlen, "encode: %s",
+				    strerror(ENOMEM));
+				goto fail_quiet;
+			}
+			r = store_encode_rec(head, 0, &buf, &len, err, errlen);
+			cub_val__free(head);
+		} else {
+			r = store_encode_rec(cubes->arr.items[i - 1], i, &buf,
+			    &len, err, errlen);
+		}
+		if (r)
+			goto fail_quiet;
+		if (total + STORE_REC_HDR + len > STORE_FILE_MAX - STORE_HDR) {
+			free(buf);
+			r = -EMSGSIZE;
+			snprintf(err, errlen,
+			    "the store would be over its cap of %llu bytes "
+			    "at record %u",
+			    (unsigned long long)STORE_FILE_MAX, i);
+			goto fail_quiet;
+		}
+		v32 = htole32((uint32_t)len);
+		memcpy(rhdr, &v32, 4);
+		crc = crc32_z(crc, rhdr, sizeof(rhdr));
+		crc = crc32_z(crc, buf, len);
+		total += STORE_REC_HDR + len;
+		if (!(r = write_all(fd, rhdr, sizeof(rhdr))))
+			r = write_all(fd, buf, len);
+		free(buf);
+		if (r)
+			goto fail;
+	}
+	memcpy(hdr, STORE_MAGIC, 8);
+	v32 = htole32(STORE_VERSION);
+	memcpy(hdr + 8, &v32, 4);
+	v32 = htole32((uint32_t)crc);
+	memcpy(hdr + 12, &v32, 4);
+	v64 = htole64(total);
+	memcpy(hdr + 16, &v64, 8);
+	if (pwrite(fd, hdr, sizeof(hdr), 0) != (ssize_t)sizeof(hdr)) {
+		r = errno ? -errno : -EIO;
+		goto fail;
+	}
 	step = "fsync";
 	if (fsync(fd)) {
 		r = -errno;
@@ -141,6 +258,7 @@ store_save(
 	return 0;
 fail:
 	snprintf(err, errlen, "%s %s: %s", step, tmp, strerror(-r));
+fail_quiet:
 	unlink(tmp);
 	return r;
 }
@@ -195,6 +313,88 @@ store_open(const char *path, struct stat *st, char *err, size_t errlen)
 	return fd;
 }
 
+/* Version 2: the records, back into one document. */
+static int
+store_parse_recs(const char *path, const uint8_t *p, uint64_t len,
+    struct cub_val **doc, char *err, size_t errlen)
+{
+	struct cub_val *cubes = NULL, *v = NULL;
+	char why[256];
+	uint64_t off = 0;
+	uint32_t rlen, i;
+	int r;
+
+	for (i = 0; off < len; i++) {
+		if (i >= STORE_RECS_MAX) {
+			r = -EBADMSG;
+			snprintf(err, errlen,
+			    "%s: more than %u records, over the store's cap",
+			    path, STORE_RECS_MAX);
+			goto fail;
+		}
+		if (len - off < STORE_REC_HDR) {
+			r = -EBADMSG;
+			snprintf(err, errlen,
+			    "%s: record %u at payload offset %llu: truncated "
+			    "length",
+			    path, i, (unsigned long long)off);
+			goto fail;
+		}
+		memcpy(&rlen, p + off, 4);
+		rlen = le32toh(rlen);
+		off += STORE_REC_HDR;
+		if (rlen > len - off) {
+			r = -EBADMSG;
+			snprintf(err, errlen,
+			    "%s: record %u at payload offset %llu declares %u "
+			    "bytes but only %llu follow",
+			    path, i, (unsigned long long)off - STORE_REC_HDR,
+			    rlen, (unsigned long long)(len - off));
+			goto fail;
+		}
+		r = cubi_mp_decode_caps(
+		    p + off, rlen, &store_caps, &v, why, sizeof(why));
+		if (!r && v->kind != CUB_V_MAP) {
+			snprintf(why, sizeof(why), "%s, not a map",
+			    cub_val__kind_name(v->kind));
+			r = -EBADMSG;
+		}
+		if (r) {
+			snprintf(err, errlen,
+			    "%s: record %u at payload offset %llu: %s", path, i,
+			    (unsigned long long)off - STORE_REC_HDR, why);
+			goto fail;
+		}
+		off += rlen;
+		if (!i) {
+			*doc = v;
+			cubes = cub_val__array();
+			if (!cubes || cub_val__set(*doc, "cubes", cubes)) {
+				r = -ENOMEM;
+				v = NULL;
+				snprintf(err, errlen, "%s: %s", path,
+				    strerror(ENOMEM));
+				goto fail;
+			}
+		} else if ((r = cub_val__push(cubes, v))) {
+			v = NULL;
+			snprintf(err, errlen, "%s: %s", path, strerror(-r));
+			goto fail;
+		}
+		v = NULL;
+	}
+	if (!*doc) {
+		snprintf(err, errlen, "%s: no records", path);
+		return -EBADMSG;
+	}
+	return 0;
+fail:
+	if (v != *doc)
+		cub_val__free(v);
+	*doc = cub_val__free(*doc);
+	return r;
+}
+
 int
 store_load(const char *path, struct cub_val **doc, char *err, size_t errlen)
 {
@@ -211,8 +411,7 @@ store_load(const char *path, struct cub_val **doc, char *err, size_t errlen)
 	fd = store_open(path, &st, err, errlen);
 	if (fd < 0)
 		return fd;
-	if (st.st_size < STORE_HDR ||
-	    st.st_size > STORE_HDR + CUB_MSG_MAX * 16ll) {
+	if (st.st_size < STORE_HDR || (uint64_t)st.st_size > STORE_FILE_MAX) {
 		snprintf(err, errlen, "%s: size %lld is not that of a store",
 		    path, (long long)st.st_size);
 		return -EBADMSG;
@@ -244,8 +443,8 @@ store_load(const char *path, struct cub_val **doc, char *err, size_t errlen)
 		    err, errlen, "%s: bad magic, not a cubicle store", path);
 		return -EBADMSG;
 	}
-	if (version != STORE_VERSION) {
-		snprintf(err, errlen, "%s: version %u, expected %u", path,
+	if (version != STORE_VERSION && version != 1) {
+		snprintf(err, errlen, "%s: version %u, expected 1 or %u", path,
 		    version, STORE_VERSION);
 		return -EBADMSG;
 	}
@@ -255,10 +454,25 @@ store_load(const char *path, struct cub_val **doc, char *err, size_t errlen)
 		    (unsigned long long)len, (long long)st.st_size - STORE_HDR);
 		return -EBADMSG;
 	}
-	if ((uint32_t)crc32(0L, buf + STORE_HDR, (uInt)len) != crc) {
+	if ((uint32_t)crc32_z(0L, buf + STORE_HDR, (size_t)len) != crc) {
 		snprintf(
 		    err, errlen, "%s: checksum mismatch (corrupted)", path);
 		return -EBADMSG;
 	}
-	return cub_mp_decode(buf + STORE_HDR, len, doc, err, errlen);
+	if (version == 2)
+		return store_parse_recs(
+		    path, buf + STORE_HDR, len, doc, err, errlen);
+	/*
+	 * Version 1: one document.  Those main wrote past the wire's element
+	 * cap are read with the store's.
+	 */
+	if (len > STORE_REC_BYTES_MAX) {
+		snprintf(err, errlen,
+		    "%s: a version 1 payload of %llu bytes is over the "
+		    "store's cap of %u",
+		    path, (unsigned long long)len, STORE_REC_BYTES_MAX);
+		return -EBADMSG;
+	}
+	return cubi_mp_decode_caps(
+	    buf + STORE_HDR, (size_t)len, &store_caps, doc, err, errlen);
 }

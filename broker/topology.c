@@ -643,3 +643,98 @@ topo_reattach_all(struct broker *b, struct cube *c, int old_prog_fd)
 		reattach_undo(c, old_prog_fd, did);
 	return first;
 }
+
+/* Is id stray_id, or a program that uses the map ports_map_id? */
+static bool
+prog_is_stray(uint32_t id, uint32_t stray_id, uint32_t ports_map_id)
+{
+	struct bpf_prog_info pinfo = {0};
+	__u32 plen = sizeof(pinfo);
+	uint32_t map_ids[CUB_MAX_MAPS + 8];
+	bool stray = false;
+	uint32_t i;
+	int fd;
+
+	if (!id)
+		return false;
+	if (id == stray_id)
+		return true;
+	if (!ports_map_id)
+		return false;
+	fd = bpf_prog_get_fd_by_id(id);
+	if (fd < 0)
+		return false;
+	pinfo.nr_map_ids = sizeof(map_ids) / sizeof(map_ids[0]);
+	pinfo.map_ids = (__u64)(uintptr_t)map_ids;
+	if (!bpf_obj_get_info_by_fd(fd, &pinfo, &plen))
+		for (i = 0; i < pinfo.nr_map_ids &&
+			    i < sizeof(map_ids) / sizeof(map_ids[0]);
+		     i++)
+			stray |= map_ids[i] == ports_map_id;
+	close(fd);
+	return stray;
+}
+
+int
+topo_detach_stray(uint32_t prog_id, uint32_t ports_map_id)
+{
+	static const uint32_t modes[] = {
+	    XDP_FLAGS_DRV_MODE, XDP_FLAGS_SKB_MODE, XDP_FLAGS_HW_MODE};
+	struct if_nameindex *ifs, *i;
+	uint32_t ids[3];
+	unsigned m;
+	int n = 0, fd;
+
+	ifs = if_nameindex();
+	if (!ifs)
+		return -errno;
+	for (i = ifs; i->if_index; i++) {
+		int ifindex = (int)i->if_index;
+		LIBBPF_OPTS(bpf_xdp_query_opts, q);
+		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
+		    .attach_point = BPF_TC_INGRESS);
+		LIBBPF_OPTS(bpf_tc_opts, tq, .handle = CUB_TC_HANDLE,
+		    .priority = CUB_TC_PRIO);
+
+		if (!bpf_xdp_query(ifindex, 0, &q)) {
+			ids[0] = q.drv_prog_id;
+			ids[1] = q.skb_prog_id;
+			ids[2] = q.hw_prog_id;
+			for (m = 0; m < 3; m++) {
+				LIBBPF_OPTS(bpf_xdp_attach_opts, xo);
+
+				if (!prog_is_stray(
+					ids[m], prog_id, ports_map_id))
+					continue;
+				fd = bpf_prog_get_fd_by_id(ids[m]);
+				if (fd < 0)
+					continue;
+				xo.old_prog_fd = fd;
+				if (!bpf_xdp_detach(ifindex,
+					modes[m] | XDP_FLAGS_REPLACE, &xo)) {
+					log_info(
+					    "netdev '%s': stray XDP program "
+					    "id %u detached",
+					    i->if_name, ids[m]);
+					n++;
+				}
+				close(fd);
+			}
+		}
+		if (!bpf_tc_query(&hook, &tq) &&
+		    prog_is_stray(tq.prog_id, prog_id, ports_map_id)) {
+			LIBBPF_OPTS(bpf_tc_opts, td, .handle = CUB_TC_HANDLE,
+			    .priority = CUB_TC_PRIO);
+			uint32_t id = tq.prog_id;
+
+			if (!bpf_tc_detach(&hook, &td)) {
+				log_info("netdev '%s': stray tc program id %u "
+					 "detached",
+				    i->if_name, id);
+				n++;
+			}
+		}
+	}
+	if_freenameindex(ifs);
+	return n;
+}

@@ -30,8 +30,10 @@ usage(FILE *f)
 	    "  cubicle sf1 del\n"
 	    "options:\n"
 	    "  -o, --output text|json|yaml   (also -json, -yaml)\n"
-	    "  -f, --file FILE   JSON body (add/set); '-' = stdin; a piped\n"
-	    "                    stdin is read for add/set too\n"
+	    "  -f, --file FILE   JSON or YAML body (add/set; *.yaml/*.yml\n"
+	    "                    is YAML, *.json JSON, else '{' = JSON);\n"
+	    "                    '-' = stdin; a piped stdin is read for\n"
+	    "                    add/set too\n"
 	    "  --socket-dir DIR  broker sockets (or $CUBICLE_SOCKET_DIR;\n"
 	    "                    default /run/cubicle)\n"
 	    "  --timeout MS      per call (default 10000); for events, how\n"
@@ -86,6 +88,53 @@ read_all(FILE *f, size_t *len)
 	return buf;
 }
 
+/*
+ * Which parser reads a body: a file named *.yaml or *.yml is YAML, *.json
+ * is JSON; otherwise (stdin, other names) a body whose first character
+ * after blanks is '{' is JSON and anything else YAML.
+ */
+static bool
+body_is_yaml(const char *file, const char *text, size_t len)
+{
+	const char *dot = file ? strrchr(file, '.') : NULL;
+	size_t i;
+
+	if (dot && (!strcmp(dot, ".yaml") || !strcmp(dot, ".yml")))
+		return true;
+	if (dot && !strcmp(dot, ".json"))
+		return false;
+	for (i = 0; i < len && text[i] && strchr(" \t\r\n", text[i]); i++)
+		;
+	return i == len || text[i] != '{';
+}
+
+/*
+ * Whether body would break the wire caps (bytes, elements) that the broker
+ * enforces: said here, before sending, rather than as a refused message.
+ */
+static bool
+body_over_caps(const struct cub_val *body, char *err, size_t errlen)
+{
+	size_t len;
+	void *buf;
+	int r;
+
+	if (cub_mp_encode(body, &buf, &len)) {
+		snprintf(err, errlen, "it cannot be encoded");
+		return true;
+	}
+	/* The request frame around it takes a little more. */
+	if (len > CUB_MSG_MAX - 4096) {
+		snprintf(err, errlen, "%zu bytes, over the cap of %u", len,
+		    CUB_MSG_MAX - 4096);
+		free(buf);
+		return true;
+	}
+	r = cub_mp_check(buf, len, err, errlen);
+	free(buf);
+	return r != 0;
+}
+
 /* The body: --file, or a piped/redirected stdin for add and set. */
 static int
 load_body(const struct cli_cmd *cmd, struct cub_val **body)
@@ -95,6 +144,7 @@ load_body(const struct cli_cmd *cmd, struct cub_val **body)
 	char err[256];
 	size_t len;
 	char *text;
+	bool yaml;
 	FILE *f;
 
 	*body = NULL;
@@ -125,14 +175,25 @@ load_body(const struct cli_cmd *cmd, struct cub_val **body)
 		free(text);
 		return 0; /* an empty pipe is no body */
 	}
-	*body = cub_json_parse(text, len, err, sizeof(err));
+	yaml = body_is_yaml(cmd->file, text, len);
+	*body = yaml ? cub_yaml_parse(text, len, err, sizeof(err))
+		     : cub_json_parse(text, len, err, sizeof(err));
 	free(text);
 	if (!*body) {
-		say("%s: %s", strcmp(src, "-") ? src : "stdin", err);
+		say("%s: %s: %s", strcmp(src, "-") ? src : "stdin",
+		    yaml ? "YAML" : "JSON", err);
 		return -EINVAL;
 	}
+	if ((*body)->kind == CUB_V_MAP &&
+	    body_over_caps(*body, err, sizeof(err))) {
+		say("%s: the body does not fit one message: %s",
+		    strcmp(src, "-") ? src : "stdin", err);
+		*body = cub_val__free(*body);
+		return -EMSGSIZE;
+	}
 	if ((*body)->kind != CUB_V_MAP) {
-		say("the body must be a JSON object");
+		say("%s: the body must be a %s", strcmp(src, "-") ? src : "stdin",
+		    yaml ? "YAML mapping (field: value lines)" : "JSON object");
 		*body = cub_val__free(*body);
 		return -EINVAL;
 	}

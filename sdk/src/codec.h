@@ -27,4 +27,24 @@ size_t cubi_utf8_len(const unsigned char *s, size_t n);
 int cubi_errf(int r, char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/*
+ * Caps other than the wire's, for the broker's store (broker/store.c):
+ * its records are larger than any message.  The wire keeps CUB_MSG_MAX
+ * and CUB_ELEMS_MAX through cub_mp_check/decode/encode; these take the
+ * caps as a parameter and are otherwise the same walk, decoder and
+ * encoder (strings stay under CUB_STR_MAX, nesting under CUB_DEPTH_MAX).
+ */
+struct cubi_mp_caps {
+	size_t bytes_max;   /* bytes in one object */
+	uint64_t elems_max; /* container elements in one object */
+};
+int cubi_mp_check_caps(const void *buf, size_t len,
+    const struct cubi_mp_caps *caps, char *err, size_t errlen);
+int cubi_mp_decode_caps(const void *buf, size_t len,
+    const struct cubi_mp_caps *caps, struct cub_val **out, char *err,
+    size_t errlen);
+/* Encode without the wire's byte cap: -EMSGSIZE over bytes_max. */
+int cubi_mp_encode_max(
+    const struct cub_val *v, size_t bytes_max, void **buf, size_t *len);
+
 #endif

@@ -757,6 +757,25 @@ emit_base64(struct sbuf *sb, const uint8_t *p, uint32_t n)
 	}
 }
 
+#define YAML_KEY_MAX 1000 /* bytes of an implicit key (YAML: 1024 chars) */
+
+/*
+ * What YAML does not allow raw in a scalar: the BOM and the two
+ * non-characters (libyaml: "control characters"), and U+2028/U+2029,
+ * which YAML reads as line breaks.
+ */
+static bool
+yaml_unprintable(const unsigned char *u, size_t run)
+{
+	if (run != 3)
+		return false;
+	if (u[0] == 0xe2)
+		return u[1] == 0x80 && (u[2] == 0xa8 || u[2] == 0xa9);
+	return u[0] == 0xef &&
+	       ((u[1] == 0xbb && u[2] == 0xbf) ||
+		   (u[1] == 0xbf && (u[2] == 0xbe || u[2] == 0xbf)));
+}
+
 /* A double-quoted string; the escapes are valid in JSON and in YAML. */
 static void
 emit_quoted(struct sbuf *sb, const char *s, size_t n)
@@ -793,7 +812,15 @@ emit_quoted(struct sbuf *sb, const char *s, size_t n)
 			sb_printf(sb, "\\u%04x", u[i + 1]);
 			i += 2;
 			continue;
-		} else if ((run = cubi_utf8_len(u + i, n - i))) {
+		} else if ((run = cubi_utf8_len(u + i, n - i)) &&
+			   yaml_unprintable(u + i, run)) {
+			/* U+FEFF, U+FFFE, U+FFFF, U+2028, U+2029. */
+			sb_printf(sb, "\\u%02x%02x",
+			    (unsigned)((u[i] & 0x0f) << 4 | (u[i + 1] & 0x3c) >> 2),
+			    (unsigned)((u[i + 1] & 0x03) << 6 | (u[i + 2] & 0x3f)));
+			i += run;
+			continue;
+		} else if (run) {
 			sb_add(sb, s + i, run);
 			i += run;
 			continue;
@@ -983,7 +1010,8 @@ yaml_needs_quotes(const char *s, size_t n)
 		size_t run = cubi_utf8_len((const unsigned char *)s + i, n - i);
 
 		if (c < 0x20 || c == 0x7f || !run ||
-		    (c == 0xc2 && run == 2 && (unsigned char)s[i + 1] < 0xa0))
+		    (c == 0xc2 && run == 2 && (unsigned char)s[i + 1] < 0xa0) ||
+		    yaml_unprintable((const unsigned char *)s + i, run))
 			return true;
 		i += run;
 	}
@@ -1050,6 +1078,7 @@ static void
 emit_yaml(struct sbuf *sb, const struct cub_val *v, unsigned indent,
     bool inline_first)
 {
+	struct sbuf key = {0};
 	const struct cub_val *item;
 	const char *k;
 	uint32_t i, n;
@@ -1061,7 +1090,22 @@ emit_yaml(struct sbuf *sb, const struct cub_val *v, unsigned indent,
 		if (v->kind == CUB_V_MAP) {
 			k = v->map.items[i].key ? v->map.items[i].key : "";
 			item = v->map.items[i].val;
-			yaml_str(sb, k, strlen(k));
+			key.len = 0;
+			yaml_str(&key, k, strlen(k));
+			if (key.oom) {
+				sb->oom = true;
+				break;
+			}
+			/* YAML caps an implicit key at 1024 characters: a
+			 * longer one takes the explicit form "? key\n: v". */
+			if (key.len > YAML_KEY_MAX) {
+				sb_add(sb, "? ", 2);
+				sb_add(sb, key.p, key.len);
+				sb_add(sb, "\n", 1);
+				sb_pad(sb, indent);
+			} else {
+				sb_add(sb, key.p, key.len);
+			}
 			sb_add(sb, ":", 1);
 			if (yaml_is_block(item)) {
 				sb_add(sb, "\n", 1);
@@ -1081,6 +1125,7 @@ emit_yaml(struct sbuf *sb, const struct cub_val *v, unsigned indent,
 		yaml_scalar(sb, item);
 		sb_add(sb, "\n", 1);
 	}
+	free(key.p);
 }
 
 char *

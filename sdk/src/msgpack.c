@@ -107,6 +107,7 @@ struct mp_walk {
 	size_t len;
 	size_t off;
 	uint64_t elems; /* container elements seen so far */
+	uint64_t elems_max;
 	char *err;
 	size_t errlen;
 };
@@ -365,11 +366,11 @@ mp_check_obj(struct mp_walk *w, unsigned depth)
 	}
 	/* Bounds what decoding allocates: about 80 bytes an element. */
 	w->elems += shape == MP_MAP ? 2 * n : n;
-	if (w->elems > CUB_ELEMS_MAX)
+	if (w->elems > w->elems_max)
 		return cubi_errf(-EMSGSIZE, w->err, w->errlen,
-		    "%s at offset %zu takes the message over the cap of %u "
-		    "elements",
-		    mp_type_name(b), at, CUB_ELEMS_MAX);
+		    "%s at offset %zu takes the message over the cap of "
+		    "%" PRIu64 " elements",
+		    mp_type_name(b), at, w->elems_max);
 	if (depth + 1 > CUB_DEPTH_MAX)
 		return cubi_errf(-ELOOP, w->err, w->errlen,
 		    "%s at offset %zu nests deeper than %u levels",
@@ -394,12 +395,15 @@ mp_check_obj(struct mp_walk *w, unsigned depth)
 	return 0;
 }
 
-int
-cub_mp_check(const void *buf, size_t len, char *err, size_t errlen)
+/* The walk under caps: the wire's (cub_mp_check) or the store's. */
+static int
+mp_check_caps(const void *buf, size_t len, const struct cubi_mp_caps *caps,
+    char *err, size_t errlen)
 {
 	struct mp_walk w = {
 	    .p = buf,
 	    .len = len,
+	    .elems_max = caps->elems_max,
 	    .err = err,
 	    .errlen = errlen,
 	};
@@ -407,10 +411,10 @@ cub_mp_check(const void *buf, size_t len, char *err, size_t errlen)
 
 	if (err && errlen)
 		err[0] = '\0';
-	if (len > CUB_MSG_MAX)
+	if (len > caps->bytes_max)
 		return cubi_errf(-EMSGSIZE, err, errlen,
-		    "message is %zu bytes, over the cap of %u", len,
-		    CUB_MSG_MAX);
+		    "message is %zu bytes, over the cap of %zu", len,
+		    caps->bytes_max);
 	if (!len)
 		return cubi_errf(-EBADMSG, err, errlen, "message is empty");
 	if (!buf)
@@ -423,6 +427,24 @@ cub_mp_check(const void *buf, size_t len, char *err, size_t errlen)
 		    "%zu trailing bytes at offset %zu after the value",
 		    len - w.off, w.off);
 	return 0;
+}
+
+static const struct cubi_mp_caps wire_caps = {
+    .bytes_max = CUB_MSG_MAX,
+    .elems_max = CUB_ELEMS_MAX,
+};
+
+int
+cub_mp_check(const void *buf, size_t len, char *err, size_t errlen)
+{
+	return mp_check_caps(buf, len, &wire_caps, err, errlen);
+}
+
+int
+cubi_mp_check_caps(const void *buf, size_t len, const struct cubi_mp_caps *caps,
+    char *err, size_t errlen)
+{
+	return mp_check_caps(buf, len, caps, err, errlen);
 }
 
 static int
@@ -524,9 +546,9 @@ mp_to_val(
 	return 0;
 }
 
-int
-cub_mp_decode(
-    const void *buf, size_t len, struct cub_val **out, char *err, size_t errlen)
+static int
+mp_decode_caps(const void *buf, size_t len, const struct cubi_mp_caps *caps,
+    struct cub_val **out, char *err, size_t errlen)
 {
 	msgpack_unpacked res;
 	msgpack_unpack_return ur;
@@ -534,7 +556,7 @@ cub_mp_decode(
 	int r;
 
 	*out = NULL;
-	r = cub_mp_check(buf, len, err, errlen);
+	r = mp_check_caps(buf, len, caps, err, errlen);
 	if (r)
 		return r;
 	msgpack_unpacked_init(&res);
@@ -550,6 +572,21 @@ cub_mp_decode(
 		r = mp_to_val(&res.data, out, err, errlen);
 	msgpack_unpacked_destroy(&res);
 	return r;
+}
+
+int
+cub_mp_decode(
+    const void *buf, size_t len, struct cub_val **out, char *err, size_t errlen)
+{
+	return mp_decode_caps(buf, len, &wire_caps, out, err, errlen);
+}
+
+int
+cubi_mp_decode_caps(const void *buf, size_t len,
+    const struct cubi_mp_caps *caps, struct cub_val **out, char *err,
+    size_t errlen)
+{
+	return mp_decode_caps(buf, len, caps, out, err, errlen);
 }
 
 static int
@@ -622,8 +659,9 @@ mp_pack(msgpack_packer *pk, const struct cub_val *v, unsigned depth)
 	return -EINVAL;
 }
 
-int
-cub_mp_encode(const struct cub_val *v, void **buf, size_t *len)
+static int
+mp_encode_max(
+    const struct cub_val *v, size_t bytes_max, void **buf, size_t *len)
 {
 	msgpack_sbuffer sbuf;
 	msgpack_packer pk;
@@ -634,7 +672,7 @@ cub_mp_encode(const struct cub_val *v, void **buf, size_t *len)
 	msgpack_sbuffer_init(&sbuf);
 	msgpack_packer_init(&pk, &sbuf, msgpack_sbuffer_write);
 	r = mp_pack(&pk, v, 0);
-	if (!r && sbuf.size > CUB_MSG_MAX)
+	if (!r && sbuf.size > bytes_max)
 		r = -EMSGSIZE;
 	if (r) {
 		msgpack_sbuffer_destroy(&sbuf);
@@ -643,4 +681,17 @@ cub_mp_encode(const struct cub_val *v, void **buf, size_t *len)
 	*len = sbuf.size;
 	*buf = msgpack_sbuffer_release(&sbuf);
 	return 0;
+}
+
+int
+cub_mp_encode(const struct cub_val *v, void **buf, size_t *len)
+{
+	return mp_encode_max(v, CUB_MSG_MAX, buf, len);
+}
+
+int
+cubi_mp_encode_max(
+    const struct cub_val *v, size_t bytes_max, void **buf, size_t *len)
+{
+	return mp_encode_max(v, bytes_max, buf, len);
 }

@@ -18,6 +18,7 @@
 #include <strings.h>
 
 #include "cubicle/errors.h"
+#include "cleanup.h"
 #include "names.h"
 #include "text.h"
 #include "tree.h"
@@ -27,7 +28,6 @@
 #define ACTIONS_MAX 32        /* actions on one node */
 #define STR_DFLT_MAX 255      /* STR max length when the schema says 0 */
 #define STR_CAP 4096          /* largest STR max a schema may declare */
-#define LIST_ENTRIES_MAX 4096 /* entries in one list of a document */
 #define WORDS_MAX 64          /* command words */
 #define PATH_LEN 512          /* bytes of a path in messages */
 #define LISTBUF_LEN 2048      /* bytes of "valid: a, b, c" lists */
@@ -61,6 +61,26 @@ struct snode {
 struct cubi_schema {
 	struct snode *root; /* a CONTAINER: the cube */
 };
+
+/* What cubi_tree__change() did, so that cubi_tree__undo() reverses it. */
+enum undo_kind {
+	UNDO_NONE = 0,
+	UNDO_SWAP,     /* set: node's fields were swapped with old's */
+	UNDO_POP,      /* add: an entry was appended to the list node */
+	UNDO_REINSERT, /* del: old was removed from node at idx */
+	UNDO_DROP_KEY, /* add/set created node[name] */
+};
+
+struct cubi_undo {
+	enum undo_kind kind;
+	struct cub_val *node;     /* the map or array that changed */
+	struct cub_val *old;      /* owned: what was replaced or removed */
+	const struct snode *list; /* UNDO_POP: the list's node */
+	const char *name;         /* UNDO_DROP_KEY: schema-owned name */
+	uint32_t idx;
+};
+
+static void cubi_undo__free(struct cubi_undo *u);
 
 /* ---- small helpers ---------------------------------------------------- */
 
@@ -1229,28 +1249,275 @@ keys_text(const struct snode *list, struct cub_val *const *keys, char *buf,
 	}
 }
 
+/*
+ * The index of a keyed list: an open-addressing hash table (linear probing,
+ * at most half full) from the entry's key values to its position in the
+ * array, hung on the array (cub_val arr.aux) and built on first use.  It is
+ * trusted only while arr.len is the length it was built for: the engine
+ * updates it on every append and removal it makes, and anything else that
+ * changes the length makes the next lookup rebuild it.  A hit is always
+ * confirmed by comparing the entry's keys, so a stale slot can never name
+ * the wrong entry.  Find and append cost O(1); a removal costs one memmove
+ * of the array and one pass over the slots (no key comparisons).
+ */
+struct kindex {
+	struct cub_val_aux aux;
+	uint32_t len;    /* arr.len the index describes */
+	uint32_t mask;   /* slots - 1 (a power of two) */
+	uint32_t *slots; /* position + 1; 0 = empty */
+};
+
+static void
+kindex_free(struct cub_val_aux *aux)
+{
+	struct kindex *ki = (struct kindex *)aux;
+
+	free(ki->slots);
+	free(ki);
+}
+
+static uint64_t
+hash_bytes(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *c = p;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		h ^= c[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+static uint64_t
+hash_val(uint64_t h, const struct cub_val *v)
+{
+	if (!v)
+		return hash_bytes(h, "", 1);
+	h = hash_bytes(h, &v->kind, sizeof(v->kind));
+	switch (v->kind) {
+	case CUB_V_STR:
+		return hash_bytes(h, v->str.ptr, v->str.len);
+	case CUB_V_UINT:
+		return hash_bytes(h, &v->u, sizeof(v->u));
+	case CUB_V_INT:
+		return hash_bytes(h, &v->i, sizeof(v->i));
+	case CUB_V_BOOL:
+		return hash_bytes(h, &v->b, sizeof(v->b));
+	default:
+		return h; /* keys are scalars; equal() decides the rest */
+	}
+}
+
+static uint32_t
+hash_keys(struct cub_val *const *keys, uint32_t nkeys)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	uint32_t k;
+
+	for (k = 0; k < nkeys; k++)
+		h = hash_val(h, keys[k]);
+	return (uint32_t)(h ^ (h >> 32));
+}
+
+static uint32_t
+hash_entry(const struct snode *list, const struct cub_val *e)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	uint32_t k;
+
+	for (k = 0; k < list->nkeys; k++)
+		h = hash_val(h, cub_val__get(e, key_at(list, k)->name));
+	return (uint32_t)(h ^ (h >> 32));
+}
+
 static bool
-find_entry(const struct snode *list, const struct cub_val *arr,
+entry_has_keys(const struct snode *list, const struct cub_val *e,
+    struct cub_val *const *keys)
+{
+	uint32_t k;
+
+	for (k = 0; k < list->nkeys; k++)
+		if (!cub_val__equal(
+			cub_val__get(e, key_at(list, k)->name), keys[k]))
+			return false;
+	return true;
+}
+
+static void
+kindex_put(struct kindex *ki, uint32_t h, uint32_t pos)
+{
+	uint32_t s = h & ki->mask;
+
+	while (ki->slots[s])
+		s = (s + 1) & ki->mask;
+	ki->slots[s] = pos + 1;
+}
+
+/* (Re)fills ki->slots for the first n entries of arr, sized for want. */
+static int
+kindex_fill(const struct snode *list, struct kindex *ki,
+    const struct cub_val *arr, uint32_t want)
+{
+	uint32_t nslots = 16, i, *slots;
+
+	while (nslots < 2 * (uint64_t)want)
+		nslots *= 2;
+	slots = calloc(nslots, sizeof(*slots));
+	if (!slots)
+		return -ENOMEM;
+	free(ki->slots);
+	ki->slots = slots;
+	ki->mask = nslots - 1;
+	for (i = 0; i < arr->arr.len; i++)
+		kindex_put(ki, hash_entry(list, arr->arr.items[i]), i);
+	ki->len = arr->arr.len;
+	return 0;
+}
+
+/* The index of arr, built or rebuilt when missing or stale; NULL on ENOMEM. */
+static struct kindex *
+kindex_get(const struct snode *list, struct cub_val *arr)
+{
+	struct kindex *ki = (struct kindex *)arr->arr.aux;
+
+	if (ki && ki->len == arr->arr.len)
+		return ki;
+	if (!ki) {
+		ki = calloc(1, sizeof(*ki));
+		if (!ki)
+			return NULL;
+		ki->aux.free = kindex_free;
+		arr->arr.aux = &ki->aux;
+	}
+	if (kindex_fill(list, ki, arr, arr->arr.len))
+		return NULL;
+	return ki;
+}
+
+/*
+ * Finds the entry of arr whose keys are keys.  Falls back to a scan only
+ * when the index cannot be allocated.
+ */
+static bool
+find_entry(const struct snode *list, const struct cub_val *carr,
     struct cub_val *const *keys, uint32_t *idx)
 {
-	const struct cub_val *e;
-	uint32_t i, k;
+	struct cub_val *arr = (struct cub_val *)carr; /* the index is a cache */
+	struct kindex *ki;
+	uint32_t s, i;
 
 	if (!arr || arr->kind != CUB_V_ARRAY)
 		return false;
-	for (i = 0; i < arr->arr.len; i++) {
-		e = arr->arr.items[i];
-		for (k = 0; k < list->nkeys; k++)
-			if (!cub_val__equal(
-				cub_val__get(e, key_at(list, k)->name),
-				keys[k]))
-				break;
-		if (k == list->nkeys) {
+	ki = kindex_get(list, arr);
+	if (!ki) {
+		for (i = 0; i < arr->arr.len; i++)
+			if (entry_has_keys(list, arr->arr.items[i], keys)) {
+				*idx = i;
+				return true;
+			}
+		return false;
+	}
+	for (s = hash_keys(keys, list->nkeys) & ki->mask; ki->slots[s];
+	     s = (s + 1) & ki->mask) {
+		i = ki->slots[s] - 1;
+		if (i < arr->arr.len &&
+		    entry_has_keys(list, arr->arr.items[i], keys)) {
 			*idx = i;
 			return true;
 		}
 	}
 	return false;
+}
+
+/* Appends entry e (owned) to the keyed list arr and indexes it. */
+static int
+list_push(const struct snode *list, struct cub_val *arr, struct cub_val *e)
+{
+	struct kindex *ki = (struct kindex *)arr->arr.aux;
+	bool fresh = ki && ki->len == arr->arr.len;
+	uint32_t h = hash_entry(list, e);
+
+	if (cub_val__push(arr, e))
+		return -ENOMEM;
+	if (!fresh)
+		return 0; /* rebuilt on the next lookup */
+	if (2 * (uint64_t)arr->arr.len > ki->mask + 1) {
+		if (kindex_fill(list, ki, arr, arr->arr.len))
+			ki->len = UINT32_MAX; /* stale: rebuild later */
+		return 0;
+	}
+	kindex_put(ki, h, arr->arr.len - 1);
+	ki->len = arr->arr.len;
+	return 0;
+}
+
+/*
+ * Removes and frees entry idx of the keyed list arr, keeping the order of
+ * the others, and keeps the index in step: the entry's slot is emptied with
+ * a backward shift (so no probe chain is broken) and the positions after it
+ * move down by one.
+ */
+static void
+list_remove(const struct snode *list, struct cub_val *arr, uint32_t idx,
+    struct cub_val **kept)
+{
+	struct kindex *ki = (struct kindex *)arr->arr.aux;
+	bool fresh = ki && ki->len == arr->arr.len;
+	uint32_t s, next, home, i;
+
+	if (fresh) {
+		s = hash_entry(list, arr->arr.items[idx]) & ki->mask;
+		while (ki->slots[s] && ki->slots[s] != idx + 1)
+			s = (s + 1) & ki->mask;
+		if (!ki->slots[s]) {
+			fresh = false; /* not where it should be: rebuild */
+		} else {
+			ki->slots[s] = 0;
+			for (next = (s + 1) & ki->mask; ki->slots[next];
+			     next = (next + 1) & ki->mask) {
+				home = hash_entry(list,
+					   arr->arr.items[ki->slots[next] - 1]) &
+				       ki->mask;
+				/* Move it back if its home is not in (s, next]. */
+				if (((next - home) & ki->mask) >=
+				    ((next - s) & ki->mask)) {
+					ki->slots[s] = ki->slots[next];
+					ki->slots[next] = 0;
+					s = next;
+				}
+			}
+			for (i = 0; i <= ki->mask; i++)
+				if (ki->slots[i] > idx + 1)
+					ki->slots[i]--;
+		}
+	}
+	if (kept)
+		*kept = arr->arr.items[idx];
+	else
+		cub_val__free(arr->arr.items[idx]);
+	memmove(&arr->arr.items[idx], &arr->arr.items[idx + 1],
+	    (arr->arr.len - idx - 1) * sizeof(*arr->arr.items));
+	arr->arr.len--;
+	if (ki)
+		ki->len = fresh ? arr->arr.len : UINT32_MAX;
+}
+
+/* Puts entry e (owned) back at position idx: an undo, so the index is
+ * simply rebuilt on the next lookup.  Fails only on ENOMEM. */
+static int
+list_insert(struct cub_val *arr, uint32_t idx, struct cub_val *e)
+{
+	struct kindex *ki = (struct kindex *)arr->arr.aux;
+
+	if (cub_val__push(arr, e))
+		return -ENOMEM;
+	memmove(&arr->arr.items[idx + 1], &arr->arr.items[idx],
+	    (arr->arr.len - 1 - idx) * sizeof(*arr->arr.items));
+	arr->arr.items[idx] = e;
+	if (ki)
+		ki->len = UINT32_MAX;
+	return 0;
 }
 
 /*
@@ -1367,15 +1634,14 @@ merge_list(const struct snode *k, struct cub_val *arr,
 			else
 				r = merge_map(k, arr->arr.items[idx],
 				    src->arr.items[i], M_SET, true, sub, errv);
-		} else if (arr->arr.len >= LIST_ENTRIES_MAX) {
+		} else if (arr->arr.len >= CUBI_LIST_ENTRIES_MAX) {
 			r = fail(errv, CUB_E_LIMIT, path,
-			    "more than %d "
-			    "entries",
-			    LIST_ENTRIES_MAX);
+			    "the list is full: at most %u entries",
+			    CUBI_LIST_ENTRIES_MAX);
 		} else {
 			r = new_entry(
 			    k, keys, src->arr.items[i], NULL, sub, &e, errv);
-			if (!r && cub_val__push(arr, e))
+			if (!r && list_push(k, arr, e))
 				r = nomem(errv);
 		}
 		keys_free(keys, k->nkeys);
@@ -1737,7 +2003,30 @@ struct loc {
 	uint32_t idx;           /* ENTRY: index in holder */
 	char path[PATH_LEN];    /* words for messages, without the cube */
 	struct cub_val *pwords; /* canonical words so far */
+	/* cubi_tree__read(): doc must not change, and the nodes from the
+	 * root to dn are kept so that a show copies only that path. */
+	bool readonly;
+	struct cubi_undo *undo; /* cubi_tree__change(): record the undo */
+	const struct cub_val *const *ovs; /* overlays for a read's show */
+	uint32_t novs;
+	uint32_t nspine;
+	struct step {
+		const struct snode *n;  /* container/list node, or the list */
+		enum loc_kind kind;
+		const struct cub_val *dn; /* NULL when absent */
+	} spine[WORDS_MAX + 1];
 };
+
+/* Returned by a read-only resolution when the request needs a copy. */
+#define NEEDS_COPY CUBI_NEEDS_COPY
+
+static void
+spine_push(struct loc *l)
+{
+	if (l->nspine < WORDS_MAX + 1)
+		l->spine[l->nspine++] =
+		    (struct step){.n = l->n, .kind = l->kind, .dn = l->dn};
+}
 
 static bool
 is_help(const char *w)
@@ -1838,15 +2127,6 @@ extra_words(const struct loc *l, const struct cub_val *words, uint32_t i,
 	    word_at(words, i), word_at(words, i - 1));
 }
 
-static void
-array_remove(struct cub_val *arr, uint32_t idx)
-{
-	cub_val__free(arr->arr.items[idx]);
-	memmove(&arr->arr.items[idx], &arr->arr.items[idx + 1],
-	    (arr->arr.len - idx - 1) * sizeof(*arr->arr.items));
-	arr->arr.len--;
-}
-
 static int
 do_set(struct loc *l, const struct cub_val *args, const struct cub_val *body,
     struct cubi_result *res, struct cub_val **errv)
@@ -1886,6 +2166,9 @@ do_set(struct loc *l, const struct cub_val *args, const struct cub_val *body,
 	if (created) {
 		if (cub_val__set(l->holder, l->n->name, work))
 			return nomem(errv);
+		if (l->undo)
+			*l->undo = (struct cubi_undo){.kind = UNDO_DROP_KEY,
+			    .node = l->holder, .name = l->n->name};
 		res->changed = true;
 		return 0;
 	}
@@ -1893,6 +2176,12 @@ do_set(struct loc *l, const struct cub_val *args, const struct cub_val *body,
 	tmp = *l->dn;
 	*l->dn = *work;
 	*work = tmp;
+	if (l->undo) {
+		/* work now holds the old fields: swapped back on undo. */
+		*l->undo = (struct cubi_undo){
+		    .kind = UNDO_SWAP, .node = l->dn, .old = work};
+		return 0;
+	}
 	cub_val__free(work);
 	return 0;
 }
@@ -1921,17 +2210,21 @@ do_add(struct loc *l, const struct cub_val *words, uint32_t i,
 		    "entry '%s' already "
 		    "exists",
 		    kt);
-	else if (l->dn && l->dn->arr.len >= LIST_ENTRIES_MAX)
-		r = fail(errv, CUB_E_LIMIT, l->path, "more than %d entries",
-		    LIST_ENTRIES_MAX);
+	else if (l->dn && l->dn->arr.len >= CUBI_LIST_ENTRIES_MAX)
+		r = fail(errv, CUB_E_LIMIT, l->path,
+		    "the list is full: at most %u entries",
+		    CUBI_LIST_ENTRIES_MAX);
 	else
 		r = new_entry(l->n, keys, body, args, sub, &e, errv);
 	keys_free(keys, l->n->nkeys);
 	if (r)
 		return r;
 	if (l->dn) {
-		if (cub_val__push(l->dn, e))
+		if (list_push(l->n, l->dn, e))
 			return nomem(errv);
+		if (l->undo)
+			*l->undo = (struct cubi_undo){.kind = UNDO_POP,
+			    .node = l->dn, .list = l->n};
 	} else {
 		arr = cub_val__array();
 		if (!arr || cub_val__push(arr, e)) {
@@ -1940,6 +2233,9 @@ do_add(struct loc *l, const struct cub_val *words, uint32_t i,
 		}
 		if (cub_val__set(l->holder, l->n->name, arr))
 			return nomem(errv);
+		if (l->undo)
+			*l->undo = (struct cubi_undo){.kind = UNDO_DROP_KEY,
+			    .node = l->holder, .name = l->n->name};
 	}
 	res->changed = true;
 	return 0;
@@ -1965,7 +2261,10 @@ do_del_keys(struct loc *l, const struct cub_val *words, uint32_t i,
 	keys_free(keys, l->n->nkeys);
 	if (r)
 		return r;
-	array_remove(l->dn, idx);
+	list_remove(l->n, l->dn, idx, l->undo ? &l->undo->old : NULL);
+	if (l->undo)
+		*l->undo = (struct cubi_undo){.kind = UNDO_REINSERT,
+		    .node = l->dn, .old = l->undo->old, .idx = idx};
 	res->changed = true;
 	return 0;
 }
@@ -2038,8 +2337,440 @@ cubi_result__clear(struct cubi_result *r)
 	cub_val__free(r->reply);
 	cub_val__free(r->action_path);
 	cub_val__free(r->action_args);
+	cub_val__free(r->scope);
+	cubi_undo__free(r->undo);
 	free(r->action);
 	memset(r, 0, sizeof(*r));
+}
+
+static int overlay_map(
+    const struct snode *n, struct cub_val *dst, const struct cub_val *ov);
+
+/* ---- show: paging, wire caps, read-only copies ------------------------- */
+
+/* The MessagePack size of v and its container elements, as cub_mp_check()
+ * counts them (a map's pair is two). */
+static void
+mp_size(const struct cub_val *v, uint64_t *bytes, uint64_t *elems)
+{
+	uint64_t n;
+	uint32_t i;
+
+	switch (v->kind) {
+	case CUB_V_UINT:
+		*bytes += v->u < 128 ? 1 : v->u < 256 ? 2 : v->u < 65536 ? 3
+			: v->u <= UINT32_MAX			 ? 5
+								 : 9;
+		break;
+	case CUB_V_INT:
+		*bytes += 9;
+		break;
+	case CUB_V_FLOAT:
+		*bytes += 9;
+		break;
+	case CUB_V_STR:
+	case CUB_V_BIN:
+		n = v->kind == CUB_V_STR ? v->str.len : v->bin.len;
+		*bytes += n + (n < 32 ? 1 : n < 256 ? 2 : n < 65536 ? 3 : 5);
+		break;
+	case CUB_V_ARRAY:
+		*bytes += v->arr.len < 16 ? 1 : v->arr.len < 65536 ? 3 : 5;
+		*elems += v->arr.len;
+		for (i = 0; i < v->arr.len; i++)
+			mp_size(v->arr.items[i], bytes, elems);
+		break;
+	case CUB_V_MAP:
+		*bytes += v->map.len < 16 ? 1 : v->map.len < 65536 ? 3 : 5;
+		*elems += 2 * (uint64_t)v->map.len;
+		for (i = 0; i < v->map.len; i++) {
+			n = strlen(v->map.items[i].key);
+			*bytes +=
+			    n + (n < 32 ? 1 : n < 256 ? 2 : n < 65536 ? 3 : 5);
+			mp_size(v->map.items[i].val, bytes, elems);
+		}
+		break;
+	default:
+		*bytes += 1;
+		break;
+	}
+}
+
+/* A reply must fit one message with its frame around it. */
+static int
+check_reply_size(const struct loc *l, const struct cub_val *reply,
+    bool paged, struct cub_val **errv)
+{
+	uint64_t bytes = 0, elems = 0;
+
+	mp_size(reply, &bytes, &elems);
+	if (bytes <= CUB_MSG_MAX - CUBI_REPLY_HEADROOM &&
+	    elems <= CUB_ELEMS_MAX - CUBI_REPLY_HEADROOM / 16)
+		return 0;
+	if (paged)
+		return fail(errv, CUB_E_TOOBIG, l->path,
+		    "this page is %" PRIu64 " bytes and %" PRIu64
+		    " elements, over the message cap (%u bytes, %u "
+		    "elements): ask for a smaller limit=",
+		    bytes, elems, CUB_MSG_MAX, CUB_ELEMS_MAX);
+	return fail(errv, CUB_E_TOOBIG, l->path,
+	    "the reply is %" PRIu64 " bytes and %" PRIu64
+	    " elements, over the message cap (%u bytes, %u elements): show "
+	    "a list in pages with limit=N [after=KEY]",
+	    bytes, elems, CUB_MSG_MAX, CUB_ELEMS_MAX);
+}
+
+/* The key text of entry e, in full: the value after= takes back. */
+static struct cub_val *
+entry_cursor(const struct snode *list, const struct cub_val *e)
+{
+	char *text = NULL, num[24];
+	const struct cub_val *v;
+	const char *part;
+	size_t len = 0, n;
+	struct cub_val *out;
+	uint32_t k;
+	char *p;
+
+	for (k = 0; k < list->nkeys; k++) {
+		v = cub_val__get(e, key_at(list, k)->name);
+		if (v && v->kind == CUB_V_STR) {
+			part = v->str.ptr;
+		} else if (v && v->kind == CUB_V_UINT) {
+			snprintf(num, sizeof(num), "%" PRIu64, v->u);
+			part = num;
+		} else {
+			part = v && v->kind == CUB_V_BOOL && v->b ? "true"
+								  : "false";
+		}
+		n = strlen(part);
+		p = realloc(text, len + n + 2);
+		if (!p) {
+			free(text);
+			return NULL;
+		}
+		text = p;
+		if (k)
+			text[len++] = ' ';
+		memcpy(text + len, part, n + 1);
+		len += n;
+	}
+	out = cub_val__str(text ? text : "");
+	free(text);
+	return out;
+}
+
+/* Splits after= into the list's key words (one word a key). */
+static int
+cursor_keys(const struct loc *l, const char *after, struct cub_val ***keys,
+    struct cub_val **errv)
+{
+	struct cub_val *words = cub_val__array();
+	const char *p = after, *sp;
+	uint32_t k;
+	int r;
+
+	if (!words)
+		return nomem(errv);
+	for (k = 0; k < l->n->nkeys; k++) {
+		sp = k + 1 < l->n->nkeys ? strchr(p, ' ') : NULL;
+		if (cub_val__push(words,
+			sp ? cub_val__strn(p, (size_t)(sp - p))
+			   : cub_val__str(p))) {
+			cub_val__free(words);
+			return nomem(errv);
+		}
+		if (!sp)
+			break;
+		p = sp + 1;
+	}
+	r = keys_from_words(l, words, 0, true, keys, errv);
+	cub_val__free(words);
+	return r;
+}
+
+/*
+ * The show args: a list takes limit=N (1..CUBI_SHOW_LIMIT_MAX entries) and
+ * after=KEY (the entry the page starts after, as `next` gave it); nothing
+ * else takes any.  *limit is 0 when not paging.
+ */
+static int
+show_args(const struct loc *l, const struct snode *leaf,
+    const struct cub_val *args, uint64_t *limit, const char **after,
+    struct cub_val **errv)
+{
+	const struct cub_val *v;
+	const char *key;
+	uint32_t i;
+
+	*limit = 0;
+	*after = NULL;
+	for (i = 0; args && i < args->map.len; i++) {
+		key = args->map.items[i].key;
+		v = args->map.items[i].val;
+		if (strcmp(key, "limit") && strcmp(key, "after"))
+			return fail(errv, CUB_E_NOTFOUND, l->path,
+			    "show takes no argument '%.64s' (a list takes "
+			    "limit= and after=)",
+			    key);
+		if (l->kind != L_LIST || leaf)
+			return fail(errv, CUB_E_INVAL, l->path,
+			    "%s= pages a list; this is not one", key);
+		if (!strcmp(key, "after")) {
+			*after = cub_val__as_str(v);
+			if (!*after || !**after)
+				return fail(errv, CUB_E_TYPE, l->path,
+				    "after: expected the key of an entry");
+			continue;
+		}
+		if ((v->kind == CUB_V_STR ? parse_dec(v->str.ptr, limit)
+					  : cub_val__as_u64(v, limit)) ||
+		    *limit < 1 || *limit > CUBI_SHOW_LIMIT_MAX)
+			return fail(errv, CUB_E_INVAL, l->path,
+			    "limit: expected a number of entries from 1 to %u",
+			    CUBI_SHOW_LIMIT_MAX);
+	}
+	if (*after && !*limit)
+		*limit = CUBI_SHOW_LIMIT_MAX;
+	return 0;
+}
+
+/* One page of list arr: *out = copies of the entries after `after`. */
+static int
+page_copy(const struct loc *l, const struct cub_val *arr, uint64_t limit,
+    const char *after, struct cub_val **out, struct cub_val **next,
+    struct cub_val **errv)
+{
+	uint32_t len = arr ? arr->arr.len : 0, start = 0, end, i;
+	struct cub_val **keys;
+	struct cub_val *page;
+	int r;
+
+	*out = *next = NULL;
+	if (after) {
+		if ((r = cursor_keys(l, after, &keys, errv)))
+			return r;
+		if (!find_entry(l->n, arr, keys, &start)) {
+			keys_free(keys, l->n->nkeys);
+			return fail(errv, CUB_E_NOTFOUND, l->path,
+			    "after: no entry '%.64s' to page after", after);
+		}
+		keys_free(keys, l->n->nkeys);
+		start++;
+	}
+	end = limit < (uint64_t)(len - start) ? start + (uint32_t)limit : len;
+	page = cub_val__array();
+	for (i = start; page && i < end; i++)
+		if (cub_val__push(page, cub_val__dup(arr->arr.items[i])))
+			page = cub_val__free(page);
+	if (!page)
+		return nomem(errv);
+	if (end < len && !(*next = entry_cursor(l->n, arr->arr.items[end - 1]))) {
+		cub_val__free(page);
+		return nomem(errv);
+	}
+	*out = page;
+	return 0;
+}
+
+/* An entry with only its key fields: where an overlay's entry lands. */
+static struct cub_val *
+entry_skeleton(const struct snode *list, const struct cub_val *e)
+{
+	struct cub_val *m = cub_val__map();
+	const struct cub_val *v;
+	uint32_t k;
+
+	for (k = 0; m && k < list->nkeys; k++) {
+		v = cub_val__get(e, key_at(list, k)->name);
+		if (v && cub_val__set(m, key_at(list, k)->name, cub_val__dup(v)))
+			m = cub_val__free(m);
+	}
+	return m;
+}
+
+/*
+ * The path from the root to the addressed node, copied (containers empty,
+ * entries with their keys only), with node (owned) at its end: the part of
+ * the document a read-only show works on.  NULL on ENOMEM (node freed).
+ */
+static struct cub_val *
+path_wrap(const struct loc *l, struct cub_val *node)
+{
+	struct cub_val *root, *cur, *child;
+	const struct step *st;
+	uint32_t j;
+
+	if (l->nspine <= 1)
+		return node;
+	root = cur = cub_val__map();
+	for (j = 1; cur && j < l->nspine; j++) {
+		st = &l->spine[j];
+		if (j + 1 == l->nspine)
+			child = TAKE_PTR(node);
+		else if (st->kind == L_ENTRY)
+			child = entry_skeleton(st->n, st->dn);
+		else
+			child = st->kind == L_LIST ? cub_val__array()
+						   : cub_val__map();
+		/* push and set free child when they fail */
+		if (!child ||
+		    (st->kind == L_ENTRY ? cub_val__push(cur, child)
+					 : cub_val__set(cur, st->n->name, child)))
+			cur = NULL;
+		else
+			cur = child;
+	}
+	if (!cur) {
+		cub_val__free(node);
+		return cub_val__free(root);
+	}
+	return root;
+}
+
+/* Takes the addressed node back out of path_wrap()'s copy and frees the
+ * rest. */
+static struct cub_val *
+path_unwrap(const struct loc *l, struct cub_val *root)
+{
+	const struct step *st = &l->spine[l->nspine - 1];
+	struct cub_val *cur = root, *node;
+	uint32_t j;
+
+	if (l->nspine <= 1)
+		return root;
+	for (j = 1; j + 1 < l->nspine; j++)
+		cur = l->spine[j].kind == L_ENTRY
+			  ? cur->arr.items[cur->arr.len - 1]
+			  : cub_val__get(cur, l->spine[j].n->name);
+	if (st->kind == L_ENTRY)
+		node = cur->arr.items[--cur->arr.len];
+	else
+		node = cub_val__take(cur, st->n->name);
+	cub_val__free(root);
+	return node;
+}
+
+/* The scalar fields of a map (no lists, no containers). */
+static struct cub_val *
+scalar_copy(const struct cub_val *m)
+{
+	struct cub_val *out = cub_val__map(), *v;
+	uint32_t i;
+
+	for (i = 0; out && m && m->kind == CUB_V_MAP && i < m->map.len; i++) {
+		v = m->map.items[i].val;
+		if (v->kind == CUB_V_ARRAY || v->kind == CUB_V_MAP)
+			continue;
+		if (cub_val__set(out, m->map.items[i].key, cub_val__dup(v)))
+			out = cub_val__free(out);
+	}
+	return out;
+}
+
+/* Whether n or anything under it is filled by the service (ro). */
+static bool
+snode_has_ro(const struct snode *n)
+{
+	uint32_t i;
+
+	if (n->flags & CUB_F_RO)
+		return true;
+	for (i = 0; i < n->nkids; i++)
+		if (snode_has_ro(n->kids[i]))
+			return true;
+	return false;
+}
+
+static int
+do_show(struct loc *l, const struct cubi_schema *s, const struct snode *leaf,
+    const struct cub_val *args, struct cubi_result *res,
+    struct cub_val **errv)
+{
+	struct cub_val *node = NULL, *next = NULL, *v, *page;
+	const char *after;
+	uint64_t limit;
+	bool want;
+	uint32_t j;
+	int r;
+
+	if ((r = show_args(l, leaf, args, &limit, &after, errv)))
+		return r;
+	if (l->readonly && l->kind == L_LIST && (l->n->flags & CUB_F_RO))
+		return NEEDS_COPY; /* its entries are the overlay's */
+	want = l->readonly && !l->novs && snode_has_ro(leaf ? leaf : l->n);
+	if (limit) {
+		r = page_copy(l, l->dn, limit, after, &node, &next, errv);
+		if (r)
+			return r;
+	} else if (leaf && (want || l->novs)) {
+		/* The fields around it, for the service's show. */
+		node = scalar_copy(l->dn);
+	} else if (leaf) {
+		node = cub_val__map();
+		v = cub_val__get(l->dn, leaf->name);
+		if (node && v &&
+		    cub_val__set(node, leaf->name, cub_val__dup(v)))
+			node = cub_val__free(node);
+	} else if (l->dn) {
+		node = cub_val__dup(l->dn);
+	} else {
+		node = l->kind == L_LIST ? cub_val__array() : cub_val__map();
+	}
+	if (!node) {
+		cub_val__free(next);
+		return nomem(errv);
+	}
+	if (want) {
+		/* The caller fetches the overlays for this part and reads
+		 * again. */
+		cub_val__free(next);
+		res->want_overlay = true;
+		res->scope = path_wrap(l, node);
+		return res->scope ? 0 : nomem(errv);
+	}
+	if (l->novs) {
+		node = path_wrap(l, node);
+		for (j = 0; node && !r && j < l->novs; j++)
+			r = overlay_map(s->root, node, l->ovs[j]);
+		node = node ? path_unwrap(l, node) : NULL;
+		if (!node || r) {
+			cub_val__free(node);
+			cub_val__free(next);
+			return nomem(errv);
+		}
+	}
+	if (leaf) {
+		v = cub_val__take(node, leaf->name);
+		cub_val__free(node);
+		node = v ? v : cub_val__nil();
+		if (!node)
+			return nomem(errv);
+	} else if (limit) {
+		page = node;
+		node = cub_val__map();
+		if (!node) {
+			cub_val__free(page);
+			cub_val__free(next);
+			return nomem(errv);
+		}
+		r = cub_val__set(node, "entries", page);
+		if (!r && next) {
+			/* cub_val__set takes it, even on failure */
+			r = cub_val__set(node, "next", TAKE_PTR(next));
+		}
+		if (r) {
+			cub_val__free(node);
+			cub_val__free(next);
+			return nomem(errv);
+		}
+	}
+	cub_val__free(next);
+	if ((r = check_reply_size(l, node, limit != 0, errv))) {
+		cub_val__free(node);
+		return r;
+	}
+	res->reply = node;
+	return 0;
 }
 
 static int
@@ -2086,11 +2817,15 @@ resolve_and_run(const struct cubi_schema *s, struct cub_val *doc,
 		if (l->kind == L_LIST) {
 			if (!strcmp(w, "add")) {
 				res->verb = CUBI_ADD;
+				if (l->readonly)
+					return NEEDS_COPY;
 				return do_add(
 				    l, words, i + 1, args, body, res, errv);
 			}
 			if (!strcmp(w, "del")) {
 				res->verb = CUBI_DEL;
+				if (l->readonly)
+					return NEEDS_COPY;
 				return do_del_keys(l, words, i + 1, res, errv);
 			}
 			if (!strcmp(w, "show") || is_help(w)) {
@@ -2105,6 +2840,10 @@ resolve_and_run(const struct cubi_schema *s, struct cub_val *doc,
 				    "'set' "
 				    "applies to an entry: %s <key> set ...",
 				    l->n->name);
+			/* A read-only list is the service's: its entries come
+			 * from the overlay, so resolve on an overlaid copy. */
+			if (l->readonly && (l->n->flags & CUB_F_RO))
+				return NEEDS_COPY;
 			r = keys_from_words(l, words, i, false, &keys, errv);
 			if (r)
 				return r;
@@ -2121,6 +2860,7 @@ resolve_and_run(const struct cubi_schema *s, struct cub_val *doc,
 			l->holder = found ? l->dn : NULL;
 			l->dn = found ? l->dn->arr.items[idx] : NULL;
 			l->idx = idx;
+			spine_push(l);
 			if (push_word(l, kt))
 				return nomem(errv);
 			continue;
@@ -2146,6 +2886,8 @@ resolve_and_run(const struct cubi_schema *s, struct cub_val *doc,
 			}
 			if (!strcmp(w, "set")) {
 				res->verb = CUBI_SET;
+				if (l->readonly)
+					return NEEDS_COPY;
 				return do_set(l, args, body, res, errv);
 			}
 			res->verb = CUBI_DEL;
@@ -2160,7 +2902,16 @@ resolve_and_run(const struct cubi_schema *s, struct cub_val *doc,
 			if (l->n->flags & CUB_F_RO)
 				return fail(
 				    errv, CUB_E_RO, l->path, "is read-only");
-			array_remove(l->holder, l->idx);
+			if (l->readonly)
+				return NEEDS_COPY;
+			list_remove(l->n, l->holder, l->idx,
+			    l->undo ? &l->undo->old : NULL);
+			if (l->undo)
+				*l->undo = (struct cubi_undo){
+				    .kind = UNDO_REINSERT,
+				    .node = l->holder,
+				    .old = l->undo->old,
+				    .idx = l->idx};
 			res->changed = true;
 			return 0;
 		}
@@ -2171,6 +2922,7 @@ resolve_and_run(const struct cubi_schema *s, struct cub_val *doc,
 			l->holder = l->dn;
 			l->dn = cub_val__get(l->dn, w);
 			l->n = k;
+			spine_push(l);
 			if (push_word(l, w))
 				return nomem(errv);
 			i++;
@@ -2197,26 +2949,16 @@ resolve_and_run(const struct cubi_schema *s, struct cub_val *doc,
 	if (res->verb == CUBI_HELP)
 		return do_help(l, doc, res, errv);
 	res->verb = CUBI_SHOW;
-	if (leaf)
-		res->reply = l->dn && cub_val__get(l->dn, leaf->name)
-				 ? cub_val__dup(cub_val__get(l->dn, leaf->name))
-				 : cub_val__nil();
-	else if (l->dn)
-		res->reply = cub_val__dup(l->dn);
-	else
-		res->reply =
-		    l->kind == L_LIST ? cub_val__array() : cub_val__map();
-	if (!res->reply)
-		return nomem(errv);
-	return 0;
+	return do_show(l, s, leaf, args, res, errv);
 }
 
-int
-cubi_tree__apply(const struct cubi_schema *s, struct cub_val *doc,
+static int
+apply_common(const struct cubi_schema *s, struct cub_val *doc,
     const struct cub_val *words, const struct cub_val *args,
-    const struct cub_val *body, struct cubi_result *res, struct cub_val **errv)
+    const struct cub_val *body, struct cubi_result *res,
+    struct cubi_undo *undo, struct cub_val **errv)
 {
-	struct loc l = {0};
+	struct loc l = {.undo = undo};
 	int r;
 
 	memset(res, 0, sizeof(*res));
@@ -2237,11 +2979,132 @@ cubi_tree__apply(const struct cubi_schema *s, struct cub_val *doc,
 	l.kind = L_MAP;
 	l.root = true;
 	l.dn = doc;
+	spine_push(&l);
 	l.pwords = cub_val__array();
 	if (!l.pwords)
 		return nomem(errv);
 	r = resolve_and_run(s, doc, words, args, body, res, &l, errv);
 	cub_val__free(l.pwords);
+	if (r)
+		cubi_result__clear(res);
+	return r;
+}
+
+int
+cubi_tree__apply(const struct cubi_schema *s, struct cub_val *doc,
+    const struct cub_val *words, const struct cub_val *args,
+    const struct cub_val *body, struct cubi_result *res, struct cub_val **errv)
+{
+	return apply_common(s, doc, words, args, body, res, NULL, errv);
+}
+
+int
+cubi_tree__change(const struct cubi_schema *s, struct cub_val *doc,
+    const struct cub_val *words, const struct cub_val *args,
+    const struct cub_val *body, struct cubi_result *res,
+    struct cub_val **errv)
+{
+	struct cubi_undo *u = calloc(1, sizeof(*u));
+	int r;
+
+	if (!u)
+		return nomem(errv);
+	r = apply_common(s, doc, words, args, body, res, u, errv);
+	if (r || !res->changed) {
+		cubi_undo__free(u);
+		return r;
+	}
+	res->undo = u;
+	return 0;
+}
+
+/* Frees what an undo record kept (the replaced values). */
+static void
+cubi_undo__free(struct cubi_undo *u)
+{
+	if (!u)
+		return;
+	cub_val__free(u->old);
+	free(u);
+}
+
+int
+cubi_tree__undo(struct cubi_result *res)
+{
+	struct cubi_undo *u = res ? res->undo : NULL;
+	struct cub_val tmp;
+	int r = 0;
+
+	if (!u)
+		return 0;
+	switch (u->kind) {
+	case UNDO_SWAP:
+		tmp = *u->node;
+		*u->node = *u->old;
+		*u->old = tmp;
+		break;
+	case UNDO_POP:
+		list_remove(u->list, u->node, u->node->arr.len - 1, NULL);
+		break;
+	case UNDO_REINSERT:
+		r = list_insert(u->node, u->idx, u->old);
+		if (!r)
+			u->old = NULL;
+		break;
+	case UNDO_DROP_KEY:
+		cub_val__del(u->node, u->name);
+		break;
+	default:
+		break;
+	}
+	res->undo = NULL;
+	res->changed = false;
+	cubi_undo__free(u);
+	return r;
+}
+
+int
+cubi_tree__read(const struct cubi_schema *s, const struct cub_val *doc,
+    const struct cub_val *words, const struct cub_val *args,
+    const struct cub_val *const *overlays, uint32_t noverlays,
+    struct cubi_result *res, struct cub_val **errv)
+{
+	struct loc l = {0};
+	enum cubi_verb verb;
+	int r;
+
+	memset(res, 0, sizeof(*res));
+	if (errv)
+		*errv = NULL;
+	if (!s || !doc || doc->kind != CUB_V_MAP)
+		return fail(errv, CUB_E_INTERNAL, "", "bad arguments");
+	r = check_words(words, errv);
+	if (r)
+		return r;
+	if (args && args->kind != CUB_V_MAP)
+		return fail(errv, CUB_E_TYPE, "", "args are a %s, not a map",
+		    cub_val__kind_name(args->kind));
+	l.n = s->root;
+	l.kind = L_MAP;
+	l.root = true;
+	/* Nothing below writes through dn when readonly is set; the keyed
+	 * list index, a cache, is the one thing a lookup may build. */
+	l.dn = (struct cub_val *)doc;
+	l.readonly = true;
+	l.ovs = overlays;
+	l.novs = overlays ? noverlays : 0;
+	spine_push(&l);
+	l.pwords = cub_val__array();
+	if (!l.pwords)
+		return nomem(errv);
+	r = resolve_and_run(s, l.dn, words, args, NULL, res, &l, errv);
+	cub_val__free(l.pwords);
+	if (r == NEEDS_COPY) {
+		verb = res->verb;
+		cubi_result__clear(res);
+		res->verb = verb;
+		return CUBI_NEEDS_COPY;
+	}
 	if (r)
 		cubi_result__clear(res);
 	return r;
@@ -2260,7 +3123,7 @@ overlay_list(
 	uint32_t i, idx, j;
 	int r = 0;
 
-	for (i = 0; !r && i < ov->arr.len && i < LIST_ENTRIES_MAX; i++) {
+	for (i = 0; !r && i < ov->arr.len && i < CUBI_LIST_ENTRIES_MAX; i++) {
 		if (ov->arr.items[i]->kind != CUB_V_MAP ||
 		    keys_from_map(k, ov->arr.items[i], &keys, "", NULL))
 			continue;
@@ -2268,14 +3131,14 @@ overlay_list(
 			r = overlay_map(
 			    k, arr->arr.items[idx], ov->arr.items[i]);
 		} else if ((k->flags & CUB_F_RO) &&
-			   arr->arr.len < LIST_ENTRIES_MAX) {
+			   arr->arr.len < CUBI_LIST_ENTRIES_MAX) {
 			/* Ro lists are filled by the service alone. */
 			e = cub_val__map();
 			for (j = 0; e && j < k->nkeys; j++)
 				if (cub_val__set(e, key_at(k, j)->name,
 					cub_val__dup(keys[j])))
 					e = cub_val__free(e);
-			if (!e || cub_val__push(arr, e))
+			if (!e || list_push(k, arr, e))
 				r = -ENOMEM;
 			else
 				r = overlay_map(k, e, ov->arr.items[i]);

@@ -22,6 +22,15 @@
 #include "cubicle/val.h"
 
 struct cubi_schema; /* opaque parsed schema: base + service fields */
+struct cubi_undo;   /* opaque: what cubi_tree__change() replaced */
+
+/*
+ * Entries in one keyed list of a document (rule 19): an add past it fails
+ * with CUB_E_LIMIT "more than N entries".  Keyed lists are indexed by their
+ * keys (a hash index kept on the list), so finding, adding and setting an
+ * entry cost the same at any size up to this cap.
+ */
+#define CUBI_LIST_ENTRIES_MAX (1u << 20)
 
 /*
  * Parse and check a service schema in wire form (NULL = no service fields)
@@ -56,6 +65,16 @@ struct cubi_result {
 	struct cub_val *action_path;
 	char *action;
 	struct cub_val *action_args;
+	/* cubi_tree__read() SHOW without overlays: the addressed part has
+	 * ro fields; fetch the overlays and read again (reply is NULL).
+	 * scope is that part in the document's shape (the path from the
+	 * root with entries reduced to their keys, then the node itself:
+	 * one page of a list, a field's container or entry without nested
+	 * lists), what the service's show needs to fill it. */
+	bool want_overlay;
+	struct cub_val *scope;
+	/* cubi_tree__change(): how to put the document back (owned). */
+	struct cubi_undo *undo;
 };
 void cubi_result__clear(struct cubi_result *r);
 
@@ -102,6 +121,56 @@ int cubi_tree__apply(const struct cubi_schema *s, struct cub_val *doc,
     const struct cub_val *words, const struct cub_val *args,
     const struct cub_val *body, struct cubi_result *res,
     struct cub_val **errv);
+
+/*
+ * Paging a show (rule 19: one reply fits one message).  `show` of a list
+ * takes limit=N (1..CUBI_SHOW_LIMIT_MAX) and after=KEY; the reply is then
+ * {entries: [...], next: KEY} with next present only when entries follow
+ * (pass it back as after=).  KEY is the entry's key as typed in a path;
+ * the keys of a multi-key list joined by single spaces.  after= alone
+ * pages by CUBI_SHOW_LIMIT_MAX.  Any show whose reply would not fit a
+ * message (CUB_MSG_MAX and CUB_ELEMS_MAX, less CUBI_REPLY_HEADROOM for the
+ * frame) fails with CUB_E_TOOBIG naming limit=.
+ */
+#define CUBI_SHOW_LIMIT_MAX 10000u
+#define CUBI_REPLY_HEADROOM 65536u
+
+/* cubi_tree__read(): the request must run on a copy of the document. */
+#define CUBI_NEEDS_COPY 1
+
+/*
+ * Resolve words on doc without changing it or copying it (the broker's
+ * path for reads): SHOW and HELP are answered as cubi_tree__apply()
+ * would, copying only the addressed node (one page of a list) and, with
+ * overlays, the path to it, into which the overlays (noverlays of them,
+ * shaped as for cubi_tree__merge_overlay) are merged.  ACTION and a
+ * cube's del are resolved as by apply (they change no document).
+ * Returns CUBI_NEEDS_COPY, with res->verb set, when the request must run
+ * on a copy through cubi_tree__apply(): an add, set or del, or a path
+ * into a read-only list (its entries come from the overlay).  A SHOW of
+ * a part with ro fields without overlays sets res->want_overlay and no
+ * reply.  0, CUBI_NEEDS_COPY, or -errno with *errv.
+ */
+int cubi_tree__read(const struct cubi_schema *s, const struct cub_val *doc,
+    const struct cub_val *words, const struct cub_val *args,
+    const struct cub_val *const *overlays, uint32_t noverlays,
+    struct cubi_result *res, struct cub_val **errv);
+
+/*
+ * cubi_tree__apply() in place, keeping what it replaced: a set keeps the
+ * old fields of the one map it changed, a del the entry it removed, an add
+ * only where it appended.  cubi_tree__undo() then puts doc back exactly as
+ * it was (for the broker: apply on the live document, undo when the worker
+ * or the kernel refuses, instead of copying the document per change);
+ * cubi_result__clear() commits (frees what was kept).  No other change may
+ * touch doc in between.  cubi_tree__undo() returns 0, or -ENOMEM when a
+ * removed entry could not be put back (doc then lacks that entry).
+ */
+int cubi_tree__change(const struct cubi_schema *s, struct cub_val *doc,
+    const struct cub_val *words, const struct cub_val *args,
+    const struct cub_val *body, struct cubi_result *res,
+    struct cub_val **errv);
+int cubi_tree__undo(struct cubi_result *res);
 
 /*
  * Help for the service level (`cubicle simpleforwarder ?`): verbs add/show

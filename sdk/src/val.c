@@ -167,6 +167,8 @@ cub_val__free(struct cub_val *v)
 		for (i = 0; i < v->arr.len; i++)
 			cub_val__free(v->arr.items[i]);
 		free(v->arr.items);
+		if (v->arr.aux)
+			v->arr.aux->free(v->arr.aux);
 		break;
 	case CUB_V_MAP:
 		for (i = 0; i < v->map.len; i++) {

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * libFuzzer target for the decoders (style rule 23): cub_rpc__decode(),
- * cub_mp_decode() and cub_json_parse() on the same input.  Whatever
- * decodes must encode, and decode again to the same document; abort()
- * on any mismatch.
+ * cub_mp_decode(), cub_json_parse() and cub_yaml_parse() on the same
+ * input.  Whatever decodes must encode, and decode again to the same
+ * document; abort() on any mismatch.
  */
 #include <math.h>
 #include <stdint.h>
@@ -186,11 +186,36 @@ fuzz_json(const uint8_t *data, size_t size)
 	cub_val__free(v);
 }
 
+/* What the YAML parser reads, the YAML emitter writes back the same. */
+static void
+fuzz_yaml(const uint8_t *data, size_t size)
+{
+	struct cub_val *v, *back;
+	char err[256];
+	char *s;
+
+	v = cub_yaml_parse((const char *)data, size, err, sizeof(err));
+	if (!v)
+		return;
+	s = cub_yaml_emit(v);
+	if (!s)
+		abort();
+	back = cub_yaml_parse(s, strlen(s), err, sizeof(err));
+	if (!back)
+		abort();
+	assert_same(v, back);
+	cub_val__free(back);
+	free(s);
+	mp_round_trip(v);
+	cub_val__free(v);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	fuzz_rpc(data, size);
 	fuzz_mp(data, size);
 	fuzz_json(data, size);
+	fuzz_yaml(data, size);
 	return 0;
 }

@@ -25,6 +25,7 @@ sdk="$src/sdk/src"
 case $target in
 decode)
 	srcs="$sdk/val.c $sdk/errors.c $sdk/msgpack.c $sdk/json.c $sdk/rpc.c"
+	srcs="$srcs $sdk/yaml.c"
 	;;
 request)
 	srcs="$sdk/val.c $sdk/errors.c $sdk/msgpack.c $sdk/json.c"
@@ -67,7 +68,7 @@ fi
 	-fno-sanitize-recover=undefined -D_GNU_SOURCE -std=gnu11 \
 	-I "$src/sdk/include" -I "$sdk" -I "$sdk/util" \
 	"$src/tests/fuzz/fuzz_$target.c" $srcs \
-	$(pkg-config --cflags --libs msgpack) \
+	$(pkg-config --cflags --libs msgpack yaml-0.1) \
 	-o "$work/fuzz_$target"
 
 mkdir "$work/corpus" "$work/artifacts"

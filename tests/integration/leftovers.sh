@@ -14,7 +14,10 @@ survivors() {
 	for p in /proc/[0-9]*; do
 		exe=$(readlink "$p/exe" 2>/dev/null) || continue
 		case "$exe" in
+		# A program rebuilt since it started reads "... (deleted)".
 		"$CUB_BUILD"/broker/cubicled | "$CUB_BUILD"/workers/cubicle-worker) ;;
+		"$CUB_BUILD/broker/cubicled (deleted)") ;;
+		"$CUB_BUILD/workers/cubicle-worker (deleted)") ;;
 		*) continue ;;
 		esac
 		# A zombie is dead; PID 1 here may never reap it.

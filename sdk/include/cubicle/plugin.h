@@ -65,7 +65,15 @@ struct cub_plugin_ops {
 	    struct cub_cube *cube, const struct cub_val *config, bool create);
 	/* The cube is gone; free private state. May not fail. */
 	void (*destroy)(struct cub_cube *cube);
-	/* Fill ro fields into overlay (a map, same shape as config). */
+	/*
+	 * Fill ro fields into overlay (a map, same shape as config).  config
+	 * is the part of the cube document the show addresses, in the
+	 * document's shape: the path from the root (containers empty, list
+	 * entries with their keys only), then the addressed node whole (one
+	 * page of a paged list; for a single field, the fields of its
+	 * container or entry without nested lists).  A show of the whole
+	 * cube, or of a read-only list, gets the whole document.
+	 */
 	int (*show)(struct cub_cube *cube, const struct cub_val *config,
 	    struct cub_val *overlay);
 	/* A declared action; *result may be left NULL. */

@@ -38,6 +38,16 @@ struct cub_kv {
 	struct cub_val *val;
 };
 
+/*
+ * Private to the resource-tree engine: an index over the entries of a keyed
+ * list, hung on the array that holds them.  The array owns it: it is freed
+ * with the array and never copied by cub_val__dup().  Code outside the
+ * engine leaves it alone.
+ */
+struct cub_val_aux {
+	void (*free)(struct cub_val_aux *aux);
+};
+
 struct cub_val {
 	enum cub_val_kind kind;
 	union {
@@ -56,6 +66,7 @@ struct cub_val {
 		struct {
 			struct cub_val **items;
 			uint32_t len, cap;
+			struct cub_val_aux *aux; /* engine index or NULL */
 		} arr;
 		struct {
 			struct cub_kv *items; /* insertion order is kept */
@@ -146,6 +157,15 @@ struct cub_val *cub_json_parse(
 char *cub_json_emit(const struct cub_val *v, bool pretty);
 /* Block-style YAML 1.2 (strings quoted when needed), ends in newline. */
 char *cub_yaml_emit(const struct cub_val *v);
+/*
+ * YAML in, parsed by libyaml: one document of mappings, sequences and
+ * scalars (typed by the YAML 1.2 core schema when plain), with the caps
+ * of the JSON parser.  Anchors, aliases, tags, non-scalar and duplicate
+ * keys are refused.  NULL with errno = EINVAL and "line L, column C: ..."
+ * in err on error.
+ */
+struct cub_val *cub_yaml_parse(
+    const char *s, size_t len, char *err, size_t errlen);
 
 #ifdef __cplusplus
 }
