@@ -430,8 +430,10 @@ doc_for_show(struct broker *b, struct cube *c, struct cub_val **errv)
 }
 
 /* The cached answer whose rid the request being served reuses for a
- * different request (api_handle() sets it around on_request()). */
-static const struct rid_entry *rid_clash;
+ * different request (api_serve() sets it around on_request()).  Per
+ * thread: another request thread runs while this one waits for its
+ * worker. */
+static __thread const struct rid_entry *rid_clash;
 
 /*
  * A request that changes state must carry a request id, so that a resend
