@@ -18,7 +18,7 @@
  *	IN_DEV in driver mode, in the current namespace, and exits; the
  *	netlink attachment stays.
  *
- *   xdpgen sf xdp|tc IN_DEV OUT_DEV [--no-perfmon]
+ *   xdpgen sf xdp|tc IN_DEV OUT_DEV --pin=BPFFS_DIR [--no-perfmon]
  *	Loads simpleforwarder the way the broker does (only the program of
  *	the hook, framework maps filled: port 0 = IN_DEV, port 1 = OUT_DEV,
  *	port 0 forwards to port 1), attaches it to both netdevs (XDP driver
@@ -58,6 +58,7 @@
 #include <cubicle/cube_shared.h>
 
 #include "redirect.skel.h"
+#include "egress.h"
 #include "simpleforwarder.skel.h"
 #include "simpleforwarder_shared.h"
 #include "xdpgen.skel.h"
@@ -403,13 +404,22 @@ cmd_sf(int argc, char **argv)
 	struct sf_action act = { .action = SF_FORWARD, .outport = 1 };
 	struct simpleforwarder *skel;
 	uint32_t ifindex[2], port;
-	int is_xdp, r, no_perfmon;
+	const char *pin_dir = NULL, *why = "";
+	char pin[4096];
+	int is_xdp, r, no_perfmon = 0, bad = argc < 4, i, egress_fd = -1;
 
-	no_perfmon = argc == 5 && strcmp(argv[4], "--no-perfmon") == 0;
-	if ((argc != 4 && !no_perfmon) ||
+	for (i = 4; i < argc; i++) {
+		if (strcmp(argv[i], "--no-perfmon") == 0)
+			no_perfmon = 1;
+		else if (strncmp(argv[i], "--pin=", 6) == 0)
+			pin_dir = argv[i] + 6;
+		else
+			bad = 1;
+	}
+	if (bad || !pin_dir ||
 	    (strcmp(argv[1], "xdp") && strcmp(argv[1], "tc"))) {
 		fprintf(stderr, "usage: xdpgen sf xdp|tc IN_DEV OUT_DEV "
-				"[--no-perfmon]\n");
+				"--pin=BPFFS_DIR [--no-perfmon]\n");
 		return 2;
 	}
 	is_xdp = strcmp(argv[1], "xdp") == 0;
@@ -428,6 +438,24 @@ cmd_sf(int argc, char **argv)
 	r = no_perfmon ? drop_perfmon() : 0;
 	if (r == 0)
 		r = simpleforwarder__load(skel);
+	/* The broker's egress program, and a pin that keeps it in the table
+	 * once this process exits. */
+	if (r == 0) {
+		r = egress_fd = cubi_egress_load(is_xdp,
+		    bpf_map__fd(skel->maps.cub_ports),
+		    bpf_map__fd(skel->maps.cub_scratch_map),
+		    bpf_map__fd(skel->maps.cub_egress), -1, &why);
+		if (r < 0)
+			fprintf(stderr, "xdpgen: egress: %s\n", why);
+		else
+			r = 0;
+	}
+	if (r == 0) {
+		snprintf(pin, sizeof(pin), "%s/cub_egress_%s", pin_dir,
+		    argv[1]);
+		unlink(pin);
+		r = bpf_map__pin(skel->maps.cub_egress, pin);
+	}
 	for (port = 0; r == 0 && port < 2; port++) {
 		struct cub_port val = { .ifindex = ifindex[port],
 			.flags = CUB_PORT_UP };
@@ -451,6 +479,8 @@ cmd_sf(int argc, char **argv)
 		fprintf(stderr, "xdpgen: simpleforwarder on %s: %s\n", argv[2],
 		    strerror(-r));
 	simpleforwarder__destroy(skel);
+	if (egress_fd >= 0)
+		close(egress_fd);
 	return r < 0 ? 1 : 0;
 }
 

@@ -7,7 +7,6 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,214 +27,7 @@ word(const struct cubi_request *q, uint32_t i)
 	return i < q->words->arr.len ? q->words->arr.items[i]->str.ptr : NULL;
 }
 
-/*
- * Client connections.  The broker never waits for a client: a connection
- * past --max-clients, or past CLIENTS_PER_PROCESS from one process, is
- * closed as it arrives; a reply that cannot be handed to nng within
- * CLIENT_SEND_GRACE_MS (the connection's previous reply is still unread)
- * is dropped and the connection closed.  A REQ client that follows the
- * protocol reads each reply before it sends its next request, so this
- * only ever hits a client that pipelines without reading.  The grace
- * covers nng marking the last reply sent a moment after the client read
- * it; it is skipped for a second after a drop, so that clients that
- * reconnect and pipeline again cannot make the broker wait 20 ms each.
- * A process dropped for not reading is refused new connections for
- * CLIENT_PENALTY_MS, so that it cannot keep the broker busy with
- * replies it will not read by reconnecting in a loop.
- */
-#define CLIENTS_PER_PROCESS 32
-#define CLIENT_SEND_GRACE_MS 20
-#define CLIENT_GRACE_PAUSE_MS 1000
-#define CLIENT_PENALTY_MS 1000
-
-/*
- * Requests in flight.  Each nng REP context holds one request from its
- * receipt to its reply: the main thread answers built-in requests at
- * once and hands a request for a service's cube to that service's
- * request thread (supervisor.c), which answers it when its worker has;
- * meanwhile the other contexts keep receiving.  nng calls cctx_cb() on
- * its own threads: a received request goes to the inbox for the main
- * thread, a reply sent (or given up on) re-arms the context.
- */
-#define CLIENT_CTXS 128
-/* Requests handled between two looks at everything else. */
-#define CLIENT_BATCH 64
-
-enum cctx_state { CX_RECV, CX_SEND };
-
-struct cctx {
-	struct broker *b;
-	nng_ctx ctx;
-	nng_aio *aio;
-	enum cctx_state state;
-	nng_msg *msg;  /* received, waiting in the inbox */
-	nng_pipe pipe; /* the connection of the request held */
-	struct cctx *next;
-};
-
-/* True for the 1st, 2nd, 4th, 8th... event: logs that cannot flood. */
-static bool
-log_due(uint64_t n)
-{
-	return n && !(n & (n - 1));
-}
-
-/* nng's threads call this as client connections come and go. */
-static void
-client_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
-{
-	struct broker *b = arg;
-	uint32_t id = (uint32_t)nng_pipe_id(p);
-	const char *why = NULL;
-	unsigned i, same = 0, nopen;
-	uint64_t pid = 0, n = 0;
-
-	pthread_mutex_lock(&b->clients_lock);
-	if (ev == NNG_PIPE_EV_REM_POST) {
-		for (i = 0; i < b->nclients; i++) {
-			if (b->clients[i].id == id) {
-				b->clients[i] = b->clients[--b->nclients];
-				break;
-			}
-		}
-		pthread_mutex_unlock(&b->clients_lock);
-		return;
-	}
-	if (nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_PID, &pid))
-		pid = 0;
-	for (i = 0; i < b->nclients; i++)
-		same += b->clients[i].pid == pid;
-	for (i = 0; i < CLIENT_PENALTIES && !why; i++)
-		if (b->penalties[i].pid == pid &&
-		    now_ms() < b->penalties[i].until_ms)
-			why = "a recent drop for not reading";
-	if (!why && b->nclients >= b->o.max_clients)
-		why = "--max-clients";
-	if (!why && same >= CLIENTS_PER_PROCESS)
-		why = "the cap per process";
-	if (!why)
-		b->clients[b->nclients++] = (struct client_pipe){id, pid};
-	if (why)
-		n = ++b->clients_refused;
-	nopen = b->nclients;
-	pthread_mutex_unlock(&b->clients_lock);
-	if (!why)
-		return;
-	nng_pipe_close(p);
-	if (log_due(n))
-		log_warn("client connection refused: too many connections "
-			 "or a recent drop (pid %" PRIu64 " has %u, %u of %u "
-			 "open; refused by %s; %" PRIu64 " refused so far)",
-		    pid, same, nopen, b->o.max_clients, why, n);
-}
-
-static void penalize(struct broker *b, uint32_t id);
-
-static void
-cctx_recv(struct cctx *cx)
-{
-	cx->state = CX_RECV;
-	cx->msg = NULL;
-	nng_ctx_recv(cx->ctx, cx->aio);
-}
-
-/* nng's threads: a request arrived, or a reply went out or failed. */
-static void
-cctx_cb(void *arg)
-{
-	struct cctx *cx = arg;
-	struct broker *b = cx->b;
-	int r = nng_aio_result(cx->aio);
-	uint64_t n;
-
-	if (cx->state == CX_RECV) {
-		if (r == NNG_ECLOSED)
-			return;
-		if (r) {
-			cctx_recv(cx);
-			return;
-		}
-		cx->msg = nng_aio_get_msg(cx->aio);
-		cx->pipe = nng_msg_get_pipe(cx->msg);
-		cx->next = NULL;
-		pthread_mutex_lock(&b->inbox_lock);
-		*b->inbox_tail = cx;
-		b->inbox_tail = &cx->next;
-		pthread_mutex_unlock(&b->inbox_lock);
-		broker_wake(b);
-		return;
-	}
-	if (r) {
-		nng_msg_free(nng_aio_get_msg(cx->aio));
-		nng_aio_set_msg(cx->aio, NULL);
-		if (r == NNG_ECLOSED)
-			return;
-		/* The connection's previous reply is still unread. */
-		__atomic_store_n(&b->last_drop_ms, now_ms(), __ATOMIC_RELEASE);
-		n = __atomic_add_fetch(&b->replies_dropped, 1, __ATOMIC_ACQ_REL);
-		penalize(b, (uint32_t)nng_pipe_id(cx->pipe));
-		nng_pipe_close(cx->pipe);
-		if (log_due(n))
-			log_warn("client connection %" PRIu32 " does not read "
-				 "its replies (%s): reply dropped, connection "
-				 "closed (%" PRIu64 " dropped so far)",
-			    (uint32_t)nng_pipe_id(cx->pipe), nng_strerror(r),
-			    n);
-	}
-	cctx_recv(cx);
-}
-
-int
-api_clients_init(struct broker *b)
-{
-	struct cctx *cx;
-	unsigned i;
-	int r;
-
-	pthread_mutex_init(&b->clients_lock, NULL);
-	pthread_mutex_init(&b->inbox_lock, NULL);
-	b->inbox_tail = &b->inbox_head;
-	b->clients = calloc(b->o.max_clients, sizeof(*b->clients));
-	b->cctxs = calloc(CLIENT_CTXS, sizeof(*b->cctxs));
-	if (!b->clients || !b->cctxs)
-		return log_errno(-ENOMEM, "client table");
-	if ((r = nng_pipe_notify(
-		 b->client, NNG_PIPE_EV_ADD_PRE, client_pipe_cb, b)) ||
-	    (r = nng_pipe_notify(
-		 b->client, NNG_PIPE_EV_REM_POST, client_pipe_cb, b)))
-		return log_err("client socket: %s", nng_strerror(r)), -EIO;
-	for (i = 0; i < CLIENT_CTXS; i++) {
-		cx = &b->cctxs[i];
-		cx->b = b;
-		if ((r = nng_ctx_open(&cx->ctx, b->client)) ||
-		    (r = nng_aio_alloc(&cx->aio, cctx_cb, cx)))
-			return log_err("client context: %s", nng_strerror(r)),
-			       -EIO;
-		b->ncctx++;
-		cctx_recv(cx);
-	}
-	return 0;
-}
-
-/* After the client socket is closed: no callback runs any more. */
-void
-api_shutdown(struct broker *b)
-{
-	struct cctx *cx;
-	unsigned i;
-
-	for (i = 0; i < b->ncctx; i++) {
-		cx = &b->cctxs[i];
-		nng_aio_stop(cx->aio);
-		nng_msg_free(nng_aio_get_msg(cx->aio));
-		nng_aio_free(cx->aio);
-	}
-	for (cx = b->inbox_head; cx; cx = cx->next)
-		nng_msg_free(cx->msg);
-	free(b->cctxs);
-	b->cctxs = NULL;
-	b->ncctx = 0;
-}
+/* Client connections, their caps and the reply path: clients.c. */
 
 void
 api_publish(struct broker *b, const char *event, struct cub_val *params)
@@ -745,36 +537,16 @@ rid_store(struct broker *b, const char *rid, uint64_t hash,
 	e->reply = v;
 }
 
-/* Refuse the process behind client pipe id for a while. */
-static void
-penalize(struct broker *b, uint32_t id)
-{
-	unsigned i;
-
-	pthread_mutex_lock(&b->clients_lock);
-	for (i = 0; i < b->nclients; i++) {
-		if (b->clients[i].id == id) {
-			b->penalties[b->penalty_next++ % CLIENT_PENALTIES] =
-			    (struct client_penalty){b->clients[i].pid,
-				now_ms() + CLIENT_PENALTY_MS};
-			break;
-		}
-	}
-	pthread_mutex_unlock(&b->clients_lock);
-}
-
 /*
- * Answer the request cx holds, without blocking: nng takes the reply at
- * once unless the connection's previous reply is still being written,
- * i.e. the client does not read; then cctx_cb() drops it after the
- * grace.  Takes errv and result.  Any thread, b->state_lock held or not.
+ * Answer the request req describes, without blocking: clients.c puts
+ * its routing header back and hands the reply to nng's raw REP, which
+ * queues it per connection.  Takes errv and result.  Any thread,
+ * b->state_lock held or not.
  */
 static void
-reply(struct broker *b, struct cctx *cx, uint32_t msgid, struct cub_val *errv,
-    struct cub_val *result)
+reply(struct broker *b, const struct client_req *req, uint32_t msgid,
+    struct cub_val *errv, struct cub_val *result)
 {
-	int64_t last = __atomic_load_n(&b->last_drop_ms, __ATOMIC_ACQUIRE);
-	nng_msg *m = NULL;
 	void *buf;
 	size_t len;
 	int r;
@@ -786,30 +558,15 @@ reply(struct broker *b, struct cctx *cx, uint32_t msgid, struct cub_val *errv,
 	if ((r = cub_rpc__encode_response(msgid, errv, result, &buf, &len))) {
 		log_warn(
 		    "reply to request %" PRIu32 ": %s", msgid, strerror(-r));
-		cctx_recv(cx);
 		return;
 	}
-	r = nng_msg_alloc(&m, 0) || nng_msg_append(m, buf, len);
+	clients_reply(b, req, buf, len);
 	free(buf);
-	if (r) {
-		nng_msg_free(m);
-		log_warn("reply to request %" PRIu32 ": out of memory", msgid);
-		cctx_recv(cx);
-		return;
-	}
-	/* Skipped for a while after a drop, so that clients that
-	 * reconnect and pipeline again cost no grace each. */
-	nng_aio_set_timeout(cx->aio,
-	    now_ms() - last < CLIENT_GRACE_PAUSE_MS ? NNG_DURATION_ZERO
-						    : CLIENT_SEND_GRACE_MS);
-	nng_aio_set_msg(cx->aio, m);
-	cx->state = CX_SEND;
-	nng_ctx_send(cx->ctx, cx->aio);
 }
 
 /* Serve a checked request; b->state_lock held.  Takes rpc's content. */
 void
-api_serve(struct broker *b, struct cctx *cx, struct cub_rpc *rpc)
+api_serve(struct broker *b, const struct client_req *req, struct cub_rpc *rpc)
 {
 	struct cub_val *result = NULL, *errv = NULL;
 	struct rid_entry *cached;
@@ -839,7 +596,7 @@ api_serve(struct broker *b, struct cctx *cx, struct cub_rpc *rpc)
 				    errv, result);
 		}
 	}
-	reply(b, cx, rpc->msgid, errv, result);
+	reply(b, req, rpc->msgid, errv, result);
 	cub_rpc__clear(rpc);
 }
 
@@ -878,21 +635,27 @@ api_route(struct broker *b, const struct cub_rpc *rpc)
 	return NULL;
 }
 
-/* One received request; main thread, b->state_lock held. */
-static void
-api_handle(struct broker *b, struct cctx *cx, nng_msg *msg)
+/*
+ * One received request; main thread, b->state_lock held.  Built-in
+ * requests are answered here; one for a service's cube goes to that
+ * service's request thread with req, its way back.  Takes msg.
+ */
+void
+api_handle(struct broker *b, nng_msg *msg)
 {
 	struct cub_val *result = NULL, *errv = NULL;
 	struct cub_rpc rpc = {0};
+	struct client_req req;
 	struct service *s;
 	char err[256];
 	int r;
 
+	clients_request(b, msg, &req);
 	r = cub_rpc__decode(
 	    nng_msg_body(msg), nng_msg_len(msg), &rpc, err, sizeof(err));
 	nng_msg_free(msg);
 	if (r || rpc.type != CUB_RPC_REQUEST) {
-		reply(b, cx, rpc.msgid,
+		reply(b, &req, rpc.msgid,
 		    cub_err_val(r == -EMSGSIZE || r == -ELOOP ? CUB_E_TOOBIG
 							      : CUB_E_BADMSG,
 			"%s",
@@ -915,42 +678,15 @@ api_handle(struct broker *b, struct cctx *cx, nng_msg *msg)
 	} else if (!strcmp(rpc.method, CUB_M_REQUEST)) {
 		s = api_route(b, &rpc);
 		if (!s) {
-			api_serve(b, cx, &rpc);
+			api_serve(b, &req, &rpc);
 			return;
 		}
-		if (!sup_enqueue(s, cx, &rpc, &errv))
+		if (!sup_enqueue(s, &req, &rpc, &errv))
 			return; /* answered by the service's thread */
 	} else {
 		errv =
 		    cub_err_val(CUB_E_NOMETHOD, "no method '%s'", rpc.method);
 	}
-	reply(b, cx, rpc.msgid, errv, result);
+	reply(b, &req, rpc.msgid, errv, result);
 	cub_rpc__clear(&rpc);
-}
-
-/*
- * The main loop's share: a bounded batch of received requests.  True
- * when more are waiting (the loop then looks again without sleeping).
- */
-bool
-api_poll(struct broker *b)
-{
-	struct cctx *cx;
-	unsigned i;
-	bool more;
-
-	for (i = 0; i < CLIENT_BATCH; i++) {
-		pthread_mutex_lock(&b->inbox_lock);
-		cx = b->inbox_head;
-		if (cx && !(b->inbox_head = cx->next))
-			b->inbox_tail = &b->inbox_head;
-		pthread_mutex_unlock(&b->inbox_lock);
-		if (!cx)
-			return false;
-		api_handle(b, cx, cx->msg);
-	}
-	pthread_mutex_lock(&b->inbox_lock);
-	more = b->inbox_head != NULL;
-	pthread_mutex_unlock(&b->inbox_lock);
-	return more;
 }

@@ -7,7 +7,8 @@
  *      its type must be the hook's, every map type and the total map size
  *      must be within what the service declared, the framework maps must
  *      have their exact shape, and every helper call in the instructions
- *      must be in the networking set;
+ *      must be in the networking set, which has no redirect helper: a
+ *      cube's packets leave through the broker's egress program only;
  *   3. the load itself runs on a thread whose effective capabilities lack
  *      CAP_SYS_ADMIN and CAP_PERFMON, so the verifier applies its
  *      unprivileged rules too (no kernel reads, no pointer leaks, no
@@ -41,14 +42,12 @@
 #include "broker.h"
 #include "cube_shared.h"
 #include "cubicle/errors.h"
+#include "egress.h"
 #include "log.h"
 
 /* What the broker logs of one refused verifier run. */
 #define VLOG_LINES 8
 #define VLOG_BYTES 1024
-/* Log records a service's loads may cause: a burst, then one a second. */
-#define LOG_BURST 10.0
-#define LOG_PER_SEC 1.0
 
 /* Helpers a network function may call; everything else is refused. */
 static const int allowed_helpers[] = {
@@ -62,10 +61,8 @@ static const int allowed_helpers[] = {
     BPF_FUNC_l3_csum_replace,
     BPF_FUNC_l4_csum_replace,
     BPF_FUNC_tail_call,
-    BPF_FUNC_clone_redirect,
     BPF_FUNC_skb_vlan_push,
     BPF_FUNC_skb_vlan_pop,
-    BPF_FUNC_redirect,
     BPF_FUNC_skb_load_bytes,
     BPF_FUNC_csum_diff,
     BPF_FUNC_skb_change_proto,
@@ -78,12 +75,10 @@ static const int allowed_helpers[] = {
     BPF_FUNC_get_numa_node_id,
     BPF_FUNC_skb_change_head,
     BPF_FUNC_xdp_adjust_head,
-    BPF_FUNC_redirect_map,
     BPF_FUNC_skb_adjust_room,
     BPF_FUNC_xdp_adjust_meta,
     BPF_FUNC_xdp_adjust_tail,
     BPF_FUNC_skb_load_bytes_relative,
-    BPF_FUNC_fib_lookup,
     BPF_FUNC_map_push_elem,
     BPF_FUNC_map_pop_elem,
     BPF_FUNC_map_peek_elem,
@@ -98,8 +93,6 @@ static const int allowed_helpers[] = {
     BPF_FUNC_ringbuf_discard,
     BPF_FUNC_ringbuf_query,
     BPF_FUNC_csum_level,
-    BPF_FUNC_redirect_neigh,
-    BPF_FUNC_redirect_peer,
     BPF_FUNC_check_mtu,
     BPF_FUNC_for_each_map_elem,
     BPF_FUNC_loop,
@@ -109,11 +102,31 @@ static const int allowed_helpers[] = {
     BPF_FUNC_map_lookup_percpu_elem,
 };
 
+/*
+ * Helpers that send a packet to a netdev of the program's choosing (or,
+ * fib_lookup, find one to send it to): a cube's way out is the broker's
+ * egress program (cub_forward(), cube.bpf.h), never its own.
+ */
+static const int redirect_helpers[] = {
+    BPF_FUNC_redirect,
+    BPF_FUNC_redirect_map,
+    BPF_FUNC_clone_redirect,
+    BPF_FUNC_redirect_peer,
+    BPF_FUNC_redirect_neigh,
+    BPF_FUNC_fib_lookup,
+};
+
 /* Names of helpers a hostile object is likely to try, for messages. */
 static const struct {
 	int id;
 	const char *name;
 } helper_names[] = {
+    {BPF_FUNC_redirect, "bpf_redirect"},
+    {BPF_FUNC_redirect_map, "bpf_redirect_map"},
+    {BPF_FUNC_clone_redirect, "bpf_clone_redirect"},
+    {BPF_FUNC_redirect_peer, "bpf_redirect_peer"},
+    {BPF_FUNC_redirect_neigh, "bpf_redirect_neigh"},
+    {BPF_FUNC_fib_lookup, "bpf_fib_lookup"},
     {BPF_FUNC_probe_read, "bpf_probe_read"},
     {BPF_FUNC_trace_printk, "bpf_trace_printk"},
     {BPF_FUNC_get_current_pid_tgid, "bpf_get_current_pid_tgid"},
@@ -152,15 +165,22 @@ static const char *const hook_progs[] = {
 
 struct fw_map {
 	const char *name;
-	uint32_t type, key_size, value_size, max_entries;
+	uint32_t type, key_size, value_size, max_entries, map_flags;
 };
 
-/* The framework maps every cube object carries (cube.bpf.h). */
+/*
+ * The framework maps every cube object carries (cube.bpf.h).  cub_ports
+ * is read-only to programs: the egress program redirects to what it says.
+ * cub_egress and cub_scratch_map are shared with the egress program.
+ */
 static const struct fw_map fw_maps[] = {
-    {"cub_ports", BPF_MAP_TYPE_ARRAY, 4, sizeof(struct cub_port),
-	CUB_MAX_PORTS},
-    {"cub_if2port", BPF_MAP_TYPE_HASH, 4, 4, CUB_MAX_PORTS},
-    {"cub_pktin", BPF_MAP_TYPE_RINGBUF, 0, 0, 0},
+    {"cub_ports", BPF_MAP_TYPE_ARRAY, 4, sizeof(struct cub_port), CUB_MAX_PORTS,
+	BPF_F_RDONLY_PROG},
+    {"cub_if2port", BPF_MAP_TYPE_HASH, 4, 4, CUB_MAX_PORTS, 0},
+    {"cub_pktin", BPF_MAP_TYPE_RINGBUF, 0, 0, 0, 0},
+    {"cub_egress", BPF_MAP_TYPE_PROG_ARRAY, 4, 4, CUB_EGRESS_SLOTS, 0},
+    {"cub_scratch_map", BPF_MAP_TYPE_PERCPU_ARRAY, 4,
+	sizeof(struct cub_scratch), 1, 0},
 };
 
 #define REFUSE(...) (*errv = cub_err_val(CUB_E_REFUSED, __VA_ARGS__), -EPERM)
@@ -184,6 +204,18 @@ pin_path(
 	    leaf ? "/" : "", leaf ? leaf : "");
 
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+static bool
+helper_redirects(int id)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(redirect_helpers) / sizeof(redirect_helpers[0]);
+	     i++)
+		if (redirect_helpers[i] == id)
+			return true;
+	return false;
 }
 
 static bool
@@ -213,6 +245,13 @@ check_insns(const char *cube, struct bpf_program *prog, struct cub_val **errv)
 			return REFUSE("cube '%s': program '%s' calls a kernel "
 				      "function (kfunc), which is not allowed",
 			    cube, bpf_program__name(prog));
+		if (helper_redirects(insn[i].imm))
+			return REFUSE("cube '%s': program '%s' calls %s "
+				      "(#%d) at instruction %zu: cube programs "
+				      "may not redirect; send packets out of a "
+				      "port with cub_forward() (cube.bpf.h)",
+			    cube, bpf_program__name(prog),
+			    helper_name(insn[i].imm), insn[i].imm, i);
 		if (!helper_allowed(insn[i].imm))
 			return REFUSE("cube '%s': program '%s' calls %s "
 				      "(#%d) at instruction %zu, which is "
@@ -233,20 +272,29 @@ percpu(uint32_t type)
 }
 
 /*
- * Map types whose values are file descriptors (resolved in the writer's fd
- * table: the broker's), interfaces, CPUs or sockets.  A worker never
- * writes them (wcall.c).
+ * Map types a worker may write (update, delete, batch): an allow-list of
+ * types whose keys and values are plain data.  Everything else (values
+ * that are file descriptors resolved in the writer's fd table, the
+ * broker's: programs, maps, cgroups, perf events, sockets; interfaces,
+ * CPUs; ring buffers and struct_ops) only the broker or libbpf fills.
  */
 bool
 bpf_map_type_holds_fds(uint32_t type)
 {
 	switch (type) {
-	case BPF_MAP_TYPE_PROG_ARRAY:
-	case BPF_MAP_TYPE_ARRAY_OF_MAPS:
-	case BPF_MAP_TYPE_HASH_OF_MAPS:
-		return true;
+	case BPF_MAP_TYPE_ARRAY:
+	case BPF_MAP_TYPE_PERCPU_ARRAY:
+	case BPF_MAP_TYPE_HASH:
+	case BPF_MAP_TYPE_PERCPU_HASH:
+	case BPF_MAP_TYPE_LRU_HASH:
+	case BPF_MAP_TYPE_LRU_PERCPU_HASH:
+	case BPF_MAP_TYPE_LPM_TRIE:
+	case BPF_MAP_TYPE_QUEUE:
+	case BPF_MAP_TYPE_STACK:
+	case BPF_MAP_TYPE_BLOOM_FILTER:
+		return false;
 	default:
-		return bpf_map_type_broker_only(type);
+		return true;
 	}
 }
 
@@ -272,29 +320,93 @@ bpf_map_type_broker_only(uint32_t type)
 	}
 }
 
-/* What a map costs: key + value per entry, a value per possible CPU. */
+static uint64_t
+round8(uint64_t n)
+{
+	return (n + 7) & ~7ull;
+}
+
+static uint64_t
+pow2_at_least(uint64_t n)
+{
+	uint64_t p = 1;
+
+	while (p < n)
+		p <<= 1;
+	return p;
+}
+
+/* The kernel's per-element overhead of a hash table or trie, rounded up. */
+#define HASH_ELEM_OVERHEAD 64
+#define HASH_BUCKET_BYTES 16
+#define TRIE_NODE_OVERHEAD 64
+
+/*
+ * What a map costs, estimated before the kernel creates it, on the high
+ * side: a value per possible CPU for per-CPU maps, the element header
+ * and the buckets of hash tables, the data area of both ring buffer
+ * kinds.  bpfobj_load() then checks what the kernel really charged.
+ */
 uint64_t
 bpf_map_bytes(const struct broker *b, uint32_t type, uint32_t key_size,
     uint32_t value_size, uint32_t max_entries)
 {
-	uint64_t value = value_size;
+	uint64_t value = round8(value_size), n = max_entries;
 
-	if (type == BPF_MAP_TYPE_RINGBUF)
-		return max_entries;
+	if (type == BPF_MAP_TYPE_RINGBUF || type == BPF_MAP_TYPE_USER_RINGBUF)
+		return n;
 	if (percpu(type))
 		value *= (uint64_t)b->ncpus;
-	return ((uint64_t)key_size + value) * max_entries;
+	switch (type) {
+	case BPF_MAP_TYPE_HASH:
+	case BPF_MAP_TYPE_PERCPU_HASH:
+	case BPF_MAP_TYPE_LRU_HASH:
+	case BPF_MAP_TYPE_LRU_PERCPU_HASH:
+	case BPF_MAP_TYPE_HASH_OF_MAPS:
+		/* Preallocated: max_entries + one a CPU, and the buckets. */
+		return (HASH_ELEM_OVERHEAD + round8(key_size) + value +
+			   (percpu(type) ? 8 : 0)) *
+			   (n + (uint64_t)b->ncpus) +
+		       HASH_BUCKET_BYTES * pow2_at_least(n);
+	case BPF_MAP_TYPE_LPM_TRIE:
+		return (TRIE_NODE_OVERHEAD + key_size + value) * n;
+	default:
+		return ((uint64_t)key_size + value) * n;
+	}
 }
 
+/* With a map-in-map's inner template, which libbpf creates too. */
 static uint64_t
 map_bytes(const struct broker *b, const struct bpf_map *m)
 {
-	return bpf_map_bytes(b, bpf_map__type(m), bpf_map__key_size(m),
+	const struct bpf_map *in = bpf_map__inner_map((struct bpf_map *)m);
+	uint64_t n = bpf_map_bytes(b, bpf_map__type(m), bpf_map__key_size(m),
 	    bpf_map__value_size(m), bpf_map__max_entries(m));
+
+	if (in)
+		n += bpf_map_bytes(b, bpf_map__type(in), bpf_map__key_size(in),
+		    bpf_map__value_size(in), bpf_map__max_entries(in));
+	return n;
 }
 
-/* cube.bpf.h's per-CPU scratch: the program's own, read-only to workers. */
-#define FW_SCRATCH "cub_scratch_map"
+/* What the kernel charged for a map: fdinfo's memlock, 0 if unknown. */
+uint64_t
+bpf_map_memlock(int fd)
+{
+	char path[64], line[128];
+	unsigned long long v = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "memlock: %llu", &v) == 1)
+			break;
+	fclose(f);
+	return v;
+}
 
 static const struct fw_map *
 fw_map_find(const char *name)
@@ -345,12 +457,13 @@ check_map_name(struct cube *c, struct bpf_object *obj, struct bpf_map *m,
 			      "characters)",
 		    c->name, shown(show, sizeof(show), name),
 		    n > 48 ? "..." : "", sizeof(((struct bmap *)0)->name) - 1);
-	if (!strcmp(name, "prog") || !strcmp(name, "prog_new"))
+	if (!strcmp(name, "prog") || !strcmp(name, "prog_new") ||
+	    !strcmp(name, "egress") || !strcmp(name, "egress_new") ||
+	    !strcmp(name, "peers") || !strcmp(name, "peers_new"))
 		return REFUSE("cube '%s': map name '%s' is reserved (the "
-			      "program's pin)",
+			      "pin of a program)",
 		    c->name, name);
-	if (!strncmp(name, "cub_", 4) && !fw_map_find(name) &&
-	    strcmp(name, FW_SCRATCH))
+	if (!strncmp(name, "cub_", 4) && !fw_map_find(name))
 		return REFUSE("cube '%s': map name '%s': names starting with "
 			      "cub_ are the framework's (cube.bpf.h)",
 		    c->name, name);
@@ -378,6 +491,17 @@ service_map_bytes(struct broker *b, struct cube *self)
 	return sum;
 }
 
+/* The most a cube's maps may hold: the policy's, within cubicled's. */
+static uint64_t
+cube_cap(const struct broker *b, const struct cube *c)
+{
+	const struct cub_bpf_policy *pol = &c->svc->policy;
+
+	return pol->max_map_bytes < b->o.max_cube_map_bytes
+		   ? pol->max_map_bytes
+		   : b->o.max_cube_map_bytes;
+}
+
 static int
 check_object(struct broker *b, struct cube *c, struct bpf_object *obj,
     uint64_t *bytes, struct cub_val **errv)
@@ -388,8 +512,9 @@ check_object(struct broker *b, struct cube *c, struct bpf_object *obj,
 	enum bpf_prog_type want_type =
 	    c->hook == HOOK_TC ? BPF_PROG_TYPE_SCHED_CLS : BPF_PROG_TYPE_XDP;
 	struct bpf_program *prog, *found = NULL;
-	struct bpf_map *m;
-	uint64_t total = 0;
+	struct bpf_map *m, *in, *big = NULL;
+	uint64_t total = 0, one, big_bytes = 0;
+	char show[64];
 	int nmaps = 0, r;
 	size_t i;
 
@@ -425,27 +550,44 @@ check_object(struct broker *b, struct cube *c, struct bpf_object *obj,
 		if (++nmaps > CUB_MAX_MAPS)
 			return REFUSE("cube '%s': more than %d maps", c->name,
 			    CUB_MAX_MAPS);
-		total += map_bytes(b, m);
+		one = map_bytes(b, m);
+		total += one;
+		if (one > big_bytes) {
+			big_bytes = one;
+			big = m;
+		}
 		if (bpf_map__is_internal(m))
 			continue; /* never pinned, never in the map table */
 		if ((r = check_map_name(c, obj, m, errv)))
 			return r;
+		if (fw_map_find(bpf_map__name(m)))
+			continue; /* its exact shape is checked below */
 		if ((unsigned)t >= 64 || !(pol->map_types & (1ull << t)) ||
 		    bpf_map_type_broker_only(t))
 			return REFUSE("cube '%s': map '%s' has type %s, not "
 				      "declared by service '%s'",
 			    c->name, bpf_map__name(m),
 			    libbpf_bpf_map_type_str(t), c->svc->name);
+		/* A map-in-map's template is created too: declared types. */
+		in = bpf_map__inner_map(m);
+		t = in ? bpf_map__type(in) : t;
+		if (in &&
+		    ((unsigned)t >= 64 || !(pol->map_types & (1ull << t)) ||
+			bpf_map_type_broker_only(t)))
+			return REFUSE("cube '%s': map '%s' has inner maps of "
+				      "type %s, not declared by service '%s'",
+			    c->name, bpf_map__name(m),
+			    libbpf_bpf_map_type_str(t) ?: "?", c->svc->name);
 	}
-	cap = pol->max_map_bytes < b->o.max_cube_map_bytes
-		  ? pol->max_map_bytes
-		  : b->o.max_cube_map_bytes;
+	cap = cube_cap(b, c);
 	if (total > cap)
 		return REFUSE("cube '%s': maps need %llu bytes (per-CPU maps "
-			      "once per possible CPU, %d), over the limit of "
-			      "%llu",
+			      "once per possible CPU, %d; the largest, map "
+			      "'%s' (%s), %llu bytes), over the limit of %llu",
 		    c->name, (unsigned long long)total, b->ncpus,
-		    (unsigned long long)cap);
+		    shown(show, sizeof(show), bpf_map__name(big)),
+		    libbpf_bpf_map_type_str(bpf_map__type(big)) ?: "?",
+		    (unsigned long long)big_bytes, (unsigned long long)cap);
 	others = service_map_bytes(b, c);
 	if (others + total > b->o.max_service_map_bytes)
 		return REFUSE("cube '%s': service '%s' would hold %llu bytes "
@@ -460,6 +602,7 @@ check_object(struct broker *b, struct cube *c, struct bpf_object *obj,
 
 		m = bpf_object__find_map_by_name(obj, f->name);
 		if (!m || bpf_map__type(m) != f->type ||
+		    bpf_map__map_flags(m) != f->map_flags ||
 		    (f->key_size &&
 			(bpf_map__key_size(m) != f->key_size ||
 			    bpf_map__value_size(m) != f->value_size ||
@@ -480,33 +623,11 @@ check_object(struct broker *b, struct cube *c, struct bpf_object *obj,
 static __thread struct service *log_svc;
 static __thread char *verifier_reason;
 
-/* One record more for the service loading on this thread, if its bucket
- * has a token; the first record after a pause says what was dropped. */
+/* One record more for the service loading on this thread (svclog.c). */
 static bool
 log_allowed(void)
 {
-	struct log_limit *l;
-	int64_t now;
-
-	if (!log_svc)
-		return true;
-	l = &log_svc->log_limit;
-	now = now_ms();
-	l->tokens += (double)(now - l->last_ms) / 1000.0 * LOG_PER_SEC;
-	if (l->tokens > LOG_BURST || !l->last_ms)
-		l->tokens = LOG_BURST;
-	l->last_ms = now;
-	if (l->tokens < 1.0) {
-		l->suppressed++;
-		return false;
-	}
-	l->tokens -= 1.0;
-	if (l->suppressed) {
-		log_warn("service '%s': %u log messages suppressed",
-		    log_svc->name, l->suppressed);
-		l->suppressed = 0;
-	}
-	return true;
+	return svc_log_allowed(log_svc);
 }
 
 /*
@@ -638,6 +759,10 @@ bpfobj_free(struct bpfobj *o)
 	ring_buffer__free(o->pktin);
 	if (o->prog_fd >= 0)
 		close(o->prog_fd);
+	if (o->egress_fd >= 0)
+		close(o->egress_fd);
+	if (o->peers_fd >= 0)
+		close(o->peers_fd);
 	for (i = 0; i < o->nmaps; i++)
 		if (o->maps[i].fd >= 0)
 			close(o->maps[i].fd);
@@ -703,8 +828,7 @@ mark_framework(struct bpfobj *o)
 
 	for (i = 0; i < o->nmaps; i++) {
 		f = fw_map_find(o->maps[i].name);
-		o->maps[i].framework = (f && f->type == o->maps[i].type) ||
-				       !strcmp(o->maps[i].name, FW_SCRATCH);
+		o->maps[i].framework = f && f->type == o->maps[i].type;
 	}
 }
 
@@ -726,11 +850,13 @@ unpin_stale(struct broker *b, struct cube *c, const struct bpfobj *o)
 	while ((de = readdir(d))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
 		    !strcmp(de->d_name, "prog") ||
+		    !strcmp(de->d_name, "egress") ||
+		    !strcmp(de->d_name, "peers") ||
 		    bpfobj_map((struct bpfobj *)o, de->d_name))
 			continue;
 		if (snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) <
 			(int)sizeof(path) &&
-		    !unlink(path))
+		    !unlink(path) && log_allowed())
 			log_info("cube '%s': unpinned map '%s' of an older "
 				 "object",
 			    c->name, de->d_name);
@@ -818,15 +944,159 @@ reload_unhardened(struct broker *b, struct cube *c, struct bpf_object *obj,
 
 	fast = open_checked(b, c, elf, len, &bytes, &errv);
 	if (!fast || (r = bpf_object__load(fast))) {
-		log_warn("cube '%s': privileged reload failed; keeping the "
-			 "hardened program",
-		    c->name);
+		if (log_allowed())
+			log_warn(
+			    "cube '%s': privileged reload failed; keeping the "
+			    "hardened program",
+			    c->name);
 		cub_val__free(errv);
 		bpf_object__close(fast);
 		return obj;
 	}
 	bpf_object__close(obj);
 	return fast;
+}
+
+/*
+ * The broker's egress program for o (egress.bpf.c), loaded with the
+ * broker's own privileges over the cube's cub_ports and cub_scratch_map,
+ * in slot CUB_EGRESS_OUT of its cub_egress, pinned as <cube>/egress.  The
+ * slot (whatever the object's static initialisation put there) is
+ * overwritten before the cube's program is attached anywhere.  Its
+ * cub_peers (the programs of the cubes the ports peer with, filled by
+ * topology.c) is the broker's, pinned as <cube>/peers and kept across
+ * reloads; the cube's object has no handle on it.
+ */
+static int
+egress_load(
+    struct broker *b, struct cube *c, struct bpfobj *o, const char **step)
+{
+	struct bmap *ports = bpfobj_map(o, "cub_ports");
+	struct bmap *scratch = bpfobj_map(o, "cub_scratch_map");
+	struct bmap *table = bpfobj_map(o, "cub_egress");
+	char path[PATH_MAX];
+	int fd;
+
+	*step = "egress program: the object lacks a framework map";
+	if (!ports || !scratch || !table)
+		return -ENOENT;
+	pin_path(b, path, sizeof(path), c->name, "peers");
+	*step = "open or make the cube's peer table";
+	o->peers_fd = bpf_obj_get(path);
+	if (o->peers_fd < 0) {
+		o->peers_fd = bpf_map_create(BPF_MAP_TYPE_PROG_ARRAY,
+		    "cub_peers", 4, 4, CUB_MAX_PORTS, NULL);
+		if (o->peers_fd < 0)
+			return -errno;
+		if ((fd = pin_replace(o->peers_fd, path)))
+			return fd;
+	}
+	fd = cubi_egress_load(c->hook != HOOK_TC, ports->fd, scratch->fd,
+	    table->fd, o->peers_fd, step);
+	if (fd < 0)
+		return fd;
+	o->egress_fd = fd;
+	*step = "pin the egress program";
+	pin_path(b, path, sizeof(path), c->name, "egress");
+	return pin_replace(fd, path);
+}
+
+/* A new object failed to attach: the old one's egress program back. */
+static void
+egress_restore(struct broker *b, struct cube *c, struct bpfobj *old)
+{
+	struct bmap *table = bpfobj_map(old, "cub_egress");
+	uint32_t slot = CUB_EGRESS_OUT;
+	char path[PATH_MAX];
+
+	if (old->egress_fd < 0 || !table)
+		return;
+	bpf_map_update_elem(table->fd, &slot, &old->egress_fd, BPF_ANY);
+	pin_path(b, path, sizeof(path), c->name, "egress");
+	pin_replace(old->egress_fd, path);
+}
+
+/* The object's maps whose pin exists before its load (reused ones). */
+static uint64_t
+pins_before(struct bpf_object *obj)
+{
+	struct bpf_map *m;
+	uint64_t mask = 0;
+	int i = 0;
+
+	bpf_object__for_each_map(m, obj)
+	{
+		const char *p = bpf_map__pin_path(m);
+
+		if (i < 64 && p && !access(p, F_OK))
+			mask |= 1ull << i;
+		i++;
+	}
+	return mask;
+}
+
+/* Undo the pins a refused load made; the older object's stay. */
+static void
+unpin_new(struct bpf_object *obj, uint64_t before)
+{
+	struct bpf_map *m;
+	int i = 0;
+
+	bpf_object__for_each_map(m, obj)
+	{
+		const char *p = bpf_map__pin_path(m);
+
+		if (p && (i >= 64 || !(before & (1ull << i))))
+			unlink(p);
+		i++;
+	}
+}
+
+/*
+ * After the kernel created the maps: what it charged for them (fdinfo's
+ * memlock), against the same limits as the estimate.  Raises *bytes to
+ * it when the estimate was lower.
+ */
+static int
+check_memlock(struct broker *b, struct cube *c, struct bpf_object *obj,
+    uint64_t *bytes, struct cub_val **errv)
+{
+	uint64_t real = 0, one, big_bytes = 0, cap = cube_cap(b, c), others;
+	const char *big = "?";
+	struct bpf_map *m;
+	int fd;
+
+	bpf_object__for_each_map(m, obj)
+	{
+		if ((fd = bpf_map__fd(m)) < 0)
+			continue;
+		one = bpf_map_memlock(fd);
+		real += one;
+		if (one > big_bytes) {
+			big_bytes = one;
+			big = bpf_map__name(m);
+		}
+	}
+	if (real > cap)
+		return REFUSE(
+		    "cube '%s': the kernel charged %llu bytes for the "
+		    "maps (map '%s' %llu), over the limit of %llu; "
+		    "nothing was loaded",
+		    c->name, (unsigned long long)real, big,
+		    (unsigned long long)big_bytes, (unsigned long long)cap);
+	others = service_map_bytes(b, c);
+	if (others + real > b->o.max_service_map_bytes)
+		return REFUSE("cube '%s': service '%s' would hold %llu bytes "
+			      "of maps over its cubes (%llu in other cubes, "
+			      "as the kernel charged them), over "
+			      "--max-service-map-bytes %llu; nothing was "
+			      "loaded",
+		    c->name, c->svc->name, (unsigned long long)(others + real),
+		    (unsigned long long)others,
+		    (unsigned long long)b->o.max_service_map_bytes);
+	if (real > *bytes)
+		*bytes = real;
+	return 0;
 }
 
 int
@@ -845,7 +1115,7 @@ bpfobj_load(struct broker *b, struct cube *c, const void *elf, size_t len,
 	/* The hash names what runs: the bytes and how they were loaded, so
 	 * a broker restarted with another --spectre-hardening reloads. */
 	uint64_t hash = fnv1a(elf, len) ^ (b->o.spectre_hardening ? 0 : 1);
-	uint64_t bytes = 0;
+	uint64_t bytes = 0, before;
 	int r, fd;
 
 	if (old && old->hash == hash)
@@ -856,6 +1126,7 @@ bpfobj_load(struct broker *b, struct cube *c, const void *elf, size_t len,
 		log_svc = NULL;
 		return -EPERM;
 	}
+	before = pins_before(obj);
 	r = load_unprivileged(c->svc, obj, reason, sizeof(reason));
 	if (r == -EMFILE || r == -ENFILE) {
 		*errv = too_many_files(c, r);
@@ -876,6 +1147,13 @@ bpfobj_load(struct broker *b, struct cube *c, const void *elf, size_t len,
 	}
 	if (!b->o.spectre_hardening)
 		obj = reload_unhardened(b, c, obj, elf, len);
+	if ((r = check_memlock(b, c, obj, &bytes, errv))) {
+		if (log_allowed())
+			log_warn(
+			    "%s", cub_val__get_str(*errv, "message") ?: "");
+		unpin_new(obj, before);
+		goto out;
+	}
 	o = calloc(1, sizeof(*o));
 	if (!o) {
 		r = -ENOMEM;
@@ -884,6 +1162,8 @@ bpfobj_load(struct broker *b, struct cube *c, const void *elf, size_t len,
 	}
 	o->hash = hash;
 	o->prog_fd = -1;
+	o->egress_fd = -1;
+	o->peers_fd = -1;
 	o->map_bytes = bytes;
 	prog = bpf_object__find_program_by_name(obj, hook_progs[c->hook]);
 	if ((r = o->prog_fd = dupfd(bpf_program__fd(prog))) < 0)
@@ -907,6 +1187,8 @@ bpfobj_load(struct broker *b, struct cube *c, const void *elf, size_t len,
 		o->nmaps++;
 	}
 	mark_framework(o);
+	if ((r = egress_load(b, c, o, &step)))
+		goto err_kernel;
 	pin_path(b, path, sizeof(path), c->name, "prog");
 	step = "pin program";
 	if ((r = pin_replace(o->prog_fd, path)))
@@ -916,8 +1198,10 @@ bpfobj_load(struct broker *b, struct cube *c, const void *elf, size_t len,
 	if (r) {
 		/* The old program (if any) is still attached: keep it. */
 		c->obj = old;
-		if (old)
+		if (old) {
 			pin_replace(old->prog_fd, path);
+			egress_restore(b, c, old);
+		}
 		*errv = cub_err_val(CUB_E_KERNEL,
 		    "cube '%s': attaching the new program failed: %s", c->name,
 		    strerror(-r));
@@ -927,9 +1211,11 @@ bpfobj_load(struct broker *b, struct cube *c, const void *elf, size_t len,
 	bpfobj_free(old);
 	unpin_stale(b, c, o);
 	slowpath_open(b, c);
-	log_info("cube '%s': program %s loaded (id %u, %d maps, %llu bytes)",
-	    c->name, hook_progs[c->hook], o->prog_id, o->nmaps,
-	    (unsigned long long)o->map_bytes);
+	if (log_allowed())
+		log_info(
+		    "cube '%s': program %s loaded (id %u, %d maps, %llu bytes)",
+		    c->name, hook_progs[c->hook], o->prog_id, o->nmaps,
+		    (unsigned long long)o->map_bytes);
 	r = 0;
 	goto out;
 err_kernel:
@@ -954,6 +1240,7 @@ bpfobj_adopt(struct broker *b, struct cube *c, uint64_t hash)
 	char dir[PATH_MAX], path[PATH_MAX];
 	struct bpfobj *o;
 	struct dirent *de;
+	uint64_t est, real;
 	DIR *d;
 	int fd, r = 0;
 
@@ -963,6 +1250,8 @@ bpfobj_adopt(struct broker *b, struct cube *c, uint64_t hash)
 	if (!o)
 		return -ENOMEM;
 	o->hash = hash;
+	o->egress_fd = -1;
+	o->peers_fd = -1;
 	o->prog_fd = bpf_obj_get(path);
 	if (o->prog_fd < 0 ||
 	    bpf_obj_get_info_by_fd(o->prog_fd, &pinfo, &plen)) {
@@ -979,6 +1268,8 @@ bpfobj_adopt(struct broker *b, struct cube *c, uint64_t hash)
 	}
 	while ((de = readdir(d)) && o->nmaps < CUB_MAX_MAPS) {
 		if (de->d_name[0] == '.' || !strcmp(de->d_name, "prog") ||
+		    !strcmp(de->d_name, "egress") ||
+		    !strcmp(de->d_name, "peers") ||
 		    strlen(de->d_name) >= sizeof(o->maps[0].name))
 			continue;
 		if (snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >=
@@ -991,13 +1282,20 @@ bpfobj_adopt(struct broker *b, struct cube *c, uint64_t hash)
 			close(fd);
 			continue;
 		}
-		o->map_bytes += bpf_map_bytes(b, o->maps[o->nmaps].type,
+		est = bpf_map_bytes(b, o->maps[o->nmaps].type,
 		    o->maps[o->nmaps].key_size, o->maps[o->nmaps].value_size,
 		    o->maps[o->nmaps].max_entries);
+		real = bpf_map_memlock(fd);
+		o->map_bytes += real > est ? real : est;
 		o->nmaps++;
 	}
 	closedir(d);
 	mark_framework(o);
+	/* The egress program stays in the pinned cub_egress; keep its fd. */
+	pin_path(b, path, sizeof(path), c->name, "egress");
+	o->egress_fd = bpf_obj_get(path);
+	pin_path(b, path, sizeof(path), c->name, "peers");
+	o->peers_fd = bpf_obj_get(path);
 	if (!bpfobj_map(o, "cub_ports") || !bpfobj_map(o, "cub_if2port")) {
 		bpfobj_free(o);
 		return -ENOENT;

@@ -51,32 +51,39 @@ broker_wake(struct broker *b)
 /* How soon the loop looks at the rings again when b->lock was busy. */
 #define SLOWPATH_RETRY_MS 10
 
+/* Client requests handled between two looks at everything else. */
+#define CLIENT_BATCH 64
+
 /*
- * The main loop sleeps in poll() until a client request (api.c puts it
- * in the inbox and writes b->wake), a signal (SIGCHLD: a worker exited;
- * SIGTERM/SIGINT: stop), a wake-up from a service thread (a worker said
- * hello), a packet in a cube's slow-path ring, or the next restart due.
- * It holds b->state_lock except in poll(); it never waits for a worker
- * (requests that need one go to the service's request thread), nor for
- * b->lock (slowpath.c takes it only when free).  An idle broker uses no
- * CPU.
+ * The main loop sleeps in poll() until a client message, a signal
+ * (SIGCHLD: a worker exited; SIGTERM/SIGINT: stop), a wake-up from a
+ * service thread (a worker said hello), a packet in a cube's slow-path
+ * ring, or the next restart due.  It holds b->state_lock except in
+ * poll(); it never waits for a worker (requests that need one go to the
+ * service's request thread, which replies through clients.c when its
+ * worker has answered), nor for b->lock (slowpath.c takes it only when
+ * free).  An idle broker uses no CPU.
  */
 static int
 main_loop(struct broker *b)
 {
-	static struct pollfd pfd[2 + 1024];
+	static struct pollfd pfd[3 + 1024];
 	struct signalfd_siginfo si;
 	char drain[64];
 	bool more = false;
-	int n, t;
+	nng_msg *msg;
+	int cfd, n, t, r, i;
 
+	if ((r = nng_socket_get_int(b->client, NNG_OPT_RECVFD, &cfd)))
+		return log_err("client socket: %s", nng_strerror(r)), -EIO;
 	pthread_mutex_lock(&b->state_lock);
 	while (!b->stop) {
 		sup_tick(b);
 		slowpath_poll(b);
-		pfd[0] = (struct pollfd){.fd = b->sigfd, .events = POLLIN};
-		pfd[1] = (struct pollfd){.fd = b->wake[0], .events = POLLIN};
-		n = slowpath_fds(b, pfd + 2, 1024);
+		pfd[0] = (struct pollfd){.fd = cfd, .events = POLLIN};
+		pfd[1] = (struct pollfd){.fd = b->sigfd, .events = POLLIN};
+		pfd[2] = (struct pollfd){.fd = b->wake[0], .events = POLLIN};
+		n = slowpath_fds(b, pfd + 3, 1024);
 		t = more ? 0 : sup_next_timeout(b);
 		if (n < 0) {
 			/* b->lock busy: look at the rings again soon. */
@@ -84,7 +91,7 @@ main_loop(struct broker *b)
 							    : SLOWPATH_RETRY_MS;
 			n = 0;
 		}
-		n += 2;
+		n += 3;
 		pthread_mutex_unlock(&b->state_lock);
 		if (poll(pfd, (nfds_t)n, t) < 0 && errno != EINTR) {
 			log_errno(-errno, "poll");
@@ -98,7 +105,11 @@ main_loop(struct broker *b)
 			;
 		/* A bounded batch: clients that keep the socket busy do not
 		 * keep signals, supervision and the slow path waiting. */
-		more = api_poll(b);
+		for (i = 0; i < CLIENT_BATCH &&
+			    !nng_recvmsg(b->client, &msg, NNG_FLAG_NONBLOCK);
+		     i++)
+			api_handle(b, msg);
+		more = i == CLIENT_BATCH;
 	}
 	pthread_mutex_unlock(&b->state_lock);
 	return 0;
@@ -221,15 +232,24 @@ client_listen(struct broker *b)
 
 	snprintf(
 	    url, sizeof(url), "ipc://%s/%s", b->o.socket_dir, CUB_SOCK_CLIENT);
-	if ((r = nng_rep0_open(&b->client)) ||
+	if ((r = nng_rep0_open_raw(&b->client)) ||
 	    /* Up to twice the cap, a message gets a clear error from the
 	     * decoder; past that, nng drops the connection. */
 	    (r = nng_socket_set_size(
-		 b->client, NNG_OPT_RECVMAXSZ, 2 * (size_t)CUB_MSG_MAX))) {
+		 b->client, NNG_OPT_RECVMAXSZ, 2 * (size_t)CUB_MSG_MAX)) ||
+	    /* Raw REP (see clients.c): replies queue here before their
+	     * connection's queue, requests before the main loop takes them;
+	     * room enough that neither is ever full. */
+	    (r = nng_socket_set_int(b->client, NNG_OPT_SENDBUF, 1024)) ||
+	    (r = nng_socket_set_int(b->client, NNG_OPT_RECVBUF, 8192))) {
 		log_err("client socket: %s", nng_strerror(r));
 		return -EIO;
 	}
-	if (api_clients_init(b))
+	if ((r = nng_pub0_open(&b->events))) {
+		log_err("events socket: %s", nng_strerror(r));
+		return -EIO;
+	}
+	if (clients_init(b))
 		return -EIO;
 	if ((r = nng_listen(b->client, url, NULL, 0))) {
 		log_err("listen on %s: %s", url, nng_strerror(r));
@@ -237,8 +257,7 @@ client_listen(struct broker *b)
 	}
 	snprintf(
 	    url, sizeof(url), "ipc://%s/%s", b->o.socket_dir, CUB_SOCK_EVENTS);
-	if ((r = nng_pub0_open(&b->events)) ||
-	    (r = nng_listen(b->events, url, NULL, 0))) {
+	if ((r = nng_listen(b->events, url, NULL, 0))) {
 		log_err("listen on %s: %s", url, nng_strerror(r));
 		return -EADDRINUSE;
 	}
@@ -247,11 +266,11 @@ client_listen(struct broker *b)
 
 /*
  * Stop the workers and close the sockets, within SHUTDOWN_DEADLINE_S.
- * nng 1.5.2 can hang in nng_close() for good: a client that sends two
- * requests back to back and disconnects leaves a pipe nng never reaps,
- * and every later close waits for the reaper.  A stop asked for by a
- * signal must still happen, so past the deadline the broker says so and
- * exits (the dataplane stays in place either way).
+ * nng 1.5.2's cooked REP could hang nng_close() for good (a pipe it never
+ * reaped; the client socket is raw for that, see clients.c).  A stop
+ * asked for by a signal must happen whatever nng does, so past the
+ * deadline the broker says so and exits (the dataplane stays in place
+ * either way).
  */
 #define SHUTDOWN_DEADLINE_S 3
 
@@ -263,7 +282,6 @@ shutdown_thread(void *arg)
 	sup_shutdown(b);
 	nng_close(b->client);
 	nng_close(b->events);
-	api_shutdown(b);
 	return NULL;
 }
 
@@ -465,6 +483,6 @@ main(int argc, char **argv)
 	log_info(
 	    "stopping on signal %d; the dataplane stays in place", b->stop);
 	broker_shutdown(b);
-	free(b->clients);
+	clients_fini(b);
 	return 0;
 }

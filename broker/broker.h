@@ -16,8 +16,8 @@
  *  - b->lock guards the cube list and every cube's object table against
  *    the worker-call threads; nobody holds it while waiting for a worker
  *    (the worker may be calling back).
- *  - b->inbox_lock guards the queue of received client requests, written
- *    by nng's callbacks (api.c).
+ *  - the client connection tables' locks (clients.c) guard only those
+ *    tables, written by nng's pipe callbacks; nothing is taken under them.
  */
 #ifndef CUBICLED_BROKER_H
 #define CUBICLED_BROKER_H
@@ -59,19 +59,7 @@ struct broker_opts {
 	bool discard_strays; /* no store: detach and unpin what is pinned */
 };
 
-/* One open client connection (api.c), by nng pipe id and peer pid. */
-struct client_pipe {
-	uint32_t id;
-	uint64_t pid;
-};
-
-/* A client process refused new connections until until_ms (api.c). */
-struct client_penalty {
-	uint64_t pid;
-	int64_t until_ms;
-};
-
-#define CLIENT_PENALTIES 16
+struct clients; /* clients.c */
 
 /* A token bucket for what a service can make the broker log. */
 struct log_limit {
@@ -98,19 +86,26 @@ struct bpfobj {
 	uint64_t hash; /* of the ELF bytes it came from */
 	int prog_fd;   /* the program matching the cube's hook */
 	uint32_t prog_id;
+	int egress_fd; /* the broker's egress program in its cub_egress */
+	int peers_fd;  /* the egress program's cub_peers (topology.c) */
 	struct bmap maps[CUB_MAX_MAPS];
 	int nmaps;
 	uint64_t map_bytes; /* kernel memory of its maps, per-CPU x ncpus */
 	struct ring_buffer *pktin; /* the cube's cub_pktin ring, if any */
 };
 
+/* A port's peer: a netdev name, or "cube:port" (two names and a colon). */
+#define CUB_PEER_MAX (2 * CUB_NAME_MAX + 1)
+
 /* Runtime state of one port (the desired state is in cube->doc). */
 struct bport {
 	char name[CUB_NAME_MAX + 1];
 	uint32_t index;
-	char peer[IF_NAMESIZE]; /* attached netdev, "" when none */
-	int ifindex;            /* attached ifindex, 0 when none */
-	bool hook_created;      /* we created the clsact qdisc */
+	/* Attached netdev, or "cube:port" of another cube; "" when none. */
+	char peer[CUB_PEER_MAX + 1];
+	int ifindex;       /* attached ifindex, 0 when none */
+	bool cube_peer;    /* peer is another cube's port, wired in the maps */
+	bool hook_created; /* we created the clsact qdisc */
 	struct bport *next;
 };
 
@@ -147,10 +142,22 @@ struct cube {
 	struct cube *next;
 };
 
+/*
+ * A client request's way back (clients.c): its connection and the
+ * routing header nng's raw REP put on it, kept from receipt to reply so
+ * that any thread can answer it at any time.
+ */
+#define CLIENT_HDR_MAX 64
+struct client_req {
+	nng_pipe pipe;
+	uint8_t hdr[CLIENT_HDR_MAX];
+	size_t hdrlen;
+	bool drop; /* no reply: close the connection (clients_reply()) */
+};
+
 /* A client request handed to a service's request thread. */
-struct cctx;
 struct sjob {
-	struct cctx *cx;
+	struct client_req req;
 	struct cub_rpc rpc;
 	struct sjob *next;
 };
@@ -209,23 +216,7 @@ struct broker {
 	struct cube *cubes;
 	nng_socket client;
 	nng_socket events;
-	/* Client connections (api.c): the table is written by nng's pipe
-	 * callbacks, under clients_lock; the rest by the main thread. */
-	pthread_mutex_t clients_lock;
-	struct client_pipe *clients; /* o.max_clients slots */
-	unsigned nclients;
-	uint64_t clients_refused;
-	struct client_penalty penalties[CLIENT_PENALTIES];
-	unsigned penalty_next;
-	/* Client request contexts (api.c): each holds one request from
-	 * receipt to reply; received ones wait in the inbox for the main
-	 * thread. */
-	struct cctx *cctxs;
-	unsigned ncctx;
-	pthread_mutex_t inbox_lock;
-	struct cctx *inbox_head, **inbox_tail;
-	uint64_t replies_dropped; /* to clients that did not read (atomic) */
-	int64_t last_drop_ms;     /* when the last one was dropped (atomic) */
+	struct clients *cl; /* client and events connections (clients.c) */
 	char store_path[4096];
 	struct rid_entry rids[RID_CACHE];
 	unsigned rid_next;
@@ -240,12 +231,18 @@ struct broker {
 int64_t now_ms(void);
 void broker_wake(struct broker *b);
 
+/* clients.c */
+int clients_init(struct broker *b);
+void clients_fini(struct broker *b);
+void clients_request(struct broker *b, nng_msg *msg, struct client_req *req);
+int clients_reply(struct broker *b, const struct client_req *req,
+    const void *buf, size_t len);
+
 /* api.c */
-int api_clients_init(struct broker *b);
-bool api_poll(struct broker *b);
-void api_serve(struct broker *b, struct cctx *cx, struct cub_rpc *rpc);
+void api_handle(struct broker *b, nng_msg *msg);
+void api_serve(
+    struct broker *b, const struct client_req *req, struct cub_rpc *rpc);
 struct service *api_route(struct broker *b, const struct cub_rpc *rpc);
-void api_shutdown(struct broker *b);
 void api_publish(struct broker *b, const char *event, struct cub_val *params);
 
 /* cube.c: the cube graph and the request side effects */
@@ -278,8 +275,15 @@ bool bpf_map_type_holds_fds(uint32_t type);
 bool bpf_map_type_broker_only(uint32_t type);
 uint64_t bpf_map_bytes(const struct broker *b, uint32_t type, uint32_t key_size,
     uint32_t value_size, uint32_t max_entries);
+uint64_t bpf_map_memlock(int fd);
+
+/* svclog.c: a record a service's worker caused may be logged. */
+bool svc_log_allowed(struct service *s);
 
 /* topology.c */
+bool topo_attached(const struct bport *p);
+int topo_cube_gone(struct broker *b, struct cube *gone);
+bool topo_peer_split(const char *peer, char *cube, char *port);
 int topo_attach(struct broker *b, struct cube *c, struct bport *p,
     const char *peer, struct cub_val **errv);
 void topo_detach(struct broker *b, struct cube *c, struct bport *p);
@@ -319,8 +323,8 @@ void sup_tick(struct broker *b);
 int sup_next_timeout(const struct broker *b);
 int sup_call(struct service *s, const char *method, struct cub_val *params,
     struct cub_val **result, struct cub_val **errv, int timeout_ms);
-int sup_enqueue(struct service *s, struct cctx *cx, struct cub_rpc *rpc,
-    struct cub_val **errv);
+int sup_enqueue(struct service *s, const struct client_req *req,
+    struct cub_rpc *rpc, struct cub_val **errv);
 void sup_kick(struct service *s);
 void sup_shutdown(struct broker *b);
 

@@ -167,8 +167,9 @@ ports_prepare(struct broker *b, struct cube *c, struct cub_val *doc,
     struct cub_val **errv)
 {
 	const struct cub_val *ports = doc_ports(doc);
+	char cname[CUB_NAME_MAX + 1], pname[CUB_NAME_MAX + 1];
 	struct bport *owner_port;
-	struct cube *owner;
+	struct cube *owner, *c2;
 	const char *peer, *name;
 	uint32_t i, j, idx;
 
@@ -191,7 +192,29 @@ ports_prepare(struct broker *b, struct cube *c, struct cub_val *doc,
 		peer = entry_peer(e);
 		if (!peer[0])
 			continue;
-		if (!if_nametoindex(peer)) {
+		if (strchr(peer, ':')) {
+			if (!topo_peer_split(peer, cname, pname)) {
+				*errv = cub_err_val(CUB_E_INVAL,
+				    "cube '%s' port '%s': peer '%s' is neither "
+				    "a netdev nor cube:port",
+				    c->name, name, peer);
+				return -EINVAL;
+			}
+			if (!(c2 = cube_find(b, cname)) ||
+			    !topo_port(c2, pname)) {
+				*errv = cub_err_val(CUB_E_NOTFOUND,
+				    "cube '%s' port '%s': peer '%s': no cube "
+				    "'%s' with a port '%s'",
+				    c->name, name, peer, cname, pname);
+				return -ENOENT;
+			}
+		} else if (strlen(peer) >= IF_NAMESIZE) {
+			*errv = cub_err_val(CUB_E_INVAL,
+			    "cube '%s' port '%s': peer '%s' is neither a netdev "
+			    "name (at most %d characters) nor cube:port",
+			    c->name, name, peer, IF_NAMESIZE - 1);
+			return -EINVAL;
+		} else if (!if_nametoindex(peer)) {
 			*errv = cub_err_val(CUB_E_NODEV,
 			    "cube '%s' port '%s': netdev '%s' does not exist",
 			    c->name, name, peer);
@@ -200,8 +223,7 @@ ports_prepare(struct broker *b, struct cube *c, struct cub_val *doc,
 		owner = topo_netdev_owner(b, peer, &owner_port);
 		if (owner && (owner != c || strcmp(owner_port->name, name))) {
 			*errv = cub_err_val(CUB_E_BUSY,
-			    "netdev '%s' is already the peer of cube '%s' port "
-			    "'%s'",
+			    "'%s' is already the peer of cube '%s' port '%s'",
 			    peer, owner->name, owner_port->name);
 			return -EBUSY;
 		}
@@ -252,7 +274,7 @@ ports_reconcile(struct broker *b, struct cube *c, const struct cub_val *doc,
 			pp = &p->next;
 			continue;
 		}
-		if (p->ifindex) {
+		if (topo_attached(p)) {
 			topo_detach(b, c, p);
 			port_event(b, c, p, false);
 		}
@@ -286,7 +308,7 @@ ports_reconcile(struct broker *b, struct cube *c, const struct cub_val *doc,
 			continue;
 		if ((r = topo_attach(b, c, p, peer, errv)))
 			return r;
-		if (p->ifindex)
+		if (topo_attached(p))
 			port_event(b, c, p, true);
 	}
 	return 0;
@@ -454,7 +476,7 @@ cube_delete(struct broker *b, struct cube *c, struct cub_val **errv)
 	struct cub_val *p, *res = NULL, *e2 = NULL, *ev;
 	struct bport *bp;
 	char name[CUB_NAME_MAX + 1];
-	int r;
+	int r, unpeered;
 
 	snprintf(name, sizeof(name), "%s", c->name);
 	/* Recorded as gone before anything is destroyed. */
@@ -463,10 +485,11 @@ cube_delete(struct broker *b, struct cube *c, struct cub_val **errv)
 	c->stored_absent = true;
 	pthread_mutex_lock(&b->lock);
 	for (bp = c->ports; bp; bp = bp->next)
-		if (bp->ifindex) {
+		if (topo_attached(bp)) {
 			topo_detach(b, c, bp);
 			port_event(b, c, bp, false);
 		}
+	unpeered = topo_cube_gone(b, c);
 	pthread_mutex_unlock(&b->lock);
 	/* The dataplane is the broker's: a worker that is down is told on
 	 * replay (the cube is simply not replayed). */
@@ -483,6 +506,9 @@ cube_delete(struct broker *b, struct cube *c, struct cub_val **errv)
 	cube_free(c);
 	if (r)
 		log_errno(r, "cube '%s': unpin", name);
+	/* The ports that peered with it are unpeered in the store too. */
+	if (unpeered && (r = broker_save(b, NULL, NULL)))
+		log_errno(r, "cube '%s': saving the unpeered ports", name);
 	ev = cub_val__map();
 	cub_val__set(ev, "cube", cub_val__str(name));
 	api_publish(b, CUB_EV_CUBE_DELETED, ev);

@@ -40,6 +40,7 @@
 #include "cubicle/errors.h"
 #include "cubicle/proto.h"
 #include "log.h"
+#include "names.h"
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
@@ -184,8 +185,8 @@ sup_kick(struct service *s)
  * Takes rpc's content on success; a full queue is refused at once.
  */
 int
-sup_enqueue(struct service *s, struct cctx *cx, struct cub_rpc *rpc,
-    struct cub_val **errv)
+sup_enqueue(struct service *s, const struct client_req *req,
+    struct cub_rpc *rpc, struct cub_val **errv)
 {
 	struct sjob *j;
 
@@ -200,7 +201,7 @@ sup_enqueue(struct service *s, struct cctx *cx, struct cub_rpc *rpc,
 		*errv = cub_err_val(CUB_E_INTERNAL, "out of memory");
 		return -ENOMEM;
 	}
-	j->cx = cx;
+	j->req = *req;
 	j->rpc = *rpc;
 	memset(rpc, 0, sizeof(*rpc));
 	*s->jq_tail = j;
@@ -246,13 +247,13 @@ sup_exec(void *arg)
 			if (to && to != s) {
 				struct cub_val *errv = NULL;
 
-				if (!sup_enqueue(to, j->cx, &j->rpc, &errv)) {
+				if (!sup_enqueue(to, &j->req, &j->rpc, &errv)) {
 					free(j);
 					continue;
 				}
 				cub_val__free(errv);
 			}
-			api_serve(b, j->cx, &j->rpc);
+			api_serve(b, &j->req, &j->rpc);
 			free(j);
 			continue;
 		}
@@ -319,8 +320,48 @@ name_cmp(const void *a, const void *b)
 }
 
 /*
+ * A service name is a plain identifier ([a-z][a-z0-9_-]*, at most
+ * CUB_NAME_MAX) and none of the CLI's or broker's built-in words, which
+ * would shadow it: NULL, or why not.
+ */
+static const char *
+svc_name_refused(const char *name, size_t len)
+{
+	size_t i;
+
+	if (!len || len > CUB_NAME_MAX)
+		return "its name is empty or too long";
+	if (name[0] < 'a' || name[0] > 'z')
+		return "its name does not start with a lowercase letter";
+	for (i = 1; i < len; i++)
+		if (!((name[i] >= 'a' && name[i] <= 'z') ||
+			(name[i] >= '0' && name[i] <= '9') || name[i] == '_' ||
+			name[i] == '-'))
+			return "its name is not [a-z][a-z0-9_-]*";
+	if (cubi_word_reserved(name))
+		return "its name is a reserved built-in word";
+	return NULL;
+}
+
+/* A file name for the log: control bytes as '?', cut at size - 1. */
+static const char *
+svc_printable(const char *name, char *buf, size_t size)
+{
+	size_t i;
+
+	for (i = 0; name[i] && i + 1 < size; i++)
+		buf[i] = (unsigned char)name[i] < 0x20 ||
+				 (unsigned char)name[i] >= 0x7f
+			     ? '?'
+			     : name[i];
+	buf[i] = '\0';
+	return buf;
+}
+
+/*
  * Services are the <name>.so files of the plugin directory, in name order,
  * so a service keeps its uid across restarts while the set is unchanged.
+ * A file whose name cannot be a service's is skipped, with a log line.
  */
 int
 sup_init(struct broker *b)
@@ -338,17 +379,33 @@ sup_init(struct broker *b)
 		return log_errno(
 		    -errno, "plugin directory %s", b->o.plugin_dir);
 	while ((de = readdir(d))) {
+		char *name, shown[CUB_NAME_MAX + 8];
+		const char *why;
+
 		len = strlen(de->d_name);
-		if (len < 4 || len - 3 > CUB_NAME_MAX ||
-		    strcmp(de->d_name + len - 3, ".so"))
+		if (len < 3 || strcmp(de->d_name + len - 3, ".so"))
 			continue;
+		name = strndup(de->d_name, len - 3);
+		if (!name) {
+			r = log_errno(-ENOMEM, "plugin directory");
+			break;
+		}
+		if ((why = svc_name_refused(name, len - 3))) {
+			log_warn("plugin directory %s: skipping '%s': %s",
+			    b->o.plugin_dir,
+			    svc_printable(de->d_name, shown, sizeof(shown)),
+			    why);
+			free(name);
+			continue;
+		}
 		if (n == MAX_SERVICES) {
 			log_warn("plugin directory %s: more than %d plugins, "
 				 "ignoring '%s'",
 			    b->o.plugin_dir, MAX_SERVICES, de->d_name);
+			free(name);
 			continue;
 		}
-		names[n++] = strndup(de->d_name, len - 3);
+		names[n++] = name;
 	}
 	closedir(d);
 	qsort(names, n, sizeof(names[0]), name_cmp);
@@ -369,7 +426,7 @@ sup_spawn(struct service *s)
 {
 	char uid[16], gid[16];
 	char *argv[16];
-	int logp[2], r;
+	int logp[2], null, r;
 	pid_t self = getpid();
 	sigset_t all;
 	int i = 0;
@@ -401,15 +458,33 @@ sup_spawn(struct service *s)
 		s->next_start_ms = now_ms() + s->backoff_ms;
 		return;
 	}
+	/*
+	 * Nor our stdin (the admin's terminal, maybe): the worker reads and
+	 * writes nothing there, it gets /dev/null.
+	 */
+	null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (null < 0) {
+		log_errno(-errno, "service '%s': /dev/null", s->name);
+		close(logp[0]);
+		close(logp[1]);
+		s->next_start_ms = now_ms() + s->backoff_ms;
+		return;
+	}
 	pid = fork();
 	if (pid < 0) {
 		log_errno(-errno, "service '%s': fork", s->name);
+		close(null);
 		close(logp[0]);
 		close(logp[1]);
 		s->next_start_ms = now_ms() + s->backoff_ms;
 		return;
 	}
 	if (pid == 0) {
+		/* dup2() onto itself would keep O_CLOEXEC. */
+		if (null == STDIN_FILENO)
+			fcntl(null, F_SETFD, 0);
+		else if (dup2(null, STDIN_FILENO) < 0)
+			_exit(127);
 		if (dup2(logp[1], STDOUT_FILENO) < 0 ||
 		    dup2(logp[1], STDERR_FILENO) < 0)
 			_exit(127);
@@ -429,6 +504,7 @@ sup_spawn(struct service *s)
 		log_errno(-errno, "exec %s", s->b->o.worker_bin);
 		_exit(127);
 	}
+	close(null);
 	close(logp[1]);
 	wlog_start(s->name, pid, logp[0]);
 	__atomic_store_n(&s->pid, pid, __ATOMIC_RELEASE);

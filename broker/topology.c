@@ -5,6 +5,10 @@
  * data (cub_ports, cub_if2port): connecting or moving a port never reloads
  * a program.  A new program replaces the old one in place (tc filter
  * replace, XDP_FLAGS_REPLACE), so there is no window without enforcement.
+ * A port may also peer with a port of another cube ("cube:port"): no
+ * netdev, but CUB_PORT_PEER in cub_ports and the other cube's program in
+ * the port's slot of cub_peers, which the broker's egress program
+ * tail-calls; connecting, disconnecting and re-peering are map updates.
  * Other software's programs are never replaced or removed: a netdev with
  * an XDP program, or a filter at Cubicle's tc handle, that is not the
  * cube's is refused, and a clsact qdisc Cubicle created stays while other
@@ -44,6 +48,31 @@ topo_port(struct cube *c, const char *name)
 		if (!strcmp(p->name, name))
 			return p;
 	return NULL;
+}
+
+bool
+topo_attached(const struct bport *p)
+{
+	return p->ifindex || p->cube_peer;
+}
+
+/*
+ * Whether peer names another cube's port ("cube:port"); if so, its parts
+ * in cube and port (CUB_NAME_MAX + 1 bytes each).
+ */
+bool
+topo_peer_split(const char *peer, char *cube, char *port)
+{
+	const char *colon = strchr(peer, ':');
+	size_t n = colon ? (size_t)(colon - peer) : 0;
+
+	if (!colon || !n || n > CUB_NAME_MAX || !colon[1] ||
+	    strlen(colon + 1) > CUB_NAME_MAX)
+		return false;
+	memcpy(cube, peer, n);
+	cube[n] = '\0';
+	snprintf(port, CUB_NAME_MAX + 1, "%s", colon + 1);
+	return true;
 }
 
 struct cube *
@@ -96,6 +125,118 @@ port_maps(struct cube *c, struct bport *p, int ifindex, bool up)
 		return -errno;
 	bpf_map_delete_elem(if2->fd, &key);
 	return 0;
+}
+
+/* Slot p->index of c's cub_peers (egress.bpf.c): prog_fd, or empty. */
+static int
+peer_slot(struct cube *c, struct bport *p, int prog_fd)
+{
+	uint32_t slot = p->index;
+
+	if (!c->obj || c->obj->peers_fd < 0 || p->index >= CUB_MAX_PORTS)
+		return -ENOENT;
+	if (prog_fd < 0) {
+		if (bpf_map_delete_elem(c->obj->peers_fd, &slot) &&
+		    errno != ENOENT)
+			return -errno;
+		return 0;
+	}
+	if (bpf_map_update_elem(c->obj->peers_fd, &slot, &prog_fd, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+/*
+ * Wire p (peer "cube:port") in c's maps: the port up with CUB_PORT_PEER
+ * and the other cube's port index, and that cube's program in p's slot
+ * (if it has one yet; it is put there when it loads).
+ */
+static int
+peer_wire(struct broker *b, struct cube *c, struct bport *p)
+{
+	char cname[CUB_NAME_MAX + 1], pname[CUB_NAME_MAX + 1];
+	struct bmap *ports = bpfobj_map(c->obj, "cub_ports");
+	struct cub_port cp = {.flags = CUB_PORT_UP | CUB_PORT_PEER};
+	struct bport *p2;
+	struct cube *c2;
+	int r;
+
+	if (!ports || !topo_peer_split(p->peer, cname, pname))
+		return -ENOENT;
+	c2 = cube_find(b, cname);
+	p2 = c2 ? topo_port(c2, pname) : NULL;
+	if (!p2)
+		return -ENOENT;
+	cp.ifindex = CUB_PEER_IFINDEX(p2->index);
+	if (c2->obj && (r = peer_slot(c, p, c2->obj->prog_fd)))
+		return r;
+	if (bpf_map_update_elem(ports->fd, &p->index, &cp, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+/* Unwire p: the port down first (the egress program stops), then the slot. */
+static void
+peer_unwire(struct cube *c, struct bport *p)
+{
+	struct bmap *ports = bpfobj_map(c->obj, "cub_ports");
+	struct cub_port cp = {0};
+
+	if (ports)
+		bpf_map_update_elem(ports->fd, &p->index, &cp, BPF_ANY);
+	peer_slot(c, p, -1);
+}
+
+/* Ports of other cubes that peer with c get c's (new) program. */
+static void
+peers_refresh(struct broker *b, struct cube *c)
+{
+	char cname[CUB_NAME_MAX + 1], pname[CUB_NAME_MAX + 1];
+	struct bport *q;
+	struct cube *x;
+	int r;
+
+	for (x = b->cubes; x; x = x->next)
+		for (q = x->ports; x->obj && q; q = q->next)
+			if (q->cube_peer &&
+			    topo_peer_split(q->peer, cname, pname) &&
+			    !strcmp(cname, c->name) &&
+			    (r = peer_slot(x, q, c->obj->prog_fd)))
+				log_errno(r, "cube '%s' port '%s': peer '%s'",
+				    x->name, q->name, q->peer);
+}
+
+/*
+ * c is being deleted: ports of other cubes that peer with it are
+ * disconnected (their slot emptied, so that c's program goes, and the peer
+ * removed from their document), as in Polycube.  Returns how many; the
+ * caller saves the store.  Lock held.
+ */
+int
+topo_cube_gone(struct broker *b, struct cube *gone)
+{
+	char cname[CUB_NAME_MAX + 1], pname[CUB_NAME_MAX + 1];
+	struct cub_val *e;
+	struct bport *q;
+	struct cube *x;
+	int n = 0;
+
+	for (x = b->cubes; x; x = x->next)
+		for (q = x->ports; x != gone && q; q = q->next)
+			if (q->cube_peer &&
+			    topo_peer_split(q->peer, cname, pname) &&
+			    !strcmp(cname, gone->name)) {
+				topo_detach(b, x, q);
+				e = cubi_tree__find(
+				    x->doc, "ports", "name", q->name);
+				if (e)
+					cub_val__del(e, "peer");
+				n++;
+				log_info("cube '%s' port '%s': unpeered from "
+					 "deleted cube '%s'",
+				    x->name, q->name, gone->name);
+			}
+	return n;
 }
 
 /*
@@ -478,9 +619,45 @@ int
 topo_attach(struct broker *b, struct cube *c, struct bport *p, const char *peer,
     struct cub_val **errv)
 {
+	char cname[CUB_NAME_MAX + 1], pname[CUB_NAME_MAX + 1];
 	uint32_t foreign = 0;
+	struct cube *c2;
 	int ifindex, r;
 
+	if (topo_peer_split(peer, cname, pname)) {
+		c2 = cube_find(b, cname);
+		if (!c2 || !topo_port(c2, pname)) {
+			*errv = cub_err_val(CUB_E_NOTFOUND,
+			    "cube '%s' port '%s': peer '%s': no cube '%s' "
+			    "with a port '%s'",
+			    c->name, p->name, peer, cname, pname);
+			return -ENOENT;
+		}
+		if ((c->hook == HOOK_TC) != (c2->hook == HOOK_TC)) {
+			*errv = cub_err_val(CUB_E_INVAL,
+			    "cube '%s' port '%s': peer '%s': cube '%s' is %s "
+			    "and '%s' is %s; peered cubes must both be TC or "
+			    "both XDP",
+			    c->name, p->name, peer, c->name, hook_name(c->hook),
+			    c2->name, hook_name(c2->hook));
+			return -EINVAL;
+		}
+		snprintf(p->peer, sizeof(p->peer), "%s", peer);
+		p->cube_peer = true;
+		p->ifindex = 0;
+		if (c->obj && (r = peer_wire(b, c, p))) {
+			*errv = cub_err_val(CUB_E_KERNEL,
+			    "cube '%s' port '%s': peer '%s': %s", c->name,
+			    p->name, peer, strerror(-r));
+			peer_unwire(c, p);
+			p->cube_peer = false;
+			p->peer[0] = '\0';
+			return r;
+		}
+		log_info("cube '%s' port '%s': peered with %s", c->name,
+		    p->name, peer);
+		return 0;
+	}
 	ifindex = (int)if_nametoindex(peer);
 	if (!ifindex) {
 		*errv = cub_err_val(CUB_E_NODEV,
@@ -517,6 +694,15 @@ topo_attach(struct broker *b, struct cube *c, struct bport *p, const char *peer,
 void
 topo_detach(struct broker *b, struct cube *c, struct bport *p)
 {
+	if (p->cube_peer) {
+		if (c->obj)
+			peer_unwire(c, p);
+		log_info("cube '%s' port '%s': unpeered from %s", c->name,
+		    p->name, p->peer);
+		p->cube_peer = false;
+		p->peer[0] = '\0';
+		return;
+	}
 	if (!p->ifindex)
 		return;
 	if (c->obj) {
@@ -609,6 +795,7 @@ int
 topo_reattach_all(struct broker *b, struct cube *c, int old_prog_fd)
 {
 	uint8_t did[CUB_MAX_PORTS] = {RA_NONE}, dummy;
+	char cname[CUB_NAME_MAX + 1], pname[CUB_NAME_MAX + 1];
 	uint32_t foreign;
 	char what[128];
 	struct bport *p;
@@ -618,6 +805,17 @@ topo_reattach_all(struct broker *b, struct cube *c, int old_prog_fd)
 	for (p = c->ports, i = 0; p; p = p->next, i++) {
 		if (!p->peer[0])
 			continue;
+		if (topo_peer_split(p->peer, cname, pname)) {
+			/* A peer cube not known yet (a broker start adopts
+			 * one cube at a time) wires it when it loads or is
+			 * adopted (peers_refresh()). */
+			p->cube_peer = true;
+			p->ifindex = 0;
+			if ((r = peer_wire(b, c, p)) && r != -ENOENT)
+				log_errno(r, "cube '%s' port '%s': peer '%s'",
+				    c->name, p->name, p->peer);
+			continue;
+		}
 		p->ifindex = (int)if_nametoindex(p->peer);
 		if (!p->ifindex) {
 			log_warn("cube '%s' port '%s': netdev '%s' is gone",
@@ -641,6 +839,8 @@ topo_reattach_all(struct broker *b, struct cube *c, int old_prog_fd)
 	}
 	if (first)
 		reattach_undo(c, old_prog_fd, did);
+	else
+		peers_refresh(b, c);
 	return first;
 }
 

@@ -34,6 +34,16 @@ wc_hello(struct service *s, const struct cub_val *p, struct cub_val **res,
 	uint64_t abi, v;
 	char err[256];
 
+	/* One hello a worker: another would only make the broker log. */
+	if (__atomic_load_n(&s->hello, __ATOMIC_ACQUIRE)) {
+		if (svc_log_allowed(s))
+			log_warn("service '%s': worker said hello twice; "
+				 "refused",
+			    s->name);
+		return ERR(CUB_E_PERM,
+		    "hello: this worker already said hello to service '%s'",
+		    s->name);
+	}
 	if (cub_val__as_u64(cub_val__get(p, "abi"), &abi) ||
 	    abi != CUB_PLUGIN_ABI)
 		return ERR(CUB_E_INVAL, "hello: plugin ABI must be %u",
@@ -99,7 +109,8 @@ wc_hello(struct service *s, const struct cub_val *p, struct cub_val **res,
 	cub_val__set(*res, "ncpus", cub_val__uint((uint64_t)s->b->ncpus));
 	__atomic_store_n(&s->hello, true, __ATOMIC_RELEASE);
 	broker_wake(s->b); /* the main loop replays the service's cubes */
-	log_info("service '%s': hello from worker", s->name);
+	if (svc_log_allowed(s))
+		log_info("service '%s': hello from worker", s->name);
 	return 0;
 }
 
@@ -472,9 +483,10 @@ wcall_thread(void *arg)
 		r = cub_rpc__decode(nng_msg_body(msg), nng_msg_len(msg), &rpc,
 		    err, sizeof(err));
 		nng_msg_free(msg);
-		if (r || rpc.type != CUB_RPC_REQUEST) {
+		if ((r || rpc.type != CUB_RPC_REQUEST) && svc_log_allowed(s))
 			log_warn("service '%s': bad message from worker: %s",
 			    s->name, r ? err : "not a request");
+		if (r || rpc.type != CUB_RPC_REQUEST) {
 			cubi_reply(s->calls, rpc.msgid,
 			    cub_err_val(CUB_E_BADMSG, "%s",
 				r ? err : "expected a request"),

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The worker sandbox. One function per step, called in this fixed order by
- * sandbox_prepare(): ids (and the parent-death signal), capabilities,
- * no_new_privs, Landlock, the loading seccomp filter, rlimits; then
- * sandbox_seal() stacks the final filter once the plugin is loaded.
+ * sandbox_enter(): ids (and the parent-death signal), capabilities,
+ * no_new_privs, Landlock, the seccomp filter, rlimits. It all happens
+ * before the plugin is loaded, and nothing is added afterwards: plugin
+ * code runs in the worker's address space and could fake any later step.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -194,12 +195,12 @@ sandbox_no_new_privs(void)
 }
 
 /*
- * Step 3b: while the plugin loads, Landlock lets the process open for
- * reading only the plugin file (o->read_fd) and the system's libraries
- * (what dlopen() may need for a dependency): no other file, whatever the
- * loading filter lets through. The domain stays for the worker's life.
- * A kernel without Landlock skips this step (the sealed filter refuses
- * every open all the same).
+ * Step 3b: Landlock lets the process open for reading only the plugin file
+ * (o->read_fd, if > 0) and the system's libraries (what dlopen() may need
+ * for a dependency): no other file, whatever the seccomp filter lets
+ * through. The domain stays for the worker's life. A kernel without
+ * Landlock skips this step (then read-only opens of what the uid may read
+ * remain possible).
  */
 /* Newer than Debian 12's headers (Landlock ABI 3 and 5). */
 #ifndef LANDLOCK_ACCESS_FS_TRUNCATE
@@ -231,8 +232,6 @@ sandbox_landlock(const struct sandbox_opts *o)
 	int abi, ruleset, fd, r = 0;
 	size_t i;
 
-	if (o->read_fd <= 0)
-		return 0;
 	abi = (int)syscall(__NR_landlock_create_ruleset, NULL, 0,
 	    LANDLOCK_CREATE_RULESET_VERSION);
 	if (abi < 0)
@@ -249,7 +248,8 @@ sandbox_landlock(const struct sandbox_opts *o)
 	    (int)syscall(__NR_landlock_create_ruleset, &attr, sizeof(attr), 0);
 	if (ruleset < 0)
 		return -errno;
-	r = landlock_allow(ruleset, o->read_fd, read);
+	if (o->read_fd > 0)
+		r = landlock_allow(ruleset, o->read_fd, read);
 	for (i = 0; !r && i < sizeof(libs) / sizeof(libs[0]); i++) {
 		fd = open(libs[i], O_PATH | O_CLOEXEC);
 		if (fd < 0)
@@ -267,97 +267,90 @@ sandbox_landlock(const struct sandbox_opts *o)
 }
 
 /*
- * Step 4 (sandbox_prepare, stage SANDBOX_LOADING) and sandbox_seal (stage
- * SANDBOX_SEALED): the seccomp allow-list, loaded on every thread at once
- * (nng's threads already run). Anything not listed kills the whole process
- * with SIGSYS, notably bpf, execve, ptrace, kill, mount, the setuid
- * family, bind, listen, accept and new processes.
+ * Step 4: the seccomp allow-list, loaded on every thread at once (nng's
+ * threads already run) before the plugin is loaded, and the worker's last
+ * one. Anything not listed kills the whole process with SIGSYS, notably
+ * bpf, execve, ptrace, kill, mount, the setuid family, bind, listen and
+ * accept. No socket or connection can be made: the worker dials its broker
+ * before the sandbox and never again.
  *
- * The loading filter is the sealed one plus what dlopen() needs: read-only
- * opens and fstatat (glibc's fstat), and seccomp() to stack the sealed
- * filter. A new process fails with EPERM there instead of killing, so that
- * a plugin constructor which tries gets an error (the sealed filter,
- * stacked on top, kills: the stricter action of the two always wins).
- * No socket or connection can be made at either stage: the worker dials
- * its broker before the sandbox and never again.
+ * There is no second, stricter filter stacked after dlopen(): a plugin
+ * constructor runs in the worker's address space and could keep it from
+ * being installed (a filter of its own making seccomp() return 0, or a
+ * patch of the worker's code) and any check of it. So this filter already
+ * refuses seccomp() itself, and allows what dlopen() needs for the life of
+ * the worker: read-only opens (Landlock, step 3b, limits them to the plugin
+ * and the system libraries) and newfstatat() with AT_EMPTY_PATH (glibc's
+ * fstat()). A new process fails with EPERM rather than killing, so that a
+ * constructor which tries gets an error and the plugin still loads.
  */
-enum sandbox_stage {
-	SANDBOX_LOADING,
-	SANDBOX_SEALED,
-};
-
 static int
-sandbox_seccomp(enum sandbox_stage stage)
+sandbox_seccomp(void)
 {
 	const uint32_t thread = CLONE_VM | CLONE_SIGHAND | CLONE_THREAD;
 	const uint32_t writes = O_WRONLY | O_RDWR | O_CREAT | O_TRUNC;
-	const unsigned LOAD = 1u << SANDBOX_LOADING;
-	const unsigned SEAL = 1u << SANDBOX_SEALED;
-	const unsigned BOTH = LOAD | SEAL;
 	/* Calls allowed (or refused without killing) by their arguments. */
 	const struct {
 		const char *name;
 		uint32_t action;
-		unsigned stages; /* LOAD, SEAL or both */
 		unsigned nargs;
 		struct scmp_arg_cmp cmp[2];
 	} rules[] = {
 	    /* No new socket after the dial; others than AF_UNIX kill. */
-	    {"socket", SCMP_ACT_ERRNO(EACCES), BOTH, 1,
+	    {"socket", SCMP_ACT_ERRNO(EACCES), 1,
 		{SCMP_A0(SCMP_CMP_EQ, AF_UNIX)}},
-	    {"socketpair", SCMP_ACT_ERRNO(EACCES), BOTH, 0, {{0}}},
-	    {"connect", SCMP_ACT_ERRNO(EACCES), BOTH, 0, {{0}}},
+	    {"socketpair", SCMP_ACT_ERRNO(EACCES), 0, {{0}}},
+	    {"connect", SCMP_ACT_ERRNO(EACCES), 0, {{0}}},
 	    /* Threads only: the flags glibc's pthread_create() passes. */
-	    {"clone", SCMP_ACT_ALLOW, BOTH, 1,
+	    {"clone", SCMP_ACT_ALLOW, 1,
 		{SCMP_A0(SCMP_CMP_MASKED_EQ, thread, thread)}},
-	    /* While loading, a new process is an error, not fatal. */
-	    {"clone", SCMP_ACT_ERRNO(EPERM), LOAD, 1,
+	    /* A new process is an error, not fatal. */
+	    {"clone", SCMP_ACT_ERRNO(EPERM), 1,
 		{SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, 0)}},
 	    /* A filter cannot read clone3's flags: glibc falls back to clone.
 	     */
-	    {"clone3", SCMP_ACT_ERRNO(ENOSYS), BOTH, 0, {{0}}},
-	    /* dlopen() reads the plugin; nothing is written at any stage. */
-	    {"openat", SCMP_ACT_ALLOW, LOAD, 1,
+	    {"clone3", SCMP_ACT_ERRNO(ENOSYS), 0, {{0}}},
+	    /* No filter can be added, by the plugin least of all. */
+	    {"seccomp", SCMP_ACT_ERRNO(EPERM), 0, {{0}}},
+	    /* dlopen() reads the plugin; nothing is written. Landlock limits
+	     * what opens. */
+	    {"openat", SCMP_ACT_ALLOW, 1,
 		{SCMP_A2(SCMP_CMP_MASKED_EQ, writes, 0)}},
-	    {"open", SCMP_ACT_ALLOW, LOAD, 1,
+	    {"open", SCMP_ACT_ALLOW, 1,
 		{SCMP_A1(SCMP_CMP_MASKED_EQ, writes, 0)}},
-	    {"newfstatat", SCMP_ACT_ALLOW, LOAD, 0, {{0}}},
-	    /* What a constructor may ask about its own confinement. */
-	    {"capget", SCMP_ACT_ALLOW, LOAD, 0, {{0}}},
-	    {"prctl", SCMP_ACT_ALLOW, LOAD, 1,
+	    /* glibc's fstat() is newfstatat(fd, "", AT_EMPTY_PATH): allowed.
+	     * stat() and lstat() (no AT_EMPTY_PATH) fail; a path given with
+	     * AT_EMPTY_PATH still resolves (a filter cannot read it). */
+	    {"newfstatat", SCMP_ACT_ALLOW, 1,
+		{SCMP_A3(SCMP_CMP_MASKED_EQ, AT_EMPTY_PATH, AT_EMPTY_PATH)}},
+	    {"newfstatat", SCMP_ACT_ERRNO(EACCES), 1,
+		{SCMP_A3(SCMP_CMP_MASKED_EQ, AT_EMPTY_PATH, 0)}},
+	    /* What a plugin may ask about its own confinement. */
+	    {"capget", SCMP_ACT_ALLOW, 0, {{0}}},
+	    {"prctl", SCMP_ACT_ALLOW, 1,
 		{SCMP_A0(SCMP_CMP_EQ, PR_GET_NO_NEW_PRIVS)}},
-	    {"prctl", SCMP_ACT_ALLOW, LOAD, 1,
+	    {"prctl", SCMP_ACT_ALLOW, 1,
 		{SCMP_A0(SCMP_CMP_EQ, PR_GET_SECCOMP)}},
-	    {"seccomp", SCMP_ACT_ALLOW, LOAD, 2,
-		{SCMP_A0(SCMP_CMP_EQ, SECCOMP_SET_MODE_FILTER),
-		    SCMP_A1(SCMP_CMP_MASKED_EQ,
-			SECCOMP_FILTER_FLAG_NEW_LISTENER, 0)}},
-	    /* Opening and naming paths is refused, not fatal: a plugin may
-	     * probe. glibc's fstat() is newfstatat(fd, "", AT_EMPTY_PATH),
-	     * which could name any path too: it fails, fstat works. */
-	    {"openat", SCMP_ACT_ERRNO(EACCES), SEAL, 0, {{0}}},
-	    {"open", SCMP_ACT_ERRNO(EACCES), SEAL, 0, {{0}}},
-	    {"newfstatat", SCMP_ACT_ERRNO(EACCES), SEAL, 0, {{0}}},
-	    {"statx", SCMP_ACT_ERRNO(EACCES), BOTH, 0, {{0}}},
-	    {"stat", SCMP_ACT_ERRNO(EACCES), BOTH, 0, {{0}}},
-	    {"lstat", SCMP_ACT_ERRNO(EACCES), BOTH, 0, {{0}}},
-	    {"access", SCMP_ACT_ERRNO(EACCES), BOTH, 0, {{0}}},
-	    {"faccessat", SCMP_ACT_ERRNO(EACCES), BOTH, 0, {{0}}},
-	    {"faccessat2", SCMP_ACT_ERRNO(EACCES), BOTH, 0, {{0}}},
-	    {"readlink", SCMP_ACT_ERRNO(EACCES), BOTH, 0, {{0}}},
-	    {"readlinkat", SCMP_ACT_ERRNO(EACCES), BOTH, 0, {{0}}},
+	    /* Naming paths otherwise is refused, not fatal: a plugin may
+	     * probe. */
+	    {"statx", SCMP_ACT_ERRNO(EACCES), 0, {{0}}},
+	    {"stat", SCMP_ACT_ERRNO(EACCES), 0, {{0}}},
+	    {"lstat", SCMP_ACT_ERRNO(EACCES), 0, {{0}}},
+	    {"access", SCMP_ACT_ERRNO(EACCES), 0, {{0}}},
+	    {"faccessat", SCMP_ACT_ERRNO(EACCES), 0, {{0}}},
+	    {"faccessat2", SCMP_ACT_ERRNO(EACCES), 0, {{0}}},
+	    {"readlink", SCMP_ACT_ERRNO(EACCES), 0, {{0}}},
+	    {"readlinkat", SCMP_ACT_ERRNO(EACCES), 0, {{0}}},
 	    /* Thread names (pthread_setname_np on the calling thread). */
-	    {"prctl", SCMP_ACT_ALLOW, BOTH, 1,
-		{SCMP_A0(SCMP_CMP_EQ, PR_SET_NAME)}},
-	    {"prctl", SCMP_ACT_ALLOW, BOTH, 1,
-		{SCMP_A0(SCMP_CMP_EQ, PR_GET_NAME)}},
+	    {"prctl", SCMP_ACT_ALLOW, 1, {SCMP_A0(SCMP_CMP_EQ, PR_SET_NAME)}},
+	    {"prctl", SCMP_ACT_ALLOW, 1, {SCMP_A0(SCMP_CMP_EQ, PR_GET_NAME)}},
 	    /* isatty(): glibc stdio asks when it first buffers a terminal. */
-	    {"ioctl", SCMP_ACT_ALLOW, BOTH, 1, {SCMP_A1(SCMP_CMP_EQ, TCGETS)}},
+	    {"ioctl", SCMP_ACT_ALLOW, 1, {SCMP_A1(SCMP_CMP_EQ, TCGETS)}},
 	    /* abort() and raise(): signals to our own threads only. */
-	    {"tgkill", SCMP_ACT_ALLOW, BOTH, 1,
+	    {"tgkill", SCMP_ACT_ALLOW, 1,
 		{SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid())}},
 	    /* setrlimit()/getrlimit() on ourselves, for step 5 and glibc. */
-	    {"prlimit64", SCMP_ACT_ALLOW, BOTH, 1, {SCMP_A0(SCMP_CMP_EQ, 0)}},
+	    {"prlimit64", SCMP_ACT_ALLOW, 1, {SCMP_A0(SCMP_CMP_EQ, 0)}},
 	};
 	scmp_filter_ctx ctx;
 	size_t i;
@@ -373,7 +366,7 @@ sandbox_seccomp(enum sandbox_stage stage)
 	r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
 	if (r < 0)
 		goto out;
-	/* Step 3 set it; prctl() is not allowed when the sealed one loads. */
+	/* Step 3 set it. */
 	r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0);
 	if (r < 0)
 		goto out;
@@ -392,12 +385,10 @@ sandbox_seccomp(enum sandbox_stage stage)
 
 	/*
 	 * A call's rule without arguments overrides its rules with arguments
-	 * in libseccomp, so a stage never has both for one call: while
-	 * loading, an open for writing is not listed and kills.
+	 * in libseccomp, so no call has both: an open for writing is not
+	 * listed and kills.
 	 */
 	for (i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
-		if (!(rules[i].stages & (1u << stage)))
-			continue;
 		nr = seccomp_syscall_resolve_name(rules[i].name);
 		if (nr == __NR_SCMP_ERROR) {
 			r = -EINVAL;
@@ -449,7 +440,7 @@ sandbox_rlimits(const struct sandbox_opts *o)
 }
 
 int
-sandbox_prepare(const struct sandbox_opts *o)
+sandbox_enter(const struct sandbox_opts *o)
 {
 	int r;
 
@@ -465,25 +456,8 @@ sandbox_prepare(const struct sandbox_opts *o)
 	r = sandbox_landlock(o);
 	if (r < 0)
 		return r;
-	r = sandbox_seccomp(SANDBOX_LOADING);
+	r = sandbox_seccomp();
 	if (r < 0)
 		return r;
 	return sandbox_rlimits(o);
-}
-
-int
-sandbox_seal(void)
-{
-	return sandbox_seccomp(SANDBOX_SEALED);
-}
-
-int
-sandbox_enter(const struct sandbox_opts *o)
-{
-	int r;
-
-	r = sandbox_prepare(o);
-	if (r < 0)
-		return r;
-	return sandbox_seal();
 }

@@ -28,14 +28,18 @@ struct sandbox_opts {
 };
 
 /*
- * @brief **sandbox_prepare()** confines the calling process for good, in
- * the loading stage: it switches to o->uid/o->gid with no supplementary
+ * @brief **sandbox_enter()** confines the calling process for good, before
+ * it loads any plugin: it switches to o->uid/o->gid with no supplementary
  * groups, sets the parent-death signal again (o->parent), empties every
- * capability set, sets no_new_privs, restricts reads with Landlock
- * (o->read_fd, if the kernel has it), installs the loading seccomp filter
- * on all threads and sets rlimits. The loading filter is the sealed one
- * plus what dlopen() needs: read-only opens, fstatat, and seccomp() to
- * stack the sealed filter; a new process fails with EPERM there.
+ * capability set, sets no_new_privs, restricts reads with Landlock to
+ * o->read_fd and the system libraries (if the kernel has Landlock),
+ * installs the seccomp filter on all threads and sets rlimits. The filter
+ * is final: seccomp() fails with EPERM afterwards, so plugin code cannot
+ * stack or fake anything. It allows what dlopen() needs: read-only opens
+ * and newfstatat() with AT_EMPTY_PATH (fstat()); stat(), access() and
+ * readlink() of a path and AF_UNIX socket() or connect() fail with EACCES,
+ * a new process with EPERM; other sockets, accept(), execve() kill it.
+ * Threads may still be created.
  *
  * Must run as root, from the main thread, after the nng sockets are
  * dialed: no socket can be created or connected afterwards. Logs nothing.
@@ -43,27 +47,6 @@ struct sandbox_opts {
  * @param o identity and limits; uid 0 and gid 0 are refused.
  * @return 0, or -errno (-ESRCH: the parent is gone); on failure the
  * process is half-confined and the caller must exit.
- */
-int sandbox_prepare(const struct sandbox_opts *o);
-
-/*
- * @brief **sandbox_seal()** stacks the sealed seccomp filter after
- * sandbox_prepare() and the plugin's dlopen(): opening and stat'ing
- * paths fails with EACCES from now, and a new process kills.
- *
- * @return 0, or -errno; on failure the caller must exit.
- */
-int sandbox_seal(void);
-
-/*
- * @brief **sandbox_enter()** is sandbox_prepare() then sandbox_seal(), for
- * a process that loads nothing in between: afterwards openat(), stat()
- * and AF_UNIX socket() or connect() fail with EACCES; other sockets,
- * accept() and new processes kill it. Threads may still be created.
- *
- * @param o identity and limits; uid 0 and gid 0 are refused.
- * @return 0, or -errno; on failure the process is half-confined and the
- * caller must exit.
  */
 int sandbox_enter(const struct sandbox_opts *o);
 

@@ -6,14 +6,14 @@
  *      (so no thread, nng's included, can regain one through exec);
  *   2. dial the broker's two sockets for this service, the only
  *      connections it ever makes: either one closing ends the worker;
- *   3. sandbox_prepare(): uid/gid, the parent-death signal (the broker),
+ *   3. sandbox_enter(): uid/gid, the parent-death signal (the broker),
  *      capabilities, no_new_privs, Landlock (read only the plugin and
- *      the system libraries), the loading seccomp filter, rlimits;
+ *      the system libraries), the seccomp filter, rlimits: the whole
+ *      sandbox, since nothing added after plugin code ran could be
+ *      trusted;
  *   4. load the plugin (dlopen of the open file, so its constructors run
  *      inside the sandbox) and check its entry;
- *   5. sandbox_seal(): the final seccomp filter, no more opens; nothing is
- *      read from the broker before this;
- *   6. hello, then serve the broker's requests until it goes away.
+ *   5. hello, then serve the broker's requests until it goes away.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -249,7 +249,7 @@ main(int argc, char **argv)
 	nng_socket_set_ms(calls, NNG_OPT_RECVTIMEO, 10000);
 	nng_socket_set_ms(calls, NNG_OPT_SENDTIMEO, 10000);
 	/* The supervisor made sure the broker was our parent at exec time. */
-	r = sandbox_prepare(&(struct sandbox_opts){
+	r = sandbox_enter(&(struct sandbox_opts){
 	    .uid = o.uid, .gid = o.gid, .parent = parent, .read_fd = fd});
 	if (r == -ESRCH)
 		return log_err("broker %d is gone; exiting", (int)parent), 1;
@@ -258,8 +258,6 @@ main(int argc, char **argv)
 	pl = load_plugin(fd, o.plugin, o.service);
 	if (!pl)
 		return 1;
-	if ((r = sandbox_seal()))
-		return log_errno(r, "seal sandbox"), 1;
 	if (cubi_worker__init(pl, calls))
 		return log_err("plugin '%s': bad entry", pl->name), 1;
 	if ((r = cubi_worker__hello(err, sizeof(err))))

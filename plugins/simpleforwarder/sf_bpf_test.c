@@ -2,10 +2,12 @@
 /*
  * simpleforwarder.bpf.c driven through BPF_PROG_TEST_RUN, both hooks.
  *
- * Loads the skeleton directly (no broker), fills the framework maps the way
- * the broker would (without CAP_SYS_ADMIN and CAP_PERFMON, as the broker's
- * loader thread), runs one 64-byte Ethernet/IPv4/UDP frame and checks the
- * verdict, the per-CPU counters and the packet-in ring.  Needs root; exits
+ * Loads the skeleton directly (no broker) for one hook at a time (a
+ * program array serves programs of one type), fills the framework maps the
+ * way the broker would (without CAP_SYS_ADMIN and CAP_PERFMON, as the
+ * broker's loader thread), puts the broker's egress program in cub_egress,
+ * runs one 64-byte Ethernet/IPv4/UDP frame and checks the verdict, the
+ * per-CPU counters and the packet-in ring.  Needs root; exits
  * 77 (skip) otherwise.  "sf-bpf-test --bench [N]" instead prints the
  * average ns per run of each program over N repeats.
  */
@@ -26,6 +28,7 @@
 
 #include <cubicle/cube_shared.h>
 
+#include "egress.h"
 #include "simpleforwarder.skel.h"
 #include "simpleforwarder_shared.h"
 
@@ -40,6 +43,7 @@
 enum hook { HOOK_TC, HOOK_XDP };
 
 static struct simpleforwarder *skel;
+static int egress_fd = -1;
 static int ncpus;
 
 /* clang-format off */
@@ -175,8 +179,30 @@ static void
 setup(void)
 {
 	drop_caps();
-	skel = simpleforwarder__open_and_load();
-	ck_assert_msg(skel, "open_and_load: %s", strerror(errno));
+}
+
+/* The object for one hook, and (@egress) the egress program in its table. */
+static void
+load(enum hook hook, bool egress)
+{
+	const char *why = "";
+	int r;
+
+	skel = simpleforwarder__open();
+	ck_assert_msg(skel, "open: %s", strerror(errno));
+	bpf_program__set_autoload(skel->progs.cub_ingress_tc, hook == HOOK_TC);
+	bpf_program__set_autoload(
+	    skel->progs.cub_ingress_xdp, hook == HOOK_XDP);
+	r = simpleforwarder__load(skel);
+	ck_assert_msg(r == 0, "load: %s", strerror(-r));
+	if (egress) {
+		egress_fd = cubi_egress_load(hook == HOOK_XDP,
+		    bpf_map__fd(skel->maps.cub_ports),
+		    bpf_map__fd(skel->maps.cub_scratch_map),
+		    bpf_map__fd(skel->maps.cub_egress), -1, &why);
+		ck_assert_msg(egress_fd >= 0, "egress: %s: %s", why,
+		    strerror(-egress_fd));
+	}
 	set_port(IN_PORT, IN_IFINDEX, CUB_PORT_UP);
 	set_port(OUT_PORT, OUT_IFINDEX, CUB_PORT_UP);
 	set_port(DOWN_PORT, OUT_IFINDEX + 1, 0);
@@ -187,12 +213,17 @@ teardown(void)
 {
 	simpleforwarder__destroy(skel);
 	skel = NULL;
+	if (egress_fd >= 0)
+		close(egress_fd);
+	egress_fd = -1;
 }
 
 START_TEST(test_default_drops)
 {
 	enum hook hook = _i;
 	struct sf_stats st;
+
+	load(hook, true);
 
 	/* No sf_actions entry written: the zeroed entry means SF_DROP. */
 	ck_assert_int_eq(
@@ -213,6 +244,8 @@ START_TEST(test_forward_up)
 	enum hook hook = _i;
 	struct sf_stats in, out;
 	int i;
+
+	load(hook, true);
 
 	set_action(IN_PORT, SF_FORWARD, OUT_PORT);
 	for (i = 0; i < 3; i++)
@@ -235,6 +268,8 @@ START_TEST(test_forward_down)
 	enum hook hook = _i;
 	struct sf_stats in, out;
 
+	load(hook, true);
+
 	set_action(IN_PORT, SF_FORWARD, DOWN_PORT);
 	ck_assert_int_eq(
 	    run_prog(hook, IN_IFINDEX, 1, NULL), verdict_drop(hook));
@@ -255,10 +290,34 @@ START_TEST(test_forward_down)
 }
 END_TEST
 
+/*
+ * The way out is the broker's: cub_ports is read-only to programs, and
+ * without the egress program in cub_egress a forward is a drop (the cube
+ * itself cannot redirect).
+ */
+START_TEST(test_forward_needs_egress)
+{
+	enum hook hook = _i;
+	struct bpf_map_info info = {0};
+	__u32 len = sizeof(info);
+
+	load(hook, false);
+	ck_assert_int_eq(bpf_obj_get_info_by_fd(
+			     bpf_map__fd(skel->maps.cub_ports), &info, &len),
+	    0);
+	ck_assert(info.map_flags & BPF_F_RDONLY_PROG);
+	set_action(IN_PORT, SF_FORWARD, OUT_PORT);
+	ck_assert_int_eq(
+	    run_prog(hook, IN_IFINDEX, 1, NULL), verdict_drop(hook));
+}
+END_TEST
+
 START_TEST(test_unknown_ifindex)
 {
 	enum hook hook = _i;
 	uint32_t ifindex = IN_IFINDEX;
+
+	load(hook, true);
 
 	/* One packet through, so the in-port cache holds lo -> IN_PORT. */
 	set_action(IN_PORT, SF_FORWARD, OUT_PORT);
@@ -311,6 +370,8 @@ START_TEST(test_slowpath)
 	struct ring_buffer *rb;
 	struct sf_stats in;
 
+	load(hook, true);
+
 	set_action(IN_PORT, SF_SLOWPATH, 0);
 	rb = ring_buffer__new(
 	    bpf_map__fd(skel->maps.cub_pktin), on_pktin, &seen, NULL);
@@ -344,6 +405,8 @@ sf_suite(void)
 	tcase_add_loop_test(tc, test_default_drops, HOOK_TC, HOOK_XDP + 1);
 	tcase_add_loop_test(tc, test_forward_up, HOOK_TC, HOOK_XDP + 1);
 	tcase_add_loop_test(tc, test_forward_down, HOOK_TC, HOOK_XDP + 1);
+	tcase_add_loop_test(
+	    tc, test_forward_needs_egress, HOOK_TC, HOOK_XDP + 1);
 	tcase_add_loop_test(tc, test_unknown_ifindex, HOOK_TC, HOOK_XDP + 1);
 	tcase_add_loop_test(tc, test_slowpath, HOOK_TC, HOOK_XDP + 1);
 	suite_add_tcase(s, tc);
@@ -363,8 +426,9 @@ START_TEST(test_bench)
 	uint32_t duration;
 	int hook;
 
-	set_action(IN_PORT, SF_FORWARD, OUT_PORT);
 	for (hook = HOOK_TC; hook <= HOOK_XDP; hook++) {
+		load(hook, true);
+		set_action(IN_PORT, SF_FORWARD, OUT_PORT);
 		ck_assert_int_eq(
 		    run_prog(hook, IN_IFINDEX, bench_repeat, &duration),
 		    verdict_redirect(hook));
@@ -372,6 +436,7 @@ START_TEST(test_bench)
 		       "(%d repeats)\n",
 		    names[hook], duration, bench_repeat);
 		fflush(stdout);
+		teardown();
 	}
 }
 END_TEST

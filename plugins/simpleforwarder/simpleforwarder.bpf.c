@@ -75,7 +75,8 @@ sf_ingress(void *ctx, enum cub_hook hook)
 			out_st->tx_packets++;
 			out_st->tx_bytes += len;
 		}
-		return cub_redirect(hook, out_ifindex);
+		/* The broker's egress program sends it out of the port. */
+		return cub_forward(ctx, hook, *out_port);
 	case SF_SLOWPATH:
 		st->slowpath++;
 		return cub_slowpath(ctx, hook, *in_port, SF_REASON_ACTION);

@@ -5,9 +5,11 @@
  * sandbox and the broker's object checks in tests/integration/sandbox.sh:
  *   cubicle e1 debug syscall call=bpf|execve|socket-inet|fork|open
  *   cubicle e1 debug load object=probe-read|ptr-leak
+ *   cubicle e1 debug egress object=redirect|... ifindex=N (evil_egress.c)
  *   cubicle e1 debug stderr what=forge|flood   (evil_hygiene.c)
  *   cubicle e1 debug constructor | escape ... (evil_sandbox.c)
  *   cubicle e1 debug slow pktin_ms=|show_ms=|sleep_ms= (evil_slow.c)
+ *   cubicle e1 debug filter | stdin           (evil_seal.c)
  * Never installed.
  */
 #define SF_NO_ENTRY
@@ -19,17 +21,20 @@
 #include <unistd.h>
 
 #include "evil_bpfobj.h"
+#include "evil_egress.h"
 #include "evil_hygiene.h"
 #include "evil_leak.skel.h"
+#include "evil_limits.h"
 #include "evil_probe.skel.h"
 #include "evil_sandbox.h"
+#include "evil_seal.h"
 #include "evil_slow.h"
 
 static const char *const evil_calls[] = {
     "bpf", "execve", "socket-inet", "fork", "open", "hang", NULL};
 static const char *const evil_objects[] = {"probe-read", "ptr-leak", NULL};
-static const char *const evil_bpfobj_objects[] = {
-    "path-act", "path-port", "dup", "clean", "big", "pcpu", "fdmap", NULL};
+static const char *const evil_bpfobj_objects[] = {"path-act", "path-port",
+    "dup", "clean", "big", "pcpu", "fdmap", EVIL_LIMITS_OBJECTS, NULL};
 static const char *const evil_writes[] = {"forge", "flood", NULL};
 
 static const struct cub_field evil_syscall_args[] = {
@@ -82,6 +87,9 @@ static const struct cub_action evil_actions[] = {
     {.name = "bpfobj",
 	.help = "attack the broker's object service",
 	.args = evil_bpfobj_args},
+    {.name = "egress",
+	.help = "load a program that sends packets to a netdev of its own",
+	.args = evil_egress_args},
     {.name = "stderr",
 	.help = "write a forged log line or a flood to stderr",
 	.args = evil_stderr_args},
@@ -90,6 +98,9 @@ static const struct cub_action evil_actions[] = {
     {.name = "escape",
 	.help = "try to reach outside the worker",
 	.args = evil_sandbox_escape_args},
+    {.name = "filter",
+	.help = "report the constructor's attempt to stack a seccomp filter"},
+    {.name = "stdin", .help = "read what the worker's stdin holds"},
     {.name = "slow",
 	.help = "make this worker's packet_in, show or this action slow",
 	.args = evil_slow_args},
@@ -217,8 +228,14 @@ evil_action(struct cub_cube *cube, const struct cub_val *path, const char *name,
 		return evil_syscall(cube, cub_val__get_str(args, "call"));
 	if (!strcmp(name, "maps"))
 		return evil_maps(cube, result);
+	if (!strcmp(name, "bpfobj") &&
+	    evil_limits_handles(cub_val__get_str(args, "object")))
+		return evil_limits(
+		    cube, cub_val__get_str(args, "object"), args, result);
 	if (!strcmp(name, "bpfobj"))
 		return evil_bpfobj(cube, args, result);
+	if (!strcmp(name, "egress"))
+		return evil_egress(cube, args, result);
 	if (!strcmp(name, "stderr"))
 		return evil_hygiene_stderr(
 		    cube, cub_val__get_str(args, "what"), result);
@@ -226,6 +243,8 @@ evil_action(struct cub_cube *cube, const struct cub_val *path, const char *name,
 		return evil_slow_action(args, result);
 	if (!strcmp(name, "constructor") || !strcmp(name, "escape"))
 		return evil_sandbox_action(cube, name, args, result);
+	if (!strcmp(name, "filter") || !strcmp(name, "stdin"))
+		return evil_seal_action(cube, name, args, result);
 	what = cub_val__get_str(args, "object");
 	if (!strcmp(what, "probe-read"))
 		elf = evil_probe__elf_bytes(&len);
@@ -263,7 +282,8 @@ static const struct cub_plugin_ops evil_ops = {
 /*
  * Also fd-valued map types (issue 6 point 5): the broker accepts the
  * declaration and must refuse every write.  Built as evildev, the policy
- * declares a DEVMAP, which the broker must refuse at hello.
+ * declares a DEVMAP, which the broker must refuse at hello.  The
+ * USER_RINGBUF, CGROUP_ARRAY and PERF_EVENT_ARRAY are evil_limits.c's.
  */
 #ifdef EVIL_DEVMAP_POLICY
 #define EVIL_NAME "evildev"
@@ -284,11 +304,14 @@ const struct cub_plugin cub_plugin_entry = {
 	{
 	    .prog_types =
 		(1u << BPF_PROG_TYPE_SCHED_CLS) | (1u << BPF_PROG_TYPE_XDP),
-	    .map_types = (1ull << BPF_MAP_TYPE_ARRAY) |
-			 (1ull << BPF_MAP_TYPE_HASH) |
-			 (1ull << BPF_MAP_TYPE_PERCPU_ARRAY) |
-			 (1ull << BPF_MAP_TYPE_RINGBUF) |
-			 (1ull << BPF_MAP_TYPE_ARRAY_OF_MAPS) | EVIL_EXTRA_MAPS,
+	    .map_types =
+		(1ull << BPF_MAP_TYPE_ARRAY) | (1ull << BPF_MAP_TYPE_HASH) |
+		(1ull << BPF_MAP_TYPE_PERCPU_ARRAY) |
+		(1ull << BPF_MAP_TYPE_RINGBUF) |
+		(1ull << BPF_MAP_TYPE_ARRAY_OF_MAPS) |
+		(1ull << BPF_MAP_TYPE_USER_RINGBUF) |
+		(1ull << BPF_MAP_TYPE_CGROUP_ARRAY) |
+		(1ull << BPF_MAP_TYPE_PERF_EVENT_ARRAY) | EVIL_EXTRA_MAPS,
 	    .max_map_bytes = 4u << 20,
 	},
 };

@@ -954,8 +954,9 @@ static const struct cub_field base_port_fields[] = {
 	.max = CUB_NAME_MAX},
     {.name = "peer",
 	.type = CUB_T_STR,
-	.help = "netdev or cube port this port is connected to",
-	.max = 15},
+	.help = "netdev, or cube:port of another cube, this port is "
+		"connected to",
+	.max = 2 * CUB_NAME_MAX + 1},
     {.name = "status",
 	.type = CUB_T_ENUM,
 	.flags = CUB_F_RO,

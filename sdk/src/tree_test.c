@@ -197,6 +197,10 @@ run_ok(const struct cubi_schema *s, struct cub_val *doc, struct cub_val *words,
  * Runs a command that must fail with code, leaving doc unchanged; returns
  * the message (static copy) for further checks.
  */
+/* One byte over the peer field's cap (a netdev name, or cube:port). */
+#define PEER_TOO_LONG                                                          \
+	"0123456789abcdef0123456789abcdef:0123456789abcdef0123456789abcdefX"
+
 static const char *
 bad(const struct cubi_schema *s, struct cub_val *doc, struct cub_val *words,
     struct cub_val *args, struct cub_val *body, int code)
@@ -510,7 +514,8 @@ START_TEST(test_new_doc)
 	bad_new(s, NULL, body, CUB_E_MISSING);
 	body = cub_val__map();
 	ports = cub_val__array();
-	cub_val__push(ports, A("name", "p1", "peer", "0123456789abcdef", NULL));
+	/* A peer is a netdev or cube:port: at most 2 * 32 + 1 bytes. */
+	cub_val__push(ports, A("name", "p1", "peer", PEER_TOO_LONG, NULL));
 	cub_val__set(body, "ports", ports);
 	bad_new(s, NULL, body, CUB_E_INVAL);
 	body = cub_val__map();
@@ -566,7 +571,7 @@ START_TEST(test_sf_verbs)
 	bad(s, doc, W("ports", "add", "p2", NULL), A("name", "p3", NULL), NULL,
 	    CUB_E_INVAL);
 	bad(s, doc, W("ports", "add", "p2", NULL),
-	    A("peer", "0123456789abcdef", NULL), NULL, CUB_E_INVAL);
+	    A("peer", PEER_TOO_LONG, NULL), NULL, CUB_E_INVAL);
 
 	ok(s, doc, W("ports", "p1", "set", NULL), A("action", "Forward", NULL),
 	    NULL, &res);

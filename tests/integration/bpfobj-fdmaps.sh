@@ -31,7 +31,18 @@ id=$(bpftool -j map show pinned "$T/pins/e1/evmaps" | grep -oE '"id":[0-9]+' | c
 [ -z "$(bpftool -j map dump id "$id" | grep -oE '"inner_map_id":')" ] ||
 	fail "an inner map got into evmaps: $(bpftool map dump id "$id")"
 ip netns exec ca ping -c 2 -i 0.2 -W 2 198.18.0.2 >/dev/null || fail "v1 stopped forwarding"
+# Review F9: writes are allowed into plain-data map types only: a
+# CGROUP_ARRAY's or a PERF_EVENT_ARRAY's values are fds too.
 cub_ok e1 del
+for o in cgarr:cgroup_array perf:perf_event_array; do
+	IFS=: read -r obj type <<<"$o"
+	cub_ok evil add e$obj
+	err=$(cub_refused 2 e$obj debug bpfobj object=$obj)
+	grep -q "map 'evmaps' is a $type: its values are file descriptors.*only the broker writes" <<<"$err" ||
+		fail "$obj: unclear error or a write got through: $err"
+	cub_log "$obj writes refused: $err"
+	cub_ok e$obj del
+done
 cub_ok v1 del
 
 # A policy declaring a DEVMAP (ifindex values) is refused at hello.

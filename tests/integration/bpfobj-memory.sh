@@ -4,6 +4,8 @@
 # map renamed on every load leaves one pin, not one per load; a per-CPU map
 # counts once per possible CPU; --max-service-map-bytes bounds a service's
 # cubes together; --max-cube-map-bytes caps what a hello may declare.
+# Review F5: a USER_RINGBUF, a preallocated hash's element headers and
+# buckets, a map-in-map's inner template all count.
 . "$(dirname "$0")/../lib/netns.sh"
 need bpftool
 
@@ -61,6 +63,28 @@ if [ "$ncpus" -ge 2 ]; then
 else
 	cub_log "one possible CPU: per-CPU part skipped"
 fi
+
+# 2b. Maps the kernel charges more for than key + value per entry, under
+# the evil policy's 4 MiB: refused before the kernel creates them, with
+# the map named; nothing of them pinned.  An honest small object loads.
+for o in uring:evuring:user_ringbuf hash:evhash:hash inner:evouter:array_of_maps; do
+	IFS=: read -r obj map type <<<"$o"
+	err=$(cub_refused 2 e3 debug bpfobj object=$obj)
+	grep -q "maps need [0-9]* bytes.*map '$map' ($type), [0-9]* bytes), over the limit of 4194304" <<<"$err" ||
+		fail "$obj: not refused as over 4 MiB: $err"
+	[ ! -e "$T/pins/e3/$map" ] || fail "$obj: refused map $map is pinned"
+	cub_log "$obj refused: $err"
+done
+# A map-in-map's inner template is created too: its type must be declared.
+err=$(cub_refused 2 e3 debug bpfobj object=itype)
+grep -q "map 'evitype' has inner maps of type lru_hash, not declared by service 'evil'" <<<"$err" ||
+	fail "itype: an undeclared inner map type was not refused: $err"
+cub_ok e3 debug bpfobj object=small
+[ -e "$T/pins/e3/evsmall" ] || fail "the small object's map is not pinned: $(ls "$T/pins/e3")"
+small=$(memlock "$T/pins/e3")
+cub_log "small object loaded: $small bytes memlock"
+grep -q "cube 'e3': program cub_ingress_tc loaded (id [0-9]*, [0-9]* maps, [0-9]* bytes)" "$T/broker.log" ||
+	fail "no load record for the small object"
 cub_ok e3 del
 
 # 3. --max-service-map-bytes: the service's cubes together.
@@ -78,6 +102,33 @@ cub_ok e4 debug bpfobj object=big n=3
 cub_ok e4 del
 cub_ok e5 debug bpfobj object=big n=4
 cub_ok e5 del
+
+# 3b. What the kernel charged, checked after the load: a cap between the
+# estimate of evil's object and its memlock (a RINGBUF costs its data
+# area plus pages of metadata) refuses it after the kernel created the
+# maps, and the maps it pinned are removed.
+cub_ok evil add e6
+charged=$(memlock "$T/pins/e6")
+cub_ok e6 del
+broker_stop
+CUB_BROKER_ARGS="--max-service-map-bytes 4096"
+broker_start
+err=$(cub_refused 2 evil add e6)
+est=$(grep -oE "would hold [0-9]+ bytes" <<<"$err" | grep -oE '[0-9]+')
+cub_log "evil's object: estimated $est bytes, charged $charged"
+[ -n "$est" ] && [ -n "$charged" ] || fail "no estimate ($err) or charge"
+if [ "$charged" -gt "$est" ]; then
+	broker_stop
+	CUB_BROKER_ARGS="--max-service-map-bytes $(((est + charged) / 2))"
+	broker_start
+	err=$(cub_refused 2 evil add e6)
+	grep -q "would hold [0-9]* bytes .*as the kernel charged them.*nothing was loaded" <<<"$err" ||
+		fail "a load over the cap as charged was not refused: $err"
+	[ -z "$(ls "$T/pins/e6" 2>/dev/null)" ] || fail "the refused object left pins: $(ls "$T/pins/e6")"
+	cub_log "refused after the load: $err"
+else
+	cub_log "the kernel charged no more than the estimate: post-load part skipped"
+fi
 
 # 4. A hello that declares more than --max-cube-map-bytes is refused.
 broker_stop

@@ -1,8 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: BSD-2-Clause
 # Hostile clients (issue 6, points 9, 11 and 17): a client that floods and
-# pipelines requests without reading, one that holds 1200 connections, an
-# events subscriber that never reads, and a request with invalid UTF-8.
+# pipelines requests without reading, clients that close with requests in
+# flight, ones that hold 1200 connections or 4200 subscriptions, an events
+# subscriber that never reads, and a request with invalid UTF-8.
 # Meanwhile a normal client keeps its answers within a generous deadline,
 # supervision keeps working, and a cube add loads its BPF object.
 . "$(dirname "$0")/../lib/netns.sh"
@@ -113,7 +114,7 @@ test_many_clients() {
 	cub_log "cube add under 1200 idle clients: exit $rc $err"
 	timed show cubes | grep -q many || [ "$rc" != 0 ] ||
 		fail "cube 'many' missing after its add succeeded"
-	grep -qE "client connections? refused|max-clients" "$T/broker.log" ||
+	grep -q "too many client connections" "$T/broker.log" ||
 		fail "the broker did not cap client connections"
 	# The broker holds only the connections it accepted.
 	nfd=$(ls "/proc/$BROKER_PID/fd" | wc -l)
@@ -155,9 +156,9 @@ test_fd_exhaustion() {
 	timed simpleforwarder del fed >/dev/null
 }
 
-# 11. Past --max-clients (256) a connection is closed as it arrives, and
-# the CLI says so instead of timing out silently; 32 connections per
-# process at most, so nine processes are needed to fill the cap.
+# 11. Past --max-clients (256), or past 32 connections from one process,
+# the least recently active connection of the process holding the most is
+# closed: nine processes holding 40 idle connections each lock nobody out.
 test_cap() {
 	local i rc=0 err pids=() nfd nfd0 opt
 	# A bad cap is refused before anything starts.
@@ -169,7 +170,6 @@ test_cap() {
 			fail "cubicled --max-clients $opt: exit $rc: $err"
 	done
 	[ ! -e "$T/nb" ] || fail "a refused --max-clients created the socket dir"
-	rc=0
 	nfd0=$(ls "/proc/$BROKER_PID/fd" | wc -l)
 	for i in $(seq 1 9); do
 		"${HOSTILE[@]}" idle 40 60 >"$T/cap$i.out" 2>&1 &
@@ -184,24 +184,73 @@ test_cap() {
 	nfd=$(ls "/proc/$BROKER_PID/fd" | wc -l)
 	cub_log "360 connections from 9 processes: broker holds $nfd fds (before: $nfd0)"
 	[ "$((nfd - nfd0))" -lt 300 ] || fail "broker holds $nfd fds past its cap"
-	# Leak checks off for this one CLI run: nng 1.5.2 keeps a reference
-	# to a request whose connection the broker closed under it (the same
-	# never-reaped pipe as the broker's leak), and LeakSanitizer would
-	# turn the CLI's exit code into its own.
-	err=$(ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
-		timeout "$DEADLINE" "$CUB_BUILD/sdk/cubicle" --socket-dir "$T/s" \
-		--timeout 2000 show cubes </dev/null 2>&1) || rc=$?
-	cub_log "show cubes at the cap: exit $rc: $err"
-	[ "$rc" = 2 ] || fail "show cubes at the cap: exit $rc: $err"
-	grep -qi "too many client connections" <<<"$err" ||
-		fail "show cubes at the cap: unclear error: $err"
+	for i in 1 2 3; do
+		timed show cubes >/dev/null
+	done
+	grep -q "too many client connections" "$T/broker.log" ||
+		fail "the broker did not log the connections it closed"
 	kill "${pids[@]}"
 	wait "${pids[@]}" 2>/dev/null || true
-	# The slots come back.
-	for _ in $(seq 1 50); do
-		cub show cubes >/dev/null 2>&1 && break
+	timed show cubes >/dev/null
+}
+
+# 11. Connections closed with two requests in flight, in a tight loop from
+# 16 processes in turn: no client is locked out, and the broker keeps
+# answering.  The fds normally come back; nng 1.5.2 can still, rarely,
+# keep them all (docs/architecture.md, Security), so that is logged only.
+test_leak() {
+	local i nfd nfd0
+	nfd0=$(ls "/proc/$BROKER_PID/fd" | wc -l)
+	for i in $(seq 1 16); do
+		"${HOSTILE[@]}" pipeline-close 100 >"$T/leak$i.out" 2>&1
+	done
+	cub_log "pipelined and closed: $(cat "$T"/leak*.out | awk '{ n += $2 } END { print n }') connections"
+	for i in 1 2 3; do
+		timed show cubes >/dev/null
+	done
+	timed simpleforwarder add leak >/dev/null
+	timed simpleforwarder del leak >/dev/null
+	for _ in $(seq 1 100); do
+		nfd=$(ls "/proc/$BROKER_PID/fd" | wc -l)
+		[ "$nfd" -le "$((nfd0 + 16))" ] && break
 		sleep 0.1
 	done
+	if [ "$nfd" -le "$((nfd0 + 16))" ]; then
+		cub_log "broker holds $nfd fds (before: $nfd0)"
+	else
+		cub_log "broker holds $nfd fds (before: $nfd0): nng 1.5.2 kept closed connections (known race)"
+	fi
+}
+
+# 9, 11. 4200 events subscribers, under a broker fd limit of 4096:
+# subscribers are capped like clients, and requests keep answering.
+test_subs() {
+	local i nfd lim pids=()
+	lim=$(prlimit --pid "$BROKER_PID" --nofile -o SOFT,HARD --noheadings |
+		awk '{ print $1 ":" $2 }')
+	prlimit --pid "$BROKER_PID" --nofile=4096:
+	for i in 1 2; do
+		"${HOSTILE[@]}" subs 2100 30 >"$T/subs$i.out" 2>&1 &
+		pids+=($!)
+	done
+	for i in 1 2; do
+		for _ in $(seq 1 200); do
+			grep -q "connected" "$T/subs$i.out" && break
+			sleep 0.1
+		done
+	done
+	cub_log "$(cat "$T/subs1.out") / $(cat "$T/subs2.out")"
+	timed simpleforwarder add subs >/dev/null
+	timed show cubes | grep -q subs || fail "cube 'subs' missing"
+	timed simpleforwarder del subs >/dev/null
+	nfd=$(ls "/proc/$BROKER_PID/fd" | wc -l)
+	cub_log "broker holds $nfd fds with 4200 subscribers"
+	[ "$nfd" -lt 1024 ] || fail "broker holds $nfd fds: subscribers uncapped"
+	grep -q "too many events connections" "$T/broker.log" ||
+		fail "the broker did not log the subscribers it closed"
+	kill "${pids[@]}"
+	wait "${pids[@]}" 2>/dev/null || true
+	prlimit --pid "$BROKER_PID" --nofile="$lim"
 	timed show cubes >/dev/null
 }
 
@@ -215,12 +264,12 @@ test_stop() {
 	kill -0 "$BROKER_PID" 2>/dev/null && fail "cubicled ignores SIGTERM"
 	grep -E "nng did not close|stopping on signal" "$T/broker.log" |
 		while read -r line; do cub_log "$line"; done
+
 }
 
-# One test by name, or all of them.
-# The flood goes last: nng 1.5.2 leaks the broker's side of a connection
-# closed with requests in flight (see tests/lib/hostile_client.py), and
-# those fds would blur the counts of the other tests.
-for t in ${1:-msgid many_clients cap fd_exhaustion flood stop}; do
+# One test by name, or all of them.  The leak goes last: when nng keeps
+# the connections it closed (see test_leak), the fd counts of the other
+# tests would be off.
+for t in ${1:-msgid many_clients cap subs fd_exhaustion flood leak stop}; do
 	"test_$t"
 done

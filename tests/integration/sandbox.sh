@@ -211,7 +211,7 @@ done
 ip netns exec ca ping -c 1 -W 2 198.18.0.2 >/dev/null || fail "e1 broken by the map test"
 
 # 2. Forbidden system calls: SIGSYS, restart, forwarding never stops.
-for call in bpf execve socket-inet fork; do
+for call in bpf execve socket-inet; do
 	old=$(worker_pid evil)
 	ip netns exec ca ping -c 100 -i 0.01 -W 1 198.18.0.2 >"$T/ping.out" 2>&1 &
 	pp=$!
@@ -227,6 +227,14 @@ for call in bpf execve socket-inet fork; do
 		fail "$call: packets lost while the worker died: $(grep loss "$T/ping.out")"
 	cub_log "syscall $call: worker $old killed by SIGSYS ($err), now $new, no packet lost"
 done
+# A new process is refused with EPERM, at load time (the constructor's
+# fork above) and later alike: the worker survives, with no child.
+old=$(worker_pid evil)
+err=$(cub_refused 2 e1 debug syscall call=fork)
+grep -q "fork returned" <<<"$err" || fail "fork: $err"
+[ "$(worker_pid evil)" = "$old" ] || fail "fork: the worker did not survive"
+[ -z "$(pgrep -P "$old")" ] || fail "fork: worker $old has a child"
+cub_log "syscall fork: refused ($err), worker $old lives on"
 # The restarted worker is re-synced and serves the cube.
 cub_ok e1 ports p2 set action=drop
 ip netns exec ca ping -c 2 -i 0.1 -W 1 198.18.0.2 >/dev/null && fail "re-synced worker ignored action=drop"

@@ -18,6 +18,12 @@ hold connections open, send bytes the SDK would refuse.
       for SECONDS; prints "idle: N connected" once they are all opened.
   hostile_client.py SOCKDIR deaf-sub SECONDS
       subscribe to every event and never read, for SECONDS.
+  hostile_client.py SOCKDIR pipeline-close CONNS
+      CONNS times, as fast as it can: connect, send two requests at once,
+      close without reading.  Prints "pipeline-close: N connected".
+  hostile_client.py SOCKDIR subs CONNS SECONDS
+      open CONNS events subscriptions and hold them for SECONDS; prints
+      "subs: N connected" once they are all opened.
 """
 import os
 import resource
@@ -198,10 +204,8 @@ def cmd_flood(sockdir, conns, requests, seconds):
                     dropped += 1
         for s in socks:
             s.close()
-        # Dropped: come back for more.  Not at once: nng 1.5.2 leaks the
-        # broker's side of a connection closed with requests in flight,
-        # whoever closes it, so a tight reconnect loop measures that leak
-        # rather than the broker's handling of a client that never reads.
+        # Dropped: come back for more, a second later (pipeline-close is
+        # the tight loop).
         time.sleep(1.0)
     print("flood: sent %d on %s connections, dropped %d times" %
           (sent, conns, dropped))
@@ -232,12 +236,47 @@ def cmd_deaf_sub(sockdir, seconds):
     time.sleep(float(seconds))
 
 
+def cmd_pipeline_close(sockdir, conns):
+    raise_nofile()
+    path = os.path.join(sockdir, "cubicled.sock")
+    frames = b"".join(
+        sp_frame(i, mp([0, i, "request", {"words": ["?"]}]))
+        for i in range(2))
+    ok = 0
+    for _ in range(int(conns)):
+        try:
+            s = sp_connect(path, REQ0, 2.0)
+            s.sendall(frames)
+            s.close()
+            ok += 1
+        except OSError:
+            pass
+    print("pipeline-close: %d connected" % ok, flush=True)
+
+
+def cmd_subs(sockdir, conns, seconds):
+    raise_nofile()
+    path = os.path.join(sockdir, "events.sock")
+    socks = []
+    for _ in range(int(conns)):
+        try:
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.connect(path)
+            s.sendall(b"\x00SP\x00" + struct.pack(">H", SUB0) + b"\x00\x00")
+            socks.append(s)
+        except OSError:
+            break
+    print("subs: %d connected" % len(socks), flush=True)
+    time.sleep(float(seconds))
+
+
 def main():
     if len(sys.argv) < 3:
         sys.exit(__doc__)
     sockdir, cmd, args = sys.argv[1], sys.argv[2], sys.argv[3:]
     cmds = {"badutf8": cmd_badutf8, "flood": cmd_flood, "idle": cmd_idle,
-            "deaf-sub": cmd_deaf_sub}
+            "deaf-sub": cmd_deaf_sub, "pipeline-close": cmd_pipeline_close,
+            "subs": cmd_subs}
     if cmd not in cmds:
         sys.exit(__doc__)
     cmds[cmd](sockdir, *args)

@@ -12,6 +12,15 @@
  * cub_ports and cub_if2port; the cube reads them.  Packets a cube sends to
  * its worker go through the cub_pktin ring buffer.
  *
+ * A cube never redirects by itself: the broker refuses the redirect
+ * helpers (bpf_redirect, bpf_redirect_map, bpf_clone_redirect,
+ * bpf_redirect_peer, bpf_redirect_neigh) and bpf_fib_lookup.  cub_forward()
+ * records the out port and tail-calls the broker's egress program through
+ * cub_egress, which redirects to the netdev the broker wired to that port
+ * and nowhere else, or tail-calls the program of the cube that port peers
+ * with: one tail call per cube on the path, one more per cube-to-cube
+ * link (of the 33 a packet may make).
+ *
  * The hook-generic helpers (cub_in_port(), cub_forward(), cub_slowpath(),
  * cub_drop(), cub_pkt_len()) take a compile-time constant enum cub_hook and
  * a void *ctx; after inlining, the branch for the other hook is dead code
@@ -32,12 +41,20 @@
 
 #include <cubicle/cube_shared.h>
 
-/* Port index -> struct cub_port; written by the broker. */
+/*
+ * Port index -> struct cub_port; written by the broker only: read-only to
+ * programs (BPF_F_RDONLY_PROG, which the broker enforces), since the
+ * broker's egress program redirects to the ifindex it holds.
+ */
+#ifndef CUB_PORTS_MAP_FLAGS /* only tests of the broker's check set it */
+#define CUB_PORTS_MAP_FLAGS BPF_F_RDONLY_PROG
+#endif
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__type(key, __u32);
 	__type(value, struct cub_port);
 	__uint(max_entries, CUB_MAX_PORTS);
+	__uint(map_flags, CUB_PORTS_MAP_FLAGS);
 } cub_ports SEC(".maps");
 
 /* Peer netdev ifindex -> port index; written by the broker. */
@@ -47,6 +64,18 @@ struct {
 	__type(value, __u32);
 	__uint(max_entries, CUB_MAX_PORTS);
 } cub_if2port SEC(".maps");
+
+/*
+ * The way out of the cube: slot CUB_EGRESS_OUT holds the broker's egress
+ * program, loaded for this cube with its cub_ports and cub_scratch_map.
+ * Only the broker fills it; cub_forward() tail-calls it.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(max_entries, CUB_EGRESS_SLOTS);
+} cub_egress SEC(".maps");
 
 /* Packet-in records (struct cub_pktin_hdr + bytes); read by the broker. */
 struct {
@@ -105,26 +134,9 @@ static const __u32 cub_zero_key = 0;
  * so user space need only keep this invariant: cub_ports[p] == { ifindex,
  * UP } implies cub_if2port[ifindex] == p (take a port down or clear its
  * ifindex before deleting or re-pointing its cub_if2port entry).  Private
- * to the object (it lives in cub_scratch); the broker never touches it.
+ * to the object (it lives in cub_scratch, struct cub_scratch in
+ * cube_shared.h); the broker never touches it.
  */
-#define CUB_IF2PORT_CACHE 16
-
-/* Map keys a cube may keep in struct cub_scratch. */
-#define CUB_SCRATCH_KEYS 4
-
-struct cub_if2port_slot {
-	__u32 ifindex;
-	__u32 port;
-};
-
-struct cub_scratch {
-	__u32 key[CUB_SCRATCH_KEYS];	/* the cube's map keys */
-	/* Private to the helpers in this header. */
-	__u32 fw_key;
-	__u32 fw_pad;
-	struct cub_if2port_slot if2port[CUB_IF2PORT_CACHE];
-};
-
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__type(key, __u32);
@@ -171,22 +183,51 @@ cub_if2port_lookup(__u32 ifindex)
 	return (int)hint->port;
 }
 
-/* Port index the packet arrived on, or -1 if the netdev is not a port. */
+/*
+ * Port index the packet arrived on, or -1 if it is not one of the cube's.
+ * A packet from a netdev of one of its ports came in there; any other came
+ * from the broker's egress program of a cube whose port peers with one of
+ * this cube's (the only other way in: cub_egress is the broker's), which
+ * says the port in skb->cb (TC) or a struct cub_hop in front of the frame
+ * (XDP; stripped here, before the cube parses the packet).
+ */
 static __always_inline int
 cub_in_port_tc(struct __sk_buff *skb)
 {
-	return cub_if2port_lookup(skb->ingress_ifindex);
+	int port = cub_if2port_lookup(skb->ingress_ifindex);
+
+	if (port >= 0)
+		return port;
+	if (skb->cb[1] != CUB_HOP_MAGIC)
+		return -1;
+	return (int)CUB_PEER_PORT(skb->cb[2]);
 }
 
 static __always_inline int
 cub_in_port_xdp(struct xdp_md *ctx)
 {
-	return cub_if2port_lookup(ctx->ingress_ifindex);
+	int port = cub_if2port_lookup(ctx->ingress_ifindex);
+	struct cub_hop *hop;
+
+	if (port >= 0)
+		return port;
+	hop = (void *)(long)ctx->data;
+	if ((void *)(hop + 1) > (void *)(long)ctx->data_end ||
+	    hop->magic != CUB_HOP_MAGIC)
+		return -1;
+	port = (int)CUB_PEER_PORT(hop->in_port);
+	/* The egress program put the hop in front of the frame: strip it. */
+	if (bpf_xdp_adjust_head(ctx, (int)sizeof(*hop)))
+		return -1;
+	return port;
 }
 
 /*
  * Ifindex of the netdev behind port *@port if the port is up and
- * connected, else 0.  @port is a map key: point it into a map value
+ * connected, else 0 (for a port that peers with another cube's port, a
+ * non-zero CUB_PEER_IFINDEX() that is no netdev's: test it for "can
+ * forward", never use it as an ifindex).  @port is a map key: point it
+ * into a map value
  * (cub_scratch()->key[], or a field of a value you hold), not the stack.
  */
 static __always_inline __u32
@@ -211,25 +252,32 @@ cub_port_ifindex(__u32 port)
 	return cub_port_ifindex_at(&s->fw_key);
 }
 
-/* Send the packet out of @port; drop it if the port is down. */
+/*
+ * Send the packet out of @port: record the port and tail-call the broker's
+ * egress program, which drops the packet if the port is down or not
+ * connected.  Returns only if the tail call failed (no egress program):
+ * the packet is dropped.  TC keeps the port in skb->cb[0], which survives
+ * the tail call; XDP in the per-CPU scratch (no preemption between here
+ * and the egress program).
+ */
 static __always_inline int
 cub_forward_tc(struct __sk_buff *skb, __u32 port)
 {
-	__u32 ifindex = cub_port_ifindex(port);
-
-	if (!ifindex)
-		return TC_ACT_SHOT;
-	return bpf_redirect(ifindex, 0);
+	skb->cb[0] = port;
+	bpf_tail_call(skb, &cub_egress, CUB_EGRESS_OUT);
+	return TC_ACT_SHOT;
 }
 
 static __always_inline int
 cub_forward_xdp(struct xdp_md *ctx, __u32 port)
 {
-	__u32 ifindex = cub_port_ifindex(port);
+	struct cub_scratch *s = cub_scratch();
 
-	if (!ifindex)
+	if (!s)
 		return XDP_DROP;
-	return bpf_redirect(ifindex, 0);
+	s->out_port = port;
+	bpf_tail_call(ctx, &cub_egress, CUB_EGRESS_OUT);
+	return XDP_DROP;
 }
 
 /*
@@ -298,17 +346,6 @@ cub_slowpath_xdp(struct xdp_md *ctx, __u32 port, __u32 reason)
 }
 
 /* Hook-generic forms; @hook must be a compile-time constant. */
-
-/*
- * Redirect to a netdev already checked with cub_port_ifindex() or
- * cub_port_ifindex_at() (saves the second cub_ports lookup cub_forward()
- * would do).
- */
-static __always_inline int
-cub_redirect(enum cub_hook hook, __u32 ifindex)
-{
-	return bpf_redirect(ifindex, 0);
-}
 
 static __always_inline int
 cub_in_port(void *ctx, enum cub_hook hook)

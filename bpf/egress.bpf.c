@@ -1,0 +1,113 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
+/*
+ * The broker's egress program: the only way out of a cube to a netdev.
+ *
+ * The broker loads one copy per cube, with its own privileges, for the
+ * cube's hook, with the cube's own cub_ports and cub_scratch_map (reused
+ * by fd, so it sees that cube's ports and nothing else), and puts it in
+ * slot CUB_EGRESS_OUT of the cube's cub_egress.  cub_forward()
+ * (cube.bpf.h) records the out port (TC: skb->cb[0]; XDP: the per-CPU
+ * scratch) and tail-calls it.  The port is the cube's choice; the netdev
+ * is the broker's: cub_ports is read-only to programs, so the only
+ * ifindexes reachable are those the broker wired to the cube's ports.  A
+ * port that peers with another cube's port (CUB_PORT_PEER) is a tail call
+ * into that cube's program, which the broker put in slot port of
+ * cub_peers, with the in-port set (cube_shared.h, struct cub_hop).
+ */
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+
+#include <bpf/bpf_helpers.h>
+
+#include <cubicle/cube_shared.h>
+
+/* The cube's maps (bpf_map__reuse_fd() before load): same shapes. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct cub_port);
+	__uint(max_entries, CUB_MAX_PORTS);
+	__uint(map_flags, BPF_F_RDONLY_PROG);
+} cub_ports SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, struct cub_scratch);
+	__uint(max_entries, 1);
+} cub_scratch_map SEC(".maps");
+
+/*
+ * Port -> the program of the cube that port peers with: the broker's, per
+ * cube (pinned as <cube>/peers), never in the cube's object.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(max_entries, CUB_MAX_PORTS);
+} cub_peers SEC(".maps");
+
+static const __u32 egress_zero = 0;
+
+/* Port *@port if it is up and connected, else NULL. */
+static __always_inline struct cub_port *
+egress_port(const __u32 *port)
+{
+	struct cub_port *p = bpf_map_lookup_elem(&cub_ports, port);
+
+	if (!p || !(p->flags & CUB_PORT_UP) || !p->ifindex)
+		return NULL;
+	return p;
+}
+
+SEC("tc")
+int
+cub_egress_tc(struct __sk_buff *skb)
+{
+	/* A stack key: the broker loads this program privileged, so the
+	 * verifier fences no stack store (cube.bpf.h, Spectre v4). */
+	__u32 port = skb->cb[0];
+	struct cub_port *p = egress_port(&port);
+
+	if (!p)
+		return TC_ACT_SHOT;
+	if (!(p->flags & CUB_PORT_PEER))
+		return bpf_redirect(p->ifindex, 0);
+	skb->cb[1] = CUB_HOP_MAGIC;
+	skb->cb[2] = CUB_PEER_PORT(p->ifindex);
+	bpf_tail_call(skb, &cub_peers, port);
+	return TC_ACT_SHOT;
+}
+
+SEC("xdp")
+int
+cub_egress_xdp(struct xdp_md *ctx)
+{
+	struct cub_scratch *s;
+	struct cub_hop *hop;
+	struct cub_port *p;
+	__u32 port, in_port;
+
+	s = bpf_map_lookup_elem(&cub_scratch_map, &egress_zero);
+	if (!s)
+		return XDP_DROP;
+	port = s->out_port;
+	p = egress_port(&port);
+	if (!p)
+		return XDP_DROP;
+	if (!(p->flags & CUB_PORT_PEER))
+		return bpf_redirect(p->ifindex, 0);
+	in_port = CUB_PEER_PORT(p->ifindex);
+	if (bpf_xdp_adjust_head(ctx, -(int)sizeof(*hop)))
+		return XDP_DROP;
+	hop = (void *)(long)ctx->data;
+	if ((void *)(hop + 1) > (void *)(long)ctx->data_end)
+		return XDP_DROP;
+	hop->magic = CUB_HOP_MAGIC;
+	hop->in_port = in_port;
+	bpf_tail_call(ctx, &cub_peers, port);
+	return XDP_DROP;
+}
+
+char _license[] SEC("license") = "GPL";

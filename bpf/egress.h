@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * Loading the broker's egress program (egress.bpf.c) for one cube: used by
+ * the broker, and by the tests and benchmarks that load a cube's object
+ * directly.
+ */
+#ifndef CUBI_EGRESS_H
+#define CUBI_EGRESS_H
+
+#include <stdbool.h>
+
+/*
+ * Load the egress program for hook @xdp (else TC) over the cube's
+ * cub_ports (@ports_fd) and cub_scratch_map (@scratch_fd), with the
+ * caller's privileges, and put it in slot CUB_EGRESS_OUT of the cube's
+ * cub_egress (@table_fd).  @peers_fd is its cub_peers (a PROG_ARRAY of
+ * CUB_MAX_PORTS entries, the programs of the cubes the ports peer with),
+ * or -1 for an empty one of its own.  Returns the program's fd (O_CLOEXEC, the
+ * caller's to close) or -errno; *@why, if not NULL, says which step failed.
+ * May block (a verifier run); no locks.
+ */
+int cubi_egress_load(bool xdp, int ports_fd, int scratch_fd, int table_fd,
+    int peers_fd, const char **why);
+
+#endif /* CUBI_EGRESS_H */

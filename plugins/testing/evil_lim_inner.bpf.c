@@ -1,0 +1,20 @@
+// SPDX-License-Identifier: GPL-2.0
+/* An ARRAY_OF_MAPS whose inner template is a 128 MiB array, which libbpf
+ * creates too: the broker once counted 320 bytes. */
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include <cubicle/cube.bpf.h>
+#include "evil_bpfobj.h"
+struct evil_inner {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(key_size, 4);
+	__uint(value_size, 4096);
+	__uint(max_entries, 32768);
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__type(key, __u32);
+	__uint(max_entries, 1);
+	__array(values, struct evil_inner);
+} evouter SEC(".maps");
+EVIL_PASS_PROGRAMS;

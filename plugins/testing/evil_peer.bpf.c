@@ -1,0 +1,19 @@
+// SPDX-License-Identifier: GPL-2.0
+/* A cube program that sends packets into a veth peer of its choosing. */
+#include <cubicle/cube.bpf.h>
+
+#include "evil_egress.h"
+
+SEC("tc")
+int
+cub_ingress_tc(struct __sk_buff *skb)
+{
+	return bpf_redirect_peer(evil_ifindex, 0);
+}
+
+SEC("xdp")
+int
+cub_ingress_xdp(struct xdp_md *ctx)
+{
+	return XDP_PASS;
+}
