@@ -18,9 +18,11 @@ for p in "${PLUGINS[@]}"; do ln -sf "$p" "$T/plugins/"; done
 	--worker "$CUB_BUILD/workers/cubicle-worker" \
 	${CUB_BROKER_ARGS:-} <"$T/stdin" >>"$T/broker.log" 2>&1 &
 BROKER_PID=$!
-[ "$(readlink /proc/$BROKER_PID/fd/0)" = "$T/stdin" ] ||
-	fail "the broker's stdin is $(readlink /proc/$BROKER_PID/fd/0)"
 broker_wait_ready
+# Once ready: before that, the forked shell may not have applied the
+# redirection yet.
+fd0=$(readlink /proc/$BROKER_PID/fd/0)
+[ "$fd0" = "$T/stdin" ] || fail "the broker's stdin is $fd0"
 echo "admin secret typed here" >&3
 
 for svc in simpleforwarder evil; do
