@@ -551,11 +551,7 @@ reply(struct broker *b, const struct client_req *req, uint32_t msgid,
 	size_t len;
 	int r;
 
-	if (errv)
-		result = cub_val__free(result);
-	else if (!result)
-		result = cub_val__map();
-	if ((r = cub_rpc__encode_response(msgid, errv, result, &buf, &len))) {
+	if ((r = cubi_reply_encode(msgid, errv, result, &buf, &len))) {
 		log_warn(
 		    "reply to request %" PRIu32 ": %s", msgid, strerror(-r));
 		return;

@@ -262,8 +262,9 @@ check_insns(const char *cube, struct bpf_program *prog, struct cub_val **errv)
 	return 0;
 }
 
-static bool
-percpu(uint32_t type)
+/* Map types whose values user space sees once per possible CPU. */
+bool
+bpf_map_type_percpu(uint32_t type)
 {
 	return type == BPF_MAP_TYPE_PERCPU_ARRAY ||
 	       type == BPF_MAP_TYPE_PERCPU_HASH ||
@@ -355,7 +356,7 @@ bpf_map_bytes(const struct broker *b, uint32_t type, uint32_t key_size,
 
 	if (type == BPF_MAP_TYPE_RINGBUF || type == BPF_MAP_TYPE_USER_RINGBUF)
 		return n;
-	if (percpu(type))
+	if (bpf_map_type_percpu(type))
 		value *= (uint64_t)b->ncpus;
 	switch (type) {
 	case BPF_MAP_TYPE_HASH:
@@ -365,7 +366,7 @@ bpf_map_bytes(const struct broker *b, uint32_t type, uint32_t key_size,
 	case BPF_MAP_TYPE_HASH_OF_MAPS:
 		/* Preallocated: max_entries + one a CPU, and the buckets. */
 		return (HASH_ELEM_OVERHEAD + round8(key_size) + value +
-			   (percpu(type) ? 8 : 0)) *
+			   (bpf_map_type_percpu(type) ? 8 : 0)) *
 			   (n + (uint64_t)b->ncpus) +
 		       HASH_BUCKET_BYTES * pow2_at_least(n);
 	case BPF_MAP_TYPE_LPM_TRIE:

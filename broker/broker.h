@@ -272,6 +272,7 @@ int pin_path(struct broker *b, char *buf, size_t len, const char *cube,
 int bpffs_ensure(const char *pin_root);
 void bpfobj_libbpf_log(int prio, const char *fmt, va_list ap);
 bool bpf_map_type_holds_fds(uint32_t type);
+bool bpf_map_type_percpu(uint32_t type);
 bool bpf_map_type_broker_only(uint32_t type);
 uint64_t bpf_map_bytes(const struct broker *b, uint32_t type, uint32_t key_size,
     uint32_t value_size, uint32_t max_entries);

@@ -239,6 +239,31 @@ topo_cube_gone(struct broker *b, struct cube *gone)
 	return n;
 }
 
+/* Does program id use the map map_id? */
+static bool
+prog_uses_map(uint32_t id, uint32_t map_id)
+{
+	struct bpf_prog_info pinfo = {0};
+	__u32 plen = sizeof(pinfo);
+	uint32_t map_ids[CUB_MAX_MAPS + 8];
+	bool uses = false;
+	uint32_t i;
+	int fd;
+
+	fd = bpf_prog_get_fd_by_id(id);
+	if (fd < 0)
+		return false;
+	pinfo.nr_map_ids = sizeof(map_ids) / sizeof(map_ids[0]);
+	pinfo.map_ids = (__u64)(uintptr_t)map_ids;
+	if (!bpf_obj_get_info_by_fd(fd, &pinfo, &plen))
+		for (i = 0; i < pinfo.nr_map_ids &&
+			    i < sizeof(map_ids) / sizeof(map_ids[0]);
+		     i++)
+			uses |= map_ids[i] == map_id;
+	close(fd);
+	return uses;
+}
+
 /*
  * Is program id Cubicle's for this cube: its current program, or an older
  * one of the same cube (a reload the broker did not finish before it was
@@ -250,12 +275,7 @@ prog_is_ours(struct cube *c, uint32_t id)
 {
 	struct bmap *ports = c->obj ? bpfobj_map(c->obj, "cub_ports") : NULL;
 	struct bpf_map_info minfo = {0};
-	struct bpf_prog_info pinfo = {0};
-	__u32 mlen = sizeof(minfo), plen = sizeof(pinfo);
-	uint32_t map_ids[CUB_MAX_MAPS + 8];
-	bool ours = false;
-	uint32_t i;
-	int fd;
+	__u32 mlen = sizeof(minfo);
 
 	if (!c->obj || !id)
 		return false;
@@ -263,18 +283,7 @@ prog_is_ours(struct cube *c, uint32_t id)
 		return true;
 	if (!ports || bpf_obj_get_info_by_fd(ports->fd, &minfo, &mlen))
 		return false;
-	fd = bpf_prog_get_fd_by_id(id);
-	if (fd < 0)
-		return false;
-	pinfo.nr_map_ids = sizeof(map_ids) / sizeof(map_ids[0]);
-	pinfo.map_ids = (__u64)(uintptr_t)map_ids;
-	if (!bpf_obj_get_info_by_fd(fd, &pinfo, &plen))
-		for (i = 0; i < pinfo.nr_map_ids &&
-			    i < sizeof(map_ids) / sizeof(map_ids[0]);
-		     i++)
-			ours |= map_ids[i] == minfo.id;
-	close(fd);
-	return ours;
+	return prog_uses_map(id, minfo.id);
 }
 
 /*
@@ -848,31 +857,13 @@ topo_reattach_all(struct broker *b, struct cube *c, int old_prog_fd)
 static bool
 prog_is_stray(uint32_t id, uint32_t stray_id, uint32_t ports_map_id)
 {
-	struct bpf_prog_info pinfo = {0};
-	__u32 plen = sizeof(pinfo);
-	uint32_t map_ids[CUB_MAX_MAPS + 8];
-	bool stray = false;
-	uint32_t i;
-	int fd;
-
 	if (!id)
 		return false;
 	if (id == stray_id)
 		return true;
 	if (!ports_map_id)
 		return false;
-	fd = bpf_prog_get_fd_by_id(id);
-	if (fd < 0)
-		return false;
-	pinfo.nr_map_ids = sizeof(map_ids) / sizeof(map_ids[0]);
-	pinfo.map_ids = (__u64)(uintptr_t)map_ids;
-	if (!bpf_obj_get_info_by_fd(fd, &pinfo, &plen))
-		for (i = 0; i < pinfo.nr_map_ids &&
-			    i < sizeof(map_ids) / sizeof(map_ids[0]);
-		     i++)
-			stray |= map_ids[i] == ports_map_id;
-	close(fd);
-	return stray;
+	return prog_uses_map(id, ports_map_id);
 }
 
 int

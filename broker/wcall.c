@@ -176,15 +176,6 @@ wc_load(struct service *s, const struct cub_val *p, struct cub_val **res,
 	return 0;
 }
 
-static bool
-percpu(uint32_t type)
-{
-	return type == BPF_MAP_TYPE_PERCPU_ARRAY ||
-	       type == BPF_MAP_TYPE_PERCPU_HASH ||
-	       type == BPF_MAP_TYPE_LRU_PERCPU_HASH ||
-	       type == BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE;
-}
-
 /*
  * The map named by p {cube, map: id} of one of this service's cubes.
  * Framework maps (the cub_* maps the broker checked and fills, marked by
@@ -232,7 +223,8 @@ map_get(struct service *s, const char *method, const struct cub_val *p,
 			?: "map of an unknown type");
 		goto fail;
 	}
-	*vsz = (size_t)bm->value_size * (percpu(bm->type) ? s->b->ncpus : 1);
+	*vsz = (size_t)bm->value_size *
+	    (bpf_map_type_percpu(bm->type) ? s->b->ncpus : 1);
 	return bm;
 fail:
 	pthread_mutex_unlock(&s->b->lock);

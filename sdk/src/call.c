@@ -84,6 +84,17 @@ cubi_call(nng_socket s, uint32_t msgid, const char *method,
 }
 
 int
+cubi_reply_encode(uint32_t msgid, struct cub_val *errv, struct cub_val *result,
+    void **buf, size_t *len)
+{
+	if (errv)
+		result = cub_val__free(result);
+	else if (!result)
+		result = cub_val__map();
+	return cub_rpc__encode_response(msgid, errv, result, buf, len);
+}
+
+int
 cubi_reply(
     nng_socket s, uint32_t msgid, struct cub_val *errv, struct cub_val *result)
 {
@@ -91,11 +102,7 @@ cubi_reply(
 	size_t len;
 	int r;
 
-	if (errv)
-		result = cub_val__free(result);
-	else if (!result)
-		result = cub_val__map();
-	if ((r = cub_rpc__encode_response(msgid, errv, result, &buf, &len)))
+	if ((r = cubi_reply_encode(msgid, errv, result, &buf, &len)))
 		return r;
 	r = cubi_send(s, buf, len, 0);
 	free(buf);

@@ -25,6 +25,10 @@ int cubi_call(nng_socket s, uint32_t msgid, const char *method,
 int cubi_nng_errno(int nngr);
 /* Send bytes as one message; 0 or the nng error. */
 int cubi_send(nng_socket s, const void *buf, size_t len, int flags);
+/* Encode [1, msgid, errv, result] into *buf (malloc'd); takes errv and
+ * result, sends result nil when errv is set and {} when both are NULL. */
+int cubi_reply_encode(uint32_t msgid, struct cub_val *errv,
+    struct cub_val *result, void **buf, size_t *len);
 /* Send [1, msgid, errv, result] (taken; result nil when errv is set). */
 int cubi_reply(
     nng_socket s, uint32_t msgid, struct cub_val *errv, struct cub_val *result);

@@ -18,11 +18,6 @@
 int cubi_map_append(struct cub_val *m, char *key, struct cub_val *val);
 /* A key present twice in m, or NULL; -ENOMEM leaves *dup NULL. */
 int cubi_map_dupkey(const struct cub_val *m, const char **dup);
-/*
- * Length of the valid UTF-8 sequence at s (n > 0 bytes available), or 0
- * for an invalid one: overlong forms, surrogates, over U+10FFFF.
- */
-size_t cubi_utf8_len(const unsigned char *s, size_t n);
 /* snprintf into err when err != NULL; returns r. */
 int cubi_errf(int r, char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

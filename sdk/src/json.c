@@ -15,6 +15,7 @@
 
 #include "codec.h"
 #include "cubicle/val.h"
+#include "util/text.h"
 
 /* A growing NUL-terminated text buffer; oom sticks once set. */
 struct sbuf {
@@ -96,43 +97,6 @@ sb_finish(struct sbuf *sb)
 		return NULL;
 	}
 	return sb->p;
-}
-
-/*
- * Length of the valid UTF-8 sequence at s (at most n bytes), or 0.
- * Overlong forms, surrogates and code points over U+10FFFF are invalid.
- */
-size_t
-cubi_utf8_len(const unsigned char *s, size_t n)
-{
-	uint32_t cp;
-	size_t need, i;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		need = 2;
-		cp = s[0] & 0x1f;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		need = 3;
-		cp = s[0] & 0x0f;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		need = 4;
-		cp = s[0] & 0x07;
-	} else {
-		return 0;
-	}
-	if (need > n)
-		return 0;
-	for (i = 1; i < need; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if ((need == 3 && cp < 0x800) || (need == 4 && cp < 0x10000) ||
-	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-		return 0;
-	return need;
 }
 
 static size_t
@@ -301,7 +265,7 @@ jp_string(struct jp *p, size_t *outlen)
 			goto fail;
 		}
 		if (c != '\\') {
-			n = cubi_utf8_len((const unsigned char *)p->s + p->pos,
+			n = cubi_text_utf8_len((const unsigned char *)p->s + p->pos,
 			    p->len - p->pos);
 			if (!n) {
 				jp_fail(p, "invalid UTF-8 in a string");
@@ -812,7 +776,7 @@ emit_quoted(struct sbuf *sb, const char *s, size_t n)
 			sb_printf(sb, "\\u%04x", u[i + 1]);
 			i += 2;
 			continue;
-		} else if ((run = cubi_utf8_len(u + i, n - i)) &&
+		} else if ((run = cubi_text_utf8_len(u + i, n - i)) &&
 			   yaml_unprintable(u + i, run)) {
 			/* U+FEFF, U+FFFE, U+FFFF, U+2028, U+2029. */
 			sb_printf(sb, "\\u%02x%02x",
@@ -1007,7 +971,7 @@ yaml_needs_quotes(const char *s, size_t n)
 		return true;
 	for (i = 0; i < n;) {
 		unsigned char c = (unsigned char)s[i];
-		size_t run = cubi_utf8_len((const unsigned char *)s + i, n - i);
+		size_t run = cubi_text_utf8_len((const unsigned char *)s + i, n - i);
 
 		if (c < 0x20 || c == 0x7f || !run ||
 		    (c == 0xc2 && run == 2 && (unsigned char)s[i + 1] < 0xa0) ||

@@ -10,29 +10,8 @@
 
 #include "cubicle/val.h"
 
-static struct cub_val *
-parse(const char *s)
-{
-	char err[256];
-	struct cub_val *v = cub_json_parse(s, strlen(s), err, sizeof(err));
-
-	ck_assert_msg(v != NULL, "parse '%s': %s", s, err);
-	return v;
-}
-
-static void
-parse_fails(const char *s, const char *msg)
-{
-	char err[256] = "";
-	struct cub_val *v;
-
-	errno = 0;
-	v = cub_json_parse(s, strlen(s), err, sizeof(err));
-	ck_assert_msg(v == NULL, "'%s' parsed", s);
-	ck_assert_int_eq(errno, EINVAL);
-	ck_assert_msg(
-	    strstr(err, msg), "'%s': got '%s', want '%s'", s, err, msg);
-}
+#define CODEC_TEST_PARSE cub_json_parse
+#include "codec_test.h"
 
 static void
 emits(const struct cub_val *v, bool pretty, const char *want)

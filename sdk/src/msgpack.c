@@ -16,6 +16,7 @@
 
 #include "codec.h"
 #include "cubicle/val.h"
+#include "util/text.h"
 
 int
 cubi_errf(int r, char *err, size_t errlen, const char *fmt, ...)
@@ -199,7 +200,7 @@ mp_check_str(struct mp_walk *w, size_t at, size_t n)
 		if (!p[i])
 			return cubi_errf(-EBADMSG, w->err, w->errlen,
 			    "string at offset %zu contains a NUL byte", at);
-		run = cubi_utf8_len(p + i, n - i);
+		run = cubi_text_utf8_len(p + i, n - i);
 		if (!run)
 			return cubi_errf(-EBADMSG, w->err, w->errlen,
 			    "string at offset %zu has invalid UTF-8 at offset "

@@ -2953,13 +2953,15 @@ resolve_and_run(const struct cubi_schema *s, struct cub_val *doc,
 	return do_show(l, s, leaf, args, res, errv);
 }
 
+/*
+ * Clear res and *errv, then check what every read and write is given: a
+ * schema, a map document, words (check_words()) and args, if any, a map.
+ */
 static int
-apply_common(const struct cubi_schema *s, struct cub_val *doc,
+check_call(const struct cubi_schema *s, const struct cub_val *doc,
     const struct cub_val *words, const struct cub_val *args,
-    const struct cub_val *body, struct cubi_result *res,
-    struct cubi_undo *undo, struct cub_val **errv)
+    struct cubi_result *res, struct cub_val **errv)
 {
-	struct loc l = {.undo = undo};
 	int r;
 
 	memset(res, 0, sizeof(*res));
@@ -2973,6 +2975,21 @@ apply_common(const struct cubi_schema *s, struct cub_val *doc,
 	if (args && args->kind != CUB_V_MAP)
 		return fail(errv, CUB_E_TYPE, "", "args are a %s, not a map",
 		    cub_val__kind_name(args->kind));
+	return 0;
+}
+
+static int
+apply_common(const struct cubi_schema *s, struct cub_val *doc,
+    const struct cub_val *words, const struct cub_val *args,
+    const struct cub_val *body, struct cubi_result *res,
+    struct cubi_undo *undo, struct cub_val **errv)
+{
+	struct loc l = {.undo = undo};
+	int r;
+
+	r = check_call(s, doc, words, args, res, errv);
+	if (r)
+		return r;
 	if (body && body->kind != CUB_V_MAP)
 		return fail(errv, CUB_E_TYPE, "", "body is a %s, not a map",
 		    cub_val__kind_name(body->kind));
@@ -3074,17 +3091,9 @@ cubi_tree__read(const struct cubi_schema *s, const struct cub_val *doc,
 	enum cubi_verb verb;
 	int r;
 
-	memset(res, 0, sizeof(*res));
-	if (errv)
-		*errv = NULL;
-	if (!s || !doc || doc->kind != CUB_V_MAP)
-		return fail(errv, CUB_E_INTERNAL, "", "bad arguments");
-	r = check_words(words, errv);
+	r = check_call(s, doc, words, args, res, errv);
 	if (r)
 		return r;
-	if (args && args->kind != CUB_V_MAP)
-		return fail(errv, CUB_E_TYPE, "", "args are a %s, not a map",
-		    cub_val__kind_name(args->kind));
 	l.n = s->root;
 	l.kind = L_MAP;
 	l.root = true;

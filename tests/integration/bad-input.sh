@@ -23,14 +23,7 @@ snapshot() {
 before=$(snapshot)
 
 # expect MESSAGE-REGEX ARGS...: refused with exit 2 and a message matching.
-expect() {
-	local re=$1 err
-	shift
-	err=$(cub_refused 2 "$@")
-	grep -qiE -- "$re" <<<"$err" || fail "cubicle $*: message '$err' does not match /$re/"
-	[ "$(snapshot)" = "$before" ] || fail "cubicle $* changed state"
-	cub_log "refused as expected: cubicle $* -> $err"
-}
+expect() { refused_unchanged -i "$@"; }
 
 expect "no cube or service named 'nosuch'" nosuch show
 expect "unknown-command|not a command|'frobnicate'" sf1 frobnicate

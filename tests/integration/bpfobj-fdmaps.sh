@@ -6,20 +6,11 @@
 # is refused with a clear error, so no fd of the broker's table lands in
 # it; a policy that declares a DEVMAP is refused at hello.
 . "$(dirname "$0")/../lib/netns.sh"
+. "$(dirname "$0")/../lib/victim.sh"
 need bpftool
 
-PLUGINS+=("$CUB_BUILD/plugins/testing/evil.so")
-netns_host ca vetha 198.18.0.1
-netns_host cb vethb 198.18.0.2
-broker_start
-
 # A victim whose sf_actions has the inner maps' shape.
-cub_ok simpleforwarder add v1
-cub_ok v1 ports add p1 peer=vetha action=drop
-cub_ok v1 ports add p2 peer=vethb action=forward outport=p1
-cub_ok v1 ports p1 set action=forward outport=p2
-ip netns exec ca ping -c 1 -W 2 198.18.0.2 >/dev/null || fail "v1 does not forward"
-cub_ok evil add e1
+victim_start
 
 err=$(cub_refused 2 e1 debug bpfobj object=fdmap)
 grep -q "map 'evmaps'.*array_of_maps.*only the broker writes" <<<"$err" ||

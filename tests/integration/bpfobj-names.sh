@@ -6,20 +6,11 @@
 # clear error; the victim cube keeps forwarding; no pin appears or changes
 # outside the cube's own directory.
 . "$(dirname "$0")/../lib/netns.sh"
+. "$(dirname "$0")/../lib/victim.sh"
 need bpftool
 
-PLUGINS+=("$CUB_BUILD/plugins/testing/evil.so")
-netns_host ca vetha 198.18.0.1
-netns_host cb vethb 198.18.0.2
-broker_start
-
 # The victim: a simpleforwarder cube between ca and cb.
-cub_ok simpleforwarder add v1
-cub_ok v1 ports add p1 peer=vetha action=drop
-cub_ok v1 ports add p2 peer=vethb action=forward outport=p1
-cub_ok v1 ports p1 set action=forward outport=p2
-ip netns exec ca ping -c 1 -W 2 198.18.0.2 >/dev/null || fail "v1 does not forward"
-cub_ok evil add e1
+victim_start
 
 # A pinned map that belongs to someone else, beside the pin root.
 mkdir -p "$T/outside"

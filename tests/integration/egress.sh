@@ -15,15 +15,7 @@ PLUGINS+=("$CUB_BUILD/plugins/testing/evil.so")
 # No IPv6 chatter from the host side of the veths either: vethc's
 # counters count only what a cube would inject.
 sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-netns_host ca vetha 198.18.0.1
-netns_host cb vethb 198.18.0.2
-netns_host cc vethc 198.18.0.3
-if [ "$HOOK" != TC ]; then
-	need ethtool
-	napi_on ca
-	napi_on cb
-	napi_on cc
-fi
+netns_hosts "$HOOK" ca:vetha:198.18.0.1 cb:vethb:198.18.0.2 cc:vethc:198.18.0.3
 broker_start
 
 cub_ok evil add e1 type="$HOOK"
@@ -42,7 +34,7 @@ xl=$(bpftool prog dump xlated id "$id")
 grep -q "call bpf_tail_call" <<<"$xl" || fail "the cube's program makes no tail call"
 eg=$(bpftool -j prog show pinned "$T/pins/e1/egress" | grep -oE '"id":[0-9]+' | sed -n 1p | cut -d: -f2)
 [ -n "$eg" ] || fail "no egress program pinned for e1"
-bpftool map dump pinned "$T/pins/e1/cub_egress" | grep -q "$eg" ||
+grep -q "$eg" <<<"$(bpftool map dump pinned "$T/pins/e1/cub_egress")" ||
 	fail "e1's cub_egress does not hold its egress program $eg"
 cub_log "cube program $id tail-calls egress program $eg"
 

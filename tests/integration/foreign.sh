@@ -16,15 +16,7 @@ HOOK=${1:-TC}
 FOREIGN_OBJ=$CUB_BUILD/tests/foreign.bpf.o
 [ -f "$FOREIGN_OBJ" ] || fail "$FOREIGN_OBJ not built"
 need bpftool
-netns_host ca vetha 198.18.0.1
-netns_host cb vethb 198.18.0.2
-netns_host cc vethc 198.18.0.3
-if [ "$HOOK" != TC ]; then
-	need ethtool
-	napi_on ca
-	napi_on cb
-	napi_on cc
-fi
+netns_hosts "$HOOK" ca:vetha:198.18.0.1 cb:vethb:198.18.0.2 cc:vethc:198.18.0.3
 broker_start
 
 # body FILE TYPE PEER...: a cube body with one port per peer.

@@ -6,13 +6,7 @@
 . "$(dirname "$0")/../lib/netns.sh"
 
 HOOK=${1:-TC}
-netns_host ca vetha 198.18.0.1
-netns_host cb vethb 198.18.0.2
-if [ "$HOOK" != TC ]; then
-	need ethtool
-	napi_on ca
-	napi_on cb
-fi
+netns_hosts "$HOOK" ca:vetha:198.18.0.1 cb:vethb:198.18.0.2
 broker_start
 
 cub_ok simpleforwarder add sf1 type="$HOOK"

@@ -57,9 +57,9 @@ for view in "sf1 ports" "sf1 show" "sf1 ports p2 show" "sf1 ports -o json" \
 	out=$(cub $view 2>&1) || fail "cubicle $view: $out"
 	! raw_ctl <<<"$out" || fail "cubicle $view: raw control character: $(printf %q "$out")"
 done
-cub sf1 ports | grep -qF 'd\x1bx' || fail "escaped netdev name not shown: $(cub sf1 ports | od -c | head)"
-cub sf1 ports -o json | grep -qiF 'd\u001bx' || fail "JSON does not escape ESC"
-cub sf1 ports -o json | grep -qiF 'c\u009bx' || fail "JSON does not escape C1"
+grep -qF 'd\x1bx' <<<"$(cub sf1 ports)" || fail "escaped netdev name not shown: $(cub sf1 ports | od -c | head)"
+grep -qiF 'd\u001bx' <<<"$(cub sf1 ports -o json)" || fail "JSON does not escape ESC"
+grep -qiF 'c\u009bx' <<<"$(cub sf1 ports -o json)" || fail "JSON does not escape C1"
 err=$(cub_refused 2 sf1 ports add p4 peer="$ESCDEV")
 ! raw_ctl <<<"$err" || fail "raw ESC in an error: $(printf %q "$err")"
 cub_log "ESC and C1 netdev names shown escaped in text, JSON, YAML and errors"
@@ -132,7 +132,7 @@ for w in services cubes events ping show help cube version add del set; do
 done
 err=$(cub_refused 2 simpleforwarder add evil)
 grep -q "service" <<<"$err" || fail "cube name 'evil': $err"
-cub show cubes -o json | grep -qE '"(services|cubes|events|ping)"' && fail "a reserved cube was created"
+grep -qE '"(services|cubes|events|ping)"' <<<"$(cub show cubes -o json)" && fail "a reserved cube was created"
 cub_log "reserved words refused as cube names"
 
 # A stored cube whose name became reserved (an upgrade) still loads and is
@@ -159,12 +159,12 @@ broker_start
 grep -q "cube 'cubes': its name is reserved" "$T/broker.log" || fail "no warning about the reserved name"
 out=$(cub cube cubes show -o json) || fail "reserved cube not reachable: $out"
 grep -q '"name": "cubes"' <<<"$out" || fail "cube cubes show: $out"
-cub cubes show -o json | grep -q '"name": "sf1"' || fail "'cubes show' no longer lists the cubes"
+grep -q '"name": "sf1"' <<<"$(cub cubes show -o json)" || fail "'cubes show' no longer lists the cubes"
 cub_ok cube cubes ports z1 set action=forward outport=z1
-cub cube cubes ports z1 show action | grep -q forward || fail "set through 'cube' not applied"
-cub ? | grep -q "cube <name>" || fail "top-level help does not show the 'cube' escape"
+grep -q forward <<<"$(cub cube cubes ports z1 show action)" || fail "set through 'cube' not applied"
+grep -q "cube <name>" <<<"$(cub ?)" || fail "top-level help does not show the 'cube' escape"
 err=$(cub_refused 2 cube nosuch show)
 grep -q "nosuch" <<<"$err" || fail "cube nosuch: $err"
 cub_ok cube cubes del
-cub show cubes -o json | grep -q '"cubes"' && fail "reserved cube not deleted"
+grep -q '"cubes"' <<<"$(cub show cubes -o json)" && fail "reserved cube not deleted"
 cub_log "a stored cube named 'cubes' loads and is reachable via 'cubicle cube cubes ...'"

@@ -22,7 +22,7 @@ survivors() {
 		esac
 		# A zombie is dead; PID 1 here may never reap it.
 		grep -q '^State:[[:space:]]*Z' "$p/status" 2>/dev/null && continue
-		tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q '/tmp/cubicle-test\.' ||
+		grep -q '/tmp/cubicle-test\.' <<<"$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null)" ||
 			continue
 		echo "${p#/proc/}"
 	done

@@ -12,13 +12,7 @@
 need bpftool
 
 HOOK=${1:-TC}
-netns_host ca vetha 198.18.0.1
-netns_host cb vethb 198.18.0.2
-if [ "$HOOK" != TC ]; then
-	need ethtool
-	napi_on ca
-	napi_on cb
-fi
+netns_hosts "$HOOK" ca:vetha:198.18.0.1 cb:vethb:198.18.0.2
 broker_start
 static_arp ca 198.18.0.1 cb 198.18.0.2
 

@@ -15,6 +15,7 @@ set -euo pipefail
 
 : "${CUB_BUILD:?set CUB_BUILD to the meson build directory}"
 CUB_BUILD=$(cd "$CUB_BUILD" && pwd)
+CUB_LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 if [ -z "${CUB_IN_NETNS:-}" ]; then
 	export CUB_IN_NETNS=1 CUB_BUILD
@@ -110,7 +111,8 @@ broker_start() {
 	mkdir -p "$T/plugins" "$T/s" "$T/st"
 	local p
 	for p in "${PLUGINS[@]}"; do ln -sf "$p" "$T/plugins/"; done
-	"$CUB_BUILD/broker/cubicled" --socket-dir "$T/s" --state-dir "$T/st" \
+	LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}suppressions=$CUB_LIB/lsan-broker.supp" \
+		"$CUB_BUILD/broker/cubicled" --socket-dir "$T/s" --state-dir "$T/st" \
 		--pin-root "$T/pins" --plugin-dir "$T/plugins" \
 		--worker "$CUB_BUILD/workers/cubicle-worker" \
 		${CUB_BROKER_ARGS:-} >>"$T/broker.log" 2>&1 &
@@ -172,6 +174,40 @@ static_arp() {
 napi_on() {
 	ip netns exec "$1" ethtool -K eth0 gro on >/dev/null 2>&1 ||
 		fail "ethtool -K eth0 gro on failed in $1"
+}
+
+# netns_hosts HOOK NS:IFNAME:ADDR...: netns_host NS IFNAME ADDR for each,
+# then, unless HOOK is TC, NAPI on each namespace (needs ethtool).
+netns_hosts() {
+	local hook=$1 h ns ifname addr
+	shift
+	for h in "$@"; do
+		IFS=: read -r ns ifname addr <<<"$h"
+		netns_host "$ns" "$ifname" "$addr"
+	done
+	if [ "$hook" != TC ]; then
+		need ethtool
+		for h in "$@"; do
+			napi_on "${h%%:*}"
+		done
+	fi
+}
+
+# refused_unchanged [-i] REGEX ARGS...: cubicle ARGS is refused with exit 2
+# and a message matching REGEX (-i: in any case), and the test's own
+# snapshot function still prints $before: nothing changed.
+refused_unchanged() {
+	local flags=-qE re err
+	if [ "$1" = -i ]; then
+		flags=-qiE
+		shift
+	fi
+	re=$1
+	shift
+	err=$(cub_refused 2 "$@")
+	grep "$flags" -- "$re" <<<"$err" || fail "cubicle $*: message '$err' does not match /$re/"
+	[ "$(snapshot)" = "$before" ] || fail "cubicle $* changed state"
+	cub_log "refused as expected: cubicle $* -> $err"
 }
 
 # port_counter CUBE PORT FIELD

@@ -5,13 +5,10 @@
 #include "names.h"
 
 /* Verbs at any depth of a command: no field, key or action is named so. */
+#define PATH_WORDS "?", "help", "show", "set", "add", "del"
+
 static const char *const path_words[] = {
-    "?",
-    "help",
-    "show",
-    "set",
-    "add",
-    "del",
+    PATH_WORDS,
     NULL,
 };
 
@@ -20,12 +17,7 @@ static const char *const path_words[] = {
  * RPC methods a client may name: no cube is named so.
  */
 const char *const cubi_reserved_words[] = {
-    "?",
-    "help",
-    "show",
-    "set",
-    "add",
-    "del",
+    PATH_WORDS,
     CUBI_W_CUBE,
     CUBI_W_CUBES,
     CUBI_W_SERVICES,
