@@ -425,6 +425,34 @@ out:
 	return 0;
 }
 
+/* The worker's packet-in drops, added to its cube's count. */
+static int
+wc_pktin_dropped(struct service *s, const struct cub_val *p,
+    struct cub_val **res, struct cub_val **errv)
+{
+	const char *name = cub_val__get_str(p, "cube");
+	struct cube *c;
+	uint64_t n;
+
+	if (!name)
+		return ERR(CUB_E_MISSING, "packet.dropped: 'cube' missing");
+	if (cub_val__as_u64(cub_val__get(p, "count"), &n) || n > UINT32_MAX)
+		return ERR(CUB_E_TYPE,
+		    "packet.dropped: 'count' must be a number up to 2^32-1");
+	pthread_mutex_lock(&s->b->lock);
+	for (c = s->b->cubes; c && strcmp(c->name, name); c = c->next)
+		;
+	if (c && c->svc == s)
+		__atomic_add_fetch(&c->pktin_dropped, n, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&s->b->lock);
+	if (!c || c->svc != s)
+		return ERR(CUB_E_NOTFOUND,
+		    "packet.dropped: service '%s' has no cube '%s'", s->name,
+		    name);
+	*res = cub_val__map();
+	return 0;
+}
+
 void *
 wcall_thread(void *arg)
 {
@@ -470,6 +498,8 @@ wcall_thread(void *arg)
 			wc_batch(s, rpc.params, &res, &errv);
 		else if (!strcmp(rpc.method, CUB_M_MAP_DUMP))
 			wc_dump(s, rpc.params, &res, &errv);
+		else if (!strcmp(rpc.method, CUB_M_PKTIN_DROPPED))
+			wc_pktin_dropped(s, rpc.params, &res, &errv);
 		else if (!strcmp(rpc.method, CUB_M_MAP_UPDATE) ||
 			 !strcmp(rpc.method, CUB_M_MAP_LOOKUP) ||
 			 !strcmp(rpc.method, CUB_M_MAP_DELETE))

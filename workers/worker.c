@@ -191,7 +191,15 @@ serve(nng_socket cmd)
 	int r;
 
 	for (;;) {
-		if ((r = nng_recvmsg(cmd, &msg, 0))) {
+		/* Queued packets go to the plugin only while no request
+		 * waits (sdk/src/plugin.c). */
+		r = nng_recvmsg(cmd, &msg,
+		    cubi_worker__packet_pending() ? NNG_FLAG_NONBLOCK : 0);
+		if (r == NNG_EAGAIN) {
+			cubi_worker__packet_next();
+			continue;
+		}
+		if (r) {
 			log_err("broker socket: %s", nng_strerror(r));
 			return;
 		}

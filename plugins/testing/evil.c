@@ -8,6 +8,7 @@
  *   cubicle e1 debug egress object=redirect|... ifindex=N (evil_egress.c)
  *   cubicle e1 debug stderr what=forge|flood   (evil_hygiene.c)
  *   cubicle e1 debug constructor | escape ... (evil_sandbox.c)
+ *   cubicle e1 debug slow pktin_ms=|show_ms=|sleep_ms= (evil_slow.c)
  *   cubicle e1 debug filter | stdin           (evil_seal.c)
  * Never installed.
  */
@@ -27,6 +28,7 @@
 #include "evil_probe.skel.h"
 #include "evil_sandbox.h"
 #include "evil_seal.h"
+#include "evil_slow.h"
 
 static const char *const evil_calls[] = {
     "bpf", "execve", "socket-inet", "fork", "open", "hang", NULL};
@@ -99,6 +101,9 @@ static const struct cub_action evil_actions[] = {
     {.name = "filter",
 	.help = "report the constructor's attempt to stack a seccomp filter"},
     {.name = "stdin", .help = "read what the worker's stdin holds"},
+    {.name = "slow",
+	.help = "make this worker's packet_in, show or this action slow",
+	.args = evil_slow_args},
     {0},
 };
 
@@ -234,6 +239,8 @@ evil_action(struct cub_cube *cube, const struct cub_val *path, const char *name,
 	if (!strcmp(name, "stderr"))
 		return evil_hygiene_stderr(
 		    cube, cub_val__get_str(args, "what"), result);
+	if (!strcmp(name, "slow"))
+		return evil_slow_action(args, result);
 	if (!strcmp(name, "constructor") || !strcmp(name, "escape"))
 		return evil_sandbox_action(cube, name, args, result);
 	if (!strcmp(name, "filter") || !strcmp(name, "stdin"))
@@ -249,11 +256,27 @@ evil_action(struct cub_cube *cube, const struct cub_val *path, const char *name,
 	    cube, CUB_E_INTERNAL, "the broker loaded the '%s' object", what);
 }
 
+static int
+evil_show(struct cub_cube *cube, const struct cub_val *config,
+    struct cub_val *overlay)
+{
+	evil_slow_show();
+	return sf_show(cube, config, overlay);
+}
+
+static void
+evil_packet_in(
+    struct cub_cube *cube, uint32_t port, const void *data, size_t len)
+{
+	evil_slow_packet_in();
+	sf_packet_in(cube, port, data, len);
+}
+
 static const struct cub_plugin_ops evil_ops = {
     .apply = sf_apply,
-    .show = sf_show,
+    .show = evil_show,
     .action = evil_action,
-    .packet_in = sf_packet_in,
+    .packet_in = evil_packet_in,
 };
 
 /*

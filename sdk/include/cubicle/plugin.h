@@ -89,7 +89,10 @@ struct cub_plugin_ops {
 	int (*action)(struct cub_cube *cube, const struct cub_val *path,
 	    const char *name, const struct cub_val *args,
 	    struct cub_val **result);
-	/* A packet the dataplane sent to the slow path. */
+	/* A packet the dataplane sent to the slow path.  Worker thread,
+	 * between the broker's requests; may block, but each call delays
+	 * the cube's next request by as long; packets that arrive faster
+	 * than it returns are dropped (the worker's log counts them). */
 	void (*packet_in)(
 	    struct cub_cube *cube, uint32_t port, const void *data, size_t len);
 };
