@@ -603,23 +603,27 @@ fill(struct broker *b, struct bpfobj *o, const struct ctr_group *g,
 struct cub_val *
 counters_overlay(struct broker *b, struct cube *c, const struct cub_val *scope)
 {
-	const struct ctr_table *t = c->svc->counters;
 	const struct cub_val *node, *e;
 	struct cub_val *ov, *arr, *oe;
+	const struct ctr_table *t;
 	const struct ctr_group *g;
 	uint32_t i, j, k;
 	void *buf;
 
-	if (!t || !t->nctrs)
+	pthread_mutex_lock(&b->lock);
+	t = c->svc->counters; /* set once, at the first hello, locked */
+	if (!t || !t->nctrs || !c->obj) {
+		pthread_mutex_unlock(&b->lock);
 		return NULL;
+	}
 	buf = malloc(CTR_VALUE_MAX);
 	ov = cub_val__map();
 	if (!buf || !ov) {
+		pthread_mutex_unlock(&b->lock);
 		free(buf);
 		return cub_val__free(ov);
 	}
-	pthread_mutex_lock(&b->lock);
-	for (i = 0; c->obj && i < t->ngroups; i++) {
+	for (i = 0; i < t->ngroups; i++) {
 		g = &t->groups[i];
 		if (!g->name[0]) {
 			fill(b, c->obj, g, scope, ov, buf);
