@@ -110,13 +110,14 @@ int_width(const char *type)
  * integer).  NULL when there is no such field.
  */
 static const char *
-entry_field_type(const char *list, const struct cub_val *fields,
-    const char *name)
+entry_field_type(
+    const char *list, const struct cub_val *fields, const char *name)
 {
 	uint32_t i;
 
 	for (i = 0; fields && i < fields->arr.len; i++)
-		if (!strcmp(cub_val__get_str(fields->arr.items[i], "name") ?: "",
+		if (!strcmp(
+			cub_val__get_str(fields->arr.items[i], "name") ?: "",
 			name))
 			return field_type(fields->arr.items[i]);
 	if (!strcmp(list, "ports") && !strcmp(name, "index"))
@@ -143,11 +144,13 @@ binding_parse(const char *group, bool in_list, const struct cub_val *siblings,
 
 	memset(c, 0, sizeof(*c));
 	snprintf(c->field, sizeof(c->field), "%s", name);
-	snprintf(c->path, sizeof(c->path), "%s%s%s", group, *group ? "." : "",
-	    name);
+	snprintf(
+	    c->path, sizeof(c->path), "%s%s%s", group, *group ? "." : "", name);
 	if (b->kind != CUB_V_MAP)
-		return cerr(err, errlen, "counter '%s': the binding is a %s, "
-		    "not a map", c->path, cub_val__kind_name(b->kind));
+		return cerr(err, errlen,
+		    "counter '%s': the binding is a %s, "
+		    "not a map",
+		    c->path, cub_val__kind_name(b->kind));
 	for (i = 0; i < b->map.len; i++) {
 		for (j = 0; members[j]; j++)
 			if (!strcmp(members[j], b->map.items[i].key))
@@ -177,16 +180,20 @@ binding_parse(const char *group, bool in_list, const struct cub_val *siblings,
 		    map);
 	if (cub_val__get(b, "key") &&
 	    cub_val__as_u64(cub_val__get(b, "key"), &key))
-		return cerr(err, errlen, "counter '%s': key is not an unsigned "
-		    "integer", c->path);
+		return cerr(err, errlen,
+		    "counter '%s': key is not an unsigned "
+		    "integer",
+		    c->path);
 	if ((cub_val__get(b, "key_size") &&
 		cub_val__as_u64(cub_val__get(b, "key_size"), &ks)) ||
 	    (cub_val__get(b, "offset") &&
 		cub_val__as_u64(cub_val__get(b, "offset"), &off)) ||
 	    (cub_val__get(b, "width") &&
 		cub_val__as_u64(cub_val__get(b, "width"), &w)))
-		return cerr(err, errlen, "counter '%s': key_size, offset and "
-		    "width must be unsigned integers", c->path);
+		return cerr(err, errlen,
+		    "counter '%s': key_size, offset and "
+		    "width must be unsigned integers",
+		    c->path);
 	ks = ks ? ks : 4;
 	w = w ? w : 8;
 	if (ks != 4 && ks != 8)
@@ -302,8 +309,8 @@ add_ctr(struct ctr_table *t, struct ctr_group *g, const struct ctr *c,
  */
 static int
 walk(struct ctr_table *t, const struct cub_val *fields, int depth,
-    const char *group, bool in_list, bool in_ro, const char *path,
-    char *err, size_t errlen)
+    const char *group, bool in_list, bool in_ro, const char *path, char *err,
+    size_t errlen)
 {
 	const struct cub_val *f, *kids;
 	char sub[CTR_PATH_MAX];
@@ -314,14 +321,14 @@ walk(struct ctr_table *t, const struct cub_val *fields, int depth,
 	bool ro;
 	int r;
 
-	for (i = 0; fields && fields->kind == CUB_V_ARRAY &&
-		    i < fields->arr.len;
+	for (i = 0;
+	     fields && fields->kind == CUB_V_ARRAY && i < fields->arr.len;
 	     i++) {
 		f = fields->arr.items[i];
 		name = cub_val__get_str(f, "name") ?: "";
 		type = field_type(f);
-		snprintf(sub, sizeof(sub), "%s%s%s", path, *path ? "." : "",
-		    name);
+		snprintf(
+		    sub, sizeof(sub), "%s%s%s", path, *path ? "." : "", name);
 		kids = cub_val__get(f, "children");
 		if (cub_val__get(f, "counter")) {
 			if (in_ro)
@@ -335,14 +342,14 @@ walk(struct ctr_table *t, const struct cub_val *fields, int depth,
 				    "fields or in entries of cube-level lists "
 				    "and containers, not deeper",
 				    sub);
-			if ((r = binding_parse(group, in_list, fields, f, &c,
-				 err, errlen)))
+			if ((r = binding_parse(
+				 group, in_list, fields, f, &c, err, errlen)))
 				return r;
-			g = group_get(t, group, in_list,
-			    depth == 2 ? fields : NULL);
+			g = group_get(
+			    t, group, in_list, depth == 2 ? fields : NULL);
 			if (!g)
-				return cerr(err, errlen,
-				    "counters: out of memory");
+				return cerr(
+				    err, errlen, "counters: out of memory");
 			if ((r = add_ctr(t, g, &c, err, errlen)))
 				return r;
 			continue;
@@ -351,8 +358,8 @@ walk(struct ctr_table *t, const struct cub_val *fields, int depth,
 			t->worker_show = true;
 		ro = in_ro || (field_flags(f) & CUB_F_RO);
 		if (kids && depth < 2 &&
-		    (r = walk(t, kids, depth + 1, name,
-			 !strcmp(type, "list"), ro, sub, err, errlen)))
+		    (r = walk(t, kids, depth + 1, name, !strcmp(type, "list"),
+			 ro, sub, err, errlen)))
 			return r;
 		if (kids && depth >= 2 &&
 		    (r = walk(t, kids, depth + 1, group, false, ro, sub, err,
@@ -484,9 +491,9 @@ counters_check_object(const struct ctr_table *t, const char *cube,
 				return -EINVAL;
 			}
 			need = bpf_map_type_percpu(bpf_map__type(m))
-			    ? ((uint64_t)bpf_map__value_size(m) + 7) / 8 * 8 *
-				  (uint64_t)ncpus
-			    : bpf_map__value_size(m);
+				   ? ((uint64_t)bpf_map__value_size(m) + 7) /
+					 8 * 8 * (uint64_t)ncpus
+				   : bpf_map__value_size(m);
 			if (need > CTR_VALUE_MAX) {
 				*errv = cub_err_val(CUB_E_REFUSED,
 				    "cube '%s': counter '%s': a value of map "
@@ -506,8 +513,8 @@ counters_sum(const void *values, uint32_t value_size, uint32_t ncpus,
 {
 	/* Per-CPU values are each rounded up to 8 bytes (the kernel's
 	 * bpf_map_value_size()); ncpus is 1 for other maps. */
-	size_t stride = ncpus > 1 ? ((size_t)value_size + 7) / 8 * 8
-				  : value_size;
+	size_t stride =
+	    ncpus > 1 ? ((size_t)value_size + 7) / 8 * 8 : value_size;
 	const uint8_t *p = values;
 	uint64_t sum = 0, v64;
 	uint32_t cpu, v32;
@@ -538,8 +545,8 @@ read_value(struct broker *b, struct bpfobj *o, const struct ctr *c,
 	size_t need;
 
 	if (!bm || bm->framework ||
-	    binding_misfit(c, bm->type, bm->key_size, bm->value_size, why,
-		sizeof(why)))
+	    binding_misfit(
+		c, bm->type, bm->key_size, bm->value_size, why, sizeof(why)))
 		return -EINVAL;
 	*ncpus = bpf_map_type_percpu(bm->type) ? (uint32_t)b->ncpus : 1;
 	need = *ncpus > 1 ? ((size_t)bm->value_size + 7) / 8 * 8 * *ncpus
@@ -547,9 +554,8 @@ read_value(struct broker *b, struct bpfobj *o, const struct ctr *c,
 	if (need > CTR_VALUE_MAX)
 		return -E2BIG;
 	*bmp = bm;
-	if (bpf_map_lookup_elem(bm->fd, c->key_size == 4 ? (void *)&k32
-							 : (void *)&key,
-		buf))
+	if (bpf_map_lookup_elem(
+		bm->fd, c->key_size == 4 ? (void *)&k32 : (void *)&key, buf))
 		return -errno;
 	return 0;
 }
@@ -594,8 +600,8 @@ fill(struct broker *b, struct bpfobj *o, const struct ctr_group *g,
 		else if (r || (uint64_t)c->offset + c->width > bm->value_size)
 			continue;
 		else
-			v = counters_sum(buf, bm->value_size, ncpus, c->offset,
-			    c->width);
+			v = counters_sum(
+			    buf, bm->value_size, ncpus, c->offset, c->width);
 		cub_val__set(out, c->field, cub_val__uint(v));
 	}
 }

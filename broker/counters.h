@@ -71,8 +71,8 @@ int counters_check_object(const struct ctr_table *t, const char *cube,
  * values of value_size bytes laid out as the kernel copies a per-CPU
  * value (each rounded up to 8 bytes; ncpus = 1 for other maps).
  */
-uint64_t counters_sum(const void *values, uint32_t value_size,
-    uint32_t ncpus, uint32_t offset, uint32_t width);
+uint64_t counters_sum(const void *values, uint32_t value_size, uint32_t ncpus,
+    uint32_t offset, uint32_t width);
 
 /*
  * The counters of the part of c's document in scope (the document's

@@ -41,8 +41,8 @@ bpfobj_map(struct bpfobj *o, const char *name)
 
 /* Values of ncpus CPUs, each value_size bytes rounded up to 8. */
 static void
-put(uint8_t *buf, uint32_t value_size, uint32_t cpu, uint32_t off,
-    uint64_t v, uint32_t width)
+put(uint8_t *buf, uint32_t value_size, uint32_t cpu, uint32_t off, uint64_t v,
+    uint32_t width)
 {
 	uint8_t *p = buf + (size_t)cpu * ((value_size + 7) / 8 * 8) + off;
 	uint32_t v32 = (uint32_t)v;
@@ -126,13 +126,15 @@ START_TEST(hello_checks)
 {
 	char err[512];
 
-	ck_assert_int_eq(parse_one(&(struct cub_counter){.map = "st",
-				       .key_field = "index"},
-			     CUB_T_U64, CUB_F_RO, true, err, sizeof(err)),
+	ck_assert_int_eq(
+	    parse_one(&(struct cub_counter){.map = "st", .key_field = "index"},
+		CUB_T_U64, CUB_F_RO, true, err, sizeof(err)),
 	    0);
 	ck_assert_int_eq(parse_one(&(struct cub_counter){.map = "St_2",
-				       .key = 1ull << 40, .key_size = 8,
-				       .width = 4, .offset = 12},
+				       .key = 1ull << 40,
+				       .key_size = 8,
+				       .width = 4,
+				       .offset = 12},
 			     CUB_T_U32, CUB_F_RO, false, err, sizeof(err)),
 	    0);
 	/* Not ro, or not an integer. */
@@ -172,12 +174,12 @@ START_TEST(hello_checks)
 	    CUB_T_U64, false, "outside an entry of a cube-level list");
 	refused(&(struct cub_counter){.map = "st", .key_field = "nope"},
 	    CUB_T_U64, true, "key_field 'nope' is not a field of the ports");
-	refused(&(struct cub_counter){.map = "st", .key_field = "k"},
-	    CUB_T_U64, true, "key_field 'k' is a string field");
+	refused(&(struct cub_counter){.map = "st", .key_field = "k"}, CUB_T_U64,
+	    true, "key_field 'k' is a string field");
 	refused(&(struct cub_counter){.map = "st", .key_field = "name"},
 	    CUB_T_U64, true, "key_field 'name' is a string field");
-	refused(&(struct cub_counter){.map = "st", .key_field = "index",
-		    .key = 3},
+	refused(
+	    &(struct cub_counter){.map = "st", .key_field = "index", .key = 3},
 	    CUB_T_U64, true, "both key and key_field");
 }
 END_TEST
@@ -189,18 +191,17 @@ START_TEST(depth_and_ro_parents)
 	    {.name = "f", .type = CUB_T_U64, .flags = CUB_F_RO, .counter = &c},
 	    {0}};
 	static const struct cub_field mid[] = {
-	    {.name = "inner", .type = CUB_T_CONTAINER, .children = deep},
-	    {0}};
+	    {.name = "inner", .type = CUB_T_CONTAINER, .children = deep}, {0}};
 	static const struct cub_field three[] = {
-	    {.name = "outer", .type = CUB_T_CONTAINER, .children = mid},
-	    {0}};
+	    {.name = "outer", .type = CUB_T_CONTAINER, .children = mid}, {0}};
 	static const struct cub_field key[] = {
 	    {.name = "id", .type = CUB_T_U32, .flags = CUB_F_KEY},
 	    {.name = "f", .type = CUB_T_U64, .flags = CUB_F_RO, .counter = &c},
 	    {0}};
-	static const struct cub_field rolist[] = {
-	    {.name = "stats", .type = CUB_T_LIST, .flags = CUB_F_RO,
-		.children = key},
+	static const struct cub_field rolist[] = {{.name = "stats",
+						      .type = CUB_T_LIST,
+						      .flags = CUB_F_RO,
+						      .children = key},
 	    {0}};
 	static const struct cub_field plain[] = {
 	    {.name = "x", .type = CUB_T_U64, .flags = CUB_F_RO},
@@ -318,7 +319,8 @@ START_TEST(percpu_map_overlay)
 	oe = ports->arr.items[0];
 	ck_assert_str_eq(cub_val__get_str(oe, "name"), "p2");
 	ck_assert_int_eq(cub_val__as_u64(cub_val__get(oe, "a"), &v), 0);
-	ck_assert_uint_eq(v, 100ull * ncpus + (uint64_t)ncpus * (ncpus - 1) / 2);
+	ck_assert_uint_eq(
+	    v, 100ull * ncpus + (uint64_t)ncpus * (ncpus - 1) / 2);
 	ck_assert_int_eq(cub_val__as_u64(cub_val__get(oe, "b"), &v), 0);
 	ck_assert_uint_eq(v, 7ull * ncpus);
 	oe = ports->arr.items[1];
@@ -333,8 +335,8 @@ START_TEST(percpu_map_overlay)
 	/* A map the broker holds with another shape than bound: unread. */
 	o.maps[0].value_size = 8;
 	ov = counters_overlay(&b, &c, scope);
-	ck_assert_ptr_null(cub_val__get(
-	    cub_val__get(ov, "ports")->arr.items[0], "b"));
+	ck_assert_ptr_null(
+	    cub_val__get(cub_val__get(ov, "ports")->arr.items[0], "b"));
 	cub_val__free(ov);
 
 	cub_val__free(scope);

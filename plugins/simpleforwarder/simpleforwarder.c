@@ -91,8 +91,8 @@ static const struct cub_field sf_port_fields[] = {
 	.flags = CUB_F_RO,
 	.help = "slow-path packets this worker received from the port "
 		"since it started",
-	.counter = &(const struct cub_counter){
-	    .map = "sf_pktins", .key_field = "index"}},
+	.counter = &(const struct cub_counter){.map = "sf_pktins",
+	    .key_field = "index"}},
     {0},
 };
 

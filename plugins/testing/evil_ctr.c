@@ -28,39 +28,62 @@
 #if defined(EVCTR_off)
 #define EVCTR_NAME "evctr_off"
 #define EVCTR_SF_OBJECT 1
-#define EVCTR_BINDING {.map = "sf_stats", .key_field = "index", .offset = 48}
+#define EVCTR_BINDING                                                          \
+	{                                                                      \
+		.map = "sf_stats", .key_field = "index", .offset = 48          \
+	}
 #elif defined(EVCTR_nomap)
 #define EVCTR_NAME "evctr_nomap"
 #define EVCTR_SF_OBJECT 1
-#define EVCTR_BINDING {.map = "sf_nosuch", .key_field = "index"}
+#define EVCTR_BINDING                                                          \
+	{                                                                      \
+		.map = "sf_nosuch", .key_field = "index"                       \
+	}
 #elif defined(EVCTR_other)
 #define EVCTR_NAME "evctr_other"
-#define EVCTR_BINDING {.map = "sf_stats", .key_field = "index"}
+#define EVCTR_BINDING                                                          \
+	{                                                                      \
+		.map = "sf_stats", .key_field = "index"                        \
+	}
 #elif defined(EVCTR_path)
 #define EVCTR_NAME "evctr_path"
 #define EVCTR_SF_OBJECT 1
-#define EVCTR_BINDING {.map = "../sf1/sf_stats", .key_field = "index"}
+#define EVCTR_BINDING                                                          \
+	{                                                                      \
+		.map = "../sf1/sf_stats", .key_field = "index"                 \
+	}
 #elif defined(EVCTR_cub)
 #define EVCTR_NAME "evctr_cub"
 #define EVCTR_SF_OBJECT 1
-#define EVCTR_BINDING {.map = "cub_ports", .key_field = "index"}
+#define EVCTR_BINDING                                                          \
+	{                                                                      \
+		.map = "cub_ports", .key_field = "index"                       \
+	}
 #elif defined(EVCTR_pcpu)
 #define EVCTR_NAME "evctr_pcpu"
-#define EVCTR_BINDING {.map = "evctr_pc4", .key_field = "index", .width = 8}
+#define EVCTR_BINDING                                                          \
+	{                                                                      \
+		.map = "evctr_pc4", .key_field = "index", .width = 8           \
+	}
 #elif defined(EVCTR_keysz)
 #define EVCTR_NAME "evctr_keysz"
-#define EVCTR_BINDING {.map = "evctr_h8", .key = 7}
+#define EVCTR_BINDING                                                          \
+	{                                                                      \
+		.map = "evctr_h8", .key = 7                                    \
+	}
 #elif defined(EVCTR_ok)
 #define EVCTR_NAME "evctr_ok"
-#define EVCTR_BINDING {.map = "evctr_h8", .key = 7, .key_size = 8}
+#define EVCTR_BINDING                                                          \
+	{                                                                      \
+		.map = "evctr_h8", .key = 7, .key_size = 8                     \
+	}
 #else
 #error "build with -DEVCTR_<attack>"
 #endif
 
 static const struct cub_counter evctr_binding = EVCTR_BINDING;
 
-static const struct cub_field evctr_port_fields[]
-    __attribute__((unused)) = {
+static const struct cub_field evctr_port_fields[] __attribute__((unused)) = {
     {.name = "c",
 	.type = CUB_T_U64,
 	.flags = CUB_F_RO,
@@ -115,8 +138,8 @@ const struct cub_plugin cub_plugin_entry = {
     .ops = &evctr_ops,
     .policy =
 	{
-	    .prog_types = (1u << BPF_PROG_TYPE_SCHED_CLS) |
-			  (1u << BPF_PROG_TYPE_XDP),
+	    .prog_types =
+		(1u << BPF_PROG_TYPE_SCHED_CLS) | (1u << BPF_PROG_TYPE_XDP),
 	    .map_types = (1ull << BPF_MAP_TYPE_ARRAY) |
 			 (1ull << BPF_MAP_TYPE_HASH) |
 			 (1ull << BPF_MAP_TYPE_PERCPU_ARRAY) |
