@@ -15,6 +15,7 @@
 #include "broker.h"
 #include "call.h"
 #include "cleanup.h"
+#include "counters.h"
 #include "cub_config.h"
 #include "cubicle/errors.h"
 #include "cubicle/proto.h"
@@ -147,18 +148,19 @@ top_help(struct broker *b)
 }
 
 /*
- * Fill ro fields: port status from the broker, the rest from the worker.
- * Without its worker (restarting) a show would silently lack them: it is
- * refused instead, and the client can retry.
+ * The ro fields of a show, as SHOW_OVERLAYS overlays: port status and the
+ * service's bound counters (counters.c), both read by the broker, and the
+ * worker's answer to a show of config (taken: the part shown, from
+ * cubi_tree__read(), or the whole document).  The worker is asked only
+ * when the service has ro fields no counter binding covers; without its
+ * worker (restarting) such a show would silently lack them: it is refused
+ * instead, and the client can retry.
  */
-/*
- * The ro fields of a show, as two overlays: port status from the broker,
- * and the worker's answer to a show of config (taken: the part shown,
- * from cubi_tree__read(), or the whole document).
- */
+#define SHOW_OVERLAYS 3
+
 static int
 show_overlays(struct broker *b, struct cube *c, struct cub_val *config,
-    struct cub_val *ovs[2], struct cub_val **errv)
+    struct cub_val *ovs[SHOW_OVERLAYS], struct cub_val **errv)
 {
 	const struct cub_val *ports = cub_val__get(c->doc, "ports");
 	struct cub_val *p, *ov = NULL, *e2 = NULL, *st, *sports;
@@ -180,6 +182,13 @@ show_overlays(struct broker *b, struct cube *c, struct cub_val *config,
 		cub_val__push(sports, p);
 	}
 	cub_val__set(st, "ports", sports);
+	ovs[0] = st;
+	ovs[1] = counters_overlay(b, c, config);
+	ovs[2] = NULL;
+	if (!counters_worker_show(c->svc->counters)) {
+		cub_val__free(config);
+		return 0;
+	}
 	p = cub_val__map();
 	cub_val__set(p, "cube", cub_val__str(c->name));
 	cub_val__set(p, "config", config);
@@ -192,13 +201,13 @@ show_overlays(struct broker *b, struct cube *c, struct cub_val *config,
 		    "cube '%s': counters and state unavailable: %s", c->name,
 		    msg);
 		cub_val__free(e2);
-		cub_val__free(st);
+		ovs[0] = cub_val__free(ovs[0]);
+		ovs[1] = cub_val__free(ovs[1]);
 		return -EAGAIN;
 	}
 	if (ov && ov->kind != CUB_V_MAP)
 		ov = cub_val__free(ov);
-	ovs[0] = st;
-	ovs[1] = ov;
+	ovs[2] = ov;
 	return 0;
 }
 
@@ -207,17 +216,17 @@ show_overlays(struct broker *b, struct cube *c, struct cub_val *config,
 static struct cub_val *
 doc_for_show(struct broker *b, struct cube *c, struct cub_val **errv)
 {
-	struct cub_val *doc, *ovs[2];
+	struct cub_val *doc, *ovs[SHOW_OVERLAYS];
 	uint32_t i;
 
 	if (show_overlays(b, c, cub_val__dup(c->doc), ovs, errv))
 		return NULL;
 	doc = cub_val__dup(c->doc);
-	for (i = 0; doc && i < 2; i++)
+	for (i = 0; doc && i < SHOW_OVERLAYS; i++)
 		if (ovs[i])
 			cubi_tree__merge_overlay(c->svc->schema, doc, ovs[i]);
-	cub_val__free(ovs[0]);
-	cub_val__free(ovs[1]);
+	for (i = 0; i < SHOW_OVERLAYS; i++)
+		cub_val__free(ovs[i]);
 	return doc;
 }
 
@@ -256,7 +265,8 @@ on_cube(struct broker *b, struct cube *c, struct cubi_request *q,
     struct cub_val **result, struct cub_val **errv)
 {
 	struct cubi_result res = {0};
-	struct cub_val *rest = cub_val__array(), *work = NULL, *p, *ovs[2];
+	struct cub_val *rest = cub_val__array(), *work = NULL, *p;
+	struct cub_val *ovs[SHOW_OVERLAYS];
 	struct service *s = c->svc;
 	uint32_t i;
 	int r;
@@ -300,9 +310,10 @@ on_cube(struct broker *b, struct cube *c, struct cubi_request *q,
 			if ((r = show_overlays(b, c, p, ovs, errv)))
 				break;
 			r = cubi_tree__read(s->schema, c->doc, rest, q->args,
-			    (const struct cub_val *const *)ovs, 2, &res, errv);
-			cub_val__free(ovs[0]);
-			cub_val__free(ovs[1]);
+			    (const struct cub_val *const *)ovs, SHOW_OVERLAYS,
+			    &res, errv);
+			for (i = 0; i < SHOW_OVERLAYS; i++)
+				cub_val__free(ovs[i]);
 			if (!r)
 				*result = TAKE_PTR(res.reply);
 			break;

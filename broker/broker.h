@@ -174,6 +174,7 @@ struct service {
 	/* Fixed at the first hello of this broker run (or loaded). */
 	struct cubi_schema *schema;
 	struct cub_val *schema_wire;
+	struct ctr_table *counters; /* its broker-read counters (counters.c) */
 	struct cub_bpf_policy policy;
 	struct log_limit log_limit; /* what its loads make the broker log */
 	/* Supervision. */

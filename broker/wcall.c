@@ -18,6 +18,7 @@
 #include "call.h"
 #include "cleanup.h"
 #include "cubicle/errors.h"
+#include "counters.h"
 #include "cubicle/proto.h"
 #include "log.h"
 
@@ -97,6 +98,12 @@ wc_hello(struct service *s, const struct cub_val *p, struct cub_val **res,
 		parsed = cubi_schema__parse(schema, err, sizeof(err));
 		if (!parsed) {
 			pthread_mutex_unlock(&s->b->lock);
+			return ERR(
+			    CUB_E_INVAL, "hello: schema refused: %s", err);
+		}
+		if (counters_parse(schema, &s->counters, err, sizeof(err))) {
+			pthread_mutex_unlock(&s->b->lock);
+			cubi_schema__free(parsed);
 			return ERR(
 			    CUB_E_INVAL, "hello: schema refused: %s", err);
 		}

@@ -112,10 +112,33 @@ static const struct cub_field evil_debug_fields[] = {
     {0},
 };
 
+/*
+ * simpleforwarder's port fields without its counter bindings: the debug
+ * actions load objects without sf_stats, which a binding would refuse.
+ * packet_ins is filled by this worker's show, so a show of an evil cube
+ * is still a call to its worker.
+ */
+static const struct cub_field evil_port_fields[] = {
+    {.name = "action",
+	.type = CUB_T_ENUM,
+	.enums = sf_action_names,
+	.dflt = "drop",
+	.help = "what to do with packets received on this port"},
+    {.name = "outport",
+	.type = CUB_T_STR,
+	.max = CUB_NAME_MAX,
+	.help = "port to send packets to when action is forward"},
+    {.name = "packet_ins",
+	.type = CUB_T_U64,
+	.flags = CUB_F_RO,
+	.help = "slow-path packets this worker received from the port"},
+    {0},
+};
+
 static const struct cub_field evil_schema[] = {
     {.name = "ports",
 	.type = CUB_T_LIST,
-	.children = sf_port_fields,
+	.children = evil_port_fields,
 	.help = "ports of the cube"},
     {.name = "debug",
 	.type = CUB_T_CONTAINER,
@@ -256,20 +279,45 @@ evil_action(struct cub_cube *cube, const struct cub_val *path, const char *name,
 	    cube, CUB_E_INTERNAL, "the broker loaded the '%s' object", what);
 }
 
+/* packet_ins of every port, from this worker's memory. */
 static int
 evil_show(struct cub_cube *cube, const struct cub_val *config,
     struct cub_val *overlay)
 {
+	struct sf_cube *sf = cub_cube__priv(cube);
+	const struct cub_val *ports = cub_val__get(config, "ports");
+	struct cub_val *oports, *e;
+	uint64_t idx;
+	uint32_t i;
+
 	evil_slow_show();
-	return sf_show(cube, config, overlay);
+	oports = cub_val__array();
+	for (i = 0; ports && ports->kind == CUB_V_ARRAY && i < ports->arr.len;
+	     i++) {
+		if (cub_val__as_u64(
+			cub_val__get(ports->arr.items[i], "index"), &idx) ||
+		    idx >= CUB_MAX_PORTS)
+			continue;
+		e = cub_val__map();
+		cub_val__set(e, "name",
+		    cub_val__str(
+			cub_val__get_str(ports->arr.items[i], "name")));
+		cub_val__set(
+		    e, "packet_ins", cub_val__uint(sf->packet_ins[idx]));
+		cub_val__push(oports, e);
+	}
+	return cub_val__set(overlay, "ports", oports);
 }
 
 static void
 evil_packet_in(
     struct cub_cube *cube, uint32_t port, const void *data, size_t len)
 {
+	struct sf_cube *sf = cub_cube__priv(cube);
+
 	evil_slow_packet_in();
-	sf_packet_in(cube, port, data, len);
+	if (port < CUB_MAX_PORTS)
+		sf->packet_ins[port]++;
 }
 
 static const struct cub_plugin_ops evil_ops = {
