@@ -835,6 +835,54 @@ START_TEST(test_root)
 END_TEST
 
 /*
+ * The plugin is bound only if its path still names the file that was
+ * opened: one deleted since is refused (its path, "<path> (deleted)", is
+ * gone), and so is one whose path names another file now (a file made at
+ * that very name: -ESTALE), never bound in its place.
+ */
+static int
+enter_with_gone_plugin(bool replace)
+{
+	struct sandbox_opts o = {.uid = TEST_UID, .gid = TEST_GID};
+	char path[160], deleted[192];
+	int status, fd;
+	pid_t pid;
+
+	snprintf(path, sizeof(path), "%s/gone", test_dir);
+	snprintf(deleted, sizeof(deleted), "%s (deleted)", path);
+	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		o.read_fd = open(path, O_RDONLY | O_CLOEXEC);
+		CHILD_CHECK(o.read_fd > 0);
+		CHILD_CHECK(unlink(path) == 0);
+		if (replace) {
+			fd =
+			    open(deleted, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+			CHILD_CHECK(fd >= 0);
+			close(fd);
+		}
+		_exit(-sandbox_enter(&o));
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	unlink(deleted);
+	ck_assert(WIFEXITED(status));
+	return WEXITSTATUS(status);
+}
+
+START_TEST(test_root_plugin_gone)
+{
+	dir_setup();
+	ck_assert_int_eq(enter_with_gone_plugin(false), ENOENT);
+	ck_assert_int_eq(enter_with_gone_plugin(true), ESTALE);
+	dir_teardown();
+}
+END_TEST
+
+/*
  * A plugin that is not a regular file is refused before anything changes
  * (the caller's mount namespace and root among them).
  */
@@ -962,6 +1010,7 @@ sandbox_suite(void)
 	tcase_add_test(tc, test_landlock);
 	tcase_add_test(tc, test_root);
 	tcase_add_test(tc, test_root_not_file);
+	tcase_add_test(tc, test_root_plugin_gone);
 	suite_add_tcase(s, tc);
 	return s;
 }

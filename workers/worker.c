@@ -246,6 +246,11 @@ main(int argc, char **argv)
 	    .uid = o.uid, .gid = o.gid, .parent = parent, .read_fd = fd});
 	if (r == -ESRCH)
 		return log_err("broker %d is gone; exiting", (int)parent), 1;
+	if (r == -ESTALE) {
+		log_err(
+		    "plugin %s: replaced while the worker started", o.plugin);
+		return 1;
+	}
 	if (r)
 		return log_errno(r, "enter sandbox"), 1;
 	pl = load_plugin(fd, o.plugin, o.service);
