@@ -7,7 +7,8 @@
  *   cubicle e1 debug load object=probe-read|ptr-leak
  *   cubicle e1 debug egress object=redirect|... ifindex=N (evil_egress.c)
  *   cubicle e1 debug stderr what=forge|flood   (evil_hygiene.c)
- *   cubicle e1 debug constructor | escape ... (evil_sandbox.c)
+ *   cubicle e1 debug constructor | escape ... | metadata path=P
+ *     (evil_sandbox.c)
  *   cubicle e1 debug slow pktin_ms=|show_ms=|sleep_ms= (evil_slow.c)
  *   cubicle e1 debug filter | stdin           (evil_seal.c)
  * Never installed.
@@ -98,6 +99,9 @@ static const struct cub_action evil_actions[] = {
     {.name = "escape",
 	.help = "try to reach outside the worker",
 	.args = evil_sandbox_escape_args},
+    {.name = "metadata",
+	.help = "ask for a path's metadata past the seccomp filter",
+	.args = evil_sandbox_metadata_args},
     {.name = "filter",
 	.help = "report the constructor's attempt to stack a seccomp filter"},
     {.name = "stdin", .help = "read what the worker's stdin holds"},
@@ -264,7 +268,8 @@ evil_action(struct cub_cube *cube, const struct cub_val *path, const char *name,
 		    cube, cub_val__get_str(args, "what"), result);
 	if (!strcmp(name, "slow"))
 		return evil_slow_action(args, result);
-	if (!strcmp(name, "constructor") || !strcmp(name, "escape"))
+	if (!strcmp(name, "constructor") || !strcmp(name, "escape") ||
+	    !strcmp(name, "metadata"))
 		return evil_sandbox_action(cube, name, args, result);
 	if (!strcmp(name, "filter") || !strcmp(name, "stdin"))
 		return evil_seal_action(cube, name, args, result);
