@@ -24,7 +24,9 @@
  *
  * Locking: cubelog_lock guards every cube's log, its loglevel and the
  * services' buckets; it is taken after b->lock (never the other way), and
- * held for no syscall but the cub_config write.
+ * held for no syscall but the cub_config write.  The main loop takes
+ * b->lock only when it is free (cubelog_poll(), cubelog_fds()); `log show`
+ * and level changes run on the service's request thread.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -395,14 +397,18 @@ drainable(struct cube *c)
 	return c->obj && c->obj->logring && bucket(c->svc)->tokens >= DRAIN_MIN;
 }
 
-/* Drain the log rings of services with tokens, DRAIN_MAX records each. */
+/*
+ * Drain the log rings of services with tokens, DRAIN_MAX records each;
+ * main thread.  Skipped while b->lock is busy (the records wait).
+ */
 void
 cubelog_poll(struct broker *b)
 {
 	struct cube *c;
 	bool go;
 
-	pthread_mutex_lock(&b->lock);
+	if (pthread_mutex_trylock(&b->lock))
+		return;
 	for (c = b->cubes; c; c = c->next) {
 		pthread_mutex_lock(&cubelog_lock);
 		go = drainable(c);
@@ -418,7 +424,8 @@ cubelog_poll(struct broker *b)
 /*
  * The epoll fds of the rings that may be read now, for the main loop's
  * poll(); *timeout_ms (-1: none) is lowered to when a ring left out
- * becomes readable again.  Lock taken.
+ * becomes readable again.  b->lock taken if it is free; -1 if it is not
+ * (as slowpath_fds()).
  */
 int
 cubelog_fds(struct broker *b, struct pollfd *pfd, int max, int *timeout_ms)
@@ -427,7 +434,8 @@ cubelog_fds(struct broker *b, struct pollfd *pfd, int max, int *timeout_ms)
 	double tokens;
 	int n = 0, wait;
 
-	pthread_mutex_lock(&b->lock);
+	if (pthread_mutex_trylock(&b->lock))
+		return -1;
 	pthread_mutex_lock(&cubelog_lock);
 	for (c = b->cubes; c && n < max; c = c->next) {
 		if (!c->obj || !c->obj->logring)
