@@ -271,6 +271,18 @@ on_cube(struct broker *b, struct cube *c, struct cubi_request *q,
 	uint32_t i;
 	int r;
 
+	/* The cube's log is the framework's, whatever the service. */
+	if (q->words->arr.len >= 2 && !strcmp(word(q, 1), "log")) {
+		cub_val__free(rest);
+		if (q->args && q->args->kind == CUB_V_MAP && q->args->map.len) {
+			*errv = cub_err_val(CUB_E_INVAL,
+			    "cube '%s': log show takes no key=value arguments "
+			    "(set the level with '%s set loglevel=...')",
+			    c->name, c->name);
+			return -EINVAL;
+		}
+		return cubelog_show(b, c, q->words, result, errv);
+	}
 	if (!s->schema) {
 		cub_val__free(rest);
 		*errv = cub_err_val(
@@ -333,6 +345,13 @@ on_cube(struct broker *b, struct cube *c, struct cubi_request *q,
 		break;
 	case CUBI_HELP:
 		*result = TAKE_PTR(res.reply);
+		/* The cube's own words: the framework's log too. */
+		if (rest->arr.len == 1 &&
+		    (p = (struct cub_val *)cub_val__get(*result, "keywords")) &&
+		    p->kind == CUB_V_ARRAY)
+			kw(p, "log", "verb",
+			    "log show: the cube's recent log lines (its "
+			    "worker's and its programs'), at its loglevel");
 		break;
 	case CUBI_ACTION:
 		if ((r = mutating(q, errv)))

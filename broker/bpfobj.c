@@ -171,7 +171,10 @@ struct fw_map {
 
 /*
  * The framework maps every cube object carries (cube.bpf.h).  cub_ports
- * is read-only to programs: the egress program redirects to what it says.
+ * is read-only to programs: the egress program redirects to what it says;
+ * so is cub_config (the cube's loglevel, cubelog.c).  A ring buffer with
+ * max_entries set has that size exactly: cub_log_ring bounds what a
+ * program can queue for the broker's log.
  * cub_egress and cub_scratch_map are shared with the egress program.
  */
 static const struct fw_map fw_maps[] = {
@@ -179,6 +182,9 @@ static const struct fw_map fw_maps[] = {
 	BPF_F_RDONLY_PROG},
     {"cub_if2port", BPF_MAP_TYPE_HASH, 4, 4, CUB_MAX_PORTS, 0},
     {"cub_pktin", BPF_MAP_TYPE_RINGBUF, 0, 0, 0, 0},
+    {"cub_config", BPF_MAP_TYPE_ARRAY, 4, sizeof(struct cub_config), 1,
+	BPF_F_RDONLY_PROG},
+    {"cub_log_ring", BPF_MAP_TYPE_RINGBUF, 0, 0, CUB_LOG_RING_BYTES, 0},
     {"cub_egress", BPF_MAP_TYPE_PROG_ARRAY, 4, 4, CUB_EGRESS_SLOTS, 0},
     {"cub_scratch_map", BPF_MAP_TYPE_PERCPU_ARRAY, 4,
 	sizeof(struct cub_scratch), 1, 0},
@@ -607,8 +613,9 @@ check_object(struct broker *b, struct cube *c, struct bpf_object *obj,
 		    bpf_map__map_flags(m) != f->map_flags ||
 		    (f->key_size &&
 			(bpf_map__key_size(m) != f->key_size ||
-			    bpf_map__value_size(m) != f->value_size ||
-			    bpf_map__max_entries(m) != f->max_entries)))
+			    bpf_map__value_size(m) != f->value_size)) ||
+		    (f->max_entries &&
+			bpf_map__max_entries(m) != f->max_entries))
 			return REFUSE("cube '%s': framework map '%s' missing "
 				      "or not as declared in cube.bpf.h",
 			    c->name, f->name);
@@ -759,6 +766,7 @@ bpfobj_free(struct bpfobj *o)
 	if (!o)
 		return NULL;
 	ring_buffer__free(o->pktin);
+	ring_buffer__free(o->logring);
 	if (o->prog_fd >= 0)
 		close(o->prog_fd);
 	if (o->egress_fd >= 0)
@@ -1220,6 +1228,7 @@ bpfobj_load(struct broker *b, struct cube *c, const void *elf, size_t len,
 	bpfobj_free(old);
 	unpin_stale(b, c, o);
 	slowpath_open(b, c);
+	cubelog_open(b, c);
 	if (log_allowed())
 		log_info(
 		    "cube '%s': program %s loaded (id %u, %d maps, %llu bytes)",
@@ -1311,6 +1320,7 @@ bpfobj_adopt(struct broker *b, struct cube *c, uint64_t hash)
 	}
 	c->obj = o;
 	slowpath_open(b, c);
+	cubelog_open(b, c);
 	return 0;
 }
 

@@ -92,6 +92,7 @@ struct bpfobj {
 	int nmaps;
 	uint64_t map_bytes; /* kernel memory of its maps, per-CPU x ncpus */
 	struct ring_buffer *pktin; /* the cube's cub_pktin ring, if any */
+	struct ring_buffer *logring; /* its cub_log_ring (cubelog.c) */
 };
 
 /* A port's peer: a netdev name, or "cube:port" (two names and a colon). */
@@ -139,6 +140,13 @@ struct cube {
 	struct pktin *pktq;
 	unsigned pktq_head, pktq_len;
 	uint64_t pktin_sent, pktin_dropped;
+	/* cubelog.c, under its lock: enum cub_log_level, and the log. */
+	int loglevel;
+	struct cubelog *log;     /* NULL until the first line */
+	uint64_t log_suppressed; /* over the service's rate */
+	uint64_t log_bad;        /* malformed program records */
+	uint64_t log_filtered;   /* program records below the loglevel */
+	unsigned log_drained;    /* records of the current drain */
 	struct cube *next;
 };
 
@@ -177,6 +185,7 @@ struct service {
 	struct ctr_table *counters; /* its broker-read counters (counters.c) */
 	struct cub_bpf_policy policy;
 	struct log_limit log_limit; /* what its loads make the broker log */
+	struct log_limit cube_log_limit; /* lines of its cubes' logs */
 	/* Supervision. */
 	pid_t pid;
 	unsigned restarts;
@@ -278,6 +287,20 @@ bool bpf_map_type_broker_only(uint32_t type);
 uint64_t bpf_map_bytes(const struct broker *b, uint32_t type, uint32_t key_size,
     uint32_t value_size, uint32_t max_entries);
 uint64_t bpf_map_memlock(int fd);
+
+/* cubelog.c: per-cube loglevel and log */
+#define CUBELOG_LINES 1000   /* lines a cube's log holds */
+#define CUBELOG_TEXT_MAX 256 /* bytes of one line before escaping */
+struct cubelog;
+int cubelog_doc_level(const struct cub_val *doc);
+int cubelog_open(struct broker *b, struct cube *c);
+void cubelog_update(struct broker *b, struct cube *c);
+struct cubelog *cubelog_free(struct cubelog *l);
+int cubelog_worker_line(struct cube *c, int level, const char *text, size_t n);
+void cubelog_poll(struct broker *b);
+int cubelog_fds(struct broker *b, struct pollfd *pfd, int max, int *timeout_ms);
+int cubelog_show(struct broker *b, struct cube *c, const struct cub_val *words,
+    struct cub_val **result, struct cub_val **errv);
 
 /* svclog.c: a record a service's worker caused may be logged. */
 bool svc_log_allowed(struct service *s);

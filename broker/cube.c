@@ -87,6 +87,7 @@ cube_free(struct cube *c)
 		free(p);
 	}
 	bpfobj_free(c->obj);
+	cubelog_free(c->log);
 	cub_val__free(c->doc);
 	free(c->pktq);
 	free(c);
@@ -376,6 +377,7 @@ cube_create(struct broker *b, struct service *svc, const char *name,
 	snprintf(c->name, sizeof(c->name), "%s", name);
 	c->svc = svc;
 	c->doc = doc;
+	c->loglevel = cubelog_doc_level(doc);
 	hook_parse(cub_val__get_str(doc, "type"), &c->hook);
 	if ((r = ports_prepare(b, c, c->doc, errv))) {
 		cube_free(c);
@@ -432,10 +434,13 @@ cube_update(struct broker *b, struct cube *c, struct cub_val *newdoc,
 	}
 	c->doc = newdoc;
 	c->stored_doc = old;
+	/* The new loglevel first: the worker logs the change at it. */
+	cubelog_update(b, c);
 	r = cube_sync(b, c, false, errv);
 	c->stored_doc = NULL;
 	if (r) {
 		c->doc = old;
+		cubelog_update(b, c);
 		cub_val__free(newdoc);
 		/* The worker refused (or died): it still runs the old doc. */
 		return r;
@@ -458,6 +463,7 @@ cube_update(struct broker *b, struct cube *c, struct cub_val *newdoc,
 	}
 	if (r) {
 		c->doc = old;
+		cubelog_update(b, c);
 		cub_val__free(newdoc);
 		if (cube_sync(b, c, false, &e2))
 			log_err("cube '%s': rollback to the previous "

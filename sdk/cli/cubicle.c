@@ -27,6 +27,7 @@ usage(FILE *f)
 	    "  cubicle sf1 ports p1 set action=forward outport=p2\n"
 	    "  cubicle sf1 show            cubicle show cubes\n"
 	    "  cubicle sf1 ?               help at any depth\n"
+	    "  cubicle sf1 set loglevel=DEBUG   cubicle sf1 log show\n"
 	    "  cubicle sf1 del\n"
 	    "options:\n"
 	    "  -o, --output text|json|yaml   (also -json, -yaml)\n"

@@ -947,6 +947,9 @@ tree_finish(struct pctx *pc, struct snode *n, bool ro, const char *path)
 
 static const char *const base_types[] = {"TC", "XDP_SKB", "XDP_DRV", NULL};
 static const char *const base_status[] = {"UP", "DOWN", NULL};
+/* Polycube's loglevel values, in order (cube_shared.h enum cub_log_level). */
+static const char *const base_loglevels[] = {
+    "TRACE", "DEBUG", "INFO", "WARN", "ERR", "CRITICAL", "OFF", NULL};
 
 static const struct cub_field base_port_fields[] = {
     {.name = "name",
@@ -987,6 +990,12 @@ static const struct cub_field base_fields[] = {
 	.help = "attach point: TC, XDP_SKB or XDP_DRV",
 	.dflt = "TC",
 	.enums = base_types},
+    {.name = "loglevel",
+	.type = CUB_T_ENUM,
+	.help = "lowest level of the cube's log kept (cubicle <cube> log "
+		"show): TRACE, DEBUG, INFO, WARN, ERR, CRITICAL or OFF",
+	.dflt = "INFO",
+	.enums = base_loglevels},
     {.name = "ports",
 	.type = CUB_T_LIST,
 	.help = "ports of the cube",

@@ -1500,8 +1500,10 @@ START_TEST(test_help)
 	ck_assert(has_keyword(h, "fdb", "container"));
 	ck_assert(has_param(h, "mtu"));
 	ck_assert(has_param(h, "type"));
+	ck_assert(has_param(h, "loglevel"));
 	ck_assert_str_eq(cub_val__get_str(h, "example"),
-	    "cubicle sf1 set mtu=<u32> debug=<bool>");
+	    "cubicle sf1 set loglevel=<TRACE|DEBUG|INFO|WARN|ERR|CRITICAL|OFF> "
+	    "mtu=<u32> debug=<bool>");
 	cubi_result__clear(&res);
 
 	ok(s, doc, W("ports", "help", NULL), NULL, NULL, &res);
@@ -1536,7 +1538,8 @@ START_TEST(test_help)
 	ck_assert(has_keyword(h, "add", "verb"));
 	ck_assert(has_param(h, "type"));
 	ck_assert_str_eq(cub_val__get_str(h, "example"),
-	    "cubicle svc add <name> type=<TC|XDP_SKB|XDP_DRV> mtu=<u32> "
+	    "cubicle svc add <name> type=<TC|XDP_SKB|XDP_DRV> "
+	    "loglevel=<TRACE|DEBUG|INFO|WARN|ERR|CRITICAL|OFF> mtu=<u32> "
 	    "debug=<bool>");
 	cub_val__free(h);
 
