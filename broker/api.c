@@ -119,6 +119,10 @@ top_help(struct broker *b)
 	kw(k, "show", "verb", "show cubes | show services");
 	kw(k, "cubes", "verb", "list every cube");
 	kw(k, "services", "verb", "list services and their workers");
+	kw(k, "connect", "verb",
+	    "connect <cube>:<port> <cube>:<port> | <cube>:<port> <netdev>");
+	kw(k, "disconnect", "verb",
+	    "disconnect <cube>:<port> <cube>:<port> | <cube>:<port> <netdev>");
 	kw(k, CUBI_W_CUBE, "verb",
 	    "cube <name> ...: any cube by name, even a reserved one");
 	for (s = b->svcs; s; s = s->next) {
@@ -440,6 +444,7 @@ on_request(struct broker *b, struct cubi_request *q, struct cub_val **result,
 	const char *w0 = word(q, 0), *w1 = word(q, 1);
 	struct service *s;
 	struct cube *c;
+	int r;
 
 	if (!w0 || !strcmp(w0, "?") || !strcmp(w0, "help")) {
 		*result = top_help(b);
@@ -457,6 +462,16 @@ on_request(struct broker *b, struct cubi_request *q, struct cub_val **result,
 	}
 	if (!strcmp(w0, CUBI_W_CUBE))
 		return on_cube_escape(b, q, result, errv);
+	if (!strcmp(w0, "connect") || !strcmp(w0, "disconnect")) {
+		if ((r = mutating(q, errv)))
+			return r;
+		if (q->body) {
+			*errv = cub_err_val(CUB_E_INVAL,
+			    "%s takes no body", w0);
+			return -EINVAL;
+		}
+		return graph_connect(b, q->words, q->args, w0[0] == 'c', errv);
+	}
 	/* Built-in words, then services, then cubes: a cube stored under a
 	 * name that became reserved is reached as 'cube <name> ...'. */
 	if ((s = svc_find(b, w0)))
