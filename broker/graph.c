@@ -271,26 +271,32 @@ chain_text(const struct graph *g, uint32_t from, char *buf, size_t len)
 		link_text(g, (uint32_t)g->best[n], buf, len);
 }
 
-/* Whether ch gives some port a cube peer it does not have now. */
+/*
+ * Whether ch gives some port a cube peer it does not have now (every
+ * cube peer of a cube being created, which is in no list yet).
+ */
 static bool
-adds_cube_peer(const struct graph_change *ch, unsigned nch)
+adds_cube_peer(
+    struct broker *b, const struct graph_change *ch, unsigned nch)
 {
 	const struct cub_val *ports, *old;
 	const char *name, *peer;
+	struct cube *c;
 	unsigned k;
 	uint32_t i;
 
 	for (k = 0; k < nch; k++) {
+		for (c = b->cubes; c && c != ch[k].c; c = c->next)
+			;
 		ports = doc_ports(ch[k].doc);
 		for (i = 0; ports && i < ports->arr.len; i++) {
 			peer = entry_peer(ports->arr.items[i]);
 			name = cub_val__get_str(ports->arr.items[i], "name");
 			if (!strchr(peer, ':') || !name)
 				continue;
-			old = ch[k].c->doc
-				  ? cubi_tree__find(
-					ch[k].c->doc, "ports", "name", name)
-				  : NULL;
+			old = c ? cubi_tree__find(
+				      c->doc, "ports", "name", name)
+				: NULL;
 			if (!old || strcmp(entry_peer(old), peer))
 				return true;
 		}
@@ -307,9 +313,11 @@ graph_check(struct broker *b, const struct graph_change *ch, unsigned nch,
 	uint32_t n, longest = 0;
 	int r = 0;
 
-	if (!adds_cube_peer(ch, nch))
-		return 0;
 	pthread_mutex_lock(&b->lock);
+	if (!adds_cube_peer(b, ch, nch)) {
+		pthread_mutex_unlock(&b->lock);
+		return 0;
+	}
 	g = graph_build(b, ch, nch);
 	for (n = 0; g && n < g->nnodes && r >= 0; n++) {
 		r = graph_longest(g, n, 0);

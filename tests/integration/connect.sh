@@ -17,14 +17,18 @@ need bpftool
 
 HOOK=${1:-TC}
 # cb2 is B's twin (same address, same MAC), reached through sf3.
-netns_hosts "$HOOK" ca:vetha:198.18.0.1 cb:vethb:198.18.0.2 cb2:vethc:198.18.0.2
-macb=$(ip -n cb -o link show eth0 | grep -oE 'link/ether [0-9a-f:]+' | cut -d' ' -f2)
-ip -n cb2 link set eth0 down
-ip -n cb2 link set eth0 address "$macb"
-ip -n cb2 link set eth0 up
+hosts() {
+	local macb
+	netns_hosts "$HOOK" ca:vetha:198.18.0.1 cb:vethb:198.18.0.2 cb2:vethc:198.18.0.2
+	macb=$(ip -n cb -o link show eth0 | grep -oE 'link/ether [0-9a-f:]+' | cut -d' ' -f2)
+	ip -n cb2 link set eth0 down
+	ip -n cb2 link set eth0 address "$macb"
+	ip -n cb2 link set eth0 up
+	static_arp ca 198.18.0.1 cb 198.18.0.2
+	static_arp ca 198.18.0.1 cb2 198.18.0.2
+}
+hosts
 broker_start
-static_arp ca 198.18.0.1 cb 198.18.0.2
-static_arp ca 198.18.0.1 cb2 198.18.0.2
 
 for c in "sf1 vetha p1" "sf2 vethb p2" "sf3 vethc p2"; do
 	set -- $c
@@ -128,6 +132,31 @@ broker_start
 ip netns exec ca ping -c 3 -i 0.1 -W 2 198.18.0.2 >/dev/null ||
 	fail "ping through sf1 - sf2 failed after a broker restart"
 cub_log "the graph survived a broker restart"
+
+# A reboot: the broker stops, the pins and the netdevs go, fresh ones
+# come; the graph is rebuilt from the store (new programs), the same.
+kill -TERM "$BROKER_PID"
+wait "$BROKER_PID" 2>/dev/null || true
+BROKER_PID=
+umount "$T/pins"
+for ns in ca cb cb2; do ip netns del "$ns"; done
+NAMESPACES=()
+# The veths go with their namespaces, asynchronously.
+for _ in $(seq 1 200); do
+	ip link show vetha >/dev/null 2>&1 || ip link show vethb >/dev/null 2>&1 ||
+		ip link show vethc >/dev/null 2>&1 || break
+	sleep 0.05
+done
+hosts
+logged=$(wc -l <"$T/broker.log")
+broker_start
+[ "$(peers)" = "$graph" ] || fail "the graph differs after a reboot: $graph -> $(peers)"
+tail -n +$((logged + 1)) "$T/broker.log" | grep -q "adopted pinned program" &&
+	fail "the broker adopted something after a reboot"
+ip netns exec ca ping -c 3 -i 0.1 -W 2 198.18.0.2 >/dev/null ||
+	fail "ping through sf1 - sf2 failed after a reboot"
+progs_before=$(progs)
+cub_log "the graph was rebuilt the same after a reboot"
 
 # Move sf1:p2 from sf2:p1 to sf3:p1 under a ping every 10 ms.  The
 # packets lost are at most those sent while the two requests ran (and
@@ -249,6 +278,11 @@ refused_unchanged "a chain of 18 cubes \(c1:p2 -> c2:p1, .*c17:p2 -> c18:p1\), 3
 	connect c17:p2 c18:p1
 refused_unchanged "a chain of 18 cubes .*35 tail calls" c17 ports p2 set peer=c18:p1
 refused_unchanged "a chain of 18 cubes .*35 tail calls" c18 ports p1 set peer=c17:p2
+# A cube created with its ports' peers in the body is checked alike.
+echo '{"ports": [{"name": "p1", "peer": "c17:p2"}, {"name": "p2"}]}' >"$T/c19.json"
+refused_unchanged "a chain of 18 cubes \(c19:p1 -> c17:p2, .*c2:p1 -> c1:p2\), 35 tail calls" \
+	simpleforwarder add c19 --file "$T/c19.json"
+cub show cubes -o json | grep -q '"c19"' && fail "c19 was created"
 cub_ok c1 ports p1 set peer=
 before=$(snapshot)
 # c18 before c1 makes 18 cubes the other way.
