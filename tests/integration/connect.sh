@@ -94,6 +94,8 @@ refused_unchanged "cube 'sf1' is $HOOK and 'sfx' is $other; connected cubes must
 	connect sf1:p2 sfx:p1
 cub_ok sfx del
 before=$(snapshot)
+refused_unchanged "cube name 'connect' is reserved" simpleforwarder add connect
+refused_unchanged "cube name 'disconnect' is reserved" simpleforwarder add disconnect
 
 # A one-sided peer elsewhere counts: sf3:p1 peering sf1:p2 holds it.
 cub_ok sf3 ports p1 set peer=sf1:p2
