@@ -108,6 +108,24 @@ kw(struct cub_val *arr, const char *name, const char *kind, const char *help)
 	cub_val__push(arr, e);
 }
 
+/* connect ? and disconnect ?: the two ends they take. */
+static struct cub_val *
+graph_help(const char *verb)
+{
+	struct cub_val *h = cub_val__map(), *k = cub_val__array();
+	char ex[96];
+
+	kw(k, "<cube>:<port>", "end", "a port of a cube");
+	kw(k, "<netdev>", "end",
+	    "a netdev (at most 15 characters); the other end is then a cube "
+	    "port");
+	snprintf(ex, sizeof(ex), "cubicle %s sf1:p2 sf2:p1", verb);
+	cub_val__set(h, "path", cub_val__str(verb));
+	cub_val__set(h, "keywords", k);
+	cub_val__set(h, "example", cub_val__str(ex));
+	return h;
+}
+
 static struct cub_val *
 top_help(struct broker *b)
 {
@@ -463,6 +481,11 @@ on_request(struct broker *b, struct cubi_request *q, struct cub_val **result,
 	if (!strcmp(w0, CUBI_W_CUBE))
 		return on_cube_escape(b, q, result, errv);
 	if (!strcmp(w0, "connect") || !strcmp(w0, "disconnect")) {
+		if (w1 && q->words->arr.len == 2 &&
+		    (!strcmp(w1, "?") || !strcmp(w1, "help"))) {
+			*result = graph_help(w0);
+			return 0;
+		}
 		if ((r = mutating(q, errv)))
 			return r;
 		if (q->body) {

@@ -10,8 +10,8 @@
 # 10 ms loses no more than the packets sent while the two requests ran,
 # and reloads no program; deleting a peered port or a peered cube
 # unpeers the other side, in its maps (cub_ports, cub_peers) and in the
-# store.  In TC mode also the tail-call budget: a chain of 17 cubes
-# (33 tail calls) passes pings, an 18th cube and a loop are refused.
+# store.  The tail-call budget: a chain of 17 cubes (33 tail calls)
+# passes pings, an 18th cube and a loop are refused.
 . "$(dirname "$0")/../lib/netns.sh"
 need bpftool
 
@@ -68,6 +68,9 @@ cub_ok simpleforwarder add sfx type=$other
 cub_ok sfx ports add p1
 before=$(snapshot)
 refused_unchanged "usage: connect <cube>:<port>" connect
+out=$(cub connect ?) || fail "connect ?: $out"
+grep -q "cubicle connect sf1:p2 sf2:p1" <<<"$out" || fail "connect ? shows no example: $out"
+grep -q "<netdev>" <<<"$out" || fail "connect ? does not name a netdev end: $out"
 refused_unchanged "usage: connect" connect sf1:p2
 refused_unchanged "usage: disconnect" disconnect sf1:p2 sf2:p1 sf3:p1
 refused_unchanged "usage: connect" connect sf1:p2 sf2:p1 action=drop
@@ -251,13 +254,11 @@ cub_log "deleting sf2 unpeered sf1:p2, across a restart too"
 cub_ok sf1 del
 cub_ok sf3 del
 
-[ "$HOOK" = TC ] || exit 0
-
 # The tail-call budget: A - c1 - ... - c17 - B passes (33 tail calls).
-netns_hosts TC cx:vethx:198.18.2.1 cy:vethy:198.18.2.2
+netns_hosts "$HOOK" cx:vethx:198.18.2.1 cy:vethy:198.18.2.2
 static_arp cx 198.18.2.1 cy 198.18.2.2
 for i in $(seq 1 18); do
-	cub_ok simpleforwarder add c$i
+	cub_ok simpleforwarder add c$i type="$HOOK"
 	cub_ok c$i ports add p1
 	cub_ok c$i ports add p2 action=forward outport=p1
 	cub_ok c$i ports p1 set action=forward outport=p2
@@ -283,7 +284,7 @@ refused_unchanged "a chain of 18 cubes .*35 tail calls" c18 ports p1 set peer=c1
 # A cube created with its ports' peers in the body is checked alike.
 echo '{"ports": [{"name": "p1", "peer": "c17:p2"}, {"name": "p2"}]}' >"$T/c19.json"
 refused_unchanged "a chain of 18 cubes \(c19:p1 -> c17:p2, .*c2:p1 -> c1:p2\), 35 tail calls" \
-	simpleforwarder add c19 --file "$T/c19.json"
+	simpleforwarder add c19 type="$HOOK" --file "$T/c19.json"
 cub show cubes -o json | grep -q '"c19"' && fail "c19 was created"
 cub_ok c1 ports p1 set peer=
 before=$(snapshot)
