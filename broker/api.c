@@ -489,8 +489,8 @@ on_request(struct broker *b, struct cubi_request *q, struct cub_val **result,
 		if ((r = mutating(q, errv)))
 			return r;
 		if (q->body) {
-			*errv = cub_err_val(CUB_E_INVAL,
-			    "%s takes no body", w0);
+			*errv =
+			    cub_err_val(CUB_E_INVAL, "%s takes no body", w0);
 			return -EINVAL;
 		}
 		return graph_connect(b, q->words, q->args, w0[0] == 'c', errv);

@@ -447,8 +447,7 @@ cube_update(struct broker *b, struct cube *c, struct cub_val *newdoc,
 	int r;
 
 	if ((r = ports_prepare(b, c, newdoc, errv)) ||
-	    (r = graph_check(
-		 b, &(struct graph_change){c, newdoc}, 1, errv))) {
+	    (r = graph_check(b, &(struct graph_change){c, newdoc}, 1, errv))) {
 		cub_val__free(newdoc);
 		return r;
 	}

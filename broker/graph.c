@@ -54,9 +54,9 @@ struct graph {
 	uint8_t *state;
 	/* The chain being walked: entered node and out node per depth. */
 	uint32_t in[GRAPH_CUBES_MAX + 1], out[GRAPH_CUBES_MAX + 1];
-	uint32_t depth;    /* of the failure */
-	uint32_t loop_at;  /* depth at which a loop re-enters */
-	int32_t tail;      /* over budget: a done node the chain continues by */
+	uint32_t depth;   /* of the failure */
+	uint32_t loop_at; /* depth at which a loop re-enters */
+	int32_t tail;     /* over budget: a done node the chain continues by */
 };
 
 static const char *
@@ -86,8 +86,8 @@ port_name(const struct gcube *gc, uint32_t i)
 static int
 gcube_cmp(const void *a, const void *b)
 {
-	return strcmp(((const struct gcube *)a)->name,
-	    ((const struct gcube *)b)->name);
+	return strcmp(
+	    ((const struct gcube *)a)->name, ((const struct gcube *)b)->name);
 }
 
 /* The node peer ("cube:port") enters, or -1. */
@@ -183,8 +183,8 @@ graph_build(struct broker *b, const struct graph_change *ch, unsigned nch)
 			n = g->cubes[i].first + j;
 			g->cube_of[n] = i;
 			g->best[n] = -1;
-			g->to[n] = graph_resolve(g,
-			    entry_peer(g->cubes[i].ports->arr.items[j]));
+			g->to[n] = graph_resolve(
+			    g, entry_peer(g->cubes[i].ports->arr.items[j]));
 		}
 	return g;
 }
@@ -276,8 +276,7 @@ chain_text(const struct graph *g, uint32_t from, char *buf, size_t len)
  * cube peer of a cube being created, which is in no list yet).
  */
 static bool
-adds_cube_peer(
-    struct broker *b, const struct graph_change *ch, unsigned nch)
+adds_cube_peer(struct broker *b, const struct graph_change *ch, unsigned nch)
 {
 	const struct cub_val *ports, *old;
 	const char *name, *peer;
@@ -294,8 +293,7 @@ adds_cube_peer(
 			name = cub_val__get_str(ports->arr.items[i], "name");
 			if (!strchr(peer, ':') || !name)
 				continue;
-			old = c ? cubi_tree__find(
-				      c->doc, "ports", "name", name)
+			old = c ? cubi_tree__find(c->doc, "ports", "name", name)
 				: NULL;
 			if (!old || strcmp(entry_peer(old), peer))
 				return true;
@@ -345,8 +343,7 @@ graph_check(struct broker *b, const struct graph_change *ch, unsigned nch,
 		    "calls per packet: over the kernel's limit of %d (each "
 		    "hop costs 2, the broker's egress program and the next "
 		    "cube's program, so at most %d cubes in a chain)",
-		    n, chain, 2 * n - 1, GRAPH_TAIL_CALLS_MAX,
-		    GRAPH_CUBES_MAX);
+		    n, chain, 2 * n - 1, GRAPH_TAIL_CALLS_MAX, GRAPH_CUBES_MAX);
 	} else {
 		log_info("cube graph: the longest chain is %u cubes, %u of "
 			 "%d tail calls",
@@ -382,8 +379,8 @@ netdev_name_ok(const char *s)
 }
 
 static int
-end_parse(struct broker *b, const char *word, struct end *e,
-    struct cub_val **errv)
+end_parse(
+    struct broker *b, const char *word, struct end *e, struct cub_val **errv)
 {
 	char cname[CUB_NAME_MAX + 1];
 	const struct cub_val *entry;
@@ -399,8 +396,8 @@ end_parse(struct broker *b, const char *word, struct end *e,
 	if (!topo_peer_split(word, cname, e->port) || strchr(e->port, ':'))
 		goto odd;
 	if (!(e->c = cube_find(b, cname))) {
-		*errv = cub_err_val(CUB_E_NOTFOUND, "'%s': no cube named '%s'",
-		    word, cname);
+		*errv = cub_err_val(
+		    CUB_E_NOTFOUND, "'%s': no cube named '%s'", word, cname);
 		return -ENOENT;
 	}
 	entry = cubi_tree__find(e->c->doc, "ports", "name", e->port);
@@ -424,8 +421,8 @@ odd:
  * peer ("": none).
  */
 static int
-doc_with_peer(const struct end *e, const struct cub_val *base,
-    const char *peer, struct cub_val **doc, struct cub_val **errv)
+doc_with_peer(const struct end *e, const struct cub_val *base, const char *peer,
+    struct cub_val **doc, struct cub_val **errv)
 {
 	struct cub_val *words = cub_val__array(), *args = cub_val__map();
 	struct cubi_result res = {0};
@@ -439,8 +436,8 @@ doc_with_peer(const struct end *e, const struct cub_val *base,
 	    cub_val__set(args, "peer", cub_val__str(peer)))
 		*errv = cub_err_val(CUB_E_INTERNAL, "out of memory");
 	else
-		r = cubi_tree__apply(e->c->svc->schema, *doc, words, args,
-		    NULL, &res, errv);
+		r = cubi_tree__apply(
+		    e->c->svc->schema, *doc, words, args, NULL, &res, errv);
 	cubi_result__clear(&res);
 	cub_val__free(words);
 	cub_val__free(args);
@@ -457,7 +454,8 @@ peered_by(struct broker *b, const struct end *e, const struct end *except,
 	struct cube *c;
 
 	c = topo_netdev_owner(b, e->word, port);
-	if (c && except && except->c == c && !strcmp((*port)->name, except->port))
+	if (c && except && except->c == c &&
+	    !strcmp((*port)->name, except->port))
 		return NULL;
 	return c;
 }
@@ -506,8 +504,8 @@ connect_check(struct broker *b, const struct end *a, const struct end *z,
 	}
 	if (!z->c) {
 		if (!if_nametoindex(z->word)) {
-			*errv = cub_err_val(CUB_E_NODEV,
-			    "netdev '%s' does not exist", z->word);
+			*errv = cub_err_val(
+			    CUB_E_NODEV, "netdev '%s' does not exist", z->word);
 			return -ENODEV;
 		}
 		if ((x = peered_by(b, z, a, &bp))) {
@@ -522,8 +520,8 @@ connect_check(struct broker *b, const struct end *a, const struct end *z,
 }
 
 static int
-disconnect_check(const struct end *a, const struct end *z,
-    struct cub_val **errv)
+disconnect_check(
+    const struct end *a, const struct end *z, struct cub_val **errv)
 {
 	bool az = !strcmp(a->peer, z->word);
 	bool za = z->c && !strcmp(z->peer, a->word);
@@ -556,8 +554,8 @@ graph_connect(struct broker *b, const struct cub_val *words,
 	unsigned n = 0, i;
 	int r;
 
-	if (words->arr.len != 3 || (args && args->kind == CUB_V_MAP &&
-				       args->map.len)) {
+	if (words->arr.len != 3 ||
+	    (args && args->kind == CUB_V_MAP && args->map.len)) {
 		*errv = cub_err_val(CUB_E_MISSING,
 		    "usage: %s <cube>:<port> <cube>:<port> | %s <cube>:<port> "
 		    "<netdev>",
@@ -565,8 +563,8 @@ graph_connect(struct broker *b, const struct cub_val *words,
 		return -EINVAL;
 	}
 	for (i = 0; i < 2; i++)
-		if ((r = end_parse(b, words->arr.items[i + 1]->str.ptr,
-			 &ends[i], errv)))
+		if ((r = end_parse(
+			 b, words->arr.items[i + 1]->str.ptr, &ends[i], errv)))
 			return r;
 	if (!a->c && !z->c) {
 		*errv = cub_err_val(CUB_E_INVAL,
@@ -581,8 +579,8 @@ graph_connect(struct broker *b, const struct cub_val *words,
 		*z = t;
 	}
 	if (z->c == a->c && !strcmp(z->port, a->port)) {
-		*errv = cub_err_val(CUB_E_INVAL,
-		    "cannot %s '%s' with itself", verb, a->word);
+		*errv = cub_err_val(
+		    CUB_E_INVAL, "cannot %s '%s' with itself", verb, a->word);
 		return -EINVAL;
 	}
 	if ((r = connect ? connect_check(b, a, z, errv)
@@ -628,9 +626,8 @@ graph_connect(struct broker *b, const struct cub_val *words,
 		return r;
 	}
 	/* The first side's old peer, to put back if the second fails. */
-	if (n == 2 &&
-	    (r = doc_with_peer(ch[0].c == a->c ? a : z, NULL,
-		 ch[0].c == a->c ? a->peer : z->peer, &undo, errv))) {
+	if (n == 2 && (r = doc_with_peer(ch[0].c == a->c ? a : z, NULL,
+			   ch[0].c == a->c ? a->peer : z->peer, &undo, errv))) {
 		cub_val__free(ch[0].doc);
 		cub_val__free(ch[1].doc);
 		return r;
