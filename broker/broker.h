@@ -201,9 +201,6 @@ const char *hook_name(enum hook h);
 int hook_parse(const char *s, enum hook *h);
 
 /* graph.c: connect, disconnect and the tail-call budget */
-#define GRAPH_TAIL_CALLS_MAX 33 /* the kernel's MAX_TAIL_CALL_CNT */
-/* A chain of N cubes makes 2N - 1 tail calls. */
-#define GRAPH_CUBES_MAX ((GRAPH_TAIL_CALLS_MAX + 1) / 2)
 /* A cube's document as a change would leave it (c need not be listed). */
 struct graph_change {
 	struct cube *c;

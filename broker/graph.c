@@ -30,82 +30,8 @@
 
 #include "broker.h"
 #include "cubicle/errors.h"
+#include "graph_walk.h"
 #include "log.h"
-
-enum { NODE_NEW = 0, NODE_ACTIVE, NODE_DONE };
-
-/* One cube of the graph: its name and its ports (a document's list). */
-struct gcube {
-	const char *name;
-	const struct cub_val *ports; /* array of port entries, or NULL */
-	uint32_t first;              /* its first node */
-	uint32_t n;                  /* its ports */
-};
-
-/* A node is a port of a cube: where a packet enters that cube. */
-struct graph {
-	struct gcube *cubes;
-	uint32_t ncubes;
-	uint32_t nnodes;
-	uint32_t *cube_of; /* node -> cube */
-	int32_t *to;       /* node -> the node its peer enters, -1: none */
-	int32_t *best;     /* node -> the out node of its longest chain */
-	uint16_t *len;     /* node -> cubes of its longest chain */
-	uint8_t *state;
-	/* The chain being walked: entered node and out node per depth. */
-	uint32_t in[GRAPH_CUBES_MAX + 1], out[GRAPH_CUBES_MAX + 1];
-	uint32_t depth;   /* of the failure */
-	uint32_t loop_at; /* depth at which a loop re-enters */
-	int32_t tail;     /* over budget: a done node the chain continues by */
-};
-
-static const char *
-entry_peer(const struct cub_val *e)
-{
-	const char *peer = cub_val__get_str(e, "peer");
-
-	return peer ? peer : "";
-}
-
-static const struct cub_val *
-doc_ports(const struct cub_val *doc)
-{
-	const struct cub_val *ports = cub_val__get(doc, "ports");
-
-	return ports && ports->kind == CUB_V_ARRAY ? ports : NULL;
-}
-
-static const char *
-port_name(const struct gcube *gc, uint32_t i)
-{
-	const char *name = cub_val__get_str(gc->ports->arr.items[i], "name");
-
-	return name ? name : "";
-}
-
-static int
-gcube_cmp(const void *a, const void *b)
-{
-	return strcmp(
-	    ((const struct gcube *)a)->name, ((const struct gcube *)b)->name);
-}
-
-/* The node peer ("cube:port") enters, or -1. */
-static int32_t
-graph_resolve(const struct graph *g, const char *peer)
-{
-	char cname[CUB_NAME_MAX + 1], pname[CUB_NAME_MAX + 1];
-	struct gcube key = {.name = cname}, *gc;
-	uint32_t i;
-
-	if (!topo_peer_split(peer, cname, pname))
-		return -1;
-	gc = bsearch(&key, g->cubes, g->ncubes, sizeof(*gc), gcube_cmp);
-	for (i = 0; gc && i < gc->n; i++)
-		if (!strcmp(port_name(gc, i), pname))
-			return (int32_t)(gc->first + i);
-	return -1;
-}
 
 static const struct cub_val *
 override_doc(const struct cube *c, const struct graph_change *ch, unsigned n)
@@ -116,159 +42,6 @@ override_doc(const struct cube *c, const struct graph_change *ch, unsigned n)
 		if (ch[i].c == c)
 			return ch[i].doc;
 	return c->doc;
-}
-
-static struct graph *
-graph_free(struct graph *g)
-{
-	if (!g)
-		return NULL;
-	free(g->cubes);
-	free(g->cube_of);
-	free(g->to);
-	free(g->best);
-	free(g->len);
-	free(g->state);
-	free(g);
-	return NULL;
-}
-
-/* The graph of every cube, with the documents of ch instead of theirs. */
-static struct graph *
-graph_build(struct broker *b, const struct graph_change *ch, unsigned nch)
-{
-	struct graph *g = calloc(1, sizeof(*g));
-	const struct cub_val *ports;
-	struct cube *c;
-	uint32_t i, j, n = 0;
-	unsigned k;
-
-	if (!g)
-		return NULL;
-	for (c = b->cubes; c; c = c->next)
-		n++;
-	g->cubes = calloc(n + nch, sizeof(*g->cubes));
-	if (!g->cubes)
-		return graph_free(g);
-	for (c = b->cubes; c; c = c->next) {
-		g->cubes[g->ncubes].name = c->name;
-		g->cubes[g->ncubes++].ports =
-		    doc_ports(override_doc(c, ch, nch));
-	}
-	/* A cube being created is in no list yet. */
-	for (k = 0; k < nch; k++) {
-		for (c = b->cubes; c && c != ch[k].c; c = c->next)
-			;
-		if (c)
-			continue;
-		g->cubes[g->ncubes].name = ch[k].c->name;
-		g->cubes[g->ncubes++].ports = doc_ports(ch[k].doc);
-	}
-	qsort(g->cubes, g->ncubes, sizeof(*g->cubes), gcube_cmp);
-	for (i = 0; i < g->ncubes; i++) {
-		ports = g->cubes[i].ports;
-		g->cubes[i].first = g->nnodes;
-		g->cubes[i].n = ports ? ports->arr.len : 0;
-		g->nnodes += g->cubes[i].n;
-	}
-	g->cube_of = calloc(g->nnodes + 1, sizeof(*g->cube_of));
-	g->to = calloc(g->nnodes + 1, sizeof(*g->to));
-	g->best = calloc(g->nnodes + 1, sizeof(*g->best));
-	g->len = calloc(g->nnodes + 1, sizeof(*g->len));
-	g->state = calloc(g->nnodes + 1, sizeof(*g->state));
-	if (!g->cube_of || !g->to || !g->best || !g->len || !g->state)
-		return graph_free(g);
-	for (i = 0; i < g->ncubes; i++)
-		for (j = 0; j < g->cubes[i].n; j++) {
-			n = g->cubes[i].first + j;
-			g->cube_of[n] = i;
-			g->best[n] = -1;
-			g->to[n] = graph_resolve(
-			    g, entry_peer(g->cubes[i].ports->arr.items[j]));
-		}
-	return g;
-}
-
-/*
- * The cubes of the longest chain a packet entering node n at the given
- * depth makes, with g->best filled; -ELOOP (a loop: g->loop_at) or -E2BIG
- * (over the budget: g->depth, g->tail) with the chain in g->in/g->out.
- * The recursion is at most GRAPH_CUBES_MAX + 1 deep.
- */
-static int
-graph_longest(struct graph *g, uint32_t n, uint32_t depth)
-{
-	const struct gcube *gc = &g->cubes[g->cube_of[n]];
-	uint32_t j, best = 0;
-	int r;
-
-	g->in[depth] = n;
-	if (g->state[n] == NODE_ACTIVE) {
-		for (g->loop_at = 0; g->in[g->loop_at] != n; g->loop_at++)
-			;
-		g->depth = depth;
-		g->tail = -1;
-		return -ELOOP;
-	}
-	if (g->state[n] == NODE_DONE) {
-		if (depth + g->len[n] <= GRAPH_CUBES_MAX)
-			return g->len[n];
-		g->depth = depth;
-		g->tail = (int32_t)n;
-		return -E2BIG;
-	}
-	if (depth >= GRAPH_CUBES_MAX) {
-		g->depth = depth;
-		g->tail = -1;
-		return -E2BIG;
-	}
-	g->state[n] = NODE_ACTIVE;
-	for (j = gc->first; j < gc->first + gc->n; j++) {
-		if (j == n || g->to[j] < 0)
-			continue;
-		g->out[depth] = j;
-		r = graph_longest(g, (uint32_t)g->to[j], depth + 1);
-		if (r < 0)
-			return r;
-		if ((uint32_t)r > best) {
-			best = (uint32_t)r;
-			g->best[n] = (int32_t)j;
-		}
-	}
-	g->state[n] = NODE_DONE;
-	g->len[n] = (uint16_t)(best + 1);
-	return (int)(best + 1);
-}
-
-/* Append "cube:port -> cube:port" for the link out of node o to buf. */
-static void
-link_text(const struct graph *g, uint32_t o, char *buf, size_t len)
-{
-	const struct gcube *a = &g->cubes[g->cube_of[o]];
-	const struct gcube *z = &g->cubes[g->cube_of[g->to[o]]];
-	size_t used = strlen(buf);
-
-	if (used + 1 >= len)
-		return;
-	snprintf(buf + used, len - used, "%s%s:%s -> %s:%s", used ? ", " : "",
-	    a->name, port_name(a, o - a->first), z->name,
-	    port_name(z, (uint32_t)g->to[o] - z->first));
-}
-
-/* The links of the chain that failed, from depth `from`, in buf. */
-static void
-chain_text(const struct graph *g, uint32_t from, char *buf, size_t len)
-{
-	uint32_t d;
-	int32_t n;
-
-	buf[0] = '\0';
-	for (d = from; d < g->depth; d++)
-		link_text(g, g->out[d], buf, len);
-	if (g->tail < 0)
-		return;
-	for (n = g->tail; g->best[n] >= 0; n = g->to[g->best[n]])
-		link_text(g, (uint32_t)g->best[n], buf, len);
 }
 
 /*
@@ -287,15 +60,15 @@ adds_cube_peer(struct broker *b, const struct graph_change *ch, unsigned nch)
 	for (k = 0; k < nch; k++) {
 		for (c = b->cubes; c && c != ch[k].c; c = c->next)
 			;
-		ports = doc_ports(ch[k].doc);
+		ports = graph_doc_ports(ch[k].doc);
 		for (i = 0; ports && i < ports->arr.len; i++) {
-			peer = entry_peer(ports->arr.items[i]);
+			peer = graph_entry_peer(ports->arr.items[i]);
 			name = cub_val__get_str(ports->arr.items[i], "name");
 			if (!strchr(peer, ':') || !name)
 				continue;
 			old = c ? cubi_tree__find(c->doc, "ports", "name", name)
 				: NULL;
-			if (!old || strcmp(entry_peer(old), peer))
+			if (!old || strcmp(graph_entry_peer(old), peer))
 				return true;
 		}
 	}
@@ -306,53 +79,64 @@ int
 graph_check(struct broker *b, const struct graph_change *ch, unsigned nch,
     struct cub_val **errv)
 {
-	char chain[2048];
-	struct graph *g;
-	uint32_t n, longest = 0;
-	int r = 0;
+	struct graph_result *res = calloc(1, sizeof(*res));
+	struct graph_cube *gc = NULL;
+	uint32_t n = 0, i;
+	struct cube *c;
+	unsigned k;
+	int r;
 
 	pthread_mutex_lock(&b->lock);
-	if (!adds_cube_peer(b, ch, nch)) {
+	if (!res || !adds_cube_peer(b, ch, nch)) {
 		pthread_mutex_unlock(&b->lock);
-		return 0;
-	}
-	g = graph_build(b, ch, nch);
-	for (n = 0; g && n < g->nnodes && r >= 0; n++) {
-		r = graph_longest(g, n, 0);
-		if (r > (int)longest)
-			longest = (uint32_t)r;
-	}
-	pthread_mutex_unlock(&b->lock);
-	if (!g) {
+		free(res);
+		if (res)
+			return 0;
 		*errv = cub_err_val(CUB_E_INTERNAL, "out of memory");
 		return -ENOMEM;
 	}
-	if (r == -ELOOP) {
-		chain_text(g, g->loop_at, chain, sizeof(chain));
+	for (c = b->cubes; c; c = c->next)
+		n++;
+	gc = calloc(n + nch + 1, sizeof(*gc));
+	for (c = b->cubes, i = 0; gc && c; c = c->next, i++) {
+		gc[i].name = c->name;
+		gc[i].doc = override_doc(c, ch, nch);
+	}
+	/* A cube being created is in no list yet. */
+	for (k = 0; gc && k < nch; k++) {
+		for (c = b->cubes; c && c != ch[k].c; c = c->next)
+			;
+		if (!c) {
+			gc[i].name = ch[k].c->name;
+			gc[i++].doc = ch[k].doc;
+		}
+	}
+	r = gc ? graph_walk(gc, i, res) : -ENOMEM;
+	pthread_mutex_unlock(&b->lock);
+	free(gc);
+	if (r == -ENOMEM)
+		*errv = cub_err_val(CUB_E_INTERNAL, "out of memory");
+	else if (r == -ELOOP)
 		*errv = cub_err_val(CUB_E_LIMIT,
 		    "the change would close a loop of cube ports: %s; a "
 		    "packet forwarded around it would make more than the "
 		    "kernel's %d tail calls, so loops are refused",
-		    chain, GRAPH_TAIL_CALLS_MAX);
-	} else if (r == -E2BIG) {
-		g->loop_at = 0;
-		chain_text(g, 0, chain, sizeof(chain));
-		n = g->depth + 1 + (g->tail >= 0 ? g->len[g->tail] - 1u : 0);
+		    res->chain, GRAPH_TAIL_CALLS_MAX);
+	else if (r == -E2BIG)
 		*errv = cub_err_val(CUB_E_LIMIT,
 		    "the change would make a chain of %u cubes (%s), %u tail "
 		    "calls per packet: over the kernel's limit of %d (each "
 		    "hop costs 2, the broker's egress program and the next "
 		    "cube's program, so at most %d cubes in a chain)",
-		    n, chain, 2 * n - 1, GRAPH_TAIL_CALLS_MAX, GRAPH_CUBES_MAX);
-	} else {
+		    res->cubes, res->chain, 2 * res->cubes - 1,
+		    GRAPH_TAIL_CALLS_MAX, GRAPH_CUBES_MAX);
+	else
 		log_info("cube graph: the longest chain is %u cubes, %u of "
 			 "%d tail calls",
-		    longest, longest ? 2 * longest - 1 : 0,
+		    res->longest, res->longest ? 2 * res->longest - 1 : 0,
 		    GRAPH_TAIL_CALLS_MAX);
-		r = 0;
-	}
-	graph_free(g);
-	return r < 0 ? -EINVAL : 0;
+	free(res);
+	return r == -ENOMEM ? r : r ? -EINVAL : 0;
 }
 
 /* One end of a connect or disconnect: cube:port, or a netdev. */
@@ -406,7 +190,7 @@ end_parse(
 		    "'%s': cube '%s' has no port '%s'", word, cname, e->port);
 		return -ENOENT;
 	}
-	e->peer = entry_peer(entry);
+	e->peer = graph_entry_peer(entry);
 	return 0;
 odd:
 	*errv = cub_err_val(CUB_E_INVAL,
