@@ -270,6 +270,27 @@ struct cube *cube_free(struct cube *c);
 const char *hook_name(enum hook h);
 int hook_parse(const char *s, enum hook *h);
 
+/* graph.c: connect, disconnect and the tail-call budget */
+/* A cube's document as a change would leave it (c need not be listed). */
+struct graph_change {
+	struct cube *c;
+	struct cub_val *doc;
+};
+/*
+ * Refuse (-EINVAL, *errv naming the chain or loop and the limit) a change
+ * that gives a port a cube peer and leaves the graph with a chain of more
+ * than GRAPH_CUBES_MAX cubes or a loop.  Takes b->lock; main thread.
+ */
+int graph_check(struct broker *b, const struct graph_change *ch, unsigned nch,
+    struct cub_val **errv);
+/*
+ * connect|disconnect <cube:port> <cube:port | netdev> (words[0] is the
+ * verb): both sides' peers set or cleared through cube_update(); a refusal
+ * changes nothing.  Main thread, lock not held.
+ */
+int graph_connect(struct broker *b, const struct cub_val *words,
+    const struct cub_val *args, bool connect, struct cub_val **errv);
+
 /* bpfobj.c */
 int bpfobj_load(struct broker *b, struct cube *c, const void *elf, size_t len,
     struct cub_val **errv);
@@ -308,6 +329,7 @@ bool svc_log_allowed(struct service *s);
 /* topology.c */
 bool topo_attached(const struct bport *p);
 int topo_cube_gone(struct broker *b, struct cube *gone);
+int topo_port_gone(struct broker *b, struct cube *c, const char *port);
 bool topo_peer_split(const char *peer, char *cube, char *port);
 int topo_attach(struct broker *b, struct cube *c, struct bport *p,
     const char *peer, struct cub_val **errv);

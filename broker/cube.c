@@ -379,7 +379,8 @@ cube_create(struct broker *b, struct service *svc, const char *name,
 	c->doc = doc;
 	c->loglevel = cubelog_doc_level(doc);
 	hook_parse(cub_val__get_str(doc, "type"), &c->hook);
-	if ((r = ports_prepare(b, c, c->doc, errv))) {
+	if ((r = ports_prepare(b, c, c->doc, errv)) ||
+	    (r = graph_check(b, &(struct graph_change){c, c->doc}, 1, errv))) {
 		cube_free(c);
 		return r;
 	}
@@ -421,6 +422,29 @@ cube_create(struct broker *b, struct service *svc, const char *name,
 	return 0;
 }
 
+/*
+ * After a change that is recorded: the ports of other cubes that peered
+ * with a port old had and c has no more are unpeered, in the store too.
+ */
+static void
+ports_gone(struct broker *b, struct cube *c, const struct cub_val *old)
+{
+	const struct cub_val *ports = doc_ports(old);
+	const char *name;
+	uint32_t i;
+	int n = 0, r;
+
+	pthread_mutex_lock(&b->lock);
+	for (i = 0; ports && i < ports->arr.len; i++) {
+		name = cub_val__get_str(ports->arr.items[i], "name");
+		if (name && !topo_port(c, name))
+			n += topo_port_gone(b, c, name);
+	}
+	pthread_mutex_unlock(&b->lock);
+	if (n && (r = broker_save(b, NULL, NULL)))
+		log_errno(r, "cube '%s': saving the unpeered ports", c->name);
+}
+
 int
 cube_update(struct broker *b, struct cube *c, struct cub_val *newdoc,
     struct cub_val **errv)
@@ -428,7 +452,8 @@ cube_update(struct broker *b, struct cube *c, struct cub_val *newdoc,
 	struct cub_val *old = c->doc, *e2 = NULL;
 	int r;
 
-	if ((r = ports_prepare(b, c, newdoc, errv))) {
+	if ((r = ports_prepare(b, c, newdoc, errv)) ||
+	    (r = graph_check(b, &(struct graph_change){c, newdoc}, 1, errv))) {
 		cub_val__free(newdoc);
 		return r;
 	}
@@ -472,6 +497,7 @@ cube_update(struct broker *b, struct cube *c, struct cub_val *newdoc,
 		cub_val__free(e2);
 		return r;
 	}
+	ports_gone(b, c, old);
 	cub_val__free(old);
 	return 0;
 }

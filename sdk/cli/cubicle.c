@@ -25,6 +25,8 @@ usage(FILE *f)
 	    "  cubicle simpleforwarder add sf1 [type=TC|XDP_SKB|XDP_DRV]\n"
 	    "  cubicle sf1 ports add p1 peer=veth1\n"
 	    "  cubicle sf1 ports p1 set action=forward outport=p2\n"
+	    "  cubicle connect sf1:p2 sf2:p1   (or sf1:p2 veth1: a netdev)\n"
+	    "  cubicle disconnect sf1:p2 sf2:p1\n"
 	    "  cubicle sf1 show            cubicle show cubes\n"
 	    "  cubicle sf1 ?               help at any depth\n"
 	    "  cubicle sf1 set loglevel=DEBUG   cubicle sf1 log show\n"
