@@ -688,6 +688,19 @@ api_route(struct broker *b, const struct cub_rpc *rpc)
 		return NULL;
 	if (!strcmp(w0, CUBI_W_CUBE))
 		return w1 && (c = cube_find(b, w1)) ? c->svc : NULL;
+	/* connect/disconnect <cube>:<port> ...: the first cube's thread
+	 * (graph.c applies the other end, of any service, from there). */
+	if (!strcmp(w0, "connect") || !strcmp(w0, "disconnect")) {
+		char name[CUB_NAME_MAX + 1];
+		const char *colon = w1 ? strchr(w1, ':') : NULL;
+		size_t n = colon ? (size_t)(colon - w1) : 0;
+
+		if (!n || n > CUB_NAME_MAX)
+			return NULL;
+		memcpy(name, w1, n);
+		name[n] = '\0';
+		return (c = cube_find(b, name)) ? c->svc : NULL;
+	}
 	if (!strcmp(w0, "?") || !strcmp(w0, "help") ||
 	    !strcmp(w0, "cubes") || !strcmp(w0, "services") ||
 	    !strcmp(w0, "show"))

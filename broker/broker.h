@@ -368,6 +368,9 @@ void slowpath_deliver(struct broker *b, struct service *s);
 int sup_init(struct broker *b);
 void sup_tick(struct broker *b);
 int sup_next_timeout(const struct broker *b);
+/* Whether the calling thread is s's request thread (the one that may
+ * call its worker). */
+bool sup_on_thread(const struct service *s);
 int sup_call(struct service *s, const char *method, struct cub_val *params,
     struct cub_val **result, struct cub_val **errv, int timeout_ms);
 int sup_enqueue(struct service *s, const struct client_req *req,

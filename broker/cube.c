@@ -450,8 +450,23 @@ cube_update(struct broker *b, struct cube *c, struct cub_val *newdoc,
     struct cub_val **errv)
 {
 	struct cub_val *old = c->doc, *e2 = NULL;
+	bool tell = sup_on_thread(c->svc);
 	int r;
 
+	/*
+	 * Off c's service's thread (connect/disconnect of a port of another
+	 * service's cube, on the first cube's thread): only framework fields
+	 * (a port's peer) change, so the broker applies it alone and the
+	 * worker is handed the new document with its next apply or replay.
+	 * Not while c's own change waits for its worker: that change would
+	 * then restore a document this one replaced.
+	 */
+	if (!tell && (c->stored_doc || c->stored_absent)) {
+		cub_val__free(newdoc);
+		*errv = cub_err_val(CUB_E_BUSY,
+		    "cube '%s' has a change in flight; try again", c->name);
+		return -EBUSY;
+	}
 	if ((r = ports_prepare(b, c, newdoc, errv)) ||
 	    (r = graph_check(b, &(struct graph_change){c, newdoc}, 1, errv))) {
 		cub_val__free(newdoc);
@@ -461,7 +476,7 @@ cube_update(struct broker *b, struct cube *c, struct cub_val *newdoc,
 	c->stored_doc = old;
 	/* The new loglevel first: the worker logs the change at it. */
 	cubelog_update(b, c);
-	r = cube_sync(b, c, false, errv);
+	r = tell ? cube_sync(b, c, false, errv) : 0;
 	c->stored_doc = NULL;
 	if (r) {
 		c->doc = old;
@@ -490,7 +505,7 @@ cube_update(struct broker *b, struct cube *c, struct cub_val *newdoc,
 		c->doc = old;
 		cubelog_update(b, c);
 		cub_val__free(newdoc);
-		if (cube_sync(b, c, false, &e2))
+		if (tell && cube_sync(b, c, false, &e2))
 			log_err("cube '%s': rollback to the previous "
 				"configuration failed",
 			    c->name);
