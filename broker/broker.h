@@ -4,7 +4,8 @@
  * supervises workers, plus one thread per service that serves that
  * service's worker calls (bpf.load, map.*).  b->lock guards the cube list
  * and every cube's object table; the main thread never holds it while it
- * waits for a worker (the worker may be calling back).
+ * waits for a worker (the worker may be calling back), and no thread holds
+ * it across a verifier load (bpfobj_load(), docs/architecture.md).
  */
 #ifndef CUBICLED_BROKER_H
 #define CUBICLED_BROKER_H
@@ -105,6 +106,17 @@ struct cube {
 	struct bpfobj *obj;  /* NULL until the worker loads it */
 	struct bport *ports;
 	struct cube *next;
+	/*
+	 * Locking across a verifier load (bpfobj.c): loading is set while a
+	 * bpf.load of the cube's object runs without b->lock; removed when
+	 * the cube left b->cubes (deleted) meanwhile, so the load installs
+	 * nothing; orphan when its deleter let go of it first, so the
+	 * load's end frees it (it waits in b->dying).  All three change
+	 * under b->lock only.
+	 */
+	bool loading;
+	bool removed;
+	bool orphan;
 };
 
 struct service {
@@ -118,6 +130,9 @@ struct service {
 	struct cub_val *schema_wire;
 	struct cub_bpf_policy policy;
 	struct log_limit log_limit; /* what its loads make the broker log */
+	/* Map bytes of its loads in progress, reserved against
+	 * --max-service-map-bytes until they end (b->lock). */
+	uint64_t map_bytes_loading;
 	/* Supervision. */
 	pid_t pid;
 	unsigned restarts;
@@ -156,6 +171,7 @@ struct broker {
 	pthread_mutex_t lock;
 	struct service *svcs;
 	struct cube *cubes;
+	struct cube *dying; /* deleted during their load: freed by its end */
 	nng_socket client;
 	nng_socket events;
 	struct clients *cl; /* client and events connections (clients.c) */
@@ -194,6 +210,14 @@ int cube_create(struct broker *b, struct service *svc, const char *name,
 int cube_update(struct broker *b, struct cube *c, struct cub_val *newdoc,
     struct cub_val **errv);
 int cube_delete(struct broker *b, struct cube *c, struct cub_val **errv);
+/*
+ * Lock held: let go of a cube already out of b->cubes (removed): unpin
+ * and free it, or, while a load of its object runs, leave both to the
+ * load's end (the cube waits in b->dying).  0 or the unpin's -errno.
+ */
+int cube_release(struct broker *b, struct cube *c);
+/* Lock held: take c out of b->dying, unpin and free it (a load's end). */
+void cube_reap(struct broker *b, struct cube *c);
 int cube_sync(
     struct broker *b, struct cube *c, bool create, struct cub_val **errv);
 struct cube *cube_free(struct cube *c);
@@ -201,6 +225,11 @@ const char *hook_name(enum hook h);
 int hook_parse(const char *s, enum hook *h);
 
 /* bpfobj.c */
+/*
+ * Load (or keep, same bytes) the cube's object.  Called and returns with
+ * b->lock held, but drops it around the verifier: the caller may touch c
+ * afterwards only on success (a cube deleted meanwhile is gone).
+ */
 int bpfobj_load(struct broker *b, struct cube *c, const void *elf, size_t len,
     struct cub_val **errv);
 int bpfobj_adopt(struct broker *b, struct cube *c, uint64_t hash);

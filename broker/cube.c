@@ -105,6 +105,51 @@ cube_unlink(struct broker *b, struct cube *c)
 }
 
 int
+cube_release(struct broker *b, struct cube *c)
+{
+	int r;
+
+	c->removed = true;
+	if (c->loading) {
+		/* bpfobj_load() has it: its end unpins and frees it. */
+		c->orphan = true;
+		c->next = b->dying;
+		b->dying = c;
+		return 0;
+	}
+	r = bpfobj_unpin(b, c->name);
+	cube_free(c);
+	return r;
+}
+
+void
+cube_reap(struct broker *b, struct cube *c)
+{
+	struct cube **pp;
+	int r;
+
+	for (pp = &b->dying; *pp; pp = &(*pp)->next)
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	if ((r = bpfobj_unpin(b, c->name)))
+		log_errno(r, "cube '%s': unpin after its load", c->name);
+	cube_free(c);
+}
+
+static bool
+cube_dying(struct broker *b, const char *name)
+{
+	struct cube *c;
+
+	for (c = b->dying; c; c = c->next)
+		if (!strcmp(c->name, name))
+			return true;
+	return false;
+}
+
+int
 cube_sync(struct broker *b, struct cube *c, bool create, struct cub_val **errv)
 {
 	struct cub_val *p = cub_val__map(), *res = NULL;
@@ -357,6 +402,17 @@ cube_create(struct broker *b, struct service *svc, const char *name,
 		    cub_err_val(CUB_E_EXISTS, "cube '%s' already exists", name);
 		return -EEXIST;
 	}
+	pthread_mutex_lock(&b->lock);
+	r = cube_dying(b, name);
+	pthread_mutex_unlock(&b->lock);
+	if (r) {
+		/* Its pins are removed when that load ends. */
+		*errv = cub_err_val(CUB_E_BUSY,
+		    "cube '%s' was deleted while its object was loading; the "
+		    "load has not ended yet: try again in a few seconds",
+		    name);
+		return -EBUSY;
+	}
 	for (n = b->cubes; n; n = n->next)
 		count++;
 	if (count >= MAX_CUBES) {
@@ -401,9 +457,9 @@ cube_create(struct broker *b, struct service *svc, const char *name,
 		for (struct bport *bp = c->ports; bp; bp = bp->next)
 			topo_detach(b, c, bp);
 		cube_unlink(b, c);
-		bpfobj_unpin(b, c->name);
+		/* A load the worker began may still run (its call timed out). */
+		cube_release(b, c);
 		pthread_mutex_unlock(&b->lock);
-		cube_free(c);
 		return r;
 	}
 	ev = cub_val__map();
@@ -467,6 +523,7 @@ int
 cube_delete(struct broker *b, struct cube *c, struct cub_val **errv)
 {
 	struct cub_val *p, *res = NULL, *e2 = NULL, *ev;
+	struct service *svc = c->svc;
 	struct bport *bp;
 	char name[CUB_NAME_MAX + 1];
 	int r, unpeered;
@@ -475,6 +532,11 @@ cube_delete(struct broker *b, struct cube *c, struct cub_val **errv)
 	/* Recorded as gone before anything is destroyed. */
 	if ((r = broker_save(b, c, errv)))
 		return r;
+	/*
+	 * Out of the cube list before the worker is told: a load of its
+	 * object that runs now (without the lock) installs nothing, and its
+	 * worker can start no other.
+	 */
 	pthread_mutex_lock(&b->lock);
 	for (bp = c->ports; bp; bp = bp->next)
 		if (topo_attached(bp)) {
@@ -482,20 +544,20 @@ cube_delete(struct broker *b, struct cube *c, struct cub_val **errv)
 			port_event(b, c, bp, false);
 		}
 	unpeered = topo_cube_gone(b, c);
+	cube_unlink(b, c);
+	c->removed = true;
 	pthread_mutex_unlock(&b->lock);
 	/* The dataplane is the broker's: a worker that is down is told on
 	 * replay (the cube is simply not replayed). */
 	p = cub_val__map();
 	cub_val__set(p, "cube", cub_val__str(name));
-	if (sup_call(c->svc, CUB_M_CUBE_DESTROY, p, &res, &e2, 5000))
+	if (sup_call(svc, CUB_M_CUBE_DESTROY, p, &res, &e2, 5000))
 		log_warn("cube '%s': worker not told of deletion", name);
 	cub_val__free(res);
 	cub_val__free(e2);
 	pthread_mutex_lock(&b->lock);
-	cube_unlink(b, c);
-	r = bpfobj_unpin(b, name);
+	r = cube_release(b, c);
 	pthread_mutex_unlock(&b->lock);
-	cube_free(c);
 	if (r)
 		log_errno(r, "cube '%s': unpin", name);
 	/* The ports that peered with it are unpeered in the store too. */

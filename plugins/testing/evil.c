@@ -9,6 +9,7 @@
  *   cubicle e1 debug stderr what=forge|flood   (evil_hygiene.c)
  *   cubicle e1 debug constructor | escape ... (evil_sandbox.c)
  *   cubicle e1 debug filter | stdin           (evil_seal.c)
+ *   cubicle e1 debug slowload n=N             (evil_slow.c)
  * Never installed.
  */
 #define SF_NO_ENTRY
@@ -27,6 +28,7 @@
 #include "evil_probe.skel.h"
 #include "evil_sandbox.h"
 #include "evil_seal.h"
+#include "evil_slow.h"
 
 static const char *const evil_calls[] = {
     "bpf", "execve", "socket-inet", "fork", "open", "hang", NULL};
@@ -99,6 +101,10 @@ static const struct cub_action evil_actions[] = {
     {.name = "filter",
 	.help = "report the constructor's attempt to stack a seccomp filter"},
     {.name = "stdin", .help = "read what the worker's stdin holds"},
+    {.name = "slowload",
+	.help = "load, from a thread of the worker, objects that take the "
+		"verifier seconds",
+	.args = evil_slow_args},
     {0},
 };
 
@@ -238,6 +244,8 @@ evil_action(struct cub_cube *cube, const struct cub_val *path, const char *name,
 		return evil_sandbox_action(cube, name, args, result);
 	if (!strcmp(name, "filter") || !strcmp(name, "stdin"))
 		return evil_seal_action(cube, name, args, result);
+	if (!strcmp(name, "slowload"))
+		return evil_slow_action(cube, args, result);
 	what = cub_val__get_str(args, "object");
 	if (!strcmp(what, "probe-read"))
 		elf = evil_probe__elf_bytes(&len);
@@ -251,6 +259,7 @@ evil_action(struct cub_cube *cube, const struct cub_val *path, const char *name,
 
 static const struct cub_plugin_ops evil_ops = {
     .apply = sf_apply,
+    .destroy = evil_slow_destroy,
     .show = sf_show,
     .action = evil_action,
     .packet_in = sf_packet_in,
