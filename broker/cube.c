@@ -457,7 +457,7 @@ cube_create(struct broker *b, struct service *svc, const char *name,
 		for (struct bport *bp = c->ports; bp; bp = bp->next)
 			topo_detach(b, c, bp);
 		cube_unlink(b, c);
-		/* A load the worker began may still run (its call timed out). */
+		/* A load the worker began may still run (it timed out). */
 		cube_release(b, c);
 		pthread_mutex_unlock(&b->lock);
 		return r;

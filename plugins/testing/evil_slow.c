@@ -1,13 +1,14 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
  * evil's slow loads:
- *   cubicle e1 debug slowload n=N
+ *   cubicle e1 debug slowload n=N [on-destroy=wait|exit]
  * starts a thread of the worker that asks the broker N times in a row to
  * load evil_slow.bpf.c, which the verifier takes a second or more over
- * (its map renamed each time: evslow_0001, ...), and returns at once: a worker that loops slow loads on its own, outside any
- * call of the broker's.  Each load is marked on stderr (the broker's log,
- * as the worker's): "evil-slowload: cube e1: load 2/3 start", then
- * "... end: loaded" (or "refused").  One loop at a time in a worker.
+ * (its map renamed each time: evslow_0001, ...), and returns at once: a
+ * worker that loops slow loads on its own, outside any call of the
+ * broker's.  Each load is marked on stderr (the broker's log, as the
+ * worker's): "evil-slowload: cube e1: load 2/3 start", then "... end:
+ * loaded" (or "refused").  One loop at a time in a worker.
  *
  * The worker runtime is single-threaded: this thread is the only one that
  * calls the broker while it runs (the tests send the worker nothing else
