@@ -9,7 +9,7 @@
  *   cubicle e1 debug stderr what=forge|flood   (evil_hygiene.c)
  *   cubicle e1 debug constructor | escape ... (evil_sandbox.c)
  *   cubicle e1 debug filter | stdin           (evil_seal.c)
- *   cubicle e1 debug slowload n=N             (evil_slow.c)
+ *   cubicle e1 debug slowload n=N             (evil_slowload.c)
  * Never installed.
  */
 #define SF_NO_ENTRY
@@ -28,7 +28,7 @@
 #include "evil_probe.skel.h"
 #include "evil_sandbox.h"
 #include "evil_seal.h"
-#include "evil_slow.h"
+#include "evil_slowload.h"
 
 static const char *const evil_calls[] = {
     "bpf", "execve", "socket-inet", "fork", "open", "hang", NULL};
@@ -104,7 +104,7 @@ static const struct cub_action evil_actions[] = {
     {.name = "slowload",
 	.help = "load, from a thread of the worker, objects that take the "
 		"verifier seconds",
-	.args = evil_slow_args},
+	.args = evil_slowload_args},
     {0},
 };
 
@@ -245,7 +245,7 @@ evil_action(struct cub_cube *cube, const struct cub_val *path, const char *name,
 	if (!strcmp(name, "filter") || !strcmp(name, "stdin"))
 		return evil_seal_action(cube, name, args, result);
 	if (!strcmp(name, "slowload"))
-		return evil_slow_action(cube, args, result);
+		return evil_slowload_action(cube, args, result);
 	what = cub_val__get_str(args, "object");
 	if (!strcmp(what, "probe-read"))
 		elf = evil_probe__elf_bytes(&len);
@@ -259,7 +259,7 @@ evil_action(struct cub_cube *cube, const struct cub_val *path, const char *name,
 
 static const struct cub_plugin_ops evil_ops = {
     .apply = sf_apply,
-    .destroy = evil_slow_destroy,
+    .destroy = evil_slowload_destroy,
     .show = sf_show,
     .action = evil_action,
     .packet_in = sf_packet_in,

@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: BSD-2-Clause
 # Issue 6's last stall, issue 7 "no lock held across a verifier load": a
-# worker that loops slow loads (evil_slow.bpf.c: seconds in the verifier)
+# worker that loops slow loads (evil_slowload.bpf.c: seconds in the verifier)
 # from a thread of its own delays no other service and no client.  While
 # one of its loads runs, a `show` of a simpleforwarder cube and a
 # `simpleforwarder add` both complete before that load ends.  A cube

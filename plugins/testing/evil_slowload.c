@@ -3,7 +3,7 @@
  * evil's slow loads:
  *   cubicle e1 debug slowload n=N [on-destroy=wait|exit]
  * starts a thread of the worker that asks the broker N times in a row to
- * load evil_slow.bpf.c, which the verifier takes a second or more over
+ * load evil_slowload.bpf.c, which the verifier takes a second or more over
  * (its map renamed each time: evslow_0001, ...), and returns at once: a
  * worker that loops slow loads on its own, outside any call of the
  * broker's.  Each load is marked on stderr (the broker's log, as the
@@ -30,20 +30,20 @@
 #include "cubicle/errors.h"
 #include "cubicle/plugin.h"
 
-#include "evil_slow.h"
-#include "evil_slow.skel.h"
+#include "evil_slowload.h"
+#include "evil_slowload.skel.h"
 
-#define EVIL_SLOW_MAX 20
+#define EVIL_SLOWLOAD_MAX 20
 
-static const char *const evil_slow_ends[] = {"wait", "exit", NULL};
+static const char *const evil_slowload_ends[] = {"wait", "exit", NULL};
 
-const struct cub_field evil_slow_args[] = {
+const struct cub_field evil_slowload_args[] = {
     {.name = "n",
 	.type = CUB_T_U32,
 	.help = "how many slow loads in a row (1 to 20, default 1)"},
     {.name = "on-destroy",
 	.type = CUB_T_ENUM,
-	.enums = evil_slow_ends,
+	.enums = evil_slowload_ends,
 	.help = "what the cube's destroy does during a load: wait for it "
 		"(default) or exit the worker"},
     {0},
@@ -72,7 +72,7 @@ slow_loop(void *arg)
 	bool stop;
 	int r;
 
-	orig = evil_slow__elf_bytes(&len);
+	orig = evil_slowload__elf_bytes(&len);
 	elf = malloc(len);
 	if (!elf)
 		return NULL;
@@ -103,7 +103,7 @@ slow_loop(void *arg)
 }
 
 int
-evil_slow_action(
+evil_slowload_action(
     struct cub_cube *cube, const struct cub_val *args, struct cub_val **result)
 {
 	const struct cub_val *nv = cub_val__get(args, "n");
@@ -111,9 +111,9 @@ evil_slow_action(
 	uint64_t n = 1;
 	int r;
 
-	if (nv && (cub_val__as_u64(nv, &n) || n < 1 || n > EVIL_SLOW_MAX))
+	if (nv && (cub_val__as_u64(nv, &n) || n < 1 || n > EVIL_SLOWLOAD_MAX))
 		return cub_cube__set_error(cube, CUB_E_INVAL,
-		    "slowload: n must be 1 to %d", EVIL_SLOW_MAX);
+		    "slowload: n must be 1 to %d", EVIL_SLOWLOAD_MAX);
 	pthread_mutex_lock(&slow.lock);
 	if (slow.cube && slow.done) {
 		pthread_join(slow.thread, NULL);
@@ -143,7 +143,7 @@ evil_slow_action(
 }
 
 void
-evil_slow_destroy(struct cub_cube *cube)
+evil_slowload_destroy(struct cub_cube *cube)
 {
 	pthread_mutex_lock(&slow.lock);
 	if (slow.cube != cube) {

@@ -14,7 +14,7 @@
 
 #include <cubicle/cube.bpf.h>
 
-#define EVIL_SLOW_BRANCHES 16
+#define EVIL_SLOWLOAD_BRANCHES 16
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -24,12 +24,12 @@ struct {
 } evslow_0000 SEC(".maps");
 
 static __always_inline __u32
-evil_slow_len(__u32 x)
+evil_slowload_len(__u32 x)
 {
 	__u32 idx = 0;
 
 #pragma unroll
-	for (int i = 0; i < EVIL_SLOW_BRANCHES; i++) {
+	for (int i = 0; i < EVIL_SLOWLOAD_BRANCHES; i++) {
 		/* Two different updates: clang cannot make them one. */
 		if (x & (1u << i))
 			idx = idx * 3 + i;
@@ -47,7 +47,7 @@ cub_ingress_tc(struct __sk_buff *skb)
 	__u8 buf[32];
 	__u32 k = 0;
 
-	if (bpf_skb_load_bytes(skb, 0, buf, evil_slow_len(skb->len)))
+	if (bpf_skb_load_bytes(skb, 0, buf, evil_slowload_len(skb->len)))
 		return TC_ACT_OK;
 	if (buf[0] == 0xff && bpf_map_lookup_elem(&evslow_0000, &k))
 		return TC_ACT_OK;
@@ -62,7 +62,7 @@ cub_ingress_xdp(struct xdp_md *ctx)
 	__u32 k = 0;
 
 	if (bpf_xdp_load_bytes(
-		ctx, 0, buf, evil_slow_len(ctx->data_end - ctx->data)))
+		ctx, 0, buf, evil_slowload_len(ctx->data_end - ctx->data)))
 		return XDP_PASS;
 	if (buf[0] == 0xff && bpf_map_lookup_elem(&evslow_0000, &k))
 		return XDP_PASS;
