@@ -40,6 +40,7 @@
 #include <linux/magic.h>
 
 #include "broker.h"
+#include "counters.h"
 #include "cube_shared.h"
 #include "cubicle/errors.h"
 #include "egress.h"
@@ -1296,6 +1297,10 @@ bpfobj_load(struct broker *b, struct cube *c, const void *elf, size_t len,
 	obj = open_checked(b, c, elf, len, &bytes, errv);
 	pthread_mutex_lock(&b->lock);
 	r = obj ? 0 : -EPERM;
+	/* The service's counter bindings name maps of this object. */
+	if (!r && !c->removed)
+		r = counters_check_object(
+		    c->svc->counters, c->name, obj, b->ncpus, errv);
 	if (!r && !c->removed && !(r = reserve_bytes(b, c, bytes, errv))) {
 		reserved = true;
 		pthread_mutex_unlock(&b->lock);

@@ -88,6 +88,7 @@ cube_free(struct cube *c)
 	}
 	bpfobj_free(c->obj);
 	cub_val__free(c->doc);
+	free(c->pktq);
 	free(c);
 	return NULL;
 }
@@ -104,19 +105,38 @@ cube_unlink(struct broker *b, struct cube *c)
 		}
 }
 
+void
+cube_remove(struct broker *b, struct cube *c)
+{
+	cube_unlink(b, c);
+	c->removed = true;
+	c->next = b->dying;
+	b->dying = c;
+}
+
+static void
+dying_unlink(struct broker *b, struct cube *c)
+{
+	struct cube **pp;
+
+	for (pp = &b->dying; *pp; pp = &(*pp)->next)
+		if (*pp == c) {
+			*pp = c->next;
+			return;
+		}
+}
+
 int
 cube_release(struct broker *b, struct cube *c)
 {
 	int r;
 
-	c->removed = true;
 	if (c->loading) {
 		/* bpfobj_load() has it: its end unpins and frees it. */
 		c->orphan = true;
-		c->next = b->dying;
-		b->dying = c;
 		return 0;
 	}
+	dying_unlink(b, c);
 	r = bpfobj_unpin(b, c->name);
 	cube_free(c);
 	return r;
@@ -125,14 +145,9 @@ cube_release(struct broker *b, struct cube *c)
 void
 cube_reap(struct broker *b, struct cube *c)
 {
-	struct cube **pp;
 	int r;
 
-	for (pp = &b->dying; *pp; pp = &(*pp)->next)
-		if (*pp == c) {
-			*pp = c->next;
-			break;
-		}
+	dying_unlink(b, c);
 	if ((r = bpfobj_unpin(b, c->name)))
 		log_errno(r, "cube '%s': unpin after its load", c->name);
 	cube_free(c);
@@ -406,10 +421,10 @@ cube_create(struct broker *b, struct service *svc, const char *name,
 	r = cube_dying(b, name);
 	pthread_mutex_unlock(&b->lock);
 	if (r) {
-		/* Its pins are removed when that load ends. */
+		/* Its pins go when its deletion (or its load) ends. */
 		*errv = cub_err_val(CUB_E_BUSY,
-		    "cube '%s' was deleted while its object was loading; the "
-		    "load has not ended yet: try again in a few seconds",
+		    "cube '%s' is being deleted (a load of its object may "
+		    "still run): try again in a few seconds",
 		    name);
 		return -EBUSY;
 	}
@@ -439,14 +454,17 @@ cube_create(struct broker *b, struct service *svc, const char *name,
 	pthread_mutex_lock(&b->lock);
 	/* Peers are recorded now and attached when the program loads. */
 	r = ports_reconcile(b, c, c->doc, errv);
+	c->stored_absent = true; /* until the worker has it */
 	c->next = b->cubes;
 	b->cubes = c;
 	pthread_mutex_unlock(&b->lock);
 	if (!r)
 		r = cube_sync(b, c, true, errv);
+	c->stored_absent = false;
 	if (!r)
 		r = broker_save(b, NULL, errv);
 	if (r) {
+		c->stored_absent = true;
 		struct cub_val *res = NULL, *dp = cub_val__map();
 
 		cub_val__set(dp, "cube", cub_val__str(name));
@@ -456,8 +474,8 @@ cube_create(struct broker *b, struct service *svc, const char *name,
 		pthread_mutex_lock(&b->lock);
 		for (struct bport *bp = c->ports; bp; bp = bp->next)
 			topo_detach(b, c, bp);
-		cube_unlink(b, c);
 		/* A load the worker began may still run (it timed out). */
+		cube_remove(b, c);
 		cube_release(b, c);
 		pthread_mutex_unlock(&b->lock);
 		return r;
@@ -483,7 +501,10 @@ cube_update(struct broker *b, struct cube *c, struct cub_val *newdoc,
 		return r;
 	}
 	c->doc = newdoc;
-	if ((r = cube_sync(b, c, false, errv))) {
+	c->stored_doc = old;
+	r = cube_sync(b, c, false, errv);
+	c->stored_doc = NULL;
+	if (r) {
 		c->doc = old;
 		cub_val__free(newdoc);
 		/* The worker refused (or died): it still runs the old doc. */
@@ -532,10 +553,12 @@ cube_delete(struct broker *b, struct cube *c, struct cub_val **errv)
 	/* Recorded as gone before anything is destroyed. */
 	if ((r = broker_save(b, c, errv)))
 		return r;
+	c->stored_absent = true;
 	/*
 	 * Out of the cube list before the worker is told: a load of its
 	 * object that runs now (without the lock) installs nothing, and its
-	 * worker can start no other.
+	 * worker can start no other.  Its name stays taken (b->dying) until
+	 * cube_release().
 	 */
 	pthread_mutex_lock(&b->lock);
 	for (bp = c->ports; bp; bp = bp->next)
@@ -544,8 +567,7 @@ cube_delete(struct broker *b, struct cube *c, struct cub_val **errv)
 			port_event(b, c, bp, false);
 		}
 	unpeered = topo_cube_gone(b, c);
-	cube_unlink(b, c);
-	c->removed = true;
+	cube_remove(b, c);
 	pthread_mutex_unlock(&b->lock);
 	/* The dataplane is the broker's: a worker that is down is told on
 	 * replay (the cube is simply not replayed). */

@@ -10,7 +10,9 @@
  *   {name: str, type: "string"|"u32"|"u64"|"bool"|"enum"|"ipv4"|
  *    "ipv4-prefix"|"mac"|"list"|"container", flags: uint (CUB_F_*),
  *    help: str, default: str (opt), enum: [str] (opt), min: uint, max: uint,
- *    children: [field] (opt), actions: [{name, help, args: [field]}] (opt)}
+ *    children: [field] (opt), actions: [{name, help, args: [field]}] (opt),
+ *    counter: {map, key, key_field, key_size, offset, width} (opt; the
+ *    engine accepts it, broker/counters.c checks it)}
  */
 #ifndef CUBI_TREE_H
 #define CUBI_TREE_H

@@ -179,7 +179,7 @@ if alive "$tid"; then
 		! alive "$tid" || fail "e3 added again while its old load ran"
 		cub_ok e3 del
 	else
-		grep -qE "deleted while its object was loading|not running" <<<"$err" ||
+		grep -qE "is being deleted|not running" <<<"$err" ||
 			fail "re-adding e3 during its load: exit $rc: $err"
 	fi
 	cub_log "re-adding e3 during its load: exit $rc: $err"
