@@ -15,7 +15,8 @@
  *    only its own service.
  *  - b->lock guards the cube list and every cube's object table against
  *    the worker-call threads; nobody holds it while waiting for a worker
- *    (the worker may be calling back).
+ *    (the worker may be calling back), nor across a verifier load
+ *    (bpfobj_load(), docs/architecture.md).
  *  - the client connection tables' locks (clients.c) guard only those
  *    tables, written by nng's pipe callbacks; nothing is taken under them.
  */
@@ -148,6 +149,17 @@ struct cube {
 	uint64_t log_filtered;   /* program records below the loglevel */
 	unsigned log_drained;    /* records of the current drain */
 	struct cube *next;
+	/*
+	 * Locking across a verifier load (bpfobj.c): loading is set while a
+	 * bpf.load of the cube's object runs without b->lock; removed when
+	 * the cube left b->cubes for b->dying (deleted) meanwhile, so the
+	 * load installs nothing; orphan when its deleter let go of it
+	 * first, so the load's end frees it.  All three change under
+	 * b->lock only.
+	 */
+	bool loading;
+	bool removed;
+	bool orphan;
 };
 
 /*
@@ -186,6 +198,9 @@ struct service {
 	struct cub_bpf_policy policy;
 	struct log_limit log_limit; /* what its loads make the broker log */
 	struct log_limit cube_log_limit; /* lines of its cubes' logs */
+	/* Map bytes of its loads in progress, reserved against
+	 * --max-service-map-bytes until they end (b->lock). */
+	uint64_t map_bytes_loading;
 	/* Supervision. */
 	pid_t pid;
 	unsigned restarts;
@@ -224,6 +239,7 @@ struct broker {
 	pthread_mutex_t lock;
 	struct service *svcs;
 	struct cube *cubes;
+	struct cube *dying; /* deleted, not yet released (b->lock) */
 	nng_socket client;
 	nng_socket events;
 	struct clients *cl; /* client and events connections (clients.c) */
@@ -264,6 +280,16 @@ int cube_create(struct broker *b, struct service *svc, const char *name,
 int cube_update(struct broker *b, struct cube *c, struct cub_val *newdoc,
     struct cub_val **errv);
 int cube_delete(struct broker *b, struct cube *c, struct cub_val **errv);
+/*
+ * Lock held: take c out of b->cubes into b->dying (deleted): its name
+ * stays taken until cube_release() or, while a load of its object runs,
+ * that load's end (cube_reap()) unpins and frees it.  0 or the unpin's
+ * -errno.
+ */
+void cube_remove(struct broker *b, struct cube *c);
+int cube_release(struct broker *b, struct cube *c);
+/* Lock held: take c out of b->dying, unpin and free it (a load's end). */
+void cube_reap(struct broker *b, struct cube *c);
 int cube_sync(
     struct broker *b, struct cube *c, bool create, struct cub_val **errv);
 struct cube *cube_free(struct cube *c);
@@ -292,6 +318,11 @@ int graph_connect(struct broker *b, const struct cub_val *words,
     const struct cub_val *args, bool connect, struct cub_val **errv);
 
 /* bpfobj.c */
+/*
+ * Load (or keep, same bytes) the cube's object.  Called and returns with
+ * b->lock held, but drops it around the verifier: the caller may touch c
+ * afterwards only on success (a cube deleted meanwhile is gone).
+ */
 int bpfobj_load(struct broker *b, struct cube *c, const void *elf, size_t len,
     struct cub_val **errv);
 int bpfobj_adopt(struct broker *b, struct cube *c, uint64_t hash);

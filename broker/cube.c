@@ -106,6 +106,65 @@ cube_unlink(struct broker *b, struct cube *c)
 		}
 }
 
+void
+cube_remove(struct broker *b, struct cube *c)
+{
+	cube_unlink(b, c);
+	c->removed = true;
+	c->next = b->dying;
+	b->dying = c;
+}
+
+static void
+dying_unlink(struct broker *b, struct cube *c)
+{
+	struct cube **pp;
+
+	for (pp = &b->dying; *pp; pp = &(*pp)->next)
+		if (*pp == c) {
+			*pp = c->next;
+			return;
+		}
+}
+
+int
+cube_release(struct broker *b, struct cube *c)
+{
+	int r;
+
+	if (c->loading) {
+		/* bpfobj_load() has it: its end unpins and frees it. */
+		c->orphan = true;
+		return 0;
+	}
+	dying_unlink(b, c);
+	r = bpfobj_unpin(b, c->name);
+	cube_free(c);
+	return r;
+}
+
+void
+cube_reap(struct broker *b, struct cube *c)
+{
+	int r;
+
+	dying_unlink(b, c);
+	if ((r = bpfobj_unpin(b, c->name)))
+		log_errno(r, "cube '%s': unpin after its load", c->name);
+	cube_free(c);
+}
+
+static bool
+cube_dying(struct broker *b, const char *name)
+{
+	struct cube *c;
+
+	for (c = b->dying; c; c = c->next)
+		if (!strcmp(c->name, name))
+			return true;
+	return false;
+}
+
 int
 cube_sync(struct broker *b, struct cube *c, bool create, struct cub_val **errv)
 {
@@ -359,6 +418,17 @@ cube_create(struct broker *b, struct service *svc, const char *name,
 		    cub_err_val(CUB_E_EXISTS, "cube '%s' already exists", name);
 		return -EEXIST;
 	}
+	pthread_mutex_lock(&b->lock);
+	r = cube_dying(b, name);
+	pthread_mutex_unlock(&b->lock);
+	if (r) {
+		/* Its pins go when its deletion (or its load) ends. */
+		*errv = cub_err_val(CUB_E_BUSY,
+		    "cube '%s' is being deleted (a load of its object may "
+		    "still run): try again in a few seconds",
+		    name);
+		return -EBUSY;
+	}
 	for (n = b->cubes; n; n = n->next)
 		count++;
 	if (count >= MAX_CUBES) {
@@ -407,10 +477,10 @@ cube_create(struct broker *b, struct service *svc, const char *name,
 		pthread_mutex_lock(&b->lock);
 		for (struct bport *bp = c->ports; bp; bp = bp->next)
 			topo_detach(b, c, bp);
-		cube_unlink(b, c);
-		bpfobj_unpin(b, c->name);
+		/* A load the worker began may still run (it timed out). */
+		cube_remove(b, c);
+		cube_release(b, c);
 		pthread_mutex_unlock(&b->lock);
-		cube_free(c);
 		return r;
 	}
 	ev = cub_val__map();
@@ -521,6 +591,7 @@ int
 cube_delete(struct broker *b, struct cube *c, struct cub_val **errv)
 {
 	struct cub_val *p, *res = NULL, *e2 = NULL, *ev;
+	struct service *svc = c->svc;
 	struct bport *bp;
 	char name[CUB_NAME_MAX + 1];
 	int r, unpeered;
@@ -530,6 +601,12 @@ cube_delete(struct broker *b, struct cube *c, struct cub_val **errv)
 	if ((r = broker_save(b, c, errv)))
 		return r;
 	c->stored_absent = true;
+	/*
+	 * Out of the cube list before the worker is told: a load of its
+	 * object that runs now (without the lock) installs nothing, and its
+	 * worker can start no other.  Its name stays taken (b->dying) until
+	 * cube_release().
+	 */
 	pthread_mutex_lock(&b->lock);
 	for (bp = c->ports; bp; bp = bp->next)
 		if (topo_attached(bp)) {
@@ -537,20 +614,19 @@ cube_delete(struct broker *b, struct cube *c, struct cub_val **errv)
 			port_event(b, c, bp, false);
 		}
 	unpeered = topo_cube_gone(b, c);
+	cube_remove(b, c);
 	pthread_mutex_unlock(&b->lock);
 	/* The dataplane is the broker's: a worker that is down is told on
 	 * replay (the cube is simply not replayed). */
 	p = cub_val__map();
 	cub_val__set(p, "cube", cub_val__str(name));
-	if (sup_call(c->svc, CUB_M_CUBE_DESTROY, p, &res, &e2, 5000))
+	if (sup_call(svc, CUB_M_CUBE_DESTROY, p, &res, &e2, 5000))
 		log_warn("cube '%s': worker not told of deletion", name);
 	cub_val__free(res);
 	cub_val__free(e2);
 	pthread_mutex_lock(&b->lock);
-	cube_unlink(b, c);
-	r = bpfobj_unpin(b, name);
+	r = cube_release(b, c);
 	pthread_mutex_unlock(&b->lock);
-	cube_free(c);
 	if (r)
 		log_errno(r, "cube '%s': unpin", name);
 	/* The ports that peered with it are unpeered in the store too. */

@@ -159,6 +159,7 @@ wc_load(struct service *s, const struct cub_val *p, struct cub_val **res,
 		pthread_mutex_unlock(&s->b->lock);
 		return -EPERM;
 	}
+	/* Drops the lock around the verifier: on failure c may be gone. */
 	r = bpfobj_load(s->b, c, elf->bin.ptr, elf->bin.len, errv);
 	if (r) {
 		pthread_mutex_unlock(&s->b->lock);
