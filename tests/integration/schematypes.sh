@@ -154,7 +154,8 @@ cub_ok big chain add 7 before=8000
 cub_ok big chain add 9 after=8000
 cub_ok big chain add 11 index=1
 want "big chain_len after inserts" "$(cub big show chain_len)" 8198
-python3 - "$T/s" "$CUB_BUILD/sdk/cubicle" <<'PY' || fail "the 8k chain is not in the order of its inserts"
+check_big() {
+	python3 - "$T/s" "$CUB_BUILD/sdk/cubicle" <<'PY' || fail "the 8k chain is not in the order of its inserts ($1)"
 import json, subprocess, sys
 sock, cli = sys.argv[1], sys.argv[2]
 model = list(range(0, 16384, 2))
@@ -181,4 +182,21 @@ seen = show("show")["chain_seen"]
 assert seen == model[:len(seen)] and len(seen) == 64, seen
 assert show("chain", "8000", "show")["dst"] == "2001:db8::1f40"
 PY
+}
+check_big "as inserted"
+
+# The store keeps every type, and the order, across a restart; the
+# restarted worker is handed the chain in that order.
+for c in t1 t2 t3; do
+	eval "saved_$c=\$(cub $c show -o json)"
+done
+kill "$BROKER_PID"
+wait "$BROKER_PID" 2>/dev/null || true
+broker_start
+for c in t1 t2 t3; do
+	eval "was=\$saved_$c"
+	grep -q chain_seen <<<"$was" || fail "no show of $c before the restart: $was"
+	[ "$(cub $c show -o json)" = "$was" ] || fail "$c changed in a restart: $(cub $c show -o json), was $was"
+done
+check_big "after a restart"
 cub_log "schematypes: types, leaf-lists, ordered chain and references through the CLI, JSON and YAML"
