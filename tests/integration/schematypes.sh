@@ -43,6 +43,8 @@ cub_ok t1 chain add 10 proto=6 src6=2001:DB8::/32 gw6=FE80:0:0:0:0:0:0:1 \
 e=$(cub t1 chain 10 show -o json)
 want "chain 10" "$(pyget "$e" '[d[k] for k in ("proto","src6","gw6","dst","net","sport","dports","match","action")]')" \
     '[6,"2001:db8::/32","fe80::1","2001:db8::1:0:0:1","198.18.0.0/15","1024:65535",[80,443],"web","forward"]'
+want "chain 10 dports as text" "$(cub t1 chain 10 show dports)" 80,443
+cub t1 chain 10 show | grep -qE '^dports +80,443$' || fail "chain 10 as text: $(cub t1 chain 10 show)"
 cub_ok t1 chain 10 set sport=8000:8000 dst=198.18.0.1 dports=
 want "chain 10 after set" "$(pyget "$(cub t1 chain 10 show -o json)" '[d["sport"], d["dst"], d["dports"]]')" \
     '["8000","198.18.0.1",[]]'
