@@ -2524,6 +2524,10 @@ add_param(struct cub_val *arr, const struct snode *f)
 	    cub_val__set(m, "flags", cub_val__uint(f->flags)) ||
 	    (f->dflt && cub_val__set(m, "default", cub_val__dup(f->dflt))))
 		goto fail;
+	if (((f->flags & CUB_F_LEAFLIST) &&
+		cub_val__set(m, "max-items", cub_val__uint(f->max_items))) ||
+	    (f->ref && set_str(m, "ref", f->ref)))
+		goto fail;
 	if (f->nenums) {
 		en = cub_val__array();
 		for (i = 0; en && i < f->nenums; i++)
@@ -2554,8 +2558,9 @@ example_add(char *buf, size_t len, const struct snode *f)
 			    f->enums[i]);
 		snprintf(buf + used, len - used, " %s=<%s>", f->name, alts);
 	} else {
-		snprintf(buf + used, len - used, " %s=<%s>", f->name,
-		    type_name(f->type));
+		snprintf(buf + used, len - used, " %s=<%s%s>", f->name,
+		    type_name(f->type),
+		    f->flags & CUB_F_LEAFLIST ? ",..." : "");
 	}
 }
 

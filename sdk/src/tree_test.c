@@ -1840,6 +1840,16 @@ START_TEST(test_leaflist)
 	ck_assert_ptr_nonnull(strstr(msg, "value 1"));
 	leaves(doc, "allow", "443,8443");
 
+	/* Help says it is a leaf-list, and how many values it takes. */
+	ok(s, doc, W("?", NULL), NULL, NULL, &res);
+	ck_assert_ptr_nonnull(
+	    strstr(cub_val__get_str(res.reply, "example"), " allow=<u16,...>"));
+	arr = cub_val__get(res.reply, "params");
+	for (uint32_t i = 0; i < arr->arr.len; i++)
+		if (!strcmp(cub_val__get_str(arr->arr.items[i], "name"), "allow"))
+			ck_assert_uint_eq(u64_of(arr->arr.items[i], "max-items"), 4);
+	cubi_result__clear(&res);
+
 	cub_val__free(doc);
 	cubi_schema__free(s);
 }
