@@ -92,7 +92,8 @@ run(const struct cubi_schema *s, uint32_t n)
 	char v[24];
 	double t0;
 
-	if (!ids || cubi_tree__new_doc(s, "b", "bench", NULL, NULL, &doc, &errv))
+	if (!ids ||
+	    cubi_tree__new_doc(s, "b", "bench", NULL, NULL, &doc, &errv))
 		die("new_doc", errv);
 	c0 = cubi_tree__key_compares();
 	t0 = now_us();
@@ -111,8 +112,8 @@ run(const struct cubi_schema *s, uint32_t n)
 		default:
 			/* the key three quarters in, found by the index */
 			e = cub_val__get(doc, "chain")->arr.items[len * 3 / 4];
-			snprintf(v, sizeof(v), "%" PRIu64,
-			    cub_val__get(e, "id")->u);
+			snprintf(
+			    v, sizeof(v), "%" PRIu64, cub_val__get(e, "id")->u);
 			add(s, doc, i, i % 5 == 3 ? "before" : "after", v);
 			break;
 		}
@@ -173,15 +174,15 @@ main(int argc, char **argv)
 			first = last, nmin = n;
 		nmax = n;
 		printf("ordered_insert_%u %.2f us\n", n, last.insert_us);
-		printf("ordered_insert_compares_%u %.2f keys\n", n,
-		    last.compares);
+		printf(
+		    "ordered_insert_compares_%u %.2f keys\n", n, last.compares);
 		printf("ordered_load_per_entry_%u %.2f us\n", n, last.load_us);
 	}
 	if (nmax != nmin) {
 		printf("ordered_insert_ratio_%u_%u %.2f x\n", nmax, nmin,
 		    last.insert_us / first.insert_us);
-		printf("ordered_load_per_entry_ratio_%u_%u %.2f x\n", nmax, nmin,
-		    last.load_us / first.load_us);
+		printf("ordered_load_per_entry_ratio_%u_%u %.2f x\n", nmax,
+		    nmin, last.load_us / first.load_us);
 	}
 	cubi_schema__free(s);
 	return 0;

@@ -75,7 +75,9 @@ static const struct cub_field chain_fields[] = {
 static const struct cub_field ruleset_schema[] = {
     {.name = "ttl", .type = CUB_T_U8, .help = "hop limit"},
     {.name = "mss", .type = CUB_T_U16, .min = 536, .help = "TCP MSS"},
-    {.name = "sets", .type = CUB_T_LIST, .children = set_fields,
+    {.name = "sets",
+	.type = CUB_T_LIST,
+	.children = set_fields,
 	.help = "named sets of prefixes"},
     {.name = "chain",
 	.type = CUB_T_LIST,
@@ -115,7 +117,8 @@ rs_chain(struct rs_cube *rs, const struct cub_val *chain)
 {
 	uint32_t i;
 
-	rs->chain_len = chain && chain->kind == CUB_V_ARRAY ? chain->arr.len : 0;
+	rs->chain_len =
+	    chain && chain->kind == CUB_V_ARRAY ? chain->arr.len : 0;
 	rs->nseen = 0;
 	for (i = 0; i < rs->chain_len && rs->nseen < CHAIN_SEEN; i++)
 		if (!cub_val__as_u64(cub_val__get(chain->arr.items[i], "id"),

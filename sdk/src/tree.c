@@ -65,7 +65,7 @@ struct snode {
 	uint32_t ntpath;
 	struct sref *refby; /* LIST: the fields that refer to its entries */
 	uint32_t nrefby;
-	bool has_ref;       /* a reference field is at or under this node */
+	bool has_ref; /* a reference field is at or under this node */
 };
 
 /* A field referring to a list's entries, and where it is: the nodes from
@@ -436,8 +436,8 @@ parse_ipv6_text(const char *s, char canon[INET6_ADDRSTRLEN])
 }
 
 static int
-parse_ipv6(const char *s, bool prefix, struct cub_val **out, char *msg,
-    size_t len)
+parse_ipv6(
+    const char *s, bool prefix, struct cub_val **out, char *msg, size_t len)
 {
 	char addr[INET6_ADDRSTRLEN + 8], canon[INET6_ADDRSTRLEN];
 	const char *slash = strrchr(s, '/');
@@ -446,8 +446,8 @@ parse_ipv6(const char *s, bool prefix, struct cub_val **out, char *msg,
 
 	if ((prefix && !slash) || (!prefix && slash) ||
 	    (slash && (size_t)(slash - s) >= sizeof(addr))) {
-		snprintf(msg, len, "'%.64s' is not an IPv6 %s (expected %s)",
-		    s, prefix ? "prefix" : "address",
+		snprintf(msg, len, "'%.64s' is not an IPv6 %s (expected %s)", s,
+		    prefix ? "prefix" : "address",
 		    prefix ? "x:x::x/n" : "x:x::x");
 		return CUB_E_TYPE;
 	}
@@ -455,8 +455,8 @@ parse_ipv6(const char *s, bool prefix, struct cub_val **out, char *msg,
 	    (int)(slash ? (size_t)(slash - s) : strlen(s)), s);
 	if (parse_ipv6_text(addr, canon) ||
 	    (slash && (r = parse_plen(slash + 1, 128, &plen)) == -EINVAL)) {
-		snprintf(msg, len, "'%.64s' is not an IPv6 %s (expected %s)",
-		    s, prefix ? "prefix" : "address",
+		snprintf(msg, len, "'%.64s' is not an IPv6 %s (expected %s)", s,
+		    prefix ? "prefix" : "address",
 		    prefix ? "x:x::x/n" : "x:x::x");
 		return CUB_E_TYPE;
 	}
@@ -465,8 +465,8 @@ parse_ipv6(const char *s, bool prefix, struct cub_val **out, char *msg,
 		    slash + 1);
 		return CUB_E_INVAL;
 	}
-	*out = prefix ? cub_val__strf("%s/%u", canon, plen)
-		      : cub_val__str(canon);
+	*out =
+	    prefix ? cub_val__strf("%s/%u", canon, plen) : cub_val__str(canon);
 	return 0;
 }
 
@@ -650,7 +650,7 @@ parse_scalar_text(const struct snode *f, const char *s, struct cub_val **out,
 			struct snode v4 = *f;
 
 			v4.type = f->type == CUB_T_IP ? CUB_T_IPV4
-						       : CUB_T_IPV4_PREFIX;
+						      : CUB_T_IPV4_PREFIX;
 			r = parse_scalar_text(&v4, s, out, msg, len);
 		}
 		if (r == CUB_E_TYPE)
@@ -749,8 +749,8 @@ parse_leaflist(const struct snode *f, const struct cub_val *in,
 		snprintf(msg, len,
 		    "expected a list of %s (an array, or values separated by "
 		    "commas), got %s",
-		    type_name(f->type), in ? cub_val__kind_name(in->kind)
-					   : "nothing");
+		    type_name(f->type),
+		    in ? cub_val__kind_name(in->kind) : "nothing");
 		return CUB_E_TYPE;
 	}
 	if (in->kind == CUB_V_ARRAY) {
@@ -781,8 +781,8 @@ parse_leaflist(const struct snode *f, const struct cub_val *in,
 			r = parse_scalar(f, &piece, &v, sub, sizeof(sub));
 			p = comma ? comma + 1 : p + strlen(p);
 		} else {
-			r = parse_scalar(f, in->arr.items[i], &v, sub,
-			    sizeof(sub));
+			r = parse_scalar(
+			    f, in->arr.items[i], &v, sub, sizeof(sub));
 		}
 		if (r) {
 			snprintf(msg, len, "value %u: %s", i + 1, sub);
@@ -1093,7 +1093,7 @@ flags_check(struct pctx *pc, const struct snode *n, const struct snode *parent,
 	uint32_t f = n->flags;
 
 	if (f & ~(CUB_F_KEY | CUB_F_RO | CUB_F_INIT | CUB_F_REQUIRED |
-		     CUB_F_LEAFLIST | CUB_F_ORDERED))
+		    CUB_F_LEAFLIST | CUB_F_ORDERED))
 		return perr(pc, path, "unknown flags 0x%x", f);
 	if (action_args && (f & ~(CUB_F_REQUIRED | CUB_F_LEAFLIST)))
 		return perr(pc, path,
@@ -1101,8 +1101,8 @@ flags_check(struct pctx *pc, const struct snode *n, const struct snode *parent,
 	if ((f & CUB_F_ORDERED) && n->type != CUB_T_LIST)
 		return perr(pc, path, "only a list can be ordered");
 	if ((f & CUB_F_LEAFLIST) && !is_leaf(n))
-		return perr(pc, path, "a %s cannot be a leaf-list",
-		    type_name(n->type));
+		return perr(
+		    pc, path, "a %s cannot be a leaf-list", type_name(n->type));
 	if ((f & CUB_F_LEAFLIST) && (f & CUB_F_KEY))
 		return perr(pc, path, "a key cannot be a leaf-list");
 	if (!is_leaf(n) && (f & ~(CUB_F_RO | CUB_F_ORDERED)))
@@ -1133,13 +1133,14 @@ field_ext_parse(struct pctx *pc, struct snode *n, const struct cub_val *m,
 	uint64_t max_items = 0;
 	const char *ref;
 
-	if (mi && (cub_val__as_u64(mi, &max_items) ||
-		      max_items > CUB_LEAFLIST_MAX))
+	if (mi &&
+	    (cub_val__as_u64(mi, &max_items) || max_items > CUB_LEAFLIST_MAX))
 		return perr(pc, path, "max-items is not a number up to %d",
 		    CUB_LEAFLIST_MAX);
 	if (max_items && !(n->flags & CUB_F_LEAFLIST))
-		return perr(pc, path, "max-items on a field that is not a "
-				      "leaf-list");
+		return perr(pc, path,
+		    "max-items on a field that is not a "
+		    "leaf-list");
 	if (n->flags & CUB_F_LEAFLIST)
 		n->max_items =
 		    max_items ? (uint32_t)max_items : CUB_LEAFLIST_DFLT;
@@ -1149,8 +1150,9 @@ field_ext_parse(struct pctx *pc, struct snode *n, const struct cub_val *m,
 	if (!ref)
 		return 0;
 	if (!is_leaf(n) || action_args || (n->flags & CUB_F_RO))
-		return perr(pc, path, "only a writable field of a node can "
-				      "refer to a list");
+		return perr(pc, path,
+		    "only a writable field of a node can "
+		    "refer to a list");
 	n->ref = strdup(ref);
 	return n->ref ? 0 : -ENOMEM;
 }
@@ -1160,8 +1162,8 @@ field_parse(struct pctx *pc, struct snode *parent, const struct cub_val *m,
     int depth, bool action_args, const char *ppath)
 {
 	static const char *const keys[] = {"name", "type", "flags", "help",
-	    "default", "enum", "min", "max", "children", "actions",
-	    "max-items", "ref", NULL};
+	    "default", "enum", "min", "max", "children", "actions", "max-items",
+	    "ref", NULL};
 	const char *name, *type, *help, *dflt, *bad;
 	uint64_t flags, min, max;
 	char sub[PATH_LEN], msg[MSG_LEN];
@@ -1325,8 +1327,10 @@ ref_target(struct pctx *pc, const struct snode *root, struct snode *f,
 		slash = strchr(p, '/');
 		n = slash ? (size_t)(slash - p) : strlen(p);
 		if (!n || n > CUB_NAME_MAX || f->ntpath == CUB_SCHEMA_DEPTH_MAX)
-			return perr(pc, path, "ref '%.64s' is not a path of "
-					      "names", f->ref);
+			return perr(pc, path,
+			    "ref '%.64s' is not a path of "
+			    "names",
+			    f->ref);
 		snprintf(part, sizeof(part), "%.*s", (int)n, p);
 		k = cur->type == CUB_T_CONTAINER ? find_kid(cur, part) : NULL;
 		if (!k || is_leaf(k))
@@ -1337,12 +1341,12 @@ ref_target(struct pctx *pc, const struct snode *root, struct snode *f,
 		cur = k;
 		p += n + (slash ? 1 : 0);
 		if (slash && !*p)
-			return perr(pc, path, "ref '%.64s' ends in '/'",
-			    f->ref);
+			return perr(
+			    pc, path, "ref '%.64s' ends in '/'", f->ref);
 	}
 	if (!k || k->type != CUB_T_LIST)
-		return perr(pc, path, "ref '%.64s' does not name a list",
-		    f->ref);
+		return perr(
+		    pc, path, "ref '%.64s' does not name a list", f->ref);
 	if (k->flags & CUB_F_RO)
 		return perr(pc, path,
 		    "ref '%.64s': a read-only list is the service's", f->ref);
@@ -2012,8 +2016,11 @@ list_insert_at(const struct snode *list, struct cub_val *arr, uint32_t idx,
 	memmove(&arr->arr.items[idx + 1], &arr->arr.items[idx],
 	    (arr->arr.len - 1 - idx) * sizeof(*arr->arr.items));
 	arr->arr.items[idx] = e;
-	if (!fresh)
-		return 0; /* rebuilt on the next lookup */
+	if (!fresh) {
+		if (ki)
+			ki->len = UINT32_MAX; /* rebuilt on the next lookup */
+		return 0;
+	}
 	if (2 * (uint64_t)arr->arr.len > ki->mask + 1) {
 		if (kindex_fill(list, ki, arr, arr->arr.len))
 			ki->len = UINT32_MAX;
@@ -2084,7 +2091,8 @@ refs_check_map(const struct cub_val *doc, const struct snode *n,
 			r = refs_check(doc, k, v, sub, errv);
 		} else if (v->kind == CUB_V_ARRAY) {
 			for (j = 0, r = 0; !r && j < v->arr.len; j++)
-				r = ref_one(doc, k, v->arr.items[j], path, errv);
+				r = ref_one(
+				    doc, k, v->arr.items[j], path, errv);
 		} else {
 			r = ref_one(doc, k, v, path, errv);
 		}
@@ -2106,9 +2114,9 @@ refs_check(const struct cub_val *doc, const struct snode *n,
 	if (n->type != CUB_T_LIST)
 		return refs_check_map(doc, n, v, path, errv);
 	for (i = 0; v && v->kind == CUB_V_ARRAY && i < v->arr.len; i++) {
-		val_text_short(cub_val__get(v->arr.items[i],
-				   key_at(n, 0)->name) ?: v,
-		    kt, sizeof(kt));
+		val_text_short(
+		    cub_val__get(v->arr.items[i], key_at(n, 0)->name) ?: v, kt,
+		    sizeof(kt));
 		path_join(sub, sizeof(sub), path, kt);
 		if ((r = refs_check_map(doc, n, v->arr.items[i], sub, errv)))
 			return r;
@@ -2164,8 +2172,8 @@ ref_used(const struct sref *r, uint32_t d, const struct cub_val *cur,
 		e = v->arr.items[i];
 		if (e == skip)
 			continue;
-		val_text_short(cub_val__get(e, key_at(n, 0)->name) ?: e, kt,
-		    sizeof(kt));
+		val_text_short(
+		    cub_val__get(e, key_at(n, 0)->name) ?: e, kt, sizeof(kt));
 		path_join(where, len, where, kt);
 		if (ref_used(r, d + 1, e, kv, skip, where, len))
 			return true;
@@ -2190,8 +2198,8 @@ refs_held(const struct cub_val *doc, const struct snode *list,
 	kv = cub_val__get(e, key_at(list, 0)->name);
 	for (i = 0; kv && i < list->nrefby; i++) {
 		where[0] = '\0';
-		if (!ref_used(&list->refby[i], 0, doc, kv, e, where,
-			sizeof(where)))
+		if (!ref_used(
+			&list->refby[i], 0, doc, kv, e, where, sizeof(where)))
 			continue;
 		val_text_short(kv, shown, sizeof(shown));
 		return fail(errv, CUB_E_BUSY, path,
@@ -2628,6 +2636,10 @@ help_build(const struct snode *n, enum loc_kind kind, const char *const *verbs,
 			if (is_leaf(k) && !(k->flags & (CUB_F_KEY | CUB_F_RO)))
 				example_add(ex, sizeof(ex), k);
 		}
+		if (n->flags & CUB_F_ORDERED)
+			snprintf(ex + strlen(ex), sizeof(ex) - strlen(ex),
+			    " [index=<n>|position=<first|last>|before=<key>|"
+			    "after=<key>]");
 	} else {
 		snprintf(ex, sizeof(ex), "%s set", prefix);
 		for (i = 0; i < n->nkids; i++) {
@@ -2934,16 +2946,16 @@ add_position(struct loc *l, const struct cub_val *args, uint32_t *idx,
 	for (i = 0; *rest && i < args->map.len; i++) {
 		v = args->map.items[i].val;
 		if (!is_position_arg(args->map.items[i].key) &&
-		    cub_val__set(*rest, args->map.items[i].key,
-			cub_val__dup(v)))
+		    cub_val__set(
+			*rest, args->map.items[i].key, cub_val__dup(v)))
 			*rest = cub_val__free(*rest);
 	}
 	if (!*rest)
 		return nomem(errv);
 	text = cub_val__as_str(pos);
 	if (!strcmp(name, "position")) {
-		if (!text || (strcasecmp(text, "first") &&
-				 strcasecmp(text, "last")))
+		if (!text ||
+		    (strcasecmp(text, "first") && strcasecmp(text, "last")))
 			return fail(errv, CUB_E_INVAL, l->path,
 			    "position: expected first or last");
 		*idx = strcasecmp(text, "first") ? len : 0;
@@ -3005,8 +3017,8 @@ do_add(struct loc *l, const struct cub_val *words, uint32_t i,
 		    "the list is full: at most %u entries",
 		    CUBI_LIST_ENTRIES_MAX);
 	else if (!(r = add_position(l, args, &at, &rest, errv)))
-		r = new_entry(l->n, keys, body, rest ? rest : args, sub, &e,
-		    errv);
+		r = new_entry(
+		    l->n, keys, body, rest ? rest : args, sub, &e, errv);
 	keys_free(keys, l->n->nkeys);
 	cub_val__free(rest);
 	if (r)
@@ -3021,7 +3033,9 @@ do_add(struct loc *l, const struct cub_val *words, uint32_t i,
 		}
 		if (l->undo)
 			*l->undo = (struct cubi_undo){.kind = UNDO_REMOVE,
-			    .node = l->dn, .list = l->n, .idx = at};
+			    .node = l->dn,
+			    .list = l->n,
+			    .idx = at};
 	} else {
 		arr = cub_val__array();
 		if (!arr || cub_val__push(arr, e)) {
@@ -3061,8 +3075,8 @@ do_del_keys(struct loc *l, const struct cub_val *words, uint32_t i,
 	else if (l->n->flags & CUB_F_RO)
 		r = fail(errv, CUB_E_RO, l->path, "is read-only");
 	else
-		r = refs_held(l->spine[0].dn, l->n, l->dn->arr.items[idx],
-		    l->path, errv);
+		r = refs_held(
+		    l->spine[0].dn, l->n, l->dn->arr.items[idx], l->path, errv);
 	keys_free(keys, l->n->nkeys);
 	if (r)
 		return r;

@@ -1681,9 +1681,8 @@ START_TEST(test_types_scalar)
 	struct cubi_result res;
 
 	/* u8 and u16: stored as numbers, ranges named in the refusal. */
-	ck_assert_uint_eq(u64_of(set_get(s, doc, "ttl", "255") ? doc : doc,
-			      "ttl"),
-	    255);
+	ck_assert_uint_eq(
+	    u64_of(set_get(s, doc, "ttl", "255") ? doc : doc, "ttl"), 255);
 	refused(s, doc, "ttl", "256", CUB_E_INVAL, "[0, 255]");
 	refused(s, doc, "ttl", "-1", CUB_E_TYPE, "u8");
 	refused(s, doc, "ttl", "x", CUB_E_TYPE, "decimal");
@@ -1717,7 +1716,8 @@ START_TEST(test_types_scalar)
 	refused(s, doc, "v6", "12345::", CUB_E_TYPE, "IPv6 address");
 	canon(s, doc, "net6", "2001:DB8::/32", "2001:db8::/32");
 	canon(s, doc, "net6", "::/0", "::/0");
-	canon(s, doc, "net6", "2001:DB8:0:0:1:0:0:0/128", "2001:db8:0:0:1::/128");
+	canon(
+	    s, doc, "net6", "2001:DB8:0:0:1:0:0:0/128", "2001:db8:0:0:1::/128");
 	refused(s, doc, "net6", "2001:db8::/129", CUB_E_INVAL, "over 128");
 	refused(s, doc, "net6", "2001:db8::/032", CUB_E_TYPE, "IPv6 prefix");
 	refused(s, doc, "net6", "2001:db8::/", CUB_E_TYPE, "IPv6 prefix");
@@ -1789,8 +1789,8 @@ leaves(const struct cub_val *doc, const char *field, const char *want)
 			    "%s%s", i ? "," : "",
 			    cub_val__as_str(v->arr.items[i]));
 	}
-	ck_assert_msg(!strcmp(got, want), "%s is [%s], not [%s]", field, got,
-	    want);
+	ck_assert_msg(
+	    !strcmp(got, want), "%s is [%s], not [%s]", field, got, want);
 }
 
 START_TEST(test_leaflist)
@@ -1821,7 +1821,8 @@ START_TEST(test_leaflist)
 	leaves(doc, "allow", "443,8443");
 
 	/* Refusals name the field and what was wrong; nothing changes. */
-	refused(s, doc, "allow", "1,2,3,4,5", CUB_E_INVAL, "5 values, at most 4");
+	refused(
+	    s, doc, "allow", "1,2,3,4,5", CUB_E_INVAL, "5 values, at most 4");
 	refused(s, doc, "allow", "80,80", CUB_E_INVAL, "'80' is given twice");
 	refused(s, doc, "allow", "80,x", CUB_E_TYPE, "value 2");
 	refused(s, doc, "allow", "80,70000", CUB_E_INVAL, "[0, 65535]");
@@ -1846,8 +1847,10 @@ START_TEST(test_leaflist)
 	    strstr(cub_val__get_str(res.reply, "example"), " allow=<u16,...>"));
 	arr = cub_val__get(res.reply, "params");
 	for (uint32_t i = 0; i < arr->arr.len; i++)
-		if (!strcmp(cub_val__get_str(arr->arr.items[i], "name"), "allow"))
-			ck_assert_uint_eq(u64_of(arr->arr.items[i], "max-items"), 4);
+		if (!strcmp(
+			cub_val__get_str(arr->arr.items[i], "name"), "allow"))
+			ck_assert_uint_eq(
+			    u64_of(arr->arr.items[i], "max-items"), 4);
 	cubi_result__clear(&res);
 
 	cub_val__free(doc);
@@ -1917,11 +1920,11 @@ order_is(const struct cub_val *doc, const char *list, const char *want)
 	uint32_t i;
 
 	for (i = 0; arr && i < arr->arr.len; i++)
-		snprintf(got + strlen(got), sizeof(got) - strlen(got),
-		    "%s%llu", i ? "," : "",
+		snprintf(got + strlen(got), sizeof(got) - strlen(got), "%s%llu",
+		    i ? "," : "",
 		    (unsigned long long)u64_of(arr->arr.items[i], "id"));
-	ck_assert_msg(!strcmp(got, want), "%s is [%s], not [%s]", list, got,
-	    want);
+	ck_assert_msg(
+	    !strcmp(got, want), "%s is [%s], not [%s]", list, got, want);
 }
 
 START_TEST(test_ordered)
@@ -1933,8 +1936,8 @@ START_TEST(test_ordered)
 
 	run_ok(s, doc, W("chain", "add", "1", NULL), NULL);
 	run_ok(s, doc, W("chain", "add", "2", NULL), A("dport", "80", NULL));
-	run_ok(s, doc, W("chain", "add", "0", NULL),
-	    A("position", "first", NULL));
+	run_ok(
+	    s, doc, W("chain", "add", "0", NULL), A("position", "first", NULL));
 	run_ok(s, doc, W("chain", "add", "5", NULL), A("index", "1", NULL));
 	run_ok(s, doc, W("chain", "add", "7", NULL), A("before", "2", NULL));
 	run_ok(s, doc, W("chain", "add", "9", NULL), A("after", "0", NULL));
@@ -1949,11 +1952,17 @@ START_TEST(test_ordered)
 	ck_assert_str_eq(
 	    cub_val__get_str(res.reply->arr.items[6], "dport"), "22:23");
 	cubi_result__clear(&res);
-	ok(s, doc, W("chain", "show", NULL), A("limit", "2", "after", "5", NULL),
-	    NULL, &res);
-	ck_assert_uint_eq(u64_of(cub_val__get(res.reply, "entries")->arr.items[0],
-			      "id"),
-	    1);
+	ok(s, doc, W("chain", "show", NULL),
+	    A("limit", "2", "after", "5", NULL), NULL, &res);
+	ck_assert_uint_eq(
+	    u64_of(cub_val__get(res.reply, "entries")->arr.items[0], "id"), 1);
+	cubi_result__clear(&res);
+
+	/* Help shows where an add can put the entry. */
+	ok(s, doc, W("chain", "?", NULL), NULL, NULL, &res);
+	ck_assert_ptr_nonnull(strstr(cub_val__get_str(res.reply, "example"),
+	    "add <id> dport=<port-range> [index=<n>|position=<first|last>|"
+	    "before=<key>|after=<key>]"));
 	cubi_result__clear(&res);
 
 	/* Bad positions are refused, naming what was wrong. */
@@ -1966,8 +1975,8 @@ START_TEST(test_ordered)
 	msg = bad(s, doc, W("chain", "add", "10", NULL),
 	    A("before", "42", NULL), NULL, CUB_E_NOTFOUND);
 	ck_assert_ptr_nonnull(strstr(msg, "before: no entry '42'"));
-	msg = bad(s, doc, W("chain", "add", "10", NULL),
-	    A("after", "x", NULL), NULL, CUB_E_TYPE);
+	msg = bad(s, doc, W("chain", "add", "10", NULL), A("after", "x", NULL),
+	    NULL, CUB_E_TYPE);
 	msg = bad(s, doc, W("chain", "add", "10", NULL),
 	    A("position", "middle", NULL), NULL, CUB_E_INVAL);
 	ck_assert_ptr_nonnull(strstr(msg, "first or last"));
@@ -2104,7 +2113,8 @@ START_TEST(test_ordered_8k)
 		total += c;
 		if (c > worst)
 			worst = c;
-		memmove(&model[at + 1], &model[at], (len - at) * sizeof(*model));
+		memmove(
+		    &model[at + 1], &model[at], (len - at) * sizeof(*model));
 		model[at] = i;
 		len++;
 		if (i % 2048 == 2047 || i + 1 == n) {
@@ -2178,13 +2188,14 @@ START_TEST(test_refs)
 
 	msg = bad(s, doc, W("chain", "add", "1", NULL), A("ipset", "web", NULL),
 	    NULL, CUB_E_NOTFOUND);
-	ck_assert_ptr_nonnull(strstr(msg, "ipset: 'web' is not an entry of sets"));
+	ck_assert_ptr_nonnull(
+	    strstr(msg, "ipset: 'web' is not an entry of sets"));
 	run_ok(s, doc, W("sets", "add", "web", NULL), NULL);
 	run_ok(s, doc, W("sets", "add", "db", NULL), NULL);
 	run_ok(s, doc, W("chain", "add", "1", NULL), A("ipset", "web", NULL));
 	run_ok(s, doc, W("chain", "add", "2", NULL), A("also", "db,web", NULL));
-	msg = bad(s, doc, W("chain", "1", "set", NULL), A("ipset", "nope", NULL),
-	    NULL, CUB_E_NOTFOUND);
+	msg = bad(s, doc, W("chain", "1", "set", NULL),
+	    A("ipset", "nope", NULL), NULL, CUB_E_NOTFOUND);
 	ck_assert_ptr_nonnull(strstr(msg, "chain 1: ipset: 'nope'"));
 	msg = bad(s, doc, W("chain", "add", "3", NULL),
 	    A("also", "web,mail", NULL), NULL, CUB_E_NOTFOUND);
@@ -2202,7 +2213,8 @@ START_TEST(test_refs)
 	    A("pool", "198.18.0.1", NULL));
 
 	/* Deleting a referenced entry is refused, naming the referrer. */
-	msg = bad(s, doc, W("sets", "del", "web", NULL), NULL, NULL, CUB_E_BUSY);
+	msg =
+	    bad(s, doc, W("sets", "del", "web", NULL), NULL, NULL, CUB_E_BUSY);
 	ck_assert_ptr_nonnull(
 	    strstr(msg, "'web' is still referred to by chain 1 ipset"));
 	msg = bad(s, doc, W("sets", "db", "del", NULL), NULL, NULL, CUB_E_BUSY);
@@ -2226,7 +2238,8 @@ START_TEST(test_refs)
 	run_ok(s, doc, W("chain", "5", "del", NULL), NULL);
 	run_ok(s, doc, W("chain", "1", "del", NULL), NULL);
 	run_ok(s, doc, W("chain", "2", "del", NULL), NULL);
-	msg = bad(s, doc, W("sets", "del", "web", NULL), NULL, NULL, CUB_E_BUSY);
+	msg =
+	    bad(s, doc, W("sets", "del", "web", NULL), NULL, NULL, CUB_E_BUSY);
 	ck_assert_ptr_nonnull(strstr(msg, "by dflt"));
 	cub_val__free(doc);
 
@@ -2247,7 +2260,8 @@ START_TEST(test_refs)
 	cub_val__push(arr, e);
 	cub_val__set(body, "sets", arr);
 	doc = new_doc(s, "r2", NULL, body);
-	msg = bad(s, doc, W("sets", "del", "web", NULL), NULL, NULL, CUB_E_BUSY);
+	msg =
+	    bad(s, doc, W("sets", "del", "web", NULL), NULL, NULL, CUB_E_BUSY);
 	cub_val__free(doc);
 	cubi_schema__free(s);
 }

@@ -104,8 +104,8 @@ struct cub_field {
 #define CUB_SCHEMA_DEPTH_MAX 8
 #define CUB_SCHEMA_FIELDS_MAX 512
 #define CUB_NAME_MAX 32
-#define CUB_LEAFLIST_DFLT 64   /* values in a leaf-list by default */
-#define CUB_LEAFLIST_MAX 4096  /* largest max_items a schema may declare */
+#define CUB_LEAFLIST_DFLT 64  /* values in a leaf-list by default */
+#define CUB_LEAFLIST_MAX 4096 /* largest max_items a schema may declare */
 
 /* Wire name of a type ("ipv4-prefix"), or NULL for an unknown type. */
 const char *cub_ftype__name(enum cub_ftype t);
