@@ -182,7 +182,9 @@ cli_wants_body(const struct cli_cmd *cmd)
 	for (i = 0; i < cmd->words->arr.len; i++) {
 		const char *w = cub_val__as_str(cmd->words->arr.items[i]);
 
-		if (w && (!strcmp(w, "add") || !strcmp(w, "set")))
+		/* append and insert: an ordered list's add */
+		if (w && (!strcmp(w, "add") || !strcmp(w, "set") ||
+			     !strcmp(w, "append") || !strcmp(w, "insert")))
 			return true;
 	}
 	return false;

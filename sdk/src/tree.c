@@ -109,6 +109,11 @@ is_reserved(const char *w)
 	return cubi_path_word(w);
 }
 
+/* An ordered list's verbs besides add (Polycube's chain spellings): no
+ * key of an ordered list is spelled so. */
+#define VERB_APPEND "append"
+#define VERB_INSERT "insert"
+
 /* The args of an ordered list's add that say where the entry goes. */
 static const char *const position_args[] = {
     "index", "position", "before", "after", NULL};
@@ -122,6 +127,13 @@ is_position_arg(const char *w)
 		if (!strcmp(position_args[i], w))
 			return true;
 	return false;
+}
+
+static bool
+is_ordered_verb(const struct snode *list, const char *w)
+{
+	return (list->flags & CUB_F_ORDERED) &&
+	       (!strcmp(w, VERB_APPEND) || !strcmp(w, VERB_INSERT));
 }
 
 static bool
@@ -1665,6 +1677,19 @@ key_parse(const struct snode *k, const struct cub_val *in, struct cub_val **out,
 	return 0;
 }
 
+/* An ordered list's first key cannot be spelled like its verbs. */
+static int
+ordered_keys_ok(const struct snode *list, struct cub_val *const *keys,
+    const char *path, struct cub_val **errv)
+{
+	if (keys && keys[0]->kind == CUB_V_STR &&
+	    is_ordered_verb(list, keys[0]->str.ptr))
+		return fail(errv, CUB_E_INVAL, path,
+		    "%s: '%s' is a verb of an ordered list",
+		    key_at(list, 0)->name, keys[0]->str.ptr);
+	return 0;
+}
+
 /* Key values of a list entry given as a map (body, overlay). */
 static int
 keys_from_map(const struct snode *list, const struct cub_val *src,
@@ -2309,8 +2334,12 @@ merge_list(const struct snode *k, struct cub_val *arr,
 			    "not a map",
 			    i, cub_val__kind_name(src->arr.items[i]->kind));
 		r = keys_from_map(k, src->arr.items[i], &keys, path, errv);
-		if (r)
+		if (!r)
+			r = ordered_keys_ok(k, keys, path, errv);
+		if (r) {
+			keys_free(keys, k->nkeys);
 			return r;
+		}
 		keys_text(k, keys, kt, sizeof(kt));
 		path_join(sub, sizeof(sub), path, kt);
 		if (find_entry(k, arr, keys, &idx)) {
@@ -2579,6 +2608,9 @@ static const struct {
     {"show", "show the configuration and state"},
     {"set", "change fields: set field=value..."},
     {"add", "add an entry: add <keys> [field=value...]"},
+    {VERB_APPEND, "add an entry last: append <keys> [field=value...]"},
+    {VERB_INSERT, "add an entry, first unless index=, before= or after= "
+		  "says where: insert <keys> [field=value...]"},
     {"del", "delete"},
     {"help", "show this help (also ?)"},
 };
@@ -2752,6 +2784,10 @@ unknown_word(const struct loc *l, const char *w, struct cub_val **errv)
 	valid[0] = '\0';
 	for (i = 0; l->kind == L_LIST && list_verbs[i]; i++)
 		buf_add(valid, sizeof(valid), list_verbs[i]);
+	if (l->kind == L_LIST && (l->n->flags & CUB_F_ORDERED)) {
+		buf_add(valid, sizeof(valid), VERB_APPEND);
+		buf_add(valid, sizeof(valid), VERB_INSERT);
+	}
 	for (i = 0; l->kind != L_LIST && map_verbs[i]; i++)
 		if (strcmp(map_verbs[i], "del") || l->root ||
 		    l->kind == L_ENTRY)
@@ -2910,8 +2946,8 @@ static int cursor_keys(const struct loc *l, const char *after,
  * without them (a new map, or NULL when args had none).
  */
 static int
-add_position(struct loc *l, const struct cub_val *args, uint32_t *idx,
-    struct cub_val **rest, struct cub_val **errv)
+add_position(struct loc *l, const char *verb, const struct cub_val *args,
+    uint32_t *idx, struct cub_val **rest, struct cub_val **errv)
 {
 	uint32_t len = l->dn ? l->dn->arr.len : 0, i, at;
 	const struct cub_val *pos = NULL, *v;
@@ -2920,7 +2956,8 @@ add_position(struct loc *l, const struct cub_val *args, uint32_t *idx,
 	uint64_t n;
 	int r;
 
-	*idx = len;
+	/* Polycube's insert puts the rule first unless told otherwise. */
+	*idx = !strcmp(verb, VERB_INSERT) ? 0 : len;
 	*rest = NULL;
 	for (i = 0; args && i < args->map.len; i++) {
 		if (!is_position_arg(args->map.items[i].key))
@@ -2936,6 +2973,11 @@ add_position(struct loc *l, const struct cub_val *args, uint32_t *idx,
 		if (pos)
 			return fail(errv, CUB_E_INVAL, l->path,
 			    "%s= and %s=: give one insert position", name,
+			    args->map.items[i].key);
+		if (!strcmp(verb, VERB_APPEND))
+			return fail(errv, CUB_E_INVAL, l->path,
+			    "%s=: append puts the entry last; insert or add "
+			    "take a position",
 			    args->map.items[i].key);
 		pos = args->map.items[i].val;
 		name = args->map.items[i].key;
@@ -2988,8 +3030,9 @@ add_position(struct loc *l, const struct cub_val *args, uint32_t *idx,
 	return 0;
 }
 
+/* add, or an ordered list's Polycube spellings append and insert. */
 static int
-do_add(struct loc *l, const struct cub_val *words, uint32_t i,
+do_add(struct loc *l, const char *verb, const struct cub_val *words, uint32_t i,
     const struct cub_val *args, const struct cub_val *body,
     struct cubi_result *res, struct cub_val **errv)
 {
@@ -3005,6 +3048,8 @@ do_add(struct loc *l, const struct cub_val *words, uint32_t i,
 	path_join(sub, sizeof(sub), l->path, kt);
 	if (l->n->flags & CUB_F_RO)
 		r = fail(errv, CUB_E_RO, l->path, "is read-only");
+	else if ((r = ordered_keys_ok(l->n, keys, l->path, errv)))
+		;
 	else if (!l->holder || (l->dn && l->dn->kind != CUB_V_ARRAY))
 		r = fail(errv, CUB_E_NOTFOUND, l->path, "not in the document");
 	else if (find_entry(l->n, l->dn, keys, &idx))
@@ -3016,7 +3061,7 @@ do_add(struct loc *l, const struct cub_val *words, uint32_t i,
 		r = fail(errv, CUB_E_LIMIT, l->path,
 		    "the list is full: at most %u entries",
 		    CUBI_LIST_ENTRIES_MAX);
-	else if (!(r = add_position(l, args, &at, &rest, errv)))
+	else if (!(r = add_position(l, verb, args, &at, &rest, errv)))
 		r = new_entry(
 		    l->n, keys, body, rest ? rest : args, sub, &e, errv);
 	keys_free(keys, l->n->nkeys);
@@ -3130,6 +3175,8 @@ do_help(struct loc *l, const struct cub_val *doc, struct cubi_result *res,
 	static const char *const cont_verbs[] = {"show", "set", "help", NULL};
 	static const char *const list_verbs[] = {
 	    "add", "del", "show", "help", NULL};
+	static const char *const ordered_verbs[] = {
+	    "add", VERB_APPEND, VERB_INSERT, "del", "show", "help", NULL};
 	char full[PATH_LEN], prefix[PATH_LEN + 16];
 	const char *cube = cub_val__get_str(doc, "name");
 	const char *const *verbs;
@@ -3137,7 +3184,8 @@ do_help(struct loc *l, const struct cub_val *doc, struct cubi_result *res,
 	path_join(full, sizeof(full), cube ? cube : "", l->path);
 	snprintf(prefix, sizeof(prefix), "cubicle %s", full);
 	if (l->kind == L_LIST)
-		verbs = list_verbs;
+		verbs =
+		    l->n->flags & CUB_F_ORDERED ? ordered_verbs : list_verbs;
 	else if (l->kind == L_ENTRY || l->root)
 		verbs = root_verbs;
 	else
@@ -3634,12 +3682,15 @@ resolve_and_run(const struct cubi_schema *s, struct cub_val *doc,
 		w = word_at(words, i);
 		last = i + 1 == nw;
 		if (l->kind == L_LIST) {
-			if (!strcmp(w, "add")) {
+			if (!strcmp(w, "add") ||
+			    ((l->n->flags & CUB_F_ORDERED) &&
+				(!strcmp(w, VERB_APPEND) ||
+				    !strcmp(w, VERB_INSERT)))) {
 				res->verb = CUBI_ADD;
 				if (l->readonly)
 					return NEEDS_COPY;
 				return do_add(
-				    l, words, i + 1, args, body, res, errv);
+				    l, w, words, i + 1, args, body, res, errv);
 			}
 			if (!strcmp(w, "del")) {
 				res->verb = CUBI_DEL;

@@ -1958,6 +1958,26 @@ START_TEST(test_ordered)
 	    u64_of(cub_val__get(res.reply, "entries")->arr.items[0], "id"), 1);
 	cubi_result__clear(&res);
 
+	/* Polycube's spellings: append puts it last, insert first unless a
+	 * position says otherwise; neither is a verb of an unordered list
+	 * nor a key of an ordered one. */
+	run_ok(
+	    s, doc, W("chain", "append", "20", NULL), A("dport", "53", NULL));
+	run_ok(s, doc, W("chain", "insert", "21", NULL), NULL);
+	run_ok(
+	    s, doc, W("chain", "insert", "22", NULL), A("after", "21", NULL));
+	order_is(doc, "chain", "21,22,0,9,5,1,7,2,3,4,20");
+	msg = bad(s, doc, W("chain", "append", "23", NULL),
+	    A("index", "0", NULL), NULL, CUB_E_INVAL);
+	ck_assert_ptr_nonnull(strstr(msg, "append puts the entry last"));
+	msg = bad(
+	    s, doc, W("plain", "append", "1", NULL), NULL, NULL, CUB_E_TYPE);
+	ck_assert_ptr_nonnull(strstr(msg, "'append' is not a u32"));
+	run_ok(s, doc, W("chain", "21", "del", NULL), NULL);
+	run_ok(s, doc, W("chain", "del", "22", NULL), NULL);
+	run_ok(s, doc, W("chain", "del", "20", NULL), NULL);
+	order_is(doc, "chain", "0,9,5,1,7,2,3,4");
+
 	/* Help shows where an add can put the entry. */
 	ok(s, doc, W("chain", "?", NULL), NULL, NULL, &res);
 	ck_assert_ptr_nonnull(strstr(cub_val__get_str(res.reply, "example"),
@@ -2027,6 +2047,42 @@ START_TEST(test_ordered)
 	run_ok(s, doc, w, A("after", "30", NULL));
 	order_is(doc, "chain", "30,25,20");
 
+	cub_val__free(doc);
+	cubi_schema__free(s);
+}
+END_TEST
+
+/* An ordered list keyed by names: its verbs are no keys. */
+START_TEST(test_ordered_verb_keys)
+{
+	static const struct cub_field named[] = {
+	    {.name = "name", .type = CUB_T_STR, .flags = CUB_F_KEY},
+	    {0},
+	};
+	static const struct cub_field fields[] = {
+	    {.name = "chain",
+		.type = CUB_T_LIST,
+		.flags = CUB_F_ORDERED,
+		.children = named},
+	    {0},
+	};
+	struct cubi_schema *s = schema_of(fields);
+	struct cub_val *doc = new_doc(s, "o1", NULL, NULL), *body, *arr, *e;
+	const char *msg;
+
+	run_ok(s, doc, W("chain", "insert", "web", NULL), NULL);
+	msg = bad(
+	    s, doc, W("chain", "add", "insert", NULL), NULL, NULL, CUB_E_INVAL);
+	ck_assert_ptr_nonnull(
+	    strstr(msg, "name: 'insert' is a verb of an ordered list"));
+	body = cub_val__map();
+	arr = cub_val__array();
+	e = cub_val__map();
+	cub_val__set(e, "name", cub_val__str("append"));
+	cub_val__push(arr, e);
+	cub_val__set(body, "chain", arr);
+	msg = bad(s, doc, W("set", NULL), NULL, body, CUB_E_INVAL);
+	ck_assert_ptr_nonnull(strstr(msg, "'append' is a verb"));
 	cub_val__free(doc);
 	cubi_schema__free(s);
 }
@@ -2349,6 +2405,7 @@ main(void)
 	tcase_add_test(types, test_types_schema_bad);
 	tcase_add_test(types, test_ordered);
 	tcase_add_test(types, test_ordered_schema_bad);
+	tcase_add_test(types, test_ordered_verb_keys);
 	tcase_add_test(types, test_ordered_8k);
 	tcase_add_test(types, test_refs);
 	tcase_add_test(types, test_refs_schema_bad);

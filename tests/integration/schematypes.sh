@@ -3,8 +3,9 @@
 # Issue 7's schema types through the broker, the CLI and the JSON/YAML
 # file paths, on the test-only ruleset service: u8/u16, IPv6 and either-
 # family addresses and prefixes (stored in RFC 5952 form), port ranges,
-# leaf-lists, an ordered chain with insert positions (the order show
-# returns is the order the worker got), references to the "sets" list.
+# leaf-lists, an ordered chain with insert positions and Polycube's
+# append/insert (the order show returns is the order the worker got),
+# references to the "sets" list.
 # Bad input is refused with a message naming the field and what was
 # wrong, and changes nothing.  At size: an 8192-entry chain from a file,
 # with inserts at the front, the middle, the back, before and after a key.
@@ -55,10 +56,14 @@ cub_ok t1 chain add 5 position=first
 cub_ok t1 chain add 15 before=20
 cub_ok t1 chain add 12 after=10
 cub_ok t1 chain add 1 index=0
-order='[1,5,10,12,15,20]'
+# Polycube's spellings: append (last), insert (first, or where told).
+cub_ok t1 chain append 25 action=LOG
+cub_ok t1 chain insert 0
+cub_ok t1 chain insert 18 before=20
+order='[0,1,5,10,12,15,18,20,25]'
 want "chain order" "$(pyget "$(cub t1 chain show -o json)" '[e["id"] for e in d]')" "$order"
 want "order the worker got" "$(pyget "$(cub t1 show -o json)" 'd["chain_seen"]')" "$order"
-want "chain_len" "$(cub t1 show chain_len)" 6
+want "chain_len" "$(cub t1 show chain_len)" 9
 
 # Refusals: clear, naming the field, and nothing changes.
 before=$(snapshot)
@@ -78,6 +83,8 @@ refused_unchanged "match: 'nope' is not an entry of sets" t1 chain add 30 match=
 refused_unchanged "match: 'nope' is not an entry of sets" t1 chain 10 set match=nope
 refused_unchanged "'web' is still referred to by chain 10 match" t1 sets del web
 refused_unchanged "index: 99 is past the end" t1 chain add 30 index=99
+refused_unchanged "append puts the entry last" t1 chain append 30 index=0
+refused_unchanged "index: 99 is past the end" t1 chain insert 30 index=99
 refused_unchanged "before: no entry '99'" t1 chain add 30 before=99
 refused_unchanged "position: expected first or last" t1 chain add 30 position=2
 refused_unchanged "give one insert position" t1 chain add 30 before=5 after=5
