@@ -13,13 +13,15 @@
  * schematypes.sh: u8/u16 fields, an ordered list "chain" whose entries
  * hold IPv6 and either-family addresses and prefixes, port ranges, a
  * leaf-list of ports and a reference to the keyed list "sets"; show
- * reports, as ro fields, how many chain entries the worker got and the
- * ids of the first CHAIN_SEEN of them in the order it got them.
+ * reports, as ro fields, how many chain entries the worker got, the ids
+ * of the first CHAIN_SEEN of them in the order it got them, and how many
+ * have a dst that cub_val__as_ip() reads as IPv6.
  */
 #include <errno.h>
 #include <stdint.h>
 
 #include <linux/bpf.h>
+#include <sys/socket.h>
 
 #include "cubicle/plugin.h"
 #include "simpleforwarder.skel.h"
@@ -89,6 +91,10 @@ static const struct cub_field ruleset_schema[] = {
 	.type = CUB_T_U32,
 	.flags = CUB_F_RO,
 	.help = "chain entries in the last configuration applied"},
+    {.name = "chain_v6",
+	.type = CUB_T_U32,
+	.flags = CUB_F_RO,
+	.help = "chain entries whose dst the worker read as IPv6"},
     {.name = "chain_seen",
 	.type = CUB_T_U32,
 	.flags = CUB_F_RO | CUB_F_LEAFLIST,
@@ -107,7 +113,7 @@ static const struct cub_field ruleset_schema[] = {
 
 struct rs_cube {
 	uint32_t applied;
-	uint32_t chain_len, nseen;
+	uint32_t chain_len, nseen, chain_v6;
 	uint64_t seen[CHAIN_SEEN];
 };
 
@@ -115,15 +121,24 @@ struct rs_cube {
 static void
 rs_chain(struct rs_cube *rs, const struct cub_val *chain)
 {
+	const struct cub_val *e;
+	struct cub_ip dst;
 	uint32_t i;
 
 	rs->chain_len =
 	    chain && chain->kind == CUB_V_ARRAY ? chain->arr.len : 0;
-	rs->nseen = 0;
-	for (i = 0; i < rs->chain_len && rs->nseen < CHAIN_SEEN; i++)
-		if (!cub_val__as_u64(cub_val__get(chain->arr.items[i], "id"),
-			&rs->seen[rs->nseen]))
+	rs->nseen = rs->chain_v6 = 0;
+	for (i = 0; i < rs->chain_len; i++) {
+		e = chain->arr.items[i];
+		if (rs->nseen < CHAIN_SEEN &&
+		    !cub_val__as_u64(
+			cub_val__get(e, "id"), &rs->seen[rs->nseen]))
 			rs->nseen++;
+		/* The typed view a real service would build a map key from. */
+		if (!cub_val__as_ip(cub_val__get(e, "dst"), &dst) &&
+		    dst.family == AF_INET6)
+			rs->chain_v6++;
+	}
 }
 
 static int
@@ -158,6 +173,7 @@ rs_show(struct cub_cube *cube, const struct cub_val *config,
 		if (cub_val__push(seen, cub_val__uint(rs->seen[i])))
 			seen = cub_val__free(seen);
 	if (cub_val__set(overlay, "chain_seen", seen) ||
+	    cub_val__set(overlay, "chain_v6", cub_val__uint(rs->chain_v6)) ||
 	    cub_val__set(overlay, "chain_len", cub_val__uint(rs->chain_len)))
 		return -ENOMEM;
 	return cub_val__set(overlay, "applied", cub_val__uint(rs->applied));

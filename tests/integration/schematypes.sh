@@ -64,6 +64,7 @@ order='[0,1,5,10,12,15,18,20,25]'
 want "chain order" "$(pyget "$(cub t1 chain show -o json)" '[e["id"] for e in d]')" "$order"
 want "order the worker got" "$(pyget "$(cub t1 show -o json)" 'd["chain_seen"]')" "$order"
 want "chain_len" "$(cub t1 show chain_len)" 9
+want "t1 chain_v6" "$(cub t1 show chain_v6)" 0
 
 # Refusals: clear, naming the field, and nothing changes.
 before=$(snapshot)
@@ -105,6 +106,7 @@ cub_ok ruleset add t2 --file "$T/t2.json"
 d=$(cub t2 show -o json)
 want "t2 from JSON" "$(pyget "$d" '[d["ttl"], d["mss"], d["sets"][0]["nets"], [e["id"] for e in d["chain"]], d["chain"][0]["dports"], d["chain"][0]["src6"], d["chain"][0]["sport"], d["chain"][1]["dst"], d["chain"][1]["action"], d["chain_seen"]]')" \
     '[8,9000,["192.0.2.0/24","2001:db8:1::/48"],[3,1],[22,8080],"2001:db8::/48","53","::ffff:198.18.0.1","log",[3,1]]'
+want "t2 chain_v6" "$(cub t2 show chain_v6)" 1
 printf '{"chain": [{"id": 1, "match": "wan"}]}' >"$T/badref.json"
 err=$(cub_refused 2 ruleset add t3 --file "$T/badref.json")
 grep -q "chain 1: match: 'wan' is not an entry of sets" <<<"$err" || fail "bad reference in a file: $err"
@@ -156,6 +158,7 @@ json.dump({"chain": chain}, open(sys.argv[1], "w"))
 PY
 cub_ok ruleset add big --file "$T/big.json"
 want "big chain_len" "$(cub big show chain_len)" 8192
+want "big chain_v6 (the worker's typed view)" "$(cub big show chain_v6)" 8192
 cub_ok big chain add 1 position=first
 cub_ok big chain add 3 index=4096
 cub_ok big chain add 5
