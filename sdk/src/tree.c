@@ -2061,6 +2061,26 @@ list_insert_at(const struct snode *list, struct cub_val *arr, uint32_t idx,
 
 /* ---- references ------------------------------------------------------- */
 
+/* The keys of entry e of list, as a path names it, for messages. */
+static void
+entry_key_text(
+    const struct snode *list, const struct cub_val *e, char *buf, size_t len)
+{
+	const struct cub_val *v;
+	char one[80];
+	uint32_t k;
+
+	buf[0] = '\0';
+	for (k = 0; k < list->nkeys; k++) {
+		v = cub_val__get(e, key_at(list, k)->name);
+		if (v)
+			val_text_short(v, one, sizeof(one));
+		else
+			snprintf(one, sizeof(one), "?");
+		path_join(buf, len, buf, one);
+	}
+}
+
 /* The target list of reference field f in doc, or NULL when absent. */
 static const struct cub_val *
 ref_list(const struct cub_val *doc, const struct snode *f)
@@ -2139,9 +2159,7 @@ refs_check(const struct cub_val *doc, const struct snode *n,
 	if (n->type != CUB_T_LIST)
 		return refs_check_map(doc, n, v, path, errv);
 	for (i = 0; v && v->kind == CUB_V_ARRAY && i < v->arr.len; i++) {
-		val_text_short(
-		    cub_val__get(v->arr.items[i], key_at(n, 0)->name) ?: v, kt,
-		    sizeof(kt));
+		entry_key_text(n, v->arr.items[i], kt, sizeof(kt));
 		path_join(sub, sizeof(sub), path, kt);
 		if ((r = refs_check_map(doc, n, v->arr.items[i], sub, errv)))
 			return r;
@@ -2197,8 +2215,7 @@ ref_used(const struct sref *r, uint32_t d, const struct cub_val *cur,
 		e = v->arr.items[i];
 		if (e == skip)
 			continue;
-		val_text_short(
-		    cub_val__get(e, key_at(n, 0)->name) ?: e, kt, sizeof(kt));
+		entry_key_text(n, e, kt, sizeof(kt));
 		path_join(where, len, where, kt);
 		if (ref_used(r, d + 1, e, kv, skip, where, len))
 			return true;

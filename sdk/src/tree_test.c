@@ -2323,6 +2323,44 @@ START_TEST(test_refs)
 }
 END_TEST
 
+/* A referrer in a two-key list is named by both keys. */
+START_TEST(test_refs_two_keys)
+{
+	static const struct cub_field route_entry[] = {
+	    {.name = "net", .type = CUB_T_IP_PREFIX, .flags = CUB_F_KEY},
+	    {.name = "via", .type = CUB_T_IP, .flags = CUB_F_KEY},
+	    {.name = "table", .type = CUB_T_U8, .ref = "tables"},
+	    {0},
+	};
+	static const struct cub_field table_entry[] = {
+	    {.name = "id", .type = CUB_T_U8, .flags = CUB_F_KEY},
+	    {0},
+	};
+	static const struct cub_field fields[] = {
+	    {.name = "tables", .type = CUB_T_LIST, .children = table_entry},
+	    {.name = "routes", .type = CUB_T_LIST, .children = route_entry},
+	    {0},
+	};
+	struct cubi_schema *s = schema_of(fields);
+	struct cub_val *doc = new_doc(s, "r1", NULL, NULL);
+	const char *msg;
+
+	run_ok(s, doc, W("tables", "add", "254", NULL), NULL);
+	msg = bad(s, doc, W("routes", "add", "2001:db8::/32", "fe80::1", NULL),
+	    A("table", "7", NULL), NULL, CUB_E_NOTFOUND);
+	ck_assert_ptr_nonnull(strstr(
+	    msg, "routes 2001:db8::/32 fe80::1: table: '7' is not an entry"));
+	run_ok(s, doc, W("routes", "add", "2001:DB8::/32", "FE80::1", NULL),
+	    A("table", "254", NULL));
+	msg = bad(
+	    s, doc, W("tables", "del", "254", NULL), NULL, NULL, CUB_E_BUSY);
+	ck_assert_ptr_nonnull(
+	    strstr(msg, "referred to by routes 2001:db8::/32 fe80::1 table"));
+	cub_val__free(doc);
+	cubi_schema__free(s);
+}
+END_TEST
+
 START_TEST(test_refs_schema_bad)
 {
 	static const struct cub_field two_keys[] = {
@@ -2408,6 +2446,7 @@ main(void)
 	tcase_add_test(types, test_ordered_verb_keys);
 	tcase_add_test(types, test_ordered_8k);
 	tcase_add_test(types, test_refs);
+	tcase_add_test(types, test_refs_two_keys);
 	tcase_add_test(types, test_refs_schema_bad);
 	suite_add_tcase(s, types);
 	return cubi_check_run(s);
