@@ -3,7 +3,10 @@
  * cpbench: control-plane latency of a running cubicled, over nng with the
  * client API (bench/control-plane starts the broker and the cube).
  *
- *   show   N x request {words: [CUBE, "show"]}
+ *   show   N x request {words: [CUBE, "show"]}, each followed by one
+ *          bare nng REQ/REP round trip to a child process (a request of
+ *          the show request's size, a reply of the show reply's size):
+ *          the floor a show is compared with, measured interleaved.
  *   set    N x request {words: [CUBE, "ports", PORT, "set"],
  *                       args: {action: drop|forward, outport: OUTPORT},
  *                       rid: fresh}
@@ -22,8 +25,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/rep.h>
+#include <nng/protocol/reqrep0/req.h>
 
 #include "cubicle/client.h"
 
@@ -212,25 +222,202 @@ print_dist(const char *name, double *v, size_t n, unsigned errors)
 	fflush(stdout);
 }
 
+/*
+ * The bare peer: a REP socket in a child process answering every request
+ * with as many bytes as the request's first 4 say, until its parent
+ * goes.  Writes one byte to ready once it listens.  Forked before the
+ * parent starts nng (nng's threads do not survive a fork).
+ */
+static void
+bare_server(const char *url, int ready)
+{
+	static uint8_t reply[1u << 20];
+	nng_socket s;
+	nng_msg *m;
+	uint32_t n;
+
+	if (nng_rep0_open(&s) || nng_listen(s, url, NULL, 0))
+		_exit(1);
+	if (write(ready, "r", 1) != 1)
+		_exit(1);
+	close(ready);
+	while (!nng_recvmsg(s, &m, 0)) {
+		n = 0;
+		if (nng_msg_len(m) >= 4)
+			memcpy(&n, nng_msg_body(m), 4);
+		if (n > sizeof(reply))
+			n = sizeof(reply);
+		nng_msg_clear(m);
+		if (nng_msg_append(m, reply, n) || nng_sendmsg(s, m, 0))
+			nng_msg_free(m);
+	}
+	_exit(0);
+}
+
+struct bare {
+	pid_t pid;
+	char url[256];
+	nng_socket req;
+	bool open;
+	void *request;
+	size_t request_len;
+};
+
+static struct bare bare_peer;
+
+static int
+bare_spawn(struct bare *b, const struct opts *o)
+{
+	char r;
+	int p[2];
+
+	snprintf(b->url, sizeof(b->url), "ipc://%s/cpbench-bare.%d",
+	    o->socket_dir, (int)getpid());
+	if (pipe(p))
+		return -errno;
+	b->pid = fork();
+	if (b->pid < 0)
+		return -errno;
+	if (!b->pid) {
+		close(p[0]);
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		bare_server(b->url, p[1]);
+	}
+	close(p[1]);
+	if (read(p[0], &r, 1) != 1) {
+		close(p[0]);
+		return -EIO;
+	}
+	close(p[0]);
+	return 0;
+}
+
+static int
+bare_open(struct bare *b, const struct opts *o, size_t request_len,
+    size_t reply_len)
+{
+	uint32_t n = (uint32_t)reply_len;
+
+	b->request_len = request_len < 4 ? 4 : request_len;
+	b->request = calloc(1, b->request_len);
+	if (!b->request || !b->pid || nng_req0_open(&b->req))
+		return -EIO;
+	b->open = true;
+	memcpy(b->request, &n, 4);
+	if (nng_setopt_ms(b->req, NNG_OPT_RECVTIMEO, o->timeout_ms) ||
+	    nng_dial(b->req, b->url, NULL, 0))
+		return -EIO;
+	return 0;
+}
+
+static int
+bare_call(struct bare *b)
+{
+	void *buf;
+	size_t len;
+
+	if (nng_send(b->req, b->request, b->request_len, 0) ||
+	    nng_recv(b->req, &buf, &len, NNG_FLAG_ALLOC))
+		return -EIO;
+	nng_free(buf, len);
+	return 0;
+}
+
+static void
+bare_close(struct bare *b)
+{
+	if (b->open)
+		nng_close(b->req);
+	b->open = false;
+	if (b->pid > 0) {
+		kill(b->pid, SIGTERM);
+		waitpid(b->pid, NULL, 0);
+	}
+	b->pid = 0;
+	free(b->request);
+	b->request = NULL;
+}
+
+/* Bytes of one show's request and reply as msgpack, for the bare peer. */
+static int
+show_sizes(struct cub_client *c, const struct opts *o, size_t *req_len,
+    size_t *reply_len)
+{
+	struct cub_val *res = NULL, *params;
+	void *buf;
+	int r;
+
+	r = request(c, words(o->cube, "show", NULL, NULL), cub_val__map(),
+	    false, &res, false);
+	if (r)
+		return r;
+	r = cub_mp_encode(res, &buf, reply_len);
+	cub_val__free(res);
+	if (r)
+		return r;
+	free(buf);
+	/* [0, msgid, "request", {words, args}] plus the frame. */
+	params = cub_val__map();
+	cub_val__set(params, "words", words(o->cube, "show", NULL, NULL));
+	cub_val__set(params, "args", cub_val__map());
+	r = cub_mp_encode(params, &buf, req_len);
+	cub_val__free(params);
+	if (r)
+		return r;
+	free(buf);
+	*req_len += 16;
+	*reply_len += 16;
+	return 0;
+}
+
 static int
 bench_rtt(struct cub_client *c, const struct opts *o)
 {
-	double *v = calloc(o->n, sizeof(*v)), t0;
-	unsigned i, errors = 0;
+	double *v = calloc(o->n, sizeof(*v)), *bv = calloc(o->n, sizeof(*bv));
+	double t0, show_p50, bare_p50, show_p99, bare_p99;
+	unsigned i, errors = 0, berrors = 0;
+	size_t req_len, reply_len;
+	struct bare *b = &bare_peer;
 	int r;
 
-	if (!v)
+	if (!v || !bv)
 		return -ENOMEM;
+	if ((r = show_sizes(c, o, &req_len, &reply_len)) ||
+	    (r = bare_open(b, o, req_len, reply_len))) {
+		fprintf(stderr, "cpbench: bare REQ/REP peer: %s\n",
+		    strerror(-r));
+		bare_close(b);
+		return r;
+	}
 	/* Warm-up: the first calls pay for page faults and the nng pipe. */
-	for (i = 0; i < 20; i++)
+	for (i = 0; i < 20; i++) {
 		show(c, o, true);
+		bare_call(b);
+	}
+	/* Interleaved, so that both see the same load on the machine. */
 	for (i = 0; i < o->n; i++) {
 		t0 = now_us();
 		r = show(c, o, errors > 0);
 		v[i] = now_us() - t0;
 		errors += r != 0;
+		t0 = now_us();
+		r = bare_call(b);
+		bv[i] = now_us() - t0;
+		berrors += r != 0;
 	}
+	bare_close(b);
+	printf("show_request_bytes %zu bytes\nshow_reply_bytes %zu bytes\n",
+	    req_len, reply_len);
 	print_dist("show_rtt", v, o->n, errors);
+	print_dist("bare_rtt", bv, o->n, berrors);
+	show_p50 = pct(v, o->n, 0.50);
+	show_p99 = pct(v, o->n, 0.99);
+	bare_p50 = pct(bv, o->n, 0.50);
+	bare_p99 = pct(bv, o->n, 0.99);
+	printf("show_over_bare_p50 %.2f ratio\n", show_p50 / bare_p50);
+	printf("show_over_bare_p99 %.2f ratio\n", show_p99 / bare_p99);
+	fflush(stdout);
+	free(bv);
 	errors = 0;
 	for (i = 0; i < o->n; i++) {
 		t0 = now_us();
@@ -456,15 +643,23 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 1;
 	}
+	/* Before nng starts its threads in this process. */
+	if (o.rtt && (r = bare_spawn(&bare_peer, &o))) {
+		fprintf(stderr, "cpbench: bare REQ/REP peer: %s\n",
+		    strerror(-r));
+		return 2;
+	}
 	CUB_OPTS(cub_client_opts, copts, .socket_dir = o.socket_dir,
 	    .timeout_ms = o.timeout_ms);
 	c = cub_client__open(&copts);
 	if (!c) {
 		fprintf(stderr, "cpbench: cannot reach cubicled in %s: %s\n",
 		    o.socket_dir, strerror(errno));
+		bare_close(&bare_peer);
 		return 2;
 	}
 	r = o.rtt ? bench_rtt(c, &o) : 0;
+	bare_close(&bare_peer);
 	if (!r && o.restarts)
 		r = bench_restart(c, &o);
 	cub_client__close(c);

@@ -15,6 +15,7 @@
 #include "broker.h"
 #include "call.h"
 #include "cleanup.h"
+#include "counters.h"
 #include "cub_config.h"
 #include "cubicle/errors.h"
 #include "cubicle/proto.h"
@@ -78,11 +79,16 @@ list_services(struct broker *b)
 	struct cub_val *arr = cub_val__array(), *e;
 	struct service *s;
 	struct cube *c;
+	uint64_t dropped;
 	unsigned n;
 
 	for (s = b->svcs; s; s = s->next) {
-		for (n = 0, c = b->cubes; c; c = c->next)
+		for (n = 0, dropped = 0, c = b->cubes; c; c = c->next) {
 			n += c->svc == s;
+			dropped += c->svc == s ? __atomic_load_n(&c->pktin_dropped,
+						  __ATOMIC_RELAXED)
+					    : 0;
+		}
 		e = cub_val__map();
 		cub_val__set(e, "name", cub_val__str(s->name));
 		cub_val__set(e, "status",
@@ -91,6 +97,8 @@ list_services(struct broker *b)
 		cub_val__set(e, "uid", cub_val__uint(s->uid));
 		cub_val__set(e, "restarts", cub_val__uint(s->restarts));
 		cub_val__set(e, "cubes", cub_val__uint(n));
+		cub_val__set(e, "queued", cub_val__uint(s->jq_len));
+		cub_val__set(e, "pktin_dropped", cub_val__uint(dropped));
 		cub_val__push(arr, e);
 	}
 	return arr;
@@ -140,18 +148,19 @@ top_help(struct broker *b)
 }
 
 /*
- * Fill ro fields: port status from the broker, the rest from the worker.
- * Without its worker (restarting) a show would silently lack them: it is
- * refused instead, and the client can retry.
+ * The ro fields of a show, as SHOW_OVERLAYS overlays: port status and the
+ * service's bound counters (counters.c), both read by the broker, and the
+ * worker's answer to a show of config (taken: the part shown, from
+ * cubi_tree__read(), or the whole document).  The worker is asked only
+ * when the service has ro fields no counter binding covers; without its
+ * worker (restarting) such a show would silently lack them: it is refused
+ * instead, and the client can retry.
  */
-/*
- * The ro fields of a show, as two overlays: port status from the broker,
- * and the worker's answer to a show of config (taken: the part shown,
- * from cubi_tree__read(), or the whole document).
- */
+#define SHOW_OVERLAYS 3
+
 static int
 show_overlays(struct broker *b, struct cube *c, struct cub_val *config,
-    struct cub_val *ovs[2], struct cub_val **errv)
+    struct cub_val *ovs[SHOW_OVERLAYS], struct cub_val **errv)
 {
 	const struct cub_val *ports = cub_val__get(c->doc, "ports");
 	struct cub_val *p, *ov = NULL, *e2 = NULL, *st, *sports;
@@ -173,6 +182,13 @@ show_overlays(struct broker *b, struct cube *c, struct cub_val *config,
 		cub_val__push(sports, p);
 	}
 	cub_val__set(st, "ports", sports);
+	ovs[0] = st;
+	ovs[1] = counters_overlay(b, c, config);
+	ovs[2] = NULL;
+	if (!counters_worker_show(c->svc->counters)) {
+		cub_val__free(config);
+		return 0;
+	}
 	p = cub_val__map();
 	cub_val__set(p, "cube", cub_val__str(c->name));
 	cub_val__set(p, "config", config);
@@ -185,13 +201,13 @@ show_overlays(struct broker *b, struct cube *c, struct cub_val *config,
 		    "cube '%s': counters and state unavailable: %s", c->name,
 		    msg);
 		cub_val__free(e2);
-		cub_val__free(st);
+		ovs[0] = cub_val__free(ovs[0]);
+		ovs[1] = cub_val__free(ovs[1]);
 		return -EAGAIN;
 	}
 	if (ov && ov->kind != CUB_V_MAP)
 		ov = cub_val__free(ov);
-	ovs[0] = st;
-	ovs[1] = ov;
+	ovs[2] = ov;
 	return 0;
 }
 
@@ -200,23 +216,25 @@ show_overlays(struct broker *b, struct cube *c, struct cub_val *config,
 static struct cub_val *
 doc_for_show(struct broker *b, struct cube *c, struct cub_val **errv)
 {
-	struct cub_val *doc, *ovs[2];
+	struct cub_val *doc, *ovs[SHOW_OVERLAYS];
 	uint32_t i;
 
 	if (show_overlays(b, c, cub_val__dup(c->doc), ovs, errv))
 		return NULL;
 	doc = cub_val__dup(c->doc);
-	for (i = 0; doc && i < 2; i++)
+	for (i = 0; doc && i < SHOW_OVERLAYS; i++)
 		if (ovs[i])
 			cubi_tree__merge_overlay(c->svc->schema, doc, ovs[i]);
-	cub_val__free(ovs[0]);
-	cub_val__free(ovs[1]);
+	for (i = 0; i < SHOW_OVERLAYS; i++)
+		cub_val__free(ovs[i]);
 	return doc;
 }
 
 /* The cached answer whose rid the request being served reuses for a
- * different request (api_handle() sets it around on_request()). */
-static const struct rid_entry *rid_clash;
+ * different request (api_serve() sets it around on_request()).  Per
+ * thread: another request thread runs while this one waits for its
+ * worker. */
+static __thread const struct rid_entry *rid_clash;
 
 /*
  * A request that changes state must carry a request id, so that a resend
@@ -247,7 +265,8 @@ on_cube(struct broker *b, struct cube *c, struct cubi_request *q,
     struct cub_val **result, struct cub_val **errv)
 {
 	struct cubi_result res = {0};
-	struct cub_val *rest = cub_val__array(), *work = NULL, *p, *ovs[2];
+	struct cub_val *rest = cub_val__array(), *work = NULL, *p;
+	struct cub_val *ovs[SHOW_OVERLAYS];
 	struct service *s = c->svc;
 	uint32_t i;
 	int r;
@@ -291,9 +310,10 @@ on_cube(struct broker *b, struct cube *c, struct cubi_request *q,
 			if ((r = show_overlays(b, c, p, ovs, errv)))
 				break;
 			r = cubi_tree__read(s->schema, c->doc, rest, q->args,
-			    (const struct cub_val *const *)ovs, 2, &res, errv);
-			cub_val__free(ovs[0]);
-			cub_val__free(ovs[1]);
+			    (const struct cub_val *const *)ovs, SHOW_OVERLAYS,
+			    &res, errv);
+			for (i = 0; i < SHOW_OVERLAYS; i++)
+				cub_val__free(ovs[i]);
 			if (!r)
 				*result = TAKE_PTR(res.reply);
 			break;
@@ -528,11 +548,15 @@ rid_store(struct broker *b, const char *rid, uint64_t hash,
 	e->reply = v;
 }
 
-/* Answer the request in hand without blocking (clients.c sends it).
- * Takes errv and result. */
+/*
+ * Answer the request req describes, without blocking: clients.c puts
+ * its routing header back and hands the reply to nng's raw REP, which
+ * queues it per connection.  Takes errv and result.  Any thread,
+ * b->state_lock held or not.
+ */
 static void
-reply(struct broker *b, uint32_t msgid, struct cub_val *errv,
-    struct cub_val *result)
+reply(struct broker *b, const struct client_req *req, uint32_t msgid,
+    struct cub_val *errv, struct cub_val *result)
 {
 	void *buf;
 	size_t len;
@@ -543,27 +567,102 @@ reply(struct broker *b, uint32_t msgid, struct cub_val *errv,
 		    "reply to request %" PRIu32 ": %s", msgid, strerror(-r));
 		return;
 	}
-	clients_reply(b, buf, len);
+	clients_reply(b, req, buf, len);
 	free(buf);
 }
 
+/* Serve a checked request; b->state_lock held.  Takes rpc's content. */
+void
+api_serve(struct broker *b, const struct client_req *req, struct cub_rpc *rpc)
+{
+	struct cub_val *result = NULL, *errv = NULL;
+	struct rid_entry *cached;
+	struct cubi_request q;
+	uint64_t hash;
+
+	if (!cubi_request__check(rpc->params, &q, &errv)) {
+		cached = q.rid ? rid_find(b, q.rid) : NULL;
+		hash = cached ? request_hash(rpc->method, rpc->params) : 0;
+		if (cached && hash && cached->hash == hash) {
+			const struct cub_val *ce =
+			    cub_val__get(cached->reply, "error");
+
+			log_info("request %s answered again from cache", q.rid);
+			errv = ce->kind == CUB_V_NIL ? NULL : cub_val__dup(ce);
+			result =
+			    cub_val__dup(cub_val__get(cached->reply, "result"));
+		} else {
+			/* A read is served afresh; a change is refused by
+			 * mutating(). */
+			rid_clash = cached;
+			on_request(b, &q, &result, &errv);
+			rid_clash = NULL;
+			if (q.rid && q.mutating && !cached)
+				rid_store(b, q.rid,
+				    request_hash(rpc->method, rpc->params),
+				    errv, result);
+		}
+	}
+	reply(b, req, rpc->msgid, errv, result);
+	cub_rpc__clear(rpc);
+}
+
+/*
+ * The service whose request thread must serve a request: the one whose
+ * cube or service the first words name.  NULL: the main thread serves it
+ * (built-in words, unknown names, bad requests).  b->state_lock held.
+ */
+struct service *
+api_route(struct broker *b, const struct cub_rpc *rpc)
+{
+	struct cub_val *errv = NULL;
+	struct cubi_request q;
+	const char *w0, *w1;
+	struct service *s;
+	struct cube *c;
+
+	if (cubi_request__check(rpc->params, &q, &errv)) {
+		cub_val__free(errv);
+		return NULL;
+	}
+	w0 = word(&q, 0);
+	w1 = word(&q, 1);
+	if (!w0)
+		return NULL;
+	if (!strcmp(w0, CUBI_W_CUBE))
+		return w1 && (c = cube_find(b, w1)) ? c->svc : NULL;
+	if (!strcmp(w0, "?") || !strcmp(w0, "help") ||
+	    !strcmp(w0, "cubes") || !strcmp(w0, "services") ||
+	    !strcmp(w0, "show"))
+		return NULL;
+	if ((s = svc_find(b, w0)))
+		return s;
+	if ((c = cube_find(b, w0)))
+		return c->svc;
+	return NULL;
+}
+
+/*
+ * One received request; main thread, b->state_lock held.  Built-in
+ * requests are answered here; one for a service's cube goes to that
+ * service's request thread with req, its way back.  Takes msg.
+ */
 void
 api_handle(struct broker *b, nng_msg *msg)
 {
 	struct cub_val *result = NULL, *errv = NULL;
-	struct rid_entry *cached;
 	struct cub_rpc rpc = {0};
-	uint64_t hash;
-	struct cubi_request q;
+	struct client_req req;
+	struct service *s;
 	char err[256];
 	int r;
 
-	clients_request(b, msg);
+	clients_request(b, msg, &req);
 	r = cub_rpc__decode(
 	    nng_msg_body(msg), nng_msg_len(msg), &rpc, err, sizeof(err));
 	nng_msg_free(msg);
 	if (r || rpc.type != CUB_RPC_REQUEST) {
-		reply(b, rpc.msgid,
+		reply(b, &req, rpc.msgid,
 		    cub_err_val(r == -EMSGSIZE || r == -ELOOP ? CUB_E_TOOBIG
 							      : CUB_E_BADMSG,
 			"%s",
@@ -575,7 +674,6 @@ api_handle(struct broker *b, nng_msg *msg)
 		return;
 	}
 	if (!strcmp(rpc.method, CUB_M_PING)) {
-		struct service *s;
 		bool ready = true;
 
 		for (s = b->svcs; s; s = s->next)
@@ -585,37 +683,17 @@ api_handle(struct broker *b, nng_msg *msg)
 		cub_val__set(result, "pid", cub_val__uint((uint64_t)getpid()));
 		cub_val__set(result, "ready", cub_val__bool(ready));
 	} else if (!strcmp(rpc.method, CUB_M_REQUEST)) {
-		if (!cubi_request__check(rpc.params, &q, &errv)) {
-			cached = q.rid ? rid_find(b, q.rid) : NULL;
-			hash =
-			    cached ? request_hash(rpc.method, rpc.params) : 0;
-			if (cached && hash && cached->hash == hash) {
-				const struct cub_val *ce =
-				    cub_val__get(cached->reply, "error");
-
-				log_info("request %s answered again from cache",
-				    q.rid);
-				errv = ce->kind == CUB_V_NIL ? NULL
-							     : cub_val__dup(ce);
-				result = cub_val__dup(
-				    cub_val__get(cached->reply, "result"));
-			} else {
-				/* A read is served afresh; a change is
-				 * refused by mutating(). */
-				rid_clash = cached;
-				on_request(b, &q, &result, &errv);
-				rid_clash = NULL;
-				if (q.rid && q.mutating && !cached)
-					rid_store(b, q.rid,
-					    request_hash(
-						rpc.method, rpc.params),
-					    errv, result);
-			}
+		s = api_route(b, &rpc);
+		if (!s) {
+			api_serve(b, &req, &rpc);
+			return;
 		}
+		if (!sup_enqueue(s, &req, &rpc, &errv))
+			return; /* answered by the service's thread */
 	} else {
 		errv =
 		    cub_err_val(CUB_E_NOMETHOD, "no method '%s'", rpc.method);
 	}
-	reply(b, rpc.msgid, errv, result);
+	reply(b, &req, rpc.msgid, errv, result);
 	cub_rpc__clear(&rpc);
 }

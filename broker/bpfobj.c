@@ -40,6 +40,7 @@
 #include <linux/magic.h>
 
 #include "broker.h"
+#include "counters.h"
 #include "cube_shared.h"
 #include "cubicle/errors.h"
 #include "egress.h"
@@ -1126,6 +1127,13 @@ bpfobj_load(struct broker *b, struct cube *c, const void *elf, size_t len,
 	if (!obj) {
 		log_svc = NULL;
 		return -EPERM;
+	}
+	/* The service's counter bindings name maps of this object. */
+	if ((r = counters_check_object(
+		 c->svc->counters, c->name, obj, b->ncpus, errv))) {
+		bpf_object__close(obj);
+		log_svc = NULL;
+		return r;
 	}
 	before = pins_before(obj);
 	r = load_unprivileged(c->svc, obj, reason, sizeof(reason));

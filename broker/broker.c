@@ -48,6 +48,9 @@ broker_wake(struct broker *b)
 	(void)n; /* full pipe: the loop wakes up anyway */
 }
 
+/* How soon the loop looks at the rings again when b->lock was busy. */
+#define SLOWPATH_RETRY_MS 10
+
 /* Client requests handled between two looks at everything else. */
 #define CLIENT_BATCH 64
 
@@ -55,7 +58,11 @@ broker_wake(struct broker *b)
  * The main loop sleeps in poll() until a client message, a signal
  * (SIGCHLD: a worker exited; SIGTERM/SIGINT: stop), a wake-up from a
  * service thread (a worker said hello), a packet in a cube's slow-path
- * ring, or the next restart due.  An idle broker uses no CPU.
+ * ring, or the next restart due.  It holds b->state_lock except in
+ * poll(); it never waits for a worker (requests that need one go to the
+ * service's request thread, which replies through clients.c when its
+ * worker has answered), nor for b->lock (slowpath.c takes it only when
+ * free).  An idle broker uses no CPU.
  */
 static int
 main_loop(struct broker *b)
@@ -63,21 +70,34 @@ main_loop(struct broker *b)
 	static struct pollfd pfd[3 + 1024];
 	struct signalfd_siginfo si;
 	char drain[64];
+	bool more = false;
 	nng_msg *msg;
-	int cfd, n, r, i;
+	int cfd, n, t, r, i;
 
 	if ((r = nng_socket_get_int(b->client, NNG_OPT_RECVFD, &cfd)))
 		return log_err("client socket: %s", nng_strerror(r)), -EIO;
+	pthread_mutex_lock(&b->state_lock);
 	while (!b->stop) {
 		sup_tick(b);
 		slowpath_poll(b);
 		pfd[0] = (struct pollfd){.fd = cfd, .events = POLLIN};
 		pfd[1] = (struct pollfd){.fd = b->sigfd, .events = POLLIN};
 		pfd[2] = (struct pollfd){.fd = b->wake[0], .events = POLLIN};
-		n = 3 + slowpath_fds(b, pfd + 3, 1024);
-		if (poll(pfd, (nfds_t)n, sup_next_timeout(b)) < 0 &&
-		    errno != EINTR)
-			return log_errno(-errno, "poll");
+		n = slowpath_fds(b, pfd + 3, 1024);
+		t = more ? 0 : sup_next_timeout(b);
+		if (n < 0) {
+			/* b->lock busy: look at the rings again soon. */
+			t = t >= 0 && t < SLOWPATH_RETRY_MS ? t
+							    : SLOWPATH_RETRY_MS;
+			n = 0;
+		}
+		n += 3;
+		pthread_mutex_unlock(&b->state_lock);
+		if (poll(pfd, (nfds_t)n, t) < 0 && errno != EINTR) {
+			log_errno(-errno, "poll");
+			return -EIO;
+		}
+		pthread_mutex_lock(&b->state_lock);
 		while (read(b->sigfd, &si, sizeof(si)) == sizeof(si))
 			if (si.ssi_signo != SIGCHLD)
 				b->stop = (int)si.ssi_signo;
@@ -89,7 +109,9 @@ main_loop(struct broker *b)
 			    !nng_recvmsg(b->client, &msg, NNG_FLAG_NONBLOCK);
 		     i++)
 			api_handle(b, msg);
+		more = i == CLIENT_BATCH;
 	}
+	pthread_mutex_unlock(&b->state_lock);
 	return 0;
 }
 
@@ -425,6 +447,7 @@ main(int argc, char **argv)
 	log_set_ident("cubicled");
 	log_set_level(b->o.log_level);
 	libbpf_set_print(libbpf_log);
+	pthread_mutex_init(&b->state_lock, NULL);
 	pthread_mutex_init(&b->lock, NULL);
 	/* Signals are read from a signalfd by the main loop: block them
 	 * before any thread (nng's included) exists, so all inherit it. */
@@ -454,9 +477,10 @@ main(int argc, char **argv)
 	raise_nofile(b);
 	if (client_listen(b))
 		return 1;
-	if (sup_init(b))
-		return 1;
-	if (broker_load(b))
+	pthread_mutex_lock(&b->state_lock);
+	r = sup_init(b) || broker_load(b);
+	pthread_mutex_unlock(&b->state_lock);
+	if (r)
 		return 1;
 	log_info("ready: socket-dir %s, state-dir %s, pin-root %s",
 	    b->o.socket_dir, b->o.state_dir, b->o.pin_root);

@@ -1,10 +1,23 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * cubicled internals.  One process, one main thread that serves clients and
- * supervises workers, plus one thread per service that serves that
- * service's worker calls (bpf.load, map.*).  b->lock guards the cube list
- * and every cube's object table; the main thread never holds it while it
- * waits for a worker (the worker may be calling back).
+ * cubicled internals.  One process: a main thread that receives clients'
+ * requests, answers those that need no worker, and supervises workers;
+ * per service, a request thread (supervisor.c sup_exec) that runs the
+ * requests for that service's cubes in arrival order, one worker call in
+ * flight at a time, and feeds its worker the slow-path packets; and per
+ * service a thread that serves that service's worker calls (bpf.load,
+ * map.*).  Locks, always taken in this order:
+ *  - b->state_lock guards the desired state: the cube list, the cubes'
+ *    documents and ports, the services' supervision fields, the rid cache
+ *    and the store.  The main thread holds it except while it polls; a
+ *    request thread holds it while it runs a request and drops it exactly
+ *    while it waits for its worker (sup_call), so a slow worker delays
+ *    only its own service.
+ *  - b->lock guards the cube list and every cube's object table against
+ *    the worker-call threads; nobody holds it while waiting for a worker
+ *    (the worker may be calling back).
+ *  - the client connection tables' locks (clients.c) guard only those
+ *    tables, written by nng's pipe callbacks; nothing is taken under them.
  */
 #ifndef CUBICLED_BROKER_H
 #define CUBICLED_BROKER_H
@@ -20,6 +33,7 @@
 #include <nng/nng.h>
 
 #include "cubicle/plugin.h"
+#include "cubicle/proto.h"
 #include "cubicle/val.h"
 #include "store.h"
 #include "tree.h"
@@ -97,15 +111,59 @@ struct bport {
 
 struct service;
 
+/* A packet a cube sent to the slow path, waiting for its worker. */
+struct pktin {
+	uint32_t port, reason, len;
+	uint8_t data[1536];
+};
+
+/* Packets queued per cube, and sent to the worker in one notification. */
+#define PKTIN_QUEUE 64
+#define PKTIN_BATCH 32
+
 struct cube {
 	char name[CUB_NAME_MAX + 1];
 	struct service *svc;
 	enum hook hook;
 	struct cub_val *doc; /* desired config as last applied */
+	/* While a change of this cube waits for its worker (b->state_lock
+	 * released), what other requests' saves write for it: the document
+	 * before the change, or nothing (being created or deleted). */
+	struct cub_val *stored_doc;
+	bool stored_absent;
 	struct bpfobj *obj;  /* NULL until the worker loads it */
 	struct bport *ports;
+	/* Slow path (slowpath.c): a ring of PKTIN_QUEUE, allocated on the
+	 * first packet.  pktin_dropped (atomic: the worker-call thread adds
+	 * the worker's drops) is shown by 'cubicle services'. */
+	struct pktin *pktq;
+	unsigned pktq_head, pktq_len;
+	uint64_t pktin_sent, pktin_dropped;
 	struct cube *next;
 };
+
+/*
+ * A client request's way back (clients.c): its connection and the
+ * routing header nng's raw REP put on it, kept from receipt to reply so
+ * that any thread can answer it at any time.
+ */
+#define CLIENT_HDR_MAX 64
+struct client_req {
+	nng_pipe pipe;
+	uint8_t hdr[CLIENT_HDR_MAX];
+	size_t hdrlen;
+	bool drop; /* no reply: close the connection (clients_reply()) */
+};
+
+/* A client request handed to a service's request thread. */
+struct sjob {
+	struct client_req req;
+	struct cub_rpc rpc;
+	struct sjob *next;
+};
+
+/* Requests queued per service beyond which new ones are refused. */
+#define SVC_QUEUE_MAX 32
 
 struct service {
 	char name[CUB_NAME_MAX + 1];
@@ -116,6 +174,7 @@ struct service {
 	/* Fixed at the first hello of this broker run (or loaded). */
 	struct cubi_schema *schema;
 	struct cub_val *schema_wire;
+	struct ctr_table *counters; /* its broker-read counters (counters.c) */
 	struct cub_bpf_policy policy;
 	struct log_limit log_limit; /* what its loads make the broker log */
 	/* Supervision. */
@@ -133,6 +192,14 @@ struct service {
 	uint32_t cmd_pipe;
 	uint32_t calls_pipe;
 	pthread_t thread;
+	/* The request thread (sup_exec), its FIFO and its wake-up; all under
+	 * b->state_lock. */
+	pthread_t exec;
+	pthread_cond_t cond;
+	struct sjob *jq_head, **jq_tail;
+	unsigned jq_len;
+	bool replay_due;    /* hello came: replay before any request */
+	bool replay_queued; /* replay_due set or replay running */
 	struct service *next;
 };
 
@@ -142,17 +209,9 @@ struct rid_entry {
 	struct cub_val *reply; /* {error, result} */
 };
 
-/* A packet a cube sent to the slow path, waiting for its worker. */
-struct pktin {
-	struct cube *cube;
-	uint32_t port, reason, len;
-	uint8_t data[1536];
-};
-
-#define PKTIN_QUEUE 128
-
 struct broker {
 	struct broker_opts o;
+	pthread_mutex_t state_lock;
 	pthread_mutex_t lock;
 	struct service *svcs;
 	struct cube *cubes;
@@ -162,9 +221,7 @@ struct broker {
 	char store_path[4096];
 	struct rid_entry rids[RID_CACHE];
 	unsigned rid_next;
-	struct pktin pktq[PKTIN_QUEUE];
-	unsigned pktq_len;
-	uint64_t pktin_dropped;
+	uint64_t pktin_dropped; /* by cubes that are gone, and totals */
 	volatile int stop;
 	int wake[2]; /* pipe: service threads wake the main loop */
 	int sigfd;
@@ -178,11 +235,15 @@ void broker_wake(struct broker *b);
 /* clients.c */
 int clients_init(struct broker *b);
 void clients_fini(struct broker *b);
-void clients_request(struct broker *b, nng_msg *msg);
-int clients_reply(struct broker *b, const void *buf, size_t len);
+void clients_request(struct broker *b, nng_msg *msg, struct client_req *req);
+int clients_reply(struct broker *b, const struct client_req *req,
+    const void *buf, size_t len);
 
 /* api.c */
 void api_handle(struct broker *b, nng_msg *msg);
+void api_serve(
+    struct broker *b, const struct client_req *req, struct cub_rpc *rpc);
+struct service *api_route(struct broker *b, const struct cub_rpc *rpc);
 void api_publish(struct broker *b, const char *event, struct cub_val *params);
 
 /* cube.c: the cube graph and the request side effects */
@@ -255,6 +316,8 @@ int broker_load(struct broker *b);
 int slowpath_open(struct broker *b, struct cube *c);
 void slowpath_poll(struct broker *b);
 int slowpath_fds(struct broker *b, struct pollfd *pfd, int max);
+bool slowpath_pending(struct broker *b, struct service *s);
+void slowpath_deliver(struct broker *b, struct service *s);
 
 /* supervisor.c */
 int sup_init(struct broker *b);
@@ -262,6 +325,9 @@ void sup_tick(struct broker *b);
 int sup_next_timeout(const struct broker *b);
 int sup_call(struct service *s, const char *method, struct cub_val *params,
     struct cub_val **result, struct cub_val **errv, int timeout_ms);
+int sup_enqueue(struct service *s, const struct client_req *req,
+    struct cub_rpc *rpc, struct cub_val **errv);
+void sup_kick(struct service *s);
 void sup_shutdown(struct broker *b);
 
 /* wlog.c: workers' stdout and stderr, marked, escaped and rate-limited */

@@ -45,7 +45,6 @@
 #define CLIENT_BURST 1000
 #define CLIENT_PENALTY_MS 1000
 #define PENALTIES 16
-#define HDR_MAX 64
 #define CLIENT_RECVQ 8192 /* NNG_OPT_RECVBUF of the client socket */
 
 struct conn {
@@ -80,12 +79,7 @@ struct conn_table {
 
 struct clients {
 	struct conn_table client, events;
-	/* The request in hand, main thread only. */
-	nng_pipe pipe;
-	uint8_t hdr[HDR_MAX];
-	size_t hdrlen;
-	bool drop;
-	uint64_t dropped, failed;
+	uint64_t dropped, failed; /* replies not sent (atomic) */
 };
 
 /* True for the 1st, 2nd, 4th, 8th... event: logs that cannot flood. */
@@ -282,8 +276,12 @@ client_close(struct clients *c, nng_pipe p)
 	nng_pipe_close(p);
 }
 
+/*
+ * Note a request's receipt, and keep in req what its reply needs: its
+ * connection and nng's routing header.  Main thread.
+ */
 void
-clients_request(struct broker *b, nng_msg *msg)
+clients_request(struct broker *b, nng_msg *msg, struct client_req *req)
 {
 	struct clients *c = b->cl;
 	struct conn_table *t = &c->client;
@@ -291,13 +289,13 @@ clients_request(struct broker *b, nng_msg *msg)
 	struct conn *k;
 	int i;
 
-	c->pipe = nng_msg_get_pipe(msg);
-	c->hdrlen = nng_msg_header_len(msg);
-	c->drop = c->hdrlen > sizeof(c->hdr);
-	if (!c->drop)
-		memcpy(c->hdr, nng_msg_header(msg), c->hdrlen);
+	req->pipe = nng_msg_get_pipe(msg);
+	req->hdrlen = nng_msg_header_len(msg);
+	req->drop = req->hdrlen > sizeof(req->hdr);
+	if (!req->drop)
+		memcpy(req->hdr, nng_msg_header(msg), req->hdrlen);
 	pthread_mutex_lock(&t->lock);
-	if ((i = slot_of(t, (uint32_t)nng_pipe_id(c->pipe))) >= 0) {
+	if ((i = slot_of(t, (uint32_t)nng_pipe_id(req->pipe))) >= 0) {
 		k = &t->conns[i];
 		k->last_ms = now;
 		if (now - k->win_ms >= 1000) {
@@ -305,7 +303,7 @@ clients_request(struct broker *b, nng_msg *msg)
 			k->nwin = 0;
 		}
 		if (++k->nwin > CLIENT_BURST) {
-			c->drop = true;
+			req->drop = true;
 			t->penalties[t->penalty_next++ % PENALTIES] =
 			    (struct penalty){k->pid, now + CLIENT_PENALTY_MS};
 		}
@@ -313,37 +311,45 @@ clients_request(struct broker *b, nng_msg *msg)
 	pthread_mutex_unlock(&t->lock);
 }
 
+/*
+ * Send the reply to the request req describes, without blocking: the
+ * raw REP queues it on its connection, or drops it when that queue is
+ * full.  Any thread, at any time after the request (the connection may
+ * be gone by then: nng then drops the reply).
+ */
 int
-clients_reply(struct broker *b, const void *buf, size_t len)
+clients_reply(
+    struct broker *b, const struct client_req *req, const void *buf, size_t len)
 {
 	struct clients *c = b->cl;
+	uint32_t id = (uint32_t)nng_pipe_id(req->pipe);
 	nng_msg *m = NULL;
+	uint64_t n;
 	int r;
 
-	if (c->drop) {
-		c->dropped++;
-		client_close(c, c->pipe);
-		if (log_due(c->dropped))
+	if (req->drop) {
+		n = __atomic_add_fetch(&c->dropped, 1, __ATOMIC_RELAXED);
+		client_close(c, req->pipe);
+		if (log_due(n))
 			log_warn("client connection %" PRIu32 " does not read "
 				 "its replies (over %d requests within a "
 				 "second): reply dropped, connection closed "
 				 "(%" PRIu64 " dropped so far)",
-			    (uint32_t)nng_pipe_id(c->pipe), CLIENT_BURST,
-			    c->dropped);
+			    id, CLIENT_BURST, n);
 		return -ECONNRESET;
 	}
 	if ((r = nng_msg_alloc(&m, 0)) ||
-	    (r = nng_msg_header_append(m, c->hdr, c->hdrlen)) ||
+	    (r = nng_msg_header_append(m, req->hdr, req->hdrlen)) ||
 	    (r = nng_msg_append(m, buf, len)) ||
 	    (r = nng_sendmsg(b->client, m, NNG_FLAG_NONBLOCK))) {
 		if (m)
 			nng_msg_free(m);
-		client_close(c, c->pipe);
-		if (log_due(++c->failed))
+		client_close(c, req->pipe);
+		n = __atomic_add_fetch(&c->failed, 1, __ATOMIC_RELAXED);
+		if (log_due(n))
 			log_warn("reply to client connection %" PRIu32 ": %s; "
 				 "connection closed (%" PRIu64 " so far)",
-			    (uint32_t)nng_pipe_id(c->pipe), nng_strerror(r),
-			    c->failed);
+			    id, nng_strerror(r), n);
 		return -EIO;
 	}
 	return 0;

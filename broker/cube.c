@@ -88,6 +88,7 @@ cube_free(struct cube *c)
 	}
 	bpfobj_free(c->obj);
 	cub_val__free(c->doc);
+	free(c->pktq);
 	free(c);
 	return NULL;
 }
@@ -383,14 +384,17 @@ cube_create(struct broker *b, struct service *svc, const char *name,
 	pthread_mutex_lock(&b->lock);
 	/* Peers are recorded now and attached when the program loads. */
 	r = ports_reconcile(b, c, c->doc, errv);
+	c->stored_absent = true; /* until the worker has it */
 	c->next = b->cubes;
 	b->cubes = c;
 	pthread_mutex_unlock(&b->lock);
 	if (!r)
 		r = cube_sync(b, c, true, errv);
+	c->stored_absent = false;
 	if (!r)
 		r = broker_save(b, NULL, errv);
 	if (r) {
+		c->stored_absent = true;
 		struct cub_val *res = NULL, *dp = cub_val__map();
 
 		cub_val__set(dp, "cube", cub_val__str(name));
@@ -427,7 +431,10 @@ cube_update(struct broker *b, struct cube *c, struct cub_val *newdoc,
 		return r;
 	}
 	c->doc = newdoc;
-	if ((r = cube_sync(b, c, false, errv))) {
+	c->stored_doc = old;
+	r = cube_sync(b, c, false, errv);
+	c->stored_doc = NULL;
+	if (r) {
 		c->doc = old;
 		cub_val__free(newdoc);
 		/* The worker refused (or died): it still runs the old doc. */
@@ -475,6 +482,7 @@ cube_delete(struct broker *b, struct cube *c, struct cub_val **errv)
 	/* Recorded as gone before anything is destroyed. */
 	if ((r = broker_save(b, c, errv)))
 		return r;
+	c->stored_absent = true;
 	pthread_mutex_lock(&b->lock);
 	for (bp = c->ports; bp; bp = bp->next)
 		if (topo_attached(bp)) {

@@ -42,7 +42,8 @@ cube_record(struct cube *c)
 	cub_val__set(r, "name", cub_val__str(c->name));
 	cub_val__set(r, "service", cub_val__str(c->svc->name));
 	cub_val__set(r, "hash", cub_val__uint(c->obj ? c->obj->hash : 0));
-	cub_val__set(r, "config", cub_val__dup(c->doc));
+	cub_val__set(
+	    r, "config", cub_val__dup(c->stored_doc ? c->stored_doc : c->doc));
 	for (bp = c->ports; bp; bp = bp->next) {
 		p = cub_val__map();
 		cub_val__set(p, "name", cub_val__str(bp->name));
@@ -65,7 +66,7 @@ broker_save(struct broker *b, const struct cube *skip, struct cub_val **errv)
 
 	pthread_mutex_lock(&b->lock);
 	for (c = b->cubes; c; c = c->next)
-		if (c != skip)
+		if (c != skip && !c->stored_absent)
 			cub_val__push(cubes, cube_record(c));
 	pthread_mutex_unlock(&b->lock);
 	for (i = 0; orphans && i < orphans->arr.len; i++)

@@ -2,13 +2,21 @@
 /*
  * The slow path: packets a cube hands to its worker.  The cube writes them
  * into its cub_pktin ring buffer (cube.bpf.h cub_slowpath()); the main
- * loop drains every cube's ring into a bounded queue and delivers each
- * packet to the cube's worker as a packet.in call.  When the queue or a
- * worker cannot keep up, packets are dropped and counted: the slow path
- * never slows the broker down.
+ * loop drains every cube's ring into the cube's bounded queue
+ * (PKTIN_QUEUE) and never waits for a worker; the service's request
+ * thread, when it has no client request to run, sends them to the worker
+ * in batches of up to PKTIN_BATCH as one packet.in, which the worker
+ * answers as soon as it has queued them, before its plugin sees any
+ * (sdk/src/plugin.c): nobody waits for the plugin's packet_in.  (A true
+ * one-way message on the REQ socket does not work: nng then stopped
+ * delivering the next request to the worker.)  When a cube's queue is
+ * full, the worker is not ready or refuses the batch, packets are
+ * dropped and counted per cube, shown summed per service by 'cubicle
+ * services': the slow path never slows the broker down.
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <bpf/libbpf.h>
@@ -18,8 +26,8 @@
 #include "cubicle/proto.h"
 #include "log.h"
 
-#define PKTIN_TIMEOUT_MS 1000
 
+/* A packet from the ring into the cube's queue; main thread, both locks. */
 static int
 on_sample(void *ctx, void *data, size_t size)
 {
@@ -31,12 +39,17 @@ on_sample(void *ctx, void *data, size_t size)
 	if (size < sizeof(*h) || h->cap_len > CUB_PKTIN_MAX ||
 	    h->cap_len > size - sizeof(*h))
 		return 0;
-	if (b->pktq_len == PKTIN_QUEUE) {
+	if (!c->pktq && !(c->pktq = calloc(PKTIN_QUEUE, sizeof(*c->pktq)))) {
+		__atomic_add_fetch(&c->pktin_dropped, 1, __ATOMIC_RELAXED);
 		b->pktin_dropped++;
 		return 0;
 	}
-	p = &b->pktq[b->pktq_len++];
-	p->cube = c;
+	if (c->pktq_len == PKTIN_QUEUE || !c->svc->ready) {
+		__atomic_add_fetch(&c->pktin_dropped, 1, __ATOMIC_RELAXED);
+		b->pktin_dropped++;
+		return 0;
+	}
+	p = &c->pktq[(c->pktq_head + c->pktq_len++) % PKTIN_QUEUE];
 	p->port = h->port;
 	p->reason = h->reason;
 	p->len = h->cap_len;
@@ -59,14 +72,20 @@ slowpath_open(struct broker *b, struct cube *c)
 	return 0;
 }
 
-/* The rings' epoll fds, for the main loop's poll(); lock taken. */
+/*
+ * The rings' epoll fds, for the main loop's poll(); b->lock taken if it
+ * is free.  -1: it is not (a worker-call thread holds it, through a
+ * verifier load perhaps): the main loop does not wait for it, it looks
+ * again a moment later.
+ */
 int
 slowpath_fds(struct broker *b, struct pollfd *pfd, int max)
 {
 	struct cube *c;
 	int n = 0;
 
-	pthread_mutex_lock(&b->lock);
+	if (pthread_mutex_trylock(&b->lock))
+		return -1;
 	for (c = b->cubes; c && n < max; c = c->next)
 		if (c->obj && c->obj->pktin)
 			pfd[n++] = (struct pollfd){
@@ -87,40 +106,93 @@ port_name(struct cube *c, uint32_t index)
 	return NULL;
 }
 
+/* Drain every cube's ring; main thread, b->state_lock held.  Skipped
+ * while b->lock is busy (the records wait in the rings). */
 void
 slowpath_poll(struct broker *b)
 {
-	struct cub_val *params, *res, *errv;
-	struct pktin *p;
-	const char *port;
 	struct cube *c;
-	unsigned i, n;
 
-	pthread_mutex_lock(&b->lock);
+	if (pthread_mutex_trylock(&b->lock))
+		return;
 	for (c = b->cubes; c; c = c->next)
 		if (c->obj && c->obj->pktin)
 			ring_buffer__consume(c->obj->pktin);
 	pthread_mutex_unlock(&b->lock);
-	n = b->pktq_len;
-	for (i = 0; i < n; i++) {
-		p = &b->pktq[i];
-		c = p->cube;
-		port = port_name(c, p->port);
-		if (!port || !c->svc->ready) {
-			b->pktin_dropped++;
+	for (c = b->cubes; c; c = c->next)
+		if (c->pktq_len)
+			sup_kick(c->svc);
+}
+
+/* Packets queued for the service's cubes; b->state_lock held. */
+bool
+slowpath_pending(struct broker *b, struct service *s)
+{
+	struct cube *c;
+
+	for (c = b->cubes; c; c = c->next)
+		if (c->svc == s && c->pktq_len)
+			return true;
+	return false;
+}
+
+/*
+ * One packet.in per cube with packets queued, of up to PKTIN_BATCH
+ * packets: {cube, packets: [{port, port_name, reason, data}]}.  The
+ * service's request thread, b->state_lock held (dropped while the worker
+ * queues them).
+ */
+void
+slowpath_deliver(struct broker *b, struct service *s)
+{
+	struct cub_val *params, *arr, *e, *res, *errv;
+	unsigned i, n;
+	struct pktin *p;
+	const char *port;
+	struct cube *c;
+	int r;
+
+	for (c = b->cubes; c; c = c->next) {
+		if (c->svc != s || !c->pktq_len)
 			continue;
-		}
 		params = cub_val__map();
+		arr = cub_val__array();
+		n = c->pktq_len < PKTIN_BATCH ? c->pktq_len : PKTIN_BATCH;
+		for (i = 0; i < n; i++) {
+			p = &c->pktq[(c->pktq_head + i) % PKTIN_QUEUE];
+			port = port_name(c, p->port);
+			if (!port)
+				continue;
+			e = cub_val__map();
+			cub_val__set(e, "port", cub_val__uint(p->port));
+			cub_val__set(e, "port_name", cub_val__str(port));
+			cub_val__set(e, "reason", cub_val__uint(p->reason));
+			cub_val__set(e, "data", cub_val__bin(p->data, p->len));
+			cub_val__push(arr, e);
+		}
+		c->pktq_head = (c->pktq_head + n) % PKTIN_QUEUE;
+		c->pktq_len -= n;
+		i = arr ? arr->arr.len : 0;
+		__atomic_add_fetch(&c->pktin_dropped, n - i, __ATOMIC_RELAXED);
+		b->pktin_dropped += n - i;
 		cub_val__set(params, "cube", cub_val__str(c->name));
-		cub_val__set(params, "port", cub_val__uint(p->port));
-		cub_val__set(params, "port_name", cub_val__str(port));
-		cub_val__set(params, "reason", cub_val__uint(p->reason));
-		cub_val__set(params, "data", cub_val__bin(p->data, p->len));
-		if (sup_call(c->svc, CUB_M_PACKET_IN, params, &res, &errv,
-			PKTIN_TIMEOUT_MS))
-			b->pktin_dropped++;
-		cub_val__free(res);
-		cub_val__free(errv);
+		cub_val__set(params, "packets", arr);
+		if (!i || !s->ready) {
+			cub_val__free(params);
+			r = -EAGAIN;
+		} else {
+			/* The worker queues the packets and answers at once;
+			 * its plugin sees them later (sdk/src/plugin.c). */
+			r = sup_call(s, CUB_M_PACKET_IN, params, &res, &errv,
+			    b->o.call_timeout_ms);
+			cub_val__free(res);
+			cub_val__free(errv);
+		}
+		if (r) {
+			__atomic_add_fetch(&c->pktin_dropped, i, __ATOMIC_RELAXED);
+			b->pktin_dropped += i;
+		} else {
+			c->pktin_sent += i;
+		}
 	}
-	b->pktq_len = 0;
 }

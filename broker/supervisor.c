@@ -6,6 +6,15 @@
  * by wcall_thread), and worker-<svc>.cmd, where the broker's calls leave.
  * A worker that dies is restarted with exponential backoff; once the new
  * one says hello, every cube of the service is replayed to it.
+ *
+ * Each service has a request thread (sup_exec) and a FIFO: the main
+ * thread queues there every client request for the service or one of its
+ * cubes, and the thread runs them one after the other, so requests for a
+ * cube are applied and answered in arrival order (a show after a set sees
+ * the set) while other services and built-in requests go on.  The thread
+ * runs, in this order: the replay after a hello, queued requests, and
+ * the slow path's packet.in batches (slowpath.c).  Only this thread
+ * talks on the service's cmd socket.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -162,6 +171,102 @@ listen_owned(struct service *s, nng_socket sock, const char *suffix)
 	return 0;
 }
 
+static void sup_replay(struct broker *b, struct service *s);
+
+/* Wake the service's request thread; b->state_lock held. */
+void
+sup_kick(struct service *s)
+{
+	pthread_cond_signal(&s->cond);
+}
+
+/*
+ * Queue a client request for the service's thread; b->state_lock held.
+ * Takes rpc's content on success; a full queue is refused at once.
+ */
+int
+sup_enqueue(struct service *s, const struct client_req *req,
+    struct cub_rpc *rpc, struct cub_val **errv)
+{
+	struct sjob *j;
+
+	if (s->jq_len >= SVC_QUEUE_MAX) {
+		*errv = cub_err_val(CUB_E_BUSY,
+		    "service '%s' is busy: %u requests are waiting for its "
+		    "worker; try again later",
+		    s->name, s->jq_len);
+		return -EBUSY;
+	}
+	if (!(j = calloc(1, sizeof(*j)))) {
+		*errv = cub_err_val(CUB_E_INTERNAL, "out of memory");
+		return -ENOMEM;
+	}
+	j->req = *req;
+	j->rpc = *rpc;
+	memset(rpc, 0, sizeof(*rpc));
+	*s->jq_tail = j;
+	s->jq_tail = &j->next;
+	s->jq_len++;
+	sup_kick(s);
+	return 0;
+}
+
+static struct sjob *
+job_pop(struct service *s)
+{
+	struct sjob *j = s->jq_head;
+
+	if (j && !(s->jq_head = j->next))
+		s->jq_tail = &s->jq_head;
+	if (j)
+		s->jq_len--;
+	return j;
+}
+
+/* The service's request thread: see the top of this file. */
+static void *
+sup_exec(void *arg)
+{
+	struct service *s = arg, *to;
+	struct broker *b = s->b;
+	struct sjob *j;
+
+	pthread_mutex_lock(&b->state_lock);
+	while (!b->stop) {
+		if (s->replay_due) {
+			s->replay_due = false;
+			sup_replay(b, s);
+			s->replay_queued = false;
+			broker_wake(b); /* it may be due again */
+			continue;
+		}
+		if ((j = job_pop(s))) {
+			/* A cube may have changed hands since it was
+			 * queued: only its own service's thread serves it. */
+			to = api_route(b, &j->rpc);
+			if (to && to != s) {
+				struct cub_val *errv = NULL;
+
+				if (!sup_enqueue(to, &j->req, &j->rpc, &errv)) {
+					free(j);
+					continue;
+				}
+				cub_val__free(errv);
+			}
+			api_serve(b, &j->req, &j->rpc);
+			free(j);
+			continue;
+		}
+		if (slowpath_pending(b, s)) {
+			slowpath_deliver(b, s);
+			continue;
+		}
+		pthread_cond_wait(&s->cond, &b->state_lock);
+	}
+	pthread_mutex_unlock(&b->state_lock);
+	return NULL;
+}
+
 static int
 svc_open(struct broker *b, const char *name, const char *plugin, unsigned idx)
 {
@@ -177,6 +282,8 @@ svc_open(struct broker *b, const char *name, const char *plugin, unsigned idx)
 	s->uid = b->o.uid_base + idx;
 	s->gid = b->o.uid_base + idx;
 	s->backoff_ms = BACKOFF_MIN_MS;
+	s->jq_tail = &s->jq_head;
+	pthread_cond_init(&s->cond, NULL);
 	if ((r = nng_req0_open(&s->cmd)) || (r = nng_rep0_open(&s->calls)) ||
 	    (r = nng_aio_alloc(&s->cmd_aio, NULL, NULL))) {
 		free(s);
@@ -196,6 +303,8 @@ svc_open(struct broker *b, const char *name, const char *plugin, unsigned idx)
 	    (r = listen_owned(s, s->cmd, "cmd")))
 		return r;
 	if (pthread_create(&s->thread, NULL, wcall_thread, s))
+		return -EAGAIN;
+	if (pthread_create(&s->exec, NULL, sup_exec, s))
 		return -EAGAIN;
 	s->next = b->svcs;
 	b->svcs = s;
@@ -488,8 +597,10 @@ sup_tick(struct broker *b)
 		if (!s->pid && now >= s->next_start_ms)
 			sup_spawn(s);
 		if (s->pid && __atomic_load_n(&s->hello, __ATOMIC_ACQUIRE) &&
-		    !s->ready)
-			sup_replay(b, s);
+		    !s->ready && !s->replay_queued) {
+			s->replay_queued = s->replay_due = true;
+			sup_kick(s);
+		}
 	}
 }
 
@@ -515,7 +626,8 @@ sup_call(struct service *s, const char *method, struct cub_val *params,
     struct cub_val **result, struct cub_val **errv, int timeout_ms)
 {
 	struct cub_rpc rpc = {0};
-	static uint32_t msgid;
+	static uint32_t msgids;
+	uint32_t msgid;
 	char err[256];
 	void *buf;
 	size_t len;
@@ -524,22 +636,37 @@ sup_call(struct service *s, const char *method, struct cub_val *params,
 
 	*result = NULL;
 	*errv = NULL;
+	if (!pthread_equal(pthread_self(), s->exec)) {
+		/* The cmd socket is the request thread's alone. */
+		log_err("service '%s': '%s' called off its request thread",
+		    s->name, method);
+		cub_val__free(params);
+		*errv = cub_err_val(CUB_E_INTERNAL,
+		    "service '%s': worker call from the wrong thread", s->name);
+		return -EINVAL;
+	}
 	if (!s->pid || !__atomic_load_n(&s->hello, __ATOMIC_ACQUIRE)) {
 		cub_val__free(params);
 		*errv = cub_err_val(CUB_E_UNAVAIL,
 		    "service '%s' is not running (restarting)", s->name);
 		return -EAGAIN;
 	}
-	if ((r = cub_rpc__encode_request(++msgid, method, params, &buf, &len)))
+	/* Several services' threads call at once. */
+	msgid = __atomic_add_fetch(&msgids, 1, __ATOMIC_RELAXED);
+	if ((r = cub_rpc__encode_request(msgid, method, params, &buf, &len)))
 		goto nomem;
+	/* Others use the broker while this worker works (broker.h). */
+	pthread_mutex_unlock(&s->b->state_lock);
 	r = cubi_send(s->cmd, buf, len, 0);
 	free(buf);
+	if (!r) {
+		nng_aio_set_timeout(s->cmd_aio, timeout_ms);
+		nng_recv_aio(s->cmd, s->cmd_aio);
+		nng_aio_wait(s->cmd_aio);
+		r = nng_aio_result(s->cmd_aio);
+	}
+	pthread_mutex_lock(&s->b->state_lock);
 	if (r)
-		goto unavail;
-	nng_aio_set_timeout(s->cmd_aio, timeout_ms);
-	nng_recv_aio(s->cmd, s->cmd_aio);
-	nng_aio_wait(s->cmd_aio);
-	if ((r = nng_aio_result(s->cmd_aio)))
 		goto unavail;
 	msg = nng_aio_get_msg(s->cmd_aio);
 	r = cub_rpc__decode(
@@ -606,8 +733,22 @@ sup_shutdown(struct broker *b)
 		if (!sock_path(s, path, sizeof(path), "cmd"))
 			unlink(path);
 	}
+	pthread_mutex_lock(&b->state_lock);
 	b->stop = 1;
 	for (s = b->svcs; s; s = s->next) {
+		sup_kick(s);
+		nng_aio_cancel(s->cmd_aio); /* a call in flight fails */
+	}
+	pthread_mutex_unlock(&b->state_lock);
+	for (s = b->svcs; s; s = s->next) {
+		struct sjob *j;
+
+		pthread_join(s->exec, NULL);
+		/* Requests never served: their clients see the close. */
+		while ((j = job_pop(s))) {
+			cub_rpc__clear(&j->rpc);
+			free(j);
+		}
 		/* Closing the socket ends the service thread's receive. */
 		nng_close(s->calls);
 		pthread_join(s->thread, NULL);

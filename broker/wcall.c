@@ -18,6 +18,7 @@
 #include "call.h"
 #include "cleanup.h"
 #include "cubicle/errors.h"
+#include "counters.h"
 #include "cubicle/proto.h"
 #include "log.h"
 
@@ -97,6 +98,12 @@ wc_hello(struct service *s, const struct cub_val *p, struct cub_val **res,
 		parsed = cubi_schema__parse(schema, err, sizeof(err));
 		if (!parsed) {
 			pthread_mutex_unlock(&s->b->lock);
+			return ERR(
+			    CUB_E_INVAL, "hello: schema refused: %s", err);
+		}
+		if (counters_parse(schema, &s->counters, err, sizeof(err))) {
+			pthread_mutex_unlock(&s->b->lock);
+			cubi_schema__free(parsed);
 			return ERR(
 			    CUB_E_INVAL, "hello: schema refused: %s", err);
 		}
@@ -183,7 +190,7 @@ wc_load(struct service *s, const struct cub_val *p, struct cub_val **res,
  * descriptors, interfaces, CPUs or sockets (a value would be resolved in
  * the broker's fd table): a worker may read them, never write them.
  * On success the lock is held and *vsz is the size of a value as user
- * space sees it (per-CPU maps: one per possible CPU).
+ * space sees it (per-CPU maps: one per possible CPU, 8-byte aligned).
  */
 static struct bmap *
 map_get(struct service *s, const char *method, const struct cub_val *p,
@@ -223,8 +230,10 @@ map_get(struct service *s, const char *method, const struct cub_val *p,
 			?: "map of an unknown type");
 		goto fail;
 	}
-	*vsz = (size_t)bm->value_size *
-	    (bpf_map_type_percpu(bm->type) ? s->b->ncpus : 1);
+	/* Per-CPU: the kernel copies each CPU's value at an 8-byte stride. */
+	*vsz = bpf_map_type_percpu(bm->type)
+		   ? (((size_t)bm->value_size + 7) & ~(size_t)7) * s->b->ncpus
+		   : bm->value_size;
 	return bm;
 fail:
 	pthread_mutex_unlock(&s->b->lock);
@@ -423,6 +432,34 @@ out:
 	return 0;
 }
 
+/* The worker's packet-in drops, added to its cube's count. */
+static int
+wc_pktin_dropped(struct service *s, const struct cub_val *p,
+    struct cub_val **res, struct cub_val **errv)
+{
+	const char *name = cub_val__get_str(p, "cube");
+	struct cube *c;
+	uint64_t n;
+
+	if (!name)
+		return ERR(CUB_E_MISSING, "packet.dropped: 'cube' missing");
+	if (cub_val__as_u64(cub_val__get(p, "count"), &n) || n > UINT32_MAX)
+		return ERR(CUB_E_TYPE,
+		    "packet.dropped: 'count' must be a number up to 2^32-1");
+	pthread_mutex_lock(&s->b->lock);
+	for (c = s->b->cubes; c && strcmp(c->name, name); c = c->next)
+		;
+	if (c && c->svc == s)
+		__atomic_add_fetch(&c->pktin_dropped, n, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&s->b->lock);
+	if (!c || c->svc != s)
+		return ERR(CUB_E_NOTFOUND,
+		    "packet.dropped: service '%s' has no cube '%s'", s->name,
+		    name);
+	*res = cub_val__map();
+	return 0;
+}
+
 void *
 wcall_thread(void *arg)
 {
@@ -468,6 +505,8 @@ wcall_thread(void *arg)
 			wc_batch(s, rpc.params, &res, &errv);
 		else if (!strcmp(rpc.method, CUB_M_MAP_DUMP))
 			wc_dump(s, rpc.params, &res, &errv);
+		else if (!strcmp(rpc.method, CUB_M_PKTIN_DROPPED))
+			wc_pktin_dropped(s, rpc.params, &res, &errv);
 		else if (!strcmp(rpc.method, CUB_M_MAP_UPDATE) ||
 			 !strcmp(rpc.method, CUB_M_MAP_LOOKUP) ||
 			 !strcmp(rpc.method, CUB_M_MAP_DELETE))

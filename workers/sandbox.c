@@ -1,25 +1,31 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The worker sandbox. One function per step, called in this fixed order by
- * sandbox_enter(): ids (and the parent-death signal), capabilities,
- * no_new_privs, Landlock, the seccomp filter, rlimits. It all happens
- * before the plugin is loaded, and nothing is added afterwards: plugin
- * code runs in the worker's address space and could fake any later step.
+ * sandbox_enter(): the root (a mount namespace of its own), ids (and the
+ * parent-death signal), capabilities, no_new_privs, Landlock, the seccomp
+ * filter, rlimits. It all happens before the plugin is loaded, and nothing
+ * is added afterwards: plugin code runs in the worker's address space and
+ * could fake any later step.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <linux/landlock.h>
 #include <linux/seccomp.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -116,6 +122,195 @@ static const char *const sandbox_allowed[] = {
     "getsockname",
     "getpeername",
 };
+
+/*
+ * The system library directories, as the dynamic loader and its cache
+ * name them: what dlopen() may need to read for a plugin's dependencies.
+ * Step 0 binds them into the worker's root (or copies them as symbolic
+ * links: /lib -> usr/lib on a merged /usr), step 3b lets them be read.
+ */
+static const char *const sandbox_libs[] = {"/usr/lib", "/usr/lib64",
+    "/usr/local/lib", "/lib", "/lib64", "/etc/ld.so.cache"};
+
+/* Where the new root is built, in the worker's mount namespace only. */
+#define SANDBOX_BUILD_DIR "/tmp"
+
+/* mkdir -p of @path's parent directories (not @path) under the new root. */
+static int
+root_parents(const char *path)
+{
+	char buf[PATH_MAX];
+	char *p;
+
+	if (snprintf(buf, sizeof(buf), "%s%s", SANDBOX_BUILD_DIR, path) >=
+	    (int)sizeof(buf))
+		return -ENAMETOOLONG;
+	for (p = buf + strlen(SANDBOX_BUILD_DIR) + 1; (p = strchr(p, '/'));
+	     p++) {
+		*p = '\0';
+		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	return 0;
+}
+
+/*
+ * Bind @src (a host path, or /proc/self/fd/N) read-only, nosuid and nodev
+ * at @path of the new root, and noexec if the source is (a plugin on a
+ * noexec mount stays unloadable). Directories are bound alone, without
+ * the mounts below them (MS_REC would bring those in writable).
+ */
+static int
+root_bind(const char *src, const char *path, const struct stat *st)
+{
+	unsigned long flags =
+	    MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV;
+	char dst[PATH_MAX];
+	struct statvfs vfs;
+	int fd, r;
+
+	if ((r = root_parents(path)))
+		return r;
+	snprintf(dst, sizeof(dst), "%s%s", SANDBOX_BUILD_DIR, path);
+	if (S_ISDIR(st->st_mode)) {
+		if (mkdir(dst, 0755) < 0 && errno != EEXIST)
+			return -errno;
+	} else {
+		fd = open(dst, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+		if (fd < 0)
+			return -errno;
+		close(fd);
+	}
+	if (statvfs(src, &vfs) < 0)
+		return -errno;
+	if (vfs.f_flag & ST_NOEXEC)
+		flags |= MS_NOEXEC;
+	if (mount(src, dst, NULL, MS_BIND, NULL) < 0)
+		return -errno;
+	if (mount(NULL, dst, NULL, flags, NULL) < 0)
+		return -errno;
+	return 0;
+}
+
+/* A system path into the new root: bound, copied as a link, or absent. */
+static int
+root_add(const char *path)
+{
+	char target[PATH_MAX], dst[PATH_MAX];
+	struct stat st;
+	ssize_t n;
+	int r;
+
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (!S_ISLNK(st.st_mode)) {
+		if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode))
+			return -EINVAL;
+		return root_bind(path, path, &st);
+	}
+	n = readlink(path, target, sizeof(target) - 1);
+	if (n < 0)
+		return -errno;
+	target[n] = '\0';
+	if ((r = root_parents(path)))
+		return r;
+	snprintf(dst, sizeof(dst), "%s%s", SANDBOX_BUILD_DIR, path);
+	if (symlink(target, dst) < 0)
+		return -errno;
+	return 0;
+}
+
+/*
+ * Step 0: a root of the worker's own, so that no path outside it names
+ * anything: seccomp cannot read a path and Landlock does not cover stat()
+ * or O_PATH opens, so without it a worker could still learn whether any
+ * host file exists, its size, owner and times (/etc/shadow, other
+ * services' state). In a mount namespace of its own (private: nothing
+ * propagates back to the host), a read-only tmpfs holds, bound read-only,
+ * the plugin file (o->read_fd, at SANDBOX_PLUGIN) and the system library
+ * directories, and nothing else: no /proc, /dev, /etc or socket
+ * directory (the broker's sockets are dialed before, the worker never
+ * dials again). The worker pivots into it, detaches the old root and
+ * works from "/". Needs CAP_SYS_ADMIN: it runs before the uid drop.
+ */
+static int
+sandbox_root(const struct sandbox_opts *o)
+{
+	char fdpath[64], src[PATH_MAX];
+	struct stat st, bound;
+	int plugin = -1;
+	ssize_t n;
+	size_t i;
+	int r;
+
+	/*
+	 * A mount of the namespace left behind cannot be bound in the new
+	 * one: find the plugin again in the new one by its path (with no
+	 * link in it, as the kernel resolved it when it was opened), before
+	 * the tmpfs may hide it, check it is the file that was opened, and
+	 * bind that.
+	 */
+	if (o->read_fd > 0) {
+		if (fstat(o->read_fd, &st) < 0)
+			return -errno;
+		if (!S_ISREG(st.st_mode))
+			return -EINVAL;
+		snprintf(
+		    fdpath, sizeof(fdpath), "/proc/self/fd/%d", o->read_fd);
+		n = readlink(fdpath, src, sizeof(src) - 1);
+		if (n < 0)
+			return -errno;
+		if ((size_t)n == sizeof(src) - 1 || src[0] != '/')
+			return -ENAMETOOLONG;
+		src[n] = '\0';
+	}
+	if (unshare(CLONE_NEWNS) < 0)
+		return -errno;
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return -errno;
+	if (o->read_fd > 0) {
+		plugin = open(src, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (plugin < 0)
+			return -errno;
+		if (fstat(plugin, &bound) < 0 || bound.st_dev != st.st_dev ||
+		    bound.st_ino != st.st_ino) {
+			close(plugin);
+			return -ESTALE; /* renamed or replaced since */
+		}
+		snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", plugin);
+	}
+	if (mount("cubicle-root", SANDBOX_BUILD_DIR, "tmpfs",
+		MS_NOSUID | MS_NODEV | MS_NOEXEC,
+		"mode=0755,size=64k,nr_inodes=64") < 0)
+		r = -errno;
+	else if (plugin >= 0)
+		r = root_bind(fdpath, SANDBOX_PLUGIN, &st);
+	else
+		r = 0;
+	if (plugin >= 0)
+		close(plugin);
+	if (r)
+		return r;
+	for (i = 0; i < sizeof(sandbox_libs) / sizeof(sandbox_libs[0]); i++)
+		if ((r = root_add(sandbox_libs[i])))
+			return r;
+	if (mount(NULL, SANDBOX_BUILD_DIR, NULL,
+		MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV |
+		    MS_NOEXEC,
+		NULL) < 0)
+		return -errno;
+	/* pivot_root(".", "."): the old root lands on top, then goes. */
+	if (chdir(SANDBOX_BUILD_DIR) < 0)
+		return -errno;
+	if (syscall(SYS_pivot_root, ".", ".") < 0)
+		return -errno;
+	if (umount2(".", MNT_DETACH) < 0)
+		return -errno;
+	if (chdir("/") < 0)
+		return -errno;
+	return 0;
+}
 
 /*
  * Step 1: leave root for o->uid/o->gid with no supplementary groups. The
@@ -225,8 +420,6 @@ landlock_allow(int ruleset, int fd, uint64_t access)
 static int
 sandbox_landlock(const struct sandbox_opts *o)
 {
-	static const char *const libs[] = {"/usr/lib", "/usr/lib64",
-	    "/usr/local/lib", "/lib", "/lib64", "/etc/ld.so.cache"};
 	struct landlock_ruleset_attr attr = {0};
 	uint64_t read = LANDLOCK_ACCESS_FS_READ_FILE;
 	int abi, ruleset, fd, r = 0;
@@ -250,12 +443,13 @@ sandbox_landlock(const struct sandbox_opts *o)
 		return -errno;
 	if (o->read_fd > 0)
 		r = landlock_allow(ruleset, o->read_fd, read);
-	for (i = 0; !r && i < sizeof(libs) / sizeof(libs[0]); i++) {
-		fd = open(libs[i], O_PATH | O_CLOEXEC);
+	for (i = 0; !r && i < sizeof(sandbox_libs) / sizeof(sandbox_libs[0]);
+	     i++) {
+		fd = open(sandbox_libs[i], O_PATH | O_CLOEXEC);
 		if (fd < 0)
 			continue; /* not on this system */
 		r = landlock_allow(ruleset, fd,
-		    read | (strcmp(libs[i], "/etc/ld.so.cache")
+		    read | (strcmp(sandbox_libs[i], "/etc/ld.so.cache")
 				   ? LANDLOCK_ACCESS_FS_READ_DIR
 				   : 0));
 		close(fd);
@@ -444,6 +638,12 @@ sandbox_enter(const struct sandbox_opts *o)
 {
 	int r;
 
+	/* Refused before anything changes. */
+	if (o->uid == 0 || o->gid == 0)
+		return -EINVAL;
+	r = sandbox_root(o);
+	if (r < 0)
+		return r;
 	r = sandbox_ids(o);
 	if (r < 0)
 		return r;

@@ -526,13 +526,14 @@ START_TEST(test_abort)
 }
 END_TEST
 
+/* /etc/passwd is not in the worker's root. */
 static void
 body_openat(void)
 {
 	int fd = openat(AT_FDCWD, "/etc/passwd", O_RDONLY | O_CLOEXEC);
 
 	CHILD_CHECK(fd == -1);
-	CHILD_CHECK(errno == EACCES);
+	CHILD_CHECK(errno == ENOENT);
 }
 
 START_TEST(test_openat_refused)
@@ -686,9 +687,9 @@ START_TEST(test_constructor_stage)
 		CHILD_CHECK(status_long(text, "Seccomp_filters") == 1);
 		status_ids(text, "Uid", TEST_UID);
 		CHILD_CHECK(open("/etc/shadow", O_RDONLY | O_CLOEXEC) == -1);
-		CHILD_CHECK(errno == EACCES);
+		CHILD_CHECK(errno == ENOENT);
 		CHILD_CHECK(open("/etc/passwd", O_RDONLY | O_CLOEXEC) == -1);
-		CHILD_CHECK(errno == EACCES);
+		CHILD_CHECK(errno == ENOENT);
 		child = fork();
 		if (child == 0)
 			_exit(CHILD_SURVIVED);
@@ -703,8 +704,10 @@ START_TEST(test_constructor_stage)
 END_TEST
 
 /*
- * Landlock: the file given (the plugin) and the system libraries open for
- * reading, nothing else does, world-readable or not.
+ * Landlock: the file given (the plugin, at SANDBOX_PLUGIN) and the system
+ * libraries open for reading, nothing else does, world-readable or not:
+ * not even the worker's own root directory, which the mount namespace
+ * alone would let it list.
  */
 START_TEST(test_landlock)
 {
@@ -722,24 +725,24 @@ START_TEST(test_landlock)
 	pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
+		char c;
+
 		o.read_fd = open(path, O_RDONLY | O_CLOEXEC);
 		CHILD_CHECK(o.read_fd > 0);
 		CHILD_CHECK(sandbox_enter(&o) == 0);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
+		fd = open(SANDBOX_PLUGIN, O_RDONLY | O_CLOEXEC);
 		CHILD_CHECK(fd >= 0);
-		close(fd);
-		snprintf(path, sizeof(path), "/proc/self/fd/%d", o.read_fd);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		CHILD_CHECK(fd >= 0);
+		CHILD_CHECK(read(fd, &c, 1) == 1 && c == 'x');
 		close(fd);
 		fd = open("/etc/ld.so.cache", O_RDONLY | O_CLOEXEC);
 		CHILD_CHECK(fd >= 0 || errno == ENOENT);
 		if (fd >= 0)
 			close(fd);
-		CHILD_CHECK(open("/etc/passwd", O_RDONLY | O_CLOEXEC) == -1);
-		CHILD_CHECK(errno == EACCES);
+		fd = open("/usr/lib", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		CHILD_CHECK(fd >= 0);
+		close(fd);
 		CHILD_CHECK(
-		    open("/proc/self/status", O_RDONLY | O_CLOEXEC) == -1);
+		    open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC) == -1);
 		CHILD_CHECK(errno == EACCES);
 		_exit(0);
 	}
@@ -747,6 +750,165 @@ START_TEST(test_landlock)
 	unlink(path);
 	dir_teardown();
 	assert_exit_ok(status);
+}
+END_TEST
+
+/*
+ * The worker's root: no host path names anything, whichever way a path
+ * gets past the filter (a raw newfstatat() with AT_EMPTY_PATH, from
+ * AT_FDCWD and from an O_PATH descriptor of "/", an O_PATH open), and its
+ * "/" is not the host's; the working directory is "/"; the root and the
+ * plugin are read-only. A file made for the test in a traversable
+ * directory, and /etc/shadow, are the probes.
+ */
+static char probe_path[160];
+static struct stat host_root;
+
+static void
+body_root(void)
+{
+	const char *paths[] = {probe_path, "/etc/shadow", "/root", "/proc"};
+	struct stat st, cwd;
+	size_t i;
+	int rootfd, fd;
+
+	rootfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	CHILD_CHECK(rootfd >= 0);
+	for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		CHILD_CHECK(syscall(__NR_newfstatat, AT_FDCWD, paths[i], &st,
+				AT_EMPTY_PATH) == -1);
+		CHILD_CHECK(errno == ENOENT);
+		CHILD_CHECK(syscall(__NR_newfstatat, rootfd, paths[i] + 1, &st,
+				AT_EMPTY_PATH) == -1);
+		CHILD_CHECK(errno == ENOENT);
+		fd = open(paths[i], O_PATH | O_CLOEXEC);
+		CHILD_CHECK(fd == -1 && errno == ENOENT);
+	}
+	/* ".." of the root is the root. */
+	CHILD_CHECK(syscall(__NR_newfstatat, rootfd, "../../tmp", &st,
+			AT_EMPTY_PATH) == -1);
+	CHILD_CHECK(errno == ENOENT);
+	CHILD_CHECK(fstat(rootfd, &st) == 0);
+	CHILD_CHECK(
+	    st.st_dev != host_root.st_dev || st.st_ino != host_root.st_ino);
+	/* The working directory is the root. */
+	CHILD_CHECK(
+	    syscall(__NR_newfstatat, AT_FDCWD, "", &cwd, AT_EMPTY_PATH) == 0);
+	CHILD_CHECK(cwd.st_dev == st.st_dev && cwd.st_ino == st.st_ino);
+	fd = open(SANDBOX_PLUGIN, O_PATH | O_CLOEXEC);
+	CHILD_CHECK(fd >= 0);
+	CHILD_CHECK(fstat(fd, &st) == 0 && st.st_size == 3);
+	close(fd);
+	close(rootfd);
+}
+
+START_TEST(test_root)
+{
+	struct sandbox_opts o = {.uid = TEST_UID, .gid = TEST_GID};
+	int status, fd;
+	pid_t pid;
+
+	dir_setup();
+	ck_assert_int_eq(stat("/", &host_root), 0);
+	snprintf(probe_path, sizeof(probe_path), "%s/probe", test_dir);
+	fd = open(probe_path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, "abc", 3), 3);
+	close(fd);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		o.read_fd = open(probe_path, O_RDONLY | O_CLOEXEC);
+		CHILD_CHECK(o.read_fd > 0);
+		/* Outside the sandbox the probe is there, with its size. */
+		CHILD_CHECK(syscall(__NR_newfstatat, AT_FDCWD, probe_path,
+				&(struct stat){0}, AT_EMPTY_PATH) == 0);
+		CHILD_CHECK(sandbox_enter(&o) == 0);
+		body_root();
+		_exit(0);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	unlink(probe_path);
+	dir_teardown();
+	assert_exit_ok(status);
+}
+END_TEST
+
+/*
+ * The plugin is bound only if its path still names the file that was
+ * opened: one deleted since is refused (its path, "<path> (deleted)", is
+ * gone), and so is one whose path names another file now (a file made at
+ * that very name: -ESTALE), never bound in its place.
+ */
+static int
+enter_with_gone_plugin(bool replace)
+{
+	struct sandbox_opts o = {.uid = TEST_UID, .gid = TEST_GID};
+	char path[160], deleted[192];
+	int status, fd;
+	pid_t pid;
+
+	snprintf(path, sizeof(path), "%s/gone", test_dir);
+	snprintf(deleted, sizeof(deleted), "%s (deleted)", path);
+	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		o.read_fd = open(path, O_RDONLY | O_CLOEXEC);
+		CHILD_CHECK(o.read_fd > 0);
+		CHILD_CHECK(unlink(path) == 0);
+		if (replace) {
+			fd =
+			    open(deleted, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+			CHILD_CHECK(fd >= 0);
+			close(fd);
+		}
+		_exit(-sandbox_enter(&o));
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	unlink(deleted);
+	ck_assert(WIFEXITED(status));
+	return WEXITSTATUS(status);
+}
+
+START_TEST(test_root_plugin_gone)
+{
+	dir_setup();
+	ck_assert_int_eq(enter_with_gone_plugin(false), ENOENT);
+	ck_assert_int_eq(enter_with_gone_plugin(true), ESTALE);
+	dir_teardown();
+}
+END_TEST
+
+/*
+ * A plugin that is not a regular file is refused before anything changes
+ * (the caller's mount namespace and root among them).
+ */
+START_TEST(test_root_not_file)
+{
+	struct sandbox_opts o = {.uid = TEST_UID, .gid = TEST_GID};
+	struct stat before, after;
+	char ns_before[64], ns_after[64];
+	ssize_t n;
+
+	ck_assert_int_eq(stat("/", &before), 0);
+	n = readlink("/proc/self/ns/mnt", ns_before, sizeof(ns_before) - 1);
+	ck_assert_int_gt(n, 0);
+	ns_before[n] = '\0';
+	o.read_fd = open("/usr", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ck_assert_int_gt(o.read_fd, 0);
+	ck_assert_int_eq(sandbox_enter(&o), -EINVAL);
+	close(o.read_fd);
+	ck_assert_int_eq(stat("/", &after), 0);
+	ck_assert(
+	    before.st_dev == after.st_dev && before.st_ino == after.st_ino);
+	n = readlink("/proc/self/ns/mnt", ns_after, sizeof(ns_after) - 1);
+	ck_assert_int_gt(n, 0);
+	ns_after[n] = '\0';
+	ck_assert_str_eq(ns_before, ns_after);
+	ck_assert_int_eq(getuid(), 0);
 }
 END_TEST
 
@@ -846,6 +1008,9 @@ sandbox_suite(void)
 	tcase_add_test(tc, test_constructor_stage);
 	tcase_add_test(tc, test_dies_with_parent);
 	tcase_add_test(tc, test_landlock);
+	tcase_add_test(tc, test_root);
+	tcase_add_test(tc, test_root_not_file);
+	tcase_add_test(tc, test_root_plugin_gone);
 	suite_add_tcase(s, tc);
 	return s;
 }

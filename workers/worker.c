@@ -6,13 +6,15 @@
  *      (so no thread, nng's included, can regain one through exec);
  *   2. dial the broker's two sockets for this service, the only
  *      connections it ever makes: either one closing ends the worker;
- *   3. sandbox_enter(): uid/gid, the parent-death signal (the broker),
+ *   3. sandbox_enter(): a root of its own (a mount namespace holding
+ *      only the plugin file and the system libraries, read-only), uid/gid,
+ *      the parent-death signal (the broker),
  *      capabilities, no_new_privs, Landlock (read only the plugin and
  *      the system libraries), the seccomp filter, rlimits: the whole
  *      sandbox, since nothing added after plugin code ran could be
  *      trusted;
- *   4. load the plugin (dlopen of the open file, so its constructors run
- *      inside the sandbox) and check its entry;
+ *   4. load the plugin (dlopen of the file bound into the new root, so
+ *      its constructors run inside the sandbox) and check its entry;
  *   5. hello, then serve the broker's requests until it goes away.
  */
 #include <dlfcn.h>
@@ -102,18 +104,17 @@ parse_opts(int argc, char **argv, struct worker_opts *o)
 }
 
 /*
- * dlopen() the plugin file opened before the sandbox, through its
- * descriptor: the sandbox's uid need not reach its directory.
+ * dlopen() the plugin file opened before the sandbox, where the sandbox
+ * bound it in the worker's root: the sandbox's uid need not reach its
+ * directory. @path, its name on the host, is for messages.
  */
 static const struct cub_plugin *
 load_plugin(int fd, const char *path, const char *service)
 {
 	const struct cub_plugin *pl;
-	char fdpath[64];
 	void *h;
 
-	snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", fd);
-	h = dlopen(fdpath, RTLD_NOW | RTLD_LOCAL);
+	h = dlopen(SANDBOX_PLUGIN, RTLD_NOW | RTLD_LOCAL);
 	close(fd);
 	if (!h) {
 		log_err("plugin %s: %s", path, dlerror());
@@ -191,7 +192,15 @@ serve(nng_socket cmd)
 	int r;
 
 	for (;;) {
-		if ((r = nng_recvmsg(cmd, &msg, 0))) {
+		/* Queued packets go to the plugin only while no request
+		 * waits (sdk/src/plugin.c). */
+		r = nng_recvmsg(cmd, &msg,
+		    cubi_worker__packet_pending() ? NNG_FLAG_NONBLOCK : 0);
+		if (r == NNG_EAGAIN) {
+			cubi_worker__packet_next();
+			continue;
+		}
+		if (r) {
 			log_err("broker socket: %s", nng_strerror(r));
 			return;
 		}
@@ -245,6 +254,11 @@ main(int argc, char **argv)
 	    .uid = o.uid, .gid = o.gid, .parent = parent, .read_fd = fd});
 	if (r == -ESRCH)
 		return log_err("broker %d is gone; exiting", (int)parent), 1;
+	if (r == -ESTALE) {
+		log_err(
+		    "plugin %s: replaced while the worker started", o.plugin);
+		return 1;
+	}
 	if (r)
 		return log_errno(r, "enter sandbox"), 1;
 	pl = load_plugin(fd, o.plugin, o.service);

@@ -26,6 +26,15 @@ struct {
 	__uint(max_entries, CUB_MAX_PORTS);
 } sf_stats SEC(".maps");
 
+/* Slow-path packets the worker received, per port: the worker writes it,
+ * the broker reads it for show (packet_ins); this program never does. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(max_entries, CUB_MAX_PORTS);
+} sf_pktins SEC(".maps");
+
 /*
  * Written not to touch the stack, where the broker's unprivileged load
  * fences stores (see "Map keys and Spectre v4" in cube.bpf.h): map keys

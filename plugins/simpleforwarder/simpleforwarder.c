@@ -7,9 +7,12 @@
  * The configuration is the cube document: ports[] with name, index (from
  * the broker), peer (the broker's business), action and outport.  apply()
  * writes sf_actions for every port and clears the entries of ports that
- * went away, so it is idempotent and replays after a restart.
+ * went away, so it is idempotent and replays after a restart.  The
+ * counters are schema fields bound to the maps: the broker reads them
+ * itself for `show`, without calling this worker.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +26,7 @@
 
 struct sf_cube {
 	cub_map actions;
-	cub_map stats;
+	cub_map pktins;
 	uint8_t used[CUB_MAX_PORTS]; /* indices written by the last apply */
 	uint64_t packet_ins[CUB_MAX_PORTS]; /* delivered to this worker */
 	bool loaded;
@@ -31,6 +34,17 @@ struct sf_cube {
 
 static const char *const sf_action_names[] = {
     "forward", "drop", "slowpath", NULL};
+
+/*
+ * The counters are read by the broker itself from the maps, at show
+ * (struct cub_counter): sf_stats[port index], summed over CPUs, and
+ * sf_pktins[port index], which this worker keeps.
+ */
+#define SF_STAT(f)                                                             \
+	(&(const struct cub_counter){.map = "sf_stats",                        \
+	    .key_field = "index",                                              \
+	    .offset = offsetof(struct sf_stats, f),                            \
+	    .width = sizeof(((struct sf_stats *)0)->f)})
 
 static const struct cub_field sf_port_fields[] = {
     {.name = "action",
@@ -45,32 +59,40 @@ static const struct cub_field sf_port_fields[] = {
     {.name = "rx_packets",
 	.type = CUB_T_U64,
 	.flags = CUB_F_RO,
-	.help = "packets received on this port"},
+	.help = "packets received on this port",
+	.counter = SF_STAT(rx_packets)},
     {.name = "rx_bytes",
 	.type = CUB_T_U64,
 	.flags = CUB_F_RO,
-	.help = "bytes received on this port"},
+	.help = "bytes received on this port",
+	.counter = SF_STAT(rx_bytes)},
     {.name = "tx_packets",
 	.type = CUB_T_U64,
 	.flags = CUB_F_RO,
-	.help = "packets forwarded out of this port"},
+	.help = "packets forwarded out of this port",
+	.counter = SF_STAT(tx_packets)},
     {.name = "tx_bytes",
 	.type = CUB_T_U64,
 	.flags = CUB_F_RO,
-	.help = "bytes forwarded out of this port"},
+	.help = "bytes forwarded out of this port",
+	.counter = SF_STAT(tx_bytes)},
     {.name = "drops",
 	.type = CUB_T_U64,
 	.flags = CUB_F_RO,
-	.help = "packets received on this port and dropped"},
+	.help = "packets received on this port and dropped",
+	.counter = SF_STAT(drops)},
     {.name = "slowpath",
 	.type = CUB_T_U64,
 	.flags = CUB_F_RO,
-	.help = "packets received on this port sent to the slow path"},
+	.help = "packets received on this port sent to the slow path",
+	.counter = SF_STAT(slowpath)},
     {.name = "packet_ins",
 	.type = CUB_T_U64,
 	.flags = CUB_F_RO,
 	.help = "slow-path packets this worker received from the port "
-		"since it started"},
+		"since it started",
+	.counter = &(const struct cub_counter){.map = "sf_pktins",
+	    .key_field = "index"}},
     {0},
 };
 
@@ -97,15 +119,25 @@ sf_load(struct cub_cube *cube, struct sf_cube *sf)
 {
 	size_t len;
 	const void *elf = simpleforwarder__elf_bytes(&len);
+	static const uint64_t zeros[CUB_MAX_PORTS];
+	uint32_t keys[CUB_MAX_PORTS], key;
 	int r;
 
 	if ((r = cub_cube__load(cube, elf, len)))
 		return r;
 	if (cub_cube__map(cube, "sf_actions", &sf->actions) ||
-	    cub_cube__map(cube, "sf_stats", &sf->stats))
+	    cub_cube__map(cube, "sf_pktins", &sf->pktins))
 		return cub_cube__set_error(cube, CUB_E_INTERNAL,
-		    "cube '%s': maps sf_actions/sf_stats missing",
+		    "cube '%s': maps sf_actions/sf_pktins missing",
 		    cub_cube__name(cube));
+	/* packet_ins counts what this worker received: an adopted map
+	 * starts again from zero. */
+	for (key = 0; key < CUB_MAX_PORTS; key++)
+		keys[key] = key;
+	if ((r = cub_map__update_batch(
+		 cube, &sf->pktins, keys, zeros, CUB_MAX_PORTS, 0)))
+		return r;
+	memset(sf->packet_ins, 0, sizeof(sf->packet_ins));
 	sf->loaded = true;
 	return 0;
 }
@@ -183,92 +215,6 @@ sf_apply(struct cub_cube *cube, const struct cub_val *config, bool create)
 	return 0;
 }
 
-struct sf_dump {
-	struct sf_stats sum[CUB_MAX_PORTS];
-	uint32_t ncpus;
-};
-
-static int
-sf_dump_one(const void *key, const void *value, void *ctx)
-{
-	const struct sf_stats *percpu = value;
-	struct sf_dump *d = ctx;
-	struct sf_stats *sum;
-	uint32_t k, cpu;
-
-	memcpy(&k, key, sizeof(k));
-	if (k >= CUB_MAX_PORTS)
-		return 0;
-	sum = &d->sum[k];
-	for (cpu = 0; cpu < d->ncpus; cpu++) {
-		sum->rx_packets += percpu[cpu].rx_packets;
-		sum->rx_bytes += percpu[cpu].rx_bytes;
-		sum->tx_packets += percpu[cpu].tx_packets;
-		sum->tx_bytes += percpu[cpu].tx_bytes;
-		sum->drops += percpu[cpu].drops;
-		sum->slowpath += percpu[cpu].slowpath;
-	}
-	return 0;
-}
-
-/* Counters of every port: one dump of the per-CPU stats, summed. */
-static int
-sf_show(struct cub_cube *cube, const struct cub_val *config,
-    struct cub_val *overlay)
-{
-	struct sf_cube *sf = cub_cube__priv(cube);
-	const struct cub_val *ports = cub_val__get(config, "ports");
-	struct cub_val *oports, *e;
-	struct sf_dump *d;
-	struct sf_stats *sum;
-	uint64_t idx;
-	uint32_t i;
-	int r;
-
-	d = calloc(1, sizeof(*d));
-	if (!d)
-		return -ENOMEM;
-	d->ncpus = sf->stats.ncpus;
-	if ((r = cub_map__dump(cube, &sf->stats, sf_dump_one, d))) {
-		free(d);
-		return r;
-	}
-	oports = cub_val__array();
-	for (i = 0; ports && ports->kind == CUB_V_ARRAY && i < ports->arr.len;
-	     i++) {
-		if (cub_val__as_u64(
-			cub_val__get(ports->arr.items[i], "index"), &idx) ||
-		    idx >= CUB_MAX_PORTS)
-			continue;
-		sum = &d->sum[idx];
-		e = cub_val__map();
-		cub_val__set(e, "name",
-		    cub_val__str(
-			cub_val__get_str(ports->arr.items[i], "name")));
-		cub_val__set(e, "rx_packets", cub_val__uint(sum->rx_packets));
-		cub_val__set(e, "rx_bytes", cub_val__uint(sum->rx_bytes));
-		cub_val__set(e, "tx_packets", cub_val__uint(sum->tx_packets));
-		cub_val__set(e, "tx_bytes", cub_val__uint(sum->tx_bytes));
-		cub_val__set(e, "drops", cub_val__uint(sum->drops));
-		cub_val__set(e, "slowpath", cub_val__uint(sum->slowpath));
-		cub_val__set(
-		    e, "packet_ins", cub_val__uint(sf->packet_ins[idx]));
-		cub_val__push(oports, e);
-	}
-	free(d);
-	return cub_val__set(overlay, "ports", oports);
-}
-
-/* The slow path: count what arrives (Polycube's logs it and drops it). */
-static void
-sf_packet_in(struct cub_cube *cube, uint32_t port, const void *data, size_t len)
-{
-	struct sf_cube *sf = cub_cube__priv(cube);
-
-	if (port < CUB_MAX_PORTS)
-		sf->packet_ins[port]++;
-}
-
 /* The policy: what the broker lets this service load. */
 #define SF_POLICY                                                              \
 	{                                                                      \
@@ -282,9 +228,22 @@ sf_packet_in(struct cub_cube *cube, uint32_t port, const void *data, size_t len)
 	}
 
 #ifndef SF_NO_ENTRY
+/* The slow path: count what arrives (Polycube's logs it and drops it). */
+static void
+sf_packet_in(struct cub_cube *cube, uint32_t port, const void *data, size_t len)
+{
+	struct sf_cube *sf = cub_cube__priv(cube);
+
+	if (port >= CUB_MAX_PORTS || !sf->loaded)
+		return;
+	sf->packet_ins[port]++;
+	/* Where the broker reads it at show (a lost write shows in the
+	 * next one). */
+	cub_map__update(cube, &sf->pktins, &port, &sf->packet_ins[port], 0);
+}
+
 static const struct cub_plugin_ops sf_ops = {
     .apply = sf_apply,
-    .show = sf_show,
     .packet_in = sf_packet_in,
 };
 

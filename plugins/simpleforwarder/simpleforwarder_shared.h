@@ -2,8 +2,10 @@
 /*
  * Map values shared by simpleforwarder.bpf.c and its control plane
  * (style rule 25).  Maps: sf_actions (ARRAY, in-port index -> struct
- * sf_action) and sf_stats (PERCPU_ARRAY, port index -> struct sf_stats),
- * both CUB_MAX_PORTS entries.
+ * sf_action), sf_stats (PERCPU_ARRAY, port index -> struct sf_stats) and
+ * sf_pktins (ARRAY, port index -> __u64 written by the worker), all
+ * CUB_MAX_PORTS entries.  The broker reads sf_stats and sf_pktins for
+ * show through the schema's counter bindings.
  */
 #ifndef SIMPLEFORWARDER_SHARED_H
 #define SIMPLEFORWARDER_SHARED_H

@@ -7,7 +7,9 @@
  *   cubicle e1 debug load object=probe-read|ptr-leak
  *   cubicle e1 debug egress object=redirect|... ifindex=N (evil_egress.c)
  *   cubicle e1 debug stderr what=forge|flood   (evil_hygiene.c)
- *   cubicle e1 debug constructor | escape ... (evil_sandbox.c)
+ *   cubicle e1 debug constructor | escape ... | metadata path=P
+ *     (evil_sandbox.c)
+ *   cubicle e1 debug slow pktin_ms=|show_ms=|sleep_ms= (evil_slow.c)
  *   cubicle e1 debug filter | stdin           (evil_seal.c)
  * Never installed.
  */
@@ -27,12 +29,13 @@
 #include "evil_probe.skel.h"
 #include "evil_sandbox.h"
 #include "evil_seal.h"
+#include "evil_slow.h"
 
 static const char *const evil_calls[] = {
     "bpf", "execve", "socket-inet", "fork", "open", "hang", NULL};
 static const char *const evil_objects[] = {"probe-read", "ptr-leak", NULL};
 static const char *const evil_bpfobj_objects[] = {"path-act", "path-port",
-    "dup", "clean", "big", "pcpu", "fdmap", EVIL_LIMITS_OBJECTS, NULL};
+    "dup", "clean", "big", "pcpu", "pcpu4", "fdmap", EVIL_LIMITS_OBJECTS, NULL};
 static const char *const evil_writes[] = {"forge", "flood", NULL};
 
 static const struct cub_field evil_syscall_args[] = {
@@ -96,9 +99,15 @@ static const struct cub_action evil_actions[] = {
     {.name = "escape",
 	.help = "try to reach outside the worker",
 	.args = evil_sandbox_escape_args},
+    {.name = "metadata",
+	.help = "ask for a path's metadata past the seccomp filter",
+	.args = evil_sandbox_metadata_args},
     {.name = "filter",
 	.help = "report the constructor's attempt to stack a seccomp filter"},
     {.name = "stdin", .help = "read what the worker's stdin holds"},
+    {.name = "slow",
+	.help = "make this worker's packet_in, show or this action slow",
+	.args = evil_slow_args},
     {0},
 };
 
@@ -107,10 +116,33 @@ static const struct cub_field evil_debug_fields[] = {
     {0},
 };
 
+/*
+ * simpleforwarder's port fields without its counter bindings: the debug
+ * actions load objects without sf_stats, which a binding would refuse.
+ * packet_ins is filled by this worker's show, so a show of an evil cube
+ * is still a call to its worker.
+ */
+static const struct cub_field evil_port_fields[] = {
+    {.name = "action",
+	.type = CUB_T_ENUM,
+	.enums = sf_action_names,
+	.dflt = "drop",
+	.help = "what to do with packets received on this port"},
+    {.name = "outport",
+	.type = CUB_T_STR,
+	.max = CUB_NAME_MAX,
+	.help = "port to send packets to when action is forward"},
+    {.name = "packet_ins",
+	.type = CUB_T_U64,
+	.flags = CUB_F_RO,
+	.help = "slow-path packets this worker received from the port"},
+    {0},
+};
+
 static const struct cub_field evil_schema[] = {
     {.name = "ports",
 	.type = CUB_T_LIST,
-	.children = sf_port_fields,
+	.children = evil_port_fields,
 	.help = "ports of the cube"},
     {.name = "debug",
 	.type = CUB_T_CONTAINER,
@@ -234,7 +266,10 @@ evil_action(struct cub_cube *cube, const struct cub_val *path, const char *name,
 	if (!strcmp(name, "stderr"))
 		return evil_hygiene_stderr(
 		    cube, cub_val__get_str(args, "what"), result);
-	if (!strcmp(name, "constructor") || !strcmp(name, "escape"))
+	if (!strcmp(name, "slow"))
+		return evil_slow_action(args, result);
+	if (!strcmp(name, "constructor") || !strcmp(name, "escape") ||
+	    !strcmp(name, "metadata"))
 		return evil_sandbox_action(cube, name, args, result);
 	if (!strcmp(name, "filter") || !strcmp(name, "stdin"))
 		return evil_seal_action(cube, name, args, result);
@@ -249,11 +284,52 @@ evil_action(struct cub_cube *cube, const struct cub_val *path, const char *name,
 	    cube, CUB_E_INTERNAL, "the broker loaded the '%s' object", what);
 }
 
+/* packet_ins of every port, from this worker's memory. */
+static int
+evil_show(struct cub_cube *cube, const struct cub_val *config,
+    struct cub_val *overlay)
+{
+	struct sf_cube *sf = cub_cube__priv(cube);
+	const struct cub_val *ports = cub_val__get(config, "ports");
+	struct cub_val *oports, *e;
+	uint64_t idx;
+	uint32_t i;
+
+	evil_slow_show();
+	oports = cub_val__array();
+	for (i = 0; ports && ports->kind == CUB_V_ARRAY && i < ports->arr.len;
+	     i++) {
+		if (cub_val__as_u64(
+			cub_val__get(ports->arr.items[i], "index"), &idx) ||
+		    idx >= CUB_MAX_PORTS)
+			continue;
+		e = cub_val__map();
+		cub_val__set(e, "name",
+		    cub_val__str(
+			cub_val__get_str(ports->arr.items[i], "name")));
+		cub_val__set(
+		    e, "packet_ins", cub_val__uint(sf->packet_ins[idx]));
+		cub_val__push(oports, e);
+	}
+	return cub_val__set(overlay, "ports", oports);
+}
+
+static void
+evil_packet_in(
+    struct cub_cube *cube, uint32_t port, const void *data, size_t len)
+{
+	struct sf_cube *sf = cub_cube__priv(cube);
+
+	evil_slow_packet_in();
+	if (port < CUB_MAX_PORTS)
+		sf->packet_ins[port]++;
+}
+
 static const struct cub_plugin_ops evil_ops = {
     .apply = sf_apply,
-    .show = sf_show,
+    .show = evil_show,
     .action = evil_action,
-    .packet_in = sf_packet_in,
+    .packet_in = evil_packet_in,
 };
 
 /*

@@ -10,7 +10,10 @@
  *   object=big n=N: a 2.5 MiB map renamed evbig_N, a new name each load;
  *   object=pcpu: a per-CPU map within the policy only if counted once;
  *   object=fdmap: an ARRAY_OF_MAPS, then small integers written into it
- *	(fds in the broker's table) by update, batch update and delete.
+ *	(fds in the broker's table) by update, batch update and delete;
+ *   object=pcpu4: a per-CPU map of 4-byte values: each CPU's value written
+ *	and read back at the kernel's 8-byte stride, and an update 4 bytes a
+ *	CPU short, which the broker must refuse, not over-read.
  * The names are patched into a copy of the ELF, in its string tables.
  */
 #include <errno.h>
@@ -29,6 +32,7 @@
 #include "evil_fdmap.skel.h"
 #include "evil_path.skel.h"
 #include "evil_pcpu.skel.h"
+#include "evil_pcpu4.skel.h"
 
 #define BPF_NAME_LEN 15 /* what the broker reports of a longer map name */
 
@@ -209,6 +213,63 @@ fdmap(struct cub_cube *cube, struct cub_val **result)
 	return -EPERM; /* the broker's first refusal is the error */
 }
 
+/*
+ * A per-CPU map of 4-byte values through the SDK's layout, then the same
+ * update with the old, short layout (value_size x CPUs): the broker must
+ * refuse it by its length rather than let the kernel read past it.
+ */
+static int
+pcpu4(struct cub_cube *cube, struct cub_val **result)
+{
+	uint32_t k = 1, cpu, bad = 0, *v;
+	const void *elf;
+	uint8_t *vals;
+	cub_map m, shortm;
+	size_t len;
+	int r;
+
+	elf = evil_pcpu4__elf_bytes(&len);
+	if (cub_cube__load(cube, elf, len))
+		return -EPERM;
+	if (cub_cube__map(cube, "evpc4", &m))
+		return cub_cube__set_error(
+		    cube, CUB_E_INTERNAL, "no map 'evpc4' after the load");
+	vals = calloc(1, cub_map__value_bytes(&m));
+	if (!vals)
+		return -ENOMEM;
+	for (cpu = 0; cpu < m.ncpus; cpu++) {
+		v = cub_map__cpu_value(&m, vals, cpu);
+		*v = 0x1000 + cpu;
+	}
+	if ((r = cub_map__update(cube, &m, &k, vals, 0))) {
+		free(vals);
+		return r;
+	}
+	memset(vals, 0, cub_map__value_bytes(&m));
+	if ((r = cub_map__lookup(cube, &m, &k, vals))) {
+		free(vals);
+		return r;
+	}
+	for (cpu = 0; cpu < m.ncpus; cpu++) {
+		v = cub_map__cpu_value(&m, vals, cpu);
+		bad += *v != 0x1000 + cpu;
+	}
+	*result = cub_val__map();
+	cub_val__set(*result, "ncpus", cub_val__uint(m.ncpus));
+	cub_val__set(*result, "value_bytes",
+	    cub_val__uint((uint64_t)cub_map__value_bytes(&m)));
+	cub_val__set(*result, "cpus_wrong", cub_val__uint(bad));
+	/* The short layout: the same map id, posing as a plain array. */
+	shortm = m;
+	shortm.type = 2; /* BPF_MAP_TYPE_ARRAY */
+	shortm.value_size = m.value_size * m.ncpus;
+	shortm.ncpus = 1;
+	r = cub_map__update(cube, &shortm, &k, vals, 0);
+	cub_val__set(*result, "short_update", cub_val__str(outcome(r)));
+	free(vals);
+	return 0;
+}
+
 int
 evil_bpfobj(
     struct cub_cube *cube, const struct cub_val *args, struct cub_val **result)
@@ -227,6 +288,8 @@ evil_bpfobj(
 		return big(cube, args);
 	if (!strcmp(what, "fdmap"))
 		return fdmap(cube, result);
+	if (!strcmp(what, "pcpu4"))
+		return pcpu4(cube, result);
 	elf = evil_pcpu__elf_bytes(&len);
 	if (cub_cube__load(cube, elf, len))
 		return -EPERM;

@@ -3,12 +3,17 @@
  * The sandbox attacks of the evil plugin (tests/integration/sandbox.sh):
  *   - a constructor that runs inside dlopen() and records what it could
  *     do there: its uid, capabilities, no_new_privs, seccomp mode, whether
- *     it could read /etc/shadow, /etc/passwd, /proc/self/status and fork
- *     a child;
+ *     it could read /etc/shadow, /etc/passwd, /proc/self/status and "/"
+ *     and fork a child;
  *   - cubicle <cube> debug constructor: reports that record;
  *   - cubicle <cube> debug escape abstract=NAME path=PATH: connects to an
  *     abstract and a pathname AF_UNIX socket, passes a descriptor with
- *     SCM_RIGHTS and stats /etc/shadow, and reports each outcome.
+ *     SCM_RIGHTS and stats /etc/shadow, and reports each outcome;
+ *   - cubicle <cube> debug metadata path=PATH: asks for the metadata of
+ *     PATH and /etc/shadow every way the filter lets a path through (a
+ *     raw newfstatat() with AT_EMPTY_PATH, relative to AT_FDCWD and to an
+ *     O_PATH descriptor of "/", and fstat() of an O_PATH open), and
+ *     reports the device and inode of "/" (the worker's root).
  * Every attempt is made so that a refusal by error is reported; a refusal
  * by SIGSYS kills the worker and fails the call.
  */
@@ -37,6 +42,14 @@ const struct cub_field evil_sandbox_escape_args[] = {
 	.type = CUB_T_STR,
 	.flags = CUB_F_REQUIRED,
 	.help = "path of an AF_UNIX socket to connect to"},
+    {0},
+};
+
+const struct cub_field evil_sandbox_metadata_args[] = {
+    {.name = "path",
+	.type = CUB_T_STR,
+	.flags = CUB_F_REQUIRED,
+	.help = "absolute path of a file whose metadata to ask for"},
     {0},
 };
 
@@ -107,6 +120,8 @@ evil_sandbox_ctor(void)
 	/* World-readable files: only Landlock keeps them closed. */
 	ctor_open("/etc/passwd", "passwd");
 	ctor_open("/proc/self/status", "status");
+	/* The worker's own root directory: Landlock keeps it unlisted. */
+	ctor_open("/", "root");
 	pid = fork();
 	if (pid == 0)
 		_exit(0);
@@ -236,6 +251,89 @@ escape(const struct cub_val *args, struct cub_val **result)
 	return 0;
 }
 
+/* "size N" for a stat that succeeded, else "refused: <error>". */
+static struct cub_val *
+stat_outcome(long r, int err, const struct stat *st)
+{
+	char buf[64];
+
+	if (r)
+		return outcome(-1, err);
+	snprintf(buf, sizeof(buf), "size %lld", (long long)st->st_size);
+	return cub_val__str(buf);
+}
+
+/*
+ * The metadata of @path every way the seccomp filter lets a path through:
+ * glibc's fstat() is newfstatat(fd, "", &st, AT_EMPTY_PATH), and a filter
+ * cannot see that the path is not empty; an O_PATH open needs no access
+ * right, so Landlock lets it open anything. Results under @key_*.
+ */
+static void
+stat_every_way(
+    struct cub_val *result, const char *key, const char *path, int rootfd)
+{
+	struct stat st;
+	char k[64];
+	long r;
+	int fd, e;
+
+	memset(&st, 0, sizeof(st));
+	r = syscall(SYS_newfstatat, AT_FDCWD, path, &st, AT_EMPTY_PATH);
+	e = errno;
+	snprintf(k, sizeof(k), "%s_fstatat", key);
+	cub_val__set(result, k, stat_outcome(r, e, &st));
+
+	memset(&st, 0, sizeof(st));
+	if (rootfd >= 0) {
+		r = syscall(SYS_newfstatat, rootfd, path + strspn(path, "/"),
+		    &st, AT_EMPTY_PATH);
+		e = errno;
+	} else {
+		r = -1;
+		e = EBADF;
+	}
+	snprintf(k, sizeof(k), "%s_fstatat_root", key);
+	cub_val__set(result, k, stat_outcome(r, e, &st));
+
+	memset(&st, 0, sizeof(st));
+	fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_PATH | O_CLOEXEC, 0);
+	e = errno;
+	r = fd < 0 ? -1 : fstat(fd, &st);
+	if (fd >= 0) {
+		e = errno;
+		close(fd);
+	}
+	snprintf(k, sizeof(k), "%s_opath", key);
+	cub_val__set(result, k, stat_outcome(r, e, &st));
+}
+
+static int
+metadata(const struct cub_val *args, struct cub_val **result)
+{
+	char buf[64];
+	struct stat st;
+	int rootfd;
+
+	*result = cub_val__map();
+	rootfd = (int)syscall(
+	    SYS_openat, AT_FDCWD, "/", O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+	stat_every_way(*result, "path", cub_val__get_str(args, "path"), rootfd);
+	stat_every_way(*result, "shadow", "/etc/shadow", rootfd);
+	/* Which root this is: the host's "/" or the worker's own. */
+	if (syscall(SYS_newfstatat, AT_FDCWD, "/", &st, AT_EMPTY_PATH) == 0) {
+		snprintf(buf, sizeof(buf), "%llu:%llu",
+		    (unsigned long long)st.st_dev,
+		    (unsigned long long)st.st_ino);
+		cub_val__set(*result, "root", cub_val__str(buf));
+	} else {
+		cub_val__set(*result, "root", outcome(-1, errno));
+	}
+	if (rootfd >= 0)
+		close(rootfd);
+	return 0;
+}
+
 int
 evil_sandbox_action(struct cub_cube *cube, const char *name,
     const struct cub_val *args, struct cub_val **result)
@@ -245,5 +343,7 @@ evil_sandbox_action(struct cub_cube *cube, const char *name,
 		return report_constructor(result);
 	if (!strcmp(name, "escape"))
 		return escape(args, result);
+	if (!strcmp(name, "metadata"))
+		return metadata(args, result);
 	return -ENOENT;
 }

@@ -177,6 +177,33 @@ cub_cube__load(struct cub_cube *cube, const void *elf, size_t len)
 	return 0;
 }
 
+/* BPF_MAP_TYPE_PERCPU_HASH 5, PERCPU_ARRAY 6, LRU_PERCPU_HASH 10,
+ * PERCPU_CGROUP_STORAGE 21: the types the broker sizes per CPU. */
+static bool
+map_percpu(uint32_t type)
+{
+	return type == 5 || type == 6 || type == 10 || type == 21;
+}
+
+size_t
+cub_map__value_bytes(const cub_map *map)
+{
+	if (!map_percpu(map->type))
+		return map->value_size;
+	return (((size_t)map->value_size + 7) & ~(size_t)7) * map->ncpus;
+}
+
+void *
+cub_map__cpu_value(const cub_map *map, void *values, uint32_t cpu)
+{
+	if (!map_percpu(map->type))
+		return cpu ? NULL : values;
+	if (cpu >= map->ncpus)
+		return NULL;
+	return (uint8_t *)values +
+	       (((size_t)map->value_size + 7) & ~(size_t)7) * cpu;
+}
+
 int
 cub_cube__map(struct cub_cube *cube, const char *name, cub_map *out)
 {
@@ -201,10 +228,7 @@ cub_cube__map(struct cub_cube *cube, const char *name, cub_map *out)
 		out->key_size = (uint32_t)v[2];
 		out->value_size = (uint32_t)v[3];
 		out->max_entries = (uint32_t)v[4];
-		/* BPF_MAP_TYPE_PERCPU_HASH 5, PERCPU_ARRAY 6, LRU_PERCPU 10 */
-		out->ncpus = out->type == 5 || out->type == 6 || out->type == 10
-				 ? w.ncpus
-				 : 1;
+		out->ncpus = map_percpu(out->type) ? w.ncpus : 1;
 		return 0;
 	}
 	return -ENOENT;
@@ -236,7 +260,7 @@ cub_map__update(struct cub_cube *cube, const cub_map *map, const void *key,
 	int r;
 
 	cub_val__set(p, "value",
-	    cub_val__bin(value, (size_t)map->value_size * map->ncpus));
+	    cub_val__bin(value, cub_map__value_bytes(map)));
 	cub_val__set(p, "flags", cub_val__uint(flags));
 	r = call(CUB_M_MAP_UPDATE, p, &res, &errv);
 	cub_val__free(res);
@@ -249,7 +273,7 @@ cub_map__lookup(
 {
 	struct cub_val *p = map_params(cube, map, key), *res, *errv;
 	const struct cub_val *v;
-	size_t vsz = (size_t)map->value_size * map->ncpus;
+	size_t vsz = cub_map__value_bytes(map);
 	int r;
 
 	r = call(CUB_M_MAP_LOOKUP, p, &res, &errv);
@@ -282,7 +306,7 @@ map_batch(struct cub_cube *cube, const cub_map *map, const char *op,
 {
 	struct cub_val *p = cub_val__map(), *ka = cub_val__array(), *va = NULL;
 	struct cub_val *res, *errv;
-	size_t vsz = (size_t)map->value_size * map->ncpus;
+	size_t vsz = cub_map__value_bytes(map);
 	uint32_t i;
 	int r;
 
@@ -330,7 +354,7 @@ int
 cub_map__dump(struct cub_cube *cube, const cub_map *map,
     int (*fn)(const void *key, const void *value, void *ctx), void *ctx)
 {
-	size_t vsz = (size_t)map->value_size * map->ncpus;
+	size_t vsz = cub_map__value_bytes(map);
 	struct cub_val *p, *res, *errv, *after = NULL;
 	const struct cub_val *keys, *vals;
 	bool more = true;
@@ -415,10 +439,8 @@ cubi_worker__dispatch(
 	const struct cub_plugin_ops *ops = w.pl->ops;
 	const struct cub_val *p = rpc->params;
 	const char *name = cub_val__get_str(p, "cube");
-	const struct cub_val *data;
 	struct cub_cube *c;
 	bool create = false, fresh = false;
-	uint64_t port;
 	unsigned n = 0;
 	int r;
 
@@ -426,6 +448,12 @@ cubi_worker__dispatch(
 	*errv = NULL;
 	if (!name || strlen(name) > CUB_NAME_MAX) {
 		*errv = cub_err_val(CUB_E_MISSING, "'cube' missing");
+		return;
+	}
+	if (!strcmp(rpc->method, CUB_M_PACKET_IN)) {
+		/* Queued and answered at once; see cubi_worker__notify(). */
+		cubi_worker__notify(rpc);
+		*result = cub_val__map();
 		return;
 	}
 	c = cube_get(name);
@@ -506,14 +534,123 @@ cubi_worker__dispatch(
 			*result = cub_val__free(*result);
 			*errv = op_error(c, r, "action");
 		}
-	} else if (!strcmp(rpc->method, CUB_M_PACKET_IN)) {
-		data = cub_val__get(p, "data");
-		if (ops->packet_in && data && data->kind == CUB_V_BIN &&
-		    !cub_val__as_u64(cub_val__get(p, "port"), &port))
-			ops->packet_in(
-			    c, (uint32_t)port, data->bin.ptr, data->bin.len);
 	} else {
 		*errv =
 		    cub_err_val(CUB_E_NOMETHOD, "no method '%s'", rpc->method);
 	}
+}
+
+/*
+ * Packet-in.  The broker sends a batch of packets for one cube in one
+ * packet.in, which is answered as soon as the packets are queued here
+ * (at most PKTIN_MAX): no plugin code runs before the answer, so it says
+ * nothing about the packets but that they arrived.  The plugin's
+ * packet_in sees them one at a time between the broker's requests
+ * (cubicle-worker takes the next one only when no request is waiting),
+ * so a slow packet_in delays a request by one packet at most.  Packets
+ * past PKTIN_MAX are dropped, logged, and reported to the broker
+ * (packet.dropped), which counts them with its own drops.
+ */
+#define PKTIN_MAX 256
+
+struct wpkt {
+	char cube[CUB_NAME_MAX + 1];
+	uint32_t port;
+	size_t len;
+	void *data;
+};
+
+static struct {
+	struct wpkt q[PKTIN_MAX];
+	unsigned head, len;
+	uint64_t dropped;
+} pk;
+
+static void
+pkt_drop(void)
+{
+	pk.dropped++;
+	if (!(pk.dropped & (pk.dropped - 1)))
+		fprintf(stderr,
+		    "service '%s': packet-in queue full (%d), %llu packet(s) "
+		    "dropped so far\n",
+		    w.pl->name, PKTIN_MAX, (unsigned long long)pk.dropped);
+}
+
+/* Tell the broker, which counts them with its own drops for the cube. */
+static void
+pkt_report(const char *cube, uint64_t n)
+{
+	struct cub_val *p = cub_val__map(), *res = NULL, *errv = NULL;
+
+	cub_val__set(p, "cube", cub_val__str(cube));
+	cub_val__set(p, "count", cub_val__uint(n));
+	call(CUB_M_PKTIN_DROPPED, p, &res, &errv);
+	cub_val__free(res);
+	cub_val__free(errv);
+}
+
+void
+cubi_worker__notify(const struct cub_rpc *rpc)
+{
+	const struct cub_val *p = rpc->params, *pkts, *e, *data;
+	const char *name = cub_val__get_str(p, "cube");
+	uint64_t port, before = pk.dropped;
+	struct wpkt *q;
+	uint32_t i;
+
+	if (strcmp(rpc->method, CUB_M_PACKET_IN) || !name ||
+	    strlen(name) > CUB_NAME_MAX)
+		return;
+	pkts = cub_val__get(p, "packets");
+	for (i = 0; pkts && pkts->kind == CUB_V_ARRAY && i < pkts->arr.len;
+	     i++) {
+		e = pkts->arr.items[i];
+		data = cub_val__get(e, "data");
+		if (!data || data->kind != CUB_V_BIN ||
+		    cub_val__as_u64(cub_val__get(e, "port"), &port) ||
+		    port > UINT32_MAX)
+			continue;
+		if (pk.len == PKTIN_MAX) {
+			pkt_drop();
+			continue;
+		}
+		q = &pk.q[(pk.head + pk.len) % PKTIN_MAX];
+		if (!(q->data = malloc(data->bin.len ?: 1))) {
+			pkt_drop();
+			continue;
+		}
+		memcpy(q->data, data->bin.ptr, data->bin.len);
+		q->len = data->bin.len;
+		q->port = (uint32_t)port;
+		snprintf(q->cube, sizeof(q->cube), "%s", name);
+		pk.len++;
+	}
+	if (pk.dropped != before)
+		pkt_report(name, pk.dropped - before);
+}
+
+bool
+cubi_worker__packet_pending(void)
+{
+	return pk.len != 0;
+}
+
+void
+cubi_worker__packet_next(void)
+{
+	const struct cub_plugin_ops *ops = w.pl->ops;
+	struct wpkt *q;
+	struct cub_cube *c;
+
+	if (!pk.len)
+		return;
+	q = &pk.q[pk.head];
+	pk.head = (pk.head + 1) % PKTIN_MAX;
+	pk.len--;
+	/* A cube destroyed since: its packets go nowhere. */
+	if (ops->packet_in && (c = cube_get(q->cube)))
+		ops->packet_in(c, q->port, q->data, q->len);
+	free(q->data);
+	q->data = NULL;
 }

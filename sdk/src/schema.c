@@ -96,6 +96,25 @@ field_ext_to_val(const struct cub_field *f, struct cub_val *m)
 	return 0;
 }
 
+/* A counter binding: {map, key, key_field?, key_size, offset, width}. */
+static struct cub_val *
+counter_to_val(const struct cub_counter *c)
+{
+	struct cub_val *m = cub_val__map();
+
+	if (!m)
+		return NULL;
+	if (cub_val__set(m, "map", cub_val__str(c->map ? c->map : "")) ||
+	    cub_val__set(m, "key", cub_val__uint(c->key)) ||
+	    (c->key_field &&
+		cub_val__set(m, "key_field", cub_val__str(c->key_field))) ||
+	    cub_val__set(m, "key_size", cub_val__uint(c->key_size)) ||
+	    cub_val__set(m, "offset", cub_val__uint(c->offset)) ||
+	    cub_val__set(m, "width", cub_val__uint(c->width)))
+		return cub_val__free(m);
+	return m;
+}
+
 static struct cub_val *
 field_to_val(const struct cub_field *f, int depth)
 {
@@ -133,6 +152,9 @@ field_to_val(const struct cub_field *f, int depth)
 		return cub_val__free(m);
 	if (f->actions &&
 	    cub_val__set(m, "actions", actions_to_val(f->actions, depth)))
+		return cub_val__free(m);
+	if (f->counter &&
+	    cub_val__set(m, "counter", counter_to_val(f->counter)))
 		return cub_val__free(m);
 	return m;
 }

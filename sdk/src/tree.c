@@ -1173,9 +1173,10 @@ static int
 field_parse(struct pctx *pc, struct snode *parent, const struct cub_val *m,
     int depth, bool action_args, const char *ppath)
 {
+	/* "counter": a binding the broker checks (broker/counters.c). */
 	static const char *const keys[] = {"name", "type", "flags", "help",
-	    "default", "enum", "min", "max", "children", "actions", "max-items",
-	    "ref", NULL};
+	    "default", "enum", "min", "max", "children", "actions", "counter",
+	    "max-items", "ref", NULL};
 	const char *name, *type, *help, *dflt, *bad;
 	uint64_t flags, min, max;
 	char sub[PATH_LEN], msg[MSG_LEN];

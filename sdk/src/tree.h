@@ -12,7 +12,9 @@
  *    "port-range"|"mac"|"list"|"container", flags: uint (CUB_F_*),
  *    help: str, default: str (opt), enum: [str] (opt), min: uint, max: uint,
  *    max-items: uint (opt, leaf-lists), ref: str (opt, a list's path),
- *    children: [field] (opt), actions: [{name, help, args: [field]}] (opt)}
+ *    children: [field] (opt), actions: [{name, help, args: [field]}] (opt),
+ *    counter: {map, key, key_field, key_size, offset, width} (opt; the
+ *    engine accepts it, broker/counters.c checks it)}
  */
 #ifndef CUBI_TREE_H
 #define CUBI_TREE_H

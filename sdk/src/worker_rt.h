@@ -7,6 +7,8 @@
 #ifndef CUBI_WORKER_RT_H
 #define CUBI_WORKER_RT_H
 
+#include <stdbool.h>
+
 #include <nng/nng.h>
 
 #include "cubicle/plugin.h"
@@ -19,5 +21,11 @@ int cubi_worker__hello(char *err, size_t errlen);
 /* Handle one request from the broker; result/errv as for a response. */
 void cubi_worker__dispatch(
     const struct cub_rpc *rpc, struct cub_val **result, struct cub_val **errv);
+
+/* packet.in: queue its packets for the plugin (the caller answers). */
+void cubi_worker__notify(const struct cub_rpc *rpc);
+/* Packets queued; hand the oldest to the plugin's packet_in. */
+bool cubi_worker__packet_pending(void);
+void cubi_worker__packet_next(void);
 
 #endif

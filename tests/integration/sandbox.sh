@@ -48,15 +48,18 @@ ip netns exec ca ping -c 1 -W 2 198.18.0.2 >/dev/null || fail "e1 does not forwa
 prog=$(tc filter show dev vetha ingress)
 
 # The plugin's constructor ran inside the whole sandbox: dlopen() comes
-# after the uid drop, the capability drop, no_new_privs, Landlock (no file
-# but the plugin and the system libraries opens, even world-readable ones)
-# and seccomp.
+# after the worker's own root (no /etc or /proc in it: ENOENT), the uid
+# drop, the capability drop, no_new_privs, Landlock (no file but the
+# plugin and the system libraries opens, not even the root directory of
+# the worker, which the mount namespace alone would leave readable) and
+# seccomp.
 c=$(cub e1 debug constructor -o json)
 cub_log "constructor saw: $(tr -d '\n' <<<"$c")"
 uid=$(awk '/^Uid:/ { print $2 }' /proc/$(worker_pid evil)/status)
 for want in "\"uid\": \"$uid\"" '"capeff": "0000000000000000"' '"nnp": "1"' \
-	'"seccomp": "2"' '"shadow": "Permission denied"' '"passwd": "Permission denied"' \
-	'"status": "Permission denied"' '"fork": "Operation not permitted"'; do
+	'"seccomp": "2"' '"shadow": "No such file or directory"' \
+	'"passwd": "No such file or directory"' '"status": "No such file or directory"' \
+	'"root": "Permission denied"' '"fork": "Operation not permitted"'; do
 	grep -qF "$want" <<<"$c" || fail "constructor: $want missing in: $c"
 done
 
@@ -252,10 +255,11 @@ grep -q "worker $old killed by signal 9" "$T/broker.log" || fail "hung worker no
 ip netns exec ca ping -c 2 -i 0.1 -W 2 198.18.0.2 >/dev/null || fail "e1 stopped forwarding"
 cub_log "hung worker $old killed after 2 s and replaced"
 
-# 3. Files cannot be opened: refused, not killed.
+# 3. Files cannot be opened: refused, not killed (/etc/passwd is not in
+# the worker's root).
 old=$(worker_pid evil)
 err=$(cub_refused 2 e1 debug syscall call=open)
-grep -q "Permission denied" <<<"$err" || fail "open: $err"
+grep -q "No such file or directory" <<<"$err" || fail "open: $err"
 [ "$(worker_pid evil)" = "$old" ] || fail "open killed the worker"
 
 # 4. Hostile objects are refused; the cube's program stays.

@@ -31,8 +31,9 @@
 extern "C" {
 #endif
 
-/* 2: struct cub_field grew max_items and ref (issue 7's schema types), so
- * a table built against 1 is read wrongly: the worker refuses it. */
+/* 2: struct cub_field grew max_items, ref (issue 7's schema types) and
+ * counter, so a table built against 1 is read wrongly: the worker refuses
+ * it. */
 #define CUB_PLUGIN_ABI 2u
 
 struct cub_cube; /* worker-side view of one cube; opaque */
@@ -42,8 +43,17 @@ typedef struct cub_map {
 	uint32_t id;   /* broker handle, 0 = invalid */
 	uint32_t type; /* enum bpf_map_type */
 	uint32_t key_size, value_size, max_entries;
-	uint32_t ncpus; /* per-CPU maps: values are value_size x ncpus */
+	uint32_t ncpus; /* per-CPU maps: possible CPUs, else 1 */
 } cub_map;
+
+/*
+ * Bytes of one value as cub_map__lookup() fills it and cub_map__update()
+ * reads it: value_size, or for a per-CPU map ncpus values, each at a
+ * stride of value_size rounded up to 8 bytes (the kernel's and libbpf's
+ * layout).  cub_map__cpu_value() is CPU cpu's value in such a buffer.
+ */
+size_t cub_map__value_bytes(const cub_map *map);
+void *cub_map__cpu_value(const cub_map *map, void *values, uint32_t cpu);
 
 /*
  * What the broker accepts from this service (checked on every load; a
@@ -82,7 +92,10 @@ struct cub_plugin_ops {
 	int (*action)(struct cub_cube *cube, const struct cub_val *path,
 	    const char *name, const struct cub_val *args,
 	    struct cub_val **result);
-	/* A packet the dataplane sent to the slow path. */
+	/* A packet the dataplane sent to the slow path.  Worker thread,
+	 * between the broker's requests; may block, but each call delays
+	 * the cube's next request by as long; packets that arrive faster
+	 * than it returns are dropped (the worker's log counts them). */
 	void (*packet_in)(
 	    struct cub_cube *cube, uint32_t port, const void *data, size_t len);
 };

@@ -90,6 +90,8 @@ int cub_rpc__encode_notify(
 #define CUB_M_MAP_DELETE "map.delete" /* {cube, map, key} */
 /* {cube, map, after: bin (opt)} -> {keys: [bin], values: [bin], more} */
 #define CUB_M_MAP_DUMP "map.dump"
+/* W: packets of a packet.in the worker had no room for: {cube, count}. */
+#define CUB_M_PKTIN_DROPPED "packet.dropped"
 /* {cube, map, op: "update"|"delete", keys: [bin], values: [bin], flags} */
 #define CUB_M_MAP_BATCH "map.batch"
 #define CUB_BATCH_MAX 4096
@@ -102,7 +104,9 @@ int cub_rpc__encode_notify(
 #define CUB_M_CUBE_SHOW "cube.show"
 /* B: a service action: {cube, action, path: [str], args} -> result. */
 #define CUB_M_CUBE_ACTION "cube.action"
-/* B: a packet sent to the slow path: {cube, port, data: bin}. */
+/* B: packets a cube sent to the slow path, answered {} once queued,
+ * before the plugin sees them:
+ * {cube, packets: [{port, port_name, reason, data: bin}]}. */
 #define CUB_M_PACKET_IN "packet.in"
 
 /* Events on events.sock: topic string, then a notification frame. */

@@ -73,6 +73,29 @@ enum cub_ftype {
 
 struct cub_field;
 
+/*
+ * A counter the broker reads itself (issue 7): a ro U32/U64 field bound to
+ * a plain-data map (ARRAY, HASH, their per-CPU and LRU kinds) of the
+ * cube's own object.  `show` reads one value of map at the key, takes
+ * width bytes at offset (one CPU's value; per-CPU maps are summed over
+ * every possible CPU) and shows it; no call reaches the worker.  The key
+ * is key, or, in an entry of a cube-level list, the integer field
+ * key_field of that entry (ports: "index", the port's index).  key_size
+ * (0 = 4) must equal the map's, offset + width (width 0 = 8, or 4) must
+ * lie within its value.  The broker refuses a bad binding when the schema
+ * arrives (names, sizes, the field) and a load whose object does not
+ * match it (map missing, sizes), naming the field.  A `set` of the field
+ * is refused as for any ro field.
+ */
+struct cub_counter {
+	const char *map;       /* map name in the cube's object */
+	const char *key_field; /* NULL: the fixed key below */
+	uint64_t key;
+	uint32_t key_size; /* bytes: 4 (0) or 8 */
+	uint32_t offset;   /* bytes into the value (one CPU's) */
+	uint32_t width;    /* bytes: 8 (0) or 4 */
+};
+
 /* An action callable on a node: `cubicle br1 fdb flush`. */
 struct cub_action {
 	const char *name;
@@ -98,6 +121,7 @@ struct cub_field {
 	const struct cub_field *children; /* LIST/CONTAINER, name==NULL ends */
 	const struct cub_action
 	    *actions; /* LIST entry/CONTAINER, name==NULL ends */
+	const struct cub_counter *counter; /* ro U32/U64: broker-read */
 };
 
 /* Caps on any schema a worker can send (rule 19). */
