@@ -33,7 +33,10 @@
 extern "C" {
 #endif
 
-#define CUB_PLUGIN_ABI 1u
+/* 2: struct cub_field grew max_items, ref (issue 7's schema types) and
+ * counter, so a table built against 1 is read wrongly: the worker refuses
+ * it. */
+#define CUB_PLUGIN_ABI 2u
 
 struct cub_cube; /* worker-side view of one cube; opaque */
 
