@@ -691,14 +691,10 @@ api_route(struct broker *b, const struct cub_rpc *rpc)
 	/* connect/disconnect <cube>:<port> ...: the first cube's thread
 	 * (graph.c applies the other end, of any service, from there). */
 	if (!strcmp(w0, "connect") || !strcmp(w0, "disconnect")) {
-		char name[CUB_NAME_MAX + 1];
-		const char *colon = w1 ? strchr(w1, ':') : NULL;
-		size_t n = colon ? (size_t)(colon - w1) : 0;
+		char name[CUB_NAME_MAX + 1], port[CUB_NAME_MAX + 1];
 
-		if (!n || n > CUB_NAME_MAX)
+		if (!w1 || !topo_peer_split(w1, name, port))
 			return NULL;
-		memcpy(name, w1, n);
-		name[n] = '\0';
 		return (c = cube_find(b, name)) ? c->svc : NULL;
 	}
 	if (!strcmp(w0, "?") || !strcmp(w0, "help") ||

@@ -75,9 +75,8 @@ gcube_cmp(const void *a, const void *b)
 	    ((const struct gcube *)a)->name, ((const struct gcube *)b)->name);
 }
 
-/* "cube:port" split, as topo_peer_split() does. */
-static bool
-peer_split(const char *peer, char *cube, char *port)
+bool
+graph_peer_split(const char *peer, char *cube, char *port)
 {
 	const char *colon = strchr(peer, ':');
 	size_t n = colon ? (size_t)(colon - peer) : 0;
@@ -99,7 +98,7 @@ graph_resolve(const struct graph *g, const char *peer)
 	struct gcube key = {.name = cname}, *gc;
 	uint32_t i;
 
-	if (!peer_split(peer, cname, pname))
+	if (!graph_peer_split(peer, cname, pname))
 		return -1;
 	gc = bsearch(&key, g->cubes, g->ncubes, sizeof(*gc), gcube_cmp);
 	for (i = 0; gc && i < gc->n; i++)

@@ -7,6 +7,7 @@
 #ifndef CUBICLED_GRAPH_WALK_H
 #define CUBICLED_GRAPH_WALK_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "cubicle/val.h"
@@ -36,6 +37,13 @@ struct graph_result {
  */
 int graph_walk(
     const struct graph_cube *cubes, uint32_t n, struct graph_result *res);
+
+/*
+ * Whether peer names another cube's port ("cube:port"); if so, its parts
+ * in cube and port (CUB_NAME_MAX + 1 bytes each).  The one parser of the
+ * form, for topology.c and graph.c too.
+ */
+bool graph_peer_split(const char *peer, char *cube, char *port);
 
 /* A port entry's peer ("" when none); a document's ports list or NULL. */
 const char *graph_entry_peer(const struct cub_val *e);

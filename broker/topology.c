@@ -30,6 +30,7 @@
 #include <linux/if_link.h>
 
 #include "broker.h"
+#include "graph_walk.h"
 #include "cube_shared.h"
 #include "cubicle/errors.h"
 #include "log.h"
@@ -56,23 +57,11 @@ topo_attached(const struct bport *p)
 	return p->ifindex || p->cube_peer;
 }
 
-/*
- * Whether peer names another cube's port ("cube:port"); if so, its parts
- * in cube and port (CUB_NAME_MAX + 1 bytes each).
- */
+/* "cube:port": graph_walk.c's parser, the one for the whole broker. */
 bool
 topo_peer_split(const char *peer, char *cube, char *port)
 {
-	const char *colon = strchr(peer, ':');
-	size_t n = colon ? (size_t)(colon - peer) : 0;
-
-	if (!colon || !n || n > CUB_NAME_MAX || !colon[1] ||
-	    strlen(colon + 1) > CUB_NAME_MAX)
-		return false;
-	memcpy(cube, peer, n);
-	cube[n] = '\0';
-	snprintf(port, CUB_NAME_MAX + 1, "%s", colon + 1);
-	return true;
+	return graph_peer_split(peer, cube, port);
 }
 
 struct cube *

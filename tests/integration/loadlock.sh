@@ -52,33 +52,6 @@ wait_log() {
 	fail "no line /$1/ in the broker log after 120 s"
 }
 
-# fds_back N: wait (30 s) until the broker holds at most N fds; sets nfd.
-fds_back() {
-	for _ in $(seq 1 300); do
-		nfd=$(ls "/proc/$BROKER_PID/fd" | wc -l)
-		[ "$nfd" -le "$1" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
-# fds_settled: wait (10 s) until the broker's fd count holds still for
-# half a second (nng closes connections on its own threads); sets nfd.
-fds_settled() {
-	local last=-1 same=0
-	for _ in $(seq 1 100); do
-		nfd=$(ls "/proc/$BROKER_PID/fd" | wc -l)
-		if [ "$nfd" = "$last" ]; then
-			same=$((same + 1))
-			[ "$same" -ge 5 ] && return 0
-		else
-			same=0
-		fi
-		last=$nfd
-		sleep 0.1
-	done
-}
-
 # fd_list: what the broker's fds are, one a line, sorted.
 fd_list() {
 	for f in "/proc/$BROKER_PID/fd"/*; do
@@ -149,7 +122,7 @@ cub_ok e1 del
 
 # 2. Deleted during its load, the deleter ending last (the worker's
 # destroy waits for its load): nothing installed, nothing left.
-fds_settled
+fds_settled || true # as before: go on with the last count
 nfd0=$nfd
 cub_ok evil add e2
 threads >"$T/base"
@@ -158,12 +131,12 @@ tid=$(load_thread "$T/base") || fail "no verifier load of e2 began within 60 s"
 cub_ok e2 del
 wait_log "cube 'e2': deleted while its object loaded; nothing was installed"
 [ ! -e "$T/pins/e2" ] || fail "pins of e2 left: $(ls "$T/pins/e2")"
-fds_back "$nfd0" || fail "broker holds $nfd fds, $nfd0 before e2 existed"
+fds_below $((nfd0 + 1)) 30 || fail "broker holds $nfd fds, $nfd0 before e2 existed"
 cub_log "e2 deleted during its load: no pins, $nfd fds (before: $nfd0)"
 
 # 3. The same, the load ending last: the worker exits in its destroy,
 # the deleter lets go first and the load's end frees the cube.
-fds_settled
+fds_settled || true # as before: go on with the last count
 nfd0=$nfd
 fd_list >"$T/fds0"
 cub_ok evil add e3
@@ -187,7 +160,7 @@ fi
 wait_log "cube 'e3': deleted while its object loaded; nothing was installed"
 [ ! -e "$T/pins/e3" ] || fail "pins of e3 left: $(ls "$T/pins/e3")"
 broker_wait_ready
-fds_back "$nfd0" || fail "broker holds $nfd fds, $nfd0 before e3 existed:" \
+fds_below $((nfd0 + 1)) 30 || fail "broker holds $nfd fds, $nfd0 before e3 existed:" \
 	"$(fd_list | diff "$T/fds0" - | grep '^[<>]' | tr '\n' ' ')"
 cub_log "e3 deleted during its load: no pins, $nfd fds (before: $nfd0)"
 # The name is free again, and the other cubes still answer.

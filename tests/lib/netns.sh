@@ -120,6 +120,37 @@ broker_start() {
 	broker_wait_ready
 }
 
+# The broker's fd count, polled: its connections and objects close on
+# other threads (nng's, a load's), later on a busy machine.
+# fds_below N [SECONDS]: wait (default 10 s) until the broker holds fewer
+# than N fds.  fds_settled: wait (10 s) until the count holds still for
+# half a second.  Both set nfd to the last count.
+fds_below() {
+	local i
+	for i in $(seq 1 $((${2:-10} * 10))); do
+		nfd=$(ls "/proc/$BROKER_PID/fd" | wc -l)
+		[ "$nfd" -lt "$1" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+fds_settled() {
+	local last=-1 same=0 i
+	for i in $(seq 1 100); do
+		nfd=$(ls "/proc/$BROKER_PID/fd" | wc -l)
+		if [ "$nfd" = "$last" ]; then
+			same=$((same + 1))
+			[ "$same" -ge 5 ] && return 0
+		else
+			same=0
+			last=$nfd
+		fi
+		sleep 0.1
+	done
+	return 1
+}
+
 # Wait until every service's worker is up and re-synced.
 broker_wait_ready() {
 	local i
