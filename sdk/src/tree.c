@@ -377,18 +377,6 @@ parse_ipv4(const char *s, const char **end, uint8_t ip[4])
 	return 0;
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* A stored scalar as text, for messages. */
 static void
 val_text_short(const struct cub_val *v, char *buf, size_t len)
@@ -536,11 +524,11 @@ parse_scalar_text(const struct snode *f, const char *s, struct cub_val **out,
 {
 	char buf[LISTBUF_LEN];
 	const char *end;
-	uint8_t ip[4];
+	uint8_t ip[4], macb[6];
 	uint64_t u, plen;
 	size_t sl = strlen(s);
 	uint32_t i;
-	int r, h, l;
+	int r;
 	char mac[18];
 
 	*out = NULL;
@@ -626,14 +614,7 @@ parse_scalar_text(const struct snode *f, const char *s, struct cub_val **out,
 		    ip[3], (unsigned)plen);
 		break;
 	case CUB_T_MAC:
-		r = sl == 17 ? 0 : -1;
-		for (i = 0; !r && i < 6; i++) {
-			h = hexval(s[i * 3]);
-			l = hexval(s[i * 3 + 1]);
-			if (h < 0 || l < 0 || (i < 5 && s[i * 3 + 2] != ':'))
-				r = -1;
-		}
-		if (r) {
+		if (cubi_text_mac_parse(s, sl, macb)) {
 			snprintf(msg, len,
 			    "'%.64s' is not a MAC address "
 			    "(expected xx:xx:xx:xx:xx:xx)",

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/text.h"
 #include "cubicle/val.h"
 
 static struct cub_val *
@@ -517,34 +518,12 @@ cub_val__as_port_range(const struct cub_val *v, uint16_t *lo, uint16_t *hi)
 	return 0;
 }
 
-static int
-hex_nibble(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int
 cub_val__as_mac(const struct cub_val *v, uint8_t mac[6])
 {
-	const char *s;
-	int i, h, l;
-
-	if (!v || v->kind != CUB_V_STR || v->str.len != 17 || !mac)
+	if (!v || v->kind != CUB_V_STR || !mac ||
+	    cubi_text_mac_parse(v->str.ptr, v->str.len, mac))
 		return -EINVAL;
-	s = v->str.ptr;
-	for (i = 0; i < 6; i++) {
-		h = hex_nibble(s[i * 3]);
-		l = hex_nibble(s[i * 3 + 1]);
-		if (h < 0 || l < 0 || (i < 5 && s[i * 3 + 2] != ':'))
-			return -EINVAL;
-		mac[i] = (uint8_t)(h << 4 | l);
-	}
 	return 0;
 }
 

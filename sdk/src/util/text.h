@@ -72,4 +72,33 @@ size_t cubi_text_escape(char *dst, size_t dstlen, const char *s, size_t n);
 /* The same into a malloc'd string (NULL + errno on ENOMEM). */
 char *cubi_text_escape_dup(const char *s);
 
+/*
+ * A MAC address "xx:xx:xx:xx:xx:xx" (either case) at s[0..len) into mac:
+ * 0, or -1.  Inline, for the tree engine and the SDK's typed views.
+ */
+static inline int
+cubi_text_mac_parse(const char *s, size_t len, uint8_t mac[6])
+{
+	int i, j, nib[2];
+
+	if (len != 17)
+		return -1;
+	for (i = 0; i < 6; i++) {
+		for (j = 0; j < 2; j++) {
+			char c = s[i * 3 + j];
+
+			nib[j] = c >= '0' && c <= '9'	? c - '0'
+				 : c >= 'a' && c <= 'f' ? c - 'a' + 10
+				 : c >= 'A' && c <= 'F' ? c - 'A' + 10
+							: -1;
+			if (nib[j] < 0)
+				return -1;
+		}
+		if (i < 5 && s[i * 3 + 2] != ':')
+			return -1;
+		mac[i] = (uint8_t)(nib[0] << 4 | nib[1]);
+	}
+	return 0;
+}
+
 #endif
