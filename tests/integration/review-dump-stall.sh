@@ -34,10 +34,20 @@ sleep 0.5
 
 t0=$(date +%s%N)
 "$CUB_BUILD/sdk/cubicle" --socket-dir "$T/s" --timeout 60000 sf1 show \
-	>"$T/show.out" 2>&1 </dev/null || true
+	>"$T/show.out" 2>&1 </dev/null &
+show=$!
+sleep 0.2
+# The show's request thread now waits for b->lock holding b->state_lock,
+# which the main loop needs for every client: a built-in 'services' too.
+s0=$(date +%s%N)
+"$CUB_BUILD/sdk/cubicle" --socket-dir "$T/s" --timeout 60000 services \
+	>"$T/services.out" 2>&1 </dev/null || true
+s1=$(date +%s%N)
+sms=$(((s1 - s0) / 1000000))
+wait "$show" || true
 t1=$(date +%s%N)
 ms=$(((t1 - t0) / 1000000))
-cub_log "sf1 show took $ms ms while evilstall dumped"
+cub_log "sf1 show took $ms ms, a built-in 'services' $sms ms, while evilstall dumped"
 t0=$(date +%s%N)
 "$CUB_BUILD/sdk/cubicle" --socket-dir "$T/s" --timeout 60000 \
 	sf1 ports add p1 >"$T/add.out" 2>&1 </dev/null || true
@@ -48,6 +58,8 @@ wait "$attack" || true
 cub_log "attack: $(tr '\n' ' ' <"$T/attack.out")"
 [ "$ms" -lt 5000 ] ||
 	fail "a show of another service's cube waited $ms ms for evilstall's map.dump (b->lock)"
+[ "$sms" -lt 5000 ] ||
+	fail "a built-in 'services' (main loop) waited $sms ms: the whole broker stalled"
 [ "$ams" -lt 5000 ] ||
 	fail "a port add of another service's cube waited $ams ms for evilstall's map.dump"
 [ "$(worker_pid simpleforwarder)" = "$sfpid" ] ||
