@@ -325,8 +325,18 @@ evil_packet_in(
 		sf->packet_ins[port]++;
 }
 
+/* sf_apply, slowed down or refused on request (evil_slow.c). */
+static int
+evil_apply(struct cub_cube *cube, const struct cub_val *config, bool create)
+{
+	if (!create && evil_slow_apply())
+		return cub_cube__set_error(
+		    cube, CUB_E_INVAL, "evil: apply refused on request");
+	return sf_apply(cube, config, create);
+}
+
 static const struct cub_plugin_ops evil_ops = {
-    .apply = sf_apply,
+    .apply = evil_apply,
     .show = evil_show,
     .action = evil_action,
     .packet_in = evil_packet_in,
