@@ -329,7 +329,7 @@ evil_packet_in(
 static int
 evil_apply(struct cub_cube *cube, const struct cub_val *config, bool create)
 {
-	if (!create && evil_slow_apply())
+	if (evil_slow_apply(create))
 		return cub_cube__set_error(
 		    cube, CUB_E_INVAL, "evil: apply refused on request");
 	return sf_apply(cube, config, create);

@@ -13,6 +13,6 @@ int evil_slow_action(const struct cub_val *args, struct cub_val **result);
 void evil_slow_packet_in(void);
 void evil_slow_show(void);
 /* Sleep as set; true: refuse this apply. */
-bool evil_slow_apply(void);
+bool evil_slow_apply(bool create);
 
 #endif
