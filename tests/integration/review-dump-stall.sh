@@ -8,7 +8,7 @@
 # estimate, within a 40 MiB policy; the default --max-cube-map-bytes is
 # 256 MiB) is walked whole in one call.  Meanwhile every other service's
 # shows (counters read under b->lock) and map calls wait.  A show of a
-# simpleforwarder cube must answer within 5 s, and its worker must not be
+# simpleforwarder cube must answer within 2 s (it takes milliseconds), and its worker must not be
 # killed for a timeout it did not cause.
 . "$(dirname "$0")/../lib/netns.sh"
 
@@ -56,11 +56,11 @@ ams=$(((t1 - t0) / 1000000))
 cub_log "sf1 ports add took $ams ms: $(tr '\n' ' ' <"$T/add.out")"
 wait "$attack" || true
 cub_log "attack: $(tr '\n' ' ' <"$T/attack.out")"
-[ "$ms" -lt 5000 ] ||
+[ "$ms" -lt 2000 ] ||
 	fail "a show of another service's cube waited $ms ms for evilstall's map.dump (b->lock)"
-[ "$sms" -lt 5000 ] ||
+[ "$sms" -lt 2000 ] ||
 	fail "a built-in 'services' (main loop) waited $sms ms: the whole broker stalled"
-[ "$ams" -lt 5000 ] ||
+[ "$ams" -lt 2000 ] ||
 	fail "a port add of another service's cube waited $ams ms for evilstall's map.dump"
 [ "$(worker_pid simpleforwarder)" = "$sfpid" ] ||
 	fail "simpleforwarder's worker was killed while evilstall held b->lock"
