@@ -268,6 +268,19 @@ ports_prepare(struct broker *b, struct cube *c, struct cub_val *doc,
 				    c->name, name, peer, cname, pname);
 				return -ENOENT;
 			}
+			/*
+			 * Not with a cube whose creation waits for its worker:
+			 * it may yet be refused, and its name then go to a
+			 * cube of another service.
+			 */
+			if (c2 != c && c2->stored_absent) {
+				*errv = cub_err_val(CUB_E_BUSY,
+				    "cube '%s' port '%s': peer '%s': cube '%s' "
+				    "is being created; try again when its "
+				    "creation has ended",
+				    c->name, name, peer, cname);
+				return -EBUSY;
+			}
 		} else if (strlen(peer) >= IF_NAMESIZE) {
 			*errv = cub_err_val(CUB_E_INVAL,
 			    "cube '%s' port '%s': peer '%s' is neither a netdev "
@@ -383,7 +396,7 @@ cube_create(struct broker *b, struct service *svc, const char *name,
 	struct cube *c, *n;
 	const char *p;
 	unsigned count = 0;
-	int r;
+	int r, r2, unpeered;
 
 	for (p = name; *p; p++)
 		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_')
@@ -477,10 +490,19 @@ cube_create(struct broker *b, struct service *svc, const char *name,
 		pthread_mutex_lock(&b->lock);
 		for (struct bport *bp = c->ports; bp; bp = bp->next)
 			topo_detach(b, c, bp);
+		/*
+		 * As a deletion: no port of another cube keeps a peer of a
+		 * cube that never was (ports_prepare() refuses to peer with
+		 * a cube being created; this is the second line).
+		 */
+		unpeered = topo_cube_gone(b, c);
 		/* A load the worker began may still run (it timed out). */
 		cube_remove(b, c);
 		cube_release(b, c);
 		pthread_mutex_unlock(&b->lock);
+		if (unpeered && (r2 = broker_save(b, NULL, NULL)))
+			log_errno(r2, "cube '%s': saving the unpeered ports",
+			    name);
 		return r;
 	}
 	ev = cub_val__map();
