@@ -394,7 +394,7 @@ cube_create(struct broker *b, struct service *svc, const char *name,
 {
 	struct cub_val *doc = NULL, *e2 = NULL, *ev;
 	struct cube *c, *n;
-	const char *p;
+	const char *p, *held;
 	unsigned count = 0;
 	int r, r2, unpeered;
 
@@ -429,6 +429,16 @@ cube_create(struct broker *b, struct service *svc, const char *name,
 	if (cube_find(b, name)) {
 		*errv =
 		    cub_err_val(CUB_E_EXISTS, "cube '%s' already exists", name);
+		return -EEXIST;
+	}
+	if ((held = broker_kept_service(name))) {
+		/* Its record, pins and dataplane are kept for it. */
+		*errv = cub_err_val(CUB_E_EXISTS,
+		    "cube name '%s' is held by a kept cube of service '%s', "
+		    "%s; choose another name",
+		    name, held,
+		    svc_find(b, held) ? "not loaded (the store names it twice)"
+				      : "not installed");
 		return -EEXIST;
 	}
 	pthread_mutex_lock(&b->lock);

@@ -31,7 +31,11 @@
 #include "log.h"
 #include "names.h"
 
-static struct cub_val *orphans; /* records of services not present */
+/*
+ * Records kept untouched and saved again: cubes of services not present,
+ * and records a load refused (a name taken twice).  Their names stay taken.
+ */
+static struct cub_val *orphans;
 
 static struct cub_val *
 cube_record(struct cube *c)
@@ -85,6 +89,8 @@ broker_save(struct broker *b, const struct cube *skip, struct cub_val **errv)
 	return r;
 }
 
+static bool cube_known(struct broker *b, const char *name);
+
 /*
  * Load one cube record and link it at *tail: the list keeps the order it
  * was saved in (newest first), so `show cubes` is the same after a start.
@@ -108,6 +114,20 @@ load_cube(struct broker *b, const struct cub_val *rec, struct cube ***tail)
 	if (!name || !svcname || !config || config->kind != CUB_V_MAP ||
 	    strlen(name) > CUB_NAME_MAX)
 		return -EBADMSG;
+	if (cube_known(b, name)) {
+		/*
+		 * Two cubes of one name would share one pin directory, and
+		 * every lookup by name would reach the first: the later
+		 * record is not loaded, and kept as it is.
+		 */
+		log_err("state: cube '%s' (service '%s'): the store has "
+			"another cube of that name before it; this record is "
+			"not loaded and is kept untouched",
+		    name, svcname);
+		if (!orphans)
+			orphans = cub_val__array();
+		return cub_val__push(orphans, cub_val__dup(rec));
+	}
 	svc = svc_find(b, svcname);
 	if (!svc) {
 		log_err("cube '%s': service '%s' is not installed; keeping its "
@@ -186,6 +206,21 @@ cube_known(struct broker *b, const char *name)
 			return true;
 	}
 	return false;
+}
+
+const char *
+broker_kept_service(const char *name)
+{
+	uint32_t i;
+
+	for (i = 0; orphans && i < orphans->arr.len; i++) {
+		const struct cub_val *rec = orphans->arr.items[i];
+		const char *o = cub_val__get_str(rec, "name");
+
+		if (o && !strcmp(o, name))
+			return cub_val__get_str(rec, "service") ?: "?";
+	}
+	return NULL;
 }
 
 /*

@@ -35,3 +35,44 @@ if [ "$took" = 1 ]; then
 	fail "a cube named like a kept cube of an uninstalled service was accepted"
 fi
 cub_log "the orphan's name stays taken"
+
+# The error names the kept cube and its service.
+grep -q "held by a kept cube of service 'evil', not installed" <<<"$out" ||
+	fail "the refusal does not name the kept cube: $out"
+
+# A store that names one cube twice (written by a broker with the defect
+# above, or by hand): the later record is not loaded (two cubes of one
+# name would share one pin directory), it is kept untouched, and the
+# broker says so.
+cub_ok simpleforwarder add d1
+cub_ok d1 ports add p1
+kill -TERM "$BROKER_PID"
+wait "$BROKER_PID" 2>/dev/null || true
+BROKER_PID=
+python3 - "$T/st/state.db" <<'PY' || fail "could not duplicate d1's record"
+import struct, sys, zlib
+path = sys.argv[1]
+buf = open(path, "rb").read()
+magic, version, crc, length = struct.unpack("<8sIIQ", buf[:24])
+assert magic == b"CUBSTATE" and version == 2, (magic, version)
+payload = buf[24:24 + length]
+recs, off = [], 0
+while off < len(payload):
+    n, = struct.unpack("<I", payload[off:off + 4])
+    recs.append(payload[off:off + 4 + n])
+    off += 4 + n
+dup = [r for r in recs[1:] if b"\xa2d1" in r]
+assert len(dup) == 1, len(dup)
+payload = b"".join(recs + dup)
+hdr = struct.pack("<8sIIQ", magic, version, zlib.crc32(payload), len(payload))
+open(path, "wb").write(hdr + payload)
+PY
+broker_start
+n=$(cub show cubes -o json | grep -c '"d1"')
+[ "$n" = 1 ] || fail "a store naming d1 twice loaded $n cubes named d1: $(cub show cubes)"
+grep -q "cube 'd1' (service 'simpleforwarder'): the store has another cube of that name" "$T/broker.log" ||
+	fail "the duplicate record of d1 was not reported"
+cub_ok d1 ports add p2
+cub_ok d1 show >/dev/null
+out=$(cub simpleforwarder add x1 2>&1) && fail "x1 was taken after a restart: $out"
+cub_log "a store naming a cube twice loads it once"
