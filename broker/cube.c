@@ -626,10 +626,15 @@ cube_delete(struct broker *b, struct cube *c, struct cub_val **errv)
 	struct service *svc = c->svc;
 	struct bport *bp;
 	char name[CUB_NAME_MAX + 1];
-	int r, unpeered;
+	int r;
 
 	snprintf(name, sizeof(name), "%s", c->name);
-	/* Recorded as gone before anything is destroyed. */
+	/*
+	 * Recorded as gone before anything is destroyed, in one save with
+	 * the ports of other cubes that peer with it unpeered (cube_record()
+	 * leaves those peers out): no later save has to succeed for the
+	 * store to be right.
+	 */
 	if ((r = broker_save(b, c, errv)))
 		return r;
 	c->stored_absent = true;
@@ -645,7 +650,7 @@ cube_delete(struct broker *b, struct cube *c, struct cub_val **errv)
 			topo_detach(b, c, bp);
 			port_event(b, c, bp, false);
 		}
-	unpeered = topo_cube_gone(b, c);
+	topo_cube_gone(b, c);
 	cube_remove(b, c);
 	pthread_mutex_unlock(&b->lock);
 	/* The dataplane is the broker's: a worker that is down is told on
@@ -661,9 +666,6 @@ cube_delete(struct broker *b, struct cube *c, struct cub_val **errv)
 	pthread_mutex_unlock(&b->lock);
 	if (r)
 		log_errno(r, "cube '%s': unpin", name);
-	/* The ports that peered with it are unpeered in the store too. */
-	if (unpeered && (r = broker_save(b, NULL, NULL)))
-		log_errno(r, "cube '%s': saving the unpeered ports", name);
 	ev = cub_val__map();
 	cub_val__set(ev, "cube", cub_val__str(name));
 	api_publish(b, CUB_EV_CUBE_DELETED, ev);

@@ -37,21 +37,46 @@
  */
 static struct cub_val *orphans;
 
+/* Does peer ("cube:port" or a netdev) name a port of cube gone? */
+static bool
+peer_of(const char *peer, const struct cube *gone)
+{
+	size_t n = gone ? strlen(gone->name) : 0;
+
+	return peer && n && !strncmp(peer, gone->name, n) && peer[n] == ':';
+}
+
+/*
+ * c's record; gone (NULL: none) is being deleted, and the peers of its
+ * ports are left out, so that the save recording the deletion records
+ * the unpeering too (topo_cube_gone() follows it in memory).
+ */
 static struct cub_val *
-cube_record(struct cube *c)
+cube_record(struct cube *c, const struct cube *gone)
 {
 	struct cub_val *r = cub_val__map(), *ports = cub_val__array(), *p;
+	const struct cub_val *cports;
+	struct cub_val *config;
 	struct bport *bp;
+	uint32_t i;
 
 	cub_val__set(r, "name", cub_val__str(c->name));
 	cub_val__set(r, "service", cub_val__str(c->svc->name));
 	cub_val__set(r, "hash", cub_val__uint(c->obj ? c->obj->hash : 0));
-	cub_val__set(
-	    r, "config", cub_val__dup(c->stored_doc ? c->stored_doc : c->doc));
+	config = cub_val__dup(c->stored_doc ? c->stored_doc : c->doc);
+	cports = cub_val__get(config, "ports");
+	for (i = 0; gone && cports && cports->kind == CUB_V_ARRAY &&
+		    i < cports->arr.len;
+	     i++)
+		if (peer_of(cub_val__get_str(cports->arr.items[i], "peer"),
+			gone))
+			cub_val__del(cports->arr.items[i], "peer");
+	cub_val__set(r, "config", config);
 	for (bp = c->ports; bp; bp = bp->next) {
 		p = cub_val__map();
 		cub_val__set(p, "name", cub_val__str(bp->name));
-		cub_val__set(p, "peer", cub_val__str(bp->peer));
+		cub_val__set(p, "peer",
+		    cub_val__str(peer_of(bp->peer, gone) ? "" : bp->peer));
 		cub_val__set(p, "qdisc", cub_val__bool(bp->hook_created));
 		cub_val__push(ports, p);
 	}
@@ -71,7 +96,7 @@ broker_save(struct broker *b, const struct cube *skip, struct cub_val **errv)
 	pthread_mutex_lock(&b->lock);
 	for (c = b->cubes; c; c = c->next)
 		if (c != skip && !c->stored_absent)
-			cub_val__push(cubes, cube_record(c));
+			cub_val__push(cubes, cube_record(c, skip));
 	pthread_mutex_unlock(&b->lock);
 	for (i = 0; orphans && i < orphans->arr.len; i++)
 		cub_val__push(cubes, cub_val__dup(orphans->arr.items[i]));

@@ -51,3 +51,40 @@ if cub a1 show -o json | grep -q '"b1:q1"'; then
 	fail "after a restart, a1 names peer b1:q1 of deleted cube b1"
 fi
 cub_log "no peer of a deleted cube left"
+
+# The deletion's one save records the unpeering too: a broker killed
+# right after it (here while b2's worker, stopped, is being told of the
+# deletion) restarts with a1 unpeered.  Before, a second save after the
+# worker call did it, and a failure of that save was only logged.
+cub_ok simpleforwarder add b2
+cub_ok b2 ports add q1
+cub_ok a1 ports p1 set peer=b2:q1
+cub a1 show -o json | grep -q '"peer": "b2:q1"' || fail "a1 p1 not peered with b2: $(cub a1 show)"
+sfpid=$(worker_pid simpleforwarder)
+[ -n "$sfpid" ] || fail "no simpleforwarder worker"
+before=$(sha256sum <"$T/st/state.db")
+kill -STOP "$sfpid"
+"$CUB_BUILD/sdk/cubicle" --socket-dir "$T/s" --timeout 20000 b2 del \
+	>"$T/del.out" 2>&1 </dev/null &
+del=$!
+for _ in $(seq 1 200); do
+	[ "$(sha256sum <"$T/st/state.db")" != "$before" ] && break
+	sleep 0.05
+done
+[ "$(sha256sum <"$T/st/state.db")" != "$before" ] || fail "b2's deletion wrote no store"
+kill -9 "$BROKER_PID"
+wait "$BROKER_PID" 2>/dev/null || true
+BROKER_PID=
+kill -CONT "$sfpid" 2>/dev/null || true
+wait "$del" 2>/dev/null || true
+for _ in $(seq 1 200); do
+	kill -0 "$sfpid" 2>/dev/null || break
+	sleep 0.05
+done
+broker_start
+cub b2 show >/dev/null 2>&1 && fail "b2 is back after its recorded deletion"
+if cub a1 show -o json | grep -q '"b2:q1"'; then
+	fail "after a broker killed during b2's deletion, a1 names peer b2:q1: the deletion's save kept it"
+fi
+cub_ok a1 ports add p4
+cub_log "the deletion's save records the unpeering"
