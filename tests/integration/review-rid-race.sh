@@ -27,3 +27,14 @@ cub_log "first (e1 ports add p1): exit $rc1; second (simpleforwarder add sf1), s
 grep -q "already names another request" <<<"$out" ||
 	fail "the reused rid was refused for another reason: $out"
 cub_log "one request per rid"
+cub simpleforwarder show >/dev/null 2>&1 || true
+cub sf1 show >/dev/null 2>&1 && fail "sf1 was created under the reused rid"
+# The rid is free of its reservation once answered: a resend of the
+# first request gets its cached answer, another request a clear refusal.
+cub_ok e1 debug slow apply_ms=0 >/dev/null
+cub_ok --rid same-rid e1 ports add p1
+out=$(cub --rid same-rid simpleforwarder add sf1 2>&1) &&
+	fail "a different request under the answered rid 'same-rid' was applied"
+grep -q "already names another request" <<<"$out" || fail "unclear refusal: $out"
+cub_ok --rid other-rid simpleforwarder add sf1
+cub_log "a resend gets the answer, a new rid works"
