@@ -25,6 +25,9 @@ create=$!
 sleep 0.7
 out=$(cub b1 ports q1 set peer=a1:p1 2>&1) && peered=1 || peered=0
 cub_log "b1 q1 peer=a1:p1 while a1 was being created: $peered: $out"
+[ "$peered" = 0 ] || fail "b1 peered with a1 while a1 was being created"
+grep -q "cube 'a1' is being created" <<<"$out" ||
+	fail "the peer on a1 was refused for another reason: $out"
 rc=0
 wait "$create" || rc=$?
 cub_log "a1's creation: exit $rc: $(tr '\n' ' ' <"$T/create.out")"
