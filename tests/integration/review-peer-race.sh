@@ -76,6 +76,8 @@ kill -9 "$BROKER_PID"
 wait "$BROKER_PID" 2>/dev/null || true
 BROKER_PID=
 kill -CONT "$sfpid" 2>/dev/null || true
+# The CLI would wait its whole timeout for an answer that never comes.
+kill "$del" 2>/dev/null || true
 wait "$del" 2>/dev/null || true
 for _ in $(seq 1 200); do
 	kill -0 "$sfpid" 2>/dev/null || break
