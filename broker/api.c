@@ -259,6 +259,62 @@ doc_for_show(struct broker *b, struct cube *c, struct cub_val **errv)
 static __thread const struct rid_entry *rid_clash;
 
 /*
+ * A change in progress holds its rid from mutating() until its answer is
+ * cached: any request that reuses that rid meanwhile is refused.  A
+ * resend of the same request does not meet its original in progress: it
+ * routes to the same request thread, which runs one request at a time in
+ * order, so it runs after the original's answer is cached and gets it
+ * (were it to, it would be refused like any other, and answered from the
+ * cache when resent).  The entries live in api_serve()'s frame, which
+ * spans the whole request; the list is guarded by b->state_lock.
+ */
+struct rid_pending {
+	const char *rid;
+	bool linked; /* in rid_pendings: its rid is reserved */
+	struct rid_pending *next;
+};
+
+static struct rid_pending *rid_pendings;
+static __thread struct rid_pending *rid_self;
+
+/* Reserve the rid of the change being served, before it does anything. */
+static int
+rid_reserve(struct cubi_request *q, struct cub_val **errv)
+{
+	struct rid_pending *me = rid_self, *p;
+
+	if (!me || me->linked)
+		return 0;
+	for (p = rid_pendings; p && strcmp(p->rid, q->rid); p = p->next)
+		;
+	if (p) {
+		*errv = cub_err_val(CUB_E_EXISTS,
+		    "request id '%s' already names another request, still in "
+		    "progress; a new request needs a new id",
+		    q->rid);
+		return -EEXIST;
+	}
+	me->linked = true;
+	me->next = rid_pendings;
+	rid_pendings = me;
+	return 0;
+}
+
+/* The change me has its answer cached: its rid is free. */
+static void
+rid_release(struct rid_pending *me)
+{
+	struct rid_pending **pp;
+
+	for (pp = &rid_pendings; *pp; pp = &(*pp)->next)
+		if (*pp == me) {
+			*pp = me->next;
+			break;
+		}
+	me->linked = false;
+}
+
+/*
  * A request that changes state must carry a request id, so that a resend
  * (nng REQ resends after a reconnect) is answered, not applied again.  A
  * rid names one request: a change that reuses the rid of a different one
@@ -276,7 +332,7 @@ mutating(struct cubi_request *q, struct cub_val **errv)
 		return -EEXIST;
 	}
 	if (q->rid)
-		return 0;
+		return rid_reserve(q, errv);
 	*errv = cub_err_val(CUB_E_MISSING,
 	    "a request that changes state needs a request id ('rid')");
 	return -EINVAL;
@@ -651,13 +707,19 @@ api_serve(struct broker *b, const struct client_req *req, struct cub_rpc *rpc)
 		} else {
 			/* A read is served afresh; a change is refused by
 			 * mutating(). */
+			struct rid_pending me = {.rid = q.rid};
+
 			rid_clash = cached;
+			rid_self = q.rid ? &me : NULL;
 			on_request(b, &q, &result, &errv);
 			rid_clash = NULL;
-			if (q.rid && q.mutating && !cached)
+			rid_self = NULL;
+			if (q.rid && q.mutating && !cached && me.linked)
 				rid_store(b, q.rid,
 				    request_hash(rpc->method, rpc->params),
 				    errv, result);
+			if (me.linked)
+				rid_release(&me);
 		}
 	}
 	reply(b, req, rpc->msgid, errv, result);

@@ -387,6 +387,11 @@ int topo_detach_stray(uint32_t prog_id, uint32_t ports_map_id);
 int broker_save(
     struct broker *b, const struct cube *skip, struct cub_val **errv);
 int broker_load(struct broker *b);
+/*
+ * The service of the kept record (a cube of a service not installed, or a
+ * record a load refused) that holds name, NULL when none.  State lock held.
+ */
+const char *broker_kept_service(const char *name);
 
 /* slowpath.c */
 int slowpath_open(struct broker *b, struct cube *c);

@@ -268,6 +268,19 @@ ports_prepare(struct broker *b, struct cube *c, struct cub_val *doc,
 				    c->name, name, peer, cname, pname);
 				return -ENOENT;
 			}
+			/*
+			 * Not with a cube whose creation waits for its worker:
+			 * it may yet be refused, and its name then go to a
+			 * cube of another service.
+			 */
+			if (c2 != c && c2->stored_absent) {
+				*errv = cub_err_val(CUB_E_BUSY,
+				    "cube '%s' port '%s': peer '%s': cube '%s' "
+				    "is being created; try again when its "
+				    "creation has ended",
+				    c->name, name, peer, cname);
+				return -EBUSY;
+			}
 		} else if (strlen(peer) >= IF_NAMESIZE) {
 			*errv = cub_err_val(CUB_E_INVAL,
 			    "cube '%s' port '%s': peer '%s' is neither a netdev "
@@ -381,9 +394,9 @@ cube_create(struct broker *b, struct service *svc, const char *name,
 {
 	struct cub_val *doc = NULL, *e2 = NULL, *ev;
 	struct cube *c, *n;
-	const char *p;
+	const char *p, *held;
 	unsigned count = 0;
-	int r;
+	int r, r2, unpeered;
 
 	for (p = name; *p; p++)
 		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_')
@@ -416,6 +429,16 @@ cube_create(struct broker *b, struct service *svc, const char *name,
 	if (cube_find(b, name)) {
 		*errv =
 		    cub_err_val(CUB_E_EXISTS, "cube '%s' already exists", name);
+		return -EEXIST;
+	}
+	if ((held = broker_kept_service(name))) {
+		/* Its record, pins and dataplane are kept for it. */
+		*errv = cub_err_val(CUB_E_EXISTS,
+		    "cube name '%s' is held by a kept cube of service '%s', "
+		    "%s; choose another name",
+		    name, held,
+		    svc_find(b, held) ? "not loaded (the store names it twice)"
+				      : "not installed");
 		return -EEXIST;
 	}
 	pthread_mutex_lock(&b->lock);
@@ -477,10 +500,19 @@ cube_create(struct broker *b, struct service *svc, const char *name,
 		pthread_mutex_lock(&b->lock);
 		for (struct bport *bp = c->ports; bp; bp = bp->next)
 			topo_detach(b, c, bp);
+		/*
+		 * As a deletion: no port of another cube keeps a peer of a
+		 * cube that never was (ports_prepare() refuses to peer with
+		 * a cube being created; this is the second line).
+		 */
+		unpeered = topo_cube_gone(b, c);
 		/* A load the worker began may still run (it timed out). */
 		cube_remove(b, c);
 		cube_release(b, c);
 		pthread_mutex_unlock(&b->lock);
+		if (unpeered && (r2 = broker_save(b, NULL, NULL)))
+			log_errno(r2, "cube '%s': saving the unpeered ports",
+			    name);
 		return r;
 	}
 	ev = cub_val__map();
@@ -594,10 +626,15 @@ cube_delete(struct broker *b, struct cube *c, struct cub_val **errv)
 	struct service *svc = c->svc;
 	struct bport *bp;
 	char name[CUB_NAME_MAX + 1];
-	int r, unpeered;
+	int r;
 
 	snprintf(name, sizeof(name), "%s", c->name);
-	/* Recorded as gone before anything is destroyed. */
+	/*
+	 * Recorded as gone before anything is destroyed, in one save with
+	 * the ports of other cubes that peer with it unpeered (cube_record()
+	 * leaves those peers out): no later save has to succeed for the
+	 * store to be right.
+	 */
 	if ((r = broker_save(b, c, errv)))
 		return r;
 	c->stored_absent = true;
@@ -613,7 +650,7 @@ cube_delete(struct broker *b, struct cube *c, struct cub_val **errv)
 			topo_detach(b, c, bp);
 			port_event(b, c, bp, false);
 		}
-	unpeered = topo_cube_gone(b, c);
+	topo_cube_gone(b, c);
 	cube_remove(b, c);
 	pthread_mutex_unlock(&b->lock);
 	/* The dataplane is the broker's: a worker that is down is told on
@@ -629,9 +666,6 @@ cube_delete(struct broker *b, struct cube *c, struct cub_val **errv)
 	pthread_mutex_unlock(&b->lock);
 	if (r)
 		log_errno(r, "cube '%s': unpin", name);
-	/* The ports that peered with it are unpeered in the store too. */
-	if (unpeered && (r = broker_save(b, NULL, NULL)))
-		log_errno(r, "cube '%s': saving the unpeered ports", name);
 	ev = cub_val__map();
 	cub_val__set(ev, "cube", cub_val__str(name));
 	api_publish(b, CUB_EV_CUBE_DELETED, ev);

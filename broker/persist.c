@@ -31,23 +31,52 @@
 #include "log.h"
 #include "names.h"
 
-static struct cub_val *orphans; /* records of services not present */
+/*
+ * Records kept untouched and saved again: cubes of services not present,
+ * and records a load refused (a name taken twice).  Their names stay taken.
+ */
+static struct cub_val *orphans;
 
+/* Does peer ("cube:port" or a netdev) name a port of cube gone? */
+static bool
+peer_of(const char *peer, const struct cube *gone)
+{
+	size_t n = gone ? strlen(gone->name) : 0;
+
+	return peer && n && !strncmp(peer, gone->name, n) && peer[n] == ':';
+}
+
+/*
+ * c's record; gone (NULL: none) is being deleted, and the peers of its
+ * ports are left out, so that the save recording the deletion records
+ * the unpeering too (topo_cube_gone() follows it in memory).
+ */
 static struct cub_val *
-cube_record(struct cube *c)
+cube_record(struct cube *c, const struct cube *gone)
 {
 	struct cub_val *r = cub_val__map(), *ports = cub_val__array(), *p;
+	const struct cub_val *cports;
+	struct cub_val *config;
 	struct bport *bp;
+	uint32_t i;
 
 	cub_val__set(r, "name", cub_val__str(c->name));
 	cub_val__set(r, "service", cub_val__str(c->svc->name));
 	cub_val__set(r, "hash", cub_val__uint(c->obj ? c->obj->hash : 0));
-	cub_val__set(
-	    r, "config", cub_val__dup(c->stored_doc ? c->stored_doc : c->doc));
+	config = cub_val__dup(c->stored_doc ? c->stored_doc : c->doc);
+	cports = cub_val__get(config, "ports");
+	for (i = 0; gone && cports && cports->kind == CUB_V_ARRAY &&
+		    i < cports->arr.len;
+	     i++)
+		if (peer_of(cub_val__get_str(cports->arr.items[i], "peer"),
+			gone))
+			cub_val__del(cports->arr.items[i], "peer");
+	cub_val__set(r, "config", config);
 	for (bp = c->ports; bp; bp = bp->next) {
 		p = cub_val__map();
 		cub_val__set(p, "name", cub_val__str(bp->name));
-		cub_val__set(p, "peer", cub_val__str(bp->peer));
+		cub_val__set(p, "peer",
+		    cub_val__str(peer_of(bp->peer, gone) ? "" : bp->peer));
 		cub_val__set(p, "qdisc", cub_val__bool(bp->hook_created));
 		cub_val__push(ports, p);
 	}
@@ -67,7 +96,7 @@ broker_save(struct broker *b, const struct cube *skip, struct cub_val **errv)
 	pthread_mutex_lock(&b->lock);
 	for (c = b->cubes; c; c = c->next)
 		if (c != skip && !c->stored_absent)
-			cub_val__push(cubes, cube_record(c));
+			cub_val__push(cubes, cube_record(c, skip));
 	pthread_mutex_unlock(&b->lock);
 	for (i = 0; orphans && i < orphans->arr.len; i++)
 		cub_val__push(cubes, cub_val__dup(orphans->arr.items[i]));
@@ -84,6 +113,8 @@ broker_save(struct broker *b, const struct cube *skip, struct cub_val **errv)
 		    b->store_path, err);
 	return r;
 }
+
+static bool cube_known(struct broker *b, const char *name);
 
 /*
  * Load one cube record and link it at *tail: the list keeps the order it
@@ -108,6 +139,20 @@ load_cube(struct broker *b, const struct cub_val *rec, struct cube ***tail)
 	if (!name || !svcname || !config || config->kind != CUB_V_MAP ||
 	    strlen(name) > CUB_NAME_MAX)
 		return -EBADMSG;
+	if (cube_known(b, name)) {
+		/*
+		 * Two cubes of one name would share one pin directory, and
+		 * every lookup by name would reach the first: the later
+		 * record is not loaded, and kept as it is.
+		 */
+		log_err("state: cube '%s' (service '%s'): the store has "
+			"another cube of that name before it; this record is "
+			"not loaded and is kept untouched",
+		    name, svcname);
+		if (!orphans)
+			orphans = cub_val__array();
+		return cub_val__push(orphans, cub_val__dup(rec));
+	}
 	svc = svc_find(b, svcname);
 	if (!svc) {
 		log_err("cube '%s': service '%s' is not installed; keeping its "
@@ -186,6 +231,21 @@ cube_known(struct broker *b, const char *name)
 			return true;
 	}
 	return false;
+}
+
+const char *
+broker_kept_service(const char *name)
+{
+	uint32_t i;
+
+	for (i = 0; orphans && i < orphans->arr.len; i++) {
+		const struct cub_val *rec = orphans->arr.items[i];
+		const char *o = cub_val__get_str(rec, "name");
+
+		if (o && !strcmp(o, name))
+			return cub_val__get_str(rec, "service") ?: "?";
+	}
+	return NULL;
 }
 
 /*

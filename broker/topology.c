@@ -195,6 +195,18 @@ peers_refresh(struct broker *b, struct cube *c)
 				    x->name, q->name, q->peer);
 }
 
+/* Drop port's peer from doc (NULL: none) if it is still peer. */
+static void
+doc_unpeer(struct cub_val *doc, const char *port, const char *peer)
+{
+	struct cub_val *e = doc ? cubi_tree__find(doc, "ports", "name", port)
+				: NULL;
+	const char *cur = cub_val__get_str(e, "peer");
+
+	if (cur && !strcmp(cur, peer))
+		cub_val__del(e, "peer");
+}
+
 /*
  * Unpeer the ports of other cubes that peer with a port of gone (port:
  * that one, NULL: any): their slot emptied and their cub_ports entry
@@ -205,7 +217,7 @@ static int
 unpeer_from(struct broker *b, struct cube *gone, const char *port)
 {
 	char cname[CUB_NAME_MAX + 1], pname[CUB_NAME_MAX + 1];
-	struct cub_val *e;
+	char peer[sizeof(((struct bport *)0)->peer)];
 	struct bport *q;
 	struct cube *x;
 	int n = 0;
@@ -222,10 +234,15 @@ unpeer_from(struct broker *b, struct cube *gone, const char *port)
 				 "%s '%s'",
 			    x->name, q->name, port ? "port" : "cube",
 			    port ? q->peer : gone->name);
+			memcpy(peer, q->peer, sizeof(peer));
 			topo_detach(b, x, q);
-			e = cubi_tree__find(x->doc, "ports", "name", q->name);
-			if (e)
-				cub_val__del(e, "peer");
+			/*
+			 * In the document and, when x has a change waiting
+			 * for its worker, in the settled one that change
+			 * restores if refused (cube_update()'s old).
+			 */
+			doc_unpeer(x->doc, q->name, peer);
+			doc_unpeer(x->stored_doc, q->name, peer);
 			n++;
 		}
 	return n;

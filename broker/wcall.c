@@ -374,7 +374,15 @@ wc_batch(struct service *s, const struct cub_val *p, struct cub_val **res,
 	return r;
 }
 
-/* map.dump: {cube, map, after} -> {keys, values, more} */
+/*
+ * map.dump: {cube, map, after} -> {keys, values, more, cursor}.  One call
+ * visits at most DUMP_VISIT_MAX keys, misses included (an fd-array's empty
+ * slots fail their lookup and return nothing, yet each costs a syscall
+ * pair under b->lock), so b->lock is held for milliseconds however large
+ * or sparse the map; 'cursor' is the last key visited, where the next
+ * call starts ('after'), even when the page holds no entry.
+ */
+#define DUMP_VISIT_MAX 4096
 static int
 wc_dump(struct service *s, const struct cub_val *p, struct cub_val **res,
     struct cub_val **errv)
@@ -382,7 +390,7 @@ wc_dump(struct service *s, const struct cub_val *p, struct cub_val **res,
 	const struct cub_val *after = cub_val__get(p, "after");
 	_cleanup_free_ uint8_t *key = NULL, *next = NULL, *val = NULL;
 	struct cub_val *keys, *vals;
-	size_t vsz, budget, used = 0;
+	size_t vsz, budget, used = 0, visited = 0;
 	struct bmap *bm;
 	bool more = false, have;
 	int r = 0;
@@ -408,12 +416,14 @@ wc_dump(struct service *s, const struct cub_val *p, struct cub_val **res,
 		memcpy(key, after->bin.ptr, bm->key_size);
 	have = after != NULL;
 	while (!bpf_map_get_next_key(bm->fd, have ? key : NULL, next)) {
-		if (used + bm->key_size + vsz + 16 > budget) {
+		if (used + bm->key_size + vsz + 16 > budget ||
+		    visited >= DUMP_VISIT_MAX) {
 			more = true;
 			break;
 		}
 		memcpy(key, next, bm->key_size);
 		have = true;
+		visited++;
 		if (bpf_map_lookup_elem(bm->fd, key, val))
 			continue; /* deleted meanwhile */
 		cub_val__push(keys, cub_val__bin(key, bm->key_size));
@@ -431,6 +441,8 @@ out:
 	cub_val__set(*res, "keys", keys);
 	cub_val__set(*res, "values", vals);
 	cub_val__set(*res, "more", cub_val__bool(more));
+	if (more)
+		cub_val__set(*res, "cursor", cub_val__bin(key, bm->key_size));
 	return 0;
 }
 

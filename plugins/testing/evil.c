@@ -37,7 +37,7 @@ static const char *const evil_calls[] = {
     "bpf", "execve", "socket-inet", "fork", "open", "hang", NULL};
 static const char *const evil_objects[] = {"probe-read", "ptr-leak", NULL};
 static const char *const evil_bpfobj_objects[] = {"path-act", "path-port",
-    "dup", "clean", "big", "pcpu", "pcpu4", "fdmap", EVIL_LIMITS_OBJECTS, NULL};
+    "dup", "clean", "big", "pcpu", "pcpu4", "fdmap", "dumpstall", EVIL_LIMITS_OBJECTS, NULL};
 static const char *const evil_writes[] = {"forge", "flood", NULL};
 
 static const struct cub_field evil_syscall_args[] = {
@@ -333,8 +333,18 @@ evil_packet_in(
 		sf->packet_ins[port]++;
 }
 
+/* sf_apply, slowed down or refused on request (evil_slow.c). */
+static int
+evil_apply(struct cub_cube *cube, const struct cub_val *config, bool create)
+{
+	if (evil_slow_apply(create))
+		return cub_cube__set_error(
+		    cube, CUB_E_INVAL, "evil: apply refused on request");
+	return sf_apply(cube, config, create);
+}
+
 static const struct cub_plugin_ops evil_ops = {
-    .apply = sf_apply,
+    .apply = evil_apply,
     .destroy = evil_slowload_destroy,
     .show = evil_show,
     .action = evil_action,
@@ -350,6 +360,9 @@ static const struct cub_plugin_ops evil_ops = {
 #ifdef EVIL_DEVMAP_POLICY
 #define EVIL_NAME "evildev"
 #define EVIL_EXTRA_MAPS (1ull << BPF_MAP_TYPE_DEVMAP)
+#elif defined(EVIL_STALL_POLICY)
+#define EVIL_NAME "evilstall"
+#define EVIL_EXTRA_MAPS 0
 #else
 #define EVIL_NAME "evil"
 #define EVIL_EXTRA_MAPS 0
@@ -374,6 +387,10 @@ const struct cub_plugin cub_plugin_entry = {
 		(1ull << BPF_MAP_TYPE_USER_RINGBUF) |
 		(1ull << BPF_MAP_TYPE_CGROUP_ARRAY) |
 		(1ull << BPF_MAP_TYPE_PERF_EVENT_ARRAY) | EVIL_EXTRA_MAPS,
+#ifdef EVIL_STALL_POLICY
+	    .max_map_bytes = 40u << 20,
+#else
 	    .max_map_bytes = 4u << 20,
+#endif
 	},
 };

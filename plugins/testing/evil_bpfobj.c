@@ -28,6 +28,7 @@
 #include "simpleforwarder_shared.h"
 
 #include "evil_big.skel.h"
+#include "evil_dump.skel.h"
 #include "evil_bpfobj.h"
 #include "evil_fdmap.skel.h"
 #include "evil_path.skel.h"
@@ -219,6 +220,41 @@ fdmap(struct cub_cube *cube, struct cub_val **result)
  * refuse it by its length rather than let the kernel read past it.
  */
 static int
+count_entry(const void *key, const void *value, void *ctx)
+{
+	(void)key;
+	(void)value;
+	(*(uint64_t *)ctx)++;
+	return 0;
+}
+
+/*
+ * A big empty CGROUP_ARRAY, then one map.dump of it: every slot's lookup
+ * fails, so the broker walks all 3.3 million under b->lock in one call.
+ */
+static int
+dumpstall(struct cub_cube *cube, struct cub_val **result)
+{
+	uint64_t n = 0;
+	const void *elf;
+	size_t len;
+	cub_map m;
+	int r;
+
+	elf = evil_dump__elf_bytes(&len);
+	if (cub_cube__load(cube, elf, len))
+		return -EPERM;
+	if (cub_cube__map(cube, "evstall", &m))
+		return cub_cube__set_error(
+		    cube, CUB_E_INTERNAL, "no map 'evstall' after the load");
+	r = cub_map__dump(cube, &m, count_entry, &n);
+	*result = cub_val__map();
+	cub_val__set(*result, "dump", cub_val__str(outcome(r)));
+	cub_val__set(*result, "entries", cub_val__uint(n));
+	return 0;
+}
+
+static int
 pcpu4(struct cub_cube *cube, struct cub_val **result)
 {
 	uint32_t k = 1, cpu, bad = 0, *v;
@@ -290,6 +326,8 @@ evil_bpfobj(
 		return fdmap(cube, result);
 	if (!strcmp(what, "pcpu4"))
 		return pcpu4(cube, result);
+	if (!strcmp(what, "dumpstall"))
+		return dumpstall(cube, result);
 	elf = evil_pcpu__elf_bytes(&len);
 	if (cub_cube__load(cube, elf, len))
 		return -EPERM;

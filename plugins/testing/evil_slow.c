@@ -13,7 +13,7 @@
 
 #include "evil_slow.h"
 
-static uint32_t pktin_ms, show_ms;
+static uint32_t pktin_ms, show_ms, apply_ms, apply_fail, apply_create;
 
 const struct cub_field evil_slow_args[] = {
     {.name = "pktin_ms",
@@ -22,6 +22,16 @@ const struct cub_field evil_slow_args[] = {
     {.name = "show_ms",
 	.type = CUB_T_U32,
 	.help = "from now on, sleep this long in each show"},
+    {.name = "apply_ms",
+	.type = CUB_T_U32,
+	.help = "from now on, sleep this long in each apply that is not a "
+		"create (review: the peer race)"},
+    {.name = "apply_fail",
+	.type = CUB_T_U32,
+	.help = "from now on, 1: refuse each such apply after its sleep"},
+    {.name = "apply_create",
+	.type = CUB_T_U32,
+	.help = "from now on, 1: creates too (apply_ms, apply_fail)"},
     {.name = "sleep_ms",
 	.type = CUB_T_U32,
 	.help = "sleep this long in this action"},
@@ -56,6 +66,9 @@ evil_slow_action(const struct cub_val *args, struct cub_val **result)
 
 	arg_u32(args, "pktin_ms", &pktin_ms);
 	arg_u32(args, "show_ms", &show_ms);
+	arg_u32(args, "apply_ms", &apply_ms);
+	arg_u32(args, "apply_fail", &apply_fail);
+	arg_u32(args, "apply_create", &apply_create);
 	if (arg_u32(args, "sleep_ms", &slept))
 		sleep_ms(slept);
 	*result = cub_val__map();
@@ -75,4 +88,13 @@ void
 evil_slow_show(void)
 {
 	sleep_ms(show_ms);
+}
+
+bool
+evil_slow_apply(bool create)
+{
+	if (create && !apply_create)
+		return false;
+	sleep_ms(apply_ms);
+	return apply_fail != 0;
 }

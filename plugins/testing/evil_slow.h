@@ -12,5 +12,7 @@ int evil_slow_action(const struct cub_val *args, struct cub_val **result);
 /* Sleep as long as the last 'debug slow' asked, before a packet or show. */
 void evil_slow_packet_in(void);
 void evil_slow_show(void);
+/* Sleep as set; true: refuse this apply. */
+bool evil_slow_apply(bool create);
 
 #endif

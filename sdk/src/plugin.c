@@ -358,7 +358,7 @@ cub_map__dump(struct cub_cube *cube, const cub_map *map,
 {
 	size_t vsz = cub_map__value_bytes(map);
 	struct cub_val *p, *res, *errv, *after = NULL;
-	const struct cub_val *keys, *vals;
+	const struct cub_val *keys, *vals, *cursor;
 	bool more = true;
 	uint32_t i;
 	int r = 0;
@@ -390,7 +390,20 @@ cub_map__dump(struct cub_cube *cube, const cub_map *map,
 			r = fn(keys->arr.items[i]->bin.ptr,
 			    vals->arr.items[i]->bin.ptr, ctx);
 		}
-		if (more && keys->arr.len)
+		/*
+		 * The broker pages by keys visited: a page may hold no entry
+		 * and still have more after its 'cursor' (the last key it
+		 * visited); an older broker sends no cursor, its last key is
+		 * one.
+		 */
+		cursor = cub_val__get(res, "cursor");
+		if (more && cursor && !r) {
+			if (!bin_of_len(cursor, map->key_size)) {
+				cub_val__free(res);
+				return -EBADMSG;
+			}
+			after = cub_val__dup(cursor);
+		} else if (more && keys->arr.len)
 			after =
 			    cub_val__dup(keys->arr.items[keys->arr.len - 1]);
 		else
