@@ -498,8 +498,9 @@ conn_input(struct broker *b, struct conn_table *t, uint64_t id, int *budget)
 			pthread_mutex_lock(&c->lock);
 			continue;
 		}
+		/* The first 16, then 32, 64...: each kind is seen. */
 		n = ++t->bad;
-		if (log_due(n))
+		if (n <= 16 || log_due(n))
 			log_warn("%s connection from pid %" PRIu64 ": %s: "
 				 "closed (%" PRIu64 " so far)",
 			    t->what, k->pid, why, n);

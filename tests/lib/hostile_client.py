@@ -24,6 +24,17 @@ hold connections open, send bytes the SDK would refuse.
   hostile_client.py SOCKDIR subs CONNS SECONDS
       open CONNS events subscriptions and hold them for SECONDS; prints
       "subs: N connected" once they are all opened.
+  hostile_client.py SOCKDIR churn SECONDS HOLD
+      for SECONDS, as fast as it can, open client and events connections
+      in turn (SP header sent), holding the last HOLD and closing older
+      ones; the broker evicts past its per-process cap.  Prints
+      "churn: N connections".
+  hostile_client.py SOCKDIR wire CASE
+      one wire-level violation on a connection, then wait (up to 30 s)
+      for the broker to close it; prints "CASE: closed" or "CASE: open".
+      CASE: badhdr, badproto, subonreq, reqonpub, toolong, truncated,
+      badtype, nobacktrace, short, silent, idle-hello (a header and
+      nothing else: kept, so this one prints "open" after 15 s), good.
 """
 import os
 import resource
@@ -270,13 +281,106 @@ def cmd_subs(sockdir, conns, seconds):
     time.sleep(float(seconds))
 
 
+def cmd_churn(sockdir, seconds, hold):
+    raise_nofile()
+    paths = [(os.path.join(sockdir, "cubicled.sock"), REQ0),
+             (os.path.join(sockdir, "events.sock"), SUB0)]
+    held = []
+    n = 0
+    end = time.monotonic() + float(seconds)
+    while time.monotonic() < end:
+        path, proto = paths[n % 2]
+        try:
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.settimeout(2.0)
+            s.connect(path)
+            s.sendall(b"\x00SP\x00" + struct.pack(">H", proto) + b"\x00\x00")
+            held.append(s)
+            n += 1
+        except OSError:
+            s.close()
+        while len(held) > int(hold):
+            held.pop(0).close()
+    for s in held:
+        s.close()
+    print("churn: %d connections" % n, flush=True)
+
+
+def hello(proto):
+    return b"\x00SP\x00" + struct.pack(">H", proto) + b"\x00\x00"
+
+
+def closed_by_peer(s, seconds):
+    """True if the peer closes s within seconds (what it sends is read)."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        s.settimeout(max(0.1, end - time.monotonic()))
+        try:
+            if not s.recv(65536):
+                return True
+        except socket.timeout:
+            return False
+        except OSError:
+            return True
+    return False
+
+
+def cmd_wire(sockdir, case):
+    cpath = os.path.join(sockdir, "cubicled.sock")
+    epath = os.path.join(sockdir, "events.sock")
+    ping = mp([0, 7, "ping", {}])
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(epath if case == "reqonpub" else cpath)
+    wait = 30.0
+    if case == "badhdr":
+        s.sendall(b"\x00SQ\x00\x00\x30\x00\x00")
+    elif case == "badproto":
+        s.sendall(hello(REP0))
+    elif case in ("subonreq",):
+        s.sendall(hello(SUB0))
+    elif case == "reqonpub":
+        s.sendall(hello(REQ0))
+    elif case == "toolong":
+        s.sendall(hello(REQ0) + b"\x01" + struct.pack(">Q", 1 << 40))
+    elif case == "truncated":
+        s.sendall(hello(REQ0) + b"\x01" + struct.pack(">Q", 100) + b"x" * 10)
+        s.close()
+        print("truncated: closed", flush=True)
+        return
+    elif case == "badtype":
+        s.sendall(hello(REQ0) + b"\x02" + struct.pack(">Q", 4) +
+                  struct.pack(">I", 0x80000001))
+    elif case == "nobacktrace":
+        body = struct.pack(">I", 1) * 9 + ping
+        s.sendall(hello(REQ0) + b"\x01" + struct.pack(">Q", len(body)) + body)
+    elif case == "short":
+        s.sendall(hello(REQ0) + b"\x01" + struct.pack(">Q", 2) + b"\x80\x00")
+    elif case == "silent":
+        pass
+    elif case == "idle-hello":
+        s.sendall(hello(REQ0))
+        wait = 15.0
+    elif case == "good":
+        s.sendall(hello(REQ0) + sp_frame(5, ping))
+        s.settimeout(10)
+        recv_exact(s, 8)
+        reply = sp_recv(s)
+        ok = reply[:4] == struct.pack(">I", 5 | 0x80000000)
+        print("good: %s" % ("answered" if ok else "bad reply %r" % reply[:16]))
+        return
+    else:
+        sys.exit("unknown case " + case)
+    print("%s: %s" % (case, "closed" if closed_by_peer(s, wait) else "open"),
+          flush=True)
+
+
 def main():
     if len(sys.argv) < 3:
         sys.exit(__doc__)
     sockdir, cmd, args = sys.argv[1], sys.argv[2], sys.argv[3:]
     cmds = {"badutf8": cmd_badutf8, "flood": cmd_flood, "idle": cmd_idle,
             "deaf-sub": cmd_deaf_sub, "pipeline-close": cmd_pipeline_close,
-            "subs": cmd_subs}
+            "subs": cmd_subs, "churn": cmd_churn, "wire": cmd_wire}
     if cmd not in cmds:
         sys.exit(__doc__)
     cmds[cmd](sockdir, *args)
