@@ -32,8 +32,8 @@ timed() {
 }
 
 # fds_below N: wait (a generous 10 s) until the broker holds fewer than N
-# fds; sets nfd to the last count.  nng closes the connections the broker
-# refused or evicted on its own threads, later on a busy machine.
+# fds; sets nfd to the last count.  The broker closes what it refuses or
+# evicts at once; its workers' fds can still move.
 fds_below() {
 	for _ in $(seq 1 100); do
 		nfd=$(ls "/proc/$BROKER_PID/fd" | wc -l)
@@ -44,8 +44,8 @@ fds_below() {
 }
 
 # fds_settled: wait (up to 10 s) until the broker's fd count stays the same
-# for half a second: nng closes the connections of an earlier test on its
-# own threads, later.  Sets nfd.
+# for half a second (the clients of an earlier test exiting, a worker
+# restarting).  Sets nfd.
 fds_settled() {
 	local last=-1 same=0
 	for _ in $(seq 1 100); do
@@ -224,9 +224,8 @@ test_cap() {
 }
 
 # 11. Connections closed with two requests in flight, in a tight loop from
-# 16 processes in turn: no client is locked out, and the broker keeps
-# answering.  The fds normally come back; nng 1.5.2 can still, rarely,
-# keep them all (docs/architecture.md, Security), so that is logged only.
+# 16 processes in turn: no client is locked out, the broker keeps
+# answering, and the fds come back.
 test_leak() {
 	local i nfd nfd0
 	nfd0=$(ls "/proc/$BROKER_PID/fd" | wc -l)
@@ -244,11 +243,9 @@ test_leak() {
 		[ "$nfd" -le "$((nfd0 + 16))" ] && break
 		sleep 0.1
 	done
-	if [ "$nfd" -le "$((nfd0 + 16))" ]; then
-		cub_log "broker holds $nfd fds (before: $nfd0)"
-	else
-		cub_log "broker holds $nfd fds (before: $nfd0): nng 1.5.2 kept closed connections (known race)"
-	fi
+	[ "$nfd" -le "$((nfd0 + 16))" ] ||
+		fail "broker holds $nfd fds after pipelined closes (before: $nfd0)"
+	cub_log "broker holds $nfd fds (before: $nfd0)"
 }
 
 # 9, 11. 4200 events subscribers, under a broker fd limit of 4096:
@@ -411,9 +408,7 @@ test_stop() {
 
 }
 
-# One test by name, or all of them.  The leak goes last: when nng keeps
-# the connections it closed (see test_leak), the fd counts of the other
-# tests would be off.
+# One test by name (or several, in one argument), or all of them.
 for t in ${1:-msgid wire listen many_clients cap subs churn fd_exhaustion flood leak stop}; do
 	"test_$t"
 done
