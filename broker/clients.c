@@ -70,9 +70,10 @@
 #define CLIENT_MSG_MAX (2 * (size_t)CUB_MSG_MAX + 4 * BACKTRACE_MAX + 4)
 
 /* epoll data: bit 63 the table, bit 62 a listener, else a connection id
- * (generation << 32 | slot + 1). */
+ * (generation (30 bits) << 32 | slot + 1). */
 #define EP_EVENTS (1ULL << 63)
 #define EP_LISTENER (1ULL << 62)
+#define GEN_MASK 0x3fffffffU
 
 struct conn {
 	bool used;
@@ -137,7 +138,7 @@ log_due(uint64_t n)
 static uint64_t
 conn_id(const struct conn_table *t, const struct conn *k)
 {
-	return (uint64_t)k->gen << 32 | (uint64_t)(k - t->pool + 1);
+	return (uint64_t)(k->gen & GEN_MASK) << 32 | (uint64_t)(k - t->pool + 1);
 }
 
 /* Under c->lock: the connection id names, or NULL if it is gone. */
@@ -150,7 +151,7 @@ conn_get(struct conn_table *t, uint64_t id)
 	if (!i || i > t->cap + 1)
 		return NULL;
 	k = &t->pool[i - 1];
-	return k->used && k->gen == (uint32_t)(id >> 32) ? k : NULL;
+	return k->used && (k->gen & GEN_MASK) == (uint32_t)(id >> 32) ? k : NULL;
 }
 
 /* Under c->lock: close k at once and free its slot. */
@@ -557,12 +558,15 @@ int
 clients_timeout(struct broker *b)
 {
 	struct clients *c = b->cl;
-	int64_t t;
+	int64_t due, t;
 
 	pthread_mutex_lock(&c->lock);
-	t = c->sweep_ms ? c->sweep_ms - now_ms() : -1;
+	due = c->sweep_ms;
 	pthread_mutex_unlock(&c->lock);
-	return t < 0 ? (c->sweep_ms ? 0 : -1) : (int)t;
+	if (!due)
+		return -1;
+	t = due - now_ms();
+	return t < 0 ? 0 : t > INT_MAX ? INT_MAX : (int)t;
 }
 
 static int
