@@ -340,10 +340,11 @@ test_listen() {
 }
 
 # 9, 11. Subscribers and clients reconnecting in a tight loop for 10 s,
-# from 3 processes each holding 40 (over the 32 per process): every
-# connection the broker evicts or sees closed is closed at once, so under
-# an fd limit of 4096 its fd count stays within its caps, and cube adds
-# succeed meanwhile.  With nng closing them on its reaper thread, later,
+# from 3 processes each holding 40 to each socket (over the 32 per
+# process), redialing at once each one the broker evicts: every
+# connection the broker evicts is closed at once, so under an fd limit of
+# 4096 its fd count stays within its caps, and cube adds succeed
+# meanwhile.  With nng closing them on its reaper thread, later,
 # the fds piled up on a busy machine until an add failed with "Too many
 # open files".
 test_churn() {
@@ -392,6 +393,8 @@ test_churn() {
 	[ "$adds" -ge 1 ] || fail "no cube add ran during the churn"
 	grep -q "too many events connections" "$T/broker.log" ||
 		fail "the broker did not evict reconnecting subscribers"
+	grep -q "too many client connections" "$T/broker.log" ||
+		fail "the broker did not evict reconnecting clients"
 	fds_below $((nfd0 + 3)) || fail "broker holds $nfd fds after the churn (before: $nfd0)"
 }
 

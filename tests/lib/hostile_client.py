@@ -25,10 +25,10 @@ hold connections open, send bytes the SDK would refuse.
       open CONNS events subscriptions and hold them for SECONDS; prints
       "subs: N connected" once they are all opened.
   hostile_client.py SOCKDIR churn SECONDS HOLD
-      for SECONDS, as fast as it can, open client and events connections
-      in turn (SP header sent), holding the last HOLD and closing older
-      ones; the broker evicts past its per-process cap.  Prints
-      "churn: N connections".
+      for SECONDS, hold HOLD client and HOLD events connections (SP header
+      sent) and redial at once each one the broker closes; past the
+      broker's per-process cap each new one evicts another.  Prints
+      "churn: N connections, F failed".
   hostile_client.py SOCKDIR wire CASE
       one wire-level violation on a connection, then wait (up to 30 s)
       for the broker to close it; prints "CASE: closed" or "CASE: open".
@@ -282,28 +282,50 @@ def cmd_subs(sockdir, conns, seconds):
 
 
 def cmd_churn(sockdir, seconds, hold):
+    """HOLD connections to each socket; each one the broker closes is
+    redialed at once (nng's dialers wait ~100 ms): past the 32 per process,
+    every connection evicts another, which comes straight back."""
     raise_nofile()
     paths = [(os.path.join(sockdir, "cubicled.sock"), REQ0),
              (os.path.join(sockdir, "events.sock"), SUB0)]
-    held = []
-    n = 0
-    end = time.monotonic() + float(seconds)
-    while time.monotonic() < end:
-        path, proto = paths[n % 2]
+    poller = select.poll()
+    byfd = {}
+    n = failed = 0
+
+    def dial(path, proto):
+        nonlocal n, failed
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            s.settimeout(2.0)
+            s.settimeout(5.0)
             s.connect(path)
-            s.sendall(b"\x00SP\x00" + struct.pack(">H", proto) + b"\x00\x00")
-            held.append(s)
-            n += 1
+            s.sendall(hello(proto))
         except OSError:
             s.close()
-        while len(held) > int(hold):
-            held.pop(0).close()
-    for s in held:
+            failed += 1
+            return False
+        poller.register(s, select.POLLRDHUP)
+        byfd[s.fileno()] = (s, path, proto)
+        n += 1
+        return True
+
+    end = time.monotonic() + float(seconds)
+    for path, proto in paths:
+        for _ in range(int(hold)):
+            dial(path, proto)
+    want = 2 * int(hold)
+    while time.monotonic() < end:
+        for fd, ev in poller.poll(100):
+            s, path, proto = byfd.pop(fd)
+            poller.unregister(fd)
+            s.close()
+            dial(path, proto)
+        # Redial what failed to connect.
+        while len(byfd) < want and time.monotonic() < end:
+            if not dial(*paths[len(byfd) % 2]):
+                break
+    for s, _, _ in byfd.values():
         s.close()
-    print("churn: %d connections" % n, flush=True)
+    print("churn: %d connections, %d failed" % (n, failed), flush=True)
 
 
 def hello(proto):
