@@ -29,10 +29,10 @@
  * closed to make room.  A client connection that sends more than
  * CLIENT_BURST requests within a second cannot be reading its replies in
  * step; it is closed and its process refused new connections for
- * CLIENT_PENALTY_MS.  One that leaves REPLY_QUEUE replies unread (beyond
- * what its socket buffer took) is closed; a subscriber that leaves
- * EVENT_QUEUE events unread misses the next ones (a PUB drops, as nng's
- * does).  A connection that sends no SP header within HELLO_MS is closed.
+ * CLIENT_PENALTY_MS.  One that leaves REPLY_QUEUE replies (or
+ * REPLY_QUEUE_BYTES) unread beyond what its socket buffer took is closed;
+ * a subscriber that leaves EVENT_QUEUE events (or EVENT_QUEUE_BYTES)
+ * unread misses the next ones (a PUB drops, as nng's does).  A connection that sends no SP header within HELLO_MS is closed.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -57,7 +57,9 @@
 #define CLIENT_PENALTY_MS 1000
 #define PENALTIES 16
 #define REPLY_QUEUE 64   /* replies queued per client connection */
+#define REPLY_QUEUE_BYTES (4 * (size_t)CUB_MSG_MAX) /* (one always fits) */
 #define EVENT_QUEUE 256  /* events queued per subscriber */
+#define EVENT_QUEUE_BYTES (1u << 20)
 #define HELLO_MS 10000   /* to send the SP header */
 #define SUB_INPUT_MAX 65536 /* bytes a subscriber may send (it sends none) */
 #define BACKTRACE_MAX 8  /* 4-byte words before the request id (nng's TTL) */
@@ -673,7 +675,9 @@ clients_reply(
 {
 	struct clients *c = b->cl;
 	struct conn_table *t = &c->client;
+	size_t unread_bytes;
 	uint64_t n, pid;
+	unsigned unread;
 	struct conn *k;
 	int r = 0;
 
@@ -683,6 +687,8 @@ clients_reply(
 		return -ECONNRESET;
 	}
 	pid = k->pid;
+	unread = k->tx.n;
+	unread_bytes = k->tx.bytes;
 	if (req->drop) {
 		conn_close(c, t, k);
 		pthread_mutex_unlock(&c->lock);
@@ -695,15 +701,17 @@ clients_reply(
 			    pid, CLIENT_BURST, n);
 		return -ECONNRESET;
 	}
-	if (k->tx.n >= REPLY_QUEUE) {
+	if (k->tx.n >= REPLY_QUEUE ||
+	    (k->tx.n && k->tx.bytes + len > REPLY_QUEUE_BYTES)) {
 		conn_close(c, t, k);
 		pthread_mutex_unlock(&c->lock);
 		n = __atomic_add_fetch(&c->unread, 1, __ATOMIC_RELAXED);
 		if (log_due(n))
 			log_warn("client connection from pid %" PRIu64 " does "
-				 "not read its replies (%d unread): "
-				 "connection closed (%" PRIu64 " so far)",
-			    pid, REPLY_QUEUE, n);
+				 "not read its replies (%u unread, %zu "
+				 "bytes): connection closed (%" PRIu64
+				 " so far)",
+			    pid, unread, unread_bytes, n);
 		return -ECONNRESET;
 	}
 	if ((r = sp_txq_push(&k->tx, req->hdr, req->hdrlen, buf, len)))
@@ -740,7 +748,8 @@ clients_publish(struct broker *b, const void *msg, size_t len)
 			i++;
 			continue;
 		}
-		if (k->tx.n >= EVENT_QUEUE) {
+		if (k->tx.n >= EVENT_QUEUE ||
+		    (k->tx.n && k->tx.bytes + len > EVENT_QUEUE_BYTES)) {
 			missed++;
 			i++;
 			continue;

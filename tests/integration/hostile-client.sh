@@ -281,7 +281,8 @@ test_subs() {
 
 # 9. The broker's own SP parser (broker/spsrv.c): each wire-level
 # violation closes that connection at once and is logged with what was
-# wrong; a truncated frame then a close leaves nothing behind; a
+# wrong; a client that leaves 64 replies unread is closed, not buffered;
+# a truncated frame then a close leaves nothing behind; a
 # connection that sends no SP header is closed after 10 s, one that sent
 # its header and idles is kept; the broker keeps answering.
 test_wire() {
@@ -292,7 +293,7 @@ test_wire() {
 	local silent=$!
 	"${HOSTILE[@]}" wire idle-hello >"$T/idle-hello.out" 2>&1 &
 	local idle=$!
-	for c in badhdr badproto subonreq reqonpub toolong badtype nobacktrace short; do
+	for c in badhdr badproto subonreq reqonpub toolong badtype nobacktrace short unread; do
 		out=$(timeout 60 "${HOSTILE[@]}" wire "$c")
 		[ "$out" = "$c: closed" ] || fail "wire $c: the broker kept the connection: $out"
 	done
@@ -303,7 +304,8 @@ test_wire() {
 		"message of 1099511627776 bytes (at most [0-9]*)" \
 		"message type 0x02 (expected 0x01)" \
 		"a request of [0-9]* bytes without a backtrace" \
-		"a request of 2 bytes without a backtrace"; do
+		"a request of 2 bytes without a backtrace" \
+		"client connection from pid [0-9]* does not read its replies (64 unread"; do
 		grep -q "$log" "$T/broker.log" || fail "broker did not log '$log'"
 	done
 	for _ in $(seq 1 20); do

@@ -33,7 +33,7 @@ hold connections open, send bytes the SDK would refuse.
       one wire-level violation on a connection, then wait (up to 30 s)
       for the broker to close it; prints "CASE: closed" or "CASE: open".
       CASE: badhdr, badproto, subonreq, reqonpub, toolong, truncated,
-      badtype, nobacktrace, short, silent, idle-hello (a header and
+      badtype, nobacktrace, short, unread, silent, idle-hello (a header and
       nothing else: kept, so this one prints "open" after 15 s), good.
 """
 import os
@@ -379,6 +379,13 @@ def cmd_wire(sockdir, case):
         s.sendall(hello(REQ0) + b"\x01" + struct.pack(">Q", 2) + b"\x80\x00")
     elif case == "silent":
         pass
+    elif case == "unread":
+        # Under the rate limit (1000 a second), never read: the replies
+        # (help text) overflow the socket buffer, then the broker's queue.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.sendall(hello(REQ0) + b"".join(
+            sp_frame(i, mp([0, i, "request", {"words": ["?"]}]))
+            for i in range(900)))
     elif case == "idle-hello":
         s.sendall(hello(REQ0))
         wait = 15.0
