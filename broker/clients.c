@@ -32,7 +32,8 @@
  * CLIENT_PENALTY_MS.  One that leaves REPLY_QUEUE replies (or
  * REPLY_QUEUE_BYTES) unread beyond what its socket buffer took is closed;
  * a subscriber that leaves EVENT_QUEUE events (or EVENT_QUEUE_BYTES)
- * unread misses the next ones (a PUB drops, as nng's does).  A connection that sends no SP header within HELLO_MS is closed.
+ * unread misses the next ones (a PUB drops, as nng's does).  A connection that
+ * sends no SP header within HELLO_MS is closed.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -56,17 +57,17 @@
 #define CLIENT_BURST 1000
 #define CLIENT_PENALTY_MS 1000
 #define PENALTIES 16
-#define REPLY_QUEUE 64   /* replies queued per client connection */
+#define REPLY_QUEUE 64 /* replies queued per client connection */
 #define REPLY_QUEUE_BYTES (4 * (size_t)CUB_MSG_MAX) /* (one always fits) */
-#define EVENT_QUEUE 256  /* events queued per subscriber */
+#define EVENT_QUEUE 256 /* events queued per subscriber */
 #define EVENT_QUEUE_BYTES (1u << 20)
-#define HELLO_MS 10000   /* to send the SP header */
+#define HELLO_MS 10000      /* to send the SP header */
 #define SUB_INPUT_MAX 65536 /* bytes a subscriber may send (it sends none) */
-#define BACKTRACE_MAX 8  /* 4-byte words before the request id (nng's TTL) */
-#define ACCEPT_MAX 4096  /* accepts per call (the backlog is SOMAXCONN) */
+#define BACKTRACE_MAX 8     /* 4-byte words before the request id (nng's TTL) */
+#define ACCEPT_MAX 4096     /* accepts per call (the backlog is SOMAXCONN) */
 #define ACCEPT_PAUSE_MS 100 /* out of fds: listen again after this */
-#define CONN_BATCH 4     /* requests read from one connection per call */
-#define EVENTS_BATCH 64  /* epoll events per call */
+#define CONN_BATCH 4        /* requests read from one connection per call */
+#define EVENTS_BATCH 64     /* epoll events per call */
 /* Up to twice the cap a message gets a clear error from the decoder;
  * past that, the connection is closed. */
 #define CLIENT_MSG_MAX (2 * (size_t)CUB_MSG_MAX + 4 * BACKTRACE_MAX + 4)
@@ -140,7 +141,8 @@ log_due(uint64_t n)
 static uint64_t
 conn_id(const struct conn_table *t, const struct conn *k)
 {
-	return (uint64_t)(k->gen & GEN_MASK) << 32 | (uint64_t)(k - t->pool + 1);
+	return (uint64_t)(k->gen & GEN_MASK) << 32 |
+	       (uint64_t)(k - t->pool + 1);
 }
 
 /* Under c->lock: the connection id names, or NULL if it is gone. */
@@ -153,7 +155,8 @@ conn_get(struct conn_table *t, uint64_t id)
 	if (!i || i > t->cap + 1)
 		return NULL;
 	k = &t->pool[i - 1];
-	return k->used && (k->gen & GEN_MASK) == (uint32_t)(id >> 32) ? k : NULL;
+	return k->used && (k->gen & GEN_MASK) == (uint32_t)(id >> 32) ? k
+								      : NULL;
 }
 
 /* Under c->lock: close k at once and free its slot. */
@@ -307,8 +310,8 @@ admit(struct clients *c, struct conn_table *t, int fd, uint64_t pid)
 				 "recently active one of pid %" PRIu64
 				 " for pid %" PRIu64 " (%" PRIu64
 				 " closed so far)",
-			    t->what, nopen, t->cap, CONNS_PER_PROCESS, vpid, pid,
-			    n);
+			    t->what, nopen, t->cap, CONNS_PER_PROCESS, vpid,
+			    pid, n);
 	}
 	if (sp_hello_send(fd, t->self)) {
 		close(fd);
@@ -463,7 +466,7 @@ conn_input(struct broker *b, struct conn_table *t, uint64_t id, int *budget)
 	uint64_t n;
 	int i;
 
-	for (i = 0; i < CONN_BATCH && *budget > 0; i++) {
+	for (i = 0; i<CONN_BATCH && * budget> 0; i++) {
 		if (!(k = conn_get(t, id)))
 			return;
 		r = sp_rx_read(&k->rx, k->fd, t->peer, t->max_msg, &body, &len,
@@ -496,7 +499,8 @@ conn_input(struct broker *b, struct conn_table *t, uint64_t id, int *budget)
 			}
 			(*budget)--;
 			pthread_mutex_unlock(&c->lock);
-			api_handle(b, &req, body + req.hdrlen, len - req.hdrlen);
+			api_handle(
+			    b, &req, body + req.hdrlen, len - req.hdrlen);
 			free(body);
 			pthread_mutex_lock(&c->lock);
 			continue;
@@ -576,7 +580,8 @@ table_init(struct clients *c, struct conn_table *t, const char *what,
     const struct broker *b, const char *name, uint16_t self, uint16_t peer,
     uint64_t tag, size_t max_msg)
 {
-	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = tag | EP_LISTENER};
+	struct epoll_event ev = {
+	    .events = EPOLLIN, .data.u64 = tag | EP_LISTENER};
 	unsigned i;
 
 	t->what = what;
@@ -723,8 +728,7 @@ clients_reply(
 		n = __atomic_add_fetch(&c->failed, 1, __ATOMIC_RELAXED);
 		if (log_due(n))
 			log_warn("reply to client connection from pid %" PRIu64
-				 ": %s; connection closed (%" PRIu64
-				 " so far)",
+				 ": %s; connection closed (%" PRIu64 " so far)",
 			    pid, strerror(-r), n);
 	}
 	return r;
@@ -764,7 +768,8 @@ clients_publish(struct broker *b, const void *msg, size_t len)
 	}
 	pthread_mutex_unlock(&c->lock);
 	if (missed) {
-		n = __atomic_add_fetch(&c->ev_dropped, missed, __ATOMIC_RELAXED);
+		n = __atomic_add_fetch(
+		    &c->ev_dropped, missed, __ATOMIC_RELAXED);
 		/* Logged when the count passes a power of two. */
 		if (64 - __builtin_clzll(n) !=
 		    (n - missed ? 64 - __builtin_clzll(n - missed) : 0))

@@ -39,12 +39,14 @@ sp_listen(const char *path)
 	if ((r = sp_bind(fd, &a)) == -EADDRINUSE) {
 		/* A live listener answers (or its backlog is full): refuse.
 		 * A socket nobody listens on is a dead broker's: replace. */
-		probe = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		probe = socket(
+		    AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		if (probe < 0) {
 			r = -errno;
 			goto fail;
 		}
-		r = connect(probe, (struct sockaddr *)&a, sizeof(a)) ? -errno : 0;
+		r = connect(probe, (struct sockaddr *)&a, sizeof(a)) ? -errno
+								     : 0;
 		close(probe);
 		if (r != -ECONNREFUSED) {
 			r = -EADDRINUSE;
@@ -119,8 +121,8 @@ be64(const uint8_t *p)
 }
 
 enum sp_rx_result
-sp_rx_read(struct sp_rx *rx, int fd, uint16_t peer, size_t max,
-    uint8_t **body, size_t *len, char *why, size_t whylen)
+sp_rx_read(struct sp_rx *rx, int fd, uint16_t peer, size_t max, uint8_t **body,
+    size_t *len, char *why, size_t whylen)
 {
 	uint16_t proto;
 	int r;
@@ -154,20 +156,19 @@ sp_rx_read(struct sp_rx *rx, int fd, uint16_t peer, size_t max,
 		rx->pos = 0;
 		if (rx->head[0] != 1) {
 			snprintf(why, whylen,
-			    "message type 0x%02x (expected 0x01)",
-			    rx->head[0]);
+			    "message type 0x%02x (expected 0x01)", rx->head[0]);
 			return SP_RX_BAD;
 		}
 		rx->len = be64(rx->head + 1);
 		if (rx->len > max) {
 			snprintf(why, whylen,
-			    "message of %zu bytes (at most %zu)", rx->len,
-			    max);
+			    "message of %zu bytes (at most %zu)", rx->len, max);
 			return SP_RX_BAD;
 		}
 		if (!(rx->body = malloc(rx->len ? rx->len : 1))) {
-			snprintf(why, whylen, "no memory for a message of %zu "
-					      "bytes",
+			snprintf(why, whylen,
+			    "no memory for a message of %zu "
+			    "bytes",
 			    rx->len);
 			return SP_RX_BAD;
 		}
@@ -198,8 +199,8 @@ sp_txq_init(struct sp_txq *q)
 }
 
 int
-sp_txq_push(struct sp_txq *q, const void *hdr, size_t hdrlen,
-    const void *body, size_t len)
+sp_txq_push(struct sp_txq *q, const void *hdr, size_t hdrlen, const void *body,
+    size_t len)
 {
 	size_t n = hdrlen + len;
 	struct sp_tx_msg *m = malloc(sizeof(*m) + SP_HEAD_LEN + n);

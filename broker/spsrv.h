@@ -36,10 +36,10 @@ int sp_hello_send(int fd, uint16_t proto);
 
 /* A connection's receive side: the header, then messages one by one. */
 struct sp_rx {
-	bool hello;     /* peer's header received and checked */
+	bool hello; /* peer's header received and checked */
 	uint8_t head[SP_HEAD_LEN];
-	size_t pos;     /* bytes of head (or hello) so far */
-	uint8_t *body;  /* while a body is being read */
+	size_t pos;    /* bytes of head (or hello) so far */
+	uint8_t *body; /* while a body is being read */
 	size_t len, got;
 };
 

@@ -25,7 +25,8 @@ static const uint8_t req_hello[8] = {0, 'S', 'P', 0, 0, SP_PROTO_REQ, 0, 0};
 static void
 pair(int sv[2])
 {
-	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+	ck_assert_int_eq(
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
 }
 
 static void
@@ -42,8 +43,8 @@ rd(struct sp_rx *rx, int fd, uint8_t **body, size_t *len, char *why)
 
 START_TEST(byte_at_a_time)
 {
-	uint8_t frame[9 + 6] = {1, 0, 0, 0, 0, 0, 0, 0, 6,
-	    0x80, 0, 0, 1, 'h', 'i'};
+	uint8_t frame[9 + 6] = {
+	    1, 0, 0, 0, 0, 0, 0, 0, 6, 0x80, 0, 0, 1, 'h', 'i'};
 	struct sp_rx rx = {0};
 	uint8_t *body = NULL;
 	char why[128];
@@ -112,13 +113,15 @@ START_TEST(violations)
 	bad(tail, NULL, 0, "not an SP header");
 	bad(sub, NULL, 0, "protocol 0x21, expected 0x30");
 	bad(req_hello, type2, sizeof(type2), "message type 0x02");
-	bad(req_hello, big, sizeof(big), "message of 1001 bytes (at most 1000)");
+	bad(req_hello, big, sizeof(big),
+	    "message of 1001 bytes (at most 1000)");
 }
 END_TEST
 
 START_TEST(closed_mid_frame)
 {
-	const uint8_t head[9 + 3] = {1, 0, 0, 0, 0, 0, 0, 0, 100, 'a', 'b', 'c'};
+	const uint8_t head[9 + 3] = {
+	    1, 0, 0, 0, 0, 0, 0, 0, 100, 'a', 'b', 'c'};
 	struct sp_rx rx = {0};
 	uint8_t *body = NULL;
 	char why[128];
