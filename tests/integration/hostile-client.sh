@@ -328,11 +328,12 @@ test_wire() {
 
 # A second broker on the same socket directory is refused while the first
 # lives (a stale socket file of a dead one is replaced: restart.sh), and
-# the first keeps its sockets.
+# the first keeps its sockets.  It shares the pin root: a bpffs it mounted
+# elsewhere would outlive the test.
 test_listen() {
 	local rc=0 err
 	err=$(timeout 30 "$CUB_BUILD/broker/cubicled" --socket-dir "$T/s" \
-		--state-dir "$T/st2" --pin-root "$T/pins2" --plugin-dir "$T/plugins" \
+		--state-dir "$T/st2" --pin-root "$T/pins" --plugin-dir "$T/plugins" \
 		--worker "$CUB_BUILD/workers/cubicle-worker" 2>&1) || rc=$?
 	[ "$rc" = 1 ] || fail "second broker on a live socket: exit $rc: $err"
 	grep -q "listen on ipc://$T/s/cubicled.sock: Address already in use" <<<"$err" ||
