@@ -347,6 +347,18 @@ def closed_by_peer(s, seconds):
     return False
 
 
+def hangup_seen(s, seconds):
+    """True if the peer closes s within seconds; nothing is read."""
+    poller = select.poll()
+    poller.register(s, select.POLLRDHUP)
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        for _, ev in poller.poll(200):
+            if ev & (select.POLLRDHUP | select.POLLHUP | select.POLLERR):
+                return True
+    return False
+
+
 def cmd_wire(sockdir, case):
     cpath = os.path.join(sockdir, "cubicled.sock")
     epath = os.path.join(sockdir, "events.sock")
@@ -386,6 +398,9 @@ def cmd_wire(sockdir, case):
         s.sendall(hello(REQ0) + b"".join(
             sp_frame(i, mp([0, i, "request", {"words": ["?"]}]))
             for i in range(900)))
+        print("unread: %s" % ("closed" if hangup_seen(s, 120) else "open"),
+              flush=True)
+        return
     elif case == "idle-hello":
         s.sendall(hello(REQ0))
         wait = 15.0
