@@ -116,6 +116,24 @@ kw(struct cub_val *arr, const char *name, const char *kind, const char *help)
 	cub_val__push(arr, e);
 }
 
+/* connect ? and disconnect ?: the two ends they take. */
+static struct cub_val *
+graph_help(const char *verb)
+{
+	struct cub_val *h = cub_val__map(), *k = cub_val__array();
+	char ex[96];
+
+	kw(k, "<cube>:<port>", "end", "a port of a cube");
+	kw(k, "<netdev>", "end",
+	    "a netdev (at most 15 characters); the other end is then a cube "
+	    "port");
+	snprintf(ex, sizeof(ex), "cubicle %s sf1:p2 sf2:p1", verb);
+	cub_val__set(h, "path", cub_val__str(verb));
+	cub_val__set(h, "keywords", k);
+	cub_val__set(h, "example", cub_val__str(ex));
+	return h;
+}
+
 static struct cub_val *
 top_help(struct broker *b)
 {
@@ -127,6 +145,10 @@ top_help(struct broker *b)
 	kw(k, "show", "verb", "show cubes | show services");
 	kw(k, "cubes", "verb", "list every cube");
 	kw(k, "services", "verb", "list services and their workers");
+	kw(k, "connect", "verb",
+	    "connect <cube>:<port> <cube>:<port> | <cube>:<port> <netdev>");
+	kw(k, "disconnect", "verb",
+	    "disconnect <cube>:<port> <cube>:<port> | <cube>:<port> <netdev>");
 	kw(k, CUBI_W_CUBE, "verb",
 	    "cube <name> ...: any cube by name, even a reserved one");
 	for (s = b->svcs; s; s = s->next) {
@@ -271,6 +293,18 @@ on_cube(struct broker *b, struct cube *c, struct cubi_request *q,
 	uint32_t i;
 	int r;
 
+	/* The cube's log is the framework's, whatever the service. */
+	if (q->words->arr.len >= 2 && !strcmp(word(q, 1), "log")) {
+		cub_val__free(rest);
+		if (q->args && q->args->kind == CUB_V_MAP && q->args->map.len) {
+			*errv = cub_err_val(CUB_E_INVAL,
+			    "cube '%s': log show takes no key=value arguments "
+			    "(set the level with '%s set loglevel=...')",
+			    c->name, c->name);
+			return -EINVAL;
+		}
+		return cubelog_show(b, c, q->words, result, errv);
+	}
 	if (!s->schema) {
 		cub_val__free(rest);
 		*errv = cub_err_val(
@@ -333,6 +367,13 @@ on_cube(struct broker *b, struct cube *c, struct cubi_request *q,
 		break;
 	case CUBI_HELP:
 		*result = TAKE_PTR(res.reply);
+		/* The cube's own words: the framework's log too. */
+		if (rest->arr.len == 1 &&
+		    (p = (struct cub_val *)cub_val__get(*result, "keywords")) &&
+		    p->kind == CUB_V_ARRAY)
+			kw(p, "log", "verb",
+			    "log show: the cube's recent log lines (its "
+			    "worker's and its programs'), at its loglevel");
 		break;
 	case CUBI_ACTION:
 		if ((r = mutating(q, errv)))
@@ -460,6 +501,7 @@ on_request(struct broker *b, struct cubi_request *q, struct cub_val **result,
 	const char *w0 = word(q, 0), *w1 = word(q, 1);
 	struct service *s;
 	struct cube *c;
+	int r;
 
 	if (!w0 || !strcmp(w0, "?") || !strcmp(w0, "help")) {
 		*result = top_help(b);
@@ -477,6 +519,21 @@ on_request(struct broker *b, struct cubi_request *q, struct cub_val **result,
 	}
 	if (!strcmp(w0, CUBI_W_CUBE))
 		return on_cube_escape(b, q, result, errv);
+	if (!strcmp(w0, "connect") || !strcmp(w0, "disconnect")) {
+		if (w1 && q->words->arr.len == 2 &&
+		    (!strcmp(w1, "?") || !strcmp(w1, "help"))) {
+			*result = graph_help(w0);
+			return 0;
+		}
+		if ((r = mutating(q, errv)))
+			return r;
+		if (q->body) {
+			*errv =
+			    cub_err_val(CUB_E_INVAL, "%s takes no body", w0);
+			return -EINVAL;
+		}
+		return graph_connect(b, q->words, q->args, w0[0] == 'c', errv);
+	}
 	/* Built-in words, then services, then cubes: a cube stored under a
 	 * name that became reserved is reached as 'cube <name> ...'. */
 	if ((s = svc_find(b, w0)))
@@ -630,6 +687,19 @@ api_route(struct broker *b, const struct cub_rpc *rpc)
 		return NULL;
 	if (!strcmp(w0, CUBI_W_CUBE))
 		return w1 && (c = cube_find(b, w1)) ? c->svc : NULL;
+	/* connect/disconnect <cube>:<port> ...: the first cube's thread
+	 * (graph.c applies the other end, of any service, from there). */
+	if (!strcmp(w0, "connect") || !strcmp(w0, "disconnect")) {
+		char name[CUB_NAME_MAX + 1];
+		const char *colon = w1 ? strchr(w1, ':') : NULL;
+		size_t n = colon ? (size_t)(colon - w1) : 0;
+
+		if (!n || n > CUB_NAME_MAX)
+			return NULL;
+		memcpy(name, w1, n);
+		name[n] = '\0';
+		return (c = cube_find(b, name)) ? c->svc : NULL;
+	}
 	if (!strcmp(w0, "?") || !strcmp(w0, "help") ||
 	    !strcmp(w0, "cubes") || !strcmp(w0, "services") ||
 	    !strcmp(w0, "show"))

@@ -171,7 +171,10 @@ struct fw_map {
 
 /*
  * The framework maps every cube object carries (cube.bpf.h).  cub_ports
- * is read-only to programs: the egress program redirects to what it says.
+ * is read-only to programs: the egress program redirects to what it says;
+ * so is cub_config (the cube's loglevel, cubelog.c).  A ring buffer with
+ * max_entries set has that size exactly: cub_log_ring bounds what a
+ * program can queue for the broker's log.
  * cub_egress and cub_scratch_map are shared with the egress program.
  */
 static const struct fw_map fw_maps[] = {
@@ -179,6 +182,9 @@ static const struct fw_map fw_maps[] = {
 	BPF_F_RDONLY_PROG},
     {"cub_if2port", BPF_MAP_TYPE_HASH, 4, 4, CUB_MAX_PORTS, 0},
     {"cub_pktin", BPF_MAP_TYPE_RINGBUF, 0, 0, 0, 0},
+    {"cub_config", BPF_MAP_TYPE_ARRAY, 4, sizeof(struct cub_config), 1,
+	BPF_F_RDONLY_PROG},
+    {"cub_log_ring", BPF_MAP_TYPE_RINGBUF, 0, 0, CUB_LOG_RING_BYTES, 0},
     {"cub_egress", BPF_MAP_TYPE_PROG_ARRAY, 4, 4, CUB_EGRESS_SLOTS, 0},
     {"cub_scratch_map", BPF_MAP_TYPE_PERCPU_ARRAY, 4,
 	sizeof(struct cub_scratch), 1, 0},
@@ -480,11 +486,14 @@ check_map_name(struct cube *c, struct bpf_object *obj, struct bpf_map *m,
 	return 0;
 }
 
-/* Bytes of maps the service's other cubes hold; lock held. */
+/*
+ * Bytes of maps the service's other cubes hold, and those its loads in
+ * progress reserved (reserve_bytes()); lock held.
+ */
 static uint64_t
 service_map_bytes(struct broker *b, struct cube *self)
 {
-	uint64_t sum = 0;
+	uint64_t sum = self->svc->map_bytes_loading;
 	struct cube *x;
 
 	for (x = b->cubes; x; x = x->next)
@@ -504,12 +513,39 @@ cube_cap(const struct broker *b, const struct cube *c)
 		   : b->o.max_cube_map_bytes;
 }
 
+/*
+ * Lock held: what c's load may create counts against the service's cap
+ * from now until the load ends (bpfobj_load() gives it back), so loads
+ * of one service that overlap cannot together pass the cap.
+ */
+static int
+reserve_bytes(
+    struct broker *b, struct cube *c, uint64_t total, struct cub_val **errv)
+{
+	uint64_t others = service_map_bytes(b, c);
+
+	if (others + total > b->o.max_service_map_bytes)
+		return REFUSE("cube '%s': service '%s' would hold %llu bytes "
+			      "of maps over its cubes (%llu in other cubes), "
+			      "over --max-service-map-bytes %llu",
+		    c->name, c->svc->name, (unsigned long long)(others + total),
+		    (unsigned long long)others,
+		    (unsigned long long)b->o.max_service_map_bytes);
+	c->svc->map_bytes_loading += total;
+	return 0;
+}
+
+/*
+ * Parse-time checks of a worker's object.  Runs without b->lock: it reads
+ * only what does not change while c loads (its name, hook and service,
+ * the service's policy, cubicled's options).
+ */
 static int
 check_object(struct broker *b, struct cube *c, struct bpf_object *obj,
     uint64_t *bytes, struct cub_val **errv)
 {
 	const struct cub_bpf_policy *pol = &c->svc->policy;
-	uint64_t cap, others;
+	uint64_t cap;
 	const char *want = hook_progs[c->hook];
 	enum bpf_prog_type want_type =
 	    c->hook == HOOK_TC ? BPF_PROG_TYPE_SCHED_CLS : BPF_PROG_TYPE_XDP;
@@ -590,15 +626,7 @@ check_object(struct broker *b, struct cube *c, struct bpf_object *obj,
 		    shown(show, sizeof(show), bpf_map__name(big)),
 		    libbpf_bpf_map_type_str(bpf_map__type(big)) ?: "?",
 		    (unsigned long long)big_bytes, (unsigned long long)cap);
-	others = service_map_bytes(b, c);
-	if (others + total > b->o.max_service_map_bytes)
-		return REFUSE("cube '%s': service '%s' would hold %llu bytes "
-			      "of maps over its cubes (%llu in other cubes), "
-			      "over --max-service-map-bytes %llu",
-		    c->name, c->svc->name, (unsigned long long)(others + total),
-		    (unsigned long long)others,
-		    (unsigned long long)b->o.max_service_map_bytes);
-	*bytes = total;
+	*bytes = total; /* the service's cap: reserve_bytes(), locked */
 	for (i = 0; i < sizeof(fw_maps) / sizeof(fw_maps[0]); i++) {
 		const struct fw_map *f = &fw_maps[i];
 
@@ -607,8 +635,9 @@ check_object(struct broker *b, struct cube *c, struct bpf_object *obj,
 		    bpf_map__map_flags(m) != f->map_flags ||
 		    (f->key_size &&
 			(bpf_map__key_size(m) != f->key_size ||
-			    bpf_map__value_size(m) != f->value_size ||
-			    bpf_map__max_entries(m) != f->max_entries)))
+			    bpf_map__value_size(m) != f->value_size)) ||
+		    (f->max_entries &&
+			bpf_map__max_entries(m) != f->max_entries))
 			return REFUSE("cube '%s': framework map '%s' missing "
 				      "or not as declared in cube.bpf.h",
 			    c->name, f->name);
@@ -759,6 +788,7 @@ bpfobj_free(struct bpfobj *o)
 	if (!o)
 		return NULL;
 	ring_buffer__free(o->pktin);
+	ring_buffer__free(o->logring);
 	if (o->prog_fd >= 0)
 		close(o->prog_fd);
 	if (o->egress_fd >= 0)
@@ -1101,45 +1131,29 @@ check_memlock(struct broker *b, struct cube *c, struct bpf_object *obj,
 	return 0;
 }
 
-int
-bpfobj_load(struct broker *b, struct cube *c, const void *elf, size_t len,
+/*
+ * Unlocked: verify obj (the slow part: seconds for a large program) and
+ * take the broker's fds of its program and maps into *out.  before: the
+ * object's pins that existed already, for unpin_new().
+ */
+static int
+verify(struct broker *b, struct cube *c, struct bpf_object **obj,
+    const void *elf, size_t len, uint64_t bytes, struct bpfobj **out,
     struct cub_val **errv)
 {
-	char path[PATH_MAX];
-	struct bpfobj *o = NULL, *old = c->obj;
-	struct bpf_program *prog;
 	struct bpf_prog_info pinfo = {0};
 	__u32 plen = sizeof(pinfo);
-	struct bpf_object *obj;
-	struct bpf_map *m;
+	struct bpf_program *prog;
 	const char *step = "dup program fd";
 	char reason[256] = "";
-	/* The hash names what runs: the bytes and how they were loaded, so
-	 * a broker restarted with another --spectre-hardening reloads. */
-	uint64_t hash = fnv1a(elf, len) ^ (b->o.spectre_hardening ? 0 : 1);
-	uint64_t bytes = 0, before;
+	struct bpf_map *m;
+	struct bpfobj *o;
 	int r, fd;
 
-	if (old && old->hash == hash)
-		return 0; /* loaded (or adopted) from these very bytes */
-	log_svc = c->svc; /* libbpf's messages count against the service */
-	obj = open_checked(b, c, elf, len, &bytes, errv);
-	if (!obj) {
-		log_svc = NULL;
-		return -EPERM;
-	}
-	/* The service's counter bindings name maps of this object. */
-	if ((r = counters_check_object(
-		 c->svc->counters, c->name, obj, b->ncpus, errv))) {
-		bpf_object__close(obj);
-		log_svc = NULL;
-		return r;
-	}
-	before = pins_before(obj);
-	r = load_unprivileged(c->svc, obj, reason, sizeof(reason));
+	r = load_unprivileged(c->svc, *obj, reason, sizeof(reason));
 	if (r == -EMFILE || r == -ENFILE) {
 		*errv = too_many_files(c, r);
-		goto out;
+		return r;
 	}
 	if (r) {
 		*errv = cub_err_val(CUB_E_REFUSED,
@@ -1152,29 +1166,20 @@ bpfobj_load(struct broker *b, struct cube *c, const void *elf, size_t len,
 				 "%s%s%s",
 			    c->name, strerror(-r), reason[0] ? ": " : "",
 			    reason);
-		goto out;
+		return r;
 	}
 	if (!b->o.spectre_hardening)
-		obj = reload_unhardened(b, c, obj, elf, len);
-	if ((r = check_memlock(b, c, obj, &bytes, errv))) {
-		if (log_allowed())
-			log_warn(
-			    "%s", cub_val__get_str(*errv, "message") ?: "");
-		unpin_new(obj, before);
-		goto out;
-	}
+		*obj = reload_unhardened(b, c, *obj, elf, len);
 	o = calloc(1, sizeof(*o));
 	if (!o) {
-		r = -ENOMEM;
 		*errv = cub_err_val(CUB_E_INTERNAL, "out of memory");
-		goto out;
+		return -ENOMEM;
 	}
-	o->hash = hash;
 	o->prog_fd = -1;
 	o->egress_fd = -1;
 	o->peers_fd = -1;
 	o->map_bytes = bytes;
-	prog = bpf_object__find_program_by_name(obj, hook_progs[c->hook]);
+	prog = bpf_object__find_program_by_name(*obj, hook_progs[c->hook]);
 	if ((r = o->prog_fd = dupfd(bpf_program__fd(prog))) < 0)
 		goto err_kernel;
 	if (bpf_obj_get_info_by_fd(o->prog_fd, &pinfo, &plen)) {
@@ -1183,7 +1188,7 @@ bpfobj_load(struct broker *b, struct cube *c, const void *elf, size_t len,
 	}
 	o->prog_id = pinfo.id;
 	step = "dup map fd";
-	bpf_object__for_each_map(m, obj)
+	bpf_object__for_each_map(m, *obj)
 	{
 		if (bpf_map__is_internal(m))
 			continue;
@@ -1196,6 +1201,37 @@ bpfobj_load(struct broker *b, struct cube *c, const void *elf, size_t len,
 		o->nmaps++;
 	}
 	mark_framework(o);
+	*out = o;
+	return 0;
+err_kernel:
+	*errv = cub_err_val(
+	    CUB_E_KERNEL, "cube '%s': %s: %s", c->name, step, strerror(-r));
+	bpfobj_free(o);
+	return r;
+}
+
+/*
+ * Lock held: make o the cube's object: the kernel's charge within the
+ * caps, the broker's egress program, the pin, every port on the new
+ * program.  Takes o (freed on failure).
+ */
+static int
+install(struct broker *b, struct cube *c, struct bpf_object *obj,
+    struct bpfobj *o, uint64_t before, struct cub_val **errv)
+{
+	struct bpfobj *old = c->obj;
+	const char *step = "egress program";
+	char path[PATH_MAX];
+	int r;
+
+	if ((r = check_memlock(b, c, obj, &o->map_bytes, errv))) {
+		if (log_allowed())
+			log_warn(
+			    "%s", cub_val__get_str(*errv, "message") ?: "");
+		unpin_new(obj, before);
+		bpfobj_free(o);
+		return r;
+	}
 	if ((r = egress_load(b, c, o, &step)))
 		goto err_kernel;
 	pin_path(b, path, sizeof(path), c->name, "prog");
@@ -1214,24 +1250,98 @@ bpfobj_load(struct broker *b, struct cube *c, const void *elf, size_t len,
 		*errv = cub_err_val(CUB_E_KERNEL,
 		    "cube '%s': attaching the new program failed: %s", c->name,
 		    strerror(-r));
-		o = bpfobj_free(o);
-		goto out;
+		bpfobj_free(o);
+		return r;
 	}
 	bpfobj_free(old);
 	unpin_stale(b, c, o);
 	slowpath_open(b, c);
+	cubelog_open(b, c);
 	if (log_allowed())
 		log_info(
 		    "cube '%s': program %s loaded (id %u, %d maps, %llu bytes)",
 		    c->name, hook_progs[c->hook], o->prog_id, o->nmaps,
 		    (unsigned long long)o->map_bytes);
-	r = 0;
-	goto out;
+	return 0;
 err_kernel:
 	*errv = cub_err_val(
 	    CUB_E_KERNEL, "cube '%s': %s: %s", c->name, step, strerror(-r));
-	o = bpfobj_free(o);
-out:
+	bpfobj_free(o);
+	return r;
+}
+
+/*
+ * The lock is held on entry and on return, and dropped twice: to parse
+ * and check the ELF, and to verify it.  Meanwhile c->loading keeps a
+ * second load of the cube out and its deleter from freeing it, and the
+ * service's map bytes stay reserved; the cube may be deleted, and the
+ * load then installs nothing (the cube's deleter, or this load's end if
+ * the deleter let go first, unpins what it pinned).
+ */
+int
+bpfobj_load(struct broker *b, struct cube *c, const void *elf, size_t len,
+    struct cub_val **errv)
+{
+	/* The hash names what runs: the bytes and how they were loaded, so
+	 * a broker restarted with another --spectre-hardening reloads. */
+	uint64_t hash = fnv1a(elf, len) ^ (b->o.spectre_hardening ? 0 : 1);
+	struct bpf_object *obj;
+	struct bpfobj *o = NULL;
+	uint64_t bytes = 0, before = 0;
+	bool reserved = false;
+	int r;
+
+	if (c->loading) {
+		*errv = cub_err_val(CUB_E_BUSY,
+		    "cube '%s': a load of its object is in progress; try "
+		    "again when it has ended",
+		    c->name);
+		return -EBUSY;
+	}
+	if (c->obj && c->obj->hash == hash)
+		return 0; /* loaded (or adopted) from these very bytes */
+	c->loading = true;
+	log_svc = c->svc; /* libbpf's messages count against the service */
+	pthread_mutex_unlock(&b->lock);
+	obj = open_checked(b, c, elf, len, &bytes, errv);
+	pthread_mutex_lock(&b->lock);
+	r = obj ? 0 : -EPERM;
+	/* The service's counter bindings name maps of this object. */
+	if (!r && !c->removed)
+		r = counters_check_object(
+		    c->svc->counters, c->name, obj, b->ncpus, errv);
+	if (!r && !c->removed && !(r = reserve_bytes(b, c, bytes, errv))) {
+		reserved = true;
+		pthread_mutex_unlock(&b->lock);
+		before = pins_before(obj);
+		r = verify(b, c, &obj, elf, len, bytes, &o, errv);
+		pthread_mutex_lock(&b->lock);
+		c->svc->map_bytes_loading -= bytes;
+	}
+	c->loading = false;
+	if (c->removed) {
+		/* Deleted meanwhile: nothing of this load may stay. */
+		log_info("cube '%s': deleted while its object loaded; nothing "
+			 "was installed",
+		    c->name);
+		cub_val__free(*errv);
+		*errv = cub_err_val(CUB_E_NOTFOUND,
+		    "cube '%s' was deleted while its object loaded; nothing "
+		    "was installed",
+		    c->name);
+		bpfobj_free(o);
+		bpf_object__close(obj);
+		if (c->orphan)
+			cube_reap(b, c);
+		log_svc = NULL;
+		return -ENOENT;
+	}
+	if (!r && reserved) {
+		o->hash = hash;
+		r = install(b, c, obj, o, before, errv);
+	} else if (reserved && obj) {
+		unpin_new(obj, before);
+	}
 	bpf_object__close(obj);
 	log_svc = NULL;
 	return r;
@@ -1311,6 +1421,7 @@ bpfobj_adopt(struct broker *b, struct cube *c, uint64_t hash)
 	}
 	c->obj = o;
 	slowpath_open(b, c);
+	cubelog_open(b, c);
 	return 0;
 }
 

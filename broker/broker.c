@@ -54,25 +54,27 @@ broker_wake(struct broker *b)
  * for a queued reply, a silent connection's deadline), a signal
  * (SIGCHLD: a worker exited; SIGTERM/SIGINT: stop), a wake-up from a
  * service thread (a worker said hello), a packet in a cube's slow-path
- * ring, or the next restart due.  It holds b->state_lock except in
- * poll(); it never waits for a worker (requests that need one go to the
- * service's request thread, which replies through clients.c when its
- * worker has answered), nor for b->lock (slowpath.c takes it only when
- * free).  An idle broker uses no CPU.
+ * ring, a record in a cube's log ring (while its service may log), or the
+ * next restart due.  It holds b->state_lock except in poll(); it never
+ * waits for a worker (requests that need one go to the service's request
+ * thread, which replies through clients.c when its worker has answered),
+ * nor for b->lock (slowpath.c and cubelog.c take it only when free).  An
+ * idle broker uses no CPU.
  */
 static int
 main_loop(struct broker *b)
 {
-	static struct pollfd pfd[3 + 1024];
+	static struct pollfd pfd[3 + 2 * 1024];
 	struct signalfd_siginfo si;
 	char drain[64];
 	bool more = false;
-	int cfd = clients_fd(b), n, t, tc;
+	int cfd = clients_fd(b), n, t, tc, nlog;
 
 	pthread_mutex_lock(&b->state_lock);
 	while (!b->stop) {
 		sup_tick(b);
 		slowpath_poll(b);
+		cubelog_poll(b);
 		pfd[0] = (struct pollfd){.fd = cfd, .events = POLLIN};
 		pfd[1] = (struct pollfd){.fd = b->sigfd, .events = POLLIN};
 		pfd[2] = (struct pollfd){.fd = b->wake[0], .events = POLLIN};
@@ -81,13 +83,14 @@ main_loop(struct broker *b)
 		tc = clients_timeout(b);
 		if (tc >= 0 && (t < 0 || tc < t))
 			t = tc;
-		if (n < 0) {
+		nlog = n < 0 ? -1 : cubelog_fds(b, pfd + 3 + n, 1024, &t);
+		if (n < 0 || nlog < 0) {
 			/* b->lock busy: look at the rings again soon. */
 			t = t >= 0 && t < SLOWPATH_RETRY_MS ? t
 							    : SLOWPATH_RETRY_MS;
-			n = 0;
+			n = nlog = 0;
 		}
-		n += 3;
+		n += 3 + nlog;
 		pthread_mutex_unlock(&b->state_lock);
 		if (poll(pfd, (nfds_t)n, t) < 0 && errno != EINTR) {
 			log_errno(-errno, "poll");

@@ -15,7 +15,8 @@
  *    only its own service.
  *  - b->lock guards the cube list and every cube's object table against
  *    the worker-call threads; nobody holds it while waiting for a worker
- *    (the worker may be calling back).
+ *    (the worker may be calling back), nor across a verifier load
+ *    (bpfobj_load(), docs/architecture.md).
  *  - the client connections' lock (clients.c) guards their tables, fds
  *    and queues, for non-blocking system calls; nothing is taken under
  *    it.
@@ -93,6 +94,7 @@ struct bpfobj {
 	int nmaps;
 	uint64_t map_bytes; /* kernel memory of its maps, per-CPU x ncpus */
 	struct ring_buffer *pktin; /* the cube's cub_pktin ring, if any */
+	struct ring_buffer *logring; /* its cub_log_ring (cubelog.c) */
 };
 
 /* A port's peer: a netdev name, or "cube:port" (two names and a colon). */
@@ -140,7 +142,25 @@ struct cube {
 	struct pktin *pktq;
 	unsigned pktq_head, pktq_len;
 	uint64_t pktin_sent, pktin_dropped;
+	/* cubelog.c, under its lock: enum cub_log_level, and the log. */
+	int loglevel;
+	struct cubelog *log;     /* NULL until the first line */
+	uint64_t log_suppressed; /* over the service's rate */
+	uint64_t log_bad;        /* malformed program records */
+	uint64_t log_filtered;   /* program records below the loglevel */
+	unsigned log_drained;    /* records of the current drain */
 	struct cube *next;
+	/*
+	 * Locking across a verifier load (bpfobj.c): loading is set while a
+	 * bpf.load of the cube's object runs without b->lock; removed when
+	 * the cube left b->cubes for b->dying (deleted) meanwhile, so the
+	 * load installs nothing; orphan when its deleter let go of it
+	 * first, so the load's end frees it.  All three change under
+	 * b->lock only.
+	 */
+	bool loading;
+	bool removed;
+	bool orphan;
 };
 
 /*
@@ -178,6 +198,10 @@ struct service {
 	struct ctr_table *counters; /* its broker-read counters (counters.c) */
 	struct cub_bpf_policy policy;
 	struct log_limit log_limit; /* what its loads make the broker log */
+	struct log_limit cube_log_limit; /* lines of its cubes' logs */
+	/* Map bytes of its loads in progress, reserved against
+	 * --max-service-map-bytes until they end (b->lock). */
+	uint64_t map_bytes_loading;
 	/* Supervision. */
 	pid_t pid;
 	unsigned restarts;
@@ -216,6 +240,7 @@ struct broker {
 	pthread_mutex_t lock;
 	struct service *svcs;
 	struct cube *cubes;
+	struct cube *dying; /* deleted, not yet released (b->lock) */
 	struct clients *cl; /* client and events connections (clients.c) */
 	char store_path[4096];
 	struct rid_entry rids[RID_CACHE];
@@ -258,13 +283,49 @@ int cube_create(struct broker *b, struct service *svc, const char *name,
 int cube_update(struct broker *b, struct cube *c, struct cub_val *newdoc,
     struct cub_val **errv);
 int cube_delete(struct broker *b, struct cube *c, struct cub_val **errv);
+/*
+ * Lock held: take c out of b->cubes into b->dying (deleted): its name
+ * stays taken until cube_release() or, while a load of its object runs,
+ * that load's end (cube_reap()) unpins and frees it.  0 or the unpin's
+ * -errno.
+ */
+void cube_remove(struct broker *b, struct cube *c);
+int cube_release(struct broker *b, struct cube *c);
+/* Lock held: take c out of b->dying, unpin and free it (a load's end). */
+void cube_reap(struct broker *b, struct cube *c);
 int cube_sync(
     struct broker *b, struct cube *c, bool create, struct cub_val **errv);
 struct cube *cube_free(struct cube *c);
 const char *hook_name(enum hook h);
 int hook_parse(const char *s, enum hook *h);
 
+/* graph.c: connect, disconnect and the tail-call budget */
+/* A cube's document as a change would leave it (c need not be listed). */
+struct graph_change {
+	struct cube *c;
+	struct cub_val *doc;
+};
+/*
+ * Refuse (-EINVAL, *errv naming the chain or loop and the limit) a change
+ * that gives a port a cube peer and leaves the graph with a chain of more
+ * than GRAPH_CUBES_MAX cubes or a loop.  Takes b->lock; main thread.
+ */
+int graph_check(struct broker *b, const struct graph_change *ch, unsigned nch,
+    struct cub_val **errv);
+/*
+ * connect|disconnect <cube:port> <cube:port | netdev> (words[0] is the
+ * verb): both sides' peers set or cleared through cube_update(); a refusal
+ * changes nothing.  Main thread, lock not held.
+ */
+int graph_connect(struct broker *b, const struct cub_val *words,
+    const struct cub_val *args, bool connect, struct cub_val **errv);
+
 /* bpfobj.c */
+/*
+ * Load (or keep, same bytes) the cube's object.  Called and returns with
+ * b->lock held, but drops it around the verifier: the caller may touch c
+ * afterwards only on success (a cube deleted meanwhile is gone).
+ */
 int bpfobj_load(struct broker *b, struct cube *c, const void *elf, size_t len,
     struct cub_val **errv);
 int bpfobj_adopt(struct broker *b, struct cube *c, uint64_t hash);
@@ -282,12 +343,27 @@ uint64_t bpf_map_bytes(const struct broker *b, uint32_t type, uint32_t key_size,
     uint32_t value_size, uint32_t max_entries);
 uint64_t bpf_map_memlock(int fd);
 
+/* cubelog.c: per-cube loglevel and log */
+#define CUBELOG_LINES 1000   /* lines a cube's log holds */
+#define CUBELOG_TEXT_MAX 256 /* bytes of one line before escaping */
+struct cubelog;
+int cubelog_doc_level(const struct cub_val *doc);
+int cubelog_open(struct broker *b, struct cube *c);
+void cubelog_update(struct broker *b, struct cube *c);
+struct cubelog *cubelog_free(struct cubelog *l);
+int cubelog_worker_line(struct cube *c, int level, const char *text, size_t n);
+void cubelog_poll(struct broker *b);
+int cubelog_fds(struct broker *b, struct pollfd *pfd, int max, int *timeout_ms);
+int cubelog_show(struct broker *b, struct cube *c, const struct cub_val *words,
+    struct cub_val **result, struct cub_val **errv);
+
 /* svclog.c: a record a service's worker caused may be logged. */
 bool svc_log_allowed(struct service *s);
 
 /* topology.c */
 bool topo_attached(const struct bport *p);
 int topo_cube_gone(struct broker *b, struct cube *gone);
+int topo_port_gone(struct broker *b, struct cube *c, const char *port);
 bool topo_peer_split(const char *peer, char *cube, char *port);
 int topo_attach(struct broker *b, struct cube *c, struct bport *p,
     const char *peer, struct cub_val **errv);
@@ -326,6 +402,9 @@ void slowpath_deliver(struct broker *b, struct service *s);
 int sup_init(struct broker *b);
 void sup_tick(struct broker *b);
 int sup_next_timeout(const struct broker *b);
+/* Whether the calling thread is s's request thread (the one that may
+ * call its worker). */
+bool sup_on_thread(const struct service *s);
 int sup_call(struct service *s, const char *method, struct cub_val *params,
     struct cub_val **result, struct cub_val **errv, int timeout_ms);
 int sup_enqueue(struct service *s, const struct client_req *req,

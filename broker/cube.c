@@ -87,6 +87,7 @@ cube_free(struct cube *c)
 		free(p);
 	}
 	bpfobj_free(c->obj);
+	cubelog_free(c->log);
 	cub_val__free(c->doc);
 	free(c->pktq);
 	free(c);
@@ -103,6 +104,65 @@ cube_unlink(struct broker *b, struct cube *c)
 			*pp = c->next;
 			return;
 		}
+}
+
+void
+cube_remove(struct broker *b, struct cube *c)
+{
+	cube_unlink(b, c);
+	c->removed = true;
+	c->next = b->dying;
+	b->dying = c;
+}
+
+static void
+dying_unlink(struct broker *b, struct cube *c)
+{
+	struct cube **pp;
+
+	for (pp = &b->dying; *pp; pp = &(*pp)->next)
+		if (*pp == c) {
+			*pp = c->next;
+			return;
+		}
+}
+
+int
+cube_release(struct broker *b, struct cube *c)
+{
+	int r;
+
+	if (c->loading) {
+		/* bpfobj_load() has it: its end unpins and frees it. */
+		c->orphan = true;
+		return 0;
+	}
+	dying_unlink(b, c);
+	r = bpfobj_unpin(b, c->name);
+	cube_free(c);
+	return r;
+}
+
+void
+cube_reap(struct broker *b, struct cube *c)
+{
+	int r;
+
+	dying_unlink(b, c);
+	if ((r = bpfobj_unpin(b, c->name)))
+		log_errno(r, "cube '%s': unpin after its load", c->name);
+	cube_free(c);
+}
+
+static bool
+cube_dying(struct broker *b, const char *name)
+{
+	struct cube *c;
+
+	for (c = b->dying; c; c = c->next)
+		if (!strcmp(c->name, name))
+			return true;
+	return false;
 }
 
 int
@@ -358,6 +418,17 @@ cube_create(struct broker *b, struct service *svc, const char *name,
 		    cub_err_val(CUB_E_EXISTS, "cube '%s' already exists", name);
 		return -EEXIST;
 	}
+	pthread_mutex_lock(&b->lock);
+	r = cube_dying(b, name);
+	pthread_mutex_unlock(&b->lock);
+	if (r) {
+		/* Its pins go when its deletion (or its load) ends. */
+		*errv = cub_err_val(CUB_E_BUSY,
+		    "cube '%s' is being deleted (a load of its object may "
+		    "still run): try again in a few seconds",
+		    name);
+		return -EBUSY;
+	}
 	for (n = b->cubes; n; n = n->next)
 		count++;
 	if (count >= MAX_CUBES) {
@@ -376,8 +447,10 @@ cube_create(struct broker *b, struct service *svc, const char *name,
 	snprintf(c->name, sizeof(c->name), "%s", name);
 	c->svc = svc;
 	c->doc = doc;
+	c->loglevel = cubelog_doc_level(doc);
 	hook_parse(cub_val__get_str(doc, "type"), &c->hook);
-	if ((r = ports_prepare(b, c, c->doc, errv))) {
+	if ((r = ports_prepare(b, c, c->doc, errv)) ||
+	    (r = graph_check(b, &(struct graph_change){c, c->doc}, 1, errv))) {
 		cube_free(c);
 		return r;
 	}
@@ -404,10 +477,10 @@ cube_create(struct broker *b, struct service *svc, const char *name,
 		pthread_mutex_lock(&b->lock);
 		for (struct bport *bp = c->ports; bp; bp = bp->next)
 			topo_detach(b, c, bp);
-		cube_unlink(b, c);
-		bpfobj_unpin(b, c->name);
+		/* A load the worker began may still run (it timed out). */
+		cube_remove(b, c);
+		cube_release(b, c);
 		pthread_mutex_unlock(&b->lock);
-		cube_free(c);
 		return r;
 	}
 	ev = cub_val__map();
@@ -419,23 +492,65 @@ cube_create(struct broker *b, struct service *svc, const char *name,
 	return 0;
 }
 
+/*
+ * After a change that is recorded: the ports of other cubes that peered
+ * with a port old had and c has no more are unpeered, in the store too.
+ */
+static void
+ports_gone(struct broker *b, struct cube *c, const struct cub_val *old)
+{
+	const struct cub_val *ports = doc_ports(old);
+	const char *name;
+	uint32_t i;
+	int n = 0, r;
+
+	pthread_mutex_lock(&b->lock);
+	for (i = 0; ports && i < ports->arr.len; i++) {
+		name = cub_val__get_str(ports->arr.items[i], "name");
+		if (name && !topo_port(c, name))
+			n += topo_port_gone(b, c, name);
+	}
+	pthread_mutex_unlock(&b->lock);
+	if (n && (r = broker_save(b, NULL, NULL)))
+		log_errno(r, "cube '%s': saving the unpeered ports", c->name);
+}
+
 int
 cube_update(struct broker *b, struct cube *c, struct cub_val *newdoc,
     struct cub_val **errv)
 {
 	struct cub_val *old = c->doc, *e2 = NULL;
+	bool tell = sup_on_thread(c->svc);
 	int r;
 
-	if ((r = ports_prepare(b, c, newdoc, errv))) {
+	/*
+	 * Off c's service's thread (connect/disconnect of a port of another
+	 * service's cube, on the first cube's thread): only framework fields
+	 * (a port's peer) change, so the broker applies it alone and the
+	 * worker is handed the new document with its next apply or replay.
+	 * Not while c's own change waits for its worker: that change would
+	 * then restore a document this one replaced.
+	 */
+	if (!tell && (c->stored_doc || c->stored_absent)) {
+		cub_val__free(newdoc);
+		*errv = cub_err_val(CUB_E_BUSY,
+		    "cube '%s' has a change in flight; try again", c->name);
+		return -EBUSY;
+	}
+	if ((r = ports_prepare(b, c, newdoc, errv)) ||
+	    (r = graph_check(b, &(struct graph_change){c, newdoc}, 1, errv))) {
 		cub_val__free(newdoc);
 		return r;
 	}
 	c->doc = newdoc;
 	c->stored_doc = old;
-	r = cube_sync(b, c, false, errv);
+	/* The new loglevel first: the worker logs the change at it. */
+	cubelog_update(b, c);
+	r = tell ? cube_sync(b, c, false, errv) : 0;
 	c->stored_doc = NULL;
 	if (r) {
 		c->doc = old;
+		cubelog_update(b, c);
 		cub_val__free(newdoc);
 		/* The worker refused (or died): it still runs the old doc. */
 		return r;
@@ -458,14 +573,16 @@ cube_update(struct broker *b, struct cube *c, struct cub_val *newdoc,
 	}
 	if (r) {
 		c->doc = old;
+		cubelog_update(b, c);
 		cub_val__free(newdoc);
-		if (cube_sync(b, c, false, &e2))
+		if (tell && cube_sync(b, c, false, &e2))
 			log_err("cube '%s': rollback to the previous "
 				"configuration failed",
 			    c->name);
 		cub_val__free(e2);
 		return r;
 	}
+	ports_gone(b, c, old);
 	cub_val__free(old);
 	return 0;
 }
@@ -474,6 +591,7 @@ int
 cube_delete(struct broker *b, struct cube *c, struct cub_val **errv)
 {
 	struct cub_val *p, *res = NULL, *e2 = NULL, *ev;
+	struct service *svc = c->svc;
 	struct bport *bp;
 	char name[CUB_NAME_MAX + 1];
 	int r, unpeered;
@@ -483,6 +601,12 @@ cube_delete(struct broker *b, struct cube *c, struct cub_val **errv)
 	if ((r = broker_save(b, c, errv)))
 		return r;
 	c->stored_absent = true;
+	/*
+	 * Out of the cube list before the worker is told: a load of its
+	 * object that runs now (without the lock) installs nothing, and its
+	 * worker can start no other.  Its name stays taken (b->dying) until
+	 * cube_release().
+	 */
 	pthread_mutex_lock(&b->lock);
 	for (bp = c->ports; bp; bp = bp->next)
 		if (topo_attached(bp)) {
@@ -490,20 +614,19 @@ cube_delete(struct broker *b, struct cube *c, struct cub_val **errv)
 			port_event(b, c, bp, false);
 		}
 	unpeered = topo_cube_gone(b, c);
+	cube_remove(b, c);
 	pthread_mutex_unlock(&b->lock);
 	/* The dataplane is the broker's: a worker that is down is told on
 	 * replay (the cube is simply not replayed). */
 	p = cub_val__map();
 	cub_val__set(p, "cube", cub_val__str(name));
-	if (sup_call(c->svc, CUB_M_CUBE_DESTROY, p, &res, &e2, 5000))
+	if (sup_call(svc, CUB_M_CUBE_DESTROY, p, &res, &e2, 5000))
 		log_warn("cube '%s': worker not told of deletion", name);
 	cub_val__free(res);
 	cub_val__free(e2);
 	pthread_mutex_lock(&b->lock);
-	cube_unlink(b, c);
-	r = bpfobj_unpin(b, name);
+	r = cube_release(b, c);
 	pthread_mutex_unlock(&b->lock);
-	cube_free(c);
 	if (r)
 		log_errno(r, "cube '%s': unpin", name);
 	/* The ports that peered with it are unpeered in the store too. */

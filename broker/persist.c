@@ -128,6 +128,7 @@ load_cube(struct broker *b, const struct cub_val *rec, struct cube ***tail)
 	snprintf(c->name, sizeof(c->name), "%s", name);
 	c->svc = svc;
 	c->doc = cub_val__dup(config);
+	c->loglevel = cubelog_doc_level(c->doc);
 	hook_parse(cub_val__get_str(config, "type"), &c->hook);
 	cub_val__as_u64(cub_val__get(rec, "hash"), &hash);
 	cports = cub_val__get(config, "ports");

@@ -621,6 +621,12 @@ sup_next_timeout(const struct broker *b)
 	return (int)next;
 }
 
+bool
+sup_on_thread(const struct service *s)
+{
+	return pthread_equal(pthread_self(), s->exec);
+}
+
 int
 sup_call(struct service *s, const char *method, struct cub_val *params,
     struct cub_val **result, struct cub_val **errv, int timeout_ms)

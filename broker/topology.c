@@ -207,13 +207,13 @@ peers_refresh(struct broker *b, struct cube *c)
 }
 
 /*
- * c is being deleted: ports of other cubes that peer with it are
- * disconnected (their slot emptied, so that c's program goes, and the peer
- * removed from their document), as in Polycube.  Returns how many; the
- * caller saves the store.  Lock held.
+ * Unpeer the ports of other cubes that peer with a port of gone (port:
+ * that one, NULL: any): their slot emptied and their cub_ports entry
+ * cleared, so that no packet enters gone by a port it no longer has,
+ * and the peer removed from their document.  Returns how many.
  */
-int
-topo_cube_gone(struct broker *b, struct cube *gone)
+static int
+unpeer_from(struct broker *b, struct cube *gone, const char *port)
 {
 	char cname[CUB_NAME_MAX + 1], pname[CUB_NAME_MAX + 1];
 	struct cub_val *e;
@@ -222,21 +222,45 @@ topo_cube_gone(struct broker *b, struct cube *gone)
 	int n = 0;
 
 	for (x = b->cubes; x; x = x->next)
-		for (q = x->ports; x != gone && q; q = q->next)
-			if (q->cube_peer &&
-			    topo_peer_split(q->peer, cname, pname) &&
-			    !strcmp(cname, gone->name)) {
-				topo_detach(b, x, q);
-				e = cubi_tree__find(
-				    x->doc, "ports", "name", q->name);
-				if (e)
-					cub_val__del(e, "peer");
-				n++;
-				log_info("cube '%s' port '%s': unpeered from "
-					 "deleted cube '%s'",
-				    x->name, q->name, gone->name);
-			}
+		for (q = x->ports; q; q = q->next) {
+			if (!q->peer[0] ||
+			    !topo_peer_split(q->peer, cname, pname) ||
+			    strcmp(cname, gone->name) ||
+			    (port && strcmp(pname, port)) ||
+			    (!port && x == gone))
+				continue;
+			log_info("cube '%s' port '%s': unpeered from deleted "
+				 "%s '%s'",
+			    x->name, q->name, port ? "port" : "cube",
+			    port ? q->peer : gone->name);
+			topo_detach(b, x, q);
+			e = cubi_tree__find(x->doc, "ports", "name", q->name);
+			if (e)
+				cub_val__del(e, "peer");
+			n++;
+		}
 	return n;
+}
+
+/*
+ * c is being deleted: ports of other cubes that peer with it are
+ * disconnected, as in Polycube.  Returns how many; the caller saves the
+ * store.  Lock held.
+ */
+int
+topo_cube_gone(struct broker *b, struct cube *gone)
+{
+	return unpeer_from(b, gone, NULL);
+}
+
+/*
+ * Port `port` of c was deleted: the ports that peer with it are
+ * disconnected.  Returns how many; the caller saves the store.  Lock held.
+ */
+int
+topo_port_gone(struct broker *b, struct cube *c, const char *port)
+{
+	return unpeer_from(b, c, port);
 }
 
 /* Does program id use the map map_id? */

@@ -17,6 +17,7 @@
 #include "broker.h"
 #include "call.h"
 #include "cleanup.h"
+#include "cube_shared.h"
 #include "cubicle/errors.h"
 #include "counters.h"
 #include "cubicle/proto.h"
@@ -158,6 +159,7 @@ wc_load(struct service *s, const struct cub_val *p, struct cub_val **res,
 		pthread_mutex_unlock(&s->b->lock);
 		return -EPERM;
 	}
+	/* Drops the lock around the verifier: on failure c may be gone. */
 	r = bpfobj_load(s->b, c, elf->bin.ptr, elf->bin.len, errv);
 	if (r) {
 		pthread_mutex_unlock(&s->b->lock);
@@ -432,6 +434,41 @@ out:
 	return 0;
 }
 
+/* cube.log: a line of the worker for its cube's log (cubelog.c). */
+static int
+wc_log(struct service *s, const struct cub_val *p, struct cub_val **res,
+    struct cub_val **errv)
+{
+	const struct cub_val *msg = cub_val__get(p, "message");
+	struct cube *c;
+	uint64_t level;
+
+	if (cub_val__as_u64(cub_val__get(p, "level"), &level) ||
+	    level >= CUB_LOG_OFF)
+		return ERR(CUB_E_INVAL,
+		    "cube.log: 'level' must be 0 (TRACE) to 5 (CRITICAL)");
+	/* str or bin (any bytes: escaped when kept). */
+	if (!msg || (msg->kind != CUB_V_STR && msg->kind != CUB_V_BIN) ||
+	    (msg->kind == CUB_V_STR ? msg->str.len : msg->bin.len) >
+		CUB_LOG_MSG_MAX)
+		return ERR(CUB_E_INVAL,
+		    "cube.log: 'message' must be a string or bytes, at most "
+		    "%d",
+		    CUB_LOG_MSG_MAX);
+	pthread_mutex_lock(&s->b->lock);
+	c = own_cube(s, p, errv);
+	if (c)
+		cubelog_worker_line(c, (int)level,
+		    msg->kind == CUB_V_STR ? msg->str.ptr
+					   : (const char *)msg->bin.ptr,
+		    msg->kind == CUB_V_STR ? msg->str.len : msg->bin.len);
+	pthread_mutex_unlock(&s->b->lock);
+	if (!c)
+		return -EPERM;
+	*res = cub_val__map();
+	return 0;
+}
+
 /* The worker's packet-in drops, added to its cube's count. */
 static int
 wc_pktin_dropped(struct service *s, const struct cub_val *p,
@@ -507,6 +544,8 @@ wcall_thread(void *arg)
 			wc_dump(s, rpc.params, &res, &errv);
 		else if (!strcmp(rpc.method, CUB_M_PKTIN_DROPPED))
 			wc_pktin_dropped(s, rpc.params, &res, &errv);
+		else if (!strcmp(rpc.method, CUB_M_CUBE_LOG))
+			wc_log(s, rpc.params, &res, &errv);
 		else if (!strcmp(rpc.method, CUB_M_MAP_UPDATE) ||
 			 !strcmp(rpc.method, CUB_M_MAP_LOOKUP) ||
 			 !strcmp(rpc.method, CUB_M_MAP_DELETE))

@@ -84,8 +84,15 @@ sf_ingress(void *ctx, enum cub_hook hook)
 			out_st->tx_packets++;
 			out_st->tx_bytes += len;
 		}
+		/* s again rather than kept: one pointer more alive across
+		 * the lookups above would be spilled to the (fenced) stack. */
+		s = cub_scratch();
+		if (!s)
+			return cub_drop(hook);
+		cub_log(CUB_LOG_DEBUG, "forward: port %u to port %u", s->key[0],
+		    s->key[1]);
 		/* The broker's egress program sends it out of the port. */
-		return cub_forward(ctx, hook, *out_port);
+		return cub_forward(ctx, hook, s->key[1]);
 	case SF_SLOWPATH:
 		st->slowpath++;
 		return cub_slowpath(ctx, hook, *in_port, SF_REASON_ACTION);

@@ -212,6 +212,11 @@ sf_apply(struct cub_cube *cube, const struct cub_val *config, bool create)
 	    (r = cub_map__update_batch(cube, &sf->actions, keys, acts, n, 0)))
 		return r;
 	memcpy(sf->used, used, sizeof(used));
+	cub_cube__log(cube, CUB_LOG_INFO,
+	    "configuration %s: %u ports, loglevel %s",
+	    create ? "applied (new)" : "changed",
+	    ports && ports->kind == CUB_V_ARRAY ? ports->arr.len : 0,
+	    cub_val__get_str(config, "loglevel") ?: "INFO");
 	return 0;
 }
 

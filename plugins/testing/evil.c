@@ -11,6 +11,7 @@
  *     (evil_sandbox.c)
  *   cubicle e1 debug slow pktin_ms=|show_ms=|sleep_ms= (evil_slow.c)
  *   cubicle e1 debug filter | stdin           (evil_seal.c)
+ *   cubicle e1 debug slowload n=N             (evil_slowload.c)
  * Never installed.
  */
 #define SF_NO_ENTRY
@@ -30,6 +31,7 @@
 #include "evil_sandbox.h"
 #include "evil_seal.h"
 #include "evil_slow.h"
+#include "evil_slowload.h"
 
 static const char *const evil_calls[] = {
     "bpf", "execve", "socket-inet", "fork", "open", "hang", NULL};
@@ -108,6 +110,10 @@ static const struct cub_action evil_actions[] = {
     {.name = "slow",
 	.help = "make this worker's packet_in, show or this action slow",
 	.args = evil_slow_args},
+    {.name = "slowload",
+	.help = "load, from a thread of the worker, objects that take the "
+		"verifier seconds",
+	.args = evil_slowload_args},
     {0},
 };
 
@@ -273,6 +279,8 @@ evil_action(struct cub_cube *cube, const struct cub_val *path, const char *name,
 		return evil_sandbox_action(cube, name, args, result);
 	if (!strcmp(name, "filter") || !strcmp(name, "stdin"))
 		return evil_seal_action(cube, name, args, result);
+	if (!strcmp(name, "slowload"))
+		return evil_slowload_action(cube, args, result);
 	what = cub_val__get_str(args, "object");
 	if (!strcmp(what, "probe-read"))
 		elf = evil_probe__elf_bytes(&len);
@@ -327,6 +335,7 @@ evil_packet_in(
 
 static const struct cub_plugin_ops evil_ops = {
     .apply = sf_apply,
+    .destroy = evil_slowload_destroy,
     .show = evil_show,
     .action = evil_action,
     .packet_in = evil_packet_in,

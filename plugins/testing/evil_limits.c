@@ -11,6 +11,12 @@
  *   object=hello n=N         say hello N more times
  *   object=reload n=N        load two objects alternately, N times
  *                            (tests/integration/bpfobj-logflood.sh)
+ *   object=logring           a cub_log_ring larger than cube.bpf.h's
+ *   object=logfmt            a program writing hostile log records
+ *   object=logworker n=N     N CRITICAL lines with control characters
+ *                            and a byte that is not UTF-8 through
+ *                            cub_cube__log(), as fast as it goes
+ *                            (tests/integration/cubelog-hostile.sh)
  */
 #include <errno.h>
 #include <stdint.h>
@@ -28,6 +34,8 @@
 #include "evil_lim_small.skel.h"
 #include "evil_lim_uring.skel.h"
 #include "evil_limits.h"
+#include "evil_logfmt.skel.h"
+#include "evil_logring.skel.h"
 
 /* The SDK's worker runtime (sdk/src/worker_rt.h), exported to plugins. */
 extern int cubi_worker__hello(char *err, size_t errlen);
@@ -123,8 +131,30 @@ evil_limits(struct cub_cube *cube, const char *what, const struct cub_val *args,
 	}
 	if (!strcmp(what, "hello") || !strcmp(what, "reload"))
 		return flood(cube, what, arg_n(args), result);
+	if (!strcmp(what, "logworker")) {
+		uint64_t i, n = arg_n(args), failed = 0;
+
+		for (i = 0; i < n; i++)
+			failed += cub_cube__log(cube, CUB_LOG_CRITICAL,
+				      "line %llu \x01\x1b[2J\xff end",
+				      (unsigned long long)i) != 0;
+		/* The runtime refuses a level out of range itself. */
+		if (cub_cube__log(cube, 9, "level 9") != -EINVAL)
+			return cub_cube__set_error(cube, CUB_E_INTERNAL,
+			    "cub_cube__log() took level 9");
+		*result = cub_val__map();
+		cub_val__set(*result, "sent", cub_val__uint(n));
+		cub_val__set(*result, "failed", cub_val__uint(failed));
+		return 0;
+	}
+	if (!strcmp(what, "logfmt")) {
+		elf = evil_logfmt__elf_bytes(&len);
+		return cub_cube__load(cube, elf, len) ? -EPERM : 0;
+	}
 	if (!strcmp(what, "uring"))
 		elf = evil_lim_uring__elf_bytes(&len);
+	else if (!strcmp(what, "logring"))
+		elf = evil_logring__elf_bytes(&len);
 	else if (!strcmp(what, "hash"))
 		elf = evil_lim_hash__elf_bytes(&len);
 	else if (!strcmp(what, "inner"))

@@ -182,7 +182,9 @@ cli_wants_body(const struct cli_cmd *cmd)
 	for (i = 0; i < cmd->words->arr.len; i++) {
 		const char *w = cub_val__as_str(cmd->words->arr.items[i]);
 
-		if (w && (!strcmp(w, "add") || !strcmp(w, "set")))
+		/* append and insert: an ordered list's add */
+		if (w && (!strcmp(w, "add") || !strcmp(w, "set") ||
+			     !strcmp(w, "append") || !strcmp(w, "insert")))
 			return true;
 	}
 	return false;
@@ -190,10 +192,27 @@ cli_wants_body(const struct cli_cmd *cmd)
 
 /* Text rendering. */
 
+/* A leaf-list: a non-empty array of scalars, shown as "a,b,c" (the way
+ * the CLI takes it). */
+static bool
+is_leaflist(const struct cub_val *v)
+{
+	uint32_t i;
+
+	if (v->kind != CUB_V_ARRAY || !v->arr.len)
+		return false;
+	for (i = 0; i < v->arr.len; i++)
+		if (v->arr.items[i]->kind == CUB_V_ARRAY ||
+		    v->arr.items[i]->kind == CUB_V_MAP)
+			return false;
+	return true;
+}
+
 static bool
 is_scalar(const struct cub_val *v)
 {
-	return v->kind != CUB_V_ARRAY && v->kind != CUB_V_MAP;
+	return (v->kind != CUB_V_ARRAY && v->kind != CUB_V_MAP) ||
+	       is_leaflist(v);
 }
 
 char *
@@ -210,11 +229,42 @@ esc(const char *s)
 	return cli_escape(s);
 }
 
+static char *scalar_text(const struct cub_val *v);
+
+/* The values of a leaf-list joined by commas. */
+static char *
+leaflist_text(const struct cub_val *v)
+{
+	size_t len = 0, n;
+	char *out = NULL, *p, *one;
+	uint32_t i;
+
+	for (i = 0; i < v->arr.len; i++) {
+		one = scalar_text(v->arr.items[i]);
+		n = one ? strlen(one) : 0;
+		p = realloc(out, len + n + 2);
+		if (!p) {
+			free(one);
+			free(out);
+			return NULL;
+		}
+		out = p;
+		if (i)
+			out[len++] = ',';
+		memcpy(out + len, one ? one : "", n + 1);
+		len += n;
+		free(one);
+	}
+	return out;
+}
+
 static char *
 scalar_text(const struct cub_val *v)
 {
 	char *s = NULL;
 
+	if (is_leaflist(v))
+		return leaflist_text(v);
 	switch (v->kind) {
 	case CUB_V_STR:
 		return esc(v->str.ptr);

@@ -145,6 +145,40 @@ START_TEST(render_table)
 }
 END_TEST
 
+/* Leaf-lists show as the CLI takes them: values joined by commas, in a
+ * map, a table and alone; an empty one, like an empty list, is a
+ * heading with nothing under it. */
+START_TEST(render_leaflist)
+{
+	struct cub_val *m = cub_val__map(), *ll = cub_val__array(), *arr;
+	char *s;
+
+	cub_val__push(ll, cub_val__uint(80));
+	cub_val__push(ll, cub_val__uint(443));
+	cub_val__set(m, "id", cub_val__uint(1));
+	cub_val__set(m, "dports", cub_val__dup(ll));
+	cub_val__set(m, "nets", cub_val__array());
+	s = render(m, CLI_TEXT);
+	ck_assert_str_eq(s, "id      1\n"
+			    "dports  80,443\n"
+			    "\n"
+			    "nets:\n");
+	free(s);
+	arr = cub_val__array();
+	cub_val__push(arr, cub_val__dup(m));
+	s = render(arr, CLI_TEXT);
+	ck_assert_str_eq(s, "id  dports\n"
+			    "1   80,443\n");
+	free(s);
+	s = render(ll, CLI_TEXT);
+	ck_assert_str_eq(s, "80,443\n");
+	free(s);
+	cub_val__free(arr);
+	cub_val__free(ll);
+	cub_val__free(m);
+}
+END_TEST
+
 /* An argument that is not UTF-8 is named by its place (17). */
 START_TEST(usage_utf8)
 {
@@ -241,6 +275,7 @@ main(void)
 	tcase_add_test(tc, options_anywhere);
 	tcase_add_test(tc, usage_errors);
 	tcase_add_test(tc, render_table);
+	tcase_add_test(tc, render_leaflist);
 	tcase_add_test(tc, usage_utf8);
 	tcase_add_test(tc, render_escapes);
 	tcase_add_test(tc, reserved_words);

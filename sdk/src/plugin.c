@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "call.h"
 #include "cubicle/errors.h"
@@ -25,6 +26,7 @@ struct cub_cube {
 	void *priv;
 	struct cub_val *maps; /* from the last bpf.load */
 	struct cub_val *err;  /* set by cub_cube__set_error() */
+	int loglevel;         /* enum cub_log_level, from the last apply */
 	struct cub_cube *next;
 };
 
@@ -399,6 +401,52 @@ cub_map__dump(struct cub_cube *cube, const cub_map *map,
 	return r;
 }
 
+/* The cube's loglevel in config (the broker checked it), INFO if none. */
+static int
+config_loglevel(const struct cub_val *config)
+{
+	static const char *const names[] = {
+	    "TRACE", "DEBUG", "INFO", "WARN", "ERR", "CRITICAL", "OFF"};
+	const char *s = cub_val__get_str(config, "loglevel");
+	int i;
+
+	for (i = 0; s && i <= CUB_LOG_OFF; i++)
+		if (!strcasecmp(s, names[i]))
+			return i;
+	return CUB_LOG_INFO;
+}
+
+int
+cub_cube__log(struct cub_cube *cube, int level, const char *fmt, ...)
+{
+	struct cub_val *p, *res = NULL, *errv = NULL;
+	char buf[CUB_LOG_MSG_MAX + 1];
+	va_list ap;
+	int n, r;
+
+	if (!cube || !fmt || level < CUB_LOG_TRACE || level >= CUB_LOG_OFF)
+		return -EINVAL;
+	if (level < cube->loglevel)
+		return 0;
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return -EINVAL;
+	p = cub_val__map();
+	cub_val__set(p, "cube", cub_val__str(cube->name));
+	cub_val__set(p, "level", cub_val__uint((uint64_t)level));
+	/* Bytes, not a string: the codec refuses a str that is not UTF-8,
+	 * and the broker escapes what is not printable anyway. */
+	cub_val__set(p, "message",
+	    cub_val__bin(
+		buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1));
+	r = call(CUB_M_CUBE_LOG, p, &res, &errv);
+	cub_val__free(res);
+	cub_val__free(errv);
+	return r;
+}
+
 int
 cub_config__port_index(const struct cub_val *config, const char *name)
 {
@@ -441,6 +489,7 @@ cubi_worker__dispatch(
 	const char *name = cub_val__get_str(p, "cube");
 	struct cub_cube *c;
 	bool create = false, fresh = false;
+	int old_level;
 	unsigned n = 0;
 	int r;
 
@@ -492,8 +541,13 @@ cubi_worker__dispatch(
 			w.cubes = c;
 			fresh = true;
 		}
+		/* The apply logs at the level it brings; a refusal keeps
+		 * the old one, like the rest of the configuration. */
+		old_level = c->loglevel;
+		c->loglevel = config_loglevel(config);
 		r = ops->apply(c, config, create || fresh);
 		if (r) {
+			c->loglevel = old_level;
 			*errv = op_error(c, r, "apply");
 			if (fresh) {
 				if (ops->destroy)

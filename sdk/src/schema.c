@@ -26,6 +26,13 @@ static const char *const type_names[] = {
     [CUB_T_MAC] = "mac",
     [CUB_T_LIST] = "list",
     [CUB_T_CONTAINER] = "container",
+    [CUB_T_U8] = "u8",
+    [CUB_T_U16] = "u16",
+    [CUB_T_IPV6] = "ipv6",
+    [CUB_T_IPV6_PREFIX] = "ipv6-prefix",
+    [CUB_T_IP] = "ip",
+    [CUB_T_IP_PREFIX] = "ip-prefix",
+    [CUB_T_PORT_RANGE] = "port-range",
 };
 
 const char *
@@ -77,6 +84,18 @@ actions_to_val(const struct cub_action *actions, int depth)
 	return arr;
 }
 
+/* The members issue 7 added (leaf-lists, references), when set. */
+static int
+field_ext_to_val(const struct cub_field *f, struct cub_val *m)
+{
+	if (f->max_items &&
+	    cub_val__set(m, "max-items", cub_val__uint(f->max_items)))
+		return -ENOMEM;
+	if (f->ref && cub_val__set(m, "ref", cub_val__str(f->ref)))
+		return -ENOMEM;
+	return 0;
+}
+
 /* A counter binding: {map, key, key_field?, key_size, offset, width}. */
 static struct cub_val *
 counter_to_val(const struct cub_counter *c)
@@ -117,6 +136,8 @@ field_to_val(const struct cub_field *f, int depth)
 	    cub_val__set(m, "max", cub_val__uint(f->max)))
 		return cub_val__free(m);
 	if (f->dflt && cub_val__set(m, "default", cub_val__str(f->dflt)))
+		return cub_val__free(m);
+	if (field_ext_to_val(f, m))
 		return cub_val__free(m);
 	if (f->enums) {
 		en = cub_val__array();

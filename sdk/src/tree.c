@@ -9,6 +9,7 @@
  * entry before appending it, DEL only unlinks.  So on any error the caller's
  * document is untouched.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -56,6 +57,23 @@ struct snode {
 	uint32_t nkeys; /* LIST: number of KEY children */
 	struct saction **acts;
 	uint32_t nacts;
+	uint32_t max_items; /* LEAFLIST: values at most */
+	char *ref;          /* reference: the target list's path, as given */
+	/* A reference's target: the list (last) and the containers leading
+	 * to it from the root; resolved once the whole schema is parsed. */
+	const struct snode *tpath[CUB_SCHEMA_DEPTH_MAX];
+	uint32_t ntpath;
+	struct sref *refby; /* LIST: the fields that refer to its entries */
+	uint32_t nrefby;
+	bool has_ref; /* a reference field is at or under this node */
+};
+
+/* A field referring to a list's entries, and where it is: the nodes from
+ * below the root down to the node that holds it. */
+struct sref {
+	const struct snode *field;
+	const struct snode *chain[CUB_SCHEMA_DEPTH_MAX];
+	uint32_t nchain;
 };
 
 struct cubi_schema {
@@ -66,16 +84,16 @@ struct cubi_schema {
 enum undo_kind {
 	UNDO_NONE = 0,
 	UNDO_SWAP,     /* set: node's fields were swapped with old's */
-	UNDO_POP,      /* add: an entry was appended to the list node */
 	UNDO_REINSERT, /* del: old was removed from node at idx */
 	UNDO_DROP_KEY, /* add/set created node[name] */
+	UNDO_REMOVE,   /* add: an entry was inserted at idx of the list node */
 };
 
 struct cubi_undo {
 	enum undo_kind kind;
 	struct cub_val *node;     /* the map or array that changed */
 	struct cub_val *old;      /* owned: what was replaced or removed */
-	const struct snode *list; /* UNDO_POP: the list's node */
+	const struct snode *list; /* UNDO_REMOVE: the list's node */
 	const char *name;         /* UNDO_DROP_KEY: schema-owned name */
 	uint32_t idx;
 };
@@ -91,10 +109,44 @@ is_reserved(const char *w)
 	return cubi_path_word(w);
 }
 
+/* An ordered list's verbs besides add (Polycube's chain spellings): no
+ * key of an ordered list is spelled so. */
+#define VERB_APPEND "append"
+#define VERB_INSERT "insert"
+
+/* The args of an ordered list's add that say where the entry goes. */
+static const char *const position_args[] = {
+    "index", "position", "before", "after", NULL};
+
+static bool
+is_position_arg(const char *w)
+{
+	size_t i;
+
+	for (i = 0; position_args[i]; i++)
+		if (!strcmp(position_args[i], w))
+			return true;
+	return false;
+}
+
+static bool
+is_ordered_verb(const struct snode *list, const char *w)
+{
+	return (list->flags & CUB_F_ORDERED) &&
+	       (!strcmp(w, VERB_APPEND) || !strcmp(w, VERB_INSERT));
+}
+
 static bool
 is_leaf(const struct snode *n)
 {
 	return n->type != CUB_T_LIST && n->type != CUB_T_CONTAINER;
+}
+
+static bool
+is_uint_type(enum cub_ftype t)
+{
+	return t == CUB_T_U8 || t == CUB_T_U16 || t == CUB_T_U32 ||
+	       t == CUB_T_U64;
 }
 
 static const char *
@@ -238,6 +290,8 @@ snode_free(struct snode *n)
 	free(n->enums);
 	free(n->name);
 	free(n->help);
+	free(n->ref);
+	free(n->refby);
 	cub_val__free(n->dflt);
 	free(n);
 	return NULL;
@@ -335,6 +389,20 @@ hexval(char c)
 	return -1;
 }
 
+/* A stored scalar as text, for messages. */
+static void
+val_text_short(const struct cub_val *v, char *buf, size_t len)
+{
+	if (v->kind == CUB_V_STR)
+		snprintf(buf, len, "%.64s", v->str.ptr);
+	else if (v->kind == CUB_V_UINT)
+		snprintf(buf, len, "%" PRIu64, v->u);
+	else if (v->kind == CUB_V_BOOL)
+		snprintf(buf, len, "%s", v->b ? "true" : "false");
+	else
+		snprintf(buf, len, "<%s>", cub_val__kind_name(v->kind));
+}
+
 static void
 enum_list(const struct snode *f, char *buf, size_t len)
 {
@@ -346,13 +414,124 @@ enum_list(const struct snode *f, char *buf, size_t len)
 }
 
 /*
+ * The issue 7 scalars.  Each returns 0 and *out (canonical text), or a
+ * CUB_E_* code with a sentence in msg as parse_scalar_text() does.
+ */
+
+/* A prefix length: decimal, no leading zero, at most max. */
+static int
+parse_plen(const char *s, unsigned max, unsigned *out)
+{
+	uint64_t v;
+
+	if (!*s || strlen(s) > 3 || (s[0] == '0' && s[1]) || parse_dec(s, &v))
+		return -EINVAL;
+	if (v > max)
+		return -ERANGE;
+	*out = (unsigned)v;
+	return 0;
+}
+
+/* IPv6 text, as inet_pton() reads it; canonical form by inet_ntop(),
+ * which writes RFC 5952's (lower case, the first longest run of two or
+ * more zero groups as "::", a mapped IPv4 in dotted form). */
+static int
+parse_ipv6_text(const char *s, char canon[INET6_ADDRSTRLEN])
+{
+	struct in6_addr a;
+
+	if (strlen(s) >= INET6_ADDRSTRLEN || inet_pton(AF_INET6, s, &a) != 1)
+		return -EINVAL;
+	if (!inet_ntop(AF_INET6, &a, canon, INET6_ADDRSTRLEN))
+		return -EINVAL;
+	return 0;
+}
+
+static int
+parse_ipv6(
+    const char *s, bool prefix, struct cub_val **out, char *msg, size_t len)
+{
+	char addr[INET6_ADDRSTRLEN + 8], canon[INET6_ADDRSTRLEN];
+	const char *slash = strrchr(s, '/');
+	unsigned plen = 0;
+	int r = 0;
+
+	if ((prefix && !slash) || (!prefix && slash) ||
+	    (slash && (size_t)(slash - s) >= sizeof(addr))) {
+		snprintf(msg, len, "'%.64s' is not an IPv6 %s (expected %s)", s,
+		    prefix ? "prefix" : "address",
+		    prefix ? "x:x::x/n" : "x:x::x");
+		return CUB_E_TYPE;
+	}
+	snprintf(addr, sizeof(addr), "%.*s",
+	    (int)(slash ? (size_t)(slash - s) : strlen(s)), s);
+	if (parse_ipv6_text(addr, canon) ||
+	    (slash && (r = parse_plen(slash + 1, 128, &plen)) == -EINVAL)) {
+		snprintf(msg, len, "'%.64s' is not an IPv6 %s (expected %s)", s,
+		    prefix ? "prefix" : "address",
+		    prefix ? "x:x::x/n" : "x:x::x");
+		return CUB_E_TYPE;
+	}
+	if (slash && r) {
+		snprintf(msg, len, "'%.64s': prefix length %s is over 128", s,
+		    slash + 1);
+		return CUB_E_INVAL;
+	}
+	*out =
+	    prefix ? cub_val__strf("%s/%u", canon, plen) : cub_val__str(canon);
+	return 0;
+}
+
+/* "lo:hi" or one port; each 0 to 65535, lo <= hi; "p:p" becomes "p". */
+static int
+parse_port_range(const char *s, struct cub_val **out, char *msg, size_t len)
+{
+	const char *colon = strchr(s, ':');
+	char lo_s[8];
+	uint64_t lo, hi;
+	int r1, r2;
+
+	if (colon && (size_t)(colon - s) < sizeof(lo_s)) {
+		snprintf(lo_s, sizeof(lo_s), "%.*s", (int)(colon - s), s);
+		r1 = parse_dec(lo_s, &lo);
+		r2 = parse_dec(colon + 1, &hi);
+	} else if (!colon) {
+		r1 = r2 = parse_dec(s, &lo);
+		hi = lo;
+	} else {
+		r1 = r2 = -EINVAL;
+	}
+	if (r1 == -EINVAL || r2 == -EINVAL) {
+		snprintf(msg, len,
+		    "'%.64s' is not a port range (expected lo:hi or one port, "
+		    "0 to 65535)",
+		    s);
+		return CUB_E_TYPE;
+	}
+	if (r1 || r2 || lo > 65535 || hi > 65535) {
+		snprintf(msg, len, "'%.64s': a port is 0 to 65535", s);
+		return CUB_E_INVAL;
+	}
+	if (lo > hi) {
+		snprintf(msg, len,
+		    "'%.64s': the first port %" PRIu64 " is over the last "
+		    "%" PRIu64,
+		    s, lo, hi);
+		return CUB_E_INVAL;
+	}
+	*out = lo == hi ? cub_val__strf("%" PRIu64, lo)
+			: cub_val__strf("%" PRIu64 ":%" PRIu64, lo, hi);
+	return 0;
+}
+
+/*
  * Parses text s for field f.  Returns 0 and *out, or a CUB_E_* code with
  * a sentence in msg: CUB_E_TYPE when s cannot be read as the type at all,
  * CUB_E_INVAL when it can but is out of range, not a listed enum value or
  * too long, CUB_E_INTERNAL on ENOMEM.
  */
 static int
-parse_text(const struct snode *f, const char *s, struct cub_val **out,
+parse_scalar_text(const struct snode *f, const char *s, struct cub_val **out,
     char *msg, size_t len)
 {
 	char buf[LISTBUF_LEN];
@@ -376,6 +555,8 @@ parse_text(const struct snode *f, const char *s, struct cub_val **out,
 		}
 		*out = cub_val__str(s);
 		break;
+	case CUB_T_U8:
+	case CUB_T_U16:
 	case CUB_T_U32:
 	case CUB_T_U64:
 		r = parse_dec(s, &u);
@@ -466,6 +647,39 @@ parse_text(const struct snode *f, const char *s, struct cub_val **out,
 		mac[17] = '\0';
 		*out = cub_val__str(mac);
 		break;
+	case CUB_T_IPV6:
+	case CUB_T_IPV6_PREFIX:
+		r = parse_ipv6(s, f->type == CUB_T_IPV6_PREFIX, out, msg, len);
+		if (r)
+			return r;
+		break;
+	case CUB_T_IP:
+	case CUB_T_IP_PREFIX:
+		if (strchr(s, ':')) {
+			r = parse_ipv6(
+			    s, f->type == CUB_T_IP_PREFIX, out, msg, len);
+		} else {
+			struct snode v4 = *f;
+
+			v4.type = f->type == CUB_T_IP ? CUB_T_IPV4
+						      : CUB_T_IPV4_PREFIX;
+			r = parse_scalar_text(&v4, s, out, msg, len);
+		}
+		if (r == CUB_E_TYPE)
+			snprintf(msg, len,
+			    "'%.64s' is not an IPv4 or IPv6 %s (expected "
+			    "%s)",
+			    s, f->type == CUB_T_IP ? "address" : "prefix",
+			    f->type == CUB_T_IP ? "a.b.c.d or x:x::x"
+						: "a.b.c.d/n or x:x::x/n");
+		if (r)
+			return r;
+		break;
+	case CUB_T_PORT_RANGE:
+		r = parse_port_range(s, out, msg, len);
+		if (r)
+			return r;
+		break;
 	default:
 		snprintf(msg, len, "is a %s, not a value", type_name(f->type));
 		return CUB_E_TYPE;
@@ -477,11 +691,12 @@ parse_text(const struct snode *f, const char *s, struct cub_val **out,
 	return 0;
 }
 
-/* Like parse_text, for a string or a typed value. */
+/* Like parse_scalar_text, for a string or a typed value. */
 static int
-parse_value(const struct snode *f, const struct cub_val *in,
+parse_scalar(const struct snode *f, const struct cub_val *in,
     struct cub_val **out, char *msg, size_t len)
 {
+	char num[24];
 	uint64_t u;
 
 	*out = NULL;
@@ -490,8 +705,12 @@ parse_value(const struct snode *f, const struct cub_val *in,
 		return CUB_E_TYPE;
 	}
 	if (in->kind == CUB_V_STR)
-		return parse_text(f, in->str.ptr, out, msg, len);
-	if ((f->type == CUB_T_U32 || f->type == CUB_T_U64) &&
+		return parse_scalar_text(f, in->str.ptr, out, msg, len);
+	if (f->type == CUB_T_PORT_RANGE && in->kind == CUB_V_UINT) {
+		snprintf(num, sizeof(num), "%" PRIu64, in->u);
+		return parse_scalar_text(f, num, out, msg, len);
+	}
+	if (is_uint_type(f->type) &&
 	    (in->kind == CUB_V_UINT || in->kind == CUB_V_INT)) {
 		if (cub_val__as_u64(in, &u) || u < f->min || u > f->max) {
 			if (in->kind == CUB_V_INT)
@@ -519,6 +738,109 @@ parse_value(const struct snode *f, const struct cub_val *in,
 		return CUB_E_INTERNAL;
 	}
 	return 0;
+}
+
+/*
+ * A leaf-list's values: an array of values, or text with the values
+ * separated by commas (the CLI's `ports=80,443`; "" is the empty list).
+ * At most f->max_items of them, no two equal.
+ */
+static int
+parse_leaflist(const struct snode *f, const struct cub_val *in,
+    struct cub_val **out, char *msg, size_t len)
+{
+	char sub[MSG_LEN / 2], shown[80];
+	struct cub_val *arr, *v, piece = {.kind = CUB_V_STR};
+	const char *p = NULL, *comma;
+	uint32_t n, i, j;
+	char *text = NULL;
+	int r = 0;
+
+	*out = NULL;
+	if (!in || (in->kind != CUB_V_ARRAY && in->kind != CUB_V_STR)) {
+		snprintf(msg, len,
+		    "expected a list of %s (an array, or values separated by "
+		    "commas), got %s",
+		    type_name(f->type),
+		    in ? cub_val__kind_name(in->kind) : "nothing");
+		return CUB_E_TYPE;
+	}
+	if (in->kind == CUB_V_ARRAY) {
+		n = in->arr.len;
+	} else {
+		p = in->str.ptr;
+		for (n = *p ? 1 : 0, i = 0; p[i]; i++)
+			n += p[i] == ',';
+	}
+	if (n > f->max_items) {
+		snprintf(msg, len, "%u values, at most %u", n, f->max_items);
+		return CUB_E_INVAL;
+	}
+	arr = cub_val__array();
+	if (!arr || (p && !(text = strdup(p)))) {
+		cub_val__free(arr);
+		snprintf(msg, len, "out of memory");
+		return CUB_E_INTERNAL;
+	}
+	p = text;
+	for (i = 0; !r && i < n; i++) {
+		if (text) {
+			comma = strchr(p, ',');
+			if (comma)
+				text[comma - text] = '\0';
+			piece.str.ptr = (char *)p;
+			piece.str.len = (uint32_t)strlen(p);
+			r = parse_scalar(f, &piece, &v, sub, sizeof(sub));
+			p = comma ? comma + 1 : p + strlen(p);
+		} else {
+			r = parse_scalar(
+			    f, in->arr.items[i], &v, sub, sizeof(sub));
+		}
+		if (r) {
+			snprintf(msg, len, "value %u: %s", i + 1, sub);
+			break;
+		}
+		for (j = 0; j < arr->arr.len; j++)
+			if (cub_val__equal(arr->arr.items[j], v))
+				break;
+		if (j < arr->arr.len) {
+			val_text_short(v, shown, sizeof(shown));
+			snprintf(msg, len, "'%s' is given twice", shown);
+			cub_val__free(v);
+			r = CUB_E_INVAL;
+		} else if (cub_val__push(arr, v)) {
+			snprintf(msg, len, "out of memory");
+			r = CUB_E_INTERNAL;
+		}
+	}
+	free(text);
+	if (r) {
+		cub_val__free(arr);
+		return r;
+	}
+	*out = arr;
+	return 0;
+}
+
+static int
+parse_value(const struct snode *f, const struct cub_val *in,
+    struct cub_val **out, char *msg, size_t len)
+{
+	if (f->flags & CUB_F_LEAFLIST)
+		return parse_leaflist(f, in, out, msg, len);
+	return parse_scalar(f, in, out, msg, len);
+}
+
+/* Like parse_value, for text (a schema's default). */
+static int
+parse_text(const struct snode *f, const char *s, struct cub_val **out,
+    char *msg, size_t len)
+{
+	struct cub_val in = {.kind = CUB_V_STR};
+
+	in.str.ptr = (char *)s;
+	in.str.len = (uint32_t)strlen(s);
+	return parse_value(f, &in, out, msg, len);
 }
 
 /* ---- schema parsing --------------------------------------------------- */
@@ -705,9 +1027,14 @@ range_parse(struct pctx *pc, struct snode *n, uint64_t min, uint64_t max,
 	uint64_t tmax;
 
 	switch (n->type) {
+	case CUB_T_U8:
+	case CUB_T_U16:
 	case CUB_T_U32:
 	case CUB_T_U64:
-		tmax = n->type == CUB_T_U32 ? UINT32_MAX : UINT64_MAX;
+		tmax = n->type == CUB_T_U8    ? UINT8_MAX
+		       : n->type == CUB_T_U16 ? UINT16_MAX
+		       : n->type == CUB_T_U32 ? UINT32_MAX
+					      : UINT64_MAX;
 		if (!max)
 			max = tmax;
 		break;
@@ -777,18 +1104,69 @@ flags_check(struct pctx *pc, const struct snode *n, const struct snode *parent,
 {
 	uint32_t f = n->flags;
 
-	if (f & ~(CUB_F_KEY | CUB_F_RO | CUB_F_INIT | CUB_F_REQUIRED))
+	if (f & ~(CUB_F_KEY | CUB_F_RO | CUB_F_INIT | CUB_F_REQUIRED |
+		    CUB_F_LEAFLIST | CUB_F_ORDERED))
 		return perr(pc, path, "unknown flags 0x%x", f);
-	if (action_args && (f & ~CUB_F_REQUIRED))
-		return perr(pc, path, "action arguments may only be required");
-	if (!is_leaf(n) && (f & ~CUB_F_RO))
+	if (action_args && (f & ~(CUB_F_REQUIRED | CUB_F_LEAFLIST)))
+		return perr(pc, path,
+		    "action arguments may only be required or leaf-lists");
+	if ((f & CUB_F_ORDERED) && n->type != CUB_T_LIST)
+		return perr(pc, path, "only a list can be ordered");
+	if ((f & CUB_F_LEAFLIST) && !is_leaf(n))
 		return perr(
-		    pc, path, "a %s may only be ro", type_name(n->type));
+		    pc, path, "a %s cannot be a leaf-list", type_name(n->type));
+	if ((f & CUB_F_LEAFLIST) && (f & CUB_F_KEY))
+		return perr(pc, path, "a key cannot be a leaf-list");
+	if (!is_leaf(n) && (f & ~(CUB_F_RO | CUB_F_ORDERED)))
+		return perr(pc, path, "a %s may only be ro%s",
+		    type_name(n->type),
+		    n->type == CUB_T_LIST ? " or ordered" : "");
+	if ((f & CUB_F_ORDERED) && (f & CUB_F_RO))
+		return perr(pc, path, "a ro list cannot be ordered");
 	if ((f & CUB_F_KEY) && parent->type != CUB_T_LIST && !pc->base)
 		return perr(pc, path, "key outside a list");
-	if ((f & CUB_F_RO) && (f & ~CUB_F_RO))
-		return perr(pc, path, "ro cannot be combined with other flags");
+	if ((f & CUB_F_RO) && (f & ~(CUB_F_RO | CUB_F_LEAFLIST)))
+		return perr(pc, path,
+		    "ro cannot be combined with other flags than leaf-list");
+	if ((parent->flags & CUB_F_ORDERED) && is_position_arg(n->name))
+		return perr(pc, path,
+		    "'%s' is an insert position of an ordered list, not a "
+		    "field name there",
+		    n->name);
 	return 0;
+}
+
+/* The members issue 7 added: max-items (leaf-lists) and ref. */
+static int
+field_ext_parse(struct pctx *pc, struct snode *n, const struct cub_val *m,
+    bool action_args, const char *path)
+{
+	const struct cub_val *mi = cub_val__get(m, "max-items");
+	uint64_t max_items = 0;
+	const char *ref;
+
+	if (mi &&
+	    (cub_val__as_u64(mi, &max_items) || max_items > CUB_LEAFLIST_MAX))
+		return perr(pc, path, "max-items is not a number up to %d",
+		    CUB_LEAFLIST_MAX);
+	if (max_items && !(n->flags & CUB_F_LEAFLIST))
+		return perr(pc, path,
+		    "max-items on a field that is not a "
+		    "leaf-list");
+	if (n->flags & CUB_F_LEAFLIST)
+		n->max_items =
+		    max_items ? (uint32_t)max_items : CUB_LEAFLIST_DFLT;
+	if (opt_str(m, "ref", &ref) ||
+	    (ref && (!*ref || strlen(ref) >= PATH_LEN)))
+		return perr(pc, path, "ref is not a list's path");
+	if (!ref)
+		return 0;
+	if (!is_leaf(n) || action_args || (n->flags & CUB_F_RO))
+		return perr(pc, path,
+		    "only a writable field of a node can "
+		    "refer to a list");
+	n->ref = strdup(ref);
+	return n->ref ? 0 : -ENOMEM;
 }
 
 static int
@@ -798,7 +1176,7 @@ field_parse(struct pctx *pc, struct snode *parent, const struct cub_val *m,
 	/* "counter": a binding the broker checks (broker/counters.c). */
 	static const char *const keys[] = {"name", "type", "flags", "help",
 	    "default", "enum", "min", "max", "children", "actions", "counter",
-	    NULL};
+	    "max-items", "ref", NULL};
 	const char *name, *type, *help, *dflt, *bad;
 	uint64_t flags, min, max;
 	char sub[PATH_LEN], msg[MSG_LEN];
@@ -858,6 +1236,8 @@ field_parse(struct pctx *pc, struct snode *parent, const struct cub_val *m,
 		r = range_parse(pc, n, min, max, sub);
 	if (!r)
 		r = enums_parse(pc, n, cub_val__get(m, "enum"), sub);
+	if (!r)
+		r = field_ext_parse(pc, n, m, action_args, sub);
 	if (r)
 		return r;
 	if (n->flags & CUB_F_KEY)
@@ -945,8 +1325,102 @@ tree_finish(struct pctx *pc, struct snode *n, bool ro, const char *path)
 	return 0;
 }
 
+/* Resolves ref's path from the root to the field's target list. */
+static int
+ref_target(struct pctx *pc, const struct snode *root, struct snode *f,
+    const char *path)
+{
+	char part[CUB_NAME_MAX + 1];
+	const struct snode *cur = root, *k = NULL;
+	const char *p = f->ref, *slash;
+	size_t n;
+
+	f->ntpath = 0;
+	while (*p) {
+		slash = strchr(p, '/');
+		n = slash ? (size_t)(slash - p) : strlen(p);
+		if (!n || n > CUB_NAME_MAX || f->ntpath == CUB_SCHEMA_DEPTH_MAX)
+			return perr(pc, path,
+			    "ref '%.64s' is not a path of "
+			    "names",
+			    f->ref);
+		snprintf(part, sizeof(part), "%.*s", (int)n, p);
+		k = cur->type == CUB_T_CONTAINER ? find_kid(cur, part) : NULL;
+		if (!k || is_leaf(k))
+			return perr(pc, path,
+			    "ref '%.64s': no list or container '%s' there",
+			    f->ref, part);
+		f->tpath[f->ntpath++] = k;
+		cur = k;
+		p += n + (slash ? 1 : 0);
+		if (slash && !*p)
+			return perr(
+			    pc, path, "ref '%.64s' ends in '/'", f->ref);
+	}
+	if (!k || k->type != CUB_T_LIST)
+		return perr(
+		    pc, path, "ref '%.64s' does not name a list", f->ref);
+	if (k->flags & CUB_F_RO)
+		return perr(pc, path,
+		    "ref '%.64s': a read-only list is the service's", f->ref);
+	if (k->nkeys != 1 || key_at(k, 0)->type != f->type)
+		return perr(pc, path,
+		    "ref '%.64s': that list must have one key of type %s",
+		    f->ref, type_name(f->type));
+	return 0;
+}
+
+/*
+ * Resolves every ref under n (chain: the nodes from below the root to n)
+ * and records each referring field on its target list.
+ */
+static int
+refs_resolve(struct pctx *pc, struct snode *root, struct snode *n,
+    const struct snode **chain, uint32_t nchain, const char *path)
+{
+	struct snode *k, *t;
+	struct sref *nr;
+	char sub[PATH_LEN];
+	uint32_t i, j;
+	int r;
+
+	for (i = 0; i < n->nkids; i++) {
+		k = n->kids[i];
+		path_join(sub, sizeof(sub), path, k->name);
+		if (!is_leaf(k)) {
+			chain[nchain] = k;
+			r = refs_resolve(pc, root, k, chain, nchain + 1, sub);
+			if (r)
+				return r;
+			n->has_ref |= k->has_ref;
+			continue;
+		}
+		if (!k->ref)
+			continue;
+		if ((r = ref_target(pc, root, k, sub)))
+			return r;
+		t = (struct snode *)k->tpath[k->ntpath - 1];
+		nr = reallocarray(
+		    t->refby, (size_t)t->nrefby + 1, sizeof(*t->refby));
+		if (!nr)
+			return -ENOMEM;
+		t->refby = nr;
+		nr = &t->refby[t->nrefby++];
+		memset(nr, 0, sizeof(*nr));
+		nr->field = k;
+		for (j = 0; j < nchain; j++)
+			nr->chain[j] = chain[j];
+		nr->nchain = nchain;
+		k->has_ref = n->has_ref = true;
+	}
+	return 0;
+}
+
 static const char *const base_types[] = {"TC", "XDP_SKB", "XDP_DRV", NULL};
 static const char *const base_status[] = {"UP", "DOWN", NULL};
+/* Polycube's loglevel values, in order (cube_shared.h enum cub_log_level). */
+static const char *const base_loglevels[] = {
+    "TRACE", "DEBUG", "INFO", "WARN", "ERR", "CRITICAL", "OFF", NULL};
 
 static const struct cub_field base_port_fields[] = {
     {.name = "name",
@@ -987,6 +1461,12 @@ static const struct cub_field base_fields[] = {
 	.help = "attach point: TC, XDP_SKB or XDP_DRV",
 	.dflt = "TC",
 	.enums = base_types},
+    {.name = "loglevel",
+	.type = CUB_T_ENUM,
+	.help = "lowest level of the cube's log kept (cubicle <cube> log "
+		"show): TRACE, DEBUG, INFO, WARN, ERR, CRITICAL or OFF",
+	.dflt = "INFO",
+	.enums = base_loglevels},
     {.name = "ports",
 	.type = CUB_T_LIST,
 	.help = "ports of the cube",
@@ -1103,6 +1583,11 @@ cubi_schema__parse(const struct cub_val *wire, char *err, size_t errlen)
 finish:
 	if (!r)
 		r = tree_finish(&pc, s->root, false, "");
+	if (!r) {
+		const struct snode *chain[CUB_SCHEMA_DEPTH_MAX + 1];
+
+		r = refs_resolve(&pc, s->root, s->root, chain, 0, "");
+	}
 out:
 	snode_free(svc);
 	if (r) {
@@ -1199,6 +1684,19 @@ key_parse(const struct snode *k, const struct cub_val *in, struct cub_val **out,
 		return fail(errv, CUB_E_INVAL, path,
 		    "%s: a key cannot be empty", k->name);
 	}
+	return 0;
+}
+
+/* An ordered list's first key cannot be spelled like its verbs. */
+static int
+ordered_keys_ok(const struct snode *list, struct cub_val *const *keys,
+    const char *path, struct cub_val **errv)
+{
+	if (keys && keys[0]->kind == CUB_V_STR &&
+	    is_ordered_verb(list, keys[0]->str.ptr))
+		return fail(errv, CUB_E_INVAL, path,
+		    "%s: '%s' is a verb of an ordered list",
+		    key_at(list, 0)->name, keys[0]->str.ptr);
 	return 0;
 }
 
@@ -1334,12 +1832,21 @@ hash_entry(const struct snode *list, const struct cub_val *e)
 	return (uint32_t)(h ^ (h >> 32));
 }
 
+static _Thread_local uint64_t key_compares;
+
+uint64_t
+cubi_tree__key_compares(void)
+{
+	return key_compares;
+}
+
 static bool
 entry_has_keys(const struct snode *list, const struct cub_val *e,
     struct cub_val *const *keys)
 {
 	uint32_t k;
 
+	key_compares++;
 	for (k = 0; k < list->nkeys; k++)
 		if (!cub_val__equal(
 			cub_val__get(e, key_at(list, k)->name), keys[k]))
@@ -1524,6 +2031,236 @@ list_insert(struct cub_val *arr, uint32_t idx, struct cub_val *e)
 }
 
 /*
+ * Inserts entry e (owned) at position idx of the keyed list arr (an
+ * ordered list's add) and keeps the index in step: one pass over the
+ * slots moves the positions at and after idx up by one, then e is put in
+ * (no key comparisons, no rehash unless the table grows).
+ */
+static int
+list_insert_at(const struct snode *list, struct cub_val *arr, uint32_t idx,
+    struct cub_val *e)
+{
+	struct kindex *ki = (struct kindex *)arr->arr.aux;
+	bool fresh = ki && ki->len == arr->arr.len;
+	uint32_t h = hash_entry(list, e), i;
+
+	if (idx == arr->arr.len)
+		return list_push(list, arr, e);
+	if (cub_val__push(arr, e))
+		return -ENOMEM;
+	memmove(&arr->arr.items[idx + 1], &arr->arr.items[idx],
+	    (arr->arr.len - 1 - idx) * sizeof(*arr->arr.items));
+	arr->arr.items[idx] = e;
+	if (!fresh) {
+		if (ki)
+			ki->len = UINT32_MAX; /* rebuilt on the next lookup */
+		return 0;
+	}
+	if (2 * (uint64_t)arr->arr.len > ki->mask + 1) {
+		if (kindex_fill(list, ki, arr, arr->arr.len))
+			ki->len = UINT32_MAX;
+		return 0;
+	}
+	for (i = 0; i <= ki->mask; i++)
+		if (ki->slots[i] > idx)
+			ki->slots[i]++;
+	kindex_put(ki, h, idx);
+	ki->len = arr->arr.len;
+	return 0;
+}
+
+/* ---- references ------------------------------------------------------- */
+
+/* The keys of entry e of list, as a path names it, for messages. */
+static void
+entry_key_text(
+    const struct snode *list, const struct cub_val *e, char *buf, size_t len)
+{
+	const struct cub_val *v;
+	char one[80];
+	uint32_t k;
+
+	buf[0] = '\0';
+	for (k = 0; k < list->nkeys; k++) {
+		v = cub_val__get(e, key_at(list, k)->name);
+		if (v)
+			val_text_short(v, one, sizeof(one));
+		else
+			snprintf(one, sizeof(one), "?");
+		path_join(buf, len, buf, one);
+	}
+}
+
+/* The target list of reference field f in doc, or NULL when absent. */
+static const struct cub_val *
+ref_list(const struct cub_val *doc, const struct snode *f)
+{
+	const struct cub_val *cur = doc;
+	uint32_t i;
+
+	for (i = 0; cur && i < f->ntpath; i++)
+		cur = cub_val__get(cur, f->tpath[i]->name);
+	return cur && cur->kind == CUB_V_ARRAY ? cur : NULL;
+}
+
+static int
+ref_one(const struct cub_val *doc, const struct snode *f,
+    const struct cub_val *v, const char *path, struct cub_val **errv)
+{
+	struct cub_val *keys[1] = {(struct cub_val *)v};
+	char shown[80];
+	uint32_t idx;
+
+	if (find_entry(f->tpath[f->ntpath - 1], ref_list(doc, f), keys, &idx))
+		return 0;
+	val_text_short(v, shown, sizeof(shown));
+	return fail(errv, CUB_E_NOTFOUND, path,
+	    "%s: '%s' is not an entry of %s", f->name, shown, f->ref);
+}
+
+static int refs_check(const struct cub_val *doc, const struct snode *n,
+    const struct cub_val *v, const char *path, struct cub_val **errv);
+
+/*
+ * Checks that every reference in m, a map of node n, names an entry of
+ * its target list in doc; the cost is that of the part with references.
+ */
+static int
+refs_check_map(const struct cub_val *doc, const struct snode *n,
+    const struct cub_val *m, const char *path, struct cub_val **errv)
+{
+	const struct cub_val *v;
+	const struct snode *k;
+	char sub[PATH_LEN];
+	uint32_t i, j;
+	int r;
+
+	if (!n->has_ref || !m || m->kind != CUB_V_MAP)
+		return 0;
+	for (i = 0; i < n->nkids; i++) {
+		k = n->kids[i];
+		if (!k->has_ref || !(v = cub_val__get(m, k->name)))
+			continue;
+		if (!is_leaf(k)) {
+			path_join(sub, sizeof(sub), path, k->name);
+			r = refs_check(doc, k, v, sub, errv);
+		} else if (v->kind == CUB_V_ARRAY) {
+			for (j = 0, r = 0; !r && j < v->arr.len; j++)
+				r = ref_one(
+				    doc, k, v->arr.items[j], path, errv);
+		} else {
+			r = ref_one(doc, k, v, path, errv);
+		}
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+/* refs_check_map() for a container's map or a list's entries. */
+static int
+refs_check(const struct cub_val *doc, const struct snode *n,
+    const struct cub_val *v, const char *path, struct cub_val **errv)
+{
+	char sub[PATH_LEN], kt[80];
+	uint32_t i;
+	int r;
+
+	if (n->type != CUB_T_LIST)
+		return refs_check_map(doc, n, v, path, errv);
+	for (i = 0; v && v->kind == CUB_V_ARRAY && i < v->arr.len; i++) {
+		entry_key_text(n, v->arr.items[i], kt, sizeof(kt));
+		path_join(sub, sizeof(sub), path, kt);
+		if ((r = refs_check_map(doc, n, v->arr.items[i], sub, errv)))
+			return r;
+	}
+	return 0;
+}
+
+/*
+ * Finds a use of key value kv by reference r below cur (at chain step d),
+ * skipping the entry skip (the one being deleted, which may refer to
+ * itself); writes where it is into where.  A scan of the referring part.
+ */
+static bool
+ref_used(const struct sref *r, uint32_t d, const struct cub_val *cur,
+    const struct cub_val *kv, const struct cub_val *skip, char *where,
+    size_t len)
+{
+	const struct snode *n;
+	const struct cub_val *v, *e;
+	char kt[80];
+	size_t at = strlen(where);
+	uint32_t i;
+
+	if (!cur || cur->kind != CUB_V_MAP)
+		return false;
+	if (d == r->nchain) {
+		v = cub_val__get(cur, r->field->name);
+		if (!v)
+			return false;
+		if (v->kind != CUB_V_ARRAY) {
+			if (!cub_val__equal(v, kv))
+				return false;
+		} else {
+			for (i = 0; i < v->arr.len; i++)
+				if (cub_val__equal(v->arr.items[i], kv))
+					break;
+			if (i == v->arr.len)
+				return false;
+		}
+		path_join(where, len, where, r->field->name);
+		return true;
+	}
+	n = r->chain[d];
+	v = cub_val__get(cur, n->name);
+	path_join(where, len, where, n->name);
+	if (n->type == CUB_T_CONTAINER) {
+		if (ref_used(r, d + 1, v, kv, skip, where, len))
+			return true;
+		where[at] = '\0';
+		return false;
+	}
+	for (i = 0; v && v->kind == CUB_V_ARRAY && i < v->arr.len; i++) {
+		e = v->arr.items[i];
+		if (e == skip)
+			continue;
+		entry_key_text(n, e, kt, sizeof(kt));
+		path_join(where, len, where, kt);
+		if (ref_used(r, d + 1, e, kv, skip, where, len))
+			return true;
+		where[at] = '\0';
+		path_join(where, len, where, n->name);
+	}
+	where[at] = '\0';
+	return false;
+}
+
+/* Refuses to delete entry e of list when a reference names it. */
+static int
+refs_held(const struct cub_val *doc, const struct snode *list,
+    const struct cub_val *e, const char *path, struct cub_val **errv)
+{
+	const struct cub_val *kv;
+	char where[PATH_LEN], shown[80];
+	uint32_t i;
+
+	if (!list->nrefby)
+		return 0;
+	kv = cub_val__get(e, key_at(list, 0)->name);
+	for (i = 0; kv && i < list->nrefby; i++) {
+		where[0] = '\0';
+		if (!ref_used(
+			&list->refby[i], 0, doc, kv, e, where, sizeof(where)))
+			continue;
+		val_text_short(kv, shown, sizeof(shown));
+		return fail(errv, CUB_E_BUSY, path,
+		    "'%s' is still referred to by %s", shown, where);
+	}
+	return 0;
+}
+
+/*
  * Fills defaults of a node being created, creates its containers and
  * lists, and checks its required fields.  Never stores ro fields.
  */
@@ -1624,8 +2361,12 @@ merge_list(const struct snode *k, struct cub_val *arr,
 			    "not a map",
 			    i, cub_val__kind_name(src->arr.items[i]->kind));
 		r = keys_from_map(k, src->arr.items[i], &keys, path, errv);
-		if (r)
+		if (!r)
+			r = ordered_keys_ok(k, keys, path, errv);
+		if (r) {
+			keys_free(keys, k->nkeys);
 			return r;
+		}
 		keys_text(k, keys, kt, sizeof(kt));
 		path_join(sub, sizeof(sub), path, kt);
 		if (find_entry(k, arr, keys, &idx)) {
@@ -1793,6 +2534,8 @@ cubi_tree__new_doc(const struct cubi_schema *s, const char *name,
 		r = merge_map(s->root, d, args, M_CREATE, false, "", errv);
 	if (!r)
 		r = fill_node(s->root, d, "", errv);
+	if (!r)
+		r = refs_check_map(d, s->root, d, "", errv);
 	if (r) {
 		cub_val__free(d);
 		return r;
@@ -1845,6 +2588,10 @@ add_param(struct cub_val *arr, const struct snode *f)
 	    cub_val__set(m, "flags", cub_val__uint(f->flags)) ||
 	    (f->dflt && cub_val__set(m, "default", cub_val__dup(f->dflt))))
 		goto fail;
+	if (((f->flags & CUB_F_LEAFLIST) &&
+		cub_val__set(m, "max-items", cub_val__uint(f->max_items))) ||
+	    (f->ref && set_str(m, "ref", f->ref)))
+		goto fail;
 	if (f->nenums) {
 		en = cub_val__array();
 		for (i = 0; en && i < f->nenums; i++)
@@ -1875,8 +2622,9 @@ example_add(char *buf, size_t len, const struct snode *f)
 			    f->enums[i]);
 		snprintf(buf + used, len - used, " %s=<%s>", f->name, alts);
 	} else {
-		snprintf(buf + used, len - used, " %s=<%s>", f->name,
-		    type_name(f->type));
+		snprintf(buf + used, len - used, " %s=<%s%s>", f->name,
+		    type_name(f->type),
+		    f->flags & CUB_F_LEAFLIST ? ",..." : "");
 	}
 }
 
@@ -1887,6 +2635,9 @@ static const struct {
     {"show", "show the configuration and state"},
     {"set", "change fields: set field=value..."},
     {"add", "add an entry: add <keys> [field=value...]"},
+    {VERB_APPEND, "add an entry last: append <keys> [field=value...]"},
+    {VERB_INSERT, "add an entry, first unless index=, before= or after= "
+		  "says where: insert <keys> [field=value...]"},
     {"del", "delete"},
     {"help", "show this help (also ?)"},
 };
@@ -1944,6 +2695,10 @@ help_build(const struct snode *n, enum loc_kind kind, const char *const *verbs,
 			if (is_leaf(k) && !(k->flags & (CUB_F_KEY | CUB_F_RO)))
 				example_add(ex, sizeof(ex), k);
 		}
+		if (n->flags & CUB_F_ORDERED)
+			snprintf(ex + strlen(ex), sizeof(ex) - strlen(ex),
+			    " [index=<n>|position=<first|last>|before=<key>|"
+			    "after=<key>]");
 	} else {
 		snprintf(ex, sizeof(ex), "%s set", prefix);
 		for (i = 0; i < n->nkids; i++) {
@@ -2056,6 +2811,10 @@ unknown_word(const struct loc *l, const char *w, struct cub_val **errv)
 	valid[0] = '\0';
 	for (i = 0; l->kind == L_LIST && list_verbs[i]; i++)
 		buf_add(valid, sizeof(valid), list_verbs[i]);
+	if (l->kind == L_LIST && (l->n->flags & CUB_F_ORDERED)) {
+		buf_add(valid, sizeof(valid), VERB_APPEND);
+		buf_add(valid, sizeof(valid), VERB_INSERT);
+	}
 	for (i = 0; l->kind != L_LIST && map_verbs[i]; i++)
 		if (strcmp(map_verbs[i], "del") || l->root ||
 		    l->kind == L_ENTRY)
@@ -2169,6 +2928,11 @@ do_set(struct loc *l, const struct cub_val *args, const struct cub_val *body,
 	if (created) {
 		if (cub_val__set(l->holder, l->n->name, work))
 			return nomem(errv);
+		r = refs_check_map(l->spine[0].dn, l->n, work, l->path, errv);
+		if (r) {
+			cub_val__del(l->holder, l->n->name);
+			return r;
+		}
 		if (l->undo)
 			*l->undo = (struct cubi_undo){.kind = UNDO_DROP_KEY,
 			    .node = l->holder, .name = l->n->name};
@@ -2179,6 +2943,16 @@ do_set(struct loc *l, const struct cub_val *args, const struct cub_val *body,
 	tmp = *l->dn;
 	*l->dn = *work;
 	*work = tmp;
+	/* References are checked on the document as it would be. */
+	r = refs_check_map(l->spine[0].dn, l->n, l->dn, l->path, errv);
+	if (r) {
+		tmp = *l->dn;
+		*l->dn = *work;
+		*work = tmp;
+		cub_val__free(work);
+		res->changed = false;
+		return r;
+	}
 	if (l->undo) {
 		/* work now holds the old fields: swapped back on undo. */
 		*l->undo = (struct cubi_undo){
@@ -2189,14 +2963,109 @@ do_set(struct loc *l, const struct cub_val *args, const struct cub_val *body,
 	return 0;
 }
 
+static int cursor_keys(const struct loc *l, const char *after,
+    struct cub_val ***keys, struct cub_val **errv);
+
+/*
+ * Where an add puts the entry: *idx in 0..len (len appends).  An ordered
+ * list takes one of index=N, position=first|last, before=KEY, after=KEY
+ * (KEY as a path names the entry; keys joined by spaces); *rest is args
+ * without them (a new map, or NULL when args had none).
+ */
 static int
-do_add(struct loc *l, const struct cub_val *words, uint32_t i,
+add_position(struct loc *l, const char *verb, const struct cub_val *args,
+    uint32_t *idx, struct cub_val **rest, struct cub_val **errv)
+{
+	uint32_t len = l->dn ? l->dn->arr.len : 0, i, at;
+	const struct cub_val *pos = NULL, *v;
+	const char *name = NULL, *text;
+	struct cub_val **keys;
+	uint64_t n;
+	int r;
+
+	/* Polycube's insert puts the rule first unless told otherwise. */
+	*idx = !strcmp(verb, VERB_INSERT) ? 0 : len;
+	*rest = NULL;
+	for (i = 0; args && i < args->map.len; i++) {
+		if (!is_position_arg(args->map.items[i].key))
+			continue;
+		if (!(l->n->flags & CUB_F_ORDERED) &&
+		    find_kid(l->n, args->map.items[i].key))
+			continue; /* a field of that name */
+		if (!(l->n->flags & CUB_F_ORDERED))
+			return fail(errv, CUB_E_INVAL, l->path,
+			    "%s=: an insert position applies to an ordered "
+			    "list, and %s is not one",
+			    args->map.items[i].key, l->n->name);
+		if (pos)
+			return fail(errv, CUB_E_INVAL, l->path,
+			    "%s= and %s=: give one insert position", name,
+			    args->map.items[i].key);
+		if (!strcmp(verb, VERB_APPEND))
+			return fail(errv, CUB_E_INVAL, l->path,
+			    "%s=: append puts the entry last; insert or add "
+			    "take a position",
+			    args->map.items[i].key);
+		pos = args->map.items[i].val;
+		name = args->map.items[i].key;
+	}
+	if (!pos)
+		return 0;
+	*rest = cub_val__map();
+	for (i = 0; *rest && i < args->map.len; i++) {
+		v = args->map.items[i].val;
+		if (!is_position_arg(args->map.items[i].key) &&
+		    cub_val__set(
+			*rest, args->map.items[i].key, cub_val__dup(v)))
+			*rest = cub_val__free(*rest);
+	}
+	if (!*rest)
+		return nomem(errv);
+	text = cub_val__as_str(pos);
+	if (!strcmp(name, "position")) {
+		if (!text ||
+		    (strcasecmp(text, "first") && strcasecmp(text, "last")))
+			return fail(errv, CUB_E_INVAL, l->path,
+			    "position: expected first or last");
+		*idx = strcasecmp(text, "first") ? len : 0;
+		return 0;
+	}
+	if (!strcmp(name, "index")) {
+		if (text ? parse_dec(text, &n) : cub_val__as_u64(pos, &n))
+			return fail(errv, CUB_E_TYPE, l->path,
+			    "index: expected a position from 0 to %u", len);
+		if (n > len)
+			return fail(errv, CUB_E_INVAL, l->path,
+			    "index: %" PRIu64 " is past the end (the list has "
+			    "%u entries: 0 to %u)",
+			    n, len, len);
+		*idx = (uint32_t)n;
+		return 0;
+	}
+	if (!text || !*text)
+		return fail(errv, CUB_E_TYPE, l->path,
+		    "%s: expected the key of an entry", name);
+	if ((r = cursor_keys(l, text, &keys, errv)))
+		return r;
+	if (!find_entry(l->n, l->dn, keys, &at)) {
+		keys_free(keys, l->n->nkeys);
+		return fail(errv, CUB_E_NOTFOUND, l->path,
+		    "%s: no entry '%.64s'", name, text);
+	}
+	keys_free(keys, l->n->nkeys);
+	*idx = !strcmp(name, "before") ? at : at + 1;
+	return 0;
+}
+
+/* add, or an ordered list's Polycube spellings append and insert. */
+static int
+do_add(struct loc *l, const char *verb, const struct cub_val *words, uint32_t i,
     const struct cub_val *args, const struct cub_val *body,
     struct cubi_result *res, struct cub_val **errv)
 {
 	char kt[PATH_LEN], sub[PATH_LEN];
-	struct cub_val **keys, *e, *arr;
-	uint32_t idx;
+	struct cub_val **keys, *e, *arr, *rest = NULL;
+	uint32_t idx, at = 0;
 	int r;
 
 	r = keys_from_words(l, words, i, true, &keys, errv);
@@ -2206,6 +3075,8 @@ do_add(struct loc *l, const struct cub_val *words, uint32_t i,
 	path_join(sub, sizeof(sub), l->path, kt);
 	if (l->n->flags & CUB_F_RO)
 		r = fail(errv, CUB_E_RO, l->path, "is read-only");
+	else if ((r = ordered_keys_ok(l->n, keys, l->path, errv)))
+		;
 	else if (!l->holder || (l->dn && l->dn->kind != CUB_V_ARRAY))
 		r = fail(errv, CUB_E_NOTFOUND, l->path, "not in the document");
 	else if (find_entry(l->n, l->dn, keys, &idx))
@@ -2217,17 +3088,26 @@ do_add(struct loc *l, const struct cub_val *words, uint32_t i,
 		r = fail(errv, CUB_E_LIMIT, l->path,
 		    "the list is full: at most %u entries",
 		    CUBI_LIST_ENTRIES_MAX);
-	else
-		r = new_entry(l->n, keys, body, args, sub, &e, errv);
+	else if (!(r = add_position(l, verb, args, &at, &rest, errv)))
+		r = new_entry(
+		    l->n, keys, body, rest ? rest : args, sub, &e, errv);
 	keys_free(keys, l->n->nkeys);
+	cub_val__free(rest);
 	if (r)
 		return r;
 	if (l->dn) {
-		if (list_push(l->n, l->dn, e))
+		if (list_insert_at(l->n, l->dn, at, e))
 			return nomem(errv);
+		r = refs_check_map(l->spine[0].dn, l->n, e, sub, errv);
+		if (r) {
+			list_remove(l->n, l->dn, at, NULL);
+			return r;
+		}
 		if (l->undo)
-			*l->undo = (struct cubi_undo){.kind = UNDO_POP,
-			    .node = l->dn, .list = l->n};
+			*l->undo = (struct cubi_undo){.kind = UNDO_REMOVE,
+			    .node = l->dn,
+			    .list = l->n,
+			    .idx = at};
 	} else {
 		arr = cub_val__array();
 		if (!arr || cub_val__push(arr, e)) {
@@ -2236,6 +3116,11 @@ do_add(struct loc *l, const struct cub_val *words, uint32_t i,
 		}
 		if (cub_val__set(l->holder, l->n->name, arr))
 			return nomem(errv);
+		r = refs_check_map(l->spine[0].dn, l->n, e, sub, errv);
+		if (r) {
+			cub_val__del(l->holder, l->n->name);
+			return r;
+		}
 		if (l->undo)
 			*l->undo = (struct cubi_undo){.kind = UNDO_DROP_KEY,
 			    .node = l->holder, .name = l->n->name};
@@ -2261,6 +3146,9 @@ do_del_keys(struct loc *l, const struct cub_val *words, uint32_t i,
 		r = fail(errv, CUB_E_NOTFOUND, l->path, "no entry '%s'", kt);
 	else if (l->n->flags & CUB_F_RO)
 		r = fail(errv, CUB_E_RO, l->path, "is read-only");
+	else
+		r = refs_held(
+		    l->spine[0].dn, l->n, l->dn->arr.items[idx], l->path, errv);
 	keys_free(keys, l->n->nkeys);
 	if (r)
 		return r;
@@ -2314,6 +3202,8 @@ do_help(struct loc *l, const struct cub_val *doc, struct cubi_result *res,
 	static const char *const cont_verbs[] = {"show", "set", "help", NULL};
 	static const char *const list_verbs[] = {
 	    "add", "del", "show", "help", NULL};
+	static const char *const ordered_verbs[] = {
+	    "add", VERB_APPEND, VERB_INSERT, "del", "show", "help", NULL};
 	char full[PATH_LEN], prefix[PATH_LEN + 16];
 	const char *cube = cub_val__get_str(doc, "name");
 	const char *const *verbs;
@@ -2321,7 +3211,8 @@ do_help(struct loc *l, const struct cub_val *doc, struct cubi_result *res,
 	path_join(full, sizeof(full), cube ? cube : "", l->path);
 	snprintf(prefix, sizeof(prefix), "cubicle %s", full);
 	if (l->kind == L_LIST)
-		verbs = list_verbs;
+		verbs =
+		    l->n->flags & CUB_F_ORDERED ? ordered_verbs : list_verbs;
 	else if (l->kind == L_ENTRY || l->root)
 		verbs = root_verbs;
 	else
@@ -2818,12 +3709,15 @@ resolve_and_run(const struct cubi_schema *s, struct cub_val *doc,
 		w = word_at(words, i);
 		last = i + 1 == nw;
 		if (l->kind == L_LIST) {
-			if (!strcmp(w, "add")) {
+			if (!strcmp(w, "add") ||
+			    ((l->n->flags & CUB_F_ORDERED) &&
+				(!strcmp(w, VERB_APPEND) ||
+				    !strcmp(w, VERB_INSERT)))) {
 				res->verb = CUBI_ADD;
 				if (l->readonly)
 					return NEEDS_COPY;
 				return do_add(
-				    l, words, i + 1, args, body, res, errv);
+				    l, w, words, i + 1, args, body, res, errv);
 			}
 			if (!strcmp(w, "del")) {
 				res->verb = CUBI_DEL;
@@ -2907,6 +3801,10 @@ resolve_and_run(const struct cubi_schema *s, struct cub_val *doc,
 				    errv, CUB_E_RO, l->path, "is read-only");
 			if (l->readonly)
 				return NEEDS_COPY;
+			r = refs_held(l->spine[0].dn, l->n,
+			    l->holder->arr.items[l->idx], l->path, errv);
+			if (r)
+				return r;
 			list_remove(l->n, l->holder, l->idx,
 			    l->undo ? &l->undo->old : NULL);
 			if (l->undo)
@@ -3063,8 +3961,8 @@ cubi_tree__undo(struct cubi_result *res)
 		*u->node = *u->old;
 		*u->old = tmp;
 		break;
-	case UNDO_POP:
-		list_remove(u->list, u->node, u->node->arr.len - 1, NULL);
+	case UNDO_REMOVE:
+		list_remove(u->list, u->node, u->idx, NULL);
 		break;
 	case UNDO_REINSERT:
 		r = list_insert(u->node, u->idx, u->old);

@@ -7,9 +7,11 @@
  * and does the side effects.
  *
  * Wire form of a schema (cub_schema__to_val): an array of field maps
- *   {name: str, type: "string"|"u32"|"u64"|"bool"|"enum"|"ipv4"|
- *    "ipv4-prefix"|"mac"|"list"|"container", flags: uint (CUB_F_*),
+ *   {name: str, type: "string"|"u8"|"u16"|"u32"|"u64"|"bool"|"enum"|
+ *    "ipv4"|"ipv4-prefix"|"ipv6"|"ipv6-prefix"|"ip"|"ip-prefix"|
+ *    "port-range"|"mac"|"list"|"container", flags: uint (CUB_F_*),
  *    help: str, default: str (opt), enum: [str] (opt), min: uint, max: uint,
+ *    max-items: uint (opt, leaf-lists), ref: str (opt, a list's path),
  *    children: [field] (opt), actions: [{name, help, args: [field]}] (opt),
  *    counter: {map, key, key_field, key_size, offset, width} (opt; the
  *    engine accepts it, broker/counters.c checks it)}
@@ -33,6 +35,12 @@ struct cubi_undo;   /* opaque: what cubi_tree__change() replaced */
  * entry cost the same at any size up to this cap.
  */
 #define CUBI_LIST_ENTRIES_MAX (1u << 20)
+
+/*
+ * Entries whose keys this thread's engine calls have compared so far (for
+ * the tests and benches that show finding a key costs no scan).
+ */
+uint64_t cubi_tree__key_compares(void);
 
 /*
  * Parse and check a service schema in wire form (NULL = no service fields)
@@ -161,7 +169,7 @@ int cubi_tree__read(const struct cubi_schema *s, const struct cub_val *doc,
 /*
  * cubi_tree__apply() in place, keeping what it replaced: a set keeps the
  * old fields of the one map it changed, a del the entry it removed, an add
- * only where it appended.  cubi_tree__undo() then puts doc back exactly as
+ * only where it inserted.  cubi_tree__undo() then puts doc back exactly as
  * it was (for the broker: apply on the live document, undo when the worker
  * or the kernel refuses, instead of copying the document per change);
  * cubi_result__clear() commits (frees what was kept).  No other change may

@@ -1500,8 +1500,10 @@ START_TEST(test_help)
 	ck_assert(has_keyword(h, "fdb", "container"));
 	ck_assert(has_param(h, "mtu"));
 	ck_assert(has_param(h, "type"));
+	ck_assert(has_param(h, "loglevel"));
 	ck_assert_str_eq(cub_val__get_str(h, "example"),
-	    "cubicle sf1 set mtu=<u32> debug=<bool>");
+	    "cubicle sf1 set loglevel=<TRACE|DEBUG|INFO|WARN|ERR|CRITICAL|OFF> "
+	    "mtu=<u32> debug=<bool>");
 	cubi_result__clear(&res);
 
 	ok(s, doc, W("ports", "help", NULL), NULL, NULL, &res);
@@ -1536,7 +1538,8 @@ START_TEST(test_help)
 	ck_assert(has_keyword(h, "add", "verb"));
 	ck_assert(has_param(h, "type"));
 	ck_assert_str_eq(cub_val__get_str(h, "example"),
-	    "cubicle svc add <name> type=<TC|XDP_SKB|XDP_DRV> mtu=<u32> "
+	    "cubicle svc add <name> type=<TC|XDP_SKB|XDP_DRV> "
+	    "loglevel=<TRACE|DEBUG|INFO|WARN|ERR|CRITICAL|OFF> mtu=<u32> "
 	    "debug=<bool>");
 	cub_val__free(h);
 
@@ -1615,11 +1618,800 @@ START_TEST(test_overlay)
 }
 END_TEST
 
+/* ---- issue 7 types: u8/u16, IPv6, ip, port ranges, leaf-lists --------- */
+
+static const struct cub_field typed_entry[] = {
+    {.name = "addr", .type = CUB_T_IPV6, .flags = CUB_F_KEY},
+    {.name = "note", .type = CUB_T_STR},
+    {0},
+};
+
+static const struct cub_field typed_fields[] = {
+    {.name = "ttl", .type = CUB_T_U8, .help = "hops"},
+    {.name = "mss", .type = CUB_T_U16, .min = 536, .max = 9000},
+    {.name = "v6", .type = CUB_T_IPV6},
+    {.name = "net6", .type = CUB_T_IPV6_PREFIX},
+    {.name = "any", .type = CUB_T_IP},
+    {.name = "anynet", .type = CUB_T_IP_PREFIX},
+    {.name = "dports", .type = CUB_T_PORT_RANGE},
+    {.name = "allow",
+	.type = CUB_T_U16,
+	.flags = CUB_F_LEAFLIST,
+	.max_items = 4,
+	.dflt = "22,80"},
+    {.name = "nets", .type = CUB_T_IP_PREFIX, .flags = CUB_F_LEAFLIST},
+    {.name = "ranges", .type = CUB_T_PORT_RANGE, .flags = CUB_F_LEAFLIST},
+    {.name = "hosts", .type = CUB_T_LIST, .children = typed_entry},
+    {0},
+};
+
+/* Sets field=text on the cube and returns the stored value. */
+static const struct cub_val *
+set_get(const struct cubi_schema *s, struct cub_val *doc, const char *field,
+    const char *text)
+{
+	run_ok(s, doc, W("set", NULL), A(field, text, NULL));
+	return cub_val__get(doc, field);
+}
+
+static void
+canon(const struct cubi_schema *s, struct cub_val *doc, const char *field,
+    const char *in, const char *want)
+{
+	const char *got = cub_val__as_str(set_get(s, doc, field, in));
+
+	ck_assert_msg(got && !strcmp(got, want), "%s=%s stored as %s, not %s",
+	    field, in, got ? got : "(not a string)", want);
+}
+
+/* A set of field=text is refused with code and a message holding what. */
+static void
+refused(const struct cubi_schema *s, struct cub_val *doc, const char *field,
+    const char *text, int code, const char *what)
+{
+	const char *msg =
+	    bad(s, doc, W("set", NULL), A(field, text, NULL), NULL, code);
+
+	ck_assert_msg(strstr(msg, field) && strstr(msg, what),
+	    "%s=%s: '%s' and '%s' not both in: %s", field, text, field, what,
+	    msg);
+}
+
+START_TEST(test_types_scalar)
+{
+	struct cubi_schema *s = schema_of(typed_fields);
+	struct cub_val *doc = new_doc(s, "t1", NULL, NULL), *body;
+	struct cubi_result res;
+
+	/* u8 and u16: stored as numbers, ranges named in the refusal. */
+	ck_assert_uint_eq(
+	    u64_of(set_get(s, doc, "ttl", "255") ? doc : doc, "ttl"), 255);
+	refused(s, doc, "ttl", "256", CUB_E_INVAL, "[0, 255]");
+	refused(s, doc, "ttl", "-1", CUB_E_TYPE, "u8");
+	refused(s, doc, "ttl", "x", CUB_E_TYPE, "decimal");
+	set_get(s, doc, "mss", "1460");
+	ck_assert_uint_eq(u64_of(doc, "mss"), 1460);
+	refused(s, doc, "mss", "9001", CUB_E_INVAL, "[536, 9000]");
+	refused(s, doc, "mss", "65536", CUB_E_INVAL, "[536, 9000]");
+	body = cub_val__map();
+	cub_val__set(body, "ttl", cub_val__uint(300));
+	ck_assert_ptr_nonnull(strstr(
+	    bad(s, doc, W("set", NULL), NULL, body, CUB_E_INVAL), "[0, 255]"));
+	body = cub_val__map();
+	cub_val__set(body, "ttl", cub_val__uint(7));
+	ok(s, doc, W("set", NULL), NULL, body, &res);
+	cubi_result__clear(&res);
+	ck_assert_uint_eq(u64_of(doc, "ttl"), 7);
+
+	/* IPv6: RFC 5952 text whatever the input's spelling. */
+	canon(s, doc, "v6", "2001:DB8:0:0:0:0:0:1", "2001:db8::1");
+	canon(s, doc, "v6", "2001:db8:0:1:0:0:0:1", "2001:db8:0:1::1");
+	canon(s, doc, "v6", "2001:0:0:1:0:0:1:1", "2001::1:0:0:1:1");
+	canon(s, doc, "v6", "2001:db8:0:1:1:1:1:1", "2001:db8:0:1:1:1:1:1");
+	canon(s, doc, "v6", "0000::", "::");
+	canon(s, doc, "v6", "::FFFF:192.0.2.1", "::ffff:192.0.2.1");
+	canon(s, doc, "v6", "fe80:0000:0000:0000:0202:b3ff:fe1e:8329",
+	    "fe80::202:b3ff:fe1e:8329");
+	refused(s, doc, "v6", "2001:db8::1::2", CUB_E_TYPE, "IPv6 address");
+	refused(s, doc, "v6", "192.0.2.1", CUB_E_TYPE, "IPv6 address");
+	refused(s, doc, "v6", "2001:db8::/32", CUB_E_TYPE, "IPv6 address");
+	refused(s, doc, "v6", "fe80::1%eth0", CUB_E_TYPE, "IPv6 address");
+	refused(s, doc, "v6", "12345::", CUB_E_TYPE, "IPv6 address");
+	canon(s, doc, "net6", "2001:DB8::/32", "2001:db8::/32");
+	canon(s, doc, "net6", "::/0", "::/0");
+	canon(
+	    s, doc, "net6", "2001:DB8:0:0:1:0:0:0/128", "2001:db8:0:0:1::/128");
+	refused(s, doc, "net6", "2001:db8::/129", CUB_E_INVAL, "over 128");
+	refused(s, doc, "net6", "2001:db8::/032", CUB_E_TYPE, "IPv6 prefix");
+	refused(s, doc, "net6", "2001:db8::/", CUB_E_TYPE, "IPv6 prefix");
+	refused(s, doc, "net6", "2001:db8::", CUB_E_TYPE, "IPv6 prefix");
+
+	/* ip and ip-prefix take either family, each in its form. */
+	canon(s, doc, "any", "198.18.0.1", "198.18.0.1");
+	canon(s, doc, "any", "2001:DB8::0:1", "2001:db8::1");
+	refused(s, doc, "any", "198.18.0.256", CUB_E_TYPE, "IPv4 or IPv6");
+	refused(s, doc, "any", "host", CUB_E_TYPE, "IPv4 or IPv6");
+	canon(s, doc, "anynet", "198.18.0.0/15", "198.18.0.0/15");
+	canon(s, doc, "anynet", "2001:db8:0::/48", "2001:db8::/48");
+	refused(s, doc, "anynet", "198.18.0.0/33", CUB_E_INVAL, "over 32");
+	refused(s, doc, "anynet", "2001:db8::", CUB_E_TYPE, "IPv4 or IPv6");
+
+	/* Port ranges: lo:hi or one port, lo <= hi. */
+	canon(s, doc, "dports", "8000:8100", "8000:8100");
+	canon(s, doc, "dports", "80", "80");
+	canon(s, doc, "dports", "443:443", "443");
+	canon(s, doc, "dports", "0:65535", "0:65535");
+	refused(s, doc, "dports", "8100:8000", CUB_E_INVAL,
+	    "the first port 8100 is over the last 8000");
+	refused(s, doc, "dports", "80:65536", CUB_E_INVAL, "0 to 65535");
+	refused(s, doc, "dports", "70000", CUB_E_INVAL, "0 to 65535");
+	refused(s, doc, "dports", "80:", CUB_E_TYPE, "port range");
+	refused(s, doc, "dports", "a:b", CUB_E_TYPE, "port range");
+	refused(s, doc, "dports", "80-90", CUB_E_TYPE, "port range");
+	body = cub_val__map();
+	cub_val__set(body, "dports", cub_val__uint(53));
+	ok(s, doc, W("set", NULL), NULL, body, &res);
+	cubi_result__clear(&res);
+	ck_assert_str_eq(cub_val__get_str(doc, "dports"), "53");
+
+	/* Compare: keys in canonical form, so any spelling finds an entry. */
+	run_ok(s, doc, W("hosts", "add", "2001:DB8:0::1", NULL), NULL);
+	bad(s, doc, W("hosts", "add", "2001:db8::0:1", NULL), NULL, NULL,
+	    CUB_E_EXISTS);
+	run_ok(s, doc, W("hosts", "2001:db8:0:0:0:0:0:1", "set", NULL),
+	    A("note", "x", NULL));
+	ok(s, doc, W("hosts", "2001:db8::1", "show", NULL), NULL, NULL, &res);
+	ck_assert_str_eq(cub_val__get_str(res.reply, "addr"), "2001:db8::1");
+	ck_assert_str_eq(cub_val__get_str(res.reply, "note"), "x");
+	cubi_result__clear(&res);
+	bad(s, doc, W("hosts", "add", "2001:db8::g", NULL), NULL, NULL,
+	    CUB_E_TYPE);
+
+	cub_val__free(doc);
+	cubi_schema__free(s);
+}
+END_TEST
+
+/* The values of leaf-list field as text joined by commas. */
+static void
+leaves(const struct cub_val *doc, const char *field, const char *want)
+{
+	const struct cub_val *v = cub_val__get(doc, field);
+	char got[512] = "";
+	uint32_t i;
+
+	ck_assert_ptr_nonnull(v);
+	ck_assert_int_eq(v->kind, CUB_V_ARRAY);
+	for (i = 0; i < v->arr.len; i++) {
+		if (v->arr.items[i]->kind == CUB_V_UINT)
+			snprintf(got + strlen(got), sizeof(got) - strlen(got),
+			    "%s%llu", i ? "," : "",
+			    (unsigned long long)v->arr.items[i]->u);
+		else
+			snprintf(got + strlen(got), sizeof(got) - strlen(got),
+			    "%s%s", i ? "," : "",
+			    cub_val__as_str(v->arr.items[i]));
+	}
+	ck_assert_msg(
+	    !strcmp(got, want), "%s is [%s], not [%s]", field, got, want);
+}
+
+START_TEST(test_leaflist)
+{
+	struct cubi_schema *s = schema_of(typed_fields);
+	struct cub_val *doc = new_doc(s, "t1", NULL, NULL), *body, *arr;
+	struct cubi_result res;
+	const char *msg;
+
+	leaves(doc, "allow", "22,80"); /* the default */
+	set_get(s, doc, "allow", "80,443");
+	leaves(doc, "allow", "80,443");
+	set_get(s, doc, "allow", "");
+	leaves(doc, "allow", "");
+	set_get(s, doc, "ranges", "8000:8100,53,22:22");
+	leaves(doc, "ranges", "8000:8100,53,22");
+	set_get(s, doc, "nets", "2001:DB8::/32,10.0.0.0/8");
+	leaves(doc, "nets", "2001:db8::/32,10.0.0.0/8");
+
+	/* A JSON/YAML body gives an array of typed or text values. */
+	body = cub_val__map();
+	arr = cub_val__array();
+	cub_val__push(arr, cub_val__uint(443));
+	cub_val__push(arr, cub_val__str("8443"));
+	cub_val__set(body, "allow", arr);
+	ok(s, doc, W("set", NULL), NULL, body, &res);
+	cubi_result__clear(&res);
+	leaves(doc, "allow", "443,8443");
+
+	/* Refusals name the field and what was wrong; nothing changes. */
+	refused(
+	    s, doc, "allow", "1,2,3,4,5", CUB_E_INVAL, "5 values, at most 4");
+	refused(s, doc, "allow", "80,80", CUB_E_INVAL, "'80' is given twice");
+	refused(s, doc, "allow", "80,x", CUB_E_TYPE, "value 2");
+	refused(s, doc, "allow", "80,70000", CUB_E_INVAL, "[0, 65535]");
+	refused(s, doc, "allow", "80,", CUB_E_TYPE, "value 2");
+	refused(s, doc, "ranges", "90:80", CUB_E_INVAL, "value 1");
+	refused(s, doc, "nets", "::/0,0::/0", CUB_E_INVAL, "given twice");
+	body = cub_val__map();
+	cub_val__set(body, "allow", cub_val__uint(80));
+	msg = bad(s, doc, W("set", NULL), NULL, body, CUB_E_TYPE);
+	ck_assert_ptr_nonnull(strstr(msg, "expected a list of u16"));
+	body = cub_val__map();
+	arr = cub_val__array();
+	cub_val__push(arr, cub_val__map());
+	cub_val__set(body, "allow", arr);
+	msg = bad(s, doc, W("set", NULL), NULL, body, CUB_E_TYPE);
+	ck_assert_ptr_nonnull(strstr(msg, "value 1"));
+	leaves(doc, "allow", "443,8443");
+
+	/* Help says it is a leaf-list, and how many values it takes. */
+	ok(s, doc, W("?", NULL), NULL, NULL, &res);
+	ck_assert_ptr_nonnull(
+	    strstr(cub_val__get_str(res.reply, "example"), " allow=<u16,...>"));
+	arr = cub_val__get(res.reply, "params");
+	for (uint32_t i = 0; i < arr->arr.len; i++)
+		if (!strcmp(
+			cub_val__get_str(arr->arr.items[i], "name"), "allow"))
+			ck_assert_uint_eq(
+			    u64_of(arr->arr.items[i], "max-items"), 4);
+	cubi_result__clear(&res);
+
+	cub_val__free(doc);
+	cubi_schema__free(s);
+}
+END_TEST
+
+START_TEST(test_types_schema_bad)
+{
+	struct cub_val *w;
+
+	w = one_field("x", "u8");
+	cub_val__set(w->arr.items[0], "max", cub_val__uint(256));
+	schema_bad(w, "max 256 is over 255");
+	w = one_field("x", "u16");
+	cub_val__set(w->arr.items[0], "max", cub_val__uint(65536));
+	schema_bad(w, "max 65536 is over 65535");
+	w = one_field("x", "port-range");
+	cub_val__set(w->arr.items[0], "max", cub_val__uint(10));
+	schema_bad(w, "min/max do not apply");
+	w = one_field("x", "ipv6");
+	cub_val__set(w->arr.items[0], "default", cub_val__str("1.2.3.4"));
+	schema_bad(w, "default");
+	w = one_field("x", "u16");
+	cub_val__set(w->arr.items[0], "max-items", cub_val__uint(3));
+	schema_bad(w, "not a leaf-list");
+	w = one_field("x", "u16");
+	cub_val__set(w->arr.items[0], "flags", cub_val__uint(CUB_F_LEAFLIST));
+	cub_val__set(w->arr.items[0], "max-items", cub_val__uint(100000));
+	schema_bad(w, "max-items");
+	w = one_field("x", "u16");
+	cub_val__set(w->arr.items[0], "flags", cub_val__uint(CUB_F_LEAFLIST));
+	cub_val__set(w->arr.items[0], "default", cub_val__str("1,1"));
+	schema_bad(w, "given twice");
+	w = one_field("x", "u16");
+	cub_val__set(w->arr.items[0], "flags", cub_val__uint(CUB_F_ORDERED));
+	schema_bad(w, "only a list can be ordered");
+	w = one_field("x", "container");
+	cub_val__set(w->arr.items[0], "flags", cub_val__uint(CUB_F_LEAFLIST));
+	schema_bad(w, "cannot be a leaf-list");
+}
+END_TEST
+
+/* ---- ordered lists ------------------------------------------------------ */
+
+static const struct cub_field ord_entry[] = {
+    {.name = "id", .type = CUB_T_U32, .flags = CUB_F_KEY},
+    {.name = "dport", .type = CUB_T_PORT_RANGE},
+    {0},
+};
+
+static const struct cub_field ord_fields[] = {
+    {.name = "chain",
+	.type = CUB_T_LIST,
+	.flags = CUB_F_ORDERED,
+	.children = ord_entry},
+    {.name = "plain", .type = CUB_T_LIST, .children = ord_entry},
+    {0},
+};
+
+/* The ids of list, in order, joined by commas. */
+static void
+order_is(const struct cub_val *doc, const char *list, const char *want)
+{
+	const struct cub_val *arr = cub_val__get(doc, list);
+	char got[1024] = "";
+	uint32_t i;
+
+	for (i = 0; arr && i < arr->arr.len; i++)
+		snprintf(got + strlen(got), sizeof(got) - strlen(got), "%s%llu",
+		    i ? "," : "",
+		    (unsigned long long)u64_of(arr->arr.items[i], "id"));
+	ck_assert_msg(
+	    !strcmp(got, want), "%s is [%s], not [%s]", list, got, want);
+}
+
+START_TEST(test_ordered)
+{
+	struct cubi_schema *s = schema_of(ord_fields);
+	struct cub_val *doc = new_doc(s, "o1", NULL, NULL), *w, *body, *arr, *e;
+	struct cubi_result res;
+	const char *msg;
+
+	run_ok(s, doc, W("chain", "add", "1", NULL), NULL);
+	run_ok(s, doc, W("chain", "add", "2", NULL), A("dport", "80", NULL));
+	run_ok(
+	    s, doc, W("chain", "add", "0", NULL), A("position", "first", NULL));
+	run_ok(s, doc, W("chain", "add", "5", NULL), A("index", "1", NULL));
+	run_ok(s, doc, W("chain", "add", "7", NULL), A("before", "2", NULL));
+	run_ok(s, doc, W("chain", "add", "9", NULL), A("after", "0", NULL));
+	run_ok(s, doc, W("chain", "add", "3", NULL),
+	    A("position", "LAST", "dport", "22:23", NULL));
+	run_ok(s, doc, W("chain", "add", "4", NULL), A("index", "7", NULL));
+	order_is(doc, "chain", "0,9,5,1,7,2,3,4");
+	/* The order is what show returns, with the other args applied. */
+	ok(s, doc, W("chain", "show", NULL), NULL, NULL, &res);
+	ck_assert_uint_eq(res.reply->arr.len, 8);
+	ck_assert_uint_eq(u64_of(res.reply->arr.items[1], "id"), 9);
+	ck_assert_str_eq(
+	    cub_val__get_str(res.reply->arr.items[6], "dport"), "22:23");
+	cubi_result__clear(&res);
+	ok(s, doc, W("chain", "show", NULL),
+	    A("limit", "2", "after", "5", NULL), NULL, &res);
+	ck_assert_uint_eq(
+	    u64_of(cub_val__get(res.reply, "entries")->arr.items[0], "id"), 1);
+	cubi_result__clear(&res);
+
+	/* Polycube's spellings: append puts it last, insert first unless a
+	 * position says otherwise; neither is a verb of an unordered list
+	 * nor a key of an ordered one. */
+	run_ok(
+	    s, doc, W("chain", "append", "20", NULL), A("dport", "53", NULL));
+	run_ok(s, doc, W("chain", "insert", "21", NULL), NULL);
+	run_ok(
+	    s, doc, W("chain", "insert", "22", NULL), A("after", "21", NULL));
+	order_is(doc, "chain", "21,22,0,9,5,1,7,2,3,4,20");
+	msg = bad(s, doc, W("chain", "append", "23", NULL),
+	    A("index", "0", NULL), NULL, CUB_E_INVAL);
+	ck_assert_ptr_nonnull(strstr(msg, "append puts the entry last"));
+	msg = bad(
+	    s, doc, W("plain", "append", "1", NULL), NULL, NULL, CUB_E_TYPE);
+	ck_assert_ptr_nonnull(strstr(msg, "'append' is not a u32"));
+	run_ok(s, doc, W("chain", "21", "del", NULL), NULL);
+	run_ok(s, doc, W("chain", "del", "22", NULL), NULL);
+	run_ok(s, doc, W("chain", "del", "20", NULL), NULL);
+	order_is(doc, "chain", "0,9,5,1,7,2,3,4");
+
+	/* Help shows where an add can put the entry. */
+	ok(s, doc, W("chain", "?", NULL), NULL, NULL, &res);
+	ck_assert_ptr_nonnull(strstr(cub_val__get_str(res.reply, "example"),
+	    "add <id> dport=<port-range> [index=<n>|position=<first|last>|"
+	    "before=<key>|after=<key>]"));
+	cubi_result__clear(&res);
+
+	/* Bad positions are refused, naming what was wrong. */
+	msg = bad(s, doc, W("chain", "add", "10", NULL), A("index", "9", NULL),
+	    NULL, CUB_E_INVAL);
+	ck_assert_ptr_nonnull(strstr(msg, "index: 9 is past the end"));
+	msg = bad(s, doc, W("chain", "add", "10", NULL), A("index", "x", NULL),
+	    NULL, CUB_E_TYPE);
+	ck_assert_ptr_nonnull(strstr(msg, "index:"));
+	msg = bad(s, doc, W("chain", "add", "10", NULL),
+	    A("before", "42", NULL), NULL, CUB_E_NOTFOUND);
+	ck_assert_ptr_nonnull(strstr(msg, "before: no entry '42'"));
+	msg = bad(s, doc, W("chain", "add", "10", NULL), A("after", "x", NULL),
+	    NULL, CUB_E_TYPE);
+	msg = bad(s, doc, W("chain", "add", "10", NULL),
+	    A("position", "middle", NULL), NULL, CUB_E_INVAL);
+	ck_assert_ptr_nonnull(strstr(msg, "first or last"));
+	msg = bad(s, doc, W("chain", "add", "10", NULL),
+	    A("before", "1", "after", "2", NULL), NULL, CUB_E_INVAL);
+	ck_assert_ptr_nonnull(strstr(msg, "give one insert position"));
+	msg = bad(s, doc, W("chain", "add", "1", NULL),
+	    A("position", "first", NULL), NULL, CUB_E_EXISTS);
+	msg = bad(s, doc, W("chain", "add", "10", NULL),
+	    A("index", "0", "dport", "9:8", NULL), NULL, CUB_E_INVAL);
+	msg = bad(s, doc, W("plain", "add", "1", NULL),
+	    A("position", "first", NULL), NULL, CUB_E_INVAL);
+	ck_assert_ptr_nonnull(strstr(msg, "ordered list, and plain is not"));
+	order_is(doc, "chain", "0,9,5,1,7,2,3,4");
+
+	/* Deleting keeps the order; the index still finds every entry. */
+	run_ok(s, doc, W("chain", "del", "5", NULL), NULL);
+	run_ok(s, doc, W("chain", "0", "del", NULL), NULL);
+	run_ok(s, doc, W("chain", "add", "5", NULL), A("after", "4", NULL));
+	order_is(doc, "chain", "9,1,7,2,3,4,5");
+	run_ok(s, doc, W("chain", "7", "set", NULL), A("dport", "1:2", NULL));
+
+	/* Inserts are undone exactly (cubi_tree__change). */
+	change_and_undo(s, doc, W("chain", "add", "11", NULL),
+	    A("position", "first", NULL), NULL);
+	change_and_undo(s, doc, W("chain", "add", "11", NULL),
+	    A("before", "2", NULL), NULL);
+	change_and_undo(
+	    s, doc, W("chain", "add", "11", NULL), A("index", "7", NULL), NULL);
+	order_is(doc, "chain", "9,1,7,2,3,4,5");
+	run_ok(s, doc, W("chain", "add", "11", NULL), A("before", "2", NULL));
+	order_is(doc, "chain", "9,1,7,11,2,3,4,5");
+
+	/* A body keeps its array's order. */
+	body = cub_val__map();
+	arr = cub_val__array();
+	e = cub_val__map();
+	cub_val__set(e, "id", cub_val__uint(30));
+	cub_val__push(arr, e);
+	e = cub_val__map();
+	cub_val__set(e, "id", cub_val__uint(20));
+	cub_val__push(arr, e);
+	cub_val__set(body, "chain", arr);
+	cub_val__free(doc);
+	doc = new_doc(s, "o2", NULL, body);
+	order_is(doc, "chain", "30,20");
+	w = W("chain", "add", "25", NULL);
+	run_ok(s, doc, w, A("after", "30", NULL));
+	order_is(doc, "chain", "30,25,20");
+
+	cub_val__free(doc);
+	cubi_schema__free(s);
+}
+END_TEST
+
+/* An ordered list keyed by names: its verbs are no keys. */
+START_TEST(test_ordered_verb_keys)
+{
+	static const struct cub_field named[] = {
+	    {.name = "name", .type = CUB_T_STR, .flags = CUB_F_KEY},
+	    {0},
+	};
+	static const struct cub_field fields[] = {
+	    {.name = "chain",
+		.type = CUB_T_LIST,
+		.flags = CUB_F_ORDERED,
+		.children = named},
+	    {0},
+	};
+	struct cubi_schema *s = schema_of(fields);
+	struct cub_val *doc = new_doc(s, "o1", NULL, NULL), *body, *arr, *e;
+	const char *msg;
+
+	run_ok(s, doc, W("chain", "insert", "web", NULL), NULL);
+	msg = bad(
+	    s, doc, W("chain", "add", "insert", NULL), NULL, NULL, CUB_E_INVAL);
+	ck_assert_ptr_nonnull(
+	    strstr(msg, "name: 'insert' is a verb of an ordered list"));
+	body = cub_val__map();
+	arr = cub_val__array();
+	e = cub_val__map();
+	cub_val__set(e, "name", cub_val__str("append"));
+	cub_val__push(arr, e);
+	cub_val__set(body, "chain", arr);
+	msg = bad(s, doc, W("set", NULL), NULL, body, CUB_E_INVAL);
+	ck_assert_ptr_nonnull(strstr(msg, "'append' is a verb"));
+	cub_val__free(doc);
+	cubi_schema__free(s);
+}
+END_TEST
+
+START_TEST(test_ordered_schema_bad)
+{
+	static const struct cub_field pos_named[] = {
+	    {.name = "id", .type = CUB_T_U32, .flags = CUB_F_KEY},
+	    {.name = "index", .type = CUB_T_U32},
+	    {0},
+	};
+	static const struct cub_field bad_ord[] = {
+	    {.name = "l",
+		.type = CUB_T_LIST,
+		.flags = CUB_F_ORDERED,
+		.children = pos_named},
+	    {0},
+	};
+	static const struct cub_field ro_ord[] = {
+	    {.name = "l",
+		.type = CUB_T_LIST,
+		.flags = CUB_F_ORDERED | CUB_F_RO,
+		.children = ord_entry},
+	    {0},
+	};
+
+	schema_bad(cub_schema__to_val(bad_ord), "insert position");
+	schema_bad(cub_schema__to_val(ro_ord), "cannot be ordered");
+}
+END_TEST
+
+/*
+ * 8192 entries inserted at the front, the middle, the back, before and
+ * after a key, in turn: the order stays the model's, and each insert finds
+ * the keys it needs through the index (a handful of key comparisons, where
+ * a scan would compare thousands).
+ */
+START_TEST(test_ordered_8k)
+{
+	struct cubi_schema *s = schema_of(ord_fields);
+	struct cub_val *doc = new_doc(s, "o1", NULL, NULL), *arr;
+	const uint32_t n = 8192;
+	uint32_t *model = calloc(n, sizeof(*model)), len = 0, i, at, ref;
+	uint64_t c0, c, worst = 0, total = 0;
+	char key[16], rk[16], idx[16];
+	struct cubi_result res;
+
+	ck_assert_ptr_nonnull(model);
+	for (i = 0; i < n; i++) {
+		snprintf(key, sizeof(key), "%u", i);
+		c0 = cubi_tree__key_compares();
+		switch (i % 5) {
+		case 0:
+			run_ok(s, doc, W("chain", "add", key, NULL),
+			    A("position", "first", NULL));
+			at = 0;
+			break;
+		case 1:
+			at = len / 2;
+			snprintf(idx, sizeof(idx), "%u", at);
+			run_ok(s, doc, W("chain", "add", key, NULL),
+			    A("index", idx, NULL));
+			break;
+		case 2:
+			run_ok(s, doc, W("chain", "add", key, NULL), NULL);
+			at = len;
+			break;
+		default:
+			at = (len * 3) / 4;
+			ref = model[at];
+			snprintf(rk, sizeof(rk), "%u", ref);
+			if (i % 5 == 3) {
+				run_ok(s, doc, W("chain", "add", key, NULL),
+				    A("before", rk, NULL));
+			} else {
+				run_ok(s, doc, W("chain", "add", key, NULL),
+				    A("after", rk, NULL));
+				at++;
+			}
+			break;
+		}
+		c = cubi_tree__key_compares() - c0;
+		total += c;
+		if (c > worst)
+			worst = c;
+		memmove(
+		    &model[at + 1], &model[at], (len - at) * sizeof(*model));
+		model[at] = i;
+		len++;
+		if (i % 2048 == 2047 || i + 1 == n) {
+			arr = cub_val__get(doc, "chain");
+			ck_assert_uint_eq(arr->arr.len, len);
+			for (at = 0; at < len; at++)
+				ck_assert_uint_eq(
+				    u64_of(arr->arr.items[at], "id"),
+				    model[at]);
+		}
+	}
+	/* A scan would average len / 2 (about 2000) per insert. */
+	ck_assert_msg(total <= 4 * (uint64_t)n && worst <= 64,
+	    "%llu key comparisons for %u inserts, %llu at worst",
+	    (unsigned long long)total, n, (unsigned long long)worst);
+	/* Every entry is found where the model has it. */
+	for (i = 0; i < n; i += 61) {
+		snprintf(key, sizeof(key), "%u", model[i]);
+		ok(s, doc, W("chain", key, "show", NULL), NULL, NULL, &res);
+		ck_assert_uint_eq(u64_of(res.reply, "id"), model[i]);
+		cubi_result__clear(&res);
+	}
+	free(model);
+	cub_val__free(doc);
+	cubi_schema__free(s);
+}
+END_TEST
+
+/* ---- references --------------------------------------------------------- */
+
+static const struct cub_field set_entry[] = {
+    {.name = "name", .type = CUB_T_STR, .flags = CUB_F_KEY},
+    {0},
+};
+
+static const struct cub_field pool_entry[] = {
+    {.name = "addr", .type = CUB_T_IPV4, .flags = CUB_F_KEY},
+    {0},
+};
+
+static const struct cub_field nat_fields[] = {
+    {.name = "pools", .type = CUB_T_LIST, .children = pool_entry},
+    {0},
+};
+
+static const struct cub_field refrule_entry[] = {
+    {.name = "id", .type = CUB_T_U32, .flags = CUB_F_KEY},
+    {.name = "ipset", .type = CUB_T_STR, .ref = "sets"},
+    {.name = "also", .type = CUB_T_STR, .flags = CUB_F_LEAFLIST, .ref = "sets"},
+    {.name = "pool", .type = CUB_T_IPV4, .ref = "nat/pools"},
+    {.name = "jump", .type = CUB_T_U32, .ref = "chain"},
+    {0},
+};
+
+static const struct cub_field ref_fields[] = {
+    {.name = "sets", .type = CUB_T_LIST, .children = set_entry},
+    {.name = "nat", .type = CUB_T_CONTAINER, .children = nat_fields},
+    {.name = "chain",
+	.type = CUB_T_LIST,
+	.flags = CUB_F_ORDERED,
+	.children = refrule_entry},
+    {.name = "dflt", .type = CUB_T_STR, .ref = "sets"},
+    {0},
+};
+
+START_TEST(test_refs)
+{
+	struct cubi_schema *s = schema_of(ref_fields);
+	struct cub_val *doc = new_doc(s, "r1", NULL, NULL), *body, *arr, *e;
+	const char *msg;
+
+	msg = bad(s, doc, W("chain", "add", "1", NULL), A("ipset", "web", NULL),
+	    NULL, CUB_E_NOTFOUND);
+	ck_assert_ptr_nonnull(
+	    strstr(msg, "ipset: 'web' is not an entry of sets"));
+	run_ok(s, doc, W("sets", "add", "web", NULL), NULL);
+	run_ok(s, doc, W("sets", "add", "db", NULL), NULL);
+	run_ok(s, doc, W("chain", "add", "1", NULL), A("ipset", "web", NULL));
+	run_ok(s, doc, W("chain", "add", "2", NULL), A("also", "db,web", NULL));
+	msg = bad(s, doc, W("chain", "1", "set", NULL),
+	    A("ipset", "nope", NULL), NULL, CUB_E_NOTFOUND);
+	ck_assert_ptr_nonnull(strstr(msg, "chain 1: ipset: 'nope'"));
+	msg = bad(s, doc, W("chain", "add", "3", NULL),
+	    A("also", "web,mail", NULL), NULL, CUB_E_NOTFOUND);
+	ck_assert_ptr_nonnull(strstr(msg, "also: 'mail' is not an entry"));
+	msg = bad(s, doc, W("set", NULL), A("dflt", "mail", NULL), NULL,
+	    CUB_E_NOTFOUND);
+	run_ok(s, doc, W("set", NULL), A("dflt", "db", NULL));
+
+	/* A reference through a container, and a typed key. */
+	msg = bad(s, doc, W("chain", "add", "3", NULL),
+	    A("pool", "198.18.0.1", NULL), NULL, CUB_E_NOTFOUND);
+	ck_assert_ptr_nonnull(strstr(msg, "not an entry of nat/pools"));
+	run_ok(s, doc, W("nat", "pools", "add", "198.18.0.1", NULL), NULL);
+	run_ok(s, doc, W("chain", "add", "3", NULL),
+	    A("pool", "198.18.0.1", NULL));
+
+	/* Deleting a referenced entry is refused, naming the referrer. */
+	msg =
+	    bad(s, doc, W("sets", "del", "web", NULL), NULL, NULL, CUB_E_BUSY);
+	ck_assert_ptr_nonnull(
+	    strstr(msg, "'web' is still referred to by chain 1 ipset"));
+	msg = bad(s, doc, W("sets", "db", "del", NULL), NULL, NULL, CUB_E_BUSY);
+	ck_assert_ptr_nonnull(strstr(msg, "chain 2 also"));
+	msg = bad(s, doc, W("nat", "pools", "del", "198.18.0.1", NULL), NULL,
+	    NULL, CUB_E_BUSY);
+	ck_assert_ptr_nonnull(strstr(msg, "chain 3 pool"));
+	run_ok(s, doc, W("chain", "2", "set", NULL), A("also", "web", NULL));
+	msg = bad(s, doc, W("sets", "db", "del", NULL), NULL, NULL, CUB_E_BUSY);
+	ck_assert_ptr_nonnull(strstr(msg, "by dflt"));
+	run_ok(s, doc, W("set", NULL), A("dflt", "web", NULL));
+	run_ok(s, doc, W("sets", "db", "del", NULL), NULL);
+
+	/* An entry referring to itself can go; one referring to another
+	 * keeps that one. */
+	run_ok(s, doc, W("chain", "add", "4", NULL), A("jump", "4", NULL));
+	run_ok(s, doc, W("chain", "add", "5", NULL), A("jump", "1", NULL));
+	run_ok(s, doc, W("chain", "4", "del", NULL), NULL);
+	msg = bad(s, doc, W("chain", "1", "del", NULL), NULL, NULL, CUB_E_BUSY);
+	ck_assert_ptr_nonnull(strstr(msg, "chain 5 jump"));
+	run_ok(s, doc, W("chain", "5", "del", NULL), NULL);
+	run_ok(s, doc, W("chain", "1", "del", NULL), NULL);
+	run_ok(s, doc, W("chain", "2", "del", NULL), NULL);
+	msg =
+	    bad(s, doc, W("sets", "del", "web", NULL), NULL, NULL, CUB_E_BUSY);
+	ck_assert_ptr_nonnull(strstr(msg, "by dflt"));
+	cub_val__free(doc);
+
+	/* A whole document: references are checked once it is built, so
+	 * the order of its members does not matter. */
+	body = cub_val__map();
+	arr = cub_val__array();
+	e = cub_val__map();
+	cub_val__set(e, "id", cub_val__uint(1));
+	cub_val__set(e, "ipset", cub_val__str("web"));
+	cub_val__push(arr, e);
+	cub_val__set(body, "chain", arr);
+	msg = bad_new(s, NULL, cub_val__dup(body), CUB_E_NOTFOUND);
+	ck_assert_ptr_nonnull(strstr(msg, "chain 1: ipset: 'web'"));
+	arr = cub_val__array();
+	e = cub_val__map();
+	cub_val__set(e, "name", cub_val__str("web"));
+	cub_val__push(arr, e);
+	cub_val__set(body, "sets", arr);
+	doc = new_doc(s, "r2", NULL, body);
+	msg =
+	    bad(s, doc, W("sets", "del", "web", NULL), NULL, NULL, CUB_E_BUSY);
+	cub_val__free(doc);
+	cubi_schema__free(s);
+}
+END_TEST
+
+/* A referrer in a two-key list is named by both keys. */
+START_TEST(test_refs_two_keys)
+{
+	static const struct cub_field route_entry[] = {
+	    {.name = "net", .type = CUB_T_IP_PREFIX, .flags = CUB_F_KEY},
+	    {.name = "via", .type = CUB_T_IP, .flags = CUB_F_KEY},
+	    {.name = "table", .type = CUB_T_U8, .ref = "tables"},
+	    {0},
+	};
+	static const struct cub_field table_entry[] = {
+	    {.name = "id", .type = CUB_T_U8, .flags = CUB_F_KEY},
+	    {0},
+	};
+	static const struct cub_field fields[] = {
+	    {.name = "tables", .type = CUB_T_LIST, .children = table_entry},
+	    {.name = "routes", .type = CUB_T_LIST, .children = route_entry},
+	    {0},
+	};
+	struct cubi_schema *s = schema_of(fields);
+	struct cub_val *doc = new_doc(s, "r1", NULL, NULL);
+	const char *msg;
+
+	run_ok(s, doc, W("tables", "add", "254", NULL), NULL);
+	msg = bad(s, doc, W("routes", "add", "2001:db8::/32", "fe80::1", NULL),
+	    A("table", "7", NULL), NULL, CUB_E_NOTFOUND);
+	ck_assert_ptr_nonnull(strstr(
+	    msg, "routes 2001:db8::/32 fe80::1: table: '7' is not an entry"));
+	run_ok(s, doc, W("routes", "add", "2001:DB8::/32", "FE80::1", NULL),
+	    A("table", "254", NULL));
+	msg = bad(
+	    s, doc, W("tables", "del", "254", NULL), NULL, NULL, CUB_E_BUSY);
+	ck_assert_ptr_nonnull(
+	    strstr(msg, "referred to by routes 2001:db8::/32 fe80::1 table"));
+	cub_val__free(doc);
+	cubi_schema__free(s);
+}
+END_TEST
+
+START_TEST(test_refs_schema_bad)
+{
+	static const struct cub_field two_keys[] = {
+	    {.name = "a", .type = CUB_T_STR, .flags = CUB_F_KEY},
+	    {.name = "b", .type = CUB_T_STR, .flags = CUB_F_KEY},
+	    {0},
+	};
+	struct cub_val *w, *l, *kids;
+
+	w = one_field("x", "string");
+	cub_val__set(w->arr.items[0], "ref", cub_val__str("nowhere"));
+	schema_bad(w, "no list or container 'nowhere'");
+	w = one_field("x", "string");
+	cub_val__set(w->arr.items[0], "ref", cub_val__str("ports/"));
+	schema_bad(w, "ends in '/'");
+	w = one_field("x", "u32");
+	cub_val__set(w->arr.items[0], "ref", cub_val__str("ports"));
+	schema_bad(w, "one key of type u32");
+	w = one_field("x", "string");
+	cub_val__set(w->arr.items[0], "ref", cub_val__str("ports"));
+	cub_val__set(w->arr.items[0], "flags", cub_val__uint(CUB_F_RO));
+	schema_bad(w, "writable field");
+	w = one_field("x", "string");
+	cub_val__set(w->arr.items[0], "ref", cub_val__str("x"));
+	schema_bad(w, "no list or container 'x'");
+	/* A list with two keys. */
+	w = one_field("x", "string");
+	cub_val__set(w->arr.items[0], "ref", cub_val__str("l"));
+	kids = cub_schema__to_val(two_keys);
+	l = cub_val__map();
+	cub_val__set(l, "name", cub_val__str("l"));
+	cub_val__set(l, "type", cub_val__str("list"));
+	cub_val__set(l, "children", kids);
+	cub_val__push(w, l);
+	schema_bad(w, "one key");
+	/* The base ports list is a target like any other. */
+	w = one_field("x", "string");
+	cub_val__set(w->arr.items[0], "ref", cub_val__str("ports"));
+	cubi_schema__free(cubi_schema__parse(w, NULL, 0));
+	cub_val__free(w);
+}
+END_TEST
+
 int
 main(void)
 {
 	Suite *s = suite_create("tree");
-	TCase *tc = tcase_create("all"), *big;
+	TCase *tc = tcase_create("all"), *big, *types;
 
 	tcase_set_timeout(tc, 20);
 	tcase_add_test(tc, test_to_val);
@@ -1646,5 +2438,19 @@ main(void)
 	tcase_add_test(big, test_show_pages);
 	tcase_add_test(big, test_change_undo);
 	suite_add_tcase(s, big);
+
+	types = tcase_create("types");
+	tcase_set_timeout(types, 60);
+	tcase_add_test(types, test_types_scalar);
+	tcase_add_test(types, test_leaflist);
+	tcase_add_test(types, test_types_schema_bad);
+	tcase_add_test(types, test_ordered);
+	tcase_add_test(types, test_ordered_schema_bad);
+	tcase_add_test(types, test_ordered_verb_keys);
+	tcase_add_test(types, test_ordered_8k);
+	tcase_add_test(types, test_refs);
+	tcase_add_test(types, test_refs_two_keys);
+	tcase_add_test(types, test_refs_schema_bad);
+	suite_add_tcase(s, types);
 	return cubi_check_run(s);
 }

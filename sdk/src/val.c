@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /* cub_val: construction, access and destruction of documents. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -428,6 +429,122 @@ cub_val__as_bool(const struct cub_val *v, bool *out)
 	if (!v || v->kind != CUB_V_BOOL)
 		return -EINVAL;
 	*out = v->b;
+	return 0;
+}
+
+/* Parses text as an address of family (AF_UNSPEC: either, by a ':'). */
+static int
+ip_text(const char *s, size_t len, struct cub_ip *out)
+{
+	char buf[INET6_ADDRSTRLEN];
+
+	if (!len || len >= sizeof(buf))
+		return -EINVAL;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	memset(out, 0, sizeof(*out));
+	out->family = memchr(buf, ':', len) ? AF_INET6 : AF_INET;
+	out->plen = out->family == AF_INET ? 32 : 128;
+	return inet_pton(out->family, buf, out->addr) == 1 ? 0 : -EINVAL;
+}
+
+int
+cub_val__as_ip(const struct cub_val *v, struct cub_ip *out)
+{
+	if (!v || v->kind != CUB_V_STR || !out)
+		return -EINVAL;
+	return ip_text(v->str.ptr, v->str.len, out);
+}
+
+int
+cub_val__as_ip_prefix(const struct cub_val *v, struct cub_ip *out)
+{
+	const char *slash, *p;
+	unsigned plen = 0;
+
+	if (!v || v->kind != CUB_V_STR || !out)
+		return -EINVAL;
+	slash = memchr(v->str.ptr, '/', v->str.len);
+	if (!slash || ip_text(v->str.ptr, (size_t)(slash - v->str.ptr), out))
+		return -EINVAL;
+	p = slash + 1;
+	if (!*p || (p[0] == '0' && p[1]) || strlen(p) > 3)
+		return -EINVAL;
+	for (; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return -EINVAL;
+		plen = plen * 10 + (unsigned)(*p - '0');
+	}
+	if (plen > (out->family == AF_INET ? 32u : 128u))
+		return -EINVAL;
+	out->plen = (uint8_t)plen;
+	return 0;
+}
+
+/* A port: decimal, no sign, 0 to 65535; *end past it. */
+static int
+port_text(const char *s, const char **end, uint16_t *out)
+{
+	unsigned long v = 0;
+	int d;
+
+	for (d = 0; s[d] >= '0' && s[d] <= '9'; d++) {
+		if (d == 5)
+			return -EINVAL;
+		v = v * 10 + (unsigned long)(s[d] - '0');
+	}
+	if (!d || v > 65535)
+		return -EINVAL;
+	*out = (uint16_t)v;
+	*end = s + d;
+	return 0;
+}
+
+int
+cub_val__as_port_range(const struct cub_val *v, uint16_t *lo, uint16_t *hi)
+{
+	const char *end;
+
+	if (!v || v->kind != CUB_V_STR || !lo || !hi ||
+	    port_text(v->str.ptr, &end, lo))
+		return -EINVAL;
+	if (!*end) {
+		*hi = *lo;
+		return 0;
+	}
+	if (*end != ':' || port_text(end + 1, &end, hi) || *end || *lo > *hi)
+		return -EINVAL;
+	return 0;
+}
+
+static int
+hex_nibble(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int
+cub_val__as_mac(const struct cub_val *v, uint8_t mac[6])
+{
+	const char *s;
+	int i, h, l;
+
+	if (!v || v->kind != CUB_V_STR || v->str.len != 17 || !mac)
+		return -EINVAL;
+	s = v->str.ptr;
+	for (i = 0; i < 6; i++) {
+		h = hex_nibble(s[i * 3]);
+		l = hex_nibble(s[i * 3 + 1]);
+		if (h < 0 || l < 0 || (i < 5 && s[i * 3 + 2] != ':'))
+			return -EINVAL;
+		mac[i] = (uint8_t)(h << 4 | l);
+	}
 	return 0;
 }
 

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* Unit tests for the cub_val document type. */
+#include <arpa/inet.h>
 #include <check.h>
 
 #include "check_run.h"
@@ -151,6 +152,87 @@ doc(void)
 	return m;
 }
 
+/* The typed views of the engine's canonical text. */
+START_TEST(test_typed_views)
+{
+	static const uint8_t db8_1[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 1};
+	struct cub_val *v;
+	struct cub_ip ip;
+	uint16_t lo, hi;
+	uint8_t mac[6];
+	size_t i;
+	static const char *const bad_ip[] = {
+	    "", "1.2.3", "1.2.3.4/8", "2001:db8::g", "01.2.3.4", "host", NULL};
+	static const char *const bad_prefix[] = {"1.2.3.4", "1.2.3.4/33",
+	    "1.2.3.4/", "1.2.3.4/08", "::/129", "::/-1", "x/8", NULL};
+	static const char *const bad_range[] = {"", "80:", ":80", "9:8",
+	    "65536", "1:2:3", "-1", "80-90", "000000", NULL};
+
+	v = cub_val__str("198.18.0.1");
+	ck_assert_int_eq(cub_val__as_ip(v, &ip), 0);
+	ck_assert_int_eq(ip.family, AF_INET);
+	ck_assert_int_eq(ip.plen, 32);
+	ck_assert_mem_eq(ip.addr, "\xc6\x12\x00\x01", 4);
+	cub_val__free(v);
+	v = cub_val__str("2001:db8::1");
+	ck_assert_int_eq(cub_val__as_ip(v, &ip), 0);
+	ck_assert_int_eq(ip.family, AF_INET6);
+	ck_assert_mem_eq(ip.addr, db8_1, 16);
+	ck_assert_int_eq(cub_val__as_ip_prefix(v, &ip), -EINVAL);
+	cub_val__free(v);
+	v = cub_val__str("2001:db8::1/64");
+	ck_assert_int_eq(cub_val__as_ip_prefix(v, &ip), 0);
+	ck_assert_int_eq(ip.plen, 64);
+	ck_assert_mem_eq(ip.addr, db8_1, 16);
+	cub_val__free(v);
+	v = cub_val__str("10.0.0.0/8");
+	ck_assert_int_eq(cub_val__as_ip_prefix(v, &ip), 0);
+	ck_assert_int_eq(ip.family, AF_INET);
+	ck_assert_int_eq(ip.plen, 8);
+	cub_val__free(v);
+	for (i = 0; bad_ip[i]; i++) {
+		v = cub_val__str(bad_ip[i]);
+		ck_assert_msg(
+		    cub_val__as_ip(v, &ip) == -EINVAL, "%s", bad_ip[i]);
+		cub_val__free(v);
+	}
+	for (i = 0; bad_prefix[i]; i++) {
+		v = cub_val__str(bad_prefix[i]);
+		ck_assert_msg(cub_val__as_ip_prefix(v, &ip) == -EINVAL, "%s",
+		    bad_prefix[i]);
+		cub_val__free(v);
+	}
+
+	v = cub_val__str("8000:8100");
+	ck_assert_int_eq(cub_val__as_port_range(v, &lo, &hi), 0);
+	ck_assert_uint_eq(lo, 8000);
+	ck_assert_uint_eq(hi, 8100);
+	cub_val__free(v);
+	v = cub_val__str("80");
+	ck_assert_int_eq(cub_val__as_port_range(v, &lo, &hi), 0);
+	ck_assert_uint_eq(lo, 80);
+	ck_assert_uint_eq(hi, 80);
+	cub_val__free(v);
+	for (i = 0; bad_range[i]; i++) {
+		v = cub_val__str(bad_range[i]);
+		ck_assert_msg(cub_val__as_port_range(v, &lo, &hi) == -EINVAL,
+		    "%s", bad_range[i]);
+		cub_val__free(v);
+	}
+
+	v = cub_val__str("02:00:0A:0b:FF:01");
+	ck_assert_int_eq(cub_val__as_mac(v, mac), 0);
+	ck_assert_mem_eq(mac, "\x02\x00\x0a\x0b\xff\x01", 6);
+	cub_val__free(v);
+	v = cub_val__uint(80);
+	ck_assert_int_eq(cub_val__as_port_range(v, &lo, &hi), -EINVAL);
+	ck_assert_int_eq(cub_val__as_mac(v, mac), -EINVAL);
+	ck_assert_int_eq(cub_val__as_ip(v, &ip), -EINVAL);
+	cub_val__free(v);
+	ck_assert_int_eq(cub_val__as_ip(NULL, &ip), -EINVAL);
+}
+END_TEST
+
 START_TEST(test_dup_equal)
 {
 	struct cub_val *a = doc(), *b = cub_val__dup(a), *c, *x, *y;
@@ -219,6 +301,7 @@ val_suite(void)
 	tcase_add_test(tc, test_map_ops);
 	tcase_add_test(tc, test_array_ops);
 	tcase_add_test(tc, test_dup_equal);
+	tcase_add_test(tc, test_typed_views);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -86,6 +86,30 @@ static const struct cub_field fdb_fields[] = {
 	{ 0 },
 };
 
+/* Issue 7's types: a set list and an ordered chain referring to it. */
+static const struct cub_field set_fields[] = {
+	{ .name = "name", .type = CUB_T_STR, .flags = CUB_F_KEY },
+	{ .name = "nets", .type = CUB_T_IP_PREFIX, .flags = CUB_F_LEAFLIST,
+	    .max_items = 8 },
+	{ 0 },
+};
+
+static const struct cub_field chain_fields[] = {
+	{ .name = "id", .type = CUB_T_U16, .flags = CUB_F_KEY },
+	{ .name = "proto", .type = CUB_T_U8 },
+	{ .name = "src6", .type = CUB_T_IPV6_PREFIX },
+	{ .name = "gw6", .type = CUB_T_IPV6 },
+	{ .name = "dst", .type = CUB_T_IP },
+	{ .name = "sport", .type = CUB_T_PORT_RANGE },
+	{ .name = "dports", .type = CUB_T_U16, .flags = CUB_F_LEAFLIST,
+	    .max_items = 4 },
+	{ .name = "match", .type = CUB_T_STR, .ref = "sets" },
+	{ .name = "also", .type = CUB_T_STR, .flags = CUB_F_LEAFLIST,
+	    .ref = "sets" },
+	{ .name = "jump", .type = CUB_T_U16, .ref = "chain" },
+	{ 0 },
+};
+
 static const struct cub_field svc_fields[] = {
 	{ .name = "ports", .type = CUB_T_LIST, .children = port_fields,
 	    .actions = port_actions },
@@ -96,6 +120,9 @@ static const struct cub_field svc_fields[] = {
 	{ .name = "fdb", .type = CUB_T_CONTAINER, .children = fdb_fields,
 	    .actions = fdb_actions },
 	{ .name = "route", .type = CUB_T_LIST, .children = route_fields },
+	{ .name = "sets", .type = CUB_T_LIST, .children = set_fields },
+	{ .name = "chain", .type = CUB_T_LIST, .flags = CUB_F_ORDERED,
+	    .children = chain_fields },
 	{ 0 },
 };
 
@@ -132,6 +159,7 @@ int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	struct cub_val *wire, *body, *ports, *routes, *errv = NULL, *ent;
+	struct cub_val *sets, *chain;
 	char err[256];
 
 	(void)argc;
@@ -158,8 +186,21 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	CHECK(!cub_val__push(routes,
 	    kv("network", S("0.0.0.0/0"), "nexthop", S("10.0.1.1"), NULL,
 		NULL, NULL, NULL)));
-	body = kv("ports", ports, "route", routes, "mtu", S("1400"), NULL,
-	    NULL);
+	sets = cub_val__array();
+	CHECK(sets);
+	CHECK(!cub_val__push(sets, kv("name", S("web"), NULL, NULL, NULL,
+	    NULL, NULL, NULL)));
+	CHECK(!cub_val__push(sets, kv("name", S("db"), NULL, NULL, NULL,
+	    NULL, NULL, NULL)));
+	chain = cub_val__array();
+	CHECK(chain);
+	CHECK(!cub_val__push(chain, kv("id", cub_val__uint(1), "match",
+	    S("web"), "dports", S("80,443"), "gw6", S("2001:db8::1"))));
+	CHECK(!cub_val__push(chain, kv("id", cub_val__uint(2), "jump",
+	    cub_val__uint(1), "also", S("db,web"), NULL, NULL)));
+	body = kv("ports", ports, "route", routes, "mtu", S("1400"), "sets",
+	    sets);
+	CHECK(!cub_val__set(body, "chain", chain));
 	if (cubi_tree__new_doc(
 		schema, "r1", "router", NULL, body, &base_doc, &errv))
 		abort();

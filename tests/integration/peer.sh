@@ -109,6 +109,28 @@ ip netns exec ca ping -c 3 -i 0.1 -W 2 198.18.0.2 >/dev/null ||
 [ "$(progs)" = "$before" ] || fail "re-peering reloaded a program: $before -> $(progs)"
 cub_log "disconnect and re-peer without a reload"
 
+# Deleting sf2's port p1 unpeers sf1 p2 (it peered with it): in its
+# document, its cub_ports entry and its cub_peers slot, so that no packet
+# of sf1 enters sf2 by a port index sf2 no longer has (or gives a new
+# port).  Any later change of sf1 is not refused for a peer gone.
+cub_ok sf2 ports p2 set action=drop
+cub_ok sf2 ports del p1
+[ -z "$(cub sf1 ports p2 show -o json | grep '"peer"' | grep sf2)" ] ||
+	fail "sf1 p2 still peers with sf2:p1 after sf2 deleted p1: $(cub sf1 ports p2 show -o json)"
+v=$(bpftool -j map lookup pinned "$T/pins/sf1/cub_ports" key 0 0 0 0)
+grep -q '"value":\[\("0x00",\?\)\{8\}\]' <<<"$v" ||
+	fail "sf1 cub_ports[0] still set after sf2:p1 was deleted: $v"
+[ "$(bpftool -j map dump pinned "$T/pins/sf1/peers")" = "[]" ] ||
+	fail "sf1 cub_peers not empty after sf2:p1 was deleted: $(bpftool -j map dump pinned "$T/pins/sf1/peers")"
+cub_ok sf1 ports p1 set action=forward outport=p2
+cub_ok sf2 ports add p1 action=forward outport=p2
+cub_ok sf2 ports p2 set action=forward outport=p1
+cub_ok sf1 ports p2 set peer=sf2:p1
+cub_ok sf2 ports p1 set peer=sf1:p2
+ip netns exec ca ping -c 3 -i 0.1 -W 2 198.18.0.2 >/dev/null ||
+	fail "ping failed after sf2:p1 was added back and re-peered"
+cub_log "deleting a peered port unpeers the other side"
+
 # Deleting sf2 unpeers sf1 p2, in its document too.
 cub_ok sf2 del
 out=$(cub sf1 show -o json) || fail "sf1 show after sf2 was deleted: $out"

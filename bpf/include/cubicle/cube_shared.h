@@ -70,6 +70,7 @@ struct cub_scratch {
 	__u32 fw_key;
 	__u32 out_port;
 	struct cub_if2port_slot if2port[CUB_IF2PORT_CACHE];
+	__u64 log_lost; /* cub_log() records the full cub_log_ring refused */
 };
 
 /*
@@ -98,5 +99,50 @@ struct cub_hop {
 	__u32 magic;
 	__u32 in_port;
 };
+
+/*
+ * Log levels of a cube (Polycube's loglevel values, in order): a record
+ * is kept when its level is at least the cube's.  CUB_LOG_OFF keeps none.
+ */
+enum cub_log_level {
+	CUB_LOG_TRACE = 0,
+	CUB_LOG_DEBUG = 1,
+	CUB_LOG_INFO = 2,
+	CUB_LOG_WARN = 3,
+	CUB_LOG_ERR = 4,
+	CUB_LOG_CRITICAL = 5,
+	CUB_LOG_OFF = 6,
+};
+
+/*
+ * Value of cub_config[0], the cube's settings the broker writes (read-only
+ * to programs) whenever they change, so that no change reloads a program.
+ * log_mask: bit (1 << level) set for every level the cube's loglevel
+ * keeps; 0 (a map not yet written) keeps nothing.
+ */
+struct cub_config {
+	__u32 log_mask;
+	__u32 flags; /* none yet; 0 */
+};
+
+/*
+ * One record of the cub_log_ring ring buffer (cube.bpf.h cub_log()): the
+ * level, a printf-like format (a string literal of the program, at most
+ * CUB_LOG_FMT_MAX bytes with its NUL; the broker formats %d %i %u %x %X
+ * with h/l/ll/z modifiers, and %%, itself, never with printf) and nargs of
+ * CUB_LOG_ARGS arguments.
+ */
+#define CUB_LOG_FMT_MAX 48
+#define CUB_LOG_ARGS 3
+
+struct cub_log_rec {
+	__u32 level;
+	__u32 nargs;
+	__u64 args[CUB_LOG_ARGS];
+	char fmt[CUB_LOG_FMT_MAX];
+};
+
+/* Data bytes of cub_log_ring: about 700 records of 88 bytes. */
+#define CUB_LOG_RING_BYTES (64 * 1024)
 
 #endif /* CUBICLE_CUBE_SHARED_H */

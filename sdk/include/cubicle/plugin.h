@@ -23,6 +23,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <cubicle/cube_shared.h> /* enum cub_log_level */
+
 #include "cubicle/errors.h"
 #include "cubicle/schema.h"
 #include "cubicle/val.h"
@@ -31,7 +33,10 @@
 extern "C" {
 #endif
 
-#define CUB_PLUGIN_ABI 1u
+/* 2: struct cub_field grew max_items, ref (issue 7's schema types) and
+ * counter, so a table built against 1 is read wrongly: the worker refuses
+ * it. */
+#define CUB_PLUGIN_ABI 2u
 
 struct cub_cube; /* worker-side view of one cube; opaque */
 
@@ -144,6 +149,22 @@ int cub_map__delete_batch(struct cub_cube *cube, const cub_map *map,
  */
 int cub_map__dump(struct cub_cube *cube, const cub_map *map,
     int (*fn)(const void *key, const void *value, void *ctx), void *ctx);
+
+/*
+ * @brief **cub_cube__log()** writes a line to the cube's log (`cubicle
+ * <cube> log show`), the log its programs write with cub_log().
+ * @param level enum cub_log_level, CUB_LOG_TRACE to CUB_LOG_CRITICAL; a
+ * level below the cube's loglevel (the framework's field of every cube,
+ * in config as "loglevel") is not sent at all
+ * @param fmt printf format; the line is cut at CUB_LOG_MSG_MAX bytes, and
+ * the broker escapes what is not printable
+ * @return 0 (also when the level is filtered out, or the broker dropped
+ * the line over the service's rate), or -errno (a bad level: -EINVAL)
+ *
+ * A synchronous call to the broker, like the map calls: from an op only.
+ */
+int cub_cube__log(struct cub_cube *cube, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* Port index of the port named name in config, or -ENOENT. */
 int cub_config__port_index(const struct cub_val *config, const char *name);

@@ -95,6 +95,13 @@ int cub_rpc__encode_notify(
 /* {cube, map, op: "update"|"delete", keys: [bin], values: [bin], flags} */
 #define CUB_M_MAP_BATCH "map.batch"
 #define CUB_BATCH_MAX 4096
+/*
+ * W: a line for the cube's log: {cube, level: 0 (TRACE) .. 5 (CRITICAL),
+ * message: str or bin of at most CUB_LOG_MSG_MAX bytes} -> {}.  Kept if the
+ * cube's loglevel keeps level, within the service's rate.
+ */
+#define CUB_M_CUBE_LOG "cube.log"
+#define CUB_LOG_MSG_MAX 1024
 
 /* B: reconcile (or create) cube state: {cube, config, create: bool}. */
 #define CUB_M_CUBE_APPLY "cube.apply"

@@ -10,7 +10,11 @@
  * map; a LIST is an array of maps, each holding its KEY fields (one or
  * more, in schema order).  Values are stored typed: STR/ENUM/IPV4/
  * IPV4_PREFIX/MAC as strings in canonical form (ENUM as spelled in the
- * schema, MAC lower-case), U32/U64 as UINT, BOOL as BOOL.
+ * schema, MAC lower-case), U32/U64 as UINT, BOOL as BOOL.  Issue 7 adds
+ * U8/U16 (UINT), IPV6 and IPV6_PREFIX (strings in RFC 5952 form: lower
+ * case, longest zero run as "::"), IP/IP_PREFIX (either family, each in
+ * its form) and PORT_RANGE (a string "lo:hi", or "p" when lo == hi);
+ * a LEAFLIST field is an array of such values.
  *
  * Every cube document has the base fields the broker owns:
  *   name     STR  key        cube name
@@ -44,12 +48,28 @@ enum cub_ftype {
 	CUB_T_MAC,         /* "02:00:00:00:00:01" */
 	CUB_T_LIST,
 	CUB_T_CONTAINER,
+	/* Added by issue 7; values above are never renumbered. */
+	CUB_T_U8,
+	CUB_T_U16,
+	CUB_T_IPV6,        /* "2001:db8::1", stored as RFC 5952 text */
+	CUB_T_IPV6_PREFIX, /* "2001:db8::/32" */
+	CUB_T_IP,          /* an IPV4 or an IPV6, each in its own form */
+	CUB_T_IP_PREFIX,   /* an IPV4_PREFIX or an IPV6_PREFIX */
+	CUB_T_PORT_RANGE,  /* "8000:8100" or one port "80" */
 };
 
 #define CUB_F_KEY 0x1u      /* list key, positional after `add` */
 #define CUB_F_RO 0x2u       /* read-only: only the service's show fills it */
 #define CUB_F_INIT 0x4u     /* may be given at add time only */
 #define CUB_F_REQUIRED 0x8u /* must be given at add time */
+/* A leaf-list: the field holds an array of values of its type, at most
+ * max_items of them, no two equal (`ports=80,443` on the CLI, a JSON or
+ * YAML array in a body). */
+#define CUB_F_LEAFLIST 0x10u
+/* An ordered list: entries stay in the order they were put in, and `add`
+ * takes an insert position (index=N, position=first|last, before=KEY or
+ * after=KEY; append by default). */
+#define CUB_F_ORDERED 0x20u
 
 struct cub_field;
 
@@ -90,7 +110,14 @@ struct cub_field {
 	const char *help;
 	const char *dflt;         /* default, as text, NULL for none */
 	const char *const *enums; /* ENUM: NULL-terminated */
-	uint64_t min, max; /* U32/U64 range, STR max length; 0,0 = type max */
+	uint64_t min, max; /* U8..U64 range, STR max length; 0,0 = type max */
+	/* LEAFLIST: at most this many values (0 = CUB_LEAFLIST_DFLT). */
+	uint32_t max_items;
+	/* A reference: the value (each value of a leaf-list) must be the key
+	 * of an entry of this list, named by its path from the cube root
+	 * through containers ("pools" or "nat/pools"); that list has one key,
+	 * of this field's type.  Deleting an entry still referred to fails. */
+	const char *ref;
 	const struct cub_field *children; /* LIST/CONTAINER, name==NULL ends */
 	const struct cub_action
 	    *actions; /* LIST entry/CONTAINER, name==NULL ends */
@@ -101,6 +128,8 @@ struct cub_field {
 #define CUB_SCHEMA_DEPTH_MAX 8
 #define CUB_SCHEMA_FIELDS_MAX 512
 #define CUB_NAME_MAX 32
+#define CUB_LEAFLIST_DFLT 64  /* values in a leaf-list by default */
+#define CUB_LEAFLIST_MAX 4096 /* largest max_items a schema may declare */
 
 /* Wire name of a type ("ipv4-prefix"), or NULL for an unknown type. */
 const char *cub_ftype__name(enum cub_ftype t);

@@ -123,6 +123,25 @@ int cub_val__as_bool(const struct cub_val *v, bool *out);
 /* Shortcuts on maps: cub_val__as_str(cub_val__get(m, key)). */
 const char *cub_val__get_str(const struct cub_val *m, const char *key);
 
+/*
+ * Typed views of the values the schema engine stores as canonical text
+ * (schema.h), for a plugin to turn a field into map keys: 0, or -EINVAL
+ * when v is not a string in that form.
+ */
+struct cub_ip {
+	int family;       /* AF_INET or AF_INET6 */
+	uint8_t addr[16]; /* network order; an IPv4 address in addr[0..3] */
+	uint8_t plen;     /* prefix length; 32 or 128 for an address */
+};
+/* IPV4, IPV6 or IP: an address of either family. */
+int cub_val__as_ip(const struct cub_val *v, struct cub_ip *out);
+/* IPV4_PREFIX, IPV6_PREFIX or IP_PREFIX: "addr/len". */
+int cub_val__as_ip_prefix(const struct cub_val *v, struct cub_ip *out);
+/* PORT_RANGE: "lo:hi", or "p" for lo == hi == p. */
+int cub_val__as_port_range(const struct cub_val *v, uint16_t *lo, uint16_t *hi);
+/* MAC: "xx:xx:xx:xx:xx:xx" (either case). */
+int cub_val__as_mac(const struct cub_val *v, uint8_t mac[6]);
+
 /* Human-readable kind name ("string", "map", ...) for error messages. */
 const char *cub_val__kind_name(enum cub_val_kind kind);
 

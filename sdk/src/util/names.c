@@ -22,6 +22,8 @@ const char *const cubi_reserved_words[] = {
     CUBI_W_CUBES,
     CUBI_W_SERVICES,
     CUBI_W_EVENTS,
+    "connect",
+    "disconnect",
     "ping",
     "request",
     "version",
