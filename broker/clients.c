@@ -261,8 +261,10 @@ accept_nofd(struct clients *c, struct conn_table *t, int err)
 	if (c->spare >= 0) {
 		close(c->spare);
 		c->spare = -1;
-		if ((fd = accept4(t->lfd, NULL, NULL, SOCK_CLOEXEC)) >= 0)
+		if ((fd = accept4(t->lfd, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
+			sp_hello_send(fd, t->self); /* see admit() */
 			close(fd);
+		}
 		c->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	}
 	epoll_ctl(c->ep, EPOLL_CTL_DEL, t->lfd, NULL);
@@ -290,6 +292,10 @@ admit(struct clients *c, struct conn_table *t, int fd, uint64_t pid)
 		refuse = t->penalties[i].pid == pid &&
 			 now < t->penalties[i].until_ms;
 	if (refuse) {
+		/* Our header first: an nng dialer whose handshake the close
+		 * cut short may never dial again (it takes that for its own
+		 * close); one that saw a connection closed redials. */
+		sp_hello_send(fd, t->self);
 		close(fd);
 		n = ++t->refused;
 		if (log_due(n))
