@@ -43,7 +43,7 @@ api_publish(struct broker *b, const char *event, struct cub_val *params)
 	if ((msg = malloc(tlen + len))) {
 		memcpy(msg, event, tlen);
 		memcpy(msg + tlen, buf, len);
-		cubi_send(b->events, msg, tlen + len, NNG_FLAG_NONBLOCK);
+		clients_publish(b, msg, tlen + len);
 		free(msg);
 	}
 	free(buf);
@@ -663,8 +663,7 @@ rid_store(struct broker *b, const char *rid, uint64_t hash,
 
 /*
  * Answer the request req describes, without blocking: clients.c puts
- * its routing header back and hands the reply to nng's raw REP, which
- * queues it per connection.  Takes errv and result.  Any thread,
+ * its backtrace back and queues it on its connection.  Takes errv and result.  Any thread,
  * b->state_lock held or not.
  */
 static void
@@ -771,26 +770,24 @@ api_route(struct broker *b, const struct cub_rpc *rpc)
 }
 
 /*
- * One received request; main thread, b->state_lock held.  Built-in
- * requests are answered here; one for a service's cube goes to that
- * service's request thread with req, its way back.  Takes msg.
+ * One received request (body, len: after its backtrace); main thread,
+ * b->state_lock held.  Built-in requests are answered here; one for a
+ * service's cube goes to that service's request thread with req, its way
+ * back.
  */
 void
-api_handle(struct broker *b, nng_msg *msg)
+api_handle(struct broker *b, const struct client_req *req, const void *body,
+    size_t len)
 {
 	struct cub_val *result = NULL, *errv = NULL;
 	struct cub_rpc rpc = {0};
-	struct client_req req;
 	struct service *s;
 	char err[256];
 	int r;
 
-	clients_request(b, msg, &req);
-	r = cub_rpc__decode(
-	    nng_msg_body(msg), nng_msg_len(msg), &rpc, err, sizeof(err));
-	nng_msg_free(msg);
+	r = cub_rpc__decode(body, len, &rpc, err, sizeof(err));
 	if (r || rpc.type != CUB_RPC_REQUEST) {
-		reply(b, &req, rpc.msgid,
+		reply(b, req, rpc.msgid,
 		    cub_err_val(r == -EMSGSIZE || r == -ELOOP ? CUB_E_TOOBIG
 							      : CUB_E_BADMSG,
 			"%s",
@@ -813,15 +810,15 @@ api_handle(struct broker *b, nng_msg *msg)
 	} else if (!strcmp(rpc.method, CUB_M_REQUEST)) {
 		s = api_route(b, &rpc);
 		if (!s) {
-			api_serve(b, &req, &rpc);
+			api_serve(b, req, &rpc);
 			return;
 		}
-		if (!sup_enqueue(s, &req, &rpc, &errv))
+		if (!sup_enqueue(s, req, &rpc, &errv))
 			return; /* answered by the service's thread */
 	} else {
 		errv =
 		    cub_err_val(CUB_E_NOMETHOD, "no method '%s'", rpc.method);
 	}
-	reply(b, &req, rpc.msgid, errv, result);
+	reply(b, req, rpc.msgid, errv, result);
 	cub_rpc__clear(&rpc);
 }

@@ -18,9 +18,6 @@
 
 #include <bpf/libbpf.h>
 #include <nng/nng.h>
-#include <nng/protocol/pubsub0/pub.h>
-#include <nng/protocol/reqrep0/rep.h>
-#include <nng/transport/ipc/ipc.h>
 
 #include "broker.h"
 #include "cub_config.h"
@@ -51,11 +48,10 @@ broker_wake(struct broker *b)
 /* How soon the loop looks at the rings again when b->lock was busy. */
 #define SLOWPATH_RETRY_MS 10
 
-/* Client requests handled between two looks at everything else. */
-#define CLIENT_BATCH 64
-
 /*
- * The main loop sleeps in poll() until a client message, a signal
+ * The main loop sleeps in poll() until a client connection has
+ * something to do (clients.c's epoll set: a connection, a request, room
+ * for a queued reply, a silent connection's deadline), a signal
  * (SIGCHLD: a worker exited; SIGTERM/SIGINT: stop), a wake-up from a
  * service thread (a worker said hello), a packet in a cube's slow-path
  * ring, a record in a cube's log ring (while its service may log), or the
@@ -72,11 +68,8 @@ main_loop(struct broker *b)
 	struct signalfd_siginfo si;
 	char drain[64];
 	bool more = false;
-	nng_msg *msg;
-	int cfd, n, t, r, i, nlog;
+	int cfd = clients_fd(b), n, t, tc, nlog;
 
-	if ((r = nng_socket_get_int(b->client, NNG_OPT_RECVFD, &cfd)))
-		return log_err("client socket: %s", nng_strerror(r)), -EIO;
 	pthread_mutex_lock(&b->state_lock);
 	while (!b->stop) {
 		sup_tick(b);
@@ -87,6 +80,9 @@ main_loop(struct broker *b)
 		pfd[2] = (struct pollfd){.fd = b->wake[0], .events = POLLIN};
 		n = slowpath_fds(b, pfd + 3, 1024);
 		t = more ? 0 : sup_next_timeout(b);
+		tc = clients_timeout(b);
+		if (tc >= 0 && (t < 0 || tc < t))
+			t = tc;
 		nlog = n < 0 ? -1 : cubelog_fds(b, pfd + 3 + n, 1024, &t);
 		if (n < 0 || nlog < 0) {
 			/* b->lock busy: look at the rings again soon. */
@@ -106,13 +102,9 @@ main_loop(struct broker *b)
 				b->stop = (int)si.ssi_signo;
 		while (read(b->wake[0], drain, sizeof(drain)) > 0)
 			;
-		/* A bounded batch: clients that keep the socket busy do not
+		/* A bounded batch: clients that keep the sockets busy do not
 		 * keep signals, supervision and the slow path waiting. */
-		for (i = 0; i < CLIENT_BATCH &&
-			    !nng_recvmsg(b->client, &msg, NNG_FLAG_NONBLOCK);
-		     i++)
-			api_handle(b, msg);
-		more = i == CLIENT_BATCH;
+		more = clients_poll(b);
 	}
 	pthread_mutex_unlock(&b->state_lock);
 	return 0;
@@ -227,53 +219,13 @@ raise_nofile(struct broker *b)
 		    NOFILE_RESERVE);
 }
 
-static int
-client_listen(struct broker *b)
-{
-	char url[PATH_MAX + 8];
-	int r;
-
-	snprintf(
-	    url, sizeof(url), "ipc://%s/%s", b->o.socket_dir, CUB_SOCK_CLIENT);
-	if ((r = nng_rep0_open_raw(&b->client)) ||
-	    /* Up to twice the cap, a message gets a clear error from the
-	     * decoder; past that, nng drops the connection. */
-	    (r = nng_socket_set_size(
-		 b->client, NNG_OPT_RECVMAXSZ, 2 * (size_t)CUB_MSG_MAX)) ||
-	    /* Raw REP (see clients.c): replies queue here before their
-	     * connection's queue, requests before the main loop takes them;
-	     * room enough that neither is ever full. */
-	    (r = nng_socket_set_int(b->client, NNG_OPT_SENDBUF, 1024)) ||
-	    (r = nng_socket_set_int(b->client, NNG_OPT_RECVBUF, 8192))) {
-		log_err("client socket: %s", nng_strerror(r));
-		return -EIO;
-	}
-	if ((r = nng_pub0_open(&b->events))) {
-		log_err("events socket: %s", nng_strerror(r));
-		return -EIO;
-	}
-	if (clients_init(b))
-		return -EIO;
-	if ((r = nng_listen(b->client, url, NULL, 0))) {
-		log_err("listen on %s: %s", url, nng_strerror(r));
-		return -EADDRINUSE;
-	}
-	snprintf(
-	    url, sizeof(url), "ipc://%s/%s", b->o.socket_dir, CUB_SOCK_EVENTS);
-	if ((r = nng_listen(b->events, url, NULL, 0))) {
-		log_err("listen on %s: %s", url, nng_strerror(r));
-		return -EADDRINUSE;
-	}
-	return 0;
-}
-
 /*
- * Stop the workers and close the sockets, within SHUTDOWN_DEADLINE_S.
- * nng 1.5.2's cooked REP could hang nng_close() for good (a pipe it never
- * reaped; the client socket is raw for that, see clients.c).  A stop
- * asked for by a signal must happen whatever nng does, so past the
- * deadline the broker says so and exits (the dataplane stays in place
- * either way).
+ * Stop the workers and close their sockets, within SHUTDOWN_DEADLINE_S.
+ * The client and events sockets are the broker's own (clients.c) and
+ * close at once; the workers' sockets are nng's, and nng 1.5.2 can hang
+ * nng_close() for good on a pipe it never reaped.  A stop asked for by a
+ * signal must happen whatever nng does, so past the deadline the broker
+ * says so and exits (the dataplane stays in place either way).
  */
 #define SHUTDOWN_DEADLINE_S 3
 
@@ -283,13 +235,10 @@ shutdown_thread(void *arg)
 	struct broker *b = arg;
 
 	sup_shutdown(b);
-	nng_close(b->client);
-	nng_close(b->events);
 	/*
-	 * nng_close() hands the socket to nng's reaper thread: the replies
-	 * still queued on it and the requests not yet read are freed there,
-	 * later.  Drain it, so that nothing is in flight at exit (a leak
-	 * checker saw those messages as leaks when the machine was busy).
+	 * nng_close() hands a socket to nng's reaper thread: what is still
+	 * queued on it is freed there, later.  Drain it, so that nothing is
+	 * in flight at exit.
 	 */
 	nng_fini();
 	return NULL;
@@ -308,9 +257,8 @@ broker_shutdown(struct broker *b)
 	clock_gettime(CLOCK_REALTIME, &deadline);
 	deadline.tv_sec += SHUTDOWN_DEADLINE_S;
 	if (pthread_timedjoin_np(t, NULL, &deadline)) {
-		log_err("stopping: nng did not close its sockets within %d s "
-			"(a client connection it leaked); exiting without "
-			"them",
+		log_err("stopping: nng did not close the workers' sockets "
+			"within %d s; exiting without them",
 		    SHUTDOWN_DEADLINE_S);
 		_exit(1);
 	}
@@ -478,7 +426,7 @@ main(int argc, char **argv)
 	snprintf(b->store_path, sizeof(b->store_path), "%s/state.db",
 	    b->o.state_dir);
 	raise_nofile(b);
-	if (client_listen(b))
+	if (clients_init(b))
 		return 1;
 	pthread_mutex_lock(&b->state_lock);
 	r = sup_init(b) || broker_load(b);

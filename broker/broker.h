@@ -17,8 +17,9 @@
  *    the worker-call threads; nobody holds it while waiting for a worker
  *    (the worker may be calling back), nor across a verifier load
  *    (bpfobj_load(), docs/architecture.md).
- *  - the client connection tables' locks (clients.c) guard only those
- *    tables, written by nng's pipe callbacks; nothing is taken under them.
+ *  - the client connections' lock (clients.c) guards their tables, fds
+ *    and queues, for non-blocking system calls; nothing is taken under
+ *    it.
  */
 #ifndef CUBICLED_BROKER_H
 #define CUBICLED_BROKER_H
@@ -164,12 +165,12 @@ struct cube {
 
 /*
  * A client request's way back (clients.c): its connection and the
- * routing header nng's raw REP put on it, kept from receipt to reply so
- * that any thread can answer it at any time.
+ * backtrace (routing header) its REQ put on it, kept from receipt to
+ * reply so that any thread can answer it at any time.
  */
 #define CLIENT_HDR_MAX 64
 struct client_req {
-	nng_pipe pipe;
+	uint64_t conn; /* generation and slot: a closed one is never reused */
 	uint8_t hdr[CLIENT_HDR_MAX];
 	size_t hdrlen;
 	bool drop; /* no reply: close the connection (clients_reply()) */
@@ -240,8 +241,6 @@ struct broker {
 	struct service *svcs;
 	struct cube *cubes;
 	struct cube *dying; /* deleted, not yet released (b->lock) */
-	nng_socket client;
-	nng_socket events;
 	struct clients *cl; /* client and events connections (clients.c) */
 	char store_path[4096];
 	struct rid_entry rids[RID_CACHE];
@@ -260,12 +259,16 @@ void broker_wake(struct broker *b);
 /* clients.c */
 int clients_init(struct broker *b);
 void clients_fini(struct broker *b);
-void clients_request(struct broker *b, nng_msg *msg, struct client_req *req);
+int clients_fd(const struct broker *b);
+int clients_timeout(struct broker *b);
+bool clients_poll(struct broker *b);
 int clients_reply(struct broker *b, const struct client_req *req,
     const void *buf, size_t len);
+void clients_publish(struct broker *b, const void *msg, size_t len);
 
 /* api.c */
-void api_handle(struct broker *b, nng_msg *msg);
+void api_handle(struct broker *b, const struct client_req *req,
+    const void *body, size_t len);
 void api_serve(
     struct broker *b, const struct client_req *req, struct cub_rpc *rpc);
 struct service *api_route(struct broker *b, const struct cub_rpc *rpc);

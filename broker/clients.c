@@ -1,58 +1,96 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
- * Client and events connections: who may hold one, and for how long.
+ * Client and events connections: who may hold one, for how long, and the
+ * bytes in and out (docs/architecture.md, Security: client connections).
  *
- * The client socket is a raw REP socket.  nng 1.5.2's cooked REP (rep0)
- * never reaps a connection whose peer sent two requests back to back and
- * closed: its reaper thread waits for good in the pipe's stop, every
- * later connection of every socket then keeps its fd, and nng_close()
- * hangs.  The raw REP (xrep0) re-arms each connection's receive at once
- * and queues replies per connection, dropping those a full queue cannot
- * take, so a close is always seen and the broker never waits.  The
- * request's backtrace header is kept here and put back on its reply.
- * The raw REP has its own trap: a connection's next receive waits until
- * its last request entered the socket's receive queue, and a connection
- * closed while it waits there is never reaped either.  Each connection
- * has at most one request in that queue, so broker.c sizes it (8192,
- * nng's maximum) above the connections the table holds.  A close racing
- * with a request on its way into the queue can still hit it (see
- * docs/architecture.md, Security): the slots below never depend on
- * nng reporting a close, so clients keep being admitted.
+ * The broker serves its client (REP) and events (PUB) sockets itself,
+ * with nng's SP-over-IPC wire protocol (spsrv.c) on plain AF_UNIX stream
+ * sockets: clients dial them with nng REQ and SUB sockets as before.  A
+ * connection the broker drops is close(2)d there and then, so its fd is
+ * free at once: no library thread closes it later.
  *
- * Each socket has a table of its connections (nng pipe id, peer pid,
- * last activity).  A connection past the table's size, or past
- * CONNS_PER_PROCESS from one process, does not lock anyone out: the
+ * One epoll set holds both listeners and every connection; the main loop
+ * polls its fd and calls clients_poll(), which accepts (until EAGAIN),
+ * reads (exactly what the next step needs, so a readable fd always means
+ * unread input), hands complete requests to api_handle() and writes what
+ * replies left queued.  Replies and events come from any thread: they are
+ * queued on their connection and written at once as far as the socket
+ * takes them, under c->lock; what is left is written when epoll says the
+ * socket has room.  c->lock guards both tables, every connection's fd
+ * and queues; it is held for non-blocking system calls only, never while
+ * a request is served, and nothing is taken under it.  Every close(2) of
+ * a connection happens under it, so no thread writes to an fd reused
+ * since.
+ *
+ * Each socket has a table of at most --max-clients connections (peer pid
+ * by SO_PEERCRED, last activity).  A connection past the table's size, or
+ * past CONNS_PER_PROCESS from one process, does not lock anyone out: the
  * least recently active connection of the process holding the most is
- * closed to make room.  Slots are ours: freed when we close a pipe, or
- * when nng reports its close, whichever comes first.  A client
- * connection that sends more than CLIENT_BURST requests within a second
- * cannot be reading its replies in step; it is closed and its process
- * refused new connections for CLIENT_PENALTY_MS.
+ * closed to make room.  A client connection that sends more than
+ * CLIENT_BURST requests within a second cannot be reading its replies in
+ * step; it is closed and its process refused new connections for
+ * CLIENT_PENALTY_MS.  One that leaves REPLY_QUEUE replies (or
+ * REPLY_QUEUE_BYTES) unread beyond what its socket buffer took is closed;
+ * a subscriber that leaves EVENT_QUEUE events (or EVENT_QUEUE_BYTES)
+ * unread misses the next ones (a PUB drops, as nng's does).  A connection that
+ * sends no SP header within HELLO_MS is closed.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <nng/nng.h>
-#include <nng/transport/ipc/ipc.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "broker.h"
+#include "cubicle/proto.h"
+#include "cubicle/val.h"
 #include "log.h"
+#include "spsrv.h"
 
 #define CONNS_PER_PROCESS 32
 #define CLIENT_BURST 1000
 #define CLIENT_PENALTY_MS 1000
 #define PENALTIES 16
-#define CLIENT_RECVQ 8192 /* NNG_OPT_RECVBUF of the client socket */
+#define REPLY_QUEUE 64 /* replies queued per client connection */
+#define REPLY_QUEUE_BYTES (4 * (size_t)CUB_MSG_MAX) /* (one always fits) */
+#define EVENT_QUEUE 256 /* events queued per subscriber */
+#define EVENT_QUEUE_BYTES (1u << 20)
+#define HELLO_MS 10000      /* to send the SP header */
+#define SUB_INPUT_MAX 65536 /* bytes a subscriber may send (it sends none) */
+#define BACKTRACE_MAX 8     /* 4-byte words before the request id (nng's TTL) */
+#define ACCEPT_MAX 4096     /* accepts per call (the backlog is SOMAXCONN) */
+#define ACCEPT_PAUSE_MS 100 /* out of fds: listen again after this */
+#define CONN_BATCH 4        /* requests read from one connection per call */
+#define EVENTS_BATCH 64     /* epoll events per call */
+/* Up to twice the cap a message gets a clear error from the decoder;
+ * past that, the connection is closed. */
+#define CLIENT_MSG_MAX (2 * (size_t)CUB_MSG_MAX + 4 * BACKTRACE_MAX + 4)
+
+/* epoll data: bit 63 the table, bit 62 a listener, else a connection id
+ * (generation (30 bits) << 32 | slot + 1). */
+#define EP_EVENTS (1ULL << 63)
+#define EP_LISTENER (1ULL << 62)
+#define GEN_MASK 0x3fffffffU
 
 struct conn {
-	uint32_t id;
+	bool used;
+	bool want_out; /* EPOLLOUT armed: its queue waits for room */
+	uint32_t gen;
+	unsigned pos; /* index in live[] */
+	int fd;
 	uint64_t pid;
-	int64_t last_ms; /* last request (or the connect) */
-	int64_t win_ms;  /* start of the current one-second window */
-	unsigned nwin;   /* requests in it */
+	int64_t start_ms; /* accepted */
+	int64_t last_ms;  /* last request (or the connect) */
+	int64_t win_ms;   /* start of the current one-second window */
+	unsigned nwin;    /* requests in it */
+	struct sp_rx rx;
+	struct sp_txq tx;
 };
 
 struct penalty {
@@ -66,20 +104,31 @@ struct pid_count {
 };
 
 struct conn_table {
-	const char *what;         /* "client", "events" */
+	const char *what; /* "client", "events" */
+	uint64_t tag;     /* 0 or EP_EVENTS */
+	uint16_t self, peer;
+	size_t max_msg;
+	int lfd;
+	char path[PATH_MAX];
+	int64_t paused_until; /* listener out of epoll until then (no fds) */
+	struct conn *pool;    /* cap + 1 slots */
+	unsigned *live, n;    /* slots in use */
+	unsigned *free, nfree;
+	unsigned cap;
 	struct pid_count *counts; /* hsize slots, scratch for victim() */
 	unsigned hsize;
-	pthread_mutex_t lock;
-	struct conn *conns;
-	unsigned n, cap;
-	uint64_t evicted, refused;
+	uint64_t evicted, refused, bad, silent, nofd;
 	struct penalty penalties[PENALTIES];
 	unsigned penalty_next;
 };
 
 struct clients {
+	pthread_mutex_t lock;
+	int ep;
+	int spare; /* an fd given up to accept-and-close when out of fds */
+	int64_t sweep_ms; /* next look for silent connections, 0: none */
 	struct conn_table client, events;
-	uint64_t dropped, failed; /* replies not sent (atomic) */
+	uint64_t dropped, unread, failed, ev_dropped;
 };
 
 /* True for the 1st, 2nd, 4th, 8th... event: logs that cannot flood. */
@@ -89,27 +138,43 @@ log_due(uint64_t n)
 	return n && !(n & (n - 1));
 }
 
-/* Under t->lock: the slot of pipe id, or -1. */
-static int
-slot_of(struct conn_table *t, uint32_t id)
+static uint64_t
+conn_id(const struct conn_table *t, const struct conn *k)
 {
-	unsigned i;
-
-	for (i = 0; i < t->n; i++)
-		if (t->conns[i].id == id)
-			return (int)i;
-	return -1;
+	return (uint64_t)(k->gen & GEN_MASK) << 32 |
+	       (uint64_t)(k - t->pool + 1);
 }
 
-static void
-slot_free(struct conn_table *t, uint32_t id)
+/* Under c->lock: the connection id names, or NULL if it is gone. */
+static struct conn *
+conn_get(struct conn_table *t, uint64_t id)
 {
-	int i;
+	uint32_t i = (uint32_t)id;
+	struct conn *k;
 
-	pthread_mutex_lock(&t->lock);
-	if ((i = slot_of(t, id)) >= 0)
-		t->conns[i] = t->conns[--t->n];
-	pthread_mutex_unlock(&t->lock);
+	if (!i || i > t->cap + 1)
+		return NULL;
+	k = &t->pool[i - 1];
+	return k->used && (k->gen & GEN_MASK) == (uint32_t)(id >> 32) ? k
+								      : NULL;
+}
+
+/* Under c->lock: close k at once and free its slot. */
+static void
+conn_close(struct clients *c, struct conn_table *t, struct conn *k)
+{
+	unsigned last;
+
+	epoll_ctl(c->ep, EPOLL_CTL_DEL, k->fd, NULL);
+	close(k->fd);
+	sp_rx_free(&k->rx);
+	sp_txq_free(&k->tx);
+	last = t->live[--t->n];
+	t->live[k->pos] = last;
+	t->pool[last].pos = k->pos;
+	k->used = false;
+	k->gen++;
+	t->free[t->nfree++] = (unsigned)(k - t->pool);
 }
 
 static unsigned
@@ -119,80 +184,120 @@ pid_hash(uint64_t pid)
 }
 
 /*
- * Under t->lock: the slot to give up for a newcomer from pid, or -1 if
- * there is room.  Past the process's own cap, its least recently active
- * connection; past the table's size, that of the process holding most.
+ * Under c->lock: the connection to give up for a newcomer from pid, or
+ * NULL if there is room.  Past the process's own cap, its least recently
+ * active connection; past the table's size, that of the process holding
+ * most.
  */
-static int
+static struct conn *
 victim(struct conn_table *t, uint64_t pid)
 {
 	unsigned i, h, same = 0, most = 0;
 	uint64_t vpid = pid;
-	int v = -1;
+	struct conn *k, *v = NULL;
 
 	for (i = 0; i < t->n; i++)
-		same += t->conns[i].pid == pid;
+		same += t->pool[t->live[i]].pid == pid;
 	if (same < CONNS_PER_PROCESS && t->n < t->cap)
-		return -1;
+		return NULL;
 	if (same < CONNS_PER_PROCESS) {
 		/* Connections per process, in an open-addressed table. */
 		memset(t->counts, 0, t->hsize * sizeof(*t->counts));
 		for (i = 0; i < t->n; i++) {
-			h = pid_hash(t->conns[i].pid) & (t->hsize - 1);
-			while (t->counts[h].n &&
-			       t->counts[h].pid != t->conns[i].pid)
+			k = &t->pool[t->live[i]];
+			h = pid_hash(k->pid) & (t->hsize - 1);
+			while (t->counts[h].n && t->counts[h].pid != k->pid)
 				h = (h + 1) & (t->hsize - 1);
-			t->counts[h].pid = t->conns[i].pid;
+			t->counts[h].pid = k->pid;
 			if (++t->counts[h].n > most) {
 				most = t->counts[h].n;
-				vpid = t->conns[i].pid;
+				vpid = k->pid;
 			}
 		}
 	}
-	for (i = 0; i < t->n; i++)
-		if (t->conns[i].pid == vpid &&
-		    (v < 0 || t->conns[i].last_ms < t->conns[v].last_ms))
-			v = (int)i;
+	for (i = 0; i < t->n; i++) {
+		k = &t->pool[t->live[i]];
+		if (k->pid == vpid && (!v || k->last_ms < v->last_ms))
+			v = k;
+	}
 	return v;
 }
 
-/* nng's threads call this as connections come and go. */
+/* Under c->lock: arm EPOLLOUT on k or not, as its queue needs. */
 static void
-pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
+conn_want_out(struct clients *c, struct conn_table *t, struct conn *k, bool on)
 {
-	struct conn_table *t = arg;
-	uint32_t id = (uint32_t)nng_pipe_id(p), vid = 0;
-	uint64_t pid = 0, vpid = 0, n = 0;
+	struct epoll_event ev = {.events = EPOLLIN | (on ? EPOLLOUT : 0),
+	    .data.u64 = t->tag | conn_id(t, k)};
+
+	if (k->want_out == on)
+		return;
+	if (!epoll_ctl(c->ep, EPOLL_CTL_MOD, k->fd, &ev))
+		k->want_out = on;
+}
+
+/* Under c->lock: write what k's socket takes.  False: k was closed. */
+static bool
+conn_flush(struct clients *c, struct conn_table *t, struct conn *k)
+{
+	int r = sp_txq_flush(&k->tx, k->fd);
+
+	if (r && r != -EAGAIN) {
+		conn_close(c, t, k);
+		return false;
+	}
+	conn_want_out(c, t, k, r == -EAGAIN);
+	return true;
+}
+
+/* Under c->lock: out of fds on accept.  Shed the waiting connection with
+ * the spare fd, and stop listening for ACCEPT_PAUSE_MS. */
+static void
+accept_nofd(struct clients *c, struct conn_table *t, int err)
+{
+	uint64_t n = ++t->nofd;
+	int fd;
+
+	if (c->spare >= 0) {
+		close(c->spare);
+		c->spare = -1;
+		if ((fd = accept4(t->lfd, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
+			sp_hello_send(fd, t->self); /* see admit() */
+			close(fd);
+		}
+		c->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	}
+	epoll_ctl(c->ep, EPOLL_CTL_DEL, t->lfd, NULL);
+	t->paused_until = now_ms() + ACCEPT_PAUSE_MS;
+	if (!c->sweep_ms || c->sweep_ms > t->paused_until)
+		c->sweep_ms = t->paused_until;
+	if (log_due(n))
+		log_warn("%s socket: cannot accept a connection: %s; closed "
+			 "it, listening again in %d ms (%" PRIu64 " so far)",
+		    t->what, strerror(err), ACCEPT_PAUSE_MS, n);
+}
+
+/* Under c->lock: take one new connection fd from pid into t. */
+static void
+admit(struct clients *c, struct conn_table *t, int fd, uint64_t pid)
+{
+	int64_t now = now_ms();
+	struct epoll_event ev = {.events = EPOLLIN};
+	struct conn *k, *v;
+	uint64_t n, vpid;
 	bool refuse = false;
 	unsigned i, nopen;
-	int64_t now = now_ms();
-	int v;
 
-	if (ev == NNG_PIPE_EV_REM_POST) {
-		slot_free(t, id);
-		return;
-	}
-	if (nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_PID, &pid))
-		pid = 0;
-	pthread_mutex_lock(&t->lock);
 	for (i = 0; i < PENALTIES && !refuse; i++)
 		refuse = t->penalties[i].pid == pid &&
 			 now < t->penalties[i].until_ms;
 	if (refuse) {
+		/* Our header first: an nng dialer whose handshake the close
+		 * cut short may never dial again (it takes that for its own
+		 * close); one that saw a connection closed redials. */
+		sp_hello_send(fd, t->self);
+		close(fd);
 		n = ++t->refused;
-	} else {
-		if ((v = victim(t, pid)) >= 0) {
-			vid = t->conns[v].id;
-			vpid = t->conns[v].pid;
-			t->conns[v] = t->conns[--t->n];
-			n = ++t->evicted;
-		}
-		t->conns[t->n++] = (struct conn){id, pid, now, now, 0};
-	}
-	nopen = t->n;
-	pthread_mutex_unlock(&t->lock);
-	if (refuse) {
-		nng_pipe_close(p);
 		if (log_due(n))
 			log_warn("%s connection from pid %" PRIu64 " refused: "
 				 "a recent drop for not reading (%" PRIu64
@@ -200,39 +305,316 @@ pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 			    t->what, pid, n);
 		return;
 	}
-	if (!vid)
-		return;
-	{
-		nng_pipe vp = NNG_PIPE_INITIALIZER;
-
-		vp.id = vid;
-		nng_pipe_close(vp);
+	if ((v = victim(t, pid))) {
+		vpid = v->pid;
+		conn_close(c, t, v);
+		n = ++t->evicted;
+		nopen = t->n + 1;
+		if (log_due(n))
+			log_warn("too many %s connections (%u open, at most "
+				 "%u, %d per process): closed the least "
+				 "recently active one of pid %" PRIu64
+				 " for pid %" PRIu64 " (%" PRIu64
+				 " closed so far)",
+			    t->what, nopen, t->cap, CONNS_PER_PROCESS, vpid,
+			    pid, n);
 	}
-	if (log_due(n))
-		log_warn("too many %s connections (%u open, at most %u, %d per "
-			 "process): closed the least recently active one of "
-			 "pid %" PRIu64 " for pid %" PRIu64 " (%" PRIu64
-			 " closed so far)",
-		    t->what, nopen, t->cap, CONNS_PER_PROCESS, vpid, pid, n);
+	if (sp_hello_send(fd, t->self)) {
+		close(fd);
+		return;
+	}
+	k = &t->pool[t->free[--t->nfree]];
+	k->used = true;
+	k->want_out = false;
+	k->fd = fd;
+	k->pid = pid;
+	k->start_ms = k->last_ms = k->win_ms = now;
+	k->nwin = 0;
+	memset(&k->rx, 0, sizeof(k->rx));
+	sp_txq_init(&k->tx);
+	k->pos = t->n;
+	t->live[t->n++] = (unsigned)(k - t->pool);
+	ev.data.u64 = t->tag | conn_id(t, k);
+	if (epoll_ctl(c->ep, EPOLL_CTL_ADD, fd, &ev)) {
+		log_errno(-errno, "%s connection: epoll", t->what);
+		conn_close(c, t, k);
+		return;
+	}
+	if (!c->sweep_ms || c->sweep_ms > now + HELLO_MS)
+		c->sweep_ms = now + HELLO_MS;
+}
+
+/* Under c->lock: accept until EAGAIN.  True if more may be waiting. */
+static bool
+accept_all(struct clients *c, struct conn_table *t)
+{
+	struct ucred cred;
+	socklen_t clen;
+	int fd, i;
+
+	for (i = 0; i < ACCEPT_MAX; i++) {
+		fd = accept4(t->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno == EMFILE || errno == ENFILE ||
+			    errno == ENOBUFS || errno == ENOMEM)
+				accept_nofd(c, t, errno);
+			else if (errno != EAGAIN)
+				log_errno(-errno, "%s socket: accept", t->what);
+			return false;
+		}
+		clen = sizeof(cred);
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen))
+			cred.pid = 0;
+		admit(c, t, fd, (uint64_t)cred.pid);
+	}
+	return true;
+}
+
+/* Under c->lock: close what sent no SP header in time; listen again
+ * where a shortage of fds paused it. */
+static void
+sweep(struct clients *c, int64_t now)
+{
+	struct conn_table *ts[] = {&c->client, &c->events};
+	struct epoll_event ev = {.events = EPOLLIN};
+	int64_t next = 0, due;
+	struct conn_table *t;
+	struct conn *k;
+	unsigned i, j;
+	uint64_t n;
+
+	for (j = 0; j < 2; j++) {
+		t = ts[j];
+		if (t->paused_until && now >= t->paused_until) {
+			ev.data.u64 = t->tag | EP_LISTENER;
+			epoll_ctl(c->ep, EPOLL_CTL_ADD, t->lfd, &ev);
+			t->paused_until = 0;
+		} else if (t->paused_until) {
+			next = next && next < t->paused_until ? next
+							      : t->paused_until;
+		}
+		for (i = 0; i < t->n;) {
+			k = &t->pool[t->live[i]];
+			if (k->rx.hello) {
+				i++;
+				continue;
+			}
+			due = k->start_ms + HELLO_MS;
+			if (now < due) {
+				next = next && next < due ? next : due;
+				i++;
+				continue;
+			}
+			n = ++t->silent;
+			if (log_due(n))
+				log_warn("%s connection from pid %" PRIu64
+					 " sent no SP header within %d s: "
+					 "closed (%" PRIu64 " so far)",
+				    t->what, k->pid, HELLO_MS / 1000, n);
+			conn_close(c, t, k); /* live[i] is another now */
+		}
+	}
+	c->sweep_ms = next;
+}
+
+/*
+ * Under c->lock: find in a request's body the backtrace nng's REQ put
+ * first (4-byte words up to one with the high bit set) and keep it in
+ * req, with the rate accounting of its connection.  False: there is
+ * none, a protocol violation.
+ */
+static bool
+clients_request(struct conn_table *t, struct conn *k, const uint8_t *body,
+    size_t len, struct client_req *req)
+{
+	int64_t now = now_ms();
+	size_t i;
+
+	req->conn = conn_id(t, k);
+	req->drop = false;
+	for (i = 0; i + 4 <= len && i < 4 * BACKTRACE_MAX; i += 4)
+		if (body[i] & 0x80)
+			break;
+	if (i + 4 > len || i >= 4 * BACKTRACE_MAX)
+		return false;
+	req->hdrlen = i + 4;
+	memcpy(req->hdr, body, req->hdrlen);
+	k->last_ms = now;
+	if (now - k->win_ms >= 1000) {
+		k->win_ms = now;
+		k->nwin = 0;
+	}
+	if (++k->nwin > CLIENT_BURST) {
+		req->drop = true;
+		t->penalties[t->penalty_next++ % PENALTIES] =
+		    (struct penalty){k->pid, now + CLIENT_PENALTY_MS};
+	}
+	return true;
+}
+
+/*
+ * Under c->lock, main thread: read what k sent, and serve up to
+ * CONN_BATCH requests (c->lock released while each is served).  Each
+ * costs *budget one.
+ */
+static void
+conn_input(struct broker *b, struct conn_table *t, uint64_t id, int *budget)
+{
+	struct clients *c = b->cl;
+	struct client_req req;
+	enum sp_rx_result r;
+	struct conn *k;
+	uint8_t *body;
+	char why[128];
+	size_t len;
+	uint64_t n;
+	int i;
+
+	for (i = 0; i<CONN_BATCH && * budget> 0; i++) {
+		if (!(k = conn_get(t, id)))
+			return;
+		r = sp_rx_read(&k->rx, k->fd, t->peer, t->max_msg, &body, &len,
+		    why, sizeof(why));
+		switch (r) {
+		case SP_RX_AGAIN:
+			return;
+		case SP_RX_HELLO:
+			continue;
+		case SP_RX_CLOSED:
+			conn_close(c, t, k);
+			return;
+		case SP_RX_BAD:
+			break;
+		case SP_RX_MSG:
+			if (t == &c->events) {
+				/* A SUB sends nothing; what it does send is
+				 * read and dropped, up to max_msg at a time. */
+				free(body);
+				continue;
+			}
+			if (!clients_request(t, k, body, len, &req)) {
+				free(body);
+				snprintf(why, sizeof(why),
+				    "a request of %zu bytes without a "
+				    "backtrace (no 4-byte word with the high "
+				    "bit set in its first %d)",
+				    len, BACKTRACE_MAX);
+				break;
+			}
+			(*budget)--;
+			pthread_mutex_unlock(&c->lock);
+			api_handle(
+			    b, &req, body + req.hdrlen, len - req.hdrlen);
+			free(body);
+			pthread_mutex_lock(&c->lock);
+			continue;
+		}
+		/* The first 16, then 32, 64...: each kind is seen. */
+		n = ++t->bad;
+		if (n <= 16 || log_due(n))
+			log_warn("%s connection from pid %" PRIu64 ": %s: "
+				 "closed (%" PRIu64 " so far)",
+			    t->what, k->pid, why, n);
+		conn_close(c, t, k);
+		return;
+	}
+}
+
+/* Main thread, b->state_lock held: accept, read, serve, write. */
+bool
+clients_poll(struct broker *b)
+{
+	struct epoll_event evs[EVENTS_BATCH];
+	struct clients *c = b->cl;
+	struct conn_table *t;
+	int budget = EVENTS_BATCH, n, i;
+	bool more = false;
+	struct conn *k;
+	uint64_t d;
+
+	pthread_mutex_lock(&c->lock);
+	if (c->sweep_ms && now_ms() >= c->sweep_ms)
+		sweep(c, now_ms());
+	n = epoll_wait(c->ep, evs, EVENTS_BATCH, 0);
+	for (i = 0; i < n; i++) {
+		d = evs[i].data.u64;
+		t = d & EP_EVENTS ? &c->events : &c->client;
+		d &= ~EP_EVENTS;
+		if (d & EP_LISTENER) {
+			more |= accept_all(c, t);
+			continue;
+		}
+		if ((evs[i].events & EPOLLOUT) && (k = conn_get(t, d)) &&
+		    !conn_flush(c, t, k))
+			continue;
+		if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+			conn_input(b, t, d, &budget);
+			more |= budget <= 0;
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+	return more || n == EVENTS_BATCH;
+}
+
+int
+clients_fd(const struct broker *b)
+{
+	return b->cl->ep;
+}
+
+/* Main thread: ms until clients_poll() has something to do by the clock
+ * (a silent connection's deadline, a paused listener), or -1. */
+int
+clients_timeout(struct broker *b)
+{
+	struct clients *c = b->cl;
+	int64_t due, t;
+
+	pthread_mutex_lock(&c->lock);
+	due = c->sweep_ms;
+	pthread_mutex_unlock(&c->lock);
+	if (!due)
+		return -1;
+	t = due - now_ms();
+	return t < 0 ? 0 : t > INT_MAX ? INT_MAX : (int)t;
 }
 
 static int
-table_init(struct conn_table *t, const char *what, unsigned cap, nng_socket s)
+table_init(struct clients *c, struct conn_table *t, const char *what,
+    const struct broker *b, const char *name, uint16_t self, uint16_t peer,
+    uint64_t tag, size_t max_msg)
 {
-	int r;
+	struct epoll_event ev = {
+	    .events = EPOLLIN, .data.u64 = tag | EP_LISTENER};
+	unsigned i;
 
 	t->what = what;
-	t->cap = cap;
-	pthread_mutex_init(&t->lock, NULL);
-	for (t->hsize = 1; t->hsize < 2 * (cap + 1); t->hsize *= 2)
+	t->tag = tag;
+	t->self = self;
+	t->peer = peer;
+	t->max_msg = max_msg;
+	t->cap = b->o.max_clients;
+	t->lfd = -1;
+	for (t->hsize = 1; t->hsize < 2 * (t->cap + 1); t->hsize *= 2)
 		;
-	t->conns = calloc(cap + 1, sizeof(*t->conns));
+	t->pool = calloc(t->cap + 1, sizeof(*t->pool));
+	t->live = calloc(t->cap + 1, sizeof(*t->live));
+	t->free = calloc(t->cap + 1, sizeof(*t->free));
 	t->counts = calloc(t->hsize, sizeof(*t->counts));
-	if (!t->conns || !t->counts)
+	if (!t->pool || !t->live || !t->free || !t->counts)
 		return log_errno(-ENOMEM, "%s connection table", what);
-	if ((r = nng_pipe_notify(s, NNG_PIPE_EV_ADD_PRE, pipe_cb, t)) ||
-	    (r = nng_pipe_notify(s, NNG_PIPE_EV_REM_POST, pipe_cb, t)))
-		return log_err("%s socket: %s", what, nng_strerror(r)), -EIO;
+	for (i = 0; i <= t->cap; i++)
+		t->free[t->nfree++] = t->cap - i;
+	snprintf(t->path, sizeof(t->path), "%s/%s", b->o.socket_dir, name);
+	if ((t->lfd = sp_listen(t->path)) < 0) {
+		log_errno(t->lfd, "listen on ipc://%s", t->path);
+		t->path[0] = '\0'; /* not ours to remove */
+		return -EADDRINUSE;
+	}
+	if (epoll_ctl(c->ep, EPOLL_CTL_ADD, t->lfd, &ev))
+		return log_errno(-errno, "%s socket: epoll", what);
 	return 0;
 }
 
@@ -243,114 +625,162 @@ clients_init(struct broker *b)
 
 	if (!(b->cl = c = calloc(1, sizeof(*c))))
 		return log_errno(-ENOMEM, "client table");
+	pthread_mutex_init(&c->lock, NULL);
+	c->client.lfd = c->events.lfd = -1;
+	c->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if ((c->ep = epoll_create1(EPOLL_CLOEXEC)) < 0)
+		return log_errno(-errno, "epoll");
 	/* Subscribers get as many slots as clients, apart. */
-	if (b->o.max_clients > CLIENT_RECVQ)
-		log_warn("--max-clients %u is above the %d requests the client "
-			 "socket queues: with that many connections at once, "
-			 "nng may keep closed ones",
-		    b->o.max_clients, CLIENT_RECVQ);
-	if (table_init(&c->client, "client", b->o.max_clients, b->client) ||
-	    table_init(&c->events, "events", b->o.max_clients, b->events))
-		return -EIO;
+	if (table_init(c, &c->client, "client", b, CUB_SOCK_CLIENT,
+		SP_PROTO_REP, SP_PROTO_REQ, 0, CLIENT_MSG_MAX) ||
+	    table_init(c, &c->events, "events", b, CUB_SOCK_EVENTS,
+		SP_PROTO_PUB, SP_PROTO_SUB, EP_EVENTS, SUB_INPUT_MAX))
+		return -EADDRINUSE;
 	return 0;
 }
 
+static void
+table_fini(struct clients *c, struct conn_table *t)
+{
+	while (t->n)
+		conn_close(c, t, &t->pool[t->live[0]]);
+	if (t->lfd >= 0) {
+		close(t->lfd);
+		if (t->path[0])
+			unlink(t->path);
+	}
+	free(t->pool);
+	free(t->live);
+	free(t->free);
+	free(t->counts);
+}
+
+/* After every thread that may reply is gone. */
 void
 clients_fini(struct broker *b)
 {
-	if (!b->cl)
+	struct clients *c = b->cl;
+
+	if (!c)
 		return;
-	free(b->cl->client.conns);
-	free(b->cl->client.counts);
-	free(b->cl->events.conns);
-	free(b->cl->events.counts);
-	free(b->cl);
+	if (c->ep >= 0) {
+		table_fini(c, &c->client);
+		table_fini(c, &c->events);
+		close(c->ep);
+	}
+	if (c->spare >= 0)
+		close(c->spare);
+	free(c);
 	b->cl = NULL;
 }
 
-/* Close client pipe id: ours to close, so its slot is free at once. */
-static void
-client_close(struct clients *c, nng_pipe p)
-{
-	slot_free(&c->client, (uint32_t)nng_pipe_id(p));
-	nng_pipe_close(p);
-}
-
 /*
- * Note a request's receipt, and keep in req what its reply needs: its
- * connection and nng's routing header.  Main thread.
- */
-void
-clients_request(struct broker *b, nng_msg *msg, struct client_req *req)
-{
-	struct clients *c = b->cl;
-	struct conn_table *t = &c->client;
-	int64_t now = now_ms();
-	struct conn *k;
-	int i;
-
-	req->pipe = nng_msg_get_pipe(msg);
-	req->hdrlen = nng_msg_header_len(msg);
-	req->drop = req->hdrlen > sizeof(req->hdr);
-	if (!req->drop)
-		memcpy(req->hdr, nng_msg_header(msg), req->hdrlen);
-	pthread_mutex_lock(&t->lock);
-	if ((i = slot_of(t, (uint32_t)nng_pipe_id(req->pipe))) >= 0) {
-		k = &t->conns[i];
-		k->last_ms = now;
-		if (now - k->win_ms >= 1000) {
-			k->win_ms = now;
-			k->nwin = 0;
-		}
-		if (++k->nwin > CLIENT_BURST) {
-			req->drop = true;
-			t->penalties[t->penalty_next++ % PENALTIES] =
-			    (struct penalty){k->pid, now + CLIENT_PENALTY_MS};
-		}
-	}
-	pthread_mutex_unlock(&t->lock);
-}
-
-/*
- * Send the reply to the request req describes, without blocking: the
- * raw REP queues it on its connection, or drops it when that queue is
- * full.  Any thread, at any time after the request (the connection may
- * be gone by then: nng then drops the reply).
+ * Send the reply to the request req describes, without blocking: queued
+ * on its connection and written as far as the socket takes it.  Any
+ * thread, at any time after the request (the connection may be gone by
+ * then: the reply is dropped).
  */
 int
 clients_reply(
     struct broker *b, const struct client_req *req, const void *buf, size_t len)
 {
 	struct clients *c = b->cl;
-	uint32_t id = (uint32_t)nng_pipe_id(req->pipe);
-	nng_msg *m = NULL;
-	uint64_t n;
-	int r;
+	struct conn_table *t = &c->client;
+	size_t unread_bytes;
+	uint64_t n, pid;
+	unsigned unread;
+	struct conn *k;
+	int r = 0;
 
-	if (req->drop) {
-		n = __atomic_add_fetch(&c->dropped, 1, __ATOMIC_RELAXED);
-		client_close(c, req->pipe);
-		if (log_due(n))
-			log_warn("client connection %" PRIu32 " does not read "
-				 "its replies (over %d requests within a "
-				 "second): reply dropped, connection closed "
-				 "(%" PRIu64 " dropped so far)",
-			    id, CLIENT_BURST, n);
+	pthread_mutex_lock(&c->lock);
+	if (!(k = conn_get(t, req->conn))) {
+		pthread_mutex_unlock(&c->lock);
 		return -ECONNRESET;
 	}
-	if ((r = nng_msg_alloc(&m, 0)) ||
-	    (r = nng_msg_header_append(m, req->hdr, req->hdrlen)) ||
-	    (r = nng_msg_append(m, buf, len)) ||
-	    (r = nng_sendmsg(b->client, m, NNG_FLAG_NONBLOCK))) {
-		if (m)
-			nng_msg_free(m);
-		client_close(c, req->pipe);
+	pid = k->pid;
+	unread = k->tx.n;
+	unread_bytes = k->tx.bytes;
+	if (req->drop) {
+		conn_close(c, t, k);
+		pthread_mutex_unlock(&c->lock);
+		n = __atomic_add_fetch(&c->dropped, 1, __ATOMIC_RELAXED);
+		if (log_due(n))
+			log_warn("client connection from pid %" PRIu64 " does "
+				 "not read its replies (over %d requests "
+				 "within a second): reply dropped, connection "
+				 "closed (%" PRIu64 " dropped so far)",
+			    pid, CLIENT_BURST, n);
+		return -ECONNRESET;
+	}
+	if (k->tx.n >= REPLY_QUEUE ||
+	    (k->tx.n && k->tx.bytes + len > REPLY_QUEUE_BYTES)) {
+		conn_close(c, t, k);
+		pthread_mutex_unlock(&c->lock);
+		n = __atomic_add_fetch(&c->unread, 1, __ATOMIC_RELAXED);
+		if (log_due(n))
+			log_warn("client connection from pid %" PRIu64 " does "
+				 "not read its replies (%u unread, %zu "
+				 "bytes): connection closed (%" PRIu64
+				 " so far)",
+			    pid, unread, unread_bytes, n);
+		return -ECONNRESET;
+	}
+	if ((r = sp_txq_push(&k->tx, req->hdr, req->hdrlen, buf, len)))
+		conn_close(c, t, k);
+	else if (!conn_flush(c, t, k))
+		r = -ECONNRESET;
+	pthread_mutex_unlock(&c->lock);
+	if (r == -ENOMEM) {
 		n = __atomic_add_fetch(&c->failed, 1, __ATOMIC_RELAXED);
 		if (log_due(n))
-			log_warn("reply to client connection %" PRIu32 ": %s; "
-				 "connection closed (%" PRIu64 " so far)",
-			    id, nng_strerror(r), n);
-		return -EIO;
+			log_warn("reply to client connection from pid %" PRIu64
+				 ": %s; connection closed (%" PRIu64 " so far)",
+			    pid, strerror(-r), n);
 	}
-	return 0;
+	return r;
+}
+
+/* Send an event (topic and frame in msg) to every subscriber whose queue
+ * has room.  Any thread. */
+void
+clients_publish(struct broker *b, const void *msg, size_t len)
+{
+	struct clients *c = b->cl;
+	struct conn_table *t = &c->events;
+	unsigned i, missed = 0;
+	struct conn *k;
+	uint64_t n;
+
+	pthread_mutex_lock(&c->lock);
+	for (i = 0; i < t->n;) {
+		k = &t->pool[t->live[i]];
+		if (!k->rx.hello) {
+			i++;
+			continue;
+		}
+		if (k->tx.n >= EVENT_QUEUE ||
+		    (k->tx.n && k->tx.bytes + len > EVENT_QUEUE_BYTES)) {
+			missed++;
+			i++;
+			continue;
+		}
+		if (sp_txq_push(&k->tx, NULL, 0, msg, len) ||
+		    !conn_flush(c, t, k)) {
+			if (k->used)
+				conn_close(c, t, k);
+			continue; /* live[i] is another now */
+		}
+		i++;
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (missed) {
+		n = __atomic_add_fetch(
+		    &c->ev_dropped, missed, __ATOMIC_RELAXED);
+		/* Logged when the count passes a power of two. */
+		if (64 - __builtin_clzll(n) !=
+		    (n - missed ? 64 - __builtin_clzll(n - missed) : 0))
+			log_warn("%u events subscribers do not read: event "
+				 "dropped for them (%" PRIu64 " so far)",
+			    missed, n);
+	}
 }

@@ -141,8 +141,7 @@ kill -TERM "$BROKER_PID"
 for _ in $(seq 1 100); do kill -0 "$BROKER_PID" 2>/dev/null || break; sleep 0.1; done
 kill -0 "$BROKER_PID" 2>/dev/null && fail "cubicled did not stop"
 ln -sf "$CUB_BUILD/plugins/testing/evctr_path.so" "$CUB_BUILD/plugins/testing/evctr_cub.so" "$T/plugins/"
-LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}suppressions=$CUB_LIB/lsan-broker.supp" \
-	"$CUB_BUILD/broker/cubicled" --socket-dir "$T/s" --state-dir "$T/st" \
+"$CUB_BUILD/broker/cubicled" --socket-dir "$T/s" --state-dir "$T/st" \
 	--pin-root "$T/pins" --plugin-dir "$T/plugins" \
 	--worker "$CUB_BUILD/workers/cubicle-worker" >>"$T/broker.log" 2>&1 &
 BROKER_PID=$!

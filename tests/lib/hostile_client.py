@@ -24,6 +24,17 @@ hold connections open, send bytes the SDK would refuse.
   hostile_client.py SOCKDIR subs CONNS SECONDS
       open CONNS events subscriptions and hold them for SECONDS; prints
       "subs: N connected" once they are all opened.
+  hostile_client.py SOCKDIR churn SECONDS HOLD
+      for SECONDS, hold HOLD client and HOLD events connections (SP header
+      sent) and redial at once each one the broker closes; past the
+      broker's per-process cap each new one evicts another.  Prints
+      "churn: N connections, F failed".
+  hostile_client.py SOCKDIR wire CASE
+      one wire-level violation on a connection, then wait (up to 30 s)
+      for the broker to close it; prints "CASE: closed" or "CASE: open".
+      CASE: badhdr, badproto, subonreq, reqonpub, toolong, truncated,
+      badtype, nobacktrace, short, unread, silent, idle-hello (a header and
+      nothing else: kept, so this one prints "open" after 15 s), good.
 """
 import os
 import resource
@@ -270,13 +281,150 @@ def cmd_subs(sockdir, conns, seconds):
     time.sleep(float(seconds))
 
 
+def cmd_churn(sockdir, seconds, hold):
+    """HOLD connections to each socket; each one the broker closes is
+    redialed at once (nng's dialers wait ~100 ms): past the 32 per process,
+    every connection evicts another, which comes straight back."""
+    raise_nofile()
+    paths = [(os.path.join(sockdir, "cubicled.sock"), REQ0),
+             (os.path.join(sockdir, "events.sock"), SUB0)]
+    poller = select.poll()
+    byfd = {}
+    n = failed = 0
+
+    def dial(path, proto):
+        nonlocal n, failed
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            s.settimeout(5.0)
+            s.connect(path)
+            s.sendall(hello(proto))
+        except OSError:
+            s.close()
+            failed += 1
+            return False
+        poller.register(s, select.POLLRDHUP)
+        byfd[s.fileno()] = (s, path, proto)
+        n += 1
+        return True
+
+    end = time.monotonic() + float(seconds)
+    for path, proto in paths:
+        for _ in range(int(hold)):
+            dial(path, proto)
+    want = 2 * int(hold)
+    while time.monotonic() < end:
+        for fd, ev in poller.poll(100):
+            s, path, proto = byfd.pop(fd)
+            poller.unregister(fd)
+            s.close()
+            dial(path, proto)
+        # Redial what failed to connect.
+        while len(byfd) < want and time.monotonic() < end:
+            if not dial(*paths[len(byfd) % 2]):
+                break
+    for s, _, _ in byfd.values():
+        s.close()
+    print("churn: %d connections, %d failed" % (n, failed), flush=True)
+
+
+def hello(proto):
+    return b"\x00SP\x00" + struct.pack(">H", proto) + b"\x00\x00"
+
+
+def closed_by_peer(s, seconds):
+    """True if the peer closes s within seconds (what it sends is read)."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        s.settimeout(max(0.1, end - time.monotonic()))
+        try:
+            if not s.recv(65536):
+                return True
+        except socket.timeout:
+            return False
+        except OSError:
+            return True
+    return False
+
+
+def hangup_seen(s, seconds):
+    """True if the peer closes s within seconds; nothing is read."""
+    poller = select.poll()
+    poller.register(s, select.POLLRDHUP)
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        for _, ev in poller.poll(200):
+            if ev & (select.POLLRDHUP | select.POLLHUP | select.POLLERR):
+                return True
+    return False
+
+
+def cmd_wire(sockdir, case):
+    cpath = os.path.join(sockdir, "cubicled.sock")
+    epath = os.path.join(sockdir, "events.sock")
+    ping = mp([0, 7, "ping", {}])
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(epath if case == "reqonpub" else cpath)
+    wait = 30.0
+    if case == "badhdr":
+        s.sendall(b"\x00SQ\x00\x00\x30\x00\x00")
+    elif case == "badproto":
+        s.sendall(hello(REP0))
+    elif case in ("subonreq",):
+        s.sendall(hello(SUB0))
+    elif case == "reqonpub":
+        s.sendall(hello(REQ0))
+    elif case == "toolong":
+        s.sendall(hello(REQ0) + b"\x01" + struct.pack(">Q", 1 << 40))
+    elif case == "truncated":
+        s.sendall(hello(REQ0) + b"\x01" + struct.pack(">Q", 100) + b"x" * 10)
+        s.close()
+        print("truncated: closed", flush=True)
+        return
+    elif case == "badtype":
+        s.sendall(hello(REQ0) + b"\x02" + struct.pack(">Q", 4) +
+                  struct.pack(">I", 0x80000001))
+    elif case == "nobacktrace":
+        body = struct.pack(">I", 1) * 9 + ping
+        s.sendall(hello(REQ0) + b"\x01" + struct.pack(">Q", len(body)) + body)
+    elif case == "short":
+        s.sendall(hello(REQ0) + b"\x01" + struct.pack(">Q", 2) + b"\x80\x00")
+    elif case == "silent":
+        pass
+    elif case == "unread":
+        # Under the rate limit (1000 a second), never read: the replies
+        # (help text) overflow the socket buffer, then the broker's queue.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.sendall(hello(REQ0) + b"".join(
+            sp_frame(i, mp([0, i, "request", {"words": ["?"]}]))
+            for i in range(900)))
+        print("unread: %s" % ("closed" if hangup_seen(s, 120) else "open"),
+              flush=True)
+        return
+    elif case == "idle-hello":
+        s.sendall(hello(REQ0))
+        wait = 15.0
+    elif case == "good":
+        s.sendall(hello(REQ0) + sp_frame(5, ping))
+        s.settimeout(10)
+        recv_exact(s, 8)
+        reply = sp_recv(s)
+        ok = reply[:4] == struct.pack(">I", 5 | 0x80000000)
+        print("good: %s" % ("answered" if ok else "bad reply %r" % reply[:16]))
+        return
+    else:
+        sys.exit("unknown case " + case)
+    print("%s: %s" % (case, "closed" if closed_by_peer(s, wait) else "open"),
+          flush=True)
+
+
 def main():
     if len(sys.argv) < 3:
         sys.exit(__doc__)
     sockdir, cmd, args = sys.argv[1], sys.argv[2], sys.argv[3:]
     cmds = {"badutf8": cmd_badutf8, "flood": cmd_flood, "idle": cmd_idle,
             "deaf-sub": cmd_deaf_sub, "pipeline-close": cmd_pipeline_close,
-            "subs": cmd_subs}
+            "subs": cmd_subs, "churn": cmd_churn, "wire": cmd_wire}
     if cmd not in cmds:
         sys.exit(__doc__)
     cmds[cmd](sockdir, *args)

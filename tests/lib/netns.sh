@@ -111,8 +111,7 @@ broker_start() {
 	mkdir -p "$T/plugins" "$T/s" "$T/st"
 	local p
 	for p in "${PLUGINS[@]}"; do ln -sf "$p" "$T/plugins/"; done
-	LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}suppressions=$CUB_LIB/lsan-broker.supp" \
-		"$CUB_BUILD/broker/cubicled" --socket-dir "$T/s" --state-dir "$T/st" \
+	"$CUB_BUILD/broker/cubicled" --socket-dir "$T/s" --state-dir "$T/st" \
 		--pin-root "$T/pins" --plugin-dir "$T/plugins" \
 		--worker "$CUB_BUILD/workers/cubicle-worker" \
 		${CUB_BROKER_ARGS:-} >>"$T/broker.log" 2>&1 &
