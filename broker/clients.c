@@ -62,6 +62,12 @@
 #define EVENT_QUEUE 256 /* events queued per subscriber */
 #define EVENT_QUEUE_BYTES (1u << 20)
 #define HELLO_MS 10000      /* to send the SP header */
+#define BODY_MS 10000       /* to finish a message once its length came */
+/* Unfinished messages over BIG_BODY bytes are held at most HELD_MAX bytes
+ * in all (a client that sends all of an 8 MiB message but its last byte,
+ * from every connection it may have, held gigabytes). */
+#define BIG_BODY 65536
+#define HELD_MAX (16 * (size_t)CUB_MSG_MAX)
 #define SUB_INPUT_MAX 65536 /* bytes a subscriber may send (it sends none) */
 #define BACKTRACE_MAX 8     /* 4-byte words before the request id (nng's TTL) */
 #define ACCEPT_MAX 4096     /* accepts per call (the backlog is SOMAXCONN) */
@@ -89,6 +95,8 @@ struct conn {
 	int64_t last_ms;  /* last request (or the connect) */
 	int64_t win_ms;   /* start of the current one-second window */
 	unsigned nwin;    /* requests in it */
+	int64_t body_ms; /* its unfinished message's length came, or 0 */
+	size_t held;     /* of it counted in clients.held (over BIG_BODY) */
 	struct sp_rx rx;
 	struct sp_txq tx;
 };
@@ -127,6 +135,7 @@ struct clients {
 	int ep;
 	int spare; /* an fd given up to accept-and-close when out of fds */
 	int64_t sweep_ms; /* next look for silent connections, 0: none */
+	size_t held;      /* bytes of unfinished big messages, all tables */
 	struct conn_table client, events;
 	uint64_t dropped, unread, failed, ev_dropped;
 };
@@ -168,6 +177,9 @@ conn_close(struct clients *c, struct conn_table *t, struct conn *k)
 	epoll_ctl(c->ep, EPOLL_CTL_DEL, k->fd, NULL);
 	close(k->fd);
 	sp_rx_free(&k->rx);
+	c->held -= k->held;
+	k->held = 0;
+	k->body_ms = 0;
 	sp_txq_free(&k->tx);
 	last = t->live[--t->n];
 	t->live[k->pos] = last;
@@ -397,6 +409,23 @@ sweep(struct clients *c, int64_t now)
 		}
 		for (i = 0; i < t->n;) {
 			k = &t->pool[t->live[i]];
+			if (k->rx.hello && k->body_ms) {
+				due = k->body_ms + BODY_MS;
+				if (now < due) {
+					next = next && next < due ? next : due;
+					i++;
+					continue;
+				}
+				n = ++t->silent;
+				if (log_due(n))
+					log_warn("%s connection from pid %" PRIu64
+						 " did not finish a message "
+						 "within %d s: closed (%" PRIu64
+						 " so far)",
+					    t->what, k->pid, BODY_MS / 1000, n);
+				conn_close(c, t, k);
+				continue;
+			}
 			if (k->rx.hello) {
 				i++;
 				continue;
@@ -479,6 +508,25 @@ conn_input(struct broker *b, struct conn_table *t, uint64_t id, int *budget)
 		    why, sizeof(why));
 		switch (r) {
 		case SP_RX_AGAIN:
+			if (!k->rx.body || k->body_ms)
+				return;
+			/* A message's length came: it has BODY_MS to arrive,
+			 * and a big one must fit in what all may hold. */
+			k->body_ms = now_ms();
+			if (!c->sweep_ms || c->sweep_ms > k->body_ms + BODY_MS)
+				c->sweep_ms = k->body_ms + BODY_MS;
+			if (k->rx.len <= BIG_BODY)
+				return;
+			if (c->held + k->rx.len > HELD_MAX) {
+				snprintf(why, sizeof(why),
+				    "a message of %zu bytes while clients "
+				    "hold %zu bytes of unfinished messages "
+				    "(at most %zu)",
+				    k->rx.len, c->held, HELD_MAX);
+				break;
+			}
+			k->held = k->rx.len;
+			c->held += k->held;
 			return;
 		case SP_RX_HELLO:
 			continue;
@@ -488,6 +536,9 @@ conn_input(struct broker *b, struct conn_table *t, uint64_t id, int *budget)
 		case SP_RX_BAD:
 			break;
 		case SP_RX_MSG:
+			c->held -= k->held;
+			k->held = 0;
+			k->body_ms = 0;
 			if (t == &c->events) {
 				/* A SUB sends nothing; what it does send is
 				 * read and dropped, up to max_msg at a time. */
