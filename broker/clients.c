@@ -227,9 +227,26 @@ victim(struct conn_table *t, uint64_t pid)
 			}
 		}
 	}
+	if (same >= CONNS_PER_PROCESS) {
+		for (i = 0; i < t->n; i++) {
+			k = &t->pool[t->live[i]];
+			if (k->pid == vpid && (!v || k->last_ms < v->last_ms))
+				v = k;
+		}
+		return v;
+	}
+	/*
+	 * The least recently active connection of the processes that hold
+	 * the most, all of them: a tie (a client dialing each connection
+	 * from a new process holds one per pid) must not fall on whichever
+	 * pid happens to come first, which conn_close() makes the newest.
+	 */
 	for (i = 0; i < t->n; i++) {
 		k = &t->pool[t->live[i]];
-		if (k->pid == vpid && (!v || k->last_ms < v->last_ms))
+		h = pid_hash(k->pid) & (t->hsize - 1);
+		while (t->counts[h].pid != k->pid)
+			h = (h + 1) & (t->hsize - 1);
+		if (t->counts[h].n == most && (!v || k->last_ms < v->last_ms))
 			v = k;
 	}
 	return v;
