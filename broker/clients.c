@@ -702,8 +702,11 @@ clients_init(struct broker *b)
 	if (table_init(c, &c->client, "client", b, CUB_SOCK_CLIENT,
 		SP_PROTO_REP, SP_PROTO_REQ, 0, CLIENT_MSG_MAX) ||
 	    table_init(c, &c->events, "events", b, CUB_SOCK_EVENTS,
-		SP_PROTO_PUB, SP_PROTO_SUB, EP_EVENTS, SUB_INPUT_MAX))
+		SP_PROTO_PUB, SP_PROTO_SUB, EP_EVENTS, SUB_INPUT_MAX)) {
+		/* Leave no socket file of ours behind a refused start. */
+		clients_fini(b);
 		return -EADDRINUSE;
+	}
 	return 0;
 }
 
