@@ -426,28 +426,14 @@ sweep(struct clients *c, int64_t now)
 		}
 		for (i = 0; i < t->n;) {
 			k = &t->pool[t->live[i]];
-			if (k->rx.hello && k->body_ms) {
-				due = k->body_ms + BODY_MS;
-				if (now < due) {
-					next = next && next < due ? next : due;
-					i++;
-					continue;
-				}
-				n = ++t->silent;
-				if (log_due(n))
-					log_warn("%s connection from pid %" PRIu64
-						 " did not finish a message "
-						 "within %d s: closed (%" PRIu64
-						 " so far)",
-					    t->what, k->pid, BODY_MS / 1000, n);
-				conn_close(c, t, k);
-				continue;
-			}
-			if (k->rx.hello) {
+			/* Each connection has one deadline: its SP header, or
+			 * the message whose length came. */
+			if (k->rx.hello && !k->body_ms) {
 				i++;
 				continue;
 			}
-			due = k->start_ms + HELLO_MS;
+			due = k->rx.hello ? k->body_ms + BODY_MS
+					  : k->start_ms + HELLO_MS;
 			if (now < due) {
 				next = next && next < due ? next : due;
 				i++;
@@ -456,9 +442,12 @@ sweep(struct clients *c, int64_t now)
 			n = ++t->silent;
 			if (log_due(n))
 				log_warn("%s connection from pid %" PRIu64
-					 " sent no SP header within %d s: "
-					 "closed (%" PRIu64 " so far)",
-				    t->what, k->pid, HELLO_MS / 1000, n);
+					 " %s within %d s: closed (%" PRIu64
+					 " so far)",
+				    t->what, k->pid,
+				    k->rx.hello ? "did not finish a message"
+						: "sent no SP header",
+				    (k->rx.hello ? BODY_MS : HELLO_MS) / 1000, n);
 			conn_close(c, t, k); /* live[i] is another now */
 		}
 	}

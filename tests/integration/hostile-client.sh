@@ -31,37 +31,6 @@ timed() {
 	printf '%s\n' "$out"
 }
 
-# fds_below N: wait (a generous 10 s) until the broker holds fewer than N
-# fds; sets nfd to the last count.  The broker closes what it refuses or
-# evicts at once; its workers' fds can still move.
-fds_below() {
-	for _ in $(seq 1 100); do
-		nfd=$(ls "/proc/$BROKER_PID/fd" | wc -l)
-		[ "$nfd" -lt "$1" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
-# fds_settled: wait (up to 10 s) until the broker's fd count stays the same
-# for half a second (the clients of an earlier test exiting, a worker
-# restarting).  Sets nfd.
-fds_settled() {
-	local last=-1 same=0
-	for _ in $(seq 1 100); do
-		nfd=$(ls "/proc/$BROKER_PID/fd" | wc -l)
-		if [ "$nfd" = "$last" ]; then
-			same=$((same + 1))
-			[ "$same" -ge 5 ] && return 0
-		else
-			same=0
-			last=$nfd
-		fi
-		sleep 0.1
-	done
-	return 1
-}
-
 # 17. An error reply carries the request's msgid even when the request
 # did not decode: the sender sees the real reason, not "malformed answer".
 test_msgid() {
