@@ -64,7 +64,7 @@ broker_wake(struct broker *b)
 static int
 main_loop(struct broker *b)
 {
-	static struct pollfd pfd[3 + 2 * 1024];
+	static struct pollfd pfd[4 + 2 * 1024];
 	struct signalfd_siginfo si;
 	char drain[64];
 	bool more = false;
@@ -91,6 +91,9 @@ main_loop(struct broker *b)
 			n = nlog = 0;
 		}
 		n += 3 + nlog;
+		if (netmon_fd(b) >= 0)
+			pfd[n++] = (struct pollfd){
+			    .fd = netmon_fd(b), .events = POLLIN};
 		pthread_mutex_unlock(&b->state_lock);
 		if (poll(pfd, (nfds_t)n, t) < 0 && errno != EINTR) {
 			log_errno(-errno, "poll");
@@ -105,6 +108,8 @@ main_loop(struct broker *b)
 		/* A bounded batch: clients that keep the sockets busy do not
 		 * keep signals, supervision and the slow path waiting. */
 		more = clients_poll(b);
+		/* Netdev events: a bounded batch too (netmon.c). */
+		more |= netmon_poll(b);
 	}
 	pthread_mutex_unlock(&b->state_lock);
 	return 0;
@@ -428,6 +433,8 @@ main(int argc, char **argv)
 	raise_nofile(b);
 	if (clients_init(b))
 		return 1;
+	if (netmon_init(b))
+		return 1;
 	pthread_mutex_lock(&b->state_lock);
 	r = sup_init(b) || broker_load(b);
 	pthread_mutex_unlock(&b->state_lock);
@@ -442,5 +449,6 @@ main(int argc, char **argv)
 	    "stopping on signal %d; the dataplane stays in place", b->stop);
 	broker_shutdown(b);
 	clients_fini(b);
+	netmon_fini(b);
 	return 0;
 }
