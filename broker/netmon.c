@@ -240,8 +240,10 @@ emit(struct broker *b, uint32_t kind, const struct netdev *d, const char *old,
 				netq_put(s, c, NULL, &ev);
 		}
 	}
+	/* A netdev removed while up goes down with it (d's flags are its
+	 * last ones); one removed while down was reported down already. */
 	if (kind != CUB_NETDEV_UP && kind != CUB_NETDEV_DOWN &&
-	    kind != CUB_NETDEV_REMOVED)
+	    !(kind == CUB_NETDEV_REMOVED && dev_up(d)))
 		return;
 	for (c = b->cubes; c; c = c->next)
 		for (p = c->ports; p; p = p->next)
