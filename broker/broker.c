@@ -159,6 +159,9 @@ usage(FILE *f)
 	    "cubes\n"
 	    "                     pinned by an earlier run instead of "
 	    "refusing to start\n"
+	    "  --netlink-rcvbuf N receive buffer of the rtnetlink socket "
+	    "(default\n"
+	    "                     4194304); an overrun costs a re-dump\n"
 	    "  --debug            log debug messages\n",
 	    CUB_PLUGIN_DIR, CUB_WORKER_BIN);
 }
@@ -285,6 +288,7 @@ main(int argc, char **argv)
 	    {"max-service-map-bytes", required_argument, NULL, 'M'},
 	    {"max-clients", required_argument, NULL, 'm'},
 	    {"discard-strays", no_argument, NULL, 'D'},
+	    {"netlink-rcvbuf", required_argument, NULL, 'N'},
 	    {"debug", no_argument, NULL, 'd'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -382,6 +386,16 @@ main(int argc, char **argv)
 			break;
 		case 'D':
 			b->o.discard_strays = true;
+			break;
+		case 'N':
+			if (cubi_parse_uint(optarg, 1024, 1u << 30, &v)) {
+				fprintf(stderr,
+				    "cubicled: --netlink-rcvbuf: '%s' is not a "
+				    "number of bytes from 1024 to 2^30\n",
+				    optarg);
+				return 1;
+			}
+			b->o.netlink_rcvbuf = (unsigned)v;
 			break;
 		case 'd':
 			b->o.log_level = LOG_P_DEBUG;

@@ -59,6 +59,7 @@ struct broker_opts {
 	uint64_t max_service_map_bytes; /* maps of all cubes of a service */
 	unsigned max_clients;           /* client connections held at once */
 	bool discard_strays; /* no store: detach and unpin what is pinned */
+	unsigned netlink_rcvbuf; /* rtnetlink socket's bytes (netmon.c) */
 };
 
 struct clients; /* clients.c */

@@ -81,6 +81,12 @@ struct netmon {
 	uint32_t seq, dump_seq;
 	enum nm_dump dumping;
 	bool resync; /* an overrun: dump again when this dump ends */
+	/* The kernel flagged the current dump part inconsistent (changes
+	 * while it ran, NLM_F_DUMP_INTR): it may have skipped entries that
+	 * exist, so it removes nothing, and another dump follows. */
+	bool dump_intr;
+	/* So a dump part removes only after a quiet run: under constant
+	 * churn, entries whose removal was lost stay until churn pauses. */
 	bool synced; /* the first dump ended: changes are events */
 	unsigned gen;
 	struct netdev *devs;
@@ -448,6 +454,7 @@ dump_request(struct netmon *nm, uint16_t type)
 	struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
 
 	nm->dump_seq = req.h.nlmsg_seq;
+	nm->dump_intr = false;
 	if (sendto(nm->fd, &req, req.h.nlmsg_len, 0,
 		(struct sockaddr *)&kernel, sizeof(kernel)) < 0)
 		return -errno;
@@ -481,7 +488,7 @@ dump_done(struct broker *b)
 	int r;
 
 	if (nm->dumping == NM_LINKS) {
-		for (d = nm->devs; d; d = next) {
+		for (d = nm->devs; d && !nm->dump_intr; d = next) {
 			next = d->next;
 			if (d->gen != nm->gen)
 				dev_remove(b, d);
@@ -495,13 +502,15 @@ dump_done(struct broker *b)
 		nm->dumping = NM_ADDRS;
 		return;
 	}
-	for (d = nm->devs; d; d = d->next)
+	for (d = nm->devs; d && !nm->dump_intr; d = d->next)
 		for (i = 0; i < d->naddrs;)
 			if (d->addrs[i].gen != nm->gen)
 				addr_drop(b, d, &d->addrs[i]);
 			else
 				i++;
 	nm->dumping = NM_IDLE;
+	if (nm->dump_intr && !nm->synced)
+		return; /* the first dump again: the table is not complete */
 	if (!nm->synced)
 		log_info("netdevs: %u tracked", nm->ndevs);
 	nm->synced = true;
@@ -516,7 +525,13 @@ on_message(struct broker *b, const struct nlmsghdr *h)
 	if (ours && h->nlmsg_seq != nm->dump_seq)
 		return; /* an abandoned dump's */
 	if (ours && (h->nlmsg_flags & NLM_F_DUMP_INTR))
-		nm->resync = true;
+		nm->resync = nm->dump_intr = true;
+	/* A change while a dump part runs: the part may have skipped an
+	 * entry that exists (the kernel's address dump resumes by
+	 * position, and does not always flag it). */
+	if (!ours && nm->dumping != NM_IDLE && h->nlmsg_type >= RTM_NEWLINK &&
+	    h->nlmsg_type <= RTM_DELADDR)
+		nm->resync = nm->dump_intr = true;
 	switch (h->nlmsg_type) {
 	case NLMSG_DONE:
 		if (ours && nm->dumping != NM_IDLE)
@@ -565,6 +580,8 @@ netmon_poll(struct broker *b)
 		if (n < 0 && errno == ENOBUFS) {
 			/* Events were lost: dump everything again. */
 			nm->overruns++;
+			if (nm->dumping != NM_IDLE)
+				nm->dump_intr = true;
 			if (nm->overruns == 1 || !(nm->overruns % 100))
 				log_warn("netdevs: rtnetlink overrun (%llu so "
 					 "far); re-reading every netdev",
@@ -598,7 +615,7 @@ netmon_init(struct broker *b)
 	socklen_t salen = sizeof(sa);
 	int64_t deadline = now_ms() + NETMON_INIT_MS;
 	struct netmon *nm;
-	int rcvbuf = NETMON_RCVBUF, r;
+	int rcvbuf = (int)(b->o.netlink_rcvbuf ?: NETMON_RCVBUF), r;
 	struct pollfd pfd;
 
 	if (!(nm = calloc(1, sizeof(*nm))))
