@@ -246,8 +246,9 @@ END_TEST
 /* The words the CLI and the broker interpret are reserved names (16). */
 START_TEST(reserved_words)
 {
-	static const char *const words[] = {"events", "cubes", "services", "netdevs",
-	    "cube", "ping", "show", "help", "?", "add", "del", "set", NULL};
+	static const char *const words[] = {"events", "cubes", "services",
+	    "netdevs", "cube", "ping", "show", "help", "?", "add", "del", "set",
+	    NULL};
 	struct cli_cmd c;
 	char err[256];
 	unsigned i;
