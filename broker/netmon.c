@@ -311,6 +311,10 @@ on_link(struct broker *b, const struct nlmsghdr *h)
 
 	if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*ifi)) || ifi->ifi_index <= 0)
 		return;
+	/* AF_BRIDGE messages are about a bridge port, not the netdev: a
+	 * DELLINK of that family means it left its bridge. */
+	if (ifi->ifi_family != AF_UNSPEC)
+		return;
 	d = dev_find(nm, ifi->ifi_index);
 	if (h->nlmsg_type == RTM_DELLINK) {
 		if (d)

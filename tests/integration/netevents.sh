@@ -101,6 +101,27 @@ wait_status() {
 }
 ev_count() { cub hw0 show netdev_events; }
 
+# A bridge port leaving its bridge is an AF_BRIDGE RTM_DELLINK, not the
+# netdev going: veth2 (hw0's port2) in and out of a bridge makes no
+# "removed" nor "added", and stays in netdevs show.
+if ip link add br0 type bridge 2>/dev/null; then
+	base=$(log_total)
+	ip link set veth2 master br0
+	ip link set veth2 nomaster
+	ip link del br0
+	ip addr add 198.18.8.2/32 dev veth2
+	wait_line "$base" "port2: veth2 address 198.18.8.2/32 added"
+	! log_since "$base" | grep -qE 'veth2 (removed|added)$' ||
+		fail "leaving a bridge looked like veth2 going: $(log_since "$base")"
+	grep -q '"veth2"' <<<"$(cub netdevs show -o json)" ||
+		fail "veth2 left netdevs show when it left a bridge"
+	ip addr del 198.18.8.2/32 dev veth2
+	wait_line "$base" "port2: veth2 address 198.18.8.2/32 removed"
+	cub_log "veth2 in and out of a bridge: no removed/added event"
+else
+	cub_log "no bridge support here: the AF_BRIDGE check is skipped"
+fi
+
 base=$(log_total)
 ev0=$(ev_count)
 ip link set veth1 down
