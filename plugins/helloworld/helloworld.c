@@ -25,6 +25,16 @@
 
 #define HW_PORTS_MAX 2
 
+/* The test suite's hwhost (plugins/testing) is this plugin built with
+ * HW_HOST: a service that asks for every netdev's events (CUB_NETDEV_HOST). */
+#ifdef HW_HOST
+#define HW_NAME "hwhost"
+#define HW_NETDEV_EVENTS (CUB_NETDEV_ALL | CUB_NETDEV_HOST)
+#else
+#define HW_NAME "helloworld"
+#define HW_NETDEV_EVENTS CUB_NETDEV_ALL
+#endif
+
 struct hw_cube {
 	cub_map config;
 	cub_map pktins;
@@ -204,11 +214,13 @@ hw_packet_in(struct cub_cube *cube, uint32_t port, const void *data, size_t len)
 	    port, len);
 }
 
-/* "port1: veth1 down", "port1: veth1 address 198.18.0.9/32 added". */
+/* "port1: veth1 down", "port1: veth1 address 198.18.0.9/32 added"; "-"
+ * for a netdev no port of the cube uses (CUB_NETDEV_HOST). */
 static void
 hw_netdev_event(struct cub_cube *cube, const struct cub_netdev_event *ev)
 {
 	struct hw_cube *hw = cub_cube__priv(cube);
+	const char *port = ev->port[0] ? ev->port : "-";
 	uint32_t key = 0;
 
 	if (hw->loaded) {
@@ -219,15 +231,15 @@ hw_netdev_event(struct cub_cube *cube, const struct cub_netdev_event *ev)
 	case CUB_NETDEV_ADDR_ADDED:
 	case CUB_NETDEV_ADDR_REMOVED:
 		cub_cube__log(cube, CUB_LOG_INFO, "%s: %s address %s %s",
-		    ev->port, ev->name, ev->addr_str,
+		    port, ev->name, ev->addr_str,
 		    ev->kind == CUB_NETDEV_ADDR_ADDED ? "added" : "removed");
 		break;
 	case CUB_NETDEV_RENAMED:
 		cub_cube__log(cube, CUB_LOG_INFO, "%s: %s renamed to %s",
-		    ev->port, ev->old_name, ev->name);
+		    port, ev->old_name, ev->name);
 		break;
 	default:
-		cub_cube__log(cube, CUB_LOG_INFO, "%s: %s %s", ev->port,
+		cub_cube__log(cube, CUB_LOG_INFO, "%s: %s %s", port,
 		    ev->name, cub_netdev_kind__str(ev->kind));
 		break;
 	}
@@ -253,11 +265,11 @@ static const struct cub_plugin_ops hw_ops = {
 
 const struct cub_plugin cub_plugin_entry = {
     .abi = CUB_PLUGIN_ABI,
-    .name = "helloworld",
+    .name = HW_NAME,
     .description = "Polycube's two-port sample: DROP, SLOWPATH or FORWARD",
     .cube_size = sizeof(struct hw_cube),
     .schema = hw_schema,
     .ops = &hw_ops,
     .policy = HW_POLICY,
-    .netdev_events = CUB_NETDEV_ALL,
+    .netdev_events = HW_NETDEV_EVENTS,
 };

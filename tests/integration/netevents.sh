@@ -20,7 +20,8 @@
 MODE=${1:-}
 [ "$MODE" != overrun ] || export CUB_BROKER_ARGS="--netlink-rcvbuf 4096"
 
-PLUGINS+=("$CUB_BUILD/plugins/helloworld/helloworld.so")
+PLUGINS+=("$CUB_BUILD/plugins/helloworld/helloworld.so"
+	"$CUB_BUILD/plugins/testing/hwhost.so")
 need python3
 netns_hosts TC ca:veth1:198.18.0.1 cb:veth2:198.18.0.2 cc:veth3:198.18.0.3
 broker_start
@@ -33,6 +34,8 @@ EV=$!
 cub_ok helloworld add hw0
 cub_ok hw0 ports add port1 peer=veth1
 cub_ok hw0 ports add port2 peer=veth2
+# hh0: a host-wide service's cube (hwhost asks CUB_NETDEV_HOST), no ports.
+cub_ok hwhost add hh0
 
 if [ "$MODE" != overrun ]; then
 mac_of() { ip -o link show "$1" | grep -oE 'link/ether [0-9a-f:]+' | cut -d' ' -f2; }
@@ -173,6 +176,17 @@ done
 [ $(($(ev_count) - ev0)) = "$n" ] ||
 	fail "the worker counted $(($(ev_count) - ev0)) events, its log has $n lines"
 cub_log "veth1: down, address added, up, address removed, rename, delete: logged in order; veth3: nothing"
+# The host-wide service saw both, veth3 included, with no port.
+for l in "-: veth3 down" "-: veth3 address 198.18.9.3/32 added" \
+	"-: veth3 renamed to veth3r" "-: veth3r removed" "-: veth1 down"; do
+	for _ in $(seq 1 100); do
+		cub hh0 log show -o json | grep -qF "\"$l\"" && break
+		sleep 0.1
+	done
+	cub hh0 log show -o json | grep -qF "\"$l\"" ||
+		fail "host-wide hh0 lacks '$l': $(cub hh0 log show)"
+done
+cub_log "host-wide hwhost: sees veth3 and veth1, with no port"
 
 # port.down / port.up on events.sock, from the netdev's state.
 for _ in $(seq 1 100); do
