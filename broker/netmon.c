@@ -47,13 +47,13 @@
 #include "cubicle/proto.h"
 #include "log.h"
 
-#define NETMON_BUDGET 64	    /* datagrams a main-loop pass reads */
-#define NETMON_RCVBUF (4u << 20)    /* bytes; overruns start a re-dump */
-#define NETMON_DEVS_MAX 4096	    /* netdevs tracked */
-#define NETMON_ADDRS_MAX 8192	    /* addresses tracked per netdev */
-#define NETMON_INIT_MS 5000	    /* for the first dump, at start */
-#define NETQ_MAX 256		    /* events queued per service */
-#define NETQ_BATCH 64		    /* events in one netdev.event */
+#define NETMON_BUDGET 64         /* datagrams a main-loop pass reads */
+#define NETMON_RCVBUF (4u << 20) /* bytes; overruns start a re-dump */
+#define NETMON_DEVS_MAX 4096     /* netdevs tracked */
+#define NETMON_ADDRS_MAX 8192    /* addresses tracked per netdev */
+#define NETMON_INIT_MS 5000      /* for the first dump, at start */
+#define NETQ_MAX 256             /* events queued per service */
+#define NETQ_BATCH 64            /* events in one netdev.event */
 
 struct naddr {
 	uint8_t family, prefixlen;
@@ -168,8 +168,8 @@ netq_put(struct service *s, const struct cube *c, const struct bport *p,
 	struct netq_item *it;
 
 	if (!q && !(q = s->netq = calloc(1, sizeof(*q)))) {
-		log_err("service '%s': netdev event queue: out of memory",
-		    s->name);
+		log_err(
+		    "service '%s': netdev event queue: out of memory", s->name);
 		return;
 	}
 	q->matched++;
@@ -254,7 +254,8 @@ emit(struct broker *b, uint32_t kind, const struct netdev *d, const char *old,
 	for (c = b->cubes; c; c = c->next)
 		for (p = c->ports; p; p = p->next)
 			if (!p->cube_peer && p->ifindex == d->ifindex)
-				port_status_event(b, c, p, kind == CUB_NETDEV_UP);
+				port_status_event(
+				    b, c, p, kind == CUB_NETDEV_UP);
 }
 
 static void
@@ -282,8 +283,8 @@ dev_remove(struct broker *b, struct netdev *d)
 
 /* attrs of a message after its fixed header of hdrlen bytes */
 static void
-parse_attrs(const struct nlmsghdr *h, size_t hdrlen, struct rtattr **tb,
-    int max)
+parse_attrs(
+    const struct nlmsghdr *h, size_t hdrlen, struct rtattr **tb, int max)
 {
 	const struct rtattr *rta;
 	int len = (int)h->nlmsg_len - (int)NLMSG_LENGTH(hdrlen);
@@ -459,8 +460,8 @@ dump_request(struct netmon *nm, uint16_t type)
 
 	nm->dump_seq = req.h.nlmsg_seq;
 	nm->dump_intr = false;
-	if (sendto(nm->fd, &req, req.h.nlmsg_len, 0,
-		(struct sockaddr *)&kernel, sizeof(kernel)) < 0)
+	if (sendto(nm->fd, &req, req.h.nlmsg_len, 0, (struct sockaddr *)&kernel,
+		sizeof(kernel)) < 0)
 		return -errno;
 	return 0;
 }
@@ -624,18 +625,18 @@ netmon_init(struct broker *b)
 
 	if (!(nm = calloc(1, sizeof(*nm))))
 		return -ENOMEM;
-	nm->fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK,
-	    NETLINK_ROUTE);
+	nm->fd = socket(
+	    AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE);
 	if (nm->fd < 0) {
 		r = -errno;
 		free(nm);
 		return log_errno(r, "netdevs: rtnetlink socket");
 	}
 	/* As root, past rmem_max; an overrun only costs a re-dump. */
-	if (setsockopt(nm->fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf,
-		sizeof(rcvbuf)))
-		setsockopt(nm->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf,
-		    sizeof(rcvbuf));
+	if (setsockopt(
+		nm->fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)))
+		setsockopt(
+		    nm->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
 	if (bind(nm->fd, (struct sockaddr *)&sa, sizeof(sa)) ||
 	    getsockname(nm->fd, (struct sockaddr *)&sa, &salen)) {
 		r = -errno;
@@ -756,8 +757,8 @@ netmon_deliver(struct broker *b, struct service *s)
 
 /* The service's counts, for 'cubicle services'; b->state_lock held. */
 void
-netmon_service_stats(const struct service *s, uint64_t *sent,
-    uint64_t *dropped, uint64_t *queued)
+netmon_service_stats(const struct service *s, uint64_t *sent, uint64_t *dropped,
+    uint64_t *queued)
 {
 	*sent = s->netq ? s->netq->sent : 0;
 	*dropped = s->netq ? s->netq->dropped : 0;
@@ -780,8 +781,8 @@ used_by(struct broker *b, const struct netdev *d, char *buf, size_t len)
 			    (p->ifindex != d->ifindex &&
 				(p->ifindex || strcmp(p->peer, d->name))))
 				continue;
-			w = snprintf(buf + n, len - n, "%s%s:%s",
-			    n ? "," : "", c->name, p->name);
+			w = snprintf(buf + n, len - n, "%s%s:%s", n ? "," : "",
+			    c->name, p->name);
 			if (w < 0 || (size_t)w >= len - n)
 				return;
 			n += (size_t)w;
@@ -834,7 +835,8 @@ netmon_show(struct broker *b, const struct cub_val *words,
 		fmt_mac(d->mac, buf, sizeof(buf));
 		cub_val__set(e, "mac", cub_val__str(buf));
 		cub_val__set(e, "mtu", cub_val__uint(d->mtu));
-		cub_val__set(e, "state", cub_val__str(dev_up(d) ? "UP" : "DOWN"));
+		cub_val__set(
+		    e, "state", cub_val__str(dev_up(d) ? "UP" : "DOWN"));
 		addrs = cub_val__array();
 		for (j = 0; j < d->naddrs; j++) {
 			fmt_addr(&d->addrs[j], buf, sizeof(buf));

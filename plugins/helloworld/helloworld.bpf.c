@@ -77,8 +77,8 @@ hw_ingress(void *ctx, enum cub_hook hook)
 		if (cfg->nports != 2)
 			goto drop;
 		out_port = &s->key[1];
-		*out_port = cfg->port[0] == *in_port ? cfg->port[1]
-						     : cfg->port[0];
+		*out_port =
+		    cfg->port[0] == *in_port ? cfg->port[1] : cfg->port[0];
 		if (!cub_port_ifindex_at(out_port))
 			goto drop;
 		out_st = bpf_map_lookup_elem(&hw_stats, out_port);

@@ -174,8 +174,8 @@ hw_apply(struct cub_cube *cube, const struct cub_val *config, bool create)
 		    "cube '%s': helloworld has at most %d ports, not %u",
 		    cub_cube__name(cube), HW_PORTS_MAX, n);
 	for (i = 0; i < n; i++) {
-		if (cub_val__as_u64(cub_val__get(ports->arr.items[i], "index"),
-			&idx) ||
+		if (cub_val__as_u64(
+			cub_val__get(ports->arr.items[i], "index"), &idx) ||
 		    idx >= CUB_MAX_PORTS)
 			return cub_cube__set_error(cube, CUB_E_INTERNAL,
 			    "port '%s' has no valid index",
@@ -189,9 +189,10 @@ hw_apply(struct cub_cube *cube, const struct cub_val *config, bool create)
 		return r;
 	if ((r = cub_map__update(cube, &hw->config, &key, &cfg, 0)))
 		return r;
-	cub_cube__log(cube, CUB_LOG_INFO, "configuration %s: action %s, %u ports",
+	cub_cube__log(cube, CUB_LOG_INFO,
+	    "configuration %s: action %s, %u ports",
 	    create ? "applied (new)" : "changed",
-	    hw_action_names[cfg.action == HW_FORWARD	  ? 2
+	    hw_action_names[cfg.action == HW_FORWARD    ? 2
 			    : cfg.action == HW_SLOWPATH ? 1
 							: 0],
 	    n);
@@ -225,22 +226,23 @@ hw_netdev_event(struct cub_cube *cube, const struct cub_netdev_event *ev)
 
 	if (hw->loaded) {
 		hw->netdev_events++;
-		cub_map__update(cube, &hw->nevents, &key, &hw->netdev_events, 0);
+		cub_map__update(
+		    cube, &hw->nevents, &key, &hw->netdev_events, 0);
 	}
 	switch (ev->kind) {
 	case CUB_NETDEV_ADDR_ADDED:
 	case CUB_NETDEV_ADDR_REMOVED:
-		cub_cube__log(cube, CUB_LOG_INFO, "%s: %s address %s %s",
-		    port, ev->name, ev->addr_str,
+		cub_cube__log(cube, CUB_LOG_INFO, "%s: %s address %s %s", port,
+		    ev->name, ev->addr_str,
 		    ev->kind == CUB_NETDEV_ADDR_ADDED ? "added" : "removed");
 		break;
 	case CUB_NETDEV_RENAMED:
-		cub_cube__log(cube, CUB_LOG_INFO, "%s: %s renamed to %s",
-		    port, ev->old_name, ev->name);
+		cub_cube__log(cube, CUB_LOG_INFO, "%s: %s renamed to %s", port,
+		    ev->old_name, ev->name);
 		break;
 	default:
-		cub_cube__log(cube, CUB_LOG_INFO, "%s: %s %s", port,
-		    ev->name, cub_netdev_kind__str(ev->kind));
+		cub_cube__log(cube, CUB_LOG_INFO, "%s: %s %s", port, ev->name,
+		    cub_netdev_kind__str(ev->kind));
 		break;
 	}
 }

@@ -14,9 +14,9 @@
 #include <linux/types.h>
 
 enum {
-	HW_DROP = 0,	 /* default: a zeroed hw_config drops */
+	HW_DROP = 0,     /* default: a zeroed hw_config drops */
 	HW_SLOWPATH = 1, /* to the worker via cub_pktin, then drop */
-	HW_FORWARD = 2,	 /* out of the other port */
+	HW_FORWARD = 2,  /* out of the other port */
 };
 
 /* hw_config[0]. */
