@@ -162,6 +162,11 @@ usage(FILE *f)
 	    "  --netlink-rcvbuf N receive buffer of the rtnetlink socket "
 	    "(default\n"
 	    "                     4194304); an overrun costs a re-dump\n"
+	    "  --host-netdev-events SVC[,SVC...]\n"
+	    "                     services that may have every netdev's "
+	    "events\n"
+	    "                     (CUB_NETDEV_HOST); others get their "
+	    "ports' only\n"
 	    "  --debug            log debug messages\n",
 	    CUB_PLUGIN_DIR, CUB_WORKER_BIN);
 }
@@ -289,6 +294,7 @@ main(int argc, char **argv)
 	    {"max-clients", required_argument, NULL, 'm'},
 	    {"discard-strays", no_argument, NULL, 'D'},
 	    {"netlink-rcvbuf", required_argument, NULL, 'N'},
+	    {"host-netdev-events", required_argument, NULL, 'E'},
 	    {"debug", no_argument, NULL, 'd'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -386,6 +392,9 @@ main(int argc, char **argv)
 			break;
 		case 'D':
 			b->o.discard_strays = true;
+			break;
+		case 'E':
+			b->o.host_netdev_events = optarg;
 			break;
 		case 'N':
 			if (cubi_parse_uint(optarg, 1024, 1u << 30, &v)) {

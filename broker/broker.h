@@ -60,6 +60,8 @@ struct broker_opts {
 	unsigned max_clients;           /* client connections held at once */
 	bool discard_strays; /* no store: detach and unpin what is pinned */
 	unsigned netlink_rcvbuf; /* rtnetlink socket's bytes (netmon.c) */
+	/* Services allowed every netdev's events, comma-separated. */
+	const char *host_netdev_events;
 };
 
 struct clients; /* clients.c */
@@ -418,6 +420,9 @@ int netmon_fd(const struct broker *b);
 bool netmon_poll(struct broker *b);
 /* Whether the netdev of an attached port is up (IFF_UP, IFF_RUNNING). */
 bool netmon_up(struct broker *b, int ifindex);
+/* What of the kinds a hello asked for the service gets (CUB_NETDEV_HOST
+ * only if --host-netdev-events names it). */
+uint32_t netmon_hello_mask(struct service *s, uint32_t asked);
 bool netmon_pending(struct broker *b, struct service *s);
 void netmon_deliver(struct broker *b, struct service *s);
 void netmon_service_stats(const struct service *s, uint64_t *sent,

@@ -682,6 +682,33 @@ netmon_fini(struct broker *b)
 	b->nm = NULL;
 }
 
+/*
+ * A tenant's plugin should not see every netdev of the host because it
+ * asked: CUB_NETDEV_HOST holds only for the services the administrator
+ * named (--host-netdev-events); the others get their ports' events, and
+ * the broker says so once per hello.  Worker-call thread.
+ */
+uint32_t
+netmon_hello_mask(struct service *s, uint32_t asked)
+{
+	const char *l = s->b->o.host_netdev_events, *e;
+	size_t n = strlen(s->name);
+
+	if (!(asked & CUB_NETDEV_HOST))
+		return asked;
+	for (; l && *l; l = *e ? e + 1 : e) {
+		e = strchrnul(l, ',');
+		if ((size_t)(e - l) == n && !strncmp(l, s->name, n))
+			return asked;
+	}
+	if (svc_log_allowed(s))
+		log_warn("service '%s': asks for every netdev's events, which "
+			 "--host-netdev-events does not allow it; it gets "
+			 "those of its cubes' ports",
+		    s->name);
+	return asked & ~CUB_NETDEV_HOST;
+}
+
 /* Netdev events queued for the service; b->state_lock held. */
 bool
 netmon_pending(struct broker *b, struct service *s)

@@ -123,7 +123,8 @@ wc_hello(struct service *s, const struct cub_val *p, struct cub_val **res,
 		s->policy = policy;
 		pthread_mutex_unlock(&s->b->lock);
 	}
-	__atomic_store_n(&s->netdev_events, nev, __ATOMIC_RELEASE);
+	__atomic_store_n(&s->netdev_events, netmon_hello_mask(s, nev),
+	    __ATOMIC_RELEASE);
 	*res = cub_val__map();
 	cub_val__set(*res, "ncpus", cub_val__uint((uint64_t)s->b->ncpus));
 	__atomic_store_n(&s->hello, true, __ATOMIC_RELEASE);

@@ -46,7 +46,8 @@ struct cub_cube; /* worker-side view of one cube; opaque */
  * of CUB_NETDEV_EV(kind); by default it gets the events of the netdevs its
  * cubes' ports are attached to (matched by ifindex, or by the port's peer
  * name for a netdev that appears), once per such port; with
- * CUB_NETDEV_HOST it gets every netdev's, once per cube.
+ * CUB_NETDEV_HOST, if cubicled's --host-netdev-events names the service,
+ * it gets every netdev's, once per cube.
  */
 enum cub_netdev_kind {
 	CUB_NETDEV_ADDED = 0,
