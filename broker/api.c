@@ -79,7 +79,7 @@ list_services(struct broker *b)
 	struct cub_val *arr = cub_val__array(), *e;
 	struct service *s;
 	struct cube *c;
-	uint64_t dropped;
+	uint64_t dropped, nsent, ndropped, nqueued;
 	unsigned n;
 
 	for (s = b->svcs; s; s = s->next) {
@@ -99,6 +99,10 @@ list_services(struct broker *b)
 		cub_val__set(e, "cubes", cub_val__uint(n));
 		cub_val__set(e, "queued", cub_val__uint(s->jq_len));
 		cub_val__set(e, "pktin_dropped", cub_val__uint(dropped));
+		netmon_service_stats(s, &nsent, &ndropped, &nqueued);
+		cub_val__set(e, "netdev_sent", cub_val__uint(nsent));
+		cub_val__set(e, "netdev_dropped", cub_val__uint(ndropped));
+		cub_val__set(e, "netdev_queued", cub_val__uint(nqueued));
 		cub_val__push(arr, e);
 	}
 	return arr;
@@ -145,6 +149,9 @@ top_help(struct broker *b)
 	kw(k, "show", "verb", "show cubes | show services");
 	kw(k, "cubes", "verb", "list every cube");
 	kw(k, "services", "verb", "list services and their workers");
+	kw(k, CUBI_W_NETDEVS, "verb",
+	    "netdevs show: every netdev, its MAC, mtu, state, addresses "
+	    "and the cube ports using it");
 	kw(k, "connect", "verb",
 	    "connect <cube>:<port> <cube>:<port> | <cube>:<port> <netdev>");
 	kw(k, "disconnect", "verb",
@@ -200,7 +207,9 @@ show_overlays(struct broker *b, struct cube *c, struct cub_val *config,
 		p = cub_val__map();
 		cub_val__set(p, "name", cub_val__str(name));
 		cub_val__set(p, "status",
-		    cub_val__str(bp && bp->ifindex ? "UP" : "DOWN"));
+		    cub_val__str(bp && bp->ifindex && netmon_up(b, bp->ifindex)
+				     ? "UP"
+				     : "DOWN"));
 		cub_val__push(sports, p);
 	}
 	cub_val__set(st, "ports", sports);
@@ -550,6 +559,51 @@ on_cube_escape(struct broker *b, struct cubi_request *q,
 	return r;
 }
 
+/* netdevs [show | stats | ?] and show netdevs (netmon.c). */
+static int
+on_netdevs(struct broker *b, struct cubi_request *q, struct cub_val **result,
+    struct cub_val **errv)
+{
+	uint32_t nw = q->words->arr.len;
+	const char *verb = nw < 2 ? "show" : word(q, 1);
+	struct cub_val *h, *k;
+
+	if (!strcmp(word(q, 0), "show"))
+		verb = nw == 2 ? "show" : "";
+	if (nw <= 2 && (!strcmp(verb, "?") || !strcmp(verb, "help"))) {
+		h = cub_val__map();
+		k = cub_val__array();
+		kw(k, "show", "verb",
+		    "every netdev: name, ifindex, mac, mtu, state, addresses, "
+		    "used_by");
+		kw(k, "stats", "verb",
+		    "the table's counts: netdevs, rtnetlink overruns");
+		cub_val__set(h, "path", cub_val__str(CUBI_W_NETDEVS));
+		cub_val__set(h, "keywords", k);
+		cub_val__set(h, "example", cub_val__str("cubicle netdevs show"));
+		*result = h;
+		return 0;
+	}
+	if (nw > 2 || (strcmp(verb, "show") && strcmp(verb, "stats"))) {
+		*errv = cub_err_val(CUB_E_VERB,
+		    "netdevs: expected 'netdevs show' or 'netdevs stats', got "
+		    "'%s'",
+		    nw > 2 ? word(q, 2) : verb);
+		return -EINVAL;
+	}
+	if (q->body || (q->args && q->args->kind == CUB_V_MAP &&
+			   q->args->map.len)) {
+		*errv = cub_err_val(
+		    CUB_E_INVAL, "netdevs %s takes no arguments", verb);
+		return -EINVAL;
+	}
+	if (!strcmp(verb, "stats")) {
+		*result = netmon_stats(b);
+		return 0;
+	}
+	return netmon_show(b, q->words, result, errv);
+}
+
 static int
 on_request(struct broker *b, struct cubi_request *q, struct cub_val **result,
     struct cub_val **errv)
@@ -573,6 +627,9 @@ on_request(struct broker *b, struct cubi_request *q, struct cub_val **result,
 		*result = list_services(b);
 		return 0;
 	}
+	if (!strcmp(w0, CUBI_W_NETDEVS) ||
+	    (!strcmp(w0, "show") && w1 && !strcmp(w1, CUBI_W_NETDEVS)))
+		return on_netdevs(b, q, result, errv);
 	if (!strcmp(w0, CUBI_W_CUBE))
 		return on_cube_escape(b, q, result, errv);
 	if (!strcmp(w0, "connect") || !strcmp(w0, "disconnect")) {
@@ -760,7 +817,7 @@ api_route(struct broker *b, const struct cub_rpc *rpc)
 	}
 	if (!strcmp(w0, "?") || !strcmp(w0, "help") ||
 	    !strcmp(w0, "cubes") || !strcmp(w0, "services") ||
-	    !strcmp(w0, "show"))
+	    !strcmp(w0, CUBI_W_NETDEVS) || !strcmp(w0, "show"))
 		return NULL;
 	if ((s = svc_find(b, w0)))
 		return s;

@@ -64,7 +64,7 @@ broker_wake(struct broker *b)
 static int
 main_loop(struct broker *b)
 {
-	static struct pollfd pfd[3 + 2 * 1024];
+	static struct pollfd pfd[4 + 2 * 1024];
 	struct signalfd_siginfo si;
 	char drain[64];
 	bool more = false;
@@ -91,6 +91,9 @@ main_loop(struct broker *b)
 			n = nlog = 0;
 		}
 		n += 3 + nlog;
+		if (netmon_fd(b) >= 0)
+			pfd[n++] = (struct pollfd){
+			    .fd = netmon_fd(b), .events = POLLIN};
 		pthread_mutex_unlock(&b->state_lock);
 		if (poll(pfd, (nfds_t)n, t) < 0 && errno != EINTR) {
 			log_errno(-errno, "poll");
@@ -105,6 +108,8 @@ main_loop(struct broker *b)
 		/* A bounded batch: clients that keep the sockets busy do not
 		 * keep signals, supervision and the slow path waiting. */
 		more = clients_poll(b);
+		/* Netdev events: a bounded batch too (netmon.c). */
+		more |= netmon_poll(b);
 	}
 	pthread_mutex_unlock(&b->state_lock);
 	return 0;
@@ -154,6 +159,14 @@ usage(FILE *f)
 	    "cubes\n"
 	    "                     pinned by an earlier run instead of "
 	    "refusing to start\n"
+	    "  --netlink-rcvbuf N receive buffer of the rtnetlink socket "
+	    "(default\n"
+	    "                     4194304); an overrun costs a re-dump\n"
+	    "  --host-netdev-events SVC[,SVC...]\n"
+	    "                     services that may have every netdev's "
+	    "events\n"
+	    "                     (CUB_NETDEV_HOST); others get their "
+	    "ports' only\n"
 	    "  --debug            log debug messages\n",
 	    CUB_PLUGIN_DIR, CUB_WORKER_BIN);
 }
@@ -280,6 +293,8 @@ main(int argc, char **argv)
 	    {"max-service-map-bytes", required_argument, NULL, 'M'},
 	    {"max-clients", required_argument, NULL, 'm'},
 	    {"discard-strays", no_argument, NULL, 'D'},
+	    {"netlink-rcvbuf", required_argument, NULL, 'N'},
+	    {"host-netdev-events", required_argument, NULL, 'E'},
 	    {"debug", no_argument, NULL, 'd'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -378,6 +393,19 @@ main(int argc, char **argv)
 		case 'D':
 			b->o.discard_strays = true;
 			break;
+		case 'E':
+			b->o.host_netdev_events = optarg;
+			break;
+		case 'N':
+			if (cubi_parse_uint(optarg, 1024, 1u << 30, &v)) {
+				fprintf(stderr,
+				    "cubicled: --netlink-rcvbuf: '%s' is not a "
+				    "number of bytes from 1024 to 2^30\n",
+				    optarg);
+				return 1;
+			}
+			b->o.netlink_rcvbuf = (unsigned)v;
+			break;
 		case 'd':
 			b->o.log_level = LOG_P_DEBUG;
 			break;
@@ -428,6 +456,8 @@ main(int argc, char **argv)
 	raise_nofile(b);
 	if (clients_init(b))
 		return 1;
+	if (netmon_init(b))
+		return 1;
 	pthread_mutex_lock(&b->state_lock);
 	r = sup_init(b) || broker_load(b);
 	pthread_mutex_unlock(&b->state_lock);
@@ -442,5 +472,6 @@ main(int argc, char **argv)
 	    "stopping on signal %d; the dataplane stays in place", b->stop);
 	broker_shutdown(b);
 	clients_fini(b);
+	netmon_fini(b);
 	return 0;
 }

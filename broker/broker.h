@@ -59,6 +59,9 @@ struct broker_opts {
 	uint64_t max_service_map_bytes; /* maps of all cubes of a service */
 	unsigned max_clients;           /* client connections held at once */
 	bool discard_strays; /* no store: detach and unpin what is pinned */
+	unsigned netlink_rcvbuf; /* rtnetlink socket's bytes (netmon.c) */
+	/* Services allowed every netdev's events, comma-separated. */
+	const char *host_netdev_events;
 };
 
 struct clients; /* clients.c */
@@ -226,6 +229,10 @@ struct service {
 	bool replay_due;    /* hello came: replay before any request */
 	bool replay_queued; /* replay_due set or replay running */
 	struct service *next;
+	/* netmon.c: the kinds its hello asked for (atomic: set by its
+	 * worker-call thread), and its event queue (b->state_lock). */
+	uint32_t netdev_events;
+	struct netq *netq;
 };
 
 struct rid_entry {
@@ -250,6 +257,7 @@ struct broker {
 	int wake[2]; /* pipe: service threads wake the main loop */
 	int sigfd;
 	int ncpus;
+	struct netmon *nm; /* netmon.c: netdevs and their events */
 };
 
 /* broker.c */
@@ -402,6 +410,26 @@ void slowpath_poll(struct broker *b);
 int slowpath_fds(struct broker *b, struct pollfd *pfd, int max);
 bool slowpath_pending(struct broker *b, struct service *s);
 void slowpath_deliver(struct broker *b, struct service *s);
+
+/* netmon.c: netdevs of the namespace and their events (rtnetlink) */
+struct netmon;
+struct netq;
+int netmon_init(struct broker *b);
+void netmon_fini(struct broker *b);
+int netmon_fd(const struct broker *b);
+bool netmon_poll(struct broker *b);
+/* Whether the netdev of an attached port is up (IFF_UP, IFF_RUNNING). */
+bool netmon_up(struct broker *b, int ifindex);
+/* What of the kinds a hello asked for the service gets (CUB_NETDEV_HOST
+ * only if --host-netdev-events names it). */
+uint32_t netmon_hello_mask(struct service *s, uint32_t asked);
+bool netmon_pending(struct broker *b, struct service *s);
+void netmon_deliver(struct broker *b, struct service *s);
+void netmon_service_stats(const struct service *s, uint64_t *sent,
+    uint64_t *dropped, uint64_t *queued);
+int netmon_show(struct broker *b, const struct cub_val *words,
+    struct cub_val **result, struct cub_val **errv);
+struct cub_val *netmon_stats(struct broker *b);
 
 /* supervisor.c */
 int sup_init(struct broker *b);

@@ -12,8 +12,9 @@
  * cubes, and the thread runs them one after the other, so requests for a
  * cube are applied and answered in arrival order (a show after a set sees
  * the set) while other services and built-in requests go on.  The thread
- * runs, in this order: the replay after a hello, queued requests, and
- * the slow path's packet.in batches (slowpath.c).  Only this thread
+ * runs, in this order: the replay after a hello, queued requests, the
+ * slow path's packet.in batches (slowpath.c), and netdev.event batches
+ * (netmon.c).  Only this thread
  * talks on the service's cmd socket.
  */
 #include <dirent.h>
@@ -259,6 +260,10 @@ sup_exec(void *arg)
 		}
 		if (slowpath_pending(b, s)) {
 			slowpath_deliver(b, s);
+			continue;
+		}
+		if (netmon_pending(b, s)) {
+			netmon_deliver(b, s);
 			continue;
 		}
 		pthread_cond_wait(&s->cond, &b->state_lock);

@@ -34,6 +34,7 @@ wc_hello(struct service *s, const struct cub_val *p, struct cub_val **res,
 	struct cub_bpf_policy policy = {0};
 	struct cubi_schema *parsed;
 	uint64_t abi, v;
+	uint32_t nev;
 	char err[256];
 
 	/* One hello a worker: another would only make the broker log. */
@@ -83,6 +84,15 @@ wc_hello(struct service *s, const struct cub_val *p, struct cub_val **res,
 			    libbpf_bpf_map_type_str((enum bpf_map_type)v)
 				?: "an unknown type");
 
+	/* Which netdev events it wants (netmon.c); absent: none. */
+	if (cub_val__get(p, "netdev_events") &&
+	    (cub_val__as_u64(cub_val__get(p, "netdev_events"), &v) ||
+		(v & ~(uint64_t)(CUB_NETDEV_ALL | CUB_NETDEV_HOST))))
+		return ERR(CUB_E_INVAL,
+		    "hello: netdev_events must be a mask of CUB_NETDEV_EV() "
+		    "kinds and CUB_NETDEV_HOST");
+	nev = cub_val__get(p, "netdev_events") ? (uint32_t)v : 0;
+
 	pthread_mutex_lock(&s->b->lock);
 	if (s->schema_wire) {
 		/* A restarted worker may not widen what the first declared. */
@@ -113,6 +123,8 @@ wc_hello(struct service *s, const struct cub_val *p, struct cub_val **res,
 		s->policy = policy;
 		pthread_mutex_unlock(&s->b->lock);
 	}
+	__atomic_store_n(&s->netdev_events, netmon_hello_mask(s, nev),
+	    __ATOMIC_RELEASE);
 	*res = cub_val__map();
 	cub_val__set(*res, "ncpus", cub_val__uint((uint64_t)s->b->ncpus));
 	__atomic_store_n(&s->hello, true, __ATOMIC_RELEASE);

@@ -28,6 +28,7 @@ usage(FILE *f)
 	    "  cubicle connect sf1:p2 sf2:p1   (or sf1:p2 veth1: a netdev)\n"
 	    "  cubicle disconnect sf1:p2 sf2:p1\n"
 	    "  cubicle sf1 show            cubicle show cubes\n"
+	    "  cubicle netdevs show        netdevs, MACs, addresses, users\n"
 	    "  cubicle sf1 ?               help at any depth\n"
 	    "  cubicle sf1 set loglevel=DEBUG   cubicle sf1 log show\n"
 	    "  cubicle sf1 del\n"

@@ -12,6 +12,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include <arpa/inet.h>
+#include <sys/socket.h>
+
 #include "call.h"
 #include "cubicle/errors.h"
 #include "cubicle/plugin.h"
@@ -87,6 +90,9 @@ cubi_worker__hello(char *err, size_t errlen)
 	cub_val__set(p, "schema",
 	    w.pl->schema ? cub_schema__to_val(w.pl->schema) : cub_val__nil());
 	cub_val__set(p, "policy", policy_val(&w.pl->policy));
+	if (w.pl->netdev_events)
+		cub_val__set(p, "netdev_events",
+		    cub_val__uint(w.pl->netdev_events));
 	r = call(CUB_M_HELLO, p, &res, &errv);
 	if (r) {
 		cub_err_parse(errv, &msg);
@@ -479,6 +485,133 @@ cub_config__port_index(const struct cub_val *config, const char *name)
 	return -ENOENT;
 }
 
+/*
+ * Netdev events (netdev.event).  Like packet-in: the broker's batch is
+ * queued here (at most NEV_MAX) and answered with how many were queued,
+ * before the plugin sees any; the broker counts the rest as dropped.  The
+ * plugin's netdev_event sees them one at a time between requests, before
+ * queued packets.
+ */
+#define NEV_MAX 256
+
+struct wnev {
+	char cube[CUB_NAME_MAX + 1];
+	struct cub_netdev_event ev;
+};
+
+static struct {
+	struct wnev q[NEV_MAX];
+	unsigned head, len;
+} nev;
+
+static const char *const netdev_kinds[CUB_NETDEV_KINDS] = {"added",
+    "removed", "up", "down", "addr_added", "addr_removed", "renamed"};
+
+const char *
+cub_netdev_kind__str(uint32_t kind)
+{
+	return kind < CUB_NETDEV_KINDS ? netdev_kinds[kind] : "unknown";
+}
+
+/* One event of a netdev.event into ev; 0 or -EBADMSG. */
+static int
+netdev_parse(const struct cub_val *e, char *cube, struct cub_netdev_event *ev)
+{
+	const struct cub_val *mac = cub_val__get(e, "mac");
+	const struct cub_val *addr = cub_val__get(e, "addr");
+	const char *s, *kind = cub_val__get_str(e, "kind");
+	uint64_t v;
+	char buf[INET6_ADDRSTRLEN];
+	uint32_t k;
+
+	memset(ev, 0, sizeof(*ev));
+	for (k = 0; kind && k < CUB_NETDEV_KINDS; k++)
+		if (!strcmp(kind, netdev_kinds[k]))
+			break;
+	if (!kind || k == CUB_NETDEV_KINDS)
+		return -EBADMSG;
+	ev->kind = k;
+	s = cub_val__get_str(e, "cube");
+	if (!s || strlen(s) > CUB_NAME_MAX)
+		return -EBADMSG;
+	snprintf(cube, CUB_NAME_MAX + 1, "%s", s);
+	s = cub_val__get_str(e, "name");
+	if (!s || strlen(s) >= sizeof(ev->name))
+		return -EBADMSG;
+	snprintf(ev->name, sizeof(ev->name), "%s", s);
+	s = cub_val__get_str(e, "old_name") ?: "";
+	snprintf(ev->old_name, sizeof(ev->old_name), "%s", s);
+	s = cub_val__get_str(e, "port") ?: "";
+	snprintf(ev->port, sizeof(ev->port), "%s", s);
+	if (cub_val__as_u64(cub_val__get(e, "ifindex"), &v) || v > INT32_MAX)
+		return -EBADMSG;
+	ev->ifindex = (uint32_t)v;
+	if (!cub_val__as_u64(cub_val__get(e, "mtu"), &v) && v <= UINT32_MAX)
+		ev->mtu = (uint32_t)v;
+	cub_val__as_bool(cub_val__get(e, "up"), &ev->up);
+	if (mac && mac->kind == CUB_V_BIN && mac->bin.len == sizeof(ev->mac))
+		memcpy(ev->mac, mac->bin.ptr, sizeof(ev->mac));
+	if (!cub_val__as_u64(cub_val__get(e, "family"), &v) && v &&
+	    addr && addr->kind == CUB_V_BIN) {
+		if (!((v == AF_INET && addr->bin.len == 4) ||
+			(v == AF_INET6 && addr->bin.len == 16)))
+			return -EBADMSG;
+		ev->family = (uint8_t)v;
+		memcpy(ev->addr, addr->bin.ptr, addr->bin.len);
+		if (!cub_val__as_u64(cub_val__get(e, "prefixlen"), &v) &&
+		    v <= 128)
+			ev->prefixlen = (uint8_t)v;
+		if (inet_ntop(ev->family, ev->addr, buf, sizeof(buf)))
+			snprintf(ev->addr_str, sizeof(ev->addr_str), "%s/%u",
+			    buf, ev->prefixlen);
+	}
+	return 0;
+}
+
+/* Queue what fits of a netdev.event: {queued: n}. */
+static struct cub_val *
+netdev_queue(const struct cub_val *p)
+{
+	const struct cub_val *evs = cub_val__get(p, "events");
+	struct cub_val *res = cub_val__map();
+	uint64_t queued = 0;
+	struct wnev *q;
+	uint32_t i;
+
+	for (i = 0; evs && evs->kind == CUB_V_ARRAY && i < evs->arr.len &&
+		    nev.len < NEV_MAX;
+	     i++) {
+		q = &nev.q[(nev.head + nev.len) % NEV_MAX];
+		/* A malformed one ends the batch: it and the rest count
+		 * as not queued. */
+		if (netdev_parse(evs->arr.items[i], q->cube, &q->ev))
+			break;
+		nev.len++;
+		queued++;
+	}
+	cub_val__set(res, "queued", cub_val__uint(queued));
+	return res;
+}
+
+/* Hand the oldest queued netdev event to the plugin; false: none. */
+static bool
+netdev_next(void)
+{
+	const struct cub_plugin_ops *ops = w.pl->ops;
+	struct wnev *q;
+	struct cub_cube *c;
+
+	if (!nev.len)
+		return false;
+	q = &nev.q[nev.head];
+	nev.head = (nev.head + 1) % NEV_MAX;
+	nev.len--;
+	/* A cube destroyed since: its events go nowhere. */
+	if (ops->netdev_event && (c = cube_get(q->cube)))
+		ops->netdev_event(c, &q->ev);
+	return true;
+}
+
 static struct cub_val *
 op_error(struct cub_cube *c, int r, const char *what)
 {
@@ -508,6 +641,10 @@ cubi_worker__dispatch(
 
 	*result = NULL;
 	*errv = NULL;
+	if (!strcmp(rpc->method, CUB_M_NETDEV_EVENT)) {
+		*result = netdev_queue(rpc->params);
+		return;
+	}
 	if (!name || strlen(name) > CUB_NAME_MAX) {
 		*errv = cub_err_val(CUB_E_MISSING, "'cube' missing");
 		return;
@@ -700,7 +837,7 @@ cubi_worker__notify(const struct cub_rpc *rpc)
 bool
 cubi_worker__packet_pending(void)
 {
-	return pk.len != 0;
+	return pk.len != 0 || nev.len != 0;
 }
 
 void
@@ -710,7 +847,7 @@ cubi_worker__packet_next(void)
 	struct wpkt *q;
 	struct cub_cube *c;
 
-	if (!pk.len)
+	if (netdev_next() || !pk.len)
 		return;
 	q = &pk.q[pk.head];
 	pk.head = (pk.head + 1) % PKTIN_MAX;

@@ -40,6 +40,50 @@ extern "C" {
 
 struct cub_cube; /* worker-side view of one cube; opaque */
 
+/*
+ * Netdev and address events (docs/architecture.md "Netdev events").  A
+ * plugin asks for the kinds it wants in cub_plugin.netdev_events, a mask
+ * of CUB_NETDEV_EV(kind); by default it gets the events of the netdevs its
+ * cubes' ports are attached to (matched by ifindex, or by the port's peer
+ * name for a netdev that appears), once per such port; with
+ * CUB_NETDEV_HOST, if cubicled's --host-netdev-events names the service,
+ * it gets every netdev's, once per cube.
+ */
+enum cub_netdev_kind {
+	CUB_NETDEV_ADDED = 0,
+	CUB_NETDEV_REMOVED = 1,
+	CUB_NETDEV_UP = 2,   /* IFF_UP and IFF_RUNNING became both set */
+	CUB_NETDEV_DOWN = 3, /* one of them was cleared */
+	CUB_NETDEV_ADDR_ADDED = 4,
+	CUB_NETDEV_ADDR_REMOVED = 5,
+	CUB_NETDEV_RENAMED = 6,
+	CUB_NETDEV_KINDS = 7,
+};
+#define CUB_NETDEV_EV(kind) (1u << (kind))
+#define CUB_NETDEV_ALL ((1u << CUB_NETDEV_KINDS) - 1)
+#define CUB_NETDEV_HOST (1u << 31) /* every netdev of the namespace */
+
+struct cub_netdev_event {
+	uint32_t kind; /* enum cub_netdev_kind */
+	uint32_t ifindex;
+	char name[16];     /* the netdev's name (after a rename: the new) */
+	char old_name[16]; /* CUB_NETDEV_RENAMED: the name it had */
+	/* The cube's port attached to it, "" when none (CUB_NETDEV_HOST). */
+	char port[CUB_NAME_MAX + 1];
+	uint8_t mac[6];
+	uint32_t mtu;
+	bool up; /* the netdev's state after the event */
+	/* Address events: AF_INET or AF_INET6, else 0; addr in network
+	 * order (4 or 16 bytes), addr_str "198.18.0.1/24". */
+	uint8_t family;
+	uint8_t prefixlen;
+	uint8_t addr[16];
+	char addr_str[56];
+};
+
+/* The name of an enum cub_netdev_kind ("added", "addr_added", ...). */
+const char *cub_netdev_kind__str(uint32_t kind);
+
 /* A map of one of the cube's loaded objects, by value (rule 8). */
 typedef struct cub_map {
 	uint32_t id;   /* broker handle, 0 = invalid */
@@ -100,6 +144,15 @@ struct cub_plugin_ops {
 	 * than it returns are dropped (the worker's log counts them). */
 	void (*packet_in)(
 	    struct cub_cube *cube, uint32_t port, const void *data, size_t len);
+	/*
+	 * A netdev event the plugin asked for (cub_plugin.netdev_events).
+	 * Worker thread, between the broker's requests, like packet_in; ev
+	 * is valid during the call only.  One-way: events that arrive
+	 * faster than it returns are dropped and counted ('cubicle
+	 * services' netdev_dropped).
+	 */
+	void (*netdev_event)(
+	    struct cub_cube *cube, const struct cub_netdev_event *ev);
 };
 
 struct cub_plugin {
@@ -110,6 +163,8 @@ struct cub_plugin {
 	const struct cub_field *schema; /* name == NULL terminated */
 	const struct cub_plugin_ops *ops;
 	struct cub_bpf_policy policy;
+	/* CUB_NETDEV_EV() kinds wanted, | CUB_NETDEV_HOST; 0: none. */
+	uint32_t netdev_events;
 };
 
 /* Accessors; valid for the life of the cube. */

@@ -22,6 +22,7 @@ const char *const cubi_reserved_words[] = {
     CUBI_W_CUBES,
     CUBI_W_SERVICES,
     CUBI_W_EVENTS,
+    CUBI_W_NETDEVS,
     "connect",
     "disconnect",
     "ping",

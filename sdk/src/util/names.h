@@ -16,6 +16,7 @@
 #define CUBI_W_CUBES "cubes"
 #define CUBI_W_EVENTS "events"
 #define CUBI_W_SERVICES "services"
+#define CUBI_W_NETDEVS "netdevs"
 
 /* NULL-terminated: every reserved word. */
 extern const char *const cubi_reserved_words[];
