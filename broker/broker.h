@@ -95,6 +95,7 @@ struct bpfobj {
 	uint64_t map_bytes; /* kernel memory of its maps, per-CPU x ncpus */
 	struct ring_buffer *pktin; /* the cube's cub_pktin ring, if any */
 	struct ring_buffer *logring; /* its cub_log_ring (cubelog.c) */
+	struct swapsets *swaps;      /* its swap sets' state (mapswap.c) */
 };
 
 /* A port's peer: a netdev name, or "cube:port" (two names and a colon). */
