@@ -469,6 +469,7 @@ wc_batch(struct service *s, const struct cub_val *p, struct cub_val **res,
 	if (r && !(r == -ENOENT && (lookup || lookdel))) {
 		kernel_err(r, bm, "map.batch", errv);
 		cub_val__set(*errv, "count", cub_val__uint(done));
+		cub_val__set(*errv, "errno", cub_val__uint((uint64_t)-r));
 		pthread_mutex_unlock(&s->b->lock);
 		return r;
 	}

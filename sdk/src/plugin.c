@@ -730,6 +730,17 @@ batch_chunk(const cub_map *map)
 	return n > CUB_BATCH_MAX ? CUB_BATCH_MAX : n ? (uint32_t)n : 1;
 }
 
+/* The kernel's errno a map.batch error carries, else r. */
+static int
+err_errno(const struct cub_val *errv, int r)
+{
+	uint64_t e;
+
+	if (cub_val__as_u64(cub_val__get(errv, "errno"), &e) || !e || e > 4095)
+		return r;
+	return -(int)e;
+}
+
 /* The entries an error says were processed (0 if it does not say). */
 static uint32_t
 err_count(const struct cub_val *errv, uint32_t max)
@@ -780,7 +791,7 @@ batch_write(struct cub_cube *cube, const cub_map *map, bool update,
 		cub_val__free(res);
 		if (r) {
 			*count = done + err_count(errv, n);
-			return cube_fail(cube, errv, r);
+			return cube_fail(cube, errv, err_errno(errv, r));
 		}
 		done += n;
 	}
@@ -854,8 +865,8 @@ batch_read(struct cub_cube *cube, const cub_map *map, bool del,
 		cub_val__set(p, "batch_flags", cub_val__uint(flags));
 		r = call(CUB_M_MAP_BATCH, p, &res, &errv);
 		if (r) {
-			*count = got;
-			return cube_fail(cube, errv, r);
+			*count = got; /* nothing of this call came back */
+			return cube_fail(cube, errv, err_errno(errv, r));
 		}
 		k = cub_val__get(res, "keys");
 		v = cub_val__get(res, "values");
