@@ -67,6 +67,20 @@ wc_hello(struct service *s, const struct cub_val *p, struct cub_val **res,
 	if (cub_val__as_u64(cub_val__get(pol, "max_map_bytes"), &v))
 		return ERR(CUB_E_TYPE, "hello: policy.max_map_bytes");
 	policy.max_map_bytes = v;
+	/* A longer apply timeout, optional (older workers send none). */
+	v = 0;
+	if (cub_val__get(p, "apply_timeout_ms") &&
+	    (cub_val__as_u64(cub_val__get(p, "apply_timeout_ms"), &v) ||
+		v > 600000))
+		return ERR(CUB_E_INVAL,
+		    "hello: apply_timeout_ms must be a number of milliseconds "
+		    "up to 600000");
+	if (v > (uint64_t)s->b->o.max_apply_timeout_ms && svc_log_allowed(s))
+		log_warn("service '%s': declared apply timeout %llu ms is over "
+			 "--max-apply-timeout; %d ms it is",
+		    s->name, (unsigned long long)v,
+		    s->b->o.max_apply_timeout_ms);
+	__atomic_store_n(&s->apply_timeout_ms, (uint32_t)v, __ATOMIC_RELAXED);
 	/* What the administrator allows, checked on every hello (a policy
 	 * stored by an older run included). */
 	if (policy.max_map_bytes > s->b->o.max_cube_map_bytes)

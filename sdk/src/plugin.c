@@ -91,6 +91,9 @@ cubi_worker__hello(char *err, size_t errlen)
 	cub_val__set(p, "schema",
 	    w.pl->schema ? cub_schema__to_val(w.pl->schema) : cub_val__nil());
 	cub_val__set(p, "policy", policy_val(&w.pl->policy));
+	if (w.pl->apply_timeout_ms)
+		cub_val__set(p, "apply_timeout_ms",
+		    cub_val__uint(w.pl->apply_timeout_ms));
 	r = call(CUB_M_HELLO, p, &res, &errv);
 	if (r) {
 		cub_err_parse(errv, &msg);

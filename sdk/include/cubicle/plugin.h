@@ -110,6 +110,15 @@ struct cub_plugin {
 	const struct cub_field *schema; /* name == NULL terminated */
 	const struct cub_plugin_ops *ops;
 	struct cub_bpf_policy policy;
+	/*
+	 * How long apply() may take, in ms, when that is longer than
+	 * cubicled's --call-timeout (a big ruleset, a slow backend); 0: the
+	 * call timeout.  For apply calls only (a change and a replay after a
+	 * restart); capped by cubicled's --max-apply-timeout (default 120 s).
+	 * An apply past it gets the worker killed and restarted, as any call
+	 * past its timeout.
+	 */
+	uint32_t apply_timeout_ms;
 };
 
 /* Accessors; valid for the life of the cube. */
