@@ -17,11 +17,12 @@
  * under rcu_read_lock, so by then no program that read the old index is
  * still running.  The broker gets a grace period from the kernel by
  * updating a slot of an ARRAY_OF_MAPS of its own (the kernel calls
- * synchronize_rcu() for it, about 10-20 ms here); one such wait covers
- * every copy retired before it began, for every cube, so back-to-back
- * commits and several services share one (coalescing), and a set of 3 or
- * more copies lets a commit return at once while the previous copy
- * retires.
+ * synchronize_rcu() for it, about 10-20 ms here).  A thread of this file
+ * starts one as soon as a copy retires; one such wait covers every copy
+ * retired before it began, for every cube, so back-to-back commits and
+ * several services share one (coalescing).  A commit never waits; with 3
+ * or more copies a begin finds the copy retired two commits ago, whose
+ * grace period has usually ended.
  *
  * The reader side (swap.read) flips to a free copy, waits for the grace
  * period of the copy it left, and hands that one back to be read and
@@ -77,15 +78,17 @@ struct swapsets {
 /* Grace periods, for every cube and service thread. */
 static struct {
 	pthread_mutex_t lock;
-	pthread_cond_t cond;
+	pthread_cond_t cond; /* a grace period ended */
+	pthread_cond_t kick; /* a copy retired: start one */
 	uint64_t issued;  /* sequence of the last retirement */
 	uint64_t done;    /* retirements a finished grace period covers */
 	bool running;     /* a thread is waiting one out for the others */
 	uint64_t txn;     /* transaction ids, unique across objects */
 	int outer, inner; /* the broker's own map-in-map, -1 before use */
 	int no_grace;     /* -1 unknown, 0, 1 (test mode) */
-} grace = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0,
-    false, 0, -1, -1, -1};
+} grace = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
+    PTHREAD_COND_INITIALIZER, 0, 0, false, 0, -1, -1, -1};
+static pthread_once_t grace_once = PTHREAD_ONCE_INIT;
 
 static bool
 set_name_ok(const char *s, size_t n)
@@ -247,9 +250,50 @@ grace_wait(uint64_t seq)
 		if (!r && start > grace.done)
 			grace.done = start;
 		pthread_cond_broadcast(&grace.cond);
+		pthread_cond_signal(&grace.kick); /* retired meanwhile? */
 	}
 	pthread_mutex_unlock(&grace.lock);
 	return r;
+}
+
+/*
+ * Grace periods start as soon as a copy retires, on a thread of their own
+ * (detached, for the broker's life), so that the next swap.begin usually
+ * finds the copy retired before the last one free already.
+ */
+static void *
+grace_thread(void *arg)
+{
+	uint64_t start;
+	int r;
+
+	(void)arg;
+	pthread_mutex_lock(&grace.lock);
+	for (;;) {
+		while (grace.running || grace.done >= grace.issued)
+			pthread_cond_wait(&grace.kick, &grace.lock);
+		grace.running = true;
+		start = grace.issued;
+		pthread_mutex_unlock(&grace.lock);
+		r = synchronize();
+		pthread_mutex_lock(&grace.lock);
+		grace.running = false;
+		if (!r && start > grace.done)
+			grace.done = start;
+		pthread_cond_broadcast(&grace.cond);
+		if (r) /* waiters run their own and report it */
+			pthread_cond_wait(&grace.kick, &grace.lock);
+	}
+	return NULL;
+}
+
+static void
+grace_thread_start(void)
+{
+	pthread_t t;
+
+	if (!pthread_create(&t, NULL, grace_thread, NULL))
+		pthread_detach(t);
 }
 
 static uint64_t
@@ -257,8 +301,11 @@ grace_retire(void)
 {
 	uint64_t seq;
 
+	if (!no_grace())
+		pthread_once(&grace_once, grace_thread_start);
 	pthread_mutex_lock(&grace.lock);
 	seq = ++grace.issued;
+	pthread_cond_signal(&grace.kick);
 	pthread_mutex_unlock(&grace.lock);
 	return seq;
 }
