@@ -35,8 +35,9 @@ extern "C" {
 
 /* 2: struct cub_field grew max_items, ref (issue 7's schema types) and
  * counter, so a table built against 1 is read wrongly: the worker refuses
- * it. */
-#define CUB_PLUGIN_ABI 2u
+ * it.  3: struct cub_plugin grew apply_timeout_ms at its end, which a
+ * descriptor built against 2 lacks (the worker would read past it). */
+#define CUB_PLUGIN_ABI 3u
 
 struct cub_cube; /* worker-side view of one cube; opaque */
 
