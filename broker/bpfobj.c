@@ -601,7 +601,8 @@ check_object(struct broker *b, struct cube *c, struct bpf_object *obj,
 		if ((r = check_map_name(c, obj, m, errv)))
 			return r;
 		if (fw_map_find(bpf_map__name(m)) ||
-		    !strncmp(bpf_map__name(m), SWAP_PREFIX, strlen(SWAP_PREFIX)))
+		    !strncmp(
+			bpf_map__name(m), SWAP_PREFIX, strlen(SWAP_PREFIX)))
 			continue; /* its exact shape is checked below */
 		if ((unsigned)t >= 64 || !(pol->map_types & (1ull << t)) ||
 		    bpf_map_type_broker_only(t))
@@ -864,9 +865,10 @@ mark_framework(struct bpfobj *o)
 
 	for (i = 0; i < o->nmaps; i++) {
 		f = fw_map_find(o->maps[i].name);
-		o->maps[i].framework = (f && f->type == o->maps[i].type) ||
-				       (mapswap_index_name(o->maps[i].name) &&
-					   o->maps[i].type == BPF_MAP_TYPE_ARRAY);
+		o->maps[i].framework =
+		    (f && f->type == o->maps[i].type) ||
+		    (mapswap_index_name(o->maps[i].name) &&
+			o->maps[i].type == BPF_MAP_TYPE_ARRAY);
 	}
 }
 

@@ -62,7 +62,8 @@ unsupported(int r)
 static bool
 kernel_ok(const struct mb_map *m, unsigned op, uint64_t elem_flags)
 {
-	return (mapbatch_kernel_ops(m->type) & op) && !(elem_flags & ~BPF_F_LOCK);
+	return (mapbatch_kernel_ops(m->type) & op) &&
+	       !(elem_flags & ~BPF_F_LOCK);
 }
 
 static const void *
@@ -84,8 +85,9 @@ mapbatch_update(const struct mb_map *m, const void *keys, const void *values,
 		LIBBPF_OPTS(bpf_map_batch_opts, o, .elem_flags = elem_flags,
 		    .flags = flags);
 
-		r = bpf_map_update_batch(m->fd, keys, values, count, &o) ? -errno
-									   : 0;
+		r = bpf_map_update_batch(m->fd, keys, values, count, &o)
+			? -errno
+			: 0;
 		if (!unsupported(r)) {
 			*kernel = true;
 			return r;
@@ -202,8 +204,8 @@ mapbatch_lookup(const struct mb_map *m, bool del, const void *in, void *out,
 
 		r = (del ? bpf_map_lookup_and_delete_batch(
 			       m->fd, (void *)in, out, keys, values, count, &o)
-			 : bpf_map_lookup_batch(m->fd, (void *)in, out, keys,
-			       values, count, &o))
+			 : bpf_map_lookup_batch(
+			       m->fd, (void *)in, out, keys, values, count, &o))
 			? -errno
 			: 0;
 		if (!unsupported(r)) {

@@ -48,8 +48,8 @@ int mapbatch_delete(const struct mb_map *m, const void *keys, uint32_t *count,
  * buffer).  -ENOENT when the map has no more entries (*count may still be
  * non-zero), as the kernel says.
  */
-int mapbatch_lookup(const struct mb_map *m, bool del, const void *in,
-    void *out, void *keys, void *values, uint32_t *count, uint64_t elem_flags,
+int mapbatch_lookup(const struct mb_map *m, bool del, const void *in, void *out,
+    void *keys, void *values, uint32_t *count, uint64_t elem_flags,
     uint64_t flags, bool *kernel);
 
 #endif

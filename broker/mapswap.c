@@ -61,7 +61,7 @@ struct swapset {
 	char name[SWAP_SET_MAX + 1];
 	int index; /* the index map, in o->maps */
 	uint32_t ncopies, nmembers;
-	int member[SWAP_MEMBERS_MAX];                  /* outer maps */
+	int member[SWAP_MEMBERS_MAX];                /* outer maps */
 	int copy[SWAP_MEMBERS_MAX][SWAP_COPIES_MAX]; /* inner maps */
 	uint32_t active;
 	/* Grace sequence a copy waits for (0: free now); active: unused. */
@@ -80,12 +80,12 @@ static struct {
 	pthread_mutex_t lock;
 	pthread_cond_t cond; /* a grace period ended */
 	pthread_cond_t kick; /* a copy retired: start one */
-	uint64_t issued;  /* sequence of the last retirement */
-	uint64_t done;    /* retirements a finished grace period covers */
-	bool running;     /* a thread is waiting one out for the others */
-	uint64_t txn;     /* transaction ids, unique across objects */
-	int outer, inner; /* the broker's own map-in-map, -1 before use */
-	int no_grace;     /* -1 unknown, 0, 1 (test mode) */
+	uint64_t issued;     /* sequence of the last retirement */
+	uint64_t done;       /* retirements a finished grace period covers */
+	bool running;        /* a thread is waiting one out for the others */
+	uint64_t txn;        /* transaction ids, unique across objects */
+	int outer, inner;    /* the broker's own map-in-map, -1 before use */
+	int no_grace;        /* -1 unknown, 0, 1 (test mode) */
 } grace = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
     PTHREAD_COND_INITIALIZER, 0, 0, false, 0, -1, -1, -1};
 static pthread_once_t grace_once = PTHREAD_ONCE_INIT;
@@ -98,7 +98,8 @@ set_name_ok(const char *s, size_t n)
 	if (!n || n > SWAP_SET_MAX)
 		return false;
 	for (i = 0; i < n; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9')))
+		if (!((s[i] >= 'a' && s[i] <= 'z') ||
+			(s[i] >= '0' && s[i] <= '9')))
 			return false;
 	return true;
 }
@@ -145,10 +146,11 @@ mapswap_check_object(
 		    bpf_map__key_size(m) != 4 || bpf_map__value_size(m) != 4 ||
 		    bpf_map__max_entries(m) != 1 ||
 		    bpf_map__map_flags(m) != BPF_F_RDONLY_PROG)
-			return REFUSE("cube '%s': map '%s' is not as "
-				      "CUB_SWAP_SET() declares it (swap.bpf.h): "
-				      "a one-entry ARRAY of a __u32, "
-				      "BPF_F_RDONLY_PROG",
+			return REFUSE(
+			    "cube '%s': map '%s' is not as "
+			    "CUB_SWAP_SET() declares it (swap.bpf.h): "
+			    "a one-entry ARRAY of a __u32, "
+			    "BPF_F_RDONLY_PROG",
 			    cube, bpf_map__name(m));
 		copies = members = 0;
 		bpf_object__for_each_map(o, obj)
@@ -159,10 +161,11 @@ mapswap_check_object(
 			    bpf_map__max_entries(o) < 2 ||
 			    bpf_map__max_entries(o) > SWAP_COPIES_MAX ||
 			    (copies && bpf_map__max_entries(o) != copies))
-				return REFUSE("cube '%s': swap set '%s': "
-					      "member '%s' must be an "
-					      "ARRAY_OF_MAPS of 2 to %d copies, "
-					      "as many as the other members",
+				return REFUSE(
+				    "cube '%s': swap set '%s': "
+				    "member '%s' must be an "
+				    "ARRAY_OF_MAPS of 2 to %d copies, "
+				    "as many as the other members",
 				    cube, set, bpf_map__name(o),
 				    SWAP_COPIES_MAX);
 			copies = bpf_map__max_entries(o);
@@ -214,7 +217,8 @@ synchronize(void)
 			return -errno;
 	}
 	if (grace.outer < 0) {
-		LIBBPF_OPTS(bpf_map_create_opts, o, .inner_map_fd = grace.inner);
+		LIBBPF_OPTS(
+		    bpf_map_create_opts, o, .inner_map_fd = grace.inner);
 
 		grace.outer = bpf_map_create(
 		    BPF_MAP_TYPE_ARRAY_OF_MAPS, "cub_grace", 4, 4, 1, &o);
@@ -345,8 +349,8 @@ set_get(struct cube *c, const char *name, struct cub_val **errv)
 	int i, j;
 
 	if (!o) {
-		*errv = cub_err_val(CUB_E_NOTFOUND,
-		    "cube '%s' has no object loaded", c->name);
+		*errv = cub_err_val(
+		    CUB_E_NOTFOUND, "cube '%s' has no object loaded", c->name);
 		return NULL;
 	}
 	if (!set_name_ok(name, strlen(name))) {
@@ -363,8 +367,8 @@ set_get(struct cube *c, const char *name, struct cub_val **errv)
 	bm = bpfobj_map(o, iname);
 	if (!bm) {
 		*errv = cub_err_val(CUB_E_NOTFOUND,
-		    "cube '%s' has no swap set '%s' (no map %s)", c->name,
-		    name, iname);
+		    "cube '%s' has no swap set '%s' (no map %s)", c->name, name,
+		    iname);
 		return NULL;
 	}
 	if (!o->swaps && !(o->swaps = calloc(1, sizeof(*o->swaps)))) {
@@ -474,7 +478,8 @@ copy_maps(const struct cube *c, const struct swapset *set, uint32_t k)
 		cub_val__set(m, "name",
 		    cub_val__str(c->obj->maps[set->member[i]].name +
 				 strlen(set->name) + 2));
-		cub_val__set(m, "id", cub_val__uint((uint64_t)set->copy[i][k] + 1));
+		cub_val__set(
+		    m, "id", cub_val__uint((uint64_t)set->copy[i][k] + 1));
 		cub_val__set(m, "type", cub_val__uint(bm->type));
 		cub_val__set(m, "key_size", cub_val__uint(bm->key_size));
 		cub_val__set(m, "value_size", cub_val__uint(bm->value_size));
@@ -515,8 +520,8 @@ pick_free(struct swapset *set, uint32_t *k, uint64_t *wait)
 static int
 clear_map(int fd, const struct bmap *bm, size_t vsz)
 {
-	struct mb_map m = {.fd = fd, .type = bm->type, .key_size = bm->key_size,
-	    .vsz = vsz};
+	struct mb_map m = {
+	    .fd = fd, .type = bm->type, .key_size = bm->key_size, .vsz = vsz};
 	uint32_t n, i, chunk = 1024, cur;
 	uint8_t *keys, *vals, cursor[64];
 	bool kernel, array = bm->type == BPF_MAP_TYPE_ARRAY ||
@@ -532,8 +537,9 @@ clear_map(int fd, const struct bmap *bm, size_t vsz)
 	}
 	if (array) {
 		for (cur = 0; cur < bm->max_entries && !r; cur += n) {
-			n = bm->max_entries - cur < chunk ? bm->max_entries - cur
-							  : chunk;
+			n = bm->max_entries - cur < chunk
+				? bm->max_entries - cur
+				: chunk;
 			for (i = 0; i < n; i++)
 				((uint32_t *)keys)[i] = cur + i;
 			r = mapbatch_update(&m, keys, vals, &n, 0, 0, &kernel);
@@ -541,8 +547,8 @@ clear_map(int fd, const struct bmap *bm, size_t vsz)
 	} else {
 		do {
 			n = chunk;
-			r = mapbatch_lookup(
-			    &m, true, NULL, cursor, keys, vals, &n, 0, 0, &kernel);
+			r = mapbatch_lookup(&m, true, NULL, cursor, keys, vals,
+			    &n, 0, 0, &kernel);
 		} while (!r && n);
 		if (r == -ENOENT)
 			r = 0;
@@ -594,8 +600,9 @@ take_copy(struct service *s, const struct cub_val *p, struct cube **cp,
 			return r;
 		}
 	}
-	*errv = cub_err_val(CUB_E_BUSY, "swap: no free copy after %d grace "
-					"periods",
+	*errv = cub_err_val(CUB_E_BUSY,
+	    "swap: no free copy after %d grace "
+	    "periods",
 	    tries);
 	return -EBUSY;
 }
@@ -607,7 +614,8 @@ flip(struct cube *c, struct swapset *set, uint32_t k, uint64_t *seq,
 {
 	uint32_t zero = 0, old = set->active;
 
-	if (bpf_map_update_elem(c->obj->maps[set->index].fd, &zero, &k, BPF_ANY))
+	if (bpf_map_update_elem(
+		c->obj->maps[set->index].fd, &zero, &k, BPF_ANY))
 		return ERR(CUB_E_KERNEL, "cube '%s': swap set '%s': flip: %s",
 		    c->name, set->name, strerror(errno));
 	set->active = k;

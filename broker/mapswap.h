@@ -30,7 +30,7 @@ int mapswap_check_object(
 struct swapsets *mapswap_free(struct swapsets *sets);
 
 /* Worker calls (wcall.c): swap.begin, swap.commit, swap.abort, swap.read. */
-int mapswap_call(struct service *s, const char *method,
-    const struct cub_val *p, struct cub_val **res, struct cub_val **errv);
+int mapswap_call(struct service *s, const char *method, const struct cub_val *p,
+    struct cub_val **res, struct cub_val **errv);
 
 #endif

@@ -373,7 +373,8 @@ batch_entries(const struct cub_val *v, size_t size, uint32_t *n, void **buf)
 static bool
 u64_param(const struct cub_val *p, const char *name, uint64_t *v)
 {
-	return !cub_val__get(p, name) || !cub_val__as_u64(cub_val__get(p, name), v);
+	return !cub_val__get(p, name) ||
+	       !cub_val__as_u64(cub_val__get(p, name), v);
 }
 
 /*
@@ -425,15 +426,17 @@ wc_batch(struct service *s, const struct cub_val *p, struct cub_val **res,
 	bm = map_get(s, CUB_M_MAP_BATCH, p, !lookup, &vsz, errv);
 	if (!bm)
 		return -EPERM;
-	mm = (struct mb_map){.fd = bm->fd, .type = bm->type,
-	    .key_size = bm->key_size, .vsz = vsz};
+	mm = (struct mb_map){.fd = bm->fd,
+	    .type = bm->type,
+	    .key_size = bm->key_size,
+	    .vsz = vsz};
 	n = (uint32_t)count;
 	csz = mapbatch_cursor_size(&mm);
 	if (update || del) {
 		/* Check every entry before the first is applied. */
 		r = bm->key_size || !update
-			? batch_entries(cub_val__get(p, "keys"), bm->key_size,
-			      &n, &keys)
+			? batch_entries(
+			      cub_val__get(p, "keys"), bm->key_size, &n, &keys)
 			: 0;
 		if (!r && update) {
 			if (!bm->key_size && !n && cub_val__get(p, "values") &&
@@ -446,13 +449,14 @@ wc_batch(struct service *s, const struct cub_val *p, struct cub_val **res,
 			pthread_mutex_unlock(&s->b->lock);
 			return ERR(r == -ENOMEM ? CUB_E_INTERNAL : CUB_E_INVAL,
 			    "map '%s': map.batch %s: keys must be %u bytes and "
-			    "values %zu bytes each, as many as 'count' (at most "
+			    "values %zu bytes each, as many as 'count' (at "
+			    "most "
 			    "%d)",
 			    bm->name, op, bm->key_size, vsz, CUB_BATCH_MAX);
 		}
 		done = n;
-		r = update ? mapbatch_update(&mm, keys, vals, &done,
-				 elem_flags, batch_flags, &kernel)
+		r = update ? mapbatch_update(&mm, keys, vals, &done, elem_flags,
+				 batch_flags, &kernel)
 			   : mapbatch_delete(&mm, keys, &done, elem_flags,
 				 batch_flags, &kernel);
 	} else {
@@ -493,7 +497,8 @@ wc_batch(struct service *s, const struct cub_val *p, struct cub_val **res,
 	if (lookup || lookdel) {
 		cub_val__set(*res, "keys",
 		    cub_val__bin(keys, (size_t)done * bm->key_size));
-		cub_val__set(*res, "values", cub_val__bin(vals, (size_t)done * vsz));
+		cub_val__set(
+		    *res, "values", cub_val__bin(vals, (size_t)done * vsz));
 		cub_val__set(*res, "out_batch", cub_val__bin(cursor, csz));
 		cub_val__set(*res, "more", cub_val__bool(r != -ENOENT));
 	}

@@ -62,7 +62,8 @@ main(int argc, char **argv)
 	stop_file = argv[2];
 	prog_fd = bpf_obj_get(argv[1]);
 	if (prog_fd < 0) {
-		fprintf(stderr, "swapdrive: %s: %s\n", argv[1], strerror(errno));
+		fprintf(
+		    stderr, "swapdrive: %s: %s\n", argv[1], strerror(errno));
 		return 1;
 	}
 	n = n < 1 ? 1 : n > 64 ? 64 : n;

@@ -31,8 +31,10 @@ struct stamp_map sva0 SEC(".maps"), sva1 SEC(".maps"), sva2 SEC(".maps");
 struct stamp_map svb0 SEC(".maps"), svb1 SEC(".maps"), svb2 SEC(".maps");
 
 CUB_SWAP_SET(ver);
-CUB_SWAP_MEMBER(ver, a, struct stamp_map, 3) = {.values = {&sva0, &sva1, &sva2}};
-CUB_SWAP_MEMBER(ver, b, struct stamp_map, 3) = {.values = {&svb0, &svb1, &svb2}};
+CUB_SWAP_MEMBER(ver, a, struct stamp_map, 3) = {
+    .values = {&sva0, &sva1, &sva2}};
+CUB_SWAP_MEMBER(ver, b, struct stamp_map, 3) = {
+    .values = {&svb0, &svb1, &svb2}};
 
 struct count_map {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -45,7 +45,9 @@ static const struct cub_field swap_n_args[] = {
 static const struct cub_action swap_actions[] = {
     {.name = "swaps", .help = "N transactions on set ver", .args = swap_n_args},
     {.name = "reads", .help = "N swap-on-read passes", .args = swap_n_args},
-    {.name = "loops", .help = "the slow path's iterations", .args = swap_n_args},
+    {.name = "loops",
+	.help = "the slow path's iterations",
+	.args = swap_n_args},
     {.name = "reset", .help = "zero the program's counters"},
     {.name = "batch", .help = "N entries by batch calls", .args = swap_n_args},
     {.name = "partial", .help = "a batch that stops part way"},
@@ -207,7 +209,8 @@ act_swaps(struct cub_cube *cube, uint32_t n, struct cub_val **result)
 	cub_val__set(*result, "total_us", cub_val__uint(now_us() - t0));
 	cub_val__set(*result, "begin_us_mean", cub_val__uint(n ? bsum / n : 0));
 	cub_val__set(*result, "begin_us_max", cub_val__uint(bmax));
-	cub_val__set(*result, "commit_us_mean", cub_val__uint(n ? csum / n : 0));
+	cub_val__set(
+	    *result, "commit_us_mean", cub_val__uint(n ? csum / n : 0));
 	cub_val__set(*result, "commit_us_max", cub_val__uint(cmax));
 	return 0;
 }
@@ -289,8 +292,8 @@ big_clear(struct cub_cube *cube, uint32_t *keys, uint64_t *vals)
 }
 
 static int
-act_batch(struct cub_cube *cube, uint32_t n, bool entry,
-    struct cub_val **result)
+act_batch(
+    struct cub_cube *cube, uint32_t n, bool entry, struct cub_val **result)
 {
 	struct swap_cube *sc = cub_cube__priv(cube);
 	uint32_t *keys = calloc(SW_BIG_MAX, sizeof(*keys)), i, got = 0, cnt;
@@ -360,7 +363,8 @@ act_partial(struct cub_cube *cube, struct cub_val **result)
 		vals[i] = i;
 	}
 	cnt = 10000;
-	if ((r = cub_map__update_batch(cube, &sc->big, keys, vals, &cnt, NULL)) ||
+	if ((r = cub_map__update_batch(
+		 cube, &sc->big, keys, vals, &cnt, NULL)) ||
 	    (r = cub_map__delete(cube, &sc->big, &key)))
 		goto out;
 	del = 10000;
@@ -409,8 +413,8 @@ act_hostile(struct cub_cube *cube, struct cub_val **result)
 }
 
 static int
-swap_action(struct cub_cube *cube, const struct cub_val *path,
-    const char *name, const struct cub_val *args, struct cub_val **result)
+swap_action(struct cub_cube *cube, const struct cub_val *path, const char *name,
+    const struct cub_val *args, struct cub_val **result)
 {
 	struct swap_cube *sc = cub_cube__priv(cube);
 	uint32_t n = arg_u32(args, "n", 1), key = 0;
@@ -419,7 +423,8 @@ swap_action(struct cub_cube *cube, const struct cub_val *path,
 	if (!strcmp(name, "swaps"))
 		return act_swaps(cube, n, result);
 	if (!strcmp(name, "reads"))
-		return act_reads(cube, n, arg_u32(args, "interval_ms", 0), result);
+		return act_reads(
+		    cube, n, arg_u32(args, "interval_ms", 0), result);
 	if (!strcmp(name, "loops")) {
 		if (n >= SW_LOOPS_MAX)
 			return cub_cube__set_error(cube, CUB_E_INVAL,
@@ -429,7 +434,8 @@ swap_action(struct cub_cube *cube, const struct cub_val *path,
 	if (!strcmp(name, "reset"))
 		return act_reset(cube);
 	if (!strcmp(name, "batch"))
-		return act_batch(cube, n, arg_u32(args, "entry", 0) != 0, result);
+		return act_batch(
+		    cube, n, arg_u32(args, "entry", 0) != 0, result);
 	if (!strcmp(name, "partial"))
 		return act_partial(cube, result);
 	if (!strcmp(name, "hostile"))

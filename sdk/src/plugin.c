@@ -700,8 +700,8 @@ cubi_worker__packet_next(void)
  * half the message cap, each a map.batch with packed keys and values.
  */
 static int
-batch_opts(const struct cub_batch_opts *opts, uint64_t *elem_flags,
-    uint64_t *flags)
+batch_opts(
+    const struct cub_batch_opts *opts, uint64_t *elem_flags, uint64_t *flags)
 {
 	const uint8_t *tail;
 	size_t i;
@@ -770,13 +770,14 @@ batch_write(struct cub_cube *cube, const cub_map *map, bool update,
 	if (batch_opts(opts, &elem_flags, &flags))
 		return cub_cube__set_error(cube, CUB_E_INVAL,
 		    "batch: opts: sz too small or unknown options set");
-	if (!cube || !map || (total && ((map->key_size && !keys) ||
-					   (update && !values))))
+	if (!cube || !map ||
+	    (total && ((map->key_size && !keys) || (update && !values))))
 		return -EINVAL;
 	while (done < total) {
 		n = total - done < chunk ? total - done : chunk;
 		p = map_params(cube, map, NULL);
-		cub_val__set(p, "op", cub_val__str(update ? "update" : "delete"));
+		cub_val__set(
+		    p, "op", cub_val__str(update ? "update" : "delete"));
 		cub_val__set(p, "count", cub_val__uint(n));
 		if (map->key_size)
 			cub_val__set(p, "keys",
@@ -863,10 +864,17 @@ batch_read(struct cub_cube *cube, const cub_map *map, bool del,
 		    cub_val__str(del ? "lookup_and_delete" : "lookup"));
 		cub_val__set(p, "count", cub_val__uint(n));
 		if (have && csz)
-			cub_val__set(p, "in_batch", cub_val__bin(out_batch, csz));
+			cub_val__set(
+			    p, "in_batch", cub_val__bin(out_batch, csz));
 		cub_val__set(p, "elem_flags", cub_val__uint(elem_flags));
 		cub_val__set(p, "batch_flags", cub_val__uint(flags));
 		r = call(CUB_M_MAP_BATCH, p, &res, &errv);
+		if (r && got && err_errno(errv, r) == -ENOSPC) {
+			/* The next bucket is bigger than what is left to
+			 * fill: return what came, the cursor is before it. */
+			cub_val__free(errv);
+			break;
+		}
 		if (r) {
 			*count = got; /* nothing of this call came back */
 			return cube_fail(cube, errv, err_errno(errv, r));
@@ -883,8 +891,8 @@ batch_read(struct cub_cube *cube, const cub_map *map, bool del,
 			return -EBADMSG;
 		}
 		m = (uint32_t)u;
-		memcpy((uint8_t *)keys + (size_t)got * map->key_size, k->bin.ptr,
-		    k->bin.len);
+		memcpy((uint8_t *)keys + (size_t)got * map->key_size,
+		    k->bin.ptr, k->bin.len);
 		memcpy((uint8_t *)values + (size_t)got * vsz, v->bin.ptr,
 		    v->bin.len);
 		if (csz)
@@ -1012,7 +1020,8 @@ cub_swap__begin_opts(struct cub_cube *cube, const char *set,
 }
 
 int
-cub_swap__begin(struct cub_cube *cube, const char *set, struct cub_swap_txn **txn)
+cub_swap__begin(
+    struct cub_cube *cube, const char *set, struct cub_swap_txn **txn)
 {
 	return cub_swap__begin_opts(cube, set, NULL, txn);
 }
@@ -1065,8 +1074,8 @@ cub_swap__abort(struct cub_swap_txn *txn)
 /* One member of the copy a swap.read handed back: read all, then zero. */
 static int
 swap_read_member(struct cub_cube *cube, const char *name, const cub_map *map,
-    int (*fn)(const char *, const cub_map *, const void *, const void *,
-	void *),
+    int (*fn)(
+	const char *, const cub_map *, const void *, const void *, void *),
     void *ctx)
 {
 	size_t vsz = cub_map__value_bytes(map), csz;
@@ -1085,7 +1094,8 @@ swap_read_member(struct cub_cube *cube, const char *name, const cub_map *map,
 		r = -ENOMEM;
 		goto out;
 	}
-	r = cub_map__lookup_batch(cube, map, NULL, cursor, keys, vals, &n, NULL);
+	r = cub_map__lookup_batch(
+	    cube, map, NULL, cursor, keys, vals, &n, NULL);
 	if (r && r != -ENOENT)
 		goto out;
 	for (i = 0; i < n && !stop; i++)
@@ -1122,14 +1132,15 @@ cub_swap__read(struct cub_cube *cube, const char *set,
 	if (r)
 		return cube_fail(cube, errv, r);
 	maps = cub_val__get(res, "maps");
-	for (i = 0; !r && maps && maps->kind == CUB_V_ARRAY && i < maps->arr.len;
+	for (i = 0;
+	     !r && maps && maps->kind == CUB_V_ARRAY && i < maps->arr.len;
 	     i++) {
 		const struct cub_val *item = maps->arr.items[i];
 
 		if ((r = map_of(item, &map)))
 			break;
-		r = swap_read_member(cube, cub_val__get_str(item, "name") ?: "",
-		    &map, fn, ctx);
+		r = swap_read_member(
+		    cube, cub_val__get_str(item, "name") ?: "", &map, fn, ctx);
 	}
 	cub_val__free(res);
 	return r;

@@ -195,7 +195,7 @@ int cub_config__port_index(const struct cub_val *config, const char *name);
  */
 struct cub_batch_opts {
 	size_t sz;           /* sizeof(struct cub_batch_opts) */
-	uint64_t elem_flags; /* BPF_F_LOCK, or BPF_NOEXIST/BPF_EXIST (then per entry) */
+	uint64_t elem_flags; /* BPF_F_LOCK; BPF_[NO]EXIST go per entry */
 	uint64_t flags;      /* the kernel's batch flags (0 today) */
 	size_t : 0;
 };
@@ -223,6 +223,7 @@ int cub_map__lookup_and_delete_batch(struct cub_cube *cube, const cub_map *map,
     uint32_t *count, const struct cub_batch_opts *opts);
 size_t cub_map__batch_cursor_size(const cub_map *map);
 
+/* clang-format off */
 #ifndef __cplusplus
 /* Old callers pass count by value: they get the _n forms above. */
 #define cub_map__update_batch(cube, map, keys, values, count, opts)            \
@@ -234,6 +235,7 @@ size_t cub_map__batch_cursor_size(const cub_map *map);
 	cubi_pick3_(__VA_ARGS__, cub_map__delete_batch,                        \
 	    cub_map__delete_batch_n, _)(cube, map, keys, __VA_ARGS__)
 #endif
+/* clang-format on */
 
 /*
  * Swap sets: atomic map transactions (docs/architecture.md, "Atomic map
