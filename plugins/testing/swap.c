@@ -20,6 +20,8 @@
  *   hostile         write the index map, begin a set that is not there
  *                   or badly named, commit a transaction a later begin
  *                   ended: the errors (-errno) by name
+ *   badload n=1|2   load swap_bad1 (members with 3 and 2 copies) or
+ *                   swap_bad2 (an index map without BPF_F_RDONLY_PROG)
  * Never installed.
  */
 #include <errno.h>
@@ -31,6 +33,8 @@
 
 #include "cubicle/plugin.h"
 #include "swap.skel.h"
+#include "swap_bad1.skel.h"
+#include "swap_bad2.skel.h"
 #include "swap_shared.h"
 
 static const struct cub_field swap_n_args[] = {
@@ -52,6 +56,10 @@ static const struct cub_action swap_actions[] = {
     {.name = "batch", .help = "N entries by batch calls", .args = swap_n_args},
     {.name = "partial", .help = "a batch that stops part way"},
     {.name = "hostile", .help = "what a worker may not do with a swap set"},
+    {.name = "badload",
+	.help = "load a bad swap set (n=1: copy counts differ, n=2: a "
+		"writable index)",
+	.args = swap_n_args},
     {0},
 };
 
@@ -412,6 +420,18 @@ act_hostile(struct cub_cube *cube, struct cub_val **result)
 	return 0;
 }
 
+/* A hostile object: refused, and the cube keeps the one it had. */
+static int
+act_badload(struct cub_cube *cube, uint32_t which)
+{
+	const void *elf;
+	size_t len;
+
+	elf = which == 1 ? swap_bad1__elf_bytes(&len)
+			 : swap_bad2__elf_bytes(&len);
+	return cub_cube__load(cube, elf, len);
+}
+
 static int
 swap_action(struct cub_cube *cube, const struct cub_val *path, const char *name,
     const struct cub_val *args, struct cub_val **result)
@@ -440,6 +460,8 @@ swap_action(struct cub_cube *cube, const struct cub_val *path, const char *name,
 		return act_partial(cube, result);
 	if (!strcmp(name, "hostile"))
 		return act_hostile(cube, result);
+	if (!strcmp(name, "badload"))
+		return act_badload(cube, n);
 	return cub_cube__set_error(cube, CUB_E_VERB, "no action '%s'", name);
 }
 

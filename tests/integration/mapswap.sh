@@ -11,7 +11,9 @@
 #  3. Batches: 100k entries by one update_batch and one lookup_batch,
 #     every value back; a delete_batch that stops part way says where.
 #  4. What a worker may not do: write the index map, unknown or badly
-#     named sets, a commit a later begin ended.
+#     named sets, a commit a later begin ended; objects whose swap set is
+#     malformed (copy counts that differ, an index programs could write)
+#     are refused and the cube keeps its set.
 #  5. The same broker with CUBICLED_TEST_SWAP_NO_GRACE=1 (copies reused
 #     without the grace period): the same swaps now show mismatches, so
 #     test 1 would catch a missing wait.
@@ -113,6 +115,16 @@ out=$(act hostile)
 for k in no_set bad_name stale_commit; do
 	[ "$(field "$out" "$k")" -lt 0 ] || fail "hostile $k accepted: $out"
 done
+
+# Objects with a bad swap set are refused, and change nothing.
+err=$(cub sw1 debug badload n=1 2>&1) && fail "members of 3 and 2 copies loaded"
+grep -qE "swap set 'ver': member 'ver__[ab]' must be an ARRAY_OF_MAPS of 2 to 8 copies, as many as the other members" <<<"$err" ||
+	fail "badload 1: $err"
+err=$(cub sw1 debug badload n=2 2>&1) && fail "a writable index map loaded"
+grep -q "map 'cub_sw_ver' is not as CUB_SWAP_SET() declares it" <<<"$err" ||
+	fail "badload 2: $err"
+out=$(act swaps n=3)
+[ "$(field "$out" swaps)" = 3 ] || fail "swaps after refused loads: $out"
 
 # 5. Without the grace period, the same test sees mixtures.
 kill -TERM "$BROKER_PID"
