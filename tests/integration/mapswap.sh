@@ -135,7 +135,7 @@ unset CUBICLED_TEST_SWAP_NO_GRACE
 act reset >/dev/null
 drive_start
 mm=0
-for round in 1 2 3 4 5; do
+for round in $(seq 1 10); do
 	act swaps n=100 >/dev/null
 	mm=$(show mismatches)
 	[ "$mm" -gt 0 ] && break
