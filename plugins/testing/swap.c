@@ -417,6 +417,27 @@ act_hostile(struct cub_cube *cube, struct cub_val **result)
 	r = cub_swap__commit(t1);
 	cub_val__set(*result, "stale_commit", cub_val__int(r));
 	cub_swap__abort(t2);
+	/* A cleared copy: the stamps of an earlier round are gone. */
+	{
+		struct cub_swap_opts o = {.sz = sizeof(o), .clear = true};
+		uint64_t before = 0, after = 1;
+		cub_map a;
+
+		if ((r = cub_swap__begin(cube, "ver", &t1)))
+			return r;
+		if (!cub_swap__map(t1, "a", &a))
+			cub_map__lookup(cube, &a, &key, &before);
+		cub_swap__abort(t1);
+		if ((r = cub_swap__begin_opts(cube, "ver", &o, &t1)))
+			return r;
+		if (!cub_swap__map(t1, "a", &a))
+			cub_map__lookup(cube, &a, &key, &after);
+		cub_swap__abort(t1);
+		cub_val__set(
+		    *result, "stamp_before_clear", cub_val__uint(before));
+		cub_val__set(
+		    *result, "stamp_after_clear", cub_val__uint(after));
+	}
 	return 0;
 }
 
