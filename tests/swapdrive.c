@@ -2,8 +2,11 @@
 /*
  * swapdrive: a continuous stream of packets through a pinned cube program
  * for tests/integration/mapswap.sh.  BPF_PROG_TEST_RUN (repeat) from one
- * thread per CPU, until STOPFILE exists; then prints the number of runs
- * ("runs=N"), every one of which ran the program once.
+ * thread per CPU but one, until STOPFILE exists; then prints the number
+ * of runs ("runs=N"), every one of which ran the program once.  A run
+ * yields its CPU only between two programs, so a CPU is left to the
+ * broker and the worker: a writer that got a CPU only between packets
+ * would never be seen mid-packet.
  *
  *   swapdrive PROG_PIN STOPFILE
  */
@@ -17,7 +20,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#define REPEAT 64
+#define REPEAT 16
 
 static int prog_fd;
 static const char *stop_file;
@@ -66,7 +69,7 @@ main(int argc, char **argv)
 		    stderr, "swapdrive: %s: %s\n", argv[1], strerror(errno));
 		return 1;
 	}
-	n = n < 1 ? 1 : n > 64 ? 64 : n;
+	n = n <= 2 ? 1 : n > 65 ? 64 : n - 1;
 	for (i = 0; i < n; i++)
 		if (pthread_create(&th[i], NULL, drive, &runs[i]))
 			return 1;

@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The swap test plugin's object (swap.c; tests/integration/mapswap.sh).
- *   Set "ver" (3 copies): members ver__a and ver__b, a one-entry array of
- *   a version stamp each; the writer fills a copy with the same stamp in
- *   both.  Every packet reads a's stamp, works through a slow path
- *   (sw_cfg's loop count of bpf_loop iterations), then reads b's: a
- *   different stamp is a mixture, counted in sw_stats[SW_MISMATCH].
+ *   Sets "ver" (3 copies) and "ver2" (2 copies): members a and b, a
+ *   one-entry array of a version stamp each; the writer fills a copy with
+ *   the same stamp in both.  Every packet reads a's stamp of each set,
+ *   works through a slow path (sw_cfg's loop count of bpf_loop
+ *   iterations), then reads b's: a different stamp is a mixture, counted
+ *   in sw_stats[SW_MISMATCH].
  *   Set "ctr" (2 copies): member ctr__pkts, a per-CPU array of a packet
  *   count, incremented after the slow path (so a late write lands in the
  *   copy the packet took at its start); sw_stats[SW_PACKETS] counts the
@@ -35,6 +36,13 @@ CUB_SWAP_MEMBER(ver, a, struct stamp_map, 3) = {
     .values = {&sva0, &sva1, &sva2}};
 CUB_SWAP_MEMBER(ver, b, struct stamp_map, 3) = {
     .values = {&svb0, &svb1, &svb2}};
+
+/* The same with two copies: the retired copy is the next one filled. */
+struct stamp_map swa0 SEC(".maps"), swa1 SEC(".maps");
+struct stamp_map swb0 SEC(".maps"), swb1 SEC(".maps");
+CUB_SWAP_SET(ver2);
+CUB_SWAP_MEMBER(ver2, a, struct stamp_map, 2) = {.values = {&swa0, &swa1}};
+CUB_SWAP_MEMBER(ver2, b, struct stamp_map, 2) = {.values = {&swb0, &swb1}};
 
 struct count_map {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -87,25 +95,50 @@ stat_add(__u32 which)
 		__sync_fetch_and_add(v, 1);
 }
 
+/* The stamps of a and b in the copy of one set this packet takes. */
+struct stamps {
+	void *a, *b;
+	__u64 sa, sb;
+};
+
+static __always_inline void
+stamp_a(struct stamps *st, void *index, void *ma, void *mb)
+{
+	__u32 copy = cub_swap_copy(index);
+	__u64 *v;
+
+	st->a = cub_swap_member(ma, copy);
+	st->b = cub_swap_member(mb, copy);
+	if (st->a && (v = bpf_map_lookup_elem(st->a, &cub_zero_key)))
+		st->sa = *(volatile __u64 *)v;
+}
+
+static __always_inline void
+stamp_b(struct stamps *st)
+{
+	__u64 *v;
+
+	if (st->b && (v = bpf_map_lookup_elem(st->b, &cub_zero_key)))
+		st->sb = *(volatile __u64 *)v;
+	if (st->sa != st->sb)
+		stat_add(SW_MISMATCH);
+}
+
 static __always_inline int
 swap_packet(void)
 {
-	__u32 ver = cub_swap_copy(&cub_sw_ver);
+	struct stamps v3 = {0}, v2 = {0};
 	__u32 ctr = cub_swap_copy(&cub_sw_ctr);
-	void *a = cub_swap_member(&ver__a, ver);
-	void *b = cub_swap_member(&ver__b, ver);
 	void *pkts = cub_swap_member(&ctr__pkts, ctr);
-	__u64 sa = 0, sb = 0, acc = 0, *v;
 	__u32 *loops = bpf_map_lookup_elem(&sw_cfg, &cub_zero_key);
+	__u64 acc = 0, *v;
 
-	if (a && (v = bpf_map_lookup_elem(a, &cub_zero_key)))
-		sa = *(volatile __u64 *)v;
+	stamp_a(&v3, &cub_sw_ver, &ver__a, &ver__b);
+	stamp_a(&v2, &cub_sw_ver2, &ver2__a, &ver2__b);
 	if (loops && *loops)
 		bpf_loop(*loops & (SW_LOOPS_MAX - 1), spin, &acc, 0);
-	if (b && (v = bpf_map_lookup_elem(b, &cub_zero_key)))
-		sb = *(volatile __u64 *)v;
-	if (sa != sb)
-		stat_add(SW_MISMATCH);
+	stamp_b(&v3);
+	stamp_b(&v2);
 	if (pkts && (v = bpf_map_lookup_elem(pkts, &cub_zero_key)))
 		__sync_fetch_and_add(v, 1);
 	stat_add(SW_PACKETS);

@@ -4,9 +4,10 @@
  * (tests/integration/mapswap.sh, bench/mapswap).  Its object is
  * swap.bpf.c.  show fills packets and mismatches (sw_stats, summed over
  * CPUs); the debug actions:
- *   swaps n=N       N transactions on set "ver": copy k gets stamp s in
- *                   both members, then commits; reports begin and commit
- *                   latency (us, mean and max)
+ *   swaps n=N [copies=2]  N transactions on set "ver" (3 copies; 2:
+ *                   set "ver2"): copy k gets stamp s in both members,
+ *                   then commits; reports begin and commit latency (us,
+ *                   mean and max)
  *   reads n=N       N swap-on-read passes over set "ctr"; reports the sum
  *   loops n=N       the program's slow path: N bpf_loop iterations
  *   reset           zero sw_stats
@@ -43,6 +44,9 @@ static const struct cub_field swap_n_args[] = {
 	.type = CUB_T_U32,
 	.help = "1: per entry in the broker (BPF_NOEXIST)"},
     {.name = "interval_ms", .type = CUB_T_U32, .help = "pause between reads"},
+    {.name = "copies",
+	.type = CUB_T_U32,
+	.help = "swaps: 3 (set ver, the default) or 2 (set ver2)"},
     {0},
 };
 
@@ -168,8 +172,8 @@ swap_show(struct cub_cube *cube, const struct cub_val *config,
 
 /* One transaction: stamp s in copy k's a, then (separately) its b. */
 static int
-one_swap(struct cub_cube *cube, uint64_t stamp, uint64_t *begin_us,
-    uint64_t *commit_us)
+one_swap(struct cub_cube *cube, const char *set, uint64_t stamp,
+    uint64_t *begin_us, uint64_t *commit_us)
 {
 	struct cub_swap_txn *txn;
 	uint64_t t0 = now_us(), t1;
@@ -177,7 +181,7 @@ one_swap(struct cub_cube *cube, uint64_t stamp, uint64_t *begin_us,
 	cub_map a, b;
 	int r;
 
-	if ((r = cub_swap__begin(cube, "ver", &txn)))
+	if ((r = cub_swap__begin(cube, set, &txn)))
 		return r;
 	t1 = now_us();
 	*begin_us = t1 - t0;
@@ -195,7 +199,8 @@ one_swap(struct cub_cube *cube, uint64_t stamp, uint64_t *begin_us,
 }
 
 static int
-act_swaps(struct cub_cube *cube, uint32_t n, struct cub_val **result)
+act_swaps(
+    struct cub_cube *cube, uint32_t n, uint32_t copies, struct cub_val **result)
 {
 	struct swap_cube *sc = cub_cube__priv(cube);
 	uint64_t b, c, bsum = 0, csum = 0, bmax = 0, cmax = 0;
@@ -204,7 +209,8 @@ act_swaps(struct cub_cube *cube, uint32_t n, struct cub_val **result)
 	int r = 0;
 
 	for (i = 0; i < n && !r; i++) {
-		r = one_swap(cube, ++sc->stamp, &b, &c);
+		r = one_swap(
+		    cube, copies == 2 ? "ver2" : "ver", ++sc->stamp, &b, &c);
 		bsum += b;
 		csum += c;
 		bmax = b > bmax ? b : bmax;
@@ -462,7 +468,7 @@ swap_action(struct cub_cube *cube, const struct cub_val *path, const char *name,
 
 	(void)path;
 	if (!strcmp(name, "swaps"))
-		return act_swaps(cube, n, result);
+		return act_swaps(cube, n, arg_u32(args, "copies", 3), result);
 	if (!strcmp(name, "reads"))
 		return act_reads(
 		    cube, n, arg_u32(args, "interval_ms", 0), result);

@@ -9,7 +9,7 @@ enum {
 	SW_NSTATS = 2,
 };
 
-#define SW_LOOPS_MAX (1u << 20) /* bpf_loop iterations, a power of 2 */
+#define SW_LOOPS_MAX (1u << 23) /* bpf_loop's most iterations, a power of 2 */
 #define SW_BIG_MAX 131072       /* entries of sw_big */
 
 #endif

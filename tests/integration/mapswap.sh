@@ -3,8 +3,9 @@
 # Atomic map transactions (issue 7): swap sets under a continuous stream
 # of packets (tests/swapdrive: BPF_PROG_TEST_RUN from one thread a CPU on
 # the cube's pinned program, whose slow path between the reads of the two
-# members of set "ver" lasts about 3 ms; plugins/testing/swap.bpf.c).
-#  1. 100 swaps while traffic flows: 0 packets saw a mixture of copies.
+# members of a set lasts about 40 ms; plugins/testing/swap.bpf.c).
+#  1. 100 swaps of set ver (3 copies) and 100 of ver2 (2 copies) while
+#     traffic flows: 0 packets saw a mixture of copies.
 #  2. Swap-on-read: 50 reads while traffic flows, then one after it
 #     stopped: the reads sum to the packets the program counted outside
 #     the set, and to the runs the driver made (exact).
@@ -15,8 +16,9 @@
 #     malformed (copy counts that differ, an index programs could write)
 #     are refused and the cube keeps its set.
 #  5. The same broker with CUBICLED_TEST_SWAP_NO_GRACE=1 (copies reused
-#     without the grace period): the same swaps now show mismatches, so
-#     test 1 would catch a missing wait.
+#     without the grace period): the same swaps (rounds of 100 of each
+#     set, up to 10) now show mismatches, so test 1 would catch a missing
+#     wait.
 . "$(dirname "$0")/../lib/netns.sh"
 
 PLUGINS+=("$CUB_BUILD/plugins/testing/swaptest.so")
@@ -67,7 +69,7 @@ for _ in $(seq 1 100); do
 	sleep 0.1
 done
 [ -e "$T/pins/sw1/prog" ] || fail "sw1's program is not pinned"
-act loops n=300000 >/dev/null
+act loops n=4000000 >/dev/null
 
 # 1. 100 swaps under a continuous stream.
 act reset >/dev/null
@@ -78,11 +80,13 @@ p0=$(show packets)
 for round in $(seq 1 10); do
 	out=$(act swaps n=100)
 	[ "$(field "$out" swaps)" = 100 ] || fail "swaps: $out"
+	out2=$(act swaps n=100 copies=2)
+	[ "$(field "$out2" swaps)" = 100 ] || fail "swaps copies=2: $out2"
 	p1=$(show packets)
 	[ $((p1 - p0)) -ge 100 ] && break
 done
 mm=$(show mismatches)
-cub_log "$round x 100 swaps, the last: $(tr -d '\n' <<<"$out"); $((p1 - p0)) packets meanwhile, $mm mismatches"
+cub_log "$round x 100 swaps of each set, the last of ver: $(tr -d '\n' <<<"$out"); $((p1 - p0)) packets meanwhile, $mm mismatches"
 [ $((p1 - p0)) -ge 100 ] || fail "only $((p1 - p0)) packets during $round x 100 swaps"
 [ "$mm" = 0 ] || fail "$mm packets saw a mixture of two copies of set ver"
 
@@ -145,12 +149,13 @@ act reset >/dev/null
 drive_start
 mm=0
 for round in $(seq 1 10); do
+	act swaps n=100 copies=2 >/dev/null
 	act swaps n=100 >/dev/null
 	mm=$(show mismatches)
 	[ "$mm" -gt 0 ] && break
 done
 drive_stop
-cub_log "without the grace period: $mm mismatches after $round x 100 swaps"
+cub_log "without the grace period: $mm mismatches after $round x 100 swaps of each set"
 [ "$mm" -gt 0 ] || fail "no mismatch without the grace period: the test cannot catch a missing wait"
 grep -q "CUBICLED_TEST_SWAP_NO_GRACE=1" "$T/broker.log" ||
 	fail "the broker did not say it ran without grace periods"
