@@ -45,6 +45,7 @@
 #include "cubicle/errors.h"
 #include "egress.h"
 #include "log.h"
+#include "mapswap.h"
 
 /* What the broker logs of one refused verifier run. */
 #define VLOG_LINES 8
@@ -471,7 +472,8 @@ check_map_name(struct cube *c, struct bpf_object *obj, struct bpf_map *m,
 		return REFUSE("cube '%s': map name '%s' is reserved (the "
 			      "pin of a program)",
 		    c->name, name);
-	if (!strncmp(name, "cub_", 4) && !fw_map_find(name))
+	if (!strncmp(name, "cub_", 4) && !fw_map_find(name) &&
+	    strncmp(name, SWAP_PREFIX, strlen(SWAP_PREFIX)))
 		return REFUSE("cube '%s': map name '%s': names starting with "
 			      "cub_ are the framework's (cube.bpf.h)",
 		    c->name, name);
@@ -598,7 +600,9 @@ check_object(struct broker *b, struct cube *c, struct bpf_object *obj,
 			continue; /* never pinned, never in the map table */
 		if ((r = check_map_name(c, obj, m, errv)))
 			return r;
-		if (fw_map_find(bpf_map__name(m)))
+		if (fw_map_find(bpf_map__name(m)) ||
+		    !strncmp(
+			bpf_map__name(m), SWAP_PREFIX, strlen(SWAP_PREFIX)))
 			continue; /* its exact shape is checked below */
 		if ((unsigned)t >= 64 || !(pol->map_types & (1ull << t)) ||
 		    bpf_map_type_broker_only(t))
@@ -642,7 +646,7 @@ check_object(struct broker *b, struct cube *c, struct bpf_object *obj,
 				      "or not as declared in cube.bpf.h",
 			    c->name, f->name);
 	}
-	return 0;
+	return mapswap_check_object(c->name, obj, errv);
 }
 
 /*
@@ -789,6 +793,7 @@ bpfobj_free(struct bpfobj *o)
 		return NULL;
 	ring_buffer__free(o->pktin);
 	ring_buffer__free(o->logring);
+	mapswap_free(o->swaps);
 	if (o->prog_fd >= 0)
 		close(o->prog_fd);
 	if (o->egress_fd >= 0)
@@ -860,7 +865,10 @@ mark_framework(struct bpfobj *o)
 
 	for (i = 0; i < o->nmaps; i++) {
 		f = fw_map_find(o->maps[i].name);
-		o->maps[i].framework = f && f->type == o->maps[i].type;
+		o->maps[i].framework =
+		    (f && f->type == o->maps[i].type) ||
+		    (mapswap_index_name(o->maps[i].name) &&
+			o->maps[i].type == BPF_MAP_TYPE_ARRAY);
 	}
 }
 

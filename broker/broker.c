@@ -140,6 +140,10 @@ usage(FILE *f)
 	    "  --uid-base UID     workers run as UID+n (default 64000)\n"
 	    "  --call-timeout MS  a worker slower than this is restarted "
 	    "(default 10000)\n"
+	    "  --max-apply-timeout MS\n"
+	    "                     cap on the longer apply timeout a service "
+	    "may\n"
+	    "                     declare (default 120000)\n"
 	    "  --max-clients N    client connections held at once "
 	    "(default 256)\n"
 	    "  --spectre-hardening on|off\n"
@@ -288,6 +292,7 @@ main(int argc, char **argv)
 	    {"worker", required_argument, NULL, 'w'},
 	    {"uid-base", required_argument, NULL, 'u'},
 	    {"call-timeout", required_argument, NULL, 't'},
+	    {"max-apply-timeout", required_argument, NULL, 'A'},
 	    {"spectre-hardening", required_argument, NULL, 'H'},
 	    {"max-cube-map-bytes", required_argument, NULL, 'C'},
 	    {"max-service-map-bytes", required_argument, NULL, 'M'},
@@ -311,6 +316,7 @@ main(int argc, char **argv)
 	b->o.worker_bin = CUB_WORKER_BIN;
 	b->o.uid_base = 64000;
 	b->o.call_timeout_ms = 10000;
+	b->o.max_apply_timeout_ms = 120000;
 	b->o.spectre_hardening = true;
 	b->o.log_level = LOG_P_INFO;
 	b->o.max_cube_map_bytes = 256ull << 20;
@@ -353,6 +359,17 @@ main(int argc, char **argv)
 				return 1;
 			}
 			b->o.call_timeout_ms = (int)v;
+			break;
+		case 'A':
+			if (cubi_parse_uint(optarg, 100, 600000, &v)) {
+				fprintf(stderr,
+				    "cubicled: --max-apply-timeout: '%s' is not "
+				    "a number of milliseconds from 100 to "
+				    "600000\n",
+				    optarg);
+				return 1;
+			}
+			b->o.max_apply_timeout_ms = (int)v;
 			break;
 		case 'm':
 			if (cubi_parse_uint(optarg, 1, 65536, &v)) {

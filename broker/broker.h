@@ -53,6 +53,7 @@ struct broker_opts {
 	const char *worker_bin;
 	uid_t uid_base;         /* service i runs as uid_base + i */
 	int call_timeout_ms;    /* a worker that takes longer is restarted */
+	int max_apply_timeout_ms; /* cap on what a service declares (apply) */
 	bool spectre_hardening; /* keep the unprivileged verifier's barriers */
 	int log_level;
 	uint64_t max_cube_map_bytes;    /* maps of one cube's object */
@@ -98,6 +99,7 @@ struct bpfobj {
 	uint64_t map_bytes; /* kernel memory of its maps, per-CPU x ncpus */
 	struct ring_buffer *pktin; /* the cube's cub_pktin ring, if any */
 	struct ring_buffer *logring; /* its cub_log_ring (cubelog.c) */
+	struct swapsets *swaps;      /* its swap sets' state (mapswap.c) */
 };
 
 /* A port's peer: a netdev name, or "cube:port" (two names and a colon). */
@@ -200,6 +202,7 @@ struct service {
 	struct cub_val *schema_wire;
 	struct ctr_table *counters; /* its broker-read counters (counters.c) */
 	struct cub_bpf_policy policy;
+	uint32_t apply_timeout_ms; /* declared in its hello, 0 = none */
 	struct log_limit log_limit; /* what its loads make the broker log */
 	struct log_limit cube_log_limit; /* lines of its cubes' logs */
 	/* Map bytes of its loads in progress, reserved against
@@ -301,6 +304,7 @@ void cube_remove(struct broker *b, struct cube *c);
 int cube_release(struct broker *b, struct cube *c);
 /* Lock held: take c out of b->dying, unpin and free it (a load's end). */
 void cube_reap(struct broker *b, struct cube *c);
+int cube_apply_timeout(const struct broker *b, const struct service *s);
 int cube_sync(
     struct broker *b, struct cube *c, bool create, struct cub_val **errv);
 struct cube *cube_free(struct cube *c);

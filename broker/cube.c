@@ -165,6 +165,21 @@ cube_dying(struct broker *b, const char *name)
 	return false;
 }
 
+/*
+ * How long an apply (or a replay's) may take: --call-timeout, or longer if
+ * the service declared so in its hello (struct cub_plugin's
+ * apply_timeout_ms), at most --max-apply-timeout.
+ */
+int
+cube_apply_timeout(const struct broker *b, const struct service *s)
+{
+	int t = (int)__atomic_load_n(&s->apply_timeout_ms, __ATOMIC_RELAXED);
+
+	if (t > b->o.max_apply_timeout_ms)
+		t = b->o.max_apply_timeout_ms;
+	return t > b->o.call_timeout_ms ? t : b->o.call_timeout_ms;
+}
+
 int
 cube_sync(struct broker *b, struct cube *c, bool create, struct cub_val **errv)
 {
@@ -174,8 +189,8 @@ cube_sync(struct broker *b, struct cube *c, bool create, struct cub_val **errv)
 	cub_val__set(p, "cube", cub_val__str(c->name));
 	cub_val__set(p, "config", cub_val__dup(c->doc));
 	cub_val__set(p, "create", cub_val__bool(create));
-	r = sup_call(
-	    c->svc, CUB_M_CUBE_APPLY, p, &res, errv, b->o.call_timeout_ms);
+	r = sup_call(c->svc, CUB_M_CUBE_APPLY, p, &res, errv,
+	    cube_apply_timeout(b, c->svc));
 	cub_val__free(res);
 	if (!r && !c->obj) {
 		*errv = cub_err_val(CUB_E_REFUSED,

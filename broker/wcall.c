@@ -22,6 +22,8 @@
 #include "counters.h"
 #include "cubicle/proto.h"
 #include "log.h"
+#include "mapbatch.h"
+#include "mapswap.h"
 
 #define ERR(code, ...) (*errv = cub_err_val(code, __VA_ARGS__), -EINVAL)
 
@@ -66,6 +68,20 @@ wc_hello(struct service *s, const struct cub_val *p, struct cub_val **res,
 	if (cub_val__as_u64(cub_val__get(pol, "max_map_bytes"), &v))
 		return ERR(CUB_E_TYPE, "hello: policy.max_map_bytes");
 	policy.max_map_bytes = v;
+	/* A longer apply timeout, optional (older workers send none). */
+	v = 0;
+	if (cub_val__get(p, "apply_timeout_ms") &&
+	    (cub_val__as_u64(cub_val__get(p, "apply_timeout_ms"), &v) ||
+		v > 600000))
+		return ERR(CUB_E_INVAL,
+		    "hello: apply_timeout_ms must be a number of milliseconds "
+		    "up to 600000");
+	if (v > (uint64_t)s->b->o.max_apply_timeout_ms && svc_log_allowed(s))
+		log_warn("service '%s': declared apply timeout %llu ms is over "
+			 "--max-apply-timeout; %d ms it is",
+		    s->name, (unsigned long long)v,
+		    s->b->o.max_apply_timeout_ms);
+	__atomic_store_n(&s->apply_timeout_ms, (uint32_t)v, __ATOMIC_RELAXED);
 	/* What the administrator allows, checked on every hello (a policy
 	 * stored by an older run included). */
 	if (policy.max_map_bytes > s->b->o.max_cube_map_bytes)
@@ -326,64 +342,180 @@ wc_map(struct service *s, const char *method, const struct cub_val *p,
 	return r;
 }
 
-/* map.batch: {cube, map, op, keys: [bin], values: [bin], flags} */
+/*
+ * The keys or values of a map.batch: one bin of n entries of size bytes
+ * packed back to back, or (older workers) an array of n bins; packed into
+ * *buf (malloc'd) either way.  *n in: the count the request gave (0: from
+ * the array's length).
+ */
+static int
+batch_entries(const struct cub_val *v, size_t size, uint32_t *n, void **buf)
+{
+	uint32_t i;
+
+	*buf = NULL;
+	if (v && v->kind == CUB_V_BIN) {
+		if (!*n || v->bin.len != (size_t)*n * size)
+			return -EINVAL;
+		*buf = malloc(v->bin.len ?: 1);
+		if (!*buf)
+			return -ENOMEM;
+		memcpy(*buf, v->bin.ptr, v->bin.len);
+		return 0;
+	}
+	if (!v || v->kind != CUB_V_ARRAY || v->arr.len > CUB_BATCH_MAX ||
+	    (*n && v->arr.len != *n))
+		return -EINVAL;
+	*n = v->arr.len;
+	*buf = malloc((size_t)*n * size ?: 1);
+	if (!*buf)
+		return -ENOMEM;
+	for (i = 0; i < *n; i++) {
+		if (!bin_of(v->arr.items[i], size)) {
+			free(*buf);
+			*buf = NULL;
+			return -EINVAL;
+		}
+		memcpy((uint8_t *)*buf + (size_t)i * size,
+		    v->arr.items[i]->bin.ptr, size);
+	}
+	return 0;
+}
+
+static bool
+u64_param(const struct cub_val *p, const char *name, uint64_t *v)
+{
+	return !cub_val__get(p, name) ||
+	       !cub_val__as_u64(cub_val__get(p, name), v);
+}
+
+/*
+ * map.batch: {cube, map, op, count, keys, values, in_batch, elem_flags,
+ * batch_flags} -> {count, kernel, [keys, values, out_batch, more]}.
+ * op is update, delete, lookup or lookup_and_delete; keys and values are
+ * packed bins (or arrays of bins: 'flags' then holds the element flags,
+ * the form of workers before the kernel's batches).  The kernel's batch
+ * call where the map type has one (mapbatch.c), else one per entry.  A
+ * failure says in its error's 'count' how many entries were processed
+ * before it.
+ */
 static int
 wc_batch(struct service *s, const struct cub_val *p, struct cub_val **res,
     struct cub_val **errv)
 {
-	const struct cub_val *keys = cub_val__get(p, "keys");
-	const struct cub_val *vals = cub_val__get(p, "values");
+	const struct cub_val *in = cub_val__get(p, "in_batch");
 	const char *op = cub_val__get_str(p, "op");
+	_cleanup_free_ void *keys = NULL, *vals = NULL, *cursor = NULL;
 	bool update = op && !strcmp(op, "update");
-	uint64_t flags = 0;
+	bool del = op && !strcmp(op, "delete");
+	bool lookup = op && !strcmp(op, "lookup");
+	bool lookdel = op && !strcmp(op, "lookup_and_delete");
+	uint64_t count = 0, elem_flags = 0, batch_flags = 0;
+	uint32_t n, done;
+	struct mb_map mm;
 	struct bmap *bm;
-	uint32_t i;
-	size_t vsz;
-	int r = 0;
+	size_t vsz, csz, per;
+	bool kernel = false;
+	int r;
 
-	if (!op || (!update && strcmp(op, "delete")))
-		return ERR(CUB_E_INVAL, "map.batch: 'op' must be update or "
-					"delete");
-	if (!keys || keys->kind != CUB_V_ARRAY || keys->arr.len > CUB_BATCH_MAX)
-		return ERR(CUB_E_TYPE,
-		    "map.batch: 'keys' must be an array of "
-		    "at most %d keys",
+	if (!update && !del && !lookup && !lookdel)
+		return ERR(CUB_E_INVAL, "map.batch: 'op' must be update, "
+					"delete, lookup or lookup_and_delete");
+	if (!u64_param(p, "count", &count) || count > CUB_BATCH_MAX)
+		return ERR(CUB_E_LIMIT,
+		    "map.batch: 'count' must be a number up to %d",
 		    CUB_BATCH_MAX);
-	if (update && (!vals || vals->kind != CUB_V_ARRAY ||
-			  vals->arr.len != keys->arr.len))
-		return ERR(CUB_E_TYPE, "map.batch: 'values' must match 'keys'");
-	if (cub_val__get(p, "flags") &&
-	    cub_val__as_u64(cub_val__get(p, "flags"), &flags))
-		return ERR(CUB_E_TYPE, "map.batch: 'flags' must be an integer");
-	bm = map_get(s, CUB_M_MAP_BATCH, p, true, &vsz, errv);
+	if (!u64_param(p, "flags", &elem_flags) ||
+	    !u64_param(p, "elem_flags", &elem_flags) ||
+	    !u64_param(p, "batch_flags", &batch_flags))
+		return ERR(CUB_E_TYPE,
+		    "map.batch: 'flags', 'elem_flags' and 'batch_flags' must "
+		    "be integers");
+	if ((lookup || lookdel) && !count)
+		return ERR(CUB_E_INVAL,
+		    "map.batch: a lookup needs a 'count' of 1 to %d",
+		    CUB_BATCH_MAX);
+	bm = map_get(s, CUB_M_MAP_BATCH, p, !lookup, &vsz, errv);
 	if (!bm)
 		return -EPERM;
-	/* Check every entry before the first is applied. */
-	for (i = 0; i < keys->arr.len && !r; i++)
-		if (!bin_of(keys->arr.items[i], bm->key_size) ||
-		    (update && !bin_of(vals->arr.items[i], vsz))) {
-			*errv = cub_err_val(CUB_E_INVAL,
-			    "map '%s': entry %u: key must be %u bytes and "
-			    "value %zu bytes",
-			    bm->name, i, bm->key_size, vsz);
-			r = -EINVAL;
+	mm = (struct mb_map){.fd = bm->fd,
+	    .type = bm->type,
+	    .key_size = bm->key_size,
+	    .vsz = vsz};
+	n = (uint32_t)count;
+	csz = mapbatch_cursor_size(&mm);
+	if (update || del) {
+		/* Check every entry before the first is applied. */
+		r = bm->key_size || !update
+			? batch_entries(
+			      cub_val__get(p, "keys"), bm->key_size, &n, &keys)
+			: 0;
+		if (!r && update) {
+			if (!bm->key_size && !n && cub_val__get(p, "values") &&
+			    cub_val__get(p, "values")->kind == CUB_V_ARRAY)
+				n = cub_val__get(p, "values")->arr.len;
+			r = batch_entries(
+			    cub_val__get(p, "values"), vsz, &n, &vals);
 		}
-	for (i = 0; i < keys->arr.len && !r; i++) {
-		if (update ? bpf_map_update_elem(bm->fd,
-				 keys->arr.items[i]->bin.ptr,
-				 vals->arr.items[i]->bin.ptr, flags)
-			   : bpf_map_delete_elem(
-				 bm->fd, keys->arr.items[i]->bin.ptr)) {
-			r = kernel_err(-errno, bm, "map.batch", errv);
-			break;
+		if (r) {
+			pthread_mutex_unlock(&s->b->lock);
+			return ERR(r == -ENOMEM ? CUB_E_INTERNAL : CUB_E_INVAL,
+			    "map '%s': map.batch %s: keys must be %u bytes and "
+			    "values %zu bytes each, as many as 'count' (at "
+			    "most "
+			    "%d)",
+			    bm->name, op, bm->key_size, vsz, CUB_BATCH_MAX);
 		}
+		done = n;
+		r = update ? mapbatch_update(&mm, keys, vals, &done, elem_flags,
+				 batch_flags, &kernel)
+			   : mapbatch_delete(&mm, keys, &done, elem_flags,
+				 batch_flags, &kernel);
+	} else {
+		if (in && (in->kind != CUB_V_BIN || in->bin.len != csz)) {
+			pthread_mutex_unlock(&s->b->lock);
+			return ERR(CUB_E_INVAL,
+			    "map '%s': map.batch: 'in_batch' must be the %zu "
+			    "bytes of the last call's 'out_batch'",
+			    bm->name, csz);
+		}
+		/* The answer stays under the message cap. */
+		per = (size_t)bm->key_size + vsz;
+		if (per && (size_t)n * per > CUB_MSG_MAX / 2)
+			n = (uint32_t)(CUB_MSG_MAX / 2 / per) ?: 1;
+		keys = malloc((size_t)n * bm->key_size + 1);
+		vals = malloc((size_t)n * vsz + 1);
+		cursor = calloc(1, csz + 1);
+		if (!keys || !vals || !cursor) {
+			pthread_mutex_unlock(&s->b->lock);
+			return ERR(CUB_E_INTERNAL, "out of memory");
+		}
+		if (in)
+			memcpy(cursor, in->bin.ptr, csz);
+		done = n;
+		r = mapbatch_lookup(&mm, lookdel, in ? cursor : NULL, cursor,
+		    keys, vals, &done, elem_flags, batch_flags, &kernel);
+	}
+	if (r && !(r == -ENOENT && (lookup || lookdel))) {
+		kernel_err(r, bm, "map.batch", errv);
+		cub_val__set(*errv, "count", cub_val__uint(done));
+		cub_val__set(*errv, "errno", cub_val__uint((uint64_t)-r));
+		pthread_mutex_unlock(&s->b->lock);
+		return r;
+	}
+	*res = cub_val__map();
+	cub_val__set(*res, "count", cub_val__uint(done));
+	cub_val__set(*res, "kernel", cub_val__bool(kernel));
+	if (lookup || lookdel) {
+		cub_val__set(*res, "keys",
+		    cub_val__bin(keys, (size_t)done * bm->key_size));
+		cub_val__set(
+		    *res, "values", cub_val__bin(vals, (size_t)done * vsz));
+		cub_val__set(*res, "out_batch", cub_val__bin(cursor, csz));
+		cub_val__set(*res, "more", cub_val__bool(r != -ENOENT));
 	}
 	pthread_mutex_unlock(&s->b->lock);
-	if (!r) {
-		*res = cub_val__map();
-		cub_val__set(*res, "count", cub_val__uint(keys->arr.len));
-	}
-	return r;
+	return 0;
 }
 
 /*
@@ -564,6 +696,8 @@ wcall_thread(void *arg)
 			wc_load(s, rpc.params, &res, &errv);
 		else if (!strcmp(rpc.method, CUB_M_MAP_BATCH))
 			wc_batch(s, rpc.params, &res, &errv);
+		else if (!strncmp(rpc.method, "swap.", 5))
+			mapswap_call(s, rpc.method, rpc.params, &res, &errv);
 		else if (!strcmp(rpc.method, CUB_M_MAP_DUMP))
 			wc_dump(s, rpc.params, &res, &errv);
 		else if (!strcmp(rpc.method, CUB_M_PKTIN_DROPPED))

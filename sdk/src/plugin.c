@@ -21,6 +21,10 @@
 #include "cubicle/proto.h"
 #include "worker_rt.h"
 
+/* The names pick old or new forms for plugins (plugin.h); here, the new. */
+#undef cub_map__update_batch
+#undef cub_map__delete_batch
+
 #define CALL_TIMEOUT_MS 10000
 #define MAX_CUBES 1024
 
@@ -93,6 +97,9 @@ cubi_worker__hello(char *err, size_t errlen)
 	if (w.pl->netdev_events)
 		cub_val__set(p, "netdev_events",
 		    cub_val__uint(w.pl->netdev_events));
+	if (w.pl->apply_timeout_ms)
+		cub_val__set(p, "apply_timeout_ms",
+		    cub_val__uint(w.pl->apply_timeout_ms));
 	r = call(CUB_M_HELLO, p, &res, &errv);
 	if (r) {
 		cub_err_parse(errv, &msg);
@@ -308,54 +315,20 @@ cub_map__delete(struct cub_cube *cube, const cub_map *map, const void *key)
 	return r ? cube_fail(cube, errv, r) : 0;
 }
 
-static int
-map_batch(struct cub_cube *cube, const cub_map *map, const char *op,
-    const uint8_t *keys, const uint8_t *values, uint32_t count, uint64_t flags)
-{
-	struct cub_val *p = cub_val__map(), *ka = cub_val__array(), *va = NULL;
-	struct cub_val *res, *errv;
-	size_t vsz = cub_map__value_bytes(map);
-	uint32_t i;
-	int r;
-
-	if (count > CUB_BATCH_MAX) {
-		cub_val__free(p);
-		cub_val__free(ka);
-		return cub_cube__set_error(cube, CUB_E_LIMIT,
-		    "batch of %u entries, at most %d", count, CUB_BATCH_MAX);
-	}
-	if (values)
-		va = cub_val__array();
-	for (i = 0; i < count; i++) {
-		cub_val__push(ka, cub_val__bin(keys + (size_t)i * map->key_size,
-				      map->key_size));
-		if (va)
-			cub_val__push(va, cub_val__bin(values + i * vsz, vsz));
-	}
-	cub_val__set(p, "cube", cub_val__str(cube->name));
-	cub_val__set(p, "map", cub_val__uint(map->id));
-	cub_val__set(p, "op", cub_val__str(op));
-	cub_val__set(p, "keys", ka);
-	if (va)
-		cub_val__set(p, "values", va);
-	cub_val__set(p, "flags", cub_val__uint(flags));
-	r = call(CUB_M_MAP_BATCH, p, &res, &errv);
-	cub_val__free(res);
-	return r ? cube_fail(cube, errv, r) : 0;
-}
-
 int
-cub_map__update_batch(struct cub_cube *cube, const cub_map *map,
+cub_map__update_batch_n(struct cub_cube *cube, const cub_map *map,
     const void *keys, const void *values, uint32_t count, uint64_t flags)
 {
-	return map_batch(cube, map, "update", keys, values, count, flags);
+	CUB_BATCH_OPTS(o, .elem_flags = flags);
+
+	return cub_map__update_batch(cube, map, keys, values, &count, &o);
 }
 
 int
-cub_map__delete_batch(
+cub_map__delete_batch_n(
     struct cub_cube *cube, const cub_map *map, const void *keys, uint32_t count)
 {
-	return map_batch(cube, map, "delete", keys, NULL, count, 0);
+	return cub_map__delete_batch(cube, map, keys, &count, NULL);
 }
 
 int
@@ -857,4 +830,455 @@ cubi_worker__packet_next(void)
 		ops->packet_in(c, q->port, q->data, q->len);
 	free(q->data);
 	q->data = NULL;
+}
+
+/*
+ * Batches (plugin.h).  Calls of at most CUB_BATCH_MAX entries, and under
+ * half the message cap, each a map.batch with packed keys and values.
+ */
+static int
+batch_opts(
+    const struct cub_batch_opts *opts, uint64_t *elem_flags, uint64_t *flags)
+{
+	const uint8_t *tail;
+	size_t i;
+
+	*elem_flags = *flags = 0;
+	if (!opts)
+		return 0;
+	if (opts->sz < sizeof(size_t))
+		return -EINVAL;
+	/* Fields past the caller's sz are absent; a tail we do not know
+	 * must be zero (a newer caller's options we would ignore). */
+	tail = (const uint8_t *)opts;
+	for (i = sizeof(*opts); i < opts->sz; i++)
+		if (tail[i])
+			return -EINVAL;
+	if (opts->sz >= offsetof(struct cub_batch_opts, elem_flags) + 8)
+		*elem_flags = opts->elem_flags;
+	if (opts->sz >= offsetof(struct cub_batch_opts, flags) + 8)
+		*flags = opts->flags;
+	return 0;
+}
+
+static uint32_t
+batch_chunk(const cub_map *map)
+{
+	size_t per = (size_t)map->key_size + cub_map__value_bytes(map) + 8;
+	size_t n = CUB_MSG_MAX / 2 / per;
+
+	return n > CUB_BATCH_MAX ? CUB_BATCH_MAX : n ? (uint32_t)n : 1;
+}
+
+/* The kernel's errno a map.batch error carries, else r. */
+static int
+err_errno(const struct cub_val *errv, int r)
+{
+	uint64_t e;
+
+	if (cub_val__as_u64(cub_val__get(errv, "errno"), &e) || !e || e > 4095)
+		return r;
+	return -(int)e;
+}
+
+/* The entries an error says were processed (0 if it does not say). */
+static uint32_t
+err_count(const struct cub_val *errv, uint32_t max)
+{
+	uint64_t n;
+
+	if (cub_val__as_u64(cub_val__get(errv, "count"), &n) || n > max)
+		return 0;
+	return (uint32_t)n;
+}
+
+static int
+batch_write(struct cub_cube *cube, const cub_map *map, bool update,
+    const void *keys, const void *values, uint32_t *count,
+    const struct cub_batch_opts *opts)
+{
+	size_t vsz = cub_map__value_bytes(map);
+	uint32_t total = *count, done = 0, chunk = batch_chunk(map), n;
+	uint64_t elem_flags, flags;
+	struct cub_val *p, *res, *errv;
+	int r;
+
+	*count = 0;
+	if (batch_opts(opts, &elem_flags, &flags))
+		return cub_cube__set_error(cube, CUB_E_INVAL,
+		    "batch: opts: sz too small or unknown options set");
+	if (!cube || !map ||
+	    (total && ((map->key_size && !keys) || (update && !values))))
+		return -EINVAL;
+	while (done < total) {
+		n = total - done < chunk ? total - done : chunk;
+		p = map_params(cube, map, NULL);
+		cub_val__set(
+		    p, "op", cub_val__str(update ? "update" : "delete"));
+		cub_val__set(p, "count", cub_val__uint(n));
+		if (map->key_size)
+			cub_val__set(p, "keys",
+			    cub_val__bin((const uint8_t *)keys +
+					     (size_t)done * map->key_size,
+				(size_t)n * map->key_size));
+		if (update)
+			cub_val__set(p, "values",
+			    cub_val__bin(
+				(const uint8_t *)values + (size_t)done * vsz,
+				(size_t)n * vsz));
+		cub_val__set(p, "elem_flags", cub_val__uint(elem_flags));
+		cub_val__set(p, "batch_flags", cub_val__uint(flags));
+		r = call(CUB_M_MAP_BATCH, p, &res, &errv);
+		cub_val__free(res);
+		if (r) {
+			*count = done + err_count(errv, n);
+			return cube_fail(cube, errv, err_errno(errv, r));
+		}
+		done += n;
+	}
+	*count = done;
+	return 0;
+}
+
+int
+cub_map__update_batch(struct cub_cube *cube, const cub_map *map,
+    const void *keys, const void *values, uint32_t *count,
+    const struct cub_batch_opts *opts)
+{
+	if (!count)
+		return -EINVAL;
+	return batch_write(cube, map, true, keys, values, count, opts);
+}
+
+int
+cub_map__delete_batch(struct cub_cube *cube, const cub_map *map,
+    const void *keys, uint32_t *count, const struct cub_batch_opts *opts)
+{
+	if (!count)
+		return -EINVAL;
+	return batch_write(cube, map, false, keys, NULL, count, opts);
+}
+
+/* BPF_MAP_TYPE_HASH 1, PERCPU_HASH 5, LRU_HASH 9, LRU_PERCPU_HASH 10: the
+ * kernel's cursor is a bucket number; the others' a key (mapbatch.c). */
+size_t
+cub_map__batch_cursor_size(const cub_map *map)
+{
+	if (map->type == 1 || map->type == 5 || map->type == 9 ||
+	    map->type == 10)
+		return sizeof(uint32_t);
+	return map->key_size;
+}
+
+static int
+batch_read(struct cub_cube *cube, const cub_map *map, bool del,
+    const void *in_batch, void *out_batch, void *keys, void *values,
+    uint32_t *count, const struct cub_batch_opts *opts)
+{
+	size_t vsz = cub_map__value_bytes(map);
+	size_t csz = cub_map__batch_cursor_size(map);
+	uint32_t want = *count, got = 0, chunk = batch_chunk(map), n, m;
+	const struct cub_val *k, *v, *cur;
+	struct cub_val *p, *res, *errv;
+	uint64_t elem_flags, flags;
+	bool more = true, have = in_batch != NULL;
+	uint64_t u;
+	int r;
+
+	*count = 0;
+	if (batch_opts(opts, &elem_flags, &flags))
+		return cub_cube__set_error(cube, CUB_E_INVAL,
+		    "batch: opts: sz too small or unknown options set");
+	if (!cube || !map || !values || (map->key_size && !keys) ||
+	    (csz && !out_batch))
+		return -EINVAL;
+	if (have && csz && in_batch != out_batch)
+		memmove(out_batch, in_batch, csz);
+	while (got < want && more) {
+		n = want - got < chunk ? want - got : chunk;
+		p = map_params(cube, map, NULL);
+		cub_val__set(p, "op",
+		    cub_val__str(del ? "lookup_and_delete" : "lookup"));
+		cub_val__set(p, "count", cub_val__uint(n));
+		if (have && csz)
+			cub_val__set(
+			    p, "in_batch", cub_val__bin(out_batch, csz));
+		cub_val__set(p, "elem_flags", cub_val__uint(elem_flags));
+		cub_val__set(p, "batch_flags", cub_val__uint(flags));
+		r = call(CUB_M_MAP_BATCH, p, &res, &errv);
+		if (r && got && err_errno(errv, r) == -ENOSPC) {
+			/* The next bucket is bigger than what is left to
+			 * fill: return what came, the cursor is before it. */
+			cub_val__free(errv);
+			break;
+		}
+		if (r) {
+			*count = got; /* nothing of this call came back */
+			return cube_fail(cube, errv, err_errno(errv, r));
+		}
+		k = cub_val__get(res, "keys");
+		v = cub_val__get(res, "values");
+		cur = cub_val__get(res, "out_batch");
+		cub_val__as_bool(cub_val__get(res, "more"), &more);
+		if (cub_val__as_u64(cub_val__get(res, "count"), &u) || u > n ||
+		    !bin_of_len(k, (size_t)u * map->key_size) ||
+		    !bin_of_len(v, (size_t)u * vsz) || !bin_of_len(cur, csz)) {
+			cub_val__free(res);
+			*count = got;
+			return -EBADMSG;
+		}
+		m = (uint32_t)u;
+		memcpy((uint8_t *)keys + (size_t)got * map->key_size,
+		    k->bin.ptr, k->bin.len);
+		memcpy((uint8_t *)values + (size_t)got * vsz, v->bin.ptr,
+		    v->bin.len);
+		if (csz)
+			memcpy(out_batch, cur->bin.ptr, csz);
+		have = true;
+		got += m;
+		cub_val__free(res);
+	}
+	*count = got;
+	return more ? 0 : -ENOENT;
+}
+
+int
+cub_map__lookup_batch(struct cub_cube *cube, const cub_map *map,
+    const void *in_batch, void *out_batch, void *keys, void *values,
+    uint32_t *count, const struct cub_batch_opts *opts)
+{
+	if (!count)
+		return -EINVAL;
+	return batch_read(
+	    cube, map, false, in_batch, out_batch, keys, values, count, opts);
+}
+
+int
+cub_map__lookup_and_delete_batch(struct cub_cube *cube, const cub_map *map,
+    const void *in_batch, void *out_batch, void *keys, void *values,
+    uint32_t *count, const struct cub_batch_opts *opts)
+{
+	if (!count)
+		return -EINVAL;
+	return batch_read(
+	    cube, map, true, in_batch, out_batch, keys, values, count, opts);
+}
+
+/* Swap sets (plugin.h; the broker's side is broker/mapswap.c). */
+struct cub_swap_txn {
+	struct cub_cube *cube;
+	char set[CUB_NAME_MAX + 1];
+	uint64_t id;
+	uint32_t copy;
+	struct cub_val *maps;
+};
+
+/* One map of a swap answer's "maps" (names after "<set>__"). */
+static int
+map_of(const struct cub_val *m, cub_map *out)
+{
+	uint64_t v[5];
+
+	if (cub_val__as_u64(cub_val__get(m, "id"), &v[0]) ||
+	    cub_val__as_u64(cub_val__get(m, "type"), &v[1]) ||
+	    cub_val__as_u64(cub_val__get(m, "key_size"), &v[2]) ||
+	    cub_val__as_u64(cub_val__get(m, "value_size"), &v[3]) ||
+	    cub_val__as_u64(cub_val__get(m, "max_entries"), &v[4]))
+		return -EBADMSG;
+	out->id = (uint32_t)v[0];
+	out->type = (uint32_t)v[1];
+	out->key_size = (uint32_t)v[2];
+	out->value_size = (uint32_t)v[3];
+	out->max_entries = (uint32_t)v[4];
+	out->ncpus = map_percpu(out->type) ? w.ncpus : 1;
+	return 0;
+}
+
+static int
+swap_map(const struct cub_val *maps, const char *name, cub_map *out)
+{
+	uint32_t i;
+
+	for (i = 0; maps && maps->kind == CUB_V_ARRAY && i < maps->arr.len; i++)
+		if (!strcmp(cub_val__get_str(maps->arr.items[i], "name") ?: "",
+			name))
+			return map_of(maps->arr.items[i], out);
+	return -ENOENT;
+}
+
+static struct cub_val *
+swap_params(struct cub_cube *cube, const char *set)
+{
+	struct cub_val *p = cub_val__map();
+
+	cub_val__set(p, "cube", cub_val__str(cube->name));
+	cub_val__set(p, "set", cub_val__str(set));
+	return p;
+}
+
+int
+cub_swap__begin_opts(struct cub_cube *cube, const char *set,
+    const struct cub_swap_opts *opts, struct cub_swap_txn **txn)
+{
+	struct cub_val *p, *res, *errv;
+	struct cub_swap_txn *t;
+	uint64_t id, copy;
+	bool clear = false;
+	int r;
+
+	if (!cube || !set || !txn || strlen(set) > CUB_NAME_MAX)
+		return -EINVAL;
+	*txn = NULL;
+	if (opts) {
+		if (opts->sz < offsetof(struct cub_swap_opts, clear) + 1)
+			return -EINVAL;
+		clear = opts->clear;
+	}
+	p = swap_params(cube, set);
+	cub_val__set(p, "clear", cub_val__bool(clear));
+	r = call(CUB_M_SWAP_BEGIN, p, &res, &errv);
+	if (r)
+		return cube_fail(cube, errv, r);
+	t = calloc(1, sizeof(*t));
+	if (!t || cub_val__as_u64(cub_val__get(res, "txn"), &id) ||
+	    cub_val__as_u64(cub_val__get(res, "copy"), &copy)) {
+		free(t);
+		cub_val__free(res);
+		return t ? -EBADMSG : -ENOMEM;
+	}
+	t->cube = cube;
+	snprintf(t->set, sizeof(t->set), "%s", set);
+	t->id = id;
+	t->copy = (uint32_t)copy;
+	t->maps = cub_val__take(res, "maps");
+	cub_val__free(res);
+	*txn = t;
+	return 0;
+}
+
+int
+cub_swap__begin(
+    struct cub_cube *cube, const char *set, struct cub_swap_txn **txn)
+{
+	return cub_swap__begin_opts(cube, set, NULL, txn);
+}
+
+int
+cub_swap__map(struct cub_swap_txn *txn, const char *member, cub_map *out)
+{
+	if (!txn || !member || !out)
+		return -EINVAL;
+	return swap_map(txn->maps, member, out);
+}
+
+uint32_t
+cub_swap__copy(const struct cub_swap_txn *txn)
+{
+	return txn ? txn->copy : 0;
+}
+
+static int
+swap_end(struct cub_swap_txn *txn, const char *method)
+{
+	struct cub_val *p, *res, *errv;
+	int r;
+
+	if (!txn)
+		return -EINVAL;
+	p = swap_params(txn->cube, txn->set);
+	cub_val__set(p, "txn", cub_val__uint(txn->id));
+	r = call(method, p, &res, &errv);
+	cub_val__free(res);
+	if (r)
+		cube_fail(txn->cube, errv, r);
+	cub_val__free(txn->maps);
+	free(txn);
+	return r;
+}
+
+int
+cub_swap__commit(struct cub_swap_txn *txn)
+{
+	return swap_end(txn, CUB_M_SWAP_COMMIT);
+}
+
+void
+cub_swap__abort(struct cub_swap_txn *txn)
+{
+	swap_end(txn, CUB_M_SWAP_ABORT);
+}
+
+/* One member of the copy a swap.read handed back: read all, then zero. */
+static int
+swap_read_member(struct cub_cube *cube, const char *name, const cub_map *map,
+    int (*fn)(
+	const char *, const cub_map *, const void *, const void *, void *),
+    void *ctx)
+{
+	size_t vsz = cub_map__value_bytes(map), csz;
+	uint32_t n = map->max_entries, i, z;
+	uint8_t *keys, *vals, *zero, cursor[64];
+	bool array = map->type == 2 || map->type == 6; /* ARRAY, PERCPU_ARRAY */
+	int r, stop = 0;
+
+	csz = cub_map__batch_cursor_size(map);
+	if (csz > sizeof(cursor) || !n)
+		return -EINVAL;
+	keys = malloc((size_t)n * map->key_size + 1);
+	vals = malloc((size_t)n * vsz + 1);
+	zero = calloc(n, vsz + 1);
+	if (!keys || !vals || !zero) {
+		r = -ENOMEM;
+		goto out;
+	}
+	r = cub_map__lookup_batch(
+	    cube, map, NULL, cursor, keys, vals, &n, NULL);
+	if (r && r != -ENOENT)
+		goto out;
+	for (i = 0; i < n && !stop; i++)
+		stop = fn(name, map, keys + (size_t)i * map->key_size,
+		    vals + (size_t)i * vsz, ctx);
+	z = n;
+	r = array ? cub_map__update_batch(cube, map, keys, zero, &z, NULL)
+		  : cub_map__delete_batch(cube, map, keys, &z, NULL);
+	if (!r)
+		r = stop;
+out:
+	free(keys);
+	free(vals);
+	free(zero);
+	return r;
+}
+
+int
+cub_swap__read(struct cub_cube *cube, const char *set,
+    int (*fn)(const char *member, const cub_map *map, const void *key,
+	const void *value, void *ctx),
+    void *ctx)
+{
+	struct cub_val *p, *res, *errv;
+	const struct cub_val *maps;
+	cub_map map;
+	uint32_t i;
+	int r;
+
+	if (!cube || !set || !fn || strlen(set) > CUB_NAME_MAX)
+		return -EINVAL;
+	p = swap_params(cube, set);
+	r = call(CUB_M_SWAP_READ, p, &res, &errv);
+	if (r)
+		return cube_fail(cube, errv, r);
+	maps = cub_val__get(res, "maps");
+	for (i = 0;
+	     !r && maps && maps->kind == CUB_V_ARRAY && i < maps->arr.len;
+	     i++) {
+		const struct cub_val *item = maps->arr.items[i];
+
+		if ((r = map_of(item, &map)))
+			break;
+		r = swap_read_member(
+		    cube, cub_val__get_str(item, "name") ?: "", &map, fn, ctx);
+	}
+	cub_val__free(res);
+	return r;
 }

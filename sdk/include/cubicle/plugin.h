@@ -35,8 +35,10 @@ extern "C" {
 
 /* 2: struct cub_field grew max_items, ref (issue 7's schema types) and
  * counter, so a table built against 1 is read wrongly: the worker refuses
- * it. */
-#define CUB_PLUGIN_ABI 2u
+ * it.  3: struct cub_plugin grew netdev_events and apply_timeout_ms, and
+ * cub_plugin_ops netdev_event, at their ends, which a descriptor built
+ * against 2 lacks (the worker would read past it). */
+#define CUB_PLUGIN_ABI 3u
 
 struct cub_cube; /* worker-side view of one cube; opaque */
 
@@ -165,6 +167,15 @@ struct cub_plugin {
 	struct cub_bpf_policy policy;
 	/* CUB_NETDEV_EV() kinds wanted, | CUB_NETDEV_HOST; 0: none. */
 	uint32_t netdev_events;
+	/*
+	 * How long apply() may take, in ms, when that is longer than
+	 * cubicled's --call-timeout (a big ruleset, a slow backend); 0: the
+	 * call timeout.  For apply calls only (a change and a replay after a
+	 * restart); capped by cubicled's --max-apply-timeout (default 120 s).
+	 * An apply past it gets the worker killed and restarted, as any call
+	 * past its timeout.
+	 */
+	uint32_t apply_timeout_ms;
 };
 
 /* Accessors; valid for the life of the cube. */
@@ -190,13 +201,14 @@ int cub_map__lookup(
 int cub_map__delete(struct cub_cube *cube, const cub_map *map, const void *key);
 
 /*
- * Batches: count entries (at most CUB_BATCH_MAX), keys and values packed
- * back to back, in one call to the broker.  Not atomic: on failure,
- * entries before the failing one are applied.
+ * The batch calls of before the kernel's batches (count by value, flags
+ * per element): the names cub_map__update_batch() and
+ * cub_map__delete_batch() pick these when count is not a pointer (see
+ * the end of this file), so plugins written against them still build.
  */
-int cub_map__update_batch(struct cub_cube *cube, const cub_map *map,
+int cub_map__update_batch_n(struct cub_cube *cube, const cub_map *map,
     const void *keys, const void *values, uint32_t count, uint64_t flags);
-int cub_map__delete_batch(struct cub_cube *cube, const cub_map *map,
+int cub_map__delete_batch_n(struct cub_cube *cube, const cub_map *map,
     const void *keys, uint32_t count);
 /*
  * Every entry of the map, in as few calls as the message cap allows;
@@ -223,6 +235,121 @@ int cub_cube__log(struct cub_cube *cube, int level, const char *fmt, ...)
 
 /* Port index of the port named name in config, or -ENOENT. */
 int cub_config__port_index(const struct cub_val *config, const char *name);
+
+/*
+ * Batches, shaped as libbpf's bpf_map_*_batch(): keys and values packed
+ * back to back (per-CPU values as cub_map__value_bytes() says), *count in
+ * = entries given (or wanted), out = entries processed, also on failure:
+ * those before the failing entry are applied, the rest are not.  Any
+ * count: the SDK splits it into calls under the message cap, and the
+ * broker uses the kernel's batch operation where the map type has it
+ * (hash family: all four; ARRAY and PERCPU_ARRAY: update and lookup;
+ * LPM_TRIE: all but lookup_and_delete), one syscall per entry elsewhere.
+ * Not atomic: a program may see part of a batch (for that, swap sets
+ * below).  Synchronous calls to the broker, from an op only; 0 or -errno
+ * (the broker's message in the op's error).
+ */
+struct cub_batch_opts {
+	size_t sz;           /* sizeof(struct cub_batch_opts) */
+	uint64_t elem_flags; /* BPF_F_LOCK; BPF_[NO]EXIST go per entry */
+	uint64_t flags;      /* the kernel's batch flags (0 today) */
+	size_t : 0;
+};
+#define CUB_BATCH_OPTS(name, ...)                                              \
+	struct cub_batch_opts name = {                                         \
+	    .sz = sizeof(struct cub_batch_opts), __VA_ARGS__}
+
+int cub_map__update_batch(struct cub_cube *cube, const cub_map *map,
+    const void *keys, const void *values, uint32_t *count,
+    const struct cub_batch_opts *opts);
+int cub_map__delete_batch(struct cub_cube *cube, const cub_map *map,
+    const void *keys, uint32_t *count, const struct cub_batch_opts *opts);
+/*
+ * Up to *count entries after the cursor in_batch (NULL: from the start);
+ * out_batch receives the cursor for the next call, of
+ * cub_map__batch_cursor_size() bytes (in_batch may be out_batch).
+ * -ENOENT when the map has no more entries; *count says how many this
+ * call returned, also then.  lookup_and_delete removes what it returns.
+ */
+int cub_map__lookup_batch(struct cub_cube *cube, const cub_map *map,
+    const void *in_batch, void *out_batch, void *keys, void *values,
+    uint32_t *count, const struct cub_batch_opts *opts);
+int cub_map__lookup_and_delete_batch(struct cub_cube *cube, const cub_map *map,
+    const void *in_batch, void *out_batch, void *keys, void *values,
+    uint32_t *count, const struct cub_batch_opts *opts);
+size_t cub_map__batch_cursor_size(const cub_map *map);
+
+/* clang-format off */
+#ifndef __cplusplus
+/* Old callers pass count by value: they get the _n forms above. */
+#define cub_map__update_batch(cube, map, keys, values, count, opts)            \
+	_Generic((count), uint32_t *: cub_map__update_batch,                   \
+	    default: cub_map__update_batch_n)(                                 \
+	    cube, map, keys, values, count, opts)
+#define cubi_pick3_(a, b, f, ...) f
+#define cub_map__delete_batch(cube, map, keys, ...)                            \
+	cubi_pick3_(__VA_ARGS__, cub_map__delete_batch,                        \
+	    cub_map__delete_batch_n, _)(cube, map, keys, __VA_ARGS__)
+#endif
+/* clang-format on */
+
+/*
+ * Swap sets: atomic map transactions (docs/architecture.md, "Atomic map
+ * transactions"; the BPF side is cubicle/swap.bpf.h).  A set S is N
+ * copies of each of its member maps; programs read one copy per packet,
+ * the active one.
+ *
+ * @brief **cub_swap__begin()** opens a transaction on set: *txn names a
+ * copy that no program reads and none can still be reading (the broker
+ * waited for a grace period since it was last active, if it had to).
+ * Fill it with the ordinary map calls on the maps cub_swap__map() gives,
+ * then cub_swap__commit().  The copy holds what it held when it was last
+ * active, unless opts->clear: then the broker empties it first.
+ * @return 0, or -errno; a later begin on the same set ends an open
+ * transaction (its commit then fails with -EINVAL, CUB_E_BUSY).
+ *
+ * @brief **cub_swap__commit()** flips: from the next packet on, programs
+ * read txn's copy, and the copy that was active retires (reused after a
+ * grace period).  One 4-byte store in the kernel; it does not wait.
+ * Frees txn, also on failure (then nothing changed).
+ * @brief **cub_swap__abort()** frees txn and hands its copy back.
+ *
+ * All are synchronous calls to the broker, from an op only.
+ */
+struct cub_swap_txn;
+struct cub_swap_opts {
+	size_t sz;  /* sizeof(struct cub_swap_opts) */
+	bool clear; /* empty the copy (hashes deleted, arrays zeroed) */
+	size_t : 0;
+};
+int cub_swap__begin(
+    struct cub_cube *cube, const char *set, struct cub_swap_txn **txn);
+int cub_swap__begin_opts(struct cub_cube *cube, const char *set,
+    const struct cub_swap_opts *opts, struct cub_swap_txn **txn);
+/* Member name's map in txn's copy (the name after "<set>__"); -ENOENT. */
+int cub_swap__map(struct cub_swap_txn *txn, const char *member, cub_map *out);
+/* The copy txn fills (0 to N-1). */
+uint32_t cub_swap__copy(const struct cub_swap_txn *txn);
+int cub_swap__commit(struct cub_swap_txn *txn);
+void cub_swap__abort(struct cub_swap_txn *txn);
+
+/*
+ * @brief **cub_swap__read()** reads a set of counters without losing a
+ * count (dynmon's swap-on-read): the broker flips the set to another
+ * copy (zeroed by the previous read), waits for a grace period, so that
+ * no program still writes the old copy, and hands it back; every entry of
+ * every member of that copy goes to fn, then the copy is zeroed (arrays)
+ * or emptied (hashes) for its next turn.  Totals over successive reads
+ * are exact.  fn returns non-zero to stop (returned; the entries not yet
+ * seen are lost with the zeroing).  Entries of one member come in one
+ * call of fn each, member being the name after "<set>__".
+ * @return 0 or -errno.  A synchronous call, from an op only; it blocks
+ * for the grace period (about 10-20 ms here).
+ */
+int cub_swap__read(struct cub_cube *cube, const char *set,
+    int (*fn)(const char *member, const cub_map *map, const void *key,
+	const void *value, void *ctx),
+    void *ctx);
 
 #ifdef __cplusplus
 }

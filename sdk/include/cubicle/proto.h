@@ -92,7 +92,9 @@ int cub_rpc__encode_notify(
 #define CUB_M_MAP_DUMP "map.dump"
 /* W: packets of a packet.in the worker had no room for: {cube, count}. */
 #define CUB_M_PKTIN_DROPPED "packet.dropped"
-/* {cube, map, op: "update"|"delete", keys: [bin], values: [bin], flags} */
+/* {cube, map, op: update|delete|lookup|lookup_and_delete, count, keys,
+ * values, in_batch, elem_flags, batch_flags} -> {count, kernel, ...}:
+ * see broker/wcall.c's wc_batch(). */
 #define CUB_M_MAP_BATCH "map.batch"
 #define CUB_BATCH_MAX 4096
 /*
@@ -102,6 +104,17 @@ int cub_rpc__encode_notify(
  */
 #define CUB_M_CUBE_LOG "cube.log"
 #define CUB_LOG_MSG_MAX 1024
+/*
+ * W: atomic map transactions on a swap set of a cube (broker/mapswap.c):
+ * begin {cube, set, clear} -> {txn, copy, copies, maps: [{name, id, ...}]}
+ * (a copy no program reads); commit {cube, set, txn} -> {copy, retired}
+ * (the flip); abort {cube, set, txn}; read {cube, set} -> {copy, maps}
+ * (flip, grace period, the old copy to read and zero).
+ */
+#define CUB_M_SWAP_BEGIN "swap.begin"
+#define CUB_M_SWAP_COMMIT "swap.commit"
+#define CUB_M_SWAP_ABORT "swap.abort"
+#define CUB_M_SWAP_READ "swap.read"
 
 /* B: reconcile (or create) cube state: {cube, config, create: bool}. */
 #define CUB_M_CUBE_APPLY "cube.apply"

@@ -1,0 +1,780 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * Atomic map transactions (docs/architecture.md, "Atomic map
+ * transactions").  A swap set S of a cube's object is
+ *   - its index map cub_sw_S: a one-entry ARRAY of one __u32, the copy
+ *     the programs read; read-only to programs, written by the broker only
+ *     (a framework map: workers cannot write it);
+ *   - its members S__<name>: ARRAY_OF_MAPS of N copies (2 to 8, the same
+ *     N for every member), every slot filled by the object's static
+ *     initialisation with an inner map of the object.
+ * A program reads the index once per packet and looks every member up in
+ * that copy (swap.bpf.h).  swap.begin hands the worker a copy no program
+ * can still be reading; the worker fills it with the ordinary map calls;
+ * swap.commit writes the index (one 4-byte store: the flip) and the copy
+ * that was active retires.  A retired copy is handed out again only after
+ * an RCU grace period that began after its flip: XDP and tc programs run
+ * under rcu_read_lock, so by then no program that read the old index is
+ * still running.  The broker gets a grace period from the kernel by
+ * updating a slot of an ARRAY_OF_MAPS of its own (the kernel calls
+ * synchronize_rcu() for it, about 10-20 ms here).  A thread of this file
+ * starts one as soon as a copy retires; one such wait covers every copy
+ * retired before it began, for every cube, so back-to-back commits and
+ * several services share one (coalescing).  A commit never waits; with 3
+ * or more copies a begin finds the copy retired two commits ago, whose
+ * grace period has usually ended.
+ *
+ * The reader side (swap.read) flips to a free copy, waits for the grace
+ * period of the copy it left, and hands that one back to be read and
+ * zeroed (plugin.c's cub_swap__read()): after the wait no program writes
+ * to it, so nothing lands in it late.
+ *
+ * State lives in the cube's struct bpfobj (o->swaps), built on first use
+ * from the maps themselves: after a reload or a broker restart every copy
+ * but the active one waits for one grace period before it is reused.
+ * CUBICLED_TEST_SWAP_NO_GRACE=1 in cubicled's environment skips the wait
+ * (tests/integration/mapswap.sh shows that packets then see a mixture).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "broker.h"
+#include "cubicle/errors.h"
+#include "log.h"
+#include "mapbatch.h"
+#include "mapswap.h"
+
+#define REFUSE(...) (*errv = cub_err_val(CUB_E_REFUSED, __VA_ARGS__), -EPERM)
+#define ERR(code, ...) (*errv = cub_err_val(code, __VA_ARGS__), -EINVAL)
+
+#define NO_COPY UINT32_MAX
+
+struct swapset {
+	char name[SWAP_SET_MAX + 1];
+	int index; /* the index map, in o->maps */
+	uint32_t ncopies, nmembers;
+	int member[SWAP_MEMBERS_MAX];                /* outer maps */
+	int copy[SWAP_MEMBERS_MAX][SWAP_COPIES_MAX]; /* inner maps */
+	uint32_t active;
+	/* Grace sequence a copy waits for (0: free now); active: unused. */
+	uint64_t retired[SWAP_COPIES_MAX];
+	uint32_t filling; /* copy of the open transaction, or NO_COPY */
+	uint64_t txn;     /* its id (grace.txn), 0 when none */
+};
+
+struct swapsets {
+	int n;
+	struct swapset set[CUB_MAX_MAPS];
+};
+
+/* Grace periods, for every cube and service thread. */
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t cond; /* a grace period ended */
+	pthread_cond_t kick; /* a copy retired: start one */
+	uint64_t issued;     /* sequence of the last retirement */
+	uint64_t done;       /* retirements a finished grace period covers */
+	bool running;        /* a thread is waiting one out for the others */
+	uint64_t txn;        /* transaction ids, unique across objects */
+	int outer, inner;    /* the broker's own map-in-map, -1 before use */
+	int no_grace;        /* -1 unknown, 0, 1 (test mode) */
+} grace = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
+    PTHREAD_COND_INITIALIZER, 0, 0, false, 0, -1, -1, -1};
+static pthread_once_t grace_once = PTHREAD_ONCE_INIT;
+
+static bool
+set_name_ok(const char *s, size_t n)
+{
+	size_t i;
+
+	if (!n || n > SWAP_SET_MAX)
+		return false;
+	for (i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') ||
+			(s[i] >= '0' && s[i] <= '9')))
+			return false;
+	return true;
+}
+
+bool
+mapswap_index_name(const char *name)
+{
+	size_t n = strlen(SWAP_PREFIX);
+
+	return !strncmp(name, SWAP_PREFIX, n) &&
+	       set_name_ok(name + n, strlen(name + n));
+}
+
+/* name is a member of set: "<set>__<something>". */
+static bool
+member_of(const char *name, const char *set)
+{
+	size_t n = strlen(set);
+
+	return !strncmp(name, set, n) && name[n] == '_' && name[n + 1] == '_' &&
+	       name[n + 2];
+}
+
+int
+mapswap_check_object(
+    const char *cube, struct bpf_object *obj, struct cub_val **errv)
+{
+	struct bpf_map *m, *o;
+	const char *set;
+	uint32_t copies, members;
+
+	bpf_object__for_each_map(m, obj)
+	{
+		if (bpf_map__is_internal(m) ||
+		    strncmp(bpf_map__name(m), SWAP_PREFIX, strlen(SWAP_PREFIX)))
+			continue;
+		if (!mapswap_index_name(bpf_map__name(m)))
+			return REFUSE("cube '%s': map '%s': a swap set's index "
+				      "map is %s<set>, the set named by 1 to "
+				      "%d lowercase letters and digits",
+			    cube, bpf_map__name(m), SWAP_PREFIX, SWAP_SET_MAX);
+		set = bpf_map__name(m) + strlen(SWAP_PREFIX);
+		if (bpf_map__type(m) != BPF_MAP_TYPE_ARRAY ||
+		    bpf_map__key_size(m) != 4 || bpf_map__value_size(m) != 4 ||
+		    bpf_map__max_entries(m) != 1 ||
+		    bpf_map__map_flags(m) != BPF_F_RDONLY_PROG)
+			return REFUSE(
+			    "cube '%s': map '%s' is not as "
+			    "CUB_SWAP_SET() declares it (swap.bpf.h): "
+			    "a one-entry ARRAY of a __u32, "
+			    "BPF_F_RDONLY_PROG",
+			    cube, bpf_map__name(m));
+		copies = members = 0;
+		bpf_object__for_each_map(o, obj)
+		{
+			if (!member_of(bpf_map__name(o), set))
+				continue;
+			if (bpf_map__type(o) != BPF_MAP_TYPE_ARRAY_OF_MAPS ||
+			    bpf_map__max_entries(o) < 2 ||
+			    bpf_map__max_entries(o) > SWAP_COPIES_MAX ||
+			    (copies && bpf_map__max_entries(o) != copies))
+				return REFUSE(
+				    "cube '%s': swap set '%s': "
+				    "member '%s' must be an "
+				    "ARRAY_OF_MAPS of 2 to %d copies, "
+				    "as many as the other members",
+				    cube, set, bpf_map__name(o),
+				    SWAP_COPIES_MAX);
+			copies = bpf_map__max_entries(o);
+			if (++members > SWAP_MEMBERS_MAX)
+				return REFUSE("cube '%s': swap set '%s' has "
+					      "more than %d members",
+				    cube, set, SWAP_MEMBERS_MAX);
+		}
+		if (!members)
+			return REFUSE("cube '%s': swap set '%s' has no member "
+				      "(ARRAY_OF_MAPS named %s__<name>)",
+			    cube, set, set);
+	}
+	return 0;
+}
+
+struct swapsets *
+mapswap_free(struct swapsets *sets)
+{
+	free(sets);
+	return NULL;
+}
+
+static bool
+no_grace(void)
+{
+	if (grace.no_grace < 0) {
+		const char *e = getenv("CUBICLED_TEST_SWAP_NO_GRACE");
+
+		grace.no_grace = e && !strcmp(e, "1");
+		if (grace.no_grace)
+			log_warn("CUBICLED_TEST_SWAP_NO_GRACE=1: swap sets "
+				 "reuse copies without a grace period (a test "
+				 "mode: packets can see a mixture of sets)");
+	}
+	return grace.no_grace;
+}
+
+/* One RCU grace period: a slot update of a map-in-map waits for one. */
+static int
+synchronize(void)
+{
+	uint32_t zero = 0;
+
+	if (grace.inner < 0) {
+		grace.inner = bpf_map_create(
+		    BPF_MAP_TYPE_ARRAY, "cub_grace_in", 4, 4, 1, NULL);
+		if (grace.inner < 0)
+			return -errno;
+	}
+	if (grace.outer < 0) {
+		LIBBPF_OPTS(
+		    bpf_map_create_opts, o, .inner_map_fd = grace.inner);
+
+		grace.outer = bpf_map_create(
+		    BPF_MAP_TYPE_ARRAY_OF_MAPS, "cub_grace", 4, 4, 1, &o);
+		if (grace.outer < 0)
+			return -errno;
+	}
+	return bpf_map_update_elem(grace.outer, &zero, &grace.inner, BPF_ANY)
+		   ? -errno
+		   : 0;
+}
+
+/* Wait until a grace period covers retirement seq; shared by waiters. */
+static int
+grace_wait(uint64_t seq)
+{
+	uint64_t start;
+	int r = 0;
+
+	if (no_grace())
+		return 0;
+	pthread_mutex_lock(&grace.lock);
+	while (grace.done < seq && !r) {
+		if (grace.running) {
+			pthread_cond_wait(&grace.cond, &grace.lock);
+			continue;
+		}
+		grace.running = true;
+		start = grace.issued;
+		pthread_mutex_unlock(&grace.lock);
+		r = synchronize();
+		pthread_mutex_lock(&grace.lock);
+		grace.running = false;
+		if (!r && start > grace.done)
+			grace.done = start;
+		pthread_cond_broadcast(&grace.cond);
+		pthread_cond_signal(&grace.kick); /* retired meanwhile? */
+	}
+	pthread_mutex_unlock(&grace.lock);
+	return r;
+}
+
+/*
+ * Grace periods start as soon as a copy retires, on a thread of their own
+ * (detached, for the broker's life), so that the next swap.begin usually
+ * finds the copy retired before the last one free already.
+ */
+static void *
+grace_thread(void *arg)
+{
+	uint64_t start;
+	int r;
+
+	(void)arg;
+	pthread_mutex_lock(&grace.lock);
+	for (;;) {
+		while (grace.running || grace.done >= grace.issued)
+			pthread_cond_wait(&grace.kick, &grace.lock);
+		grace.running = true;
+		start = grace.issued;
+		pthread_mutex_unlock(&grace.lock);
+		r = synchronize();
+		pthread_mutex_lock(&grace.lock);
+		grace.running = false;
+		if (!r && start > grace.done)
+			grace.done = start;
+		pthread_cond_broadcast(&grace.cond);
+		if (r) /* waiters run their own and report it */
+			pthread_cond_wait(&grace.kick, &grace.lock);
+	}
+	return NULL;
+}
+
+static void
+grace_thread_start(void)
+{
+	pthread_t t;
+
+	if (!pthread_create(&t, NULL, grace_thread, NULL))
+		pthread_detach(t);
+}
+
+static uint64_t
+grace_retire(void)
+{
+	uint64_t seq;
+
+	if (!no_grace())
+		pthread_once(&grace_once, grace_thread_start);
+	pthread_mutex_lock(&grace.lock);
+	seq = ++grace.issued;
+	pthread_cond_signal(&grace.kick);
+	pthread_mutex_unlock(&grace.lock);
+	return seq;
+}
+
+static uint64_t
+grace_done(void)
+{
+	uint64_t d;
+
+	if (no_grace())
+		return UINT64_MAX;
+	pthread_mutex_lock(&grace.lock);
+	d = grace.done;
+	pthread_mutex_unlock(&grace.lock);
+	return d;
+}
+
+static uint32_t
+map_id(int fd)
+{
+	struct bpf_map_info info = {0};
+	__u32 len = sizeof(info);
+
+	return bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.id;
+}
+
+/* Lock held: the set's state, built from the maps on first use. */
+static struct swapset *
+set_get(struct cube *c, const char *name, struct cub_val **errv)
+{
+	struct bpfobj *o = c->obj;
+	uint32_t ids[CUB_MAX_MAPS], k, id, zero = 0;
+	uint64_t seq;
+	char iname[sizeof(o->maps[0].name)];
+	struct swapset *set;
+	struct bmap *bm;
+	int i, j;
+
+	if (!o) {
+		*errv = cub_err_val(
+		    CUB_E_NOTFOUND, "cube '%s' has no object loaded", c->name);
+		return NULL;
+	}
+	if (!set_name_ok(name, strlen(name))) {
+		*errv = cub_err_val(CUB_E_INVAL,
+		    "swap set '%s': a set's name is 1 to %d lowercase letters "
+		    "and digits",
+		    name, SWAP_SET_MAX);
+		return NULL;
+	}
+	for (i = 0; o->swaps && i < o->swaps->n; i++)
+		if (!strcmp(o->swaps->set[i].name, name))
+			return &o->swaps->set[i];
+	snprintf(iname, sizeof(iname), "%s%s", SWAP_PREFIX, name);
+	bm = bpfobj_map(o, iname);
+	if (!bm) {
+		*errv = cub_err_val(CUB_E_NOTFOUND,
+		    "cube '%s' has no swap set '%s' (no map %s)", c->name, name,
+		    iname);
+		return NULL;
+	}
+	if (!o->swaps && !(o->swaps = calloc(1, sizeof(*o->swaps)))) {
+		*errv = cub_err_val(CUB_E_INTERNAL, "out of memory");
+		return NULL;
+	}
+	set = &o->swaps->set[o->swaps->n];
+	memset(set, 0, sizeof(*set));
+	snprintf(set->name, sizeof(set->name), "%s", name);
+	set->index = (int)(bm - o->maps);
+	set->filling = NO_COPY;
+	for (i = 0; i < o->nmaps; i++)
+		ids[i] = map_id(o->maps[i].fd);
+	for (i = 0; i < o->nmaps; i++) {
+		if (!member_of(o->maps[i].name, name) ||
+		    o->maps[i].type != BPF_MAP_TYPE_ARRAY_OF_MAPS)
+			continue;
+		if (set->nmembers == SWAP_MEMBERS_MAX ||
+		    o->maps[i].max_entries < 2 ||
+		    o->maps[i].max_entries > SWAP_COPIES_MAX ||
+		    (set->ncopies && o->maps[i].max_entries != set->ncopies))
+			goto bad;
+		set->ncopies = o->maps[i].max_entries;
+		set->member[set->nmembers] = i;
+		for (k = 0; k < set->ncopies; k++) {
+			if (bpf_map_lookup_elem(o->maps[i].fd, &k, &id)) {
+				*errv = cub_err_val(CUB_E_INVAL,
+				    "cube '%s': swap set '%s': member '%s' has "
+				    "no copy %u (fill every slot statically: "
+				    ".values = { ... }, swap.bpf.h)",
+				    c->name, name, o->maps[i].name, k);
+				return NULL;
+			}
+			for (j = 0; j < o->nmaps && ids[j] != id; j++)
+				;
+			if (j == o->nmaps || o->maps[j].framework ||
+			    bpf_map_type_holds_fds(o->maps[j].type)) {
+				*errv = cub_err_val(CUB_E_INVAL,
+				    "cube '%s': swap set '%s': copy %u of "
+				    "member '%s' is not a data map of the "
+				    "object",
+				    c->name, name, k, o->maps[i].name);
+				return NULL;
+			}
+			set->copy[set->nmembers][k] = j;
+		}
+		set->nmembers++;
+	}
+	if (!set->nmembers)
+		goto bad;
+	if (bpf_map_lookup_elem(bm->fd, &zero, &set->active) ||
+	    set->active >= set->ncopies) {
+		*errv = cub_err_val(CUB_E_KERNEL,
+		    "cube '%s': swap set '%s': index map unreadable or out of "
+		    "range",
+		    c->name, name);
+		return NULL;
+	}
+	/* A program may still read any copy: each waits one grace. */
+	seq = grace_retire();
+	for (k = 0; k < set->ncopies; k++)
+		set->retired[k] = k == set->active ? 0 : seq;
+	o->swaps->n++;
+	return set;
+bad:
+	*errv = cub_err_val(CUB_E_INVAL,
+	    "cube '%s': swap set '%s': members must be 1 to %d ARRAY_OF_MAPS "
+	    "named %s__<name> of 2 to %d copies each, the same for all",
+	    c->name, name, SWAP_MEMBERS_MAX, name, SWAP_COPIES_MAX);
+	return NULL;
+}
+
+/* Lock held: the cube p names, if this service's, and its set. */
+static struct swapset *
+own_set(struct service *s, const struct cub_val *p, struct cube **cp,
+    struct cub_val **errv)
+{
+	const char *name = cub_val__get_str(p, "cube");
+	const char *set = cub_val__get_str(p, "set");
+	struct cube *c;
+
+	if (!name || !set) {
+		*errv = cub_err_val(CUB_E_MISSING, "'cube' and 'set' required");
+		return NULL;
+	}
+	c = cube_find(s->b, name);
+	if (!c || c->svc != s || c->removed) {
+		*errv = cub_err_val(CUB_E_PERM,
+		    "cube '%s' is not a cube of service '%s'", name, s->name);
+		return NULL;
+	}
+	*cp = c;
+	return set_get(c, set, errv);
+}
+
+/* The maps of copy k: [{name (the member's, after "<set>__"), id, ...}]. */
+static struct cub_val *
+copy_maps(const struct cube *c, const struct swapset *set, uint32_t k)
+{
+	struct cub_val *maps = cub_val__array(), *m;
+	const struct bmap *bm;
+	uint32_t i;
+
+	for (i = 0; i < set->nmembers; i++) {
+		bm = &c->obj->maps[set->copy[i][k]];
+		m = cub_val__map();
+		cub_val__set(m, "name",
+		    cub_val__str(c->obj->maps[set->member[i]].name +
+				 strlen(set->name) + 2));
+		cub_val__set(
+		    m, "id", cub_val__uint((uint64_t)set->copy[i][k] + 1));
+		cub_val__set(m, "type", cub_val__uint(bm->type));
+		cub_val__set(m, "key_size", cub_val__uint(bm->key_size));
+		cub_val__set(m, "value_size", cub_val__uint(bm->value_size));
+		cub_val__set(m, "max_entries", cub_val__uint(bm->max_entries));
+		cub_val__push(maps, m);
+	}
+	return maps;
+}
+
+/*
+ * Lock held: a copy to fill, free of readers.  0 with *k, or 1 with
+ * *wait: the grace sequence to wait for (lock dropped) before asking
+ * again.
+ */
+static int
+pick_free(struct swapset *set, uint32_t *k, uint64_t *wait)
+{
+	uint64_t done = grace_done(), best = UINT64_MAX;
+	uint32_t i;
+
+	*k = NO_COPY;
+	for (i = 0; i < set->ncopies; i++) {
+		if (i == set->active)
+			continue;
+		/* The oldest retired first: its grace began earliest. */
+		if (set->retired[i] < best) {
+			best = set->retired[i];
+			*k = i;
+		}
+	}
+	if (best <= done)
+		return 0;
+	*wait = best;
+	return 1;
+}
+
+/* Entries of copy k's maps emptied: hashes and tries deleted, arrays 0. */
+static int
+clear_map(int fd, const struct bmap *bm, size_t vsz)
+{
+	struct mb_map m = {
+	    .fd = fd, .type = bm->type, .key_size = bm->key_size, .vsz = vsz};
+	uint32_t n, i, chunk = 1024, cur;
+	uint8_t *keys, *vals, cursor[64];
+	bool kernel, array = bm->type == BPF_MAP_TYPE_ARRAY ||
+			     bm->type == BPF_MAP_TYPE_PERCPU_ARRAY;
+	int r = 0;
+
+	keys = malloc((size_t)chunk * (bm->key_size ?: 1));
+	vals = calloc(chunk, vsz ?: 1);
+	if (!keys || !vals || bm->key_size > sizeof(cursor)) {
+		free(keys);
+		free(vals);
+		return -ENOMEM;
+	}
+	if (array) {
+		for (cur = 0; cur < bm->max_entries && !r; cur += n) {
+			n = bm->max_entries - cur < chunk
+				? bm->max_entries - cur
+				: chunk;
+			for (i = 0; i < n; i++)
+				((uint32_t *)keys)[i] = cur + i;
+			r = mapbatch_update(&m, keys, vals, &n, 0, 0, &kernel);
+		}
+	} else {
+		do {
+			n = chunk;
+			r = mapbatch_lookup(&m, true, NULL, cursor, keys, vals,
+			    &n, 0, 0, &kernel);
+		} while (!r && n);
+		if (r == -ENOENT)
+			r = 0;
+	}
+	free(keys);
+	free(vals);
+	return r;
+}
+
+static size_t
+user_vsz(const struct broker *b, const struct bmap *bm)
+{
+	return bpf_map_type_percpu(bm->type)
+		   ? (((size_t)bm->value_size + 7) & ~(size_t)7) * b->ncpus
+		   : bm->value_size;
+}
+
+/*
+ * Lock held on entry and return, dropped to wait: a free copy of the set
+ * p names, for a transaction (*k; *setp and *cp valid on return 0).
+ */
+static int
+take_copy(struct service *s, const struct cub_val *p, struct cube **cp,
+    struct swapset **setp, uint32_t *k, struct cub_val **errv)
+{
+	uint64_t wait = 0;
+	int tries, r;
+
+	for (tries = 0; tries < 4; tries++) {
+		*setp = own_set(s, p, cp, errv);
+		if (!*setp)
+			return -ENOENT;
+		/* A transaction left open is abandoned: never active, its
+		 * copy is free at once. */
+		if ((*setp)->filling != NO_COPY) {
+			(*setp)->retired[(*setp)->filling] = 0;
+			(*setp)->filling = NO_COPY;
+			(*setp)->txn = 0;
+		}
+		if (!pick_free(*setp, k, &wait))
+			return 0;
+		pthread_mutex_unlock(&s->b->lock);
+		r = grace_wait(wait);
+		pthread_mutex_lock(&s->b->lock);
+		if (r) {
+			*errv = cub_err_val(CUB_E_KERNEL,
+			    "swap: waiting for a grace period failed: %s",
+			    strerror(-r));
+			return r;
+		}
+	}
+	*errv = cub_err_val(CUB_E_BUSY,
+	    "swap: no free copy after %d grace "
+	    "periods",
+	    tries);
+	return -EBUSY;
+}
+
+/* Lock held: make copy k the set's active one; returns the old copy. */
+static int
+flip(struct cube *c, struct swapset *set, uint32_t k, uint64_t *seq,
+    struct cub_val **errv)
+{
+	uint32_t zero = 0, old = set->active;
+
+	if (bpf_map_update_elem(
+		c->obj->maps[set->index].fd, &zero, &k, BPF_ANY))
+		return ERR(CUB_E_KERNEL, "cube '%s': swap set '%s': flip: %s",
+		    c->name, set->name, strerror(errno));
+	set->active = k;
+	*seq = grace_retire();
+	set->retired[old] = *seq;
+	return (int)old;
+}
+
+/* swap.begin {cube, set, clear} -> {txn, copy, maps}. */
+static int
+sw_begin(struct service *s, const struct cub_val *p, struct cub_val **res,
+    struct cub_val **errv)
+{
+	struct swapset *set;
+	struct cube *c;
+	bool clear = false;
+	int fds[SWAP_MEMBERS_MAX];
+	struct bmap bms[SWAP_MEMBERS_MAX];
+	size_t vszs[SWAP_MEMBERS_MAX];
+	uint32_t k, i, n = 0;
+	uint64_t txn;
+	int r;
+
+	cub_val__as_bool(cub_val__get(p, "clear"), &clear);
+	pthread_mutex_lock(&s->b->lock);
+	if ((r = take_copy(s, p, &c, &set, &k, errv))) {
+		pthread_mutex_unlock(&s->b->lock);
+		return r;
+	}
+	pthread_mutex_lock(&grace.lock);
+	txn = ++grace.txn;
+	pthread_mutex_unlock(&grace.lock);
+	set->filling = k;
+	set->txn = txn;
+	*res = cub_val__map();
+	cub_val__set(*res, "txn", cub_val__uint(txn));
+	cub_val__set(*res, "copy", cub_val__uint(k));
+	cub_val__set(*res, "copies", cub_val__uint(set->ncopies));
+	cub_val__set(*res, "maps", copy_maps(c, set, k));
+	/* Emptied without the lock, on the broker's own fds. */
+	for (i = 0; clear && i < set->nmembers; i++) {
+		bms[n] = c->obj->maps[set->copy[i][k]];
+		vszs[n] = user_vsz(s->b, &bms[n]);
+		if ((fds[n] = fcntl(bms[n].fd, F_DUPFD_CLOEXEC, 3)) >= 0)
+			n++;
+	}
+	pthread_mutex_unlock(&s->b->lock);
+	for (i = 0, r = 0; i < n; i++) {
+		if (!r && (r = clear_map(fds[i], &bms[i], vszs[i])))
+			*errv = cub_err_val(CUB_E_KERNEL,
+			    "swap.begin: emptying map '%s' failed: %s",
+			    bms[i].name, strerror(-r));
+		close(fds[i]);
+	}
+	if (!r && clear && n != set->nmembers)
+		*errv = cub_err_val(CUB_E_LIMIT, "swap.begin: out of fds");
+	return *errv ? -EIO : 0;
+}
+
+static int
+txn_of(struct swapset *set, const struct cub_val *p, struct cub_val **errv)
+{
+	uint64_t txn;
+
+	if (cub_val__as_u64(cub_val__get(p, "txn"), &txn))
+		return ERR(CUB_E_TYPE, "swap: 'txn' must be a transaction id");
+	if (!set->txn || txn != set->txn || set->filling == NO_COPY)
+		return ERR(CUB_E_BUSY,
+		    "swap set '%s': transaction %llu is not open (a later "
+		    "swap.begin, a reload or a broker restart ended it)",
+		    set->name, (unsigned long long)txn);
+	return 0;
+}
+
+/* swap.commit {cube, set, txn} -> {copy, retired}; swap.abort alike. */
+static int
+sw_end(struct service *s, const struct cub_val *p, bool commit,
+    struct cub_val **res, struct cub_val **errv)
+{
+	struct swapset *set;
+	struct cube *c;
+	uint64_t seq;
+	uint32_t k;
+	int old = -1, r;
+
+	pthread_mutex_lock(&s->b->lock);
+	set = own_set(s, p, &c, errv);
+	r = set ? txn_of(set, p, errv) : -ENOENT;
+	if (!r) {
+		k = set->filling;
+		set->filling = NO_COPY;
+		set->txn = 0;
+		if (commit && (old = flip(c, set, k, &seq, errv)) < 0)
+			r = old;
+	}
+	pthread_mutex_unlock(&s->b->lock);
+	if (r)
+		return r;
+	*res = cub_val__map();
+	if (commit) {
+		cub_val__set(*res, "copy", cub_val__uint(k));
+		cub_val__set(*res, "retired", cub_val__uint((uint64_t)old));
+	}
+	return 0;
+}
+
+/*
+ * swap.read {cube, set} -> {copy, maps}: flip to a free copy, wait out
+ * the grace period of the one left, and hand that one back (to read and
+ * zero: cub_swap__read()).
+ */
+static int
+sw_read(struct service *s, const struct cub_val *p, struct cub_val **res,
+    struct cub_val **errv)
+{
+	struct swapset *set;
+	struct cube *c;
+	uint64_t seq;
+	uint32_t k;
+	int old, r;
+
+	pthread_mutex_lock(&s->b->lock);
+	if ((r = take_copy(s, p, &c, &set, &k, errv))) {
+		pthread_mutex_unlock(&s->b->lock);
+		return r;
+	}
+	if ((old = flip(c, set, k, &seq, errv)) < 0) {
+		pthread_mutex_unlock(&s->b->lock);
+		return old;
+	}
+	pthread_mutex_unlock(&s->b->lock);
+	if ((r = grace_wait(seq)))
+		return ERR(CUB_E_KERNEL,
+		    "swap.read: waiting for a grace period failed: %s",
+		    strerror(-r));
+	pthread_mutex_lock(&s->b->lock);
+	/* The cube may have been deleted or reloaded meanwhile. */
+	set = own_set(s, p, &c, errv);
+	if (set && (uint32_t)old < set->ncopies) {
+		*res = cub_val__map();
+		cub_val__set(*res, "copy", cub_val__uint((uint64_t)old));
+		cub_val__set(*res, "maps", copy_maps(c, set, (uint32_t)old));
+	}
+	pthread_mutex_unlock(&s->b->lock);
+	return set ? 0 : -ENOENT;
+}
+
+int
+mapswap_call(struct service *s, const char *method, const struct cub_val *p,
+    struct cub_val **res, struct cub_val **errv)
+{
+	if (!strcmp(method, CUB_M_SWAP_BEGIN))
+		return sw_begin(s, p, res, errv);
+	if (!strcmp(method, CUB_M_SWAP_COMMIT))
+		return sw_end(s, p, true, res, errv);
+	if (!strcmp(method, CUB_M_SWAP_ABORT))
+		return sw_end(s, p, false, res, errv);
+	if (!strcmp(method, CUB_M_SWAP_READ))
+		return sw_read(s, p, res, errv);
+	*errv = cub_err_val(CUB_E_NOMETHOD, "no method '%s'", method);
+	return -EINVAL;
+}
