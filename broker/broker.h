@@ -161,6 +161,12 @@ struct cube {
 	bool loading;
 	bool removed;
 	bool orphan;
+	/* Transparent cubes (tcube.c): the attach point it is in (NULL:
+	 * none) and its netdev; rank and qdisc as loaded from the store. */
+	struct tpoint *tp;
+	char attached[IFNAMSIZ];
+	unsigned attach_rank;
+	bool attach_qdisc;
 };
 
 /*
@@ -208,6 +214,7 @@ struct service {
 	unsigned backoff_ms;
 	int64_t next_start_ms;
 	bool hello; /* current worker said hello (set by its thread) */
+	bool transparent; /* its cubes attach; no ports (first hello) */
 	bool ready; /* hello + replay done */
 	/* Sockets. */
 	nng_socket cmd;   /* broker -> worker (REQ, listening) */
@@ -241,6 +248,7 @@ struct broker {
 	struct service *svcs;
 	struct cube *cubes;
 	struct cube *dying; /* deleted, not yet released (b->lock) */
+	struct tpoint *tpoints; /* transparent attach points (tcube.c) */
 	struct clients *cl; /* client and events connections (clients.c) */
 	char store_path[4096];
 	struct rid_entry rids[RID_CACHE];
@@ -362,6 +370,7 @@ bool svc_log_allowed(struct service *s);
 
 /* topology.c */
 bool topo_attached(const struct bport *p);
+bool topo_tc_has_filters(int ifindex);
 int topo_cube_gone(struct broker *b, struct cube *gone);
 int topo_port_gone(struct broker *b, struct cube *c, const char *port);
 bool topo_peer_split(const char *peer, char *cube, char *port);
@@ -379,6 +388,24 @@ struct cube *topo_netdev_owner(
  * Nothing else is touched.  The number of hooks detached, or -errno.
  */
 int topo_detach_stray(uint32_t prog_id, uint32_t ports_map_id);
+
+/* tcube.c: transparent cubes, their stacks, show topology */
+struct tpoint;
+/* attach|detach <cube> <target> [position=...]; main thread. */
+int tcube_attach_cmd(struct broker *b, const struct cub_val *words,
+    const struct cub_val *args, bool attach, struct cub_val **errv);
+/* {cubes, netdevs} or (only) one attach point's chains; main thread. */
+int tcube_topology(struct broker *b, const char *only, struct cub_val **result,
+    struct cub_val **errv);
+bool tcube_on_netdev(struct broker *b, const char *netdev);
+/* b->lock held: c is being deleted; out of its stack. */
+void tcube_gone(struct broker *b, struct cube *c);
+/* b->lock held: c has a new (or adopted) object: its slot and way out. */
+void tcube_refresh(struct broker *b, struct cube *c);
+/* State lock held, at start after the cubes are loaded: the stacks. */
+void tcube_restore(struct broker *b);
+struct cub_val *tcube_record(const struct cube *c);
+void tcube_load_record(struct cube *c, const struct cub_val *rec);
 
 /* store.c (store.h) */
 /* persist.c */

@@ -233,6 +233,13 @@ ports_prepare(struct broker *b, struct cube *c, struct cub_val *doc,
 	const char *peer, *name;
 	uint32_t i, j, idx;
 
+	if (c->svc->transparent && ports && ports->arr.len) {
+		*errv = cub_err_val(CUB_E_INVAL,
+		    "cube '%s' is transparent (service '%s'): it has no ports; "
+		    "attach it to a netdev with 'cubicle attach %s <netdev>'",
+		    c->name, c->svc->name, c->name);
+		return -EINVAL;
+	}
 	for (i = 0; ports && i < ports->arr.len; i++) {
 		struct cub_val *e = ports->arr.items[i];
 
@@ -651,6 +658,7 @@ cube_delete(struct broker *b, struct cube *c, struct cub_val **errv)
 			port_event(b, c, bp, false);
 		}
 	topo_cube_gone(b, c);
+	tcube_gone(b, c);
 	cube_remove(b, c);
 	pthread_mutex_unlock(&b->lock);
 	/* The dataplane is the broker's: a worker that is down is told on

@@ -81,6 +81,8 @@ cube_record(struct cube *c, const struct cube *gone)
 		cub_val__push(ports, p);
 	}
 	cub_val__set(r, "ports", ports);
+	if ((p = tcube_record(c)))
+		cub_val__set(r, "attach", p);
 	return r;
 }
 
@@ -198,6 +200,7 @@ load_cube(struct broker *b, const struct cub_val *rec, struct cube ***tail)
 		bp->next = c->ports;
 		c->ports = bp;
 	}
+	tcube_load_record(c, rec);
 	/* Adopt what is pinned: forwarding never stopped, and continues. */
 	r = bpfobj_adopt(b, c, hash);
 	if (!r)
@@ -378,6 +381,7 @@ broker_load(struct broker *b)
 			return -EEXIST;
 		}
 		strays_discard(b);
+		tcube_restore(b);
 		return 0;
 	}
 	if (r) {
@@ -394,5 +398,6 @@ broker_load(struct broker *b)
 			log_errno(r, "state: cube record %u skipped", i);
 	cub_val__free(doc);
 	strays_discard(b);
+	tcube_restore(b);
 	return 0;
 }

@@ -481,8 +481,8 @@ tc_slot(int ifindex, uint32_t *id)
  * Whether ifindex's clsact qdisc holds any filter, in either direction.
  * A failed dump counts as "yes", so that the qdisc is kept.
  */
-static bool
-tc_has_filters(int ifindex)
+bool
+topo_tc_has_filters(int ifindex)
 {
 	struct tc_seen in, out;
 
@@ -575,7 +575,7 @@ hook_detach(struct cube *c, struct bport *p)
 				 "priority %d is not Cubicle's (program id "
 				 "%u): left in place",
 			    p->peer, CUB_TC_HANDLE, CUB_TC_PRIO, cur);
-		if (p->hook_created && tc_has_filters(p->ifindex))
+		if (p->hook_created && topo_tc_has_filters(p->ifindex))
 			log_info("netdev '%s': other filters on the clsact "
 				 "qdisc Cubicle created: qdisc left in place",
 			    p->peer);
@@ -696,6 +696,13 @@ topo_attach(struct broker *b, struct cube *c, struct bport *p, const char *peer,
 		log_info("cube '%s' port '%s': peered with %s", c->name,
 		    p->name, peer);
 		return 0;
+	}
+	if (tcube_on_netdev(b, peer)) {
+		*errv = cub_err_val(CUB_E_BUSY,
+		    "cube '%s' port '%s': netdev '%s' has transparent cubes "
+		    "attached (cubicle show topology); detach them first",
+		    c->name, p->name, peer);
+		return -EBUSY;
 	}
 	ifindex = (int)if_nametoindex(peer);
 	if (!ifindex) {
@@ -876,10 +883,12 @@ topo_reattach_all(struct broker *b, struct cube *c, int old_prog_fd)
 		if (!first)
 			first = r;
 	}
-	if (first)
+	if (first) {
 		reattach_undo(c, old_prog_fd, did);
-	else
+	} else {
 		peers_refresh(b, c);
+		tcube_refresh(b, c);
+	}
 	return first;
 }
 

@@ -34,6 +34,7 @@ wc_hello(struct service *s, const struct cub_val *p, struct cub_val **res,
 	struct cub_bpf_policy policy = {0};
 	struct cubi_schema *parsed;
 	uint64_t abi, v;
+	bool transparent;
 	char err[256];
 
 	/* One hello a worker: another would only make the broker log. */
@@ -65,6 +66,10 @@ wc_hello(struct service *s, const struct cub_val *p, struct cub_val **res,
 	if (cub_val__as_u64(cub_val__get(pol, "max_map_bytes"), &v))
 		return ERR(CUB_E_TYPE, "hello: policy.max_map_bytes");
 	policy.max_map_bytes = v;
+	transparent = false;
+	if (cub_val__get(p, "transparent") &&
+	    cub_val__as_bool(cub_val__get(p, "transparent"), &transparent))
+		return ERR(CUB_E_TYPE, "hello: 'transparent' must be a boolean");
 	/* What the administrator allows, checked on every hello (a policy
 	 * stored by an older run included). */
 	if (policy.max_map_bytes > s->b->o.max_cube_map_bytes)
@@ -87,7 +92,8 @@ wc_hello(struct service *s, const struct cub_val *p, struct cub_val **res,
 	if (s->schema_wire) {
 		/* A restarted worker may not widen what the first declared. */
 		bool same = cub_val__equal(s->schema_wire, schema) &&
-			    !memcmp(&s->policy, &policy, sizeof(policy));
+			    !memcmp(&s->policy, &policy, sizeof(policy)) &&
+			    s->transparent == transparent;
 
 		pthread_mutex_unlock(&s->b->lock);
 		if (!same)
@@ -111,6 +117,7 @@ wc_hello(struct service *s, const struct cub_val *p, struct cub_val **res,
 		s->schema = parsed;
 		s->schema_wire = schema ? cub_val__dup(schema) : cub_val__nil();
 		s->policy = policy;
+		s->transparent = transparent;
 		pthread_mutex_unlock(&s->b->lock);
 	}
 	*res = cub_val__map();

@@ -125,10 +125,10 @@ load_plugin(int fd, const char *path, const char *service)
 		log_err("plugin %s: no symbol cub_plugin_entry", path);
 		return NULL;
 	}
-	if (pl->abi != CUB_PLUGIN_ABI || !pl->name || !pl->ops ||
-	    !pl->ops->apply) {
-		log_err("plugin %s: ABI %u, expected %u, or ops missing", path,
-		    pl->abi, CUB_PLUGIN_ABI);
+	if (pl->abi < CUB_PLUGIN_ABI_MIN || pl->abi > CUB_PLUGIN_ABI_FLAGS ||
+	    !pl->name || !pl->ops || !pl->ops->apply) {
+		log_err("plugin %s: ABI %u, expected %u to %u, or ops missing",
+		    path, pl->abi, CUB_PLUGIN_ABI_MIN, CUB_PLUGIN_ABI_FLAGS);
 		return NULL;
 	}
 	if (strcmp(pl->name, service)) {

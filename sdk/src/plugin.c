@@ -41,7 +41,8 @@ static struct {
 int
 cubi_worker__init(const struct cub_plugin *pl, nng_socket calls)
 {
-	if (!pl || pl->abi != CUB_PLUGIN_ABI || !pl->ops || !pl->ops->apply)
+	if (!pl || pl->abi < CUB_PLUGIN_ABI_MIN ||
+	    pl->abi > CUB_PLUGIN_ABI_FLAGS || !pl->ops || !pl->ops->apply)
 		return -EINVAL;
 	w.pl = pl;
 	w.calls = calls;
@@ -87,6 +88,10 @@ cubi_worker__hello(char *err, size_t errlen)
 	cub_val__set(p, "schema",
 	    w.pl->schema ? cub_schema__to_val(w.pl->schema) : cub_val__nil());
 	cub_val__set(p, "policy", policy_val(&w.pl->policy));
+	/* flags exists only in an ABI 3 descriptor. */
+	if (w.pl->abi >= CUB_PLUGIN_ABI_FLAGS &&
+	    (w.pl->flags & CUB_PLUGIN_F_TRANSPARENT))
+		cub_val__set(p, "transparent", cub_val__bool(true));
 	r = call(CUB_M_HELLO, p, &res, &errv);
 	if (r) {
 		cub_err_parse(errv, &msg);

@@ -37,6 +37,20 @@ extern "C" {
  * counter, so a table built against 1 is read wrongly: the worker refuses
  * it. */
 #define CUB_PLUGIN_ABI 2u
+/* 3: struct cub_plugin grew flags at its end.  A plugin built against 2
+ * is still loaded (its descriptor ends before flags: read as 0). */
+#define CUB_PLUGIN_ABI_FLAGS 3u
+/* The oldest descriptor the worker loads. */
+#define CUB_PLUGIN_ABI_MIN 2u
+
+/*
+ * cub_plugin.flags (ABI 3).  CUB_PLUGIN_F_TRANSPARENT: the service's
+ * cubes are transparent (Polycube's transparent cubes): no ports; each is
+ * attached to a netdev (`cubicle attach`) and sees both directions of it.
+ * Its program calls cub_pass_tc() to let a packet go on and
+ * cub_tdir_tc() for its direction (cube.bpf.h).
+ */
+#define CUB_PLUGIN_F_TRANSPARENT 0x1u
 
 struct cub_cube; /* worker-side view of one cube; opaque */
 
@@ -110,6 +124,8 @@ struct cub_plugin {
 	const struct cub_field *schema; /* name == NULL terminated */
 	const struct cub_plugin_ops *ops;
 	struct cub_bpf_policy policy;
+	/* ABI 3 (set .abi = CUB_PLUGIN_ABI_FLAGS): CUB_PLUGIN_F_*. */
+	uint32_t flags;
 };
 
 /* Accessors; valid for the life of the cube. */

@@ -1,0 +1,973 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * Transparent cubes: attach, detach, their stacks, and `show topology`
+ * (docs/architecture.md, "Transparent cubes").
+ *
+ * A transparent service (CUB_PLUGIN_F_TRANSPARENT) has cubes without
+ * ports, attached to a netdev: `attach <cube> <netdev> [position=first|
+ * last | before=<cube> | after=<cube>]`.  Each netdev with cubes attached
+ * is an attach point (struct tpoint) with one broker object
+ * (bpf/tstack.bpf.c): tstack_ingress and tstack_egress on the netdev's
+ * tc clsact ingress and egress, tstack_next, and tstack_progs, the stack
+ * in run order (ingress as listed, egress in reverse).  Each cube of the
+ * stack has tstack_next in slot CUB_EGRESS_OUT of its cub_egress, so
+ * cub_pass() goes on to the next cube and to nowhere else.  Attach,
+ * detach and reorder are updates of tstack_progs and cub_egress: no
+ * cube's program is reloaded.  Pinned under <pin-root>/_tstack/<netdev>/
+ * (a name no cube can have), and stored in the cubes' records, so a
+ * broker restart adopts them and a reboot rebuilds them.
+ *
+ * Locks: the state lock is held by every caller; b->lock is taken here
+ * around what touches the cubes' objects (a worker-call thread may
+ * replace one), or held by the caller where the prototype says so.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "broker.h"
+#include "cube_shared.h"
+#include "cubicle/errors.h"
+#include "log.h"
+#include "tstack.skel.h"
+
+/* tc handle of the stack programs: next to the cubes' 0xc0be, prio 1. */
+#define TSTACK_TC_HANDLE 0xc0bf
+#define TSTACK_TC_PRIO 1
+#define TSTACK_DIR "_tstack"
+
+struct tpoint {
+	char target[IFNAMSIZ];
+	int ifindex;
+	struct cube *stack[CUB_TSTACK_MAX]; /* ingress order */
+	unsigned n;
+	int in_fd, eg_fd, next_fd, progs_fd; /* -1 when none */
+	uint32_t in_id, eg_id;
+	bool qdisc; /* the broker created the clsact qdisc */
+	struct tpoint *next;
+};
+
+static uint32_t
+prog_id(int fd)
+{
+	struct bpf_prog_info info = {0};
+	__u32 len = sizeof(info);
+
+	if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len))
+		return 0;
+	return info.id;
+}
+
+static int
+tp_path(struct broker *b, char *buf, size_t len, const char *target,
+    const char *leaf)
+{
+	int n;
+
+	if (leaf)
+		n = snprintf(buf, len, "%s/%s/%s/%s", b->o.pin_root,
+		    TSTACK_DIR, target, leaf);
+	else if (target)
+		n = snprintf(
+		    buf, len, "%s/%s/%s", b->o.pin_root, TSTACK_DIR, target);
+	else
+		n = snprintf(buf, len, "%s/%s", b->o.pin_root, TSTACK_DIR);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+static const char *const tp_leaves[] = {"ingress", "egress", "next", "progs"};
+
+static void
+tp_unpin(struct broker *b, const char *target)
+{
+	char path[PATH_MAX];
+	unsigned i;
+
+	for (i = 0; i < 4; i++)
+		if (!tp_path(b, path, sizeof(path), target, tp_leaves[i]))
+			unlink(path);
+	if (!tp_path(b, path, sizeof(path), target, NULL))
+		rmdir(path);
+}
+
+static struct tpoint *
+tp_free(struct tpoint *tp)
+{
+	if (!tp)
+		return NULL;
+	if (tp->in_fd >= 0)
+		close(tp->in_fd);
+	if (tp->eg_fd >= 0)
+		close(tp->eg_fd);
+	if (tp->next_fd >= 0)
+		close(tp->next_fd);
+	if (tp->progs_fd >= 0)
+		close(tp->progs_fd);
+	free(tp);
+	return NULL;
+}
+
+static struct tpoint *
+tp_find(struct broker *b, const char *target)
+{
+	struct tpoint *tp;
+
+	for (tp = b->tpoints; tp; tp = tp->next)
+		if (!strcmp(tp->target, target))
+			return tp;
+	return NULL;
+}
+
+bool
+tcube_on_netdev(struct broker *b, const char *netdev)
+{
+	return tp_find(b, netdev) != NULL;
+}
+
+/* The program id at the stack's tc slot of one direction, 0 if none. */
+static uint32_t
+tc_slot_id(int ifindex, bool egress)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
+	    .attach_point = egress ? BPF_TC_EGRESS : BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, q, .handle = TSTACK_TC_HANDLE,
+	    .priority = TSTACK_TC_PRIO);
+
+	if (bpf_tc_query(&hook, &q))
+		return 0;
+	return q.prog_id ? q.prog_id : UINT32_MAX;
+}
+
+/* Put tp's programs on its netdev where they are not (fresh or lost). */
+static int
+tp_hook(struct tpoint *tp, const char **step)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = tp->ifindex,
+	    .attach_point = BPF_TC_INGRESS);
+	uint32_t cur;
+	int r, dir;
+
+	*step = "create the clsact qdisc";
+	r = bpf_tc_hook_create(&hook);
+	if (r && r != -EEXIST)
+		return r;
+	if (!r)
+		tp->qdisc = true;
+	for (dir = 0; dir < 2; dir++) {
+		LIBBPF_OPTS(bpf_tc_opts, o, .handle = TSTACK_TC_HANDLE,
+		    .priority = TSTACK_TC_PRIO,
+		    .prog_fd = dir ? tp->eg_fd : tp->in_fd);
+
+		cur = tc_slot_id(tp->ifindex, dir);
+		if (cur == (dir ? tp->eg_id : tp->in_id))
+			continue;
+		*step = dir ? "attach the stack to tc egress"
+			    : "attach the stack to tc ingress";
+		/* Anything else at our handle is someone else's: -EEXIST. */
+		hook.attach_point = dir ? BPF_TC_EGRESS : BPF_TC_INGRESS;
+		if ((r = bpf_tc_attach(&hook, &o)))
+			return r;
+	}
+	return 0;
+}
+
+/* Remove tp's programs from its netdev, and the qdisc if it was ours. */
+static void
+tp_unhook(struct tpoint *tp)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = tp->ifindex);
+	int dir;
+
+	if (!tp->ifindex)
+		return;
+	for (dir = 0; dir < 2; dir++) {
+		LIBBPF_OPTS(bpf_tc_opts, o, .handle = TSTACK_TC_HANDLE,
+		    .priority = TSTACK_TC_PRIO);
+
+		hook.attach_point = dir ? BPF_TC_EGRESS : BPF_TC_INGRESS;
+		if (tc_slot_id(tp->ifindex, dir) == (dir ? tp->eg_id
+							 : tp->in_id))
+			bpf_tc_detach(&hook, &o);
+	}
+	if (tp->qdisc && !topo_tc_has_filters(tp->ifindex)) {
+		hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
+		bpf_tc_hook_destroy(&hook);
+	}
+	tp->qdisc = false;
+}
+
+/* Open the pinned object of target into tp; -ENOENT if not pinned. */
+static int
+tp_adopt(struct broker *b, struct tpoint *tp)
+{
+	char path[PATH_MAX];
+	int *fds[4] = {&tp->in_fd, &tp->eg_fd, &tp->next_fd, &tp->progs_fd};
+	unsigned i;
+
+	for (i = 0; i < 4; i++) {
+		if (tp_path(b, path, sizeof(path), tp->target, tp_leaves[i]))
+			return -ENAMETOOLONG;
+		*fds[i] = bpf_obj_get(path);
+		if (*fds[i] < 0)
+			return -errno;
+	}
+	tp->in_id = prog_id(tp->in_fd);
+	tp->eg_id = prog_id(tp->eg_fd);
+	return tp->in_id && tp->eg_id ? 0 : -ENOENT;
+}
+
+/* Load a fresh stack object for tp and pin it. */
+static int
+tp_load(struct broker *b, struct tpoint *tp, const char **step)
+{
+	char path[PATH_MAX];
+	struct tstack *skel;
+	int *fds[4] = {&tp->in_fd, &tp->eg_fd, &tp->next_fd, &tp->progs_fd};
+	int src[4];
+	unsigned i;
+	int r = 0;
+
+	*step = "load the stack programs";
+	skel = tstack__open_and_load();
+	if (!skel)
+		return -errno;
+	src[0] = bpf_program__fd(skel->progs.tstack_ingress);
+	src[1] = bpf_program__fd(skel->progs.tstack_egress);
+	src[2] = bpf_program__fd(skel->progs.tstack_next);
+	src[3] = bpf_map__fd(skel->maps.tstack_progs);
+	for (i = 0; i < 4; i++) {
+		*fds[i] = fcntl(src[i], F_DUPFD_CLOEXEC, 3);
+		if (*fds[i] < 0) {
+			r = -errno;
+			goto out;
+		}
+	}
+	*step = "pin the stack programs";
+	if ((r = tp_path(b, path, sizeof(path), NULL, NULL)) ||
+	    (mkdir(path, 0700) && errno != EEXIST) ||
+	    (r = tp_path(b, path, sizeof(path), tp->target, NULL)) ||
+	    (mkdir(path, 0700) && errno != EEXIST)) {
+		r = r ? r : -errno;
+		goto out;
+	}
+	for (i = 0; i < 4; i++) {
+		tp_path(b, path, sizeof(path), tp->target, tp_leaves[i]);
+		unlink(path);
+		if (bpf_obj_pin(*fds[i], path)) {
+			r = -errno;
+			goto out;
+		}
+	}
+	tp->in_id = prog_id(tp->in_fd);
+	tp->eg_id = prog_id(tp->eg_fd);
+out:
+	tstack__destroy(skel);
+	return r;
+}
+
+/* The program that runs for c in a stack: its own, or (not loaded yet)
+ * tstack_next, which steps over it. */
+static int
+slot_prog(struct tpoint *tp, struct cube *c)
+{
+	return c && c->obj ? c->obj->prog_fd : tp->next_fd;
+}
+
+/* Cube at run position pos of direction dir of a stack of n. */
+static struct cube *
+at(struct cube *const *stack, unsigned n, int dir, unsigned pos)
+{
+	if (pos >= n)
+		return NULL;
+	return stack[dir ? n - 1 - pos : pos];
+}
+
+/*
+ * Make tstack_progs hold new (ingress order, m cubes) where it held old
+ * (n cubes).  A growing stack is written from its end down, a shrinking
+ * one from the start up and then trimmed: a packet that runs meanwhile
+ * may meet a cube twice, never skip one that stays.  force: rewrite
+ * every slot (a rebuild, or a cube's new program).
+ */
+static int
+tp_write(struct tpoint *tp, struct cube *const *old, unsigned n,
+    struct cube *const *new, unsigned m, bool force)
+{
+	struct cube *o, *c;
+	uint32_t slot;
+	unsigned i, j;
+	int dir, fd, r = 0;
+
+	for (dir = 0; dir < 2; dir++) {
+		for (i = 0; i < m; i++) {
+			j = m > n ? m - 1 - i : i;
+			c = at(new, m, dir, j);
+			o = at(old, n, dir, j);
+			if (!force && o == c)
+				continue;
+			slot = (uint32_t)dir * CUB_TSTACK_MAX + j;
+			fd = slot_prog(tp, c);
+			if (bpf_map_update_elem(tp->progs_fd, &slot, &fd, 0) &&
+			    !r)
+				r = -errno;
+		}
+		for (j = m; j < CUB_TSTACK_MAX; j++) {
+			slot = (uint32_t)dir * CUB_TSTACK_MAX + j;
+			if (bpf_map_delete_elem(tp->progs_fd, &slot) &&
+			    errno != ENOENT && !r)
+				r = -errno;
+		}
+	}
+	return r;
+}
+
+/* c's way out: tstack_next of its point, or (not attached) the egress
+ * program the broker loaded with it. */
+static void
+cube_out(struct cube *c, struct tpoint *tp)
+{
+	struct bmap *table = c->obj ? bpfobj_map(c->obj, "cub_egress") : NULL;
+	uint32_t slot = CUB_EGRESS_OUT;
+	int fd = tp ? tp->next_fd : c->obj ? c->obj->egress_fd : -1;
+
+	if (!table)
+		return;
+	if (fd < 0)
+		bpf_map_delete_elem(table->fd, &slot);
+	else if (bpf_map_update_elem(table->fd, &slot, &fd, BPF_ANY))
+		log_errno(-errno, "cube '%s': its way out of the stack",
+		    c->name);
+}
+
+void
+tcube_refresh(struct broker *b, struct cube *c)
+{
+	struct tpoint *tp = c->tp;
+	unsigned i;
+
+	(void)b;
+	if (!c->svc->transparent && !tp)
+		return;
+	if (!tp) {
+		/* Attached per the store but not restored yet (a start):
+		 * tcube_restore() wires it; until then its pinned way out
+		 * stays. */
+		if (!c->attached[0])
+			cube_out(c, NULL);
+		return;
+	}
+	cube_out(c, tp);
+	for (i = 0; i < tp->n && tp->stack[i] != c; i++)
+		;
+	if (i < tp->n && tp_write(tp, tp->stack, tp->n, tp->stack, tp->n,
+			     true))
+		log_warn("attach point '%s': cube '%s' not in its stack",
+		    tp->target, c->name);
+}
+
+/* Make a new attach point on netdev target (not listed yet). */
+static struct tpoint *
+tp_new(struct broker *b, const char *target, int ifindex, bool adopt,
+    struct cub_val **errv)
+{
+	struct tpoint *tp = calloc(1, sizeof(*tp));
+	const char *step = "adopt";
+	uint32_t cur;
+	int r = 0, dir;
+
+	if (!tp) {
+		*errv = cub_err_val(CUB_E_INTERNAL, "out of memory");
+		return NULL;
+	}
+	snprintf(tp->target, sizeof(tp->target), "%s", target);
+	tp->ifindex = ifindex;
+	tp->in_fd = tp->eg_fd = tp->next_fd = tp->progs_fd = -1;
+	if (!adopt || tp_adopt(b, tp)) {
+		if (tp->in_fd >= 0)
+			close(tp->in_fd);
+		if (tp->eg_fd >= 0)
+			close(tp->eg_fd);
+		if (tp->next_fd >= 0)
+			close(tp->next_fd);
+		if (tp->progs_fd >= 0)
+			close(tp->progs_fd);
+		tp->in_fd = tp->eg_fd = tp->next_fd = tp->progs_fd = -1;
+		/* Someone else's filter at our handle is refused, not
+		 * replaced. */
+		for (dir = 0; dir < 2; dir++)
+			if ((cur = tc_slot_id(ifindex, dir))) {
+				*errv = cub_err_val(CUB_E_BUSY,
+				    "netdev '%s' already has a tc %s filter at "
+				    "handle %#x priority %d that Cubicle did "
+				    "not attach; remove it first",
+				    target, dir ? "egress" : "ingress",
+				    TSTACK_TC_HANDLE, TSTACK_TC_PRIO);
+				tp_free(tp);
+				return NULL;
+			}
+		r = tp_load(b, tp, &step);
+	}
+	if (!r && ifindex)
+		r = tp_hook(tp, &step);
+	if (r) {
+		*errv = cub_err_val(r == -EEXIST ? CUB_E_BUSY : CUB_E_KERNEL,
+		    "attach point '%s': %s: %s", target, step, strerror(-r));
+		tp_unhook(tp);
+		tp_unpin(b, target);
+		return tp_free(tp);
+	}
+	tp->next = b->tpoints;
+	b->tpoints = tp;
+	return tp;
+}
+
+/* Take tp out of the list, off its netdev and out of the pins. */
+static void
+tp_drop(struct broker *b, struct tpoint *tp)
+{
+	struct tpoint **pp;
+
+	for (pp = &b->tpoints; *pp; pp = &(*pp)->next)
+		if (*pp == tp) {
+			*pp = tp->next;
+			break;
+		}
+	tp_unhook(tp);
+	tp_unpin(b, tp->target);
+	log_info("attach point '%s': last cube detached, stack removed",
+	    tp->target);
+	tp_free(tp);
+}
+
+/* Remove c from its stack (b->lock held); the point goes with its last. */
+static void
+stack_remove(struct broker *b, struct cube *c)
+{
+	struct cube *old[CUB_TSTACK_MAX];
+	struct tpoint *tp = c->tp;
+	unsigned i, j, n;
+
+	if (!tp)
+		return;
+	n = tp->n;
+	memcpy(old, tp->stack, sizeof(old));
+	for (i = j = 0; i < n; i++)
+		if (tp->stack[i] != c)
+			tp->stack[j++] = tp->stack[i];
+	tp->n = j;
+	c->tp = NULL;
+	c->attached[0] = '\0';
+	if (!tp->n) {
+		tp_drop(b, tp);
+	} else if (tp_write(tp, old, n, tp->stack, tp->n, false)) {
+		log_warn("attach point '%s': rewriting its stack failed",
+		    tp->target);
+	}
+	cube_out(c, NULL);
+}
+
+void
+tcube_gone(struct broker *b, struct cube *c)
+{
+	if (c->tp)
+		log_info("cube '%s': deleted, detached from '%s'", c->name,
+		    c->tp->target);
+	stack_remove(b, c);
+}
+
+/* The word at i, or NULL. */
+static const char *
+wd(const struct cub_val *words, uint32_t i)
+{
+	return words && i < words->arr.len ? cub_val__as_str(words->arr.items[i])
+					   : NULL;
+}
+
+/* position=..., before=..., after=...: the insert index in the stack. */
+static int
+position(struct tpoint *tp, const char *target, const struct cub_val *args,
+    unsigned *at_pos, struct cub_val **errv)
+{
+	const char *key = NULL, *val = NULL;
+	unsigned i, n = tp ? tp->n : 0;
+
+	for (i = 0; args && args->kind == CUB_V_MAP && i < args->map.len;
+	     i++) {
+		const char *k = args->map.items[i].key;
+
+		if (strcmp(k, "position") && strcmp(k, "before") &&
+		    strcmp(k, "after")) {
+			*errv = cub_err_val(CUB_E_INVAL,
+			    "attach: unknown argument '%s' (use position=first|"
+			    "last, before=<cube> or after=<cube>)",
+			    k);
+			return -EINVAL;
+		}
+		if (key) {
+			*errv = cub_err_val(CUB_E_INVAL,
+			    "attach: '%s' and '%s' both given; give one of "
+			    "position, before or after",
+			    key, k);
+			return -EINVAL;
+		}
+		key = k;
+		val = cub_val__as_str(args->map.items[i].val);
+		if (!val || !*val) {
+			*errv = cub_err_val(CUB_E_TYPE,
+			    "attach: '%s' needs a value", k);
+			return -EINVAL;
+		}
+	}
+	*at_pos = n;
+	if (!key || (!strcmp(key, "position") && !strcasecmp(val, "last")))
+		return 0;
+	if (!strcmp(key, "position")) {
+		if (!strcasecmp(val, "first")) {
+			*at_pos = 0;
+			return 0;
+		}
+		*errv = cub_err_val(CUB_E_INVAL,
+		    "attach: position '%s' is not supported: use first or "
+		    "last, or before=<cube> or after=<cube>%s",
+		    val,
+		    !strcasecmp(val, "auto") ? " (Cubicle has no automatic "
+					       "ordering)"
+					     : "");
+		return -EINVAL;
+	}
+	for (i = 0; i < n && strcmp(tp->stack[i]->name, val); i++)
+		;
+	if (i == n) {
+		*errv = cub_err_val(CUB_E_NOTFOUND,
+		    "attach: %s=%s: no cube '%s' is attached to '%s'", key, val,
+		    val, target);
+		return -ENOENT;
+	}
+	*at_pos = key[0] == 'a' ? i + 1 : i;
+	return 0;
+}
+
+/* Insert c at pos of the stack of target (created if need be). */
+static int
+stack_insert(struct broker *b, struct cube *c, const char *target,
+    int ifindex, unsigned pos, struct cub_val **errv)
+{
+	struct cube *old[CUB_TSTACK_MAX];
+	struct tpoint *tp = tp_find(b, target);
+	bool fresh = !tp;
+	unsigned n;
+	int r;
+
+	if (!tp && !(tp = tp_new(b, target, ifindex, false, errv)))
+		return -EIO;
+	n = tp->n;
+	memcpy(old, tp->stack, sizeof(old));
+	memmove(&tp->stack[pos + 1], &tp->stack[pos],
+	    (n - pos) * sizeof(tp->stack[0]));
+	tp->stack[pos] = c;
+	tp->n = n + 1;
+	c->tp = tp;
+	snprintf(c->attached, sizeof(c->attached), "%s", target);
+	/* Its way out first: once in the stack, it must lead on. */
+	cube_out(c, tp);
+	if ((r = tp_write(tp, old, n, tp->stack, tp->n, fresh))) {
+		*errv = cub_err_val(CUB_E_KERNEL,
+		    "cube '%s': attach to '%s': writing the stack failed: %s",
+		    c->name, target, strerror(-r));
+		stack_remove(b, c);
+		return r;
+	}
+	return 0;
+}
+
+static int
+do_attach(struct broker *b, struct cube *c, const char *target,
+    const struct cub_val *args, struct cub_val **errv)
+{
+	char cname[CUB_NAME_MAX + 1], pname[CUB_NAME_MAX + 1];
+	struct bport *p;
+	struct cube *c2;
+	unsigned pos;
+	int ifindex, r;
+
+	if (!c->svc->transparent) {
+		*errv = cub_err_val(CUB_E_INVAL,
+		    "cube '%s' is a %s cube, not a transparent one: only "
+		    "transparent cubes can be attached (connect its ports "
+		    "instead)",
+		    c->name, c->svc->name);
+		return -EINVAL;
+	}
+	if (c->tp) {
+		*errv = cub_err_val(CUB_E_BUSY,
+		    "cube '%s' is already attached to '%s': a transparent "
+		    "cube attaches to one point only; detach it first",
+		    c->name, c->tp->target);
+		return -EBUSY;
+	}
+	if (topo_peer_split(target, cname, pname)) {
+		c2 = cube_find(b, cname);
+		if (!c2 || !topo_port(c2, pname)) {
+			*errv = cub_err_val(CUB_E_NOTFOUND,
+			    "attach: no cube '%s' with a port '%s'", cname,
+			    pname);
+			return -ENOENT;
+		}
+		if ((c->hook == HOOK_TC) != (c2->hook == HOOK_TC)) {
+			*errv = cub_err_val(CUB_E_INVAL,
+			    "cube '%s' (%s) and cube '%s' (%s) have "
+			    "incompatible hooks: a TC and an XDP cube cannot "
+			    "share an attach point",
+			    c->name, hook_name(c->hook), c2->name,
+			    hook_name(c2->hook));
+			return -EINVAL;
+		}
+		*errv = cub_err_val(CUB_E_INVAL,
+		    "attach: '%s' is a cube port; transparent cubes attach to "
+		    "netdevs only for now",
+		    target);
+		return -EOPNOTSUPP;
+	}
+	if (strlen(target) >= IFNAMSIZ ||
+	    !(ifindex = (int)if_nametoindex(target))) {
+		*errv = cub_err_val(CUB_E_NODEV,
+		    "attach: netdev '%s' does not exist", target);
+		return -ENODEV;
+	}
+	if (c->hook != HOOK_TC) {
+		*errv = cub_err_val(CUB_E_INVAL,
+		    "cube '%s' is %s: transparent cubes run on TC only for "
+		    "now (create it with type=TC)",
+		    c->name, hook_name(c->hook));
+		return -EOPNOTSUPP;
+	}
+	if ((c2 = topo_netdev_owner(b, target, &p))) {
+		*errv = cub_err_val(CUB_E_BUSY,
+		    "attach: netdev '%s' is the peer of cube '%s' port '%s'; "
+		    "attach to the port (%s:%s) instead",
+		    target, c2->name, p->name, c2->name, p->name);
+		return -EBUSY;
+	}
+	if ((r = position(tp_find(b, target), target, args, &pos, errv)))
+		return r;
+	if (tp_find(b, target) && tp_find(b, target)->n >= CUB_TSTACK_MAX) {
+		*errv = cub_err_val(CUB_E_LIMIT,
+		    "attach: '%s' has %d transparent cubes in its stack, the "
+		    "most that fit the kernel's %d tail calls (two per "
+		    "cube)",
+		    target, CUB_TSTACK_MAX, 33);
+		return -ENOSPC;
+	}
+	pthread_mutex_lock(&b->lock);
+	r = stack_insert(b, c, target, ifindex, pos, errv);
+	pthread_mutex_unlock(&b->lock);
+	if (r)
+		return r;
+	if ((r = broker_save(b, NULL, errv))) {
+		pthread_mutex_lock(&b->lock);
+		stack_remove(b, c);
+		pthread_mutex_unlock(&b->lock);
+		return r;
+	}
+	log_info("cube '%s': attached to '%s' at position %u of %u", c->name,
+	    target, pos + 1, c->tp->n);
+	return 0;
+}
+
+static int
+do_detach(struct broker *b, struct cube *c, const char *target,
+    struct cub_val **errv)
+{
+	char keep[sizeof(c->attached)];
+	int r;
+
+	if (!c->tp) {
+		*errv = cub_err_val(CUB_E_NOTFOUND,
+		    "cube '%s' is not attached to anything", c->name);
+		return -ENOENT;
+	}
+	if (strcmp(c->tp->target, target)) {
+		*errv = cub_err_val(CUB_E_NOTFOUND,
+		    "cube '%s' is attached to '%s', not to '%s'", c->name,
+		    c->tp->target, target);
+		return -ENOENT;
+	}
+	/*
+	 * The store first, as for a deletion: once it says detached, a
+	 * crash leaves a stack the next start rebuilds without the cube.
+	 * cube_record() reads c->attached.
+	 */
+	memcpy(keep, c->attached, sizeof(keep));
+	c->attached[0] = '\0';
+	r = broker_save(b, NULL, errv);
+	if (r)
+		memcpy(c->attached, keep, sizeof(keep));
+	if (r)
+		return r;
+	pthread_mutex_lock(&b->lock);
+	stack_remove(b, c);
+	pthread_mutex_unlock(&b->lock);
+	log_info("cube '%s': detached from '%s'", c->name, target);
+	return 0;
+}
+
+int
+tcube_attach_cmd(struct broker *b, const struct cub_val *words,
+    const struct cub_val *args, bool attach, struct cub_val **errv)
+{
+	const char *verb = attach ? "attach" : "detach";
+	const char *name = wd(words, 1), *target = wd(words, 2);
+	struct cube *c;
+
+	if (!name || !target || words->arr.len != 3) {
+		*errv = cub_err_val(CUB_E_MISSING,
+		    "usage: %s <cube> <netdev | cube:port>%s", verb,
+		    attach ? " [position=first|last | before=<cube> | "
+			     "after=<cube>]"
+			   : "");
+		return -EINVAL;
+	}
+	if (!attach && args && args->kind == CUB_V_MAP && args->map.len) {
+		*errv = cub_err_val(CUB_E_INVAL,
+		    "detach takes no key=value arguments");
+		return -EINVAL;
+	}
+	if (!(c = cube_find(b, name))) {
+		*errv = cub_err_val(
+		    CUB_E_NOTFOUND, "%s: no cube named '%s'", verb, name);
+		return -ENOENT;
+	}
+	return attach ? do_attach(b, c, target, args, errv)
+		      : do_detach(b, c, target, errv);
+}
+
+/* "th1 ---> th2 ---> stack" for one direction of a stack. */
+static struct cub_val *
+chain_text(const struct tpoint *tp, int dir)
+{
+	char buf[CUB_TSTACK_MAX * (CUB_NAME_MAX + 6) + 8];
+	size_t off = 0;
+	unsigned i;
+
+	buf[0] = '\0';
+	for (i = 0; tp && i < tp->n && off < sizeof(buf); i++)
+		off += (size_t)snprintf(buf + off, sizeof(buf) - off,
+		    "%s ---> ", at(tp->stack, tp->n, dir, i)->name);
+	if (off < sizeof(buf))
+		snprintf(buf + off, sizeof(buf) - off, "stack");
+	return cub_val__str(buf);
+}
+
+static struct cub_val *
+tp_val(const struct tpoint *tp)
+{
+	struct cub_val *v = cub_val__map(), *in, *eg;
+	unsigned i;
+
+	in = cub_val__array();
+	eg = cub_val__array();
+	for (i = 0; i < tp->n; i++) {
+		cub_val__push(in, cub_val__str(at(tp->stack, tp->n, 0, i)->name));
+		cub_val__push(eg, cub_val__str(at(tp->stack, tp->n, 1, i)->name));
+	}
+	cub_val__set(v, "name", cub_val__str(tp->target));
+	cub_val__set(v, "ingress", in);
+	cub_val__set(v, "egress", eg);
+	cub_val__set(v, "ingress service chain", chain_text(tp, 0));
+	cub_val__set(v, "egress service chain", chain_text(tp, 1));
+	cub_val__set(v, "ingress_prog_id", cub_val__uint(tp->in_id));
+	cub_val__set(v, "egress_prog_id", cub_val__uint(tp->eg_id));
+	return v;
+}
+
+int
+tcube_topology(struct broker *b, const char *only, struct cub_val **result,
+    struct cub_val **errv)
+{
+	struct cub_val *cubes, *nds, *e, *ports, *pe;
+	struct tpoint *tp;
+	struct bport *p;
+	struct cube *c;
+
+	if (only) {
+		if (!(tp = tp_find(b, only))) {
+			*errv = cub_err_val(CUB_E_NOTFOUND,
+			    "topology: nothing is attached to '%s'", only);
+			return -ENOENT;
+		}
+		*result = tp_val(tp);
+		return 0;
+	}
+	cubes = cub_val__array();
+	pthread_mutex_lock(&b->lock);
+	for (c = b->cubes; c; c = c->next) {
+		e = cub_val__map();
+		cub_val__set(e, "name", cub_val__str(c->name));
+		cub_val__set(e, "service", cub_val__str(c->svc->name));
+		cub_val__set(e, "type", cub_val__str(hook_name(c->hook)));
+		cub_val__set(e, "transparent", cub_val__bool(c->svc->transparent));
+		cub_val__set(e, "prog_id",
+		    cub_val__uint(c->obj ? c->obj->prog_id : 0));
+		if (c->tp)
+			cub_val__set(e, "attached", cub_val__str(c->tp->target));
+		ports = cub_val__array();
+		for (p = c->ports; p; p = p->next) {
+			pe = cub_val__map();
+			cub_val__set(pe, "name", cub_val__str(p->name));
+			cub_val__set(pe, "peer", cub_val__str(p->peer));
+			cub_val__push(ports, pe);
+		}
+		cub_val__set(e, "ports", ports);
+		cub_val__push(cubes, e);
+	}
+	pthread_mutex_unlock(&b->lock);
+	nds = cub_val__array();
+	for (tp = b->tpoints; tp; tp = tp->next)
+		cub_val__push(nds, tp_val(tp));
+	*result = cub_val__map();
+	cub_val__set(*result, "cubes", cubes);
+	cub_val__set(*result, "netdevs", nds);
+	return 0;
+}
+
+/* Persistence (persist.c): {target, rank, qdisc} in the cube's record. */
+struct cub_val *
+tcube_record(const struct cube *c)
+{
+	struct cub_val *v;
+	unsigned i;
+
+	if (!c->tp || !c->attached[0])
+		return NULL;
+	for (i = 0; i < c->tp->n && c->tp->stack[i] != c; i++)
+		;
+	v = cub_val__map();
+	cub_val__set(v, "target", cub_val__str(c->tp->target));
+	cub_val__set(v, "rank", cub_val__uint(i));
+	cub_val__set(v, "qdisc", cub_val__bool(c->tp->qdisc));
+	return v;
+}
+
+void
+tcube_load_record(struct cube *c, const struct cub_val *rec)
+{
+	const struct cub_val *a = cub_val__get(rec, "attach");
+	const char *t = cub_val__get_str(a, "target");
+	uint64_t rank = 0;
+	bool q = false;
+
+	if (!t || strlen(t) >= IFNAMSIZ)
+		return;
+	cub_val__as_u64(cub_val__get(a, "rank"), &rank);
+	cub_val__as_bool(cub_val__get(a, "qdisc"), &q);
+	snprintf(c->attached, sizeof(c->attached), "%s", t);
+	c->attach_rank = rank > CUB_TSTACK_MAX ? CUB_TSTACK_MAX : (unsigned)rank;
+	c->attach_qdisc = q;
+}
+
+/* A stack pinned under the pin root that no stored cube names: off its
+ * netdev (only the filters that run its programs) and unpinned. */
+static void
+tp_stray(struct broker *b, const char *target)
+{
+	struct tpoint tmp = {.in_fd = -1, .eg_fd = -1, .next_fd = -1,
+	    .progs_fd = -1};
+
+	snprintf(tmp.target, sizeof(tmp.target), "%s", target);
+	tmp.ifindex = (int)if_nametoindex(target);
+	if (!tp_adopt(b, &tmp))
+		tp_unhook(&tmp);
+	tp_unpin(b, target);
+	log_warn("attach point '%s': pinned but no stored cube is attached "
+		 "to it: detached and unpinned",
+	    target);
+	if (tmp.in_fd >= 0)
+		close(tmp.in_fd);
+	if (tmp.eg_fd >= 0)
+		close(tmp.eg_fd);
+	if (tmp.next_fd >= 0)
+		close(tmp.next_fd);
+	if (tmp.progs_fd >= 0)
+		close(tmp.progs_fd);
+}
+
+void
+tcube_restore(struct broker *b)
+{
+	struct cube *c, *order[CUB_TSTACK_MAX + 1];
+	struct cub_val *errv = NULL;
+	char path[PATH_MAX];
+	struct dirent *de;
+	struct tpoint *tp;
+	unsigned i, j;
+	int ifindex;
+	DIR *d;
+
+	pthread_mutex_lock(&b->lock);
+	for (c = b->cubes; c; c = c->next) {
+		if (!c->attached[0] || c->tp)
+			continue;
+		if (!(tp = tp_find(b, c->attached))) {
+			ifindex = (int)if_nametoindex(c->attached);
+			if (!ifindex)
+				log_warn("cube '%s': netdev '%s' it is "
+					 "attached to is gone; kept, "
+					 "inactive",
+				    c->name, c->attached);
+			tp = tp_new(b, c->attached, ifindex, true, &errv);
+			if (!tp) {
+				log_err("cube '%s': attach point '%s': %s",
+				    c->name, c->attached,
+				    cub_val__get_str(errv, "message") ?: "?");
+				errv = cub_val__free(errv);
+				c->attached[0] = '\0';
+				continue;
+			}
+			tp->qdisc |= c->attach_qdisc;
+		}
+		if (tp->n >= CUB_TSTACK_MAX) {
+			c->attached[0] = '\0';
+			continue;
+		}
+		/* By rank; equal ranks keep the store's order. */
+		memcpy(order, tp->stack, sizeof(tp->stack));
+		for (i = 0; i < tp->n && order[i]->attach_rank <= c->attach_rank;
+		     i++)
+			;
+		for (j = tp->n; j > i; j--)
+			tp->stack[j] = tp->stack[j - 1];
+		tp->stack[i] = c;
+		tp->n++;
+		c->tp = tp;
+	}
+	for (tp = b->tpoints; tp; tp = tp->next) {
+		for (i = 0; i < tp->n; i++)
+			cube_out(tp->stack[i], tp);
+		if (tp_write(tp, tp->stack, tp->n, tp->stack, tp->n, true))
+			log_warn("attach point '%s': rebuilding its stack "
+				 "failed",
+			    tp->target);
+		log_info("attach point '%s': %u transparent cube(s), programs "
+			 "%u/%u",
+		    tp->target, tp->n, tp->in_id, tp->eg_id);
+	}
+	pthread_mutex_unlock(&b->lock);
+	if (tp_path(b, path, sizeof(path), NULL, NULL) || !(d = opendir(path)))
+		return;
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.' && strlen(de->d_name) < IFNAMSIZ &&
+		    !tp_find(b, de->d_name))
+			tp_stray(b, de->d_name);
+	closedir(d);
+}
