@@ -547,7 +547,8 @@ ports_gone(struct broker *b, struct cube *c, const struct cub_val *old)
 	for (i = 0; ports && i < ports->arr.len; i++) {
 		name = cub_val__get_str(ports->arr.items[i], "name");
 		if (name && !topo_port(c, name))
-			n += topo_port_gone(b, c, name);
+			n += topo_port_gone(b, c, name) +
+			     tcube_port_gone(b, c, name);
 	}
 	pthread_mutex_unlock(&b->lock);
 	if (n && (r = broker_save(b, NULL, NULL)))

@@ -81,7 +81,7 @@ cube_record(struct cube *c, const struct cube *gone)
 		cub_val__push(ports, p);
 	}
 	cub_val__set(r, "ports", ports);
-	if ((p = tcube_record(c)))
+	if ((p = tcube_record(c, gone)))
 		cub_val__set(r, "attach", p);
 	return r;
 }
@@ -392,6 +392,7 @@ broker_load(struct broker *b)
 		return r;
 	}
 	cubes = cub_val__get(doc, "cubes");
+	tcube_prepare(b, cubes);
 	for (i = 0; cubes && cubes->kind == CUB_V_ARRAY && i < cubes->arr.len;
 	     i++)
 		if ((r = load_cube(b, cubes->arr.items[i], &tail)))

@@ -39,6 +39,7 @@
 #include "broker.h"
 #include "cube_shared.h"
 #include "cubicle/errors.h"
+#include "egress.h"
 #include "log.h"
 #include "tstack.skel.h"
 
@@ -48,7 +49,16 @@
 #define TSTACK_DIR "_tstack"
 
 struct tpoint {
-	char target[IFNAMSIZ];
+	char target[CUB_PEER_MAX + 1]; /* netdev, or "cube:port" */
+	/* On a cube port: its cube and port, by name (looked up each time),
+	 * the port's index while wired, and the second half of that cube's
+	 * egress program (END_EG) and the program id it was loaded for. */
+	bool on_port;
+	bool dropping; /* tp_drop() is taking it out */
+	char cname[CUB_NAME_MAX + 1], pname[CUB_NAME_MAX + 1];
+	int64_t port_index; /* -1 when not wired */
+	int final_fd;
+	uint32_t final_for;
 	int ifindex;
 	struct cube *stack[CUB_TSTACK_MAX]; /* ingress order */
 	unsigned n;
@@ -114,6 +124,8 @@ tp_free(struct tpoint *tp)
 		close(tp->next_fd);
 	if (tp->progs_fd >= 0)
 		close(tp->progs_fd);
+	if (tp->final_fd >= 0)
+		close(tp->final_fd);
 	free(tp);
 	return NULL;
 }
@@ -239,9 +251,12 @@ tp_load(struct broker *b, struct tpoint *tp, const char **step)
 	int r = 0;
 
 	*step = "load the stack programs";
-	skel = tstack__open_and_load();
+	skel = tstack__open();
 	if (!skel)
 		return -errno;
+	skel->rodata->tstack_end_drop = tp->on_port;
+	if ((r = tstack__load(skel)))
+		goto out;
 	src[0] = bpf_program__fd(skel->progs.tstack_ingress);
 	src[1] = bpf_program__fd(skel->progs.tstack_egress);
 	src[2] = bpf_program__fd(skel->progs.tstack_next);
@@ -350,13 +365,19 @@ cube_out(struct cube *c, struct tpoint *tp)
 		    c->name);
 }
 
+static void tp_wire_port(struct broker *b, struct tpoint *tp);
+
 void
 tcube_refresh(struct broker *b, struct cube *c)
 {
 	struct tpoint *tp = c->tp;
 	unsigned i;
 
-	(void)b;
+	struct tpoint *x;
+
+	for (x = b->tpoints; x; x = x->next)
+		if (x->on_port && !strcmp(x->cname, c->name) && x->n)
+			tp_wire_port(b, x);
 	if (!c->svc->transparent && !tp)
 		return;
 	if (!tp) {
@@ -391,6 +412,9 @@ tp_new(struct broker *b, const char *target, int ifindex, bool adopt,
 		return NULL;
 	}
 	snprintf(tp->target, sizeof(tp->target), "%s", target);
+	tp->on_port = topo_peer_split(target, tp->cname, tp->pname);
+	tp->port_index = -1;
+	tp->final_fd = -1;
 	tp->ifindex = ifindex;
 	tp->in_fd = tp->eg_fd = tp->next_fd = tp->progs_fd = -1;
 	if (!adopt || tp_adopt(b, tp)) {
@@ -405,7 +429,7 @@ tp_new(struct broker *b, const char *target, int ifindex, bool adopt,
 		tp->in_fd = tp->eg_fd = tp->next_fd = tp->progs_fd = -1;
 		/* Someone else's filter at our handle is refused, not
 		 * replaced. */
-		for (dir = 0; dir < 2; dir++)
+		for (dir = 0; ifindex && dir < 2; dir++)
 			if ((cur = tc_slot_id(ifindex, dir))) {
 				*errv = cub_err_val(CUB_E_BUSY,
 				    "netdev '%s' already has a tc %s filter at "
@@ -432,12 +456,78 @@ tp_new(struct broker *b, const char *target, int ifindex, bool adopt,
 	return tp;
 }
 
+/*
+ * b->lock held.  A stack on a cube port: its ends are the cube's program
+ * (ingress) and the second half of its egress program (egress), the
+ * port's egress slot of the cube's cub_peers enters the egress stack,
+ * and what enters the cube by the port enters the ingress stack first.
+ */
+static void
+tp_wire_port(struct broker *b, struct tpoint *tp)
+{
+	struct cube *c = cube_find(b, tp->cname);
+	struct bport *p = c ? topo_port(c, tp->pname) : NULL;
+	struct bmap *ports, *scratch;
+	const char *why = "";
+	uint32_t slot;
+	int fd;
+
+	if (!p || !c->obj || c->obj->peers_fd < 0)
+		return;
+	if (tp->final_for != c->obj->prog_id) {
+		ports = bpfobj_map(c->obj, "cub_ports");
+		scratch = bpfobj_map(c->obj, "cub_scratch_map");
+		fd = ports && scratch ? cubi_egress_load_after_stack(ports->fd,
+					    scratch->fd, c->obj->peers_fd, &why)
+				      : -ENOENT;
+		if (fd < 0) {
+			log_errno(fd, "attach point '%s': %s", tp->target, why);
+			return;
+		}
+		if (tp->final_fd >= 0)
+			close(tp->final_fd);
+		tp->final_fd = fd;
+		tp->final_for = c->obj->prog_id;
+	}
+	slot = CUB_TSTACK_END;
+	if (bpf_map_update_elem(tp->progs_fd, &slot, &c->obj->prog_fd, 0))
+		log_errno(-errno, "attach point '%s': its ingress end", tp->target);
+	slot = CUB_TSTACK_END + 1;
+	if (bpf_map_update_elem(tp->progs_fd, &slot, &tp->final_fd, 0))
+		log_errno(-errno, "attach point '%s': its egress end", tp->target);
+	if (tp->port_index >= 0 && tp->port_index != p->index) {
+		slot = CUB_PEERS_TSTACK + (uint32_t)tp->port_index;
+		bpf_map_delete_elem(c->obj->peers_fd, &slot);
+	}
+	tp->port_index = p->index;
+	slot = CUB_PEERS_TSTACK + p->index;
+	if (bpf_map_update_elem(c->obj->peers_fd, &slot, &tp->eg_fd, 0))
+		log_errno(-errno, "attach point '%s': its egress entry",
+		    tp->target);
+	topo_port_rewire(b, c, tp->pname);
+}
+
 /* Take tp out of the list, off its netdev and out of the pins. */
 static void
 tp_drop(struct broker *b, struct tpoint *tp)
 {
 	struct tpoint **pp;
+	struct cube *c;
+	uint32_t slot;
 
+	/*
+	 * Out of the cube port's paths first, while its entry is still
+	 * known as the broker's (tcube_prog_ours()): the egress slot, then
+	 * the entries, which run the cube's own program again.
+	 */
+	tp->dropping = true;
+	if (tp->on_port && (c = cube_find(b, tp->cname))) {
+		if (tp->port_index >= 0 && c->obj && c->obj->peers_fd >= 0) {
+			slot = CUB_PEERS_TSTACK + (uint32_t)tp->port_index;
+			bpf_map_delete_elem(c->obj->peers_fd, &slot);
+		}
+		topo_port_rewire(b, c, tp->pname);
+	}
 	for (pp = &b->tpoints; *pp; pp = &(*pp)->next)
 		if (*pp == tp) {
 			*pp = tp->next;
@@ -484,6 +574,69 @@ tcube_gone(struct broker *b, struct cube *c)
 		log_info("cube '%s': deleted, detached from '%s'", c->name,
 		    c->tp->target);
 	stack_remove(b, c);
+	tcube_port_gone(b, c, NULL);
+}
+
+int
+tcube_port_gone(struct broker *b, struct cube *c, const char *port)
+{
+	struct tpoint *tp, *next;
+	struct cube *t;
+	int n = 0;
+
+	for (tp = b->tpoints; tp; tp = next) {
+		next = tp->next;
+		if (!tp->on_port || strcmp(tp->cname, c->name) ||
+		    (port && strcmp(tp->pname, port)))
+			continue;
+		while (tp->n) {
+			t = tp->stack[tp->n - 1];
+			log_info("cube '%s': detached from '%s' (%s gone)",
+			    t->name, tp->target, port ? "port" : "cube");
+			n++;
+			if (tp->n == 1) {
+				stack_remove(b, t); /* drops tp */
+				break;
+			}
+			stack_remove(b, t);
+		}
+	}
+	return n;
+}
+
+int
+tcube_port_entry(struct broker *b, const struct cube *c, const char *port)
+{
+	char target[CUB_PEER_MAX + 1];
+	struct tpoint *tp;
+
+	snprintf(target, sizeof(target), "%s:%s", c->name, port);
+	tp = tp_find(b, target);
+	return tp && !tp->dropping ? tp->in_fd : -1;
+}
+
+bool
+tcube_prog_ours(struct broker *b, const struct cube *c, uint32_t id)
+{
+	struct tpoint *tp;
+
+	for (tp = b->tpoints; tp; tp = tp->next)
+		if (tp->on_port && id && tp->in_id == id &&
+		    !strcmp(tp->cname, c->name))
+			return true;
+	return false;
+}
+
+unsigned
+tcube_budget(struct broker *b)
+{
+	struct tpoint *tp;
+	unsigned n = 0;
+
+	for (tp = b->tpoints; tp; tp = tp->next)
+		if (tp->on_port && tp->n)
+			n += 2 * tp->n + 2;
+	return n;
 }
 
 /* The word at i, or NULL. */
@@ -588,6 +741,8 @@ stack_insert(struct broker *b, struct cube *c, const char *target,
 		stack_remove(b, c);
 		return r;
 	}
+	if (fresh && tp->on_port)
+		tp_wire_port(b, tp);
 	return 0;
 }
 
@@ -633,11 +788,22 @@ do_attach(struct broker *b, struct cube *c, const char *target,
 			    hook_name(c2->hook));
 			return -EINVAL;
 		}
-		*errv = cub_err_val(CUB_E_INVAL,
-		    "attach: '%s' is a cube port; transparent cubes attach to "
-		    "netdevs only for now",
-		    target);
-		return -EOPNOTSUPP;
+		if (c->hook != HOOK_TC) {
+			*errv = cub_err_val(CUB_E_INVAL,
+			    "cube '%s' is %s: transparent cubes run on TC "
+			    "only for now (create it with type=TC)",
+			    c->name, hook_name(c->hook));
+			return -EOPNOTSUPP;
+		}
+		if (c2->svc->transparent) {
+			*errv = cub_err_val(CUB_E_INVAL,
+			    "attach: '%s' is a transparent cube: it has no "
+			    "ports",
+			    cname);
+			return -EINVAL;
+		}
+		ifindex = 0;
+		goto place;
 	}
 	if (strlen(target) >= IFNAMSIZ ||
 	    !(ifindex = (int)if_nametoindex(target))) {
@@ -659,6 +825,7 @@ do_attach(struct broker *b, struct cube *c, const char *target,
 		    target, c2->name, p->name, c2->name, p->name);
 		return -EBUSY;
 	}
+place:
 	if ((r = position(tp_find(b, target), target, args, &pos, errv)))
 		return r;
 	if (tp_find(b, target) && tp_find(b, target)->n >= CUB_TSTACK_MAX) {
@@ -669,6 +836,11 @@ do_attach(struct broker *b, struct cube *c, const char *target,
 		    target, CUB_TSTACK_MAX, 33);
 		return -ENOSPC;
 	}
+	/* On a cube port the stack adds to the chains through the port:
+	 * one more cube costs 2 tail calls, a new stack 4. */
+	if (ifindex == 0 &&
+	    (r = graph_budget(b, tp_find(b, target) ? 2 : 4, target, errv)))
+		return r;
 	pthread_mutex_lock(&b->lock);
 	r = stack_insert(b, c, target, ifindex, pos, errv);
 	pthread_mutex_unlock(&b->lock);
@@ -791,12 +963,20 @@ tp_val(const struct tpoint *tp)
 	return v;
 }
 
+static int
+tp_cmp(const void *a, const void *b)
+{
+	return strcmp((*(struct tpoint *const *)a)->target,
+	    (*(struct tpoint *const *)b)->target);
+}
+
 int
 tcube_topology(struct broker *b, const char *only, struct cub_val **result,
     struct cub_val **errv)
 {
 	struct cub_val *cubes, *nds, *e, *ports, *pe;
-	struct tpoint *tp;
+	struct tpoint *tp, **sorted;
+	size_t n, i;
 	struct bport *p;
 	struct cube *c;
 
@@ -832,9 +1012,18 @@ tcube_topology(struct broker *b, const char *only, struct cub_val **result,
 		cub_val__push(cubes, e);
 	}
 	pthread_mutex_unlock(&b->lock);
+	/* By name: the same after a restart, whatever the list's order. */
 	nds = cub_val__array();
-	for (tp = b->tpoints; tp; tp = tp->next)
-		cub_val__push(nds, tp_val(tp));
+	for (n = 0, tp = b->tpoints; tp; tp = tp->next)
+		n++;
+	sorted = calloc(n ? n : 1, sizeof(*sorted));
+	for (i = 0, tp = b->tpoints; sorted && tp; tp = tp->next)
+		sorted[i++] = tp;
+	if (sorted)
+		qsort(sorted, n, sizeof(*sorted), tp_cmp);
+	for (i = 0; sorted && i < n; i++)
+		cub_val__push(nds, tp_val(sorted[i]));
+	free(sorted);
 	*result = cub_val__map();
 	cub_val__set(*result, "cubes", cubes);
 	cub_val__set(*result, "netdevs", nds);
@@ -843,12 +1032,13 @@ tcube_topology(struct broker *b, const char *only, struct cub_val **result,
 
 /* Persistence (persist.c): {target, rank, qdisc} in the cube's record. */
 struct cub_val *
-tcube_record(const struct cube *c)
+tcube_record(const struct cube *c, const struct cube *gone)
 {
 	struct cub_val *v;
 	unsigned i;
 
-	if (!c->tp || !c->attached[0])
+	if (!c->tp || !c->attached[0] ||
+	    (gone && c->tp->on_port && !strcmp(c->tp->cname, gone->name)))
 		return NULL;
 	for (i = 0; i < c->tp->n && c->tp->stack[i] != c; i++)
 		;
@@ -867,7 +1057,7 @@ tcube_load_record(struct cube *c, const struct cub_val *rec)
 	uint64_t rank = 0;
 	bool q = false;
 
-	if (!t || strlen(t) >= IFNAMSIZ)
+	if (!t || strlen(t) > CUB_PEER_MAX)
 		return;
 	cub_val__as_u64(cub_val__get(a, "rank"), &rank);
 	cub_val__as_bool(cub_val__get(a, "qdisc"), &q);
@@ -882,7 +1072,7 @@ static void
 tp_stray(struct broker *b, const char *target)
 {
 	struct tpoint tmp = {.in_fd = -1, .eg_fd = -1, .next_fd = -1,
-	    .progs_fd = -1};
+	    .progs_fd = -1, .final_fd = -1};
 
 	snprintf(tmp.target, sizeof(tmp.target), "%s", target);
 	tmp.ifindex = (int)if_nametoindex(target);
@@ -902,47 +1092,79 @@ tp_stray(struct broker *b, const char *target)
 		close(tmp.progs_fd);
 }
 
+/* The attach point of target, adopted from its pins (or made afresh). */
+static struct tpoint *
+tp_restore(struct broker *b, const char *target)
+{
+	char cname[CUB_NAME_MAX + 1], pname[CUB_NAME_MAX + 1];
+	struct cub_val *errv = NULL;
+	struct tpoint *tp;
+	int ifindex = 0;
+
+	if ((tp = tp_find(b, target)))
+		return tp;
+	if (!topo_peer_split(target, cname, pname) &&
+	    !(ifindex = (int)if_nametoindex(target)))
+		log_warn("attach point '%s': the netdev is gone; its cubes "
+			 "are kept, inactive",
+		    target);
+	if (!(tp = tp_new(b, target, ifindex, true, &errv))) {
+		log_err("attach point '%s': %s", target,
+		    cub_val__get_str(errv, "message") ?: "?");
+		cub_val__free(errv);
+	}
+	return tp;
+}
+
+void
+tcube_prepare(struct broker *b, const struct cub_val *records)
+{
+	const struct cub_val *a;
+	const char *t;
+	uint32_t i;
+
+	/* Before any cube is adopted: a cube port's entry is known when
+	 * its cube's ports are attached again (topology.c). */
+	for (i = 0; records && records->kind == CUB_V_ARRAY &&
+		    i < records->arr.len;
+	     i++) {
+		a = cub_val__get(records->arr.items[i], "attach");
+		t = cub_val__get_str(a, "target");
+		if (t && *t && strlen(t) <= CUB_PEER_MAX)
+			tp_restore(b, t);
+	}
+}
+
 void
 tcube_restore(struct broker *b)
 {
-	struct cube *c, *order[CUB_TSTACK_MAX + 1];
-	struct cub_val *errv = NULL;
+	struct cube *c, *owner;
 	char path[PATH_MAX];
 	struct dirent *de;
-	struct tpoint *tp;
+	struct tpoint *tp, *next;
 	unsigned i, j;
-	int ifindex;
 	DIR *d;
 
 	pthread_mutex_lock(&b->lock);
 	for (c = b->cubes; c; c = c->next) {
 		if (!c->attached[0] || c->tp)
 			continue;
-		if (!(tp = tp_find(b, c->attached))) {
-			ifindex = (int)if_nametoindex(c->attached);
-			if (!ifindex)
-				log_warn("cube '%s': netdev '%s' it is "
-					 "attached to is gone; kept, "
-					 "inactive",
-				    c->name, c->attached);
-			tp = tp_new(b, c->attached, ifindex, true, &errv);
-			if (!tp) {
-				log_err("cube '%s': attach point '%s': %s",
-				    c->name, c->attached,
-				    cub_val__get_str(errv, "message") ?: "?");
-				errv = cub_val__free(errv);
-				c->attached[0] = '\0';
-				continue;
-			}
-			tp->qdisc |= c->attach_qdisc;
-		}
-		if (tp->n >= CUB_TSTACK_MAX) {
+		tp = tp_restore(b, c->attached);
+		owner = tp && tp->on_port ? cube_find(b, tp->cname) : NULL;
+		if (tp && tp->on_port && (!owner || !topo_port(owner, tp->pname)))
+			tp = NULL;
+		if (!tp || tp->n >= CUB_TSTACK_MAX) {
+			log_err("cube '%s': not attached again to '%s'",
+			    c->name, c->attached);
 			c->attached[0] = '\0';
 			continue;
 		}
+		if (tp->on_port)
+			tp->qdisc = false;
+		else
+			tp->qdisc |= c->attach_qdisc;
 		/* By rank; equal ranks keep the store's order. */
-		memcpy(order, tp->stack, sizeof(tp->stack));
-		for (i = 0; i < tp->n && order[i]->attach_rank <= c->attach_rank;
+		for (i = 0; i < tp->n && tp->stack[i]->attach_rank <= c->attach_rank;
 		     i++)
 			;
 		for (j = tp->n; j > i; j--)
@@ -951,13 +1173,20 @@ tcube_restore(struct broker *b)
 		tp->n++;
 		c->tp = tp;
 	}
-	for (tp = b->tpoints; tp; tp = tp->next) {
+	for (tp = b->tpoints; tp; tp = next) {
+		next = tp->next;
+		if (!tp->n) {
+			tp_drop(b, tp);
+			continue;
+		}
 		for (i = 0; i < tp->n; i++)
 			cube_out(tp->stack[i], tp);
 		if (tp_write(tp, tp->stack, tp->n, tp->stack, tp->n, true))
 			log_warn("attach point '%s': rebuilding its stack "
 				 "failed",
 			    tp->target);
+		if (tp->on_port)
+			tp_wire_port(b, tp);
 		log_info("attach point '%s': %u transparent cube(s), programs "
 			 "%u/%u",
 		    tp->target, tp->n, tp->in_id, tp->eg_id);
@@ -966,7 +1195,7 @@ tcube_restore(struct broker *b)
 	if (tp_path(b, path, sizeof(path), NULL, NULL) || !(d = opendir(path)))
 		return;
 	while ((de = readdir(d)))
-		if (de->d_name[0] != '.' && strlen(de->d_name) < IFNAMSIZ &&
+		if (de->d_name[0] != '.' && strlen(de->d_name) <= CUB_PEER_MAX &&
 		    !tp_find(b, de->d_name))
 			tp_stray(b, de->d_name);
 	closedir(d);

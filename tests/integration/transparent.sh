@@ -122,6 +122,70 @@ refused_unchanged "no cube named 'nosuch'" attach nosuch veth1
 cub_ok sf1 del
 cub_ok sfx del
 
+# ---- on a cube port: sf1 between cc and cd, th6 on sf1:p2 ----
+netns_host cc vethc 198.18.2.1
+netns_host cd vethd 198.18.2.2
+static_arp cc 198.18.2.1 cd 198.18.2.2
+pings_cd() { # N: N pings from cc to cd through sf1, all answered?
+	ip netns exec cc ping -c "$1" -i 0.05 -W 1 198.18.2.2 >"$T/ping.out" 2>&1 &&
+		grep -q " 0% packet loss" "$T/ping.out"
+}
+cub_ok simpleforwarder add sf1
+cub_ok sf1 ports add p1 peer=vethc
+cub_ok transparenthelloworld add th6
+cub_ok transparenthelloworld add th7
+cub_ok sf1 ports add p2
+cub_ok sf1 ports p1 set action=forward outport=p2
+cub_ok sf1 ports p2 set action=forward outport=p1
+# S16: attach before the port has a peer, then set the peer.
+cub_ok attach th6 sf1:p2
+cub_ok sf1 ports p2 set peer=vethd
+pings_cd 3 || fail "ping through sf1 with th6 on sf1:p2 failed: $(tail -2 "$T/ping.out")"
+port_dirs() { # th6: ingress and egress packets
+	echo "$(ctr th6 ingress-packets) $(ctr th6 egress-packets)"
+}
+read -r a_in a_eg <<<"$(port_dirs)"
+pings_cd 10 || fail "ping through th6 on sf1:p2 failed"
+read -r b_in b_eg <<<"$(port_dirs)"
+# Requests leave sf1 by p2 (egress), replies enter it by p2 (ingress).
+[ $((b_eg - a_eg)) -ge 10 ] || fail "th6 egress-packets grew by $((b_eg - a_eg)), expected >= 10"
+[ $((b_in - a_in)) -ge 10 ] || fail "th6 ingress-packets grew by $((b_in - a_in)), expected >= 10"
+cub_log "th6 on sf1:p2 counted $((b_in - a_in)) in, $((b_eg - a_eg)) out for 10 pings"
+for dir in ingress egress; do
+	cub_ok th6 set $dir-action=DROP
+	d0=$(ctr th6 $dir-drops)
+	pings_cd 3 && fail "ping passed with th6 $dir-action=DROP on sf1:p2"
+	d1=$(ctr th6 $dir-drops)
+	[ $((d1 - d0)) -ge 3 ] || fail "th6 $dir-drops grew by $((d1 - d0)), expected >= 3"
+	cub_ok th6 set $dir-action=PASS
+	pings_cd 3 || fail "ping failed with th6 back to PASS"
+done
+tc filter show dev vethd ingress | grep -q "tstack_ingress" ||
+	fail "vethd does not enter sf1:p2's ingress stack: $(tc filter show dev vethd ingress)"
+# A chain: cc - sf1 - sf2 - cd, th6 on sf1:p2 (now a cube peer), th7
+# on sf2:p1; both count both directions.
+cub_ok simpleforwarder add sf2
+cub_ok sf2 ports add p1
+cub_ok sf2 ports add p2
+cub_ok sf1 ports p2 set peer=
+cub_ok connect sf1:p2 sf2:p1
+cub_ok sf2 ports p2 set peer=vethd
+cub_ok sf2 ports p1 set action=forward outport=p2
+cub_ok sf2 ports p2 set action=forward outport=p1
+cub_ok attach th7 sf2:p1 position=first
+read -r a_in a_eg <<<"$(port_dirs)"
+a7=$(ctr th7 ingress-packets)
+pings_cd 10 || fail "ping through sf1 - sf2 with th6 and th7 failed: $(tail -2 "$T/ping.out")"
+read -r b_in b_eg <<<"$(port_dirs)"
+[ $((b_eg - a_eg)) -ge 10 ] && [ $((b_in - a_in)) -ge 10 ] ||
+	fail "th6 between sf1 and sf2 counted $((b_in - a_in)) in, $((b_eg - a_eg)) out, expected >= 10"
+[ $(($(ctr th7 ingress-packets) - a7)) -ge 10 ] || fail "th7 on sf2:p1 did not count"
+cub_ok th7 set ingress-action=DROP
+pings_cd 2 && fail "ping passed with th7 on sf2:p1 dropping"
+cub_ok th7 set ingress-action=PASS
+pings_cd 2 || fail "ping failed with th7 back to PASS"
+cub show topology | grep -q "netdev sf2:p1" || fail "show topology lacks sf2:p1"
+
 # ---- kill -9 of the broker: attachments and program ids unchanged ----
 cub_ok th2 set egress-action=DROP
 pings 2 && fail "ping passed with th2 egress-action=DROP"
@@ -139,6 +203,15 @@ $(diff <(echo "$topo_before") <(cub show topology -o json))"
 grep -q "attach point 'veth1': 5 transparent cube" "$T/broker.log" || fail "the stack was not adopted"
 cub_ok th2 set egress-action=PASS
 pings 3 || fail "ping failed after the restart with every cube PASS"
+read -r a_in a_eg <<<"$(port_dirs)"
+pings_cd 5 || fail "ping through sf1 - sf2 failed after the restart"
+read -r b_in b_eg <<<"$(port_dirs)"
+[ $((b_eg - a_eg)) -ge 5 ] && [ $((b_in - a_in)) -ge 5 ] ||
+	fail "th6 stopped counting after the restart"
+# Deleting the cube whose port has a stack detaches it; pings go on.
+cub_ok sf2 ports p1 set action=forward
+cub_ok th7 del
+pings_cd 3 || fail "ping failed after deleting th7, attached to sf2:p1"
 cub_log "broker kill -9: stack and program ids $(grep -oE '"(ingress|egress)_prog_id": [0-9]+' <<<"$topo_before" | tr '\n' ' ')unchanged"
 
 # ---- deleting an attached cube, and the middle of a stack ----
@@ -162,10 +235,13 @@ kill -TERM "$BROKER_PID"
 wait "$BROKER_PID" 2>/dev/null || true
 BROKER_PID=
 umount "$T/pins"
-ip netns del ca
+for ns in ca cc cd; do ip netns del $ns; done
 NAMESPACES=(cb)
 netns_host ca veth1 198.18.0.1
 ip addr add 198.18.0.2/24 dev veth1
+netns_host cc vethc 198.18.2.1
+netns_host cd vethd 198.18.2.2
+static_arp cc 198.18.2.1 cd 198.18.2.2
 [ -z "$(tc filter show dev veth1 ingress)" ] || fail "veth1 is not fresh"
 pings 2 || fail "no ping on a fresh veth1"
 broker_start
@@ -178,8 +254,15 @@ pings 2 && fail "ping passes after the reboot: th4's ingress-action=DROP not reb
 	fail "topology of veth1 differs after the reboot"
 cub_ok th4 set ingress-action=PASS
 pings 3 || fail "ping failed after the reboot with every cube PASS"
+read -r a_in a_eg <<<"$(port_dirs)"
+pings_cd 5 || fail "ping through sf1 - sf2 failed after the reboot: $(tail -2 "$T/ping.out")"
+read -r b_in b_eg <<<"$(port_dirs)"
+[ $((b_eg - a_eg)) -ge 5 ] && [ $((b_in - a_in)) -ge 5 ] ||
+	fail "th6 on sf1:p2 does not count after the reboot"
 cub_ok detach th2 veth1
 cub_ok detach th4 veth1
+cub_ok detach th6 sf1:p2
+pings_cd 3 || fail "ping through sf1 - sf2 failed after detaching th6"
 [ -z "$(tc filter show dev veth1 ingress)$(tc filter show dev veth1 egress)" ] ||
 	fail "filters left on veth1"
 [ -z "$(ls -A "$T/pins/_tstack" 2>/dev/null)" ] || fail "stack pins left: $(ls "$T/pins/_tstack")"

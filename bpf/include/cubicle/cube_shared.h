@@ -162,10 +162,24 @@ struct cub_log_rec {
 #define CUB_TDIR_INGRESS 1
 #define CUB_TDIR_EGRESS 2
 
-/* Per-CPU position in the stack, the broker programs' only (tstack_ctx). */
+/* tstack_progs: the stacks, then the way on after each direction. */
+#define CUB_TSTACK_END (2 * CUB_TSTACK_MAX)
+#define CUB_TSTACK_SLOTS (2 * CUB_TSTACK_MAX + 2)
+
+/* Per-CPU position in the stack, the broker programs' only (tstack_ctx),
+ * and the framework's cb words as the packet entered it. */
 struct cub_tstack_ctx {
 	__u32 dir; /* 0 ingress, 1 egress */
 	__u32 pos; /* slot within the direction */
+	__u32 cb[3];
 };
+
+/*
+ * The egress program's cub_peers has 2 * CUB_MAX_PORTS slots: port i's
+ * peer cube at i, port i's egress stack (its attach point's
+ * tstack_egress) at CUB_PEERS_TSTACK + i.
+ */
+#define CUB_PEERS_TSTACK CUB_MAX_PORTS
+#define CUB_PEERS_SLOTS (2 * CUB_MAX_PORTS)
 
 #endif /* CUBICLE_CUBE_SHARED_H */
