@@ -784,6 +784,9 @@ api_route(struct broker *b, const struct cub_rpc *rpc)
 		return NULL;
 	if (!strcmp(w0, CUBI_W_CUBE))
 		return w1 && (c = cube_find(b, w1)) ? c->svc : NULL;
+	/* attach|detach <cube> ...: its thread tells its worker. */
+	if (!strcmp(w0, "attach") || !strcmp(w0, "detach"))
+		return w1 && (c = cube_find(b, w1)) ? c->svc : NULL;
 	/* connect/disconnect <cube>:<port> ...: the first cube's thread
 	 * (graph.c applies the other end, of any service, from there). */
 	if (!strcmp(w0, "connect") || !strcmp(w0, "disconnect")) {
@@ -795,8 +798,7 @@ api_route(struct broker *b, const struct cub_rpc *rpc)
 	}
 	if (!strcmp(w0, "?") || !strcmp(w0, "help") ||
 	    !strcmp(w0, "cubes") || !strcmp(w0, "services") ||
-	    !strcmp(w0, "show") || !strcmp(w0, "attach") ||
-	    !strcmp(w0, "detach") || !strcmp(w0, "topology"))
+	    !strcmp(w0, "show") || !strcmp(w0, "topology"))
 		return NULL;
 	if ((s = svc_find(b, w0)))
 		return s;

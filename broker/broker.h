@@ -431,6 +431,12 @@ unsigned tcube_budget(struct broker *b);
 /* State lock, at start: adopt the pinned stacks the records name. */
 void tcube_prepare(struct broker *b, const struct cub_val *records);
 struct cub_val *tcube_record(const struct cube *c, const struct cube *gone);
+/*
+ * The document the worker is handed: c's, with {attached: {target, kind,
+ * ...}} for an attached transparent cube (the parent's parameters, read
+ * only).  State lock held.
+ */
+struct cub_val *tcube_config(struct broker *b, struct cube *c);
 void tcube_load_record(struct cube *c, const struct cub_val *rec);
 
 /* store.c (store.h) */

@@ -172,7 +172,7 @@ cube_sync(struct broker *b, struct cube *c, bool create, struct cub_val **errv)
 	int r;
 
 	cub_val__set(p, "cube", cub_val__str(c->name));
-	cub_val__set(p, "config", cub_val__dup(c->doc));
+	cub_val__set(p, "config", tcube_config(b, c));
 	cub_val__set(p, "create", cub_val__bool(create));
 	r = sup_call(
 	    c->svc, CUB_M_CUBE_APPLY, p, &res, errv, b->o.call_timeout_ms);

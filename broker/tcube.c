@@ -21,7 +21,9 @@
  * around what touches the cubes' objects (a worker-call thread may
  * replace one), or held by the caller where the prototype says so.
  */
+#include <arpa/inet.h>
 #include <dirent.h>
+#include <ifaddrs.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -31,6 +33,8 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -894,6 +898,95 @@ do_detach(struct broker *b, struct cube *c, const char *target,
 	return 0;
 }
 
+/* A netdev's MAC ("" if none), MTU and IPv4 addresses ("a.b.c.d/len"). */
+static void
+netdev_params(const char *name, struct cub_val *v)
+{
+	struct ifaddrs *ifa, *i;
+	struct ifreq ifr = {0};
+	struct cub_val *addrs = cub_val__array();
+	char buf[INET_ADDRSTRLEN + 16], ip[INET_ADDRSTRLEN];
+	unsigned char *m;
+	uint32_t mask;
+	int fd, len;
+
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd >= 0 && !ioctl(fd, SIOCGIFHWADDR, &ifr)) {
+		m = (unsigned char *)ifr.ifr_hwaddr.sa_data;
+		snprintf(buf, sizeof(buf), "%02x:%02x:%02x:%02x:%02x:%02x",
+		    m[0], m[1], m[2], m[3], m[4], m[5]);
+		cub_val__set(v, "mac", cub_val__str(buf));
+	}
+	if (fd >= 0 && !ioctl(fd, SIOCGIFMTU, &ifr))
+		cub_val__set(v, "mtu", cub_val__uint((uint64_t)ifr.ifr_mtu));
+	if (fd >= 0)
+		close(fd);
+	if (!getifaddrs(&ifa)) {
+		for (i = ifa; i; i = i->ifa_next) {
+			if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET ||
+			    strcmp(i->ifa_name, name))
+				continue;
+			inet_ntop(AF_INET,
+			    &((struct sockaddr_in *)i->ifa_addr)->sin_addr, ip,
+			    sizeof(ip));
+			mask = i->ifa_netmask ? ntohl(((struct sockaddr_in *)
+							      i->ifa_netmask)
+							  ->sin_addr.s_addr)
+					      : 0;
+			for (len = 0; mask & 0x80000000u; mask <<= 1)
+				len++;
+			snprintf(buf, sizeof(buf), "%s/%d", ip, len);
+			cub_val__push(addrs, cub_val__str(buf));
+		}
+		freeifaddrs(ifa);
+	}
+	cub_val__set(v, "addresses", addrs);
+}
+
+struct cub_val *
+tcube_config(struct broker *b, struct cube *c)
+{
+	struct cub_val *doc = cub_val__dup(c->doc), *a;
+	struct tpoint *tp = c->tp;
+	struct bport *p;
+	struct cube *o;
+
+	if (!doc || !tp)
+		return doc;
+	a = cub_val__map();
+	cub_val__set(a, "target", cub_val__str(tp->target));
+	cub_val__set(a, "kind", cub_val__str(tp->on_port ? "port" : "netdev"));
+	if (!tp->on_port) {
+		netdev_params(tp->target, a);
+	} else if ((o = cube_find(b, tp->cname)) &&
+		   (p = topo_port(o, tp->pname))) {
+		cub_val__set(a, "cube", cub_val__str(o->name));
+		cub_val__set(a, "port", cub_val__str(p->name));
+		cub_val__set(a, "peer", cub_val__str(p->peer));
+		if (p->ifindex && !p->cube_peer)
+			netdev_params(p->peer, a);
+	}
+	cub_val__set(doc, "attached", a);
+	return doc;
+}
+
+/* Hand the worker its new parameters (its thread only; not fatal). */
+static void
+tell_worker(struct broker *b, struct cube *c)
+{
+	struct cub_val *e = NULL;
+	const char *msg;
+
+	if (!sup_on_thread(c->svc) || cube_sync(b, c, false, &e) == 0)
+		return;
+	cub_err_parse(e, &msg);
+	log_warn("cube '%s': its worker was not told of its attachment: %s "
+		 "(it is on its next apply or restart)",
+	    c->name, e ? msg : "?");
+	cub_val__free(e);
+}
+
 int
 tcube_attach_cmd(struct broker *b, const struct cub_val *words,
     const struct cub_val *args, bool attach, struct cub_val **errv)
@@ -901,6 +994,7 @@ tcube_attach_cmd(struct broker *b, const struct cub_val *words,
 	const char *verb = attach ? "attach" : "detach";
 	const char *name = wd(words, 1), *target = wd(words, 2);
 	struct cube *c;
+	int r;
 
 	if (!name || !target || words->arr.len != 3) {
 		*errv = cub_err_val(CUB_E_MISSING,
@@ -920,8 +1014,11 @@ tcube_attach_cmd(struct broker *b, const struct cub_val *words,
 		    CUB_E_NOTFOUND, "%s: no cube named '%s'", verb, name);
 		return -ENOENT;
 	}
-	return attach ? do_attach(b, c, target, args, errv)
-		      : do_detach(b, c, target, errv);
+	r = attach ? do_attach(b, c, target, args, errv)
+		   : do_detach(b, c, target, errv);
+	if (!r)
+		tell_worker(b, c);
+	return r;
 }
 
 /* "th1 ---> th2 ---> stack" for one direction of a stack. */

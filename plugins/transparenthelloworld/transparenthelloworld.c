@@ -85,6 +85,7 @@ th_apply(struct cub_cube *cube, const struct cub_val *config, bool create)
 {
 	struct th_cube *th = cub_cube__priv(cube);
 	uint32_t keys[TH_DIRS] = {TH_INGRESS, TH_EGRESS}, acts[TH_DIRS];
+	const struct cub_val *att;
 	size_t len;
 	const void *elf;
 	int r;
@@ -105,11 +106,17 @@ th_apply(struct cub_cube *cube, const struct cub_val *config, bool create)
 	if ((r = cub_map__update_batch(
 		 cube, &th->actions, keys, acts, TH_DIRS, 0)))
 		return r;
+	/* The attach point's parameters, as the broker says them. */
+	att = cub_val__get(config, "attached");
 	cub_cube__log(cube, CUB_LOG_INFO,
-	    "configuration %s: ingress-action %s, egress-action %s",
+	    "configuration %s: ingress-action %s, egress-action %s; %s%s%s%s",
 	    create ? "applied (new)" : "changed",
 	    th_action_names[acts[TH_INGRESS]],
-	    th_action_names[acts[TH_EGRESS]]);
+	    th_action_names[acts[TH_EGRESS]],
+	    att ? "attached to " : "not attached",
+	    att ? cub_val__get_str(att, "target") ?: "?" : "",
+	    att && cub_val__get_str(att, "mac") ? ", mac " : "",
+	    att ? cub_val__get_str(att, "mac") ?: "" : "");
 	return 0;
 }
 
