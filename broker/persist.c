@@ -2,7 +2,8 @@
 /*
  * The broker's state as a store document, and back:
  *   {version: 1, cubes: [{name, service, hash, config,
- *                         ports: [{name, peer, qdisc}]}]}
+ *                         ports: [{name, peer, qdisc}],
+ *                         attach: {target, rank, qdisc}}]}
  * config is the desired state; hash and ports are what the broker needs to
  * adopt the pinned objects and attachments after a restart.  Cubes of a
  * service that is not installed any more are kept as they are.
