@@ -100,7 +100,9 @@ tp_path(struct broker *b, char *buf, size_t len, const char *target,
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
-static const char *const tp_leaves[] = {"ingress", "egress", "next", "progs"};
+/* The pins; "final" (a cube port's second half of the egress) last. */
+static const char *const tp_leaves[] = {
+    "ingress", "egress", "next", "progs", "final"};
 
 static void
 tp_unpin(struct broker *b, const char *target)
@@ -108,7 +110,7 @@ tp_unpin(struct broker *b, const char *target)
 	char path[PATH_MAX];
 	unsigned i;
 
-	for (i = 0; i < 4; i++)
+	for (i = 0; i < 5; i++)
 		if (!tp_path(b, path, sizeof(path), target, tp_leaves[i]))
 			unlink(path);
 	if (!tp_path(b, path, sizeof(path), target, NULL))
@@ -466,20 +468,59 @@ tp_new(struct broker *b, const char *target, int ifindex, bool adopt,
  * port's egress slot of the cube's cub_peers enters the egress stack,
  * and what enters the cube by the port enters the ingress stack first.
  */
+/*
+ * After a restart: the pinned second half of the egress, if it was
+ * loaded over the cube's current cub_ports (ports_fd): kept, not loaded
+ * again.
+ */
+static bool
+final_adopt(struct broker *b, struct tpoint *tp, int ports_fd)
+{
+	struct bpf_prog_info pinfo = {0};
+	struct bpf_map_info minfo = {0};
+	__u32 plen = sizeof(pinfo), mlen = sizeof(minfo);
+	uint32_t ids[8];
+	char path[PATH_MAX];
+	bool uses = false;
+	uint32_t i;
+	int fd;
+
+	if (tp->final_fd >= 0 ||
+	    tp_path(b, path, sizeof(path), tp->target, "final") ||
+	    (fd = bpf_obj_get(path)) < 0)
+		return false;
+	pinfo.nr_map_ids = 8;
+	pinfo.map_ids = (__u64)(uintptr_t)ids;
+	if (!bpf_obj_get_info_by_fd(ports_fd, &minfo, &mlen) &&
+	    !bpf_obj_get_info_by_fd(fd, &pinfo, &plen))
+		for (i = 0; i < pinfo.nr_map_ids && i < 8; i++)
+			uses |= ids[i] == minfo.id;
+	if (!uses) {
+		close(fd);
+		return false;
+	}
+	tp->final_fd = fd;
+	return true;
+}
+
 static void
 tp_wire_port(struct broker *b, struct tpoint *tp)
 {
 	struct cube *c = cube_find(b, tp->cname);
 	struct bport *p = c ? topo_port(c, tp->pname) : NULL;
 	struct bmap *ports, *scratch;
+	char path[PATH_MAX];
 	const char *why = "";
 	uint32_t slot;
 	int fd;
 
 	if (!p || !c->obj || c->obj->peers_fd < 0)
 		return;
+	ports = bpfobj_map(c->obj, "cub_ports");
+	if (tp->final_for != c->obj->prog_id && ports &&
+	    final_adopt(b, tp, ports->fd))
+		tp->final_for = c->obj->prog_id;
 	if (tp->final_for != c->obj->prog_id) {
-		ports = bpfobj_map(c->obj, "cub_ports");
 		scratch = bpfobj_map(c->obj, "cub_scratch_map");
 		fd = ports && scratch ? cubi_egress_load_after_stack(ports->fd,
 					    scratch->fd, c->obj->peers_fd, &why)
@@ -492,6 +533,12 @@ tp_wire_port(struct broker *b, struct tpoint *tp)
 			close(tp->final_fd);
 		tp->final_fd = fd;
 		tp->final_for = c->obj->prog_id;
+		if (!tp_path(b, path, sizeof(path), tp->target, "final")) {
+			unlink(path);
+			if (bpf_obj_pin(fd, path))
+				log_errno(-errno, "attach point '%s': pin %s",
+				    tp->target, path);
+		}
 	}
 	slot = CUB_TSTACK_END;
 	if (bpf_map_update_elem(tp->progs_fd, &slot, &c->obj->prog_fd, 0))
@@ -1057,6 +1104,9 @@ tp_val(const struct tpoint *tp)
 	cub_val__set(v, "egress service chain", chain_text(tp, 1));
 	cub_val__set(v, "ingress_prog_id", cub_val__uint(tp->in_id));
 	cub_val__set(v, "egress_prog_id", cub_val__uint(tp->eg_id));
+	if (tp->on_port)
+		cub_val__set(v, "egress_end_prog_id",
+		    cub_val__uint(prog_id(tp->final_fd)));
 	return v;
 }
 
