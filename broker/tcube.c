@@ -376,11 +376,10 @@ static void tp_wire_port(struct broker *b, struct tpoint *tp);
 void
 tcube_refresh(struct broker *b, struct cube *c)
 {
-	struct tpoint *tp = c->tp;
+	struct tpoint *tp = c->tp, *x;
 	unsigned i;
 
-	struct tpoint *x;
-
+	/* The stacks on its ports: their ends are its program. */
 	for (x = b->tpoints; x; x = x->next)
 		if (x->on_port && !strcmp(x->cname, c->name) && x->n)
 			tp_wire_port(b, x);

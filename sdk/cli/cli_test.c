@@ -247,7 +247,8 @@ END_TEST
 START_TEST(reserved_words)
 {
 	static const char *const words[] = {"events", "cubes", "services",
-	    "cube", "ping", "show", "help", "?", "add", "del", "set", NULL};
+	    "cube", "ping", "show", "help", "?", "add", "del", "set", "attach",
+	    "detach", "topology", NULL};
 	struct cli_cmd c;
 	char err[256];
 	unsigned i;

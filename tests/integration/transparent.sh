@@ -139,6 +139,7 @@ refused_unchanged "peer of cube 'sf1' port 'p1'" attach th0 veth2
 refused_unchanged "has transparent cubes attached" sf1 ports add p2 peer=veth1
 refused_unchanged "no ports" th0 ports add p1
 refused_unchanged "no cube named 'nosuch'" attach nosuch veth1
+refused_unchanged "reserved" transparenthelloworld add topology
 cub_ok sf1 del
 cub_ok sfx del
 
