@@ -45,8 +45,15 @@ struct {
 	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
 	__type(key, __u32);
 	__type(value, __u32);
-	__uint(max_entries, CUB_MAX_PORTS);
+	__uint(max_entries, CUB_PEERS_SLOTS);
 } cub_peers SEC(".maps");
+
+/*
+ * Set before load: this copy is the second half of the cube's egress,
+ * after the egress stack of the out port (broker/tcube.c), reached only
+ * from that stack's table: it must not enter the stack again.
+ */
+const volatile __u32 egress_after_stack = 0;
 
 static const __u32 egress_zero = 0;
 
@@ -72,6 +79,10 @@ cub_egress_tc(struct __sk_buff *skb)
 
 	if (!p)
 		return TC_ACT_SHOT;
+	/* The port's egress stack, if transparent cubes are attached to
+	 * it (an empty slot: none; the tail call returns). */
+	if (!egress_after_stack)
+		bpf_tail_call(skb, &cub_peers, CUB_PEERS_TSTACK + port);
 	if (!(p->flags & CUB_PORT_PEER))
 		return bpf_redirect(p->ifindex, 0);
 	skb->cb[1] = CUB_HOP_MAGIC;

@@ -56,3 +56,34 @@ out:
 	egress__destroy(skel);
 	return r;
 }
+
+int
+cubi_egress_load_after_stack(
+    int ports_fd, int scratch_fd, int peers_fd, const char **why)
+{
+	const char *dummy;
+	struct egress *skel;
+	int r, fd;
+
+	why = why ? why : &dummy;
+	*why = "open the egress object";
+	skel = egress__open();
+	if (!skel)
+		return -errno;
+	bpf_program__set_autoload(skel->progs.cub_egress_xdp, false);
+	skel->rodata->egress_after_stack = 1;
+	*why = "reuse the cube's maps";
+	if ((r = bpf_map__reuse_fd(skel->maps.cub_ports, ports_fd)) ||
+	    (r = bpf_map__reuse_fd(skel->maps.cub_scratch_map, scratch_fd)) ||
+	    (r = bpf_map__reuse_fd(skel->maps.cub_peers, peers_fd)))
+		goto out;
+	*why = "load the egress program";
+	if ((r = egress__load(skel)))
+		goto out;
+	fd = fcntl(bpf_program__fd(skel->progs.cub_egress_tc),
+	    F_DUPFD_CLOEXEC, 3);
+	r = fd < 0 ? -errno : fd;
+out:
+	egress__destroy(skel);
+	return r;
+}

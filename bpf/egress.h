@@ -22,4 +22,13 @@
 int cubi_egress_load(bool xdp, int ports_fd, int scratch_fd, int table_fd,
     int peers_fd, const char **why);
 
+/*
+ * The TC egress program's second half for a port with transparent cubes
+ * attached (broker/tcube.c): the same program over the same maps, but it
+ * does not enter the port's egress stack (it runs at that stack's end).
+ * Its fd, or -errno.  May block (a verifier run); no locks.
+ */
+int cubi_egress_load_after_stack(
+    int ports_fd, int scratch_fd, int peers_fd, const char **why);
+
 #endif /* CUBI_EGRESS_H */

@@ -156,6 +156,13 @@ top_help(struct broker *b)
 	    "connect <cube>:<port> <cube>:<port> | <cube>:<port> <netdev>");
 	kw(k, "disconnect", "verb",
 	    "disconnect <cube>:<port> <cube>:<port> | <cube>:<port> <netdev>");
+	kw(k, "attach", "verb",
+	    "attach <cube> <netdev> [position=first|last | before=<cube> | "
+	    "after=<cube>]: a transparent cube");
+	kw(k, "detach", "verb", "detach <cube> <netdev>");
+	kw(k, "topology", "verb",
+	    "topology show [<netdev>]: cubes, ports, peers and the "
+	    "transparent stacks");
 	kw(k, CUBI_W_CUBE, "verb",
 	    "cube <name> ...: any cube by name, even a reserved one");
 	for (s = b->svcs; s; s = s->next) {
@@ -632,6 +639,34 @@ on_request(struct broker *b, struct cubi_request *q, struct cub_val **result,
 		return on_netdevs(b, q, result, errv);
 	if (!strcmp(w0, CUBI_W_CUBE))
 		return on_cube_escape(b, q, result, errv);
+	/* show topology [netdev] | topology [show] [netdev] */
+	if ((!strcmp(w0, "show") && w1 && !strcmp(w1, "topology")) ||
+	    !strcmp(w0, "topology")) {
+		uint32_t n = q->words->arr.len, i = 1;
+
+		if (!strcmp(w0, "topology") && w1 && !strcmp(w1, "show"))
+			i = 2;
+		else if (!strcmp(w0, "show"))
+			i = 2;
+		if (n > i + 1) {
+			*errv = cub_err_val(CUB_E_INVAL,
+			    "usage: show topology [<netdev>]");
+			return -EINVAL;
+		}
+		return tcube_topology(
+		    b, n == i + 1 ? word(q, i) : NULL, result, errv);
+	}
+	if (!strcmp(w0, "attach") || !strcmp(w0, "detach")) {
+		if ((r = mutating(q, errv)))
+			return r;
+		if (q->body) {
+			*errv =
+			    cub_err_val(CUB_E_INVAL, "%s takes no body", w0);
+			return -EINVAL;
+		}
+		return tcube_attach_cmd(
+		    b, q->words, q->args, w0[0] == 'a', errv);
+	}
 	if (!strcmp(w0, "connect") || !strcmp(w0, "disconnect")) {
 		if (w1 && q->words->arr.len == 2 &&
 		    (!strcmp(w1, "?") || !strcmp(w1, "help"))) {
@@ -806,6 +841,9 @@ api_route(struct broker *b, const struct cub_rpc *rpc)
 		return NULL;
 	if (!strcmp(w0, CUBI_W_CUBE))
 		return w1 && (c = cube_find(b, w1)) ? c->svc : NULL;
+	/* attach|detach <cube> ...: its thread tells its worker. */
+	if (!strcmp(w0, "attach") || !strcmp(w0, "detach"))
+		return w1 && (c = cube_find(b, w1)) ? c->svc : NULL;
 	/* connect/disconnect <cube>:<port> ...: the first cube's thread
 	 * (graph.c applies the other end, of any service, from there). */
 	if (!strcmp(w0, "connect") || !strcmp(w0, "disconnect")) {
@@ -817,7 +855,8 @@ api_route(struct broker *b, const struct cub_rpc *rpc)
 	}
 	if (!strcmp(w0, "?") || !strcmp(w0, "help") ||
 	    !strcmp(w0, "cubes") || !strcmp(w0, "services") ||
-	    !strcmp(w0, CUBI_W_NETDEVS) || !strcmp(w0, "show"))
+	    !strcmp(w0, CUBI_W_NETDEVS) || !strcmp(w0, "show") ||
+	    !strcmp(w0, "topology"))
 		return NULL;
 	if ((s = svc_find(b, w0)))
 		return s;

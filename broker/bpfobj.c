@@ -1025,7 +1025,7 @@ egress_load(
 	o->peers_fd = bpf_obj_get(path);
 	if (o->peers_fd < 0) {
 		o->peers_fd = bpf_map_create(BPF_MAP_TYPE_PROG_ARRAY,
-		    "cub_peers", 4, 4, CUB_MAX_PORTS, NULL);
+		    "cub_peers", 4, 4, CUB_PEERS_SLOTS, NULL);
 		if (o->peers_fd < 0)
 			return -errno;
 		if ((fd = pin_replace(o->peers_fd, path)))

@@ -166,6 +166,12 @@ struct cube {
 	bool loading;
 	bool removed;
 	bool orphan;
+	/* Transparent cubes (tcube.c): the attach point it is in (NULL:
+	 * none) and its netdev; rank and qdisc as loaded from the store. */
+	struct tpoint *tp;
+	char attached[CUB_PEER_MAX + 1];
+	unsigned attach_rank;
+	bool attach_qdisc;
 };
 
 /*
@@ -214,6 +220,7 @@ struct service {
 	unsigned backoff_ms;
 	int64_t next_start_ms;
 	bool hello; /* current worker said hello (set by its thread) */
+	bool transparent; /* its cubes attach; no ports (first hello) */
 	bool ready; /* hello + replay done */
 	/* Sockets. */
 	nng_socket cmd;   /* broker -> worker (REQ, listening) */
@@ -251,6 +258,7 @@ struct broker {
 	struct service *svcs;
 	struct cube *cubes;
 	struct cube *dying; /* deleted, not yet released (b->lock) */
+	struct tpoint *tpoints; /* transparent attach points (tcube.c) */
 	struct clients *cl; /* client and events connections (clients.c) */
 	char store_path[4096];
 	struct rid_entry rids[RID_CACHE];
@@ -325,6 +333,14 @@ struct graph_change {
 int graph_check(struct broker *b, const struct graph_change *ch, unsigned nch,
     struct cub_val **errv);
 /*
+ * The tail-call budget with the transparent stacks on cube ports and
+ * extra more (an attach to target being checked): the longest chain's
+ * 2N - 1 plus tcube_budget() plus extra must fit in 33; -EINVAL and *errv
+ * otherwise.  Takes b->lock; not held.
+ */
+int graph_budget(struct broker *b, unsigned extra, const char *target,
+    struct cub_val **errv);
+/*
  * connect|disconnect <cube:port> <cube:port | netdev> (words[0] is the
  * verb): both sides' peers set or cleared through cube_update(); a refusal
  * changes nothing.  Main thread, lock not held.
@@ -374,6 +390,13 @@ bool svc_log_allowed(struct service *s);
 
 /* topology.c */
 bool topo_attached(const struct bport *p);
+bool topo_tc_has_filters(int ifindex);
+/*
+ * b->lock held: make what enters c by port run port_entry first again
+ * (its netdev's hook, the cub_peers slots of the cubes peering with it):
+ * after an ingress stack on c:port came or went.
+ */
+void topo_port_rewire(struct broker *b, struct cube *c, const char *port);
 int topo_cube_gone(struct broker *b, struct cube *gone);
 int topo_port_gone(struct broker *b, struct cube *c, const char *port);
 bool topo_peer_split(const char *peer, char *cube, char *port);
@@ -391,6 +414,42 @@ struct cube *topo_netdev_owner(
  * Nothing else is touched.  The number of hooks detached, or -errno.
  */
 int topo_detach_stray(uint32_t prog_id, uint32_t ports_map_id);
+
+/* tcube.c: transparent cubes, their stacks, show topology */
+struct tpoint;
+/* attach|detach <cube> <target> [position=...]; main thread. */
+int tcube_attach_cmd(struct broker *b, const struct cub_val *words,
+    const struct cub_val *args, bool attach, struct cub_val **errv);
+/* {cubes, netdevs} or (only) one attach point's chains; main thread. */
+int tcube_topology(struct broker *b, const char *only, struct cub_val **result,
+    struct cub_val **errv);
+bool tcube_on_netdev(struct broker *b, const char *netdev);
+/* b->lock held: c is being deleted; out of its stack. */
+void tcube_gone(struct broker *b, struct cube *c);
+/* b->lock held: c has a new (or adopted) object: its slot and way out. */
+void tcube_refresh(struct broker *b, struct cube *c);
+/* State lock held, at start after the cubes are loaded: the stacks. */
+void tcube_restore(struct broker *b);
+/* The ingress entry (borrowed fd) of the stack on c:port, -1 if none. */
+int tcube_port_entry(struct broker *b, const struct cube *c, const char *port);
+/* Is id the ingress entry of a stack on one of c's ports? */
+bool tcube_prog_ours(struct broker *b, const struct cube *c, uint32_t id);
+/* b->lock held: c's port (NULL: every port) is going; its stacks are
+ * detached.  How many cubes were. */
+int tcube_port_gone(struct broker *b, struct cube *c, const char *port);
+/* Tail calls the stacks on cube ports add to a chain, at most
+ * (graph.c's budget): 2n + 2 for a stack of n. */
+unsigned tcube_budget(struct broker *b);
+/* State lock, at start: adopt the pinned stacks the records name. */
+void tcube_prepare(struct broker *b, const struct cub_val *records);
+struct cub_val *tcube_record(const struct cube *c, const struct cube *gone);
+/*
+ * The document the worker is handed: c's, with {attached: {target, kind,
+ * ...}} for an attached transparent cube (the parent's parameters, read
+ * only).  State lock held.
+ */
+struct cub_val *tcube_config(struct broker *b, struct cube *c);
+void tcube_load_record(struct cube *c, const struct cub_val *rec);
 
 /* store.c (store.h) */
 /* persist.c */

@@ -187,7 +187,7 @@ cube_sync(struct broker *b, struct cube *c, bool create, struct cub_val **errv)
 	int r;
 
 	cub_val__set(p, "cube", cub_val__str(c->name));
-	cub_val__set(p, "config", cub_val__dup(c->doc));
+	cub_val__set(p, "config", tcube_config(b, c));
 	cub_val__set(p, "create", cub_val__bool(create));
 	r = sup_call(c->svc, CUB_M_CUBE_APPLY, p, &res, errv,
 	    cube_apply_timeout(b, c->svc));
@@ -248,6 +248,13 @@ ports_prepare(struct broker *b, struct cube *c, struct cub_val *doc,
 	const char *peer, *name;
 	uint32_t i, j, idx;
 
+	if (c->svc->transparent && ports && ports->arr.len) {
+		*errv = cub_err_val(CUB_E_INVAL,
+		    "cube '%s' is transparent (service '%s'): it has no ports; "
+		    "attach it to a netdev with 'cubicle attach %s <netdev>'",
+		    c->name, c->svc->name, c->name);
+		return -EINVAL;
+	}
 	for (i = 0; ports && i < ports->arr.len; i++) {
 		struct cub_val *e = ports->arr.items[i];
 
@@ -555,7 +562,8 @@ ports_gone(struct broker *b, struct cube *c, const struct cub_val *old)
 	for (i = 0; ports && i < ports->arr.len; i++) {
 		name = cub_val__get_str(ports->arr.items[i], "name");
 		if (name && !topo_port(c, name))
-			n += topo_port_gone(b, c, name);
+			n += topo_port_gone(b, c, name) +
+			     tcube_port_gone(b, c, name);
 	}
 	pthread_mutex_unlock(&b->lock);
 	if (n && (r = broker_save(b, NULL, NULL)))
@@ -666,6 +674,7 @@ cube_delete(struct broker *b, struct cube *c, struct cub_val **errv)
 			port_event(b, c, bp, false);
 		}
 	topo_cube_gone(b, c);
+	tcube_gone(b, c);
 	cube_remove(b, c);
 	pthread_mutex_unlock(&b->lock);
 	/* The dataplane is the broker's: a worker that is down is told on

@@ -130,13 +130,67 @@ graph_check(struct broker *b, const struct graph_change *ch, unsigned nch,
 		    "cube's program, so at most %d cubes in a chain)",
 		    res->cubes, res->chain, 2 * res->cubes - 1,
 		    GRAPH_TAIL_CALLS_MAX, GRAPH_CUBES_MAX);
-	else
-		log_info("cube graph: the longest chain is %u cubes, %u of "
-			 "%d tail calls",
-		    res->longest, res->longest ? 2 * res->longest - 1 : 0,
+	else if (!r && (res->longest ? 2 * res->longest - 1 : 0) +
+			      tcube_budget(b) >
+			  GRAPH_TAIL_CALLS_MAX) {
+		*errv = cub_err_val(CUB_E_LIMIT,
+		    "the change would make a chain of %u cubes (%u tail "
+		    "calls) with transparent stacks on cube ports adding up "
+		    "to %u more: over the kernel's limit of %d",
+		    res->longest, 2 * res->longest - 1, tcube_budget(b),
 		    GRAPH_TAIL_CALLS_MAX);
+		r = -E2BIG;
+	} else
+		log_info("cube graph: the longest chain is %u cubes, %u of "
+			 "%d tail calls (+%u for transparent stacks)",
+		    res->longest, res->longest ? 2 * res->longest - 1 : 0,
+		    GRAPH_TAIL_CALLS_MAX, tcube_budget(b));
 	free(res);
 	return r == -ENOMEM ? r : r ? -EINVAL : 0;
+}
+
+int
+graph_budget(struct broker *b, unsigned extra, const char *target,
+    struct cub_val **errv)
+{
+	struct graph_result *res = calloc(1, sizeof(*res));
+	struct graph_cube *gc = NULL;
+	unsigned calls, stacks;
+	uint32_t n = 0, i;
+	struct cube *c;
+	int r;
+
+	pthread_mutex_lock(&b->lock);
+	for (c = b->cubes; c; c = c->next)
+		n++;
+	gc = res ? calloc(n + 1, sizeof(*gc)) : NULL;
+	for (c = b->cubes, i = 0; gc && c; c = c->next, i++) {
+		gc[i].name = c->name;
+		gc[i].doc = c->doc;
+	}
+	r = gc ? graph_walk(gc, i, res) : -ENOMEM;
+	stacks = tcube_budget(b);
+	pthread_mutex_unlock(&b->lock);
+	free(gc);
+	if (r == -ENOMEM) {
+		free(res);
+		*errv = cub_err_val(CUB_E_INTERNAL, "out of memory");
+		return r;
+	}
+	/* A loop or an over-long chain was refused when it was made. */
+	calls = (res->longest ? 2 * res->longest - 1 : 1) + stacks + extra;
+	if (r || calls > GRAPH_TAIL_CALLS_MAX) {
+		*errv = cub_err_val(CUB_E_LIMIT,
+		    "attach to '%s': the longest chain of cubes (%u) with the "
+		    "transparent stacks on cube ports would make %u tail calls "
+		    "per packet, over the kernel's limit of %d (each "
+		    "transparent cube costs 2, each stack 2 more)",
+		    target, res->longest, calls, GRAPH_TAIL_CALLS_MAX);
+		free(res);
+		return -E2BIG;
+	}
+	free(res);
+	return 0;
 }
 
 /* One end of a connect or disconnect: cube:port, or a netdev. */

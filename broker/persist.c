@@ -2,7 +2,8 @@
 /*
  * The broker's state as a store document, and back:
  *   {version: 1, cubes: [{name, service, hash, config,
- *                         ports: [{name, peer, qdisc}]}]}
+ *                         ports: [{name, peer, qdisc}],
+ *                         attach: {target, rank, qdisc}}]}
  * config is the desired state; hash and ports are what the broker needs to
  * adopt the pinned objects and attachments after a restart.  Cubes of a
  * service that is not installed any more are kept as they are.
@@ -81,6 +82,8 @@ cube_record(struct cube *c, const struct cube *gone)
 		cub_val__push(ports, p);
 	}
 	cub_val__set(r, "ports", ports);
+	if ((p = tcube_record(c, gone)))
+		cub_val__set(r, "attach", p);
 	return r;
 }
 
@@ -198,6 +201,7 @@ load_cube(struct broker *b, const struct cub_val *rec, struct cube ***tail)
 		bp->next = c->ports;
 		c->ports = bp;
 	}
+	tcube_load_record(c, rec);
 	/* Adopt what is pinned: forwarding never stopped, and continues. */
 	r = bpfobj_adopt(b, c, hash);
 	if (!r)
@@ -378,6 +382,7 @@ broker_load(struct broker *b)
 			return -EEXIST;
 		}
 		strays_discard(b);
+		tcube_restore(b);
 		return 0;
 	}
 	if (r) {
@@ -388,11 +393,13 @@ broker_load(struct broker *b)
 		return r;
 	}
 	cubes = cub_val__get(doc, "cubes");
+	tcube_prepare(b, cubes);
 	for (i = 0; cubes && cubes->kind == CUB_V_ARRAY && i < cubes->arr.len;
 	     i++)
 		if ((r = load_cube(b, cubes->arr.items[i], &tail)))
 			log_errno(r, "state: cube record %u skipped", i);
 	cub_val__free(doc);
 	strays_discard(b);
+	tcube_restore(b);
 	return 0;
 }

@@ -80,6 +80,18 @@ topo_netdev_owner(struct broker *b, const char *peer, struct bport **port)
 	return NULL;
 }
 
+/*
+ * The program a packet entering c by port p runs first: the ingress
+ * stack of transparent cubes attached to c:p (tcube.c), or c's own.
+ */
+static int
+port_entry_fd(struct cube *c, const char *port)
+{
+	int fd = tcube_port_entry(c->svc->b, c, port);
+
+	return fd >= 0 ? fd : c->obj->prog_fd;
+}
+
 static uint32_t
 xdp_flags(const struct cube *c)
 {
@@ -157,7 +169,7 @@ peer_wire(struct broker *b, struct cube *c, struct bport *p)
 	if (!p2)
 		return -ENOENT;
 	cp.ifindex = CUB_PEER_IFINDEX(p2->index);
-	if (c2->obj && (r = peer_slot(c, p, c2->obj->prog_fd)))
+	if (c2->obj && (r = peer_slot(c, p, port_entry_fd(c2, pname))))
 		return r;
 	if (bpf_map_update_elem(ports->fd, &p->index, &cp, BPF_ANY))
 		return -errno;
@@ -190,7 +202,7 @@ peers_refresh(struct broker *b, struct cube *c)
 			if (q->cube_peer &&
 			    topo_peer_split(q->peer, cname, pname) &&
 			    !strcmp(cname, c->name) &&
-			    (r = peer_slot(x, q, c->obj->prog_fd)))
+			    (r = peer_slot(x, q, port_entry_fd(c, pname))))
 				log_errno(r, "cube '%s' port '%s': peer '%s'",
 				    x->name, q->name, q->peer);
 }
@@ -309,7 +321,7 @@ prog_is_ours(struct cube *c, uint32_t id)
 
 	if (!c->obj || !id)
 		return false;
-	if (id == c->obj->prog_id)
+	if (id == c->obj->prog_id || tcube_prog_ours(c->svc->b, c, id))
 		return true;
 	if (!ports || bpf_obj_get_info_by_fd(ports->fd, &minfo, &mlen))
 		return false;
@@ -481,8 +493,8 @@ tc_slot(int ifindex, uint32_t *id)
  * Whether ifindex's clsact qdisc holds any filter, in either direction.
  * A failed dump counts as "yes", so that the qdisc is kept.
  */
-static bool
-tc_has_filters(int ifindex)
+bool
+topo_tc_has_filters(int ifindex)
 {
 	struct tc_seen in, out;
 
@@ -575,7 +587,7 @@ hook_detach(struct cube *c, struct bport *p)
 				 "priority %d is not Cubicle's (program id "
 				 "%u): left in place",
 			    p->peer, CUB_TC_HANDLE, CUB_TC_PRIO, cur);
-		if (p->hook_created && tc_has_filters(p->ifindex))
+		if (p->hook_created && topo_tc_has_filters(p->ifindex))
 			log_info("netdev '%s': other filters on the clsact "
 				 "qdisc Cubicle created: qdisc left in place",
 			    p->peer);
@@ -697,6 +709,13 @@ topo_attach(struct broker *b, struct cube *c, struct bport *p, const char *peer,
 		    p->name, peer);
 		return 0;
 	}
+	if (tcube_on_netdev(b, peer)) {
+		*errv = cub_err_val(CUB_E_BUSY,
+		    "cube '%s' port '%s': netdev '%s' has transparent cubes "
+		    "attached (cubicle show topology); detach them first",
+		    c->name, p->name, peer);
+		return -EBUSY;
+	}
 	ifindex = (int)if_nametoindex(peer);
 	if (!ifindex) {
 		*errv = cub_err_val(CUB_E_NODEV,
@@ -707,7 +726,8 @@ topo_attach(struct broker *b, struct cube *c, struct bport *p, const char *peer,
 	if (!c->obj)
 		r = hook_check(c, ifindex, &foreign);
 	else if (!(r = port_maps(c, p, ifindex, true)))
-		r = hook_attach(c, p, ifindex, c->obj->prog_fd, -1, &foreign);
+		r = hook_attach(
+		    c, p, ifindex, port_entry_fd(c, p->name), -1, &foreign);
 	if (r) {
 		if (c->obj)
 			port_maps(c, p, ifindex, false);
@@ -782,8 +802,12 @@ reattach_undo(struct cube *c, int old_prog_fd, const uint8_t *did)
 			continue;
 		}
 		if (c->hook == HOOK_TC) {
-			hook_attach(
-			    c, p, p->ifindex, old_prog_fd, -1, &foreign);
+			/* A port with an ingress stack keeps the stack. */
+			hook_attach(c, p, p->ifindex,
+			    tcube_port_entry(c->svc->b, c, p->name) >= 0
+				? tcube_port_entry(c->svc->b, c, p->name)
+				: old_prog_fd,
+			    -1, &foreign);
 		} else {
 			LIBBPF_OPTS(bpf_xdp_attach_opts, opts,
 			    .old_prog_fd = c->obj->prog_fd);
@@ -810,11 +834,14 @@ reattach_one(struct cube *c, struct bport *p, int old_prog_fd, uint8_t *did,
 			tc_slot(p->ifindex, &cur);
 		else if (bpf_xdp_query_id(p->ifindex, (int)xdp_flags(c), &cur))
 			cur = 0;
-		if (cur == c->obj->prog_id)
+		if (cur == c->obj->prog_id ||
+		    (cur && c->hook == HOOK_TC &&
+			tcube_prog_ours(c->svc->b, c, cur)))
 			return 0; /* adopted and still in place */
 	}
-	r = hook_attach(
-	    c, p, p->ifindex, c->obj->prog_fd, old_prog_fd, foreign);
+	r = hook_attach(c, p, p->ifindex,
+	    c->hook == HOOK_TC ? port_entry_fd(c, p->name) : c->obj->prog_fd,
+	    old_prog_fd, foreign);
 	if (r)
 		return r;
 	*did = old_prog_fd < 0 && (!cur || !prog_is_ours(c, cur)) ? RA_FRESH
@@ -876,10 +903,12 @@ topo_reattach_all(struct broker *b, struct cube *c, int old_prog_fd)
 		if (!first)
 			first = r;
 	}
-	if (first)
+	if (first) {
 		reattach_undo(c, old_prog_fd, did);
-	else
+	} else {
 		peers_refresh(b, c);
+		tcube_refresh(b, c);
+	}
 	return first;
 }
 
@@ -958,4 +987,30 @@ topo_detach_stray(uint32_t prog_id, uint32_t ports_map_id)
 	}
 	if_freenameindex(ifs);
 	return n;
+}
+
+void
+topo_port_rewire(struct broker *b, struct cube *c, const char *port)
+{
+	char cname[CUB_NAME_MAX + 1], pname[CUB_NAME_MAX + 1];
+	struct bport *p = topo_port(c, port), *q;
+	uint32_t foreign;
+	struct cube *x;
+	int r;
+
+	if (!c->obj || !p)
+		return;
+	if (p->ifindex && !p->cube_peer && c->hook == HOOK_TC &&
+	    (r = hook_attach(c, p, p->ifindex, port_entry_fd(c, port), -1,
+		 &foreign)))
+		log_errno(r, "cube '%s' port '%s': its entry on '%s'", c->name,
+		    port, p->peer);
+	for (x = b->cubes; x; x = x->next)
+		for (q = x->ports; x->obj && q; q = q->next)
+			if (q->cube_peer &&
+			    topo_peer_split(q->peer, cname, pname) &&
+			    !strcmp(cname, c->name) && !strcmp(pname, port) &&
+			    (r = peer_slot(x, q, port_entry_fd(c, port))))
+				log_errno(r, "cube '%s' port '%s': peer '%s'",
+				    x->name, q->name, q->peer);
 }

@@ -37,6 +37,7 @@ wc_hello(struct service *s, const struct cub_val *p, struct cub_val **res,
 	struct cubi_schema *parsed;
 	uint64_t abi, v;
 	uint32_t nev;
+	bool transparent;
 	char err[256];
 
 	/* One hello a worker: another would only make the broker log. */
@@ -82,6 +83,10 @@ wc_hello(struct service *s, const struct cub_val *p, struct cub_val **res,
 		    s->name, (unsigned long long)v,
 		    s->b->o.max_apply_timeout_ms);
 	__atomic_store_n(&s->apply_timeout_ms, (uint32_t)v, __ATOMIC_RELAXED);
+	transparent = false;
+	if (cub_val__get(p, "transparent") &&
+	    cub_val__as_bool(cub_val__get(p, "transparent"), &transparent))
+		return ERR(CUB_E_TYPE, "hello: 'transparent' must be a boolean");
 	/* What the administrator allows, checked on every hello (a policy
 	 * stored by an older run included). */
 	if (policy.max_map_bytes > s->b->o.max_cube_map_bytes)
@@ -113,7 +118,8 @@ wc_hello(struct service *s, const struct cub_val *p, struct cub_val **res,
 	if (s->schema_wire) {
 		/* A restarted worker may not widen what the first declared. */
 		bool same = cub_val__equal(s->schema_wire, schema) &&
-			    !memcmp(&s->policy, &policy, sizeof(policy));
+			    !memcmp(&s->policy, &policy, sizeof(policy)) &&
+			    s->transparent == transparent;
 
 		pthread_mutex_unlock(&s->b->lock);
 		if (!same)
@@ -137,6 +143,7 @@ wc_hello(struct service *s, const struct cub_val *p, struct cub_val **res,
 		s->schema = parsed;
 		s->schema_wire = schema ? cub_val__dup(schema) : cub_val__nil();
 		s->policy = policy;
+		s->transparent = transparent;
 		pthread_mutex_unlock(&s->b->lock);
 	}
 	__atomic_store_n(&s->netdev_events, netmon_hello_mask(s, nev),

@@ -541,3 +541,65 @@ cli_parse(int argc, char **argv, struct cli_cmd *cmd, char *err, size_t errlen)
 		cli_cmd_clear(cmd);
 	return r;
 }
+
+/* One attach point's chains, Polycube's `topology show <netdev>` lines. */
+static void
+render_chains(FILE *f, const struct cub_val *tp, int indent)
+{
+	const char *k[] = {"ingress service chain", "egress service chain"};
+	char *s;
+	unsigned i;
+
+	for (i = 0; i < 2; i++) {
+		s = esc(cub_val__get_str(tp, k[i]) ?: "");
+		fprintf(f, "%*s%s: %s\n", indent, "", k[i], s ? s : "");
+		free(s);
+	}
+}
+
+void
+cli_render_topology(FILE *f, const struct cub_val *v)
+{
+	const struct cub_val *cubes = cub_val__get(v, "cubes");
+	const struct cub_val *nds = cub_val__get(v, "netdevs");
+	const struct cub_val *c, *ports, *p;
+	char *a, *b2, *c2, *d;
+	uint32_t i, j;
+
+	if (cub_val__get(v, "ingress service chain")) {
+		render_chains(f, v, 0);
+		return;
+	}
+	for (i = 0; cubes && cubes->kind == CUB_V_ARRAY && i < cubes->arr.len;
+	     i++) {
+		c = cubes->arr.items[i];
+		a = esc(cub_val__get_str(c, "name") ?: "");
+		b2 = esc(cub_val__get_str(c, "service") ?: "");
+		c2 = esc(cub_val__get_str(c, "type") ?: "");
+		d = esc(cub_val__get_str(c, "attached") ?: "");
+		fprintf(f, "cube %s (%s, %s)%s%s\n", a ? a : "", b2 ? b2 : "",
+		    c2 ? c2 : "", d && *d ? " attached to " : "", d ? d : "");
+		free(a);
+		free(b2);
+		free(c2);
+		free(d);
+		ports = cub_val__get(c, "ports");
+		for (j = 0; ports && ports->kind == CUB_V_ARRAY &&
+			    j < ports->arr.len;
+		     j++) {
+			p = ports->arr.items[j];
+			a = esc(cub_val__get_str(p, "name") ?: "");
+			b2 = esc(cub_val__get_str(p, "peer") ?: "");
+			fprintf(f, "  port %s%s%s\n", a ? a : "",
+			    b2 && *b2 ? " peer " : "", b2 ? b2 : "");
+			free(a);
+			free(b2);
+		}
+	}
+	for (i = 0; nds && nds->kind == CUB_V_ARRAY && i < nds->arr.len; i++) {
+		a = esc(cub_val__get_str(nds->arr.items[i], "name") ?: "");
+		fprintf(f, "netdev %s\n", a ? a : "");
+		free(a);
+		render_chains(f, nds->arr.items[i], 2);
+	}
+}

@@ -48,6 +48,8 @@ bool cli_wants_body(const struct cli_cmd *cmd);
 char *cli_escape(const char *s);
 /* Render a result for people (tables), or as JSON / YAML; text output
  * is escaped as cli_escape() does. */
+/* `topology show` in text: cubes, ports, and Polycube's chain lines. */
+void cli_render_topology(FILE *f, const struct cub_val *v);
 void cli_render(FILE *f, const struct cub_val *v, enum cli_out out);
 
 #endif

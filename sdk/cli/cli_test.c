@@ -248,7 +248,7 @@ START_TEST(reserved_words)
 {
 	static const char *const words[] = {"events", "cubes", "services",
 	    "netdevs", "cube", "ping", "show", "help", "?", "add", "del", "set",
-	    NULL};
+	    "attach", "detach", "topology", NULL};
 	struct cli_cmd c;
 	char err[256];
 	unsigned i;

@@ -27,6 +27,9 @@ usage(FILE *f)
 	    "  cubicle sf1 ports p1 set action=forward outport=p2\n"
 	    "  cubicle connect sf1:p2 sf2:p1   (or sf1:p2 veth1: a netdev)\n"
 	    "  cubicle disconnect sf1:p2 sf2:p1\n"
+	    "  cubicle attach th1 veth1 [position=first|last | before=X |\n"
+	    "                 after=X]    cubicle detach th1 veth1\n"
+	    "  cubicle show topology [veth1]\n"
 	    "  cubicle sf1 show            cubicle show cubes\n"
 	    "  cubicle netdevs show        netdevs, MACs, addresses, users\n"
 	    "  cubicle sf1 ?               help at any depth\n"
@@ -260,6 +263,7 @@ main(int argc, char **argv)
 	struct cli_cmd cmd;
 	char err[256], rid[80];
 	const char *msg;
+	bool topology;
 	int r, code;
 
 	if (cli_parse(argc - 1, argv + 1, &cmd, err, sizeof(err))) {
@@ -302,6 +306,16 @@ main(int argc, char **argv)
 		snprintf(rid, sizeof(rid), "%s", cmd.rid);
 	else
 		cub_client__new_rid(rid, sizeof(rid));
+	topology = cmd.words && cmd.words->arr.len &&
+		   (!strcmp(cub_val__as_str(cmd.words->arr.items[0]) ?: "",
+			"topology") ||
+		       (cmd.words->arr.len > 1 &&
+			   !strcmp(cub_val__as_str(cmd.words->arr.items[0])
+				       ?: "",
+			       "show") &&
+			   !strcmp(cub_val__as_str(cmd.words->arr.items[1])
+				       ?: "",
+			       "topology")));
 	params = cub_val__map();
 	cub_val__set(params, "words", cmd.words);
 	cub_val__set(params, "args", cmd.args);
@@ -323,6 +337,10 @@ main(int argc, char **argv)
 	} else if (r) {
 		say("broker did not answer: %s", strerror(-r));
 		r = CLI_UNREACHABLE;
+	} else if (topology && cmd.out == CLI_TEXT && result &&
+		   result->kind == CUB_V_MAP) {
+		cli_render_topology(stdout, result);
+		r = CLI_OK;
 	} else {
 		cli_render(stdout, result, cmd.out);
 		r = CLI_OK;

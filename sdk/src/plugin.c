@@ -100,6 +100,8 @@ cubi_worker__hello(char *err, size_t errlen)
 	if (w.pl->apply_timeout_ms)
 		cub_val__set(p, "apply_timeout_ms",
 		    cub_val__uint(w.pl->apply_timeout_ms));
+	if (w.pl->flags & CUB_PLUGIN_F_TRANSPARENT)
+		cub_val__set(p, "transparent", cub_val__bool(true));
 	r = call(CUB_M_HELLO, p, &res, &errv);
 	if (r) {
 		cub_err_parse(errv, &msg);

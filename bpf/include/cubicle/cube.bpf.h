@@ -499,4 +499,26 @@ cub_log_reserve(__u32 level)
 		}                                                              \
 	})
 
+/*
+ * Transparent cubes (cube_shared.h): the direction of the packet, as the
+ * broker's stack program said it (CUB_TDIR_INGRESS: towards the stack or
+ * the cube behind the port; CUB_TDIR_EGRESS: towards the wire or out of
+ * the port), and the verdict that lets it go on: cub_pass() tail-calls
+ * the broker's "next" program, which runs the next cube of the stack or
+ * ends it (the stack, the wire).  Returns only if that failed: drop.
+ * TC only for now.
+ */
+static __always_inline __u32
+cub_tdir_tc(struct __sk_buff *skb)
+{
+	return skb->cb[3];
+}
+
+static __always_inline int
+cub_pass_tc(struct __sk_buff *skb)
+{
+	bpf_tail_call(skb, &cub_egress, CUB_EGRESS_OUT);
+	return TC_ACT_SHOT;
+}
+
 #endif /* CUBICLE_CUBE_BPF_H */

@@ -145,4 +145,41 @@ struct cub_log_rec {
 /* Data bytes of cub_log_ring: about 700 records of 88 bytes. */
 #define CUB_LOG_RING_BYTES (64 * 1024)
 
+/*
+ * Transparent cubes (docs/architecture.md, "Transparent cubes").  Each
+ * attach point has a broker-owned stack: a PROG_ARRAY of
+ * 2 * CUB_TSTACK_MAX slots (ingress at 0.., egress at CUB_TSTACK_MAX..),
+ * in run order, and broker programs that enter it from the hook and go
+ * from one cube to the next (bpf/tstack.bpf.c).  A transparent cube's
+ * cub_egress slot CUB_EGRESS_OUT holds its attach point's "next"
+ * program: cub_pass() (cube.bpf.h) tail-calls it.  Two tail calls per
+ * transparent cube: CUB_TSTACK_MAX cubes per direction fit in the
+ * kernel's 33.
+ */
+#define CUB_TSTACK_MAX 16
+
+/* skb->cb[3] while a transparent cube runs: the direction it sees. */
+#define CUB_TDIR_INGRESS 1
+#define CUB_TDIR_EGRESS 2
+
+/* tstack_progs: the stacks, then the way on after each direction. */
+#define CUB_TSTACK_END (2 * CUB_TSTACK_MAX)
+#define CUB_TSTACK_SLOTS (2 * CUB_TSTACK_MAX + 2)
+
+/* Per-CPU position in the stack, the broker programs' only (tstack_ctx),
+ * and the framework's cb words as the packet entered it. */
+struct cub_tstack_ctx {
+	__u32 dir; /* 0 ingress, 1 egress */
+	__u32 pos; /* slot within the direction */
+	__u32 cb[3];
+};
+
+/*
+ * The egress program's cub_peers has 2 * CUB_MAX_PORTS slots: port i's
+ * peer cube at i, port i's egress stack (its attach point's
+ * tstack_egress) at CUB_PEERS_TSTACK + i.
+ */
+#define CUB_PEERS_TSTACK CUB_MAX_PORTS
+#define CUB_PEERS_SLOTS (2 * CUB_MAX_PORTS)
+
 #endif /* CUBICLE_CUBE_SHARED_H */

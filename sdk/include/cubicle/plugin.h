@@ -35,10 +35,19 @@ extern "C" {
 
 /* 2: struct cub_field grew max_items, ref (issue 7's schema types) and
  * counter, so a table built against 1 is read wrongly: the worker refuses
- * it.  3: struct cub_plugin grew netdev_events and apply_timeout_ms, and
- * cub_plugin_ops netdev_event, at their ends, which a descriptor built
- * against 2 lacks (the worker would read past it). */
+ * it.  3: struct cub_plugin grew netdev_events, apply_timeout_ms and
+ * flags, and cub_plugin_ops netdev_event, at their ends, which a
+ * descriptor built against 2 lacks (the worker would read past it). */
 #define CUB_PLUGIN_ABI 3u
+
+/*
+ * cub_plugin.flags.  CUB_PLUGIN_F_TRANSPARENT: the service's
+ * cubes are transparent (Polycube's transparent cubes): no ports; each is
+ * attached to a netdev (`cubicle attach`) and sees both directions of it.
+ * Its program calls cub_pass_tc() to let a packet go on and
+ * cub_tdir_tc() for its direction (cube.bpf.h).
+ */
+#define CUB_PLUGIN_F_TRANSPARENT 0x1u
 
 struct cub_cube; /* worker-side view of one cube; opaque */
 
@@ -176,6 +185,8 @@ struct cub_plugin {
 	 * past its timeout.
 	 */
 	uint32_t apply_timeout_ms;
+	/* CUB_PLUGIN_F_*. */
+	uint32_t flags;
 };
 
 /* Accessors; valid for the life of the cube. */

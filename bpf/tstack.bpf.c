@@ -1,0 +1,120 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
+/*
+ * The broker's transparent-cube stack programs, one object per attach
+ * point (broker/tcube.c), loaded with the broker's privileges.
+ *
+ * tstack_ingress and tstack_egress are attached to the netdev's tc
+ * clsact ingress and egress.  Each records the direction and position 0
+ * in the per-CPU tstack_ctx and tail-calls slot 0 of that direction in
+ * tstack_progs, the stack in run order (ingress: as listed; egress: the
+ * reverse).  A cube that lets the packet go calls cub_pass(), which
+ * tail-calls slot CUB_EGRESS_OUT of its own cub_egress: tstack_next,
+ * which advances the position and tail-calls the next slot.  An empty
+ * slot ends the stack: on a netdev the packet goes on (TC_ACT_OK, to
+ * the stack on ingress, to the wire on egress); on a cube port it goes
+ * through slot CUB_TSTACK_END + direction: the cube's program (ingress)
+ * or the second half of the cube's egress program (egress), which sends
+ * it out of the port.
+ *
+ * The position lives where no cube can write (tstack_ctx is the broker's
+ * map, not in any cube's object), so a cube can neither skip the cubes
+ * after it nor run one twice.  It is per-CPU: a tc program run is not
+ * preempted (softirq or BH-disabled), so nothing else runs on the CPU
+ * between a store and the next program of the same chain.
+ */
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+
+#include <bpf/bpf_helpers.h>
+
+#include <cubicle/cube_shared.h>
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(max_entries, CUB_TSTACK_SLOTS);
+} tstack_progs SEC(".maps");
+
+/*
+ * Set by the broker before load: an attach point on a cube port drops a
+ * packet whose way on is missing (the cube or its egress not loaded), as
+ * the cube's own path would; on a netdev the end is the kernel's.
+ */
+const volatile __u32 tstack_end_drop = 0;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, struct cub_tstack_ctx);
+	__uint(max_entries, 1);
+} tstack_ctx SEC(".maps");
+
+static __always_inline int
+tstack_run(struct __sk_buff *skb, __u32 dir, __u32 pos)
+{
+	__u32 zero = 0;
+	struct cub_tstack_ctx *t = bpf_map_lookup_elem(&tstack_ctx, &zero);
+
+	if (!t)
+		return TC_ACT_SHOT;
+	if (pos < CUB_TSTACK_MAX) {
+		t->dir = dir;
+		t->pos = pos;
+		skb->cb[3] = dir ? CUB_TDIR_EGRESS : CUB_TDIR_INGRESS;
+		bpf_tail_call(skb, &tstack_progs, dir * CUB_TSTACK_MAX + pos);
+	}
+	/*
+	 * An empty slot: the end of the stack.  On a cube port, the way on
+	 * (the cube's program, or its egress program's second half) gets
+	 * back the framework's cb words the stack's cubes could write.
+	 */
+	skb->cb[0] = t->cb[0];
+	skb->cb[1] = t->cb[1];
+	skb->cb[2] = t->cb[2];
+	bpf_tail_call(skb, &tstack_progs, CUB_TSTACK_END + dir);
+	return tstack_end_drop ? TC_ACT_SHOT : TC_ACT_OK;
+}
+
+/* A packet enters the stack: keep the framework's cb words. */
+static __always_inline int
+tstack_enter(struct __sk_buff *skb, __u32 dir)
+{
+	__u32 zero = 0;
+	struct cub_tstack_ctx *t = bpf_map_lookup_elem(&tstack_ctx, &zero);
+
+	if (!t)
+		return TC_ACT_SHOT;
+	t->cb[0] = skb->cb[0];
+	t->cb[1] = skb->cb[1];
+	t->cb[2] = skb->cb[2];
+	return tstack_run(skb, dir, 0);
+}
+
+SEC("tc")
+int
+tstack_ingress(struct __sk_buff *skb)
+{
+	return tstack_enter(skb, 0);
+}
+
+SEC("tc")
+int
+tstack_egress(struct __sk_buff *skb)
+{
+	return tstack_enter(skb, 1);
+}
+
+SEC("tc")
+int
+tstack_next(struct __sk_buff *skb)
+{
+	__u32 zero = 0;
+	struct cub_tstack_ctx *t = bpf_map_lookup_elem(&tstack_ctx, &zero);
+
+	if (!t || t->dir > 1)
+		return TC_ACT_SHOT;
+	return tstack_run(skb, t->dir, t->pos + 1);
+}
+
+char _license[] SEC("license") = "GPL";

@@ -1,0 +1,1348 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * Transparent cubes: attach, detach, their stacks, and `show topology`
+ * (docs/architecture.md, "Transparent cubes").
+ *
+ * A transparent service (CUB_PLUGIN_F_TRANSPARENT) has cubes without
+ * ports, attached to a netdev: `attach <cube> <netdev> [position=first|
+ * last | before=<cube> | after=<cube>]`.  Each netdev with cubes attached
+ * is an attach point (struct tpoint) with one broker object
+ * (bpf/tstack.bpf.c): tstack_ingress and tstack_egress on the netdev's
+ * tc clsact ingress and egress, tstack_next, and tstack_progs, the stack
+ * in run order (ingress as listed, egress in reverse).  Each cube of the
+ * stack has tstack_next in slot CUB_EGRESS_OUT of its cub_egress, so
+ * cub_pass() goes on to the next cube and to nowhere else.  Attach,
+ * detach and reorder are updates of tstack_progs and cub_egress: no
+ * cube's program is reloaded.  Pinned under <pin-root>/_tstack/<netdev>/
+ * (a name no cube can have), and stored in the cubes' records, so a
+ * broker restart adopts them and a reboot rebuilds them.
+ *
+ * Locks: the state lock is held by every caller; b->lock is taken here
+ * around what touches the cubes' objects (a worker-call thread may
+ * replace one), or held by the caller where the prototype says so.
+ */
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <ifaddrs.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "broker.h"
+#include "cube_shared.h"
+#include "cubicle/errors.h"
+#include "egress.h"
+#include "log.h"
+#include "tstack.skel.h"
+
+/* tc handle of the stack programs: next to the cubes' 0xc0be, prio 1. */
+#define TSTACK_TC_HANDLE 0xc0bf
+#define TSTACK_TC_PRIO 1
+#define TSTACK_DIR "_tstack"
+
+struct tpoint {
+	char target[CUB_PEER_MAX + 1]; /* netdev, or "cube:port" */
+	/* On a cube port: its cube and port, by name (looked up each time),
+	 * the port's index while wired, and the second half of that cube's
+	 * egress program (END_EG) and the program id it was loaded for. */
+	bool on_port;
+	bool dropping; /* tp_drop() is taking it out */
+	char cname[CUB_NAME_MAX + 1], pname[CUB_NAME_MAX + 1];
+	int64_t port_index; /* -1 when not wired */
+	int final_fd;
+	uint32_t final_for;
+	int ifindex;
+	struct cube *stack[CUB_TSTACK_MAX]; /* ingress order */
+	unsigned n;
+	int in_fd, eg_fd, next_fd, progs_fd; /* -1 when none */
+	uint32_t in_id, eg_id;
+	bool qdisc; /* the broker created the clsact qdisc */
+	struct tpoint *next;
+};
+
+static uint32_t
+prog_id(int fd)
+{
+	struct bpf_prog_info info = {0};
+	__u32 len = sizeof(info);
+
+	if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len))
+		return 0;
+	return info.id;
+}
+
+static int
+tp_path(struct broker *b, char *buf, size_t len, const char *target,
+    const char *leaf)
+{
+	int n;
+
+	if (leaf)
+		n = snprintf(buf, len, "%s/%s/%s/%s", b->o.pin_root,
+		    TSTACK_DIR, target, leaf);
+	else if (target)
+		n = snprintf(
+		    buf, len, "%s/%s/%s", b->o.pin_root, TSTACK_DIR, target);
+	else
+		n = snprintf(buf, len, "%s/%s", b->o.pin_root, TSTACK_DIR);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+/* The pins; "final" (a cube port's second half of the egress) last. */
+static const char *const tp_leaves[] = {
+    "ingress", "egress", "next", "progs", "final"};
+
+static void
+tp_unpin(struct broker *b, const char *target)
+{
+	char path[PATH_MAX];
+	unsigned i;
+
+	for (i = 0; i < 5; i++)
+		if (!tp_path(b, path, sizeof(path), target, tp_leaves[i]))
+			unlink(path);
+	if (!tp_path(b, path, sizeof(path), target, NULL))
+		rmdir(path);
+}
+
+static struct tpoint *
+tp_free(struct tpoint *tp)
+{
+	if (!tp)
+		return NULL;
+	if (tp->in_fd >= 0)
+		close(tp->in_fd);
+	if (tp->eg_fd >= 0)
+		close(tp->eg_fd);
+	if (tp->next_fd >= 0)
+		close(tp->next_fd);
+	if (tp->progs_fd >= 0)
+		close(tp->progs_fd);
+	if (tp->final_fd >= 0)
+		close(tp->final_fd);
+	free(tp);
+	return NULL;
+}
+
+static struct tpoint *
+tp_find(struct broker *b, const char *target)
+{
+	struct tpoint *tp;
+
+	for (tp = b->tpoints; tp; tp = tp->next)
+		if (!strcmp(tp->target, target))
+			return tp;
+	return NULL;
+}
+
+bool
+tcube_on_netdev(struct broker *b, const char *netdev)
+{
+	return tp_find(b, netdev) != NULL;
+}
+
+/* The program id at the stack's tc slot of one direction, 0 if none. */
+static uint32_t
+tc_slot_id(int ifindex, bool egress)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
+	    .attach_point = egress ? BPF_TC_EGRESS : BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, q, .handle = TSTACK_TC_HANDLE,
+	    .priority = TSTACK_TC_PRIO);
+
+	if (bpf_tc_query(&hook, &q))
+		return 0;
+	return q.prog_id ? q.prog_id : UINT32_MAX;
+}
+
+/* Put tp's programs on its netdev where they are not (fresh or lost). */
+static int
+tp_hook(struct tpoint *tp, const char **step)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = tp->ifindex,
+	    .attach_point = BPF_TC_INGRESS);
+	uint32_t cur;
+	int r, dir;
+
+	*step = "create the clsact qdisc";
+	r = bpf_tc_hook_create(&hook);
+	if (r && r != -EEXIST)
+		return r;
+	if (!r)
+		tp->qdisc = true;
+	for (dir = 0; dir < 2; dir++) {
+		LIBBPF_OPTS(bpf_tc_opts, o, .handle = TSTACK_TC_HANDLE,
+		    .priority = TSTACK_TC_PRIO,
+		    .prog_fd = dir ? tp->eg_fd : tp->in_fd);
+
+		cur = tc_slot_id(tp->ifindex, dir);
+		if (cur == (dir ? tp->eg_id : tp->in_id))
+			continue;
+		*step = dir ? "attach the stack to tc egress"
+			    : "attach the stack to tc ingress";
+		/* Anything else at our handle is someone else's: -EEXIST. */
+		hook.attach_point = dir ? BPF_TC_EGRESS : BPF_TC_INGRESS;
+		if ((r = bpf_tc_attach(&hook, &o)))
+			return r;
+	}
+	return 0;
+}
+
+/* Remove tp's programs from its netdev, and the qdisc if it was ours. */
+static void
+tp_unhook(struct tpoint *tp)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = tp->ifindex);
+	int dir;
+
+	if (!tp->ifindex)
+		return;
+	for (dir = 0; dir < 2; dir++) {
+		LIBBPF_OPTS(bpf_tc_opts, o, .handle = TSTACK_TC_HANDLE,
+		    .priority = TSTACK_TC_PRIO);
+
+		hook.attach_point = dir ? BPF_TC_EGRESS : BPF_TC_INGRESS;
+		if (tc_slot_id(tp->ifindex, dir) == (dir ? tp->eg_id
+							 : tp->in_id))
+			bpf_tc_detach(&hook, &o);
+	}
+	if (tp->qdisc && !topo_tc_has_filters(tp->ifindex)) {
+		hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
+		bpf_tc_hook_destroy(&hook);
+	}
+	tp->qdisc = false;
+}
+
+/* Open the pinned object of target into tp; -ENOENT if not pinned. */
+static int
+tp_adopt(struct broker *b, struct tpoint *tp)
+{
+	char path[PATH_MAX];
+	int *fds[4] = {&tp->in_fd, &tp->eg_fd, &tp->next_fd, &tp->progs_fd};
+	unsigned i;
+
+	for (i = 0; i < 4; i++) {
+		if (tp_path(b, path, sizeof(path), tp->target, tp_leaves[i]))
+			return -ENAMETOOLONG;
+		*fds[i] = bpf_obj_get(path);
+		if (*fds[i] < 0)
+			return -errno;
+	}
+	tp->in_id = prog_id(tp->in_fd);
+	tp->eg_id = prog_id(tp->eg_fd);
+	return tp->in_id && tp->eg_id ? 0 : -ENOENT;
+}
+
+/* Load a fresh stack object for tp and pin it. */
+static int
+tp_load(struct broker *b, struct tpoint *tp, const char **step)
+{
+	char path[PATH_MAX];
+	struct tstack *skel;
+	int *fds[4] = {&tp->in_fd, &tp->eg_fd, &tp->next_fd, &tp->progs_fd};
+	int src[4];
+	unsigned i;
+	int r = 0;
+
+	*step = "load the stack programs";
+	skel = tstack__open();
+	if (!skel)
+		return -errno;
+	skel->rodata->tstack_end_drop = tp->on_port;
+	if ((r = tstack__load(skel)))
+		goto out;
+	src[0] = bpf_program__fd(skel->progs.tstack_ingress);
+	src[1] = bpf_program__fd(skel->progs.tstack_egress);
+	src[2] = bpf_program__fd(skel->progs.tstack_next);
+	src[3] = bpf_map__fd(skel->maps.tstack_progs);
+	for (i = 0; i < 4; i++) {
+		*fds[i] = fcntl(src[i], F_DUPFD_CLOEXEC, 3);
+		if (*fds[i] < 0) {
+			r = -errno;
+			goto out;
+		}
+	}
+	*step = "pin the stack programs";
+	if ((r = tp_path(b, path, sizeof(path), NULL, NULL)) ||
+	    (mkdir(path, 0700) && errno != EEXIST) ||
+	    (r = tp_path(b, path, sizeof(path), tp->target, NULL)) ||
+	    (mkdir(path, 0700) && errno != EEXIST)) {
+		r = r ? r : -errno;
+		goto out;
+	}
+	for (i = 0; i < 4; i++) {
+		tp_path(b, path, sizeof(path), tp->target, tp_leaves[i]);
+		unlink(path);
+		if (bpf_obj_pin(*fds[i], path)) {
+			r = -errno;
+			goto out;
+		}
+	}
+	tp->in_id = prog_id(tp->in_fd);
+	tp->eg_id = prog_id(tp->eg_fd);
+out:
+	tstack__destroy(skel);
+	return r;
+}
+
+/* The program that runs for c in a stack: its own, or (not loaded yet)
+ * tstack_next, which steps over it. */
+static int
+slot_prog(struct tpoint *tp, struct cube *c)
+{
+	return c && c->obj ? c->obj->prog_fd : tp->next_fd;
+}
+
+/* Cube at run position pos of direction dir of a stack of n. */
+static struct cube *
+at(struct cube *const *stack, unsigned n, int dir, unsigned pos)
+{
+	if (pos >= n)
+		return NULL;
+	return stack[dir ? n - 1 - pos : pos];
+}
+
+/*
+ * Make tstack_progs hold new (ingress order, m cubes) where it held old
+ * (n cubes).  A growing stack is written from its end down, a shrinking
+ * one from the start up and then trimmed: a packet that runs meanwhile
+ * may meet a cube twice, never skip one that stays.  force: rewrite
+ * every slot (a rebuild, or a cube's new program).
+ */
+static int
+tp_write(struct tpoint *tp, struct cube *const *old, unsigned n,
+    struct cube *const *new, unsigned m, bool force)
+{
+	struct cube *o, *c;
+	uint32_t slot;
+	unsigned i, j;
+	int dir, fd, r = 0;
+
+	for (dir = 0; dir < 2; dir++) {
+		for (i = 0; i < m; i++) {
+			j = m > n ? m - 1 - i : i;
+			c = at(new, m, dir, j);
+			o = at(old, n, dir, j);
+			if (!force && o == c)
+				continue;
+			slot = (uint32_t)dir * CUB_TSTACK_MAX + j;
+			fd = slot_prog(tp, c);
+			if (bpf_map_update_elem(tp->progs_fd, &slot, &fd, 0) &&
+			    !r)
+				r = -errno;
+		}
+		for (j = m; j < CUB_TSTACK_MAX; j++) {
+			slot = (uint32_t)dir * CUB_TSTACK_MAX + j;
+			if (bpf_map_delete_elem(tp->progs_fd, &slot) &&
+			    errno != ENOENT && !r)
+				r = -errno;
+		}
+	}
+	return r;
+}
+
+/* c's way out: tstack_next of its point, or (not attached) the egress
+ * program the broker loaded with it. */
+static void
+cube_out(struct cube *c, struct tpoint *tp)
+{
+	struct bmap *table = c->obj ? bpfobj_map(c->obj, "cub_egress") : NULL;
+	uint32_t slot = CUB_EGRESS_OUT;
+	int fd = tp ? tp->next_fd : c->obj ? c->obj->egress_fd : -1;
+
+	if (!table)
+		return;
+	if (fd < 0)
+		bpf_map_delete_elem(table->fd, &slot);
+	else if (bpf_map_update_elem(table->fd, &slot, &fd, BPF_ANY))
+		log_errno(-errno, "cube '%s': its way out of the stack",
+		    c->name);
+}
+
+static void tp_wire_port(struct broker *b, struct tpoint *tp);
+
+void
+tcube_refresh(struct broker *b, struct cube *c)
+{
+	struct tpoint *tp = c->tp, *x;
+	unsigned i;
+
+	/* The stacks on its ports: their ends are its program. */
+	for (x = b->tpoints; x; x = x->next)
+		if (x->on_port && !strcmp(x->cname, c->name) && x->n)
+			tp_wire_port(b, x);
+	if (!c->svc->transparent && !tp)
+		return;
+	if (!tp) {
+		/* Attached per the store but not restored yet (a start):
+		 * tcube_restore() wires it; until then its pinned way out
+		 * stays. */
+		if (!c->attached[0])
+			cube_out(c, NULL);
+		return;
+	}
+	cube_out(c, tp);
+	for (i = 0; i < tp->n && tp->stack[i] != c; i++)
+		;
+	if (i < tp->n && tp_write(tp, tp->stack, tp->n, tp->stack, tp->n,
+			     true))
+		log_warn("attach point '%s': cube '%s' not in its stack",
+		    tp->target, c->name);
+}
+
+/* Make a new attach point on netdev target (not listed yet). */
+static struct tpoint *
+tp_new(struct broker *b, const char *target, int ifindex, bool adopt,
+    struct cub_val **errv)
+{
+	struct tpoint *tp = calloc(1, sizeof(*tp));
+	const char *step = "adopt";
+	uint32_t cur;
+	int r = 0, dir;
+
+	if (!tp) {
+		*errv = cub_err_val(CUB_E_INTERNAL, "out of memory");
+		return NULL;
+	}
+	snprintf(tp->target, sizeof(tp->target), "%s", target);
+	tp->on_port = topo_peer_split(target, tp->cname, tp->pname);
+	tp->port_index = -1;
+	tp->final_fd = -1;
+	tp->ifindex = ifindex;
+	tp->in_fd = tp->eg_fd = tp->next_fd = tp->progs_fd = -1;
+	if (!adopt || tp_adopt(b, tp)) {
+		if (tp->in_fd >= 0)
+			close(tp->in_fd);
+		if (tp->eg_fd >= 0)
+			close(tp->eg_fd);
+		if (tp->next_fd >= 0)
+			close(tp->next_fd);
+		if (tp->progs_fd >= 0)
+			close(tp->progs_fd);
+		tp->in_fd = tp->eg_fd = tp->next_fd = tp->progs_fd = -1;
+		/* Someone else's filter at our handle is refused, not
+		 * replaced. */
+		for (dir = 0; ifindex && dir < 2; dir++)
+			if ((cur = tc_slot_id(ifindex, dir))) {
+				*errv = cub_err_val(CUB_E_BUSY,
+				    "netdev '%s' already has a tc %s filter at "
+				    "handle %#x priority %d that Cubicle did "
+				    "not attach; remove it first",
+				    target, dir ? "egress" : "ingress",
+				    TSTACK_TC_HANDLE, TSTACK_TC_PRIO);
+				tp_free(tp);
+				return NULL;
+			}
+		r = tp_load(b, tp, &step);
+	}
+	if (!r && ifindex)
+		r = tp_hook(tp, &step);
+	if (r) {
+		*errv = cub_err_val(r == -EEXIST ? CUB_E_BUSY : CUB_E_KERNEL,
+		    "attach point '%s': %s: %s", target, step, strerror(-r));
+		tp_unhook(tp);
+		tp_unpin(b, target);
+		return tp_free(tp);
+	}
+	tp->next = b->tpoints;
+	b->tpoints = tp;
+	return tp;
+}
+
+/*
+ * b->lock held.  A stack on a cube port: its ends are the cube's program
+ * (ingress) and the second half of its egress program (egress), the
+ * port's egress slot of the cube's cub_peers enters the egress stack,
+ * and what enters the cube by the port enters the ingress stack first.
+ */
+/*
+ * After a restart: the pinned second half of the egress, if it was
+ * loaded over the cube's current cub_ports (ports_fd): kept, not loaded
+ * again.
+ */
+static bool
+final_adopt(struct broker *b, struct tpoint *tp, int ports_fd)
+{
+	struct bpf_prog_info pinfo = {0};
+	struct bpf_map_info minfo = {0};
+	__u32 plen = sizeof(pinfo), mlen = sizeof(minfo);
+	uint32_t ids[8];
+	char path[PATH_MAX];
+	bool uses = false;
+	uint32_t i;
+	int fd;
+
+	if (tp->final_fd >= 0 ||
+	    tp_path(b, path, sizeof(path), tp->target, "final") ||
+	    (fd = bpf_obj_get(path)) < 0)
+		return false;
+	pinfo.nr_map_ids = 8;
+	pinfo.map_ids = (__u64)(uintptr_t)ids;
+	if (!bpf_obj_get_info_by_fd(ports_fd, &minfo, &mlen) &&
+	    !bpf_obj_get_info_by_fd(fd, &pinfo, &plen))
+		for (i = 0; i < pinfo.nr_map_ids && i < 8; i++)
+			uses |= ids[i] == minfo.id;
+	if (!uses) {
+		close(fd);
+		return false;
+	}
+	tp->final_fd = fd;
+	return true;
+}
+
+static void
+tp_wire_port(struct broker *b, struct tpoint *tp)
+{
+	struct cube *c = cube_find(b, tp->cname);
+	struct bport *p = c ? topo_port(c, tp->pname) : NULL;
+	struct bmap *ports, *scratch;
+	char path[PATH_MAX];
+	const char *why = "";
+	uint32_t slot;
+	int fd;
+
+	if (!p || !c->obj || c->obj->peers_fd < 0)
+		return;
+	ports = bpfobj_map(c->obj, "cub_ports");
+	if (tp->final_for != c->obj->prog_id && ports &&
+	    final_adopt(b, tp, ports->fd))
+		tp->final_for = c->obj->prog_id;
+	if (tp->final_for != c->obj->prog_id) {
+		scratch = bpfobj_map(c->obj, "cub_scratch_map");
+		fd = ports && scratch ? cubi_egress_load_after_stack(ports->fd,
+					    scratch->fd, c->obj->peers_fd, &why)
+				      : -ENOENT;
+		if (fd < 0) {
+			log_errno(fd, "attach point '%s': %s", tp->target, why);
+			return;
+		}
+		if (tp->final_fd >= 0)
+			close(tp->final_fd);
+		tp->final_fd = fd;
+		tp->final_for = c->obj->prog_id;
+		if (!tp_path(b, path, sizeof(path), tp->target, "final")) {
+			unlink(path);
+			if (bpf_obj_pin(fd, path))
+				log_errno(-errno, "attach point '%s': pin %s",
+				    tp->target, path);
+		}
+	}
+	slot = CUB_TSTACK_END;
+	if (bpf_map_update_elem(tp->progs_fd, &slot, &c->obj->prog_fd, 0))
+		log_errno(-errno, "attach point '%s': its ingress end", tp->target);
+	slot = CUB_TSTACK_END + 1;
+	if (bpf_map_update_elem(tp->progs_fd, &slot, &tp->final_fd, 0))
+		log_errno(-errno, "attach point '%s': its egress end", tp->target);
+	if (tp->port_index >= 0 && tp->port_index != p->index) {
+		slot = CUB_PEERS_TSTACK + (uint32_t)tp->port_index;
+		bpf_map_delete_elem(c->obj->peers_fd, &slot);
+	}
+	tp->port_index = p->index;
+	slot = CUB_PEERS_TSTACK + p->index;
+	if (bpf_map_update_elem(c->obj->peers_fd, &slot, &tp->eg_fd, 0))
+		log_errno(-errno, "attach point '%s': its egress entry",
+		    tp->target);
+	topo_port_rewire(b, c, tp->pname);
+}
+
+/* Take tp out of the list, off its netdev and out of the pins. */
+static void
+tp_drop(struct broker *b, struct tpoint *tp)
+{
+	struct tpoint **pp;
+	struct cube *c;
+	uint32_t slot;
+
+	/*
+	 * Out of the cube port's paths first, while its entry is still
+	 * known as the broker's (tcube_prog_ours()): the egress slot, then
+	 * the entries, which run the cube's own program again.
+	 */
+	tp->dropping = true;
+	if (tp->on_port && (c = cube_find(b, tp->cname))) {
+		if (tp->port_index >= 0 && c->obj && c->obj->peers_fd >= 0) {
+			slot = CUB_PEERS_TSTACK + (uint32_t)tp->port_index;
+			bpf_map_delete_elem(c->obj->peers_fd, &slot);
+		}
+		topo_port_rewire(b, c, tp->pname);
+	}
+	for (pp = &b->tpoints; *pp; pp = &(*pp)->next)
+		if (*pp == tp) {
+			*pp = tp->next;
+			break;
+		}
+	tp_unhook(tp);
+	tp_unpin(b, tp->target);
+	log_info("attach point '%s': last cube detached, stack removed",
+	    tp->target);
+	tp_free(tp);
+}
+
+/* Remove c from its stack (b->lock held); the point goes with its last. */
+static void
+stack_remove(struct broker *b, struct cube *c)
+{
+	struct cube *old[CUB_TSTACK_MAX];
+	struct tpoint *tp = c->tp;
+	unsigned i, j, n;
+
+	if (!tp)
+		return;
+	n = tp->n;
+	memcpy(old, tp->stack, sizeof(old));
+	for (i = j = 0; i < n; i++)
+		if (tp->stack[i] != c)
+			tp->stack[j++] = tp->stack[i];
+	tp->n = j;
+	c->tp = NULL;
+	c->attached[0] = '\0';
+	if (!tp->n) {
+		tp_drop(b, tp);
+	} else if (tp_write(tp, old, n, tp->stack, tp->n, false)) {
+		log_warn("attach point '%s': rewriting its stack failed",
+		    tp->target);
+	}
+	cube_out(c, NULL);
+}
+
+void
+tcube_gone(struct broker *b, struct cube *c)
+{
+	if (c->tp)
+		log_info("cube '%s': deleted, detached from '%s'", c->name,
+		    c->tp->target);
+	stack_remove(b, c);
+	tcube_port_gone(b, c, NULL);
+}
+
+int
+tcube_port_gone(struct broker *b, struct cube *c, const char *port)
+{
+	struct tpoint *tp, *next;
+	struct cube *t;
+	int n = 0;
+
+	for (tp = b->tpoints; tp; tp = next) {
+		next = tp->next;
+		if (!tp->on_port || strcmp(tp->cname, c->name) ||
+		    (port && strcmp(tp->pname, port)))
+			continue;
+		while (tp->n) {
+			t = tp->stack[tp->n - 1];
+			log_info("cube '%s': detached from '%s' (%s gone)",
+			    t->name, tp->target, port ? "port" : "cube");
+			n++;
+			if (tp->n == 1) {
+				stack_remove(b, t); /* drops tp */
+				break;
+			}
+			stack_remove(b, t);
+		}
+	}
+	return n;
+}
+
+int
+tcube_port_entry(struct broker *b, const struct cube *c, const char *port)
+{
+	char target[CUB_PEER_MAX + 1];
+	struct tpoint *tp;
+
+	snprintf(target, sizeof(target), "%s:%s", c->name, port);
+	tp = tp_find(b, target);
+	return tp && !tp->dropping ? tp->in_fd : -1;
+}
+
+bool
+tcube_prog_ours(struct broker *b, const struct cube *c, uint32_t id)
+{
+	struct tpoint *tp;
+
+	for (tp = b->tpoints; tp; tp = tp->next)
+		if (tp->on_port && id && tp->in_id == id &&
+		    !strcmp(tp->cname, c->name))
+			return true;
+	return false;
+}
+
+unsigned
+tcube_budget(struct broker *b)
+{
+	struct tpoint *tp;
+	unsigned n = 0;
+
+	for (tp = b->tpoints; tp; tp = tp->next)
+		if (tp->on_port && tp->n)
+			n += 2 * tp->n + 2;
+	return n;
+}
+
+/* The word at i, or NULL. */
+static const char *
+wd(const struct cub_val *words, uint32_t i)
+{
+	return words && i < words->arr.len ? cub_val__as_str(words->arr.items[i])
+					   : NULL;
+}
+
+/* position=..., before=..., after=...: the insert index in the stack. */
+static int
+position(struct tpoint *tp, const char *target, const struct cub_val *args,
+    unsigned *at_pos, struct cub_val **errv)
+{
+	const char *key = NULL, *val = NULL;
+	unsigned i, n = tp ? tp->n : 0;
+
+	for (i = 0; args && args->kind == CUB_V_MAP && i < args->map.len;
+	     i++) {
+		const char *k = args->map.items[i].key;
+
+		if (strcmp(k, "position") && strcmp(k, "before") &&
+		    strcmp(k, "after")) {
+			*errv = cub_err_val(CUB_E_INVAL,
+			    "attach: unknown argument '%s' (use position=first|"
+			    "last, before=<cube> or after=<cube>)",
+			    k);
+			return -EINVAL;
+		}
+		if (key) {
+			*errv = cub_err_val(CUB_E_INVAL,
+			    "attach: '%s' and '%s' both given; give one of "
+			    "position, before or after",
+			    key, k);
+			return -EINVAL;
+		}
+		key = k;
+		val = cub_val__as_str(args->map.items[i].val);
+		if (!val || !*val) {
+			*errv = cub_err_val(CUB_E_TYPE,
+			    "attach: '%s' needs a value", k);
+			return -EINVAL;
+		}
+	}
+	*at_pos = n;
+	if (!key || (!strcmp(key, "position") && !strcasecmp(val, "last")))
+		return 0;
+	if (!strcmp(key, "position")) {
+		if (!strcasecmp(val, "first")) {
+			*at_pos = 0;
+			return 0;
+		}
+		*errv = cub_err_val(CUB_E_INVAL,
+		    "attach: position '%s' is not supported: use first or "
+		    "last, or before=<cube> or after=<cube>%s",
+		    val,
+		    !strcasecmp(val, "auto") ? " (Cubicle has no automatic "
+					       "ordering)"
+					     : "");
+		return -EINVAL;
+	}
+	for (i = 0; i < n && strcmp(tp->stack[i]->name, val); i++)
+		;
+	if (i == n) {
+		*errv = cub_err_val(CUB_E_NOTFOUND,
+		    "attach: %s=%s: no cube '%s' is attached to '%s'", key, val,
+		    val, target);
+		return -ENOENT;
+	}
+	*at_pos = key[0] == 'a' ? i + 1 : i;
+	return 0;
+}
+
+/* Insert c at pos of the stack of target (created if need be). */
+static int
+stack_insert(struct broker *b, struct cube *c, const char *target,
+    int ifindex, unsigned pos, struct cub_val **errv)
+{
+	struct cube *old[CUB_TSTACK_MAX];
+	struct tpoint *tp = tp_find(b, target);
+	bool fresh = !tp;
+	unsigned n;
+	int r;
+
+	if (!tp && !(tp = tp_new(b, target, ifindex, false, errv)))
+		return -EIO;
+	n = tp->n;
+	memcpy(old, tp->stack, sizeof(old));
+	memmove(&tp->stack[pos + 1], &tp->stack[pos],
+	    (n - pos) * sizeof(tp->stack[0]));
+	tp->stack[pos] = c;
+	tp->n = n + 1;
+	c->tp = tp;
+	snprintf(c->attached, sizeof(c->attached), "%s", target);
+	/* Its way out first: once in the stack, it must lead on. */
+	cube_out(c, tp);
+	if ((r = tp_write(tp, old, n, tp->stack, tp->n, fresh))) {
+		*errv = cub_err_val(CUB_E_KERNEL,
+		    "cube '%s': attach to '%s': writing the stack failed: %s",
+		    c->name, target, strerror(-r));
+		stack_remove(b, c);
+		return r;
+	}
+	if (fresh && tp->on_port)
+		tp_wire_port(b, tp);
+	return 0;
+}
+
+static int
+do_attach(struct broker *b, struct cube *c, const char *target,
+    const struct cub_val *args, struct cub_val **errv)
+{
+	char cname[CUB_NAME_MAX + 1], pname[CUB_NAME_MAX + 1];
+	struct bport *p;
+	struct cube *c2;
+	unsigned pos;
+	int ifindex, r;
+
+	if (!c->svc->transparent) {
+		*errv = cub_err_val(CUB_E_INVAL,
+		    "cube '%s' is a %s cube, not a transparent one: only "
+		    "transparent cubes can be attached (connect its ports "
+		    "instead)",
+		    c->name, c->svc->name);
+		return -EINVAL;
+	}
+	if (c->tp) {
+		*errv = cub_err_val(CUB_E_BUSY,
+		    "cube '%s' is already attached to '%s': a transparent "
+		    "cube attaches to one point only; detach it first",
+		    c->name, c->tp->target);
+		return -EBUSY;
+	}
+	if (topo_peer_split(target, cname, pname)) {
+		c2 = cube_find(b, cname);
+		if (!c2 || !topo_port(c2, pname)) {
+			*errv = cub_err_val(CUB_E_NOTFOUND,
+			    "attach: no cube '%s' with a port '%s'", cname,
+			    pname);
+			return -ENOENT;
+		}
+		if ((c->hook == HOOK_TC) != (c2->hook == HOOK_TC)) {
+			*errv = cub_err_val(CUB_E_INVAL,
+			    "cube '%s' (%s) and cube '%s' (%s) have "
+			    "incompatible hooks: a TC and an XDP cube cannot "
+			    "share an attach point",
+			    c->name, hook_name(c->hook), c2->name,
+			    hook_name(c2->hook));
+			return -EINVAL;
+		}
+		if (c->hook != HOOK_TC) {
+			*errv = cub_err_val(CUB_E_INVAL,
+			    "cube '%s' is %s: transparent cubes run on TC "
+			    "only for now (create it with type=TC)",
+			    c->name, hook_name(c->hook));
+			return -EOPNOTSUPP;
+		}
+		if (c2->svc->transparent) {
+			*errv = cub_err_val(CUB_E_INVAL,
+			    "attach: '%s' is a transparent cube: it has no "
+			    "ports",
+			    cname);
+			return -EINVAL;
+		}
+		ifindex = 0;
+		goto place;
+	}
+	if (strlen(target) >= IFNAMSIZ ||
+	    !(ifindex = (int)if_nametoindex(target))) {
+		*errv = cub_err_val(CUB_E_NODEV,
+		    "attach: netdev '%s' does not exist", target);
+		return -ENODEV;
+	}
+	if (c->hook != HOOK_TC) {
+		*errv = cub_err_val(CUB_E_INVAL,
+		    "cube '%s' is %s: transparent cubes run on TC only for "
+		    "now (create it with type=TC)",
+		    c->name, hook_name(c->hook));
+		return -EOPNOTSUPP;
+	}
+	if ((c2 = topo_netdev_owner(b, target, &p))) {
+		*errv = cub_err_val(CUB_E_BUSY,
+		    "attach: netdev '%s' is the peer of cube '%s' port '%s'; "
+		    "attach to the port (%s:%s) instead",
+		    target, c2->name, p->name, c2->name, p->name);
+		return -EBUSY;
+	}
+place:
+	if ((r = position(tp_find(b, target), target, args, &pos, errv)))
+		return r;
+	if (tp_find(b, target) && tp_find(b, target)->n >= CUB_TSTACK_MAX) {
+		*errv = cub_err_val(CUB_E_LIMIT,
+		    "attach: '%s' has %d transparent cubes in its stack, the "
+		    "most that fit the kernel's %d tail calls (two per "
+		    "cube)",
+		    target, CUB_TSTACK_MAX, 33);
+		return -ENOSPC;
+	}
+	/* On a cube port the stack adds to the chains through the port:
+	 * one more cube costs 2 tail calls, a new stack 4. */
+	if (ifindex == 0 &&
+	    (r = graph_budget(b, tp_find(b, target) ? 2 : 4, target, errv)))
+		return r;
+	pthread_mutex_lock(&b->lock);
+	r = stack_insert(b, c, target, ifindex, pos, errv);
+	pthread_mutex_unlock(&b->lock);
+	if (r)
+		return r;
+	if ((r = broker_save(b, NULL, errv))) {
+		pthread_mutex_lock(&b->lock);
+		stack_remove(b, c);
+		pthread_mutex_unlock(&b->lock);
+		return r;
+	}
+	log_info("cube '%s': attached to '%s' at position %u of %u", c->name,
+	    target, pos + 1, c->tp->n);
+	return 0;
+}
+
+static int
+do_detach(struct broker *b, struct cube *c, const char *target,
+    struct cub_val **errv)
+{
+	char keep[sizeof(c->attached)];
+	int r;
+
+	if (!c->tp) {
+		*errv = cub_err_val(CUB_E_NOTFOUND,
+		    "cube '%s' is not attached to anything", c->name);
+		return -ENOENT;
+	}
+	if (strcmp(c->tp->target, target)) {
+		*errv = cub_err_val(CUB_E_NOTFOUND,
+		    "cube '%s' is attached to '%s', not to '%s'", c->name,
+		    c->tp->target, target);
+		return -ENOENT;
+	}
+	/*
+	 * The store first, as for a deletion: once it says detached, a
+	 * crash leaves a stack the next start rebuilds without the cube.
+	 * cube_record() reads c->attached.
+	 */
+	memcpy(keep, c->attached, sizeof(keep));
+	c->attached[0] = '\0';
+	r = broker_save(b, NULL, errv);
+	if (r)
+		memcpy(c->attached, keep, sizeof(keep));
+	if (r)
+		return r;
+	pthread_mutex_lock(&b->lock);
+	stack_remove(b, c);
+	pthread_mutex_unlock(&b->lock);
+	log_info("cube '%s': detached from '%s'", c->name, target);
+	return 0;
+}
+
+/* A netdev's MAC ("" if none), MTU and IPv4 addresses ("a.b.c.d/len"). */
+static void
+netdev_params(const char *name, struct cub_val *v)
+{
+	struct ifaddrs *ifa, *i;
+	struct ifreq ifr = {0};
+	struct cub_val *addrs = cub_val__array();
+	char buf[INET_ADDRSTRLEN + 16], ip[INET_ADDRSTRLEN];
+	unsigned char *m;
+	uint32_t mask;
+	int fd, len;
+
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd >= 0 && !ioctl(fd, SIOCGIFHWADDR, &ifr)) {
+		m = (unsigned char *)ifr.ifr_hwaddr.sa_data;
+		snprintf(buf, sizeof(buf), "%02x:%02x:%02x:%02x:%02x:%02x",
+		    m[0], m[1], m[2], m[3], m[4], m[5]);
+		cub_val__set(v, "mac", cub_val__str(buf));
+	}
+	if (fd >= 0 && !ioctl(fd, SIOCGIFMTU, &ifr))
+		cub_val__set(v, "mtu", cub_val__uint((uint64_t)ifr.ifr_mtu));
+	if (fd >= 0)
+		close(fd);
+	if (!getifaddrs(&ifa)) {
+		for (i = ifa; i; i = i->ifa_next) {
+			if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET ||
+			    strcmp(i->ifa_name, name))
+				continue;
+			inet_ntop(AF_INET,
+			    &((struct sockaddr_in *)i->ifa_addr)->sin_addr, ip,
+			    sizeof(ip));
+			mask = i->ifa_netmask ? ntohl(((struct sockaddr_in *)
+							      i->ifa_netmask)
+							  ->sin_addr.s_addr)
+					      : 0;
+			for (len = 0; mask & 0x80000000u; mask <<= 1)
+				len++;
+			snprintf(buf, sizeof(buf), "%s/%d", ip, len);
+			cub_val__push(addrs, cub_val__str(buf));
+		}
+		freeifaddrs(ifa);
+	}
+	cub_val__set(v, "addresses", addrs);
+}
+
+struct cub_val *
+tcube_config(struct broker *b, struct cube *c)
+{
+	struct cub_val *doc = cub_val__dup(c->doc), *a;
+	struct tpoint *tp = c->tp;
+	struct bport *p;
+	struct cube *o;
+
+	if (!doc || !tp)
+		return doc;
+	a = cub_val__map();
+	cub_val__set(a, "target", cub_val__str(tp->target));
+	cub_val__set(a, "kind", cub_val__str(tp->on_port ? "port" : "netdev"));
+	if (!tp->on_port) {
+		netdev_params(tp->target, a);
+	} else if ((o = cube_find(b, tp->cname)) &&
+		   (p = topo_port(o, tp->pname))) {
+		cub_val__set(a, "cube", cub_val__str(o->name));
+		cub_val__set(a, "port", cub_val__str(p->name));
+		cub_val__set(a, "peer", cub_val__str(p->peer));
+		if (p->ifindex && !p->cube_peer)
+			netdev_params(p->peer, a);
+	}
+	cub_val__set(doc, "attached", a);
+	return doc;
+}
+
+/* Hand the worker its new parameters (its thread only; not fatal). */
+static void
+tell_worker(struct broker *b, struct cube *c)
+{
+	struct cub_val *e = NULL;
+	const char *msg;
+
+	if (!sup_on_thread(c->svc) || cube_sync(b, c, false, &e) == 0)
+		return;
+	cub_err_parse(e, &msg);
+	log_warn("cube '%s': its worker was not told of its attachment: %s "
+		 "(it is on its next apply or restart)",
+	    c->name, e ? msg : "?");
+	cub_val__free(e);
+}
+
+int
+tcube_attach_cmd(struct broker *b, const struct cub_val *words,
+    const struct cub_val *args, bool attach, struct cub_val **errv)
+{
+	const char *verb = attach ? "attach" : "detach";
+	const char *name = wd(words, 1), *target = wd(words, 2);
+	struct cube *c;
+	int r;
+
+	if (!name || !target || words->arr.len != 3) {
+		*errv = cub_err_val(CUB_E_MISSING,
+		    "usage: %s <cube> <netdev | cube:port>%s", verb,
+		    attach ? " [position=first|last | before=<cube> | "
+			     "after=<cube>]"
+			   : "");
+		return -EINVAL;
+	}
+	if (!attach && args && args->kind == CUB_V_MAP && args->map.len) {
+		*errv = cub_err_val(CUB_E_INVAL,
+		    "detach takes no key=value arguments");
+		return -EINVAL;
+	}
+	if (!(c = cube_find(b, name))) {
+		*errv = cub_err_val(
+		    CUB_E_NOTFOUND, "%s: no cube named '%s'", verb, name);
+		return -ENOENT;
+	}
+	r = attach ? do_attach(b, c, target, args, errv)
+		   : do_detach(b, c, target, errv);
+	if (!r)
+		tell_worker(b, c);
+	return r;
+}
+
+/* "th1 ---> th2 ---> stack" for one direction of a stack. */
+static struct cub_val *
+chain_text(const struct tpoint *tp, int dir)
+{
+	char buf[CUB_TSTACK_MAX * (CUB_NAME_MAX + 6) + 8];
+	size_t off = 0;
+	unsigned i;
+
+	buf[0] = '\0';
+	for (i = 0; tp && i < tp->n && off < sizeof(buf); i++)
+		off += (size_t)snprintf(buf + off, sizeof(buf) - off,
+		    "%s ---> ", at(tp->stack, tp->n, dir, i)->name);
+	if (off < sizeof(buf))
+		snprintf(buf + off, sizeof(buf) - off, "stack");
+	return cub_val__str(buf);
+}
+
+static struct cub_val *
+tp_val(const struct tpoint *tp)
+{
+	struct cub_val *v = cub_val__map(), *in, *eg;
+	unsigned i;
+
+	in = cub_val__array();
+	eg = cub_val__array();
+	for (i = 0; i < tp->n; i++) {
+		cub_val__push(in, cub_val__str(at(tp->stack, tp->n, 0, i)->name));
+		cub_val__push(eg, cub_val__str(at(tp->stack, tp->n, 1, i)->name));
+	}
+	cub_val__set(v, "name", cub_val__str(tp->target));
+	cub_val__set(v, "ingress", in);
+	cub_val__set(v, "egress", eg);
+	cub_val__set(v, "ingress service chain", chain_text(tp, 0));
+	cub_val__set(v, "egress service chain", chain_text(tp, 1));
+	cub_val__set(v, "ingress_prog_id", cub_val__uint(tp->in_id));
+	cub_val__set(v, "egress_prog_id", cub_val__uint(tp->eg_id));
+	if (tp->on_port)
+		cub_val__set(v, "egress_end_prog_id",
+		    cub_val__uint(prog_id(tp->final_fd)));
+	return v;
+}
+
+static int
+tp_cmp(const void *a, const void *b)
+{
+	return strcmp((*(struct tpoint *const *)a)->target,
+	    (*(struct tpoint *const *)b)->target);
+}
+
+int
+tcube_topology(struct broker *b, const char *only, struct cub_val **result,
+    struct cub_val **errv)
+{
+	struct cub_val *cubes, *nds, *e, *ports, *pe;
+	struct tpoint *tp, **sorted;
+	size_t n, i;
+	struct bport *p;
+	struct cube *c;
+
+	if (only) {
+		if (!(tp = tp_find(b, only))) {
+			*errv = cub_err_val(CUB_E_NOTFOUND,
+			    "topology: nothing is attached to '%s'", only);
+			return -ENOENT;
+		}
+		*result = tp_val(tp);
+		return 0;
+	}
+	cubes = cub_val__array();
+	pthread_mutex_lock(&b->lock);
+	for (c = b->cubes; c; c = c->next) {
+		e = cub_val__map();
+		cub_val__set(e, "name", cub_val__str(c->name));
+		cub_val__set(e, "service", cub_val__str(c->svc->name));
+		cub_val__set(e, "type", cub_val__str(hook_name(c->hook)));
+		cub_val__set(e, "transparent", cub_val__bool(c->svc->transparent));
+		cub_val__set(e, "prog_id",
+		    cub_val__uint(c->obj ? c->obj->prog_id : 0));
+		if (c->tp)
+			cub_val__set(e, "attached", cub_val__str(c->tp->target));
+		ports = cub_val__array();
+		for (p = c->ports; p; p = p->next) {
+			pe = cub_val__map();
+			cub_val__set(pe, "name", cub_val__str(p->name));
+			cub_val__set(pe, "peer", cub_val__str(p->peer));
+			cub_val__push(ports, pe);
+		}
+		cub_val__set(e, "ports", ports);
+		cub_val__push(cubes, e);
+	}
+	pthread_mutex_unlock(&b->lock);
+	/* By name: the same after a restart, whatever the list's order. */
+	nds = cub_val__array();
+	for (n = 0, tp = b->tpoints; tp; tp = tp->next)
+		n++;
+	sorted = calloc(n ? n : 1, sizeof(*sorted));
+	for (i = 0, tp = b->tpoints; sorted && tp; tp = tp->next)
+		sorted[i++] = tp;
+	if (sorted)
+		qsort(sorted, n, sizeof(*sorted), tp_cmp);
+	for (i = 0; sorted && i < n; i++)
+		cub_val__push(nds, tp_val(sorted[i]));
+	free(sorted);
+	*result = cub_val__map();
+	cub_val__set(*result, "cubes", cubes);
+	cub_val__set(*result, "netdevs", nds);
+	return 0;
+}
+
+/* Persistence (persist.c): {target, rank, qdisc} in the cube's record. */
+struct cub_val *
+tcube_record(const struct cube *c, const struct cube *gone)
+{
+	struct cub_val *v;
+	unsigned i;
+
+	if (!c->tp || !c->attached[0] ||
+	    (gone && c->tp->on_port && !strcmp(c->tp->cname, gone->name)))
+		return NULL;
+	for (i = 0; i < c->tp->n && c->tp->stack[i] != c; i++)
+		;
+	v = cub_val__map();
+	cub_val__set(v, "target", cub_val__str(c->tp->target));
+	cub_val__set(v, "rank", cub_val__uint(i));
+	cub_val__set(v, "qdisc", cub_val__bool(c->tp->qdisc));
+	return v;
+}
+
+void
+tcube_load_record(struct cube *c, const struct cub_val *rec)
+{
+	const struct cub_val *a = cub_val__get(rec, "attach");
+	const char *t = cub_val__get_str(a, "target");
+	uint64_t rank = 0;
+	bool q = false;
+
+	if (!t || strlen(t) > CUB_PEER_MAX)
+		return;
+	cub_val__as_u64(cub_val__get(a, "rank"), &rank);
+	cub_val__as_bool(cub_val__get(a, "qdisc"), &q);
+	snprintf(c->attached, sizeof(c->attached), "%s", t);
+	c->attach_rank = rank > CUB_TSTACK_MAX ? CUB_TSTACK_MAX : (unsigned)rank;
+	c->attach_qdisc = q;
+}
+
+/* A stack pinned under the pin root that no stored cube names: off its
+ * netdev (only the filters that run its programs) and unpinned. */
+static void
+tp_stray(struct broker *b, const char *target)
+{
+	struct tpoint tmp = {.in_fd = -1, .eg_fd = -1, .next_fd = -1,
+	    .progs_fd = -1, .final_fd = -1};
+
+	snprintf(tmp.target, sizeof(tmp.target), "%s", target);
+	tmp.ifindex = (int)if_nametoindex(target);
+	if (!tp_adopt(b, &tmp))
+		tp_unhook(&tmp);
+	tp_unpin(b, target);
+	log_warn("attach point '%s': pinned but no stored cube is attached "
+		 "to it: detached and unpinned",
+	    target);
+	if (tmp.in_fd >= 0)
+		close(tmp.in_fd);
+	if (tmp.eg_fd >= 0)
+		close(tmp.eg_fd);
+	if (tmp.next_fd >= 0)
+		close(tmp.next_fd);
+	if (tmp.progs_fd >= 0)
+		close(tmp.progs_fd);
+}
+
+/* The attach point of target, adopted from its pins (or made afresh). */
+static struct tpoint *
+tp_restore(struct broker *b, const char *target)
+{
+	char cname[CUB_NAME_MAX + 1], pname[CUB_NAME_MAX + 1];
+	struct cub_val *errv = NULL;
+	struct tpoint *tp;
+	int ifindex = 0;
+
+	if ((tp = tp_find(b, target)))
+		return tp;
+	if (!topo_peer_split(target, cname, pname) &&
+	    !(ifindex = (int)if_nametoindex(target)))
+		log_warn("attach point '%s': the netdev is gone; its cubes "
+			 "are kept, inactive",
+		    target);
+	if (!(tp = tp_new(b, target, ifindex, true, &errv))) {
+		log_err("attach point '%s': %s", target,
+		    cub_val__get_str(errv, "message") ?: "?");
+		cub_val__free(errv);
+	}
+	return tp;
+}
+
+void
+tcube_prepare(struct broker *b, const struct cub_val *records)
+{
+	const struct cub_val *a;
+	const char *t;
+	uint32_t i;
+
+	/* Before any cube is adopted: a cube port's entry is known when
+	 * its cube's ports are attached again (topology.c). */
+	for (i = 0; records && records->kind == CUB_V_ARRAY &&
+		    i < records->arr.len;
+	     i++) {
+		a = cub_val__get(records->arr.items[i], "attach");
+		t = cub_val__get_str(a, "target");
+		if (t && *t && strlen(t) <= CUB_PEER_MAX)
+			tp_restore(b, t);
+	}
+}
+
+void
+tcube_restore(struct broker *b)
+{
+	struct cube *c, *owner;
+	char path[PATH_MAX];
+	struct dirent *de;
+	struct tpoint *tp, *next;
+	unsigned i, j;
+	DIR *d;
+
+	pthread_mutex_lock(&b->lock);
+	for (c = b->cubes; c; c = c->next) {
+		if (!c->attached[0] || c->tp)
+			continue;
+		tp = tp_restore(b, c->attached);
+		owner = tp && tp->on_port ? cube_find(b, tp->cname) : NULL;
+		if (tp && tp->on_port && (!owner || !topo_port(owner, tp->pname)))
+			tp = NULL;
+		if (!tp || tp->n >= CUB_TSTACK_MAX) {
+			log_err("cube '%s': not attached again to '%s'",
+			    c->name, c->attached);
+			c->attached[0] = '\0';
+			continue;
+		}
+		if (tp->on_port)
+			tp->qdisc = false;
+		else
+			tp->qdisc |= c->attach_qdisc;
+		/* By rank; equal ranks keep the store's order. */
+		for (i = 0; i < tp->n && tp->stack[i]->attach_rank <= c->attach_rank;
+		     i++)
+			;
+		for (j = tp->n; j > i; j--)
+			tp->stack[j] = tp->stack[j - 1];
+		tp->stack[i] = c;
+		tp->n++;
+		c->tp = tp;
+	}
+	for (tp = b->tpoints; tp; tp = next) {
+		next = tp->next;
+		if (!tp->n) {
+			tp_drop(b, tp);
+			continue;
+		}
+		for (i = 0; i < tp->n; i++)
+			cube_out(tp->stack[i], tp);
+		if (tp_write(tp, tp->stack, tp->n, tp->stack, tp->n, true))
+			log_warn("attach point '%s': rebuilding its stack "
+				 "failed",
+			    tp->target);
+		if (tp->on_port)
+			tp_wire_port(b, tp);
+		log_info("attach point '%s': %u transparent cube(s), programs "
+			 "%u/%u",
+		    tp->target, tp->n, tp->in_id, tp->eg_id);
+	}
+	pthread_mutex_unlock(&b->lock);
+	if (tp_path(b, path, sizeof(path), NULL, NULL) || !(d = opendir(path)))
+		return;
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.' && strlen(de->d_name) <= CUB_PEER_MAX &&
+		    !tp_find(b, de->d_name))
+			tp_stray(b, de->d_name);
+	closedir(d);
+}
