@@ -247,8 +247,14 @@ main(int argc, char **argv)
 		return log_errno(r, "drop capability bounding set"), 1;
 	if (dial(&calls, true, &o, "sock") || dial(&cmd, false, &o, "cmd"))
 		return 1;
-	nng_socket_set_ms(calls, NNG_OPT_RECVTIMEO, 10000);
-	nng_socket_set_ms(calls, NNG_OPT_SENDTIMEO, 10000);
+	/*
+	 * The broker answers every call; the slow one is bpf.load, a
+	 * verifier run that a loaded machine stretches past 10 s (loadlock
+	 * failed so, the broker having loaded what the worker had given up
+	 * on).  The broker's own --call-timeout still bounds the op.
+	 */
+	nng_socket_set_ms(calls, NNG_OPT_RECVTIMEO, 120000);
+	nng_socket_set_ms(calls, NNG_OPT_SENDTIMEO, 120000);
 	/* The supervisor made sure the broker was our parent at exec time. */
 	r = sandbox_enter(&(struct sandbox_opts){
 	    .uid = o.uid, .gid = o.gid, .parent = parent, .read_fd = fd});
