@@ -209,6 +209,7 @@ struct service {
 	int64_t next_start_ms;
 	bool hello; /* current worker said hello (set by its thread) */
 	bool ready; /* hello + replay done */
+	bool changes; /* its plugin takes cube.change (from its hello) */
 	/* Sockets. */
 	nng_socket cmd;   /* broker -> worker (REQ, listening) */
 	nng_socket calls; /* worker -> broker (REP, listening) */
@@ -282,6 +283,12 @@ int cube_create(struct broker *b, struct service *svc, const char *name,
     struct cub_val **errv);
 int cube_update(struct broker *b, struct cube *c, struct cub_val *newdoc,
     struct cub_val **errv);
+/*
+ * cube_update() for a request: res is what cubi_tree__change() made of
+ * it on newdoc (NULL: the worker is told the diff of the documents).
+ */
+int cube_change(struct broker *b, struct cube *c, struct cub_val *newdoc,
+    const struct cubi_result *res, struct cub_val **errv);
 int cube_delete(struct broker *b, struct cube *c, struct cub_val **errv);
 /*
  * Lock held: take c out of b->cubes into b->dying (deleted): its name
