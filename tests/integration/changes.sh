@@ -10,7 +10,8 @@
 # over the element cap.
 . "$(dirname "$0")/../lib/netns.sh"
 
-PLUGINS+=("$CUB_BUILD/plugins/testing/biglist.so")
+PLUGINS+=("$CUB_BUILD/plugins/testing/biglist.so"
+	"$CUB_BUILD/plugins/testing/ruleset.so")
 broker_start
 
 # refused ARGS...: the CLI must fail; prints what it said.
@@ -146,6 +147,29 @@ cub_ok sf1 ports p3 set action=drop
 cub_ok sf1 ports del p1
 grep -q "configuration changed: 2 ports, loglevel DEBUG (1 change, 0 map entries written)" <<<"$(cub sf1 log show | tail -1)" ||
 	fail "deleting a dropping port: $(cub sf1 log show | tail -2)"
-grep -E "cube 'bl1': (document sent|[0-9]+ changes sent)" "$T/broker.log" |
-	sed "s/.*cube 'bl1'/bl1/" >&2
+# 7. A service without change() (ruleset) gets whole documents, in parts
+# too: on a set, and on the replay.
+python3 - "$T" <<'PY'
+import json, sys
+for n, (a, b) in enumerate([(0, 40000), (40000, 60000)]):
+    json.dump({"rules": [{"id": i, "action": "log"} for i in range(a, b)]},
+              open("%s/r%d.json" % (sys.argv[1], n), "w"))
+PY
+cub_ok ruleset add rs1 --file "$T/r0.json"
+cub_ok rs1 set --file "$T/r1.json"
+[ "$(cub rs1 show applied)" = 60000 ] || fail "ruleset got $(cub rs1 show applied) rules, not 60000"
+grep -qE "cube 'rs1': document sent in [0-9]+ messages \(60000 list entries" "$T/broker.log" ||
+	fail "the 60k document was not sent in parts"
+old=$(worker_pid ruleset)
+kill -9 "$old"
+for _ in $(seq 1 600); do
+	new=$(worker_pid ruleset)
+	[ -n "$new" ] && [ "$new" != 0 ] && [ "$new" != "$old" ] &&
+		[ "$(cub rs1 show applied 2>/dev/null)" = 60000 ] && break
+	sleep 0.1
+done
+[ "$(cub rs1 show applied)" = 60000 ] || fail "ruleset replay: $(cub rs1 show applied) rules"
+
+grep -E "cube '(bl1|rs1)': (document sent|[0-9]+ changes sent)" "$T/broker.log" |
+	sed "s/.*cube '\([a-z0-9]*\)'/\1/" >&2
 cub_log "changes: 100k entries loaded in parts, one-entry changes, refusals undone, replay in parts"
