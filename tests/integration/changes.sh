@@ -14,6 +14,12 @@ PLUGINS+=("$CUB_BUILD/plugins/testing/biglist.so"
 	"$CUB_BUILD/plugins/testing/ruleset.so")
 broker_start
 
+# The CLI with a long deadline: a 100k-entry cube under ASan on a loaded
+# machine takes its time (a deadline, not a measurement).
+cub() {
+	"$CUB_BUILD/sdk/cubicle" --socket-dir "$T/s" --timeout 120000 "$@" </dev/null
+}
+
 # refused ARGS...: the CLI must fail; prints what it said.
 refused() {
 	local out
