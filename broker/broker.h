@@ -134,6 +134,10 @@ struct cube {
 	 * before the change, or nothing (being created or deleted). */
 	struct cub_val *stored_doc;
 	bool stored_absent;
+	/* Changes made off its service's thread (a peer set by a connect of
+	 * another service's cube), sent ahead of its next cube.change;
+	 * cleared by a whole apply (b->state_lock). */
+	struct cub_val *unsent;
 	struct bpfobj *obj;  /* NULL until the worker loads it */
 	struct bport *ports;
 	/* Slow path (slowpath.c): a ring of PKTIN_QUEUE, allocated on the

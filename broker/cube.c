@@ -89,6 +89,7 @@ cube_free(struct cube *c)
 	bpfobj_free(c->obj);
 	cubelog_free(c->log);
 	cub_val__free(c->doc);
+	cub_val__free(c->unsent);
 	free(c->pktq);
 	free(c);
 	return NULL;
@@ -408,6 +409,8 @@ cube_sync(struct broker *b, struct cube *c, bool create, struct cub_val **errv)
 {
 	int r = doc_send(b, c, create, errv);
 
+	if (!r) /* the worker has all of it */
+		c->unsent = cub_val__free(c->unsent);
 	if (!r && !c->obj) {
 		*errv = cub_err_val(CUB_E_REFUSED,
 		    "service '%s' did not load a program for cube '%s'",
@@ -788,6 +791,8 @@ worker_change(struct broker *b, struct cube *c, const struct cub_val *old,
     const struct cubi_result *res, struct cub_val **changes,
     struct cub_val **errv)
 {
+	struct cub_val *all;
+	uint32_t i;
 	int r;
 
 	*changes = NULL;
@@ -799,7 +804,44 @@ worker_change(struct broker *b, struct cube *c, const struct cub_val *old,
 		*errv = cub_err_val(CUB_E_INTERNAL, "out of memory");
 		return r;
 	}
-	return changes_send(b, c, *changes, errv);
+	if (!c->unsent || !c->unsent->arr.len)
+		return changes_send(b, c, *changes, errv);
+	/* What the worker was not told yet goes first. */
+	all = cub_val__dup(c->unsent);
+	for (i = 0; all && i < (*changes)->arr.len; i++)
+		if (cub_val__push(all, cub_val__dup((*changes)->arr.items[i])))
+			all = NULL;
+	if (!all) {
+		*errv = cub_err_val(CUB_E_INTERNAL, "out of memory");
+		return -ENOMEM;
+	}
+	r = changes_send(b, c, all, errv);
+	cub_val__free(all);
+	if (!r)
+		c->unsent = cub_val__free(c->unsent);
+	return r;
+}
+
+/* A change the worker is not told of now (off its service's thread). */
+static void
+unsent_add(struct cube *c, const struct cub_val *old)
+{
+	struct cub_val *d = NULL;
+	uint32_t i;
+
+	if (!c->svc->changes)
+		return;
+	if (!c->unsent)
+		c->unsent = cub_val__array();
+	if (!c->unsent || cubi_tree__diff(c->svc->schema, old, c->doc, &d)) {
+		log_err("cube '%s': out of memory keeping a change for its "
+			"worker",
+		    c->name);
+		return;
+	}
+	for (i = 0; i < d->arr.len; i++)
+		cub_val__push(c->unsent, cub_val__dup(d->arr.items[i]));
+	cub_val__free(d);
 }
 
 /* Back to the previous configuration after the worker took a change. */
@@ -898,6 +940,8 @@ cube_change(struct broker *b, struct cube *c, struct cub_val *newdoc,
 		return r;
 	}
 	cub_val__free(sent);
+	if (!tell)
+		unsent_add(c, old);
 	ports_gone(b, c, old);
 	cub_val__free(old);
 	return 0;

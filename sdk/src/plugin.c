@@ -940,6 +940,7 @@ cubi_worker__dispatch(
 	cub_val__free(c->err);
 	c->err = NULL;
 	if (!strcmp(rpc->method, CUB_M_CUBE_DESTROY)) {
+		pend_drop(pend_get(name));
 		if (ops->destroy)
 			ops->destroy(c);
 		cube_drop(c);

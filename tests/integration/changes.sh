@@ -153,6 +153,17 @@ cub_ok sf1 ports p3 set action=drop
 cub_ok sf1 ports del p1
 grep -q "configuration changed: 2 ports, loglevel DEBUG (1 change, 0 map entries written)" <<<"$(cub sf1 log show | tail -1)" ||
 	fail "deleting a dropping port: $(cub sf1 log show | tail -2)"
+# 8. A change made on another service's thread (connect sets bl1's peer
+# from sf1's) reaches bl1's worker ahead of its next change.
+cub_ok bl1 ports add p1
+want last_changes 1 "a port added"
+cub_ok connect sf1:p2 bl1:p1
+[ "$(cub bl1 ports p1 show peer)" = sf1:p2 ] || fail "connect: $(cub bl1 ports p1 show)"
+cub_ok bl1 entries 777 set value=7
+want last_changes 2 "the set after a connect from another service"
+cub_ok bl1 entries 777 set value=5
+want last_changes 1 "the next set"
+
 # 7. A service without change() (ruleset) gets whole documents, in parts
 # too: on a set, and on the replay.
 python3 - "$T" <<'PY'
