@@ -48,6 +48,9 @@ for n, (a, b) in enumerate([(0, 40000), (40000, 80000), (80000, 100000)]):
 json.dump({"entries": [{"id": i, "value": 13 if i == 219999 else 1}
                        for i in range(200000, 220000)]},
           open("%s/bad.json" % t, "w"))
+json.dump({"entries": [{"id": i, "value": 13 if i == 39999 else 2}
+                       for i in range(40000)]},
+          open("%s/badnew.json" % t, "w"))
 # The sum the map holds after the edits below.
 s = sum(i % 11 for i in range(100000)) - 777 % 11 + 5 - 778 % 11 + 9
 open("%s/sum" % t, "w").write(str(s))
@@ -102,6 +105,13 @@ want change_calls 5 "refusals" # the worker's count: it saw both, took neither
 want map_entries 100000 "refusals"
 want map_sum "$sum" "refusals"
 [ "$(cub bl1 entries 777 show in_map)" = 5 ] || fail "entry 777 after refusals"
+
+# A creation refused at its last part creates nothing.
+err=$(refused biglist add bl2 --file "$T/badnew.json")
+grep -q "entry 39999: value 13 is refused" <<<"$err" || fail "refused creation: $err"
+refused bl2 show >/dev/null
+grep -qE "cube 'bl2': document sent" "$T/broker.log" &&
+	fail "a refused document was logged as sent"
 
 # 5. The worker killed: the replay of 100k entries goes in parts, and
 # the map is rebuilt from it (biglist empties it first).
