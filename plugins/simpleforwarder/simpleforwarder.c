@@ -39,7 +39,7 @@ struct sf_cube {
 	cub_map actions;
 	cub_map pktins;
 	uint8_t used[CUB_MAX_PORTS]; /* indices written by the last apply */
-	struct sf_port port[CUB_MAX_PORTS]; /* for change(): by index */
+	struct sf_port port[CUB_MAX_PORTS];      /* for change(): by index */
 	struct sf_action written[CUB_MAX_PORTS]; /* sf_actions as written */
 	char loglevel[16];
 	uint64_t packet_ins[CUB_MAX_PORTS]; /* delivered to this worker */
@@ -239,7 +239,8 @@ sf_apply(struct cub_cube *cube, const struct cub_val *config, bool create)
 		    cub_val__get_str(e, "name") ?: "");
 		snprintf(sf->port[idx].outport, sizeof(sf->port[idx].outport),
 		    "%s", cub_val__get_str(e, "outport") ?: "");
-		sf->port[idx].action = action_code(cub_val__get_str(e, "action"));
+		sf->port[idx].action =
+		    action_code(cub_val__get_str(e, "action"));
 	}
 	snprintf(sf->loglevel, sizeof(sf->loglevel), "%s",
 	    cub_val__get_str(config, "loglevel") ?: "INFO");
@@ -269,8 +270,8 @@ static int
 sf_change_port(struct cub_cube *cube, const struct cub_change *ch,
     uint8_t *used, struct sf_port *port)
 {
-	const struct cub_val *e = ch->op == CUB_CHANGE_DEL ? ch->before
-							    : ch->after;
+	const struct cub_val *e =
+	    ch->op == CUB_CHANGE_DEL ? ch->before : ch->after;
 	const char *pname = cub_val__get_str(e, "name");
 	uint64_t idx;
 
@@ -304,7 +305,8 @@ sf_change(struct cub_cube *cube, const struct cub_change *changes, uint32_t n)
 
 	port = malloc(sizeof(sf->port));
 	if (!port)
-		return cub_cube__set_error(cube, CUB_E_INTERNAL, "out of memory");
+		return cub_cube__set_error(
+		    cube, CUB_E_INTERNAL, "out of memory");
 	memcpy(port, sf->port, sizeof(sf->port));
 	memcpy(used, sf->used, sizeof(used));
 	/* The new port table, on a copy. */
@@ -314,7 +316,8 @@ sf_change(struct cub_cube *cube, const struct cub_change *changes, uint32_t n)
 		w0 = ch->path->arr.len ? cub_val__as_str(ch->path->arr.items[0])
 				       : NULL;
 		if (!w0 && ch->op == CUB_CHANGE_SET)
-			level = cub_val__get_str(ch->after, "loglevel") ?: level;
+			level =
+			    cub_val__get_str(ch->after, "loglevel") ?: level;
 		if (!w0 || strcmp(w0, "ports") || ch->path->arr.len != 2)
 			continue;
 		if ((r = sf_change_port(cube, ch, used, port))) {
@@ -362,8 +365,8 @@ sf_change(struct cub_cube *cube, const struct cub_change *changes, uint32_t n)
 		keys[nw] = i;
 		acts[nw++] = want;
 	}
-	if (nw &&
-	    (r = cub_map__update_batch(cube, &sf->actions, keys, acts, nw, 0))) {
+	if (nw && (r = cub_map__update_batch(
+		       cube, &sf->actions, keys, acts, nw, 0))) {
 		/* Not atomic: put back what may have been written. */
 		for (i = 0; i < nw; i++)
 			acts[i] = sf->written[keys[i]];

@@ -19,13 +19,15 @@ struct {
 } bl_entries SEC(".maps");
 
 SEC("tc")
-int cub_ingress_tc(struct __sk_buff *skb)
+int
+cub_ingress_tc(struct __sk_buff *skb)
 {
 	return TC_ACT_OK;
 }
 
 SEC("xdp")
-int cub_ingress_xdp(struct xdp_md *ctx)
+int
+cub_ingress_xdp(struct xdp_md *ctx)
 {
 	return XDP_PASS;
 }

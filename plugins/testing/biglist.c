@@ -20,13 +20,13 @@
 
 #include <linux/bpf.h>
 
+#include "biglist.skel.h"
 #include "cubicle/plugin.h"
 #include "cubicle/proto.h"
-#include "biglist.skel.h"
 
-#define BL_MAX 131072u      /* bl_entries' max_entries */
-#define BL_UNLUCKY 13u      /* the value both ops refuse */
-#define BL_SHOW_IN_MAP 64u  /* entries of a show given in_map */
+#define BL_MAX 131072u     /* bl_entries' max_entries */
+#define BL_UNLUCKY 13u     /* the value both ops refuse */
+#define BL_SHOW_IN_MAP 64u /* entries of a show given in_map */
 
 static const struct cub_field entry_fields[] = {
     {.name = "id", .type = CUB_T_U32, .flags = CUB_F_KEY, .help = "key"},
@@ -38,7 +38,10 @@ static const struct cub_field entry_fields[] = {
     {0},
 };
 
-#define RO_U64(n, h) {.name = n, .type = CUB_T_U64, .flags = CUB_F_RO, .help = h}
+#define RO_U64(n, h)                                                           \
+	{                                                                      \
+		.name = n, .type = CUB_T_U64, .flags = CUB_F_RO, .help = h     \
+	}
 
 static const struct cub_field bl_schema[] = {
     {.name = "entries",
@@ -91,8 +94,8 @@ kv_put(struct cub_cube *cube, const cub_map *map, struct kv *b, uint32_t k,
 }
 
 static int
-entry_kv(struct cub_cube *cube, const struct cub_val *e, uint32_t *k,
-    uint32_t *v)
+entry_kv(
+    struct cub_cube *cube, const struct cub_val *e, uint32_t *k, uint32_t *v)
 {
 	uint64_t id, val = 0;
 
@@ -102,9 +105,8 @@ entry_kv(struct cub_cube *cube, const struct cub_val *e, uint32_t *k,
 	if (cub_val__get(e, "value") &&
 	    (cub_val__as_u64(cub_val__get(e, "value"), &val) ||
 		val > UINT32_MAX))
-		return cub_cube__set_error(
-		    cube, CUB_E_INTERNAL, "entry %llu: bad value",
-		    (unsigned long long)id);
+		return cub_cube__set_error(cube, CUB_E_INTERNAL,
+		    "entry %llu: bad value", (unsigned long long)id);
 	if (val == BL_UNLUCKY)
 		return cub_cube__set_error(cube, CUB_E_INVAL,
 		    "entry %llu: value %u is refused by biglist",
@@ -148,9 +150,8 @@ bl_apply(struct cub_cube *cube, const struct cub_val *config, bool create)
 {
 	struct bl_cube *bl = cub_cube__priv(cube);
 	const struct cub_val *entries = cub_val__get(config, "entries");
-	uint32_t i, n = entries && entries->kind == CUB_V_ARRAY
-			    ? entries->arr.len
-			    : 0;
+	uint32_t i,
+	    n = entries && entries->kind == CUB_V_ARRAY ? entries->arr.len : 0;
 	struct dump_ctx d = {.cube = cube};
 	struct kv *b;
 	uint32_t k, v;
@@ -204,8 +205,8 @@ static bool
 is_entry(const struct cub_change *ch)
 {
 	return ch->path->arr.len == 2 &&
-	       !strcmp(cub_val__as_str(ch->path->arr.items[0]) ?: "",
-		   "entries");
+	       !strcmp(
+		   cub_val__as_str(ch->path->arr.items[0]) ?: "", "entries");
 }
 
 static int
@@ -263,8 +264,8 @@ bl_change(struct cub_cube *cube, const struct cub_change *changes, uint32_t n)
 	bl->change_calls++;
 	bl->last_changes = n;
 	bl->last_written = written;
-	cub_cube__log(cube, CUB_LOG_INFO, "change: changes=%u written=%u", n,
-	    written);
+	cub_cube__log(
+	    cube, CUB_LOG_INFO, "change: changes=%u written=%u", n, written);
 	return 0;
 }
 
@@ -285,9 +286,8 @@ bl_show(struct cub_cube *cube, const struct cub_val *config,
 		for (i = 0; ov && i < entries->arr.len; i++) {
 			uint64_t id;
 
-			if (cub_val__as_u64(cub_val__get(entries->arr.items[i],
-						"id"),
-				&id))
+			if (cub_val__as_u64(
+				cub_val__get(entries->arr.items[i], "id"), &id))
 				continue;
 			k = (uint32_t)id;
 			if (cub_map__lookup(cube, &bl->map, &k, &v))
@@ -304,14 +304,14 @@ bl_show(struct cub_cube *cube, const struct cub_val *config,
 	if ((r = cub_map__dump(cube, &bl->map, dump_count, &d)))
 		return r;
 	if (cub_val__set(overlay, "applies", cub_val__uint(bl->applies)) ||
-	    cub_val__set(overlay, "apply_entries",
-		cub_val__uint(bl->apply_entries)) ||
-	    cub_val__set(overlay, "change_calls",
-		cub_val__uint(bl->change_calls)) ||
-	    cub_val__set(overlay, "last_changes",
-		cub_val__uint(bl->last_changes)) ||
-	    cub_val__set(overlay, "last_written",
-		cub_val__uint(bl->last_written)) ||
+	    cub_val__set(
+		overlay, "apply_entries", cub_val__uint(bl->apply_entries)) ||
+	    cub_val__set(
+		overlay, "change_calls", cub_val__uint(bl->change_calls)) ||
+	    cub_val__set(
+		overlay, "last_changes", cub_val__uint(bl->last_changes)) ||
+	    cub_val__set(
+		overlay, "last_written", cub_val__uint(bl->last_written)) ||
 	    cub_val__set(overlay, "map_entries", cub_val__uint(d.n)) ||
 	    cub_val__set(overlay, "map_sum", cub_val__uint(d.sum)))
 		return -ENOMEM;
@@ -333,8 +333,8 @@ const struct cub_plugin cub_plugin_entry = {
     .ops = &bl_ops,
     .policy =
 	{
-	    .prog_types = (1u << BPF_PROG_TYPE_SCHED_CLS) |
-			  (1u << BPF_PROG_TYPE_XDP),
+	    .prog_types =
+		(1u << BPF_PROG_TYPE_SCHED_CLS) | (1u << BPF_PROG_TYPE_XDP),
 	    .map_types = (1ull << BPF_MAP_TYPE_ARRAY) |
 			 (1ull << BPF_MAP_TYPE_HASH) |
 			 (1ull << BPF_MAP_TYPE_PERCPU_ARRAY) |

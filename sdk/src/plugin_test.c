@@ -230,10 +230,13 @@ START_TEST(test_document_in_parts)
 	memset(&seen, 0, sizeof(seen));
 	/* A skeleton and three parts: one apply, with all 30000 entries. */
 	ck_assert_str_eq(req(CUB_M_CUBE_APPLY, apply_more("c1", true)), "");
-	ck_assert_str_eq(req(CUB_M_CUBE_ENTRIES, entries("c1", 0, 10000, false)), "");
-	ck_assert_str_eq(req(CUB_M_CUBE_ENTRIES, entries("c1", 10000, 20000, false)), "");
+	ck_assert_str_eq(
+	    req(CUB_M_CUBE_ENTRIES, entries("c1", 0, 10000, false)), "");
+	ck_assert_str_eq(
+	    req(CUB_M_CUBE_ENTRIES, entries("c1", 10000, 20000, false)), "");
 	ck_assert_uint_eq(seen.applies, 0);
-	ck_assert_str_eq(req(CUB_M_CUBE_ENTRIES, entries("c1", 20000, 30000, true)), "");
+	ck_assert_str_eq(
+	    req(CUB_M_CUBE_ENTRIES, entries("c1", 20000, 30000, true)), "");
 	ck_assert_uint_eq(seen.applies, 1);
 	ck_assert_uint_eq(seen.entries, 30000);
 	/* No part without a skeleton before it. */
@@ -246,7 +249,8 @@ START_TEST(test_document_in_parts)
 	ck_assert_str_eq(req(CUB_M_CUBE_APPLY, apply_more("c3", true)), "");
 	ck_assert_str_eq(req(CUB_M_CUBE_ENTRIES, entries("c3", 0, 5, true)),
 	    "invalid-value");
-	ck_assert_str_eq(req(CUB_M_CUBE_CHANGE, change("c3", 0, 1, true, false)),
+	ck_assert_str_eq(
+	    req(CUB_M_CUBE_CHANGE, change("c3", 0, 1, true, false)),
 	    "not-found");
 	seen.refuse = false;
 	ck_assert_str_eq(req(CUB_M_CUBE_APPLY, apply_more("c3", true)), "");
@@ -265,15 +269,19 @@ START_TEST(test_changes_in_parts)
 	memset(&seen, 0, sizeof(seen));
 	ck_assert_str_eq(req(CUB_M_CUBE_APPLY, apply_more("c1", false)), "");
 	/* One message, then three that are one call. */
-	ck_assert_str_eq(req(CUB_M_CUBE_CHANGE, change("c1", 7, 1, true, false)), "");
+	ck_assert_str_eq(
+	    req(CUB_M_CUBE_CHANGE, change("c1", 7, 1, true, false)), "");
 	ck_assert_uint_eq(seen.changes, 1);
 	ck_assert_uint_eq(seen.n, 1);
 	ck_assert_int_eq(seen.op0, CUB_CHANGE_SET);
 	ck_assert_str_eq(seen.path0, "rules/7");
-	ck_assert_str_eq(req(CUB_M_CUBE_CHANGE, change("c1", 0, 5000, false, false)), "");
-	ck_assert_str_eq(req(CUB_M_CUBE_CHANGE, change("c1", 5000, 5000, false, false)), "");
+	ck_assert_str_eq(
+	    req(CUB_M_CUBE_CHANGE, change("c1", 0, 5000, false, false)), "");
+	ck_assert_str_eq(
+	    req(CUB_M_CUBE_CHANGE, change("c1", 5000, 5000, false, false)), "");
 	ck_assert_uint_eq(seen.changes, 1);
-	ck_assert_str_eq(req(CUB_M_CUBE_CHANGE, change("c1", 10000, 1, true, false)), "");
+	ck_assert_str_eq(
+	    req(CUB_M_CUBE_CHANGE, change("c1", 10000, 1, true, false)), "");
 	ck_assert_uint_eq(seen.changes, 2);
 	ck_assert_uint_eq(seen.n, 10001);
 	ck_assert_str_eq(seen.path0, "rules/0");
@@ -283,7 +291,8 @@ START_TEST(test_changes_in_parts)
 	ck_assert_uint_eq(seen.changes, 2);
 	/* The plugin's refusal comes back as its error. */
 	seen.refuse = true;
-	ck_assert_str_eq(req(CUB_M_CUBE_CHANGE, change("c1", 0, 2, true, false)),
+	ck_assert_str_eq(
+	    req(CUB_M_CUBE_CHANGE, change("c1", 0, 2, true, false)),
 	    "invalid-value");
 	ck_assert_uint_eq(seen.changes, 3);
 }
@@ -296,9 +305,11 @@ START_TEST(test_abi2_takes_no_changes)
 	ck_assert_int_eq(cubi_worker__init(&plug2, none), 0);
 	memset(&seen, 0, sizeof(seen));
 	ck_assert_str_eq(req(CUB_M_CUBE_APPLY, apply_more("c1", true)), "");
-	ck_assert_str_eq(req(CUB_M_CUBE_ENTRIES, entries("c1", 0, 3, true)), "");
+	ck_assert_str_eq(
+	    req(CUB_M_CUBE_ENTRIES, entries("c1", 0, 3, true)), "");
 	ck_assert_uint_eq(seen.entries, 3);
-	ck_assert_str_eq(req(CUB_M_CUBE_CHANGE, change("c1", 0, 1, true, false)),
+	ck_assert_str_eq(
+	    req(CUB_M_CUBE_CHANGE, change("c1", 0, 1, true, false)),
 	    "no-such-method");
 }
 END_TEST

@@ -116,8 +116,8 @@ struct cub_plugin_ops {
 	 * then keeps the previous one (a refused creation creates nothing).
 	 * A change the worker took but the broker could not complete (a
 	 * port's attach, the store) is rolled back by an apply of the
-	 * previous document.  Worker thread; may block on broker calls; bounded by
-	 * cubicled's --call-timeout (the worker is restarted past it).
+	 * previous document.  Worker thread; may block on broker calls; bounded
+	 * by cubicled's --call-timeout (the worker is restarted past it).
 	 * config is the runtime's, valid during the call only.  A big
 	 * document reaches the worker in several messages (cube.apply then
 	 * cube.entries); the runtime puts it together and calls apply()
