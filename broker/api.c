@@ -391,7 +391,9 @@ on_cube(struct broker *b, struct cube *c, struct cubi_request *q,
 	if (r == CUBI_NEEDS_COPY) {
 		cubi_result__clear(&res);
 		work = cub_val__dup(c->doc);
-		r = cubi_tree__apply(
+		/* In place on the copy: res says what changed, for the
+		 * worker's cube.change. */
+		r = cubi_tree__change(
 		    s->schema, work, rest, q->args, q->body, &res, errv);
 	}
 	if (r)
@@ -464,7 +466,7 @@ on_cube(struct broker *b, struct cube *c, struct cubi_request *q,
 		if ((r = mutating(q, errv)))
 			break;
 		if (res.changed) {
-			r = cube_update(b, c, work, errv);
+			r = cube_change(b, c, work, &res, errv);
 			work = NULL;
 		}
 		break;

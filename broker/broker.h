@@ -139,6 +139,10 @@ struct cube {
 	 * before the change, or nothing (being created or deleted). */
 	struct cub_val *stored_doc;
 	bool stored_absent;
+	/* Changes made off its service's thread (a peer set by a connect of
+	 * another service's cube), sent ahead of its next cube.change;
+	 * cleared by a whole apply (b->state_lock). */
+	struct cub_val *unsent;
 	struct bpfobj *obj;  /* NULL until the worker loads it */
 	struct bport *ports;
 	/* Slow path (slowpath.c): a ring of PKTIN_QUEUE, allocated on the
@@ -222,6 +226,7 @@ struct service {
 	bool hello; /* current worker said hello (set by its thread) */
 	bool transparent; /* its cubes attach; no ports (first hello) */
 	bool ready; /* hello + replay done */
+	bool changes; /* its plugin takes cube.change (from its hello) */
 	/* Sockets. */
 	nng_socket cmd;   /* broker -> worker (REQ, listening) */
 	nng_socket calls; /* worker -> broker (REP, listening) */
@@ -301,6 +306,12 @@ int cube_create(struct broker *b, struct service *svc, const char *name,
     struct cub_val **errv);
 int cube_update(struct broker *b, struct cube *c, struct cub_val *newdoc,
     struct cub_val **errv);
+/*
+ * cube_update() for a request: res is what cubi_tree__change() made of
+ * it on newdoc (NULL: the worker is told the diff of the documents).
+ */
+int cube_change(struct broker *b, struct cube *c, struct cub_val *newdoc,
+    const struct cubi_result *res, struct cub_val **errv);
 int cube_delete(struct broker *b, struct cube *c, struct cub_val **errv);
 /*
  * Lock held: take c out of b->cubes into b->dying (deleted): its name

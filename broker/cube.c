@@ -89,6 +89,7 @@ cube_free(struct cube *c)
 	bpfobj_free(c->obj);
 	cubelog_free(c->log);
 	cub_val__free(c->doc);
+	cub_val__free(c->unsent);
 	free(c->pktq);
 	free(c);
 	return NULL;
@@ -180,18 +181,262 @@ cube_apply_timeout(const struct broker *b, const struct service *s)
 	return t > b->o.call_timeout_ms ? t : b->o.call_timeout_ms;
 }
 
+/*
+ * What the broker sends a worker in one message: well under the wire's
+ * caps (CUB_MSG_MAX, CUB_ELEMS_MAX), so that the frame and the worker's
+ * decode have room.  A document or a change list over it goes in parts.
+ */
+#define PART_BYTES_MAX (1u << 20)
+#define PART_ELEMS_MAX (1u << 15)
+
+/* Roughly what v costs encoded: bytes (an upper bound) and elements. */
+static void
+val_cost(const struct cub_val *v, uint64_t *bytes, uint64_t *elems)
+{
+	uint32_t i;
+
+	*bytes += 9;
+	*elems += 1;
+	switch (v->kind) {
+	case CUB_V_STR:
+		*bytes += v->str.len;
+		break;
+	case CUB_V_BIN:
+		*bytes += v->bin.len;
+		break;
+	case CUB_V_ARRAY:
+		for (i = 0; i < v->arr.len; i++)
+			val_cost(v->arr.items[i], bytes, elems);
+		break;
+	case CUB_V_MAP:
+		for (i = 0; i < v->map.len; i++) {
+			*bytes += 5 + strlen(v->map.items[i].key);
+			*elems += 1;
+			val_cost(v->map.items[i].val, bytes, elems);
+		}
+		break;
+	default:
+		break;
+	}
+}
+
+static bool
+part_full(uint64_t bytes, uint64_t elems)
+{
+	return bytes > PART_BYTES_MAX || elems > PART_ELEMS_MAX;
+}
+
+/* A keyed list in a document: an array of maps (not a leaf-list). */
+static bool
+is_list(const struct cub_val *v)
+{
+	return v->kind == CUB_V_ARRAY && v->arr.len &&
+	       v->arr.items[0]->kind == CUB_V_MAP;
+}
+
+#define DOC_LISTS_MAX 64
+
+struct doc_list {
+	struct cub_val *path; /* words: containers, then the list */
+	const struct cub_val *arr;
+};
+
+/*
+ * The document without its lists (kept in lists[], in document order):
+ * the lists of the cube and of its containers, not those in list entries
+ * (an entry travels whole).  NULL on ENOMEM or past DOC_LISTS_MAX.
+ */
+static struct cub_val *
+doc_skeleton(const struct cub_val *m, const struct cub_val *path,
+    struct doc_list *lists, uint32_t *n)
+{
+	struct cub_val *out = cub_val__map(), *v, *sub;
+	uint32_t i;
+
+	for (i = 0; out && i < m->map.len; i++) {
+		const struct cub_val *x = m->map.items[i].val;
+		const char *k = m->map.items[i].key;
+
+		if (is_list(x) || x->kind == CUB_V_MAP) {
+			sub = cub_val__dup(path);
+			if (!sub || cub_val__push(sub, cub_val__str(k))) {
+				cub_val__free(sub);
+				return cub_val__free(out);
+			}
+		} else {
+			sub = NULL;
+		}
+		if (sub && is_list(x)) {
+			if (*n >= DOC_LISTS_MAX) {
+				cub_val__free(sub);
+				return cub_val__free(out);
+			}
+			lists[(*n)++] = (struct doc_list){sub, x};
+			v = cub_val__array();
+		} else if (sub) {
+			v = doc_skeleton(x, sub, lists, n);
+			cub_val__free(sub);
+		} else {
+			v = cub_val__dup(x);
+		}
+		if (!v || cub_val__set(out, k, v))
+			return cub_val__free(out);
+	}
+	return out;
+}
+
+static int
+part_call(struct broker *b, struct cube *c, const char *method,
+    struct cub_val *p, struct cub_val **errv)
+{
+	struct cub_val *res = NULL;
+	int r;
+
+	r = sup_call(c->svc, method, p, &res, errv, cube_apply_timeout(b, c->svc));
+	cub_val__free(res);
+	return r;
+}
+
+/*
+ * The whole document to the worker (cube.apply).  One that does not fit
+ * one part goes as its skeleton (cube.apply with more) and then its
+ * lists, in parts (cube.entries, the last with last): the worker applies
+ * it when it has all of it, and a refusal at any part is a refused apply.
+ */
+static int
+doc_send(struct broker *b, struct cube *c, const struct cub_val *doc,
+    bool create, struct cub_val **errv)
+{
+	struct doc_list lists[DOC_LISTS_MAX];
+	struct cub_val *p, *skel, *root, *part = NULL;
+	uint64_t bytes = 0, elems = 0, sent = 0;
+	uint32_t n = 0, i, j, msgs = 1;
+	int r = 0;
+
+	val_cost(doc, &bytes, &elems);
+	p = cub_val__map();
+	cub_val__set(p, "cube", cub_val__str(c->name));
+	cub_val__set(p, "create", cub_val__bool(create));
+	if (!part_full(bytes, elems)) {
+		cub_val__set(p, "config", cub_val__dup(doc));
+		return part_call(b, c, CUB_M_CUBE_APPLY, p, errv);
+	}
+	root = cub_val__array();
+	skel = root ? doc_skeleton(doc, root, lists, &n) : NULL;
+	cub_val__free(root);
+	if (!skel || !n) {
+		for (i = 0; i < n; i++)
+			cub_val__free(lists[i].path);
+		cub_val__free(skel);
+		cub_val__free(p);
+		*errv = cub_err_val(skel ? CUB_E_TOOBIG : CUB_E_INTERNAL,
+		    skel ? "cube '%s': its document is over a message and "
+			   "has no list to send in parts"
+			 : "cube '%s': out of memory, or more than %d lists",
+		    c->name, DOC_LISTS_MAX);
+		return skel ? -EMSGSIZE : -ENOMEM;
+	}
+	cub_val__set(p, "config", skel);
+	cub_val__set(p, "more", cub_val__bool(true));
+	r = part_call(b, c, CUB_M_CUBE_APPLY, p, errv);
+	for (i = 0; !r && i < n; i++) {
+		const struct cub_val *arr = lists[i].arr;
+
+		for (j = 0; !r && j < arr->arr.len;) {
+			bytes = elems = 0;
+			part = cub_val__array();
+			while (part && j < arr->arr.len &&
+			       (!part->arr.len || !part_full(bytes, elems))) {
+				val_cost(arr->arr.items[j], &bytes, &elems);
+				if (cub_val__push(part,
+					cub_val__dup(arr->arr.items[j])))
+					part = NULL;
+				j++;
+			}
+			if (!part) {
+				*errv = cub_err_val(
+				    CUB_E_INTERNAL, "out of memory");
+				r = -ENOMEM;
+				break;
+			}
+			sent += part->arr.len;
+			p = cub_val__map();
+			cub_val__set(p, "cube", cub_val__str(c->name));
+			cub_val__set(p, "path", cub_val__dup(lists[i].path));
+			cub_val__set(p, "entries", part);
+			cub_val__set(p, "last",
+			    cub_val__bool(i + 1 == n && j == arr->arr.len));
+			r = part_call(b, c, CUB_M_CUBE_ENTRIES, p, errv);
+			msgs++;
+		}
+	}
+	for (i = 0; i < n; i++)
+		cub_val__free(lists[i].path);
+	if (!r)
+		log_info("cube '%s': document sent in %u messages (%llu list "
+			 "entries in %u lists)",
+		    c->name, msgs, (unsigned long long)sent, n);
+	return r;
+}
+
+/*
+ * A change list to the worker (cube.change), in parts under the caps, the
+ * last with last: the worker hands the plugin all of it at once.
+ */
+static int
+changes_send(struct broker *b, struct cube *c, const struct cub_val *changes,
+    struct cub_val **errv)
+{
+	struct cub_val *p, *part;
+	uint64_t bytes, elems;
+	uint32_t j = 0, msgs = 0;
+	int r = 0;
+
+	while (!r && j < changes->arr.len) {
+		bytes = elems = 0;
+		part = cub_val__array();
+		while (part && j < changes->arr.len &&
+		       (!part->arr.len || !part_full(bytes, elems))) {
+			val_cost(changes->arr.items[j], &bytes, &elems);
+			if (cub_val__push(
+				part, cub_val__dup(changes->arr.items[j])))
+				part = NULL;
+			j++;
+		}
+		if (!part) {
+			*errv = cub_err_val(CUB_E_INTERNAL, "out of memory");
+			return -ENOMEM;
+		}
+		p = cub_val__map();
+		cub_val__set(p, "cube", cub_val__str(c->name));
+		cub_val__set(p, "changes", part);
+		cub_val__set(p, "last", cub_val__bool(j == changes->arr.len));
+		r = part_call(b, c, CUB_M_CUBE_CHANGE, p, errv);
+		msgs++;
+	}
+	if (!r && msgs > 1)
+		log_info("cube '%s': %u changes sent in %u messages", c->name,
+		    changes->arr.len, msgs);
+	return r;
+}
+
 int
 cube_sync(struct broker *b, struct cube *c, bool create, struct cub_val **errv)
 {
-	struct cub_val *p = cub_val__map(), *res = NULL;
+	/* A transparent cube's document carries its attach point's
+	 * parameters (tcube_config), a copy; any other goes as it is. */
+	struct cub_val *tdoc = c->tp ? tcube_config(b, c) : NULL;
 	int r;
 
-	cub_val__set(p, "cube", cub_val__str(c->name));
-	cub_val__set(p, "config", tcube_config(b, c));
-	cub_val__set(p, "create", cub_val__bool(create));
-	r = sup_call(c->svc, CUB_M_CUBE_APPLY, p, &res, errv,
-	    cube_apply_timeout(b, c->svc));
-	cub_val__free(res);
+	if (c->tp && !tdoc) {
+		*errv = cub_err_val(CUB_E_INTERNAL, "out of memory");
+		return -ENOMEM;
+	}
+	r = doc_send(b, c, tdoc ? tdoc : c->doc, create, errv);
+	cub_val__free(tdoc);
+
+	if (!r) /* the worker has all of it */
+		c->unsent = cub_val__free(c->unsent);
 	if (!r && !c->obj) {
 		*errv = cub_err_val(CUB_E_REFUSED,
 		    "service '%s' did not load a program for cube '%s'",
@@ -570,11 +815,100 @@ ports_gone(struct broker *b, struct cube *c, const struct cub_val *old)
 		log_errno(r, "cube '%s': saving the unpeered ports", c->name);
 }
 
+/*
+ * The worker told of a change: with change(), the change list (from the
+ * tree engine's res, or the diff of the two documents); without, the whole
+ * new document.  *changes is what was sent (for a rollback), or NULL.
+ */
+static int
+worker_change(struct broker *b, struct cube *c, const struct cub_val *old,
+    const struct cubi_result *res, struct cub_val **changes,
+    struct cub_val **errv)
+{
+	struct cub_val *all;
+	uint32_t i;
+	int r;
+
+	*changes = NULL;
+	if (!c->svc->changes)
+		return cube_sync(b, c, false, errv);
+	r = res ? cubi_tree__changes(res, changes)
+		: cubi_tree__diff(c->svc->schema, old, c->doc, changes);
+	if (r) {
+		*errv = cub_err_val(CUB_E_INTERNAL, "out of memory");
+		return r;
+	}
+	if (!c->unsent || !c->unsent->arr.len)
+		return changes_send(b, c, *changes, errv);
+	/* What the worker was not told yet goes first. */
+	all = cub_val__dup(c->unsent);
+	for (i = 0; all && i < (*changes)->arr.len; i++)
+		if (cub_val__push(all, cub_val__dup((*changes)->arr.items[i])))
+			all = NULL;
+	if (!all) {
+		*errv = cub_err_val(CUB_E_INTERNAL, "out of memory");
+		return -ENOMEM;
+	}
+	r = changes_send(b, c, all, errv);
+	cub_val__free(all);
+	if (!r)
+		c->unsent = cub_val__free(c->unsent);
+	return r;
+}
+
+/* A change the worker is not told of now (off its service's thread). */
+static void
+unsent_add(struct cube *c, const struct cub_val *old)
+{
+	struct cub_val *d = NULL;
+	uint32_t i;
+
+	if (!c->svc->changes)
+		return;
+	if (!c->unsent)
+		c->unsent = cub_val__array();
+	if (!c->unsent || cubi_tree__diff(c->svc->schema, old, c->doc, &d)) {
+		log_err("cube '%s': out of memory keeping a change for its "
+			"worker",
+		    c->name);
+		return;
+	}
+	for (i = 0; i < d->arr.len; i++)
+		cub_val__push(c->unsent, cub_val__dup(d->arr.items[i]));
+	cub_val__free(d);
+}
+
+/* Back to the previous configuration after the worker took a change. */
+static int
+worker_unchange(struct broker *b, struct cube *c,
+    const struct cub_val *changes, struct cub_val **errv)
+{
+	struct cub_val *inv;
+	int r;
+
+	if (!c->svc->changes || !changes)
+		return cube_sync(b, c, false, errv);
+	if (!(inv = cubi_changes__invert(changes))) {
+		*errv = cub_err_val(CUB_E_INTERNAL, "out of memory");
+		return -ENOMEM;
+	}
+	r = changes_send(b, c, inv, errv);
+	cub_val__free(inv);
+	return r;
+}
+
 int
 cube_update(struct broker *b, struct cube *c, struct cub_val *newdoc,
     struct cub_val **errv)
 {
-	struct cub_val *old = c->doc, *e2 = NULL;
+	return cube_change(b, c, newdoc, NULL, errv);
+}
+
+int
+cube_change(struct broker *b, struct cube *c, struct cub_val *newdoc,
+    const struct cubi_result *res, struct cub_val **errv)
+{
+	struct cub_val *old = c->doc, *e2 = NULL, *sent = NULL;
 	bool tell = sup_on_thread(c->svc);
 	int r;
 
@@ -601,12 +935,13 @@ cube_update(struct broker *b, struct cube *c, struct cub_val *newdoc,
 	c->stored_doc = old;
 	/* The new loglevel first: the worker logs the change at it. */
 	cubelog_update(b, c);
-	r = tell ? cube_sync(b, c, false, errv) : 0;
+	r = tell ? worker_change(b, c, old, res, &sent, errv) : 0;
 	c->stored_doc = NULL;
 	if (r) {
 		c->doc = old;
 		cubelog_update(b, c);
 		cub_val__free(newdoc);
+		cub_val__free(sent);
 		/* The worker refused (or died): it still runs the old doc. */
 		return r;
 	}
@@ -630,13 +965,17 @@ cube_update(struct broker *b, struct cube *c, struct cub_val *newdoc,
 		c->doc = old;
 		cubelog_update(b, c);
 		cub_val__free(newdoc);
-		if (tell && cube_sync(b, c, false, &e2))
+		if (tell && worker_unchange(b, c, sent, &e2))
 			log_err("cube '%s': rollback to the previous "
 				"configuration failed",
 			    c->name);
 		cub_val__free(e2);
+		cub_val__free(sent);
 		return r;
 	}
+	cub_val__free(sent);
+	if (!tell)
+		unsent_add(c, old);
 	ports_gone(b, c, old);
 	cub_val__free(old);
 	return 0;

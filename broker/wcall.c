@@ -148,6 +148,12 @@ wc_hello(struct service *s, const struct cub_val *p, struct cub_val **res,
 	}
 	__atomic_store_n(&s->netdev_events, netmon_hello_mask(s, nev),
 	    __ATOMIC_RELEASE);
+	{
+		bool changes = false;
+
+		cub_val__as_bool(cub_val__get(p, "change"), &changes);
+		s->changes = changes;
+	}
 	*res = cub_val__map();
 	cub_val__set(*res, "ncpus", cub_val__uint((uint64_t)s->b->ncpus));
 	__atomic_store_n(&s->hello, true, __ATOMIC_RELEASE);

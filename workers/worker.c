@@ -112,6 +112,8 @@ static const struct cub_plugin *
 load_plugin(int fd, const char *path, const char *service)
 {
 	const struct cub_plugin *pl;
+	struct cub_plugin_ops ops;
+	char err[160];
 	void *h;
 
 	h = dlopen(SANDBOX_PLUGIN, RTLD_NOW | RTLD_LOCAL);
@@ -125,10 +127,8 @@ load_plugin(int fd, const char *path, const char *service)
 		log_err("plugin %s: no symbol cub_plugin_entry", path);
 		return NULL;
 	}
-	if (pl->abi != CUB_PLUGIN_ABI || !pl->name || !pl->ops ||
-	    !pl->ops->apply) {
-		log_err("plugin %s: ABI %u, expected %u, or ops missing", path,
-		    pl->abi, CUB_PLUGIN_ABI);
+	if (cubi_plugin__check(pl, NULL, &ops, err, sizeof(err))) {
+		log_err("plugin %s: %s", path, err);
 		return NULL;
 	}
 	if (strcmp(pl->name, service)) {

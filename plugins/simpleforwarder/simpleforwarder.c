@@ -6,8 +6,12 @@
  *
  * The configuration is the cube document: ports[] with name, index (from
  * the broker), peer (the broker's business), action and outport.  apply()
- * writes sf_actions for every port and clears the entries of ports that
- * went away, so it is idempotent and replays after a restart.  The
+ * (a new cube, or the replay after a worker restart) writes sf_actions for
+ * every port and clears the entries of ports that went away, so it is
+ * idempotent.  change() (every request after that) writes only the entries
+ * of the ports a request added, set or deleted, and of the ports that
+ * forward to a port whose index it changed; it checks the whole result on
+ * a copy of its port table before it writes anything.  The
  * counters are schema fields bound to the maps: the broker reads them
  * itself for `show`, without calling this worker.
  */
@@ -24,10 +28,20 @@
 #include "simpleforwarder.skel.h"
 #include "simpleforwarder_shared.h"
 
+/* A port as the worker last wrote it, by index. */
+struct sf_port {
+	char name[CUB_NAME_MAX + 1];
+	char outport[CUB_NAME_MAX + 1];
+	uint32_t action;
+};
+
 struct sf_cube {
 	cub_map actions;
 	cub_map pktins;
 	uint8_t used[CUB_MAX_PORTS]; /* indices written by the last apply */
+	struct sf_port port[CUB_MAX_PORTS];      /* for change(): by index */
+	struct sf_action written[CUB_MAX_PORTS]; /* sf_actions as written */
+	char loglevel[16];
 	uint64_t packet_ins[CUB_MAX_PORTS]; /* delivered to this worker */
 	bool loaded;
 };
@@ -212,6 +226,24 @@ sf_apply(struct cub_cube *cube, const struct cub_val *config, bool create)
 	    (r = cub_map__update_batch(cube, &sf->actions, keys, acts, n, 0)))
 		return r;
 	memcpy(sf->used, used, sizeof(used));
+	/* What change() starts from. */
+	memset(sf->port, 0, sizeof(sf->port));
+	for (i = 0; i < n; i++)
+		sf->written[keys[i]] = acts[i];
+	for (i = 0; ports && ports->kind == CUB_V_ARRAY && i < ports->arr.len;
+	     i++) {
+		const struct cub_val *e = ports->arr.items[i];
+
+		cub_val__as_u64(cub_val__get(e, "index"), &idx);
+		snprintf(sf->port[idx].name, sizeof(sf->port[idx].name), "%s",
+		    cub_val__get_str(e, "name") ?: "");
+		snprintf(sf->port[idx].outport, sizeof(sf->port[idx].outport),
+		    "%s", cub_val__get_str(e, "outport") ?: "");
+		sf->port[idx].action =
+		    action_code(cub_val__get_str(e, "action"));
+	}
+	snprintf(sf->loglevel, sizeof(sf->loglevel), "%s",
+	    cub_val__get_str(config, "loglevel") ?: "INFO");
 	cub_cube__log(cube, CUB_LOG_INFO,
 	    "configuration %s: %u ports, loglevel %s",
 	    create ? "applied (new)" : "changed",
@@ -219,6 +251,144 @@ sf_apply(struct cub_cube *cube, const struct cub_val *config, bool create)
 	    cub_val__get_str(config, "loglevel") ?: "INFO");
 	return 0;
 }
+
+#ifndef SF_NO_ENTRY
+/* The index of the port named name in a port table, or -1. */
+static int
+port_named(const uint8_t *used, const struct sf_port *port, const char *name)
+{
+	uint32_t i;
+
+	for (i = 0; name && *name && i < CUB_MAX_PORTS; i++)
+		if (used[i] && !strcmp(port[i].name, name))
+			return (int)i;
+	return -1;
+}
+
+/* One change of ports[] into the tables; 0 or a refusal. */
+static int
+sf_change_port(struct cub_cube *cube, const struct cub_change *ch,
+    uint8_t *used, struct sf_port *port)
+{
+	const struct cub_val *e =
+	    ch->op == CUB_CHANGE_DEL ? ch->before : ch->after;
+	const char *pname = cub_val__get_str(e, "name");
+	uint64_t idx;
+
+	if (cub_val__as_u64(cub_val__get(e, "index"), &idx) ||
+	    idx >= CUB_MAX_PORTS)
+		return cub_cube__set_error(cube, CUB_E_INTERNAL,
+		    "port '%s' has no valid index", pname ?: "?");
+	if (ch->op == CUB_CHANGE_DEL) {
+		used[idx] = 0;
+		memset(&port[idx], 0, sizeof(port[idx]));
+		return 0;
+	}
+	used[idx] = 1;
+	snprintf(port[idx].name, sizeof(port[idx].name), "%s", pname ?: "");
+	snprintf(port[idx].outport, sizeof(port[idx].outport), "%s",
+	    cub_val__get_str(e, "outport") ?: "");
+	port[idx].action = action_code(cub_val__get_str(e, "action"));
+	return 0;
+}
+
+static int
+sf_change(struct cub_cube *cube, const struct cub_change *changes, uint32_t n)
+{
+	struct sf_cube *sf = cub_cube__priv(cube);
+	struct sf_port *port;
+	uint8_t used[CUB_MAX_PORTS];
+	struct sf_action acts[CUB_MAX_PORTS], want;
+	uint32_t keys[CUB_MAX_PORTS], i, nw = 0, nports = 0;
+	const char *level = NULL, *w0;
+	int r, o;
+
+	port = malloc(sizeof(sf->port));
+	if (!port)
+		return cub_cube__set_error(
+		    cube, CUB_E_INTERNAL, "out of memory");
+	memcpy(port, sf->port, sizeof(sf->port));
+	memcpy(used, sf->used, sizeof(used));
+	/* The new port table, on a copy. */
+	for (i = 0; i < n; i++) {
+		const struct cub_change *ch = &changes[i];
+
+		w0 = ch->path->arr.len ? cub_val__as_str(ch->path->arr.items[0])
+				       : NULL;
+		if (!w0 && ch->op == CUB_CHANGE_SET)
+			level =
+			    cub_val__get_str(ch->after, "loglevel") ?: level;
+		if (!w0 || strcmp(w0, "ports") || ch->path->arr.len != 2)
+			continue;
+		if ((r = sf_change_port(cube, ch, used, port))) {
+			free(port);
+			return r;
+		}
+	}
+	/* Checked whole before anything is written, as apply() does. */
+	for (i = 0; i < CUB_MAX_PORTS; i++) {
+		if (!used[i])
+			continue;
+		nports++;
+		if (port[i].action != SF_FORWARD)
+			continue;
+		if (!port[i].outport[0]) {
+			r = cub_cube__set_error(cube, CUB_E_MISSING,
+			    "port '%s': action forward needs outport=<port>",
+			    port[i].name);
+			free(port);
+			return r;
+		}
+		if (port_named(used, port, port[i].outport) < 0) {
+			r = cub_cube__set_error(cube, CUB_E_NOTFOUND,
+			    "port '%s': outport '%s' is not a port of cube "
+			    "'%s'",
+			    port[i].name, port[i].outport,
+			    cub_cube__name(cube));
+			free(port);
+			return r;
+		}
+	}
+	/* Only the entries that differ from what is written: the ports
+	 * changed, and those forwarding to a port whose index changed. */
+	for (i = 0; i < CUB_MAX_PORTS; i++) {
+		memset(&want, 0, sizeof(want));
+		if (used[i]) {
+			want.action = port[i].action;
+			o = port_named(used, port, port[i].outport);
+			want.outport = want.action == SF_FORWARD && o >= 0
+					   ? (uint32_t)o
+					   : 0;
+		}
+		if (!memcmp(&want, &sf->written[i], sizeof(want)))
+			continue;
+		keys[nw] = i;
+		acts[nw++] = want;
+	}
+	if (nw && (r = cub_map__update_batch(
+		       cube, &sf->actions, keys, acts, nw, 0))) {
+		/* Not atomic: put back what may have been written. */
+		for (i = 0; i < nw; i++)
+			acts[i] = sf->written[keys[i]];
+		cub_map__update_batch(cube, &sf->actions, keys, acts, nw, 0);
+		free(port);
+		return r;
+	}
+	for (i = 0; i < nw; i++)
+		sf->written[keys[i]] = acts[i];
+	memcpy(sf->port, port, sizeof(sf->port));
+	memcpy(sf->used, used, sizeof(used));
+	free(port);
+	if (level)
+		snprintf(sf->loglevel, sizeof(sf->loglevel), "%s", level);
+	cub_cube__log(cube, CUB_LOG_INFO,
+	    "configuration changed: %u ports, loglevel %s (%u change%s, %u "
+	    "map entr%s written)",
+	    nports, sf->loglevel, n, n == 1 ? "" : "s", nw,
+	    nw == 1 ? "y" : "ies");
+	return 0;
+}
+#endif /* SF_NO_ENTRY */
 
 /* The policy: what the broker lets this service load. */
 #define SF_POLICY                                                              \
@@ -250,6 +420,7 @@ sf_packet_in(struct cub_cube *cube, uint32_t port, const void *data, size_t len)
 static const struct cub_plugin_ops sf_ops = {
     .apply = sf_apply,
     .packet_in = sf_packet_in,
+    .change = sf_change,
 };
 
 const struct cub_plugin cub_plugin_entry = {
@@ -260,5 +431,6 @@ const struct cub_plugin cub_plugin_entry = {
     .schema = sf_schema,
     .ops = &sf_ops,
     .policy = SF_POLICY,
+    CUB_PLUGIN_SIZES,
 };
 #endif /* SF_NO_ENTRY */

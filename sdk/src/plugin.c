@@ -6,6 +6,7 @@
  * single-threaded, so no locking.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,19 +39,95 @@ struct cub_cube {
 };
 
 static struct {
-	const struct cub_plugin *pl;
+	const struct cub_plugin *pl; /* &desc */
+	struct cub_plugin desc;      /* the plugin's, up to its sz */
+	struct cub_plugin_ops ops;   /* the plugin's, up to its ops_sz */
 	nng_socket calls;
 	uint32_t msgid;
 	uint32_t ncpus;
 	struct cub_cube *cubes;
 } w;
 
+/* The ops an ABI 2 plugin has: up to packet_in. */
+#define OPS_ABI2_SZ offsetof(struct cub_plugin_ops, change)
+/* The descriptor of an ABI 2 plugin: up to policy. */
+#define PLUGIN_ABI2_SZ offsetof(struct cub_plugin, netdev_events)
+/*
+ * An ABI 3 plugin that left its sizes 0: ABI 3 as first released, the
+ * structs of this header.  A field or op added later changes neither
+ * (CUB_PLUGIN_SIZES is how a plugin says it has them).
+ */
+#define PLUGIN_ABI3_SZ (offsetof(struct cub_plugin, ops_sz) + sizeof(size_t))
+#define OPS_ABI3_SZ                                                            \
+	(offsetof(struct cub_plugin_ops, netdev_event) + sizeof(void *))
+
+static bool
+tail_zero(const void *p, size_t from, size_t to)
+{
+	const uint8_t *b = p;
+
+	for (; from < to; from++)
+		if (b[from])
+			return false;
+	return true;
+}
+
+int
+cubi_plugin__check(const struct cub_plugin *pl, struct cub_plugin *desc,
+    struct cub_plugin_ops *ops, char *err, size_t errlen)
+{
+	size_t sz = PLUGIN_ABI2_SZ, ops_sz = OPS_ABI2_SZ;
+
+	if (!pl || pl->abi < CUB_PLUGIN_ABI_MIN || pl->abi > CUB_PLUGIN_ABI) {
+		snprintf(err, errlen, "plugin ABI %u, expected %u to %u",
+		    pl ? pl->abi : 0, CUB_PLUGIN_ABI_MIN, CUB_PLUGIN_ABI);
+		return -EINVAL;
+	}
+	if (pl->abi >= 3) {
+		sz = pl->sz ?: PLUGIN_ABI3_SZ;
+		ops_sz = pl->ops_sz ?: OPS_ABI3_SZ;
+	}
+	if (sz < PLUGIN_ABI2_SZ || sz > 65536 ||
+	    (sz > sizeof(*pl) && !tail_zero(pl, sizeof(*pl), sz))) {
+		snprintf(err, errlen,
+		    "plugin descriptor of %zu bytes: this worker knows %zu "
+		    "and refuses fields it does not know",
+		    sz, sizeof(*pl));
+		return -EINVAL;
+	}
+	if (!pl->name || !pl->ops || ops_sz < OPS_ABI2_SZ || ops_sz > 65536) {
+		snprintf(err, errlen, "plugin ops missing or of %zu bytes",
+		    ops_sz);
+		return -EINVAL;
+	}
+	if (ops_sz > sizeof(*ops) && !tail_zero(pl->ops, sizeof(*ops), ops_sz)) {
+		snprintf(err, errlen,
+		    "plugin ops of %zu bytes: this worker knows %zu and "
+		    "refuses ops it does not know",
+		    ops_sz, sizeof(*ops));
+		return -EINVAL;
+	}
+	memset(ops, 0, sizeof(*ops));
+	memcpy(ops, pl->ops, ops_sz < sizeof(*ops) ? ops_sz : sizeof(*ops));
+	if (desc) {
+		memset(desc, 0, sizeof(*desc));
+		memcpy(desc, pl, sz < sizeof(*desc) ? sz : sizeof(*desc));
+	}
+	if (!ops->apply) {
+		snprintf(err, errlen, "plugin has no apply op");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int
 cubi_worker__init(const struct cub_plugin *pl, nng_socket calls)
 {
-	if (!pl || pl->abi != CUB_PLUGIN_ABI || !pl->ops || !pl->ops->apply)
+	char err[160];
+
+	if (cubi_plugin__check(pl, &w.desc, &w.ops, err, sizeof(err)))
 		return -EINVAL;
-	w.pl = pl;
+	w.pl = &w.desc;
 	w.calls = calls;
 	w.ncpus = 1;
 	return 0;
@@ -102,6 +179,8 @@ cubi_worker__hello(char *err, size_t errlen)
 		    cub_val__uint(w.pl->apply_timeout_ms));
 	if (w.pl->flags & CUB_PLUGIN_F_TRANSPARENT)
 		cub_val__set(p, "transparent", cub_val__bool(true));
+	/* Requests reach it as changes (cube.change), not documents. */
+	cub_val__set(p, "change", cub_val__bool(w.ops.change != NULL));
 	r = call(CUB_M_HELLO, p, &res, &errv);
 	if (r) {
 		cub_err_parse(errv, &msg);
@@ -572,7 +651,7 @@ netdev_queue(const struct cub_val *p)
 static bool
 netdev_next(void)
 {
-	const struct cub_plugin_ops *ops = w.pl->ops;
+	const struct cub_plugin_ops *ops = &w.ops;
 	struct wnev *q;
 	struct cub_cube *c;
 
@@ -601,17 +680,311 @@ op_error(struct cub_cube *c, int r, const char *what)
 	    w.pl->name, what, strerror(-r));
 }
 
+/*
+ * A document in several messages (cube.apply with more, then cube.entries
+ * until last), and a change list in several (cube.change until last),
+ * kept per cube until complete.  The broker sends one cube's messages in
+ * order from one thread; a new cube.apply drops what was pending.
+ */
+#define PEND_ENTRIES_MAX (8u << 20) /* entries of one pending document */
+
+struct pend {
+	char name[CUB_NAME_MAX + 1];
+	struct cub_val *doc;     /* cube.apply more: the document so far */
+	bool create;
+	uint64_t entries;
+	struct cub_val *changes; /* cube.change: the changes so far */
+	struct pend *next;
+};
+
+static struct pend *pends;
+
+static struct pend *
+pend_get(const char *name)
+{
+	struct pend *pd;
+
+	for (pd = pends; pd; pd = pd->next)
+		if (!strcmp(pd->name, name))
+			return pd;
+	return NULL;
+}
+
+static struct pend *
+pend_new(const char *name)
+{
+	struct pend *pd = pend_get(name);
+	unsigned n = 0;
+
+	if (pd)
+		return pd;
+	for (pd = pends; pd; pd = pd->next)
+		n++;
+	if (n >= MAX_CUBES || !(pd = calloc(1, sizeof(*pd))))
+		return NULL;
+	snprintf(pd->name, sizeof(pd->name), "%s", name);
+	pd->next = pends;
+	pends = pd;
+	return pd;
+}
+
+static void
+pend_drop(struct pend *pd)
+{
+	struct pend **pp;
+
+	if (!pd)
+		return;
+	for (pp = &pends; *pp; pp = &(*pp)->next)
+		if (*pp == pd) {
+			*pp = pd->next;
+			break;
+		}
+	cub_val__free(pd->doc);
+	cub_val__free(pd->changes);
+	free(pd);
+}
+
+static struct cub_val *
+pend_begin(const char *name, const struct cub_val *config, bool create)
+{
+	struct pend *pd = pend_new(name);
+
+	if (!pd)
+		return cub_err_val(CUB_E_LIMIT,
+		    "worker holds %d pending documents", MAX_CUBES);
+	cub_val__free(pd->doc);
+	pd->entries = 0;
+	pd->create = create;
+	if (!(pd->doc = cub_val__dup(config))) {
+		pend_drop(pd);
+		return cub_err_val(CUB_E_INTERNAL, "out of memory");
+	}
+	return NULL;
+}
+
+/* Appends entries to the list at path (words: containers, then the list)
+ * of the pending document. */
+static struct cub_val *
+pend_entries(struct pend *pd, const struct cub_val *path,
+    const struct cub_val *entries)
+{
+	struct cub_val *node = pd->doc, *next;
+	const char *word;
+	uint32_t i;
+
+	if (!path || path->kind != CUB_V_ARRAY || !path->arr.len ||
+	    path->arr.len > 32 || !entries || entries->kind != CUB_V_ARRAY)
+		return cub_err_val(CUB_E_TYPE,
+		    "cube.entries: 'path' (words) and 'entries' (array) "
+		    "needed");
+	for (i = 0; i < path->arr.len; i++) {
+		if (!(word = cub_val__as_str(path->arr.items[i])))
+			return cub_err_val(
+			    CUB_E_TYPE, "cube.entries: path word %u", i);
+		next = cub_val__get(node, word);
+		if (!next) {
+			if (cub_val__set(node, word,
+				i + 1 == path->arr.len ? cub_val__array()
+						       : cub_val__map()))
+				return cub_err_val(
+				    CUB_E_INTERNAL, "out of memory");
+			next = cub_val__get(node, word);
+		}
+		node = next;
+		if (node->kind != (i + 1 == path->arr.len ? CUB_V_ARRAY
+							  : CUB_V_MAP))
+			return cub_err_val(CUB_E_TYPE,
+			    "cube.entries: '%s' is a %s", word,
+			    cub_val__kind_name(node->kind));
+	}
+	if (pd->entries + entries->arr.len > PEND_ENTRIES_MAX)
+		return cub_err_val(CUB_E_LIMIT,
+		    "cube '%s': a document of more than %u entries",
+		    pd->name, PEND_ENTRIES_MAX);
+	for (i = 0; i < entries->arr.len; i++)
+		if (cub_val__push(node, cub_val__dup(entries->arr.items[i])))
+			return cub_err_val(CUB_E_INTERNAL, "out of memory");
+	pd->entries += entries->arr.len;
+	return NULL;
+}
+
+/* apply(): a new cube object when there is none; errv or NULL. */
+static struct cub_val *
+apply_doc(const char *name, struct cub_cube *c, const struct cub_val *config,
+    bool create)
+{
+	const struct cub_plugin_ops *ops = &w.ops;
+	struct cub_val *errv;
+	bool fresh = false;
+	int old_level, r;
+	unsigned n = 0;
+
+	if (!c) {
+		for (c = w.cubes; c; c = c->next)
+			n++;
+		if (n >= MAX_CUBES)
+			return cub_err_val(
+			    CUB_E_LIMIT, "worker holds %d cubes", MAX_CUBES);
+		c = calloc(1, sizeof(*c));
+		if (c)
+			c->priv = calloc(1, w.pl->cube_size ?: 1);
+		if (!c || !c->priv) {
+			free(c);
+			return cub_err_val(CUB_E_INTERNAL, "out of memory");
+		}
+		snprintf(c->name, sizeof(c->name), "%s", name);
+		c->next = w.cubes;
+		w.cubes = c;
+		fresh = true;
+	}
+	/* The apply logs at the level it brings; a refusal keeps the old
+	 * one, like the rest of the configuration. */
+	old_level = c->loglevel;
+	c->loglevel = config_loglevel(config);
+	r = ops->apply(c, config, create || fresh);
+	if (!r)
+		return NULL;
+	c->loglevel = old_level;
+	errv = op_error(c, r, "apply");
+	if (fresh) {
+		if (ops->destroy)
+			ops->destroy(c);
+		cube_drop(c);
+	}
+	return errv;
+}
+
+#define CHANGES_MAX (4u << 20) /* changes of one request */
+
+/* Checks change i of the wire's list into *out (pointing into it). */
+static struct cub_val *
+change_parse(const struct cub_val *e, uint32_t i, struct cub_change *out)
+{
+	const char *op = cub_val__get_str(e, "op");
+	const struct cub_val *path = cub_val__get(e, "path");
+	uint64_t idx;
+	uint32_t j;
+
+	memset(out, 0, sizeof(*out));
+	out->index = -1;
+	if (!op || !strcmp(op, "")) {
+		return cub_err_val(CUB_E_TYPE, "change %u: no op", i);
+	} else if (!strcmp(op, "add")) {
+		out->op = CUB_CHANGE_ADD;
+	} else if (!strcmp(op, "set")) {
+		out->op = CUB_CHANGE_SET;
+	} else if (!strcmp(op, "del")) {
+		out->op = CUB_CHANGE_DEL;
+	} else {
+		return cub_err_val(CUB_E_INVAL,
+		    "change %u: op '%.16s' is not add, set or del", i, op);
+	}
+	if (!path || path->kind != CUB_V_ARRAY)
+		return cub_err_val(CUB_E_TYPE, "change %u: path is no array", i);
+	for (j = 0; j < path->arr.len; j++)
+		if (path->arr.items[j]->kind != CUB_V_STR)
+			return cub_err_val(
+			    CUB_E_TYPE, "change %u: path word %u", i, j);
+	out->path = path;
+	out->before = cub_val__get(e, "old");
+	out->after = cub_val__get(e, "new");
+	if ((out->before && out->before->kind != CUB_V_MAP) ||
+	    (out->after && out->after->kind != CUB_V_MAP) ||
+	    (out->op != CUB_CHANGE_ADD && !out->before) ||
+	    (out->op != CUB_CHANGE_DEL && !out->after))
+		return cub_err_val(CUB_E_TYPE,
+		    "change %u (%s): old and new must be maps as the op "
+		    "needs",
+		    i, op);
+	if (!cub_val__as_u64(cub_val__get(e, "index"), &idx) &&
+	    idx <= INT32_MAX)
+		out->index = (int64_t)idx;
+	return NULL;
+}
+
+/* The cube's loglevel as a change of its root leaves it. */
+static int
+changes_loglevel(const struct cub_change *ch, uint32_t n, int level)
+{
+	uint32_t i;
+
+	for (i = 0; i < n; i++)
+		if (ch[i].op == CUB_CHANGE_SET && !ch[i].path->arr.len &&
+		    cub_val__get(ch[i].after, "loglevel"))
+			level = config_loglevel(ch[i].after);
+	return level;
+}
+
+/* cube.change: keep the changes until last, then hand them over. */
+static struct cub_val *
+change_take(struct cub_cube *c, const struct cub_val *changes, bool last)
+{
+	struct cub_change *ch = NULL;
+	struct cub_val *errv = NULL, *all;
+	struct pend *pd = pend_get(c->name);
+	uint32_t i, n;
+	int old_level, r;
+
+	if (pd && !pd->changes && last)
+		pd = NULL; /* a document pending: not ours to drop */
+
+	if (!w.ops.change)
+		return cub_err_val(CUB_E_NOMETHOD,
+		    "service '%s' takes documents (cube.apply), not changes",
+		    w.pl->name);
+	if (!changes || changes->kind != CUB_V_ARRAY)
+		return cub_err_val(CUB_E_TYPE, "'changes' is no array");
+	if (!last || (pd && pd->changes)) {
+		if (!pd && !(pd = pend_new(c->name)))
+			return cub_err_val(CUB_E_LIMIT, "too many pending");
+		if (!pd->changes && !(pd->changes = cub_val__array()))
+			return cub_err_val(CUB_E_INTERNAL, "out of memory");
+		if (pd->changes->arr.len + changes->arr.len > CHANGES_MAX) {
+			pend_drop(pd);
+			return cub_err_val(CUB_E_LIMIT,
+			    "cube '%s': more than %u changes in one request",
+			    c->name, CHANGES_MAX);
+		}
+		for (i = 0; i < changes->arr.len; i++)
+			if (cub_val__push(pd->changes,
+				cub_val__dup(changes->arr.items[i]))) {
+				pend_drop(pd);
+				return cub_err_val(
+				    CUB_E_INTERNAL, "out of memory");
+			}
+		if (!last)
+			return NULL;
+	}
+	all = pd && pd->changes ? pd->changes : (struct cub_val *)changes;
+	n = all->arr.len;
+	if (n && !(ch = calloc(n, sizeof(*ch))))
+		errv = cub_err_val(CUB_E_INTERNAL, "out of memory");
+	for (i = 0; !errv && i < n; i++)
+		errv = change_parse(all->arr.items[i], i, &ch[i]);
+	if (!errv && n) {
+		old_level = c->loglevel;
+		c->loglevel = changes_loglevel(ch, n, c->loglevel);
+		if ((r = w.ops.change(c, ch, n))) {
+			c->loglevel = old_level;
+			errv = op_error(c, r, "change");
+		}
+	}
+	free(ch);
+	if (pd)
+		pend_drop(pd);
+	return errv;
+}
+
 void
 cubi_worker__dispatch(
     const struct cub_rpc *rpc, struct cub_val **result, struct cub_val **errv)
 {
-	const struct cub_plugin_ops *ops = w.pl->ops;
+	const struct cub_plugin_ops *ops = &w.ops;
 	const struct cub_val *p = rpc->params;
 	const char *name = cub_val__get_str(p, "cube");
 	struct cub_cube *c;
-	bool create = false, fresh = false;
-	int old_level;
-	unsigned n = 0;
+	bool create = false;
 	int r;
 
 	*result = NULL;
@@ -638,48 +1011,50 @@ cubi_worker__dispatch(
 	}
 	if (!strcmp(rpc->method, CUB_M_CUBE_APPLY)) {
 		const struct cub_val *config = cub_val__get(p, "config");
+		bool more = false;
 
 		cub_val__as_bool(cub_val__get(p, "create"), &create);
+		cub_val__as_bool(cub_val__get(p, "more"), &more);
 		if (!config || config->kind != CUB_V_MAP) {
 			*errv = cub_err_val(CUB_E_TYPE, "'config' missing");
 			return;
 		}
-		if (!c) {
-			for (c = w.cubes; c; c = c->next)
-				n++;
-			if (n >= MAX_CUBES) {
-				*errv = cub_err_val(CUB_E_LIMIT,
-				    "worker holds %d cubes", MAX_CUBES);
-				return;
-			}
-			c = calloc(1, sizeof(*c));
-			if (c)
-				c->priv = calloc(1, w.pl->cube_size ?: 1);
-			if (!c || !c->priv) {
-				free(c);
-				*errv = cub_err_val(
-				    CUB_E_INTERNAL, "out of memory");
-				return;
-			}
-			snprintf(c->name, sizeof(c->name), "%s", name);
-			c->next = w.cubes;
-			w.cubes = c;
-			fresh = true;
+		if (more) {
+			/* The document's big lists follow (cube.entries). */
+			if (!(*errv = pend_begin(name, config, create)))
+				*result = cub_val__map();
+			return;
 		}
-		/* The apply logs at the level it brings; a refusal keeps
-		 * the old one, like the rest of the configuration. */
-		old_level = c->loglevel;
-		c->loglevel = config_loglevel(config);
-		r = ops->apply(c, config, create || fresh);
-		if (r) {
-			c->loglevel = old_level;
-			*errv = op_error(c, r, "apply");
-			if (fresh) {
-				if (ops->destroy)
-					ops->destroy(c);
-				cube_drop(c);
-			}
+		pend_drop(pend_get(name));
+		if (!(*errv = apply_doc(name, c, config, create)))
+			*result = cub_val__map();
+		return;
+	}
+	if (!strcmp(rpc->method, CUB_M_CUBE_ENTRIES)) {
+		struct pend *pd = pend_get(name);
+		bool last = false;
+
+		cub_val__as_bool(cub_val__get(p, "last"), &last);
+		if (!pd || !pd->doc) {
+			*errv = cub_err_val(CUB_E_INVAL,
+			    "cube.entries for cube '%s' without a cube.apply "
+			    "that said more",
+			    name);
+			return;
 		}
+		if ((*errv = pend_entries(pd, cub_val__get(p, "path"),
+			 cub_val__get(p, "entries")))) {
+			pend_drop(pd);
+			return;
+		}
+		if (!last) {
+			*result = cub_val__map();
+			return;
+		}
+		*errv = apply_doc(name, c, pd->doc, pd->create);
+		pend_drop(pd);
+		if (!*errv)
+			*result = cub_val__map();
 		return;
 	}
 	if (!c) {
@@ -690,9 +1065,16 @@ cubi_worker__dispatch(
 	cub_val__free(c->err);
 	c->err = NULL;
 	if (!strcmp(rpc->method, CUB_M_CUBE_DESTROY)) {
+		pend_drop(pend_get(name));
 		if (ops->destroy)
 			ops->destroy(c);
 		cube_drop(c);
+	} else if (!strcmp(rpc->method, CUB_M_CUBE_CHANGE)) {
+		bool last = true;
+
+		cub_val__as_bool(cub_val__get(p, "last"), &last);
+		if (!(*errv = change_take(c, cub_val__get(p, "changes"), last)))
+			*result = cub_val__map();
 	} else if (!strcmp(rpc->method, CUB_M_CUBE_SHOW)) {
 		*result = cub_val__map();
 		if (ops->show &&
@@ -818,7 +1200,7 @@ cubi_worker__packet_pending(void)
 void
 cubi_worker__packet_next(void)
 {
-	const struct cub_plugin_ops *ops = w.pl->ops;
+	const struct cub_plugin_ops *ops = &w.ops;
 	struct wpkt *q;
 	struct cub_cube *c;
 

@@ -96,6 +96,12 @@ struct cubi_undo {
 	const struct snode *list; /* UNDO_REMOVE: the list's node */
 	const char *name;         /* UNDO_DROP_KEY: schema-owned name */
 	uint32_t idx;
+	/* What cubi_tree__changes() reports: the addressed node's words
+	 * (owned), its schema node and whether it is a list (an add) or
+	 * one entry of a list. */
+	struct cub_val *path;
+	const struct snode *sn;
+	bool at_list, at_entry;
 };
 
 static void cubi_undo__free(struct cubi_undo *u);
@@ -3883,6 +3889,12 @@ apply_common(const struct cubi_schema *s, struct cub_val *doc,
 	if (!l.pwords)
 		return nomem(errv);
 	r = resolve_and_run(s, doc, words, args, body, res, &l, errv);
+	if (!r && undo && undo->kind != UNDO_NONE) {
+		undo->path = TAKE_PTR(l.pwords);
+		undo->sn = l.n;
+		undo->at_list = l.kind == L_LIST;
+		undo->at_entry = l.kind == L_ENTRY;
+	}
 	cub_val__free(l.pwords);
 	if (r)
 		cubi_result__clear(res);
@@ -3924,6 +3936,7 @@ cubi_undo__free(struct cubi_undo *u)
 	if (!u)
 		return;
 	cub_val__free(u->old);
+	cub_val__free(u->path);
 	free(u);
 }
 
@@ -3960,6 +3973,331 @@ cubi_tree__undo(struct cubi_result *res)
 	res->changed = false;
 	cubi_undo__free(u);
 	return r;
+}
+
+/* ---- change lists ------------------------------------------------------ */
+
+/*
+ * A change list (cubi_tree__changes(), cubi_tree__diff()): one map per
+ * entry-level change, {op, path, old, new, index}.  Each carries one node:
+ * a set the leaf fields of one container or entry (nested lists and
+ * containers are changes of their own), an add or del one whole entry.
+ */
+struct chg {
+	struct cub_val *out; /* the array */
+	bool oom;
+};
+
+/* path + word, a new array; NULL on ENOMEM. */
+static struct cub_val *
+path_plus(const struct cub_val *path, const char *word)
+{
+	struct cub_val *p = path ? cub_val__dup(path) : cub_val__array();
+
+	if (p && cub_val__push(p, cub_val__str(word)))
+		return NULL;
+	return p;
+}
+
+/* The words of entry e of list: path + its keys, as one word. */
+static struct cub_val *
+path_entry(const struct cub_val *path, const struct snode *list,
+    const struct cub_val *e)
+{
+	char kt[PATH_LEN];
+
+	entry_key_text(list, e, kt, sizeof(kt));
+	return path_plus(path, kt);
+}
+
+/* The leaf fields of m (scalars and leaf-lists), copied. */
+static struct cub_val *
+leaves_of(const struct snode *n, const struct cub_val *m)
+{
+	struct cub_val *out = cub_val__map();
+	const struct snode *k;
+	uint32_t i;
+
+	for (i = 0; out && m && m->kind == CUB_V_MAP && i < m->map.len; i++) {
+		k = find_kid(n, m->map.items[i].key);
+		if (k && !is_leaf(k))
+			continue;
+		if (cub_val__set(out, m->map.items[i].key,
+			cub_val__dup(m->map.items[i].val)))
+			out = cub_val__free(out);
+	}
+	return out;
+}
+
+static uint32_t
+leaf_count(const struct snode *n, const struct cub_val *m)
+{
+	const struct snode *k;
+	uint32_t i, c = 0;
+
+	for (i = 0; m && m->kind == CUB_V_MAP && i < m->map.len; i++) {
+		k = find_kid(n, m->map.items[i].key);
+		if (!k || is_leaf(k))
+			c++;
+	}
+	return c;
+}
+
+static bool
+leaves_equal(const struct snode *n, const struct cub_val *a,
+    const struct cub_val *b)
+{
+	const struct cub_val *bv;
+	const struct snode *k;
+	uint32_t i;
+
+	if (leaf_count(n, a) != leaf_count(n, b))
+		return false;
+	for (i = 0; a && a->kind == CUB_V_MAP && i < a->map.len; i++) {
+		k = find_kid(n, a->map.items[i].key);
+		if (k && !is_leaf(k))
+			continue;
+		bv = cub_val__get(b, a->map.items[i].key);
+		if (!bv || !cub_val__equal(bv, a->map.items[i].val))
+			return false;
+	}
+	return true;
+}
+
+/* Appends {op, path, old, new[, index]}; takes path, old and new. */
+static void
+chg_push(struct chg *c, const char *op, struct cub_val *path,
+    struct cub_val *old, struct cub_val *new, int64_t index)
+{
+	struct cub_val *m = cub_val__map();
+
+	if (!m || !path || cub_val__set(m, "op", cub_val__str(op)) ||
+	    cub_val__set(m, "path", TAKE_PTR(path)) ||
+	    (old && cub_val__set(m, "old", TAKE_PTR(old))) ||
+	    (new && cub_val__set(m, "new", TAKE_PTR(new))) ||
+	    (index >= 0 &&
+		cub_val__set(m, "index", cub_val__uint((uint64_t)index))) ||
+	    cub_val__push(c->out, TAKE_PTR(m)))
+		c->oom = true;
+	cub_val__free(m);
+	cub_val__free(path);
+	cub_val__free(old);
+	cub_val__free(new);
+}
+
+static void
+chg_add(struct chg *c, const struct snode *list, const struct cub_val *path,
+    const struct cub_val *e, uint32_t idx)
+{
+	chg_push(c, "add", path_entry(path, list, e), NULL, cub_val__dup(e),
+	    (list->flags & CUB_F_ORDERED) ? (int64_t)idx : -1);
+}
+
+static void
+chg_del(struct chg *c, const struct snode *list, const struct cub_val *path,
+    const struct cub_val *e)
+{
+	chg_push(c, "del", path_entry(path, list, e), cub_val__dup(e), NULL, -1);
+}
+
+/* Finds the entry of arr with e's keys. */
+static bool
+find_like(const struct snode *list, const struct cub_val *arr,
+    const struct cub_val *e, uint32_t *idx)
+{
+	struct cub_val *keys[WORDS_MAX];
+	uint32_t k;
+
+	if (!arr || arr->kind != CUB_V_ARRAY || list->nkeys > WORDS_MAX)
+		return false;
+	for (k = 0; k < list->nkeys; k++)
+		if (!(keys[k] = cub_val__get(e, key_at(list, k)->name)))
+			return false;
+	return find_entry(list, arr, keys, idx);
+}
+
+static void diff_map(struct chg *c, const struct snode *n,
+    const struct cub_val *path, const struct cub_val *old,
+    const struct cub_val *new);
+
+/* Entries gone first (they free what new ones may take), then the rest. */
+static void
+diff_list(struct chg *c, const struct snode *list, const struct cub_val *path,
+    const struct cub_val *old, const struct cub_val *new)
+{
+	struct cub_val *sub;
+	uint32_t i, idx;
+
+	if (old && old->kind != CUB_V_ARRAY)
+		old = NULL;
+	if (new && new->kind != CUB_V_ARRAY)
+		new = NULL;
+	for (i = 0; old && i < old->arr.len && !c->oom; i++)
+		if (!find_like(list, new, old->arr.items[i], &idx))
+			chg_del(c, list, path, old->arr.items[i]);
+	for (i = 0; new && i < new->arr.len && !c->oom; i++) {
+		if (!find_like(list, old, new->arr.items[i], &idx)) {
+			chg_add(c, list, path, new->arr.items[i], i);
+			continue;
+		}
+		if (cub_val__equal(old->arr.items[idx], new->arr.items[i]))
+			continue;
+		sub = path_entry(path, list, new->arr.items[i]);
+		if (!sub) {
+			c->oom = true;
+			break;
+		}
+		diff_map(c, list, sub, old->arr.items[idx], new->arr.items[i]);
+		cub_val__free(sub);
+	}
+}
+
+static void
+diff_map(struct chg *c, const struct snode *n, const struct cub_val *path,
+    const struct cub_val *old, const struct cub_val *new)
+{
+	const struct cub_val *o, *nw;
+	struct cub_val *sub;
+	const struct snode *k;
+	uint32_t i;
+
+	if (!leaves_equal(n, old, new))
+		chg_push(c, "set", cub_val__dup(path), leaves_of(n, old),
+		    leaves_of(n, new), -1);
+	for (i = 0; i < n->nkids && !c->oom; i++) {
+		k = n->kids[i];
+		if (is_leaf(k) || (k->flags & CUB_F_RO))
+			continue;
+		o = cub_val__get(old, k->name);
+		nw = cub_val__get(new, k->name);
+		if ((!o && !nw) || (o && nw && cub_val__equal(o, nw)))
+			continue;
+		if (!(sub = path_plus(path, k->name))) {
+			c->oom = true;
+			break;
+		}
+		if (k->type == CUB_T_LIST)
+			diff_list(c, k, sub, o, nw);
+		else
+			diff_map(c, k, sub, o, nw);
+		cub_val__free(sub);
+	}
+}
+
+static int
+chg_end(struct chg *c, struct cub_val **changes)
+{
+	if (c->oom) {
+		cub_val__free(c->out);
+		return -ENOMEM;
+	}
+	*changes = c->out;
+	return 0;
+}
+
+int
+cubi_tree__changes(const struct cubi_result *res, struct cub_val **changes)
+{
+	const struct cubi_undo *u = res ? res->undo : NULL;
+	struct chg c = {.out = cub_val__array()};
+	const struct cub_val *arr, *e;
+
+	*changes = NULL;
+	if (!c.out)
+		return -ENOMEM;
+	if (!u || !u->path || !u->sn)
+		return chg_end(&c, changes);
+	switch (u->kind) {
+	case UNDO_REMOVE: /* an add into a list that was there */
+		if (u->idx < u->node->arr.len)
+			chg_add(&c, u->list, u->path,
+			    u->node->arr.items[u->idx], u->idx);
+		break;
+	case UNDO_REINSERT: /* a del: the entry's words, then its keys */
+		if (u->at_entry)
+			chg_push(&c, "del", cub_val__dup(u->path),
+			    cub_val__dup(u->old), NULL, -1);
+		else
+			chg_del(&c, u->sn, u->path, u->old);
+		break;
+	case UNDO_SWAP: /* a set: node holds the new fields, old the old */
+		diff_map(&c, u->sn, u->path, u->old, u->node);
+		break;
+	case UNDO_DROP_KEY: /* a container or a list that was absent */
+		arr = cub_val__get(u->node, u->name);
+		if (u->at_list) {
+			e = arr && arr->kind == CUB_V_ARRAY && arr->arr.len
+				? arr->arr.items[0]
+				: NULL;
+			if (e)
+				chg_add(&c, u->sn, u->path, e, 0);
+		} else {
+			diff_map(&c, u->sn, u->path, NULL, arr);
+		}
+		break;
+	default:
+		break;
+	}
+	return chg_end(&c, changes);
+}
+
+int
+cubi_tree__diff(const struct cubi_schema *s, const struct cub_val *old,
+    const struct cub_val *new, struct cub_val **changes)
+{
+	struct chg c = {.out = cub_val__array()};
+	struct cub_val *root = cub_val__array();
+
+	*changes = NULL;
+	if (!c.out || !root || !s) {
+		cub_val__free(c.out);
+		cub_val__free(root);
+		return !s ? -EINVAL : -ENOMEM;
+	}
+	diff_map(&c, s->root, root, old, new);
+	cub_val__free(root);
+	return chg_end(&c, changes);
+}
+
+struct cub_val *
+cubi_changes__invert(const struct cub_val *changes)
+{
+	struct cub_val *out = cub_val__array(), *m, *v;
+	const struct cub_val *e;
+	const char *op;
+	uint32_t i, j;
+
+	for (i = changes && changes->kind == CUB_V_ARRAY ? changes->arr.len : 0;
+	     out && i-- > 0;) {
+		e = changes->arr.items[i];
+		op = cub_val__get_str(e, "op") ?: "";
+		if (!(m = cub_val__map()) ||
+		    cub_val__set(m, "op",
+			cub_val__str(!strcmp(op, "add")   ? "del"
+				     : !strcmp(op, "del") ? "add"
+							  : op))) {
+			cub_val__free(m);
+			return cub_val__free(out);
+		}
+		for (j = 0; j < e->map.len; j++) {
+			const char *k = e->map.items[j].key;
+
+			if (!strcmp(k, "op"))
+				continue;
+			if (!strcmp(k, "old"))
+				k = "new";
+			else if (!strcmp(k, "new"))
+				k = "old";
+			v = cub_val__dup(e->map.items[j].val);
+			if (!v || cub_val__set(m, k, v)) {
+				cub_val__free(m);
+				return cub_val__free(out);
+			}
+		}
+		if (cub_val__push(out, m))
+			return cub_val__free(out);
+	}
+	return out;
 }
 
 int

@@ -183,6 +183,36 @@ int cubi_tree__change(const struct cubi_schema *s, struct cub_val *doc,
 int cubi_tree__undo(struct cubi_result *res);
 
 /*
+ * What a change did, for the worker (cube.change): an array of entry-level
+ * changes, each a map
+ *   {op: "add"|"set"|"del", path: [str], old: map, new: map, index: uint}
+ * path: the words to the node from the cube root (containers and lists by
+ * name, an entry by its keys as one word, a multi-key entry's keys joined
+ * by single spaces, as after= takes them); old: the node before (set, del);
+ * new: after (add, set); index: an add to an ordered list, where the entry
+ * is now.  A set carries the leaf fields (scalars, leaf-lists) of one
+ * container or entry only; its nested lists and containers are changes of
+ * their own, so a set with a body (a --file of many entries) is one change
+ * per entry it adds or changes.  An add or del carries the whole entry.
+ * Deletions come before additions.  Lists of ro fields are not compared.
+ *
+ * cubi_tree__changes(): from the result of cubi_tree__change() (res->undo),
+ * before that undo is used or cleared and while the document is as the
+ * change left it; the cost is that of the node changed, not of the
+ * document.  An empty array when nothing changed.  cubi_tree__diff(): the
+ * same between two documents of one cube (old may be NULL), at the cost of
+ * walking both.  0, or -ENOMEM.  *changes is the caller's.
+ */
+int cubi_tree__changes(const struct cubi_result *res, struct cub_val **changes);
+int cubi_tree__diff(const struct cubi_schema *s, const struct cub_val *old,
+    const struct cub_val *new, struct cub_val **changes);
+/*
+ * The change list that undoes changes: reversed, add and del swapped, old
+ * and new swapped.  NULL on ENOMEM.
+ */
+struct cub_val *cubi_changes__invert(const struct cub_val *changes);
+
+/*
  * Help for the service level (`cubicle simpleforwarder ?`): verbs add/show
  * and the cube-level params accepted by add.
  */

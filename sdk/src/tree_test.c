@@ -1423,6 +1423,273 @@ START_TEST(test_change_undo)
 }
 END_TEST
 
+/* ---- change lists (cubi_tree__changes, _diff, _invert) ----------------- */
+
+static const struct cub_field host_fields[] = {
+    {.name = "ip", .type = CUB_T_IPV4, .flags = CUB_F_KEY},
+    {.name = "mac", .type = CUB_T_MAC},
+    {0},
+};
+
+static const struct cub_field zone_fields[] = {
+    {.name = "name", .type = CUB_T_STR, .flags = CUB_F_KEY},
+    {.name = "descr", .type = CUB_T_STR},
+    {.name = "hosts", .type = CUB_T_LIST, .children = host_fields},
+    {0},
+};
+
+static const struct cub_field zones_fields[] = {
+    {.name = "zones", .type = CUB_T_LIST, .children = zone_fields},
+    {0},
+};
+
+/* The path of change i joined by '/', checked against op and path. */
+static const struct cub_val *
+chg_is(const struct cub_val *changes, uint32_t i, const char *op,
+    const char *path)
+{
+	const struct cub_val *c, *p;
+	char buf[512] = "";
+	uint32_t j;
+
+	ck_assert_uint_gt(changes->arr.len, i);
+	c = changes->arr.items[i];
+	ck_assert_str_eq(cub_val__get_str(c, "op"), op);
+	p = cub_val__get(c, "path");
+	ck_assert_ptr_nonnull(p);
+	ck_assert_int_eq(p->kind, CUB_V_ARRAY);
+	for (j = 0; j < p->arr.len; j++)
+		snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), "%s%s",
+		    j ? "/" : "", cub_val__as_str(p->arr.items[j]));
+	ck_assert_str_eq(buf, path);
+	if (!strcmp(op, "add"))
+		ck_assert_ptr_null(cub_val__get(c, "old"));
+	else
+		ck_assert_ptr_nonnull(cub_val__get(c, "old"));
+	if (!strcmp(op, "del"))
+		ck_assert_ptr_null(cub_val__get(c, "new"));
+	else
+		ck_assert_ptr_nonnull(cub_val__get(c, "new"));
+	return c;
+}
+
+/* Runs one change and returns its change list (committed). */
+static struct cub_val *
+changes_of(const struct cubi_schema *s, struct cub_val *doc,
+    struct cub_val *words, struct cub_val *args, struct cub_val *body)
+{
+	struct cub_val *errv = NULL, *changes = NULL;
+	struct cubi_result res;
+	const char *msg = "";
+	int r;
+
+	r = cubi_tree__change(s, doc, words, args, body, &res, &errv);
+	if (errv)
+		cub_err_parse(errv, &msg);
+	ck_assert_msg(r == 0, "change failed: %s", msg);
+	ck_assert_int_eq(cubi_tree__changes(&res, &changes), 0);
+	cubi_result__clear(&res);
+	cub_val__free(words);
+	cub_val__free(args);
+	cub_val__free(body);
+	return changes;
+}
+
+static struct cub_val *
+rule_val(uint32_t id, const char *action)
+{
+	struct cub_val *e = cub_val__map();
+
+	ck_assert_int_eq(cub_val__set(e, "id", cub_val__uint(id)), 0);
+	if (action)
+		ck_assert_int_eq(
+		    cub_val__set(e, "action", cub_val__str(action)), 0);
+	return e;
+}
+
+START_TEST(test_changes_entry)
+{
+	struct cubi_schema *s = schema_of(rule_fields);
+	struct cub_val *doc = new_doc(s, "fw1", NULL, rules_body(100000));
+	struct cub_val *ch, *body, *arr;
+	const struct cub_val *c;
+	struct cubi_result res;
+	struct cub_val *errv = NULL, *w, *a;
+	uint64_t before;
+
+	/* A set on one entry of 100k: one change, its fields before and
+	 * after, found without a scan. */
+	w = W("rules", "777", "set", NULL);
+	a = A("action", "forward", NULL);
+	ck_assert_int_eq(cubi_tree__change(s, doc, w, a, NULL, &res, &errv), 0);
+	before = cubi_tree__key_compares();
+	ck_assert_int_eq(cubi_tree__changes(&res, &ch), 0);
+	ck_assert_uint_lt(cubi_tree__key_compares() - before, 4);
+	cubi_result__clear(&res);
+	cub_val__free(w);
+	cub_val__free(a);
+	ck_assert_uint_eq(ch->arr.len, 1);
+	c = chg_is(ch, 0, "set", "rules/777");
+	ck_assert_str_eq(cub_val__get_str(cub_val__get(c, "old"), "action"), "drop");
+	ck_assert_str_eq(
+	    cub_val__get_str(cub_val__get(c, "new"), "action"), "forward");
+	ck_assert_uint_eq(u64_of(cub_val__get(c, "new"), "id"), 777);
+	cub_val__free(ch);
+
+	/* add, and both spellings of del. */
+	ch = changes_of(s, doc, W("rules", "add", "100000", NULL),
+	    A("action", "forward", NULL), NULL);
+	ck_assert_uint_eq(ch->arr.len, 1);
+	c = chg_is(ch, 0, "add", "rules/100000");
+	ck_assert_str_eq(
+	    cub_val__get_str(cub_val__get(c, "new"), "action"), "forward");
+	ck_assert_ptr_null(cub_val__get(c, "index")); /* not ordered */
+	cub_val__free(ch);
+	ch = changes_of(s, doc, W("rules", "del", "3", NULL), NULL, NULL);
+	ck_assert_uint_eq(ch->arr.len, 1);
+	c = chg_is(ch, 0, "del", "rules/3");
+	ck_assert_uint_eq(u64_of(cub_val__get(c, "old"), "id"), 3);
+	cub_val__free(ch);
+	ch = changes_of(s, doc, W("rules", "4", "del", NULL), NULL, NULL);
+	ck_assert_uint_eq(ch->arr.len, 1);
+	chg_is(ch, 0, "del", "rules/4");
+	cub_val__free(ch);
+
+	/* A set of the cube with a body of many entries: one change per
+	 * entry it adds or changes, none for those it leaves as they were. */
+	body = cub_val__map();
+	arr = cub_val__array();
+	cub_val__push(arr, rule_val(777, "drop"));   /* changed back */
+	cub_val__push(arr, rule_val(778, "drop"));   /* as it was */
+	cub_val__push(arr, rule_val(200000, NULL));  /* new */
+	cub_val__push(arr, rule_val(200001, "forward"));
+	cub_val__set(body, "rules", arr);
+	ch = changes_of(s, doc, W("set", NULL), NULL, body);
+	ck_assert_uint_eq(ch->arr.len, 3);
+	c = chg_is(ch, 0, "set", "rules/777");
+	ck_assert_str_eq(cub_val__get_str(cub_val__get(c, "new"), "action"), "drop");
+	c = chg_is(ch, 1, "add", "rules/200000");
+	ck_assert_str_eq(cub_val__get_str(cub_val__get(c, "new"), "action"), "drop");
+	chg_is(ch, 2, "add", "rules/200001");
+	cub_val__free(ch);
+
+	/* Nothing changed: no undo, an empty list. */
+	w = W("rules", "778", "set", NULL);
+	a = A("action", "drop", NULL);
+	ck_assert_int_eq(cubi_tree__change(s, doc, w, a, NULL, &res, &errv), 0);
+	ck_assert(!res.changed);
+	ck_assert_int_eq(cubi_tree__changes(&res, &ch), 0);
+	ck_assert_uint_eq(ch->arr.len, 0);
+	cubi_result__clear(&res);
+	cub_val__free(ch);
+	cub_val__free(w);
+	cub_val__free(a);
+	cub_val__free(doc);
+	cubi_schema__free(s);
+}
+END_TEST
+
+START_TEST(test_changes_nested)
+{
+	struct cubi_schema *s = schema_of(zones_fields), *rs;
+	struct cub_val *doc = new_doc(s, "z", NULL, NULL), *ch, *body, *arr, *h;
+	struct cub_val *old, *inv, *d;
+	const struct cub_val *c;
+
+	ch = changes_of(s, doc, W("zones", "add", "z1", NULL), NULL, NULL);
+	ck_assert_uint_eq(ch->arr.len, 1); /* the list was absent */
+	chg_is(ch, 0, "add", "zones/z1");
+	cub_val__free(ch);
+	ch = changes_of(s, doc, W("zones", "z1", "hosts", "add", "10.0.0.1", NULL),
+	    A("mac", "02:00:00:00:00:01", NULL), NULL);
+	ck_assert_uint_eq(ch->arr.len, 1);
+	c = chg_is(ch, 0, "add", "zones/z1/hosts/10.0.0.1");
+	ck_assert_str_eq(
+	    cub_val__get_str(cub_val__get(c, "new"), "mac"), "02:00:00:00:00:01");
+	cub_val__free(ch);
+
+	/* A set of an entry with a body: the entry's own fields (without
+	 * its list) as one change, and each nested entry as its own. */
+	old = cub_val__dup(doc);
+	body = cub_val__map();
+	arr = cub_val__array();
+	h = cub_val__map();
+	cub_val__set(h, "ip", cub_val__str("10.0.0.1"));
+	cub_val__set(h, "mac", cub_val__str("02:00:00:00:00:09"));
+	cub_val__push(arr, h);
+	h = cub_val__map();
+	cub_val__set(h, "ip", cub_val__str("10.0.0.2"));
+	cub_val__push(arr, h);
+	cub_val__set(body, "hosts", arr);
+	cub_val__set(body, "descr", cub_val__str("lab"));
+	ch = changes_of(s, doc, W("zones", "z1", "set", NULL), NULL, body);
+	ck_assert_uint_eq(ch->arr.len, 3);
+	c = chg_is(ch, 0, "set", "zones/z1");
+	ck_assert_str_eq(cub_val__get_str(cub_val__get(c, "new"), "descr"), "lab");
+	ck_assert_ptr_null(cub_val__get(cub_val__get(c, "new"), "hosts"));
+	ck_assert_ptr_null(cub_val__get(cub_val__get(c, "old"), "descr"));
+	c = chg_is(ch, 1, "set", "zones/z1/hosts/10.0.0.1");
+	ck_assert_str_eq(
+	    cub_val__get_str(cub_val__get(c, "old"), "mac"), "02:00:00:00:00:01");
+	chg_is(ch, 2, "add", "zones/z1/hosts/10.0.0.2");
+	cub_val__free(ch);
+
+	/* The diff of two whole documents says the same; deletions first. */
+	cub_val__free(changes_of(s, doc,
+	    W("zones", "z1", "hosts", "del", "10.0.0.2", NULL), NULL, NULL));
+	ck_assert_int_eq(cubi_tree__diff(s, old, doc, &d), 0);
+	ck_assert_uint_eq(d->arr.len, 2);
+	chg_is(d, 0, "set", "zones/z1");
+	chg_is(d, 1, "set", "zones/z1/hosts/10.0.0.1");
+	cub_val__free(d);
+	ck_assert_int_eq(cubi_tree__diff(s, doc, old, &d), 0);
+	ck_assert_uint_eq(d->arr.len, 2);
+	cub_val__free(d);
+	cub_val__free(changes_of(s, doc, W("zones", "add", "z2", NULL), NULL, NULL));
+	cub_val__free(changes_of(s, doc, W("zones", "del", "z1", NULL), NULL, NULL));
+	ck_assert_int_eq(cubi_tree__diff(s, old, doc, &d), 0);
+	ck_assert_uint_eq(d->arr.len, 2);
+	chg_is(d, 0, "del", "zones/z1");
+	chg_is(d, 1, "add", "zones/z2");
+	/* Inverted: the way back, in reverse order. */
+	inv = cubi_changes__invert(d);
+	ck_assert_uint_eq(inv->arr.len, 2);
+	chg_is(inv, 0, "del", "zones/z2");
+	chg_is(inv, 1, "add", "zones/z1");
+	ck_assert(cub_val__equal(cub_val__get(inv->arr.items[1], "new"),
+	    cub_val__get(d->arr.items[0], "old")));
+	cub_val__free(inv);
+	cub_val__free(d);
+	cub_val__free(old);
+	cub_val__free(doc);
+	cubi_schema__free(s);
+
+	/* Two keys are one word; a container that was absent is a set
+	 * from nothing. */
+	rs = schema_of(rich_fields);
+	doc = new_doc(rs, "r1", NULL, NULL);
+	ch = changes_of(rs, doc, W("route", "add", "10.0.3.0/24", "10.0.1.2", NULL),
+	    NULL, NULL);
+	chg_is(ch, 0, "add", "route/10.0.3.0/24 10.0.1.2");
+	cub_val__free(ch);
+	cub_val__del(doc, "fdb");
+	ch = changes_of(rs, doc, W("fdb", "set", NULL), A("aging", "10", NULL), NULL);
+	ck_assert_uint_eq(ch->arr.len, 1);
+	c = chg_is(ch, 0, "set", "fdb");
+	ck_assert_uint_eq(u64_of(cub_val__get(c, "new"), "aging"), 10);
+	ck_assert_uint_eq(cub_val__get(c, "old")->map.len, 0);
+	cub_val__free(ch);
+	ch = changes_of(rs, doc, W("set", NULL), A("mtu", "9000", NULL), NULL);
+	ck_assert_uint_eq(ch->arr.len, 1);
+	c = chg_is(ch, 0, "set", "");
+	ck_assert_uint_eq(u64_of(cub_val__get(c, "new"), "mtu"), 9000);
+	ck_assert_ptr_null(cub_val__get(cub_val__get(c, "new"), "route"));
+	cub_val__free(ch);
+	cub_val__free(doc);
+	cubi_schema__free(rs);
+}
+END_TEST
+
 START_TEST(test_actions)
 {
 	struct cubi_schema *s = schema_of(rich_fields);
@@ -2437,6 +2704,8 @@ main(void)
 	tcase_add_test(big, test_list_cap);
 	tcase_add_test(big, test_show_pages);
 	tcase_add_test(big, test_change_undo);
+	tcase_add_test(big, test_changes_entry);
+	tcase_add_test(big, test_changes_nested);
 	suite_add_tcase(s, big);
 
 	types = tcase_create("types");

@@ -14,6 +14,14 @@
 #include "cubicle/plugin.h"
 #include "cubicle/proto.h"
 
+/*
+ * Check the plugin's descriptor (its ABI, its sizes, no ops or fields past
+ * what this worker knows) and copy its ops into *ops, zero past ops_sz,
+ * and (desc not NULL) the descriptor into *desc, zero past its sz.
+ * 0, or -EINVAL with a sentence in err.
+ */
+int cubi_plugin__check(const struct cub_plugin *pl, struct cub_plugin *desc,
+    struct cub_plugin_ops *ops, char *err, size_t errlen);
 /* calls: REQ socket dialed to the broker's worker-<svc>.sock. */
 int cubi_worker__init(const struct cub_plugin *pl, nng_socket calls);
 /* Send hello (schema, policy); 0 or -errno with a message in err. */

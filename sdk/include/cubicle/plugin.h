@@ -6,15 +6,20 @@
  *   const struct cub_plugin cub_plugin_entry = {
  *           .abi = CUB_PLUGIN_ABI, .name = "simpleforwarder",
  *           .cube_size = sizeof(struct sf_cube), .schema = sf_schema,
- *           .ops = &sf_ops, .policy = { ... },
+ *           .ops = &sf_ops, .policy = { ... }, CUB_PLUGIN_SIZES,
  *   };
  *
  * The worker calls the ops from one thread, one at a time; ops may block
  * on calls to the broker (cub_cube__load(), cub_map__*()), which are
- * synchronous.  The broker keeps each cube's configuration: after a
- * worker restart, apply() is called again with create = true for every
- * cube, so apply() must be idempotent and reconcile map contents with the
- * configuration it is given.
+ * synchronous.  The broker keeps each cube's configuration.  A service
+ * sees it whole only when a cube is created and when its worker restarts
+ * (apply() with create = true, "the replay"), so apply() must be
+ * idempotent and reconcile map contents with the configuration it is
+ * given.  Between those, a service that implements change() is handed
+ * what each request changed (struct cub_change); one that does not gets
+ * the whole new document through apply() with create = false, as before
+ * change() existed.  See docs/architecture.md, "The plugin API: changes
+ * and replay".
  */
 #ifndef CUBICLE_PLUGIN_H
 #define CUBICLE_PLUGIN_H
@@ -35,10 +40,15 @@ extern "C" {
 
 /* 2: struct cub_field grew max_items, ref (issue 7's schema types) and
  * counter, so a table built against 1 is read wrongly: the worker refuses
- * it.  3: struct cub_plugin grew netdev_events, apply_timeout_ms and
- * flags, and cub_plugin_ops netdev_event, at their ends, which a
- * descriptor built against 2 lacks (the worker would read past it). */
+ * it.  3: struct cub_plugin grew netdev_events, apply_timeout_ms, flags
+ * and, last, its own size and its ops' size (sz, ops_sz; CUB_PLUGIN_SIZES),
+ * and cub_plugin_ops grew change and netdev_event: ops and fields added at
+ * the end later are found by size, not by a new ABI.  An ABI 2 plugin is
+ * still loaded: its descriptor ends at policy (what follows reads as 0)
+ * and its ops at packet_in.  An ABI 3 plugin's zero sizes mean ABI 3's
+ * sizes as first released. */
 #define CUB_PLUGIN_ABI 3u
+#define CUB_PLUGIN_ABI_MIN 2u
 
 /*
  * cub_plugin.flags.  CUB_PLUGIN_F_TRANSPARENT: the service's
@@ -48,6 +58,35 @@ extern "C" {
  * cub_tdir_tc() for its direction (cube.bpf.h).
  */
 #define CUB_PLUGIN_F_TRANSPARENT 0x1u
+
+
+/*
+ * One entry-level change of a cube's configuration (cube.change): what a
+ * request added, set or deleted.  path is an array of strings, the words
+ * from the cube's root to the node: containers and lists by name, a list
+ * entry by its key (the keys of a multi-key list as one word, joined by
+ * single spaces), e.g. ["ports", "p1"], ["rules", "12"], [] for the cube
+ * itself.  before and after are maps: a set has the leaf fields (scalars
+ * and leaf-lists) of one container or entry, before and after the change,
+ * never its nested lists (their entries are changes of their own); an add
+ * has after, the whole new entry; a del has before, the whole entry gone.
+ * index is an add's position in an ordered list (-1 otherwise).
+ * Framework fields change too (a port's peer, the cube's loglevel): a
+ * service ignores what it does not use.
+ */
+enum cub_change_op {
+	CUB_CHANGE_ADD = 1,
+	CUB_CHANGE_SET = 2,
+	CUB_CHANGE_DEL = 3,
+};
+
+struct cub_change {
+	enum cub_change_op op;
+	const struct cub_val *path;   /* array of str */
+	const struct cub_val *before; /* map; NULL for an add */
+	const struct cub_val *after;  /* map; NULL for a del */
+	int64_t index;                /* ordered list add, else -1 */
+};
 
 struct cub_cube; /* worker-side view of one cube; opaque */
 
@@ -125,10 +164,20 @@ struct cub_bpf_policy {
 struct cub_plugin_ops {
 	/*
 	 * Make the dataplane match config (the whole cube document).  When
-	 * create is true the cube is new to this worker: load its object
-	 * with cub_cube__load().  Return 0, or a negative errno after
+	 * create is true the cube is new to this worker (created, or
+	 * replayed after a worker restart): load its object with
+	 * cub_cube__load().  Return 0, or a negative errno after
 	 * cub_cube__set_error() to refuse the configuration: the broker
-	 * then keeps the previous one.
+	 * then keeps the previous one (a refused creation creates nothing).
+	 * A change the worker took but the broker could not complete (a
+	 * port's attach, the store) is rolled back by an apply of the
+	 * previous document.  Worker thread; may block on broker calls; bounded
+	 * by cubicled's --call-timeout (the worker is restarted past it).
+	 * config is the runtime's, valid during the call only.  A big
+	 * document reaches the worker in several messages (cube.apply then
+	 * cube.entries); the runtime puts it together and calls apply()
+	 * once, with all of it.  With change() implemented, apply() is
+	 * called only with create = true.
 	 */
 	int (*apply)(
 	    struct cub_cube *cube, const struct cub_val *config, bool create);
@@ -155,6 +204,28 @@ struct cub_plugin_ops {
 	 * than it returns are dropped (the worker's log counts them). */
 	void (*packet_in)(
 	    struct cub_cube *cube, uint32_t port, const void *data, size_t len);
+	/*
+	 * ABI 3 (optional): what one request changed, n changes in the
+	 * order the tree engine made them (deletions first).  All or
+	 * nothing: return 0 with the dataplane matching the new
+	 * configuration, or refuse (a negative errno after
+	 * cub_cube__set_error()) with the dataplane as it was.  The broker
+	 * then undoes the change in its tree and sends nothing more: the
+	 * contract is that change() checks everything it needs before it
+	 * writes a map, and undoes what it wrote when a map call fails.  A
+	 * change taken but not completed by the broker (a port's attach,
+	 * the store) is rolled back by a second call with the inverse
+	 * changes (reversed; add and del, before and after swapped).
+	 * Worker thread, one call at a time, after the cube's apply(create);
+	 * may block on broker calls; bounded by --call-timeout (or the
+	 * service's apply_timeout_ms).  changes
+	 * and everything they point to are the runtime's, valid during the
+	 * call only (copy what you keep).  A request that changes many
+	 * entries (a set with a body of 20k) is one call with n = 20k, even
+	 * when it reached the worker in several messages.
+	 */
+	int (*change)(struct cub_cube *cube, const struct cub_change *changes,
+	    uint32_t n);
 	/*
 	 * A netdev event the plugin asked for (cub_plugin.netdev_events).
 	 * Worker thread, between the broker's requests, like packet_in; ev
@@ -187,7 +258,16 @@ struct cub_plugin {
 	uint32_t apply_timeout_ms;
 	/* CUB_PLUGIN_F_*. */
 	uint32_t flags;
+	/* ABI 3: sizeof(struct cub_plugin) and sizeof(*ops) as the plugin
+	 * was built (CUB_PLUGIN_SIZES); 0 = as ABI 3 first was.  The worker reads
+	 * no op past ops_sz, and refuses a plugin whose ops past its own
+	 * struct cub_plugin_ops are not NULL (ops it does not know). */
+	size_t sz;
+	size_t ops_sz;
 };
+
+#define CUB_PLUGIN_SIZES                                                       \
+	.sz = sizeof(struct cub_plugin), .ops_sz = sizeof(struct cub_plugin_ops)
 
 /* Accessors; valid for the life of the cube. */
 const char *cub_cube__name(const struct cub_cube *cube);

@@ -118,6 +118,16 @@ int cub_rpc__encode_notify(
 
 /* B: reconcile (or create) cube state: {cube, config, create: bool}. */
 #define CUB_M_CUBE_APPLY "cube.apply"
+/* B: the rest of a cube.apply that said more: true, the entries of one
+ * list of the document (path: the words to it), in order, in as many
+ * messages as the caps need: {cube, path: [str], entries: [map], last};
+ * the worker applies the whole document on last (docs/architecture.md,
+ * "The plugin API: changes and replay"). */
+#define CUB_M_CUBE_ENTRIES "cube.entries"
+/* B: what one request changed, to a service with change():
+ * {cube, changes: [{op, path, old, new, index}], last}; a long list in
+ * several messages, handed over on last (true when absent). */
+#define CUB_M_CUBE_CHANGE "cube.change"
 /* B: the cube is being deleted: {cube}. */
 #define CUB_M_CUBE_DESTROY "cube.destroy"
 /* B: read-only overlay for show: {cube, config} -> overlay map. */
