@@ -335,17 +335,32 @@ static const char *const role_names[] = {
     [ROLE_GATEWAY] = "gateway",
 };
 
-/* The request's words, for messages: "sf1 ports p1 set". */
+/* The request's words and string args, for messages (the words are
+ * names and keywords; values are printable, or shown as '?'):
+ * "sf1 ports p1 set action=drop". */
 static void
 words_text(const struct cubi_request *q, char *buf, size_t len)
 {
-	size_t n = 0;
+	const struct cub_val *v;
+	size_t n = 0, k;
 	uint32_t i;
 
 	buf[0] = '\0';
 	for (i = 0; i < q->words->arr.len && n + 1 < len; i++)
 		n += (size_t)snprintf(buf + n, len - n, "%s%s", i ? " " : "",
 		    word(q, i));
+	for (i = 0; q->args && i < q->args->map.len && n + 1 < len; i++) {
+		v = q->args->map.items[i].val;
+		n += (size_t)snprintf(buf + n, len - n, " %s=%s",
+		    q->args->map.items[i].key,
+		    v->kind == CUB_V_STR ? v->str.ptr : "?");
+	}
+	if (n >= len)
+		n = len - 1;
+	/* Whatever a client sent goes into logs: no control bytes. */
+	for (k = 0; k < n; k++)
+		if ((unsigned char)buf[k] < ' ' || buf[k] == 0x7f)
+			buf[k] = '?';
 }
 
 /*
