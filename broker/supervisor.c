@@ -201,15 +201,20 @@ cq_find(struct suid_q *u, uint64_t conn)
 	return q;
 }
 
-/* The FIFO of u whose newest request came from the heaviest sender. */
+/* The FIFO of u, other than conn's, whose newest request came from the
+ * heaviest sender. */
 static struct sconn_q *
-cq_heaviest(struct suid_q *u)
+cq_heaviest(struct suid_q *u, uint64_t conn)
 {
 	struct sconn_q *q, *m = NULL;
 	unsigned w, mw = 0;
 	struct sjob *j;
 
 	for (q = u->conns; q; q = q->next) {
+		/* A connection's own requests never give way to its newer
+		 * one: that would reorder them. */
+		if (q->conn == conn)
+			continue;
 		/* Its newest request, the FIFO's last (a few at most). */
 		for (j = q->head; j->next; j = j->next)
 			;
@@ -244,15 +249,16 @@ uq_prune(struct service *s, struct suid_q *u, struct sconn_q *q)
 }
 
 /*
- * Make room in uid u's share: the newest request of its heaviest sender
- * gives way, answered busy, if that sender sent more than lighter
- * requests in the last second.  False: no room.
+ * Make room in uid u's share for a request of connection conn: the
+ * newest request of its heaviest sender gives way, answered busy, if
+ * that sender sent more than lighter requests in the last second.
+ * False: no room.
  */
 static bool
 uq_displace(struct broker *b, struct service *s, struct suid_q *u,
-    unsigned lighter)
+    unsigned lighter, uint64_t conn)
 {
-	struct sconn_q *q = u ? cq_heaviest(u) : NULL;
+	struct sconn_q *q = u ? cq_heaviest(u, conn) : NULL;
 	struct sjob *j, **jp;
 
 	if (!q)
@@ -314,8 +320,8 @@ uq_purge(struct service *s, struct suid_q *u)
 /*
  * Queue a client request for the service's thread; b->state_lock held.
  * Takes rpc's content on success; a request past its uid's share, or
- * past the service's total, that no longer FIFO gives way to (see
- * broker.h) is refused at once.
+ * past the service's total, for which no heavier sender's request gives
+ * way (see broker.h) is refused at once.
  */
 int
 sup_enqueue(struct service *s, const struct client_req *req,
@@ -332,7 +338,8 @@ sup_enqueue(struct service *s, const struct client_req *req,
 		umine = u ? u->n : 0;
 	}
 	/* Within a uid, a heavier sender gives way. */
-	if (umine >= SVC_QUEUE_MAX && !uq_displace(s->b, s, u, req->recent)) {
+	if (umine >= SVC_QUEUE_MAX &&
+	    !uq_displace(s->b, s, u, req->recent, req->conn)) {
 		*errv = cub_err_val(CUB_E_BUSY,
 		    "service '%s' is busy: %u requests of uid %" PRIu32
 		    " are waiting for its worker; try again later",
@@ -355,7 +362,7 @@ sup_enqueue(struct service *s, const struct client_req *req,
 				top = x;
 		/* Between uids, one holding more than mine would. */
 		if (!top || top->n <= umine + 1 ||
-		    !uq_displace(s->b, s, top, 0)) {
+		    !uq_displace(s->b, s, top, 0, req->conn)) {
 			*errv = cub_err_val(CUB_E_BUSY,
 			    "service '%s' is busy: %u requests are waiting "
 			    "for its worker; try again later",
@@ -366,7 +373,8 @@ sup_enqueue(struct service *s, const struct client_req *req,
 	/* What the displacement freed may have been ours. */
 	u = uq_find(s, req->uid);
 	q = cq_find(u, req->conn);
-	if (!(j = calloc(1, sizeof(*j))) || (!u && !(u = calloc(1, sizeof(*u))))) {
+	if (!(j = calloc(1, sizeof(*j))) ||
+	    (!u && !(u = calloc(1, sizeof(*u))))) {
 		free(j);
 		*errv = cub_err_val(CUB_E_INTERNAL, "out of memory");
 		return -ENOMEM;
