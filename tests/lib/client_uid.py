@@ -10,6 +10,12 @@
   client_uid.py SOCKDIR legit GOFILE
       open one client connection, print "open", wait until GOFILE exists,
       then send "show cubes" on it: prints "answered" or "closed (...)".
+  client_uid.py SOCKDIR pipeline CUBE ROUNDS
+      on one connection, send ROUNDS x (CUBE ports p1 set action=drop,
+      set action=slowpath, show action) without waiting, then read every
+      reply: each must come back in the order sent and every show must
+      see the set sent just before it.  Prints "in order N" or "out of
+      order: ...".
 """
 import ctypes
 import os
@@ -113,9 +119,39 @@ def cmd_legit(sockdir, gofile):
         print("closed (%s)" % e, flush=True)
 
 
+def cmd_pipeline(sockdir, cube, rounds):
+    s = sp_connect(client_path(sockdir), REQ0, timeout=60)
+    sent, msgid, tag = [], 0, "%d-%d" % (os.getpid(), int(time.time()))
+    out = b""
+    for r in range(int(rounds)):
+        for action in ("slowpath", "drop"):
+            msgid += 1
+            p = {"words": [cube, "ports", "p1", "set"],
+                 "args": {"action": action}, "rid": "pl-%s-%d" % (tag, msgid)}
+            out += sp_frame(msgid, mp([0, msgid, "request", p]))
+            sent.append((msgid, None))
+        msgid += 1
+        out += sp_frame(msgid, mp([0, msgid, "request",
+                                   {"words": [cube, "ports", "p1", "show",
+                                              "action"]}]))
+        sent.append((msgid, "drop"))
+    s.sendall(out)
+    for want_id, want in sent:
+        frame, _ = mp_decode(sp_recv(s)[4:])
+        if frame[1] != want_id or frame[2] is not None:
+            print("out of order: expected reply %d, got %r" % (want_id, frame))
+            return
+        if want is not None and frame[3] != want:
+            print("out of order: show %d saw %r, not %r" % (want_id, frame[3],
+                                                             want))
+            return
+    print("in order %d" % len(sent), flush=True)
+
+
 def main():
     sockdir, cmd, args = sys.argv[1], sys.argv[2], sys.argv[3:]
-    {"hold": cmd_hold, "legit": cmd_legit}[cmd](sockdir, *args)
+    {"hold": cmd_hold, "legit": cmd_legit,
+     "pipeline": cmd_pipeline}[cmd](sockdir, *args)
 
 
 if __name__ == "__main__":
