@@ -110,7 +110,21 @@ grep -q p2 <<<"$out" && fail "a reader's refused add changed sf1: $out"
 refused "root sending as" "uid 0 \(role admin\) may not send 'as'" \
 	cub --as alice sf1 show
 
-# Admins by group change like root.
+# Admins by group change like root; a reader subscribed to events sees
+# the changes (until its first event: the subscription may come late).
+as 65534 "$SOCK" - events --count 1 --timeout 30000 >"$T/ev.out" 2>&1 &
+ev=$!
+for i in $(seq 1 50); do
+	as 65534 65534 "$SOCK,$ADMIN" simpleforwarder add "sfe$i" >/dev/null ||
+		fail "admin group member could not add a cube"
+	as 65534 65534 "$SOCK,$ADMIN" simpleforwarder del "sfe$i" >/dev/null ||
+		fail "admin group member could not delete a cube"
+	kill -0 "$ev" 2>/dev/null || break
+	sleep 0.2
+done
+wait "$ev" || fail "reader's events: $(cat "$T/ev.out")"
+grep -q sfe "$T/ev.out" || fail "reader's events: $(cat "$T/ev.out")"
+cub_log "a reader got an event: $(head -c 200 "$T/ev.out")"
 as 65534 65534 "$SOCK,$ADMIN" sf1 ports add p2 >/dev/null ||
 	fail "admin group member could not add a port"
 grep -q p2 <<<"$(cub sf1 ports)" || fail "the admin's port is missing"
