@@ -55,6 +55,8 @@
 #include "spsrv.h"
 
 #define CONNS_PER_PROCESS 32
+/* A uid at its cap gives up a connection idle this long, or is refused. */
+#define UID_IDLE_MS 1000
 #define CLIENT_BURST 1000
 #define CLIENT_PENALTY_MS 1000
 #define PENALTIES 16
@@ -130,7 +132,7 @@ struct conn_table {
 	unsigned per_uid; /* connections of one uid at most */
 	struct pid_count *counts; /* hsize slots, scratch for victim() */
 	unsigned hsize;
-	uint64_t evicted, refused, bad, silent, nofd, norole;
+	uint64_t evicted, refused, bad, silent, nofd, norole, uid_full;
 	struct penalty penalties[PENALTIES];
 	unsigned penalty_next;
 };
@@ -309,17 +311,22 @@ lru_of_top_pid(struct conn_table *t,
  * Under c->lock: the connection to give up for a newcomer from pid of
  * uid, or NULL if there is room, and in *why which cap it is.  Past the
  * process's own cap, its least recently active connection; past its
- * uid's, that of the uid's process holding the most; past the table's
+ * uid's, that of the uid's process holding the most, unless the
+ * newcomer's process holds some already and that one was active within
+ * UID_IDLE_MS (then *refuse: the uid's connections are in use, and
+ * closing one only makes its client dial again); past the table's
  * size, that of the process holding the most of the uid holding the
  * most.  A uid with few connections is never the one to give way while
  * another holds more.
  */
 static struct conn *
-victim(struct conn_table *t, uint64_t pid, uint32_t uid, const char **why)
+victim(struct conn_table *t, uint64_t pid, uint32_t uid, int64_t now,
+    const char **why, bool *refuse)
 {
 	unsigned i, same_pid = 0, same_uid = 0;
-	struct conn *k;
+	struct conn *k, *v;
 
+	*refuse = false;
 	for (i = 0; i < t->n; i++) {
 		k = &t->pool[t->live[i]];
 		same_pid += k->pid == pid;
@@ -331,7 +338,14 @@ victim(struct conn_table *t, uint64_t pid, uint32_t uid, const char **why)
 	}
 	if (same_uid >= t->per_uid) {
 		*why = "per uid";
-		return lru_of_top_pid(t, keep_uid, uid);
+		v = lru_of_top_pid(t, keep_uid, uid);
+		/* A process of the uid that holds connections already asks
+		 * for more; a new one (a CLI) always gets in. */
+		if (v && same_pid && now - v->last_ms < UID_IDLE_MS) {
+			*refuse = true;
+			return NULL;
+		}
+		return v;
 	}
 	if (t->n < t->cap)
 		return NULL;
@@ -426,7 +440,19 @@ admit(struct clients *c, struct conn_table *t, int fd, uint64_t pid,
 			    t->what, pid, n);
 		return;
 	}
-	if ((v = victim(t, pid, uid, &why))) {
+	if (!(v = victim(t, pid, uid, now, &why, &refuse)) && refuse) {
+		sp_hello_send(fd, t->self); /* see above */
+		close(fd);
+		n = ++t->uid_full;
+		if (log_due(n))
+			log_warn("%s connection from pid %" PRIu64 " (uid %" PRIu32
+				 ") refused: the uid holds %u connections, "
+				 "all active within %d ms (%" PRIu64
+				 " refused so far)",
+			    t->what, pid, uid, t->per_uid, UID_IDLE_MS, n);
+		return;
+	}
+	if (v) {
 		vpid = v->pid;
 		vuid = v->uid;
 		conn_close(c, t, v);

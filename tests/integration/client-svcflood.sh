@@ -73,5 +73,10 @@ flood_while_showing() {
 }
 
 flood_while_showing "uid 65534" 1 setpriv --reuid=65534 --regid=$SOCKGID --clear-groups
+# 240 connections from 8 processes: past its 64, the uid's busy
+# processes are refused instead of closing its busy connections (which
+# would only dial again, a storm that starved the broker's main thread).
+grep -q "(uid 65534) refused: the uid holds 64 connections, all active" "$T/broker.log" ||
+	fail "the flooder's uid was never refused past its cap"
 flood_while_showing "root (the client's own uid)" 0 env
 cub_ok show cubes >/dev/null
