@@ -143,7 +143,10 @@ refused "root sending as" "uid 0 \(role admin\) may not send 'as'" \
 
 # Admins by group change like root; a reader subscribed to events sees
 # the changes (until its first event: the subscription may come late).
-as 65534 "$SOCK" - events --count 1 --timeout 30000 >"$T/ev.out" 2>&1 &
+# (a command, not the function: a background function is a subshell
+# whose pid is not the CLI's)
+setpriv --reuid=65534 --regid="$SOCK" --clear-groups "$CUB_BUILD/sdk/cubicle" \
+	--socket-dir "$T/s" events --count 1 --timeout 30000 </dev/null >"$T/ev.out" 2>&1 &
 ev=$!
 for i in $(seq 1 50); do
 	as 65534 65534 "$SOCK,$ADMIN" simpleforwarder add "sfe$i" >/dev/null ||

@@ -21,8 +21,11 @@ ulimit -Hn 65536 2>/dev/null || true
 ulimit -Sn "$(ulimit -Hn)"
 chmod 0711 "$T"
 HELPER="$CUB_LIB/client_uid.py"
-nobody() { setpriv --reuid=65534 --regid=$SOCK --clear-groups "$@"; }
-other() { setpriv --reuid=65533 --regid=$SOCK --clear-groups "$@"; }
+# Commands, not functions: a function sent to the background runs in a
+# subshell, whose pid ($!) is not the helper's, and a kill then leaves
+# the helper running.
+NOBODY=(setpriv --reuid=65534 --regid=$SOCK --clear-groups)
+OTHER=(setpriv --reuid=65533 --regid=$SOCK --clear-groups)
 
 # wait_line FILE PATTERN: until FILE has a line matching PATTERN (60 s).
 wait_line() {
@@ -41,11 +44,11 @@ attack() {
 	nfd0=$(ls "/proc/$BROKER_PID/fd" | wc -l)
 	"$PY" "$HELPER" "$T/s" legit "$T/go" >"$T/legit-root.out" 2>&1 &
 	l1=$!
-	other "$PY" "$HELPER" "$T/s" legit "$T/go" >"$T/legit-other.out" 2>&1 &
+	"${OTHER[@]}" "$PY" "$HELPER" "$T/s" legit "$T/go" >"$T/legit-other.out" 2>&1 &
 	l2=$!
 	wait_line "$T/legit-root.out" '^open'
 	wait_line "$T/legit-other.out" '^open'
-	nobody "$PY" "$HELPER" "$T/s" hold "$procs" "$conns" "$churn" \
+	"${NOBODY[@]}" "$PY" "$HELPER" "$T/s" hold "$procs" "$conns" "$churn" \
 		>"$T/atk.out" 2>&1 &
 	atk=$!
 	wait_line "$T/atk.out" '^held'
@@ -62,12 +65,19 @@ attack() {
 	grep -q '^answered' "$T/legit-other.out" ||
 		fail "uid 65533's quiet connection: $(cat "$T/legit-other.out")"
 	cub_ok show cubes >/dev/null
-	other "$CUB_BUILD/sdk/cubicle" --socket-dir "$T/s" show cubes >/dev/null ||
+	"${OTHER[@]}" "$CUB_BUILD/sdk/cubicle" --socket-dir "$T/s" show cubes >/dev/null ||
 		fail "a new uid 65533 client was not answered"
 	grep -qE "too many client connections (per uid|in all)|refused: the uid holds" \
 		"$T/broker.log" || fail "the broker did not log what it closed or refused"
 	kill "$atk"
 	wait "$atk" 2>/dev/null || true
+	# Its processes die with it (SIGTERM, then PR_SET_PDEATHSIG).
+	for _ in $(seq 1 100); do
+		pgrep -f "client_uid.py $T/s" >/dev/null || break
+		sleep 0.1
+	done
+	! pgrep -f "client_uid.py $T/s" >/dev/null ||
+		fail "the attacker's processes outlived it: $(pgrep -af "client_uid.py $T/s")"
 	cub_log "quiet connections of root and uid 65533 kept and answered; new ones answered"
 }
 
