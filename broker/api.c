@@ -331,6 +331,80 @@ rid_release(struct rid_pending *me)
 }
 
 /*
+ * Who sent the request being served (api_serve() sets it around
+ * on_request()): its connection's uid and role, and for a gateway's
+ * request on behalf of a user ("as"), that user and the role vouched.
+ * Per thread, like rid_clash.
+ */
+struct api_who {
+	uint32_t uid;
+	enum client_role conn_role; /* of the connection */
+	enum client_role role;      /* what the request may do */
+	char user[CUB_NAME_MAX + 1]; /* vouched user, or "" */
+};
+
+static __thread const struct api_who *who;
+
+static const char *const role_names[] = {
+    [ROLE_ADMIN] = "admin",
+    [ROLE_READER] = "reader",
+    [ROLE_GATEWAY] = "gateway",
+};
+
+/* The request's words and string args, for messages (the words are
+ * names and keywords; values are printable, or shown as '?'):
+ * "sf1 ports p1 set action=drop". */
+static void
+words_text(const struct cubi_request *q, char *buf, size_t len)
+{
+	const struct cub_val *v;
+	size_t n = 0, k;
+	uint32_t i;
+
+	buf[0] = '\0';
+	for (i = 0; i < q->words->arr.len && n + 1 < len; i++)
+		n += (size_t)snprintf(buf + n, len - n, "%s%s", i ? " " : "",
+		    word(q, i));
+	for (i = 0; q->args && i < q->args->map.len && n + 1 < len; i++) {
+		v = q->args->map.items[i].val;
+		n += (size_t)snprintf(buf + n, len - n, " %s=%s",
+		    q->args->map.items[i].key,
+		    v->kind == CUB_V_STR ? v->str.ptr : "?");
+	}
+	if (n >= len)
+		n = len - 1;
+	/* Whatever a client sent goes into logs: no control bytes. */
+	for (k = 0; k < n; k++)
+		if ((unsigned char)buf[k] < ' ' || buf[k] == 0x7f)
+			buf[k] = '?';
+}
+
+/*
+ * Only an admin (root, --admin-group, or a gateway's request vouched as
+ * admin) changes state; readers and gateways read.
+ */
+static int
+may_change(const struct cubi_request *q, struct cub_val **errv)
+{
+	char what[128];
+
+	if (!who || who->role == ROLE_ADMIN)
+		return 0;
+	words_text(q, what, sizeof(what));
+	if (who->user[0])
+		*errv = cub_err_val(CUB_E_PERM,
+		    "client uid %" PRIu32 " (role gateway) on behalf of user "
+		    "'%s' (role %s) may not '%s': changes need role admin",
+		    who->uid, who->user, role_names[who->role], what);
+	else
+		*errv = cub_err_val(CUB_E_PERM,
+		    "client uid %" PRIu32 " (role %s) may not '%s': changes "
+		    "need role admin (root or --admin-group)",
+		    who->uid, role_names[who->conn_role], what);
+	return -EPERM;
+}
+
+/*
  * A request that changes state must carry a request id, so that a resend
  * (nng REQ resends after a reconnect) is answered, not applied again.  A
  * rid names one request: a change that reuses the rid of a different one
@@ -339,6 +413,10 @@ rid_release(struct rid_pending *me)
 static int
 mutating(struct cubi_request *q, struct cub_val **errv)
 {
+	int r;
+
+	if ((r = may_change(q, errv)))
+		return r;
 	q->mutating = true;
 	if (q->rid && rid_clash) {
 		*errv = cub_err_val(CUB_E_EXISTS,
@@ -777,6 +855,98 @@ reply(struct broker *b, const struct client_req *req, uint32_t msgid,
 	free(buf);
 }
 
+/* Answer a request that will not be served with errv (taken). */
+void
+api_refuse(struct broker *b, const struct client_req *req, uint32_t msgid,
+    struct cub_val *errv)
+{
+	reply(b, req, msgid, errv, NULL);
+}
+
+/*
+ * Who the request is from, and what it may do (docs/architecture.md,
+ * Client roles): a gateway's request may name, in "as", a user it
+ * vouches for and that user's role, one of --gateway-may; no one else's
+ * may.  A gateway's own requests read.
+ */
+static int
+who_decide(struct broker *b, const struct client_req *req,
+    const struct cub_val *params, const struct cubi_request *q,
+    struct api_who *w, struct cub_val **errv)
+{
+	const struct cub_val *as = cub_val__get(params, "as"), *v;
+	const char *user, *role;
+	char what[128];
+	uint32_t i;
+	size_t n;
+
+	w->uid = req->uid;
+	w->conn_role = w->role = req->role;
+	w->user[0] = '\0';
+	if (req->role == ROLE_GATEWAY)
+		w->role = ROLE_READER;
+	if (!as)
+		return 0;
+	if (req->role != ROLE_GATEWAY) {
+		*errv = cub_err_val(CUB_E_PERM,
+		    "client uid %" PRIu32 " (role %s) may not send 'as': only "
+		    "a gateway (--gateway-group) sends requests on behalf of "
+		    "a user",
+		    req->uid, role_names[req->role]);
+		return -EPERM;
+	}
+	if (as->kind != CUB_V_MAP) {
+		*errv = cub_err_val(CUB_E_TYPE,
+		    "'as' must be a map {user: NAME, role: reader|admin}");
+		return -EINVAL;
+	}
+	for (i = 0; i < as->map.len; i++)
+		if (strcmp(as->map.items[i].key, "user") &&
+		    strcmp(as->map.items[i].key, "role")) {
+			*errv = cub_err_val(CUB_E_INVAL,
+			    "'as' has an unknown field '%s' (it takes user "
+			    "and role)",
+			    as->map.items[i].key);
+			return -EINVAL;
+		}
+	user = cub_val__get_str(as, "user");
+	n = user ? strlen(user) : 0;
+	for (i = 0; i < n; i++)
+		if ((unsigned char)user[i] <= ' ' ||
+		    (unsigned char)user[i] >= 0x7f)
+			break;
+	if (!n || n > CUB_NAME_MAX || i < n) {
+		*errv = cub_err_val(CUB_E_INVAL,
+		    "'as': 'user' must be a name of 1 to %d printable ASCII "
+		    "characters without spaces",
+		    CUB_NAME_MAX);
+		return -EINVAL;
+	}
+	v = cub_val__get(as, "role");
+	role = v ? cub_val__get_str(as, "role") : "reader";
+	if (!role || (strcmp(role, "reader") && strcmp(role, "admin"))) {
+		*errv = cub_err_val(CUB_E_INVAL,
+		    "'as': 'role' must be reader or admin");
+		return -EINVAL;
+	}
+	w->role = role[0] == 'a' ? ROLE_ADMIN : ROLE_READER;
+	if (!(b->o.gateway_may & 1u << w->role)) {
+		*errv = cub_err_val(CUB_E_PERM,
+		    "client uid %" PRIu32 " (role gateway) may not vouch "
+		    "for role %s (user '%s'): --gateway-may allows %s",
+		    req->uid, role, user,
+		    b->o.gateway_may & 1u << ROLE_ADMIN ? "reader and admin"
+							 : "reader only");
+		return -EPERM;
+	}
+	memcpy(w->user, user, n + 1);
+	words_text(q, what, sizeof(what));
+	log_info("client uid %" PRIu32 " (role gateway) on behalf of user "
+		 "'%s' (role %s): %s",
+	    req->uid, user, role, what);
+	return 0;
+}
+
 /* Serve a checked request; b->state_lock held.  Takes rpc's content. */
 void
 api_serve(struct broker *b, const struct client_req *req, struct cub_rpc *rpc)
@@ -784,10 +954,14 @@ api_serve(struct broker *b, const struct client_req *req, struct cub_rpc *rpc)
 	struct cub_val *result = NULL, *errv = NULL;
 	struct rid_entry *cached;
 	struct cubi_request q;
+	struct api_who w;
 	uint64_t hash;
 
-	if (!cubi_request__check(rpc->params, &q, &errv)) {
-		cached = q.rid ? rid_find(b, q.rid) : NULL;
+	if (!cubi_request__check(rpc->params, &q, &errv) &&
+	    !who_decide(b, req, rpc->params, &q, &w, &errv)) {
+		/* Only changes are cached, and only admins change. */
+		cached = q.rid && w.role == ROLE_ADMIN ? rid_find(b, q.rid)
+						       : NULL;
 		hash = cached ? request_hash(rpc->method, rpc->params) : 0;
 		if (cached && hash && cached->hash == hash) {
 			const struct cub_val *ce =
@@ -804,7 +978,9 @@ api_serve(struct broker *b, const struct client_req *req, struct cub_rpc *rpc)
 
 			rid_clash = cached;
 			rid_self = q.rid ? &me : NULL;
+			who = &w;
 			on_request(b, &q, &result, &errv);
+			who = NULL;
 			rid_clash = NULL;
 			rid_self = NULL;
 			if (q.rid && q.mutating && !cached && me.linked)

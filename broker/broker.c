@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
@@ -146,6 +147,25 @@ usage(FILE *f)
 	    "                     declare (default 120000)\n"
 	    "  --max-clients N    client connections held at once "
 	    "(default 256)\n"
+	    "  --max-clients-per-uid N\n"
+	    "                     of them from one uid (default 64)\n"
+	    "  --socket-group NAME|GID\n"
+	    "                     client and events sockets 0660 root:GROUP; "
+	    "its\n"
+	    "                     members connect as readers (default: "
+	    "root only)\n"
+	    "  --admin-group NAME|GID\n"
+	    "                     members are admins, like root (default "
+	    "none)\n"
+	    "  --gateway-group NAME|GID\n"
+	    "                     members are gateways: they read, and send "
+	    "requests\n"
+	    "                     on behalf of a user they vouch for (default "
+	    "none)\n"
+	    "  --gateway-may ROLES\n"
+	    "                     roles a gateway may vouch for: reader or "
+	    "reader,admin\n"
+	    "                     (default reader)\n"
 	    "  --spectre-hardening on|off\n"
 	    "                     off: after the unprivileged verifier "
 	    "accepts a\n"
@@ -173,6 +193,24 @@ usage(FILE *f)
 	    "ports' only\n"
 	    "  --debug            log debug messages\n",
 	    CUB_PLUGIN_DIR, CUB_WORKER_BIN);
+}
+
+/* A group name or number for --socket-group and the like: not root's
+ * (root is admin already) and not (gid_t)-1. */
+static int
+group_parse(const char *arg, gid_t *gid)
+{
+	struct group *g;
+	uint64_t v;
+
+	if (!cubi_parse_uint(arg, 1, 4294967294u, &v)) {
+		*gid = (gid_t)v;
+		return 0;
+	}
+	if (!*arg || !(g = getgrnam(arg)) || g->gr_gid == 0)
+		return -EINVAL;
+	*gid = g->gr_gid;
+	return 0;
 }
 
 static int
@@ -297,6 +335,11 @@ main(int argc, char **argv)
 	    {"max-cube-map-bytes", required_argument, NULL, 'C'},
 	    {"max-service-map-bytes", required_argument, NULL, 'M'},
 	    {"max-clients", required_argument, NULL, 'm'},
+	    {"max-clients-per-uid", required_argument, NULL, 'U'},
+	    {"socket-group", required_argument, NULL, 'g'},
+	    {"admin-group", required_argument, NULL, 'A'},
+	    {"gateway-group", required_argument, NULL, 'G'},
+	    {"gateway-may", required_argument, NULL, 'W'},
 	    {"discard-strays", no_argument, NULL, 'D'},
 	    {"netlink-rcvbuf", required_argument, NULL, 'N'},
 	    {"host-netdev-events", required_argument, NULL, 'E'},
@@ -322,6 +365,9 @@ main(int argc, char **argv)
 	b->o.max_cube_map_bytes = 256ull << 20;
 	b->o.max_service_map_bytes = 1ull << 30;
 	b->o.max_clients = 256;
+	b->o.max_clients_per_uid = 64;
+	b->o.socket_gid = b->o.admin_gid = b->o.gateway_gid = (gid_t)-1;
+	b->o.gateway_may = 1u << ROLE_READER;
 	while ((c = getopt_long(argc, argv, "dh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's':
@@ -380,6 +426,49 @@ main(int argc, char **argv)
 				return 1;
 			}
 			b->o.max_clients = (unsigned)v;
+			break;
+		case 'U':
+			if (cubi_parse_uint(optarg, 1, 65536, &v)) {
+				fprintf(stderr,
+				    "cubicled: --max-clients-per-uid: '%s' is "
+				    "not a number of connections from 1 to "
+				    "65536\n",
+				    optarg);
+				return 1;
+			}
+			b->o.max_clients_per_uid = (unsigned)v;
+			break;
+		case 'g':
+		case 'A':
+		case 'G':
+			if (group_parse(optarg, c == 'g'   ? &b->o.socket_gid
+						: c == 'A' ? &b->o.admin_gid
+							   : &b->o.gateway_gid)) {
+				fprintf(stderr,
+				    "cubicled: --%s: '%s' is not a group name "
+				    "or a gid from 1 to 4294967294 (gid 0 is "
+				    "root's: root is admin already)\n",
+				    c == 'g'   ? "socket-group"
+				    : c == 'A' ? "admin-group"
+					       : "gateway-group",
+				    optarg);
+				return 1;
+			}
+			break;
+		case 'W':
+			if (!strcmp(optarg, "reader"))
+				b->o.gateway_may = 1u << ROLE_READER;
+			else if (!strcmp(optarg, "reader,admin") ||
+				 !strcmp(optarg, "admin,reader"))
+				b->o.gateway_may =
+				    1u << ROLE_READER | 1u << ROLE_ADMIN;
+			else {
+				fprintf(stderr,
+				    "cubicled: --gateway-may: '%s' is not "
+				    "'reader' or 'reader,admin'\n",
+				    optarg);
+				return 1;
+			}
 			break;
 		case 'H':
 			if (strcmp(optarg, "on") && strcmp(optarg, "off")) {

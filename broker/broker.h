@@ -59,6 +59,12 @@ struct broker_opts {
 	uint64_t max_cube_map_bytes;    /* maps of one cube's object */
 	uint64_t max_service_map_bytes; /* maps of all cubes of a service */
 	unsigned max_clients;           /* client connections held at once */
+	unsigned max_clients_per_uid;   /* of them from one peer uid */
+	/* Client roles (clients.c peer_role()); (gid_t)-1: none. */
+	gid_t socket_gid;     /* may connect (sockets 0660), as reader */
+	gid_t admin_gid;      /* admin, like root */
+	gid_t gateway_gid;    /* gateway: reads, and "as" requests */
+	unsigned gateway_may; /* roles a gateway may vouch: 1 << ROLE_* */
 	bool discard_strays; /* no store: detach and unpin what is pinned */
 	unsigned netlink_rcvbuf; /* rtnetlink socket's bytes (netmon.c) */
 	/* Services allowed every netdev's events, comma-separated. */
@@ -184,11 +190,24 @@ struct cube {
  * reply so that any thread can answer it at any time.
  */
 #define CLIENT_HDR_MAX 64
+enum client_role {
+	ROLE_ADMIN = 0, /* root, --admin-group: everything */
+	ROLE_READER,    /* --socket-group: reads only */
+	ROLE_GATEWAY,   /* --gateway-group: reads; requests "as" a user */
+};
+
 struct client_req {
 	uint64_t conn; /* generation and slot: a closed one is never reused */
 	uint8_t hdr[CLIENT_HDR_MAX];
 	size_t hdrlen;
 	bool drop; /* no reply: close the connection (clients_reply()) */
+	/* Who sent it (clients.c, SO_PEERCRED at accept): the client whose
+	 * share of a service queue it takes, and what it may do. */
+	uint32_t uid;
+	enum client_role role;
+	/* Requests its process sent in the last second, over the
+	 * connections it holds (its weight in a service queue). */
+	unsigned recent;
 };
 
 /* A client request handed to a service's request thread. */
@@ -198,8 +217,34 @@ struct sjob {
 	struct sjob *next;
 };
 
-/* Requests queued per service beyond which new ones are refused. */
+/*
+ * A service's queue is shared out by client (docs/architecture.md,
+ * Security: client connections): one FIFO per connection, grouped by
+ * peer uid, served round-robin between uids and, within a uid, between
+ * its connections.  A uid holds at most SVC_QUEUE_MAX waiting requests
+ * and the service SVC_QUEUE_TOTAL.  Past its uid's share, a newcomer
+ * takes the place of the newest request of the uid's heaviest sender
+ * (most requests in the last second) if that one sent more than the
+ * newcomer's connection, or is refused as busy; past the service's
+ * total, that of the uid holding the most if it holds more than the
+ * newcomer's uid would.
+ */
 #define SVC_QUEUE_MAX 32
+#define SVC_QUEUE_TOTAL 256
+
+struct sconn_q {
+	uint64_t conn;
+	struct sjob *head, **tail;
+	unsigned n;
+	struct sconn_q *next; /* round-robin order within its uid */
+};
+
+struct suid_q {
+	uint32_t uid;
+	struct sconn_q *conns; /* head is served next */
+	unsigned n;            /* requests waiting in all of them */
+	struct suid_q *next;   /* round-robin order between uids */
+};
 
 struct service {
 	char name[CUB_NAME_MAX + 1];
@@ -235,12 +280,13 @@ struct service {
 	uint32_t cmd_pipe;
 	uint32_t calls_pipe;
 	pthread_t thread;
-	/* The request thread (sup_exec), its FIFO and its wake-up; all under
+	/* The request thread (sup_exec), its queue (per-uid, per-connection
+	 * FIFOs, uq->next served next) and its wake-up; all under
 	 * b->state_lock. */
 	pthread_t exec;
 	pthread_cond_t cond;
-	struct sjob *jq_head, **jq_tail;
-	unsigned jq_len;
+	struct suid_q *uq;
+	unsigned jq_len; /* requests waiting in all */
 	bool replay_due;    /* hello came: replay before any request */
 	bool replay_queued; /* replay_due set or replay running */
 	struct service *next;
@@ -286,6 +332,7 @@ void clients_fini(struct broker *b);
 int clients_fd(const struct broker *b);
 int clients_timeout(struct broker *b);
 bool clients_poll(struct broker *b);
+bool clients_alive(struct broker *b, const struct client_req *req);
 int clients_reply(struct broker *b, const struct client_req *req,
     const void *buf, size_t len);
 void clients_publish(struct broker *b, const void *msg, size_t len);
@@ -293,6 +340,8 @@ void clients_publish(struct broker *b, const void *msg, size_t len);
 /* api.c */
 void api_handle(struct broker *b, const struct client_req *req,
     const void *body, size_t len);
+void api_refuse(struct broker *b, const struct client_req *req,
+    uint32_t msgid, struct cub_val *errv);
 void api_serve(
     struct broker *b, const struct client_req *req, struct cub_rpc *rpc);
 struct service *api_route(struct broker *b, const struct cub_rpc *rpc);

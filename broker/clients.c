@@ -45,6 +45,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "broker.h"
@@ -54,6 +55,8 @@
 #include "spsrv.h"
 
 #define CONNS_PER_PROCESS 32
+/* A uid at its cap gives up a connection idle this long, or is refused. */
+#define UID_IDLE_MS 1000
 #define CLIENT_BURST 1000
 #define CLIENT_PENALTY_MS 1000
 #define PENALTIES 16
@@ -91,6 +94,9 @@ struct conn {
 	unsigned pos; /* index in live[] */
 	int fd;
 	uint64_t pid;
+	uint32_t uid;
+	enum client_role role;
+	bool pick; /* scratch for victim() */
 	int64_t start_ms; /* accepted */
 	int64_t last_ms;  /* last request (or the connect) */
 	int64_t win_ms;   /* start of the current one-second window */
@@ -123,9 +129,10 @@ struct conn_table {
 	unsigned *live, n;    /* slots in use */
 	unsigned *free, nfree;
 	unsigned cap;
+	unsigned per_uid; /* connections of one uid at most */
 	struct pid_count *counts; /* hsize slots, scratch for victim() */
 	unsigned hsize;
-	uint64_t evicted, refused, bad, silent, nofd;
+	uint64_t evicted, refused, bad, silent, nofd, norole, uid_full;
 	struct penalty penalties[PENALTIES];
 	unsigned penalty_next;
 };
@@ -136,6 +143,8 @@ struct clients {
 	int spare; /* an fd given up to accept-and-close when out of fds */
 	int64_t sweep_ms; /* next look for silent connections, 0: none */
 	size_t held;      /* bytes of unfinished big messages, all tables */
+	/* Who may connect, and as what (peer_role()); -1: no such group. */
+	gid_t socket_gid, admin_gid, gateway_gid;
 	struct conn_table client, events;
 	uint64_t dropped, unread, failed, ev_dropped;
 };
@@ -195,61 +204,154 @@ pid_hash(uint64_t pid)
 	return (unsigned)((pid * 0x9e3779b97f4a7c15ULL) >> 32);
 }
 
-/*
- * Under c->lock: the connection to give up for a newcomer from pid, or
- * NULL if there is room.  Past the process's own cap, its least recently
- * active connection; past the table's size, that of the process holding
- * most.
- */
-static struct conn *
-victim(struct conn_table *t, uint64_t pid)
+/* Under c->lock: count, in t->counts, the connections per key (a pid, or
+ * a uid when by_uid) of those that pass keep(); the most any key holds. */
+static unsigned
+count_by(struct conn_table *t, bool by_uid,
+    bool (*keep)(struct conn_table *, const struct conn *, uint64_t),
+    uint64_t arg)
 {
-	unsigned i, h, same = 0, most = 0;
-	uint64_t vpid = pid;
-	struct conn *k, *v = NULL;
+	unsigned i, h, most = 0;
+	struct conn *k;
+	uint64_t key;
 
-	for (i = 0; i < t->n; i++)
-		same += t->pool[t->live[i]].pid == pid;
-	if (same < CONNS_PER_PROCESS && t->n < t->cap)
-		return NULL;
-	if (same < CONNS_PER_PROCESS) {
-		/* Connections per process, in an open-addressed table. */
-		memset(t->counts, 0, t->hsize * sizeof(*t->counts));
-		for (i = 0; i < t->n; i++) {
-			k = &t->pool[t->live[i]];
-			h = pid_hash(k->pid) & (t->hsize - 1);
-			while (t->counts[h].n && t->counts[h].pid != k->pid)
-				h = (h + 1) & (t->hsize - 1);
-			t->counts[h].pid = k->pid;
-			if (++t->counts[h].n > most) {
-				most = t->counts[h].n;
-				vpid = k->pid;
-			}
-		}
-	}
-	if (same >= CONNS_PER_PROCESS) {
-		for (i = 0; i < t->n; i++) {
-			k = &t->pool[t->live[i]];
-			if (k->pid == vpid && (!v || k->last_ms < v->last_ms))
-				v = k;
-		}
-		return v;
-	}
-	/*
-	 * The least recently active connection of the processes that hold
-	 * the most, all of them: a tie (a client dialing each connection
-	 * from a new process holds one per pid) must not fall on whichever
-	 * pid happens to come first, which conn_close() makes the newest.
-	 */
+	memset(t->counts, 0, t->hsize * sizeof(*t->counts));
 	for (i = 0; i < t->n; i++) {
 		k = &t->pool[t->live[i]];
-		h = pid_hash(k->pid) & (t->hsize - 1);
-		while (t->counts[h].pid != k->pid)
+		if (!keep(t, k, arg))
+			continue;
+		key = by_uid ? k->uid : k->pid;
+		h = pid_hash(key) & (t->hsize - 1);
+		while (t->counts[h].n && t->counts[h].pid != key)
 			h = (h + 1) & (t->hsize - 1);
-		if (t->counts[h].n == most && (!v || k->last_ms < v->last_ms))
+		t->counts[h].pid = key;
+		if (++t->counts[h].n > most)
+			most = t->counts[h].n;
+	}
+	return most;
+}
+
+/* Under c->lock: what count_by() counted for key. */
+static unsigned
+count_of(const struct conn_table *t, uint64_t key)
+{
+	unsigned h = pid_hash(key) & (t->hsize - 1);
+
+	while (t->counts[h].n && t->counts[h].pid != key)
+		h = (h + 1) & (t->hsize - 1);
+	return t->counts[h].n;
+}
+
+static bool
+keep_all(struct conn_table *t, const struct conn *k, uint64_t arg)
+{
+	(void)t, (void)k, (void)arg;
+	return true;
+}
+
+static bool
+keep_uid(struct conn_table *t, const struct conn *k, uint64_t uid)
+{
+	(void)t;
+	return k->uid == uid;
+}
+
+static bool
+keep_pid(struct conn_table *t, const struct conn *k, uint64_t pid)
+{
+	(void)t;
+	return k->pid == pid;
+}
+
+/* Under c->lock: marks in k->pick the connections of the uids holding the
+ * most (all of them: a tie must not fall on whichever comes first). */
+static unsigned
+mark_top_uids(struct conn_table *t)
+{
+	unsigned i, most = count_by(t, true, keep_all, 0), n = 0;
+	struct conn *k;
+
+	for (i = 0; i < t->n; i++) {
+		k = &t->pool[t->live[i]];
+		k->pick = count_of(t, k->uid) == most;
+		n += k->pick;
+	}
+	return n;
+}
+
+static bool
+keep_picked(struct conn_table *t, const struct conn *k, uint64_t arg)
+{
+	(void)t, (void)arg;
+	return k->pick;
+}
+
+/*
+ * Under c->lock: the least recently active connection, among those that
+ * pass keep(), of the processes holding the most of them.
+ */
+static struct conn *
+lru_of_top_pid(struct conn_table *t,
+    bool (*keep)(struct conn_table *, const struct conn *, uint64_t),
+    uint64_t arg)
+{
+	unsigned i, most = count_by(t, false, keep, arg);
+	struct conn *k, *v = NULL;
+
+	for (i = 0; i < t->n; i++) {
+		k = &t->pool[t->live[i]];
+		if (keep(t, k, arg) && count_of(t, k->pid) == most &&
+		    (!v || k->last_ms < v->last_ms))
 			v = k;
 	}
 	return v;
+}
+
+/*
+ * Under c->lock: the connection to give up for a newcomer from pid of
+ * uid, or NULL if there is room, and in *why which cap it is.  Past the
+ * process's own cap, its least recently active connection; past its
+ * uid's, that of the uid's process holding the most, unless the
+ * newcomer's process holds some already and that one was active within
+ * UID_IDLE_MS (then *refuse: the uid's connections are in use, and
+ * closing one only makes its client dial again); past the table's
+ * size, that of the process holding the most of the uid holding the
+ * most.  A uid with few connections is never the one to give way while
+ * another holds more.
+ */
+static struct conn *
+victim(struct conn_table *t, uint64_t pid, uint32_t uid, int64_t now,
+    const char **why, bool *refuse)
+{
+	unsigned i, same_pid = 0, same_uid = 0;
+	struct conn *k, *v;
+
+	*refuse = false;
+	for (i = 0; i < t->n; i++) {
+		k = &t->pool[t->live[i]];
+		same_pid += k->pid == pid;
+		same_uid += k->uid == uid;
+	}
+	if (same_pid >= CONNS_PER_PROCESS) {
+		*why = "per process";
+		return lru_of_top_pid(t, keep_pid, pid);
+	}
+	if (same_uid >= t->per_uid) {
+		*why = "per uid";
+		v = lru_of_top_pid(t, keep_uid, uid);
+		/* A process of the uid that holds connections already asks
+		 * for more; a new one (a CLI) always gets in. */
+		if (v && same_pid && now - v->last_ms < UID_IDLE_MS) {
+			*refuse = true;
+			return NULL;
+		}
+		return v;
+	}
+	if (t->n < t->cap)
+		return NULL;
+	*why = "in all";
+	mark_top_uids(t);
+	return lru_of_top_pid(t, keep_picked, 0);
 }
 
 /* Under c->lock: arm EPOLLOUT on k or not, as its queue needs. */
@@ -306,14 +408,18 @@ accept_nofd(struct clients *c, struct conn_table *t, int err)
 		    t->what, strerror(err), ACCEPT_PAUSE_MS, n);
 }
 
-/* Under c->lock: take one new connection fd from pid into t. */
+/* Under c->lock: take one new connection fd from pid of uid, with its
+ * role, into t. */
 static void
-admit(struct clients *c, struct conn_table *t, int fd, uint64_t pid)
+admit(struct clients *c, struct conn_table *t, int fd, uint64_t pid,
+    uint32_t uid, enum client_role role)
 {
+	const char *why = "";
 	int64_t now = now_ms();
 	struct epoll_event ev = {.events = EPOLLIN};
 	struct conn *k, *v;
 	uint64_t n, vpid;
+	uint32_t vuid;
 	bool refuse = false;
 	unsigned i, nopen;
 
@@ -334,19 +440,33 @@ admit(struct clients *c, struct conn_table *t, int fd, uint64_t pid)
 			    t->what, pid, n);
 		return;
 	}
-	if ((v = victim(t, pid))) {
+	if (!(v = victim(t, pid, uid, now, &why, &refuse)) && refuse) {
+		sp_hello_send(fd, t->self); /* see above */
+		close(fd);
+		n = ++t->uid_full;
+		if (log_due(n))
+			log_warn("%s connection from pid %" PRIu64 " (uid %" PRIu32
+				 ") refused: the uid holds %u connections, "
+				 "all active within %d ms (%" PRIu64
+				 " refused so far)",
+			    t->what, pid, uid, t->per_uid, UID_IDLE_MS, n);
+		return;
+	}
+	if (v) {
 		vpid = v->pid;
+		vuid = v->uid;
 		conn_close(c, t, v);
 		n = ++t->evicted;
 		nopen = t->n + 1;
 		if (log_due(n))
-			log_warn("too many %s connections (%u open, at most "
-				 "%u, %d per process): closed the least "
-				 "recently active one of pid %" PRIu64
-				 " for pid %" PRIu64 " (%" PRIu64
-				 " closed so far)",
-			    t->what, nopen, t->cap, CONNS_PER_PROCESS, vpid,
-			    pid, n);
+			log_warn("too many %s connections %s (%u open, at "
+				 "most %u, %u per uid, %d per process): "
+				 "closed the least recently active one of "
+				 "pid %" PRIu64 " (uid %" PRIu32
+				 ") for pid %" PRIu64 " (uid %" PRIu32
+				 ") (%" PRIu64 " closed so far)",
+			    t->what, why, nopen, t->cap, t->per_uid,
+			    CONNS_PER_PROCESS, vpid, vuid, pid, uid, n);
 	}
 	if (sp_hello_send(fd, t->self)) {
 		close(fd);
@@ -357,6 +477,8 @@ admit(struct clients *c, struct conn_table *t, int fd, uint64_t pid)
 	k->want_out = false;
 	k->fd = fd;
 	k->pid = pid;
+	k->uid = uid;
+	k->role = role;
 	k->start_ms = k->last_ms = k->win_ms = now;
 	k->nwin = 0;
 	memset(&k->rx, 0, sizeof(k->rx));
@@ -373,12 +495,70 @@ admit(struct clients *c, struct conn_table *t, int fd, uint64_t pid)
 		c->sweep_ms = now + HELLO_MS;
 }
 
+/* Is gid one of the peer's groups (its gid and supplementary ones)? */
+static bool
+in_group(const gid_t *groups, int ngroups, gid_t primary, gid_t gid)
+{
+	int i;
+
+	if (primary == gid)
+		return true;
+	for (i = 0; i < ngroups; i++)
+		if (groups[i] == gid)
+			return true;
+	return false;
+}
+
+/*
+ * The role of the peer of fd, decided once at accept from SO_PEERCRED
+ * and SO_PEERGROUPS (its groups when it connected, not when it sends):
+ * uid 0 and --admin-group are admins, --gateway-group gateways,
+ * --socket-group readers.  -EACCES: none of them.
+ */
+static int
+peer_role(struct clients *c, int fd, const struct ucred *cred,
+    enum client_role *role)
+{
+	gid_t small[64], *groups = small;
+	socklen_t len = sizeof(small);
+	int ngroups, r = 0;
+
+	*role = ROLE_ADMIN;
+	if (cred->uid == 0)
+		return 0;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len)) {
+		if (errno != ERANGE || !(groups = malloc(len)))
+			return -EACCES;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len)) {
+			free(groups);
+			return -EACCES;
+		}
+	}
+	ngroups = (int)(len / sizeof(gid_t));
+	if (c->admin_gid != (gid_t)-1 &&
+	    in_group(groups, ngroups, cred->gid, c->admin_gid))
+		*role = ROLE_ADMIN;
+	else if (c->gateway_gid != (gid_t)-1 &&
+		 in_group(groups, ngroups, cred->gid, c->gateway_gid))
+		*role = ROLE_GATEWAY;
+	else if (c->socket_gid != (gid_t)-1 &&
+		 in_group(groups, ngroups, cred->gid, c->socket_gid))
+		*role = ROLE_READER;
+	else
+		r = -EACCES;
+	if (groups != small)
+		free(groups);
+	return r;
+}
+
 /* Under c->lock: accept until EAGAIN.  True if more may be waiting. */
 static bool
 accept_all(struct clients *c, struct conn_table *t)
 {
+	enum client_role role;
 	struct ucred cred;
 	socklen_t clen;
+	uint64_t n;
 	int fd, i;
 
 	for (i = 0; i < ACCEPT_MAX; i++) {
@@ -394,9 +574,26 @@ accept_all(struct clients *c, struct conn_table *t)
 			return false;
 		}
 		clen = sizeof(cred);
-		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen))
-			cred.pid = 0;
-		admit(c, t, fd, (uint64_t)cred.pid);
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen)) {
+			/* Who it is decides what it may do: no guess. */
+			log_errno(-errno, "%s socket: SO_PEERCRED", t->what);
+			close(fd);
+			continue;
+		}
+		if (peer_role(c, fd, &cred, &role)) {
+			n = ++t->norole;
+			if (log_due(n))
+				log_warn("%s connection from pid %d (uid %u): "
+					 "refused: not root and in none of "
+					 "the socket, admin or gateway groups "
+					 "(%" PRIu64 " so far)",
+				    t->what, (int)cred.pid,
+				    (unsigned)cred.uid, n);
+			sp_hello_send(fd, t->self); /* see admit() */
+			close(fd);
+			continue;
+		}
+		admit(c, t, fd, (uint64_t)cred.pid, (uint32_t)cred.uid, role);
 	}
 	return true;
 }
@@ -469,6 +666,8 @@ clients_request(struct conn_table *t, struct conn *k, const uint8_t *body,
 
 	req->conn = conn_id(t, k);
 	req->drop = false;
+	req->uid = k->uid;
+	req->role = k->role;
 	for (i = 0; i + 4 <= len && i < 4 * BACKTRACE_MAX; i += 4)
 		if (body[i] & 0x80)
 			break;
@@ -481,7 +680,15 @@ clients_request(struct conn_table *t, struct conn *k, const uint8_t *body,
 		k->win_ms = now;
 		k->nwin = 0;
 	}
-	if (++k->nwin > CLIENT_BURST) {
+	k->nwin++;
+	/* The process's rate: one that dials a connection per request
+	 * or many at once weighs what it sends, not what one sends. */
+	req->recent = 0;
+	for (i = 0; i < t->n; i++)
+		if (t->pool[t->live[i]].pid == k->pid &&
+		    now - t->pool[t->live[i]].win_ms < 1000)
+			req->recent += t->pool[t->live[i]].nwin;
+	if (k->nwin > CLIENT_BURST) {
 		req->drop = true;
 		t->penalties[t->penalty_next++ % PENALTIES] =
 		    (struct penalty){k->pid, now + CLIENT_PENALTY_MS};
@@ -653,6 +860,7 @@ table_init(struct clients *c, struct conn_table *t, const char *what,
 	t->peer = peer;
 	t->max_msg = max_msg;
 	t->cap = b->o.max_clients;
+	t->per_uid = b->o.max_clients_per_uid;
 	t->lfd = -1;
 	for (t->hsize = 1; t->hsize < 2 * (t->cap + 1); t->hsize *= 2)
 		;
@@ -670,6 +878,14 @@ table_init(struct clients *c, struct conn_table *t, const char *what,
 		t->path[0] = '\0'; /* not ours to remove */
 		return -EADDRINUSE;
 	}
+	/* Root only, or root and the socket group (the kernel checks write
+	 * permission on connect). */
+	if (b->o.socket_gid != (gid_t)-1 &&
+	    chown(t->path, 0, b->o.socket_gid))
+		return log_errno(-errno, "chown %s to group %u", t->path,
+		    (unsigned)b->o.socket_gid);
+	if (chmod(t->path, b->o.socket_gid != (gid_t)-1 ? 0660 : 0600))
+		return log_errno(-errno, "chmod %s", t->path);
 	if (epoll_ctl(c->ep, EPOLL_CTL_ADD, t->lfd, &ev))
 		return log_errno(-errno, "%s socket: epoll", what);
 	return 0;
@@ -684,6 +900,9 @@ clients_init(struct broker *b)
 		return log_errno(-ENOMEM, "client table");
 	pthread_mutex_init(&c->lock, NULL);
 	c->client.lfd = c->events.lfd = -1;
+	c->socket_gid = b->o.socket_gid;
+	c->admin_gid = b->o.admin_gid;
+	c->gateway_gid = b->o.gateway_gid;
 	c->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if ((c->ep = epoll_create1(EPOLL_CLOEXEC)) < 0)
 		return log_errno(-errno, "epoll");
@@ -798,6 +1017,19 @@ clients_reply(
 			    pid, strerror(-r), n);
 	}
 	return r;
+}
+
+/* Is the connection req came on still open?  Any thread. */
+bool
+clients_alive(struct broker *b, const struct client_req *req)
+{
+	struct clients *c = b->cl;
+	bool alive;
+
+	pthread_mutex_lock(&c->lock);
+	alive = conn_get(&c->client, req->conn) != NULL;
+	pthread_mutex_unlock(&c->lock);
+	return alive;
 }
 
 /* Send an event (topic and frame in msg) to every subscriber whose queue

@@ -20,6 +20,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -181,46 +182,277 @@ sup_kick(struct service *s)
 	pthread_cond_signal(&s->cond);
 }
 
+static struct suid_q *
+uq_find(struct service *s, uint32_t uid)
+{
+	struct suid_q *u;
+
+	for (u = s->uq; u && u->uid != uid; u = u->next)
+		;
+	return u;
+}
+
+static struct sconn_q *
+cq_find(struct suid_q *u, uint64_t conn)
+{
+	struct sconn_q *q;
+
+	for (q = u ? u->conns : NULL; q && q->conn != conn; q = q->next)
+		;
+	return q;
+}
+
+/* The FIFO of u, other than conn's, whose newest request came from the
+ * heaviest sender. */
+static struct sconn_q *
+cq_heaviest(struct suid_q *u, uint64_t conn)
+{
+	struct sconn_q *q, *m = NULL;
+	unsigned w, mw = 0;
+	struct sjob *j;
+
+	for (q = u->conns; q; q = q->next) {
+		/* A connection's own requests never give way to its newer
+		 * one: that would reorder them. */
+		if (q->conn == conn)
+			continue;
+		/* Its newest request, the FIFO's last (a few at most). */
+		for (j = q->head; j->next; j = j->next)
+			;
+		w = j->req.recent;
+		if (!m || w > mw) {
+			m = q;
+			mw = w;
+		}
+	}
+	return m;
+}
+
+/* Unlink and free what holds no request any more. */
+static void
+uq_prune(struct service *s, struct suid_q *u, struct sconn_q *q)
+{
+	struct sconn_q **qp;
+	struct suid_q **up;
+
+	if (q && !q->n) {
+		for (qp = &u->conns; *qp != q; qp = &(*qp)->next)
+			;
+		*qp = q->next;
+		free(q);
+	}
+	if (!u->n) {
+		for (up = &s->uq; *up != u; up = &(*up)->next)
+			;
+		*up = u->next;
+		free(u);
+	}
+}
+
+/*
+ * Make room in uid u's share for a request of connection conn: the
+ * newest request of its heaviest sender gives way, answered busy, if
+ * that sender sent more than lighter requests in the last second.
+ * False: no room.
+ */
+static bool
+uq_displace(struct broker *b, struct service *s, struct suid_q *u,
+    unsigned lighter, uint64_t conn)
+{
+	struct sconn_q *q = u ? cq_heaviest(u, conn) : NULL;
+	struct sjob *j, **jp;
+
+	if (!q)
+		return false;
+	for (jp = &q->head; (*jp)->next; jp = &(*jp)->next)
+		;
+	j = *jp;
+	if (j->req.recent <= lighter)
+		return false;
+	*jp = NULL;
+	q->tail = jp;
+	q->n--;
+	u->n--;
+	s->jq_len--;
+	api_refuse(b, &j->req, j->rpc.msgid,
+	    cub_err_val(CUB_E_BUSY,
+		"service '%s' is busy: this connection (uid %" PRIu32
+		") sent %u requests in the last second and gave way to "
+		"another client; try again later",
+		s->name, u->uid, j->req.recent));
+	cub_rpc__clear(&j->rpc);
+	free(j);
+	uq_prune(s, u, q);
+	return true;
+}
+
+/*
+ * Drop the requests of u whose connection closed: nobody waits for
+ * their answer (a client that churns connections must not hold the
+ * queue with them).  u may be freed.
+ */
+static void
+uq_purge(struct service *s, struct suid_q *u)
+{
+	struct sconn_q *q, *next;
+	struct sjob *j;
+
+	for (q = u->conns; q; q = next) {
+		next = q->next;
+		if (clients_alive(s->b, &q->head->req))
+			continue;
+		while ((j = q->head)) {
+			q->head = j->next;
+			cub_rpc__clear(&j->rpc);
+			free(j);
+			q->n--;
+			u->n--;
+			s->jq_len--;
+		}
+		q->tail = &q->head;
+		if (!u->n) {
+			uq_prune(s, u, q); /* frees u */
+			return;
+		}
+		uq_prune(s, u, q);
+	}
+}
+
 /*
  * Queue a client request for the service's thread; b->state_lock held.
- * Takes rpc's content on success; a full queue is refused at once.
+ * Takes rpc's content on success; a request past its uid's share, or
+ * past the service's total, for which no heavier sender's request gives
+ * way (see broker.h) is refused at once.
  */
 int
 sup_enqueue(struct service *s, const struct client_req *req,
     struct cub_rpc *rpc, struct cub_val **errv)
 {
+	struct suid_q *u = uq_find(s, req->uid), *top, *x;
+	struct sconn_q *q = cq_find(u, req->conn), **qp;
+	unsigned umine = u ? u->n : 0;
 	struct sjob *j;
 
-	if (s->jq_len >= SVC_QUEUE_MAX) {
+	if (umine >= SVC_QUEUE_MAX) {
+		uq_purge(s, u);
+		u = uq_find(s, req->uid);
+		umine = u ? u->n : 0;
+	}
+	/* Within a uid, a heavier sender gives way. */
+	if (umine >= SVC_QUEUE_MAX &&
+	    !uq_displace(s->b, s, u, req->recent, req->conn)) {
 		*errv = cub_err_val(CUB_E_BUSY,
-		    "service '%s' is busy: %u requests are waiting for its "
-		    "worker; try again later",
-		    s->name, s->jq_len);
+		    "service '%s' is busy: %u requests of uid %" PRIu32
+		    " are waiting for its worker; try again later",
+		    s->name, umine, req->uid);
 		return -EBUSY;
 	}
-	if (!(j = calloc(1, sizeof(*j)))) {
+	if (s->jq_len >= SVC_QUEUE_TOTAL) {
+		struct suid_q *next;
+
+		for (x = s->uq; x; x = next) {
+			next = x->next;
+			uq_purge(s, x);
+		}
+		u = uq_find(s, req->uid);
+		umine = u ? u->n : 0;
+	}
+	if (s->jq_len >= SVC_QUEUE_TOTAL) {
+		for (top = x = s->uq; x; x = x->next)
+			if (x->n > top->n)
+				top = x;
+		/* Between uids, one holding more than mine would. */
+		if (!top || top->n <= umine + 1 ||
+		    !uq_displace(s->b, s, top, 0, req->conn)) {
+			*errv = cub_err_val(CUB_E_BUSY,
+			    "service '%s' is busy: %u requests are waiting "
+			    "for its worker; try again later",
+			    s->name, s->jq_len);
+			return -EBUSY;
+		}
+	}
+	/* What the displacement freed may have been ours. */
+	u = uq_find(s, req->uid);
+	q = cq_find(u, req->conn);
+	if (!(j = calloc(1, sizeof(*j))) ||
+	    (!u && !(u = calloc(1, sizeof(*u))))) {
+		free(j);
 		*errv = cub_err_val(CUB_E_INTERNAL, "out of memory");
 		return -ENOMEM;
+	}
+	if (!u->n && !u->conns) {
+		/* A new uid is served after those waiting. */
+		struct suid_q **up;
+
+		u->uid = req->uid;
+		for (up = &s->uq; *up; up = &(*up)->next)
+			;
+		*up = u;
+	}
+	if (!q) {
+		if (!(q = calloc(1, sizeof(*q)))) {
+			uq_prune(s, u, NULL);
+			free(j);
+			*errv = cub_err_val(CUB_E_INTERNAL, "out of memory");
+			return -ENOMEM;
+		}
+		q->conn = req->conn;
+		q->tail = &q->head;
+		for (qp = &u->conns; *qp; qp = &(*qp)->next)
+			;
+		*qp = q;
 	}
 	j->req = *req;
 	j->rpc = *rpc;
 	memset(rpc, 0, sizeof(*rpc));
-	*s->jq_tail = j;
-	s->jq_tail = &j->next;
+	*q->tail = j;
+	q->tail = &j->next;
+	q->n++;
+	u->n++;
 	s->jq_len++;
 	sup_kick(s);
 	return 0;
 }
 
+/*
+ * The next request to serve: the oldest of the next connection of the
+ * next uid; both then go to the back of their round-robin order.
+ */
 static struct sjob *
 job_pop(struct service *s)
 {
-	struct sjob *j = s->jq_head;
+	struct suid_q *u = s->uq, **up;
+	struct sconn_q *q, **qp;
+	struct sjob *j;
 
-	if (j && !(s->jq_head = j->next))
-		s->jq_tail = &s->jq_head;
-	if (j)
-		s->jq_len--;
+	if (!u)
+		return NULL;
+	q = u->conns;
+	j = q->head;
+	if (!(q->head = j->next))
+		q->tail = &q->head;
+	j->next = NULL;
+	q->n--;
+	u->n--;
+	s->jq_len--;
+	u->conns = q->next;
+	if (q->n) {
+		q->next = NULL;
+		for (qp = &u->conns; *qp; qp = &(*qp)->next)
+			;
+		*qp = q;
+	} else {
+		free(q);
+	}
+	s->uq = u->next;
+	if (u->n) {
+		u->next = NULL;
+		for (up = &s->uq; *up; up = &(*up)->next)
+			;
+		*up = u;
+	} else {
+		free(u);
+	}
 	return j;
 }
 
@@ -287,7 +519,6 @@ svc_open(struct broker *b, const char *name, const char *plugin, unsigned idx)
 	s->uid = b->o.uid_base + idx;
 	s->gid = b->o.uid_base + idx;
 	s->backoff_ms = BACKOFF_MIN_MS;
-	s->jq_tail = &s->jq_head;
 	pthread_cond_init(&s->cond, NULL);
 	if ((r = nng_req0_open(&s->cmd)) || (r = nng_rep0_open(&s->calls)) ||
 	    (r = nng_aio_alloc(&s->cmd_aio, NULL, NULL))) {

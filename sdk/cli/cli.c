@@ -112,6 +112,13 @@ parse_args(int argc, char **argv, struct cli_cmd *cmd, char *err, size_t errlen)
 					return USAGE(
 					    "--rid: 1 to 64 characters");
 				cmd->rid = val;
+			} else if (OPT("as")) {
+				/* USER[:ROLE]; the broker checks both. */
+				NEEDVAL();
+				if (!*val || *val == ':')
+					return USAGE("--as: USER[:ROLE], e.g. "
+						     "alice:reader");
+				cmd->as = val;
 			} else if (OPT("count")) {
 				NEEDVAL();
 				if (cubi_parse_uint(val, 1, INT32_MAX, &n))

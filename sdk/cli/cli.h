@@ -19,6 +19,7 @@ struct cli_cmd {
 	enum cli_out out;
 	int timeout_ms;
 	const char *rid; /* request id to send (default: a fresh one) */
+	const char *as;  /* gateways: USER[:ROLE] vouched for, or NULL */
 	int count;       /* events: stop after this many (0 = no limit) */
 	bool help;
 	bool version;

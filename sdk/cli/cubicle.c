@@ -45,6 +45,8 @@ usage(FILE *f)
 	    "                    default /run/cubicle)\n"
 	    "  --timeout MS      per call (default 10000); for events, how\n"
 	    "                    long to listen\n"
+	    "  --as USER[:ROLE]  gateways only: on behalf of USER, as role\n"
+	    "                    reader (default) or admin\n"
 	    "  --rid ID          request id (a resend with the same id is\n"
 	    "                    applied once); default: a fresh one\n"
 	    "  cubicle events [--count N] [--timeout MS]  stream events\n"
@@ -323,6 +325,19 @@ main(int argc, char **argv)
 	if (body)
 		cub_val__set(params, "body", body);
 	cub_val__set(params, "rid", cub_val__str(rid));
+	if (cmd.as) {
+		/* A gateway's request on behalf of a user (role reader unless
+		 * USER:ROLE says otherwise): the broker decides. */
+		const char *colon = strchr(cmd.as, ':');
+		struct cub_val *as = cub_val__map();
+
+		cub_val__set(as, "user",
+		    colon ? cub_val__strn(cmd.as, (size_t)(colon - cmd.as))
+			  : cub_val__str(cmd.as));
+		if (colon)
+			cub_val__set(as, "role", cub_val__str(colon + 1));
+		cub_val__set(params, "as", as);
+	}
 	r = cub_client__call(c, CUB_M_REQUEST, params, &result, &errv);
 	cub_client__close(c);
 	if (r == -EREMOTEIO) {
