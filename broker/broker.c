@@ -337,7 +337,7 @@ main(int argc, char **argv)
 	    {"max-clients", required_argument, NULL, 'm'},
 	    {"max-clients-per-uid", required_argument, NULL, 'U'},
 	    {"socket-group", required_argument, NULL, 'g'},
-	    {"admin-group", required_argument, NULL, 'A'},
+	    {"admin-group", required_argument, NULL, 'a'},
 	    {"gateway-group", required_argument, NULL, 'G'},
 	    {"gateway-may", required_argument, NULL, 'W'},
 	    {"discard-strays", no_argument, NULL, 'D'},
@@ -439,17 +439,17 @@ main(int argc, char **argv)
 			b->o.max_clients_per_uid = (unsigned)v;
 			break;
 		case 'g':
-		case 'A':
+		case 'a':
 		case 'G':
 			if (group_parse(optarg, c == 'g'   ? &b->o.socket_gid
-						: c == 'A' ? &b->o.admin_gid
+						: c == 'a' ? &b->o.admin_gid
 							   : &b->o.gateway_gid)) {
 				fprintf(stderr,
 				    "cubicled: --%s: '%s' is not a group name "
 				    "or a gid from 1 to 4294967294 (gid 0 is "
 				    "root's: root is admin already)\n",
 				    c == 'g'   ? "socket-group"
-				    : c == 'A' ? "admin-group"
+				    : c == 'a' ? "admin-group"
 					       : "gateway-group",
 				    optarg);
 				return 1;
