@@ -383,13 +383,29 @@ int topo_detach_stray(uint32_t prog_id, uint32_t ports_map_id);
 /* store.c (store.h) */
 /* persist.c */
 /*
- * Write every cube but skip (NULL: none) to the store.  On failure the
+ * Write every cube but skip (NULL: none) to the store as a new snapshot,
+ * and empty the journal (a full save: deletions, unpeerings, compaction,
+ * and the first change of a store).  On failure the
  * store keeps its previous content and *errv (when errv is not NULL) names
  * the store, the failed step and the errno.
  */
 int broker_save(
     struct broker *b, const struct cube *skip, struct cub_val **errv);
+/*
+ * Record the change of one cube c: old is the configuration the store has
+ * for it (NULL: c is new, its whole record is written).  One journal
+ * record of what changed (store.h), fsync'd; c->stored_doc is cleared
+ * once it is recorded.  The journal is compacted into a new snapshot when
+ * it has grown past its bound.  On failure, as broker_save().
+ */
+int broker_save_cube(struct broker *b, struct cube *c,
+    const struct cub_val *old, struct cub_val **errv);
 int broker_load(struct broker *b);
+/*
+ * A clean stop: the journal, when it holds records, is compacted into a
+ * snapshot (the store is then one file), and closed.
+ */
+void broker_store_close(struct broker *b);
 /*
  * The service of the kept record (a cube of a service not installed, or a
  * record a load refused) that holds name, NULL when none.  State lock held.

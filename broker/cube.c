@@ -488,7 +488,7 @@ cube_create(struct broker *b, struct service *svc, const char *name,
 		r = cube_sync(b, c, true, errv);
 	c->stored_absent = false;
 	if (!r)
-		r = broker_save(b, NULL, errv);
+		r = broker_save_cube(b, c, NULL, errv);
 	if (r) {
 		c->stored_absent = true;
 		struct cub_val *res = NULL, *dp = cub_val__map();
@@ -579,8 +579,13 @@ cube_update(struct broker *b, struct cube *c, struct cub_val *newdoc,
 	/* The new loglevel first: the worker logs the change at it. */
 	cubelog_update(b, c);
 	r = tell ? cube_sync(b, c, false, errv) : 0;
-	c->stored_doc = NULL;
+	/*
+	 * stored_doc stays old until the change is recorded: a snapshot
+	 * another request writes meanwhile holds old, which the journal
+	 * record (from old to newdoc) follows.  broker_save_cube() clears it.
+	 */
 	if (r) {
+		c->stored_doc = NULL;
 		c->doc = old;
 		cubelog_update(b, c);
 		cub_val__free(newdoc);
@@ -595,7 +600,7 @@ cube_update(struct broker *b, struct cube *c, struct cub_val *newdoc,
 		e2 = NULL;
 	}
 	pthread_mutex_unlock(&b->lock);
-	if (!r && (r = broker_save(b, NULL, errv))) {
+	if (!r && (r = broker_save_cube(b, c, old, errv))) {
 		/* Not recorded: the ports and the worker go back too. */
 		pthread_mutex_lock(&b->lock);
 		ports_reconcile(b, c, old, &e2);
@@ -604,6 +609,7 @@ cube_update(struct broker *b, struct cube *c, struct cub_val *newdoc,
 		e2 = NULL;
 	}
 	if (r) {
+		c->stored_doc = NULL;
 		c->doc = old;
 		cubelog_update(b, c);
 		cub_val__free(newdoc);

@@ -27,6 +27,7 @@
 #include <bpf/bpf.h>
 
 #include "broker.h"
+#include "cleanup.h"
 #include "cubicle/errors.h"
 #include "log.h"
 #include "names.h"
@@ -47,31 +48,19 @@ peer_of(const char *peer, const struct cube *gone)
 }
 
 /*
- * c's record; gone (NULL: none) is being deleted, and the peers of its
- * ports are left out, so that the save recording the deletion records
- * the unpeering too (topo_cube_gone() follows it in memory).
+ * c's record, with config as its configuration; gone (NULL: none) is
+ * being deleted, and the peers of its ports are left out, so that the
+ * save recording the deletion records the unpeering too (topo_cube_gone()
+ * follows it in memory).
  */
+/* What c's record holds besides its configuration: {hash, ports}. */
 static struct cub_val *
-cube_record(struct cube *c, const struct cube *gone)
+cube_meta(struct cube *c, const struct cube *gone)
 {
-	struct cub_val *r = cub_val__map(), *ports = cub_val__array(), *p;
-	const struct cub_val *cports;
-	struct cub_val *config;
+	struct cub_val *m = cub_val__map(), *ports = cub_val__array(), *p;
 	struct bport *bp;
-	uint32_t i;
 
-	cub_val__set(r, "name", cub_val__str(c->name));
-	cub_val__set(r, "service", cub_val__str(c->svc->name));
-	cub_val__set(r, "hash", cub_val__uint(c->obj ? c->obj->hash : 0));
-	config = cub_val__dup(c->stored_doc ? c->stored_doc : c->doc);
-	cports = cub_val__get(config, "ports");
-	for (i = 0; gone && cports && cports->kind == CUB_V_ARRAY &&
-		    i < cports->arr.len;
-	     i++)
-		if (peer_of(cub_val__get_str(cports->arr.items[i], "peer"),
-			gone))
-			cub_val__del(cports->arr.items[i], "peer");
-	cub_val__set(r, "config", config);
+	cub_val__set(m, "hash", cub_val__uint(c->obj ? c->obj->hash : 0));
 	for (bp = c->ports; bp; bp = bp->next) {
 		p = cub_val__map();
 		cub_val__set(p, "name", cub_val__str(bp->name));
@@ -80,37 +69,228 @@ cube_record(struct cube *c, const struct cube *gone)
 		cub_val__set(p, "qdisc", cub_val__bool(bp->hook_created));
 		cub_val__push(ports, p);
 	}
-	cub_val__set(r, "ports", ports);
+	cub_val__set(m, "ports", ports);
+	return m;
+}
+
+static struct cub_val *
+cube_record(struct cube *c, const struct cub_val *conf, const struct cube *gone)
+{
+	struct cub_val *r = cub_val__map(), *m = cube_meta(c, gone);
+	const struct cub_val *cports;
+	struct cub_val *config;
+	uint32_t i;
+
+	cub_val__set(r, "name", cub_val__str(c->name));
+	cub_val__set(r, "service", cub_val__str(c->svc->name));
+	cub_val__set(r, "hash", cub_val__take(m, "hash"));
+	config = cub_val__dup(conf);
+	cports = cub_val__get(config, "ports");
+	for (i = 0; gone && cports && cports->kind == CUB_V_ARRAY &&
+		    i < cports->arr.len;
+	     i++)
+		if (peer_of(cub_val__get_str(cports->arr.items[i], "peer"),
+			gone))
+			cub_val__del(cports->arr.items[i], "peer");
+	cub_val__set(r, "config", config);
+	cub_val__set(r, "ports", cub_val__take(m, "ports"));
+	cub_val__free(m);
 	return r;
+}
+
+/*
+ * The store: a snapshot and its journal (store.h).  store_mu orders every
+ * write of either, and is taken before b->lock.  meta holds, per cube
+ * name, what the store has of its record besides the configuration
+ * ({hash, ports}), so that a change journals only what changed of it.
+ * stale: a snapshot could not be written for a change that was not rolled
+ * back (an unpeering), so memory holds what the store does not: the next
+ * change writes a snapshot, not a journal record.
+ */
+static pthread_mutex_t store_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct store_journal journal = {.fd = -1};
+static struct cub_val *meta;
+static uint64_t snap_bytes;
+static bool snap_exists, stale;
+
+/* Edits of a record past which the whole record is journaled. */
+#define JOURNAL_EDITS_MAX 64
+
+static struct cub_val *
+meta_of(const struct cub_val *rec)
+{
+	struct cub_val *m = cub_val__map();
+
+	cub_val__set(m, "hash", cub_val__dup(cub_val__get(rec, "hash")));
+	cub_val__set(m, "ports", cub_val__dup(cub_val__get(rec, "ports")));
+	return m;
+}
+
+/* The snapshot, store_mu held; the journal emptied after it. */
+static int
+save_snapshot(struct broker *b, const struct cube *skip, struct cub_val **errv)
+{
+	struct cub_val *doc = cub_val__map(), *cubes = cub_val__array();
+	struct cub_val *m = cub_val__map(), *rec;
+	char err[PATH_MAX + 128];
+	struct cube *c;
+	struct stat st;
+	uint32_t i;
+	int r;
+
+	pthread_mutex_lock(&b->lock);
+	for (c = b->cubes; c; c = c->next) {
+		if (c == skip || c->stored_absent)
+			continue;
+		rec = cube_record(c, c->stored_doc ?: c->doc, skip);
+		cub_val__set(m, c->name, meta_of(rec));
+		cub_val__push(cubes, rec);
+	}
+	pthread_mutex_unlock(&b->lock);
+	for (i = 0; orphans && i < orphans->arr.len; i++)
+		cub_val__push(cubes, cub_val__dup(orphans->arr.items[i]));
+	cub_val__set(doc, "version", cub_val__uint(1));
+	cub_val__set(doc, "journal_seq", cub_val__uint(journal.seq));
+	cub_val__set(doc, "cubes", cubes);
+	r = store_save(b->store_path, doc, err, sizeof(err));
+	cub_val__free(doc);
+	if (r) {
+		cub_val__free(m);
+		log_err("state store %s: %s", b->store_path, err);
+		if (errv)
+			*errv = cub_err_val(CUB_E_KERNEL,
+			    "state store %s: %s; the change was not made",
+			    b->store_path, err);
+		return r;
+	}
+	cub_val__free(meta);
+	meta = m;
+	stale = false;
+	snap_exists = true;
+	snap_bytes = stat(b->store_path, &st) ? 0 : (uint64_t)st.st_size;
+	/*
+	 * The snapshot holds every record: a journal that cannot be emptied
+	 * is marked broken, and the next change writes a snapshot again
+	 * (its records are at or below journal_seq and never replayed).
+	 */
+	if (journal.fd >= 0 && store_journal_reset(&journal, err, sizeof(err)))
+		log_err("state store: %s", err);
+	return 0;
 }
 
 int
 broker_save(struct broker *b, const struct cube *skip, struct cub_val **errv)
 {
-	struct cub_val *doc = cub_val__map(), *cubes = cub_val__array();
-	struct cube *c;
-	char err[PATH_MAX + 128];
-	uint32_t i;
 	int r;
 
+	pthread_mutex_lock(&store_mu);
+	r = save_snapshot(b, skip, errv);
+	/*
+	 * A caller that cannot refuse (errv NULL: an unpeering already made
+	 * in memory) leaves memory ahead of the store: the next change
+	 * writes a snapshot.  A refused change was rolled back.
+	 */
+	if (r && !errv)
+		stale = true;
+	pthread_mutex_unlock(&store_mu);
+	return r;
+}
+
+/*
+ * c's journal record: its whole record when new (old NULL) or when more
+ * changed than JOURNAL_EDITS_MAX edits say, else the edits from old (the
+ * configuration the store has) and the meta the store has to now; *nm is
+ * the meta now.  NULL when nothing changed; *rerr -ENOMEM when out of
+ * memory.  b->lock held.
+ */
+static struct cub_val *
+journal_rec(struct cube *c, const struct cub_val *old, struct cub_val **nm,
+    int *rerr)
+{
+	struct cub_val *rec = cub_val__map(), *edits = cub_val__array();
+	const struct cub_val *m = old ? cub_val__get(meta, c->name) : NULL;
+	int r = 0;
+
+	*nm = cube_meta(c, NULL);
+	if (!rec || !edits || !*nm ||
+	    cub_val__set(rec, "cube", cub_val__str(c->name))) {
+		r = -ENOMEM;
+		goto out;
+	}
+	if (m && !(r = store_diff(old, c->doc, "config", edits,
+		       JOURNAL_EDITS_MAX)) &&
+	    !(r = store_diff(cub_val__get(m, "hash"), cub_val__get(*nm, "hash"),
+		  "hash", edits, JOURNAL_EDITS_MAX)) &&
+	    !(r = store_diff(cub_val__get(m, "ports"),
+		  cub_val__get(*nm, "ports"), "ports", edits,
+		  JOURNAL_EDITS_MAX))) {
+		if (!edits->arr.len) {
+			rec = cub_val__free(rec);
+			goto out;
+		}
+		r = cub_val__set(rec, "edits", TAKE_PTR(edits));
+		goto out;
+	}
+	if (!r || r == -E2BIG)
+		r = cub_val__set(rec, "put", cube_record(c, c->doc, NULL));
+out:
+	cub_val__free(edits);
+	if (r) {
+		*rerr = r;
+		rec = cub_val__free(rec);
+	}
+	return rec;
+}
+
+int
+broker_save_cube(struct broker *b, struct cube *c, const struct cub_val *old,
+    struct cub_val **errv)
+{
+	struct cub_val *rec = NULL, *nm = NULL;
+	char err[PATH_MAX + 128];
+	int r = 0;
+
+	pthread_mutex_lock(&store_mu);
+	if (stale || !snap_exists || journal.fd < 0 || journal.broken) {
+		/* What the store has is not known to be old: all of it. */
+		pthread_mutex_lock(&b->lock);
+		c->stored_doc = NULL;
+		pthread_mutex_unlock(&b->lock);
+		r = save_snapshot(b, NULL, errv);
+		goto out;
+	}
 	pthread_mutex_lock(&b->lock);
-	for (c = b->cubes; c; c = c->next)
-		if (c != skip && !c->stored_absent)
-			cub_val__push(cubes, cube_record(c, skip));
+	rec = journal_rec(c, old, &nm, &r);
 	pthread_mutex_unlock(&b->lock);
-	for (i = 0; orphans && i < orphans->arr.len; i++)
-		cub_val__push(cubes, cub_val__dup(orphans->arr.items[i]));
-	cub_val__set(doc, "version", cub_val__uint(1));
-	cub_val__set(doc, "cubes", cubes);
-	r = store_save(b->store_path, doc, err, sizeof(err));
-	cub_val__free(doc);
-	if (!r)
-		return 0;
-	log_err("state store %s: %s", b->store_path, err);
-	if (errv)
-		*errv = cub_err_val(CUB_E_KERNEL,
-		    "state store %s: %s; the change was not made",
-		    b->store_path, err);
+	if (r) {
+		if (errv)
+			*errv = cub_err_val(CUB_E_INTERNAL,
+			    "state store %s: %s; the change was not made",
+			    b->store_path, strerror(-r));
+		goto out;
+	}
+	if (rec && (r = store_journal_append(&journal, rec, err, sizeof(err)))) {
+		log_err("state store %s: %s", b->store_path, err);
+		if (errv)
+			*errv = cub_err_val(CUB_E_KERNEL,
+			    "state store %s: %s; the change was not made",
+			    b->store_path, err);
+		goto out;
+	}
+	/* Recorded: from now on a snapshot writes c's new document. */
+	pthread_mutex_lock(&b->lock);
+	c->stored_doc = NULL;
+	cub_val__set(meta, c->name, TAKE_PTR(nm));
+	pthread_mutex_unlock(&b->lock);
+	if (store_journal_full(&journal, snap_bytes) &&
+	    save_snapshot(b, NULL, NULL))
+		log_warn("state store %s: compaction failed; the journal "
+			 "keeps growing until a snapshot is written",
+		    b->store_path);
+out:
+	cub_val__free(rec);
+	cub_val__free(nm);
+	pthread_mutex_unlock(&store_mu);
 	return r;
 }
 
@@ -354,16 +534,56 @@ strays_discard(struct broker *b)
 	free(names);
 }
 
+/*
+ * Open the journal after the load (replay.last), and compact: a journal
+ * that was replayed is folded into a new snapshot at once.
+ */
+static int
+journal_start(struct broker *b, const struct store_replay *rep)
+{
+	char err[PATH_MAX + 128];
+	int r;
+
+	if ((r = store_journal_open(
+		 &journal, b->store_path, rep->last, err, sizeof(err)))) {
+		log_err("refusing to start: state store journal: %s", err);
+		return r;
+	}
+	if (rep->torn)
+		log_warn("state store %s: dropped a torn last record (%llu "
+			 "bytes at offset %llu): a change never acknowledged",
+		    journal.path, (unsigned long long)rep->torn,
+		    (unsigned long long)rep->torn_off);
+	if (!snap_exists)
+		return 0;
+	if (rep->applied || rep->torn || journal.bytes) {
+		log_info("state store: %llu journal record(s) replayed; "
+			 "compacting",
+		    (unsigned long long)rep->applied);
+		if ((r = save_snapshot(b, NULL, NULL)))
+			log_warn("state store %s: compaction at start failed; "
+				 "changes go on being journaled",
+			    b->store_path);
+	}
+	return 0;
+}
+
 int
 broker_load(struct broker *b)
 {
-	struct cub_val *doc = NULL;
+	struct cub_val *doc = NULL, *m;
 	const struct cub_val *cubes;
 	struct cube **tail = &b->cubes;
-	char err[512], list[512];
+	struct store_replay rep = {0};
+	char err[PATH_MAX + 128], list[512];
+	uint64_t seq = 0;
+	struct stat st;
 	uint32_t i;
 	int r, n;
 
+	meta = cub_val__map();
+	if (!meta)
+		return -ENOMEM;
 	r = store_load(b->store_path, &doc, err, sizeof(err));
 	if (r == -ENOENT) {
 		n = strays_list(b, list, sizeof(list));
@@ -378,21 +598,64 @@ broker_load(struct broker *b)
 			return -EEXIST;
 		}
 		strays_discard(b);
-		return 0;
+		/*
+		 * A journal without its snapshot belongs to a store that is
+		 * gone (moved away to start empty): its records are not
+		 * replayed onto another.  The first change writes a snapshot.
+		 */
+		store_journal_path(b->store_path, list, sizeof(list));
+		if (!lstat(list, &st) && S_ISREG(st.st_mode) && st.st_size) {
+			log_warn("state store %s is missing: its journal %s is "
+				 "not replayed, and is emptied",
+			    b->store_path, list);
+			if (truncate(list, 0))
+				log_errno(-errno, "truncate %s", list);
+		}
+		return journal_start(b, &rep);
 	}
+	if (!r && cub_val__as_u64(cub_val__get(doc, "journal_seq"), &seq) &&
+	    cub_val__get(doc, "journal_seq")) {
+		snprintf(err, sizeof(err), "%s: journal_seq is not a number",
+		    b->store_path);
+		r = -EBADMSG;
+	}
+	if (!r)
+		r = store_journal_replay(
+		    b->store_path, doc, seq, &rep, err, sizeof(err));
 	if (r) {
+		cub_val__free(doc);
 		log_err("refusing to start: state store unreadable: %s (move "
 			"it away, and start with --discard-strays, to start "
 			"empty)",
 		    err);
 		return r;
 	}
+	snap_exists = true;
+	if (!stat(b->store_path, &st))
+		snap_bytes = (uint64_t)st.st_size;
 	cubes = cub_val__get(doc, "cubes");
 	for (i = 0; cubes && cubes->kind == CUB_V_ARRAY && i < cubes->arr.len;
 	     i++)
 		if ((r = load_cube(b, cubes->arr.items[i], &tail)))
 			log_errno(r, "state: cube record %u skipped", i);
+		else if ((m = meta_of(cubes->arr.items[i])))
+			cub_val__set(meta,
+			    cub_val__get_str(cubes->arr.items[i], "name"), m);
 	cub_val__free(doc);
 	strays_discard(b);
-	return 0;
+	return journal_start(b, &rep);
+}
+
+void
+broker_store_close(struct broker *b)
+{
+	pthread_mutex_lock(&store_mu);
+	if (journal.fd >= 0 && (journal.bytes || journal.broken || stale) &&
+	    snap_exists && save_snapshot(b, NULL, NULL))
+		log_warn("state store %s: no snapshot at stop; the journal "
+			 "%s is replayed at the next start",
+		    b->store_path, journal.path);
+	store_journal_close(&journal);
+	meta = cub_val__free(meta);
+	pthread_mutex_unlock(&store_mu);
 }
