@@ -506,7 +506,7 @@ store_journal_open(struct store_journal *j, const char *snap, uint64_t seq,
     char *err, size_t errlen)
 {
 	struct stat st;
-	int fd, r;
+	int fd, pfd, r;
 
 	j->fd = -1;
 	j->seq = seq;
@@ -514,19 +514,42 @@ store_journal_open(struct store_journal *j, const char *snap, uint64_t seq,
 	j->broken = false;
 	store_journal_path(snap, j->path, sizeof(j->path));
 	/*
-	 * Never through a link, never a FIFO or a device: O_NOFOLLOW, and
-	 * O_NONBLOCK so that a FIFO does not block the open, then fstat.
+	 * Never through a link, never a FIFO or a device: what is there is
+	 * looked at first (O_PATH, not followed), then opened O_NOFOLLOW and
+	 * O_NONBLOCK (a FIFO put there meanwhile does not block the open)
+	 * and checked again.
 	 */
+	pfd = open(j->path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (pfd >= 0) {
+		r = fstat(pfd, &st) ? -errno : 0;
+		if (!r && S_ISLNK(st.st_mode)) {
+			char to[PATH_MAX];
+			ssize_t n = readlinkat(pfd, "", to, sizeof(to) - 1);
+
+			to[n > 0 ? n : 0] = '\0';
+			close(pfd);
+			FAIL(-EBADMSG,
+			    "%s is a symbolic link (to '%s'), not a journal "
+			    "file; links are not followed",
+			    j->path, to);
+		}
+		close(pfd);
+		if (r)
+			FAIL(r, "%s: %s", j->path, strerror(-r));
+		if (!S_ISREG(st.st_mode))
+			FAIL(-EBADMSG, "%s is %s, not a journal file", j->path,
+			    file_kind(st.st_mode));
+	} else if (errno != ENOENT) {
+		r = -errno;
+		FAIL(r, "%s: %s", j->path, strerror(-r));
+	}
 	fd = open(j->path,
 	    O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_NONBLOCK |
 		O_NOCTTY | O_CLOEXEC,
 	    0600);
 	if (fd < 0) {
 		r = -errno;
-		FAIL(r == -ELOOP ? -EBADMSG : r, "%s: %s%s", j->path,
-		    strerror(-r),
-		    r == -ELOOP ? " (a symbolic link: links are not followed)"
-				: "");
+		FAIL(r, "%s: %s", j->path, strerror(-r));
 	}
 	if (fstat(fd, &st)) {
 		r = -errno;
