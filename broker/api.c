@@ -448,7 +448,8 @@ on_cube(struct broker *b, struct cube *c, struct cubi_request *q,
 		if ((r = mutating(q, errv)))
 			break;
 		if (res.changed) {
-			r = cube_update(b, c, work, errv);
+			r = cube_update_hinted(
+			    b, c, work, res.verb, rest, errv);
 			work = NULL;
 		}
 		break;

@@ -282,6 +282,14 @@ int cube_create(struct broker *b, struct service *svc, const char *name,
     struct cub_val **errv);
 int cube_update(struct broker *b, struct cube *c, struct cub_val *newdoc,
     struct cub_val **errv);
+/*
+ * cube_update() of a request whose verb (CUBI_SET, _ADD, _DEL) and words
+ * (after the cube's name) say what it changed: the store journals only
+ * that node (persist.c).
+ */
+int cube_update_hinted(struct broker *b, struct cube *c,
+    struct cub_val *newdoc, enum cubi_verb verb, const struct cub_val *words,
+    struct cub_val **errv);
 int cube_delete(struct broker *b, struct cube *c, struct cub_val **errv);
 /*
  * Lock held: take c out of b->cubes into b->dying (deleted): its name
@@ -393,13 +401,16 @@ int broker_save(
     struct broker *b, const struct cube *skip, struct cub_val **errv);
 /*
  * Record the change of one cube c: old is the configuration the store has
- * for it (NULL: c is new, its whole record is written).  One journal
+ * for it (NULL: c is new, its whole record is written); verb and words
+ * (NULL: not known) the request's, so that only the node it addressed is
+ * compared (cubi_tree__locate()), else the whole configuration is.  One journal
  * record of what changed (store.h), fsync'd; c->stored_doc is cleared
  * once it is recorded.  The journal is compacted into a new snapshot when
  * it has grown past its bound.  On failure, as broker_save().
  */
 int broker_save_cube(struct broker *b, struct cube *c,
-    const struct cub_val *old, struct cub_val **errv);
+    const struct cub_val *old, enum cubi_verb verb,
+    const struct cub_val *words, struct cub_val **errv);
 int broker_load(struct broker *b);
 /*
  * A clean stop: the journal, when it holds records, is compacted into a

@@ -488,7 +488,7 @@ cube_create(struct broker *b, struct service *svc, const char *name,
 		r = cube_sync(b, c, true, errv);
 	c->stored_absent = false;
 	if (!r)
-		r = broker_save_cube(b, c, NULL, errv);
+		r = broker_save_cube(b, c, NULL, CUBI_ADD, NULL, errv);
 	if (r) {
 		c->stored_absent = true;
 		struct cub_val *res = NULL, *dp = cub_val__map();
@@ -551,6 +551,13 @@ int
 cube_update(struct broker *b, struct cube *c, struct cub_val *newdoc,
     struct cub_val **errv)
 {
+	return cube_update_hinted(b, c, newdoc, CUBI_SHOW, NULL, errv);
+}
+
+int
+cube_update_hinted(struct broker *b, struct cube *c, struct cub_val *newdoc,
+    enum cubi_verb verb, const struct cub_val *words, struct cub_val **errv)
+{
 	struct cub_val *old = c->doc, *e2 = NULL;
 	bool tell = sup_on_thread(c->svc);
 	int r;
@@ -600,7 +607,7 @@ cube_update(struct broker *b, struct cube *c, struct cub_val *newdoc,
 		e2 = NULL;
 	}
 	pthread_mutex_unlock(&b->lock);
-	if (!r && (r = broker_save_cube(b, c, old, errv))) {
+	if (!r && (r = broker_save_cube(b, c, old, verb, words, errv))) {
 		/* Not recorded: the ports and the worker go back too. */
 		pthread_mutex_lock(&b->lock);
 		ports_reconcile(b, c, old, &e2);

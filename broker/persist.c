@@ -196,6 +196,132 @@ broker_save(struct broker *b, const struct cube *skip, struct cub_val **errv)
 	return r;
 }
 
+/* The node at path (steps: map keys, array indices) in v, or NULL. */
+static const struct cub_val *
+node_at(const struct cub_val *v, const struct cub_val *path, uint32_t n)
+{
+	const struct cub_val *st;
+	uint64_t idx;
+	uint32_t i;
+
+	for (i = 0; v && i < n; i++) {
+		st = path->arr.items[i];
+		if (!cub_val__as_u64(st, &idx))
+			v = v->kind == CUB_V_ARRAY && idx < v->arr.len
+				? v->arr.items[idx]
+				: NULL;
+		else
+			v = cub_val__get(v, cub_val__as_str(st) ?: "");
+	}
+	return v;
+}
+
+/* "config" then path: a journal edit's path. */
+static struct cub_val *
+edit_path(const struct cub_val *path)
+{
+	struct cub_val *p = cub_val__array();
+	uint32_t i;
+
+	if (!p || cub_val__push(p, cub_val__str("config")))
+		return cub_val__free(p);
+	for (i = 0; i < path->arr.len; i++)
+		if (cub_val__push(p, cub_val__dup(path->arr.items[i])))
+			return cub_val__free(p);
+	return p;
+}
+
+/*
+ * The edits of a request that addressed one node (verb, words): a set of
+ * an entry or a container compares that node only, an add or a delete of
+ * an entry is one ins or del, found through the keyed list's index
+ * (cubi_tree__locate()), so that the cost is the entry's, not the cube's.
+ * 1 when no hint applies (the caller compares everything), 0, -errno.
+ */
+static int
+hinted_edits(struct cube *c, const struct cub_val *old,
+    enum cubi_verb verb, const struct cub_val *words, struct cub_val *edits)
+{
+	struct cub_val *w = NULL, *path = NULL, *e = NULL, *ep, *errv = NULL;
+	const struct cub_val *a, *bv, *la, *lb;
+	const char *last;
+	uint32_t n, i, j = 0;
+	int r = 1;
+
+	if (!words || words->kind != CUB_V_ARRAY || !words->arr.len ||
+	    !c->svc->schema ||
+	    (verb != CUBI_SET && verb != CUBI_ADD && verb != CUBI_DEL))
+		return 1;
+	n = words->arr.len;
+	last = cub_val__as_str(words->arr.items[n - 1]) ?: "";
+	/* The words of the node: without the verb. */
+	if (verb == CUBI_SET || (verb == CUBI_DEL && !strcmp(last, "del"))) {
+		j = n - 1;
+	} else {
+		for (j = n - 1; j > 0; j--)
+			if (!strcmp(cub_val__as_str(words->arr.items[j - 1]) ?: "",
+				verb == CUBI_ADD ? "add" : "del"))
+				break;
+		if (!j)
+			return 1;
+		j--;
+	}
+	if (verb == CUBI_SET && !j)
+		return 1; /* the cube's own fields: all of it is compared */
+	w = cub_val__array();
+	for (i = 0; w && i < n; i++)
+		if (i != j && cub_val__push(w, cub_val__dup(words->arr.items[i])))
+			w = cub_val__free(w);
+	if (!w)
+		return -ENOMEM;
+	/* An added entry is found where it is now, a deleted one where it
+	 * was. */
+	if (cubi_tree__locate(c->svc->schema, verb == CUBI_ADD ? c->doc : old,
+		w, &path, &errv))
+		goto out;
+	a = node_at(old, path, path->arr.len);
+	bv = node_at(c->doc, path, path->arr.len);
+	if (verb == CUBI_SET) {
+		if (!a || !bv)
+			goto out;
+		ep = edit_path(path);
+		if (!ep) {
+			r = -ENOMEM;
+			goto out;
+		}
+		/* store_diff() takes the first step as a key: walk the rest. */
+		r = store_diff_at(a, bv, ep, edits, JOURNAL_EDITS_MAX);
+		cub_val__free(ep);
+		goto out;
+	}
+	/* An entry: the last step is its index in a list one longer or
+	 * one shorter than before. */
+	la = node_at(old, path, path->arr.len - 1);
+	lb = node_at(c->doc, path, path->arr.len - 1);
+	if (!la || !lb || la->kind != CUB_V_ARRAY || lb->kind != CUB_V_ARRAY ||
+	    lb->arr.len != la->arr.len + (verb == CUBI_ADD ? 1 : -1) ||
+	    !(verb == CUBI_ADD ? bv : a))
+		goto out;
+	e = cub_val__map();
+	ep = edit_path(path);
+	if (!e || !ep || cub_val__set(e, "op",
+			     cub_val__str(verb == CUBI_ADD ? "ins" : "del")) ||
+	    cub_val__set(e, "path", ep) ||
+	    (verb == CUBI_ADD && cub_val__set(e, "value", cub_val__dup(bv)))) {
+		if (!e)
+			cub_val__free(ep);
+		r = -ENOMEM;
+		goto out;
+	}
+	r = cub_val__push(edits, TAKE_PTR(e));
+out:
+	cub_val__free(e);
+	cub_val__free(errv);
+	cub_val__free(path);
+	cub_val__free(w);
+	return r;
+}
+
 /*
  * c's journal record: its whole record when new (old NULL) or when more
  * changed than JOURNAL_EDITS_MAX edits say, else the edits from old (the
@@ -204,12 +330,12 @@ broker_save(struct broker *b, const struct cube *skip, struct cub_val **errv)
  * memory.  b->lock held.
  */
 static struct cub_val *
-journal_rec(struct cube *c, const struct cub_val *old, struct cub_val **nm,
-    int *rerr)
+journal_rec(struct cube *c, const struct cub_val *old, enum cubi_verb verb,
+    const struct cub_val *words, struct cub_val **nm, int *rerr)
 {
 	struct cub_val *rec = cub_val__map(), *edits = cub_val__array();
 	const struct cub_val *m = old ? cub_val__get(meta, c->name) : NULL;
-	int r = 0;
+	int r = 0, h = 1;
 
 	*nm = cube_meta(c, NULL);
 	if (!rec || !edits || !*nm ||
@@ -217,8 +343,14 @@ journal_rec(struct cube *c, const struct cub_val *old, struct cub_val **nm,
 		r = -ENOMEM;
 		goto out;
 	}
-	if (m && !(r = store_diff(old, c->doc, "config", edits,
-		       JOURNAL_EDITS_MAX)) &&
+	/* The node the request addressed, or else all of the config. */
+	if (m && old && edits)
+		h = hinted_edits(c, old, verb, words, edits);
+	if (h < 0)
+		r = h;
+	else if (m && h == 1)
+		r = store_diff(old, c->doc, "config", edits, JOURNAL_EDITS_MAX);
+	if (m && !r &&
 	    !(r = store_diff(cub_val__get(m, "hash"), cub_val__get(*nm, "hash"),
 		  "hash", edits, JOURNAL_EDITS_MAX)) &&
 	    !(r = store_diff(cub_val__get(m, "ports"),
@@ -244,7 +376,7 @@ out:
 
 int
 broker_save_cube(struct broker *b, struct cube *c, const struct cub_val *old,
-    struct cub_val **errv)
+    enum cubi_verb verb, const struct cub_val *words, struct cub_val **errv)
 {
 	struct cub_val *rec = NULL, *nm = NULL;
 	char err[PATH_MAX + 128];
@@ -260,7 +392,7 @@ broker_save_cube(struct broker *b, struct cube *c, const struct cub_val *old,
 		goto out;
 	}
 	pthread_mutex_lock(&b->lock);
-	rec = journal_rec(c, old, &nm, &r);
+	rec = journal_rec(c, old, verb, words, &nm, &r);
 	pthread_mutex_unlock(&b->lock);
 	if (r) {
 		if (errv)

@@ -1044,6 +1044,10 @@ diff_val(const struct cub_val *a, const struct cub_val *b,
 	uint32_t i;
 	int r;
 
+	if (!a || !b)
+		return !a && !b ? 0
+				: diff_emit(a ? "del" : "set", path, b, edits,
+				      max);
 	if (a->kind == CUB_V_ARRAY && b->kind == CUB_V_ARRAY)
 		return diff_arr(a, b, path, edits, max);
 	if (a->kind != CUB_V_MAP || b->kind != CUB_V_MAP || !path->arr.len)
@@ -1071,6 +1075,22 @@ diff_val(const struct cub_val *a, const struct cub_val *b,
 }
 
 int
+store_diff_at(const struct cub_val *a, const struct cub_val *b,
+    const struct cub_val *at, struct cub_val *edits, uint32_t max)
+{
+	struct cub_val *path = cub_val__dup(at);
+	int r;
+
+	if (!path || path->kind != CUB_V_ARRAY || !path->arr.len) {
+		cub_val__free(path);
+		return path ? -EINVAL : -ENOMEM;
+	}
+	r = diff_val(a, b, path, edits, max);
+	cub_val__free(path);
+	return r;
+}
+
+int
 store_diff(const struct cub_val *a, const struct cub_val *b,
     const char *key, struct cub_val *edits, uint32_t max)
 {
@@ -1081,7 +1101,7 @@ store_diff(const struct cub_val *a, const struct cub_val *b,
 		cub_val__free(path);
 		return -ENOMEM;
 	}
-	r = diff_val(a, b, path, edits, max);
+	r = store_diff_at(a, b, path, edits, max);
 	cub_val__free(path);
 	return r;
 }

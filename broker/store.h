@@ -118,5 +118,8 @@ int store_apply(struct cub_val *doc, const struct cub_val *rec, char *err,
  */
 int store_diff(const struct cub_val *a, const struct cub_val *b,
     const char *key, struct cub_val *edits, uint32_t max);
+/* store_diff() of the nodes at path (an array of steps, not empty). */
+int store_diff_at(const struct cub_val *a, const struct cub_val *b,
+    const struct cub_val *path, struct cub_val *edits, uint32_t max);
 
 #endif
