@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
- * The desired-state store: one snapshot file, written to a temporary name,
+ * The desired-state store: a snapshot and a journal of the changes since
+ * (below, store_journal_*).  The snapshot is written to a temporary name,
  * fsync'd, renamed over the old one, and the directory fsync'd, so a crash
  * leaves either the old or the new state, never a mix.  Layout:
  *   "CUBSTATE" | u32 version (2) | u32 crc32 of payload | u64 payload length
