@@ -681,11 +681,21 @@ journal_start(struct broker *b, const struct store_replay *rep)
 		log_err("refusing to start: state store journal: %s", err);
 		return r;
 	}
-	if (rep->torn)
+	if (rep->torn) {
 		log_warn("state store %s: dropped a torn last record (%llu "
 			 "bytes at offset %llu): a change never acknowledged",
 		    journal.path, (unsigned long long)rep->torn,
 		    (unsigned long long)rep->torn_off);
+		/* Cut off now: the next record must not follow it, even if
+		 * the compaction below fails. */
+		if (ftruncate(journal.fd, (off_t)rep->torn_off) ||
+		    fdatasync(journal.fd)) {
+			log_errno(-errno, "truncate %s", journal.path);
+			journal.broken = true;
+		} else {
+			journal.bytes = rep->torn_off;
+		}
+	}
 	if (!snap_exists)
 		return 0;
 	if (rep->applied || rep->torn || journal.bytes) {

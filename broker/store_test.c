@@ -1095,20 +1095,22 @@ END_TEST
 
 /*
  * kill -9 at any instant of an append or a compaction leaves the old or
- * the new state.  A child runs the model's steps on a 5000-rule cube,
+ * the new state.  A child runs the model's steps on a 2000-rule cube,
  * each one journaled and acknowledged (its number in shared memory once
  * the append returned), compacting every 3 records (snapshot holding
  * journal_seq, then the journal emptied), and is killed after a random
+ * number of steps (0 to 12, whatever the disk's speed) and a random
  * delay; the store then holds the state of the last acknowledged step or
  * of the one after it, exactly.  250 rounds.
  */
 START_TEST(journal_kill)
 {
-	struct cub_val *base = list_doc(1, 5000), *d, *back, *model;
+	struct cub_val *base = list_doc(1, 2000), *d, *back, *model;
 	struct store_replay rep;
 	volatile uint64_t *acked;
 	uint64_t gen, g;
-	unsigned round, hit_compaction = 0, steps = 0;
+	unsigned round, hit_compaction = 0, steps = 0, k;
+	uint64_t want;
 	char err[512];
 	pid_t pid;
 	int st;
@@ -1152,7 +1154,16 @@ START_TEST(journal_kill)
 				acked[1] = 2;
 			}
 		}
-		usleep((useconds_t)(rand() % 30000));
+		/*
+		 * After a random number of acknowledged steps (0 to 12, so
+		 * 0 to 4 compactions, whatever the disk's speed), then a
+		 * random delay: the kill lands in an append or in a
+		 * compaction.  20 s at most.
+		 */
+		want = (uint64_t)(rand() % 13);
+		for (k = 0; k < 20000 && acked[0] < want; k++)
+			usleep(1000);
+		usleep((useconds_t)(rand() % 4000));
 		ck_assert_int_eq(kill(pid, SIGKILL), 0);
 		ck_assert_int_eq(waitpid(pid, &st, 0), pid);
 		ck_assert_msg(WIFSIGNALED(st), "round %u: the child exited %d",
