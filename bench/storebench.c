@@ -2,8 +2,12 @@
 /*
  * The store's cost at the sizes of issue 7 (bench/store runs it): a save
  * and a load of N simpleforwarder cubes of 128 ports, next to those of
- * one cube, and of 2M list entries across 200 cubes.  Each figure is the
- * median of R runs.  Output: one "name value unit" line per metric.
+ * one cube, and of 2M list entries across 200 cubes; and a one-entry
+ * change recorded as the broker records it (persist.c: the edits of the
+ * entry the request addressed, one journal record, fdatasync) on a cube
+ * of 10 entries and of 100,000, next to the full
+ * snapshot a change wrote before the journal.  Each figure is the median
+ * of R runs.  Output: one "name value unit" line per metric.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -149,6 +153,119 @@ measure(const char *name, const char *path, struct cub_val *doc, unsigned runs,
 	*save_ms = s[runs / 2];
 }
 
+/* A cube record "c0" whose config has a list of n rules. */
+static struct cub_val *
+list_doc(unsigned n)
+{
+	struct cub_val *cubes = cub_val__array(), *r = cub_val__map();
+	struct cub_val *conf = cub_val__map(), *list = cub_val__array(), *e;
+	unsigned j;
+
+	for (j = 0; j < n; j++) {
+		e = cub_val__map();
+		cub_val__set(e, "id", cub_val__uint(j));
+		cub_val__set(e, "src",
+		    cub_val__strf("10.%u.%u.0/24", (j >> 8) & 255, j & 255));
+		cub_val__set(e, "action", cub_val__str("drop"));
+		cub_val__push(list, e);
+	}
+	cub_val__set(conf, "rules", list);
+	cub_val__set(r, "name", cub_val__str("c0"));
+	cub_val__set(r, "service", cub_val__str("ruleset"));
+	cub_val__set(r, "config", conf);
+	cub_val__push(cubes, r);
+	return doc_of(cubes);
+}
+
+/*
+ * Median time of a one-entry set on a cube of n entries, journaled
+ * (diff, record, append, fdatasync) and, for comparison, saved as a
+ * snapshot; the journal's growth per change.
+ */
+static double
+one_entry(const char *path, unsigned n, unsigned runs, double *snap_ms)
+{
+	struct cub_val *d = list_doc(n), *conf, *old, *edits, *rec, *e, *at;
+	struct store_journal j;
+	double t[32], sn[32], df[32], t0;
+	char err[512], name[32];
+	long long grew = 0;
+	unsigned i;
+
+	conf = cub_val__get(cub_val__get(d, "cubes")->arr.items[0], "config");
+	if (store_save(path, d, err, sizeof(err)) ||
+	    store_journal_open(&j, path, 0, err, sizeof(err))) {
+		fprintf(stderr, "storebench: %s\n", err);
+		exit(1);
+	}
+	if (ftruncate(j.fd, 0))
+		exit(1);
+	j.bytes = 0;
+	/* The first snapshot on disk before the appends are timed. */
+	sync();
+	for (i = 0; i < runs; i++) {
+		old = cub_val__dup(conf);
+		e = cub_val__get(conf, "rules")->arr.items[(i * 7919u) % n];
+		cub_val__set(e, "action", cub_val__strf("a%u", i));
+		t0 = now_ms();
+		edits = cub_val__array();
+		rec = cub_val__map();
+		/* As the broker does with the node the request addressed
+		 * (cubi_tree__locate(): the keyed list's index): that
+		 * entry's edits, appended. */
+		at = cub_val__array();
+		cub_val__push(at, cub_val__str("config"));
+		cub_val__push(at, cub_val__str("rules"));
+		cub_val__push(at, cub_val__uint((i * 7919u) % n));
+		if (store_diff_at(
+			cub_val__get(old, "rules")->arr.items[(i * 7919u) % n],
+			e, at, edits, 64)) {
+			fprintf(stderr, "storebench: diff\n");
+			exit(1);
+		}
+		cub_val__set(rec, "cube", cub_val__str("c0"));
+		cub_val__set(rec, "edits", edits);
+		df[i] = now_ms() - t0;
+		if (store_journal_append(&j, rec, err, sizeof(err))) {
+			fprintf(stderr, "storebench: append: %s\n", err);
+			exit(1);
+		}
+		t[i] = now_ms() - t0;
+		cub_val__free(at);
+		cub_val__free(rec);
+		cub_val__free(old);
+	}
+	/*
+	 * The snapshots after all the appends: on ext4 (ordered data) a
+	 * journal fdatasync right after a big snapshot waits for the
+	 * snapshot's data too, which is the snapshot's cost, not the
+	 * journal's.
+	 */
+	for (i = 0; i < runs; i++) {
+		t0 = now_ms();
+		if (store_save(path, d, err, sizeof(err))) {
+			fprintf(stderr, "storebench: save: %s\n", err);
+			exit(1);
+		}
+		sn[i] = now_ms() - t0;
+	}
+	grew = (long long)j.bytes / runs;
+	store_journal_close(&j);
+	unlink(j.path);
+	qsort(t, runs, sizeof(t[0]), cmp_d);
+	qsort(sn, runs, sizeof(sn[0]), cmp_d);
+	qsort(df, runs, sizeof(df[0]), cmp_d);
+	snprintf(name, sizeof(name), "set_one_of_%u", n);
+	printf("%s_journal_p50 %.3f ms\n", name, t[runs / 2]);
+	printf("%s_journal_bytes %lld B\n", name, grew);
+	printf("%s_edits_p50 %.4f ms (finding the edits, before the append)\n",
+	    name, df[runs / 2]);
+	printf("%s_snapshot_p50 %.3f ms\n", name, sn[runs / 2]);
+	*snap_ms = sn[runs / 2];
+	cub_val__free(d);
+	return t[runs / 2];
+}
+
 int
 main(int argc, char **argv)
 {
@@ -157,7 +274,7 @@ main(int argc, char **argv)
 	unsigned runs = argc > 3 ? (unsigned)atoi(argv[3]) : 9;
 	char path[4096];
 	struct cub_val *d;
-	double one, many, big;
+	double one, many, big, j10, j100k, s10, s100k;
 
 	if (runs < 1 || runs > 32 || n < 1) {
 		fprintf(stderr, "usage: storebench [DIR [CUBES [RUNS<=32]]]\n");
@@ -172,6 +289,12 @@ main(int argc, char **argv)
 	cub_val__free(d);
 	printf("sf_cubes_count %u cubes\n", n);
 	printf("save_ratio_cubes_vs_one %.1f x\n", many / one);
+	j10 = one_entry(path, 10, runs, &s10);
+	j100k = one_entry(path, 100000, runs, &s100k);
+	printf("set_one_journal_ratio_100k_vs_10 %.2f x (goal: within 2)\n",
+	    j100k / j10);
+	printf("set_one_snapshot_ratio_100k_vs_10 %.1f x (before the journal)\n",
+	    s100k / s10);
 	d = entries_doc(200, 10000);
 	measure("entries2M", path, d, runs < 3 ? runs : 3, &big);
 	cub_val__free(d);

@@ -544,7 +544,7 @@ on_cube(struct broker *b, struct cube *c, struct cubi_request *q,
 		if ((r = mutating(q, errv)))
 			break;
 		if (res.changed) {
-			r = cube_change(b, c, work, &res, errv);
+			r = cube_change(b, c, work, &res, rest, errv);
 			work = NULL;
 		}
 		break;

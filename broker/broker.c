@@ -576,6 +576,7 @@ main(int argc, char **argv)
 		return 1;
 	log_info(
 	    "stopping on signal %d; the dataplane stays in place", b->stop);
+	broker_store_close(b);
 	broker_shutdown(b);
 	clients_fini(b);
 	netmon_fini(b);

@@ -357,10 +357,13 @@ int cube_update(struct broker *b, struct cube *c, struct cub_val *newdoc,
     struct cub_val **errv);
 /*
  * cube_update() for a request: res is what cubi_tree__change() made of
- * it on newdoc (NULL: the worker is told the diff of the documents).
+ * it on newdoc (NULL: the worker is told the diff of the documents), and
+ * res->verb (CUBI_SET, _ADD, _DEL) with words (after the cube's name) say
+ * what it changed: the store journals only that node (persist.c).
  */
 int cube_change(struct broker *b, struct cube *c, struct cub_val *newdoc,
-    const struct cubi_result *res, struct cub_val **errv);
+    const struct cubi_result *res, const struct cub_val *words,
+    struct cub_val **errv);
 int cube_delete(struct broker *b, struct cube *c, struct cub_val **errv);
 /*
  * Lock held: take c out of b->cubes into b->dying (deleted): its name
@@ -514,13 +517,32 @@ void tcube_load_record(struct cube *c, const struct cub_val *rec);
 /* store.c (store.h) */
 /* persist.c */
 /*
- * Write every cube but skip (NULL: none) to the store.  On failure the
+ * Write every cube but skip (NULL: none) to the store as a new snapshot,
+ * and empty the journal (a full save: deletions, unpeerings, compaction,
+ * and the first change of a store).  On failure the
  * store keeps its previous content and *errv (when errv is not NULL) names
  * the store, the failed step and the errno.
  */
 int broker_save(
     struct broker *b, const struct cube *skip, struct cub_val **errv);
+/*
+ * Record the change of one cube c: old is the configuration the store has
+ * for it (NULL: c is new, its whole record is written); verb and words
+ * (NULL: not known) the request's, so that only the node it addressed is
+ * compared (cubi_tree__locate()), else the whole configuration is.  One journal
+ * record of what changed (store.h), fsync'd; c->stored_doc is cleared
+ * once it is recorded.  The journal is compacted into a new snapshot when
+ * it has grown past its bound.  On failure, as broker_save().
+ */
+int broker_save_cube(struct broker *b, struct cube *c,
+    const struct cub_val *old, enum cubi_verb verb,
+    const struct cub_val *words, struct cub_val **errv);
 int broker_load(struct broker *b);
+/*
+ * A clean stop: the journal, when it holds records, is compacted into a
+ * snapshot (the store is then one file), and closed.
+ */
+void broker_store_close(struct broker *b);
 /*
  * The service of the kept record (a cube of a service not installed, or a
  * record a load refused) that holds name, NULL when none.  State lock held.

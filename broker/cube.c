@@ -755,7 +755,7 @@ cube_create(struct broker *b, struct service *svc, const char *name,
 		r = cube_sync(b, c, true, errv);
 	c->stored_absent = false;
 	if (!r)
-		r = broker_save(b, NULL, errv);
+		r = broker_save_cube(b, c, NULL, CUBI_ADD, NULL, errv);
 	if (r) {
 		c->stored_absent = true;
 		struct cub_val *res = NULL, *dp = cub_val__map();
@@ -901,13 +901,15 @@ int
 cube_update(struct broker *b, struct cube *c, struct cub_val *newdoc,
     struct cub_val **errv)
 {
-	return cube_change(b, c, newdoc, NULL, errv);
+	return cube_change(b, c, newdoc, NULL, NULL, errv);
 }
 
 int
 cube_change(struct broker *b, struct cube *c, struct cub_val *newdoc,
-    const struct cubi_result *res, struct cub_val **errv)
+    const struct cubi_result *res, const struct cub_val *words,
+    struct cub_val **errv)
 {
+	enum cubi_verb verb = res ? res->verb : CUBI_SHOW;
 	struct cub_val *old = c->doc, *e2 = NULL, *sent = NULL;
 	bool tell = sup_on_thread(c->svc);
 	int r;
@@ -936,8 +938,13 @@ cube_change(struct broker *b, struct cube *c, struct cub_val *newdoc,
 	/* The new loglevel first: the worker logs the change at it. */
 	cubelog_update(b, c);
 	r = tell ? worker_change(b, c, old, res, &sent, errv) : 0;
-	c->stored_doc = NULL;
+	/*
+	 * stored_doc stays old until the change is recorded: a snapshot
+	 * another request writes meanwhile holds old, which the journal
+	 * record (from old to newdoc) follows.  broker_save_cube() clears it.
+	 */
 	if (r) {
+		c->stored_doc = NULL;
 		c->doc = old;
 		cubelog_update(b, c);
 		cub_val__free(newdoc);
@@ -953,7 +960,7 @@ cube_change(struct broker *b, struct cube *c, struct cub_val *newdoc,
 		e2 = NULL;
 	}
 	pthread_mutex_unlock(&b->lock);
-	if (!r && (r = broker_save(b, NULL, errv))) {
+	if (!r && (r = broker_save_cube(b, c, old, verb, words, errv))) {
 		/* Not recorded: the ports and the worker go back too. */
 		pthread_mutex_lock(&b->lock);
 		ports_reconcile(b, c, old, &e2);
@@ -962,6 +969,7 @@ cube_change(struct broker *b, struct cube *c, struct cub_val *newdoc,
 		e2 = NULL;
 	}
 	if (r) {
+		c->stored_doc = NULL;
 		c->doc = old;
 		cubelog_update(b, c);
 		cub_val__free(newdoc);

@@ -28,6 +28,7 @@
 #include <bpf/bpf.h>
 
 #include "broker.h"
+#include "cleanup.h"
 #include "cubicle/errors.h"
 #include "log.h"
 #include "names.h"
@@ -48,31 +49,19 @@ peer_of(const char *peer, const struct cube *gone)
 }
 
 /*
- * c's record; gone (NULL: none) is being deleted, and the peers of its
- * ports are left out, so that the save recording the deletion records
- * the unpeering too (topo_cube_gone() follows it in memory).
+ * c's record, with config as its configuration; gone (NULL: none) is
+ * being deleted, and the peers of its ports are left out, so that the
+ * save recording the deletion records the unpeering too (topo_cube_gone()
+ * follows it in memory).
  */
+/* What c's record holds besides its configuration: {hash, ports}. */
 static struct cub_val *
-cube_record(struct cube *c, const struct cube *gone)
+cube_meta(struct cube *c, const struct cube *gone)
 {
-	struct cub_val *r = cub_val__map(), *ports = cub_val__array(), *p;
-	const struct cub_val *cports;
-	struct cub_val *config;
+	struct cub_val *m = cub_val__map(), *ports = cub_val__array(), *p;
 	struct bport *bp;
-	uint32_t i;
 
-	cub_val__set(r, "name", cub_val__str(c->name));
-	cub_val__set(r, "service", cub_val__str(c->svc->name));
-	cub_val__set(r, "hash", cub_val__uint(c->obj ? c->obj->hash : 0));
-	config = cub_val__dup(c->stored_doc ? c->stored_doc : c->doc);
-	cports = cub_val__get(config, "ports");
-	for (i = 0; gone && cports && cports->kind == CUB_V_ARRAY &&
-		    i < cports->arr.len;
-	     i++)
-		if (peer_of(cub_val__get_str(cports->arr.items[i], "peer"),
-			gone))
-			cub_val__del(cports->arr.items[i], "peer");
-	cub_val__set(r, "config", config);
+	cub_val__set(m, "hash", cub_val__uint(c->obj ? c->obj->hash : 0));
 	for (bp = c->ports; bp; bp = bp->next) {
 		p = cub_val__map();
 		cub_val__set(p, "name", cub_val__str(bp->name));
@@ -81,39 +70,362 @@ cube_record(struct cube *c, const struct cube *gone)
 		cub_val__set(p, "qdisc", cub_val__bool(bp->hook_created));
 		cub_val__push(ports, p);
 	}
-	cub_val__set(r, "ports", ports);
+	cub_val__set(m, "ports", ports);
+	return m;
+}
+
+static struct cub_val *
+cube_record(struct cube *c, const struct cub_val *conf, const struct cube *gone)
+{
+	struct cub_val *r = cub_val__map(), *m = cube_meta(c, gone);
+	const struct cub_val *cports;
+	struct cub_val *config, *p;
+	uint32_t i;
+
+	cub_val__set(r, "name", cub_val__str(c->name));
+	cub_val__set(r, "service", cub_val__str(c->svc->name));
+	cub_val__set(r, "hash", cub_val__take(m, "hash"));
+	config = cub_val__dup(conf);
+	cports = cub_val__get(config, "ports");
+	for (i = 0; gone && cports && cports->kind == CUB_V_ARRAY &&
+		    i < cports->arr.len;
+	     i++)
+		if (peer_of(cub_val__get_str(cports->arr.items[i], "peer"),
+			gone))
+			cub_val__del(cports->arr.items[i], "peer");
+	cub_val__set(r, "config", config);
+	cub_val__set(r, "ports", cub_val__take(m, "ports"));
+	cub_val__free(m);
 	if ((p = tcube_record(c, gone)))
 		cub_val__set(r, "attach", p);
 	return r;
 }
 
-int
-broker_save(struct broker *b, const struct cube *skip, struct cub_val **errv)
+/*
+ * The store: a snapshot and its journal (store.h).  store_mu orders every
+ * write of either, and is taken before b->lock.  meta holds, per cube
+ * name, what the store has of its record besides the configuration
+ * ({hash, ports}), so that a change journals only what changed of it.
+ * stale: a snapshot could not be written for a change that was not rolled
+ * back (an unpeering), so memory holds what the store does not: the next
+ * change writes a snapshot, not a journal record.
+ */
+static pthread_mutex_t store_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct store_journal journal = {.fd = -1};
+static struct cub_val *meta;
+static uint64_t snap_bytes;
+static bool snap_exists, stale;
+
+/* Edits of a record past which the whole record is journaled. */
+#define JOURNAL_EDITS_MAX 64
+
+static struct cub_val *
+meta_of(const struct cub_val *rec)
+{
+	struct cub_val *m = cub_val__map();
+
+	cub_val__set(m, "hash", cub_val__dup(cub_val__get(rec, "hash")));
+	cub_val__set(m, "ports", cub_val__dup(cub_val__get(rec, "ports")));
+	return m;
+}
+
+/* The snapshot, store_mu held; the journal emptied after it. */
+static int
+save_snapshot(struct broker *b, const struct cube *skip, struct cub_val **errv)
 {
 	struct cub_val *doc = cub_val__map(), *cubes = cub_val__array();
-	struct cube *c;
+	struct cub_val *m = cub_val__map(), *rec;
 	char err[PATH_MAX + 128];
+	struct cube *c;
+	struct stat st;
 	uint32_t i;
 	int r;
 
 	pthread_mutex_lock(&b->lock);
-	for (c = b->cubes; c; c = c->next)
-		if (c != skip && !c->stored_absent)
-			cub_val__push(cubes, cube_record(c, skip));
+	for (c = b->cubes; c; c = c->next) {
+		if (c == skip || c->stored_absent)
+			continue;
+		rec = cube_record(c, c->stored_doc ?: c->doc, skip);
+		cub_val__set(m, c->name, meta_of(rec));
+		cub_val__push(cubes, rec);
+	}
 	pthread_mutex_unlock(&b->lock);
 	for (i = 0; orphans && i < orphans->arr.len; i++)
 		cub_val__push(cubes, cub_val__dup(orphans->arr.items[i]));
 	cub_val__set(doc, "version", cub_val__uint(1));
+	cub_val__set(doc, "journal_seq", cub_val__uint(journal.seq));
 	cub_val__set(doc, "cubes", cubes);
 	r = store_save(b->store_path, doc, err, sizeof(err));
 	cub_val__free(doc);
-	if (!r)
-		return 0;
-	log_err("state store %s: %s", b->store_path, err);
-	if (errv)
-		*errv = cub_err_val(CUB_E_KERNEL,
-		    "state store %s: %s; the change was not made",
-		    b->store_path, err);
+	if (r) {
+		cub_val__free(m);
+		log_err("state store %s: %s", b->store_path, err);
+		if (errv)
+			*errv = cub_err_val(CUB_E_KERNEL,
+			    "state store %s: %s; the change was not made",
+			    b->store_path, err);
+		return r;
+	}
+	cub_val__free(meta);
+	meta = m;
+	stale = false;
+	snap_exists = true;
+	snap_bytes = stat(b->store_path, &st) ? 0 : (uint64_t)st.st_size;
+	/*
+	 * The snapshot holds every record: a journal that cannot be emptied
+	 * is marked broken, and the next change writes a snapshot again
+	 * (its records are at or below journal_seq and never replayed).
+	 */
+	if (journal.fd >= 0 && store_journal_reset(&journal, err, sizeof(err)))
+		log_err("state store: %s", err);
+	return 0;
+}
+
+int
+broker_save(struct broker *b, const struct cube *skip, struct cub_val **errv)
+{
+	int r;
+
+	pthread_mutex_lock(&store_mu);
+	r = save_snapshot(b, skip, errv);
+	/*
+	 * A caller that cannot refuse (errv NULL: an unpeering already made
+	 * in memory) leaves memory ahead of the store: the next change
+	 * writes a snapshot.  A refused change was rolled back.
+	 */
+	if (r && !errv)
+		stale = true;
+	pthread_mutex_unlock(&store_mu);
+	return r;
+}
+
+/* The node at path (steps: map keys, array indices) in v, or NULL. */
+static const struct cub_val *
+node_at(const struct cub_val *v, const struct cub_val *path, uint32_t n)
+{
+	const struct cub_val *st;
+	uint64_t idx;
+	uint32_t i;
+
+	for (i = 0; v && i < n; i++) {
+		st = path->arr.items[i];
+		if (!cub_val__as_u64(st, &idx))
+			v = v->kind == CUB_V_ARRAY && idx < v->arr.len
+				? v->arr.items[idx]
+				: NULL;
+		else
+			v = cub_val__get(v, cub_val__as_str(st) ?: "");
+	}
+	return v;
+}
+
+/* "config" then path: a journal edit's path. */
+static struct cub_val *
+edit_path(const struct cub_val *path)
+{
+	struct cub_val *p = cub_val__array();
+	uint32_t i;
+
+	if (!p || cub_val__push(p, cub_val__str("config")))
+		return cub_val__free(p);
+	for (i = 0; i < path->arr.len; i++)
+		if (cub_val__push(p, cub_val__dup(path->arr.items[i])))
+			return cub_val__free(p);
+	return p;
+}
+
+/*
+ * The edits of a request that addressed one node (verb, words): a set of
+ * an entry or a container compares that node only, an add or a delete of
+ * an entry is one ins or del, found through the keyed list's index
+ * (cubi_tree__locate()), so that the cost is the entry's, not the cube's.
+ * 1 when no hint applies (the caller compares everything), 0, -errno.
+ */
+static int
+hinted_edits(struct cube *c, const struct cub_val *old,
+    enum cubi_verb verb, const struct cub_val *words, struct cub_val *edits)
+{
+	struct cub_val *w = NULL, *path = NULL, *e = NULL, *ep, *errv = NULL;
+	const struct cub_val *a, *bv, *la, *lb;
+	const char *last;
+	uint32_t n, i, j = 0;
+	int r = 1;
+
+	if (!words || words->kind != CUB_V_ARRAY || !words->arr.len ||
+	    !c->svc->schema ||
+	    (verb != CUBI_SET && verb != CUBI_ADD && verb != CUBI_DEL))
+		return 1;
+	n = words->arr.len;
+	last = cub_val__as_str(words->arr.items[n - 1]) ?: "";
+	/* The words of the node: without the verb. */
+	if (verb == CUBI_SET || (verb == CUBI_DEL && !strcmp(last, "del"))) {
+		j = n - 1;
+	} else {
+		for (j = n - 1; j > 0; j--)
+			if (!strcmp(cub_val__as_str(words->arr.items[j - 1]) ?: "",
+				verb == CUBI_ADD ? "add" : "del"))
+				break;
+		if (!j)
+			return 1;
+		j--;
+	}
+	if (verb == CUBI_SET && !j)
+		return 1; /* the cube's own fields: all of it is compared */
+	w = cub_val__array();
+	for (i = 0; w && i < n; i++)
+		if (i != j && cub_val__push(w, cub_val__dup(words->arr.items[i])))
+			w = cub_val__free(w);
+	if (!w)
+		return -ENOMEM;
+	/* An added entry is found where it is now, a deleted one where it
+	 * was. */
+	if (cubi_tree__locate(c->svc->schema, verb == CUBI_ADD ? c->doc : old,
+		w, &path, &errv))
+		goto out;
+	a = node_at(old, path, path->arr.len);
+	bv = node_at(c->doc, path, path->arr.len);
+	if (verb == CUBI_SET) {
+		if (!a || !bv)
+			goto out;
+		ep = edit_path(path);
+		if (!ep) {
+			r = -ENOMEM;
+			goto out;
+		}
+		/* store_diff() takes the first step as a key: walk the rest. */
+		r = store_diff_at(a, bv, ep, edits, JOURNAL_EDITS_MAX);
+		cub_val__free(ep);
+		goto out;
+	}
+	/* An entry: the last step is its index in a list one longer or
+	 * one shorter than before. */
+	la = node_at(old, path, path->arr.len - 1);
+	lb = node_at(c->doc, path, path->arr.len - 1);
+	if (!la || !lb || la->kind != CUB_V_ARRAY || lb->kind != CUB_V_ARRAY ||
+	    lb->arr.len != la->arr.len + (verb == CUBI_ADD ? 1 : -1) ||
+	    !(verb == CUBI_ADD ? bv : a))
+		goto out;
+	e = cub_val__map();
+	ep = edit_path(path);
+	if (!e || !ep || cub_val__set(e, "op",
+			     cub_val__str(verb == CUBI_ADD ? "ins" : "del")) ||
+	    cub_val__set(e, "path", ep) ||
+	    (verb == CUBI_ADD && cub_val__set(e, "value", cub_val__dup(bv)))) {
+		if (!e)
+			cub_val__free(ep);
+		r = -ENOMEM;
+		goto out;
+	}
+	r = cub_val__push(edits, TAKE_PTR(e));
+out:
+	cub_val__free(e);
+	cub_val__free(errv);
+	cub_val__free(path);
+	cub_val__free(w);
+	return r;
+}
+
+/*
+ * c's journal record: its whole record when new (old NULL) or when more
+ * changed than JOURNAL_EDITS_MAX edits say, else the edits from old (the
+ * configuration the store has) and the meta the store has to now; *nm is
+ * the meta now.  NULL when nothing changed; *rerr -ENOMEM when out of
+ * memory.  b->lock held.
+ */
+static struct cub_val *
+journal_rec(struct cube *c, const struct cub_val *old, enum cubi_verb verb,
+    const struct cub_val *words, struct cub_val **nm, int *rerr)
+{
+	struct cub_val *rec = cub_val__map(), *edits = cub_val__array();
+	const struct cub_val *m = old ? cub_val__get(meta, c->name) : NULL;
+	int r = 0, h = 1;
+
+	*nm = cube_meta(c, NULL);
+	if (!rec || !edits || !*nm ||
+	    cub_val__set(rec, "cube", cub_val__str(c->name))) {
+		r = -ENOMEM;
+		goto out;
+	}
+	/* The node the request addressed, or else all of the config. */
+	if (m && old && edits)
+		h = hinted_edits(c, old, verb, words, edits);
+	if (h < 0)
+		r = h;
+	else if (m && h == 1)
+		r = store_diff(old, c->doc, "config", edits, JOURNAL_EDITS_MAX);
+	if (m && !r &&
+	    !(r = store_diff(cub_val__get(m, "hash"), cub_val__get(*nm, "hash"),
+		  "hash", edits, JOURNAL_EDITS_MAX)) &&
+	    !(r = store_diff(cub_val__get(m, "ports"),
+		  cub_val__get(*nm, "ports"), "ports", edits,
+		  JOURNAL_EDITS_MAX))) {
+		if (!edits->arr.len) {
+			rec = cub_val__free(rec);
+			goto out;
+		}
+		r = cub_val__set(rec, "edits", TAKE_PTR(edits));
+		goto out;
+	}
+	if (!r || r == -E2BIG)
+		r = cub_val__set(rec, "put", cube_record(c, c->doc, NULL));
+out:
+	cub_val__free(edits);
+	if (r) {
+		*rerr = r;
+		rec = cub_val__free(rec);
+	}
+	return rec;
+}
+
+int
+broker_save_cube(struct broker *b, struct cube *c, const struct cub_val *old,
+    enum cubi_verb verb, const struct cub_val *words, struct cub_val **errv)
+{
+	struct cub_val *rec = NULL, *nm = NULL;
+	char err[PATH_MAX + 128];
+	int r = 0;
+
+	pthread_mutex_lock(&store_mu);
+	if (stale || !snap_exists || journal.fd < 0 || journal.broken) {
+		/* What the store has is not known to be old: all of it. */
+		pthread_mutex_lock(&b->lock);
+		c->stored_doc = NULL;
+		pthread_mutex_unlock(&b->lock);
+		r = save_snapshot(b, NULL, errv);
+		goto out;
+	}
+	pthread_mutex_lock(&b->lock);
+	rec = journal_rec(c, old, verb, words, &nm, &r);
+	pthread_mutex_unlock(&b->lock);
+	if (r) {
+		if (errv)
+			*errv = cub_err_val(CUB_E_INTERNAL,
+			    "state store %s: %s; the change was not made",
+			    b->store_path, strerror(-r));
+		goto out;
+	}
+	if (rec && (r = store_journal_append(&journal, rec, err, sizeof(err)))) {
+		log_err("state store %s: %s", b->store_path, err);
+		if (errv)
+			*errv = cub_err_val(CUB_E_KERNEL,
+			    "state store %s: %s; the change was not made",
+			    b->store_path, err);
+		goto out;
+	}
+	/* Recorded: from now on a snapshot writes c's new document. */
+	pthread_mutex_lock(&b->lock);
+	c->stored_doc = NULL;
+	cub_val__set(meta, c->name, TAKE_PTR(nm));
+	pthread_mutex_unlock(&b->lock);
+	if (store_journal_full(&journal, snap_bytes) &&
+	    save_snapshot(b, NULL, NULL))
+		log_warn("state store %s: compaction failed; the journal "
+			 "keeps growing until a snapshot is written",
+		    b->store_path);
+out:
+	cub_val__free(rec);
+	cub_val__free(nm);
+	pthread_mutex_unlock(&store_mu);
 	return r;
 }
 
@@ -358,16 +670,66 @@ strays_discard(struct broker *b)
 	free(names);
 }
 
+/*
+ * Open the journal after the load (replay.last), and compact: a journal
+ * that was replayed is folded into a new snapshot at once.
+ */
+static int
+journal_start(struct broker *b, const struct store_replay *rep)
+{
+	char err[PATH_MAX + 128];
+	int r;
+
+	if ((r = store_journal_open(
+		 &journal, b->store_path, rep->last, err, sizeof(err)))) {
+		log_err("refusing to start: state store journal: %s", err);
+		return r;
+	}
+	if (rep->torn) {
+		log_warn("state store %s: dropped a torn last record (%llu "
+			 "bytes at offset %llu): a change never acknowledged",
+		    journal.path, (unsigned long long)rep->torn,
+		    (unsigned long long)rep->torn_off);
+		/* Cut off now: the next record must not follow it, even if
+		 * the compaction below fails. */
+		if (ftruncate(journal.fd, (off_t)rep->torn_off) ||
+		    fdatasync(journal.fd)) {
+			log_errno(-errno, "truncate %s", journal.path);
+			journal.broken = true;
+		} else {
+			journal.bytes = rep->torn_off;
+		}
+	}
+	if (!snap_exists)
+		return 0;
+	if (rep->applied || rep->torn || journal.bytes) {
+		log_info("state store: %llu journal record(s) replayed; "
+			 "compacting",
+		    (unsigned long long)rep->applied);
+		if ((r = save_snapshot(b, NULL, NULL)))
+			log_warn("state store %s: compaction at start failed; "
+				 "changes go on being journaled",
+			    b->store_path);
+	}
+	return 0;
+}
+
 int
 broker_load(struct broker *b)
 {
-	struct cub_val *doc = NULL;
+	struct cub_val *doc = NULL, *m;
 	const struct cub_val *cubes;
 	struct cube **tail = &b->cubes;
-	char err[512], list[512];
+	struct store_replay rep = {0};
+	char err[PATH_MAX + 128], list[512];
+	uint64_t seq = 0;
+	struct stat st;
 	uint32_t i;
 	int r, n;
 
+	meta = cub_val__map();
+	if (!meta)
+		return -ENOMEM;
 	r = store_load(b->store_path, &doc, err, sizeof(err));
 	if (r == -ENOENT) {
 		n = strays_list(b, list, sizeof(list));
@@ -382,24 +744,67 @@ broker_load(struct broker *b)
 			return -EEXIST;
 		}
 		strays_discard(b);
+		/*
+		 * A journal without its snapshot belongs to a store that is
+		 * gone (moved away to start empty): its records are not
+		 * replayed onto another.  The first change writes a snapshot.
+		 */
+		store_journal_path(b->store_path, list, sizeof(list));
+		if (!lstat(list, &st) && S_ISREG(st.st_mode) && st.st_size) {
+			log_warn("state store %s is missing: its journal %s is "
+				 "not replayed, and is emptied",
+			    b->store_path, list);
+			if (truncate(list, 0))
+				log_errno(-errno, "truncate %s", list);
+		}
 		tcube_restore(b);
-		return 0;
+		return journal_start(b, &rep);
 	}
+	if (!r && cub_val__as_u64(cub_val__get(doc, "journal_seq"), &seq) &&
+	    cub_val__get(doc, "journal_seq")) {
+		snprintf(err, sizeof(err), "%s: journal_seq is not a number",
+		    b->store_path);
+		r = -EBADMSG;
+	}
+	if (!r)
+		r = store_journal_replay(
+		    b->store_path, doc, seq, &rep, err, sizeof(err));
 	if (r) {
+		cub_val__free(doc);
 		log_err("refusing to start: state store unreadable: %s (move "
 			"it away, and start with --discard-strays, to start "
 			"empty)",
 		    err);
 		return r;
 	}
+	snap_exists = true;
+	if (!stat(b->store_path, &st))
+		snap_bytes = (uint64_t)st.st_size;
 	cubes = cub_val__get(doc, "cubes");
 	tcube_prepare(b, cubes);
 	for (i = 0; cubes && cubes->kind == CUB_V_ARRAY && i < cubes->arr.len;
 	     i++)
 		if ((r = load_cube(b, cubes->arr.items[i], &tail)))
 			log_errno(r, "state: cube record %u skipped", i);
+		else if ((m = meta_of(cubes->arr.items[i])))
+			cub_val__set(meta,
+			    cub_val__get_str(cubes->arr.items[i], "name"), m);
 	cub_val__free(doc);
 	strays_discard(b);
 	tcube_restore(b);
-	return 0;
+	return journal_start(b, &rep);
+}
+
+void
+broker_store_close(struct broker *b)
+{
+	pthread_mutex_lock(&store_mu);
+	if (journal.fd >= 0 && (journal.bytes || journal.broken || stale) &&
+	    snap_exists && save_snapshot(b, NULL, NULL))
+		log_warn("state store %s: no snapshot at stop; the journal "
+			 "%s is replayed at the next start",
+		    b->store_path, journal.path);
+	store_journal_close(&journal);
+	meta = cub_val__free(meta);
+	pthread_mutex_unlock(&store_mu);
 }

@@ -4511,3 +4511,76 @@ cubi_request__check(const struct cub_val *p, struct cubi_request *q,
 	}
 	return 0;
 }
+
+int
+cubi_tree__locate(const struct cubi_schema *s, const struct cub_val *doc,
+    const struct cub_val *words, struct cub_val **path, struct cub_val **errv)
+{
+	struct cub_val *w = cub_val__dup(words), *p = cub_val__array();
+	const struct step *st;
+	struct cubi_result res;
+	enum cubi_verb verb;
+	struct loc l = {0};
+	uint32_t i, k;
+	int r;
+
+	*path = NULL;
+	/* A set stops a read-only resolution at the node, before it runs. */
+	if (!w || !p || w->kind != CUB_V_ARRAY ||
+	    cub_val__push(w, cub_val__str("set"))) {
+		cub_val__free(w);
+		cub_val__free(p);
+		return nomem(errv);
+	}
+	r = check_call(s, doc, w, NULL, &res, errv);
+	if (!r) {
+		l.n = s->root;
+		l.kind = L_MAP;
+		l.root = true;
+		l.dn = (struct cub_val *)doc;
+		l.readonly = true;
+		spine_push(&l);
+		l.pwords = cub_val__array();
+		r = l.pwords ? resolve_and_run(s, (struct cub_val *)doc, w,
+				   NULL, NULL, &res, &l, errv)
+			     : nomem(errv);
+		cub_val__free(l.pwords);
+		verb = res.verb;
+		cubi_result__clear(&res);
+		if (r == NEEDS_COPY && verb == CUBI_SET)
+			r = 0;
+		else if (r >= 0)
+			r = fail(errv, CUB_E_INVAL, l.path,
+			    "not a container or an entry");
+	}
+	for (i = 1; !r && i < l.nspine; i++) {
+		st = &l.spine[i];
+		if (!st->dn) {
+			r = fail(errv, CUB_E_NOTFOUND, l.path, "not present");
+			break;
+		}
+		if (st->kind != L_ENTRY) {
+			r = cub_val__push(p, cub_val__str(st->n->name));
+			continue;
+		}
+		/* The entry's index in its list (the previous step): the
+		 * last one was found through the list's index. */
+		k = i + 1 == l.nspine && l.kind == L_ENTRY ? l.idx : 0;
+		if (k < l.spine[i - 1].dn->arr.len &&
+		    l.spine[i - 1].dn->arr.items[k] != st->dn)
+			k = 0;
+		for (; k < l.spine[i - 1].dn->arr.len; k++)
+			if (l.spine[i - 1].dn->arr.items[k] == st->dn)
+				break;
+		r = k < l.spine[i - 1].dn->arr.len
+			? cub_val__push(p, cub_val__uint(k))
+			: fail(errv, CUB_E_INTERNAL, l.path, "entry not found");
+	}
+	cub_val__free(w);
+	if (r) {
+		cub_val__free(p);
+		return r;
+	}
+	*path = p;
+	return 0;
+}

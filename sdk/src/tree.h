@@ -254,4 +254,15 @@ struct cubi_request {
 int cubi_request__check(const struct cub_val *params, struct cubi_request *q,
     struct cub_val **errv);
 
+/*
+ * Where words lead in doc: words are a path (containers, lists, entries
+ * by their keys, no verb) ending at a container or an entry; *path is
+ * the array of steps from the document's root to it, map keys (strings)
+ * and array indices (uints).  For the broker's store journal: the part of
+ * the document a change addressed.  doc is not changed.  0, or -errno
+ * with *errv (an entry not there, a path that ends at a list or a field).
+ */
+int cubi_tree__locate(const struct cubi_schema *s, const struct cub_val *doc,
+    const struct cub_val *words, struct cub_val **path, struct cub_val **errv);
+
 #endif
