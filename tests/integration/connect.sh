@@ -146,12 +146,7 @@ BROKER_PID=
 umount "$T/pins"
 for ns in ca cb cb2; do ip netns del "$ns"; done
 NAMESPACES=()
-# The veths go with their namespaces, asynchronously.
-for _ in $(seq 1 200); do
-	ip link show vetha >/dev/null 2>&1 || ip link show vethb >/dev/null 2>&1 ||
-		ip link show vethc >/dev/null 2>&1 || break
-	sleep 0.05
-done
+links_gone vetha vethb vethc
 hosts
 logged=$(wc -l <"$T/broker.log")
 broker_start

@@ -42,7 +42,7 @@ umount "$T/pins"
 [ -z "$(ls -A "$T/pins" 2>/dev/null)" ] || fail "pins still there"
 for ns in ca cb cc cd; do ip netns del "$ns"; done
 NAMESPACES=()
-sleep 0.2
+links_gone vetha vethb vethc vethd
 hosts
 for d in vetha vethb vethc vethd; do
 	[ -z "$(tc filter show dev $d ingress 2>/dev/null)" ] || fail "$d is not fresh"

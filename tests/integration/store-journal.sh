@@ -125,6 +125,7 @@ umount "$T/pins"
 [ -z "$(ls -A "$T/pins" 2>/dev/null)" ] || fail "pins still there"
 for ns in ca cb; do ip netns del "$ns"; done
 NAMESPACES=()
+links_gone vetha vethb
 hosts
 [ -z "$(tc filter show dev vetha ingress 2>/dev/null)" ] || fail "vetha is not fresh"
 : >"$T/broker.log.reboot"

@@ -260,6 +260,7 @@ BROKER_PID=
 umount "$T/pins"
 for ns in ca cc cd; do ip netns del $ns; done
 NAMESPACES=(cb)
+links_gone veth1 vethc vethd
 netns_host ca veth1 198.18.0.1
 ip addr add 198.18.0.2/24 dev veth1
 arp_veth1

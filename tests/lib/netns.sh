@@ -189,6 +189,23 @@ netns_host() {
 	ip -n "$ns" link set eth0 up
 }
 
+# links_gone IFNAME...: wait (10 s) until the links are gone.  A veth
+# whose peer was in a namespace just deleted goes with it, but the kernel
+# destroys that namespace later, on a work queue: a new link of the same
+# name made at once gets "File exists" on a busy machine.
+links_gone() {
+	local i d left
+	for i in $(seq 1 100); do
+		left=
+		for d in "$@"; do
+			ip link show dev "$d" >/dev/null 2>&1 && left="$left $d"
+		done
+		[ -z "$left" ] && return 0
+		sleep 0.1
+	done
+	fail "links still there 10 s after their namespaces went:$left"
+}
+
 # static_arp NS1 IP1 NS2 IP2: permanent neighbour entries both ways, so no
 # ARP packet crosses the cube while a test counts.
 static_arp() {
