@@ -230,11 +230,31 @@ synchronize(void)
 		   : 0;
 }
 
+/*
+ * One grace period for every copy retired so far, with grace.lock held
+ * (dropped while it runs; nobody else starts one meanwhile): 0 or -errno.
+ */
+static int
+grace_run(void)
+{
+	uint64_t start = grace.issued;
+	int r;
+
+	grace.running = true;
+	pthread_mutex_unlock(&grace.lock);
+	r = synchronize();
+	pthread_mutex_lock(&grace.lock);
+	grace.running = false;
+	if (!r && start > grace.done)
+		grace.done = start;
+	pthread_cond_broadcast(&grace.cond);
+	return r;
+}
+
 /* Wait until a grace period covers retirement seq; shared by waiters. */
 static int
 grace_wait(uint64_t seq)
 {
-	uint64_t start;
 	int r = 0;
 
 	if (no_grace())
@@ -245,15 +265,7 @@ grace_wait(uint64_t seq)
 			pthread_cond_wait(&grace.cond, &grace.lock);
 			continue;
 		}
-		grace.running = true;
-		start = grace.issued;
-		pthread_mutex_unlock(&grace.lock);
-		r = synchronize();
-		pthread_mutex_lock(&grace.lock);
-		grace.running = false;
-		if (!r && start > grace.done)
-			grace.done = start;
-		pthread_cond_broadcast(&grace.cond);
+		r = grace_run();
 		pthread_cond_signal(&grace.kick); /* retired meanwhile? */
 	}
 	pthread_mutex_unlock(&grace.lock);
@@ -268,7 +280,6 @@ grace_wait(uint64_t seq)
 static void *
 grace_thread(void *arg)
 {
-	uint64_t start;
 	int r;
 
 	(void)arg;
@@ -276,15 +287,7 @@ grace_thread(void *arg)
 	for (;;) {
 		while (grace.running || grace.done >= grace.issued)
 			pthread_cond_wait(&grace.kick, &grace.lock);
-		grace.running = true;
-		start = grace.issued;
-		pthread_mutex_unlock(&grace.lock);
-		r = synchronize();
-		pthread_mutex_lock(&grace.lock);
-		grace.running = false;
-		if (!r && start > grace.done)
-			grace.done = start;
-		pthread_cond_broadcast(&grace.cond);
+		r = grace_run();
 		if (r) /* waiters run their own and report it */
 			pthread_cond_wait(&grace.kick, &grace.lock);
 	}
