@@ -29,7 +29,7 @@ struct th_cube {
 };
 
 static const char *const th_action_names[] = {
-    "PASS", "DROP", "SLOWPATH", NULL};
+    "PASS", "DROP", "SLOWPATH", "BURN", NULL};
 
 #define TH_STAT(dir, f)                                                        \
 	(&(const struct cub_counter){.map = "th_stats",                        \
@@ -79,6 +79,8 @@ action_code(const char *name)
 		return TH_DROP;
 	if (name && !strcasecmp(name, "SLOWPATH"))
 		return TH_SLOWPATH;
+	if (name && !strcasecmp(name, "BURN"))
+		return 3; /* evil_tpass.bpf.c: burn the tail-call budget */
 	return TH_PASS;
 }
 
@@ -148,7 +150,8 @@ const struct cub_plugin cub_plugin_entry = {
 	    .prog_types = 1u << BPF_PROG_TYPE_SCHED_CLS,
 	    .map_types = (1ull << BPF_MAP_TYPE_ARRAY) |
 			 (1ull << BPF_MAP_TYPE_PERCPU_ARRAY) |
-			 (1ull << BPF_MAP_TYPE_RINGBUF),
+			 (1ull << BPF_MAP_TYPE_RINGBUF) |
+			 (1ull << BPF_MAP_TYPE_PROG_ARRAY), /* evil_jmp */
 	    .max_map_bytes = 1u << 20,
 	},
     .flags = CUB_PLUGIN_F_TRANSPARENT,
