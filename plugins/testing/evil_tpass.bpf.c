@@ -1,0 +1,99 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
+/*
+ * evil_tpass (Polycube's pcn-transparent-helloworld): a
+ * transparent cube with one action per direction (pass, drop, slow path)
+ * and a packet counter per direction.  The broker's stack program says
+ * the direction (cub_tdir_tc()); cub_pass_tc() lets the packet go on to
+ * the next cube of the stack, or out of it.  TC only.
+ */
+#include <cubicle/cube.bpf.h>
+
+#include "transparenthelloworld_shared.h"
+
+#define TH_REASON_ACTION 1
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(max_entries, TH_DIRS);
+} th_actions SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, struct th_stats);
+	__uint(max_entries, TH_DIRS);
+} th_stats SEC(".maps");
+
+#define EVIL_HOPS 31
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(max_entries, 1);
+} evil_hops SEC(".maps");
+
+SEC("tc")
+int cub_ingress_tc(struct __sk_buff *skb);
+
+/* Only the hook program is loaded (bpfobj.c check_object()): it
+ * tail-calls itself. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__array(values, int(void *));
+} evil_jmp SEC(".maps") = {
+    .values = {[0] = (void *)&cub_ingress_tc},
+};
+
+/* Keys in cub_scratch(), not on the (fenced) stack: see cube.bpf.h. */
+SEC("tc")
+int
+cub_ingress_tc(struct __sk_buff *skb)
+{
+	struct cub_scratch *s = cub_scratch();
+	struct th_stats *st;
+	__u32 *action;
+
+	if (!s)
+		return TC_ACT_SHOT;
+	s->key[0] = cub_tdir_tc(skb) == CUB_TDIR_EGRESS ? TH_EGRESS
+							: TH_INGRESS;
+	st = bpf_map_lookup_elem(&th_stats, &s->key[0]);
+	action = bpf_map_lookup_elem(&th_actions, &s->key[0]);
+	if (!st || !action)
+		return TC_ACT_SHOT;
+	st->packets++;
+	st->bytes += skb->len;
+	switch (*action) {
+	case TH_DROP:
+		st->drops++;
+		return TC_ACT_SHOT;
+	case TH_SLOWPATH:
+		st->slowpath++;
+		return cub_slowpath_tc(skb, s->key[0], TH_REASON_ACTION);
+	case 3: {
+		/* Run k of the chain (after its tail call k) sees n = k - 1;
+		 * the 32nd passes: cub_pass_tc() is tail call 33. */
+		__u32 zero = 0, *n = bpf_map_lookup_elem(&evil_hops, &zero);
+
+		if (!n)
+			return TC_ACT_SHOT;
+		if (*n < EVIL_HOPS) {
+			++*n;
+			bpf_tail_call(skb, &evil_jmp, 0);
+			*n = 0;
+			return TC_ACT_SHOT;
+		}
+		*n = 0;
+		return cub_pass_tc(skb);
+	}
+	default:
+		return TC_ACT_OK; /* not cub_pass_tc(): skip the cubes after */
+	}
+}
+
+char _license[] SEC("license") = "GPL";

@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * Review 9: the user space of evil_tpass.bpf.c, transparenthelloworld's.
+ *
+ * evil_tpass, control plane: Polycube's transparent sample.
+ * ingress-action and egress-action (PASS, DROP or SLOWPATH, any case)
+ * are written to th_actions; the per-direction counters are bound to
+ * th_stats and read by the broker itself at show.  A transparent service
+ * (CUB_PLUGIN_F_TRANSPARENT): its cubes have no ports and are attached
+ * with `cubicle attach <cube> <netdev>`.  Slow-path packets are logged
+ * at DEBUG and dropped (there is no packet-out yet).
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <strings.h>
+
+#include <linux/bpf.h>
+
+#include "cube_shared.h"
+#include "cubicle/plugin.h"
+#include "evil_tpass.skel.h"
+#include "transparenthelloworld_shared.h"
+
+struct th_cube {
+	cub_map actions;
+	bool loaded;
+};
+
+static const char *const th_action_names[] = {
+    "PASS", "DROP", "SLOWPATH", "BURN", NULL};
+
+#define TH_STAT(dir, f)                                                        \
+	(&(const struct cub_counter){.map = "th_stats",                        \
+	    .key = (dir),                                                      \
+	    .offset = offsetof(struct th_stats, f),                            \
+	    .width = sizeof(((struct th_stats *)0)->f)})
+
+static const struct cub_field th_schema[] = {
+    {.name = "ingress-action",
+	.type = CUB_T_ENUM,
+	.enums = th_action_names,
+	.dflt = "PASS",
+	.help = "what to do with packets coming in (from the wire towards "
+		"the stack)"},
+    {.name = "egress-action",
+	.type = CUB_T_ENUM,
+	.enums = th_action_names,
+	.dflt = "PASS",
+	.help = "what to do with packets going out (towards the wire)"},
+    {.name = "ingress-packets",
+	.type = CUB_T_U64,
+	.flags = CUB_F_RO,
+	.help = "packets seen coming in",
+	.counter = TH_STAT(TH_INGRESS, packets)},
+    {.name = "egress-packets",
+	.type = CUB_T_U64,
+	.flags = CUB_F_RO,
+	.help = "packets seen going out",
+	.counter = TH_STAT(TH_EGRESS, packets)},
+    {.name = "ingress-drops",
+	.type = CUB_T_U64,
+	.flags = CUB_F_RO,
+	.help = "packets coming in that ingress-action dropped",
+	.counter = TH_STAT(TH_INGRESS, drops)},
+    {.name = "egress-drops",
+	.type = CUB_T_U64,
+	.flags = CUB_F_RO,
+	.help = "packets going out that egress-action dropped",
+	.counter = TH_STAT(TH_EGRESS, drops)},
+    {0},
+};
+
+static uint32_t
+action_code(const char *name)
+{
+	if (name && !strcasecmp(name, "DROP"))
+		return TH_DROP;
+	if (name && !strcasecmp(name, "SLOWPATH"))
+		return TH_SLOWPATH;
+	if (name && !strcasecmp(name, "BURN"))
+		return 3; /* evil_tpass.bpf.c: burn the tail-call budget */
+	return TH_PASS;
+}
+
+static int
+th_apply(struct cub_cube *cube, const struct cub_val *config, bool create)
+{
+	struct th_cube *th = cub_cube__priv(cube);
+	uint32_t keys[TH_DIRS] = {TH_INGRESS, TH_EGRESS}, acts[TH_DIRS];
+	const struct cub_val *att;
+	size_t len;
+	const void *elf;
+	int r;
+
+	if (create || !th->loaded) {
+		elf = evil_tpass__elf_bytes(&len);
+		if ((r = cub_cube__load(cube, elf, len)))
+			return r;
+		if (cub_cube__map(cube, "th_actions", &th->actions))
+			return cub_cube__set_error(cube, CUB_E_INTERNAL,
+			    "cube '%s': map th_actions missing",
+			    cub_cube__name(cube));
+		th->loaded = true;
+	}
+	acts[TH_INGRESS] =
+	    action_code(cub_val__get_str(config, "ingress-action"));
+	acts[TH_EGRESS] = action_code(cub_val__get_str(config, "egress-action"));
+	if ((r = cub_map__update_batch(
+		 cube, &th->actions, keys, acts, TH_DIRS, 0)))
+		return r;
+	/* The attach point's parameters, as the broker says them. */
+	att = cub_val__get(config, "attached");
+	cub_cube__log(cube, CUB_LOG_INFO,
+	    "configuration %s: ingress-action %s, egress-action %s; %s%s%s%s",
+	    create ? "applied (new)" : "changed",
+	    th_action_names[acts[TH_INGRESS]],
+	    th_action_names[acts[TH_EGRESS]],
+	    att ? "attached to " : "not attached",
+	    att ? cub_val__get_str(att, "target") ?: "?" : "",
+	    att && cub_val__get_str(att, "mac") ? ", mac " : "",
+	    att ? cub_val__get_str(att, "mac") ?: "" : "");
+	return 0;
+}
+
+static void
+th_packet_in(struct cub_cube *cube, uint32_t dir, const void *data, size_t len)
+{
+	(void)data;
+	cub_cube__log(cube, CUB_LOG_DEBUG, "slow path: %zu bytes, %s", len,
+	    dir == TH_EGRESS ? "egress" : "ingress");
+}
+
+static const struct cub_plugin_ops th_ops = {
+    .apply = th_apply,
+    .packet_in = th_packet_in,
+};
+
+const struct cub_plugin cub_plugin_entry = {
+    .abi = CUB_PLUGIN_ABI,
+    .name = "evil_tpass",
+    .description = "transparent sample: per-direction pass / drop / slow "
+		   "path, with counters",
+    .cube_size = sizeof(struct th_cube),
+    .schema = th_schema,
+    .ops = &th_ops,
+    .policy =
+	{
+	    .prog_types = 1u << BPF_PROG_TYPE_SCHED_CLS,
+	    .map_types = (1ull << BPF_MAP_TYPE_ARRAY) |
+			 (1ull << BPF_MAP_TYPE_PERCPU_ARRAY) |
+			 (1ull << BPF_MAP_TYPE_RINGBUF) |
+			 (1ull << BPF_MAP_TYPE_PROG_ARRAY), /* evil_jmp */
+	    .max_map_bytes = 1u << 20,
+	},
+    .flags = CUB_PLUGIN_F_TRANSPARENT,
+};

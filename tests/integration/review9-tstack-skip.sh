@@ -1,0 +1,43 @@
+#!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
+# Review 9 (transparent cubes, docs "Stacks are data": "a cube can
+# neither skip the cubes after it nor jump anywhere else"): a stacked
+# cube's verdict is its program's return value, and a tc program may
+# return TC_ACT_OK.  evil_tpass (transparenthelloworld whose PASS returns
+# TC_ACT_OK instead of cub_pass_tc()) attached first on veth1, and
+# transparenthelloworld th1 after it on ingress, dropping ingress (a
+# firewall, say; egress runs the stack in reverse, th1 first, passing): th1 must still see and drop every packet.  On the
+# current code the packet leaves the stack at evil_tpass and th1 never
+# sees it: pings pass and th1 counts nothing.
+. "$(dirname "$0")/../lib/netns.sh"
+
+PLUGINS+=("$CUB_BUILD/plugins/transparenthelloworld/transparenthelloworld.so"
+	"$CUB_BUILD/plugins/testing/evil_tpass.so")
+netns_host ca veth1 198.18.0.1
+ip addr add 198.18.0.2/24 dev veth1
+m1=$(ip -n ca -o link show eth0 | grep -oE 'link/ether [0-9a-f:]+' | cut -d' ' -f2)
+m2=$(ip -o link show veth1 | grep -oE 'link/ether [0-9a-f:]+' | cut -d' ' -f2)
+ip -n ca neigh replace 198.18.0.2 lladdr "$m2" dev eth0 nud permanent
+ip neigh replace 198.18.0.1 lladdr "$m1" dev veth1 nud permanent
+broker_start
+
+pings() { # N: N pings from ca to the test's namespace, all answered?
+	ip netns exec ca ping -c "$1" -i 0.05 -W 1 198.18.0.2 >"$T/ping.out" 2>&1 &&
+		grep -q " 0% packet loss" "$T/ping.out"
+}
+pings 2 || fail "no ping before anything is attached"
+cub_ok transparenthelloworld add th1
+cub_ok th1 set ingress-action=DROP
+cub_ok attach th1 veth1
+pings 3 && fail "ping passed with th1 dropping: the test is wrong"
+cub_ok evil_tpass add ev1
+cub_ok attach ev1 veth1 position=first
+cub_log "$(cub topology show veth1)"
+i0=$(cub th1 show ingress-packets)
+e0=$(cub ev1 show ingress-packets)
+if pings 5; then
+	i1=$(cub th1 show ingress-packets)
+	e1=$(cub ev1 show ingress-packets)
+	fail "with ev1 first in veth1's stack, returning TC_ACT_OK, th1 (after it, DROP) was skipped: pings pass; ev1 counted $((e1 - e0)) in, th1 $((i1 - i0))"
+fi
+cub_log "a stacked cube cannot skip the cubes after it"
