@@ -145,6 +145,13 @@ struct cube {
 	 * before the change, or nothing (being created or deleted). */
 	struct cub_val *stored_doc;
 	bool stored_absent;
+	/*
+	 * Its whole document is being sent to its worker (cube_sync(), in
+	 * parts: the state lock is dropped between them, and the parts point
+	 * into c->doc).  A change from another service's thread is refused
+	 * meanwhile, as while stored_doc is set.
+	 */
+	bool syncing;
 	/* Changes made off its service's thread (a peer set by a connect of
 	 * another service's cube), sent ahead of its next cube.change;
 	 * cleared by a whole apply (b->state_lock). */

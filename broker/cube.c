@@ -432,7 +432,9 @@ cube_sync(struct broker *b, struct cube *c, bool create, struct cub_val **errv)
 		*errv = cub_err_val(CUB_E_INTERNAL, "out of memory");
 		return -ENOMEM;
 	}
+	c->syncing = true;
 	r = doc_send(b, c, tdoc ? tdoc : c->doc, create, errv);
+	c->syncing = false;
 	cub_val__free(tdoc);
 
 	if (!r) /* the worker has all of it */
@@ -922,10 +924,12 @@ cube_change(struct broker *b, struct cube *c, struct cub_val *newdoc,
 	 * Not while c's own change waits for its worker: that change would
 	 * then restore a document this one replaced.
 	 */
-	if (!tell && (c->stored_doc || c->stored_absent)) {
+	if (!tell && (c->stored_doc || c->stored_absent || c->syncing)) {
 		cub_val__free(newdoc);
 		*errv = cub_err_val(CUB_E_BUSY,
-		    "cube '%s' has a change in flight; try again", c->name);
+		    "cube '%s' has a change or a re-sync in flight; try "
+		    "again",
+		    c->name);
 		return -EBUSY;
 	}
 	if ((r = ports_prepare(b, c, newdoc, errv)) ||

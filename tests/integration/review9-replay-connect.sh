@@ -56,5 +56,5 @@ done
 kill -0 "$BROKER_PID" 2>/dev/null || fail "the broker died"
 n=$(cub bl1 show map_entries 2>&1)
 [ "$n" = 100000 ] || fail "bl1's map holds '$n' entries after the replays, not 100000"
-grep -E "replay to worker failed" "$T/broker.log" | tail -3
+grep -E "replay to worker failed" "$T/broker.log" | tail -3 || true
 cub_log "a connect during a replay in parts is harmless"
