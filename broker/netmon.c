@@ -46,6 +46,7 @@
 #include "cubicle/errors.h"
 #include "cubicle/proto.h"
 #include "log.h"
+#include "text.h"
 
 #define NETMON_BUDGET 64         /* datagrams a main-loop pass reads */
 #define NETMON_RCVBUF (4u << 20) /* bytes; overruns start a re-dump */
@@ -717,6 +718,24 @@ netmon_pending(struct broker *b, struct service *s)
 	return s->netq && s->netq->len;
 }
 
+/*
+ * A netdev name as a string of at most max bytes: the kernel takes any
+ * byte but '/', ':' and white space in one, and what is not printable
+ * UTF-8 would make the whole message refused (netdevs show for every
+ * client, a batch of events for a worker): such bytes go escaped, cut at
+ * a whole escape.  The name kept here stays raw; ifindex is the identity.
+ */
+static struct cub_val *
+name_val(const char *name, size_t max)
+{
+	char buf[4 * IF_NAMESIZE + 1];
+
+	if (max >= sizeof(buf))
+		max = sizeof(buf) - 1;
+	cubi_text_escape(buf, max + 1, name, strlen(name));
+	return cub_val__str(buf);
+}
+
 static struct cub_val *
 event_val(const struct netq_item *it)
 {
@@ -727,9 +746,10 @@ event_val(const struct netq_item *it)
 	cub_val__set(e, "port", cub_val__str(ev->port));
 	cub_val__set(e, "kind", cub_val__str(cub_netdev_kind__str(ev->kind)));
 	cub_val__set(e, "ifindex", cub_val__uint(ev->ifindex));
-	cub_val__set(e, "name", cub_val__str(ev->name));
+	cub_val__set(e, "name", name_val(ev->name, sizeof(ev->name) - 1));
 	if (ev->old_name[0])
-		cub_val__set(e, "old_name", cub_val__str(ev->old_name));
+		cub_val__set(e, "old_name",
+		    name_val(ev->old_name, sizeof(ev->old_name) - 1));
 	cub_val__set(e, "mac", cub_val__bin(ev->mac, sizeof(ev->mac)));
 	cub_val__set(e, "mtu", cub_val__uint(ev->mtu));
 	cub_val__set(e, "up", cub_val__bool(ev->up));
@@ -857,7 +877,7 @@ netmon_show(struct broker *b, const struct cub_val *words,
 	for (i = 0; i < n; i++) {
 		d = v[i];
 		e = cub_val__map();
-		cub_val__set(e, "name", cub_val__str(d->name));
+		cub_val__set(e, "name", name_val(d->name, 4 * IF_NAMESIZE));
 		cub_val__set(e, "ifindex", cub_val__uint((uint64_t)d->ifindex));
 		fmt_mac(d->mac, buf, sizeof(buf));
 		cub_val__set(e, "mac", cub_val__str(buf));
