@@ -9,18 +9,22 @@
  * tstack_progs, the stack in run order (ingress: as listed; egress: the
  * reverse).  A cube that lets the packet go calls cub_pass(), which
  * tail-calls slot CUB_EGRESS_OUT of its own cub_egress: tstack_next,
- * which advances the position and tail-calls the next slot.  An empty
- * slot ends the stack: on a netdev the packet goes on (TC_ACT_OK, to
- * the stack on ingress, to the wire on egress); on a cube port it goes
- * through slot CUB_TSTACK_END + direction: the cube's program (ingress)
- * or the second half of the cube's egress program (egress), which sends
- * it out of the port.
+ * which advances the position and tail-calls the next slot.  The slot
+ * after the last cube holds tstack_end, which ends the stack: on a netdev the
+ * packet goes on (TC_ACT_OK, to the stack on ingress, to the wire on egress);
+ * on a cube port it goes through slot CUB_TSTACK_END + direction: the cube's
+ * program (ingress) or the second half of the cube's egress program (egress),
+ * which sends it out of the port.
  *
  * The position lives where no cube can write (tstack_ctx is the broker's
- * map, not in any cube's object), so a cube can neither skip the cubes
- * after it nor run one twice.  It is per-CPU: a tc program run is not
- * preempted (softirq or BH-disabled), so nothing else runs on the CPU
- * between a store and the next program of the same chain.
+ * map, not in any cube's object), so a cube can neither jump past the
+ * cubes after it by tail calls nor run one twice; a tail call the kernel
+ * refuses (the budget spent) drops the packet.  A cube's program can
+ * still end the stack by returning TC_ACT_OK itself instead of calling
+ * cub_pass() (docs/architecture.md, "Transparent cubes": open).  The
+ * position is per-CPU: a tc program run is not preempted (softirq or
+ * BH-disabled), so nothing else runs on the CPU between a store and the next
+ * program of the same chain.
  */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
@@ -50,6 +54,21 @@ struct {
 	__uint(max_entries, 1);
 } tstack_ctx SEC(".maps");
 
+/*
+ * The end of the stack: on a cube port, the way on (the cube's program,
+ * or its egress program's second half) gets back the framework's cb
+ * words the stack's cubes could write.
+ */
+static __always_inline int
+tstack_finish(struct __sk_buff *skb, struct cub_tstack_ctx *t, __u32 dir)
+{
+	skb->cb[0] = t->cb[0];
+	skb->cb[1] = t->cb[1];
+	skb->cb[2] = t->cb[2];
+	bpf_tail_call(skb, &tstack_progs, CUB_TSTACK_END + dir);
+	return tstack_end_drop ? TC_ACT_SHOT : TC_ACT_OK;
+}
+
 static __always_inline int
 tstack_run(struct __sk_buff *skb, __u32 dir, __u32 pos)
 {
@@ -58,22 +77,19 @@ tstack_run(struct __sk_buff *skb, __u32 dir, __u32 pos)
 
 	if (!t)
 		return TC_ACT_SHOT;
-	if (pos < CUB_TSTACK_MAX) {
-		t->dir = dir;
-		t->pos = pos;
-		skb->cb[3] = dir ? CUB_TDIR_EGRESS : CUB_TDIR_INGRESS;
-		bpf_tail_call(skb, &tstack_progs, dir * CUB_TSTACK_MAX + pos);
-	}
+	if (pos >= CUB_TSTACK_MAX) /* a full stack: no room for tstack_end */
+		return tstack_finish(skb, t, dir);
+	t->dir = dir;
+	t->pos = pos;
+	skb->cb[3] = dir ? CUB_TDIR_EGRESS : CUB_TDIR_INGRESS;
+	bpf_tail_call(skb, &tstack_progs, dir * CUB_TSTACK_MAX + pos);
 	/*
-	 * An empty slot: the end of the stack.  On a cube port, the way on
-	 * (the cube's program, or its egress program's second half) gets
-	 * back the framework's cb words the stack's cubes could write.
+	 * Every stack ends in tstack_end (broker/tcube.c tp_write), so a
+	 * tail call that fails here is one the kernel refused: the budget
+	 * of 33 is spent (a cube that tail-calls itself can spend it).  Fail
+	 * closed: the cubes after this one never ran.
 	 */
-	skb->cb[0] = t->cb[0];
-	skb->cb[1] = t->cb[1];
-	skb->cb[2] = t->cb[2];
-	bpf_tail_call(skb, &tstack_progs, CUB_TSTACK_END + dir);
-	return tstack_end_drop ? TC_ACT_SHOT : TC_ACT_OK;
+	return TC_ACT_SHOT;
 }
 
 /* A packet enters the stack: keep the framework's cb words. */
@@ -103,6 +119,19 @@ int
 tstack_egress(struct __sk_buff *skb)
 {
 	return tstack_enter(skb, 1);
+}
+
+/* The slot after a stack's last cube. */
+SEC("tc")
+int
+tstack_end(struct __sk_buff *skb)
+{
+	__u32 zero = 0;
+	struct cub_tstack_ctx *t = bpf_map_lookup_elem(&tstack_ctx, &zero);
+
+	if (!t || t->dir > 1)
+		return TC_ACT_SHOT;
+	return tstack_finish(skb, t, t->dir);
 }
 
 SEC("tc")

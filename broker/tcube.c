@@ -66,7 +66,7 @@ struct tpoint {
 	int ifindex;
 	struct cube *stack[CUB_TSTACK_MAX]; /* ingress order */
 	unsigned n;
-	int in_fd, eg_fd, next_fd, progs_fd; /* -1 when none */
+	int in_fd, eg_fd, next_fd, progs_fd, end_fd; /* -1 when none */
 	uint32_t in_id, eg_id;
 	bool qdisc; /* the broker created the clsact qdisc */
 	struct tpoint *next;
@@ -102,7 +102,8 @@ tp_path(struct broker *b, char *buf, size_t len, const char *target,
 
 /* The pins; "final" (a cube port's second half of the egress) last. */
 static const char *const tp_leaves[] = {
-    "ingress", "egress", "next", "progs", "final"};
+    "ingress", "egress", "next", "progs", "end", "final"};
+#define TP_FDS 5 /* the stack object's: all leaves but "final" */
 
 static void
 tp_unpin(struct broker *b, const char *target)
@@ -110,11 +111,37 @@ tp_unpin(struct broker *b, const char *target)
 	char path[PATH_MAX];
 	unsigned i;
 
-	for (i = 0; i < 5; i++)
+	for (i = 0; i < TP_FDS + 1; i++)
 		if (!tp_path(b, path, sizeof(path), target, tp_leaves[i]))
 			unlink(path);
 	if (!tp_path(b, path, sizeof(path), target, NULL))
 		rmdir(path);
+}
+
+/* The stack object's fds of tp, in tp_leaves order. */
+static void
+tp_fds(struct tpoint *tp, int *fds[TP_FDS])
+{
+	fds[0] = &tp->in_fd;
+	fds[1] = &tp->eg_fd;
+	fds[2] = &tp->next_fd;
+	fds[3] = &tp->progs_fd;
+	fds[4] = &tp->end_fd;
+}
+
+/* Close the stack object's fds of tp (-1 after). */
+static void
+tp_close(struct tpoint *tp)
+{
+	int *fds[TP_FDS];
+	unsigned i;
+
+	tp_fds(tp, fds);
+	for (i = 0; i < TP_FDS; i++) {
+		if (*fds[i] >= 0)
+			close(*fds[i]);
+		*fds[i] = -1;
+	}
 }
 
 static struct tpoint *
@@ -122,14 +149,7 @@ tp_free(struct tpoint *tp)
 {
 	if (!tp)
 		return NULL;
-	if (tp->in_fd >= 0)
-		close(tp->in_fd);
-	if (tp->eg_fd >= 0)
-		close(tp->eg_fd);
-	if (tp->next_fd >= 0)
-		close(tp->next_fd);
-	if (tp->progs_fd >= 0)
-		close(tp->progs_fd);
+	tp_close(tp);
 	if (tp->final_fd >= 0)
 		close(tp->final_fd);
 	free(tp);
@@ -230,10 +250,11 @@ static int
 tp_adopt(struct broker *b, struct tpoint *tp)
 {
 	char path[PATH_MAX];
-	int *fds[4] = {&tp->in_fd, &tp->eg_fd, &tp->next_fd, &tp->progs_fd};
+	int *fds[TP_FDS];
 	unsigned i;
 
-	for (i = 0; i < 4; i++) {
+	tp_fds(tp, fds);
+	for (i = 0; i < TP_FDS; i++) {
 		if (tp_path(b, path, sizeof(path), tp->target, tp_leaves[i]))
 			return -ENAMETOOLONG;
 		*fds[i] = bpf_obj_get(path);
@@ -251,8 +272,7 @@ tp_load(struct broker *b, struct tpoint *tp, const char **step)
 {
 	char path[PATH_MAX];
 	struct tstack *skel;
-	int *fds[4] = {&tp->in_fd, &tp->eg_fd, &tp->next_fd, &tp->progs_fd};
-	int src[4];
+	int *fds[TP_FDS], src[TP_FDS];
 	unsigned i;
 	int r = 0;
 
@@ -267,7 +287,9 @@ tp_load(struct broker *b, struct tpoint *tp, const char **step)
 	src[1] = bpf_program__fd(skel->progs.tstack_egress);
 	src[2] = bpf_program__fd(skel->progs.tstack_next);
 	src[3] = bpf_map__fd(skel->maps.tstack_progs);
-	for (i = 0; i < 4; i++) {
+	src[4] = bpf_program__fd(skel->progs.tstack_end);
+	tp_fds(tp, fds);
+	for (i = 0; i < TP_FDS; i++) {
 		*fds[i] = fcntl(src[i], F_DUPFD_CLOEXEC, 3);
 		if (*fds[i] < 0) {
 			r = -errno;
@@ -282,7 +304,7 @@ tp_load(struct broker *b, struct tpoint *tp, const char **step)
 		r = r ? r : -errno;
 		goto out;
 	}
-	for (i = 0; i < 4; i++) {
+	for (i = 0; i < TP_FDS; i++) {
 		tp_path(b, path, sizeof(path), tp->target, tp_leaves[i]);
 		unlink(path);
 		if (bpf_obj_pin(*fds[i], path)) {
@@ -314,36 +336,51 @@ at(struct cube *const *stack, unsigned n, int dir, unsigned pos)
 	return stack[dir ? n - 1 - pos : pos];
 }
 
+/* What runs at slot j of a direction: a cube, or the stack's end. */
+static struct cube *const TP_END = (struct cube *)&tp_leaves;
+
+static struct cube *
+slot_at(struct cube *const *stack, unsigned n, int dir, unsigned j)
+{
+	return j < n ? at(stack, n, dir, j) : j == n ? TP_END : NULL;
+}
+
 /*
  * Make tstack_progs hold new (ingress order, m cubes) where it held old
- * (n cubes).  A growing stack is written from its end down, a shrinking
- * one from the start up and then trimmed: a packet that runs meanwhile
- * may meet a cube twice, never skip one that stays.  force: rewrite
- * every slot (a rebuild, or a cube's new program).
+ * (n cubes), each followed by tstack_end (when it fits: a full stack ends
+ * in tstack_run itself).  A tail call that fails before the end drops
+ * the packet (tstack.bpf.c): an empty slot never ends a stack, so a cube
+ * that spends the tail-call budget cannot skip the ones after it.  A
+ * growing stack is written from its end down, a shrinking one from the
+ * start up and then trimmed: a packet that runs meanwhile may meet a cube
+ * twice, never skip one that stays.  force: rewrite every slot (a
+ * rebuild, or a cube's new program).
  */
 static int
 tp_write(struct tpoint *tp, struct cube *const *old, unsigned n,
     struct cube *const *new, unsigned m, bool force)
 {
+	unsigned mm = m < CUB_TSTACK_MAX ? m + 1 : m;
+	unsigned nn = n < CUB_TSTACK_MAX ? n + 1 : n;
 	struct cube *o, *c;
 	uint32_t slot;
 	unsigned i, j;
 	int dir, fd, r = 0;
 
 	for (dir = 0; dir < 2; dir++) {
-		for (i = 0; i < m; i++) {
-			j = m > n ? m - 1 - i : i;
-			c = at(new, m, dir, j);
-			o = at(old, n, dir, j);
+		for (i = 0; i < mm; i++) {
+			j = mm > nn ? mm - 1 - i : i;
+			c = slot_at(new, m, dir, j);
+			o = slot_at(old, n, dir, j);
 			if (!force && o == c)
 				continue;
 			slot = (uint32_t)dir * CUB_TSTACK_MAX + j;
-			fd = slot_prog(tp, c);
+			fd = c == TP_END ? tp->end_fd : slot_prog(tp, c);
 			if (bpf_map_update_elem(tp->progs_fd, &slot, &fd, 0) &&
 			    !r)
 				r = -errno;
 		}
-		for (j = m; j < CUB_TSTACK_MAX; j++) {
+		for (j = mm; j < CUB_TSTACK_MAX; j++) {
 			slot = (uint32_t)dir * CUB_TSTACK_MAX + j;
 			if (bpf_map_delete_elem(tp->progs_fd, &slot) &&
 			    errno != ENOENT && !r)
@@ -421,17 +458,9 @@ tp_new(struct broker *b, const char *target, int ifindex, bool adopt,
 	tp->port_index = -1;
 	tp->final_fd = -1;
 	tp->ifindex = ifindex;
-	tp->in_fd = tp->eg_fd = tp->next_fd = tp->progs_fd = -1;
+	tp->in_fd = tp->eg_fd = tp->next_fd = tp->progs_fd = tp->end_fd = -1;
 	if (!adopt || tp_adopt(b, tp)) {
-		if (tp->in_fd >= 0)
-			close(tp->in_fd);
-		if (tp->eg_fd >= 0)
-			close(tp->eg_fd);
-		if (tp->next_fd >= 0)
-			close(tp->next_fd);
-		if (tp->progs_fd >= 0)
-			close(tp->progs_fd);
-		tp->in_fd = tp->eg_fd = tp->next_fd = tp->progs_fd = -1;
+		tp_close(tp);
 		/* Someone else's filter at our handle is refused, not
 		 * replaced. */
 		for (dir = 0; ifindex && dir < 2; dir++)
@@ -1218,7 +1247,7 @@ static void
 tp_stray(struct broker *b, const char *target)
 {
 	struct tpoint tmp = {.in_fd = -1, .eg_fd = -1, .next_fd = -1,
-	    .progs_fd = -1, .final_fd = -1};
+	    .progs_fd = -1, .end_fd = -1, .final_fd = -1};
 
 	snprintf(tmp.target, sizeof(tmp.target), "%s", target);
 	tmp.ifindex = (int)if_nametoindex(target);
