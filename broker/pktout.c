@@ -104,23 +104,12 @@ send_netdev(int ifindex, const void *data, size_t len, struct cub_val **errv)
 	return 0;
 }
 
-/* Does any port of c peer with another cube's port? */
-static bool
-has_cube_peer(const struct cube *c)
-{
-	const struct bport *p;
-
-	for (p = c->ports; p; p = p->next)
-		if (p->cube_peer)
-			return true;
-	return false;
-}
-
 /*
  * Into c's ingress as if received on port p; b->lock held.  *out_ifindex
  * is set when the broker must still send the (TC) result out of a netdev,
- * with the frame in outbuf, *outlen bytes.  *delivered false: the frame reached
- * no way out the broker can follow (a TC redirect through a cube peer).
+ * with the frame in outbuf, *outlen bytes; left 0 for a TC redirect the
+ * broker cannot follow (made through a cube peer: the tail calls ran
+ * inside the test run and the last redirect's netdev is lost).
  */
 static int
 ingress(struct cube *c, struct bport *p, const void *data, size_t len,
@@ -137,15 +126,24 @@ ingress(struct cube *c, struct bport *p, const void *data, size_t len,
 	o.data_size_in = (uint32_t)len;
 	o.repeat = 1;
 	if (c->hook != HOOK_TC) {
+		/* A port with a netdev: received on it.  A cube peer: the
+		 * in-port in band, as the egress program hands it over. */
+		static __thread uint8_t hopped[sizeof(struct cub_hop) + 65536 +
+					       ETH_HLEN];
+		struct cub_hop hop = {.magic = CUB_HOP_MAGIC,
+		    .in_port = p->index};
+		bool band = p->cube_peer || p->ifindex <= 0;
 		struct xdp_md md = {
 		    .data_end = (uint32_t)len,
-		    .ingress_ifindex = p->cube_peer ? 0 : (uint32_t)p->ifindex};
+		    .ingress_ifindex = band ? 0 : (uint32_t)p->ifindex};
 
-		if (p->cube_peer || !p->ifindex)
-			return ERR(CUB_E_INVAL,
-			    "packet.out: port %u of XDP cube '%s' has no "
-			    "netdev to receive on",
-			    p->index, c->name);
+		if (band) {
+			memcpy(hopped, &hop, sizeof(hop));
+			memcpy(hopped + sizeof(hop), data, len);
+			o.data_in = hopped;
+			o.data_size_in = (uint32_t)(len + sizeof(hop));
+			md.data_end = o.data_size_in;
+		}
 		o.ctx_in = &md;
 		o.ctx_size_in = sizeof(md);
 		o.flags = BPF_F_TEST_XDP_LIVE_FRAMES;
@@ -179,8 +177,10 @@ ingress(struct cube *c, struct bport *p, const void *data, size_t len,
 			struct bport *op = port_by_index(c, skb.cb[0]);
 
 			/* Through a cube peer the tail calls went on and
-			 * cb[0] may be another cube's: follow none. */
-			if (op && !has_cube_peer(c) && op->ifindex > 0)
+			 * cb[0] is another cube's (the egress program marks
+			 * cb[4] on a hop): follow none. */
+			if (op && skb.cb[4] != CUB_HOP_MAGIC &&
+			    !op->cube_peer && op->ifindex > 0)
 				*out_ifindex = op->ifindex;
 		}
 	}
@@ -253,7 +253,7 @@ pktout_call(struct service *s, const struct cub_val *p, struct cub_val **res,
 		    "MTU %u + %d",
 		    data->bin.len, bp->name, mtu, ETH_HLEN);
 	}
-	if (flags == CUB_PKTOUT_EGRESS && !bp->ifindex) {
+	if (flags == CUB_PKTOUT_EGRESS && !bp->ifindex && !bp->cube_peer) {
 		pthread_mutex_unlock(&b->lock);
 		return ERR(CUB_E_UNAVAIL,
 		    "packet.out: port '%s' of cube '%s' is not connected",

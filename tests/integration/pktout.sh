@@ -7,6 +7,9 @@
 # cub_cube__packet_out():
 #   out of p2: cb's kernel receives exactly 10 (its Icmp InEchos);
 #   into the cube's ingress on p1 (p1 forwards to p2): they come out of p2;
+#   out of p3, which peers with cube e2's q1 (q1 forwards to q2 on cc):
+#   cc receives them; into p2 forwarding to p3: XDP, cc receives them
+#   (live frames, real redirects); TC, not followed (documented);
 #   a flood of 100,000: about the bucket (64 + 1000/s) sent, the rest
 #   dropped and counted (the action's result, 'cubicle services'), and the
 #   broker answers 'show cubes' within 5 s throughout;
@@ -17,7 +20,7 @@
 HOOK=${1:-TC}
 PLUGINS+=("$CUB_BUILD/plugins/testing/evil.so")
 CUB_BROKER_ARGS="${CUB_BROKER_ARGS:-} --call-timeout 170000"
-netns_hosts "$HOOK" ca:vetha:198.18.0.1 cb:vethb:198.18.0.2
+netns_hosts "$HOOK" ca:vetha:198.18.0.1 cb:vethb:198.18.0.2 cc:vethc:198.18.0.3
 broker_start
 
 cub_ok evil add e1 type="$HOOK"
@@ -89,7 +92,39 @@ grep -q "cube 'sf1' is not a cube of service 'evil'" <<<"$err" ||
 cub_ok sf1 del
 cub_log "refused: bad port, 13 and 1515 bytes, p3 unconnected, another service's cube"
 
-# 4. A flood of 100,000: bounded, counted, the broker responsive.
+# 4. Out of a port that peers with another cube's port: into that cube's
+# ingress on its port (q1 forwards to q2, on cc).
+cub_ok evil add e2 type="$HOOK"
+cub_ok e2 ports add q1
+cub_ok e2 ports add q2 peer=vethc
+cub_ok e1 ports p3 set peer=e2:q1
+cub_ok e2 ports q1 set peer=e1:p3 action=forward outport=q2
+MACC=$(ip -n cc -o link show eth0 | grep -oE 'link/ether [0-9a-f:]+' | cut -d' ' -f2)
+e0=$(inechos cc)
+out=$(cub e1 debug pktout port="$P3" n=10 dst=198.18.0.3 dmac="$MACC" -o json)
+grep -q '"sent": 10' <<<"$out" || fail "pktout out of p3 (peer e2:q1): $out"
+e1=$(wait_echos cc $((e0 + 10)))
+[ $((e1 - e0)) = 10 ] || fail "cc received $((e1 - e0)) echo requests through e2, expected 10"
+cub_log "out of p3 (peer e2:q1, q1 forwards to q2): cc received exactly 10"
+# Into e1's ingress on p2 forwarding to p3: the same, two cubes on.
+cub_ok e1 ports p2 set action=forward outport=p3
+e0=$(inechos cc)
+out=$(cub e1 debug pktout port="$P2" dir=ingress n=10 dst=198.18.0.3 dmac="$MACC" -o json)
+grep -q '"sent": 10' <<<"$out" || fail "pktout into p2: $out"
+if [ "$HOOK" = TC ]; then
+	# A TC run's redirect made past a cube peer is not followed
+	# (pktout.c): nothing reaches cc, nothing goes out of e1's own ports.
+	sleep 1
+	[ "$(inechos cc)" = "$e0" ] || fail "TC: a redirect past a cube peer was followed"
+	cub_log "TC: into p2 then on through e2: not followed, as documented"
+else
+	e1=$(wait_echos cc $((e0 + 10)))
+	[ $((e1 - e0)) = 10 ] || fail "cc received $((e1 - e0)) injected on p2 through e2, expected 10"
+	cub_log "XDP: into p2, on through e2: cc received exactly 10"
+fi
+cub_ok e1 ports p2 set action=drop
+
+# 5. A flood of 100,000: bounded, counted, the broker responsive.
 N=100000
 start=$(date +%s%N)
 cub --timeout 170000 e1 debug pktout port="$P2" n=$N dst=198.18.0.2 dmac="$MACB" \
