@@ -86,8 +86,13 @@ list_services(struct broker *b)
 		osent = odropped = 0;
 		for (n = 0, dropped = 0, c = b->cubes; c; c = c->next) {
 			n += c->svc == s;
-			osent += c->svc == s ? c->pktout_sent : 0;
-			odropped += c->svc == s ? c->pktout_dropped : 0;
+			osent += c->svc == s ? __atomic_load_n(&c->pktout_sent,
+						   __ATOMIC_RELAXED)
+					     : 0;
+			odropped += c->svc == s
+					? __atomic_load_n(
+					      &c->pktout_dropped, __ATOMIC_RELAXED)
+					: 0;
 			dropped += c->svc == s ? __atomic_load_n(&c->pktin_dropped,
 						  __ATOMIC_RELAXED)
 					    : 0;

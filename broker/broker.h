@@ -159,7 +159,8 @@ struct cube {
 	unsigned pktq_head, pktq_len;
 	uint64_t pktin_sent, pktin_dropped;
 	/* Packet-out (pktout.c, under b->lock): the token bucket, in
-	 * thousandths of a frame, and what was sent or dropped. */
+	 * thousandths of a frame, and what was sent or dropped (atomic:
+	 * 'cubicle services' reads them without b->lock). */
 	int64_t pktout_ms;
 	uint64_t pktout_tokens, pktout_sent, pktout_dropped;
 	/* cubelog.c, under its lock: enum cub_log_level, and the log. */

@@ -97,8 +97,8 @@ send_netdev(int ifindex, const void *data, size_t len, struct cub_val **errv)
 	    .sll_halen = ETH_ALEN};
 
 	memcpy(sll.sll_addr, data, ETH_ALEN);
-	if (sendto(pkt_fd, data, len, 0, (struct sockaddr *)&sll,
-		sizeof(sll)) < 0)
+	if (sendto(pkt_fd, data, len, 0, (struct sockaddr *)&sll, sizeof(sll)) <
+	    0)
 		return ERR(CUB_E_KERNEL, "packet.out: send on ifindex %d: %s",
 		    ifindex, strerror(errno));
 	return 0;
@@ -128,13 +128,12 @@ ingress(struct cube *c, struct bport *p, const void *data, size_t len,
 	if (c->hook != HOOK_TC) {
 		/* A port with a netdev: received on it.  A cube peer: the
 		 * in-port in band, as the egress program hands it over. */
-		static __thread uint8_t hopped[sizeof(struct cub_hop) + 65536 +
-					       ETH_HLEN];
-		struct cub_hop hop = {.magic = CUB_HOP_MAGIC,
-		    .in_port = p->index};
+		static __thread uint8_t
+		    hopped[sizeof(struct cub_hop) + 65536 + ETH_HLEN];
+		struct cub_hop hop = {
+		    .magic = CUB_HOP_MAGIC, .in_port = p->index};
 		bool band = p->cube_peer || p->ifindex <= 0;
-		struct xdp_md md = {
-		    .data_end = (uint32_t)len,
+		struct xdp_md md = {.data_end = (uint32_t)len,
 		    .ingress_ifindex = band ? 0 : (uint32_t)p->ifindex};
 
 		if (band) {
@@ -228,8 +227,8 @@ pktout_call(struct service *s, const struct cub_val *p, struct cub_val **res,
 	if (!c || c->svc != s) {
 		pthread_mutex_unlock(&b->lock);
 		return ERR(CUB_E_PERM,
-		    "packet.out: cube '%s' is not a cube of service '%s'",
-		    name, s->name);
+		    "packet.out: cube '%s' is not a cube of service '%s'", name,
+		    s->name);
 	}
 	bp = port_by_index(c, (uint32_t)port);
 	if (!bp) {
@@ -260,7 +259,7 @@ pktout_call(struct service *s, const struct cub_val *p, struct cub_val **res,
 		    bp->name, c->name);
 	}
 	if (!bucket_take(b, c)) {
-		c->pktout_dropped++;
+		__atomic_add_fetch(&c->pktout_dropped, 1, __ATOMIC_RELAXED);
 		pthread_mutex_unlock(&b->lock);
 		*res = cub_val__map();
 		cub_val__set(*res, "sent", cub_val__bool(false));
@@ -277,7 +276,8 @@ pktout_call(struct service *s, const struct cub_val *p, struct cub_val **res,
 		     tp && strcmp(tp->name, pname); tp = tp->next)
 			;
 		if (!tp) {
-			c->pktout_dropped++;
+			__atomic_add_fetch(
+			    &c->pktout_dropped, 1, __ATOMIC_RELAXED);
 			pthread_mutex_unlock(&b->lock);
 			return ERR(CUB_E_UNAVAIL,
 			    "packet.out: port '%s''s peer '%s' is not there",
@@ -297,9 +297,9 @@ pktout_call(struct service *s, const struct cub_val *p, struct cub_val **res,
 			delivered = false;
 	}
 	if (!r)
-		c->pktout_sent++;
+		__atomic_add_fetch(&c->pktout_sent, 1, __ATOMIC_RELAXED);
 	else
-		c->pktout_dropped++;
+		__atomic_add_fetch(&c->pktout_dropped, 1, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&b->lock);
 	if (r)
 		return r;

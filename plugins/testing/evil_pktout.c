@@ -59,8 +59,8 @@ csum(const uint8_t *p, size_t len)
 
 /* An Ethernet + IPv4 + ICMP echo request of len bytes (len >= 42). */
 static void
-build_echo(uint8_t *f, size_t len, const uint8_t *dmac, uint32_t dst,
-    uint16_t seq)
+build_echo(
+    uint8_t *f, size_t len, const uint8_t *dmac, uint32_t dst, uint16_t seq)
 {
 	static const uint8_t smac[6] = {0x02, 0xcb, 0, 0, 0, 1};
 	uint8_t *ip = f + 14, *icmp = f + 34;
@@ -146,9 +146,8 @@ evil_pktout_action(
 		} else if (r && to != cube) {
 			/* The broker's refusal, on the forged cube. */
 			const char *msg = "refused";
-			int code = forged.err
-				       ? cub_err_parse(forged.err, &msg)
-				       : CUB_E_PERM;
+			int code = forged.err ? cub_err_parse(forged.err, &msg)
+					      : CUB_E_PERM;
 
 			r = cub_cube__set_error(cube, code, "%s", msg);
 			cub_val__free(forged.err);
