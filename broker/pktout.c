@@ -219,8 +219,9 @@ pktout_call(struct service *s, const struct cub_val *p, struct cub_val **res,
 	if (!data || data->kind != CUB_V_BIN || data->bin.len < ETH_HLEN ||
 	    data->bin.len > 65535 + ETH_HLEN)
 		return ERR(CUB_E_INVAL,
-		    "packet.out: 'data' must be a frame of %d bytes or more",
-		    ETH_HLEN);
+		    "packet.out: 'data' must be a frame of %d bytes to the "
+		    "port's MTU + %d",
+		    ETH_HLEN, ETH_HLEN);
 
 	pthread_mutex_lock(&b->lock);
 	c = cube_find(b, name);

@@ -78,7 +78,7 @@ cub_ok e1 ports p1 set action=forward outport=p2
 err=$(cub_refused 2 e1 debug pktout port=99)
 grep -q "no port with index 99" <<<"$err" || fail "bad port: $err"
 err=$(cub_refused 2 e1 debug pktout port="$P2" len=13)
-grep -q "14 bytes or more" <<<"$err" || fail "short frame: $err"
+grep -q "a frame of 14 bytes to the port's MTU + 14" <<<"$err" || fail "short frame: $err"
 err=$(cub_refused 2 e1 debug pktout port="$P2" len=1515)
 grep -q "over port 'p2''s MTU 1500 + 14" <<<"$err" || fail "long frame: $err"
 cub_ok e1 debug pktout port="$P2" n=1 len=1514 >/dev/null
