@@ -87,6 +87,9 @@ cub_egress_tc(struct __sk_buff *skb)
 		return bpf_redirect(p->ifindex, 0);
 	skb->cb[1] = CUB_HOP_MAGIC;
 	skb->cb[2] = CUB_PEER_PORT(p->ifindex);
+	/* A hop was made: the broker's packet-out runs (broker/pktout.c)
+	 * then follow no redirect, whose cb[0] is another cube's port. */
+	skb->cb[4] = CUB_HOP_MAGIC;
 	bpf_tail_call(skb, &cub_peers, port);
 	return TC_ACT_SHOT;
 }

@@ -79,12 +79,20 @@ list_services(struct broker *b)
 	struct cub_val *arr = cub_val__array(), *e;
 	struct service *s;
 	struct cube *c;
-	uint64_t dropped, nsent, ndropped, nqueued;
+	uint64_t dropped, nsent, ndropped, nqueued, osent, odropped;
 	unsigned n;
 
 	for (s = b->svcs; s; s = s->next) {
+		osent = odropped = 0;
 		for (n = 0, dropped = 0, c = b->cubes; c; c = c->next) {
 			n += c->svc == s;
+			osent += c->svc == s ? __atomic_load_n(&c->pktout_sent,
+						   __ATOMIC_RELAXED)
+					     : 0;
+			odropped += c->svc == s
+					? __atomic_load_n(
+					      &c->pktout_dropped, __ATOMIC_RELAXED)
+					: 0;
 			dropped += c->svc == s ? __atomic_load_n(&c->pktin_dropped,
 						  __ATOMIC_RELAXED)
 					    : 0;
@@ -99,6 +107,8 @@ list_services(struct broker *b)
 		cub_val__set(e, "cubes", cub_val__uint(n));
 		cub_val__set(e, "queued", cub_val__uint(s->jq_len));
 		cub_val__set(e, "pktin_dropped", cub_val__uint(dropped));
+		cub_val__set(e, "pktout_sent", cub_val__uint(osent));
+		cub_val__set(e, "pktout_dropped", cub_val__uint(odropped));
 		netmon_service_stats(s, &nsent, &ndropped, &nqueued);
 		cub_val__set(e, "netdev_sent", cub_val__uint(nsent));
 		cub_val__set(e, "netdev_dropped", cub_val__uint(ndropped));

@@ -186,6 +186,10 @@ usage(FILE *f)
 	    "  --netlink-rcvbuf N receive buffer of the rtnetlink socket "
 	    "(default\n"
 	    "                     4194304); an overrun costs a re-dump\n"
+	    "  --pktout-rate N    packet-outs a second per cube (default "
+	    "1000)\n"
+	    "  --pktout-burst N   burst of packet-outs per cube (default "
+	    "64)\n"
 	    "  --host-netdev-events SVC[,SVC...]\n"
 	    "                     services that may have every netdev's "
 	    "events\n"
@@ -343,6 +347,8 @@ main(int argc, char **argv)
 	    {"discard-strays", no_argument, NULL, 'D'},
 	    {"netlink-rcvbuf", required_argument, NULL, 'N'},
 	    {"host-netdev-events", required_argument, NULL, 'E'},
+	    {"pktout-rate", required_argument, NULL, 0x101},
+	    {"pktout-burst", required_argument, NULL, 0x102},
 	    {"debug", no_argument, NULL, 'd'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -360,6 +366,8 @@ main(int argc, char **argv)
 	b->o.uid_base = 64000;
 	b->o.call_timeout_ms = 10000;
 	b->o.max_apply_timeout_ms = 120000;
+	b->o.pktout_rate = 1000;
+	b->o.pktout_burst = 64;
 	b->o.spectre_hardening = true;
 	b->o.log_level = LOG_P_INFO;
 	b->o.max_cube_map_bytes = 256ull << 20;
@@ -511,6 +519,21 @@ main(int argc, char **argv)
 				return 1;
 			}
 			b->o.netlink_rcvbuf = (unsigned)v;
+			break;
+		case 0x101:
+		case 0x102:
+			if (cubi_parse_uint(optarg, 1, 1000000, &v)) {
+				fprintf(stderr,
+				    "cubicled: --%s: '%s' is not a number from "
+				    "1 to 1000000\n",
+				    c == 0x101 ? "pktout-rate" : "pktout-burst",
+				    optarg);
+				return 1;
+			}
+			if (c == 0x101)
+				b->o.pktout_rate = (unsigned)v;
+			else
+				b->o.pktout_burst = (unsigned)v;
 			break;
 		case 'd':
 			b->o.log_level = LOG_P_DEBUG;

@@ -67,6 +67,7 @@ struct broker_opts {
 	unsigned gateway_may; /* roles a gateway may vouch: 1 << ROLE_* */
 	bool discard_strays; /* no store: detach and unpin what is pinned */
 	unsigned netlink_rcvbuf; /* rtnetlink socket's bytes (netmon.c) */
+	unsigned pktout_rate, pktout_burst; /* packet-out, per cube (pktout.c) */
 	/* Services allowed every netdev's events, comma-separated. */
 	const char *host_netdev_events;
 };
@@ -164,6 +165,11 @@ struct cube {
 	struct pktin *pktq;
 	unsigned pktq_head, pktq_len;
 	uint64_t pktin_sent, pktin_dropped;
+	/* Packet-out (pktout.c, under b->lock): the token bucket, in
+	 * thousandths of a frame, and what was sent or dropped (atomic:
+	 * 'cubicle services' reads them without b->lock). */
+	int64_t pktout_ms;
+	uint64_t pktout_tokens, pktout_sent, pktout_dropped;
 	/* cubelog.c, under its lock: enum cub_log_level, and the log. */
 	int loglevel;
 	struct cubelog *log;     /* NULL until the first line */
@@ -332,6 +338,10 @@ struct broker {
 /* broker.c */
 int64_t now_ms(void);
 void broker_wake(struct broker *b);
+
+/* pktout.c: packet.out {cube, port, flags, data} of a worker. */
+int pktout_call(struct service *s, const struct cub_val *p,
+    struct cub_val **res, struct cub_val **errv);
 
 /* clients.c */
 int clients_init(struct broker *b);

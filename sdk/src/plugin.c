@@ -1666,3 +1666,27 @@ cub_swap__read(struct cub_cube *cube, const char *set,
 	cub_val__free(res);
 	return r;
 }
+
+/* Packet-out (broker/pktout.c): kept apart from the apply path. */
+int
+cub_cube__packet_out(struct cub_cube *cube, uint32_t port, uint32_t flags,
+    const void *data, size_t len)
+{
+	struct cub_val *p, *res = NULL, *errv = NULL;
+	bool sent = false;
+	int r;
+
+	if (!cube || (!data && len) || len > CUB_MSG_MAX / 2)
+		return -EINVAL;
+	p = cub_val__map();
+	cub_val__set(p, "cube", cub_val__str(cube->name));
+	cub_val__set(p, "port", cub_val__uint(port));
+	cub_val__set(p, "flags", cub_val__uint(flags));
+	cub_val__set(p, "data", cub_val__bin(data, len));
+	r = call(CUB_M_PKTOUT, p, &res, &errv);
+	if (r)
+		return cube_fail(cube, errv, r);
+	cub_val__as_bool(cub_val__get(res, "sent"), &sent);
+	cub_val__free(res);
+	return sent ? 0 : -ENOBUFS;
+}

@@ -442,6 +442,25 @@ int cub_swap__read(struct cub_cube *cube, const char *set,
 	const void *value, void *ctx),
     void *ctx);
 
+/*
+ * @brief **cub_cube__packet_out()** sends the Ethernet frame data (14 to
+ * the port's MTU + 14 bytes) with flags CUB_PKTOUT_EGRESS out of port (an
+ * index of this cube's ports) to its peer: a netdev, or another cube's
+ * ingress; with CUB_PKTOUT_INGRESS into this cube's own ingress as if
+ * received on port.  Bounded per cube by the broker (a token bucket,
+ * cubicled --pktout-rate and --pktout-burst): over it the frame is
+ * dropped and counted (pktout_dropped of 'cubicle services').
+ * @return 0 sent; -ENOBUFS dropped by the bound; another -errno refused
+ * (the broker's error, naming what was wrong, becomes the op's error
+ * unless the plugin set one).  A synchronous call, from an op.
+ */
+#ifndef CUB_PKTOUT_EGRESS
+#define CUB_PKTOUT_EGRESS 1u  /* out of the port to its peer or netdev */
+#define CUB_PKTOUT_INGRESS 2u /* into the cube as if received on port */
+#endif
+int cub_cube__packet_out(struct cub_cube *cube, uint32_t port,
+    uint32_t flags, const void *data, size_t len);
+
 #ifdef __cplusplus
 }
 #endif

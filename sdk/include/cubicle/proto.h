@@ -103,6 +103,17 @@ int cub_rpc__encode_notify(
  * cube's loglevel keeps level, within the service's rate.
  */
 #define CUB_M_CUBE_LOG "cube.log"
+/*
+ * W: a frame out of a port of the worker's cube or into its ingress
+ * (broker/pktout.c): {cube, port: index, flags: CUB_PKTOUT_*, data: bin of
+ * 14 to MTU + 14 bytes} -> {sent: false when over the cube's bucket,
+ * delivered, verdict}.
+ */
+#define CUB_M_PKTOUT "packet.out"
+#ifndef CUB_PKTOUT_EGRESS
+#define CUB_PKTOUT_EGRESS 1u  /* out of the port to its peer or netdev */
+#define CUB_PKTOUT_INGRESS 2u /* into the cube as if received on port */
+#endif
 #define CUB_LOG_MSG_MAX 1024
 /*
  * W: atomic map transactions on a swap set of a cube (broker/mapswap.c):
