@@ -662,7 +662,8 @@ sup_spawn(struct service *s)
 {
 	char uid[16], gid[16];
 	char *argv[16];
-	int logp[2], null, r;
+	int logp[2], go[2], null, r;
+	char c;
 	pid_t self = getpid();
 	sigset_t all;
 	int i = 0;
@@ -706,9 +707,26 @@ sup_spawn(struct service *s)
 		s->next_start_ms = now_ms() + s->backoff_ms;
 		return;
 	}
+	/*
+	 * The child waits for a byte on go before it runs the worker: its
+	 * dial is checked against s->pid (pipe_check(), on nng's thread),
+	 * which the parent can only store after fork() returns.  Without the
+	 * wait a worker scheduled first was refused ("not its worker 0") and
+	 * its service restarted after a call timeout (reboot-xdp, loaded).
+	 */
+	if (pipe2(go, O_CLOEXEC)) {
+		log_errno(-errno, "service '%s': pipe", s->name);
+		close(null);
+		close(logp[0]);
+		close(logp[1]);
+		s->next_start_ms = now_ms() + s->backoff_ms;
+		return;
+	}
 	pid = fork();
 	if (pid < 0) {
 		log_errno(-errno, "service '%s': fork", s->name);
+		close(go[0]);
+		close(go[1]);
 		close(null);
 		close(logp[0]);
 		close(logp[1]);
@@ -732,6 +750,9 @@ sup_spawn(struct service *s)
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (getppid() != self)
 			_exit(127);
+		close(go[1]);
+		if (read(go[0], &c, 1) != 1)
+			_exit(127);
 		sigemptyset(&all);
 		sigprocmask(SIG_SETMASK, &all, NULL);
 		signal(SIGPIPE, SIG_DFL);
@@ -742,8 +763,13 @@ sup_spawn(struct service *s)
 	}
 	close(null);
 	close(logp[1]);
+	close(go[0]);
 	wlog_start(s->name, pid, logp[0]);
 	__atomic_store_n(&s->pid, pid, __ATOMIC_RELEASE);
+	if (write(go[1], "", 1) != 1)
+		log_errno(-errno, "service '%s': start worker %d", s->name,
+		    (int)pid);
+	close(go[1]);
 	s->next_start_ms = now_ms();
 	log_info("service '%s': worker started, pid %d", s->name, (int)pid);
 }
