@@ -66,8 +66,11 @@ adds_cube_peer(struct broker *b, const struct graph_change *ch, unsigned nch)
 			name = cub_val__get_str(ports->arr.items[i], "name");
 			if (!strchr(peer, ':') || !name)
 				continue;
-			old = c ? cubi_tree__find(c->doc, "ports", "name", name)
-				: NULL;
+			old = ch[k].old ? cubi_tree__find(ch[k].old, "ports",
+						"name", name)
+			    : c	       ? cubi_tree__find(
+					  c->doc, "ports", "name", name)
+				       : NULL;
 			if (!old || strcmp(graph_entry_peer(old), peer))
 				return true;
 		}
