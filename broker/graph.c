@@ -388,7 +388,7 @@ graph_connect(struct broker *b, const struct cub_val *words,
     const struct cub_val *args, bool connect, struct cub_val **errv)
 {
 	const char *verb = connect ? "connect" : "disconnect";
-	struct graph_change ch[2];
+	struct graph_change ch[2] = {0};
 	struct cub_val *e2 = NULL, *undo = NULL;
 	struct end ends[2], *a = &ends[0], *z = &ends[1], *e;
 	const char *peer[2];
