@@ -106,6 +106,9 @@ list_services(struct broker *b)
 		cub_val__set(e, "restarts", cub_val__uint(s->restarts));
 		cub_val__set(e, "cubes", cub_val__uint(n));
 		cub_val__set(e, "queued", cub_val__uint(s->jq_len));
+		cub_val__set(e, "doc_copies",
+		    cub_val__uint(__atomic_load_n(
+			&s->doc_copies, __ATOMIC_RELAXED)));
 		cub_val__set(e, "pktin_dropped", cub_val__uint(dropped));
 		cub_val__set(e, "pktout_sent", cub_val__uint(osent));
 		cub_val__set(e, "pktout_dropped", cub_val__uint(odropped));
@@ -267,6 +270,8 @@ doc_for_show(struct broker *b, struct cube *c, struct cub_val **errv)
 	struct cub_val *doc, *ovs[SHOW_OVERLAYS];
 	uint32_t i;
 
+	cube_copied(c);
+	cube_copied(c);
 	if (show_overlays(b, c, cub_val__dup(c->doc), ovs, errv))
 		return NULL;
 	doc = cub_val__dup(c->doc);
@@ -448,8 +453,9 @@ on_cube(struct broker *b, struct cube *c, struct cubi_request *q,
 {
 	struct cubi_result res = {0};
 	struct cub_val *rest = cub_val__array(), *work = NULL, *p;
-	struct cub_val *ovs[SHOW_OVERLAYS];
+	struct cub_val *ovs[SHOW_OVERLAYS], *where = NULL, *oldports = NULL;
 	struct service *s = c->svc;
+	bool in_place = false;
 	uint32_t i;
 	int r;
 
@@ -473,16 +479,29 @@ on_cube(struct broker *b, struct cube *c, struct cubi_request *q,
 	}
 	for (i = 1; i < q->words->arr.len; i++)
 		cub_val__push(rest, cub_val__str(word(q, i)));
-	/* Reads run on the document itself; changes on a copy. */
+	/*
+	 * Reads run on the document itself, and so do changes: in place,
+	 * with the undo record that puts it back on any refusal
+	 * (cube_change()), and res says what changed, for the worker's
+	 * cube.change and the store's journal.  What a refusal needs of
+	 * the document before is kept, small: its ports, and a del's
+	 * entry's place.
+	 */
 	r = cubi_tree__read(
 	    s->schema, c->doc, rest, q->args, NULL, 0, &res, errv);
 	if (r == CUBI_NEEDS_COPY) {
+		if (res.verb == CUBI_DEL)
+			where = broker_journal_where(c, CUBI_DEL, rest);
 		cubi_result__clear(&res);
-		work = cub_val__dup(c->doc);
-		/* In place on the copy: res says what changed, for the
-		 * worker's cube.change. */
+		p = (struct cub_val *)cub_val__get(c->doc, "ports");
+		if (p && !(oldports = cub_val__dup(p))) {
+			*errv = cub_err_val(CUB_E_INTERNAL, "out of memory");
+			r = -ENOMEM;
+			goto out;
+		}
+		in_place = true;
 		r = cubi_tree__change(
-		    s->schema, work, rest, q->args, q->body, &res, errv);
+		    s->schema, c->doc, rest, q->args, q->body, &res, errv);
 	}
 	if (r)
 		goto out;
@@ -494,11 +513,11 @@ on_cube(struct broker *b, struct cube *c, struct cubi_request *q,
 	}
 	switch (res.verb) {
 	case CUBI_SHOW:
-		if (!work && !res.want_overlay) {
+		if (!in_place && !res.want_overlay) {
 			*result = TAKE_PTR(res.reply);
 			break;
 		}
-		if (!work) {
+		if (!in_place) {
 			/* Ro fields: the worker shows the part shown only,
 			 * and its overlay is merged into that part. */
 			p = TAKE_PTR(res.scope);
@@ -514,9 +533,9 @@ on_cube(struct broker *b, struct cube *c, struct cubi_request *q,
 				*result = TAKE_PTR(res.reply);
 			break;
 		}
-		/* Resolve the words again on the document with ro fields. */
+		/* Inside a read-only list: resolve the words again on a copy
+		 * of the document with the ro fields. */
 		cubi_result__clear(&res);
-		cub_val__free(work);
 		work = doc_for_show(b, c, errv);
 		if (!work) {
 			r = -EAGAIN;
@@ -551,17 +570,20 @@ on_cube(struct broker *b, struct cube *c, struct cubi_request *q,
 		    b->o.call_timeout_ms);
 		break;
 	default:
-		if ((r = mutating(q, errv)))
+		if ((r = mutating(q, errv))) {
+			cubi_tree__undo(&res);
 			break;
-		if (res.changed) {
-			r = cube_change(b, c, work, &res, rest, errv);
-			work = NULL;
 		}
+		if (res.changed)
+			r = cube_change(
+			    b, c, &res, rest, where, TAKE_PTR(oldports), errv);
 		break;
 	}
 out:
 	cubi_result__clear(&res);
 	cub_val__free(work);
+	cub_val__free(where);
+	cub_val__free(oldports);
 	cub_val__free(rest);
 	return r;
 }

@@ -153,6 +153,10 @@ struct cube {
 	 * meanwhile, as while stored_doc is set.
 	 */
 	bool syncing;
+	/* While a change made in place on doc (cube_change()) waits for its
+	 * worker: its undo record, from which a snapshot writes the document
+	 * before it (cubi_tree__before()).  Set and cleared under b->lock. */
+	const struct cubi_result *inflight;
 	/* Changes made off its service's thread (a peer set by a connect of
 	 * another service's cube), sent ahead of its next cube.change;
 	 * cleared by a whole apply (b->state_lock). */
@@ -285,6 +289,10 @@ struct service {
 	bool transparent; /* its cubes attach; no ports (first hello) */
 	bool ready; /* hello + replay done */
 	bool changes; /* its plugin takes cube.change (from its hello) */
+	/* Whole copies of its cubes' documents made for requests (a show
+	 * inside a read-only list, a journal record of the whole cube), for
+	 * 'cubicle services' (atomic: any thread). */
+	uint64_t doc_copies;
 	/* Sockets. */
 	nng_socket cmd;   /* broker -> worker (REQ, listening) */
 	nng_socket calls; /* worker -> broker (REP, listening) */
@@ -373,14 +381,26 @@ int cube_create(struct broker *b, struct service *svc, const char *name,
 int cube_update(struct broker *b, struct cube *c, struct cub_val *newdoc,
     struct cub_val **errv);
 /*
- * cube_update() for a request: res is what cubi_tree__change() made of
- * it on newdoc (NULL: the worker is told the diff of the documents), and
- * res->verb (CUBI_SET, _ADD, _DEL) with words (after the cube's name) say
- * what it changed: the store journals only that node (persist.c).
+ * A request's change, already made in place on c->doc by
+ * cubi_tree__change() (no copy of the document): res is its result, whose
+ * undo record puts c->doc back on any refusal (ports, graph, worker,
+ * store); res->verb (CUBI_SET, _ADD, _DEL) with words (after the cube's
+ * name) say what it changed, and where (NULL unless a del: the entry's
+ * place before it, broker_journal_where()) where it was; the store
+ * journals that node from the change list (persist.c).  oldports (owned)
+ * is a copy of the document's "ports" before the change, or NULL.  Committed or
+ * undone on return; the caller clears res.
  */
-int cube_change(struct broker *b, struct cube *c, struct cub_val *newdoc,
-    const struct cubi_result *res, const struct cub_val *words,
-    struct cub_val **errv);
+int cube_change(struct broker *b, struct cube *c, struct cubi_result *res,
+    const struct cub_val *words, const struct cub_val *where,
+    struct cub_val *oldports, struct cub_val **errv);
+
+/* A whole copy of c's document was made for a request. */
+static inline void
+cube_copied(struct cube *c)
+{
+	__atomic_add_fetch(&c->svc->doc_copies, 1, __ATOMIC_RELAXED);
+}
 int cube_delete(struct broker *b, struct cube *c, struct cub_val **errv);
 /*
  * Lock held: take c out of b->cubes into b->dying (deleted): its name
@@ -404,6 +424,9 @@ int hook_parse(const char *s, enum hook *h);
 struct graph_change {
 	struct cube *c;
 	struct cub_val *doc;
+	/* The ports before, when doc is c->doc changed in place
+	 * (cube_change()): {ports: [...]}; NULL: c->doc is the before. */
+	const struct cub_val *old;
 };
 /*
  * Refuse (-EINVAL, *errv naming the chain or loop and the limit) a change
@@ -553,7 +576,17 @@ int broker_save(
  */
 int broker_save_cube(struct broker *b, struct cube *c,
     const struct cub_val *old, enum cubi_verb verb,
-    const struct cub_val *words, struct cub_val **errv);
+    const struct cub_val *words, const struct cub_val *where,
+    const struct cub_val *changes, struct cub_val **errv);
+/*
+ * For a change made in place (old NULL, changes its change list): the
+ * node it addressed is journalled from the list, where being a del's
+ * entry's place before it.  broker_journal_where(): the place (steps
+ * from the document's root) of the node a request's words address in
+ * c->doc now, or NULL.
+ */
+struct cub_val *broker_journal_where(struct cube *c, enum cubi_verb verb,
+    const struct cub_val *words);
 int broker_load(struct broker *b);
 /*
  * A clean stop: the journal, when it holds records, is compacted into a

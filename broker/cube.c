@@ -742,7 +742,7 @@ cube_create(struct broker *b, struct service *svc, const char *name,
 	c->loglevel = cubelog_doc_level(doc);
 	hook_parse(cub_val__get_str(doc, "type"), &c->hook);
 	if ((r = ports_prepare(b, c, c->doc, errv)) ||
-	    (r = graph_check(b, &(struct graph_change){c, c->doc}, 1, errv))) {
+	    (r = graph_check(b, &(struct graph_change){c, c->doc, NULL}, 1, errv))) {
 		cube_free(c);
 		return r;
 	}
@@ -757,7 +757,8 @@ cube_create(struct broker *b, struct service *svc, const char *name,
 		r = cube_sync(b, c, true, errv);
 	c->stored_absent = false;
 	if (!r)
-		r = broker_save_cube(b, c, NULL, CUBI_ADD, NULL, errv);
+		r = broker_save_cube(
+		    b, c, NULL, CUBI_ADD, NULL, NULL, NULL, errv);
 	if (r) {
 		c->stored_absent = true;
 		struct cub_val *res = NULL, *dp = cub_val__map();
@@ -858,18 +859,18 @@ worker_change(struct broker *b, struct cube *c, const struct cub_val *old,
 	return r;
 }
 
-/* A change the worker is not told of now (off its service's thread). */
+/* A change the worker is not told of now (off its service's thread):
+ * its change list d. */
 static void
-unsent_add(struct cube *c, const struct cub_val *old)
+unsent_push(struct cube *c, const struct cub_val *d)
 {
-	struct cub_val *d = NULL;
 	uint32_t i;
 
 	if (!c->svc->changes)
 		return;
 	if (!c->unsent)
 		c->unsent = cub_val__array();
-	if (!c->unsent || cubi_tree__diff(c->svc->schema, old, c->doc, &d)) {
+	if (!c->unsent || !d) {
 		log_err("cube '%s': out of memory keeping a change for its "
 			"worker",
 		    c->name);
@@ -877,6 +878,19 @@ unsent_add(struct cube *c, const struct cub_val *old)
 	}
 	for (i = 0; i < d->arr.len; i++)
 		cub_val__push(c->unsent, cub_val__dup(d->arr.items[i]));
+}
+
+/* The same for a whole new document, from the documents' diff. */
+static void
+unsent_diff(struct cube *c, const struct cub_val *old)
+{
+	struct cub_val *d = NULL;
+
+	if (!c->svc->changes)
+		return;
+	if (cubi_tree__diff(c->svc->schema, old, c->doc, &d))
+		d = NULL;
+	unsent_push(c, d);
 	cub_val__free(d);
 }
 
@@ -899,19 +913,11 @@ worker_unchange(struct broker *b, struct cube *c,
 	return r;
 }
 
+/* A whole new document (connect, disconnect, a peer's unpeering). */
 int
 cube_update(struct broker *b, struct cube *c, struct cub_val *newdoc,
     struct cub_val **errv)
 {
-	return cube_change(b, c, newdoc, NULL, NULL, errv);
-}
-
-int
-cube_change(struct broker *b, struct cube *c, struct cub_val *newdoc,
-    const struct cubi_result *res, const struct cub_val *words,
-    struct cub_val **errv)
-{
-	enum cubi_verb verb = res ? res->verb : CUBI_SHOW;
 	struct cub_val *old = c->doc, *e2 = NULL, *sent = NULL;
 	bool tell = sup_on_thread(c->svc);
 	int r;
@@ -924,7 +930,8 @@ cube_change(struct broker *b, struct cube *c, struct cub_val *newdoc,
 	 * Not while c's own change waits for its worker: that change would
 	 * then restore a document this one replaced.
 	 */
-	if (!tell && (c->stored_doc || c->stored_absent || c->syncing)) {
+	if (!tell &&
+	    (c->stored_doc || c->stored_absent || c->syncing || c->inflight)) {
 		cub_val__free(newdoc);
 		*errv = cub_err_val(CUB_E_BUSY,
 		    "cube '%s' has a change or a re-sync in flight; try "
@@ -933,7 +940,7 @@ cube_change(struct broker *b, struct cube *c, struct cub_val *newdoc,
 		return -EBUSY;
 	}
 	if ((r = ports_prepare(b, c, newdoc, errv)) ||
-	    (r = graph_check(b, &(struct graph_change){c, newdoc}, 1, errv))) {
+	    (r = graph_check(b, &(struct graph_change){c, newdoc, NULL}, 1, errv))) {
 		cub_val__free(newdoc);
 		return r;
 	}
@@ -941,7 +948,7 @@ cube_change(struct broker *b, struct cube *c, struct cub_val *newdoc,
 	c->stored_doc = old;
 	/* The new loglevel first: the worker logs the change at it. */
 	cubelog_update(b, c);
-	r = tell ? worker_change(b, c, old, res, &sent, errv) : 0;
+	r = tell ? worker_change(b, c, old, NULL, &sent, errv) : 0;
 	/*
 	 * stored_doc stays old until the change is recorded: a snapshot
 	 * another request writes meanwhile holds old, which the journal
@@ -964,7 +971,8 @@ cube_change(struct broker *b, struct cube *c, struct cub_val *newdoc,
 		e2 = NULL;
 	}
 	pthread_mutex_unlock(&b->lock);
-	if (!r && (r = broker_save_cube(b, c, old, verb, words, errv))) {
+	if (!r && (r = broker_save_cube(
+			  b, c, old, CUBI_SHOW, NULL, NULL, NULL, errv))) {
 		/* Not recorded: the ports and the worker go back too. */
 		pthread_mutex_lock(&b->lock);
 		ports_reconcile(b, c, old, &e2);
@@ -987,10 +995,154 @@ cube_change(struct broker *b, struct cube *c, struct cub_val *newdoc,
 	}
 	cub_val__free(sent);
 	if (!tell)
-		unsent_add(c, old);
+		unsent_diff(c, old);
 	ports_gone(b, c, old);
 	cub_val__free(old);
 	return 0;
+}
+
+
+/*
+ * Peers in c->doc that name a cube:port that is no more: after an undo,
+ * the settled document may again hold a peer that a deletion of the
+ * peer's cube removed meanwhile (topo_port_gone() unpeers the document as
+ * the change left it).  Lock held.
+ */
+static void
+peers_recheck(struct broker *b, struct cube *c)
+{
+	const struct cub_val *ports = doc_ports(c->doc);
+	char cname[CUB_NAME_MAX + 1], pname[CUB_NAME_MAX + 1];
+	struct cube *c2;
+	const char *peer;
+	uint32_t i;
+
+	for (i = 0; ports && i < ports->arr.len; i++) {
+		peer = entry_peer(ports->arr.items[i]);
+		if (strchr(peer, ':') && topo_peer_split(peer, cname, pname) &&
+		    (!(c2 = cube_find(b, cname)) || !topo_port(c2, pname)))
+			cub_val__del(ports->arr.items[i], "peer");
+	}
+}
+
+/* Put c->doc back as it was before the change res made in place;
+ * waited: after its worker wait (other requests ran meanwhile). */
+static void
+doc_undo(struct broker *b, struct cube *c, struct cubi_result *res,
+    bool waited)
+{
+	pthread_mutex_lock(&b->lock);
+	c->inflight = NULL;
+	if (cubi_tree__undo(res))
+		log_err("cube '%s': out of memory putting its document back; "
+			"an entry is missing until it is set again",
+		    c->name);
+	if (waited)
+		peers_recheck(b, c);
+	pthread_mutex_unlock(&b->lock);
+	cubelog_update(b, c);
+}
+
+int
+cube_change(struct broker *b, struct cube *c, struct cubi_result *res,
+    const struct cub_val *words, const struct cub_val *where,
+    struct cub_val *oldports, struct cub_val **errv)
+{
+	struct cub_val *e2 = NULL, *sent = NULL, *chg = NULL, *old;
+	bool tell = sup_on_thread(c->svc);
+	int r;
+
+	/* As cube_update(): not off its thread while a change waits. */
+	if (!tell &&
+	    (c->stored_doc || c->stored_absent || c->syncing || c->inflight)) {
+		cub_val__free(oldports);
+		doc_undo(b, c, res, false);
+		*errv = cub_err_val(CUB_E_BUSY,
+		    "cube '%s' has a change in flight; try again", c->name);
+		return -EBUSY;
+	}
+	/* The document before, as far as ports go (for the rollback and
+	 * the unpeering of ports that went): its port list only. */
+	old = cub_val__map();
+	if (old && oldports && cub_val__set(old, "ports", oldports))
+		old = cub_val__free(old); /* it freed oldports */
+	else if (!old)
+		cub_val__free(oldports);
+	if (!old) {
+		doc_undo(b, c, res, false);
+		*errv = cub_err_val(CUB_E_INTERNAL, "out of memory");
+		return -ENOMEM;
+	}
+	if ((r = ports_prepare(b, c, c->doc, errv)) ||
+	    (r = graph_check(
+		 b, &(struct graph_change){c, c->doc, old}, 1, errv)))
+		goto undo;
+	pthread_mutex_lock(&b->lock);
+	c->inflight = res;
+	pthread_mutex_unlock(&b->lock);
+	/* The new loglevel first: the worker logs the change at it. */
+	cubelog_update(b, c);
+	r = tell ? worker_change(b, c, NULL, res, &sent, errv) : 0;
+	/*
+	 * c->inflight stays until the change is recorded: a snapshot another
+	 * request writes meanwhile holds the document before it, which the
+	 * journal record follows.  broker_save_cube() clears it.
+	 */
+	if (r) {
+		/* The worker refused (or died): it runs the old document. */
+		cub_val__free(sent);
+		cub_val__free(old);
+		doc_undo(b, c, res, true);
+		return r;
+	}
+	chg = sent;
+	if (!chg && cubi_tree__changes(res, &chg)) {
+		*errv = cub_err_val(CUB_E_INTERNAL, "out of memory");
+		r = -ENOMEM;
+	}
+	pthread_mutex_lock(&b->lock);
+	if (!r && (r = ports_reconcile(b, c, c->doc, errv))) {
+		ports_reconcile(b, c, old, &e2);
+		cub_val__free(e2);
+		e2 = NULL;
+	}
+	pthread_mutex_unlock(&b->lock);
+	if (!r && (r = broker_save_cube(
+			b, c, NULL, res->verb, words, where, chg, errv))) {
+		/* Not recorded: the ports and the worker go back too. */
+		pthread_mutex_lock(&b->lock);
+		ports_reconcile(b, c, old, &e2);
+		pthread_mutex_unlock(&b->lock);
+		cub_val__free(e2);
+		e2 = NULL;
+	}
+	if (r) {
+		/* The document first: a worker without change lists is
+		 * sent all of it again. */
+		if (chg != sent)
+			cub_val__free(chg);
+		cub_val__free(old);
+		doc_undo(b, c, res, true);
+		if (tell && worker_unchange(b, c, sent, &e2))
+			log_err("cube '%s': rollback to the previous "
+				"configuration failed",
+			    c->name);
+		cub_val__free(e2);
+		cub_val__free(sent);
+		return r;
+	}
+	if (!tell)
+		unsent_push(c, chg);
+	if (chg != sent)
+		cub_val__free(chg);
+	cub_val__free(sent);
+	ports_gone(b, c, old);
+	cub_val__free(old);
+	return 0;
+undo:
+	cub_val__free(old);
+	doc_undo(b, c, res, false);
+	return r;
 }
 
 int

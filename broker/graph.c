@@ -66,8 +66,11 @@ adds_cube_peer(struct broker *b, const struct graph_change *ch, unsigned nch)
 			name = cub_val__get_str(ports->arr.items[i], "name");
 			if (!strchr(peer, ':') || !name)
 				continue;
-			old = c ? cubi_tree__find(c->doc, "ports", "name", name)
-				: NULL;
+			old = ch[k].old ? cubi_tree__find(ch[k].old, "ports",
+						"name", name)
+			    : c	       ? cubi_tree__find(
+					  c->doc, "ports", "name", name)
+				       : NULL;
 			if (!old || strcmp(graph_entry_peer(old), peer))
 				return true;
 		}
@@ -385,7 +388,7 @@ graph_connect(struct broker *b, const struct cub_val *words,
     const struct cub_val *args, bool connect, struct cub_val **errv)
 {
 	const char *verb = connect ? "connect" : "disconnect";
-	struct graph_change ch[2];
+	struct graph_change ch[2] = {0};
 	struct cub_val *e2 = NULL, *undo = NULL;
 	struct end ends[2], *a = &ends[0], *z = &ends[1], *e;
 	const char *peer[2];

@@ -134,7 +134,7 @@ static int
 save_snapshot(struct broker *b, const struct cube *skip, struct cub_val **errv)
 {
 	struct cub_val *doc = cub_val__map(), *cubes = cub_val__array();
-	struct cub_val *m = cub_val__map(), *rec;
+	struct cub_val *m = cub_val__map(), *rec, *before;
 	char err[PATH_MAX + 128];
 	struct cube *c;
 	struct stat st;
@@ -145,7 +145,25 @@ save_snapshot(struct broker *b, const struct cube *skip, struct cub_val **errv)
 	for (c = b->cubes; c; c = c->next) {
 		if (c == skip || c->stored_absent)
 			continue;
-		rec = cube_record(c, c->stored_doc ?: c->doc, skip);
+		if (c->inflight) {
+			/* A change in place waits for its worker: what the
+			 * store writes is the document before it. */
+			before = cubi_tree__before(c->inflight, c->doc);
+			if (!before) {
+				pthread_mutex_unlock(&b->lock);
+				cub_val__free(doc);
+				cub_val__free(cubes);
+				cub_val__free(m);
+				if (errv)
+					*errv = cub_err_val(CUB_E_INTERNAL,
+					    "out of memory");
+				return -ENOMEM;
+			}
+			rec = cube_record(c, before, skip);
+			cub_val__free(before);
+		} else {
+			rec = cube_record(c, c->stored_doc ?: c->doc, skip);
+		}
 		cub_val__set(m, c->name, meta_of(rec));
 		cub_val__push(cubes, rec);
 	}
@@ -235,29 +253,23 @@ edit_path(const struct cub_val *path)
 }
 
 /*
- * The edits of a request that addressed one node (verb, words): a set of
- * an entry or a container compares that node only, an add or a delete of
- * an entry is one ins or del, found through the keyed list's index
- * (cubi_tree__locate()), so that the cost is the entry's, not the cube's.
- * 1 when no hint applies (the caller compares everything), 0, -errno.
+ * The words of the node a request (verb, words) addressed, without its
+ * verb, for cubi_tree__locate(): 0 with *w, 1 when no node applies (the
+ * cube's own fields, another verb), -ENOMEM.
  */
 static int
-hinted_edits(struct cube *c, const struct cub_val *old,
-    enum cubi_verb verb, const struct cub_val *words, struct cub_val *edits)
+node_words(enum cubi_verb verb, const struct cub_val *words,
+    struct cub_val **w)
 {
-	struct cub_val *w = NULL, *path = NULL, *e = NULL, *ep, *errv = NULL;
-	const struct cub_val *a, *bv, *la, *lb;
 	const char *last;
-	uint32_t n, i, j = 0;
-	int r = 1;
+	uint32_t n, i, j;
 
+	*w = NULL;
 	if (!words || words->kind != CUB_V_ARRAY || !words->arr.len ||
-	    !c->svc->schema ||
 	    (verb != CUBI_SET && verb != CUBI_ADD && verb != CUBI_DEL))
 		return 1;
 	n = words->arr.len;
 	last = cub_val__as_str(words->arr.items[n - 1]) ?: "";
-	/* The words of the node: without the verb. */
 	if (verb == CUBI_SET || (verb == CUBI_DEL && !strcmp(last, "del"))) {
 		j = n - 1;
 	} else {
@@ -271,12 +283,118 @@ hinted_edits(struct cube *c, const struct cub_val *old,
 	}
 	if (verb == CUBI_SET && !j)
 		return 1; /* the cube's own fields: all of it is compared */
-	w = cub_val__array();
-	for (i = 0; w && i < n; i++)
-		if (i != j && cub_val__push(w, cub_val__dup(words->arr.items[i])))
-			w = cub_val__free(w);
-	if (!w)
-		return -ENOMEM;
+	*w = cub_val__array();
+	for (i = 0; *w && i < n; i++)
+		if (i != j && cub_val__push(*w, cub_val__dup(words->arr.items[i])))
+			*w = cub_val__free(*w);
+	return *w ? 0 : -ENOMEM;
+}
+
+struct cub_val *
+broker_journal_where(struct cube *c, enum cubi_verb verb,
+    const struct cub_val *words)
+{
+	struct cub_val *w, *path = NULL, *errv = NULL;
+
+	if (!c->svc->schema || node_words(verb, words, &w))
+		return NULL;
+	if (cubi_tree__locate(c->svc->schema, c->doc, w, &path, &errv))
+		path = NULL;
+	cub_val__free(errv);
+	cub_val__free(w);
+	return path;
+}
+
+/*
+ * The edits of a change made in place (cube_change()), from its change
+ * list: one set, add or del of the node the request addressed; where is
+ * that node's place in the document before a del (the entry is gone
+ * now).  1 when the list says more than that (the caller writes the whole
+ * record), 0, -errno.
+ */
+static int
+changes_edits(struct cube *c, enum cubi_verb verb,
+    const struct cub_val *words, const struct cub_val *where,
+    const struct cub_val *changes, struct cub_val *edits)
+{
+	struct cub_val *path = NULL, *ep = NULL, *e = NULL;
+	const struct cub_val *ch, *a, *bv, *lb;
+	const char *op;
+	int r = 1;
+
+	if (!changes || changes->kind != CUB_V_ARRAY || changes->arr.len != 1)
+		return 1;
+	ch = changes->arr.items[0];
+	op = cub_val__get_str(ch, "op") ?: "";
+	if (strcmp(op, verb == CUBI_SET ? "set"
+			: verb == CUBI_ADD ? "add"
+			: verb == CUBI_DEL ? "del"
+					   : ""))
+		return 1;
+	if (verb == CUBI_DEL)
+		path = where ? cub_val__dup(where) : NULL;
+	else
+		path = broker_journal_where(c, verb, words);
+	if (!path || path->kind != CUB_V_ARRAY || !path->arr.len)
+		goto out;
+	if (!(ep = edit_path(path))) {
+		r = -ENOMEM;
+		goto out;
+	}
+	if (verb == CUBI_SET) {
+		/* The leaf fields of the one node, old and new: a node that
+		 * had none may be one the set created (not in the store). */
+		a = cub_val__get(ch, "old");
+		bv = cub_val__get(ch, "new");
+		if (!a || !bv || a->kind != CUB_V_MAP || !a->map.len ||
+		    bv->kind != CUB_V_MAP)
+			goto out;
+		r = store_diff_at(a, bv, ep, edits, JOURNAL_EDITS_MAX);
+		goto out;
+	}
+	/* An entry: the last step is its index in its list, which was
+	 * there before (an add that made the list is the whole record). */
+	lb = node_at(c->doc, path, path->arr.len - 1);
+	bv = verb == CUBI_ADD ? node_at(c->doc, path, path->arr.len) : NULL;
+	if (!lb || lb->kind != CUB_V_ARRAY ||
+	    (verb == CUBI_ADD && (lb->arr.len < 2 || !bv)))
+		goto out;
+	e = cub_val__map();
+	if (!e || cub_val__set(e, "op",
+		      cub_val__str(verb == CUBI_ADD ? "ins" : "del")) ||
+	    cub_val__set(e, "path", TAKE_PTR(ep)) ||
+	    (verb == CUBI_ADD && cub_val__set(e, "value", cub_val__dup(bv)))) {
+		r = -ENOMEM;
+		goto out;
+	}
+	r = cub_val__push(edits, TAKE_PTR(e));
+out:
+	cub_val__free(e);
+	cub_val__free(ep);
+	cub_val__free(path);
+	return r;
+}
+
+/*
+ * The edits of a request that addressed one node (verb, words): a set of
+ * an entry or a container compares that node only, an add or a delete of
+ * an entry is one ins or del, found through the keyed list's index
+ * (cubi_tree__locate()), so that the cost is the entry's, not the cube's.
+ * 1 when no hint applies (the caller compares everything), 0, -errno.
+ */
+static int
+hinted_edits(struct cube *c, const struct cub_val *old,
+    enum cubi_verb verb, const struct cub_val *words, struct cub_val *edits)
+{
+	struct cub_val *w = NULL, *path = NULL, *e = NULL, *ep, *errv = NULL;
+	const struct cub_val *a, *bv, *la, *lb;
+	int r;
+
+	if (!c->svc->schema)
+		return 1;
+	if ((r = node_words(verb, words, &w)))
+		return r;
+	r = 1;
 	/* An added entry is found where it is now, a deleted one where it
 	 * was. */
 	if (cubi_tree__locate(c->svc->schema, verb == CUBI_ADD ? c->doc : old,
@@ -334,10 +452,12 @@ out:
  */
 static struct cub_val *
 journal_rec(struct cube *c, const struct cub_val *old, enum cubi_verb verb,
-    const struct cub_val *words, struct cub_val **nm, int *rerr)
+    const struct cub_val *words, const struct cub_val *where,
+    const struct cub_val *changes, struct cub_val **nm, int *rerr)
 {
 	struct cub_val *rec = cub_val__map(), *edits = cub_val__array();
-	const struct cub_val *m = old ? cub_val__get(meta, c->name) : NULL;
+	const struct cub_val *m =
+	    old || changes ? cub_val__get(meta, c->name) : NULL;
 	int r = 0, h = 1;
 
 	*nm = cube_meta(c, NULL);
@@ -349,10 +469,14 @@ journal_rec(struct cube *c, const struct cub_val *old, enum cubi_verb verb,
 	/* The node the request addressed, or else all of the config. */
 	if (m && old && edits)
 		h = hinted_edits(c, old, verb, words, edits);
+	else if (m && changes && edits)
+		h = changes_edits(c, verb, words, where, changes, edits);
 	if (h < 0)
 		r = h;
-	else if (m && h == 1)
+	else if (m && h == 1 && old)
 		r = store_diff(old, c->doc, "config", edits, JOURNAL_EDITS_MAX);
+	else if (m && h == 1)
+		r = -E2BIG; /* no old document to compare: all of it */
 	if (m && !r &&
 	    !(r = store_diff(cub_val__get(m, "hash"), cub_val__get(*nm, "hash"),
 		  "hash", edits, JOURNAL_EDITS_MAX)) &&
@@ -366,8 +490,10 @@ journal_rec(struct cube *c, const struct cub_val *old, enum cubi_verb verb,
 		r = cub_val__set(rec, "edits", TAKE_PTR(edits));
 		goto out;
 	}
-	if (!r || r == -E2BIG)
+	if (!r || r == -E2BIG) {
+		cube_copied(c);
 		r = cub_val__set(rec, "put", cube_record(c, c->doc, NULL));
+	}
 out:
 	cub_val__free(edits);
 	if (r) {
@@ -379,7 +505,9 @@ out:
 
 int
 broker_save_cube(struct broker *b, struct cube *c, const struct cub_val *old,
-    enum cubi_verb verb, const struct cub_val *words, struct cub_val **errv)
+    enum cubi_verb verb, const struct cub_val *words,
+    const struct cub_val *where, const struct cub_val *changes,
+    struct cub_val **errv)
 {
 	struct cub_val *rec = NULL, *nm = NULL;
 	char err[PATH_MAX + 128];
@@ -390,12 +518,13 @@ broker_save_cube(struct broker *b, struct cube *c, const struct cub_val *old,
 		/* What the store has is not known to be old: all of it. */
 		pthread_mutex_lock(&b->lock);
 		c->stored_doc = NULL;
+		c->inflight = NULL;
 		pthread_mutex_unlock(&b->lock);
 		r = save_snapshot(b, NULL, errv);
 		goto out;
 	}
 	pthread_mutex_lock(&b->lock);
-	rec = journal_rec(c, old, verb, words, &nm, &r);
+	rec = journal_rec(c, old, verb, words, where, changes, &nm, &r);
 	pthread_mutex_unlock(&b->lock);
 	if (r) {
 		if (errv)
@@ -415,6 +544,7 @@ broker_save_cube(struct broker *b, struct cube *c, const struct cub_val *old,
 	/* Recorded: from now on a snapshot writes c's new document. */
 	pthread_mutex_lock(&b->lock);
 	c->stored_doc = NULL;
+	c->inflight = NULL;
 	cub_val__set(meta, c->name, TAKE_PTR(nm));
 	pthread_mutex_unlock(&b->lock);
 	if (store_journal_full(&journal, snap_bytes) &&

@@ -3975,6 +3975,77 @@ cubi_tree__undo(struct cubi_result *res)
 	return r;
 }
 
+/* The steps (map item or array indices) from v down to target; depth
+ * first.  true when found, *n steps in steps. */
+static bool
+path_to(const struct cub_val *v, const struct cub_val *target,
+    uint32_t *steps, uint32_t depth, uint32_t *n)
+{
+	uint32_t i, len;
+
+	if (v == target) {
+		*n = depth;
+		return true;
+	}
+	if (depth >= CUB_DEPTH_MAX ||
+	    (v->kind != CUB_V_MAP && v->kind != CUB_V_ARRAY))
+		return false;
+	len = v->kind == CUB_V_MAP ? v->map.len : v->arr.len;
+	for (i = 0; i < len; i++) {
+		steps[depth] = i;
+		if (path_to(v->kind == CUB_V_MAP ? v->map.items[i].val
+						 : v->arr.items[i],
+			target, steps, depth + 1, n))
+			return true;
+	}
+	return false;
+}
+
+struct cub_val *
+cubi_tree__before(const struct cubi_result *res, const struct cub_val *doc)
+{
+	const struct cubi_undo *u = res ? res->undo : NULL;
+	uint32_t steps[CUB_DEPTH_MAX], n = 0, i;
+	struct cub_val *copy, *node, *e, tmp;
+
+	if (!u || u->kind == UNDO_NONE)
+		return cub_val__dup(doc);
+	if (!path_to(doc, u->node, steps, 0, &n))
+		return NULL;
+	if (!(copy = cub_val__dup(doc)))
+		return NULL;
+	for (node = copy, i = 0; i < n; i++)
+		node = node->kind == CUB_V_MAP ? node->map.items[steps[i]].val
+					       : node->arr.items[steps[i]];
+	switch (u->kind) {
+	case UNDO_SWAP:
+		if (!(e = cub_val__dup(u->old)))
+			break;
+		tmp = *node;
+		*node = *e;
+		*e = tmp;
+		cub_val__free(e);
+		return copy;
+	case UNDO_REMOVE:
+		list_remove(u->list, node, u->idx, NULL);
+		return copy;
+	case UNDO_REINSERT:
+		if (!(e = cub_val__dup(u->old)))
+			break;
+		if (list_insert(node, u->idx, e)) {
+			cub_val__free(e);
+			break;
+		}
+		return copy;
+	case UNDO_DROP_KEY:
+		cub_val__del(node, u->name);
+		return copy;
+	default:
+		return copy;
+	}
+	return cub_val__free(copy);
+}
+
 /* ---- change lists ------------------------------------------------------ */
 
 /*

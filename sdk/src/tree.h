@@ -181,6 +181,15 @@ int cubi_tree__change(const struct cubi_schema *s, struct cub_val *doc,
     const struct cub_val *body, struct cubi_result *res,
     struct cub_val **errv);
 int cubi_tree__undo(struct cubi_result *res);
+/*
+ * A copy of doc as it was before the change res (of cubi_tree__change(),
+ * not yet undone or cleared) made on it: what the broker's store snapshot
+ * writes for a cube whose change waits for its worker, without keeping
+ * a copy per change.  The cost is a copy of doc and a walk to the node
+ * changed.  NULL on ENOMEM.
+ */
+struct cub_val *cubi_tree__before(const struct cubi_result *res,
+    const struct cub_val *doc);
 
 /*
  * What a change did, for the worker (cube.change): an array of entry-level

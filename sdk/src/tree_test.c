@@ -1347,7 +1347,7 @@ static void
 change_and_undo(const struct cubi_schema *s, struct cub_val *doc,
     struct cub_val *words, struct cub_val *args, struct cub_val *body)
 {
-	struct cub_val *before = cub_val__dup(doc), *errv = NULL;
+	struct cub_val *before = cub_val__dup(doc), *errv = NULL, *copy;
 	struct cubi_result res;
 	const char *msg = "";
 	int r;
@@ -1358,6 +1358,13 @@ change_and_undo(const struct cubi_schema *s, struct cub_val *doc,
 	ck_assert_msg(r == 0, "change failed: %s", msg);
 	ck_assert(res.changed);
 	ck_assert(!cub_val__equal(before, doc));
+	/* The document before, rebuilt from the undo record on a copy;
+	 * doc itself keeps the change. */
+	copy = cubi_tree__before(&res, doc);
+	ck_assert_ptr_nonnull(copy);
+	ck_assert(cub_val__equal(before, copy));
+	ck_assert(!cub_val__equal(before, doc));
+	cub_val__free(copy);
 	ck_assert_int_eq(cubi_tree__undo(&res), 0);
 	ck_assert(cub_val__equal(before, doc));
 	cubi_result__clear(&res);
