@@ -21,7 +21,7 @@ id=$(bpftool -j map show pinned "$T/pins/e1/evmaps" | grep -oE '"id":[0-9]+' | c
 [ -n "$id" ] || fail "no evmaps map pinned"
 [ -z "$(bpftool -j map dump id "$id" | grep -oE '"inner_map_id":')" ] ||
 	fail "an inner map got into evmaps: $(bpftool map dump id "$id")"
-ip netns exec ca ping -c 2 -i 0.2 -W 2 198.18.0.2 >/dev/null || fail "v1 stopped forwarding"
+ip netns exec ca ping -c 2 -i 0.2 -W 10 198.18.0.2 >/dev/null || fail "v1 stopped forwarding"
 # Review F9: writes are allowed into plain-data map types only: a
 # CGROUP_ARRAY's or a PERF_EVENT_ARRAY's values are fds too.
 cub_ok e1 del

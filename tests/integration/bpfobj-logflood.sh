@@ -39,7 +39,7 @@ cub_ok evil add e2
 cub_ok v1 ports add p1 peer=vetha action=drop
 cub_ok v1 ports add p2 peer=vethb action=forward outport=p1
 cub_ok v1 ports p1 set action=forward outport=p2
-ip netns exec ca ping -c 1 -W 2 198.18.0.2 >/dev/null || fail "v1 does not forward"
+ip netns exec ca ping -c 1 -W 10 198.18.0.2 >/dev/null || fail "v1 does not forward"
 cub_ok e2 debug bpfobj object=small
 cub_ok e2 del
 cub_ok v1 del

@@ -28,7 +28,7 @@ for attack in "path-act ../v1/sf_actions" "path-port ../v1/cub_ports" \
 	err=$(cub_refused 2 e1 debug bpfobj object=$1 target=$2)
 	grep -qF "is not a plain name" <<<"$err" || fail "$1 $2: unclear error: $err"
 	grep -qF "${2%%/*}" <<<"$err" || fail "$1 $2: error does not name the map: $err"
-	ip netns exec ca ping -c 2 -i 0.2 -W 2 198.18.0.2 >/dev/null ||
+	ip netns exec ca ping -c 2 -i 0.2 -W 10 198.18.0.2 >/dev/null ||
 		fail "$1 $2: the victim v1 stopped forwarding"
 	cub_log "$1 $2 refused: $err"
 done
@@ -54,6 +54,6 @@ grep -q "reserved" <<<"$err" || fail "prog: unclear error: $err"
 cub_ok e1 debug bpfobj object=clean
 [ -e "$T/pins/e1/evact" ] && [ -e "$T/pins/e1/evdup_b" ] ||
 	fail "the clean object's maps are not pinned: $(ls "$T/pins/e1")"
-ip netns exec ca ping -c 2 -i 0.2 -W 2 198.18.0.2 >/dev/null || fail "v1 stopped forwarding"
+ip netns exec ca ping -c 2 -i 0.2 -W 10 198.18.0.2 >/dev/null || fail "v1 stopped forwarding"
 cub_ok e1 del
 cub_ok v1 del

@@ -112,7 +112,7 @@ cub_ok connect sf1:p2 sf2:p1
 [ "$(cub sf1 ports p2 show peer)" = sf2:p1 ] || fail "sf1 p2 peer: $(cub sf1 ports p2 show peer)"
 [ "$(cub sf2 ports p1 show peer)" = sf1:p2 ] || fail "sf2 p1 peer: $(cub sf2 ports p1 show peer)"
 N=20
-ip netns exec ca ping -c $N -i 0.01 -W 2 198.18.0.2 >"$T/ping.out" ||
+ip netns exec ca ping -c $N -i 0.01 -W 10 198.18.0.2 >"$T/ping.out" ||
 	fail "ping through sf1 - sf2 ($HOOK) failed: $(tail -2 "$T/ping.out")"
 for c in "sf1 p2 tx_packets" "sf2 p1 rx_packets" "sf2 p1 tx_packets" "sf1 p2 rx_packets"; do
 	v=$(port_counter $c)
@@ -134,7 +134,7 @@ kill -TERM "$BROKER_PID"
 wait "$BROKER_PID" 2>/dev/null || true
 broker_start
 [ "$(peers)" = "$graph" ] || fail "the graph differs after a restart: $graph -> $(peers)"
-ip netns exec ca ping -c 3 -i 0.1 -W 2 198.18.0.2 >/dev/null ||
+ip netns exec ca ping -c 3 -i 0.1 -W 10 198.18.0.2 >/dev/null ||
 	fail "ping through sf1 - sf2 failed after a broker restart"
 cub_log "the graph survived a broker restart"
 
@@ -153,7 +153,7 @@ broker_start
 [ "$(peers)" = "$graph" ] || fail "the graph differs after a reboot: $graph -> $(peers)"
 tail -n +$((logged + 1)) "$T/broker.log" | grep -q "adopted pinned program" &&
 	fail "the broker adopted something after a reboot"
-ip netns exec ca ping -c 3 -i 0.1 -W 2 198.18.0.2 >/dev/null ||
+ip netns exec ca ping -c 3 -i 0.1 -W 10 198.18.0.2 >/dev/null ||
 	fail "ping through sf1 - sf2 failed after a reboot"
 progs_before=$(progs)
 cub_log "the graph was rebuilt the same after a reboot"
@@ -236,7 +236,7 @@ cub_log "deleting sf3:p1 unpeered sf1:p2 (document, cub_ports, cub_peers)"
 # Deleting a peered cube: sf1:p2 peers nothing, traffic stops, nothing
 # stale, and a restart keeps it so.
 cub_ok connect sf1:p2 sf2:p1
-ip netns exec ca ping -c 3 -i 0.1 -W 2 198.18.0.2 >/dev/null || fail "ping through sf2 failed after reconnecting"
+ip netns exec ca ping -c 3 -i 0.1 -W 10 198.18.0.2 >/dev/null || fail "ping through sf2 failed after reconnecting"
 cub_ok sf2 del
 [ "$(cub sf1 ports p2 show peer)" = "" ] || fail "sf1 p2 still peers $(cub sf1 ports p2 show peer) after sf2 was deleted"
 [ "$(ports_entry sf1 "$p2")" = clear ] || fail "sf1 cub_ports[$p2] not cleared: $(ports_entry sf1 "$p2")"
@@ -268,7 +268,7 @@ for i in $(seq 1 16); do
 done
 grep -q "cube graph: the longest chain is 17 cubes, 33 of 33 tail calls" "$T/broker.log" ||
 	fail "no 17-cube chain logged: $(grep 'cube graph' "$T/broker.log" | tail -2)"
-ip netns exec cx ping -c 3 -i 0.1 -W 2 198.18.2.2 >"$T/ping.out" ||
+ip netns exec cx ping -c 3 -i 0.1 -W 10 198.18.2.2 >"$T/ping.out" ||
 	fail "ping through 17 cubes failed: $(tail -2 "$T/ping.out")"
 [ "$(port_counter c17 p2 tx_packets)" = 3 ] || fail "c17 p2 sent $(port_counter c17 p2 tx_packets), not 3"
 cub_log "17 cubes chained: pings pass (33 tail calls)"

@@ -33,7 +33,7 @@ counters() {
 }
 # pings N: N echo requests through sf1 and N replies back, none lost.
 pings() {
-	ip netns exec ca ping -c "$1" -i 0.01 -W 2 198.18.0.2 >"$T/ping.out" ||
+	ip netns exec ca ping -c "$1" -i 0.01 -W 10 198.18.0.2 >"$T/ping.out" ||
 		fail "ping through sf1 failed: $(tail -2 "$T/ping.out")"
 	grep -q " 0% packet loss" "$T/ping.out" || fail "loss: $(tail -2 "$T/ping.out")"
 }

@@ -64,7 +64,7 @@ wait_bpf() {
 }
 
 ping1() {
-	ip netns exec ca ping -c "$1" -i 0.05 -W 2 198.18.0.2 >/dev/null ||
+	ip netns exec ca ping -c "$1" -i 0.05 -W 10 198.18.0.2 >/dev/null ||
 		fail "ping through sf1 failed"
 }
 

@@ -22,7 +22,7 @@ cub_ok evil add e1 type="$HOOK"
 cub_ok e1 ports add p1 peer=vetha action=drop
 cub_ok e1 ports add p2 peer=vethb action=forward outport=p1
 cub_ok e1 ports p1 set action=forward outport=p2
-ip netns exec ca ping -c 2 -i 0.1 -W 2 198.18.0.2 >/dev/null || fail "e1 ($HOOK) does not forward"
+ip netns exec ca ping -c 2 -i 0.1 -W 10 198.18.0.2 >/dev/null || fail "e1 ($HOOK) does not forward"
 
 # The cube's program calls no redirect helper: it tail-calls the broker's
 # egress program, which is in its cub_egress.

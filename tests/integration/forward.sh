@@ -42,7 +42,7 @@ counters() { # rx1 tx2 rx2 tx1 rx1_bytes, from one show
 }
 read -r rx1 tx2 rx2 tx1 rb1 <<<"$(counters)"
 N=20
-ip netns exec ca ping -c $N -i 0.01 -W 2 198.18.0.2 >"$T/ping.out" ||
+ip netns exec ca ping -c $N -i 0.01 -W 10 198.18.0.2 >"$T/ping.out" ||
 	fail "ping through sf1 ($HOOK) failed: $(tail -2 "$T/ping.out")"
 grep -q " 0% packet loss" "$T/ping.out" || fail "loss: $(tail -2 "$T/ping.out")"
 read -r rx1b tx2b rx2b tx1b rb1b <<<"$(counters)"
@@ -66,7 +66,7 @@ d1=$(port_counter sf1 p2 drops)
 [ "$prog_before" = "$(ip link show vetha; tc filter show dev vetha ingress)" ] ||
 	fail "changing an action changed the attached program"
 cub_ok sf1 ports p2 set action=forward
-ip netns exec ca ping -c 3 -i 0.05 -W 2 198.18.0.2 >/dev/null ||
+ip netns exec ca ping -c 3 -i 0.05 -W 10 198.18.0.2 >/dev/null ||
 	fail "ping failed after restoring forward"
 
 # Slow path: packets go to the worker through the broker, not onwards.

@@ -70,7 +70,7 @@ cub_ok hw0 set action=forward
 [ "$(cub hw0 show action)" = FORWARD ] || fail "action shows $(cub hw0 show action)"
 read -r rx1 tx2 rx2 tx1 _ _ _ <<<"$(counters)"
 N=20
-ip netns exec ca ping -c $N -i 0.01 -W 2 198.18.0.2 >"$T/ping.out" ||
+ip netns exec ca ping -c $N -i 0.01 -W 10 198.18.0.2 >"$T/ping.out" ||
 	fail "ping through hw0 ($HOOK) failed: $(tail -2 "$T/ping.out")"
 grep -q " 0% packet loss" "$T/ping.out" || fail "loss: $(tail -2 "$T/ping.out")"
 read -r rx1b tx2b rx2b tx1b _ _ _ <<<"$(counters)"
@@ -102,6 +102,6 @@ cub_log "SLOWPATH: 5 packets to the worker, none onwards"
 
 # Back to FORWARD: passes again without a reload.
 cub_ok hw0 set action=FORWARD
-ip netns exec ca ping -c 3 -i 0.05 -W 2 198.18.0.2 >/dev/null ||
+ip netns exec ca ping -c 3 -i 0.05 -W 10 198.18.0.2 >/dev/null ||
 	fail "ping failed after FORWARD again"
 cub_ok hw0 del

@@ -58,7 +58,7 @@ cub_ok sf2 ports p2 set action=forward outport=p1
 [ "$(cub sf1 ports p2 show peer)" = sf2:p1 ] || fail "sf1 p2 peer: $(cub sf1 ports p2 show peer)"
 
 N=20
-ip netns exec ca ping -c $N -i 0.01 -W 2 198.18.0.2 >"$T/ping.out" ||
+ip netns exec ca ping -c $N -i 0.01 -W 10 198.18.0.2 >"$T/ping.out" ||
 	fail "ping through sf1 - sf2 ($HOOK) failed: $(tail -2 "$T/ping.out")"
 for c in "sf1 p1 rx_packets" "sf1 p2 tx_packets" "sf2 p1 rx_packets" \
 	"sf2 p2 tx_packets" "sf2 p2 rx_packets" "sf2 p1 tx_packets" \
@@ -93,7 +93,7 @@ fi
 kill -9 "$BROKER_PID"
 wait "$BROKER_PID" 2>/dev/null || true
 broker_start
-ip netns exec ca ping -c 3 -i 0.1 -W 2 198.18.0.2 >/dev/null ||
+ip netns exec ca ping -c 3 -i 0.1 -W 10 198.18.0.2 >/dev/null ||
 	fail "ping through sf1 - sf2 failed after a broker restart"
 [ "$(progs)" = "$before" ] || fail "the restart reloaded a program: $before -> $(progs)"
 [ "$(cub sf1 ports p2 show peer)" = sf2:p1 ] || fail "sf1 p2 peer after restart: $(cub sf1 ports p2 show peer)"
@@ -104,7 +104,7 @@ cub_ok sf1 ports p2 set peer=
 ip netns exec ca ping -c 2 -i 0.1 -W 1 198.18.0.2 >/dev/null &&
 	fail "ping passed with sf1 p2 unpeered"
 cub_ok sf1 ports p2 set peer=sf2:p1
-ip netns exec ca ping -c 3 -i 0.1 -W 2 198.18.0.2 >/dev/null ||
+ip netns exec ca ping -c 3 -i 0.1 -W 10 198.18.0.2 >/dev/null ||
 	fail "ping failed after re-peering"
 [ "$(progs)" = "$before" ] || fail "re-peering reloaded a program: $before -> $(progs)"
 cub_log "disconnect and re-peer without a reload"
@@ -127,7 +127,7 @@ cub_ok sf2 ports add p1 action=forward outport=p2
 cub_ok sf2 ports p2 set action=forward outport=p1
 cub_ok sf1 ports p2 set peer=sf2:p1
 cub_ok sf2 ports p1 set peer=sf1:p2
-ip netns exec ca ping -c 3 -i 0.1 -W 2 198.18.0.2 >/dev/null ||
+ip netns exec ca ping -c 3 -i 0.1 -W 10 198.18.0.2 >/dev/null ||
 	fail "ping failed after sf2:p1 was added back and re-peered"
 cub_log "deleting a peered port unpeers the other side"
 

@@ -26,8 +26,8 @@ for c in "sf1 vetha vethb" "sf2 vethc vethd"; do
 	cub_ok "$1" ports add p2 peer="$3" action=forward outport=p1
 	cub_ok "$1" ports p1 set action=forward outport=p2
 done
-ip netns exec ca ping -c 1 -W 2 198.18.0.2 >/dev/null || fail "no forwarding through sf1"
-ip netns exec cc ping -c 1 -W 2 198.18.1.2 >/dev/null || fail "no forwarding through sf2"
+ip netns exec ca ping -c 1 -W 10 198.18.0.2 >/dev/null || fail "no forwarding through sf1"
+ip netns exec cc ping -c 1 -W 10 198.18.1.2 >/dev/null || fail "no forwarding through sf2"
 conf() { cub "$1" show -o json | grep -vE '_packets|_bytes|drops|slowpath|packet_ins|status'; }
 cubes_before=$(cub show cubes -o json)
 sf1_before=$(conf sf1)
@@ -56,9 +56,9 @@ broker_start
 [ "$(conf sf2)" = "$sf2_before" ] || fail "sf2 differs after the reboot"
 grep -q "adopted pinned program" "$T/broker.log" &&
 	fail "the broker adopted something after a reboot"
-ip netns exec ca ping -c 3 -i 0.2 -W 2 198.18.0.2 >/dev/null ||
+ip netns exec ca ping -c 3 -i 0.2 -W 10 198.18.0.2 >/dev/null ||
 	fail "no forwarding through sf1 after the reboot"
-ip netns exec cc ping -c 3 -i 0.2 -W 2 198.18.1.2 >/dev/null ||
+ip netns exec cc ping -c 3 -i 0.2 -W 10 198.18.1.2 >/dev/null ||
 	fail "no forwarding through sf2 after the reboot"
 [ -d "$T/pins/sf1" ] && [ -d "$T/pins/sf2" ] || fail "nothing pinned again: $(ls "$T/pins")"
 # The rebuilt cubes are the broker's as before: changed, and deleted clean.

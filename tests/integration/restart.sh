@@ -15,7 +15,7 @@ cub_ok simpleforwarder add sf1 type="$HOOK"
 cub_ok sf1 ports add p1 peer=vetha action=drop
 cub_ok sf1 ports add p2 peer=vethb action=forward outport=p1
 cub_ok sf1 ports p1 set action=forward outport=p2
-ip netns exec ca ping -c 1 -W 2 198.18.0.2 >/dev/null || fail "no forwarding"
+ip netns exec ca ping -c 1 -W 10 198.18.0.2 >/dev/null || fail "no forwarding"
 
 # ping_during COUNT: a continuous ping in the background.
 ping_bg() {

@@ -25,7 +25,7 @@ cub_ok evil add e1
 cub_ok e1 ports add p1 peer=vetha action=drop
 cub_ok e1 ports add p2 peer=vethb action=forward outport=p1
 cub_ok e1 ports p1 set action=forward outport=p2
-ip netns exec ca ping -c 1 -W 2 198.18.0.2 >/dev/null || fail "e1 does not forward"
+ip netns exec ca ping -c 1 -W 10 198.18.0.2 >/dev/null || fail "e1 does not forward"
 
 # metadata_refused: every way of asking is refused with ENOENT, and the
 # worker's "/" is not the host's.
@@ -102,6 +102,6 @@ new=$(worker_pid evil)
 [ "$new" != "$old" ] || fail "evil worker $old not restarted"
 mountinfo_minimal evil
 metadata_refused
-ip netns exec ca ping -c 1 -W 2 198.18.0.2 >/dev/null || fail "e1 does not forward after the restart"
+ip netns exec ca ping -c 1 -W 10 198.18.0.2 >/dev/null || fail "e1 does not forward after the restart"
 cub_ok e1 del
 cub_log "no host path reaches a worker; its root holds only the plugin and the libraries"

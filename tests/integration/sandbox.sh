@@ -44,7 +44,7 @@ cub_ok evil add e1
 cub_ok e1 ports add p1 peer=vetha action=drop
 cub_ok e1 ports add p2 peer=vethb action=forward outport=p1
 cub_ok e1 ports p1 set action=forward outport=p2
-ip netns exec ca ping -c 1 -W 2 198.18.0.2 >/dev/null || fail "e1 does not forward"
+ip netns exec ca ping -c 1 -W 10 198.18.0.2 >/dev/null || fail "e1 does not forward"
 prog=$(tc filter show dev vetha ingress)
 
 # The plugin's constructor ran inside the whole sandbox: dlopen() comes
@@ -140,7 +140,7 @@ grep -q "service 'evil': refusing connection from pid" "$T/broker.log" ||
 	fail "no refused connection logged"
 [ "$(worker_pid evil)" = "$old" ] || fail "a refused connection cost the worker its place"
 cub_ok e1 show >/dev/null
-ip netns exec ca ping -c 1 -W 2 198.18.0.2 >/dev/null || fail "e1 broken by a refused connection"
+ip netns exec ca ping -c 1 -W 10 198.18.0.2 >/dev/null || fail "e1 broken by a refused connection"
 cub_log "constructor sandboxed; escapes refused; stray connections dropped"
 
 # A worker never redials: when a broker connection closes it exits.  A
@@ -211,7 +211,7 @@ for want in '"batch_update": "done"' '"lookup_matches": true' '"dump_entries": 1
 	'"bad_handle": "refused"' '"bad_key": "refused"'; do
 	grep -qF "$want" <<<"$m" || fail "map API: $want missing in: $m"
 done
-ip netns exec ca ping -c 1 -W 2 198.18.0.2 >/dev/null || fail "e1 broken by the map test"
+ip netns exec ca ping -c 1 -W 10 198.18.0.2 >/dev/null || fail "e1 broken by the map test"
 
 # 2. Forbidden system calls: SIGSYS, restart, forwarding never stops.
 for call in bpf execve socket-inet; do
@@ -242,7 +242,7 @@ cub_log "syscall fork: refused ($err), worker $old lives on"
 cub_ok e1 ports p2 set action=drop
 ip netns exec ca ping -c 2 -i 0.1 -W 1 198.18.0.2 >/dev/null && fail "re-synced worker ignored action=drop"
 cub_ok e1 ports p2 set action=forward
-ip netns exec ca ping -c 2 -i 0.1 -W 2 198.18.0.2 >/dev/null || fail "e1 stopped forwarding"
+ip netns exec ca ping -c 2 -i 0.1 -W 10 198.18.0.2 >/dev/null || fail "e1 stopped forwarding"
 
 # A worker that hangs in a call is killed after --call-timeout and
 # restarted; forwarding goes on.
@@ -252,7 +252,7 @@ grep -q "did not answer" <<<"$err" || fail "hang: $err"
 broker_wait_ready
 [ "$(worker_pid evil)" != "$old" ] || fail "hung worker not restarted"
 grep -q "worker $old killed by signal 9" "$T/broker.log" || fail "hung worker not killed"
-ip netns exec ca ping -c 2 -i 0.1 -W 2 198.18.0.2 >/dev/null || fail "e1 stopped forwarding"
+ip netns exec ca ping -c 2 -i 0.1 -W 10 198.18.0.2 >/dev/null || fail "e1 stopped forwarding"
 cub_log "hung worker $old killed after 2 s and replaced"
 
 # 3. Files cannot be opened: refused, not killed (/etc/passwd is not in
@@ -277,5 +277,5 @@ bpftool prog loadall "$CUB_BUILD/plugins/testing/evil_leak.bpf.o" "$T/ctl/p" ||
 	fail "control: the pointer-leak object does not load even as root"
 umount "$T/ctl"
 [ "$(tc filter show dev vetha ingress)" = "$prog" ] || fail "a refused load changed the program"
-ip netns exec ca ping -c 2 -i 0.1 -W 2 198.18.0.2 >/dev/null || fail "e1 stopped forwarding"
+ip netns exec ca ping -c 2 -i 0.1 -W 10 198.18.0.2 >/dev/null || fail "e1 stopped forwarding"
 cub_ok e1 del

@@ -37,7 +37,7 @@ cub_ok simpleforwarder add sf1
 cub_ok sf1 ports add p1 peer=vetha
 cub_ok sf1 ports add p2 peer=vethb action=forward outport=p1
 cub_ok sf1 ports p1 set action=forward outport=p2
-ip netns exec ca ping -c 1 -W 2 198.18.0.2 >/dev/null || fail "no forwarding through sf1"
+ip netns exec ca ping -c 1 -W 10 198.18.0.2 >/dev/null || fail "no forwarding through sf1"
 
 # state: a checksum of the cube list, sf1's configuration, and every rule
 # of every ruleset cube, paged (a show of 50,000 entries pages).
@@ -137,6 +137,6 @@ grep -q "adopted pinned program" "$T/broker.log.reboot" && fail "the broker adop
 [ "$(state)" = "$s2" ] || fail "the state differs after the reboot"
 [ "$(applied)" = $((NC * NE)) ] || fail "after the reboot the workers were handed $(applied) rules"
 [ -d "$T/pins/sf1" ] || fail "sf1 not pinned again: $(ls "$T/pins")"
-ip netns exec ca ping -c 3 -i 0.2 -W 2 198.18.0.2 >/dev/null ||
+ip netns exec ca ping -c 3 -i 0.2 -W 10 198.18.0.2 >/dev/null ||
 	fail "no forwarding through sf1 after the reboot"
 true

@@ -25,7 +25,7 @@ cub_ok sf1 ports add p1 peer=vetha action=drop
 cub_ok sf1 ports add p2 peer=vethb action=forward outport=p1
 cub_ok sf1 ports p1 set action=forward outport=p2
 cub_ok sf1 ports add p3 peer=vethx
-ip netns exec ca ping -c 1 -W 2 198.18.0.2 >/dev/null || fail "no forwarding"
+ip netns exec ca ping -c 1 -W 10 198.18.0.2 >/dev/null || fail "no forwarding"
 # A clean stop compacts: the journal is empty after the restart, so the
 # full file system leaves it no room at all (tmpfs allocates by page).
 kill -TERM "$BROKER_PID"
@@ -60,7 +60,7 @@ refused() {
 		fail "refused 'cubicle $*' changed the store"
 	[ "$(sha256sum <"$T/st/state.journal")" = "$journal" ] ||
 		fail "refused 'cubicle $*' changed the journal"
-	ip netns exec ca ping -c 2 -i 0.2 -W 2 198.18.0.2 >/dev/null ||
+	ip netns exec ca ping -c 2 -i 0.2 -W 10 198.18.0.2 >/dev/null ||
 		fail "refused 'cubicle $*': forwarding stopped"
 	cub_log "refused as expected: cubicle $* -> $err"
 }
@@ -100,7 +100,7 @@ kill -TERM "$BROKER_PID"
 wait "$BROKER_PID" 2>/dev/null || true
 broker_start
 [ "$(snapshot)" = "$before" ] || fail "state after restart differs from the acknowledged state"
-ip netns exec ca ping -c 2 -i 0.2 -W 2 198.18.0.2 >/dev/null ||
+ip netns exec ca ping -c 2 -i 0.2 -W 10 198.18.0.2 >/dev/null ||
 	fail "no forwarding after restart"
 
 # 4. With room again, changes are acknowledged and kept.
@@ -117,7 +117,7 @@ kill -TERM "$BROKER_PID"
 wait "$BROKER_PID" 2>/dev/null || true
 broker_start
 grep -q '"sf2"' <<<"$(cub show cubes -o json)" && fail "acknowledged delete lost"
-ip netns exec ca ping -c 2 -i 0.2 -W 2 198.18.0.2 >/dev/null ||
+ip netns exec ca ping -c 2 -i 0.2 -W 10 198.18.0.2 >/dev/null ||
 	fail "no forwarding after the last restart"
 
 # 5. A torn last record (kill -9 mid-append) is cut off at the start even

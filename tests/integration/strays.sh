@@ -20,7 +20,7 @@ cub_ok simpleforwarder add sf1
 cub_ok sf1 ports add p1 peer=vetha
 cub_ok sf1 ports add p2 peer=vethb action=forward outport=p1
 cub_ok sf1 ports p1 set action=forward outport=p2
-ip netns exec ca ping -c 1 -W 2 198.18.0.2 >/dev/null || fail "no forwarding through sf1"
+ip netns exec ca ping -c 1 -W 10 198.18.0.2 >/dev/null || fail "no forwarding through sf1"
 stop() {
 	kill -TERM "$BROKER_PID"
 	wait "$BROKER_PID" 2>/dev/null || true
@@ -47,7 +47,7 @@ for c in sf2 sf3; do
 done
 [ -z "$(tc filter show dev vethc ingress)" ] || fail "stray sf2's filter left on vethc"
 grep -q xdp <<<"$(ip link show vethd)" && fail "stray sf3's XDP program left on vethd"
-ip netns exec ca ping -c 2 -i 0.2 -W 2 198.18.0.2 >/dev/null || fail "sf1 stopped forwarding"
+ip netns exec ca ping -c 2 -i 0.2 -W 10 198.18.0.2 >/dev/null || fail "sf1 stopped forwarding"
 # A stray's name is free again.
 cub_ok simpleforwarder add sf2
 cub_ok sf2 del
@@ -64,7 +64,7 @@ printf '%s\n' "$out" >>"$T/broker.log"
 grep -q "state store $T/st/state.db is missing.*(sf1).*--discard-strays" <<<"$out" ||
 	fail "the refusal does not name the store, sf1 and --discard-strays: $out"
 [ -e "$T/pins/sf1/prog" ] || fail "sf1's pins were touched"
-ip netns exec ca ping -c 2 -i 0.2 -W 2 198.18.0.2 >/dev/null ||
+ip netns exec ca ping -c 2 -i 0.2 -W 10 198.18.0.2 >/dev/null ||
 	fail "forwarding stopped after a refused start"
 [ ! -e "$T/st/state.db" ] || fail "a refused start wrote a store"
 
