@@ -717,6 +717,8 @@ wcall_thread(void *arg)
 			wc_pktin_dropped(s, rpc.params, &res, &errv);
 		else if (!strcmp(rpc.method, CUB_M_CUBE_LOG))
 			wc_log(s, rpc.params, &res, &errv);
+		else if (!strcmp(rpc.method, CUB_M_HELPER_RUN))
+			helper_call(s, rpc.params, &res, &errv);
 		else if (!strcmp(rpc.method, CUB_M_MAP_UPDATE) ||
 			 !strcmp(rpc.method, CUB_M_MAP_LOOKUP) ||
 			 !strcmp(rpc.method, CUB_M_MAP_DELETE))

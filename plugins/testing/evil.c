@@ -12,6 +12,7 @@
  *   cubicle e1 debug slow pktin_ms=|show_ms=|sleep_ms= (evil_slow.c)
  *   cubicle e1 debug filter | stdin           (evil_seal.c)
  *   cubicle e1 debug slowload n=N             (evil_slowload.c)
+ *   cubicle e1 debug helper name=H input=T    (evil_helper.c)
  * Never installed.
  */
 #define SF_NO_ENTRY
@@ -24,6 +25,7 @@
 
 #include "evil_bpfobj.h"
 #include "evil_egress.h"
+#include "evil_helper.h"
 #include "evil_hygiene.h"
 #include "evil_leak.skel.h"
 #include "evil_limits.h"
@@ -114,6 +116,9 @@ static const struct cub_action evil_actions[] = {
 	.help = "load, from a thread of the worker, objects that take the "
 		"verifier seconds",
 	.args = evil_slowload_args},
+    {.name = "helper",
+	.help = "run a registered helper process (cub_helper__run)",
+	.args = evil_helper_args},
     {0},
 };
 
@@ -281,6 +286,8 @@ evil_action(struct cub_cube *cube, const struct cub_val *path, const char *name,
 		return evil_seal_action(cube, name, args, result);
 	if (!strcmp(name, "slowload"))
 		return evil_slowload_action(cube, args, result);
+	if (!strcmp(name, "helper"))
+		return evil_helper_action(cube, args, result);
 	what = cub_val__get_str(args, "object");
 	if (!strcmp(what, "probe-read"))
 		elf = evil_probe__elf_bytes(&len);
