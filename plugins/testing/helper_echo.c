@@ -9,6 +9,8 @@
  *   shadow   open /etc/shadow
  *   write    create a file outside the work directory (/helper.out)
  *   work     create a file in the work directory (must work)
+ *   net      print the netdevs of its network namespace (/proc/self/net/dev)
+ *   lsroot   list the root directory (Landlock refuses it)
  *   forkbomb fork until refused; prints how many it made
  *   loop     spin forever (the timeout kills it)
  *   huge     write 2 MiB to stdout
@@ -16,6 +18,7 @@
  */
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -85,6 +88,28 @@ mode(const char *m)
 		if (fd < 0 || write(fd, "x", 1) != 1)
 			return fail("create work/scratch");
 		printf("wrote work/scratch\n");
+		return 0;
+	}
+	if (!strcmp(m, "net")) {
+		char line[256], name[64];
+		FILE *f = fopen("/proc/self/net/dev", "r");
+
+		if (!f)
+			return fail("/proc/self/net/dev");
+		while (fgets(line, sizeof(line), f))
+			if (sscanf(line, " %63[^:]:", name) == 1 &&
+			    !strchr(name, '|'))
+				printf("netdev %s\n", name);
+		fclose(f);
+		return 0;
+	}
+	if (!strcmp(m, "lsroot")) {
+		DIR *d = opendir("/");
+
+		if (!d)
+			return fail("opendir /");
+		closedir(d);
+		printf("listed /\n");
 		return 0;
 	}
 	if (!strcmp(m, "forkbomb")) {

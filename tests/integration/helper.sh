@@ -68,6 +68,15 @@ hostile() {
 hostile inet "socket\\(AF_INET\\): (Operation not permitted|Permission denied)"
 hostile shadow "open /etc/shadow: (No such file or directory|Permission denied)"
 hostile write "create /helper.out: (Read-only file system|Permission denied)"
+# Landlock: the root directory itself is not among its paths.
+hostile lsroot "opendir /: Permission denied"
+# Its own network namespace: lo only, whatever the test's host has.
+ip link add hveth0 type veth peer name hveth1
+r=$(cub e1 debug helper name=echo input=mode:net -o json 2>&1) || fail "net: $r"
+grep -qF 'netdev lo' <<<"$r" || fail "net: no lo: $r"
+! grep -qF 'hveth' <<<"$r" || fail "the helper sees the host's netdevs: $r"
+cub_log "the helper's netdevs: $(grep -oE 'netdev [a-z0-9]+' <<<"$r" | tr '\n' ' ')"
+ip link del hveth0
 r=$(cub e1 debug helper name=echo input=mode:work -o json 2>&1) ||
 	fail "work: $r"
 grep -qF 'wrote work/scratch' <<<"$r" || fail "work dir not writable: $r"
