@@ -197,8 +197,8 @@ helper_register(struct broker *b, const char *spec, char *err, size_t errlen)
 	*eq = '\0';
 	snprintf(h->name, sizeof(h->name), "%s", buf);
 	if (helper_find(h->name)) {
-		snprintf(err, errlen, "helper '%s' is registered twice",
-		    h->name);
+		snprintf(
+		    err, errlen, "helper '%s' is registered twice", h->name);
 		r = -EEXIST;
 		goto out;
 	}
@@ -268,8 +268,8 @@ launcher_path(struct broker *b, char *out, size_t len)
  * raw clone only makes async-signal-safe calls before execve().
  */
 static pid_t
-launcher_start(const char *bin, char *const argv[], const int fds[4],
-    int *pidfd)
+launcher_start(
+    const char *bin, char *const argv[], const int fds[4], int *pidfd)
 {
 	static char *const env[] = {"PATH=/usr/bin:/bin", NULL};
 	struct clone_args ca = {.flags = CLONE_PIDFD,
@@ -359,9 +359,9 @@ static int
 helper_io(int in, int out, int err, int64_t deadline, struct run *r)
 {
 	struct pollfd pf[3];
-	int n, k, e;
+	int n, k, e, ret = 0;
 
-	while (out >= 0 || err >= 0) {
+	while (!ret && (out >= 0 || err >= 0)) {
 		int64_t left = deadline - now_ms();
 
 		if (left <= 0) {
@@ -373,13 +373,14 @@ helper_io(int in, int out, int err, int64_t deadline, struct run *r)
 		pf[n++] = (struct pollfd){.fd = err, .events = POLLIN};
 		pf[n++] = (struct pollfd){.fd = in, .events = POLLOUT};
 		if (poll(pf, (nfds_t)n, left > 1000 ? 1000 : (int)left) < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
+			if (errno != EINTR)
+				ret = -errno;
+			continue;
 		}
-		if (in >= 0 && (pf[2].revents & (POLLOUT | POLLERR | POLLHUP))) {
-			ssize_t w = write(in, r->in + r->inoff,
-			    r->inlen - r->inoff);
+		if (in >= 0 &&
+		    (pf[2].revents & (POLLOUT | POLLERR | POLLHUP))) {
+			ssize_t w =
+			    write(in, r->in + r->inoff, r->inlen - r->inoff);
 
 			if (w > 0)
 				r->inoff += (size_t)w;
@@ -397,8 +398,8 @@ helper_io(int in, int out, int err, int64_t deadline, struct run *r)
 				continue;
 			e = drain(*fd, r, k == 0);
 			if (e < 0)
-				return e;
-			if (e == 0) {
+				ret = e;
+			if (e <= 0) {
 				close(*fd);
 				*fd = -1;
 			}
@@ -412,7 +413,7 @@ helper_io(int in, int out, int err, int64_t deadline, struct run *r)
 		close(out);
 	if (err >= 0)
 		close(err);
-	return 0;
+	return ret;
 }
 
 /* The helper's stderr for an error message: one line, printable. */
@@ -496,8 +497,8 @@ helper_spawn(struct service *s, const struct helper *h, struct run *run,
 	close(pidfd);
 	close(p[3][0]);
 	if (r)
-		return ERR(CUB_E_INTERNAL, "helper '%s': %s", h->name,
-		    strerror(-r));
+		return ERR(
+		    CUB_E_INTERNAL, "helper '%s': %s", h->name, strerror(-r));
 	if (sscanf(st, "exit %d", &i) == 1)
 		*status = i;
 	else if (sscanf(st, "signal %d", &i) == 1)
@@ -512,8 +513,8 @@ fail:
 		if (p[i][1] >= 0)
 			close(p[i][1]);
 	}
-	return ERR(CUB_E_INTERNAL, "helper '%s': cannot start %s: %s",
-	    h->name, bin, strerror(-r));
+	return ERR(CUB_E_INTERNAL, "helper '%s': cannot start %s: %s", h->name,
+	    bin, strerror(-r));
 }
 
 int
@@ -553,8 +554,9 @@ helper_call(struct service *s, const struct cub_val *p, struct cub_val **res,
 		    "helper '%s': output past %u bytes refused", name,
 		    CUB_HELPER_IO_MAX);
 	else if (run.timed_out)
-		r = ERR(CUB_E_TIMEOUT, "helper '%s': killed after its %u s "
-				       "timeout: %s",
+		r = ERR(CUB_E_TIMEOUT,
+		    "helper '%s': killed after its %u s "
+		    "timeout: %s",
 		    name, h->timeout_s, err_text(&run));
 	else if (status < 0)
 		r = ERR(CUB_E_INTERNAL, "helper '%s' could not be started: %s",

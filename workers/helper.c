@@ -76,6 +76,18 @@
 #define HELPER_LIMIT_AS 1
 #endif
 
+/*
+ * A sanitizer build's launcher: LeakSanitizer's tracer would be born in
+ * the new PID namespace, where the launcher's threads have no pid, and
+ * fail the run at exit.  (A weak hook of the runtime, unused otherwise.)
+ */
+const char *__asan_default_options(void);
+const char *
+__asan_default_options(void)
+{
+	return "detect_leaks=0";
+}
+
 /* What the dynamic loader may need (as sandbox.c's sandbox_libs). */
 static const char *const helper_libs[] = {"/usr/lib", "/usr/lib64",
     "/usr/local/lib", "/lib", "/lib64", "/etc/ld.so.cache"};
@@ -222,8 +234,7 @@ helper_root(const char *bin, char **ro, int nro, unsigned long uid)
 		die("tmpfs work", errno);
 	/* Only the processes of this PID namespace, no /proc/sys. */
 	if (mount("proc", HELPER_BUILD "/proc", "proc",
-		MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-		"subset=pid") < 0)
+		MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "subset=pid") < 0)
 		die("proc", errno);
 	snprintf(dst, sizeof(dst), "%s", HELPER_BUILD);
 	if (mount(NULL, dst, NULL,
@@ -382,18 +393,17 @@ static void
 helper_seccomp(void)
 {
 	static const char *const denied[] = {"ptrace", "bpf", "mount",
-	    "umount2", "pivot_root", "chroot", "unshare", "setns",
-	    "kexec_load", "kexec_file_load", "init_module", "finit_module",
-	    "delete_module", "reboot", "swapon", "swapoff", "perf_event_open",
-	    "keyctl", "add_key", "request_key", "userfaultfd",
-	    "io_uring_setup", "process_vm_readv", "process_vm_writev",
-	    "open_by_handle_at", "name_to_handle_at", "fsopen", "fsmount",
-	    "move_mount", "open_tree", "mount_setattr", "acct", "settimeofday",
-	    "clock_settime", "sethostname", "setdomainname", "iopl", "ioperm",
-	    "quotactl", "seccomp"};
-	static const uint64_t ns[] = {CLONE_NEWNS, CLONE_NEWUSER,
-	    CLONE_NEWPID, CLONE_NEWNET, CLONE_NEWIPC, CLONE_NEWUTS,
-	    CLONE_NEWCGROUP};
+	    "umount2", "pivot_root", "chroot", "unshare", "setns", "kexec_load",
+	    "kexec_file_load", "init_module", "finit_module", "delete_module",
+	    "reboot", "swapon", "swapoff", "perf_event_open", "keyctl",
+	    "add_key", "request_key", "userfaultfd", "io_uring_setup",
+	    "process_vm_readv", "process_vm_writev", "open_by_handle_at",
+	    "name_to_handle_at", "fsopen", "fsmount", "move_mount", "open_tree",
+	    "mount_setattr", "acct", "settimeofday", "clock_settime",
+	    "sethostname", "setdomainname", "iopl", "ioperm", "quotactl",
+	    "seccomp"};
+	static const uint64_t ns[] = {CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWPID,
+	    CLONE_NEWNET, CLONE_NEWIPC, CLONE_NEWUTS, CLONE_NEWCGROUP};
 	scmp_filter_ctx ctx;
 	size_t i;
 	int r = 0;
@@ -401,7 +411,8 @@ helper_seccomp(void)
 	ctx = seccomp_init(SCMP_ACT_ALLOW);
 	if (!ctx)
 		die("seccomp", ENOMEM);
-	r = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
+	r = seccomp_attr_set(
+	    ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
 	for (i = 0; !r && i < sizeof(denied) / sizeof(denied[0]); i++) {
 		int nr = seccomp_syscall_resolve_name(denied[i]);
 
@@ -463,8 +474,9 @@ main(int argc, char **argv)
 	int st;
 
 	if (argc < 4 || argc - 4 > HELPER_MAX_RO) {
-		fprintf(stderr, "usage: cubicle-helper UID CPU_SECONDS PATH "
-				"[READ_ONLY_PATH...] (at most %d)\n",
+		fprintf(stderr,
+		    "usage: cubicle-helper UID CPU_SECONDS PATH "
+		    "[READ_ONLY_PATH...] (at most %d)\n",
 		    HELPER_MAX_RO);
 		return 2;
 	}
@@ -485,7 +497,7 @@ main(int argc, char **argv)
 	if (getppid() != broker || broker == 1)
 		die("parent", ESRCH);
 	if (unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWIPC |
-		CLONE_NEWUTS) < 0)
+		    CLONE_NEWUTS) < 0)
 		die("unshare", errno);
 	me = getpid();
 	pid = fork();

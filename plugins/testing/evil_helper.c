@@ -52,8 +52,9 @@ evil_helper_action(
 	cub_val__set(*result, "bytes", cub_val__uint(outlen));
 	/* Text only (a CUB_V_STR holds no NUL): the tests' helper prints. */
 	cub_val__set(*result, "output",
-	    memchr(out, 0, outlen) ? cub_val__str("(binary)")
-				   : cub_val__strn(out, outlen > 4096 ? 4096 : outlen));
+	    memchr(out, 0, outlen)
+		? cub_val__str("(binary)")
+		: cub_val__strn(out, outlen > 4096 ? 4096 : outlen));
 	free(out);
 	return 0;
 }

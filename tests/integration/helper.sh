@@ -38,7 +38,7 @@ wpid=$(worker_pid evil)
 wuid=$(awk '/^Uid:/ { print $2 }' "/proc/$wpid/status")
 
 # The echo helper: its output reaches the worker (and the client).
-r=$(cub e1 debug helper name=echo input=hello-helper -o json) ||
+r=$(cub e1 debug helper name=echo input=hello-helper -o json 2>&1) ||
 	fail "echo: $r"
 grep -qF 'HELLO-HELPER' <<<"$r" || fail "echo's output did not arrive: $r"
 huid=$(grep -oE 'Uid:[^0-9]*[0-9]+' <<<"$r" | grep -oE '[0-9]+$')
