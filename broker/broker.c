@@ -195,6 +195,9 @@ usage(FILE *f)
 	    "events\n"
 	    "                     (CUB_NETDEV_HOST); others get their "
 	    "ports' only\n"
+	    "  --helper NAME=PATH[,service=SVC][,ro=P:P...][,timeout=S]\n"
+	    "                     a helper binary a worker may run, confined\n"
+	    "                     (repeatable; see docs/architecture.md)\n"
 	    "  --debug            log debug messages\n",
 	    CUB_PLUGIN_DIR, CUB_WORKER_BIN);
 }
@@ -349,11 +352,15 @@ main(int argc, char **argv)
 	    {"host-netdev-events", required_argument, NULL, 'E'},
 	    {"pktout-rate", required_argument, NULL, 0x101},
 	    {"pktout-burst", required_argument, NULL, 0x102},
+	    {"helper", required_argument, NULL, 'X'},
 	    {"debug", no_argument, NULL, 'd'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct broker *b = &broker;
+	const char *helper_specs[64];
+	unsigned nhelper_specs = 0, i;
+	char herr[512];
 	sigset_t sigs;
 	uint64_t v;
 	int c, r;
@@ -510,6 +517,14 @@ main(int argc, char **argv)
 		case 'E':
 			b->o.host_netdev_events = optarg;
 			break;
+		case 'X':
+			if (nhelper_specs == 64) {
+				fprintf(stderr, "cubicled: --helper: more "
+						"than 64\n");
+				return 1;
+			}
+			helper_specs[nhelper_specs++] = optarg;
+			break;
 		case 'N':
 			if (cubi_parse_uint(optarg, 1024, 1u << 30, &v)) {
 				fprintf(stderr,
@@ -552,6 +567,14 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 1;
 	}
+	/* After the loop: a helper's timeout is checked against
+	 * --call-timeout wherever it came. */
+	for (i = 0; i < nhelper_specs; i++)
+		if (helper_register(b, helper_specs[i], herr, sizeof(herr))) {
+			fprintf(stderr, "cubicled: --helper: %s\n", herr);
+			helper_fini();
+			return 1;
+		}
 	log_set_ident("cubicled");
 	log_set_level(b->o.log_level);
 	libbpf_set_print(libbpf_log);
@@ -603,5 +626,6 @@ main(int argc, char **argv)
 	broker_shutdown(b);
 	clients_fini(b);
 	netmon_fini(b);
+	helper_fini();
 	return 0;
 }

@@ -343,6 +343,13 @@ struct broker {
 	struct netmon *nm; /* netmon.c: netdevs and their events */
 };
 
+/* helper.c: registered helper processes, run for a worker. */
+int helper_register(struct broker *b, const char *spec, char *err,
+    size_t errlen);
+void helper_fini(void);
+int helper_call(struct service *s, const struct cub_val *p,
+    struct cub_val **res, struct cub_val **errv);
+
 /* broker.c */
 int64_t now_ms(void);
 void broker_wake(struct broker *b);

@@ -719,6 +719,8 @@ wcall_thread(void *arg)
 			wc_log(s, rpc.params, &res, &errv);
 		else if (!strcmp(rpc.method, CUB_M_PKTOUT))
 			pktout_call(s, rpc.params, &res, &errv);
+		else if (!strcmp(rpc.method, CUB_M_HELPER_RUN))
+			helper_call(s, rpc.params, &res, &errv);
 		else if (!strcmp(rpc.method, CUB_M_MAP_UPDATE) ||
 			 !strcmp(rpc.method, CUB_M_MAP_LOOKUP) ||
 			 !strcmp(rpc.method, CUB_M_MAP_DELETE))

@@ -13,6 +13,7 @@
  *   cubicle e1 debug filter | stdin           (evil_seal.c)
  *   cubicle e1 debug slowload n=N             (evil_slowload.c)
  *   cubicle e1 debug pktout port=N dir=egress|ingress n=N (evil_pktout.c)
+ *   cubicle e1 debug helper name=H input=T    (evil_helper.c)
  * Never installed.
  */
 #define SF_NO_ENTRY
@@ -25,6 +26,7 @@
 
 #include "evil_bpfobj.h"
 #include "evil_egress.h"
+#include "evil_helper.h"
 #include "evil_hygiene.h"
 #include "evil_leak.skel.h"
 #include "evil_limits.h"
@@ -119,6 +121,9 @@ static const struct cub_action evil_actions[] = {
     {.name = "pktout",
 	.help = "send ICMP echo requests out of a port or into the cube",
 	.args = evil_pktout_args},
+    {.name = "helper",
+	.help = "run a registered helper process (cub_helper__run)",
+	.args = evil_helper_args},
     {0},
 };
 
@@ -288,6 +293,8 @@ evil_action(struct cub_cube *cube, const struct cub_val *path, const char *name,
 		return evil_slowload_action(cube, args, result);
 	if (!strcmp(name, "pktout"))
 		return evil_pktout_action(cube, args, result);
+	if (!strcmp(name, "helper"))
+		return evil_helper_action(cube, args, result);
 	what = cub_val__get_str(args, "object");
 	if (!strcmp(what, "probe-read"))
 		elf = evil_probe__elf_bytes(&len);

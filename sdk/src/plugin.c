@@ -1690,3 +1690,44 @@ cub_cube__packet_out(struct cub_cube *cube, uint32_t port, uint32_t flags,
 	cub_val__free(res);
 	return sent ? 0 : -ENOBUFS;
 }
+
+int
+cub_helper__run(struct cub_cube *cube, const char *name, const void *in,
+    size_t inlen, void **out, size_t *outlen, struct cub_val **err)
+{
+	struct cub_val *p, *res, *errv;
+	const struct cub_val *o;
+	int r;
+
+	if (err)
+		*err = NULL;
+	if (!cube || !name || (!in && inlen) || !out || !outlen ||
+	    inlen > CUB_HELPER_IO_MAX)
+		return -EINVAL;
+	*out = NULL;
+	*outlen = 0;
+	p = cub_val__map();
+	cub_val__set(p, "name", cub_val__str(name));
+	cub_val__set(p, "input", cub_val__bin(in ? in : "", inlen));
+	r = call(CUB_M_HELPER_RUN, p, &res, &errv);
+	if (r) {
+		if (!err)
+			return cube_fail(cube, errv, r);
+		*err = errv;
+		return r;
+	}
+	o = cub_val__get(res, "output");
+	if (!o || o->kind != CUB_V_BIN) {
+		cub_val__free(res);
+		return -EPROTO;
+	}
+	*out = malloc(o->bin.len ? o->bin.len : 1);
+	if (!*out) {
+		cub_val__free(res);
+		return -ENOMEM;
+	}
+	memcpy(*out, o->bin.ptr, o->bin.len);
+	*outlen = o->bin.len;
+	cub_val__free(res);
+	return 0;
+}

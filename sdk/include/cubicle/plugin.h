@@ -461,6 +461,22 @@ int cub_swap__read(struct cub_cube *cube, const char *set,
 int cub_cube__packet_out(struct cub_cube *cube, uint32_t port,
     uint32_t flags, const void *data, size_t len);
 
+/*
+ * @brief **cub_helper__run()** runs a helper process the administrator
+ * registered for this service (cubicled --helper NAME=PATH,service=SVC):
+ * the broker starts it confined (a uid of its own, no capabilities, no
+ * network, a read-only root), writes in to its stdin and returns what it
+ * wrote to stdout in *out (malloc'd, the caller frees it; *outlen bytes).
+ * Input and output are of at most CUB_HELPER_IO_MAX bytes.  Synchronous,
+ * from an op only; it takes up to the helper's timeout.
+ * @return 0, or -errno with *err the broker's error (if err is NULL, it
+ * becomes the op's error, as other calls' do): an unknown
+ * name, a helper of another service, a non-zero exit (with the start of
+ * its stderr), a timeout, output past the cap.
+ */
+int cub_helper__run(struct cub_cube *cube, const char *name, const void *in,
+    size_t inlen, void **out, size_t *outlen, struct cub_val **err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -116,6 +116,13 @@ int cub_rpc__encode_notify(
 #endif
 #define CUB_LOG_MSG_MAX 1024
 /*
+ * W: run a helper the administrator registered for this service
+ * (broker/helper.c): {name, input: bin} -> {output: bin}; input and
+ * output of at most CUB_HELPER_IO_MAX bytes each.
+ */
+#define CUB_M_HELPER_RUN "helper.run"
+#define CUB_HELPER_IO_MAX (1u << 20) /* CUB_STR_MAX: one bin */
+/*
  * W: atomic map transactions on a swap set of a cube (broker/mapswap.c):
  * begin {cube, set, clear} -> {txn, copy, copies, maps: [{name, id, ...}]}
  * (a copy no program reads); commit {cube, set, txn} -> {copy, retired}
