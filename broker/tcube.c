@@ -1440,7 +1440,7 @@ tcube_deliver(struct broker *b, struct service *s)
 	if (!cube_sync(b, c, false, &e))
 		return;
 	cub_err_parse(e, &msg);
-	log_warn("cube '%s': its worker refused the new parameters of its "
+	log_warn("cube '%s': its worker did not take the new parameters of its "
 		 "attach point: %s",
 	    c->name, e ? msg : "?");
 	cub_val__free(e);

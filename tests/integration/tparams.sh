@@ -6,7 +6,8 @@
 # peer netdev's addresses do, and "not attached" when sf1 is deleted; a
 # burst of 2000 address adds keeps the broker responsive and yields a
 # bounded number of applies, the last with the final addresses; `netdevs
-# show` lists the attachment in used_by.
+# show` lists the attachment in used_by; a worker that does not take an
+# apply is logged, restarted, and its replay has the parameters.
 . "$(dirname "$0")/../lib/netns.sh"
 
 PLUGINS+=("$CUB_BUILD/plugins/transparenthelloworld/transparenthelloworld.so")
@@ -97,4 +98,21 @@ cub show topology | grep -qF "veth1" || fail "show topology lost veth1's stack"
 # th1 is still told: its worker and the broker are fine.
 ip link set veth1 mtu 1450
 log_has th1 "mtu 1450"
+
+# A worker that does not take the apply: logged, not fatal; the worker is
+# restarted (--call-timeout) and its replay carries the parameters.
+pid=$(worker_pid transparenthelloworld)
+[ -n "$pid" ] || fail "no transparenthelloworld worker"
+kill -STOP "$pid"
+ip link set veth1 mtu 1460
+for i in $(seq 1 600); do
+	grep -qF "cube 'th1': its worker did not take the new parameters" "$T/broker.log" && break
+	sleep 0.1
+done
+grep -qF "cube 'th1': its worker did not take the new parameters" "$T/broker.log" ||
+	fail "no warning of the apply the stopped worker did not take"
+log_has th1 "mtu 1460" 60
+[ "$(worker_pid transparenthelloworld)" != "$pid" ] || fail "the stopped worker was not replaced"
+timeout 5 "$CUB_BUILD/sdk/cubicle" --socket-dir "$T/s" show cubes </dev/null >/dev/null ||
+	fail "show cubes took over 5 s after the worker's restart"
 exit 0
