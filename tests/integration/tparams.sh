@@ -48,7 +48,7 @@ cub netdevs show | grep -F veth1 | grep -qF "tcube th1 (ingress/egress stack pos
 	fail "netdevs show lists no th1 on veth1: $(cub netdevs show)"
 cub_ok transparenthelloworld add th0
 cub_ok attach th0 veth1 position=first
-cub netdevs show -o json | grep -qF "tcube th0 (ingress/egress stack position 1),tcube th1 (ingress/egress stack position 2)" ||
+grep -qF "tcube th0 (ingress/egress stack position 1),tcube th1 (ingress/egress stack position 2)" <<<"$(cub netdevs show -o json)" ||
 	fail "netdevs show -o json lists not th0 then th1: $(cub netdevs show -o json)"
 cub_ok detach th0 veth1
 cub_ok th0 del
@@ -72,8 +72,9 @@ n=$((a1 - a0))
 cub_log "2000 address adds made $n applies"
 [ "$n" -ge 1 ] && [ "$n" -lt 200 ] || fail "$n applies for a burst of 2000 address adds"
 # No line was lost to the log's size or rate: the count is every apply.
-cub th1 log show -o json | grep -qE '"dropped": 0\b' || fail "th1's log dropped lines"
-cub th1 log show -o json | grep -qE '"suppressed": 0\b' || fail "th1's log suppressed lines"
+j=$(cub th1 log show -o json)
+grep -qE '"dropped": 0\b' <<<"$j" || fail "th1's log dropped lines: $(grep -E '"(dropped|suppressed|held)"' <<<"$j")"
+grep -qE '"suppressed": 0\b' <<<"$j" || fail "th1's log suppressed lines"
 sleep 1 # nothing more comes after the final state
 [ "$(applies th1)" = "$a1" ] || fail "applies went on after the final state"
 timeout 5 "$CUB_BUILD/sdk/cubicle" --socket-dir "$T/s" show cubes </dev/null >/dev/null ||
@@ -90,11 +91,11 @@ cub_ok sf1 ports p2 set peer=vethe
 log_has th2 "peer vethe"
 ip addr add 198.18.9.5/24 dev vethe
 log_has th2 "1 addresses: 198.18.9.5/24"
-cub show topology | grep -qF "sf1:p2" || fail "show topology lists no sf1:p2"
+grep -qF "sf1:p2" <<<"$(cub show topology)" || fail "show topology lists no sf1:p2"
 cub_ok sf1 del
 log_has th2 "not attached"
-cub show topology | grep -qF "sf1:p2" && fail "show topology still lists sf1:p2"
-cub show topology | grep -qF "veth1" || fail "show topology lost veth1's stack"
+grep -qF "sf1:p2" <<<"$(cub show topology)" && fail "show topology still lists sf1:p2"
+grep -qF "veth1" <<<"$(cub show topology)" || fail "show topology lost veth1's stack"
 # th1 is still told: its worker and the broker are fine.
 ip link set veth1 mtu 1450
 log_has th1 "mtu 1450"
