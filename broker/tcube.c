@@ -1393,8 +1393,7 @@ tcube_netdev_changed(struct broker *b, const char *name, const char *old)
 }
 
 void
-tcube_port_changed(
-    struct broker *b, const struct cube *c, const char *port)
+tcube_port_changed(struct broker *b, const struct cube *c, const char *port)
 {
 	char target[CUB_PEER_MAX + 1];
 	struct tpoint *tp;
@@ -1447,8 +1446,8 @@ tcube_deliver(struct broker *b, struct service *s)
 }
 
 void
-tcube_used_by(struct broker *b, const char *name, char *buf, size_t len,
-    size_t *n)
+tcube_used_by(
+    struct broker *b, const char *name, char *buf, size_t len, size_t *n)
 {
 	struct tpoint *tp = tp_find(b, name);
 	unsigned i;

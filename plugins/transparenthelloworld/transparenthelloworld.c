@@ -10,9 +10,9 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <stdio.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -89,8 +89,8 @@ attached_text(const struct cub_val *att, char *buf, size_t size)
 {
 	const struct cub_val *addrs = cub_val__get(att, "addresses");
 	const char *peer = cub_val__get_str(att, "peer"), *a;
-	uint32_t i, n = addrs && addrs->kind == CUB_V_ARRAY ? addrs->arr.len
-							    : 0;
+	uint32_t i,
+	    n = addrs && addrs->kind == CUB_V_ARRAY ? addrs->arr.len : 0;
 	uint64_t mtu = 0;
 	size_t len = 0;
 	int w;
