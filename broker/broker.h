@@ -199,6 +199,9 @@ struct cube {
 	char attached[CUB_PEER_MAX + 1];
 	unsigned attach_rank;
 	bool attach_qdisc;
+	/* Its attach point's parameters changed since its last apply: its
+	 * service's request thread sends it a new one (b->state_lock). */
+	bool attach_due;
 };
 
 /*
@@ -315,6 +318,8 @@ struct service {
 	 * worker-call thread), and its event queue (b->state_lock). */
 	uint32_t netdev_events;
 	struct netq *netq;
+	/* tcube.c: one of its cubes has attach_due set (b->state_lock). */
+	bool attach_due;
 };
 
 struct rid_entry {
@@ -560,6 +565,21 @@ struct cub_val *tcube_record(const struct cube *c, const struct cube *gone);
  */
 struct cub_val *tcube_config(struct broker *b, struct cube *c);
 void tcube_load_record(struct cube *c, const struct cub_val *rec);
+/*
+ * State lock held, any thread: the parameters of netdev name (old: its
+ * name before a rename, or NULL) or of c's port changed; every cube
+ * attached there is due a new apply from its service's request thread.
+ */
+void tcube_netdev_changed(struct broker *b, const char *name, const char *old);
+void tcube_port_changed(struct broker *b, const struct cube *c,
+    const char *port);
+/* The request thread, state lock held: a cube's due apply, one a call. */
+bool tcube_pending(struct broker *b, struct service *s);
+void tcube_deliver(struct broker *b, struct service *s);
+/* "tcube th1 (ingress/egress stack position N)" for each cube attached
+ * to netdev name, appended at *n of buf, comma-separated. */
+void tcube_used_by(struct broker *b, const char *name, char *buf, size_t len,
+    size_t *n);
 
 /* store.c (store.h) */
 /* persist.c */

@@ -229,6 +229,7 @@ emit(struct broker *b, uint32_t kind, const struct netdev *d, const char *old,
 	}
 	log_debug("netdev '%s' (%d): %s%s%s", d->name, d->ifindex,
 	    cub_netdev_kind__str(kind), a ? " " : "", a ? ev.addr_str : "");
+	tcube_netdev_changed(b, d->name, old);
 	for (s = b->svcs; s; s = s->next) {
 		mask = __atomic_load_n(&s->netdev_events, __ATOMIC_ACQUIRE);
 		if (!(mask & CUB_NETDEV_EV(kind)))
@@ -307,6 +308,8 @@ on_link(struct broker *b, const struct nlmsghdr *h)
 	const struct ifinfomsg *ifi = NLMSG_DATA(h);
 	struct rtattr *tb[IFLA_MAX + 1];
 	char old[IF_NAMESIZE];
+	uint8_t mac[6];
+	uint32_t mtu;
 	struct netdev *d;
 	bool was_up, is_new = false;
 	size_t n;
@@ -349,10 +352,16 @@ on_link(struct broker *b, const struct nlmsghdr *h)
 	memcpy(d->name, RTA_DATA(tb[IFLA_IFNAME]), n);
 	d->name[n] = '\0';
 	d->name[strnlen(d->name, IF_NAMESIZE - 1)] = '\0';
+	memcpy(mac, d->mac, sizeof(mac));
+	mtu = d->mtu;
 	if (tb[IFLA_ADDRESS] && RTA_PAYLOAD(tb[IFLA_ADDRESS]) == 6)
 		memcpy(d->mac, RTA_DATA(tb[IFLA_ADDRESS]), 6);
 	if (tb[IFLA_MTU] && RTA_PAYLOAD(tb[IFLA_MTU]) == 4)
 		memcpy(&d->mtu, RTA_DATA(tb[IFLA_MTU]), 4);
+	/* MAC and mtu make no event, but transparent cubes are told. */
+	if (!is_new && nm->synced &&
+	    (memcmp(mac, d->mac, sizeof(mac)) || mtu != d->mtu))
+		tcube_netdev_changed(b, d->name, NULL);
 	was_up = !is_new && dev_up(d);
 	d->flags = ifi->ifi_flags;
 	if (is_new) {
@@ -834,6 +843,7 @@ used_by(struct broker *b, const struct netdev *d, char *buf, size_t len)
 				return;
 			n += (size_t)w;
 		}
+	tcube_used_by(b, d->name, buf, len, &n);
 }
 
 static int

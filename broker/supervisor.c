@@ -490,6 +490,10 @@ sup_exec(void *arg)
 			free(j);
 			continue;
 		}
+		if (tcube_pending(b, s)) {
+			tcube_deliver(b, s);
+			continue;
+		}
 		if (slowpath_pending(b, s)) {
 			slowpath_deliver(b, s);
 			continue;

@@ -673,6 +673,10 @@ tcube_port_gone(struct broker *b, struct cube *c, const char *port)
 			log_info("cube '%s': detached from '%s' (%s gone)",
 			    t->name, tp->target, port ? "port" : "cube");
 			n++;
+			/* Its worker is told it is not attached. */
+			t->attach_due = true;
+			t->svc->attach_due = true;
+			sup_kick(t->svc);
 			if (tp->n == 1) {
 				stack_remove(b, t); /* drops tp */
 				break;
@@ -1374,4 +1378,120 @@ tcube_restore(struct broker *b)
 		    !tp_find(b, de->d_name))
 			tp_stray(b, de->d_name);
 	closedir(d);
+}
+
+/* Every cube of tp's stack is due a new apply (state lock held). */
+static void
+tp_due(struct tpoint *tp)
+{
+	struct cube *c;
+	unsigned i;
+
+	for (i = 0; i < tp->n; i++) {
+		c = tp->stack[i];
+		c->attach_due = true;
+		c->svc->attach_due = true;
+		sup_kick(c->svc);
+	}
+}
+
+/* Does tp on a cube port reach netdev name through that port's peer? */
+static bool
+tp_port_on(struct broker *b, const struct tpoint *tp, const char *name)
+{
+	struct cube *o = cube_find(b, tp->cname);
+	struct bport *p = o ? topo_port(o, tp->pname) : NULL;
+
+	return p && !p->cube_peer && p->peer[0] && !strcmp(p->peer, name);
+}
+
+void
+tcube_netdev_changed(struct broker *b, const char *name, const char *old)
+{
+	struct tpoint *tp;
+
+	for (tp = b->tpoints; tp; tp = tp->next) {
+		if (tp->dropping)
+			continue;
+		if (tp->on_port ? tp_port_on(b, tp, name) ||
+				      (old && tp_port_on(b, tp, old))
+				: !strcmp(tp->target, name) ||
+				      (old && !strcmp(tp->target, old)))
+			tp_due(tp);
+	}
+}
+
+void
+tcube_port_changed(struct broker *b, const struct cube *c, const char *port)
+{
+	char target[CUB_PEER_MAX + 1];
+	struct tpoint *tp;
+
+	snprintf(target, sizeof(target), "%s:%s", c->name, port);
+	if ((tp = tp_find(b, target)) && !tp->dropping)
+		tp_due(tp);
+}
+
+bool
+tcube_pending(struct broker *b, struct service *s)
+{
+	(void)b;
+	return s->attach_due;
+}
+
+/*
+ * The first of s's cubes due an apply gets one: its document with the
+ * attach point's parameters as they are now, so a burst of changes costs
+ * one apply per pass of this thread, the last with the final state.  A
+ * worker not ready gets them with its replay; a refusal is logged.
+ */
+void
+tcube_deliver(struct broker *b, struct service *s)
+{
+	struct cub_val *e = NULL;
+	const char *msg;
+	struct cube *c;
+
+	for (c = b->cubes; c; c = c->next)
+		if (c->svc == s && c->attach_due)
+			break;
+	if (!c) {
+		s->attach_due = false;
+		return;
+	}
+	c->attach_due = false;
+	if (!s->ready)
+		return;
+	log_debug("cube '%s': its attach point's parameters changed; "
+		  "re-applying",
+	    c->name);
+	if (!cube_sync(b, c, false, &e))
+		return;
+	cub_err_parse(e, &msg);
+	log_warn("cube '%s': its worker did not take the new parameters of its "
+		 "attach point: %s",
+	    c->name, e ? msg : "?");
+	cub_val__free(e);
+}
+
+void
+tcube_used_by(
+    struct broker *b, const char *name, char *buf, size_t len, size_t *n)
+{
+	struct tpoint *tp = tp_find(b, name);
+	unsigned i;
+	int w;
+
+	if (!tp || tp->on_port)
+		return;
+	for (i = 0; i < tp->n && *n < len; i++) {
+		w = snprintf(buf + *n, len - *n,
+		    "%stcube %s (ingress/egress stack position %u)",
+		    *n ? "," : "", tp->stack[i]->name, i + 1);
+		if (w < 0 || (size_t)w >= len - *n) {
+			buf[*n] = '\0';
+			return;
+		}
+		*n += (size_t)w;
+	}
 }

@@ -707,6 +707,7 @@ topo_attach(struct broker *b, struct cube *c, struct bport *p, const char *peer,
 		}
 		log_info("cube '%s' port '%s': peered with %s", c->name,
 		    p->name, peer);
+		tcube_port_changed(b, c, p->name);
 		return 0;
 	}
 	if (tcube_on_netdev(b, peer)) {
@@ -743,6 +744,7 @@ topo_attach(struct broker *b, struct cube *c, struct bport *p, const char *peer,
 	}
 	snprintf(p->peer, sizeof(p->peer), "%s", peer);
 	p->ifindex = ifindex;
+	tcube_port_changed(b, c, p->name);
 	if (!c->obj)
 		return 0; /* attached when the worker loads the program */
 	log_info("cube '%s' port '%s': attached to %s (ifindex %d, %s)",
@@ -760,6 +762,7 @@ topo_detach(struct broker *b, struct cube *c, struct bport *p)
 		    p->name, p->peer);
 		p->cube_peer = false;
 		p->peer[0] = '\0';
+		tcube_port_changed(b, c, p->name);
 		return;
 	}
 	if (!p->ifindex)
@@ -772,6 +775,7 @@ topo_detach(struct broker *b, struct cube *c, struct bport *p)
 	    "cube '%s' port '%s': detached from %s", c->name, p->name, p->peer);
 	p->peer[0] = '\0';
 	p->ifindex = 0;
+	tcube_port_changed(b, c, p->name);
 }
 
 /* What topo_reattach_all() did to a port, by position in c->ports. */

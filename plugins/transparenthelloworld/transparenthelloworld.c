@@ -9,8 +9,10 @@
  * at DEBUG and dropped (there is no packet-out yet).
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -80,12 +82,51 @@ action_code(const char *name)
 	return TH_PASS;
 }
 
+/* ", mtu M, peer P, N addresses: a/l b/l ..." of attached ("" if none),
+ * cut with "..." to fit a log line. */
+static void
+attached_text(const struct cub_val *att, char *buf, size_t size)
+{
+	const struct cub_val *addrs = cub_val__get(att, "addresses");
+	const char *peer = cub_val__get_str(att, "peer"), *a;
+	uint32_t i,
+	    n = addrs && addrs->kind == CUB_V_ARRAY ? addrs->arr.len : 0;
+	uint64_t mtu = 0;
+	size_t len = 0;
+	int w;
+
+	buf[0] = '\0';
+	if (!att)
+		return;
+	if (!cub_val__as_u64(cub_val__get(att, "mtu"), &mtu)) {
+		w = snprintf(buf, size, ", mtu %" PRIu64, mtu);
+		len = w > 0 && (size_t)w < size ? (size_t)w : 0;
+	}
+	if (peer) {
+		w = snprintf(buf + len, size - len, ", peer %s",
+		    peer[0] ? peer : "(none)");
+		len = w > 0 && (size_t)w < size - len ? len + (size_t)w : len;
+	}
+	w = snprintf(buf + len, size - len, ", %" PRIu32 " addresses:", n);
+	len = w > 0 && (size_t)w < size - len ? len + (size_t)w : len;
+	for (i = 0; i < n; i++) {
+		a = cub_val__as_str(addrs->arr.items[i]);
+		w = snprintf(buf + len, size - len, " %s", a ? a : "?");
+		if (w < 0 || (size_t)w + 5 > size - len) {
+			snprintf(buf + len, size - len, " ...");
+			return;
+		}
+		len += (size_t)w;
+	}
+}
+
 static int
 th_apply(struct cub_cube *cube, const struct cub_val *config, bool create)
 {
 	struct th_cube *th = cub_cube__priv(cube);
 	uint32_t keys[TH_DIRS] = {TH_INGRESS, TH_EGRESS}, acts[TH_DIRS];
 	const struct cub_val *att;
+	char more[640];
 	size_t len;
 	const void *elf;
 	int r;
@@ -108,15 +149,17 @@ th_apply(struct cub_cube *cube, const struct cub_val *config, bool create)
 		return r;
 	/* The attach point's parameters, as the broker says them. */
 	att = cub_val__get(config, "attached");
+	attached_text(att, more, sizeof(more));
 	cub_cube__log(cube, CUB_LOG_INFO,
-	    "configuration %s: ingress-action %s, egress-action %s; %s%s%s%s",
+	    "configuration %s: ingress-action %s, egress-action %s; "
+	    "%s%s%s%s%s",
 	    create ? "applied (new)" : "changed",
 	    th_action_names[acts[TH_INGRESS]],
 	    th_action_names[acts[TH_EGRESS]],
 	    att ? "attached to " : "not attached",
 	    att ? cub_val__get_str(att, "target") ?: "?" : "",
 	    att && cub_val__get_str(att, "mac") ? ", mac " : "",
-	    att ? cub_val__get_str(att, "mac") ?: "" : "");
+	    att ? cub_val__get_str(att, "mac") ?: "" : "", more);
 	return 0;
 }
 
