@@ -913,6 +913,21 @@ worker_unchange(struct broker *b, struct cube *c,
 	return r;
 }
 
+/* The worker back to what it had before sent (freed), if it was told. */
+static void
+worker_rollback(
+    struct broker *b, struct cube *c, bool tell, struct cub_val *sent)
+{
+	struct cub_val *e2 = NULL;
+
+	if (tell && worker_unchange(b, c, sent, &e2))
+		log_err("cube '%s': rollback to the previous configuration "
+			"failed",
+		    c->name);
+	cub_val__free(e2);
+	cub_val__free(sent);
+}
+
 /* A whole new document (connect, disconnect, a peer's unpeering). */
 int
 cube_update(struct broker *b, struct cube *c, struct cub_val *newdoc,
@@ -985,12 +1000,7 @@ cube_update(struct broker *b, struct cube *c, struct cub_val *newdoc,
 		c->doc = old;
 		cubelog_update(b, c);
 		cub_val__free(newdoc);
-		if (tell && worker_unchange(b, c, sent, &e2))
-			log_err("cube '%s': rollback to the previous "
-				"configuration failed",
-			    c->name);
-		cub_val__free(e2);
-		cub_val__free(sent);
+		worker_rollback(b, c, tell, sent);
 		return r;
 	}
 	cub_val__free(sent);
@@ -1123,12 +1133,7 @@ cube_change(struct broker *b, struct cube *c, struct cubi_result *res,
 			cub_val__free(chg);
 		cub_val__free(old);
 		doc_undo(b, c, res, true);
-		if (tell && worker_unchange(b, c, sent, &e2))
-			log_err("cube '%s': rollback to the previous "
-				"configuration failed",
-			    c->name);
-		cub_val__free(e2);
-		cub_val__free(sent);
+		worker_rollback(b, c, tell, sent);
 		return r;
 	}
 	if (!tell)

@@ -300,32 +300,39 @@ cub_map__cpu_value(const cub_map *map, void *values, uint32_t cpu)
 	       (((size_t)map->value_size + 7) & ~(size_t)7) * cpu;
 }
 
+/* One map of a bpf.load or swap answer's "maps". */
+static int
+map_of(const struct cub_val *m, cub_map *out)
+{
+	uint64_t v[5];
+
+	if (cub_val__as_u64(cub_val__get(m, "id"), &v[0]) ||
+	    cub_val__as_u64(cub_val__get(m, "type"), &v[1]) ||
+	    cub_val__as_u64(cub_val__get(m, "key_size"), &v[2]) ||
+	    cub_val__as_u64(cub_val__get(m, "value_size"), &v[3]) ||
+	    cub_val__as_u64(cub_val__get(m, "max_entries"), &v[4]))
+		return -EBADMSG;
+	out->id = (uint32_t)v[0];
+	out->type = (uint32_t)v[1];
+	out->key_size = (uint32_t)v[2];
+	out->value_size = (uint32_t)v[3];
+	out->max_entries = (uint32_t)v[4];
+	out->ncpus = map_percpu(out->type) ? w.ncpus : 1;
+	return 0;
+}
+
 int
 cub_cube__map(struct cub_cube *cube, const char *name, cub_map *out)
 {
 	const struct cub_val *m;
-	uint64_t v[5];
 	uint32_t i;
 
 	for (i = 0; cube->maps && cube->maps->kind == CUB_V_ARRAY &&
 		    i < cube->maps->arr.len;
 	     i++) {
 		m = cube->maps->arr.items[i];
-		if (strcmp(cub_val__get_str(m, "name") ?: "", name))
-			continue;
-		if (cub_val__as_u64(cub_val__get(m, "id"), &v[0]) ||
-		    cub_val__as_u64(cub_val__get(m, "type"), &v[1]) ||
-		    cub_val__as_u64(cub_val__get(m, "key_size"), &v[2]) ||
-		    cub_val__as_u64(cub_val__get(m, "value_size"), &v[3]) ||
-		    cub_val__as_u64(cub_val__get(m, "max_entries"), &v[4]))
-			return -EBADMSG;
-		out->id = (uint32_t)v[0];
-		out->type = (uint32_t)v[1];
-		out->key_size = (uint32_t)v[2];
-		out->value_size = (uint32_t)v[3];
-		out->max_entries = (uint32_t)v[4];
-		out->ncpus = map_percpu(out->type) ? w.ncpus : 1;
-		return 0;
+		if (!strcmp(cub_val__get_str(m, "name") ?: "", name))
+			return map_of(m, out);
 	}
 	return -ENOENT;
 }
@@ -1457,26 +1464,6 @@ struct cub_swap_txn {
 	struct cub_val *maps;
 };
 
-/* One map of a swap answer's "maps" (names after "<set>__"). */
-static int
-map_of(const struct cub_val *m, cub_map *out)
-{
-	uint64_t v[5];
-
-	if (cub_val__as_u64(cub_val__get(m, "id"), &v[0]) ||
-	    cub_val__as_u64(cub_val__get(m, "type"), &v[1]) ||
-	    cub_val__as_u64(cub_val__get(m, "key_size"), &v[2]) ||
-	    cub_val__as_u64(cub_val__get(m, "value_size"), &v[3]) ||
-	    cub_val__as_u64(cub_val__get(m, "max_entries"), &v[4]))
-		return -EBADMSG;
-	out->id = (uint32_t)v[0];
-	out->type = (uint32_t)v[1];
-	out->key_size = (uint32_t)v[2];
-	out->value_size = (uint32_t)v[3];
-	out->max_entries = (uint32_t)v[4];
-	out->ncpus = map_percpu(out->type) ? w.ncpus : 1;
-	return 0;
-}
 
 static int
 swap_map(const struct cub_val *maps, const char *name, cub_map *out)
