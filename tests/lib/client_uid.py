@@ -17,7 +17,6 @@
       see the set sent just before it.  Prints "in order N" or "out of
       order: ...".
 """
-import ctypes
 import os
 import signal
 import socket
@@ -25,18 +24,9 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from hostile_client import (REQ0, mp, mp_decode, raise_nofile, sp_connect,
-                            sp_frame, sp_recv)
-
-
-def client_path(sockdir):
-    return os.path.join(sockdir, "cubicled.sock")
-
-
-def die_with_parent():
-    ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    if os.getppid() == 1:
-        os._exit(0)
+from hostile_client import (REQ0, client_path, hold_in_children, mp,
+                            mp_decode, raise_nofile, sp_connect, sp_frame,
+                            sp_recv)
 
 
 def still_open(s):
@@ -55,31 +45,14 @@ def still_open(s):
 def cmd_hold(sockdir, procs, conns, churn):
     raise_nofile()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    kids = []
-    r, w = os.pipe()
-    for _ in range(int(procs)):
-        pid = os.fork()
-        if pid == 0:
-            os.close(r)
-            die_with_parent()
-            held = []
-            for _ in range(int(conns)):
-                try:
-                    held.append(sp_connect(client_path(sockdir), REQ0,
-                                           timeout=30))
-                except (ConnectionError, OSError):
-                    pass
-            os.write(w, b"x")
-            time.sleep(3600)
-            os._exit(0)
-        kids.append(pid)
-    os.close(w)
-    got = 0
-    while got < int(procs):
-        c = os.read(r, 64)
-        if not c:
-            break
-        got += len(c)
+
+    def dial():
+        try:
+            return sp_connect(client_path(sockdir), REQ0, timeout=30)
+        except (ConnectionError, OSError):
+            return None
+
+    kids, _ = hold_in_children(procs, conns, dial)
     a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
     held = []
     for _ in range(int(churn)):

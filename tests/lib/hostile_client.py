@@ -36,11 +36,13 @@ hold connections open, send bytes the SDK would refuse.
       badtype, nobacktrace, short, unread, silent, idle-hello (a header and
       nothing else: kept, so this one prints "open" after 15 s), good.
 """
+import ctypes
 import os
 import resource
 import select
 import socket
 import struct
+import signal
 import sys
 import time
 
@@ -157,6 +159,52 @@ def sp_recv(s):
     hdr = recv_exact(s, 9)
     n = struct.unpack(">Q", hdr[1:])[0]
     return recv_exact(s, n)
+
+
+def client_path(sockdir):
+    return os.path.join(sockdir, "cubicled.sock")
+
+
+def die_with_parent():
+    ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() == 1:
+        os._exit(0)
+
+
+def hold_in_children(procs, conns, dial):
+    """Fork PROCS children; each calls dial() CONNS times, keeps what it
+    returns and holds it until killed (it dies with its parent).  Returns
+    once every child has dialled: (the children's pids, how many said so)."""
+    kids = []
+    r, w = os.pipe()
+    for _ in range(int(procs)):
+        pid = os.fork()
+        if pid == 0:
+            os.close(r)
+            die_with_parent()
+            held = [dial() for _ in range(int(conns))]
+            os.write(w, b"x")
+            time.sleep(3600)
+            del held
+            os._exit(0)
+        kids.append(pid)
+    os.close(w)
+    got = 0
+    while got < int(procs):
+        c = os.read(r, 64)
+        if not c:
+            break
+        got += len(c)
+    os.close(r)
+    return kids, got
+
+
+def hold_until_killed(kids):
+    try:
+        time.sleep(3600)
+    finally:
+        for k in kids:
+            os.kill(k, 9)
 
 
 def raise_nofile():

@@ -20,7 +20,6 @@ the review-spsrv-*.sh tests.
       requests with a SIZE-byte unknown word (probes; the decoder caps
       words, so the reply stays small).
 """
-import ctypes
 import os
 import signal
 import socket
@@ -29,12 +28,10 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from hostile_client import (REQ0, mp, mp_decode, raise_nofile, sp_connect,
-                            sp_frame, sp_recv)
-
-
-def client_path(sockdir):
-    return os.path.join(sockdir, "cubicled.sock")
+from hostile_client import (REQ0, client_path, die_with_parent,
+                            hold_in_children, hold_until_killed, mp,
+                            mp_decode, raise_nofile, sp_connect, sp_frame,
+                            sp_recv)
 
 
 def cmd_partial(sockdir, procs, conns, mib):
@@ -42,38 +39,15 @@ def cmd_partial(sockdir, procs, conns, mib):
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     n = int(mib) << 20
     body = b"\x00" * (n - 1)
-    kids = []
-    r, w = os.pipe()
-    for _ in range(int(procs)):
-        pid = os.fork()
-        if pid == 0:
-            os.close(r)
-            # Die with the parent, however it ends.
-            ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-            if os.getppid() == 1:
-                os._exit(0)
-            held = []
-            for _ in range(int(conns)):
-                s = sp_connect(client_path(sockdir), REQ0, timeout=30)
-                s.sendall(b"\x01" + struct.pack(">Q", n) + body)
-                held.append(s)
-            os.write(w, b"x")
-            time.sleep(3600)
-            os._exit(0)
-        kids.append(pid)
-    os.close(w)
-    got = 0
-    while got < int(procs):
-        c = os.read(r, 64)
-        if not c:
-            break
-        got += len(c)
+
+    def dial():
+        s = sp_connect(client_path(sockdir), REQ0, timeout=30)
+        s.sendall(b"\x01" + struct.pack(">Q", n) + body)
+        return s
+
+    kids, got = hold_in_children(procs, conns, dial)
     print("partial: %d held" % (got * int(conns)), flush=True)
-    try:
-        time.sleep(3600)
-    finally:
-        for k in kids:
-            os.kill(k, 9)
+    hold_until_killed(kids)
 
 
 def dial_from_new_pid(sockdir, a):
@@ -121,38 +95,16 @@ def cmd_bigreply(sockdir, procs, conns, reqs, size):
     raise_nofile()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     frame = sp_frame(1, big_request(1, int(size)))
-    kids = []
-    r, w = os.pipe()
-    for _ in range(int(procs)):
-        pid = os.fork()
-        if pid == 0:
-            os.close(r)
-            ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-            if os.getppid() == 1:
-                os._exit(0)
-            held = []
-            for _ in range(int(conns)):
-                s = sp_connect(client_path(sockdir), REQ0, timeout=30)
-                for _ in range(int(reqs)):
-                    s.sendall(frame)
-                held.append(s)
-            os.write(w, b"x")
-            time.sleep(3600)
-            os._exit(0)
-        kids.append(pid)
-    os.close(w)
-    got = 0
-    while got < int(procs):
-        c = os.read(r, 64)
-        if not c:
-            break
-        got += len(c)
+
+    def dial():
+        s = sp_connect(client_path(sockdir), REQ0, timeout=30)
+        for _ in range(int(reqs)):
+            s.sendall(frame)
+        return s
+
+    kids, got = hold_in_children(procs, conns, dial)
     print("bigreply: %d connections sent" % (got * int(conns)), flush=True)
-    try:
-        time.sleep(3600)
-    finally:
-        for k in kids:
-            os.kill(k, 9)
+    hold_until_killed(kids)
 
 
 def cmd_onebig(sockdir, size):
@@ -188,7 +140,7 @@ def cmd_svcflood(sockdir, procs, conns, depth, seconds):
     for _ in range(int(procs)):
         pid = os.fork()
         if pid == 0:
-            ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+            die_with_parent()
             end = time.time() + float(seconds)
             ts = [threading.Thread(target=loop, args=(end,))
                   for _ in range(int(conns))]
