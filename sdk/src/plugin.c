@@ -26,7 +26,6 @@
 #undef cub_map__update_batch
 #undef cub_map__delete_batch
 
-#define CALL_TIMEOUT_MS 10000
 #define MAX_CUBES 1024
 
 struct cub_cube {
