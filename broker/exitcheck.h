@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * exitcheck.c: can a program end a packet's run only by dropping it?  A
+ * static check of a program's main function (its instructions as libbpf
+ * holds them before load) that every EXIT returns a known constant from a
+ * per-program-type set.  The broker runs it on every program of a
+ * transparent cube's object (bpfobj.c), because a stacked cube that ends
+ * the tc (or XDP) run itself skips every cube after it in its stack.
+ */
+#ifndef CUBI_EXITCHECK_H
+#define CUBI_EXITCHECK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <linux/bpf.h>
+
+/* More instructions than the kernel loads in one program: refused. */
+#define EXITCHECK_MAX_INSNS 1000000u
+
+/* What a program of one type may return at an EXIT. */
+struct exitcheck_rule {
+	enum bpf_prog_type type;
+	const char *what; /* "TC_ACT_SHOT": the allowed set, for messages */
+	const char *hint; /* "cub_pass_tc()": how to pass a packet instead */
+	uint64_t allowed[2];
+	size_t nallowed;
+};
+
+/* Why a program was refused (exitcheck_insns() returned non-zero). */
+struct exitcheck_bad {
+	size_t insn;       /* index of the offending instruction */
+	const char *why;   /* malformed code: what is wrong (else NULL) */
+	int known;         /* the exit returns a known constant ... */
+	uint64_t value;    /* ... this one, outside the allowed set */
+	int implicit_exit; /* a legacy packet load (LD_ABS/LD_IND) */
+};
+
+/*
+ * @brief **exitcheck_rule()** the rule for programs of @type.
+ * @return the rule, or NULL if no rule is known for @type (the caller
+ * refuses such a program in a transparent cube).
+ */
+const struct exitcheck_rule *exitcheck_rule(enum bpf_prog_type type);
+
+/*
+ * @brief **exitcheck_insns()** check that every EXIT of the function in
+ * @insn[0..@n) returns a constant of @rule's set.  Forward dataflow over the
+ * function's control flow graph: each register is a known constant or
+ * unknown; a call clobbers r0-r5; both edges of a conditional jump (and
+ * may_goto) are taken; joins keep equal constants only; iterated to a
+ * fixpoint.  Calls to subprograms are not followed: their result in r0
+ * is unknown.  Pure: no allocation survives, no logging; may block only
+ * on memory allocation.
+ * @return 0 if every reachable exit is allowed; -EPERM if an exit (or a
+ * legacy packet load, which exits returning 0 on a short packet) may
+ * return another value; -EINVAL for malformed code (a jump out of the
+ * function, into the second slot of a 64-bit load, code falling off the
+ * end, an unknown opcode or register); -E2BIG past EXITCHECK_MAX_INSNS;
+ * -ENOMEM.  @bad says where and why for -EPERM and -EINVAL.
+ */
+int exitcheck_insns(const struct bpf_insn *insn, size_t n,
+    const struct exitcheck_rule *rule, struct exitcheck_bad *bad);
+
+#endif /* CUBI_EXITCHECK_H */
