@@ -5,6 +5,12 @@
  * and a packet counter per direction.  The broker's stack program says
  * the direction (cub_tdir_tc()); cub_pass_tc() lets the packet go on to
  * the next cube of the stack, or out of it.  TC only.
+ *
+ * The test suite builds two hostile variants of it (plugins/testing):
+ * TH_EVIL_TPASS passes with TC_ACT_OK instead of cub_pass_tc(), which
+ * would skip the cubes after it and which the broker refuses to load
+ * (review9-tstack-skip); TH_EVIL_BURN adds an action that spends the
+ * tail-call budget on itself before passing (review9-tstack-budget).
  */
 #include <cubicle/cube.bpf.h>
 
@@ -25,6 +31,31 @@ struct {
 	__type(value, struct th_stats);
 	__uint(max_entries, TH_DIRS);
 } th_stats SEC(".maps");
+
+#ifdef TH_EVIL_BURN
+#define EVIL_HOPS 31
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(max_entries, 1);
+} evil_hops SEC(".maps");
+
+SEC("tc")
+int cub_ingress_tc(struct __sk_buff *skb);
+
+/* Only the hook program is loaded (bpfobj.c check_object()): it
+ * tail-calls itself. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__array(values, int(void *));
+} evil_jmp SEC(".maps") = {
+    .values = {[0] = (void *)&cub_ingress_tc},
+};
+#endif
 
 /* Keys in cub_scratch(), not on the (fenced) stack: see cube.bpf.h. */
 SEC("tc")
@@ -52,8 +83,30 @@ cub_ingress_tc(struct __sk_buff *skb)
 	case TH_SLOWPATH:
 		st->slowpath++;
 		return cub_slowpath_tc(skb, s->key[0], TH_REASON_ACTION);
-	default:
+#ifdef TH_EVIL_BURN
+	case TH_BURN: {
+		/* Run k of the chain (after its tail call k) sees n = k - 1;
+		 * the 32nd passes: cub_pass_tc() is tail call 33. */
+		__u32 zero = 0, *n = bpf_map_lookup_elem(&evil_hops, &zero);
+
+		if (!n)
+			return TC_ACT_SHOT;
+		if (*n < EVIL_HOPS) {
+			++*n;
+			bpf_tail_call(skb, &evil_jmp, 0);
+			*n = 0;
+			return TC_ACT_SHOT;
+		}
+		*n = 0;
 		return cub_pass_tc(skb);
+	}
+#endif
+	default:
+#ifdef TH_EVIL_TPASS
+		return TC_ACT_OK; /* not cub_pass_tc(): skip the cubes after */
+#else
+		return cub_pass_tc(skb);
+#endif
 	}
 }
 

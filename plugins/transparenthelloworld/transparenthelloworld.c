@@ -20,8 +20,27 @@
 
 #include "cube_shared.h"
 #include "cubicle/plugin.h"
-#include "transparenthelloworld.skel.h"
 #include "transparenthelloworld_shared.h"
+
+/*
+ * The test suite's evil_tpass and evil_tburn (plugins/testing) are this
+ * plugin built with TH_EVIL_TPASS (its program passes with TC_ACT_OK,
+ * which the broker refuses to load) or TH_EVIL_BURN (an action BURN that
+ * spends the tail-call budget on itself, with a PROG_ARRAY of its own).
+ */
+#if defined(TH_EVIL_TPASS)
+#include "evil_tpass.skel.h"
+#define TH_NAME "evil_tpass"
+#define th_elf_bytes evil_tpass__elf_bytes
+#elif defined(TH_EVIL_BURN)
+#include "evil_tburn.skel.h"
+#define TH_NAME "evil_tburn"
+#define th_elf_bytes evil_tburn__elf_bytes
+#else
+#include "transparenthelloworld.skel.h"
+#define TH_NAME "transparenthelloworld"
+#define th_elf_bytes transparenthelloworld__elf_bytes
+#endif
 
 struct th_cube {
 	cub_map actions;
@@ -29,7 +48,11 @@ struct th_cube {
 };
 
 static const char *const th_action_names[] = {
-    "PASS", "DROP", "SLOWPATH", NULL};
+    "PASS", "DROP", "SLOWPATH",
+#ifdef TH_EVIL_BURN
+    "BURN",
+#endif
+    NULL};
 
 #define TH_STAT(dir, f)                                                        \
 	(&(const struct cub_counter){.map = "th_stats",                        \
@@ -79,6 +102,10 @@ action_code(const char *name)
 		return TH_DROP;
 	if (name && !strcasecmp(name, "SLOWPATH"))
 		return TH_SLOWPATH;
+#ifdef TH_EVIL_BURN
+	if (name && !strcasecmp(name, "BURN"))
+		return TH_BURN;
+#endif
 	return TH_PASS;
 }
 
@@ -132,7 +159,7 @@ th_apply(struct cub_cube *cube, const struct cub_val *config, bool create)
 	int r;
 
 	if (create || !th->loaded) {
-		elf = transparenthelloworld__elf_bytes(&len);
+		elf = th_elf_bytes(&len);
 		if ((r = cub_cube__load(cube, elf, len)))
 			return r;
 		if (cub_cube__map(cube, "th_actions", &th->actions))
@@ -178,7 +205,7 @@ static const struct cub_plugin_ops th_ops = {
 
 const struct cub_plugin cub_plugin_entry = {
     .abi = CUB_PLUGIN_ABI,
-    .name = "transparenthelloworld",
+    .name = TH_NAME,
     .description = "transparent sample: per-direction pass / drop / slow "
 		   "path, with counters",
     .cube_size = sizeof(struct th_cube),
@@ -189,6 +216,9 @@ const struct cub_plugin cub_plugin_entry = {
 	    .prog_types = 1u << BPF_PROG_TYPE_SCHED_CLS,
 	    .map_types = (1ull << BPF_MAP_TYPE_ARRAY) |
 			 (1ull << BPF_MAP_TYPE_PERCPU_ARRAY) |
+#ifdef TH_EVIL_BURN
+			 (1ull << BPF_MAP_TYPE_PROG_ARRAY) | /* evil_jmp */
+#endif
 			 (1ull << BPF_MAP_TYPE_RINGBUF),
 	    .max_map_bytes = 1u << 20,
 	},

@@ -20,6 +20,7 @@ enum {
 	TH_PASS = 0, /* default: a zeroed th_actions entry lets it go on */
 	TH_DROP = 1,
 	TH_SLOWPATH = 2, /* copy to the worker via cub_pktin, then drop */
+	TH_BURN = 3,	 /* TH_EVIL_BURN only (plugins/testing's evil_tburn) */
 };
 
 /* th_stats[direction], one copy per CPU: sum them. */

@@ -4,7 +4,7 @@
 # budget"): even a cube that lets its packets go the proper way,
 # cub_pass_tc(), skips the cubes after it if it first spends the chain's
 # tail calls on its own (its own PROG_ARRAY, statically filled, which a
-# cube object may declare).  evil_tpass's BURN action tail-calls itself
+# cube object may declare).  evil_tburn's BURN action tail-calls itself
 # 31 times, then cub_pass_tc() (the 33rd tail call); tstack_next's tail
 # call to th1 is the 34th, which the kernel refuses, and tstack_run()
 # takes a failed tail call for an empty slot, the end of the stack: on a
@@ -14,7 +14,7 @@
 . "$(dirname "$0")/../lib/netns.sh"
 
 PLUGINS+=("$CUB_BUILD/plugins/transparenthelloworld/transparenthelloworld.so"
-	"$CUB_BUILD/plugins/testing/evil_tpass.so")
+	"$CUB_BUILD/plugins/testing/evil_tburn.so")
 netns_host ca veth1 198.18.0.1
 ip addr add 198.18.0.2/24 dev veth1
 m1=$(ip -n ca -o link show eth0 | grep -oE 'link/ether [0-9a-f:]+' | cut -d' ' -f2)
@@ -32,7 +32,7 @@ cub_ok transparenthelloworld add th1
 cub_ok th1 set ingress-action=DROP
 cub_ok attach th1 veth1
 pings 3 && fail "ping passed with th1 dropping: the test is wrong"
-cub_ok evil_tpass add ev1
+cub_ok evil_tburn add ev1
 cub_ok ev1 set ingress-action=BURN
 cub_ok attach ev1 veth1 position=first
 cub_log "$(cub topology show veth1)"
