@@ -44,6 +44,7 @@
 #include "cube_shared.h"
 #include "cubicle/errors.h"
 #include "egress.h"
+#include "exitcheck.h"
 #include "log.h"
 #include "mapswap.h"
 
@@ -266,6 +267,72 @@ check_insns(const char *cube, struct bpf_program *prog, struct cub_val **errv)
 				      "outside the networking set",
 			    cube, bpf_program__name(prog),
 			    helper_name(insn[i].imm), insn[i].imm, i);
+	}
+	return 0;
+}
+
+/*
+ * A transparent cube's program may end a packet's run only by dropping
+ * it: passing is cub_pass_tc(), a tail call to the next slot of its stack.
+ * A program returning TC_ACT_OK itself would end the tc run and skip every
+ * cube after it (exitcheck.c; docs/architecture.md, "Transparent cubes").
+ * The instructions are the main function's, before load (libbpf appends
+ * the subprograms at load), and every program the object loads is checked:
+ * the tail-call targets of a table of its own are among them.
+ */
+static int
+check_exits(const struct cube *c, struct bpf_object *obj, struct cub_val **errv)
+{
+	const struct exitcheck_rule *rule;
+	struct exitcheck_bad bad;
+	struct bpf_program *prog;
+	const char *name;
+	int r;
+
+	bpf_object__for_each_program(prog, obj)
+	{
+		if (!bpf_program__autoload(prog))
+			continue; /* never loaded, so never run */
+		name = bpf_program__name(prog);
+		rule = exitcheck_rule(bpf_program__type(prog));
+		if (!rule)
+			return REFUSE("program '%s' of transparent cube '%s': "
+				      "type %s has no exit rule for stacks",
+			    name, c->name,
+			    libbpf_bpf_prog_type_str(bpf_program__type(prog)));
+		r = exitcheck_insns(bpf_program__insns(prog),
+		    bpf_program__insn_cnt(prog), rule, &bad);
+		if (r == -ENOMEM) {
+			*errv = cub_err_val(CUB_E_INTERNAL, "out of memory");
+			return r;
+		}
+		if (r == -E2BIG)
+			return REFUSE("program '%s' of transparent cube '%s': "
+				      "more than %u instructions",
+			    name, c->name, EXITCHECK_MAX_INSNS);
+		if (r == -EINVAL)
+			return REFUSE("program '%s' of transparent cube '%s': "
+				      "malformed code at insn %zu: %s",
+			    name, c->name, bad.insn, bad.why);
+		if (r && bad.implicit_exit)
+			return REFUSE("program '%s' of transparent cube '%s': "
+				      "the legacy packet load at insn %zu "
+				      "ends the program returning 0 on a "
+				      "short packet, a value other than %s; "
+				      "read packets with bpf_skb_load_bytes()",
+			    name, c->name, bad.insn, rule->what);
+		if (r && bad.known)
+			return REFUSE("program '%s' of transparent cube '%s': "
+				      "exit at insn %zu returns %llu, a value "
+				      "other than %s; pass packets with %s",
+			    name, c->name, bad.insn,
+			    (unsigned long long)bad.value, rule->what,
+			    rule->hint);
+		if (r)
+			return REFUSE("program '%s' of transparent cube '%s': "
+				      "exit at insn %zu may return a value "
+				      "other than %s; pass packets with %s",
+			    name, c->name, bad.insn, rule->what, rule->hint);
 	}
 	return 0;
 }
@@ -581,6 +648,8 @@ check_object(struct broker *b, struct cube *c, struct bpf_object *obj,
 			      "type %s",
 		    c->name, c->svc->name, libbpf_bpf_prog_type_str(want_type));
 	if ((r = check_insns(c->name, found, errv)))
+		return r;
+	if (c->svc->transparent && (r = check_exits(c, obj, errv)))
 		return r;
 
 	bpf_object__for_each_map(m, obj)
