@@ -51,6 +51,8 @@
 #include <cap-ng.h>
 #include <seccomp.h>
 
+#include "newroot.h"
+
 #define HELPER_BIN "/helper"
 #define HELPER_WORK "/work"
 #define HELPER_BUILD "/tmp" /* in the child's mount namespace only */
@@ -88,103 +90,11 @@ __asan_default_options(void)
 	return "detect_leaks=0";
 }
 
-/* What the dynamic loader may need (as sandbox.c's sandbox_libs). */
-static const char *const helper_libs[] = {"/usr/lib", "/usr/lib64",
-    "/usr/local/lib", "/lib", "/lib64", "/etc/ld.so.cache"};
-#define NLIBS (sizeof(helper_libs) / sizeof(helper_libs[0]))
-
 static __attribute__((noreturn)) void
 die(const char *step, int err)
 {
 	fprintf(stderr, "cubicle-helper: %s: %s\n", step, strerror(err));
 	_exit(HELPER_EXIT_SETUP);
-}
-
-/* mkdir -p of @path's parents under the new root. */
-static int
-root_parents(const char *path)
-{
-	char buf[PATH_MAX];
-	char *p;
-
-	if (snprintf(buf, sizeof(buf), "%s%s", HELPER_BUILD, path) >=
-	    (int)sizeof(buf))
-		return -ENAMETOOLONG;
-	for (p = buf + strlen(HELPER_BUILD) + 1; (p = strchr(p, '/')); p++) {
-		*p = '\0';
-		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	return 0;
-}
-
-/*
- * Bind @fd (an O_PATH descriptor opened before the tmpfs hid its path)
- * read-only, nosuid, nodev at @path of the new root; noexec if its mount
- * is, or if @exec is false.
- */
-static int
-root_bind(int fd, const char *path, bool exec)
-{
-	unsigned long flags =
-	    MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV;
-	char src[64], dst[PATH_MAX];
-	struct statvfs vfs;
-	struct stat st;
-	int f, r;
-
-	if (fstat(fd, &st) < 0)
-		return -errno;
-	if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode))
-		return -EINVAL;
-	if ((r = root_parents(path)))
-		return r;
-	snprintf(dst, sizeof(dst), "%s%s", HELPER_BUILD, path);
-	if (S_ISDIR(st.st_mode)) {
-		if (mkdir(dst, 0755) < 0 && errno != EEXIST)
-			return -errno;
-	} else {
-		f = open(dst, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-		if (f < 0)
-			return -errno;
-		close(f);
-	}
-	if (fstatvfs(fd, &vfs) < 0)
-		return -errno;
-	if ((vfs.f_flag & ST_NOEXEC) || !exec)
-		flags |= MS_NOEXEC;
-	snprintf(src, sizeof(src), "/proc/self/fd/%d", fd);
-	if (mount(src, dst, NULL, MS_BIND, NULL) < 0)
-		return -errno;
-	if (mount(NULL, dst, NULL, flags, NULL) < 0)
-		return -errno;
-	return 0;
-}
-
-/* A library path: a link is copied as a link, a missing one skipped. */
-static int
-root_lib(const char *path, int fd)
-{
-	char target[PATH_MAX], dst[PATH_MAX];
-	struct stat st;
-	ssize_t n;
-	int r;
-
-	if (lstat(path, &st) < 0)
-		return errno == ENOENT ? 0 : -errno;
-	if (!S_ISLNK(st.st_mode))
-		return fd < 0 ? -ENOENT : root_bind(fd, path, true);
-	n = readlink(path, target, sizeof(target) - 1);
-	if (n < 0)
-		return -errno;
-	target[n] = '\0';
-	if ((r = root_parents(path)))
-		return r;
-	snprintf(dst, sizeof(dst), "%s%s", HELPER_BUILD, path);
-	if (symlink(target, dst) < 0)
-		return -errno;
-	return 0;
 }
 
 /*
@@ -194,7 +104,7 @@ root_lib(const char *path, int fd)
 static void
 helper_root(const char *bin, char **ro, int nro, unsigned long uid)
 {
-	int binfd, libfd[NLIBS], rofd[HELPER_MAX_RO];
+	int binfd, libfd[NEWROOT_NLIBS], rofd[HELPER_MAX_RO];
 	char dst[PATH_MAX], opts[128];
 	size_t i;
 	int r;
@@ -204,8 +114,8 @@ helper_root(const char *bin, char **ro, int nro, unsigned long uid)
 	binfd = open(bin, O_PATH | O_CLOEXEC);
 	if (binfd < 0)
 		die(bin, errno);
-	for (i = 0; i < NLIBS; i++)
-		libfd[i] = open(helper_libs[i], O_PATH | O_CLOEXEC);
+	for (i = 0; i < NEWROOT_NLIBS; i++)
+		libfd[i] = open(newroot_libs[i], O_PATH | O_CLOEXEC);
 	for (r = 0; r < nro; r++)
 		if ((rofd[r] = open(ro[r], O_PATH | O_CLOEXEC)) < 0)
 			die(ro[r], errno);
@@ -213,13 +123,13 @@ helper_root(const char *bin, char **ro, int nro, unsigned long uid)
 		MS_NOSUID | MS_NODEV | MS_NOEXEC,
 		"mode=0755,size=64k,nr_inodes=256") < 0)
 		die("tmpfs root", errno);
-	if ((r = root_bind(binfd, HELPER_BIN, true)))
+	if ((r = newroot_bind(HELPER_BUILD, binfd, HELPER_BIN)))
 		die("bind the helper", -r);
-	for (i = 0; i < NLIBS; i++)
-		if ((r = root_lib(helper_libs[i], libfd[i])))
-			die(helper_libs[i], -r);
+	for (i = 0; i < NEWROOT_NLIBS; i++)
+		if ((r = newroot_lib(HELPER_BUILD, newroot_libs[i], libfd[i])))
+			die(newroot_libs[i], -r);
 	for (r = 0; r < nro; r++) {
-		int e = root_bind(rofd[r], ro[r], true);
+		int e = newroot_bind(HELPER_BUILD, rofd[r], ro[r]);
 
 		if (e)
 			die(ro[r], -e);
@@ -251,7 +161,7 @@ helper_root(const char *bin, char **ro, int nro, unsigned long uid)
 	if (chdir(HELPER_WORK) < 0)
 		die("chdir work", errno);
 	close(binfd);
-	for (i = 0; i < NLIBS; i++)
+	for (i = 0; i < NEWROOT_NLIBS; i++)
 		if (libfd[i] >= 0)
 			close(libfd[i]);
 	for (r = 0; r < nro; r++)
@@ -367,9 +277,9 @@ helper_landlock(char **ro, int nro)
 		die("landlock ruleset", errno);
 	ll_allow(ruleset, HELPER_BIN,
 	    LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_EXECUTE);
-	for (i = 0; i < NLIBS; i++)
-		ll_allow(ruleset, helper_libs[i],
-		    strcmp(helper_libs[i], "/etc/ld.so.cache")
+	for (i = 0; i < NEWROOT_NLIBS; i++)
+		ll_allow(ruleset, newroot_libs[i],
+		    strcmp(newroot_libs[i], "/etc/ld.so.cache")
 			? rx
 			: LANDLOCK_ACCESS_FS_READ_FILE);
 	for (r = 0; r < nro; r++)

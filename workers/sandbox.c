@@ -32,6 +32,7 @@
 #include <cap-ng.h>
 #include <seccomp.h>
 
+#include "newroot.h"
 #include "sandbox.h"
 
 #define SANDBOX_DEFAULT_AS (1024ULL * 1024 * 1024)
@@ -123,103 +124,8 @@ static const char *const sandbox_allowed[] = {
     "getpeername",
 };
 
-/*
- * The system library directories, as the dynamic loader and its cache
- * name them: what dlopen() may need to read for a plugin's dependencies.
- * Step 0 binds them into the worker's root (or copies them as symbolic
- * links: /lib -> usr/lib on a merged /usr), step 3b lets them be read.
- */
-static const char *const sandbox_libs[] = {"/usr/lib", "/usr/lib64",
-    "/usr/local/lib", "/lib", "/lib64", "/etc/ld.so.cache"};
-
 /* Where the new root is built, in the worker's mount namespace only. */
 #define SANDBOX_BUILD_DIR "/tmp"
-
-/* mkdir -p of @path's parent directories (not @path) under the new root. */
-static int
-root_parents(const char *path)
-{
-	char buf[PATH_MAX];
-	char *p;
-
-	if (snprintf(buf, sizeof(buf), "%s%s", SANDBOX_BUILD_DIR, path) >=
-	    (int)sizeof(buf))
-		return -ENAMETOOLONG;
-	for (p = buf + strlen(SANDBOX_BUILD_DIR) + 1; (p = strchr(p, '/'));
-	     p++) {
-		*p = '\0';
-		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	return 0;
-}
-
-/*
- * Bind @src (a host path, or /proc/self/fd/N) read-only, nosuid and nodev
- * at @path of the new root, and noexec if the source is (a plugin on a
- * noexec mount stays unloadable). Directories are bound alone, without
- * the mounts below them (MS_REC would bring those in writable).
- */
-static int
-root_bind(const char *src, const char *path, const struct stat *st)
-{
-	unsigned long flags =
-	    MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV;
-	char dst[PATH_MAX];
-	struct statvfs vfs;
-	int fd, r;
-
-	if ((r = root_parents(path)))
-		return r;
-	snprintf(dst, sizeof(dst), "%s%s", SANDBOX_BUILD_DIR, path);
-	if (S_ISDIR(st->st_mode)) {
-		if (mkdir(dst, 0755) < 0 && errno != EEXIST)
-			return -errno;
-	} else {
-		fd = open(dst, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-		if (fd < 0)
-			return -errno;
-		close(fd);
-	}
-	if (statvfs(src, &vfs) < 0)
-		return -errno;
-	if (vfs.f_flag & ST_NOEXEC)
-		flags |= MS_NOEXEC;
-	if (mount(src, dst, NULL, MS_BIND, NULL) < 0)
-		return -errno;
-	if (mount(NULL, dst, NULL, flags, NULL) < 0)
-		return -errno;
-	return 0;
-}
-
-/* A system path into the new root: bound, copied as a link, or absent. */
-static int
-root_add(const char *path)
-{
-	char target[PATH_MAX], dst[PATH_MAX];
-	struct stat st;
-	ssize_t n;
-	int r;
-
-	if (lstat(path, &st) < 0)
-		return errno == ENOENT ? 0 : -errno;
-	if (!S_ISLNK(st.st_mode)) {
-		if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode))
-			return -EINVAL;
-		return root_bind(path, path, &st);
-	}
-	n = readlink(path, target, sizeof(target) - 1);
-	if (n < 0)
-		return -errno;
-	target[n] = '\0';
-	if ((r = root_parents(path)))
-		return r;
-	snprintf(dst, sizeof(dst), "%s%s", SANDBOX_BUILD_DIR, path);
-	if (symlink(target, dst) < 0)
-		return -errno;
-	return 0;
-}
 
 /*
  * Step 0: a root of the worker's own, so that no path outside it names
@@ -238,8 +144,8 @@ static int
 sandbox_root(const struct sandbox_opts *o)
 {
 	char fdpath[64], src[PATH_MAX];
+	int plugin = -1, libfd[NEWROOT_NLIBS];
 	struct stat st, bound;
-	int plugin = -1;
 	ssize_t n;
 	size_t i;
 	int r;
@@ -278,23 +184,28 @@ sandbox_root(const struct sandbox_opts *o)
 			close(plugin);
 			return -ESTALE; /* renamed or replaced since */
 		}
-		snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", plugin);
 	}
+	/* Opened in the new namespace too; closed before the pivot, so
+	 * that no descriptor of the old root survives into the plugin. */
+	for (i = 0; i < NEWROOT_NLIBS; i++)
+		libfd[i] = open(newroot_libs[i], O_PATH | O_CLOEXEC);
 	if (mount("cubicle-root", SANDBOX_BUILD_DIR, "tmpfs",
 		MS_NOSUID | MS_NODEV | MS_NOEXEC,
 		"mode=0755,size=64k,nr_inodes=64") < 0)
 		r = -errno;
 	else if (plugin >= 0)
-		r = root_bind(fdpath, SANDBOX_PLUGIN, &st);
+		r = newroot_bind(SANDBOX_BUILD_DIR, plugin, SANDBOX_PLUGIN);
 	else
 		r = 0;
+	for (i = 0; !r && i < NEWROOT_NLIBS; i++)
+		r = newroot_lib(SANDBOX_BUILD_DIR, newroot_libs[i], libfd[i]);
 	if (plugin >= 0)
 		close(plugin);
+	for (i = 0; i < NEWROOT_NLIBS; i++)
+		if (libfd[i] >= 0)
+			close(libfd[i]);
 	if (r)
 		return r;
-	for (i = 0; i < sizeof(sandbox_libs) / sizeof(sandbox_libs[0]); i++)
-		if ((r = root_add(sandbox_libs[i])))
-			return r;
 	if (mount(NULL, SANDBOX_BUILD_DIR, NULL,
 		MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV |
 		    MS_NOEXEC,
@@ -443,13 +354,12 @@ sandbox_landlock(const struct sandbox_opts *o)
 		return -errno;
 	if (o->read_fd > 0)
 		r = landlock_allow(ruleset, o->read_fd, read);
-	for (i = 0; !r && i < sizeof(sandbox_libs) / sizeof(sandbox_libs[0]);
-	     i++) {
-		fd = open(sandbox_libs[i], O_PATH | O_CLOEXEC);
+	for (i = 0; !r && i < NEWROOT_NLIBS; i++) {
+		fd = open(newroot_libs[i], O_PATH | O_CLOEXEC);
 		if (fd < 0)
 			continue; /* not on this system */
 		r = landlock_allow(ruleset, fd,
-		    read | (strcmp(sandbox_libs[i], "/etc/ld.so.cache")
+		    read | (strcmp(newroot_libs[i], "/etc/ld.so.cache")
 				   ? LANDLOCK_ACCESS_FS_READ_DIR
 				   : 0));
 		close(fd);
