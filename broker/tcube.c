@@ -1001,18 +1001,15 @@ tcube_budget(struct broker *b)
 	struct tpoint *tp;
 	unsigned n = 0;
 
-	struct bport *p;
-	struct cube *c;
-
-	for (tp = b->tpoints; tp; tp = tp->next) {
-		if (tp->on_port && tp->n)
+	/*
+	 * An XDP dispatcher ends in the cube whose port peers with its
+	 * netdev: the same cost, charged whether or not a port does now,
+	 * so that peering a port with the netdev (graph_check()) is
+	 * checked with it.
+	 */
+	for (tp = b->tpoints; tp; tp = tp->next)
+		if ((tp->on_port || tp_xdp(tp)) && tp->n)
 			n += 2 * tp->n + 2;
-		/* A dispatcher whose end is a port's cube: the same. */
-		else if (tp_xdp(tp) && tp->n &&
-			 (c = topo_netdev_owner(b, tp->target, &p)) &&
-			 c->hook != HOOK_TC)
-			n += 2 * tp->n + 2;
-	}
 	return n;
 }
 
@@ -1230,7 +1227,6 @@ do_attach(struct broker *b, struct cube *c, const char *target,
     const struct cub_val *args, struct cub_val **errv)
 {
 	char cname[CUB_NAME_MAX + 1], pname[CUB_NAME_MAX + 1];
-	struct bport *p;
 	struct cube *c2;
 	unsigned pos;
 	int ifindex, r;
@@ -1295,7 +1291,7 @@ do_attach(struct broker *b, struct cube *c, const char *target,
 		return r;
 	/* The XDP dispatcher's end runs the port's cube: the stack adds
 	 * to the chains through that port as on a cube port. */
-	if (c->hook != HOOK_TC && (c2 = topo_netdev_owner(b, target, &p)) &&
+	if (c->hook != HOOK_TC &&
 	    (r = graph_budget(b, tp_find(b, target) ? 2 : 4, target, errv)))
 		return r;
 place:

@@ -157,6 +157,46 @@ cub_ok tx2 set ingress-action=PASS
 pings_cd 3 || fail "ping failed after the restart: $(tail -2 "$T/ping.out")"
 cub_log "broker kill -9: XDP program ids $ids_before unchanged"
 
+# ---- a reboot: store kept, pins and netdevs gone: rebuilt ----
+cub_ok tx1 set ingress-action=DROP
+topo_before=$(cub show topology -o json | grep -v prog_id)
+kill -TERM "$BROKER_PID"
+wait "$BROKER_PID" 2>/dev/null || true
+BROKER_PID=
+umount "$T/pins"
+for ns in ca cc cd; do ip netns del $ns; done
+NAMESPACES=()
+links_gone veth1 vethc vethd
+netns_host ca veth1 198.18.0.1
+ip addr add 198.18.0.2/24 dev veth1
+static_host_arp ca 198.18.0.1 veth1 198.18.0.2
+netns_hosts XDP_DRV cc:vethc:198.18.2.1 cd:vethd:198.18.2.2
+static_arp cc 198.18.2.1 cd 198.18.2.2
+[ -z "$(xdp_id vethc)$(xdp_id veth1)" ] || fail "the netdevs are not fresh"
+broker_start
+for i in $(seq 1 100); do
+	[ -n "$(xdp_id vethc)" ] && [ "$(xdp_id vethc)" = "$(topo_id vethc)" ] &&
+		[ -n "$(xdp_id vethd)" ] && break
+	sleep 0.1
+done
+[ "$(xdp_id vethc)" = "$(topo_id vethc)" ] || fail "no dispatcher on vethc after the reboot"
+[ "$(xdp_id veth1)" = "$(topo_id veth1)" ] || fail "no dispatcher on veth1 after the reboot"
+[ "$(cub show topology -o json | grep -v prog_id)" = "$topo_before" ] ||
+	fail "topology differs after the reboot:
+$(diff <(echo "$topo_before") <(cub show topology -o json | grep -v prog_id))"
+nopings 2 cc 198.18.2.2 || fail "ping passed after the reboot: tx1's DROP not rebuilt"
+cub_ok tx1 set ingress-action=PASS
+a1=$(ctr tx1 ingress-packets)
+r0=$(port_counter sf1 p1 rx_packets)
+for i in $(seq 1 50); do pings_cd 1 && break; sleep 0.2; done
+pings_cd 5 || fail "ping through tx1, tx2 and sf1 failed after the reboot: $(tail -2 "$T/ping.out")"
+[ $(($(ctr tx1 ingress-packets) - a1)) -ge 5 ] || fail "tx1 does not count after the reboot"
+[ $(($(port_counter sf1 p1 rx_packets) - r0)) -ge 5 ] || fail "sf1 does not count after the reboot"
+pings 2 || fail "ping through th1 failed after the reboot"
+disp=$(xdp_id vethc)
+sfid=$(cub show topology -o json | grep -A6 '"name": "sf1"' | grep -oE '"prog_id": [0-9]+' | grep -oE '[0-9]+$')
+cub_log "reboot: dispatchers rebuilt (vethc $disp), sf1's program $sfid"
+
 # ---- the last detach puts sf1's own program back ----
 cub_ok detach tx1 vethc
 [ "$(xdp_id vethc)" = "$disp" ] || fail "detaching tx1 (tx2 stays) changed vethc's XDP program"
