@@ -455,6 +455,10 @@ int graph_check(struct broker *b, const struct graph_change *ch, unsigned nch,
  */
 int graph_budget(struct broker *b, unsigned extra, const char *target,
     struct cub_val **errv);
+/* The same with b->lock held (topo_attach(): a port peered with a netdev
+ * whose XDP dispatcher will end in its cube). */
+int graph_budget_held(struct broker *b, unsigned extra, const char *target,
+    struct cub_val **errv);
 /*
  * connect|disconnect <cube:port> <cube:port | netdev> (words[0] is the
  * verb): both sides' peers set or cleared through cube_update(); a refusal

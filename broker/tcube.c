@@ -992,6 +992,9 @@ tcube_port_check(struct broker *b, const struct cube *c, const char *port,
 		    hook_name(tp->hook));
 		return -EINVAL;
 	}
+	/* Its end will run c: the stack joins the chains through c. */
+	if (tp->n && !topo_netdev_owner(b, netdev, NULL))
+		return graph_budget_held(b, 2 * tp->n + 2, netdev, errv);
 	return 0;
 }
 
@@ -1001,14 +1004,21 @@ tcube_budget(struct broker *b)
 	struct tpoint *tp;
 	unsigned n = 0;
 
+	struct bport *p;
+	struct cube *c;
+
 	/*
-	 * An XDP dispatcher ends in the cube whose port peers with its
-	 * netdev: the same cost, charged whether or not a port does now,
-	 * so that peering a port with the netdev (graph_check()) is
-	 * checked with it.
+	 * An XDP dispatcher that ends in the cube whose port peers with
+	 * its netdev: the same cost.  One with no such port ends in
+	 * XDP_PASS, on no chain (2n tail calls: 16 fit), so a cube on
+	 * every interface costs the chains nothing; peering a port with
+	 * its netdev is checked then (tcube_port_check()).
 	 */
 	for (tp = b->tpoints; tp; tp = tp->next)
-		if ((tp->on_port || tp_xdp(tp)) && tp->n)
+		if (tp->n && (tp->on_port ||
+				 (tp_xdp(tp) &&
+				     (c = topo_netdev_owner(b, tp->target, &p)) &&
+				     c->hook != HOOK_TC)))
 			n += 2 * tp->n + 2;
 	return n;
 }
@@ -1291,7 +1301,7 @@ do_attach(struct broker *b, struct cube *c, const char *target,
 		return r;
 	/* The XDP dispatcher's end runs the port's cube: the stack adds
 	 * to the chains through that port as on a cube port. */
-	if (c->hook != HOOK_TC &&
+	if (c->hook != HOOK_TC && topo_netdev_owner(b, target, NULL) &&
 	    (r = graph_budget(b, tp_find(b, target) ? 2 : 4, target, errv)))
 		return r;
 place:

@@ -139,6 +139,37 @@ a1=$(ctr tx1 ingress-packets)
 pings_cd 5 || fail "ping failed after sf1:p1 came back: $(tail -2 "$T/ping.out")"
 [ $(($(ctr tx1 ingress-packets) - a1)) -ge 5 ] || fail "tx1 stopped counting after sf1:p1 came back"
 
+# ---- tail-call budget: the dispatcher's hops count in the 33 ----
+# entry -> 15 cubes (2 each) -> end -> sf1 -> its egress: 33 tail calls,
+# the kernel's limit; a 16th cube would make 35 and is refused.
+for i in $(seq 3 15); do
+	cub_ok transparenthelloworld add tx$i type=XDP_DRV
+	cub_ok attach tx$i vethc
+done
+cub_ok transparenthelloworld add tx16 type=XDP_DRV
+before=$(snapshot)
+refused_unchanged "over the kernel's limit of 33" attach tx16 vethc
+a15=$(ctr tx15 ingress-packets)
+r0=$(port_counter sf1 p1 rx_packets)
+pings_cd 5 || fail "ping through 15 stacked cubes and sf1 failed: $(tail -2 "$T/ping.out")"
+[ $(($(ctr tx15 ingress-packets) - a15)) -ge 5 ] || fail "tx15, the last of 15, did not count"
+[ $(($(port_counter sf1 p1 rx_packets) - r0)) -ge 5 ] || fail "sf1 did not count behind 15 cubes"
+# A port peered with a netdev whose 16 cubes end in XDP_PASS (2 x 16
+# tail calls) would make their end run its cube: 35, refused.
+cub_ok sf1 ports p2 set action=drop
+cub_ok sf1 ports del p1
+cub_ok attach tx16 vethc
+before=$(snapshot)
+refused_unchanged "over the kernel's limit of 33" sf1 ports add p1 peer=vethc
+cub_ok tx16 del
+cub_ok sf1 ports add p1 peer=vethc
+cub_ok sf1 ports p1 set action=forward outport=p2
+cub_ok sf1 ports p2 set action=forward outport=p1
+pings_cd 3 || fail "ping through 15 cubes and sf1 failed after its port came back"
+for i in $(seq 3 15); do cub_ok tx$i del; done
+[ "$(xdp_id vethc)" = "$disp" ] || fail "deleting stacked cubes changed vethc's XDP program"
+cub_log "15 XDP cubes in front of sf1 pass pings (33 tail calls); a 16th, or a port behind 16, is refused"
+
 # ---- kill -9 of the broker: every id unchanged ----
 cub_ok tx2 set ingress-action=DROP
 topo_before=$(cub show topology -o json)
