@@ -1675,6 +1675,8 @@ tp_stray(struct broker *b, const char *target)
 		close(tmp.next_fd);
 	if (tmp.progs_fd >= 0)
 		close(tmp.progs_fd);
+	if (tmp.end_fd >= 0)
+		close(tmp.end_fd);
 }
 
 /* The attach point of target, adopted from its pins (or made afresh). */
