@@ -205,11 +205,16 @@ netns_hosts XDP_DRV cc:vethc:198.18.2.1 cd:vethd:198.18.2.2
 static_arp cc 198.18.2.1 cd 198.18.2.2
 [ -z "$(xdp_id vethc)$(xdp_id veth1)" ] || fail "the netdevs are not fresh"
 broker_start
-for i in $(seq 1 100); do
-	[ -n "$(xdp_id vethc)" ] && [ "$(xdp_id vethc)" = "$(topo_id vethc)" ] &&
+# Each cube's program comes when its worker loads it (generous: loaded
+# machine); until then its slot steps over it.
+for i in $(seq 1 300); do
+	! cub show topology -o json | grep -q '"prog_id": 0' &&
+		[ -n "$(xdp_id vethc)" ] && [ "$(xdp_id vethc)" = "$(topo_id vethc)" ] &&
 		[ -n "$(xdp_id vethd)" ] && break
 	sleep 0.1
 done
+! cub show topology -o json | grep -q '"prog_id": 0' ||
+	fail "cubes not loaded 30 s after the reboot: $(cub show topology -o json | grep -B5 '"prog_id": 0')"
 [ "$(xdp_id vethc)" = "$(topo_id vethc)" ] || fail "no dispatcher on vethc after the reboot"
 [ "$(xdp_id veth1)" = "$(topo_id veth1)" ] || fail "no dispatcher on veth1 after the reboot"
 [ "$(cub show topology -o json | grep -v prog_id)" = "$topo_before" ] ||
