@@ -27,14 +27,20 @@ netns_hosts XDP_DRV cc:vethc:198.18.2.1 cd:vethd:198.18.2.2
 static_arp cc 198.18.2.1 cd 198.18.2.2
 broker_start
 
-pings() { # N: N pings from ca to this namespace (veth1), all answered?
-	ip netns exec ca ping -c "$1" -i 0.05 -W 10 198.18.0.2 >"$T/ping.out" 2>&1 &&
-		grep -q " 0% packet loss" "$T/ping.out"
+# A loaded machine (load average 28 seen) loses the odd ping with no
+# cube at all: a path that must pass gets three tries of N pings, each
+# all answered; counters are checked for at least N.
+ping_ok() { # NS ADDR N
+	local try
+	for try in 1 2 3; do
+		ip netns exec "$1" ping -c "$3" -i 0.05 -W 10 "$2" >"$T/ping.out" 2>&1 &&
+			grep -q " 0% packet loss" "$T/ping.out" && return 0
+		cub_log "try $try of $3 pings to $2: $(tail -2 "$T/ping.out" | head -1)"
+	done
+	return 1
 }
-pings_cd() { # N: N pings from cc to cd through sf1, all answered?
-	ip netns exec cc ping -c "$1" -i 0.05 -W 10 198.18.2.2 >"$T/ping.out" 2>&1 &&
-		grep -q " 0% packet loss" "$T/ping.out"
-}
+pings() { ping_ok ca 198.18.0.2 "$1"; }    # ca -> veth1 (this namespace)
+pings_cd() { ping_ok cc 198.18.2.2 "$1"; } # cc -> cd through sf1
 nopings() { # N [NS ADDR]: N pings, none answered (-W 1: they are dropped)
 	! ip netns exec "${2:-ca}" ping -c "$1" -i 0.05 -W 1 "${3:-198.18.0.2}" >/dev/null 2>&1
 }
@@ -224,7 +230,6 @@ nopings 2 cc 198.18.2.2 || fail "ping passed after the reboot: tx1's DROP not re
 cub_ok tx1 set ingress-action=PASS
 a1=$(ctr tx1 ingress-packets)
 r0=$(port_counter sf1 p1 rx_packets)
-for i in $(seq 1 50); do pings_cd 1 && break; sleep 0.2; done
 pings_cd 5 || fail "ping through tx1, tx2 and sf1 failed after the reboot: $(tail -2 "$T/ping.out")"
 [ $(($(ctr tx1 ingress-packets) - a1)) -ge 5 ] || fail "tx1 does not count after the reboot"
 [ $(($(port_counter sf1 p1 rx_packets) - r0)) -ge 5 ] || fail "sf1 does not count after the reboot"
