@@ -455,6 +455,10 @@ int graph_check(struct broker *b, const struct graph_change *ch, unsigned nch,
  */
 int graph_budget(struct broker *b, unsigned extra, const char *target,
     struct cub_val **errv);
+/* The same with b->lock held (topo_attach(): a port peered with a netdev
+ * whose XDP dispatcher will end in its cube). */
+int graph_budget_held(struct broker *b, unsigned extra, const char *target,
+    struct cub_val **errv);
 /*
  * connect|disconnect <cube:port> <cube:port | netdev> (words[0] is the
  * verb): both sides' peers set or cleared through cube_update(); a refusal
@@ -547,13 +551,23 @@ void tcube_refresh(struct broker *b, struct cube *c);
 void tcube_restore(struct broker *b);
 /* The ingress entry (borrowed fd) of the stack on c:port, -1 if none. */
 int tcube_port_entry(struct broker *b, const struct cube *c, const char *port);
-/* Is id the ingress entry of a stack on one of c's ports? */
+/* Is id the ingress entry of a stack on one of c's ports, or the XDP
+ * dispatcher of a netdev one of its ports peers with? */
 bool tcube_prog_ours(struct broker *b, const struct cube *c, uint32_t id);
+/* The XDP dispatcher (borrowed fd) on netdev, -1 if it has none. */
+int tcube_xdp_entry(struct broker *b, const char *netdev);
+/* Make the end of netdev's XDP dispatcher run prog_fd (-1: XDP_PASS). */
+void tcube_xdp_end(struct broker *b, const char *netdev, int prog_fd);
+/* May c's port peer with netdev, given the stack there?  0, or -errno
+ * and *errv (a TC stack, a TC cube on an XDP stack, another XDP mode). */
+int tcube_port_check(struct broker *b, const struct cube *c, const char *port,
+    const char *netdev, struct cub_val **errv);
 /* b->lock held: c's port (NULL: every port) is going; its stacks are
  * detached.  How many cubes were. */
 int tcube_port_gone(struct broker *b, struct cube *c, const char *port);
-/* Tail calls the stacks on cube ports add to a chain, at most
- * (graph.c's budget): 2n + 2 for a stack of n. */
+/* Tail calls the stacks on cube ports (and the XDP dispatchers that end
+ * in a port's cube) add to a chain, at most (graph.c's budget): 2n + 2
+ * for a stack of n. */
 unsigned tcube_budget(struct broker *b);
 /* State lock, at start: adopt the pinned stacks the records name. */
 void tcube_prepare(struct broker *b, const struct cub_val *records);

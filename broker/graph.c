@@ -152,8 +152,26 @@ graph_check(struct broker *b, const struct graph_change *ch, unsigned nch,
 	return r == -ENOMEM ? r : r ? -EINVAL : 0;
 }
 
+static int
+budget(struct broker *b, unsigned extra, const char *target, bool held,
+    struct cub_val **errv);
+
 int
 graph_budget(struct broker *b, unsigned extra, const char *target,
+    struct cub_val **errv)
+{
+	return budget(b, extra, target, false, errv);
+}
+
+int
+graph_budget_held(struct broker *b, unsigned extra, const char *target,
+    struct cub_val **errv)
+{
+	return budget(b, extra, target, true, errv);
+}
+
+static int
+budget(struct broker *b, unsigned extra, const char *target, bool held,
     struct cub_val **errv)
 {
 	struct graph_result *res = calloc(1, sizeof(*res));
@@ -163,7 +181,8 @@ graph_budget(struct broker *b, unsigned extra, const char *target,
 	struct cube *c;
 	int r;
 
-	pthread_mutex_lock(&b->lock);
+	if (!held)
+		pthread_mutex_lock(&b->lock);
 	for (c = b->cubes; c; c = c->next)
 		n++;
 	gc = res ? calloc(n + 1, sizeof(*gc)) : NULL;
@@ -173,7 +192,8 @@ graph_budget(struct broker *b, unsigned extra, const char *target,
 	}
 	r = gc ? graph_walk(gc, i, res) : -ENOMEM;
 	stacks = tcube_budget(b);
-	pthread_mutex_unlock(&b->lock);
+	if (!held)
+		pthread_mutex_unlock(&b->lock);
 	free(gc);
 	if (r == -ENOMEM) {
 		free(res);

@@ -17,6 +17,16 @@
  * (a name no cube can have), and stored in the cubes' records, so a
  * broker restart adopts them and a reboot rebuilds them.
  *
+ * An XDP cube (XDP_DRV or XDP_SKB) attaches to a netdev's XDP ingress:
+ * the point's object is then bpf/tstack_xdp.bpf.c, the broker's
+ * per-netdev XDP dispatcher, whose entry is the netdev's XDP program.
+ * Its end runs the program of the standard XDP cube whose port peers
+ * with the netdev (slot CUB_TSTACK_END, written here and by topology.c's
+ * calls of tcube_xdp_end()), or passes the packet to the kernel's stack.
+ * The netdev's XDP program changes only with XDP_FLAGS_REPLACE: the
+ * port's cube's program to the dispatcher at the first attach, back at
+ * the last detach.
+ *
  * Locks: the state lock is held by every caller; b->lock is taken here
  * around what touches the cubes' objects (a worker-call thread may
  * replace one), or held by the caller where the prototype says so.
@@ -39,6 +49,7 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <linux/if_link.h>
 
 #include "broker.h"
 #include "cube_shared.h"
@@ -46,6 +57,7 @@
 #include "egress.h"
 #include "log.h"
 #include "tstack.skel.h"
+#include "tstack_xdp.skel.h"
 
 /* tc handle of the stack programs: next to the cubes' 0xc0be, prio 1. */
 #define TSTACK_TC_HANDLE 0xc0bf
@@ -68,6 +80,7 @@ struct tpoint {
 	unsigned n;
 	int in_fd, eg_fd, next_fd, progs_fd, end_fd; /* -1 when none */
 	uint32_t in_id, eg_id;
+	enum hook hook; /* HOOK_TC, or the XDP mode of a netdev's dispatcher */
 	bool qdisc; /* the broker created the clsact qdisc */
 	struct tpoint *next;
 };
@@ -81,6 +94,74 @@ prog_id(int fd)
 	if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len))
 		return 0;
 	return info.id;
+}
+
+static uint32_t
+prog_type(int fd)
+{
+	struct bpf_prog_info info = {0};
+	__u32 len = sizeof(info);
+
+	if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len))
+		return BPF_PROG_TYPE_UNSPEC;
+	return info.type;
+}
+
+static bool
+tp_xdp(const struct tpoint *tp)
+{
+	return tp->hook != HOOK_TC;
+}
+
+static uint32_t
+xdp_mode_flag(enum hook h)
+{
+	return h == HOOK_XDP_SKB ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
+}
+
+/* The XDP mode in which program id runs on ifindex (default DRV). */
+static enum hook
+xdp_mode_of(int ifindex, uint32_t id)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+
+	if (ifindex && id && !bpf_xdp_query(ifindex, 0, &q) &&
+	    q.skb_prog_id == id)
+		return HOOK_XDP_SKB;
+	return HOOK_XDP_DRV;
+}
+
+/*
+ * The standard cube whose port peers with netdev tp runs on and whose
+ * program the dispatcher's end runs: an XDP cube in tp's mode with its
+ * program loaded and the port attached; NULL when none.
+ */
+static struct cube *
+xdp_owner(struct broker *b, const struct tpoint *tp)
+{
+	struct bport *p = NULL;
+	struct cube *c;
+
+	if (!tp_xdp(tp) || tp->on_port)
+		return NULL;
+	c = topo_netdev_owner(b, tp->target, &p);
+	if (!c || c->hook != tp->hook || !c->obj || !p || !p->ifindex ||
+	    p->cube_peer)
+		return NULL;
+	return c;
+}
+
+/* The dispatcher's end: the port's cube's program, or none (XDP_PASS). */
+static void
+tp_xdp_end(struct tpoint *tp, int prog_fd)
+{
+	uint32_t slot = CUB_TSTACK_END;
+
+	if (prog_fd >= 0
+		? bpf_map_update_elem(tp->progs_fd, &slot, &prog_fd, 0)
+		: bpf_map_delete_elem(tp->progs_fd, &slot) && errno != ENOENT)
+		log_errno(-errno, "netdev '%s': the XDP dispatcher's end",
+		    tp->target);
 }
 
 static int
@@ -187,14 +268,104 @@ tc_slot_id(int ifindex, bool egress)
 	return q.prog_id ? q.prog_id : UINT32_MAX;
 }
 
+/* Is program id a dispatcher (tstack_xdp_ingress) left by a broker? */
+static bool
+stale_dispatcher(uint32_t id)
+{
+	struct bpf_prog_info info = {0};
+	__u32 len = sizeof(info);
+	int fd = bpf_prog_get_fd_by_id(id);
+	bool stale;
+
+	if (fd < 0)
+		return false;
+	stale = !bpf_obj_get_info_by_fd(fd, &info, &len) &&
+		info.type == BPF_PROG_TYPE_XDP &&
+		!strncmp(info.name, "tstack_xdp_ingress", sizeof(info.name) - 1);
+	close(fd);
+	return stale;
+}
+
+/*
+ * Make the dispatcher tp's netdev's XDP program, replacing (with
+ * XDP_FLAGS_REPLACE: no window) the program of the port's cube or a
+ * dispatcher a broker left (pins gone), never anything else.
+ */
+static int
+tp_hook_xdp(struct broker *b, struct tpoint *tp, const char **step)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	LIBBPF_OPTS(bpf_xdp_attach_opts, opts, .old_prog_fd = -1);
+	uint32_t flags = xdp_mode_flag(tp->hook), cur, other;
+	struct cube *owner = xdp_owner(b, tp);
+	int r, fd = -1;
+
+	*step = "query the netdev's XDP programs";
+	if ((r = bpf_xdp_query(tp->ifindex, 0, &q)))
+		return r;
+	cur = tp->hook == HOOK_XDP_SKB ? q.skb_prog_id : q.drv_prog_id;
+	other = tp->hook == HOOK_XDP_SKB ? q.drv_prog_id : q.skb_prog_id;
+	if (cur == tp->in_id)
+		return 0;
+	*step = "attach the dispatcher to XDP";
+	if (other || q.hw_prog_id)
+		return -EEXIST;
+	if (!cur)
+		return bpf_xdp_attach(tp->ifindex, tp->in_fd,
+		    flags | XDP_FLAGS_UPDATE_IF_NOEXIST, NULL);
+	if (owner && cur == owner->obj->prog_id)
+		fd = fcntl(owner->obj->prog_fd, F_DUPFD_CLOEXEC, 3);
+	else if (stale_dispatcher(cur))
+		fd = bpf_prog_get_fd_by_id(cur);
+	else
+		return -EEXIST; /* someone else's: refused, not replaced */
+	if (fd < 0)
+		return -errno;
+	opts.old_prog_fd = fd;
+	r = bpf_xdp_attach(tp->ifindex, tp->in_fd, flags | XDP_FLAGS_REPLACE,
+	    &opts);
+	close(fd);
+	return r;
+}
+
+/*
+ * Take the dispatcher off tp's netdev (if it is still there): the port's
+ * cube's own program goes back in its place, or the slot is emptied.
+ */
+static void
+tp_unhook_xdp(struct broker *b, struct tpoint *tp)
+{
+	LIBBPF_OPTS(bpf_xdp_attach_opts, opts, .old_prog_fd = tp->in_fd);
+	uint32_t flags = xdp_mode_flag(tp->hook) | XDP_FLAGS_REPLACE;
+	struct cube *owner = xdp_owner(b, tp);
+	int r;
+
+	if (!tp->ifindex || tp->in_fd < 0)
+		return;
+	if (owner)
+		r = bpf_xdp_attach(
+		    tp->ifindex, owner->obj->prog_fd, flags, &opts);
+	else
+		r = bpf_xdp_detach(tp->ifindex, flags, &opts);
+	if (r && r != -EEXIST)
+		log_errno(r, "netdev '%s': taking the XDP dispatcher off",
+		    tp->target);
+	else if (owner)
+		log_info("netdev '%s': XDP program of cube '%s' back in place",
+		    tp->target, owner->name);
+}
+
 /* Put tp's programs on its netdev where they are not (fresh or lost). */
 static int
-tp_hook(struct tpoint *tp, const char **step)
+tp_hook(struct broker *b, struct tpoint *tp, const char **step)
 {
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = tp->ifindex,
 	    .attach_point = BPF_TC_INGRESS);
 	uint32_t cur;
 	int r, dir;
+
+	if (tp_xdp(tp))
+		return tp_hook_xdp(b, tp, step);
 
 	*step = "create the clsact qdisc";
 	r = bpf_tc_hook_create(&hook);
@@ -222,13 +393,17 @@ tp_hook(struct tpoint *tp, const char **step)
 
 /* Remove tp's programs from its netdev, and the qdisc if it was ours. */
 static void
-tp_unhook(struct tpoint *tp)
+tp_unhook(struct broker *b, struct tpoint *tp)
 {
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = tp->ifindex);
 	int dir;
 
 	if (!tp->ifindex)
 		return;
+	if (tp_xdp(tp)) {
+		tp_unhook_xdp(b, tp);
+		return;
+	}
 	for (dir = 0; dir < 2; dir++) {
 		LIBBPF_OPTS(bpf_tc_opts, o, .handle = TSTACK_TC_HANDLE,
 		    .priority = TSTACK_TC_PRIO);
@@ -258,38 +433,34 @@ tp_adopt(struct broker *b, struct tpoint *tp)
 		if (tp_path(b, path, sizeof(path), tp->target, tp_leaves[i]))
 			return -ENAMETOOLONG;
 		*fds[i] = bpf_obj_get(path);
-		if (*fds[i] < 0)
+		if (*fds[i] < 0 && !(i == 1 && errno == ENOENT && tp_xdp(tp)))
 			return -errno;
+		/* An XDP dispatcher has no egress program. */
+		if (i == 0 && prog_type(tp->in_fd) == BPF_PROG_TYPE_XDP &&
+		    !tp_xdp(tp))
+			tp->hook = xdp_mode_of(tp->ifindex, prog_id(tp->in_fd));
 	}
 	tp->in_id = prog_id(tp->in_fd);
 	tp->eg_id = prog_id(tp->eg_fd);
-	return tp->in_id && tp->eg_id ? 0 : -ENOENT;
+	if ((prog_type(tp->in_fd) == BPF_PROG_TYPE_XDP) != tp_xdp(tp))
+		return -ENOENT; /* pinned for the other hook: rebuilt */
+	return tp->in_id && (tp->eg_id || tp_xdp(tp)) ? 0 : -ENOENT;
 }
 
-/* Load a fresh stack object for tp and pin it. */
+/* Keep a copy of the stack object's fds src (-1: none) in tp, pinned. */
 static int
-tp_load(struct broker *b, struct tpoint *tp, const char **step)
+tp_pin(struct broker *b, struct tpoint *tp, const int src[TP_FDS],
+    const char **step)
 {
 	char path[PATH_MAX];
-	struct tstack *skel;
-	int *fds[TP_FDS], src[TP_FDS];
+	int *fds[TP_FDS];
 	unsigned i;
 	int r = 0;
 
-	*step = "load the stack programs";
-	skel = tstack__open();
-	if (!skel)
-		return -errno;
-	skel->rodata->tstack_end_drop = tp->on_port;
-	if ((r = tstack__load(skel)))
-		goto out;
-	src[0] = bpf_program__fd(skel->progs.tstack_ingress);
-	src[1] = bpf_program__fd(skel->progs.tstack_egress);
-	src[2] = bpf_program__fd(skel->progs.tstack_next);
-	src[3] = bpf_map__fd(skel->maps.tstack_progs);
-	src[4] = bpf_program__fd(skel->progs.tstack_end);
 	tp_fds(tp, fds);
 	for (i = 0; i < TP_FDS; i++) {
+		if (src[i] < 0)
+			continue;
 		*fds[i] = fcntl(src[i], F_DUPFD_CLOEXEC, 3);
 		if (*fds[i] < 0) {
 			r = -errno;
@@ -307,13 +478,61 @@ tp_load(struct broker *b, struct tpoint *tp, const char **step)
 	for (i = 0; i < TP_FDS; i++) {
 		tp_path(b, path, sizeof(path), tp->target, tp_leaves[i]);
 		unlink(path);
-		if (bpf_obj_pin(*fds[i], path)) {
+		if (*fds[i] >= 0 && bpf_obj_pin(*fds[i], path)) {
 			r = -errno;
 			goto out;
 		}
 	}
 	tp->in_id = prog_id(tp->in_fd);
 	tp->eg_id = prog_id(tp->eg_fd);
+out:
+	return r;
+}
+
+/* The XDP dispatcher's object (tstack_xdp.bpf.c): no egress program. */
+static int
+tp_load_xdp(struct broker *b, struct tpoint *tp, const char **step)
+{
+	struct tstack_xdp *skel = tstack_xdp__open();
+	int src[TP_FDS], r;
+
+	if (!skel)
+		return -errno;
+	if (!(r = tstack_xdp__load(skel))) {
+		src[0] = bpf_program__fd(skel->progs.tstack_xdp_ingress);
+		src[1] = -1;
+		src[2] = bpf_program__fd(skel->progs.tstack_xdp_next);
+		src[3] = bpf_map__fd(skel->maps.tstack_progs);
+		src[4] = bpf_program__fd(skel->progs.tstack_xdp_end);
+		r = tp_pin(b, tp, src, step);
+	}
+	tstack_xdp__destroy(skel);
+	return r;
+}
+
+/* Load a fresh stack object for tp and pin it. */
+static int
+tp_load(struct broker *b, struct tpoint *tp, const char **step)
+{
+	struct tstack *skel;
+	int src[TP_FDS];
+	int r = 0;
+
+	*step = "load the stack programs";
+	if (tp_xdp(tp))
+		return tp_load_xdp(b, tp, step);
+	skel = tstack__open();
+	if (!skel)
+		return -errno;
+	skel->rodata->tstack_end_drop = tp->on_port;
+	if ((r = tstack__load(skel)))
+		goto out;
+	src[0] = bpf_program__fd(skel->progs.tstack_ingress);
+	src[1] = bpf_program__fd(skel->progs.tstack_egress);
+	src[2] = bpf_program__fd(skel->progs.tstack_next);
+	src[3] = bpf_map__fd(skel->maps.tstack_progs);
+	src[4] = bpf_program__fd(skel->progs.tstack_end);
+	r = tp_pin(b, tp, src, step);
 out:
 	tstack__destroy(skel);
 	return r;
@@ -367,7 +586,8 @@ tp_write(struct tpoint *tp, struct cube *const *old, unsigned n,
 	unsigned i, j;
 	int dir, fd, r = 0;
 
-	for (dir = 0; dir < 2; dir++) {
+	/* An XDP dispatcher has ingress only. */
+	for (dir = 0; dir < (tp_xdp(tp) ? 1 : 2); dir++) {
 		for (i = 0; i < mm; i++) {
 			j = mm > nn ? mm - 1 - i : i;
 			c = slot_at(new, m, dir, j);
@@ -417,9 +637,12 @@ tcube_refresh(struct broker *b, struct cube *c)
 	unsigned i;
 
 	/* The stacks on its ports: their ends are its program. */
-	for (x = b->tpoints; x; x = x->next)
+	for (x = b->tpoints; x; x = x->next) {
 		if (x->on_port && !strcmp(x->cname, c->name) && x->n)
 			tp_wire_port(b, x);
+		else if (!x->dropping && xdp_owner(b, x) == c)
+			tp_xdp_end(x, c->obj->prog_fd);
+	}
 	if (!c->svc->transparent && !tp)
 		return;
 	if (!tp) {
@@ -441,8 +664,8 @@ tcube_refresh(struct broker *b, struct cube *c)
 
 /* Make a new attach point on netdev target (not listed yet). */
 static struct tpoint *
-tp_new(struct broker *b, const char *target, int ifindex, bool adopt,
-    struct cub_val **errv)
+tp_new(struct broker *b, const char *target, int ifindex, enum hook hook,
+    bool adopt, struct cub_val **errv)
 {
 	struct tpoint *tp = calloc(1, sizeof(*tp));
 	const char *step = "adopt";
@@ -458,12 +681,14 @@ tp_new(struct broker *b, const char *target, int ifindex, bool adopt,
 	tp->port_index = -1;
 	tp->final_fd = -1;
 	tp->ifindex = ifindex;
+	tp->hook = tp->on_port ? HOOK_TC : hook;
 	tp->in_fd = tp->eg_fd = tp->next_fd = tp->progs_fd = tp->end_fd = -1;
 	if (!adopt || tp_adopt(b, tp)) {
 		tp_close(tp);
+		tp->hook = tp->on_port ? HOOK_TC : hook;
 		/* Someone else's filter at our handle is refused, not
 		 * replaced. */
-		for (dir = 0; ifindex && dir < 2; dir++)
+		for (dir = 0; ifindex && !tp_xdp(tp) && dir < 2; dir++)
 			if ((cur = tc_slot_id(ifindex, dir))) {
 				*errv = cub_err_val(CUB_E_BUSY,
 				    "netdev '%s' already has a tc %s filter at "
@@ -476,12 +701,14 @@ tp_new(struct broker *b, const char *target, int ifindex, bool adopt,
 			}
 		r = tp_load(b, tp, &step);
 	}
-	if (!r && ifindex)
-		r = tp_hook(tp, &step);
+	/* A fresh dispatcher goes on the netdev once its stack is written
+	 * (stack_insert()): the port's cube's program until then. */
+	if (!r && ifindex && (adopt || !tp_xdp(tp)))
+		r = tp_hook(b, tp, &step);
 	if (r) {
 		*errv = cub_err_val(r == -EEXIST ? CUB_E_BUSY : CUB_E_KERNEL,
 		    "attach point '%s': %s: %s", target, step, strerror(-r));
-		tp_unhook(tp);
+		tp_unhook(b, tp);
 		tp_unpin(b, target);
 		return tp_free(tp);
 	}
@@ -612,7 +839,7 @@ tp_drop(struct broker *b, struct tpoint *tp)
 			*pp = tp->next;
 			break;
 		}
-	tp_unhook(tp);
+	tp_unhook(b, tp);
 	tp_unpin(b, tp->target);
 	log_info("attach point '%s': last cube detached, stack removed",
 	    tp->target);
@@ -703,11 +930,72 @@ tcube_prog_ours(struct broker *b, const struct cube *c, uint32_t id)
 {
 	struct tpoint *tp;
 
-	for (tp = b->tpoints; tp; tp = tp->next)
+	struct bport *p;
+
+	for (tp = b->tpoints; tp; tp = tp->next) {
 		if (tp->on_port && id && tp->in_id == id &&
 		    !strcmp(tp->cname, c->name))
 			return true;
+		for (p = c->ports; tp_xdp(tp) && id && tp->in_id == id && p;
+		     p = p->next)
+			if (!p->cube_peer && !strcmp(p->peer, tp->target))
+				return true;
+	}
 	return false;
+}
+
+int
+tcube_xdp_entry(struct broker *b, const char *netdev)
+{
+	struct tpoint *tp = tp_find(b, netdev);
+
+	return tp && tp_xdp(tp) && !tp->dropping ? tp->in_fd : -1;
+}
+
+void
+tcube_xdp_end(struct broker *b, const char *netdev, int prog_fd)
+{
+	struct tpoint *tp = tp_find(b, netdev);
+
+	if (tp && tp_xdp(tp) && !tp->dropping)
+		tp_xdp_end(tp, prog_fd);
+}
+
+int
+tcube_port_check(struct broker *b, const struct cube *c, const char *port,
+    const char *netdev, struct cub_val **errv)
+{
+	struct tpoint *tp = tp_find(b, netdev);
+
+	if (!tp)
+		return 0;
+	if (!tp_xdp(tp)) {
+		*errv = cub_err_val(CUB_E_BUSY,
+		    "cube '%s' port '%s': netdev '%s' has transparent cubes "
+		    "attached (cubicle show topology); detach them first",
+		    c->name, port, netdev);
+		return -EBUSY;
+	}
+	if (c->hook == HOOK_TC) {
+		*errv = cub_err_val(CUB_E_INVAL,
+		    "cube '%s' port '%s': cube '%s' is TC and the stack on "
+		    "'%s' is XDP (%s): incompatible hooks; detach the "
+		    "transparent cubes first",
+		    c->name, port, c->name, netdev, hook_name(tp->hook));
+		return -EINVAL;
+	}
+	if (c->hook != tp->hook) {
+		*errv = cub_err_val(CUB_E_INVAL,
+		    "cube '%s' port '%s': cube '%s' is %s but the XDP stack on "
+		    "'%s' runs in %s mode: one XDP mode per netdev",
+		    c->name, port, c->name, hook_name(c->hook), netdev,
+		    hook_name(tp->hook));
+		return -EINVAL;
+	}
+	/* Its end will run c: the stack joins the chains through c. */
+	if (tp->n && !topo_netdev_owner(b, netdev, NULL))
+		return graph_budget_held(b, 2 * tp->n + 2, netdev, errv);
+	return 0;
 }
 
 unsigned
@@ -716,8 +1004,21 @@ tcube_budget(struct broker *b)
 	struct tpoint *tp;
 	unsigned n = 0;
 
+	struct bport *p;
+	struct cube *c;
+
+	/*
+	 * An XDP dispatcher that ends in the cube whose port peers with
+	 * its netdev: the same cost.  One with no such port ends in
+	 * XDP_PASS, on no chain (2n tail calls: 16 fit), so a cube on
+	 * every interface costs the chains nothing; peering a port with
+	 * its netdev is checked then (tcube_port_check()).
+	 */
 	for (tp = b->tpoints; tp; tp = tp->next)
-		if (tp->on_port && tp->n)
+		if (tp->n && (tp->on_port ||
+				 (tp_xdp(tp) &&
+				     (c = topo_netdev_owner(b, tp->target, &p)) &&
+				     c->hook != HOOK_TC)))
 			n += 2 * tp->n + 2;
 	return n;
 }
@@ -794,6 +1095,37 @@ position(struct tpoint *tp, const char *target, const struct cub_val *args,
 	return 0;
 }
 
+/* A fresh dispatcher, its stack written: the netdev's XDP program now. */
+static int
+tp_xdp_start(struct broker *b, struct tpoint *tp, struct cub_val **errv)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	struct cube *owner = xdp_owner(b, tp);
+	const char *step = "";
+	uint32_t id;
+	int r;
+
+	tp_xdp_end(tp, owner ? owner->obj->prog_fd : -1);
+	if (!(r = tp_hook(b, tp, &step)))
+		return 0;
+	if (r == -EEXIST && !bpf_xdp_query(tp->ifindex, 0, &q)) {
+		id = q.drv_prog_id ? q.drv_prog_id
+		     : q.skb_prog_id ? q.skb_prog_id : q.hw_prog_id;
+		*errv = cub_err_val(CUB_E_BUSY,
+		    "netdev '%s' already has an XDP program (id %u%s) that "
+		    "Cubicle did not attach; remove it first",
+		    tp->target, id,
+		    q.drv_prog_id && tp->hook == HOOK_XDP_SKB ? ", XDP_DRV"
+		    : q.skb_prog_id && tp->hook == HOOK_XDP_DRV ? ", XDP_SKB"
+								: "");
+	} else {
+		*errv = cub_err_val(CUB_E_KERNEL, "attach point '%s': %s: %s",
+		    tp->target, step, strerror(-r));
+	}
+	tp->ifindex = 0; /* never hooked: nothing to take off */
+	return r;
+}
+
 /* Insert c at pos of the stack of target (created if need be). */
 static int
 stack_insert(struct broker *b, struct cube *c, const char *target,
@@ -805,7 +1137,7 @@ stack_insert(struct broker *b, struct cube *c, const char *target,
 	unsigned n;
 	int r;
 
-	if (!tp && !(tp = tp_new(b, target, ifindex, false, errv)))
+	if (!tp && !(tp = tp_new(b, target, ifindex, c->hook, false, errv)))
 		return -EIO;
 	n = tp->n;
 	memcpy(old, tp->stack, sizeof(old));
@@ -826,6 +1158,77 @@ stack_insert(struct broker *b, struct cube *c, const char *target,
 	}
 	if (fresh && tp->on_port)
 		tp_wire_port(b, tp);
+	if (fresh && tp_xdp(tp) && (r = tp_xdp_start(b, tp, errv))) {
+		stack_remove(b, c);
+		return r;
+	}
+	return 0;
+}
+
+/* Hook words for a message: "TC", or "XDP (XDP_DRV)". */
+static const char *
+hook_kind(enum hook h)
+{
+	return h == HOOK_TC ? "TC" : "XDP";
+}
+
+/*
+ * May transparent cube c attach to netdev target?  A TC cube: not if a
+ * cube port peers with it (one tc program per direction: attach to the
+ * port) or an XDP stack is there.  An XDP cube: the netdev's XDP
+ * dispatcher runs in one mode, the one of the cubes already in its stack
+ * and of the standard cube whose port peers with the netdev.
+ */
+static int
+netdev_hooks_ok(struct broker *b, struct cube *c, const char *target,
+    struct cub_val **errv)
+{
+	struct tpoint *tp = tp_find(b, target);
+	struct bport *p = NULL;
+	struct cube *c2 = topo_netdev_owner(b, target, &p);
+
+	if (tp && (tp->hook == HOOK_TC) != (c->hook == HOOK_TC)) {
+		*errv = cub_err_val(CUB_E_INVAL,
+		    "cube '%s' (%s) and the %s stack on '%s' (%s) have "
+		    "incompatible hooks: a TC and an XDP cube cannot share "
+		    "an attach point",
+		    c->name, hook_name(c->hook), hook_kind(tp->hook), target,
+		    tp->n ? tp->stack[0]->name : "?");
+		return -EINVAL;
+	}
+	if (tp && tp->hook != c->hook) {
+		*errv = cub_err_val(CUB_E_INVAL,
+		    "cube '%s' is %s but the XDP stack on '%s' runs in %s "
+		    "mode: one XDP mode per netdev (create it with type=%s)",
+		    c->name, hook_name(c->hook), target, hook_name(tp->hook),
+		    hook_name(tp->hook));
+		return -EINVAL;
+	}
+	if (c2 && c->hook == HOOK_TC) {
+		*errv = cub_err_val(CUB_E_BUSY,
+		    "attach: netdev '%s' is the peer of cube '%s' port '%s'; "
+		    "attach to the port (%s:%s) instead",
+		    target, c2->name, p->name, c2->name, p->name);
+		return -EBUSY;
+	}
+	if (c2 && c2->hook == HOOK_TC) {
+		*errv = cub_err_val(CUB_E_INVAL,
+		    "cube '%s' (%s) and cube '%s' (%s), whose port '%s' peers "
+		    "with '%s', have incompatible hooks: a TC and an XDP cube "
+		    "cannot share an attach point",
+		    c->name, hook_name(c->hook), c2->name, hook_name(c2->hook),
+		    p->name, target);
+		return -EINVAL;
+	}
+	if (c2 && c2->hook != c->hook) {
+		*errv = cub_err_val(CUB_E_INVAL,
+		    "cube '%s' is %s but cube '%s', whose port '%s' peers with "
+		    "'%s', is %s: the XDP dispatcher runs in one mode (create "
+		    "it with type=%s)",
+		    c->name, hook_name(c->hook), c2->name, p->name, target,
+		    hook_name(c2->hook), hook_name(c2->hook));
+		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -834,7 +1237,6 @@ do_attach(struct broker *b, struct cube *c, const char *target,
     const struct cub_val *args, struct cub_val **errv)
 {
 	char cname[CUB_NAME_MAX + 1], pname[CUB_NAME_MAX + 1];
-	struct bport *p;
 	struct cube *c2;
 	unsigned pos;
 	int ifindex, r;
@@ -873,8 +1275,9 @@ do_attach(struct broker *b, struct cube *c, const char *target,
 		}
 		if (c->hook != HOOK_TC) {
 			*errv = cub_err_val(CUB_E_INVAL,
-			    "cube '%s' is %s: transparent cubes run on TC "
-			    "only for now (create it with type=TC)",
+			    "cube '%s' is %s: an XDP transparent cube "
+			    "attaches to a netdev, not to a cube port, for "
+			    "now (attach it to the port's netdev)",
 			    c->name, hook_name(c->hook));
 			return -EOPNOTSUPP;
 		}
@@ -894,20 +1297,13 @@ do_attach(struct broker *b, struct cube *c, const char *target,
 		    "attach: netdev '%s' does not exist", target);
 		return -ENODEV;
 	}
-	if (c->hook != HOOK_TC) {
-		*errv = cub_err_val(CUB_E_INVAL,
-		    "cube '%s' is %s: transparent cubes run on TC only for "
-		    "now (create it with type=TC)",
-		    c->name, hook_name(c->hook));
-		return -EOPNOTSUPP;
-	}
-	if ((c2 = topo_netdev_owner(b, target, &p))) {
-		*errv = cub_err_val(CUB_E_BUSY,
-		    "attach: netdev '%s' is the peer of cube '%s' port '%s'; "
-		    "attach to the port (%s:%s) instead",
-		    target, c2->name, p->name, c2->name, p->name);
-		return -EBUSY;
-	}
+	if ((r = netdev_hooks_ok(b, c, target, errv)))
+		return r;
+	/* The XDP dispatcher's end runs the port's cube: the stack adds
+	 * to the chains through that port as on a cube port. */
+	if (c->hook != HOOK_TC && topo_netdev_owner(b, target, NULL) &&
+	    (r = graph_budget(b, tp_find(b, target) ? 2 : 4, target, errv)))
+		return r;
 place:
 	if ((r = position(tp_find(b, target), target, args, &pos, errv)))
 		return r;
@@ -1130,6 +1526,16 @@ tp_val(const struct tpoint *tp)
 		cub_val__push(eg, cub_val__str(at(tp->stack, tp->n, 1, i)->name));
 	}
 	cub_val__set(v, "name", cub_val__str(tp->target));
+	if (tp_xdp(tp)) {
+		/* The XDP dispatcher: ingress only (XDP has no egress). */
+		cub_val__free(eg);
+		cub_val__set(v, "hook", cub_val__str(hook_name(tp->hook)));
+		cub_val__set(v, "ingress", in);
+		cub_val__set(
+		    v, "ingress service chain", chain_text(tp, 0));
+		cub_val__set(v, "ingress_prog_id", cub_val__uint(tp->in_id));
+		return v;
+	}
 	cub_val__set(v, "ingress", in);
 	cub_val__set(v, "egress", eg);
 	cub_val__set(v, "ingress service chain", chain_text(tp, 0));
@@ -1256,7 +1662,7 @@ tp_stray(struct broker *b, const char *target)
 	snprintf(tmp.target, sizeof(tmp.target), "%s", target);
 	tmp.ifindex = (int)if_nametoindex(target);
 	if (!tp_adopt(b, &tmp))
-		tp_unhook(&tmp);
+		tp_unhook(b, &tmp);
 	tp_unpin(b, target);
 	log_warn("attach point '%s': pinned but no stored cube is attached "
 		 "to it: detached and unpinned",
@@ -1269,11 +1675,13 @@ tp_stray(struct broker *b, const char *target)
 		close(tmp.next_fd);
 	if (tmp.progs_fd >= 0)
 		close(tmp.progs_fd);
+	if (tmp.end_fd >= 0)
+		close(tmp.end_fd);
 }
 
 /* The attach point of target, adopted from its pins (or made afresh). */
 static struct tpoint *
-tp_restore(struct broker *b, const char *target)
+tp_restore(struct broker *b, const char *target, enum hook hook)
 {
 	char cname[CUB_NAME_MAX + 1], pname[CUB_NAME_MAX + 1];
 	struct cub_val *errv = NULL;
@@ -1287,7 +1695,7 @@ tp_restore(struct broker *b, const char *target)
 		log_warn("attach point '%s': the netdev is gone; its cubes "
 			 "are kept, inactive",
 		    target);
-	if (!(tp = tp_new(b, target, ifindex, true, &errv))) {
+	if (!(tp = tp_new(b, target, ifindex, hook, true, &errv))) {
 		log_err("attach point '%s': %s", target,
 		    cub_val__get_str(errv, "message") ?: "?");
 		cub_val__free(errv);
@@ -1298,7 +1706,8 @@ tp_restore(struct broker *b, const char *target)
 void
 tcube_prepare(struct broker *b, const struct cub_val *records)
 {
-	const struct cub_val *a;
+	const struct cub_val *a, *rec;
+	enum hook hook;
 	const char *t;
 	uint32_t i;
 
@@ -1307,10 +1716,14 @@ tcube_prepare(struct broker *b, const struct cub_val *records)
 	for (i = 0; records && records->kind == CUB_V_ARRAY &&
 		    i < records->arr.len;
 	     i++) {
-		a = cub_val__get(records->arr.items[i], "attach");
+		rec = records->arr.items[i];
+		a = cub_val__get(rec, "attach");
 		t = cub_val__get_str(a, "target");
+		hook = HOOK_TC;
+		hook_parse(cub_val__get_str(cub_val__get(rec, "config"), "type"),
+		    &hook);
 		if (t && *t && strlen(t) <= CUB_PEER_MAX)
-			tp_restore(b, t);
+			tp_restore(b, t, hook);
 	}
 }
 
@@ -1328,10 +1741,12 @@ tcube_restore(struct broker *b)
 	for (c = b->cubes; c; c = c->next) {
 		if (!c->attached[0] || c->tp)
 			continue;
-		tp = tp_restore(b, c->attached);
+		tp = tp_restore(b, c->attached, c->hook);
 		owner = tp && tp->on_port ? cube_find(b, tp->cname) : NULL;
 		if (tp && tp->on_port && (!owner || !topo_port(owner, tp->pname)))
 			tp = NULL;
+		if (tp && tp->hook != (tp->on_port ? HOOK_TC : c->hook))
+			tp = NULL; /* another hook's stack: not this cube's */
 		if (!tp || tp->n >= CUB_TSTACK_MAX) {
 			log_err("cube '%s': not attached again to '%s'",
 			    c->name, c->attached);
@@ -1486,8 +1901,9 @@ tcube_used_by(
 		return;
 	for (i = 0; i < tp->n && *n < len; i++) {
 		w = snprintf(buf + *n, len - *n,
-		    "%stcube %s (ingress/egress stack position %u)",
-		    *n ? "," : "", tp->stack[i]->name, i + 1);
+		    "%stcube %s (%s stack position %u)", *n ? "," : "",
+		    tp->stack[i]->name,
+		    tp_xdp(tp) ? "XDP ingress" : "ingress/egress", i + 1);
 		if (w < 0 || (size_t)w >= len - *n) {
 			buf[*n] = '\0';
 			return;

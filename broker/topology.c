@@ -673,6 +673,7 @@ topo_attach(struct broker *b, struct cube *c, struct bport *p, const char *peer,
 	char cname[CUB_NAME_MAX + 1], pname[CUB_NAME_MAX + 1];
 	uint32_t foreign = 0;
 	struct cube *c2;
+	bool xdp_stack;
 	int ifindex, r;
 
 	if (topo_peer_split(peer, cname, pname)) {
@@ -710,13 +711,11 @@ topo_attach(struct broker *b, struct cube *c, struct bport *p, const char *peer,
 		tcube_port_changed(b, c, p->name);
 		return 0;
 	}
-	if (tcube_on_netdev(b, peer)) {
-		*errv = cub_err_val(CUB_E_BUSY,
-		    "cube '%s' port '%s': netdev '%s' has transparent cubes "
-		    "attached (cubicle show topology); detach them first",
-		    c->name, p->name, peer);
-		return -EBUSY;
-	}
+	if ((r = tcube_port_check(b, c, p->name, peer, errv)))
+		return r;
+	/* A netdev with XDP transparent cubes keeps the broker's XDP
+	 * dispatcher, whose end runs the cube's program (tcube.c). */
+	xdp_stack = tcube_xdp_entry(b, peer) >= 0;
 	ifindex = (int)if_nametoindex(peer);
 	if (!ifindex) {
 		*errv = cub_err_val(CUB_E_NODEV,
@@ -725,8 +724,8 @@ topo_attach(struct broker *b, struct cube *c, struct bport *p, const char *peer,
 		return -ENODEV;
 	}
 	if (!c->obj)
-		r = hook_check(c, ifindex, &foreign);
-	else if (!(r = port_maps(c, p, ifindex, true)))
+		r = xdp_stack ? 0 : hook_check(c, ifindex, &foreign);
+	else if (!(r = port_maps(c, p, ifindex, true)) && !xdp_stack)
 		r = hook_attach(
 		    c, p, ifindex, port_entry_fd(c, p->name), -1, &foreign);
 	if (r) {
@@ -744,6 +743,8 @@ topo_attach(struct broker *b, struct cube *c, struct bport *p, const char *peer,
 	}
 	snprintf(p->peer, sizeof(p->peer), "%s", peer);
 	p->ifindex = ifindex;
+	if (xdp_stack && c->obj)
+		tcube_xdp_end(b, peer, c->obj->prog_fd);
 	tcube_port_changed(b, c, p->name);
 	if (!c->obj)
 		return 0; /* attached when the worker loads the program */
@@ -768,7 +769,11 @@ topo_detach(struct broker *b, struct cube *c, struct bport *p)
 	if (!p->ifindex)
 		return;
 	if (c->obj) {
-		hook_detach(c, p);
+		/* The XDP dispatcher stays, its end passes to the stack. */
+		if (c->hook != HOOK_TC && tcube_xdp_entry(b, p->peer) >= 0)
+			tcube_xdp_end(b, p->peer, -1);
+		else
+			hook_detach(c, p);
 		port_maps(c, p, p->ifindex, false);
 	}
 	log_info(
@@ -833,6 +838,9 @@ reattach_one(struct cube *c, struct bport *p, int old_prog_fd, uint8_t *did,
 	*foreign = 0;
 	if ((r = port_maps(c, p, p->ifindex, true)))
 		return r;
+	/* The netdev's XDP dispatcher runs c: tcube_refresh() rewires it. */
+	if (c->hook != HOOK_TC && tcube_xdp_entry(c->svc->b, p->peer) >= 0)
+		return 0;
 	if (old_prog_fd < 0) {
 		if (c->hook == HOOK_TC)
 			tc_slot(p->ifindex, &cur);

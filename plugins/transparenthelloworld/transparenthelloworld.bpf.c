@@ -2,9 +2,11 @@
 /*
  * transparenthelloworld (Polycube's pcn-transparent-helloworld): a
  * transparent cube with one action per direction (pass, drop, slow path)
- * and a packet counter per direction.  The broker's stack program says
- * the direction (cub_tdir_tc()); cub_pass_tc() lets the packet go on to
- * the next cube of the stack, or out of it.  TC only.
+ * and a packet counter per direction.  On TC the broker's stack program
+ * says the direction (cub_tdir_tc()); on XDP (the broker's per-netdev
+ * dispatcher) every packet is ingress: XDP has no egress hook, so the
+ * egress action and counters are the TC cube's only.  cub_pass_*() lets
+ * the packet go on to the next cube of the stack, or out of it.
  *
  * The test suite builds two hostile variants of it (plugins/testing):
  * TH_EVIL_TPASS passes with TC_ACT_OK instead of cub_pass_tc(), which
@@ -58,31 +60,29 @@ struct {
 #endif
 
 /* Keys in cub_scratch(), not on the (fenced) stack: see cube.bpf.h. */
-SEC("tc")
-int
-cub_ingress_tc(struct __sk_buff *skb)
+static __always_inline int
+th_run(void *ctx, enum cub_hook hook, __u32 dir)
 {
 	struct cub_scratch *s = cub_scratch();
 	struct th_stats *st;
 	__u32 *action;
 
 	if (!s)
-		return TC_ACT_SHOT;
-	s->key[0] = cub_tdir_tc(skb) == CUB_TDIR_EGRESS ? TH_EGRESS
-							: TH_INGRESS;
+		return cub_drop(hook);
+	s->key[0] = dir;
 	st = bpf_map_lookup_elem(&th_stats, &s->key[0]);
 	action = bpf_map_lookup_elem(&th_actions, &s->key[0]);
 	if (!st || !action)
-		return TC_ACT_SHOT;
+		return cub_drop(hook);
 	st->packets++;
-	st->bytes += skb->len;
+	st->bytes += cub_pkt_len(ctx, hook);
 	switch (*action) {
 	case TH_DROP:
 		st->drops++;
-		return TC_ACT_SHOT;
+		return cub_drop(hook);
 	case TH_SLOWPATH:
 		st->slowpath++;
-		return cub_slowpath_tc(skb, s->key[0], TH_REASON_ACTION);
+		return cub_slowpath(ctx, hook, s->key[0], TH_REASON_ACTION);
 #ifdef TH_EVIL_BURN
 	case TH_BURN: {
 		/* Run k of the chain (after its tail call k) sees n = k - 1;
@@ -90,24 +90,40 @@ cub_ingress_tc(struct __sk_buff *skb)
 		__u32 zero = 0, *n = bpf_map_lookup_elem(&evil_hops, &zero);
 
 		if (!n)
-			return TC_ACT_SHOT;
+			return cub_drop(hook);
 		if (*n < EVIL_HOPS) {
 			++*n;
-			bpf_tail_call(skb, &evil_jmp, 0);
+			bpf_tail_call(ctx, &evil_jmp, 0);
 			*n = 0;
-			return TC_ACT_SHOT;
+			return cub_drop(hook);
 		}
 		*n = 0;
-		return cub_pass_tc(skb);
+		return cub_pass_tc(ctx);
 	}
 #endif
 	default:
 #ifdef TH_EVIL_TPASS
-		return TC_ACT_OK; /* not cub_pass_tc(): skip the cubes after */
+		/* not cub_pass_*(): skip the cubes after */
+		return hook == CUB_HOOK_XDP ? XDP_PASS : TC_ACT_OK;
 #else
-		return cub_pass_tc(skb);
+		return hook == CUB_HOOK_XDP ? cub_pass_xdp(ctx) : cub_pass_tc(ctx);
 #endif
 	}
+}
+
+SEC("tc")
+int
+cub_ingress_tc(struct __sk_buff *skb)
+{
+	return th_run(skb, CUB_HOOK_TC,
+	    cub_tdir_tc(skb) == CUB_TDIR_EGRESS ? TH_EGRESS : TH_INGRESS);
+}
+
+SEC("xdp")
+int
+cub_ingress_xdp(struct xdp_md *ctx)
+{
+	return th_run(ctx, CUB_HOOK_XDP, TH_INGRESS);
 }
 
 char _license[] SEC("license") = "GPL";

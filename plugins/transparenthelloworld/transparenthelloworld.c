@@ -5,7 +5,8 @@
  * are written to th_actions; the per-direction counters are bound to
  * th_stats and read by the broker itself at show.  A transparent service
  * (CUB_PLUGIN_F_TRANSPARENT): its cubes have no ports and are attached
- * with `cubicle attach <cube> <netdev>`.  Slow-path packets are logged
+ * with `cubicle attach <cube> <netdev>`, on TC (both directions) or
+ * XDP (type=XDP_DRV or XDP_SKB: ingress only).  Slow-path packets are logged
  * at DEBUG and dropped (there is no packet-out yet).
  */
 #include <errno.h>
@@ -71,7 +72,8 @@ static const struct cub_field th_schema[] = {
 	.type = CUB_T_ENUM,
 	.enums = th_action_names,
 	.dflt = "PASS",
-	.help = "what to do with packets going out (towards the wire)"},
+	.help = "what to do with packets going out (towards the wire; TC "
+		"only: XDP has no egress hook)"},
     {.name = "ingress-packets",
 	.type = CUB_T_U64,
 	.flags = CUB_F_RO,
@@ -213,7 +215,8 @@ const struct cub_plugin cub_plugin_entry = {
     .ops = &th_ops,
     .policy =
 	{
-	    .prog_types = 1u << BPF_PROG_TYPE_SCHED_CLS,
+	    .prog_types = (1u << BPF_PROG_TYPE_SCHED_CLS) |
+			  (1u << BPF_PROG_TYPE_XDP),
 	    .map_types = (1ull << BPF_MAP_TYPE_ARRAY) |
 			 (1ull << BPF_MAP_TYPE_PERCPU_ARRAY) |
 #ifdef TH_EVIL_BURN

@@ -558,6 +558,8 @@ render_chains(FILE *f, const struct cub_val *tp, int indent)
 	unsigned i;
 
 	for (i = 0; i < 2; i++) {
+		if (i && !cub_val__get(tp, k[i]))
+			continue; /* an XDP stack: ingress only */
 		s = esc(cub_val__get_str(tp, k[i]) ?: "");
 		fprintf(f, "%*s%s: %s\n", indent, "", k[i], s ? s : "");
 		free(s);

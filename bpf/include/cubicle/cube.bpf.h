@@ -506,7 +506,10 @@ cub_log_reserve(__u32 level)
  * the port), and the verdict that lets it go on: cub_pass() tail-calls
  * the broker's "next" program, which runs the next cube of the stack or
  * ends it (the stack, the wire).  Returns only if that failed: drop.
- * TC only for now.
+ * cub_pass_xdp() is the same for an XDP cube, which the broker's XDP
+ * dispatcher (bpf/tstack_xdp.bpf.c) runs on a netdev's XDP ingress only:
+ * XDP has no egress hook, so an XDP cube sees every packet as
+ * CUB_TDIR_INGRESS and has no cub_tdir_*() to read.
  */
 static __always_inline __u32
 cub_tdir_tc(struct __sk_buff *skb)
@@ -519,6 +522,13 @@ cub_pass_tc(struct __sk_buff *skb)
 {
 	bpf_tail_call(skb, &cub_egress, CUB_EGRESS_OUT);
 	return TC_ACT_SHOT;
+}
+
+static __always_inline int
+cub_pass_xdp(struct xdp_md *ctx)
+{
+	bpf_tail_call(ctx, &cub_egress, CUB_EGRESS_OUT);
+	return XDP_DROP;
 }
 
 #endif /* CUBICLE_CUBE_BPF_H */
