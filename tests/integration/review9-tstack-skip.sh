@@ -76,6 +76,9 @@ before=$(snapshot)
 refused_unchanged "program 'cub_ingress_tc' of transparent cube 'ev1': exit at insn [0-9]+ may return a value other than TC_ACT_SHOT; pass packets with cub_pass_tc\(\)" \
 	evil_tpass add ev1
 cub ev1 show >/dev/null 2>&1 && fail "ev1 exists after its add was refused"
+# The same rule for XDP stacks: its XDP program returns XDP_PASS itself.
+refused_unchanged "program 'cub_ingress_xdp' of transparent cube 'ev2': exit at insn [0-9]+ may return a value other than XDP_ABORTED or XDP_DROP; pass packets with cub_pass_xdp\(\)" \
+	evil_tpass add ev2 type=XDP_DRV
 lost ca 198.18.0.2 3 || fail "ping passed with th1 dropping after ev1 was refused"
 cub_ok detach th1 veth1
 cub_ok th1 set ingress-action=PASS
