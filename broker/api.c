@@ -502,6 +502,8 @@ on_cube(struct broker *b, struct cube *c, struct cubi_request *q,
 		in_place = true;
 		r = cubi_tree__change(
 		    s->schema, c->doc, rest, q->args, q->body, &res, errv);
+		if (!r && res.copied)
+			cube_copied(c); /* the undo record holds the node */
 	}
 	if (r)
 		goto out;

@@ -74,11 +74,24 @@ c1=$(copies)
 [ "$c1" = "$c0" ] || fail "one-entry requests copied the document $((c1 - c0)) times"
 [ "$(cub bl1 show map_entries)" = 100000 ] || fail "map entries after the refusals"
 
-# The count is live: a set of the cube's own fields is journalled as the
-# whole record, a copy.
+# A set of the cube's own fields (the root) copies those fields only: its
+# undo record shares the 100k-entry list, and the journal records the
+# fields (main copied the root with its list for the undo record and
+# journalled the whole record).  Refused, it leaves the fields as they were.
 cub_ok bl1 set loglevel=debug
+[ "$(cub bl1 show loglevel)" = DEBUG ] || fail "loglevel not set: $(cub bl1 show loglevel)"
+err=$(refused bl1 set loglevel=LOUD)
+grep -q "loglevel" <<<"$err" || fail "bad loglevel: $err"
+[ "$(cub bl1 show loglevel)" = DEBUG ] || fail "a refused root set changed loglevel"
 c2=$(copies)
-[ "$c2" -gt "$c1" ] || fail "a whole-record journal entry was not counted ($c1 -> $c2)"
+[ "$c2" = "$c1" ] || fail "a root-level set copied the document $((c2 - c1)) times"
+[ "$(cub bl1 show map_entries)" = 100000 ] || fail "map entries after the root set"
+[ "$(cub bl1 entries 777 show value)" = 5 ] || fail "entry 777 after the root set"
+
+# The count is live: a set whose body names the list copies the node.
+cub_ok bl1 set --file "$T/b2.json"
+c3=$(copies)
+[ "$c3" -gt "$c2" ] || fail "a set of the list was not counted as a copy ($c2 -> $c3)"
 
 # What the journal recorded from the change lists survives a restart.
 kill "$BROKER_PID"
