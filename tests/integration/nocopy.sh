@@ -63,6 +63,12 @@ cub bl1 entries show limit=3 >/dev/null || fail "a page failed"
 # Refusals put the document back: by the worker, by the tree engine.
 err=$(refused bl1 entries 777 set value=13)
 grep -q "value 13 is refused by biglist" <<<"$err" || fail "worker refusal: $err"
+# The cube's log has who asked, then the refusal (docs "Cube logs").
+log=$(cub bl1 log show)
+grep -qF "request by client uid 0 (role admin): bl1 entries 777 set value=13" <<<"$log" ||
+	fail "the refused request is not in bl1's log: $(tail -3 <<<"$log")"
+grep -qE "WARN +broker +refused: .*value 13 is refused by biglist" <<<"$log" ||
+	fail "the refusal is not in bl1's log: $(tail -3 <<<"$log")"
 [ "$(cub bl1 entries 777 show value)" = 5 ] || fail "a refused set stayed: $(cub bl1 entries 777 show)"
 err=$(refused bl1 entries add 100001 value=13)
 grep -q "value 13 is refused by biglist" <<<"$err" || fail "refused add: $err"
