@@ -2966,10 +2966,11 @@ do_set(struct loc *l, const struct cub_val *args, const struct cub_val *body,
 	struct cub_val *work, tmp;
 	bool created = !l->dn;
 	/* Leaf fields only: the node's lists are shared, not copied. */
-	const struct snode *shared =
-	    !created && names_leaves(l->n, args) && names_leaves(l->n, body)
-		? l->n
-		: NULL;
+	const struct snode *shared = !created && l->dn->kind == CUB_V_MAP &&
+					     names_leaves(l->n, args) &&
+					     names_leaves(l->n, body)
+					 ? l->n
+					 : NULL;
 	int r;
 
 	if ((!args || !args->map.len) && (!body || !body->map.len)) {

@@ -1561,6 +1561,17 @@ START_TEST(test_set_root_shares)
 	errv = cub_val__free(errv);
 	ck_assert_ptr_eq(cub_val__get(doc, "rules"), list);
 	ck_assert_str_eq(cub_val__get_str(doc, "loglevel"), "DEBUG");
+	/* A set addressed to the list itself is refused, as before. */
+	cub_val__free(w);
+	w = W("rules", "set", NULL);
+	cub_val__free(a);
+	a = A("action", "forward", NULL);
+	ck_assert_int_ne(cubi_tree__change(s, doc, w, a, NULL, &res, &errv), 0);
+	errv = cub_val__free(errv);
+	ck_assert_ptr_eq(cub_val__get(doc, "rules"), list);
+	ck_assert_uint_eq(list->arr.len, 100000);
+	cub_val__free(w);
+	w = W("set", NULL);
 	/* A body that names the list: the node is copied. */
 	body = cub_val__map();
 	cub_val__set(body, "rules", cub_val__array());
