@@ -5,10 +5,13 @@
  * one cube, and of 2M list entries across 200 cubes; and a one-entry
  * change recorded as the broker records it (persist.c: the edits of the
  * entry the request addressed, one journal record, fdatasync) on a cube
- * of 10 entries and of 100,000, next to the full
- * snapshot a change wrote before the journal.  Each figure is the median
- * of R runs.  Output: one "name value unit" line per metric.
+ * of 10 entries and of 100,000, interleaved, SAMPLES times, next to the
+ * fdatasync of a write of the same size alone and to the full snapshot a
+ * change wrote before the journal; again on a tmpfs (TMPFS_DIR) when
+ * given, where fdatasync costs nothing.  Save and load figures are the
+ * median of R runs.  Output: one "name value unit" line per metric.
  */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -177,93 +180,183 @@ list_doc(unsigned n)
 	return doc_of(cubes);
 }
 
-/*
- * Median time of a one-entry set on a cube of n entries, journaled
- * (diff, record, append, fdatasync) and, for comparison, saved as a
- * snapshot; the journal's growth per change.
- */
-static double
-one_entry(const char *path, unsigned n, unsigned runs, double *snap_ms)
-{
-	struct cub_val *d = list_doc(n), *conf, *old, *edits, *rec, *e, *at;
+/* One cube of n entries, its store and its journal, for one_entries(). */
+struct one {
+	unsigned n;
+	struct cub_val *d, *conf;
 	struct store_journal j;
-	double t[32], sn[32], df[32], t0;
-	char err[512], name[32];
-	long long grew = 0;
-	unsigned i;
+	char path[4096];
+	double *t, *df, *sn;
+	unsigned long long bytes;
+};
 
-	conf = cub_val__get(cub_val__get(d, "cubes")->arr.items[0], "config");
-	if (store_save(path, d, err, sizeof(err)) ||
-	    store_journal_open(&j, path, 0, err, sizeof(err))) {
-		fprintf(stderr, "storebench: %s\n", err);
+static void
+one_open(struct one *o, const char *base, unsigned n, unsigned samples)
+{
+	char err[512];
+
+	o->n = n;
+	o->d = list_doc(n);
+	o->conf = cub_val__get(
+	    cub_val__get(o->d, "cubes")->arr.items[0], "config");
+	snprintf(o->path, sizeof(o->path), "%s-%u", base, n);
+	o->t = calloc(samples, sizeof(double));
+	o->df = calloc(samples, sizeof(double));
+	o->sn = calloc(samples, sizeof(double));
+	if (!o->t || !o->df || !o->sn ||
+	    store_save(o->path, o->d, err, sizeof(err)) ||
+	    store_journal_open(&o->j, o->path, 0, err, sizeof(err))) {
+		fprintf(stderr, "storebench: %s: %s\n", o->path, err);
 		exit(1);
 	}
-	if (ftruncate(j.fd, 0))
+	if (ftruncate(o->j.fd, 0))
 		exit(1);
-	j.bytes = 0;
-	/* The first snapshot on disk before the appends are timed. */
+	o->j.bytes = 0;
+}
+
+/* One one-entry set on o, as the broker records it: *edits, *total. */
+static void
+one_set(struct one *o, unsigned i, double *edits, double *total)
+{
+	unsigned k = (i * 7919u) % o->n;
+	struct cub_val *old, *e, *rec, *ed, *at;
+	char err[512];
+	double t0;
+
+	e = cub_val__get(o->conf, "rules")->arr.items[k];
+	old = cub_val__dup(e);
+	cub_val__set(e, "action", cub_val__strf("a%u", i));
+	t0 = now_ms();
+	/* As the broker does with the node the request addressed
+	 * (cubi_tree__locate(): the keyed list's index): that entry's
+	 * edits, appended. */
+	ed = cub_val__array();
+	rec = cub_val__map();
+	at = cub_val__array();
+	cub_val__push(at, cub_val__str("config"));
+	cub_val__push(at, cub_val__str("rules"));
+	cub_val__push(at, cub_val__uint(k));
+	if (store_diff_at(old, e, at, ed, 64)) {
+		fprintf(stderr, "storebench: diff\n");
+		exit(1);
+	}
+	cub_val__set(rec, "cube", cub_val__str("c0"));
+	cub_val__set(rec, "edits", ed);
+	*edits = now_ms() - t0;
+	if (store_journal_append(&o->j, rec, err, sizeof(err))) {
+		fprintf(stderr, "storebench: append: %s\n", err);
+		exit(1);
+	}
+	*total = now_ms() - t0;
+	cub_val__free(at);
+	cub_val__free(rec);
+	cub_val__free(old);
+}
+
+static double
+median(double *v, unsigned n)
+{
+	qsort(v, n, sizeof(v[0]), cmp_d);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/*
+ * A one-entry set journalled on a cube of 10 entries and one of 100,000,
+ * interleaved (10, 100k, then 100k, 10, ...) so that both see the same
+ * disk: samples medians of the whole record (diff, record, append,
+ * fdatasync), of finding the edits, and next to them the fdatasync of a
+ * write of the same size to a file of its own in the same directory, the
+ * disk's share.  Then the snapshot each set wrote before the journal
+ * (runs saves).  Lines start with prefix.
+ */
+static void
+one_entries(const char *dir, const char *prefix, unsigned samples,
+    unsigned runs)
+{
+	struct one o[2] = {0};
+	char base[4096], fpath[4200], err[512], buf[256];
+	double *fs = calloc(samples, sizeof(double)), t0, j[2], f;
+	unsigned i, k, x;
+	int fd;
+
+	snprintf(base, sizeof(base), "%s/storebench-%d-one", dir, (int)getpid());
+	one_open(&o[0], base, 10, samples);
+	one_open(&o[1], base, 100000, samples);
+	snprintf(fpath, sizeof(fpath), "%s-fsync", base);
+	fd = open(fpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || !fs) {
+		fprintf(stderr, "storebench: %s\n", fpath);
+		exit(1);
+	}
+	memset(buf, 'x', sizeof(buf));
+	/* The snapshots on disk before the appends are timed. */
 	sync();
-	for (i = 0; i < runs; i++) {
-		old = cub_val__dup(conf);
-		e = cub_val__get(conf, "rules")->arr.items[(i * 7919u) % n];
-		cub_val__set(e, "action", cub_val__strf("a%u", i));
+	for (i = 0; i < samples; i++) {
+		for (x = 0; x < 2; x++) {
+			k = (i & 1) ? 1 - x : x;
+			one_set(&o[k], i, &o[k].df[i], &o[k].t[i]);
+		}
+		/* The disk alone: a record's worth of bytes, fdatasync. */
 		t0 = now_ms();
-		edits = cub_val__array();
-		rec = cub_val__map();
-		/* As the broker does with the node the request addressed
-		 * (cubi_tree__locate(): the keyed list's index): that
-		 * entry's edits, appended. */
-		at = cub_val__array();
-		cub_val__push(at, cub_val__str("config"));
-		cub_val__push(at, cub_val__str("rules"));
-		cub_val__push(at, cub_val__uint((i * 7919u) % n));
-		if (store_diff_at(
-			cub_val__get(old, "rules")->arr.items[(i * 7919u) % n],
-			e, at, edits, 64)) {
-			fprintf(stderr, "storebench: diff\n");
+		if (write(fd, buf, sizeof(buf)) != (ssize_t)sizeof(buf) ||
+		    fdatasync(fd)) {
+			fprintf(stderr, "storebench: %s: write\n", fpath);
 			exit(1);
 		}
-		cub_val__set(rec, "cube", cub_val__str("c0"));
-		cub_val__set(rec, "edits", edits);
-		df[i] = now_ms() - t0;
-		if (store_journal_append(&j, rec, err, sizeof(err))) {
-			fprintf(stderr, "storebench: append: %s\n", err);
-			exit(1);
-		}
-		t[i] = now_ms() - t0;
-		cub_val__free(at);
-		cub_val__free(rec);
-		cub_val__free(old);
+		fs[i] = now_ms() - t0;
 	}
+	close(fd);
+	unlink(fpath);
 	/*
 	 * The snapshots after all the appends: on ext4 (ordered data) a
 	 * journal fdatasync right after a big snapshot waits for the
 	 * snapshot's data too, which is the snapshot's cost, not the
 	 * journal's.
 	 */
-	for (i = 0; i < runs; i++) {
-		t0 = now_ms();
-		if (store_save(path, d, err, sizeof(err))) {
-			fprintf(stderr, "storebench: save: %s\n", err);
-			exit(1);
+	for (k = 0; k < 2; k++)
+		for (i = 0; i < runs; i++) {
+			t0 = now_ms();
+			if (store_save(o[k].path, o[k].d, err, sizeof(err))) {
+				fprintf(stderr, "storebench: save: %s\n", err);
+				exit(1);
+			}
+			o[k].sn[i] = now_ms() - t0;
 		}
-		sn[i] = now_ms() - t0;
+	f = median(fs, samples);
+	for (k = 0; k < 2; k++) {
+		o[k].bytes = o[k].j.bytes / samples;
+		store_journal_close(&o[k].j);
+		unlink(o[k].j.path);
+		unlink(o[k].path);
+		j[k] = median(o[k].t, samples);
+		printf("%sset_one_of_%u_journal_p50 %.1f us (median of %u)\n",
+		    prefix, o[k].n, j[k] * 1e3, samples);
+		printf("%sset_one_of_%u_journal_bytes %llu B\n", prefix,
+		    o[k].n, o[k].bytes);
+		printf("%sset_one_of_%u_edits_p50 %.2f us (finding the edits, "
+		       "before the append)\n",
+		    prefix, o[k].n, median(o[k].df, samples) * 1e3);
+		printf("%sset_one_of_%u_snapshot_p50 %.3f ms\n", prefix,
+		    o[k].n, median(o[k].sn, runs));
 	}
-	grew = (long long)j.bytes / runs;
-	store_journal_close(&j);
-	unlink(j.path);
-	qsort(t, runs, sizeof(t[0]), cmp_d);
-	qsort(sn, runs, sizeof(sn[0]), cmp_d);
-	qsort(df, runs, sizeof(df[0]), cmp_d);
-	snprintf(name, sizeof(name), "set_one_of_%u", n);
-	printf("%s_journal_p50 %.3f ms\n", name, t[runs / 2]);
-	printf("%s_journal_bytes %lld B\n", name, grew);
-	printf("%s_edits_p50 %.4f ms (finding the edits, before the append)\n",
-	    name, df[runs / 2]);
-	printf("%s_snapshot_p50 %.3f ms\n", name, sn[runs / 2]);
-	*snap_ms = sn[runs / 2];
-	cub_val__free(d);
-	return t[runs / 2];
+	printf("%sfdatasync_p50 %.1f us (a %zu-byte write and fdatasync, "
+	       "interleaved)\n",
+	    prefix, f * 1e3, sizeof(buf));
+	printf("%sset_one_journal_ratio_100k_vs_10 %.2f x (goal: within 2)\n",
+	    prefix, j[1] / j[0]);
+	printf("%sset_one_journal_less_fdatasync_us %.1f us at 10, %.1f us at "
+	       "100k\n",
+	    prefix, (j[0] - f) * 1e3, (j[1] - f) * 1e3);
+	printf("%sset_one_snapshot_ratio_100k_vs_10 %.1f x (before the "
+	       "journal)\n",
+	    prefix, median(o[1].sn, runs) / median(o[0].sn, runs));
+	for (k = 0; k < 2; k++) {
+		free(o[k].t);
+		free(o[k].df);
+		free(o[k].sn);
+		cub_val__free(o[k].d);
+	}
+	free(fs);
 }
 
 int
@@ -274,10 +367,13 @@ main(int argc, char **argv)
 	unsigned runs = argc > 3 ? (unsigned)atoi(argv[3]) : 9;
 	char path[4096];
 	struct cub_val *d;
-	double one, many, big, j10, j100k, s10, s100k;
+	unsigned samples = argc > 4 ? (unsigned)atoi(argv[4]) : 301;
+	const char *tmpfs = argc > 5 && argv[5][0] ? argv[5] : NULL;
+	double one, many, big;
 
-	if (runs < 1 || runs > 32 || n < 1) {
-		fprintf(stderr, "usage: storebench [DIR [CUBES [RUNS<=32]]]\n");
+	if (runs < 1 || runs > 32 || n < 1 || samples < 1) {
+		fprintf(stderr, "usage: storebench [DIR [CUBES [RUNS<=32 "
+				"[SAMPLES [TMPFS_DIR]]]]]\n");
 		return 2;
 	}
 	snprintf(path, sizeof(path), "%s/storebench-%d.db", dir, (int)getpid());
@@ -289,12 +385,11 @@ main(int argc, char **argv)
 	cub_val__free(d);
 	printf("sf_cubes_count %u cubes\n", n);
 	printf("save_ratio_cubes_vs_one %.1f x\n", many / one);
-	j10 = one_entry(path, 10, runs, &s10);
-	j100k = one_entry(path, 100000, runs, &s100k);
-	printf("set_one_journal_ratio_100k_vs_10 %.2f x (goal: within 2)\n",
-	    j100k / j10);
-	printf("set_one_snapshot_ratio_100k_vs_10 %.1f x (before the journal)\n",
-	    s100k / s10);
+	one_entries(dir, "", samples, runs);
+	/* The same on a tmpfs, where fdatasync writes nothing: the
+	 * record's own cost. */
+	if (tmpfs)
+		one_entries(tmpfs, "tmpfs_", samples, runs);
 	d = entries_doc(200, 10000);
 	measure("entries2M", path, d, runs < 3 ? runs : 3, &big);
 	cub_val__free(d);

@@ -395,6 +395,32 @@ words_text(const struct cubi_request *q, char *buf, size_t len)
 }
 
 /*
+ * The cube's log says who changes it, as the broker's log does: the
+ * client's uid and role, and for a gateway's request the user it vouched
+ * for and that user's role; before the change, so that the worker's line
+ * about it follows (a refusal by the worker or the kernel then adds a
+ * "refused" line; one by the tree engine reaches no cube and logs none).
+ */
+static void
+log_changer(struct cube *c, const struct cubi_request *q)
+{
+	char what[CUBELOG_TEXT_MAX];
+
+	if (!who)
+		return;
+	words_text(q, what, sizeof(what));
+	if (who->user[0])
+		cubelog_broker_line(c, CUB_LOG_INFO,
+		    "request by client uid %" PRIu32 " (role gateway) on behalf "
+		    "of user '%s' (role %s): %s",
+		    who->uid, who->user, role_names[who->role], what);
+	else
+		cubelog_broker_line(c, CUB_LOG_INFO,
+		    "request by client uid %" PRIu32 " (role %s): %s", who->uid,
+		    role_names[who->conn_role], what);
+}
+
+/*
  * Only an admin (root, --admin-group, or a gateway's request vouched as
  * admin) changes state; readers and gateways read.
  */
@@ -502,6 +528,8 @@ on_cube(struct broker *b, struct cube *c, struct cubi_request *q,
 		in_place = true;
 		r = cubi_tree__change(
 		    s->schema, c->doc, rest, q->args, q->body, &res, errv);
+		if (!r && res.copied)
+			cube_copied(c); /* the undo record holds the node */
 	}
 	if (r)
 		goto out;
@@ -574,9 +602,18 @@ on_cube(struct broker *b, struct cube *c, struct cubi_request *q,
 			cubi_tree__undo(&res);
 			break;
 		}
-		if (res.changed)
-			r = cube_change(
-			    b, c, &res, rest, where, TAKE_PTR(oldports), errv);
+		if (!res.changed)
+			break;
+		log_changer(c, q);
+		r = cube_change(
+		    b, c, &res, rest, where, TAKE_PTR(oldports), errv);
+		if (r) {
+			const char *msg = NULL;
+
+			cub_err_parse(*errv, &msg);
+			cubelog_broker_line(c, CUB_LOG_WARN, "refused: %s",
+			    msg ? msg : "(no message)");
+		}
 		break;
 	}
 out:

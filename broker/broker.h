@@ -499,6 +499,10 @@ int cubelog_open(struct broker *b, struct cube *c);
 void cubelog_update(struct broker *b, struct cube *c);
 struct cubelog *cubelog_free(struct cubelog *l);
 int cubelog_worker_line(struct cube *c, int level, const char *text, size_t n);
+/* A line of the broker's own (who changed the cube), kept as a worker's
+ * line is: at the cube's loglevel, paid from the service's bucket. */
+void cubelog_broker_line(struct cube *c, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 void cubelog_poll(struct broker *b);
 int cubelog_fds(struct broker *b, struct pollfd *pfd, int max, int *timeout_ms);
 int cubelog_show(struct broker *b, struct cube *c, const struct cub_val *words,

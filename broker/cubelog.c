@@ -30,6 +30,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,10 +52,23 @@
 #define DRAIN_MAX 256
 #define DRAIN_MIN 32.0
 
+/* Who wrote a line. */
+enum line_source {
+	SRC_WORKER = 0,
+	SRC_BPF,    /* a program, through its ring */
+	SRC_BROKER, /* the broker: who changed the cube */
+};
+
+static const char *const source_names[] = {
+    [SRC_WORKER] = "worker",
+    [SRC_BPF] = "bpf",
+    [SRC_BROKER] = "broker",
+};
+
 struct cubelog_line {
 	int64_t time_ms; /* CLOCK_REALTIME */
 	uint8_t level;
-	bool bpf; /* from a program, else from the worker */
+	uint8_t source; /* enum line_source */
 	char *text;
 };
 
@@ -212,7 +226,8 @@ take_token(struct service *s)
  * level.  cubelog_lock held, the token taken.
  */
 static void
-append(struct cube *c, int level, bool bpf, const char *text, size_t n)
+append(struct cube *c, int level, enum line_source src, const char *text,
+    size_t n)
 {
 	char esc[CUBELOG_TEXT_MAX * 6 + 1], *text_esc;
 	struct cubelog_line *ln;
@@ -242,13 +257,15 @@ append(struct cube *c, int level, bool bpf, const char *text, size_t n)
 	ln = &l->lines[(l->head + l->len) % CUBELOG_LINES];
 	ln->time_ms = realtime_ms();
 	ln->level = (uint8_t)level;
-	ln->bpf = bpf;
+	ln->source = (uint8_t)src;
 	ln->text = text_esc;
 	l->len++;
 }
 
-int
-cubelog_worker_line(struct cube *c, int level, const char *text, size_t n)
+/* A line from the worker or the broker, paid from the service's bucket. */
+static int
+keep_line(struct cube *c, int level, enum line_source src, const char *text,
+    size_t n)
 {
 	if (level < 0 || level >= CUB_LOG_OFF)
 		return -EINVAL;
@@ -256,11 +273,32 @@ cubelog_worker_line(struct cube *c, int level, const char *text, size_t n)
 	if (level < c->loglevel)
 		; /* not kept: no token either */
 	else if (take_token(c->svc))
-		append(c, level, false, text, n);
+		append(c, level, src, text, n);
 	else
 		c->log_suppressed++;
 	pthread_mutex_unlock(&cubelog_lock);
 	return 0;
+}
+
+int
+cubelog_worker_line(struct cube *c, int level, const char *text, size_t n)
+{
+	return keep_line(c, level, SRC_WORKER, text, n);
+}
+
+void
+cubelog_broker_line(struct cube *c, int level, const char *fmt, ...)
+{
+	char text[CUBELOG_TEXT_MAX + 1];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	keep_line(c, level, SRC_BROKER, text, strlen(text));
 }
 
 /* Append the decimal or hex form of v to out[*o..len). */
@@ -382,7 +420,7 @@ on_record(void *ctx, void *data, size_t size)
 		memcpy(args, rec->args, sizeof(args));
 		n = cubelog_format(line, sizeof(line), rec->fmt,
 		    strnlen(rec->fmt, CUB_LOG_FMT_MAX), args, rec->nargs);
-		append(c, (int)rec->level, true, line, n);
+		append(c, (int)rec->level, SRC_BPF, line, n);
 	}
 	pthread_mutex_unlock(&cubelog_lock);
 	if (!ok || ++c->log_drained >= DRAIN_MAX)
@@ -528,7 +566,7 @@ cubelog_show(struct broker *b, struct cube *c, const struct cub_val *words,
 			cub_val__set(
 			    e, "level", cub_val__str(level_names[ln->level])) ||
 			cub_val__set(e, "source",
-			    cub_val__str(ln->bpf ? "bpf" : "worker")) ||
+			    cub_val__str(source_names[ln->source])) ||
 			cub_val__set(e, "message", cub_val__str(ln->text)) ||
 			cub_val__push(lines, e);
 	}

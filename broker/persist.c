@@ -331,11 +331,15 @@ changes_edits(struct cube *c, enum cubi_verb verb,
 			: verb == CUBI_DEL ? "del"
 					   : ""))
 		return 1;
+	a = cub_val__get(ch, "path");
 	if (verb == CUBI_DEL)
 		path = where ? cub_val__dup(where) : NULL;
+	else if (verb == CUBI_SET && a && a->kind == CUB_V_ARRAY && !a->arr.len)
+		path = cub_val__array(); /* the cube's own fields */
 	else
 		path = broker_journal_where(c, verb, words);
-	if (!path || path->kind != CUB_V_ARRAY || !path->arr.len)
+	if (!path || path->kind != CUB_V_ARRAY ||
+	    (!path->arr.len && verb != CUBI_SET))
 		goto out;
 	if (!(ep = edit_path(path))) {
 		r = -ENOMEM;

@@ -95,6 +95,9 @@ struct cubi_undo {
 	struct cub_val *old;      /* owned: what was replaced or removed */
 	const struct snode *list; /* UNDO_REMOVE: the list's node */
 	const char *name;         /* UNDO_DROP_KEY: schema-owned name */
+	/* UNDO_SWAP of leaf fields only: the node's schema node; node and
+	 * old share its containers and lists (shared_free()). */
+	const struct snode *shared;
 	uint32_t idx;
 	/* What cubi_tree__changes() reports: the addressed node's words
 	 * (owned), its schema node and whether it is a list (an add) or
@@ -2113,8 +2116,9 @@ static int refs_check(const struct cub_val *doc, const struct snode *n,
  * its target list in doc; the cost is that of the part with references.
  */
 static int
-refs_check_map(const struct cub_val *doc, const struct snode *n,
-    const struct cub_val *m, const char *path, struct cub_val **errv)
+refs_check_fields(const struct cub_val *doc, const struct snode *n,
+    const struct cub_val *m, const char *path, bool leaves,
+    struct cub_val **errv)
 {
 	const struct cub_val *v;
 	const struct snode *k;
@@ -2126,7 +2130,8 @@ refs_check_map(const struct cub_val *doc, const struct snode *n,
 		return 0;
 	for (i = 0; i < n->nkids; i++) {
 		k = n->kids[i];
-		if (!k->has_ref || !(v = cub_val__get(m, k->name)))
+		if (!k->has_ref || (leaves && !is_leaf(k)) ||
+		    !(v = cub_val__get(m, k->name)))
 			continue;
 		if (!is_leaf(k)) {
 			path_join(sub, sizeof(sub), path, k->name);
@@ -2142,6 +2147,13 @@ refs_check_map(const struct cub_val *doc, const struct snode *n,
 			return r;
 	}
 	return 0;
+}
+
+static int
+refs_check_map(const struct cub_val *doc, const struct snode *n,
+    const struct cub_val *m, const char *path, struct cub_val **errv)
+{
+	return refs_check_fields(doc, n, m, path, false, errv);
 }
 
 /* refs_check_map() for a container's map or a list's entries. */
@@ -2876,6 +2888,76 @@ extra_words(const struct loc *l, const struct cub_val *words, uint32_t i,
 	    word_at(words, i), word_at(words, i - 1));
 }
 
+static const struct snode *find_kid(const struct snode *n, const char *name);
+static bool leaves_equal(const struct snode *n, const struct cub_val *a,
+    const struct cub_val *b);
+
+/* Whether src (a set's args or body) names leaf fields of n only. */
+static bool
+names_leaves(const struct snode *n, const struct cub_val *src)
+{
+	const struct snode *k;
+	uint32_t i;
+
+	if (!src)
+		return true;
+	if (src->kind != CUB_V_MAP)
+		return false;
+	for (i = 0; i < src->map.len; i++) {
+		k = find_kid(n, src->map.items[i].key);
+		if (!k || !is_leaf(k))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * A copy of the map m of node n for a set of its leaf fields: the leaf
+ * fields copied, the containers and lists not copied but shared (the same
+ * pointers as in m), so that a set of the cube's own fields costs its
+ * fields, not its lists.  Freed with shared_free().
+ */
+static struct cub_val *
+dup_shared(const struct snode *n, const struct cub_val *m)
+{
+	struct cub_val *out = cub_val__map();
+	const struct snode *k;
+	uint32_t i;
+
+	/* Placeholders first: a failed set frees what it was given. */
+	for (i = 0; out && i < m->map.len; i++) {
+		k = find_kid(n, m->map.items[i].key);
+		if (cub_val__set(out, m->map.items[i].key,
+			k && !is_leaf(k) ? cub_val__nil()
+					 : cub_val__dup(m->map.items[i].val)))
+			out = cub_val__free(out);
+	}
+	for (i = 0; out && i < m->map.len; i++) {
+		k = find_kid(n, m->map.items[i].key);
+		if (k && !is_leaf(k)) {
+			cub_val__free(out->map.items[i].val);
+			out->map.items[i].val = m->map.items[i].val;
+		}
+	}
+	return out;
+}
+
+/* Frees a map of dup_shared()'s, or the node it was swapped with,
+ * without the containers and lists it shares. */
+static void
+shared_free(const struct snode *n, struct cub_val *m)
+{
+	const struct snode *k;
+	uint32_t i;
+
+	for (i = 0; m && m->kind == CUB_V_MAP && i < m->map.len; i++) {
+		k = find_kid(n, m->map.items[i].key);
+		if (k && !is_leaf(k))
+			m->map.items[i].val = NULL;
+	}
+	cub_val__free(m);
+}
+
 static int
 do_set(struct loc *l, const struct cub_val *args, const struct cub_val *body,
     struct cubi_result *res, struct cub_val **errv)
@@ -2883,6 +2965,12 @@ do_set(struct loc *l, const struct cub_val *args, const struct cub_val *body,
 	char valid[LISTBUF_LEN];
 	struct cub_val *work, tmp;
 	bool created = !l->dn;
+	/* Leaf fields only: the node's lists are shared, not copied. */
+	const struct snode *shared = !created && l->dn->kind == CUB_V_MAP &&
+					     names_leaves(l->n, args) &&
+					     names_leaves(l->n, body)
+					 ? l->n
+					 : NULL;
 	int r;
 
 	if ((!args || !args->map.len) && (!body || !body->map.len)) {
@@ -2898,7 +2986,9 @@ do_set(struct loc *l, const struct cub_val *args, const struct cub_val *body,
 		return fail(errv, CUB_E_NOTFOUND, l->path,
 		    "not in the "
 		    "document");
-	work = created ? cub_val__map() : cub_val__dup(l->dn);
+	work = created ? cub_val__map()
+	       : shared ? dup_shared(shared, l->dn)
+			: cub_val__dup(l->dn);
 	if (!work)
 		return nomem(errv);
 	r = merge_map(l->n, work, body, created ? M_CREATE : M_SET, l->in_entry,
@@ -2909,7 +2999,10 @@ do_set(struct loc *l, const struct cub_val *args, const struct cub_val *body,
 	if (!r && created)
 		r = fill_node(l->n, work, l->path, errv);
 	if (r) {
-		cub_val__free(work);
+		if (shared)
+			shared_free(shared, work);
+		else
+			cub_val__free(work);
 		return r;
 	}
 	if (created) {
@@ -2926,27 +3019,40 @@ do_set(struct loc *l, const struct cub_val *args, const struct cub_val *body,
 		res->changed = true;
 		return 0;
 	}
-	res->changed = !cub_val__equal(l->dn, work);
+	/* Shared lists are the same on both sides: the leaves decide. */
+	res->changed = shared ? !leaves_equal(shared, l->dn, work)
+			      : !cub_val__equal(l->dn, work);
+	res->copied = !shared;
 	tmp = *l->dn;
 	*l->dn = *work;
 	*work = tmp;
-	/* References are checked on the document as it would be. */
-	r = refs_check_map(l->spine[0].dn, l->n, l->dn, l->path, errv);
+	/* References are checked on the document as it would be (of the
+	 * leaf fields only when only they changed). */
+	r = refs_check_fields(
+	    l->spine[0].dn, l->n, l->dn, l->path, shared != NULL, errv);
 	if (r) {
 		tmp = *l->dn;
 		*l->dn = *work;
 		*work = tmp;
-		cub_val__free(work);
+		if (shared)
+			shared_free(shared, work);
+		else
+			cub_val__free(work);
 		res->changed = false;
 		return r;
 	}
 	if (l->undo) {
 		/* work now holds the old fields: swapped back on undo. */
-		*l->undo = (struct cubi_undo){
-		    .kind = UNDO_SWAP, .node = l->dn, .old = work};
+		*l->undo = (struct cubi_undo){.kind = UNDO_SWAP,
+		    .node = l->dn,
+		    .old = work,
+		    .shared = shared};
 		return 0;
 	}
-	cub_val__free(work);
+	if (shared)
+		shared_free(shared, work);
+	else
+		cub_val__free(work);
 	return 0;
 }
 
@@ -3935,7 +4041,10 @@ cubi_undo__free(struct cubi_undo *u)
 {
 	if (!u)
 		return;
-	cub_val__free(u->old);
+	if (u->shared)
+		shared_free(u->shared, u->old);
+	else
+		cub_val__free(u->old);
 	cub_val__free(u->path);
 	free(u);
 }
@@ -4241,7 +4350,8 @@ diff_map(struct chg *c, const struct snode *n, const struct cub_val *path,
 			continue;
 		o = cub_val__get(old, k->name);
 		nw = cub_val__get(new, k->name);
-		if ((!o && !nw) || (o && nw && cub_val__equal(o, nw)))
+		/* o == nw: a list a set of leaf fields shares (do_set()). */
+		if (o == nw || (o && nw && cub_val__equal(o, nw)))
 			continue;
 		if (!(sub = path_plus(path, k->name))) {
 			c->oom = true;

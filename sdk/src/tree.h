@@ -85,6 +85,10 @@ struct cubi_result {
 	struct cub_val *scope;
 	/* cubi_tree__change(): how to put the document back (owned). */
 	struct cubi_undo *undo;
+	/* A set copied the node it changed whole, its lists included (it
+	 * named a list or container); a set of leaf fields copies those
+	 * only, whatever the lists under the node hold. */
+	bool copied;
 };
 void cubi_result__clear(struct cubi_result *r);
 

@@ -1514,6 +1514,81 @@ rule_val(uint32_t id, const char *action)
 	return e;
 }
 
+/*
+ * A set of the cube's own fields on a 100k-entry cube copies those fields
+ * only: the undo record shares the list (the same value before, after,
+ * undone and committed), and the change list says the fields alone.  A
+ * set whose body names the list copies the node (res.copied).
+ */
+START_TEST(test_set_root_shares)
+{
+	struct cubi_schema *s = schema_of(rule_fields);
+	struct cub_val *doc = new_doc(s, "fw1", NULL, rules_body(100000));
+	const struct cub_val *list = cub_val__get(doc, "rules");
+	struct cub_val *errv = NULL, *ch, *w, *a, *body;
+	const struct cub_val *c;
+	struct cubi_result res;
+
+	w = W("set", NULL);
+	a = A("loglevel", "DEBUG", NULL);
+	ck_assert_int_eq(cubi_tree__change(s, doc, w, a, NULL, &res, &errv), 0);
+	ck_assert(res.changed);
+	ck_assert(!res.copied);
+	ck_assert_ptr_eq(cub_val__get(doc, "rules"), list);
+	ck_assert_str_eq(cub_val__get_str(doc, "loglevel"), "DEBUG");
+	ck_assert_int_eq(cubi_tree__changes(&res, &ch), 0);
+	ck_assert_uint_eq(ch->arr.len, 1);
+	c = chg_is(ch, 0, "set", "");
+	ck_assert_str_eq(cub_val__get_str(cub_val__get(c, "old"), "loglevel"),
+	    "INFO");
+	ck_assert_ptr_null(cub_val__get(cub_val__get(c, "new"), "rules"));
+	cub_val__free(ch);
+	/* Undone: the fields are back, the list the same. */
+	ck_assert_int_eq(cubi_tree__undo(&res), 0);
+	ck_assert_ptr_eq(cub_val__get(doc, "rules"), list);
+	ck_assert_uint_eq(list->arr.len, 100000);
+	ck_assert_str_eq(cub_val__get_str(doc, "loglevel"), "INFO");
+	/* Committed: freeing the record leaves the list alone. */
+	ck_assert_int_eq(cubi_tree__change(s, doc, w, a, NULL, &res, &errv), 0);
+	cubi_result__clear(&res);
+	ck_assert_ptr_eq(cub_val__get(doc, "rules"), list);
+	ck_assert_uint_eq(list->arr.len, 100000);
+	ck_assert_str_eq(cub_val__get_str(doc, "loglevel"), "DEBUG");
+	/* Refused by the engine: nothing changed, the list the same. */
+	cub_val__free(a);
+	a = A("loglevel", "LOUD", NULL);
+	ck_assert_int_ne(cubi_tree__change(s, doc, w, a, NULL, &res, &errv), 0);
+	errv = cub_val__free(errv);
+	ck_assert_ptr_eq(cub_val__get(doc, "rules"), list);
+	ck_assert_str_eq(cub_val__get_str(doc, "loglevel"), "DEBUG");
+	/* A set addressed to the list itself is refused, as before. */
+	cub_val__free(w);
+	w = W("rules", "set", NULL);
+	cub_val__free(a);
+	a = A("action", "forward", NULL);
+	ck_assert_int_ne(cubi_tree__change(s, doc, w, a, NULL, &res, &errv), 0);
+	errv = cub_val__free(errv);
+	ck_assert_ptr_eq(cub_val__get(doc, "rules"), list);
+	ck_assert_uint_eq(list->arr.len, 100000);
+	cub_val__free(w);
+	w = W("set", NULL);
+	/* A body that names the list: the node is copied. */
+	body = cub_val__map();
+	cub_val__set(body, "rules", cub_val__array());
+	cub_val__push((struct cub_val *)cub_val__get(body, "rules"),
+	    rule_val(5, "forward"));
+	ck_assert_int_eq(
+	    cubi_tree__change(s, doc, w, NULL, body, &res, &errv), 0);
+	ck_assert(res.copied);
+	cubi_result__clear(&res);
+	cub_val__free(body);
+	cub_val__free(a);
+	cub_val__free(w);
+	cub_val__free(doc);
+	cubi_schema__free(s);
+}
+END_TEST
+
 START_TEST(test_changes_entry)
 {
 	struct cubi_schema *s = schema_of(rule_fields);
@@ -2712,6 +2787,7 @@ main(void)
 	tcase_add_test(big, test_show_pages);
 	tcase_add_test(big, test_change_undo);
 	tcase_add_test(big, test_changes_entry);
+	tcase_add_test(big, test_set_root_shares);
 	tcase_add_test(big, test_changes_nested);
 	suite_add_tcase(s, big);
 

@@ -11,7 +11,7 @@
 . "$(dirname "$0")/../lib/netns.sh"
 
 PLUGINS+=("$CUB_BUILD/plugins/testing/biglist.so"
-	"$CUB_BUILD/plugins/testing/ruleset.so")
+	"$CUB_BUILD/plugins/testing/rulesetdoc.so")
 broker_start
 
 # The CLI with a long deadline: a 100k-entry cube under ASan on a loaded
@@ -174,7 +174,7 @@ want last_changes 2 "the set after a connect from another service"
 cub_ok bl1 entries 777 set value=5
 want last_changes 1 "the next set"
 
-# 7. A service without change() (ruleset) gets whole documents, in parts
+# 7. A service without change() (rulesetdoc) gets whole documents, in parts
 # too: on a set, and on the replay.
 python3 - "$T" <<'PY'
 import json, sys
@@ -182,20 +182,20 @@ for n, (a, b) in enumerate([(0, 40000), (40000, 60000)]):
     json.dump({"rules": [{"id": i, "action": "log"} for i in range(a, b)]},
               open("%s/r%d.json" % (sys.argv[1], n), "w"))
 PY
-cub_ok ruleset add rs1 --file "$T/r0.json"
+cub_ok rulesetdoc add rs1 --file "$T/r0.json"
 cub_ok rs1 set --file "$T/r1.json"
-[ "$(cub rs1 show applied)" = 60000 ] || fail "ruleset got $(cub rs1 show applied) rules, not 60000"
+[ "$(cub rs1 show applied)" = 60000 ] || fail "rulesetdoc got $(cub rs1 show applied) rules, not 60000"
 grep -qE "cube 'rs1': document sent in [0-9]+ messages \(60000 list entries" "$T/broker.log" ||
 	fail "the 60k document was not sent in parts"
-old=$(worker_pid ruleset)
+old=$(worker_pid rulesetdoc)
 kill -9 "$old"
 for _ in $(seq 1 600); do
-	new=$(worker_pid ruleset)
+	new=$(worker_pid rulesetdoc)
 	[ -n "$new" ] && [ "$new" != 0 ] && [ "$new" != "$old" ] &&
 		[ "$(cub rs1 show applied 2>/dev/null)" = 60000 ] && break
 	sleep 0.1
 done
-[ "$(cub rs1 show applied)" = 60000 ] || fail "ruleset replay: $(cub rs1 show applied) rules"
+[ "$(cub rs1 show applied)" = 60000 ] || fail "rulesetdoc replay: $(cub rs1 show applied) rules"
 
 grep -E "cube '(bl1|rs1)': (document sent|[0-9]+ changes sent)" "$T/broker.log" |
 	sed "s/.*cube '\([a-z0-9]*\)'/\1/" >&2

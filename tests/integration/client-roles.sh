@@ -196,6 +196,24 @@ as 65533 65533 "$SOCK,$GW" --as bob:admin sf1 ports p1 set action=slowpath >/dev
 [ "$(cub sf1 ports p1 show action)" = slowpath ] || fail "the vouched set is missing"
 grep -q "client uid 65533 (role gateway) on behalf of user 'bob' (role admin): sf1 ports p1 set action=slowpath" \
 	"$T/broker.log" || fail "the vouched change is not logged with its user"
+# The cube's log says it too, from the broker: the user and the client
+# (main's cube log had the worker's line only, without either).
+log=$(cub sf1 log show -o json)
+python3 - "$log" <<'PY' || fail "sf1's log does not name the vouched user: $log"
+import json, sys
+d = json.loads(sys.argv[1])
+want = ("request by client uid 65533 (role gateway) on behalf of user 'bob' "
+        "(role admin): sf1 ports p1 set action=slowpath")
+assert [l for l in d["lines"] if l["source"] == "broker" and
+        l["level"] == "INFO" and l["message"] == want], d["lines"][-3:]
+PY
+cub_ok sf1 ports p1 set action=drop
+grep -qF "request by client uid 0 (role admin): sf1 ports p1 set action=drop" \
+	<<<"$(cub sf1 log show)" || fail "root's change is not in sf1's log: $(cub sf1 log show | tail -3)"
+refused "gateway as bob: a bad set" "slowpath2" \
+	as 65533 65533 "$SOCK,$GW" --as bob:admin sf1 ports p1 set action=slowpath2
+! grep -q "slowpath2" <<<"$(cub sf1 log show)" || fail "a refused change is in sf1's log as made"
+cub_ok sf1 ports p1 set action=slowpath
 refused "gateway still reads only on its own" "uid 65533 \(role gateway\) may not" \
 	as 65533 65533 "$SOCK,$GW" sf1 ports p1 set action=forward
 cub_log "gateway vouched admin under --gateway-may reader,admin"

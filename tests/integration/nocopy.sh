@@ -63,6 +63,12 @@ cub bl1 entries show limit=3 >/dev/null || fail "a page failed"
 # Refusals put the document back: by the worker, by the tree engine.
 err=$(refused bl1 entries 777 set value=13)
 grep -q "value 13 is refused by biglist" <<<"$err" || fail "worker refusal: $err"
+# The cube's log has who asked, then the refusal (docs "Cube logs").
+log=$(cub bl1 log show)
+grep -qF "request by client uid 0 (role admin): bl1 entries 777 set value=13" <<<"$log" ||
+	fail "the refused request is not in bl1's log: $(tail -3 <<<"$log")"
+grep -qE "WARN +broker +refused: .*value 13 is refused by biglist" <<<"$log" ||
+	fail "the refusal is not in bl1's log: $(tail -3 <<<"$log")"
 [ "$(cub bl1 entries 777 show value)" = 5 ] || fail "a refused set stayed: $(cub bl1 entries 777 show)"
 err=$(refused bl1 entries add 100001 value=13)
 grep -q "value 13 is refused by biglist" <<<"$err" || fail "refused add: $err"
@@ -74,11 +80,24 @@ c1=$(copies)
 [ "$c1" = "$c0" ] || fail "one-entry requests copied the document $((c1 - c0)) times"
 [ "$(cub bl1 show map_entries)" = 100000 ] || fail "map entries after the refusals"
 
-# The count is live: a set of the cube's own fields is journalled as the
-# whole record, a copy.
+# A set of the cube's own fields (the root) copies those fields only: its
+# undo record shares the 100k-entry list, and the journal records the
+# fields (main copied the root with its list for the undo record and
+# journalled the whole record).  Refused, it leaves the fields as they were.
 cub_ok bl1 set loglevel=debug
+[ "$(cub bl1 show loglevel)" = DEBUG ] || fail "loglevel not set: $(cub bl1 show loglevel)"
+err=$(refused bl1 set loglevel=LOUD)
+grep -q "loglevel" <<<"$err" || fail "bad loglevel: $err"
+[ "$(cub bl1 show loglevel)" = DEBUG ] || fail "a refused root set changed loglevel"
 c2=$(copies)
-[ "$c2" -gt "$c1" ] || fail "a whole-record journal entry was not counted ($c1 -> $c2)"
+[ "$c2" = "$c1" ] || fail "a root-level set copied the document $((c2 - c1)) times"
+[ "$(cub bl1 show map_entries)" = 100000 ] || fail "map entries after the root set"
+[ "$(cub bl1 entries 777 show value)" = 5 ] || fail "entry 777 after the root set"
+
+# The count is live: a set whose body names the list copies the node.
+cub_ok bl1 set --file "$T/b2.json"
+c3=$(copies)
+[ "$c3" -gt "$c2" ] || fail "a set of the list was not counted as a copy ($c2 -> $c3)"
 
 # What the journal recorded from the change lists survives a restart.
 kill "$BROKER_PID"
