@@ -37,6 +37,7 @@ hello_apply(struct cub_cube *cube, const struct cub_val *config, bool create)
 	uint32_t key = 0, i;
 	uint64_t idx;
 	size_t len;
+	const void *elf = hello__elf_bytes(&len); /* its bytes and their length */
 	int r;
 
 	cfg.nports = ports && ports->kind == CUB_V_ARRAY ? ports->arr.len : 0;
@@ -50,7 +51,7 @@ hello_apply(struct cub_cube *cube, const struct cub_val *config, bool create)
 	for (i = 0; actions[i]; i++)
 		if (action && !strcasecmp(action, actions[i]))
 			cfg.action = i;
-	if (create && (r = cub_cube__load(cube, hello__elf_bytes(&len), len)))
+	if (create && (r = cub_cube__load(cube, elf, len)))
 		return r;
 	if (create && cub_cube__map(cube, "hello_cfg", map))
 		return cub_cube__set_error(cube, CUB_E_INTERNAL,

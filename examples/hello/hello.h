@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* Shared by hello.bpf.c and hello.c: the one hello_cfg entry, and the
- * per-port counters in hello_stats (PERCPU_ARRAY, port index). */
+/* Shared by hello.bpf.c and hello.c: hello_cfg[0], hello_stats[port]. */
 #include <linux/types.h>
 
 enum { HELLO_DROP, HELLO_SLOWPATH, HELLO_FORWARD };

@@ -42,9 +42,10 @@ thello_apply(struct cub_cube *cube, const struct cub_val *config, bool create)
 	cub_map *map = cub_cube__priv(cube);
 	uint32_t keys[] = {THELLO_INGRESS, THELLO_EGRESS}, acts[THELLO_DIRS];
 	size_t len;
+	const void *elf = thello__elf_bytes(&len); /* its bytes and their length */
 	int r;
 
-	if (create && (r = cub_cube__load(cube, thello__elf_bytes(&len), len)))
+	if (create && (r = cub_cube__load(cube, elf, len)))
 		return r;
 	if (create && cub_cube__map(cube, "thello_actions", map))
 		return cub_cube__set_error(cube, CUB_E_INTERNAL,
