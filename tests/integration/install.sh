@@ -10,7 +10,8 @@
 # through hello between namespaces, counted exactly; show, set; a kill
 # -9 of the worker restarts it and traffic is still counted; the worker
 # is sandboxed; thello attached to a netdev counts and drops.  The man
-# pages name every flag of `cubicled --help` and `cubicle --help`.
+# pages name every flag of `cubicled --help` and `cubicle --help`.  A
+# /usr build installed with DESTDIR has no rpath.
 . "$(dirname "$0")/../lib/netns.sh"
 
 need meson ninja pkg-config readelf python3
@@ -179,3 +180,16 @@ d1=$(cub t0 show ingress-drops)
 cub_ok detach t0 veth3
 tping 2 10 || fail "ping failed after detaching t0"
 cub_log "thello: attached t0 counted both ways and dropped"
+
+# ---- 4. A distribution build (/usr, into DESTDIR): no rpath ----
+meson configure "$T/b" --prefix=/usr >"$T/conf.log" 2>&1 || fail "meson configure --prefix=/usr: $(tail -5 "$T/conf.log")"
+ninja -C "$T/b" >"$T/ninja2.log" 2>&1 || fail "ninja (/usr): $(tail -20 "$T/ninja2.log")"
+DESTDIR=$T/dest meson install -C "$T/b" >"$T/install2.log" 2>&1 || fail "meson install (DESTDIR): $(tail -5 "$T/install2.log")"
+for b in usr/sbin/cubicled usr/bin/cubicle usr/libexec/cubicle-worker; do
+	[ -f "$T/dest/$b" ] || fail "DESTDIR install has no $b"
+	readelf -d "$T/dest/$b" | grep -qiE 'rpath|runpath' &&
+		fail "$b of a /usr build has an rpath: $(readelf -d "$T/dest/$b" | grep -iE 'rpath|runpath')"
+done
+grep -q "^prefix=/usr$" "$T/dest/usr/lib/$(gcc -print-multiarch)/pkgconfig/libcubicle.pc" ||
+	fail "the /usr build's libcubicle.pc: $(head -1 "$T/dest/usr/lib/$(gcc -print-multiarch)/pkgconfig/libcubicle.pc")"
+cub_log "a /usr build installed with DESTDIR has no rpath"
