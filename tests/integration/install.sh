@@ -93,6 +93,20 @@ for b in cubicled cubicle; do
 done
 
 # ---- 2. The examples, copied out of the tree, built with pkg-config alone ----
+# The recipe refuses bad arguments by name and makes nothing.
+bb=$(pkg-config --variable=bpf_build libcubicle)
+mkdir "$T/bb"
+for bad in "nosuch.bpf.c x.bpf.o x.skel.h:no source file 'nosuch.bpf.c'" \
+	"$SRC/examples/hello/hello.bpf.c x.bpf.o x.h:skeleton 'x.h' must end in .skel.h" \
+	"$SRC/examples/hello/hello.bpf.c x.bpf.o a-b.skel.h:'a-b' is no C identifier" \
+	"$SRC/examples/hello/hello.bpf.c x.bpf.o x.skel.h x.d -O3:unexpected argument '-O3'"; do
+	IFS=: read -r args want <<<"$bad"
+	rc=0
+	# shellcheck disable=SC2086 # the arguments are words
+	err=$(cd "$T/bb" && "$bb" $args 2>&1) || rc=$?
+	[ "$rc" = 2 ] && grep -qF -- "$want" <<<"$err" || fail "cubicle-bpf-build $args: exit $rc, '$err'"
+	[ -z "$(ls -A "$T/bb")" ] || fail "cubicle-bpf-build $args left $(ls "$T/bb")"
+done
 for ex in hello thello; do
 	n=$(cat "$SRC/examples/$ex"/*.c "$SRC/examples/$ex"/*.h | wc -l)
 	[ "$n" -le 150 ] || fail "examples/$ex is $n lines of C and BPF, more than 150"
