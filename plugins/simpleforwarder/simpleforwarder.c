@@ -225,6 +225,11 @@ sf_apply(struct cub_cube *cube, const struct cub_val *config, bool create)
 	if (n &&
 	    (r = cub_map__update_batch(cube, &sf->actions, keys, acts, n, 0)))
 		return r;
+	/* A port new at its index counts from zero (the SDK zeroed its
+	 * map entries: ports_fresh()). */
+	for (key = 0; key < CUB_MAX_PORTS; key++)
+		if (used[key] && !sf->used[key])
+			sf->packet_ins[key] = 0;
 	memcpy(sf->used, used, sizeof(used));
 	/* What change() starts from. */
 	memset(sf->port, 0, sizeof(sf->port));
@@ -376,6 +381,9 @@ sf_change(struct cub_cube *cube, const struct cub_change *changes, uint32_t n)
 	}
 	for (i = 0; i < nw; i++)
 		sf->written[keys[i]] = acts[i];
+	for (i = 0; i < CUB_MAX_PORTS; i++)
+		if (used[i] && !sf->used[i])
+			sf->packet_ins[i] = 0; /* a new port's, as apply() */
 	memcpy(sf->port, port, sizeof(sf->port));
 	memcpy(sf->used, used, sizeof(used));
 	free(port);

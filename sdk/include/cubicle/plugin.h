@@ -353,6 +353,17 @@ struct cub_batch_opts {
 int cub_map__update_batch(struct cub_cube *cube, const cub_map *map,
     const void *keys, const void *values, uint32_t *count,
     const struct cub_batch_opts *opts);
+/*
+ * @brief **cub_map__zero_batch()** writes a zero value at each of the n
+ * keys (key_size bytes each, back to back) of map, in batches; a per-CPU
+ * map's value is zeroed on every CPU.  For state that must start clean.
+ * The SDK calls it itself for the counters declared on ports[] (struct
+ * cub_counter keyed by "index") when a port takes an index no port of
+ * the cube held: a port never inherits counts from an earlier one.
+ * @return 0 or -errno (the broker's message in the op's error).
+ */
+int cub_map__zero_batch(struct cub_cube *cube, const cub_map *map,
+    const void *keys, uint32_t n);
 int cub_map__delete_batch(struct cub_cube *cube, const cub_map *map,
     const void *keys, uint32_t *count, const struct cub_batch_opts *opts);
 /*
