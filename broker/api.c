@@ -656,6 +656,12 @@ on_cube(struct broker *b, struct cube *c, struct cubi_request *q,
 		cub_val__set(p, "args",
 		    res.action_args ? TAKE_PTR(res.action_args)
 				    : cub_val__map());
+		/* The cube's document as it is now, for a plugin that asked
+		 * (action_config): a copy, as the lock is dropped meanwhile. */
+		if (s->action_config) {
+			cube_copied(c);
+			cub_val__set(p, "config", cub_val__dup(c->doc));
+		}
 		r = sup_call(s, CUB_M_CUBE_ACTION, p, result, errv,
 		    b->o.call_timeout_ms);
 		break;

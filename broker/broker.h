@@ -296,6 +296,7 @@ struct service {
 	bool transparent; /* its cubes attach; no ports (first hello) */
 	bool ready; /* hello + replay done */
 	bool changes; /* its plugin takes cube.change (from its hello) */
+	bool action_config; /* its actions get the cube's document */
 	/* Whole copies of its cubes' documents made for requests (a show
 	 * inside a read-only list, a journal record of the whole cube), for
 	 * 'cubicle services' (atomic: any thread). */

@@ -196,6 +196,9 @@ wc_hello(struct service *s, const struct cub_val *p, struct cub_val **res,
 
 		cub_val__as_bool(cub_val__get(p, "change"), &changes);
 		s->changes = changes;
+		changes = false;
+		cub_val__as_bool(cub_val__get(p, "action_config"), &changes);
+		s->action_config = changes;
 	}
 	*res = cub_val__map();
 	cub_val__set(*res, "ncpus", cub_val__uint((uint64_t)s->b->ncpus));

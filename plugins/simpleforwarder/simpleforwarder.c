@@ -425,10 +425,39 @@ sf_packet_in(struct cub_cube *cube, uint32_t port, const void *data, size_t len)
 	cub_map__update(cube, &sf->pktins, &port, &sf->packet_ins[port], 0);
 }
 
+/* `cubicle sf1 reset-counters`: every port's counters back to zero. */
+static const struct cub_action sf_actions[] = {
+    {.name = "reset-counters",
+	.help = "set every port's counters back to zero"},
+    {0},
+};
+
+/* The cube's actions, with its document at hand (its ports). */
+static int
+sf_action(struct cub_cube *cube, const struct cub_val *path, const char *name,
+    const struct cub_val *args, const struct cub_val *config,
+    struct cub_val **result)
+{
+	struct sf_cube *sf = cub_cube__priv(cube);
+	int n;
+
+	(void)args;
+	if (path && path->kind == CUB_V_ARRAY && path->arr.len)
+		return cub_cube__set_error(
+		    cube, CUB_E_VERB, "no action '%s' there", name);
+	if ((n = cub_cube__reset_port_counters(cube, config)) < 0)
+		return n;
+	memset(sf->packet_ins, 0, sizeof(sf->packet_ins));
+	*result = cub_val__map();
+	cub_val__set(*result, "ports", cub_val__uint((uint64_t)n));
+	return 0;
+}
+
 static const struct cub_plugin_ops sf_ops = {
     .apply = sf_apply,
     .packet_in = sf_packet_in,
     .change = sf_change,
+    .action_config = sf_action,
 };
 
 const struct cub_plugin cub_plugin_entry = {
@@ -440,5 +469,6 @@ const struct cub_plugin cub_plugin_entry = {
     .ops = &sf_ops,
     .policy = SF_POLICY,
     CUB_PLUGIN_SIZES,
+    .actions = sf_actions,
 };
 #endif /* SF_NO_ENTRY */

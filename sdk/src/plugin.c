@@ -171,7 +171,11 @@ cubi_worker__hello(char *err, size_t errlen)
 	cub_val__set(p, "service", cub_val__str(w.pl->name));
 	cub_val__set(p, "abi", cub_val__uint(CUB_PLUGIN_ABI));
 	cub_val__set(p, "schema",
-	    w.pl->schema ? cub_schema__to_val(w.pl->schema) : cub_val__nil());
+	    w.pl->schema ? cub_schema__wire(w.pl->schema, w.pl->actions)
+			 : cub_val__nil());
+	/* Its actions get the cube's document (cube.action's config). */
+	if (w.ops.action_config)
+		cub_val__set(p, "action_config", cub_val__bool(true));
 	cub_val__set(p, "policy", policy_val(&w.pl->policy));
 	if (w.pl->netdev_events)
 		cub_val__set(p, "netdev_events",
@@ -895,6 +899,26 @@ ports_fresh(struct cub_cube *c, const uint32_t *idx, uint32_t n)
 	return 0;
 }
 
+static void doc_ports(const struct cub_val *config, uint8_t *used);
+
+int
+cub_cube__reset_port_counters(
+    struct cub_cube *cube, const struct cub_val *config)
+{
+	uint32_t idx[CUB_MAX_PORTS], n = 0, i;
+	uint8_t used[CUB_MAX_PORTS];
+	int r;
+
+	if (!cube || !config)
+		return -EINVAL;
+	doc_ports(config, used);
+	for (i = 0; i < CUB_MAX_PORTS; i++)
+		if (used[i])
+			idx[n++] = i;
+	r = ports_fresh(cube, idx, n);
+	return r ? r : (int)n;
+}
+
 /* The port indices of a document, as a port_used table. */
 static void
 doc_ports(const struct cub_val *config, uint8_t *used)
@@ -1232,14 +1256,20 @@ cubi_worker__dispatch(
 			*errv = op_error(c, r, "show");
 		}
 	} else if (!strcmp(rpc->method, CUB_M_CUBE_ACTION)) {
-		if (!ops->action) {
+		if (!ops->action && !ops->action_config) {
 			*errv = cub_err_val(CUB_E_VERB,
 			    "service '%s' has no actions", w.pl->name);
 			return;
 		}
-		r = ops->action(c, cub_val__get(p, "path"),
-		    cub_val__get_str(p, "action") ?: "",
-		    cub_val__get(p, "args"), result);
+		if (ops->action_config)
+			r = ops->action_config(c, cub_val__get(p, "path"),
+			    cub_val__get_str(p, "action") ?: "",
+			    cub_val__get(p, "args"), cub_val__get(p, "config"),
+			    result);
+		else
+			r = ops->action(c, cub_val__get(p, "path"),
+			    cub_val__get_str(p, "action") ?: "",
+			    cub_val__get(p, "args"), result);
 		if (r) {
 			*result = cub_val__free(*result);
 			*errv = op_error(c, r, "action");

@@ -3,7 +3,11 @@
 # A port that takes the index of a deleted port starts with its counters
 # at zero (issue 8): del p2, add p3 at p2's index, p3 shows 0, not p2's
 # counts.  Through change() (simpleforwarder) and through apply() alone
-# (plugins/testing upgrade.c, a plugin without change()).
+# (plugins/testing upgrade.c, a plugin without change()).  And a
+# cube-level action with the cube's document at hand: `cubicle sf1
+# reset-counters` zeroes every port's counters (the SDK's
+# cub_cube__reset_port_counters() over the ports of the document the
+# broker sent).
 . "$(dirname "$0")/../lib/netns.sh"
 
 mkdir -p "$T/plugins"
@@ -62,3 +66,31 @@ reuse() {
 }
 reuse simpleforwarder sf1
 reuse upgrade u1
+
+# reset-counters: a schema-declared action on the cube itself.
+cub_ok simpleforwarder add sf2
+cub_ok sf2 ports add p1 peer=vetha action=drop
+cub_ok sf2 ports add p2 peer=vethb action=forward outport=p1
+cub_ok sf2 ports p1 set action=forward outport=p2
+ip netns exec ca ping -c 3 -i 0.2 -W 10 198.18.0.2 >/dev/null || fail "sf2: no forwarding"
+grep -qE "reset-counters +action" <<<"$(cub sf2 ?)" || fail "sf2 ? lists no reset-counters: $(cub sf2 ?)"
+for p in p1 p2; do
+	[ "$(port_counter sf2 $p rx_packets)" -ge 3 ] || fail "sf2 $p counted nothing"
+done
+out=$(cub sf2 reset-counters -o json) || fail "reset-counters: $out"
+grep -q '"ports": 2' <<<"$out" || fail "reset-counters did not see the 2 ports of the document: $out"
+for p in p1 p2; do
+	for f in $FIELDS; do
+		v=$(port_counter sf2 $p "$f")
+		[ "$v" = 0 ] || fail "sf2 $p $f is $v after reset-counters"
+	done
+done
+# Counting goes on from zero.
+ip netns exec ca ping -c 2 -i 0.2 -W 10 198.18.0.2 >/dev/null || fail "sf2: no forwarding after the reset"
+v=$(port_counter sf2 p1 rx_packets)
+[ "$v" -ge 2 ] && [ "$v" -le 4 ] || fail "sf2 p1 rx_packets $v after reset + 2 pings"
+err=$(cub_refused 2 sf2 reset-counters now=1)
+cub_log "reset-counters with an argument: $err"
+err=$(cub_refused 2 sf2 ports p1 reset-counters)
+cub_log "reset-counters on a port: $err"
+true

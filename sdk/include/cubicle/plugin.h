@@ -235,6 +235,17 @@ struct cub_plugin_ops {
 	 */
 	void (*netdev_event)(
 	    struct cub_cube *cube, const struct cub_netdev_event *ev);
+	/*
+	 * A declared action (on the cube itself, struct cub_plugin's
+	 * actions, or on a node of the schema: path says which) with the
+	 * cube's document at hand: config is the broker's document of the
+	 * cube at the time of the request, read-only and valid for the call
+	 * (the plugin keeps no copy of its own).  When set, it is called
+	 * instead of action.  Worker thread; may block the cube's requests.
+	 */
+	int (*action_config)(struct cub_cube *cube, const struct cub_val *path,
+	    const char *name, const struct cub_val *args,
+	    const struct cub_val *config, struct cub_val **result);
 };
 
 struct cub_plugin {
@@ -264,6 +275,10 @@ struct cub_plugin {
 	 * struct cub_plugin_ops are not NULL (ops it does not know). */
 	size_t sz;
 	size_t ops_sz;
+	/* Actions on the cube itself, name == NULL terminated:
+	 * `cubicle sf1 reset-counters` (served by action_config or action
+	 * with an empty path).  NULL: none. */
+	const struct cub_action *actions;
 };
 
 #define CUB_PLUGIN_SIZES                                                       \
@@ -364,6 +379,15 @@ int cub_map__update_batch(struct cub_cube *cube, const cub_map *map,
  */
 int cub_map__zero_batch(struct cub_cube *cube, const cub_map *map,
     const void *keys, uint32_t n);
+/*
+ * @brief **cub_cube__reset_port_counters()** zeroes, on every CPU, the
+ * entries of every map a counter declared on ports[] reads by "index"
+ * (struct cub_counter), for each port of config (the cube's document, as
+ * an action_config gets it): what a `reset-counters` action does.
+ * @return the number of ports reset, or -errno.
+ */
+int cub_cube__reset_port_counters(
+    struct cub_cube *cube, const struct cub_val *config);
 int cub_map__delete_batch(struct cub_cube *cube, const cub_map *map,
     const void *keys, uint32_t *count, const struct cub_batch_opts *opts);
 /*

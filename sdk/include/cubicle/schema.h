@@ -138,6 +138,13 @@ int cub_ftype__parse(const char *name);
 
 /* Plugin side: encode C tables (name==NULL terminated) to wire form. */
 struct cub_val *cub_schema__to_val(const struct cub_field *fields);
+/*
+ * The wire form of a schema with actions on the cube itself
+ * (`cubicle sf1 reset-counters`): {fields: [...], actions: [...]}, or
+ * the array of cub_schema__to_val() when actions is NULL or empty.
+ */
+struct cub_val *cub_schema__wire(
+    const struct cub_field *fields, const struct cub_action *actions);
 
 #ifdef __cplusplus
 }
