@@ -50,15 +50,11 @@ static const char *const sf_action_names[] = {
     "forward", "drop", "slowpath", NULL};
 
 /*
- * The counters are read by the broker itself from the maps, at show
- * (struct cub_counter): sf_stats[port index], summed over CPUs, and
- * sf_pktins[port index], which this worker keeps.
+ * The counters are read by the broker itself from the maps, at show:
+ * sf_stats[port index], summed over CPUs, and sf_pktins[port index],
+ * which this worker keeps.  A new port's start at zero (the SDK).
  */
-#define SF_STAT(f)                                                             \
-	(&(const struct cub_counter){.map = "sf_stats",                        \
-	    .key_field = "index",                                              \
-	    .offset = offsetof(struct sf_stats, f),                            \
-	    .width = sizeof(((struct sf_stats *)0)->f)})
+#define SF_STAT(f, help) CUB_PORT_COUNTER(#f, help, "sf_stats", struct sf_stats, f)
 
 static const struct cub_field sf_port_fields[] = {
     {.name = "action",
@@ -70,36 +66,12 @@ static const struct cub_field sf_port_fields[] = {
 	.type = CUB_T_STR,
 	.max = CUB_NAME_MAX,
 	.help = "port to send packets to when action is forward"},
-    {.name = "rx_packets",
-	.type = CUB_T_U64,
-	.flags = CUB_F_RO,
-	.help = "packets received on this port",
-	.counter = SF_STAT(rx_packets)},
-    {.name = "rx_bytes",
-	.type = CUB_T_U64,
-	.flags = CUB_F_RO,
-	.help = "bytes received on this port",
-	.counter = SF_STAT(rx_bytes)},
-    {.name = "tx_packets",
-	.type = CUB_T_U64,
-	.flags = CUB_F_RO,
-	.help = "packets forwarded out of this port",
-	.counter = SF_STAT(tx_packets)},
-    {.name = "tx_bytes",
-	.type = CUB_T_U64,
-	.flags = CUB_F_RO,
-	.help = "bytes forwarded out of this port",
-	.counter = SF_STAT(tx_bytes)},
-    {.name = "drops",
-	.type = CUB_T_U64,
-	.flags = CUB_F_RO,
-	.help = "packets received on this port and dropped",
-	.counter = SF_STAT(drops)},
-    {.name = "slowpath",
-	.type = CUB_T_U64,
-	.flags = CUB_F_RO,
-	.help = "packets received on this port sent to the slow path",
-	.counter = SF_STAT(slowpath)},
+    SF_STAT(rx_packets, "packets received on this port"),
+    SF_STAT(rx_bytes, "bytes received on this port"),
+    SF_STAT(tx_packets, "packets forwarded out of this port"),
+    SF_STAT(tx_bytes, "bytes forwarded out of this port"),
+    SF_STAT(drops, "packets received on this port and dropped"),
+    SF_STAT(slowpath, "packets received on this port sent to the slow path"),
     {.name = "packet_ins",
 	.type = CUB_T_U64,
 	.flags = CUB_F_RO,
@@ -133,7 +105,6 @@ sf_load(struct cub_cube *cube, struct sf_cube *sf)
 {
 	size_t len;
 	const void *elf = simpleforwarder__elf_bytes(&len);
-	static const uint64_t zeros[CUB_MAX_PORTS];
 	uint32_t keys[CUB_MAX_PORTS], key;
 	int r;
 
@@ -148,8 +119,7 @@ sf_load(struct cub_cube *cube, struct sf_cube *sf)
 	 * starts again from zero. */
 	for (key = 0; key < CUB_MAX_PORTS; key++)
 		keys[key] = key;
-	if ((r = cub_map__update_batch(
-		 cube, &sf->pktins, keys, zeros, CUB_MAX_PORTS, 0)))
+	if ((r = cub_map__zero_batch(cube, &sf->pktins, keys, CUB_MAX_PORTS)))
 		return r;
 	memset(sf->packet_ins, 0, sizeof(sf->packet_ins));
 	sf->loaded = true;
