@@ -82,8 +82,8 @@ list_cubes(struct broker *b, struct service *only)
  * (while a restart is due) and why (one line: what to do).
  */
 static void
-service_why(struct broker *b, struct service *s, unsigned nref,
-    struct cub_val *e)
+service_why(
+    struct broker *b, struct service *s, unsigned nref, struct cub_val *e)
 {
 	char why[384], err[256];
 	int64_t now = now_ms();
@@ -838,8 +838,8 @@ on_reload(struct broker *b, struct cubi_request *q, struct cub_val **errv)
 		    "them)");
 		return -EINVAL;
 	}
-	if (q->body || (q->args && q->args->kind == CUB_V_MAP &&
-			   q->args->map.len)) {
+	if (q->body ||
+	    (q->args && q->args->kind == CUB_V_MAP && q->args->map.len)) {
 		*errv = cub_err_val(
 		    CUB_E_INVAL, "services reload takes no arguments");
 		return -EINVAL;

@@ -419,8 +419,8 @@ void clients_publish(struct broker *b, const void *msg, size_t len);
 /* api.c */
 void api_handle(struct broker *b, const struct client_req *req,
     const void *body, size_t len);
-void api_answer(struct broker *b, const struct client_req *req,
-    uint32_t msgid, struct cub_val *result);
+void api_answer(struct broker *b, const struct client_req *req, uint32_t msgid,
+    struct cub_val *result);
 void api_refuse(struct broker *b, const struct client_req *req,
     uint32_t msgid, struct cub_val *errv);
 void api_serve(

@@ -455,8 +455,8 @@ cube_revalidate(struct broker *b, const struct cube *c)
 		msg = "out of memory";
 	if (errv)
 		cub_err_parse(errv, &msg);
-	if (asprintf(&why, "refused by schema v%u: %s",
-		c->svc->schema_version, msg) < 0)
+	if (asprintf(&why, "refused by schema v%u: %s", c->svc->schema_version,
+		msg) < 0)
 		why = strdup("refused by its schema");
 	cub_val__free(errv);
 	return why;

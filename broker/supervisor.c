@@ -790,9 +790,9 @@ reload_take(struct broker *b, struct service *s)
 
 	pthread_mutex_lock(&b->lock);
 	if (s->next_due && (old = calloc(1, sizeof(*old)))) {
-		bool same = cub_val__equal(s->schema_wire, s->next_wire) &&
-			    !memcmp(&s->policy, &s->next_policy,
-				sizeof(s->policy));
+		bool same =
+		    cub_val__equal(s->schema_wire, s->next_wire) &&
+		    !memcmp(&s->policy, &s->next_policy, sizeof(s->policy));
 
 		old->schema = s->schema;
 		old->wire = s->schema_wire;
@@ -1017,8 +1017,9 @@ sup_tick(struct broker *b)
 		if (refusals >= SUP_HELLO_REFUSALS) {
 			/* The same plugin will say the same: stop. */
 			s->stopped = true;
-			log_err("service '%s': stopped after %u refused hellos; "
-				"'cubicle services reload %s' starts it again",
+			log_err(
+			    "service '%s': stopped after %u refused hellos; "
+			    "'cubicle services reload %s' starts it again",
 			    s->name, refusals, s->name);
 			continue;
 		}

@@ -142,10 +142,10 @@ wc_hello(struct service *s, const struct cub_val *p, struct cub_val **res,
 		struct ctr_table *ctrs = NULL;
 
 		parsed = cubi_schema__parse(schema, err, sizeof(err));
-		if (parsed &&
-		    counters_parse(schema, &ctrs, err, sizeof(err)))
+		if (parsed && counters_parse(schema, &ctrs, err, sizeof(err)))
 			parsed = cubi_schema__free(parsed);
-		if (!parsed || (s->schema_wire && s->transparent != transparent)) {
+		if (!parsed ||
+		    (s->schema_wire && s->transparent != transparent)) {
 			if (parsed)
 				snprintf(err, sizeof(err),
 				    "a reload cannot make a service %s",

@@ -54,7 +54,8 @@ static const char *const sf_action_names[] = {
  * sf_stats[port index], summed over CPUs, and sf_pktins[port index],
  * which this worker keeps.  A new port's start at zero (the SDK).
  */
-#define SF_STAT(f, help) CUB_PORT_COUNTER(#f, help, "sf_stats", struct sf_stats, f)
+#define SF_STAT(f, help)                                                       \
+	CUB_PORT_COUNTER(#f, help, "sf_stats", struct sf_stats, f)
 
 static const struct cub_field sf_port_fields[] = {
     {.name = "action",

@@ -824,8 +824,8 @@ pend_entries(struct pend *pd, const struct cub_val *path,
 
 /* apply(): a new cube object when there is none; errv or NULL. */
 int
-cub_map__zero_batch(struct cub_cube *cube, const cub_map *map,
-    const void *keys, uint32_t n)
+cub_map__zero_batch(
+    struct cub_cube *cube, const cub_map *map, const void *keys, uint32_t n)
 {
 	size_t vsz = map ? cub_map__value_bytes(map) : 0;
 	uint32_t count = n;
@@ -892,8 +892,8 @@ ports_fresh(struct cub_cube *c, const uint32_t *idx, uint32_t n)
 		}
 		if (m.key_size != 4 && m.key_size != 8)
 			continue; /* the broker refused such a binding */
-		if ((r = cub_map__zero_batch(
-			 c, &m, m.key_size == 4 ? (void *)k32 : (void *)keys, n)))
+		if ((r = cub_map__zero_batch(c, &m,
+			 m.key_size == 4 ? (void *)k32 : (void *)keys, n)))
 			return r;
 	}
 	return 0;
@@ -1114,12 +1114,13 @@ change_take(struct cub_cube *c, const struct cub_val *changes, bool last)
 		 * clean. */
 		memcpy(used, c->port_used, sizeof(used));
 		for (i = 0; i < n; i++) {
-			const struct cub_val *e =
-			    ch[i].op == CUB_CHANGE_DEL ? ch[i].before : ch[i].after;
-			const char *w0 = ch[i].path->arr.len == 2
-					     ? cub_val__as_str(
-						   ch[i].path->arr.items[0])
-					     : NULL;
+			const struct cub_val *e = ch[i].op == CUB_CHANGE_DEL
+						      ? ch[i].before
+						      : ch[i].after;
+			const char *w0 =
+			    ch[i].path->arr.len == 2
+				? cub_val__as_str(ch[i].path->arr.items[0])
+				: NULL;
 			uint64_t idx;
 
 			if (!w0 || strcmp(w0, "ports") ||

@@ -260,8 +260,9 @@ START_TEST(test_cube_actions)
 	wire = cub_schema__wire(fields, acts);
 	ck_assert_int_eq(wire->kind, CUB_V_MAP);
 	ck_assert_int_eq(cub_val__get(wire, "fields")->kind, CUB_V_ARRAY);
-	ck_assert_str_eq(cub_val__get_str(
-			     cub_val__get(wire, "actions")->arr.items[0], "name"),
+	ck_assert_str_eq(
+	    cub_val__get_str(
+		cub_val__get(wire, "actions")->arr.items[0], "name"),
 	    "reset-counters");
 	cub_val__free(wire);
 }

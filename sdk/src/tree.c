@@ -1558,7 +1558,8 @@ cubi_schema__parse(const struct cub_val *wire, char *err, size_t errlen)
 		const char *bad;
 
 		if (!map_only_keys(wire, keys, &bad)) {
-			r = perr(&pc, "", "schema: unknown member '%.32s'", bad);
+			r = perr(
+			    &pc, "", "schema: unknown member '%.32s'", bad);
 			goto finish;
 		}
 		r = acts ? actions_parse(&pc, svc, acts, 1, "") : 0;

@@ -377,8 +377,8 @@ int cub_map__update_batch(struct cub_cube *cube, const cub_map *map,
  * the cube held: a port never inherits counts from an earlier one.
  * @return 0 or -errno (the broker's message in the op's error).
  */
-int cub_map__zero_batch(struct cub_cube *cube, const cub_map *map,
-    const void *keys, uint32_t n);
+int cub_map__zero_batch(
+    struct cub_cube *cube, const cub_map *map, const void *keys, uint32_t n);
 /*
  * @brief **cub_cube__reset_port_counters()** zeroes, on every CPU, the
  * entries of every map a counter declared on ports[] reads by "index"

@@ -106,14 +106,15 @@ struct cub_counter {
  *       struct sf_stats, rx_packets),
  */
 #define CUB_PORT_COUNTER(fname, fhelp, mapname, stype, member)                 \
-	{.name = (fname),                                                      \
-	    .type = CUB_T_U64,                                                 \
-	    .flags = CUB_F_RO,                                                 \
-	    .help = (fhelp),                                                   \
-	    .counter = &(const struct cub_counter){.map = (mapname),           \
-		.key_field = "index",                                          \
-		.offset = offsetof(stype, member),                             \
-		.width = sizeof(((stype *)0)->member)}}
+	{                                                                      \
+		.name = (fname), .type = CUB_T_U64, .flags = CUB_F_RO,         \
+		.help = (fhelp), .counter = &(const struct cub_counter)        \
+		{                                                              \
+			.map = (mapname), .key_field = "index",                \
+			.offset = offsetof(stype, member),                     \
+			.width = sizeof(((stype *)0)->member)                  \
+		}                                                              \
+	}
 
 /* An action callable on a node: `cubicle br1 fdb flush`. */
 struct cub_action {
