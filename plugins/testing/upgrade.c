@@ -6,6 +6,7 @@
  *   upgrade_v1.so    ports + color
  *   upgrade_add.so   ports + color + tag   (-DUPG_ADD: a field added)
  *   upgrade_drop.so  ports                 (-DUPG_DROP: color dropped)
+ *   upgrade_policy.so as upgrade_add, with a wider policy (-DUPG_POLICY)
  * All three are the service "upgrade": the test installs one as
  * upgrade.so, then replaces it with another.  Never installed.
  */
@@ -43,6 +44,19 @@ const struct cub_plugin cub_plugin_entry = {
     .cube_size = sizeof(struct sf_cube),
     .schema = upg_schema,
     .ops = &upg_ops,
+#ifdef UPG_POLICY
+    .policy =
+	{
+	    .prog_types = (1u << BPF_PROG_TYPE_SCHED_CLS) |
+			  (1u << BPF_PROG_TYPE_XDP),
+	    .map_types = (1ull << BPF_MAP_TYPE_ARRAY) |
+			 (1ull << BPF_MAP_TYPE_HASH) |
+			 (1ull << BPF_MAP_TYPE_PERCPU_ARRAY) |
+			 (1ull << BPF_MAP_TYPE_RINGBUF),
+	    .max_map_bytes = 8u << 20, /* SF_POLICY's, doubled */
+	},
+#else
     .policy = SF_POLICY,
+#endif
     CUB_PLUGIN_SIZES,
 };

@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: BSD-2-Clause
 # A plugin upgraded in place (issue 8): its .so is replaced by one whose
-# schema adds a field, then by one that drops a field.
+# schema adds a field, then by one that drops a field, then by one whose
+# policy is wider.
 #  - A restarted worker alone cannot take the new schema: its hello is
 #    refused, the service backs off and stops (no restart loop) and says
 #    why in 'cubicle services'.
@@ -164,5 +165,20 @@ cub show cubes | grep -q refused && fail "still reported refused: $(cub show cub
 cub_ok u1 ports p1 set action=drop
 no_pings || fail "u1 not served after the reload took it back"
 cub_ok u1 ports p1 set action=forward
+pings || fail "no forwarding at the end"
+
+# 6. The same schema, a wider policy: a restart alone cannot take it
+# either; the reload does.
+v=$(svc schema)
+install_plugin policy
+kill -9 "$(worker_pid upgrade)"
+wait_status stopped
+grep -q "schema changed: run cubicle services reload upgrade" <<<"$(svc why)" ||
+	fail "a wider policy: $(svc why)"
+pings || fail "no forwarding while stopped for a policy"
+out=$(cub services reload upgrade -o json) || fail "reload: $out"
+grep -q "\"schema\": $((v + 1))" <<<"$out" || fail "the policy reload: $out"
+[ "$(svc status)" = running ] || fail "not running after the policy reload"
+cub_ok u1 set tag=wide
 pings || fail "no forwarding at the end"
 true
