@@ -196,11 +196,6 @@ sf_apply(struct cub_cube *cube, const struct cub_val *config, bool create)
 	if (n &&
 	    (r = cub_map__update_batch(cube, &sf->actions, keys, acts, n, 0)))
 		return r;
-	/* A port new at its index counts from zero (the SDK zeroed its
-	 * map entries: ports_fresh()). */
-	for (key = 0; key < CUB_MAX_PORTS; key++)
-		if (used[key] && !sf->used[key])
-			sf->packet_ins[key] = 0;
 	memcpy(sf->used, used, sizeof(used));
 	/* What change() starts from. */
 	memset(sf->port, 0, sizeof(sf->port));
@@ -352,9 +347,6 @@ sf_change(struct cub_cube *cube, const struct cub_change *changes, uint32_t n)
 	}
 	for (i = 0; i < nw; i++)
 		sf->written[keys[i]] = acts[i];
-	for (i = 0; i < CUB_MAX_PORTS; i++)
-		if (used[i] && !sf->used[i])
-			sf->packet_ins[i] = 0; /* a new port's, as apply() */
 	memcpy(sf->port, port, sizeof(sf->port));
 	memcpy(sf->used, used, sizeof(used));
 	free(port);
@@ -396,6 +388,17 @@ sf_packet_in(struct cub_cube *cube, uint32_t port, const void *data, size_t len)
 	cub_map__update(cube, &sf->pktins, &port, &sf->packet_ins[port], 0);
 }
 
+/* A new port counts its slow-path packets from zero (the SDK zeroed
+ * its map entries). */
+static void
+sf_port_added(struct cub_cube *cube, uint32_t index)
+{
+	struct sf_cube *sf = cub_cube__priv(cube);
+
+	if (index < CUB_MAX_PORTS)
+		sf->packet_ins[index] = 0;
+}
+
 /* `cubicle sf1 reset-counters`: every port's counters back to zero. */
 static const struct cub_action sf_actions[] = {
     {.name = "reset-counters",
@@ -429,6 +432,7 @@ static const struct cub_plugin_ops sf_ops = {
     .packet_in = sf_packet_in,
     .change = sf_change,
     .action_config = sf_action,
+    .port_added = sf_port_added,
 };
 
 const struct cub_plugin cub_plugin_entry = {

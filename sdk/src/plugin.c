@@ -942,11 +942,19 @@ static int
 ports_fresh_new(struct cub_cube *c, const uint8_t *used, const uint8_t *added)
 {
 	uint32_t idx[CUB_MAX_PORTS], n = 0, i;
+	int r;
 
 	for (i = 0; i < CUB_MAX_PORTS; i++)
 		if (used[i] && (!c->port_used[i] || (added && added[i])))
 			idx[n++] = i;
-	return ports_fresh(c, idx, n);
+	if ((r = ports_fresh(c, idx, n)))
+		return r;
+	for (i = 0; w.ops.port_removed && i < CUB_MAX_PORTS; i++)
+		if (c->port_used[i] && (!used[i] || (added && added[i])))
+			w.ops.port_removed(c, i);
+	for (i = 0; w.ops.port_added && i < n; i++)
+		w.ops.port_added(c, idx[i]);
+	return 0;
 }
 
 static struct cub_val *

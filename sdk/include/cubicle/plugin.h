@@ -246,6 +246,16 @@ struct cub_plugin_ops {
 	int (*action_config)(struct cub_cube *cube, const struct cub_val *path,
 	    const char *name, const struct cub_val *args,
 	    const struct cub_val *config, struct cub_val **result);
+	/*
+	 * Port hooks: a port left index (deleted, or gone from a document),
+	 * or a port took an index the cube did not use (added).  The SDK
+	 * has zeroed the port's declared counters (CUB_PORT_COUNTER) first;
+	 * these clean the plugin's own state of that index.  Called just
+	 * before the change or apply that makes it so, removals first; not
+	 * at a replay (create).  Worker thread.
+	 */
+	void (*port_removed)(struct cub_cube *cube, uint32_t index);
+	void (*port_added)(struct cub_cube *cube, uint32_t index);
 };
 
 struct cub_plugin {
