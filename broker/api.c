@@ -68,9 +68,60 @@ list_cubes(struct broker *b, struct service *only)
 		    cub_val__uint(ports && ports->kind == CUB_V_ARRAY
 				      ? ports->arr.len
 				      : 0));
+		if (c->refused)
+			cub_val__set(e, "refused", cub_val__str(c->refused));
 		cub_val__push(arr, e);
 	}
 	return arr;
+}
+
+/*
+ * Why a service's worker is not running, or which of its cubes its
+ * schema refused, for 'cubicle services': schema (the version accepted),
+ * refused (cubes kept but refused), last_exit, last_error, next_retry_ms
+ * (while a restart is due) and why (one line: what to do).
+ */
+static void
+service_why(
+    struct broker *b, struct service *s, unsigned nref, struct cub_val *e)
+{
+	char why[384], err[256];
+	int64_t now = now_ms();
+	bool reload;
+
+	pthread_mutex_lock(&b->lock);
+	snprintf(err, sizeof(err), "%s", s->last_error);
+	reload = s->reload;
+	pthread_mutex_unlock(&b->lock);
+	cub_val__set(e, "schema", cub_val__uint(s->schema_version));
+	cub_val__set(e, "refused", cub_val__uint(nref));
+	if (s->last_exit[0])
+		cub_val__set(e, "last_exit", cub_val__str(s->last_exit));
+	if (err[0])
+		cub_val__set(e, "last_error", cub_val__str(err));
+	if (!s->pid && !s->stopped)
+		cub_val__set(e, "next_retry_ms",
+		    cub_val__uint(s->next_start_ms > now
+				      ? (uint64_t)(s->next_start_ms - now)
+				      : 0));
+	why[0] = '\0';
+	if (reload)
+		snprintf(why, sizeof(why), "reloading");
+	else if (s->stopped)
+		snprintf(why, sizeof(why),
+		    "stopped after %u refused hellos: %s", SUP_HELLO_REFUSALS,
+		    err[0] ? err : s->last_exit);
+	else if (!s->ready && err[0])
+		snprintf(why, sizeof(why), "%s", err);
+	else if (!s->ready && s->last_exit[0])
+		snprintf(why, sizeof(why), "last worker %s", s->last_exit);
+	else if (nref)
+		snprintf(why, sizeof(why),
+		    "%u cube(s) refused by schema v%u, kept unchanged "
+		    "(cubicle show cubes)",
+		    nref, s->schema_version);
+	if (why[0])
+		cub_val__set(e, "why", cub_val__str(why));
 }
 
 static struct cub_val *
@@ -80,7 +131,7 @@ list_services(struct broker *b)
 	struct service *s;
 	struct cube *c;
 	uint64_t dropped, nsent, ndropped, nqueued, osent, odropped;
-	unsigned n;
+	unsigned n, nref;
 
 	for (s = b->svcs; s; s = s->next) {
 		osent = odropped = 0;
@@ -97,10 +148,14 @@ list_services(struct broker *b)
 						  __ATOMIC_RELAXED)
 					    : 0;
 		}
+		for (nref = 0, c = b->cubes; c; c = c->next)
+			nref += c->svc == s && c->refused;
 		e = cub_val__map();
 		cub_val__set(e, "name", cub_val__str(s->name));
 		cub_val__set(e, "status",
-		    cub_val__str(s->ready ? "running" : "starting"));
+		    cub_val__str(s->ready     ? "running"
+				 : s->stopped ? "stopped"
+					      : "starting"));
 		cub_val__set(e, "pid", cub_val__uint((uint64_t)s->pid));
 		cub_val__set(e, "uid", cub_val__uint(s->uid));
 		cub_val__set(e, "restarts", cub_val__uint(s->restarts));
@@ -116,6 +171,7 @@ list_services(struct broker *b)
 		cub_val__set(e, "netdev_sent", cub_val__uint(nsent));
 		cub_val__set(e, "netdev_dropped", cub_val__uint(ndropped));
 		cub_val__set(e, "netdev_queued", cub_val__uint(nqueued));
+		service_why(b, s, nref, e);
 		cub_val__push(arr, e);
 	}
 	return arr;
@@ -161,7 +217,9 @@ top_help(struct broker *b)
 
 	kw(k, "show", "verb", "show cubes | show services");
 	kw(k, "cubes", "verb", "list every cube");
-	kw(k, "services", "verb", "list services and their workers");
+	kw(k, "services", "verb",
+	    "list services and their workers | services reload <service>: "
+	    "take the schema and policy of its reinstalled plugin (admin)");
 	kw(k, CUBI_W_NETDEVS, "verb",
 	    "netdevs show: every netdev, its MAC, mtu, state, addresses "
 	    "and the cube ports using it");
@@ -360,6 +418,16 @@ struct api_who {
 
 static __thread const struct api_who *who;
 
+/* The request being served, whose answer a handler may send later
+ * itself (taken set: api_serve() sends none).  Per thread. */
+struct api_defer {
+	const struct client_req *req;
+	uint32_t msgid;
+	bool taken;
+};
+
+static __thread struct api_defer *defer;
+
 static const char *const role_names[] = {
     [ROLE_ADMIN] = "admin",
     [ROLE_READER] = "reader",
@@ -503,6 +571,28 @@ on_cube(struct broker *b, struct cube *c, struct cubi_request *q,
 		    CUB_E_UNAVAIL, "service '%s' has not started yet", s->name);
 		return -EAGAIN;
 	}
+	if (c->refused) {
+		/* Kept as it was: shown as stored, or deleted. */
+		uint32_t nw = q->words->arr.len;
+
+		cub_val__free(rest);
+		if (nw == 1 || (nw == 2 && !strcmp(word(q, 1), "show"))) {
+			*result = cub_val__dup(c->doc);
+			return 0;
+		}
+		if (nw == 2 && !strcmp(word(q, 1), "del")) {
+			if ((r = mutating(q, errv)))
+				return r;
+			return cube_delete(b, c, errv);
+		}
+		*errv = cub_err_val(CUB_E_REFUSED,
+		    "cube '%s' is %s; it is kept as stored and its program "
+		    "still runs: show it, delete it, or install a plugin "
+		    "whose schema takes it and run 'cubicle services reload "
+		    "%s'",
+		    c->name, c->refused, s->name);
+		return -EPERM;
+	}
 	for (i = 1; i < q->words->arr.len; i++)
 		cub_val__push(rest, cub_val__str(word(q, i)));
 	/*
@@ -594,6 +684,12 @@ on_cube(struct broker *b, struct cube *c, struct cubi_request *q,
 		cub_val__set(p, "args",
 		    res.action_args ? TAKE_PTR(res.action_args)
 				    : cub_val__map());
+		/* The cube's document as it is now, for a plugin that asked
+		 * (action_config): a copy, as the lock is dropped meanwhile. */
+		if (s->action_config) {
+			cube_copied(c);
+			cub_val__set(p, "config", cub_val__dup(c->doc));
+		}
 		r = sup_call(s, CUB_M_CUBE_ACTION, p, result, errv,
 		    b->o.call_timeout_ms);
 		break;
@@ -760,6 +856,49 @@ on_netdevs(struct broker *b, struct cubi_request *q, struct cub_val **result,
 	return netmon_show(b, q->words, result, errv);
 }
 
+/*
+ * services reload <service> (admin): its worker restarts, and the schema
+ * and policy its plugin file declares now become the service's; every
+ * stored cube is checked against them (supervisor.c sup_reload()).  The
+ * answer comes after the replay: the cubes taken and those refused.
+ */
+static int
+on_reload(struct broker *b, struct cubi_request *q, struct cub_val **errv)
+{
+	struct service *s;
+	int r;
+
+	if (q->words->arr.len != 3 || !strcmp(word(q, 2), "?")) {
+		*errv = cub_err_val(CUB_E_MISSING,
+		    "usage: services reload <service> (takes the schema and "
+		    "policy of its reinstalled plugin; cubicle services lists "
+		    "them)");
+		return -EINVAL;
+	}
+	if (q->body ||
+	    (q->args && q->args->kind == CUB_V_MAP && q->args->map.len)) {
+		*errv = cub_err_val(
+		    CUB_E_INVAL, "services reload takes no arguments");
+		return -EINVAL;
+	}
+	if ((r = may_change(q, errv)))
+		return r;
+	if (!(s = svc_find(b, word(q, 2)))) {
+		*errv = cub_err_val(CUB_E_NOTFOUND,
+		    "no service named '%s' (cubicle services lists them)",
+		    word(q, 2));
+		return -ENOENT;
+	}
+	if (!defer) {
+		*errv = cub_err_val(CUB_E_INTERNAL, "reload outside a request");
+		return -EINVAL;
+	}
+	if ((r = sup_reload(b, s, defer->req, defer->msgid, errv)))
+		return r;
+	defer->taken = true;
+	return 0;
+}
+
 static int
 on_request(struct broker *b, struct cubi_request *q, struct cub_val **result,
     struct cub_val **errv)
@@ -778,6 +917,8 @@ on_request(struct broker *b, struct cubi_request *q, struct cub_val **result,
 		*result = list_cubes(b, NULL);
 		return 0;
 	}
+	if (!strcmp(w0, "services") && w1 && !strcmp(w1, "reload"))
+		return on_reload(b, q, errv);
 	if ((!strcmp(w0, "services") && (!w1 || !strcmp(w1, "show"))) ||
 	    (!strcmp(w0, "show") && w1 && !strcmp(w1, "services"))) {
 		*result = list_services(b);
@@ -924,6 +1065,14 @@ reply(struct broker *b, const struct client_req *req, uint32_t msgid,
 	free(buf);
 }
 
+/* Answer a request served later (a reload) with result (taken). */
+void
+api_answer(struct broker *b, const struct client_req *req, uint32_t msgid,
+    struct cub_val *result)
+{
+	reply(b, req, msgid, NULL, result);
+}
+
 /* Answer a request that will not be served with errv (taken). */
 void
 api_refuse(struct broker *b, const struct client_req *req, uint32_t msgid,
@@ -1045,11 +1194,22 @@ api_serve(struct broker *b, const struct client_req *req, struct cub_rpc *rpc)
 			 * mutating(). */
 			struct rid_pending me = {.rid = q.rid};
 
+			struct api_defer d = {.req = req, .msgid = rpc->msgid};
+
 			rid_clash = cached;
 			rid_self = q.rid ? &me : NULL;
 			who = &w;
+			defer = &d;
 			on_request(b, &q, &result, &errv);
+			defer = NULL;
 			who = NULL;
+			if (d.taken) {
+				/* Answered later, uncached (a reload). */
+				if (me.linked)
+					rid_release(&me);
+				cub_rpc__clear(rpc);
+				return;
+			}
 			rid_clash = NULL;
 			rid_self = NULL;
 			if (q.rid && q.mutating && !cached && me.linked)
@@ -1145,7 +1305,7 @@ api_handle(struct broker *b, const struct client_req *req, const void *body,
 		bool ready = true;
 
 		for (s = b->svcs; s; s = s->next)
-			ready &= s->ready;
+			ready &= s->ready || s->stopped;
 		result = cub_val__map();
 		cub_val__set(result, "version", cub_val__str(CUB_VERSION));
 		cub_val__set(result, "pid", cub_val__uint((uint64_t)getpid()));

@@ -193,6 +193,10 @@ struct cube {
 	bool loading;
 	bool removed;
 	bool orphan;
+	/* Refused by its service's schema at the last replay (a reload's
+	 * or a start's): "refused by schema vN: <error>"; NULL: accepted.
+	 * Kept as it was: store, document and program (b->state_lock). */
+	char *refused;
 	/* Transparent cubes (tcube.c): the attach point it is in (NULL:
 	 * none) and its netdev; rank and qdisc as loaded from the store. */
 	struct tpoint *tp;
@@ -292,6 +296,7 @@ struct service {
 	bool transparent; /* its cubes attach; no ports (first hello) */
 	bool ready; /* hello + replay done */
 	bool changes; /* its plugin takes cube.change (from its hello) */
+	bool action_config; /* its actions get the cube's document */
 	/* Whole copies of its cubes' documents made for requests (a show
 	 * inside a read-only list, a journal record of the whole cube), for
 	 * 'cubicle services' (atomic: any thread). */
@@ -320,7 +325,44 @@ struct service {
 	struct netq *netq;
 	/* tcube.c: one of its cubes has attach_due set (b->state_lock). */
 	bool attach_due;
+	/*
+	 * Upgrades (docs/architecture.md, "Plugin upgrades").  schema_version
+	 * counts the schemas this run accepted (1 at the first hello, +1 per
+	 * reload).  Under b->lock: reload (a 'services reload' waits for the
+	 * next hello, which may then change schema and policy), its waiting
+	 * client, the next_* a reload's hello declared (taken by the replay,
+	 * sup_replay()), hello_refusals (consecutive hellos refused) and
+	 * last_error.  stopped (restarts given up, b->state_lock): its hello
+	 * was refused SUP_HELLO_REFUSALS times in a row; only a reload
+	 * starts it again.  last_exit: how its last worker ended.
+	 */
+	unsigned schema_version;
+	bool reload;
+	bool reload_waiting;
+	pid_t reload_pid; /* the worker the reload replaces, 0: none */
+	struct client_req reload_req;
+	uint32_t reload_msgid;
+	bool next_due;
+	struct cubi_schema *next_schema;
+	struct cub_val *next_wire;
+	struct ctr_table *next_counters;
+	struct cub_bpf_policy next_policy;
+	unsigned hello_refusals;
+	bool stopped;
+	char last_exit[64];
+	char last_error[256];
+	struct svc_retired *retired; /* schemas replaced, kept until exit */
 };
+
+/* What a reload replaced: a thread that dropped b->state_lock around a
+ * worker call may still hold pointers into it, so it is never freed. */
+struct svc_retired {
+	struct cubi_schema *schema;
+	struct cub_val *wire;
+	struct ctr_table *counters;
+	struct svc_retired *next;
+};
+#define SUP_HELLO_REFUSALS 3
 
 struct rid_entry {
 	char rid[65];
@@ -377,6 +419,8 @@ void clients_publish(struct broker *b, const void *msg, size_t len);
 /* api.c */
 void api_handle(struct broker *b, const struct client_req *req,
     const void *body, size_t len);
+void api_answer(struct broker *b, const struct client_req *req, uint32_t msgid,
+    struct cub_val *result);
 void api_refuse(struct broker *b, const struct client_req *req,
     uint32_t msgid, struct cub_val *errv);
 void api_serve(
@@ -425,6 +469,7 @@ int cube_release(struct broker *b, struct cube *c);
 /* Lock held: take c out of b->dying, unpin and free it (a load's end). */
 void cube_reap(struct broker *b, struct cube *c);
 int cube_apply_timeout(const struct broker *b, const struct service *s);
+char *cube_revalidate(struct broker *b, const struct cube *c);
 int cube_sync(
     struct broker *b, struct cube *c, bool create, struct cub_val **errv);
 struct cube *cube_free(struct cube *c);
@@ -683,6 +728,9 @@ int sup_call(struct service *s, const char *method, struct cub_val *params,
 int sup_enqueue(struct service *s, const struct client_req *req,
     struct cub_rpc *rpc, struct cub_val **errv);
 void sup_kick(struct service *s);
+int sup_reload(struct broker *b, struct service *s,
+    const struct client_req *req, uint32_t msgid, struct cub_val **errv);
+void sup_reload_failed(struct service *s, const char *why);
 void sup_shutdown(struct broker *b);
 
 /* wlog.c: workers' stdout and stderr, marked, escaped and rate-limited */

@@ -393,8 +393,8 @@ counters_parse(const struct cub_val *wire, struct ctr_table **out, char *err,
 	*out = NULL;
 	if (!t)
 		return cerr(err, errlen, "counters: out of memory");
-	r = walk(t, wire && wire->kind == CUB_V_ARRAY ? wire : NULL, 1, "",
-	    false, false, "", err, errlen);
+	r = walk(
+	    t, cubi_schema__fields(wire), 1, "", false, false, "", err, errlen);
 	if (r) {
 		counters_free(t);
 		return r;

@@ -91,6 +91,7 @@ cube_free(struct cube *c)
 	cub_val__free(c->doc);
 	cub_val__free(c->unsent);
 	free(c->pktq);
+	free(c->refused);
 	free(c);
 	return NULL;
 }
@@ -418,6 +419,47 @@ changes_send(struct broker *b, struct cube *c, const struct cub_val *changes,
 		log_info("cube '%s': %u changes sent in %u messages", c->name,
 		    changes->arr.len, msgs);
 	return r;
+}
+
+/*
+ * Does the service's schema (as accepted now: a reload may have changed
+ * it) take c's stored document?  It is built afresh from the document as
+ * a create's body would be, on a copy: NULL, or "refused by schema vN:
+ * <the error, naming the field>" (malloc'd).  b->state_lock held.
+ */
+char *
+cube_revalidate(struct broker *b, const struct cube *c)
+{
+	struct cub_val *doc = NULL, *errv = NULL, *body, *ports;
+	const char *msg = "no schema";
+	uint32_t i;
+	char *why;
+	int r = -ENOMEM;
+
+	(void)b;
+	/* The one read-only field a document stores is the broker's: the
+	 * port indices (ports_prepare()); a create would refuse them. */
+	body = cub_val__dup(c->doc);
+	ports = body ? (struct cub_val *)cub_val__get(body, "ports") : NULL;
+	for (i = 0; ports && ports->kind == CUB_V_ARRAY && i < ports->arr.len;
+	     i++)
+		cub_val__del(ports->arr.items[i], "index");
+	if (body && c->svc->schema)
+		r = cubi_tree__new_doc(c->svc->schema, c->name, c->svc->name,
+		    NULL, body, &doc, &errv);
+	cub_val__free(body);
+	cub_val__free(doc);
+	if (!r)
+		return NULL;
+	if (r == -ENOMEM && !errv)
+		msg = "out of memory";
+	if (errv)
+		cub_err_parse(errv, &msg);
+	if (asprintf(&why, "refused by schema v%u: %s", c->svc->schema_version,
+		msg) < 0)
+		why = strdup("refused by its schema");
+	cub_val__free(errv);
+	return why;
 }
 
 int

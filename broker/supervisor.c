@@ -778,31 +778,177 @@ sup_spawn(struct service *s)
 	log_info("service '%s': worker started, pid %d", s->name, (int)pid);
 }
 
+/*
+ * What a reload's hello declared becomes the service's (request thread,
+ * b->state_lock held, so no request of this service runs): the schema it
+ * replaces is retired, not freed (struct svc_retired).
+ */
+static void
+reload_take(struct broker *b, struct service *s)
+{
+	struct svc_retired *old;
+
+	pthread_mutex_lock(&b->lock);
+	if (s->next_due && (old = calloc(1, sizeof(*old)))) {
+		bool same =
+		    cub_val__equal(s->schema_wire, s->next_wire) &&
+		    !memcmp(&s->policy, &s->next_policy, sizeof(s->policy));
+
+		old->schema = s->schema;
+		old->wire = s->schema_wire;
+		old->counters = s->counters;
+		old->next = s->retired;
+		s->retired = old;
+		s->schema = TAKE_PTR(s->next_schema);
+		s->schema_wire = TAKE_PTR(s->next_wire);
+		s->counters = TAKE_PTR(s->next_counters);
+		s->policy = s->next_policy;
+		if (!same)
+			s->schema_version++;
+		s->next_due = false;
+		s->reload = false;
+		log_info("service '%s': reloaded %s: schema v%u%s", s->name,
+		    s->plugin, s->schema_version,
+		    same ? " (schema and policy unchanged)" : "");
+	}
+	pthread_mutex_unlock(&b->lock);
+}
+
+/* The reload's client, if one waits and the reload is over: answered
+ * with result (taken) or errv (taken). */
+static void
+reload_answer(struct broker *b, struct service *s, struct cub_val *result,
+    struct cub_val *errv)
+{
+	struct client_req req;
+	uint32_t msgid;
+	bool waiting;
+
+	pthread_mutex_lock(&b->lock);
+	waiting = s->reload_waiting && !s->reload;
+	if (waiting) {
+		s->reload_waiting = false;
+		req = s->reload_req;
+		msgid = s->reload_msgid;
+	}
+	pthread_mutex_unlock(&b->lock);
+	if (!waiting) {
+		cub_val__free(result);
+		cub_val__free(errv);
+		return;
+	}
+	if (errv) {
+		cub_val__free(result);
+		api_refuse(b, &req, msgid, errv);
+	} else {
+		api_answer(b, &req, msgid, result);
+	}
+}
+
+/* A reload's hello was refused (worker-call thread, no lock held). */
+void
+sup_reload_failed(struct service *s, const char *why)
+{
+	pthread_mutex_lock(&s->b->lock);
+	s->reload = false;
+	pthread_mutex_unlock(&s->b->lock);
+	reload_answer(s->b, s, NULL,
+	    cub_err_val(CUB_E_INVAL,
+		"service '%s': reload refused: the new plugin's %s; the "
+		"accepted schema v%u stays, and its cubes are unchanged",
+		s->name, why, s->schema_version));
+}
+
+/*
+ * 'services reload NAME' (main thread, b->state_lock held): the next
+ * worker's hello may change the service's schema and policy; its worker
+ * is restarted to say it.  The reply waits for the replay (or the
+ * refusal) and is sent by reload_answer().
+ */
+int
+sup_reload(struct broker *b, struct service *s, const struct client_req *req,
+    uint32_t msgid, struct cub_val **errv)
+{
+	if (access(s->plugin, R_OK)) {
+		*errv = cub_err_val(CUB_E_NOTFOUND,
+		    "service '%s': cannot read its plugin %s (%s); nothing "
+		    "changed",
+		    s->name, s->plugin, strerror(errno));
+		return -ENOENT;
+	}
+	pthread_mutex_lock(&b->lock);
+	if (s->reload) {
+		pthread_mutex_unlock(&b->lock);
+		*errv = cub_err_val(CUB_E_BUSY,
+		    "service '%s': a reload is in progress already", s->name);
+		return -EBUSY;
+	}
+	s->reload = true;
+	s->reload_waiting = true;
+	s->reload_req = *req;
+	s->reload_msgid = msgid;
+	s->reload_pid = s->pid;
+	s->hello_refusals = 0;
+	pthread_mutex_unlock(&b->lock);
+	s->stopped = false;
+	s->backoff_ms = BACKOFF_MIN_MS;
+	s->next_start_ms = now_ms();
+	log_info("service '%s': reload: restarting its worker to read the "
+		 "schema and policy of %s",
+	    s->name, s->plugin);
+	if (s->pid)
+		kill(s->pid, SIGKILL); /* its cubes' programs keep running */
+	broker_wake(b);
+	return 0;
+}
+
 static void
 sup_replay(struct broker *b, struct service *s)
 {
-	struct cub_val *errv = NULL;
+	struct cub_val *errv = NULL, *refused, *res;
 	const char *msg;
 	struct cube *c;
-	unsigned n = 0;
+	unsigned n = 0, nref = 0;
 
+	reload_take(b, s);
+	refused = cub_val__array();
 	for (c = b->cubes; c; c = c->next) {
 		if (c->svc != s)
 			continue;
+		/* A cube this schema refuses is kept as it is: store,
+		 * document and the program that runs for it. */
+		free(c->refused);
+		if ((c->refused = cube_revalidate(b, c))) {
+			log_warn("cube '%s': %s; kept unchanged (its program "
+				 "still runs)",
+			    c->name, c->refused);
+			cub_val__push(refused, cub_val__str(c->name));
+			nref++;
+			continue;
+		}
 		if (cube_sync(b, c, true, &errv)) {
 			cub_err_parse(errv, &msg);
 			log_err("cube '%s': replay to worker failed: %s",
 			    c->name, msg);
 			errv = cub_val__free(errv);
-			if (!s->pid)
+			if (!s->pid) {
+				cub_val__free(refused);
 				return; /* died again; retried later */
+			}
 			continue;
 		}
 		n++;
 	}
 	s->ready = true;
-	log_info(
-	    "service '%s': worker ready, %u cube(s) re-synced", s->name, n);
+	log_info("service '%s': worker ready, %u cube(s) re-synced, %u "
+		 "refused by its schema",
+	    s->name, n, nref);
+	res = cub_val__map();
+	cub_val__set(res, "service", cub_val__str(s->name));
+	cub_val__set(res, "schema", cub_val__uint(s->schema_version));
+	cub_val__set(res, "cubes", cub_val__uint(n));
+	cub_val__set(res, "refused", refused);
+	reload_answer(b, s, res, NULL);
 	if (s->restarts) {
 		struct cub_val *p = cub_val__map();
 
@@ -822,19 +968,24 @@ sup_tick(struct broker *b)
 	pid_t pid;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		unsigned refusals;
+		bool reload, other;
+
 		for (s = b->svcs; s && s->pid != pid; s = s->next)
 			;
 		if (!s)
 			continue;
 		if (WIFSIGNALED(status))
-			log_err("service '%s': worker %d killed by signal %d%s",
-			    s->name, (int)pid, WTERMSIG(status),
+			snprintf(s->last_exit, sizeof(s->last_exit),
+			    "killed by signal %d%s", WTERMSIG(status),
 			    WTERMSIG(status) == SIGSYS
 				? " (forbidden system call)"
 				: "");
 		else
-			log_err("service '%s': worker %d exited with %d",
-			    s->name, (int)pid, WEXITSTATUS(status));
+			snprintf(s->last_exit, sizeof(s->last_exit),
+			    "exited with %d", WEXITSTATUS(status));
+		log_err("service '%s': worker %d %s", s->name, (int)pid,
+		    s->last_exit);
 		if (now - s->next_start_ms > STABLE_MS)
 			s->backoff_ms = BACKOFF_MIN_MS;
 		__atomic_store_n(&s->pid, 0, __ATOMIC_RELEASE);
@@ -843,6 +994,35 @@ sup_tick(struct broker *b)
 		s->hello = false;
 		s->ready = false;
 		s->restarts++;
+		pthread_mutex_lock(&b->lock);
+		refusals = s->hello_refusals;
+		reload = s->reload;
+		/* A reload's own worker that dies before its hello. */
+		other = reload && pid != s->reload_pid && !s->next_due;
+		if (other)
+			s->reload = false;
+		s->reload_pid = 0;
+		pthread_mutex_unlock(&b->lock);
+		if (other) {
+			reload_answer(b, s, NULL,
+			    cub_err_val(CUB_E_UNAVAIL,
+				"service '%s': reload failed: the new worker "
+				"%s before its hello (see the broker log)",
+				s->name, s->last_exit));
+		}
+		if (reload && !other) {
+			s->next_start_ms = now; /* the reload's worker */
+			continue;
+		}
+		if (refusals >= SUP_HELLO_REFUSALS) {
+			/* The same plugin will say the same: stop. */
+			s->stopped = true;
+			log_err(
+			    "service '%s': stopped after %u refused hellos; "
+			    "'cubicle services reload %s' starts it again",
+			    s->name, refusals, s->name);
+			continue;
+		}
 		s->next_start_ms = now + s->backoff_ms;
 		log_info("service '%s': restarting in %u ms", s->name,
 		    s->backoff_ms);
@@ -860,7 +1040,7 @@ sup_tick(struct broker *b)
 			kill(s->pid, SIGKILL);
 			s->ready = false;
 		}
-		if (!s->pid && now >= s->next_start_ms)
+		if (!s->pid && !s->stopped && now >= s->next_start_ms)
 			sup_spawn(s);
 		if (s->pid && __atomic_load_n(&s->hello, __ATOMIC_ACQUIRE) &&
 		    !s->ready && !s->replay_queued) {
@@ -878,7 +1058,7 @@ sup_next_timeout(const struct broker *b)
 	int64_t now = now_ms(), next = -1, d;
 
 	for (s = b->svcs; s; s = s->next) {
-		if (s->pid)
+		if (s->pid || s->stopped)
 			continue;
 		d = s->next_start_ms > now ? s->next_start_ms - now : 0;
 		if (next < 0 || d < next)
@@ -919,8 +1099,15 @@ sup_call(struct service *s, const char *method, struct cub_val *params,
 	}
 	if (!s->pid || !__atomic_load_n(&s->hello, __ATOMIC_ACQUIRE)) {
 		cub_val__free(params);
-		*errv = cub_err_val(CUB_E_UNAVAIL,
-		    "service '%s' is not running (restarting)", s->name);
+		*errv = s->stopped
+			    ? cub_err_val(CUB_E_UNAVAIL,
+				  "service '%s' is stopped: its worker's hello "
+				  "was refused (cubicle services says why; "
+				  "'cubicle services reload %s' starts it)",
+				  s->name, s->name)
+			    : cub_err_val(CUB_E_UNAVAIL,
+				  "service '%s' is not running (restarting)",
+				  s->name);
 		return -EAGAIN;
 	}
 	/* Several services' threads call at once. */

@@ -115,37 +115,80 @@ wc_hello(struct service *s, const struct cub_val *p, struct cub_val **res,
 	nev = cub_val__get(p, "netdev_events") ? (uint32_t)v : 0;
 
 	pthread_mutex_lock(&s->b->lock);
-	if (s->schema_wire) {
-		/* A restarted worker may not widen what the first declared. */
+	if (s->schema_wire && !s->reload) {
+		/* A restarted worker may not widen what was accepted. */
 		bool same = cub_val__equal(s->schema_wire, schema) &&
 			    !memcmp(&s->policy, &policy, sizeof(policy)) &&
 			    s->transparent == transparent;
 
-		pthread_mutex_unlock(&s->b->lock);
-		if (!same)
+		if (!same) {
+			s->hello_refusals++;
+			snprintf(s->last_error, sizeof(s->last_error),
+			    "schema changed: run cubicle services reload %s",
+			    s->name);
+			pthread_mutex_unlock(&s->b->lock);
+			log_err("service '%s': hello refused: the schema or "
+				"policy of %s differs from the one accepted "
+				"(schema v%u); an admin takes the new one with "
+				"'cubicle services reload %s'",
+			    s->name, s->plugin, s->schema_version, s->name);
 			return ERR(CUB_E_PERM,
 			    "hello: schema or policy differs from the one "
-			    "declared first by service '%s'",
-			    s->name);
+			    "accepted for service '%s' (schema v%u); run "
+			    "'cubicle services reload %s' to take it",
+			    s->name, s->schema_version, s->name);
+		}
 	} else {
+		struct ctr_table *ctrs = NULL;
+
 		parsed = cubi_schema__parse(schema, err, sizeof(err));
-		if (!parsed) {
-			pthread_mutex_unlock(&s->b->lock);
-			return ERR(
-			    CUB_E_INVAL, "hello: schema refused: %s", err);
-		}
-		if (counters_parse(schema, &s->counters, err, sizeof(err))) {
-			pthread_mutex_unlock(&s->b->lock);
+		if (parsed && counters_parse(schema, &ctrs, err, sizeof(err)))
+			parsed = cubi_schema__free(parsed);
+		if (!parsed ||
+		    (s->schema_wire && s->transparent != transparent)) {
+			if (parsed)
+				snprintf(err, sizeof(err),
+				    "a reload cannot make a service %s",
+				    transparent ? "transparent"
+						: "no longer transparent");
 			cubi_schema__free(parsed);
+			counters_free(ctrs);
+			s->hello_refusals++;
+			snprintf(s->last_error, sizeof(s->last_error),
+			    "schema refused: %.200s", err);
+			pthread_mutex_unlock(&s->b->lock);
+			log_err("service '%s': hello refused: schema refused: "
+				"%s",
+			    s->name, err);
+			sup_reload_failed(s, err);
 			return ERR(
 			    CUB_E_INVAL, "hello: schema refused: %s", err);
 		}
-		s->schema = parsed;
-		s->schema_wire = schema ? cub_val__dup(schema) : cub_val__nil();
-		s->policy = policy;
-		s->transparent = transparent;
-		pthread_mutex_unlock(&s->b->lock);
+		if (!s->schema_wire) {
+			s->schema = parsed;
+			s->counters = ctrs;
+			s->schema_wire =
+			    schema ? cub_val__dup(schema) : cub_val__nil();
+			s->policy = policy;
+			s->transparent = transparent;
+			s->schema_version = 1;
+			s->reload = false; /* nothing to replace yet */
+		} else {
+			/* A reload's: the replay takes it (sup_replay()). */
+			cubi_schema__free(s->next_schema);
+			counters_free(s->next_counters);
+			cub_val__free(s->next_wire);
+			s->next_schema = parsed;
+			s->next_counters = ctrs;
+			s->next_wire =
+			    schema ? cub_val__dup(schema) : cub_val__nil();
+			s->next_policy = policy;
+			s->next_due = true;
+		}
 	}
+	s->hello_refusals = 0;
+	s->last_error[0] = '\0';
+	pthread_mutex_unlock(&s->b->lock);
 	__atomic_store_n(&s->netdev_events, netmon_hello_mask(s, nev),
 	    __ATOMIC_RELEASE);
 	{
@@ -153,6 +196,9 @@ wc_hello(struct service *s, const struct cub_val *p, struct cub_val **res,
 
 		cub_val__as_bool(cub_val__get(p, "change"), &changes);
 		s->changes = changes;
+		changes = false;
+		cub_val__as_bool(cub_val__get(p, "action_config"), &changes);
+		s->action_config = changes;
 	}
 	*res = cub_val__map();
 	cub_val__set(*res, "ncpus", cub_val__uint((uint64_t)s->b->ncpus));

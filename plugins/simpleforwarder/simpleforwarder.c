@@ -50,15 +50,12 @@ static const char *const sf_action_names[] = {
     "forward", "drop", "slowpath", NULL};
 
 /*
- * The counters are read by the broker itself from the maps, at show
- * (struct cub_counter): sf_stats[port index], summed over CPUs, and
- * sf_pktins[port index], which this worker keeps.
+ * The counters are read by the broker itself from the maps, at show:
+ * sf_stats[port index], summed over CPUs, and sf_pktins[port index],
+ * which this worker keeps.  A new port's start at zero (the SDK).
  */
-#define SF_STAT(f)                                                             \
-	(&(const struct cub_counter){.map = "sf_stats",                        \
-	    .key_field = "index",                                              \
-	    .offset = offsetof(struct sf_stats, f),                            \
-	    .width = sizeof(((struct sf_stats *)0)->f)})
+#define SF_STAT(f, help)                                                       \
+	CUB_PORT_COUNTER(#f, help, "sf_stats", struct sf_stats, f)
 
 static const struct cub_field sf_port_fields[] = {
     {.name = "action",
@@ -70,36 +67,12 @@ static const struct cub_field sf_port_fields[] = {
 	.type = CUB_T_STR,
 	.max = CUB_NAME_MAX,
 	.help = "port to send packets to when action is forward"},
-    {.name = "rx_packets",
-	.type = CUB_T_U64,
-	.flags = CUB_F_RO,
-	.help = "packets received on this port",
-	.counter = SF_STAT(rx_packets)},
-    {.name = "rx_bytes",
-	.type = CUB_T_U64,
-	.flags = CUB_F_RO,
-	.help = "bytes received on this port",
-	.counter = SF_STAT(rx_bytes)},
-    {.name = "tx_packets",
-	.type = CUB_T_U64,
-	.flags = CUB_F_RO,
-	.help = "packets forwarded out of this port",
-	.counter = SF_STAT(tx_packets)},
-    {.name = "tx_bytes",
-	.type = CUB_T_U64,
-	.flags = CUB_F_RO,
-	.help = "bytes forwarded out of this port",
-	.counter = SF_STAT(tx_bytes)},
-    {.name = "drops",
-	.type = CUB_T_U64,
-	.flags = CUB_F_RO,
-	.help = "packets received on this port and dropped",
-	.counter = SF_STAT(drops)},
-    {.name = "slowpath",
-	.type = CUB_T_U64,
-	.flags = CUB_F_RO,
-	.help = "packets received on this port sent to the slow path",
-	.counter = SF_STAT(slowpath)},
+    SF_STAT(rx_packets, "packets received on this port"),
+    SF_STAT(rx_bytes, "bytes received on this port"),
+    SF_STAT(tx_packets, "packets forwarded out of this port"),
+    SF_STAT(tx_bytes, "bytes forwarded out of this port"),
+    SF_STAT(drops, "packets received on this port and dropped"),
+    SF_STAT(slowpath, "packets received on this port sent to the slow path"),
     {.name = "packet_ins",
 	.type = CUB_T_U64,
 	.flags = CUB_F_RO,
@@ -133,7 +106,6 @@ sf_load(struct cub_cube *cube, struct sf_cube *sf)
 {
 	size_t len;
 	const void *elf = simpleforwarder__elf_bytes(&len);
-	static const uint64_t zeros[CUB_MAX_PORTS];
 	uint32_t keys[CUB_MAX_PORTS], key;
 	int r;
 
@@ -148,8 +120,7 @@ sf_load(struct cub_cube *cube, struct sf_cube *sf)
 	 * starts again from zero. */
 	for (key = 0; key < CUB_MAX_PORTS; key++)
 		keys[key] = key;
-	if ((r = cub_map__update_batch(
-		 cube, &sf->pktins, keys, zeros, CUB_MAX_PORTS, 0)))
+	if ((r = cub_map__zero_batch(cube, &sf->pktins, keys, CUB_MAX_PORTS)))
 		return r;
 	memset(sf->packet_ins, 0, sizeof(sf->packet_ins));
 	sf->loaded = true;
@@ -417,10 +388,51 @@ sf_packet_in(struct cub_cube *cube, uint32_t port, const void *data, size_t len)
 	cub_map__update(cube, &sf->pktins, &port, &sf->packet_ins[port], 0);
 }
 
+/* A new port counts its slow-path packets from zero (the SDK zeroed
+ * its map entries). */
+static void
+sf_port_added(struct cub_cube *cube, uint32_t index)
+{
+	struct sf_cube *sf = cub_cube__priv(cube);
+
+	if (index < CUB_MAX_PORTS)
+		sf->packet_ins[index] = 0;
+}
+
+/* `cubicle sf1 reset-counters`: every port's counters back to zero. */
+static const struct cub_action sf_actions[] = {
+    {.name = "reset-counters",
+	.help = "set every port's counters back to zero"},
+    {0},
+};
+
+/* The cube's actions, with its document at hand (its ports). */
+static int
+sf_action(struct cub_cube *cube, const struct cub_val *path, const char *name,
+    const struct cub_val *args, const struct cub_val *config,
+    struct cub_val **result)
+{
+	struct sf_cube *sf = cub_cube__priv(cube);
+	int n;
+
+	(void)args;
+	if (path && path->kind == CUB_V_ARRAY && path->arr.len)
+		return cub_cube__set_error(
+		    cube, CUB_E_VERB, "no action '%s' there", name);
+	if ((n = cub_cube__reset_port_counters(cube, config)) < 0)
+		return n;
+	memset(sf->packet_ins, 0, sizeof(sf->packet_ins));
+	*result = cub_val__map();
+	cub_val__set(*result, "ports", cub_val__uint((uint64_t)n));
+	return 0;
+}
+
 static const struct cub_plugin_ops sf_ops = {
     .apply = sf_apply,
     .packet_in = sf_packet_in,
     .change = sf_change,
+    .action_config = sf_action,
+    .port_added = sf_port_added,
 };
 
 const struct cub_plugin cub_plugin_entry = {
@@ -432,5 +444,6 @@ const struct cub_plugin cub_plugin_entry = {
     .ops = &sf_ops,
     .policy = SF_POLICY,
     CUB_PLUGIN_SIZES,
+    .actions = sf_actions,
 };
 #endif /* SF_NO_ENTRY */

@@ -34,6 +34,9 @@ struct cub_cube {
 	struct cub_val *maps; /* from the last bpf.load */
 	struct cub_val *err;  /* set by cub_cube__set_error() */
 	int loglevel;         /* enum cub_log_level, from the last apply */
+	/* Port indices its document held at the last apply or change: a
+	 * port that takes another index starts clean (ports_fresh()). */
+	uint8_t port_used[CUB_MAX_PORTS];
 	struct cub_cube *next;
 };
 
@@ -168,7 +171,11 @@ cubi_worker__hello(char *err, size_t errlen)
 	cub_val__set(p, "service", cub_val__str(w.pl->name));
 	cub_val__set(p, "abi", cub_val__uint(CUB_PLUGIN_ABI));
 	cub_val__set(p, "schema",
-	    w.pl->schema ? cub_schema__to_val(w.pl->schema) : cub_val__nil());
+	    w.pl->schema ? cub_schema__wire(w.pl->schema, w.pl->actions)
+			 : cub_val__nil());
+	/* Its actions get the cube's document (cube.action's config). */
+	if (w.ops.action_config)
+		cub_val__set(p, "action_config", cub_val__bool(true));
 	cub_val__set(p, "policy", policy_val(&w.pl->policy));
 	if (w.pl->netdev_events)
 		cub_val__set(p, "netdev_events",
@@ -816,10 +823,145 @@ pend_entries(struct pend *pd, const struct cub_val *path,
 }
 
 /* apply(): a new cube object when there is none; errv or NULL. */
+int
+cub_map__zero_batch(
+    struct cub_cube *cube, const cub_map *map, const void *keys, uint32_t n)
+{
+	size_t vsz = map ? cub_map__value_bytes(map) : 0;
+	uint32_t count = n;
+	void *zeros;
+	int r;
+
+	if (!cube || !map || (n && map->key_size && !keys))
+		return -EINVAL;
+	if (!n)
+		return 0;
+	if (!(zeros = calloc(n, vsz ? vsz : 1)))
+		return cub_cube__set_error(
+		    cube, CUB_E_INTERNAL, "out of memory");
+	r = cub_map__update_batch(cube, map, keys, zeros, &count, NULL);
+	free(zeros);
+	return r;
+}
+
+/* The port fields of the schema (its "ports" list), or NULL. */
+static const struct cub_field *
+port_fields(void)
+{
+	const struct cub_field *f;
+
+	for (f = w.pl->schema; f && f->name; f++)
+		if (f->type == CUB_T_LIST && !strcmp(f->name, "ports"))
+			return f->children;
+	return NULL;
+}
+
+/*
+ * Ports that take an index no port of the cube held start clean: the
+ * entries at their indices of every map a counter declared on ports[]
+ * reads by "index" (struct cub_counter) are zeroed, on every CPU, so a
+ * port never shows counts of the port that had its index before.  A
+ * replay (create) zeroes nothing: the counts are its ports' own.
+ */
+static int
+ports_fresh(struct cub_cube *c, const uint32_t *idx, uint32_t n)
+{
+	const struct cub_field *f;
+	const char *done[CUB_MAX_PORTS];
+	uint64_t keys[CUB_MAX_PORTS];
+	uint32_t nd = 0, i, k32[CUB_MAX_PORTS];
+	cub_map m;
+	int r;
+
+	for (f = port_fields(); n && f && f->name; f++) {
+		const struct cub_counter *ctr = f->counter;
+
+		if (!ctr || !ctr->map || !ctr->key_field ||
+		    strcmp(ctr->key_field, "index"))
+			continue;
+		for (i = 0; i < nd && strcmp(done[i], ctr->map); i++)
+			;
+		if (i < nd || nd == CUB_MAX_PORTS)
+			continue;
+		done[nd++] = ctr->map;
+		if (cub_cube__map(c, ctr->map, &m))
+			continue; /* not loaded yet: its entries are zero */
+		for (i = 0; i < n; i++) {
+			keys[i] = idx[i];
+			k32[i] = idx[i];
+		}
+		if (m.key_size != 4 && m.key_size != 8)
+			continue; /* the broker refused such a binding */
+		if ((r = cub_map__zero_batch(c, &m,
+			 m.key_size == 4 ? (void *)k32 : (void *)keys, n)))
+			return r;
+	}
+	return 0;
+}
+
+static void doc_ports(const struct cub_val *config, uint8_t *used);
+
+int
+cub_cube__reset_port_counters(
+    struct cub_cube *cube, const struct cub_val *config)
+{
+	uint32_t idx[CUB_MAX_PORTS], n = 0, i;
+	uint8_t used[CUB_MAX_PORTS];
+	int r;
+
+	if (!cube || !config)
+		return -EINVAL;
+	doc_ports(config, used);
+	for (i = 0; i < CUB_MAX_PORTS; i++)
+		if (used[i])
+			idx[n++] = i;
+	r = ports_fresh(cube, idx, n);
+	return r ? r : (int)n;
+}
+
+/* The port indices of a document, as a port_used table. */
+static void
+doc_ports(const struct cub_val *config, uint8_t *used)
+{
+	const struct cub_val *ports = cub_val__get(config, "ports");
+	uint64_t idx;
+	uint32_t i;
+
+	memset(used, 0, CUB_MAX_PORTS);
+	for (i = 0; ports && ports->kind == CUB_V_ARRAY && i < ports->arr.len;
+	     i++)
+		if (!cub_val__as_u64(
+			cub_val__get(ports->arr.items[i], "index"), &idx) &&
+		    idx < CUB_MAX_PORTS)
+			used[idx] = 1;
+}
+
+/* Start clean the ports of used that c did not use, or that added
+ * (NULL: none) says are new. */
+static int
+ports_fresh_new(struct cub_cube *c, const uint8_t *used, const uint8_t *added)
+{
+	uint32_t idx[CUB_MAX_PORTS], n = 0, i;
+	int r;
+
+	for (i = 0; i < CUB_MAX_PORTS; i++)
+		if (used[i] && (!c->port_used[i] || (added && added[i])))
+			idx[n++] = i;
+	if ((r = ports_fresh(c, idx, n)))
+		return r;
+	for (i = 0; w.ops.port_removed && i < CUB_MAX_PORTS; i++)
+		if (c->port_used[i] && (!used[i] || (added && added[i])))
+			w.ops.port_removed(c, i);
+	for (i = 0; w.ops.port_added && i < n; i++)
+		w.ops.port_added(c, idx[i]);
+	return 0;
+}
+
 static struct cub_val *
 apply_doc(const char *name, struct cub_cube *c, const struct cub_val *config,
     bool create)
 {
+	uint8_t used[CUB_MAX_PORTS];
 	const struct cub_plugin_ops *ops = &w.ops;
 	struct cub_val *errv;
 	bool fresh = false;
@@ -846,11 +988,16 @@ apply_doc(const char *name, struct cub_cube *c, const struct cub_val *config,
 	}
 	/* The apply logs at the level it brings; a refusal keeps the old
 	 * one, like the rest of the configuration. */
+	doc_ports(config, used);
+	if (!create && !fresh && (r = ports_fresh_new(c, used, NULL)))
+		return op_error(c, r, "apply");
 	old_level = c->loglevel;
 	c->loglevel = config_loglevel(config);
 	r = ops->apply(c, config, create || fresh);
-	if (!r)
+	if (!r) {
+		memcpy(c->port_used, used, sizeof(used));
 		return NULL;
+	}
 	c->loglevel = old_level;
 	errv = op_error(c, r, "apply");
 	if (fresh) {
@@ -969,11 +1116,40 @@ change_take(struct cub_cube *c, const struct cub_val *changes, bool last)
 	for (i = 0; !errv && i < n; i++)
 		errv = change_parse(all->arr.items[i], i, &ch[i]);
 	if (!errv && n) {
+		uint8_t used[CUB_MAX_PORTS], added[CUB_MAX_PORTS] = {0};
+
+		/* The port table after the changes: ports added start
+		 * clean. */
+		memcpy(used, c->port_used, sizeof(used));
+		for (i = 0; i < n; i++) {
+			const struct cub_val *e = ch[i].op == CUB_CHANGE_DEL
+						      ? ch[i].before
+						      : ch[i].after;
+			const char *w0 =
+			    ch[i].path->arr.len == 2
+				? cub_val__as_str(ch[i].path->arr.items[0])
+				: NULL;
+			uint64_t idx;
+
+			if (!w0 || strcmp(w0, "ports") ||
+			    cub_val__as_u64(cub_val__get(e, "index"), &idx) ||
+			    idx >= CUB_MAX_PORTS)
+				continue;
+			if (ch[i].op == CUB_CHANGE_DEL)
+				used[idx] = 0;
+			else if (ch[i].op == CUB_CHANGE_ADD) {
+				used[idx] = 1;
+				added[idx] = 1;
+			}
+		}
 		old_level = c->loglevel;
 		c->loglevel = changes_loglevel(ch, n, c->loglevel);
-		if ((r = w.ops.change(c, ch, n))) {
+		if ((r = ports_fresh_new(c, used, added)) ||
+		    (r = w.ops.change(c, ch, n))) {
 			c->loglevel = old_level;
 			errv = op_error(c, r, "change");
+		} else {
+			memcpy(c->port_used, used, sizeof(used));
 		}
 	}
 	free(ch);
@@ -1089,14 +1265,20 @@ cubi_worker__dispatch(
 			*errv = op_error(c, r, "show");
 		}
 	} else if (!strcmp(rpc->method, CUB_M_CUBE_ACTION)) {
-		if (!ops->action) {
+		if (!ops->action && !ops->action_config) {
 			*errv = cub_err_val(CUB_E_VERB,
 			    "service '%s' has no actions", w.pl->name);
 			return;
 		}
-		r = ops->action(c, cub_val__get(p, "path"),
-		    cub_val__get_str(p, "action") ?: "",
-		    cub_val__get(p, "args"), result);
+		if (ops->action_config)
+			r = ops->action_config(c, cub_val__get(p, "path"),
+			    cub_val__get_str(p, "action") ?: "",
+			    cub_val__get(p, "args"), cub_val__get(p, "config"),
+			    result);
+		else
+			r = ops->action(c, cub_val__get(p, "path"),
+			    cub_val__get_str(p, "action") ?: "",
+			    cub_val__get(p, "args"), result);
 		if (r) {
 			*result = cub_val__free(*result);
 			*errv = op_error(c, r, "action");

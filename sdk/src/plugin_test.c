@@ -231,6 +231,43 @@ START_TEST(test_descriptor)
 }
 END_TEST
 
+/* Actions on the cube itself: read only from a descriptor that has
+ * them (its sz), and sent as the schema's {fields, actions}. */
+START_TEST(test_cube_actions)
+{
+	static const struct cub_action acts[] = {
+	    {.name = "reset-counters", .help = "zero"}, {0}};
+	static const struct cub_field fields[] = {
+	    {.name = "color", .type = CUB_T_STR}, {0}};
+	struct cub_plugin_ops ops;
+	struct cub_plugin p = plug3, desc;
+	struct cub_val *wire;
+	char err[160];
+
+	p.actions = acts;
+	ck_assert_int_eq(
+	    cubi_plugin__check(&p, &desc, &ops, err, sizeof(err)), 0);
+	ck_assert_ptr_eq(desc.actions, acts);
+	/* A plugin built before actions: its descriptor ends before. */
+	p.sz = offsetof(struct cub_plugin, actions);
+	ck_assert_int_eq(
+	    cubi_plugin__check(&p, &desc, &ops, err, sizeof(err)), 0);
+	ck_assert_ptr_null(desc.actions);
+
+	wire = cub_schema__wire(fields, NULL);
+	ck_assert_int_eq(wire->kind, CUB_V_ARRAY);
+	cub_val__free(wire);
+	wire = cub_schema__wire(fields, acts);
+	ck_assert_int_eq(wire->kind, CUB_V_MAP);
+	ck_assert_int_eq(cub_val__get(wire, "fields")->kind, CUB_V_ARRAY);
+	ck_assert_str_eq(
+	    cub_val__get_str(
+		cub_val__get(wire, "actions")->arr.items[0], "name"),
+	    "reset-counters");
+	cub_val__free(wire);
+}
+END_TEST
+
 START_TEST(test_document_in_parts)
 {
 	nng_socket none = NNG_SOCKET_INITIALIZER;
@@ -330,6 +367,7 @@ plugin_suite(void)
 	TCase *tc = tcase_create("runtime");
 
 	tcase_add_test(tc, test_descriptor);
+	tcase_add_test(tc, test_cube_actions);
 	tcase_add_test(tc, test_document_in_parts);
 	tcase_add_test(tc, test_changes_in_parts);
 	tcase_add_test(tc, test_abi2_takes_no_changes);

@@ -185,3 +185,22 @@ cub_schema__to_val(const struct cub_field *fields)
 	}
 	return fields_to_val(fields, 1);
 }
+
+struct cub_val *
+cub_schema__wire(
+    const struct cub_field *fields, const struct cub_action *actions)
+{
+	struct cub_val *m, *f;
+
+	if (!actions || !actions->name)
+		return cub_schema__to_val(fields);
+	if (!(f = cub_schema__to_val(fields)))
+		return NULL;
+	m = cub_val__map();
+	if (!m || cub_val__set(m, "fields", f) ||
+	    cub_val__set(m, "actions", actions_to_val(actions, 1))) {
+		cub_val__free(m);
+		return NULL;
+	}
+	return m;
+}

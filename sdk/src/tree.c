@@ -1509,6 +1509,14 @@ cubi_schema__free(struct cubi_schema *s)
 	return NULL;
 }
 
+const struct cub_val *
+cubi_schema__fields(const struct cub_val *wire)
+{
+	if (wire && wire->kind == CUB_V_MAP)
+		wire = cub_val__get(wire, "fields");
+	return wire && wire->kind == CUB_V_ARRAY ? wire : NULL;
+}
+
 struct cubi_schema *
 cubi_schema__parse(const struct cub_val *wire, char *err, size_t errlen)
 {
@@ -1546,6 +1554,28 @@ cubi_schema__parse(const struct cub_val *wire, char *err, size_t errlen)
 		goto out;
 	}
 	svc->type = CUB_T_CONTAINER;
+	if (wire->kind == CUB_V_MAP) {
+		/* {fields, actions}: actions on the cube itself. */
+		static const char *const keys[] = {"fields", "actions", NULL};
+		const struct cub_val *acts = cub_val__get(wire, "actions");
+		const char *bad;
+
+		if (!map_only_keys(wire, keys, &bad)) {
+			r = perr(
+			    &pc, "", "schema: unknown member '%.32s'", bad);
+			goto finish;
+		}
+		r = acts ? actions_parse(&pc, svc, acts, 1, "") : 0;
+		for (i = 0; !r && i < svc->nacts; i++)
+			if (find_kid(s->root, svc->acts[i]->name))
+				r = perr(&pc, svc->acts[i]->name,
+				    "action named like a base field");
+		wire = cubi_schema__fields(wire);
+		if (!r && !wire)
+			r = perr(&pc, "", "schema: 'fields' missing");
+		if (r)
+			goto finish;
+	}
 	r = fields_parse(&pc, svc, wire, 1, false, "");
 	for (i = 0; !r && i < svc->nkids; i++) {
 		b = NULL;

@@ -50,6 +50,9 @@ uint64_t cubi_tree__key_compares(void);
  * CUB_SCHEMA_FIELDS_MAX fields, defaults that do not parse.
  * NULL + errno (EINVAL/ENOMEM) and a message in err on failure.
  */
+/* The fields array of a schema's wire form (an array, or the map
+ * {fields, actions} of a schema with actions on the cube), or NULL. */
+const struct cub_val *cubi_schema__fields(const struct cub_val *wire);
 struct cubi_schema *cubi_schema__parse(const struct cub_val *wire, char *err,
     size_t errlen);
 struct cubi_schema *cubi_schema__free(struct cubi_schema *s);

@@ -1808,6 +1808,55 @@ START_TEST(test_actions)
 }
 END_TEST
 
+/* Actions on the cube itself: the schema's wire form {fields, actions}
+ * (cub_schema__wire()); what does not fit it is refused, named. */
+START_TEST(test_cube_actions)
+{
+	static const struct cub_action acts[] = {
+	    {.name = "reset-counters", .help = "zero every counter"}, {0}};
+	static const struct cub_action clash[] = {{.name = "loglevel"}, {0}};
+	static const struct cub_field fields[] = {
+	    {.name = "color", .type = CUB_T_STR}, {0}};
+	static const struct cub_field dup[] = {
+	    {.name = "reset-counters", .type = CUB_T_STR}, {0}};
+	struct cub_val *w = cub_schema__wire(fields, acts), *doc;
+	struct cubi_schema *s;
+	struct cubi_result res;
+	char err[256];
+
+	s = cubi_schema__parse(w, err, sizeof(err));
+	ck_assert_msg(s, "schema refused: %s", err);
+	cub_val__free(w);
+	doc = new_doc(s, "sf1", NULL, NULL);
+	ok(s, doc, W("reset-counters", NULL), NULL, NULL, &res);
+	ck_assert_int_eq(res.verb, CUBI_ACTION);
+	ck_assert_str_eq(res.action, "reset-counters");
+	ck_assert_uint_eq(res.action_path->arr.len, 0);
+	cubi_result__clear(&res);
+	bad(s, doc, W("reset-counters", "now", NULL), NULL, NULL, CUB_E_VERB);
+	cub_val__free(doc);
+	cubi_schema__free(s);
+
+	/* Named like a base field, or like one of its fields; an unknown
+	 * member; no fields. */
+	w = cub_schema__wire(fields, clash);
+	ck_assert_ptr_null(cubi_schema__parse(w, err, sizeof(err)));
+	ck_assert_msg(strstr(err, "loglevel"), "%s", err);
+	cub_val__free(w);
+	w = cub_schema__wire(dup, acts);
+	ck_assert_ptr_null(cubi_schema__parse(w, err, sizeof(err)));
+	ck_assert_msg(strstr(err, "reset-counters"), "%s", err);
+	cub_val__set(w, "extra", cub_val__uint(1));
+	ck_assert_ptr_null(cubi_schema__parse(w, err, sizeof(err)));
+	ck_assert_msg(strstr(err, "unknown member 'extra'"), "%s", err);
+	cub_val__del(w, "extra");
+	cub_val__del(w, "fields");
+	ck_assert_ptr_null(cubi_schema__parse(w, err, sizeof(err)));
+	ck_assert_msg(strstr(err, "'fields' missing"), "%s", err);
+	cub_val__free(w);
+}
+END_TEST
+
 static bool
 has_keyword(const struct cub_val *help, const char *name, const char *kind)
 {
@@ -2776,6 +2825,7 @@ main(void)
 	tcase_add_test(tc, test_read);
 	tcase_add_test(tc, test_show_pages_two_keys);
 	tcase_add_test(tc, test_actions);
+	tcase_add_test(tc, test_cube_actions);
 	tcase_add_test(tc, test_help);
 	tcase_add_test(tc, test_overlay);
 	suite_add_tcase(s, tc);

@@ -235,6 +235,27 @@ struct cub_plugin_ops {
 	 */
 	void (*netdev_event)(
 	    struct cub_cube *cube, const struct cub_netdev_event *ev);
+	/*
+	 * A declared action (on the cube itself, struct cub_plugin's
+	 * actions, or on a node of the schema: path says which) with the
+	 * cube's document at hand: config is the broker's document of the
+	 * cube at the time of the request, read-only and valid for the call
+	 * (the plugin keeps no copy of its own).  When set, it is called
+	 * instead of action.  Worker thread; may block the cube's requests.
+	 */
+	int (*action_config)(struct cub_cube *cube, const struct cub_val *path,
+	    const char *name, const struct cub_val *args,
+	    const struct cub_val *config, struct cub_val **result);
+	/*
+	 * Port hooks: a port left index (deleted, or gone from a document),
+	 * or a port took an index the cube did not use (added).  The SDK
+	 * has zeroed the port's declared counters (CUB_PORT_COUNTER) first;
+	 * these clean the plugin's own state of that index.  Called just
+	 * before the change or apply that makes it so, removals first; not
+	 * at a replay (create).  Worker thread.
+	 */
+	void (*port_removed)(struct cub_cube *cube, uint32_t index);
+	void (*port_added)(struct cub_cube *cube, uint32_t index);
 };
 
 struct cub_plugin {
@@ -264,6 +285,10 @@ struct cub_plugin {
 	 * struct cub_plugin_ops are not NULL (ops it does not know). */
 	size_t sz;
 	size_t ops_sz;
+	/* Actions on the cube itself, name == NULL terminated:
+	 * `cubicle sf1 reset-counters` (served by action_config or action
+	 * with an empty path).  NULL: none. */
+	const struct cub_action *actions;
 };
 
 #define CUB_PLUGIN_SIZES                                                       \
@@ -353,6 +378,26 @@ struct cub_batch_opts {
 int cub_map__update_batch(struct cub_cube *cube, const cub_map *map,
     const void *keys, const void *values, uint32_t *count,
     const struct cub_batch_opts *opts);
+/*
+ * @brief **cub_map__zero_batch()** writes a zero value at each of the n
+ * keys (key_size bytes each, back to back) of map, in batches; a per-CPU
+ * map's value is zeroed on every CPU.  For state that must start clean.
+ * The SDK calls it itself for the counters declared on ports[] (struct
+ * cub_counter keyed by "index") when a port takes an index no port of
+ * the cube held: a port never inherits counts from an earlier one.
+ * @return 0 or -errno (the broker's message in the op's error).
+ */
+int cub_map__zero_batch(
+    struct cub_cube *cube, const cub_map *map, const void *keys, uint32_t n);
+/*
+ * @brief **cub_cube__reset_port_counters()** zeroes, on every CPU, the
+ * entries of every map a counter declared on ports[] reads by "index"
+ * (struct cub_counter), for each port of config (the cube's document, as
+ * an action_config gets it): what a `reset-counters` action does.
+ * @return the number of ports reset, or -errno.
+ */
+int cub_cube__reset_port_counters(
+    struct cub_cube *cube, const struct cub_val *config);
 int cub_map__delete_batch(struct cub_cube *cube, const cub_map *map,
     const void *keys, uint32_t *count, const struct cub_batch_opts *opts);
 /*

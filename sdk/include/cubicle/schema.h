@@ -96,6 +96,26 @@ struct cub_counter {
 	uint32_t width;    /* bytes: 8 (0) or 4 */
 };
 
+/*
+ * A per-port counter declared once, as a field of ports[]: the broker
+ * reads member of struct stype in map mapname at the port's index
+ * (summed over CPUs for a per-CPU map) and shows it; the SDK zeroes it
+ * when a port takes the index (a port starts clean) and in
+ * cub_cube__reset_port_counters().  Needs <stddef.h>.
+ *   CUB_PORT_COUNTER("rx_packets", "packets received", "sf_stats",
+ *       struct sf_stats, rx_packets),
+ */
+#define CUB_PORT_COUNTER(fname, fhelp, mapname, stype, member)                 \
+	{                                                                      \
+		.name = (fname), .type = CUB_T_U64, .flags = CUB_F_RO,         \
+		.help = (fhelp), .counter = &(const struct cub_counter)        \
+		{                                                              \
+			.map = (mapname), .key_field = "index",                \
+			.offset = offsetof(stype, member),                     \
+			.width = sizeof(((stype *)0)->member)                  \
+		}                                                              \
+	}
+
 /* An action callable on a node: `cubicle br1 fdb flush`. */
 struct cub_action {
 	const char *name;
@@ -138,6 +158,13 @@ int cub_ftype__parse(const char *name);
 
 /* Plugin side: encode C tables (name==NULL terminated) to wire form. */
 struct cub_val *cub_schema__to_val(const struct cub_field *fields);
+/*
+ * The wire form of a schema with actions on the cube itself
+ * (`cubicle sf1 reset-counters`): {fields: [...], actions: [...]}, or
+ * the array of cub_schema__to_val() when actions is NULL or empty.
+ */
+struct cub_val *cub_schema__wire(
+    const struct cub_field *fields, const struct cub_action *actions);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,62 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * upgrade: simpleforwarder with one more root field, "color", built three
+ * ways to stand for a plugin upgraded in place
+ * (tests/integration/services-reload.sh):
+ *   upgrade_v1.so    ports + color
+ *   upgrade_add.so   ports + color + tag   (-DUPG_ADD: a field added)
+ *   upgrade_drop.so  ports                 (-DUPG_DROP: color dropped)
+ *   upgrade_policy.so as upgrade_add, with a wider policy (-DUPG_POLICY)
+ * All three are the service "upgrade": the test installs one as
+ * upgrade.so, then replaces it with another.  Never installed.
+ */
+#define SF_NO_ENTRY
+#include "simpleforwarder.c"
+
+static const struct cub_field upg_schema[] = {
+    {.name = "ports",
+	.type = CUB_T_LIST,
+	.children = sf_port_fields,
+	.help = "ports of the cube"},
+#ifndef UPG_DROP
+    {.name = "color",
+	.type = CUB_T_STR,
+	.max = 32,
+	.help = "a label (dropped by upgrade_drop)"},
+#endif
+#ifdef UPG_ADD
+    {.name = "tag",
+	.type = CUB_T_STR,
+	.max = 32,
+	.help = "a label that upgrade_add adds"},
+#endif
+    {0},
+};
+
+static const struct cub_plugin_ops upg_ops = {
+    .apply = sf_apply,
+};
+
+const struct cub_plugin cub_plugin_entry = {
+    .abi = CUB_PLUGIN_ABI,
+    .name = "upgrade",
+    .description = "simpleforwarder whose schema changes (tests)",
+    .cube_size = sizeof(struct sf_cube),
+    .schema = upg_schema,
+    .ops = &upg_ops,
+#ifdef UPG_POLICY
+    .policy =
+	{
+	    .prog_types = (1u << BPF_PROG_TYPE_SCHED_CLS) |
+			  (1u << BPF_PROG_TYPE_XDP),
+	    .map_types = (1ull << BPF_MAP_TYPE_ARRAY) |
+			 (1ull << BPF_MAP_TYPE_HASH) |
+			 (1ull << BPF_MAP_TYPE_PERCPU_ARRAY) |
+			 (1ull << BPF_MAP_TYPE_RINGBUF),
+	    .max_map_bytes = 8u << 20, /* SF_POLICY's, doubled */
+	},
+#else
+    .policy = SF_POLICY,
+#endif
+    CUB_PLUGIN_SIZES,
+};
