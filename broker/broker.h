@@ -606,6 +606,18 @@ int broker_save_cube(struct broker *b, struct cube *c,
     const struct cub_val *words, const struct cub_val *where,
     const struct cub_val *changes, struct cub_val **errv);
 /*
+ * A request that changes several cubes (connect, disconnect): between
+ * broker_journal_begin() and broker_journal_commit() the
+ * broker_save_cube() calls of this thread are held and then written as
+ * one journal record (or one snapshot), all or nothing at a replay.
+ * Until the commit each cube's stored_doc is the document the store has
+ * (broker_journal_holds()).  The commit clears them; on failure, as
+ * broker_save(), and the caller undoes the changes in memory.
+ */
+void broker_journal_begin(void);
+bool broker_journal_holds(const struct cube *c);
+int broker_journal_commit(struct broker *b, struct cub_val **errv);
+/*
  * For a change made in place (old NULL, changes its change list): the
  * node it addressed is journalled from the list, where being a del's
  * entry's place before it.  broker_journal_where(): the place (steps

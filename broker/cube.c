@@ -946,7 +946,8 @@ cube_update(struct broker *b, struct cube *c, struct cub_val *newdoc,
 	 * then restore a document this one replaced.
 	 */
 	if (!tell &&
-	    (c->stored_doc || c->stored_absent || c->syncing || c->inflight)) {
+	    ((c->stored_doc && !broker_journal_holds(c)) || c->stored_absent ||
+		c->syncing || c->inflight)) {
 		cub_val__free(newdoc);
 		*errv = cub_err_val(CUB_E_BUSY,
 		    "cube '%s' has a change or a re-sync in flight; try "
