@@ -68,6 +68,15 @@ list_cubes(struct broker *b, struct service *only)
 		    cub_val__uint(ports && ports->kind == CUB_V_ARRAY
 				      ? ports->arr.len
 				      : 0));
+		/* A refused replay, retried (supervisor.c). */
+		if (c->replay_wait_ms) {
+			int64_t in = c->replay_next_ms - now_ms();
+
+			cub_val__set(e, "replay",
+			    cub_val__strf("refused (%s), retry in %lld s",
+				c->replay_err,
+				(long long)(in > 0 ? (in + 999) / 1000 : 0)));
+		}
 		cub_val__push(arr, e);
 	}
 	return arr;

@@ -157,6 +157,15 @@ struct cube {
 	 * worker: its undo record, from which a snapshot writes the document
 	 * before it (cubi_tree__before()).  Set and cleared under b->lock. */
 	const struct cubi_result *inflight;
+	/*
+	 * A replay its worker refused (supervisor.c, under b->state_lock):
+	 * retried at replay_next_ms with the cube's document then, the wait
+	 * doubling from 1 s to 30 s; replay_wait_ms 0: none pending.  Shown
+	 * by 'cubicle show cubes' (replay_err: the worker's error).
+	 */
+	uint32_t replay_wait_ms, replay_refusals;
+	int64_t replay_next_ms;
+	char replay_err[160];
 	/* Changes made off its service's thread (a peer set by a connect of
 	 * another service's cube), sent ahead of its next cube.change;
 	 * cleared by a whole apply (b->state_lock). */
@@ -666,6 +675,8 @@ int netmon_show(struct broker *b, const struct cub_val *words,
 struct cub_val *netmon_stats(struct broker *b);
 
 /* supervisor.c */
+/* c was applied whole by its worker: a refused replay's retry ends. */
+void sup_replay_done(struct cube *c);
 int sup_init(struct broker *b);
 void sup_tick(struct broker *b);
 int sup_next_timeout(const struct broker *b);

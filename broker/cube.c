@@ -833,6 +833,18 @@ worker_change(struct broker *b, struct cube *c, const struct cub_val *old,
 	int r;
 
 	*changes = NULL;
+	/*
+	 * Its worker refused its replay (supervisor.c): it lacks the cube,
+	 * so the change goes as the retry, the new document whole; taken,
+	 * the retries end; refused, they go on with the document the cube
+	 * keeps.
+	 */
+	if (c->replay_wait_ms) {
+		if ((r = cube_sync(b, c, true, errv)))
+			return r;
+		sup_replay_done(c);
+		return 0;
+	}
 	if (!c->svc->changes)
 		return cube_sync(b, c, false, errv);
 	r = res ? cubi_tree__changes(res, changes)

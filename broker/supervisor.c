@@ -29,6 +29,7 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <nng/nng.h>
@@ -174,6 +175,9 @@ listen_owned(struct service *s, nng_socket sock, const char *suffix)
 }
 
 static void sup_replay(struct broker *b, struct service *s);
+static int replay_one(struct broker *b, struct service *s, struct cube *c);
+static struct cube *replay_due(
+    struct broker *b, struct service *s, int64_t *next);
 
 /* Wake the service's request thread; b->state_lock held. */
 void
@@ -462,7 +466,10 @@ sup_exec(void *arg)
 {
 	struct service *s = arg, *to;
 	struct broker *b = s->b;
+	struct timespec ts;
+	struct cube *c;
 	struct sjob *j;
+	int64_t next;
 
 	pthread_mutex_lock(&b->state_lock);
 	while (!b->stop) {
@@ -502,7 +509,24 @@ sup_exec(void *arg)
 			netmon_deliver(b, s);
 			continue;
 		}
-		pthread_cond_wait(&s->cond, &b->state_lock);
+		if ((c = replay_due(b, s, &next))) {
+			replay_one(b, s, c);
+			continue;
+		}
+		if (next < 0) {
+			pthread_cond_wait(&s->cond, &b->state_lock);
+			continue;
+		}
+		/* A refused replay's retry: wake for it. */
+		clock_gettime(CLOCK_REALTIME, &ts);
+		next -= now_ms();
+		ts.tv_sec += next / 1000;
+		ts.tv_nsec += (next % 1000) * 1000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&s->cond, &b->state_lock, &ts);
 	}
 	pthread_mutex_unlock(&b->state_lock);
 	return NULL;
@@ -778,27 +802,99 @@ sup_spawn(struct service *s)
 	log_info("service '%s': worker started, pid %d", s->name, (int)pid);
 }
 
+/*
+ * A replay the worker refused is retried, the cube's own, with the
+ * cube's document at the time: after 1 s, 2 s, 4 s ... at most 30 s
+ * apart, until the worker takes it, the cube is deleted, or a change of
+ * the cube is taken whole (cube.c: worker_change()).  A worker that dies
+ * meanwhile gets every cube again at its hello.  b->state_lock held.
+ */
+#define REPLAY_RETRY_MIN_MS 1000
+#define REPLAY_RETRY_MAX_MS 30000
+
+static void
+replay_refused(struct cube *c, struct cub_val *errv)
+{
+	const char *msg;
+
+	cub_err_parse(errv, &msg);
+	c->replay_wait_ms = !c->replay_wait_ms ? REPLAY_RETRY_MIN_MS
+			    : c->replay_wait_ms * 2 > REPLAY_RETRY_MAX_MS
+				? REPLAY_RETRY_MAX_MS
+				: c->replay_wait_ms * 2;
+	c->replay_refusals++;
+	c->replay_next_ms = now_ms() + c->replay_wait_ms;
+	snprintf(c->replay_err, sizeof(c->replay_err), "%s", msg);
+	log_err("cube '%s': replay to worker refused (%u time(s)): %s; "
+		"retry in %u s",
+	    c->name, c->replay_refusals, msg, c->replay_wait_ms / 1000);
+}
+
+void
+sup_replay_done(struct cube *c)
+{
+	if (!c->replay_wait_ms)
+		return;
+	log_info("cube '%s': replayed to worker after %u refusal(s)", c->name,
+	    c->replay_refusals);
+	c->replay_wait_ms = 0;
+	c->replay_refusals = 0;
+	c->replay_err[0] = '\0';
+}
+
+/* Replay c now: 0, or -1 when the worker died (its hello replays all). */
+static int
+replay_one(struct broker *b, struct service *s, struct cube *c)
+{
+	struct cub_val *errv = NULL;
+
+	if (!cube_sync(b, c, true, &errv)) {
+		sup_replay_done(c);
+		return 0;
+	}
+	if (!s->pid) {
+		cub_val__free(errv);
+		return -1;
+	}
+	replay_refused(c, errv);
+	cub_val__free(errv);
+	return 1;
+}
+
+/* The first of s's cubes whose retry is due; *next: the earliest one. */
+static struct cube *
+replay_due(struct broker *b, struct service *s, int64_t *next)
+{
+	int64_t now = now_ms();
+	struct cube *c;
+
+	*next = -1;
+	if (!s->ready || !s->pid)
+		return NULL;
+	for (c = b->cubes; c; c = c->next) {
+		if (c->svc != s || !c->replay_wait_ms)
+			continue;
+		if (c->replay_next_ms <= now)
+			return c;
+		if (*next < 0 || c->replay_next_ms < *next)
+			*next = c->replay_next_ms;
+	}
+	return NULL;
+}
+
 static void
 sup_replay(struct broker *b, struct service *s)
 {
-	struct cub_val *errv = NULL;
-	const char *msg;
 	struct cube *c;
 	unsigned n = 0;
+	int r;
 
 	for (c = b->cubes; c; c = c->next) {
 		if (c->svc != s)
 			continue;
-		if (cube_sync(b, c, true, &errv)) {
-			cub_err_parse(errv, &msg);
-			log_err("cube '%s': replay to worker failed: %s",
-			    c->name, msg);
-			errv = cub_val__free(errv);
-			if (!s->pid)
-				return; /* died again; retried later */
-			continue;
-		}
-		n++;
+		if ((r = replay_one(b, s, c)) < 0)
+			return; /* died again; retried later */
+		n += !r;
 	}
 	s->ready = true;
 	log_info(
