@@ -68,6 +68,13 @@ list_cubes(struct broker *b, struct service *only)
 		    cub_val__uint(ports && ports->kind == CUB_V_ARRAY
 				      ? ports->arr.len
 				      : 0));
+		/* Packet-in (slowpath.c): sent one way, and dropped. */
+		cub_val__set(e, "pktin_sent",
+		    cub_val__uint(__atomic_load_n(
+			&c->pktin_sent, __ATOMIC_RELAXED)));
+		cub_val__set(e, "pktin_dropped",
+		    cub_val__uint(__atomic_load_n(
+			&c->pktin_dropped, __ATOMIC_RELAXED)));
 		/* A refused replay, retried (supervisor.c). */
 		if (c->replay_wait_ms) {
 			int64_t in = c->replay_next_ms - now_ms();

@@ -135,6 +135,9 @@ struct pktin {
 /* Packets queued per cube, and sent to the worker in one notification. */
 #define PKTIN_QUEUE 64
 #define PKTIN_BATCH 32
+/* packet.in batches queued towards a service's worker (its PUSH socket);
+ * past them a batch is dropped, counted (slowpath.c). */
+#define PKTIN_SENDBUF 8
 
 struct cube {
 	char name[CUB_NAME_MAX + 1];
@@ -312,6 +315,10 @@ struct service {
 	/* nng pipe ids of the worker's one connection to each socket. */
 	uint32_t cmd_pipe;
 	uint32_t calls_pipe;
+	/* broker -> worker packet.in notifications (PUSH, listening; one
+	 * way, sent without waiting: slowpath.c) and its connection. */
+	nng_socket pkt;
+	uint32_t pkt_pipe;
 	pthread_t thread;
 	/* The request thread (sup_exec), its queue (per-uid, per-connection
 	 * FIFOs, uq->next served next) and its wake-up; all under

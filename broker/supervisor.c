@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include <nng/nng.h>
+#include <nng/protocol/pipeline0/push.h>
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/protocol/reqrep0/req.h>
 #include <nng/transport/ipc/ipc.h>
@@ -65,8 +66,11 @@ pipe_slot(struct service *s, nng_pipe p)
 {
 	nng_socket sock = nng_pipe_socket(p);
 
-	return nng_socket_id(sock) == nng_socket_id(s->cmd) ? &s->cmd_pipe
-							    : &s->calls_pipe;
+	if (nng_socket_id(sock) == nng_socket_id(s->cmd))
+		return &s->cmd_pipe;
+	if (nng_socket_id(sock) == nng_socket_id(s->pkt))
+		return &s->pkt_pipe;
+	return &s->calls_pipe;
 }
 
 /*
@@ -139,7 +143,7 @@ pipe_gone(nng_pipe p, nng_pipe_ev ev, void *arg)
 static void
 pipes_drop(struct service *s)
 {
-	uint32_t *slots[] = {&s->cmd_pipe, &s->calls_pipe};
+	uint32_t *slots[] = {&s->cmd_pipe, &s->calls_pipe, &s->pkt_pipe};
 	nng_pipe p;
 	size_t i;
 
@@ -549,6 +553,7 @@ svc_open(struct broker *b, const char *name, const char *plugin, unsigned idx)
 	s->backoff_ms = BACKOFF_MIN_MS;
 	pthread_cond_init(&s->cond, NULL);
 	if ((r = nng_req0_open(&s->cmd)) || (r = nng_rep0_open(&s->calls)) ||
+	    (r = nng_push0_open(&s->pkt)) ||
 	    (r = nng_aio_alloc(&s->cmd_aio, NULL, NULL))) {
 		free(s);
 		return -ENOMEM;
@@ -559,12 +564,19 @@ svc_open(struct broker *b, const char *name, const char *plugin, unsigned idx)
 	nng_socket_set_ms(s->cmd, NNG_OPT_SENDTIMEO, 1000);
 	nng_socket_set_size(s->cmd, NNG_OPT_RECVMAXSZ, CUB_MSG_MAX);
 	nng_socket_set_size(s->calls, NNG_OPT_RECVMAXSZ, CUB_MSG_MAX);
+	/* The packet-in queue towards the worker: bounded, never waited on
+	 * (slowpath.c drops a batch it has no room for). */
+	nng_socket_set_int(s->pkt, NNG_OPT_SENDBUF, PKTIN_SENDBUF);
+	nng_socket_set_size(s->pkt, NNG_OPT_RECVMAXSZ, CUB_MSG_MAX);
+	nng_pipe_notify(s->pkt, NNG_PIPE_EV_ADD_PRE, pipe_check, s);
+	nng_pipe_notify(s->pkt, NNG_PIPE_EV_REM_POST, pipe_gone, s);
 	nng_pipe_notify(s->cmd, NNG_PIPE_EV_ADD_PRE, pipe_check, s);
 	nng_pipe_notify(s->calls, NNG_PIPE_EV_ADD_PRE, pipe_check, s);
 	nng_pipe_notify(s->cmd, NNG_PIPE_EV_REM_POST, pipe_gone, s);
 	nng_pipe_notify(s->calls, NNG_PIPE_EV_REM_POST, pipe_gone, s);
 	if ((r = listen_owned(s, s->calls, "sock")) ||
-	    (r = listen_owned(s, s->cmd, "cmd")))
+	    (r = listen_owned(s, s->cmd, "cmd")) ||
+	    (r = listen_owned(s, s->pkt, "pkt")))
 		return r;
 	if (pthread_create(&s->thread, NULL, wcall_thread, s))
 		return -EAGAIN;
@@ -1112,6 +1124,7 @@ sup_shutdown(struct broker *b)
 		struct sjob *j;
 
 		pthread_join(s->exec, NULL);
+		nng_close(s->pkt); /* its only sender is gone */
 		/* Requests never served: their clients see the close. */
 		while ((j = job_pop(s))) {
 			cub_rpc__clear(&j->rpc);
