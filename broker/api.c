@@ -70,6 +70,22 @@ list_cubes(struct broker *b, struct service *only)
 				      : 0));
 		if (c->refused)
 			cub_val__set(e, "refused", cub_val__str(c->refused));
+		/* Packet-in (slowpath.c): sent one way, and dropped. */
+		cub_val__set(e, "pktin_sent",
+		    cub_val__uint(__atomic_load_n(
+			&c->pktin_sent, __ATOMIC_RELAXED)));
+		cub_val__set(e, "pktin_dropped",
+		    cub_val__uint(__atomic_load_n(
+			&c->pktin_dropped, __ATOMIC_RELAXED)));
+		/* A refused replay, retried (supervisor.c). */
+		if (c->replay_wait_ms) {
+			int64_t in = c->replay_next_ms - now_ms();
+
+			cub_val__set(e, "replay",
+			    cub_val__strf("refused (%s), retry in %lld s",
+				c->replay_err,
+				(long long)(in > 0 ? (in + 999) / 1000 : 0)));
+		}
 		cub_val__push(arr, e);
 	}
 	return arr;

@@ -135,6 +135,9 @@ struct pktin {
 /* Packets queued per cube, and sent to the worker in one notification. */
 #define PKTIN_QUEUE 64
 #define PKTIN_BATCH 32
+/* packet.in batches queued towards a service's worker (its PUSH socket);
+ * past them a batch is dropped, counted (slowpath.c). */
+#define PKTIN_SENDBUF 8
 
 struct cube {
 	char name[CUB_NAME_MAX + 1];
@@ -157,6 +160,15 @@ struct cube {
 	 * worker: its undo record, from which a snapshot writes the document
 	 * before it (cubi_tree__before()).  Set and cleared under b->lock. */
 	const struct cubi_result *inflight;
+	/*
+	 * A replay its worker refused (supervisor.c, under b->state_lock):
+	 * retried at replay_next_ms with the cube's document then, the wait
+	 * doubling from 1 s to 30 s; replay_wait_ms 0: none pending.  Shown
+	 * by 'cubicle show cubes' (replay_err: the worker's error).
+	 */
+	uint32_t replay_wait_ms, replay_refusals;
+	int64_t replay_next_ms;
+	char replay_err[160];
 	/* Changes made off its service's thread (a peer set by a connect of
 	 * another service's cube), sent ahead of its next cube.change;
 	 * cleared by a whole apply (b->state_lock). */
@@ -308,6 +320,10 @@ struct service {
 	/* nng pipe ids of the worker's one connection to each socket. */
 	uint32_t cmd_pipe;
 	uint32_t calls_pipe;
+	/* broker -> worker packet.in notifications (PUSH, listening; one
+	 * way, sent without waiting: slowpath.c) and its connection. */
+	nng_socket pkt;
+	uint32_t pkt_pipe;
 	pthread_t thread;
 	/* The request thread (sup_exec), its queue (per-uid, per-connection
 	 * FIFOs, uq->next served next) and its wake-up; all under
@@ -669,6 +685,18 @@ int broker_save_cube(struct broker *b, struct cube *c,
     const struct cub_val *words, const struct cub_val *where,
     const struct cub_val *changes, struct cub_val **errv);
 /*
+ * A request that changes several cubes (connect, disconnect): between
+ * broker_journal_begin() and broker_journal_commit() the
+ * broker_save_cube() calls of this thread are held and then written as
+ * one journal record (or one snapshot), all or nothing at a replay.
+ * Until the commit each cube's stored_doc is the document the store has
+ * (broker_journal_holds()).  The commit clears them; on failure, as
+ * broker_save(), and the caller undoes the changes in memory.
+ */
+void broker_journal_begin(void);
+bool broker_journal_holds(const struct cube *c);
+int broker_journal_commit(struct broker *b, struct cub_val **errv);
+/*
  * For a change made in place (old NULL, changes its change list): the
  * node it addressed is journalled from the list, where being a del's
  * entry's place before it.  broker_journal_where(): the place (steps
@@ -717,6 +745,8 @@ int netmon_show(struct broker *b, const struct cub_val *words,
 struct cub_val *netmon_stats(struct broker *b);
 
 /* supervisor.c */
+/* c was applied whole by its worker: a refused replay's retry ends. */
+void sup_replay_done(struct cube *c);
 int sup_init(struct broker *b);
 void sup_tick(struct broker *b);
 int sup_next_timeout(const struct broker *b);

@@ -875,6 +875,18 @@ worker_change(struct broker *b, struct cube *c, const struct cub_val *old,
 	int r;
 
 	*changes = NULL;
+	/*
+	 * Its worker refused its replay (supervisor.c): it lacks the cube,
+	 * so the change goes as the retry, the new document whole; taken,
+	 * the retries end; refused, they go on with the document the cube
+	 * keeps.
+	 */
+	if (c->replay_wait_ms) {
+		if ((r = cube_sync(b, c, true, errv)))
+			return r;
+		sup_replay_done(c);
+		return 0;
+	}
 	if (!c->svc->changes)
 		return cube_sync(b, c, false, errv);
 	r = res ? cubi_tree__changes(res, changes)
@@ -988,7 +1000,8 @@ cube_update(struct broker *b, struct cube *c, struct cub_val *newdoc,
 	 * then restore a document this one replaced.
 	 */
 	if (!tell &&
-	    (c->stored_doc || c->stored_absent || c->syncing || c->inflight)) {
+	    ((c->stored_doc && !broker_journal_holds(c)) || c->stored_absent ||
+		c->syncing || c->inflight)) {
 		cub_val__free(newdoc);
 		*errv = cub_err_val(CUB_E_BUSY,
 		    "cube '%s' has a change or a re-sync in flight; try "

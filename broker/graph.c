@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "broker.h"
+#include "cleanup.h"
 #include "cubicle/errors.h"
 #include "graph_walk.h"
 #include "log.h"
@@ -409,7 +410,7 @@ graph_connect(struct broker *b, const struct cub_val *words,
 {
 	const char *verb = connect ? "connect" : "disconnect";
 	struct graph_change ch[2] = {0};
-	struct cub_val *e2 = NULL, *undo = NULL;
+	struct cub_val *e2 = NULL, *undo[2] = {NULL, NULL};
 	struct end ends[2], *a = &ends[0], *z = &ends[1], *e;
 	const char *peer[2];
 	unsigned n = 0, i;
@@ -486,27 +487,63 @@ graph_connect(struct broker *b, const struct cub_val *words,
 			cub_val__free(ch[i].doc);
 		return r;
 	}
-	/* The first side's old peer, to put back if the second fails. */
-	if (n == 2 && (r = doc_with_peer(ch[0].c == a->c ? a : z, NULL,
-			   ch[0].c == a->c ? a->peer : z->peer, &undo, errv))) {
+	if (n == 1) {
+		if ((r = cube_update(b, ch[0].c, ch[0].doc, errv)))
+			return r;
+		goto logged;
+	}
+	/*
+	 * Both sides' old peers, to put back if the second side or the
+	 * store fails.  The two sides are one journal record.
+	 */
+	e = ch[0].c == a->c ? a : z;
+	if ((r = doc_with_peer(e, NULL, e->peer, &undo[0], errv)) ||
+	    (r = doc_with_peer(e == a ? z : a, NULL, (e == a ? z : a)->peer,
+		 &undo[1], errv))) {
+		cub_val__free(undo[0]);
 		cub_val__free(ch[0].doc);
 		cub_val__free(ch[1].doc);
 		return r;
 	}
+	broker_journal_begin();
 	if ((r = cube_update(b, ch[0].c, ch[0].doc, errv))) {
-		if (n == 2)
-			cub_val__free(ch[1].doc);
-		cub_val__free(undo);
-		return r;
+		cub_val__free(ch[1].doc);
+		goto refused;
 	}
-	if (n == 2 && (r = cube_update(b, ch[1].c, ch[1].doc, errv))) {
-		if (cube_update(b, ch[0].c, undo, &e2))
+	if ((r = cube_update(b, ch[1].c, ch[1].doc, errv))) {
+		if (cube_update(b, ch[0].c, TAKE_PTR(undo[0]), &e2))
 			log_err("%s %s %s: putting cube '%s' back failed", verb,
 			    a->word, z->word, ch[0].c->name);
 		cub_val__free(e2);
-		return r;
+		e2 = NULL;
+		goto refused;
 	}
-	cub_val__free(undo);
+	if ((r = broker_journal_commit(b, errv))) {
+		/* Not recorded: both sides back, as one record again. */
+		broker_journal_begin();
+		for (i = 2; i-- > 0;)
+			if (cube_update(b, ch[i].c, TAKE_PTR(undo[i]), &e2)) {
+				log_err("%s %s %s: putting cube '%s' back "
+					"failed",
+				    verb, a->word, z->word, ch[i].c->name);
+				cub_val__free(e2);
+				e2 = NULL;
+			}
+		if (broker_journal_commit(b, NULL))
+			log_err("%s %s %s: the store is behind memory until "
+				"the next change",
+			    verb, a->word, z->word);
+	}
+	goto done;
+refused:
+	/* What was undone in memory is recorded so (held: a snapshot). */
+	broker_journal_commit(b, NULL);
+done:
+	cub_val__free(undo[0]);
+	cub_val__free(undo[1]);
+	if (r)
+		return r;
+logged:
 	log_info("%s %s %s", connect ? "connected" : "disconnected", a->word,
 	    z->word);
 	return 0;

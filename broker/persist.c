@@ -16,6 +16,7 @@
  * removed.  With no store at all, pins are refused: the broker does not
  * guess whether the store was lost or meant to go; --discard-strays says.
  */
+#include <assert.h>
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
@@ -507,6 +508,189 @@ out:
 	return rec;
 }
 
+/*
+ * A journal group: the records of one request that changes several cubes
+ * (connect, disconnect), held until broker_journal_commit() writes them as
+ * one journal record, {group: [record...]}, so that a kill -9 between two
+ * cubes' records leaves neither.  Per thread: the request's own.  Each cube
+ * keeps stored_doc = old (a copy the group owns) until the commit, so that
+ * a snapshot another request writes meanwhile holds what the group's
+ * record follows.  A cube recorded twice (an undo), or a store that needs
+ * a snapshot anyway, makes the commit one snapshot instead.
+ */
+#define JGROUP_MAX 2
+
+struct jgroup {
+	unsigned n;
+	bool snapshot;
+	struct cube *c[JGROUP_MAX];
+	struct cub_val *rec[JGROUP_MAX], *nm[JGROUP_MAX], *old[JGROUP_MAX];
+};
+
+static __thread struct jgroup *jgroup;
+
+void
+broker_journal_begin(void)
+{
+	assert(!jgroup);
+	jgroup = calloc(1, sizeof(*jgroup));
+	/* Out of memory: the changes are journaled one by one, as before. */
+	if (!jgroup)
+		log_warn("journal group: out of memory; changes are "
+			 "recorded one cube at a time");
+}
+
+bool
+broker_journal_holds(const struct cube *c)
+{
+	unsigned i;
+
+	for (i = 0; jgroup && i < jgroup->n; i++)
+		if (jgroup->c[i] == c)
+			return true;
+	return false;
+}
+
+/* c's change, into the group: store_mu held. */
+static int
+group_add(struct broker *b, struct cube *c, const struct cub_val *old,
+    enum cubi_verb verb, const struct cub_val *words,
+    const struct cub_val *where, const struct cub_val *changes,
+    struct cub_val **errv)
+{
+	struct jgroup *g = jgroup;
+	struct cub_val *rec = NULL, *nm = NULL, *dup;
+	unsigned i;
+	int r = 0;
+
+	for (i = 0; i < g->n && g->c[i] != c; i++)
+		;
+	if (i == JGROUP_MAX || !old) {
+		/* Not what a group is for: all of it, at the commit. */
+		g->snapshot = true;
+		pthread_mutex_lock(&b->lock);
+		c->stored_doc = i < g->n ? g->old[i] : NULL;
+		c->inflight = NULL;
+		pthread_mutex_unlock(&b->lock);
+		return 0;
+	}
+	if (i < g->n) {
+		/* Twice (an undo): the store still has g->old[i]. */
+		g->snapshot = true;
+		pthread_mutex_lock(&b->lock);
+		c->stored_doc = g->old[i];
+		pthread_mutex_unlock(&b->lock);
+		return 0;
+	}
+	if (!(dup = cub_val__dup(old))) {
+		r = -ENOMEM;
+		goto out;
+	}
+	if (!g->snapshot && !stale && snap_exists && journal.fd >= 0 &&
+	    !journal.broken) {
+		pthread_mutex_lock(&b->lock);
+		rec = journal_rec(c, old, verb, words, where, changes, &nm, &r);
+		pthread_mutex_unlock(&b->lock);
+		if (r) {
+			cub_val__free(dup);
+			goto out;
+		}
+	} else {
+		g->snapshot = true;
+	}
+	g->c[i] = c;
+	g->old[i] = dup;
+	g->rec[i] = rec;
+	g->nm[i] = nm;
+	g->n++;
+	pthread_mutex_lock(&b->lock);
+	c->stored_doc = dup;
+	c->inflight = NULL;
+	pthread_mutex_unlock(&b->lock);
+out:
+	if (r && errv)
+		*errv = cub_err_val(CUB_E_INTERNAL,
+		    "state store %s: %s; the change was not made",
+		    b->store_path, strerror(-r));
+	return r;
+}
+
+int
+broker_journal_commit(struct broker *b, struct cub_val **errv)
+{
+	struct jgroup *g = TAKE_PTR(jgroup);
+	struct cub_val *rec = NULL, *recs;
+	char err[PATH_MAX + 128];
+	unsigned i, n = 0;
+	int r = 0;
+
+	if (!g || !g->n) {
+		free(g);
+		return 0;
+	}
+	pthread_mutex_lock(&store_mu);
+	for (i = 0; i < g->n; i++)
+		n += !!g->rec[i];
+	if (!g->snapshot && (stale || !snap_exists || journal.fd < 0 ||
+				journal.broken))
+		g->snapshot = true;
+	if (!g->snapshot && n) {
+		rec = cub_val__map();
+		recs = cub_val__array();
+		for (i = 0; i < g->n; i++)
+			if (g->rec[i])
+				cub_val__push(recs, TAKE_PTR(g->rec[i]));
+		if (!rec || !recs || cub_val__set(rec, "group", recs))
+			r = -ENOMEM;
+		if (r && errv)
+			*errv = cub_err_val(CUB_E_INTERNAL,
+			    "state store %s: %s; the change was not made",
+			    b->store_path, strerror(-r));
+		if (!r && (r = store_journal_append(
+			       &journal, rec, err, sizeof(err)))) {
+			log_err("state store %s: %s", b->store_path, err);
+			if (errv)
+				*errv = cub_err_val(CUB_E_KERNEL,
+				    "state store %s: %s; the change was not "
+				    "made",
+				    b->store_path, err);
+		}
+	}
+	/* Recorded (or failed): the cubes' documents are theirs again. */
+	pthread_mutex_lock(&b->lock);
+	for (i = 0; i < g->n; i++) {
+		g->c[i]->stored_doc = NULL;
+		if (!g->snapshot && !r && g->nm[i])
+			cub_val__set(meta, g->c[i]->name, TAKE_PTR(g->nm[i]));
+	}
+	pthread_mutex_unlock(&b->lock);
+	if (g->snapshot) {
+		r = save_snapshot(b, NULL, errv);
+		if (r && !errv)
+			stale = true;
+	} else if (r) {
+		/*
+		 * The caller undoes the changes in memory; the records it
+		 * then makes follow documents the store does not have.
+		 */
+		stale = true;
+	} else if (store_journal_full(&journal, snap_bytes) &&
+		   save_snapshot(b, NULL, NULL)) {
+		log_warn("state store %s: compaction failed; the journal "
+			 "keeps growing until a snapshot is written",
+		    b->store_path);
+	}
+	pthread_mutex_unlock(&store_mu);
+	cub_val__free(rec);
+	for (i = 0; i < g->n; i++) {
+		cub_val__free(g->rec[i]);
+		cub_val__free(g->nm[i]);
+		cub_val__free(g->old[i]);
+	}
+	free(g);
+	return r;
+}
+
 int
 broker_save_cube(struct broker *b, struct cube *c, const struct cub_val *old,
     enum cubi_verb verb, const struct cub_val *words,
@@ -518,6 +702,11 @@ broker_save_cube(struct broker *b, struct cube *c, const struct cub_val *old,
 	int r = 0;
 
 	pthread_mutex_lock(&store_mu);
+	if (jgroup) {
+		r = group_add(b, c, old, verb, words, where, changes, errv);
+		pthread_mutex_unlock(&store_mu);
+		return r;
+	}
 	if (stale || !snap_exists || journal.fd < 0 || journal.broken) {
 		/* What the store has is not known to be old: all of it. */
 		pthread_mutex_lock(&b->lock);

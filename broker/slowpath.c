@@ -5,13 +5,14 @@
  * loop drains every cube's ring into the cube's bounded queue
  * (PKTIN_QUEUE) and never waits for a worker; the service's request
  * thread, when it has no client request to run, sends them to the worker
- * in batches of up to PKTIN_BATCH as one packet.in, which the worker
- * answers as soon as it has queued them, before its plugin sees any
- * (sdk/src/plugin.c): nobody waits for the plugin's packet_in.  (A true
- * one-way message on the REQ socket does not work: nng then stopped
- * delivering the next request to the worker.)  When a cube's queue is
- * full, the worker is not ready or refuses the batch, packets are
- * dropped and counted per cube, shown summed per service by 'cubicle
+ * in batches of up to PKTIN_BATCH as one packet.in notification on the
+ * service's own PUSH socket (worker-<svc>.pkt), never answered: nobody
+ * waits for the worker or its plugin's packet_in.  (A one-way message
+ * on the REQ cmd socket does not work: nng then stopped delivering the
+ * next request to the worker; hence a socket of its own.)  When a cube's
+ * queue is full, the worker is not ready, or PKTIN_SENDBUF batches wait
+ * for a worker that is slow or stopped, packets are dropped and counted
+ * per cube ('cubicle show cubes'), summed per service by 'cubicle
  * services': the slow path never slows the broker down.
  */
 #include <errno.h>
@@ -20,6 +21,7 @@
 #include <string.h>
 
 #include <bpf/libbpf.h>
+#include <nng/nng.h>
 
 #include "broker.h"
 #include "cube_shared.h"
@@ -138,14 +140,40 @@ slowpath_pending(struct broker *b, struct service *s)
 
 /*
  * One packet.in per cube with packets queued, of up to PKTIN_BATCH
- * packets: {cube, packets: [{port, port_name, reason, data}]}.  The
- * service's request thread, b->state_lock held (dropped while the worker
- * queues them).
+ * packets: {cube, packets: [{port, port_name, reason, data}]}, a
+ * notification on the service's PUSH socket: one way, nothing comes back
+ * per packet.  Sent without waiting: with PKTIN_SENDBUF batches queued
+ * towards a worker that is slow or stopped, the batch is dropped and
+ * counted.  The service's request thread, b->state_lock held.
  */
+/* Send params (taken) as a packet.in notification, without waiting. */
+static int
+pktin_send(struct service *s, struct cub_val *params)
+{
+	nng_msg *msg = NULL;
+	void *buf = NULL;
+	size_t len = 0;
+	int r;
+
+	if (cub_rpc__encode_notify(CUB_M_PACKET_IN, params, &buf, &len))
+		return -ENOMEM;
+	r = nng_msg_alloc(&msg, 0) || nng_msg_append(msg, buf, len);
+	free(buf);
+	if (r) {
+		nng_msg_free(msg);
+		return -ENOMEM;
+	}
+	if ((r = nng_sendmsg(s->pkt, msg, NNG_FLAG_NONBLOCK))) {
+		nng_msg_free(msg);
+		return r == NNG_EAGAIN ? -ENOBUFS : -EIO;
+	}
+	return 0;
+}
+
 void
 slowpath_deliver(struct broker *b, struct service *s)
 {
-	struct cub_val *params, *arr, *e, *res, *errv;
+	struct cub_val *params, *arr, *e;
 	unsigned i, n;
 	struct pktin *p;
 	const char *port;
@@ -181,18 +209,13 @@ slowpath_deliver(struct broker *b, struct service *s)
 			cub_val__free(params);
 			r = -EAGAIN;
 		} else {
-			/* The worker queues the packets and answers at once;
-			 * its plugin sees them later (sdk/src/plugin.c). */
-			r = sup_call(s, CUB_M_PACKET_IN, params, &res, &errv,
-			    b->o.call_timeout_ms);
-			cub_val__free(res);
-			cub_val__free(errv);
+			r = pktin_send(s, params); /* takes params */
 		}
 		if (r) {
 			__atomic_add_fetch(&c->pktin_dropped, i, __ATOMIC_RELAXED);
 			b->pktin_dropped += i;
 		} else {
-			c->pktin_sent += i;
+			__atomic_add_fetch(&c->pktin_sent, i, __ATOMIC_RELAXED);
 		}
 	}
 }

@@ -902,8 +902,43 @@ store_apply_edit(struct cub_val *rec, const struct cub_val *e, char *err,
 	return 0;
 }
 
+static int store_apply_one(struct cub_val *doc, const struct cub_val *rec,
+    char *err, size_t errlen);
+
+/*
+ * A record is one cube's ({cube, ...}) or a group, {group: [record...]},
+ * the cubes of one request (connect, disconnect) in one checksummed
+ * record, applied in order: a torn group is dropped whole like any torn
+ * record.  One that does not apply is damage and stops the start, as a
+ * cube's record does, so what it applied before does not matter.
+ */
 int
 store_apply(struct cub_val *doc, const struct cub_val *rec, char *err,
+    size_t errlen)
+{
+	const struct cub_val *group = cub_val__get(rec, "group");
+	char why[300];
+	uint32_t i;
+	int r;
+
+	if (!group)
+		return store_apply_one(doc, rec, err, errlen);
+	if (group->kind != CUB_V_ARRAY || !group->arr.len ||
+	    cub_val__get(rec, "cube"))
+		FAIL(-EINVAL, "a group record that is not a list of records");
+	for (i = 0; i < group->arr.len; i++) {
+		if (cub_val__get(group->arr.items[i], "group"))
+			FAIL(-EINVAL, "group record %u: a group inside a group",
+			    i);
+		if ((r = store_apply_one(
+			 doc, group->arr.items[i], why, sizeof(why))))
+			FAIL(r, "group record %u: %s", i, why);
+	}
+	return 0;
+}
+
+static int
+store_apply_one(struct cub_val *doc, const struct cub_val *rec, char *err,
     size_t errlen)
 {
 	const char *name = cub_val__get_str(rec, "cube");

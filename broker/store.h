@@ -105,7 +105,10 @@ int store_journal_replay(const char *snap, struct cub_val *doc,
  * Apply one journal record to doc, without any schema: {cube, put:
  * record} replaces the cube's record or adds it first; {cube, edits:
  * [{op: set|del|ins, path: [key|index...], value}]} edits it, the path
- * starting at the cube's record.  0, or -errno with what was wrong.
+ * starting at the cube's record; {group: [record...]} applies the
+ * records of several cubes, written by one request, in order (one
+ * checksummed record: all or nothing across a kill).  0, or -errno with
+ * what was wrong.
  */
 int store_apply(struct cub_val *doc, const struct cub_val *rec, char *err,
     size_t errlen);

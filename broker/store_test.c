@@ -845,6 +845,88 @@ START_TEST(journal_replay)
 }
 END_TEST
 
+static void load_all_odd(const char *what);
+
+/* {cube: c<i>, put: list_record(i, n)}; *put: a copy of the record. */
+static struct cub_val *
+put_rec(unsigned i, unsigned n, struct cub_val **put)
+{
+	struct cub_val *rec = cub_val__map();
+	char name[16];
+
+	snprintf(name, sizeof(name), "c%u", i);
+	*put = list_record(i, n);
+	cub_val__set(rec, "cube", cub_val__str(name));
+	cub_val__set(rec, "put", cub_val__dup(*put));
+	return rec;
+}
+
+/*
+ * A group record (two cubes changed by one request, as connect does):
+ * replayed whole; cut at any byte, neither cube changes; a group whose
+ * second record does not apply is damage naming it.
+ */
+START_TEST(journal_group)
+{
+	struct cub_val *d = list_doc(3, 50), *want, *back = NULL;
+	struct cub_val *rec, *grp, *recs, *put1, *put2;
+	struct store_journal j;
+	struct store_replay rep;
+	long long full, cut;
+	char err[512];
+
+	unlink(jpath);
+	ck_assert_int_eq(store_save(path, d, err, sizeof(err)), 0);
+	ck_assert_int_eq(store_journal_open(&j, path, 0, err, sizeof(err)), 0);
+	grp = cub_val__map();
+	recs = cub_val__array();
+	cub_val__push(recs, put_rec(1, 7, &put1));
+	cub_val__push(recs, put_rec(2, 9, &put2));
+	cub_val__set(grp, "group", recs);
+	ck_assert_int_eq(store_journal_append(&j, grp, err, sizeof(err)), 0);
+	cub_val__free(grp);
+	store_journal_close(&j);
+	full = file_size(jpath);
+	want = cub_val__dup(d);
+	cub_val__free(cub_val__get(want, "cubes")->arr.items[1]);
+	cub_val__get(want, "cubes")->arr.items[1] = put1;
+	cub_val__free(cub_val__get(want, "cubes")->arr.items[2]);
+	cub_val__get(want, "cubes")->arr.items[2] = put2;
+	ck_assert_msg(!load_all(&back, &rep, err, sizeof(err)), "%s", err);
+	ck_assert(same_cubes(want, back));
+	ck_assert_int_eq(rep.applied, 1);
+	cub_val__free(back);
+	for (cut = full - 1; cut >= 0; cut--) {
+		ck_assert_int_eq(truncate(jpath, cut), 0);
+		ck_assert_msg(!load_all(&back, &rep, err, sizeof(err)),
+		    "cut at %lld: %s", cut, err);
+		ck_assert_msg(same_cubes(d, back), "cut at %lld: a part applied",
+		    cut);
+		ck_assert_int_eq(rep.applied, 0);
+		cub_val__free(back);
+	}
+
+	/* The second record edits a cube the store lacks. */
+	unlink(jpath);
+	ck_assert_int_eq(store_journal_open(&j, path, 0, err, sizeof(err)), 0);
+	grp = cub_val__map();
+	recs = cub_val__array();
+	cub_val__push(recs, put_rec(1, 7, &put1));
+	rec = cub_val__map();
+	cub_val__set(rec, "cube", cub_val__str("nosuch"));
+	cub_val__set(rec, "edits", cub_val__array());
+	cub_val__push(recs, rec);
+	cub_val__set(grp, "group", recs);
+	ck_assert_int_eq(store_journal_append(&j, grp, err, sizeof(err)), 0);
+	cub_val__free(grp);
+	store_journal_close(&j);
+	load_all_odd("group record 1: cube 'nosuch'");
+	cub_val__free(put1);
+	cub_val__free(want);
+	cub_val__free(d);
+}
+END_TEST
+
 /* Run the model's steps from+1 .. to on d without a journal. */
 static void
 journal_steps_model(struct cub_val *d, uint64_t from, uint64_t to)
@@ -1232,6 +1314,7 @@ main(void)
 	tcase_add_checked_fixture(tc, jsetup, jteardown);
 	tcase_set_timeout(tc, 240);
 	tcase_add_test(tc, journal_replay);
+	tcase_add_test(tc, journal_group);
 	tcase_add_test(tc, journal_torn_tail);
 	tcase_add_test(tc, journal_damage);
 	tcase_add_test(tc, journal_odd_files);

@@ -29,9 +29,11 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <nng/nng.h>
+#include <nng/protocol/pipeline0/push.h>
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/protocol/reqrep0/req.h>
 #include <nng/transport/ipc/ipc.h>
@@ -64,8 +66,11 @@ pipe_slot(struct service *s, nng_pipe p)
 {
 	nng_socket sock = nng_pipe_socket(p);
 
-	return nng_socket_id(sock) == nng_socket_id(s->cmd) ? &s->cmd_pipe
-							    : &s->calls_pipe;
+	if (nng_socket_id(sock) == nng_socket_id(s->cmd))
+		return &s->cmd_pipe;
+	if (nng_socket_id(sock) == nng_socket_id(s->pkt))
+		return &s->pkt_pipe;
+	return &s->calls_pipe;
 }
 
 /*
@@ -138,7 +143,7 @@ pipe_gone(nng_pipe p, nng_pipe_ev ev, void *arg)
 static void
 pipes_drop(struct service *s)
 {
-	uint32_t *slots[] = {&s->cmd_pipe, &s->calls_pipe};
+	uint32_t *slots[] = {&s->cmd_pipe, &s->calls_pipe, &s->pkt_pipe};
 	nng_pipe p;
 	size_t i;
 
@@ -174,6 +179,9 @@ listen_owned(struct service *s, nng_socket sock, const char *suffix)
 }
 
 static void sup_replay(struct broker *b, struct service *s);
+static int replay_one(struct broker *b, struct service *s, struct cube *c);
+static struct cube *replay_due(
+    struct broker *b, struct service *s, int64_t *next);
 
 /* Wake the service's request thread; b->state_lock held. */
 void
@@ -462,7 +470,10 @@ sup_exec(void *arg)
 {
 	struct service *s = arg, *to;
 	struct broker *b = s->b;
+	struct timespec ts;
+	struct cube *c;
 	struct sjob *j;
+	int64_t next;
 
 	pthread_mutex_lock(&b->state_lock);
 	while (!b->stop) {
@@ -502,7 +513,24 @@ sup_exec(void *arg)
 			netmon_deliver(b, s);
 			continue;
 		}
-		pthread_cond_wait(&s->cond, &b->state_lock);
+		if ((c = replay_due(b, s, &next))) {
+			replay_one(b, s, c);
+			continue;
+		}
+		if (next < 0) {
+			pthread_cond_wait(&s->cond, &b->state_lock);
+			continue;
+		}
+		/* A refused replay's retry: wake for it. */
+		clock_gettime(CLOCK_REALTIME, &ts);
+		next -= now_ms();
+		ts.tv_sec += next / 1000;
+		ts.tv_nsec += (next % 1000) * 1000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&s->cond, &b->state_lock, &ts);
 	}
 	pthread_mutex_unlock(&b->state_lock);
 	return NULL;
@@ -525,6 +553,7 @@ svc_open(struct broker *b, const char *name, const char *plugin, unsigned idx)
 	s->backoff_ms = BACKOFF_MIN_MS;
 	pthread_cond_init(&s->cond, NULL);
 	if ((r = nng_req0_open(&s->cmd)) || (r = nng_rep0_open(&s->calls)) ||
+	    (r = nng_push0_open(&s->pkt)) ||
 	    (r = nng_aio_alloc(&s->cmd_aio, NULL, NULL))) {
 		free(s);
 		return -ENOMEM;
@@ -535,12 +564,19 @@ svc_open(struct broker *b, const char *name, const char *plugin, unsigned idx)
 	nng_socket_set_ms(s->cmd, NNG_OPT_SENDTIMEO, 1000);
 	nng_socket_set_size(s->cmd, NNG_OPT_RECVMAXSZ, CUB_MSG_MAX);
 	nng_socket_set_size(s->calls, NNG_OPT_RECVMAXSZ, CUB_MSG_MAX);
+	/* The packet-in queue towards the worker: bounded, never waited on
+	 * (slowpath.c drops a batch it has no room for). */
+	nng_socket_set_int(s->pkt, NNG_OPT_SENDBUF, PKTIN_SENDBUF);
+	nng_socket_set_size(s->pkt, NNG_OPT_RECVMAXSZ, CUB_MSG_MAX);
+	nng_pipe_notify(s->pkt, NNG_PIPE_EV_ADD_PRE, pipe_check, s);
+	nng_pipe_notify(s->pkt, NNG_PIPE_EV_REM_POST, pipe_gone, s);
 	nng_pipe_notify(s->cmd, NNG_PIPE_EV_ADD_PRE, pipe_check, s);
 	nng_pipe_notify(s->calls, NNG_PIPE_EV_ADD_PRE, pipe_check, s);
 	nng_pipe_notify(s->cmd, NNG_PIPE_EV_REM_POST, pipe_gone, s);
 	nng_pipe_notify(s->calls, NNG_PIPE_EV_REM_POST, pipe_gone, s);
 	if ((r = listen_owned(s, s->calls, "sock")) ||
-	    (r = listen_owned(s, s->cmd, "cmd")))
+	    (r = listen_owned(s, s->cmd, "cmd")) ||
+	    (r = listen_owned(s, s->pkt, "pkt")))
 		return r;
 	if (pthread_create(&s->thread, NULL, wcall_thread, s))
 		return -EAGAIN;
@@ -902,13 +938,93 @@ sup_reload(struct broker *b, struct service *s, const struct client_req *req,
 	return 0;
 }
 
+/*
+ * A replay the worker refused is retried, the cube's own, with the
+ * cube's document at the time: after 1 s, 2 s, 4 s ... at most 30 s
+ * apart, until the worker takes it, the cube is deleted, or a change of
+ * the cube is taken whole (cube.c: worker_change()).  A worker that dies
+ * meanwhile gets every cube again at its hello.  b->state_lock held.
+ */
+#define REPLAY_RETRY_MIN_MS 1000
+#define REPLAY_RETRY_MAX_MS 30000
+
+static void
+replay_refused(struct cube *c, struct cub_val *errv)
+{
+	const char *msg;
+
+	cub_err_parse(errv, &msg);
+	c->replay_wait_ms = !c->replay_wait_ms ? REPLAY_RETRY_MIN_MS
+			    : c->replay_wait_ms * 2 > REPLAY_RETRY_MAX_MS
+				? REPLAY_RETRY_MAX_MS
+				: c->replay_wait_ms * 2;
+	c->replay_refusals++;
+	c->replay_next_ms = now_ms() + c->replay_wait_ms;
+	snprintf(c->replay_err, sizeof(c->replay_err), "%s", msg);
+	log_err("cube '%s': replay to worker refused (%u time(s)): %s; "
+		"retry in %u s",
+	    c->name, c->replay_refusals, msg, c->replay_wait_ms / 1000);
+}
+
+void
+sup_replay_done(struct cube *c)
+{
+	if (!c->replay_wait_ms)
+		return;
+	log_info("cube '%s': replayed to worker after %u refusal(s)", c->name,
+	    c->replay_refusals);
+	c->replay_wait_ms = 0;
+	c->replay_refusals = 0;
+	c->replay_err[0] = '\0';
+}
+
+/* Replay c now: 0, or -1 when the worker died (its hello replays all). */
+static int
+replay_one(struct broker *b, struct service *s, struct cube *c)
+{
+	struct cub_val *errv = NULL;
+
+	if (!cube_sync(b, c, true, &errv)) {
+		sup_replay_done(c);
+		return 0;
+	}
+	if (!s->pid) {
+		cub_val__free(errv);
+		return -1;
+	}
+	replay_refused(c, errv);
+	cub_val__free(errv);
+	return 1;
+}
+
+/* The first of s's cubes whose retry is due; *next: the earliest one. */
+static struct cube *
+replay_due(struct broker *b, struct service *s, int64_t *next)
+{
+	int64_t now = now_ms();
+	struct cube *c;
+
+	*next = -1;
+	if (!s->ready || !s->pid)
+		return NULL;
+	for (c = b->cubes; c; c = c->next) {
+		if (c->svc != s || !c->replay_wait_ms)
+			continue;
+		if (c->replay_next_ms <= now)
+			return c;
+		if (*next < 0 || c->replay_next_ms < *next)
+			*next = c->replay_next_ms;
+	}
+	return NULL;
+}
+
 static void
 sup_replay(struct broker *b, struct service *s)
 {
-	struct cub_val *errv = NULL, *refused, *res;
-	const char *msg;
+	struct cub_val *refused, *res;
 	struct cube *c;
 	unsigned n = 0, nref = 0;
+	int r;
 
 	reload_take(b, s);
 	refused = cub_val__array();
@@ -926,18 +1042,11 @@ sup_replay(struct broker *b, struct service *s)
 			nref++;
 			continue;
 		}
-		if (cube_sync(b, c, true, &errv)) {
-			cub_err_parse(errv, &msg);
-			log_err("cube '%s': replay to worker failed: %s",
-			    c->name, msg);
-			errv = cub_val__free(errv);
-			if (!s->pid) {
-				cub_val__free(refused);
-				return; /* died again; retried later */
-			}
-			continue;
+		if ((r = replay_one(b, s, c)) < 0) {
+			cub_val__free(refused);
+			return; /* died again; retried later */
 		}
-		n++;
+		n += !r;
 	}
 	s->ready = true;
 	log_info("service '%s': worker ready, %u cube(s) re-synced, %u "
@@ -1203,6 +1312,7 @@ sup_shutdown(struct broker *b)
 		struct sjob *j;
 
 		pthread_join(s->exec, NULL);
+		nng_close(s->pkt); /* its only sender is gone */
 		/* Requests never served: their clients see the close. */
 		while ((j = job_pop(s))) {
 			cub_rpc__clear(&j->rpc);

@@ -23,6 +23,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <malloc.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,7 @@
 
 #include <linux/capability.h>
 #include <nng/nng.h>
+#include <nng/protocol/pipeline0/pull.h>
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/protocol/reqrep0/req.h>
 
@@ -164,14 +166,15 @@ pipe_closed(nng_pipe p, nng_pipe_ev ev, void *arg)
 }
 
 static int
-dial(nng_socket *s, bool req, const struct worker_opts *o, const char *suffix)
+dial(nng_socket *s, int (*open)(nng_socket *), const struct worker_opts *o,
+    const char *suffix)
 {
 	char url[PATH_MAX + 16];
 	int r;
 
 	snprintf(url, sizeof(url), "ipc://%s/worker-%s.%s", o->socket_dir,
 	    o->service, suffix);
-	if ((r = req ? nng_req0_open(s) : nng_rep0_open(s)) ||
+	if ((r = open(s)) ||
 	    (r = nng_socket_set_size(*s, NNG_OPT_RECVMAXSZ, CUB_MSG_MAX)) ||
 	    (r = nng_pipe_notify(
 		 *s, NNG_PIPE_EV_REM_POST, pipe_closed, (void *)suffix)) ||
@@ -182,22 +185,70 @@ dial(nng_socket *s, bool req, const struct worker_opts *o, const char *suffix)
 	return 0;
 }
 
-static void
-serve(nng_socket cmd)
+/*
+ * One packet.in notification from the pkt socket, if one is there: its
+ * packets queued (sdk/src/plugin.c), nothing sent back.  1 if one was.
+ */
+static int
+packets_take(nng_socket pkt)
 {
-	struct cub_val *result, *errv;
 	struct cub_rpc rpc;
 	char err[256];
 	nng_msg *msg;
 	int r;
 
+	if ((r = nng_recvmsg(pkt, &msg, NNG_FLAG_NONBLOCK)))
+		return r == NNG_EAGAIN ? 0 : -1;
+	memset(&rpc, 0, sizeof(rpc));
+	r = cub_rpc__decode(nng_msg_body(msg), nng_msg_len(msg), &rpc, err,
+	    sizeof(err));
+	nng_msg_free(msg);
+	if (r || rpc.type != CUB_RPC_NOTIFY)
+		log_err("packet socket: %s", r ? err : "expected a notification");
+	else
+		cubi_worker__notify(&rpc);
+	cub_rpc__clear(&rpc);
+	return 1;
+}
+
+/*
+ * Requests on cmd first; between them, one packet.in notification from
+ * pkt at a time, and the queued packets to the plugin one at a time
+ * while no request waits (sdk/src/plugin.c); poll() on both sockets'
+ * receive descriptors when there is nothing to do.
+ */
+static void
+serve(nng_socket cmd, nng_socket pkt)
+{
+	struct cub_val *result, *errv;
+	struct pollfd pfd[2] = {{.events = POLLIN}, {.events = POLLIN}};
+	struct cub_rpc rpc;
+	char err[256];
+	nng_msg *msg;
+	int r;
+
+	if ((r = nng_socket_get_int(cmd, NNG_OPT_RECVFD, &pfd[0].fd)) ||
+	    (r = nng_socket_get_int(pkt, NNG_OPT_RECVFD, &pfd[1].fd))) {
+		log_err("broker socket: %s", nng_strerror(r));
+		return;
+	}
 	for (;;) {
-		/* Queued packets go to the plugin only while no request
-		 * waits (sdk/src/plugin.c). */
-		r = nng_recvmsg(cmd, &msg,
-		    cubi_worker__packet_pending() ? NNG_FLAG_NONBLOCK : 0);
+		r = nng_recvmsg(cmd, &msg, NNG_FLAG_NONBLOCK);
 		if (r == NNG_EAGAIN) {
-			cubi_worker__packet_next();
+			if ((r = packets_take(pkt)) < 0) {
+				log_err("packet socket closed");
+				return;
+			}
+			if (r)
+				continue;
+			if (cubi_worker__packet_pending()) {
+				cubi_worker__packet_next();
+				continue;
+			}
+			if (poll(pfd, 2, -1) < 0 && errno != EINTR) {
+				log_errno(-errno, "poll");
+				return;
+			}
 			continue;
 		}
 		if (r) {
@@ -224,7 +275,7 @@ main(int argc, char **argv)
 {
 	struct worker_opts o = {0};
 	const struct cub_plugin *pl;
-	nng_socket calls, cmd;
+	nng_socket calls, cmd, pkt;
 	pid_t parent = getppid();
 	char err[256];
 	int fd, r;
@@ -245,7 +296,9 @@ main(int argc, char **argv)
 	mallopt(M_ARENA_MAX, 2);
 	if ((r = drop_bounding_set()))
 		return log_errno(r, "drop capability bounding set"), 1;
-	if (dial(&calls, true, &o, "sock") || dial(&cmd, false, &o, "cmd"))
+	if (dial(&calls, nng_req0_open, &o, "sock") ||
+	    dial(&cmd, nng_rep0_open, &o, "cmd") ||
+	    dial(&pkt, nng_pull0_open, &o, "pkt"))
 		return 1;
 	/*
 	 * The broker answers every call; the slow one is bpf.load, a
@@ -276,6 +329,6 @@ main(int argc, char **argv)
 		return log_err("hello refused by broker: %s", err), 1;
 	log_info("sandboxed as uid %u; serving service '%s'", (unsigned)o.uid,
 	    pl->name);
-	serve(cmd);
+	serve(cmd, pkt);
 	return 1;
 }

@@ -1179,12 +1179,6 @@ cubi_worker__dispatch(
 		*errv = cub_err_val(CUB_E_MISSING, "'cube' missing");
 		return;
 	}
-	if (!strcmp(rpc->method, CUB_M_PACKET_IN)) {
-		/* Queued and answered at once; see cubi_worker__notify(). */
-		cubi_worker__notify(rpc);
-		*result = cub_val__map();
-		return;
-	}
 	c = cube_get(name);
 	if (c) {
 		/* An error message belongs to one call only. */
@@ -1291,10 +1285,10 @@ cubi_worker__dispatch(
 
 /*
  * Packet-in.  The broker sends a batch of packets for one cube in one
- * packet.in, which is answered as soon as the packets are queued here
- * (at most PKTIN_MAX): no plugin code runs before the answer, so it says
- * nothing about the packets but that they arrived.  The plugin's
- * packet_in sees them one at a time between the broker's requests
+ * packet.in notification on the worker's pkt socket (cubicle-worker
+ * reads it between requests), never answered; its packets are queued
+ * here (at most PKTIN_MAX).  The plugin's packet_in sees them one at a
+ * time between the broker's requests
  * (cubicle-worker takes the next one only when no request is waiting),
  * so a slow packet_in delays a request by one packet at most.  Packets
  * past PKTIN_MAX are dropped, logged, and reported to the broker

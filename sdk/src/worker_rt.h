@@ -30,7 +30,8 @@ int cubi_worker__hello(char *err, size_t errlen);
 void cubi_worker__dispatch(
     const struct cub_rpc *rpc, struct cub_val **result, struct cub_val **errv);
 
-/* packet.in: queue its packets for the plugin (the caller answers). */
+/* A packet.in notification: queue its packets for the plugin; nothing
+ * is answered. */
 void cubi_worker__notify(const struct cub_rpc *rpc);
 /* Packets queued; hand the oldest to the plugin's packet_in. */
 bool cubi_worker__packet_pending(void);

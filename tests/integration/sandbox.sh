@@ -103,9 +103,11 @@ done
 kill "$LISTENERS" 2>/dev/null || true
 
 # A worker socket serves exactly one connection, its worker's: a root
-# process dialing worker-evil.sock (as REQ) or worker-evil.cmd (as REP) is
-# dropped, and the healthy worker keeps serving.
-python3 - "$T/s/worker-evil.sock" 0x30 "$T/s/worker-evil.cmd" 0x31 <<'PY' ||
+# process dialing worker-evil.sock (as REQ), worker-evil.cmd (as REP) or
+# worker-evil.pkt (as PULL: the packet-in stream) is dropped, and the
+# healthy worker keeps serving.
+python3 - "$T/s/worker-evil.sock" 0x30 "$T/s/worker-evil.cmd" 0x31 \
+	"$T/s/worker-evil.pkt" 0x51 <<'PY' ||
 import socket, struct, sys, time
 args = sys.argv[1:]
 bad = []
@@ -144,32 +146,35 @@ ip netns exec ca ping -c 1 -W 10 198.18.0.2 >/dev/null || fail "e1 broken by a r
 cub_log "constructor sandboxed; escapes refused; stray connections dropped"
 
 # A worker never redials: when a broker connection closes it exits.  A
-# stand-in broker (raw SP over IPC) takes the worker's two connections and
+# stand-in broker (raw SP over IPC) takes the worker's three connections and
 # its hello, closes them, and watches for a redial.
 mkdir -p "$T/fake"
 python3 - "$T/fake" "$T/fake.out" <<'PY' &
 import os, select, socket, sys, time
 d, out = sys.argv[1:3]
 ls = {}
-for suffix, proto in (("sock", 0x31), ("cmd", 0x30)):  # we are REP, REQ
+for suffix, proto in (("sock", 0x31), ("cmd", 0x30), ("pkt", 0x50)):  # REP, REQ, PUSH
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.bind(f"{d}/worker-simpleforwarder.{suffix}")
     s.listen(4)
     ls[s] = proto
 open(out + ".ready", "w").close()
 conns, log = [], open(out, "w", buffering=1)
+hello = None
 deadline = time.time() + 10
-while len(conns) < 2 and time.time() < deadline:
+while len(conns) < 3 and time.time() < deadline:
     for s in select.select(list(ls), [], [], 1)[0]:
         c, _ = s.accept()
         c.sendall(b"\0SP\0" + bytes([0, ls[s]]) + b"\0\0")
         conns.append(c)
+        if ls[s] == 0x31:
+            hello = c
 log.write(f"connections {len(conns)}\n")
-# The hello arrives on .sock: wait for some bytes past the SP header.
+# The hello arrives on .sock: wait for some bytes past its SP header.
 got = b""
 deadline = time.time() + 10
-while len(got) < 9 and time.time() < deadline:
-    for c in select.select(conns, [], [], 1)[0]:
+while hello and len(got) < 9 and time.time() < deadline:
+    for c in select.select([hello], [], [], 1)[0]:
         got += c.recv(4096)
 log.write(f"hello {len(got) > 8}\n")
 for c in conns:
@@ -196,7 +201,7 @@ if kill -0 "$wpid" 2>/dev/null; then
 fi
 wait "$wpid" || true
 wait "$FAKE" || true
-grep -q "connections 2" "$T/fake.out" || fail "worker did not dial: $(cat "$T/fake.out" "$T/fake-worker.log")"
+grep -q "connections 3" "$T/fake.out" || fail "worker did not dial: $(cat "$T/fake.out" "$T/fake-worker.log")"
 grep -q "hello True" "$T/fake.out" || fail "no hello from the worker: $(cat "$T/fake.out")"
 grep -q "redial" "$T/fake.out" && fail "the worker redialed: $(cat "$T/fake.out")"
 grep -q "connection .* closed; exiting" "$T/fake-worker.log" ||

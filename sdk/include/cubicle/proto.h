@@ -152,8 +152,8 @@ int cub_rpc__encode_notify(
 #define CUB_M_CUBE_SHOW "cube.show"
 /* B: a service action: {cube, action, path: [str], args} -> result. */
 #define CUB_M_CUBE_ACTION "cube.action"
-/* B: packets a cube sent to the slow path, answered {} once queued,
- * before the plugin sees them:
+/* B: packets a cube sent to the slow path, a notification (never
+ * answered) on the worker's own pkt socket (PUSH -> PULL):
  * {cube, packets: [{port, port_name, reason, data: bin}]}. */
 #define CUB_M_PACKET_IN "packet.in"
 /* B: netdev events for the service's cubes, answered once queued, before
