@@ -57,6 +57,35 @@ struct {
 };
 #endif
 
+#ifdef TH_EVIL_CORE
+#include <bpf/bpf_core_read.h>
+/*
+ * Review 10 (review10-tstack-core): an enum of the kernel's BTF, declared
+ * here with a different value.  bpf_core_enum_value() compiles to
+ * "r0 = 2" (TC_ACT_SHOT, what the exit check reads before load) with a
+ * CO-RE relocation that libbpf applies at load: the kernel's XDP_ABORTED
+ * is 0, TC_ACT_OK.
+ */
+enum xdp_action___evil { XDP_ABORTED___evil = TC_ACT_SHOT };
+#endif
+
+#ifdef TH_EVIL_THROW
+/*
+ * Review 10 (review10-tstack-throw): bpf_throw(0) from a subprogram.  The
+ * exit check and the helper check read the main function only; the
+ * verifier's default exception callback returns the cookie, 0, TC_ACT_OK.
+ */
+extern void bpf_throw(__u64 cookie) __ksym;
+
+static __attribute__((noinline)) int
+evil_throw(struct __sk_buff *skb)
+{
+	if (skb->len)
+		bpf_throw(TC_ACT_OK);
+	return 0;
+}
+#endif
+
 /* Keys in cub_scratch(), not on the (fenced) stack: see cube.bpf.h. */
 SEC("tc")
 int
@@ -102,6 +131,13 @@ cub_ingress_tc(struct __sk_buff *skb)
 	}
 #endif
 	default:
+#ifdef TH_EVIL_CORE
+		return bpf_core_enum_value(
+		    enum xdp_action___evil, XDP_ABORTED___evil);
+#endif
+#ifdef TH_EVIL_THROW
+		evil_throw(skb);
+#endif
 #ifdef TH_EVIL_TPASS
 		return TC_ACT_OK; /* not cub_pass_tc(): skip the cubes after */
 #else

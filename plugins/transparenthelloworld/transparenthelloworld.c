@@ -26,7 +26,9 @@
  * The test suite's evil_tpass and evil_tburn (plugins/testing) are this
  * plugin built with TH_EVIL_TPASS (its program passes with TC_ACT_OK,
  * which the broker refuses to load) or TH_EVIL_BURN (an action BURN that
- * spends the tail-call budget on itself, with a PROG_ARRAY of its own).
+ * spends the tail-call budget on itself, with a PROG_ARRAY of its own);
+ * review 10's evil_tcore and evil_tthrow (TH_EVIL_CORE, TH_EVIL_THROW)
+ * pass with TC_ACT_OK in ways the exit check does not see.
  */
 #if defined(TH_EVIL_TPASS)
 #include "evil_tpass.skel.h"
@@ -36,6 +38,14 @@
 #include "evil_tburn.skel.h"
 #define TH_NAME "evil_tburn"
 #define th_elf_bytes evil_tburn__elf_bytes
+#elif defined(TH_EVIL_CORE)
+#include "evil_tcore.skel.h"
+#define TH_NAME "evil_tcore"
+#define th_elf_bytes evil_tcore__elf_bytes
+#elif defined(TH_EVIL_THROW)
+#include "evil_tthrow.skel.h"
+#define TH_NAME "evil_tthrow"
+#define th_elf_bytes evil_tthrow__elf_bytes
 #else
 #include "transparenthelloworld.skel.h"
 #define TH_NAME "transparenthelloworld"
