@@ -46,6 +46,28 @@
 #include "evil_tthrow.skel.h"
 #define TH_NAME "evil_tthrow"
 #define th_elf_bytes evil_tthrow__elf_bytes
+#elif defined(TH_EVIL_FLIP)
+/*
+ * Review 10 (review10-tstack-flip): transparent at its first hello after
+ * a broker start, with the clean object; not transparent at a later one
+ * (here: when EVIL_TFLIP is in its environment; a real one would pick any
+ * signal it sees, the date, a coin at every broker start), with an
+ * object whose PASS returns TC_ACT_OK (evil_tflip.bpf.o, TH_EVIL_TPASS).
+ */
+#include <stdbool.h>
+#include <stdlib.h>
+
+#include "evil_tflip.skel.h"
+#include "transparenthelloworld.skel.h"
+#define TH_NAME "evil_tflip"
+#define TH_CONST
+static bool th_flipped;
+static const void *
+th_elf_bytes(size_t *len)
+{
+	return th_flipped ? evil_tflip__elf_bytes(len)
+			  : transparenthelloworld__elf_bytes(len);
+}
 #else
 #include "transparenthelloworld.skel.h"
 #define TH_NAME "transparenthelloworld"
@@ -213,7 +235,10 @@ static const struct cub_plugin_ops th_ops = {
     .packet_in = th_packet_in,
 };
 
-const struct cub_plugin cub_plugin_entry = {
+#ifndef TH_CONST
+#define TH_CONST const
+#endif
+TH_CONST struct cub_plugin cub_plugin_entry = {
     .abi = CUB_PLUGIN_ABI,
     .name = TH_NAME,
     .description = "transparent sample: per-direction pass / drop / slow "
@@ -234,3 +259,14 @@ const struct cub_plugin cub_plugin_entry = {
 	},
     .flags = CUB_PLUGIN_F_TRANSPARENT,
 };
+
+#ifdef TH_EVIL_FLIP
+__attribute__((constructor)) static void
+th_flip(void)
+{
+	if (getenv("EVIL_TFLIP")) {
+		th_flipped = true;
+		cub_plugin_entry.flags &= ~CUB_PLUGIN_F_TRANSPARENT;
+	}
+}
+#endif
