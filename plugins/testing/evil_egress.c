@@ -10,7 +10,8 @@
  * that re-points its port 1 at N in cub_ports and forwards there through
  * the broker's egress program (ports-write; ports-flags declares cub_ports
  * writable), or (redirect-sub, review 10) bpf_redirect called from a
- * subprogram.  Every one must be refused; the answer names what loaded.
+ * subprogram, or (redirect-dup) by the first of two programs of the
+ * hook's name.  Every one must be refused; the answer names what loaded.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -21,6 +22,7 @@
 #include "cubicle/plugin.h"
 
 #include "evil_clone.skel.h"
+#include "evil_dup.skel.h"
 #include "evil_egress.h"
 #include "evil_fib.skel.h"
 #include "evil_neigh.skel.h"
@@ -33,7 +35,7 @@
 
 static const char *const evil_egress_objects[] = {"redirect", "clone-redirect",
     "redirect-peer", "redirect-neigh", "redirect-map", "fib-lookup",
-    "ports-write", "ports-flags", "redirect-sub", NULL};
+    "ports-write", "ports-flags", "redirect-sub", "redirect-dup", NULL};
 
 const struct cub_field evil_egress_args[] = {
     {.name = "object",
@@ -65,6 +67,8 @@ elf_of(const char *what, size_t *len)
 		return evil_fib__elf_bytes(len);
 	if (!strcmp(what, "ports-write"))
 		return evil_portsw__elf_bytes(len);
+	if (!strcmp(what, "redirect-dup"))
+		return evil_dup__elf_bytes(len);
 	if (!strcmp(what, "redirect-sub"))
 		return evil_redirsub__elf_bytes(len);
 	if (!strcmp(what, "ports-flags"))
