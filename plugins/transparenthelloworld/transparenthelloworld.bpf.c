@@ -86,6 +86,17 @@ evil_throw(struct __sk_buff *skb)
 }
 #endif
 
+#ifdef TH_EVIL_THROWMAIN
+/*
+ * Review 10 (review10-kfunc-main): bpf_throw(0) in the main function.
+ * Before load a kfunc call is "call -1" with src_reg BPF_PSEUDO_CALL, as
+ * a call to a subprogram is (libbpf sets BPF_PSEUDO_KFUNC_CALL at load):
+ * check_insns() takes it for one and never refuses it; the exit check
+ * takes it for a call that returns.
+ */
+extern void bpf_throw(__u64 cookie) __ksym;
+#endif
+
 /* Keys in cub_scratch(), not on the (fenced) stack: see cube.bpf.h. */
 SEC("tc")
 int
@@ -137,6 +148,10 @@ cub_ingress_tc(struct __sk_buff *skb)
 #endif
 #ifdef TH_EVIL_THROW
 		evil_throw(skb);
+#endif
+#ifdef TH_EVIL_THROWMAIN
+		if (skb->len)
+			bpf_throw(TC_ACT_OK);
 #endif
 #ifdef TH_EVIL_TPASS
 		return TC_ACT_OK; /* not cub_pass_tc(): skip the cubes after */

@@ -46,6 +46,10 @@
 #include "evil_tthrow.skel.h"
 #define TH_NAME "evil_tthrow"
 #define th_elf_bytes evil_tthrow__elf_bytes
+#elif defined(TH_EVIL_THROWMAIN)
+#include "evil_tthrowm.skel.h"
+#define TH_NAME "evil_tthrowm"
+#define th_elf_bytes evil_tthrowm__elf_bytes
 #elif defined(TH_EVIL_FLIP)
 /*
  * Review 10 (review10-tstack-flip): transparent at its first hello after
