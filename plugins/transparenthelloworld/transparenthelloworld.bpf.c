@@ -97,6 +97,19 @@ evil_throw(struct __sk_buff *skb)
 extern void bpf_throw(__u64 cookie) __ksym;
 #endif
 
+#ifdef TH_EVIL_WEAK
+/*
+ * Review 10 (review10-tstack-weak): the 64-bit load of a weak typeless
+ * __ksym (resolved from kallsyms; a typed one makes libbpf walk module
+ * BTFs, which fails without CAP_SYS_ADMIN) that the kernel does not have,
+ * with an addend of 2: at open the check reads
+ * "r0 = 2 ll" (TC_ACT_SHOT); at load libbpf writes the symbol's address,
+ * 0 for an unresolved weak one, over the immediate (addend and all), and
+ * the kernel runs "r0 = 0", TC_ACT_OK.
+ */
+extern const void cub_no_such_symbol __ksym __weak;
+#endif
+
 /* Keys in cub_scratch(), not on the (fenced) stack: see cube.bpf.h. */
 SEC("tc")
 int
@@ -148,6 +161,16 @@ cub_ingress_tc(struct __sk_buff *skb)
 #endif
 #ifdef TH_EVIL_THROW
 		evil_throw(skb);
+#endif
+#ifdef TH_EVIL_WEAK
+	{
+		long v;
+
+		asm volatile("%0 = cub_no_such_symbol + 2 ll"
+			     : "=r"(v)
+			     : "i"(&cub_no_such_symbol));
+		return (int)v;
+	}
 #endif
 #ifdef TH_EVIL_THROWMAIN
 		if (skb->len)

@@ -50,6 +50,10 @@
 #include "evil_tthrowm.skel.h"
 #define TH_NAME "evil_tthrowm"
 #define th_elf_bytes evil_tthrowm__elf_bytes
+#elif defined(TH_EVIL_WEAK)
+#include "evil_tweak.skel.h"
+#define TH_NAME "evil_tweak"
+#define th_elf_bytes evil_tweak__elf_bytes
 #elif defined(TH_EVIL_FLIP)
 /*
  * Review 10 (review10-tstack-flip): transparent at its first hello after
