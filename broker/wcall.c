@@ -127,6 +127,21 @@ wc_hello(struct service *s, const struct cub_val *p, struct cub_val **res,
 			    "hello: schema or policy differs from the one "
 			    "declared first by service '%s'",
 			    s->name);
+	} else if (s->stored_known && s->stored_transparent != transparent) {
+		/* The store's cubes were made (and checked, and stacked) as
+		 * the service declared before this broker started. */
+		pthread_mutex_unlock(&s->b->lock);
+		if (svc_log_allowed(s))
+			log_warn("service '%s': worker says it is %stransparent, "
+				 "its cubes in the store are %s; refused",
+			    s->name, transparent ? "" : "not ",
+			    s->stored_transparent ? "transparent"
+						  : "not transparent");
+		return ERR(CUB_E_PERM,
+		    "hello: service '%s' says it is %stransparent, but its "
+		    "cubes in the store were made by a %s service",
+		    s->name, transparent ? "" : "not ",
+		    s->stored_transparent ? "transparent" : "standard");
 	} else {
 		parsed = cubi_schema__parse(schema, err, sizeof(err));
 		if (!parsed) {

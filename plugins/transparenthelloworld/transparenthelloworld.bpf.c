@@ -160,7 +160,7 @@ th_run(void *ctx, enum cub_hook hook, __u32 dir)
 		    enum xdp_action___evil, XDP_ABORTED___evil);
 #endif
 #ifdef TH_EVIL_THROW
-		evil_throw(skb);
+		evil_throw((struct __sk_buff *)ctx);
 #endif
 #ifdef TH_EVIL_WEAK
 	{
@@ -173,7 +173,7 @@ th_run(void *ctx, enum cub_hook hook, __u32 dir)
 	}
 #endif
 #ifdef TH_EVIL_THROWMAIN
-		if (skb->len)
+		if (((struct __sk_buff *)ctx)->len)
 			bpf_throw(TC_ACT_OK);
 #endif
 #ifdef TH_EVIL_TPASS
