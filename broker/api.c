@@ -100,7 +100,11 @@ list_services(struct broker *b)
 		e = cub_val__map();
 		cub_val__set(e, "name", cub_val__str(s->name));
 		cub_val__set(e, "status",
-		    cub_val__str(s->ready ? "running" : "starting"));
+		    cub_val__str(s->ready ? "running"
+				 : __atomic_load_n(&s->hello_refused,
+				       __ATOMIC_RELAXED)
+				     ? "refused"
+				     : "starting"));
 		cub_val__set(e, "pid", cub_val__uint((uint64_t)s->pid));
 		cub_val__set(e, "uid", cub_val__uint(s->uid));
 		cub_val__set(e, "restarts", cub_val__uint(s->restarts));

@@ -294,6 +294,9 @@ struct service {
 	/* What the store recorded of it (its cubes' records, persist.c)
 	 * before this broker's first hello: a first hello must agree. */
 	bool stored_known, stored_transparent;
+	/* Its last worker's hello differed from what the service declared
+	 * first (or the store has): status "refused" until one agrees. */
+	bool hello_refused;
 	bool ready; /* hello + replay done */
 	bool changes; /* its plugin takes cube.change (from its hello) */
 	/* Whole copies of its cubes' documents made for requests (a show

@@ -122,6 +122,7 @@ wc_hello(struct service *s, const struct cub_val *p, struct cub_val **res,
 			    s->transparent == transparent;
 
 		pthread_mutex_unlock(&s->b->lock);
+		__atomic_store_n(&s->hello_refused, !same, __ATOMIC_RELAXED);
 		if (!same)
 			return ERR(CUB_E_PERM,
 			    "hello: schema or policy differs from the one "
@@ -131,6 +132,7 @@ wc_hello(struct service *s, const struct cub_val *p, struct cub_val **res,
 		/* The store's cubes were made (and checked, and stacked) as
 		 * the service declared before this broker started. */
 		pthread_mutex_unlock(&s->b->lock);
+		__atomic_store_n(&s->hello_refused, true, __ATOMIC_RELAXED);
 		if (svc_log_allowed(s))
 			log_warn("service '%s': worker says it is %stransparent, "
 				 "its cubes in the store are %s; refused",
@@ -171,6 +173,7 @@ wc_hello(struct service *s, const struct cub_val *p, struct cub_val **res,
 	}
 	*res = cub_val__map();
 	cub_val__set(*res, "ncpus", cub_val__uint((uint64_t)s->b->ncpus));
+	__atomic_store_n(&s->hello_refused, false, __ATOMIC_RELAXED);
 	__atomic_store_n(&s->hello, true, __ATOMIC_RELEASE);
 	broker_wake(s->b); /* the main loop replays the service's cubes */
 	if (svc_log_allowed(s))

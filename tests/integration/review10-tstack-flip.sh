@@ -45,6 +45,15 @@ for _ in $(seq 1 50); do
 	sleep 0.2
 done
 sleep 1
+# The refusal is shown: the service's status and the broker's log.
+for _ in $(seq 1 100); do
+	cub services 2>/dev/null | grep -q "evil_tflip .*refused" && break
+	sleep 0.2
+done
+cub services 2>&1 | grep -q "evil_tflip .*refused" ||
+	fail "evil_tflip's flipped hello is not shown refused: $(cub services 2>&1)"
+grep -q "service 'evil_tflip': worker says it is not transparent, its cubes in the store are transparent; refused" "$T/broker.log" ||
+	fail "no log of evil_tflip's refused hello"
 cub_log "after the restart: $(cub services 2>&1 | grep evil_tflip); $(cub topology show veth1 2>&1 | grep -E 'chain' | head -2 | tr '\n' ' ')"
 grep -E "ev1|evil_tflip" "$T/broker.log" | tail -5 >&2 || true
 ip netns exec ca ping -c 10 -i 0.05 -W 1 198.18.0.2 >"$T/ping.out" 2>&1 || true
