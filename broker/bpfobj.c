@@ -12,7 +12,10 @@
  *   3. the load itself runs on a thread whose effective capabilities lack
  *      CAP_SYS_ADMIN and CAP_PERFMON, so the verifier applies its
  *      unprivileged rules too (no kernel reads, no pointer leaks, no
- *      tracing helpers) even if the instruction check missed something.
+ *      tracing helpers) even if the instruction check missed something;
+ *   4. the instruction checks again, on what the kernel got: each loaded
+ *      program's final instructions (relocated, subprograms appended),
+ *      before anything pins, attaches or maps it (check_final()).
  * Maps are pinned under <pin-root>/<cube>/<name> and reused on reload, so
  * a reload (worker or broker restart, new plugin version) keeps map
  * contents and the new program replaces the old one in place on every
