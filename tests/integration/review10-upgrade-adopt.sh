@@ -38,7 +38,11 @@ start_with() { # BROKER: broker_start with another cubicled
 	mkdir -p "$T/plugins" "$T/s" "$T/st"
 	local p
 	for p in "${PLUGINS[@]}"; do ln -sf "$p" "$T/plugins/"; done
-	"$1" --socket-dir "$T/s" --state-dir "$T/st" \
+	# The old broker finds its own libraries by its rpath: under ASan
+	# LD_LIBRARY_PATH names instrumented ones it cannot load.
+	local e=()
+	[ "$1" = "$CUB_BUILD/broker/cubicled" ] || e=(env -u LD_LIBRARY_PATH)
+	"${e[@]}" "$1" --socket-dir "$T/s" --state-dir "$T/st" \
 		--pin-root "$T/pins" --plugin-dir "$T/plugins" \
 		--worker "$CUB_BUILD/workers/cubicle-worker" >>"$T/broker.log" 2>&1 &
 	BROKER_PID=$!
