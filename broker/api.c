@@ -171,7 +171,10 @@ list_services(struct broker *b)
 		cub_val__set(e, "status",
 		    cub_val__str(s->ready     ? "running"
 				 : s->stopped ? "stopped"
-					      : "starting"));
+				 : __atomic_load_n(&s->hello_refused,
+				       __ATOMIC_RELAXED)
+				     ? "refused"
+				     : "starting"));
 		cub_val__set(e, "pid", cub_val__uint((uint64_t)s->pid));
 		cub_val__set(e, "uid", cub_val__uint(s->uid));
 		cub_val__set(e, "restarts", cub_val__uint(s->restarts));

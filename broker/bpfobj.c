@@ -12,7 +12,10 @@
  *   3. the load itself runs on a thread whose effective capabilities lack
  *      CAP_SYS_ADMIN and CAP_PERFMON, so the verifier applies its
  *      unprivileged rules too (no kernel reads, no pointer leaks, no
- *      tracing helpers) even if the instruction check missed something.
+ *      tracing helpers) even if the instruction check missed something;
+ *   4. the instruction checks again, on what the kernel got: each loaded
+ *      program's final instructions (relocated, subprograms appended),
+ *      before anything pins, attaches or maps it (check_final()).
  * Maps are pinned under <pin-root>/<cube>/<name> and reused on reload, so
  * a reload (worker or broker restart, new plugin version) keeps map
  * contents and the new program replaces the old one in place on every
@@ -239,6 +242,14 @@ helper_allowed(int id)
 	return false;
 }
 
+/*
+ * Every call of prog: helpers in the networking set, no redirect helper,
+ * no kfunc.  On the final instructions (check_final()) this covers every
+ * function, and a kfunc call is marked BPF_PSEUDO_KFUNC_CALL; before load
+ * libbpf holds it as a subprogram call (BPF_PSEUDO_CALL, imm -1).  No
+ * kfunc is allowed yet: bpf_throw() ends a program with any verdict, and
+ * the TC/XDP kfuncs (conntrack, XDP metadata) have no allow-list.
+ */
 static int
 check_insns(const char *cube, struct bpf_program *prog, struct cub_val **errv)
 {
@@ -250,10 +261,15 @@ check_insns(const char *cube, struct bpf_program *prog, struct cub_val **errv)
 			continue;
 		if (insn[i].src_reg == BPF_PSEUDO_CALL)
 			continue; /* a call to a subprogram of the object */
-		if (insn[i].src_reg != 0)
+		if (insn[i].src_reg == BPF_PSEUDO_KFUNC_CALL)
 			return REFUSE("cube '%s': program '%s' calls a kernel "
-				      "function (kfunc), which is not allowed",
-			    cube, bpf_program__name(prog));
+				      "function (kfunc) at instruction %zu, "
+				      "which is not allowed",
+			    cube, bpf_program__name(prog), i);
+		if (insn[i].src_reg != 0)
+			return REFUSE("cube '%s': program '%s': call of "
+				      "unknown kind %u at instruction %zu",
+			    cube, bpf_program__name(prog), insn[i].src_reg, i);
 		if (helper_redirects(insn[i].imm))
 			return REFUSE("cube '%s': program '%s' calls %s "
 				      "(#%d) at instruction %zu: cube programs "
@@ -276,12 +292,15 @@ check_insns(const char *cube, struct bpf_program *prog, struct cub_val **errv)
  * it: passing is cub_pass_tc(), a tail call to the next slot of its stack.
  * A program returning TC_ACT_OK itself would end the tc run and skip every
  * cube after it (exitcheck.c; docs/architecture.md, "Transparent cubes").
- * The instructions are the main function's, before load (libbpf appends
- * the subprograms at load), and every program the object loads is checked:
- * the tail-call targets of a table of its own are among them.
+ * Every program the object loads is checked: the tail-call targets of a
+ * table of its own are among them.  final: obj is loaded, its programs'
+ * instructions are the kernel's (relocated, subprograms appended), and
+ * the exits checked are the main function's; else (before load, an early
+ * refusal) the main function is all libbpf holds.
  */
 static int
-check_exits(const struct cube *c, struct bpf_object *obj, struct cub_val **errv)
+check_exits(const struct cube *c, struct bpf_object *obj, bool final,
+    struct cub_val **errv)
 {
 	const struct exitcheck_rule *rule;
 	struct exitcheck_bad bad;
@@ -300,8 +319,9 @@ check_exits(const struct cube *c, struct bpf_object *obj, struct cub_val **errv)
 				      "type %s has no exit rule for stacks",
 			    name, c->name,
 			    libbpf_bpf_prog_type_str(bpf_program__type(prog)));
-		r = exitcheck_insns(bpf_program__insns(prog),
-		    bpf_program__insn_cnt(prog), rule, &bad);
+		r = (final ? exitcheck_prog : exitcheck_insns)(
+		    bpf_program__insns(prog), bpf_program__insn_cnt(prog),
+		    rule, &bad);
 		if (r == -ENOMEM) {
 			*errv = cub_err_val(CUB_E_INTERNAL, "out of memory");
 			return r;
@@ -604,6 +624,111 @@ reserve_bytes(
 	return 0;
 }
 
+static bool log_allowed(void);
+
+/*
+ * Are c's programs (to be) in a stack?  Its service is transparent, as
+ * its hello said or (before the first hello of this broker) as the store
+ * recorded: either way the exit check runs.
+ */
+static bool
+stacked(const struct cube *c)
+{
+	return c->svc->transparent || c->svc->stored_transparent;
+}
+
+/*
+ * A loaded object refused: the slots of its prog arrays that hold its own
+ * programs are emptied, so that a reused (pinned) table an older program
+ * tail-calls through does not keep a refused program once obj is closed.
+ */
+static void
+scrub_prog_arrays(struct bpf_object *obj)
+{
+	struct bpf_prog_info info;
+	struct bpf_program *prog;
+	uint32_t ids[64], k, id, nids = 0, j;
+	__u32 len;
+	struct bpf_map *m;
+	int fd;
+
+	bpf_object__for_each_program(prog, obj)
+	{
+		memset(&info, 0, sizeof(info));
+		len = sizeof(info);
+		if (nids < 64 && (fd = bpf_program__fd(prog)) >= 0 &&
+		    !bpf_obj_get_info_by_fd(fd, &info, &len))
+			ids[nids++] = info.id;
+	}
+	bpf_object__for_each_map(m, obj)
+	{
+		if (bpf_map__type(m) != BPF_MAP_TYPE_PROG_ARRAY ||
+		    (fd = bpf_map__fd(m)) < 0)
+			continue;
+		for (k = 0; k < bpf_map__max_entries(m); k++) {
+			if (bpf_map_lookup_elem(fd, &k, &id))
+				continue;
+			for (j = 0; j < nids && ids[j] != id; j++)
+				;
+			if (j < nids)
+				bpf_map_delete_elem(fd, &k);
+		}
+	}
+}
+
+/*
+ * The checks on what the kernel got, after bpf_object__load() and before
+ * anything attaches, pins or maps a program: libbpf's relocations (CO-RE,
+ * externs, kfunc calls) rewrite instructions at load and append the
+ * subprograms, so the checks before load saw neither.  Every loaded
+ * program: its calls (check_insns(), every function); a stacked cube's:
+ * its main function's exits too.  *main is the hook's program, the one
+ * check_object() found (unique by name): the very one installed.  On
+ * refusal the object's programs are taken out of its prog arrays.
+ */
+static int
+check_final(struct cube *c, struct bpf_object *obj,
+    struct bpf_program **main, struct cub_val **errv)
+{
+	struct bpf_program *prog;
+	int r = 0;
+
+	*main = NULL;
+	bpf_object__for_each_program(prog, obj)
+	{
+		if (!bpf_program__autoload(prog))
+			continue;
+		if (!strcmp(bpf_program__name(prog), hook_progs[c->hook])) {
+			if (*main) {
+				r = REFUSE("cube '%s': object has two programs "
+					   "named '%s'",
+				    c->name, hook_progs[c->hook]);
+				break;
+			}
+			*main = prog;
+		}
+		if (bpf_program__fd(prog) < 0) {
+			r = REFUSE("cube '%s': program '%s' was not loaded",
+			    c->name, bpf_program__name(prog));
+			break;
+		}
+		if ((r = check_insns(c->name, prog, errv)))
+			break;
+	}
+	if (!r && !*main)
+		r = REFUSE("cube '%s': object has no program '%s' for hook %s",
+		    c->name, hook_progs[c->hook], hook_name(c->hook));
+	if (!r && stacked(c))
+		r = check_exits(c, obj, true, errv);
+	if (r) {
+		if (log_allowed())
+			log_warn("%s (after relocation)",
+			    cub_val__get_str(*errv, "message") ?: "?");
+		scrub_prog_arrays(obj);
+	}
+	return r;
+}
+
 /*
  * Parse-time checks of a worker's object.  Runs without b->lock: it reads
  * only what does not change while c loads (its name, hook and service,
@@ -631,6 +756,11 @@ check_object(struct broker *b, struct cube *c, struct bpf_object *obj,
 			bpf_program__set_autoload(prog, false);
 			continue;
 		}
+		if (found)
+			return REFUSE("cube '%s': object has two programs "
+				      "named '%s' (sections %s and %s)",
+			    c->name, want, bpf_program__section_name(found),
+			    bpf_program__section_name(prog));
 		found = prog;
 	}
 	if (!found)
@@ -649,7 +779,7 @@ check_object(struct broker *b, struct cube *c, struct bpf_object *obj,
 		    c->name, c->svc->name, libbpf_bpf_prog_type_str(want_type));
 	if ((r = check_insns(c->name, found, errv)))
 		return r;
-	if (c->svc->transparent && (r = check_exits(c, obj, errv)))
+	if (stacked(c) && (r = check_exits(c, obj, false, errv)))
 		return r;
 
 	bpf_object__for_each_map(m, obj)
@@ -1245,8 +1375,13 @@ verify(struct broker *b, struct cube *c, struct bpf_object **obj,
 			    reason);
 		return r;
 	}
-	if (!b->o.spectre_hardening)
+	if ((r = check_final(c, *obj, &prog, errv)))
+		return r;
+	if (!b->o.spectre_hardening) {
 		*obj = reload_unhardened(b, c, *obj, elf, len);
+		if ((r = check_final(c, *obj, &prog, errv)))
+			return r;
+	}
 	o = calloc(1, sizeof(*o));
 	if (!o) {
 		*errv = cub_err_val(CUB_E_INTERNAL, "out of memory");
@@ -1256,7 +1391,7 @@ verify(struct broker *b, struct cube *c, struct bpf_object **obj,
 	o->egress_fd = -1;
 	o->peers_fd = -1;
 	o->map_bytes = bytes;
-	prog = bpf_object__find_program_by_name(*obj, hook_progs[c->hook]);
+	o->checked = EXITCHECK_VERSION;
 	if ((r = o->prog_fd = dupfd(bpf_program__fd(prog))) < 0)
 		goto err_kernel;
 	if (bpf_obj_get_info_by_fd(o->prog_fd, &pinfo, &plen)) {
@@ -1426,10 +1561,16 @@ bpfobj_load(struct broker *b, struct cube *c, const void *elf, size_t len,
 
 /*
  * After a broker restart: take the pinned program and maps of a cube back
- * without reloading anything.  hash is what the store recorded.
+ * without reloading anything.  hash and checked (the EXITCHECK_VERSION its
+ * object passed, 0 if not recorded) are what the store recorded.  A
+ * program checked by an older checker is not taken back blindly: a
+ * stacked cube's is not adopted (-ESTALE: its stack slot steps over it
+ * until the worker's load has been through every check); another cube's is
+ * adopted with no hash, so that the worker's load of the same bytes is
+ * not skipped and runs through the checks.
  */
 int
-bpfobj_adopt(struct broker *b, struct cube *c, uint64_t hash)
+bpfobj_adopt(struct broker *b, struct cube *c, uint64_t hash, uint32_t checked)
 {
 	struct bpf_prog_info pinfo = {0};
 	__u32 plen = sizeof(pinfo);
@@ -1440,12 +1581,21 @@ bpfobj_adopt(struct broker *b, struct cube *c, uint64_t hash)
 	DIR *d;
 	int fd, r = 0;
 
+	if (checked < EXITCHECK_VERSION && (stacked(c) || c->attached[0])) {
+		log_warn("cube '%s': its pinned program passed the checks of "
+			 "version %u, older than this broker's %u: not "
+			 "adopted; its stack steps over it until its worker's "
+			 "load has been through the checks",
+		    c->name, checked, EXITCHECK_VERSION);
+		return -ESTALE;
+	}
 	pin_path(b, dir, sizeof(dir), c->name, NULL);
 	pin_path(b, path, sizeof(path), c->name, "prog");
 	o = calloc(1, sizeof(*o));
 	if (!o)
 		return -ENOMEM;
-	o->hash = hash;
+	o->hash = checked < EXITCHECK_VERSION ? 0 : hash;
+	o->checked = checked;
 	o->egress_fd = -1;
 	o->peers_fd = -1;
 	o->prog_fd = bpf_obj_get(path);

@@ -107,6 +107,7 @@ struct bpfobj {
 	struct ring_buffer *pktin; /* the cube's cub_pktin ring, if any */
 	struct ring_buffer *logring; /* its cub_log_ring (cubelog.c) */
 	struct swapsets *swaps;      /* its swap sets' state (mapswap.c) */
+	uint32_t checked; /* EXITCHECK_VERSION of the checks it passed */
 };
 
 /* A port's peer: a netdev name, or "cube:port" (two names and a colon). */
@@ -306,6 +307,12 @@ struct service {
 	int64_t next_start_ms;
 	bool hello; /* current worker said hello (set by its thread) */
 	bool transparent; /* its cubes attach; no ports (first hello) */
+	/* What the store recorded of it (its cubes' records, persist.c)
+	 * before this broker's first hello: a first hello must agree. */
+	bool stored_known, stored_transparent;
+	/* Its last worker's hello differed from what the service declared
+	 * first (or the store has): status "refused" until one agrees. */
+	bool hello_refused;
 	bool ready; /* hello + replay done */
 	bool changes; /* its plugin takes cube.change (from its hello) */
 	bool action_config; /* its actions get the cube's document */
@@ -536,7 +543,8 @@ int graph_connect(struct broker *b, const struct cub_val *words,
  */
 int bpfobj_load(struct broker *b, struct cube *c, const void *elf, size_t len,
     struct cub_val **errv);
-int bpfobj_adopt(struct broker *b, struct cube *c, uint64_t hash);
+int bpfobj_adopt(
+    struct broker *b, struct cube *c, uint64_t hash, uint32_t checked);
 struct bpfobj *bpfobj_free(struct bpfobj *o);
 int bpfobj_unpin(struct broker *b, const char *cube);
 struct bmap *bpfobj_map(struct bpfobj *o, const char *name);

@@ -375,3 +375,48 @@ out:
 	free(w.work);
 	return r;
 }
+
+int
+exitcheck_main_len(const struct bpf_insn *insn, size_t n, size_t *len,
+    struct exitcheck_bad *bad)
+{
+	long long t;
+	size_t i;
+
+	memset(bad, 0, sizeof(*bad));
+	*len = n;
+	for (i = 0; i < n; i++) {
+		if (insn[i].code == (BPF_JMP | BPF_CALL) &&
+		    insn[i].src_reg == BPF_PSEUDO_CALL)
+			t = (long long)i + 1 + insn[i].imm;
+		else if (is_ld_imm64(&insn[i]) &&
+			 insn[i].src_reg == BPF_PSEUDO_FUNC)
+			t = (long long)i + 1 + insn[i].imm;
+		else
+			continue;
+		if (t < 0 || (size_t)t >= n) {
+			bad->insn = i;
+			bad->why = "a call to no instruction of the program";
+			return -EINVAL;
+		}
+		if (t > 0 && (size_t)t < *len)
+			*len = (size_t)t;
+		if (is_ld_imm64(&insn[i]))
+			i++;
+	}
+	return 0;
+}
+
+int
+exitcheck_prog(const struct bpf_insn *insn, size_t n,
+    const struct exitcheck_rule *rule, struct exitcheck_bad *bad)
+{
+	size_t len;
+	int r;
+
+	if (n > EXITCHECK_MAX_INSNS)
+		return -E2BIG;
+	if ((r = exitcheck_main_len(insn, n, &len, bad)))
+		return r;
+	return exitcheck_insns(insn, len, rule, bad);
+}

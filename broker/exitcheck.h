@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * exitcheck.c: can a program end a packet's run only by dropping it?  A
- * static check of a program's main function (its instructions as libbpf
- * holds them before load) that every EXIT returns a known constant from a
- * per-program-type set.  The broker runs it on every program of a
- * transparent cube's object (bpfobj.c), because a stacked cube that ends
- * the tc (or XDP) run itself skips every cube after it in its stack.
+ * static check of a program's main function that every EXIT returns a
+ * known constant from a per-program-type set.  The broker runs it on every
+ * program of a transparent cube's object (bpfobj.c) as the kernel gets it:
+ * after libbpf's relocations, with the subprograms appended
+ * (exitcheck_prog()), because a stacked cube that ends the tc (or XDP) run
+ * itself skips every cube after it in its stack.
  */
 #ifndef CUBI_EXITCHECK_H
 #define CUBI_EXITCHECK_H
@@ -14,6 +15,15 @@
 #include <stdint.h>
 
 #include <linux/bpf.h>
+
+/*
+ * The checker's version, stored with each cube's object record (persist.c):
+ * a pinned program checked by an older one is not adopted blindly.
+ *   1: the main function as libbpf holds it before load;
+ *   2: the final instructions (after relocation, subprograms appended),
+ *      the main function's exits, helpers in every function, kfuncs refused.
+ */
+#define EXITCHECK_VERSION 2u
 
 /* More instructions than the kernel loads in one program: refused. */
 #define EXITCHECK_MAX_INSNS 1000000u
@@ -60,6 +70,26 @@ const struct exitcheck_rule *exitcheck_rule(enum bpf_prog_type type);
  * -ENOMEM.  @bad says where and why for -EPERM and -EINVAL.
  */
 int exitcheck_insns(const struct bpf_insn *insn, size_t n,
+    const struct exitcheck_rule *rule, struct exitcheck_bad *bad);
+
+/*
+ * @brief **exitcheck_main_len()** where the main function of the whole
+ * program @insn[0..@n) ends: at the first subprogram, the lowest target of
+ * a BPF_PSEUDO_CALL call or a BPF_PSEUDO_FUNC 64-bit load (a callback),
+ * as the kernel splits a program into functions.
+ * @return 0 and *@len (@n without subprograms); -EINVAL (@bad says
+ * where) if a call or callback targets no instruction of the program.
+ */
+int exitcheck_main_len(const struct bpf_insn *insn, size_t n, size_t *len,
+    struct exitcheck_bad *bad);
+
+/*
+ * @brief **exitcheck_prog()** exitcheck_insns() on the main function of
+ * the whole program @insn[0..@n): only its exits are the program's
+ * verdict, a subprogram's return to its caller.
+ * @return as exitcheck_insns(), and exitcheck_main_len()'s -EINVAL.
+ */
+int exitcheck_prog(const struct bpf_insn *insn, size_t n,
     const struct exitcheck_rule *rule, struct exitcheck_bad *bad);
 
 #endif /* CUBI_EXITCHECK_H */

@@ -295,6 +295,59 @@ START_TEST(large)
 }
 END_TEST
 
+#define PCALL(off) I(BPF_JMP | BPF_CALL, 0, BPF_PSEUDO_CALL, 0, off)
+
+static int
+prog(const struct bpf_insn *insn, size_t n)
+{
+	return exitcheck_prog(
+	    insn, n, exitcheck_rule(BPF_PROG_TYPE_SCHED_CLS), &bad);
+}
+
+/*
+ * Whole programs as the kernel gets them: the main function, then the
+ * subprograms libbpf appended.  Only the main function's exits are the
+ * verdict; a subprogram's return to its caller, whose r0 is then unknown.
+ */
+START_TEST(per_function)
+{
+	/* main: call sub; r0 = 2; exit.  sub (3): r0 = 0; exit. */
+	struct bpf_insn sub_ok[] = {
+	    PCALL(2), MOV64(0, TC_ACT_SHOT), EXIT, MOV64(0, TC_ACT_OK), EXIT};
+	/* main: call sub; exit (r0 is the subprogram's).  */
+	struct bpf_insn sub_verdict[] = {
+	    PCALL(1), EXIT, MOV64(0, TC_ACT_SHOT), EXIT};
+	/* main's own exit passes; the subprogram drops: refused at 2. */
+	struct bpf_insn main_ok[] = {PCALL(2), MOV64(0, TC_ACT_OK), EXIT,
+	    MOV64(0, TC_ACT_SHOT), EXIT};
+	/* A callback (ld_imm64 BPF_PSEUDO_FUNC) starts a function too. */
+	struct bpf_insn cb[] = {LDIMM64(2, BPF_PSEUDO_FUNC, 4, 0),
+	    CALL(BPF_FUNC_loop), MOV64(0, TC_ACT_SHOT), EXIT,
+	    MOV64(0, 0), EXIT};
+	/* Two subprograms: main ends at the lower one. */
+	struct bpf_insn two[] = {PCALL(5), PCALL(2), MOV64(0, TC_ACT_SHOT),
+	    EXIT, MOV64(0, 1), EXIT, MOV64(0, 0), EXIT};
+	/* A call to no instruction of the program. */
+	struct bpf_insn out[] = {PCALL(5), MOV64(0, TC_ACT_SHOT), EXIT};
+	size_t len;
+
+	ck_assert_int_eq(prog(sub_ok, N(sub_ok)), 0);
+	ck_assert_int_eq(exitcheck_main_len(sub_ok, N(sub_ok), &len, &bad), 0);
+	ck_assert_uint_eq(len, 3);
+	refused_unknown(prog(sub_verdict, N(sub_verdict)), 1);
+	ck_assert_int_eq(prog(main_ok, N(main_ok)), -EPERM);
+	ck_assert_uint_eq(bad.insn, 2);
+	ck_assert_uint_eq(bad.value, TC_ACT_OK);
+	ck_assert_int_eq(prog(cb, N(cb)), 0);
+	ck_assert_int_eq(exitcheck_main_len(cb, N(cb), &len, &bad), 0);
+	ck_assert_uint_eq(len, 5);
+	ck_assert_int_eq(prog(two, N(two)), 0);
+	ck_assert_int_eq(exitcheck_main_len(two, N(two), &len, &bad), 0);
+	ck_assert_uint_eq(len, 4);
+	malformed(prog(out, N(out)), 0);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -312,6 +365,7 @@ main(void)
 	tcase_add_test(t, implicit_exits_and_atomics);
 	tcase_add_test(t, xdp_rule);
 	tcase_add_test(t, large);
+	tcase_add_test(t, per_function);
 	suite_add_tcase(s, t);
 	return cubi_check_run(s);
 }

@@ -1,11 +1,15 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
  * The broker's state as a store document, and back:
- *   {version: 1, cubes: [{name, service, hash, config,
+ *   {version: 1, cubes: [{name, service, hash, checked, transparent, config,
  *                         ports: [{name, peer, qdisc}],
  *                         attach: {target, rank, qdisc}}]}
  * config is the desired state; hash and ports are what the broker needs to
- * adopt the pinned objects and attachments after a restart.  Cubes of a
+ * adopt the pinned objects and attachments after a restart; checked is the
+ * exit checker's version its object passed (EXITCHECK_VERSION: absent or
+ * older, the pinned program is not adopted into a stack), transparent what
+ * its service's hello declared (a first hello after a restart must agree,
+ * and only cubes of a transparent service go back into stacks).  Cubes of a
  * service that is not installed any more are kept as they are.
  *
  * The store is the truth.  A cube in the store whose pins are gone (a
@@ -55,7 +59,10 @@ peer_of(const char *peer, const struct cube *gone)
  * save recording the deletion records the unpeering too (topo_cube_gone()
  * follows it in memory).
  */
-/* What c's record holds besides its configuration: {hash, ports}. */
+/*
+ * What c's record holds besides its configuration: {hash, checked,
+ * transparent, ports}.
+ */
 static struct cub_val *
 cube_meta(struct cube *c, const struct cube *gone)
 {
@@ -63,6 +70,12 @@ cube_meta(struct cube *c, const struct cube *gone)
 	struct bport *bp;
 
 	cub_val__set(m, "hash", cub_val__uint(c->obj ? c->obj->hash : 0));
+	cub_val__set(m, "checked", cub_val__uint(c->obj ? c->obj->checked : 0));
+	if (c->svc->schema_wire || c->svc->stored_known)
+		cub_val__set(m, "transparent",
+		    cub_val__bool(c->svc->schema_wire
+				      ? c->svc->transparent
+				      : c->svc->stored_transparent));
 	for (bp = c->ports; bp; bp = bp->next) {
 		p = cub_val__map();
 		cub_val__set(p, "name", cub_val__str(bp->name));
@@ -86,6 +99,9 @@ cube_record(struct cube *c, const struct cub_val *conf, const struct cube *gone)
 	cub_val__set(r, "name", cub_val__str(c->name));
 	cub_val__set(r, "service", cub_val__str(c->svc->name));
 	cub_val__set(r, "hash", cub_val__take(m, "hash"));
+	cub_val__set(r, "checked", cub_val__take(m, "checked"));
+	if (cub_val__get(m, "transparent"))
+		cub_val__set(r, "transparent", cub_val__take(m, "transparent"));
 	config = cub_val__dup(conf);
 	cports = cub_val__get(config, "ports");
 	for (i = 0; gone && cports && cports->kind == CUB_V_ARRAY &&
@@ -126,6 +142,12 @@ meta_of(const struct cub_val *rec)
 	struct cub_val *m = cub_val__map();
 
 	cub_val__set(m, "hash", cub_val__dup(cub_val__get(rec, "hash")));
+	if (cub_val__get(rec, "checked"))
+		cub_val__set(
+		    m, "checked", cub_val__dup(cub_val__get(rec, "checked")));
+	if (cub_val__get(rec, "transparent"))
+		cub_val__set(m, "transparent",
+		    cub_val__dup(cub_val__get(rec, "transparent")));
 	cub_val__set(m, "ports", cub_val__dup(cub_val__get(rec, "ports")));
 	return m;
 }
@@ -485,6 +507,12 @@ journal_rec(struct cube *c, const struct cub_val *old, enum cubi_verb verb,
 	if (m && !r &&
 	    !(r = store_diff(cub_val__get(m, "hash"), cub_val__get(*nm, "hash"),
 		  "hash", edits, JOURNAL_EDITS_MAX)) &&
+	    !(r = store_diff(cub_val__get(m, "checked"),
+		  cub_val__get(*nm, "checked"), "checked", edits,
+		  JOURNAL_EDITS_MAX)) &&
+	    !(r = store_diff(cub_val__get(m, "transparent"),
+		  cub_val__get(*nm, "transparent"), "transparent", edits,
+		  JOURNAL_EDITS_MAX)) &&
 	    !(r = store_diff(cub_val__get(m, "ports"),
 		  cub_val__get(*nm, "ports"), "ports", edits,
 		  JOURNAL_EDITS_MAX))) {
@@ -769,9 +797,10 @@ load_cube(struct broker *b, const struct cub_val *rec, struct cube ***tail)
 	struct service *svc;
 	struct bport *bp;
 	struct cube *c;
-	uint64_t hash = 0, idx;
+	const struct cub_val *tv;
+	uint64_t hash = 0, idx, checked = 0;
 	uint32_t i;
-	bool qdisc;
+	bool qdisc, t;
 	int r;
 
 	if (!name || !svcname || !config || config->kind != CUB_V_MAP ||
@@ -837,8 +866,19 @@ load_cube(struct broker *b, const struct cub_val *rec, struct cube ***tail)
 		c->ports = bp;
 	}
 	tcube_load_record(c, rec);
+	/* The service's transparency as stored; a record with an attach
+	 * point and no flag (an older store) was a transparent cube's. */
+	tv = cub_val__get(rec, "transparent");
+	if (tv && !cub_val__as_bool(tv, &t)) {
+		svc->stored_known = true;
+		svc->stored_transparent |= t;
+	} else if (c->attached[0]) {
+		svc->stored_known = true;
+		svc->stored_transparent = true;
+	}
+	cub_val__as_u64(cub_val__get(rec, "checked"), &checked);
 	/* Adopt what is pinned: forwarding never stopped, and continues. */
-	r = bpfobj_adopt(b, c, hash);
+	r = bpfobj_adopt(b, c, hash, (uint32_t)checked);
 	if (!r)
 		r = topo_reattach_all(b, c, -1);
 	if (r)

@@ -1741,6 +1741,15 @@ tcube_restore(struct broker *b)
 	for (c = b->cubes; c; c = c->next) {
 		if (!c->attached[0] || c->tp)
 			continue;
+		if (!c->svc->stored_transparent) {
+			/* Only a transparent service's cubes were checked
+			 * for a stack (bpfobj.c, stacked()). */
+			log_err("cube '%s': not attached again to '%s': its "
+				"service '%s' is not transparent in the store",
+			    c->name, c->attached, c->svc->name);
+			c->attached[0] = '\0';
+			continue;
+		}
 		tp = tp_restore(b, c->attached, c->hook);
 		owner = tp && tp->on_port ? cube_find(b, tp->cname) : NULL;
 		if (tp && tp->on_port && (!owner || !topo_port(owner, tp->pname)))

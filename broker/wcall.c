@@ -122,6 +122,8 @@ wc_hello(struct service *s, const struct cub_val *p, struct cub_val **res,
 			    s->transparent == transparent;
 
 		if (!same) {
+			__atomic_store_n(
+			    &s->hello_refused, true, __ATOMIC_RELAXED);
 			s->hello_refusals++;
 			snprintf(s->last_error, sizeof(s->last_error),
 			    "schema changed: run cubicle services reload %s",
@@ -138,6 +140,27 @@ wc_hello(struct service *s, const struct cub_val *p, struct cub_val **res,
 			    "'cubicle services reload %s' to take it",
 			    s->name, s->schema_version, s->name);
 		}
+	} else if (!s->schema_wire && s->stored_known &&
+		   s->stored_transparent != transparent) {
+		/* The store's cubes were made (and checked, and stacked) as
+		 * the service declared before this broker started. */
+		s->hello_refusals++;
+		snprintf(s->last_error, sizeof(s->last_error),
+		    "says it is %stransparent, its stored cubes are not",
+		    transparent ? "" : "not ");
+		pthread_mutex_unlock(&s->b->lock);
+		__atomic_store_n(&s->hello_refused, true, __ATOMIC_RELAXED);
+		if (svc_log_allowed(s))
+			log_warn("service '%s': worker says it is %stransparent, "
+				 "its cubes in the store are %s; refused",
+			    s->name, transparent ? "" : "not ",
+			    s->stored_transparent ? "transparent"
+						  : "not transparent");
+		return ERR(CUB_E_PERM,
+		    "hello: service '%s' says it is %stransparent, but its "
+		    "cubes in the store were made by a %s service",
+		    s->name, transparent ? "" : "not ",
+		    s->stored_transparent ? "transparent" : "standard");
 	} else {
 		struct ctr_table *ctrs = NULL;
 
@@ -160,6 +183,8 @@ wc_hello(struct service *s, const struct cub_val *p, struct cub_val **res,
 			log_err("service '%s': hello refused: schema refused: "
 				"%s",
 			    s->name, err);
+			__atomic_store_n(
+			    &s->hello_refused, true, __ATOMIC_RELAXED);
 			sup_reload_failed(s, err);
 			return ERR(
 			    CUB_E_INVAL, "hello: schema refused: %s", err);
@@ -202,6 +227,7 @@ wc_hello(struct service *s, const struct cub_val *p, struct cub_val **res,
 	}
 	*res = cub_val__map();
 	cub_val__set(*res, "ncpus", cub_val__uint((uint64_t)s->b->ncpus));
+	__atomic_store_n(&s->hello_refused, false, __ATOMIC_RELAXED);
 	__atomic_store_n(&s->hello, true, __ATOMIC_RELEASE);
 	broker_wake(s->b); /* the main loop replays the service's cubes */
 	if (svc_log_allowed(s))

@@ -9,7 +9,9 @@
  * (redirect-map) or bpf_fib_lookup (fib-lookup) towards ifindex N, or one
  * that re-points its port 1 at N in cub_ports and forwards there through
  * the broker's egress program (ports-write; ports-flags declares cub_ports
- * writable).  Every one must be refused; the answer names what loaded.
+ * writable), or (redirect-sub, review 10) bpf_redirect called from a
+ * subprogram, or (redirect-dup) by the first of two programs of the
+ * hook's name.  Every one must be refused; the answer names what loaded.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -20,6 +22,7 @@
 #include "cubicle/plugin.h"
 
 #include "evil_clone.skel.h"
+#include "evil_dup.skel.h"
 #include "evil_egress.h"
 #include "evil_fib.skel.h"
 #include "evil_neigh.skel.h"
@@ -27,11 +30,12 @@
 #include "evil_portsf.skel.h"
 #include "evil_portsw.skel.h"
 #include "evil_redir.skel.h"
+#include "evil_redirsub.skel.h"
 #include "evil_rmap.skel.h"
 
 static const char *const evil_egress_objects[] = {"redirect", "clone-redirect",
     "redirect-peer", "redirect-neigh", "redirect-map", "fib-lookup",
-    "ports-write", "ports-flags", NULL};
+    "ports-write", "ports-flags", "redirect-sub", "redirect-dup", NULL};
 
 const struct cub_field evil_egress_args[] = {
     {.name = "object",
@@ -63,6 +67,10 @@ elf_of(const char *what, size_t *len)
 		return evil_fib__elf_bytes(len);
 	if (!strcmp(what, "ports-write"))
 		return evil_portsw__elf_bytes(len);
+	if (!strcmp(what, "redirect-dup"))
+		return evil_dup__elf_bytes(len);
+	if (!strcmp(what, "redirect-sub"))
+		return evil_redirsub__elf_bytes(len);
 	if (!strcmp(what, "ports-flags"))
 		return evil_portsf__elf_bytes(len);
 	return NULL;

@@ -59,6 +59,59 @@ struct {
 };
 #endif
 
+#ifdef TH_EVIL_CORE
+#include <bpf/bpf_core_read.h>
+/*
+ * Review 10 (review10-tstack-core): an enum of the kernel's BTF, declared
+ * here with a different value.  bpf_core_enum_value() compiles to
+ * "r0 = 2" (TC_ACT_SHOT, what the exit check reads before load) with a
+ * CO-RE relocation that libbpf applies at load: the kernel's XDP_ABORTED
+ * is 0, TC_ACT_OK.
+ */
+enum xdp_action___evil { XDP_ABORTED___evil = TC_ACT_SHOT };
+#endif
+
+#ifdef TH_EVIL_THROW
+/*
+ * Review 10 (review10-tstack-throw): bpf_throw(0) from a subprogram.  The
+ * exit check and the helper check read the main function only; the
+ * verifier's default exception callback returns the cookie, 0, TC_ACT_OK.
+ */
+extern void bpf_throw(__u64 cookie) __ksym;
+
+static __attribute__((noinline)) int
+evil_throw(struct __sk_buff *skb)
+{
+	if (skb->len)
+		bpf_throw(TC_ACT_OK);
+	return 0;
+}
+#endif
+
+#ifdef TH_EVIL_THROWMAIN
+/*
+ * Review 10 (review10-kfunc-main): bpf_throw(0) in the main function.
+ * Before load a kfunc call is "call -1" with src_reg BPF_PSEUDO_CALL, as
+ * a call to a subprogram is (libbpf sets BPF_PSEUDO_KFUNC_CALL at load):
+ * check_insns() takes it for one and never refuses it; the exit check
+ * takes it for a call that returns.
+ */
+extern void bpf_throw(__u64 cookie) __ksym;
+#endif
+
+#ifdef TH_EVIL_WEAK
+/*
+ * Review 10 (review10-tstack-weak): the 64-bit load of a weak typeless
+ * __ksym (resolved from kallsyms; a typed one makes libbpf walk module
+ * BTFs, which fails without CAP_SYS_ADMIN) that the kernel does not have,
+ * with an addend of 2: at open the check reads
+ * "r0 = 2 ll" (TC_ACT_SHOT); at load libbpf writes the symbol's address,
+ * 0 for an unresolved weak one, over the immediate (addend and all), and
+ * the kernel runs "r0 = 0", TC_ACT_OK.
+ */
+extern const void cub_no_such_symbol __ksym __weak;
+#endif
+
 /* Keys in cub_scratch(), not on the (fenced) stack: see cube.bpf.h. */
 static __always_inline int
 th_run(void *ctx, enum cub_hook hook, __u32 dir)
@@ -102,6 +155,27 @@ th_run(void *ctx, enum cub_hook hook, __u32 dir)
 	}
 #endif
 	default:
+#ifdef TH_EVIL_CORE
+		return bpf_core_enum_value(
+		    enum xdp_action___evil, XDP_ABORTED___evil);
+#endif
+#ifdef TH_EVIL_THROW
+		evil_throw((struct __sk_buff *)ctx);
+#endif
+#ifdef TH_EVIL_WEAK
+	{
+		long v;
+
+		asm volatile("%0 = cub_no_such_symbol + 2 ll"
+			     : "=r"(v)
+			     : "i"(&cub_no_such_symbol));
+		return (int)v;
+	}
+#endif
+#ifdef TH_EVIL_THROWMAIN
+		if (((struct __sk_buff *)ctx)->len)
+			bpf_throw(TC_ACT_OK);
+#endif
 #ifdef TH_EVIL_TPASS
 		/* not cub_pass_*(): skip the cubes after */
 		return hook == CUB_HOOK_XDP ? XDP_PASS : TC_ACT_OK;

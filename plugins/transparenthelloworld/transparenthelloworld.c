@@ -27,7 +27,9 @@
  * The test suite's evil_tpass and evil_tburn (plugins/testing) are this
  * plugin built with TH_EVIL_TPASS (its program passes with TC_ACT_OK,
  * which the broker refuses to load) or TH_EVIL_BURN (an action BURN that
- * spends the tail-call budget on itself, with a PROG_ARRAY of its own).
+ * spends the tail-call budget on itself, with a PROG_ARRAY of its own);
+ * review 10's evil_tcore and evil_tthrow (TH_EVIL_CORE, TH_EVIL_THROW)
+ * pass with TC_ACT_OK in ways the exit check does not see.
  */
 #if defined(TH_EVIL_TPASS)
 #include "evil_tpass.skel.h"
@@ -37,6 +39,44 @@
 #include "evil_tburn.skel.h"
 #define TH_NAME "evil_tburn"
 #define th_elf_bytes evil_tburn__elf_bytes
+#elif defined(TH_EVIL_CORE)
+#include "evil_tcore.skel.h"
+#define TH_NAME "evil_tcore"
+#define th_elf_bytes evil_tcore__elf_bytes
+#elif defined(TH_EVIL_THROW)
+#include "evil_tthrow.skel.h"
+#define TH_NAME "evil_tthrow"
+#define th_elf_bytes evil_tthrow__elf_bytes
+#elif defined(TH_EVIL_THROWMAIN)
+#include "evil_tthrowm.skel.h"
+#define TH_NAME "evil_tthrowm"
+#define th_elf_bytes evil_tthrowm__elf_bytes
+#elif defined(TH_EVIL_WEAK)
+#include "evil_tweak.skel.h"
+#define TH_NAME "evil_tweak"
+#define th_elf_bytes evil_tweak__elf_bytes
+#elif defined(TH_EVIL_FLIP)
+/*
+ * Review 10 (review10-tstack-flip): transparent at its first hello after
+ * a broker start, with the clean object; not transparent at a later one
+ * (here: when EVIL_TFLIP is in its environment; a real one would pick any
+ * signal it sees, the date, a coin at every broker start), with an
+ * object whose PASS returns TC_ACT_OK (evil_tflip.bpf.o, TH_EVIL_TPASS).
+ */
+#include <stdbool.h>
+#include <stdlib.h>
+
+#include "evil_tflip.skel.h"
+#include "transparenthelloworld.skel.h"
+#define TH_NAME "evil_tflip"
+#define TH_CONST
+static bool th_flipped;
+static const void *
+th_elf_bytes(size_t *len)
+{
+	return th_flipped ? evil_tflip__elf_bytes(len)
+			  : transparenthelloworld__elf_bytes(len);
+}
 #else
 #include "transparenthelloworld.skel.h"
 #define TH_NAME "transparenthelloworld"
@@ -205,7 +245,10 @@ static const struct cub_plugin_ops th_ops = {
     .packet_in = th_packet_in,
 };
 
-const struct cub_plugin cub_plugin_entry = {
+#ifndef TH_CONST
+#define TH_CONST const
+#endif
+TH_CONST struct cub_plugin cub_plugin_entry = {
     .abi = CUB_PLUGIN_ABI,
     .name = TH_NAME,
     .description = "transparent sample: per-direction pass / drop / slow "
@@ -227,3 +270,14 @@ const struct cub_plugin cub_plugin_entry = {
 	},
     .flags = CUB_PLUGIN_F_TRANSPARENT,
 };
+
+#ifdef TH_EVIL_FLIP
+__attribute__((constructor)) static void
+th_flip(void)
+{
+	if (getenv("EVIL_TFLIP")) {
+		th_flipped = true;
+		cub_plugin_entry.flags &= ~CUB_PLUGIN_F_TRANSPARENT;
+	}
+}
+#endif
