@@ -7,7 +7,7 @@
 # is skipped by their hash (bpfobj_load(): "loaded (or adopted) from these
 # very bytes"), so the exit check never runs on a cube loaded before it
 # existed.  A broker of the commit before the check (62c13d5~1, built once
-# into $CUB_BUILD/review10-old, or $CUB_OLD_BROKER) loads evil_tpass
+# into $CUB_BUILD/review10-old with its worker and plugins, or $CUB_OLD_BUILD) loads evil_tpass
 # (PASS returns TC_ACT_OK) first before th1 (DROP) on veth1; this broker
 # then starts on the same state and pins, adopts it, and every ping
 # passes, though it refuses evil_tpass at add.  What the test asks: after
@@ -15,19 +15,32 @@
 # detached).
 . "$(dirname "$0")/../lib/netns.sh"
 
-old=${CUB_OLD_BROKER:-$CUB_BUILD/review10-old/build/broker/cubicled}
-if [ ! -x "$old" ]; then
+# The old broker runs with its own worker and plugins (a worker speaks
+# its broker's protocol: today's dials a packet-in socket the old broker
+# does not have); today's broker then runs today's worker with the very
+# same plugin files, as an upgrade of the framework alone would.
+old_dir=${CUB_OLD_BUILD:-$CUB_BUILD/review10-old/build}
+old_targets=(broker/cubicled workers/cubicle-worker
+	plugins/transparenthelloworld/transparenthelloworld.so
+	plugins/testing/evil_tpass.so)
+have_old() {
+	local t
+	for t in "${old_targets[@]}"; do [ -e "$old_dir/$t" ] || return 1; done
+}
+if ! have_old; then
 	src=$(cd "$CUB_LIB/../.." && pwd)
 	dir=$CUB_BUILD/review10-old
 	rm -rf "$dir" && mkdir -p "$dir"
+	old_dir=$dir/build
 	git -C "$src" archive 62c13d5~1 | tar -x -C "$dir" ||
 		fail "cannot extract the broker before the exit check"
-	(cd "$dir" && meson setup build >/dev/null && ninja -C build broker/cubicled >/dev/null) ||
+	(cd "$dir" && meson setup build >/dev/null && ninja -C build "${old_targets[@]}" >/dev/null) ||
 		fail "cannot build the broker before the exit check"
 fi
+old=$old_dir/broker/cubicled
 
-PLUGINS+=("$CUB_BUILD/plugins/transparenthelloworld/transparenthelloworld.so"
-	"$CUB_BUILD/plugins/testing/evil_tpass.so")
+PLUGINS=("$old_dir/plugins/transparenthelloworld/transparenthelloworld.so"
+	"$old_dir/plugins/testing/evil_tpass.so")
 netns_host ca veth1 198.18.0.1
 ip addr add 198.18.0.2/24 dev veth1
 m1=$(ip -n ca -o link show eth0 | grep -oE 'link/ether [0-9a-f:]+' | cut -d' ' -f2)
@@ -44,7 +57,7 @@ start_with() { # BROKER: broker_start with another cubicled
 	[ "$1" = "$CUB_BUILD/broker/cubicled" ] || e=(env -u LD_LIBRARY_PATH)
 	"${e[@]}" "$1" --socket-dir "$T/s" --state-dir "$T/st" \
 		--pin-root "$T/pins" --plugin-dir "$T/plugins" \
-		--worker "$CUB_BUILD/workers/cubicle-worker" >>"$T/broker.log" 2>&1 &
+		--worker "$(dirname "$1")/../workers/cubicle-worker" >>"$T/broker.log" 2>&1 &
 	BROKER_PID=$!
 	broker_wait_ready
 }
