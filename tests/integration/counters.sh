@@ -162,8 +162,9 @@ for _ in $(seq 1 200); do
 	grep -q '"running"' <<<"$(cub services -o json 2>/dev/null | grep -A1 '"simpleforwarder"')" && break
 	sleep 0.1
 done
-# Not running: still retrying, or stopped after its refused hellos.
-cub services -o json | grep -A1 '"evctr_path"' | grep -qE '"(starting|stopped)"' ||
+# Not running: still retrying (its last hello refused), or stopped after
+# its refused hellos.
+cub services -o json | grep -A1 '"evctr_path"' | grep -qE '"(starting|stopped|refused)"' ||
 	fail "evctr_path runs: $(cub services -o json)"
 [ "$(port_counter sf1 p1 packet_ins)" -ge 0 ] || fail "sf1 not shown after the restart"
 c3=$(counters)
