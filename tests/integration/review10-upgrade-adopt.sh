@@ -41,12 +41,7 @@ old=$old_dir/broker/cubicled
 
 PLUGINS=("$old_dir/plugins/transparenthelloworld/transparenthelloworld.so"
 	"$old_dir/plugins/testing/evil_tpass.so")
-netns_host ca veth1 198.18.0.1
-ip addr add 198.18.0.2/24 dev veth1
-m1=$(ip -n ca -o link show eth0 | grep -oE 'link/ether [0-9a-f:]+' | cut -d' ' -f2)
-m2=$(ip -o link show veth1 | grep -oE 'link/ether [0-9a-f:]+' | cut -d' ' -f2)
-ip -n ca neigh replace 198.18.0.2 lladdr "$m2" dev eth0 nud permanent
-ip neigh replace 198.18.0.1 lladdr "$m1" dev veth1 nud permanent
+host_peer ca veth1 198.18.0.1 198.18.0.2
 start_with() { # BROKER: broker_start with another cubicled
 	mkdir -p "$T/plugins" "$T/s" "$T/st"
 	local p

@@ -16,12 +16,7 @@
 
 PLUGINS+=("$CUB_BUILD/plugins/transparenthelloworld/transparenthelloworld.so"
 	"$CUB_BUILD/plugins/testing/evil_tpass.so")
-netns_host ca veth1 198.18.0.1
-ip addr add 198.18.0.2/24 dev veth1
-m1=$(ip -n ca -o link show eth0 | grep -oE 'link/ether [0-9a-f:]+' | cut -d' ' -f2)
-m2=$(ip -o link show veth1 | grep -oE 'link/ether [0-9a-f:]+' | cut -d' ' -f2)
-ip -n ca neigh replace 198.18.0.2 lladdr "$m2" dev eth0 nud permanent
-ip neigh replace 198.18.0.1 lladdr "$m1" dev veth1 nud permanent
+host_peer ca veth1 198.18.0.1 198.18.0.2
 broker_start
 
 # pings NS ADDR N: N pings, all answered?  lost NS ADDR N: all lost?

@@ -216,6 +216,19 @@ static_arp() {
 	ip -n "$3" neigh replace "$2" lladdr "$mac1" dev eth0 nud permanent
 }
 
+# host_peer NS HOSTDEV NSADDR HOSTADDR: namespace NS on a veth whose host
+# end HOSTDEV has HOSTADDR/24, with static neighbours both ways (no ARP
+# through the cubes a test attaches to HOSTDEV).
+host_peer() {
+	local mac_ns mac_host
+	netns_host "$1" "$2" "$3"
+	ip addr add "$4/24" dev "$2"
+	mac_ns=$(ip -n "$1" -o link show eth0 | grep -oE 'link/ether [0-9a-f:]+' | cut -d' ' -f2)
+	mac_host=$(ip -o link show "$2" | grep -oE 'link/ether [0-9a-f:]+' | cut -d' ' -f2)
+	ip -n "$1" neigh replace "$4" lladdr "$mac_host" dev eth0 nud permanent
+	ip neigh replace "$3" lladdr "$mac_ns" dev "$2" nud permanent
+}
+
 # napi_on NS: a veth that XDP redirects into needs NAPI on its peer
 # (pitfall 5): turn GRO on for the namespace side.
 napi_on() {
