@@ -363,6 +363,8 @@ kernel_err(
 			    : r == -E2BIG || r == -ENOSPC ? CUB_E_LIMIT
 							  : CUB_E_KERNEL,
 	    "map '%s': %s failed: %s", bm->name, method, strerror(-r));
+	/* The SDK returns the kernel's errno (ENOENT, EEXIST, E2BIG). */
+	cub_val__set(*errv, "errno", cub_val__uint((uint64_t)-r));
 	return r;
 }
 

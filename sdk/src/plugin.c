@@ -48,6 +48,7 @@ static struct {
 	uint32_t msgid;
 	uint32_t ncpus;
 	struct cub_cube *cubes;
+	cubi_transport_fn transport; /* the fake broker's, else NULL */
 } w;
 
 /* The ops an ABI 2 plugin has: up to packet_in. */
@@ -135,14 +136,30 @@ cubi_worker__init(const struct cub_plugin *pl, nng_socket calls)
 	return 0;
 }
 
+int
+cubi_worker__init_local(const struct cub_plugin *pl, cubi_transport_fn fn)
+{
+	nng_socket none = NNG_SOCKET_INITIALIZER;
+	int r = cubi_worker__init(pl, none);
+
+	if (!r)
+		w.transport = fn;
+	return r;
+}
+
 /* One call to the broker.  Takes params. */
 static int
 call(const char *method, struct cub_val *params, struct cub_val **result,
     struct cub_val **errv)
 {
-	int nngr, r;
+	int nngr = 0, r;
 
-	r = cubi_call(w.calls, ++w.msgid, method, params, result, errv, &nngr);
+	*result = *errv = NULL;
+	if (w.transport)
+		r = w.transport(method, params, result, errv);
+	else
+		r = cubi_call(
+		    w.calls, ++w.msgid, method, params, result, errv, &nngr);
 	if (r && !*errv)
 		*errv = cub_err_val(CUB_E_UNAVAIL, "broker: %s",
 		    nngr ? nng_strerror(nngr) : strerror(-r));
@@ -343,6 +360,8 @@ cub_cube__map(struct cub_cube *cube, const char *name, cub_map *out)
 	return -ENOENT;
 }
 
+static int err_errno(const struct cub_val *errv, int r);
+
 static struct cub_val *
 map_params(struct cub_cube *cube, const cub_map *map, const void *key)
 {
@@ -373,7 +392,7 @@ cub_map__update(struct cub_cube *cube, const cub_map *map, const void *key,
 	cub_val__set(p, "flags", cub_val__uint(flags));
 	r = call(CUB_M_MAP_UPDATE, p, &res, &errv);
 	cub_val__free(res);
-	return r ? cube_fail(cube, errv, r) : 0;
+	return r ? cube_fail(cube, errv, err_errno(errv, r)) : 0;
 }
 
 int
@@ -387,7 +406,7 @@ cub_map__lookup(
 
 	r = call(CUB_M_MAP_LOOKUP, p, &res, &errv);
 	if (r)
-		return cube_fail(cube, errv, r);
+		return cube_fail(cube, errv, err_errno(errv, r));
 	v = cub_val__get(res, "value");
 	if (!v || v->kind != CUB_V_BIN || v->bin.len != vsz) {
 		cub_val__free(res);
@@ -406,7 +425,7 @@ cub_map__delete(struct cub_cube *cube, const cub_map *map, const void *key)
 
 	r = call(CUB_M_MAP_DELETE, p, &res, &errv);
 	cub_val__free(res);
-	return r ? cube_fail(cube, errv, r) : 0;
+	return r ? cube_fail(cube, errv, err_errno(errv, r)) : 0;
 }
 
 int

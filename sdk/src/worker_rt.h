@@ -24,6 +24,14 @@ int cubi_plugin__check(const struct cub_plugin *pl, struct cub_plugin *desc,
     struct cub_plugin_ops *ops, char *err, size_t errlen);
 /* calls: REQ socket dialed to the broker's worker-<svc>.sock. */
 int cubi_worker__init(const struct cub_plugin *pl, nng_socket calls);
+/*
+ * A broker in the same process (libcubicle-fake, cubicle/fake.h): calls go
+ * to fn instead of a socket; fn answers as cubi_call() does (0 with
+ * *result, or a negative errno with *errv) and takes params.
+ */
+typedef int (*cubi_transport_fn)(const char *method, struct cub_val *params,
+    struct cub_val **result, struct cub_val **errv);
+int cubi_worker__init_local(const struct cub_plugin *pl, cubi_transport_fn fn);
 /* Send hello (schema, policy); 0 or -errno with a message in err. */
 int cubi_worker__hello(char *err, size_t errlen);
 /* Handle one request from the broker; result/errv as for a response. */
