@@ -507,20 +507,6 @@ entry_peer(const struct cub_val *e)
 	return peer ? peer : "";
 }
 
-static bool
-index_used(const struct cube *c, const struct cub_val *ports, uint32_t idx)
-{
-	uint64_t v;
-	uint32_t i;
-
-	for (i = 0; ports && i < ports->arr.len; i++)
-		if (!cub_val__as_u64(
-			cub_val__get(ports->arr.items[i], "index"), &v) &&
-		    v == idx)
-			return true;
-	return false;
-}
-
 /*
  * Give every port entry of doc without an index the lowest free one, and
  * check every peer: it exists, and no other port (of any cube, or of this
@@ -535,7 +521,7 @@ ports_prepare(struct broker *b, struct cube *c, struct cub_val *doc,
 	struct bport *owner_port;
 	struct cube *owner, *c2;
 	const char *peer, *name;
-	uint32_t i, j, idx;
+	uint32_t i, j;
 
 	if (c->svc->transparent && ports && ports->arr.len) {
 		*errv = cub_err_val(CUB_E_INVAL,
@@ -544,22 +530,15 @@ ports_prepare(struct broker *b, struct cube *c, struct cub_val *doc,
 		    c->name, c->svc->name, c->name);
 		return -EINVAL;
 	}
+	if (cubi_doc__port_indices(doc, CUB_MAX_PORTS)) {
+		*errv = cub_err_val(CUB_E_LIMIT, "cube '%s': at most %d ports",
+		    c->name, CUB_MAX_PORTS);
+		return -ENOSPC;
+	}
 	for (i = 0; ports && i < ports->arr.len; i++) {
 		struct cub_val *e = ports->arr.items[i];
 
 		name = cub_val__get_str(e, "name");
-		if (!cub_val__get(e, "index")) {
-			for (idx = 0; idx < CUB_MAX_PORTS; idx++)
-				if (!index_used(c, ports, idx))
-					break;
-			if (idx == CUB_MAX_PORTS) {
-				*errv = cub_err_val(CUB_E_LIMIT,
-				    "cube '%s': at most %d ports", c->name,
-				    CUB_MAX_PORTS);
-				return -ENOSPC;
-			}
-			cub_val__set(e, "index", cub_val__uint(idx));
-		}
 		peer = entry_peer(e);
 		if (!peer[0])
 			continue;

@@ -4795,3 +4795,40 @@ cubi_tree__locate(const struct cubi_schema *s, const struct cub_val *doc,
 	*path = p;
 	return 0;
 }
+
+static bool
+port_index_used(const struct cub_val *ports, uint64_t idx)
+{
+	uint64_t v;
+	uint32_t i;
+
+	for (i = 0; i < ports->arr.len; i++)
+		if (!cub_val__as_u64(
+			cub_val__get(ports->arr.items[i], "index"), &v) &&
+		    v == idx)
+			return true;
+	return false;
+}
+
+int
+cubi_doc__port_indices(struct cub_val *doc, uint32_t max)
+{
+	const struct cub_val *ports = cub_val__get(doc, "ports");
+	uint32_t i, idx;
+
+	for (i = 0; ports && ports->kind == CUB_V_ARRAY && i < ports->arr.len;
+	     i++) {
+		struct cub_val *e = ports->arr.items[i];
+
+		if (cub_val__get(e, "index"))
+			continue;
+		for (idx = 0; idx < max; idx++)
+			if (!port_index_used(ports, idx))
+				break;
+		if (idx == max)
+			return -ENOSPC;
+		if (cub_val__set(e, "index", cub_val__uint(idx)))
+			return -ENOMEM;
+	}
+	return 0;
+}

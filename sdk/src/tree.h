@@ -243,6 +243,13 @@ struct cub_val *cubi_tree__service_help(const struct cubi_schema *s,
 int cubi_tree__merge_overlay(const struct cubi_schema *s, struct cub_val *doc,
     const struct cub_val *overlay);
 
+/*
+ * Give every entry of doc's ports[] without an "index" the lowest index
+ * below max that no entry holds (what the broker stores with a port).
+ * 0, or -ENOSPC when none is free (doc then has the indices given so far).
+ */
+int cubi_doc__port_indices(struct cub_val *doc, uint32_t max);
+
 /* Find a list entry of doc[list] whose single key field equals key. */
 struct cub_val *cubi_tree__find(const struct cub_val *doc, const char *list,
     const char *key_field, const char *key);
