@@ -1,0 +1,1764 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * The fake broker (cubicle/fake.h): the broker's side of a worker's calls,
+ * in the same process and in memory, and the client's side of requests,
+ * through the broker's own tree engine.  The plugin and the SDK's runtime
+ * (plugin.c) run unchanged: the runtime's calls come here instead of to a
+ * socket (cubi_worker__init_local()), and requests reach the plugin through
+ * cubi_worker__dispatch(), as in cubicle-worker.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "cubicle/errors.h"
+#include "cubicle/fake.h"
+#include "cubicle/proto.h"
+#include "tree.h"
+#include "worker_rt.h"
+
+#undef cub_map__update_batch
+#undef cub_map__delete_batch
+
+#define FAKE_MAPS_MAX 64
+
+/* One map: max_entries slots of key and value bytes (per-CPU: ncpus
+ * values at an 8-byte stride, as user space sees them). */
+struct fmap {
+	char name[BPF_OBJ_NAME_LEN];
+	uint32_t type, key_size, value_size, max_entries;
+	size_t vsz; /* bytes of a slot's value */
+	uint8_t *keys, *vals, *used;
+	uint64_t *stamp; /* LRU: last use */
+	uint32_t n;      /* used slots */
+};
+
+struct fcube {
+	char name[CUB_NAME_MAX + 1];
+	struct cub_val *doc;
+	bool loaded;
+	void *elf; /* the object as loaded, for cub_fake__test_run() */
+	size_t elf_len;
+	struct fmap maps[FAKE_MAPS_MAX];
+	uint32_t nmaps;
+	struct fcube *next;
+};
+
+struct fhelper {
+	char *name;
+	cub_fake_helper_fn fn;
+	void *ctx;
+	struct fhelper *next;
+};
+
+struct cub_fake {
+	const struct cub_plugin *pl;
+	struct cubi_schema *schema;
+	bool changes;       /* the plugin has change() */
+	bool action_config; /* its actions get the document */
+	uint32_t ncpus;
+	uint64_t clock;
+	struct fcube *cubes;
+	struct fhelper *helpers;
+	struct cub_val *err;
+	char errbuf[512];
+	struct cub_fake_log *logs;
+	size_t nlogs;
+	struct cub_fake_pkt *pkts;
+	size_t npkts;
+	struct cub_fake_run *runs;
+	size_t nruns;
+};
+
+/* The runtime's transport has no context: the process's one fake. */
+static struct cub_fake *fake;
+
+/* ---- Maps ---- */
+
+static bool
+type_percpu(uint32_t t)
+{
+	return t == BPF_MAP_TYPE_PERCPU_HASH ||
+	       t == BPF_MAP_TYPE_PERCPU_ARRAY ||
+	       t == BPF_MAP_TYPE_LRU_PERCPU_HASH;
+}
+
+static bool
+type_array(uint32_t t)
+{
+	return t == BPF_MAP_TYPE_ARRAY || t == BPF_MAP_TYPE_PERCPU_ARRAY;
+}
+
+static bool
+type_hash(uint32_t t)
+{
+	return t == BPF_MAP_TYPE_HASH || t == BPF_MAP_TYPE_PERCPU_HASH ||
+	       t == BPF_MAP_TYPE_LRU_HASH || t == BPF_MAP_TYPE_LRU_PERCPU_HASH ||
+	       t == BPF_MAP_TYPE_LPM_TRIE;
+}
+
+static bool
+type_lru(uint32_t t)
+{
+	return t == BPF_MAP_TYPE_LRU_HASH || t == BPF_MAP_TYPE_LRU_PERCPU_HASH;
+}
+
+static size_t
+stride(const struct fmap *m)
+{
+	return ((size_t)m->value_size + 7) & ~(size_t)7;
+}
+
+static uint8_t *
+slot_key(const struct fmap *m, uint32_t i)
+{
+	return m->keys + (size_t)i * m->key_size;
+}
+
+static uint8_t *
+slot_val(const struct fmap *m, uint32_t i)
+{
+	return m->vals + (size_t)i * m->vsz;
+}
+
+/* Tables of more than this many bytes are refused (a test's memory). */
+#define FAKE_MAP_BYTES_MAX (256u << 20)
+
+static int
+fmap_init(struct fmap *m, const struct bpf_map *bm, uint32_t ncpus)
+{
+	size_t bytes;
+
+	snprintf(m->name, sizeof(m->name), "%s", bpf_map__name(bm));
+	m->type = bpf_map__type(bm);
+	m->key_size = bpf_map__key_size(bm);
+	m->value_size = bpf_map__value_size(bm);
+	m->max_entries = bpf_map__max_entries(bm);
+	if (!type_array(m->type) && !type_hash(m->type))
+		return 0; /* loaded, not modelled: calls fail */
+	m->vsz = type_percpu(m->type) ? stride(m) * ncpus : m->value_size;
+	bytes = ((size_t)m->key_size + m->vsz + 9) * m->max_entries;
+	if (bytes > FAKE_MAP_BYTES_MAX)
+		return -E2BIG;
+	m->keys = calloc(m->max_entries ?: 1, m->key_size ?: 1);
+	m->vals = calloc(m->max_entries ?: 1, m->vsz ?: 1);
+	m->used = calloc(m->max_entries ?: 1, 1);
+	m->stamp = calloc(m->max_entries ?: 1, sizeof(uint64_t));
+	if (!m->keys || !m->vals || !m->used || !m->stamp)
+		return -ENOMEM;
+	if (type_array(m->type)) {
+		uint32_t i;
+
+		for (i = 0; i < m->max_entries; i++) {
+			memcpy(slot_key(m, i), &i, sizeof(i));
+			m->used[i] = 1;
+		}
+		m->n = m->max_entries;
+	}
+	return 0;
+}
+
+static void
+fmap_free(struct fmap *m)
+{
+	free(m->keys);
+	free(m->vals);
+	free(m->used);
+	free(m->stamp);
+}
+
+static bool
+modelled(const struct fmap *m)
+{
+	return m->used != NULL;
+}
+
+/* LPM_TRIE: does entry prefix e (u32 prefixlen, data) cover key k? */
+static bool
+lpm_covers(const uint8_t *e, const uint8_t *k)
+{
+	uint32_t elen, klen, full, rest;
+
+	memcpy(&elen, e, 4);
+	memcpy(&klen, k, 4);
+	if (elen > klen)
+		return false;
+	full = elen / 8;
+	rest = elen % 8;
+	if (memcmp(e + 4, k + 4, full))
+		return false;
+	return !rest ||
+	       !((e[4 + full] ^ k[4 + full]) & (uint8_t)(0xff << (8 - rest)));
+}
+
+/* The slot holding key exactly, or -1. */
+static int64_t
+fmap_find(const struct fmap *m, const void *key)
+{
+	uint32_t i, k;
+
+	if (type_array(m->type)) {
+		memcpy(&k, key, sizeof(k));
+		return k < m->max_entries ? (int64_t)k : -1;
+	}
+	for (i = 0; i < m->max_entries; i++)
+		if (m->used[i] && !memcmp(slot_key(m, i), key, m->key_size))
+			return i;
+	return -1;
+}
+
+/* A lookup's slot: exact, or an LPM_TRIE's longest prefix; -1. */
+static int64_t
+fmap_match(const struct fmap *m, const void *key)
+{
+	int64_t best = -1;
+	uint32_t i, len, blen = 0;
+
+	if (m->type != BPF_MAP_TYPE_LPM_TRIE)
+		return fmap_find(m, key);
+	for (i = 0; i < m->max_entries; i++) {
+		if (!m->used[i] || !lpm_covers(slot_key(m, i), key))
+			continue;
+		memcpy(&len, slot_key(m, i), 4);
+		if (best < 0 || len > blen) {
+			best = i;
+			blen = len;
+		}
+	}
+	return best;
+}
+
+/* The kernel's checks of a key before an update or delete. */
+static int
+key_check(const struct fmap *m, const void *key)
+{
+	uint32_t plen;
+
+	if (!modelled(m))
+		return -EOPNOTSUPP;
+	if (m->type == BPF_MAP_TYPE_LPM_TRIE) {
+		memcpy(&plen, key, 4);
+		if (m->key_size < 5 || plen > (m->key_size - 4) * 8)
+			return -EINVAL;
+	}
+	return 0;
+}
+
+/* bpf_map_update_elem() as the kernel answers it; value is vsz bytes, or
+ * (cpu >= 0, per-CPU) one CPU's value_size bytes. */
+static int
+fmap_update_(struct fmap *m, const void *key, const void *value,
+    uint64_t flags, int cpu, uint64_t now)
+{
+	uint64_t how = flags & ~(uint64_t)BPF_F_LOCK;
+	int64_t s;
+	uint32_t i, oldest = 0;
+	int r;
+
+	if ((r = key_check(m, key)))
+		return r;
+	if (how > BPF_EXIST)
+		return -EINVAL;
+	s = fmap_find(m, key);
+	if (type_array(m->type)) {
+		if (s < 0)
+			return -E2BIG;
+		if (how == BPF_NOEXIST)
+			return -EEXIST;
+	} else if (s >= 0 && how == BPF_NOEXIST) {
+		return -EEXIST;
+	} else if (s < 0 && how == BPF_EXIST) {
+		return -ENOENT;
+	} else if (s < 0) {
+		for (i = 0; i < m->max_entries && m->used[i]; i++)
+			if (m->stamp[i] < m->stamp[oldest])
+				oldest = i;
+		if (i == m->max_entries) {
+			if (!type_lru(m->type))
+				return -E2BIG;
+			i = oldest; /* evicted, as an LRU map does */
+			m->n--;
+		}
+		s = i;
+		m->used[s] = 1;
+		m->n++;
+		memcpy(slot_key(m, (uint32_t)s), key, m->key_size);
+		memset(slot_val(m, (uint32_t)s), 0, m->vsz);
+	}
+	if (cpu >= 0 && type_percpu(m->type))
+		memcpy(slot_val(m, (uint32_t)s) + stride(m) * (uint32_t)cpu,
+		    value, m->value_size);
+	else
+		memcpy(slot_val(m, (uint32_t)s), value, m->vsz);
+	m->stamp[s] = now;
+	return 0;
+}
+
+static int
+fmap_delete(struct fmap *m, const void *key)
+{
+	int64_t s;
+	int r;
+
+	if ((r = key_check(m, key)))
+		return r;
+	if (type_array(m->type))
+		return -EINVAL;
+	if ((s = fmap_find(m, key)) < 0)
+		return -ENOENT;
+	m->used[s] = 0;
+	m->n--;
+	return 0;
+}
+
+/* The used slot after slot i (i < 0: the first), or -1: the order of
+ * get_next_key and of a hash batch's buckets. */
+static int64_t
+fmap_next(const struct fmap *m, int64_t i)
+{
+	for (i = i < 0 ? 0 : i + 1; i < (int64_t)m->max_entries; i++)
+		if (m->used[i])
+			return i;
+	return -1;
+}
+
+/* ---- Records and errors ---- */
+
+static struct cub_val *
+ferr(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static struct cub_val *
+ferr(int code, const char *fmt, ...)
+{
+	struct cub_val *e;
+	va_list ap;
+
+	va_start(ap, fmt);
+	e = cub_err_valv(code, fmt, ap);
+	va_end(ap);
+	return e;
+}
+
+/* The broker's error for a kernel's refusal (wcall.c's kernel_err()). */
+static int
+kernel_err(int r, const struct fmap *m, const char *method,
+    struct cub_val **errv)
+{
+	*errv = ferr(r == -ENOENT		    ? CUB_E_NOTFOUND
+		     : r == -E2BIG || r == -ENOSPC ? CUB_E_LIMIT
+						   : CUB_E_KERNEL,
+	    "map '%s': %s failed: %s", m->name, method, strerror(-r));
+	cub_val__set(*errv, "errno", cub_val__uint((uint64_t)-r));
+	return -EREMOTEIO;
+}
+
+static void
+set_err(struct cub_fake *f, struct cub_val *errv)
+{
+	const char *msg = "";
+
+	cub_val__free(f->err);
+	f->err = errv;
+	if (errv)
+		cub_err_parse(errv, &msg);
+	snprintf(f->errbuf, sizeof(f->errbuf), "%s", msg ?: "");
+}
+
+const char *
+cub_fake__error(const struct cub_fake *f)
+{
+	return f->errbuf;
+}
+
+int
+cub_fake__error_code(const struct cub_fake *f)
+{
+	const char *msg;
+
+	return f->err ? cub_err_parse(f->err, &msg) : 0;
+}
+
+static void *
+grow(void *arr, size_t n, size_t size)
+{
+	return realloc(arr, (n + 1) * size);
+}
+
+static void *
+memdup(const void *p, size_t len)
+{
+	void *d = malloc(len ?: 1);
+
+	if (d && len)
+		memcpy(d, p, len);
+	return d;
+}
+
+/* ---- The broker's side of the worker's calls ---- */
+
+static struct fcube *
+cube_find(struct cub_fake *f, const char *name)
+{
+	struct fcube *c;
+
+	for (c = f->cubes; name && c; c = c->next)
+		if (!strcmp(c->name, name))
+			return c;
+	return NULL;
+}
+
+static struct fcube *
+own_cube(struct cub_fake *f, const struct cub_val *p, struct cub_val **errv)
+{
+	const char *name = cub_val__get_str(p, "cube");
+	struct fcube *c = cube_find(f, name);
+
+	if (!c)
+		*errv = ferr(CUB_E_NOTFOUND, "service '%s' has no cube '%s'",
+		    f->pl->name, name ?: "");
+	return c;
+}
+
+static struct cub_val *
+maps_val(const struct fcube *c)
+{
+	struct cub_val *arr = cub_val__array(), *m;
+	uint32_t i;
+
+	for (i = 0; i < c->nmaps; i++) {
+		m = cub_val__map();
+		cub_val__set(m, "name", cub_val__str(c->maps[i].name));
+		cub_val__set(m, "id", cub_val__uint(i + 1));
+		cub_val__set(m, "type", cub_val__uint(c->maps[i].type));
+		cub_val__set(m, "key_size", cub_val__uint(c->maps[i].key_size));
+		cub_val__set(
+		    m, "value_size", cub_val__uint(c->maps[i].value_size));
+		cub_val__set(
+		    m, "max_entries", cub_val__uint(c->maps[i].max_entries));
+		cub_val__push(arr, m);
+	}
+	return arr;
+}
+
+static void
+cube_unload(struct fcube *c)
+{
+	uint32_t i;
+
+	for (i = 0; i < c->nmaps; i++)
+		fmap_free(&c->maps[i]);
+	c->nmaps = 0;
+	free(c->elf);
+	c->elf = NULL;
+	c->loaded = false;
+}
+
+/* bpf.load: {cube, elf} -> {maps}.  libbpf opens the object: its maps as
+ * the ELF declares them, nothing loaded.  A second load of a cube (a
+ * replay) keeps the maps it has, as the broker's adoption does. */
+static int
+do_load(struct cub_fake *f, const struct cub_val *p, struct cub_val **res,
+    struct cub_val **errv)
+{
+	const struct cub_val *elf = cub_val__get(p, "elf");
+	struct fcube *c = own_cube(f, p, errv);
+	struct bpf_object *obj;
+	struct bpf_map *bm;
+	char name[CUB_NAME_MAX + 8];
+	int r = 0;
+
+	if (!c)
+		return -EREMOTEIO;
+	if (!elf || elf->kind != CUB_V_BIN || !elf->bin.len) {
+		*errv = ferr(CUB_E_TYPE, "bpf.load: 'elf' must be bytes");
+		return -EREMOTEIO;
+	}
+	if (!c->loaded) {
+		snprintf(name, sizeof(name), "%s", c->name);
+		obj = bpf_object__open_mem(elf->bin.ptr, elf->bin.len,
+		    &(struct bpf_object_open_opts){
+			.sz = sizeof(struct bpf_object_open_opts),
+			.object_name = name});
+		if (!obj) {
+			*errv = ferr(CUB_E_REFUSED,
+			    "cube '%s': the object does not open: %s", c->name,
+			    strerror(errno));
+			return -EREMOTEIO;
+		}
+		bpf_object__for_each_map(bm, obj)
+		{
+			if (c->nmaps == FAKE_MAPS_MAX) {
+				r = -E2BIG;
+				break;
+			}
+			if ((r = fmap_init(&c->maps[c->nmaps++], bm, f->ncpus)))
+				break;
+		}
+		bpf_object__close(obj);
+		if (r) {
+			cube_unload(c);
+			*errv = ferr(CUB_E_LIMIT,
+			    "cube '%s': the fake broker cannot hold its maps: "
+			    "%s",
+			    c->name, strerror(-r));
+			return -EREMOTEIO;
+		}
+		c->elf = memdup(elf->bin.ptr, elf->bin.len);
+		c->elf_len = elf->bin.len;
+		c->loaded = true;
+	}
+	*res = cub_val__map();
+	cub_val__set(*res, "maps", maps_val(c));
+	return 0;
+}
+
+/* The map of p {cube, map: id}; framework maps (cub_*) are the broker's. */
+static struct fmap *
+map_get(struct cub_fake *f, const char *method, const struct cub_val *p,
+    bool write, struct cub_val **errv)
+{
+	struct fcube *c = own_cube(f, p, errv);
+	uint64_t id;
+
+	if (!c)
+		return NULL;
+	if (cub_val__as_u64(cub_val__get(p, "map"), &id)) {
+		*errv = ferr(CUB_E_TYPE, "%s: 'map' must be a map id", method);
+		return NULL;
+	}
+	if (id < 1 || id > c->nmaps) {
+		*errv = ferr(CUB_E_NOTFOUND, "cube '%s': no map with id %llu",
+		    c->name, (unsigned long long)id);
+		return NULL;
+	}
+	if (write && !strncmp(c->maps[id - 1].name, "cub_", 4)) {
+		*errv = ferr(CUB_E_PERM, "map '%s' belongs to the broker",
+		    c->maps[id - 1].name);
+		return NULL;
+	}
+	if (!modelled(&c->maps[id - 1])) {
+		*errv = ferr(CUB_E_KERNEL,
+		    "map '%s': the fake broker does not model maps of type "
+		    "%s",
+		    c->maps[id - 1].name,
+		    libbpf_bpf_map_type_str(c->maps[id - 1].type) ?: "?");
+		cub_val__set(*errv, "errno", cub_val__uint(EOPNOTSUPP));
+		return NULL;
+	}
+	return &c->maps[id - 1];
+}
+
+static bool
+bin_of(const struct cub_val *v, size_t len)
+{
+	return v && v->kind == CUB_V_BIN && v->bin.len == len;
+}
+
+/* map.update / map.lookup / map.delete (wcall.c's wc_map()). */
+static int
+do_map(struct cub_fake *f, const char *method, const struct cub_val *p,
+    struct cub_val **res, struct cub_val **errv)
+{
+	const struct cub_val *key = cub_val__get(p, "key");
+	const struct cub_val *val = cub_val__get(p, "value");
+	bool lookup = !strcmp(method, CUB_M_MAP_LOOKUP);
+	struct fmap *m = map_get(f, method, p, !lookup, errv);
+	uint64_t flags = 0;
+	int64_t s;
+	int r;
+
+	if (!m)
+		return -EREMOTEIO;
+	if (cub_val__get(p, "flags") &&
+	    cub_val__as_u64(cub_val__get(p, "flags"), &flags)) {
+		*errv = ferr(CUB_E_TYPE, "%s: 'flags' must be an integer",
+		    method);
+		return -EREMOTEIO;
+	}
+	if (!bin_of(key, m->key_size)) {
+		*errv = ferr(CUB_E_INVAL, "map '%s': key must be %u bytes",
+		    m->name, m->key_size);
+		return -EREMOTEIO;
+	}
+	if (!strcmp(method, CUB_M_MAP_UPDATE)) {
+		if (!bin_of(val, m->vsz)) {
+			*errv = ferr(CUB_E_INVAL,
+			    "map '%s': value must be %zu bytes", m->name,
+			    m->vsz);
+			return -EREMOTEIO;
+		}
+		r = fmap_update_(
+		    m, key->bin.ptr, val->bin.ptr, flags, -1, ++f->clock);
+	} else if (!lookup) {
+		r = fmap_delete(m, key->bin.ptr);
+	} else {
+		s = fmap_match(m, key->bin.ptr);
+		r = s < 0 ? -ENOENT : 0;
+		if (!r) {
+			m->stamp[s] = ++f->clock;
+			*res = cub_val__map();
+			cub_val__set(*res, "value",
+			    cub_val__bin(slot_val(m, (uint32_t)s), m->vsz));
+		}
+	}
+	return r ? kernel_err(r, m, method, errv) : 0;
+}
+
+/* map.batch (wcall.c's wc_batch()): update and delete entry by entry,
+ * all checked first; lookups from a cursor, a slot number for the hash
+ * family (the kernel's bucket) and the last key for the others. */
+static int
+do_batch(struct cub_fake *f, const struct cub_val *p, struct cub_val **res,
+    struct cub_val **errv)
+{
+	const char *op = cub_val__get_str(p, "op");
+	const struct cub_val *keys = cub_val__get(p, "keys");
+	const struct cub_val *vals = cub_val__get(p, "values");
+	const struct cub_val *in = cub_val__get(p, "in_batch");
+	bool update = op && !strcmp(op, "update");
+	bool del = op && !strcmp(op, "delete");
+	bool lookup = op && !strcmp(op, "lookup");
+	bool lookdel = op && !strcmp(op, "lookup_and_delete");
+	uint64_t count = 0, elem_flags = 0;
+	struct cub_val *ko, *vo;
+	uint32_t n, done = 0, csz, cur32;
+	uint8_t *kb = NULL, *vb = NULL;
+	int64_t s;
+	struct fmap *m;
+	bool hash;
+	int r = 0;
+
+	if (!update && !del && !lookup && !lookdel) {
+		*errv = ferr(CUB_E_INVAL, "map.batch: 'op' must be update, "
+					  "delete, lookup or "
+					  "lookup_and_delete");
+		return -EREMOTEIO;
+	}
+	cub_val__as_u64(cub_val__get(p, "count"), &count);
+	cub_val__as_u64(cub_val__get(p, "elem_flags"), &elem_flags);
+	if (count > CUB_BATCH_MAX || ((lookup || lookdel) && !count)) {
+		*errv = ferr(CUB_E_LIMIT,
+		    "map.batch: 'count' must be a number up to %d",
+		    CUB_BATCH_MAX);
+		return -EREMOTEIO;
+	}
+	if (!(m = map_get(f, CUB_M_MAP_BATCH, p, !lookup, errv)))
+		return -EREMOTEIO;
+	n = (uint32_t)count;
+	if (update || del) {
+		if (!bin_of(keys, (size_t)n * m->key_size) || !n ||
+		    (update && !bin_of(vals, (size_t)n * m->vsz))) {
+			*errv = ferr(CUB_E_INVAL,
+			    "map '%s': map.batch %s: keys must be %u bytes and "
+			    "values %zu bytes each, as many as 'count' (at "
+			    "most %d)",
+			    m->name, op, m->key_size, m->vsz, CUB_BATCH_MAX);
+			return -EREMOTEIO;
+		}
+		for (; done < n && !r; done += !r)
+			r = update ? fmap_update_(m,
+					 keys->bin.ptr +
+					     (size_t)done * m->key_size,
+					 vals->bin.ptr + (size_t)done * m->vsz,
+					 elem_flags, -1, ++f->clock)
+				   : fmap_delete(m, keys->bin.ptr +
+							(size_t)done *
+							    m->key_size);
+		if (r) {
+			kernel_err(r, m, "map.batch", errv);
+			cub_val__set(*errv, "count", cub_val__uint(done));
+			return -EREMOTEIO;
+		}
+		*res = cub_val__map();
+		cub_val__set(*res, "count", cub_val__uint(done));
+		cub_val__set(*res, "kernel", cub_val__bool(false));
+		return 0;
+	}
+	hash = m->type == BPF_MAP_TYPE_HASH ||
+	       m->type == BPF_MAP_TYPE_PERCPU_HASH || type_lru(m->type);
+	if (m->type == BPF_MAP_TYPE_LPM_TRIE && lookdel) {
+		*errv = ferr(CUB_E_KERNEL, "map '%s': map.batch failed: %s",
+		    m->name, strerror(EOPNOTSUPP));
+		cub_val__set(*errv, "errno", cub_val__uint(EOPNOTSUPP));
+		cub_val__set(*errv, "count", cub_val__uint(0));
+		return -EREMOTEIO;
+	}
+	csz = hash ? 4 : m->key_size;
+	if (in && !bin_of(in, csz)) {
+		*errv = ferr(CUB_E_INVAL,
+		    "map '%s': map.batch: 'in_batch' must be the %u bytes "
+		    "of the last call's 'out_batch'",
+		    m->name, csz);
+		return -EREMOTEIO;
+	}
+	if (!in)
+		s = fmap_next(m, -1);
+	else if (hash) {
+		memcpy(&cur32, in->bin.ptr, 4);
+		s = cur32 < m->max_entries ? fmap_next(m, (int64_t)cur32 - 1)
+					   : -1;
+	} else {
+		s = fmap_find(m, in->bin.ptr);
+		s = fmap_next(m, s < 0 ? -1 : s);
+	}
+	kb = malloc((size_t)n * m->key_size + 1);
+	vb = malloc((size_t)n * m->vsz + 1);
+	for (; kb && vb && s >= 0 && done < n; done++) {
+		memcpy(kb + (size_t)done * m->key_size,
+		    slot_key(m, (uint32_t)s), m->key_size);
+		memcpy(vb + (size_t)done * m->vsz, slot_val(m, (uint32_t)s),
+		    m->vsz);
+		if (lookdel && !type_array(m->type)) {
+			m->used[s] = 0;
+			m->n--;
+		}
+		s = fmap_next(m, s);
+	}
+	*res = cub_val__map();
+	ko = cub_val__bin(kb, (size_t)done * m->key_size);
+	vo = cub_val__bin(vb, (size_t)done * m->vsz);
+	cub_val__set(*res, "count", cub_val__uint(done));
+	cub_val__set(*res, "kernel", cub_val__bool(false));
+	cub_val__set(*res, "keys", ko);
+	cub_val__set(*res, "values", vo);
+	cur32 = s < 0 ? m->max_entries : (uint32_t)s;
+	if (hash)
+		cub_val__set(*res, "out_batch", cub_val__bin(&cur32, 4));
+	else if (done)
+		cub_val__set(*res, "out_batch",
+		    cub_val__bin(kb + (size_t)(done - 1) * m->key_size,
+			m->key_size));
+	else if (in)
+		cub_val__set(*res, "out_batch", cub_val__dup(in));
+	else
+		cub_val__set(*res, "out_batch",
+		    cub_val__bin(slot_key(m, 0), m->key_size));
+	cub_val__set(*res, "more", cub_val__bool(s >= 0));
+	free(kb);
+	free(vb);
+	return 0;
+}
+
+/* map.dump: {cube, map, after} -> {keys, values, more, cursor}, paged
+ * under half the message cap as the broker pages it. */
+static int
+do_dump(struct cub_fake *f, const struct cub_val *p, struct cub_val **res,
+    struct cub_val **errv)
+{
+	const struct cub_val *after = cub_val__get(p, "after");
+	struct fmap *m = map_get(f, CUB_M_MAP_DUMP, p, false, errv);
+	struct cub_val *keys, *vals;
+	size_t used = 0;
+	int64_t s, last = -1;
+
+	if (!m)
+		return -EREMOTEIO;
+	if (after && !bin_of(after, m->key_size)) {
+		*errv = ferr(CUB_E_INVAL, "map.dump: 'after' must be a key");
+		return -EREMOTEIO;
+	}
+	s = after ? fmap_find(m, after->bin.ptr) : -1;
+	s = fmap_next(m, s);
+	keys = cub_val__array();
+	vals = cub_val__array();
+	for (; s >= 0; s = fmap_next(m, s)) {
+		if (used + m->key_size + m->vsz + 16 > CUB_MSG_MAX / 2)
+			break;
+		cub_val__push(keys,
+		    cub_val__bin(slot_key(m, (uint32_t)s), m->key_size));
+		cub_val__push(
+		    vals, cub_val__bin(slot_val(m, (uint32_t)s), m->vsz));
+		used += m->key_size + m->vsz + 16;
+		last = s;
+	}
+	*res = cub_val__map();
+	cub_val__set(*res, "keys", keys);
+	cub_val__set(*res, "values", vals);
+	cub_val__set(*res, "more", cub_val__bool(s >= 0));
+	if (s >= 0 && last >= 0)
+		cub_val__set(*res, "cursor",
+		    cub_val__bin(slot_key(m, (uint32_t)last), m->key_size));
+	return 0;
+}
+
+static int
+do_log(struct cub_fake *f, const struct cub_val *p, struct cub_val **res,
+    struct cub_val **errv)
+{
+	const struct cub_val *msg = cub_val__get(p, "message");
+	struct fcube *c = own_cube(f, p, errv);
+	struct cub_fake_log *l;
+	uint64_t level;
+
+	if (!c)
+		return -EREMOTEIO;
+	if (cub_val__as_u64(cub_val__get(p, "level"), &level) ||
+	    level >= CUB_LOG_OFF || !msg || msg->kind != CUB_V_BIN ||
+	    msg->bin.len > CUB_LOG_MSG_MAX) {
+		*errv = ferr(CUB_E_INVAL, "cube.log: a bad level or message");
+		return -EREMOTEIO;
+	}
+	if (!(l = grow(f->logs, f->nlogs, sizeof(*l))))
+		return -ENOMEM;
+	f->logs = l;
+	l += f->nlogs++;
+	snprintf(l->cube, sizeof(l->cube), "%s", c->name);
+	l->level = (int)level;
+	l->msg = calloc(1, msg->bin.len + 1);
+	if (l->msg)
+		memcpy(l->msg, msg->bin.ptr, msg->bin.len);
+	*res = cub_val__map();
+	return 0;
+}
+
+/* Is idx the index of one of the cube's ports? */
+static bool
+port_of(const struct fcube *c, uint64_t idx)
+{
+	const struct cub_val *ports = cub_val__get(c->doc, "ports");
+	uint64_t v;
+	uint32_t i;
+
+	for (i = 0; ports && ports->kind == CUB_V_ARRAY && i < ports->arr.len;
+	     i++)
+		if (!cub_val__as_u64(
+			cub_val__get(ports->arr.items[i], "index"), &v) &&
+		    v == idx)
+			return true;
+	return false;
+}
+
+static int
+do_pktout(struct cub_fake *f, const struct cub_val *p, struct cub_val **res,
+    struct cub_val **errv)
+{
+	const struct cub_val *data = cub_val__get(p, "data");
+	struct fcube *c = own_cube(f, p, errv);
+	struct cub_fake_pkt *k;
+	uint64_t port = 0, flags = 0;
+
+	if (!c)
+		return -EREMOTEIO;
+	cub_val__as_u64(cub_val__get(p, "port"), &port);
+	cub_val__as_u64(cub_val__get(p, "flags"), &flags);
+	if (!port_of(c, port)) {
+		*errv = ferr(CUB_E_NOTFOUND,
+		    "cube '%s': packet.out: no port of index %llu", c->name,
+		    (unsigned long long)port);
+		return -EREMOTEIO;
+	}
+	if (flags != CUB_PKTOUT_EGRESS && flags != CUB_PKTOUT_INGRESS) {
+		*errv = ferr(CUB_E_INVAL,
+		    "cube '%s': packet.out: 'flags' must be egress (1) or "
+		    "ingress (2)",
+		    c->name);
+		return -EREMOTEIO;
+	}
+	if (!data || data->kind != CUB_V_BIN || data->bin.len < 14) {
+		*errv = ferr(CUB_E_INVAL,
+		    "cube '%s': packet.out: a frame of at least 14 bytes",
+		    c->name);
+		return -EREMOTEIO;
+	}
+	if (!(k = grow(f->pkts, f->npkts, sizeof(*k))))
+		return -ENOMEM;
+	f->pkts = k;
+	k += f->npkts++;
+	snprintf(k->cube, sizeof(k->cube), "%s", c->name);
+	k->port = (uint32_t)port;
+	k->flags = (uint32_t)flags;
+	k->data = memdup(data->bin.ptr, data->bin.len);
+	k->len = data->bin.len;
+	*res = cub_val__map();
+	cub_val__set(*res, "sent", cub_val__bool(true));
+	return 0;
+}
+
+static int
+do_helper(struct cub_fake *f, const struct cub_val *p, struct cub_val **res,
+    struct cub_val **errv)
+{
+	const char *name = cub_val__get_str(p, "name");
+	const struct cub_val *in = cub_val__get(p, "input");
+	struct cub_fake_run *run;
+	struct fhelper *h;
+	void *out = NULL;
+	size_t outlen = 0;
+	int r;
+
+	for (h = f->helpers; h && name; h = h->next)
+		if (!strcmp(h->name, name))
+			break;
+	if (!h || !in || in->kind != CUB_V_BIN) {
+		*errv = ferr(CUB_E_NOTFOUND,
+		    "helper.run: no helper '%s' for service '%s'",
+		    name ?: "", f->pl->name);
+		return -EREMOTEIO;
+	}
+	if (!(run = grow(f->runs, f->nruns, sizeof(*run))))
+		return -ENOMEM;
+	f->runs = run;
+	run += f->nruns++;
+	run->cube[0] = 0;
+	run->helper = strdup(name);
+	run->input = memdup(in->bin.ptr, in->bin.len);
+	run->len = in->bin.len;
+	r = h->fn(in->bin.ptr, in->bin.len, &out, &outlen, h->ctx);
+	if (r || outlen > CUB_HELPER_IO_MAX) {
+		free(out);
+		*errv = ferr(CUB_E_KERNEL, "helper '%s' failed: %s", name,
+		    r ? strerror(-r) : "output over the cap");
+		return -EREMOTEIO;
+	}
+	*res = cub_val__map();
+	cub_val__set(*res, "output", cub_val__bin(out ? out : "", outlen));
+	free(out);
+	return 0;
+}
+
+static int
+do_hello(struct cub_fake *f, const struct cub_val *p, struct cub_val **res,
+    struct cub_val **errv)
+{
+	const struct cub_val *wire = cub_val__get(p, "schema");
+	char err[256];
+	bool b = false;
+
+	f->schema = cubi_schema__free(f->schema);
+	f->schema = cubi_schema__parse(
+	    wire && wire->kind != CUB_V_NIL ? wire : NULL, err, sizeof(err));
+	if (!f->schema) {
+		*errv = ferr(CUB_E_INVAL, "service '%s': schema refused: %s",
+		    f->pl->name, err);
+		return -EREMOTEIO;
+	}
+	cub_val__as_bool(cub_val__get(p, "change"), &b);
+	f->changes = b;
+	b = false;
+	cub_val__as_bool(cub_val__get(p, "action_config"), &b);
+	f->action_config = b;
+	*res = cub_val__map();
+	cub_val__set(*res, "ncpus", cub_val__uint(f->ncpus));
+	return 0;
+}
+
+/* The runtime's calls (cubi_transport_fn).  Takes params. */
+static int
+transport(const char *method, struct cub_val *params, struct cub_val **res,
+    struct cub_val **errv)
+{
+	struct cub_fake *f = fake;
+	int r;
+
+	*res = *errv = NULL;
+	if (!strcmp(method, CUB_M_HELLO))
+		r = do_hello(f, params, res, errv);
+	else if (!strcmp(method, CUB_M_LOAD))
+		r = do_load(f, params, res, errv);
+	else if (!strcmp(method, CUB_M_MAP_UPDATE) ||
+		 !strcmp(method, CUB_M_MAP_LOOKUP) ||
+		 !strcmp(method, CUB_M_MAP_DELETE))
+		r = do_map(f, method, params, res, errv);
+	else if (!strcmp(method, CUB_M_MAP_BATCH))
+		r = do_batch(f, params, res, errv);
+	else if (!strcmp(method, CUB_M_MAP_DUMP))
+		r = do_dump(f, params, res, errv);
+	else if (!strcmp(method, CUB_M_CUBE_LOG))
+		r = do_log(f, params, res, errv);
+	else if (!strcmp(method, CUB_M_PKTOUT))
+		r = do_pktout(f, params, res, errv);
+	else if (!strcmp(method, CUB_M_HELPER_RUN))
+		r = do_helper(f, params, res, errv);
+	else if (!strcmp(method, CUB_M_PKTIN_DROPPED))
+		r = (*res = cub_val__map()) ? 0 : -ENOMEM;
+	else {
+		*errv = ferr(CUB_E_NOMETHOD,
+		    "the fake broker has no method '%s'", method);
+		r = -EREMOTEIO;
+	}
+	cub_val__free(params);
+	if (r && !*errv)
+		*errv = ferr(CUB_E_INTERNAL, "fake broker: %s", strerror(-r));
+	if (r)
+		*res = cub_val__free(*res);
+	return r ? -EREMOTEIO : 0;
+}
+
+/* ---- The client's side: requests to the plugin ---- */
+
+/* A request to the plugin, as cubicle-worker hands it one.  Takes p. */
+static int
+worker_call(struct cub_fake *f, const char *method, struct cub_val *p,
+    struct cub_val **result)
+{
+	struct cub_rpc rpc = {.type = CUB_RPC_REQUEST,
+	    .method = (char *)method,
+	    .params = p};
+	struct cub_val *res = NULL, *errv = NULL;
+
+	cubi_worker__dispatch(&rpc, &res, &errv);
+	cub_val__free(p);
+	if (errv) {
+		cub_val__free(res);
+		set_err(f, errv);
+		return -EREMOTEIO;
+	}
+	if (result)
+		*result = res;
+	else
+		cub_val__free(res);
+	return 0;
+}
+
+static struct cub_val *
+cube_params(const struct fcube *c)
+{
+	struct cub_val *p = cub_val__map();
+
+	cub_val__set(p, "cube", cub_val__str(c->name));
+	return p;
+}
+
+/* The errno of a refusal: a CUB_E_* code's nearest. */
+static int
+refusal(struct cub_fake *f, struct cub_val *errv)
+{
+	int code;
+
+	set_err(f, errv);
+	code = cub_fake__error_code(f);
+	return code == CUB_E_NOTFOUND  ? -ENOENT
+	       : code == CUB_E_EXISTS  ? -EEXIST
+	       : code == CUB_E_LIMIT   ? -ENOSPC
+	       : code == CUB_E_PERM    ? -EPERM
+	       : code == CUB_E_TOOBIG  ? -EMSGSIZE
+	       : code == CUB_E_REFUSED ? -EPERM
+				       : -EINVAL;
+}
+
+static void
+cube_free(struct cub_fake *f, struct fcube *c)
+{
+	struct fcube **pp;
+
+	for (pp = &f->cubes; *pp; pp = &(*pp)->next)
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	cube_unload(c);
+	cub_val__free(c->doc);
+	free(c);
+}
+
+int
+cub_fake__create(struct cub_fake *f, const char *name, const char *text)
+{
+	struct cub_val *body = NULL, *doc = NULL, *errv = NULL, *p;
+	struct fcube *c;
+	char err[256];
+	int r;
+
+	set_err(f, NULL);
+	if (!name || !name[0] || strlen(name) > CUB_NAME_MAX)
+		return refusal(f, ferr(CUB_E_INVAL,
+				      "a cube's name is 1 to %d bytes",
+				      CUB_NAME_MAX));
+	if (cube_find(f, name))
+		return refusal(f, ferr(CUB_E_EXISTS,
+				      "cube '%s' already exists", name));
+	if (text && text[0]) {
+		body = text[strspn(text, " \t\n")] == '{'
+			   ? cub_json_parse(text, strlen(text), err, sizeof(err))
+			   : cub_yaml_parse(text, strlen(text), err, sizeof(err));
+		if (!body || body->kind != CUB_V_MAP) {
+			cub_val__free(body);
+			return refusal(f, ferr(CUB_E_INVAL,
+					      "cube '%s': its document: %s",
+					      name,
+					      body ? "not a map" : err));
+		}
+	}
+	r = cubi_tree__new_doc(
+	    f->schema, name, f->pl->name, NULL, body, &doc, &errv);
+	cub_val__free(body);
+	if (r)
+		return refusal(f, errv ?: ferr(CUB_E_INTERNAL, "out of memory"));
+	if (cubi_doc__port_indices(doc, CUB_MAX_PORTS)) {
+		cub_val__free(doc);
+		return refusal(f, ferr(CUB_E_LIMIT, "cube '%s': at most %d ports",
+				      name, CUB_MAX_PORTS));
+	}
+	if (!(c = calloc(1, sizeof(*c)))) {
+		cub_val__free(doc);
+		return -ENOMEM;
+	}
+	snprintf(c->name, sizeof(c->name), "%s", name);
+	c->doc = doc;
+	c->next = f->cubes;
+	f->cubes = c;
+	p = cube_params(c);
+	cub_val__set(p, "create", cub_val__bool(true));
+	cub_val__set(p, "config", cub_val__dup(doc));
+	r = worker_call(f, CUB_M_CUBE_APPLY, p, NULL);
+	if (!r && !c->loaded) {
+		set_err(f, ferr(CUB_E_REFUSED,
+			       "service '%s' did not load a program for cube "
+			       "'%s'",
+			       f->pl->name, c->name));
+		r = -ENOENT;
+	}
+	if (r) {
+		/* A refused creation creates nothing: the worker forgets
+		 * the cube too. */
+		struct cub_val *keep = f->err ? cub_val__dup(f->err) : NULL;
+
+		worker_call(f, CUB_M_CUBE_DESTROY, cube_params(c), NULL);
+		cube_free(f, c);
+		set_err(f, keep);
+		return r == -EREMOTEIO ? -EINVAL : r;
+	}
+	return 0;
+}
+
+static int
+split_line(const char *line, struct cub_val **words, struct cub_val **args)
+{
+	char *dup = strdup(line ?: ""), *save = NULL, *w, *eq;
+
+	*words = cub_val__array();
+	*args = cub_val__map();
+	if (!dup || !*words || !*args) {
+		free(dup);
+		return -ENOMEM;
+	}
+	for (w = strtok_r(dup, " \t\n", &save); w;
+	     w = strtok_r(NULL, " \t\n", &save)) {
+		eq = strchr(w, '=');
+		if (eq && eq != w) {
+			*eq = 0;
+			cub_val__set(*args, w, cub_val__str(eq + 1));
+		} else {
+			cub_val__push(*words, cub_val__str(w));
+		}
+	}
+	free(dup);
+	return 0;
+}
+
+/* A counter of the schema (struct cub_counter) at key, summed over CPUs
+ * as the broker's counters.c reads it; false when its map has no such
+ * entry. */
+static bool
+counter_read(struct cub_fake *f, struct fcube *c, const struct cub_counter *k,
+    uint64_t key, uint64_t *sum)
+{
+	uint32_t n, cpu, key32 = (uint32_t)key, v32;
+	struct fmap *m = NULL;
+	uint64_t v;
+	int64_t s;
+
+	for (n = 0; n < c->nmaps; n++)
+		if (!strcmp(c->maps[n].name, k->map))
+			m = &c->maps[n];
+	if (!m || !modelled(m) || m->key_size != (k->key_size ?: 4u) ||
+	    (s = fmap_find(m, m->key_size == 4 ? (void *)&key32 : &key)) < 0)
+		return false;
+	*sum = 0;
+	for (cpu = 0; cpu < (type_percpu(m->type) ? f->ncpus : 1); cpu++) {
+		const uint8_t *val =
+		    slot_val(m, (uint32_t)s) + stride(m) * cpu + k->offset;
+
+		if (k->width == 4) {
+			memcpy(&v32, val, 4);
+			v = v32;
+		} else {
+			memcpy(&v, val, 8);
+		}
+		*sum += v;
+	}
+	return true;
+}
+
+/* The ro fields of a show the broker fills: the counters of the cube's
+ * fields (a fixed key) and of ports[] (the port's index). */
+static struct cub_val *
+counters_overlay(struct cub_fake *f, struct fcube *c)
+{
+	const struct cub_field *fl, *pf = NULL;
+	const struct cub_val *ports = cub_val__get(c->doc, "ports");
+	struct cub_val *ov = cub_val__map(), *arr = cub_val__array(), *e;
+	uint64_t idx, sum;
+	uint32_t i, j;
+
+	for (fl = f->pl->schema; fl && fl->name; fl++) {
+		if (!strcmp(fl->name, "ports"))
+			pf = fl->children;
+		if (fl->counter && !fl->counter->key_field &&
+		    counter_read(f, c, fl->counter, fl->counter->key, &sum))
+			cub_val__set(ov, fl->name, cub_val__uint(sum));
+	}
+	for (i = 0; pf && ports && ports->kind == CUB_V_ARRAY &&
+		    i < ports->arr.len;
+	     i++) {
+		e = cub_val__map();
+		cub_val__set(e, "name",
+		    cub_val__str(
+			cub_val__get_str(ports->arr.items[i], "name") ?: ""));
+		idx = 0;
+		cub_val__as_u64(cub_val__get(ports->arr.items[i], "index"), &idx);
+		for (j = 0; pf[j].name; j++)
+			if (pf[j].counter && pf[j].counter->key_field &&
+			    !strcmp(pf[j].counter->key_field, "index") &&
+			    counter_read(f, c, pf[j].counter, idx, &sum))
+				cub_val__set(e, pf[j].name, cub_val__uint(sum));
+		cub_val__push(arr, e);
+	}
+	cub_val__set(ov, "ports", arr);
+	return ov;
+}
+
+static int
+cmd_show(struct cub_fake *f, struct fcube *c, const struct cub_val *rest,
+    const struct cub_val *args, struct cubi_result *res, bool in_place,
+    struct cub_val **result)
+{
+	struct cub_val *ovs[2] = {NULL, NULL}, *p, *errv = NULL, *work;
+	int r;
+
+	if (!in_place && !res->want_overlay) {
+		*result = res->reply;
+		res->reply = NULL;
+		return 0;
+	}
+	ovs[0] = counters_overlay(f, c);
+	p = cube_params(c);
+	cub_val__set(p, "config",
+	    in_place ? cub_val__dup(c->doc) : res->scope);
+	if (!in_place)
+		res->scope = NULL;
+	if ((r = worker_call(f, CUB_M_CUBE_SHOW, p, &ovs[1]))) {
+		cub_val__free(ovs[0]);
+		return -EAGAIN;
+	}
+	cubi_result__clear(res);
+	if (!in_place) {
+		r = cubi_tree__read(f->schema, c->doc, rest, args,
+		    (const struct cub_val *const *)ovs, 2, res, &errv);
+	} else {
+		work = cub_val__dup(c->doc);
+		cubi_tree__merge_overlay(f->schema, work, ovs[0]);
+		if (ovs[1])
+			cubi_tree__merge_overlay(f->schema, work, ovs[1]);
+		r = cubi_tree__apply(
+		    f->schema, work, rest, args, NULL, res, &errv);
+		cub_val__free(work);
+	}
+	cub_val__free(ovs[0]);
+	cub_val__free(ovs[1]);
+	if (r)
+		return refusal(f, errv);
+	*result = res->reply;
+	res->reply = NULL;
+	return 0;
+}
+
+/* A change the tree engine made on c->doc, to the plugin (cube.c's
+ * cube_change(): indices, then a change list or the document). */
+static int
+cmd_change(struct cub_fake *f, struct fcube *c, struct cubi_result *res)
+{
+	struct cub_val *p, *changes = NULL;
+	int r;
+
+	if (!res->changed)
+		return 0;
+	if (cubi_doc__port_indices(c->doc, CUB_MAX_PORTS)) {
+		cubi_tree__undo(res);
+		return refusal(f, ferr(CUB_E_LIMIT,
+				      "cube '%s': at most %d ports", c->name,
+				      CUB_MAX_PORTS));
+	}
+	p = cube_params(c);
+	if (f->changes) {
+		if (cubi_tree__changes(res, &changes)) {
+			cub_val__free(p);
+			cubi_tree__undo(res);
+			return -ENOMEM;
+		}
+		cub_val__set(p, "changes", changes);
+		cub_val__set(p, "last", cub_val__bool(true));
+		r = worker_call(f, CUB_M_CUBE_CHANGE, p, NULL);
+	} else {
+		cub_val__set(p, "create", cub_val__bool(false));
+		cub_val__set(p, "config", cub_val__dup(c->doc));
+		r = worker_call(f, CUB_M_CUBE_APPLY, p, NULL);
+	}
+	if (r) {
+		cubi_tree__undo(res);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int
+cub_fake__cmd(struct cub_fake *f, const char *line, struct cub_val **result)
+{
+	struct cub_val *words = NULL, *args = NULL, *rest = NULL, *errv = NULL;
+	struct cub_val *out = NULL, *p;
+	struct cubi_result res = {0};
+	bool in_place = false;
+	struct fcube *c;
+	uint32_t i;
+	int r;
+
+	set_err(f, NULL);
+	if (result)
+		*result = NULL;
+	if ((r = split_line(line, &words, &args)))
+		goto out;
+	if (!words->arr.len) {
+		r = refusal(f, ferr(CUB_E_MISSING, "no cube named"));
+		goto out;
+	}
+	if (!(c = cube_find(f, words->arr.items[0]->str.ptr))) {
+		r = refusal(f, ferr(CUB_E_NOTFOUND, "no cube '%s'",
+				   words->arr.items[0]->str.ptr));
+		goto out;
+	}
+	rest = cub_val__array();
+	for (i = 1; i < words->arr.len; i++)
+		cub_val__push(rest, cub_val__dup(words->arr.items[i]));
+	r = cubi_tree__read(f->schema, c->doc, rest, args, NULL, 0, &res, &errv);
+	if (r == CUBI_NEEDS_COPY) {
+		cubi_result__clear(&res);
+		in_place = true;
+		r = cubi_tree__change(
+		    f->schema, c->doc, rest, args, NULL, &res, &errv);
+	}
+	if (r) {
+		r = refusal(f, errv);
+		goto out;
+	}
+	if (res.del_cube) {
+		r = worker_call(f, CUB_M_CUBE_DESTROY, cube_params(c), NULL);
+		cube_free(f, c);
+		goto out;
+	}
+	switch (res.verb) {
+	case CUBI_SHOW:
+		r = cmd_show(f, c, rest, args, &res, in_place, &out);
+		break;
+	case CUBI_HELP:
+		out = res.reply;
+		res.reply = NULL;
+		break;
+	case CUBI_ACTION:
+		p = cube_params(c);
+		cub_val__set(p, "path", res.action_path);
+		res.action_path = NULL;
+		cub_val__set(p, "action", cub_val__str(res.action));
+		cub_val__set(p, "args",
+		    res.action_args ? res.action_args : cub_val__map());
+		res.action_args = NULL;
+		if (f->action_config)
+			cub_val__set(p, "config", cub_val__dup(c->doc));
+		r = worker_call(f, CUB_M_CUBE_ACTION, p, &out);
+		break;
+	default:
+		r = cmd_change(f, c, &res);
+		break;
+	}
+	if (r == -EREMOTEIO)
+		r = -EINVAL;
+out:
+	cubi_result__clear(&res);
+	cub_val__free(words);
+	cub_val__free(args);
+	cub_val__free(rest);
+	if (result && !r)
+		*result = out;
+	else
+		cub_val__free(out);
+	return r;
+}
+
+char *
+cub_fake__cmd_str(struct cub_fake *f, const char *line)
+{
+	struct cub_val *v = NULL;
+	char *s = NULL;
+
+	if (cub_fake__cmd(f, line, &v))
+		return NULL;
+	if (!v)
+		return strdup("");
+	switch (v->kind) {
+	case CUB_V_STR:
+		s = strdup(v->str.ptr);
+		break;
+	case CUB_V_UINT:
+		if (asprintf(&s, "%llu", (unsigned long long)v->u) < 0)
+			s = NULL;
+		break;
+	case CUB_V_INT:
+		if (asprintf(&s, "%lld", (long long)v->i) < 0)
+			s = NULL;
+		break;
+	case CUB_V_BOOL:
+		s = strdup(v->b ? "true" : "false");
+		break;
+	default:
+		s = cub_json_emit(v, false);
+	}
+	cub_val__free(v);
+	return s;
+}
+
+const struct cub_val *
+cub_fake__doc(const struct cub_fake *f, const char *cube)
+{
+	struct fcube *c = cube_find((struct cub_fake *)f, cube);
+
+	return c ? c->doc : NULL;
+}
+
+/* ---- The data plane's view ---- */
+
+static struct fmap *
+dp_map(struct cub_fake *f, const char *cube, const char *map)
+{
+	struct fcube *c = cube_find(f, cube);
+	uint32_t i;
+
+	for (i = 0; c && map && i < c->nmaps; i++)
+		if (!strcmp(c->maps[i].name, map) && modelled(&c->maps[i]))
+			return &c->maps[i];
+	return NULL;
+}
+
+void *
+cub_fake__elem(struct cub_fake *f, const char *cube, const char *map,
+    const void *key, uint32_t cpu)
+{
+	struct fmap *m = dp_map(f, cube, map);
+	int64_t s;
+
+	if (!m || !key || cpu >= f->ncpus || (s = fmap_match(m, key)) < 0)
+		return NULL;
+	return slot_val(m, (uint32_t)s) +
+	       (type_percpu(m->type) ? stride(m) * cpu : 0);
+}
+
+int
+cub_fake__update(struct cub_fake *f, const char *cube, const char *map,
+    const void *key, const void *value, uint64_t flags, uint32_t cpu)
+{
+	struct fmap *m = dp_map(f, cube, map);
+
+	if (!m)
+		return -ENOENT;
+	if (cpu >= f->ncpus)
+		return -EINVAL;
+	return fmap_update_(m, key, value, flags, (int)cpu, ++f->clock);
+}
+
+int
+cub_fake__count(struct cub_fake *f, const char *cube, const char *map)
+{
+	struct fmap *m = dp_map(f, cube, map);
+
+	return m ? (int)m->n : -ENOENT;
+}
+
+int
+cub_fake__map(struct cub_fake *f, const char *cube, const char *map,
+    cub_map *out)
+{
+	struct fcube *c = cube_find(f, cube);
+	uint32_t i;
+
+	for (i = 0; c && map && i < c->nmaps; i++)
+		if (!strcmp(c->maps[i].name, map)) {
+			*out = (cub_map){.id = i + 1,
+			    .type = c->maps[i].type,
+			    .key_size = c->maps[i].key_size,
+			    .value_size = c->maps[i].value_size,
+			    .max_entries = c->maps[i].max_entries,
+			    .ncpus = type_percpu(c->maps[i].type) ? f->ncpus
+								  : 1};
+			return 0;
+		}
+	return -ENOENT;
+}
+
+int
+cub_fake__packet_in(struct cub_fake *f, const char *cube, uint32_t port,
+    const void *data, size_t len)
+{
+	struct cub_val *p, *pkt, *pkts;
+	struct cub_rpc rpc = {.type = CUB_RPC_NOTIFY,
+	    .method = (char *)CUB_M_PACKET_IN};
+
+	if (!cube_find(f, cube))
+		return -ENOENT;
+	p = cub_val__map();
+	pkt = cub_val__map();
+	pkts = cub_val__array();
+	cub_val__set(pkt, "port", cub_val__uint(port));
+	cub_val__set(pkt, "data", cub_val__bin(data, len));
+	cub_val__push(pkts, pkt);
+	cub_val__set(p, "cube", cub_val__str(cube));
+	cub_val__set(p, "packets", pkts);
+	rpc.params = p;
+	cubi_worker__notify(&rpc);
+	cub_val__free(p);
+	if (!cubi_worker__packet_pending())
+		return -EINVAL;
+	while (cubi_worker__packet_pending())
+		cubi_worker__packet_next();
+	return 0;
+}
+
+/* ---- Records ---- */
+
+const struct cub_fake_log *
+cub_fake__logs(const struct cub_fake *f, size_t *n)
+{
+	*n = f->nlogs;
+	return f->logs;
+}
+
+const struct cub_fake_pkt *
+cub_fake__pkts(const struct cub_fake *f, size_t *n)
+{
+	*n = f->npkts;
+	return f->pkts;
+}
+
+const struct cub_fake_run *
+cub_fake__runs(const struct cub_fake *f, size_t *n)
+{
+	*n = f->nruns;
+	return f->runs;
+}
+
+void
+cub_fake__clear_records(struct cub_fake *f)
+{
+	size_t i;
+
+	for (i = 0; i < f->nlogs; i++)
+		free(f->logs[i].msg);
+	for (i = 0; i < f->npkts; i++)
+		free(f->pkts[i].data);
+	for (i = 0; i < f->nruns; i++) {
+		free(f->runs[i].helper);
+		free(f->runs[i].input);
+	}
+	free(f->logs);
+	free(f->pkts);
+	free(f->runs);
+	f->logs = NULL;
+	f->pkts = NULL;
+	f->runs = NULL;
+	f->nlogs = f->npkts = f->nruns = 0;
+}
+
+int
+cub_fake__helper(struct cub_fake *f, const char *name, cub_fake_helper_fn fn,
+    void *ctx)
+{
+	struct fhelper *h;
+
+	if (!name || !fn)
+		return -EINVAL;
+	if (!(h = calloc(1, sizeof(*h))) || !(h->name = strdup(name))) {
+		free(h);
+		return -ENOMEM;
+	}
+	h->fn = fn;
+	h->ctx = ctx;
+	h->next = f->helpers;
+	f->helpers = h;
+	return 0;
+}
+
+/* ---- The BPF half, for real ---- */
+
+/* The fake's entries of m into the kernel's map fd (per-CPU values
+ * re-strided to the kernel's CPU count), or back (to_kernel false). */
+static int
+sync_map(struct cub_fake *f, struct fmap *m, int fd, bool to_kernel)
+{
+	int kcpus = type_percpu(m->type) ? libbpf_num_possible_cpus() : 1;
+	size_t kvsz = type_percpu(m->type) ? stride(m) * (size_t)kcpus
+					   : m->value_size;
+	uint32_t i, cpus = type_percpu(m->type) ? f->ncpus : 1, cpu;
+	uint8_t *buf, *key, *next;
+	int64_t s;
+	int r = 0;
+
+	if (kcpus < 1 || !(buf = calloc(1, kvsz + m->key_size * 2 + 1)))
+		return -ENOMEM;
+	key = buf + kvsz;
+	next = key + m->key_size;
+	if (to_kernel) {
+		for (i = 0; i < m->max_entries && !r; i++) {
+			if (!m->used[i])
+				continue;
+			memset(buf, 0, kvsz);
+			for (cpu = 0; cpu < cpus && cpu < (uint32_t)kcpus; cpu++)
+				memcpy(buf + stride(m) * cpu,
+				    slot_val(m, i) + stride(m) * cpu,
+				    type_percpu(m->type) ? m->value_size
+							 : m->vsz);
+			if (bpf_map_update_elem(fd, slot_key(m, i), buf, 0))
+				r = -errno;
+		}
+	} else {
+		bool have = false;
+
+		while (!r && !bpf_map_get_next_key(fd, have ? key : NULL, next)) {
+			memcpy(key, next, m->key_size);
+			have = true;
+			if (bpf_map_lookup_elem(fd, key, buf))
+				continue;
+			s = fmap_find(m, key);
+			if (s < 0 &&
+			    (r = fmap_update_(m, key, slot_val(m, 0), 0, -1,
+				 ++f->clock)))
+				break;
+			s = fmap_find(m, key);
+			for (cpu = 0; s >= 0 && cpu < cpus &&
+				      cpu < (uint32_t)kcpus;
+			     cpu++)
+				memcpy(slot_val(m, (uint32_t)s) + stride(m) * cpu,
+				    buf + stride(m) * cpu,
+				    type_percpu(m->type) ? m->value_size
+							 : m->vsz);
+		}
+	}
+	free(buf);
+	return r;
+}
+
+int
+cub_fake__test_run(struct cub_fake *f, const char *cube, const char *prog,
+    const void *pkt, size_t len, uint32_t *retval)
+{
+	struct fcube *c = cube_find(f, cube);
+	struct bpf_program *bp;
+	struct bpf_object *obj;
+	struct bpf_map *bm;
+	uint32_t i;
+	int r = 0;
+
+	if (!c || !c->loaded)
+		return -ENOENT;
+	if (geteuid())
+		return -EPERM;
+	obj = bpf_object__open_mem(c->elf, c->elf_len, NULL);
+	if (!obj)
+		return -errno;
+	if (!(bp = bpf_object__find_program_by_name(obj, prog))) {
+		bpf_object__close(obj);
+		return -ENOENT;
+	}
+	bpf_object__for_each_program(bp, obj)
+	    bpf_program__set_autoload(bp, !strcmp(bpf_program__name(bp), prog));
+	if (bpf_object__load(obj)) {
+		r = -errno ?: -EINVAL;
+		bpf_object__close(obj);
+		return r;
+	}
+	bpf_object__for_each_map(bm, obj)
+	{
+		for (i = 0; i < c->nmaps && !r; i++)
+			if (modelled(&c->maps[i]) &&
+			    !strcmp(c->maps[i].name, bpf_map__name(bm)))
+				r = sync_map(f, &c->maps[i], bpf_map__fd(bm), true);
+	}
+	if (!r) {
+		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt,
+		    .data_size_in = (uint32_t)len, .repeat = 1);
+
+		bp = bpf_object__find_program_by_name(obj, prog);
+		r = bpf_prog_test_run_opts(bpf_program__fd(bp), &o) ? -errno : 0;
+		if (!r)
+			*retval = o.retval;
+	}
+	bpf_object__for_each_map(bm, obj)
+	{
+		for (i = 0; i < c->nmaps && !r; i++)
+			if (modelled(&c->maps[i]) &&
+			    !strcmp(c->maps[i].name, bpf_map__name(bm)))
+				r = sync_map(
+				    f, &c->maps[i], bpf_map__fd(bm), false);
+	}
+	bpf_object__close(obj);
+	return r;
+}
+
+/* ---- Life ---- */
+
+struct cub_fake *
+cub_fake__new(const struct cub_plugin *pl, uint32_t ncpus)
+{
+	struct cub_fake *f;
+	char err[256];
+
+	if (fake) {
+		fprintf(stderr, "cub_fake__new: one fake per process\n");
+		return NULL;
+	}
+	if (!(f = calloc(1, sizeof(*f))))
+		return NULL;
+	f->pl = pl;
+	f->ncpus = ncpus ?: 2;
+	fake = f;
+	if (cubi_worker__init_local(pl, transport)) {
+		fprintf(stderr, "cub_fake__new: the plugin is refused\n");
+		goto fail;
+	}
+	if (cubi_worker__hello(err, sizeof(err))) {
+		fprintf(stderr, "cub_fake__new: hello refused: %s\n", err);
+		goto fail;
+	}
+	return f;
+fail:
+	cubi_schema__free(f->schema);
+	set_err(f, NULL);
+	free(f);
+	fake = NULL;
+	return NULL;
+}
+
+void
+cub_fake__free(struct cub_fake *f)
+{
+	struct fhelper *h;
+
+	if (!f)
+		return;
+	while (f->cubes) {
+		worker_call(f, CUB_M_CUBE_DESTROY, cube_params(f->cubes), NULL);
+		cube_free(f, f->cubes);
+	}
+	while ((h = f->helpers)) {
+		f->helpers = h->next;
+		free(h->name);
+		free(h);
+	}
+	cub_fake__clear_records(f);
+	cubi_schema__free(f->schema);
+	set_err(f, NULL);
+	free(f);
+	fake = NULL;
+}
