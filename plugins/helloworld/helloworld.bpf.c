@@ -103,18 +103,6 @@ drop:
 	return cub_drop(hook);
 }
 
-SEC("tc")
-int
-cub_ingress_tc(struct __sk_buff *skb)
-{
-	return hw_ingress(skb, CUB_HOOK_TC);
-}
-
-SEC("xdp")
-int
-cub_ingress_xdp(struct xdp_md *ctx)
-{
-	return hw_ingress(ctx, CUB_HOOK_XDP);
-}
+CUB_ENTRY_POINTS(hw_ingress)
 
 char _license[] SEC("license") = "GPL";

@@ -104,18 +104,6 @@ drop:
 	return cub_drop(hook);
 }
 
-SEC("tc")
-int
-cub_ingress_tc(struct __sk_buff *skb)
-{
-	return sf_ingress(skb, CUB_HOOK_TC);
-}
-
-SEC("xdp")
-int
-cub_ingress_xdp(struct xdp_md *ctx)
-{
-	return sf_ingress(ctx, CUB_HOOK_XDP);
-}
+CUB_ENTRY_POINTS(sf_ingress)
 
 char _license[] SEC("license") = "GPL";

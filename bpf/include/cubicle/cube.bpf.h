@@ -531,4 +531,28 @@ cub_pass_xdp(struct xdp_md *ctx)
 	return XDP_DROP;
 }
 
+/* Hook-generic forms of the two above: XDP sees CUB_TDIR_INGRESS only. */
+static __always_inline __u32
+cub_tdir(void *ctx, enum cub_hook hook)
+{
+	return hook == CUB_HOOK_XDP ? CUB_TDIR_INGRESS : cub_tdir_tc(ctx);
+}
+
+static __always_inline int
+cub_pass(void *ctx, enum cub_hook hook)
+{
+	return hook == CUB_HOOK_XDP ? cub_pass_xdp(ctx) : cub_pass_tc(ctx);
+}
+
+/*
+ * The entry points the broker loads, declared once: cub_ingress_tc() and
+ * cub_ingress_xdp(), each calling fn(ctx, hook, ...) with its hook (a
+ * compile-time constant: the hook-generic helpers above fold away) and
+ * the arguments after fn, if any.  fn is the cube's one program:
+ *
+ *   static __always_inline int hello(void *ctx, enum cub_hook hook) {...}
+ *   CUB_ENTRY_POINTS(hello)
+ */
+#define CUB_ENTRY_POINTS(fn, ...)                                              	SEC("tc") int cub_ingress_tc(struct __sk_buff *skb)                    	{                                                                      		return fn(skb, CUB_HOOK_TC, ##__VA_ARGS__);                    	}                                                                      	SEC("xdp") int cub_ingress_xdp(struct xdp_md *ctx)                     	{                                                                      		return fn(ctx, CUB_HOOK_XDP, ##__VA_ARGS__);                   	}
+
 #endif /* CUBICLE_CUBE_BPF_H */
