@@ -49,7 +49,6 @@ hello(void *ctx, enum cub_hook hook)
 	return cub_drop(hook);
 }
 
-SEC("tc") int cub_ingress_tc(struct __sk_buff *skb) { return hello(skb, CUB_HOOK_TC); }
-SEC("xdp") int cub_ingress_xdp(struct xdp_md *ctx) { return hello(ctx, CUB_HOOK_XDP); }
+CUB_ENTRY_POINTS(hello)
 
 char _license[] SEC("license") = "GPL";

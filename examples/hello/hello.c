@@ -10,13 +10,7 @@
 #include "hello.skel.h"
 
 static const char *const actions[] = {"DROP", "SLOWPATH", "FORWARD", NULL};
-
-#define STAT(f, what)                                                          \
-	{.name = #f, .type = CUB_T_U64, .flags = CUB_F_RO, .help = what,       \
-	    .counter = &(const struct cub_counter){.map = "hello_stats",       \
-		.key_field = "index",                                          \
-		.offset = offsetof(struct hello_stats, f)}}
-
+#define STAT(f, what) CUB_PORT_COUNTER(#f, what, "hello_stats", struct hello_stats, f)
 static const struct cub_field port_fields[] = {STAT(rx_packets, "packets received"),
     STAT(tx_packets, "packets forwarded out of this port"),
     STAT(drops, "packets received and dropped"), {0}};
@@ -62,11 +56,22 @@ hello_apply(struct cub_cube *cube, const struct cub_val *config, bool create)
 static void
 hello_packet_in(struct cub_cube *cube, uint32_t port, const void *data, size_t len)
 {
-	cub_cube__log(cube, CUB_LOG_INFO, "slow path: %zu bytes from port index %u",
-	    len, port);
+	cub_cube__log(cube, CUB_LOG_INFO, "slow path: %zu bytes from port index %u", len, port);
 }
 
-static const struct cub_plugin_ops ops = {.apply = hello_apply, .packet_in = hello_packet_in};
+static const struct cub_action cube_actions[] = {{.name = "reset", .help = "zero every port's counters"}, {0}};
+
+static int
+hello_reset(struct cub_cube *cube, const struct cub_val *path, const char *name,
+    const struct cub_val *args, const struct cub_val *config, struct cub_val **result)
+{
+	int n = cub_cube__reset_port_counters(cube, config);
+
+	return n < 0 ? n : 0;
+}
+
+static const struct cub_plugin_ops ops = {.apply = hello_apply,
+    .packet_in = hello_packet_in, .action_config = hello_reset};
 
 const struct cub_plugin cub_plugin_entry = {
     .abi = CUB_PLUGIN_ABI,
@@ -79,4 +84,5 @@ const struct cub_plugin cub_plugin_entry = {
     .policy = {.prog_types = 1u << BPF_PROG_TYPE_SCHED_CLS | 1u << BPF_PROG_TYPE_XDP,
 	.map_types = 1ull << BPF_MAP_TYPE_ARRAY | 1ull << BPF_MAP_TYPE_PERCPU_ARRAY |
 		     1ull << BPF_MAP_TYPE_RINGBUF, .max_map_bytes = 4u << 20},
+    .actions = cube_actions, CUB_PLUGIN_SIZES,
 };

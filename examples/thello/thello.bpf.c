@@ -19,26 +19,27 @@ struct {
 } thello_stats SEC(".maps");
 
 /* The broker's stack program says the direction; keys in cub_scratch(). */
-SEC("tc")
-int
-cub_ingress_tc(struct __sk_buff *skb)
+static __always_inline int
+thello(void *ctx, enum cub_hook hook)
 {
 	struct cub_scratch *s = cub_scratch();
 	struct thello_stats *st;
 	__u32 *action;
 
 	if (!s)
-		return TC_ACT_SHOT;
-	s->key[0] = cub_tdir_tc(skb) == CUB_TDIR_EGRESS ? THELLO_EGRESS : THELLO_INGRESS;
+		return cub_drop(hook);
+	s->key[0] = cub_tdir(ctx, hook) == CUB_TDIR_EGRESS ? THELLO_EGRESS : THELLO_INGRESS;
 	st = bpf_map_lookup_elem(&thello_stats, &s->key[0]);
 	action = bpf_map_lookup_elem(&thello_actions, &s->key[0]);
 	if (!st || !action)
-		return TC_ACT_SHOT;
+		return cub_drop(hook);
 	st->packets++;
 	if (*action != THELLO_DROP)
-		return cub_pass_tc(skb);
+		return cub_pass(ctx, hook);
 	st->drops++;
-	return TC_ACT_SHOT;
+	return cub_drop(hook);
 }
+
+CUB_ENTRY_POINTS(thello)
 
 char _license[] SEC("license") = "GPL";

@@ -55,7 +55,22 @@ thello_apply(struct cub_cube *cube, const struct cub_val *config, bool create)
 	return cub_map__update_batch(cube, map, keys, acts, THELLO_DIRS, 0);
 }
 
-static const struct cub_plugin_ops ops = {.apply = thello_apply};
+/* `cubicle t0 reset`: both directions' counters back to zero. */
+static const struct cub_action cube_actions[] = {{.name = "reset", .help = "zero the counters"}, {0}};
+
+static int
+thello_reset(struct cub_cube *cube, const struct cub_val *path, const char *name,
+    const struct cub_val *args, struct cub_val **result)
+{
+	uint32_t keys[] = {THELLO_INGRESS, THELLO_EGRESS};
+	cub_map stats;
+
+	if (cub_cube__map(cube, "thello_stats", &stats))
+		return cub_cube__set_error(cube, CUB_E_INTERNAL, "no map thello_stats");
+	return cub_map__zero_batch(cube, &stats, keys, THELLO_DIRS);
+}
+
+static const struct cub_plugin_ops ops = {.apply = thello_apply, .action = thello_reset};
 
 const struct cub_plugin cub_plugin_entry = {
     .abi = CUB_PLUGIN_ABI,
@@ -65,8 +80,8 @@ const struct cub_plugin cub_plugin_entry = {
     .schema = schema,
     .ops = &ops,
     /* What the broker lets it load; the framework's maps count too. */
-    .policy = {.prog_types = 1u << BPF_PROG_TYPE_SCHED_CLS,
+    .policy = {.prog_types = 1u << BPF_PROG_TYPE_SCHED_CLS | 1u << BPF_PROG_TYPE_XDP,
 	.map_types = 1ull << BPF_MAP_TYPE_ARRAY | 1ull << BPF_MAP_TYPE_PERCPU_ARRAY |
 		     1ull << BPF_MAP_TYPE_RINGBUF, .max_map_bytes = 1u << 20},
-    .flags = CUB_PLUGIN_F_TRANSPARENT,
+    .flags = CUB_PLUGIN_F_TRANSPARENT, .actions = cube_actions, CUB_PLUGIN_SIZES,
 };

@@ -1,0 +1,93 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * thello's own unit test, against the fake broker (cubicle/fake.h): no
+ * root, no kernel.  A cube, a set, what the data plane sees in
+ * thello_actions, counters counted on two CPUs, the reset action.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cubicle/fake.h>
+
+#include "../thello.h"
+
+extern const struct cub_plugin cub_plugin_entry;
+
+static struct cub_fake *f;
+
+#define CHECK(cond)                                                            \
+	do {                                                                   \
+		if (!(cond)) {                                                 \
+			fprintf(stderr, "%s:%d: %s (last error: '%s')\n",      \
+			    __FILE__, __LINE__, #cond, cub_fake__error(f));    \
+			exit(1);                                               \
+		}                                                              \
+	} while (0)
+
+static void
+shows(const char *line, const char *want)
+{
+	char *s = cub_fake__cmd_str(f, line);
+
+	if (!s || strcmp(s, want)) {
+		fprintf(stderr, "'%s' shows '%s', not '%s' (%s)\n", line,
+		    s ? s : "(refused)", want, cub_fake__error(f));
+		exit(1);
+	}
+	free(s);
+}
+
+static uint32_t
+action(uint32_t dir)
+{
+	uint32_t *a = cub_fake__elem(f, "t0", "thello_actions", &dir, 0);
+
+	CHECK(a);
+	return *a;
+}
+
+int
+main(void)
+{
+	struct thello_stats *st;
+	uint32_t cpu, dir;
+
+	CHECK((f = cub_fake__new(&cub_plugin_entry, 2)));
+	CHECK(!cub_fake__create(f, "t0", "{\"egress-action\": \"DROP\"}"));
+	CHECK(action(THELLO_INGRESS) == THELLO_PASS);
+	CHECK(action(THELLO_EGRESS) == THELLO_DROP);
+	CHECK(!cub_fake__cmd(f, "t0 set ingress-action=DROP egress-action=PASS",
+	    NULL));
+	CHECK(action(THELLO_INGRESS) == THELLO_DROP);
+	CHECK(action(THELLO_EGRESS) == THELLO_PASS);
+	/* Refused by the schema: nothing changes. */
+	CHECK(cub_fake__cmd(f, "t0 set ingress-action=MAYBE", NULL) < 0);
+	CHECK(strstr(cub_fake__error(f), "ingress-action"));
+	CHECK(action(THELLO_INGRESS) == THELLO_DROP);
+	/* A field the schema does not have: refused, nothing created. */
+	CHECK(cub_fake__create(f, "t1", "{\"nosuch\": 1}") < 0 &&
+	    !cub_fake__doc(f, "t1"));
+
+	for (cpu = 0; cpu < 2; cpu++)
+		for (dir = 0; dir < THELLO_DIRS; dir++) {
+			CHECK((st = cub_fake__elem(
+				   f, "t0", "thello_stats", &dir, cpu)));
+			st->packets += 10 + dir;
+			st->drops += 1 + cpu;
+		}
+	shows("t0 show ingress-packets", "20");
+	shows("t0 show egress-packets", "22");
+	shows("t0 show ingress-drops", "3");
+
+	CHECK(!cub_fake__cmd(f, "t0 reset", NULL));
+	for (cpu = 0; cpu < 2; cpu++)
+		for (dir = 0; dir < THELLO_DIRS; dir++) {
+			st = cub_fake__elem(f, "t0", "thello_stats", &dir, cpu);
+			CHECK(st && !st->packets && !st->drops);
+		}
+	shows("t0 show egress-packets", "0");
+	cub_fake__free(f);
+	printf("thello: all checks passed\n");
+	return 0;
+}
