@@ -1,0 +1,53 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
+/* The fake broker's test object (fake_test.c): one map of each modelled
+ * kind, small, and a program that counts in ft_array[0]. */
+#include <cubicle/cube.bpf.h>
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(max_entries, 4);
+} ft_hash SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(max_entries, 4);
+} ft_array SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(max_entries, 2);
+} ft_pcpu SEC(".maps");
+
+struct ft_lpm_key {
+	__u32 prefixlen;
+	__u8 addr[4];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__type(key, struct ft_lpm_key);
+	__type(value, __u32);
+	__uint(max_entries, 8);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+} ft_lpm SEC(".maps");
+
+static __always_inline int
+ft(void *ctx, enum cub_hook hook)
+{
+	__u32 k = 0;
+	__u64 *v = bpf_map_lookup_elem(&ft_array, &k);
+
+	if (v)
+		(*v)++;
+	return cub_drop(hook);
+}
+
+CUB_ENTRY_POINTS(ft)
+
+char _license[] SEC("license") = "GPL";

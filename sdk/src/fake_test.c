@@ -1,0 +1,502 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * Unit tests for the fake broker (cubicle/fake.h): it refuses as the
+ * kernel does (E2BIG, ENOENT, EEXIST, EINVAL, a bad key size as the
+ * broker refuses it) and as the broker does (schema errors: the tree
+ * engine's own words), records logs, packet-out and helper runs, and
+ * runs the object for real as root.
+ */
+#include <check.h>
+
+#include "check_run.h"
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <linux/bpf.h>
+
+#include "cubicle/fake.h"
+#include "fake_test.skel.h"
+#include "tree.h"
+
+/* ---- A plugin of the test's own ---- */
+
+static const char *const modes[] = {"FAST", "SLOW", NULL};
+
+static const struct cub_field port_fields[] = {{0}};
+
+static const struct cub_field schema[] = {
+    {.name = "mode", .type = CUB_T_ENUM, .enums = modes, .dflt = "FAST",
+	.help = "a mode"},
+    {.name = "limit", .type = CUB_T_U8, .min = 1, .max = 10, .dflt = "5",
+	.help = "1 to 10"},
+    {.name = "ports", .type = CUB_T_LIST, .children = port_fields,
+	.help = "ports"},
+    {0}};
+
+static const struct cub_action ft_actions[] = {
+    {.name = "emit", .help = "log, packet-out, helper"}, {0}};
+
+static struct cub_cube *the_cube;
+static int apply_calls, destroy_calls;
+
+static int
+ft_apply(struct cub_cube *cube, const struct cub_val *config, bool create)
+{
+	size_t len;
+	const void *elf = fake_test__elf_bytes(&len);
+	uint64_t limit = 0;
+
+	apply_calls++;
+	the_cube = cube;
+	cub_val__as_u64(cub_val__get(config, "limit"), &limit);
+	if (limit == 9)
+		return cub_cube__set_error(
+		    cube, CUB_E_INVAL, "limit 9 is refused by the plugin");
+	return create ? cub_cube__load(cube, elf, len) : 0;
+}
+
+static void
+ft_destroy(struct cub_cube *cube)
+{
+	destroy_calls++;
+}
+
+static int
+ft_action(struct cub_cube *cube, const struct cub_val *path, const char *name,
+    const struct cub_val *args, struct cub_val **result)
+{
+	static const uint8_t frame[60] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+	void *out = NULL;
+	size_t outlen = 0;
+	int r;
+
+	cub_cube__log(cube, CUB_LOG_WARN, "emit %s", name);
+	cub_cube__log(cube, CUB_LOG_DEBUG, "below the loglevel");
+	if ((r = cub_cube__packet_out(
+		 cube, 0, CUB_PKTOUT_EGRESS, frame, sizeof(frame))))
+		return r;
+	if ((r = cub_helper__run(cube, "rev", "abc", 3, &out, &outlen, NULL)))
+		return r;
+	*result = cub_val__bin(out, outlen);
+	free(out);
+	return 0;
+}
+
+static const struct cub_plugin_ops ft_ops = {
+    .apply = ft_apply, .destroy = ft_destroy, .action = ft_action};
+
+static const struct cub_plugin ft_plugin = {
+    .abi = CUB_PLUGIN_ABI,
+    .name = "faketest",
+    .schema = schema,
+    .ops = &ft_ops,
+    .actions = ft_actions,
+    CUB_PLUGIN_SIZES,
+};
+
+static struct cub_fake *
+setup(uint32_t ncpus)
+{
+	struct cub_fake *f = cub_fake__new(&ft_plugin, ncpus);
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(cub_fake__create(f, "c1", "{\"ports\": [{\"name\": "
+						   "\"p1\"}]}"),
+	    0);
+	ck_assert_ptr_nonnull(the_cube);
+	return f;
+}
+
+static cub_map
+map_of(struct cub_fake *f, const char *name)
+{
+	cub_map m;
+
+	ck_assert_int_eq(cub_cube__map(the_cube, name, &m), 0);
+	ck_assert_int_eq(cub_fake__map(f, "c1", name, &(cub_map){0}), 0);
+	return m;
+}
+
+/* ---- As the kernel refuses ---- */
+
+START_TEST(test_hash_errnos)
+{
+	struct cub_fake *f = setup(2);
+	cub_map m = map_of(f, "ft_hash");
+	uint32_t k;
+	uint64_t v = 7, got = 0;
+
+	ck_assert_int_eq(m.max_entries, 4);
+	for (k = 0; k < 4; k++)
+		ck_assert_int_eq(cub_map__update(the_cube, &m, &k, &v, 0), 0);
+	k = 4; /* the fifth: full */
+	ck_assert_int_eq(cub_map__update(the_cube, &m, &k, &v, 0), -E2BIG);
+	ck_assert_int_eq(cub_map__lookup(the_cube, &m, &k, &got), -ENOENT);
+	ck_assert_int_eq(cub_map__delete(the_cube, &m, &k), -ENOENT);
+	k = 1;
+	ck_assert_int_eq(
+	    cub_map__update(the_cube, &m, &k, &v, BPF_NOEXIST), -EEXIST);
+	ck_assert_int_eq(cub_map__update(the_cube, &m, &k, &v, 8), -EINVAL);
+	ck_assert_int_eq(cub_map__delete(the_cube, &m, &k), 0);
+	ck_assert_int_eq(
+	    cub_map__update(the_cube, &m, &k, &v, BPF_EXIST), -ENOENT);
+	v = 9;
+	ck_assert_int_eq(
+	    cub_map__update(the_cube, &m, &k, &v, BPF_NOEXIST), 0);
+	ck_assert_int_eq(cub_map__lookup(the_cube, &m, &k, &got), 0);
+	ck_assert_uint_eq(got, 9);
+	ck_assert_int_eq(cub_fake__count(f, "c1", "ft_hash"), 4);
+	/* What the data plane sees is what the control plane wrote. */
+	ck_assert_uint_eq(*(uint64_t *)cub_fake__elem(f, "c1", "ft_hash", &k, 0), 9);
+	cub_fake__free(f);
+}
+END_TEST
+
+START_TEST(test_bad_sizes)
+{
+	struct cub_fake *f = setup(2);
+	cub_map m = map_of(f, "ft_hash"), bad = m;
+	uint64_t k = 1, v = 1;
+
+	bad.key_size = 8; /* the broker checks sizes against the object */
+	ck_assert_int_eq(cub_map__update(the_cube, &bad, &k, &v, 0), -EREMOTEIO);
+	bad = m;
+	bad.value_size = 4;
+	ck_assert_int_eq(cub_map__update(the_cube, &bad, &k, &v, 0), -EREMOTEIO);
+	bad = m;
+	bad.id = 99;
+	ck_assert_int_eq(cub_map__lookup(the_cube, &bad, &k, &v), -EREMOTEIO);
+	ck_assert_int_eq(cub_fake__count(f, "c1", "ft_hash"), 0);
+	cub_fake__free(f);
+}
+END_TEST
+
+START_TEST(test_array_errnos)
+{
+	struct cub_fake *f = setup(2);
+	cub_map m = map_of(f, "ft_array");
+	uint32_t k = 4;
+	uint64_t v = 3, got = 1;
+
+	ck_assert_int_eq(cub_map__update(the_cube, &m, &k, &v, 0), -E2BIG);
+	ck_assert_int_eq(cub_map__lookup(the_cube, &m, &k, &got), -ENOENT);
+	k = 3;
+	ck_assert_int_eq(cub_map__lookup(the_cube, &m, &k, &got), 0);
+	ck_assert_uint_eq(got, 0); /* arrays start zeroed */
+	ck_assert_int_eq(
+	    cub_map__update(the_cube, &m, &k, &v, BPF_NOEXIST), -EEXIST);
+	ck_assert_int_eq(cub_map__delete(the_cube, &m, &k), -EINVAL);
+	ck_assert_int_eq(cub_fake__count(f, "c1", "ft_array"), 4);
+	cub_fake__free(f);
+}
+END_TEST
+
+START_TEST(test_percpu)
+{
+	struct cub_fake *f = setup(3);
+	cub_map m = map_of(f, "ft_pcpu");
+	uint64_t vals[3] = {0}; /* 4-byte values at an 8-byte stride */
+	uint32_t k = 1, cpu, *one;
+
+	ck_assert_uint_eq(m.ncpus, 3);
+	ck_assert_uint_eq(cub_map__value_bytes(&m), 24);
+	for (cpu = 0; cpu < 3; cpu++)
+		*(uint32_t *)cub_map__cpu_value(&m, vals, cpu) = 10 + cpu;
+	ck_assert_int_eq(cub_map__update(the_cube, &m, &k, vals, 0), 0);
+	for (cpu = 0; cpu < 3; cpu++) {
+		one = cub_fake__elem(f, "c1", "ft_pcpu", &k, cpu);
+		ck_assert_ptr_nonnull(one);
+		ck_assert_uint_eq(*one, 10 + cpu);
+		*one += 100;
+	}
+	ck_assert_ptr_null(cub_fake__elem(f, "c1", "ft_pcpu", &k, 3));
+	memset(vals, 0, sizeof(vals));
+	ck_assert_int_eq(cub_map__lookup(the_cube, &m, &k, vals), 0);
+	ck_assert_uint_eq(*(uint32_t *)cub_map__cpu_value(&m, vals, 2), 112);
+	ck_assert_int_eq(cub_map__zero_batch(the_cube, &m, &k, 1), 0);
+	ck_assert_uint_eq(*(uint32_t *)cub_fake__elem(f, "c1", "ft_pcpu", &k, 1), 0);
+	cub_fake__free(f);
+}
+END_TEST
+
+START_TEST(test_lpm)
+{
+	struct cub_fake *f = setup(2);
+	cub_map m = map_of(f, "ft_lpm");
+	struct {
+		uint32_t plen;
+		uint8_t a[4];
+	} k8 = {8, {10, 0, 0, 0}}, k24 = {24, {10, 1, 2, 0}},
+	  q = {32, {10, 1, 2, 3}}, q2 = {32, {10, 9, 9, 9}},
+	  q3 = {32, {11, 0, 0, 1}}, bad = {33, {0}};
+	uint32_t v = 8, got = 0;
+
+	ck_assert_int_eq(cub_map__update(the_cube, &m, &k8, &v, 0), 0);
+	v = 24;
+	ck_assert_int_eq(cub_map__update(the_cube, &m, &k24, &v, 0), 0);
+	ck_assert_int_eq(cub_map__update(the_cube, &m, &bad, &v, 0), -EINVAL);
+	ck_assert_int_eq(cub_map__lookup(the_cube, &m, &q, &got), 0);
+	ck_assert_uint_eq(got, 24); /* the longest prefix */
+	ck_assert_int_eq(cub_map__lookup(the_cube, &m, &q2, &got), 0);
+	ck_assert_uint_eq(got, 8);
+	ck_assert_int_eq(cub_map__lookup(the_cube, &m, &q3, &got), -ENOENT);
+	cub_fake__free(f);
+}
+END_TEST
+
+/* Batches and dumps: the SDK's own paging, against the fake's tables. */
+static int
+count_entry(const void *key, const void *value, void *ctx)
+{
+	(*(int *)ctx) += *(const uint64_t *)value;
+	return 0;
+}
+
+START_TEST(test_batches)
+{
+	struct cub_fake *f = setup(2);
+	cub_map m = map_of(f, "ft_hash");
+	uint32_t keys[6] = {1, 2, 3, 4, 5, 6}, n = 6, cursor, outk[4];
+	uint64_t vals[6] = {1, 1, 1, 1, 1, 1}, outv[4];
+	int sum = 0;
+
+	ck_assert_int_eq(
+	    cub_map__update_batch(the_cube, &m, keys, vals, &n, NULL), -E2BIG);
+	ck_assert_uint_eq(n, 4); /* those before the failing entry */
+	ck_assert_int_eq(cub_map__dump(the_cube, &m, count_entry, &sum), 0);
+	ck_assert_int_eq(sum, 4);
+	n = 3;
+	ck_assert_int_eq(cub_map__lookup_batch(the_cube, &m, NULL, &cursor,
+			     outk, outv, &n, NULL),
+	    0);
+	ck_assert_uint_eq(n, 3);
+	n = 3;
+	ck_assert_int_eq(cub_map__lookup_batch(the_cube, &m, &cursor, &cursor,
+			     outk, outv, &n, NULL),
+	    -ENOENT);
+	ck_assert_uint_eq(n, 1);
+	n = 4;
+	ck_assert_int_eq(
+	    cub_map__delete_batch(the_cube, &m, keys, &n, NULL), 0);
+	ck_assert_int_eq(cub_fake__count(f, "c1", "ft_hash"), 0);
+	n = 1;
+	ck_assert_int_eq(
+	    cub_map__delete_batch(the_cube, &m, keys, &n, NULL), -ENOENT);
+	ck_assert_uint_eq(n, 0);
+	cub_fake__free(f);
+}
+END_TEST
+
+START_TEST(test_framework_maps)
+{
+	struct cub_fake *f = setup(2);
+	cub_map m;
+	uint32_t k = 0;
+	uint8_t v[64] = {0};
+
+	ck_assert_int_eq(cub_cube__map(the_cube, "cub_config", &m), 0);
+	ck_assert_int_eq(cub_map__update(the_cube, &m, &k, v, 0), -EREMOTEIO);
+	ck_assert_int_eq(cub_cube__map(the_cube, "nosuch", &m), -ENOENT);
+	cub_fake__free(f);
+}
+END_TEST
+
+/* ---- As the broker refuses: the tree engine's words ---- */
+
+/* What the broker's engine says of a create with body text. */
+static char *
+engine_says(struct cub_fake *f, const char *json)
+{
+	struct cubi_schema *s;
+	struct cub_val *wire, *body, *doc = NULL, *errv = NULL;
+	const char *msg = NULL;
+	char err[256], *out;
+
+	wire = cub_schema__wire(schema, ft_actions);
+	s = cubi_schema__parse(wire, err, sizeof(err));
+	ck_assert_ptr_nonnull(s);
+	body = cub_json_parse(json, strlen(json), err, sizeof(err));
+	ck_assert_int_ne(
+	    cubi_tree__new_doc(s, "c2", "faketest", NULL, body, &doc, &errv), 0);
+	cub_err_parse(errv, &msg);
+	out = strdup(msg);
+	cub_val__free(errv);
+	cub_val__free(body);
+	cub_val__free(wire);
+	cubi_schema__free(s);
+	(void)f;
+	return out;
+}
+
+START_TEST(test_schema_errors)
+{
+	static const char *const bad[] = {"{\"mode\": \"MEDIUM\"}",
+	    "{\"limit\": 11}", "{\"limit\": \"x\"}", "{\"nosuch\": 1}",
+	    "{\"ports\": [{\"name\": \"p1\"}, {\"name\": \"p1\"}]}", NULL};
+	struct cub_fake *f = setup(2);
+	int calls, i;
+	char *want;
+
+	for (i = 0; bad[i]; i++) {
+		calls = apply_calls;
+		want = engine_says(f, bad[i]);
+		ck_assert_int_lt(cub_fake__create(f, "c2", bad[i]), 0);
+		ck_assert_str_eq(cub_fake__error(f), want);
+		ck_assert_int_eq(apply_calls, calls); /* never reached it */
+		ck_assert_ptr_null(cub_fake__doc(f, "c2"));
+		free(want);
+	}
+	ck_assert_int_lt(cub_fake__create(f, "c2", "{not json"), 0);
+	ck_assert_ptr_nonnull(strstr(cub_fake__error(f), "line 1"));
+	/* Sets: refused by the engine naming the field, the document and the
+	 * plugin untouched. */
+	calls = apply_calls;
+	ck_assert_int_lt(cub_fake__cmd(f, "c1 set limit=11", NULL), 0);
+	ck_assert_ptr_nonnull(strstr(cub_fake__error(f), "limit"));
+	ck_assert_int_lt(cub_fake__cmd(f, "c1 set nosuch=1", NULL), 0);
+	ck_assert_int_lt(cub_fake__cmd(f, "c1 frobnicate", NULL), 0);
+	ck_assert_int_eq(cub_fake__error_code(f), CUB_E_VERB);
+	ck_assert_int_eq(apply_calls, calls);
+	/* Refused by the plugin: the broker keeps the document it had. */
+	ck_assert_int_lt(cub_fake__cmd(f, "c1 set limit=9", NULL), 0);
+	ck_assert_str_eq(cub_fake__error(f), "limit 9 is refused by the plugin");
+	ck_assert_int_eq(apply_calls, calls + 1);
+	want = cub_fake__cmd_str(f, "c1 show limit");
+	ck_assert_str_eq(want, "5");
+	free(want);
+	ck_assert_int_eq(cub_fake__cmd(f, "c1 set limit=7", NULL), 0);
+	want = cub_fake__cmd_str(f, "c1 show limit");
+	ck_assert_str_eq(want, "7");
+	free(want);
+	/* A refused creation creates nothing; a duplicate name is refused. */
+	ck_assert_int_lt(cub_fake__create(f, "c3", "{\"limit\": 9}"), 0);
+	ck_assert_ptr_null(cub_fake__doc(f, "c3"));
+	ck_assert_int_eq(cub_fake__create(f, "c1", NULL), -EEXIST);
+	/* Ports get their indices as the broker gives them. */
+	ck_assert_int_eq(cub_fake__cmd(f, "c1 ports add p2", NULL), 0);
+	want = cub_fake__cmd_str(f, "c1 ports p2 show index");
+	ck_assert_str_eq(want, "1");
+	free(want);
+	calls = destroy_calls;
+	ck_assert_int_eq(cub_fake__cmd(f, "c1 del", NULL), 0);
+	ck_assert_int_eq(destroy_calls, calls + 1);
+	ck_assert_ptr_null(cub_fake__doc(f, "c1"));
+	cub_fake__free(f);
+}
+END_TEST
+
+/* ---- Records ---- */
+
+static int
+rev(const void *in, size_t len, void **out, size_t *outlen, void *ctx)
+{
+	uint8_t *o = malloc(len);
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		o[i] = ((const uint8_t *)in)[len - 1 - i];
+	*out = o;
+	*outlen = len;
+	return 0;
+}
+
+START_TEST(test_records)
+{
+	struct cub_fake *f = setup(2);
+	const struct cub_fake_log *logs;
+	const struct cub_fake_pkt *pkts;
+	const struct cub_fake_run *runs;
+	struct cub_val *res = NULL;
+	size_t n;
+
+	/* A helper not registered fails as the broker's unknown name. */
+	ck_assert_int_lt(cub_fake__cmd(f, "c1 emit", NULL), 0);
+	ck_assert_ptr_nonnull(strstr(cub_fake__error(f), "no helper 'rev'"));
+	cub_fake__clear_records(f);
+	ck_assert_int_eq(cub_fake__helper(f, "rev", rev, NULL), 0);
+	ck_assert_int_eq(cub_fake__cmd(f, "c1 emit", &res), 0);
+	ck_assert_ptr_nonnull(res);
+	ck_assert_int_eq(res->kind, CUB_V_BIN);
+	ck_assert_int_eq(memcmp(res->bin.ptr, "cba", 3), 0);
+	cub_val__free(res);
+	logs = cub_fake__logs(f, &n);
+	ck_assert_uint_eq(n, 1); /* DEBUG is below the default INFO */
+	ck_assert_str_eq(logs[0].msg, "emit emit");
+	ck_assert_int_eq(logs[0].level, CUB_LOG_WARN);
+	ck_assert_str_eq(logs[0].cube, "c1");
+	pkts = cub_fake__pkts(f, &n);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_uint_eq(pkts[0].len, 60);
+	ck_assert_uint_eq(pkts[0].flags, CUB_PKTOUT_EGRESS);
+	runs = cub_fake__runs(f, &n);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_str_eq(runs[0].helper, "rev");
+	ck_assert_uint_eq(runs[0].len, 3);
+	/* loglevel is the framework's field: DEBUG lines then go through. */
+	ck_assert_int_eq(cub_fake__cmd(f, "c1 set loglevel=DEBUG", NULL), 0);
+	ck_assert_int_eq(cub_fake__cmd(f, "c1 emit", NULL), 0);
+	cub_fake__logs(f, &n);
+	ck_assert_uint_eq(n, 3);
+	cub_fake__free(f);
+}
+END_TEST
+
+/* ---- The BPF half, for real (root) ---- */
+
+START_TEST(test_prog_run)
+{
+	struct cub_fake *f = setup(2);
+	uint8_t pkt[64] = {0};
+	uint32_t k = 0, ret = 99;
+	uint64_t *cnt;
+
+	if (geteuid()) {
+		ck_assert_int_eq(cub_fake__test_run(f, "c1", "cub_ingress_tc",
+				     pkt, sizeof(pkt), &ret),
+		    -EPERM);
+		cub_fake__free(f);
+		return;
+	}
+	cnt = cub_fake__elem(f, "c1", "ft_array", &k, 0);
+	*cnt = 41;
+	ck_assert_int_eq(cub_fake__test_run(f, "c1", "cub_ingress_tc", pkt,
+			     sizeof(pkt), &ret),
+	    0);
+	ck_assert_uint_eq(ret, 2); /* TC_ACT_SHOT */
+	cnt = cub_fake__elem(f, "c1", "ft_array", &k, 0);
+	ck_assert_uint_eq(*cnt, 42); /* counted in the kernel, copied back */
+	ck_assert_int_eq(cub_fake__test_run(f, "c1", "nosuch", pkt,
+			     sizeof(pkt), &ret),
+	    -ENOENT);
+	cub_fake__free(f);
+}
+END_TEST
+
+static Suite *
+fake_suite(void)
+{
+	Suite *s = suite_create("fake");
+	TCase *tc = tcase_create("core");
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_hash_errnos);
+	tcase_add_test(tc, test_bad_sizes);
+	tcase_add_test(tc, test_array_errnos);
+	tcase_add_test(tc, test_percpu);
+	tcase_add_test(tc, test_lpm);
+	tcase_add_test(tc, test_batches);
+	tcase_add_test(tc, test_framework_maps);
+	tcase_add_test(tc, test_schema_errors);
+	tcase_add_test(tc, test_records);
+	tcase_add_test(tc, test_prog_run);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	return cubi_check_run(fake_suite());
+}
