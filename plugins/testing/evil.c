@@ -242,6 +242,13 @@ evil_maps(struct cub_cube *cube, struct cub_val **result)
 	cub_val__set(*result, "dump_entries", cub_val__uint(r ? 0 : n));
 	r = cub_map__delete(cube, &sf->actions, &keys[0]);
 	cub_val__set(*result, "array_delete", cub_val__str(outcome(r)));
+	/* The kernel's errno comes back, not the transport's EREMOTEIO. */
+	cub_val__set(*result, "array_delete_errno", cub_val__uint((uint64_t)-r));
+	r = cub_map__update(cube, &sf->actions, &keys[0], &acts[0], BPF_NOEXIST);
+	cub_val__set(*result, "noexist_errno", cub_val__uint((uint64_t)-r));
+	i = 100000; /* past the array's end */
+	r = cub_map__lookup(cube, &sf->actions, &i, &back);
+	cub_val__set(*result, "missing_errno", cub_val__uint((uint64_t)-r));
 	r = cub_map__update_batch(cube, &sf->actions, keys, zero, 3, 0);
 	cub_val__set(*result, "restore", cub_val__str(outcome(r)));
 	r = cub_cube__map(cube, "cub_ports", &fw);

@@ -213,7 +213,8 @@ cub_log "worker exited when its broker closed the connections, no redial"
 m=$(cub e1 debug maps -o json)
 for want in '"batch_update": "done"' '"lookup_matches": true' '"dump_entries": 128' \
 	'"array_delete": "refused"' '"restore": "done"' '"framework_write": "refused"' \
-	'"bad_handle": "refused"' '"bad_key": "refused"'; do
+	'"bad_handle": "refused"' '"bad_key": "refused"' '"array_delete_errno": 22' \
+	'"noexist_errno": 17' '"missing_errno": 2'; do
 	grep -qF "$want" <<<"$m" || fail "map API: $want missing in: $m"
 done
 ip netns exec ca ping -c 1 -W 10 198.18.0.2 >/dev/null || fail "e1 broken by the map test"
