@@ -99,8 +99,8 @@ static bool
 type_hash(uint32_t t)
 {
 	return t == BPF_MAP_TYPE_HASH || t == BPF_MAP_TYPE_PERCPU_HASH ||
-	       t == BPF_MAP_TYPE_LRU_HASH || t == BPF_MAP_TYPE_LRU_PERCPU_HASH ||
-	       t == BPF_MAP_TYPE_LPM_TRIE;
+	       t == BPF_MAP_TYPE_LRU_HASH ||
+	       t == BPF_MAP_TYPE_LRU_PERCPU_HASH || t == BPF_MAP_TYPE_LPM_TRIE;
 }
 
 static bool
@@ -253,8 +253,8 @@ key_check(const struct fmap *m, const void *key)
 /* bpf_map_update_elem() as the kernel answers it; value is vsz bytes, or
  * (cpu >= 0, per-CPU) one CPU's value_size bytes. */
 static int
-fmap_update_(struct fmap *m, const void *key, const void *value,
-    uint64_t flags, int cpu, uint64_t now)
+fmap_update_(struct fmap *m, const void *key, const void *value, uint64_t flags,
+    int cpu, uint64_t now)
 {
 	uint64_t how = flags & ~(uint64_t)BPF_F_LOCK;
 	int64_t s;
@@ -330,8 +330,8 @@ fmap_next(const struct fmap *m, int64_t i)
 
 /* ---- Records and errors ---- */
 
-static struct cub_val *
-ferr(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static struct cub_val *ferr(int code, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 static struct cub_val *
 ferr(int code, const char *fmt, ...)
@@ -347,10 +347,10 @@ ferr(int code, const char *fmt, ...)
 
 /* The broker's error for a kernel's refusal (wcall.c's kernel_err()). */
 static int
-kernel_err(int r, const struct fmap *m, const char *method,
-    struct cub_val **errv)
+kernel_err(
+    int r, const struct fmap *m, const char *method, struct cub_val **errv)
 {
-	*errv = ferr(r == -ENOENT		    ? CUB_E_NOTFOUND
+	*errv = ferr(r == -ENOENT                  ? CUB_E_NOTFOUND
 		     : r == -E2BIG || r == -ENOSPC ? CUB_E_LIMIT
 						   : CUB_E_KERNEL,
 	    "map '%s': %s failed: %s", m->name, method, strerror(-r));
@@ -577,8 +577,8 @@ do_map(struct cub_fake *f, const char *method, const struct cub_val *p,
 		return -EREMOTEIO;
 	if (cub_val__get(p, "flags") &&
 	    cub_val__as_u64(cub_val__get(p, "flags"), &flags)) {
-		*errv = ferr(CUB_E_TYPE, "%s: 'flags' must be an integer",
-		    method);
+		*errv =
+		    ferr(CUB_E_TYPE, "%s: 'flags' must be an integer", method);
 		return -EREMOTEIO;
 	}
 	if (!bin_of(key, m->key_size)) {
@@ -667,9 +667,9 @@ do_batch(struct cub_fake *f, const struct cub_val *p, struct cub_val **res,
 					     (size_t)done * m->key_size,
 					 vals->bin.ptr + (size_t)done * m->vsz,
 					 elem_flags, -1, ++f->clock)
-				   : fmap_delete(m, keys->bin.ptr +
-							(size_t)done *
-							    m->key_size);
+				   : fmap_delete(
+					 m, keys->bin.ptr +
+						(size_t)done * m->key_size);
 		if (r) {
 			kernel_err(r, m, "map.batch", errv);
 			cub_val__set(*errv, "count", cub_val__uint(done));
@@ -732,8 +732,8 @@ do_batch(struct cub_fake *f, const struct cub_val *p, struct cub_val **res,
 		cub_val__set(*res, "out_batch", cub_val__bin(&cur32, 4));
 	else if (done)
 		cub_val__set(*res, "out_batch",
-		    cub_val__bin(kb + (size_t)(done - 1) * m->key_size,
-			m->key_size));
+		    cub_val__bin(
+			kb + (size_t)(done - 1) * m->key_size, m->key_size));
 	else if (in)
 		cub_val__set(*res, "out_batch", cub_val__dup(in));
 	else
@@ -770,8 +770,8 @@ do_dump(struct cub_fake *f, const struct cub_val *p, struct cub_val **res,
 	for (; s >= 0; s = fmap_next(m, s)) {
 		if (used + m->key_size + m->vsz + 16 > CUB_MSG_MAX / 2)
 			break;
-		cub_val__push(keys,
-		    cub_val__bin(slot_key(m, (uint32_t)s), m->key_size));
+		cub_val__push(
+		    keys, cub_val__bin(slot_key(m, (uint32_t)s), m->key_size));
 		cub_val__push(
 		    vals, cub_val__bin(slot_val(m, (uint32_t)s), m->vsz));
 		used += m->key_size + m->vsz + 16;
@@ -897,8 +897,8 @@ do_helper(struct cub_fake *f, const struct cub_val *p, struct cub_val **res,
 			break;
 	if (!h || !in || in->kind != CUB_V_BIN) {
 		*errv = ferr(CUB_E_NOTFOUND,
-		    "helper.run: no helper '%s' for service '%s'",
-		    name ?: "", f->pl->name);
+		    "helper.run: no helper '%s' for service '%s'", name ?: "",
+		    f->pl->name);
 		return -EREMOTEIO;
 	}
 	if (!(run = grow(f->runs, f->nruns, sizeof(*run))))
@@ -997,9 +997,8 @@ static int
 worker_call(struct cub_fake *f, const char *method, struct cub_val *p,
     struct cub_val **result)
 {
-	struct cub_rpc rpc = {.type = CUB_RPC_REQUEST,
-	    .method = (char *)method,
-	    .params = p};
+	struct cub_rpc rpc = {
+	    .type = CUB_RPC_REQUEST, .method = (char *)method, .params = p};
 	struct cub_val *res = NULL, *errv = NULL;
 
 	cubi_worker__dispatch(&rpc, &res, &errv);
@@ -1067,33 +1066,35 @@ cub_fake__create(struct cub_fake *f, const char *name, const char *text)
 
 	set_err(f, NULL);
 	if (!name || !name[0] || strlen(name) > CUB_NAME_MAX)
-		return refusal(f, ferr(CUB_E_INVAL,
-				      "a cube's name is 1 to %d bytes",
-				      CUB_NAME_MAX));
+		return refusal(
+		    f, ferr(CUB_E_INVAL, "a cube's name is 1 to %d bytes",
+			   CUB_NAME_MAX));
 	if (cube_find(f, name))
-		return refusal(f, ferr(CUB_E_EXISTS,
-				      "cube '%s' already exists", name));
+		return refusal(
+		    f, ferr(CUB_E_EXISTS, "cube '%s' already exists", name));
 	if (text && text[0]) {
-		body = text[strspn(text, " \t\n")] == '{'
-			   ? cub_json_parse(text, strlen(text), err, sizeof(err))
-			   : cub_yaml_parse(text, strlen(text), err, sizeof(err));
+		body =
+		    text[strspn(text, " \t\n")] == '{'
+			? cub_json_parse(text, strlen(text), err, sizeof(err))
+			: cub_yaml_parse(text, strlen(text), err, sizeof(err));
 		if (!body || body->kind != CUB_V_MAP) {
 			cub_val__free(body);
-			return refusal(f, ferr(CUB_E_INVAL,
-					      "cube '%s': its document: %s",
-					      name,
-					      body ? "not a map" : err));
+			return refusal(
+			    f, ferr(CUB_E_INVAL, "cube '%s': its document: %s",
+				   name, body ? "not a map" : err));
 		}
 	}
 	r = cubi_tree__new_doc(
 	    f->schema, name, f->pl->name, NULL, body, &doc, &errv);
 	cub_val__free(body);
 	if (r)
-		return refusal(f, errv ?: ferr(CUB_E_INTERNAL, "out of memory"));
+		return refusal(
+		    f, errv ?: ferr(CUB_E_INTERNAL, "out of memory"));
 	if (cubi_doc__port_indices(doc, CUB_MAX_PORTS)) {
 		cub_val__free(doc);
-		return refusal(f, ferr(CUB_E_LIMIT, "cube '%s': at most %d ports",
-				      name, CUB_MAX_PORTS));
+		return refusal(
+		    f, ferr(CUB_E_LIMIT, "cube '%s': at most %d ports", name,
+			   CUB_MAX_PORTS));
 	}
 	if (!(c = calloc(1, sizeof(*c)))) {
 		cub_val__free(doc);
@@ -1204,15 +1205,16 @@ counters_overlay(struct cub_fake *f, struct fcube *c)
 		    counter_read(f, c, fl->counter, fl->counter->key, &sum))
 			cub_val__set(ov, fl->name, cub_val__uint(sum));
 	}
-	for (i = 0; pf && ports && ports->kind == CUB_V_ARRAY &&
-		    i < ports->arr.len;
+	for (i = 0;
+	     pf && ports && ports->kind == CUB_V_ARRAY && i < ports->arr.len;
 	     i++) {
 		e = cub_val__map();
 		cub_val__set(e, "name",
 		    cub_val__str(
 			cub_val__get_str(ports->arr.items[i], "name") ?: ""));
 		idx = 0;
-		cub_val__as_u64(cub_val__get(ports->arr.items[i], "index"), &idx);
+		cub_val__as_u64(
+		    cub_val__get(ports->arr.items[i], "index"), &idx);
 		for (j = 0; pf[j].name; j++)
 			if (pf[j].counter && pf[j].counter->key_field &&
 			    !strcmp(pf[j].counter->key_field, "index") &&
@@ -1239,8 +1241,7 @@ cmd_show(struct cub_fake *f, struct fcube *c, const struct cub_val *rest,
 	}
 	ovs[0] = counters_overlay(f, c);
 	p = cube_params(c);
-	cub_val__set(p, "config",
-	    in_place ? cub_val__dup(c->doc) : res->scope);
+	cub_val__set(p, "config", in_place ? cub_val__dup(c->doc) : res->scope);
 	if (!in_place)
 		res->scope = NULL;
 	if ((r = worker_call(f, CUB_M_CUBE_SHOW, p, &ovs[1]))) {
@@ -1281,9 +1282,9 @@ cmd_change(struct cub_fake *f, struct fcube *c, struct cubi_result *res)
 		return 0;
 	if (cubi_doc__port_indices(c->doc, CUB_MAX_PORTS)) {
 		cubi_tree__undo(res);
-		return refusal(f, ferr(CUB_E_LIMIT,
-				      "cube '%s': at most %d ports", c->name,
-				      CUB_MAX_PORTS));
+		return refusal(
+		    f, ferr(CUB_E_LIMIT, "cube '%s': at most %d ports", c->name,
+			   CUB_MAX_PORTS));
 	}
 	p = cube_params(c);
 	if (f->changes) {
@@ -1335,7 +1336,8 @@ cub_fake__cmd(struct cub_fake *f, const char *line, struct cub_val **result)
 	rest = cub_val__array();
 	for (i = 1; i < words->arr.len; i++)
 		cub_val__push(rest, cub_val__dup(words->arr.items[i]));
-	r = cubi_tree__read(f->schema, c->doc, rest, args, NULL, 0, &res, &errv);
+	r = cubi_tree__read(
+	    f->schema, c->doc, rest, args, NULL, 0, &res, &errv);
 	if (r == CUBI_NEEDS_COPY) {
 		cubi_result__clear(&res);
 		in_place = true;
@@ -1478,8 +1480,8 @@ cub_fake__count(struct cub_fake *f, const char *cube, const char *map)
 }
 
 int
-cub_fake__map(struct cub_fake *f, const char *cube, const char *map,
-    cub_map *out)
+cub_fake__map(
+    struct cub_fake *f, const char *cube, const char *map, cub_map *out)
 {
 	struct fcube *c = cube_find(f, cube);
 	uint32_t i;
@@ -1491,8 +1493,8 @@ cub_fake__map(struct cub_fake *f, const char *cube, const char *map,
 			    .key_size = c->maps[i].key_size,
 			    .value_size = c->maps[i].value_size,
 			    .max_entries = c->maps[i].max_entries,
-			    .ncpus = type_percpu(c->maps[i].type) ? f->ncpus
-								  : 1};
+			    .ncpus =
+				type_percpu(c->maps[i].type) ? f->ncpus : 1};
 			return 0;
 		}
 	return -ENOENT;
@@ -1503,8 +1505,8 @@ cub_fake__packet_in(struct cub_fake *f, const char *cube, uint32_t port,
     const void *data, size_t len)
 {
 	struct cub_val *p, *pkt, *pkts;
-	struct cub_rpc rpc = {.type = CUB_RPC_NOTIFY,
-	    .method = (char *)CUB_M_PACKET_IN};
+	struct cub_rpc rpc = {
+	    .type = CUB_RPC_NOTIFY, .method = (char *)CUB_M_PACKET_IN};
 
 	if (!cube_find(f, cube))
 		return -ENOENT;
@@ -1572,8 +1574,8 @@ cub_fake__clear_records(struct cub_fake *f)
 }
 
 int
-cub_fake__helper(struct cub_fake *f, const char *name, cub_fake_helper_fn fn,
-    void *ctx)
+cub_fake__helper(
+    struct cub_fake *f, const char *name, cub_fake_helper_fn fn, void *ctx)
 {
 	struct fhelper *h;
 
@@ -1598,8 +1600,8 @@ static int
 sync_map(struct cub_fake *f, struct fmap *m, int fd, bool to_kernel)
 {
 	int kcpus = type_percpu(m->type) ? libbpf_num_possible_cpus() : 1;
-	size_t kvsz = type_percpu(m->type) ? stride(m) * (size_t)kcpus
-					   : m->value_size;
+	size_t kvsz =
+	    type_percpu(m->type) ? stride(m) * (size_t)kcpus : m->value_size;
 	uint32_t i, cpus = type_percpu(m->type) ? f->ncpus : 1, cpu;
 	uint8_t *buf, *key, *next;
 	int64_t s;
@@ -1614,7 +1616,8 @@ sync_map(struct cub_fake *f, struct fmap *m, int fd, bool to_kernel)
 			if (!m->used[i])
 				continue;
 			memset(buf, 0, kvsz);
-			for (cpu = 0; cpu < cpus && cpu < (uint32_t)kcpus; cpu++)
+			for (cpu = 0; cpu < cpus && cpu < (uint32_t)kcpus;
+			     cpu++)
 				memcpy(buf + stride(m) * cpu,
 				    slot_val(m, i) + stride(m) * cpu,
 				    type_percpu(m->type) ? m->value_size
@@ -1625,21 +1628,22 @@ sync_map(struct cub_fake *f, struct fmap *m, int fd, bool to_kernel)
 	} else {
 		bool have = false;
 
-		while (!r && !bpf_map_get_next_key(fd, have ? key : NULL, next)) {
+		while (
+		    !r && !bpf_map_get_next_key(fd, have ? key : NULL, next)) {
 			memcpy(key, next, m->key_size);
 			have = true;
 			if (bpf_map_lookup_elem(fd, key, buf))
 				continue;
 			s = fmap_find(m, key);
-			if (s < 0 &&
-			    (r = fmap_update_(m, key, slot_val(m, 0), 0, -1,
-				 ++f->clock)))
+			if (s < 0 && (r = fmap_update_(m, key, slot_val(m, 0),
+					  0, -1, ++f->clock)))
 				break;
 			s = fmap_find(m, key);
-			for (cpu = 0; s >= 0 && cpu < cpus &&
-				      cpu < (uint32_t)kcpus;
+			for (cpu = 0;
+			     s >= 0 && cpu < cpus && cpu < (uint32_t)kcpus;
 			     cpu++)
-				memcpy(slot_val(m, (uint32_t)s) + stride(m) * cpu,
+				memcpy(
+				    slot_val(m, (uint32_t)s) + stride(m) * cpu,
 				    buf + stride(m) * cpu,
 				    type_percpu(m->type) ? m->value_size
 							 : m->vsz);
@@ -1683,14 +1687,16 @@ cub_fake__test_run(struct cub_fake *f, const char *cube, const char *prog,
 		for (i = 0; i < c->nmaps && !r; i++)
 			if (modelled(&c->maps[i]) &&
 			    !strcmp(c->maps[i].name, bpf_map__name(bm)))
-				r = sync_map(f, &c->maps[i], bpf_map__fd(bm), true);
+				r = sync_map(
+				    f, &c->maps[i], bpf_map__fd(bm), true);
 	}
 	if (!r) {
 		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt,
 		    .data_size_in = (uint32_t)len, .repeat = 1);
 
 		bp = bpf_object__find_program_by_name(obj, prog);
-		r = bpf_prog_test_run_opts(bpf_program__fd(bp), &o) ? -errno : 0;
+		r = bpf_prog_test_run_opts(bpf_program__fd(bp), &o) ? -errno
+								    : 0;
 		if (!r)
 			*retval = o.retval;
 	}

@@ -26,12 +26,20 @@ static const char *const modes[] = {"FAST", "SLOW", NULL};
 
 static const struct cub_field port_fields[] = {{0}};
 
-static const struct cub_field schema[] = {
-    {.name = "mode", .type = CUB_T_ENUM, .enums = modes, .dflt = "FAST",
-	.help = "a mode"},
-    {.name = "limit", .type = CUB_T_U8, .min = 1, .max = 10, .dflt = "5",
+static const struct cub_field schema[] = {{.name = "mode",
+					      .type = CUB_T_ENUM,
+					      .enums = modes,
+					      .dflt = "FAST",
+					      .help = "a mode"},
+    {.name = "limit",
+	.type = CUB_T_U8,
+	.min = 1,
+	.max = 10,
+	.dflt = "5",
 	.help = "1 to 10"},
-    {.name = "ports", .type = CUB_T_LIST, .children = port_fields,
+    {.name = "ports",
+	.type = CUB_T_LIST,
+	.children = port_fields,
 	.help = "ports"},
     {0}};
 
@@ -102,8 +110,9 @@ setup(uint32_t ncpus)
 	struct cub_fake *f = cub_fake__new(&ft_plugin, ncpus);
 
 	ck_assert_ptr_nonnull(f);
-	ck_assert_int_eq(cub_fake__create(f, "c1", "{\"ports\": [{\"name\": "
-						   "\"p1\"}]}"),
+	ck_assert_int_eq(cub_fake__create(f, "c1",
+			     "{\"ports\": [{\"name\": "
+			     "\"p1\"}]}"),
 	    0);
 	ck_assert_ptr_nonnull(the_cube);
 	return f;
@@ -143,13 +152,13 @@ START_TEST(test_hash_errnos)
 	ck_assert_int_eq(
 	    cub_map__update(the_cube, &m, &k, &v, BPF_EXIST), -ENOENT);
 	v = 9;
-	ck_assert_int_eq(
-	    cub_map__update(the_cube, &m, &k, &v, BPF_NOEXIST), 0);
+	ck_assert_int_eq(cub_map__update(the_cube, &m, &k, &v, BPF_NOEXIST), 0);
 	ck_assert_int_eq(cub_map__lookup(the_cube, &m, &k, &got), 0);
 	ck_assert_uint_eq(got, 9);
 	ck_assert_int_eq(cub_fake__count(f, "c1", "ft_hash"), 4);
 	/* What the data plane sees is what the control plane wrote. */
-	ck_assert_uint_eq(*(uint64_t *)cub_fake__elem(f, "c1", "ft_hash", &k, 0), 9);
+	ck_assert_uint_eq(
+	    *(uint64_t *)cub_fake__elem(f, "c1", "ft_hash", &k, 0), 9);
 	cub_fake__free(f);
 }
 END_TEST
@@ -161,10 +170,12 @@ START_TEST(test_bad_sizes)
 	uint64_t k = 1, v = 1;
 
 	bad.key_size = 8; /* the broker checks sizes against the object */
-	ck_assert_int_eq(cub_map__update(the_cube, &bad, &k, &v, 0), -EREMOTEIO);
+	ck_assert_int_eq(
+	    cub_map__update(the_cube, &bad, &k, &v, 0), -EREMOTEIO);
 	bad = m;
 	bad.value_size = 4;
-	ck_assert_int_eq(cub_map__update(the_cube, &bad, &k, &v, 0), -EREMOTEIO);
+	ck_assert_int_eq(
+	    cub_map__update(the_cube, &bad, &k, &v, 0), -EREMOTEIO);
 	bad = m;
 	bad.id = 99;
 	ck_assert_int_eq(cub_map__lookup(the_cube, &bad, &k, &v), -EREMOTEIO);
@@ -216,7 +227,8 @@ START_TEST(test_percpu)
 	ck_assert_int_eq(cub_map__lookup(the_cube, &m, &k, vals), 0);
 	ck_assert_uint_eq(*(uint32_t *)cub_map__cpu_value(&m, vals, 2), 112);
 	ck_assert_int_eq(cub_map__zero_batch(the_cube, &m, &k, 1), 0);
-	ck_assert_uint_eq(*(uint32_t *)cub_fake__elem(f, "c1", "ft_pcpu", &k, 1), 0);
+	ck_assert_uint_eq(
+	    *(uint32_t *)cub_fake__elem(f, "c1", "ft_pcpu", &k, 1), 0);
 	cub_fake__free(f);
 }
 END_TEST
@@ -268,8 +280,8 @@ START_TEST(test_batches)
 	ck_assert_int_eq(cub_map__dump(the_cube, &m, count_entry, &sum), 0);
 	ck_assert_int_eq(sum, 4);
 	n = 3;
-	ck_assert_int_eq(cub_map__lookup_batch(the_cube, &m, NULL, &cursor,
-			     outk, outv, &n, NULL),
+	ck_assert_int_eq(cub_map__lookup_batch(
+			     the_cube, &m, NULL, &cursor, outk, outv, &n, NULL),
 	    0);
 	ck_assert_uint_eq(n, 3);
 	n = 3;
@@ -319,7 +331,8 @@ engine_says(struct cub_fake *f, const char *json)
 	ck_assert_ptr_nonnull(s);
 	body = cub_json_parse(json, strlen(json), err, sizeof(err));
 	ck_assert_int_ne(
-	    cubi_tree__new_doc(s, "c2", "faketest", NULL, body, &doc, &errv), 0);
+	    cubi_tree__new_doc(s, "c2", "faketest", NULL, body, &doc, &errv),
+	    0);
 	cub_err_parse(errv, &msg);
 	out = strdup(msg);
 	cub_val__free(errv);
@@ -361,7 +374,8 @@ START_TEST(test_schema_errors)
 	ck_assert_int_eq(apply_calls, calls);
 	/* Refused by the plugin: the broker keeps the document it had. */
 	ck_assert_int_lt(cub_fake__cmd(f, "c1 set limit=9", NULL), 0);
-	ck_assert_str_eq(cub_fake__error(f), "limit 9 is refused by the plugin");
+	ck_assert_str_eq(
+	    cub_fake__error(f), "limit 9 is refused by the plugin");
 	ck_assert_int_eq(apply_calls, calls + 1);
 	want = cub_fake__cmd_str(f, "c1 show limit");
 	ck_assert_str_eq(want, "5");
@@ -461,14 +475,14 @@ START_TEST(test_prog_run)
 	}
 	cnt = cub_fake__elem(f, "c1", "ft_array", &k, 0);
 	*cnt = 41;
-	ck_assert_int_eq(cub_fake__test_run(f, "c1", "cub_ingress_tc", pkt,
-			     sizeof(pkt), &ret),
+	ck_assert_int_eq(cub_fake__test_run(
+			     f, "c1", "cub_ingress_tc", pkt, sizeof(pkt), &ret),
 	    0);
 	ck_assert_uint_eq(ret, 2); /* TC_ACT_SHOT */
 	cnt = cub_fake__elem(f, "c1", "ft_array", &k, 0);
 	ck_assert_uint_eq(*cnt, 42); /* counted in the kernel, copied back */
-	ck_assert_int_eq(cub_fake__test_run(f, "c1", "nosuch", pkt,
-			     sizeof(pkt), &ret),
+	ck_assert_int_eq(
+	    cub_fake__test_run(f, "c1", "nosuch", pkt, sizeof(pkt), &ret),
 	    -ENOENT);
 	cub_fake__free(f);
 }

@@ -53,8 +53,8 @@ main(void)
 	uint32_t cpu, port;
 
 	CHECK((f = cub_fake__new(&cub_plugin_entry, 2)));
-	CHECK(!cub_fake__create(
-	    f, "h0", "ports:\n  - name: p1\n  - name: p2\n"));
+	CHECK(
+	    !cub_fake__create(f, "h0", "ports:\n  - name: p1\n  - name: p2\n"));
 	/* What the program reads: DROP, two ports, their indices. */
 	CHECK((cfg = cub_fake__elem(f, "h0", "hello_cfg", &zero, 0)));
 	CHECK(cfg->action == HELLO_DROP && cfg->nports == 2);
@@ -98,6 +98,17 @@ main(void)
 	CHECK(cfg->nports == 1);
 	CHECK(!cub_fake__cmd(f, "h0 ports add p9", NULL));
 	shows("h0 ports p9 show rx_packets", "0");
+	/* SLOWPATH: the packet reaches packet_in, which logs it. */
+	{
+		static const uint8_t pkt[60];
+		const struct cub_fake_log *logs;
+		size_t n;
+
+		CHECK(!cub_fake__packet_in(f, "h0", 0, pkt, sizeof(pkt)));
+		logs = cub_fake__logs(f, &n);
+		CHECK(n == 1 && !strcmp(logs[0].msg,
+				    "slow path: 60 bytes from port index 0"));
+	}
 	cub_fake__free(f);
 	printf("hello: all checks passed\n");
 	return 0;

@@ -57,8 +57,8 @@ main(void)
 	CHECK(!cub_fake__create(f, "t0", "{\"egress-action\": \"DROP\"}"));
 	CHECK(action(THELLO_INGRESS) == THELLO_PASS);
 	CHECK(action(THELLO_EGRESS) == THELLO_DROP);
-	CHECK(!cub_fake__cmd(f, "t0 set ingress-action=DROP egress-action=PASS",
-	    NULL));
+	CHECK(!cub_fake__cmd(
+	    f, "t0 set ingress-action=DROP egress-action=PASS", NULL));
 	CHECK(action(THELLO_INGRESS) == THELLO_DROP);
 	CHECK(action(THELLO_EGRESS) == THELLO_PASS);
 	/* Refused by the schema: nothing changes. */
@@ -67,7 +67,7 @@ main(void)
 	CHECK(action(THELLO_INGRESS) == THELLO_DROP);
 	/* A field the schema does not have: refused, nothing created. */
 	CHECK(cub_fake__create(f, "t1", "{\"nosuch\": 1}") < 0 &&
-	    !cub_fake__doc(f, "t1"));
+	      !cub_fake__doc(f, "t1"));
 
 	for (cpu = 0; cpu < 2; cpu++)
 		for (dir = 0; dir < THELLO_DIRS; dir++) {

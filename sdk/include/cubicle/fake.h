@@ -72,7 +72,8 @@ int cub_fake__create(struct cub_fake *f, const char *name, const char *doc);
  * not NULL) is the answer, the caller's to free; NULL when there is none.
  * 0, or -errno with the error.
  */
-int cub_fake__cmd(struct cub_fake *f, const char *line, struct cub_val **result);
+int cub_fake__cmd(
+    struct cub_fake *f, const char *line, struct cub_val **result);
 /* The answer of `cubicle <line>` as text: a scalar as the CLI prints it
  * (no quotes), anything else as JSON.  malloc'd; NULL on refusal. */
 char *cub_fake__cmd_str(struct cub_fake *f, const char *line);
@@ -94,8 +95,8 @@ int cub_fake__update(struct cub_fake *f, const char *cube, const char *map,
 /* Entries present in the map (an array: max_entries); -ENOENT. */
 int cub_fake__count(struct cub_fake *f, const char *cube, const char *map);
 /* The map as the plugin sees it (cub_cube__map()); 0 or -ENOENT. */
-int cub_fake__map(struct cub_fake *f, const char *cube, const char *map,
-    cub_map *out);
+int cub_fake__map(
+    struct cub_fake *f, const char *cube, const char *map, cub_map *out);
 
 /* A packet to the plugin's packet_in, as the data plane's slow path. */
 int cub_fake__packet_in(struct cub_fake *f, const char *cube, uint32_t port,
@@ -131,10 +132,10 @@ void cub_fake__clear_records(struct cub_fake *f);
  * run fails as a helper's non-zero exit does).  A run of a helper not
  * registered fails as the broker's unknown name.
  */
-typedef int (*cub_fake_helper_fn)(const void *in, size_t len, void **out,
-    size_t *outlen, void *ctx);
-int cub_fake__helper(struct cub_fake *f, const char *name,
-    cub_fake_helper_fn fn, void *ctx);
+typedef int (*cub_fake_helper_fn)(
+    const void *in, size_t len, void **out, size_t *outlen, void *ctx);
+int cub_fake__helper(
+    struct cub_fake *f, const char *name, cub_fake_helper_fn fn, void *ctx);
 
 /*
  * Run the cube's program prog ("cub_ingress_tc"...) for real on a packet
