@@ -16,11 +16,33 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "rewrite.h"
+
+/*
+ * FNV-1a: the suffix of a long name's object name.  Object names are
+ * at most 15 characters (the kernel's, and the broker's pins).
+ */
+void
+dm_map_objname(char path, const char *user, char *out)
+{
+	size_t n = strlen(user);
+	uint32_t h = 2166136261u;
+	size_t i;
+
+	if (n <= DM_NAME_MAX) {
+		snprintf(out, DM_OBJ_NAME_MAX + 1, "%c_%s", path, user);
+		return;
+	}
+	for (i = 0; i < n; i++)
+		h = (h ^ (unsigned char)user[i]) * 16777619u;
+	snprintf(out, DM_OBJ_NAME_MAX + 1, "%c_%.9s%04x", path, user,
+	    (unsigned)((h >> 16) ^ (h & 0xffff)));
+}
 
 const char dm_default_code[] =
     "static int handle_rx(struct CTXTYPE *ctx, struct pkt_metadata *md)\n"
@@ -37,7 +59,8 @@ struct tok {
 enum map_form { MF_BCC, MF_PLAIN };
 
 struct umap {
-	char name[DM_NAME_MAX + 1];
+	char name[DM_USER_NAME_MAX + 1];
+	char obj[DM_OBJ_NAME_MAX + 1]; /* dm_map_objname() */
 	enum map_form form;
 	const char *type;     /* BPF_MAP_TYPE_... (BCC form) */
 	bool keyless;	      /* QUEUE, STACK */
@@ -391,7 +414,7 @@ map_find(struct rw *w, size_t i)
 {
 	size_t m;
 
-	if (w->t[i].kind != TK_IDENT || w->t[i].len > DM_NAME_MAX)
+	if (w->t[i].kind != TK_IDENT || w->t[i].len > DM_USER_NAME_MAX)
 		return NULL;
 	for (m = 0; m < w->nmaps; m++)
 		if (strlen(w->maps[m].name) == w->t[i].len &&
@@ -408,10 +431,10 @@ map_add(struct rw *w, size_t nametok, enum map_form form, struct umap **out)
 
 	if (t->kind != TK_IDENT)
 		return rw_fail(w, t->line, "a map's name must be an identifier");
-	if (t->len > DM_NAME_MAX)
+	if (t->len > DM_USER_NAME_MAX)
 		return rw_fail(w, t->line,
-		    "map name '%.*s' is longer than %d characters", (int)t->len,
-		    w->src + t->off, DM_NAME_MAX);
+		    "map name '%.*s...' is longer than %d characters", 16,
+		    w->src + t->off, DM_USER_NAME_MAX);
 	if (map_find(w, nametok))
 		return rw_fail(w, t->line, "map '%.*s' is declared twice",
 		    (int)t->len, w->src + t->off);
@@ -420,6 +443,13 @@ map_add(struct rw *w, size_t nametok, enum map_form form, struct umap **out)
 	m = &w->maps[w->nmaps++];
 	memset(m, 0, sizeof(*m));
 	memcpy(m->name, w->src + t->off, t->len);
+	dm_map_objname(w->o->path, m->name, m->obj);
+	for (size_t j = 0; j + 1 < w->nmaps; j++)
+		if (!strcmp(w->maps[j].obj, m->obj))
+			return rw_fail(w, t->line,
+			    "maps '%s' and '%s' have the same object name '%s'; "
+			    "rename one",
+			    w->maps[j].name, m->name, m->obj);
 	m->form = form;
 	m->swap = -1;
 	m->line = t->line;
@@ -670,7 +700,7 @@ emit_map_def(struct rw *w, const struct umap *m)
 	puts_(w, m->size);
 	puts_(w, "); }");
 	if (m->swap < 0) {
-		putf(w, " %c_%s SEC(\".maps\")", p, m->name);
+		putf(w, " %s SEC(\".maps\")", m->obj);
 		return;
 	}
 	putf(w, " %c%d_c0 SEC(\".maps\"), %c%d_c1 SEC(\".maps\"); ", p,
@@ -692,7 +722,7 @@ emit_mref(struct rw *w, const struct umap *m)
 		putf(w, "DM_SWAP(%c%d, %d), __typeof__(%c%d_c0)", p, m->swap,
 		    m->swap, p, m->swap);
 	else
-		putf(w, "&%c_%s, __typeof__(%c_%s)", p, m->name, p, m->name);
+		putf(w, "&%s, __typeof__(%s)", m->obj, m->obj);
 }
 
 /*
@@ -976,7 +1006,7 @@ emit_range(struct rw *w, size_t lo, size_t hi)
 			    m->name);
 			return;
 		}
-		putf(w, "%c_%s", w->o->path, m->name);
+		puts_(w, m->obj);
 	}
 }
 

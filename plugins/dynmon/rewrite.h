@@ -11,7 +11,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define DM_NAME_MAX 13 /* a user map's name, in characters */
+#define DM_NAME_MAX 13 /* a user map's name kept whole in its object's */
+#define DM_USER_NAME_MAX 63 /* a user map's name */
+#define DM_OBJ_NAME_MAX 15  /* an object map's name */
 #define DM_SWAP_SETS 8 /* swap-on-read maps in one path */
 #define DM_SWAP_COPIES 2
 
@@ -31,6 +33,17 @@ struct dm_rw_opts {
  */
 int dm_rewrite(const char *code, size_t len, const struct dm_rw_opts *o,
     char **out, char *err, size_t errlen);
+
+/*
+ * The object's name of user map @user of path @path ('i' or 'e'), into
+ * @out (DM_OBJ_NAME_MAX + 1 bytes): "i_NAME" for names of up to
+ * DM_NAME_MAX characters (the contract, section 2); for longer ones
+ * (Polycube's own examples have NTP_PACKETS_COUNTER) "i_" + the first 9
+ * characters + 4 hex digits of a hash of the whole name, 15 characters:
+ * the kernel's and the broker's limit.  The decoder and the plugin find a
+ * metric-config's map-name with this function.
+ */
+void dm_map_objname(char path, const char *user, char *out);
 
 /* The default code of an empty path: pass everything. */
 extern const char dm_default_code[];

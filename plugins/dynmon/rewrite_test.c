@@ -305,6 +305,37 @@ START_TEST(swap_sets)
 }
 END_TEST
 
+/* Names of up to 13 characters are kept; longer ones fit 15 (rewrite.h). */
+START_TEST(long_names)
+{
+	static const char code[] =
+	    "BPF_ARRAY(ABCDEFGHIJKLM, u64, 1);\n"
+	    "BPF_ARRAY(NTP_PACKETS_COUNTER, u64, 1);\n"
+	    "BPF_ARRAY(NTP_PACKETS_COUNTER2, u64, 1);\n"
+	    "static int handle_rx(struct CTXTYPE *ctx, struct pkt_metadata *md)\n"
+	    "{\n\tNTP_PACKETS_COUNTER.increment(0);\n"
+	    "\tNTP_PACKETS_COUNTER2.increment(0);\n\treturn RX_OK;\n}\n";
+	char err[512], a[16], b[16], want[64], *u;
+
+	dm_map_objname('i', "NTP_PACKETS_COUNTER", a);
+	dm_map_objname('i', "NTP_PACKETS_COUNTER2", b);
+	ck_assert_int_eq(strlen(a), 15);
+	ck_assert_int_eq(strncmp(a, "i_NTP_PACK", 10), 0);
+	ck_assert_str_ne(a, b);
+	dm_map_objname('e', "ABCDEFGHIJKLM", want);
+	ck_assert_str_eq(want, "e_ABCDEFGHIJKLM");
+	u = rw(code, 'i', false, NULL, 0, err);
+	ck_assert_msg(u, "%s", err);
+	ck_assert_ptr_nonnull(strstr(u, "} i_ABCDEFGHIJKLM SEC"));
+	snprintf(want, sizeof(want), "} %s SEC", a);
+	ck_assert_ptr_nonnull(strstr(u, want));
+	snprintf(want, sizeof(want), "DM_INCR(&%s,", b);
+	ck_assert_ptr_nonnull(strstr(u, want));
+	must_compile(u);
+	free(u);
+}
+END_TEST
+
 struct bad {
 	const char *code;
 	const char *const *swap;
@@ -321,8 +352,8 @@ static const char *const no_such[] = {"zz"};
 static const struct bad bads[] = {
     {"\n\nBPF_TABLE(\"trie\", u32, u64, t, 8);\n" HRX "{return 0;}", NULL, 0,
 	"line 3: unknown map type \"trie\""},
-    {"\nBPF_ARRAY(ABCDEFGHIJKLMN, u64, 1);\n" HRX "{return 0;}", NULL, 0,
-	"line 2: map name 'ABCDEFGHIJKLMN' is longer than 13 characters"},
+    {"\nBPF_ARRAY(A123456789012345678901234567890123456789012345678901234567890123, u64, 1);\n" HRX "{return 0;}", NULL, 0,
+	"line 2: map name 'A123456789012345...' is longer than 63 characters"},
     {"BPF_ARRAY(a);BPF_ARRAY(b);BPF_ARRAY(c);BPF_ARRAY(d);BPF_ARRAY(e);"
      "BPF_ARRAY(f);BPF_ARRAY(g);BPF_ARRAY(h);BPF_ARRAY(i);\n" HRX
      "{return 0;}",
@@ -399,6 +430,7 @@ rewrite_suite(void)
 	tcase_add_test(tc, lines_kept);
 	tcase_add_test(tc, plain_libbpf);
 	tcase_add_test(tc, swap_sets);
+	tcase_add_test(tc, long_names);
 	tcase_add_loop_test(tc, refusals, 0, sizeof(bads) / sizeof(bads[0]));
 	tcase_add_test(tc, line_mapping);
 	suite_add_tcase(s, tc);

@@ -233,6 +233,7 @@ dm_log_reserve(__u32 level)
 		_Static_assert(sizeof(K) <= DM_KEY_MAX,                        \
 		    "dynmon: map key larger than 256 bytes");                  \
 		__builtin_memcpy((s)->key, &(K), sizeof(K));                   \
+		asm volatile("" : : "r"((s)->key) : "memory");                 \
 		(void *)(s)->key;                                              \
 	})
 #define DM_VALCP(s, V)                                                         \
@@ -240,6 +241,7 @@ dm_log_reserve(__u32 level)
 		_Static_assert(sizeof(V) <= DM_VAL_MAX,                        \
 		    "dynmon: map value larger than 512 bytes");                \
 		__builtin_memcpy((s)->val, &(V), sizeof(V));                   \
+		asm volatile("" : : "r"((s)->val) : "memory");                 \
 		(void *)(s)->val;                                              \
 	})
 

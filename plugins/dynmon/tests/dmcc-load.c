@@ -20,6 +20,7 @@
  *
  * --log turns every level on in dm_cfg.  Exit 0 if it loaded and ran.
  *
+ *	dmcc-load --objname i|e NAME    (rewrite.h's dm_map_objname())
  *	dmcc-load --input TC|XDP CONFIG.json
  *
  * writes cubicle-dynmon-cc's input (the contract, section 1) for a
@@ -46,6 +47,7 @@
 #include "cubicle/cube_shared.h"
 #include "cubicle/val.h"
 #include "dynmon_log.h"
+#include "rewrite.h"
 
 #define PASS_MARK 7 /* what the stand-in "next" program returns */
 
@@ -143,7 +145,11 @@ stand_in(enum bpf_prog_type type)
 	    {.code = BPF_JMP | BPF_EXIT},
 	};
 
-	return bpf_prog_load(type, "dmcc_next", "GPL", insns, 2, NULL);
+	/* a tail call's target matches its caller, attach type included */
+	LIBBPF_OPTS(bpf_prog_load_opts, o,
+	    .expected_attach_type = type == BPF_PROG_TYPE_XDP ? BPF_XDP : 0);
+
+	return bpf_prog_load(type, "dmcc_next", "GPL", insns, 2, &o);
 }
 
 static int
@@ -227,6 +233,13 @@ main(int argc, char **argv)
 
 	if (argc == 4 && !strcmp(argv[1], "--input"))
 		return make_input(argv[2], argv[3]);
+	if (argc == 4 && !strcmp(argv[1], "--objname")) {
+		char on[DM_OBJ_NAME_MAX + 1];
+
+		dm_map_objname(argv[2][0], argv[3], on);
+		printf("%s\n", on);
+		return 0;
+	}
 	for (i = 2; i < (unsigned)argc; i++) {
 		if (!strcmp(argv[i], "--xdp"))
 			xdp = 1;
@@ -291,10 +304,15 @@ main(int argc, char **argv)
 	}
 	/* The broker's "next" program, a stand-in that says "passed". */
 	nfd = stand_in(xdp ? BPF_PROG_TYPE_XDP : BPF_PROG_TYPE_SCHED_CLS);
+	if (nfd < 0) {
+		fprintf(stderr, "stand-in next program: load: %s\n%s",
+		    strerror(errno), errbuf);
+		return 1;
+	}
 	m = bpf_object__find_map_by_name(obj, "cub_egress");
-	if (nfd < 0 || !m ||
-	    bpf_map_update_elem(bpf_map__fd(m), &key, &nfd, BPF_ANY)) {
-		fprintf(stderr, "stand-in next program: %s\n", strerror(errno));
+	if (!m || bpf_map_update_elem(bpf_map__fd(m), &key, &nfd, BPF_ANY)) {
+		fprintf(stderr, "stand-in next program: cub_egress: %s\n",
+		    strerror(errno));
 		return 1;
 	}
 	if (logall) {
