@@ -46,22 +46,24 @@ static const char *const path_name[PATHS] = {"ingress", "egress"};
 
 static char workdir[PATH_MAX];
 
+/* Remove what main() made in @dir: dmcc_files, the units, the objects. */
 static void
 rm_tree(const char *dir)
 {
-	static const char *const sub[] = {"include/cubicle/cube.bpf.h",
-	    "include/cubicle/cube_shared.h", "include/cubicle/swap.bpf.h",
-	    "include/dynmon.bpf.h", "include/dynmon_log.h",
-	    "dynmon_main.bpf.c", "ingress.c", "egress.c", "ingress.o",
-	    "egress.o", "main.o", "out.o", "ingress.err", "egress.err",
-	    "main.err", "include/cubicle", "include", NULL};
-	char p[PATH_MAX];
+	static const char *const work[] = {"ingress.c", "egress.c",
+	    "ingress.o", "egress.o", "main.o", "out.o", "ingress.err",
+	    "egress.err", "main.err", "include/cubicle", "include", NULL};
+	char p[PATH_MAX + 64];
 	size_t i;
 
 	if (!dir[0])
 		return;
-	for (i = 0; sub[i]; i++) {
-		snprintf(p, sizeof(p), "%s/%s", dir, sub[i]);
+	for (i = 0; dmcc_files[i].path; i++) {
+		snprintf(p, sizeof(p), "%s/%s", dir, dmcc_files[i].path);
+		unlink(p);
+	}
+	for (i = 0; work[i]; i++) {
+		snprintf(p, sizeof(p), "%s/%s", dir, work[i]);
 		if (unlink(p) < 0)
 			rmdir(p);
 	}
@@ -71,7 +73,7 @@ rm_tree(const char *dir)
 static void __attribute__((noreturn, format(printf, 2, 3)))
 fail(const char *path, const char *fmt, ...)
 {
-	char msg[ERR_MAX + 1];
+	char msg[ERR_MAX]; /* with the newline: 1 KiB */
 	va_list ap;
 	int n;
 
@@ -124,13 +126,12 @@ read_all(int fd, size_t max, size_t *len)
 static int
 write_file(const char *rel, const void *data, size_t len)
 {
-	char p[PATH_MAX];
 	const char *d = data;
 	ssize_t r;
 	int fd;
 
-	snprintf(p, sizeof(p), "%s/%s", workdir, rel);
-	fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	/* relative: main() works in workdir */
+	fd = open(rel, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
 	while (len) {
