@@ -82,6 +82,7 @@ struct rw {
 	size_t nmaps;
 	char *err;
 	size_t errlen;
+	bool failed; /* a refusal was recorded */
 	/* output */
 	char *buf;
 	size_t blen, bcap;
@@ -94,6 +95,7 @@ rw_fail(struct rw *w, int line, const char *fmt, ...)
 	va_list ap;
 	int n = 0;
 
+	w->failed = true;
 	if (w->err && w->errlen) {
 		n = snprintf(w->err, w->errlen, "line %d: ", line);
 		if (n < 0 || (size_t)n >= w->errlen)
@@ -963,7 +965,7 @@ emit_range(struct rw *w, size_t lo, size_t hi)
 	size_t i, j;
 	struct umap *m;
 
-	for (i = lo; i < hi && !w->oom && !(w->err && w->err[0]); i++) {
+	for (i = lo; i < hi && !w->oom && !w->failed; i++) {
 		const struct tok *t = &w->t[i];
 		bool member;
 
@@ -1023,7 +1025,7 @@ emit_unit(struct rw *w)
 	    w->o->path, w->o->path, w->o->xdp ? "xdp_md" : "__sk_buff", pname);
 	if (w->nt)
 		put(w, w->src, w->t[0].off);
-	while (i < w->nt && !w->oom && !(w->err && w->err[0])) {
+	while (i < w->nt && !w->oom && !w->failed) {
 		const struct umap *d = NULL;
 
 		for (m = 0; m < w->nmaps; m++)
@@ -1091,7 +1093,7 @@ dm_rewrite(const char *code, size_t len, const struct dm_rw_opts *o,
 	emit_unit(&w);
 	if (w.oom)
 		r = -ENOMEM;
-	else if (err && err[0])
+	else if (w.failed)
 		r = -EINVAL;
 	if (!r) {
 		*out = w.buf;

@@ -396,6 +396,20 @@ START_TEST(refusals)
 }
 END_TEST
 
+/* A refusal found while emitting still refuses without an err buffer. */
+START_TEST(refusal_without_err)
+{
+	static const char code[] = "BPF_ARRAY(a);\n" HRX
+				   "{\n\tint k = 0;\n\ta.perf_submit(&k);\n}\n";
+	struct dm_rw_opts o = {.path = 'i'};
+	char *out = NULL;
+
+	ck_assert_int_eq(dm_rewrite(code, strlen(code), &o, &out, NULL, 0),
+	    -EINVAL);
+	ck_assert_ptr_null(out);
+}
+END_TEST
+
 /* A syntax error on user line 7 is reported by clang as line 7. */
 START_TEST(line_mapping)
 {
@@ -433,6 +447,7 @@ rewrite_suite(void)
 	tcase_add_test(tc, long_names);
 	tcase_add_loop_test(tc, refusals, 0, sizeof(bads) / sizeof(bads[0]));
 	tcase_add_test(tc, line_mapping);
+	tcase_add_test(tc, refusal_without_err);
 	suite_add_tcase(s, tc);
 	return s;
 }

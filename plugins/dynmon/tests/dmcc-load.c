@@ -170,6 +170,7 @@ make_input(const char *type, const char *file)
 	len = fread(text, 1, (1 << 20) - 1, f);
 	fclose(f);
 	cfg = cub_json_parse(text, len, err, sizeof(err));
+	free(text);
 	if (!cfg) {
 		fprintf(stderr, "%s: %s\n", file, err);
 		return 1;
@@ -206,9 +207,12 @@ make_input(const char *type, const char *file)
 		cub_val__set(out, "swap", swap);
 		cub_val__set(in, keys[k], out);
 	}
+	cub_val__free(cfg);
 	if (cub_mp_encode(in, &buf, &len))
 		return 1;
+	cub_val__free(in);
 	fwrite(buf, 1, len, stdout);
+	free(buf);
 	return 0;
 }
 
