@@ -70,6 +70,16 @@ expect "$out" "map $NPC 00000000 0300000000000000"
 # 10.0.0.1:40000 -> 10.0.0.2:123, as the packet holds them (network order)
 expect "$out" "log 0 i 45 %I:%P	-> %I:%P|16777226,16540,33554442,31488"
 
+# Known limit (docs/architecture.md, dynmon): Polycube's NTP code adds
+# the variable 4 * ihl to a packet pointer, which the hardened verifier
+# of this kernel refuses (Spectre v1 sanitation knows no packet
+# pointers), so the broker, which loads hardened, cannot take it as is.
+rc=0
+out=$("$LOAD" "$T/ntp.o" --hardened 2>&1) || rc=$?
+[ "$rc" = 1 ] && grep -qF "pointer arithmetic with it prohibited for !root" <<<"$out" ||
+	fail "the hardened NTP load: exit $rc: $(tail -3 <<<"$out")"
+cub_log "hardened NTP: $(grep -F 'prohibited for !root' <<<"$out")"
+
 # NTP mode 7: mode-private packets counted apart.
 compile ntp7 TC "$SRC/examples/ntp_packets_ntp_mode_private_counters.json"
 out=$("$LOAD" "$T/ntp7.o" --dport 123 --payload 1b --runs 2 \

@@ -223,7 +223,9 @@ main(int argc, char **argv)
 	unsigned runs = 1, sport = 40000, dport = 9, i;
 	const char *dumps[16], *payload = "";
 	size_t ndumps = 0, plen = 0;
-	unsigned char pkt[256] = {0};
+	/* 2 bytes in, so that the IPv4 header is 4-aligned */
+	static unsigned char frame[258] __attribute__((aligned(4)));
+	unsigned char *pkt = frame + 2;
 	struct bpf_object *obj;
 	struct bpf_program *prog, *p;
 	struct ethhdr *eth = (void *)pkt;
