@@ -72,10 +72,25 @@ for i in $(seq 1 40); do bomb+="#define A$i A$((i - 1)) A$((i - 1))\n"; done
 mkin bomb "{\"ingress-path\": {\"code\": \"${bomb}int y = sizeof(A40);\nstatic int handle_rx(struct CTXTYPE *c, struct pkt_metadata *m) { return RX_OK; }\"}}"
 run bomb &
 bpid=$!
+# Its clang: a grandchild of this broker's launcher (other sessions run
+# clangs of their own on this machine).
+our_clangs() {
+	local l h
+	for l in $(pgrep -P "$BROKER_PID" -x cubicle-helper); do
+		for h in $(pgrep -P "$l"); do
+			pgrep -P "$h" -f "llvm-14/bin/clang"
+		done
+	done
+}
+cpid=
 for _ in $(seq 1 100); do
-	pgrep -f "/usr/lib/llvm-14/bin/clang" >/dev/null && break
+	cpid=$(our_clangs | head -1)
+	[ -z "$cpid" ] || break
 	sleep 0.1
 done
+[ -n "$cpid" ] || fail "bomb: no clang seen"
+huid=$(stat -c %u "/proc/$cpid")
+[ "$huid" != 0 ] || fail "bomb: clang runs as root"
 timeout 5 "$CUB_BUILD/sdk/cubicle" --socket-dir "$T/s" show cubes \
 	</dev/null >/dev/null || fail "show cubes took over 5 s during the bomb"
 rc=0
@@ -83,7 +98,7 @@ wait "$bpid" || rc=$?
 [ "$rc" != 0 ] || fail "bomb: accepted"
 grep -qF "killed after its 8 s timeout" "$T/bomb.err" ||
 	fail "bomb: $(cat "$T/bomb.err")"
-cub_log "bomb: $(cat "$T/bomb.err")"
+cub_log "bomb (clang uid $huid): $(cat "$T/bomb.err")"
 # An endless include (the file includes itself): stopped by clang.
 mkin self '{"ingress-path": {"code": "#include __FILE__\nstatic int handle_rx(struct CTXTYPE *c, struct pkt_metadata *m) { return RX_OK; }"}}'
 err self "ingress: line 1:.*(nested too deeply|file not found)"
@@ -92,9 +107,11 @@ err self "ingress: line 1:.*(nested too deeply|file not found)"
 kill -0 "$BROKER_PID" || fail "the broker died"
 run pc || fail "after the hostile runs: $(cat "$T/pc.err")"
 for _ in $(seq 1 100); do
-	pgrep -f "/usr/lib/llvm-14/bin/clang" >/dev/null ||
-		pgrep -x cubicle-helper >/dev/null || break
+	pgrep -u "$huid" -f "llvm-14/bin/clang" >/dev/null ||
+		pgrep -P "$BROKER_PID" -x cubicle-helper >/dev/null || break
 	sleep 0.1
 done
-! pgrep -f "/usr/lib/llvm-14/bin/clang" >/dev/null || fail "a clang is left"
+! pgrep -u "$huid" -f "llvm-14/bin/clang" >/dev/null ||
+	fail "a clang of the helper's uid $huid is left"
+! pgrep -P "$BROKER_PID" -x cubicle-helper >/dev/null || fail "a launcher is left"
 cub_log "PASS"
