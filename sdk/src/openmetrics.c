@@ -730,3 +730,521 @@ cub_om_render(const struct cub_val *families, enum cub_om_format fmt,
 		*outlen = len;
 	return 0;
 }
+
+/* The ro list of cubicle/openmetrics.h "How a service hands families". */
+static const char *const om_type_names[] = {
+    "counter", "gauge", "histogram", "summary", "unknown", NULL};
+
+static const struct cub_field om_label_fields[] = {
+    {.name = "name",
+	.type = CUB_T_STR,
+	.flags = CUB_F_KEY,
+	.max = 200,
+	.help = "label name"},
+    {.name = "value",
+	.type = CUB_T_STR,
+	.flags = CUB_F_RO,
+	.max = 4096,
+	.help = "label value"},
+    {0},
+};
+
+static const struct cub_field om_bucket_fields[] = {
+    {.name = "le",
+	.type = CUB_T_STR,
+	.flags = CUB_F_KEY,
+	.max = 64,
+	.help = "upper bound, or +Inf"},
+    {.name = "count",
+	.type = CUB_T_U64,
+	.flags = CUB_F_RO,
+	.help = "cumulative count"},
+    {0},
+};
+
+static const struct cub_field om_quantile_fields[] = {
+    {.name = "quantile",
+	.type = CUB_T_STR,
+	.flags = CUB_F_KEY,
+	.max = 64,
+	.help = "quantile in [0, 1]"},
+    {.name = "value",
+	.type = CUB_T_STR,
+	.flags = CUB_F_RO,
+	.max = 64,
+	.help = "value at the quantile"},
+    {0},
+};
+
+static const struct cub_field om_sample_fields[] = {
+    {.name = "id",
+	.type = CUB_T_STR,
+	.flags = CUB_F_KEY,
+	.max = 16,
+	.help = "the sample's index"},
+    {.name = "labels",
+	.type = CUB_T_LIST,
+	.flags = CUB_F_RO,
+	.help = "labels",
+	.children = om_label_fields},
+    {.name = "value",
+	.type = CUB_T_STR,
+	.flags = CUB_F_RO,
+	.max = 64,
+	.help = "value (counter, gauge, unknown)"},
+    {.name = "count",
+	.type = CUB_T_U64,
+	.flags = CUB_F_RO,
+	.help = "observations (histogram, summary)"},
+    {.name = "sum",
+	.type = CUB_T_STR,
+	.flags = CUB_F_RO,
+	.max = 64,
+	.help = "sum of observations (histogram, summary)"},
+    {.name = "buckets",
+	.type = CUB_T_LIST,
+	.flags = CUB_F_RO,
+	.help = "histogram buckets",
+	.children = om_bucket_fields},
+    {.name = "quantiles",
+	.type = CUB_T_LIST,
+	.flags = CUB_F_RO,
+	.help = "summary quantiles",
+	.children = om_quantile_fields},
+    {0},
+};
+
+const struct cub_field cub_om_family_fields[] = {
+    {.name = "name",
+	.type = CUB_T_STR,
+	.flags = CUB_F_KEY,
+	.max = 200,
+	.help = "metric name"},
+    /* "help" is a path word: the family's help travels as description. */
+    {.name = "description",
+	.type = CUB_T_STR,
+	.flags = CUB_F_RO,
+	.max = 4096,
+	.help = "help text"},
+    {.name = "type",
+	.type = CUB_T_ENUM,
+	.flags = CUB_F_RO,
+	.enums = om_type_names,
+	.help = "metric type"},
+    {.name = "unit",
+	.type = CUB_T_STR,
+	.flags = CUB_F_RO,
+	.max = 64,
+	.help = "unit"},
+    {.name = "samples",
+	.type = CUB_T_LIST,
+	.flags = CUB_F_RO,
+	.help = "samples",
+	.children = om_sample_fields},
+    {0},
+};
+
+/* Family members and their names in the list ("help" is a path word). */
+static const char *const om_fam_keys[] = {"name", "help", "type", "unit"};
+static const char *const om_doc_keys[] = {
+    "name", "description", "type", "unit"};
+
+/* A number as text: integers exactly, floats in the shortest exact form. */
+static struct cub_val *
+om_num_text(const struct cub_val *v)
+{
+	char buf[64];
+	double d;
+
+	if (om_number(v, buf, sizeof(buf), &d) < 0)
+		return NULL;
+	return cub_val__str(buf);
+}
+
+/* Text back to a number: [-]digits as an integer, else a double. */
+static struct cub_val *
+om_text_num(const char *s)
+{
+	char *end;
+	size_t i = s[0] == '-';
+
+	if (!s[i])
+		return NULL;
+	while (s[i] >= '0' && s[i] <= '9')
+		i++;
+	errno = 0;
+	if (!s[i] && s[0] != '-') {
+		uint64_t u = strtoull(s, &end, 10);
+
+		if (!errno)
+			return cub_val__uint(u);
+	} else if (!s[i]) {
+		int64_t n = strtoll(s, &end, 10);
+
+		if (!errno)
+			return cub_val__int(n);
+	}
+	if (!strcmp(s, "+Inf"))
+		return cub_val__float(INFINITY);
+	if (!strcmp(s, "-Inf"))
+		return cub_val__float(-INFINITY);
+	if (!strcmp(s, "NaN"))
+		return cub_val__float(NAN);
+	{
+		double d = strtod(s, &end);
+
+		if (*end || end == s || isnan(d) || isinf(d))
+			return NULL;
+		return cub_val__float(d);
+	}
+}
+
+/* Copies m[key], a number, as text into dst[key] (absent: nothing). */
+static int
+om_put_text(struct om *om, struct cub_val *dst, const struct cub_val *m,
+    const char *key, size_t si)
+{
+	const struct cub_val *v = cub_val__get(m, key);
+	struct cub_val *t;
+
+	if (!v)
+		return 0;
+	if (v->kind == CUB_V_STR && !strcmp(v->str.ptr, "+Inf"))
+		t = cub_val__str("+Inf");
+	else
+		t = om_num_text(v);
+	if (!t)
+		return om_fail(
+		    om, "sample %zu: '%s' must be a number", si, key);
+	return cub_val__set(dst, key, t) < 0 ? -ENOMEM : 0;
+}
+
+/* [{k: a, v: b}...] from a list of maps, keyed by kname, valued by vname. */
+static int
+om_pairs_to_doc(struct om *om, struct cub_val *dst, const char *list,
+    const struct cub_val *src, const char *kname, const char *vname, bool vnum,
+    size_t si)
+{
+	struct cub_val *arr, *e;
+	uint32_t i;
+
+	if (!src)
+		return 0;
+	if (src->kind != CUB_V_ARRAY)
+		return om_fail(om, "sample %zu: '%s' must be a list", si, list);
+	if (!(arr = cub_val__array()) || cub_val__set(dst, list, arr) < 0)
+		return -ENOMEM;
+	for (i = 0; i < src->arr.len; i++) {
+		const struct cub_val *p = src->arr.items[i];
+		int r;
+
+		if (!(e = cub_val__map()) || cub_val__push(arr, e) < 0)
+			return -ENOMEM;
+		if ((r = om_put_text(om, e, p, kname, si)) < 0)
+			return r;
+		if (vnum)
+			r = om_put_text(om, e, p, vname, si);
+		else if (cub_val__get(p, vname))
+			r = cub_val__set(e, vname,
+				cub_val__dup(cub_val__get(p, vname))) < 0
+				? -ENOMEM
+				: 0;
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int
+cub_om_families_to_doc(const struct cub_val *families, struct cub_val **list,
+    char *err, size_t errlen)
+{
+	struct om om = {.err = err, .errlen = errlen};
+	struct cub_val *out, *f, *ss, *s, *ls, *l;
+	char *text = NULL, id[16];
+	uint32_t i, j, k;
+	int r;
+
+	/* Validation is the renderer's. */
+	r = cub_om_render(
+	    families, CUB_OM_OPENMETRICS, NULL, 0, &text, NULL, err, errlen);
+	free(text);
+	if (r < 0)
+		return r;
+	if (!(out = cub_val__array()))
+		return -ENOMEM;
+	for (i = 0; i < families->arr.len; i++) {
+		const struct cub_val *fam = families->arr.items[i];
+		const struct cub_val *samples = cub_val__get(fam, "samples");
+
+		om.family = cub_val__get_str(fam, "name");
+		if (!(f = cub_val__map()) || cub_val__push(out, f) < 0)
+			goto nomem;
+		for (k = 0; k < 4; k++)
+			if (cub_val__get(fam, om_fam_keys[k]) &&
+			    cub_val__set(f, om_doc_keys[k],
+				cub_val__dup(
+				    cub_val__get(fam, om_fam_keys[k]))) < 0)
+				goto nomem;
+		if (!cub_val__get(fam, "type") &&
+		    cub_val__set(f, "type", cub_val__str("unknown")) < 0)
+			goto nomem;
+		if (!(ss = cub_val__array()) ||
+		    cub_val__set(f, "samples", ss) < 0)
+			goto nomem;
+		for (j = 0; samples && j < samples->arr.len; j++) {
+			const struct cub_val *sm = samples->arr.items[j];
+			const struct cub_val *labels =
+			    cub_val__get(sm, "labels");
+
+			if (!(s = cub_val__map()) || cub_val__push(ss, s) < 0)
+				goto nomem;
+			snprintf(id, sizeof(id), "%u", j);
+			if (cub_val__set(s, "id", cub_val__str(id)) < 0 ||
+			    !(ls = cub_val__array()) ||
+			    cub_val__set(s, "labels", ls) < 0)
+				goto nomem;
+			for (k = 0; labels && k < labels->map.len; k++) {
+				const struct cub_val *lv =
+				    labels->map.items[k].val;
+
+				if (!(l = cub_val__map()) ||
+				    cub_val__push(ls, l) < 0 ||
+				    cub_val__set(l, "name",
+					cub_val__str(
+					    labels->map.items[k].key)) < 0 ||
+				    cub_val__set(l, "value",
+					lv->kind == CUB_V_STR
+					    ? cub_val__str(lv->str.ptr)
+					    : om_num_text(lv)) < 0)
+					goto nomem;
+			}
+			if ((r = om_put_text(&om, s, sm, "value", j)) < 0 ||
+			    (r = om_put_text(&om, s, sm, "sum", j)) < 0 ||
+			    (r = om_pairs_to_doc(&om, s, "buckets",
+				 cub_val__get(sm, "buckets"), "le", "count",
+				 false, j)) < 0 ||
+			    (r = om_pairs_to_doc(&om, s, "quantiles",
+				 cub_val__get(sm, "quantiles"), "quantile",
+				 "value", true, j)) < 0)
+				goto fail;
+			if (cub_val__get(sm, "count") &&
+			    cub_val__set(s, "count",
+				cub_val__dup(cub_val__get(sm, "count"))) < 0)
+				goto nomem;
+		}
+	}
+	*list = out;
+	return 0;
+nomem:
+	r = -ENOMEM;
+fail:
+	cub_val__free(out);
+	return r;
+}
+
+static int
+om_bucket_cmp(const void *a, const void *b)
+{
+	const struct cub_val *x = *(struct cub_val *const *)a;
+	const struct cub_val *y = *(struct cub_val *const *)b;
+	double dx = 0, dy = 0;
+	char buf[64];
+
+	if (x->kind == CUB_V_STR)
+		dx = INFINITY;
+	else
+		om_number(x, buf, sizeof(buf), &dx);
+	if (y->kind == CUB_V_STR)
+		dy = INFINITY;
+	else
+		om_number(y, buf, sizeof(buf), &dy);
+	return dx < dy ? -1 : dx > dy;
+}
+
+/* le/quantile text (kname) and its value back into numbers. */
+static int
+om_pairs_from_doc(struct om *om, struct cub_val *dst, const char *list,
+    const struct cub_val *src, const char *kname, const char *vname, bool vnum,
+    size_t si)
+{
+	struct cub_val *arr, *e, *n;
+	struct cub_val **keys;
+	uint32_t i;
+
+	if (!src)
+		return 0;
+	if (src->kind != CUB_V_ARRAY)
+		return om_fail(om, "sample %zu: '%s' is not a list", si, list);
+	if (!(arr = cub_val__array()) || cub_val__set(dst, list, arr) < 0)
+		return -ENOMEM;
+	for (i = 0; i < src->arr.len; i++) {
+		const struct cub_val *p = src->arr.items[i];
+		const char *ks = cub_val__get_str(p, kname);
+		const char *vs = cub_val__get_str(p, vname);
+
+		if (!ks)
+			return om_fail(om,
+			    "sample %zu: a '%s' entry has no '%s'", si, list,
+			    kname);
+		n = !strcmp(ks, "+Inf") && !strcmp(kname, "le")
+			? cub_val__str("+Inf")
+			: om_text_num(ks);
+		if (!n)
+			return om_fail(om,
+			    "sample %zu: %s '%.32s' is not a number", si, kname,
+			    ks);
+		if (!(e = cub_val__map()) || cub_val__push(arr, e) < 0 ||
+		    cub_val__set(e, kname, n) < 0)
+			return -ENOMEM;
+		if (vnum) {
+			if (!vs || !(n = om_text_num(vs)))
+				return om_fail(om,
+				    "sample %zu: %s '%.32s' has no "
+				    "numeric '%s'",
+				    si, kname, ks, vname);
+		} else {
+			n = cub_val__dup(cub_val__get(p, vname));
+		}
+		if (n && cub_val__set(e, vname, n) < 0)
+			return -ENOMEM;
+	}
+	/* Sorted by the key's number (the tree may keep another order). */
+	keys = calloc(arr->arr.len ? arr->arr.len : 1, sizeof(*keys));
+	if (!keys)
+		return -ENOMEM;
+	for (i = 0; i < arr->arr.len; i++)
+		keys[i] = cub_val__get(arr->arr.items[i], kname);
+	{
+		struct cub_val **items = arr->arr.items;
+		struct cub_val **sorted =
+		    calloc(arr->arr.len ? arr->arr.len : 1, sizeof(*sorted));
+		uint32_t a, b;
+
+		if (!sorted) {
+			free(keys);
+			return -ENOMEM;
+		}
+		/* Stable insertion sort of entries by their key. */
+		for (a = 0; a < arr->arr.len; a++) {
+			sorted[a] = items[a];
+			for (b = a;
+			     b > 0 && om_bucket_cmp(&keys[b - 1], &keys[b]) > 0;
+			     b--) {
+				struct cub_val *t = sorted[b], *tk = keys[b];
+
+				sorted[b] = sorted[b - 1];
+				sorted[b - 1] = t;
+				keys[b] = keys[b - 1];
+				keys[b - 1] = tk;
+			}
+		}
+		memcpy(items, sorted, arr->arr.len * sizeof(*items));
+		free(sorted);
+	}
+	free(keys);
+	return 0;
+}
+
+int
+cub_om_families_from_doc(const struct cub_val *list, struct cub_val **families,
+    char *err, size_t errlen)
+{
+	struct om om = {.err = err, .errlen = errlen};
+	struct cub_val *out, *f, *ss, *s, *ls, *n;
+	uint32_t i, j, k;
+	int r;
+
+	if (err && errlen)
+		err[0] = '\0';
+	if (!list || list->kind != CUB_V_ARRAY)
+		return om_fail(&om, "'%s' is not a list", CUB_OM_FAMILIES_NAME);
+	if (!(out = cub_val__array()))
+		return -ENOMEM;
+	for (i = 0; i < list->arr.len; i++) {
+		const struct cub_val *fam = list->arr.items[i];
+		const struct cub_val *samples = cub_val__get(fam, "samples");
+
+		om.family = cub_val__get_str(fam, "name");
+		if (!om.family) {
+			r = om_fail(&om, "family %u has no name", i);
+			goto fail;
+		}
+		if (!(f = cub_val__map()) || cub_val__push(out, f) < 0)
+			goto nomem;
+		for (k = 0; k < 4; k++)
+			if (cub_val__get(fam, om_doc_keys[k]) &&
+			    cub_val__set(f, om_fam_keys[k],
+				cub_val__dup(
+				    cub_val__get(fam, om_doc_keys[k]))) < 0)
+				goto nomem;
+		if (!(ss = cub_val__array()) ||
+		    cub_val__set(f, "samples", ss) < 0)
+			goto nomem;
+		for (j = 0; samples && samples->kind == CUB_V_ARRAY &&
+			    j < samples->arr.len;
+		     j++) {
+			const struct cub_val *sm = samples->arr.items[j];
+			const struct cub_val *labels =
+			    cub_val__get(sm, "labels");
+			const char *t;
+
+			if (!(s = cub_val__map()) || cub_val__push(ss, s) < 0 ||
+			    !(ls = cub_val__map()) ||
+			    cub_val__set(s, "labels", ls) < 0)
+				goto nomem;
+			for (k = 0; labels && labels->kind == CUB_V_ARRAY &&
+				    k < labels->arr.len;
+			     k++) {
+				const char *ln = cub_val__get_str(
+				    labels->arr.items[k], "name");
+				const char *lv = cub_val__get_str(
+				    labels->arr.items[k], "value");
+
+				if (!ln || cub_val__set(ls, ln,
+					       cub_val__str(lv ? lv : "")) < 0)
+					goto nomem;
+			}
+			if ((t = cub_val__get_str(sm, "value"))) {
+				if (!(n = om_text_num(t))) {
+					r = om_fail(&om,
+					    "sample %u: value '%.32s' "
+					    "is not a number",
+					    j, t);
+					goto fail;
+				}
+				if (cub_val__set(s, "value", n) < 0)
+					goto nomem;
+			}
+			if ((t = cub_val__get_str(sm, "sum"))) {
+				if (!(n = om_text_num(t))) {
+					r = om_fail(&om,
+					    "sample %u: sum '%.32s' "
+					    "is not a number",
+					    j, t);
+					goto fail;
+				}
+				if (cub_val__set(s, "sum", n) < 0)
+					goto nomem;
+			}
+			if (cub_val__get(sm, "count") &&
+			    cub_val__set(s, "count",
+				cub_val__dup(cub_val__get(sm, "count"))) < 0)
+				goto nomem;
+			if ((r = om_pairs_from_doc(&om, s, "buckets",
+				 cub_val__get(sm, "buckets"), "le", "count",
+				 false, j)) < 0 ||
+			    (r = om_pairs_from_doc(&om, s, "quantiles",
+				 cub_val__get(sm, "quantiles"), "quantile",
+				 "value", true, j)) < 0)
+				goto fail;
+		}
+	}
+	*families = out;
+	return 0;
+nomem:
+	r = -ENOMEM;
+fail:
+	cub_val__free(out);
+	return r;
+}

@@ -19,6 +19,8 @@
 
 #include <stddef.h>
 
+#include "cubicle/schema.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -63,6 +65,50 @@ struct cub_om_label {
 int cub_om_render(const struct cub_val *families, enum cub_om_format fmt,
     const struct cub_om_label *extra, size_t nextra, char **out, size_t *outlen,
     char *err, size_t errlen);
+
+/*
+ * How a service hands families to the gateway through `show`.  The tree
+ * engine keeps only what a schema declares, so the families travel as a
+ * ro list in the schema below (the gateway's `show <cube> metric-families`)
+ * and are turned back into the families structure on arrival:
+ *
+ *   metric-families[name]: description (the help), type (enum), unit,
+ *     samples[id]: labels[name]: value; value; count, sum;
+ *                  buckets[le]: count; quantiles[quantile]: value
+ *
+ * Numbers that may be negative or fractional travel as their text
+ * (value, sum, le, quantile); label values are strings; id is the
+ * sample's index.  A service declares CUB_OM_FAMILIES_FIELD in its schema
+ * and answers show() with cub_om_families_to_doc() into the overlay.
+ */
+#define CUB_OM_FAMILIES_NAME "metric-families"
+
+extern const struct cub_field cub_om_family_fields[];
+
+#define CUB_OM_FAMILIES_FIELD                                                  \
+	{                                                                      \
+		.name = CUB_OM_FAMILIES_NAME, .type = CUB_T_LIST,              \
+		.flags = CUB_F_RO,                                             \
+		.help = "metric families for cubicle-gateway's /metrics",      \
+		.children = cub_om_family_fields                               \
+	}
+
+/**
+ * @brief **cub_om_families_to_doc()** turns families (validated as
+ * cub_om_render() does) into the ro list above.
+ * @param list receives the list (caller owns it).
+ * @return 0, -EINVAL (err names the family), -ENOMEM.
+ */
+int cub_om_families_to_doc(const struct cub_val *families,
+    struct cub_val **list, char *err, size_t errlen);
+
+/**
+ * @brief **cub_om_families_from_doc()** turns the list a show returned
+ * back into families (buckets in increasing le, numbers parsed).
+ * @return 0, -EINVAL (err names the family and field), -ENOMEM.
+ */
+int cub_om_families_from_doc(const struct cub_val *list,
+    struct cub_val **families, char *err, size_t errlen);
 
 #ifdef __cplusplus
 }
