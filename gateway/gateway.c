@@ -699,6 +699,22 @@ drop_to(const char *user)
 	return 0;
 }
 
+/* ADDRESS:PORT with an explicit port (nng would default to 80). */
+static bool
+listen_ok(const char *s)
+{
+	const char *c = strrchr(s, ':');
+	char *end;
+	long port;
+
+	if (!c || c == s || strchr(s, '/') || strchr(s, '?'))
+		return false;
+	errno = 0;
+	port = strtol(c + 1, &end, 10);
+	return !errno && *end == '\0' && end != c + 1 && port > 0 &&
+	       port < 65536;
+}
+
 static int
 parse_args(int argc, char **argv, const char **user)
 {
@@ -782,6 +798,14 @@ main(int argc, char **argv)
 	log_set_ident("cubicle-gateway");
 	if (parse_args(argc, argv, &user) < 0)
 		return 1;
+	snprintf(url, sizeof(url), "http://%s", gw.listen);
+	if (!listen_ok(gw.listen) || (r = nng_url_parse(&u, url)) != 0 ||
+	    strcmp(u->u_path, "")) {
+		log_err("--listen: '%s': want ADDRESS:PORT, PORT 1 to 65535",
+		    gw.listen);
+		nng_url_free(u);
+		return 1;
+	}
 	if (geteuid() == 0 && !user) {
 		log_err("refusing to run as root: give --user NAME (an "
 			"unprivileged user in cubicled's --gateway-group)");
@@ -789,14 +813,6 @@ main(int argc, char **argv)
 	}
 	if (user && geteuid() != 0) {
 		log_err("--user: only root may switch users");
-		return 1;
-	}
-	snprintf(url, sizeof(url), "http://%s", gw.listen);
-	if ((r = nng_url_parse(&u, url)) != 0 || !u->u_port[0] ||
-	    strcmp(u->u_path, "")) {
-		log_err("--listen: '%s': want ADDRESS:PORT (%s)", gw.listen,
-		    r ? nng_strerror(r) : "no port");
-		nng_url_free(u);
 		return 1;
 	}
 	if (user && drop_to(user) < 0)
