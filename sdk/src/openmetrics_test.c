@@ -271,6 +271,75 @@ START_TEST(test_added_label_clash)
 }
 END_TEST
 
+/* families -> the ro list -> families renders the same text. */
+START_TEST(test_doc_round_trip)
+{
+	static const char *const inputs[] = {counter_gauge, histogram,
+	    "[{\"name\":\"rtt\",\"type\":\"summary\",\"samples\":[{"
+	    "\"quantiles\":[{\"quantile\":0.5,\"value\":1.5},"
+	    "{\"quantile\":0.99,\"value\":3}],\"count\":2,\"sum\":6}]}]"};
+	size_t i;
+
+	for (i = 0; i < sizeof(inputs) / sizeof(inputs[0]); i++) {
+		struct cub_val *v = parse(inputs[i]), *doc = NULL, *back = NULL;
+		char err[256], *a = NULL, *b = NULL;
+		struct cub_val *buckets;
+
+		ck_assert_int_eq(
+		    cub_om_families_to_doc(v, &doc, err, sizeof(err)), 0);
+		/* The help travels as description ("help" is a path word). */
+		ck_assert_ptr_null(cub_val__get(doc->arr.items[0], "help"));
+		/* Buckets arrive in any order; from_doc sorts them by le. */
+		buckets = cub_val__get(
+		    cub_val__get(doc->arr.items[0], "samples")->arr.items[0],
+		    "buckets");
+		if (buckets && buckets->arr.len > 1) {
+			struct cub_val *t = buckets->arr.items[0];
+
+			buckets->arr.items[0] =
+			    buckets->arr.items[buckets->arr.len - 1];
+			buckets->arr.items[buckets->arr.len - 1] = t;
+		}
+		ck_assert_int_eq(
+		    cub_om_families_from_doc(doc, &back, err, sizeof(err)), 0);
+		ck_assert_int_eq(cub_om_render(v, CUB_OM_OPENMETRICS, NULL, 0,
+				     &a, NULL, err, sizeof(err)),
+		    0);
+		ck_assert_int_eq(cub_om_render(back, CUB_OM_OPENMETRICS, NULL,
+				     0, &b, NULL, err, sizeof(err)),
+		    0);
+		ck_assert_str_eq(a, b);
+		free(a);
+		free(b);
+		cub_val__free(v);
+		cub_val__free(doc);
+		cub_val__free(back);
+	}
+}
+END_TEST
+
+START_TEST(test_doc_refused)
+{
+	struct cub_val *v = parse("[{\"name\":\"x-y\",\"type\":\"gauge\"}]");
+	struct cub_val *doc = (struct cub_val *)1, *back = NULL;
+	char err[256];
+
+	ck_assert_int_eq(
+	    cub_om_families_to_doc(v, &doc, err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_eq(doc, (struct cub_val *)1);
+	ck_assert_ptr_nonnull(strstr(err, "'x-y'"));
+	cub_val__free(v);
+	v = parse("[{\"name\":\"g\",\"type\":\"gauge\",\"samples\":[{\"id\":"
+		  "\"0\",\"value\":\"many\"}]}]");
+	ck_assert_int_eq(
+	    cub_om_families_from_doc(v, &back, err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_null(back);
+	ck_assert_ptr_nonnull(strstr(err, "'g'"));
+	ck_assert_ptr_nonnull(strstr(err, "many"));
+	cub_val__free(v);
+}
+END_TEST
+
 static Suite *
 om_suite(void)
 {
@@ -284,6 +353,8 @@ om_suite(void)
 	tcase_add_test(tc, test_canonical_numbers);
 	tcase_add_test(tc, test_invalid);
 	tcase_add_test(tc, test_added_label_clash);
+	tcase_add_test(tc, test_doc_round_trip);
+	tcase_add_test(tc, test_doc_refused);
 	suite_add_tcase(s, tc);
 	return s;
 }

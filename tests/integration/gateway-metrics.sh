@@ -163,5 +163,25 @@ before=$(cub show cubes -o json; cub fc1 show -o json | grep -v '"value"\|"sum"\
 curl -sS -o /dev/null "$URL"
 after=$(cub show cubes -o json; cub fc1 show -o json | grep -v '"value"\|"sum"\|"count"')
 [ "$before" = "$after" ] || fail "a scrape changed the cubes"
+cub_log "a scrape changes nothing"
+
+# 8. cubicled restarts: the gateway (seccomp-confined) re-dials it, and
+# serves the replayed cubes again; meanwhile it answers, with errors.
+kill "$BROKER_PID"
+wait "$BROKER_PID" 2>/dev/null || true
+[ "$(code "$URL")" = 200 ] || fail "/metrics without a broker is not 200"
+broker_start
+ok=
+for _ in $(seq 1 300); do
+	if curl -sS "$URL" | grep -q '^famcube_packets_total{path="in",cube="fc1"} '; then
+		ok=1
+		break
+	fi
+	sleep 0.1
+done
+[ -n "$ok" ] || fail "no fc1 metrics 30 s after cubicled restarted"
+kill -0 "$GW_PID" || fail "the gateway died"
+cub_log "cubicled restarted: re-dialled, fc1 served again"
 kill "$GW_PID"
-wait "$GW_PID" 2>/dev/null || true
+wait "$GW_PID" || fail "the gateway exited $? on SIGTERM"
+grep -q "signal 15: stopping" "$T/gw.log" || fail "no clean stop: $(cat "$T/gw.log")"
