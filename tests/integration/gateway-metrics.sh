@@ -156,6 +156,7 @@ code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
 [ "$(code -X POST "$URL")" = 405 ] || fail "POST /metrics is not 405"
 [ "$(code -X DELETE "$URL")" = 405 ] || fail "DELETE /metrics is not 405"
 [ "$(code "$URL?x=1")" = 200 ] || fail "GET /metrics?x=1 is not 200"
+[ "$(code -I "$URL")" = 200 ] || fail "HEAD /metrics is not 200"
 cub_log "404 and 405"
 
 # 7. A scrape changes nothing: the broker's documents are the same.
@@ -167,9 +168,31 @@ cub_log "a scrape changes nothing"
 
 # 8. cubicled restarts: the gateway (seccomp-confined) re-dials it, and
 # serves the replayed cubes again; meanwhile it answers, with errors.
+# A second gateway shows the cap on waiting scrapes: with no broker each
+# scrape takes two --timeout (10 s), so of 80 at once, 64 wait, one is
+# served, the rest get 503 at once.
+"$GW" --user nobody --socket-dir "$T/s" --metrics-service famcube \
+	--listen 127.0.0.1:9001 >>"$T/gw2.log" 2>&1 &
+GW2_PID=$!
+for _ in $(seq 1 300); do
+	curl -sf -o /dev/null http://127.0.0.1:9001/metrics && break
+	sleep 0.1
+done
 kill "$BROKER_PID"
 wait "$BROKER_PID" 2>/dev/null || true
 [ "$(code "$URL")" = 200 ] || fail "/metrics without a broker is not 200"
+for i in $(seq 1 80); do
+	curl -s -m 240 -o /dev/null -w '%{http_code}' http://127.0.0.1:9001/metrics \
+		>"$T/q.$i" 2>&1 &
+done
+codes() { for f in "$T"/q.*; do cat "$f"; echo; done; }
+n503=0
+for _ in $(seq 1 600); do
+	n503=$(codes | grep -c 503 || true)
+	[ "$n503" -ge 1 ] && break
+	sleep 0.1
+done
+[ "$n503" -ge 1 ] || fail "80 scrapes waiting: no 503"
 broker_start
 ok=
 for _ in $(seq 1 300); do
@@ -180,6 +203,18 @@ for _ in $(seq 1 300); do
 	sleep 0.1
 done
 [ -n "$ok" ] || fail "no fc1 metrics 30 s after cubicled restarted"
+for i in $(seq 1 80); do
+	for _ in $(seq 1 2400); do
+		[ -s "$T/q.$i" ] && break
+		sleep 0.1
+	done
+done
+n200=$(codes | grep -c 200 || true)
+n503=$(codes | grep -c 503 || true)
+[ "$((n200 + n503))" = 80 ] && [ "$n200" -ge 65 ] ||
+	fail "80 scrapes at once: $n200 answered, $n503 refused ($(codes | sort | uniq -c))"
+kill "$GW2_PID"
+cub_log "80 scrapes at once: $n200 answered, $n503 refused with 503"
 kill -0 "$GW_PID" || fail "the gateway died"
 cub_log "cubicled restarted: re-dialled, fc1 served again"
 kill "$GW_PID"
