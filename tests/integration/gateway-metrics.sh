@@ -220,3 +220,7 @@ cub_log "cubicled restarted: re-dialled, fc1 served again"
 kill "$GW_PID"
 wait "$GW_PID" || fail "the gateway exited $? on SIGTERM"
 grep -q "signal 15: stopping" "$T/gw.log" || fail "no clean stop: $(cat "$T/gw.log")"
+# Sanitizer builds: a report from either gateway fails.
+if grep -E -A12 "runtime error|AddressSanitizer|LeakSanitizer" "$T/gw.log" "$T/gw2.log" >&2; then
+	fail "sanitizer reports from the gateway (above)"
+fi
