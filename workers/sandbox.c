@@ -124,6 +124,19 @@ static const char *const sandbox_allowed[] = {
     "getpeername",
 };
 
+/*
+ * A server's additions (sandbox_server_confine()): connections accepted
+ * on the listener it opened before, its own /proc/self directories read,
+ * signals waited for.  Still no bind, listen, execve, ptrace, bpf, setuid.
+ */
+static const char *const sandbox_server_allowed[] = {
+    "accept4",
+    "accept",
+    "getdents64",
+    "rt_sigtimedwait",
+    "uname",
+};
+
 /* Where the new root is built, in the worker's mount namespace only. */
 #define SANDBOX_BUILD_DIR "/tmp"
 
@@ -389,8 +402,10 @@ sandbox_landlock(const struct sandbox_opts *o)
  * constructor which tries gets an error and the plugin still loads.
  */
 static int
-sandbox_seccomp(void)
+sandbox_seccomp(bool server)
 {
+	/* A server (cubicle-gateway) re-dials its broker and accepts. */
+	const uint32_t unix_act = server ? SCMP_ACT_ALLOW : SCMP_ACT_ERRNO(EACCES);
 	const uint32_t thread = CLONE_VM | CLONE_SIGHAND | CLONE_THREAD;
 	const uint32_t writes = O_WRONLY | O_RDWR | O_CREAT | O_TRUNC;
 	/* Calls allowed (or refused without killing) by their arguments. */
@@ -401,10 +416,9 @@ sandbox_seccomp(void)
 		struct scmp_arg_cmp cmp[2];
 	} rules[] = {
 	    /* No new socket after the dial; others than AF_UNIX kill. */
-	    {"socket", SCMP_ACT_ERRNO(EACCES), 1,
-		{SCMP_A0(SCMP_CMP_EQ, AF_UNIX)}},
+	    {"socket", unix_act, 1, {SCMP_A0(SCMP_CMP_EQ, AF_UNIX)}},
 	    {"socketpair", SCMP_ACT_ERRNO(EACCES), 0, {{0}}},
-	    {"connect", SCMP_ACT_ERRNO(EACCES), 0, {{0}}},
+	    {"connect", unix_act, 0, {{0}}},
 	    /* Threads only: the flags glibc's pthread_create() passes. */
 	    {"clone", SCMP_ACT_ALLOW, 1,
 		{SCMP_A0(SCMP_CMP_MASKED_EQ, thread, thread)}},
@@ -503,6 +517,18 @@ sandbox_seccomp(void)
 		if (r < 0)
 			goto out;
 	}
+	for (i = 0; server && i < sizeof(sandbox_server_allowed) /
+				     sizeof(sandbox_server_allowed[0]);
+	     i++) {
+		nr = seccomp_syscall_resolve_name(sandbox_server_allowed[i]);
+		if (nr == __NR_SCMP_ERROR) {
+			r = -EINVAL;
+			goto out;
+		}
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0);
+		if (r < 0)
+			goto out;
+	}
 
 	r = seccomp_load(ctx);
 out:
@@ -566,8 +592,32 @@ sandbox_enter(const struct sandbox_opts *o)
 	r = sandbox_landlock(o);
 	if (r < 0)
 		return r;
-	r = sandbox_seccomp();
+	r = sandbox_seccomp(false);
 	if (r < 0)
 		return r;
 	return sandbox_rlimits(o);
+}
+
+int
+sandbox_server_confine(void)
+{
+	int r;
+
+	/* A process that left root holds no capability; anything else is
+	 * dropped (what it may drop without CAP_SETPCAP), then checked. */
+	if (capng_get_caps_process() < 0)
+		return -EIO;
+	if (capng_have_capabilities(CAPNG_SELECT_CAPS) != CAPNG_NONE) {
+		capng_clear(CAPNG_SELECT_ALL);
+		if (capng_apply(CAPNG_SELECT_CAPS) < 0)
+			return -EPERM;
+		if (capng_get_caps_process() < 0)
+			return -EIO;
+		if (capng_have_capabilities(CAPNG_SELECT_CAPS) != CAPNG_NONE)
+			return -EPERM;
+	}
+	r = sandbox_no_new_privs();
+	if (r < 0)
+		return r;
+	return sandbox_seccomp(true);
 }

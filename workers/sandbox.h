@@ -67,4 +67,15 @@ struct sandbox_opts {
  */
 int sandbox_enter(const struct sandbox_opts *o);
 
+/*
+ * @brief **sandbox_server_confine()** confines cubicle-gateway, which has
+ * already left root (or never had it): it checks that no capability is
+ * left (dropping any it may), sets no_new_privs and installs the worker's
+ * seccomp filter with a server's additions: socket(AF_UNIX) and connect()
+ * (nng re-dials the broker), accept4() on the listener opened before,
+ * getdents64() (/proc/self/fd), rt_sigtimedwait().  On all threads; final.
+ * @return 0, or -errno (then the caller must exit).
+ */
+int sandbox_server_confine(void);
+
 #endif

@@ -50,7 +50,8 @@ names = {t["name"] for t in json.load(sys.stdin)}
 bad = sorted(n for n in names if n.endswith("_test") or n.startswith("evil")
              or n in ("xdpgen", "cpbench", "storebench", "listbench",
                       "ordbench", "swapdrive", "sf-bpf-test"))
-need = {"cubicled", "cubicle", "cubicle-worker", "cubicle-helper", "cubicle"}
+need = {"cubicled", "cubicle", "cubicle-worker", "cubicle-helper", "cubicle",
+        "cubicle-gateway"}
 if bad or not need <= names:
     sys.exit("targets: unwanted %s, missing %s" % (bad, sorted(need - names)))
 ' || fail "the packager's build has the wrong targets"
@@ -63,10 +64,11 @@ for f in include/cubicle/cube.bpf.h include/cubicle/cube_shared.h \
 	include/cubicle/swap.bpf.h include/cubicle/plugin.h bin/cubicle-bpf-build \
 	bin/cubicle sbin/cubicled libexec/cubicle-worker libexec/cubicle-helper \
 	share/man/man8/cubicled.8 share/man/man8/cubicle.8 \
+	bin/cubicle-gateway share/man/man8/cubicle-gateway.8 \
 	share/man/man7/cubicle-plugin.7; do
 	[ -e "$P/$f" ] || fail "not installed: $f"
 done
-for b in sbin/cubicled bin/cubicle libexec/cubicle-worker; do
+for b in sbin/cubicled bin/cubicle libexec/cubicle-worker bin/cubicle-gateway; do
 	readelf -d "$P/$b" | grep -qF "path: [$libdir]" ||
 		fail "$b has no rpath to $libdir: $(readelf -d "$P/$b" | grep -i path)"
 done

@@ -1,0 +1,226 @@
+#!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
+# Issue 9, cubicle-gateway's /metrics (docs "cubicle-gateway"): the
+# gateway runs as an unprivileged uid of cubicled's --gateway-group (no
+# capabilities, no_new_privs, seccomp), serves every famcube cube's
+# metric families with cube="NAME" plus cubicle_* and process_*, as
+# OpenMetrics (passes prometheus_client's parser) or Prometheus text
+# (passes promtool check metrics) by the Accept header; a cube that fails
+# is skipped and counted; two concurrent scrapers see monotonic counters;
+# other paths 404, other methods 405; as root without --user it refuses.
+. "$(dirname "$0")/../lib/netns.sh"
+
+need setpriv curl promtool
+/usr/bin/python3 -c 'import prometheus_client.openmetrics.parser' ||
+	fail "python3-prometheus-client is not installed"
+GW="$CUB_BUILD/gateway/cubicle-gateway"
+URL=http://127.0.0.1:9000/metrics
+OM='Accept: application/openmetrics-text; version=1.0.0,text/plain;q=0.5'
+PLUGINS+=("$CUB_BUILD/plugins/testing/famcube.so")
+# nobody (65534, group nogroup 65534) is the gateway.
+CUB_BROKER_ARGS="--socket-group 65534 --gateway-group 65534"
+chmod 0711 "$T" # nobody reaches $T/s
+broker_start
+cub_ok famcube add fc1 >/dev/null
+cub_ok famcube add fc2 >/dev/null
+cub_ok famcube add bad1 fail=true >/dev/null
+cub_ok simpleforwarder add sf1 >/dev/null
+
+# 1. Refusals before anything is served.
+rc=0
+out=$("$GW" --socket-dir "$T/s" 2>&1) || rc=$?
+[ "$rc" = 1 ] && grep -q "refusing to run as root: give --user NAME" <<<"$out" ||
+	fail "as root without --user: exit $rc: $out"
+for opt in "--user no-such-user-xyz" "--listen nowhere" "--timeout 5" \
+	"--metrics-service ''"; do
+	rc=0
+	# shellcheck disable=SC2086
+	out=$(eval "$GW" $opt --socket-dir "$T/s" 2>&1) || rc=$?
+	[ "$rc" = 1 ] && grep -q -- "${opt%% *}" <<<"$out" ||
+		fail "cubicle-gateway $opt: exit $rc: $out"
+done
+cub_log "root without --user, bad options: refused"
+
+# 2. The gateway, dropped to nobody.
+"$GW" --user nobody --socket-dir "$T/s" --metrics-service famcube \
+	>>"$T/gw.log" 2>&1 &
+GW_PID=$!
+for _ in $(seq 1 300); do
+	curl -sf -o /dev/null "$URL" && break
+	kill -0 "$GW_PID" 2>/dev/null || { cat "$T/gw.log" >&2; fail "the gateway exited"; }
+	sleep 0.1
+done
+curl -sf -o /dev/null "$URL" || { cat "$T/gw.log" >&2; fail "no /metrics after 30 s"; }
+st=$(cat "/proc/$GW_PID/status")
+grep -qE '^Uid:\s+65534\s+65534\s+65534\s+65534$' <<<"$st" || fail "uid: $(grep Uid <<<"$st")"
+grep -qE '^Gid:\s+65534\s+65534\s+65534\s+65534$' <<<"$st" || fail "gid: $(grep Gid <<<"$st")"
+grep -qE '^CapEff:\s+0+$' <<<"$st" || fail "$(grep CapEff <<<"$st")"
+grep -qE '^CapPrm:\s+0+$' <<<"$st" || fail "$(grep CapPrm <<<"$st")"
+grep -qE '^NoNewPrivs:\s+1$' <<<"$st" || fail "$(grep NoNewPrivs <<<"$st")"
+grep -qE '^Seccomp:\s+2$' <<<"$st" || fail "$(grep Seccomp: <<<"$st")"
+cub_log "gateway: uid 65534, no capabilities, no_new_privs, seccomp filter"
+
+# 3. Both formats, both validators, the content.
+curl -sS -D "$T/om.h" -H "$OM" -o "$T/om.txt" "$URL" || fail "curl (OpenMetrics)"
+curl -sS -D "$T/p.h" -o "$T/p.txt" "$URL" || fail "curl (Prometheus)"
+grep -qi '^Content-Type: application/openmetrics-text; version=1.0.0; charset=utf-8' "$T/om.h" ||
+	fail "OpenMetrics content type: $(cat "$T/om.h")"
+grep -qi '^Content-Type: text/plain; version=0.0.4; charset=utf-8' "$T/p.h" ||
+	fail "Prometheus content type: $(cat "$T/p.h")"
+out=$(promtool check metrics <"$T/p.txt" 2>&1) || fail "promtool check metrics: $out"
+/usr/bin/python3 - "$T/om.txt" <<'PY' || fail "OpenMetrics content (above)"
+import sys
+from prometheus_client.openmetrics.parser import text_string_to_metric_families
+text = open(sys.argv[1]).read()
+assert text.endswith("# EOF\n"), "no # EOF"
+fams = {f.name: f for f in text_string_to_metric_families(text)}
+def samples(name, **labels):
+    return [s for s in fams[name].samples
+            if all(s.labels.get(k) == v for k, v in labels.items())]
+pk = fams["famcube_packets"]
+assert pk.type == "counter", pk.type
+assert pk.documentation == 'Packets "seen" by \\famcube\nper path.', repr(pk.documentation)
+for cube in ("fc1", "fc2"):
+    assert len(samples("famcube_packets", cube=cube, path="in")) == 1, cube
+    odd = samples("famcube_packets", cube=cube, path='a"b\\c\nd')
+    assert len(odd) == 1 and odd[0].name == "famcube_packets_total", odd
+    assert len(samples("famcube_size_bytes", cube=cube)) == 5, cube
+    assert fams["famcube_age_seconds"].unit == "seconds"
+    assert samples("cubicle_cube_info", cube=cube, service="famcube")
+# The failing cube is skipped, the others' metrics are there.
+assert not any(s.labels.get("cube") == "bad1"
+               for f in fams.values() if f.name.startswith("famcube")
+               for s in f.samples), "bad1 has samples"
+assert fams["cubicle_gateway_scrape_errors"].samples[0].value >= 1
+assert samples("cubicle_build_info")[0].labels["version"], "no version"
+assert samples("cubicle_service_up", service="famcube")[0].value == 1
+assert samples("cubicle_cubes")[0].value == 4
+assert fams["process_cpu_seconds"].samples[0].value >= 0
+for p in ("process_resident_memory_bytes", "process_open_fds",
+          "process_start_time_seconds"):
+    assert fams[p].samples[0].value > 0, p
+print("ok", len(fams), "families", file=sys.stderr)
+PY
+grep -q '^famcube_packets_total{path="a\\"b\\\\c\\nd",cube="fc1"} [0-9]*$' "$T/p.txt" ||
+	fail "escaped label in Prometheus text: $(grep famcube_packets "$T/p.txt")"
+grep -q "cube 'bad1' skipped: .*famcube 'bad1': metrics refused (fail=true)" "$T/gw.log" ||
+	fail "the skipped cube is not logged: $(cat -A "$T/gw.log")"
+cub_log "both formats pass both validators; bad1 skipped"
+
+# 4. Each scrape counts bad1's error once more.
+errs() {
+	curl -sS "$URL" | awk '/^cubicle_gateway_scrape_errors_total /{print $2}'
+}
+e1=$(errs)
+e2=$(errs)
+[ "$e2" = $((e1 + 1)) ] || fail "scrape errors: $e1 then $e2, not +1"
+cub_log "scrape errors counted: $e1, $e2"
+
+# 5. Two scrapers at once: every answer a valid exposition, each
+# scraper's counters strictly increasing.
+scraper() {
+	local i
+	for i in $(seq 1 25); do
+		curl -sS -H "$OM" "$URL" >"$T/sc$1.$i" || echo "curl failed" >"$T/sc$1.err"
+	done
+}
+scraper 1 &
+s1=$!
+scraper 2 &
+s2=$!
+wait "$s1" "$s2"
+[ ! -e "$T/sc1.err" ] && [ ! -e "$T/sc2.err" ] || fail "a concurrent scrape failed"
+/usr/bin/python3 - "$T" <<'PY' || fail "concurrent scrapes (above)"
+import sys
+from prometheus_client.openmetrics.parser import text_string_to_metric_families
+for sc in (1, 2):
+    last = {}
+    for i in range(1, 26):
+        text = open(f"{sys.argv[1]}/sc{sc}.{i}").read()
+        for f in text_string_to_metric_families(text):
+            if f.name not in ("famcube_packets", "cubicle_gateway_scrapes"):
+                continue
+            for s in f.samples:
+                key = (s.name, tuple(sorted(s.labels.items())))
+                assert key not in last or s.value > last[key], \
+                    f"scraper {sc}, scrape {i}: {key} {last.get(key)} -> {s.value}"
+                last[key] = s.value
+    assert len(last) == 5, last
+PY
+cub_log "two concurrent scrapers x 25: valid, monotonic"
+
+# 6. Other paths and methods.
+code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
+[ "$(code http://127.0.0.1:9000/)" = 404 ] || fail "GET / is not 404"
+[ "$(code http://127.0.0.1:9000/metricsx)" = 404 ] || fail "GET /metricsx is not 404"
+[ "$(code -X POST "$URL")" = 405 ] || fail "POST /metrics is not 405"
+[ "$(code -X DELETE "$URL")" = 405 ] || fail "DELETE /metrics is not 405"
+[ "$(code "$URL?x=1")" = 200 ] || fail "GET /metrics?x=1 is not 200"
+[ "$(code -I "$URL")" = 200 ] || fail "HEAD /metrics is not 200"
+cub_log "404 and 405"
+
+# 7. A scrape changes nothing: the broker's documents are the same.
+before=$(cub show cubes -o json; cub fc1 show -o json | grep -v '"value"\|"sum"\|"count"')
+curl -sS -o /dev/null "$URL"
+after=$(cub show cubes -o json; cub fc1 show -o json | grep -v '"value"\|"sum"\|"count"')
+[ "$before" = "$after" ] || fail "a scrape changed the cubes"
+cub_log "a scrape changes nothing"
+
+# 8. cubicled restarts: the gateway (seccomp-confined) re-dials it, and
+# serves the replayed cubes again; meanwhile it answers, with errors.
+# A second gateway shows the cap on waiting scrapes: with no broker each
+# scrape takes two --timeout (10 s), so of 80 at once, 64 wait, one is
+# served, the rest get 503 at once.
+"$GW" --user nobody --socket-dir "$T/s" --metrics-service famcube \
+	--listen 127.0.0.1:9001 >>"$T/gw2.log" 2>&1 &
+GW2_PID=$!
+for _ in $(seq 1 300); do
+	curl -sf -o /dev/null http://127.0.0.1:9001/metrics && break
+	sleep 0.1
+done
+kill "$BROKER_PID"
+wait "$BROKER_PID" 2>/dev/null || true
+[ "$(code "$URL")" = 200 ] || fail "/metrics without a broker is not 200"
+for i in $(seq 1 80); do
+	curl -s -m 240 -o /dev/null -w '%{http_code}' http://127.0.0.1:9001/metrics \
+		>"$T/q.$i" 2>&1 &
+done
+codes() { for f in "$T"/q.*; do cat "$f"; echo; done; }
+n503=0
+for _ in $(seq 1 600); do
+	n503=$(codes | grep -c 503 || true)
+	[ "$n503" -ge 1 ] && break
+	sleep 0.1
+done
+[ "$n503" -ge 1 ] || fail "80 scrapes waiting: no 503"
+broker_start
+ok=
+for _ in $(seq 1 300); do
+	if curl -sS "$URL" | grep -q '^famcube_packets_total{path="in",cube="fc1"} '; then
+		ok=1
+		break
+	fi
+	sleep 0.1
+done
+[ -n "$ok" ] || fail "no fc1 metrics 30 s after cubicled restarted"
+for i in $(seq 1 80); do
+	for _ in $(seq 1 2400); do
+		[ -s "$T/q.$i" ] && break
+		sleep 0.1
+	done
+done
+n200=$(codes | grep -c 200 || true)
+n503=$(codes | grep -c 503 || true)
+[ "$((n200 + n503))" = 80 ] && [ "$n200" -ge 65 ] ||
+	fail "80 scrapes at once: $n200 answered, $n503 refused ($(codes | sort | uniq -c))"
+kill "$GW2_PID"
+cub_log "80 scrapes at once: $n200 answered, $n503 refused with 503"
+kill -0 "$GW_PID" || fail "the gateway died"
+cub_log "cubicled restarted: re-dialled, fc1 served again"
+kill "$GW_PID"
+wait "$GW_PID" || fail "the gateway exited $? on SIGTERM"
+grep -q "signal 15: stopping" "$T/gw.log" || fail "no clean stop: $(cat "$T/gw.log")"
+# Sanitizer builds: a report from either gateway fails.
+if grep -E -A12 "runtime error|AddressSanitizer|LeakSanitizer" "$T/gw.log" "$T/gw2.log" >&2; then
+	fail "sanitizer reports from the gateway (above)"
+fi
