@@ -326,6 +326,8 @@ field_label(const struct dm_catalog *cat, const struct kfield *f,
 				     BTF_INT_SIGNED
 			       : btf_kflag(t);
 
+		if (f->off + ((uint64_t)f->bitoff + f->bits + 7) / 8 > keylen)
+			return strdup("");
 		for (i = 0; i < f->bits; i++) {
 			uint32_t b = f->bitoff + i;
 

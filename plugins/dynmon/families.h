@@ -67,8 +67,8 @@ struct dm_totals *dm_totals_free(struct dm_totals *t);
  * and unknowns always take the latest value.  A family keeps at most
  * DM_SERIES_MAX series; new series past it are counted in "dropped".
  * @return 0, or -EINVAL (the family is malformed, or changed its type or
- * histogram buckets: dm_totals_forget() it first) or -ENOMEM; on error
- * the totals are unchanged.
+ * histogram buckets: dm_totals_forget() it first), the totals unchanged;
+ * or -ENOMEM, the series folded so far stay folded.
  */
 int dm_totals_add(struct dm_totals *t, const struct cub_val *family,
     bool delta, char *err, size_t errlen);
