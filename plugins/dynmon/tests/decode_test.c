@@ -579,6 +579,41 @@ START_TEST(families_flows)
 }
 END_TEST
 
+START_TEST(families_other_keys)
+{
+	struct dm_catalog *cat = open_cat();
+	struct v6_key k[1];
+	int32_t gv = -12;
+	uint32_t hk[2] = {7, 8};
+	/* u32 per-CPU values at a stride of 8, 2 CPUs. */
+	uint32_t hv[2][4] = {{10, 0, 20, 0}, {30, 0, 40, 0}};
+	struct dm_entries e = {k, &gv, 1, 1};
+
+	memset(k, 0, sizeof(k));
+	inet_pton(AF_INET6, "2001:db8::1", k[0].src_addr);
+	k[0].l4.port = htons(8080);
+	k[0].l4.flags = 5;
+	k[0].temp = -40;
+	check_json(family(cat, "V6",
+		       "{\"name\":\"t\",\"open-metrics-metadata\":{\"help\":\"h\","
+		       "\"type\":\"gauge\"}}",
+		       &e),
+	    "{\"name\":\"t\",\"help\":\"h\",\"type\":\"gauge\",\"samples\":["
+	    "{\"labels\":{\"src_addr\":\"2001:db8::1\",\"l4_port\":\"8080\","
+	    "\"l4_flags\":\"5\",\"temp\":\"-40\"},\"value\":-12}]}");
+	/* A per-CPU hash with a scalar key: label "key", CPUs summed. */
+	e = (struct dm_entries){hk, hv, 2, 2};
+	check_json(family(cat, "PCPUH",
+		       "{\"name\":\"c_total\",\"open-metrics-metadata\":{\"help\":"
+		       "\"h\",\"type\":\"counter\"}}",
+		       &e),
+	    "{\"name\":\"c\",\"help\":\"h\",\"type\":\"counter\",\"samples\":["
+	    "{\"labels\":{\"key\":\"7\"},\"value\":30},"
+	    "{\"labels\":{\"key\":\"8\"},\"value\":70}]}");
+	dm_catalog_free(cat);
+}
+END_TEST
+
 START_TEST(families_histograms)
 {
 	struct dm_catalog *cat = open_cat();
@@ -832,6 +867,7 @@ decode_suite(void)
 	tcase_add_test(tc, decode_percpu);
 	tcase_add_test(tc, families_counters);
 	tcase_add_test(tc, families_flows);
+	tcase_add_test(tc, families_other_keys);
 	tcase_add_test(tc, families_histograms);
 	tcase_add_test(tc, families_bad_config);
 	tcase_add_test(tc, totals_accumulate);

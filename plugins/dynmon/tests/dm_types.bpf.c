@@ -96,6 +96,13 @@ struct {
 	__uint(max_entries, 6);
 } i_SIZE_HIST SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, struct v6_key);
+	__type(value, __s32);
+	__uint(max_entries, 16);
+} i_V6 SEC(".maps");
+
 /* A swap set as the rewriter makes it for path ingress, swap[0]. */
 struct i0_map {
 	__uint(type, BPF_MAP_TYPE_HASH);

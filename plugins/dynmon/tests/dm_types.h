@@ -77,6 +77,16 @@ struct flow_key {
 	__u8 __pad0;
 } __attribute__((packed));
 
+/* IPv6 addresses, nested fields and a bitfield as labels. */
+struct v6_key {
+	__u8 src_addr[16];
+	struct {
+		__be16 port;
+		__u8 flags : 3;
+	} l4;
+	__s16 temp;
+};
+
 typedef __u64 counter_t;
 
 #endif
