@@ -2,7 +2,8 @@
 /*
  * dynmon-render-families OM PROM: the families dynmon_decode builds from
  * tests/dm_types.bpf.c's maps (Polycube's NTP counter, a hash of flows,
- * a per-CPU gauge, an array by index, an exp2 and a linear histogram),
+ * a per-CPU gauge, an array by index, an exp2 and a linear histogram;
+ * 5000 flows, capped at DM_SERIES_MAX),
  * folded once into cumulative totals, rendered by cub_om_render() into
  * OM (OpenMetrics 1.0) and PROM (Prometheus 0.0.4) for
  * tests/validate-families.sh to check with the two validators.
@@ -110,9 +111,9 @@ main(int argc, char **argv)
 	    "{\"name\":\"port_packets_total\",\"open-metrics-metadata\":{\"help\":"
 	    "\"by port\",\"type\":\"counter\"}}",
 	    &e);
-	k = calloc(100, sizeof(*k));
-	bytes = calloc(100, sizeof(*bytes));
-	for (i = 0; i < 100; i++) {
+	k = calloc(5000, sizeof(*k));
+	bytes = calloc(5000, sizeof(*bytes));
+	for (i = 0; i < 5000; i++) {
 		k[i].saddr = htonl(0x0a000001 + i);
 		k[i].daddr = htonl(0xc0a80101);
 		k[i].sport = htons((uint16_t)(40000 + i));
@@ -122,7 +123,8 @@ main(int argc, char **argv)
 		strcpy(k[i].ifname, "veth0");
 		bytes[i] = 1000 + i;
 	}
-	e = (struct dm_entries){k, bytes, 100, 1};
+	/* Past DM_SERIES_MAX: the family carries "dropped". */
+	e = (struct dm_entries){k, bytes, 5000, 1};
 	add('i', "FLOWS",
 	    "{\"name\":\"flow_bytes_total\",\"open-metrics-metadata\":{\"help\":"
 	    "\"bytes per flow\",\"type\":\"counter\"}}",
