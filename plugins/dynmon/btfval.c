@@ -69,8 +69,9 @@ kind_name(const struct btf_type *t)
 	};
 	unsigned k = btf_kind(t);
 
-	return k < sizeof(names) / sizeof(names[0]) && names[k] ? names[k]
-								: "unknown kind";
+	return k < sizeof(names) / sizeof(names[0]) && names[k]
+		   ? names[k]
+		   : "unknown kind";
 }
 
 static const char *
@@ -145,8 +146,8 @@ static int dec(struct dctx *c, uint32_t id, const uint8_t *p, size_t avail,
     uint32_t depth, struct cub_val **out);
 
 static int
-dec_int(struct dctx *c, uint32_t id, const struct btf_type *t,
-    const uint8_t *p, size_t avail, struct cub_val **out)
+dec_int(struct dctx *c, uint32_t id, const struct btf_type *t, const uint8_t *p,
+    size_t avail, struct cub_val **out)
 {
 	uint32_t info = *(const uint32_t *)(t + 1);
 	uint32_t bits = BTF_INT_BITS(info), off = BTF_INT_OFFSET(info);
@@ -154,17 +155,19 @@ dec_int(struct dctx *c, uint32_t id, const struct btf_type *t,
 	bool sgn = enc & BTF_INT_SIGNED;
 
 	if (t->size > avail)
-		return dfail(c, "%u bytes left for int '%s' (BTF id %u) of %u bytes",
+		return dfail(c,
+		    "%u bytes left for int '%s' (BTF id %u) of %u bytes",
 		    (unsigned)avail, type_name(c, t), id, t->size);
 	if (!bits || off + bits > t->size * 8u || t->size > 16)
-		return dfail(c, "int '%s' (BTF id %u) has a bad layout", type_name(c, t),
-		    id);
+		return dfail(c, "int '%s' (BTF id %u) has a bad layout",
+		    type_name(c, t), id);
 	if (bits > 64) {
 		unsigned __int128 v;
 		bool neg;
 
 		if (bits != 128 || off)
-			return dfail(c, "int '%s' (BTF id %u): %u-bit ints are not decoded",
+			return dfail(c,
+			    "int '%s' (BTF id %u): %u-bit ints are not decoded",
 			    type_name(c, t), id, bits);
 		memcpy(&v, p, 16);
 		neg = sgn && (v >> 127);
@@ -185,12 +188,14 @@ dec_enum(struct dctx *c, uint32_t id, const struct btf_type *t,
     struct cub_val **out)
 {
 	if (!nbits) {
-		if (t->size != 1 && t->size != 2 && t->size != 4 && t->size != 8)
+		if (t->size != 1 && t->size != 2 && t->size != 4 &&
+		    t->size != 8)
 			return dfail(c, "enum '%s' (BTF id %u) has size %u",
 			    type_name(c, t), id, t->size);
 		if (t->size > avail)
 			return dfail(c,
-			    "%u bytes left for enum '%s' (BTF id %u) of %u bytes",
+			    "%u bytes left for enum '%s' (BTF id %u) of %u "
+			    "bytes",
 			    (unsigned)avail, type_name(c, t), id, t->size);
 		nbits = t->size * 8;
 	}
@@ -222,11 +227,12 @@ dec_array(struct dctx *c, uint32_t id, const struct btf_type *t,
 	int r;
 
 	if (!et || esz < 0)
-		return dfail(c, "array (BTF id %u): element type %u is unknown", id,
-		    a->type);
+		return dfail(c, "array (BTF id %u): element type %u is unknown",
+		    id, a->type);
 	if (esz && a->nelems > avail / (size_t)esz)
 		return dfail(c,
-		    "%u bytes left for array (BTF id %u) of %u elements of %lld bytes",
+		    "%u bytes left for array (BTF id %u) of %u elements of "
+		    "%lld bytes",
 		    (unsigned)avail, id, a->nelems, (long long)esz);
 	if (is_char(c, et)) {
 		n = strnlen((const char *)p, a->nelems);
@@ -243,15 +249,16 @@ dec_array(struct dctx *c, uint32_t id, const struct btf_type *t,
 		}
 	}
 	if (a->nelems > CUB_ELEMS_MAX - c->elems)
-		return dfail(c, "array (BTF id %u): more than %u elements in one value",
-		    id, CUB_ELEMS_MAX);
+		return dfail(c,
+		    "array (BTF id %u): more than %u elements in one value", id,
+		    CUB_ELEMS_MAX);
 	c->elems += a->nelems;
 	arr = cub_val__array();
 	if (!arr)
 		return -ENOMEM;
 	for (i = 0; i < a->nelems; i++) {
-		r = dec(c, a->type, p + (size_t)esz * i, avail - (size_t)esz * i,
-		    depth + 1, &v);
+		r = dec(c, a->type, p + (size_t)esz * i,
+		    avail - (size_t)esz * i, depth + 1, &v);
 		if (r) {
 			cub_val__free(arr);
 			return r;
@@ -285,51 +292,71 @@ dec_member(struct dctx *c, uint32_t sid, const struct btf_type *st,
 
 	mt = resolve(c, m->type, &mid);
 	if (!mt)
-		return dfail(c, "%s '%s' (BTF id %u): member %u has unknown type %u",
+		return dfail(c,
+		    "%s '%s' (BTF id %u): member %u has unknown type %u",
 		    kind_name(st), type_name(c, st), sid, idx, m->type);
 	if (!name || !*name) {
 		/* Anonymous struct or union: its members are ours (C11). */
 		if (!btf_is_composite(mt) || bsz)
 			return 0;
 		if (off % 8 || off / 8 > avail)
-			return dfail(c, "%s '%s' (BTF id %u): anonymous member %u is misplaced",
+			return dfail(c,
+			    "%s '%s' (BTF id %u): anonymous member %u is "
+			    "misplaced",
 			    kind_name(st), type_name(c, st), sid, idx);
 		if (mt->size > avail - off / 8)
-			return dfail(c, "%u bytes left for %s (BTF id %u) of %u bytes",
-			    (unsigned)(avail - off / 8), kind_name(mt), mid, mt->size);
-		return dec_members(c, mid, mt, p + off / 8, avail - off / 8, depth + 1,
-		    map);
+			return dfail(c,
+			    "%u bytes left for %s (BTF id %u) of %u bytes",
+			    (unsigned)(avail - off / 8), kind_name(mt), mid,
+			    mt->size);
+		return dec_members(
+		    c, mid, mt, p + off / 8, avail - off / 8, depth + 1, map);
 	}
 	if (!strncmp(name, "__pad", 5))
 		return 0;
 	if (bsz) {
 		if ((uint64_t)off + bsz > (uint64_t)avail * 8)
-			return dfail(c, "bitfield '%s' of %s '%s' (BTF id %u) lies past the %u bytes left",
-			    name, kind_name(st), type_name(c, st), sid, (unsigned)avail);
+			return dfail(c,
+			    "bitfield '%s' of %s '%s' (BTF id %u) lies past "
+			    "the %u bytes left",
+			    name, kind_name(st), type_name(c, st), sid,
+			    (unsigned)avail);
 		if (bsz > 64)
-			return dfail(c, "bitfield '%s' of %s '%s' (BTF id %u): %u bits, at most 64 decoded",
+			return dfail(c,
+			    "bitfield '%s' of %s '%s' (BTF id %u): %u bits, at "
+			    "most 64 decoded",
 			    name, kind_name(st), type_name(c, st), sid, bsz);
 		if (btf_is_int(mt)) {
-			uint32_t enc = BTF_INT_ENCODING(*(const uint32_t *)(mt + 1));
+			uint32_t enc =
+			    BTF_INT_ENCODING(*(const uint32_t *)(mt + 1));
 
 			v = (enc & BTF_INT_BOOL)
 				? cub_val__bool(bits_get(p, off, bsz) != 0)
-				: num_val(bits_get(p, off, bsz), bsz, enc & BTF_INT_SIGNED);
+				: num_val(bits_get(p, off, bsz), bsz,
+				      enc & BTF_INT_SIGNED);
 			r = v ? 0 : -ENOMEM;
 		} else if (btf_is_any_enum(mt)) {
 			r = dec_enum(c, mid, mt, p, avail, off, bsz, &v);
 		} else {
-			return dfail(c, "bitfield '%s' of %s '%s' (BTF id %u) is a %s",
-			    name, kind_name(st), type_name(c, st), sid, kind_name(mt));
+			return dfail(c,
+			    "bitfield '%s' of %s '%s' (BTF id %u) is a %s",
+			    name, kind_name(st), type_name(c, st), sid,
+			    kind_name(mt));
 		}
 	} else {
 		if (off % 8)
-			return dfail(c, "member '%s' of %s '%s' (BTF id %u) is not byte aligned",
+			return dfail(c,
+			    "member '%s' of %s '%s' (BTF id %u) is not byte "
+			    "aligned",
 			    name, kind_name(st), type_name(c, st), sid);
 		if (off / 8 > avail)
-			return dfail(c, "member '%s' of %s '%s' (BTF id %u) lies past the %u bytes left",
-			    name, kind_name(st), type_name(c, st), sid, (unsigned)avail);
-		r = dec(c, m->type, p + off / 8, avail - off / 8, depth + 1, &v);
+			return dfail(c,
+			    "member '%s' of %s '%s' (BTF id %u) lies past the "
+			    "%u bytes left",
+			    name, kind_name(st), type_name(c, st), sid,
+			    (unsigned)avail);
+		r = dec(
+		    c, m->type, p + off / 8, avail - off / 8, depth + 1, &v);
 		if (r == -EINVAL && c->err && c->errlen) {
 			char inner[256];
 
@@ -353,7 +380,8 @@ dec_members(struct dctx *c, uint32_t id, const struct btf_type *t,
 		return dfail(c, "%s '%s' (BTF id %u) nests deeper than %u",
 		    kind_name(t), type_name(c, t), id, CUB_DEPTH_MAX);
 	if (n > CUB_ELEMS_MAX - c->elems)
-		return dfail(c, "%s '%s' (BTF id %u): more than %u elements in one value",
+		return dfail(c,
+		    "%s '%s' (BTF id %u): more than %u elements in one value",
 		    kind_name(t), type_name(c, t), id, CUB_ELEMS_MAX);
 	c->elems += n;
 	for (i = 0; i < n; i++) {
@@ -365,8 +393,8 @@ dec_members(struct dctx *c, uint32_t id, const struct btf_type *t,
 }
 
 static int
-dec(struct dctx *c, uint32_t id, const uint8_t *p, size_t avail,
-    uint32_t depth, struct cub_val **out)
+dec(struct dctx *c, uint32_t id, const uint8_t *p, size_t avail, uint32_t depth,
+    struct cub_val **out)
 {
 	const struct btf_type *t;
 	uint32_t rid;
@@ -375,7 +403,8 @@ dec(struct dctx *c, uint32_t id, const uint8_t *p, size_t avail,
 
 	*out = NULL;
 	if (depth > CUB_DEPTH_MAX)
-		return dfail(c, "BTF id %u nests deeper than %u", id, CUB_DEPTH_MAX);
+		return dfail(
+		    c, "BTF id %u nests deeper than %u", id, CUB_DEPTH_MAX);
 	t = resolve(c, id, &rid);
 	if (!t)
 		return dfail(c, "BTF type id %u is unknown", id);
@@ -387,7 +416,8 @@ dec(struct dctx *c, uint32_t id, const uint8_t *p, size_t avail,
 		return dec_enum(c, rid, t, p, avail, 0, 0, out);
 	case BTF_KIND_FLOAT:
 		if (t->size > avail)
-			return dfail(c, "%u bytes left for float (BTF id %u) of %u bytes",
+			return dfail(c,
+			    "%u bytes left for float (BTF id %u) of %u bytes",
 			    (unsigned)avail, rid, t->size);
 		if (t->size == 4) {
 			float f;
@@ -400,7 +430,8 @@ dec(struct dctx *c, uint32_t id, const uint8_t *p, size_t avail,
 			memcpy(&d, p, 8);
 			*out = cub_val__float(d);
 		} else {
-			return dfail(c, "float '%s' (BTF id %u) of %u bytes is not decoded",
+			return dfail(c,
+			    "float '%s' (BTF id %u) of %u bytes is not decoded",
 			    type_name(c, t), rid, t->size);
 		}
 		return *out ? 0 : -ENOMEM;
@@ -409,7 +440,8 @@ dec(struct dctx *c, uint32_t id, const uint8_t *p, size_t avail,
 	case BTF_KIND_STRUCT:
 	case BTF_KIND_UNION:
 		if (t->size > avail)
-			return dfail(c, "%u bytes left for %s '%s' (BTF id %u) of %u bytes",
+			return dfail(c,
+			    "%u bytes left for %s '%s' (BTF id %u) of %u bytes",
 			    (unsigned)avail, kind_name(t), type_name(c, t), rid,
 			    t->size);
 		map = cub_val__map();
@@ -423,7 +455,9 @@ dec(struct dctx *c, uint32_t id, const uint8_t *p, size_t avail,
 		*out = map;
 		return 0;
 	default:
-		return dfail(c, "BTF type id %u is a %s ('%s'), which has no value to decode",
+		return dfail(c,
+		    "BTF type id %u is a %s ('%s'), which has no value to "
+		    "decode",
 		    rid, kind_name(t), type_name(c, t));
 	}
 }
@@ -442,10 +476,13 @@ dm_decode(const struct dm_catalog *cat, uint32_t type_id, const void *data,
 		return dfail(&c, "BTF type id %u is unknown", type_id);
 	sz = btf__resolve_size(cat->btf, type_id);
 	if (sz < 0)
-		return dfail(&c, "BTF type id %u is a %s ('%s'), which has no value to decode",
+		return dfail(&c,
+		    "BTF type id %u is a %s ('%s'), which has no value to "
+		    "decode",
 		    type_id, kind_name(t), type_name(&c, t));
 	if ((size_t)sz != len || !data)
-		return dfail(&c, "%zu bytes for %s '%s' (BTF id %u) of %lld bytes",
+		return dfail(&c,
+		    "%zu bytes for %s '%s' (BTF id %u) of %lld bytes",
 		    data ? len : 0, kind_name(t), type_name(&c, t), type_id,
 		    (long long)sz);
 	return dec(&c, type_id, data, len, 0, out);
@@ -482,8 +519,8 @@ entry_fail(const struct dm_map *map, uint32_t i, const char *what, int r,
 	if (r != -EINVAL || !err || !errlen)
 		return r;
 	snprintf(inner, sizeof(inner), "%s", err);
-	return mfail(err, errlen, "map '%s', entry %u, %s: %s", map->name, i, what,
-	    inner);
+	return mfail(err, errlen, "map '%s', entry %u, %s: %s", map->name, i,
+	    what, inner);
 }
 
 static int
@@ -514,8 +551,7 @@ percpu_list(const struct dm_catalog *cat, const struct dm_map *map,
 
 int
 dm_map_value(const struct dm_catalog *cat, const struct dm_map *map,
-    const struct dm_entries *e, struct cub_val **out, char *err,
-    size_t errlen)
+    const struct dm_entries *e, struct cub_val **out, char *err, size_t errlen)
 {
 	const uint8_t *kp = e->keys, *vp = e->values;
 	struct cub_val *list, *k, *v, *kv;
@@ -539,7 +575,9 @@ dm_map_value(const struct dm_catalog *cat, const struct dm_map *map,
 		break;
 	default:
 		return mfail(err, errlen,
-		    "map '%s': map type %u is not one dynmon extracts (HASH, LRU_HASH, ARRAY, PERCPU_HASH, PERCPU_ARRAY, LRU_PERCPU_HASH, QUEUE, STACK)",
+		    "map '%s': map type %u is not one dynmon extracts (HASH, "
+		    "LRU_HASH, ARRAY, PERCPU_HASH, PERCPU_ARRAY, "
+		    "LRU_PERCPU_HASH, QUEUE, STACK)",
 		    map->name, map->type);
 	}
 	if (map->percpu && (!e->ncpus || e->ncpus > DM_NCPUS_MAX))
@@ -549,8 +587,9 @@ dm_map_value(const struct dm_catalog *cat, const struct dm_map *map,
 		return mfail(err, errlen, "map '%s': %u entries without %s",
 		    map->name, e->count, vp ? "keys" : "values");
 	if (e->count > map->max_entries)
-		return mfail(err, errlen, "map '%s': %u entries, more than its %u",
-		    map->name, e->count, map->max_entries);
+		return mfail(err, errlen,
+		    "map '%s': %u entries, more than its %u", map->name,
+		    e->count, map->max_entries);
 	vstride = dm_value_stride(map, e->ncpus);
 	list = cub_val__array();
 	if (!list)
@@ -559,10 +598,11 @@ dm_map_value(const struct dm_catalog *cat, const struct dm_map *map,
 		const uint8_t *ve = vp + vstride * i;
 
 		if (map->percpu)
-			r = percpu_list(cat, map, ve, e->ncpus, &v, err, errlen);
+			r = percpu_list(
+			    cat, map, ve, e->ncpus, &v, err, errlen);
 		else
-			r = dm_decode(cat, map->value_type_id, ve, map->value_size, &v,
-			    err, errlen);
+			r = dm_decode(cat, map->value_type_id, ve,
+			    map->value_size, &v, err, errlen);
 		if (r) {
 			r = entry_fail(map, i, "value", r, err, errlen);
 			break;
@@ -574,8 +614,9 @@ dm_map_value(const struct dm_catalog *cat, const struct dm_map *map,
 			}
 			continue;
 		}
-		r = dm_decode(cat, map->key_type_id, kp + (size_t)map->key_size * i,
-		    map->key_size, &k, err, errlen);
+		r = dm_decode(cat, map->key_type_id,
+		    kp + (size_t)map->key_size * i, map->key_size, &k, err,
+		    errlen);
 		if (r) {
 			cub_val__free(v);
 			r = entry_fail(map, i, "key", r, err, errlen);

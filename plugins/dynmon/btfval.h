@@ -30,9 +30,8 @@
  * length, unknown type id, a pointer, function or other kind that has no
  * value) or -ENOMEM; *out is NULL on error.
  */
-int dm_decode(const struct dm_catalog *cat, uint32_t type_id,
-    const void *data, size_t len, struct cub_val **out, char *err,
-    size_t errlen);
+int dm_decode(const struct dm_catalog *cat, uint32_t type_id, const void *data,
+    size_t len, struct cub_val **out, char *err, size_t errlen);
 
 /*
  * A read of one map as the SDK's batch calls return it: count keys of
@@ -62,7 +61,6 @@ size_t dm_value_stride(const struct dm_map *map, uint32_t ncpus);
  * or -ENOMEM.
  */
 int dm_map_value(const struct dm_catalog *cat, const struct dm_map *map,
-    const struct dm_entries *e, struct cub_val **out, char *err,
-    size_t errlen);
+    const struct dm_entries *e, struct cub_val **out, char *err, size_t errlen);
 
 #endif

@@ -106,8 +106,9 @@ static bool
 swap_copy_name(const char *name, char set[4], uint32_t *copy)
 {
 	if ((name[0] != 'i' && name[0] != 'e') || name[1] < '0' ||
-	    name[1] > '0' + (int)DM_SWAP_MAX - 1 || strncmp(name + 2, "_c", 2) ||
-	    name[4] < '0' || name[4] > '9' || name[5])
+	    name[1] > '0' + (int)DM_SWAP_MAX - 1 ||
+	    strncmp(name + 2, "_c", 2) || name[4] < '0' || name[4] > '9' ||
+	    name[5])
 		return false;
 	set[0] = name[0];
 	set[1] = name[1];
@@ -147,12 +148,12 @@ parse_map(const struct btf *btf, const struct btf_var_secinfo *vsi,
 		    ".maps entry of BTF id %u is not a variable", vsi->type);
 	vname = btf__name_by_offset(btf, var->name_off);
 	if (!vname || !*vname)
-		return fail(err, errlen, ".maps variable of BTF id %u has no name",
-		    vsi->type);
+		return fail(err, errlen,
+		    ".maps variable of BTF id %u has no name", vsi->type);
 	def = skip_mods(btf, var->type, NULL);
 	if (!def || !btf_is_struct(def))
-		return fail(err, errlen, "map '%s': definition is not a struct",
-		    vname);
+		return fail(
+		    err, errlen, "map '%s': definition is not a struct", vname);
 	snprintf(m->name, sizeof(m->name), "%s", vname);
 	mem = btf_members(def);
 	n = btf_vlen(def);
@@ -181,7 +182,7 @@ parse_map(const struct btf *btf, const struct btf_var_secinfo *vsi,
 				goto bad;
 		}
 		continue;
-bad:
+	bad:
 		return fail(err, errlen, "map '%s': member '%s' is malformed",
 		    vname, mname);
 	}
@@ -193,7 +194,8 @@ bad:
 		if (sz <= 0 || sz > UINT32_MAX ||
 		    (key_size && key_size != (uint32_t)sz))
 			return fail(err, errlen,
-			    "map '%s': key type of BTF id %u has no usable size",
+			    "map '%s': key type of BTF id %u has no usable "
+			    "size",
 			    vname, m->key_type_id);
 		key_size = (uint32_t)sz;
 	}
@@ -202,7 +204,8 @@ bad:
 		if (sz <= 0 || sz > UINT32_MAX ||
 		    (value_size && value_size != (uint32_t)sz))
 			return fail(err, errlen,
-			    "map '%s': value type of BTF id %u has no usable size",
+			    "map '%s': value type of BTF id %u has no usable "
+			    "size",
 			    vname, m->value_type_id);
 		value_size = (uint32_t)sz;
 	}
@@ -211,12 +214,14 @@ bad:
 	if (map_type_decoded(m->type)) {
 		if (!m->value_type_id)
 			return fail(err, errlen,
-			    "map '%s': no BTF value type (declare it with __type(value, ...))",
+			    "map '%s': no BTF value type (declare it with "
+			    "__type(value, ...))",
 			    vname);
 		if (!m->key_type_id && m->type != BPF_MAP_TYPE_QUEUE &&
 		    m->type != BPF_MAP_TYPE_STACK)
 			return fail(err, errlen,
-			    "map '%s': no BTF key type (declare it with __type(key, ...))",
+			    "map '%s': no BTF key type (declare it with "
+			    "__type(key, ...))",
 			    vname);
 	}
 	name_map(m);
@@ -236,8 +241,8 @@ find_btf(Elf *elf, Elf_Data **out, char *err, size_t errlen)
 		    elf_errmsg(-1));
 	while ((scn = elf_nextscn(elf, scn))) {
 		if (!gelf_getshdr(scn, &sh))
-			return fail(err, errlen, "object: bad section header: %s",
-			    elf_errmsg(-1));
+			return fail(err, errlen,
+			    "object: bad section header: %s", elf_errmsg(-1));
 		name = elf_strptr(elf, shstrndx, sh.sh_name);
 		if (!name || strcmp(name, ".BTF"))
 			continue;
@@ -253,8 +258,8 @@ find_btf(Elf *elf, Elf_Data **out, char *err, size_t errlen)
 }
 
 int
-dm_catalog_open(const void *buf, size_t len, struct dm_catalog **out,
-    char *err, size_t errlen)
+dm_catalog_open(const void *buf, size_t len, struct dm_catalog **out, char *err,
+    size_t errlen)
 {
 	struct dm_catalog *cat;
 	const struct btf_type *sec;
@@ -266,8 +271,8 @@ dm_catalog_open(const void *buf, size_t len, struct dm_catalog **out,
 
 	*out = NULL;
 	if (!buf || !len || len > UINT32_MAX)
-		return fail(err, errlen, "object: empty or too large (%zu bytes)",
-		    len);
+		return fail(
+		    err, errlen, "object: empty or too large (%zu bytes)", len);
 	if (elf_version(EV_CURRENT) == EV_NONE)
 		return fail(err, errlen, "libelf: %s", elf_errmsg(-1));
 	cat = calloc(1, sizeof(*cat));
@@ -375,26 +380,29 @@ dm_catalog_bind_swap(struct dm_catalog *cat, char path,
 	size_t k;
 
 	if (p < 0)
-		return fail(err, errlen, "swap: path '%c' is not 'i' or 'e'",
-		    path);
+		return fail(
+		    err, errlen, "swap: path '%c' is not 'i' or 'e'", path);
 	if (n > DM_SWAP_MAX)
-		return fail(err, errlen, "swap: %zu maps on path '%c', at most %u",
-		    n, path, DM_SWAP_MAX);
+		return fail(err, errlen,
+		    "swap: %zu maps on path '%c', at most %u", n, path,
+		    DM_SWAP_MAX);
 	for (k = 0; k < n; k++) {
 		if (!user_name_ok(names[k]))
 			return fail(err, errlen,
-			    "swap: '%s' is not a map name (a C identifier of at most %u characters)",
+			    "swap: '%s' is not a map name (a C identifier of "
+			    "at most %u characters)",
 			    names[k] ? names[k] : "(null)", DM_USER_NAME_MAX);
 		snprintf(copy0, sizeof(copy0), "%c%zu_c0", path, k);
 		if (!dm_catalog_by_name(cat, copy0))
 			return fail(err, errlen,
-			    "swap: map '%s' has no swap set %c%zu in the object",
+			    "swap: map '%s' has no swap set %c%zu in the "
+			    "object",
 			    names[k], path, k);
 	}
 	memset(cat->swap[p], 0, sizeof(cat->swap[p]));
 	for (k = 0; k < n; k++)
-		snprintf(cat->swap[p][k], sizeof(cat->swap[p][k]), "%s",
-		    names[k]);
+		snprintf(
+		    cat->swap[p][k], sizeof(cat->swap[p][k]), "%s", names[k]);
 	/* The copies carry the user name of their set. */
 	for (k = 0; k < cat->nmaps; k++) {
 		struct dm_map *m = &cat->maps[k];

@@ -23,11 +23,11 @@ struct btf;
 #define DM_USER_NAME_MAX 13u
 
 struct dm_map {
-	char name[16];      /* the object's map name: "i_PKT_COUNTER" */
-	char user[16];      /* the user's name, "" for dm_ and cub_ maps */
-	char path;          /* 'i', 'e', or 0 (prelude and framework maps) */
-	uint32_t type;      /* enum bpf_map_type */
-	uint32_t key_size;  /* 0 for QUEUE and STACK */
+	char name[16];     /* the object's map name: "i_PKT_COUNTER" */
+	char user[16];     /* the user's name, "" for dm_ and cub_ maps */
+	char path;         /* 'i', 'e', or 0 (prelude and framework maps) */
+	uint32_t type;     /* enum bpf_map_type */
+	uint32_t key_size; /* 0 for QUEUE and STACK */
 	uint32_t value_size;
 	uint32_t max_entries;
 	uint32_t key_type_id; /* BTF ids in the catalogue's BTF, 0 if none */

@@ -58,8 +58,8 @@ metric_name_ok(const char *s)
 	if (!s || !*s || strlen(s) > 200)
 		return false;
 	for (i = 0; s[i]; i++)
-		if (!(isalpha((unsigned char)s[i]) || s[i] == '_' || s[i] == ':' ||
-			(i && isdigit((unsigned char)s[i]))))
+		if (!(isalpha((unsigned char)s[i]) || s[i] == '_' ||
+			s[i] == ':' || (i && isdigit((unsigned char)s[i]))))
 			return false;
 	return true;
 }
@@ -98,7 +98,8 @@ num_type(const struct btf *btf, uint32_t id, struct numtype *nt)
 		if (BTF_INT_OFFSET(info) || BTF_INT_BITS(info) != t->size * 8 ||
 		    t->size > 8 || (BTF_INT_ENCODING(info) & BTF_INT_BOOL))
 			return -1;
-		nt->kind = BTF_INT_ENCODING(info) & BTF_INT_SIGNED ? NUM_S : NUM_U;
+		nt->kind =
+		    BTF_INT_ENCODING(info) & BTF_INT_SIGNED ? NUM_S : NUM_U;
 		nt->size = t->size;
 		return 0;
 	}
@@ -168,8 +169,8 @@ static void
 entry_num(const struct dm_map *map, const struct dm_entries *e, uint32_t i,
     struct num *n)
 {
-	const uint8_t *vp = (const uint8_t *)e->values +
-			    dm_value_stride(map, e->ncpus) * i;
+	const uint8_t *vp =
+	    (const uint8_t *)e->values + dm_value_stride(map, e->ncpus) * i;
 	size_t stride = ((size_t)map->value_size + 7) & ~(size_t)7;
 	uint32_t cpu, ncpus = map->percpu ? e->ncpus : 1;
 
@@ -185,8 +186,8 @@ entry_num(const struct dm_map *map, const struct dm_entries *e, uint32_t i,
 /* One label source: a field of the key at a byte (or bit) offset. */
 struct kfield {
 	char name[64];
-	uint32_t type_id; /* resolved */
-	uint32_t off;     /* bytes */
+	uint32_t type_id;      /* resolved */
+	uint32_t off;          /* bytes */
 	uint32_t bitoff, bits; /* bitfield: bits > 0, bitoff from off */
 };
 
@@ -224,9 +225,9 @@ label_from_field(char *dst, size_t len, const char *prefix, const char *name)
 }
 
 static int
-key_fields(const struct btf *btf, uint32_t id, uint32_t off,
-    const char *prefix, uint32_t depth, struct kfields *kf, const char *metric,
-    char *err, size_t errlen)
+key_fields(const struct btf *btf, uint32_t id, uint32_t off, const char *prefix,
+    uint32_t depth, struct kfields *kf, const char *metric, char *err,
+    size_t errlen)
 {
 	const struct btf_type *t = resolve(btf, id, &id);
 	const struct btf_member *m;
@@ -237,8 +238,8 @@ key_fields(const struct btf *btf, uint32_t id, uint32_t off,
 		return ffail(err, errlen, "metric '%s': key type %u is unknown",
 		    metric, id);
 	if (depth > 8)
-		return ffail(err, errlen, "metric '%s': key nests deeper than 8",
-		    metric);
+		return ffail(err, errlen,
+		    "metric '%s': key nests deeper than 8", metric);
 	if (!btf_is_composite(t)) {
 		if (kf->n >= sizeof(kf->f) / sizeof(kf->f[0]))
 			return ffail(err, errlen,
@@ -263,14 +264,15 @@ key_fields(const struct btf *btf, uint32_t id, uint32_t off,
 
 		if (!mt)
 			return ffail(err, errlen,
-			    "metric '%s': key member %u has unknown type", metric, i);
+			    "metric '%s': key member %u has unknown type",
+			    metric, i);
 		if (mn && !strncmp(mn, "__pad", 5))
 			continue;
 		if (!mn || !*mn) {
 			if (!btf_is_composite(mt) || bsz || boff % 8)
 				continue;
-			r = key_fields(btf, mid, off + boff / 8, prefix, depth + 1, kf,
-			    metric, err, errlen);
+			r = key_fields(btf, mid, off + boff / 8, prefix,
+			    depth + 1, kf, metric, err, errlen);
 			if (r)
 				return r;
 			continue;
@@ -279,13 +281,15 @@ key_fields(const struct btf *btf, uint32_t id, uint32_t off,
 		if (bsz) {
 			if (kf->n >= sizeof(kf->f) / sizeof(kf->f[0]))
 				return ffail(err, errlen,
-				    "metric '%s': key has more than 64 fields", metric);
+				    "metric '%s': key has more than 64 fields",
+				    metric);
 			if (bsz > 64)
 				return ffail(err, errlen,
-				    "metric '%s': key bitfield '%s' has %u bits, at most 64",
+				    "metric '%s': key bitfield '%s' has %u "
+				    "bits, at most 64",
 				    metric, mn, bsz);
-			snprintf(kf->f[kf->n].name, sizeof(kf->f[kf->n].name), "%s",
-			    name);
+			snprintf(kf->f[kf->n].name, sizeof(kf->f[kf->n].name),
+			    "%s", name);
 			kf->f[kf->n].type_id = mid;
 			kf->f[kf->n].off = off;
 			kf->f[kf->n].bitoff = boff;
@@ -295,9 +299,10 @@ key_fields(const struct btf *btf, uint32_t id, uint32_t off,
 		}
 		if (boff % 8)
 			return ffail(err, errlen,
-			    "metric '%s': key member '%s' is not byte aligned", metric, mn);
-		r = key_fields(btf, mid, off + boff / 8, name, depth + 1, kf, metric,
-		    err, errlen);
+			    "metric '%s': key member '%s' is not byte aligned",
+			    metric, mn);
+		r = key_fields(btf, mid, off + boff / 8, name, depth + 1, kf,
+		    metric, err, errlen);
 		if (r)
 			return r;
 	}
@@ -343,7 +348,8 @@ field_label(const struct dm_catalog *cat, const struct kfield *f,
 	if (sz <= 0 || f->off + (uint64_t)sz > keylen)
 		return strdup("");
 	if (sz == 4 && ipish && (btf_is_int(t) || btf_is_array(t))) {
-		snprintf(buf, sizeof(buf), "%u.%u.%u.%u", p[0], p[1], p[2], p[3]);
+		snprintf(
+		    buf, sizeof(buf), "%u.%u.%u.%u", p[0], p[1], p[2], p[3]);
 		return strdup(buf);
 	}
 	if (sz == 16 && ipish && btf_is_array(t)) {
@@ -359,8 +365,8 @@ field_label(const struct dm_catalog *cat, const struct kfield *f,
 		return strdup(buf);
 	}
 	if (sz == 6 && btf_is_array(t)) {
-		snprintf(buf, sizeof(buf), "%02x:%02x:%02x:%02x:%02x:%02x", p[0],
-		    p[1], p[2], p[3], p[4], p[5]);
+		snprintf(buf, sizeof(buf), "%02x:%02x:%02x:%02x:%02x:%02x",
+		    p[0], p[1], p[2], p[3], p[4], p[5]);
 		return strdup(buf);
 	}
 	if (dm_decode(cat, f->type_id, p, (size_t)sz, &v, NULL, 0))
@@ -370,7 +376,8 @@ field_label(const struct dm_catalog *cat, const struct kfield *f,
 		s = strdup(v->str.ptr);
 		break;
 	case CUB_V_UINT:
-		s = asprintf(&s, "%llu", (unsigned long long)v->u) < 0 ? NULL : s;
+		s = asprintf(&s, "%llu", (unsigned long long)v->u) < 0 ? NULL
+								       : s;
 		break;
 	case CUB_V_INT:
 		s = asprintf(&s, "%lld", (long long)v->i) < 0 ? NULL : s;
@@ -416,8 +423,8 @@ get_u32(const struct cub_val *v, uint32_t *out)
 }
 
 static int
-parse_hist(const struct cub_val *h, const struct dm_map *map,
-    struct mcfg *c, char *err, size_t errlen)
+parse_hist(const struct cub_val *h, const struct dm_map *map, struct mcfg *c,
+    char *err, size_t errlen)
 {
 	const char *kind = cub_val__get_str(h, "kind");
 	const struct cub_val *v;
@@ -431,7 +438,8 @@ parse_hist(const struct cub_val *h, const struct dm_map *map,
 	if (map->type != BPF_MAP_TYPE_ARRAY &&
 	    map->type != BPF_MAP_TYPE_PERCPU_ARRAY)
 		return ffail(err, errlen,
-		    "metric '%s': a histogram reads an ARRAY or PERCPU_ARRAY of buckets; map '%s' is not one",
+		    "metric '%s': a histogram reads an ARRAY or PERCPU_ARRAY "
+		    "of buckets; map '%s' is not one",
 		    c->name, map->name);
 	for (k = 0; k < h->map.len; k++) {
 		const char *key = h->map.items[k].key;
@@ -439,12 +447,13 @@ parse_hist(const struct cub_val *h, const struct dm_map *map,
 		if (strcmp(key, "kind") && strcmp(key, "bucket-multiplier") &&
 		    strcmp(key, "bucket-min") && strcmp(key, "bucket-max"))
 			return ffail(err, errlen,
-			    "metric '%s': histogram has unknown field '%s'", c->name,
-			    key);
+			    "metric '%s': histogram has unknown field '%s'",
+			    c->name, key);
 	}
 	if (!kind || (strcasecmp(kind, "exp2") && strcasecmp(kind, "linear")))
 		return ffail(err, errlen,
-		    "metric '%s': histogram kind must be \"exp2\" or \"linear\"",
+		    "metric '%s': histogram kind must be \"exp2\" or "
+		    "\"linear\"",
 		    c->name);
 	c->h.exp2 = !strcasecmp(kind, "exp2");
 	c->h.mult = 1;
@@ -460,7 +469,8 @@ parse_hist(const struct cub_val *h, const struct dm_map *map,
 			c->h.mult = -1;
 		if (!(c->h.mult > 0) || !isfinite(c->h.mult))
 			return ffail(err, errlen,
-			    "metric '%s': histogram bucket-multiplier must be a number above 0",
+			    "metric '%s': histogram bucket-multiplier must be "
+			    "a number above 0",
 			    c->name);
 	}
 	c->h.min = 0;
@@ -477,7 +487,8 @@ parse_hist(const struct cub_val *h, const struct dm_map *map,
 		    c->name);
 	if (c->h.min > c->h.max || c->h.max >= map->max_entries)
 		return ffail(err, errlen,
-		    "metric '%s': histogram buckets [%u .. %u] do not fit map '%s' of %u entries",
+		    "metric '%s': histogram buckets [%u .. %u] do not fit map "
+		    "'%s' of %u entries",
 		    c->name, c->h.min, c->h.max, map->name, map->max_entries);
 	if (c->h.exp2 && c->h.max > 1000)
 		return ffail(err, errlen,
@@ -487,8 +498,8 @@ parse_hist(const struct cub_val *h, const struct dm_map *map,
 }
 
 static int
-parse_config(const struct cub_val *mc, const struct dm_map *map,
-    struct mcfg *c, char *err, size_t errlen)
+parse_config(const struct cub_val *mc, const struct dm_map *map, struct mcfg *c,
+    char *err, size_t errlen)
 {
 	static const char *const types[][2] = {{"counter", "counter"},
 	    {"gauge", "gauge"}, {"histogram", "histogram"},
@@ -506,23 +517,26 @@ parse_config(const struct cub_val *mc, const struct dm_map *map,
 		    c->name ? c->name : "(none)");
 	om = cub_val__get(mc, "open-metrics-metadata");
 	if (!om || om->kind != CUB_V_MAP)
-		return ffail(err, errlen, "metric '%s': no open-metrics-metadata",
-		    c->name);
+		return ffail(err, errlen,
+		    "metric '%s': no open-metrics-metadata", c->name);
 	c->help = cub_val__get_str(om, "help");
 	if (!c->help)
 		return ffail(err, errlen,
-		    "metric '%s': open-metrics-metadata has no help string", c->name);
+		    "metric '%s': open-metrics-metadata has no help string",
+		    c->name);
 	type = cub_val__get_str(om, "type");
 	for (i = 0; type && i < sizeof(types) / sizeof(types[0]); i++)
 		if (!strcasecmp(type, types[i][0]))
 			c->type = types[i][1];
 	if (!c->type)
 		return ffail(err, errlen,
-		    "metric '%s': type '%s' is not Counter, Gauge, Histogram, Summary or Untyped",
+		    "metric '%s': type '%s' is not Counter, Gauge, Histogram, "
+		    "Summary or Untyped",
 		    c->name, type ? type : "(none)");
 	if (!strcmp(c->type, "summary"))
 		return ffail(err, errlen,
-		    "metric '%s': type summary cannot be built from a map (no quantiles); use a histogram",
+		    "metric '%s': type summary cannot be built from a map (no "
+		    "quantiles); use a histogram",
 		    c->name);
 	snprintf(c->fname, sizeof(c->fname), "%s", c->name);
 	n = strlen(c->fname);
@@ -531,8 +545,8 @@ parse_config(const struct cub_val *mc, const struct dm_map *map,
 		c->fname[n - 6] = 0;
 	c->labels = cub_val__get(om, "labels");
 	if (c->labels && c->labels->kind != CUB_V_ARRAY)
-		return ffail(err, errlen, "metric '%s': labels is not a list",
-		    c->name);
+		return ffail(
+		    err, errlen, "metric '%s': labels is not a list", c->name);
 	n = c->labels ? c->labels->arr.len : 0;
 	if (n > DM_LABELS_MAX)
 		return ffail(err, errlen, "metric '%s': %zu labels, at most %u",
@@ -543,18 +557,23 @@ parse_config(const struct cub_val *mc, const struct dm_map *map,
 
 		if (!label_name_ok(ln) || !cub_val__get_str(l, "value"))
 			return ffail(err, errlen,
-			    "metric '%s': label %zu needs a name matching [a-zA-Z_][a-zA-Z0-9_]* (not __*) and a string value",
+			    "metric '%s': label %zu needs a name matching "
+			    "[a-zA-Z_][a-zA-Z0-9_]* (not __*) and a string "
+			    "value",
 			    c->name, i);
 		for (j = 0; j < i; j++)
-			if (!strcmp(ln, cub_val__get_str(c->labels->arr.items[j], "name")))
+			if (!strcmp(ln, cub_val__get_str(
+					    c->labels->arr.items[j], "name")))
 				return ffail(err, errlen,
-				    "metric '%s': label '%s' appears twice", c->name, ln);
+				    "metric '%s': label '%s' appears twice",
+				    c->name, ln);
 	}
 	h = cub_val__get(mc, "histogram");
 	c->hist = !strcmp(c->type, "histogram");
 	if (c->hist && !h)
 		return ffail(err, errlen,
-		    "metric '%s': type histogram needs the \"histogram\" field (kind exp2 or linear)",
+		    "metric '%s': type histogram needs the \"histogram\" field "
+		    "(kind exp2 or linear)",
 		    c->name);
 	if (!c->hist && h)
 		return ffail(err, errlen,
@@ -634,7 +653,8 @@ build_hist(const struct mcfg *c, const struct dm_map *map,
 	if (!s || !buckets)
 		goto out;
 	for (i = c->h.min; i <= c->h.max; i++) {
-		double le = c->h.exp2 ? ldexp(c->h.mult, (int)i) : c->h.mult * i;
+		double le =
+		    c->h.exp2 ? ldexp(c->h.mult, (int)i) : c->h.mult * i;
 
 		count += cnt[i];
 		b = cub_val__map();
@@ -653,8 +673,8 @@ build_hist(const struct mcfg *c, const struct dm_map *map,
 	if (cub_val__set(s, "labels", static_labels(c)) ||
 	    cub_val__set(s, "buckets", buckets) ||
 	    cub_val__set(s, "count", cub_val__uint(count)) ||
-	    cub_val__set(s, "sum", le_val(have_sum ? (double)sum_raw * c->h.mult
-						  : 0))) {
+	    cub_val__set(
+		s, "sum", le_val(have_sum ? (double)sum_raw * c->h.mult : 0))) {
 		buckets = NULL;
 		goto out;
 	}
@@ -669,10 +689,9 @@ out:
 }
 
 int
-dm_families_from_metric(const struct dm_catalog *cat,
-    const struct dm_map *map, const struct cub_val *mc,
-    const struct dm_entries *e, struct cub_val **family, char *err,
-    size_t errlen)
+dm_families_from_metric(const struct dm_catalog *cat, const struct dm_map *map,
+    const struct cub_val *mc, const struct dm_entries *e,
+    struct cub_val **family, char *err, size_t errlen)
 {
 	struct mcfg c;
 	struct numtype nt;
@@ -709,27 +728,32 @@ dm_families_from_metric(const struct dm_catalog *cat,
 	if (num_type(cat->btf, map->value_type_id, &nt)) {
 		vt = resolve(cat->btf, map->value_type_id, NULL);
 		return ffail(err, errlen,
-		    "metric '%s': the value of map '%s' is %s%s%s, not a number",
+		    "metric '%s': the value of map '%s' is %s%s%s, not a "
+		    "number",
 		    c.name, map->name,
-		    vt && btf_is_struct(vt) ? "struct '"
+		    vt && btf_is_struct(vt)  ? "struct '"
 		    : vt && btf_is_union(vt) ? "union '"
 		    : vt && btf_is_array(vt) ? "an array '"
 					     : "type '",
-		    vt ? btf__name_by_offset(cat->btf, vt->name_off) : "?", "'");
+		    vt ? btf__name_by_offset(cat->btf, vt->name_off) : "?",
+		    "'");
 	}
 	if (c.hist && nt.kind == NUM_F)
 		return ffail(err, errlen,
-		    "metric '%s': histogram buckets of map '%s' are floats, not counts",
+		    "metric '%s': histogram buckets of map '%s' are floats, "
+		    "not counts",
 		    c.name, map->name);
 	if (map->percpu && e->count && (!e->ncpus || e->ncpus > DM_NCPUS_MAX))
-		return ffail(err, errlen, "metric '%s': %u CPUs, expected 1 to %u",
-		    c.name, e->ncpus, DM_NCPUS_MAX);
+		return ffail(err, errlen,
+		    "metric '%s': %u CPUs, expected 1 to %u", c.name, e->ncpus,
+		    DM_NCPUS_MAX);
 	if (e->count && (!e->values || (keyed && !e->keys)))
 		return ffail(err, errlen, "metric '%s': %u entries without %s",
 		    c.name, e->count, e->values ? "keys" : "values");
 	if (e->count > map->max_entries)
-		return ffail(err, errlen, "metric '%s': %u entries, map '%s' has %u",
-		    c.name, e->count, map->name, map->max_entries);
+		return ffail(err, errlen,
+		    "metric '%s': %u entries, map '%s' has %u", c.name,
+		    e->count, map->name, map->max_entries);
 	if (keyed) {
 		kf = calloc(1, sizeof(*kf));
 		if (!kf)
@@ -739,12 +763,14 @@ dm_families_from_metric(const struct dm_catalog *cat,
 		for (i = 0; !r && i < kf->n; i++) {
 			if (static_label(&c, kf->f[i].name))
 				r = ffail(err, errlen,
-				    "metric '%s': static label '%s' is also a key field of map '%s'",
+				    "metric '%s': static label '%s' is also a "
+				    "key field of map '%s'",
 				    c.name, kf->f[i].name, map->name);
 			for (j = 0; !r && j < i; j++)
 				if (!strcmp(kf->f[i].name, kf->f[j].name))
 					r = ffail(err, errlen,
-					    "metric '%s': key fields of map '%s' give label '%s' twice",
+					    "metric '%s': key fields of map "
+					    "'%s' give label '%s' twice",
 					    c.name, map->name, kf->f[i].name);
 		}
 		if (r)
@@ -753,7 +779,8 @@ dm_families_from_metric(const struct dm_catalog *cat,
 	indexed = !keyed && map->max_entries > 1 && !c.hist;
 	if (indexed && static_label(&c, "index")) {
 		r = ffail(err, errlen,
-		    "metric '%s': static label 'index' clashes with the entry index",
+		    "metric '%s': static label 'index' clashes with the entry "
+		    "index",
 		    c.name);
 		goto out;
 	}
@@ -766,7 +793,8 @@ dm_families_from_metric(const struct dm_catalog *cat,
 	r = -ENOMEM;
 	fam = cub_val__map();
 	samples = cub_val__array();
-	if (!fam || !samples || cub_val__set(fam, "name", cub_val__str(c.fname)) ||
+	if (!fam || !samples ||
+	    cub_val__set(fam, "name", cub_val__str(c.fname)) ||
 	    cub_val__set(fam, "help", cub_val__str(c.help)) ||
 	    cub_val__set(fam, "type", cub_val__str(c.type)) ||
 	    cub_val__set(fam, "samples", samples)) {
@@ -798,17 +826,20 @@ dm_families_from_metric(const struct dm_catalog *cat,
 
 			if (e->keys && map->key_size == 4)
 				idx = ((const uint32_t *)e->keys)[i];
-			if (cub_val__set(labels, "index", cub_val__strf("%u", idx))) {
+			if (cub_val__set(
+				labels, "index", cub_val__strf("%u", idx))) {
 				cub_val__free(labels);
 				goto out;
 			}
 		}
 		for (j = 0; keyed && j < kf->n; j++) {
 			char *lv = field_label(cat, &kf->f[j],
-			    (const uint8_t *)e->keys + (size_t)map->key_size * i,
+			    (const uint8_t *)e->keys +
+				(size_t)map->key_size * i,
 			    map->key_size);
 
-			if (!lv || cub_val__set(labels, kf->f[j].name, cub_val__str(lv))) {
+			if (!lv || cub_val__set(labels, kf->f[j].name,
+				       cub_val__str(lv))) {
 				free(lv);
 				cub_val__free(labels);
 				goto out;
@@ -844,8 +875,8 @@ out:
 /* ---- cumulative totals ---- */
 
 struct tseries {
-	char *key;            /* canonical label set */
-	struct cub_val *smp;  /* the sample, totals in it */
+	char *key;           /* canonical label set */
+	struct cub_val *smp; /* the sample, totals in it */
 };
 
 struct tfam {
@@ -917,8 +948,8 @@ dm_totals_forget(struct dm_totals *t, const char *name)
 static int
 cmp_kv(const void *a, const void *b)
 {
-	return strcmp(((const struct cub_kv *)a)->key,
-	    ((const struct cub_kv *)b)->key);
+	return strcmp(
+	    ((const struct cub_kv *)a)->key, ((const struct cub_kv *)b)->key);
 }
 
 /* "len:name=len:value;" over the labels sorted by name; malloc'd. */
@@ -1019,7 +1050,7 @@ is_num(const struct cub_val *v)
 static double
 as_f(const struct cub_val *v)
 {
-	return v->kind == CUB_V_UINT ? (double)v->u
+	return v->kind == CUB_V_UINT  ? (double)v->u
 	       : v->kind == CUB_V_INT ? (double)v->i
 				      : v->f;
 }
@@ -1031,12 +1062,13 @@ num_sum(const struct cub_val *a, const struct cub_val *b)
 	if (a->kind == CUB_V_UINT && b->kind == CUB_V_UINT)
 		return cub_val__uint(a->u + b->u);
 	if (a->kind != CUB_V_FLOAT && b->kind != CUB_V_FLOAT)
-		return cub_val__int((int64_t)((uint64_t)(a->kind == CUB_V_UINT
-							     ? a->u
-							     : (uint64_t)a->i) +
-					      (uint64_t)(b->kind == CUB_V_UINT
-							     ? b->u
-							     : (uint64_t)b->i)));
+		return cub_val__int(
+		    (int64_t)((uint64_t)(a->kind == CUB_V_UINT
+					     ? a->u
+					     : (uint64_t)a->i) +
+			      (uint64_t)(b->kind == CUB_V_UINT
+					     ? b->u
+					     : (uint64_t)b->i)));
 	return cub_val__float(as_f(a) + as_f(b));
 }
 
@@ -1049,13 +1081,15 @@ sample_ok(const struct cub_val *s, bool hist, const char *fname, char *err,
 	uint32_t i;
 
 	if (!s || s->kind != CUB_V_MAP)
-		return ffail(err, errlen, "family '%s': a sample is not a map", fname);
+		return ffail(
+		    err, errlen, "family '%s': a sample is not a map", fname);
 	if (cub_val__get(s, "labels")) {
 		char *key = series_key(cub_val__get(s, "labels"));
 
 		if (!key)
 			return ffail(err, errlen,
-			    "family '%s': sample labels are not a map of strings",
+			    "family '%s': sample labels are not a map of "
+			    "strings",
 			    fname);
 		free(key);
 	}
@@ -1063,20 +1097,25 @@ sample_ok(const struct cub_val *s, bool hist, const char *fname, char *err,
 		return is_num(cub_val__get(s, "value"))
 			   ? 0
 			   : ffail(err, errlen,
-				 "family '%s': a sample has no numeric value", fname);
+				 "family '%s': a sample has no numeric value",
+				 fname);
 	b = cub_val__get(s, "buckets");
 	if (!b || b->kind != CUB_V_ARRAY || !is_num(cub_val__get(s, "sum")) ||
 	    cub_val__get(s, "count") == NULL ||
 	    cub_val__get(s, "count")->kind != CUB_V_UINT)
 		return ffail(err, errlen,
-		    "family '%s': a histogram sample needs buckets, count and sum",
+		    "family '%s': a histogram sample needs buckets, count and "
+		    "sum",
 		    fname);
 	for (i = 0; i < b->arr.len; i++) {
-		const struct cub_val *c = cub_val__get(b->arr.items[i], "count");
+		const struct cub_val *c =
+		    cub_val__get(b->arr.items[i], "count");
 
-		if (!c || c->kind != CUB_V_UINT || !cub_val__get(b->arr.items[i], "le"))
+		if (!c || c->kind != CUB_V_UINT ||
+		    !cub_val__get(b->arr.items[i], "le"))
 			return ffail(err, errlen,
-			    "family '%s': histogram bucket %u needs le and count",
+			    "family '%s': histogram bucket %u needs le and "
+			    "count",
 			    fname, i);
 	}
 	return 0;
@@ -1165,7 +1204,8 @@ dm_totals_add(struct dm_totals *t, const struct cub_val *family, bool delta,
 			fresh++;
 		else if (hist && !same_buckets(ts->smp, s))
 			return ffail(err, errlen,
-			    "totals: family '%s' changed its histogram buckets", name);
+			    "totals: family '%s' changed its histogram buckets",
+			    name);
 	}
 	if (!f) {
 		struct tfam *nf;
@@ -1287,14 +1327,15 @@ dm_totals_families(const struct dm_totals *t, struct cub_val **out)
 			goto nomem;
 		}
 		for (j = 0; j < t->f[i].n; j++)
-			if (cub_val__push(samples, cub_val__dup(t->f[i].s[j].smp))) {
+			if (cub_val__push(
+				samples, cub_val__dup(t->f[i].s[j].smp))) {
 				cub_val__free(fam);
 				cub_val__free(samples);
 				goto nomem;
 			}
 		if (cub_val__set(fam, "samples", samples) ||
-		    (t->f[i].dropped &&
-			cub_val__set(fam, "dropped", cub_val__uint(t->f[i].dropped)))) {
+		    (t->f[i].dropped && cub_val__set(fam, "dropped",
+					    cub_val__uint(t->f[i].dropped)))) {
 			cub_val__free(fam);
 			goto nomem;
 		}

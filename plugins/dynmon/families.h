@@ -70,8 +70,8 @@ struct dm_totals *dm_totals_free(struct dm_totals *t);
  * histogram buckets: dm_totals_forget() it first), the totals unchanged;
  * or -ENOMEM, the series folded so far stay folded.
  */
-int dm_totals_add(struct dm_totals *t, const struct cub_val *family,
-    bool delta, char *err, size_t errlen);
+int dm_totals_add(struct dm_totals *t, const struct cub_val *family, bool delta,
+    char *err, size_t errlen);
 /* Drops the totals of the family named name (a metric reconfigured). */
 void dm_totals_forget(struct dm_totals *t, const char *name);
 /* The totals as families, in the order first added: 0 or -ENOMEM. */

@@ -33,10 +33,11 @@ fill(uint8_t *p, size_t len, const uint8_t *d, size_t n)
 static struct cub_val *
 config(const char *type, bool hist)
 {
-	const char *s = hist ? "{\"name\":\"m\",\"open-metrics-metadata\":"
-			       "{\"help\":\"h\",\"type\":\"histogram\"},"
-			       "\"histogram\":{\"kind\":\"exp2\",\"bucket-max\":1}}"
-			     : NULL;
+	const char *s =
+	    hist ? "{\"name\":\"m\",\"open-metrics-metadata\":"
+		   "{\"help\":\"h\",\"type\":\"histogram\"},"
+		   "\"histogram\":{\"kind\":\"exp2\",\"bucket-max\":1}}"
+		 : NULL;
 	char buf[160];
 
 	if (!s) {
@@ -76,8 +77,8 @@ one_map(const struct dm_catalog *cat, const struct dm_map *m,
 		cub_val__free(v);
 	for (i = 0; i < 3; i++) {
 		mc = config(i == 1 ? "gauge" : "counter", i == 2);
-		if (mc && !dm_families_from_metric(cat, m, mc, &e, &f, err,
-			      sizeof(err))) {
+		if (mc && !dm_families_from_metric(
+			      cat, m, mc, &e, &f, err, sizeof(err))) {
 			dm_totals_add(t, f, true, err, sizeof(err));
 			cub_val__free(f);
 		}

@@ -22,9 +22,10 @@
 #include "btfval.h"
 #include "catalog.h"
 #include "check_run.h"
-#include "tests/dm_types.h"
-#include "dm_types.skel.h"
 #include "families.h"
+#include "tests/dm_types.h"
+/* The skeleton names the types of its globals: after dm_types.h. */
+#include "dm_types.skel.h"
 
 static struct dm_catalog *
 open_cat(void)
@@ -35,8 +36,8 @@ open_cat(void)
 	char err[256] = "";
 
 	elf = dm_types__elf_bytes(&len);
-	ck_assert_msg(!dm_catalog_open(elf, len, &cat, err, sizeof(err)), "%s",
-	    err);
+	ck_assert_msg(
+	    !dm_catalog_open(elf, len, &cat, err, sizeof(err)), "%s", err);
 	return cat;
 }
 
@@ -110,13 +111,11 @@ START_TEST(catalog_maps)
 
 	/* Swapped maps: only through the binding of the path's swap list. */
 	ck_assert(!dm_catalog_find(cat, 'i', "CNT"));
-	ck_assert_int_eq(dm_catalog_bind_swap(cat, 'e', swap, 1, err,
-			     sizeof(err)),
-	    -EINVAL);
+	ck_assert_int_eq(
+	    dm_catalog_bind_swap(cat, 'e', swap, 1, err, sizeof(err)), -EINVAL);
 	ck_assert_msg(strstr(err, "'CNT'") && strstr(err, "e0"), "%s", err);
-	ck_assert_int_eq(dm_catalog_bind_swap(cat, 'i', bad, 2, err,
-			     sizeof(err)),
-	    -EINVAL);
+	ck_assert_int_eq(
+	    dm_catalog_bind_swap(cat, 'i', bad, 2, err, sizeof(err)), -EINVAL);
 	ck_assert_msg(strstr(err, "'OTHER'") && strstr(err, "i1"), "%s", err);
 	ck_assert(!dm_catalog_find(cat, 'i', "CNT"));
 	ck_assert(!dm_catalog_bind_swap(cat, 'i', swap, 1, err, sizeof(err)));
@@ -147,13 +146,13 @@ START_TEST(catalog_bad_input)
 	size_t len, cut;
 	static const char junk[] = "not an ELF object at all";
 
-	ck_assert_int_eq(dm_catalog_open(junk, sizeof(junk), &cat, err,
-			     sizeof(err)),
+	ck_assert_int_eq(
+	    dm_catalog_open(junk, sizeof(junk), &cat, err, sizeof(err)),
 	    -EINVAL);
 	ck_assert_msg(strstr(err, "ELF"), "%s", err);
 	ck_assert(!cat);
-	ck_assert_int_eq(dm_catalog_open(junk, 0, &cat, err, sizeof(err)),
-	    -EINVAL);
+	ck_assert_int_eq(
+	    dm_catalog_open(junk, 0, &cat, err, sizeof(err)), -EINVAL);
 	/* Every truncation of the object: an error or a catalogue, never
 	 * a crash (ASan watches). */
 	elf = dm_types__elf_bytes(&len);
@@ -163,7 +162,8 @@ START_TEST(catalog_bad_input)
 		if (!r)
 			cat = dm_catalog_free(cat);
 		else
-			ck_assert_msg(r == -EINVAL && err[0], "cut %zu: %d", cut, r);
+			ck_assert_msg(
+			    r == -EINVAL && err[0], "cut %zu: %d", cut, r);
 	}
 }
 END_TEST
@@ -184,10 +184,12 @@ run_sandboxed(bool call_bpf)
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
 
 	elf = dm_types__elf_bytes(&len);
-	if (!ctx || seccomp_rule_add(ctx, SCMP_ACT_KILL_PROCESS, SCMP_SYS(bpf), 0) ||
+	if (!ctx ||
+	    seccomp_rule_add(ctx, SCMP_ACT_KILL_PROCESS, SCMP_SYS(bpf), 0) ||
 	    seccomp_rule_add(ctx, SCMP_ACT_KILL_PROCESS, SCMP_SYS(openat), 0) ||
 	    seccomp_rule_add(ctx, SCMP_ACT_KILL_PROCESS, SCMP_SYS(open), 0) ||
-	    seccomp_rule_add(ctx, SCMP_ACT_KILL_PROCESS, SCMP_SYS(openat2), 0) ||
+	    seccomp_rule_add(
+		ctx, SCMP_ACT_KILL_PROCESS, SCMP_SYS(openat2), 0) ||
 	    seccomp_load(ctx))
 		return 3;
 	if (call_bpf)
@@ -220,8 +222,8 @@ START_TEST(catalog_sandboxed)
 	int st = sandboxed_status(true);
 
 	/* The filter works: bpf() kills the child. */
-	ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS, "status %#x",
-	    st);
+	ck_assert_msg(
+	    WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS, "status %#x", st);
 	st = sandboxed_status(false);
 	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x", st);
 }
@@ -240,27 +242,27 @@ START_TEST(decode_polycube_json)
 	struct cub_val *v;
 	char err[256], *s;
 
-	ck_assert(!dm_map_value(cat, need(cat, 'i', "SIMPLE_HASH"), &e, &v, err,
-	    sizeof(err)));
+	ck_assert(!dm_map_value(
+	    cat, need(cat, 'i', "SIMPLE_HASH"), &e, &v, err, sizeof(err)));
 	s = cub_json_emit(v, false);
-	ck_assert_str_eq(s,
-	    "[{\"key\":{\"saddr\":1,\"daddr\":2,\"sport\":11,\"dport\":22,\"proto\":0},\"value\":0}]");
+	ck_assert_str_eq(s, "[{\"key\":{\"saddr\":1,\"daddr\":2,\"sport\":11,"
+			    "\"dport\":22,\"proto\":0},\"value\":0}]");
 	free(s);
 	cub_val__free(v);
 	e = (struct dm_entries){&zero, &pi, 1, 1};
-	ck_assert(!dm_map_value(cat, need(cat, 'i', "SIMPLE_ARRAY"), &e, &v, err,
-	    sizeof(err)));
+	ck_assert(!dm_map_value(
+	    cat, need(cat, 'i', "SIMPLE_ARRAY"), &e, &v, err, sizeof(err)));
 	s = cub_json_emit(v, false);
 	ck_assert_str_eq(s, "[{\"timestamp\":1010,\"length\":1010}]");
 	free(s);
 	cub_val__free(v);
 	/* A queue read: the popped values (keys NULL). */
 	e = (struct dm_entries){NULL, q, 2, 1};
-	ck_assert(!dm_map_value(cat, need(cat, 'i', "SIMPLE_QUEUE"), &e, &v, err,
-	    sizeof(err)));
+	ck_assert(!dm_map_value(
+	    cat, need(cat, 'i', "SIMPLE_QUEUE"), &e, &v, err, sizeof(err)));
 	s = cub_json_emit(v, false);
-	ck_assert_str_eq(s,
-	    "[{\"timestamp\":1010,\"length\":1010},{\"timestamp\":7,\"length\":8}]");
+	ck_assert_str_eq(s, "[{\"timestamp\":1010,\"length\":1010},{"
+			    "\"timestamp\":7,\"length\":8}]");
 	free(s);
 	cub_val__free(v);
 	dm_catalog_free(cat);
@@ -306,7 +308,8 @@ static const char all_json[] =
     "\"s64\":-9223372036854775808,\"flag\":true,\"name\":\"eth0-é\","
     "\"mac\":[2,0,0,0,0,1],\"grid\":[[1,2,3],[4,5,6]],"
     "\"un\":{\"word\":67305985,\"bytes\":[1,2,3,4]},\"color\":2,"
-    "\"bits\":{\"a\":5,\"b\":-7,\"big\":1099511627774,\"top\":48879,\"color\":1},"
+    "\"bits\":{\"a\":5,\"b\":-7,\"big\":1099511627774,\"top\":48879,\"color\":"
+    "1},"
     "\"nest\":{\"x\":9,\"inner\":{\"y\":10}},\"anon_a\":77,\"anon_b\":77,"
     "\"cv\":3,\"u128\":\"18446744073709551621\",\"s128\":\"-1\"}";
 
@@ -330,8 +333,8 @@ START_TEST(decode_all_kinds)
 	memset(a.name, 0, sizeof(a.name));
 	a.name[0] = 'a';
 	a.name[1] = (char)0xff;
-	ck_assert(!dm_decode(cat, m->value_type_id, &a, sizeof(a), &v, err,
-	    sizeof(err)));
+	ck_assert(!dm_decode(
+	    cat, m->value_type_id, &a, sizeof(a), &v, err, sizeof(err)));
 	ck_assert_int_eq(cub_val__get(v, "name")->kind, CUB_V_ARRAY);
 	ck_assert_uint_eq(cub_val__get(v, "name")->arr.len, 16);
 	cub_val__free(v);
@@ -368,29 +371,30 @@ START_TEST(decode_bad_input)
 		if (len == sizeof(struct dm_all))
 			continue;
 		err[0] = 0;
-		ck_assert_int_eq(dm_decode(cat, m->value_type_id, buf, len, &v, err,
-				     sizeof(err)),
+		ck_assert_int_eq(dm_decode(cat, m->value_type_id, buf, len, &v,
+				     err, sizeof(err)),
 		    -EINVAL);
 		ck_assert(!v);
-		ck_assert_msg(strstr(err, "dm_all") && strstr(err, "bytes"), "%s",
-		    err);
+		ck_assert_msg(
+		    strstr(err, "dm_all") && strstr(err, "bytes"), "%s", err);
 	}
-	ck_assert_int_eq(dm_decode(cat, 999999, buf, 4, &v, err, sizeof(err)),
-	    -EINVAL);
-	ck_assert_msg(strstr(err, "999999") && strstr(err, "unknown"), "%s", err);
+	ck_assert_int_eq(
+	    dm_decode(cat, 999999, buf, 4, &v, err, sizeof(err)), -EINVAL);
+	ck_assert_msg(
+	    strstr(err, "999999") && strstr(err, "unknown"), "%s", err);
 	id = find_kind(cat->btf, BTF_KIND_PTR);
 	ck_assert(id);
-	ck_assert_int_eq(dm_decode(cat, id, buf, 8, &v, err, sizeof(err)),
-	    -EINVAL);
+	ck_assert_int_eq(
+	    dm_decode(cat, id, buf, 8, &v, err, sizeof(err)), -EINVAL);
 	ck_assert_msg(strstr(err, "pointer"), "%s", err);
 	id = find_kind(cat->btf, BTF_KIND_FUNC);
 	ck_assert(id);
-	ck_assert_int_eq(dm_decode(cat, id, buf, 8, &v, err, sizeof(err)),
-	    -EINVAL);
+	ck_assert_int_eq(
+	    dm_decode(cat, id, buf, 8, &v, err, sizeof(err)), -EINVAL);
 	ck_assert_msg(strstr(err, "function"), "%s", err);
 	id = find_kind(cat->btf, BTF_KIND_FUNC_PROTO);
-	ck_assert_int_eq(dm_decode(cat, id, buf, 8, &v, err, sizeof(err)),
-	    -EINVAL);
+	ck_assert_int_eq(
+	    dm_decode(cat, id, buf, 8, &v, err, sizeof(err)), -EINVAL);
 	/* Random bytes of the right length decode to something. */
 	srand(7);
 	for (i = 0; i < 2000; i++) {
@@ -406,13 +410,14 @@ START_TEST(decode_bad_input)
 		uint32_t keys[2] = {0, 1};
 		struct dm_entries e = {keys, vals, 1, 0};
 
-		ck_assert_int_eq(dm_map_value(cat, need(cat, 'i', "PCPU"), &e, &v,
-				     err, sizeof(err)),
+		ck_assert_int_eq(dm_map_value(cat, need(cat, 'i', "PCPU"), &e,
+				     &v, err, sizeof(err)),
 		    -EINVAL);
-		ck_assert_msg(strstr(err, "i_PCPU") && strstr(err, "CPUs"), "%s",
-		    err);
-		ck_assert_int_eq(dm_map_value(cat, dm_catalog_by_name(cat, "dm_log"),
-				     &e, &v, err, sizeof(err)),
+		ck_assert_msg(
+		    strstr(err, "i_PCPU") && strstr(err, "CPUs"), "%s", err);
+		ck_assert_int_eq(
+		    dm_map_value(cat, dm_catalog_by_name(cat, "dm_log"), &e, &v,
+			err, sizeof(err)),
 		    -EINVAL);
 		ck_assert_msg(strstr(err, "dm_log"), "%s", err);
 	}
@@ -431,15 +436,15 @@ START_TEST(decode_percpu)
 	struct cub_val *v;
 	char err[256] = "";
 
-	ck_assert(!dm_map_value(cat, need(cat, 'i', "PCPU"), &e, &v, err,
-	    sizeof(err)));
+	ck_assert(!dm_map_value(
+	    cat, need(cat, 'i', "PCPU"), &e, &v, err, sizeof(err)));
 	check_json(v, "[{\"key\":0,\"value\":[1,2,3]}]");
 	e = (struct dm_entries){keys, hv, 2, 2};
 	ck_assert_msg(!dm_map_value(cat, need(cat, 'i', "PCPUH"), &e, &v, err,
 			  sizeof(err)),
 	    "%s", err);
-	check_json(v,
-	    "[{\"key\":7,\"value\":[10,20]},{\"key\":8,\"value\":[30,40]}]");
+	check_json(
+	    v, "[{\"key\":7,\"value\":[10,20]},{\"key\":8,\"value\":[30,40]}]");
 	dm_catalog_free(cat);
 }
 END_TEST
@@ -453,22 +458,22 @@ family(const struct dm_catalog *cat, const char *map, const char *mc_json,
 	struct cub_val *mc = json(mc_json), *f = NULL;
 	char err[256] = "";
 
-	ck_assert_msg(!dm_families_from_metric(cat, need(cat, 'i', map), mc, e, &f,
-			  err, sizeof(err)),
+	ck_assert_msg(!dm_families_from_metric(cat, need(cat, 'i', map), mc, e,
+			  &f, err, sizeof(err)),
 	    "%s", err);
 	cub_val__free(mc);
 	return f;
 }
 
 static void
-family_fails(const struct dm_catalog *cat, const char *map,
-    const char *mc_json, const struct dm_entries *e, const char *want)
+family_fails(const struct dm_catalog *cat, const char *map, const char *mc_json,
+    const struct dm_entries *e, const char *want)
 {
 	struct cub_val *mc = json(mc_json), *f = (struct cub_val *)1;
 	char err[256] = "";
 
-	ck_assert_int_eq(dm_families_from_metric(cat, need(cat, 'i', map), mc, e,
-			     &f, err, sizeof(err)),
+	ck_assert_int_eq(dm_families_from_metric(cat, need(cat, 'i', map), mc,
+			     e, &f, err, sizeof(err)),
 	    -EINVAL);
 	ck_assert(!f);
 	ck_assert_msg(strstr(err, want), "error '%s' lacks '%s'", err, want);
@@ -484,13 +489,15 @@ START_TEST(families_counters)
 	struct dm_map ports_map;
 
 	/* Polycube's NTP example: static labels, _total stripped. */
-	check_json(family(cat, "NTP_PACKETS",
-		       "{\"name\":\"ntp_packets_total\",\"map-name\":\"NTP_PACKETS\","
-		       "\"open-metrics-metadata\":{\"help\":\"NTP packets\","
-		       "\"type\":\"Counter\",\"labels\":[{\"name\":\"IP_PROTO\","
-		       "\"value\":\"UDP\"},{\"name\":\"L4\",\"value\":\"NTP\"}]}}",
-		       &e),
-	    "{\"name\":\"ntp_packets\",\"help\":\"NTP packets\",\"type\":\"counter\","
+	check_json(
+	    family(cat, "NTP_PACKETS",
+		"{\"name\":\"ntp_packets_total\",\"map-name\":\"NTP_PACKETS\","
+		"\"open-metrics-metadata\":{\"help\":\"NTP packets\","
+		"\"type\":\"Counter\",\"labels\":[{\"name\":\"IP_PROTO\","
+		"\"value\":\"UDP\"},{\"name\":\"L4\",\"value\":\"NTP\"}]}}",
+		&e),
+	    "{\"name\":\"ntp_packets\",\"help\":\"NTP "
+	    "packets\",\"type\":\"counter\","
 	    "\"samples\":[{\"labels\":{\"IP_PROTO\":\"UDP\",\"L4\":\"NTP\"},"
 	    "\"value\":42}]}");
 	/* A gauge keeps its name; per-CPU values are summed. */
@@ -506,19 +513,24 @@ START_TEST(families_counters)
 	{
 		struct cub_val *mc = json(
 		    "{\"name\":\"p\",\"open-metrics-metadata\":{\"help\":\"h\","
-		    "\"type\":\"untyped\",\"labels\":[{\"name\":\"dir\",\"value\":\"out\"}]}}");
+		    "\"type\":\"untyped\",\"labels\":[{\"name\":\"dir\","
+		    "\"value\":\"out\"}]}}");
 		struct cub_val *f;
 		char err[256];
 
 		e = (struct dm_entries){idx, ports, 4, 1};
-		ck_assert(!dm_families_from_metric(cat, &ports_map, mc, &e, &f, err,
-		    sizeof(err)));
-		check_json(f,
-		    "{\"name\":\"p\",\"help\":\"h\",\"type\":\"unknown\",\"samples\":["
-		    "{\"labels\":{\"dir\":\"out\",\"index\":\"0\"},\"value\":5},"
-		    "{\"labels\":{\"dir\":\"out\",\"index\":\"1\"},\"value\":6},"
-		    "{\"labels\":{\"dir\":\"out\",\"index\":\"2\"},\"value\":7},"
-		    "{\"labels\":{\"dir\":\"out\",\"index\":\"3\"},\"value\":8}]}");
+		ck_assert(!dm_families_from_metric(
+		    cat, &ports_map, mc, &e, &f, err, sizeof(err)));
+		check_json(f, "{\"name\":\"p\",\"help\":\"h\",\"type\":"
+			      "\"unknown\",\"samples\":["
+			      "{\"labels\":{\"dir\":\"out\",\"index\":\"0\"},"
+			      "\"value\":5},"
+			      "{\"labels\":{\"dir\":\"out\",\"index\":\"1\"},"
+			      "\"value\":6},"
+			      "{\"labels\":{\"dir\":\"out\",\"index\":\"2\"},"
+			      "\"value\":7},"
+			      "{\"labels\":{\"dir\":\"out\",\"index\":\"3\"},"
+			      "\"value\":8}]}");
 		cub_val__free(mc);
 	}
 	dm_catalog_free(cat);
@@ -532,9 +544,10 @@ START_TEST(families_flows)
 	uint64_t *v = calloc(5000, sizeof(*v));
 	struct dm_entries e = {k, v, 1, 1};
 	struct cub_val *f;
-	const char *mc = "{\"name\":\"flow_bytes_total\",\"open-metrics-metadata\":"
-			 "{\"help\":\"bytes per flow\",\"type\":\"counter\","
-			 "\"labels\":[{\"name\":\"cube\",\"value\":\"mon1\"}]}}";
+	const char *mc =
+	    "{\"name\":\"flow_bytes_total\",\"open-metrics-metadata\":"
+	    "{\"help\":\"bytes per flow\",\"type\":\"counter\","
+	    "\"labels\":[{\"name\":\"cube\",\"value\":\"mon1\"}]}}";
 	uint32_t i;
 
 	memcpy(&k[0].saddr, "\x0a\x00\x00\x01", 4);
@@ -547,10 +560,13 @@ START_TEST(families_flows)
 	k[0].__pad0 = 0x55;
 	v[0] = 1500;
 	check_json(family(cat, "FLOWS", mc, &e),
-	    "{\"name\":\"flow_bytes\",\"help\":\"bytes per flow\",\"type\":\"counter\","
-	    "\"samples\":[{\"labels\":{\"cube\":\"mon1\",\"saddr\":\"10.0.0.1\","
+	    "{\"name\":\"flow_bytes\",\"help\":\"bytes per "
+	    "flow\",\"type\":\"counter\","
+	    "\"samples\":[{\"labels\":{\"cube\":\"mon1\",\"saddr\":\"10.0.0."
+	    "1\","
 	    "\"daddr\":\"192.168.1.254\",\"sport\":\"40000\",\"dport\":\"123\","
-	    "\"proto\":\"17\",\"mac\":\"02:ab:00:00:00:01\",\"ifname\":\"veth0\"},"
+	    "\"proto\":\"17\",\"mac\":\"02:ab:00:00:00:01\",\"ifname\":"
+	    "\"veth0\"},"
 	    "\"value\":1500}]}");
 	/* The series cap: 5000 flows give DM_SERIES_MAX samples, the rest
 	 * counted. */
@@ -562,15 +578,17 @@ START_TEST(families_flows)
 	f = family(cat, "FLOWS", mc, &e);
 	ck_assert_uint_eq(cub_val__get(f, "samples")->arr.len, DM_SERIES_MAX);
 	ck_assert(cub_val__get(f, "dropped")->u == 5000 - DM_SERIES_MAX);
-	ck_assert_str_eq(cub_val__get_str(cub_val__get(cub_val__get(f,
-					      "samples")->arr.items[4095],
-					      "labels"),
-			     "saddr"),
+	ck_assert_str_eq(
+	    cub_val__get_str(
+		cub_val__get(
+		    cub_val__get(f, "samples")->arr.items[4095], "labels"),
+		"saddr"),
 	    "10.0.15.255");
 	cub_val__free(f);
 	/* Static labels may not shadow key fields. */
 	family_fails(cat, "FLOWS",
-	    "{\"name\":\"x\",\"open-metrics-metadata\":{\"help\":\"h\",\"type\":"
+	    "{\"name\":\"x\",\"open-metrics-metadata\":{\"help\":\"h\","
+	    "\"type\":"
 	    "\"counter\",\"labels\":[{\"name\":\"saddr\",\"value\":\"v\"}]}}",
 	    &e, "'saddr'");
 	free(k);
@@ -594,19 +612,21 @@ START_TEST(families_other_keys)
 	k[0].l4.port = htons(8080);
 	k[0].l4.flags = 5;
 	k[0].temp = -40;
-	check_json(family(cat, "V6",
-		       "{\"name\":\"t\",\"open-metrics-metadata\":{\"help\":\"h\","
-		       "\"type\":\"gauge\"}}",
-		       &e),
+	check_json(
+	    family(cat, "V6",
+		"{\"name\":\"t\",\"open-metrics-metadata\":{\"help\":\"h\","
+		"\"type\":\"gauge\"}}",
+		&e),
 	    "{\"name\":\"t\",\"help\":\"h\",\"type\":\"gauge\",\"samples\":["
 	    "{\"labels\":{\"src_addr\":\"2001:db8::1\",\"l4_port\":\"8080\","
 	    "\"l4_flags\":\"5\",\"temp\":\"-40\"},\"value\":-12}]}");
 	/* A per-CPU hash with a scalar key: label "key", CPUs summed. */
 	e = (struct dm_entries){hk, hv, 2, 2};
-	check_json(family(cat, "PCPUH",
-		       "{\"name\":\"c_total\",\"open-metrics-metadata\":{\"help\":"
-		       "\"h\",\"type\":\"counter\"}}",
-		       &e),
+	check_json(
+	    family(cat, "PCPUH",
+		"{\"name\":\"c_total\",\"open-metrics-metadata\":{\"help\":"
+		"\"h\",\"type\":\"counter\"}}",
+		&e),
 	    "{\"name\":\"c\",\"help\":\"h\",\"type\":\"counter\",\"samples\":["
 	    "{\"labels\":{\"key\":\"7\"},\"value\":30},"
 	    "{\"labels\":{\"key\":\"8\"},\"value\":70}]}");
@@ -626,17 +646,22 @@ START_TEST(families_histograms)
 		lat[i] = i + 1;
 	}
 	lat[9] = 1000; /* bucket-max + 1: the sum */
-	check_json(family(cat, "LAT_HIST",
-		       "{\"name\":\"latency_seconds\",\"open-metrics-metadata\":"
-		       "{\"help\":\"latency\",\"type\":\"histogram\",\"labels\":"
-		       "[{\"name\":\"path\",\"value\":\"ingress\"}]},"
-		       "\"histogram\":{\"kind\":\"exp2\",\"bucket-max\":8}}",
-		       &e),
-	    "{\"name\":\"latency_seconds\",\"help\":\"latency\",\"type\":\"histogram\","
+	check_json(
+	    family(cat, "LAT_HIST",
+		"{\"name\":\"latency_seconds\",\"open-metrics-metadata\":"
+		"{\"help\":\"latency\",\"type\":\"histogram\",\"labels\":"
+		"[{\"name\":\"path\",\"value\":\"ingress\"}]},"
+		"\"histogram\":{\"kind\":\"exp2\",\"bucket-max\":8}}",
+		&e),
+	    "{\"name\":\"latency_seconds\",\"help\":\"latency\",\"type\":"
+	    "\"histogram\","
 	    "\"samples\":[{\"labels\":{\"path\":\"ingress\"},\"buckets\":["
-	    "{\"le\":1,\"count\":1},{\"le\":2,\"count\":3},{\"le\":4,\"count\":6},"
-	    "{\"le\":8,\"count\":10},{\"le\":16,\"count\":15},{\"le\":32,\"count\":21},"
-	    "{\"le\":64,\"count\":28},{\"le\":128,\"count\":36},{\"le\":256,\"count\":45},"
+	    "{\"le\":1,\"count\":1},{\"le\":2,\"count\":3},{\"le\":4,\"count\":"
+	    "6},"
+	    "{\"le\":8,\"count\":10},{\"le\":16,\"count\":15},{\"le\":32,"
+	    "\"count\":21},"
+	    "{\"le\":64,\"count\":28},{\"le\":128,\"count\":36},{\"le\":256,"
+	    "\"count\":45},"
 	    "{\"le\":\"+Inf\",\"count\":45}],\"count\":45,\"sum\":1000}]}");
 	/* Linear, per-CPU (summed), a multiplier, bucket-min > 0. */
 	for (i = 0; i < 6; i++) {
@@ -644,13 +669,15 @@ START_TEST(families_histograms)
 		sz[i][1] = 10 * i;
 	}
 	e = (struct dm_entries){keys, sz, 6, 2};
-	check_json(family(cat, "SIZE_HIST",
-		       "{\"name\":\"packet_size_bytes\",\"open-metrics-metadata\":"
-		       "{\"help\":\"sizes\",\"type\":\"Histogram\"},"
-		       "\"histogram\":{\"kind\":\"linear\",\"bucket-multiplier\":100,"
-		       "\"bucket-min\":1,\"bucket-max\":4}}",
-		       &e),
-	    "{\"name\":\"packet_size_bytes\",\"help\":\"sizes\",\"type\":\"histogram\","
+	check_json(
+	    family(cat, "SIZE_HIST",
+		"{\"name\":\"packet_size_bytes\",\"open-metrics-metadata\":"
+		"{\"help\":\"sizes\",\"type\":\"Histogram\"},"
+		"\"histogram\":{\"kind\":\"linear\",\"bucket-multiplier\":100,"
+		"\"bucket-min\":1,\"bucket-max\":4}}",
+		&e),
+	    "{\"name\":\"packet_size_bytes\",\"help\":\"sizes\",\"type\":"
+	    "\"histogram\","
 	    "\"samples\":[{\"labels\":{},\"buckets\":["
 	    "{\"le\":100,\"count\":11},{\"le\":200,\"count\":33},"
 	    "{\"le\":300,\"count\":66},{\"le\":400,\"count\":110},"
@@ -666,7 +693,8 @@ START_TEST(families_histograms)
 		    "\"bucket-multiplier\":0.001,\"bucket-max\":1}}",
 		    &e);
 		check_json(f,
-		    "{\"name\":\"l\",\"help\":\"h\",\"type\":\"histogram\",\"samples\":["
+		    "{\"name\":\"l\",\"help\":\"h\",\"type\":\"histogram\","
+		    "\"samples\":["
 		    "{\"labels\":{},\"buckets\":[{\"le\":0.001,\"count\":1},"
 		    "{\"le\":0.002,\"count\":3},{\"le\":\"+Inf\",\"count\":3}],"
 		    "\"count\":3,\"sum\":0.003}]}");
@@ -700,32 +728,41 @@ START_TEST(families_bad_config)
 	family_fails(cat, "SIMPLE_ARRAY",
 	    "{\"name\":\"pkt_info\",\"open-metrics-metadata\":{\"help\":\"h\","
 	    "\"type\":\"gauge\"}}",
-	    &e, "metric 'pkt_info': the value of map 'i_SIMPLE_ARRAY' is struct 'pkt_info', not a number");
+	    &e,
+	    "metric 'pkt_info': the value of map 'i_SIMPLE_ARRAY' is struct "
+	    "'pkt_info', not a number");
 	family_fails(cat, "NTP_PACKETS",
-	    "{\"name\":\"s\",\"open-metrics-metadata\":{\"help\":\"h\",\"type\":\"Summary\"}}",
+	    "{\"name\":\"s\",\"open-metrics-metadata\":{\"help\":\"h\","
+	    "\"type\":\"Summary\"}}",
 	    &e, "summary");
 	family_fails(cat, "NTP_PACKETS",
-	    "{\"name\":\"s\",\"open-metrics-metadata\":{\"help\":\"h\",\"type\":\"Bogus\"}}",
+	    "{\"name\":\"s\",\"open-metrics-metadata\":{\"help\":\"h\","
+	    "\"type\":\"Bogus\"}}",
 	    &e, "'Bogus'");
 	family_fails(cat, "NTP_PACKETS",
-	    "{\"name\":\"1s\",\"open-metrics-metadata\":{\"help\":\"h\",\"type\":\"gauge\"}}",
+	    "{\"name\":\"1s\",\"open-metrics-metadata\":{\"help\":\"h\","
+	    "\"type\":\"gauge\"}}",
 	    &e, "'1s'");
 	family_fails(cat, "NTP_PACKETS", "{\"name\":\"s\"}", &e,
 	    "no open-metrics-metadata");
 	family_fails(cat, "NTP_PACKETS",
-	    "{\"name\":\"s\",\"open-metrics-metadata\":{\"type\":\"gauge\"}}", &e,
-	    "help");
+	    "{\"name\":\"s\",\"open-metrics-metadata\":{\"type\":\"gauge\"}}",
+	    &e, "help");
 	family_fails(cat, "NTP_PACKETS",
-	    "{\"name\":\"s\",\"open-metrics-metadata\":{\"help\":\"h\",\"type\":"
+	    "{\"name\":\"s\",\"open-metrics-metadata\":{\"help\":\"h\","
+	    "\"type\":"
 	    "\"gauge\",\"labels\":[{\"name\":\"a-b\",\"value\":\"v\"}]}}",
 	    &e, "label 0");
 	family_fails(cat, "NTP_PACKETS",
-	    "{\"name\":\"s\",\"open-metrics-metadata\":{\"help\":\"h\",\"type\":"
-	    "\"gauge\",\"labels\":[{\"name\":\"a\",\"value\":\"v\"},{\"name\":\"a\","
+	    "{\"name\":\"s\",\"open-metrics-metadata\":{\"help\":\"h\","
+	    "\"type\":"
+	    "\"gauge\",\"labels\":[{\"name\":\"a\",\"value\":\"v\"},{\"name\":"
+	    "\"a\","
 	    "\"value\":\"w\"}]}}",
 	    &e, "'a' appears twice");
 	family_fails(cat, "NTP_PACKETS",
-	    "{\"name\":\"s\",\"open-metrics-metadata\":{\"help\":\"h\",\"type\":"
+	    "{\"name\":\"s\",\"open-metrics-metadata\":{\"help\":\"h\","
+	    "\"type\":"
 	    "\"gauge\"},\"histogram\":{\"kind\":\"exp2\"}}",
 	    &e, "with type gauge");
 	dm_catalog_free(cat);
@@ -746,19 +783,21 @@ START_TEST(totals_accumulate)
 	    "{\"name\":\"pk\",\"help\":\"h\",\"type\":\"counter\",\"samples\":["
 	    "{\"labels\":{\"b\":\"2\",\"a\":\"1\"},\"value\":7},"
 	    "{\"labels\":{\"a\":\"3\"},\"value\":2}]}");
-	struct cub_val *h1 = json(
-	    "{\"name\":\"lat\",\"help\":\"h\",\"type\":\"histogram\",\"samples\":["
-	    "{\"labels\":{},\"buckets\":[{\"le\":1,\"count\":1},{\"le\":\"+Inf\","
-	    "\"count\":2}],\"count\":2,\"sum\":3}]}");
+	struct cub_val *h1 = json("{\"name\":\"lat\",\"help\":\"h\",\"type\":"
+				  "\"histogram\",\"samples\":["
+				  "{\"labels\":{},\"buckets\":[{\"le\":1,"
+				  "\"count\":1},{\"le\":\"+Inf\","
+				  "\"count\":2}],\"count\":2,\"sum\":3}]}");
 	struct cub_val *g = json(
 	    "{\"name\":\"lvl\",\"help\":\"h\",\"type\":\"gauge\",\"samples\":["
 	    "{\"labels\":{},\"value\":4}]}");
-	struct cub_val *bad = json(
-	    "{\"name\":\"pk\",\"help\":\"h\",\"type\":\"gauge\",\"samples\":[]}");
-	struct cub_val *hbad = json(
-	    "{\"name\":\"lat\",\"help\":\"h\",\"type\":\"histogram\",\"samples\":["
-	    "{\"labels\":{},\"buckets\":[{\"le\":2,\"count\":1},{\"le\":\"+Inf\","
-	    "\"count\":2}],\"count\":2,\"sum\":3}]}");
+	struct cub_val *bad = json("{\"name\":\"pk\",\"help\":\"h\",\"type\":"
+				   "\"gauge\",\"samples\":[]}");
+	struct cub_val *hbad = json("{\"name\":\"lat\",\"help\":\"h\",\"type\":"
+				    "\"histogram\",\"samples\":["
+				    "{\"labels\":{},\"buckets\":[{\"le\":2,"
+				    "\"count\":1},{\"le\":\"+Inf\","
+				    "\"count\":2}],\"count\":2,\"sum\":3}]}");
 	struct cub_val *out, *out2;
 	char err[256];
 
@@ -769,9 +808,11 @@ START_TEST(totals_accumulate)
 	ck_assert(!dm_totals_add(t, h1, true, err, sizeof(err)));
 	ck_assert(!dm_totals_add(t, g, true, err, sizeof(err)));
 	/* Refused adds change nothing. */
-	ck_assert_int_eq(dm_totals_add(t, bad, true, err, sizeof(err)), -EINVAL);
+	ck_assert_int_eq(
+	    dm_totals_add(t, bad, true, err, sizeof(err)), -EINVAL);
 	ck_assert_msg(strstr(err, "'pk'") && strstr(err, "type"), "%s", err);
-	ck_assert_int_eq(dm_totals_add(t, hbad, true, err, sizeof(err)), -EINVAL);
+	ck_assert_int_eq(
+	    dm_totals_add(t, hbad, true, err, sizeof(err)), -EINVAL);
 	ck_assert_msg(strstr(err, "buckets"), "%s", err);
 	/* Reading the totals is no side effect: twice the same. */
 	ck_assert(!dm_totals_families(t, &out));
@@ -779,20 +820,23 @@ START_TEST(totals_accumulate)
 	ck_assert(cub_val__equal(out, out2));
 	cub_val__free(out2);
 	check_json(out,
-	    "[{\"name\":\"pk\",\"help\":\"h\",\"type\":\"counter\",\"samples\":["
+	    "[{\"name\":\"pk\",\"help\":\"h\",\"type\":\"counter\",\"samples\":"
+	    "["
 	    "{\"labels\":{\"a\":\"1\",\"b\":\"2\"},\"value\":12},"
 	    "{\"labels\":{\"a\":\"9\"},\"value\":1},"
 	    "{\"labels\":{\"a\":\"3\"},\"value\":2}]},"
-	    "{\"name\":\"lat\",\"help\":\"h\",\"type\":\"histogram\",\"samples\":["
-	    "{\"labels\":{},\"buckets\":[{\"le\":1,\"count\":2},{\"le\":\"+Inf\","
+	    "{\"name\":\"lat\",\"help\":\"h\",\"type\":\"histogram\","
+	    "\"samples\":["
+	    "{\"labels\":{},\"buckets\":[{\"le\":1,\"count\":2},{\"le\":\"+"
+	    "Inf\","
 	    "\"count\":4}],\"count\":4,\"sum\":6}]},"
 	    "{\"name\":\"lvl\",\"help\":\"h\",\"type\":\"gauge\",\"samples\":["
 	    "{\"labels\":{},\"value\":4}]}]");
 	/* A cumulative (not delta) read replaces. */
 	ck_assert(!dm_totals_add(t, d1, false, err, sizeof(err)));
 	ck_assert(!dm_totals_families(t, &out));
-	ck_assert(cub_val__get(cub_val__get(out->arr.items[0], "samples")
-				   ->arr.items[0],
+	ck_assert(cub_val__get(
+		      cub_val__get(out->arr.items[0], "samples")->arr.items[0],
 		      "value")
 		      ->u == 5);
 	cub_val__free(out);
@@ -837,10 +881,11 @@ START_TEST(totals_series_cap)
 	ck_assert_uint_eq(cub_val__get(f, "samples")->arr.len, DM_SERIES_MAX);
 	/* Flows 2000..2999 were in both reads. */
 	for (i = 0; i < DM_SERIES_MAX; i++) {
-		const struct cub_val *s = cub_val__get(f, "samples")->arr.items[i];
+		const struct cub_val *s =
+		    cub_val__get(f, "samples")->arr.items[i];
 
-		ck_assert_uint_eq(cub_val__get(s, "value")->u,
-		    i >= 2000 && i < 3000 ? 2 : 1);
+		ck_assert_uint_eq(
+		    cub_val__get(s, "value")->u, i >= 2000 && i < 3000 ? 2 : 1);
 	}
 	ck_assert(cub_val__get(f, "dropped")->u == 6000 - 1000 - DM_SERIES_MAX);
 	cub_val__free(out);

@@ -19,6 +19,7 @@
 #include "catalog.h"
 #include "families.h"
 #include "tests/dm_types.h"
+/* The skeleton names the types of its globals: after dm_types.h. */
 #include "dm_types.skel.h"
 
 static struct dm_catalog *cat;
@@ -36,8 +37,8 @@ static void
 add(char path, const char *map, const char *mc_json, const struct dm_entries *e)
 {
 	char err[512] = "";
-	struct cub_val *mc = cub_json_parse(mc_json, strlen(mc_json), err,
-	    sizeof(err));
+	struct cub_val *mc =
+	    cub_json_parse(mc_json, strlen(mc_json), err, sizeof(err));
 	struct cub_val *f;
 	const struct dm_map *m = dm_catalog_find(cat, path, map);
 
@@ -92,14 +93,17 @@ main(int argc, char **argv)
 	totals = dm_totals_new();
 	e = (struct dm_entries){&zero, &ntp, 1, 1};
 	add('i', "NTP_PACKETS",
-	    "{\"name\":\"ntp_packets_total\",\"open-metrics-metadata\":{\"help\":"
-	    "\"NTP packets \\\\ \\\"quoted\\\"\\nsecond line\",\"type\":\"counter\","
+	    "{\"name\":\"ntp_packets_total\",\"open-metrics-metadata\":{"
+	    "\"help\":"
+	    "\"NTP packets \\\\ \\\"quoted\\\"\\nsecond "
+	    "line\",\"type\":\"counter\","
 	    "\"labels\":[{\"name\":\"IP_PROTO\",\"value\":\"UDP\"},"
 	    "{\"name\":\"L4\",\"value\":\"NTP \\\"v4\\\"\\\\x\"}]}}",
 	    &e);
 	e = (struct dm_entries){&zero, pc, 1, 2};
 	add('i', "PCPU",
-	    "{\"name\":\"queue_depth\",\"open-metrics-metadata\":{\"help\":\"h\","
+	    "{\"name\":\"queue_depth\",\"open-metrics-metadata\":{\"help\":"
+	    "\"h\","
 	    "\"type\":\"Gauge\"}}",
 	    &e);
 	for (i = 0; i < 10; i++) {
@@ -108,7 +112,8 @@ main(int argc, char **argv)
 	}
 	e = (struct dm_entries){keys, ports, 4, 1};
 	add('e', "PORTS",
-	    "{\"name\":\"port_packets_total\",\"open-metrics-metadata\":{\"help\":"
+	    "{\"name\":\"port_packets_total\",\"open-metrics-metadata\":{"
+	    "\"help\":"
 	    "\"by port\",\"type\":\"counter\"}}",
 	    &e);
 	k = calloc(5000, sizeof(*k));
@@ -126,13 +131,15 @@ main(int argc, char **argv)
 	/* Past DM_SERIES_MAX: the family carries "dropped". */
 	e = (struct dm_entries){k, bytes, 5000, 1};
 	add('i', "FLOWS",
-	    "{\"name\":\"flow_bytes_total\",\"open-metrics-metadata\":{\"help\":"
+	    "{\"name\":\"flow_bytes_total\",\"open-metrics-metadata\":{"
+	    "\"help\":"
 	    "\"bytes per flow\",\"type\":\"counter\"}}",
 	    &e);
 	e = (struct dm_entries){keys, lat, 10, 1};
 	add('i', "LAT_HIST",
 	    "{\"name\":\"latency_seconds\",\"open-metrics-metadata\":{\"help\":"
-	    "\"latency\",\"type\":\"histogram\"},\"histogram\":{\"kind\":\"exp2\","
+	    "\"latency\",\"type\":\"histogram\"},\"histogram\":{\"kind\":"
+	    "\"exp2\","
 	    "\"bucket-multiplier\":0.000001,\"bucket-max\":8}}",
 	    &e);
 	for (i = 0; i < 6; i++) {
@@ -141,8 +148,10 @@ main(int argc, char **argv)
 	}
 	e = (struct dm_entries){keys, sz, 6, 2};
 	add('i', "SIZE_HIST",
-	    "{\"name\":\"packet_size_bytes\",\"open-metrics-metadata\":{\"help\":"
-	    "\"sizes\",\"type\":\"histogram\"},\"histogram\":{\"kind\":\"linear\","
+	    "{\"name\":\"packet_size_bytes\",\"open-metrics-metadata\":{"
+	    "\"help\":"
+	    "\"sizes\",\"type\":\"histogram\"},\"histogram\":{\"kind\":"
+	    "\"linear\","
 	    "\"bucket-multiplier\":256,\"bucket-max\":4}}",
 	    &e);
 	/* The totals after two equal delta reads: what the gateway shows. */
