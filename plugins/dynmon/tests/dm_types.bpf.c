@@ -103,6 +103,21 @@ struct {
 	__uint(max_entries, 16);
 } i_V6 SEC(".maps");
 
+/* For tests/decode_bench.c: the sizes of issue 9's benchmarks. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, struct pkt_5tuple);
+	__type(value, int);
+	__uint(max_entries, 65536);
+} i_FLOWS5 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(max_entries, 65536);
+} i_BIGARR SEC(".maps");
+
 /* A swap set as the rewriter makes it for path ingress, swap[0]. */
 struct i0_map {
 	__uint(type, BPF_MAP_TYPE_HASH);
