@@ -9,11 +9,11 @@
 # A machine without clang or the libFuzzer runtime fails this test (it does
 # not skip): install clang and libclang-rt-14-dev.
 #
-# usage: run-fuzz.sh <source_root> <decode|request> <seconds>
+# usage: run-fuzz.sh <source_root> <decode|request|dmdecode> <seconds>
 set -eu
 
 if [ $# -ne 3 ]; then
-	echo "usage: $0 <source_root> <decode|request> <seconds>" >&2
+	echo "usage: $0 <source_root> <decode|request|dmdecode> <seconds>" >&2
 	exit 2
 fi
 src=$1
@@ -22,6 +22,8 @@ secs=$3
 cc=${CC_FUZZ:-clang}
 
 sdk="$src/sdk/src"
+pkgs="msgpack yaml-0.1"
+incs=""
 case $target in
 decode)
 	srcs="$sdk/val.c $sdk/errors.c $sdk/msgpack.c $sdk/json.c $sdk/rpc.c"
@@ -31,8 +33,15 @@ request)
 	srcs="$sdk/val.c $sdk/errors.c $sdk/msgpack.c $sdk/json.c"
 	srcs="$srcs $sdk/schema.c $sdk/tree.c $sdk/util/names.c $sdk/util/text.c"
 	;;
+dmdecode)
+	dm="$src/plugins/dynmon"
+	srcs="$sdk/val.c $sdk/errors.c $sdk/msgpack.c $sdk/json.c $sdk/rpc.c"
+	srcs="$srcs $sdk/yaml.c $dm/catalog.c $dm/btfval.c $dm/families.c"
+	pkgs="$pkgs libbpf libelf"
+	incs="-I $dm"
+	;;
 *)
-	echo "$0: unknown target '$target' (decode or request)" >&2
+	echo "$0: unknown target '$target' (decode, request or dmdecode)" >&2
 	exit 2
 	;;
 esac
@@ -66,9 +75,9 @@ fi
 # shellcheck disable=SC2046,SC2086 # word splitting is wanted here
 "$cc" -g -O1 -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=undefined -D_GNU_SOURCE -std=gnu11 \
-	-I "$src/sdk/include" -I "$sdk" -I "$sdk/util" \
+	-I "$src/sdk/include" -I "$sdk" -I "$sdk/util" $incs \
 	"$src/tests/fuzz/fuzz_$target.c" $srcs \
-	$(pkg-config --cflags --libs msgpack yaml-0.1) \
+	$(pkg-config --cflags --libs $pkgs) -lm \
 	-o "$work/fuzz_$target"
 
 mkdir "$work/corpus" "$work/artifacts"
