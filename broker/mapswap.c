@@ -60,6 +60,11 @@
 
 #define NO_COPY UINT32_MAX
 
+enum { PREP_NONE, PREP_RUNNING, PREP_READY };
+
+/* A prepared fold ended (with b->lock). */
+static pthread_cond_t prep_cond = PTHREAD_COND_INITIALIZER;
+
 struct swapset {
 	char name[SWAP_SET_MAX + 1];
 	int index; /* the index map, in o->maps */
@@ -75,6 +80,12 @@ struct swapset {
 	 * by member, to find the late updates by (NULL: nothing pending). */
 	struct shadow *shadow[SWAP_MEMBERS_MAX][SWAP_COPIES_MAX];
 	bool reading; /* a swap.read works on the set without the lock */
+	/* The retired copy's fold after a read (prep_thread()): PREP_RUNNING
+	 * while it waits for its grace period and folds; PREP_READY when the
+	 * copy is empty and pending holds its late delta, member by member. */
+	uint8_t prep[SWAP_COPIES_MAX];
+	uint64_t prep_id[SWAP_COPIES_MAX];
+	struct ents *pending[SWAP_MEMBERS_MAX][SWAP_COPIES_MAX];
 	/* A copy that may hold entries no read should see again (left by a
 	 * fast read, or of unknown contents): emptied before it is used. */
 	bool dirty[SWAP_COPIES_MAX];
@@ -203,6 +214,25 @@ struct shadow {
 	uint8_t rec[];
 };
 
+/* Entries of one map as a read got them: keys and values back to back. */
+struct ents {
+	uint32_t n, cap, ks;
+	size_t vsz;
+	uint8_t *keys, *vals;
+};
+
+static void
+ents_free(struct ents *e)
+{
+	if (!e)
+		return;
+	free(e->keys);
+	free(e->vals);
+	free(e);
+}
+
+/* Copy k's shadows and prepared late deltas dropped (a job running on it
+ * finds its id changed and keeps nothing). */
 static void
 set_drop_shadows(struct swapset *set, uint32_t k)
 {
@@ -211,7 +241,11 @@ set_drop_shadows(struct swapset *set, uint32_t k)
 	for (i = 0; i < SWAP_MEMBERS_MAX; i++) {
 		free(set->shadow[i][k]);
 		set->shadow[i][k] = NULL;
+		ents_free(set->pending[i][k]);
+		set->pending[i][k] = NULL;
 	}
+	set->prep[k] = PREP_NONE;
+	set->prep_id[k] = 0;
 }
 
 struct swapsets *
@@ -637,8 +671,14 @@ take_copy(struct service *s, const struct cub_val *p, struct cube **cp,
 			    (*setp)->name);
 			return -EBUSY;
 		}
-		if (!pick_free(*setp, k, &wait))
-			return 0;
+		if (!pick_free(*setp, k, &wait)) {
+			if ((*setp)->prep[*k] != PREP_RUNNING)
+				return 0;
+			/* Its fold runs: wait for it (not a grace try). */
+			pthread_cond_wait(&prep_cond, &s->b->lock);
+			tries--;
+			continue;
+		}
 		pthread_mutex_unlock(&s->b->lock);
 		r = grace_wait(wait);
 		pthread_mutex_lock(&s->b->lock);
@@ -858,12 +898,6 @@ sw_read_grace(struct service *s, const struct cub_val *p,
  * turn comes).  All of it in one call, on dup'd fds, without b->lock.
  */
 
-/* Entries of one map as a read got them: keys and values back to back. */
-struct ents {
-	uint32_t n, cap, ks;
-	size_t vsz;
-	uint8_t *keys, *vals;
-};
 
 /* One member's copy as the read sees it, on a dup'd fd (-1: none). */
 struct rmap {
@@ -882,6 +916,8 @@ struct rjob {
 	struct shadow *lsh[SWAP_COPIES_MAX][SWAP_MEMBERS_MAX];
 	uint32_t latecopy[SWAP_COPIES_MAX];
 	struct shadow *ash[SWAP_MEMBERS_MAX]; /* A's new shadows */
+	struct ents *tpend[SWAP_MEMBERS_MAX]; /* T's prepared late delta */
+	bool tready;                          /* T was folded and emptied */
 	struct cub_val *maps;                 /* copy_maps() of A */
 };
 
@@ -1150,6 +1186,7 @@ rjob_fini(struct rjob *j)
 		rmap_close(&j->a[i]);
 		free(j->tsh[i]);
 		free(j->ash[i]);
+		ents_free(j->tpend[i]);
 		for (l = 0; l < SWAP_COPIES_MAX; l++) {
 			rmap_close(&j->late[l][i]);
 			free(j->lsh[l][i]);
@@ -1199,8 +1236,9 @@ rjob_prepare(const struct cube *c, const struct broker *b,
 	j->index_fd = fcntl(c->obj->maps[set->index].fd, F_DUPFD_CLOEXEC, 3);
 	if (j->index_fd < 0)
 		r = -errno;
+	j->tready = set->prep[t] == PREP_READY;
 	for (i = 0; !r && i < set->nmembers; i++) {
-		if ((r = rmap_open(c, b, set, i, t, &j->t[i])) ||
+		if ((!j->tready && (r = rmap_open(c, b, set, i, t, &j->t[i]))) ||
 		    (r = rmap_open(c, b, set, i, j->acopy, &j->a[i])))
 			break;
 		j->tsh[i] = set->shadow[i][t];
@@ -1225,9 +1263,12 @@ rjob_prepare(const struct cube *c, const struct broker *b,
 	}
 	for (i = 0; i < set->nmembers; i++) {
 		set->shadow[i][t] = NULL;
+		j->tpend[i] = set->pending[i][t];
+		set->pending[i][t] = NULL;
 		for (k = 0; k < j->nlate; k++)
 			set->shadow[i][j->latecopy[k]] = NULL;
 	}
+	set->prep[t] = PREP_NONE;
 	j->maps = copy_maps(c, set, j->acopy);
 	return 0;
 }
@@ -1251,6 +1292,14 @@ rjob_run(struct rjob *j, uint64_t *seq, struct cub_val **errv)
 		struct rmap *t = &j->t[i];
 		struct ents *e = &d[i][nd[i]++];
 
+		if (j->tready) { /* folded after the last read: its delta */
+			if (j->tpend[i]) {
+				*e = *j->tpend[i];
+				free(j->tpend[i]);
+				j->tpend[i] = NULL;
+			}
+			goto others;
+		}
 		if ((r = ents_init(e, t->max, t->m.key_size, t->m.vsz)) ||
 		    (r = read_all(t, !t->array, e)))
 			break;
@@ -1266,6 +1315,7 @@ rjob_run(struct rjob *j, uint64_t *seq, struct cub_val **errv)
 			late_delta(e, j->tsh[i], t->array);
 		else /* contents unknown (a fresh set): not reported */
 			e->n = 0;
+	others:
 		for (l = 0; !r && l < j->nlate; l++) {
 			struct rmap *m = &j->late[l][i];
 
@@ -1326,6 +1376,158 @@ out:
 	return r;
 }
 
+/*
+ * The fold of the copy a read just retired, after the answer: wait for
+ * its grace period, take its late delta (now minus the shadow the read
+ * kept) and empty it, so that the next read finds it ready and does one
+ * pass on its request's path, the read of the copy it leaves.  A thread
+ * per read (detached); the set is found again by name when it ends, and
+ * keeps nothing if its id changed (a begin, a reload, a removal).
+ */
+struct prep {
+	struct broker *b;
+	char cube[CUB_NAME_MAX + 1], set[SWAP_SET_MAX + 1];
+	struct bpfobj *o;
+	uint32_t copy, nmembers;
+	uint64_t id, seq;
+	struct rmap m[SWAP_MEMBERS_MAX];
+	struct shadow *sh[SWAP_MEMBERS_MAX];
+};
+
+static void
+prep_free(struct prep *p)
+{
+	uint32_t i;
+
+	for (i = 0; i < p->nmembers; i++) {
+		rmap_close(&p->m[i]);
+		free(p->sh[i]);
+	}
+	free(p);
+}
+
+/* b->lock held: p's set, if it is still the one p was made for. */
+static struct swapset *
+prep_set(const struct prep *p)
+{
+	struct cube *c = cube_find(p->b, p->cube);
+	int i;
+
+	if (!c || c->removed || c->obj != p->o || !p->o->swaps)
+		return NULL;
+	for (i = 0; i < p->o->swaps->n; i++)
+		if (!strcmp(p->o->swaps->set[i].name, p->set))
+			return p->o->swaps->set[i].prep_id[p->copy] == p->id
+				   ? &p->o->swaps->set[i]
+				   : NULL;
+	return NULL;
+}
+
+static void *
+prep_thread(void *arg)
+{
+	struct prep *p = arg;
+	struct ents *d[SWAP_MEMBERS_MAX] = {0};
+	struct swapset *set;
+	uint32_t i;
+	int r = grace_wait(p->seq);
+
+	for (i = 0; !r && i < p->nmembers; i++) {
+		struct rmap *m = &p->m[i];
+
+		if (!(d[i] = calloc(1, sizeof(*d[i]))) ||
+		    (r = ents_init(d[i], m->max, m->m.key_size, m->m.vsz)) ||
+		    (r = read_all(m, !m->array, d[i])))
+			break;
+		if (m->array) {
+			struct bmap bm = {.type = m->m.type,
+			    .key_size = m->m.key_size,
+			    .max_entries = m->max};
+
+			if ((r = clear_map(m->m.fd, &bm, m->m.vsz)))
+				break;
+		}
+		late_delta(d[i], p->sh[i], m->array);
+	}
+	if (r > 0 || (!r && i < p->nmembers))
+		r = -ENOMEM;
+	pthread_mutex_lock(&p->b->lock);
+	if ((set = prep_set(p))) {
+		set->prep[p->copy] = r ? PREP_NONE : PREP_READY;
+		set->prep_id[p->copy] = 0;
+		for (i = 0; i < p->nmembers; i++) {
+			if (r) { /* the next read folds it itself */
+				set->shadow[i][p->copy] = p->sh[i];
+				p->sh[i] = NULL;
+				continue;
+			}
+			set->pending[i][p->copy] = d[i];
+			d[i] = NULL;
+		}
+		if (!r)
+			set->dirty[p->copy] = false;
+	}
+	pthread_cond_broadcast(&prep_cond);
+	pthread_mutex_unlock(&p->b->lock);
+	if (r)
+		log_warn("swap set '%s' of cube '%s': folding copy %u: %s",
+		    p->set, p->cube, p->copy, strerror(-r));
+	for (i = 0; i < p->nmembers; i++)
+		ents_free(d[i]);
+	prep_free(p);
+	return NULL;
+}
+
+/*
+ * b->lock held: start the fold of copy j->acopy (retired at seq), taking
+ * its fds and shadows from j; false if it could not start (then they
+ * stay j's and the next read folds it inline).
+ */
+static bool
+prep_start(struct service *s, struct swapset *set, struct rjob *j,
+    const char *cube, uint64_t seq)
+{
+	struct prep *p = calloc(1, sizeof(*p));
+	pthread_attr_t attr;
+	pthread_t t;
+	uint32_t i;
+	bool ok;
+
+	if (!p)
+		return false;
+	p->b = s->b;
+	snprintf(p->cube, sizeof(p->cube), "%s", cube);
+	snprintf(p->set, sizeof(p->set), "%s", set->name);
+	p->o = j->o;
+	p->copy = j->acopy;
+	p->nmembers = j->nmembers;
+	p->seq = seq;
+	pthread_mutex_lock(&grace.lock);
+	p->id = ++grace.txn;
+	pthread_mutex_unlock(&grace.lock);
+	for (i = 0; i < j->nmembers; i++) {
+		p->m[i] = j->a[i];
+		p->sh[i] = j->ash[i];
+	}
+	set->prep[p->copy] = PREP_RUNNING;
+	set->prep_id[p->copy] = p->id;
+	ok = !pthread_attr_init(&attr) &&
+	     !pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) &&
+	     !pthread_create(&t, &attr, prep_thread, p);
+	pthread_attr_destroy(&attr);
+	if (!ok) {
+		set->prep[p->copy] = PREP_NONE;
+		set->prep_id[p->copy] = 0;
+		free(p);
+		return false;
+	}
+	for (i = 0; i < j->nmembers; i++) {
+		j->a[i].m.fd = -1;
+		j->ash[i] = NULL;
+	}
+	return true;
+}
+
 /* swap.read {cube, set[, wait]} -> {copy, retired, maps (with entries)}. */
 static int
 sw_read(struct service *s, const struct cub_val *p, struct cub_val **res,
@@ -1369,10 +1571,12 @@ sw_read(struct service *s, const struct cub_val *p, struct cub_val **res,
 			set->retired[j.acopy] = seq;
 			set->dirty[j.acopy] = true;
 			set->dirty[j.tcopy] = false;
-			for (i = 0; i < j.nmembers; i++) {
-				set->shadow[i][j.acopy] = j.ash[i];
-				j.ash[i] = NULL;
-			}
+			if (r || !prep_start(s, set, &j,
+					 cub_val__get_str(p, "cube"), seq))
+				for (i = 0; i < j.nmembers; i++) {
+					set->shadow[i][j.acopy] = j.ash[i];
+					j.ash[i] = NULL;
+				}
 		} else {
 			/* Nothing flipped: T keeps its shadow (its late
 			 * updates, if T was emptied part way, are lost). */

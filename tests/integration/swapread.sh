@@ -64,21 +64,21 @@ for i in $(seq 1 300); do
 done
 [ "$(cub sr1 show total)" -gt "$t0" ] || fail "no packet counted 30 s after the sender started"
 for round in 1 2 3 4; do
-	add "$(act reads n=50)"
+	add "$(act reads n=40)"
 	if [ "$round" = 2 ]; then
 		# kill -9 of the worker between two reads: it comes back with
 		# the same object, the broker kept the shadows.
 		kill -9 "$svc_pid"
 		for _ in $(seq 1 300); do
 			new=$(worker_pid swapread)
-			[ -n "$new" ] && [ "$new" != "$svc_pid" ] &&
+			[ "${new:-0}" -gt 0 ] && [ "$new" != "$svc_pid" ] &&
 				cub sr1 show total >/dev/null 2>&1 && break
 			sleep 0.1
 		done
-		[ -n "$new" ] && [ "$new" != "$svc_pid" ] || fail "the worker did not come back"
+		[ "${new:-0}" -gt 0 ] && [ "$new" != "$svc_pid" ] || fail "the worker did not come back"
 		cub_log "worker $svc_pid killed, $new serves"
 	fi
-	add "$(act reads n=20 interval_ms=2)"
+	add "$(act reads n=15 interval_ms=2)"
 done
 touch "$T/stop"
 wait "$FLOODER" || fail "udpflood: $(cat "$T/flood.err")"
@@ -98,7 +98,7 @@ total=$(($(cub sr1 show total) - t0))
 dropped=$(($(drops) - d0))
 cub_log "stream: sent $sent, veth1 dropped $dropped, program counted $total; $reads reads summed cnt $tot_cnt, port $tot_port ($late late entries folded)"
 [ "$sent" -ge 100000 ] || fail "only $sent packets sent"
-[ "$reads" -ge 250 ] || fail "only $reads reads"
+[ "$reads" -ge 220 ] || fail "only $reads reads"
 [ "$tot_cnt" = "$total" ] || fail "the reads of the per-CPU counter summed $tot_cnt, the program counted $total"
 [ "$tot_port" = "$total" ] || fail "the reads of the port hash summed $tot_port, the program counted $total"
 [ "$total" = $((sent - dropped)) ] || fail "the program counted $total of $sent sent ($dropped dropped by veth1)"
@@ -109,7 +109,7 @@ act reads n=2 >/dev/null # what the stream left
 t0=$(cub sr1 show total)
 ip netns exec ca python3 "$FLOOD" 198.18.0.2 0 "$T/stop" 300 3000 0 >"$T/flood.out" 2>"$T/flood.err" &
 FLOODER=$!
-o1=$(act reads n=400 list=1)
+o1=$(act reads n=250 list=1)
 wait "$FLOODER" || fail "udpflood: $(cat "$T/flood.err")"
 prev=-1
 for _ in $(seq 1 100); do
