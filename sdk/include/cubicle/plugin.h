@@ -472,9 +472,9 @@ void cub_swap__abort(struct cub_swap_txn *txn);
 /*
  * @brief **cub_swap__read()** reads a set of counters without losing or
  * repeating a count (dynmon's swap-on-read), in one call to the broker:
- * it flips the set to its other copy (emptied by this very call, after
- * the rest of the grace period that began at the previous read, which
- * has normally ended), reads the copy it left at once, and adds what
+ * it flips the set to its other copy (emptied by the broker after the
+ * previous read, once that copy's grace period ended; a read closer than
+ * that waits for it), reads the copy it left at once, and adds what
  * programs still running on a copy wrote after the read that retired it
  * (late updates) to the next read.  Every entry of every member goes to
  * fn: key and value bytes (per-CPU values back to back, as
