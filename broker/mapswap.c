@@ -24,10 +24,13 @@
  * or more copies a begin finds the copy retired two commits ago, whose
  * grace period has usually ended.
  *
- * The reader side (swap.read) flips to a free copy, waits for the grace
- * period of the copy it left, and hands that one back to be read and
- * zeroed (plugin.c's cub_swap__read()): after the wait no program writes
- * to it, so nothing lands in it late.
+ * The reader side (swap.read, dynmon's swap-on-read) does it all in one
+ * call without waiting in the steady state: it empties the copy retired
+ * by the previous read (its grace period has normally ended), flips to
+ * it, reads the copy it left at once, and folds what programs wrote late
+ * into that copy into the next read, against a shadow of what this read
+ * returned (see sw_read()).  swap.read with wait: the read before, one
+ * grace period each (bench/dynmon-swap's baseline).
  *
  * State lives in the cube's struct bpfobj (o->swaps), built on first use
  * from the maps themselves: after a reload or a broker restart every copy
@@ -57,6 +60,11 @@
 
 #define NO_COPY UINT32_MAX
 
+enum { PREP_NONE, PREP_RUNNING, PREP_READY };
+
+/* A prepared fold ended (with b->lock). */
+static pthread_cond_t prep_cond = PTHREAD_COND_INITIALIZER;
+
 struct swapset {
 	char name[SWAP_SET_MAX + 1];
 	int index; /* the index map, in o->maps */
@@ -68,6 +76,19 @@ struct swapset {
 	uint64_t retired[SWAP_COPIES_MAX];
 	uint32_t filling; /* copy of the open transaction, or NO_COPY */
 	uint64_t txn;     /* its id (grace.txn), 0 when none */
+	/* What the swap-on-read that retired a copy returned of it, member
+	 * by member, to find the late updates by (NULL: nothing pending). */
+	struct shadow *shadow[SWAP_MEMBERS_MAX][SWAP_COPIES_MAX];
+	bool reading; /* a swap.read works on the set without the lock */
+	/* The retired copy's fold after a read (prep_thread()): PREP_RUNNING
+	 * while it waits for its grace period and folds; PREP_READY when the
+	 * copy is empty and pending holds its late delta, member by member. */
+	uint8_t prep[SWAP_COPIES_MAX];
+	uint64_t prep_id[SWAP_COPIES_MAX];
+	struct ents *pending[SWAP_MEMBERS_MAX][SWAP_COPIES_MAX];
+	/* A copy that may hold entries no read should see again (left by a
+	 * fast read, or of unknown contents): emptied before it is used. */
+	bool dirty[SWAP_COPIES_MAX];
 };
 
 struct swapsets {
@@ -182,9 +203,60 @@ mapswap_check_object(
 	return 0;
 }
 
+/*
+ * One member's entries as a swap-on-read returned them: n records of the
+ * key then the value (vsz bytes), sorted by key bytes (hashes) or in index
+ * order (arrays).
+ */
+struct shadow {
+	uint32_t n, ks;
+	size_t vsz;
+	uint8_t rec[];
+};
+
+/* Entries of one map as a read got them: keys and values back to back. */
+struct ents {
+	uint32_t n, cap, ks;
+	size_t vsz;
+	uint8_t *keys, *vals;
+};
+
+static void
+ents_free(struct ents *e)
+{
+	if (!e)
+		return;
+	free(e->keys);
+	free(e->vals);
+	free(e);
+}
+
+/* Copy k's shadows and prepared late deltas dropped (a job running on it
+ * finds its id changed and keeps nothing). */
+static void
+set_drop_shadows(struct swapset *set, uint32_t k)
+{
+	uint32_t i;
+
+	for (i = 0; i < SWAP_MEMBERS_MAX; i++) {
+		free(set->shadow[i][k]);
+		set->shadow[i][k] = NULL;
+		ents_free(set->pending[i][k]);
+		set->pending[i][k] = NULL;
+	}
+	set->prep[k] = PREP_NONE;
+	set->prep_id[k] = 0;
+}
+
 struct swapsets *
 mapswap_free(struct swapsets *sets)
 {
+	int i;
+	uint32_t k;
+
+	for (i = 0; sets && i < sets->n; i++)
+		for (k = 0; k < SWAP_COPIES_MAX; k++)
+			set_drop_shadows(&sets->set[i], k);
 	free(sets);
 	return NULL;
 }
@@ -432,8 +504,10 @@ set_get(struct cube *c, const char *name, struct cub_val **errv)
 	}
 	/* A program may still read any copy: each waits one grace. */
 	seq = grace_retire();
-	for (k = 0; k < set->ncopies; k++)
+	for (k = 0; k < set->ncopies; k++) {
 		set->retired[k] = k == set->active ? 0 : seq;
+		set->dirty[k] = k != set->active;
+	}
 	o->swaps->n++;
 	return set;
 bad:
@@ -591,8 +665,20 @@ take_copy(struct service *s, const struct cub_val *p, struct cube **cp,
 			(*setp)->filling = NO_COPY;
 			(*setp)->txn = 0;
 		}
-		if (!pick_free(*setp, k, &wait))
-			return 0;
+		if ((*setp)->reading) {
+			*errv = cub_err_val(CUB_E_BUSY,
+			    "swap set '%s': a swap.read is in progress",
+			    (*setp)->name);
+			return -EBUSY;
+		}
+		if (!pick_free(*setp, k, &wait)) {
+			if ((*setp)->prep[*k] != PREP_RUNNING)
+				return 0;
+			/* Its fold runs: wait for it (not a grace try). */
+			pthread_cond_wait(&prep_cond, &s->b->lock);
+			tries--;
+			continue;
+		}
 		pthread_mutex_unlock(&s->b->lock);
 		r = grace_wait(wait);
 		pthread_mutex_lock(&s->b->lock);
@@ -653,6 +739,7 @@ sw_begin(struct service *s, const struct cub_val *p, struct cub_val **res,
 	pthread_mutex_unlock(&grace.lock);
 	set->filling = k;
 	set->txn = txn;
+	set_drop_shadows(set, k); /* a read's pending late updates: gone */
 	*res = cub_val__map();
 	cub_val__set(*res, "txn", cub_val__uint(txn));
 	cub_val__set(*res, "copy", cub_val__uint(k));
@@ -707,6 +794,9 @@ sw_end(struct service *s, const struct cub_val *p, bool commit,
 	pthread_mutex_lock(&s->b->lock);
 	set = own_set(s, p, &c, errv);
 	r = set ? txn_of(set, p, errv) : -ENOENT;
+	if (!r && set->reading)
+		r = ERR(CUB_E_BUSY, "swap set '%s': a swap.read is in progress",
+		    set->name);
 	if (!r) {
 		k = set->filling;
 		set->filling = NO_COPY;
@@ -726,18 +816,21 @@ sw_end(struct service *s, const struct cub_val *p, bool commit,
 }
 
 /*
- * swap.read {cube, set} -> {copy, maps}: flip to a free copy, wait out
- * the grace period of the one left, and hand that one back (to read and
- * zero: cub_swap__read()).
+ * swap.read {cube, set, wait: true} -> {copy, maps}: the read before
+ * issue 9, kept for bench/dynmon-swap (the baseline): flip to a free
+ * copy, wait out the grace period of the one left, and hand that one
+ * back (the SDK reads and zeroes it).  A copy a fast read left data in is
+ * emptied first (with the lock: mixing the two on one set is the bench's
+ * business only).
  */
 static int
-sw_read(struct service *s, const struct cub_val *p, struct cub_val **res,
-    struct cub_val **errv)
+sw_read_grace(struct service *s, const struct cub_val *p,
+    struct cub_val **res, struct cub_val **errv)
 {
 	struct swapset *set;
 	struct cube *c;
 	uint64_t seq;
-	uint32_t k;
+	uint32_t k, i;
 	int old, r;
 
 	pthread_mutex_lock(&s->b->lock);
@@ -745,6 +838,18 @@ sw_read(struct service *s, const struct cub_val *p, struct cub_val **res,
 		pthread_mutex_unlock(&s->b->lock);
 		return r;
 	}
+	for (i = 0; i < set->nmembers; i++) {
+		const struct bmap *bm = &c->obj->maps[set->copy[i][k]];
+
+		if (set->dirty[k] &&
+		    (r = clear_map(bm->fd, bm, user_vsz(s->b, bm)))) {
+			pthread_mutex_unlock(&s->b->lock);
+			return ERR(CUB_E_KERNEL, "swap.read: emptying '%s': %s",
+			    bm->name, strerror(-r));
+		}
+	}
+	set->dirty[k] = false;
+	set_drop_shadows(set, k);
 	if ((old = flip(c, set, k, &seq, errv)) < 0) {
 		pthread_mutex_unlock(&s->b->lock);
 		return old;
@@ -758,12 +863,748 @@ sw_read(struct service *s, const struct cub_val *p, struct cub_val **res,
 	/* The cube may have been deleted or reloaded meanwhile. */
 	set = own_set(s, p, &c, errv);
 	if (set && (uint32_t)old < set->ncopies) {
+		set_drop_shadows(set, (uint32_t)old);
+		set->dirty[old] = false; /* the SDK zeroes it */
 		*res = cub_val__map();
 		cub_val__set(*res, "copy", cub_val__uint((uint64_t)old));
 		cub_val__set(*res, "maps", copy_maps(c, set, (uint32_t)old));
 	}
 	pthread_mutex_unlock(&s->b->lock);
 	return set ? 0 : -ENOENT;
+}
+
+/*
+ * The fast, exact swap-on-read (docs/architecture.md, "Reader side").
+ * Read k of a set with active copy A:
+ *   1. the copy T to flip to is the one retired longest ago (with 2
+ *      copies, the one read k-1 retired); its grace period, begun at
+ *      read k-1, has normally ended: wait only for what is left of it.
+ *      No program writes T any more.  T now holds what read k-1 returned
+ *      of it (its shadow, kept here) plus the updates of programs that
+ *      took T before read k-1's flip and wrote after that read: the late
+ *      delta, T - shadow, entry by entry.  T is read and emptied;
+ *   2. the flip (one 4-byte store) makes T active;
+ *   3. A is read at once, without waiting: what programs still running
+ *      on A write after this read is found at read k+1, the same way.
+ *      A's values become its shadow;
+ *   4. the answer is A's values plus T's late delta (keys of A or not).
+ * Every update lands in a copy that is read after it, and is counted
+ * once: in the read right after its copy's flip, or in the late delta of
+ * the next, whose shadow is exactly what was returned.  Values are added
+ * and subtracted in unsigned lanes of 8 bytes (then 4, 2, 1 for a tail),
+ * modulo their width: exact for counters, whatever the reads saw.
+ * Other retired copies (3 or more copies) whose grace ended have their
+ * late delta folded in too, without being emptied (they are when their
+ * turn comes).  All of it in one call, on dup'd fds, without b->lock.
+ */
+
+
+/* One member's copy as the read sees it, on a dup'd fd (-1: none). */
+struct rmap {
+	struct mb_map m;
+	uint32_t max;
+	bool array;
+};
+
+struct rjob {
+	struct bpfobj *o;
+	uint32_t nmembers, tcopy, acopy, nlate;
+	int index_fd;
+	struct rmap t[SWAP_MEMBERS_MAX], a[SWAP_MEMBERS_MAX];
+	struct rmap late[SWAP_COPIES_MAX][SWAP_MEMBERS_MAX];
+	struct shadow *tsh[SWAP_MEMBERS_MAX];
+	struct shadow *lsh[SWAP_COPIES_MAX][SWAP_MEMBERS_MAX];
+	uint32_t latecopy[SWAP_COPIES_MAX];
+	struct shadow *ash[SWAP_MEMBERS_MAX]; /* A's new shadows */
+	struct ents *tpend[SWAP_MEMBERS_MAX]; /* T's prepared late delta */
+	bool tready;                          /* T was folded and emptied */
+	struct cub_val *maps;                 /* copy_maps() of A */
+};
+
+static bool
+map_is_array(uint32_t type)
+{
+	return type == BPF_MAP_TYPE_ARRAY || type == BPF_MAP_TYPE_PERCPU_ARRAY;
+}
+
+static int
+ents_init(struct ents *e, uint32_t cap, uint32_t ks, size_t vsz)
+{
+	e->n = 0;
+	e->cap = cap;
+	e->ks = ks;
+	e->vsz = vsz;
+	e->keys = malloc((size_t)cap * ks + 1);
+	e->vals = malloc((size_t)cap * vsz + 1);
+	return e->keys && e->vals ? 0 : -ENOMEM;
+}
+
+static void
+ents_fini(struct ents *e)
+{
+	free(e->keys);
+	free(e->vals);
+	e->keys = e->vals = NULL;
+}
+
+/* Every entry of r's map into e (emptied first); del: removed as read. */
+static int
+read_all(const struct rmap *r, bool del, struct ents *e)
+{
+	uint8_t cursor[64];
+	uint32_t cnt;
+	bool kernel, first = true;
+	int rc = 0;
+
+	e->n = 0;
+	if (mapbatch_cursor_size(&r->m) > sizeof(cursor))
+		return -EINVAL;
+	while (e->n < e->cap) {
+		cnt = e->cap - e->n;
+		rc = mapbatch_lookup(&r->m, del, first || del ? NULL : cursor,
+		    cursor, e->keys + (size_t)e->n * e->ks,
+		    e->vals + (size_t)e->n * e->vsz, &cnt, 0, 0, &kernel);
+		e->n += cnt;
+		first = false;
+		if (rc)
+			break;
+	}
+	return rc == -ENOENT ? 0 : rc;
+}
+
+/* d = a + b, or a - b, in unsigned lanes of 8 bytes, then 4, 2, 1. */
+static void
+lanes(uint8_t *d, const uint8_t *a, const uint8_t *b, size_t n, bool sub)
+{
+	size_t o = 0;
+
+	for (; o + 8 <= n; o += 8) {
+		uint64_t x, y;
+
+		memcpy(&x, a + o, 8);
+		memcpy(&y, b + o, 8);
+		x = sub ? x - y : x + y;
+		memcpy(d + o, &x, 8);
+	}
+	for (; o + 4 <= n; o += 4) {
+		uint32_t x, y;
+
+		memcpy(&x, a + o, 4);
+		memcpy(&y, b + o, 4);
+		x = sub ? x - y : x + y;
+		memcpy(d + o, &x, 4);
+	}
+	for (; o < n; o++)
+		d[o] = (uint8_t)(sub ? a[o] - b[o] : a[o] + b[o]);
+}
+
+static int
+rec_cmp(const void *x, const void *y, void *ks)
+{
+	return memcmp(x, y, *(const uint32_t *)ks);
+}
+
+/* A shadow of e: sorted by key (hashes), in index order (arrays). */
+static struct shadow *
+shadow_of(const struct ents *e, bool array)
+{
+	size_t rs = e->ks + e->vsz, i;
+	struct shadow *sh = malloc(sizeof(*sh) + (size_t)e->n * rs + 1);
+
+	if (!sh)
+		return NULL;
+	sh->n = e->n;
+	sh->ks = e->ks;
+	sh->vsz = e->vsz;
+	for (i = 0; i < e->n; i++) {
+		memcpy(sh->rec + i * rs, e->keys + i * e->ks, e->ks);
+		memcpy(sh->rec + i * rs + e->ks, e->vals + i * e->vsz, e->vsz);
+	}
+	if (!array)
+		qsort_r(sh->rec, sh->n, rs, rec_cmp, &sh->ks);
+	return sh;
+}
+
+/* The record whose key is key among n sorted records of rs bytes. */
+static uint8_t *
+rec_search(const void *key, uint8_t *rec, uint32_t n, size_t rs, uint32_t ks)
+{
+	uint32_t lo = 0, hi = n, mid;
+	int c;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		c = memcmp(key, rec + mid * rs, ks);
+		if (!c)
+			return rec + mid * rs;
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
+
+/* The record of key in sh, or NULL. */
+static uint8_t *
+shadow_find(struct shadow *sh, const void *key, bool array)
+{
+	size_t rs = sh->ks + sh->vsz;
+	uint32_t idx;
+
+	if (array) {
+		memcpy(&idx, key, sizeof(idx));
+		return idx < sh->n && !memcmp(sh->rec + idx * rs, key, sh->ks)
+			   ? sh->rec + idx * rs
+			   : NULL;
+	}
+	return rec_search(key, sh->rec, sh->n, rs, sh->ks);
+}
+
+/*
+ * e (a retired copy as it is now) minus sh (what was returned of it), in
+ * place: only the entries that changed are kept (a key not in sh counts
+ * whole: a late writer created it).  Keys sh has and e lost (a late
+ * delete) are not counters: ignored.
+ */
+static void
+late_delta(struct ents *e, struct shadow *sh, bool array)
+{
+	uint32_t i, kept = 0;
+	uint8_t *rec, *k, *v;
+	bool nz;
+	size_t j;
+
+	for (i = 0; i < e->n; i++) {
+		k = e->keys + (size_t)i * e->ks;
+		v = e->vals + (size_t)i * e->vsz;
+		rec = sh ? shadow_find(sh, k, array) : NULL;
+		if (rec)
+			lanes(v, v, rec + e->ks, e->vsz, true);
+		for (j = 0, nz = false; j < e->vsz && !nz; j++)
+			nz = v[j] != 0;
+		if (!nz)
+			continue;
+		if (kept != i) {
+			memmove(e->keys + (size_t)kept * e->ks, k, e->ks);
+			memmove(e->vals + (size_t)kept * e->vsz, v, e->vsz);
+		}
+		kept++;
+	}
+	e->n = kept;
+}
+
+/*
+ * The answer for one member: a's entries (as sh, its new shadow, holds
+ * them) plus the late deltas d[0..nd-1]; keys only a delta has come
+ * after a's.  0 with *out (keys then values bins) or -ENOMEM.
+ */
+static int
+merge(const struct shadow *sh, struct ents *d, uint32_t nd, bool array,
+    struct ents *out)
+{
+	size_t rs = sh->ks + sh->vsz;
+	uint32_t i, j, extra = 0;
+	uint8_t *hit;
+	int r;
+
+	for (j = 0; j < nd; j++)
+		extra += d[j].n;
+	if ((r = ents_init(out, sh->n + extra, sh->ks, sh->vsz)))
+		return r;
+	for (i = 0; i < sh->n; i++) {
+		memcpy(out->keys + (size_t)i * sh->ks, sh->rec + i * rs, sh->ks);
+		memcpy(out->vals + (size_t)i * sh->vsz, sh->rec + i * rs + sh->ks,
+		    sh->vsz);
+	}
+	out->n = sh->n;
+	for (j = 0; j < nd; j++)
+		for (i = 0; i < d[j].n; i++) {
+			const uint8_t *k = d[j].keys + (size_t)i * sh->ks;
+			const uint8_t *v = d[j].vals + (size_t)i * sh->vsz;
+
+			hit = shadow_find((struct shadow *)sh, k, array);
+			if (hit) {
+				uint8_t *ov = out->vals +
+					      (size_t)((hit - sh->rec) / rs) *
+						  sh->vsz;
+
+				lanes(ov, ov, v, sh->vsz, false);
+				continue;
+			}
+			/* Not in a: a key only late writers made (found
+			 * by a scan: rare, and only over such keys). */
+			for (hit = NULL, r = (int)sh->n; r < (int)out->n; r++)
+				if (!memcmp(out->keys + (size_t)r * sh->ks, k,
+					sh->ks)) {
+					hit = out->vals + (size_t)r * sh->vsz;
+					break;
+				}
+			if (hit) {
+				lanes(hit, hit, v, sh->vsz, false);
+				continue;
+			}
+			memcpy(out->keys + (size_t)out->n * sh->ks, k, sh->ks);
+			memcpy(out->vals + (size_t)out->n * sh->vsz, v,
+			    sh->vsz);
+			out->n++;
+		}
+	return 0;
+}
+
+static void
+rmap_close(struct rmap *m)
+{
+	if (m->m.fd >= 0)
+		close(m->m.fd);
+	m->m.fd = -1;
+}
+
+/* Lock held: r for member i's copy k, on a dup'd fd (-errno). */
+static int
+rmap_open(const struct cube *c, const struct broker *b,
+    const struct swapset *set, uint32_t i, uint32_t k, struct rmap *r)
+{
+	const struct bmap *bm = &c->obj->maps[set->copy[i][k]];
+
+	r->m.type = bm->type;
+	r->m.key_size = bm->key_size;
+	r->m.vsz = user_vsz(b, bm);
+	r->max = bm->max_entries;
+	r->array = map_is_array(bm->type);
+	r->m.fd = fcntl(bm->fd, F_DUPFD_CLOEXEC, 3);
+	return r->m.fd < 0 ? -errno : 0;
+}
+
+static void
+rjob_fini(struct rjob *j)
+{
+	uint32_t i, l;
+
+	for (i = 0; i < SWAP_MEMBERS_MAX; i++) {
+		rmap_close(&j->t[i]);
+		rmap_close(&j->a[i]);
+		free(j->tsh[i]);
+		free(j->ash[i]);
+		ents_free(j->tpend[i]);
+		for (l = 0; l < SWAP_COPIES_MAX; l++) {
+			rmap_close(&j->late[l][i]);
+			free(j->lsh[l][i]);
+		}
+	}
+	if (j->index_fd >= 0)
+		close(j->index_fd);
+	cub_val__free(j->maps);
+}
+
+/*
+ * Lock held: the job for a read of set flipping to copy t; the shadows
+ * it needs move into it.  A read must fit one answer: refused before
+ * anything changes if the set's maps cannot.
+ */
+static int
+rjob_prepare(const struct cube *c, const struct broker *b,
+    struct swapset *set, uint32_t t, struct rjob *j, struct cub_val **errv)
+{
+	uint64_t done = grace_done(), bytes = 0;
+	uint32_t i, k;
+	int r = 0;
+
+	memset(j, 0, sizeof(*j));
+	j->index_fd = -1;
+	for (i = 0; i < SWAP_MEMBERS_MAX; i++) {
+		j->t[i].m.fd = j->a[i].m.fd = -1;
+		for (k = 0; k < SWAP_COPIES_MAX; k++)
+			j->late[k][i].m.fd = -1;
+	}
+	j->o = c->obj;
+	j->nmembers = set->nmembers;
+	j->tcopy = t;
+	j->acopy = set->active;
+	for (i = 0; i < set->nmembers; i++) {
+		const struct bmap *bm = &c->obj->maps[set->copy[i][t]];
+
+		bytes += 2 * (uint64_t)bm->max_entries *
+			 (bm->key_size + user_vsz(b, bm));
+	}
+	if (bytes > CUB_MSG_MAX / 2)
+		return ERR(CUB_E_LIMIT,
+		    "cube '%s': swap set '%s': a read of its maps may take "
+		    "%llu bytes, over the %u of one answer (fewer entries)",
+		    c->name, set->name, (unsigned long long)bytes,
+		    CUB_MSG_MAX / 2);
+	j->index_fd = fcntl(c->obj->maps[set->index].fd, F_DUPFD_CLOEXEC, 3);
+	if (j->index_fd < 0)
+		r = -errno;
+	j->tready = set->prep[t] == PREP_READY;
+	for (i = 0; !r && i < set->nmembers; i++) {
+		if ((!j->tready && (r = rmap_open(c, b, set, i, t, &j->t[i]))) ||
+		    (r = rmap_open(c, b, set, i, j->acopy, &j->a[i])))
+			break;
+		j->tsh[i] = set->shadow[i][t];
+	}
+	/* Other retired copies with late updates pending, grace ended. */
+	for (k = 0; !r && k < set->ncopies; k++) {
+		if (k == t || k == j->acopy || set->retired[k] > done ||
+		    !set->shadow[0][k])
+			continue;
+		for (i = 0; !r && i < set->nmembers; i++) {
+			r = rmap_open(c, b, set, i, k, &j->late[j->nlate][i]);
+			j->lsh[j->nlate][i] = set->shadow[i][k];
+		}
+		j->latecopy[j->nlate++] = k;
+	}
+	if (r) {
+		/* The shadows stay the set's. */
+		memset(j->tsh, 0, sizeof(j->tsh));
+		memset(j->lsh, 0, sizeof(j->lsh));
+		return ERR(CUB_E_LIMIT, "swap.read: out of fds: %s",
+		    strerror(-r));
+	}
+	for (i = 0; i < set->nmembers; i++) {
+		set->shadow[i][t] = NULL;
+		j->tpend[i] = set->pending[i][t];
+		set->pending[i][t] = NULL;
+		for (k = 0; k < j->nlate; k++)
+			set->shadow[i][j->latecopy[k]] = NULL;
+	}
+	set->prep[t] = PREP_NONE;
+	j->maps = copy_maps(c, set, j->acopy);
+	return 0;
+}
+
+/*
+ * Without the lock: steps 1 to 4 above.  *seq: the flip's grace
+ * sequence (0: no flip happened).  Fills j->ash and the answer's maps.
+ */
+static int
+rjob_run(struct rjob *j, uint64_t *seq, struct cub_val **errv)
+{
+	struct ents d[SWAP_MEMBERS_MAX][SWAP_COPIES_MAX], a, out;
+	uint32_t nd[SWAP_MEMBERS_MAX] = {0}, i, l, zero = 0, late;
+	int r = 0;
+
+	memset(d, 0, sizeof(d));
+	memset(&a, 0, sizeof(a));
+	*seq = 0;
+	/* 1. T's late delta, T emptied; the other copies' late deltas. */
+	for (i = 0; !r && i < j->nmembers; i++) {
+		struct rmap *t = &j->t[i];
+		struct ents *e = &d[i][nd[i]++];
+
+		if (j->tready) { /* folded after the last read: its delta */
+			if (j->tpend[i]) {
+				*e = *j->tpend[i];
+				free(j->tpend[i]);
+				j->tpend[i] = NULL;
+			}
+			goto others;
+		}
+		if ((r = ents_init(e, t->max, t->m.key_size, t->m.vsz)) ||
+		    (r = read_all(t, !t->array, e)))
+			break;
+		if (t->array) {
+			struct bmap bm = {.type = t->m.type,
+			    .key_size = t->m.key_size,
+			    .max_entries = t->max};
+
+			if ((r = clear_map(t->m.fd, &bm, t->m.vsz)))
+				break;
+		}
+		if (j->tsh[i])
+			late_delta(e, j->tsh[i], t->array);
+		else /* contents unknown (a fresh set): not reported */
+			e->n = 0;
+	others:
+		for (l = 0; !r && l < j->nlate; l++) {
+			struct rmap *m = &j->late[l][i];
+
+			e = &d[i][nd[i]++];
+			if (!(r = ents_init(e, m->max, m->m.key_size,
+				  m->m.vsz)) &&
+			    !(r = read_all(m, false, e)))
+				late_delta(e, j->lsh[l][i], m->array);
+		}
+	}
+	if (r) {
+		*errv = cub_err_val(CUB_E_KERNEL,
+		    "swap.read: reading the retired copy %u: %s", j->tcopy,
+		    strerror(-r));
+		goto out;
+	}
+	/* 2. The flip. */
+	if (bpf_map_update_elem(j->index_fd, &zero, &j->tcopy, BPF_ANY)) {
+		r = -errno;
+		*errv = cub_err_val(
+		    CUB_E_KERNEL, "swap.read: flip: %s", strerror(-r));
+		goto out;
+	}
+	*seq = grace_retire();
+	/* 3, 4. A at once: its shadow, and the answer. */
+	for (i = 0; !r && i < j->nmembers; i++) {
+		struct rmap *m = &j->a[i];
+		struct cub_val *item = j->maps->arr.items[i];
+
+		ents_fini(&a);
+		if ((r = ents_init(&a, m->max, m->m.key_size, m->m.vsz)) ||
+		    (r = read_all(m, false, &a)))
+			break;
+		if (!(j->ash[i] = shadow_of(&a, m->array)) ||
+		    merge(j->ash[i], d[i], nd[i], m->array, &out)) {
+			r = -ENOMEM;
+			break;
+		}
+		for (l = 0, late = 0; l < nd[i]; l++)
+			late += d[i][l].n;
+		cub_val__set(item, "count", cub_val__uint(out.n));
+		cub_val__set(item, "late", cub_val__uint(late));
+		cub_val__set(item, "keys",
+		    cub_val__bin(out.keys, (size_t)out.n * out.ks));
+		cub_val__set(item, "values",
+		    cub_val__bin(out.vals, (size_t)out.n * out.vsz));
+		ents_fini(&out);
+	}
+	if (r)
+		*errv = cub_err_val(CUB_E_KERNEL,
+		    "swap.read: reading copy %u after the flip: %s", j->acopy,
+		    strerror(-r));
+out:
+	ents_fini(&a);
+	for (i = 0; i < SWAP_MEMBERS_MAX; i++)
+		for (l = 0; l < SWAP_COPIES_MAX; l++)
+			ents_fini(&d[i][l]);
+	return r;
+}
+
+/*
+ * The fold of the copy a read just retired, after the answer: wait for
+ * its grace period, take its late delta (now minus the shadow the read
+ * kept) and empty it, so that the next read finds it ready and does one
+ * pass on its request's path, the read of the copy it leaves.  A thread
+ * per read (detached); the set is found again by name when it ends, and
+ * keeps nothing if its id changed (a begin, a reload, a removal).
+ */
+struct prep {
+	struct broker *b;
+	char cube[CUB_NAME_MAX + 1], set[SWAP_SET_MAX + 1];
+	struct bpfobj *o;
+	uint32_t copy, nmembers;
+	uint64_t id, seq;
+	struct rmap m[SWAP_MEMBERS_MAX];
+	struct shadow *sh[SWAP_MEMBERS_MAX];
+};
+
+static void
+prep_free(struct prep *p)
+{
+	uint32_t i;
+
+	for (i = 0; i < p->nmembers; i++) {
+		rmap_close(&p->m[i]);
+		free(p->sh[i]);
+	}
+	free(p);
+}
+
+/* b->lock held: p's set, if it is still the one p was made for. */
+static struct swapset *
+prep_set(const struct prep *p)
+{
+	struct cube *c = cube_find(p->b, p->cube);
+	int i;
+
+	if (!c || c->removed || c->obj != p->o || !p->o->swaps)
+		return NULL;
+	for (i = 0; i < p->o->swaps->n; i++)
+		if (!strcmp(p->o->swaps->set[i].name, p->set))
+			return p->o->swaps->set[i].prep_id[p->copy] == p->id
+				   ? &p->o->swaps->set[i]
+				   : NULL;
+	return NULL;
+}
+
+static void *
+prep_thread(void *arg)
+{
+	struct prep *p = arg;
+	struct ents *d[SWAP_MEMBERS_MAX] = {0};
+	struct swapset *set;
+	uint32_t i;
+	int r = grace_wait(p->seq);
+
+	for (i = 0; !r && i < p->nmembers; i++) {
+		struct rmap *m = &p->m[i];
+
+		if (!(d[i] = calloc(1, sizeof(*d[i]))) ||
+		    (r = ents_init(d[i], m->max, m->m.key_size, m->m.vsz)) ||
+		    (r = read_all(m, !m->array, d[i])))
+			break;
+		if (m->array) {
+			struct bmap bm = {.type = m->m.type,
+			    .key_size = m->m.key_size,
+			    .max_entries = m->max};
+
+			if ((r = clear_map(m->m.fd, &bm, m->m.vsz)))
+				break;
+		}
+		late_delta(d[i], p->sh[i], m->array);
+	}
+	if (r > 0 || (!r && i < p->nmembers))
+		r = -ENOMEM;
+	pthread_mutex_lock(&p->b->lock);
+	if ((set = prep_set(p))) {
+		set->prep[p->copy] = r ? PREP_NONE : PREP_READY;
+		set->prep_id[p->copy] = 0;
+		for (i = 0; i < p->nmembers; i++) {
+			if (r) { /* the next read folds it itself */
+				set->shadow[i][p->copy] = p->sh[i];
+				p->sh[i] = NULL;
+				continue;
+			}
+			set->pending[i][p->copy] = d[i];
+			d[i] = NULL;
+		}
+		if (!r)
+			set->dirty[p->copy] = false;
+	}
+	pthread_cond_broadcast(&prep_cond);
+	pthread_mutex_unlock(&p->b->lock);
+	if (r)
+		log_warn("swap set '%s' of cube '%s': folding copy %u: %s",
+		    p->set, p->cube, p->copy, strerror(-r));
+	for (i = 0; i < p->nmembers; i++)
+		ents_free(d[i]);
+	prep_free(p);
+	return NULL;
+}
+
+/*
+ * b->lock held: start the fold of copy j->acopy (retired at seq), taking
+ * its fds and shadows from j; false if it could not start (then they
+ * stay j's and the next read folds it inline).
+ */
+static bool
+prep_start(struct service *s, struct swapset *set, struct rjob *j,
+    const char *cube, uint64_t seq)
+{
+	struct prep *p = calloc(1, sizeof(*p));
+	pthread_attr_t attr;
+	pthread_t t;
+	uint32_t i;
+	bool ok;
+
+	if (!p)
+		return false;
+	p->b = s->b;
+	snprintf(p->cube, sizeof(p->cube), "%s", cube);
+	snprintf(p->set, sizeof(p->set), "%s", set->name);
+	p->o = j->o;
+	p->copy = j->acopy;
+	p->nmembers = j->nmembers;
+	p->seq = seq;
+	pthread_mutex_lock(&grace.lock);
+	p->id = ++grace.txn;
+	pthread_mutex_unlock(&grace.lock);
+	for (i = 0; i < j->nmembers; i++) {
+		p->m[i] = j->a[i];
+		p->sh[i] = j->ash[i];
+	}
+	set->prep[p->copy] = PREP_RUNNING;
+	set->prep_id[p->copy] = p->id;
+	ok = !pthread_attr_init(&attr) &&
+	     !pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) &&
+	     !pthread_create(&t, &attr, prep_thread, p);
+	pthread_attr_destroy(&attr);
+	if (!ok) {
+		set->prep[p->copy] = PREP_NONE;
+		set->prep_id[p->copy] = 0;
+		free(p);
+		return false;
+	}
+	for (i = 0; i < j->nmembers; i++) {
+		j->a[i].m.fd = -1;
+		j->ash[i] = NULL;
+	}
+	return true;
+}
+
+/* swap.read {cube, set[, wait]} -> {copy, retired, maps (with entries)}. */
+static int
+sw_read(struct service *s, const struct cub_val *p, struct cub_val **res,
+    struct cub_val **errv)
+{
+	struct swapset *set;
+	struct cube *c;
+	struct rjob j;
+	bool wait = false;
+	uint64_t seq;
+	uint32_t t, i, l;
+	int r;
+
+	cub_val__as_bool(cub_val__get(p, "wait"), &wait);
+	if (wait)
+		return sw_read_grace(s, p, res, errv);
+	pthread_mutex_lock(&s->b->lock);
+	if ((r = take_copy(s, p, &c, &set, &t, errv)) ||
+	    (r = rjob_prepare(c, s->b, set, t, &j, errv))) {
+		pthread_mutex_unlock(&s->b->lock);
+		return r;
+	}
+	set->reading = true;
+	pthread_mutex_unlock(&s->b->lock);
+	r = rjob_run(&j, &seq, errv);
+	pthread_mutex_lock(&s->b->lock);
+	/* The cube may have been deleted or reloaded meanwhile: then the
+	 * new object's set starts afresh from its index map. */
+	set = NULL;
+	c = cube_find(s->b, cub_val__get_str(p, "cube"));
+	if (c && c->svc == s && !c->removed && c->obj == j.o && j.o->swaps) {
+		for (i = 0; i < (uint32_t)j.o->swaps->n; i++)
+			if (!strcmp(j.o->swaps->set[i].name,
+				cub_val__get_str(p, "set")))
+				set = &j.o->swaps->set[i];
+	}
+	if (set) {
+		set->reading = false;
+		if (seq) {
+			set->active = j.tcopy;
+			set->retired[j.acopy] = seq;
+			set->dirty[j.acopy] = true;
+			set->dirty[j.tcopy] = false;
+			if (r || !prep_start(s, set, &j,
+					 cub_val__get_str(p, "cube"), seq))
+				for (i = 0; i < j.nmembers; i++) {
+					set->shadow[i][j.acopy] = j.ash[i];
+					j.ash[i] = NULL;
+				}
+		} else {
+			/* Nothing flipped: T keeps its shadow (its late
+			 * updates, if T was emptied part way, are lost). */
+			for (i = 0; i < j.nmembers; i++) {
+				set->shadow[i][j.tcopy] = j.tsh[i];
+				j.tsh[i] = NULL;
+			}
+		}
+		for (l = 0; l < j.nlate; l++) /* folded, if r is 0 */
+			for (i = 0; r && i < j.nmembers; i++) {
+				set->shadow[i][j.latecopy[l]] = j.lsh[l][i];
+				j.lsh[l][i] = NULL;
+			}
+	}
+	pthread_mutex_unlock(&s->b->lock);
+	if (!r && set) {
+		*res = cub_val__map();
+		cub_val__set(*res, "copy", cub_val__uint(j.acopy));
+		cub_val__set(*res, "active", cub_val__uint(j.tcopy));
+		cub_val__set(*res, "maps", j.maps);
+		j.maps = NULL;
+	} else if (!r) {
+		*errv = cub_err_val(CUB_E_NOTFOUND,
+		    "swap.read: the cube was removed or reloaded meanwhile");
+		r = -ENOENT;
+	}
+	rjob_fini(&j);
+	return r;
 }
 
 int

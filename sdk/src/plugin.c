@@ -1815,25 +1815,17 @@ out:
 	return r;
 }
 
-int
-cub_swap__read(struct cub_cube *cube, const char *set,
-    int (*fn)(const char *member, const cub_map *map, const void *key,
-	const void *value, void *ctx),
+/* The old read (opts->grace): the broker waited; read and zero here. */
+static int
+swap_read_grace(struct cub_cube *cube, const struct cub_val *maps,
+    int (*fn)(
+	const char *, const cub_map *, const void *, const void *, void *),
     void *ctx)
 {
-	struct cub_val *p, *res, *errv;
-	const struct cub_val *maps;
 	cub_map map;
 	uint32_t i;
-	int r;
+	int r = 0;
 
-	if (!cube || !set || !fn || strlen(set) > CUB_NAME_MAX)
-		return -EINVAL;
-	p = swap_params(cube, set);
-	r = call(CUB_M_SWAP_READ, p, &res, &errv);
-	if (r)
-		return cube_fail(cube, errv, r);
-	maps = cub_val__get(res, "maps");
 	for (i = 0;
 	     !r && maps && maps->kind == CUB_V_ARRAY && i < maps->arr.len;
 	     i++) {
@@ -1844,8 +1836,135 @@ cub_swap__read(struct cub_cube *cube, const char *set,
 		r = swap_read_member(
 		    cube, cub_val__get_str(item, "name") ?: "", &map, fn, ctx);
 	}
+	return r;
+}
+
+void
+cub_swap__result_free(struct cub_swap_result *res)
+{
+	if (!res)
+		return;
+	cub_val__free(res->priv_);
+	free(res);
+}
+
+/* The fast read's answer: the entries, member by member. */
+static int
+swap_result_of(struct cub_val *ans, struct cub_swap_result **out)
+{
+	const struct cub_val *maps = cub_val__get(ans, "maps"), *k, *v;
+	struct cub_swap_result *res;
+	uint64_t n, late;
+	size_t vsz;
+	uint32_t i;
+	int r;
+
+	if (!maps || maps->kind != CUB_V_ARRAY ||
+	    maps->arr.len > CUB_SWAP_MEMBERS_MAX)
+		return -EBADMSG;
+	res = calloc(1, sizeof(*res));
+	if (!res)
+		return -ENOMEM;
+	for (i = 0; i < maps->arr.len; i++) {
+		const struct cub_val *item = maps->arr.items[i];
+		struct cub_swap_member *m = &res->member[i];
+
+		k = cub_val__get(item, "keys");
+		v = cub_val__get(item, "values");
+		if ((r = map_of(item, &m->map)) ||
+		    cub_val__as_u64(cub_val__get(item, "count"), &n) ||
+		    cub_val__as_u64(cub_val__get(item, "late"), &late) ||
+		    !k || k->kind != CUB_V_BIN || !v || v->kind != CUB_V_BIN) {
+			free(res);
+			return -EBADMSG;
+		}
+		vsz = cub_map__value_bytes(&m->map);
+		if (n > UINT32_MAX || k->bin.len != n * m->map.key_size ||
+		    v->bin.len != n * vsz) {
+			free(res);
+			return -EBADMSG;
+		}
+		m->name = cub_val__get_str(item, "name") ?: "";
+		m->count = (uint32_t)n;
+		m->late = (uint32_t)late;
+		m->keys = k->bin.ptr;
+		m->values = v->bin.ptr;
+	}
+	res->nmembers = maps->arr.len;
+	res->priv_ = ans;
+	*out = res;
+	return 0;
+}
+
+int
+cub_swap__read_members(struct cub_cube *cube, const char *set,
+    struct cub_swap_result **out)
+{
+	struct cub_val *p, *res, *errv;
+	int r;
+
+	if (!cube || !set || !out || strlen(set) > CUB_NAME_MAX)
+		return -EINVAL;
+	*out = NULL;
+	p = swap_params(cube, set);
+	r = call(CUB_M_SWAP_READ, p, &res, &errv);
+	if (r)
+		return cube_fail(cube, errv, r);
+	if ((r = swap_result_of(res, out)))
+		cub_val__free(res);
+	return r;
+}
+
+int
+cub_swap__read_opts(struct cub_cube *cube, const char *set,
+    const struct cub_swap_read_opts *opts,
+    int (*fn)(const char *member, const cub_map *map, const void *key,
+	const void *value, void *ctx),
+    void *ctx)
+{
+	struct cub_val *p, *res, *errv;
+	struct cub_swap_result *sr;
+	bool grace = opts && opts->sz >= sizeof(*opts) && opts->grace;
+	uint32_t i, e;
+	size_t vsz;
+	int r = 0;
+
+	if (!cube || !set || !fn || strlen(set) > CUB_NAME_MAX)
+		return -EINVAL;
+	if (!grace) {
+		if ((r = cub_swap__read_members(cube, set, &sr)))
+			return r;
+		for (i = 0; !r && i < sr->nmembers; i++) {
+			const struct cub_swap_member *m = &sr->member[i];
+
+			vsz = cub_map__value_bytes(&m->map);
+			for (e = 0; !r && e < m->count; e++)
+				r = fn(m->name, &m->map,
+				    (const uint8_t *)m->keys +
+					(size_t)e * m->map.key_size,
+				    (const uint8_t *)m->values + (size_t)e * vsz,
+				    ctx);
+		}
+		cub_swap__result_free(sr);
+		return r;
+	}
+	p = swap_params(cube, set);
+	cub_val__set(p, "wait", cub_val__bool(true));
+	r = call(CUB_M_SWAP_READ, p, &res, &errv);
+	if (r)
+		return cube_fail(cube, errv, r);
+	r = swap_read_grace(cube, cub_val__get(res, "maps"), fn, ctx);
 	cub_val__free(res);
 	return r;
+}
+
+int
+cub_swap__read(struct cub_cube *cube, const char *set,
+    int (*fn)(const char *member, const cub_map *map, const void *key,
+	const void *value, void *ctx),
+    void *ctx)
+{
+	return cub_swap__read_opts(cube, set, NULL, fn, ctx);
 }
 
 /* Packet-out (broker/pktout.c): kept apart from the apply path. */

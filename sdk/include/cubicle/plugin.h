@@ -470,22 +470,64 @@ int cub_swap__commit(struct cub_swap_txn *txn);
 void cub_swap__abort(struct cub_swap_txn *txn);
 
 /*
- * @brief **cub_swap__read()** reads a set of counters without losing a
- * count (dynmon's swap-on-read): the broker flips the set to another
- * copy (zeroed by the previous read), waits for a grace period, so that
- * no program still writes the old copy, and hands it back; every entry of
- * every member of that copy goes to fn, then the copy is zeroed (arrays)
- * or emptied (hashes) for its next turn.  Totals over successive reads
- * are exact.  fn returns non-zero to stop (returned; the entries not yet
- * seen are lost with the zeroing).  Entries of one member come in one
- * call of fn each, member being the name after "<set>__".
- * @return 0 or -errno.  A synchronous call, from an op only; it blocks
- * for the grace period (about 10-20 ms here).
+ * @brief **cub_swap__read()** reads a set of counters without losing or
+ * repeating a count (dynmon's swap-on-read), in one call to the broker:
+ * it flips the set to its other copy (emptied by the broker after the
+ * previous read, once that copy's grace period ended; a read closer than
+ * that waits for it), reads the copy it left at once, and adds what
+ * programs still running on a copy wrote after the read that retired it
+ * (late updates) to the next read.  Every entry of every member goes to
+ * fn: key and value bytes (per-CPU values back to back, as
+ * cub_map__value_bytes() says), member being the name after "<set>__".
+ * Values are the updates since the previous read: successive reads sum
+ * to every update exactly (values added and subtracted in 8-byte
+ * unsigned lanes, then 4, 2, 1 for a tail: counters).  Hashes: the keys
+ * written since the previous read, or late; arrays: every index.  fn
+ * returns non-zero to stop (returned; the entries not seen are lost).
+ * @return 0 or -errno.  A synchronous call, from an op only.  A set whose
+ * maps could not fit one answer (2 x entries x (key + value) over 2 MiB)
+ * is refused before anything changes (-EINVAL, CUB_E_LIMIT).  Reads and
+ * transactions (cub_swap__begin()) on one set do not mix: a begin drops
+ * the late updates pending in the copy it hands out.
+ *
+ * @brief **cub_swap__read_opts()** the same; opts->grace: the read before
+ * issue 9 (the broker waits for a whole grace period, then this process
+ * reads and zeroes the copy by batch calls), kept for bench/dynmon-swap.
+ *
+ * @brief **cub_swap__read_members()** the same read, the entries handed
+ * back whole per member (free with cub_swap__result_free()).
  */
 int cub_swap__read(struct cub_cube *cube, const char *set,
     int (*fn)(const char *member, const cub_map *map, const void *key,
 	const void *value, void *ctx),
     void *ctx);
+struct cub_swap_read_opts {
+	size_t sz;  /* sizeof(struct cub_swap_read_opts) */
+	bool grace; /* the old read: a whole grace period each */
+	size_t : 0;
+};
+int cub_swap__read_opts(struct cub_cube *cube, const char *set,
+    const struct cub_swap_read_opts *opts,
+    int (*fn)(const char *member, const cub_map *map, const void *key,
+	const void *value, void *ctx),
+    void *ctx);
+#define CUB_SWAP_MEMBERS_MAX 8
+struct cub_swap_member {
+	const char *name;   /* after "<set>__" */
+	cub_map map;        /* the copy read (type, sizes, ncpus) */
+	uint32_t count;     /* entries */
+	uint32_t late;      /* of which late updates were folded into */
+	const void *keys;   /* count keys of map.key_size bytes */
+	const void *values; /* count values of cub_map__value_bytes() */
+};
+struct cub_swap_result {
+	uint32_t nmembers;
+	struct cub_swap_member member[CUB_SWAP_MEMBERS_MAX];
+	struct cub_val *priv_; /* the answer the bytes live in */
+};
+int cub_swap__read_members(struct cub_cube *cube, const char *set,
+    struct cub_swap_result **out);
+void cub_swap__result_free(struct cub_swap_result *res);
 
 /*
  * @brief **cub_cube__packet_out()** sends the Ethernet frame data (14 to
