@@ -147,7 +147,7 @@ list_services(struct broker *b)
 	struct service *s;
 	struct cube *c;
 	uint64_t dropped, nsent, ndropped, nqueued, osent, odropped;
-	unsigned n, nref;
+	unsigned n, nref, refusals;
 
 	for (s = b->svcs; s; s = s->next) {
 		osent = odropped = 0;
@@ -168,13 +168,14 @@ list_services(struct broker *b)
 			nref += c->svc == s && c->refused;
 		e = cub_val__map();
 		cub_val__set(e, "name", cub_val__str(s->name));
+		pthread_mutex_lock(&b->lock);
+		refusals = s->hello_refusals;
+		pthread_mutex_unlock(&b->lock);
 		cub_val__set(e, "status",
 		    cub_val__str(s->ready     ? "running"
 				 : s->stopped ? "stopped"
-				 : __atomic_load_n(&s->hello_refused,
-				       __ATOMIC_RELAXED)
-				     ? "refused"
-				     : "starting"));
+				 : refusals   ? "refused"
+					      : "starting"));
 		cub_val__set(e, "pid", cub_val__uint((uint64_t)s->pid));
 		cub_val__set(e, "uid", cub_val__uint(s->uid));
 		cub_val__set(e, "restarts", cub_val__uint(s->restarts));

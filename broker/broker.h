@@ -310,9 +310,6 @@ struct service {
 	/* What the store recorded of it (its cubes' records, persist.c)
 	 * before this broker's first hello: a first hello must agree. */
 	bool stored_known, stored_transparent;
-	/* Its last worker's hello differed from what the service declared
-	 * first (or the store has): status "refused" until one agrees. */
-	bool hello_refused;
 	bool ready; /* hello + replay done */
 	bool changes; /* its plugin takes cube.change (from its hello) */
 	bool action_config; /* its actions get the cube's document */
@@ -354,8 +351,9 @@ struct service {
 	 * reload).  Under b->lock: reload (a 'services reload' waits for the
 	 * next hello, which may then change schema and policy), its waiting
 	 * client, the next_* a reload's hello declared (taken by the replay,
-	 * sup_replay()), hello_refusals (consecutive hellos refused) and
-	 * last_error.  stopped (restarts given up, b->state_lock): its hello
+	 * sup_replay()), hello_refusals (consecutive hellos refused: its
+	 * last worker's hello differed from what the service declared first,
+	 * or the store has; status "refused" while not 0) and last_error.  stopped (restarts given up, b->state_lock): its hello
 	 * was refused SUP_HELLO_REFUSALS times in a row; only a reload
 	 * starts it again.  last_exit: how its last worker ended.
 	 */
