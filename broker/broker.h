@@ -347,8 +347,9 @@ struct service {
 	bool attach_due;
 	/*
 	 * Upgrades (docs/architecture.md, "Plugin upgrades").  schema_version
-	 * counts the schemas this run accepted (1 at the first hello, +1 per
-	 * reload).  Under b->lock: reload (a 'services reload' waits for the
+	 * counts the schemas the service accepted, across broker runs (the
+	 * store's, +1 at a first hello whose schema differs from the store's,
+	 * +1 per reload that changes schema or policy; 1 with none stored).  Under b->lock: reload (a 'services reload' waits for the
 	 * next hello, which may then change schema and policy), its waiting
 	 * client, the next_* a reload's hello declared (taken by the replay,
 	 * sup_replay()), hello_refusals (consecutive hellos refused: its
@@ -358,6 +359,10 @@ struct service {
 	 * starts it again.  last_exit: how its last worker ended.
 	 */
 	unsigned schema_version;
+	/* What the store has of it (persist.c, its "services"): the version
+	 * and schema last saved, 0 and NULL when none (b->lock). */
+	unsigned stored_version;
+	struct cub_val *stored_schema;
 	bool reload;
 	bool reload_waiting;
 	pid_t reload_pid; /* the worker the reload replaces, 0: none */
@@ -490,7 +495,7 @@ int cube_release(struct broker *b, struct cube *c);
 /* Lock held: take c out of b->dying, unpin and free it (a load's end). */
 void cube_reap(struct broker *b, struct cube *c);
 int cube_apply_timeout(const struct broker *b, const struct service *s);
-char *cube_revalidate(struct broker *b, const struct cube *c);
+char *cube_revalidate(struct broker *b, struct cube *c, bool *filled);
 int cube_sync(
     struct broker *b, struct cube *c, bool create, struct cub_val **errv);
 struct cube *cube_free(struct cube *c);
@@ -712,6 +717,14 @@ int broker_journal_commit(struct broker *b, struct cub_val **errv);
 struct cub_val *broker_journal_where(struct cube *c, enum cubi_verb verb,
     const struct cub_val *words);
 int broker_load(struct broker *b);
+/*
+ * The schema version a service accepted, kept in the store: is what the
+ * store has (stored_version, stored_schema) behind what the service has
+ * now (svc_version_due()), and, once a snapshot holds it, the store's
+ * (svc_version_saved()).  Neither with b->lock held.
+ */
+bool svc_version_due(struct broker *b, struct service *s);
+void svc_version_saved(struct broker *b, struct service *s);
 /*
  * A clean stop: the journal, when it holds records, is compacted into a
  * snapshot (the store is then one file), and closed.

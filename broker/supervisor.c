@@ -1024,9 +1024,11 @@ sup_replay(struct broker *b, struct service *s)
 	struct cub_val *refused, *res;
 	struct cube *c;
 	unsigned n = 0, nref = 0;
+	bool filled, save;
 	int r;
 
 	reload_take(b, s);
+	save = svc_version_due(b, s);
 	refused = cub_val__array();
 	for (c = b->cubes; c; c = c->next) {
 		if (c->svc != s)
@@ -1034,7 +1036,9 @@ sup_replay(struct broker *b, struct service *s)
 		/* A cube this schema refuses is kept as it is: store,
 		 * document and the program that runs for it. */
 		free(c->refused);
-		if ((c->refused = cube_revalidate(b, c))) {
+		c->refused = cube_revalidate(b, c, &filled);
+		save |= filled;
+		if (c->refused) {
 			log_warn("cube '%s': %s; kept unchanged (its program "
 				 "still runs)",
 			    c->name, c->refused);
@@ -1044,10 +1048,17 @@ sup_replay(struct broker *b, struct service *s)
 		}
 		if ((r = replay_one(b, s, c)) < 0) {
 			cub_val__free(refused);
-			return; /* died again; retried later */
+			/* Died again; retried later: the defaults it filled
+			 * in are in the documents already. */
+			if (save && !broker_save(b, NULL, NULL))
+				svc_version_saved(b, s);
+			return;
 		}
 		n += !r;
 	}
+	/* Defaults a reload's schema added, its version: one snapshot. */
+	if (save && !broker_save(b, NULL, NULL))
+		svc_version_saved(b, s);
 	s->ready = true;
 	log_info("service '%s': worker ready, %u cube(s) re-synced, %u "
 		 "refused by its schema",

@@ -212,7 +212,12 @@ wc_hello(struct service *s, const struct cub_val *p, struct cub_val **res,
 			    schema ? cub_val__dup(schema) : cub_val__nil();
 			s->policy = policy;
 			s->transparent = transparent;
-			s->schema_version = 1;
+			/* The store's version, +1 for another schema. */
+			s->schema_version =
+			    !s->stored_version ? 1
+			    : cub_val__equal(s->stored_schema, s->schema_wire)
+				? s->stored_version
+				: s->stored_version + 1;
 			s->reload = false; /* nothing to replace yet */
 		} else {
 			/* A reload's: the replay takes it (sup_replay()). */
