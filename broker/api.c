@@ -181,6 +181,9 @@ list_services(struct broker *b)
 		cub_val__set(e, "restarts", cub_val__uint(s->restarts));
 		cub_val__set(e, "cubes", cub_val__uint(n));
 		cub_val__set(e, "queued", cub_val__uint(s->jq_len));
+		cub_val__set(e, "worker_calls",
+		    cub_val__uint(__atomic_load_n(
+			&s->worker_calls, __ATOMIC_RELAXED)));
 		cub_val__set(e, "doc_copies",
 		    cub_val__uint(__atomic_load_n(
 			&s->doc_copies, __ATOMIC_RELAXED)));

@@ -317,6 +317,10 @@ struct service {
 	 * inside a read-only list, a journal record of the whole cube), for
 	 * 'cubicle services' (atomic: any thread). */
 	uint64_t doc_copies;
+	/* Requests the broker sent its workers on cmd (sup_call()), each
+	 * waiting for a reply, for 'cubicle services' (atomic): packet-in,
+	 * one way on pkt, adds none (pktin-oneway). */
+	uint64_t worker_calls;
 	/* Sockets. */
 	nng_socket cmd;   /* broker -> worker (REQ, listening) */
 	nng_socket calls; /* worker -> broker (REP, listening) */

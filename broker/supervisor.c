@@ -1232,6 +1232,7 @@ sup_call(struct service *s, const char *method, struct cub_val *params,
 	}
 	/* Several services' threads call at once. */
 	msgid = __atomic_add_fetch(&msgids, 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&s->worker_calls, 1, __ATOMIC_RELAXED);
 	if ((r = cub_rpc__encode_request(msgid, method, params, &buf, &len)))
 		goto nomem;
 	/* Others use the broker while this worker works (broker.h). */
