@@ -101,12 +101,13 @@ static void
 service_why(
     struct broker *b, struct service *s, unsigned nref, struct cub_val *e)
 {
-	char why[384], err[256];
+	char why[384], err[256], rerr[256];
 	int64_t now = now_ms();
 	bool reload;
 
 	pthread_mutex_lock(&b->lock);
 	snprintf(err, sizeof(err), "%s", s->last_error);
+	snprintf(rerr, sizeof(rerr), "%s", s->reload_err);
 	reload = s->reload;
 	pthread_mutex_unlock(&b->lock);
 	cub_val__set(e, "schema", cub_val__uint(s->schema_version));
@@ -121,8 +122,17 @@ service_why(
 				      ? (uint64_t)(s->next_start_ms - now)
 				      : 0));
 	why[0] = '\0';
+	if (rerr[0])
+		cub_val__set(e, "reload_error", cub_val__str(rerr));
 	if (reload)
 		snprintf(why, sizeof(why), "reloading");
+	else if (rerr[0] && s->ready)
+		snprintf(why, sizeof(why),
+		    "%.200s; serving schema v%u with the plugin it replaced",
+		    rerr, s->schema_version);
+	else if (rerr[0])
+		snprintf(why, sizeof(why), "%.200s; %s", rerr,
+		    s->stopped ? "stopped" : "restarting");
 	else if (s->stopped)
 		snprintf(why, sizeof(why),
 		    "stopped after %u refused hellos: %s", SUP_HELLO_REFUSALS,

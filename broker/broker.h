@@ -378,6 +378,18 @@ struct service {
 	struct ctr_table *next_counters;
 	struct cub_bpf_policy next_policy;
 	unsigned hello_refusals;
+	/*
+	 * A failed reload (docs/architecture.md, "Plugin upgrades"): the
+	 * plugin file each worker was started from is opened at its spawn
+	 * (spawn_fd); the one whose hello was accepted last is kept
+	 * (good_fd).  After a reload whose hello was refused, fallback is
+	 * set and workers start from a copy of good_fd (fallback_path) until
+	 * the next reload; reload_err says why.  All under b->lock.
+	 */
+	int spawn_fd, good_fd;
+	bool fallback;
+	char fallback_path[PATH_MAX];
+	char reload_err[256];
 	bool stopped;
 	char last_exit[64];
 	char last_error[256];

@@ -234,6 +234,13 @@ wc_hello(struct service *s, const struct cub_val *p, struct cub_val **res,
 	}
 	s->hello_refusals = 0;
 	s->last_error[0] = '\0';
+	/* The file this worker started from speaks an accepted schema. */
+	if (s->spawn_fd >= 0) {
+		if (s->good_fd >= 0)
+			close(s->good_fd);
+		s->good_fd = s->spawn_fd;
+		s->spawn_fd = -1;
+	}
 	pthread_mutex_unlock(&s->b->lock);
 	__atomic_store_n(&s->netdev_events, netmon_hello_mask(s, nev),
 	    __ATOMIC_RELEASE);

@@ -19,10 +19,11 @@ for s in json.load(sys.stdin):
     if s["name"] == "upgrade":
         print(s.get(sys.argv[1], ""))' "$1"
 }
-# wait_status STATUS: poll (30 s) until the service shows STATUS.
+# wait_status STATUS: poll (30 s by the clock) until the service shows
+# STATUS.
 wait_status() {
-	local i
-	for i in $(seq 1 300); do
+	local end=$((SECONDS + 30))
+	while [ "$SECONDS" -lt "$end" ]; do
 		[ "$(svc status)" = "$1" ] && return 0
 		sleep 0.1
 	done
