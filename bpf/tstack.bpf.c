@@ -19,26 +19,22 @@
  * The position lives where no cube can write (tstack_ctx is the broker's
  * map, not in any cube's object), so a cube can neither jump past the
  * cubes after it by tail calls nor run one twice; a tail call the kernel
- * refuses (the budget spent) drops the packet.  A cube's program can
- * still end the stack by returning TC_ACT_OK itself instead of calling
- * cub_pass() (docs/architecture.md, "Transparent cubes": open).  The
+ * refuses (the budget spent) drops the packet.  A cube's program that
+ * would end the stack by returning TC_ACT_OK itself is refused at load
+ * (the exit check, docs/architecture.md, "Transparent cubes").  The
  * position is per-CPU: a tc program run is not preempted (softirq or
  * BH-disabled), so nothing else runs on the CPU between a store and the next
- * program of the same chain.
+ * program of the same chain.  The run/end/next logic is tstack.bpf.h's,
+ * shared with the XDP dispatcher (tstack_xdp.bpf.c).
  */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
 
-#include <bpf/bpf_helpers.h>
-
-#include <cubicle/cube_shared.h>
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
-	__type(key, __u32);
-	__type(value, __u32);
-	__uint(max_entries, CUB_TSTACK_SLOTS);
-} tstack_progs SEC(".maps");
+#define TSTACK_CTX struct __sk_buff
+#define TSTACK_SEC "tc"
+#define TSTACK_DROP TC_ACT_SHOT
+#define TSTACK_NDIRS 2
+#include "tstack.bpf.h"
 
 /*
  * Set by the broker before load: an attach point on a cube port drops a
@@ -47,12 +43,12 @@ struct {
  */
 const volatile __u32 tstack_end_drop = 0;
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__type(key, __u32);
-	__type(value, struct cub_tstack_ctx);
-	__uint(max_entries, 1);
-} tstack_ctx SEC(".maps");
+/* The cubes of the stack see its direction in skb->cb[3]. */
+static __always_inline void
+tstack_mark(struct __sk_buff *skb, __u32 dir)
+{
+	skb->cb[3] = dir ? CUB_TDIR_EGRESS : CUB_TDIR_INGRESS;
+}
 
 /*
  * The end of the stack: on a cube port, the way on (the cube's program,
@@ -69,35 +65,11 @@ tstack_finish(struct __sk_buff *skb, struct cub_tstack_ctx *t, __u32 dir)
 	return tstack_end_drop ? TC_ACT_SHOT : TC_ACT_OK;
 }
 
-static __always_inline int
-tstack_run(struct __sk_buff *skb, __u32 dir, __u32 pos)
-{
-	__u32 zero = 0;
-	struct cub_tstack_ctx *t = bpf_map_lookup_elem(&tstack_ctx, &zero);
-
-	if (!t)
-		return TC_ACT_SHOT;
-	if (pos >= CUB_TSTACK_MAX) /* a full stack: no room for tstack_end */
-		return tstack_finish(skb, t, dir);
-	t->dir = dir;
-	t->pos = pos;
-	skb->cb[3] = dir ? CUB_TDIR_EGRESS : CUB_TDIR_INGRESS;
-	bpf_tail_call(skb, &tstack_progs, dir * CUB_TSTACK_MAX + pos);
-	/*
-	 * Every stack ends in tstack_end (broker/tcube.c tp_write), so a
-	 * tail call that fails here is one the kernel refused: the budget
-	 * of 33 is spent (a cube that tail-calls itself can spend it).  Fail
-	 * closed: the cubes after this one never ran.
-	 */
-	return TC_ACT_SHOT;
-}
-
 /* A packet enters the stack: keep the framework's cb words. */
 static __always_inline int
 tstack_enter(struct __sk_buff *skb, __u32 dir)
 {
-	__u32 zero = 0;
-	struct cub_tstack_ctx *t = bpf_map_lookup_elem(&tstack_ctx, &zero);
+	struct cub_tstack_ctx *t = tstack_get();
 
 	if (!t)
 		return TC_ACT_SHOT;
@@ -121,29 +93,6 @@ tstack_egress(struct __sk_buff *skb)
 	return tstack_enter(skb, 1);
 }
 
-/* The slot after a stack's last cube. */
-SEC("tc")
-int
-tstack_end(struct __sk_buff *skb)
-{
-	__u32 zero = 0;
-	struct cub_tstack_ctx *t = bpf_map_lookup_elem(&tstack_ctx, &zero);
-
-	if (!t || t->dir > 1)
-		return TC_ACT_SHOT;
-	return tstack_finish(skb, t, t->dir);
-}
-
-SEC("tc")
-int
-tstack_next(struct __sk_buff *skb)
-{
-	__u32 zero = 0;
-	struct cub_tstack_ctx *t = bpf_map_lookup_elem(&tstack_ctx, &zero);
-
-	if (!t || t->dir > 1)
-		return TC_ACT_SHOT;
-	return tstack_run(skb, t->dir, t->pos + 1);
-}
+TSTACK_PROGRAMS(tstack_end, tstack_next)
 
 char _license[] SEC("license") = "GPL";

@@ -23,58 +23,26 @@
  * the port's cube; the position is the broker's (tstack_ctx), as on TC.
  * A tail call that fails before the end drops the packet (the budget
  * spent).  An XDP program run is not preempted (NAPI, BH disabled), so
- * the per-CPU position is the packet's until its chain ends.
+ * the per-CPU position is the packet's until its chain ends.  The
+ * run/end/next logic is tstack.bpf.h's, shared with the TC stack.
  */
 #include <linux/bpf.h>
 
-#include <bpf/bpf_helpers.h>
+#define TSTACK_CTX struct xdp_md
+#define TSTACK_SEC "xdp"
+#define TSTACK_DROP XDP_DROP
+#define TSTACK_NDIRS 1
+#include "tstack.bpf.h"
 
-#include <cubicle/cube_shared.h>
+/* XDP cubes find their in-port from ctx: nothing to tell them. */
+static __always_inline void
+tstack_mark(struct xdp_md *ctx, __u32 dir)
+{
+}
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
-	__type(key, __u32);
-	__type(value, __u32);
-	__uint(max_entries, CUB_TSTACK_SLOTS);
-} tstack_progs SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__type(key, __u32);
-	__type(value, struct cub_tstack_ctx);
-	__uint(max_entries, 1);
-} tstack_ctx SEC(".maps");
-
+/* The end: the port's cube (slot CUB_TSTACK_END), or the stack. */
 static __always_inline int
-tstack_xdp_run(struct xdp_md *ctx, __u32 pos)
-{
-	__u32 zero = 0;
-	struct cub_tstack_ctx *t = bpf_map_lookup_elem(&tstack_ctx, &zero);
-
-	if (!t)
-		return XDP_DROP;
-	if (pos >= CUB_TSTACK_MAX) { /* a full stack: no room for the end */
-		bpf_tail_call(ctx, &tstack_progs, CUB_TSTACK_END);
-		return XDP_PASS;
-	}
-	t->dir = 0;
-	t->pos = pos;
-	bpf_tail_call(ctx, &tstack_progs, pos);
-	/* Every stack ends in tstack_xdp_end: the budget is spent. */
-	return XDP_DROP;
-}
-
-SEC("xdp")
-int
-tstack_xdp_ingress(struct xdp_md *ctx)
-{
-	return tstack_xdp_run(ctx, 0);
-}
-
-/* The slot after a stack's last cube: the port's cube, or the stack. */
-SEC("xdp")
-int
-tstack_xdp_end(struct xdp_md *ctx)
+tstack_finish(struct xdp_md *ctx, struct cub_tstack_ctx *t, __u32 dir)
 {
 	bpf_tail_call(ctx, &tstack_progs, CUB_TSTACK_END);
 	return XDP_PASS;
@@ -82,14 +50,11 @@ tstack_xdp_end(struct xdp_md *ctx)
 
 SEC("xdp")
 int
-tstack_xdp_next(struct xdp_md *ctx)
+tstack_xdp_ingress(struct xdp_md *ctx)
 {
-	__u32 zero = 0;
-	struct cub_tstack_ctx *t = bpf_map_lookup_elem(&tstack_ctx, &zero);
-
-	if (!t || t->dir)
-		return XDP_DROP;
-	return tstack_xdp_run(ctx, t->pos + 1);
+	return tstack_run(ctx, 0, 0);
 }
+
+TSTACK_PROGRAMS(tstack_xdp_end, tstack_xdp_next)
 
 char _license[] SEC("license") = "GPL";

@@ -101,12 +101,13 @@ static void
 service_why(
     struct broker *b, struct service *s, unsigned nref, struct cub_val *e)
 {
-	char why[384], err[256];
+	char why[384], err[256], rerr[256];
 	int64_t now = now_ms();
 	bool reload;
 
 	pthread_mutex_lock(&b->lock);
 	snprintf(err, sizeof(err), "%s", s->last_error);
+	snprintf(rerr, sizeof(rerr), "%s", s->reload_err);
 	reload = s->reload;
 	pthread_mutex_unlock(&b->lock);
 	cub_val__set(e, "schema", cub_val__uint(s->schema_version));
@@ -121,8 +122,17 @@ service_why(
 				      ? (uint64_t)(s->next_start_ms - now)
 				      : 0));
 	why[0] = '\0';
+	if (rerr[0])
+		cub_val__set(e, "reload_error", cub_val__str(rerr));
 	if (reload)
 		snprintf(why, sizeof(why), "reloading");
+	else if (rerr[0] && s->ready)
+		snprintf(why, sizeof(why),
+		    "%.200s; serving schema v%u with the plugin it replaced",
+		    rerr, s->schema_version);
+	else if (rerr[0])
+		snprintf(why, sizeof(why), "%.200s; %s", rerr,
+		    s->stopped ? "stopped" : "restarting");
 	else if (s->stopped)
 		snprintf(why, sizeof(why),
 		    "stopped after %u refused hellos: %s", SUP_HELLO_REFUSALS,
@@ -147,7 +157,7 @@ list_services(struct broker *b)
 	struct service *s;
 	struct cube *c;
 	uint64_t dropped, nsent, ndropped, nqueued, osent, odropped;
-	unsigned n, nref;
+	unsigned n, nref, refusals;
 
 	for (s = b->svcs; s; s = s->next) {
 		osent = odropped = 0;
@@ -168,18 +178,22 @@ list_services(struct broker *b)
 			nref += c->svc == s && c->refused;
 		e = cub_val__map();
 		cub_val__set(e, "name", cub_val__str(s->name));
+		pthread_mutex_lock(&b->lock);
+		refusals = s->hello_refusals;
+		pthread_mutex_unlock(&b->lock);
 		cub_val__set(e, "status",
 		    cub_val__str(s->ready     ? "running"
 				 : s->stopped ? "stopped"
-				 : __atomic_load_n(&s->hello_refused,
-				       __ATOMIC_RELAXED)
-				     ? "refused"
-				     : "starting"));
+				 : refusals   ? "refused"
+					      : "starting"));
 		cub_val__set(e, "pid", cub_val__uint((uint64_t)s->pid));
 		cub_val__set(e, "uid", cub_val__uint(s->uid));
 		cub_val__set(e, "restarts", cub_val__uint(s->restarts));
 		cub_val__set(e, "cubes", cub_val__uint(n));
 		cub_val__set(e, "queued", cub_val__uint(s->jq_len));
+		cub_val__set(e, "worker_calls",
+		    cub_val__uint(__atomic_load_n(
+			&s->worker_calls, __ATOMIC_RELAXED)));
 		cub_val__set(e, "doc_copies",
 		    cub_val__uint(__atomic_load_n(
 			&s->doc_copies, __ATOMIC_RELAXED)));

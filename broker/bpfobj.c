@@ -293,14 +293,14 @@ check_insns(const char *cube, struct bpf_program *prog, struct cub_val **errv)
  * A program returning TC_ACT_OK itself would end the tc run and skip every
  * cube after it (exitcheck.c; docs/architecture.md, "Transparent cubes").
  * Every program the object loads is checked: the tail-call targets of a
- * table of its own are among them.  final: obj is loaded, its programs'
+ * table of its own are among them.  obj is loaded: its programs'
  * instructions are the kernel's (relocated, subprograms appended), and
- * the exits checked are the main function's; else (before load, an early
- * refusal) the main function is all libbpf holds.
+ * the exits checked are the main function's.  There is no pass before
+ * load: what libbpf holds then is what CO-RE and externs rewrite.
  */
 static int
-check_exits(const struct cube *c, struct bpf_object *obj, bool final,
-    struct cub_val **errv)
+check_exits(
+    const struct cube *c, struct bpf_object *obj, struct cub_val **errv)
 {
 	const struct exitcheck_rule *rule;
 	struct exitcheck_bad bad;
@@ -319,9 +319,8 @@ check_exits(const struct cube *c, struct bpf_object *obj, bool final,
 				      "type %s has no exit rule for stacks",
 			    name, c->name,
 			    libbpf_bpf_prog_type_str(bpf_program__type(prog)));
-		r = (final ? exitcheck_prog : exitcheck_insns)(
-		    bpf_program__insns(prog), bpf_program__insn_cnt(prog),
-		    rule, &bad);
+		r = exitcheck_prog(bpf_program__insns(prog),
+		    bpf_program__insn_cnt(prog), rule, &bad);
 		if (r == -ENOMEM) {
 			*errv = cub_err_val(CUB_E_INTERNAL, "out of memory");
 			return r;
@@ -719,7 +718,7 @@ check_final(struct cube *c, struct bpf_object *obj,
 		r = REFUSE("cube '%s': object has no program '%s' for hook %s",
 		    c->name, hook_progs[c->hook], hook_name(c->hook));
 	if (!r && stacked(c))
-		r = check_exits(c, obj, true, errv);
+		r = check_exits(c, obj, errv);
 	if (r) {
 		if (log_allowed())
 			log_warn("%s (after relocation)",
@@ -778,8 +777,6 @@ check_object(struct broker *b, struct cube *c, struct bpf_object *obj,
 			      "type %s",
 		    c->name, c->svc->name, libbpf_bpf_prog_type_str(want_type));
 	if ((r = check_insns(c->name, found, errv)))
-		return r;
-	if (stacked(c) && (r = check_exits(c, obj, false, errv)))
 		return r;
 
 	bpf_object__for_each_map(m, obj)

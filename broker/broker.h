@@ -310,9 +310,6 @@ struct service {
 	/* What the store recorded of it (its cubes' records, persist.c)
 	 * before this broker's first hello: a first hello must agree. */
 	bool stored_known, stored_transparent;
-	/* Its last worker's hello differed from what the service declared
-	 * first (or the store has): status "refused" until one agrees. */
-	bool hello_refused;
 	bool ready; /* hello + replay done */
 	bool changes; /* its plugin takes cube.change (from its hello) */
 	bool action_config; /* its actions get the cube's document */
@@ -320,6 +317,10 @@ struct service {
 	 * inside a read-only list, a journal record of the whole cube), for
 	 * 'cubicle services' (atomic: any thread). */
 	uint64_t doc_copies;
+	/* Requests the broker sent its workers on cmd (sup_call()), each
+	 * waiting for a reply, for 'cubicle services' (atomic): packet-in,
+	 * one way on pkt, adds none (pktin-oneway). */
+	uint64_t worker_calls;
 	/* Sockets. */
 	nng_socket cmd;   /* broker -> worker (REQ, listening) */
 	nng_socket calls; /* worker -> broker (REP, listening) */
@@ -350,16 +351,22 @@ struct service {
 	bool attach_due;
 	/*
 	 * Upgrades (docs/architecture.md, "Plugin upgrades").  schema_version
-	 * counts the schemas this run accepted (1 at the first hello, +1 per
-	 * reload).  Under b->lock: reload (a 'services reload' waits for the
+	 * counts the schemas the service accepted, across broker runs (the
+	 * store's, +1 at a first hello whose schema differs from the store's,
+	 * +1 per reload that changes schema or policy; 1 with none stored).  Under b->lock: reload (a 'services reload' waits for the
 	 * next hello, which may then change schema and policy), its waiting
 	 * client, the next_* a reload's hello declared (taken by the replay,
-	 * sup_replay()), hello_refusals (consecutive hellos refused) and
-	 * last_error.  stopped (restarts given up, b->state_lock): its hello
+	 * sup_replay()), hello_refusals (consecutive hellos refused: its
+	 * last worker's hello differed from what the service declared first,
+	 * or the store has; status "refused" while not 0) and last_error.  stopped (restarts given up, b->state_lock): its hello
 	 * was refused SUP_HELLO_REFUSALS times in a row; only a reload
 	 * starts it again.  last_exit: how its last worker ended.
 	 */
 	unsigned schema_version;
+	/* What the store has of it (persist.c, its "services"): the version
+	 * and schema last saved, 0 and NULL when none (b->lock). */
+	unsigned stored_version;
+	struct cub_val *stored_schema;
 	bool reload;
 	bool reload_waiting;
 	pid_t reload_pid; /* the worker the reload replaces, 0: none */
@@ -371,6 +378,18 @@ struct service {
 	struct ctr_table *next_counters;
 	struct cub_bpf_policy next_policy;
 	unsigned hello_refusals;
+	/*
+	 * A failed reload (docs/architecture.md, "Plugin upgrades"): the
+	 * plugin file each worker was started from is opened at its spawn
+	 * (spawn_fd); the one whose hello was accepted last is kept
+	 * (good_fd).  After a reload whose hello was refused, fallback is
+	 * set and workers start from a copy of good_fd (fallback_path) until
+	 * the next reload; reload_err says why.  All under b->lock.
+	 */
+	int spawn_fd, good_fd;
+	bool fallback;
+	char fallback_path[PATH_MAX];
+	char reload_err[256];
 	bool stopped;
 	char last_exit[64];
 	char last_error[256];
@@ -492,7 +511,7 @@ int cube_release(struct broker *b, struct cube *c);
 /* Lock held: take c out of b->dying, unpin and free it (a load's end). */
 void cube_reap(struct broker *b, struct cube *c);
 int cube_apply_timeout(const struct broker *b, const struct service *s);
-char *cube_revalidate(struct broker *b, const struct cube *c);
+char *cube_revalidate(struct broker *b, struct cube *c, bool *filled);
 int cube_sync(
     struct broker *b, struct cube *c, bool create, struct cub_val **errv);
 struct cube *cube_free(struct cube *c);
@@ -714,6 +733,14 @@ int broker_journal_commit(struct broker *b, struct cub_val **errv);
 struct cub_val *broker_journal_where(struct cube *c, enum cubi_verb verb,
     const struct cub_val *words);
 int broker_load(struct broker *b);
+/*
+ * The schema version a service accepted, kept in the store: is what the
+ * store has (stored_version, stored_schema) behind what the service has
+ * now (svc_version_due()), and, once a snapshot holds it, the store's
+ * (svc_version_saved()).  Neither with b->lock held.
+ */
+bool svc_version_due(struct broker *b, struct service *s);
+void svc_version_saved(struct broker *b, struct service *s);
 /*
  * A clean stop: the journal, when it holds records, is compacted into a
  * snapshot (the store is then one file), and closed.

@@ -422,13 +422,53 @@ changes_send(struct broker *b, struct cube *c, const struct cub_val *changes,
 }
 
 /*
+ * Add to dst what src has and dst lacks: maps key by key, arrays entry by
+ * entry (src built from dst keeps its entries' order); what dst has is
+ * kept.  The number of values added, or -ENOMEM.
+ */
+static int
+doc_fill(struct cub_val *dst, const struct cub_val *src)
+{
+	struct cub_val *d, *v;
+	uint32_t i;
+	int n = 0, r;
+
+	if (dst->kind == CUB_V_ARRAY && src->kind == CUB_V_ARRAY) {
+		for (i = 0; i < dst->arr.len && i < src->arr.len; i++) {
+			if ((r = doc_fill(dst->arr.items[i], src->arr.items[i])) < 0)
+				return r;
+			n += r;
+		}
+		return n;
+	}
+	if (dst->kind != CUB_V_MAP || src->kind != CUB_V_MAP)
+		return 0;
+	for (i = 0; i < src->map.len; i++) {
+		d = cub_val__get(dst, src->map.items[i].key);
+		if (d) {
+			if ((r = doc_fill(d, src->map.items[i].val)) < 0)
+				return r;
+			n += r;
+			continue;
+		}
+		v = cub_val__dup(src->map.items[i].val);
+		if (!v || cub_val__set(dst, src->map.items[i].key, v))
+			return -ENOMEM;
+		n++;
+	}
+	return n;
+}
+
+/*
  * Does the service's schema (as accepted now: a reload may have changed
  * it) take c's stored document?  It is built afresh from the document as
  * a create's body would be, on a copy: NULL, or "refused by schema vN:
- * <the error, naming the field>" (malloc'd).  b->state_lock held.
+ * <the error, naming the field>" (malloc'd).  A document it takes gets
+ * the defaults of the fields it lacks (a field a reload added), and
+ * *filled says so: the caller saves it.  b->state_lock held.
  */
 char *
-cube_revalidate(struct broker *b, const struct cube *c)
+cube_revalidate(struct broker *b, struct cube *c, bool *filled)
 {
 	struct cub_val *doc = NULL, *errv = NULL, *body, *ports;
 	const char *msg = "no schema";
@@ -436,7 +476,7 @@ cube_revalidate(struct broker *b, const struct cube *c)
 	char *why;
 	int r = -ENOMEM;
 
-	(void)b;
+	*filled = false;
 	/* The one read-only field a document stores is the broker's: the
 	 * port indices (ports_prepare()); a create would refuse them. */
 	body = cub_val__dup(c->doc);
@@ -448,9 +488,23 @@ cube_revalidate(struct broker *b, const struct cube *c)
 		r = cubi_tree__new_doc(c->svc->schema, c->name, c->svc->name,
 		    NULL, body, &doc, &errv);
 	cub_val__free(body);
-	cub_val__free(doc);
-	if (!r)
+	if (!r) {
+		pthread_mutex_lock(&b->lock); /* others read c->doc under it */
+		r = doc_fill(c->doc, doc);
+		pthread_mutex_unlock(&b->lock);
+		cub_val__free(doc);
+		if (r < 0)
+			log_err("cube '%s': out of memory adding the defaults "
+				"of its schema v%u",
+			    c->name, c->svc->schema_version);
+		else if (r > 0)
+			log_info("cube '%s': %d default value(s) of schema v%u "
+				 "added to its document",
+			    c->name, r, c->svc->schema_version);
+		*filled = r != 0;
 		return NULL;
+	}
+	cub_val__free(doc);
 	if (r == -ENOMEM && !errv)
 		msg = "out of memory";
 	if (errv)

@@ -44,6 +44,14 @@
  */
 static struct cub_val *orphans;
 
+/*
+ * The store's "services" (the snapshot's head record): per service name,
+ * {schema_version, schema} as last accepted, so that a version counts
+ * across broker runs (docs/architecture.md, "Plugin upgrades").  Entries
+ * of services not installed are kept and saved again.
+ */
+static struct cub_val *kept_svcs;
+
 /* Does peer ("cube:port" or a netdev) name a port of cube gone? */
 static bool
 peer_of(const char *peer, const struct cube *gone)
@@ -153,11 +161,94 @@ meta_of(const struct cub_val *rec)
 }
 
 /* The snapshot, store_mu held; the journal emptied after it. */
+/* The store's "services": what each service accepted.  b->lock held. */
+static struct cub_val *
+services_record(struct broker *b)
+{
+	struct cub_val *m = cub_val__map(), *e;
+	struct service *s;
+	uint32_t i;
+
+	for (i = 0; kept_svcs && i < kept_svcs->map.len; i++)
+		cub_val__set(m, kept_svcs->map.items[i].key,
+		    cub_val__dup(kept_svcs->map.items[i].val));
+	for (s = b->svcs; s; s = s->next) {
+		if (!s->schema_wire && !s->stored_version)
+			continue;
+		e = cub_val__map();
+		cub_val__set(e, "schema_version",
+		    cub_val__uint(s->schema_wire ? s->schema_version
+						 : s->stored_version));
+		cub_val__set(e, "schema",
+		    cub_val__dup(s->schema_wire ?: s->stored_schema));
+		cub_val__set(m, s->name, e);
+	}
+	return m;
+}
+
+/* The store's "services" of a load: each service's, the rest kept. */
+static void
+services_load(struct broker *b, const struct cub_val *svcs)
+{
+	const struct cub_val *e;
+	struct service *s;
+	uint64_t v;
+	uint32_t i;
+
+	cub_val__free(kept_svcs);
+	kept_svcs = cub_val__map();
+	for (i = 0; svcs && svcs->kind == CUB_V_MAP && i < svcs->map.len; i++) {
+		e = svcs->map.items[i].val;
+		for (s = b->svcs;
+		     s && strcmp(s->name, svcs->map.items[i].key); s = s->next)
+			;
+		if (!s) {
+			cub_val__set(kept_svcs, svcs->map.items[i].key,
+			    cub_val__dup(e));
+			continue;
+		}
+		if (cub_val__as_u64(cub_val__get(e, "schema_version"), &v) ||
+		    !v || v > UINT32_MAX || !cub_val__get(e, "schema")) {
+			log_warn("state store: service '%s': no schema "
+				 "version recorded; counting from 1",
+			    s->name);
+			continue;
+		}
+		s->stored_version = (unsigned)v;
+		s->stored_schema = cub_val__dup(cub_val__get(e, "schema"));
+	}
+}
+
+bool
+svc_version_due(struct broker *b, struct service *s)
+{
+	bool due;
+
+	pthread_mutex_lock(&b->lock);
+	due = s->schema_wire &&
+	      (s->stored_version != s->schema_version ||
+		  !cub_val__equal(s->stored_schema, s->schema_wire));
+	pthread_mutex_unlock(&b->lock);
+	return due;
+}
+
+void
+svc_version_saved(struct broker *b, struct service *s)
+{
+	pthread_mutex_lock(&b->lock);
+	if (s->schema_wire) {
+		s->stored_version = s->schema_version;
+		cub_val__free(s->stored_schema);
+		s->stored_schema = cub_val__dup(s->schema_wire);
+	}
+	pthread_mutex_unlock(&b->lock);
+}
+
 static int
 save_snapshot(struct broker *b, const struct cube *skip, struct cub_val **errv)
 {
 	struct cub_val *doc = cub_val__map(), *cubes = cub_val__array();
-	struct cub_val *m = cub_val__map(), *rec, *before;
+	struct cub_val *m = cub_val__map(), *rec, *before, *svcs;
 	char err[PATH_MAX + 128];
 	struct cube *c;
 	struct stat st;
@@ -190,10 +281,12 @@ save_snapshot(struct broker *b, const struct cube *skip, struct cub_val **errv)
 		cub_val__set(m, c->name, meta_of(rec));
 		cub_val__push(cubes, rec);
 	}
+	svcs = services_record(b);
 	pthread_mutex_unlock(&b->lock);
 	for (i = 0; orphans && i < orphans->arr.len; i++)
 		cub_val__push(cubes, cub_val__dup(orphans->arr.items[i]));
 	cub_val__set(doc, "version", cub_val__uint(1));
+	cub_val__set(doc, "services", svcs);
 	cub_val__set(doc, "journal_seq", cub_val__uint(journal.seq));
 	cub_val__set(doc, "cubes", cubes);
 	r = store_save(b->store_path, doc, err, sizeof(err));
@@ -1143,6 +1236,7 @@ broker_load(struct broker *b)
 	snap_exists = true;
 	if (!stat(b->store_path, &st))
 		snap_bytes = (uint64_t)st.st_size;
+	services_load(b, cub_val__get(doc, "services"));
 	cubes = cub_val__get(doc, "cubes");
 	tcube_prepare(b, cubes);
 	for (i = 0; cubes && cubes->kind == CUB_V_ARRAY && i < cubes->arr.len;

@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -551,6 +552,7 @@ svc_open(struct broker *b, const char *name, const char *plugin, unsigned idx)
 	s->uid = b->o.uid_base + idx;
 	s->gid = b->o.uid_base + idx;
 	s->backoff_ms = BACKOFF_MIN_MS;
+	s->spawn_fd = s->good_fd = -1;
 	pthread_cond_init(&s->cond, NULL);
 	if ((r = nng_req0_open(&s->cmd)) || (r = nng_rep0_open(&s->calls)) ||
 	    (r = nng_push0_open(&s->pkt)) ||
@@ -697,11 +699,72 @@ sup_init(struct broker *b)
 	return r;
 }
 
+/*
+ * The plugin file of s's last accepted hello, copied to
+ * <state-dir>/<service>.accepted.so (root's, read-only, replaced by
+ * rename): what a worker starts from after a failed reload.  b->lock
+ * held.  The path, or NULL (reload_err says why).
+ */
+/* Add "; what" to s->reload_err once. */
+static void
+reload_err_add(struct service *s, const char *what)
+{
+	size_t n = strlen(s->reload_err);
+
+	if (!strstr(s->reload_err, what))
+		snprintf(s->reload_err + n, sizeof(s->reload_err) - n, "; %s",
+		    what);
+}
+
+static const char *
+fallback_copy(struct service *s)
+{
+	char tmp[PATH_MAX + 8];
+	struct stat st;
+	off_t off = 0;
+	ssize_t n = 1;
+	int fd, r = 0;
+
+	if (s->good_fd < 0 || fstat(s->good_fd, &st)) {
+		reload_err_add(s, "no plugin file speaking the accepted schema "
+				  "is left: install one and run cubicle "
+				  "services reload");
+		return NULL;
+	}
+	snprintf(s->fallback_path, sizeof(s->fallback_path),
+	    "%s/%s.accepted.so", s->b->o.state_dir, s->name);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", s->fallback_path);
+	unlink(tmp);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+	    0444);
+	if (fd < 0)
+		r = -errno;
+	while (!r && off < st.st_size && n > 0)
+		n = sendfile(fd, s->good_fd, &off, (size_t)(st.st_size - off));
+	if (!r && (n < 0 || off != st.st_size))
+		r = n < 0 ? -errno : -EIO;
+	if (!r && fsync(fd))
+		r = -errno;
+	if (fd >= 0 && close(fd) && !r)
+		r = -errno;
+	if (!r && rename(tmp, s->fallback_path))
+		r = -errno;
+	if (!r)
+		return s->fallback_path;
+	log_errno(r, "service '%s': copy of its accepted plugin to %s",
+	    s->name, tmp);
+	unlink(tmp);
+	reload_err_add(s, "its accepted plugin could not be copied (see the "
+			  "broker log)");
+	return NULL;
+}
+
 static void
 sup_spawn(struct service *s)
 {
 	char uid[16], gid[16];
 	char *argv[16];
+	const char *path;
 	int logp[2], go[2], null, r;
 	char c;
 	pid_t self = getpid();
@@ -711,9 +774,25 @@ sup_spawn(struct service *s)
 
 	snprintf(uid, sizeof(uid), "%u", (unsigned)s->uid);
 	snprintf(gid, sizeof(gid), "%u", (unsigned)s->gid);
+	/* After a failed reload, the plugin that spoke the accepted schema
+	 * (a copy of the file, which the reload's replaced); the file the
+	 * worker starts from is kept open for the next fallback. */
+	pthread_mutex_lock(&s->b->lock);
+	path = s->fallback ? fallback_copy(s) : NULL;
+	if (s->fallback && path)
+		log_warn("service '%s': the last reload failed; its worker "
+			 "starts from %s, a copy of the plugin that spoke "
+			 "schema v%u",
+		    s->name, path, s->schema_version);
+	if (!path)
+		path = s->plugin;
+	if (s->spawn_fd >= 0)
+		close(s->spawn_fd);
+	s->spawn_fd = open(path, O_RDONLY | O_CLOEXEC);
+	pthread_mutex_unlock(&s->b->lock);
 	argv[i++] = "cubicle-worker";
 	argv[i++] = "--plugin";
-	argv[i++] = s->plugin;
+	argv[i++] = (char *)path;
 	argv[i++] = "--service";
 	argv[i++] = s->name;
 	argv[i++] = "--socket-dir";
@@ -886,6 +965,12 @@ void
 sup_reload_failed(struct service *s, const char *why)
 {
 	pthread_mutex_lock(&s->b->lock);
+	if (s->reload) {
+		/* Back to a worker speaking the accepted schema. */
+		s->fallback = true;
+		snprintf(s->reload_err, sizeof(s->reload_err),
+		    "reload refused: the new plugin's %.160s", why);
+	}
 	s->reload = false;
 	pthread_mutex_unlock(&s->b->lock);
 	reload_answer(s->b, s, NULL,
@@ -925,6 +1010,8 @@ sup_reload(struct broker *b, struct service *s, const struct client_req *req,
 	s->reload_msgid = msgid;
 	s->reload_pid = s->pid;
 	s->hello_refusals = 0;
+	s->fallback = false; /* the plugin file is the one to read */
+	s->reload_err[0] = '\0';
 	pthread_mutex_unlock(&b->lock);
 	s->stopped = false;
 	s->backoff_ms = BACKOFF_MIN_MS;
@@ -1024,9 +1111,11 @@ sup_replay(struct broker *b, struct service *s)
 	struct cub_val *refused, *res;
 	struct cube *c;
 	unsigned n = 0, nref = 0;
+	bool filled, save;
 	int r;
 
 	reload_take(b, s);
+	save = svc_version_due(b, s);
 	refused = cub_val__array();
 	for (c = b->cubes; c; c = c->next) {
 		if (c->svc != s)
@@ -1034,7 +1123,9 @@ sup_replay(struct broker *b, struct service *s)
 		/* A cube this schema refuses is kept as it is: store,
 		 * document and the program that runs for it. */
 		free(c->refused);
-		if ((c->refused = cube_revalidate(b, c))) {
+		c->refused = cube_revalidate(b, c, &filled);
+		save |= filled;
+		if (c->refused) {
 			log_warn("cube '%s': %s; kept unchanged (its program "
 				 "still runs)",
 			    c->name, c->refused);
@@ -1044,10 +1135,17 @@ sup_replay(struct broker *b, struct service *s)
 		}
 		if ((r = replay_one(b, s, c)) < 0) {
 			cub_val__free(refused);
-			return; /* died again; retried later */
+			/* Died again; retried later: the defaults it filled
+			 * in are in the documents already. */
+			if (save && !broker_save(b, NULL, NULL))
+				svc_version_saved(b, s);
+			return;
 		}
 		n += !r;
 	}
+	/* Defaults a reload's schema added, its version: one snapshot. */
+	if (save && !broker_save(b, NULL, NULL))
+		svc_version_saved(b, s);
 	s->ready = true;
 	log_info("service '%s': worker ready, %u cube(s) re-synced, %u "
 		 "refused by its schema",
@@ -1221,6 +1319,7 @@ sup_call(struct service *s, const char *method, struct cub_val *params,
 	}
 	/* Several services' threads call at once. */
 	msgid = __atomic_add_fetch(&msgids, 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&s->worker_calls, 1, __ATOMIC_RELAXED);
 	if ((r = cub_rpc__encode_request(msgid, method, params, &buf, &len)))
 		goto nomem;
 	/* Others use the broker while this worker works (broker.h). */

@@ -7,6 +7,7 @@
  * Check sender, then size, then act (style rule 22).
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,31 @@
 #include "mapswap.h"
 
 #define ERR(code, ...) (*errv = cub_err_val(code, __VA_ARGS__), -EINVAL)
+
+/*
+ * A hello the broker refuses for what it declares (schema, policy,
+ * transparency): counted in s->hello_refusals (consecutive refusals: the
+ * supervisor stops the service at SUP_HELLO_REFUSALS, 'cubicle services'
+ * shows "refused" while it is not 0), @error kept as s->last_error, and
+ * the log line printf'd from @fmt.  b->lock held; released.
+ */
+static void __attribute__((format(printf, 4, 5)))
+hello_refuse(struct service *s, int prio, const char *error, const char *fmt,
+    ...)
+{
+	char line[512];
+	va_list ap;
+
+	s->hello_refusals++;
+	snprintf(s->last_error, sizeof(s->last_error), "%s", error);
+	pthread_mutex_unlock(&s->b->lock);
+	if (!svc_log_allowed(s))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	log_msg(prio, "service '%s': %s", s->name, line);
+}
 
 static int
 wc_hello(struct service *s, const struct cub_val *p, struct cub_val **res,
@@ -122,18 +148,15 @@ wc_hello(struct service *s, const struct cub_val *p, struct cub_val **res,
 			    s->transparent == transparent;
 
 		if (!same) {
-			__atomic_store_n(
-			    &s->hello_refused, true, __ATOMIC_RELAXED);
-			s->hello_refusals++;
-			snprintf(s->last_error, sizeof(s->last_error),
+			snprintf(err, sizeof(err),
 			    "schema changed: run cubicle services reload %s",
 			    s->name);
-			pthread_mutex_unlock(&s->b->lock);
-			log_err("service '%s': hello refused: the schema or "
-				"policy of %s differs from the one accepted "
-				"(schema v%u); an admin takes the new one with "
-				"'cubicle services reload %s'",
-			    s->name, s->plugin, s->schema_version, s->name);
+			hello_refuse(s, LOG_P_ERR, err,
+			    "hello refused: the schema or policy of %s "
+			    "differs from the one accepted (schema v%u); an "
+			    "admin takes the new one with 'cubicle services "
+			    "reload %s'",
+			    s->plugin, s->schema_version, s->name);
 			return ERR(CUB_E_PERM,
 			    "hello: schema or policy differs from the one "
 			    "accepted for service '%s' (schema v%u); run "
@@ -144,18 +167,14 @@ wc_hello(struct service *s, const struct cub_val *p, struct cub_val **res,
 		   s->stored_transparent != transparent) {
 		/* The store's cubes were made (and checked, and stacked) as
 		 * the service declared before this broker started. */
-		s->hello_refusals++;
-		snprintf(s->last_error, sizeof(s->last_error),
+		snprintf(err, sizeof(err),
 		    "says it is %stransparent, its stored cubes are not",
 		    transparent ? "" : "not ");
-		pthread_mutex_unlock(&s->b->lock);
-		__atomic_store_n(&s->hello_refused, true, __ATOMIC_RELAXED);
-		if (svc_log_allowed(s))
-			log_warn("service '%s': worker says it is %stransparent, "
-				 "its cubes in the store are %s; refused",
-			    s->name, transparent ? "" : "not ",
-			    s->stored_transparent ? "transparent"
-						  : "not transparent");
+		hello_refuse(s, LOG_P_WARN, err,
+		    "worker says it is %stransparent, its cubes in the store "
+		    "are %s; refused",
+		    transparent ? "" : "not ",
+		    s->stored_transparent ? "transparent" : "not transparent");
 		return ERR(CUB_E_PERM,
 		    "hello: service '%s' says it is %stransparent, but its "
 		    "cubes in the store were made by a %s service",
@@ -174,17 +193,14 @@ wc_hello(struct service *s, const struct cub_val *p, struct cub_val **res,
 				    "a reload cannot make a service %s",
 				    transparent ? "transparent"
 						: "no longer transparent");
+			char why[256];
+
 			cubi_schema__free(parsed);
 			counters_free(ctrs);
-			s->hello_refusals++;
-			snprintf(s->last_error, sizeof(s->last_error),
-			    "schema refused: %.200s", err);
-			pthread_mutex_unlock(&s->b->lock);
-			log_err("service '%s': hello refused: schema refused: "
-				"%s",
-			    s->name, err);
-			__atomic_store_n(
-			    &s->hello_refused, true, __ATOMIC_RELAXED);
+			snprintf(
+			    why, sizeof(why), "schema refused: %.200s", err);
+			hello_refuse(s, LOG_P_ERR, why,
+			    "hello refused: schema refused: %s", err);
 			sup_reload_failed(s, err);
 			return ERR(
 			    CUB_E_INVAL, "hello: schema refused: %s", err);
@@ -196,7 +212,12 @@ wc_hello(struct service *s, const struct cub_val *p, struct cub_val **res,
 			    schema ? cub_val__dup(schema) : cub_val__nil();
 			s->policy = policy;
 			s->transparent = transparent;
-			s->schema_version = 1;
+			/* The store's version, +1 for another schema. */
+			s->schema_version =
+			    !s->stored_version ? 1
+			    : cub_val__equal(s->stored_schema, s->schema_wire)
+				? s->stored_version
+				: s->stored_version + 1;
 			s->reload = false; /* nothing to replace yet */
 		} else {
 			/* A reload's: the replay takes it (sup_replay()). */
@@ -213,6 +234,13 @@ wc_hello(struct service *s, const struct cub_val *p, struct cub_val **res,
 	}
 	s->hello_refusals = 0;
 	s->last_error[0] = '\0';
+	/* The file this worker started from speaks an accepted schema. */
+	if (s->spawn_fd >= 0) {
+		if (s->good_fd >= 0)
+			close(s->good_fd);
+		s->good_fd = s->spawn_fd;
+		s->spawn_fd = -1;
+	}
 	pthread_mutex_unlock(&s->b->lock);
 	__atomic_store_n(&s->netdev_events, netmon_hello_mask(s, nev),
 	    __ATOMIC_RELEASE);
@@ -227,7 +255,6 @@ wc_hello(struct service *s, const struct cub_val *p, struct cub_val **res,
 	}
 	*res = cub_val__map();
 	cub_val__set(*res, "ncpus", cub_val__uint((uint64_t)s->b->ncpus));
-	__atomic_store_n(&s->hello_refused, false, __ATOMIC_RELAXED);
 	__atomic_store_n(&s->hello, true, __ATOMIC_RELEASE);
 	broker_wake(s->b); /* the main loop replays the service's cubes */
 	if (svc_log_allowed(s))

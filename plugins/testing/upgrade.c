@@ -7,7 +7,11 @@
  *   upgrade_add.so   ports + color + tag   (-DUPG_ADD: a field added)
  *   upgrade_drop.so  ports                 (-DUPG_DROP: color dropped)
  *   upgrade_policy.so as upgrade_add, with a wider policy (-DUPG_POLICY)
- * All three are the service "upgrade": the test installs one as
+ *   upgrade_default.so ports + color + level, whose default is 7
+ *                    (-DUPG_DEFAULT: a field with a default added)
+ *   upgrade_bad.so   ports + color + level, whose default "seven" is not
+ *                    a number (-DUPG_BAD: a schema the broker refuses)
+ * All of them are the service "upgrade": the test installs one as
  * upgrade.so, then replaces it with another.  Never installed.
  */
 #define SF_NO_ENTRY
@@ -23,6 +27,18 @@ static const struct cub_field upg_schema[] = {
 	.type = CUB_T_STR,
 	.max = 32,
 	.help = "a label (dropped by upgrade_drop)"},
+#endif
+#ifdef UPG_DEFAULT
+    {.name = "level",
+	.type = CUB_T_U32,
+	.dflt = "7",
+	.help = "a number with a default that upgrade_default adds"},
+#endif
+#ifdef UPG_BAD
+    {.name = "level",
+	.type = CUB_T_U32,
+	.dflt = "seven",
+	.help = "a default that does not parse: the schema is invalid"},
 #endif
 #ifdef UPG_ADD
     {.name = "tag",

@@ -77,25 +77,23 @@ kill_after() {
 neither="s1:p2= s2:p1="
 both="s1:p2=s2:p1 s2:p1=s1:p2"
 
-kill_between connect
-got=$(peers)
-[ "$got" = "$neither" ] || fail "killed inside connect: $got, expected neither side peered ($neither)"
-cub_log "killed between the two sides of connect: $got"
+# half VERB BEFORE AFTER: the broker killed inside VERB leaves the peers
+# as they were (BEFORE); killed once VERB is acknowledged, as VERB made
+# them (AFTER).
+half() {
+	local got
+	kill_between "$1"
+	got=$(peers)
+	[ "$got" = "$2" ] || fail "killed inside $1: $got, expected the state before it ($2)"
+	cub_log "killed between the two sides of $1: $got"
+	kill_after "$1"
+	got=$(peers)
+	[ "$got" = "$3" ] || fail "killed after $1: $got, expected $3"
+	cub_log "killed after $1: $got"
+}
 
-kill_after connect
-got=$(peers)
-[ "$got" = "$both" ] || fail "killed after connect: $got, expected both ($both)"
-cub_log "killed after connect: $got"
-
-kill_between disconnect
-got=$(peers)
-[ "$got" = "$both" ] || fail "killed inside disconnect: $got, expected both still peered ($both)"
-cub_log "killed between the two sides of disconnect: $got"
-
-kill_after disconnect
-got=$(peers)
-[ "$got" = "$neither" ] || fail "killed after disconnect: $got, expected neither ($neither)"
-cub_log "killed after disconnect: $got"
+half connect "$neither" "$both"
+half disconnect "$both" "$neither"
 
 # The cubes work on: a connect after all of it is acknowledged.
 cub_ok --timeout 60000 connect s1:p2 s2:p1

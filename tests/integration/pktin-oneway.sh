@@ -8,7 +8,9 @@
 # the worker killed and restarted); the broker keeps answering, drops
 # what its bounded queue towards the worker cannot hold and counts it
 # per cube in `cubicle show cubes`; once continued, the worker gets
-# packets again.
+# packets again.  No packet-in is a request the worker answers:
+# `worker_calls` of `cubicle services` (the broker's requests on the
+# worker's cmd socket) does not move while packet-ins are delivered.
 . "$(dirname "$0")/../lib/netns.sh"
 
 CUB_BROKER_ARGS="${CUB_BROKER_ARGS:-} --call-timeout 2000"
@@ -29,13 +31,15 @@ for c in json.load(sys.stdin):
     if c["name"] == sys.argv[1]:
         print(c.get(sys.argv[2], ""))' "$1" "$2"
 }
-restarts() {
+# svc_field FIELD: of service simpleforwarder in 'cubicle services'.
+svc_field() {
 	cub services -o json | python3 -c '
 import json, sys
 for s in json.load(sys.stdin):
     if s["name"] == "simpleforwarder":
-        print(s["restarts"])'
+        print(s[sys.argv[1]])' "$1"
 }
+restarts() { svc_field restarts; }
 # wait_pktins N: the worker's packet_ins on p1 reach N (30 s).
 wait_pktins() {
 	local i
@@ -46,11 +50,17 @@ wait_pktins() {
 	fail "packet_ins $(port_counter sf1 p1 packet_ins), expected >= $1"
 }
 
-# 1. A running worker gets them.
+# 1. A running worker gets them, and no packet-in is a call: the
+# broker's requests to the worker (each waits for a reply) stay as they
+# were while 20 packet-ins are delivered.
+calls0=$(svc_field worker_calls)
 ip netns exec ca ping -c 20 -i 0.02 -W 1 198.18.0.2 >/dev/null || true
 wait_pktins 20
 [ "$(cube_field sf1 pktin_sent)" -ge 20 ] || fail "pktin_sent $(cube_field sf1 pktin_sent)"
-cub_log "running worker: $(port_counter sf1 p1 packet_ins) packet-ins, sent $(cube_field sf1 pktin_sent)"
+calls1=$(svc_field worker_calls)
+[ "$calls1" = "$calls0" ] ||
+	fail "packet-in made $((calls1 - calls0)) call(s) to the worker for $(port_counter sf1 p1 packet_ins) packet-ins (a reply per batch)"
+cub_log "running worker: $(port_counter sf1 p1 packet_ins) packet-ins, sent $(cube_field sf1 pktin_sent), worker calls $calls0 -> $calls1"
 
 # 2. The worker stopped for 4 x --call-timeout, packets streaming in.
 pid=$(worker_pid simpleforwarder)

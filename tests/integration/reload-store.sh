@@ -1,0 +1,65 @@
+#!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
+# What a plugin upgrade leaves in the store (issue 8):
+#  - the schema version is the store's, not the run's: a broker restart
+#    keeps it (same schema) or counts one more (a plugin replaced while
+#    the broker was down), so "refused by schema vN" names one schema
+#    across restarts (it restarted from 1 each broker run);
+#  - a field a reload adds with a default gets that default in every
+#    stored cube's document, in memory ('show') and in the store: a later
+#    schema without the field refuses the cube for it (the default was
+#    only in the worker's copy, never in the document or the store).
+. "$(dirname "$0")/../lib/netns.sh"
+. "$(dirname "$0")/../lib/upgrade.sh"
+
+install_plugin v1
+broker_start
+cub_ok upgrade add u1 color=red
+cub_ok upgrade add u2
+[ "$(svc schema)" = 1 ] || fail "schema version: $(cub services)"
+
+# A restart with the same plugin: the same version.
+broker_kill
+broker_start
+[ "$(svc schema)" = 1 ] || fail "v1 after a restart: $(cub services)"
+
+# A reload adds 'level', default 7: both documents have it.
+install_plugin default
+out=$(cub services reload upgrade -o json) || fail "reload: $out"
+grep -q '"schema": 2' <<<"$out" || fail "reload answer: $out"
+for c in u1 u2; do
+	[ "$(cub $c show level)" = 7 ] ||
+		fail "$c: the new field's default is not in its document: $(cub $c show -o json)"
+done
+cub u1 show -o json | grep -q '"color": "red"' || fail "u1's color: $(cub u1 show -o json)"
+cub_log "after the reload to v2: u1 level=$(cub u1 show level)"
+
+# kill -9 and a restart with the same plugin: still v2 (not 1).
+broker_kill
+broker_start
+[ "$(svc schema)" = 2 ] || fail "v2 not kept across a restart: $(cub services)"
+[ "$(cub u1 show level)" = 7 ] || fail "u1 level after a restart: $(cub u1 show -o json)"
+
+# The plugin replaced while the broker is down by one without 'level':
+# the first hello takes it as v3, and refuses u1 and u2 for the 'level'
+# the store holds.
+kill "$BROKER_PID"
+wait "$BROKER_PID" 2>/dev/null || true
+install_plugin v1
+broker_start
+[ "$(svc schema)" = 3 ] || fail "another schema at a start is not v3: $(cub services)"
+cubes=$(cub show cubes)
+for c in u1 u2; do
+	grep -qE "$c .*refused by schema v3: .*unknown field 'level'" <<<"$cubes" ||
+		fail "$c: the store did not have its default: $cubes"
+done
+cub u1 show -o json | grep -q '"color": "red"' || fail "u1's color: $(cub u1 show -o json)"
+cub_log "after a start on v1 again: $(grep u1 <<<"$cubes")"
+
+# And back: a reload to the schema with 'level' takes them again (v4).
+install_plugin default
+out=$(cub services reload upgrade -o json) || fail "reload: $out"
+grep -q '"schema": 4' <<<"$out" || fail "reload answer: $out"
+grep -q '"refused": \[\]' <<<"$out" || fail "still refused: $out"
+cub_ok u1 set level=9
+[ "$(cub u1 show level)" = 9 ] || fail "u1 level not set: $(cub u1 show -o json)"
