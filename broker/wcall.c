@@ -35,9 +35,8 @@
  * shows "refused" while it is not 0), @error kept as s->last_error, and
  * the log line printf'd from @fmt.  b->lock held; released.
  */
-static void __attribute__((format(printf, 4, 5)))
-hello_refuse(struct service *s, int prio, const char *error, const char *fmt,
-    ...)
+static void __attribute__((format(printf, 4, 5))) hello_refuse(
+    struct service *s, int prio, const char *error, const char *fmt, ...)
 {
 	char line[512];
 	va_list ap;
@@ -51,6 +50,32 @@ hello_refuse(struct service *s, int prio, const char *error, const char *fmt,
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
 	log_msg(prio, "service '%s': %s", s->name, line);
+}
+
+/*
+ * A hello refused for what it declares before its schema is looked at
+ * (ABI, service, policy, options): counted as hello_refuse() counts, so
+ * a plugin the broker will never take stops its service after
+ * SUP_HELLO_REFUSALS instead of restarting for ever, and a reload that
+ * brought it is answered and falls back.  b->lock not held.
+ */
+static int __attribute__((format(printf, 4, 5))) hello_bad(
+    struct service *s, struct cub_val **errv, int code, const char *fmt, ...)
+{
+	char msg[320];
+	va_list ap;
+	bool reload;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	pthread_mutex_lock(&s->b->lock);
+	reload = s->reload;
+	hello_refuse(s, LOG_P_ERR, msg, "hello refused: %s", msg);
+	if (reload)
+		sup_reload_failed(s, msg);
+	*errv = cub_err_val(code, "%s", msg);
+	return -EINVAL;
 }
 
 static int
@@ -78,29 +103,33 @@ wc_hello(struct service *s, const struct cub_val *p, struct cub_val **res,
 	}
 	if (cub_val__as_u64(cub_val__get(p, "abi"), &abi) ||
 	    abi != CUB_PLUGIN_ABI)
-		return ERR(CUB_E_INVAL, "hello: plugin ABI must be %u",
-		    CUB_PLUGIN_ABI);
+		return hello_bad(s, errv, CUB_E_INVAL,
+		    "hello: plugin ABI must be %u", CUB_PLUGIN_ABI);
 	if (!cub_val__get_str(p, "service") ||
 	    strcmp(cub_val__get_str(p, "service"), s->name))
-		return ERR(CUB_E_PERM, "hello: this socket is for service '%s'",
-		    s->name);
+		return hello_bad(s, errv, CUB_E_PERM,
+		    "hello: this socket is for service '%s'", s->name);
 	if (!pol || pol->kind != CUB_V_MAP)
-		return ERR(CUB_E_MISSING, "hello: policy missing");
+		return hello_bad(
+		    s, errv, CUB_E_MISSING, "hello: policy missing");
 	if (cub_val__as_u64(cub_val__get(pol, "prog_types"), &v))
-		return ERR(CUB_E_TYPE, "hello: policy.prog_types");
+		return hello_bad(
+		    s, errv, CUB_E_TYPE, "hello: policy.prog_types");
 	policy.prog_types = (uint32_t)v;
 	if (cub_val__as_u64(cub_val__get(pol, "map_types"), &v))
-		return ERR(CUB_E_TYPE, "hello: policy.map_types");
+		return hello_bad(
+		    s, errv, CUB_E_TYPE, "hello: policy.map_types");
 	policy.map_types = v;
 	if (cub_val__as_u64(cub_val__get(pol, "max_map_bytes"), &v))
-		return ERR(CUB_E_TYPE, "hello: policy.max_map_bytes");
+		return hello_bad(
+		    s, errv, CUB_E_TYPE, "hello: policy.max_map_bytes");
 	policy.max_map_bytes = v;
 	/* A longer apply timeout, optional (older workers send none). */
 	v = 0;
 	if (cub_val__get(p, "apply_timeout_ms") &&
 	    (cub_val__as_u64(cub_val__get(p, "apply_timeout_ms"), &v) ||
 		v > 600000))
-		return ERR(CUB_E_INVAL,
+		return hello_bad(s, errv, CUB_E_INVAL,
 		    "hello: apply_timeout_ms must be a number of milliseconds "
 		    "up to 600000");
 	if (v > (uint64_t)s->b->o.max_apply_timeout_ms && svc_log_allowed(s))
@@ -112,11 +141,12 @@ wc_hello(struct service *s, const struct cub_val *p, struct cub_val **res,
 	transparent = false;
 	if (cub_val__get(p, "transparent") &&
 	    cub_val__as_bool(cub_val__get(p, "transparent"), &transparent))
-		return ERR(CUB_E_TYPE, "hello: 'transparent' must be a boolean");
+		return hello_bad(s, errv, CUB_E_TYPE,
+		    "hello: 'transparent' must be a boolean");
 	/* What the administrator allows, checked on every hello (a policy
 	 * stored by an older run included). */
 	if (policy.max_map_bytes > s->b->o.max_cube_map_bytes)
-		return ERR(CUB_E_LIMIT,
+		return hello_bad(s, errv, CUB_E_LIMIT,
 		    "hello: policy.max_map_bytes %llu is over cubicled's "
 		    "--max-cube-map-bytes %llu",
 		    (unsigned long long)policy.max_map_bytes,
@@ -124,7 +154,7 @@ wc_hello(struct service *s, const struct cub_val *p, struct cub_val **res,
 	for (v = 0; v < 64; v++)
 		if ((policy.map_types & (1ull << v)) &&
 		    bpf_map_type_broker_only((uint32_t)v))
-			return ERR(CUB_E_PERM,
+			return hello_bad(s, errv, CUB_E_PERM,
 			    "hello: policy.map_types declares %s, whose values "
 			    "are interfaces, CPUs or sockets; the broker fills "
 			    "no such map for a service",
@@ -135,7 +165,7 @@ wc_hello(struct service *s, const struct cub_val *p, struct cub_val **res,
 	if (cub_val__get(p, "netdev_events") &&
 	    (cub_val__as_u64(cub_val__get(p, "netdev_events"), &v) ||
 		(v & ~(uint64_t)(CUB_NETDEV_ALL | CUB_NETDEV_HOST))))
-		return ERR(CUB_E_INVAL,
+		return hello_bad(s, errv, CUB_E_INVAL,
 		    "hello: netdev_events must be a mask of CUB_NETDEV_EV() "
 		    "kinds and CUB_NETDEV_HOST");
 	nev = cub_val__get(p, "netdev_events") ? (uint32_t)v : 0;

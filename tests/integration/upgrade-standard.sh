@@ -55,8 +55,8 @@ prog0=$(ip -d link show vetha | grep -o 'id [0-9]*' | head -1 || true)
 # The broker restarted with a cap that refuses the service's hello.
 kill -9 "$BROKER_PID"
 wait "$BROKER_PID" 2>/dev/null || true
-# (Not broker_start: a service whose hello is refused this way keeps
-# restarting, so the broker never says every service is settled.)
+# (Not broker_start: a service whose hello is refused this way never
+# becomes ready, so the broker never says every service is settled.)
 "$CUB_BUILD/broker/cubicled" --socket-dir "$T/s" --state-dir "$T/st" \
 	--pin-root "$T/pins" --plugin-dir "$T/plugins" \
 	--worker "$CUB_BUILD/workers/cubicle-worker" \
@@ -72,6 +72,18 @@ grep -q "$want" "$T/broker.log" || fail "the hello was not refused"
 st=$(svc_status)
 case "$st" in running*) fail "the service runs: $st" ;; esac
 cub_log "service: $st"
+# A policy refusal counts like a schema refusal: the service stops after
+# its third refused hello instead of restarting for ever, and says why.
+end=$((SECONDS + 90))
+while [ "$SECONDS" -lt "$end" ]; do
+	case "$(svc_status)" in stopped*) break ;; esac
+	sleep 0.2
+done
+st=$(svc_status)
+case "$st" in
+stopped*max_map_bytes*) cub_log "service: $st" ;;
+*) fail "a service whose hello the policy cap refuses did not stop: $st" ;;
+esac
 # Its program still runs: pings forwarded, the netdev's program the same.
 pings 10 || fail "sf1 stopped forwarding when its service's hello was refused"
 [ "$(ip -d link show vetha | grep -o 'id [0-9]*' | head -1 || true)" = "$prog0" ] ||
