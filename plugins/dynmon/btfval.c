@@ -496,19 +496,6 @@ dm_value_stride(const struct dm_map *map, uint32_t ncpus)
 	return (((size_t)map->value_size + 7) & ~(size_t)7) * ncpus;
 }
 
-static int __attribute__((format(printf, 3, 4)))
-mfail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -EINVAL;
-}
-
 /* Prefixes err with "map 'X', entry N: ". */
 static int
 entry_fail(const struct dm_map *map, uint32_t i, const char *what, int r,
@@ -519,7 +506,7 @@ entry_fail(const struct dm_map *map, uint32_t i, const char *what, int r,
 	if (r != -EINVAL || !err || !errlen)
 		return r;
 	snprintf(inner, sizeof(inner), "%s", err);
-	return mfail(err, errlen, "map '%s', entry %u, %s: %s", map->name, i,
+	return dm_fail(err, errlen, "map '%s', entry %u, %s: %s", map->name, i,
 	    what, inner);
 }
 
@@ -574,20 +561,21 @@ dm_map_value(const struct dm_catalog *cat, const struct dm_map *map,
 	case BPF_MAP_TYPE_LRU_PERCPU_HASH:
 		break;
 	default:
-		return mfail(err, errlen,
+		return dm_fail(err, errlen,
 		    "map '%s': map type %u is not one dynmon extracts (HASH, "
 		    "LRU_HASH, ARRAY, PERCPU_HASH, PERCPU_ARRAY, "
 		    "LRU_PERCPU_HASH, QUEUE, STACK)",
 		    map->name, map->type);
 	}
 	if (map->percpu && (!e->ncpus || e->ncpus > DM_NCPUS_MAX))
-		return mfail(err, errlen, "map '%s': %u CPUs, expected 1 to %u",
-		    map->name, e->ncpus, DM_NCPUS_MAX);
+		return dm_fail(err, errlen,
+		    "map '%s': %u CPUs, expected 1 to %u", map->name, e->ncpus,
+		    DM_NCPUS_MAX);
 	if (e->count && (!vp || (keyed && !kp)))
-		return mfail(err, errlen, "map '%s': %u entries without %s",
+		return dm_fail(err, errlen, "map '%s': %u entries without %s",
 		    map->name, e->count, vp ? "keys" : "values");
 	if (e->count > map->max_entries)
-		return mfail(err, errlen,
+		return dm_fail(err, errlen,
 		    "map '%s': %u entries, more than its %u", map->name,
 		    e->count, map->max_entries);
 	vstride = dm_value_stride(map, e->ncpus);

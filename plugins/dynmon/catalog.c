@@ -19,8 +19,9 @@
 
 #include <bpf/btf.h>
 
-static int __attribute__((format(printf, 3, 4)))
-fail(char *err, size_t errlen, const char *fmt, ...)
+/* Formats err (if given) and returns -EINVAL: the pieces' one refusal. */
+int
+dm_fail(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -32,30 +33,31 @@ fail(char *err, size_t errlen, const char *fmt, ...)
 	return -EINVAL;
 }
 
-static const struct btf_type *
-skip_mods(const struct btf *btf, uint32_t id, uint32_t *res_id)
+/* id past typedefs and modifiers (at most 64), or NULL. */
+const struct btf_type *
+dm_btf_resolve(const struct btf *btf, uint32_t id, uint32_t *res_id)
 {
 	const struct btf_type *t = btf__type_by_id(btf, id);
 	int guard = 0;
 
-	while (t && (btf_is_mod(t) || btf_is_typedef(t)) && guard++ < 32) {
+	while (t && (btf_is_mod(t) || btf_is_typedef(t)) && guard++ < 64) {
 		id = t->type;
 		t = btf__type_by_id(btf, id);
 	}
 	if (res_id)
 		*res_id = id;
-	return t;
+	return t && !btf_is_mod(t) && !btf_is_typedef(t) ? t : NULL;
 }
 
 /* __uint(x, N): int (*x)[N]. */
 static int
 member_uint(const struct btf *btf, const struct btf_member *m, uint32_t *out)
 {
-	const struct btf_type *t = skip_mods(btf, m->type, NULL);
+	const struct btf_type *t = dm_btf_resolve(btf, m->type, NULL);
 
 	if (!t || !btf_is_ptr(t))
 		return -1;
-	t = skip_mods(btf, t->type, NULL);
+	t = dm_btf_resolve(btf, t->type, NULL);
 	if (!t || !btf_is_array(t))
 		return -1;
 	*out = btf_array(t)->nelems;
@@ -66,7 +68,7 @@ member_uint(const struct btf *btf, const struct btf_member *m, uint32_t *out)
 static int
 member_type(const struct btf *btf, const struct btf_member *m, uint32_t *out)
 {
-	const struct btf_type *t = skip_mods(btf, m->type, NULL);
+	const struct btf_type *t = dm_btf_resolve(btf, m->type, NULL);
 
 	if (!t || !btf_is_ptr(t) || !t->type)
 		return -1;
@@ -144,15 +146,15 @@ parse_map(const struct btf *btf, const struct btf_var_secinfo *vsi,
 	__s64 sz;
 
 	if (!var || !btf_is_var(var))
-		return fail(err, errlen,
+		return dm_fail(err, errlen,
 		    ".maps entry of BTF id %u is not a variable", vsi->type);
 	vname = btf__name_by_offset(btf, var->name_off);
 	if (!vname || !*vname)
-		return fail(err, errlen,
+		return dm_fail(err, errlen,
 		    ".maps variable of BTF id %u has no name", vsi->type);
-	def = skip_mods(btf, var->type, NULL);
+	def = dm_btf_resolve(btf, var->type, NULL);
 	if (!def || !btf_is_struct(def))
-		return fail(
+		return dm_fail(
 		    err, errlen, "map '%s': definition is not a struct", vname);
 	snprintf(m->name, sizeof(m->name), "%s", vname);
 	mem = btf_members(def);
@@ -183,17 +185,17 @@ parse_map(const struct btf *btf, const struct btf_var_secinfo *vsi,
 		}
 		continue;
 	bad:
-		return fail(err, errlen, "map '%s': member '%s' is malformed",
-		    vname, mname);
+		return dm_fail(err, errlen,
+		    "map '%s': member '%s' is malformed", vname, mname);
 	}
 	if (!has_type)
-		return fail(err, errlen, "map '%s': no map type", vname);
+		return dm_fail(err, errlen, "map '%s': no map type", vname);
 	m->percpu = map_type_percpu(m->type);
 	if (m->key_type_id) {
 		sz = btf__resolve_size(btf, m->key_type_id);
 		if (sz <= 0 || sz > UINT32_MAX ||
 		    (key_size && key_size != (uint32_t)sz))
-			return fail(err, errlen,
+			return dm_fail(err, errlen,
 			    "map '%s': key type of BTF id %u has no usable "
 			    "size",
 			    vname, m->key_type_id);
@@ -203,7 +205,7 @@ parse_map(const struct btf *btf, const struct btf_var_secinfo *vsi,
 		sz = btf__resolve_size(btf, m->value_type_id);
 		if (sz <= 0 || sz > UINT32_MAX ||
 		    (value_size && value_size != (uint32_t)sz))
-			return fail(err, errlen,
+			return dm_fail(err, errlen,
 			    "map '%s': value type of BTF id %u has no usable "
 			    "size",
 			    vname, m->value_type_id);
@@ -213,13 +215,13 @@ parse_map(const struct btf *btf, const struct btf_var_secinfo *vsi,
 	m->value_size = value_size;
 	if (map_type_decoded(m->type)) {
 		if (!m->value_type_id)
-			return fail(err, errlen,
+			return dm_fail(err, errlen,
 			    "map '%s': no BTF value type (declare it with "
 			    "__type(value, ...))",
 			    vname);
 		if (!m->key_type_id && m->type != BPF_MAP_TYPE_QUEUE &&
 		    m->type != BPF_MAP_TYPE_STACK)
-			return fail(err, errlen,
+			return dm_fail(err, errlen,
 			    "map '%s': no BTF key type (declare it with "
 			    "__type(key, ...))",
 			    vname);
@@ -237,11 +239,11 @@ find_btf(Elf *elf, Elf_Data **out, char *err, size_t errlen)
 	const char *name;
 
 	if (elf_kind(elf) != ELF_K_ELF || elf_getshdrstrndx(elf, &shstrndx))
-		return fail(err, errlen, "object is not an ELF file: %s",
+		return dm_fail(err, errlen, "object is not an ELF file: %s",
 		    elf_errmsg(-1));
 	while ((scn = elf_nextscn(elf, scn))) {
 		if (!gelf_getshdr(scn, &sh))
-			return fail(err, errlen,
+			return dm_fail(err, errlen,
 			    "object: bad section header: %s", elf_errmsg(-1));
 		name = elf_strptr(elf, shstrndx, sh.sh_name);
 		if (!name || strcmp(name, ".BTF"))
@@ -250,11 +252,11 @@ find_btf(Elf *elf, Elf_Data **out, char *err, size_t errlen)
 			break;
 		*out = elf_getdata(scn, NULL);
 		if (!*out || !(*out)->d_buf || !(*out)->d_size)
-			return fail(err, errlen, "object: unreadable .BTF: %s",
-			    elf_errmsg(-1));
+			return dm_fail(err, errlen,
+			    "object: unreadable .BTF: %s", elf_errmsg(-1));
 		return 0;
 	}
-	return fail(err, errlen, "object has no .BTF section");
+	return dm_fail(err, errlen, "object has no .BTF section");
 }
 
 int
@@ -271,10 +273,10 @@ dm_catalog_open(const void *buf, size_t len, struct dm_catalog **out, char *err,
 
 	*out = NULL;
 	if (!buf || !len || len > UINT32_MAX)
-		return fail(
+		return dm_fail(
 		    err, errlen, "object: empty or too large (%zu bytes)", len);
 	if (elf_version(EV_CURRENT) == EV_NONE)
-		return fail(err, errlen, "libelf: %s", elf_errmsg(-1));
+		return dm_fail(err, errlen, "libelf: %s", elf_errmsg(-1));
 	cat = calloc(1, sizeof(*cat));
 	copy = malloc(len);
 	if (!cat || !copy) {
@@ -285,7 +287,7 @@ dm_catalog_open(const void *buf, size_t len, struct dm_catalog **out, char *err,
 	memcpy(copy, buf, len);
 	elf = elf_memory(copy, len);
 	if (!elf) {
-		r = fail(err, errlen, "object is not an ELF file: %s",
+		r = dm_fail(err, errlen, "object is not an ELF file: %s",
 		    elf_errmsg(-1));
 		goto out;
 	}
@@ -294,7 +296,7 @@ dm_catalog_open(const void *buf, size_t len, struct dm_catalog **out, char *err,
 		goto out;
 	cat->btf = btf__new(data->d_buf, (uint32_t)data->d_size);
 	if (!cat->btf) {
-		r = fail(err, errlen, "object: .BTF does not parse (%s)",
+		r = dm_fail(err, errlen, "object: .BTF does not parse (%s)",
 		    strerror(errno));
 		goto out;
 	}
@@ -305,7 +307,7 @@ dm_catalog_open(const void *buf, size_t len, struct dm_catalog **out, char *err,
 	sec = btf__type_by_id(cat->btf, (uint32_t)id);
 	n = btf_vlen(sec);
 	if ((unsigned)n > DM_MAPS_MAX) {
-		r = fail(err, errlen, "object has %d maps, more than %u", n,
+		r = dm_fail(err, errlen, "object has %d maps, more than %u", n,
 		    DM_MAPS_MAX);
 		goto out;
 	}
@@ -380,21 +382,21 @@ dm_catalog_bind_swap(struct dm_catalog *cat, char path,
 	size_t k;
 
 	if (p < 0)
-		return fail(
+		return dm_fail(
 		    err, errlen, "swap: path '%c' is not 'i' or 'e'", path);
 	if (n > DM_SWAP_MAX)
-		return fail(err, errlen,
+		return dm_fail(err, errlen,
 		    "swap: %zu maps on path '%c', at most %u", n, path,
 		    DM_SWAP_MAX);
 	for (k = 0; k < n; k++) {
 		if (!user_name_ok(names[k]))
-			return fail(err, errlen,
+			return dm_fail(err, errlen,
 			    "swap: '%s' is not a map name (a C identifier of "
 			    "at most %u characters)",
 			    names[k] ? names[k] : "(null)", DM_USER_NAME_MAX);
 		snprintf(copy0, sizeof(copy0), "%c%zu_c0", path, k);
 		if (!dm_catalog_by_name(cat, copy0))
-			return fail(err, errlen,
+			return dm_fail(err, errlen,
 			    "swap: map '%s' has no swap set %c%zu in the "
 			    "object",
 			    names[k], path, k);

@@ -88,4 +88,13 @@ const struct dm_map *dm_catalog_copy(
 const struct dm_map *dm_catalog_by_name(
     const struct dm_catalog *cat, const char *name);
 
+/* Shared by the pieces: err formatted, -EINVAL returned; a BTF id past
+ * typedefs and modifiers (NULL when it does not resolve). */
+struct btf;
+struct btf_type;
+int dm_fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+const struct btf_type *dm_btf_resolve(
+    const struct btf *btf, uint32_t id, uint32_t *res_id);
+
 #endif

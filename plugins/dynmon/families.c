@@ -22,34 +22,6 @@
 
 #include <bpf/btf.h>
 
-static int __attribute__((format(printf, 3, 4)))
-ffail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -EINVAL;
-}
-
-static const struct btf_type *
-resolve(const struct btf *btf, uint32_t id, uint32_t *res_id)
-{
-	const struct btf_type *t = btf__type_by_id(btf, id);
-	int guard = 0;
-
-	while (t && (btf_is_mod(t) || btf_is_typedef(t)) && guard++ < 64) {
-		id = t->type;
-		t = btf__type_by_id(btf, id);
-	}
-	if (res_id)
-		*res_id = id;
-	return t && !btf_is_mod(t) && !btf_is_typedef(t) ? t : NULL;
-}
-
 static bool
 metric_name_ok(const char *s)
 {
@@ -88,7 +60,7 @@ struct numtype {
 static int
 num_type(const struct btf *btf, uint32_t id, struct numtype *nt)
 {
-	const struct btf_type *t = resolve(btf, id, NULL);
+	const struct btf_type *t = dm_btf_resolve(btf, id, NULL);
 
 	if (!t)
 		return -1;
@@ -229,20 +201,20 @@ key_fields(const struct btf *btf, uint32_t id, uint32_t off, const char *prefix,
     uint32_t depth, struct kfields *kf, const char *metric, char *err,
     size_t errlen)
 {
-	const struct btf_type *t = resolve(btf, id, &id);
+	const struct btf_type *t = dm_btf_resolve(btf, id, &id);
 	const struct btf_member *m;
 	uint32_t i, n;
 	char name[64];
 
 	if (!t)
-		return ffail(err, errlen, "metric '%s': key type %u is unknown",
-		    metric, id);
+		return dm_fail(err, errlen,
+		    "metric '%s': key type %u is unknown", metric, id);
 	if (depth > 8)
-		return ffail(err, errlen,
+		return dm_fail(err, errlen,
 		    "metric '%s': key nests deeper than 8", metric);
 	if (!btf_is_composite(t)) {
 		if (kf->n >= sizeof(kf->f) / sizeof(kf->f[0]))
-			return ffail(err, errlen,
+			return dm_fail(err, errlen,
 			    "metric '%s': key has more than 64 fields", metric);
 		snprintf(kf->f[kf->n].name, sizeof(kf->f[kf->n].name), "%s",
 		    *prefix ? prefix : "key");
@@ -259,11 +231,11 @@ key_fields(const struct btf *btf, uint32_t id, uint32_t off, const char *prefix,
 		uint32_t boff = btf_member_bit_offset(t, i);
 		uint32_t bsz = btf_member_bitfield_size(t, i);
 		uint32_t mid;
-		const struct btf_type *mt = resolve(btf, m->type, &mid);
+		const struct btf_type *mt = dm_btf_resolve(btf, m->type, &mid);
 		int r;
 
 		if (!mt)
-			return ffail(err, errlen,
+			return dm_fail(err, errlen,
 			    "metric '%s': key member %u has unknown type",
 			    metric, i);
 		if (mn && !strncmp(mn, "__pad", 5))
@@ -280,11 +252,11 @@ key_fields(const struct btf *btf, uint32_t id, uint32_t off, const char *prefix,
 		label_from_field(name, sizeof(name), prefix, mn);
 		if (bsz) {
 			if (kf->n >= sizeof(kf->f) / sizeof(kf->f[0]))
-				return ffail(err, errlen,
+				return dm_fail(err, errlen,
 				    "metric '%s': key has more than 64 fields",
 				    metric);
 			if (bsz > 64)
-				return ffail(err, errlen,
+				return dm_fail(err, errlen,
 				    "metric '%s': key bitfield '%s' has %u "
 				    "bits, at most 64",
 				    metric, mn, bsz);
@@ -298,7 +270,7 @@ key_fields(const struct btf *btf, uint32_t id, uint32_t off, const char *prefix,
 			continue;
 		}
 		if (boff % 8)
-			return ffail(err, errlen,
+			return dm_fail(err, errlen,
 			    "metric '%s': key member '%s' is not byte aligned",
 			    metric, mn);
 		r = key_fields(btf, mid, off + boff / 8, name, depth + 1, kf,
@@ -433,11 +405,11 @@ parse_hist(const struct cub_val *h, const struct dm_map *map, struct mcfg *c,
 	size_t k;
 
 	if (h->kind != CUB_V_MAP)
-		return ffail(err, errlen, "metric '%s': histogram is not a map",
-		    c->name);
+		return dm_fail(err, errlen,
+		    "metric '%s': histogram is not a map", c->name);
 	if (map->type != BPF_MAP_TYPE_ARRAY &&
 	    map->type != BPF_MAP_TYPE_PERCPU_ARRAY)
-		return ffail(err, errlen,
+		return dm_fail(err, errlen,
 		    "metric '%s': a histogram reads an ARRAY or PERCPU_ARRAY "
 		    "of buckets; map '%s' is not one",
 		    c->name, map->name);
@@ -446,12 +418,12 @@ parse_hist(const struct cub_val *h, const struct dm_map *map, struct mcfg *c,
 
 		if (strcmp(key, "kind") && strcmp(key, "bucket-multiplier") &&
 		    strcmp(key, "bucket-min") && strcmp(key, "bucket-max"))
-			return ffail(err, errlen,
+			return dm_fail(err, errlen,
 			    "metric '%s': histogram has unknown field '%s'",
 			    c->name, key);
 	}
 	if (!kind || (strcasecmp(kind, "exp2") && strcasecmp(kind, "linear")))
-		return ffail(err, errlen,
+		return dm_fail(err, errlen,
 		    "metric '%s': histogram kind must be \"exp2\" or "
 		    "\"linear\"",
 		    c->name);
@@ -468,7 +440,7 @@ parse_hist(const struct cub_val *h, const struct dm_map *map, struct mcfg *c,
 		else
 			c->h.mult = -1;
 		if (!(c->h.mult > 0) || !isfinite(c->h.mult))
-			return ffail(err, errlen,
+			return dm_fail(err, errlen,
 			    "metric '%s': histogram bucket-multiplier must be "
 			    "a number above 0",
 			    c->name);
@@ -477,21 +449,21 @@ parse_hist(const struct cub_val *h, const struct dm_map *map, struct mcfg *c,
 	c->h.max = map->max_entries ? map->max_entries - 1 : 0;
 	v = cub_val__get(h, "bucket-min");
 	if (v && get_u32(v, &c->h.min))
-		return ffail(err, errlen,
+		return dm_fail(err, errlen,
 		    "metric '%s': histogram bucket-min must be an integer >= 0",
 		    c->name);
 	v = cub_val__get(h, "bucket-max");
 	if (v && get_u32(v, &c->h.max))
-		return ffail(err, errlen,
+		return dm_fail(err, errlen,
 		    "metric '%s': histogram bucket-max must be an integer >= 0",
 		    c->name);
 	if (c->h.min > c->h.max || c->h.max >= map->max_entries)
-		return ffail(err, errlen,
+		return dm_fail(err, errlen,
 		    "metric '%s': histogram buckets [%u .. %u] do not fit map "
 		    "'%s' of %u entries",
 		    c->name, c->h.min, c->h.max, map->name, map->max_entries);
 	if (c->h.exp2 && c->h.max > 1000)
-		return ffail(err, errlen,
+		return dm_fail(err, errlen,
 		    "metric '%s': exp2 histogram bucket-max %u is above 1000",
 		    c->name, c->h.max);
 	return 0;
@@ -512,16 +484,16 @@ parse_config(const struct cub_val *mc, const struct dm_map *map, struct mcfg *c,
 	memset(c, 0, sizeof(*c));
 	c->name = cub_val__get_str(mc, "name");
 	if (!c->name || !metric_name_ok(c->name))
-		return ffail(err, errlen,
+		return dm_fail(err, errlen,
 		    "metric '%s': name must match [a-zA-Z_:][a-zA-Z0-9_:]*",
 		    c->name ? c->name : "(none)");
 	om = cub_val__get(mc, "open-metrics-metadata");
 	if (!om || om->kind != CUB_V_MAP)
-		return ffail(err, errlen,
+		return dm_fail(err, errlen,
 		    "metric '%s': no open-metrics-metadata", c->name);
 	c->help = cub_val__get_str(om, "help");
 	if (!c->help)
-		return ffail(err, errlen,
+		return dm_fail(err, errlen,
 		    "metric '%s': open-metrics-metadata has no help string",
 		    c->name);
 	type = cub_val__get_str(om, "type");
@@ -529,12 +501,12 @@ parse_config(const struct cub_val *mc, const struct dm_map *map, struct mcfg *c,
 		if (!strcasecmp(type, types[i][0]))
 			c->type = types[i][1];
 	if (!c->type)
-		return ffail(err, errlen,
+		return dm_fail(err, errlen,
 		    "metric '%s': type '%s' is not Counter, Gauge, Histogram, "
 		    "Summary or Untyped",
 		    c->name, type ? type : "(none)");
 	if (!strcmp(c->type, "summary"))
-		return ffail(err, errlen,
+		return dm_fail(err, errlen,
 		    "metric '%s': type summary cannot be built from a map (no "
 		    "quantiles); use a histogram",
 		    c->name);
@@ -545,18 +517,19 @@ parse_config(const struct cub_val *mc, const struct dm_map *map, struct mcfg *c,
 		c->fname[n - 6] = 0;
 	c->labels = cub_val__get(om, "labels");
 	if (c->labels && c->labels->kind != CUB_V_ARRAY)
-		return ffail(
+		return dm_fail(
 		    err, errlen, "metric '%s': labels is not a list", c->name);
 	n = c->labels ? c->labels->arr.len : 0;
 	if (n > DM_LABELS_MAX)
-		return ffail(err, errlen, "metric '%s': %zu labels, at most %u",
-		    c->name, n, DM_LABELS_MAX);
+		return dm_fail(err, errlen,
+		    "metric '%s': %zu labels, at most %u", c->name, n,
+		    DM_LABELS_MAX);
 	for (i = 0; i < n; i++) {
 		const struct cub_val *l = c->labels->arr.items[i];
 		const char *ln = cub_val__get_str(l, "name");
 
 		if (!label_name_ok(ln) || !cub_val__get_str(l, "value"))
-			return ffail(err, errlen,
+			return dm_fail(err, errlen,
 			    "metric '%s': label %zu needs a name matching "
 			    "[a-zA-Z_][a-zA-Z0-9_]* (not __*) and a string "
 			    "value",
@@ -564,19 +537,19 @@ parse_config(const struct cub_val *mc, const struct dm_map *map, struct mcfg *c,
 		for (j = 0; j < i; j++)
 			if (!strcmp(ln, cub_val__get_str(
 					    c->labels->arr.items[j], "name")))
-				return ffail(err, errlen,
+				return dm_fail(err, errlen,
 				    "metric '%s': label '%s' appears twice",
 				    c->name, ln);
 	}
 	h = cub_val__get(mc, "histogram");
 	c->hist = !strcmp(c->type, "histogram");
 	if (c->hist && !h)
-		return ffail(err, errlen,
+		return dm_fail(err, errlen,
 		    "metric '%s': type histogram needs the \"histogram\" field "
 		    "(kind exp2 or linear)",
 		    c->name);
 	if (!c->hist && h)
-		return ffail(err, errlen,
+		return dm_fail(err, errlen,
 		    "metric '%s': a \"histogram\" field with type %s", c->name,
 		    c->type);
 	return c->hist ? parse_hist(h, map, c, err, errlen) : 0;
@@ -721,13 +694,13 @@ dm_families_from_metric(const struct dm_catalog *cat, const struct dm_map *map,
 		keyed = true;
 		break;
 	default:
-		return ffail(err, errlen,
+		return dm_fail(err, errlen,
 		    "metric '%s': map '%s' of type %u is not exported", c.name,
 		    map->name, map->type);
 	}
 	if (num_type(cat->btf, map->value_type_id, &nt)) {
-		vt = resolve(cat->btf, map->value_type_id, NULL);
-		return ffail(err, errlen,
+		vt = dm_btf_resolve(cat->btf, map->value_type_id, NULL);
+		return dm_fail(err, errlen,
 		    "metric '%s': the value of map '%s' is %s%s%s, not a "
 		    "number",
 		    c.name, map->name,
@@ -739,19 +712,20 @@ dm_families_from_metric(const struct dm_catalog *cat, const struct dm_map *map,
 		    "'");
 	}
 	if (c.hist && nt.kind == NUM_F)
-		return ffail(err, errlen,
+		return dm_fail(err, errlen,
 		    "metric '%s': histogram buckets of map '%s' are floats, "
 		    "not counts",
 		    c.name, map->name);
 	if (map->percpu && e->count && (!e->ncpus || e->ncpus > DM_NCPUS_MAX))
-		return ffail(err, errlen,
+		return dm_fail(err, errlen,
 		    "metric '%s': %u CPUs, expected 1 to %u", c.name, e->ncpus,
 		    DM_NCPUS_MAX);
 	if (e->count && (!e->values || (keyed && !e->keys)))
-		return ffail(err, errlen, "metric '%s': %u entries without %s",
-		    c.name, e->count, e->values ? "keys" : "values");
+		return dm_fail(err, errlen,
+		    "metric '%s': %u entries without %s", c.name, e->count,
+		    e->values ? "keys" : "values");
 	if (e->count > map->max_entries)
-		return ffail(err, errlen,
+		return dm_fail(err, errlen,
 		    "metric '%s': %u entries, map '%s' has %u", c.name,
 		    e->count, map->name, map->max_entries);
 	if (keyed) {
@@ -762,13 +736,13 @@ dm_families_from_metric(const struct dm_catalog *cat, const struct dm_map *map,
 		    err, errlen);
 		for (i = 0; !r && i < kf->n; i++) {
 			if (static_label(&c, kf->f[i].name))
-				r = ffail(err, errlen,
+				r = dm_fail(err, errlen,
 				    "metric '%s': static label '%s' is also a "
 				    "key field of map '%s'",
 				    c.name, kf->f[i].name, map->name);
 			for (j = 0; !r && j < i; j++)
 				if (!strcmp(kf->f[i].name, kf->f[j].name))
-					r = ffail(err, errlen,
+					r = dm_fail(err, errlen,
 					    "metric '%s': key fields of map "
 					    "'%s' give label '%s' twice",
 					    c.name, map->name, kf->f[i].name);
@@ -778,14 +752,14 @@ dm_families_from_metric(const struct dm_catalog *cat, const struct dm_map *map,
 	}
 	indexed = !keyed && map->max_entries > 1 && !c.hist;
 	if (indexed && static_label(&c, "index")) {
-		r = ffail(err, errlen,
+		r = dm_fail(err, errlen,
 		    "metric '%s': static label 'index' clashes with the entry "
 		    "index",
 		    c.name);
 		goto out;
 	}
 	if (c.hist && static_label(&c, "le")) {
-		r = ffail(err, errlen,
+		r = dm_fail(err, errlen,
 		    "metric '%s': a histogram cannot have a static label 'le'",
 		    c.name);
 		goto out;
@@ -1081,13 +1055,13 @@ sample_ok(const struct cub_val *s, bool hist, const char *fname, char *err,
 	uint32_t i;
 
 	if (!s || s->kind != CUB_V_MAP)
-		return ffail(
+		return dm_fail(
 		    err, errlen, "family '%s': a sample is not a map", fname);
 	if (cub_val__get(s, "labels")) {
 		char *key = series_key(cub_val__get(s, "labels"));
 
 		if (!key)
-			return ffail(err, errlen,
+			return dm_fail(err, errlen,
 			    "family '%s': sample labels are not a map of "
 			    "strings",
 			    fname);
@@ -1096,14 +1070,14 @@ sample_ok(const struct cub_val *s, bool hist, const char *fname, char *err,
 	if (!hist)
 		return is_num(cub_val__get(s, "value"))
 			   ? 0
-			   : ffail(err, errlen,
+			   : dm_fail(err, errlen,
 				 "family '%s': a sample has no numeric value",
 				 fname);
 	b = cub_val__get(s, "buckets");
 	if (!b || b->kind != CUB_V_ARRAY || !is_num(cub_val__get(s, "sum")) ||
 	    cub_val__get(s, "count") == NULL ||
 	    cub_val__get(s, "count")->kind != CUB_V_UINT)
-		return ffail(err, errlen,
+		return dm_fail(err, errlen,
 		    "family '%s': a histogram sample needs buckets, count and "
 		    "sum",
 		    fname);
@@ -1113,7 +1087,7 @@ sample_ok(const struct cub_val *s, bool hist, const char *fname, char *err,
 
 		if (!c || c->kind != CUB_V_UINT ||
 		    !cub_val__get(b->arr.items[i], "le"))
-			return ffail(err, errlen,
+			return dm_fail(err, errlen,
 			    "family '%s': histogram bucket %u needs le and "
 			    "count",
 			    fname, i);
@@ -1175,7 +1149,7 @@ dm_totals_add(struct dm_totals *t, const struct cub_val *family, bool delta,
 	int r;
 
 	if (!name || !type || !samples || samples->kind != CUB_V_ARRAY)
-		return ffail(err, errlen,
+		return dm_fail(err, errlen,
 		    "totals: a family needs a name, a type and samples");
 	hist = !strcmp(type, "histogram");
 	sum = hist || !strcmp(type, "counter");
@@ -1183,7 +1157,7 @@ dm_totals_add(struct dm_totals *t, const struct cub_val *family, bool delta,
 		if (!strcmp(t->f[i].name, name))
 			f = &t->f[i];
 	if (f && strcmp(cub_val__get_str(f->meta, "type"), type))
-		return ffail(err, errlen,
+		return dm_fail(err, errlen,
 		    "totals: family '%s' changed type from %s to %s", name,
 		    cub_val__get_str(f->meta, "type"), type);
 	/* Check everything first: on error nothing changes. */
@@ -1203,7 +1177,7 @@ dm_totals_add(struct dm_totals *t, const struct cub_val *family, bool delta,
 		if (!ts)
 			fresh++;
 		else if (hist && !same_buckets(ts->smp, s))
-			return ffail(err, errlen,
+			return dm_fail(err, errlen,
 			    "totals: family '%s' changed its histogram buckets",
 			    name);
 	}
