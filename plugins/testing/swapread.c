@@ -34,6 +34,7 @@
 #include "cubicle/plugin.h"
 #include "swapread.skel.h"
 #include "swapread_ba.skel.h"
+#include "swapread_bu.skel.h"
 #include "swapread_bh.skel.h"
 #include "swapread_shared.h"
 
@@ -350,8 +351,9 @@ sr_action(struct cub_cube *cube, const struct cub_val *path, const char *name,
 		const void *elf;
 		size_t len;
 
-		elf = n == 1 ? swapread_ba__elf_bytes(&len)
-			     : swapread_bh__elf_bytes(&len);
+		elf = n == 1   ? swapread_ba__elf_bytes(&len)
+		      : n == 3 ? swapread_bu__elf_bytes(&len)
+			       : swapread_bh__elf_bytes(&len);
 		return cub_cube__load(cube, elf, len);
 	}
 	return cub_cube__set_error(cube, CUB_E_VERB, "no action '%s'", name);
