@@ -98,6 +98,44 @@ BENCH_ARRAY(am, SR_BIG);
 BENCH_HASH(h1, 1);
 BENCH_HASH(hk, 1024);
 BENCH_HASH(hm, SR_BIG);
+#elif SR_BENCH == 3 || SR_BENCH == 4
+/* Review 11 (swapread-uneven): set ev's copies differ in size, which
+ * BPF_F_INNER_MAP lets an ARRAY_OF_MAPS hold: copy 0 (active first) of
+ * SR_UNEVEN entries, copy 1 of one.  The broker bounds a read by the size
+ * of the copy it flips to (1), then reads the one it leaves (SR_UNEVEN). */
+struct ev_small {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_INNER_MAP);
+};
+struct ev_big {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, __u64);
+#if SR_BENCH == 3
+	__uint(max_entries, SR_UNEVEN);
+#else
+	__uint(max_entries, SR_UNEVEN4);
+#endif
+	__uint(map_flags, BPF_F_INNER_MAP);
+};
+#if SR_BENCH == 3
+struct ev_big ev_c0 SEC(".maps");
+struct ev_small ev_c1 SEC(".maps");
+CUB_SWAP_SET(ev);
+CUB_SWAP_MEMBER(ev, v, struct ev_small, 2) = {.values = {
+    (struct ev_small *)&ev_c0, &ev_c1}};
+#else
+/* SR_BENCH 4 (swapread-lockstall): the big copy is the inactive one, so
+ * a fresh set's first swap.read {wait: true} empties it. */
+struct ev_small ev_c0 SEC(".maps");
+struct ev_big ev_c1 SEC(".maps");
+CUB_SWAP_SET(ev);
+CUB_SWAP_MEMBER(ev, v, struct ev_small, 2) = {.values = {
+    &ev_c0, (struct ev_small *)&ev_c1}};
+#endif
 #endif
 
 #ifdef SR_BENCH

@@ -34,6 +34,8 @@
 #include "cubicle/plugin.h"
 #include "swapread.skel.h"
 #include "swapread_ba.skel.h"
+#include "swapread_bu.skel.h"
+#include "swapread_bv.skel.h"
 #include "swapread_bh.skel.h"
 #include "swapread_shared.h"
 
@@ -244,7 +246,8 @@ bench_fill(struct cub_cube *cube, const char *set, uint32_t *keys,
 	snprintf(name, sizeof(name), "%s_c%u", set, copy);
 	if ((r = cub_cube__map(cube, name, &m)))
 		return r;
-	n = *entries = m.max_entries;
+	/* keys and ones hold SR_BIG (review 11's sets are larger) */
+	n = *entries = m.max_entries < SR_BIG ? m.max_entries : SR_BIG;
 	return cub_map__update_batch(cube, &m, keys, ones, &n, NULL);
 }
 
@@ -350,8 +353,10 @@ sr_action(struct cub_cube *cube, const struct cub_val *path, const char *name,
 		const void *elf;
 		size_t len;
 
-		elf = n == 1 ? swapread_ba__elf_bytes(&len)
-			     : swapread_bh__elf_bytes(&len);
+		elf = n == 1   ? swapread_ba__elf_bytes(&len)
+		      : n == 3 ? swapread_bu__elf_bytes(&len)
+		      : n == 4 ? swapread_bv__elf_bytes(&len)
+			       : swapread_bh__elf_bytes(&len);
 		return cub_cube__load(cube, elf, len);
 	}
 	return cub_cube__set_error(cube, CUB_E_VERB, "no action '%s'", name);
