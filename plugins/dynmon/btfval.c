@@ -250,7 +250,7 @@ dec_array(struct dctx *c, uint32_t id, const struct btf_type *t,
 	}
 	if (a->nelems > CUB_ELEMS_MAX - c->elems)
 		return dfail(c,
-		    "array (BTF id %u): more than %u elements in one value", id,
+		    "array (BTF id %u): more than %u elements in one read", id,
 		    CUB_ELEMS_MAX);
 	c->elems += a->nelems;
 	arr = cub_val__array();
@@ -381,7 +381,7 @@ dec_members(struct dctx *c, uint32_t id, const struct btf_type *t,
 		    kind_name(t), type_name(c, t), id, CUB_DEPTH_MAX);
 	if (n > CUB_ELEMS_MAX - c->elems)
 		return dfail(c,
-		    "%s '%s' (BTF id %u): more than %u elements in one value",
+		    "%s '%s' (BTF id %u): more than %u elements in one read",
 		    kind_name(t), type_name(c, t), id, CUB_ELEMS_MAX);
 	c->elems += n;
 	for (i = 0; i < n; i++) {
@@ -462,13 +462,22 @@ dec(struct dctx *c, uint32_t id, const uint8_t *p, size_t avail, uint32_t depth,
 	}
 }
 
-int
-dm_decode(const struct dm_catalog *cat, uint32_t type_id, const void *data,
-    size_t len, struct cub_val **out, char *err, size_t errlen)
+/*
+ * dm_decode() on a budget: *elems containers' elements were decoded
+ * before this value (by the same read), at most CUB_ELEMS_MAX in all,
+ * which is what one message carries.  A value whose bytes are few may
+ * still decode to many elements (arrays of zero-size elements): only the
+ * count bounds the work and the memory of a read.
+ */
+static int
+decode_budget(const struct dm_catalog *cat, uint32_t type_id, const void *data,
+    size_t len, uint32_t *elems, struct cub_val **out, char *err, size_t errlen)
 {
-	struct dctx c = {.btf = cat->btf, .err = err, .errlen = errlen};
+	struct dctx c = {
+	    .btf = cat->btf, .err = err, .errlen = errlen, .elems = *elems};
 	const struct btf_type *t;
 	__s64 sz;
+	int r;
 
 	*out = NULL;
 	t = cat->btf ? resolve(&c, type_id, NULL) : NULL;
@@ -485,7 +494,18 @@ dm_decode(const struct dm_catalog *cat, uint32_t type_id, const void *data,
 		    "%zu bytes for %s '%s' (BTF id %u) of %lld bytes",
 		    data ? len : 0, kind_name(t), type_name(&c, t), type_id,
 		    (long long)sz);
-	return dec(&c, type_id, data, len, 0, out);
+	r = dec(&c, type_id, data, len, 0, out);
+	*elems = c.elems;
+	return r;
+}
+
+int
+dm_decode(const struct dm_catalog *cat, uint32_t type_id, const void *data,
+    size_t len, struct cub_val **out, char *err, size_t errlen)
+{
+	uint32_t elems = 0;
+
+	return decode_budget(cat, type_id, data, len, &elems, out, err, errlen);
 }
 
 size_t
@@ -512,8 +532,8 @@ entry_fail(const struct dm_map *map, uint32_t i, const char *what, int r,
 
 static int
 percpu_list(const struct dm_catalog *cat, const struct dm_map *map,
-    const uint8_t *vp, uint32_t ncpus, struct cub_val **out, char *err,
-    size_t errlen)
+    const uint8_t *vp, uint32_t ncpus, uint32_t *elems, struct cub_val **out,
+    char *err, size_t errlen)
 {
 	size_t stride = ((size_t)map->value_size + 7) & ~(size_t)7;
 	struct cub_val *l = cub_val__array(), *v;
@@ -523,8 +543,8 @@ percpu_list(const struct dm_catalog *cat, const struct dm_map *map,
 	if (!l)
 		return -ENOMEM;
 	for (cpu = 0; cpu < ncpus; cpu++) {
-		r = dm_decode(cat, map->value_type_id, vp + stride * cpu,
-		    map->value_size, &v, err, errlen);
+		r = decode_budget(cat, map->value_type_id, vp + stride * cpu,
+		    map->value_size, elems, &v, err, errlen);
 		if (!r && cub_val__push(l, v))
 			r = -ENOMEM;
 		if (r) {
@@ -544,7 +564,7 @@ dm_map_value(const struct dm_catalog *cat, const struct dm_map *map,
 	struct cub_val *list, *k, *v, *kv;
 	size_t vstride;
 	bool keyed = true;
-	uint32_t i;
+	uint32_t i, elems = 0; /* the whole read's, not each value's */
 	int r = 0;
 
 	*out = NULL;
@@ -587,10 +607,10 @@ dm_map_value(const struct dm_catalog *cat, const struct dm_map *map,
 
 		if (map->percpu)
 			r = percpu_list(
-			    cat, map, ve, e->ncpus, &v, err, errlen);
+			    cat, map, ve, e->ncpus, &elems, &v, err, errlen);
 		else
-			r = dm_decode(cat, map->value_type_id, ve,
-			    map->value_size, &v, err, errlen);
+			r = decode_budget(cat, map->value_type_id, ve,
+			    map->value_size, &elems, &v, err, errlen);
 		if (r) {
 			r = entry_fail(map, i, "value", r, err, errlen);
 			break;
@@ -602,9 +622,9 @@ dm_map_value(const struct dm_catalog *cat, const struct dm_map *map,
 			}
 			continue;
 		}
-		r = dm_decode(cat, map->key_type_id,
-		    kp + (size_t)map->key_size * i, map->key_size, &k, err,
-		    errlen);
+		r = decode_budget(cat, map->key_type_id,
+		    kp + (size_t)map->key_size * i, map->key_size, &elems, &k,
+		    err, errlen);
 		if (r) {
 			cub_val__free(v);
 			r = entry_fail(map, i, "key", r, err, errlen);
