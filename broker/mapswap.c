@@ -412,6 +412,14 @@ map_id(int fd)
 }
 
 /* Lock held: the set's state, built from the maps on first use. */
+static bool
+maps_alike(const struct bmap *a, const struct bmap *b)
+{
+	return a->type == b->type && a->key_size == b->key_size &&
+	       a->value_size == b->value_size &&
+	       a->max_entries == b->max_entries;
+}
+
 static struct swapset *
 set_get(struct cube *c, const char *name, struct cub_val **errv)
 {
@@ -486,6 +494,20 @@ set_get(struct cube *c, const char *name, struct cub_val **errv)
 				    "member '%s' is not a data map of the "
 				    "object",
 				    c->name, name, k, o->maps[i].name);
+				return NULL;
+			}
+			/* Copies alike: a read's bound and its shadows are
+			 * sized by one copy (review11-swapread-uneven). */
+			if (k && !maps_alike(&o->maps[j],
+				     &o->maps[set->copy[set->nmembers][0]])) {
+				*errv = cub_err_val(CUB_E_INVAL,
+				    "cube '%s': swap set '%s': copy %u of "
+				    "member '%s' (%s) differs from copy 0 (%s) "
+				    "in type, key, value or size; a set's "
+				    "copies must be alike",
+				    c->name, name, k, o->maps[i].name,
+				    o->maps[j].name,
+				    o->maps[set->copy[set->nmembers][0]].name);
 				return NULL;
 			}
 			set->copy[set->nmembers][k] = j;
@@ -1203,8 +1225,8 @@ rjob_fini(struct rjob *j)
  * anything changes if the set's maps cannot.
  */
 static int
-rjob_prepare(const struct cube *c, const struct broker *b,
-    struct swapset *set, uint32_t t, struct rjob *j, struct cub_val **errv)
+rjob_prepare(const struct cube *c, const struct broker *b, struct swapset *set,
+    uint32_t t, struct rjob *j, struct cub_val **errv)
 {
 	uint64_t done = grace_done(), bytes = 0;
 	uint32_t i, k;
@@ -1221,11 +1243,17 @@ rjob_prepare(const struct cube *c, const struct broker *b,
 	j->nmembers = set->nmembers;
 	j->tcopy = t;
 	j->acopy = set->active;
+	/* Both copies a read touches (alike since set_get(), checked again). */
 	for (i = 0; i < set->nmembers; i++) {
 		const struct bmap *bm = &c->obj->maps[set->copy[i][t]];
+		const struct bmap *am =
+		    &c->obj->maps[set->copy[i][set->active]];
+		uint64_t tb = (uint64_t)bm->max_entries *
+			      (bm->key_size + user_vsz(b, bm));
+		uint64_t ab = (uint64_t)am->max_entries *
+			      (am->key_size + user_vsz(b, am));
 
-		bytes += 2 * (uint64_t)bm->max_entries *
-			 (bm->key_size + user_vsz(b, bm));
+		bytes += 2 * (tb > ab ? tb : ab);
 	}
 	if (bytes > CUB_MSG_MAX / 2)
 		return ERR(CUB_E_LIMIT,
