@@ -846,13 +846,17 @@ sw_end(struct service *s, const struct cub_val *p, bool commit,
  * business only).
  */
 static int
-sw_read_grace(struct service *s, const struct cub_val *p,
-    struct cub_val **res, struct cub_val **errv)
+sw_read_grace(struct service *s, const struct cub_val *p, struct cub_val **res,
+    struct cub_val **errv)
 {
+	int fds[SWAP_MEMBERS_MAX];
+	struct bmap bms[SWAP_MEMBERS_MAX];
+	size_t vszs[SWAP_MEMBERS_MAX];
+	struct bpfobj *o;
 	struct swapset *set;
 	struct cube *c;
 	uint64_t seq;
-	uint32_t k, i;
+	uint32_t k, i, n = 0;
 	int old, r;
 
 	pthread_mutex_lock(&s->b->lock);
@@ -860,14 +864,45 @@ sw_read_grace(struct service *s, const struct cub_val *p,
 		pthread_mutex_unlock(&s->b->lock);
 		return r;
 	}
-	for (i = 0; i < set->nmembers; i++) {
-		const struct bmap *bm = &c->obj->maps[set->copy[i][k]];
-
-		if (set->dirty[k] &&
-		    (r = clear_map(bm->fd, bm, user_vsz(s->b, bm)))) {
+	/* A dirty copy is emptied on dup'd fds without b->lock (its size is
+	 * the worker's: review11-swapread-lockstall), the set marked
+	 * reading so no other begin, commit or read takes it meanwhile. */
+	if (set->dirty[k]) {
+		for (i = 0; i < set->nmembers; i++) {
+			bms[n] = c->obj->maps[set->copy[i][k]];
+			vszs[n] = user_vsz(s->b, &bms[n]);
+			if ((fds[n] = fcntl(bms[n].fd, F_DUPFD_CLOEXEC, 3)) >=
+			    0)
+				n++;
+		}
+		o = c->obj;
+		set->reading = true;
+		pthread_mutex_unlock(&s->b->lock);
+		for (i = 0, r = 0; i < n; i++) {
+			if (!r && (r = clear_map(fds[i], &bms[i], vszs[i])))
+				*errv = cub_err_val(CUB_E_KERNEL,
+				    "swap.read: emptying '%s': %s", bms[i].name,
+				    strerror(-r));
+			close(fds[i]);
+		}
+		if (!r && n != set->nmembers)
+			r = ERR(CUB_E_LIMIT, "swap.read: out of fds");
+		pthread_mutex_lock(&s->b->lock);
+		/* Deleted or reloaded meanwhile: a new object's set starts
+		 * afresh; nothing of this read applies to it. */
+		c = cube_find(s->b, cub_val__get_str(p, "cube"));
+		if (!c || c->svc != s || c->removed || c->obj != o) {
 			pthread_mutex_unlock(&s->b->lock);
-			return ERR(CUB_E_KERNEL, "swap.read: emptying '%s': %s",
-			    bm->name, strerror(-r));
+			if (r)
+				return r;
+			return ERR(CUB_E_BUSY,
+			    "swap.read: the cube was deleted or reloaded "
+			    "during the read");
+		}
+		set->reading = false;
+		if (r) {
+			pthread_mutex_unlock(&s->b->lock);
+			return r;
 		}
 	}
 	set->dirty[k] = false;

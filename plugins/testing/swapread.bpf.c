@@ -128,13 +128,13 @@ CUB_SWAP_SET(ev);
 CUB_SWAP_MEMBER(ev, v, struct ev_small, 2) = {.values = {
     (struct ev_small *)&ev_c0, &ev_c1}};
 #else
-/* SR_BENCH 4 (swapread-lockstall): the big copy is the inactive one, so
- * a fresh set's first swap.read {wait: true} empties it. */
-struct ev_small ev_c0 SEC(".maps");
+/* SR_BENCH 4 (swapread-lockstall): two big copies alike (uneven ones are
+ * refused since review 11), so a fresh set's first swap.read {wait: true}
+ * empties the inactive one, SR_UNEVEN4 entries. */
+struct ev_big ev_c0 SEC(".maps");
 struct ev_big ev_c1 SEC(".maps");
 CUB_SWAP_SET(ev);
-CUB_SWAP_MEMBER(ev, v, struct ev_small, 2) = {.values = {
-    &ev_c0, (struct ev_small *)&ev_c1}};
+CUB_SWAP_MEMBER(ev, v, struct ev_big, 2) = {.values = {&ev_c0, &ev_c1}};
 #endif
 #endif
 

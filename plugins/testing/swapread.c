@@ -383,7 +383,7 @@ const struct cub_plugin cub_plugin_entry = {
 			 (1ull << BPF_MAP_TYPE_PERCPU_ARRAY) |
 			 (1ull << BPF_MAP_TYPE_ARRAY_OF_MAPS) |
 			 (1ull << BPF_MAP_TYPE_RINGBUF),
-	    .max_map_bytes = 64u << 20,
+	    .max_map_bytes = 256u << 20, /* review11-swapread-lockstall: two 5 Mi copies */
 	},
     .flags = CUB_PLUGIN_F_TRANSPARENT,
 };
