@@ -464,6 +464,57 @@ merge_families(
 	return 0;
 }
 
+/* Whether one family's name starts the other's (a sample name clash, such
+ * as a gauge 'x_total' beside a counter 'x', needs it). */
+static bool
+names_related(const struct cub_val *a, const struct cub_val *b)
+{
+	const char *x = cub_val__get_str(a, "name") ?: "";
+	const char *y = cub_val__get_str(b, "name") ?: "";
+	size_t lx = strlen(x), ly = strlen(y);
+
+	return !strncmp(x, y, lx < ly ? lx : ly);
+}
+
+/*
+ * Whether a cube's families can join all without breaking the merged
+ * text: they and the families of all whose names are related to theirs
+ * are merged on copies and rendered.  0, or -EINVAL (err says why): the
+ * cube is then skipped alone, the others kept (review11-gateway-squat:
+ * one cube's gauge 'x_total' blanked every cube's counter 'x').
+ */
+static int
+families_fit(const struct cub_val *all, const struct cub_val *fams, char *err,
+    size_t errlen)
+{
+	struct cub_val *trial = cub_val__array(), *mine = cub_val__dup(fams);
+	char *text = NULL;
+	uint32_t i, j;
+	int r = -ENOMEM;
+
+	if (!trial || !mine)
+		goto out;
+	for (i = 0; i < all->arr.len; i++)
+		for (j = 0; j < fams->arr.len; j++)
+			if (names_related(
+				all->arr.items[i], fams->arr.items[j])) {
+				if (cub_val__push(trial,
+					cub_val__dup(all->arr.items[i])) < 0)
+					goto out;
+				break;
+			}
+	if ((r = merge_families(trial, mine, err, errlen)) < 0)
+		goto out;
+	r = cub_om_render(
+	    trial, CUB_OM_OPENMETRICS, NULL, 0, &text, NULL, err, errlen);
+	r = r < 0 ? -EINVAL : 0;
+out:
+	free(text);
+	cub_val__free(trial);
+	cub_val__free(mine);
+	return r;
+}
+
 /* One scrape: the text in fmt (malloc'd), never NULL but on ENOMEM. */
 static char *
 scrape(enum cub_om_format fmt, size_t *len)
@@ -501,7 +552,9 @@ scrape(enum cub_om_format fmt, size_t *len)
 			continue;
 		err[0] = '\0';
 		fams = cube_families(name, err, sizeof(err));
-		if (fams && merge_families(mons, fams, err, sizeof(err)) < 0)
+		if (fams && (families_fit(mons, fams, err, sizeof(err)) < 0 ||
+				     merge_families(
+					 mons, fams, err, sizeof(err)) < 0))
 			fams = cub_val__free(fams);
 		if (!fams) {
 			log_warn("scrape: cube '%s' skipped: %s", name,
