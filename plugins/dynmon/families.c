@@ -610,8 +610,17 @@ build_hist(const struct mcfg *c, const struct dm_map *map,
 		return -ENOMEM;
 	for (i = 0; i < e->count; i++) {
 		idx = i;
-		if (e->keys)
-			idx = ((const uint32_t *)e->keys)[i];
+		if (e->keys) {
+			/* The key's own bytes (of any size up to 8; a
+			 * host-order integer), not a u32 array: fuzz-dmdecode
+			 * read past keys of 1 or 2 bytes. */
+			idx = 0;
+			memcpy(&idx,
+			    (const uint8_t *)e->keys +
+				(size_t)i * map->key_size,
+			    map->key_size < sizeof(idx) ? map->key_size
+							: sizeof(idx));
+		}
 		/* Bucket counts: the value type was checked to be an int. */
 		entry_num(map, e, i, &n);
 		if (idx <= c->h.max)
