@@ -120,7 +120,11 @@ num_add(struct num *n, const uint8_t *p)
 	if (n->t.kind == NUM_S) {
 		unsigned sh = 64 - n->t.size * 8;
 
-		n->s += sh ? (int64_t)(u << sh) >> sh : (int64_t)u;
+		int64_t v = sh ? (int64_t)(u << sh) >> sh : (int64_t)u;
+
+		/* Summed modulo 2^64 as the counters wrap (a signed overflow
+		 * is undefined: fuzz-dmdecode). */
+		n->s = (int64_t)((uint64_t)n->s + (uint64_t)v);
 	} else {
 		n->u += u;
 	}
