@@ -478,10 +478,12 @@ names_related(const struct cub_val *a, const struct cub_val *b)
 
 /*
  * Whether a cube's families can join all without breaking the merged
- * text: they and the families of all whose names are related to theirs
- * are merged on copies and rendered.  0, or -EINVAL (err says why): the
- * cube is then skipped alone, the others kept (review11-gateway-squat:
- * one cube's gauge 'x_total' blanked every cube's counter 'x').
+ * text: they and the headers (no samples) of the families of all whose
+ * names are related to theirs are merged on copies and rendered, so a
+ * scrape of N cubes copies no cube's samples twice.  0, or -EINVAL (err says
+ * why): the cube is then skipped alone, the others kept
+ * (review11-gateway-squat: one cube's gauge 'x_total' blanked every cube's
+ * counter 'x').
  */
 static int
 families_fit(const struct cub_val *all, const struct cub_val *fams, char *err,
@@ -498,8 +500,16 @@ families_fit(const struct cub_val *all, const struct cub_val *fams, char *err,
 		for (j = 0; j < fams->arr.len; j++)
 			if (names_related(
 				all->arr.items[i], fams->arr.items[j])) {
-				if (cub_val__push(trial,
-					cub_val__dup(all->arr.items[i])) < 0)
+				/* The header alone (names and types clash):
+				 * the samples merged so far, every cube's
+				 * before this one, are not copied again. */
+				struct cub_val *h =
+				    cub_val__dup(all->arr.items[i]);
+
+				if (!h)
+					goto out;
+				cub_val__free(cub_val__take(h, "samples"));
+				if (cub_val__push(trial, h) < 0)
 					goto out;
 				break;
 			}
