@@ -185,6 +185,12 @@ int cubi_tree__read(const struct cubi_schema *s, const struct cub_val *doc,
  * cubi_result__clear() commits (frees what was kept).  No other change may
  * touch doc in between.  cubi_tree__undo() returns 0, or -ENOMEM when a
  * removed entry could not be put back (doc then lacks that entry).
+ * doc is a stored document, which never holds a read-only list's entries
+ * (the service's show makes them): words through an entry of one resolve
+ * without it, so that a SHOW there succeeds with res->verb CUBI_SHOW and
+ * an empty reply, for the caller to answer on a copy with the overlays
+ * merged (cubi_tree__apply(), which says when there is no such entry); a
+ * set, add or del there is refused as read-only, an action as not found.
  */
 int cubi_tree__change(const struct cubi_schema *s, struct cub_val *doc,
     const struct cub_val *words, const struct cub_val *args,
