@@ -9,7 +9,7 @@
  * Wire form of a schema (cub_schema__to_val): an array of field maps
  *   {name: str, type: "string"|"u8"|"u16"|"u32"|"u64"|"bool"|"enum"|
  *    "ipv4"|"ipv4-prefix"|"ipv6"|"ipv6-prefix"|"ip"|"ip-prefix"|
- *    "port-range"|"mac"|"list"|"container", flags: uint (CUB_F_*),
+ *    "port-range"|"mac"|"any"|"list"|"container", flags: uint (CUB_F_*),
  *    help: str, default: str (opt), enum: [str] (opt), min: uint, max: uint,
  *    max-items: uint (opt, leaf-lists), ref: str (opt, a list's path),
  *    children: [field] (opt), actions: [{name, help, args: [field]}] (opt),
