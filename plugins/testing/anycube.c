@@ -8,7 +8,9 @@
  * with quotes and a newline, and every other kind; and a cube-level ANY
  * `summary` (a map whose keys are not in sorted order).  Built a second
  * time as anybad (-DANYCUBE_BAD), whose schema declares a writable ANY
- * field, for the broker to refuse.  The object is evil_ctr.bpf.c's
+ * field, for the broker to refuse.  It also shows metric-families (a
+ * counter of flows), for cubicle-gateway to scrape a cube whose schema has
+ * ANY fields.  The object is evil_ctr.bpf.c's
  * (programs that pass everything).  Never installed.
  */
 #include <errno.h>
@@ -17,6 +19,7 @@
 
 #include <linux/bpf.h>
 
+#include "cubicle/openmetrics.h"
 #include "cubicle/plugin.h"
 #include "evil_ctr.skel.h"
 
@@ -58,6 +61,7 @@ static const struct cub_field any_schema[] = {
 	.flags = CUB_F_RO,
 	.help = "dynmon-like metrics",
 	.children = metric_fields},
+    CUB_OM_FAMILIES_FIELD,
     {0},
 };
 
@@ -160,9 +164,28 @@ any_show(struct cub_cube *cube, const struct cub_val *config,
     struct cub_val *overlay)
 {
 	struct any_cube *ac = cub_cube__priv(cube);
-	struct cub_val *list = cub_val__array(), *sum;
+	struct cub_val *list = cub_val__array(), *sum, *fams, *doc = NULL;
+	char json[256], err[256];
+	int r;
 
 	(void)config;
+	snprintf(json, sizeof(json),
+	    "[{\"name\":\"anycube_flows\",\"type\":\"counter\","
+	    "\"help\":\"Flows shown.\",\"samples\":[{\"value\":%u}]}]",
+	    ac->flows);
+	fams = cub_json_parse(json, strlen(json), NULL, 0);
+	r = fams ? cub_om_families_to_doc(fams, &doc, err, sizeof(err))
+		 : -ENOMEM;
+	cub_val__free(fams);
+	if (r < 0) {
+		cub_val__free(list);
+		return cub_cube__set_error(
+		    cube, CUB_E_INTERNAL, "anycube: %s", r == -ENOMEM ? "out of memory" : err);
+	}
+	if (cub_val__set(overlay, CUB_OM_FAMILIES_NAME, doc)) {
+		cub_val__free(list);
+		return -ENOMEM;
+	}
 	list = push(list, metric("flows", flows_value(ac->flows), 1));
 	list = push(list, metric("packets",
 			      push(cub_val__array(), cub_val__uint(5)), 2));
