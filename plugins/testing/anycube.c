@@ -115,7 +115,8 @@ flows_value(uint32_t n)
 
 	for (i = 0; arr && i < n; i++) {
 		k = cub_val__map();
-		k = put(k, "saddr", cub_val__strf("198.18.%u.%u", i / 256, i % 256));
+		k = put(k, "saddr",
+		    cub_val__strf("198.18.%u.%u", i / 256, i % 256));
 		k = put(k, "daddr", cub_val__str("198.19.0.1"));
 		k = put(k, "sport", cub_val__uint(1024 + i % 60000));
 		k = put(k, "dport", cub_val__uint(443));
@@ -179,23 +180,23 @@ any_show(struct cub_cube *cube, const struct cub_val *config,
 	cub_val__free(fams);
 	if (r < 0) {
 		cub_val__free(list);
-		return cub_cube__set_error(
-		    cube, CUB_E_INTERNAL, "anycube: %s", r == -ENOMEM ? "out of memory" : err);
+		return cub_cube__set_error(cube, CUB_E_INTERNAL, "anycube: %s",
+		    r == -ENOMEM ? "out of memory" : err);
 	}
 	if (cub_val__set(overlay, CUB_OM_FAMILIES_NAME, doc)) {
 		cub_val__free(list);
 		return -ENOMEM;
 	}
 	list = push(list, metric("flows", flows_value(ac->flows), 1));
-	list = push(list, metric("packets",
-			      push(cub_val__array(), cub_val__uint(5)), 2));
 	list = push(list,
-	    metric("big",
-		push(push(cub_val__array(), cub_val__uint(UINT64_MAX)),
-		    cub_val__uint((1ull << 53) + 1)),
-		3));
-	list = push(list,
-	    metric("note", cub_val__str("say \"hi\"\nline 2\\end"), 4));
+	    metric("packets", push(cub_val__array(), cub_val__uint(5)), 2));
+	list = push(
+	    list, metric("big",
+		      push(push(cub_val__array(), cub_val__uint(UINT64_MAX)),
+			  cub_val__uint((1ull << 53) + 1)),
+		      3));
+	list = push(
+	    list, metric("note", cub_val__str("say \"hi\"\nline 2\\end"), 4));
 	list = push(list, metric("mixed", mixed_value(), 5));
 	sum = put(cub_val__map(), "zeta", cub_val__uint(ac->flows));
 	sum = put(sum, "alpha", cub_val__str("first after zeta"));

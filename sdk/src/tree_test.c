@@ -2853,8 +2853,8 @@ same_order(const struct cub_val *a, const struct cub_val *b)
 	} else if (a->kind == CUB_V_MAP) {
 		for (i = 0; i < a->map.len; i++)
 			if (strcmp(a->map.items[i].key, b->map.items[i].key) ||
-			    !same_order(a->map.items[i].val,
-				b->map.items[i].val))
+			    !same_order(
+				a->map.items[i].val, b->map.items[i].val))
 				return false;
 	}
 	return true;
@@ -2925,12 +2925,12 @@ START_TEST(test_any_schema)
 	cub_val__set(w->arr.items[0], "flags", cub_val__uint(CUB_F_INIT));
 	schema_bad(w, "blob: an any field may only be ro");
 	w = one_field("blob", "any");
-	cub_val__set(w->arr.items[0], "flags",
-	    cub_val__uint(CUB_F_RO | CUB_F_REQUIRED));
+	cub_val__set(
+	    w->arr.items[0], "flags", cub_val__uint(CUB_F_RO | CUB_F_REQUIRED));
 	schema_bad(w, "blob: an any field may only be ro");
 	w = one_field("blob", "any");
-	cub_val__set(w->arr.items[0], "flags",
-	    cub_val__uint(CUB_F_RO | CUB_F_LEAFLIST));
+	cub_val__set(
+	    w->arr.items[0], "flags", cub_val__uint(CUB_F_RO | CUB_F_LEAFLIST));
 	schema_bad(w, "blob: an any field cannot be a leaf-list");
 	w = one_field("blob", "any");
 	cub_val__set(w->arr.items[0], "flags", cub_val__uint(CUB_F_RO));
@@ -3080,8 +3080,8 @@ START_TEST(test_any_show)
 
 	run_ok(s, doc, W("ports", "add", "p1", NULL), NULL);
 	/* Without the overlay: the service is asked. */
-	ck_assert_int_eq(read_run(s, doc, W("summary", "show", NULL), NULL,
-			     NULL, 0, &res),
+	ck_assert_int_eq(
+	    read_run(s, doc, W("summary", "show", NULL), NULL, NULL, 0, &res),
 	    0);
 	ck_assert(res.want_overlay);
 	cubi_result__clear(&res);
@@ -3101,8 +3101,8 @@ START_TEST(test_any_show)
 	cub_val__free(rev);
 	ck_assert_uint_eq(u64_of(m->arr.items[1], "value"), UINT64_MAX - 1);
 	ck_assert_ptr_null(cub_val__get(m->arr.items[2], "value"));
-	ck_assert(same_order(cub_val__get(got, "summary"),
-	    cub_val__get(ov, "summary")));
+	ck_assert(same_order(
+	    cub_val__get(got, "summary"), cub_val__get(ov, "summary")));
 	ck_assert_str_eq(
 	    cub_val__get_str(cub_val__get(got, "cfg"), "state"), "multi\nline");
 	ck_assert_uint_eq(u64_of(cub_val__get(got, "cfg"), "level"), 1);
@@ -3190,9 +3190,9 @@ START_TEST(test_any_show)
 	ov = any_overlay(CUB_DEPTH_MAX);
 	copy = cub_val__dup(doc);
 	ck_assert_int_eq(cubi_tree__merge_overlay(s, copy, ov), 0);
-	ck_assert_str_eq(cub_val__get_str(cub_val__get(copy, "metrics")
-					      ->arr.items[0],
-			     "name"),
+	ck_assert_str_eq(
+	    cub_val__get_str(
+		cub_val__get(copy, "metrics")->arr.items[0], "name"),
 	    "ingress");
 	ck_assert_msg(strstr(bad(s, copy, W("metrics", "show", NULL), NULL,
 				 NULL, CUB_E_TOOBIG),
@@ -3214,8 +3214,8 @@ START_TEST(test_any_ro)
 
 	run_ok(s, doc, W("ports", "add", "p1", NULL), NULL);
 	/* The same refusal as any ro field's, the document untouched. */
-	msg = bad(s, doc, W("set", NULL), A("summary", "x", NULL), NULL,
-	    CUB_E_RO);
+	msg = bad(
+	    s, doc, W("set", NULL), A("summary", "x", NULL), NULL, CUB_E_RO);
 	ck_assert_str_eq(msg, "summary: is read-only");
 	body = cub_val__map();
 	cub_val__set(body, "summary", any_value(3));
@@ -3229,8 +3229,8 @@ START_TEST(test_any_ro)
 	body = cub_val__map();
 	cub_val__set(body, "extra", cub_val__array());
 	bad(s, doc, W("ports", "add", "p2", NULL), NULL, body, CUB_E_RO);
-	bad(s, doc, W("metrics", "add", "x", NULL), A("value", "1", NULL),
-	    NULL, CUB_E_RO);
+	bad(s, doc, W("metrics", "add", "x", NULL), A("value", "1", NULL), NULL,
+	    CUB_E_RO);
 	body = cub_val__map();
 	cub_val__set(body, "summary", cub_val__uint(1));
 	bad_new(s, NULL, body, CUB_E_RO);
