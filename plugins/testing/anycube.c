@@ -30,8 +30,13 @@
 #define FLOWS_MAX 4096 /* entries of the "flows" metric at most */
 #define NCPUS 4        /* per-CPU values of each */
 
+/* The "deep" metric's value nests this many containers: a show of the
+ * metrics list is then as deep as a reply may be (2 + 26 = 28). */
+#define DEEP_LEVELS 26
+
 struct any_cube {
 	uint32_t flows;
+	bool deep;
 };
 
 static const struct cub_field metric_fields[] = {
@@ -49,6 +54,10 @@ static const struct cub_field any_schema[] = {
 	.dflt = "2",
 	.max = FLOWS_MAX,
 	.help = "entries of the flows metric"},
+    {.name = "deep",
+	.type = CUB_T_BOOL,
+	.dflt = "false",
+	.help = "add a metric nested as deep as a reply may be"},
 #ifdef ANYCUBE_BAD
     {.name = "blob", .type = CUB_T_ANY, .help = "writable: refused"},
 #endif
@@ -75,6 +84,8 @@ any_apply(struct cub_cube *cube, const struct cub_val *config, bool create)
 
 	cub_val__as_u64(cub_val__get(config, "flows"), &flows);
 	ac->flows = (uint32_t)flows;
+	ac->deep = false;
+	cub_val__as_bool(cub_val__get(config, "deep"), &ac->deep);
 	if (!create)
 		return 0;
 	elf = evil_ctr__elf_bytes(&len);
@@ -151,6 +162,18 @@ mixed_value(void)
 	return push(arr, m);
 }
 
+/* [[...[{"d": 26}]...]]: DEEP_LEVELS containers. */
+static struct cub_val *
+deep_value(void)
+{
+	struct cub_val *v = put(cub_val__map(), "d", cub_val__uint(DEEP_LEVELS));
+	unsigned i;
+
+	for (i = 1; v && i < DEEP_LEVELS; i++)
+		v = push(cub_val__array(), v);
+	return v;
+}
+
 static struct cub_val *
 metric(const char *name, struct cub_val *value, uint64_t ts)
 {
@@ -198,6 +221,8 @@ any_show(struct cub_cube *cube, const struct cub_val *config,
 	list = push(
 	    list, metric("note", cub_val__str("say \"hi\"\nline 2\\end"), 4));
 	list = push(list, metric("mixed", mixed_value(), 5));
+	if (ac->deep)
+		list = push(list, metric("deep", deep_value(), 6));
 	sum = put(cub_val__map(), "zeta", cub_val__uint(ac->flows));
 	sum = put(sum, "alpha", cub_val__str("first after zeta"));
 	sum = put(sum, "mid", cub_val__bool(false));

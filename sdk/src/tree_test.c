@@ -3186,7 +3186,24 @@ START_TEST(test_any_show)
 	cub_val__free(copy);
 	cub_val__free(ov);
 
-	/* Too deep for a reply frame: refused, naming why. */
+	/* The deepest reply a frame takes: CUB_DEPTH_MAX less the headroom
+	 * (the list, its entry, the value's array and map: 4 + 24). */
+	ov = any_overlay(CUB_DEPTH_MAX - CUBI_REPLY_DEPTH_HEADROOM - 4);
+	got = any_show(s, doc, ov, W("metrics", "show", NULL));
+	ck_assert_uint_eq(got->arr.len, 3);
+	cub_val__free(got);
+	cub_val__free(ov);
+	/* One more: refused, naming why. */
+	ov = any_overlay(CUB_DEPTH_MAX - CUBI_REPLY_DEPTH_HEADROOM - 3);
+	copy = cub_val__dup(doc);
+	ck_assert_int_eq(cubi_tree__merge_overlay(s, copy, ov), 0);
+	ck_assert_msg(strstr(bad(s, copy, W("metrics", "show", NULL), NULL,
+				 NULL, CUB_E_TOOBIG),
+			  "nests 29 containers deep, over the 28"),
+	    "no depth message");
+	cub_val__free(copy);
+	cub_val__free(ov);
+	/* Far too deep (as deep as the codec takes). */
 	ov = any_overlay(CUB_DEPTH_MAX);
 	copy = cub_val__dup(doc);
 	ck_assert_int_eq(cubi_tree__merge_overlay(s, copy, ov), 0);

@@ -141,7 +141,24 @@ assert d[4095]["key"]["saddr"] == "198.18.15.255", d[4095]
 assert d[4095]["value"] == [40950, 40951, 40952, 2**64 - 4096], d[4095]
 '
 [ "$(cub ac1 metrics show | wc -l)" = 6 ] || fail "4096 flows broke the text rows"
-cub_log "values: json, yaml, text, narrowed, ro refusals, 4096 entries"
+
+# --- as deep as a reply may be (28 containers), and one more ---
+cub_ok ac1 set deep=true
+cub ac1 metrics show -o json >"$T/d.json" || fail "a 28-deep metrics show"
+check "deep" "$T/d.json" '
+v, n = d[5]["value"], 1
+assert d[5]["name"] == "deep", d[5]
+while isinstance(v, list):
+    assert len(v) == 1, v
+    v, n = v[0], n + 1
+assert v == {"d": 26} and n == 26, (v, n)
+'
+cub ac1 metrics deep value -o json >/dev/null || fail "the deep value alone"
+err=$(cub_refused 2 ac1 show)
+grep -q "too-big" <<<"$err" && grep -q "nests 29 containers deep, over the 28" <<<"$err" ||
+	fail "a 29-deep show: $err"
+cub_ok ac1 set deep=false
+cub_log "values: json, yaml, text, narrowed, ro refusals, 4096 entries, 28 deep"
 
 # --- cubicle-gateway scrapes a cube whose schema has ANY fields ---
 URL=http://127.0.0.1:9000/metrics
