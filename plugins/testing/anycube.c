@@ -166,7 +166,8 @@ mixed_value(void)
 static struct cub_val *
 deep_value(void)
 {
-	struct cub_val *v = put(cub_val__map(), "d", cub_val__uint(DEEP_LEVELS));
+	struct cub_val *v =
+	    put(cub_val__map(), "d", cub_val__uint(DEEP_LEVELS));
 	unsigned i;
 
 	for (i = 1; v && i < DEEP_LEVELS; i++)
