@@ -35,7 +35,6 @@
 #include "cubicle/plugin.h"
 #include "cubicle/proto.h" /* CUB_HELPER_IO_MAX */
 #include "dpconf.h"
-#include "dynmon_log.h"
 
 /* rewrite.h's (which defines DM_USER_NAME_MAX otherwise than catalog.h):
  * the object's name of a user map, long names hashed (contract 6). */
@@ -53,7 +52,6 @@ struct dm_cube {
 	struct cub_val *dpconf; /* the loaded object's dataplane-config */
 	bool xdp;               /* the loaded object's hook */
 	bool loaded;
-	int log_mask; /* written to dm_cfg; -1: not yet */
 };
 
 /* Polycube's open-metrics types; ENUM values are case-insensitive. */
@@ -387,49 +385,6 @@ pruned(const struct cub_val *v)
 	return out;
 }
 
-/* The bits of dm_cfg.log_mask for a cube at loglevel (OFF: none). */
-static int
-log_mask_of(const struct cub_val *config)
-{
-	static const char *const names[] = {
-	    "TRACE", "DEBUG", "INFO", "WARN", "ERR", "CRITICAL"};
-	const char *s = cub_val__get_str(config, "loglevel");
-	int level = CUB_LOG_INFO, mask = 0, i;
-
-	if (s) {
-		level = CUB_LOG_OFF;
-		for (i = 0; i <= DM_LOG_CRITICAL; i++)
-			if (!strcasecmp(s, names[i]))
-				level = i;
-	}
-	for (i = level; i <= DM_LOG_CRITICAL; i++)
-		mask |= 1 << i;
-	return mask;
-}
-
-/* Writes the cube's loglevel into the object's dm_cfg, when it has one. */
-static int
-set_log_mask(struct cub_cube *cube, struct dm_cube *dm, int mask, bool force)
-{
-	struct dm_cfg cfg = {.log_mask = (uint32_t)mask};
-	uint32_t key = 0;
-	cub_map m;
-	int r;
-
-	if (!force && mask == dm->log_mask)
-		return 0;
-	if (cub_cube__map(cube, "dm_cfg", &m))
-		return 0;
-	if (m.value_size != sizeof(cfg) || m.key_size != sizeof(key))
-		return cub_cube__set_error(cube, CUB_E_INTERNAL,
-		    "cube '%s': map dm_cfg is not dynmon's",
-		    cub_cube__name(cube));
-	if ((r = cub_map__update(cube, &m, &key, &cfg, 0)))
-		return r;
-	dm->log_mask = mask;
-	return 0;
-}
-
 static bool
 type_is_xdp(const struct cub_val *config)
 {
@@ -456,7 +411,7 @@ dm_apply(struct cub_cube *cube, const struct cub_val *config, bool create)
 	if (!create && dm->loaded && dm->xdp == xdp &&
 	    cub_val__equal(dm->dpconf, dpconf)) {
 		cub_val__free(dpconf);
-		return set_log_mask(cube, dm, log_mask_of(config), false);
+		return 0; /* a loglevel set: the broker writes the levels */
 	}
 	/* Metrics name maps the default object lacks: compiled, refused. */
 	dflt = !path_code(dpconf, 'i') && !path_code(dpconf, 'e') &&
@@ -478,9 +433,6 @@ dm_apply(struct cub_cube *cube, const struct cub_val *config, bool create)
 	dpconf = NULL;
 	dm->xdp = xdp;
 	dm->loaded = true;
-	/* A new object's dm_cfg starts at 0 (or keeps a reused pin's). */
-	if ((r = set_log_mask(cube, dm, log_mask_of(config), true)))
-		goto out;
 	cub_cube__log(cube, CUB_LOG_INFO,
 	    "%s %s object of %zu bytes (%s: %s, %s: %s)",
 	    create ? "loaded" : "reloaded", xdp ? "XDP" : "TC", len,

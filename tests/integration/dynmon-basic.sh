@@ -85,6 +85,18 @@ pings ns1 198.18.0.1 20 || fail "ping through the packet counter: $(cat "$T/ping
 c1=$(counter mon1 i_PKT_COUNTER)
 [ $((c1 - c0)) -ge 20 ] || fail "packet counter counted $((c1 - c0)) of 20 pings"
 cub_log "packet counter (stdin): $((c1 - c0)) packets for 20 pings"
+# Its pcn_log(ctx, LOG_TRACE, "counter: %d", ...) on its line 11, in the
+# cube's log once the cube keeps TRACE (the framework's log ring).
+cub mon1 log show | grep -qF "counter: " && fail "TRACE lines logged at INFO"
+cub_ok mon1 set loglevel=TRACE
+pings ns1 198.18.0.1 3 || fail "ping at TRACE"
+for _ in $(seq 1 50); do
+	cub mon1 log show | grep -qE "ingress:11: counter: [0-9]+" && break
+	sleep 0.1
+done
+cub mon1 log show | grep -qE "ingress:11: counter: [0-9]+" ||
+	fail "no pcn_log line in the cube's log: $(cub mon1 log show | tail -5)"
+cub_ok mon1 set loglevel=INFO
 
 # ---- a set with a body replaces the whole config ----
 cat >"$T/egress.c" <<'EOF'
