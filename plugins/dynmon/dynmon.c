@@ -1,0 +1,490 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * dynmon, control plane: Polycube's dynamic monitor as a transparent cube
+ * service (docs/architecture.md, "dynmon (issue 9)", "The plugin
+ * (dynmon.c)"; docs/dynmon-contract.md).  Written as a third-party
+ * service is, with the SDK only:
+ *
+ * - the schema is Polycube's dynmon (polycube-reference.md 2.2):
+ *   dataplane-config {ingress-path, egress-path} {name, code,
+ *   metric-configs[name]}, replaced whole by a set with a body;
+ * - each configuration is compiled by the compile helper `dynmon-cc`
+ *   (cub_helper__run(), contract section 1), the object loaded with
+ *   cub_cube__load(): a compile error or a verifier refusal is the
+ *   caller's error and the previous program keeps running;
+ * - the default configuration (no code in either path) is the
+ *   pass-through object compiled at build time (dm_default.c), so a cube
+ *   works without a helper registered.
+ *
+ * apply() gets the whole document every time (no change() op: a new
+ * dataplane-config is compiled whole anyway); an apply whose
+ * dataplane-config and hook are those of the loaded object compiles
+ * nothing.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <linux/bpf.h>
+
+#include "catalog.h"
+#include "cubicle/plugin.h"
+#include "cubicle/proto.h" /* CUB_HELPER_IO_MAX */
+#include "dpconf.h"
+
+/* rewrite.h's (which defines DM_USER_NAME_MAX otherwise than catalog.h):
+ * the object's name of a user map, long names hashed (contract 6). */
+void dm_map_objname(char path, const char *user, char *out);
+
+/* The pass-through objects (dm_default.c, generated at build time by
+ * default-obj.py with cubicle-dynmon-cc). */
+extern const unsigned char dm_default_tc[], dm_default_xdp[];
+extern const size_t dm_default_tc_len, dm_default_xdp_len;
+
+/* A path's code: Polycube's limit is none; ours is one string. */
+#define DM_CODE_MAX (1u << 20)
+
+struct dm_cube {
+	struct cub_val *dpconf; /* the loaded object's dataplane-config */
+	bool xdp;               /* the loaded object's hook */
+	bool loaded;
+};
+
+/* Polycube's open-metrics types; ENUM values are case-insensitive. */
+static const char *const dm_om_types[] = {
+    "counter", "gauge", "histogram", "summary", "untyped", NULL};
+static const char *const dm_hist_kinds[] = {"exp2", "linear", NULL};
+
+static const struct cub_field dm_label_fields[] = {
+    {.name = "name",
+	.type = CUB_T_STR,
+	.flags = CUB_F_KEY,
+	.max = 128,
+	.help = "label name"},
+    {.name = "value", .type = CUB_T_STR, .max = 1024, .help = "label value"},
+    {0},
+};
+
+static const struct cub_field dm_om_fields[] = {
+    {.name = "help",
+	.type = CUB_T_STR,
+	.max = 4096,
+	.help = "the metric's help text (# HELP)"},
+    {.name = "type",
+	.type = CUB_T_ENUM,
+	.enums = dm_om_types,
+	.help = "the metric's type (# TYPE), any case"},
+    {.name = "labels",
+	.type = CUB_T_LIST,
+	.help = "static labels added to every sample",
+	.children = dm_label_fields},
+    {0},
+};
+
+static const struct cub_field dm_extract_fields[] = {
+    {.name = "swap-on-read",
+	.type = CUB_T_BOOL,
+	.help = "read through a map swap: atomic with the data plane, each "
+		"read gives what arrived since the previous one"},
+    {.name = "empty-on-read",
+	.type = CUB_T_BOOL,
+	.help = "empty the map after each read (hashes: entries deleted, "
+		"arrays zeroed)"},
+    {0},
+};
+
+static const struct cub_field dm_hist_fields[] = {
+    {.name = "kind",
+	.type = CUB_T_ENUM,
+	.enums = dm_hist_kinds,
+	.help = "bucket bounds: exp2 (2^i x multiplier) or linear (i x "
+		"multiplier), as ebpf_exporter"},
+    {.name = "bucket-multiplier",
+	.type = CUB_T_U64,
+	.min = 1,
+	.max = UINT32_MAX,
+	.help = "bounds' multiplier (default 1)"},
+    {.name = "bucket-min",
+	.type = CUB_T_U32,
+	.help = "first bucket's index (default 0)"},
+    {.name = "bucket-max",
+	.type = CUB_T_U32,
+	.help = "last bucket's index (default: the map's last)"},
+    {0},
+};
+
+static const struct cub_field dm_mc_fields[] = {
+    {.name = "name",
+	.type = CUB_T_STR,
+	.flags = CUB_F_KEY,
+	.max = 128,
+	.help = "metric name"},
+    {.name = "map-name",
+	.type = CUB_T_STR,
+	.max = 63,
+	.help = "the map of the path's code the metric reads"},
+    {.name = "extraction-options",
+	.type = CUB_T_CONTAINER,
+	.help = "how the map is read",
+	.children = dm_extract_fields},
+    {.name = "open-metrics-metadata",
+	.type = CUB_T_CONTAINER,
+	.help = "OpenMetrics export of the metric (none: JSON only)",
+	.children = dm_om_fields},
+    {.name = "histogram",
+	.type = CUB_T_CONTAINER,
+	.help = "Cubicle's extension: an array of buckets as a histogram",
+	.children = dm_hist_fields},
+    {0},
+};
+
+static const struct cub_field dm_path_fields[] = {
+    {.name = "name",
+	.type = CUB_T_STR,
+	.max = 256,
+	.help = "the path's probe name"},
+    {.name = "code",
+	.type = CUB_T_STR,
+	.max = DM_CODE_MAX,
+	.help = "the path's eBPF code (Polycube's BCC dialect or libbpf C)"},
+    {.name = "metric-configs",
+	.type = CUB_T_LIST,
+	.help = "the metrics exported from the path's maps",
+	.children = dm_mc_fields},
+    {0},
+};
+
+static const struct cub_field dm_dpconf_fields[] = {
+    {.name = "ingress-path",
+	.type = CUB_T_CONTAINER,
+	.help = "code run on packets coming in",
+	.children = dm_path_fields},
+    {.name = "egress-path",
+	.type = CUB_T_CONTAINER,
+	.help = "code run on packets going out (TC only)",
+	.children = dm_path_fields},
+    {0},
+};
+
+static const struct cub_field dm_schema[] = {
+    {.name = "dataplane-config",
+	.type = CUB_T_CONTAINER,
+	.flags = CUB_F_REPLACE,
+	.help = "the monitor's code and metrics (a set with a body replaces "
+		"it whole, as in Polycube)",
+	.children = dm_dpconf_fields},
+    {0},
+};
+
+/* "ingress-path" / "egress-path" */
+static const char *
+path_name(char p)
+{
+	return p == 'i' ? "ingress-path" : "egress-path";
+}
+
+/* A path's code, or NULL when the path has none (the default). */
+static const char *
+path_code(const struct cub_val *dpconf, char p)
+{
+	const char *code = cub_val__get_str(dm_conf_path(dpconf, p), "code");
+
+	return code && *code ? code : NULL;
+}
+
+/*
+ * One path of the helper's input: {"code", "swap"} or nil (contract
+ * section 1).  0 or -errno with the cube's error set.
+ */
+static int
+helper_path(struct cub_cube *cube, const struct cub_val *dpconf, char p,
+    struct cub_val *in)
+{
+	const char *names[DM_SWAP_MAX], *code = path_code(dpconf, p);
+	struct cub_val *pv, *swap;
+	char err[256];
+	size_t n, k;
+
+	if (!code)
+		return cub_val__set(in, p == 'i' ? "ingress" : "egress",
+			   cub_val__nil())
+			   ? -ENOMEM
+			   : 0;
+	if (dm_conf_swap_list(dpconf, p, names, &n, err, sizeof(err)))
+		return cub_cube__set_error(cube, CUB_E_INVAL,
+		    "dataplane-config: %s", err);
+	pv = cub_val__map();
+	swap = cub_val__array();
+	if (!pv || !swap || cub_val__set(pv, "code", cub_val__str(code))) {
+		cub_val__free(pv);
+		cub_val__free(swap);
+		return -ENOMEM;
+	}
+	for (k = 0; k < n; k++)
+		if (cub_val__push(swap, cub_val__str(names[k]))) {
+			cub_val__free(pv);
+			cub_val__free(swap);
+			return -ENOMEM;
+		}
+	if (cub_val__set(pv, "swap", swap)) {
+		cub_val__free(pv);
+		return -ENOMEM;
+	}
+	return cub_val__set(in, p == 'i' ? "ingress" : "egress", pv) ? -ENOMEM
+								      : 0;
+}
+
+/*
+ * Compiles dpconf for the hook (XDP or TC) with the helper: *elf is
+ * malloc'd.  A compile error is the cube's error, with the helper's
+ * message (the path, then the user's line numbers).
+ */
+static int
+compile(struct cub_cube *cube, const struct cub_val *dpconf, bool xdp,
+    void **elf, size_t *len)
+{
+	struct cub_val *in = cub_val__map(), *errv = NULL;
+	const char *msg;
+	void *buf = NULL;
+	size_t buflen = 0;
+	int r;
+
+	if (!in || cub_val__set(in, "type", cub_val__str(xdp ? "XDP" : "TC"))) {
+		cub_val__free(in);
+		return -ENOMEM;
+	}
+	if ((r = helper_path(cube, dpconf, 'i', in)) ||
+	    (r = helper_path(cube, dpconf, 'e', in))) {
+		cub_val__free(in);
+		return r;
+	}
+	r = cub_mp_encode(in, &buf, &buflen);
+	cub_val__free(in);
+	if (r)
+		return r;
+	if (buflen > CUB_HELPER_IO_MAX) {
+		free(buf);
+		return cub_cube__set_error(cube, CUB_E_LIMIT,
+		    "dataplane-config: the paths' code is %zu bytes together, "
+		    "over the compile helper's %u",
+		    buflen, CUB_HELPER_IO_MAX);
+	}
+	r = cub_helper__run(cube, "dynmon-cc", buf, buflen, elf, len, &errv);
+	free(buf);
+	if (r) {
+		msg = cub_val__get_str(errv, "message");
+		cub_cube__set_error(cube,
+		    r == -ENOENT ? CUB_E_NOTFOUND : CUB_E_INVAL,
+		    "dataplane-config: compile failed: %s",
+		    msg ? msg : strerror(-r));
+		cub_val__free(errv);
+		return r;
+	}
+	return 0;
+}
+
+/*
+ * Every metric-config names a map of its path's object (the swap list
+ * bound first: a swapped map is its set's copies).
+ */
+static int
+check_metric_maps(struct cub_cube *cube, const struct cub_val *dpconf,
+    const void *elf, size_t len)
+{
+	struct dm_catalog *cat = NULL;
+	const char *names[DM_SWAP_MAX];
+	const char *ps = "ie";
+	char err[256], obj[16];
+	size_t n;
+	uint32_t i;
+	int r;
+
+	if ((r = dm_catalog_open(elf, len, &cat, err, sizeof(err))))
+		return cub_cube__set_error(cube, CUB_E_INVAL,
+		    "dataplane-config: the compiled object: %s", err);
+	for (; *ps; ps++) {
+		const struct cub_val *mcs = dm_conf_metrics(dpconf, *ps);
+
+		if ((r = dm_conf_swap_list(dpconf, *ps, names, &n, err,
+			 sizeof(err))) ||
+		    (r = dm_catalog_bind_swap(cat, *ps, names, n, err,
+			 sizeof(err)))) {
+			cub_cube__set_error(
+			    cube, CUB_E_INVAL, "dataplane-config: %s", err);
+			goto out;
+		}
+		for (i = 0; mcs && i < mcs->arr.len; i++) {
+			const char *map =
+			    cub_val__get_str(mcs->arr.items[i], "map-name");
+			const char *mn =
+			    cub_val__get_str(mcs->arr.items[i], "name");
+
+			if (map && strlen(map) <= 63) {
+				dm_map_objname(*ps, map, obj);
+				if (dm_catalog_find(cat, *ps, map) ||
+				    dm_catalog_by_name(cat, obj))
+					continue;
+			}
+			r = cub_cube__set_error(cube, CUB_E_INVAL,
+			    "dataplane-config: %s: metric '%s': map '%s' is "
+			    "not a map of the %s's code",
+			    path_name(*ps), mn ? mn : "?", map ? map : "(none)",
+			    path_name(*ps));
+			goto out;
+		}
+	}
+out:
+	dm_catalog_free(cat);
+	return r;
+}
+
+/*
+ * v without its empty containers and lists, recursively: the tree engine
+ * fills every container of a new node (an empty "histogram": {}), and the
+ * pieces read an absent field as "not given" (a copy; NULL on ENOMEM).
+ */
+static struct cub_val *
+pruned(const struct cub_val *v)
+{
+	struct cub_val *out, *kid;
+	uint32_t i;
+
+	if (v->kind == CUB_V_ARRAY) {
+		if (!(out = cub_val__array()))
+			return NULL;
+		for (i = 0; i < v->arr.len; i++)
+			if (!(kid = pruned(v->arr.items[i])) ||
+			    cub_val__push(out, kid))
+				return cub_val__free(out);
+		return out;
+	}
+	if (v->kind != CUB_V_MAP)
+		return cub_val__dup(v);
+	if (!(out = cub_val__map()))
+		return NULL;
+	for (i = 0; i < v->map.len; i++) {
+		const struct cub_val *c = v->map.items[i].val;
+
+		if ((c->kind == CUB_V_MAP && !c->map.len) ||
+		    (c->kind == CUB_V_ARRAY && !c->arr.len))
+			continue;
+		if (!(kid = pruned(c)))
+			return cub_val__free(out);
+		if ((kid->kind == CUB_V_MAP && !kid->map.len) ||
+		    (kid->kind == CUB_V_ARRAY && !kid->arr.len)) {
+			cub_val__free(kid);
+			continue;
+		}
+		if (cub_val__set(out, v->map.items[i].key, kid))
+			return cub_val__free(out);
+	}
+	return out;
+}
+
+static bool
+type_is_xdp(const struct cub_val *config)
+{
+	const char *t = cub_val__get_str(config, "type");
+
+	return t && !strncasecmp(t, "XDP", 3);
+}
+
+static int
+dm_apply(struct cub_cube *cube, const struct cub_val *config, bool create)
+{
+	struct dm_cube *dm = cub_cube__priv(cube);
+	const struct cub_val *given = cub_val__get(config, "dataplane-config");
+	bool xdp = type_is_xdp(config), dflt;
+	struct cub_val *dpconf;
+	const void *elf;
+	void *built = NULL;
+	size_t len = 0;
+	int r;
+
+	dpconf = given ? pruned(given) : cub_val__map();
+	if (!dpconf)
+		return -ENOMEM;
+	if (!create && dm->loaded && dm->xdp == xdp &&
+	    cub_val__equal(dm->dpconf, dpconf)) {
+		cub_val__free(dpconf);
+		return 0; /* a loglevel set: the broker writes the levels */
+	}
+	/* Metrics name maps the default object lacks: compiled, refused. */
+	dflt = !path_code(dpconf, 'i') && !path_code(dpconf, 'e') &&
+	       !dm_conf_metrics(dpconf, 'i') && !dm_conf_metrics(dpconf, 'e');
+	if (dflt) {
+		elf = xdp ? dm_default_xdp : dm_default_tc;
+		len = xdp ? dm_default_xdp_len : dm_default_tc_len;
+	} else {
+		if ((r = compile(cube, dpconf, xdp, &built, &len)))
+			return r;
+		elf = built;
+	}
+	if ((r = check_metric_maps(cube, dpconf, elf, len)))
+		goto out;
+	if ((r = cub_cube__load(cube, elf, len)))
+		goto out;
+	cub_val__free(dm->dpconf);
+	dm->dpconf = dpconf;
+	dpconf = NULL;
+	dm->xdp = xdp;
+	dm->loaded = true;
+	cub_cube__log(cube, CUB_LOG_INFO,
+	    "%s %s object of %zu bytes (%s: %s, %s: %s)",
+	    create ? "loaded" : "reloaded", xdp ? "XDP" : "TC", len,
+	    path_name('i'),
+	    path_code(dm->dpconf, 'i') ? "code" : "pass-through",
+	    path_name('e'),
+	    path_code(dm->dpconf, 'e') ? "code" : "pass-through");
+out:
+	cub_val__free(dpconf);
+	free(built);
+	return r;
+}
+
+static void
+dm_destroy(struct cub_cube *cube)
+{
+	struct dm_cube *dm = cub_cube__priv(cube);
+
+	dm->dpconf = cub_val__free(dm->dpconf);
+}
+
+static const struct cub_plugin_ops dm_ops = {
+    .apply = dm_apply,
+    .destroy = dm_destroy,
+};
+
+const struct cub_plugin cub_plugin_entry = {
+    .abi = CUB_PLUGIN_ABI,
+    .name = "dynmon",
+    .description = "dynamic monitor: run-time eBPF code whose maps are "
+		   "exported as metrics (Polycube's dynmon)",
+    .cube_size = sizeof(struct dm_cube),
+    .schema = dm_schema,
+    .ops = &dm_ops,
+    .policy =
+	{
+	    .prog_types = (1u << BPF_PROG_TYPE_SCHED_CLS) |
+			  (1u << BPF_PROG_TYPE_XDP),
+	    .map_types = (1ull << BPF_MAP_TYPE_ARRAY) |
+			 (1ull << BPF_MAP_TYPE_HASH) |
+			 (1ull << BPF_MAP_TYPE_PERCPU_ARRAY) |
+			 (1ull << BPF_MAP_TYPE_PERCPU_HASH) |
+			 (1ull << BPF_MAP_TYPE_LRU_HASH) |
+			 (1ull << BPF_MAP_TYPE_LRU_PERCPU_HASH) |
+			 (1ull << BPF_MAP_TYPE_QUEUE) |
+			 (1ull << BPF_MAP_TYPE_STACK) |
+			 (1ull << BPF_MAP_TYPE_ARRAY_OF_MAPS) |
+			 (1ull << BPF_MAP_TYPE_RINGBUF),
+	    .max_map_bytes = 64u << 20,
+	},
+    /* A compile (the helper's timeout) then a verifier load. */
+    .apply_timeout_ms = 60000,
+    .flags = CUB_PLUGIN_F_TRANSPARENT,
+    CUB_PLUGIN_SIZES,
+};
