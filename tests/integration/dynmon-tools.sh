@@ -124,6 +124,12 @@ refused 2 "target 'sf1:p9': cube 'sf1' has no port 'p9'" \
 	dynmon inject mon1 sf1:p9 "$EX/packet_counter.json"
 nothing_made "a missing port"
 
+# An attach the broker refuses after the add (lo has no native XDP):
+# the new cube is deleted again.
+refused 2 "cube 'mon3' deleted again" \
+	dynmon inject mon3 lo "$EX/packet_counter.json" type=XDP_DRV
+[ "$(attached mon3)" = missing ] || fail "mon3 left behind: $(cub show topology)"
+
 # ---- inject: created, attached, counting ----
 out=$(cub_ok dynmon inject mon1 veth1 "$EX/packet_counter.json")
 grep -qx "mon1: created, dataplane-config set" <<<"$out" &&
