@@ -33,8 +33,8 @@ parse_inject(const struct cli_cmd *cmd, struct cli_tool_args *t, char *err,
 	const char *type;
 
 	if (cmd->save)
-		return FAIL("dynmon inject: --save is extract's; %s",
-		    inject_usage);
+		return FAIL(
+		    "dynmon inject: --save is extract's; %s", inject_usage);
 	if (n == 4 && cmd->file)
 		t->file = cmd->file;
 	else if (n == 5 && !cmd->file)
@@ -49,8 +49,9 @@ parse_inject(const struct cli_cmd *cmd, struct cli_tool_args *t, char *err,
 	t->target = word(w, 3);
 	for (i = 0; i < cmd->args->map.len; i++)
 		if (strcmp(cmd->args->map.items[i].key, "type"))
-			return FAIL("dynmon inject: unknown argument '%s=' (only "
-				    "type=TC|XDP_SKB|XDP_DRV); %s",
+			return FAIL(
+			    "dynmon inject: unknown argument '%s=' (only "
+			    "type=TC|XDP_SKB|XDP_DRV); %s",
 			    cmd->args->map.items[i].key, inject_usage);
 	type = cub_val__get_str(cmd->args, "type");
 	if (type) {
@@ -230,9 +231,9 @@ check_target(const struct cub_val *topology, const struct cub_val *netdevs,
 }
 
 int
-cli_inject_plan(const struct cub_val *topology,
-    const struct cub_val *netdevs, const struct cli_tool_args *t,
-    struct cli_inject_plan *plan, char *err, size_t errlen)
+cli_inject_plan(const struct cub_val *topology, const struct cub_val *netdevs,
+    const struct cli_tool_args *t, struct cli_inject_plan *plan, char *err,
+    size_t errlen)
 {
 	const struct cub_val *row;
 	const char *svc, *type, *at;

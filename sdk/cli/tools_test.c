@@ -117,7 +117,8 @@ START_TEST(extract_args)
 	ck_assert_str_eq(t.path, "ingress");
 	ck_assert_str_eq(t.metric, "packets_total");
 	/* Refusals. */
-	ck_assert_int_eq(tool("dynmon extract mon1 sideways", &t, err), -EINVAL);
+	ck_assert_int_eq(
+	    tool("dynmon extract mon1 sideways", &t, err), -EINVAL);
 	ck_assert_ptr_nonnull(strstr(err, "'sideways' is not a path"));
 	ck_assert_int_eq(tool("dynmon extract mon1 all pk", &t, err), -EINVAL);
 	ck_assert_ptr_nonnull(strstr(err, "needs its path"));
@@ -176,16 +177,16 @@ START_TEST(set_first)
 {
 	ck_assert_str_eq(reorder("mon1 set dataplane-config --file f.json"),
 	    "mon1 dataplane-config set");
-	ck_assert_str_eq(reorder("sf1 set ports p1 action=drop"),
-	    "sf1 ports p1 set");
+	ck_assert_str_eq(
+	    reorder("sf1 set ports p1 action=drop"), "sf1 ports p1 set");
 	/* The broker's spellings stay as they are. */
-	ck_assert_str_eq(reorder("mon1 dataplane-config set"),
-	    "mon1 dataplane-config set");
+	ck_assert_str_eq(
+	    reorder("mon1 dataplane-config set"), "mon1 dataplane-config set");
 	ck_assert_str_eq(reorder("sf1 set loglevel=DEBUG"), "sf1 set");
 	ck_assert_str_eq(reorder("sf1 ports p1 set"), "sf1 ports p1 set");
 	/* "set" as a name: another verb is there. */
-	ck_assert_str_eq(reorder("sf1 ports add set peer=veth1"),
-	    "sf1 ports add set");
+	ck_assert_str_eq(
+	    reorder("sf1 ports add set peer=veth1"), "sf1 ports add set");
 	ck_assert_str_eq(reorder("sf1 ports set show"), "sf1 ports set show");
 	ck_assert_str_eq(reorder("set x"), "set x");
 }
@@ -243,8 +244,11 @@ plan(const char *cube, const char *target, const char *type,
     struct cli_inject_plan *p, char *err)
 {
 	struct cub_val *topo = json(topo_json), *nd = json(netdevs_json);
-	struct cli_tool_args t = {.tool = CLI_TOOL_INJECT, .cube = cube,
-	    .target = target, .file = "f", .type = type};
+	struct cli_tool_args t = {.tool = CLI_TOOL_INJECT,
+	    .cube = cube,
+	    .target = target,
+	    .file = "f",
+	    .type = type};
 	static char det[64];
 	int r;
 
