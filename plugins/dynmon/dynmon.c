@@ -31,16 +31,11 @@
 
 #include <linux/bpf.h>
 
-#include "catalog.h"
 #include "cubicle/openmetrics.h"
 #include "cubicle/plugin.h"
 #include "cubicle/proto.h" /* CUB_HELPER_IO_MAX */
 #include "dpconf.h"
 #include "reader.h"
-
-/* rewrite.h's (which defines DM_USER_NAME_MAX otherwise than catalog.h):
- * the object's name of a user map, long names hashed (contract 6). */
-void dm_map_objname(char path, const char *user, char *out);
 
 /* The pass-through objects (dm_default.c, generated at build time by
  * default-obj.py with cubicle-dynmon-cc). */
@@ -221,6 +216,7 @@ static const struct cub_field dm_schema[] = {
     {.name = "open-metrics",
 	.type = CUB_T_STR,
 	.flags = CUB_F_RO,
+	.max = CUB_STR_MAX,
 	.help = "the metrics in the OpenMetrics text format (cumulative)"},
     CUB_OM_FAMILIES_FIELD,
     {0},
@@ -331,61 +327,6 @@ compile(struct cub_cube *cube, const struct cub_val *dpconf, bool xdp,
 		return r;
 	}
 	return 0;
-}
-
-/*
- * Every metric-config names a map of its path's object (the swap list
- * bound first: a swapped map is its set's copies).
- */
-static int
-check_metric_maps(struct cub_cube *cube, const struct cub_val *dpconf,
-    const void *elf, size_t len)
-{
-	struct dm_catalog *cat = NULL;
-	const char *names[DM_SWAP_MAX];
-	const char *ps = "ie";
-	char err[256], obj[16];
-	size_t n;
-	uint32_t i;
-	int r;
-
-	if ((r = dm_catalog_open(elf, len, &cat, err, sizeof(err))))
-		return cub_cube__set_error(cube, CUB_E_INVAL,
-		    "dataplane-config: the compiled object: %s", err);
-	for (; *ps; ps++) {
-		const struct cub_val *mcs = dm_conf_metrics(dpconf, *ps);
-
-		if ((r = dm_conf_swap_list(dpconf, *ps, names, &n, err,
-			 sizeof(err))) ||
-		    (r = dm_catalog_bind_swap(cat, *ps, names, n, err,
-			 sizeof(err)))) {
-			cub_cube__set_error(
-			    cube, CUB_E_INVAL, "dataplane-config: %s", err);
-			goto out;
-		}
-		for (i = 0; mcs && i < mcs->arr.len; i++) {
-			const char *map =
-			    cub_val__get_str(mcs->arr.items[i], "map-name");
-			const char *mn =
-			    cub_val__get_str(mcs->arr.items[i], "name");
-
-			if (map && strlen(map) <= 63) {
-				dm_map_objname(*ps, map, obj);
-				if (dm_catalog_find(cat, *ps, map) ||
-				    dm_catalog_by_name(cat, obj))
-					continue;
-			}
-			r = cub_cube__set_error(cube, CUB_E_INVAL,
-			    "dataplane-config: %s: metric '%s': map '%s' is "
-			    "not a map of the %s's code",
-			    path_name(*ps), mn ? mn : "?", map ? map : "(none)",
-			    path_name(*ps));
-			goto out;
-		}
-	}
-out:
-	dm_catalog_free(cat);
-	return r;
 }
 
 /*
