@@ -31,14 +31,11 @@
 
 #include <linux/bpf.h>
 
-#include "catalog.h"
+#include "cubicle/openmetrics.h"
 #include "cubicle/plugin.h"
 #include "cubicle/proto.h" /* CUB_HELPER_IO_MAX */
 #include "dpconf.h"
-
-/* rewrite.h's (which defines DM_USER_NAME_MAX otherwise than catalog.h):
- * the object's name of a user map, long names hashed (contract 6). */
-void dm_map_objname(char path, const char *user, char *out);
+#include "reader.h"
 
 /* The pass-through objects (dm_default.c, generated at build time by
  * default-obj.py with cubicle-dynmon-cc). */
@@ -50,6 +47,7 @@ extern const size_t dm_default_tc_len, dm_default_xdp_len;
 
 struct dm_cube {
 	struct cub_val *dpconf; /* the loaded object's dataplane-config */
+	struct dm_reader *reader; /* its maps' reader */
 	bool xdp;               /* the loaded object's hook */
 	bool loaded;
 };
@@ -170,6 +168,39 @@ static const struct cub_field dm_dpconf_fields[] = {
     {0},
 };
 
+/* Polycube's metrics: {name, value, timestamp} per metric-config. */
+static const struct cub_field dm_metric_fields[] = {
+    {.name = "name",
+	.type = CUB_T_STR,
+	.flags = CUB_F_KEY,
+	.max = 128,
+	.help = "metric name"},
+    {.name = "value",
+	.type = CUB_T_ANY,
+	.flags = CUB_F_RO,
+	.help = "the map's value, in Polycube's shape (swap- and "
+		"empty-on-read: what arrived since the previous show)"},
+    {.name = "timestamp",
+	.type = CUB_T_U64,
+	.flags = CUB_F_RO,
+	.help = "when it was read, in nanoseconds since the epoch"},
+    {0},
+};
+
+static const struct cub_field dm_metrics_fields[] = {
+    {.name = "ingress-metrics",
+	.type = CUB_T_LIST,
+	.flags = CUB_F_RO,
+	.help = "the ingress-path's metrics",
+	.children = dm_metric_fields},
+    {.name = "egress-metrics",
+	.type = CUB_T_LIST,
+	.flags = CUB_F_RO,
+	.help = "the egress-path's metrics",
+	.children = dm_metric_fields},
+    {0},
+};
+
 static const struct cub_field dm_schema[] = {
     {.name = "dataplane-config",
 	.type = CUB_T_CONTAINER,
@@ -177,6 +208,17 @@ static const struct cub_field dm_schema[] = {
 	.help = "the monitor's code and metrics (a set with a body replaces "
 		"it whole, as in Polycube)",
 	.children = dm_dpconf_fields},
+    {.name = "metrics",
+	.type = CUB_T_CONTAINER,
+	.flags = CUB_F_RO,
+	.help = "the metrics, read at each show (Polycube's JSON)",
+	.children = dm_metrics_fields},
+    {.name = "open-metrics",
+	.type = CUB_T_STR,
+	.flags = CUB_F_RO,
+	.max = CUB_STR_MAX,
+	.help = "the metrics in the OpenMetrics text format (cumulative)"},
+    CUB_OM_FAMILIES_FIELD,
     {0},
 };
 
@@ -288,61 +330,6 @@ compile(struct cub_cube *cube, const struct cub_val *dpconf, bool xdp,
 }
 
 /*
- * Every metric-config names a map of its path's object (the swap list
- * bound first: a swapped map is its set's copies).
- */
-static int
-check_metric_maps(struct cub_cube *cube, const struct cub_val *dpconf,
-    const void *elf, size_t len)
-{
-	struct dm_catalog *cat = NULL;
-	const char *names[DM_SWAP_MAX];
-	const char *ps = "ie";
-	char err[256], obj[16];
-	size_t n;
-	uint32_t i;
-	int r;
-
-	if ((r = dm_catalog_open(elf, len, &cat, err, sizeof(err))))
-		return cub_cube__set_error(cube, CUB_E_INVAL,
-		    "dataplane-config: the compiled object: %s", err);
-	for (; *ps; ps++) {
-		const struct cub_val *mcs = dm_conf_metrics(dpconf, *ps);
-
-		if ((r = dm_conf_swap_list(dpconf, *ps, names, &n, err,
-			 sizeof(err))) ||
-		    (r = dm_catalog_bind_swap(cat, *ps, names, n, err,
-			 sizeof(err)))) {
-			cub_cube__set_error(
-			    cube, CUB_E_INVAL, "dataplane-config: %s", err);
-			goto out;
-		}
-		for (i = 0; mcs && i < mcs->arr.len; i++) {
-			const char *map =
-			    cub_val__get_str(mcs->arr.items[i], "map-name");
-			const char *mn =
-			    cub_val__get_str(mcs->arr.items[i], "name");
-
-			if (map && strlen(map) <= 63) {
-				dm_map_objname(*ps, map, obj);
-				if (dm_catalog_find(cat, *ps, map) ||
-				    dm_catalog_by_name(cat, obj))
-					continue;
-			}
-			r = cub_cube__set_error(cube, CUB_E_INVAL,
-			    "dataplane-config: %s: metric '%s': map '%s' is "
-			    "not a map of the %s's code",
-			    path_name(*ps), mn ? mn : "?", map ? map : "(none)",
-			    path_name(*ps));
-			goto out;
-		}
-	}
-out:
-	dm_catalog_free(cat);
-	return r;
-}
-
-/*
  * v without its empty containers and lists, recursively: the tree engine
  * fills every container of a new node (an empty "histogram": {}), and the
  * pieces read an absent field as "not given" (a copy; NULL on ENOMEM).
@@ -399,7 +386,9 @@ dm_apply(struct cub_cube *cube, const struct cub_val *config, bool create)
 	struct dm_cube *dm = cub_cube__priv(cube);
 	const struct cub_val *given = cub_val__get(config, "dataplane-config");
 	bool xdp = type_is_xdp(config), dflt;
+	struct dm_reader *reader = NULL;
 	struct cub_val *dpconf;
+	char err[512] = "";
 	const void *elf;
 	void *built = NULL;
 	size_t len = 0;
@@ -424,10 +413,19 @@ dm_apply(struct cub_cube *cube, const struct cub_val *config, bool create)
 			return r;
 		elf = built;
 	}
-	if ((r = check_metric_maps(cube, dpconf, elf, len)))
+	/* Every metric-config against the object, before it is loaded. */
+	if ((r = dm_reader_open(elf, len, dpconf, dm->reader, &reader, err,
+		 sizeof(err)))) {
+		if (r == -EINVAL)
+			cub_cube__set_error(
+			    cube, CUB_E_INVAL, "dataplane-config: %s", err);
 		goto out;
+	}
 	if ((r = cub_cube__load(cube, elf, len)))
 		goto out;
+	dm_reader_free(dm->reader);
+	dm->reader = reader;
+	reader = NULL;
 	cub_val__free(dm->dpconf);
 	dm->dpconf = dpconf;
 	dpconf = NULL;
@@ -441,9 +439,113 @@ dm_apply(struct cub_cube *cube, const struct cub_val *config, bool create)
 	    path_name('e'),
 	    path_code(dm->dpconf, 'e') ? "code" : "pass-through");
 out:
+	dm_reader_free(reader);
 	cub_val__free(dpconf);
 	free(built);
 	return r;
+}
+
+/*
+ * What a show asks for, from its words (cub_cube__show_words(): config is
+ * the whole document for a show of the cube, of a read-only list or inside
+ * one): the metrics (of one path, or one metric), the open-metrics text or
+ * the families.  Only what is asked is read, so the gateway's show of
+ * metric-families never takes the CLI's deltas.
+ */
+struct dm_want {
+	bool metrics, om, families;
+	char path;        /* 'i', 'e', 0: both */
+	const char *name; /* one metric, or NULL */
+};
+
+static void
+show_want(const struct cub_val *words, struct dm_want *w)
+{
+	const char *w0, *w1;
+	uint32_t n;
+
+	memset(w, 0, sizeof(*w));
+	if (!words) { /* not said (the fake broker): everything */
+		w->metrics = w->om = w->families = true;
+		return;
+	}
+	n = words->arr.len;
+	if (n && !strcmp(cub_val__as_str(words->arr.items[n - 1]) ?: "", "show"))
+		n--;
+	if (!n) { /* the cube: Polycube shows its metrics */
+		w->metrics = w->om = true;
+		return;
+	}
+	w0 = cub_val__as_str(words->arr.items[0]) ?: "";
+	if (!strcmp(w0, "open-metrics")) {
+		w->om = true;
+	} else if (!strcmp(w0, CUB_OM_FAMILIES_NAME)) {
+		w->families = true;
+	} else if (!strcmp(w0, "metrics")) {
+		w->metrics = true;
+		w1 = n > 1 ? cub_val__as_str(words->arr.items[1]) : NULL;
+		if (w1 && !strcmp(w1, "ingress-metrics"))
+			w->path = 'i';
+		else if (w1 && !strcmp(w1, "egress-metrics"))
+			w->path = 'e';
+		if (w->path && n > 2)
+			w->name = cub_val__as_str(words->arr.items[2]);
+	}
+}
+
+static int
+dm_show(struct cub_cube *cube, const struct cub_val *config,
+    struct cub_val *overlay)
+{
+	struct dm_cube *dm = cub_cube__priv(cube);
+	struct cub_val *v = NULL, *list = NULL;
+	struct dm_want w;
+	char err[512] = "", *text = NULL;
+	size_t len = 0;
+	int r;
+
+	(void)config;
+	show_want(cub_cube__show_words(cube), &w);
+	if (!dm->reader)
+		return 0; /* nothing loaded yet: no metrics */
+	if (w.metrics) {
+		r = dm_reader_show(
+		    cube, dm->reader, w.path, w.name, &v, err, sizeof(err));
+		if (r)
+			return cub_cube__set_error(cube,
+			    r == -ENOENT ? CUB_E_NOTFOUND : CUB_E_INTERNAL,
+			    "cube '%s': metrics: %s", cub_cube__name(cube), err);
+		if (cub_val__set(overlay, "metrics", v))
+			return -ENOMEM;
+	}
+	if (w.om) {
+		r = dm_reader_openmetrics(cube, dm->reader, CUB_OM_OPENMETRICS,
+		    &text, &len, err, sizeof(err));
+		if (r)
+			return cub_cube__set_error(cube, CUB_E_INTERNAL,
+			    "cube '%s': open-metrics: %s", cub_cube__name(cube),
+			    err);
+		r = cub_val__set(overlay, "open-metrics", cub_val__str(text));
+		free(text);
+		if (r)
+			return -ENOMEM;
+	}
+	if (w.families) {
+		r = dm_reader_families(cube, dm->reader, &v, err, sizeof(err));
+		if (r)
+			return cub_cube__set_error(cube, CUB_E_INTERNAL,
+			    "cube '%s': metric-families: %s",
+			    cub_cube__name(cube), err);
+		r = cub_om_families_to_doc(v, &list, err, sizeof(err));
+		cub_val__free(v);
+		if (r)
+			return cub_cube__set_error(cube, CUB_E_INTERNAL,
+			    "cube '%s': metric-families: %s",
+			    cub_cube__name(cube), err);
+		if (cub_val__set(overlay, CUB_OM_FAMILIES_NAME, list))
+			return -ENOMEM;
+	}
+	return 0;
 }
 
 static void
@@ -451,12 +553,14 @@ dm_destroy(struct cub_cube *cube)
 {
 	struct dm_cube *dm = cub_cube__priv(cube);
 
+	dm->reader = dm_reader_free(dm->reader);
 	dm->dpconf = cub_val__free(dm->dpconf);
 }
 
 static const struct cub_plugin_ops dm_ops = {
     .apply = dm_apply,
     .destroy = dm_destroy,
+    .show = dm_show,
 };
 
 const struct cub_plugin cub_plugin_entry = {

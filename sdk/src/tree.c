@@ -543,6 +543,10 @@ parse_scalar_text(const struct snode *f, const char *s, struct cub_val **out,
 
 	*out = NULL;
 	switch (f->type) {
+	case CUB_T_ANY:
+		/* Opaque: text stays text (only a show fills the field). */
+		*out = cub_val__str(s);
+		break;
 	case CUB_T_STR:
 		if (sl > f->max || sl < f->min) {
 			snprintf(msg, len,
@@ -694,6 +698,15 @@ parse_scalar(const struct snode *f, const struct cub_val *in,
 	if (!in) {
 		snprintf(msg, len, "no value");
 		return CUB_E_TYPE;
+	}
+	if (f->type == CUB_T_ANY) {
+		/* Opaque: the value as given, every level, map order kept. */
+		*out = cub_val__dup(in);
+		if (!*out) {
+			snprintf(msg, len, "out of memory");
+			return CUB_E_INTERNAL;
+		}
+		return 0;
 	}
 	if (in->kind == CUB_V_STR)
 		return parse_scalar_text(f, in->str.ptr, out, msg, len);
@@ -1132,6 +1145,50 @@ flags_check(struct pctx *pc, const struct snode *n, const struct snode *parent,
 	return 0;
 }
 
+/*
+ * An ANY field is a value the service's show fills, and nothing else: ro
+ * (tree_finish() checks that, once a ro list has made its children ro),
+ * no other flag, and none of the members that constrain a value.
+ */
+static int
+any_check(struct pctx *pc, const struct snode *n, const struct cub_val *m,
+    bool action_args, const char *path)
+{
+	static const char *const none[] = {"default", "enum", "max-items",
+	    "ref", "counter", "children", "actions", NULL};
+	static const char *const range[] = {"min", "max", NULL};
+	const struct cub_val *v;
+	uint64_t u;
+	uint32_t i;
+
+	if (n->type != CUB_T_ANY)
+		return 0;
+	if (action_args)
+		return perr(pc, path, "an action argument cannot be of type any");
+	if (n->flags & CUB_F_KEY)
+		return perr(pc, path, "a key cannot be of type any");
+	if (n->flags & CUB_F_LEAFLIST)
+		return perr(pc, path,
+		    "an any field cannot be a leaf-list (its value may be "
+		    "an array)");
+	if (n->flags & ~CUB_F_RO)
+		return perr(pc, path,
+		    "an any field may only be ro (only the service's show "
+		    "fills it)");
+	for (i = 0; none[i]; i++)
+		if (cub_val__get(m, none[i]))
+			return perr(
+			    pc, path, "an any field takes no %s", none[i]);
+	/* cub_schema__to_val() sends min and max as 0 when unset. */
+	for (i = 0; range[i]; i++) {
+		v = cub_val__get(m, range[i]);
+		if (v && (cub_val__as_u64(v, &u) || u))
+			return perr(
+			    pc, path, "an any field takes no %s", range[i]);
+	}
+	return 0;
+}
+
 /* The members issue 7 added: max-items (leaf-lists) and ref. */
 static int
 field_ext_parse(struct pctx *pc, struct snode *n, const struct cub_val *m,
@@ -1231,7 +1288,9 @@ field_parse(struct pctx *pc, struct snode *parent, const struct cub_val *m,
 		return -ENOMEM;
 	}
 	/* n now belongs to parent: errors below leave it there. */
-	r = flags_check(pc, n, parent, action_args, sub);
+	r = any_check(pc, n, m, action_args, sub);
+	if (!r)
+		r = flags_check(pc, n, parent, action_args, sub);
 	if (!r)
 		r = range_parse(pc, n, min, max, sub);
 	if (!r)
@@ -1315,6 +1374,10 @@ tree_finish(struct pctx *pc, struct snode *n, bool ro, const char *path)
 		    (n->flags & ~(CUB_F_INIT | CUB_F_REQUIRED)) | CUB_F_RO;
 	if (n->type == CUB_T_LIST && !n->nkeys)
 		return perr(pc, path, "list has no key field");
+	if (n->type == CUB_T_ANY && !(n->flags & CUB_F_RO))
+		return perr(pc, path,
+		    "a writable any field: it must be ro (only the service's "
+		    "show fills it)");
 	for (i = 0; i < n->nkids; i++) {
 		path_join(sub, sizeof(sub), path, n->kids[i]->name);
 		r = tree_finish(
@@ -3385,9 +3448,11 @@ static int overlay_map(
 /* ---- show: paging, wire caps, read-only copies ------------------------- */
 
 /* The MessagePack size of v and its container elements, as cub_mp_check()
- * counts them (a map's pair is two). */
+ * counts them (a map's pair is two), and its nesting (v at depth d): an
+ * ANY field's value adds its own to the document's. */
 static void
-mp_size(const struct cub_val *v, uint64_t *bytes, uint64_t *elems)
+mp_size(const struct cub_val *v, uint32_t d, uint64_t *bytes,
+    uint64_t *elems, uint32_t *depth)
 {
 	uint64_t n;
 	uint32_t i;
@@ -3412,17 +3477,21 @@ mp_size(const struct cub_val *v, uint64_t *bytes, uint64_t *elems)
 	case CUB_V_ARRAY:
 		*bytes += v->arr.len < 16 ? 1 : v->arr.len < 65536 ? 3 : 5;
 		*elems += v->arr.len;
+		if (d > *depth)
+			*depth = d;
 		for (i = 0; i < v->arr.len; i++)
-			mp_size(v->arr.items[i], bytes, elems);
+			mp_size(v->arr.items[i], d + 1, bytes, elems, depth);
 		break;
 	case CUB_V_MAP:
 		*bytes += v->map.len < 16 ? 1 : v->map.len < 65536 ? 3 : 5;
 		*elems += 2 * (uint64_t)v->map.len;
+		if (d > *depth)
+			*depth = d;
 		for (i = 0; i < v->map.len; i++) {
 			n = strlen(v->map.items[i].key);
 			*bytes +=
 			    n + (n < 32 ? 1 : n < 256 ? 2 : n < 65536 ? 3 : 5);
-			mp_size(v->map.items[i].val, bytes, elems);
+			mp_size(v->map.items[i].val, d + 1, bytes, elems, depth);
 		}
 		break;
 	default:
@@ -3437,8 +3506,14 @@ check_reply_size(const struct loc *l, const struct cub_val *reply,
     bool paged, struct cub_val **errv)
 {
 	uint64_t bytes = 0, elems = 0;
+	uint32_t depth = 0;
 
-	mp_size(reply, &bytes, &elems);
+	mp_size(reply, 1, &bytes, &elems, &depth);
+	if (depth > CUB_DEPTH_MAX - CUBI_REPLY_DEPTH_HEADROOM)
+		return fail(errv, CUB_E_TOOBIG, l->path,
+		    "the reply nests %u containers deep, over the %u a reply "
+		    "may (an any field's value is too deep)",
+		    depth, CUB_DEPTH_MAX - CUBI_REPLY_DEPTH_HEADROOM);
 	if (bytes <= CUB_MSG_MAX - CUBI_REPLY_HEADROOM &&
 	    elems <= CUB_ELEMS_MAX - CUBI_REPLY_HEADROOM / 16)
 		return 0;

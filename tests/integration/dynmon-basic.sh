@@ -203,7 +203,7 @@ static int handle_rx(struct CTXTYPE *ctx, struct pkt_metadata *md)
 }
 EOF
 mkconf "$T/nomap.json" "$T/count.c" NO_SUCH_MAP
-refused_unchanged "metric 'packets_total': map 'NO_SUCH_MAP' is not a map" \
+refused_unchanged "metric 'packets_total': map-name 'NO_SUCH_MAP' is not a map" \
 	mon1 dataplane-config set --file "$T/nomap.json"
 # A helper outside the networking set: refused by the broker, by name.
 cat >"$T/kread.c" <<'EOF'
