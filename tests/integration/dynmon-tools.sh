@@ -134,7 +134,10 @@ refused 2 "cube 'mon3' deleted again" \
 [ "$(attached mon3)" = missing ] || fail "mon3 left behind: $(cub show topology)"
 
 # ---- inject: created, attached, counting ----
+t0=$(date +%s%N)
 out=$(cub_ok dynmon inject mon1 veth1 "$EX/packet_counter.json")
+t1=$(date +%s%N)
+cub_log "inject of a new cube (add with compile and load, attach): $(((t1 - t0) / 1000000)) ms"
 grep -qx "mon1: created, dataplane-config set" <<<"$out" &&
 	grep -qx "mon1: attached to veth1" <<<"$out" || fail "inject said: $out"
 [ "$(attached mon1)" = veth1 ] || fail "mon1 attached to '$(attached mon1)'"
@@ -173,7 +176,10 @@ refused 2 "cube 'mon1' is of type TC, not XDP_DRV" \
 [ "$(attached mon1)" = veth1 ] || fail "a refused type moved mon1"
 
 # Another target: detached from veth1, attached to veth2.
+t0=$(date +%s%N)
 out=$(cub_ok dynmon inject mon1 veth2 "$EX/packet_counter.json" type=tc)
+t1=$(date +%s%N)
+cub_log "inject onto another target (set, detach, attach): $(((t1 - t0) / 1000000)) ms"
 grep -qx "mon1: detached from veth1" <<<"$out" &&
 	grep -qx "mon1: attached to veth2" <<<"$out" || fail "re-attach said: $out"
 [ "$(attached mon1)" = veth2 ] || fail "mon1 attached to '$(attached mon1)', not veth2"
