@@ -28,7 +28,8 @@
 #define HELP_MAX 1024         /* bytes of help text */
 #define ACTIONS_MAX 32        /* actions on one node */
 #define STR_DFLT_MAX 255      /* STR max length when the schema says 0 */
-#define STR_CAP 4096          /* largest STR max a schema may declare */
+/* Largest STR max a schema may declare: one wire string (dynmon's code). */
+#define STR_CAP CUB_STR_MAX
 #define WORDS_MAX 64          /* command words */
 #define PATH_LEN 512          /* bytes of a path in messages */
 #define LISTBUF_LEN 2048      /* bytes of "valid: a, b, c" lists */
@@ -1108,8 +1109,13 @@ flags_check(struct pctx *pc, const struct snode *n, const struct snode *parent,
 	uint32_t f = n->flags;
 
 	if (f & ~(CUB_F_KEY | CUB_F_RO | CUB_F_INIT | CUB_F_REQUIRED |
-		    CUB_F_LEAFLIST | CUB_F_ORDERED))
+		    CUB_F_LEAFLIST | CUB_F_ORDERED | CUB_F_REPLACE))
 		return perr(pc, path, "unknown flags 0x%x", f);
+	if ((f & CUB_F_REPLACE) &&
+	    (n->type != CUB_T_CONTAINER || (f & ~CUB_F_REPLACE)))
+		return perr(pc, path,
+		    "only a container can be replace, and with no other "
+		    "flag");
 	if (action_args && (f & ~(CUB_F_REQUIRED | CUB_F_LEAFLIST)))
 		return perr(pc, path,
 		    "action arguments may only be required or leaf-lists");
@@ -1120,7 +1126,7 @@ flags_check(struct pctx *pc, const struct snode *n, const struct snode *parent,
 		    pc, path, "a %s cannot be a leaf-list", type_name(n->type));
 	if ((f & CUB_F_LEAFLIST) && (f & CUB_F_KEY))
 		return perr(pc, path, "a key cannot be a leaf-list");
-	if (!is_leaf(n) && (f & ~(CUB_F_RO | CUB_F_ORDERED)))
+	if (!is_leaf(n) && (f & ~(CUB_F_RO | CUB_F_ORDERED | CUB_F_REPLACE)))
 		return perr(pc, path, "a %s may only be ro%s",
 		    type_name(n->type),
 		    n->type == CUB_T_LIST ? " or ordered" : "");
@@ -1246,8 +1252,6 @@ field_parse(struct pctx *pc, struct snode *parent, const struct cub_val *m,
 	if (++pc->count > CUB_SCHEMA_FIELDS_MAX)
 		return perr(
 		    pc, sub, "more than %d fields", CUB_SCHEMA_FIELDS_MAX);
-	if (is_reserved(name))
-		return perr(pc, sub, "'%s' is a reserved word", name);
 	r = check_sibling(pc, parent, name, sub);
 	if (r)
 		return r;
@@ -1256,6 +1260,12 @@ field_parse(struct pctx *pc, struct snode *parent, const struct cub_val *m,
 	if ((r = cub_ftype__parse(type)) < 0)
 		return perr(pc, sub, "unknown type '%.32s'", type);
 	t = (unsigned)r;
+	/* A leaf may be named help (Polycube's dynmon has one in its
+	 * open-metrics-metadata): it is set in bodies and as help=...; as a
+	 * path word, help stays the verb. */
+	if (is_reserved(name) && (strcmp(name, "help") ||
+				     t == CUB_T_LIST || t == CUB_T_CONTAINER))
+		return perr(pc, sub, "'%s' is a reserved word", name);
 	if (opt_uint(m, "flags", &flags) || flags > UINT32_MAX)
 		return perr(pc, sub, "flags is not a u32");
 	if (opt_str(m, "help", &help) || (help && strlen(help) > HELP_MAX))
@@ -2570,6 +2580,12 @@ merge_map(const struct snode *n, struct cub_val *dst, const struct cub_val *src,
 			    k->type == CUB_T_LIST ? "an array" : "a map",
 			    cub_val__kind_name(v->kind));
 		cur = cub_val__get(dst, key);
+		/* A replace container in a set starts again from empty. */
+		if (cur && mode == M_SET && (k->flags & CUB_F_REPLACE)) {
+			if (cub_val__set(dst, key, cub_val__map()))
+				return nomem(errv);
+			cur = NULL;
+		}
 		created = !cur;
 		if (!cur) {
 			if (cub_val__set(dst, key,
@@ -3062,8 +3078,11 @@ do_set(struct loc *l, const struct cub_val *args, const struct cub_val *body,
 	char valid[LISTBUF_LEN];
 	struct cub_val *work, tmp;
 	bool created = !l->dn;
+	/* A replace container set with a body: built again from empty. */
+	bool fresh = created || ((l->n->flags & CUB_F_REPLACE) && body &&
+				    body->kind == CUB_V_MAP && body->map.len);
 	/* Leaf fields only: the node's lists are shared, not copied. */
-	const struct snode *shared = !created && l->dn->kind == CUB_V_MAP &&
+	const struct snode *shared = !fresh && l->dn->kind == CUB_V_MAP &&
 					     names_leaves(l->n, args) &&
 					     names_leaves(l->n, body)
 					 ? l->n
@@ -3083,17 +3102,17 @@ do_set(struct loc *l, const struct cub_val *args, const struct cub_val *body,
 		return fail(errv, CUB_E_NOTFOUND, l->path,
 		    "not in the "
 		    "document");
-	work = created ? cub_val__map()
+	work = fresh    ? cub_val__map()
 	       : shared ? dup_shared(shared, l->dn)
 			: cub_val__dup(l->dn);
 	if (!work)
 		return nomem(errv);
-	r = merge_map(l->n, work, body, created ? M_CREATE : M_SET, l->in_entry,
+	r = merge_map(l->n, work, body, fresh ? M_CREATE : M_SET, l->in_entry,
 	    l->path, errv);
 	if (!r)
-		r = merge_map(l->n, work, args, created ? M_CREATE : M_SET,
+		r = merge_map(l->n, work, args, fresh ? M_CREATE : M_SET,
 		    l->in_entry, l->path, errv);
-	if (!r && created)
+	if (!r && fresh)
 		r = fill_node(l->n, work, l->path, errv);
 	if (r) {
 		if (shared)

@@ -1589,6 +1589,154 @@ START_TEST(test_set_root_shares)
 }
 END_TEST
 
+/*
+ * CUB_F_REPLACE (dynmon's dataplane-config): a set with a body replaces
+ * the container whole (what the body leaves out is empty again), at the
+ * container and from the cube root; a set of args changes one field.  A
+ * leaf may be named help; a string may be declared up to CUB_STR_MAX.
+ */
+static const struct cub_field rp_meta[] = {
+    {.name = "help", .type = CUB_T_STR},
+    {.name = "type", .type = CUB_T_STR},
+    {0},
+};
+static const struct cub_field rp_mc[] = {
+    {.name = "name", .type = CUB_T_STR, .flags = CUB_F_KEY},
+    {.name = "meta", .type = CUB_T_CONTAINER, .children = rp_meta},
+    {0},
+};
+static const struct cub_field rp_path[] = {
+    {.name = "code", .type = CUB_T_STR, .max = CUB_STR_MAX},
+    {.name = "mcs", .type = CUB_T_LIST, .children = rp_mc},
+    {0},
+};
+static const struct cub_field rp_conf[] = {
+    {.name = "in", .type = CUB_T_CONTAINER, .children = rp_path},
+    {.name = "out", .type = CUB_T_CONTAINER, .children = rp_path},
+    {0},
+};
+static const struct cub_field rp_fields[] = {
+    {.name = "conf",
+	.type = CUB_T_CONTAINER,
+	.flags = CUB_F_REPLACE,
+	.children = rp_conf},
+    {.name = "other", .type = CUB_T_CONTAINER, .children = rp_conf},
+    {0},
+};
+
+static struct cub_val *
+json_of(const char *s)
+{
+	struct cub_val *v = cub_json_parse(s, strlen(s), NULL, 0);
+
+	ck_assert_ptr_nonnull(v);
+	return v;
+}
+
+START_TEST(test_set_replace)
+{
+	static const struct cub_field bad_replace[] = {
+	    {.name = "x", .type = CUB_T_LIST, .flags = CUB_F_REPLACE,
+		.children = rp_mc},
+	    {0},
+	};
+	static const struct cub_field bad_help[] = {
+	    {.name = "help", .type = CUB_T_CONTAINER, .children = rp_meta},
+	    {0},
+	};
+	static const struct cub_field bad_max[] = {
+	    {.name = "x", .type = CUB_T_STR, .max = CUB_STR_MAX + 1},
+	    {0},
+	};
+	struct cubi_schema *s = schema_of(rp_fields);
+	struct cub_val *doc, *w, *big;
+	const struct cub_val *in;
+	struct cubi_result res;
+	char err[256], *code;
+
+	doc = new_doc(s, "m1", NULL,
+	    json_of("{\"conf\":{\"in\":{\"code\":\"a\",\"mcs\":[{\"name\":"
+		    "\"m\",\"meta\":{\"help\":\"h\",\"type\":\"t\"}}]},"
+		    "\"out\":{\"code\":\"b\"}},\"other\":{\"in\":{\"code\":"
+		    "\"c\",\"mcs\":[{\"name\":\"m\"}]}}}"));
+	ck_assert_str_eq(cub_val__get_str(cub_val__get(cub_val__get(
+			     cub_val__get(cub_val__get(doc, "conf"), "in"),
+			     "mcs")->arr.items[0], "meta"), "help"),
+	    "h");
+	/* At the container: out left out of the body is empty again, the
+	 * list is the body's only. */
+	ok(s, doc, W("conf", "set", NULL), NULL,
+	    json_of("{\"in\":{\"code\":\"x\",\"mcs\":[{\"name\":\"n\"}]}}"),
+	    &res);
+	cubi_result__clear(&res);
+	in = cub_val__get(cub_val__get(doc, "conf"), "in");
+	ck_assert_str_eq(cub_val__get_str(in, "code"), "x");
+	ck_assert_uint_eq(cub_val__get(in, "mcs")->arr.len, 1);
+	ck_assert_str_eq(
+	    cub_val__get_str(cub_val__get(in, "mcs")->arr.items[0], "name"), "n");
+	ck_assert_ptr_null(cub_val__get(
+	    cub_val__get(cub_val__get(doc, "conf"), "out"), "code"));
+	ck_assert_uint_eq(cub_val__get(cub_val__get(cub_val__get(doc, "conf"),
+				  "out"), "mcs")->arr.len, 0);
+	/* A container without the flag still merges. */
+	ok(s, doc, W("other", "set", NULL), NULL,
+	    json_of("{\"in\":{\"mcs\":[{\"name\":\"k\"}]}}"), &res);
+	cubi_result__clear(&res);
+	in = cub_val__get(cub_val__get(doc, "other"), "in");
+	ck_assert_str_eq(cub_val__get_str(in, "code"), "c");
+	ck_assert_uint_eq(cub_val__get(in, "mcs")->arr.len, 2);
+	/* From the root: conf replaced too. */
+	ok(s, doc, W("set", NULL), NULL,
+	    json_of("{\"conf\":{\"out\":{\"code\":\"y\"}}}"), &res);
+	cubi_result__clear(&res);
+	ck_assert_ptr_null(cub_val__get(
+	    cub_val__get(cub_val__get(doc, "conf"), "in"), "code"));
+	ck_assert_str_eq(cub_val__get_str(cub_val__get(cub_val__get(doc, "conf"),
+			     "out"), "code"),
+	    "y");
+	/* Args only: one field changes, the rest stays. */
+	ok(s, doc, W("conf", "in", "set", NULL), A("code", "z", NULL), NULL,
+	    &res);
+	cubi_result__clear(&res);
+	ck_assert_str_eq(cub_val__get_str(cub_val__get(cub_val__get(doc, "conf"),
+			     "out"), "code"),
+	    "y");
+	/* A bad body changes nothing. */
+	bad(s, doc, W("conf", "set", NULL), NULL,
+	    json_of("{\"in\":{\"nope\":1}}"), CUB_E_NOTFOUND);
+	/* A 1 MiB string. */
+	code = malloc(CUB_STR_MAX + 1);
+	memset(code, 'c', CUB_STR_MAX);
+	code[CUB_STR_MAX] = 0;
+	big = cub_val__map();
+	cub_val__set(big, "in", cub_val__map());
+	cub_val__set((struct cub_val *)cub_val__get(big, "in"), "code",
+	    cub_val__str(code));
+	free(code);
+	w = W("conf", "set", NULL);
+	ok(s, doc, w, NULL, big, &res);
+	cubi_result__clear(&res);
+	ck_assert_uint_eq(strlen(cub_val__get_str(cub_val__get(
+			      cub_val__get(doc, "conf"), "in"), "code")),
+	    CUB_STR_MAX);
+	cub_val__free(doc);
+	cubi_schema__free(s);
+	/* Refused schemas. */
+	w = cub_schema__to_val(bad_replace);
+	ck_assert_ptr_null(cubi_schema__parse(w, err, sizeof(err)));
+	ck_assert_msg(strstr(err, "only a container can be replace"), "%s", err);
+	cub_val__free(w);
+	w = cub_schema__to_val(bad_help);
+	ck_assert_ptr_null(cubi_schema__parse(w, err, sizeof(err)));
+	ck_assert_msg(strstr(err, "reserved"), "%s", err);
+	cub_val__free(w);
+	w = cub_schema__to_val(bad_max);
+	ck_assert_ptr_null(cubi_schema__parse(w, err, sizeof(err)));
+	ck_assert_msg(strstr(err, "is over"), "%s", err);
+	cub_val__free(w);
+}
+END_TEST
+
 START_TEST(test_changes_entry)
 {
 	struct cubi_schema *s = schema_of(rule_fields);
@@ -3296,6 +3444,7 @@ main(void)
 	tcase_add_test(big, test_change_undo);
 	tcase_add_test(big, test_changes_entry);
 	tcase_add_test(big, test_set_root_shares);
+	tcase_add_test(big, test_set_replace);
 	tcase_add_test(big, test_changes_nested);
 	suite_add_tcase(s, big);
 

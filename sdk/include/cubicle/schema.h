@@ -78,6 +78,11 @@ enum cub_ftype {
  * takes an insert position (index=N, position=first|last, before=KEY or
  * after=KEY; append by default). */
 #define CUB_F_ORDERED 0x20u
+/* A container replaced whole by a set with a body: the fields and lists
+ * the body leaves out go back to their defaults (empty), as Polycube's
+ * dynmon takes its dataplane-config.  A set of single fields (args only)
+ * still changes just those. */
+#define CUB_F_REPLACE 0x40u
 
 struct cub_field;
 
