@@ -2873,6 +2873,9 @@ struct loc {
 	 * root to dn are kept so that a show copies only that path. */
 	bool readonly;
 	struct cubi_undo *undo; /* cubi_tree__change(): record the undo */
+	/* cubi_tree__change(): the words went through an entry of a ro list,
+	 * which the stored document never holds (see tree.h). */
+	bool ghost;
 	const struct cub_val *const *ovs; /* overlays for a read's show */
 	uint32_t novs;
 	uint32_t nspine;
@@ -3965,7 +3968,9 @@ resolve_and_run(const struct cubi_schema *s, struct cub_val *doc,
 			found = find_entry(l->n, l->dn, keys, &idx);
 			keys_free(keys, l->n->nkeys);
 			i += l->n->nkeys;
-			if (!found &&
+			if (!found && l->undo && (l->n->flags & CUB_F_RO))
+				l->ghost = true;
+			else if (!found &&
 			    !(i + 1 == nw && is_help(word_at(words, i))))
 				return fail(errv, CUB_E_NOTFOUND, l->path,
 				    "no entry '%s'", kt);
@@ -4059,6 +4064,11 @@ resolve_and_run(const struct cubi_schema *s, struct cub_val *doc,
 		if (a) {
 			if (!last)
 				return extra_words(l, words, i + 1, errv);
+			if (l->ghost)
+				return fail(errv, CUB_E_NOTFOUND, l->path,
+				    "no such entry in the document (a "
+				    "read-only list's entries are the "
+				    "service's)");
 			res->verb = CUBI_ACTION;
 			return do_action(l, a, args, body, res, errv);
 		}

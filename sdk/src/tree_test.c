@@ -2980,7 +2980,8 @@ static const struct cub_field any_fields[] = {
     {.name = "metrics",
 	.type = CUB_T_LIST,
 	.flags = CUB_F_RO,
-	.children = any_metric},
+	.children = any_metric,
+	.actions = port_actions},
     {0},
 };
 
@@ -3189,6 +3190,19 @@ any_show(const struct cubi_schema *s, const struct cub_val *doc,
 
 	r = read_run(s, doc, cub_val__dup(words), NULL, ovs, 1, &res);
 	if (r == CUBI_NEEDS_COPY) {
+		/* The broker's (and the fake's) way: the change in place on
+		 * the stored document resolves a show through the entry it
+		 * does not hold, changes nothing, and the show runs on a copy
+		 * with the overlays. */
+		cubi_result__clear(&res);
+		copy = cub_val__dup(doc);
+		r = cubi_tree__change(s, copy, words, NULL, NULL, &res, &errv);
+		ck_assert_int_eq(r, 0);
+		ck_assert_int_eq(res.verb, CUBI_SHOW);
+		ck_assert(!res.changed);
+		cubi_result__clear(&res);
+		ck_assert(cub_val__equal(copy, doc));
+		cub_val__free(copy);
 		copy = cub_val__dup(doc);
 		ck_assert_int_eq(cubi_tree__merge_overlay(s, copy, ov), 0);
 		r = cubi_tree__apply(s, copy, words, NULL, NULL, &res, &errv);
@@ -3208,8 +3222,9 @@ START_TEST(test_any_show)
 {
 	struct cubi_schema *s = schema_of(any_fields);
 	struct cub_val *doc = new_doc(s, "m1", NULL, NULL), *ov, *want, *got;
-	struct cub_val *m, *copy, *rev;
+	struct cub_val *m, *copy, *rev, *words, *errv = NULL;
 	struct cubi_result res;
+	const char *msg;
 
 	run_ok(s, doc, W("ports", "add", "p1", NULL), NULL);
 	/* Without the overlay: the service is asked. */
@@ -3279,6 +3294,45 @@ START_TEST(test_any_show)
 	cub_val__free(got);
 	cub_val__free(ov);
 	cub_val__free(want);
+
+	/* No such entry: the change in place resolves through it, the show
+	 * on the overlaid copy says so. */
+	words = W("metrics", "nosuch", "show", NULL);
+	copy = cub_val__dup(doc);
+	ck_assert_int_eq(
+	    cubi_tree__change(s, doc, words, NULL, NULL, &res, &errv), 0);
+	ck_assert(cub_val__equal(copy, doc));
+	cubi_result__clear(&res);
+	cub_val__free(copy);
+	/* Other verbs there: set refused as read-only, an action as not
+	 * found (its entry is the service's). */
+	cub_val__free(words);
+	words = W("metrics", "nosuch", "set", NULL);
+	rev = A("value", "1", NULL);
+	ck_assert_int_lt(
+	    cubi_tree__change(s, doc, words, rev, NULL, &res, &errv), 0);
+	ck_assert_int_eq(cub_err_parse(errv, &msg), CUB_E_RO);
+	ck_assert_str_eq(msg, "metrics nosuch: is read-only");
+	errv = cub_val__free(errv);
+	cub_val__free(rev);
+	cub_val__free(words);
+	words = W("metrics", "nosuch", "reset", NULL);
+	rev = A("hard", "true", NULL);
+	ck_assert_int_lt(
+	    cubi_tree__change(s, doc, words, rev, NULL, &res, &errv), 0);
+	ck_assert_int_eq(cub_err_parse(errv, &msg), CUB_E_NOTFOUND);
+	ck_assert_msg(strstr(msg, "no such entry"), "%s", msg);
+	errv = cub_val__free(errv);
+	cub_val__free(rev);
+	cub_val__free(words);
+	ov = any_overlay(2);
+	copy = cub_val__dup(doc);
+	ck_assert_int_eq(cubi_tree__merge_overlay(s, copy, ov), 0);
+	ck_assert_str_eq(bad(s, copy, W("metrics", "nosuch", "show", NULL),
+			     NULL, NULL, CUB_E_NOTFOUND),
+	    "metrics: no entry 'nosuch'");
+	cub_val__free(copy);
+	cub_val__free(ov);
 
 	/* Too deep for a reply frame: refused, naming why. */
 	ov = any_overlay(CUB_DEPTH_MAX);
