@@ -151,6 +151,9 @@ int cubi_tree__apply(const struct cubi_schema *s, struct cub_val *doc,
  */
 #define CUBI_SHOW_LIMIT_MAX 10000u
 #define CUBI_REPLY_HEADROOM 65536u
+/* Containers a reply may nest, less the frames around it (an ANY field's
+ * value nests within the document's). */
+#define CUBI_REPLY_DEPTH_HEADROOM 4u
 
 /* cubi_tree__read(): the request must run on a copy of the document. */
 #define CUBI_NEEDS_COPY 1
@@ -238,7 +241,8 @@ struct cub_val *cubi_tree__service_help(const struct cubi_schema *s,
 /*
  * Merge a worker's read-only overlay (same shape as the document: lists
  * matched by their key fields) into a copy of doc for show.  Fields in the
- * overlay that the schema does not declare ro are ignored.
+ * overlay that the schema does not declare ro are ignored; an ANY field's
+ * value is copied as it is (every level, map key order kept).
  */
 int cubi_tree__merge_overlay(const struct cubi_schema *s, struct cub_val *doc,
     const struct cub_val *overlay);
