@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: BSD-2-Clause
 # dynmon, the plugin (plugins/dynmon/dynmon.c): a cube with the default
 # (built-in pass-through) configuration forwards; Polycube's packet
-# counter set from a file and from stdin counts at least the pings sent
+# counter set from a file (both spellings: `set dataplane-config --file`
+# and `dataplane-config set --file`) and from stdin counts at least the
+# pings sent
 # (read with bpftool under the broker's pin root); dataplane-config show
 # round-trips the file; a set with a body replaces the whole config; broken
 # code, a metric naming a missing map and a helper outside the networking
@@ -112,7 +114,8 @@ import json, sys
 json.dump({"egress-path": {"name": "eg", "code": open(sys.argv[1]).read()}},
           open(sys.argv[2], "w"))
 EOF
-cub_ok mon1 dataplane-config set --file "$T/egress.json"
+# (the spelling of Polycube's docs: set first)
+cub_ok mon1 set dataplane-config --file "$T/egress.json"
 [ "$(dpshow mon1)" = "$(canon <"$T/egress.json")" ] ||
 	fail "the ingress path survived a set without it: $(dpshow mon1)"
 [ ! -e "$T/pins/mon1/i_PKT_COUNTER" ] || fail "the old object's map is still pinned"
@@ -160,7 +163,7 @@ pings ns1 198.18.0.1 5 || fail "ping through the long-named counter"
 
 # ---- the packet counter again, with --file ----
 t0=$(date +%s%N)
-cub_ok mon1 dataplane-config set --file "$EX/packet_counter.json"
+cub_ok mon1 set dataplane-config --file "$EX/packet_counter.json"
 t1=$(date +%s%N)
 cub_log "dataplane-config set (compile, verify, attach) took $(((t1 - t0) / 1000000)) ms"
 [ "$(dpshow mon1)" = "$(canon <"$EX/packet_counter.json")" ] ||
