@@ -224,6 +224,23 @@ mkconf "$T/kread.json" "$T/kread.c"
 # probe for the former fails, as it does without CAP_PERFMON: the
 # unprivileged verifier then names that one.)
 refused_unchanged "helper bpf_probe_read(_kernel)?( \\(|#)" mon1 dataplane-config set --file "$T/kread.json"
+# A refused load whose map changes shape leaves the old map pinned and
+# counting (the new one was never pinned).
+cat >"$T/kreadhash.c" <<'EOF'
+BPF_HASH(PKT_COUNTER, u32, u32, 8);
+static int handle_rx(struct CTXTYPE *ctx, struct pkt_metadata *md)
+{
+	u64 v = 0;
+	u32 k = 1, one = 1;
+	bpf_probe_read_kernel(&v, sizeof(v), (void *)(long)ctx->data);
+	PKT_COUNTER.update(&k, &one);
+	return v == 7 ? RX_DROP : RX_OK;
+}
+EOF
+mkconf "$T/kreadhash.json" "$T/kreadhash.c"
+refused_unchanged "helper bpf_probe_read(_kernel)?( \\(|#)" mon1 dataplane-config set --file "$T/kreadhash.json"
+bpftool map show pinned "$T/pins/mon1/i_PKT_COUNTER" | grep -qw "array" ||
+	fail "a refused load replaced the pinned map: $(bpftool map show pinned "$T/pins/mon1/i_PKT_COUNTER")"
 c0=$(counter mon1 i_PKT_COUNTER)
 pings ns1 198.18.0.1 10 || fail "ping after the refusals"
 c1=$(counter mon1 i_PKT_COUNTER)
