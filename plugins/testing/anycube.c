@@ -8,7 +8,9 @@
  * with quotes and a newline, and every other kind; and a cube-level ANY
  * `summary` (a map whose keys are not in sorted order).  Built a second
  * time as anybad (-DANYCUBE_BAD), whose schema declares a writable ANY
- * field, for the broker to refuse.  The object is evil_ctr.bpf.c's
+ * field, for the broker to refuse.  It also shows metric-families (a
+ * counter of flows), for cubicle-gateway to scrape a cube whose schema has
+ * ANY fields.  The object is evil_ctr.bpf.c's
  * (programs that pass everything).  Never installed.
  */
 #include <errno.h>
@@ -17,6 +19,7 @@
 
 #include <linux/bpf.h>
 
+#include "cubicle/openmetrics.h"
 #include "cubicle/plugin.h"
 #include "evil_ctr.skel.h"
 
@@ -27,8 +30,13 @@
 #define FLOWS_MAX 4096 /* entries of the "flows" metric at most */
 #define NCPUS 4        /* per-CPU values of each */
 
+/* The "deep" metric's value nests this many containers: a show of the
+ * metrics list is then as deep as a reply may be (2 + 26 = 28). */
+#define DEEP_LEVELS 26
+
 struct any_cube {
 	uint32_t flows;
+	bool deep;
 };
 
 static const struct cub_field metric_fields[] = {
@@ -46,6 +54,10 @@ static const struct cub_field any_schema[] = {
 	.dflt = "2",
 	.max = FLOWS_MAX,
 	.help = "entries of the flows metric"},
+    {.name = "deep",
+	.type = CUB_T_BOOL,
+	.dflt = "false",
+	.help = "add a metric nested as deep as a reply may be"},
 #ifdef ANYCUBE_BAD
     {.name = "blob", .type = CUB_T_ANY, .help = "writable: refused"},
 #endif
@@ -58,6 +70,7 @@ static const struct cub_field any_schema[] = {
 	.flags = CUB_F_RO,
 	.help = "dynmon-like metrics",
 	.children = metric_fields},
+    CUB_OM_FAMILIES_FIELD,
     {0},
 };
 
@@ -71,6 +84,8 @@ any_apply(struct cub_cube *cube, const struct cub_val *config, bool create)
 
 	cub_val__as_u64(cub_val__get(config, "flows"), &flows);
 	ac->flows = (uint32_t)flows;
+	ac->deep = false;
+	cub_val__as_bool(cub_val__get(config, "deep"), &ac->deep);
 	if (!create)
 		return 0;
 	elf = evil_ctr__elf_bytes(&len);
@@ -111,7 +126,8 @@ flows_value(uint32_t n)
 
 	for (i = 0; arr && i < n; i++) {
 		k = cub_val__map();
-		k = put(k, "saddr", cub_val__strf("198.18.%u.%u", i / 256, i % 256));
+		k = put(k, "saddr",
+		    cub_val__strf("198.18.%u.%u", i / 256, i % 256));
 		k = put(k, "daddr", cub_val__str("198.19.0.1"));
 		k = put(k, "sport", cub_val__uint(1024 + i % 60000));
 		k = put(k, "dport", cub_val__uint(443));
@@ -146,6 +162,19 @@ mixed_value(void)
 	return push(arr, m);
 }
 
+/* [[...[{"d": 26}]...]]: DEEP_LEVELS containers. */
+static struct cub_val *
+deep_value(void)
+{
+	struct cub_val *v =
+	    put(cub_val__map(), "d", cub_val__uint(DEEP_LEVELS));
+	unsigned i;
+
+	for (i = 1; v && i < DEEP_LEVELS; i++)
+		v = push(cub_val__array(), v);
+	return v;
+}
+
 static struct cub_val *
 metric(const char *name, struct cub_val *value, uint64_t ts)
 {
@@ -160,20 +189,41 @@ any_show(struct cub_cube *cube, const struct cub_val *config,
     struct cub_val *overlay)
 {
 	struct any_cube *ac = cub_cube__priv(cube);
-	struct cub_val *list = cub_val__array(), *sum;
+	struct cub_val *list = cub_val__array(), *sum, *fams, *doc = NULL;
+	char json[256], err[256];
+	int r;
 
 	(void)config;
+	snprintf(json, sizeof(json),
+	    "[{\"name\":\"anycube_flows\",\"type\":\"counter\","
+	    "\"help\":\"Flows shown.\",\"samples\":[{\"value\":%u}]}]",
+	    ac->flows);
+	fams = cub_json_parse(json, strlen(json), NULL, 0);
+	r = fams ? cub_om_families_to_doc(fams, &doc, err, sizeof(err))
+		 : -ENOMEM;
+	cub_val__free(fams);
+	if (r < 0) {
+		cub_val__free(list);
+		return cub_cube__set_error(cube, CUB_E_INTERNAL, "anycube: %s",
+		    r == -ENOMEM ? "out of memory" : err);
+	}
+	if (cub_val__set(overlay, CUB_OM_FAMILIES_NAME, doc)) {
+		cub_val__free(list);
+		return -ENOMEM;
+	}
 	list = push(list, metric("flows", flows_value(ac->flows), 1));
-	list = push(list, metric("packets",
-			      push(cub_val__array(), cub_val__uint(5)), 2));
 	list = push(list,
-	    metric("big",
-		push(push(cub_val__array(), cub_val__uint(UINT64_MAX)),
-		    cub_val__uint((1ull << 53) + 1)),
-		3));
-	list = push(list,
-	    metric("note", cub_val__str("say \"hi\"\nline 2\\end"), 4));
+	    metric("packets", push(cub_val__array(), cub_val__uint(5)), 2));
+	list = push(
+	    list, metric("big",
+		      push(push(cub_val__array(), cub_val__uint(UINT64_MAX)),
+			  cub_val__uint((1ull << 53) + 1)),
+		      3));
+	list = push(
+	    list, metric("note", cub_val__str("say \"hi\"\nline 2\\end"), 4));
 	list = push(list, metric("mixed", mixed_value(), 5));
+	if (ac->deep)
+		list = push(list, metric("deep", deep_value(), 6));
 	sum = put(cub_val__map(), "zeta", cub_val__uint(ac->flows));
 	sum = put(sum, "alpha", cub_val__str("first after zeta"));
 	sum = put(sum, "mid", cub_val__bool(false));

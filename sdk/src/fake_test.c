@@ -692,18 +692,15 @@ fa_show(struct cub_cube *cube, const struct cub_val *config,
 	    "9007199254740993]}]}, {\"name\": \"note\", \"value\": "
 	    "\"a \\\"b\\\"\\nc\"}]}";
 	struct cub_val *v = cub_json_parse(json, strlen(json), NULL, 0);
-	uint32_t i;
+	int r = 0;
 
-	if (!v)
-		return -ENOMEM;
-	for (i = 0; i < v->map.len; i++) {
-		if (cub_val__set(overlay, v->map.items[i].key,
-			v->map.items[i].val))
-			break;
-		v->map.items[i].val = cub_val__nil();
-	}
+	/* cub_val__set() takes the value, even when it fails. */
+	if (!v ||
+	    cub_val__set(overlay, "summary", cub_val__take(v, "summary")) ||
+	    cub_val__set(overlay, "metrics", cub_val__take(v, "metrics")))
+		r = -ENOMEM;
 	cub_val__free(v);
-	return i < 2 ? -ENOMEM : 0;
+	return r;
 }
 
 static const struct cub_plugin_ops fa_ops = {
@@ -724,16 +721,16 @@ START_TEST(test_any)
 	char *s;
 
 	ck_assert_ptr_nonnull(f);
-	ck_assert_msg(cub_fake__create(f, "a1", NULL) == 0, "%s",
-	    cub_fake__error(f));
+	ck_assert_msg(
+	    cub_fake__create(f, "a1", NULL) == 0, "%s", cub_fake__error(f));
 	/* An entry of the ro list and its value, as the service gave them. */
 	ck_assert_int_eq(cub_fake__cmd(f, "a1 metrics flows show", &v), 0);
 	ck_assert_str_eq(cub_val__get_str(v, "name"), "flows");
 	e = cub_val__get(v, "value")->arr.items[0];
 	ck_assert_str_eq(cub_val__get(e, "key")->map.items[0].key, "saddr");
 	ck_assert(cub_val__get(e, "value")->arr.items[0]->u == UINT64_MAX);
-	ck_assert(cub_val__get(e, "value")->arr.items[1]->u ==
-		  (1ull << 53) + 1);
+	ck_assert(
+	    cub_val__get(e, "value")->arr.items[1]->u == (1ull << 53) + 1);
 	v = cub_val__free(v);
 	s = cub_fake__cmd_str(f, "a1 metrics flows value");
 	ck_assert_str_eq(s, "[{\"key\":{\"saddr\":1,\"daddr\":2},\"value\":"

@@ -3001,8 +3001,8 @@ same_order(const struct cub_val *a, const struct cub_val *b)
 	} else if (a->kind == CUB_V_MAP) {
 		for (i = 0; i < a->map.len; i++)
 			if (strcmp(a->map.items[i].key, b->map.items[i].key) ||
-			    !same_order(a->map.items[i].val,
-				b->map.items[i].val))
+			    !same_order(
+				a->map.items[i].val, b->map.items[i].val))
 				return false;
 	}
 	return true;
@@ -3073,12 +3073,12 @@ START_TEST(test_any_schema)
 	cub_val__set(w->arr.items[0], "flags", cub_val__uint(CUB_F_INIT));
 	schema_bad(w, "blob: an any field may only be ro");
 	w = one_field("blob", "any");
-	cub_val__set(w->arr.items[0], "flags",
-	    cub_val__uint(CUB_F_RO | CUB_F_REQUIRED));
+	cub_val__set(
+	    w->arr.items[0], "flags", cub_val__uint(CUB_F_RO | CUB_F_REQUIRED));
 	schema_bad(w, "blob: an any field may only be ro");
 	w = one_field("blob", "any");
-	cub_val__set(w->arr.items[0], "flags",
-	    cub_val__uint(CUB_F_RO | CUB_F_LEAFLIST));
+	cub_val__set(
+	    w->arr.items[0], "flags", cub_val__uint(CUB_F_RO | CUB_F_LEAFLIST));
 	schema_bad(w, "blob: an any field cannot be a leaf-list");
 	w = one_field("blob", "any");
 	cub_val__set(w->arr.items[0], "flags", cub_val__uint(CUB_F_RO));
@@ -3228,8 +3228,8 @@ START_TEST(test_any_show)
 
 	run_ok(s, doc, W("ports", "add", "p1", NULL), NULL);
 	/* Without the overlay: the service is asked. */
-	ck_assert_int_eq(read_run(s, doc, W("summary", "show", NULL), NULL,
-			     NULL, 0, &res),
+	ck_assert_int_eq(
+	    read_run(s, doc, W("summary", "show", NULL), NULL, NULL, 0, &res),
 	    0);
 	ck_assert(res.want_overlay);
 	cubi_result__clear(&res);
@@ -3249,8 +3249,8 @@ START_TEST(test_any_show)
 	cub_val__free(rev);
 	ck_assert_uint_eq(u64_of(m->arr.items[1], "value"), UINT64_MAX - 1);
 	ck_assert_ptr_null(cub_val__get(m->arr.items[2], "value"));
-	ck_assert(same_order(cub_val__get(got, "summary"),
-	    cub_val__get(ov, "summary")));
+	ck_assert(same_order(
+	    cub_val__get(got, "summary"), cub_val__get(ov, "summary")));
 	ck_assert_str_eq(
 	    cub_val__get_str(cub_val__get(got, "cfg"), "state"), "multi\nline");
 	ck_assert_uint_eq(u64_of(cub_val__get(got, "cfg"), "level"), 1);
@@ -3334,13 +3334,30 @@ START_TEST(test_any_show)
 	cub_val__free(copy);
 	cub_val__free(ov);
 
-	/* Too deep for a reply frame: refused, naming why. */
+	/* The deepest reply a frame takes: CUB_DEPTH_MAX less the headroom
+	 * (the list, its entry, the value's array and map: 4 + 24). */
+	ov = any_overlay(CUB_DEPTH_MAX - CUBI_REPLY_DEPTH_HEADROOM - 4);
+	got = any_show(s, doc, ov, W("metrics", "show", NULL));
+	ck_assert_uint_eq(got->arr.len, 3);
+	cub_val__free(got);
+	cub_val__free(ov);
+	/* One more: refused, naming why. */
+	ov = any_overlay(CUB_DEPTH_MAX - CUBI_REPLY_DEPTH_HEADROOM - 3);
+	copy = cub_val__dup(doc);
+	ck_assert_int_eq(cubi_tree__merge_overlay(s, copy, ov), 0);
+	ck_assert_msg(strstr(bad(s, copy, W("metrics", "show", NULL), NULL,
+				 NULL, CUB_E_TOOBIG),
+			  "nests 29 containers deep, over the 28"),
+	    "no depth message");
+	cub_val__free(copy);
+	cub_val__free(ov);
+	/* Far too deep (as deep as the codec takes). */
 	ov = any_overlay(CUB_DEPTH_MAX);
 	copy = cub_val__dup(doc);
 	ck_assert_int_eq(cubi_tree__merge_overlay(s, copy, ov), 0);
-	ck_assert_str_eq(cub_val__get_str(cub_val__get(copy, "metrics")
-					      ->arr.items[0],
-			     "name"),
+	ck_assert_str_eq(
+	    cub_val__get_str(
+		cub_val__get(copy, "metrics")->arr.items[0], "name"),
 	    "ingress");
 	ck_assert_msg(strstr(bad(s, copy, W("metrics", "show", NULL), NULL,
 				 NULL, CUB_E_TOOBIG),
@@ -3362,8 +3379,8 @@ START_TEST(test_any_ro)
 
 	run_ok(s, doc, W("ports", "add", "p1", NULL), NULL);
 	/* The same refusal as any ro field's, the document untouched. */
-	msg = bad(s, doc, W("set", NULL), A("summary", "x", NULL), NULL,
-	    CUB_E_RO);
+	msg = bad(
+	    s, doc, W("set", NULL), A("summary", "x", NULL), NULL, CUB_E_RO);
 	ck_assert_str_eq(msg, "summary: is read-only");
 	body = cub_val__map();
 	cub_val__set(body, "summary", any_value(3));
@@ -3377,8 +3394,8 @@ START_TEST(test_any_ro)
 	body = cub_val__map();
 	cub_val__set(body, "extra", cub_val__array());
 	bad(s, doc, W("ports", "add", "p2", NULL), NULL, body, CUB_E_RO);
-	bad(s, doc, W("metrics", "add", "x", NULL), A("value", "1", NULL),
-	    NULL, CUB_E_RO);
+	bad(s, doc, W("metrics", "add", "x", NULL), A("value", "1", NULL), NULL,
+	    CUB_E_RO);
 	body = cub_val__map();
 	cub_val__set(body, "summary", cub_val__uint(1));
 	bad_new(s, NULL, body, CUB_E_RO);

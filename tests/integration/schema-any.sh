@@ -13,7 +13,11 @@
 # 4096-entry value.
 . "$(dirname "$0")/../lib/netns.sh"
 
+need setpriv curl
 PLUGINS+=("$CUB_BUILD/plugins/testing/anycube.so" "$CUB_BUILD/plugins/testing/anybad.so")
+# nobody (65534, group nogroup 65534) is the gateway.
+CUB_BROKER_ARGS="--socket-group 65534 --gateway-group 65534"
+chmod 0711 "$T" # nobody reaches $T/s
 broker_start
 
 # check WHAT FILE PYTHON: PYTHON asserts on d, FILE's JSON (order kept).
@@ -137,7 +141,43 @@ assert d[4095]["key"]["saddr"] == "198.18.15.255", d[4095]
 assert d[4095]["value"] == [40950, 40951, 40952, 2**64 - 4096], d[4095]
 '
 [ "$(cub ac1 metrics show | wc -l)" = 6 ] || fail "4096 flows broke the text rows"
-cub_log "values: json, yaml, text, narrowed, ro refusals, 4096 entries"
+
+# --- as deep as a reply may be (28 containers), and one more ---
+cub_ok ac1 set deep=true
+cub ac1 metrics show -o json >"$T/d.json" || fail "a 28-deep metrics show"
+check "deep" "$T/d.json" '
+v, n = d[5]["value"], 1
+assert d[5]["name"] == "deep", d[5]
+while isinstance(v, list):
+    assert len(v) == 1, v
+    v, n = v[0], n + 1
+assert v == {"d": 26} and n == 26, (v, n)
+'
+cub ac1 metrics deep value -o json >/dev/null || fail "the deep value alone"
+err=$(cub_refused 2 ac1 show)
+grep -q "too-big" <<<"$err" && grep -q "nests 29 containers deep, over the 28" <<<"$err" ||
+	fail "a 29-deep show: $err"
+cub_ok ac1 set deep=false
+cub_log "values: json, yaml, text, narrowed, ro refusals, 4096 entries, 28 deep"
+
+# --- cubicle-gateway scrapes a cube whose schema has ANY fields ---
+URL=http://127.0.0.1:9000/metrics
+"$CUB_BUILD/gateway/cubicle-gateway" --user nobody --socket-dir "$T/s" \
+	--metrics-service anycube >>"$T/gw.log" 2>&1 &
+GW_PID=$!
+for _ in $(seq 1 300); do
+	curl -sf -o /dev/null "$URL" && break
+	kill -0 "$GW_PID" 2>/dev/null || { cat "$T/gw.log" >&2; fail "the gateway exited"; }
+	sleep 0.1
+done
+curl -sS -o "$T/p.txt" "$URL" || { cat "$T/gw.log" >&2; fail "no /metrics"; }
+grep -q '^anycube_flows_total{cube="ac1"} 4096$' "$T/p.txt" ||
+	fail "gateway: $(grep -E 'anycube|scrape_errors' "$T/p.txt")"
+grep -q '^cubicle_gateway_scrape_errors_total 0$' "$T/p.txt" ||
+	fail "gateway scrape errors: $(grep scrape_errors "$T/p.txt"; cat "$T/gw.log")"
+kill "$GW_PID"
+wait "$GW_PID" 2>/dev/null || true
+cub_log "gateway: anycube's metric families scraped, no error"
 
 # --- a schema with a writable ANY field: the service is refused ---
 grep -q "schema refused: schema: blob: a writable any field" "$T/broker.log" ||
