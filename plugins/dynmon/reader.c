@@ -856,13 +856,18 @@ static int
 too_big(char *err, size_t errlen, const struct dm_rmetric *m, uint32_t count,
     uint64_t elems, uint64_t bytes)
 {
+	char size[64] = "";
+
+	if (bytes)
+		snprintf(size, sizeof(size), ", about %llu bytes",
+		    (unsigned long long)bytes);
 	dm_fail(err, errlen,
-	    "%s: metric '%s' (map '%s'): %u entries (%llu elements, about "
-	    "%llu bytes) do not fit one answer (at most %u elements and %u "
-	    "bytes for the metrics of a show); show fewer metrics, or give "
-	    "the map fewer entries",
+	    "%s: metric '%s' (map '%s'): %u entries (%s%llu elements%s) do "
+	    "not fit one answer (at most %u elements and %u bytes for the "
+	    "metrics of a show); show fewer metrics, or give the map fewer "
+	    "entries",
 	    path_word(m->path), m->name, m->map_name, count,
-	    (unsigned long long)elems, (unsigned long long)bytes,
+	    bytes ? "" : "at least ", (unsigned long long)elems, size,
 	    DM_SHOW_ELEMS_MAX, DM_SHOW_BYTES_MAX);
 	return -EMSGSIZE;
 }

@@ -686,6 +686,7 @@ START_TEST(test_prev_carries)
 	fx_open(&x, OBJ_TYPES);
 	dp_add(&x, "i_e_port", &port, 5, 0);
 	dp_add(&x, swap_copy(&x, "i0"), &k0, 8, 1);
+	dp_add(&x, "i_hist", &k0, 3, 0);
 	ck_assert_int_eq(
 	    dm_reader_families(the_cube, x.r, &fams, x.err, sizeof(x.err)), 0);
 	cub_val__free(fams);
@@ -707,6 +708,11 @@ START_TEST(test_prev_carries)
 			      sample(family(fams, "sw_pc"), NULL, NULL),
 			      "value")),
 	    10);
+	/* A histogram's buckets, count and sum carry too. */
+	ck_assert_uint_eq(num_of(cub_val__get(
+			      sample(family(fams, "hist"), NULL, NULL),
+			      "count")),
+	    3);
 	cub_val__free(fams);
 	ck_show(&x, "e_port", "[{\"key\":1003,\"value\":6}]");
 	ck_show(&x, "sw_pc", "[{\"key\":0,\"value\":[2,8]}]");
