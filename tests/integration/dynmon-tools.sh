@@ -7,6 +7,9 @@
 #       does not compile, a netdev that does not exist, a cube of another
 #       service or type) changes nothing: no cube created, nothing
 #       attached, the old program running;
+#   cubicle dynmon extract CUBE [ingress|egress|all] [NAME] [--save FILE]
+#       the metrics as JSON, to stdout or a file (a failed read leaves the
+#       file as it was);
 #   cubicle mon1 set dataplane-config --file F   (Polycube's spelling);
 # and pcn_log end to end: NTP-style code's "%I:%P\t-> %I:%P" lines are in
 # `cubicle mon1 log show` (and the broker's log) at DEBUG and TRACE, not
@@ -131,7 +134,10 @@ refused 2 "cube 'mon3' deleted again" \
 [ "$(attached mon3)" = missing ] || fail "mon3 left behind: $(cub show topology)"
 
 # ---- inject: created, attached, counting ----
+t0=$(date +%s%N)
 out=$(cub_ok dynmon inject mon1 veth1 "$EX/packet_counter.json")
+t1=$(date +%s%N)
+cub_log "inject of a new cube (add with compile and load, attach): $(((t1 - t0) / 1000000)) ms"
 grep -qx "mon1: created, dataplane-config set" <<<"$out" &&
 	grep -qx "mon1: attached to veth1" <<<"$out" || fail "inject said: $out"
 [ "$(attached mon1)" = veth1 ] || fail "mon1 attached to '$(attached mon1)'"
@@ -170,7 +176,10 @@ refused 2 "cube 'mon1' is of type TC, not XDP_DRV" \
 [ "$(attached mon1)" = veth1 ] || fail "a refused type moved mon1"
 
 # Another target: detached from veth1, attached to veth2.
+t0=$(date +%s%N)
 out=$(cub_ok dynmon inject mon1 veth2 "$EX/packet_counter.json" type=tc)
+t1=$(date +%s%N)
+cub_log "inject onto another target (set, detach, attach): $(((t1 - t0) / 1000000)) ms"
 grep -qx "mon1: detached from veth1" <<<"$out" &&
 	grep -qx "mon1: attached to veth2" <<<"$out" || fail "re-attach said: $out"
 [ "$(attached mon1)" = veth2 ] || fail "mon1 attached to '$(attached mon1)', not veth2"
@@ -263,3 +272,36 @@ done
 sleep 0.5
 [ "$(nlines)" = 5 ] || fail "$(nlines) lines after INFO again, not 5"
 cub_log "pcn_log: '$want' 5 times at DEBUG and TRACE, none at INFO"
+
+# ---- extract: all, one path, one metric, --save ----
+cub_ok dynmon inject mon1 veth2 "$EX/packet_counter.json" >/dev/null
+pings ns2 198.18.1.1 5 || fail "ping before extract"
+cub dynmon extract mon1 >"$T/all.json" || fail "extract all: $(cat "$T/all.json")"
+python3 - "$T/all.json" <<'EOF' || fail "extract all: $(cat "$T/all.json")"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert set(d) == {"ingress-metrics", "egress-metrics"}, d
+m = [x for x in d["ingress-metrics"] if x["name"] == "packets_total"]
+assert len(m) == 1 and m[0]["value"][0] >= 5 and m[0]["timestamp"] > 0, d
+assert d["egress-metrics"] == [], d
+EOF
+cub dynmon extract mon1 ingress >"$T/in.json" || fail "extract ingress"
+python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert isinstance(d, list) and [x["name"] for x in d] == ["packets_total"], d' "$T/in.json" ||
+	fail "extract ingress: $(cat "$T/in.json")"
+out=$(cub dynmon extract mon1 ingress packets_total --save "$T/one.json") ||
+	fail "extract --save: $out"
+[ -z "$out" ] || fail "extract --save wrote to stdout: $out"
+python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["name"] == "packets_total" and isinstance(d["value"], list), d' "$T/one.json" ||
+	fail "extract --save: $(cat "$T/one.json")"
+echo keep >"$T/keep.json"
+refused 2 "no-such" dynmon extract mon1 ingress no-such --save "$T/keep.json"
+[ "$(cat "$T/keep.json")" = keep ] || fail "a failed extract changed the --save file"
+refused 2 "nothing written" dynmon extract mon1 --save "$T/no/dir/m.json"
+refused 1 "needs its path" dynmon extract mon1 all packets_total
+cub_log "extract: all, ingress, one metric, --save: $(tr -d ' \n' <"$T/one.json" | head -c 120)"
