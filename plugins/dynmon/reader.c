@@ -68,6 +68,11 @@ struct dm_rmetric {
 	uint32_t lane;
 	char *family; /* the family's name, om only */
 	char *omtype; /* the open-metrics type as given, om only */
+	/* open-metrics-metadata on a value that is not a number (Polycube's
+	 * own test files have such): shown in JSON, not exported; why, for
+	 * one warning in the cube's log. */
+	char *skip;
+	bool warned;
 	struct dm_acc acc;
 };
 
@@ -198,9 +203,22 @@ add_lanes(uint8_t *dst, const uint8_t *src, size_t value_size, uint32_t ncpus,
 		}
 }
 
+static bool
+all_zero(const uint8_t *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
 /*
  * Fold a delta read into m's accumulation: a key seen before gets the
- * read's value added (lane) or replacing it (latest wins); a new key is
+ * read's value added (lane) or replacing it (latest wins; an array's
+ * index reads zero when nothing arrived, so a zero does not replace); a
+ * new key is
  * appended, up to DM_ACC_MAX (then dropped and counted); popped values
  * are appended.
  */
@@ -228,7 +246,7 @@ acc_fold(struct dm_rmetric *m, const struct dm_read *rd)
 			if (m->lane)
 				add_lanes(dv, v, m->map->value_size, rd->ncpus,
 				    rd->vs, m->lane);
-			else
+			else if (!is_array(m->map->type) || !all_zero(v, a->vs))
 				memcpy(dv, v, a->vs);
 			continue;
 		}
@@ -304,6 +322,21 @@ value_lane(const struct dm_catalog *cat, uint32_t id)
 		   : 0;
 }
 
+/* A number as families.c takes one: an integer of 1 to 8 whole bytes
+ * (not bool), an enum, a float. */
+static bool
+value_is_number(const struct dm_catalog *cat, uint32_t id)
+{
+	const struct btf_type *t = dm_btf_resolve(cat->btf, id, NULL);
+
+	if (!t)
+		return false;
+	if (btf_is_int(t))
+		return !btf_int_offset(t) && btf_int_bits(t) == t->size * 8 &&
+		       t->size <= 8 && !(btf_int_encoding(t) & BTF_INT_BOOL);
+	return btf_is_any_enum(t) || btf_is_float(t);
+}
+
 static bool
 same_metric(const struct dm_rmetric *a, const struct dm_rmetric *b)
 {
@@ -328,6 +361,7 @@ dm_reader_free(struct dm_reader *r)
 		acc_fini(&r->m[i].acc);
 		free(r->m[i].family);
 		free(r->m[i].omtype);
+		free(r->m[i].skip);
 	}
 	free(r->m);
 	dm_totals_free(r->totals);
@@ -393,6 +427,13 @@ metric_open(struct dm_reader *r, char path, size_t k, const struct cub_val *mc,
 		    r->cat, m->map, mc, &none, &fam, ferr, sizeof(ferr));
 		if (rc == -ENOMEM)
 			return rc;
+		if (rc && !cub_val__get(mc, "histogram") &&
+		    !value_is_number(r->cat, m->map->value_type_id)) {
+			/* Polycube skips it with a warning; so do we. */
+			m->om = false;
+			m->skip = strdup(ferr);
+			return m->skip ? 0 : -ENOMEM;
+		}
 		if (rc)
 			return dm_fail(err, errlen, "%s: metric '%s' (map '%s'): %s",
 			    path_word(path), m->name, m->map_name, ferr);
@@ -404,6 +445,33 @@ metric_open(struct dm_reader *r, char path, size_t k, const struct cub_val *mc,
 			return -ENOMEM;
 	}
 	m->lane = m->gauge ? 0 : value_lane(r->cat, m->map->value_type_id);
+	return 0;
+}
+
+/* Before the swap sets are bound: a swap-on-read QUEUE or STACK. */
+static int
+swap_queue_check(const struct dm_reader *r, char path,
+    const struct cub_val *mcs, char *err, size_t errlen)
+{
+	const struct dm_map *map;
+	const char *name;
+	uint32_t i;
+
+	for (i = 0; mcs && mcs->kind == CUB_V_ARRAY && i < mcs->arr.len; i++) {
+		if (!dm_conf_swap_on_read(mcs->arr.items[i]))
+			continue;
+		name = cub_val__get_str(mcs->arr.items[i], "map-name");
+		map = name ? dm_catalog_find(r->cat, path, name) : NULL;
+		if (map && is_queue(map->type))
+			return dm_fail(err, errlen,
+			    "%s: metric '%s': map '%s' is a %s, drained on "
+			    "every read: swap-on-read does not apply",
+			    path_word(path),
+			    cub_val__get_str(mcs->arr.items[i], "name") ?: "",
+			    name,
+			    map->type == BPF_MAP_TYPE_QUEUE ? "QUEUE"
+							    : "STACK");
+	}
 	return 0;
 }
 
@@ -437,12 +505,21 @@ dm_reader_open(const void *elf, size_t len, const struct cub_val *dpconf,
 		goto fail;
 	for (p = 0; p < 2; p++) {
 		const struct cub_val *mcs = dm_conf_metrics(r->conf, paths[p]);
+		char berr[512];
 
 		if ((rc = dm_conf_swap_list(
 			 r->conf, paths[p], swap, &ns, err, errlen)) ||
-		    (rc = dm_catalog_bind_swap(
-			 r->cat, paths[p], swap, ns, err, errlen)))
+		    (rc = swap_queue_check(r, paths[p], mcs, err, errlen)))
 			goto fail;
+		if ((rc = dm_catalog_bind_swap(
+			 r->cat, paths[p], swap, ns, berr, sizeof(berr)))) {
+			if (rc != -ENOMEM)
+				dm_fail(err, errlen, "%s: %s (was the object "
+						     "compiled from this "
+						     "dataplane-config?)",
+				    path_word(paths[p]), berr);
+			goto fail;
+		}
 		if (mcs && mcs->kind == CUB_V_ARRAY) {
 			if (mcs->arr.len > DM_METRICS_MAX) {
 				rc = dm_fail(err, errlen,
@@ -779,13 +856,18 @@ static int
 too_big(char *err, size_t errlen, const struct dm_rmetric *m, uint32_t count,
     uint64_t elems, uint64_t bytes)
 {
+	char size[64] = "";
+
+	if (bytes)
+		snprintf(size, sizeof(size), ", about %llu bytes",
+		    (unsigned long long)bytes);
 	dm_fail(err, errlen,
-	    "%s: metric '%s' (map '%s'): %u entries (%llu elements, about "
-	    "%llu bytes) do not fit one answer (at most %u elements and %u "
-	    "bytes for the metrics of a show); show fewer metrics, or give "
-	    "the map fewer entries",
+	    "%s: metric '%s' (map '%s'): %u entries (%s%llu elements%s) do "
+	    "not fit one answer (at most %u elements and %u bytes for the "
+	    "metrics of a show); show fewer metrics, or give the map fewer "
+	    "entries",
 	    path_word(m->path), m->name, m->map_name, count,
-	    (unsigned long long)elems, (unsigned long long)bytes,
+	    bytes ? "" : "at least ", (unsigned long long)elems, size,
 	    DM_SHOW_ELEMS_MAX, DM_SHOW_BYTES_MAX);
 	return -EMSGSIZE;
 }
@@ -954,10 +1036,18 @@ dm_reader_families(struct cub_cube *cube, struct dm_reader *r,
 	if (!r || !families)
 		return -EINVAL;
 	*families = NULL;
-	for (i = 0; i < r->n; i++)
+	for (i = 0; i < r->n; i++) {
+		if (r->m[i].skip && !r->m[i].warned) {
+			r->m[i].warned = true;
+			cub_cube__log(cube, CUB_LOG_WARN,
+			    "dynmon: %s: metric '%s' is not exported to "
+			    "OpenMetrics: %s",
+			    path_word(r->m[i].path), r->m[i].name, r->m[i].skip);
+		}
 		if (r->m[i].om &&
 		    (rc = read_fold(cube, r, i, NULL, err, errlen)))
 			return rc;
+	}
 	rc = dm_totals_families(r->totals, families);
 	if (rc)
 		dm_fail(err, errlen, "dynmon: out of memory building families");
