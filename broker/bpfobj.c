@@ -1385,7 +1385,7 @@ verify(struct broker *b, struct cube *c, struct bpf_object **obj,
 		    "hardened verifier, without CAP_SYS_ADMIN and "
 		    "CAP_PERFMON, refuses this to unprivileged code: a "
 		    "variable offset on a packet pointer has hardened forms "
-		    "in cube.bpf.h, cub_l4() and cub_load_bytes(); for code "
+		    "in cube.bpf.h, cub_l4() and cub_l4_copy(); for code "
 		    "you cannot change, cubicled --unhardened-service %s "
 		    "verifies this service's objects with CAP_PERFMON)",
 		    c->name, strerror(-r), reason, c->svc->name);
