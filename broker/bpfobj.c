@@ -1591,6 +1591,14 @@ bpfobj_load(struct broker *b, struct cube *c, const void *elf, size_t len,
 		log_svc = NULL;
 		return -ENOENT;
 	}
+	if (r && reserved && c->obj && c->obj->hash == (hash ^ 2) &&
+	    !bpfobj_unhardened(b, c->svc) && log_allowed())
+		/* These bytes run, loaded by a broker that had the option. */
+		log_warn("cube '%s' still runs the program an earlier run "
+			 "loaded with CAP_PERFMON (--unhardened-service %s, "
+			 "now off); its reload was refused: delete the cube "
+			 "to remove it",
+		    c->name, c->svc->name);
 	if (!r && reserved) {
 		o->hash = hash;
 		r = install(b, c, obj, o, before, errv);

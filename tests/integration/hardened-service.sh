@@ -6,7 +6,9 @@
 # behind IP options by their L4 header; hl4_arith2, the very same object
 # under another service name, is still refused, with an error naming the
 # option; `cubicle services` and the broker log say which service is
-# unhardened.  A name that is no service stops the broker at start.
+# unhardened.  A name that is no service stops the broker at start; a
+# restart without the option warns that an adopted cube still runs the
+# unhardened program (its reload refused).
 . "$(dirname "$0")/../lib/netns.sh"
 
 HOOK=${1:-TC}
@@ -87,3 +89,22 @@ id=$(bpftool -j net show dev vetha | grep -oE '"id":[0-9]+' | sed -n 1p | cut -d
 nospec=$(bpftool prog dump xlated id "$id" | grep -c nospec || true)
 [ "$nospec" = 0 ] || fail "the unhardened program has $nospec nospec"
 cub_log "hl4_arith ($HOOK) unhardened: forwards, probes by ihl $got, 0 nospec"
+
+# Removing the option does not unload what runs (a known limit): after a
+# restart without it, the adopted cube's reload is refused and the log
+# says that the unhardened program still runs.
+kill -TERM "$BROKER_PID"
+wait "$BROKER_PID" || true
+CUB_BROKER_ARGS=${CUB_BROKER_ARGS#--unhardened-service hl4_arith }
+broker_start
+for _ in $(seq 1 100); do
+	grep -qF "cube 'a1' still runs the program an earlier run loaded with CAP_PERFMON" \
+		"$T/broker.log" && break
+	sleep 0.1
+done
+grep -qF "cube 'a1' still runs the program an earlier run loaded with CAP_PERFMON" \
+	"$T/broker.log" || fail "no warning that a1 still runs unhardened"
+[ "$(cub services -o json | grep -c '"hardened": false')" = 0 ] ||
+	fail "a service unhardened after the restart without the option"
+cub_ok a1 del
+cub_log "restarted without the option: a1's reload refused, warned; deleted"
