@@ -614,6 +614,23 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 1;
 	}
+	/* Before anything is made: each names a plugin file (whether it is
+	 * a service is known after the scan, unhardened_check()). */
+	for (i = 0; i < b->o.nunhardened; i++) {
+		char so[PATH_MAX];
+		const char *u = b->o.unhardened[i];
+
+		if (!*u || strchr(u, '/') ||
+		    snprintf(so, sizeof(so), "%s/%s.so", b->o.plugin_dir, u) >=
+			(int)sizeof(so) ||
+		    access(so, F_OK)) {
+			fprintf(stderr,
+			    "cubicled: --unhardened-service '%s': no such "
+			    "service (no %s.so in %s)\n",
+			    u, u, b->o.plugin_dir);
+			return 1;
+		}
+	}
 	/* After the loop: a helper's timeout is checked against
 	 * --call-timeout wherever it came. */
 	for (i = 0; i < nhelper_specs; i++)
