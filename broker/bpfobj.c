@@ -966,8 +966,7 @@ load_thread(void *arg)
 	}
 	data[CAP_SYS_ADMIN / 32].effective &= ~(1u << (CAP_SYS_ADMIN % 32));
 	if (!job->perfmon)
-		data[CAP_PERFMON / 32].effective &=
-		    ~(1u << (CAP_PERFMON % 32));
+		data[CAP_PERFMON / 32].effective &= ~(1u << (CAP_PERFMON % 32));
 	if (syscall(SYS_capset, &hdr, data)) {
 		job->r = -errno;
 		return NULL;
