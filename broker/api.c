@@ -189,6 +189,9 @@ list_services(struct broker *b)
 		cub_val__set(e, "pid", cub_val__uint((uint64_t)s->pid));
 		cub_val__set(e, "uid", cub_val__uint(s->uid));
 		cub_val__set(e, "restarts", cub_val__uint(s->restarts));
+		/* --unhardened-service: verified with CAP_PERFMON */
+		cub_val__set(
+		    e, "hardened", cub_val__bool(!bpfobj_unhardened(b, s)));
 		cub_val__set(e, "cubes", cub_val__uint(n));
 		cub_val__set(e, "queued", cub_val__uint(s->jq_len));
 		cub_val__set(e, "worker_calls",

@@ -923,15 +923,31 @@ bpfobj_libbpf_log(int prio, const char *fmt, va_list ap)
 struct load_job {
 	struct bpf_object *obj;
 	struct service *svc;
+	bool perfmon; /* --unhardened-service: keep CAP_PERFMON */
 	int r;
 	char reason[256];
 };
+
+bool
+bpfobj_unhardened(const struct broker *b, const struct service *s)
+{
+	unsigned i;
+
+	for (i = 0; s && i < b->o.nunhardened; i++)
+		if (!strcmp(b->o.unhardened[i], s->name))
+			return true;
+	return false;
+}
 
 /*
  * Load with CAP_SYS_ADMIN and CAP_PERFMON cleared from this thread's
  * effective set (capabilities are per thread); CAP_BPF and CAP_NET_ADMIN
  * stay, so maps and networking programs load, under the verifier's
- * unprivileged rules.
+ * unprivileged rules.  A service named by --unhardened-service keeps
+ * CAP_PERFMON, which is what the verifier asks for pointer arithmetic
+ * it cannot sanitize (a variable offset on a packet pointer), pointer
+ * leaks and leaving out the Spectre v1/v4 barriers (allow_ptr_leaks,
+ * bypass_spec_v1/v4); CAP_SYS_ADMIN stays cleared.
  */
 static void *
 load_thread(void *arg)
@@ -949,7 +965,8 @@ load_thread(void *arg)
 		return NULL;
 	}
 	data[CAP_SYS_ADMIN / 32].effective &= ~(1u << (CAP_SYS_ADMIN % 32));
-	data[CAP_PERFMON / 32].effective &= ~(1u << (CAP_PERFMON % 32));
+	if (!job->perfmon)
+		data[CAP_PERFMON / 32].effective &= ~(1u << (CAP_PERFMON % 32));
 	if (syscall(SYS_capset, &hdr, data)) {
 		job->r = -errno;
 		return NULL;
@@ -959,10 +976,10 @@ load_thread(void *arg)
 }
 
 static int
-load_unprivileged(
-    struct service *svc, struct bpf_object *obj, char *reason, size_t len)
+load_unprivileged(struct service *svc, bool perfmon, struct bpf_object *obj,
+    char *reason, size_t len)
 {
-	struct load_job job = {.obj = obj, .svc = svc};
+	struct load_job job = {.obj = obj, .svc = svc, .perfmon = perfmon};
 	pthread_t t;
 
 	if (pthread_create(&t, NULL, load_thread, &job))
@@ -1414,22 +1431,43 @@ verify(struct broker *b, struct cube *c, struct bpf_object **obj,
 	__u32 plen = sizeof(pinfo);
 	struct bpf_program *prog;
 	const char *step = "dup program fd";
+	bool unhardened = bpfobj_unhardened(b, c->svc);
 	char reason[256] = "";
 	struct bpf_map *m;
 	struct bpfobj *o;
 	int r, fd;
 
-	r = load_unprivileged(c->svc, *obj, reason, sizeof(reason));
+	r = load_unprivileged(c->svc, unhardened, *obj, reason, sizeof(reason));
 	if (r == -EMFILE || r == -ENFILE) {
 		*errv = too_many_files(c, r);
+		return r;
+	}
+	if (r && !unhardened && strstr(reason, "for !root")) {
+		/* What only a privileged load may do: say the ways out. */
+		*errv = cub_err_val(CUB_E_REFUSED,
+		    "cube '%s': the kernel refused the object: %s: %s (the "
+		    "hardened verifier, without CAP_SYS_ADMIN and "
+		    "CAP_PERFMON, refuses this to unprivileged code: a "
+		    "variable offset on a packet pointer has hardened forms "
+		    "in cube.bpf.h, cub_l4() and cub_l4_copy(); for code "
+		    "you cannot change, cubicled --unhardened-service %s "
+		    "verifies this service's objects with CAP_PERFMON)",
+		    c->name, strerror(-r), reason, c->svc->name);
+		if (log_allowed())
+			log_warn("cube '%s': the kernel refused the object: "
+				 "%s: %s (service '%s' is hardened; see "
+				 "--unhardened-service)",
+			    c->name, strerror(-r), reason, c->svc->name);
 		return r;
 	}
 	if (r) {
 		*errv = cub_err_val(CUB_E_REFUSED,
 		    "cube '%s': the kernel refused the object: %s%s%s (the "
-		    "verifier checks cubes without CAP_SYS_ADMIN and "
-		    "CAP_PERFMON; the broker log has the end of its log)",
-		    c->name, strerror(-r), reason[0] ? ": " : "", reason);
+		    "verifier checks cubes without CAP_SYS_ADMIN%s; the "
+		    "broker log has the end of its log)",
+		    c->name, strerror(-r), reason[0] ? ": " : "", reason,
+		    unhardened ? ", with CAP_PERFMON (--unhardened-service)"
+			       : " and CAP_PERFMON");
 		if (log_allowed())
 			log_warn("cube '%s': the kernel refused the object: "
 				 "%s%s%s",
@@ -1439,6 +1477,11 @@ verify(struct broker *b, struct cube *c, struct bpf_object **obj,
 	}
 	if ((r = check_final(c, *obj, &prog, errv)))
 		return r;
+	if (unhardened && log_allowed())
+		log_warn("cube '%s': verified and loaded with CAP_PERFMON "
+			 "(--unhardened-service %s): no Spectre v1/v4 "
+			 "sanitation",
+		    c->name, c->svc->name);
 	if (!b->o.spectre_hardening) {
 		*obj = reload_unhardened(b, c, *obj, elf, len);
 		if ((r = check_final(c, *obj, &prog, errv)))
@@ -1558,8 +1601,10 @@ bpfobj_load(struct broker *b, struct cube *c, const void *elf, size_t len,
     struct cub_val **errv)
 {
 	/* The hash names what runs: the bytes and how they were loaded, so
-	 * a broker restarted with another --spectre-hardening reloads. */
-	uint64_t hash = fnv1a(elf, len) ^ (b->o.spectre_hardening ? 0 : 1);
+	 * a broker restarted with another --spectre-hardening or
+	 * --unhardened-service reloads. */
+	uint64_t hash = fnv1a(elf, len) ^ (b->o.spectre_hardening ? 0 : 1) ^
+			(bpfobj_unhardened(b, c->svc) ? 2 : 0);
 	struct bpf_object *obj;
 	struct bpfobj *o = NULL;
 	uint64_t bytes = 0, before = 0;
@@ -1611,6 +1656,14 @@ bpfobj_load(struct broker *b, struct cube *c, const void *elf, size_t len,
 		log_svc = NULL;
 		return -ENOENT;
 	}
+	if (r && reserved && c->obj && c->obj->hash == (hash ^ 2) &&
+	    !bpfobj_unhardened(b, c->svc) && log_allowed())
+		/* These bytes run, loaded by a broker that had the option. */
+		log_warn("cube '%s' still runs the program an earlier run "
+			 "loaded with CAP_PERFMON (--unhardened-service %s, "
+			 "now off); its reload was refused: delete the cube "
+			 "to remove it",
+		    c->name, c->svc->name);
 	if (!r && reserved) {
 		o->hash = hash;
 		r = install(b, c, obj, o, before, errv);

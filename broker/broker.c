@@ -171,6 +171,14 @@ usage(FILE *f)
 	    "accepts a\n"
 	    "                     cube, run it without Spectre barriers "
 	    "(default on)\n"
+	    "  --unhardened-service SVC\n"
+	    "                     verify and load SVC's objects with "
+	    "CAP_PERFMON:\n"
+	    "                     pointer arithmetic the hardened verifier "
+	    "refuses\n"
+	    "                     passes, without Spectre sanitation "
+	    "(repeatable;\n"
+	    "                     default: every service hardened)\n"
 	    "  --max-cube-map-bytes N\n"
 	    "                     maps of one cube's object, and the most a "
 	    "service\n"
@@ -217,6 +225,34 @@ group_parse(const char *arg, gid_t *gid)
 	if (!*arg || !(g = getgrnam(arg)) || g->gr_gid == 0)
 		return -EINVAL;
 	*gid = g->gr_gid;
+	return 0;
+}
+
+/*
+ * Every --unhardened-service names a service of the plugin directory (a
+ * typo would leave the intended one hardened, and its load refused for a
+ * reason the operator believes lifted); each is logged as unhardened.
+ */
+static int
+unhardened_check(struct broker *b)
+{
+	unsigned i;
+
+	for (i = 0; i < b->o.nunhardened; i++) {
+		if (!svc_find(b, b->o.unhardened[i])) {
+			log_err("--unhardened-service '%s': no such service "
+				"(no %s.so in %s); not started",
+			    b->o.unhardened[i], b->o.unhardened[i],
+			    b->o.plugin_dir);
+			return -ENOENT;
+		}
+		log_warn("service '%s' is unhardened (--unhardened-service): "
+			 "its objects are verified and loaded with "
+			 "CAP_PERFMON: variable pointer arithmetic allowed, "
+			 "pointers may leak into maps, no Spectre v1/v4 "
+			 "sanitation",
+		    b->o.unhardened[i]);
+	}
 	return 0;
 }
 
@@ -352,6 +388,7 @@ main(int argc, char **argv)
 	    {"host-netdev-events", required_argument, NULL, 'E'},
 	    {"pktout-rate", required_argument, NULL, 0x101},
 	    {"pktout-burst", required_argument, NULL, 0x102},
+	    {"unhardened-service", required_argument, NULL, 0x103},
 	    {"helper", required_argument, NULL, 'X'},
 	    {"debug", no_argument, NULL, 'd'},
 	    {"help", no_argument, NULL, 'h'},
@@ -550,6 +587,16 @@ main(int argc, char **argv)
 			else
 				b->o.pktout_burst = (unsigned)v;
 			break;
+		case 0x103:
+			if (b->o.nunhardened == MAX_UNHARDENED) {
+				fprintf(stderr,
+				    "cubicled: --unhardened-service: more "
+				    "than %d\n",
+				    MAX_UNHARDENED);
+				return 1;
+			}
+			b->o.unhardened[b->o.nunhardened++] = optarg;
+			break;
 		case 'd':
 			b->o.log_level = LOG_P_DEBUG;
 			break;
@@ -566,6 +613,23 @@ main(int argc, char **argv)
 		    argv[optind]);
 		usage(stderr);
 		return 1;
+	}
+	/* Before anything is made: each names a plugin file (whether it is
+	 * a service is known after the scan, unhardened_check()). */
+	for (i = 0; i < b->o.nunhardened; i++) {
+		char so[PATH_MAX];
+		const char *u = b->o.unhardened[i];
+
+		if (!*u || strchr(u, '/') ||
+		    snprintf(so, sizeof(so), "%s/%s.so", b->o.plugin_dir, u) >=
+			(int)sizeof(so) ||
+		    access(so, F_OK)) {
+			fprintf(stderr,
+			    "cubicled: --unhardened-service '%s': no such "
+			    "service (no %s.so in %s)\n",
+			    u, u, b->o.plugin_dir);
+			return 1;
+		}
 	}
 	/* After the loop: a helper's timeout is checked against
 	 * --call-timeout wherever it came. */
@@ -611,7 +675,7 @@ main(int argc, char **argv)
 	if (netmon_init(b))
 		return 1;
 	pthread_mutex_lock(&b->state_lock);
-	r = sup_init(b) || broker_load(b);
+	r = sup_init(b) || unhardened_check(b) || broker_load(b);
 	pthread_mutex_unlock(&b->state_lock);
 	if (r)
 		return 1;

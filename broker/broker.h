@@ -41,6 +41,7 @@
 #include "tree.h"
 
 #define CUB_MAX_MAPS 32
+#define MAX_UNHARDENED 16 /* --unhardened-service names */
 #define RID_CACHE 256
 
 enum hook { HOOK_TC = 0, HOOK_XDP_SKB, HOOK_XDP_DRV };
@@ -70,6 +71,10 @@ struct broker_opts {
 	unsigned pktout_rate, pktout_burst; /* packet-out, per cube (pktout.c) */
 	/* Services allowed every netdev's events, comma-separated. */
 	const char *host_netdev_events;
+	/* --unhardened-service: services whose objects are verified and
+	 * loaded with CAP_PERFMON (bpfobj.c load_thread()). */
+	const char *unhardened[MAX_UNHARDENED];
+	unsigned nunhardened;
 };
 
 struct clients; /* clients.c */
@@ -564,6 +569,9 @@ int bpfobj_load(struct broker *b, struct cube *c, const void *elf, size_t len,
     struct cub_val **errv);
 int bpfobj_adopt(
     struct broker *b, struct cube *c, uint64_t hash, uint32_t checked);
+/* Whether s was named by --unhardened-service (its objects are verified
+ * with CAP_PERFMON). */
+bool bpfobj_unhardened(const struct broker *b, const struct service *s);
 struct bpfobj *bpfobj_free(struct bpfobj *o);
 int bpfobj_unpin(struct broker *b, const char *cube);
 struct bmap *bpfobj_map(struct bpfobj *o, const char *name);

@@ -34,6 +34,7 @@
 
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
+#include <linux/ip.h>
 #include <linux/pkt_cls.h>
 
 #include <bpf/bpf_endian.h>
@@ -366,6 +367,126 @@ cub_pkt_len(void *ctx, enum cub_hook hook)
 	if (hook == CUB_HOOK_XDP)
 		return bpf_xdp_get_buff_len(ctx);
 	return ((struct __sk_buff *)ctx)->len;
+}
+
+/*
+ * Headers behind a variable-length one, under the hardened verifier.
+ * The broker verifies without CAP_PERFMON, and the verifier then refuses
+ * any variable scalar added to a packet pointer (its Spectre v1
+ * sanitation has no limit for packet pointers: "pointer arithmetic with
+ * it prohibited for !root"), so Polycube's
+ *	data + sizeof(*eth) + 4 * ip->ihl
+ * does not load.  Two forms do (tests/integration/hardened-forms.sh):
+ *
+ * cub_l4(ctx, hook, len, &l4): sets l4 to the L4 header of an IPv4
+ * packet in an untagged Ethernet frame, a pointer into the packet valid
+ * for len bytes (a compile-time constant), and returns 0; or returns -1
+ * (not IPv4, ihl < 5, shorter than the headers plus len) and leaves l4
+ * alone.  Not a NULL return: comparing a packet pointer with 0 is itself
+ * refused unprivileged.  The IP header length picks one of eleven constant
+ * offsets (ihl 5..15), each its own path with its own asm barrier, so
+ * clang cannot fold them back into data + 4 * ihl; the verifier tracks a
+ * constant offset exactly and needs no sanitation.  Cost: it verifies
+ * the code after the call once per path (up to 11 times).
+ *
+ * cub_l4_copy(ctx, hook, buf, len): copies len bytes (1..CUB_L4_COPY_MAX,
+ * a constant or a bounded value) of the L4 header into buf (point it into
+ * a map value, e.g. a per-CPU array of the cube, not the stack), and
+ * returns the L4 header's offset in the packet, or -1 as cub_l4().
+ * The offset is a scalar given to bpf_skb_load_bytes() or
+ * bpf_xdp_load_bytes(), never added to a pointer; one path, at the cost
+ * of a copy.  cub_l4_off() is that offset alone.
+ */
+#define CUB_L4_COPY_MAX 64
+
+static __always_inline void *
+cub_data(void *ctx, enum cub_hook hook)
+{
+	if (hook == CUB_HOOK_XDP)
+		return (void *)(long)((struct xdp_md *)ctx)->data;
+	return (void *)(long)((struct __sk_buff *)ctx)->data;
+}
+
+static __always_inline void *
+cub_data_end(void *ctx, enum cub_hook hook)
+{
+	if (hook == CUB_HOOK_XDP)
+		return (void *)(long)((struct xdp_md *)ctx)->data_end;
+	return (void *)(long)((struct __sk_buff *)ctx)->data_end;
+}
+
+/* The IPv4 header, or NULL: untagged Ethernet, IPv4, 20 bytes there. */
+static __always_inline struct iphdr *
+cub_ipv4(void *ctx, enum cub_hook hook)
+{
+	void *data = cub_data(ctx, hook), *end = cub_data_end(ctx, hook);
+	struct ethhdr *eth = data;
+	struct iphdr *ip = data + ETH_HLEN;
+
+	if ((void *)(ip + 1) > end || eth->h_proto != bpf_htons(ETH_P_IP) ||
+	    ip->ihl < 5)
+		return NULL;
+	return ip;
+}
+
+#define ___cub_l4_at(n)                                                        \
+	case n:                                                                \
+		l4 = data + ETH_HLEN + 4 * (n);                                \
+		asm volatile("" : "+r"(l4));                                   \
+		break
+
+static __always_inline int
+cub_l4(void *ctx, enum cub_hook hook, __u32 len, void **l4p)
+{
+	void *data = cub_data(ctx, hook), *end = cub_data_end(ctx, hook);
+	struct iphdr *ip = cub_ipv4(ctx, hook);
+	void *l4;
+
+	if (!ip)
+		return -1;
+	switch (ip->ihl) {
+		___cub_l4_at(5);
+		___cub_l4_at(6);
+		___cub_l4_at(7);
+		___cub_l4_at(8);
+		___cub_l4_at(9);
+		___cub_l4_at(10);
+		___cub_l4_at(11);
+		___cub_l4_at(12);
+		___cub_l4_at(13);
+		___cub_l4_at(14);
+		___cub_l4_at(15);
+	default:
+		return -1;
+	}
+	if (l4 + len > end)
+		return -1;
+	*l4p = l4;
+	return 0;
+}
+
+static __always_inline int
+cub_l4_off(void *ctx, enum cub_hook hook)
+{
+	struct iphdr *ip = cub_ipv4(ctx, hook);
+
+	return ip ? ETH_HLEN + 4 * ip->ihl : -1;
+}
+
+static __always_inline int
+cub_l4_copy(void *ctx, enum cub_hook hook, void *buf, __u32 len)
+{
+	int off = cub_l4_off(ctx, hook);
+
+	if (off < 0 || len < 1 || len > CUB_L4_COPY_MAX)
+		return -1;
+	if (hook == CUB_HOOK_XDP) {
+		if (bpf_xdp_load_bytes(ctx, (__u32)off, buf, len))
+			return -1;
+	} else if (bpf_skb_load_bytes(ctx, (__u32)off, buf, len)) {
+		return -1;
+	}
+	return off;
 }
 
 /*

@@ -1,0 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
+/* hl4, form HL4_LOOP (hl4.bpf.h). */
+#define HL4_FORM HL4_LOOP
+#include "hl4.bpf.h"
