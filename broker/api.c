@@ -644,19 +644,7 @@ on_cube(struct broker *b, struct cube *c, struct cubi_request *q,
 	 */
 	r = cubi_tree__read(
 	    s->schema, c->doc, rest, q->args, NULL, 0, &res, errv);
-	if (r == CUBI_NEEDS_COPY && rest->arr.len &&
-	    !strcmp(cub_val__as_str(rest->arr.items[rest->arr.len - 1]) ?: "",
-		"show")) {
-		/* A show of an entry of a read-only list (`mon1 metrics
-		 * ingress-metrics NAME show`): its entries are the
-		 * service's, so the words are resolved on a copy with the
-		 * ro fields (below), never by a change of the document,
-		 * which has no such entry. */
-		cubi_result__clear(&res);
-		res.verb = CUBI_SHOW;
-		in_place = true;
-		r = 0;
-	} else if (r == CUBI_NEEDS_COPY) {
+	if (r == CUBI_NEEDS_COPY) {
 		if (res.verb == CUBI_DEL)
 			where = broker_journal_where(c, CUBI_DEL, rest);
 		cubi_result__clear(&res);

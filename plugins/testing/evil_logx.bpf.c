@@ -72,20 +72,22 @@ hostile(void)
 		x->level = CUB_LOG_CRITICAL;
 		x->nargs = 1000;
 		x->line = 7;
-		x->args[0] = 0x020012c6;      /* %I 198.18.0.2 */
-		x->args[1] = 0x102a;          /* %P 0x2a10 = 10768 */
-		x->args[2] = 0x665544332211;  /* %M */
-		x->args[3] = 0xffff00 | 'Z';  /* %c */
-		x->args[4] = 0xff;            /* %hhd -1 */
-		x->args[5] = 0xdeadbeefcafe;  /* %x (32 bits) */
-		x->args[6] = 0xffffffff;      /* %u */
-		x->args[7] = 7;               /* %d */
-		__builtin_memcpy(x->tag, "\x1b[2Jtag56789-not-shown",
-		    CUB_LOGX_TAG_MAX);
+		x->args[0] = 0x020012c6;     /* %I 198.18.0.2 */
+		x->args[1] = 0x102a;         /* %P 0x2a10 = 10768 */
+		x->args[2] = 0x665544332211; /* %M */
+		x->args[3] = 0xffff00 | 'Z'; /* %c */
+		x->args[4] = 0xff;           /* %hhd -1 */
+		x->args[5] = 0xdeadbeefcafe; /* %x (32 bits) */
+		x->args[6] = 0xffffffff;     /* %u */
+		x->args[7] = 7;              /* %d */
+		__builtin_memcpy(
+		    x->tag, "\x1b[2Jtag56789-not-shown", CUB_LOGX_TAG_MAX);
 		__builtin_memcpy(x->fmt,
 		    "%s%n%p|%I|%P|%M|%c|%hhd|%x|%u|%d|%I|\x01\xff|tail-no-nul-"
-		    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-		    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaNOT-SHOWN",
+		    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		    "aa"
+		    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaNOT-"
+		    "SHOWN",
 		    CUB_LOGX_FMT_MAX);
 		bpf_ringbuf_submit(x, 0);
 	}

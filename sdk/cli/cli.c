@@ -106,6 +106,9 @@ parse_args(int argc, char **argv, struct cli_cmd *cmd, char *err, size_t errlen)
 			} else if (OPT("f") || OPT("file")) {
 				NEEDVAL();
 				cmd->file = val;
+			} else if (OPT("save")) {
+				NEEDVAL();
+				cmd->save = val;
 			} else if (OPT("rid")) {
 				NEEDVAL();
 				if (!*val || strlen(val) > 64)

@@ -296,8 +296,8 @@ same_order(const struct cub_val *a, const struct cub_val *b)
 	if (a->kind == CUB_V_MAP)
 		for (i = 0; i < a->map.len; i++)
 			if (strcmp(a->map.items[i].key, b->map.items[i].key) ||
-			    !same_order(a->map.items[i].val,
-				b->map.items[i].val))
+			    !same_order(
+				a->map.items[i].val, b->map.items[i].val))
 				return false;
 	return true;
 }
@@ -310,22 +310,22 @@ START_TEST(render_any)
 	/* A table: nested values as one line of JSON, in the last
 	 * columns; strings escaped; nothing breaks a row. */
 	s = render(rows, CLI_TEXT);
-	ck_assert_str_eq(s,
-	    "name   timestamp         value\n"
-	    "flows  1700000000000001  "
-	    "[{\"key\":{\"saddr\":\"198.18.0.1\",\"proto\":6},"
-	    "\"value\":[1,2]}]\n"
-	    "big    1700000000000002  18446744073709551615\n"
-	    "note   3                 say \"hi\"\\nbye\n");
+	ck_assert_str_eq(s, "name   timestamp         value\n"
+			    "flows  1700000000000001  "
+			    "[{\"key\":{\"saddr\":\"198.18.0.1\",\"proto\":6},"
+			    "\"value\":[1,2]}]\n"
+			    "big    1700000000000002  18446744073709551615\n"
+			    "note   3                 say \"hi\"\\nbye\n");
 	free(s);
 	/* One entry: its flat fields, then the nested value's own table. */
 	s = render(rows->arr.items[0], CLI_TEXT);
-	ck_assert_str_eq(s, "name       flows\n"
-			    "timestamp  1700000000000001\n"
-			    "\n"
-			    "value:\n"
-			    "  value  key\n"
-			    "  1,2    {\"saddr\":\"198.18.0.1\",\"proto\":6}\n");
+	ck_assert_str_eq(s,
+	    "name       flows\n"
+	    "timestamp  1700000000000001\n"
+	    "\n"
+	    "value:\n"
+	    "  value  key\n"
+	    "  1,2    {\"saddr\":\"198.18.0.1\",\"proto\":6}\n");
 	free(s);
 	/* The value alone. */
 	s = render(cub_val__get(rows->arr.items[1], "value"), CLI_TEXT);
@@ -338,16 +338,18 @@ START_TEST(render_any)
 	m = cub_val__map();
 	back = cub_val__array();
 	cub_val__push(back, cub_val__nil());
-	cub_val__push(back, cub_val__dup(cub_val__get(rows->arr.items[0], "value")));
+	cub_val__push(
+	    back, cub_val__dup(cub_val__get(rows->arr.items[0], "value")));
 	cub_val__push(back, cub_val__str("a\nb"));
 	cub_val__set(m, "v", back);
 	s = render(m, CLI_TEXT);
-	ck_assert_str_eq(s, "\n"
-			    "v:\n"
-			    "  null\n"
-			    "  [{\"key\":{\"saddr\":\"198.18.0.1\",\"proto\":6},"
-			    "\"value\":[1,2]}]\n"
-			    "  a\\nb\n");
+	ck_assert_str_eq(s,
+	    "\n"
+	    "v:\n"
+	    "  null\n"
+	    "  [{\"key\":{\"saddr\":\"198.18.0.1\",\"proto\":6},"
+	    "\"value\":[1,2]}]\n"
+	    "  a\\nb\n");
 	free(s);
 	cub_val__free(m);
 

@@ -655,6 +655,104 @@ START_TEST(test_prog_run)
 }
 END_TEST
 
+/* ---- Opaque read-only values (CUB_T_ANY), as the broker shows them ---- */
+
+static const struct cub_field fa_metric[] = {
+    {.name = "name", .type = CUB_T_STR, .flags = CUB_F_KEY},
+    {.name = "value", .type = CUB_T_ANY},
+    {0},
+};
+
+static const struct cub_field fa_schema[] = {
+    {.name = "summary", .type = CUB_T_ANY, .flags = CUB_F_RO},
+    {.name = "metrics",
+	.type = CUB_T_LIST,
+	.flags = CUB_F_RO,
+	.children = fa_metric},
+    {0},
+};
+
+static int
+fa_apply(struct cub_cube *cube, const struct cub_val *config, bool create)
+{
+	size_t len;
+	const void *elf = fake_test__elf_bytes(&len);
+
+	return create ? cub_cube__load(cube, elf, len) : 0;
+}
+
+static int
+fa_show(struct cub_cube *cube, const struct cub_val *config,
+    struct cub_val *overlay)
+{
+	static const char json[] =
+	    "{\"summary\": {\"z\": 1, \"a\": 2},"
+	    " \"metrics\": [{\"name\": \"flows\", \"value\": [{\"key\": "
+	    "{\"saddr\": 1, \"daddr\": 2}, \"value\": [18446744073709551615, "
+	    "9007199254740993]}]}, {\"name\": \"note\", \"value\": "
+	    "\"a \\\"b\\\"\\nc\"}]}";
+	struct cub_val *v = cub_json_parse(json, strlen(json), NULL, 0);
+	int r = 0;
+
+	/* cub_val__set() takes the value, even when it fails. */
+	if (!v ||
+	    cub_val__set(overlay, "summary", cub_val__take(v, "summary")) ||
+	    cub_val__set(overlay, "metrics", cub_val__take(v, "metrics")))
+		r = -ENOMEM;
+	cub_val__free(v);
+	return r;
+}
+
+static const struct cub_plugin_ops fa_ops = {
+    .apply = fa_apply, .show = fa_show};
+
+static const struct cub_plugin fa_plugin = {
+    .abi = CUB_PLUGIN_ABI,
+    .name = "fakeany",
+    .schema = fa_schema,
+    .ops = &fa_ops,
+    CUB_PLUGIN_SIZES,
+};
+
+START_TEST(test_any)
+{
+	struct cub_fake *f = cub_fake__new(&fa_plugin, 2);
+	struct cub_val *v = NULL, *e;
+	char *s;
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_msg(
+	    cub_fake__create(f, "a1", NULL) == 0, "%s", cub_fake__error(f));
+	/* An entry of the ro list and its value, as the service gave them. */
+	ck_assert_int_eq(cub_fake__cmd(f, "a1 metrics flows show", &v), 0);
+	ck_assert_str_eq(cub_val__get_str(v, "name"), "flows");
+	e = cub_val__get(v, "value")->arr.items[0];
+	ck_assert_str_eq(cub_val__get(e, "key")->map.items[0].key, "saddr");
+	ck_assert(cub_val__get(e, "value")->arr.items[0]->u == UINT64_MAX);
+	ck_assert(
+	    cub_val__get(e, "value")->arr.items[1]->u == (1ull << 53) + 1);
+	v = cub_val__free(v);
+	s = cub_fake__cmd_str(f, "a1 metrics flows value");
+	ck_assert_str_eq(s, "[{\"key\":{\"saddr\":1,\"daddr\":2},\"value\":"
+			    "[18446744073709551615,9007199254740993]}]");
+	free(s);
+	s = cub_fake__cmd_str(f, "a1 metrics note value");
+	ck_assert_str_eq(s, "a \"b\"\nc");
+	free(s);
+	s = cub_fake__cmd_str(f, "a1 summary");
+	ck_assert_str_eq(s, "{\"z\":1,\"a\":2}");
+	free(s);
+	/* No such entry; a set refused as for any ro field. */
+	ck_assert_int_lt(cub_fake__cmd(f, "a1 metrics nosuch show", NULL), 0);
+	ck_assert_int_eq(cub_fake__error_code(f), CUB_E_NOTFOUND);
+	ck_assert_int_lt(cub_fake__cmd(f, "a1 set summary=x", NULL), 0);
+	ck_assert_int_eq(cub_fake__error_code(f), CUB_E_RO);
+	ck_assert_str_eq(cub_fake__error(f), "summary: is read-only");
+	ck_assert_ptr_null(cub_val__get(cub_fake__doc(f, "a1"), "summary"));
+	cub_fake__free(f);
+}
+END_TEST
+
 static Suite *
 fake_suite(void)
 {
@@ -675,6 +773,7 @@ fake_suite(void)
 	tcase_add_test(tc, test_schema_errors);
 	tcase_add_test(tc, test_records);
 	tcase_add_test(tc, test_prog_run);
+	tcase_add_test(tc, test_any);
 	suite_add_tcase(s, tc);
 	return s;
 }

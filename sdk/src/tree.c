@@ -1164,7 +1164,8 @@ any_check(struct pctx *pc, const struct snode *n, const struct cub_val *m,
 	if (n->type != CUB_T_ANY)
 		return 0;
 	if (action_args)
-		return perr(pc, path, "an action argument cannot be of type any");
+		return perr(
+		    pc, path, "an action argument cannot be of type any");
 	if (n->flags & CUB_F_KEY)
 		return perr(pc, path, "a key cannot be of type any");
 	if (n->flags & CUB_F_LEAFLIST)
@@ -2873,6 +2874,9 @@ struct loc {
 	 * root to dn are kept so that a show copies only that path. */
 	bool readonly;
 	struct cubi_undo *undo; /* cubi_tree__change(): record the undo */
+	/* cubi_tree__change(): the words went through an entry of a ro list,
+	 * which the stored document never holds (see tree.h). */
+	bool ghost;
 	const struct cub_val *const *ovs; /* overlays for a read's show */
 	uint32_t novs;
 	uint32_t nspine;
@@ -3451,8 +3455,8 @@ static int overlay_map(
  * counts them (a map's pair is two), and its nesting (v at depth d): an
  * ANY field's value adds its own to the document's. */
 static void
-mp_size(const struct cub_val *v, uint32_t d, uint64_t *bytes,
-    uint64_t *elems, uint32_t *depth)
+mp_size(const struct cub_val *v, uint32_t d, uint64_t *bytes, uint64_t *elems,
+    uint32_t *depth)
 {
 	uint64_t n;
 	uint32_t i;
@@ -3491,7 +3495,8 @@ mp_size(const struct cub_val *v, uint32_t d, uint64_t *bytes,
 			n = strlen(v->map.items[i].key);
 			*bytes +=
 			    n + (n < 32 ? 1 : n < 256 ? 2 : n < 65536 ? 3 : 5);
-			mp_size(v->map.items[i].val, d + 1, bytes, elems, depth);
+			mp_size(
+			    v->map.items[i].val, d + 1, bytes, elems, depth);
 		}
 		break;
 	default:
@@ -3965,8 +3970,10 @@ resolve_and_run(const struct cubi_schema *s, struct cub_val *doc,
 			found = find_entry(l->n, l->dn, keys, &idx);
 			keys_free(keys, l->n->nkeys);
 			i += l->n->nkeys;
-			if (!found &&
-			    !(i + 1 == nw && is_help(word_at(words, i))))
+			if (!found && l->undo && (l->n->flags & CUB_F_RO))
+				l->ghost = true;
+			else if (!found &&
+				 !(i + 1 == nw && is_help(word_at(words, i))))
 				return fail(errv, CUB_E_NOTFOUND, l->path,
 				    "no entry '%s'", kt);
 			l->kind = L_ENTRY;
@@ -4059,6 +4066,11 @@ resolve_and_run(const struct cubi_schema *s, struct cub_val *doc,
 		if (a) {
 			if (!last)
 				return extra_words(l, words, i + 1, errv);
+			if (l->ghost)
+				return fail(errv, CUB_E_NOTFOUND, l->path,
+				    "no such entry in the document (a "
+				    "read-only list's entries are the "
+				    "service's)");
 			res->verb = CUBI_ACTION;
 			return do_action(l, a, args, body, res, errv);
 		}

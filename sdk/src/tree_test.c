@@ -2980,7 +2980,8 @@ static const struct cub_field any_fields[] = {
     {.name = "metrics",
 	.type = CUB_T_LIST,
 	.flags = CUB_F_RO,
-	.children = any_metric},
+	.children = any_metric,
+	.actions = port_actions},
     {0},
 };
 
@@ -3000,8 +3001,8 @@ same_order(const struct cub_val *a, const struct cub_val *b)
 	} else if (a->kind == CUB_V_MAP) {
 		for (i = 0; i < a->map.len; i++)
 			if (strcmp(a->map.items[i].key, b->map.items[i].key) ||
-			    !same_order(a->map.items[i].val,
-				b->map.items[i].val))
+			    !same_order(
+				a->map.items[i].val, b->map.items[i].val))
 				return false;
 	}
 	return true;
@@ -3072,12 +3073,12 @@ START_TEST(test_any_schema)
 	cub_val__set(w->arr.items[0], "flags", cub_val__uint(CUB_F_INIT));
 	schema_bad(w, "blob: an any field may only be ro");
 	w = one_field("blob", "any");
-	cub_val__set(w->arr.items[0], "flags",
-	    cub_val__uint(CUB_F_RO | CUB_F_REQUIRED));
+	cub_val__set(
+	    w->arr.items[0], "flags", cub_val__uint(CUB_F_RO | CUB_F_REQUIRED));
 	schema_bad(w, "blob: an any field may only be ro");
 	w = one_field("blob", "any");
-	cub_val__set(w->arr.items[0], "flags",
-	    cub_val__uint(CUB_F_RO | CUB_F_LEAFLIST));
+	cub_val__set(
+	    w->arr.items[0], "flags", cub_val__uint(CUB_F_RO | CUB_F_LEAFLIST));
 	schema_bad(w, "blob: an any field cannot be a leaf-list");
 	w = one_field("blob", "any");
 	cub_val__set(w->arr.items[0], "flags", cub_val__uint(CUB_F_RO));
@@ -3189,6 +3190,19 @@ any_show(const struct cubi_schema *s, const struct cub_val *doc,
 
 	r = read_run(s, doc, cub_val__dup(words), NULL, ovs, 1, &res);
 	if (r == CUBI_NEEDS_COPY) {
+		/* The broker's (and the fake's) way: the change in place on
+		 * the stored document resolves a show through the entry it
+		 * does not hold, changes nothing, and the show runs on a copy
+		 * with the overlays. */
+		cubi_result__clear(&res);
+		copy = cub_val__dup(doc);
+		r = cubi_tree__change(s, copy, words, NULL, NULL, &res, &errv);
+		ck_assert_int_eq(r, 0);
+		ck_assert_int_eq(res.verb, CUBI_SHOW);
+		ck_assert(!res.changed);
+		cubi_result__clear(&res);
+		ck_assert(cub_val__equal(copy, doc));
+		cub_val__free(copy);
 		copy = cub_val__dup(doc);
 		ck_assert_int_eq(cubi_tree__merge_overlay(s, copy, ov), 0);
 		r = cubi_tree__apply(s, copy, words, NULL, NULL, &res, &errv);
@@ -3208,13 +3222,14 @@ START_TEST(test_any_show)
 {
 	struct cubi_schema *s = schema_of(any_fields);
 	struct cub_val *doc = new_doc(s, "m1", NULL, NULL), *ov, *want, *got;
-	struct cub_val *m, *copy, *rev;
+	struct cub_val *m, *copy, *rev, *words, *errv = NULL;
 	struct cubi_result res;
+	const char *msg;
 
 	run_ok(s, doc, W("ports", "add", "p1", NULL), NULL);
 	/* Without the overlay: the service is asked. */
-	ck_assert_int_eq(read_run(s, doc, W("summary", "show", NULL), NULL,
-			     NULL, 0, &res),
+	ck_assert_int_eq(
+	    read_run(s, doc, W("summary", "show", NULL), NULL, NULL, 0, &res),
 	    0);
 	ck_assert(res.want_overlay);
 	cubi_result__clear(&res);
@@ -3234,8 +3249,8 @@ START_TEST(test_any_show)
 	cub_val__free(rev);
 	ck_assert_uint_eq(u64_of(m->arr.items[1], "value"), UINT64_MAX - 1);
 	ck_assert_ptr_null(cub_val__get(m->arr.items[2], "value"));
-	ck_assert(same_order(cub_val__get(got, "summary"),
-	    cub_val__get(ov, "summary")));
+	ck_assert(same_order(
+	    cub_val__get(got, "summary"), cub_val__get(ov, "summary")));
 	ck_assert_str_eq(
 	    cub_val__get_str(cub_val__get(got, "cfg"), "state"), "multi\nline");
 	ck_assert_uint_eq(u64_of(cub_val__get(got, "cfg"), "level"), 1);
@@ -3280,13 +3295,69 @@ START_TEST(test_any_show)
 	cub_val__free(ov);
 	cub_val__free(want);
 
-	/* Too deep for a reply frame: refused, naming why. */
+	/* No such entry: the change in place resolves through it, the show
+	 * on the overlaid copy says so. */
+	words = W("metrics", "nosuch", "show", NULL);
+	copy = cub_val__dup(doc);
+	ck_assert_int_eq(
+	    cubi_tree__change(s, doc, words, NULL, NULL, &res, &errv), 0);
+	ck_assert(cub_val__equal(copy, doc));
+	cubi_result__clear(&res);
+	cub_val__free(copy);
+	/* Other verbs there: set refused as read-only, an action as not
+	 * found (its entry is the service's). */
+	cub_val__free(words);
+	words = W("metrics", "nosuch", "set", NULL);
+	rev = A("value", "1", NULL);
+	ck_assert_int_lt(
+	    cubi_tree__change(s, doc, words, rev, NULL, &res, &errv), 0);
+	ck_assert_int_eq(cub_err_parse(errv, &msg), CUB_E_RO);
+	ck_assert_str_eq(msg, "metrics nosuch: is read-only");
+	errv = cub_val__free(errv);
+	cub_val__free(rev);
+	cub_val__free(words);
+	words = W("metrics", "nosuch", "reset", NULL);
+	rev = A("hard", "true", NULL);
+	ck_assert_int_lt(
+	    cubi_tree__change(s, doc, words, rev, NULL, &res, &errv), 0);
+	ck_assert_int_eq(cub_err_parse(errv, &msg), CUB_E_NOTFOUND);
+	ck_assert_msg(strstr(msg, "no such entry"), "%s", msg);
+	errv = cub_val__free(errv);
+	cub_val__free(rev);
+	cub_val__free(words);
+	ov = any_overlay(2);
+	copy = cub_val__dup(doc);
+	ck_assert_int_eq(cubi_tree__merge_overlay(s, copy, ov), 0);
+	ck_assert_str_eq(bad(s, copy, W("metrics", "nosuch", "show", NULL),
+			     NULL, NULL, CUB_E_NOTFOUND),
+	    "metrics: no entry 'nosuch'");
+	cub_val__free(copy);
+	cub_val__free(ov);
+
+	/* The deepest reply a frame takes: CUB_DEPTH_MAX less the headroom
+	 * (the list, its entry, the value's array and map: 4 + 24). */
+	ov = any_overlay(CUB_DEPTH_MAX - CUBI_REPLY_DEPTH_HEADROOM - 4);
+	got = any_show(s, doc, ov, W("metrics", "show", NULL));
+	ck_assert_uint_eq(got->arr.len, 3);
+	cub_val__free(got);
+	cub_val__free(ov);
+	/* One more: refused, naming why. */
+	ov = any_overlay(CUB_DEPTH_MAX - CUBI_REPLY_DEPTH_HEADROOM - 3);
+	copy = cub_val__dup(doc);
+	ck_assert_int_eq(cubi_tree__merge_overlay(s, copy, ov), 0);
+	ck_assert_msg(strstr(bad(s, copy, W("metrics", "show", NULL), NULL,
+				 NULL, CUB_E_TOOBIG),
+			  "nests 29 containers deep, over the 28"),
+	    "no depth message");
+	cub_val__free(copy);
+	cub_val__free(ov);
+	/* Far too deep (as deep as the codec takes). */
 	ov = any_overlay(CUB_DEPTH_MAX);
 	copy = cub_val__dup(doc);
 	ck_assert_int_eq(cubi_tree__merge_overlay(s, copy, ov), 0);
-	ck_assert_str_eq(cub_val__get_str(cub_val__get(copy, "metrics")
-					      ->arr.items[0],
-			     "name"),
+	ck_assert_str_eq(
+	    cub_val__get_str(
+		cub_val__get(copy, "metrics")->arr.items[0], "name"),
 	    "ingress");
 	ck_assert_msg(strstr(bad(s, copy, W("metrics", "show", NULL), NULL,
 				 NULL, CUB_E_TOOBIG),
@@ -3308,8 +3379,8 @@ START_TEST(test_any_ro)
 
 	run_ok(s, doc, W("ports", "add", "p1", NULL), NULL);
 	/* The same refusal as any ro field's, the document untouched. */
-	msg = bad(s, doc, W("set", NULL), A("summary", "x", NULL), NULL,
-	    CUB_E_RO);
+	msg = bad(
+	    s, doc, W("set", NULL), A("summary", "x", NULL), NULL, CUB_E_RO);
 	ck_assert_str_eq(msg, "summary: is read-only");
 	body = cub_val__map();
 	cub_val__set(body, "summary", any_value(3));
@@ -3323,8 +3394,8 @@ START_TEST(test_any_ro)
 	body = cub_val__map();
 	cub_val__set(body, "extra", cub_val__array());
 	bad(s, doc, W("ports", "add", "p2", NULL), NULL, body, CUB_E_RO);
-	bad(s, doc, W("metrics", "add", "x", NULL), A("value", "1", NULL),
-	    NULL, CUB_E_RO);
+	bad(s, doc, W("metrics", "add", "x", NULL), A("value", "1", NULL), NULL,
+	    CUB_E_RO);
 	body = cub_val__map();
 	cub_val__set(body, "summary", cub_val__uint(1));
 	bad_new(s, NULL, body, CUB_E_RO);

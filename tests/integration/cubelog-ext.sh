@@ -9,11 +9,14 @@
 # bytes, %s %n %p are shown as written, conversions past the arguments as
 # '?', control characters and bytes that are not UTF-8 escaped; records
 # of neither kind's length and of level 99 are counted as bad.
+# $1: the hook, TC (default) or XDP_DRV.
 . "$(dirname "$0")/../lib/netns.sh"
+
+HOOK=${1:-TC}
 
 need python3
 PLUGINS+=("$CUB_BUILD/plugins/testing/evil.so")
-netns_host ca vetha 198.18.0.1
+netns_hosts "$HOOK" ca:vetha:198.18.0.1
 ip -n ca link set eth0 address 02:00:00:00:00:0a
 ip -n ca neigh add 198.18.0.2 lladdr 02:00:00:00:00:0b dev eth0
 broker_start
@@ -48,7 +51,7 @@ print(sum(l["message"].startswith(sys.argv[1]) for l in json.load(sys.stdin)["li
 	fail "$1: fewer than $3 lines '$2': $(cub "$1" log show | tail -5)"
 }
 
-cub_ok evil add e1
+cub_ok evil add e1 type="$HOOK"
 cub_ok e1 ports add p1 peer=vetha
 cub_ok e1 debug bpfobj object=logx
 udp 3
@@ -103,7 +106,7 @@ grep -qF "cube 'e1' CRITICAL (bpf): \\x1b[2Jtag56789:7: %s%n%p|198.18.0.2|" \
 # CRITICAL ones go on.  (A new cube: evil applies no change over this
 # object.)
 cub_ok e1 del
-cub_ok evil add e2 loglevel=WARN
+cub_ok evil add e2 type="$HOOK" loglevel=WARN
 cub_ok e2 ports add p1 peer=vetha
 cub_ok e2 debug bpfobj object=logx
 udp 3

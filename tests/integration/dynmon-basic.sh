@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: BSD-2-Clause
 # dynmon, the plugin (plugins/dynmon/dynmon.c): a cube with the default
 # (built-in pass-through) configuration forwards; Polycube's packet
-# counter set from a file and from stdin counts at least the pings sent
+# counter set from a file (both spellings: `set dataplane-config --file`
+# and `dataplane-config set --file`) and from stdin counts at least the
+# pings sent
 # (read with bpftool under the broker's pin root); dataplane-config show
 # round-trips the file; a set with a body replaces the whole config; broken
 # code, a metric naming a missing map and a helper outside the networking
@@ -112,7 +114,8 @@ import json, sys
 json.dump({"egress-path": {"name": "eg", "code": open(sys.argv[1]).read()}},
           open(sys.argv[2], "w"))
 EOF
-cub_ok mon1 dataplane-config set --file "$T/egress.json"
+# (the spelling of Polycube's docs: set first)
+cub_ok mon1 set dataplane-config --file "$T/egress.json"
 [ "$(dpshow mon1)" = "$(canon <"$T/egress.json")" ] ||
 	fail "the ingress path survived a set without it: $(dpshow mon1)"
 [ ! -e "$T/pins/mon1/i_PKT_COUNTER" ] || fail "the old object's map is still pinned"
@@ -160,7 +163,7 @@ pings ns1 198.18.0.1 5 || fail "ping through the long-named counter"
 
 # ---- the packet counter again, with --file ----
 t0=$(date +%s%N)
-cub_ok mon1 dataplane-config set --file "$EX/packet_counter.json"
+cub_ok mon1 set dataplane-config --file "$EX/packet_counter.json"
 t1=$(date +%s%N)
 cub_log "dataplane-config set (compile, verify, attach) took $(((t1 - t0) / 1000000)) ms"
 [ "$(dpshow mon1)" = "$(canon <"$EX/packet_counter.json")" ] ||
@@ -203,7 +206,7 @@ static int handle_rx(struct CTXTYPE *ctx, struct pkt_metadata *md)
 }
 EOF
 mkconf "$T/nomap.json" "$T/count.c" NO_SUCH_MAP
-refused_unchanged "metric 'packets_total': map 'NO_SUCH_MAP' is not a map" \
+refused_unchanged "metric 'packets_total': map-name 'NO_SUCH_MAP' is not a map" \
 	mon1 dataplane-config set --file "$T/nomap.json"
 # A helper outside the networking set: refused by the broker, by name.
 cat >"$T/kread.c" <<'EOF'
@@ -221,6 +224,23 @@ mkconf "$T/kread.json" "$T/kread.c"
 # probe for the former fails, as it does without CAP_PERFMON: the
 # unprivileged verifier then names that one.)
 refused_unchanged "helper bpf_probe_read(_kernel)?( \\(|#)" mon1 dataplane-config set --file "$T/kread.json"
+# A refused load whose map changes shape leaves the old map pinned and
+# counting (the new one was never pinned).
+cat >"$T/kreadhash.c" <<'EOF'
+BPF_HASH(PKT_COUNTER, u32, u32, 8);
+static int handle_rx(struct CTXTYPE *ctx, struct pkt_metadata *md)
+{
+	u64 v = 0;
+	u32 k = 1, one = 1;
+	bpf_probe_read_kernel(&v, sizeof(v), (void *)(long)ctx->data);
+	PKT_COUNTER.update(&k, &one);
+	return v == 7 ? RX_DROP : RX_OK;
+}
+EOF
+mkconf "$T/kreadhash.json" "$T/kreadhash.c"
+refused_unchanged "helper bpf_probe_read(_kernel)?( \\(|#)" mon1 dataplane-config set --file "$T/kreadhash.json"
+bpftool map show pinned "$T/pins/mon1/i_PKT_COUNTER" | grep -qw "array" ||
+	fail "a refused load replaced the pinned map: $(bpftool map show pinned "$T/pins/mon1/i_PKT_COUNTER")"
 c0=$(counter mon1 i_PKT_COUNTER)
 pings ns1 198.18.0.1 10 || fail "ping after the refusals"
 c1=$(counter mon1 i_PKT_COUNTER)

@@ -8,6 +8,7 @@
 # metric-families (the gateway's) between them takes nothing from the
 # next read; the per-flow bytes example as Polycube's hash shape and as
 # labelled OpenMetrics samples; the packet-size histogram's buckets;
+# Polycube's test_map_extraction and test_queuestack give its exact JSON;
 # cubicle-gateway's /metrics with the monitor's counter, in both formats
 # through both validators.
 . "$(dirname "$0")/../lib/netns.sh"
@@ -165,4 +166,26 @@ grep -qx "packet_size_bytes_bucket le=64.0 0" "$T/hom.samples" &&
 	grep -qx "packet_size_bytes_sum  $((5 * 98 + 3 * 242))" "$T/hom.samples" ||
 	fail "histogram samples: $(cat "$T/hom.samples")"
 cub_log "packet sizes: $(grep -c _bucket "$T/hom.samples") buckets, count 8, sum $((5 * 98 + 3 * 242))"
+# ---- Polycube's test_map_extraction and test_queuestack: its JSON ----
+TD="$(dirname "$0")/../../plugins/dynmon/tests"
+vals() { # NAME=JSON per metric, one a line
+	cub mon1 metrics show -o json | python3 -c '
+import json, sys
+for m in json.load(sys.stdin)["ingress-metrics"]:
+    print(m["name"] + "=" + json.dumps(m["value"], separators=(",", ":")))'
+}
+cub_ok mon1 dataplane-config set --file "$TD/test_map_extraction.json"
+pings 1 || fail "ping through test_map_extraction"
+vals >"$T/px.txt"
+grep -qxF 'SIMPLE_ARRAY=[{"timestamp":1010,"length":1010}]' "$T/px.txt" &&
+	grep -qxF 'SIMPLE_HASH=[{"key":{"saddr":1,"daddr":2,"sport":11,"dport":22,"proto":0},"value":0}]' "$T/px.txt" ||
+	fail "test_map_extraction is not Polycube's JSON: $(cat "$T/px.txt")"
+cub_ok mon1 dataplane-config set --file "$TD/test_queuestack.json"
+pings 1 || fail "ping through test_queuestack"
+vals >"$T/pq1.txt"
+vals >"$T/pq2.txt"
+grep -qxF 'SIMPLE_QUEUE=[{"timestamp":1010,"length":1010}]' "$T/pq1.txt" &&
+	grep -qxF 'SIMPLE_QUEUE=[]' "$T/pq2.txt" ||
+	fail "the queue: $(cat "$T/pq1.txt" "$T/pq2.txt")"
+cub_log "Polycube's test_map_extraction and test_queuestack: its JSON; the queue drained by the read"
 cub_ok mon1 del

@@ -6,7 +6,8 @@
 # program keeps counting while no worker runs (bpftool under the pin
 # root), and the restarted worker's replay (a compile of the same
 # dataplane-config, byte-identical) brings the monitor back without
-# reloading: same program id, same counter, still counting.
+# reloading: same program id, same counter, still counting, and metrics
+# show reads it again.
 . "$(dirname "$0")/../lib/netns.sh"
 need bpftool python3
 
@@ -87,6 +88,11 @@ wait "$stream" 2>/dev/null || true
 [ "$c" -ge "$b" ] && [ "$d" -gt "$c" ] ||
 	fail "counting after the restart: $b before, then $c, $d"
 cub_log "killed worker $pid: counter $a -> $b while it was gone, $c -> $d after; program id $id0 kept"
+# metrics show works again, with the count the program kept.
+m=$(cub mon1 metrics show -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["ingress-metrics"][0]["value"][0])') ||
+	fail "metrics show after the restart failed"
+[ "$m" -ge "$d" ] || fail "metrics show after the restart: $m, bpftool said $d"
+cub_log "metrics show after the restart: packets_total $m"
 # The monitor takes new configs again.
 cub_ok mon1 dataplane-config set --file "$EX/packet_counter.json"
 cub_ok mon1 del

@@ -399,6 +399,13 @@ cub_slowpath(void *ctx, enum cub_hook hook, __u32 port, __u32 reason)
 	return cub_slowpath_tc(ctx, port, reason);
 }
 
+/*
+ * Logging (cube_log.bpf.h): the maps cub_config and cub_log_ring,
+ * cub_log(level, "fmt", up to 3 args) and cub_logx(level, "fmt", up to 8
+ * args), formatted by the broker with %d %i %u %x %X (h hh l ll z), %c,
+ * %% and Polycube's %I (IPv4), %P (port) and %M (MAC), all three in
+ * network order as the packet holds them.
+ */
 #include <cubicle/cube_log.bpf.h>
 
 /*

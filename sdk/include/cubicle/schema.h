@@ -60,8 +60,9 @@ enum cub_ftype {
 	/* An opaque read-only value (issue 7's "opaque cub_val"): any
 	 * cub_val the service's show puts there (nil, bool, numbers, a
 	 * string, bin, arrays and maps nested within the codec's caps),
-	 * shown as given.  Only CUB_F_RO, alone: no key, leaf-list,
-	 * default, enum, min/max, ref, counter or children. */
+	 * shown as given.  Ro (CUB_F_RO, or inside a ro list or
+	 * container) and no other flag: no key, leaf-list, default, enum,
+	 * min/max, ref, counter or children. */
 	CUB_T_ANY,
 };
 
