@@ -881,12 +881,12 @@ too_big(char *err, size_t errlen, const struct dm_rmetric *m, uint32_t count,
 }
 
 static uint64_t
-now_ns(void)
+now_us(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	return (uint64_t)ts.tv_sec * 1000000ull + (uint64_t)ts.tv_nsec / 1000;
 }
 
 /* The show entry {name, value, timestamp} of m from e; *elems, *bytes
@@ -929,7 +929,7 @@ show_entry(const struct dm_reader *r, const struct dm_rmetric *m,
 	}
 	if (cub_val__set(item, "name", cub_val__str(m->name)) ||
 	    cub_val__set(item, "value", val) ||
-	    cub_val__set(item, "timestamp", cub_val__uint(now_ns()))) {
+	    cub_val__set(item, "timestamp", cub_val__uint(now_us()))) {
 		cub_val__free(item);
 		return -ENOMEM;
 	}

@@ -57,7 +57,7 @@ struct dm_reader *dm_reader_free(struct dm_reader *r);
  * @brief **dm_reader_show()** reads metrics and builds Polycube's shape:
  * {"ingress-metrics": [{"name", "value", "timestamp"}...],
  *  "egress-metrics": [...]} (polycube-reference.md 2.4; timestamp in
- * nanoseconds since the epoch, as Polycube), one entry per metric-config
+ * microseconds since the epoch, as Polycube), one entry per metric-config
  * in config order.  path: 'i', 'e' or 0 for both (only that path's list
  * is in the result); name: one metric-config's name, or NULL for all.
  * @return 0, -ENOENT (no metric of that name in that path: err names
