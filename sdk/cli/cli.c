@@ -557,9 +557,46 @@ render_help(FILE *f, const struct cub_val *h)
 	}
 }
 
+/*
+ * A show of one text field that holds lines (dynmon's `open-metrics
+ * show`): the text itself, a line each, each line escaped as every value
+ * is, so that it is what a scraper would read and still no control
+ * character reaches the terminal.  NULL when v is not such a show.
+ */
+static const char *
+lines_field(const struct cub_val *v)
+{
+	const char *s;
+
+	if (v->kind == CUB_V_MAP && v->map.len == 1)
+		v = v->map.items[0].val;
+	s = cub_val__as_str(v);
+	return s && strchr(s, '\n') ? s : NULL;
+}
+
+static void
+render_lines(FILE *f, const char *s)
+{
+	const char *nl;
+	char *line, *e;
+
+	while (*s) {
+		nl = strchr(s, '\n');
+		line = strndup(s, nl ? (size_t)(nl - s) : strlen(s));
+		e = line ? esc(line) : NULL;
+		fprintf(f, "%s\n", e ? e : "");
+		free(e);
+		free(line);
+		if (!nl)
+			break;
+		s = nl + 1;
+	}
+}
+
 void
 cli_render(FILE *f, const struct cub_val *v, enum cli_out out)
 {
+	const char *text;
 	char *s;
 
 	if (out != CLI_TEXT) {
@@ -572,7 +609,9 @@ cli_render(FILE *f, const struct cub_val *v, enum cli_out out)
 		free(s);
 		return;
 	}
-	if (v->kind == CUB_V_MAP && cub_val__get(v, "keywords"))
+	if ((text = lines_field(v)))
+		render_lines(f, text);
+	else if (v->kind == CUB_V_MAP && cub_val__get(v, "keywords"))
 		render_help(f, v);
 	else if (v->kind == CUB_V_MAP)
 		render_map(f, v, 0);

@@ -332,7 +332,8 @@ START_TEST(render_any)
 	ck_assert_str_eq(s, "18446744073709551615\n");
 	free(s);
 	s = render(cub_val__get(rows->arr.items[2], "value"), CLI_TEXT);
-	ck_assert_str_eq(s, "say \"hi\"\\nbye\n");
+	/* A text of lines shown alone is its lines (render_lines). */
+	ck_assert_str_eq(s, "say \"hi\"\nbye\n");
 	free(s);
 	/* A list mixing kinds: one item a line, null as null. */
 	m = cub_val__map();
@@ -396,6 +397,39 @@ START_TEST(reserved_words)
 }
 END_TEST
 
+/* A show of one field of lines (`open-metrics show`) prints the lines,
+ * each escaped; a one-line text stays a row. */
+START_TEST(render_lines)
+{
+	struct cub_val *m = cub_val__map();
+	char *s;
+
+	cub_val__set(m, "open-metrics",
+	    cub_val__str("# TYPE x counter\nx_total{a=\"\033\"} 1\n# EOF\n"));
+	s = render(m, CLI_TEXT);
+	ck_assert_str_eq(s, "# TYPE x counter\n"
+			    "x_total{a=\"\\x1b\"} 1\n"
+			    "# EOF\n");
+	free(s);
+	cub_val__free(m);
+	m = cub_val__str("# EOF\n");
+	s = render(m, CLI_TEXT);
+	ck_assert_str_eq(s, "# EOF\n");
+	free(s);
+	cub_val__free(m);
+	m = cub_val__map();
+	cub_val__set(m, "open-metrics", cub_val__str("one line"));
+	s = render(m, CLI_TEXT);
+	ck_assert_str_eq(s, "open-metrics  one line\n");
+	free(s);
+	cub_val__set(m, "other", cub_val__str("a\nb"));
+	s = render(m, CLI_TEXT);
+	ck_assert_ptr_nonnull(strstr(s, "a\\nb"));
+	free(s);
+	cub_val__free(m);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -410,6 +444,7 @@ main(void)
 	tcase_add_test(tc, usage_utf8);
 	tcase_add_test(tc, render_escapes);
 	tcase_add_test(tc, render_any);
+	tcase_add_test(tc, render_lines);
 	tcase_add_test(tc, reserved_words);
 	suite_add_tcase(s, tc);
 	return cubi_check_run(s);

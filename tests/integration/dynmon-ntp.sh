@@ -78,6 +78,16 @@ n=$(metric mon1 ntp_packets_total) || fail "metrics show NTP_PACKETS_COUNTER"
 cub mon1 log show -o json >"$T/log.json"
 grep -qE '198\.18\.0\.2:40123[^ ]{1,4}-> 198\.18\.0\.1:123' "$T/log.json" ||
 	fail "pcn_log %I:%P line missing: $(tail -c 600 "$T/log.json")"
+# `open-metrics show` prints the text itself (not a row with its
+# newlines escaped): OpenMetrics's own parser takes the CLI's output.
+cub mon1 open-metrics show >"$T/om.txt" || fail "open-metrics show"
+/usr/bin/python3 - "$T/om.txt" <<'PY' || fail "open-metrics show's text: $(cat "$T/om.txt")"
+import sys
+from prometheus_client.openmetrics.parser import text_string_to_metric_families
+fams = list(text_string_to_metric_families(open(sys.argv[1]).read()))
+s = [x for f in fams if f.name == "ntp_packets" for x in f.samples]
+assert len(s) == 1 and s[0].value == 5 and s[0].labels == {"IP_PROTO": "UDP", "L4": "NTP"}, s
+PY
 cub_log "ntp_packets_counter: 5 of 5 NTP datagrams counted, 4 DNS ones not"
 
 cub_ok dynmon add mon7
