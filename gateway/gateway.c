@@ -841,9 +841,9 @@ scrape(void)
 		errors++;
 	}
 	cut += cubes_merge(mons, cubes, deadline, &errors);
-	if (cut) {
+	if (cut || now_ms() >= deadline) {
 		log_warn("scrape: --scrape-timeout %d ms passed: %" PRIu64
-			 " cubes or requests skipped",
+			 " cubes or broker requests skipped",
 		    gw.scrape_timeout_ms, cut);
 		gw.scrape_timeouts++;
 		errors += cut;
