@@ -46,7 +46,7 @@
 
 #define GW_SERVICES_MAX 16
 #define GW_CONNS_MAX 4096  /* --max-connections at most */
-#define GW_REAP_SLACK 16   /* closed conns not yet freed, at most */
+#define GW_REAP_SLACK 16   /* closed conns not yet freed: accepts wait */
 #define GW_FD_SPARE 32     /* descriptors beyond the connections' */
 #define GW_CLAIMS_MAX 4096 /* family names held */
 
@@ -100,7 +100,7 @@ struct gw {
 	struct cub_client *client;
 	nng_stream_listener *listener;
 	nng_aio *acc;
-	bool acc_sleeping;
+	bool acc_sleeping, acc_paused; /* acc_paused: under mu */
 	/* Under mu: the connections, the requests for the next scrape. */
 	pthread_mutex_t mu;
 	pthread_cond_t cv, reap_cv;
@@ -1216,6 +1216,7 @@ accept_cb(void *arg)
 	int r = nng_aio_result(gw.acc);
 	nng_stream *s = NULL;
 	struct conn *c = NULL, *old;
+	bool paused;
 
 	(void)arg;
 	pthread_mutex_lock(&gw.mu);
@@ -1244,12 +1245,9 @@ accept_cb(void *arg)
 	}
 	s = nng_aio_get_output(gw.acc, 0);
 	gw.accepted++;
-	if (gw.nconns >= gw.max_conns) {
-		old = gw.nreap < GW_REAP_SLACK ? conn_evictable() : NULL;
-		if (old) {
-			gw.dropped[GW_DROP_EVICTED]++;
-			conn_close(old);
-		}
+	if (gw.nconns >= gw.max_conns && (old = conn_evictable())) {
+		gw.dropped[GW_DROP_EVICTED]++;
+		conn_close(old);
 	}
 	if (gw.nconns < gw.max_conns && (c = calloc(1, sizeof(*c))) &&
 	    !nng_aio_alloc(&c->rx, conn_rx_cb, c) &&
@@ -1267,12 +1265,16 @@ accept_cb(void *arg)
 			free(c);
 		}
 	}
+	/* Closed ones not freed yet hold descriptors: no accept until the
+	 * reaper catches up (new connections wait in the kernel's queue). */
+	paused = gw.acc_paused = gw.nreap >= GW_REAP_SLACK;
 	pthread_mutex_unlock(&gw.mu);
 	if (s) {
 		nng_stream_close(s);
 		nng_stream_free(s);
 	}
-	nng_stream_listener_accept(gw.listener, gw.acc);
+	if (!paused)
+		nng_stream_listener_accept(gw.listener, gw.acc);
 }
 
 /* The reaper thread: frees closed conns (their callbacks done). */
@@ -1303,6 +1305,11 @@ reap_main(void *arg)
 		}
 		pthread_mutex_lock(&gw.mu);
 		gw.nreap -= n;
+		if (gw.acc_paused && gw.nreap < GW_REAP_SLACK / 2 &&
+		    !gw.stopping) {
+			gw.acc_paused = false;
+			nng_stream_listener_accept(gw.listener, gw.acc);
+		}
 	}
 	pthread_mutex_unlock(&gw.mu);
 	return NULL;
