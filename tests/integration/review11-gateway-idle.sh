@@ -15,17 +15,19 @@
 # still reading a head; RLIMIT_NOFILE is set to what it needs.  Checked
 # here: with 1100 half requests held, and then with a client re-opening
 # half requests as fast as it can, every scrape is answered; a client
-# dripping a valid head one byte at a time is cut at the deadline; the
-# descriptors stay under the gateway's own limit, below 1024.
+# dripping a valid head one byte at a time is cut at the deadline, and so
+# is one that stops reading its answers; the descriptors stay within the
+# connection cap, under the gateway's own limit, below 1024.
 . "$(dirname "$0")/../lib/netns.sh"
 . "$(dirname "$0")/../lib/gateway.sh"
 
 need setpriv curl python3 prlimit
 URL=http://127.0.0.1:9000/metrics
+PLUGINS+=("$CUB_BUILD/plugins/testing/famcube.so")
 gateway_broker_args
 broker_start
 GW_WRAP=(prlimit --nofile=1024:1024 --)
-gateway_start 9000 --header-timeout 2000
+gateway_start 9000 --header-timeout 2000 --metrics-service famcube
 maxfd=$(gw_sample 9000 process_max_fds)
 [ "$maxfd" -ge 64 ] && [ "$maxfd" -lt 1024 ] ||
 	fail "process_max_fds $maxfd: not the gateway's own limit"
@@ -127,6 +129,37 @@ t1=$(awk '{print $14+$15}' "/proc/$GW_PID/stat")
 touch "$T/flood.stop"
 wait "$FLOOD" || true
 cub_log "flood: 10 scrapes answered; gateway CPU $((t1 - t0)) ticks meanwhile, fds $(fds) (limit $maxfd)"
+# 4. A client that stops reading: 30 pipelined requests for a ~1 MB
+# answer each, nothing read.  The answer stalls once the socket buffers
+# are full, and the connection is closed when a send makes no progress
+# in --header-timeout; others are answered meanwhile.
+cub_ok famcube add big rows=20000 >/dev/null
+t0=$(gw_sample 9000 'cubicle_gateway_connections_dropped_total{reason="timeout"}')
+python3 - "$T/stall.stop" <<'PY' &
+import os, socket, sys, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+s.connect(("127.0.0.1", 9000))
+s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n" * 30)
+while not os.path.exists(sys.argv[1]):
+    time.sleep(0.1)
+PY
+STALL=$!
+ok=
+for _ in $(seq 1 600); do
+	t=$(gw_sample 9000 'cubicle_gateway_connections_dropped_total{reason="timeout"}')
+	if [ "$t" -gt "$t0" ]; then
+		ok=1
+		break
+	fi
+	sleep 0.1
+done
+touch "$T/stall.stop"
+wait "$STALL" || true
+[ -n "$ok" ] || fail "a client not reading its answers was not closed in 60 s"
+cub_log "a client not reading: closed at --header-timeout, others answered meanwhile"
+cub_ok big del
+
 kill -0 "$GW_PID" || fail "the gateway died"
 kill "$GW_PID"
 wait "$GW_PID" || fail "the gateway exited $? on SIGTERM"
