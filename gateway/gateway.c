@@ -47,6 +47,7 @@
 #define GW_SERVICES_MAX 16
 #define GW_CONNS_MAX 4096  /* --max-connections at most */
 #define GW_REAP_SLACK 16   /* closed conns not yet freed: accepts wait */
+#define GW_BUSY_MAX 8      /* connections past the cap, answered 503 */
 #define GW_FD_SPARE 32     /* descriptors beyond the connections' */
 #define GW_CLAIMS_MAX 4096 /* family names held */
 
@@ -74,6 +75,7 @@ struct conn {
 	int64_t deadline; /* C_READ: for the whole head, CLOCK_MONOTONIC ms */
 	struct gw_http_req req;
 	bool close_after, head_only;
+	bool busy; /* past --max-connections: its request gets a 503 */
 	struct gw_text *body; /* C_SEND: the scrape's text, or NULL */
 	size_t hlen, off;     /* C_SEND: head's bytes, bytes sent */
 	size_t len;           /* bytes in buf */
@@ -105,9 +107,9 @@ struct gw {
 	pthread_mutex_t mu;
 	pthread_cond_t cv, reap_cv;
 	struct conn *conns, *conns_tail, *waitq, *waitq_tail, *reap;
-	unsigned nconns, nreap;
+	unsigned nconns, nbusy, nreap;
 	bool stopping;
-	uint64_t accepted, requests, accept_errors, dropped[3];
+	uint64_t accepted, requests, busy, accept_errors, dropped[3];
 	/* The scrape thread's alone: since start. */
 	uint64_t scrapes, scrape_errors, scrape_timeouts, clashes;
 	struct claim claims[GW_CLAIMS_MAX];
@@ -764,13 +766,14 @@ fw_gateway(struct cub_val *fw)
 	static const char *const reasons[] = {"timeout", "evicted", "refused"};
 	struct cub_val *drop;
 	uint64_t dropped[3];
-	uint64_t conns, accepted, requests;
+	uint64_t conns, accepted, requests, busy;
 	unsigned i;
 
 	pthread_mutex_lock(&gw.mu);
-	conns = gw.nconns;
+	conns = gw.nconns + gw.nbusy;
 	accepted = gw.accepted;
 	requests = gw.requests;
+	busy = gw.busy;
 	memcpy(dropped, gw.dropped, sizeof(dropped));
 	pthread_mutex_unlock(&gw.mu);
 	counter_add(fw, "cubicle_gateway_scrapes",
@@ -790,6 +793,10 @@ fw_gateway(struct cub_val *fw)
 	    gw.clashes);
 	counter_add(fw, "cubicle_gateway_requests",
 	    "GET and HEAD requests of /metrics answered.", requests);
+	counter_add(fw, "cubicle_gateway_busy",
+	    "Requests answered 503: every connection (--max-connections) "
+	    "was waiting for a scrape.",
+	    busy);
 	counter_add(fw, "cubicle_gateway_connections_accepted",
 	    "HTTP connections accepted.", accepted);
 	sample_add(fam_new(fw, "cubicle_gateway_connections", "gauge",
@@ -799,7 +806,8 @@ fw_gateway(struct cub_val *fw)
 	    "Connections closed by the gateway: no request head or no "
 	    "progress of an answer within --header-timeout (timeout), the "
 	    "oldest idle one for a new one at --max-connections (evicted), a "
-	    "new one at once (refused).");
+	    "new one at once when 8 more already wait for their 503 "
+	    "(refused).");
 	for (i = 0; i < 3; i++)
 		sample_add(drop, "reason", reasons[i], cub_val__uint(dropped[i]));
 }
@@ -961,7 +969,10 @@ conn_close(struct conn *c)
 	else
 		gw.conns_tail = c->prev;
 	c->prev = c->next = NULL;
-	gw.nconns--;
+	if (c->busy)
+		gw.nbusy--;
+	else
+		gw.nconns--;
 	nng_stream_close(c->s);
 	c->qnext = gw.reap;
 	gw.reap = c;
@@ -1131,6 +1142,13 @@ conn_parse(struct conn *c)
 	c->len -= r->head_len;
 	/* A body is never read: the connection ends after the answer. */
 	c->close_after = !r->keep_alive || r->has_body;
+	if (c->busy) {
+		gw.busy++;
+		conn_error(c, 503,
+		    "busy: every connection (--max-connections) is waiting "
+		    "for a scrape");
+		return;
+	}
 	if (!r->metrics) {
 		conn_error(c, 404, "not found: only /metrics");
 		return;
@@ -1205,7 +1223,7 @@ conn_evictable(void)
 	struct conn *c;
 
 	for (c = gw.conns; c; c = c->next)
-		if (c->st == C_READ)
+		if (c->st == C_READ && !c->busy)
 			return c;
 	return NULL;
 }
@@ -1249,13 +1267,20 @@ accept_cb(void *arg)
 		gw.dropped[GW_DROP_EVICTED]++;
 		conn_close(old);
 	}
-	if (gw.nconns < gw.max_conns && (c = calloc(1, sizeof(*c))) &&
+	/* Past the cap, with none idle: a few get a 503, the rest closed. */
+	if ((gw.nconns < gw.max_conns || gw.nbusy < GW_BUSY_MAX) &&
+	    (c = calloc(1, sizeof(*c))) &&
 	    !nng_aio_alloc(&c->rx, conn_rx_cb, c) &&
 	    !nng_aio_alloc(&c->tx, conn_tx_cb, c)) {
 		c->s = s;
 		s = NULL;
 		c->st = C_READ;
-		gw.nconns++;
+		if (gw.nconns < gw.max_conns) {
+			gw.nconns++;
+		} else {
+			c->busy = true;
+			gw.nbusy++;
+		}
 		conn_idle(c);
 	} else {
 		gw.dropped[GW_DROP_REFUSED]++;
@@ -1587,7 +1612,8 @@ fd_limit(void)
 	if (open < 0 || getrlimit(RLIMIT_NOFILE, &rl) < 0)
 		return log_errno(open < 0 ? (int)open : -errno,
 		    "counting descriptors");
-	need = (rlim_t)open + gw.max_conns + GW_REAP_SLACK + GW_FD_SPARE;
+	need = (rlim_t)open + gw.max_conns + GW_BUSY_MAX + GW_REAP_SLACK +
+	       GW_FD_SPARE;
 	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need) {
 		log_err("--max-connections %u needs %llu descriptors; the hard "
 			"RLIMIT_NOFILE is %llu: give a smaller "

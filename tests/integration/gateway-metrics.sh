@@ -170,19 +170,20 @@ cub_log "a scrape changes nothing"
 # 8. cubicled restarts: the gateway (seccomp-confined) re-dials it, and
 # serves the replayed cubes again; meanwhile it answers, with errors.
 # A second gateway shows, with no broker (each broker call then waits its
-# whole timeout): a scrape ends at --scrape-timeout (1000 + 500 ms here,
+# whole timeout): a scrape ends at --scrape-timeout (5000 + 2500 ms here,
 # not twice --timeout); 8 requests at once share at most 3 scrapes; with
-# its 8 connections (--max-connections 8) all waiting for a scrape, a 9th
-# is closed at once, counted, and the 8 are answered.
+# its 8 connections (--max-connections 8) all waiting for a scrape, the
+# next 8 get a 503, a 17th (those 8 still sending) is closed at once,
+# each counted, and the first 8 are answered.
 GW1_PID=$GW_PID
-gateway_start 9001 --metrics-service famcube --timeout 1000 \
-	--scrape-timeout 1500 --max-connections 8
+gateway_start 9001 --metrics-service famcube --timeout 5000 \
+	--scrape-timeout 7500 --max-connections 8
 GW2_PID=$GW_PID
 kill "$BROKER_PID"
 wait "$BROKER_PID" 2>/dev/null || true
 [ "$(code "$URL")" = 200 ] || fail "/metrics without a broker is not 200"
 s0=$(gw_sample 9001 cubicle_gateway_scrapes_total)
-/usr/bin/python3 - <<'PY' || fail "9 connections, 8 allowed (above)"
+/usr/bin/python3 - <<'PY' || fail "17 connections, 8 allowed (above)"
 import socket, sys, time
 req = b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
 socks = []
@@ -190,35 +191,46 @@ for i in range(8):
     s = socket.create_connection(("127.0.0.1", 9001), timeout=120)
     s.sendall(req)
     socks.append(s)
-time.sleep(2)  # the 8 parsed and waiting for a scrape
-ninth = socket.create_connection(("127.0.0.1", 9001), timeout=120)
-try:
-    ninth.sendall(req)
-    got = ninth.recv(100)
-except (ConnectionResetError, BrokenPipeError):
-    got = b""
-assert got == b"", f"the 9th connection was answered: {got!r}"
-for i, s in enumerate(socks):
+def answer(s):
     data = b""
     while True:
         d = s.recv(65536)
         if not d:
-            break
+            return data
         data += d
+time.sleep(2)  # the 8 parsed and waiting for a scrape (7.5 s)
+busy = [socket.create_connection(("127.0.0.1", 9001), timeout=120)
+        for i in range(8)]
+time.sleep(1)  # the 8 accepted
+last = socket.create_connection(("127.0.0.1", 9001), timeout=120)
+try:
+    last.sendall(req)
+    got = last.recv(100)
+except (ConnectionResetError, BrokenPipeError):
+    got = b""
+assert got == b"", f"the 17th connection was answered: {got!r}"
+for i, s in enumerate(busy):
+    s.sendall(req)
+    data = answer(s)
+    assert data.startswith(b"HTTP/1.1 503 Service Unavailable\r\n"), (i, data)
+for i, s in enumerate(socks):
+    data = answer(s)
     assert data.startswith(b"HTTP/1.1 200 OK\r\n"), (i, data[:200])
     assert b"cubicle_gateway_scrapes_total" in data, i
-print("8 answered, the 9th closed", file=sys.stderr)
+print("8 answered, 8 got a 503, the 17th closed", file=sys.stderr)
 PY
 s1=$(gw_sample 9001 cubicle_gateway_scrapes_total)
 # s1's own scrape is one.
 [ $((s1 - s0 - 1)) -le 3 ] || fail "8 requests made $((s1 - s0 - 1)) scrapes"
 refused=$(gw_sample 9001 'cubicle_gateway_connections_dropped_total{reason="refused"}')
 [ "$refused" -ge 1 ] || fail "the refused connection is not counted"
+busy=$(gw_sample 9001 cubicle_gateway_busy_total)
+[ "$busy" = 8 ] || fail "cubicle_gateway_busy_total $busy, not 8"
 cuts=$(gw_sample 9001 cubicle_gateway_scrape_timeouts_total)
 [ "$cuts" -ge 1 ] || fail "no scrape cut by --scrape-timeout"
-grep -q "scrape: --scrape-timeout 1500 ms passed" "$T/gw-9001.log" ||
+grep -q "scrape: --scrape-timeout 7500 ms passed" "$T/gw-9001.log" ||
 	fail "the scrape deadline is not logged: $(cat "$T/gw-9001.log")"
-cub_log "no broker: 8 requests, $((s1 - s0 - 1)) scrapes, $cuts cut at --scrape-timeout; the 9th connection refused"
+cub_log "no broker: 8 requests, $((s1 - s0 - 1)) scrapes, $cuts cut at --scrape-timeout; 8 more got 503, the 17th closed"
 broker_start
 ok=
 for _ in $(seq 1 300); do
