@@ -75,7 +75,8 @@ struct conn {
 	int64_t deadline; /* C_READ: for the whole head, CLOCK_MONOTONIC ms */
 	struct gw_http_req req;
 	bool close_after, head_only;
-	bool busy; /* past --max-connections: its request gets a 503 */
+	bool busy;   /* past --max-connections: its request gets a 503 */
+	bool served; /* has answered a request (then idle is no timeout) */
 	struct gw_text *body; /* C_SEND: the scrape's text, or NULL */
 	size_t hlen, off;     /* C_SEND: head's bytes, bytes sent */
 	size_t len;           /* bytes in buf */
@@ -623,8 +624,8 @@ claim_of(const char *name)
 	unsigned i;
 
 	for (i = 0; i < gw.nclaims; i++)
-		if (!strcmp(cub_val__get_str(gw.claims[i].hdr, "name") ?: "",
-			name))
+		if (!strcmp(
+			cub_val__get_str(gw.claims[i].hdr, "name") ?: "", name))
 			return &gw.claims[i];
 	return NULL;
 }
@@ -651,10 +652,12 @@ claims_update(struct cub_val *mons)
 			cl->seen = now;
 			/* The help and unit first served, not a newcomer's. */
 			cub_val__set(f, "help",
-			    cub_val__str(cub_val__get_str(cl->hdr, "help") ?: ""));
+			    cub_val__str(
+				cub_val__get_str(cl->hdr, "help") ?: ""));
 			if (cub_val__get(cl->hdr, "unit"))
 				cub_val__set(f, "unit",
-				    cub_val__dup(cub_val__get(cl->hdr, "unit")));
+				    cub_val__dup(
+					cub_val__get(cl->hdr, "unit")));
 			else
 				cub_val__free(cub_val__take(f, "unit"));
 			continue;
@@ -693,8 +696,8 @@ claims_update(struct cub_val *mons)
  * Returns how many cubes the deadline cut; *errors counts the skipped.
  */
 static uint64_t
-cubes_merge(struct cub_val *mons, const struct cub_val *cubes,
-    int64_t deadline, uint64_t *errors)
+cubes_merge(struct cub_val *mons, const struct cub_val *cubes, int64_t deadline,
+    uint64_t *errors)
 {
 	struct cub_val *held = cub_val__array();
 	uint64_t cut = 0;
@@ -723,7 +726,8 @@ cubes_merge(struct cub_val *mons, const struct cub_val *cubes,
 		}
 		err[0] = '\0';
 		fams = cube_families(name, err, sizeof(err));
-		if (fams && held && families_fit(held, fams, err, sizeof(err))) {
+		if (fams && held &&
+		    families_fit(held, fams, err, sizeof(err))) {
 			gw.clashes++;
 			log_warn("scrape: cube '%s' skipped: %s (with a family "
 				 "served before)",
@@ -732,9 +736,9 @@ cubes_merge(struct cub_val *mons, const struct cub_val *cubes,
 			cub_val__free(fams);
 			continue;
 		}
-		if (fams && (families_fit(mons, fams, err, sizeof(err)) < 0 ||
-				     merge_families(
-					 mons, fams, err, sizeof(err)) < 0)) {
+		if (fams &&
+		    (families_fit(mons, fams, err, sizeof(err)) < 0 ||
+			merge_families(mons, fams, err, sizeof(err)) < 0)) {
 			gw.clashes++;
 			fams = cub_val__free(fams);
 		}
@@ -755,8 +759,8 @@ cubes_merge(struct cub_val *mons, const struct cub_val *cubes,
 static void
 counter_add(struct cub_val *fw, const char *name, const char *help, uint64_t v)
 {
-	sample_add(fam_new(fw, name, "counter", help), NULL, NULL,
-	    cub_val__uint(v));
+	sample_add(
+	    fam_new(fw, name, "counter", help), NULL, NULL, cub_val__uint(v));
 }
 
 /* The gateway's own families: its counters, copied under gw.mu. */
@@ -809,7 +813,8 @@ fw_gateway(struct cub_val *fw)
 	    "new one at once when 8 more already wait for their 503 "
 	    "(refused).");
 	for (i = 0; i < 3; i++)
-		sample_add(drop, "reason", reasons[i], cub_val__uint(dropped[i]));
+		sample_add(
+		    drop, "reason", reasons[i], cub_val__uint(dropped[i]));
 }
 
 /*
@@ -919,8 +924,8 @@ render(const struct cub_val *all, enum cub_om_format fmt)
 				cub_val__push(
 				    only, cub_val__dup(all->arr.items[i]));
 		text = NULL;
-		if (!only || cub_om_render(only, fmt, NULL, 0, &text, &len,
-				 err, sizeof(err)) < 0)
+		if (!only || cub_om_render(only, fmt, NULL, 0, &text, &len, err,
+				 sizeof(err)) < 0)
 			log_err("scrape: %s", only ? err : "out of memory");
 		cub_val__free(only);
 	}
@@ -1067,7 +1072,7 @@ conn_answer(struct conn *c, unsigned status, const char *ctype,
 	    "Date: %s\r\n%s%s\r\n",
 	    status, reason, ctype, body ? body->len : mlen, date,
 	    status == 405 ? "Allow: GET, HEAD\r\n" : "",
-	    c->close_after		 ? "Connection: close\r\n"
+	    c->close_after   ? "Connection: close\r\n"
 	    : !c->req.http11 ? "Connection: keep-alive\r\n"
 			     : "");
 	c->hlen = n > 0 && (size_t)n < sizeof(c->hdr) ? (size_t)n : 0;
@@ -1100,7 +1105,8 @@ conn_read(struct conn *c)
 	nng_iov iov;
 
 	if (left < 1) {
-		gw.dropped[GW_DROP_TIMEOUT]++;
+		if (c->len || !c->served)
+			gw.dropped[GW_DROP_TIMEOUT]++;
 		conn_close(c);
 		return;
 	}
@@ -1179,7 +1185,8 @@ conn_rx_cb(void *arg)
 		pthread_mutex_unlock(&gw.mu);
 		return;
 	}
-	if (r == NNG_ETIMEDOUT)
+	/* An idle keep-alive connection ending is no timeout. */
+	if (r == NNG_ETIMEDOUT && (c->len || !c->served))
 		gw.dropped[GW_DROP_TIMEOUT]++;
 	if (r) {
 		conn_close(c);
@@ -1211,8 +1218,10 @@ conn_tx_cb(void *arg)
 		conn_close(c);
 	else if (c->off < total)
 		conn_send_more(c);
-	else
+	else {
+		c->served = true;
 		conn_idle(c);
+	}
 	pthread_mutex_unlock(&gw.mu);
 }
 
@@ -1405,8 +1414,8 @@ scrape_main(void *arg)
 			text[1] = render(all, CUB_OM_OPENMETRICS);
 		cub_val__free(all);
 		took = now_ms() - t0;
-		next = now_ms() + (took > gw.scrape_gap_ms ? took
-							   : gw.scrape_gap_ms);
+		next = now_ms() +
+		       (took > gw.scrape_gap_ms ? took : gw.scrape_gap_ms);
 
 		pthread_mutex_lock(&gw.mu);
 		while ((c = batch)) {
@@ -1610,8 +1619,8 @@ fd_limit(void)
 	rlim_t need;
 
 	if (open < 0 || getrlimit(RLIMIT_NOFILE, &rl) < 0)
-		return log_errno(open < 0 ? (int)open : -errno,
-		    "counting descriptors");
+		return log_errno(
+		    open < 0 ? (int)open : -errno, "counting descriptors");
 	need = (rlim_t)open + gw.max_conns + GW_BUSY_MAX + GW_REAP_SLACK +
 	       GW_FD_SPARE;
 	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need) {

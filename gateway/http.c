@@ -112,8 +112,7 @@ request_line(const char *p, const char *e, struct gw_http_req *r)
 	} else if (*t != '/') {
 		return refuse(r, 400, "bad request target");
 	}
-	for (pl = 0; path + pl < te && path[pl] != '?' && path[pl] != '#';
-	     pl++)
+	for (pl = 0; path + pl < te && path[pl] != '?' && path[pl] != '#'; pl++)
 		;
 	r->metrics = pl == 8 && !memcmp(path, "/metrics", 8);
 	return 0;

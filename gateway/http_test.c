@@ -44,17 +44,16 @@ START_TEST(test_get)
 	ck_assert(r.metrics && !r.openmetrics && !r.keep_alive && !r.http11);
 
 	ck_assert_int_eq(
-	    parse("GET http://h:9/metrics HTTP/1.1\r\nHost: h\r\n\r\n", &r),
-	    0);
+	    parse("GET http://h:9/metrics HTTP/1.1\r\nHost: h\r\n\r\n", &r), 0);
 	ck_assert(r.metrics);
-	ck_assert_int_eq(parse("GET http://h:9 HTTP/1.1\r\nHost: h\r\n\r\n", &r),
-	    0);
+	ck_assert_int_eq(
+	    parse("GET http://h:9 HTTP/1.1\r\nHost: h\r\n\r\n", &r), 0);
 	ck_assert(!r.metrics);
-	ck_assert_int_eq(parse("GET /metricsx HTTP/1.1\r\nHost: h\r\n\r\n", &r),
-	    0);
+	ck_assert_int_eq(
+	    parse("GET /metricsx HTTP/1.1\r\nHost: h\r\n\r\n", &r), 0);
 	ck_assert(!r.metrics);
-	ck_assert_int_eq(parse("GET /metrics/ HTTP/1.1\r\nHost: h\r\n\r\n", &r),
-	    0);
+	ck_assert_int_eq(
+	    parse("GET /metrics/ HTTP/1.1\r\nHost: h\r\n\r\n", &r), 0);
 	ck_assert(!r.metrics);
 	ck_assert_int_eq(
 	    parse("DELETE /metrics HTTP/1.1\r\nHost: h\r\n\r\n", &r), 0);
@@ -71,14 +70,13 @@ START_TEST(test_connection)
 			     &r),
 	    0);
 	ck_assert(!r.keep_alive);
-	ck_assert_int_eq(parse("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
-			     &r),
-	    0);
+	ck_assert_int_eq(
+	    parse("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", &r), 0);
 	ck_assert(r.keep_alive);
 	/* "closed" is not the token "close". */
 	ck_assert_int_eq(
-	    parse("GET / HTTP/1.1\r\nHost: h\r\nConnection: closed\r\n\r\n",
-		&r),
+	    parse(
+		"GET / HTTP/1.1\r\nHost: h\r\nConnection: closed\r\n\r\n", &r),
 	    0);
 	ck_assert(r.keep_alive);
 	ck_assert_int_eq(parse("POST /metrics HTTP/1.1\r\nHost: h\r\n"
@@ -105,10 +103,10 @@ START_TEST(test_incomplete)
 	char *big;
 
 	ck_assert_int_eq(parse("GET /metr", &r), -EAGAIN);
-	ck_assert_int_eq(parse("GET /metrics HTTP/1.1\r\nHost: h\r\n", &r),
-	    -EAGAIN);
-	ck_assert_int_eq(parse("GET /metrics HTTP/1.1\r\nHost: h\r\n\r", &r),
-	    -EAGAIN);
+	ck_assert_int_eq(
+	    parse("GET /metrics HTTP/1.1\r\nHost: h\r\n", &r), -EAGAIN);
+	ck_assert_int_eq(
+	    parse("GET /metrics HTTP/1.1\r\nHost: h\r\n\r", &r), -EAGAIN);
 	/* 8192 bytes without an empty line: 431, never more reading. */
 	big = malloc(GW_HTTP_HEAD_MAX + 16);
 	ck_assert_ptr_nonnull(big);
@@ -148,17 +146,18 @@ START_TEST(test_refused)
 		"b\r\n\r\n",
 	    400);
 	refused("GET /metrics HTTP/1.1\r\nHost: h\r\nnovalue\r\n\r\n", 400);
-	refused("GET /metrics HTTP/1.1\r\nHost: h\r\nContent-Length: -1\r\n\r\n",
+	refused(
+	    "GET /metrics HTTP/1.1\r\nHost: h\r\nContent-Length: -1\r\n\r\n",
 	    400);
 	refused("GET /me\x7ftrics HTTP/1.1\r\nHost: h\r\n\r\n", 400);
-	refused("GETTTTTTTTTTTTTTTTTTT /metrics HTTP/1.1\r\nHost: h\r\n\r\n",
-	    400);
+	refused(
+	    "GETTTTTTTTTTTTTTTTTTT /metrics HTTP/1.1\r\nHost: h\r\n\r\n", 400);
 	{
 		static const char nul[] = "GET /metrics HTTP/1.1\r\nHost: h\0"
 					  "x\r\n\r\n";
 
-		ck_assert_int_eq(gw_http_parse(nul, sizeof(nul) - 1, &r),
-		    -EPROTO);
+		ck_assert_int_eq(
+		    gw_http_parse(nul, sizeof(nul) - 1, &r), -EPROTO);
 		ck_assert_uint_eq(r.status, 400);
 	}
 	/* 64 fields pass, 65 do not. */
