@@ -160,6 +160,68 @@ code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
 [ "$(code -I "$URL")" = 200 ] || fail "HEAD /metrics is not 200"
 cub_log "404 and 405"
 
+# 6b. The HTTP server's own rules, on raw sockets: keep-alive, pipelining,
+# HTTP/1.0, refusals that close; an idle kept-alive connection closed at
+# --header-timeout (5 s) without counting as a timeout.
+t0=$(gw_sample 9000 'cubicle_gateway_connections_dropped_total{reason="timeout"}')
+/usr/bin/python3 <<'PY' || fail "HTTP rules (above)"
+import socket, time
+def conn():
+    return socket.create_connection(("127.0.0.1", 9000), timeout=60)
+def response(s, buf=b""):
+    while b"\r\n\r\n" not in buf:
+        d = s.recv(65536)
+        assert d, f"closed before a response: {buf!r}"
+        buf += d
+    head, _, rest = buf.partition(b"\r\n\r\n")
+    lines = head.decode().split("\r\n")
+    hdrs = {k.lower(): v.strip() for k, v in
+            (l.split(":", 1) for l in lines[1:])}
+    n = int(hdrs["content-length"])
+    while len(rest) < n:
+        d = s.recv(65536)
+        assert d, "closed in a body"
+        rest += d
+    return lines[0], hdrs, rest[:n], rest[n:]
+def closed(s):
+    try:
+        return s.recv(1) == b""
+    except ConnectionResetError:
+        return True
+get = b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"
+s = conn()
+for i in range(2):
+    s.sendall(get)
+    st, h, body, left = response(s)
+    assert st == "HTTP/1.1 200 OK" and "connection" not in h, (st, h)
+    assert b"cubicle_gateway_scrapes_total" in body and not left
+s.sendall(get + get)  # pipelined
+st, h, b1, left = response(s)
+st2, h2, b2, left = response(s, left)
+assert st == st2 == "HTTP/1.1 200 OK" and not left
+t = time.monotonic()
+assert closed(s), "an idle kept-alive connection stays open"
+print(f"idle connection closed after {time.monotonic() - t:.1f} s")
+s = conn()
+s.sendall(b"GET /metrics HTTP/1.0\r\n\r\n")
+st, h, body, _ = response(s)
+assert st == "HTTP/1.1 200 OK" and h["connection"] == "close", (st, h)
+assert closed(s)
+for req, want in ((b"GET /metrics HTTP/1.1\r\n\r\n", "400"),
+                  (b"GET /metrics HTTP/2.0\r\nHost: x\r\n\r\n", "505"),
+                  (b"GET /metrics HTTP/1.1\r\nHost : x\r\n\r\n", "400"),
+                  # 8192 bytes, no end: all read (no reset at the close)
+                  (b"GET /metrics HTTP/1.1\r\nX: " + b"a" * (8192 - 26), "431")):
+    s = conn()
+    s.sendall(req)
+    st, h, body, _ = response(s)
+    assert st.split()[1] == want and h["connection"] == "close", (req[:40], st, h, body)
+    assert closed(s), req[:40]
+PY
+t1=$(gw_sample 9000 'cubicle_gateway_connections_dropped_total{reason="timeout"}')
+[ "$t1" = "$t0" ] || fail "an idle kept-alive connection counted as a timeout ($t0 -> $t1)"
+cub_log "keep-alive, pipelining, HTTP/1.0, 400/431/505 with close; idle closed, not counted"
+
 # 7. A scrape changes nothing: the broker's documents are the same.
 before=$(cub show cubes -o json; cub fc1 show -o json | grep -v '"value"\|"sum"\|"count"')
 curl -sS -o /dev/null "$URL"
