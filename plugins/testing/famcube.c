@@ -6,10 +6,7 @@
  * scrape changing anything), a histogram, and label values that need
  * escaping (a quote, a backslash, a newline).  A cube with fail=true
  * refuses the show, as a broken monitor would
- * (tests/integration/gateway-metrics.sh); squat, squat_type and
- * squat_help show one family that clashes with the others' (by sample
- * name, type, help: review11-gateway-squat); rows=N adds N samples (a
- * large answer, review11-gateway-idle).  The object is evil_ctr.bpf.c's
+ * (tests/integration/gateway-metrics.sh).  The object is evil_ctr.bpf.c's
  * (programs that pass everything).  Never installed.
  */
 #include <errno.h>
@@ -44,11 +41,6 @@ static const struct cub_field fam_schema[] = {
 	.type = CUB_T_BOOL,
 	.dflt = "false",
 	.help = "show only a counter famcube_packets with another help"},
-    {.name = "rows",
-	.type = CUB_T_U32,
-	.dflt = "0",
-	.max = 20000,
-	.help = "extra famcube_packets samples (a large answer)"},
     CUB_OM_FAMILIES_FIELD,
     {0},
 };
@@ -105,44 +97,6 @@ fam_families(const struct fam_cube *fc)
 	return cub_json_parse(json, strlen(json), NULL, 0);
 }
 
-static uint32_t
-u32_of(const struct cub_val *config, const char *key)
-{
-	uint64_t u = 0;
-
-	cub_val__as_u64(cub_val__get(config, key), &u);
-	return (uint32_t)u;
-}
-
-/* rows more samples {path: "rN"} in the first family (famcube_packets). */
-static int
-fam_rows(struct cub_val *fams, uint32_t rows)
-{
-	struct cub_val *ss = cub_val__get(fams->arr.items[0], "samples");
-	char path[16];
-	uint32_t i;
-
-	for (i = 0; i < rows; i++) {
-		struct cub_val *smp = cub_val__map(), *l = cub_val__map();
-
-		snprintf(path, sizeof(path), "r%u", i);
-		if (!smp || !l || cub_val__set(l, "path", cub_val__str(path)) ||
-		    cub_val__set(smp, "value", cub_val__uint(i))) {
-			cub_val__free(smp);
-			cub_val__free(l);
-			return -ENOMEM;
-		}
-		/* set and push free what they take on failure. */
-		if (cub_val__set(smp, "labels", l)) {
-			cub_val__free(smp);
-			return -ENOMEM;
-		}
-		if (cub_val__push(ss, smp))
-			return -ENOMEM;
-	}
-	return 0;
-}
-
 static struct cub_val *
 json_of(const char *json)
 {
@@ -157,7 +111,6 @@ fam_show(struct cub_cube *cube, const struct cub_val *config,
 	struct cub_val *fams, *list = NULL;
 	bool fail = false, squat = false, squat_type = false;
 	bool squat_help = false;
-	uint32_t rows;
 	char err[256];
 	int r;
 
@@ -186,11 +139,6 @@ fam_show(struct cub_cube *cube, const struct cub_val *config,
 		fams = fam_families(fc);
 	if (!fams)
 		return -ENOMEM;
-	rows = u32_of(config, "rows");
-	if (rows && (r = fam_rows(fams, rows)) < 0) {
-		cub_val__free(fams);
-		return r;
-	}
 	r = cub_om_families_to_doc(fams, &list, err, sizeof(err));
 	cub_val__free(fams);
 	if (r < 0)

@@ -23,11 +23,10 @@
 
 need setpriv curl python3 prlimit
 URL=http://127.0.0.1:9000/metrics
-PLUGINS+=("$CUB_BUILD/plugins/testing/famcube.so")
 gateway_broker_args
 broker_start
 GW_WRAP=(prlimit --nofile=1024:1024 --)
-gateway_start 9000 --header-timeout 2000 --metrics-service famcube
+gateway_start 9000 --header-timeout 2000
 maxfd=$(gw_sample 9000 process_max_fds)
 [ "$maxfd" -ge 64 ] && [ "$maxfd" -lt 1024 ] ||
 	fail "process_max_fds $maxfd: not the gateway's own limit"
@@ -54,9 +53,11 @@ LORIS=$!
 for _ in $(seq 1 600); do [ -s "$T/loris.ready" ] && break; sleep 0.1; done
 [ -s "$T/loris.ready" ] || fail "the slow client did not get its connections"
 cub_log "slow client opened $(cat "$T/loris.ready") connections; gateway fds $(fds)"
-# The cap: 64 connections, 8 more for a 503, 16 closed not yet freed.
-cap=$((base + 64 + 8 + 16))
-[ "$(fds)" -le "$cap" ] || fail "$(fds) descriptors, over $cap"
+# The cap: 64 connections, 8 more for a 503, 16 closed not yet freed, 4
+# more (an accept in flight, a scrape's /proc reads, a broker re-dial).
+cap=$((base + 64 + 8 + 16 + 4))
+n=$(fds)
+[ "$n" -le "$cap" ] || fail "$n descriptors, over $cap"
 for i in $(seq 1 10); do
 	curl -sSf -m 60 -o /dev/null "$URL" 2>"$T/curl.err" ||
 		fail "scrape $i: no /metrics while 1100 half requests are held ($(cat "$T/curl.err"))"
@@ -123,17 +124,19 @@ t0=$(awk '{print $14+$15}' "/proc/$GW_PID/stat")
 for i in $(seq 1 10); do
 	curl -sSf -m 60 -o /dev/null "$URL" 2>"$T/curl.err" ||
 		fail "scrape $i: no /metrics during the flood ($(cat "$T/curl.err"))"
-	[ "$(fds)" -le "$cap" ] || fail "$(fds) descriptors, over $cap"
+	n=$(fds)
+	[ "$n" -le "$cap" ] || fail "$n descriptors, over $cap"
 done
 t1=$(awk '{print $14+$15}' "/proc/$GW_PID/stat")
 touch "$T/flood.stop"
 wait "$FLOOD" || true
 cub_log "flood: 10 scrapes answered; gateway CPU $((t1 - t0)) ticks meanwhile, fds $(fds) (limit $maxfd)"
-# 4. A client that stops reading: 30 pipelined requests for a ~1 MB
-# answer each, nothing read.  The answer stalls once the socket buffers
-# are full, and the connection is closed when a send makes no progress
-# in --header-timeout; others are answered meanwhile.
-cub_ok famcube add big rows=20000 >/dev/null
+# 4. A client that stops reading: 30 pipelined requests (some 5 kB of
+# answer each), nothing read.  The answers stall once the socket buffers
+# are full (send buffers capped at 4 kB in this test's namespace: a
+# loopback one grows to 4 MB), and the connection is closed when a send
+# makes no progress in --header-timeout; others are answered meanwhile.
+sysctl -qw net.ipv4.tcp_wmem="4096 4096 4096"
 t0=$(gw_sample 9000 'cubicle_gateway_connections_dropped_total{reason="timeout"}')
 python3 - "$T/stall.stop" <<'PY' &
 import os, socket, sys, time
@@ -158,7 +161,6 @@ touch "$T/stall.stop"
 wait "$STALL" || true
 [ -n "$ok" ] || fail "a client not reading its answers was not closed in 60 s"
 cub_log "a client not reading: closed at --header-timeout, others answered meanwhile"
-cub_ok big del
 
 kill -0 "$GW_PID" || fail "the gateway died"
 kill "$GW_PID"
