@@ -1321,7 +1321,7 @@ reap_main(void *arg)
 		struct conn *list, *c;
 		unsigned n = 0;
 
-		while (!gw.reap && !(gw.stopping && !gw.nconns))
+		while (!gw.reap && !(gw.stopping && !gw.nconns && !gw.nbusy))
 			pthread_cond_wait(&gw.reap_cv, &gw.mu);
 		if (!gw.reap)
 			break;
