@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: BSD-2-Clause
+# shellcheck shell=bash
 # cubicle-gateway helpers for integration tests; source after netns.sh:
 #
 #   . "$(dirname "$0")/../lib/netns.sh"
@@ -20,12 +21,12 @@ gateway_broker_args() {
 # array GW_WRAP, e.g. GW_WRAP=(prlimit --nofile=1024:1024 --)), its output
 # in $T/gw-PORT.log; waits (30 s) until /metrics answers.  Sets GW_PID.
 gateway_start() {
-	local port=$1 url="http://127.0.0.1:$1/metrics" i
+	local port=$1 url="http://127.0.0.1:$1/metrics"
 	shift
 	"${GW_WRAP[@]}" "$GW" --user nobody --socket-dir "$T/s" \
 		--listen "127.0.0.1:$port" "$@" >>"$T/gw-$port.log" 2>&1 &
 	GW_PID=$!
-	for i in $(seq 1 300); do
+	for _ in $(seq 1 300); do
 		curl -sf -o /dev/null "$url" && return 0
 		kill -0 "$GW_PID" 2>/dev/null ||
 			{ cat "$T/gw-$port.log" >&2; fail "the gateway on $port exited"; }
