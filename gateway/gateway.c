@@ -2,15 +2,22 @@
 /*
  * cubicle-gateway: the HTTP side of Cubicle (issue 9, first piece).  An
  * unprivileged client of cubicled in the gateway role that serves
- * GET /metrics with nng's HTTP server: every cube of the metric services
- * (their show of metric-families, with cube="NAME"), the framework's own
- * metrics (cubicle_*) and the gateway's process_*, as OpenMetrics 1.0 or
+ * GET /metrics: every cube of the metric services (their show of
+ * metric-families, with cube="NAME"), the framework's own metrics
+ * (cubicle_*) and the gateway's process_*, as OpenMetrics 1.0 or
  * Prometheus 0.0.4 text by the Accept header.  docs/architecture.md,
  * "cubicle-gateway".
  *
- * Threads: nng's, which hand each request to the scrape thread through a
- * queue (a scrape blocks on the broker; nng's threads must not), and the
- * main thread, which waits for SIGTERM/SIGINT.
+ * HTTP is its own (http.c parses a request head) on nng's stream API,
+ * not nng's HTTP server, which bounds nothing (review11-gateway-idle):
+ * every connection has a deadline for its request head and for each
+ * step of its answer, connections are capped (--max-connections) and so
+ * are descriptors (RLIMIT_NOFILE, set at start).
+ *
+ * Threads: nng's, which run the connections' callbacks and hand each
+ * request to the scrape thread (a scrape blocks on the broker; nng's
+ * threads must not); the scrape thread; the reaper, which frees closed
+ * connections; the main thread, which waits for SIGTERM/SIGINT.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -29,40 +36,97 @@
 #include <unistd.h>
 
 #include <nng/nng.h>
-#include <nng/supplemental/http/http.h>
 
 #include "cub_config.h"
 #include "cubicle/client.h"
 #include "cubicle/openmetrics.h"
+#include "http.h"
 #include "log.h"
 #include "sandbox.h"
 
 #define GW_SERVICES_MAX 16
-#define GW_QUEUE_MAX 64 /* requests waiting for the scrape thread */
+#define GW_CONNS_MAX 4096  /* --max-connections at most */
+#define GW_REAP_SLACK 16   /* closed conns not yet freed: accepts wait */
+#define GW_BUSY_MAX 8      /* connections past the cap, answered 503 */
+#define GW_FD_SPARE 32     /* descriptors beyond the connections' */
+#define GW_CLAIMS_MAX 4096 /* family names held */
+
+/* A scrape's text, shared by the answers of the requests it serves. */
+struct gw_text {
+	unsigned refs; /* atomic */
+	size_t len;
+	char data[];
+};
+
+enum conn_state {
+	C_READ,   /* reading a request head (or idle between requests) */
+	C_WAIT,   /* in gw.waitq or the scrape thread's batch */
+	C_SEND,   /* sending an answer */
+	C_CLOSED, /* in gw.reap */
+};
+
+/* One HTTP connection (gw.mu). */
+struct conn {
+	struct conn *prev, *next; /* gw.conns, the longest idle first */
+	struct conn *qnext;       /* gw.waitq, a batch or gw.reap */
+	nng_stream *s;
+	nng_aio *rx, *tx;
+	enum conn_state st;
+	int64_t deadline; /* C_READ: for the whole head, CLOCK_MONOTONIC ms */
+	struct gw_http_req req;
+	bool close_after, head_only;
+	bool busy;   /* past --max-connections: its request gets a 503 */
+	bool served; /* has answered a request (then idle is no timeout) */
+	struct gw_text *body; /* C_SEND: the scrape's text, or NULL */
+	size_t hlen, off;     /* C_SEND: head's bytes, bytes sent */
+	size_t len;           /* bytes in buf */
+	char hdr[512];
+	char buf[GW_HTTP_HEAD_MAX];
+};
+
+/* A family name served (gw.claims), held against other definitions. */
+struct claim {
+	struct cub_val *hdr; /* name, type, help, unit (no samples) */
+	int64_t seen;        /* last served, CLOCK_MONOTONIC ms */
+};
+
+enum { GW_DROP_TIMEOUT, GW_DROP_EVICTED, GW_DROP_REFUSED };
 
 struct gw {
 	const char *listen;
 	const char *socket_dir;
 	const char *services[GW_SERVICES_MAX];
 	unsigned nservices;
-	int timeout_ms;
+	int timeout_ms, scrape_timeout_ms, header_timeout_ms, scrape_gap_ms;
+	int64_t family_hold_ms;
+	unsigned max_conns;
 	struct cub_client *client;
-	nng_http_server *server;
-	/* Requests for the scrape thread. */
+	nng_stream_listener *listener;
+	nng_aio *acc;
+	bool acc_sleeping, acc_paused; /* acc_paused: under mu */
+	/* Under mu: the connections, the requests for the next scrape. */
 	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	nng_aio *queue[GW_QUEUE_MAX];
-	unsigned qhead, qlen;
+	pthread_cond_t cv, reap_cv;
+	struct conn *conns, *conns_tail, *waitq, *waitq_tail, *reap;
+	unsigned nconns, nbusy, nreap;
 	bool stopping;
-	/* Since start (the scrape thread's alone). */
-	uint64_t scrapes, scrape_errors;
+	uint64_t accepted, requests, busy, accept_errors, dropped[3];
+	/* The scrape thread's alone: since start. */
+	uint64_t scrapes, scrape_errors, scrape_timeouts, clashes;
+	struct claim claims[GW_CLAIMS_MAX];
+	unsigned nclaims, claims_full;
 };
 
 static struct gw gw = {
     .listen = "127.0.0.1:9000",
     .timeout_ms = 5000,
+    .scrape_timeout_ms = 10000,
+    .header_timeout_ms = 5000,
+    .scrape_gap_ms = 100,
+    .family_hold_ms = 300000,
+    .max_conns = 64,
     .mu = PTHREAD_MUTEX_INITIALIZER,
-    .cv = PTHREAD_COND_INITIALIZER,
+    .reap_cv = PTHREAD_COND_INITIALIZER,
 };
 
 /*
@@ -86,7 +150,9 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: cubicle-gateway [--listen ADDR:PORT] [--socket-dir DIR]\n"
 	    "                       [--metrics-service NAME]... [--user NAME]\n"
-	    "                       [--timeout MS]\n"
+	    "                       [--timeout MS] [--scrape-timeout MS]\n"
+	    "                       [--scrape-gap MS] [--header-timeout MS]\n"
+	    "                       [--max-connections N] [--family-hold MS]\n"
 	    "Serves GET /metrics for cubicled (see cubicle-gateway(8)).\n");
 }
 
@@ -525,30 +591,124 @@ out:
 	return r;
 }
 
-/* One scrape: the text in fmt (malloc'd), never NULL but on ENOMEM. */
-static char *
-scrape(enum cub_om_format fmt, size_t *len)
+/* Milliseconds on CLOCK_MONOTONIC. */
+static int64_t
+now_ms(void)
 {
-	static const char *const w_svcs[] = {"services"};
-	static const char *const w_cubes[] = {"cubes"};
-	struct cub_val *fw = cub_val__array(), *cubes = NULL, *svcs = NULL;
-	struct cub_val *mons = cub_val__array(), *all;
-	uint64_t errors = 0;
-	char err[512], *text = NULL;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * The time left of the scrape's deadline, as the client's per-call
+ * timeout (at most --timeout); false when none is left.
+ */
+static bool
+deadline_left(int64_t deadline)
+{
+	int64_t left = deadline - now_ms();
+
+	if (left < 1)
+		return false;
+	cub_client__set_timeout(
+	    gw.client, left < gw.timeout_ms ? (int)left : gw.timeout_ms);
+	return true;
+}
+
+/* The claim on a family name, or NULL. */
+static struct claim *
+claim_of(const char *name)
+{
+	unsigned i;
+
+	for (i = 0; i < gw.nclaims; i++)
+		if (!strcmp(
+			cub_val__get_str(gw.claims[i].hdr, "name") ?: "", name))
+			return &gw.claims[i];
+	return NULL;
+}
+
+/*
+ * After a scrape: every family served (mons) holds its name from now;
+ * claims not served for --family-hold are dropped.  The first served
+ * family's help and unit stay those served.
+ */
+static void
+claims_update(struct cub_val *mons)
+{
+	int64_t now = now_ms();
+	uint32_t i, j;
+
+	for (i = 0; i < mons->arr.len; i++) {
+		struct cub_val *f = mons->arr.items[i], *h;
+		const char *name = cub_val__get_str(f, "name");
+		struct claim *cl;
+
+		if (!name)
+			continue;
+		if ((cl = claim_of(name))) {
+			cl->seen = now;
+			/* The help and unit first served, not a newcomer's. */
+			cub_val__set(f, "help",
+			    cub_val__str(
+				cub_val__get_str(cl->hdr, "help") ?: ""));
+			if (cub_val__get(cl->hdr, "unit"))
+				cub_val__set(f, "unit",
+				    cub_val__dup(
+					cub_val__get(cl->hdr, "unit")));
+			else
+				cub_val__free(cub_val__take(f, "unit"));
+			continue;
+		}
+		if (gw.nclaims == GW_CLAIMS_MAX) {
+			if (!gw.claims_full++)
+				log_warn("scrape: %d family names held: family "
+					 "'%s' and later ones are not",
+				    GW_CLAIMS_MAX, name);
+			continue;
+		}
+		if (!(h = cub_val__dup(f)))
+			continue;
+		cub_val__free(cub_val__take(h, "samples"));
+		gw.claims[gw.nclaims].hdr = h;
+		gw.claims[gw.nclaims++].seen = now;
+	}
+	for (i = j = 0; i < gw.nclaims; i++) {
+		if (now - gw.claims[i].seen > gw.family_hold_ms) {
+			cub_val__free(gw.claims[i].hdr);
+			continue;
+		}
+		gw.claims[j++] = gw.claims[i];
+	}
+	gw.nclaims = j;
+}
+
+/*
+ * The cubes of the metric services into mons, oldest cube first (the
+ * broker lists the newest first: cube.c links a new cube at the head, and
+ * its store keeps that order), each cube's families checked first against
+ * the families served in the last --family-hold (gw.claims), then against
+ * those of the older cubes merged so far.  A newcomer therefore never
+ * displaces a family already served, nor an older cube's: a cube that
+ * clashes is skipped alone, logged and counted (review11-gateway-squat).
+ * Returns how many cubes the deadline cut; *errors counts the skipped.
+ */
+static uint64_t
+cubes_merge(struct cub_val *mons, const struct cub_val *cubes, int64_t deadline,
+    uint64_t *errors)
+{
+	struct cub_val *held = cub_val__array();
+	uint64_t cut = 0;
+	char err[512];
 	uint32_t i;
 	unsigned k;
 
-	gw.scrapes++;
-	if (gw_request(w_svcs, 1, &svcs, err, sizeof(err)) < 0) {
-		log_warn("scrape: services: %s", err);
-		errors++;
-	}
-	if (gw_request(w_cubes, 1, &cubes, err, sizeof(err)) < 0) {
-		log_warn("scrape: cubes: %s", err);
-		errors++;
-	}
-	for (i = 0; cubes && cubes->kind == CUB_V_ARRAY && i < cubes->arr.len;
-	     i++) {
+	for (k = 0; held && k < gw.nclaims; k++)
+		cub_val__push(held, cub_val__dup(gw.claims[k].hdr));
+	for (i = cubes && cubes->kind == CUB_V_ARRAY ? cubes->arr.len : 0;
+	     i-- > 0;) {
 		const char *name =
 		    cub_val__get_str(cubes->arr.items[i], "name");
 		const char *svc =
@@ -560,30 +720,152 @@ scrape(enum cub_om_format fmt, size_t *len)
 				break;
 		if (!name || k == gw.nservices)
 			continue;
+		if (!deadline_left(deadline)) {
+			cut++;
+			continue;
+		}
 		err[0] = '\0';
 		fams = cube_families(name, err, sizeof(err));
-		if (fams && (families_fit(mons, fams, err, sizeof(err)) < 0 ||
-				     merge_families(
-					 mons, fams, err, sizeof(err)) < 0))
+		if (fams && held &&
+		    families_fit(held, fams, err, sizeof(err))) {
+			gw.clashes++;
+			log_warn("scrape: cube '%s' skipped: %s (with a family "
+				 "served before)",
+			    name, err);
+			(*errors)++;
+			cub_val__free(fams);
+			continue;
+		}
+		if (fams &&
+		    (families_fit(mons, fams, err, sizeof(err)) < 0 ||
+			merge_families(mons, fams, err, sizeof(err)) < 0)) {
+			gw.clashes++;
 			fams = cub_val__free(fams);
+		}
 		if (!fams) {
 			log_warn("scrape: cube '%s' skipped: %s", name,
 			    err[0] ? err : "out of memory");
-			errors++;
+			(*errors)++;
 			continue;
 		}
 		cub_val__free(fams);
 	}
+	cub_val__free(held);
+	claims_update(mons);
+	return cut;
+}
+
+/* A gateway counter, copied under gw.mu by the caller. */
+static void
+counter_add(struct cub_val *fw, const char *name, const char *help, uint64_t v)
+{
+	sample_add(
+	    fam_new(fw, name, "counter", help), NULL, NULL, cub_val__uint(v));
+}
+
+/* The gateway's own families: its counters, copied under gw.mu. */
+static void
+fw_gateway(struct cub_val *fw)
+{
+	static const char *const reasons[] = {"timeout", "evicted", "refused"};
+	struct cub_val *drop;
+	uint64_t dropped[3];
+	uint64_t conns, accepted, requests, busy;
+	unsigned i;
+
+	pthread_mutex_lock(&gw.mu);
+	conns = gw.nconns + gw.nbusy;
+	accepted = gw.accepted;
+	requests = gw.requests;
+	busy = gw.busy;
+	memcpy(dropped, gw.dropped, sizeof(dropped));
+	pthread_mutex_unlock(&gw.mu);
+	counter_add(fw, "cubicle_gateway_scrapes",
+	    "Scrapes of the broker made (requests arriving during one are "
+	    "answered by the next).",
+	    gw.scrapes);
+	counter_add(fw, "cubicle_gateway_scrape_errors",
+	    "Cubes or broker requests that failed during scrapes "
+	    "(skipped, not failed).",
+	    gw.scrape_errors);
+	counter_add(fw, "cubicle_gateway_scrape_timeouts",
+	    "Scrapes cut short by --scrape-timeout (the cubes left skipped).",
+	    gw.scrape_timeouts);
+	counter_add(fw, "cubicle_gateway_family_clashes",
+	    "Cubes skipped because a family of theirs clashed with one "
+	    "served before.",
+	    gw.clashes);
+	counter_add(fw, "cubicle_gateway_requests",
+	    "GET and HEAD requests of /metrics answered.", requests);
+	counter_add(fw, "cubicle_gateway_busy",
+	    "Requests answered 503: every connection (--max-connections) "
+	    "was waiting for a scrape.",
+	    busy);
+	counter_add(fw, "cubicle_gateway_connections_accepted",
+	    "HTTP connections accepted.", accepted);
+	sample_add(fam_new(fw, "cubicle_gateway_connections", "gauge",
+		       "HTTP connections open."),
+	    NULL, NULL, cub_val__uint(conns));
+	drop = fam_new(fw, "cubicle_gateway_connections_dropped", "counter",
+	    "Connections closed by the gateway: no request head or no "
+	    "progress of an answer within --header-timeout (timeout), the "
+	    "oldest idle one for a new one at --max-connections (evicted), a "
+	    "new one at once when 8 more already wait for their 503 "
+	    "(refused).");
+	for (i = 0; i < 3; i++)
+		sample_add(
+		    drop, "reason", reasons[i], cub_val__uint(dropped[i]));
+}
+
+/*
+ * One scrape of the broker: the families (cubes' first, then the
+ * framework's), or NULL on ENOMEM.  At most --scrape-timeout in all: each
+ * broker call gets what is left (at most --timeout); past it the cubes
+ * left are skipped and counted.  The scrape thread's alone.
+ */
+static struct cub_val *
+scrape(void)
+{
+	static const char *const w_svcs[] = {"services"};
+	static const char *const w_cubes[] = {"cubes"};
+	struct cub_val *fw = cub_val__array(), *cubes = NULL, *svcs = NULL;
+	struct cub_val *mons = cub_val__array(), *all;
+	int64_t deadline = now_ms() + gw.scrape_timeout_ms;
+	uint64_t errors = 0, cut = 0;
+	char err[512];
+	uint32_t i;
+
+	if (!fw || !mons) {
+		cub_val__free(fw);
+		cub_val__free(mons);
+		return NULL;
+	}
+	gw.scrapes++;
+	if (!deadline_left(deadline))
+		cut++;
+	else if (gw_request(w_svcs, 1, &svcs, err, sizeof(err)) < 0) {
+		log_warn("scrape: services: %s", err);
+		errors++;
+	}
+	if (!deadline_left(deadline))
+		cut++;
+	else if (gw_request(w_cubes, 1, &cubes, err, sizeof(err)) < 0) {
+		log_warn("scrape: cubes: %s", err);
+		errors++;
+	}
+	cut += cubes_merge(mons, cubes, deadline, &errors);
+	if (cut || now_ms() >= deadline) {
+		log_warn("scrape: --scrape-timeout %d ms passed: %" PRIu64
+			 " cubes or broker requests skipped",
+		    gw.scrape_timeout_ms, cut);
+		gw.scrape_timeouts++;
+		errors += cut;
+	}
+	cub_client__set_timeout(gw.client, gw.timeout_ms);
 	fw_services(fw, svcs);
 	fw_cubes(fw, cubes);
 	gw.scrape_errors += errors;
-	sample_add(fam_new(fw, "cubicle_gateway_scrapes", "counter",
-		       "Scrapes of /metrics served."),
-	    NULL, NULL, cub_val__uint(gw.scrapes));
-	sample_add(fam_new(fw, "cubicle_gateway_scrape_errors", "counter",
-		       "Cubes or broker requests that failed during scrapes "
-		       "(skipped, not failed)."),
-	    NULL, NULL, cub_val__uint(gw.scrape_errors));
+	fw_gateway(fw);
 	{
 		struct cub_val *s = cub_val__map(), *l = cub_val__map();
 
@@ -606,152 +888,556 @@ scrape(enum cub_om_format fmt, size_t *len)
 	}
 	fw->arr.len = 0;
 	cub_val__free(fw);
-	if (cub_om_render(all, fmt, NULL, 0, &text, len, err, sizeof(err)) <
+	return all;
+}
+
+/* Whether a family is the framework's (cubicle_*, process_*). */
+static bool
+is_framework(const struct cub_val *f)
+{
+	const char *n = cub_val__get_str(f, "name");
+
+	return n && (!strncmp(n, "cubicle_", 8) || !strncmp(n, "process_", 8));
+}
+
+/*
+ * A scrape's families as text in fmt (a text of refs 1), or NULL on
+ * ENOMEM.  Cubes that still clash with each other once merged: the
+ * framework's families alone, counted.
+ */
+static struct gw_text *
+render(const struct cub_val *all, enum cub_om_format fmt)
+{
+	char err[512], *text = NULL;
+	struct gw_text *t;
+	size_t len = 0;
+	uint32_t i;
+
+	if (cub_om_render(all, fmt, NULL, 0, &text, &len, err, sizeof(err)) <
 	    0) {
-		/* Cubes that clash with each other: the framework alone. */
 		struct cub_val *only = cub_val__array();
 
 		log_warn("scrape: cubes' metrics left out: %s", err);
 		gw.scrape_errors++;
-		for (i = 0; i < all->arr.len; i++) {
-			const char *n =
-			    cub_val__get_str(all->arr.items[i], "name");
-
-			if (n && (!strncmp(n, "cubicle_", 8) ||
-				     !strncmp(n, "process_", 8))) {
-				cub_val__push(only, all->arr.items[i]);
-				all->arr.items[i] = cub_val__nil();
-			}
-		}
+		for (i = 0; only && i < all->arr.len; i++)
+			if (is_framework(all->arr.items[i]))
+				cub_val__push(
+				    only, cub_val__dup(all->arr.items[i]));
 		text = NULL;
-		if (cub_om_render(
-			only, fmt, NULL, 0, &text, len, err, sizeof(err)) < 0)
-			log_err("scrape: %s", err);
+		if (!only || cub_om_render(only, fmt, NULL, 0, &text, &len, err,
+				 sizeof(err)) < 0)
+			log_err("scrape: %s", only ? err : "out of memory");
 		cub_val__free(only);
 	}
-	cub_val__free(all);
-	return text;
-}
-
-/* The path of a request URI without its query. */
-static bool
-is_metrics(const char *uri)
-{
-	size_t n = strcspn(uri, "?#");
-
-	return n == 8 && !strncmp(uri, "/metrics", 8);
+	if (!text)
+		return NULL;
+	t = malloc(sizeof(*t) + len);
+	if (t) {
+		t->refs = 1;
+		t->len = len;
+		memcpy(t->data, text, len);
+	}
+	free(text);
+	return t;
 }
 
 static void
-reply(nng_aio *aio, uint16_t status, const char *ctype, const char *body,
-    size_t len)
+text_unref(struct gw_text *t)
 {
-	nng_http_res *res;
-	int r;
-
-	if ((r = nng_http_res_alloc(&res)) != 0) {
-		nng_aio_finish(aio, r);
-		return;
-	}
-	nng_http_res_set_status(res, status);
-	if (status == 405)
-		nng_http_res_set_header(res, "Allow", "GET");
-	nng_http_res_set_header(res, "Content-Type", ctype);
-	if ((r = nng_http_res_copy_data(res, body, len)) != 0) {
-		nng_http_res_free(res);
-		nng_aio_finish(aio, r);
-		return;
-	}
-	nng_aio_set_output(aio, 0, res);
-	nng_aio_finish(aio, 0);
+	if (t && __atomic_sub_fetch(&t->refs, 1, __ATOMIC_ACQ_REL) == 0)
+		free(t);
 }
 
-/* Prometheus' negotiation: OpenMetrics only when asked for. */
-static enum cub_om_format
-fmt_of(const char *accept)
+/*
+ * The HTTP server: connections on nng's stream API (nng_stream), one
+ * struct conn each, driven by its two aios' callbacks on nng's threads.
+ * Everything below runs with gw.mu held unless it says otherwise; no nng
+ * call made under it blocks (closing a stream or an aio only schedules
+ * their callbacks, which take gw.mu themselves).  A closed conn goes to
+ * the reaper thread, which frees its aios (waiting for their callbacks)
+ * and its stream.
+ */
+static void conn_parse(struct conn *c);
+
+static void
+conn_close(struct conn *c)
 {
-	return accept && strstr(accept, "application/openmetrics-text")
-		   ? CUB_OM_OPENMETRICS
-		   : CUB_OM_PROMETHEUS;
+	if (c->st == C_CLOSED)
+		return;
+	c->st = C_CLOSED;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		gw.conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	else
+		gw.conns_tail = c->prev;
+	c->prev = c->next = NULL;
+	if (c->busy)
+		gw.nbusy--;
+	else
+		gw.nconns--;
+	nng_stream_close(c->s);
+	c->qnext = gw.reap;
+	gw.reap = c;
+	gw.nreap++;
+	pthread_cond_signal(&gw.reap_cv);
 }
 
-/* The scrape thread: one request at a time, in order of arrival. */
+/* To the list's tail: the list runs from the longest idle. */
+static void
+conn_to_tail(struct conn *c)
+{
+	if (gw.conns_tail == c)
+		return;
+	if (c->prev)
+		c->prev->next = c->next;
+	else if (gw.conns == c)
+		gw.conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	c->next = NULL;
+	c->prev = gw.conns_tail;
+	if (gw.conns_tail)
+		gw.conns_tail->next = c;
+	else
+		gw.conns = c;
+	gw.conns_tail = c;
+}
+
+/* Sends what is left of the answer: its head, then its body. */
+static void
+conn_send_more(struct conn *c)
+{
+	nng_iov iov[2];
+	unsigned n = 0;
+	size_t blen = c->body && !c->head_only ? c->body->len : 0;
+
+	if (c->off < c->hlen) {
+		iov[n].iov_buf = c->hdr + c->off;
+		iov[n++].iov_len = c->hlen - c->off;
+		if (blen) {
+			iov[n].iov_buf = c->body->data;
+			iov[n++].iov_len = blen;
+		}
+	} else {
+		iov[n].iov_buf = c->body->data + (c->off - c->hlen);
+		iov[n++].iov_len = blen - (c->off - c->hlen);
+	}
+	nng_aio_set_iov(c->tx, n, iov);
+	nng_aio_set_timeout(c->tx, gw.header_timeout_ms);
+	nng_stream_send(c->s, c->tx);
+}
+
+/*
+ * Answers c's request: status, a content type, and either body (a
+ * scrape's text, c takes a reference) or msg (a line, for the errors).
+ */
+static void
+conn_answer(struct conn *c, unsigned status, const char *ctype,
+    struct gw_text *body, const char *msg)
+{
+	static const struct {
+		unsigned code;
+		const char *reason;
+	} reasons[] = {
+	    {200, "OK"},
+	    {400, "Bad Request"},
+	    {404, "Not Found"},
+	    {405, "Method Not Allowed"},
+	    {431, "Request Header Fields Too Large"},
+	    {500, "Internal Server Error"},
+	    {503, "Service Unavailable"},
+	    {505, "HTTP Version Not Supported"},
+	};
+	const char *reason = "Error";
+	char date[64];
+	struct tm tm;
+	time_t t = time(NULL);
+	size_t mlen = msg ? strlen(msg) : 0;
+	unsigned i;
+	int n;
+
+	for (i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
+		if (reasons[i].code == status)
+			reason = reasons[i].reason;
+	if (!gmtime_r(&t, &tm) ||
+	    !strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm))
+		date[0] = '\0';
+	if (gw.stopping)
+		c->close_after = true;
+	n = snprintf(c->hdr, sizeof(c->hdr),
+	    "HTTP/1.1 %u %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+	    "Date: %s\r\n%s%s\r\n",
+	    status, reason, ctype, body ? body->len : mlen, date,
+	    status == 405 ? "Allow: GET, HEAD\r\n" : "",
+	    c->close_after   ? "Connection: close\r\n"
+	    : !c->req.http11 ? "Connection: keep-alive\r\n"
+			     : "");
+	c->hlen = n > 0 && (size_t)n < sizeof(c->hdr) ? (size_t)n : 0;
+	/* An error's line joins the head (it fits: hdr has room). */
+	if (msg && c->hlen + mlen < sizeof(c->hdr) && !c->head_only) {
+		memcpy(c->hdr + c->hlen, msg, mlen);
+		c->hlen += mlen;
+	}
+	c->body = body;
+	c->off = 0;
+	c->st = C_SEND;
+	conn_send_more(c);
+}
+
+static void
+conn_error(struct conn *c, unsigned status, const char *why)
+{
+	char line[160];
+
+	snprintf(line, sizeof(line), "%u %s\n", status, why);
+	c->close_after = true;
+	conn_answer(c, status, "text/plain; charset=utf-8", NULL, line);
+}
+
+/* Reads (more of) a request head, by c->deadline. */
+static void
+conn_read(struct conn *c)
+{
+	int64_t left = c->deadline - now_ms();
+	nng_iov iov;
+
+	if (left < 1) {
+		if (c->len || !c->served)
+			gw.dropped[GW_DROP_TIMEOUT]++;
+		conn_close(c);
+		return;
+	}
+	iov.iov_buf = c->buf + c->len;
+	iov.iov_len = sizeof(c->buf) - c->len;
+	nng_aio_set_iov(c->rx, 1, &iov);
+	nng_aio_set_timeout(c->rx, (nng_duration)left);
+	nng_stream_recv(c->s, c->rx);
+}
+
+/* A new request may start: a fresh deadline for its head. */
+static void
+conn_idle(struct conn *c)
+{
+	c->st = C_READ;
+	c->deadline = now_ms() + gw.header_timeout_ms;
+	text_unref(c->body);
+	c->body = NULL;
+	conn_to_tail(c);
+	conn_parse(c); /* a pipelined request may be there already */
+}
+
+static void
+conn_parse(struct conn *c)
+{
+	struct gw_http_req *r = &c->req;
+	int ret = gw_http_parse(c->buf, c->len, r);
+
+	if (ret == -EAGAIN) {
+		conn_read(c);
+		return;
+	}
+	c->head_only = r->method == GW_HTTP_HEAD;
+	if (ret < 0) {
+		conn_error(c, r->status, r->why);
+		return;
+	}
+	memmove(c->buf, c->buf + r->head_len, c->len - r->head_len);
+	c->len -= r->head_len;
+	/* A body is never read: the connection ends after the answer. */
+	c->close_after = !r->keep_alive || r->has_body;
+	if (c->busy) {
+		gw.busy++;
+		conn_error(c, 503,
+		    "busy: every connection (--max-connections) is waiting "
+		    "for a scrape");
+		return;
+	}
+	if (!r->metrics) {
+		conn_error(c, 404, "not found: only /metrics");
+		return;
+	}
+	if (r->method == GW_HTTP_OTHER) {
+		conn_error(c, 405, "method not allowed: GET or HEAD");
+		return;
+	}
+	/* For the next scrape (the scrape thread answers). */
+	c->st = C_WAIT;
+	c->qnext = NULL;
+	if (gw.waitq_tail)
+		gw.waitq_tail->qnext = c;
+	else
+		gw.waitq = c;
+	gw.waitq_tail = c;
+	pthread_cond_signal(&gw.cv);
+}
+
+static void
+conn_rx_cb(void *arg)
+{
+	struct conn *c = arg;
+	int r = nng_aio_result(c->rx);
+
+	pthread_mutex_lock(&gw.mu);
+	if (c->st != C_READ) {
+		pthread_mutex_unlock(&gw.mu);
+		return;
+	}
+	/* An idle keep-alive connection ending is no timeout. */
+	if (r == NNG_ETIMEDOUT && (c->len || !c->served))
+		gw.dropped[GW_DROP_TIMEOUT]++;
+	if (r) {
+		conn_close(c);
+	} else {
+		c->len += nng_aio_count(c->rx);
+		conn_parse(c);
+	}
+	pthread_mutex_unlock(&gw.mu);
+}
+
+static void
+conn_tx_cb(void *arg)
+{
+	struct conn *c = arg;
+	int r = nng_aio_result(c->tx);
+	size_t total;
+
+	pthread_mutex_lock(&gw.mu);
+	if (c->st != C_SEND) {
+		pthread_mutex_unlock(&gw.mu);
+		return;
+	}
+	if (r == NNG_ETIMEDOUT)
+		gw.dropped[GW_DROP_TIMEOUT]++;
+	total = c->hlen + (c->body && !c->head_only ? c->body->len : 0);
+	if (!r)
+		c->off += nng_aio_count(c->tx);
+	if (r || (c->off >= total && c->close_after))
+		conn_close(c);
+	else if (c->off < total)
+		conn_send_more(c);
+	else {
+		c->served = true;
+		conn_idle(c);
+	}
+	pthread_mutex_unlock(&gw.mu);
+}
+
+/* The longest idle conn reading a request head (none: NULL). */
+static struct conn *
+conn_evictable(void)
+{
+	struct conn *c;
+
+	for (c = gw.conns; c; c = c->next)
+		if (c->st == C_READ && !c->busy)
+			return c;
+	return NULL;
+}
+
+static void
+accept_cb(void *arg)
+{
+	int r = nng_aio_result(gw.acc);
+	nng_stream *s = NULL;
+	struct conn *c = NULL, *old;
+	bool paused;
+
+	(void)arg;
+	pthread_mutex_lock(&gw.mu);
+	if (gw.stopping || r == NNG_ECLOSED || r == NNG_ECANCELED) {
+		pthread_mutex_unlock(&gw.mu);
+		if (!r)
+			nng_stream_free(nng_aio_get_output(gw.acc, 0));
+		return;
+	}
+	if (gw.acc_sleeping) {
+		/* After a failed accept: try again. */
+		gw.acc_sleeping = false;
+		pthread_mutex_unlock(&gw.mu);
+		nng_stream_listener_accept(gw.listener, gw.acc);
+		return;
+	}
+	if (r) {
+		/* EMFILE and the like: not at once again (nng would spin). */
+		if (!gw.accept_errors++ || gw.accept_errors % 1000 == 0)
+			log_warn("accept: %s (%" PRIu64 " times)",
+			    nng_strerror(r), gw.accept_errors);
+		gw.acc_sleeping = true;
+		pthread_mutex_unlock(&gw.mu);
+		nng_sleep_aio(100, gw.acc);
+		return;
+	}
+	s = nng_aio_get_output(gw.acc, 0);
+	gw.accepted++;
+	if (gw.nconns >= gw.max_conns && (old = conn_evictable())) {
+		gw.dropped[GW_DROP_EVICTED]++;
+		conn_close(old);
+	}
+	/* Past the cap, with none idle: a few get a 503, the rest closed. */
+	if ((gw.nconns < gw.max_conns || gw.nbusy < GW_BUSY_MAX) &&
+	    (c = calloc(1, sizeof(*c))) &&
+	    !nng_aio_alloc(&c->rx, conn_rx_cb, c) &&
+	    !nng_aio_alloc(&c->tx, conn_tx_cb, c)) {
+		c->s = s;
+		s = NULL;
+		c->st = C_READ;
+		if (gw.nconns < gw.max_conns) {
+			gw.nconns++;
+		} else {
+			c->busy = true;
+			gw.nbusy++;
+		}
+		conn_idle(c);
+	} else {
+		gw.dropped[GW_DROP_REFUSED]++;
+		if (c) {
+			nng_aio_free(c->rx);
+			nng_aio_free(c->tx);
+			free(c);
+		}
+	}
+	/* Closed ones not freed yet hold descriptors: no accept until the
+	 * reaper catches up (new connections wait in the kernel's queue). */
+	paused = gw.acc_paused = gw.nreap >= GW_REAP_SLACK;
+	pthread_mutex_unlock(&gw.mu);
+	if (s) {
+		nng_stream_close(s);
+		nng_stream_free(s);
+	}
+	if (!paused)
+		nng_stream_listener_accept(gw.listener, gw.acc);
+}
+
+/* The reaper thread: frees closed conns (their callbacks done). */
+static void *
+reap_main(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&gw.mu);
+	for (;;) {
+		struct conn *list, *c;
+		unsigned n = 0;
+
+		while (!gw.reap && !(gw.stopping && !gw.nconns && !gw.nbusy))
+			pthread_cond_wait(&gw.reap_cv, &gw.mu);
+		if (!gw.reap)
+			break;
+		list = gw.reap;
+		gw.reap = NULL;
+		pthread_mutex_unlock(&gw.mu);
+		while ((c = list)) {
+			list = c->qnext;
+			nng_aio_free(c->rx);
+			nng_aio_free(c->tx);
+			nng_stream_free(c->s);
+			text_unref(c->body);
+			free(c);
+			n++;
+		}
+		pthread_mutex_lock(&gw.mu);
+		gw.nreap -= n;
+		if (gw.acc_paused && gw.nreap < GW_REAP_SLACK / 2 &&
+		    !gw.stopping) {
+			gw.acc_paused = false;
+			nng_stream_listener_accept(gw.listener, gw.acc);
+		}
+	}
+	pthread_mutex_unlock(&gw.mu);
+	return NULL;
+}
+
+/*
+ * The scrape thread.  Every request waiting when a scrape starts is
+ * answered by it, in its format; requests arriving meanwhile wait for the
+ * next one, so an answer is never older than its request.  A scrape
+ * starts no sooner than the last one's length, and at least --scrape-gap,
+ * after its end: whatever the number of scrapers, the gateway keeps the
+ * broker at most half busy, one request at a time.
+ */
 static void *
 scrape_main(void *arg)
 {
+	int64_t next = 0;
+
+	(void)arg;
 	for (;;) {
-		nng_aio *aio;
-		nng_http_req *req;
-		const char *method, *uri;
-		enum cub_om_format fmt;
-		char *text;
-		size_t len = 0;
+		struct gw_text *text[2] = {NULL, NULL};
+		struct cub_val *all;
+		struct conn *batch, *c;
+		int64_t t0, took;
+		bool want[2] = {false, false};
 
 		pthread_mutex_lock(&gw.mu);
-		while (!gw.qlen && !gw.stopping)
-			pthread_cond_wait(&gw.cv, &gw.mu);
-		if (gw.stopping && !gw.qlen) {
+		for (;;) {
+			int64_t wait = next - now_ms();
+
+			if (gw.stopping || (gw.waitq && wait <= 0))
+				break;
+			if (!gw.waitq) {
+				pthread_cond_wait(&gw.cv, &gw.mu);
+			} else {
+				struct timespec ts;
+
+				clock_gettime(CLOCK_MONOTONIC, &ts);
+				ts.tv_sec += wait / 1000;
+				ts.tv_nsec += (wait % 1000) * 1000000;
+				if (ts.tv_nsec >= 1000000000) {
+					ts.tv_sec++;
+					ts.tv_nsec -= 1000000000;
+				}
+				pthread_cond_timedwait(&gw.cv, &gw.mu, &ts);
+			}
+		}
+		if (gw.stopping) {
+			while ((c = gw.waitq)) {
+				gw.waitq = c->qnext;
+				conn_close(c);
+			}
+			gw.waitq_tail = NULL;
 			pthread_mutex_unlock(&gw.mu);
 			return NULL;
 		}
-		aio = gw.queue[gw.qhead];
-		gw.qhead = (gw.qhead + 1) % GW_QUEUE_MAX;
-		gw.qlen--;
+		batch = gw.waitq;
+		gw.waitq = gw.waitq_tail = NULL;
+		for (c = batch; c; c = c->qnext)
+			want[c->req.openmetrics] = true;
 		pthread_mutex_unlock(&gw.mu);
 
-		req = nng_aio_get_input(aio, 0);
-		method = nng_http_req_get_method(req);
-		uri = nng_http_req_get_uri(req);
-		if (!is_metrics(uri)) {
-			static const char nf[] =
-			    "404 not found: only /metrics\n";
+		t0 = now_ms();
+		all = scrape();
+		if (all && want[0])
+			text[0] = render(all, CUB_OM_PROMETHEUS);
+		if (all && want[1])
+			text[1] = render(all, CUB_OM_OPENMETRICS);
+		cub_val__free(all);
+		took = now_ms() - t0;
+		next = now_ms() +
+		       (took > gw.scrape_gap_ms ? took : gw.scrape_gap_ms);
 
-			reply(aio, 404, "text/plain; charset=utf-8", nf,
-			    sizeof(nf) - 1);
-			continue;
+		pthread_mutex_lock(&gw.mu);
+		while ((c = batch)) {
+			struct gw_text *t = text[c->req.openmetrics];
+
+			batch = c->qnext;
+			c->qnext = NULL;
+			gw.requests++;
+			if (!t) {
+				conn_error(c, 500, "out of memory");
+				continue;
+			}
+			__atomic_add_fetch(&t->refs, 1, __ATOMIC_ACQ_REL);
+			conn_answer(c, 200,
+			    c->req.openmetrics ? CUB_OM_CTYPE_OPENMETRICS
+					       : CUB_OM_CTYPE_PROMETHEUS,
+			    t, NULL);
 		}
-		if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
-			static const char na[] =
-			    "405 method not allowed: GET\n";
-
-			reply(aio, 405, "text/plain; charset=utf-8", na,
-			    sizeof(na) - 1);
-			continue;
-		}
-		fmt = fmt_of(nng_http_req_get_header(req, "Accept"));
-		text = scrape(fmt, &len);
-		if (!text) {
-			static const char ie[] = "500 out of memory\n";
-
-			reply(aio, 500, "text/plain; charset=utf-8", ie,
-			    sizeof(ie) - 1);
-			continue;
-		}
-		reply(aio, 200,
-		    fmt == CUB_OM_OPENMETRICS ? CUB_OM_CTYPE_OPENMETRICS
-					      : CUB_OM_CTYPE_PROMETHEUS,
-		    text, len);
-		free(text);
-	}
-}
-
-/* nng's thread: queue the request (503 when the queue is full). */
-static void
-on_request(nng_aio *aio)
-{
-	pthread_mutex_lock(&gw.mu);
-	if (gw.qlen == GW_QUEUE_MAX || gw.stopping) {
-		static const char busy[] = "503 too many scrapes waiting\n";
-
 		pthread_mutex_unlock(&gw.mu);
-		reply(aio, 503, "text/plain; charset=utf-8", busy,
-		    sizeof(busy) - 1);
-		return;
+		text_unref(text[0]);
+		text_unref(text[1]);
 	}
-	gw.queue[(gw.qhead + gw.qlen) % GW_QUEUE_MAX] = aio;
-	gw.qlen++;
-	pthread_cond_signal(&gw.cv);
-	pthread_mutex_unlock(&gw.mu);
 }
 
 /* --user NAME: leave root for NAME's uid, gid and groups. */
@@ -793,6 +1479,21 @@ listen_ok(const char *s)
 	       port < 65536;
 }
 
+/* A number option: lo to hi, or an error naming it. */
+static int
+num_opt(const char *name, const char *arg, long lo, long hi, long *v)
+{
+	char *end;
+
+	errno = 0;
+	*v = strtol(arg, &end, 10);
+	if (errno || end == arg || *end || *v < lo || *v > hi) {
+		log_err("--%s: '%s': want %ld to %ld", name, arg, lo, hi);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int
 parse_args(int argc, char **argv, const char **user)
 {
@@ -802,10 +1503,14 @@ parse_args(int argc, char **argv, const char **user)
 	    {"metrics-service", required_argument, NULL, 'm'},
 	    {"user", required_argument, NULL, 'u'},
 	    {"timeout", required_argument, NULL, 't'},
+	    {"scrape-timeout", required_argument, NULL, 'T'},
+	    {"scrape-gap", required_argument, NULL, 'g'},
+	    {"header-timeout", required_argument, NULL, 'H'},
+	    {"max-connections", required_argument, NULL, 'c'},
+	    {"family-hold", required_argument, NULL, 'f'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	char *end;
 	long v;
 	int c;
 
@@ -835,15 +1540,37 @@ parse_args(int argc, char **argv, const char **user)
 			*user = optarg;
 			break;
 		case 't':
-			errno = 0;
-			v = strtol(optarg, &end, 10);
-			if (errno || *end || v < 100 || v > 600000) {
-				log_err(
-				    "--timeout: '%s': want 100 to 600000 ms",
-				    optarg);
+			if (num_opt("timeout", optarg, 100, 600000, &v) < 0)
 				return -1;
-			}
 			gw.timeout_ms = (int)v;
+			break;
+		case 'T':
+			if (num_opt("scrape-timeout", optarg, 100, 600000, &v) <
+			    0)
+				return -1;
+			gw.scrape_timeout_ms = (int)v;
+			break;
+		case 'g':
+			if (num_opt("scrape-gap", optarg, 0, 600000, &v) < 0)
+				return -1;
+			gw.scrape_gap_ms = (int)v;
+			break;
+		case 'H':
+			if (num_opt("header-timeout", optarg, 100, 600000, &v) <
+			    0)
+				return -1;
+			gw.header_timeout_ms = (int)v;
+			break;
+		case 'c':
+			if (num_opt("max-connections", optarg, 1, GW_CONNS_MAX,
+				&v) < 0)
+				return -1;
+			gw.max_conns = (unsigned)v;
+			break;
+		case 'f':
+			if (num_opt("family-hold", optarg, 0, 86400000, &v) < 0)
+				return -1;
+			gw.family_hold_ms = v;
 			break;
 		case 'h':
 			usage(stdout);
@@ -862,21 +1589,94 @@ parse_args(int argc, char **argv, const char **user)
 	return 0;
 }
 
+/* Descriptors open now. */
+static long
+fds_open(void)
+{
+	struct dirent *d;
+	DIR *dir = opendir("/proc/self/fd");
+	long n = -1; /* the directory's own */
+
+	if (!dir)
+		return -errno;
+	while ((d = readdir(dir)))
+		n += d->d_name[0] != '.';
+	closedir(dir);
+	return n;
+}
+
+/*
+ * RLIMIT_NOFILE to what the gateway needs: those open now (listener,
+ * broker connection, nng's), one per connection, the reaper's slack and a
+ * spare (a re-dial of cubicled, /proc reads).  Connections can then never
+ * take the descriptors the broker connection needs.
+ */
+static int
+fd_limit(void)
+{
+	long open = fds_open();
+	struct rlimit rl;
+	rlim_t need;
+
+	if (open < 0 || getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return log_errno(
+		    open < 0 ? (int)open : -errno, "counting descriptors");
+	need = (rlim_t)open + gw.max_conns + GW_BUSY_MAX + GW_REAP_SLACK +
+	       GW_FD_SPARE;
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need) {
+		log_err("--max-connections %u needs %llu descriptors; the hard "
+			"RLIMIT_NOFILE is %llu: give a smaller "
+			"--max-connections or raise the limit",
+		    gw.max_conns, (unsigned long long)need,
+		    (unsigned long long)rl.rlim_max);
+		return -EMFILE;
+	}
+	rl.rlim_cur = need;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return log_errno(-errno, "setrlimit(RLIMIT_NOFILE, %llu)",
+		    (unsigned long long)need);
+	return 0;
+}
+
+/* Stops serving: no more accepts; every connection closed, freed. */
+static void
+server_stop(pthread_t scraper, pthread_t reaper)
+{
+	struct conn *c;
+
+	nng_stream_listener_close(gw.listener);
+	pthread_mutex_lock(&gw.mu);
+	gw.stopping = true;
+	pthread_cond_signal(&gw.cv);
+	pthread_mutex_unlock(&gw.mu);
+	nng_aio_stop(gw.acc);
+	/* The scrape thread answers the scrape it makes, then ends. */
+	pthread_join(scraper, NULL);
+	pthread_mutex_lock(&gw.mu);
+	while ((c = gw.conns))
+		conn_close(c);
+	pthread_cond_signal(&gw.reap_cv);
+	pthread_mutex_unlock(&gw.mu);
+	pthread_join(reaper, NULL);
+	nng_aio_free(gw.acc);
+	nng_stream_listener_free(gw.listener);
+}
+
 int
 main(int argc, char **argv)
 {
 	const char *user = NULL;
 	char url[300];
-	nng_http_handler *h = NULL;
 	nng_url *u = NULL;
-	pthread_t scraper;
+	pthread_condattr_t ca;
+	pthread_t scraper, reaper;
 	sigset_t sigs;
 	int r, sig;
 
 	log_set_ident("cubicle-gateway");
 	if (parse_args(argc, argv, &user) < 0)
 		return 1;
-	snprintf(url, sizeof(url), "http://%s", gw.listen);
+	snprintf(url, sizeof(url), "tcp://%s", gw.listen);
 	if (!listen_ok(gw.listen) || (r = nng_url_parse(&u, url)) != 0 ||
 	    strcmp(u->u_path, "")) {
 		log_err("--listen: '%s': want ADDRESS:PORT, PORT 1 to 65535",
@@ -884,6 +1684,7 @@ main(int argc, char **argv)
 		nng_url_free(u);
 		return 1;
 	}
+	nng_url_free(u);
 	if (geteuid() == 0 && !user) {
 		log_err("refusing to run as root: give --user NAME (an "
 			"unprivileged user in cubicled's --gateway-group)");
@@ -895,6 +1696,13 @@ main(int argc, char **argv)
 	}
 	if (user && drop_to(user) < 0)
 		return 1;
+	if (pthread_condattr_init(&ca) ||
+	    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) ||
+	    pthread_cond_init(&gw.cv, &ca)) {
+		log_err("cannot make a condition variable");
+		return 1;
+	}
+	pthread_condattr_destroy(&ca);
 
 	/* Signals go to the main thread only (nng's threads inherit it). */
 	sigemptyset(&sigs);
@@ -910,43 +1718,36 @@ main(int argc, char **argv)
 	}
 	if (!gw.client) {
 		log_errno(-errno, "cannot reach cubicled");
-		nng_url_free(u);
 		return 1;
 	}
-	if ((r = nng_http_server_hold(&gw.server, u)) != 0 ||
-	    (r = nng_http_handler_alloc(&h, "/", on_request)) != 0 ||
-	    (r = nng_http_handler_set_method(h, NULL)) != 0 ||
-	    (r = nng_http_handler_set_tree(h)) != 0 ||
-	    (r = nng_http_server_add_handler(gw.server, h)) != 0 ||
-	    (r = nng_http_server_start(gw.server)) != 0) {
+	if ((r = nng_stream_listener_alloc(&gw.listener, url)) != 0 ||
+	    (r = nng_stream_listener_listen(gw.listener)) != 0 ||
+	    (r = nng_aio_alloc(&gw.acc, accept_cb, NULL)) != 0) {
 		log_err("--listen %s: %s", gw.listen, nng_strerror(r));
-		nng_url_free(u);
 		return 1;
 	}
-	nng_url_free(u);
-	if (pthread_create(&scraper, NULL, scrape_main, NULL) != 0) {
-		log_err("cannot start the scrape thread");
+	if (fd_limit() < 0)
+		return 1;
+	if (pthread_create(&scraper, NULL, scrape_main, NULL) != 0 ||
+	    pthread_create(&reaper, NULL, reap_main, NULL) != 0) {
+		log_err("cannot start the scrape and reaper threads");
 		return 1;
 	}
+	nng_stream_listener_accept(gw.listener, gw.acc);
 	r = sandbox_server_confine();
 	if (r < 0) {
 		log_errno(r, "sandbox");
 		return 1;
 	}
-	log_notice("serving /metrics on http://%s (uid %u, services:%s%s%s)",
+	log_notice("serving /metrics on http://%s (uid %u, services:%s%s%s; "
+		   "at most %u connections)",
 	    gw.listen, (unsigned)getuid(), " ", gw.services[0],
-	    gw.nservices > 1 ? " ..." : "");
+	    gw.nservices > 1 ? " ..." : "", gw.max_conns);
 	do
 		sig = sigwaitinfo(&sigs, NULL);
 	while (sig < 0 && errno == EINTR);
 	log_notice("signal %d: stopping", sig);
-	nng_http_server_stop(gw.server);
-	pthread_mutex_lock(&gw.mu);
-	gw.stopping = true;
-	pthread_cond_signal(&gw.cv);
-	pthread_mutex_unlock(&gw.mu);
-	pthread_join(scraper, NULL);
-	nng_http_server_release(gw.server);
+	server_stop(scraper, reaper);
 	cub_client__close(gw.client);
 	return 0;
 }

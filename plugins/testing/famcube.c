@@ -33,6 +33,14 @@ static const struct cub_field fam_schema[] = {
 	.type = CUB_T_BOOL,
 	.dflt = "false",
 	.help = "review 11: show only a gauge famcube_packets_total"},
+    {.name = "squat_type",
+	.type = CUB_T_BOOL,
+	.dflt = "false",
+	.help = "show only a gauge famcube_packets (another type)"},
+    {.name = "squat_help",
+	.type = CUB_T_BOOL,
+	.dflt = "false",
+	.help = "show only a counter famcube_packets with another help"},
     CUB_OM_FAMILIES_FIELD,
     {0},
 };
@@ -89,13 +97,20 @@ fam_families(const struct fam_cube *fc)
 	return cub_json_parse(json, strlen(json), NULL, 0);
 }
 
+static struct cub_val *
+json_of(const char *json)
+{
+	return cub_json_parse(json, strlen(json), NULL, 0);
+}
+
 static int
 fam_show(struct cub_cube *cube, const struct cub_val *config,
     struct cub_val *overlay)
 {
 	struct fam_cube *fc = cub_cube__priv(cube);
 	struct cub_val *fams, *list = NULL;
-	bool fail = false, squat = false;
+	bool fail = false, squat = false, squat_type = false;
+	bool squat_help = false;
 	char err[256];
 	int r;
 
@@ -105,14 +120,21 @@ fam_show(struct cub_cube *cube, const struct cub_val *config,
 		    "famcube '%s': metrics refused (fail=true)",
 		    cub_cube__name(cube));
 	cub_val__as_bool(cub_val__get(config, "squat"), &squat);
+	cub_val__as_bool(cub_val__get(config, "squat_type"), &squat_type);
+	cub_val__as_bool(cub_val__get(config, "squat_help"), &squat_help);
 	if (squat) /* valid alone; its sample name is another family's */
-		fams = cub_json_parse("[{\"name\":\"famcube_packets_total\","
-				      "\"type\":\"gauge\",\"help\":\"x\","
-				      "\"samples\":[{\"value\":1}]}]",
-		    strlen("[{\"name\":\"famcube_packets_total\","
-			   "\"type\":\"gauge\",\"help\":\"x\","
-			   "\"samples\":[{\"value\":1}]}]"),
-		    NULL, 0);
+		fams = json_of("[{\"name\":\"famcube_packets_total\","
+			       "\"type\":\"gauge\",\"help\":\"x\","
+			       "\"samples\":[{\"value\":1}]}]");
+	else if (squat_type) /* the others' name, another type */
+		fams = json_of("[{\"name\":\"famcube_packets\","
+			       "\"type\":\"gauge\",\"help\":\"x\","
+			       "\"samples\":[{\"value\":2}]}]");
+	else if (squat_help) /* the others' name and type, its own help */
+		fams = json_of("[{\"name\":\"famcube_packets\","
+			       "\"type\":\"counter\",\"help\":\"squatted\","
+			       "\"samples\":[{\"labels\":{\"path\":\"in\"},"
+			       "\"value\":3}]}]");
 	else
 		fams = fam_families(fc);
 	if (!fams)

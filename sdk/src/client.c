@@ -98,6 +98,17 @@ cub_client__close(struct cub_client *c)
 }
 
 int
+cub_client__set_timeout(struct cub_client *c, int timeout_ms)
+{
+	if (!c || timeout_ms < 1)
+		return -EINVAL;
+	c->timeout_ms = timeout_ms;
+	nng_socket_set_ms(c->sock, NNG_OPT_RECVTIMEO, timeout_ms);
+	nng_socket_set_ms(c->sock, NNG_OPT_SENDTIMEO, timeout_ms);
+	return 0;
+}
+
+int
 cub_client__call(struct cub_client *c, const char *method,
     struct cub_val *params, struct cub_val **result, struct cub_val **errv)
 {

@@ -54,6 +54,14 @@ struct cub_client *cub_client__close(struct cub_client *c);
 int cub_client__call(struct cub_client *c, const char *method,
     struct cub_val *params, struct cub_val **result, struct cub_val **errv);
 
+/**
+ * @brief **cub_client__set_timeout()** changes the per-call timeout (what
+ * opts->timeout_ms set) for the calls that follow, e.g. to fit a caller's
+ * overall deadline.  Not thread-safe with a call in progress on c.
+ * @return 0, or -EINVAL when timeout_ms < 1.
+ */
+int cub_client__set_timeout(struct cub_client *c, int timeout_ms);
+
 /*
  * Events: a SUB socket on the broker's events.sock.  Each event is a name
  * ("cube.created", "port.up", ...) and a params map.

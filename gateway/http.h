@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * The gateway's HTTP/1.x request-head parser (http.c): strict, bounded,
+ * no allocation.  It reads what cubicle-gateway serves (GET or HEAD of
+ * one path) and refuses the rest with a status; bodies are never read
+ * (a request that announces one is answered, then its connection closed).
+ * docs/architecture.md, "cubicle-gateway", "Its own HTTP server".
+ */
+#ifndef GW_HTTP_H
+#define GW_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define GW_HTTP_HEAD_MAX 8192 /* request line + header fields, bytes */
+#define GW_HTTP_FIELDS_MAX 64 /* header fields */
+#define GW_HTTP_METHOD_MAX 16
+
+enum gw_http_method {
+	GW_HTTP_GET,
+	GW_HTTP_HEAD,
+	GW_HTTP_OTHER,
+};
+
+struct gw_http_req {
+	size_t head_len; /* bytes of buf the head took (with its empty line) */
+	enum gw_http_method method;
+	bool metrics;     /* the path (query left out) is /metrics */
+	bool openmetrics; /* an Accept names application/openmetrics-text */
+	bool http11;      /* HTTP/1.1 (else 1.0) */
+	bool keep_alive;  /* 1.1 without Connection: close, or 1.0 with
+			     Connection: keep-alive */
+	bool conn_close;  /* a Connection field says close */
+	bool has_body;    /* Content-Length not 0, or Transfer-Encoding */
+	unsigned status;  /* a refusal's status (400, 431, 505), else 0 */
+	const char *why;  /* a refusal's reason, a static string */
+};
+
+/**
+ * @brief **gw_http_parse()** parses the request head at the start of buf.
+ * @return 0 with r filled (r->head_len bytes used); -EAGAIN when buf holds
+ * no complete head yet and may grow (len < GW_HTTP_HEAD_MAX); -EPROTO when
+ * the request is refused, r->status and r->why saying why (the connection
+ * is then answered and closed).  Never blocks, never allocates.
+ */
+int gw_http_parse(const char *buf, size_t len, struct gw_http_req *r);
+
+#endif
