@@ -3,7 +3,8 @@
 # dynmon's examples end to end (plugins/dynmon/examples/): per-flow bytes
 # (a BPF_HASH keyed by a packed 5-tuple) counts each UDP flow sent, with
 # its ports and protocol; the packet-size histogram (exp2 buckets and the
-# sum key) puts pings of two sizes into their buckets, exactly.
+# sum key) puts pings of two sizes into their buckets, exactly; the
+# latency histogram counts the gaps between echo requests.
 . "$(dirname "$0")/../lib/netns.sh"
 need bpftool python3
 
@@ -67,3 +68,30 @@ assert v[16] == 7 * 98 + 4 * 242, v[16]
 EOF
 cub_log "packet_size_histogram: 7 in le=128, 4 in le=256, sum $((7 * 98 + 4 * 242))"
 cub_ok sizes del
+
+# ---- echo gaps (a latency histogram): 11 pings 0.2 s apart, 10 gaps ----
+# Read through open-metrics show (the reader's histogram, as a scraper
+# sees it): 10 samples, none of them 512 us or less (a gap is at least
+# the time the next ping waits), their sum under the time the pings took.
+cub_ok dynmon add gaps
+cub_ok attach gaps veth1
+cub_ok gaps dataplane-config set --file "$EX/latency_histogram.json"
+t0=$(date +%s%N)
+ip netns exec ns1 ping -c 11 -i 0.2 198.18.0.1 >/dev/null || fail "ping -i 0.2"
+t1=$(date +%s%N)
+cub gaps open-metrics show >"$T/gaps.txt" || fail "open-metrics show"
+/usr/bin/python3 - "$T/gaps.txt" $(((t1 - t0) / 1000)) <<'EOF' || fail "echo gaps: $(cat "$T/gaps.txt")"
+import sys
+from prometheus_client.openmetrics.parser import text_string_to_metric_families
+fam = [f for f in text_string_to_metric_families(open(sys.argv[1]).read())
+       if f.name == "echo_gap_microseconds"]
+assert len(fam) == 1 and fam[0].type == "histogram", fam
+s = {(x.name, x.labels.get("le")): x.value for x in fam[0].samples}
+assert s[("echo_gap_microseconds_count", None)] == 10, s
+assert s[("echo_gap_microseconds_bucket", "+Inf")] == 10, s
+assert s[("echo_gap_microseconds_bucket", "512.0")] == 0, s
+total = s[("echo_gap_microseconds_sum", None)]
+assert 0 < total <= int(sys.argv[2]), (total, sys.argv[2])
+EOF
+cub_log "latency_histogram: 10 echo gaps, sum $(grep _sum "$T/gaps.txt")"
+cub_ok gaps del
