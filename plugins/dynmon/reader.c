@@ -14,6 +14,7 @@
  * and replacing the totals.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -73,6 +74,8 @@ struct dm_rmetric {
 	 * one warning in the cube's log. */
 	char *skip;
 	bool warned;
+	/* Series past DM_SERIES_MAX in its family when last logged. */
+	uint64_t dropped_logged;
 	struct dm_acc acc;
 };
 
@@ -1034,6 +1037,43 @@ out:
 
 /* ---- Families ---- */
 
+/*
+ * Series past the cap (DM_SERIES_MAX a metric) are counted in their
+ * family's "dropped"; the cube's log says so the first time, and again
+ * each time the count has doubled, so a growing map cannot flood it.
+ */
+static void
+log_dropped(struct cub_cube *cube, struct dm_reader *r,
+    const struct cub_val *families)
+{
+	uint64_t dropped;
+	uint32_t i;
+	size_t k;
+
+	for (i = 0; families && i < families->arr.len; i++) {
+		const struct cub_val *f = families->arr.items[i];
+		const char *name = cub_val__get_str(f, "name");
+
+		if (!name ||
+		    cub_val__as_u64(cub_val__get(f, "dropped"), &dropped) ||
+		    !dropped)
+			continue;
+		for (k = 0; k < r->n; k++) {
+			struct dm_rmetric *m = &r->m[k];
+
+			if (!m->family || strcmp(m->family, name) ||
+			    dropped < 2 * m->dropped_logged + !m->dropped_logged)
+				continue;
+			m->dropped_logged = dropped;
+			cub_cube__log(cube, CUB_LOG_WARN,
+			    "dynmon: %s: metric '%s': %" PRIu64 " series over "
+			    "the cap of %u a metric are not exported",
+			    path_word(m->path), m->name, dropped, DM_SERIES_MAX);
+			break;
+		}
+	}
+}
+
 int
 dm_reader_families(struct cub_cube *cube, struct dm_reader *r,
     struct cub_val **families, char *err, size_t errlen)
@@ -1060,6 +1100,8 @@ dm_reader_families(struct cub_cube *cube, struct dm_reader *r,
 	rc = dm_totals_families(r->totals, families);
 	if (rc)
 		dm_fail(err, errlen, "dynmon: out of memory building families");
+	else
+		log_dropped(cube, r, *families);
 	return rc;
 }
 

@@ -905,10 +905,33 @@ START_TEST(test_big_map)
 			     sizeof(x.err)),
 	    -EMSGSIZE);
 	ck_show(&x, "h_cnt", "[]");
-	/* The gateway's families are capped per metric: no refusal. */
+	/* The gateway's families are capped per metric: no refusal; the
+	 * series past the cap are counted in "dropped" and logged once,
+	 * not again at the next read of as many. */
+	cub_fake__clear_records(x.f);
+	ck_assert_int_eq(
+	    dm_reader_families(the_cube, x.r, &fams, x.err, sizeof(x.err)), 0);
+	for (k = 0; k < fams->arr.len; k++)
+		if (!strcmp(cub_val__get_str(fams->arr.items[k], "name"),
+			"big_series"))
+			break;
+	ck_assert_uint_lt(k, fams->arr.len);
+	ck_assert_uint_eq(
+	    cub_val__get(fams->arr.items[k], "dropped")->u, 65536 - 4096);
+	cub_val__free(fams);
+	{
+		const struct cub_fake_log *lg = cub_fake__logs(x.f, &len);
+
+		ck_assert_uint_eq(len, 1);
+		ck_assert_msg(strstr(lg[0].msg, "metric 'big_series': 61440 "
+						"series over the cap of 4096"),
+		    "%s", lg[0].msg);
+	}
 	ck_assert_int_eq(
 	    dm_reader_families(the_cube, x.r, &fams, x.err, sizeof(x.err)), 0);
 	cub_val__free(fams);
+	cub_fake__logs(x.f, &len);
+	ck_assert_uint_eq(len, 1);
 	free(keys);
 	free(vals);
 	fx_close(&x);
