@@ -224,6 +224,18 @@ mkconf "$T/kread.json" "$T/kread.c"
 # probe for the former fails, as it does without CAP_PERFMON: the
 # unprivileged verifier then names that one.)
 refused_unchanged "helper bpf_probe_read(_kernel)?( \\(|#)" mon1 dataplane-config set --file "$T/kread.json"
+# A helper the kernel allows a TC program but the broker's networking
+# set does not (a redirect): the broker's own check names it.
+cat >"$T/redir.c" <<'EOF'
+BPF_ARRAY(PKT_COUNTER, u64, 1);
+static int handle_rx(struct CTXTYPE *ctx, struct pkt_metadata *md)
+{
+	PKT_COUNTER.atomic_increment(0);
+	return bpf_redirect(1, 0) == 7 ? RX_DROP : RX_OK;
+}
+EOF
+mkconf "$T/redir.json" "$T/redir.c"
+refused_unchanged "bpf_redirect \(#23\)" mon1 dataplane-config set --file "$T/redir.json"
 # A refused load whose map changes shape leaves the old map pinned and
 # counting (the new one was never pinned).
 cat >"$T/kreadhash.c" <<'EOF'
