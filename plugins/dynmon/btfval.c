@@ -149,6 +149,10 @@ static int dec(struct dctx *c, uint32_t id, const uint8_t *p, size_t avail,
  * A container sized for n elements up front (cub_val grows by doubling:
  * a struct of 5 members took two allocations for its items, a read of
  * 1000 entries eleven).  Past n it grows as usual; NULL on ENOMEM.
+ * Items past len are never read: not zeroed.  For small containers
+ * only: a read's list is left to grow, since one large request before
+ * the entries' many small ones makes glibc consolidate its fast bins
+ * (measured: 10% more instructions in dm_map_value() than without).
  */
 static struct cub_val *
 sized(struct cub_val *v, uint32_t n)
@@ -156,12 +160,12 @@ sized(struct cub_val *v, uint32_t n)
 	if (!v || !n)
 		return v;
 	if (v->kind == CUB_V_MAP) {
-		v->map.items = calloc(n, sizeof(*v->map.items));
+		v->map.items = reallocarray(NULL, n, sizeof(*v->map.items));
 		if (!v->map.items)
 			return cub_val__free(v);
 		v->map.cap = n;
 	} else {
-		v->arr.items = calloc(n, sizeof(*v->arr.items));
+		v->arr.items = reallocarray(NULL, n, sizeof(*v->arr.items));
 		if (!v->arr.items)
 			return cub_val__free(v);
 		v->arr.cap = n;
@@ -646,7 +650,7 @@ dm_map_value(const struct dm_catalog *cat, const struct dm_map *map,
 		    "map '%s': %u entries, more than its %u", map->name,
 		    e->count, map->max_entries);
 	vstride = dm_value_stride(map, e->ncpus);
-	list = sized(cub_val__array(), e->count);
+	list = cub_val__array();
 	if (!list)
 		return -ENOMEM;
 	for (i = 0; i < e->count; i++) {
