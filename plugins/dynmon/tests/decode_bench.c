@@ -107,7 +107,7 @@ bench(const struct dm_catalog *cat, const char *map, uint32_t n,
 	base = baseline(n * leaves_per_entry);
 	printf("%-12s %6u entries: dm_map_value %8.3f ms, family %8.3f ms%s; "
 	       "baseline (%u numbers) %7.3f ms; ratios %.1fx, %.1fx; "
-	       "medians %.3f ms, %.3f ms\n",
+	       "medians %.4f ms, %.4f ms\n",
 	    map, n, tv[0], tf[0], n > DM_SERIES_MAX ? " (capped)" : "",
 	    n * leaves_per_entry, base, tv[0] / base, tf[0] / base, mv, mf);
 	cub_val__free(mc);
