@@ -300,7 +300,8 @@ top_help(struct broker *b)
 
 static int
 show_overlays(struct broker *b, struct cube *c, struct cub_val *config,
-    struct cub_val *ovs[SHOW_OVERLAYS], struct cub_val **errv)
+    const struct cub_val *words, struct cub_val *ovs[SHOW_OVERLAYS],
+    struct cub_val **errv)
 {
 	const struct cub_val *ports = cub_val__get(c->doc, "ports");
 	struct cub_val *p, *ov = NULL, *e2 = NULL, *st, *sports;
@@ -334,6 +335,10 @@ show_overlays(struct broker *b, struct cube *c, struct cub_val *config,
 	p = cub_val__map();
 	cub_val__set(p, "cube", cub_val__str(c->name));
 	cub_val__set(p, "config", config);
+	/* The request's words after the cube's name: what is shown, when
+	 * config is the whole document (cub_cube__show_words()). */
+	if (words)
+		cub_val__set(p, "words", cub_val__dup(words));
 	if (sup_call(
 		c->svc, CUB_M_CUBE_SHOW, p, &ov, &e2, b->o.call_timeout_ms)) {
 		const char *msg;
@@ -356,14 +361,15 @@ show_overlays(struct broker *b, struct cube *c, struct cub_val *config,
 /* A whole-document copy with the ro fields, for shows inside read-only
  * lists (cubi_tree__read() hands those back). */
 static struct cub_val *
-doc_for_show(struct broker *b, struct cube *c, struct cub_val **errv)
+doc_for_show(struct broker *b, struct cube *c, const struct cub_val *words,
+    struct cub_val **errv)
 {
 	struct cub_val *doc, *ovs[SHOW_OVERLAYS];
 	uint32_t i;
 
 	cube_copied(c);
 	cube_copied(c);
-	if (show_overlays(b, c, cub_val__dup(c->doc), ovs, errv))
+	if (show_overlays(b, c, cub_val__dup(c->doc), words, ovs, errv))
 		return NULL;
 	doc = cub_val__dup(c->doc);
 	for (i = 0; doc && i < SHOW_OVERLAYS; i++)
@@ -673,7 +679,7 @@ on_cube(struct broker *b, struct cube *c, struct cubi_request *q,
 			 * and its overlay is merged into that part. */
 			p = TAKE_PTR(res.scope);
 			cubi_result__clear(&res);
-			if ((r = show_overlays(b, c, p, ovs, errv)))
+			if ((r = show_overlays(b, c, p, rest, ovs, errv)))
 				break;
 			r = cubi_tree__read(s->schema, c->doc, rest, q->args,
 			    (const struct cub_val *const *)ovs, SHOW_OVERLAYS,
@@ -687,7 +693,7 @@ on_cube(struct broker *b, struct cube *c, struct cubi_request *q,
 		/* Inside a read-only list: resolve the words again on a copy
 		 * of the document with the ro fields. */
 		cubi_result__clear(&res);
-		work = doc_for_show(b, c, errv);
+		work = doc_for_show(b, c, rest, errv);
 		if (!work) {
 			r = -EAGAIN;
 			break;

@@ -1112,6 +1112,70 @@ too_many_files(struct cube *c, int r)
 			 : "the broker is at its limit");
 }
 
+/*
+ * Maps of obj whose pinned namesake has another shape (a new object
+ * reusing an old map name with another type, key, value, size or flags:
+ * dynmon's user code changes so): pointed at no pin, so that libbpf
+ * creates them fresh instead of refusing the load ("couldn't reuse pinned
+ * map").  The old pin stays for the program still running on it until
+ * install() pins the new map in its place (pin_fresh()).
+ */
+static void
+unpin_mismatched(struct bpf_object *obj)
+{
+	struct bpf_map *m;
+
+	bpf_object__for_each_map(m, obj)
+	{
+		const char *p = bpf_map__pin_path(m);
+		struct bpf_map_info info = {0};
+		__u32 ilen = sizeof(info);
+		int fd;
+
+		if (bpf_map__is_internal(m) || !p)
+			continue;
+		fd = bpf_obj_get(p); /* bpf fds are close-on-exec */
+		if (fd < 0)
+			continue;
+		if (!bpf_obj_get_info_by_fd(fd, &info, &ilen) &&
+		    (info.type != (__u32)bpf_map__type(m) ||
+			info.key_size != bpf_map__key_size(m) ||
+			info.value_size != bpf_map__value_size(m) ||
+			info.max_entries != bpf_map__max_entries(m) ||
+			info.map_flags != bpf_map__map_flags(m)))
+			bpf_map__set_pin_path(m, NULL);
+		close(fd);
+	}
+}
+
+/* Lock held, the new program installed: pin the maps unpin_mismatched()
+ * left without a pin, each in place of its namesake of another shape. */
+static void
+pin_fresh(struct broker *b, struct cube *c, struct bpf_object *obj)
+{
+	char path[PATH_MAX];
+	struct bpf_map *m;
+	int r;
+
+	bpf_object__for_each_map(m, obj)
+	{
+		if (bpf_map__is_internal(m) || bpf_map__pin_path(m) ||
+		    pin_path(b, path, sizeof(path), c->name, bpf_map__name(m)))
+			continue;
+		unlink(path);
+		r = bpf_map__pin(m, path);
+		if (!log_allowed())
+			continue;
+		if (r)
+			log_warn("cube '%s': map '%s': pin: %s", c->name,
+			    bpf_map__name(m), strerror(-r));
+		else
+			log_info("cube '%s': map '%s' replaced by a new one of "
+				 "another type, key, value or size",
+			    c->name, bpf_map__name(m));
+	}
+}
+
 /* Parse and check an object, with its maps pointed at the cube's pins. */
 static struct bpf_object *
 open_checked(struct broker *b, struct cube *c, const void *elf, size_t len,
@@ -1156,6 +1220,7 @@ open_checked(struct broker *b, struct cube *c, const void *elf, size_t len,
 			goto fail;
 		}
 	}
+	unpin_mismatched(obj);
 	return obj;
 fail:
 	bpf_object__close(obj);
@@ -1463,6 +1528,7 @@ install(struct broker *b, struct cube *c, struct bpf_object *obj,
 		return r;
 	}
 	bpfobj_free(old);
+	pin_fresh(b, c, obj);
 	unpin_stale(b, c, o);
 	slowpath_open(b, c);
 	cubelog_open(b, c);

@@ -31,6 +31,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -221,31 +222,34 @@ take_token(struct service *s)
 	return true;
 }
 
+/* A line escaped: every byte may become a 6-byte escape (\u00NN). */
+#define CUBELOG_SHOWN_MAX (CUBELOG_TEXT_MAX * 6 + 1)
+
 /*
- * Append a line (escaped here) to the cube's log if its loglevel keeps
- * level.  cubelog_lock held, the token taken.
+ * Append a line (escaped here, into shown) to the cube's log if its
+ * loglevel keeps level; true if kept.  cubelog_lock held, the token
+ * taken.
  */
-static void
+static bool
 append(struct cube *c, int level, enum line_source src, const char *text,
-    size_t n)
+    size_t n, char shown[CUBELOG_SHOWN_MAX])
 {
-	char esc[CUBELOG_TEXT_MAX * 6 + 1], *text_esc;
 	struct cubelog_line *ln;
 	struct cubelog *l;
+	char *text_esc;
 
 	if (level < c->loglevel || level >= CUB_LOG_OFF)
-		return;
+		return false;
 	if (!c->log && !(c->log = calloc(1, sizeof(*c->log)))) {
 		c->log_suppressed++;
-		return;
+		return false;
 	}
 	l = c->log;
-	/* Every byte may become a 6-byte escape (\u00NN). */
-	cubi_text_escape(esc, sizeof(esc), text,
+	cubi_text_escape(shown, CUBELOG_SHOWN_MAX, text,
 	    n > CUBELOG_TEXT_MAX ? CUBELOG_TEXT_MAX : n);
-	if (!(text_esc = strdup(esc))) {
+	if (!(text_esc = strdup(shown))) {
 		c->log_suppressed++;
-		return;
+		return false;
 	}
 	if (l->len == CUBELOG_LINES) {
 		ln = &l->lines[l->head];
@@ -260,6 +264,25 @@ append(struct cube *c, int level, enum line_source src, const char *text,
 	ln->source = (uint8_t)src;
 	ln->text = text_esc;
 	l->len++;
+	return true;
+}
+
+/*
+ * A line of a program or a worker the cube's log kept goes to the
+ * broker's log too: the cube's loglevel is its filter, not the broker's
+ * own (TRACE to INFO at the broker's INFO priority, the level named in
+ * the line), and its rate is the service's bucket.  shown is escaped.
+ */
+static void
+broker_log_line(const struct cube *c, int level, enum line_source src,
+    const char *shown)
+{
+	int prio = level >= CUB_LOG_ERR    ? LOG_P_ERR
+		   : level == CUB_LOG_WARN ? LOG_P_WARN
+					   : LOG_P_INFO;
+
+	log_msg(prio, "cube '%s' %s (%s): %s", c->name, level_names[level],
+	    source_names[src], shown);
 }
 
 /* A line from the worker or the broker, paid from the service's bucket. */
@@ -267,16 +290,22 @@ static int
 keep_line(struct cube *c, int level, enum line_source src, const char *text,
     size_t n)
 {
+	char shown[CUBELOG_SHOWN_MAX];
+	bool kept = false;
+
 	if (level < 0 || level >= CUB_LOG_OFF)
 		return -EINVAL;
 	pthread_mutex_lock(&cubelog_lock);
 	if (level < c->loglevel)
 		; /* not kept: no token either */
 	else if (take_token(c->svc))
-		append(c, level, src, text, n);
+		kept = append(c, level, src, text, n, shown);
 	else
 		c->log_suppressed++;
 	pthread_mutex_unlock(&cubelog_lock);
+	/* Programs' and workers' lines, not the broker's notes about them. */
+	if (kept && src != SRC_BROKER)
+		broker_log_line(c, level, src, shown);
 	return 0;
 }
 
@@ -299,6 +328,21 @@ cubelog_broker_line(struct cube *c, int level, const char *fmt, ...)
 	if (n < 0)
 		return;
 	keep_line(c, level, SRC_BROKER, text, strlen(text));
+}
+
+/* Append buf[0..n) to out[*o..len), as much as fits with a NUL after. */
+static void
+put_str(char *out, size_t len, size_t *o, const char *buf, int n)
+{
+	size_t k;
+
+	if (n <= 0 || *o + 1 >= len)
+		return;
+	k = (size_t)n;
+	if (k > len - 1 - *o)
+		k = len - 1 - *o;
+	memcpy(out + *o, buf, k);
+	*o += k;
 }
 
 /* Append the decimal or hex form of v to out[*o..len). */
@@ -334,26 +378,62 @@ put_num(char *out, size_t len, size_t *o, uint64_t v, char conv, int size)
 		n = snprintf(buf, sizeof(buf), "%" PRIu64, v);
 		break;
 	}
-	if (n > 0 && *o + (size_t)n < len) {
-		memcpy(out + *o, buf, (size_t)n);
-		*o += (size_t)n;
+	put_str(out, len, o, buf, n);
+}
+
+/*
+ * Polycube's conversions (cube_shared.h, struct cub_log_xrec), on the
+ * argument as a little-endian __u64 holds the packet's bytes: %I the low
+ * 4 bytes, dotted; %P the low 2 bytes as a big-endian port; %M the low 6
+ * bytes as a MAC; %c the low byte.
+ */
+static void
+put_net(char *out, size_t len, size_t *o, uint64_t v, char conv)
+{
+	unsigned char b[8];
+	char buf[32];
+	int i, n;
+
+	for (i = 0; i < 8; i++)
+		b[i] = (unsigned char)(v >> (8 * i));
+	switch (conv) {
+	case 'I':
+		n = snprintf(buf, sizeof(buf), "%u.%u.%u.%u", b[0], b[1], b[2],
+		    b[3]);
+		break;
+	case 'P':
+		n = snprintf(buf, sizeof(buf), "%u", (unsigned)b[0] << 8 | b[1]);
+		break;
+	case 'M':
+		n = snprintf(buf, sizeof(buf), "%02x:%02x:%02x:%02x:%02x:%02x",
+		    b[0], b[1], b[2], b[3], b[4], b[5]);
+		break;
+	default: /* 'c': any byte, escaped with the line */
+		buf[0] = (char)b[0];
+		n = 1;
+		break;
 	}
+	put_str(out, len, o, buf, n);
 }
 
 /*
  * Format a program's record: conversions %d %i %u %x %X with an optional
- * h, hh, l, ll or z, and %%; an argument the record does not have is
- * shown as '?', anything else as written.  Returns the length (out is
- * NUL-terminated, unescaped).
+ * h, hh, l, ll or z, %c, %I, %P, %M and %%; an argument the record does
+ * not have (past nargs or maxargs, whichever is smaller) is shown as '?',
+ * anything else as written (%s, %p, %n: nothing is followed).  The
+ * format is read up to fmtlen bytes or its NUL.  Returns the length (out
+ * is NUL-terminated, unescaped: it may hold any byte, NUL included).
  */
 static size_t
 cubelog_format(char *out, size_t len, const char *fmt, size_t fmtlen,
-    const uint64_t *args, uint32_t nargs)
+    const uint64_t *args, uint32_t nargs, uint32_t maxargs)
 {
 	size_t i = 0, o = 0, j;
-	uint32_t arg = 0;
+	uint32_t arg = 0, have = nargs < maxargs ? nargs : maxargs;
 	int size;
 
+	if (!len)
+		return 0;
 	while (i < fmtlen && fmt[i] && o + 1 < len) {
 		if (fmt[i] != '%') {
 			out[o++] = fmt[i++];
@@ -365,6 +445,15 @@ cubelog_format(char *out, size_t len, const char *fmt, size_t fmtlen,
 			continue;
 		}
 		j = i + 1;
+		if (j < fmtlen && fmt[j] && strchr("cIPM", fmt[j])) {
+			if (arg < have)
+				put_net(out, len, &o, args[arg], fmt[j]);
+			else
+				out[o++] = '?';
+			arg++;
+			i = j + 1;
+			continue;
+		}
 		size = 4;
 		if (j < fmtlen && fmt[j] == 'h') {
 			size = 2;
@@ -379,8 +468,8 @@ cubelog_format(char *out, size_t len, const char *fmt, size_t fmtlen,
 			if (j < fmtlen && fmt[j - 1] == 'l' && fmt[j] == 'l')
 				j++;
 		}
-		if (j < fmtlen && strchr("diuxX", fmt[j]) && fmt[j]) {
-			if (arg < nargs && arg < CUB_LOG_ARGS)
+		if (j < fmtlen && fmt[j] && strchr("diuxX", fmt[j])) {
+			if (arg < have)
 				put_num(out, len, &o, args[arg], fmt[j], size);
 			else
 				out[o++] = '?';
@@ -395,34 +484,81 @@ cubelog_format(char *out, size_t len, const char *fmt, size_t fmtlen,
 }
 
 /*
- * A record of a cube's cub_log_ring; b->lock held (cubelog_poll()).  A
- * negative return stops ring_buffer__consume() after this record.
+ * The line of an extended record: "tag:line: " (either part alone when
+ * the other is empty or 0), then the message.
+ */
+static size_t
+format_xrec(char *out, size_t len, const struct cub_log_xrec *x)
+{
+	uint64_t args[CUB_LOGX_ARGS];
+	size_t tl = strnlen(x->tag, CUB_LOGX_TAG_MAX), o = 0;
+	char buf[32];
+	int n;
+
+	put_str(out, len, &o, x->tag, (int)tl);
+	if (x->line) {
+		n = snprintf(buf, sizeof(buf), "%s%" PRIu32, tl ? ":" : "line ",
+		    x->line);
+		put_str(out, len, &o, buf, n);
+	}
+	if (tl || x->line)
+		put_str(out, len, &o, ": ", 2);
+	memcpy(args, x->args, sizeof(args));
+	return o + cubelog_format(out + o, len - o, x->fmt,
+		       strnlen(x->fmt, CUB_LOGX_FMT_MAX), args, x->nargs,
+		       CUB_LOGX_ARGS);
+}
+
+_Static_assert(sizeof(struct cub_log_rec) != sizeof(struct cub_log_xrec),
+    "the two record kinds are told apart by their length");
+_Static_assert(offsetof(struct cub_log_rec, level) ==
+			   offsetof(struct cub_log_xrec, level) &&
+		   offsetof(struct cub_log_rec, nargs) ==
+		       offsetof(struct cub_log_xrec, nargs),
+    "level and nargs where both kinds have them");
+
+/*
+ * A record of a cube's cub_log_ring; b->lock held (cubelog_poll()).  Its
+ * kind is its length: a struct cub_log_rec, a struct cub_log_xrec, or
+ * bad.  A negative return stops ring_buffer__consume() after this
+ * record.
  */
 static int
 on_record(void *ctx, void *data, size_t size)
 {
 	const struct cub_log_rec *rec = data;
 	struct cube *c = ctx;
-	char line[CUBELOG_TEXT_MAX + 1];
+	char line[CUBELOG_TEXT_MAX + 1], shown[CUBELOG_SHOWN_MAX];
 	uint64_t args[CUB_LOG_ARGS];
-	bool ok;
+	bool ok, kept = false;
 	size_t n;
+	int level = -1;
 
 	pthread_mutex_lock(&cubelog_lock);
 	ok = take_token(c->svc);
 	if (!ok) {
 		c->log_suppressed++;
-	} else if (size < sizeof(*rec) || rec->level >= CUB_LOG_OFF) {
+	} else if ((size != sizeof(struct cub_log_rec) &&
+		       size != sizeof(struct cub_log_xrec)) ||
+		   rec->level >= CUB_LOG_OFF) {
 		c->log_bad++;
 	} else if ((int)rec->level < c->loglevel) {
 		c->log_filtered++; /* the program ignored cub_config */
 	} else {
-		memcpy(args, rec->args, sizeof(args));
-		n = cubelog_format(line, sizeof(line), rec->fmt,
-		    strnlen(rec->fmt, CUB_LOG_FMT_MAX), args, rec->nargs);
-		append(c, (int)rec->level, SRC_BPF, line, n);
+		level = (int)rec->level;
+		if (size == sizeof(struct cub_log_xrec)) {
+			n = format_xrec(line, sizeof(line), data);
+		} else {
+			memcpy(args, rec->args, sizeof(args));
+			n = cubelog_format(line, sizeof(line), rec->fmt,
+			    strnlen(rec->fmt, CUB_LOG_FMT_MAX), args,
+			    rec->nargs, CUB_LOG_ARGS);
+		}
+		kept = append(c, level, SRC_BPF, line, n, shown);
 	}
 	pthread_mutex_unlock(&cubelog_lock);
+	if (kept)
+		broker_log_line(c, level, SRC_BPF, shown);
 	if (!ok || ++c->log_drained >= DRAIN_MAX)
 		return -EAGAIN;
 	return 0;

@@ -417,6 +417,10 @@ dm_catalog_bind_swap(struct dm_catalog *cat, char path,
 	return 0;
 }
 
+/* rewrite.h's (not included: it defines DM_USER_NAME_MAX as the
+ * rewriter's 63): the object's name of a user map. */
+void dm_map_objname(char path, const char *user, char *out);
+
 const struct dm_map *
 dm_catalog_find(const struct dm_catalog *cat, char path, const char *user_name)
 {
@@ -424,6 +428,13 @@ dm_catalog_find(const struct dm_catalog *cat, char path, const char *user_name)
 	int p = path == 'i' ? 0 : path == 'e' ? 1 : -1;
 	unsigned k;
 
+	if (p >= 0 && user_name && strlen(user_name) > DM_USER_NAME_MAX &&
+	    strlen(user_name) <= 63) {
+		/* A long name is hashed in the object (contract, section
+		 * 6): the rewriter's own rule. */
+		dm_map_objname(path, user_name, name);
+		return dm_catalog_by_name(cat, name);
+	}
 	if (p < 0 || !user_name_ok(user_name)) {
 		errno = ENOENT;
 		return NULL;

@@ -13,6 +13,8 @@
  *                            (tests/integration/bpfobj-logflood.sh)
  *   object=logring           a cub_log_ring larger than cube.bpf.h's
  *   object=logfmt            a program writing hostile log records
+ *   object=logx              a program writing extended log records,
+ *                            honest and hostile (cubelog-ext.sh)
  *   object=logworker n=N     N CRITICAL lines with control characters
  *                            and a byte that is not UTF-8 through
  *                            cub_cube__log(), as fast as it goes
@@ -36,6 +38,7 @@
 #include "evil_limits.h"
 #include "evil_logfmt.skel.h"
 #include "evil_logring.skel.h"
+#include "evil_logx.skel.h"
 
 /* The SDK's worker runtime (sdk/src/worker_rt.h), exported to plugins. */
 extern int cubi_worker__hello(char *err, size_t errlen);
@@ -147,8 +150,9 @@ evil_limits(struct cub_cube *cube, const char *what, const struct cub_val *args,
 		cub_val__set(*result, "failed", cub_val__uint(failed));
 		return 0;
 	}
-	if (!strcmp(what, "logfmt")) {
-		elf = evil_logfmt__elf_bytes(&len);
+	if (!strcmp(what, "logfmt") || !strcmp(what, "logx")) {
+		elf = !strcmp(what, "logx") ? evil_logx__elf_bytes(&len)
+					    : evil_logfmt__elf_bytes(&len);
 		return cub_cube__load(cube, elf, len) ? -EPERM : 0;
 	}
 	if (!strcmp(what, "uring"))

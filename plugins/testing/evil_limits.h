@@ -14,7 +14,7 @@ struct cub_val;
 /* The objects of the "bpfobj" action evil_limits() handles. */
 #define EVIL_LIMITS_OBJECTS                                                    \
 	"uring", "hash", "inner", "itype", "small", "cgarr", "perf", "hello",  \
-	    "reload", "logring", "logfmt", "logworker"
+	    "reload", "logring", "logfmt", "logx", "logworker"
 
 bool evil_limits_handles(const char *what);
 int evil_limits(struct cub_cube *cube, const char *what,

@@ -106,6 +106,9 @@ parse_args(int argc, char **argv, struct cli_cmd *cmd, char *err, size_t errlen)
 			} else if (OPT("f") || OPT("file")) {
 				NEEDVAL();
 				cmd->file = val;
+			} else if (OPT("save")) {
+				NEEDVAL();
+				cmd->save = val;
 			} else if (OPT("rid")) {
 				NEEDVAL();
 				if (!*val || strlen(val) > 64)
@@ -296,14 +299,41 @@ is_table(const struct cub_val *v)
 	return true;
 }
 
-/* Columns: scalar keys of all rows, in first-seen order. */
+/* A value on one line: a scalar or a leaf-list as scalar_text() shows
+ * it, anything nested (an ANY field's value) as compact JSON, which
+ * escapes every control character: nothing breaks a row. */
+static char *
+cell_text(const struct cub_val *v)
+{
+	char *s;
+
+	if (is_scalar(v))
+		return scalar_text(v);
+	s = cub_json_emit(v, false);
+	return s ? s : strdup("?");
+}
+
+static bool
+is_empty(const struct cub_val *v)
+{
+	return (v->kind == CUB_V_ARRAY && !v->arr.len) ||
+	       (v->kind == CUB_V_MAP && !v->map.len);
+}
+
+/*
+ * Columns: the keys of all rows but empty lists and containers, in
+ * first-seen order, the columns with
+ * nested values (shown as JSON, polycubectl's way) after the others so
+ * that a long one does not push the rest away.
+ */
 static void
 render_table(FILE *f, const struct cub_val *rows, int indent)
 {
-	const char *cols[64];
+	const char *cols[64], *key;
+	bool nested[64];
 	char *heads[64];
 	size_t width[64];
-	unsigned ncols = 0, c;
+	unsigned ncols = 0, c, d, flat;
 	uint32_t i, j;
 	char *s;
 
@@ -311,19 +341,37 @@ render_table(FILE *f, const struct cub_val *rows, int indent)
 		const struct cub_val *r = rows->arr.items[i];
 
 		for (j = 0; j < r->map.len; j++) {
-			if (!is_scalar(r->map.items[j].val))
+			key = r->map.items[j].key;
+			/* An empty list or container alone makes no column:
+			 * nothing to show. */
+			if (is_empty(r->map.items[j].val))
 				continue;
 			for (c = 0; c < ncols; c++)
-				if (!strcmp(cols[c], r->map.items[j].key))
+				if (!strcmp(cols[c], key))
 					break;
 			if (c == ncols && ncols < 64) {
-				cols[ncols] = r->map.items[j].key;
-				heads[ncols] = esc(r->map.items[j].key);
-				width[ncols] =
-				    heads[ncols] ? strlen(heads[ncols]) : 0;
-				ncols++;
+				cols[ncols] = key;
+				nested[ncols++] = false;
 			}
+			if (c < ncols && !is_scalar(r->map.items[j].val))
+				nested[c] = true;
 		}
+	}
+	/* Stable: the flat columns, then the nested ones. */
+	for (c = flat = 0; c < ncols; c++) {
+		if (nested[c])
+			continue;
+		key = cols[c];
+		for (d = c; d > flat; d--) {
+			cols[d] = cols[d - 1];
+			nested[d] = nested[d - 1];
+		}
+		cols[flat] = key;
+		nested[flat++] = false;
+	}
+	for (c = 0; c < ncols; c++) {
+		heads[c] = esc(cols[c]);
+		width[c] = heads[c] ? strlen(heads[c]) : 0;
 	}
 	for (i = 0; i < rows->arr.len; i++)
 		for (c = 0; c < ncols; c++) {
@@ -332,7 +380,7 @@ render_table(FILE *f, const struct cub_val *rows, int indent)
 
 			if (!v)
 				continue;
-			s = scalar_text(v);
+			s = cell_text(v);
 			if (s && strlen(s) > width[c])
 				width[c] = strlen(s);
 			free(s);
@@ -349,7 +397,7 @@ render_table(FILE *f, const struct cub_val *rows, int indent)
 			const struct cub_val *v =
 			    cub_val__get(rows->arr.items[i], cols[c]);
 
-			s = v ? scalar_text(v) : strdup("");
+			s = v ? cell_text(v) : strdup("");
 			if (c + 1 < ncols)
 				fprintf(f, "%-*s  ", (int)width[c], s ? s : "");
 			else
@@ -401,10 +449,12 @@ render_map(FILE *f, const struct cub_val *m, int indent)
 		else if (v->kind == CUB_V_MAP)
 			render_map(f, v, indent + 2);
 		else {
+			/* One item a line; a null one as JSON's null, not
+			 * as an empty line. */
 			for (uint32_t j = 0; j < v->arr.len; j++) {
-				s = is_scalar(v->arr.items[j])
-					? scalar_text(v->arr.items[j])
-					: cub_json_emit(v->arr.items[j], false);
+				s = v->arr.items[j]->kind == CUB_V_NIL
+					? strdup("null")
+					: cell_text(v->arr.items[j]);
 				fprintf(
 				    f, "%*s%s\n", indent + 2, "", s ? s : "");
 				free(s);

@@ -16,6 +16,7 @@ enum { CLI_OK = 0, CLI_USAGE = 1, CLI_FAILED = 2, CLI_UNREACHABLE = 3 };
 struct cli_cmd {
 	const char *socket_dir;
 	const char *file; /* body from this file ("-" = stdin) */
+	const char *save; /* dynmon extract: write to this file (tools.h) */
 	enum cli_out out;
 	int timeout_ms;
 	const char *rid; /* request id to send (default: a fresh one) */

@@ -3,6 +3,7 @@
 #include <check.h>
 
 #include "check_run.h"
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -243,6 +244,135 @@ START_TEST(render_escapes)
 }
 END_TEST
 
+/* Polycube dynmon's value shapes (issue 7's ANY fields): a struct-keyed
+ * list with per-CPU values, a u64 over 2^53, a string with quotes and a
+ * newline. */
+static struct cub_val *
+any_rows(void)
+{
+	struct cub_val *rows = cub_val__array(), *r, *v, *e, *k, *pcpu;
+
+	r = cub_val__map();
+	cub_val__set(r, "name", cub_val__str("flows"));
+	v = cub_val__array();
+	e = cub_val__map();
+	k = cub_val__map();
+	cub_val__set(k, "saddr", cub_val__str("198.18.0.1"));
+	cub_val__set(k, "proto", cub_val__uint(6));
+	cub_val__set(e, "key", k);
+	pcpu = cub_val__array();
+	cub_val__push(pcpu, cub_val__uint(1));
+	cub_val__push(pcpu, cub_val__uint(2));
+	cub_val__set(e, "value", pcpu);
+	cub_val__push(v, e);
+	cub_val__set(r, "value", v);
+	cub_val__set(r, "timestamp", cub_val__uint(1700000000000001));
+	cub_val__push(rows, r);
+	r = cub_val__map();
+	cub_val__set(r, "name", cub_val__str("big"));
+	cub_val__set(r, "value", cub_val__uint(18446744073709551615u));
+	cub_val__set(r, "timestamp", cub_val__uint(1700000000000002));
+	cub_val__push(rows, r);
+	r = cub_val__map();
+	cub_val__set(r, "name", cub_val__str("note"));
+	cub_val__set(r, "value", cub_val__str("say \"hi\"\nbye"));
+	cub_val__set(r, "timestamp", cub_val__uint(3));
+	cub_val__push(rows, r);
+	return rows;
+}
+
+/* Same value, same map key order at every level. */
+static bool
+same_order(const struct cub_val *a, const struct cub_val *b)
+{
+	uint32_t i;
+
+	if (!cub_val__equal(a, b) || a->kind != b->kind)
+		return false;
+	if (a->kind == CUB_V_ARRAY)
+		for (i = 0; i < a->arr.len; i++)
+			if (!same_order(a->arr.items[i], b->arr.items[i]))
+				return false;
+	if (a->kind == CUB_V_MAP)
+		for (i = 0; i < a->map.len; i++)
+			if (strcmp(a->map.items[i].key, b->map.items[i].key) ||
+			    !same_order(
+				a->map.items[i].val, b->map.items[i].val))
+				return false;
+	return true;
+}
+
+START_TEST(render_any)
+{
+	struct cub_val *rows = any_rows(), *m, *back;
+	char *s, err[128];
+
+	/* A table: nested values as one line of JSON, in the last
+	 * columns; strings escaped; nothing breaks a row. */
+	s = render(rows, CLI_TEXT);
+	ck_assert_str_eq(s, "name   timestamp         value\n"
+			    "flows  1700000000000001  "
+			    "[{\"key\":{\"saddr\":\"198.18.0.1\",\"proto\":6},"
+			    "\"value\":[1,2]}]\n"
+			    "big    1700000000000002  18446744073709551615\n"
+			    "note   3                 say \"hi\"\\nbye\n");
+	free(s);
+	/* One entry: its flat fields, then the nested value's own table. */
+	s = render(rows->arr.items[0], CLI_TEXT);
+	ck_assert_str_eq(s,
+	    "name       flows\n"
+	    "timestamp  1700000000000001\n"
+	    "\n"
+	    "value:\n"
+	    "  value  key\n"
+	    "  1,2    {\"saddr\":\"198.18.0.1\",\"proto\":6}\n");
+	free(s);
+	/* The value alone. */
+	s = render(cub_val__get(rows->arr.items[1], "value"), CLI_TEXT);
+	ck_assert_str_eq(s, "18446744073709551615\n");
+	free(s);
+	s = render(cub_val__get(rows->arr.items[2], "value"), CLI_TEXT);
+	ck_assert_str_eq(s, "say \"hi\"\\nbye\n");
+	free(s);
+	/* A list mixing kinds: one item a line, null as null. */
+	m = cub_val__map();
+	back = cub_val__array();
+	cub_val__push(back, cub_val__nil());
+	cub_val__push(
+	    back, cub_val__dup(cub_val__get(rows->arr.items[0], "value")));
+	cub_val__push(back, cub_val__str("a\nb"));
+	cub_val__set(m, "v", back);
+	s = render(m, CLI_TEXT);
+	ck_assert_str_eq(s,
+	    "\n"
+	    "v:\n"
+	    "  null\n"
+	    "  [{\"key\":{\"saddr\":\"198.18.0.1\",\"proto\":6},"
+	    "\"value\":[1,2]}]\n"
+	    "  a\\nb\n");
+	free(s);
+	cub_val__free(m);
+
+	/* JSON and YAML: the value embedded exactly, u64 and order kept. */
+	s = render(rows, CLI_JSON);
+	ck_assert_ptr_nonnull(strstr(s, "18446744073709551615"));
+	ck_assert_ptr_nonnull(strstr(s, "\"say \\\"hi\\\"\\nbye\""));
+	back = cub_json_parse(s, strlen(s), err, sizeof(err));
+	ck_assert_msg(back, "%s", err);
+	ck_assert(same_order(back, rows));
+	cub_val__free(back);
+	free(s);
+	s = render(rows, CLI_YAML);
+	ck_assert_ptr_nonnull(strstr(s, "18446744073709551615"));
+	back = cub_yaml_parse(s, strlen(s), err, sizeof(err));
+	ck_assert_msg(back, "%s", err);
+	ck_assert(same_order(back, rows));
+	cub_val__free(back);
+	free(s);
+	cub_val__free(rows);
+}
+END_TEST
+
 /* The words the CLI and the broker interpret are reserved names (16). */
 START_TEST(reserved_words)
 {
@@ -279,6 +409,7 @@ main(void)
 	tcase_add_test(tc, render_leaflist);
 	tcase_add_test(tc, usage_utf8);
 	tcase_add_test(tc, render_escapes);
+	tcase_add_test(tc, render_any);
 	tcase_add_test(tc, reserved_words);
 	suite_add_tcase(s, tc);
 	return cubi_check_run(s);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "tools.h"
 #include "cub_config.h"
 #include "cubicle/client.h"
 
@@ -35,6 +36,11 @@ usage(FILE *f)
 	    "  cubicle sf1 ?               help at any depth\n"
 	    "  cubicle sf1 set loglevel=DEBUG   cubicle sf1 log show\n"
 	    "  cubicle sf1 del\n"
+	    "  cubicle mon1 set dataplane-config --file config.json\n"
+	    "  cubicle dynmon inject mon1 veth1 config.json [type=TC|XDP_SKB|\n"
+	    "                 XDP_DRV]   create or update, attach, inject\n"
+	    "  cubicle dynmon extract mon1 [ingress|egress|all] [NAME]\n"
+	    "                 [--save FILE]   the metrics, as JSON\n"
 	    "options:\n"
 	    "  -o, --output text|json|yaml   (also -json, -yaml)\n"
 	    "  -f, --file FILE   JSON or YAML body (add/set; *.yaml/*.yml\n"
@@ -47,6 +53,7 @@ usage(FILE *f)
 	    "                    long to listen\n"
 	    "  --as USER[:ROLE]  gateways only: on behalf of USER, as role\n"
 	    "                    reader (default) or admin\n"
+	    "  --save FILE       dynmon extract: write the metrics to FILE\n"
 	    "  --rid ID          request id (a resend with the same id is\n"
 	    "                    applied once); default: a fresh one\n"
 	    "  cubicle events [--count N] [--timeout MS]  stream events\n"
@@ -257,13 +264,282 @@ stream_events(const struct cli_cmd *cmd)
 	return CLI_OK;
 }
 
+/*
+ * The dynmon tools (tools.h): several broker calls in one command.  One
+ * call: 0 and *result, or the exit code with the broker's error said
+ * (prefixed by what).  words and args are taken.
+ */
+static int
+tool_call(struct cub_client *c, const char *what, struct cub_val *words,
+    struct cub_val *args, struct cub_val *body, struct cub_val **result)
+{
+	struct cub_val *params = cub_val__map(), *errv = NULL;
+	const char *msg;
+	char rid[80];
+	int r, code;
+
+	*result = NULL;
+	cub_client__new_rid(rid, sizeof(rid));
+	if (!params || cub_val__set(params, "words", words) ||
+	    cub_val__set(params, "args", args ? args : cub_val__map()) ||
+	    (body && cub_val__set(params, "body", body)) ||
+	    cub_val__set(params, "rid", cub_val__str(rid))) {
+		cub_val__free(params);
+		say("%s: out of memory", what);
+		return CLI_FAILED;
+	}
+	r = cub_client__call(c, CUB_M_REQUEST, params, result, &errv);
+	if (r == -EREMOTEIO) {
+		code = cub_err_parse(errv, &msg);
+		say("%s: %s (%s)", what, msg, cub_err_name(code));
+		r = CLI_FAILED;
+	} else if (r) {
+		say("%s: broker did not answer: %s", what, strerror(-r));
+		r = CLI_UNREACHABLE;
+	}
+	cub_val__free(errv);
+	if (r)
+		*result = cub_val__free(*result);
+	return r;
+}
+
+/* An array of the strings given, NULL-terminated. */
+static struct cub_val *
+tool_words(const char *w, ...)
+{
+	struct cub_val *a = cub_val__array();
+	va_list ap;
+
+	va_start(ap, w);
+	for (; a && w; w = va_arg(ap, const char *))
+		if (cub_val__push(a, cub_val__str(w)))
+			a = cub_val__free(a);
+	va_end(ap);
+	return a;
+}
+
+/* Call and drop the result: 0 or the exit code. */
+static int
+tool_do(struct cub_client *c, const char *what, struct cub_val *words,
+    struct cub_val *args, struct cub_val *body)
+{
+	struct cub_val *res;
+	int r = tool_call(c, what, words, args, body, &res);
+
+	cub_val__free(res);
+	return r;
+}
+
+/*
+ * cubicle dynmon inject CUBE TARGET FILE [type=...]: Polycube's
+ * dynmon_injector.py.  The file is read and checked, the topology read
+ * and the plan made before anything changes; a new cube is added with
+ * its dataplane-config in the add itself (refused whole: no cube), then
+ * attached (refused: the new cube is deleted again).  An existing cube
+ * gets the dataplane-config (refused: the old program keeps running) and
+ * is re-attached if it is attached elsewhere (refused: attached back).
+ */
+static int
+run_inject(struct cli_cmd *cmd, const struct cli_tool_args *t,
+    struct cub_client *c)
+{
+	struct cub_val *body = NULL, *topo = NULL, *nd = NULL, *args, *doc;
+	struct cli_inject_plan plan;
+	struct cli_cmd fc = *cmd;
+	char err[512], *detach = NULL;
+	int r;
+
+	fc.file = t->file;
+	if (load_body(&fc, &body) || !body) {
+		if (!body)
+			say("dynmon inject: %s: no dataplane-config", t->file);
+		return CLI_USAGE;
+	}
+	if (cli_dataplane_check(body, err, sizeof(err))) {
+		say("dynmon inject: %s: %s", t->file, err);
+		cub_val__free(body);
+		return CLI_USAGE;
+	}
+	r = tool_call(c, "dynmon inject: show topology",
+	    tool_words("show", "topology", NULL), NULL, NULL, &topo);
+	if (!r)
+		r = tool_call(c, "dynmon inject: netdevs show",
+		    tool_words("netdevs", "show", NULL), NULL, NULL, &nd);
+	if (!r && cli_inject_plan(topo, nd, t, &plan, err, sizeof(err))) {
+		say("dynmon inject: %s", err);
+		r = CLI_FAILED;
+	}
+	if (!r && plan.detach && !(detach = strdup(plan.detach)))
+		r = CLI_FAILED;
+	cub_val__free(topo);
+	cub_val__free(nd);
+	if (r) {
+		cub_val__free(body);
+		return r;
+	}
+	if (plan.create) {
+		args = cub_val__map();
+		if (t->type)
+			cub_val__set(args, "type", cub_val__str(t->type));
+		doc = cub_val__map();
+		cub_val__set(doc, "dataplane-config", body);
+		body = NULL;
+		r = tool_do(c, "dynmon inject: add",
+		    tool_words(CLI_DYNMON_SERVICE, "add", t->cube, NULL), args,
+		    doc);
+		if (r)
+			return r;
+		printf("%s: created, dataplane-config set\n", t->cube);
+	} else {
+		r = tool_do(c, "dynmon inject: dataplane-config set",
+		    tool_words(t->cube, "dataplane-config", "set", NULL), NULL,
+		    body);
+		body = NULL;
+		if (r) {
+			free(detach);
+			return r;
+		}
+		printf("%s: dataplane-config set\n", t->cube);
+	}
+	if (detach) {
+		r = tool_do(c, "dynmon inject: detach",
+		    tool_words("detach", t->cube, detach, NULL), NULL, NULL);
+		if (r) {
+			free(detach);
+			return r;
+		}
+		printf("%s: detached from %s\n", t->cube, detach);
+	}
+	if (plan.attach) {
+		r = tool_do(c, "dynmon inject: attach",
+		    tool_words("attach", t->cube, t->target, NULL), NULL, NULL);
+		if (r && plan.create) {
+			if (!tool_do(c, "dynmon inject: undo the add",
+				tool_words(t->cube, "del", NULL), NULL, NULL))
+				say("dynmon inject: cube '%s' deleted again",
+				    t->cube);
+		} else if (r && detach) {
+			if (!tool_do(c, "dynmon inject: attach back",
+				tool_words("attach", t->cube, detach, NULL),
+				NULL, NULL))
+				say("dynmon inject: '%s' attached back to '%s' "
+				    "(with the new dataplane-config)",
+				    t->cube, detach);
+		}
+		if (!r)
+			printf("%s: attached to %s\n", t->cube, t->target);
+	} else {
+		printf("%s: already attached to %s\n", t->cube, t->target);
+	}
+	free(detach);
+	return r;
+}
+
+/* Write text to path through a temporary file and a rename: a failed
+ * write leaves what was there. */
+static int
+save_file(const char *path, const char *text)
+{
+	char *tmp = NULL;
+	size_t len = strlen(text);
+	mode_t um;
+	FILE *f;
+	int fd, r = 0;
+
+	if (asprintf(&tmp, "%s.XXXXXX", path) < 0)
+		return -ENOMEM;
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0) {
+		r = -errno;
+		free(tmp);
+		return r;
+	}
+	um = umask(0);
+	umask(um);
+	f = fdopen(fd, "w");
+	if (!f || fchmod(fd, 0666 & ~um) || fwrite(text, 1, len, f) != len ||
+	    fflush(f) || fsync(fd))
+		r = -errno ?: -EIO;
+	if (f ? fclose(f) : close(fd))
+		r = r ?: -errno;
+	if (!r && rename(tmp, path))
+		r = -errno;
+	if (r)
+		unlink(tmp);
+	free(tmp);
+	return r;
+}
+
+/*
+ * cubicle dynmon extract CUBE [ingress|egress|all] [NAME] [--save FILE]:
+ * Polycube's dynmon_extractor.py.  A read like `metrics show` (swap- and
+ * empty-on-read metrics give their deltas); JSON unless -o yaml.
+ */
+static int
+run_extract(struct cli_cmd *cmd, const struct cli_tool_args *t,
+    struct cub_client *c)
+{
+	struct cub_val *res;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+	int r;
+
+	r = tool_call(c, "dynmon extract", cli_extract_words(t), NULL, NULL,
+	    &res);
+	if (r)
+		return r;
+	if (!t->save) {
+		cli_render(stdout, res, cmd->out == CLI_YAML ? CLI_YAML : CLI_JSON);
+		cub_val__free(res);
+		return CLI_OK;
+	}
+	f = open_memstream(&text, &len);
+	if (f) {
+		cli_render(f, res, cmd->out == CLI_YAML ? CLI_YAML : CLI_JSON);
+		fclose(f);
+	}
+	cub_val__free(res);
+	r = text ? save_file(t->save, text) : -ENOMEM;
+	free(text);
+	if (r) {
+		say("dynmon extract: --save %s: %s (nothing written)", t->save,
+		    strerror(-r));
+		return CLI_FAILED;
+	}
+	return CLI_OK;
+}
+
+static int
+run_tool(struct cli_cmd *cmd, const struct cli_tool_args *t)
+{
+	struct cub_client *c;
+	int r;
+
+	CUB_OPTS(cub_client_opts, o, .socket_dir = cmd->socket_dir,
+	    .timeout_ms = cmd->timeout_ms);
+	c = cub_client__open(&o);
+	if (!c) {
+		say("cannot reach cubicled at %s: %s",
+		    cmd->socket_dir ? cmd->socket_dir :
+		    getenv("CUBICLE_SOCKET_DIR") ?: CUB_DEFAULT_SOCKET_DIR,
+		    strerror(errno));
+		return CLI_UNREACHABLE;
+	}
+	r = t->tool == CLI_TOOL_INJECT ? run_inject(cmd, t, c)
+				       : run_extract(cmd, t, c);
+	cub_client__close(c);
+	return r;
+}
+
 int
 main(int argc, char **argv)
 {
 	struct cub_val *params, *result = NULL, *errv = NULL, *body;
 	struct cub_client *c;
+	struct cli_tool_args tool;
 	struct cli_cmd cmd;
-	char err[256], rid[80];
+	char err[512], rid[80];
 	const char *msg;
 	bool topology;
 	int r, code;
@@ -283,6 +559,17 @@ main(int argc, char **argv)
 		cli_cmd_clear(&cmd);
 		return CLI_OK;
 	}
+	if (cli_tool_parse(&cmd, &tool, err, sizeof(err))) {
+		say("%s", err);
+		cli_cmd_clear(&cmd);
+		return CLI_USAGE;
+	}
+	if (tool.tool != CLI_TOOL_NONE) {
+		r = run_tool(&cmd, &tool);
+		cli_cmd_clear(&cmd);
+		return r;
+	}
+	cli_words_set_first(cmd.words);
 	if (cli_wants_events(&cmd)) {
 		r = stream_events(&cmd);
 		cli_cmd_clear(&cmd);

@@ -15,7 +15,9 @@
 #include <unistd.h>
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
+#include <gelf.h>
 
 #include "cubicle/errors.h"
 #include "cubicle/fake.h"
@@ -27,6 +29,12 @@
 #undef cub_map__delete_batch
 
 #define FAKE_MAPS_MAX 64
+/* Swap sets (broker/mapswap.h's limits). */
+#define FAKE_SWAPS_MAX 16
+#define FAKE_SWAP_SET_MAX 8
+#define FAKE_SWAP_COPIES_MAX 8
+#define FAKE_SWAP_MEMBERS_MAX 8
+#define FAKE_SWAP_PREFIX "cub_sw_"
 
 /* One map: max_entries slots of key and value bytes (per-CPU: ncpus
  * values at an 8-byte stride, as user space sees them). */
@@ -36,7 +44,22 @@ struct fmap {
 	size_t vsz; /* bytes of a slot's value */
 	uint8_t *keys, *vals, *used;
 	uint64_t *stamp; /* LRU: last use */
-	uint32_t n;      /* used slots */
+	uint32_t n;      /* used slots (QUEUE, STACK: values held) */
+	/* ARRAY_OF_MAPS: the map index + 1 of each slot's inner map as the
+	 * object initialises it (.values = {&a, &b}), 0 when empty. */
+	uint32_t inner[FAKE_SWAP_COPIES_MAX];
+};
+
+/* A swap set as the broker sees it (mapswap.c): its index map cub_sw_S
+ * (the active copy, slot 0), its members S__<name> and their copies. */
+struct fswap {
+	char name[FAKE_SWAP_SET_MAX + 1];
+	uint32_t index; /* map index of cub_sw_S */
+	uint32_t nmembers, ncopies;
+	uint32_t member[FAKE_SWAP_MEMBERS_MAX];
+	uint32_t copy[FAKE_SWAP_MEMBERS_MAX][FAKE_SWAP_COPIES_MAX];
+	int filling; /* the copy an open transaction fills, or -1 */
+	uint64_t txn;
 };
 
 struct fcube {
@@ -47,6 +70,8 @@ struct fcube {
 	size_t elf_len;
 	struct fmap maps[FAKE_MAPS_MAX];
 	uint32_t nmaps;
+	struct fswap swaps[FAKE_SWAPS_MAX];
+	uint32_t nswaps;
 	struct fcube *next;
 };
 
@@ -104,6 +129,12 @@ type_hash(uint32_t t)
 }
 
 static bool
+type_queue(uint32_t t)
+{
+	return t == BPF_MAP_TYPE_QUEUE || t == BPF_MAP_TYPE_STACK;
+}
+
+static bool
 type_lru(uint32_t t)
 {
 	return t == BPF_MAP_TYPE_LRU_HASH || t == BPF_MAP_TYPE_LRU_PERCPU_HASH;
@@ -140,7 +171,8 @@ fmap_init(struct fmap *m, const struct bpf_map *bm, uint32_t ncpus)
 	m->key_size = bpf_map__key_size(bm);
 	m->value_size = bpf_map__value_size(bm);
 	m->max_entries = bpf_map__max_entries(bm);
-	if (!type_array(m->type) && !type_hash(m->type))
+	if (!type_array(m->type) && !type_hash(m->type) &&
+	    !type_queue(m->type))
 		return 0; /* loaded, not modelled: calls fail */
 	m->vsz = type_percpu(m->type) ? stride(m) * ncpus : m->value_size;
 	bytes = ((size_t)m->key_size + m->vsz + 9) * m->max_entries;
@@ -203,6 +235,8 @@ fmap_find(const struct fmap *m, const void *key)
 {
 	uint32_t i, k;
 
+	if (type_queue(m->type))
+		return -1;
 	if (type_array(m->type)) {
 		memcpy(&k, key, sizeof(k));
 		return k < m->max_entries ? (int64_t)k : -1;
@@ -250,6 +284,42 @@ key_check(const struct fmap *m, const void *key)
 	return 0;
 }
 
+/* A QUEUE's or STACK's push (queue_stack_map_push_elem()): full, -E2BIG,
+ * or with BPF_EXIST the oldest value makes room. */
+static int
+fmap_push(struct fmap *m, const void *value, uint64_t how)
+{
+	if (how == BPF_NOEXIST)
+		return -EINVAL;
+	if (m->n == m->max_entries) {
+		if (how != BPF_EXIST || !m->n)
+			return -E2BIG;
+		memmove(m->vals, m->vals + m->vsz, (size_t)(m->n - 1) * m->vsz);
+		m->n--;
+	}
+	memcpy(slot_val(m, m->n++), value, m->vsz);
+	return 0;
+}
+
+/* Pop (or peek) the next value into out: the oldest of a QUEUE, the
+ * newest of a STACK; -ENOENT when empty. */
+static int
+fmap_pop(struct fmap *m, void *out, bool del)
+{
+	uint32_t i;
+
+	if (!m->n)
+		return -ENOENT;
+	i = m->type == BPF_MAP_TYPE_QUEUE ? 0 : m->n - 1;
+	memcpy(out, slot_val(m, i), m->vsz);
+	if (!del)
+		return 0;
+	if (!i)
+		memmove(m->vals, m->vals + m->vsz, (size_t)(m->n - 1) * m->vsz);
+	m->n--;
+	return 0;
+}
+
 /* bpf_map_update_elem() as the kernel answers it; value is vsz bytes, or
  * (cpu >= 0, per-CPU) one CPU's value_size bytes. */
 static int
@@ -265,6 +335,8 @@ fmap_update_(struct fmap *m, const void *key, const void *value, uint64_t flags,
 		return r;
 	if (how > BPF_EXIST)
 		return -EINVAL;
+	if (type_queue(m->type))
+		return fmap_push(m, value, how);
 	s = fmap_find(m, key);
 	if (type_array(m->type)) {
 		if (s < 0)
@@ -308,7 +380,7 @@ fmap_delete(struct fmap *m, const void *key)
 
 	if ((r = key_check(m, key)))
 		return r;
-	if (type_array(m->type))
+	if (type_array(m->type) || type_queue(m->type))
 		return -EINVAL;
 	if ((s = fmap_find(m, key)) < 0)
 		return -ENOENT;
@@ -453,10 +525,246 @@ cube_unload(struct fcube *c)
 
 	for (i = 0; i < c->nmaps; i++)
 		fmap_free(&c->maps[i]);
+	memset(c->maps, 0, sizeof(c->maps));
 	c->nmaps = 0;
+	c->nswaps = 0;
 	free(c->elf);
 	c->elf = NULL;
 	c->loaded = false;
+}
+
+/* ---- Swap sets (broker/mapswap.c) ---- */
+
+/* A swap read's or a clear's emptying: hashes emptied, arrays zeroed. */
+static void
+fmap_clear(struct fmap *m)
+{
+	if (!modelled(m))
+		return;
+	memset(m->vals, 0, (size_t)m->max_entries * m->vsz);
+	if (type_array(m->type))
+		return;
+	memset(m->used, 0, m->max_entries);
+	m->n = 0;
+}
+
+static int
+map_index(const struct fcube *c, const char *name)
+{
+	char n[BPF_OBJ_NAME_LEN];
+	uint32_t i;
+
+	snprintf(n, sizeof(n), "%s", name);
+	for (i = 0; i < c->nmaps; i++)
+		if (!strcmp(c->maps[i].name, n))
+			return (int)i;
+	return -1;
+}
+
+/* Byte offset of the member "values" in map variable name's BTF, or -1. */
+static long
+values_offset(const struct btf *btf, const char *name)
+{
+	const struct btf_type *t;
+	const struct btf_member *mb;
+	int id = btf ? btf__find_by_name_kind(btf, name, BTF_KIND_VAR) : -1;
+	uint16_t i;
+
+	if (id < 0 || !(t = btf__type_by_id(btf, (uint32_t)id)))
+		return -1;
+	id = btf__resolve_type(btf, t->type);
+	if (id < 0 || !(t = btf__type_by_id(btf, (uint32_t)id)) ||
+	    !btf_is_struct(t))
+		return -1;
+	for (i = 0, mb = btf_members(t); i < btf_vlen(t); i++, mb++)
+		if (!strcmp(btf__name_by_offset(btf, mb->name_off) ?: "",
+			"values"))
+			return (long)(btf_member_bit_offset(t, i) / 8);
+	return -1;
+}
+
+/*
+ * The inner map of every slot of the object's ARRAY_OF_MAPS as its
+ * static initialisation (.values = {&a, &b}) fills it: the relocations
+ * of section .maps against map symbols, as libbpf reads them (its
+ * init_slots; the kernel fills the slots at load).  0 or -EINVAL.
+ */
+static int
+fill_inner(struct fcube *c, struct bpf_object *obj, const void *img, size_t len)
+{
+	const struct btf *btf = bpf_object__btf(obj);
+	Elf_Scn *scn = NULL, *symscn = NULL;
+	Elf_Data *syms = NULL, *rels;
+	size_t shstrndx, maps_idx = 0, nsyms, nrel, i, j;
+	GElf_Shdr sh, symsh = {0};
+	GElf_Sym sym, outer;
+	GElf_Rel rel;
+	const char *name;
+	int r = 0, oi, ii;
+	long voff;
+	Elf *e;
+
+	if (elf_version(EV_CURRENT) == EV_NONE ||
+	    !(e = elf_memory((char *)img, len)))
+		return -EINVAL;
+	if (elf_getshdrstrndx(e, &shstrndx)) {
+		elf_end(e);
+		return -EINVAL;
+	}
+	while ((scn = elf_nextscn(e, scn))) {
+		if (!gelf_getshdr(scn, &sh))
+			continue;
+		name = elf_strptr(e, shstrndx, sh.sh_name);
+		if (name && !strcmp(name, ".maps"))
+			maps_idx = elf_ndxscn(scn);
+		if (sh.sh_type == SHT_SYMTAB) {
+			symscn = scn;
+			symsh = sh;
+		}
+	}
+	if (!maps_idx || !symscn || !(syms = elf_getdata(symscn, NULL))) {
+		elf_end(e);
+		return 0; /* no map with BTF, or no symbols: nothing filled */
+	}
+	nsyms = symsh.sh_entsize ? symsh.sh_size / symsh.sh_entsize : 0;
+	scn = NULL;
+	while (!r && (scn = elf_nextscn(e, scn))) {
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_REL ||
+		    sh.sh_info != maps_idx || !sh.sh_entsize ||
+		    !(rels = elf_getdata(scn, NULL)))
+			continue;
+		nrel = sh.sh_size / sh.sh_entsize;
+		for (i = 0; !r && i < nrel; i++) {
+			if (!gelf_getrel(rels, (int)i, &rel) ||
+			    !gelf_getsym(syms, (int)GELF_R_SYM(rel.r_info), &sym))
+				continue;
+			ii = map_index(c,
+			    elf_strptr(e, symsh.sh_link, sym.st_name) ?: "");
+			for (j = 0, oi = -1; oi < 0 && j < nsyms; j++)
+				if (gelf_getsym(syms, (int)j, &outer) &&
+				    outer.st_shndx == maps_idx &&
+				    outer.st_value <= rel.r_offset &&
+				    rel.r_offset < outer.st_value + outer.st_size)
+					oi = map_index(c,
+					    elf_strptr(e, symsh.sh_link,
+						outer.st_name) ?: "");
+			if (ii < 0 || oi < 0 ||
+			    c->maps[oi].type != BPF_MAP_TYPE_ARRAY_OF_MAPS)
+				continue;
+			voff = values_offset(btf, c->maps[oi].name);
+			if (voff < 0 ||
+			    rel.r_offset < outer.st_value + (uint64_t)voff) {
+				r = -EINVAL;
+				break;
+			}
+			j = (rel.r_offset - outer.st_value - (uint64_t)voff) / 8;
+			if (j < FAKE_SWAP_COPIES_MAX)
+				c->maps[oi].inner[j] = (uint32_t)ii + 1;
+		}
+	}
+	elf_end(e);
+	return r;
+}
+
+static bool
+set_name_ok(const char *s)
+{
+	size_t i, n = strlen(s);
+
+	for (i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9')))
+			return false;
+	return n && n <= FAKE_SWAP_SET_MAX;
+}
+
+/*
+ * c's swap sets, from its maps, refused as mapswap_check_object() refuses
+ * them: an index map cub_sw_S as CUB_SWAP_SET() declares it, 1 to 8
+ * members S__<name>, ARRAY_OF_MAPS of 2 to 8 copies alike, every slot
+ * filled.  0, or -EINVAL with the broker's words in errv.
+ */
+static int
+swaps_build(struct fcube *c, struct cub_val **errv)
+{
+	const size_t pl = strlen(FAKE_SWAP_PREFIX);
+	struct fswap *set;
+	struct fmap *m, *o;
+	uint32_t i, j, k;
+	size_t n;
+
+	c->nswaps = 0;
+	for (i = 0; i < c->nmaps; i++) {
+		m = &c->maps[i];
+		if (strncmp(m->name, FAKE_SWAP_PREFIX, pl))
+			continue;
+		if (!set_name_ok(m->name + pl) ||
+		    m->type != BPF_MAP_TYPE_ARRAY || m->key_size != 4 ||
+		    m->value_size != 4 || m->max_entries != 1) {
+			*errv = ferr(CUB_E_REFUSED,
+			    "cube '%s': map '%s' is not as CUB_SWAP_SET() "
+			    "declares it (swap.bpf.h): a one-entry ARRAY of a "
+			    "__u32 named %s<set>, the set 1 to %d lowercase "
+			    "letters and digits",
+			    c->name, m->name, FAKE_SWAP_PREFIX,
+			    FAKE_SWAP_SET_MAX);
+			return -EINVAL;
+		}
+		if (c->nswaps == FAKE_SWAPS_MAX) {
+			*errv = ferr(CUB_E_LIMIT,
+			    "cube '%s': the fake broker holds at most %d swap "
+			    "sets",
+			    c->name, FAKE_SWAPS_MAX);
+			return -EINVAL;
+		}
+		set = &c->swaps[c->nswaps];
+		memset(set, 0, sizeof(*set));
+		memcpy(set->name, m->name + pl, strlen(m->name + pl) + 1);
+		set->index = i;
+		set->filling = -1;
+		n = strlen(set->name);
+		for (j = 0; j < c->nmaps; j++) {
+			o = &c->maps[j];
+			if (strncmp(o->name, set->name, n) || o->name[n] != '_' ||
+			    o->name[n + 1] != '_' || !o->name[n + 2])
+				continue;
+			if (o->type != BPF_MAP_TYPE_ARRAY_OF_MAPS ||
+			    o->max_entries < 2 ||
+			    o->max_entries > FAKE_SWAP_COPIES_MAX ||
+			    (set->ncopies && o->max_entries != set->ncopies) ||
+			    set->nmembers == FAKE_SWAP_MEMBERS_MAX) {
+				*errv = ferr(CUB_E_REFUSED,
+				    "cube '%s': swap set '%s': member '%s' "
+				    "must be an ARRAY_OF_MAPS of 2 to %d "
+				    "copies, as many as the other members "
+				    "(at most %d members)",
+				    c->name, set->name, o->name,
+				    FAKE_SWAP_COPIES_MAX, FAKE_SWAP_MEMBERS_MAX);
+				return -EINVAL;
+			}
+			set->ncopies = o->max_entries;
+			for (k = 0; k < set->ncopies; k++) {
+				if (!o->inner[k]) {
+					*errv = ferr(CUB_E_REFUSED,
+					    "cube '%s': swap set '%s': member "
+					    "'%s' has no map in slot %u "
+					    "(.values = { ... }, swap.bpf.h)",
+					    c->name, set->name, o->name, k);
+					return -EINVAL;
+				}
+				set->copy[set->nmembers][k] = o->inner[k] - 1;
+			}
+			set->member[set->nmembers++] = j;
+		}
+		if (!set->nmembers) {
+			*errv = ferr(CUB_E_REFUSED,
+			    "cube '%s': swap set '%s' has no member "
+			    "(ARRAY_OF_MAPS named %s__<name>)",
+			    c->name, set->name, set->name);
+			return -EINVAL;
+		}
+		c->nswaps++;
+	}
+	return 0;
 }
 
 /* bpf.load: {cube, elf} -> {maps}.  libbpf opens the object: its maps as
@@ -500,7 +808,20 @@ do_load(struct cub_fake *f, const struct cub_val *p, struct cub_val **res,
 			if ((r = fmap_init(&c->maps[c->nmaps++], bm, f->ncpus)))
 				break;
 		}
+		if (!r && fill_inner(c, obj, elf->bin.ptr, elf->bin.len)) {
+			bpf_object__close(obj);
+			cube_unload(c);
+			*errv = ferr(CUB_E_REFUSED,
+			    "cube '%s': the object's map-in-map slots do not "
+			    "parse",
+			    c->name);
+			return -EREMOTEIO;
+		}
 		bpf_object__close(obj);
+		if (!r && swaps_build(c, errv)) {
+			cube_unload(c);
+			return -EREMOTEIO;
+		}
 		if (r) {
 			cube_unload(c);
 			*errv = ferr(CUB_E_LIMIT,
@@ -581,7 +902,23 @@ do_map(struct cub_fake *f, const char *method, const struct cub_val *p,
 		    ferr(CUB_E_TYPE, "%s: 'flags' must be an integer", method);
 		return -EREMOTEIO;
 	}
-	if (!bin_of(key, m->key_size)) {
+	if (type_queue(m->type) && !lookup &&
+	    strcmp(method, CUB_M_MAP_UPDATE)) {
+		r = -EINVAL; /* a queue's entries are popped, not deleted */
+		return kernel_err(r, m, method, errv);
+	}
+	if (type_queue(m->type) && lookup) {
+		uint8_t *v = malloc(m->vsz + 1);
+
+		r = v ? fmap_pop(m, v, false) : -ENOMEM;
+		if (!r) {
+			*res = cub_val__map();
+			cub_val__set(*res, "value", cub_val__bin(v, m->vsz));
+		}
+		free(v);
+		return r ? kernel_err(r, m, method, errv) : 0;
+	}
+	if (!type_queue(m->type) && !bin_of(key, m->key_size)) {
 		*errv = ferr(CUB_E_INVAL, "map '%s': key must be %u bytes",
 		    m->name, m->key_size);
 		return -EREMOTEIO;
@@ -593,8 +930,8 @@ do_map(struct cub_fake *f, const char *method, const struct cub_val *p,
 			    m->vsz);
 			return -EREMOTEIO;
 		}
-		r = fmap_update_(
-		    m, key->bin.ptr, val->bin.ptr, flags, -1, ++f->clock);
+		r = fmap_update_(m, key ? key->bin.ptr : NULL, val->bin.ptr,
+		    flags, -1, ++f->clock);
 	} else if (!lookup) {
 		r = fmap_delete(m, key->bin.ptr);
 	} else {
@@ -608,6 +945,65 @@ do_map(struct cub_fake *f, const char *method, const struct cub_val *p,
 		}
 	}
 	return r ? kernel_err(r, m, method, errv) : 0;
+}
+
+/* map.batch on a QUEUE or STACK (mapbatch.c's lookup_each()): updates
+ * push, lookup_and_delete pops up to n, lookup peeks one value. */
+static int
+queue_batch(struct fmap *m, const char *op, uint32_t n,
+    const struct cub_val *vals, struct cub_val **res, struct cub_val **errv)
+{
+	bool del = !strcmp(op, "lookup_and_delete");
+	uint32_t done = 0;
+	uint8_t *vb = NULL;
+	int r = 0;
+
+	if (!strcmp(op, "delete")) {
+		r = kernel_err(-EINVAL, m, "map.batch", errv);
+		cub_val__set(*errv, "count", cub_val__uint(0));
+		return r;
+	}
+	if (!strcmp(op, "update")) {
+		if (!n || !bin_of(vals, (size_t)n * m->vsz)) {
+			*errv = ferr(CUB_E_INVAL,
+			    "map '%s': map.batch update: values must be %zu "
+			    "bytes each, as many as 'count'",
+			    m->name, m->vsz);
+			return -EREMOTEIO;
+		}
+		for (; done < n && !r; done += !r)
+			r = fmap_push(
+			    m, vals->bin.ptr + (size_t)done * m->vsz, BPF_ANY);
+		if (r) {
+			kernel_err(r, m, "map.batch", errv);
+			cub_val__set(*errv, "count", cub_val__uint(done));
+			return -EREMOTEIO;
+		}
+		*res = cub_val__map();
+		cub_val__set(*res, "count", cub_val__uint(done));
+		cub_val__set(*res, "kernel", cub_val__bool(false));
+		return 0;
+	}
+	if (!(vb = malloc((size_t)n * m->vsz + 1)))
+		return -ENOMEM;
+	for (; done < n; done++) {
+		if ((r = fmap_pop(m, vb + (size_t)done * m->vsz, del)))
+			break;
+		if (!del) { /* a peek sees one value */
+			done++;
+			r = -ENOENT;
+			break;
+		}
+	}
+	*res = cub_val__map();
+	cub_val__set(*res, "count", cub_val__uint(done));
+	cub_val__set(*res, "kernel", cub_val__bool(false));
+	cub_val__set(*res, "keys", cub_val__bin(NULL, 0));
+	cub_val__set(*res, "values", cub_val__bin(vb, (size_t)done * m->vsz));
+	cub_val__set(*res, "out_batch", cub_val__bin(NULL, 0));
+	cub_val__set(*res, "more", cub_val__bool(r != -ENOENT));
+	free(vb);
+	return 0;
 }
 
 /* map.batch (wcall.c's wc_batch()): update and delete entry by entry,
@@ -651,6 +1047,8 @@ do_batch(struct cub_fake *f, const struct cub_val *p, struct cub_val **res,
 	if (!(m = map_get(f, CUB_M_MAP_BATCH, p, !lookup, errv)))
 		return -EREMOTEIO;
 	n = (uint32_t)count;
+	if (type_queue(m->type))
+		return queue_batch(m, op, n, vals, res, errv);
 	if (update || del) {
 		if (!bin_of(keys, (size_t)n * m->key_size) || !n ||
 		    (update && !bin_of(vals, (size_t)n * m->vsz))) {
@@ -948,6 +1346,194 @@ do_hello(struct cub_fake *f, const struct cub_val *p, struct cub_val **res,
 	return 0;
 }
 
+/* The set of p {cube, set}, or NULL with the broker's error. */
+static struct fswap *
+own_set(struct cub_fake *f, const struct cub_val *p, struct fcube **cp,
+    struct cub_val **errv)
+{
+	const char *name = cub_val__get_str(p, "set");
+	struct fcube *c = own_cube(f, p, errv);
+	uint32_t i;
+
+	*cp = c;
+	if (!c)
+		return NULL;
+	if (!c->loaded) {
+		*errv = ferr(CUB_E_NOTFOUND, "cube '%s' has no object loaded",
+		    c->name);
+		return NULL;
+	}
+	if (!name || !set_name_ok(name)) {
+		*errv = ferr(CUB_E_INVAL,
+		    "swap set '%s': a set's name is 1 to %d lowercase letters "
+		    "and digits",
+		    name ?: "", FAKE_SWAP_SET_MAX);
+		return NULL;
+	}
+	for (i = 0; i < c->nswaps; i++)
+		if (!strcmp(c->swaps[i].name, name))
+			return &c->swaps[i];
+	*errv = ferr(CUB_E_NOTFOUND,
+	    "cube '%s' has no swap set '%s' (no map %s%s)", c->name, name,
+	    FAKE_SWAP_PREFIX, name);
+	return NULL;
+}
+
+static uint32_t
+set_active(const struct fcube *c, const struct fswap *set)
+{
+	uint32_t a;
+
+	memcpy(&a, slot_val(&c->maps[set->index], 0), sizeof(a));
+	return a < set->ncopies ? a : 0;
+}
+
+static void
+set_flip(struct fcube *c, const struct fswap *set, uint32_t k)
+{
+	memcpy(slot_val(&c->maps[set->index], 0), &k, sizeof(k));
+}
+
+/* The members' maps in copy k (mapswap.c's copy_maps()); with entries,
+ * each one's whole contents (count, late: 0, keys, values). */
+static struct cub_val *
+set_maps(const struct fcube *c, const struct fswap *set, uint32_t k,
+    bool entries)
+{
+	struct cub_val *maps = cub_val__array(), *item;
+	const struct fmap *m;
+	uint8_t *kb, *vb;
+	uint32_t i, n;
+	int64_t s;
+
+	for (i = 0; i < set->nmembers; i++) {
+		m = &c->maps[set->copy[i][k]];
+		item = cub_val__map();
+		cub_val__set(item, "name",
+		    cub_val__str(c->maps[set->member[i]].name +
+				 strlen(set->name) + 2));
+		cub_val__set(item, "id", cub_val__uint(set->copy[i][k] + 1));
+		cub_val__set(item, "type", cub_val__uint(m->type));
+		cub_val__set(item, "key_size", cub_val__uint(m->key_size));
+		cub_val__set(item, "value_size", cub_val__uint(m->value_size));
+		cub_val__set(
+		    item, "max_entries", cub_val__uint(m->max_entries));
+		if (entries && modelled(m) && !type_queue(m->type)) {
+			kb = malloc((size_t)m->n * m->key_size + 1);
+			vb = malloc((size_t)m->n * m->vsz + 1);
+			for (n = 0, s = fmap_next(m, -1); kb && vb && s >= 0;
+			     s = fmap_next(m, s), n++) {
+				memcpy(kb + (size_t)n * m->key_size,
+				    slot_key(m, (uint32_t)s), m->key_size);
+				memcpy(vb + (size_t)n * m->vsz,
+				    slot_val(m, (uint32_t)s), m->vsz);
+			}
+			cub_val__set(item, "count", cub_val__uint(n));
+			cub_val__set(item, "late", cub_val__uint(0));
+			cub_val__set(item, "keys",
+			    cub_val__bin(kb, (size_t)n * m->key_size));
+			cub_val__set(item, "values",
+			    cub_val__bin(vb, (size_t)n * m->vsz));
+			free(kb);
+			free(vb);
+		}
+		cub_val__push(maps, item);
+	}
+	return maps;
+}
+
+/*
+ * swap.begin, swap.commit, swap.abort and swap.read as mapswap.c answers
+ * them, with no program running concurrently: no grace period to wait
+ * for, no late update to fold (late is 0).  begin hands out the copy after
+ * the active one (emptied with clear); a read abandons an open
+ * transaction, empties the copy after the active one, flips to it, and
+ * answers the copy it left whole (hashes: their entries; arrays: every
+ * index), which it then empties: successive reads sum to every update.
+ * With wait (the read before issue 9) the copy left is answered without
+ * entries, for the SDK to read and zero.
+ */
+static int
+do_swap(struct cub_fake *f, const char *method, const struct cub_val *p,
+    struct cub_val **res, struct cub_val **errv)
+{
+	struct fcube *c;
+	struct fswap *set = own_set(f, p, &c, errv);
+	uint64_t txn = 0, bytes = 0;
+	uint32_t a, t, i;
+	bool flag = false;
+
+	if (!set)
+		return -EREMOTEIO;
+	a = set_active(c, set);
+	t = (a + 1) % set->ncopies;
+	if (!strcmp(method, CUB_M_SWAP_BEGIN)) {
+		cub_val__as_bool(cub_val__get(p, "clear"), &flag);
+		set->filling = (int)t;
+		set->txn = ++f->clock;
+		for (i = 0; flag && i < set->nmembers; i++)
+			fmap_clear(&c->maps[set->copy[i][t]]);
+		*res = cub_val__map();
+		cub_val__set(*res, "txn", cub_val__uint(set->txn));
+		cub_val__set(*res, "copy", cub_val__uint(t));
+		cub_val__set(*res, "copies", cub_val__uint(set->ncopies));
+		cub_val__set(*res, "maps", set_maps(c, set, t, false));
+		return 0;
+	}
+	if (!strcmp(method, CUB_M_SWAP_COMMIT) ||
+	    !strcmp(method, CUB_M_SWAP_ABORT)) {
+		if (cub_val__as_u64(cub_val__get(p, "txn"), &txn) ||
+		    set->filling < 0 || txn != set->txn) {
+			*errv = ferr(CUB_E_BUSY,
+			    "swap set '%s': transaction %llu is not open (a "
+			    "later swap.begin or swap.read ended it)",
+			    set->name, (unsigned long long)txn);
+			return -EREMOTEIO;
+		}
+		t = (uint32_t)set->filling;
+		set->filling = -1;
+		set->txn = 0;
+		*res = cub_val__map();
+		if (!strcmp(method, CUB_M_SWAP_COMMIT)) {
+			set_flip(c, set, t);
+			cub_val__set(*res, "copy", cub_val__uint(t));
+			cub_val__set(*res, "retired", cub_val__uint(a));
+		}
+		return 0;
+	}
+	if (strcmp(method, CUB_M_SWAP_READ)) {
+		*errv = ferr(CUB_E_NOMETHOD,
+		    "the fake broker has no method '%s'", method);
+		return -EREMOTEIO;
+	}
+	for (i = 0; i < set->nmembers; i++) {
+		const struct fmap *m = &c->maps[set->copy[i][a]];
+
+		bytes += 2 * (uint64_t)m->max_entries * (m->key_size + m->vsz);
+	}
+	if (bytes > CUB_MSG_MAX / 2) {
+		*errv = ferr(CUB_E_LIMIT,
+		    "cube '%s': swap set '%s': a read of its maps may take "
+		    "%llu bytes, over the %u of one answer (fewer entries)",
+		    c->name, set->name, (unsigned long long)bytes,
+		    CUB_MSG_MAX / 2);
+		return -EREMOTEIO;
+	}
+	set->filling = -1;
+	set->txn = 0;
+	cub_val__as_bool(cub_val__get(p, "wait"), &flag);
+	for (i = 0; i < set->nmembers; i++)
+		fmap_clear(&c->maps[set->copy[i][t]]);
+	set_flip(c, set, t);
+	*res = cub_val__map();
+	cub_val__set(*res, "copy", cub_val__uint(a));
+	cub_val__set(*res, "active", cub_val__uint(t));
+	cub_val__set(*res, "maps", set_maps(c, set, a, !flag));
+	for (i = 0; !flag && i < set->nmembers; i++)
+		fmap_clear(&c->maps[set->copy[i][a]]);
+	return 0;
+}
+
 /* The runtime's calls (cubi_transport_fn).  Takes params. */
 static int
 transport(const char *method, struct cub_val *params, struct cub_val **res,
@@ -969,6 +1555,8 @@ transport(const char *method, struct cub_val *params, struct cub_val **res,
 		r = do_batch(f, params, res, errv);
 	else if (!strcmp(method, CUB_M_MAP_DUMP))
 		r = do_dump(f, params, res, errv);
+	else if (!strncmp(method, "swap.", 5))
+		r = do_swap(f, method, params, res, errv);
 	else if (!strcmp(method, CUB_M_CUBE_LOG))
 		r = do_log(f, params, res, errv);
 	else if (!strcmp(method, CUB_M_PKTOUT))
@@ -1686,6 +2274,7 @@ cub_fake__test_run(struct cub_fake *f, const char *cube, const char *prog,
 	{
 		for (i = 0; i < c->nmaps && !r; i++)
 			if (modelled(&c->maps[i]) &&
+			    !type_queue(c->maps[i].type) &&
 			    !strcmp(c->maps[i].name, bpf_map__name(bm)))
 				r = sync_map(
 				    f, &c->maps[i], bpf_map__fd(bm), true);
@@ -1704,6 +2293,7 @@ cub_fake__test_run(struct cub_fake *f, const char *cube, const char *prog,
 	{
 		for (i = 0; i < c->nmaps && !r; i++)
 			if (modelled(&c->maps[i]) &&
+			    !type_queue(c->maps[i].type) &&
 			    !strcmp(c->maps[i].name, bpf_map__name(bm)))
 				r = sync_map(
 				    f, &c->maps[i], bpf_map__fd(bm), false);

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 /* The fake broker's test object (fake_test.c): one map of each modelled
- * kind, small, and a program that counts in ft_array[0]. */
+ * kind, small, a swap set, and a program that counts in ft_array[0]. */
 #include <cubicle/cube.bpf.h>
+#include <cubicle/swap.bpf.h>
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -36,6 +37,39 @@ struct {
 	__uint(max_entries, 8);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 } ft_lpm SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_QUEUE);
+	__type(value, __u32);
+	__uint(max_entries, 3);
+} ft_queue SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_STACK);
+	__type(value, __u32);
+	__uint(max_entries, 3);
+} ft_stack SEC(".maps");
+
+/* A swap set "fts" of two members, two copies each (swap.bpf.h). */
+struct ft_sw_hash {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(max_entries, 4);
+} ft_h0 SEC(".maps"), ft_h1 SEC(".maps");
+
+struct ft_sw_array {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(max_entries, 2);
+} ft_a0 SEC(".maps"), ft_a1 SEC(".maps");
+
+CUB_SWAP_SET(fts);
+CUB_SWAP_MEMBER(fts, hash, struct ft_sw_hash, 2) = {
+    .values = {&ft_h0, &ft_h1}};
+CUB_SWAP_MEMBER(fts, arr, struct ft_sw_array, 2) = {
+    .values = {&ft_a1, &ft_a0}};
 
 static __always_inline int
 ft(void *ctx, enum cub_hook hook)

@@ -301,6 +301,173 @@ START_TEST(test_batches)
 }
 END_TEST
 
+/* ---- QUEUE and STACK: pushed by the data plane, popped by batches ---- */
+
+static uint32_t
+pop_all(cub_map *m, uint32_t *vals, uint32_t want)
+{
+	uint32_t n = want;
+
+	ck_assert_int_eq(cub_map__lookup_and_delete_batch(
+			     the_cube, m, NULL, NULL, NULL, vals, &n, NULL),
+	    -ENOENT);
+	return n;
+}
+
+START_TEST(test_queue_stack)
+{
+	struct cub_fake *f = setup(2);
+	cub_map q = map_of(f, "ft_queue"), st = map_of(f, "ft_stack");
+	uint32_t v, got[8] = {0}, n;
+
+	ck_assert_uint_eq(q.key_size, 0);
+	for (v = 1; v <= 3; v++) {
+		ck_assert_int_eq(
+		    cub_fake__update(f, "c1", "ft_queue", NULL, &v, 0, 0), 0);
+		ck_assert_int_eq(
+		    cub_fake__update(f, "c1", "ft_stack", NULL, &v, 0, 1), 0);
+	}
+	v = 4; /* full: refused, or the oldest makes room with BPF_EXIST */
+	ck_assert_int_eq(
+	    cub_fake__update(f, "c1", "ft_queue", NULL, &v, 0, 0), -E2BIG);
+	ck_assert_int_eq(
+	    cub_fake__update(f, "c1", "ft_queue", NULL, &v, BPF_EXIST, 0), 0);
+	ck_assert_int_eq(cub_fake__count(f, "c1", "ft_queue"), 3);
+	/* A peek sees one value and removes nothing. */
+	n = 8;
+	ck_assert_int_eq(cub_map__lookup_batch(
+			     the_cube, &q, NULL, NULL, NULL, got, &n, NULL),
+	    -ENOENT);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_uint_eq(got[0], 2);
+	ck_assert_int_eq(cub_fake__count(f, "c1", "ft_queue"), 3);
+	/* Popped until empty: oldest first, newest first. */
+	ck_assert_uint_eq(pop_all(&q, got, 8), 3);
+	ck_assert_uint_eq(got[0], 2);
+	ck_assert_uint_eq(got[1], 3);
+	ck_assert_uint_eq(got[2], 4);
+	ck_assert_uint_eq(pop_all(&st, got, 8), 3);
+	ck_assert_uint_eq(got[0], 3);
+	ck_assert_uint_eq(got[2], 1);
+	ck_assert_int_eq(cub_fake__count(f, "c1", "ft_queue"), 0);
+	ck_assert_uint_eq(pop_all(&q, got, 8), 0);
+	/* In pages smaller than the queue. */
+	for (v = 10; v < 13; v++)
+		ck_assert_int_eq(
+		    cub_fake__update(f, "c1", "ft_queue", NULL, &v, 0, 0), 0);
+	n = 2;
+	ck_assert_int_eq(cub_map__lookup_and_delete_batch(
+			     the_cube, &q, NULL, NULL, NULL, got, &n, NULL),
+	    0);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_uint_eq(got[1], 11);
+	ck_assert_uint_eq(pop_all(&q, got, 8), 1);
+	ck_assert_uint_eq(got[0], 12);
+	cub_fake__free(f);
+}
+END_TEST
+
+/* ---- Swap sets ---- */
+
+static uint32_t
+active_copy(struct cub_fake *f)
+{
+	uint32_t zero = 0, *a = cub_fake__elem(f, "c1", "cub_sw_fts", &zero, 0);
+
+	ck_assert_ptr_nonnull(a);
+	return *a;
+}
+
+START_TEST(test_swap_read)
+{
+	struct cub_fake *f = setup(2);
+	struct cub_swap_result *res = NULL;
+	const struct cub_swap_member *h, *a;
+	uint32_t k = 1, round;
+	uint64_t v, sum = 0;
+
+	ck_assert_uint_eq(active_copy(f), 0);
+	/* Copy 0 is ft_h0 for "hash" and, by its slot, ft_a1 for "arr". */
+	v = 5;
+	ck_assert_int_eq(cub_fake__update(f, "c1", "ft_h0", &k, &v, 0, 0), 0);
+	v = 7;
+	k = 0;
+	ck_assert_int_eq(cub_fake__update(f, "c1", "ft_a1", &k, &v, 0, 1), 0);
+	ck_assert_int_eq(cub_swap__read_members(the_cube, "fts", &res), 0);
+	ck_assert_uint_eq(res->nmembers, 2);
+	h = &res->member[0];
+	a = &res->member[1];
+	ck_assert_str_eq(h->name, "hash");
+	ck_assert_str_eq(a->name, "arr");
+	ck_assert_uint_eq(h->count, 1);
+	ck_assert_uint_eq(*(const uint32_t *)h->keys, 1);
+	ck_assert_uint_eq(*(const uint64_t *)h->values, 5);
+	ck_assert_uint_eq(a->count, 2); /* an array: every index */
+	ck_assert_uint_eq(a->map.ncpus, 2);
+	ck_assert_uint_eq(a->map.type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	ck_assert_uint_eq(((const uint64_t *)a->values)[0], 0);
+	ck_assert_uint_eq(((const uint64_t *)a->values)[1], 7);
+	cub_swap__result_free(res);
+	/* Flipped; the copy read was emptied. */
+	ck_assert_uint_eq(active_copy(f), 1);
+	ck_assert_int_eq(cub_fake__count(f, "c1", "ft_h0"), 0);
+	ck_assert_uint_eq(
+	    *(uint64_t *)cub_fake__elem(f, "c1", "ft_a1", &k, 1), 0);
+	/* Successive reads sum to every update, whichever copy is active. */
+	for (round = 0; round < 6; round++) {
+		k = 3;
+		v = round + 1;
+		ck_assert_int_eq(cub_fake__update(f, "c1",
+				     active_copy(f) ? "ft_h1" : "ft_h0", &k,
+				     &v, 0, 0),
+		    0);
+		ck_assert_int_eq(
+		    cub_swap__read_members(the_cube, "fts", &res), 0);
+		ck_assert_uint_eq(res->member[0].count, 1);
+		sum += *(const uint64_t *)res->member[0].values;
+		cub_swap__result_free(res);
+	}
+	ck_assert_uint_eq(sum, 21);
+	/* The callback form reads alike. */
+	ck_assert_int_eq(cub_swap__read(the_cube, "fts", NULL, NULL), -EINVAL);
+	/* An unknown set: the broker's words. */
+	ck_assert_int_lt(cub_swap__read_members(the_cube, "nope", &res), 0);
+	ck_assert_ptr_null(res);
+	cub_fake__free(f);
+}
+END_TEST
+
+START_TEST(test_swap_txn)
+{
+	struct cub_fake *f = setup(2);
+	struct cub_swap_txn *txn, *stale;
+	struct cub_swap_opts o = {.sz = sizeof(o), .clear = true};
+	uint32_t k = 2, zero = 0;
+	uint64_t v = 9;
+	cub_map m;
+
+	ck_assert_int_eq(cub_swap__begin(the_cube, "fts", &txn), 0);
+	ck_assert_uint_eq(cub_swap__copy(txn), 1);
+	ck_assert_int_eq(cub_swap__map(txn, "hash", &m), 0);
+	ck_assert_int_eq(cub_swap__map(txn, "nope", &m), -ENOENT);
+	ck_assert_int_eq(cub_swap__map(txn, "hash", &m), 0);
+	ck_assert_int_eq(cub_map__update(the_cube, &m, &k, &v, 0), 0);
+	ck_assert_ptr_nonnull(cub_fake__elem(f, "c1", "ft_h1", &k, 0));
+	ck_assert_int_eq(cub_swap__commit(txn), 0);
+	ck_assert_uint_eq(active_copy(f), 1);
+	/* A later begin ends an open transaction: its commit fails. */
+	ck_assert_int_eq(cub_swap__begin(the_cube, "fts", &stale), 0);
+	ck_assert_int_eq(cub_swap__begin_opts(the_cube, "fts", &o, &txn), 0);
+	ck_assert_int_lt(cub_swap__commit(stale), 0);
+	cub_swap__abort(txn);
+	ck_assert_uint_eq(active_copy(f), 1);
+	/* The index map is the broker's. */
+	ck_assert_int_eq(cub_cube__map(the_cube, "cub_sw_fts", &m), 0);
+	ck_assert_int_lt(cub_map__update(the_cube, &m, &zero, &zero, 0), 0);
+	cub_fake__free(f);
+}
+END_TEST
+
 START_TEST(test_framework_maps)
 {
 	struct cub_fake *f = setup(2);
@@ -488,6 +655,104 @@ START_TEST(test_prog_run)
 }
 END_TEST
 
+/* ---- Opaque read-only values (CUB_T_ANY), as the broker shows them ---- */
+
+static const struct cub_field fa_metric[] = {
+    {.name = "name", .type = CUB_T_STR, .flags = CUB_F_KEY},
+    {.name = "value", .type = CUB_T_ANY},
+    {0},
+};
+
+static const struct cub_field fa_schema[] = {
+    {.name = "summary", .type = CUB_T_ANY, .flags = CUB_F_RO},
+    {.name = "metrics",
+	.type = CUB_T_LIST,
+	.flags = CUB_F_RO,
+	.children = fa_metric},
+    {0},
+};
+
+static int
+fa_apply(struct cub_cube *cube, const struct cub_val *config, bool create)
+{
+	size_t len;
+	const void *elf = fake_test__elf_bytes(&len);
+
+	return create ? cub_cube__load(cube, elf, len) : 0;
+}
+
+static int
+fa_show(struct cub_cube *cube, const struct cub_val *config,
+    struct cub_val *overlay)
+{
+	static const char json[] =
+	    "{\"summary\": {\"z\": 1, \"a\": 2},"
+	    " \"metrics\": [{\"name\": \"flows\", \"value\": [{\"key\": "
+	    "{\"saddr\": 1, \"daddr\": 2}, \"value\": [18446744073709551615, "
+	    "9007199254740993]}]}, {\"name\": \"note\", \"value\": "
+	    "\"a \\\"b\\\"\\nc\"}]}";
+	struct cub_val *v = cub_json_parse(json, strlen(json), NULL, 0);
+	int r = 0;
+
+	/* cub_val__set() takes the value, even when it fails. */
+	if (!v ||
+	    cub_val__set(overlay, "summary", cub_val__take(v, "summary")) ||
+	    cub_val__set(overlay, "metrics", cub_val__take(v, "metrics")))
+		r = -ENOMEM;
+	cub_val__free(v);
+	return r;
+}
+
+static const struct cub_plugin_ops fa_ops = {
+    .apply = fa_apply, .show = fa_show};
+
+static const struct cub_plugin fa_plugin = {
+    .abi = CUB_PLUGIN_ABI,
+    .name = "fakeany",
+    .schema = fa_schema,
+    .ops = &fa_ops,
+    CUB_PLUGIN_SIZES,
+};
+
+START_TEST(test_any)
+{
+	struct cub_fake *f = cub_fake__new(&fa_plugin, 2);
+	struct cub_val *v = NULL, *e;
+	char *s;
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_msg(
+	    cub_fake__create(f, "a1", NULL) == 0, "%s", cub_fake__error(f));
+	/* An entry of the ro list and its value, as the service gave them. */
+	ck_assert_int_eq(cub_fake__cmd(f, "a1 metrics flows show", &v), 0);
+	ck_assert_str_eq(cub_val__get_str(v, "name"), "flows");
+	e = cub_val__get(v, "value")->arr.items[0];
+	ck_assert_str_eq(cub_val__get(e, "key")->map.items[0].key, "saddr");
+	ck_assert(cub_val__get(e, "value")->arr.items[0]->u == UINT64_MAX);
+	ck_assert(
+	    cub_val__get(e, "value")->arr.items[1]->u == (1ull << 53) + 1);
+	v = cub_val__free(v);
+	s = cub_fake__cmd_str(f, "a1 metrics flows value");
+	ck_assert_str_eq(s, "[{\"key\":{\"saddr\":1,\"daddr\":2},\"value\":"
+			    "[18446744073709551615,9007199254740993]}]");
+	free(s);
+	s = cub_fake__cmd_str(f, "a1 metrics note value");
+	ck_assert_str_eq(s, "a \"b\"\nc");
+	free(s);
+	s = cub_fake__cmd_str(f, "a1 summary");
+	ck_assert_str_eq(s, "{\"z\":1,\"a\":2}");
+	free(s);
+	/* No such entry; a set refused as for any ro field. */
+	ck_assert_int_lt(cub_fake__cmd(f, "a1 metrics nosuch show", NULL), 0);
+	ck_assert_int_eq(cub_fake__error_code(f), CUB_E_NOTFOUND);
+	ck_assert_int_lt(cub_fake__cmd(f, "a1 set summary=x", NULL), 0);
+	ck_assert_int_eq(cub_fake__error_code(f), CUB_E_RO);
+	ck_assert_str_eq(cub_fake__error(f), "summary: is read-only");
+	ck_assert_ptr_null(cub_val__get(cub_fake__doc(f, "a1"), "summary"));
+	cub_fake__free(f);
+}
+END_TEST
+
 static Suite *
 fake_suite(void)
 {
@@ -501,10 +766,14 @@ fake_suite(void)
 	tcase_add_test(tc, test_percpu);
 	tcase_add_test(tc, test_lpm);
 	tcase_add_test(tc, test_batches);
+	tcase_add_test(tc, test_queue_stack);
+	tcase_add_test(tc, test_swap_read);
+	tcase_add_test(tc, test_swap_txn);
 	tcase_add_test(tc, test_framework_maps);
 	tcase_add_test(tc, test_schema_errors);
 	tcase_add_test(tc, test_records);
 	tcase_add_test(tc, test_prog_run);
+	tcase_add_test(tc, test_any);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -37,6 +37,8 @@ struct cub_cube {
 	/* Port indices its document held at the last apply or change: a
 	 * port that takes another index starts clean (ports_fresh()). */
 	uint8_t port_used[CUB_MAX_PORTS];
+	/* During show(): the request's words (cub_cube__show_words()). */
+	const struct cub_val *show_words;
 	struct cub_cube *next;
 };
 
@@ -519,6 +521,12 @@ config_loglevel(const struct cub_val *config)
 		if (!strcasecmp(s, names[i]))
 			return i;
 	return CUB_LOG_INFO;
+}
+
+const struct cub_val *
+cub_cube__show_words(const struct cub_cube *cube)
+{
+	return cube ? cube->show_words : NULL;
 }
 
 int
@@ -1272,11 +1280,15 @@ cubi_worker__dispatch(
 			*result = cub_val__map();
 	} else if (!strcmp(rpc->method, CUB_M_CUBE_SHOW)) {
 		*result = cub_val__map();
+		c->show_words = cub_val__get(p, "words");
+		if (c->show_words && c->show_words->kind != CUB_V_ARRAY)
+			c->show_words = NULL;
 		if (ops->show &&
 		    (r = ops->show(c, cub_val__get(p, "config"), *result))) {
 			*result = cub_val__free(*result);
 			*errv = op_error(c, r, "show");
 		}
+		c->show_words = NULL;
 	} else if (!strcmp(rpc->method, CUB_M_CUBE_ACTION)) {
 		if (!ops->action && !ops->action_config) {
 			*errv = cub_err_val(CUB_E_VERB,

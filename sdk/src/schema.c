@@ -33,6 +33,7 @@ static const char *const type_names[] = {
     [CUB_T_IP] = "ip",
     [CUB_T_IP_PREFIX] = "ip-prefix",
     [CUB_T_PORT_RANGE] = "port-range",
+    [CUB_T_ANY] = "any",
 };
 
 const char *

@@ -28,7 +28,8 @@
 #define HELP_MAX 1024         /* bytes of help text */
 #define ACTIONS_MAX 32        /* actions on one node */
 #define STR_DFLT_MAX 255      /* STR max length when the schema says 0 */
-#define STR_CAP 4096          /* largest STR max a schema may declare */
+/* Largest STR max a schema may declare: one wire string (dynmon's code). */
+#define STR_CAP CUB_STR_MAX
 #define WORDS_MAX 64          /* command words */
 #define PATH_LEN 512          /* bytes of a path in messages */
 #define LISTBUF_LEN 2048      /* bytes of "valid: a, b, c" lists */
@@ -542,6 +543,10 @@ parse_scalar_text(const struct snode *f, const char *s, struct cub_val **out,
 
 	*out = NULL;
 	switch (f->type) {
+	case CUB_T_ANY:
+		/* Opaque: text stays text (only a show fills the field). */
+		*out = cub_val__str(s);
+		break;
 	case CUB_T_STR:
 		if (sl > f->max || sl < f->min) {
 			snprintf(msg, len,
@@ -693,6 +698,15 @@ parse_scalar(const struct snode *f, const struct cub_val *in,
 	if (!in) {
 		snprintf(msg, len, "no value");
 		return CUB_E_TYPE;
+	}
+	if (f->type == CUB_T_ANY) {
+		/* Opaque: the value as given, every level, map order kept. */
+		*out = cub_val__dup(in);
+		if (!*out) {
+			snprintf(msg, len, "out of memory");
+			return CUB_E_INTERNAL;
+		}
+		return 0;
 	}
 	if (in->kind == CUB_V_STR)
 		return parse_scalar_text(f, in->str.ptr, out, msg, len);
@@ -1095,8 +1109,13 @@ flags_check(struct pctx *pc, const struct snode *n, const struct snode *parent,
 	uint32_t f = n->flags;
 
 	if (f & ~(CUB_F_KEY | CUB_F_RO | CUB_F_INIT | CUB_F_REQUIRED |
-		    CUB_F_LEAFLIST | CUB_F_ORDERED))
+		    CUB_F_LEAFLIST | CUB_F_ORDERED | CUB_F_REPLACE))
 		return perr(pc, path, "unknown flags 0x%x", f);
+	if ((f & CUB_F_REPLACE) &&
+	    (n->type != CUB_T_CONTAINER || (f & ~CUB_F_REPLACE)))
+		return perr(pc, path,
+		    "only a container can be replace, and with no other "
+		    "flag");
 	if (action_args && (f & ~(CUB_F_REQUIRED | CUB_F_LEAFLIST)))
 		return perr(pc, path,
 		    "action arguments may only be required or leaf-lists");
@@ -1107,7 +1126,7 @@ flags_check(struct pctx *pc, const struct snode *n, const struct snode *parent,
 		    pc, path, "a %s cannot be a leaf-list", type_name(n->type));
 	if ((f & CUB_F_LEAFLIST) && (f & CUB_F_KEY))
 		return perr(pc, path, "a key cannot be a leaf-list");
-	if (!is_leaf(n) && (f & ~(CUB_F_RO | CUB_F_ORDERED)))
+	if (!is_leaf(n) && (f & ~(CUB_F_RO | CUB_F_ORDERED | CUB_F_REPLACE)))
 		return perr(pc, path, "a %s may only be ro%s",
 		    type_name(n->type),
 		    n->type == CUB_T_LIST ? " or ordered" : "");
@@ -1123,6 +1142,51 @@ flags_check(struct pctx *pc, const struct snode *n, const struct snode *parent,
 		    "'%s' is an insert position of an ordered list, not a "
 		    "field name there",
 		    n->name);
+	return 0;
+}
+
+/*
+ * An ANY field is a value the service's show fills, and nothing else: ro
+ * (tree_finish() checks that, once a ro list has made its children ro),
+ * no other flag, and none of the members that constrain a value.
+ */
+static int
+any_check(struct pctx *pc, const struct snode *n, const struct cub_val *m,
+    bool action_args, const char *path)
+{
+	static const char *const none[] = {"default", "enum", "max-items",
+	    "ref", "counter", "children", "actions", NULL};
+	static const char *const range[] = {"min", "max", NULL};
+	const struct cub_val *v;
+	uint64_t u;
+	uint32_t i;
+
+	if (n->type != CUB_T_ANY)
+		return 0;
+	if (action_args)
+		return perr(
+		    pc, path, "an action argument cannot be of type any");
+	if (n->flags & CUB_F_KEY)
+		return perr(pc, path, "a key cannot be of type any");
+	if (n->flags & CUB_F_LEAFLIST)
+		return perr(pc, path,
+		    "an any field cannot be a leaf-list (its value may be "
+		    "an array)");
+	if (n->flags & ~CUB_F_RO)
+		return perr(pc, path,
+		    "an any field may only be ro (only the service's show "
+		    "fills it)");
+	for (i = 0; none[i]; i++)
+		if (cub_val__get(m, none[i]))
+			return perr(
+			    pc, path, "an any field takes no %s", none[i]);
+	/* cub_schema__to_val() sends min and max as 0 when unset. */
+	for (i = 0; range[i]; i++) {
+		v = cub_val__get(m, range[i]);
+		if (v && (cub_val__as_u64(v, &u) || u))
+			return perr(
+			    pc, path, "an any field takes no %s", range[i]);
+	}
 	return 0;
 }
 
@@ -1188,8 +1252,6 @@ field_parse(struct pctx *pc, struct snode *parent, const struct cub_val *m,
 	if (++pc->count > CUB_SCHEMA_FIELDS_MAX)
 		return perr(
 		    pc, sub, "more than %d fields", CUB_SCHEMA_FIELDS_MAX);
-	if (is_reserved(name))
-		return perr(pc, sub, "'%s' is a reserved word", name);
 	r = check_sibling(pc, parent, name, sub);
 	if (r)
 		return r;
@@ -1198,6 +1260,12 @@ field_parse(struct pctx *pc, struct snode *parent, const struct cub_val *m,
 	if ((r = cub_ftype__parse(type)) < 0)
 		return perr(pc, sub, "unknown type '%.32s'", type);
 	t = (unsigned)r;
+	/* A leaf may be named help (Polycube's dynmon has one in its
+	 * open-metrics-metadata): it is set in bodies and as help=...; as a
+	 * path word, help stays the verb. */
+	if (is_reserved(name) && (strcmp(name, "help") ||
+				     t == CUB_T_LIST || t == CUB_T_CONTAINER))
+		return perr(pc, sub, "'%s' is a reserved word", name);
 	if (opt_uint(m, "flags", &flags) || flags > UINT32_MAX)
 		return perr(pc, sub, "flags is not a u32");
 	if (opt_str(m, "help", &help) || (help && strlen(help) > HELP_MAX))
@@ -1221,7 +1289,9 @@ field_parse(struct pctx *pc, struct snode *parent, const struct cub_val *m,
 		return -ENOMEM;
 	}
 	/* n now belongs to parent: errors below leave it there. */
-	r = flags_check(pc, n, parent, action_args, sub);
+	r = any_check(pc, n, m, action_args, sub);
+	if (!r)
+		r = flags_check(pc, n, parent, action_args, sub);
 	if (!r)
 		r = range_parse(pc, n, min, max, sub);
 	if (!r)
@@ -1305,6 +1375,10 @@ tree_finish(struct pctx *pc, struct snode *n, bool ro, const char *path)
 		    (n->flags & ~(CUB_F_INIT | CUB_F_REQUIRED)) | CUB_F_RO;
 	if (n->type == CUB_T_LIST && !n->nkeys)
 		return perr(pc, path, "list has no key field");
+	if (n->type == CUB_T_ANY && !(n->flags & CUB_F_RO))
+		return perr(pc, path,
+		    "a writable any field: it must be ro (only the service's "
+		    "show fills it)");
 	for (i = 0; i < n->nkids; i++) {
 		path_join(sub, sizeof(sub), path, n->kids[i]->name);
 		r = tree_finish(
@@ -2506,6 +2580,12 @@ merge_map(const struct snode *n, struct cub_val *dst, const struct cub_val *src,
 			    k->type == CUB_T_LIST ? "an array" : "a map",
 			    cub_val__kind_name(v->kind));
 		cur = cub_val__get(dst, key);
+		/* A replace container in a set starts again from empty. */
+		if (cur && mode == M_SET && (k->flags & CUB_F_REPLACE)) {
+			if (cub_val__set(dst, key, cub_val__map()))
+				return nomem(errv);
+			cur = NULL;
+		}
 		created = !cur;
 		if (!cur) {
 			if (cub_val__set(dst, key,
@@ -2794,6 +2874,9 @@ struct loc {
 	 * root to dn are kept so that a show copies only that path. */
 	bool readonly;
 	struct cubi_undo *undo; /* cubi_tree__change(): record the undo */
+	/* cubi_tree__change(): the words went through an entry of a ro list,
+	 * which the stored document never holds (see tree.h). */
+	bool ghost;
 	const struct cub_val *const *ovs; /* overlays for a read's show */
 	uint32_t novs;
 	uint32_t nspine;
@@ -2995,8 +3078,11 @@ do_set(struct loc *l, const struct cub_val *args, const struct cub_val *body,
 	char valid[LISTBUF_LEN];
 	struct cub_val *work, tmp;
 	bool created = !l->dn;
+	/* A replace container set with a body: built again from empty. */
+	bool fresh = created || ((l->n->flags & CUB_F_REPLACE) && body &&
+				    body->kind == CUB_V_MAP && body->map.len);
 	/* Leaf fields only: the node's lists are shared, not copied. */
-	const struct snode *shared = !created && l->dn->kind == CUB_V_MAP &&
+	const struct snode *shared = !fresh && l->dn->kind == CUB_V_MAP &&
 					     names_leaves(l->n, args) &&
 					     names_leaves(l->n, body)
 					 ? l->n
@@ -3016,17 +3102,17 @@ do_set(struct loc *l, const struct cub_val *args, const struct cub_val *body,
 		return fail(errv, CUB_E_NOTFOUND, l->path,
 		    "not in the "
 		    "document");
-	work = created ? cub_val__map()
+	work = fresh    ? cub_val__map()
 	       : shared ? dup_shared(shared, l->dn)
 			: cub_val__dup(l->dn);
 	if (!work)
 		return nomem(errv);
-	r = merge_map(l->n, work, body, created ? M_CREATE : M_SET, l->in_entry,
+	r = merge_map(l->n, work, body, fresh ? M_CREATE : M_SET, l->in_entry,
 	    l->path, errv);
 	if (!r)
-		r = merge_map(l->n, work, args, created ? M_CREATE : M_SET,
+		r = merge_map(l->n, work, args, fresh ? M_CREATE : M_SET,
 		    l->in_entry, l->path, errv);
-	if (!r && created)
+	if (!r && fresh)
 		r = fill_node(l->n, work, l->path, errv);
 	if (r) {
 		if (shared)
@@ -3366,9 +3452,11 @@ static int overlay_map(
 /* ---- show: paging, wire caps, read-only copies ------------------------- */
 
 /* The MessagePack size of v and its container elements, as cub_mp_check()
- * counts them (a map's pair is two). */
+ * counts them (a map's pair is two), and its nesting (v at depth d): an
+ * ANY field's value adds its own to the document's. */
 static void
-mp_size(const struct cub_val *v, uint64_t *bytes, uint64_t *elems)
+mp_size(const struct cub_val *v, uint32_t d, uint64_t *bytes, uint64_t *elems,
+    uint32_t *depth)
 {
 	uint64_t n;
 	uint32_t i;
@@ -3393,17 +3481,22 @@ mp_size(const struct cub_val *v, uint64_t *bytes, uint64_t *elems)
 	case CUB_V_ARRAY:
 		*bytes += v->arr.len < 16 ? 1 : v->arr.len < 65536 ? 3 : 5;
 		*elems += v->arr.len;
+		if (d > *depth)
+			*depth = d;
 		for (i = 0; i < v->arr.len; i++)
-			mp_size(v->arr.items[i], bytes, elems);
+			mp_size(v->arr.items[i], d + 1, bytes, elems, depth);
 		break;
 	case CUB_V_MAP:
 		*bytes += v->map.len < 16 ? 1 : v->map.len < 65536 ? 3 : 5;
 		*elems += 2 * (uint64_t)v->map.len;
+		if (d > *depth)
+			*depth = d;
 		for (i = 0; i < v->map.len; i++) {
 			n = strlen(v->map.items[i].key);
 			*bytes +=
 			    n + (n < 32 ? 1 : n < 256 ? 2 : n < 65536 ? 3 : 5);
-			mp_size(v->map.items[i].val, bytes, elems);
+			mp_size(
+			    v->map.items[i].val, d + 1, bytes, elems, depth);
 		}
 		break;
 	default:
@@ -3418,8 +3511,14 @@ check_reply_size(const struct loc *l, const struct cub_val *reply,
     bool paged, struct cub_val **errv)
 {
 	uint64_t bytes = 0, elems = 0;
+	uint32_t depth = 0;
 
-	mp_size(reply, &bytes, &elems);
+	mp_size(reply, 1, &bytes, &elems, &depth);
+	if (depth > CUB_DEPTH_MAX - CUBI_REPLY_DEPTH_HEADROOM)
+		return fail(errv, CUB_E_TOOBIG, l->path,
+		    "the reply nests %u containers deep, over the %u a reply "
+		    "may (an any field's value is too deep)",
+		    depth, CUB_DEPTH_MAX - CUBI_REPLY_DEPTH_HEADROOM);
 	if (bytes <= CUB_MSG_MAX - CUBI_REPLY_HEADROOM &&
 	    elems <= CUB_ELEMS_MAX - CUBI_REPLY_HEADROOM / 16)
 		return 0;
@@ -3871,8 +3970,10 @@ resolve_and_run(const struct cubi_schema *s, struct cub_val *doc,
 			found = find_entry(l->n, l->dn, keys, &idx);
 			keys_free(keys, l->n->nkeys);
 			i += l->n->nkeys;
-			if (!found &&
-			    !(i + 1 == nw && is_help(word_at(words, i))))
+			if (!found && l->undo && (l->n->flags & CUB_F_RO))
+				l->ghost = true;
+			else if (!found &&
+				 !(i + 1 == nw && is_help(word_at(words, i))))
 				return fail(errv, CUB_E_NOTFOUND, l->path,
 				    "no entry '%s'", kt);
 			l->kind = L_ENTRY;
@@ -3965,6 +4066,11 @@ resolve_and_run(const struct cubi_schema *s, struct cub_val *doc,
 		if (a) {
 			if (!last)
 				return extra_words(l, words, i + 1, errv);
+			if (l->ghost)
+				return fail(errv, CUB_E_NOTFOUND, l->path,
+				    "no such entry in the document (a "
+				    "read-only list's entries are the "
+				    "service's)");
 			res->verb = CUBI_ACTION;
 			return do_action(l, a, args, body, res, errv);
 		}

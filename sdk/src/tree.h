@@ -9,7 +9,7 @@
  * Wire form of a schema (cub_schema__to_val): an array of field maps
  *   {name: str, type: "string"|"u8"|"u16"|"u32"|"u64"|"bool"|"enum"|
  *    "ipv4"|"ipv4-prefix"|"ipv6"|"ipv6-prefix"|"ip"|"ip-prefix"|
- *    "port-range"|"mac"|"list"|"container", flags: uint (CUB_F_*),
+ *    "port-range"|"mac"|"any"|"list"|"container", flags: uint (CUB_F_*),
  *    help: str, default: str (opt), enum: [str] (opt), min: uint, max: uint,
  *    max-items: uint (opt, leaf-lists), ref: str (opt, a list's path),
  *    children: [field] (opt), actions: [{name, help, args: [field]}] (opt),
@@ -151,6 +151,9 @@ int cubi_tree__apply(const struct cubi_schema *s, struct cub_val *doc,
  */
 #define CUBI_SHOW_LIMIT_MAX 10000u
 #define CUBI_REPLY_HEADROOM 65536u
+/* Containers a reply may nest, less the frames around it (an ANY field's
+ * value nests within the document's). */
+#define CUBI_REPLY_DEPTH_HEADROOM 4u
 
 /* cubi_tree__read(): the request must run on a copy of the document. */
 #define CUBI_NEEDS_COPY 1
@@ -182,6 +185,12 @@ int cubi_tree__read(const struct cubi_schema *s, const struct cub_val *doc,
  * cubi_result__clear() commits (frees what was kept).  No other change may
  * touch doc in between.  cubi_tree__undo() returns 0, or -ENOMEM when a
  * removed entry could not be put back (doc then lacks that entry).
+ * doc is a stored document, which never holds a read-only list's entries
+ * (the service's show makes them): words through an entry of one resolve
+ * without it, so that a SHOW there succeeds with res->verb CUBI_SHOW and
+ * an empty reply, for the caller to answer on a copy with the overlays
+ * merged (cubi_tree__apply(), which says when there is no such entry); a
+ * set, add or del there is refused as read-only, an action as not found.
  */
 int cubi_tree__change(const struct cubi_schema *s, struct cub_val *doc,
     const struct cub_val *words, const struct cub_val *args,
@@ -238,7 +247,8 @@ struct cub_val *cubi_tree__service_help(const struct cubi_schema *s,
 /*
  * Merge a worker's read-only overlay (same shape as the document: lists
  * matched by their key fields) into a copy of doc for show.  Fields in the
- * overlay that the schema does not declare ro are ignored.
+ * overlay that the schema does not declare ro are ignored; an ANY field's
+ * value is copied as it is (every level, map key order kept).
  */
 int cubi_tree__merge_overlay(const struct cubi_schema *s, struct cub_val *doc,
     const struct cub_val *overlay);

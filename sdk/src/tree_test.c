@@ -1589,6 +1589,154 @@ START_TEST(test_set_root_shares)
 }
 END_TEST
 
+/*
+ * CUB_F_REPLACE (dynmon's dataplane-config): a set with a body replaces
+ * the container whole (what the body leaves out is empty again), at the
+ * container and from the cube root; a set of args changes one field.  A
+ * leaf may be named help; a string may be declared up to CUB_STR_MAX.
+ */
+static const struct cub_field rp_meta[] = {
+    {.name = "help", .type = CUB_T_STR},
+    {.name = "type", .type = CUB_T_STR},
+    {0},
+};
+static const struct cub_field rp_mc[] = {
+    {.name = "name", .type = CUB_T_STR, .flags = CUB_F_KEY},
+    {.name = "meta", .type = CUB_T_CONTAINER, .children = rp_meta},
+    {0},
+};
+static const struct cub_field rp_path[] = {
+    {.name = "code", .type = CUB_T_STR, .max = CUB_STR_MAX},
+    {.name = "mcs", .type = CUB_T_LIST, .children = rp_mc},
+    {0},
+};
+static const struct cub_field rp_conf[] = {
+    {.name = "in", .type = CUB_T_CONTAINER, .children = rp_path},
+    {.name = "out", .type = CUB_T_CONTAINER, .children = rp_path},
+    {0},
+};
+static const struct cub_field rp_fields[] = {
+    {.name = "conf",
+	.type = CUB_T_CONTAINER,
+	.flags = CUB_F_REPLACE,
+	.children = rp_conf},
+    {.name = "other", .type = CUB_T_CONTAINER, .children = rp_conf},
+    {0},
+};
+
+static struct cub_val *
+json_of(const char *s)
+{
+	struct cub_val *v = cub_json_parse(s, strlen(s), NULL, 0);
+
+	ck_assert_ptr_nonnull(v);
+	return v;
+}
+
+START_TEST(test_set_replace)
+{
+	static const struct cub_field bad_replace[] = {
+	    {.name = "x", .type = CUB_T_LIST, .flags = CUB_F_REPLACE,
+		.children = rp_mc},
+	    {0},
+	};
+	static const struct cub_field bad_help[] = {
+	    {.name = "help", .type = CUB_T_CONTAINER, .children = rp_meta},
+	    {0},
+	};
+	static const struct cub_field bad_max[] = {
+	    {.name = "x", .type = CUB_T_STR, .max = CUB_STR_MAX + 1},
+	    {0},
+	};
+	struct cubi_schema *s = schema_of(rp_fields);
+	struct cub_val *doc, *w, *big;
+	const struct cub_val *in;
+	struct cubi_result res;
+	char err[256], *code;
+
+	doc = new_doc(s, "m1", NULL,
+	    json_of("{\"conf\":{\"in\":{\"code\":\"a\",\"mcs\":[{\"name\":"
+		    "\"m\",\"meta\":{\"help\":\"h\",\"type\":\"t\"}}]},"
+		    "\"out\":{\"code\":\"b\"}},\"other\":{\"in\":{\"code\":"
+		    "\"c\",\"mcs\":[{\"name\":\"m\"}]}}}"));
+	ck_assert_str_eq(cub_val__get_str(cub_val__get(cub_val__get(
+			     cub_val__get(cub_val__get(doc, "conf"), "in"),
+			     "mcs")->arr.items[0], "meta"), "help"),
+	    "h");
+	/* At the container: out left out of the body is empty again, the
+	 * list is the body's only. */
+	ok(s, doc, W("conf", "set", NULL), NULL,
+	    json_of("{\"in\":{\"code\":\"x\",\"mcs\":[{\"name\":\"n\"}]}}"),
+	    &res);
+	cubi_result__clear(&res);
+	in = cub_val__get(cub_val__get(doc, "conf"), "in");
+	ck_assert_str_eq(cub_val__get_str(in, "code"), "x");
+	ck_assert_uint_eq(cub_val__get(in, "mcs")->arr.len, 1);
+	ck_assert_str_eq(
+	    cub_val__get_str(cub_val__get(in, "mcs")->arr.items[0], "name"), "n");
+	ck_assert_ptr_null(cub_val__get(
+	    cub_val__get(cub_val__get(doc, "conf"), "out"), "code"));
+	ck_assert_uint_eq(cub_val__get(cub_val__get(cub_val__get(doc, "conf"),
+				  "out"), "mcs")->arr.len, 0);
+	/* A container without the flag still merges. */
+	ok(s, doc, W("other", "set", NULL), NULL,
+	    json_of("{\"in\":{\"mcs\":[{\"name\":\"k\"}]}}"), &res);
+	cubi_result__clear(&res);
+	in = cub_val__get(cub_val__get(doc, "other"), "in");
+	ck_assert_str_eq(cub_val__get_str(in, "code"), "c");
+	ck_assert_uint_eq(cub_val__get(in, "mcs")->arr.len, 2);
+	/* From the root: conf replaced too. */
+	ok(s, doc, W("set", NULL), NULL,
+	    json_of("{\"conf\":{\"out\":{\"code\":\"y\"}}}"), &res);
+	cubi_result__clear(&res);
+	ck_assert_ptr_null(cub_val__get(
+	    cub_val__get(cub_val__get(doc, "conf"), "in"), "code"));
+	ck_assert_str_eq(cub_val__get_str(cub_val__get(cub_val__get(doc, "conf"),
+			     "out"), "code"),
+	    "y");
+	/* Args only: one field changes, the rest stays. */
+	ok(s, doc, W("conf", "in", "set", NULL), A("code", "z", NULL), NULL,
+	    &res);
+	cubi_result__clear(&res);
+	ck_assert_str_eq(cub_val__get_str(cub_val__get(cub_val__get(doc, "conf"),
+			     "out"), "code"),
+	    "y");
+	/* A bad body changes nothing. */
+	bad(s, doc, W("conf", "set", NULL), NULL,
+	    json_of("{\"in\":{\"nope\":1}}"), CUB_E_NOTFOUND);
+	/* A 1 MiB string. */
+	code = malloc(CUB_STR_MAX + 1);
+	memset(code, 'c', CUB_STR_MAX);
+	code[CUB_STR_MAX] = 0;
+	big = cub_val__map();
+	cub_val__set(big, "in", cub_val__map());
+	cub_val__set((struct cub_val *)cub_val__get(big, "in"), "code",
+	    cub_val__str(code));
+	free(code);
+	w = W("conf", "set", NULL);
+	ok(s, doc, w, NULL, big, &res);
+	cubi_result__clear(&res);
+	ck_assert_uint_eq(strlen(cub_val__get_str(cub_val__get(
+			      cub_val__get(doc, "conf"), "in"), "code")),
+	    CUB_STR_MAX);
+	cub_val__free(doc);
+	cubi_schema__free(s);
+	/* Refused schemas. */
+	w = cub_schema__to_val(bad_replace);
+	ck_assert_ptr_null(cubi_schema__parse(w, err, sizeof(err)));
+	ck_assert_msg(strstr(err, "only a container can be replace"), "%s", err);
+	cub_val__free(w);
+	w = cub_schema__to_val(bad_help);
+	ck_assert_ptr_null(cubi_schema__parse(w, err, sizeof(err)));
+	ck_assert_msg(strstr(err, "reserved"), "%s", err);
+	cub_val__free(w);
+	w = cub_schema__to_val(bad_max);
+	ck_assert_ptr_null(cubi_schema__parse(w, err, sizeof(err)));
+	ck_assert_msg(strstr(err, "is over"), "%s", err);
+	cub_val__free(w);
+}
+END_TEST
+
 START_TEST(test_changes_entry)
 {
 	struct cubi_schema *s = schema_of(rule_fields);
@@ -2805,6 +2953,464 @@ START_TEST(test_refs_schema_bad)
 }
 END_TEST
 
+/* ---- issue 7's opaque values: CUB_T_ANY -------------------------------- */
+
+static const struct cub_field any_metric[] = {
+    {.name = "name", .type = CUB_T_STR, .flags = CUB_F_KEY},
+    /* ro by its ro list */
+    {.name = "value", .type = CUB_T_ANY, .help = "as the map holds it"},
+    {0},
+};
+
+static const struct cub_field any_port[] = {
+    {.name = "extra", .type = CUB_T_ANY, .flags = CUB_F_RO},
+    {0},
+};
+
+static const struct cub_field any_cfg[] = {
+    {.name = "level", .type = CUB_T_U32, .dflt = "1"},
+    {.name = "state", .type = CUB_T_ANY, .flags = CUB_F_RO},
+    {0},
+};
+
+static const struct cub_field any_fields[] = {
+    {.name = "ports", .type = CUB_T_LIST, .children = any_port},
+    {.name = "summary", .type = CUB_T_ANY, .flags = CUB_F_RO},
+    {.name = "cfg", .type = CUB_T_CONTAINER, .children = any_cfg},
+    {.name = "metrics",
+	.type = CUB_T_LIST,
+	.flags = CUB_F_RO,
+	.children = any_metric,
+	.actions = port_actions},
+    {0},
+};
+
+/* Equal, and every map's keys in the same order (cub_val__equal() takes
+ * maps as sets). */
+static bool
+same_order(const struct cub_val *a, const struct cub_val *b)
+{
+	uint32_t i;
+
+	if (!cub_val__equal(a, b) || a->kind != b->kind)
+		return false;
+	if (a->kind == CUB_V_ARRAY) {
+		for (i = 0; i < a->arr.len; i++)
+			if (!same_order(a->arr.items[i], b->arr.items[i]))
+				return false;
+	} else if (a->kind == CUB_V_MAP) {
+		for (i = 0; i < a->map.len; i++)
+			if (strcmp(a->map.items[i].key, b->map.items[i].key) ||
+			    !same_order(
+				a->map.items[i].val, b->map.items[i].val))
+				return false;
+	}
+	return true;
+}
+
+/*
+ * Polycube dynmon's value shapes: [{key: {struct, keys not sorted}, value:
+ * [per-CPU]}], a u64 over 2^53, every scalar kind, nesting depth levels
+ * more.
+ */
+static struct cub_val *
+any_value(unsigned depth)
+{
+	struct cub_val *v = cub_val__array(), *e, *k, *pcpu, *m, *cur;
+	static const uint8_t raw[] = {0, 1, 0xfe, 0xff};
+	unsigned i;
+
+	e = cub_val__map();
+	k = cub_val__map();
+	cub_val__set(k, "saddr", cub_val__str("198.18.0.1"));
+	cub_val__set(k, "proto", cub_val__uint(6));
+	cub_val__set(k, "dport", cub_val__uint(443));
+	cub_val__set(e, "key", k);
+	pcpu = cub_val__array();
+	cub_val__push(pcpu, cub_val__uint(UINT64_MAX));
+	cub_val__push(pcpu, cub_val__uint((1ull << 53) + 1));
+	cub_val__push(pcpu, cub_val__int(-5));
+	cub_val__set(e, "value", pcpu);
+	cub_val__push(v, e);
+	cub_val__push(v, cub_val__nil());
+	cub_val__push(v, cub_val__bool(false));
+	cub_val__push(v, cub_val__float(0.25));
+	cub_val__push(v, cub_val__str("say \"hi\"\nline 2\t\\"));
+	cub_val__push(v, cub_val__bin(raw, sizeof(raw)));
+	cub_val__push(v, cub_val__map());
+	cub_val__push(v, cub_val__array());
+	m = cur = cub_val__map();
+	for (i = 0; i < depth; i++) {
+		struct cub_val *n = cub_val__map();
+
+		cub_val__set(cur, "z", cub_val__uint(i));
+		cub_val__set(cur, "a", n);
+		cur = n;
+	}
+	cub_val__push(v, m);
+	ck_assert_uint_eq(v->arr.len, 9);
+	return v;
+}
+
+START_TEST(test_any_schema)
+{
+	struct cubi_schema *s = schema_of(any_fields);
+	struct cub_val *w = cub_schema__to_val(any_fields);
+
+	/* Appended: the types before it keep their numbers. */
+	ck_assert_int_eq(CUB_T_ANY, CUB_T_PORT_RANGE + 1);
+	ck_assert_int_eq(CUB_T_ANY, 18);
+	ck_assert_str_eq(cub_ftype__name(CUB_T_ANY), "any");
+	ck_assert_int_eq(cub_ftype__parse("any"), CUB_T_ANY);
+	ck_assert_str_eq(cub_val__get_str(w->arr.items[1], "type"), "any");
+	cub_val__free(w);
+	cubi_schema__free(s);
+
+	/* Refused, naming the field. */
+	w = one_field("blob", "any");
+	schema_bad(w, "blob: a writable any field");
+	w = one_field("blob", "any");
+	cub_val__set(w->arr.items[0], "flags", cub_val__uint(CUB_F_INIT));
+	schema_bad(w, "blob: an any field may only be ro");
+	w = one_field("blob", "any");
+	cub_val__set(
+	    w->arr.items[0], "flags", cub_val__uint(CUB_F_RO | CUB_F_REQUIRED));
+	schema_bad(w, "blob: an any field may only be ro");
+	w = one_field("blob", "any");
+	cub_val__set(
+	    w->arr.items[0], "flags", cub_val__uint(CUB_F_RO | CUB_F_LEAFLIST));
+	schema_bad(w, "blob: an any field cannot be a leaf-list");
+	w = one_field("blob", "any");
+	cub_val__set(w->arr.items[0], "flags", cub_val__uint(CUB_F_RO));
+	cub_val__set(w->arr.items[0], "default", cub_val__str("1"));
+	schema_bad(w, "blob: an any field takes no default");
+	w = one_field("blob", "any");
+	cub_val__set(w->arr.items[0], "flags", cub_val__uint(CUB_F_RO));
+	cub_val__set(w->arr.items[0], "enum", W("A", "B", NULL));
+	schema_bad(w, "blob: an any field takes no enum");
+	w = one_field("blob", "any");
+	cub_val__set(w->arr.items[0], "flags", cub_val__uint(CUB_F_RO));
+	cub_val__set(w->arr.items[0], "min", cub_val__uint(1));
+	schema_bad(w, "blob: an any field takes no min");
+	w = one_field("blob", "any");
+	cub_val__set(w->arr.items[0], "flags", cub_val__uint(CUB_F_RO));
+	cub_val__set(w->arr.items[0], "max", cub_val__uint(9));
+	schema_bad(w, "blob: an any field takes no max");
+	w = one_field("blob", "any");
+	cub_val__set(w->arr.items[0], "flags", cub_val__uint(CUB_F_RO));
+	cub_val__set(w->arr.items[0], "max-items", cub_val__uint(3));
+	schema_bad(w, "blob: an any field takes no max-items");
+	w = one_field("blob", "any");
+	cub_val__set(w->arr.items[0], "flags", cub_val__uint(CUB_F_RO));
+	cub_val__set(w->arr.items[0], "ref", cub_val__str("ports"));
+	schema_bad(w, "blob: an any field takes no ref");
+	w = one_field("blob", "any");
+	cub_val__set(w->arr.items[0], "flags", cub_val__uint(CUB_F_RO));
+	cub_val__set(w->arr.items[0], "counter", A("map", "m", NULL));
+	schema_bad(w, "blob: an any field takes no counter");
+	w = one_field("blob", "any");
+	cub_val__set(w->arr.items[0], "flags", cub_val__uint(CUB_F_RO));
+	cub_val__set(w->arr.items[0], "children", one_field("x", "u32"));
+	schema_bad(w, "blob: an any field takes no children");
+	w = one_field("blob", "any");
+	cub_val__set(w->arr.items[0], "flags", cub_val__uint(CUB_F_RO));
+	cub_val__set(w->arr.items[0], "actions", cub_val__array());
+	schema_bad(w, "blob: an any field takes no actions");
+	/* A key, in a ro list or not. */
+	w = one_field("l", "list");
+	cub_val__set(w->arr.items[0], "flags", cub_val__uint(CUB_F_RO));
+	cub_val__set(w->arr.items[0], "children", one_field("k", "any"));
+	cub_val__set(cub_val__get(w->arr.items[0], "children")->arr.items[0],
+	    "flags", cub_val__uint(CUB_F_KEY));
+	schema_bad(w, "l k: a key cannot be of type any");
+	/* Writable where its list is. */
+	w = one_field("l", "list");
+	cub_val__set(w->arr.items[0], "children", one_field("k", "string"));
+	cub_val__set(cub_val__get(w->arr.items[0], "children")->arr.items[0],
+	    "flags", cub_val__uint(CUB_F_KEY));
+	{
+		struct cub_val *v = one_field("v", "any");
+
+		cub_val__push(cub_val__get(w->arr.items[0], "children"),
+		    cub_val__dup(v->arr.items[0]));
+		cub_val__free(v);
+	}
+	schema_bad(w, "l v: a writable any field");
+	/* An action's argument. */
+	{
+		struct cub_val *a = cub_val__map(), *acts = cub_val__array();
+
+		w = one_field("c", "container");
+		cub_val__set(a, "name", cub_val__str("go"));
+		cub_val__set(a, "args", one_field("what", "any"));
+		cub_val__push(acts, a);
+		cub_val__set(w->arr.items[0], "actions", acts);
+		schema_bad(w, "an action argument cannot be of type any");
+	}
+}
+END_TEST
+
+/* Overlays of any_fields' cube: ANY values at every level. */
+static struct cub_val *
+any_overlay(unsigned depth)
+{
+	struct cub_val *ov = cub_val__map(), *arr = cub_val__array(), *e;
+	struct cub_val *ports = cub_val__array(), *cfg = cub_val__map();
+
+	e = A("name", "ingress", NULL);
+	cub_val__set(e, "value", any_value(depth));
+	cub_val__push(arr, e);
+	e = A("name", "count", NULL);
+	cub_val__set(e, "value", cub_val__uint(UINT64_MAX - 1));
+	cub_val__push(arr, e);
+	e = A("name", "gone", NULL); /* no value: none shown */
+	cub_val__push(arr, e);
+	cub_val__set(ov, "metrics", arr);
+	cub_val__set(ov, "summary", A("b", "2", "a", "1", NULL));
+	cub_val__set(cfg, "state", cub_val__str("multi\nline"));
+	cub_val__set(cfg, "level", cub_val__uint(7)); /* writable: ignored */
+	cub_val__set(ov, "cfg", cfg);
+	e = A("name", "p1", NULL);
+	cub_val__set(e, "extra", cub_val__nil());
+	cub_val__push(ports, e);
+	cub_val__set(ov, "ports", ports);
+	return ov;
+}
+
+/* A show answered as the broker does: want_overlay, then read with the
+ * overlay, or on an overlaid copy for a read-only list's entries. */
+static struct cub_val *
+any_show(const struct cubi_schema *s, const struct cub_val *doc,
+    const struct cub_val *ov, struct cub_val *words)
+{
+	const struct cub_val *ovs[1] = {ov};
+	struct cub_val *copy, *reply, *errv = NULL;
+	struct cubi_result res;
+	int r;
+
+	r = read_run(s, doc, cub_val__dup(words), NULL, ovs, 1, &res);
+	if (r == CUBI_NEEDS_COPY) {
+		/* The broker's (and the fake's) way: the change in place on
+		 * the stored document resolves a show through the entry it
+		 * does not hold, changes nothing, and the show runs on a copy
+		 * with the overlays. */
+		cubi_result__clear(&res);
+		copy = cub_val__dup(doc);
+		r = cubi_tree__change(s, copy, words, NULL, NULL, &res, &errv);
+		ck_assert_int_eq(r, 0);
+		ck_assert_int_eq(res.verb, CUBI_SHOW);
+		ck_assert(!res.changed);
+		cubi_result__clear(&res);
+		ck_assert(cub_val__equal(copy, doc));
+		cub_val__free(copy);
+		copy = cub_val__dup(doc);
+		ck_assert_int_eq(cubi_tree__merge_overlay(s, copy, ov), 0);
+		r = cubi_tree__apply(s, copy, words, NULL, NULL, &res, &errv);
+		ck_assert_int_eq(r, 0);
+		cub_val__free(copy);
+	}
+	cub_val__free(words);
+	ck_assert_int_eq(r, 0);
+	ck_assert(!res.want_overlay);
+	reply = res.reply;
+	res.reply = NULL;
+	cubi_result__clear(&res);
+	return reply;
+}
+
+START_TEST(test_any_show)
+{
+	struct cubi_schema *s = schema_of(any_fields);
+	struct cub_val *doc = new_doc(s, "m1", NULL, NULL), *ov, *want, *got;
+	struct cub_val *m, *copy, *rev, *words, *errv = NULL;
+	struct cubi_result res;
+	const char *msg;
+
+	run_ok(s, doc, W("ports", "add", "p1", NULL), NULL);
+	/* Without the overlay: the service is asked. */
+	ck_assert_int_eq(
+	    read_run(s, doc, W("summary", "show", NULL), NULL, NULL, 0, &res),
+	    0);
+	ck_assert(res.want_overlay);
+	cubi_result__clear(&res);
+
+	ov = any_overlay(12);
+	want = any_value(12);
+	/* The whole cube: every level as given, map order kept. */
+	got = any_show(s, doc, ov, W(NULL));
+	m = cub_val__get(got, "metrics");
+	ck_assert_uint_eq(m->arr.len, 3);
+	ck_assert_str_eq(cub_val__get_str(m->arr.items[0], "name"), "ingress");
+	ck_assert(same_order(cub_val__get(m->arr.items[0], "value"), want));
+	/* same_order() tells another order apart. */
+	rev = A("a", "1", "b", "2", NULL);
+	ck_assert(cub_val__equal(cub_val__get(got, "summary"), rev));
+	ck_assert(!same_order(cub_val__get(got, "summary"), rev));
+	cub_val__free(rev);
+	ck_assert_uint_eq(u64_of(m->arr.items[1], "value"), UINT64_MAX - 1);
+	ck_assert_ptr_null(cub_val__get(m->arr.items[2], "value"));
+	ck_assert(same_order(
+	    cub_val__get(got, "summary"), cub_val__get(ov, "summary")));
+	ck_assert_str_eq(
+	    cub_val__get_str(cub_val__get(got, "cfg"), "state"), "multi\nline");
+	ck_assert_uint_eq(u64_of(cub_val__get(got, "cfg"), "level"), 1);
+	ck_assert_int_eq(
+	    cub_val__get(port_of(got, "p1"), "extra")->kind, CUB_V_NIL);
+	cub_val__free(got);
+
+	/* The ro list, one entry of it, the ANY field of that entry. */
+	got = any_show(s, doc, ov, W("metrics", "show", NULL));
+	ck_assert_uint_eq(got->arr.len, 3);
+	ck_assert(same_order(cub_val__get(got->arr.items[0], "value"), want));
+	cub_val__free(got);
+	got = any_show(s, doc, ov, W("metrics", "ingress", "show", NULL));
+	ck_assert_str_eq(cub_val__get_str(got, "name"), "ingress");
+	ck_assert(same_order(cub_val__get(got, "value"), want));
+	cub_val__free(got);
+	got = any_show(s, doc, ov, W("metrics", "ingress", "value", NULL));
+	ck_assert(same_order(got, want));
+	cub_val__free(got);
+	got = any_show(
+	    s, doc, ov, W("metrics", "ingress", "show", "value", NULL));
+	ck_assert(same_order(got, want));
+	cub_val__free(got);
+	got = any_show(s, doc, ov, W("metrics", "count", "value", NULL));
+	ck_assert_int_eq(got->kind, CUB_V_UINT);
+	ck_assert(got->u == UINT64_MAX - 1);
+	cub_val__free(got);
+	/* Fields outside lists, and in the base ports list. */
+	got = any_show(s, doc, ov, W("summary", NULL));
+	ck_assert(same_order(got, cub_val__get(ov, "summary")));
+	ck_assert_str_eq(got->map.items[0].key, "b");
+	cub_val__free(got);
+	got = any_show(s, doc, ov, W("cfg", "state", NULL));
+	ck_assert_str_eq(cub_val__as_str(got), "multi\nline");
+	cub_val__free(got);
+	got = any_show(s, doc, ov, W("cfg", "show", NULL));
+	ck_assert_str_eq(cub_val__get_str(got, "state"), "multi\nline");
+	cub_val__free(got);
+	got = any_show(s, doc, ov, W("ports", "p1", "extra", NULL));
+	ck_assert_int_eq(got->kind, CUB_V_NIL);
+	cub_val__free(got);
+	cub_val__free(ov);
+	cub_val__free(want);
+
+	/* No such entry: the change in place resolves through it, the show
+	 * on the overlaid copy says so. */
+	words = W("metrics", "nosuch", "show", NULL);
+	copy = cub_val__dup(doc);
+	ck_assert_int_eq(
+	    cubi_tree__change(s, doc, words, NULL, NULL, &res, &errv), 0);
+	ck_assert(cub_val__equal(copy, doc));
+	cubi_result__clear(&res);
+	cub_val__free(copy);
+	/* Other verbs there: set refused as read-only, an action as not
+	 * found (its entry is the service's). */
+	cub_val__free(words);
+	words = W("metrics", "nosuch", "set", NULL);
+	rev = A("value", "1", NULL);
+	ck_assert_int_lt(
+	    cubi_tree__change(s, doc, words, rev, NULL, &res, &errv), 0);
+	ck_assert_int_eq(cub_err_parse(errv, &msg), CUB_E_RO);
+	ck_assert_str_eq(msg, "metrics nosuch: is read-only");
+	errv = cub_val__free(errv);
+	cub_val__free(rev);
+	cub_val__free(words);
+	words = W("metrics", "nosuch", "reset", NULL);
+	rev = A("hard", "true", NULL);
+	ck_assert_int_lt(
+	    cubi_tree__change(s, doc, words, rev, NULL, &res, &errv), 0);
+	ck_assert_int_eq(cub_err_parse(errv, &msg), CUB_E_NOTFOUND);
+	ck_assert_msg(strstr(msg, "no such entry"), "%s", msg);
+	errv = cub_val__free(errv);
+	cub_val__free(rev);
+	cub_val__free(words);
+	ov = any_overlay(2);
+	copy = cub_val__dup(doc);
+	ck_assert_int_eq(cubi_tree__merge_overlay(s, copy, ov), 0);
+	ck_assert_str_eq(bad(s, copy, W("metrics", "nosuch", "show", NULL),
+			     NULL, NULL, CUB_E_NOTFOUND),
+	    "metrics: no entry 'nosuch'");
+	cub_val__free(copy);
+	cub_val__free(ov);
+
+	/* The deepest reply a frame takes: CUB_DEPTH_MAX less the headroom
+	 * (the list, its entry, the value's array and map: 4 + 24). */
+	ov = any_overlay(CUB_DEPTH_MAX - CUBI_REPLY_DEPTH_HEADROOM - 4);
+	got = any_show(s, doc, ov, W("metrics", "show", NULL));
+	ck_assert_uint_eq(got->arr.len, 3);
+	cub_val__free(got);
+	cub_val__free(ov);
+	/* One more: refused, naming why. */
+	ov = any_overlay(CUB_DEPTH_MAX - CUBI_REPLY_DEPTH_HEADROOM - 3);
+	copy = cub_val__dup(doc);
+	ck_assert_int_eq(cubi_tree__merge_overlay(s, copy, ov), 0);
+	ck_assert_msg(strstr(bad(s, copy, W("metrics", "show", NULL), NULL,
+				 NULL, CUB_E_TOOBIG),
+			  "nests 29 containers deep, over the 28"),
+	    "no depth message");
+	cub_val__free(copy);
+	cub_val__free(ov);
+	/* Far too deep (as deep as the codec takes). */
+	ov = any_overlay(CUB_DEPTH_MAX);
+	copy = cub_val__dup(doc);
+	ck_assert_int_eq(cubi_tree__merge_overlay(s, copy, ov), 0);
+	ck_assert_str_eq(
+	    cub_val__get_str(
+		cub_val__get(copy, "metrics")->arr.items[0], "name"),
+	    "ingress");
+	ck_assert_msg(strstr(bad(s, copy, W("metrics", "show", NULL), NULL,
+				 NULL, CUB_E_TOOBIG),
+			  "an any field's value is too deep"),
+	    "no depth message");
+	cub_val__free(copy);
+	cub_val__free(ov);
+
+	cub_val__free(doc);
+	cubi_schema__free(s);
+}
+END_TEST
+
+START_TEST(test_any_ro)
+{
+	struct cubi_schema *s = schema_of(any_fields);
+	struct cub_val *doc = new_doc(s, "m1", NULL, NULL), *body, *ov;
+	const char *msg;
+
+	run_ok(s, doc, W("ports", "add", "p1", NULL), NULL);
+	/* The same refusal as any ro field's, the document untouched. */
+	msg = bad(
+	    s, doc, W("set", NULL), A("summary", "x", NULL), NULL, CUB_E_RO);
+	ck_assert_str_eq(msg, "summary: is read-only");
+	body = cub_val__map();
+	cub_val__set(body, "summary", any_value(3));
+	msg = bad(s, doc, W("set", NULL), NULL, body, CUB_E_RO);
+	ck_assert_str_eq(msg, "summary: is read-only");
+	msg = bad(s, doc, W("cfg", "set", NULL), A("state", "1", NULL), NULL,
+	    CUB_E_RO);
+	ck_assert_str_eq(msg, "cfg: state: is read-only");
+	bad(s, doc, W("ports", "p1", "set", NULL), A("extra", "{}", NULL), NULL,
+	    CUB_E_RO);
+	body = cub_val__map();
+	cub_val__set(body, "extra", cub_val__array());
+	bad(s, doc, W("ports", "add", "p2", NULL), NULL, body, CUB_E_RO);
+	bad(s, doc, W("metrics", "add", "x", NULL), A("value", "1", NULL), NULL,
+	    CUB_E_RO);
+	body = cub_val__map();
+	cub_val__set(body, "summary", cub_val__uint(1));
+	bad_new(s, NULL, body, CUB_E_RO);
+	bad_new(s, A("summary", "1", NULL), NULL, CUB_E_RO);
+	/* An overlaid copy (what a show gets) is not a document to set:
+	 * the ro refusal holds there too. */
+	ov = any_overlay(2);
+	ck_assert_int_eq(cubi_tree__merge_overlay(s, doc, ov), 0);
+	bad(s, doc, W("set", NULL), A("summary", "x", NULL), NULL, CUB_E_RO);
+	cub_val__free(ov);
+	cub_val__free(doc);
+	cubi_schema__free(s);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -2838,6 +3444,7 @@ main(void)
 	tcase_add_test(big, test_change_undo);
 	tcase_add_test(big, test_changes_entry);
 	tcase_add_test(big, test_set_root_shares);
+	tcase_add_test(big, test_set_replace);
 	tcase_add_test(big, test_changes_nested);
 	suite_add_tcase(s, big);
 
@@ -2853,6 +3460,9 @@ main(void)
 	tcase_add_test(types, test_refs);
 	tcase_add_test(types, test_refs_two_keys);
 	tcase_add_test(types, test_refs_schema_bad);
+	tcase_add_test(types, test_any_schema);
+	tcase_add_test(types, test_any_show);
+	tcase_add_test(types, test_any_ro);
 	suite_add_tcase(s, types);
 	return cubi_check_run(s);
 }

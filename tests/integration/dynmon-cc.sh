@@ -31,13 +31,13 @@ compile pc TC "$SRC/examples/packet_counter.json"
 out=$("$LOAD" "$T/pc.o" --runs 5 --log --dump i_PKT_COUNTER) || fail "pc: $out"
 expect "$out" "verdict pass 7"
 expect "$out" "map i_PKT_COUNTER 00000000 0500000000000000"
-expect "$out" "log 0 i 11 counter: %d|5"
+expect "$out" "log 0 ingress 11 counter: %d|5"
 cub_log "packet counter: 5 runs, counter 5, 5 log records"
 # Its egress path is the default: passes, counts nothing.
 out=$("$LOAD" "$T/pc.o" --egress --runs 3 --dump i_PKT_COUNTER) || fail "$out"
 expect "$out" "verdict pass 7"
 expect "$out" "map i_PKT_COUNTER 00000000 0000000000000000"
-# Logging off (dm_cfg's default): no record.
+# Logging off (cub_config before the broker writes it): no record.
 out=$("$LOAD" "$T/pc.o") || fail "$out"
 ! grep -q '^log' <<<"$out" || fail "logged with the log mask off: $out"
 # The same program as XDP.
@@ -68,7 +68,7 @@ out=$("$LOAD" "$T/ntp.o" --dport 123 --sport 40000 --runs 3 --log \
 expect "$out" "verdict pass 7"
 expect "$out" "map $NPC 00000000 0300000000000000"
 # 10.0.0.1:40000 -> 10.0.0.2:123, as the packet holds them (network order)
-expect "$out" "log 0 i 45 %I:%P	-> %I:%P|16777226,16540,33554442,31488"
+expect "$out" "log 0 ingress 45 %I:%P	-> %I:%P|16777226,16540,33554442,31488"
 
 # Known limit (docs/architecture.md, dynmon): Polycube's NTP code adds
 # the variable 4 * ihl to a packet pointer, which the hardened verifier
@@ -89,8 +89,8 @@ expect "$out" "map $NMP 00000000 0000000000000000"
 out=$("$LOAD" "$T/ntp7.o" --dport 123 --payload 17 --runs 3 --log \
 	--dump "$NMP") || fail "$out"
 expect "$out" "map $NMP 00000000 0300000000000000"
-expect "$out" "log 0 i 81 NTP mode: %hhu|7"
-expect "$out" "log 0 i 83 RECEIVED NTP MODE 7|"
+expect "$out" "log 0 ingress 81 NTP mode: %hhu|7"
+expect "$out" "log 0 ingress 83 RECEIVED NTP MODE 7|"
 
 # test_map_extraction: SIMPLE_HASH {1,2,11,22,0} -> 0, SIMPLE_ARRAY
 # [{1010, 1010}] (packed: u64 then u16).

@@ -61,6 +61,7 @@ pcdir=$(dirname "$(find "$P" -name libcubicle.pc)")
 [ -f "$pcdir/libcubicle.pc" ] || fail "no libcubicle.pc installed"
 libdir=$(dirname "$pcdir")
 for f in include/cubicle/cube.bpf.h include/cubicle/cube_shared.h \
+	include/cubicle/cube_log.bpf.h \
 	include/cubicle/swap.bpf.h include/cubicle/plugin.h bin/cubicle-bpf-build \
 	bin/cubicle sbin/cubicled libexec/cubicle-worker libexec/cubicle-helper \
 	share/man/man8/cubicled.8 share/man/man8/cubicle.8 \

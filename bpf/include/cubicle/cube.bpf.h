@@ -83,33 +83,6 @@ struct {
 	__uint(max_entries, 256 * 1024);
 } cub_pktin SEC(".maps");
 
-/*
- * The cube's settings (struct cub_config), written by the broker only:
- * read-only to programs.  The broker rewrites it when the cube's loglevel
- * changes, so a change never reloads the program.
- */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__type(key, __u32);
-	__type(value, struct cub_config);
-	__uint(max_entries, 1);
-	__uint(map_flags, BPF_F_RDONLY_PROG);
-} cub_config SEC(".maps");
-
-/*
- * Log records (struct cub_log_rec) of cub_log(); read by the broker, which
- * formats them into the cube's log (`cubicle <cube> log show`).  Its size
- * is fixed (the broker checks it): a program that logs faster than the
- * broker drains loses records, counted in cub_scratch()->log_lost.
- */
-#ifndef CUB_LOG_RING_MAP_BYTES /* only tests of the broker's check set it */
-#define CUB_LOG_RING_MAP_BYTES CUB_LOG_RING_BYTES
-#endif
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, CUB_LOG_RING_MAP_BYTES);
-} cub_log_ring SEC(".maps");
-
 enum cub_hook {
 	CUB_HOOK_TC = 0,
 	CUB_HOOK_XDP = 1,
@@ -427,77 +400,13 @@ cub_slowpath(void *ctx, enum cub_hook hook, __u32 port, __u32 reason)
 }
 
 /*
- * Logging.  cub_log(level, fmt, args...) writes a line to the cube's log
- * if the cube's loglevel keeps level (enum cub_log_level, e.g.
- * CUB_LOG_DEBUG): fmt is a string literal of at most CUB_LOG_FMT_MAX - 1
- * characters and there are at most CUB_LOG_ARGS integer arguments, both
- * checked at compile time.  The broker formats the line (%d %i %u %x %X,
- * with h, hh, l, ll or z, and %%); each argument travels as a __u64.
- *
- *	cub_log(CUB_LOG_DEBUG, "port %u: %u bytes", port, len);
- *
- * A level the cube does not keep costs one array lookup and a test; a
- * kept one a ring buffer reservation of 88 bytes.  Nothing touches the
- * stack (see "Map keys and Spectre v4" above).
+ * Logging (cube_log.bpf.h): the maps cub_config and cub_log_ring,
+ * cub_log(level, "fmt", up to 3 args) and cub_logx(level, "fmt", up to 8
+ * args), formatted by the broker with %d %i %u %x %X (h hh l ll z), %c,
+ * %% and Polycube's %I (IPv4), %P (port) and %M (MAC), all three in
+ * network order as the packet holds them.
  */
-static __always_inline struct cub_log_rec *
-cub_log_reserve(__u32 level)
-{
-	const struct cub_config *cfg;
-	struct cub_scratch *s;
-	struct cub_log_rec *rec;
-
-	cfg = bpf_map_lookup_elem(&cub_config, &cub_zero_key);
-	if (!cfg || level > CUB_LOG_CRITICAL ||
-	    !(cfg->log_mask & (1u << level)))
-		return NULL;
-	rec = bpf_ringbuf_reserve(&cub_log_ring, sizeof(*rec), 0);
-	if (!rec) {
-		s = cub_scratch();
-		if (s)
-			s->log_lost++;
-		return NULL;
-	}
-	rec->level = level;
-	return rec;
-}
-
-#define ___cub_log_nargs(...)                                                  \
-	___cub_log_nargs_(0, ##__VA_ARGS__, 8, 7, 6, 5, 4, 3, 2, 1, 0)
-#define ___cub_log_nargs_(_0, _1, _2, _3, _4, _5, _6, _7, _8, N, ...) N
-#define ___cub_log_cat(a, b) ___cub_log_cat_(a, b)
-#define ___cub_log_cat_(a, b) a##b
-#define ___cub_log_args0(r)
-#define ___cub_log_args1(r, a) (r)->args[0] = (__u64)(a);
-#define ___cub_log_args2(r, a, b)                                              \
-	___cub_log_args1(r, a)(r)->args[1] = (__u64)(b);
-#define ___cub_log_args3(r, a, b, c)                                           \
-	___cub_log_args2(r, a, b)(r)->args[2] = (__u64)(c);
-
-/*
- * The format is copied from the string literal itself ("" literal "" makes
- * anything else a compile error): a function-scope static array would get
- * a BTF variable in .rodata while clang 14 puts its bytes in
- * .rodata.str1.1, and the kernel refuses such BTF ("Invalid size").
- */
-#define cub_log(lvl, literal, ...)                                             \
-	({                                                                     \
-		struct cub_log_rec *___cub_r;                                  \
-                                                                               \
-		_Static_assert(sizeof("" literal "") <= CUB_LOG_FMT_MAX,       \
-		    "cub_log: the format is longer than CUB_LOG_FMT_MAX - 1"); \
-		_Static_assert(___cub_log_nargs(__VA_ARGS__) <= CUB_LOG_ARGS,  \
-		    "cub_log: more than CUB_LOG_ARGS arguments");              \
-		___cub_r = cub_log_reserve(lvl);                               \
-		if (___cub_r) {                                                \
-			__builtin_memcpy(___cub_r->fmt, "" literal "",         \
-			    sizeof("" literal ""));                            \
-			___cub_r->nargs = ___cub_log_nargs(__VA_ARGS__);       \
-			___cub_log_cat(___cub_log_args,                        \
-			    ___cub_log_nargs(__VA_ARGS__))(___cub_r,           \
-			    ##__VA_ARGS__) bpf_ringbuf_submit(___cub_r, 0);    \
-		}                                                              \
-	})
+#include <cubicle/cube_log.bpf.h>
 
 /*
  * Transparent cubes (cube_shared.h): the direction of the packet, as the

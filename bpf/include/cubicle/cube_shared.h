@@ -128,9 +128,8 @@ struct cub_config {
 /*
  * One record of the cub_log_ring ring buffer (cube.bpf.h cub_log()): the
  * level, a printf-like format (a string literal of the program, at most
- * CUB_LOG_FMT_MAX bytes with its NUL; the broker formats %d %i %u %x %X
- * with h/l/ll/z modifiers, and %%, itself, never with printf) and nargs of
- * CUB_LOG_ARGS arguments.
+ * CUB_LOG_FMT_MAX bytes with its NUL; the broker formats it itself, never
+ * with printf: the conversions below) and nargs of CUB_LOG_ARGS arguments.
  */
 #define CUB_LOG_FMT_MAX 48
 #define CUB_LOG_ARGS 3
@@ -142,7 +141,37 @@ struct cub_log_rec {
 	char fmt[CUB_LOG_FMT_MAX];
 };
 
-/* Data bytes of cub_log_ring: about 700 records of 88 bytes. */
+/*
+ * The extended record (cube_log.bpf.h cub_logx(), dynmon's pcn_log()):
+ * the same ring, told apart by its length, which the ring buffer's record
+ * header carries (sizeof(struct cub_log_rec) = 88, sizeof(struct
+ * cub_log_xrec) = 216; any other length is bad).  level and nargs are at
+ * the offsets of struct cub_log_rec.  Up to CUB_LOGX_ARGS arguments, a
+ * format of up to CUB_LOGX_FMT_MAX bytes with its NUL, and where the line
+ * comes from: tag (a short name, e.g. "ingress"; "" for none) and line (a
+ * source line; 0 for none), which the broker puts before the message as
+ * "tag:line: ".  Conversions, for both kinds: %d %i %u %x %X with h, hh,
+ * l, ll or z; %c; %%; %I (an IPv4 address in network order, the low 32
+ * bits of the argument as the packet holds them, printed dotted), %P (a
+ * port in network order, printed in host order) and %M (a MAC address:
+ * the low 6 bytes of the argument in memory order of a little-endian
+ * __u64, i.e. as a __be64 bitfield or a memcpy of the 6 bytes holds them).
+ */
+#define CUB_LOGX_FMT_MAX 128
+#define CUB_LOGX_ARGS 8
+#define CUB_LOGX_TAG_MAX 12
+
+struct cub_log_xrec {
+	__u32 level;
+	__u32 nargs;
+	__u64 args[CUB_LOGX_ARGS];
+	__u32 line;
+	char tag[CUB_LOGX_TAG_MAX];
+	char fmt[CUB_LOGX_FMT_MAX];
+};
+
+/* Data bytes of cub_log_ring: about 700 records of 88 bytes, or 290 of
+ * 216. */
 #define CUB_LOG_RING_BYTES (64 * 1024)
 
 /*

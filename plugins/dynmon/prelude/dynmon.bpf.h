@@ -15,8 +15,10 @@
  * What BCC and Polycube gave the user's code is here: the packet headers,
  * the BCC integer types, struct pkt_metadata, RX_OK / RX_DROP, pcn_log()
  * and the macros the rewriter turns map methods into.  Maps shared by the
- * units (dm_log, dm_cfg, dm_scratch) are weak definitions, the same in
- * every unit, which the linker merges.
+ * units (dm_scratch, and the framework's cub_config, cub_log_ring and
+ * cub_scratch_map of cubicle/cube_log.bpf.h, which pcn_log() writes) are
+ * weak definitions, the same in every unit, which the linker merges (with
+ * cube.bpf.h's strong ones in dynmon_main.bpf.c).
  *
  * Keys off the stack: the hardened verifier (no CAP_PERFMON) fences the
  * first store to each stack slot.  A method called with &k copies k into
@@ -43,10 +45,13 @@
 
 #include "dynmon_log.h"
 
-/* Key 0 in .rodata, for swap.bpf.h (cube.bpf.h's, which units omit). */
+/* Key 0 in .rodata, for swap.bpf.h and cube_log.bpf.h (cube.bpf.h's,
+ * which units omit). */
 #ifndef CUBICLE_CUBE_BPF_H
 static const __u32 cub_zero_key = 0;
+#define CUB_LOG_UNIT 1
 #endif
+#include <cubicle/cube_log.bpf.h>
 #include <cubicle/swap.bpf.h>
 
 /* BCC's and <stdint.h>'s integer names. */
@@ -115,7 +120,6 @@ struct dm_scratch {
 	__u32 copy_i[DM_SWAP_MAX]; /* the swap copies of this packet */
 	__u32 copy_e[DM_SWAP_MAX];
 	struct pkt_metadata md;
-	__u64 log_lost;
 } __attribute__((aligned(8)));
 
 struct {
@@ -124,19 +128,6 @@ struct {
 	__type(value, struct dm_scratch);
 	__uint(max_entries, 1);
 } dm_scratch SEC(".maps") __weak;
-
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, DM_LOG_RING_BYTES);
-} dm_log SEC(".maps") __weak;
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__type(key, __u32);
-	__type(value, struct dm_cfg);
-	__uint(max_entries, 1);
-	__uint(map_flags, BPF_F_RDONLY_PROG);
-} dm_cfg SEC(".maps") __weak;
 
 static __always_inline struct dm_scratch *
 dm_scr(void)
@@ -152,62 +143,22 @@ static int handle_rx(struct CTXTYPE *ctx, struct pkt_metadata *md);
 #endif
 
 /*
- * pcn_log(ctx, level, "literal", args...): see dynmon_log.h.  The format
- * is copied from the literal ("" literal "" makes anything else an error).
+ * pcn_log(ctx, level, "literal", args...): see dynmon_log.h.  An
+ * extended record of the framework's log ring (cube_log.bpf.h), tagged
+ * with the path and the user's line (__LINE__ counts from the unit's
+ * #line 1 "ingress").
  */
-#define ___dm_nargs(...) ___dm_nargs_(0, ##__VA_ARGS__, 8, 7, 6, 5, 4, 3, 2, 1, 0)
-#define ___dm_nargs_(_0, _1, _2, _3, _4, _5, _6, _7, _8, N, ...) N
-#define ___dm_cat(a, b) ___dm_cat_(a, b)
-#define ___dm_cat_(a, b) a##b
-#define ___dm_a0(r)
-#define ___dm_a1(r, a) (r)->args[0] = (__u64)(a);
-#define ___dm_a2(r, a, ...) ___dm_a1(r, a)(r)->args[1] = (__u64)(__VA_ARGS__);
-#define ___dm_a3(r, a, b, ...) ___dm_a2(r, a, b)(r)->args[2] = (__u64)(__VA_ARGS__);
-#define ___dm_a4(r, a, b, c, ...) ___dm_a3(r, a, b, c)(r)->args[3] = (__u64)(__VA_ARGS__);
-#define ___dm_a5(r, a, b, c, d, ...) ___dm_a4(r, a, b, c, d)(r)->args[4] = (__u64)(__VA_ARGS__);
-#define ___dm_a6(r, a, b, c, d, e, ...) ___dm_a5(r, a, b, c, d, e)(r)->args[5] = (__u64)(__VA_ARGS__);
-#define ___dm_a7(r, a, b, c, d, e, f, ...) ___dm_a6(r, a, b, c, d, e, f)(r)->args[6] = (__u64)(__VA_ARGS__);
-#define ___dm_a8(r, a, b, c, d, e, f, g, ...) ___dm_a7(r, a, b, c, d, e, f, g)(r)->args[7] = (__u64)(__VA_ARGS__);
-
-static __always_inline struct dm_log_rec *
-dm_log_reserve(__u32 level)
-{
-	const struct dm_cfg *cfg;
-	struct dm_log_rec *rec;
-	struct dm_scratch *s;
-
-	cfg = bpf_map_lookup_elem(&dm_cfg, &cub_zero_key);
-	if (!cfg || level > DM_LOG_CRITICAL || !(cfg->log_mask & (1u << level)))
-		return 0;
-	rec = bpf_ringbuf_reserve(&dm_log, sizeof(*rec), 0);
-	if (!rec) {
-		s = dm_scr();
-		if (s)
-			s->log_lost++;
-		return 0;
-	}
-	rec->level = level;
-	rec->path = DM_PATH_CHAR;
-	return rec;
-}
+#if DM_PATH_CHAR == 'e'
+#define DM_PATH_TAG DM_TAG_EGRESS
+#else
+#define DM_PATH_TAG DM_TAG_INGRESS
+#endif
 
 #define pcn_log(ctx, lvl, literal, ...)                                        \
 	({                                                                     \
-		struct dm_log_rec *___r;                                       \
-		_Static_assert(sizeof("" literal "") <= DM_LOG_FMT_MAX,        \
-		    "pcn_log: the format is longer than 127 characters");      \
-		_Static_assert(___dm_nargs(__VA_ARGS__) <= DM_LOG_ARGS,        \
-		    "pcn_log: more than 8 arguments");                         \
 		(void)(ctx);                                                   \
-		___r = dm_log_reserve(lvl);                                    \
-		if (___r) {                                                    \
-			__builtin_memcpy(___r->fmt, "" literal "",             \
-			    sizeof("" literal ""));                            \
-			___r->nargs = ___dm_nargs(__VA_ARGS__);                \
-			___r->line = __LINE__;                                 \
-			___dm_cat(___dm_a, ___dm_nargs(__VA_ARGS__))(___r,     \
-			    ##__VA_ARGS__) bpf_ringbuf_submit(___r, 0);        \
-		}                                                              \
+		cub_logx_at(lvl, DM_PATH_TAG, __LINE__, literal,               \
+		    ##__VA_ARGS__);                                            \
 	})
 
 /*
@@ -217,6 +168,9 @@ dm_log_reserve(__u32 level)
  * as an lvalue (the user wrote &K: copied into dm_scratch), KP/VP one given
  * as a pointer (passed as is).
  */
+#define ___dm_cat(a, b) ___dm_cat_(a, b)
+#define ___dm_cat_(a, b) a##b
+
 #define DM_KT(T) __typeof__(*((T *)0)->key)
 #define DM_VT(T) __typeof__(*((T *)0)->value)
 

@@ -1,35 +1,31 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * dynmon's pcn_log() records, shared by the BPF prelude (dynmon.bpf.h) and
- * the plugin that formats them (docs/architecture.md, "dynmon").
+ * dynmon's pcn_log() levels (docs/architecture.md, "dynmon", and "Cube
+ * logs and loglevel").
  *
- * pcn_log(ctx, LOG_INFO, "fmt", args...) in a path's code reserves one
- * struct dm_log_rec in the ring buffer dm_log (DM_LOG_RING_BYTES, one for
- * both paths) and submits it; nothing goes through bpf_trace_printk.  The
- * format string travels in the record itself (copied from the literal, at
- * most DM_LOG_FMT_MAX - 1 characters, checked at compile time), so the
- * worker formats a record from its bytes alone, without the source or a
- * table of formats.  Each argument is widened to a __u64 (at most
- * DM_LOG_ARGS).  Specifiers the worker formats: %d %i %u %x %X %c with
- * h, hh, l, ll, z; %% ; and Polycube's %I (an IPv4 address as the packet
- * holds it, network order, printed dotted), %P (a port in network order,
- * printed in host order) and %M (a MAC address, the low 48 bits of the
- * argument in network order).
+ * pcn_log(ctx, LOG_INFO, "fmt", args...) in a path's code writes one
+ * struct cub_log_xrec (cubicle/cube_shared.h) into the cube's own
+ * cub_log_ring, the framework's log ring, through cub_logx_at()
+ * (cubicle/cube_log.bpf.h): the broker drains it, filters by the cube's
+ * loglevel, pays from the service's token bucket, formats the line
+ * itself and keeps it in the cube's log (`cubicle <cube> log show`) as
+ * "ingress:LINE: message" (or "egress:"), LINE the user's line of the
+ * call.  Nothing goes through bpf_trace_printk and the plugin formats
+ * nothing.  The format travels in the record (copied from the literal,
+ * at most CUB_LOGX_FMT_MAX - 1 = 127 characters, checked at compile
+ * time), each argument widened to a __u64 (at most CUB_LOGX_ARGS = 8).
+ * Conversions: %d %i %u %x %X with h, hh, l, ll, z; %c; %%; Polycube's
+ * %I (an IPv4 address as the packet holds it, network order, printed
+ * dotted), %P (a port in network order, printed in host order) and %M (a
+ * MAC address, the low 6 bytes of the argument in network order).
  *
- * A record is written only if its level is in dm_cfg's log_mask (bit
- * 1 << level), which the plugin sets from the cube's loglevel: a level the
- * cube does not keep costs one array lookup and a test.  Records the ring
- * could not take are counted in dm_cfg's neighbour, the per-CPU scratch
- * (struct dm_scratch.log_lost).
+ * A record is written only if its level is in cub_config's log_mask,
+ * which the broker writes from the cube's loglevel: a level the cube does
+ * not keep costs one array lookup and a test.  Records the ring could not
+ * take are counted in cub_scratch's log_lost (`lost` in `log show`).
  */
 #ifndef DYNMON_LOG_H
 #define DYNMON_LOG_H
-
-#include <linux/types.h>
-
-#define DM_LOG_FMT_MAX 128
-#define DM_LOG_ARGS 8
-#define DM_LOG_RING_BYTES (256 * 1024)
 
 /* Levels: the values of enum cub_log_level (cube_shared.h). */
 #define DM_LOG_TRACE 0
@@ -39,23 +35,8 @@
 #define DM_LOG_ERR 4
 #define DM_LOG_CRITICAL 5
 
-/* Which path logged: dm_log_rec.path. */
-#define DM_PATH_INGRESS 'i'
-#define DM_PATH_EGRESS 'e'
-
-struct dm_log_rec {
-	__u32 level;	      /* DM_LOG_* */
-	__u8 path;	      /* DM_PATH_INGRESS or DM_PATH_EGRESS */
-	__u8 nargs;	      /* arguments used, <= DM_LOG_ARGS */
-	__u16 line;	      /* the user's line of the pcn_log() call */
-	__u64 args[DM_LOG_ARGS];
-	char fmt[DM_LOG_FMT_MAX]; /* NUL-terminated */
-};
-
-/* dm_cfg's one value (key 0), written by the plugin only. */
-struct dm_cfg {
-	__u32 log_mask; /* bit 1 << DM_LOG_x: keep records of level x */
-	__u32 pad;
-};
+/* The record's tag: which path logged. */
+#define DM_TAG_INGRESS "ingress"
+#define DM_TAG_EGRESS "egress"
 
 #endif /* DYNMON_LOG_H */

@@ -18,10 +18,12 @@
  *					 the last run; bench/dynmon)
  *	map NAME KEYHEX VALUEHEX	one line per entry (per CPU: one
  *					 VALUEHEX per CPU, space separated)
- *	log LEVEL PATH LINE FMT|ARG,ARG...
+ *	log LEVEL TAG LINE FMT|ARG,ARG...	a record of cub_log_ring
+ *					 (struct cub_log_xrec; TAG
+ *					 ingress or egress)
  *	xlated ...			bpftool prog dump xlated of the program
  *
- * --log turns every level on in dm_cfg.  Exit 0 if it loaded and ran.
+ * --log turns every level on in cub_config (as the broker writes it).  Exit 0 if it loaded and ran.
  *
  *	dmcc-load --objname i|e NAME    (rewrite.h's dm_map_objname())
  *	dmcc-load --input TC|XDP CONFIG.json
@@ -75,18 +77,21 @@ hex(const void *p, size_t n)
 		printf("%02x", *b++);
 }
 
+/* A record of cub_log_ring: it must be a whole struct cub_log_xrec. */
 static int
 on_log(void *ctx, void *data, size_t size)
 {
-	const struct dm_log_rec *r = data;
+	const struct cub_log_xrec *r = data;
 	unsigned i;
 
 	(void)ctx;
-	if (size < sizeof(*r))
+	if (size != sizeof(*r)) {
+		printf("log bad size %zu\n", size);
 		return 0;
-	printf("log %u %c %u %.*s|", r->level, r->path, r->line,
-	    DM_LOG_FMT_MAX, r->fmt);
-	for (i = 0; i < r->nargs && i < DM_LOG_ARGS; i++)
+	}
+	printf("log %u %.*s %u %.*s|", r->level, CUB_LOGX_TAG_MAX, r->tag,
+	    r->line, CUB_LOGX_FMT_MAX, r->fmt);
+	for (i = 0; i < r->nargs && i < CUB_LOGX_ARGS; i++)
 		printf("%s%llu", i ? "," : "", (unsigned long long)r->args[i]);
 	printf("\n");
 	return 0;
@@ -333,15 +338,15 @@ main(int argc, char **argv)
 		return 1;
 	}
 	if (logall) {
-		struct dm_cfg cfg = {.log_mask = 0x3f};
+		struct cub_config cfg = {.log_mask = 0x3f};
 
-		m = bpf_object__find_map_by_name(obj, "dm_cfg");
+		m = bpf_object__find_map_by_name(obj, "cub_config");
 		if (!m || bpf_map_update_elem(bpf_map__fd(m), &key, &cfg, 0)) {
-			fprintf(stderr, "dm_cfg: %s\n", strerror(errno));
+			fprintf(stderr, "cub_config: %s\n", strerror(errno));
 			return 1;
 		}
 	}
-	m = bpf_object__find_map_by_name(obj, "dm_log");
+	m = bpf_object__find_map_by_name(obj, "cub_log_ring");
 	if (m)
 		rb = ring_buffer__new(bpf_map__fd(m), on_log, NULL, NULL);
 

@@ -16,12 +16,29 @@
  *     batches with the kernel's errno (E2BIG when full, ENOENT, EEXIST and
  *     ENOENT for BPF_NOEXIST and BPF_EXIST, EINVAL for an array's delete
  *     or a bad flag; a key or value of the wrong size is refused as the
- *     broker refuses it); other types load, and their calls fail with
- *     EOPNOTSUPP;
+ *     broker refuses it); QUEUE and STACK hold pushed values (the data
+ *     plane pushes with cub_fake__update(), key NULL; BPF_EXIST makes
+ *     room when full, else E2BIG), popped by lookup_and_delete batches
+ *     (oldest first, newest first), peeked by a lookup; other types load,
+ *     and their calls fail with EOPNOTSUPP;
+ *   - swap sets (cubicle/swap.bpf.h) as the broker sees them: the index
+ *     map cub_sw_S (its slot 0 is the active copy, which the data plane
+ *     reads with cub_fake__elem()) and the members S__<name>,
+ *     ARRAY_OF_MAPS whose copies are the maps the object's static
+ *     initialisation puts in their slots (.values = {&a, &b}, read from
+ *     the ELF's relocations); a set declared otherwise is refused at load
+ *     with the broker's words.  cub_swap__begin(), commit, abort,
+ *     cub_swap__read() and cub_swap__read_members() answer as
+ *     broker/mapswap.c does, with no program running at the same time:
+ *     a read empties the copy after the active one, flips to it, hands
+ *     back the copy it left whole (hashes: their entries; arrays: every
+ *     index) and empties it, so successive reads sum to every update
+ *     (late is always 0); a read over the answer's cap is refused as the
+ *     broker refuses it;
  *   - cube.log lines, packet-out frames and helper runs are recorded.
  *
  * One fake per process (the SDK's runtime is one per process, as in a
- * worker).  Not modelled: swap sets (their calls fail with CUB_E_NOMETHOD),
+ * worker).  Not modelled: grace periods and late updates of swap sets,
  * the broker's policy checks and the verifier (load the object for real
  * with cub_fake__test_run() for those), peers and netdevs.
  */

@@ -297,6 +297,16 @@ struct cub_plugin {
 /* Accessors; valid for the life of the cube. */
 const char *cub_cube__name(const struct cub_cube *cube);
 void *cub_cube__priv(struct cub_cube *cube);
+/*
+ * @brief **cub_cube__show_words()** during show(): the words of the
+ * request after the cube's name, an array of strings (["metrics",
+ * "ingress-metrics", "show"]), for a service that must know what is
+ * shown when config is the whole document (a show of the cube, of a
+ * read-only list or inside one): dynmon reads its maps only for what is
+ * asked.  NULL outside show(), or when the broker did not say (the fake
+ * broker).
+ */
+const struct cub_val *cub_cube__show_words(const struct cub_cube *cube);
 /* Set the message returned with a refusal; returns -errno for err. */
 int cub_cube__set_error(struct cub_cube *cube, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -14,7 +14,8 @@
  * U8/U16 (UINT), IPV6 and IPV6_PREFIX (strings in RFC 5952 form: lower
  * case, longest zero run as "::"), IP/IP_PREFIX (either family, each in
  * its form) and PORT_RANGE (a string "lo:hi", or "p" when lo == hi);
- * a LEAFLIST field is an array of such values.
+ * a LEAFLIST field is an array of such values.  An ANY field (ro only)
+ * holds whatever value the service's show gives it, kept as it is.
  *
  * Every cube document has the base fields the broker owns:
  *   name     STR  key        cube name
@@ -56,6 +57,13 @@ enum cub_ftype {
 	CUB_T_IP,          /* an IPV4 or an IPV6, each in its own form */
 	CUB_T_IP_PREFIX,   /* an IPV4_PREFIX or an IPV6_PREFIX */
 	CUB_T_PORT_RANGE,  /* "8000:8100" or one port "80" */
+	/* An opaque read-only value (issue 7's "opaque cub_val"): any
+	 * cub_val the service's show puts there (nil, bool, numbers, a
+	 * string, bin, arrays and maps nested within the codec's caps),
+	 * shown as given.  Ro (CUB_F_RO, or inside a ro list or
+	 * container) and no other flag: no key, leaf-list, default, enum,
+	 * min/max, ref, counter or children. */
+	CUB_T_ANY,
 };
 
 #define CUB_F_KEY 0x1u      /* list key, positional after `add` */
@@ -70,6 +78,11 @@ enum cub_ftype {
  * takes an insert position (index=N, position=first|last, before=KEY or
  * after=KEY; append by default). */
 #define CUB_F_ORDERED 0x20u
+/* A container replaced whole by a set with a body: the fields and lists
+ * the body leaves out go back to their defaults (empty), as Polycube's
+ * dynmon takes its dataplane-config.  A set of single fields (args only)
+ * still changes just those. */
+#define CUB_F_REPLACE 0x40u
 
 struct cub_field;
 
