@@ -1625,10 +1625,12 @@ batch_read(struct cub_cube *cube, const cub_map *map, bool del,
 			return -EBADMSG;
 		}
 		m = (uint32_t)u;
-		memcpy((uint8_t *)keys + (size_t)got * map->key_size,
-		    k->bin.ptr, k->bin.len);
-		memcpy((uint8_t *)values + (size_t)got * vsz, v->bin.ptr,
-		    v->bin.len);
+		if (k->bin.len) /* QUEUE, STACK: no keys (keys may be NULL) */
+			memcpy((uint8_t *)keys + (size_t)got * map->key_size,
+			    k->bin.ptr, k->bin.len);
+		if (v->bin.len)
+			memcpy((uint8_t *)values + (size_t)got * vsz,
+			    v->bin.ptr, v->bin.len);
 		if (csz)
 			memcpy(out_batch, cur->bin.ptr, csz);
 		have = true;

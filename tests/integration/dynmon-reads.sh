@@ -10,6 +10,7 @@
 #    ALL to what the sender sent less what veth1 dropped;
 #  - metric-families: every swap-on-read total is monotonic over the
 #    stream and equals ALL at the end (the CLI's reads took nothing);
+#  - a QUEUE of the ports is popped by a show, oldest first, and drained;
 #  - empty-on-read: never more than ALL (an array's read-then-zero, and a
 #    hash's delete racing a program's add, may lose what arrives between:
 #    the loss is reported, not hidden).
@@ -38,6 +39,7 @@ BPF_PERCPU_ARRAY(SW_PKTS, u64, 1);
 BPF_HASH(SW_PORT, u16, u64, 64);
 BPF_PERCPU_ARRAY(EM_PKTS, u64, 1);
 BPF_HASH(EM_PORT, u16, u64, 64);
+BPF_QUEUE(Q, u32, 16);
 
 /* The stream: UDP to 198.18.0.1, ports 5000 to 5002. */
 static __always_inline int handle_rx(struct CTXTYPE *ctx, struct pkt_metadata *md)
@@ -49,6 +51,7 @@ static __always_inline int handle_rx(struct CTXTYPE *ctx, struct pkt_metadata *m
 	struct udphdr *udp;
 	uint64_t zero = 0, *v;
 	uint16_t port;
+	uint32_t p32;
 
 	if ((void *)(eth + 1) > data_end || eth->h_proto != htons(ETH_P_IP))
 		return RX_OK;
@@ -63,6 +66,8 @@ static __always_inline int handle_rx(struct CTXTYPE *ctx, struct pkt_metadata *m
 	if (port < 5000 || port > 5002)
 		return RX_OK;
 	ALL.increment(0);
+	p32 = port;
+	Q.push(&p32, 0);
 	SW_PKTS.increment(0);
 	EM_PKTS.increment(0);
 	v = SW_PORT.lookup_or_try_init(&port, &zero);
@@ -84,7 +89,8 @@ json.dump({"ingress-path": {"name": "reads", "code": code, "metric-configs": [
     m("all", "ALL"), m("sw_pkts", "SW_PKTS", "swap-on-read"),
     m("sw_port", "SW_PORT", "swap-on-read"),
     m("em_pkts", "EM_PKTS", "empty-on-read"),
-    m("em_port", "EM_PORT", "empty-on-read")]}}, open(sys.argv[1], "w"))
+    m("em_port", "EM_PORT", "empty-on-read"),
+    {"name": "q", "map-name": "Q"}]}}, open(sys.argv[1], "w"))
 PY
 cub_ok dynmon add mon1
 cub_ok attach mon1 veth1
@@ -203,4 +209,11 @@ done
 cub_log "$sent sent, $dropped dropped, ALL $all; $reads shows and $famreads families reads during the stream;" \
 	"swap-on-read: counter $(get sw_pkts "$T/sums"), by port $ports (exact);" \
 	"empty-on-read: counter $em (lost $((all - em))), by port $emp (lost $((all - emp)))"
+# The queue, popped through the broker: oldest first, drained by a show.
+qshow() { cub mon1 metrics ingress-metrics q show -o json | pj 'j["value"]'; }
+[ "$(qshow)" = "[]" ] || fail "the queue was not drained by the last show"
+ip netns exec ns1 python3 "$FLOOD" 198.18.0.1 0 "$T/none" 5 5000 20 >/dev/null || fail "5 datagrams"
+sleep 0.5
+[ "$(qshow)" = "[5000, 5001, 5002]" ] || fail "queue: $(qshow)"
+[ "$(qshow)" = "[]" ] || fail "the queue was not drained"
 cub_ok mon1 del
