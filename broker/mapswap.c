@@ -1229,10 +1229,11 @@ merge(const struct ents *a, struct ents *d, uint32_t nd, bool array,
 		for (i = 0; i < nx; i++) {
 			memcpy(&idx, x[i].key, sizeof(idx));
 			if (idx < out->n &&
-			    !memcmp(out->keys + (size_t)idx * ks, x[i].key, ks)) {
+			    !memcmp(
+				out->keys + (size_t)idx * ks, x[i].key, ks)) {
 				lanes(out->vals + (size_t)idx * vsz,
-				    out->vals + (size_t)idx * vsz, x[i].val, vsz,
-				    false);
+				    out->vals + (size_t)idx * vsz, x[i].val,
+				    vsz, false);
 				x[i].used = true;
 			}
 		}
@@ -1622,8 +1623,8 @@ static struct {
 	pthread_cond_t cond;
 	struct prep *head, *tail;
 	bool up;
-} folds = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL,
-    false};
+} folds = {
+    PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL, false};
 static pthread_once_t folds_once = PTHREAD_ONCE_INIT;
 
 static void *
@@ -1652,10 +1653,10 @@ fold_thread_start(void)
 	pthread_attr_t attr;
 	pthread_t t;
 
-	folds.up = !pthread_attr_init(&attr) &&
-		   !pthread_attr_setdetachstate(
-		       &attr, PTHREAD_CREATE_DETACHED) &&
-		   !pthread_create(&t, &attr, fold_thread, NULL);
+	folds.up =
+	    !pthread_attr_init(&attr) &&
+	    !pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) &&
+	    !pthread_create(&t, &attr, fold_thread, NULL);
 	pthread_attr_destroy(&attr);
 }
 

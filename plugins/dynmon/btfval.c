@@ -515,9 +515,9 @@ decode_budget(const struct dm_catalog *cat, uint32_t type_id, const void *data,
  * read: its check is done once) and is set when it is.
  */
 static int
-decode_checked(const struct dm_catalog *cat, uint32_t type_id,
-    const void *data, size_t len, uint32_t *elems, bool *checked,
-    struct cub_val **out, char *err, size_t errlen)
+decode_checked(const struct dm_catalog *cat, uint32_t type_id, const void *data,
+    size_t len, uint32_t *elems, bool *checked, struct cub_val **out, char *err,
+    size_t errlen)
 {
 	struct dctx c = {
 	    .btf = cat->btf, .err = err, .errlen = errlen, .elems = *elems};
@@ -657,8 +657,8 @@ dm_map_value(const struct dm_catalog *cat, const struct dm_map *map,
 		const uint8_t *ve = vp + vstride * i;
 
 		if (map->percpu)
-			r = percpu_list(cat, map, ve, e->ncpus, &elems, &vok, &v,
-			    err, errlen);
+			r = percpu_list(cat, map, ve, e->ncpus, &elems, &vok,
+			    &v, err, errlen);
 		else
 			r = decode_checked(cat, map->value_type_id, ve,
 			    map->value_size, &elems, &vok, &v, err, errlen);

@@ -304,14 +304,14 @@ field_prepare(const struct dm_catalog *cat, struct kfield *f)
  * dm_decode() gives it, printed into buf; false for any other type.
  */
 static bool
-plain_int(const struct btf_type *t, const uint8_t *p, __s64 sz, char *buf,
-    size_t len)
+plain_int(
+    const struct btf_type *t, const uint8_t *p, __s64 sz, char *buf, size_t len)
 {
 	uint32_t info, enc;
 	uint64_t u = 0;
 
-	if (!t || !btf_is_int(t) || (sz != 1 && sz != 2 && sz != 4 && sz != 8) ||
-	    (__s64)t->size != sz)
+	if (!t || !btf_is_int(t) ||
+	    (sz != 1 && sz != 2 && sz != 4 && sz != 8) || (__s64)t->size != sz)
 		return false;
 	info = *(const uint32_t *)(t + 1);
 	enc = BTF_INT_ENCODING(info);
