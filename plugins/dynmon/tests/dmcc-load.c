@@ -268,8 +268,7 @@ main(int argc, char **argv)
 			xlated = 1;
 		else if (!strcmp(argv[i], "--runs") && i + 1 < (unsigned)argc)
 			runs = atoi(argv[++i]);
-		else if (!strcmp(argv[i], "--repeat") &&
-			 i + 1 < (unsigned)argc)
+		else if (!strcmp(argv[i], "--repeat") && i + 1 < (unsigned)argc)
 			repeat = atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--dport") && i + 1 < (unsigned)argc)
 			dport = atoi(argv[++i]);
@@ -288,7 +287,8 @@ main(int argc, char **argv)
 		}
 	}
 	if (repeat < 1) {
-		fprintf(stderr, "dmcc-load: --repeat wants a count of 1 or more\n");
+		fprintf(
+		    stderr, "dmcc-load: --repeat wants a count of 1 or more\n");
 		return 2;
 	}
 	if (argc < 2) {
