@@ -57,7 +57,7 @@ struct dm_acc {
 };
 
 struct dm_rmetric {
-	char path; /* 'i' or 'e' */
+	char path;                   /* 'i' or 'e' */
 	const char *name, *map_name; /* into the reader's dpconf */
 	const struct cub_val *mc;
 	const struct dm_map *map;
@@ -144,7 +144,8 @@ key_hash(const uint8_t *k, size_t len)
 static uint32_t *
 acc_slot(const struct dm_acc *a, const uint8_t *key)
 {
-	uint32_t mask = a->idx_cap - 1, i = (uint32_t)key_hash(key, a->ks) & mask;
+	uint32_t mask = a->idx_cap - 1,
+		 i = (uint32_t)key_hash(key, a->ks) & mask;
 
 	while (a->idx[i] &&
 	       memcmp(a->keys + (size_t)(a->idx[i] - 1) * a->ks, key, a->ks))
@@ -344,8 +345,8 @@ same_metric(const struct dm_rmetric *a, const struct dm_rmetric *b)
 	       !strcmp(a->map_name, b->map_name) &&
 	       a->map->type == b->map->type &&
 	       a->map->key_size == b->map->key_size &&
-	       a->map->value_size == b->map->value_size &&
-	       a->swap == b->swap && a->empty == b->empty && a->om == b->om &&
+	       a->map->value_size == b->map->value_size && a->swap == b->swap &&
+	       a->empty == b->empty && a->om == b->om &&
 	       (!a->om || (!strcmp(a->family, b->family) &&
 			      !strcasecmp(a->omtype, b->omtype)));
 }
@@ -387,8 +388,8 @@ metric_open(struct dm_reader *r, char path, size_t k, const struct cub_val *mc,
 	m->name = cub_val__get_str(mc, "name");
 	m->map_name = cub_val__get_str(mc, "map-name");
 	if (!m->name || !*m->name)
-		return dm_fail(err, errlen,
-		    "%s: metric-config %zu has no name", path_word(path), k);
+		return dm_fail(err, errlen, "%s: metric-config %zu has no name",
+		    path_word(path), k);
 	if (!m->map_name || !*m->map_name)
 		return dm_fail(err, errlen, "%s: metric '%s' has no map-name",
 		    path_word(path), m->name);
@@ -401,7 +402,8 @@ metric_open(struct dm_reader *r, char path, size_t k, const struct cub_val *mc,
 	if (!is_hash(m->map->type) && !is_array(m->map->type) &&
 	    !is_queue(m->map->type))
 		return dm_fail(err, errlen,
-		    "%s: metric '%s': map '%s' is of type %u, which dynmon does "
+		    "%s: metric '%s': map '%s' is of type %u, which dynmon "
+		    "does "
 		    "not extract (HASH, LRU_HASH, ARRAY, PERCPU_HASH, "
 		    "PERCPU_ARRAY, LRU_PERCPU_HASH, QUEUE, STACK)",
 		    path_word(path), m->name, m->map_name, m->map->type);
@@ -435,11 +437,13 @@ metric_open(struct dm_reader *r, char path, size_t k, const struct cub_val *mc,
 			return m->skip ? 0 : -ENOMEM;
 		}
 		if (rc)
-			return dm_fail(err, errlen, "%s: metric '%s' (map '%s'): %s",
-			    path_word(path), m->name, m->map_name, ferr);
+			return dm_fail(err, errlen,
+			    "%s: metric '%s' (map '%s'): %s", path_word(path),
+			    m->name, m->map_name, ferr);
 		m->family = strdup(cub_val__get_str(fam, "name") ?: "");
 		m->omtype = strdup(type ?: "");
-		m->gauge = !strcmp(cub_val__get_str(fam, "type") ?: "", "gauge");
+		m->gauge =
+		    !strcmp(cub_val__get_str(fam, "type") ?: "", "gauge");
 		cub_val__free(fam);
 		if (!m->family || !m->omtype)
 			return -ENOMEM;
@@ -514,9 +518,10 @@ dm_reader_open(const void *elf, size_t len, const struct cub_val *dpconf,
 		if ((rc = dm_catalog_bind_swap(
 			 r->cat, paths[p], swap, ns, berr, sizeof(berr)))) {
 			if (rc != -ENOMEM)
-				dm_fail(err, errlen, "%s: %s (was the object "
-						     "compiled from this "
-						     "dataplane-config?)",
+				dm_fail(err, errlen,
+				    "%s: %s (was the object "
+				    "compiled from this "
+				    "dataplane-config?)",
 				    path_word(paths[p]), berr);
 			goto fail;
 		}
@@ -543,8 +548,8 @@ dm_reader_open(const void *elf, size_t len, const struct cub_val *dpconf,
 		     i++) {
 			struct dm_rmetric *m = &r->m[r->n];
 
-			rc = metric_open(r, paths[p], i, mcs->arr.items[i], m,
-			    err, errlen);
+			rc = metric_open(
+			    r, paths[p], i, mcs->arr.items[i], m, err, errlen);
 			r->n++;
 			if (rc)
 				goto fail;
@@ -587,7 +592,8 @@ dm_reader_open(const void *elf, size_t len, const struct cub_val *dpconf,
 		for (p = 0; m->om && fams && p < fams->arr.len; p++) {
 			const struct cub_val *f = fams->arr.items[p];
 
-			if (strcmp(cub_val__get_str(f, "name") ?: "", m->family))
+			if (strcmp(
+				cub_val__get_str(f, "name") ?: "", m->family))
 				continue;
 			rc = dm_totals_add(r->totals, f, true, err, errlen);
 			if (rc)
@@ -622,8 +628,9 @@ read_fail(char *err, size_t errlen, const struct dm_rmetric *m, int rc,
     const char *what)
 {
 	if (err && errlen)
-		snprintf(err, errlen, "%s: metric '%s' (map '%s', object map "
-				      "'%s'): %s: %s",
+		snprintf(err, errlen,
+		    "%s: metric '%s' (map '%s', object map "
+		    "'%s'): %s: %s",
 		    path_word(m->path), m->name, m->map_name, m->map->name,
 		    what, strerror(-rc));
 	return rc;
@@ -635,8 +642,8 @@ read_fail(char *err, size_t errlen, const struct dm_rmetric *m, int rc,
  * that refills as it is emptied is read on at the next read).
  */
 static int
-read_batches(struct cub_cube *cube, const cub_map *cm, bool del,
-    struct dm_read *rd)
+read_batches(
+    struct cub_cube *cube, const cub_map *cm, bool del, struct dm_read *rd)
 {
 	size_t csz = cub_map__batch_cursor_size(cm);
 	uint32_t cap = cm->max_entries ?: 1, got = 0, n;
@@ -707,17 +714,18 @@ read_metric(struct cub_cube *cube, const struct dm_rmetric *m,
 		return 0;
 	}
 	if ((rc = cub_cube__map(cube, m->map->name, &cm)))
-		return read_fail(err, errlen, m, rc, "not in the loaded object");
+		return read_fail(
+		    err, errlen, m, rc, "not in the loaded object");
 	if (cm.type != m->map->type || cm.key_size != m->map->key_size ||
 	    cm.value_size != m->map->value_size)
 		return read_fail(err, errlen, m, -ESTALE,
 		    "the loaded map is not the catalogue's");
-	rc = read_batches(cube, &cm,
-	    is_queue(cm.type) || (m->empty && is_hash(cm.type)), rd);
+	rc = read_batches(
+	    cube, &cm, is_queue(cm.type) || (m->empty && is_hash(cm.type)), rd);
 	if (rc) {
 		read_fini(rd);
 		return read_fail(err, errlen, m, rc,
-		    is_queue(cm.type)	       ? "pop"
+		    is_queue(cm.type)              ? "pop"
 		    : m->empty && is_hash(cm.type) ? "lookup-and-delete batch"
 						   : "lookup batch");
 	}
@@ -758,7 +766,8 @@ totals_fold(struct dm_reader *r, const struct dm_rmetric *m,
 	rc = dm_families_from_metric(
 	    r->cat, m->map, m->mc, &e, &fam, ferr, sizeof(ferr));
 	if (!rc)
-		rc = dm_totals_add(r->totals, fam, m->delta, ferr, sizeof(ferr));
+		rc =
+		    dm_totals_add(r->totals, fam, m->delta, ferr, sizeof(ferr));
 	cub_val__free(fam);
 	if (rc == -ENOMEM)
 		return rc;
@@ -845,8 +854,7 @@ val_size(const struct cub_val *v, uint64_t *elems, uint64_t *bytes)
 static uint64_t
 entry_elems(const struct dm_map *map, uint32_t ncpus)
 {
-	if (is_queue(map->type) ||
-	    map->type == BPF_MAP_TYPE_ARRAY)
+	if (is_queue(map->type) || map->type == BPF_MAP_TYPE_ARRAY)
 		return 1;
 	/* [{key, value}]: the item, two pairs; per-CPU: a list of CPUs. */
 	return 5 + (map->percpu ? ncpus : 0);
@@ -910,8 +918,8 @@ show_entry(const struct dm_reader *r, const struct dm_rmetric *m,
 	if (*elems + el > DM_SHOW_ELEMS_MAX ||
 	    *bytes + by > DM_SHOW_BYTES_MAX) {
 		cub_val__free(val);
-		return too_big(err, errlen, m, e->count, *elems + el,
-		    *bytes + by);
+		return too_big(
+		    err, errlen, m, e->count, *elems + el, *bytes + by);
 	}
 	*elems += el;
 	*bytes += by;
@@ -960,14 +968,14 @@ dm_reader_show(struct cub_cube *cube, struct dm_reader *r, char path,
 			dm_fail(err, errlen, "%s has no metric '%s'",
 			    path_word(path), name);
 		else
-			dm_fail(err, errlen,
-			    "neither path has a metric '%s'", name);
+			dm_fail(err, errlen, "neither path has a metric '%s'",
+			    name);
 		goto out;
 	}
 	/* 1. Read and fold every metric shown. */
 	for (i = 0; i < r->n; i++)
-		if (sel[i] && (rc = read_fold(cube, r, i, &snaps[i], err,
-				   errlen)))
+		if (sel[i] &&
+		    (rc = read_fold(cube, r, i, &snaps[i], err, errlen)))
 			goto out;
 	/* 2. The answer, from the accumulations and the snapshots. */
 	res = cub_val__map();
@@ -998,8 +1006,8 @@ dm_reader_show(struct cub_cube *cube, struct dm_reader *r, char path,
 	for (i = 0; i < 2; i++) {
 		if (!lists[i])
 			continue;
-		rc = cub_val__set(res, i ? "egress-metrics" : "ingress-metrics",
-		    lists[i]);
+		rc = cub_val__set(
+		    res, i ? "egress-metrics" : "ingress-metrics", lists[i]);
 		lists[i] = NULL; /* res's, or freed */
 		if (rc)
 			goto out;
@@ -1042,7 +1050,8 @@ dm_reader_families(struct cub_cube *cube, struct dm_reader *r,
 			cub_cube__log(cube, CUB_LOG_WARN,
 			    "dynmon: %s: metric '%s' is not exported to "
 			    "OpenMetrics: %s",
-			    path_word(r->m[i].path), r->m[i].name, r->m[i].skip);
+			    path_word(r->m[i].path), r->m[i].name,
+			    r->m[i].skip);
 		}
 		if (r->m[i].om &&
 		    (rc = read_fold(cube, r, i, NULL, err, errlen)))
@@ -1056,8 +1065,7 @@ dm_reader_families(struct cub_cube *cube, struct dm_reader *r,
 
 int
 dm_reader_openmetrics(struct cub_cube *cube, struct dm_reader *r,
-    enum cub_om_format fmt, char **text, size_t *len, char *err,
-    size_t errlen)
+    enum cub_om_format fmt, char **text, size_t *len, char *err, size_t errlen)
 {
 	struct cub_val *fams = NULL;
 	int rc;

@@ -171,8 +171,7 @@ fmap_init(struct fmap *m, const struct bpf_map *bm, uint32_t ncpus)
 	m->key_size = bpf_map__key_size(bm);
 	m->value_size = bpf_map__value_size(bm);
 	m->max_entries = bpf_map__max_entries(bm);
-	if (!type_array(m->type) && !type_hash(m->type) &&
-	    !type_queue(m->type))
+	if (!type_array(m->type) && !type_hash(m->type) && !type_queue(m->type))
 		return 0; /* loaded, not modelled: calls fail */
 	m->vsz = type_percpu(m->type) ? stride(m) * ncpus : m->value_size;
 	bytes = ((size_t)m->key_size + m->vsz + 9) * m->max_entries;
@@ -577,8 +576,8 @@ values_offset(const struct btf *btf, const char *name)
 	    !btf_is_struct(t))
 		return -1;
 	for (i = 0, mb = btf_members(t); i < btf_vlen(t); i++, mb++)
-		if (!strcmp(btf__name_by_offset(btf, mb->name_off) ?: "",
-			"values"))
+		if (!strcmp(
+			btf__name_by_offset(btf, mb->name_off) ?: "", "values"))
 			return (long)(btf_member_bit_offset(t, i) / 8);
 	return -1;
 }
@@ -636,18 +635,21 @@ fill_inner(struct fcube *c, struct bpf_object *obj, const void *img, size_t len)
 		nrel = sh.sh_size / sh.sh_entsize;
 		for (i = 0; !r && i < nrel; i++) {
 			if (!gelf_getrel(rels, (int)i, &rel) ||
-			    !gelf_getsym(syms, (int)GELF_R_SYM(rel.r_info), &sym))
+			    !gelf_getsym(
+				syms, (int)GELF_R_SYM(rel.r_info), &sym))
 				continue;
-			ii = map_index(c,
-			    elf_strptr(e, symsh.sh_link, sym.st_name) ?: "");
+			ii = map_index(
+			    c, elf_strptr(e, symsh.sh_link, sym.st_name) ?: "");
 			for (j = 0, oi = -1; oi < 0 && j < nsyms; j++)
 				if (gelf_getsym(syms, (int)j, &outer) &&
 				    outer.st_shndx == maps_idx &&
 				    outer.st_value <= rel.r_offset &&
-				    rel.r_offset < outer.st_value + outer.st_size)
-					oi = map_index(c,
-					    elf_strptr(e, symsh.sh_link,
-						outer.st_name) ?: "");
+				    rel.r_offset <
+					outer.st_value + outer.st_size)
+					oi = map_index(
+					    c, elf_strptr(e, symsh.sh_link,
+						   outer.st_name)
+						   ?: "");
 			if (ii < 0 || oi < 0 ||
 			    c->maps[oi].type != BPF_MAP_TYPE_ARRAY_OF_MAPS)
 				continue;
@@ -657,7 +659,8 @@ fill_inner(struct fcube *c, struct bpf_object *obj, const void *img, size_t len)
 				r = -EINVAL;
 				break;
 			}
-			j = (rel.r_offset - outer.st_value - (uint64_t)voff) / 8;
+			j = (rel.r_offset - outer.st_value - (uint64_t)voff) /
+			    8;
 			if (j < FAKE_SWAP_COPIES_MAX)
 				c->maps[oi].inner[j] = (uint32_t)ii + 1;
 		}
@@ -672,7 +675,8 @@ set_name_ok(const char *s)
 	size_t i, n = strlen(s);
 
 	for (i = 0; i < n; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9')))
+		if (!((s[i] >= 'a' && s[i] <= 'z') ||
+			(s[i] >= '0' && s[i] <= '9')))
 			return false;
 	return n && n <= FAKE_SWAP_SET_MAX;
 }
@@ -724,8 +728,9 @@ swaps_build(struct fcube *c, struct cub_val **errv)
 		n = strlen(set->name);
 		for (j = 0; j < c->nmaps; j++) {
 			o = &c->maps[j];
-			if (strncmp(o->name, set->name, n) || o->name[n] != '_' ||
-			    o->name[n + 1] != '_' || !o->name[n + 2])
+			if (strncmp(o->name, set->name, n) ||
+			    o->name[n] != '_' || o->name[n + 1] != '_' ||
+			    !o->name[n + 2])
 				continue;
 			if (o->type != BPF_MAP_TYPE_ARRAY_OF_MAPS ||
 			    o->max_entries < 2 ||
@@ -738,7 +743,8 @@ swaps_build(struct fcube *c, struct cub_val **errv)
 				    "copies, as many as the other members "
 				    "(at most %d members)",
 				    c->name, set->name, o->name,
-				    FAKE_SWAP_COPIES_MAX, FAKE_SWAP_MEMBERS_MAX);
+				    FAKE_SWAP_COPIES_MAX,
+				    FAKE_SWAP_MEMBERS_MAX);
 				return -EINVAL;
 			}
 			set->ncopies = o->max_entries;
@@ -1359,8 +1365,8 @@ own_set(struct cub_fake *f, const struct cub_val *p, struct fcube **cp,
 	if (!c)
 		return NULL;
 	if (!c->loaded) {
-		*errv = ferr(CUB_E_NOTFOUND, "cube '%s' has no object loaded",
-		    c->name);
+		*errv = ferr(
+		    CUB_E_NOTFOUND, "cube '%s' has no object loaded", c->name);
 		return NULL;
 	}
 	if (!name || !set_name_ok(name)) {
@@ -1373,9 +1379,9 @@ own_set(struct cub_fake *f, const struct cub_val *p, struct fcube **cp,
 	for (i = 0; i < c->nswaps; i++)
 		if (!strcmp(c->swaps[i].name, name))
 			return &c->swaps[i];
-	*errv = ferr(CUB_E_NOTFOUND,
-	    "cube '%s' has no swap set '%s' (no map %s%s)", c->name, name,
-	    FAKE_SWAP_PREFIX, name);
+	*errv =
+	    ferr(CUB_E_NOTFOUND, "cube '%s' has no swap set '%s' (no map %s%s)",
+		c->name, name, FAKE_SWAP_PREFIX, name);
 	return NULL;
 }
 
@@ -1397,8 +1403,8 @@ set_flip(struct fcube *c, const struct fswap *set, uint32_t k)
 /* The members' maps in copy k (mapswap.c's copy_maps()); with entries,
  * each one's whole contents (count, late: 0, keys, values). */
 static struct cub_val *
-set_maps(const struct fcube *c, const struct fswap *set, uint32_t k,
-    bool entries)
+set_maps(
+    const struct fcube *c, const struct fswap *set, uint32_t k, bool entries)
 {
 	struct cub_val *maps = cub_val__array(), *item;
 	const struct fmap *m;
@@ -1410,8 +1416,8 @@ set_maps(const struct fcube *c, const struct fswap *set, uint32_t k,
 		m = &c->maps[set->copy[i][k]];
 		item = cub_val__map();
 		cub_val__set(item, "name",
-		    cub_val__str(c->maps[set->member[i]].name +
-				 strlen(set->name) + 2));
+		    cub_val__str(
+			c->maps[set->member[i]].name + strlen(set->name) + 2));
 		cub_val__set(item, "id", cub_val__uint(set->copy[i][k] + 1));
 		cub_val__set(item, "type", cub_val__uint(m->type));
 		cub_val__set(item, "key_size", cub_val__uint(m->key_size));

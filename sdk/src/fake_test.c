@@ -417,9 +417,9 @@ START_TEST(test_swap_read)
 	for (round = 0; round < 6; round++) {
 		k = 3;
 		v = round + 1;
-		ck_assert_int_eq(cub_fake__update(f, "c1",
-				     active_copy(f) ? "ft_h1" : "ft_h0", &k,
-				     &v, 0, 0),
+		ck_assert_int_eq(
+		    cub_fake__update(f, "c1",
+			active_copy(f) ? "ft_h1" : "ft_h0", &k, &v, 0, 0),
 		    0);
 		ck_assert_int_eq(
 		    cub_swap__read_members(the_cube, "fts", &res), 0);

@@ -102,8 +102,8 @@ fx_open(struct fx *x, int obj)
 	x->f = cub_fake__new(&rt_plugin, 2);
 	ck_assert_ptr_nonnull(x->f);
 	ck_assert_int_eq(cub_fake__create(x->f, "m1", NULL), 0);
-	ck_assert_int_eq(dm_reader_open(elf[obj], elf_len[obj], conf[obj],
-			     NULL, &x->r, x->err, sizeof(x->err)),
+	ck_assert_int_eq(dm_reader_open(elf[obj], elf_len[obj], conf[obj], NULL,
+			     &x->r, x->err, sizeof(x->err)),
 	    0);
 }
 
@@ -145,8 +145,7 @@ show_json(struct fx *x, char path, const char *name)
 
 /* A program's add on CPU cpu: the u64 at key of map, created if absent. */
 static void
-dp_add(struct fx *x, const char *map, const void *key, uint64_t v,
-    uint32_t cpu)
+dp_add(struct fx *x, const char *map, const void *key, uint64_t v, uint32_t cpu)
 {
 	uint64_t *p = cub_fake__elem(x->f, "m1", map, key, cpu);
 
@@ -194,11 +193,10 @@ START_TEST(test_polycube_json)
 
 	fx_open(&x, OBJ_POLYCUBE);
 	/* What its program writes on one packet. */
-	ck_assert_int_eq(cub_fake__update(x.f, "m1", "i_SIMPLE_HASH", &key,
-			     &val, 0, 0),
-	    0);
-	ck_assert_int_eq(cub_fake__update(x.f, "m1", "i_SIMPLE_ARRAY", &zero,
-			     &feat, 0, 0),
+	ck_assert_int_eq(
+	    cub_fake__update(x.f, "m1", "i_SIMPLE_HASH", &key, &val, 0, 0), 0);
+	ck_assert_int_eq(
+	    cub_fake__update(x.f, "m1", "i_SIMPLE_ARRAY", &zero, &feat, 0, 0),
 	    0);
 	ck_show(&x, "SIMPLE_HASH",
 	    "[{\"key\":{\"saddr\":1,\"daddr\":2,\"sport\":11,\"dport\":22,"
@@ -206,8 +204,8 @@ START_TEST(test_polycube_json)
 	ck_show(&x, "SIMPLE_ARRAY", "[{\"timestamp\":1010,\"length\":1010}]");
 	/* The whole show: both lists, config order, a timestamp in ns. */
 	clock_gettime(CLOCK_REALTIME, &t0);
-	ck_assert_int_eq(dm_reader_show(the_cube, x.r, 0, NULL, &out, x.err,
-			     sizeof(x.err)),
+	ck_assert_int_eq(
+	    dm_reader_show(the_cube, x.r, 0, NULL, &out, x.err, sizeof(x.err)),
 	    0);
 	clock_gettime(CLOCK_REALTIME, &t1);
 	list = cub_val__get(out, "ingress-metrics");
@@ -216,9 +214,8 @@ START_TEST(test_polycube_json)
 	    cub_val__get_str(list->arr.items[0], "name"), "SIMPLE_ARRAY");
 	ck_assert_str_eq(
 	    cub_val__get_str(list->arr.items[1], "name"), "SIMPLE_HASH");
-	ck_assert_int_eq(cub_val__as_u64(cub_val__get(list->arr.items[0],
-					     "timestamp"),
-			     &ts),
+	ck_assert_int_eq(
+	    cub_val__as_u64(cub_val__get(list->arr.items[0], "timestamp"), &ts),
 	    0);
 	lo = (uint64_t)t0.tv_sec * 1000000000ull + (uint64_t)t0.tv_nsec;
 	hi = (uint64_t)t1.tv_sec * 1000000000ull + (uint64_t)t1.tv_nsec;
@@ -466,18 +463,19 @@ sample(const struct cub_val *fam, const char *label, const char *v)
 	uint32_t i;
 
 	for (i = 0; s && i < s->arr.len; i++)
-		if (!label || !strcmp(cub_val__get_str(cub_val__get(
-						       s->arr.items[i], "labels"),
-					  label) ?: "",
-				  v))
+		if (!label ||
+		    !strcmp(cub_val__get_str(
+				cub_val__get(s->arr.items[i], "labels"), label)
+				?: "",
+			v))
 			return s->arr.items[i];
 	return NULL;
 }
 
 /* The families' totals must equal what was written. */
 static void
-check_totals(const struct cub_val *fams, const struct written *w,
-    struct written *last)
+check_totals(
+    const struct cub_val *fams, const struct written *w, struct written *last)
 {
 	const struct cub_val *f, *s;
 	char port[16];
@@ -612,9 +610,9 @@ START_TEST(test_totals_interleaved)
 			break;
 		default: /* the gateway, once or twice */
 			for (i = 0; i <= (lcg >> 4) % 2; i++) {
-				ck_assert_int_eq(dm_reader_families(the_cube,
-						     x.r, &fams, x.err,
-						     sizeof(x.err)),
+				ck_assert_int_eq(
+				    dm_reader_families(the_cube, x.r, &fams,
+					x.err, sizeof(x.err)),
 				    0);
 				check_totals(fams, &w, &last);
 				cub_val__free(fams);
@@ -656,15 +654,15 @@ START_TEST(test_plain_counter)
 	dp_add(&x, "i_a_cnt", &k2, 1, 0);
 	ck_assert_int_eq(
 	    dm_reader_families(the_cube, x.r, &fams, x.err, sizeof(x.err)), 0);
-	ck_assert_uint_eq(num_of(cub_val__get(
-			      sample(family(fams, "a_cnt"), "index", "2"),
-			      "value")),
+	ck_assert_uint_eq(
+	    num_of(cub_val__get(
+		sample(family(fams, "a_cnt"), "index", "2"), "value")),
 	    5);
 	/* Its static label rides on every sample. */
 	ck_assert_str_eq(
-	    cub_val__get_str(cub_val__get(sample(family(fams, "a_cnt"),
-					      "index", "2"),
-				 "labels"),
+	    cub_val__get_str(
+		cub_val__get(
+		    sample(family(fams, "a_cnt"), "index", "2"), "labels"),
 		"site"),
 	    "a\"b");
 	cub_val__free(fams);
@@ -700,18 +698,18 @@ START_TEST(test_prev_carries)
 	dp_add(&x, swap_copy(&x, "i0"), &k0, 2, 0);
 	ck_assert_int_eq(
 	    dm_reader_families(the_cube, x.r, &fams, x.err, sizeof(x.err)), 0);
-	ck_assert_uint_eq(num_of(cub_val__get(
-			      sample(family(fams, "e_port"), "key", "1003"),
-			      "value")),
+	ck_assert_uint_eq(
+	    num_of(cub_val__get(
+		sample(family(fams, "e_port"), "key", "1003"), "value")),
 	    6);
-	ck_assert_uint_eq(num_of(cub_val__get(
-			      sample(family(fams, "sw_pc"), NULL, NULL),
-			      "value")),
+	ck_assert_uint_eq(
+	    num_of(cub_val__get(
+		sample(family(fams, "sw_pc"), NULL, NULL), "value")),
 	    10);
 	/* A histogram's buckets, count and sum carry too. */
-	ck_assert_uint_eq(num_of(cub_val__get(
-			      sample(family(fams, "hist"), NULL, NULL),
-			      "count")),
+	ck_assert_uint_eq(
+	    num_of(cub_val__get(
+		sample(family(fams, "hist"), NULL, NULL), "count")),
 	    3);
 	cub_val__free(fams);
 	ck_show(&x, "e_port", "[{\"key\":1003,\"value\":6}]");
@@ -744,13 +742,13 @@ START_TEST(test_prev_carries)
 	dp_add(&x, "i_e_port", &port, 2, 0);
 	ck_assert_int_eq(
 	    dm_reader_families(the_cube, x.r, &fams, x.err, sizeof(x.err)), 0);
-	ck_assert_uint_eq(num_of(cub_val__get(
-			      sample(family(fams, "e_port"), "key", "1003"),
-			      "value")),
+	ck_assert_uint_eq(
+	    num_of(cub_val__get(
+		sample(family(fams, "e_port"), "key", "1003"), "value")),
 	    2);
-	ck_assert_uint_eq(num_of(cub_val__get(
-			      sample(family(fams, "sw_pc"), NULL, NULL),
-			      "value")),
+	ck_assert_uint_eq(
+	    num_of(cub_val__get(
+		sample(family(fams, "sw_pc"), NULL, NULL), "value")),
 	    10);
 	cub_val__free(fams);
 	fx_close(&x);
@@ -789,8 +787,8 @@ open_refused(struct cub_val *c, const char *const *words)
 	    -EINVAL);
 	ck_assert_ptr_null(r);
 	for (; *words; words++)
-		ck_assert_msg(strstr(err, *words), "'%s' not in: %s", *words,
-		    err);
+		ck_assert_msg(
+		    strstr(err, *words), "'%s' not in: %s", *words, err);
 	cub_val__free(c);
 }
 
@@ -801,8 +799,7 @@ START_TEST(test_errors)
 	struct fx x;
 
 	open_refused(conf_with("h_cnt", "map-name", cub_val__str("nosuch")),
-	    (const char *const[]){
-		"ingress-path", "'h_cnt'", "'nosuch'", NULL});
+	    (const char *const[]){"ingress-path", "'h_cnt'", "'nosuch'", NULL});
 	open_refused(conf_with("h_lru", "map-name", NULL),
 	    (const char *const[]){"ingress-path", "'h_lru'", "map-name", NULL});
 	c = cub_val__map();
@@ -817,7 +814,8 @@ START_TEST(test_errors)
 	open_refused(conf_with("h_lru", "open-metrics-metadata", om),
 	    (const char *const[]){"'h_lru'", "summar", NULL});
 	ck_assert_int_eq(
-	    dm_reader_open(NULL, 0, conf[OBJ_TYPES], NULL, &r, NULL, 0), -EINVAL);
+	    dm_reader_open(NULL, 0, conf[OBJ_TYPES], NULL, &r, NULL, 0),
+	    -EINVAL);
 	ck_assert_ptr_null(r);
 	ck_assert_ptr_null(dm_reader_free(NULL));
 	/* Show: an unknown metric, a bad path. */
@@ -836,9 +834,9 @@ START_TEST(test_errors)
 	    -EINVAL);
 	/* A reader of another object than the one loaded: the read fails
 	 * naming the path, the metric and the map. */
-	ck_assert_int_eq(dm_reader_open(elf[OBJ_POLYCUBE],
-			     elf_len[OBJ_POLYCUBE], conf[OBJ_POLYCUBE], NULL,
-			     &r, x.err, sizeof(x.err)),
+	ck_assert_int_eq(
+	    dm_reader_open(elf[OBJ_POLYCUBE], elf_len[OBJ_POLYCUBE],
+		conf[OBJ_POLYCUBE], NULL, &r, x.err, sizeof(x.err)),
 	    0);
 	ck_assert_int_eq(dm_reader_show(the_cube, r, 'i', "SIMPLE_HASH", &out,
 			     x.err, sizeof(x.err)),
@@ -900,8 +898,8 @@ START_TEST(test_big_map)
 			     sizeof(x.err)),
 	    -EMSGSIZE);
 	ck_assert_ptr_null(out);
-	ck_assert_msg(strstr(x.err, "metric 'big'") &&
-			  strstr(x.err, "65536 entries"),
+	ck_assert_msg(
+	    strstr(x.err, "metric 'big'") && strstr(x.err, "65536 entries"),
 	    "%s", x.err);
 	ck_assert_int_eq(dm_reader_show(the_cube, x.r, 'i', NULL, &out, x.err,
 			     sizeof(x.err)),
@@ -945,8 +943,8 @@ START_TEST(test_render)
 
 	fx_open(&x, OBJ_TYPES);
 	traffic(&x, 0, &w);
-	r = dm_reader_show(the_cube, x.r, 'i', NULL, &out, x.err,
-	    sizeof(x.err));
+	r = dm_reader_show(
+	    the_cube, x.r, 'i', NULL, &out, x.err, sizeof(x.err));
 	cub_val__free(out);
 	traffic(&x, 3, &w);
 	if (!r)
@@ -993,8 +991,8 @@ main(int argc, char **argv)
 		conf_path[i] = argv[2 + off + 2 * i];
 		elf[i] = slurp(obj_path[i], &elf_len[i]);
 		text = slurp(conf_path[i], &n);
-		conf[i] = text ? cub_json_parse(text, n, err, sizeof(err))
-			       : NULL;
+		conf[i] =
+		    text ? cub_json_parse(text, n, err, sizeof(err)) : NULL;
 		free(text);
 		if (!elf[i] || !conf[i]) {
 			fprintf(stderr, "%s or %s: cannot read\n", obj_path[i],
