@@ -80,7 +80,7 @@ struct swapset {
 	 * by member, to find the late updates by (NULL: nothing pending). */
 	struct shadow *shadow[SWAP_MEMBERS_MAX][SWAP_COPIES_MAX];
 	bool reading; /* a swap.read works on the set without the lock */
-	/* The retired copy's fold after a read (prep_thread()): PREP_RUNNING
+	/* The retired copy's fold after a read (fold_thread()): PREP_RUNNING
 	 * while it waits for its grace period and folds; PREP_READY when the
 	 * copy is empty and pending holds its late delta, member by member. */
 	uint8_t prep[SWAP_COPIES_MAX];
@@ -205,12 +205,14 @@ mapswap_check_object(
 
 /*
  * One member's entries as a swap-on-read returned them: n records of the
- * key then the value (vsz bytes), sorted by key bytes (hashes) or in index
- * order (arrays).
+ * key then the value (vsz bytes), in index order (arrays) or in the
+ * order the read got them (hashes), sorted by key bytes by the first
+ * search (shadow_sort(), off the read's path).
  */
 struct shadow {
 	uint32_t n, ks;
 	size_t vsz;
+	bool sorted;
 	uint8_t rec[];
 };
 
@@ -1061,7 +1063,7 @@ rec_cmp(const void *x, const void *y, void *ks)
 	return memcmp(x, y, *(const uint32_t *)ks);
 }
 
-/* A shadow of e: sorted by key (hashes), in index order (arrays). */
+/* A shadow of e, in e's order (index order for arrays); unsorted. */
 static struct shadow *
 shadow_of(const struct ents *e, bool array)
 {
@@ -1077,9 +1079,18 @@ shadow_of(const struct ents *e, bool array)
 		memcpy(sh->rec + i * rs, e->keys + i * e->ks, e->ks);
 		memcpy(sh->rec + i * rs + e->ks, e->vals + i * e->vsz, e->vsz);
 	}
-	if (!array)
-		qsort_r(sh->rec, sh->n, rs, rec_cmp, &sh->ks);
+	sh->sorted = array;
 	return sh;
+}
+
+/* Sorted by key for rec_search() (hashes; arrays are in index order). */
+static void
+shadow_sort(struct shadow *sh)
+{
+	if (sh->sorted)
+		return;
+	qsort_r(sh->rec, sh->n, sh->ks + sh->vsz, rec_cmp, &sh->ks);
+	sh->sorted = true;
 }
 
 /* The record whose key is key among n sorted records of rs bytes. */
@@ -1132,6 +1143,8 @@ late_delta(struct ents *e, struct shadow *sh, bool array)
 	bool nz;
 	size_t j;
 
+	if (sh)
+		shadow_sort(sh);
 	for (i = 0; i < e->n; i++) {
 		k = e->keys + (size_t)i * e->ks;
 		v = e->vals + (size_t)i * e->vsz;
@@ -1151,61 +1164,122 @@ late_delta(struct ents *e, struct shadow *sh, bool array)
 	e->n = kept;
 }
 
+/* A late delta's entry, for merge(): where it is, whether it was added. */
+struct dref {
+	const uint8_t *key, *val;
+	uint32_t order; /* its place among the deltas, to keep their order */
+	bool used;
+};
+
+static int
+dref_cmp(const void *x, const void *y, void *ks)
+{
+	const struct dref *a = x, *b = y;
+	int c = memcmp(a->key, b->key, *(const uint32_t *)ks);
+
+	return c ? c : (a->order > b->order) - (a->order < b->order);
+}
+
+static int
+dref_order(const void *x, const void *y)
+{
+	const struct dref *a = x, *b = y;
+
+	return (a->order > b->order) - (a->order < b->order);
+}
+
 /*
- * The answer for one member: a's entries (as sh, its new shadow, holds
- * them) plus the late deltas d[0..nd-1]; keys only a delta has come
- * after a's.  0 with *out (keys then values bins) or -ENOMEM.
+ * The answer for one member: a's entries (A as read after the flip) plus
+ * the late deltas d[0..nd-1]; keys only a delta has come after a's, in
+ * the deltas' order.  Without late deltas (the steady state) a plain
+ * copy; with them, a's keys are searched among the deltas' (sorted:
+ * they are few), not the other way round, so that a's entries need no
+ * sort.  0 with *out (keys then values) or -ENOMEM.
  */
 static int
-merge(const struct shadow *sh, struct ents *d, uint32_t nd, bool array,
+merge(const struct ents *a, struct ents *d, uint32_t nd, bool array,
     struct ents *out)
 {
-	size_t rs = sh->ks + sh->vsz;
-	uint32_t i, j, extra = 0;
+	uint32_t ks = a->ks, i, j, nx = 0, lo, hi, mid, idx;
+	size_t vsz = a->vsz;
+	struct dref *x, probe;
 	uint8_t *hit;
-	int r;
+	int r, c;
 
 	for (j = 0; j < nd; j++)
-		extra += d[j].n;
-	if ((r = ents_init(out, sh->n + extra, sh->ks, sh->vsz)))
+		nx += d[j].n;
+	if ((r = ents_init(out, a->n + nx, ks, vsz)))
 		return r;
-	for (i = 0; i < sh->n; i++) {
-		memcpy(out->keys + (size_t)i * sh->ks, sh->rec + i * rs, sh->ks);
-		memcpy(out->vals + (size_t)i * sh->vsz, sh->rec + i * rs + sh->ks,
-		    sh->vsz);
+	memcpy(out->keys, a->keys, (size_t)a->n * ks);
+	memcpy(out->vals, a->vals, (size_t)a->n * vsz);
+	out->n = a->n;
+	if (!nx)
+		return 0;
+	x = malloc((size_t)nx * sizeof(*x));
+	if (!x) {
+		ents_fini(out);
+		return -ENOMEM;
 	}
-	out->n = sh->n;
-	for (j = 0; j < nd; j++)
-		for (i = 0; i < d[j].n; i++) {
-			const uint8_t *k = d[j].keys + (size_t)i * sh->ks;
-			const uint8_t *v = d[j].vals + (size_t)i * sh->vsz;
-
-			hit = shadow_find((struct shadow *)sh, k, array);
-			if (hit) {
-				uint8_t *ov = out->vals +
-					      (size_t)((hit - sh->rec) / rs) *
-						  sh->vsz;
-
-				lanes(ov, ov, v, sh->vsz, false);
-				continue;
+	for (j = 0, nx = 0; j < nd; j++)
+		for (i = 0; i < d[j].n; i++, nx++)
+			x[nx] = (struct dref){d[j].keys + (size_t)i * ks,
+			    d[j].vals + (size_t)i * vsz, nx, false};
+	if (array) {
+		/* a holds every index in order: an index is a position. */
+		for (i = 0; i < nx; i++) {
+			memcpy(&idx, x[i].key, sizeof(idx));
+			if (idx < out->n &&
+			    !memcmp(
+				out->keys + (size_t)idx * ks, x[i].key, ks)) {
+				lanes(out->vals + (size_t)idx * vsz,
+				    out->vals + (size_t)idx * vsz, x[i].val,
+				    vsz, false);
+				x[i].used = true;
 			}
-			/* Not in a: a key only late writers made (found
-			 * by a scan: rare, and only over such keys). */
-			for (hit = NULL, r = (int)sh->n; r < (int)out->n; r++)
-				if (!memcmp(out->keys + (size_t)r * sh->ks, k,
-					sh->ks)) {
-					hit = out->vals + (size_t)r * sh->vsz;
-					break;
-				}
-			if (hit) {
-				lanes(hit, hit, v, sh->vsz, false);
-				continue;
-			}
-			memcpy(out->keys + (size_t)out->n * sh->ks, k, sh->ks);
-			memcpy(out->vals + (size_t)out->n * sh->vsz, v,
-			    sh->vsz);
-			out->n++;
 		}
+	} else {
+		qsort_r(x, nx, sizeof(*x), dref_cmp, &ks);
+		for (i = 0; i < a->n; i++) {
+			probe.key = out->keys + (size_t)i * ks;
+			probe.order = 0;
+			/* The first delta entry with this key. */
+			for (lo = 0, hi = nx; lo < hi;) {
+				mid = lo + (hi - lo) / 2;
+				c = memcmp(x[mid].key, probe.key, ks);
+				if (c < 0)
+					lo = mid + 1;
+				else
+					hi = mid;
+			}
+			for (; lo < nx && !memcmp(x[lo].key, probe.key, ks);
+			     lo++) {
+				lanes(out->vals + (size_t)i * vsz,
+				    out->vals + (size_t)i * vsz, x[lo].val, vsz,
+				    false);
+				x[lo].used = true;
+			}
+		}
+		qsort(x, nx, sizeof(*x), dref_order);
+	}
+	/* Keys only late writers made (found by a scan: rare, and only over
+	 * such keys). */
+	for (i = 0; i < nx; i++) {
+		if (x[i].used)
+			continue;
+		for (hit = NULL, j = a->n; j < out->n; j++)
+			if (!memcmp(out->keys + (size_t)j * ks, x[i].key, ks)) {
+				hit = out->vals + (size_t)j * vsz;
+				break;
+			}
+		if (hit) {
+			lanes(hit, hit, x[i].val, vsz, false);
+			continue;
+		}
+		memcpy(out->keys + (size_t)out->n * ks, x[i].key, ks);
+		memcpy(out->vals + (size_t)out->n * vsz, x[i].val, vsz);
+		out->n++;
+	}
+	free(x);
 	return 0;
 }
 
@@ -1413,7 +1487,7 @@ rjob_run(struct rjob *j, uint64_t *seq, struct cub_val **errv)
 		    (r = read_all(m, false, &a)))
 			break;
 		if (!(j->ash[i] = shadow_of(&a, m->array)) ||
-		    merge(j->ash[i], d[i], nd[i], m->array, &out)) {
+		    merge(&a, d[i], nd[i], m->array, &out)) {
 			r = -ENOMEM;
 			break;
 		}
@@ -1443,11 +1517,15 @@ out:
  * The fold of the copy a read just retired, after the answer: wait for
  * its grace period, take its late delta (now minus the shadow the read
  * kept) and empty it, so that the next read finds it ready and does one
- * pass on its request's path, the read of the copy it leaves.  A thread
- * per read (detached); the set is found again by name when it ends, and
- * keeps nothing if its id changed (a begin, a reload, a removal).
+ * pass on its request's path, the read of the copy it leaves.  Folds are
+ * queued to one thread of the broker's (fold_thread(), started by the
+ * first), in the order of their flips, so of their grace periods: a
+ * read's path pays a signal, not a thread's creation (50-60 us here).
+ * The set is found again by name when a fold ends, and keeps nothing if
+ * its id changed (a begin, a reload, a removal).
  */
 struct prep {
+	struct prep *next; /* in folds' queue */
 	struct broker *b;
 	char cube[CUB_NAME_MAX + 1], set[SWAP_SET_MAX + 1];
 	struct bpfobj *o;
@@ -1486,10 +1564,9 @@ prep_set(const struct prep *p)
 	return NULL;
 }
 
-static void *
-prep_thread(void *arg)
+static void
+prep_run(struct prep *p)
 {
-	struct prep *p = arg;
 	struct ents *d[SWAP_MEMBERS_MAX] = {0};
 	struct swapset *set;
 	uint32_t i;
@@ -1538,7 +1615,49 @@ prep_thread(void *arg)
 	for (i = 0; i < p->nmembers; i++)
 		ents_free(d[i]);
 	prep_free(p);
+}
+
+/* The queue of folds, and its thread (detached, for the broker's life). */
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct prep *head, *tail;
+	bool up;
+} folds = {
+    PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL, false};
+static pthread_once_t folds_once = PTHREAD_ONCE_INIT;
+
+static void *
+fold_thread(void *arg)
+{
+	struct prep *p;
+
+	(void)arg;
+	for (;;) {
+		pthread_mutex_lock(&folds.lock);
+		while (!folds.head)
+			pthread_cond_wait(&folds.cond, &folds.lock);
+		p = folds.head;
+		folds.head = p->next;
+		if (!folds.head)
+			folds.tail = NULL;
+		pthread_mutex_unlock(&folds.lock);
+		prep_run(p);
+	}
 	return NULL;
+}
+
+static void
+fold_thread_start(void)
+{
+	pthread_attr_t attr;
+	pthread_t t;
+
+	folds.up =
+	    !pthread_attr_init(&attr) &&
+	    !pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) &&
+	    !pthread_create(&t, &attr, fold_thread, NULL);
+	pthread_attr_destroy(&attr);
 }
 
 /*
@@ -1550,13 +1669,11 @@ static bool
 prep_start(struct service *s, struct swapset *set, struct rjob *j,
     const char *cube, uint64_t seq)
 {
-	struct prep *p = calloc(1, sizeof(*p));
-	pthread_attr_t attr;
-	pthread_t t;
+	struct prep *p;
 	uint32_t i;
-	bool ok;
 
-	if (!p)
+	pthread_once(&folds_once, fold_thread_start);
+	if (!folds.up || !(p = calloc(1, sizeof(*p))))
 		return false;
 	p->b = s->b;
 	snprintf(p->cube, sizeof(p->cube), "%s", cube);
@@ -1574,20 +1691,18 @@ prep_start(struct service *s, struct swapset *set, struct rjob *j,
 	}
 	set->prep[p->copy] = PREP_RUNNING;
 	set->prep_id[p->copy] = p->id;
-	ok = !pthread_attr_init(&attr) &&
-	     !pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) &&
-	     !pthread_create(&t, &attr, prep_thread, p);
-	pthread_attr_destroy(&attr);
-	if (!ok) {
-		set->prep[p->copy] = PREP_NONE;
-		set->prep_id[p->copy] = 0;
-		free(p);
-		return false;
-	}
 	for (i = 0; i < j->nmembers; i++) {
 		j->a[i].m.fd = -1;
 		j->ash[i] = NULL;
 	}
+	pthread_mutex_lock(&folds.lock);
+	if (folds.tail)
+		folds.tail->next = p;
+	else
+		folds.head = p;
+	folds.tail = p;
+	pthread_cond_signal(&folds.cond);
+	pthread_mutex_unlock(&folds.lock);
 	return true;
 }
 

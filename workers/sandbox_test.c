@@ -576,6 +576,37 @@ START_TEST(test_thread)
 }
 END_TEST
 
+static int
+int_cmp(const void *a, const void *b)
+{
+	return (*(const int *)a > *(const int *)b) -
+	       (*(const int *)a < *(const int *)b);
+}
+
+/* glibc's qsort() of more than 1 KiB calls sysinfo() (_SC_PHYS_PAGES):
+ * a render of a family of 1000 samples in the worker did. */
+static void
+body_qsort(void)
+{
+	int v[4096], i;
+
+	for (i = 0; i < 4096; i++)
+		v[i] = 4096 - i;
+	qsort(v, 4096, sizeof(v[0]), int_cmp);
+	CHILD_CHECK(v[0] == 1 && v[4095] == 4096);
+}
+
+START_TEST(test_qsort)
+{
+	int status;
+
+	dir_setup();
+	status = run_sandboxed(body_qsort, false, NULL);
+	dir_teardown();
+	assert_exit_ok(status);
+}
+END_TEST
+
 START_TEST(test_root_refused)
 {
 	struct sandbox_opts o = {.uid = 0, .gid = TEST_GID};
@@ -1003,6 +1034,7 @@ sandbox_suite(void)
 	tcase_add_test(tc, test_abort);
 	tcase_add_test(tc, test_openat_refused);
 	tcase_add_test(tc, test_thread);
+	tcase_add_test(tc, test_qsort);
 	tcase_add_test(tc, test_root_refused);
 	tcase_add_test(tc, test_no_reach);
 	tcase_add_test(tc, test_constructor_stage);

@@ -145,6 +145,34 @@ u128_val(unsigned __int128 v, bool neg)
 static int dec(struct dctx *c, uint32_t id, const uint8_t *p, size_t avail,
     uint32_t depth, struct cub_val **out);
 
+/*
+ * A container sized for n elements up front (cub_val grows by doubling:
+ * a struct of 5 members took two allocations for its items, a read of
+ * 1000 entries eleven).  Past n it grows as usual; NULL on ENOMEM.
+ * Items past len are never read: not zeroed.  For small containers
+ * only: a read's list is left to grow, since one large request before
+ * the entries' many small ones makes glibc consolidate its fast bins
+ * (measured: 10% more instructions in dm_map_value() than without).
+ */
+static struct cub_val *
+sized(struct cub_val *v, uint32_t n)
+{
+	if (!v || !n)
+		return v;
+	if (v->kind == CUB_V_MAP) {
+		v->map.items = reallocarray(NULL, n, sizeof(*v->map.items));
+		if (!v->map.items)
+			return cub_val__free(v);
+		v->map.cap = n;
+	} else {
+		v->arr.items = reallocarray(NULL, n, sizeof(*v->arr.items));
+		if (!v->arr.items)
+			return cub_val__free(v);
+		v->arr.cap = n;
+	}
+	return v;
+}
+
 static int
 dec_int(struct dctx *c, uint32_t id, const struct btf_type *t, const uint8_t *p,
     size_t avail, struct cub_val **out)
@@ -253,7 +281,7 @@ dec_array(struct dctx *c, uint32_t id, const struct btf_type *t,
 		    "array (BTF id %u): more than %u elements in one read", id,
 		    CUB_ELEMS_MAX);
 	c->elems += a->nelems;
-	arr = cub_val__array();
+	arr = sized(cub_val__array(), a->nelems);
 	if (!arr)
 		return -ENOMEM;
 	for (i = 0; i < a->nelems; i++) {
@@ -444,7 +472,7 @@ dec(struct dctx *c, uint32_t id, const uint8_t *p, size_t avail, uint32_t depth,
 			    "%u bytes left for %s '%s' (BTF id %u) of %u bytes",
 			    (unsigned)avail, kind_name(t), type_name(c, t), rid,
 			    t->size);
-		map = cub_val__map();
+		map = sized(cub_val__map(), btf_vlen(t));
 		if (!map)
 			return -ENOMEM;
 		r = dec_members(c, rid, t, p, t->size, depth, map);
@@ -469,9 +497,27 @@ dec(struct dctx *c, uint32_t id, const uint8_t *p, size_t avail, uint32_t depth,
  * still decode to many elements (arrays of zero-size elements): only the
  * count bounds the work and the memory of a read.
  */
+static int decode_checked(const struct dm_catalog *cat, uint32_t type_id,
+    const void *data, size_t len, uint32_t *elems, bool *checked,
+    struct cub_val **out, char *err, size_t errlen);
+
 static int
 decode_budget(const struct dm_catalog *cat, uint32_t type_id, const void *data,
     size_t len, uint32_t *elems, struct cub_val **out, char *err, size_t errlen)
+{
+	return decode_checked(
+	    cat, type_id, data, len, elems, NULL, out, err, errlen);
+}
+
+/*
+ * decode_budget(); *checked (if not NULL) says that type_id was found to
+ * be len bytes already (the same type and length for every entry of a
+ * read: its check is done once) and is set when it is.
+ */
+static int
+decode_checked(const struct dm_catalog *cat, uint32_t type_id, const void *data,
+    size_t len, uint32_t *elems, bool *checked, struct cub_val **out, char *err,
+    size_t errlen)
 {
 	struct dctx c = {
 	    .btf = cat->btf, .err = err, .errlen = errlen, .elems = *elems};
@@ -480,6 +526,8 @@ decode_budget(const struct dm_catalog *cat, uint32_t type_id, const void *data,
 	int r;
 
 	*out = NULL;
+	if (checked && *checked && data)
+		goto decode;
 	t = cat->btf ? resolve(&c, type_id, NULL) : NULL;
 	if (!t)
 		return dfail(&c, "BTF type id %u is unknown", type_id);
@@ -494,6 +542,9 @@ decode_budget(const struct dm_catalog *cat, uint32_t type_id, const void *data,
 		    "%zu bytes for %s '%s' (BTF id %u) of %lld bytes",
 		    data ? len : 0, kind_name(t), type_name(&c, t), type_id,
 		    (long long)sz);
+	if (checked)
+		*checked = true;
+decode:
 	r = dec(&c, type_id, data, len, 0, out);
 	*elems = c.elems;
 	return r;
@@ -532,19 +583,19 @@ entry_fail(const struct dm_map *map, uint32_t i, const char *what, int r,
 
 static int
 percpu_list(const struct dm_catalog *cat, const struct dm_map *map,
-    const uint8_t *vp, uint32_t ncpus, uint32_t *elems, struct cub_val **out,
-    char *err, size_t errlen)
+    const uint8_t *vp, uint32_t ncpus, uint32_t *elems, bool *checked,
+    struct cub_val **out, char *err, size_t errlen)
 {
 	size_t stride = ((size_t)map->value_size + 7) & ~(size_t)7;
-	struct cub_val *l = cub_val__array(), *v;
+	struct cub_val *l = sized(cub_val__array(), ncpus), *v;
 	uint32_t cpu;
 	int r;
 
 	if (!l)
 		return -ENOMEM;
 	for (cpu = 0; cpu < ncpus; cpu++) {
-		r = decode_budget(cat, map->value_type_id, vp + stride * cpu,
-		    map->value_size, elems, &v, err, errlen);
+		r = decode_checked(cat, map->value_type_id, vp + stride * cpu,
+		    map->value_size, elems, checked, &v, err, errlen);
 		if (!r && cub_val__push(l, v))
 			r = -ENOMEM;
 		if (r) {
@@ -563,7 +614,7 @@ dm_map_value(const struct dm_catalog *cat, const struct dm_map *map,
 	const uint8_t *kp = e->keys, *vp = e->values;
 	struct cub_val *list, *k, *v, *kv;
 	size_t vstride;
-	bool keyed = true;
+	bool keyed = true, vok = false, kok = false;
 	uint32_t i, elems = 0; /* the whole read's, not each value's */
 	int r = 0;
 
@@ -606,11 +657,11 @@ dm_map_value(const struct dm_catalog *cat, const struct dm_map *map,
 		const uint8_t *ve = vp + vstride * i;
 
 		if (map->percpu)
-			r = percpu_list(
-			    cat, map, ve, e->ncpus, &elems, &v, err, errlen);
+			r = percpu_list(cat, map, ve, e->ncpus, &elems, &vok,
+			    &v, err, errlen);
 		else
-			r = decode_budget(cat, map->value_type_id, ve,
-			    map->value_size, &elems, &v, err, errlen);
+			r = decode_checked(cat, map->value_type_id, ve,
+			    map->value_size, &elems, &vok, &v, err, errlen);
 		if (r) {
 			r = entry_fail(map, i, "value", r, err, errlen);
 			break;
@@ -622,15 +673,15 @@ dm_map_value(const struct dm_catalog *cat, const struct dm_map *map,
 			}
 			continue;
 		}
-		r = decode_budget(cat, map->key_type_id,
-		    kp + (size_t)map->key_size * i, map->key_size, &elems, &k,
-		    err, errlen);
+		r = decode_checked(cat, map->key_type_id,
+		    kp + (size_t)map->key_size * i, map->key_size, &elems, &kok,
+		    &k, err, errlen);
 		if (r) {
 			cub_val__free(v);
 			r = entry_fail(map, i, "key", r, err, errlen);
 			break;
 		}
-		kv = cub_val__map();
+		kv = sized(cub_val__map(), 2);
 		if (!kv) {
 			cub_val__free(k);
 			cub_val__free(v);

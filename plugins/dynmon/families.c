@@ -165,6 +165,10 @@ struct kfield {
 	uint32_t type_id;      /* resolved */
 	uint32_t off;          /* bytes */
 	uint32_t bitoff, bits; /* bitfield: bits > 0, bitoff from off */
+	/* Found once per read by field_prepare(), not once per entry. */
+	const struct btf_type *t;
+	__s64 sz;
+	bool ipish, portish;
 };
 
 struct kfields {
@@ -285,20 +289,59 @@ key_fields(const struct btf *btf, uint32_t id, uint32_t off, const char *prefix,
 	return 0;
 }
 
-/* The label value of field f of key (keylen bytes): malloc'd. */
+/* What field_label() needs of f's type and name, the same for every key. */
+static void
+field_prepare(const struct dm_catalog *cat, struct kfield *f)
+{
+	f->t = btf__type_by_id(cat->btf, f->type_id);
+	f->sz = btf__resolve_size(cat->btf, f->type_id);
+	f->ipish = has_ci(f->name, "addr") || has_ci(f->name, "ip");
+	f->portish = has_ci(f->name, "port");
+}
+
+/*
+ * A plain integer (1, 2, 4 or 8 bytes, all its bits, not a bool) as
+ * dm_decode() gives it, printed into buf; false for any other type.
+ */
+static bool
+plain_int(
+    const struct btf_type *t, const uint8_t *p, __s64 sz, char *buf, size_t len)
+{
+	uint32_t info, enc;
+	uint64_t u = 0;
+
+	if (!t || !btf_is_int(t) ||
+	    (sz != 1 && sz != 2 && sz != 4 && sz != 8) || (__s64)t->size != sz)
+		return false;
+	info = *(const uint32_t *)(t + 1);
+	enc = BTF_INT_ENCODING(info);
+	if (BTF_INT_OFFSET(info) || BTF_INT_BITS(info) != sz * 8 ||
+	    (enc & BTF_INT_BOOL))
+		return false;
+	memcpy(&u, p, (size_t)sz); /* little-endian (btfval.c) */
+	if ((enc & BTF_INT_SIGNED) && sz < 8 && (u >> (sz * 8 - 1)) & 1)
+		u |= ~(uint64_t)0 << (sz * 8);
+	if ((enc & BTF_INT_SIGNED) && (int64_t)u < 0)
+		snprintf(buf, len, "%lld", (long long)(int64_t)u);
+	else
+		snprintf(buf, len, "%llu", (unsigned long long)u);
+	return true;
+}
+
+/* The label value of field f of key (keylen bytes): malloc'd, or in buf
+ * (*inbuf set), which has room for any address, port or integer. */
 static char *
 field_label(const struct dm_catalog *cat, const struct kfield *f,
-    const uint8_t *key, size_t keylen)
+    const uint8_t *key, size_t keylen, char *buf, size_t buflen, bool *inbuf)
 {
-	const struct btf *btf = cat->btf;
-	const struct btf_type *t = btf__type_by_id(btf, f->type_id);
-	__s64 sz = btf__resolve_size(btf, f->type_id);
+	const struct btf_type *t = f->t;
+	__s64 sz = f->sz;
 	const uint8_t *p = key + f->off;
-	char buf[INET6_ADDRSTRLEN + 8];
 	struct cub_val *v = NULL;
 	char *s;
-	bool ipish = has_ci(f->name, "addr") || has_ci(f->name, "ip");
+	bool ipish = f->ipish;
 
+	*inbuf = true;
 	if (f->bits) {
 		uint64_t u = 0;
 		uint32_t i;
@@ -307,8 +350,10 @@ field_label(const struct dm_catalog *cat, const struct kfield *f,
 				     BTF_INT_SIGNED
 			       : btf_kflag(t);
 
-		if (f->off + ((uint64_t)f->bitoff + f->bits + 7) / 8 > keylen)
-			return strdup("");
+		if (f->off + ((uint64_t)f->bitoff + f->bits + 7) / 8 > keylen) {
+			*buf = 0;
+			return buf;
+		}
 		for (i = 0; i < f->bits; i++) {
 			uint32_t b = f->bitoff + i;
 
@@ -316,35 +361,40 @@ field_label(const struct dm_catalog *cat, const struct kfield *f,
 		}
 		if (sgn && f->bits < 64 && (u >> (f->bits - 1)) & 1)
 			u |= ~(uint64_t)0 << f->bits;
-		if ((sgn ? asprintf(&s, "%lld", (long long)u)
-			 : asprintf(&s, "%llu", (unsigned long long)u)) < 0)
-			return NULL;
-		return s;
+		if (sgn)
+			snprintf(buf, buflen, "%lld", (long long)u);
+		else
+			snprintf(buf, buflen, "%llu", (unsigned long long)u);
+		return buf;
 	}
-	if (sz <= 0 || f->off + (uint64_t)sz > keylen)
-		return strdup("");
+	if (sz <= 0 || f->off + (uint64_t)sz > keylen) {
+		*buf = 0;
+		return buf;
+	}
 	if (sz == 4 && ipish && (btf_is_int(t) || btf_is_array(t))) {
-		snprintf(
-		    buf, sizeof(buf), "%u.%u.%u.%u", p[0], p[1], p[2], p[3]);
-		return strdup(buf);
+		snprintf(buf, buflen, "%u.%u.%u.%u", p[0], p[1], p[2], p[3]);
+		return buf;
 	}
 	if (sz == 16 && ipish && btf_is_array(t)) {
-		if (!inet_ntop(AF_INET6, p, buf, sizeof(buf)))
-			return strdup("");
-		return strdup(buf);
+		if (!inet_ntop(AF_INET6, p, buf, (socklen_t)buflen))
+			*buf = 0;
+		return buf;
 	}
-	if (sz == 2 && has_ci(f->name, "port") && btf_is_int(t)) {
+	if (sz == 2 && f->portish && btf_is_int(t)) {
 		uint16_t port;
 
 		memcpy(&port, p, 2);
-		snprintf(buf, sizeof(buf), "%u", ntohs(port));
-		return strdup(buf);
+		snprintf(buf, buflen, "%u", ntohs(port));
+		return buf;
 	}
 	if (sz == 6 && btf_is_array(t)) {
-		snprintf(buf, sizeof(buf), "%02x:%02x:%02x:%02x:%02x:%02x",
-		    p[0], p[1], p[2], p[3], p[4], p[5]);
-		return strdup(buf);
+		snprintf(buf, buflen, "%02x:%02x:%02x:%02x:%02x:%02x", p[0],
+		    p[1], p[2], p[3], p[4], p[5]);
+		return buf;
 	}
+	if (plain_int(t, p, sz, buf, buflen))
+		return buf;
+	*inbuf = false;
 	if (dm_decode(cat, f->type_id, p, (size_t)sz, &v, NULL, 0))
 		return strdup("");
 	switch (v->kind) {
@@ -747,6 +797,8 @@ dm_families_from_metric(const struct dm_catalog *cat, const struct dm_map *map,
 			return -ENOMEM;
 		r = key_fields(cat->btf, map->key_type_id, 0, "", 0, kf, c.name,
 		    err, errlen);
+		for (i = 0; !r && i < kf->n; i++)
+			field_prepare(cat, &kf->f[i]);
 		for (i = 0; !r && i < kf->n; i++) {
 			if (static_label(&c, kf->f[i].name))
 				r = dm_fail(err, errlen,
@@ -813,25 +865,31 @@ dm_families_from_metric(const struct dm_catalog *cat, const struct dm_map *map,
 
 			if (e->keys && map->key_size == 4)
 				idx = ((const uint32_t *)e->keys)[i];
-			if (cub_val__set(
-				labels, "index", cub_val__strf("%u", idx))) {
+			char ib[16];
+
+			snprintf(ib, sizeof(ib), "%u", idx);
+			if (cub_val__set(labels, "index", cub_val__str(ib))) {
 				cub_val__free(labels);
 				goto out;
 			}
 		}
 		for (j = 0; keyed && j < kf->n; j++) {
+			char buf[INET6_ADDRSTRLEN + 24];
+			bool inbuf;
 			char *lv = field_label(cat, &kf->f[j],
 			    (const uint8_t *)e->keys +
 				(size_t)map->key_size * i,
-			    map->key_size);
+			    map->key_size, buf, sizeof(buf), &inbuf);
 
 			if (!lv || cub_val__set(labels, kf->f[j].name,
 				       cub_val__str(lv))) {
-				free(lv);
+				if (!inbuf)
+					free(lv);
 				cub_val__free(labels);
 				goto out;
 			}
-			free(lv);
+			if (!inbuf)
+				free(lv);
 		}
 		s = cub_val__map();
 		if (!s || cub_val__set(s, "labels", labels)) {

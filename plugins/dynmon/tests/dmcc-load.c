@@ -8,11 +8,14 @@
  * happened:
  *
  *	dmcc-load OBJ [--xdp] [--egress] [--hardened] [--runs N]
- *	    [--dport P] [--sport P] [--payload HEX] [--log]
+ *	    [--repeat N] [--dport P] [--sport P] [--payload HEX] [--log]
  *	    [--dump MAP]... [--xlated]
  *
  *	verdict pass|drop|other RETVAL	(pass: the program tail-called the
  *					 stand-in for the broker's "next")
+ *	duration NS			(--repeat N: each run is N runs in
+ *					 the kernel; the mean ns of one, of
+ *					 the last run; bench/dynmon)
  *	map NAME KEYHEX VALUEHEX	one line per entry (per CPU: one
  *					 VALUEHEX per CPU, space separated)
  *	log LEVEL TAG LINE FMT|ARG,ARG...	a record of cub_log_ring
@@ -226,6 +229,7 @@ main(int argc, char **argv)
 {
 	int xdp = 0, egress = 0, hardened = 0, logall = 0, xlated = 0;
 	unsigned runs = 1, sport = 40000, dport = 9, i;
+	int repeat = 1;
 	const char *dumps[16], *payload = "";
 	size_t ndumps = 0, plen = 0;
 	/* 2 bytes in, so that the IPv4 header is 4-aligned */
@@ -264,6 +268,8 @@ main(int argc, char **argv)
 			xlated = 1;
 		else if (!strcmp(argv[i], "--runs") && i + 1 < (unsigned)argc)
 			runs = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--repeat") && i + 1 < (unsigned)argc)
+			repeat = atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--dport") && i + 1 < (unsigned)argc)
 			dport = atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--sport") && i + 1 < (unsigned)argc)
@@ -279,6 +285,11 @@ main(int argc, char **argv)
 			    argv[i]);
 			return 2;
 		}
+	}
+	if (repeat < 1) {
+		fprintf(
+		    stderr, "dmcc-load: --repeat wants a count of 1 or more\n");
+		return 2;
 	}
 	if (argc < 2) {
 		fprintf(stderr, "usage: dmcc-load OBJ [options]\n");
@@ -364,7 +375,7 @@ main(int argc, char **argv)
 		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt,
 		    .data_size_in = sizeof(*eth) + sizeof(*ip) + sizeof(*udp) +
 			plen,
-		    .repeat = 1);
+		    .repeat = repeat);
 
 		if (!xdp) {
 			skb.cb[3] = egress ? CUB_TDIR_EGRESS : CUB_TDIR_INGRESS;
@@ -375,6 +386,8 @@ main(int argc, char **argv)
 			fprintf(stderr, "test run: %s\n", strerror(errno));
 			return 1;
 		}
+		if (i == runs - 1 && repeat > 1)
+			printf("duration %u\n", o.duration);
 		if (i == runs - 1)
 			printf("verdict %s %u\n",
 			    o.retval == PASS_MARK		      ? "pass"

@@ -492,7 +492,9 @@ void cub_swap__abort(struct cub_swap_txn *txn);
  * Values are the updates since the previous read: successive reads sum
  * to every update exactly (values added and subtracted in 8-byte
  * unsigned lanes, then 4, 2, 1 for a tail: counters).  Hashes: the keys
- * written since the previous read, or late; arrays: every index.  fn
+ * written since the previous read, or late, in no set order (the
+ * kernel's, then keys only late writers made); arrays: every index, in
+ * order.  fn
  * returns non-zero to stop (returned; the entries not seen are lost).
  * @return 0 or -errno.  A synchronous call, from an op only.  A set whose
  * maps could not fit one answer (2 x entries x (key + value) over 2 MiB)
