@@ -7,6 +7,7 @@
  * Check sender, then size, then act (style rule 22).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -556,8 +557,9 @@ wc_batch(struct service *s, const struct cub_val *p, struct cub_val **res,
 	bool lookdel = op && !strcmp(op, "lookup_and_delete");
 	uint64_t count = 0, elem_flags = 0, batch_flags = 0;
 	uint32_t n, done;
+	_cleanup_close_ int fd = -1;
+	struct bmap *bm, own;
 	struct mb_map mm;
-	struct bmap *bm;
 	size_t vsz, csz, per;
 	bool kernel = false;
 	int r;
@@ -582,6 +584,20 @@ wc_batch(struct service *s, const struct cub_val *p, struct cub_val **res,
 	bm = map_get(s, CUB_M_MAP_BATCH, p, !lookup, &vsz, errv);
 	if (!bm)
 		return -EPERM;
+	/*
+	 * The kernel's batch runs on a copy of the map's fd without b->lock
+	 * (a lookup of 4096 entries of a big map is milliseconds, and the
+	 * main loop and every other service wait for the lock: the
+	 * lockstall review), as swap.read does: the map lives as long as
+	 * the copy, whatever happens to the cube meanwhile.
+	 */
+	own = *bm;
+	fd = own.fd = fcntl(bm->fd, F_DUPFD_CLOEXEC, 3);
+	pthread_mutex_unlock(&s->b->lock);
+	bm = &own;
+	if (fd < 0)
+		return ERR(CUB_E_INTERNAL, "map '%s': map.batch: %s", own.name,
+		    strerror(errno));
 	mm = (struct mb_map){.fd = bm->fd,
 	    .type = bm->type,
 	    .key_size = bm->key_size,
@@ -602,7 +618,6 @@ wc_batch(struct service *s, const struct cub_val *p, struct cub_val **res,
 			    cub_val__get(p, "values"), vsz, &n, &vals);
 		}
 		if (r) {
-			pthread_mutex_unlock(&s->b->lock);
 			return ERR(r == -ENOMEM ? CUB_E_INTERNAL : CUB_E_INVAL,
 			    "map '%s': map.batch %s: keys must be %u bytes and "
 			    "values %zu bytes each, as many as 'count' (at "
@@ -617,7 +632,6 @@ wc_batch(struct service *s, const struct cub_val *p, struct cub_val **res,
 				 batch_flags, &kernel);
 	} else {
 		if (in && (in->kind != CUB_V_BIN || in->bin.len != csz)) {
-			pthread_mutex_unlock(&s->b->lock);
 			return ERR(CUB_E_INVAL,
 			    "map '%s': map.batch: 'in_batch' must be the %zu "
 			    "bytes of the last call's 'out_batch'",
@@ -631,7 +645,6 @@ wc_batch(struct service *s, const struct cub_val *p, struct cub_val **res,
 		vals = malloc((size_t)n * vsz + 1);
 		cursor = calloc(1, csz + 1);
 		if (!keys || !vals || !cursor) {
-			pthread_mutex_unlock(&s->b->lock);
 			return ERR(CUB_E_INTERNAL, "out of memory");
 		}
 		if (in)
@@ -644,7 +657,6 @@ wc_batch(struct service *s, const struct cub_val *p, struct cub_val **res,
 		kernel_err(r, bm, "map.batch", errv);
 		cub_val__set(*errv, "count", cub_val__uint(done));
 		cub_val__set(*errv, "errno", cub_val__uint((uint64_t)-r));
-		pthread_mutex_unlock(&s->b->lock);
 		return r;
 	}
 	*res = cub_val__map();
@@ -658,7 +670,6 @@ wc_batch(struct service *s, const struct cub_val *p, struct cub_val **res,
 		cub_val__set(*res, "out_batch", cub_val__bin(cursor, csz));
 		cub_val__set(*res, "more", cub_val__bool(r != -ENOENT));
 	}
-	pthread_mutex_unlock(&s->b->lock);
 	return 0;
 }
 

@@ -410,7 +410,7 @@ dm_apply(struct cub_cube *cube, const struct cub_val *config, bool create)
 		len = xdp ? dm_default_xdp_len : dm_default_tc_len;
 	} else {
 		if ((r = compile(cube, dpconf, xdp, &built, &len)))
-			return r;
+			goto out;
 		elf = built;
 	}
 	/* Every metric-config against the object, before it is loaded. */

@@ -93,10 +93,10 @@ cub mon1 log show | grep -qF "counter: " && fail "TRACE lines logged at INFO"
 cub_ok mon1 set loglevel=TRACE
 pings ns1 198.18.0.1 3 || fail "ping at TRACE"
 for _ in $(seq 1 50); do
-	cub mon1 log show | grep -qE "ingress:11: counter: [0-9]+" && break
+	cub mon1 log show | grep -E "ingress:11: counter: [0-9]+" >/dev/null && break
 	sleep 0.1
 done
-cub mon1 log show | grep -qE "ingress:11: counter: [0-9]+" ||
+cub mon1 log show | grep -E "ingress:11: counter: [0-9]+" >/dev/null ||
 	fail "no pcn_log line in the cube's log: $(cub mon1 log show | tail -5)"
 cub_ok mon1 set loglevel=INFO
 
@@ -251,7 +251,7 @@ static int handle_rx(struct CTXTYPE *ctx, struct pkt_metadata *md)
 EOF
 mkconf "$T/kreadhash.json" "$T/kreadhash.c"
 refused_unchanged "helper bpf_probe_read(_kernel)?( \\(|#)" mon1 dataplane-config set --file "$T/kreadhash.json"
-bpftool map show pinned "$T/pins/mon1/i_PKT_COUNTER" | grep -qw "array" ||
+bpftool map show pinned "$T/pins/mon1/i_PKT_COUNTER" | grep -w "array" >/dev/null ||
 	fail "a refused load replaced the pinned map: $(bpftool map show pinned "$T/pins/mon1/i_PKT_COUNTER")"
 c0=$(counter mon1 i_PKT_COUNTER)
 pings ns1 198.18.0.1 10 || fail "ping after the refusals"
@@ -279,7 +279,7 @@ cub_ok mon1 dataplane-config set --file "$T/hash.json"
 pings ns1 198.18.0.1 10 || fail "ping through the hash counter"
 [ "$(counter mon1 i_PKT_COUNTER)" -ge 10 ] ||
 	fail "the hash PKT_COUNTER counted $(counter mon1 i_PKT_COUNTER) of 10"
-bpftool map show pinned "$T/pins/mon1/i_PKT_COUNTER" | grep -q "hash" ||
+bpftool map show pinned "$T/pins/mon1/i_PKT_COUNTER" | grep "hash" >/dev/null ||
 	fail "i_PKT_COUNTER is not the new hash: $(bpftool map show pinned "$T/pins/mon1/i_PKT_COUNTER")"
 # And back to the array.
 cub_ok mon1 dataplane-config set --file "$EX/packet_counter.json"

@@ -69,7 +69,7 @@ for _ in $(seq 1 200); do
 done
 [ -n "$np" ] && [ "$np" != "$pid" ] || fail "the dynmon worker did not come back"
 broker_wait_ready
-cub mon1 dataplane-config show -o json | grep -qF 'PKT_COUNTER' ||
+cub mon1 dataplane-config show -o json | grep -F 'PKT_COUNTER' >/dev/null ||
 	fail "mon1's config is gone after the restart"
 # The replay is done when the worker logged its load.
 for _ in $(seq 1 200); do
