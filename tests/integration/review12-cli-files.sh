@@ -45,7 +45,7 @@ python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$T/m.json" ||
 	fail "--save wrote no JSON: $(cat "$T/m.json")"
 # leftovers DIR: no temporary file of a --save in DIR.
 leftovers() {
-	! ls -A "$1" | grep -q '\.[A-Za-z0-9]\{6\}$' ||
+	[ -z "$(find "$1" -mindepth 1 -maxdepth 1 -regextype posix-extended -regex '.*\.[A-Za-z0-9]{6}')" ] ||
 		fail "a temporary file is left in $1: $(ls -A "$1")"
 }
 refused 2 "Is a directory.*nothing written" dynmon extract mon1 --save "$T/dir"
