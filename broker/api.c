@@ -345,11 +345,21 @@ show_overlays(struct broker *b, struct cube *c, struct cub_val *config,
 	if (sup_call(
 		c->svc, CUB_M_CUBE_SHOW, p, &ov, &e2, b->o.call_timeout_ms)) {
 		const char *msg;
+		int code = cub_err_parse(e2, &msg);
+		char pre[CUB_NAME_MAX + 16];
 
-		cub_err_parse(e2, &msg);
-		*errv = cub_err_val(CUB_E_UNAVAIL,
-		    "cube '%s': counters and state unavailable: %s", c->name,
-		    msg);
+		/* The worker's own refusal of the words (a metric it does
+		 * not have) is the client's error, not an outage to retry. */
+		snprintf(pre, sizeof(pre), "cube '%s': ", c->name);
+		if (code == CUB_E_NOTFOUND || code == CUB_E_INVAL ||
+		    code == CUB_E_VERB || code == CUB_E_TOOBIG ||
+		    code == CUB_E_LIMIT)
+			*errv = cub_err_val(code, "%s%s",
+			    strncmp(msg, pre, strlen(pre)) ? pre : "", msg);
+		else
+			*errv = cub_err_val(CUB_E_UNAVAIL,
+			    "cube '%s': counters and state unavailable: %s",
+			    c->name, msg);
 		cub_val__free(e2);
 		ovs[0] = cub_val__free(ovs[0]);
 		ovs[1] = cub_val__free(ovs[1]);

@@ -67,8 +67,9 @@ struct dm_rmetric {
 	/* Summable values: integer lanes of this width (1, 2, 4, 8), 0 when
 	 * the value is not a number or array of numbers (latest wins). */
 	uint32_t lane;
-	char *family; /* the family's name, om only */
-	char *omtype; /* the open-metrics type as given, om only */
+	char *family;     /* the family's name, om only */
+	char *omtype;     /* the open-metrics type as given, om only */
+	char famtype[12]; /* the family's type (counter, ..., unknown) */
 	/* open-metrics-metadata on a value that is not a number (Polycube's
 	 * own test files have such): shown in JSON, not exported; why, for
 	 * one warning in the cube's log. */
@@ -447,11 +448,64 @@ metric_open(struct dm_reader *r, char path, size_t k, const struct cub_val *mc,
 		m->omtype = strdup(type ?: "");
 		m->gauge =
 		    !strcmp(cub_val__get_str(fam, "type") ?: "", "gauge");
+		snprintf(m->famtype, sizeof(m->famtype), "%s",
+		    cub_val__get_str(fam, "type") ?: "");
 		cub_val__free(fam);
 		if (!m->family || !m->omtype)
 			return -ENOMEM;
 	}
 	m->lane = m->gauge ? 0 : value_lane(r->cat, m->map->value_type_id);
+	return 0;
+}
+
+/* The sample names a family of type t gives, as cub_om_render() claims
+ * them (sdk/src/openmetrics.c om_types). */
+static const char *const *
+type_suffixes(const char *t)
+{
+	static const char *const counter[] = {"_total", NULL};
+	static const char *const hist[] = {"_bucket", "_count", "_sum", NULL};
+	static const char *const summary[] = {"", "_count", "_sum", NULL};
+	static const char *const plain[] = {"", NULL};
+
+	return !strcmp(t, "counter")     ? counter
+	       : !strcmp(t, "histogram") ? hist
+	       : !strcmp(t, "summary")   ? summary
+					 : plain;
+}
+
+/*
+ * Whether two exported metrics of different families give one sample
+ * name (a counter x's x_total and a gauge x_total): the exposition
+ * refuses that at every show, so the config is refused instead.
+ */
+static int
+samples_clash(const struct dm_rmetric *a, const struct dm_rmetric *b, char *err,
+    size_t errlen)
+{
+	const char *const *sa = type_suffixes(a->famtype), *const *sb =
+							       type_suffixes(
+								   b->famtype);
+	char na[256], nb[256];
+	size_t i, j;
+
+	if (!strcmp(a->family, b->family))
+		return 0; /* the same family: said by the caller */
+	for (i = 0; sa[i]; i++) {
+		snprintf(na, sizeof(na), "%s%s", a->family, sa[i]);
+		for (j = 0; sb[j]; j++) {
+			snprintf(nb, sizeof(nb), "%s%s", b->family, sb[j]);
+			if (!strcmp(na, nb))
+				return dm_fail(err, errlen,
+				    "%s: metric '%s' (%s '%s') gives the "
+				    "sample "
+				    "name '%s' that %s metric '%s' (%s '%s') "
+				    "gives too",
+				    path_word(b->path), b->name, b->famtype,
+				    b->family, nb, path_word(a->path), a->name,
+				    a->famtype, a->family);
+		}
+	}
 	return 0;
 }
 
@@ -565,6 +619,10 @@ dm_reader_open(const void *elf, size_t len, const struct cub_val *dpconf,
 					    path_word(m->path), m->name);
 					goto fail;
 				}
+				if (m->om && r->m[j].om &&
+				    (rc = samples_clash(
+					 &r->m[j], m, err, errlen)))
+					goto fail;
 				if (m->om && r->m[j].om &&
 				    !strcmp(r->m[j].family, m->family)) {
 					rc = dm_fail(err, errlen,

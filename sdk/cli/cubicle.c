@@ -100,6 +100,14 @@ read_all(FILE *f, size_t *len)
 			cap *= 2;
 		}
 	}
+	/* A read error (a directory: EISDIR) is no shorter body. */
+	if (buf && ferror(f)) {
+		int e = errno ? errno : EIO;
+
+		free(buf);
+		errno = e;
+		return NULL;
+	}
 	*len = n;
 	return buf;
 }
@@ -162,6 +170,7 @@ load_body(const struct cli_cmd *cmd, struct cub_val **body)
 	char *text;
 	bool yaml;
 	FILE *f;
+	int rerr;
 
 	*body = NULL;
 	if (!src) {
@@ -172,19 +181,22 @@ load_body(const struct cli_cmd *cmd, struct cub_val **body)
 	}
 	f = strcmp(src, "-") ? fopen(src, "re") : stdin;
 	if (!f) {
-		say("%s: %s", src, strerror(errno));
-		return -errno;
+		int e = errno;
+
+		say("%s: %s", src, strerror(e));
+		return -e;
 	}
 	text = read_all(f, &len);
+	rerr = errno;
 	if (f != stdin)
 		fclose(f);
 	if (!text) {
-		if (errno == EMSGSIZE)
+		if (rerr == EMSGSIZE)
 			say("%s: the body is larger than the %u MiB "
 			    "message cap",
 			    src, CUB_MSG_MAX >> 20);
 		else
-			say("%s: %s", src, strerror(errno));
+			say("%s: %s", src, strerror(rerr));
 		return -EIO;
 	}
 	if (len == 0 && !cmd->file) {
