@@ -8,6 +8,7 @@
  * cubi_worker__dispatch(), as in cubicle-worker.
  */
 #include <errno.h>
+#include <net/if.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -2420,19 +2421,61 @@ sync_map(struct cub_fake *f, struct fmap *m, int fd, bool to_kernel)
 	return r;
 }
 
-int
-cub_fake__test_run(struct cub_fake *f, const char *cube, const char *prog,
+/*
+ * For a run on port in (its index; -1: none): every port of the cube's
+ * document in the kernel's cub_ports (CUB_FAKE_IFINDEX(index), up) and
+ * the run's ingress ifindex in cub_if2port, as the broker fills them.
+ */
+static int
+ports_fill(struct fcube *c, struct bpf_object *obj, int64_t in, uint32_t iif)
+{
+	struct bpf_map *ports = bpf_object__find_map_by_name(obj, "cub_ports");
+	struct bpf_map *if2 = bpf_object__find_map_by_name(obj, "cub_if2port");
+	const struct cub_val *list = cub_val__get(c->doc, "ports"), *e;
+	struct cub_port cp = {.flags = CUB_PORT_UP};
+	uint32_t k = (uint32_t)in, i;
+	uint64_t idx;
+
+	if (in < 0)
+		return 0;
+	if (!ports || !if2)
+		return -ENOENT;
+	for (i = 0; list && list->kind == CUB_V_ARRAY && i < list->arr.len;
+	     i++) {
+		e = list->arr.items[i];
+		if (cub_val__as_u64(cub_val__get(e, "index"), &idx) ||
+		    idx >= CUB_MAX_PORTS)
+			continue;
+		k = (uint32_t)idx;
+		cp.ifindex = CUB_FAKE_IFINDEX(k);
+		if (bpf_map_update_elem(bpf_map__fd(ports), &k, &cp, 0))
+			return -errno;
+	}
+	k = (uint32_t)in;
+	return bpf_map_update_elem(bpf_map__fd(if2), &iif, &k, 0) ? -errno : 0;
+}
+
+/* Framework maps the run filled for a port (ports_fill()): not copied
+ * back, the fake's stay the broker's. */
+static bool
+run_filled(const char *name, int64_t in)
+{
+	return in >= 0 &&
+	       (!strcmp(name, "cub_ports") || !strcmp(name, "cub_if2port"));
+}
+
+static int
+test_run(struct cub_fake *f, struct fcube *c, const char *prog, int64_t in,
     const void *pkt, size_t len, uint32_t *retval)
 {
-	struct fcube *c = cube_find(f, cube);
+	struct __sk_buff skb = {0};
 	struct bpf_program *bp;
 	struct bpf_object *obj;
 	struct bpf_map *bm;
-	uint32_t i;
+	uint32_t i, iif;
+	bool tc;
 	int r = 0;
 
-	if (!c || !c->loaded)
-		return -ENOENT;
 	if (geteuid())
 		return -EPERM;
 	obj = bpf_object__open_mem(c->elf, c->elf_len, NULL);
@@ -2442,6 +2485,7 @@ cub_fake__test_run(struct cub_fake *f, const char *cube, const char *prog,
 		bpf_object__close(obj);
 		return -ENOENT;
 	}
+	tc = bpf_program__type(bp) == BPF_PROG_TYPE_SCHED_CLS;
 	bpf_object__for_each_program(bp, obj)
 	    bpf_program__set_autoload(bp, !strcmp(bpf_program__name(bp), prog));
 	if (bpf_object__load(obj)) {
@@ -2458,10 +2502,19 @@ cub_fake__test_run(struct cub_fake *f, const char *cube, const char *prog,
 				r = sync_map(
 				    f, &c->maps[i], bpf_map__fd(bm), true);
 	}
+	/* TC: the skb's ingress_ifindex; XDP runs on lo's first queue. */
+	iif = tc ? CUB_FAKE_IFINDEX((uint32_t)in) : if_nametoindex("lo");
+	skb.ingress_ifindex = iif;
+	if (!r)
+		r = ports_fill(c, obj, in, iif);
 	if (!r) {
 		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt,
 		    .data_size_in = (uint32_t)len, .repeat = 1);
 
+		if (in >= 0 && tc) {
+			o.ctx_in = &skb;
+			o.ctx_size_in = sizeof(skb);
+		}
 		bp = bpf_object__find_program_by_name(obj, prog);
 		r = bpf_prog_test_run_opts(bpf_program__fd(bp), &o) ? -errno
 								    : 0;
@@ -2473,12 +2526,42 @@ cub_fake__test_run(struct cub_fake *f, const char *cube, const char *prog,
 		for (i = 0; i < c->nmaps && !r; i++)
 			if (modelled(&c->maps[i]) &&
 			    !type_queue(c->maps[i].type) &&
+			    !run_filled(c->maps[i].name, in) &&
 			    !strcmp(c->maps[i].name, bpf_map__name(bm)))
 				r = sync_map(
 				    f, &c->maps[i], bpf_map__fd(bm), false);
 	}
 	bpf_object__close(obj);
 	return r;
+}
+
+int
+cub_fake__test_run(struct cub_fake *f, const char *cube, const char *prog,
+    const void *pkt, size_t len, uint32_t *retval)
+{
+	struct fcube *c = cube_find(f, cube);
+
+	if (!c || !c->loaded)
+		return -ENOENT;
+	return test_run(f, c, prog, -1, pkt, len, retval);
+}
+
+int
+cub_fake__test_run_port(struct cub_fake *f, const char *cube,
+    const char *prog, const char *port, const void *pkt, size_t len,
+    uint32_t *retval)
+{
+	struct fcube *c = cube_find(f, cube);
+	const struct cub_val *e;
+	uint64_t idx;
+
+	if (!c || !c->loaded || !port)
+		return -ENOENT;
+	e = cubi_tree__find(c->doc, "ports", "name", port);
+	if (!e || cub_val__as_u64(cub_val__get(e, "index"), &idx) ||
+	    idx >= CUB_MAX_PORTS)
+		return -ENOENT;
+	return test_run(f, c, prog, (int64_t)idx, pkt, len, retval);
 }
 
 /* ---- Life ---- */

@@ -163,6 +163,20 @@ int cub_fake__helper(
  */
 int cub_fake__test_run(struct cub_fake *f, const char *cube, const char *prog,
     const void *pkt, size_t len, uint32_t *retval);
+/*
+ * The same, the packet arriving on the cube's port named port: for the
+ * run (not copied back), cub_ports holds every port of the cube's
+ * document, up, with ifindex CUB_FAKE_IFINDEX(its index), and cub_if2port
+ * maps the run's ingress ifindex to port's index (TC: the skb's
+ * ingress_ifindex is CUB_FAKE_IFINDEX(index); XDP: the kernel runs the
+ * program on lo, whose ifindex is mapped), so cub_in_port() finds the
+ * port.  A cub_forward() then ends the run as the broker's egress
+ * program is not there: TC_ACT_SHOT, XDP_DROP.  -ENOENT: no such port.
+ */
+#define CUB_FAKE_IFINDEX(index) (100000u + (index))
+int cub_fake__test_run_port(struct cub_fake *f, const char *cube,
+    const char *prog, const char *port, const void *pkt, size_t len,
+    uint32_t *retval);
 
 #ifdef __cplusplus
 }
