@@ -9,6 +9,7 @@
  *   upgrade_policy.so as upgrade_add, with a wider policy (-DUPG_POLICY)
  *   upgrade_default.so ports + color + level, whose default is 7
  *                    (-DUPG_DEFAULT: a field with a default added)
+ *   upgrade_defpol.so as upgrade_default, with the wider policy
  *   upgrade_bad.so   ports + color + level, whose default "seven" is not
  *                    a number (-DUPG_BAD: a schema the broker refuses)
  * All of them are the service "upgrade": the test installs one as
