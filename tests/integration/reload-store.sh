@@ -10,7 +10,10 @@
 #    schema without the field refuses the cube for it (the default was
 #    only in the worker's copy, never in the document or the store);
 #  - the policy is stored with the version: a plugin whose policy alone
-#    changed while the broker was down is a new version, and stays it.
+#    changed while the broker was down is a new version, and stays it;
+#    the cubes it has keep their loaded objects, as at a reload (the
+#    same bytes are not loaded again), while a new cube is checked
+#    against the new policy.
 . "$(dirname "$0")/../lib/netns.sh"
 . "$(dirname "$0")/../lib/upgrade.sh"
 
@@ -79,3 +82,17 @@ broker_kill
 broker_start
 [ "$(svc schema)" = 5 ] || fail "v5 not kept across a restart: $(cub services)"
 cub_log "a policy changed while down: $(svc schema)"
+
+# A policy too narrow for any cube, replaced while down: v6; u1 keeps
+# its program and its document (as at a reload: the worker's object is
+# the one loaded, not checked again), a new cube is refused by it.
+kill "$BROKER_PID"
+wait "$BROKER_PID" 2>/dev/null || true
+install_plugin defnarrow
+broker_start
+[ "$(svc schema)" = 6 ] || fail "a narrower policy while down is not v6: $(cub services)"
+[ "$(cub u1 show level)" = 9 ] || fail "u1 under the narrow policy: $(cub u1 show -o json)"
+out=$(cub upgrade add u3 2>&1) && fail "u3 added under max_map_bytes 4096: $out"
+grep -q "over the limit of 4096" <<<"$out" || fail "u3's refusal: $out"
+cub show cubes | grep -q u3 && fail "u3 exists after its refusal: $(cub show cubes)"
+cub_log "a narrower policy while down: v$(svc schema), u3 refused: $out"
