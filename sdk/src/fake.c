@@ -20,9 +20,9 @@
 #include <bpf/libbpf.h>
 #include <gelf.h>
 
+#include "bpfpolicy.h"
 #include "cubicle/errors.h"
 #include "cubicle/fake.h"
-#include "bpfpolicy.h"
 #include "cubicle/proto.h"
 #include "tree.h"
 #include "worker_rt.h"
@@ -851,8 +851,9 @@ policy_check(struct cub_fake *f, const struct fcube *c, struct bpf_object *obj,
 	{
 		t = bpf_map__type(m);
 		if (++nmaps > CUBI_MAX_MAPS) {
-			*errv = ferr(CUB_E_REFUSED, "cube '%s': more than %d maps",
-			    c->name, CUBI_MAX_MAPS);
+			*errv =
+			    ferr(CUB_E_REFUSED, "cube '%s': more than %d maps",
+				c->name, CUBI_MAX_MAPS);
 			return -EPERM;
 		}
 		one = cubi_map_bytes(f->ncpus, t, bpf_map__key_size(m),
@@ -2547,9 +2548,8 @@ cub_fake__test_run(struct cub_fake *f, const char *cube, const char *prog,
 }
 
 int
-cub_fake__test_run_port(struct cub_fake *f, const char *cube,
-    const char *prog, const char *port, const void *pkt, size_t len,
-    uint32_t *retval)
+cub_fake__test_run_port(struct cub_fake *f, const char *cube, const char *prog,
+    const char *port, const void *pkt, size_t len, uint32_t *retval)
 {
 	struct fcube *c = cube_find(f, cube);
 	const struct cub_val *e;

@@ -103,15 +103,14 @@ static const struct cub_plugin_ops ft_ops = {
 /* What the test object needs (the broker's policy check, as at load). */
 #define FT_POLICY                                                              \
 	{                                                                      \
-		.prog_types = 1u << BPF_PROG_TYPE_SCHED_CLS |                  \
-			      1u << BPF_PROG_TYPE_XDP,                         \
-		.map_types = 1ull << BPF_MAP_TYPE_HASH |                       \
-			     1ull << BPF_MAP_TYPE_ARRAY |                      \
-			     1ull << BPF_MAP_TYPE_PERCPU_ARRAY |               \
-			     1ull << BPF_MAP_TYPE_LPM_TRIE |                   \
-			     1ull << BPF_MAP_TYPE_QUEUE |                      \
-			     1ull << BPF_MAP_TYPE_STACK |                      \
-			     1ull << BPF_MAP_TYPE_ARRAY_OF_MAPS,               \
+		.prog_types =                                                  \
+		    1u << BPF_PROG_TYPE_SCHED_CLS | 1u << BPF_PROG_TYPE_XDP,   \
+		.map_types =                                                   \
+		    1ull << BPF_MAP_TYPE_HASH | 1ull << BPF_MAP_TYPE_ARRAY |   \
+		    1ull << BPF_MAP_TYPE_PERCPU_ARRAY |                        \
+		    1ull << BPF_MAP_TYPE_LPM_TRIE |                            \
+		    1ull << BPF_MAP_TYPE_QUEUE | 1ull << BPF_MAP_TYPE_STACK |  \
+		    1ull << BPF_MAP_TYPE_ARRAY_OF_MAPS,                        \
 		.max_map_bytes = 4u << 20,                                     \
 	}
 
@@ -672,8 +671,8 @@ static struct cub_plugin pol_plugin = {
  * the refusal's message in msg (the cube then does not exist).
  */
 static int
-pol_try(const void *elf, size_t len, struct cub_bpf_policy pol,
-    const char *doc, char *msg, size_t msglen)
+pol_try(const void *elf, size_t len, struct cub_bpf_policy pol, const char *doc,
+    char *msg, size_t msglen)
 {
 	struct cub_fake *f;
 	int r;
@@ -724,7 +723,8 @@ START_TEST(test_policy)
 	/* A swap member's inner maps (hash, percpu_array) are checked. */
 	pol = ok;
 	pol.map_types &= ~(1ull << BPF_MAP_TYPE_ARRAY_OF_MAPS);
-	POL_REFUSED(elf, len, pol, NULL, "has type array_of_maps, not declared");
+	POL_REFUSED(
+	    elf, len, pol, NULL, "has type array_of_maps, not declared");
 
 	/* The sum of map bytes against max_map_bytes, exactly. */
 	pol = ok;
@@ -820,7 +820,8 @@ START_TEST(test_prog_run)
 	    -ENOENT);
 	/* No port: cub_in_port() finds none. */
 	k = 1;
-	ck_assert_uint_eq(*(uint64_t *)cub_fake__elem(f, "c1", "ft_array", &k, 0), 0);
+	ck_assert_uint_eq(
+	    *(uint64_t *)cub_fake__elem(f, "c1", "ft_array", &k, 0), 0);
 	/* On port p1 (index 0), TC and XDP: the program finds its index. */
 	ck_assert_int_eq(cub_fake__test_run_port(f, "c1", "cub_ingress_tc",
 			     "p1", pkt, sizeof(pkt), &ret),
@@ -830,9 +831,11 @@ START_TEST(test_prog_run)
 			     "p1", pkt, sizeof(pkt), &ret),
 	    0);
 	ck_assert_uint_eq(ret, 1); /* XDP_DROP */
-	ck_assert_uint_eq(*(uint64_t *)cub_fake__elem(f, "c1", "ft_array", &k, 0), 2);
+	ck_assert_uint_eq(
+	    *(uint64_t *)cub_fake__elem(f, "c1", "ft_array", &k, 0), 2);
 	k = 0;
-	ck_assert_uint_eq(*(uint64_t *)cub_fake__elem(f, "c1", "ft_array", &k, 0), 44);
+	ck_assert_uint_eq(
+	    *(uint64_t *)cub_fake__elem(f, "c1", "ft_array", &k, 0), 44);
 	/* The run's ports are not the fake's: not copied back. */
 	ck_assert_int_eq(cub_fake__count(f, "c1", "cub_if2port"), 0);
 	ck_assert_int_eq(cub_fake__test_run_port(f, "c1", "cub_ingress_tc",

@@ -119,11 +119,13 @@ main(void)
 	 * to p9 (the run ends there: no egress program), then dropped. */
 	if (geteuid()) {
 		cub_fake__free(f);
-		printf("hello: control plane passed; BPF half skipped (not root)\n");
+		printf("hello: control plane passed; BPF half skipped (not "
+		       "root)\n");
 		return 77;
 	}
 	{
-		static const uint8_t frame[64] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+		static const uint8_t frame[64] = {
+		    0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 		uint32_t ret = 99;
 
 		CHECK(!cub_fake__cmd(f, "h0 reset", NULL));

@@ -99,22 +99,24 @@ main(void)
 	 * then passed (the run ends there: no stack to pass to). */
 	if (geteuid()) {
 		cub_fake__free(f);
-		printf("thello: control plane passed; BPF half skipped (not root)\n");
+		printf("thello: control plane passed; BPF half skipped (not "
+		       "root)\n");
 		return 77;
 	}
 	{
-		static const uint8_t frame[64] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+		static const uint8_t frame[64] = {
+		    0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 		uint32_t ret = 99;
 
-		CHECK(!cub_fake__test_run(f, "t0", "cub_ingress_tc", frame,
-		    sizeof(frame), &ret));
+		CHECK(!cub_fake__test_run(
+		    f, "t0", "cub_ingress_tc", frame, sizeof(frame), &ret));
 		CHECK(ret == TC_ACT_SHOT);
 		shows("t0 show ingress-packets", "1");
 		shows("t0 show ingress-drops", "1");
 		shows("t0 show egress-packets", "0");
 		CHECK(!cub_fake__cmd(f, "t0 set ingress-action=PASS", NULL));
-		CHECK(!cub_fake__test_run(f, "t0", "cub_ingress_xdp", frame,
-		    sizeof(frame), &ret));
+		CHECK(!cub_fake__test_run(
+		    f, "t0", "cub_ingress_xdp", frame, sizeof(frame), &ret));
 		CHECK(ret == XDP_DROP);
 		shows("t0 show ingress-packets", "2");
 		shows("t0 show ingress-drops", "1");
