@@ -42,6 +42,7 @@
 #include <bpf/libbpf.h>
 #include <linux/magic.h>
 
+#include "bpfpolicy.h"
 #include "broker.h"
 #include "counters.h"
 #include "cube_shared.h"
@@ -55,144 +56,15 @@
 #define VLOG_LINES 8
 #define VLOG_BYTES 1024
 
-/* Helpers a network function may call; everything else is refused. */
-static const int allowed_helpers[] = {
-    BPF_FUNC_map_lookup_elem,
-    BPF_FUNC_map_update_elem,
-    BPF_FUNC_map_delete_elem,
-    BPF_FUNC_ktime_get_ns,
-    BPF_FUNC_get_prandom_u32,
-    BPF_FUNC_get_smp_processor_id,
-    BPF_FUNC_skb_store_bytes,
-    BPF_FUNC_l3_csum_replace,
-    BPF_FUNC_l4_csum_replace,
-    BPF_FUNC_tail_call,
-    BPF_FUNC_skb_vlan_push,
-    BPF_FUNC_skb_vlan_pop,
-    BPF_FUNC_skb_load_bytes,
-    BPF_FUNC_csum_diff,
-    BPF_FUNC_skb_change_proto,
-    BPF_FUNC_skb_change_type,
-    BPF_FUNC_get_hash_recalc,
-    BPF_FUNC_skb_change_tail,
-    BPF_FUNC_skb_pull_data,
-    BPF_FUNC_csum_update,
-    BPF_FUNC_set_hash_invalid,
-    BPF_FUNC_get_numa_node_id,
-    BPF_FUNC_skb_change_head,
-    BPF_FUNC_xdp_adjust_head,
-    BPF_FUNC_skb_adjust_room,
-    BPF_FUNC_xdp_adjust_meta,
-    BPF_FUNC_xdp_adjust_tail,
-    BPF_FUNC_skb_load_bytes_relative,
-    BPF_FUNC_map_push_elem,
-    BPF_FUNC_map_pop_elem,
-    BPF_FUNC_map_peek_elem,
-    BPF_FUNC_spin_lock,
-    BPF_FUNC_spin_unlock,
-    BPF_FUNC_skb_ecn_set_ce,
-    BPF_FUNC_jiffies64,
-    BPF_FUNC_ktime_get_boot_ns,
-    BPF_FUNC_ringbuf_output,
-    BPF_FUNC_ringbuf_reserve,
-    BPF_FUNC_ringbuf_submit,
-    BPF_FUNC_ringbuf_discard,
-    BPF_FUNC_ringbuf_query,
-    BPF_FUNC_csum_level,
-    BPF_FUNC_check_mtu,
-    BPF_FUNC_for_each_map_elem,
-    BPF_FUNC_loop,
-    BPF_FUNC_xdp_get_buff_len,
-    BPF_FUNC_xdp_load_bytes,
-    BPF_FUNC_xdp_store_bytes,
-    BPF_FUNC_map_lookup_percpu_elem,
-};
-
-/*
- * Helpers that send a packet to a netdev of the program's choosing (or,
- * fib_lookup, find one to send it to): a cube's way out is the broker's
- * egress program (cub_forward(), cube.bpf.h), never its own.
- */
-static const int redirect_helpers[] = {
-    BPF_FUNC_redirect,
-    BPF_FUNC_redirect_map,
-    BPF_FUNC_clone_redirect,
-    BPF_FUNC_redirect_peer,
-    BPF_FUNC_redirect_neigh,
-    BPF_FUNC_fib_lookup,
-};
-
-/* Names of helpers a hostile object is likely to try, for messages. */
-static const struct {
-	int id;
-	const char *name;
-} helper_names[] = {
-    {BPF_FUNC_redirect, "bpf_redirect"},
-    {BPF_FUNC_redirect_map, "bpf_redirect_map"},
-    {BPF_FUNC_clone_redirect, "bpf_clone_redirect"},
-    {BPF_FUNC_redirect_peer, "bpf_redirect_peer"},
-    {BPF_FUNC_redirect_neigh, "bpf_redirect_neigh"},
-    {BPF_FUNC_fib_lookup, "bpf_fib_lookup"},
-    {BPF_FUNC_probe_read, "bpf_probe_read"},
-    {BPF_FUNC_trace_printk, "bpf_trace_printk"},
-    {BPF_FUNC_get_current_pid_tgid, "bpf_get_current_pid_tgid"},
-    {BPF_FUNC_get_current_task, "bpf_get_current_task"},
-    {BPF_FUNC_probe_write_user, "bpf_probe_write_user"},
-    {BPF_FUNC_probe_read_str, "bpf_probe_read_str"},
-    {BPF_FUNC_override_return, "bpf_override_return"},
-    {BPF_FUNC_send_signal, "bpf_send_signal"},
-    {BPF_FUNC_probe_read_user, "bpf_probe_read_user"},
-    {BPF_FUNC_probe_read_kernel, "bpf_probe_read_kernel"},
-    {BPF_FUNC_probe_read_user_str, "bpf_probe_read_user_str"},
-    {BPF_FUNC_probe_read_kernel_str, "bpf_probe_read_kernel_str"},
-    {BPF_FUNC_d_path, "bpf_d_path"},
-    {BPF_FUNC_copy_from_user, "bpf_copy_from_user"},
-    {BPF_FUNC_snprintf_btf, "bpf_snprintf_btf"},
-    {BPF_FUNC_sys_bpf, "bpf_sys_bpf"},
-    {BPF_FUNC_kallsyms_lookup_name, "bpf_kallsyms_lookup_name"},
-};
-
-static const char *
-helper_name(int id)
-{
-	size_t i;
-
-	for (i = 0; i < sizeof(helper_names) / sizeof(helper_names[0]); i++)
-		if (helper_names[i].id == id)
-			return helper_names[i].name;
-	return "a helper";
-}
+/* The networking set of helpers, the framework maps' shapes, the
+ * broker-only map types and the bytes estimate: bpfpolicy.c, shared with
+ * the fake broker. */
+_Static_assert(CUB_MAX_MAPS == CUBI_MAX_MAPS, "the fake's map cap");
 
 static const char *const hook_progs[] = {
     [HOOK_TC] = "cub_ingress_tc",
     [HOOK_XDP_SKB] = "cub_ingress_xdp",
     [HOOK_XDP_DRV] = "cub_ingress_xdp",
-};
-
-struct fw_map {
-	const char *name;
-	uint32_t type, key_size, value_size, max_entries, map_flags;
-};
-
-/*
- * The framework maps every cube object carries (cube.bpf.h).  cub_ports
- * is read-only to programs: the egress program redirects to what it says;
- * so is cub_config (the cube's loglevel, cubelog.c).  A ring buffer with
- * max_entries set has that size exactly: cub_log_ring bounds what a
- * program can queue for the broker's log.
- * cub_egress and cub_scratch_map are shared with the egress program.
- */
-static const struct fw_map fw_maps[] = {
-    {"cub_ports", BPF_MAP_TYPE_ARRAY, 4, sizeof(struct cub_port), CUB_MAX_PORTS,
-	BPF_F_RDONLY_PROG},
-    {"cub_if2port", BPF_MAP_TYPE_HASH, 4, 4, CUB_MAX_PORTS, 0},
-    {"cub_pktin", BPF_MAP_TYPE_RINGBUF, 0, 0, 0, 0},
-    {"cub_config", BPF_MAP_TYPE_ARRAY, 4, sizeof(struct cub_config), 1,
-	BPF_F_RDONLY_PROG},
-    {"cub_log_ring", BPF_MAP_TYPE_RINGBUF, 0, 0, CUB_LOG_RING_BYTES, 0},
-    {"cub_egress", BPF_MAP_TYPE_PROG_ARRAY, 4, 4, CUB_EGRESS_SLOTS, 0},
-    {"cub_scratch_map", BPF_MAP_TYPE_PERCPU_ARRAY, 4,
-	sizeof(struct cub_scratch), 1, 0},
 };
 
 #define REFUSE(...) (*errv = cub_err_val(CUB_E_REFUSED, __VA_ARGS__), -EPERM)
@@ -218,72 +90,19 @@ pin_path(
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
-static bool
-helper_redirects(int id)
-{
-	size_t i;
-
-	for (i = 0; i < sizeof(redirect_helpers) / sizeof(redirect_helpers[0]);
-	     i++)
-		if (redirect_helpers[i] == id)
-			return true;
-	return false;
-}
-
-static bool
-helper_allowed(int id)
-{
-	size_t i;
-
-	for (i = 0; i < sizeof(allowed_helpers) / sizeof(allowed_helpers[0]);
-	     i++)
-		if (allowed_helpers[i] == id)
-			return true;
-	return false;
-}
-
 /*
  * Every call of prog: helpers in the networking set, no redirect helper,
- * no kfunc.  On the final instructions (check_final()) this covers every
- * function, and a kfunc call is marked BPF_PSEUDO_KFUNC_CALL; before load
- * libbpf holds it as a subprogram call (BPF_PSEUDO_CALL, imm -1).  No
- * kfunc is allowed yet: bpf_throw() ends a program with any verdict, and
- * the TC/XDP kfuncs (conntrack, XDP metadata) have no allow-list.
+ * no kfunc (cubi_check_calls(), bpfpolicy.c).
  */
 static int
 check_insns(const char *cube, struct bpf_program *prog, struct cub_val **errv)
 {
-	const struct bpf_insn *insn = bpf_program__insns(prog);
-	size_t i, n = bpf_program__insn_cnt(prog);
+	char msg[512];
 
-	for (i = 0; i < n; i++) {
-		if (insn[i].code != (BPF_JMP | BPF_CALL))
-			continue;
-		if (insn[i].src_reg == BPF_PSEUDO_CALL)
-			continue; /* a call to a subprogram of the object */
-		if (insn[i].src_reg == BPF_PSEUDO_KFUNC_CALL)
-			return REFUSE("cube '%s': program '%s' calls a kernel "
-				      "function (kfunc) at instruction %zu, "
-				      "which is not allowed",
-			    cube, bpf_program__name(prog), i);
-		if (insn[i].src_reg != 0)
-			return REFUSE("cube '%s': program '%s': call of "
-				      "unknown kind %u at instruction %zu",
-			    cube, bpf_program__name(prog), insn[i].src_reg, i);
-		if (helper_redirects(insn[i].imm))
-			return REFUSE("cube '%s': program '%s' calls %s "
-				      "(#%d) at instruction %zu: cube programs "
-				      "may not redirect; send packets out of a "
-				      "port with cub_forward() (cube.bpf.h)",
-			    cube, bpf_program__name(prog),
-			    helper_name(insn[i].imm), insn[i].imm, i);
-		if (!helper_allowed(insn[i].imm))
-			return REFUSE("cube '%s': program '%s' calls %s "
-				      "(#%d) at instruction %zu, which is "
-				      "outside the networking set",
-			    cube, bpf_program__name(prog),
-			    helper_name(insn[i].imm), insn[i].imm, i);
-	}
+	if (cubi_check_calls(cube, bpf_program__name(prog),
+		bpf_program__insns(prog), bpf_program__insn_cnt(prog), msg,
+		sizeof(msg)))
+		return REFUSE("%s", msg);
 	return 0;
 }
 
@@ -360,10 +179,7 @@ check_exits(
 bool
 bpf_map_type_percpu(uint32_t type)
 {
-	return type == BPF_MAP_TYPE_PERCPU_ARRAY ||
-	       type == BPF_MAP_TYPE_PERCPU_HASH ||
-	       type == BPF_MAP_TYPE_LRU_PERCPU_HASH ||
-	       type == BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE;
+	return cubi_map_type_percpu(type);
 }
 
 /*
@@ -402,39 +218,8 @@ bpf_map_type_holds_fds(uint32_t type)
 bool
 bpf_map_type_broker_only(uint32_t type)
 {
-	switch (type) {
-	case BPF_MAP_TYPE_DEVMAP:
-	case BPF_MAP_TYPE_DEVMAP_HASH:
-	case BPF_MAP_TYPE_CPUMAP:
-	case BPF_MAP_TYPE_XSKMAP:
-	case BPF_MAP_TYPE_SOCKMAP:
-	case BPF_MAP_TYPE_SOCKHASH:
-		return true;
-	default:
-		return false;
-	}
+	return cubi_map_type_broker_only(type);
 }
-
-static uint64_t
-round8(uint64_t n)
-{
-	return (n + 7) & ~7ull;
-}
-
-static uint64_t
-pow2_at_least(uint64_t n)
-{
-	uint64_t p = 1;
-
-	while (p < n)
-		p <<= 1;
-	return p;
-}
-
-/* The kernel's per-element overhead of a hash table or trie, rounded up. */
-#define HASH_ELEM_OVERHEAD 64
-#define HASH_BUCKET_BYTES 16
-#define TRIE_NODE_OVERHEAD 64
 
 /*
  * What a map costs, estimated before the kernel creates it, on the high
@@ -446,28 +231,8 @@ uint64_t
 bpf_map_bytes(const struct broker *b, uint32_t type, uint32_t key_size,
     uint32_t value_size, uint32_t max_entries)
 {
-	uint64_t value = round8(value_size), n = max_entries;
-
-	if (type == BPF_MAP_TYPE_RINGBUF || type == BPF_MAP_TYPE_USER_RINGBUF)
-		return n;
-	if (bpf_map_type_percpu(type))
-		value *= (uint64_t)b->ncpus;
-	switch (type) {
-	case BPF_MAP_TYPE_HASH:
-	case BPF_MAP_TYPE_PERCPU_HASH:
-	case BPF_MAP_TYPE_LRU_HASH:
-	case BPF_MAP_TYPE_LRU_PERCPU_HASH:
-	case BPF_MAP_TYPE_HASH_OF_MAPS:
-		/* Preallocated: max_entries + one a CPU, and the buckets. */
-		return (HASH_ELEM_OVERHEAD + round8(key_size) + value +
-			   (bpf_map_type_percpu(type) ? 8 : 0)) *
-			   (n + (uint64_t)b->ncpus) +
-		       HASH_BUCKET_BYTES * pow2_at_least(n);
-	case BPF_MAP_TYPE_LPM_TRIE:
-		return (TRIE_NODE_OVERHEAD + key_size + value) * n;
-	default:
-		return ((uint64_t)key_size + value) * n;
-	}
+	return cubi_map_bytes(
+	    (uint32_t)b->ncpus, type, key_size, value_size, max_entries);
 }
 
 /* With a map-in-map's inner template, which libbpf creates too. */
@@ -501,17 +266,6 @@ bpf_map_memlock(int fd)
 			break;
 	fclose(f);
 	return v;
-}
-
-static const struct fw_map *
-fw_map_find(const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < sizeof(fw_maps) / sizeof(fw_maps[0]); i++)
-		if (!strcmp(fw_maps[i].name, name))
-			return &fw_maps[i];
-	return NULL;
 }
 
 /* A name for a message: at most 48 bytes, non-printables as '?'. */
@@ -558,7 +312,7 @@ check_map_name(struct cube *c, struct bpf_object *obj, struct bpf_map *m,
 		return REFUSE("cube '%s': map name '%s' is reserved (the "
 			      "pin of a program)",
 		    c->name, name);
-	if (!strncmp(name, "cub_", 4) && !fw_map_find(name) &&
+	if (!strncmp(name, "cub_", 4) && !cubi_fw_map_find(name) &&
 	    strncmp(name, SWAP_PREFIX, strlen(SWAP_PREFIX)))
 		return REFUSE("cube '%s': map name '%s': names starting with "
 			      "cub_ are the framework's (cube.bpf.h)",
@@ -747,7 +501,7 @@ check_object(struct broker *b, struct cube *c, struct bpf_object *obj,
 	uint64_t total = 0, one, big_bytes = 0;
 	char show[64];
 	int nmaps = 0, r;
-	size_t i;
+	const struct cubi_fw_map *f;
 
 	bpf_object__for_each_program(prog, obj)
 	{
@@ -796,7 +550,7 @@ check_object(struct broker *b, struct cube *c, struct bpf_object *obj,
 			continue; /* never pinned, never in the map table */
 		if ((r = check_map_name(c, obj, m, errv)))
 			return r;
-		if (fw_map_find(bpf_map__name(m)) ||
+		if (cubi_fw_map_find(bpf_map__name(m)) ||
 		    !strncmp(
 			bpf_map__name(m), SWAP_PREFIX, strlen(SWAP_PREFIX)))
 			continue; /* its exact shape is checked below */
@@ -827,17 +581,11 @@ check_object(struct broker *b, struct cube *c, struct bpf_object *obj,
 		    libbpf_bpf_map_type_str(bpf_map__type(big)) ?: "?",
 		    (unsigned long long)big_bytes, (unsigned long long)cap);
 	*bytes = total; /* the service's cap: reserve_bytes(), locked */
-	for (i = 0; i < sizeof(fw_maps) / sizeof(fw_maps[0]); i++) {
-		const struct fw_map *f = &fw_maps[i];
-
+	for (f = cubi_fw_maps; f->name; f++) {
 		m = bpf_object__find_map_by_name(obj, f->name);
-		if (!m || bpf_map__type(m) != f->type ||
-		    bpf_map__map_flags(m) != f->map_flags ||
-		    (f->key_size &&
-			(bpf_map__key_size(m) != f->key_size ||
-			    bpf_map__value_size(m) != f->value_size)) ||
-		    (f->max_entries &&
-			bpf_map__max_entries(m) != f->max_entries))
+		if (!m || !cubi_fw_map_ok(f, bpf_map__type(m),
+			      bpf_map__key_size(m), bpf_map__value_size(m),
+			      bpf_map__max_entries(m), bpf_map__map_flags(m)))
 			return REFUSE("cube '%s': framework map '%s' missing "
 				      "or not as declared in cube.bpf.h",
 			    c->name, f->name);
@@ -1073,11 +821,11 @@ fill_map(struct bmap *bm, const char *name, int fd)
 static void
 mark_framework(struct bpfobj *o)
 {
-	const struct fw_map *f;
+	const struct cubi_fw_map *f;
 	int i;
 
 	for (i = 0; i < o->nmaps; i++) {
-		f = fw_map_find(o->maps[i].name);
+		f = cubi_fw_map_find(o->maps[i].name);
 		o->maps[i].framework =
 		    (f && f->type == o->maps[i].type) ||
 		    (mapswap_index_name(o->maps[i].name) &&

@@ -372,6 +372,10 @@ struct service {
 	 * and schema last saved, 0 and NULL when none (b->lock). */
 	unsigned stored_version;
 	struct cub_val *stored_schema;
+	/* And the policy saved with them; unknown in a store from before
+	 * policies were stored (counted as the same). */
+	bool stored_policy_known;
+	struct cub_bpf_policy stored_policy;
 	bool reload;
 	bool reload_waiting;
 	pid_t reload_pid; /* the worker the reload replaces, 0: none */
@@ -749,6 +753,10 @@ int broker_load(struct broker *b);
  */
 bool svc_version_due(struct broker *b, struct service *s);
 void svc_version_saved(struct broker *b, struct service *s);
+/* Whether s's accepted policy is the one stored with its version (true
+ * when the store has none: a store from before policies were kept);
+ * b->lock held. */
+bool svc_policy_stored(const struct service *s);
 /*
  * A clean stop: the journal, when it holds records, is compacted into a
  * snapshot (the store is then one file), and closed.

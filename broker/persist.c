@@ -160,8 +160,45 @@ meta_of(const struct cub_val *rec)
 	return m;
 }
 
+/* A policy as the store keeps it: its three numbers. */
+static struct cub_val *
+policy_val(const struct cub_bpf_policy *p)
+{
+	struct cub_val *v = cub_val__map();
+
+	cub_val__set(v, "prog_types", cub_val__uint(p->prog_types));
+	cub_val__set(v, "map_types", cub_val__uint(p->map_types));
+	cub_val__set(v, "max_map_bytes", cub_val__uint(p->max_map_bytes));
+	return v;
+}
+
+/* The stored policy of e, if it has one of the right shape. */
+static bool
+policy_load(const struct cub_val *e, struct cub_bpf_policy *p)
+{
+	const struct cub_val *v = cub_val__get(e, "policy");
+	uint64_t pt, mt, mb;
+
+	if (!v || cub_val__as_u64(cub_val__get(v, "prog_types"), &pt) ||
+	    pt > UINT32_MAX ||
+	    cub_val__as_u64(cub_val__get(v, "map_types"), &mt) ||
+	    cub_val__as_u64(cub_val__get(v, "max_map_bytes"), &mb))
+		return false;
+	*p = (struct cub_bpf_policy){(uint32_t)pt, mt, mb};
+	return true;
+}
+
+/* Whether s's accepted policy is the store's (or the store has none). */
+bool
+svc_policy_stored(const struct service *s)
+{
+	return !s->stored_policy_known ||
+	       !memcmp(&s->stored_policy, &s->policy, sizeof(s->policy));
+}
+
 /* The snapshot, store_mu held; the journal emptied after it. */
-/* The store's "services": what each service accepted.  b->lock held. */
+/* The store's "services": what each service accepted, its schema and
+ * policy with the version that counts them.  b->lock held. */
 static struct cub_val *
 services_record(struct broker *b)
 {
@@ -181,6 +218,10 @@ services_record(struct broker *b)
 						 : s->stored_version));
 		cub_val__set(e, "schema",
 		    cub_val__dup(s->schema_wire ?: s->stored_schema));
+		if (s->schema_wire || s->stored_policy_known)
+			cub_val__set(e, "policy",
+			    policy_val(s->schema_wire ? &s->policy
+						      : &s->stored_policy));
 		cub_val__set(m, s->name, e);
 	}
 	return m;
@@ -216,6 +257,7 @@ services_load(struct broker *b, const struct cub_val *svcs)
 		}
 		s->stored_version = (unsigned)v;
 		s->stored_schema = cub_val__dup(cub_val__get(e, "schema"));
+		s->stored_policy_known = policy_load(e, &s->stored_policy);
 	}
 }
 
@@ -227,7 +269,8 @@ svc_version_due(struct broker *b, struct service *s)
 	pthread_mutex_lock(&b->lock);
 	due = s->schema_wire &&
 	      (s->stored_version != s->schema_version ||
-		  !cub_val__equal(s->stored_schema, s->schema_wire));
+		  !cub_val__equal(s->stored_schema, s->schema_wire) ||
+		  !s->stored_policy_known || !svc_policy_stored(s));
 	pthread_mutex_unlock(&b->lock);
 	return due;
 }
@@ -240,6 +283,8 @@ svc_version_saved(struct broker *b, struct service *s)
 		s->stored_version = s->schema_version;
 		cub_val__free(s->stored_schema);
 		s->stored_schema = cub_val__dup(s->schema_wire);
+		s->stored_policy = s->policy;
+		s->stored_policy_known = true;
 	}
 	pthread_mutex_unlock(&b->lock);
 }

@@ -243,10 +243,12 @@ wc_hello(struct service *s, const struct cub_val *p, struct cub_val **res,
 			    schema ? cub_val__dup(schema) : cub_val__nil();
 			s->policy = policy;
 			s->transparent = transparent;
-			/* The store's version, +1 for another schema. */
+			/* The store's version, +1 for another schema or
+			 * policy (persist.c). */
 			s->schema_version =
 			    !s->stored_version ? 1
-			    : cub_val__equal(s->stored_schema, s->schema_wire)
+			    : cub_val__equal(s->stored_schema, s->schema_wire) &&
+				    svc_policy_stored(s)
 				? s->stored_version
 				: s->stored_version + 1;
 			s->reload = false; /* nothing to replace yet */

@@ -9,6 +9,9 @@
  *   upgrade_policy.so as upgrade_add, with a wider policy (-DUPG_POLICY)
  *   upgrade_default.so ports + color + level, whose default is 7
  *                    (-DUPG_DEFAULT: a field with a default added)
+ *   upgrade_defpol.so as upgrade_default, with the wider policy
+ *   upgrade_defnarrow.so as upgrade_default, with a policy too narrow for
+ *                    any cube (-DUPG_NARROW: max_map_bytes 4096)
  *   upgrade_bad.so   ports + color + level, whose default "seven" is not
  *                    a number (-DUPG_BAD: a schema the broker refuses)
  * All of them are the service "upgrade": the test installs one as
@@ -70,6 +73,18 @@ const struct cub_plugin cub_plugin_entry = {
 			 (1ull << BPF_MAP_TYPE_PERCPU_ARRAY) |
 			 (1ull << BPF_MAP_TYPE_RINGBUF),
 	    .max_map_bytes = 8u << 20, /* SF_POLICY's, doubled */
+	},
+#elif defined(UPG_NARROW)
+    /* Too small for any cube's maps (the framework's alone need more). */
+    .policy =
+	{
+	    .prog_types = (1u << BPF_PROG_TYPE_SCHED_CLS) |
+			  (1u << BPF_PROG_TYPE_XDP),
+	    .map_types = (1ull << BPF_MAP_TYPE_ARRAY) |
+			 (1ull << BPF_MAP_TYPE_HASH) |
+			 (1ull << BPF_MAP_TYPE_PERCPU_ARRAY) |
+			 (1ull << BPF_MAP_TYPE_RINGBUF),
+	    .max_map_bytes = 4096,
 	},
 #else
     .policy = SF_POLICY,

@@ -112,9 +112,12 @@ extern void bpf_throw(__u64 cookie) __ksym;
 extern const void cub_no_such_symbol __ksym __weak;
 #endif
 
-/* Keys in cub_scratch(), not on the (fenced) stack: see cube.bpf.h. */
+/*
+ * Keys in cub_scratch(), not on the (fenced) stack: see cube.bpf.h.  The
+ * direction: cub_tdir() (TC: the stack program's; XDP: ingress).
+ */
 static __always_inline int
-th_run(void *ctx, enum cub_hook hook, __u32 dir)
+th_run(void *ctx, enum cub_hook hook)
 {
 	struct cub_scratch *s = cub_scratch();
 	struct th_stats *st;
@@ -122,7 +125,8 @@ th_run(void *ctx, enum cub_hook hook, __u32 dir)
 
 	if (!s)
 		return cub_drop(hook);
-	s->key[0] = dir;
+	s->key[0] =
+	    cub_tdir(ctx, hook) == CUB_TDIR_EGRESS ? TH_EGRESS : TH_INGRESS;
 	st = bpf_map_lookup_elem(&th_stats, &s->key[0]);
 	action = bpf_map_lookup_elem(&th_actions, &s->key[0]);
 	if (!st || !action)
@@ -185,19 +189,6 @@ th_run(void *ctx, enum cub_hook hook, __u32 dir)
 	}
 }
 
-SEC("tc")
-int
-cub_ingress_tc(struct __sk_buff *skb)
-{
-	return th_run(skb, CUB_HOOK_TC,
-	    cub_tdir_tc(skb) == CUB_TDIR_EGRESS ? TH_EGRESS : TH_INGRESS);
-}
-
-SEC("xdp")
-int
-cub_ingress_xdp(struct xdp_md *ctx)
-{
-	return th_run(ctx, CUB_HOOK_XDP, TH_INGRESS);
-}
+CUB_ENTRY_POINTS(th_run)
 
 char _license[] SEC("license") = "GPL";

@@ -8,6 +8,7 @@
  * cubi_worker__dispatch(), as in cubicle-worker.
  */
 #include <errno.h>
+#include <net/if.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 #include <bpf/libbpf.h>
 #include <gelf.h>
 
+#include "bpfpolicy.h"
 #include "cubicle/errors.h"
 #include "cubicle/fake.h"
 #include "cubicle/proto.h"
@@ -773,6 +775,153 @@ swaps_build(struct fcube *c, struct cub_val **errv)
 	return 0;
 }
 
+/*
+ * The broker's policy check at bpf.load (broker/bpfobj.c, check_object()
+ * and check_insns()), on what libbpf opened, with its words: the hook's
+ * program (present, once, of the hook's type, declared), its helper
+ * calls (the networking set, bpfpolicy.c, the broker's own table), every
+ * map's type against the policy's map_types and the broker-only types
+ * (framework and swap maps have their shapes checked instead), at most
+ * CUBI_MAX_MAPS maps, their bytes (cubi_map_bytes() with the fake's CPUs)
+ * against max_map_bytes within cubicled's default --max-cube-map-bytes,
+ * and the framework maps' exact shape.  Programs other than the hook's
+ * are not loaded by the broker: cub_fake__test_run() runs only the
+ * checked one too.
+ */
+#define FAKE_MAX_CUBE_MAP_BYTES (256ull << 20) /* cubicled's default */
+
+static int
+policy_check(struct cub_fake *f, const struct fcube *c, struct bpf_object *obj,
+    struct cub_val **errv)
+{
+	const struct cub_bpf_policy *pol = &f->pl->policy;
+	const char *hook = cub_val__get_str(c->doc, "type") ?: "TC";
+	bool tc = !strcmp(hook, "TC");
+	const char *want = tc ? "cub_ingress_tc" : "cub_ingress_xdp";
+	enum bpf_prog_type want_type =
+	    tc ? BPF_PROG_TYPE_SCHED_CLS : BPF_PROG_TYPE_XDP;
+	const struct cubi_fw_map *fw;
+	struct bpf_program *prog, *found = NULL;
+	struct bpf_map *m, *in, *big = NULL;
+	uint64_t total = 0, one, big_bytes = 0, cap;
+	char msg[512];
+	enum bpf_map_type t;
+	int nmaps = 0;
+
+	bpf_object__for_each_program(prog, obj)
+	{
+		if (strcmp(bpf_program__name(prog), want))
+			continue;
+		if (found) {
+			*errv = ferr(CUB_E_REFUSED,
+			    "cube '%s': object has two programs named '%s' "
+			    "(sections %s and %s)",
+			    c->name, want, bpf_program__section_name(found),
+			    bpf_program__section_name(prog));
+			return -EPERM;
+		}
+		found = prog;
+	}
+	if (!found) {
+		*errv = ferr(CUB_E_REFUSED,
+		    "cube '%s': object has no program '%s' for hook %s",
+		    c->name, want, hook);
+		return -EPERM;
+	}
+	if (bpf_program__type(found) != want_type) {
+		*errv = ferr(CUB_E_REFUSED,
+		    "cube '%s': program '%s' has type %s, hook %s needs %s",
+		    c->name, want,
+		    libbpf_bpf_prog_type_str(bpf_program__type(found)), hook,
+		    libbpf_bpf_prog_type_str(want_type));
+		return -EPERM;
+	}
+	if (want_type >= 32 || !(pol->prog_types & (1u << want_type))) {
+		*errv = ferr(CUB_E_REFUSED,
+		    "cube '%s': service '%s' did not declare program type %s",
+		    c->name, f->pl->name, libbpf_bpf_prog_type_str(want_type));
+		return -EPERM;
+	}
+	if (cubi_check_calls(c->name, want, bpf_program__insns(found),
+		bpf_program__insn_cnt(found), msg, sizeof(msg))) {
+		*errv = ferr(CUB_E_REFUSED, "%s", msg);
+		return -EPERM;
+	}
+	bpf_object__for_each_map(m, obj)
+	{
+		t = bpf_map__type(m);
+		if (++nmaps > CUBI_MAX_MAPS) {
+			*errv =
+			    ferr(CUB_E_REFUSED, "cube '%s': more than %d maps",
+				c->name, CUBI_MAX_MAPS);
+			return -EPERM;
+		}
+		one = cubi_map_bytes(f->ncpus, t, bpf_map__key_size(m),
+		    bpf_map__value_size(m), bpf_map__max_entries(m));
+		if ((in = bpf_map__inner_map(m)))
+			one += cubi_map_bytes(f->ncpus, bpf_map__type(in),
+			    bpf_map__key_size(in), bpf_map__value_size(in),
+			    bpf_map__max_entries(in));
+		total += one;
+		if (one > big_bytes) {
+			big_bytes = one;
+			big = m;
+		}
+		if (bpf_map__is_internal(m) ||
+		    cubi_fw_map_find(bpf_map__name(m)) ||
+		    !strncmp(bpf_map__name(m), FAKE_SWAP_PREFIX,
+			strlen(FAKE_SWAP_PREFIX)))
+			continue;
+		if ((unsigned)t >= 64 || !(pol->map_types & (1ull << t)) ||
+		    cubi_map_type_broker_only(t)) {
+			*errv = ferr(CUB_E_REFUSED,
+			    "cube '%s': map '%s' has type %s, not declared by "
+			    "service '%s'",
+			    c->name, bpf_map__name(m),
+			    libbpf_bpf_map_type_str(t), f->pl->name);
+			return -EPERM;
+		}
+		t = in ? bpf_map__type(in) : t;
+		if (in &&
+		    ((unsigned)t >= 64 || !(pol->map_types & (1ull << t)) ||
+			cubi_map_type_broker_only(t))) {
+			*errv = ferr(CUB_E_REFUSED,
+			    "cube '%s': map '%s' has inner maps of type %s, "
+			    "not declared by service '%s'",
+			    c->name, bpf_map__name(m),
+			    libbpf_bpf_map_type_str(t) ?: "?", f->pl->name);
+			return -EPERM;
+		}
+	}
+	cap = pol->max_map_bytes < FAKE_MAX_CUBE_MAP_BYTES
+		  ? pol->max_map_bytes
+		  : FAKE_MAX_CUBE_MAP_BYTES;
+	if (total > cap) {
+		*errv = ferr(CUB_E_REFUSED,
+		    "cube '%s': maps need %llu bytes (per-CPU maps once per "
+		    "possible CPU, %u; the largest, map '%s' (%s), %llu "
+		    "bytes), over the limit of %llu",
+		    c->name, (unsigned long long)total, f->ncpus,
+		    bpf_map__name(big),
+		    libbpf_bpf_map_type_str(bpf_map__type(big)) ?: "?",
+		    (unsigned long long)big_bytes, (unsigned long long)cap);
+		return -EPERM;
+	}
+	for (fw = cubi_fw_maps; fw->name; fw++) {
+		m = bpf_object__find_map_by_name(obj, fw->name);
+		if (!m || !cubi_fw_map_ok(fw, bpf_map__type(m),
+			      bpf_map__key_size(m), bpf_map__value_size(m),
+			      bpf_map__max_entries(m), bpf_map__map_flags(m))) {
+			*errv = ferr(CUB_E_REFUSED,
+			    "cube '%s': framework map '%s' missing or not as "
+			    "declared in cube.bpf.h",
+			    c->name, fw->name);
+			return -EPERM;
+		}
+	}
+	return 0;
+}
+
 /* bpf.load: {cube, elf} -> {maps}.  libbpf opens the object: its maps as
  * the ELF declares them, nothing loaded.  A second load of a cube (a
  * replay) keeps the maps it has, as the broker's adoption does. */
@@ -803,6 +952,10 @@ do_load(struct cub_fake *f, const struct cub_val *p, struct cub_val **res,
 			*errv = ferr(CUB_E_REFUSED,
 			    "cube '%s': the object does not open: %s", c->name,
 			    strerror(errno));
+			return -EREMOTEIO;
+		}
+		if (policy_check(f, c, obj, errv)) {
+			bpf_object__close(obj);
 			return -EREMOTEIO;
 		}
 		bpf_object__for_each_map(bm, obj)
@@ -1333,7 +1486,29 @@ do_hello(struct cub_fake *f, const struct cub_val *p, struct cub_val **res,
 	const struct cub_val *wire = cub_val__get(p, "schema");
 	char err[256];
 	bool b = false;
+	uint32_t t;
 
+	/* What cubicled allows, as its hello checks it (wcall.c), at its
+	 * default --max-cube-map-bytes. */
+	if (f->pl->policy.max_map_bytes > FAKE_MAX_CUBE_MAP_BYTES) {
+		*errv = ferr(CUB_E_LIMIT,
+		    "hello: policy.max_map_bytes %llu is over cubicled's "
+		    "--max-cube-map-bytes %llu",
+		    (unsigned long long)f->pl->policy.max_map_bytes,
+		    FAKE_MAX_CUBE_MAP_BYTES);
+		return -EREMOTEIO;
+	}
+	for (t = 0; t < 64; t++)
+		if ((f->pl->policy.map_types & (1ull << t)) &&
+		    cubi_map_type_broker_only(t)) {
+			*errv = ferr(CUB_E_PERM,
+			    "hello: policy.map_types declares %s, whose values "
+			    "are interfaces, CPUs or sockets; the broker fills "
+			    "no such map for a service",
+			    libbpf_bpf_map_type_str((enum bpf_map_type)t)
+				?: "an unknown type");
+			return -EREMOTEIO;
+		}
 	f->schema = cubi_schema__free(f->schema);
 	f->schema = cubi_schema__parse(
 	    wire && wire->kind != CUB_V_NIL ? wire : NULL, err, sizeof(err));
@@ -2247,19 +2422,61 @@ sync_map(struct cub_fake *f, struct fmap *m, int fd, bool to_kernel)
 	return r;
 }
 
-int
-cub_fake__test_run(struct cub_fake *f, const char *cube, const char *prog,
+/*
+ * For a run on port in (its index; -1: none): every port of the cube's
+ * document in the kernel's cub_ports (CUB_FAKE_IFINDEX(index), up) and
+ * the run's ingress ifindex in cub_if2port, as the broker fills them.
+ */
+static int
+ports_fill(struct fcube *c, struct bpf_object *obj, int64_t in, uint32_t iif)
+{
+	struct bpf_map *ports = bpf_object__find_map_by_name(obj, "cub_ports");
+	struct bpf_map *if2 = bpf_object__find_map_by_name(obj, "cub_if2port");
+	const struct cub_val *list = cub_val__get(c->doc, "ports"), *e;
+	struct cub_port cp = {.flags = CUB_PORT_UP};
+	uint32_t k = (uint32_t)in, i;
+	uint64_t idx;
+
+	if (in < 0)
+		return 0;
+	if (!ports || !if2)
+		return -ENOENT;
+	for (i = 0; list && list->kind == CUB_V_ARRAY && i < list->arr.len;
+	     i++) {
+		e = list->arr.items[i];
+		if (cub_val__as_u64(cub_val__get(e, "index"), &idx) ||
+		    idx >= CUB_MAX_PORTS)
+			continue;
+		k = (uint32_t)idx;
+		cp.ifindex = CUB_FAKE_IFINDEX(k);
+		if (bpf_map_update_elem(bpf_map__fd(ports), &k, &cp, 0))
+			return -errno;
+	}
+	k = (uint32_t)in;
+	return bpf_map_update_elem(bpf_map__fd(if2), &iif, &k, 0) ? -errno : 0;
+}
+
+/* Framework maps the run filled for a port (ports_fill()): not copied
+ * back, the fake's stay the broker's. */
+static bool
+run_filled(const char *name, int64_t in)
+{
+	return in >= 0 &&
+	       (!strcmp(name, "cub_ports") || !strcmp(name, "cub_if2port"));
+}
+
+static int
+test_run(struct cub_fake *f, struct fcube *c, const char *prog, int64_t in,
     const void *pkt, size_t len, uint32_t *retval)
 {
-	struct fcube *c = cube_find(f, cube);
+	struct __sk_buff skb = {0};
 	struct bpf_program *bp;
 	struct bpf_object *obj;
 	struct bpf_map *bm;
-	uint32_t i;
+	uint32_t i, iif;
+	bool tc;
 	int r = 0;
 
-	if (!c || !c->loaded)
-		return -ENOENT;
 	if (geteuid())
 		return -EPERM;
 	obj = bpf_object__open_mem(c->elf, c->elf_len, NULL);
@@ -2269,6 +2486,7 @@ cub_fake__test_run(struct cub_fake *f, const char *cube, const char *prog,
 		bpf_object__close(obj);
 		return -ENOENT;
 	}
+	tc = bpf_program__type(bp) == BPF_PROG_TYPE_SCHED_CLS;
 	bpf_object__for_each_program(bp, obj)
 	    bpf_program__set_autoload(bp, !strcmp(bpf_program__name(bp), prog));
 	if (bpf_object__load(obj)) {
@@ -2285,10 +2503,19 @@ cub_fake__test_run(struct cub_fake *f, const char *cube, const char *prog,
 				r = sync_map(
 				    f, &c->maps[i], bpf_map__fd(bm), true);
 	}
+	/* TC: the skb's ingress_ifindex; XDP runs on lo's first queue. */
+	iif = tc ? CUB_FAKE_IFINDEX((uint32_t)in) : if_nametoindex("lo");
+	skb.ingress_ifindex = iif;
+	if (!r)
+		r = ports_fill(c, obj, in, iif);
 	if (!r) {
 		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt,
 		    .data_size_in = (uint32_t)len, .repeat = 1);
 
+		if (in >= 0 && tc) {
+			o.ctx_in = &skb;
+			o.ctx_size_in = sizeof(skb);
+		}
 		bp = bpf_object__find_program_by_name(obj, prog);
 		r = bpf_prog_test_run_opts(bpf_program__fd(bp), &o) ? -errno
 								    : 0;
@@ -2300,12 +2527,41 @@ cub_fake__test_run(struct cub_fake *f, const char *cube, const char *prog,
 		for (i = 0; i < c->nmaps && !r; i++)
 			if (modelled(&c->maps[i]) &&
 			    !type_queue(c->maps[i].type) &&
+			    !run_filled(c->maps[i].name, in) &&
 			    !strcmp(c->maps[i].name, bpf_map__name(bm)))
 				r = sync_map(
 				    f, &c->maps[i], bpf_map__fd(bm), false);
 	}
 	bpf_object__close(obj);
 	return r;
+}
+
+int
+cub_fake__test_run(struct cub_fake *f, const char *cube, const char *prog,
+    const void *pkt, size_t len, uint32_t *retval)
+{
+	struct fcube *c = cube_find(f, cube);
+
+	if (!c || !c->loaded)
+		return -ENOENT;
+	return test_run(f, c, prog, -1, pkt, len, retval);
+}
+
+int
+cub_fake__test_run_port(struct cub_fake *f, const char *cube, const char *prog,
+    const char *port, const void *pkt, size_t len, uint32_t *retval)
+{
+	struct fcube *c = cube_find(f, cube);
+	const struct cub_val *e;
+	uint64_t idx;
+
+	if (!c || !c->loaded || !port)
+		return -ENOENT;
+	e = cubi_tree__find(c->doc, "ports", "name", port);
+	if (!e || cub_val__as_u64(cub_val__get(e, "index"), &idx) ||
+	    idx >= CUB_MAX_PORTS)
+		return -ENOENT;
+	return test_run(f, c, prog, (int64_t)idx, pkt, len, retval);
 }
 
 /* ---- Life ---- */

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 /* The fake broker's test object (fake_test.c): one map of each modelled
- * kind, small, a swap set, and a program that counts in ft_array[0]. */
+ * kind, small, a swap set, and a program that counts in ft_array[0],
+ * and in ft_array[1 + p] what it got from port index p. */
 #include <cubicle/cube.bpf.h>
 #include <cubicle/swap.bpf.h>
 
@@ -76,9 +77,17 @@ ft(void *ctx, enum cub_hook hook)
 {
 	__u32 k = 0;
 	__u64 *v = bpf_map_lookup_elem(&ft_array, &k);
+	int port = cub_in_port(ctx, hook);
 
 	if (v)
 		(*v)++;
+	/* ft_array[1 + p]: packets from port index p (test_run_port). */
+	if (port >= 0 && port < 3) {
+		k = (__u32)port + 1;
+		v = bpf_map_lookup_elem(&ft_array, &k);
+		if (v)
+			(*v)++;
+	}
 	return cub_drop(hook);
 }
 

@@ -8,7 +8,12 @@
 #  - a field a reload adds with a default gets that default in every
 #    stored cube's document, in memory ('show') and in the store: a later
 #    schema without the field refuses the cube for it (the default was
-#    only in the worker's copy, never in the document or the store).
+#    only in the worker's copy, never in the document or the store);
+#  - the policy is stored with the version: a plugin whose policy alone
+#    changed while the broker was down is a new version, and stays it;
+#    the cubes it has keep their loaded objects, as at a reload (the
+#    same bytes are not loaded again), while a new cube is checked
+#    against the new policy.
 . "$(dirname "$0")/../lib/netns.sh"
 . "$(dirname "$0")/../lib/upgrade.sh"
 
@@ -63,3 +68,31 @@ grep -q '"schema": 4' <<<"$out" || fail "reload answer: $out"
 grep -q '"refused": \[\]' <<<"$out" || fail "still refused: $out"
 cub_ok u1 set level=9
 [ "$(cub u1 show level)" = 9 ] || fail "u1 level not set: $(cub u1 show -o json)"
+
+# The same schema with another policy, replaced while the broker is
+# down: v5 (the policy was not stored: it stayed v4), kept at a restart.
+kill "$BROKER_PID"
+wait "$BROKER_PID" 2>/dev/null || true
+install_plugin defpol
+broker_start
+[ "$(svc schema)" = 5 ] || fail "a policy changed while down is not v5: $(cub services)"
+[ "$(cub u1 show level)" = 9 ] || fail "u1 after the policy change: $(cub u1 show -o json)"
+cub show cubes | grep -q refused && fail "refused after a wider policy: $(cub show cubes)"
+broker_kill
+broker_start
+[ "$(svc schema)" = 5 ] || fail "v5 not kept across a restart: $(cub services)"
+cub_log "a policy changed while down: $(svc schema)"
+
+# A policy too narrow for any cube, replaced while down: v6; u1 keeps
+# its program and its document (as at a reload: the worker's object is
+# the one loaded, not checked again), a new cube is refused by it.
+kill "$BROKER_PID"
+wait "$BROKER_PID" 2>/dev/null || true
+install_plugin defnarrow
+broker_start
+[ "$(svc schema)" = 6 ] || fail "a narrower policy while down is not v6: $(cub services)"
+[ "$(cub u1 show level)" = 9 ] || fail "u1 under the narrow policy: $(cub u1 show -o json)"
+out=$(cub upgrade add u3 2>&1) && fail "u3 added under max_map_bytes 4096: $out"
+grep -q "over the limit of 4096" <<<"$out" || fail "u3's refusal: $out"
+cub show cubes | grep -q u3 && fail "u3 exists after its refusal: $(cub show cubes)"
+cub_log "a narrower policy while down: v$(svc schema), u3 refused: $out"

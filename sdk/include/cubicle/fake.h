@@ -35,11 +35,19 @@
  *     index) and empties it, so successive reads sum to every update
  *     (late is always 0); a read over the answer's cap is refused as the
  *     broker refuses it;
+ *   - the broker's policy check at bpf.load, with its words: the hook's
+ *     program (cub_ingress_tc for a TC cube, cub_ingress_xdp for XDP)
+ *     present, of a type prog_types declares, calling only helpers of
+ *     the networking set (the broker's own table); every map type in
+ *     map_types and not broker-only; at most 32 maps; their bytes, as
+ *     the broker estimates them with the fake's CPUs, within
+ *     max_map_bytes; the framework maps as cube.bpf.h declares them.
+ *     A refused object creates nothing (CUB_E_REFUSED);
  *   - cube.log lines, packet-out frames and helper runs are recorded.
  *
  * One fake per process (the SDK's runtime is one per process, as in a
  * worker).  Not modelled: grace periods and late updates of swap sets,
- * the broker's policy checks and the verifier (load the object for real
+ * map names, the exit check and the verifier (load the object for real
  * with cub_fake__test_run() for those), peers and netdevs.
  */
 #ifndef CUBICLE_FAKE_H
@@ -163,6 +171,20 @@ int cub_fake__helper(
  */
 int cub_fake__test_run(struct cub_fake *f, const char *cube, const char *prog,
     const void *pkt, size_t len, uint32_t *retval);
+/*
+ * The same, the packet arriving on the cube's port named port: for the
+ * run (not copied back), cub_ports holds every port of the cube's
+ * document, up, with ifindex CUB_FAKE_IFINDEX(its index), and cub_if2port
+ * maps the run's ingress ifindex to port's index (TC: the skb's
+ * ingress_ifindex is CUB_FAKE_IFINDEX(index); XDP: the kernel runs the
+ * program on lo, whose ifindex is mapped), so cub_in_port() finds the
+ * port.  A cub_forward() then ends the run as the broker's egress
+ * program is not there: TC_ACT_SHOT, XDP_DROP.  -ENOENT: no such port.
+ */
+#define CUB_FAKE_IFINDEX(index) (100000u + (index))
+int cub_fake__test_run_port(struct cub_fake *f, const char *cube,
+    const char *prog, const char *port, const void *pkt, size_t len,
+    uint32_t *retval);
 
 #ifdef __cplusplus
 }
