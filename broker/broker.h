@@ -40,7 +40,7 @@
 #include "store.h"
 #include "tree.h"
 
-#define CUB_MAX_MAPS 32
+#define CUB_MAX_MAPS 64
 #define MAX_UNHARDENED 16 /* --unhardened-service names */
 #define RID_CACHE 256
 

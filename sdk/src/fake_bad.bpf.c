@@ -3,7 +3,7 @@
  * Objects the broker's policy check refuses, one per -D (fake_test.c's
  * test_policy): FB_REDIRECT (cub_ingress_tc calls bpf_redirect and
  * cub_ingress_xdp a helper outside the networking set), FB_DEVMAP (a
- * broker-only map type), FB_MANY (33 maps), FB_FW (no cube.bpf.h: a
+ * broker-only map type), FB_MANY (more than 64 maps), FB_FW (no cube.bpf.h: a
  * cub_ports of another shape).
  */
 #ifdef FB_FW
@@ -49,13 +49,19 @@ struct {
 	FB_MAP(n##2);                                                          \
 	FB_MAP(n##3);                                                          \
 	FB_MAP(n##4)
-/* 30 and the framework maps: more than 32. */
+/* 60 and the framework maps: more than 64. */
 FB_MAP5(0);
 FB_MAP5(1);
 FB_MAP5(2);
 FB_MAP5(3);
 FB_MAP5(4);
 FB_MAP5(5);
+FB_MAP5(6);
+FB_MAP5(7);
+FB_MAP5(8);
+FB_MAP5(9);
+FB_MAP5(a);
+FB_MAP5(b);
 #endif
 
 SEC("tc") int cub_ingress_tc(struct __sk_buff *skb)

@@ -777,9 +777,9 @@ START_TEST(test_policy)
 	pol_plugin.policy.max_map_bytes = (256ull << 20) + 1;
 	ck_assert_ptr_null(cub_fake__new(&pol_plugin, 2));
 
-	/* At most 32 maps. */
+	/* At most 64 maps. */
 	elf = fake_bad_many__elf_bytes(&len);
-	POL_REFUSED(elf, len, ok, NULL, "cube 'p1': more than 32 maps");
+	POL_REFUSED(elf, len, ok, NULL, "cube 'p1': more than 64 maps");
 	/* Framework maps of their exact shape; the hook's program present. */
 	elf = fake_bad_fw__elf_bytes(&len);
 	POL_REFUSED(elf, len, ok, NULL,

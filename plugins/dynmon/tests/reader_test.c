@@ -80,11 +80,29 @@ static const struct cub_field rt_schema[] = {
     {.name = "note", .type = CUB_T_STR, .help = "unused"}, {0}};
 static const struct cub_plugin_ops rt_ops = {
     .apply = rt_apply, .destroy = rt_destroy};
+/* dynmon's policy (dynmon.c): the fake broker checks it at the load. */
 static const struct cub_plugin rt_plugin = {
     .abi = CUB_PLUGIN_ABI,
     .name = "rdtest",
     .schema = rt_schema,
     .ops = &rt_ops,
+    .policy =
+	{
+	    .prog_types = (1u << BPF_PROG_TYPE_SCHED_CLS) |
+			  (1u << BPF_PROG_TYPE_XDP),
+	    .map_types = (1ull << BPF_MAP_TYPE_ARRAY) |
+			 (1ull << BPF_MAP_TYPE_HASH) |
+			 (1ull << BPF_MAP_TYPE_PERCPU_ARRAY) |
+			 (1ull << BPF_MAP_TYPE_PERCPU_HASH) |
+			 (1ull << BPF_MAP_TYPE_LRU_HASH) |
+			 (1ull << BPF_MAP_TYPE_LRU_PERCPU_HASH) |
+			 (1ull << BPF_MAP_TYPE_QUEUE) |
+			 (1ull << BPF_MAP_TYPE_STACK) |
+			 (1ull << BPF_MAP_TYPE_ARRAY_OF_MAPS) |
+			 (1ull << BPF_MAP_TYPE_RINGBUF),
+	    .max_map_bytes = 64u << 20,
+	},
+    .flags = CUB_PLUGIN_F_TRANSPARENT,
     CUB_PLUGIN_SIZES,
 };
 
@@ -101,7 +119,8 @@ fx_open(struct fx *x, int obj)
 	loading = obj;
 	x->f = cub_fake__new(&rt_plugin, 2);
 	ck_assert_ptr_nonnull(x->f);
-	ck_assert_int_eq(cub_fake__create(x->f, "m1", NULL), 0);
+	ck_assert_msg(cub_fake__create(x->f, "m1", NULL) == 0, "%s",
+	    cub_fake__error(x->f));
 	ck_assert_int_eq(dm_reader_open(elf[obj], elf_len[obj], conf[obj], NULL,
 			     &x->r, x->err, sizeof(x->err)),
 	    0);

@@ -16,7 +16,7 @@
 #include <linux/bpf.h>
 
 /* At most this many maps in one cube's object. */
-#define CUBI_MAX_MAPS 32
+#define CUBI_MAX_MAPS 64
 
 /* Helper id in the networking set (no redirect helper is). */
 bool cubi_helper_allowed(int id);
