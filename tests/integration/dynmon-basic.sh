@@ -12,56 +12,18 @@
 # name, and the old program keeps counting; a map whose type changes
 # under the same name loads; a type=XDP_DRV cube counts.
 . "$(dirname "$0")/../lib/netns.sh"
+. "$(dirname "$0")/../lib/dynmon.sh"
 need bpftool python3
 
-D="$CUB_BUILD/plugins/dynmon"
-EX="$(dirname "$0")/../../plugins/dynmon/examples"
 CLI="$CUB_BUILD/sdk/cubicle"
-PLUGINS+=("$D/dynmon.so")
-CUB_BROKER_ARGS="--call-timeout 30000
-	--helper dynmon-cc=$D/cubicle-dynmon-cc,service=dynmon,ro=/usr/lib/llvm-14:/usr/include,timeout=20"
+CUB_BROKER_ARGS="$DM_ARGS"
 broker_start
 
-# counter CUBE MAP: the sum of the map's values (every entry, every CPU).
-counter() {
-	bpftool map dump pinned "$T/pins/$1/$2" -j | python3 -c '
-import json, sys
-def s(v):
-    if isinstance(v, list): return sum(s(x) for x in v)
-    if isinstance(v, dict): return sum(s(x) for x in v.values())
-    return int(v)
-t = 0
-for e in json.load(sys.stdin):
-    if "formatted" in e: e = e["formatted"]
-    v = e.get("value", e.get("values"))
-    t += s(v)
-print(t)'
-}
-# mkconf OUT CODEFILE [MAP]: a dataplane-config with CODEFILE as the
-# ingress-path's code and one counter metric on MAP (default PKT_COUNTER).
-mkconf() {
-	python3 - "$1" "$2" "${3:-PKT_COUNTER}" <<'EOF'
-import json, sys
-out, code, m = sys.argv[1], open(sys.argv[2]).read(), sys.argv[3]
-json.dump({"ingress-path": {"name": "probe", "code": code,
-    "metric-configs": [{"name": "packets_total", "map-name": m,
-        "open-metrics-metadata": {"help": "packets", "type": "counter"}}]},
-    "egress-path": {}}, open(out, "w"))
-EOF
-}
+counter() { dm_counter "$@"; }
+mkconf() { dm_conf "$@"; }
 # dpshow CUBE: dataplane-config show as canonical JSON without the empty
 # containers and lists the tree fills in.
-canon() {
-	python3 -c '
-import json, sys
-def prune(v):
-    if isinstance(v, dict):
-        v = {k: prune(x) for k, x in v.items()}
-        return {k: x for k, x in v.items() if x not in ({}, [])}
-    if isinstance(v, list): return [prune(x) for x in v]
-    return v
-print(json.dumps(prune(json.load(sys.stdin)), sort_keys=True))'
-}
+canon() { dm_canon; }
 dpshow() { cub "$1" dataplane-config show -o json | canon; }
 pings() { # NS ADDR N: N pings, all answered?
 	ip netns exec "$1" ping -c "$3" -i 0.05 -W 1 "$2" >"$T/ping.out" 2>&1 &&

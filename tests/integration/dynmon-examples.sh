@@ -6,14 +6,11 @@
 # sum key) puts pings of two sizes into their buckets, exactly; the
 # latency histogram counts the gaps between echo requests.
 . "$(dirname "$0")/../lib/netns.sh"
+. "$(dirname "$0")/../lib/dynmon.sh"
 need bpftool python3
 
-D="$CUB_BUILD/plugins/dynmon"
-EX="$(dirname "$0")/../../plugins/dynmon/examples"
 LIB="$(dirname "$0")/../lib"
-PLUGINS+=("$D/dynmon.so")
-CUB_BROKER_ARGS="--call-timeout 30000
-	--helper dynmon-cc=$D/cubicle-dynmon-cc,service=dynmon,ro=/usr/lib/llvm-14:/usr/include,timeout=20"
+CUB_BROKER_ARGS="$DM_ARGS"
 broker_start
 host_peer ns1 veth1 198.18.0.2 198.18.0.1
 dump() { bpftool map dump pinned "$T/pins/$1/$2" -j; }

@@ -12,18 +12,15 @@
 # cubicle-gateway's /metrics with the monitor's counter, in both formats
 # through both validators.
 . "$(dirname "$0")/../lib/netns.sh"
+. "$(dirname "$0")/../lib/dynmon.sh"
 need python3 curl promtool setpriv
 /usr/bin/python3 -c 'import prometheus_client.openmetrics.parser' 2>/dev/null ||
 	fail "python3-prometheus-client is not installed"
 
-D="$CUB_BUILD/plugins/dynmon"
-EX="$(dirname "$0")/../../plugins/dynmon/examples"
 LIB="$(dirname "$0")/../lib"
-PLUGINS+=("$D/dynmon.so")
 # nobody (65534) is the gateway.
 chmod 0711 "$T"
-CUB_BROKER_ARGS="--call-timeout 30000 --socket-group 65534 --gateway-group 65534
-	--helper dynmon-cc=$D/cubicle-dynmon-cc,service=dynmon,ro=/usr/lib/llvm-14:/usr/include,timeout=20"
+CUB_BROKER_ARGS="$DM_ARGS --socket-group 65534 --gateway-group 65534"
 broker_start
 host_peer ns1 veth1 198.18.0.2 198.18.0.1
 pings() { # N: N pings from ns1, all answered?

@@ -9,12 +9,9 @@
 # datagrams only, mode-7 ones apart, and pcn_log's %I:%P lines reach
 # the cube's log at TRACE.
 . "$(dirname "$0")/../lib/netns.sh"
+. "$(dirname "$0")/../lib/dynmon.sh"
 need python3
 
-D="$CUB_BUILD/plugins/dynmon"
-EX="$(dirname "$0")/../../plugins/dynmon/examples"
-PLUGINS+=("$D/dynmon.so")
-HELPER="--helper dynmon-cc=$D/cubicle-dynmon-cc,service=dynmon,ro=/usr/lib/llvm-14:/usr/include,timeout=20"
 host_peer ns1 veth1 198.18.0.2 198.18.0.1
 
 # udp PORT N [FIRST_BYTE]: N datagrams from ns1 to 198.18.0.1:PORT, from
@@ -46,7 +43,7 @@ print(v[0] if isinstance(v, list) else v)'
 }
 
 # ---- hardened (the default): refused, naming the option ----
-CUB_BROKER_ARGS="--call-timeout 30000 $HELPER"
+CUB_BROKER_ARGS="$DM_ARGS"
 broker_start
 cub_ok dynmon add mon1
 cub_ok attach mon1 veth1
@@ -65,7 +62,7 @@ kill -TERM "$BROKER_PID"
 wait "$BROKER_PID" 2>/dev/null || true
 
 # ---- --unhardened-service dynmon: both examples count ----
-CUB_BROKER_ARGS="--call-timeout 30000 $HELPER --unhardened-service dynmon"
+CUB_BROKER_ARGS="$DM_ARGS --unhardened-service dynmon"
 broker_start
 cub services -o json | grep '"hardened": *false' >/dev/null ||
 	fail "cubicle services does not show dynmon unhardened: $(cub services -o json)"

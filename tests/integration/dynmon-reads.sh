@@ -15,13 +15,11 @@
 #    hash's delete racing a program's add, may lose what arrives between:
 #    the loss is reported, not hidden).
 . "$(dirname "$0")/../lib/netns.sh"
+. "$(dirname "$0")/../lib/dynmon.sh"
 need python3
 
-D="$CUB_BUILD/plugins/dynmon"
 FLOOD="$(dirname "$0")/../lib/udpflood.py"
-PLUGINS+=("$D/dynmon.so")
-CUB_BROKER_ARGS="--call-timeout 30000
-	--helper dynmon-cc=$D/cubicle-dynmon-cc,service=dynmon,ro=/usr/lib/llvm-14:/usr/include,timeout=20"
+CUB_BROKER_ARGS="$DM_ARGS"
 broker_start
 host_peer ns1 veth1 198.18.0.2 198.18.0.1
 pj() { python3 -c "import json,sys; j=json.load(sys.stdin); print($1)"; }

@@ -9,25 +9,13 @@
 # reloading: same program id, same counter, still counting, and metrics
 # show reads it again.
 . "$(dirname "$0")/../lib/netns.sh"
+. "$(dirname "$0")/../lib/dynmon.sh"
 need bpftool python3
 
-D="$CUB_BUILD/plugins/dynmon"
-EX="$(dirname "$0")/../../plugins/dynmon/examples"
-PLUGINS+=("$D/dynmon.so")
-CUB_BROKER_ARGS="--call-timeout 30000
-	--helper dynmon-cc=$D/cubicle-dynmon-cc,service=dynmon,ro=/usr/lib/llvm-14:/usr/include,timeout=20"
+CUB_BROKER_ARGS="$DM_ARGS"
 broker_start
 
-counter() { # CUBE MAP: the sum of the map's values
-	bpftool map dump pinned "$T/pins/$1/$2" -j | python3 -c '
-import json, sys
-t = 0
-for e in json.load(sys.stdin):
-    if "formatted" in e: e = e["formatted"]
-    v = e.get("value", e.get("values"))
-    t += sum(v) if isinstance(v, list) else int(v)
-print(t)'
-}
+counter() { dm_counter "$@"; } # CUBE MAP: the sum of its values
 prog_id() { bpftool prog show pinned "$T/pins/$1/prog" -j | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])'; }
 
 # cc - sf1 (p1, p2) - cd, mon1 on sf1:p1.

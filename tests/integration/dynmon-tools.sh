@@ -15,14 +15,11 @@
 # `cubicle mon1 log show` (and the broker's log) at DEBUG and TRACE, not
 # at INFO.
 . "$(dirname "$0")/../lib/netns.sh"
+. "$(dirname "$0")/../lib/dynmon.sh"
 need bpftool python3
 
-D="$CUB_BUILD/plugins/dynmon"
-EX="$(dirname "$0")/../../plugins/dynmon/examples"
 CLI="$CUB_BUILD/sdk/cubicle"
-PLUGINS+=("$D/dynmon.so")
-CUB_BROKER_ARGS="--call-timeout 30000
-	--helper dynmon-cc=$D/cubicle-dynmon-cc,service=dynmon,ro=/usr/lib/llvm-14:/usr/include,timeout=20"
+CUB_BROKER_ARGS="$DM_ARGS"
 broker_start
 host_peer ns1 veth1 198.18.0.2 198.18.0.1
 host_peer ns2 veth2 198.18.1.2 198.18.1.1
@@ -63,30 +60,9 @@ refused() {
 	cub_log "refused as it should: $(head -1 <<<"$err")"
 }
 # canon: JSON without the empty containers and lists the tree fills in.
-canon() {
-	python3 -c '
-import json, sys
-def prune(v):
-    if isinstance(v, dict):
-        v = {k: prune(x) for k, x in v.items()}
-        return {k: x for k, x in v.items() if x not in ({}, [])}
-    if isinstance(v, list): return [prune(x) for x in v]
-    return v
-print(json.dumps(prune(json.load(sys.stdin)), sort_keys=True))'
-}
+canon() { dm_canon; }
 dpshow() { cub "$1" dataplane-config show -o json | canon; }
-# conf OUT CODEFILE MAP: a dataplane-config, CODEFILE the ingress code,
-# one counter metric on MAP.
-conf() {
-	python3 - "$1" "$2" "$3" <<'EOF'
-import json, sys
-out, code, m = sys.argv[1], open(sys.argv[2]).read(), sys.argv[3]
-json.dump({"ingress-path": {"name": "probe", "code": code,
-    "metric-configs": [{"name": "packets_total", "map-name": m,
-        "open-metrics-metadata": {"help": "packets", "type": "counter"}}]},
-    "egress-path": {}}, open(out, "w"))
-EOF
-}
+conf() { dm_conf "$@"; }
 # nothing_made: no cube mon1, nothing attached to veth1 or veth2.
 nothing_made() {
 	[ "$(attached mon1)" = missing ] || fail "$1: mon1 exists: $(cub show topology)"

@@ -16,12 +16,10 @@
 # 1 MiB for the two codes together, said by dynmon itself).
 # Deterministic: sizes only.
 . "$(dirname "$0")/../lib/netns.sh"
+. "$(dirname "$0")/../lib/dynmon.sh"
 need python3
 
-D="$CUB_BUILD/plugins/dynmon"
-PLUGINS+=("$D/dynmon.so")
-CUB_BROKER_ARGS="--call-timeout 30000
-	--helper dynmon-cc=$D/cubicle-dynmon-cc,service=dynmon,ro=/usr/lib/llvm-14:/usr/include,timeout=20"
+CUB_BROKER_ARGS="$DM_ARGS"
 broker_start
 cub_ok dynmon add mon1 >/dev/null
 

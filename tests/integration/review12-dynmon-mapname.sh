@@ -18,12 +18,10 @@
 # full name in the object (the BCC form's struct dm_mt_i_<NAME> carries
 # it; a plain `NAME SEC(".maps")` declaration does not).
 . "$(dirname "$0")/../lib/netns.sh"
+. "$(dirname "$0")/../lib/dynmon.sh"
 need python3
 
-D="$CUB_BUILD/plugins/dynmon"
-PLUGINS+=("$D/dynmon.so")
-CUB_BROKER_ARGS="--call-timeout 30000
-	--helper dynmon-cc=$D/cubicle-dynmon-cc,service=dynmon,ro=/usr/lib/llvm-14:/usr/include,timeout=20"
+CUB_BROKER_ARGS="$DM_ARGS"
 broker_start
 
 # mkconf OUT CODEFILE MAP: the code on ingress, one counter metric on MAP.

@@ -9,12 +9,10 @@
 # refused naming both metrics and the sample name; the old config stays
 # and its open-metrics still renders.
 . "$(dirname "$0")/../lib/netns.sh"
+. "$(dirname "$0")/../lib/dynmon.sh"
 need python3
 
-D="$CUB_BUILD/plugins/dynmon"
-PLUGINS+=("$D/dynmon.so")
-CUB_BROKER_ARGS="--call-timeout 30000
-	--helper dynmon-cc=$D/cubicle-dynmon-cc,service=dynmon,ro=/usr/lib/llvm-14:/usr/include,timeout=20"
+CUB_BROKER_ARGS="$DM_ARGS"
 broker_start
 cub_ok dynmon add mon1 >/dev/null
 
