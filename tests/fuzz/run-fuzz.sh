@@ -36,7 +36,7 @@ request)
 dmdecode)
 	dm="$src/plugins/dynmon"
 	srcs="$sdk/val.c $sdk/errors.c $sdk/msgpack.c $sdk/json.c $sdk/rpc.c"
-	srcs="$srcs $sdk/yaml.c $dm/catalog.c $dm/btfval.c $dm/families.c"
+	srcs="$srcs $sdk/yaml.c $dm/catalog.c $dm/btfval.c $dm/families.c $dm/rewrite.c"
 	pkgs="$pkgs libbpf libelf"
 	incs="-I $dm"
 	;;
