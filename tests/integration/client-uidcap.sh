@@ -51,7 +51,7 @@ attack() {
 	"${NOBODY[@]}" "$PY" "$HELPER" "$T/s" hold "$procs" "$conns" "$churn" \
 		>"$T/atk.out" 2>&1 &
 	atk=$!
-	wait_line "$T/atk.out" '^held'
+	wait_line "$T/atk.out" '^held [0-9]'
 	# NULs stripped: once (CI of 188969f) grep found the line and awk no
 	# number in it, which is what a line behind NUL bytes gives (grep
 	# takes a NUL for a line's end in a binary file; awk does not).
