@@ -35,6 +35,7 @@
 #include "cubicle/plugin.h"
 #include "cubicle/proto.h" /* CUB_HELPER_IO_MAX */
 #include "dpconf.h"
+#include "dm_policy.h"
 #include "reader.h"
 
 /* The pass-through objects (dm_default.c, generated at build time by
@@ -571,22 +572,7 @@ const struct cub_plugin cub_plugin_entry = {
     .cube_size = sizeof(struct dm_cube),
     .schema = dm_schema,
     .ops = &dm_ops,
-    .policy =
-	{
-	    .prog_types = (1u << BPF_PROG_TYPE_SCHED_CLS) |
-			  (1u << BPF_PROG_TYPE_XDP),
-	    .map_types = (1ull << BPF_MAP_TYPE_ARRAY) |
-			 (1ull << BPF_MAP_TYPE_HASH) |
-			 (1ull << BPF_MAP_TYPE_PERCPU_ARRAY) |
-			 (1ull << BPF_MAP_TYPE_PERCPU_HASH) |
-			 (1ull << BPF_MAP_TYPE_LRU_HASH) |
-			 (1ull << BPF_MAP_TYPE_LRU_PERCPU_HASH) |
-			 (1ull << BPF_MAP_TYPE_QUEUE) |
-			 (1ull << BPF_MAP_TYPE_STACK) |
-			 (1ull << BPF_MAP_TYPE_ARRAY_OF_MAPS) |
-			 (1ull << BPF_MAP_TYPE_RINGBUF),
-	    .max_map_bytes = 64u << 20,
-	},
+    .policy = DM_BPF_POLICY,
     /* A compile (the helper's timeout) then a verifier load. */
     .apply_timeout_ms = 60000,
     .flags = CUB_PLUGIN_F_TRANSPARENT,

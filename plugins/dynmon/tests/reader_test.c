@@ -23,6 +23,7 @@
 #include <linux/bpf.h>
 
 #include "cubicle/fake.h"
+#include "dm_policy.h"
 #include "reader.h"
 
 enum { OBJ_TYPES, OBJ_POLYCUBE, OBJ_QUEUE, NOBJ };
@@ -80,28 +81,13 @@ static const struct cub_field rt_schema[] = {
     {.name = "note", .type = CUB_T_STR, .help = "unused"}, {0}};
 static const struct cub_plugin_ops rt_ops = {
     .apply = rt_apply, .destroy = rt_destroy};
-/* dynmon's policy (dynmon.c): the fake broker checks it at the load. */
+/* dynmon's policy (dm_policy.h): the fake broker checks it at the load. */
 static const struct cub_plugin rt_plugin = {
     .abi = CUB_PLUGIN_ABI,
     .name = "rdtest",
     .schema = rt_schema,
     .ops = &rt_ops,
-    .policy =
-	{
-	    .prog_types = (1u << BPF_PROG_TYPE_SCHED_CLS) |
-			  (1u << BPF_PROG_TYPE_XDP),
-	    .map_types = (1ull << BPF_MAP_TYPE_ARRAY) |
-			 (1ull << BPF_MAP_TYPE_HASH) |
-			 (1ull << BPF_MAP_TYPE_PERCPU_ARRAY) |
-			 (1ull << BPF_MAP_TYPE_PERCPU_HASH) |
-			 (1ull << BPF_MAP_TYPE_LRU_HASH) |
-			 (1ull << BPF_MAP_TYPE_LRU_PERCPU_HASH) |
-			 (1ull << BPF_MAP_TYPE_QUEUE) |
-			 (1ull << BPF_MAP_TYPE_STACK) |
-			 (1ull << BPF_MAP_TYPE_ARRAY_OF_MAPS) |
-			 (1ull << BPF_MAP_TYPE_RINGBUF),
-	    .max_map_bytes = 64u << 20,
-	},
+    .policy = DM_BPF_POLICY,
     .flags = CUB_PLUGIN_F_TRANSPARENT,
     CUB_PLUGIN_SIZES,
 };
