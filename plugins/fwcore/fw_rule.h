@@ -171,6 +171,20 @@ struct fw_rule {
 	 * ruleset swaps.  1..FW_MAX_SLOTS; 0 means none given.
 	 */
 	uint32_t slot;
+
+	/*
+	 * Added by the iptables syntax piece (plugins/iptables/ipt.h).
+	 * ports_either: -m multiport --ports, the rule matches when the
+	 * source OR the destination port is in dport's list (sport unset);
+	 * the engine must implement or refuse it.  spell_*: how the rule was
+	 * written, so -S and iptables-save print it back as iptables does
+	 * (the modules in the order given, enum ipt_mod, 0 ends; which
+	 * module wrote an ambiguous field, enum ipt_spell).  The engine
+	 * ignores spell_*.
+	 */
+	bool ports_either;
+	uint8_t spell_flags;
+	uint8_t spell_order[14];
 };
 
 /* Counter slots per cube: every rule of every chain, plus policies. */
