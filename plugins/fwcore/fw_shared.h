@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * fw_shared.h: what the engine's compiler (fw_compile.c) and its BPF
+ * classifier (bpf/fw_classify.bpf.h) both read: the packet summary, the
+ * map keys and values (docs/architecture.md, "The engine").
+ */
+#ifndef CUBICLE_FW_SHARED_H
+#define CUBICLE_FW_SHARED_H
+
+#include <linux/types.h>
+
+#define FW_WORDS_MAX    128     /* 64-bit words of one chain's vector */
+#define FW_VEC_WORDS    4194304 /* vector words of one image (32 MiB) */
+#define FW_ADDR_MAX     262144  /* LPM entries (src and dst, all chains) */
+#define FW_IVAL_MAX     262144  /* port intervals (all chains) */
+#define FW_SMALL_MAX    65536   /* small-field entries (all chains) */
+#define FW_RULES_ALL    32768   /* rules of all chains */
+#define FW_CHAINS_ALL   256
+
+/* Fields the vectors are looked up by (bits of fw_chain_meta.used). */
+enum fw_field {
+	FW_F_SRC = 0,
+	FW_F_DST,
+	FW_F_PROTO,
+	FW_F_SPORT,
+	FW_F_DPORT,
+	FW_F_MAX,
+};
+
+/* What the classifier knows of a packet (host byte order). */
+struct fw_pkt {
+	__u32 saddr, daddr;
+	__u32 iif, oif;
+	__u32 len;    /* bytes counted */
+	__u16 sport, dport;
+	__u16 l4_off; /* L4 header's offset in the frame */
+	__u8 proto;
+	__u8 tcp_flags;
+	__u8 icmp_type, icmp_code;
+	__u8 ct;      /* enum fw_ct_bit: one bit */
+	__u8 src_type, dst_type; /* enum fw_addrtype_bit */
+	__u8 frag;    /* a fragment after the first: no ports */
+	__u8 ipv4;    /* 0: not IPv4, not filtered */
+	__u8 pad_[3];
+};
+
+/* LPM key: prefixlen covers cd (32 bits) + the address's len bits. */
+struct fw_addr_key {
+	__u32 prefixlen;
+	__u32 cd;   /* big endian: chain << 1 | dir (0 src, 1 dst) */
+	__u32 addr; /* big endian */
+};
+
+/* One elementary port interval: ports from lo up to the next's lo. */
+struct fw_ival {
+	__u32 lo;
+	__u32 vid; /* word offset of its vector in fw__vec */
+};
+
+struct fw_small_key {
+	__u16 chain;
+	__u8 field;
+	__u8 pad_;
+	__u32 value;
+};
+
+struct fw_chain_meta {
+	__u32 nrules, nwords;
+	__u32 used;      /* 1 << enum fw_field: fields some rule uses */
+	__u32 rule_base; /* first rule's index in fw__act */
+	__u32 dflt_vid[FW_F_MAX];  /* small fields: a value no key has */
+	__u32 unset_vid[FW_F_MAX]; /* rules not using the field */
+	__u32 ival_base[2], ival_n[2]; /* sport, dport */
+	__u8 builtin;
+	__u8 policy;     /* enum fw_target: ACCEPT or DROP */
+	__u16 pad_;
+	__u32 policy_slot;
+};
+
+/* Post-conditions of a rule, checked when the scan reaches it. */
+enum fw_post {
+	FW_POST_SET   = 1u << 0,
+	FW_POST_LIMIT = 1u << 1,
+};
+
+struct fw_act {
+	__u32 slot;
+	__u8 target;      /* enum fw_target */
+	__u8 reject_with; /* enum fw_reject_with */
+	__u16 jump;       /* FW_T_JUMP/GOTO: chain index */
+	__u32 logp;       /* LOG: index in fw__logp */
+	__u32 post;       /* enum fw_post */
+};
+
+#endif /* CUBICLE_FW_SHARED_H */
