@@ -369,6 +369,37 @@ find_chain(const struct ipt_table *t, const char *chain, uint32_t *idx,
 	return -ENOENT;
 }
 
+/*
+ * The chains a -S or -L prints ([*from, *to)): all of them, or chain's
+ * alone; 1 when num asks for one rule of it (checked to exist), 0 for
+ * chains, or a negative errno with err set.
+ */
+static int
+select_chains(const struct ipt_table *t, const char *verb, const char *chain,
+	      uint32_t num, uint32_t *from, uint32_t *to, char *err,
+	      size_t errlen)
+{
+	const struct ipt_chain *c;
+	int rc;
+
+	*from = 0;
+	*to = t->n;
+	if (!chain || !*chain)
+		return 0;
+	if ((rc = find_chain(t, chain, from, err, errlen)) < 0)
+		return rc;
+	*to = *from + 1;
+	if (!num)
+		return 0;
+	c = &t->chains[*from];
+	if (num > c->n) {
+		snprintf(err, errlen, "%s %s %u: index of rule past the end "
+			 "(%u rules)", verb, chain, num, c->n);
+		return -ENOENT;
+	}
+	return 1;
+}
+
 int
 ipt_print_S(FILE *f, const struct ipt_table *t, const char *chain,
 	    uint32_t num, unsigned fmt, char *err, size_t errlen)
@@ -377,25 +408,16 @@ ipt_print_S(FILE *f, const struct ipt_table *t, const char *chain,
 	uint32_t from = 0, to = t->n, i, k;
 	int rc;
 
-	if (chain && *chain) {
-		if ((rc = find_chain(t, chain, &from, err, errlen)) < 0)
-			return rc;
-		to = from + 1;
-		if (num) {
-			const struct ipt_chain *c = &t->chains[from];
+	if ((rc = select_chains(t, "-S", chain, num, &from, &to, err,
+				errlen)) < 0)
+		return rc;
+	if (rc) {
+		const struct ipt_chain *c = &t->chains[from];
+		const struct ipt_rule *r = &c->rules[num - 1];
 
-			if (num > c->n) {
-				snprintf(err, errlen, "-S %s %u: index of rule "
-					 "past the end (%u rules)", chain, num,
-					 c->n);
-				return -ENOENT;
-			}
-			ipt_print_rule(f, c->name, &c->rules[num - 1].r,
-				       v ? IPT_CNT_S : IPT_CNT_NONE,
-				       c->rules[num - 1].pkts,
-				       c->rules[num - 1].bytes);
-			return 0;
-		}
+		ipt_print_rule(f, c->name, &r->r, v ? IPT_CNT_S : IPT_CNT_NONE,
+			       r->pkts, r->bytes);
+		return 0;
 	}
 	for (i = from; i < to; i++) {
 		const struct ipt_chain *c = &t->chains[i];
@@ -739,22 +761,12 @@ ipt_print_L(FILE *f, const struct ipt_table *t, const char *chain,
 	uint32_t from = 0, to = t->n, i, k;
 	int rc;
 
-	if (chain && *chain) {
-		if ((rc = find_chain(t, chain, &from, err, errlen)) < 0)
-			return rc;
-		to = from + 1;
-		if (num) {
-			const struct ipt_chain *c = &t->chains[from];
-
-			if (num > c->n) {
-				snprintf(err, errlen, "-L %s %u: index of rule "
-					 "past the end (%u rules)", chain, num,
-					 c->n);
-				return -ENOENT;
-			}
-			print_row(f, &c->rules[num - 1], num, fmt);
-			return 0;
-		}
+	if ((rc = select_chains(t, "-L", chain, num, &from, &to, err,
+				errlen)) < 0)
+		return rc;
+	if (rc) {
+		print_row(f, &t->chains[from].rules[num - 1], num, fmt);
+		return 0;
 	}
 	for (i = from; i < to; i++) {
 		const struct ipt_chain *c = &t->chains[i];
