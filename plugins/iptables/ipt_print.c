@@ -159,6 +159,14 @@ save_ports(FILE *f, const char *opt, const struct fw_port_match *m)
 		fprintf(f, " %s %u", opt, m->r[0].lo);
 }
 
+/* -m set's directions, "src,dst", as both -S and -L print them. */
+static void
+set_dirs(FILE *f, const struct fw_set_match *m)
+{
+	for (unsigned i = 0; i < m->ndirs; i++)
+		fprintf(f, "%s%s", i ? "," : "", m->dirs[i] ? "dst" : "src");
+}
+
 static void
 save_match(FILE *f, const struct fw_rule *r, int mod)
 {
@@ -241,9 +249,7 @@ save_match(FILE *f, const struct fw_rule *r, int mod)
 	case IPT_M_SET:
 		fprintf(f, "%s --match-set %s ", r->mset.neg ? " !" : "",
 			r->mset.name);
-		for (unsigned i = 0; i < r->mset.ndirs; i++)
-			fprintf(f, "%s%s", i ? "," : "",
-				r->mset.dirs[i] ? "dst" : "src");
+		set_dirs(f, &r->mset);
 		break;
 	case IPT_M_LIMIT:
 		fputs(" --limit", f);
@@ -615,9 +621,7 @@ print_match_L(FILE *f, const struct fw_rule *r, int mod, bool numeric)
 	case IPT_M_SET:
 		fprintf(f, "%s match-set %s ", r->mset.neg ? " !" : "",
 			r->mset.name);
-		for (unsigned i = 0; i < r->mset.ndirs; i++)
-			fprintf(f, "%s%s", i ? "," : "",
-				r->mset.dirs[i] ? "dst" : "src");
+		set_dirs(f, &r->mset);
 		break;
 	case IPT_M_LIMIT:
 		fputs(" limit: avg", f);
