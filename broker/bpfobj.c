@@ -80,6 +80,35 @@ fnv1a(const void *p, size_t len)
 	return h;
 }
 
+/*
+ * The rules a program is checked under: the service's policy, cubicled's
+ * cap on one cube's maps and its hardening options, the exit check's
+ * version.  Never 0 (0: not recorded, an older store).  A program whose
+ * rules are not these is not vetted (bpfobj_vetted()).
+ */
+static uint64_t
+rules_of(const struct broker *b, const struct service *s)
+{
+	const uint64_t v[] = {
+	    s->policy.prog_types,
+	    s->policy.map_types,
+	    s->policy.max_map_bytes,
+	    b->o.max_cube_map_bytes,
+	    EXITCHECK_VERSION,
+	    (b->o.spectre_hardening ? 1u : 0u) |
+		(bpfobj_unhardened(b, s) ? 2u : 0u),
+	};
+
+	return fnv1a(v, sizeof(v)) | 1;
+}
+
+bool
+bpfobj_vetted(const struct broker *b, const struct cube *c)
+{
+	return c->obj && c->obj->checked >= EXITCHECK_VERSION &&
+	       c->obj->rules == rules_of(b, c->svc);
+}
+
 int
 pin_path(
     struct broker *b, char *buf, size_t len, const char *cube, const char *leaf)
@@ -1356,7 +1385,7 @@ bpfobj_load(struct broker *b, struct cube *c, const void *elf, size_t len,
 	struct bpf_object *obj;
 	struct bpfobj *o = NULL;
 	uint64_t bytes = 0, before = 0;
-	bool reserved = false;
+	bool reserved = false, vetted;
 	int r;
 
 	if (c->loading) {
@@ -1366,8 +1395,10 @@ bpfobj_load(struct broker *b, struct cube *c, const void *elf, size_t len,
 		    c->name);
 		return -EBUSY;
 	}
-	if (c->obj && c->obj->hash == hash)
-		return 0; /* loaded (or adopted) from these very bytes */
+	/* Loaded (or adopted) from these very bytes, under these rules. */
+	if (c->obj && c->obj->hash == hash && bpfobj_vetted(b, c))
+		return 0;
+	vetted = bpfobj_vetted(b, c);
 	c->loading = true;
 	log_svc = c->svc; /* libbpf's messages count against the service */
 	pthread_mutex_unlock(&b->lock);
@@ -1404,21 +1435,18 @@ bpfobj_load(struct broker *b, struct cube *c, const void *elf, size_t len,
 		log_svc = NULL;
 		return -ENOENT;
 	}
-	if (r && reserved && c->obj && c->obj->hash == (hash ^ 2) &&
-	    !bpfobj_unhardened(b, c->svc) && log_allowed())
-		/* These bytes run, loaded by a broker that had the option. */
-		log_warn("cube '%s' still runs the program an earlier run "
-			 "loaded with CAP_PERFMON (--unhardened-service %s, "
-			 "now off); its reload was refused: delete the cube "
-			 "to remove it",
-		    c->name, c->svc->name);
 	if (!r && reserved) {
 		o->hash = hash;
+		o->rules = rules_of(b, c->svc);
 		r = install(b, c, obj, o, before, errv);
 	} else if (reserved && obj) {
 		unpin_new(obj, before);
 	}
 	bpf_object__close(obj);
+	/* What runs was checked under other rules, and these refuse the
+	 * cube's object: it may not go on running. */
+	if (r && c->obj && !vetted)
+		bpfobj_retire(b, c, cub_val__get_str(*errv, "message"));
 	log_svc = NULL;
 	return r;
 }
@@ -1434,7 +1462,8 @@ bpfobj_load(struct broker *b, struct cube *c, const void *elf, size_t len,
  * not skipped and runs through the checks.
  */
 int
-bpfobj_adopt(struct broker *b, struct cube *c, uint64_t hash, uint32_t checked)
+bpfobj_adopt(struct broker *b, struct cube *c, uint64_t hash, uint32_t checked,
+    uint64_t rules)
 {
 	struct bpf_prog_info pinfo = {0};
 	__u32 plen = sizeof(pinfo);
@@ -1460,6 +1489,7 @@ bpfobj_adopt(struct broker *b, struct cube *c, uint64_t hash, uint32_t checked)
 		return -ENOMEM;
 	o->hash = checked < EXITCHECK_VERSION ? 0 : hash;
 	o->checked = checked;
+	o->rules = rules;
 	o->egress_fd = -1;
 	o->peers_fd = -1;
 	o->prog_fd = bpf_obj_get(path);
@@ -1514,6 +1544,34 @@ bpfobj_adopt(struct broker *b, struct cube *c, uint64_t hash, uint32_t checked)
 	slowpath_open(b, c);
 	cubelog_open(b, c);
 	return 0;
+}
+
+/*
+ * c's program was checked under other rules than today's (a policy
+ * narrowed by a reload or while the broker was down, --unhardened-service
+ * removed, a broker with an older check) and its reload was refused: it
+ * may not run on.  Taken off every path into it (topo_retire(),
+ * tcube_retire()) and unpinned, so that no restart adopts it; the cube,
+ * its document and its ports' peers stay, and its next load that passes
+ * attaches it again.  Lock held.
+ */
+void
+bpfobj_retire(struct broker *b, struct cube *c, const char *why)
+{
+	uint32_t id = c->obj->prog_id;
+	int r;
+
+	topo_retire(b, c);
+	tcube_retire(b, c);
+	c->obj = bpfobj_free(c->obj);
+	tcube_refresh_slot(b, c);
+	if ((r = bpfobj_unpin(b, c->name)))
+		log_errno(r, "cube '%s': unpin its retired program", c->name);
+	log_warn("cube '%s': program id %u retired: it was checked under "
+		 "rules this broker no longer has, and its reload was "
+		 "refused (%s); the cube and its configuration stay, and it "
+		 "runs again when a load of it passes",
+	    c->name, id, why ? why : "no reason given");
 }
 
 int

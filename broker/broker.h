@@ -113,6 +113,7 @@ struct bpfobj {
 	struct ring_buffer *logring; /* its cub_log_ring (cubelog.c) */
 	struct swapsets *swaps;      /* its swap sets' state (mapswap.c) */
 	uint32_t checked; /* EXITCHECK_VERSION of the checks it passed */
+	uint64_t rules;   /* the rules it was checked under (bpfobj.c) */
 };
 
 /* A port's peer: a netdev name, or "cube:port" (two names and a colon). */
@@ -571,8 +572,13 @@ int graph_connect(struct broker *b, const struct cub_val *words,
  */
 int bpfobj_load(struct broker *b, struct cube *c, const void *elf, size_t len,
     struct cub_val **errv);
-int bpfobj_adopt(
-    struct broker *b, struct cube *c, uint64_t hash, uint32_t checked);
+int bpfobj_adopt(struct broker *b, struct cube *c, uint64_t hash,
+    uint32_t checked, uint64_t rules);
+/* Was c's program checked under the rules the broker has now (its
+ * service's policy, cubicled's options, the exit check's version)? */
+bool bpfobj_vetted(const struct broker *b, const struct cube *c);
+/* Lock held: take c's unvetted program off every path and unpin it. */
+void bpfobj_retire(struct broker *b, struct cube *c, const char *why);
 /* Whether s was named by --unhardened-service (its objects are verified
  * with CAP_PERFMON). */
 bool bpfobj_unhardened(const struct broker *b, const struct service *s);
@@ -626,6 +632,9 @@ bool topo_peer_split(const char *peer, char *cube, char *port);
 int topo_attach(struct broker *b, struct cube *c, struct bport *p,
     const char *peer, struct cub_val **errv);
 void topo_detach(struct broker *b, struct cube *c, struct bport *p);
+/* c's program is retired: off its netdevs and out of its peers' slots,
+ * its ports' peers kept for its next load.  Lock held, c->obj set. */
+void topo_retire(struct broker *b, struct cube *c);
 int topo_reattach_all(struct broker *b, struct cube *c, int old_prog_fd);
 struct bport *topo_port(struct cube *c, const char *name);
 struct cube *topo_netdev_owner(
@@ -651,6 +660,12 @@ bool tcube_on_netdev(struct broker *b, const char *netdev);
 void tcube_gone(struct broker *b, struct cube *c);
 /* b->lock held: c has a new (or adopted) object: its slot and way out. */
 void tcube_refresh(struct broker *b, struct cube *c);
+/* b->lock held, c->obj still set: c's program is retired; the stacks on
+ * its ports end in nothing (they drop). */
+void tcube_retire(struct broker *b, struct cube *c);
+/* b->lock held, after tcube_retire() and c->obj gone: c's stack slot
+ * steps over it, as before a first load. */
+void tcube_refresh_slot(struct broker *b, struct cube *c);
 /* State lock held, at start after the cubes are loaded: the stacks. */
 void tcube_restore(struct broker *b);
 /* The ingress entry (borrowed fd) of the stack on c:port, -1 if none. */

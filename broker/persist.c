@@ -1,13 +1,16 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
  * The broker's state as a store document, and back:
- *   {version: 1, cubes: [{name, service, hash, checked, transparent, config,
+ *   {version: 1, cubes: [{name, service, hash, checked, rules, transparent,
+ *                         config,
  *                         ports: [{name, peer, qdisc}],
  *                         attach: {target, rank, qdisc}}]}
  * config is the desired state; hash and ports are what the broker needs to
  * adopt the pinned objects and attachments after a restart; checked is the
  * exit checker's version its object passed (EXITCHECK_VERSION: absent or
- * older, the pinned program is not adopted into a stack), transparent what
+ * older, the pinned program is not adopted into a stack), rules what it
+ * was checked under (bpfobj.c rules_of(): other rules, and a refused
+ * reload retires the program), transparent what
  * its service's hello declared (a first hello after a restart must agree,
  * and only cubes of a transparent service go back into stacks).  Cubes of a
  * service that is not installed any more are kept as they are.
@@ -68,7 +71,7 @@ peer_of(const char *peer, const struct cube *gone)
  * follows it in memory).
  */
 /*
- * What c's record holds besides its configuration: {hash, checked,
+ * What c's record holds besides its configuration: {hash, checked, rules,
  * transparent, ports}.
  */
 static struct cub_val *
@@ -79,6 +82,7 @@ cube_meta(struct cube *c, const struct cube *gone)
 
 	cub_val__set(m, "hash", cub_val__uint(c->obj ? c->obj->hash : 0));
 	cub_val__set(m, "checked", cub_val__uint(c->obj ? c->obj->checked : 0));
+	cub_val__set(m, "rules", cub_val__uint(c->obj ? c->obj->rules : 0));
 	if (c->svc->schema_wire || c->svc->stored_known)
 		cub_val__set(m, "transparent",
 		    cub_val__bool(c->svc->schema_wire
@@ -108,6 +112,7 @@ cube_record(struct cube *c, const struct cub_val *conf, const struct cube *gone)
 	cub_val__set(r, "service", cub_val__str(c->svc->name));
 	cub_val__set(r, "hash", cub_val__take(m, "hash"));
 	cub_val__set(r, "checked", cub_val__take(m, "checked"));
+	cub_val__set(r, "rules", cub_val__take(m, "rules"));
 	if (cub_val__get(m, "transparent"))
 		cub_val__set(r, "transparent", cub_val__take(m, "transparent"));
 	config = cub_val__dup(conf);
@@ -153,6 +158,9 @@ meta_of(const struct cub_val *rec)
 	if (cub_val__get(rec, "checked"))
 		cub_val__set(
 		    m, "checked", cub_val__dup(cub_val__get(rec, "checked")));
+	if (cub_val__get(rec, "rules"))
+		cub_val__set(
+		    m, "rules", cub_val__dup(cub_val__get(rec, "rules")));
 	if (cub_val__get(rec, "transparent"))
 		cub_val__set(m, "transparent",
 		    cub_val__dup(cub_val__get(rec, "transparent")));
@@ -648,6 +656,9 @@ journal_rec(struct cube *c, const struct cub_val *old, enum cubi_verb verb,
 	    !(r = store_diff(cub_val__get(m, "checked"),
 		  cub_val__get(*nm, "checked"), "checked", edits,
 		  JOURNAL_EDITS_MAX)) &&
+	    !(r = store_diff(cub_val__get(m, "rules"),
+		  cub_val__get(*nm, "rules"), "rules", edits,
+		  JOURNAL_EDITS_MAX)) &&
 	    !(r = store_diff(cub_val__get(m, "transparent"),
 		  cub_val__get(*nm, "transparent"), "transparent", edits,
 		  JOURNAL_EDITS_MAX)) &&
@@ -936,7 +947,7 @@ load_cube(struct broker *b, const struct cub_val *rec, struct cube ***tail)
 	struct bport *bp;
 	struct cube *c;
 	const struct cub_val *tv;
-	uint64_t hash = 0, idx, checked = 0;
+	uint64_t hash = 0, idx, checked = 0, rules = 0;
 	uint32_t i;
 	bool qdisc, t;
 	int r;
@@ -1015,8 +1026,9 @@ load_cube(struct broker *b, const struct cub_val *rec, struct cube ***tail)
 		svc->stored_transparent = true;
 	}
 	cub_val__as_u64(cub_val__get(rec, "checked"), &checked);
+	cub_val__as_u64(cub_val__get(rec, "rules"), &rules);
 	/* Adopt what is pinned: forwarding never stopped, and continues. */
-	r = bpfobj_adopt(b, c, hash, (uint32_t)checked);
+	r = bpfobj_adopt(b, c, hash, (uint32_t)checked, rules);
 	if (!r)
 		r = topo_reattach_all(b, c, -1);
 	if (r)

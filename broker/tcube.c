@@ -662,6 +662,36 @@ tcube_refresh(struct broker *b, struct cube *c)
 		    tp->target, c->name);
 }
 
+void
+tcube_retire(struct broker *b, struct cube *c)
+{
+	struct tpoint *x;
+	uint32_t slot;
+
+	/* (An XDP dispatcher's end is topo_retire()'s: a netdev port.) */
+	for (x = b->tpoints; x; x = x->next) {
+		if (!x->on_port || strcmp(x->cname, c->name))
+			continue;
+		slot = CUB_TSTACK_END;
+		bpf_map_delete_elem(x->progs_fd, &slot);
+		slot = CUB_TSTACK_END + 1;
+		bpf_map_delete_elem(x->progs_fd, &slot);
+		x->final_for = 0; /* rebuilt for its next program */
+	}
+}
+
+void
+tcube_refresh_slot(struct broker *b, struct cube *c)
+{
+	struct tpoint *tp = c->tp;
+
+	(void)b;
+	if (tp && tp_write(tp, tp->stack, tp->n, tp->stack, tp->n, true))
+		log_warn("attach point '%s': rewriting its stack for cube "
+			 "'%s' failed",
+		    tp->target, c->name);
+}
+
 /* Make a new attach point on netdev target (not listed yet). */
 static struct tpoint *
 tp_new(struct broker *b, const char *target, int ifindex, enum hook hook,

@@ -783,6 +783,37 @@ topo_detach(struct broker *b, struct cube *c, struct bport *p)
 	tcube_port_changed(b, c, p->name);
 }
 
+void
+topo_retire(struct broker *b, struct cube *c)
+{
+	char cname[CUB_NAME_MAX + 1], pname[CUB_NAME_MAX + 1];
+	struct bport *p, *q;
+	struct cube *x;
+
+	/* Ports of other cubes that enter c: their slot emptied, so their
+	 * tail call fails and the packet is dropped. */
+	for (x = b->cubes; x; x = x->next)
+		for (q = x->ports; x != c && x->obj && q; q = q->next)
+			if (q->cube_peer &&
+			    topo_peer_split(q->peer, cname, pname) &&
+			    !strcmp(cname, c->name))
+				peer_slot(x, q, -1);
+	for (p = c->ports; p; p = p->next) {
+		if (p->cube_peer) {
+			peer_unwire(c, p);
+		} else if (p->ifindex) {
+			if (c->hook != HOOK_TC &&
+			    tcube_xdp_entry(b, p->peer) >= 0)
+				tcube_xdp_end(b, p->peer, -1);
+			else
+				hook_detach(c, p);
+			port_maps(c, p, p->ifindex, false);
+			p->ifindex = 0;
+		}
+		tcube_port_changed(b, c, p->name);
+	}
+}
+
 /* What topo_reattach_all() did to a port, by position in c->ports. */
 enum reattach {
 	RA_NONE,     /* nothing: no peer, netdev gone, in place, or failed */

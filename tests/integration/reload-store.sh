@@ -11,8 +11,7 @@
 #    only in the worker's copy, never in the document or the store);
 #  - the policy is stored with the version: a plugin whose policy alone
 #    changed while the broker was down is a new version, and stays it;
-#    the cubes it has keep their loaded objects, as at a reload (the
-#    same bytes are not loaded again), while a new cube is checked
+#    the cubes it has keep their documents, and a new cube is checked
 #    against the new policy.
 . "$(dirname "$0")/../lib/netns.sh"
 . "$(dirname "$0")/../lib/upgrade.sh"
@@ -84,8 +83,8 @@ broker_start
 cub_log "a policy changed while down: $(svc schema)"
 
 # A policy too narrow for any cube, replaced while down: v6; u1 keeps
-# its program and its document (as at a reload: the worker's object is
-# the one loaded, not checked again), a new cube is refused by it.
+# its document (its program, refused by the new policy, is retired:
+# policy-narrow.sh), a new cube is refused by it.
 kill "$BROKER_PID"
 wait "$BROKER_PID" 2>/dev/null || true
 install_plugin defnarrow
