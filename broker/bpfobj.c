@@ -913,6 +913,14 @@ too_many_files(struct cube *c, int r)
  * creates them fresh instead of refusing the load ("couldn't reuse pinned
  * map").  The old pin stays for the program still running on it until
  * install() pins the new map in its place (pin_fresh()).
+ *
+ * Prog arrays are never reused either: libbpf fills their static
+ * initialisation at load, before the checks on the final instructions,
+ * so a reused one would hand the running program's tail calls to the
+ * new, unchecked programs until the checks end (and a refusal, emptying
+ * those slots, would leave the running program's tail calls failing).
+ * Their only contents are that initialisation (a worker cannot write a
+ * map of fds), so a fresh one loses nothing.
  */
 static void
 unpin_mismatched(struct bpf_object *obj)
@@ -928,6 +936,10 @@ unpin_mismatched(struct bpf_object *obj)
 
 		if (bpf_map__is_internal(m) || !p)
 			continue;
+		if (bpf_map__type(m) == BPF_MAP_TYPE_PROG_ARRAY) {
+			bpf_map__set_pin_path(m, NULL);
+			continue;
+		}
 		fd = bpf_obj_get(p); /* bpf fds are close-on-exec */
 		if (fd < 0)
 			continue;
@@ -963,7 +975,7 @@ pin_fresh(struct broker *b, struct cube *c, struct bpf_object *obj)
 		if (r)
 			log_warn("cube '%s': map '%s': pin: %s", c->name,
 			    bpf_map__name(m), strerror(-r));
-		else
+		else if (bpf_map__type(m) != BPF_MAP_TYPE_PROG_ARRAY)
 			log_info("cube '%s': map '%s' replaced by a new one of "
 				 "another type, key, value or size",
 			    c->name, bpf_map__name(m));

@@ -35,7 +35,9 @@ struct {
 } th_stats SEC(".maps");
 
 #ifdef TH_EVIL_BURN
-#define EVIL_HOPS 31
+#ifndef EVIL_HOPS
+#define EVIL_HOPS 31 /* evil_tjmp: 2 (review14-progarray-reuse) */
+#endif
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

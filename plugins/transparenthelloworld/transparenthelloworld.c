@@ -35,6 +35,21 @@
 #include "evil_tpass.skel.h"
 #define TH_NAME "evil_tpass"
 #define th_elf_bytes evil_tpass__elf_bytes
+#elif defined(TH_EVIL_BURN) && defined(TH_EVIL_JMP)
+/*
+ * review14-progarray-reuse: service evil_tjmp, BURN with 2 hops through
+ * its statically filled evil_jmp; built a second time with TH_EVIL_JMP_BAD
+ * from an object that also calls bpf_throw (refused after libbpf's load,
+ * which fills the prog arrays).
+ */
+#ifdef TH_EVIL_JMP_BAD
+#include "evil_tjmpbad.skel.h"
+#define th_elf_bytes evil_tjmpbad__elf_bytes
+#else
+#include "evil_tjmp.skel.h"
+#define th_elf_bytes evil_tjmp__elf_bytes
+#endif
+#define TH_NAME "evil_tjmp"
 #elif defined(TH_EVIL_BURN)
 #include "evil_tburn.skel.h"
 #define TH_NAME "evil_tburn"
