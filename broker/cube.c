@@ -330,11 +330,16 @@ doc_send(struct broker *b, struct cube *c, const struct cub_val *doc,
 			cub_val__free(lists[i].path);
 		cub_val__free(skel);
 		cub_val__free(p);
-		*errv = cub_err_val(skel ? CUB_E_TOOBIG : CUB_E_INTERNAL,
-		    skel ? "cube '%s': its document is over a message and "
-			   "has no list to send in parts"
-			 : "cube '%s': out of memory, or more than %d lists",
-		    c->name, DOC_LISTS_MAX);
+		if (skel)
+			*errv = cub_err_val(CUB_E_TOOBIG,
+			    "cube '%s': its document is over what goes to a "
+			    "worker at once (%u bytes, %u elements) and has "
+			    "no list to send in parts",
+			    c->name, PART_BYTES_MAX, PART_ELEMS_MAX);
+		else
+			*errv = cub_err_val(CUB_E_INTERNAL,
+			    "cube '%s': out of memory, or more than %d lists",
+			    c->name, DOC_LISTS_MAX);
 		return skel ? -EMSGSIZE : -ENOMEM;
 	}
 	cub_val__set(p, "config", skel);

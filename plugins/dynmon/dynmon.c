@@ -44,7 +44,13 @@ extern const unsigned char dm_default_tc[], dm_default_xdp[];
 extern const size_t dm_default_tc_len, dm_default_xdp_len;
 
 /* A path's code: Polycube's limit is none; ours is one string. */
-#define DM_CODE_MAX (1u << 20)
+/*
+ * One path's code: both together and the rest of the configuration must
+ * go to the worker in one part (1 MiB, broker/cube.c) and to the compile
+ * helper in one input (CUB_HELPER_IO_MAX, 1 MiB): 480 KiB each leaves 64
+ * KiB for the rest (review12-dynmon-bigcode).
+ */
+#define DM_CODE_MAX (480u << 10)
 
 struct dm_cube {
 	struct cub_val *dpconf; /* the loaded object's dataplane-config */
