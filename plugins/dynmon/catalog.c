@@ -259,6 +259,58 @@ find_btf(Elf *elf, Elf_Data **out, char *err, size_t errlen)
 	return dm_fail(err, errlen, "object has no .BTF section");
 }
 
+/*
+ * The DM_MAP_TAG declaration tags on the .maps variables (vsi[i] is map
+ * i's): at most one a map, and two may not name the same map.  Every
+ * user map cubicle-dynmon-cc emits has one; a map without (an object made
+ * by hand, the unit tests') is found by its object name.
+ */
+static int
+read_tags(struct dm_catalog *cat, const struct btf_var_secinfo *vsi,
+    char *err, size_t errlen)
+{
+	const size_t plen = strlen(DM_MAP_TAG);
+	uint32_t id, nt = btf__type_cnt(cat->btf);
+	const struct btf_type *t;
+	const char *name;
+	size_t i, j;
+
+	for (id = 1; id < nt; id++) {
+		t = btf__type_by_id(cat->btf, id);
+		if (!t || !btf_is_decl_tag(t) ||
+		    btf_decl_tag(t)->component_idx != -1)
+			continue;
+		name = btf__name_by_offset(cat->btf, t->name_off);
+		if (!name || strncmp(name, DM_MAP_TAG, plen))
+			continue;
+		for (i = 0; i < cat->nmaps && vsi[i].type != t->type; i++)
+			;
+		if (i == cat->nmaps)
+			continue; /* on something that is no map */
+		if (cat->maps[i].full[0] ||
+		    strlen(name + plen) > DM_FULL_NAME_MAX)
+			return dm_fail(err, errlen,
+			    "map '%s': more than one name tag, or one too "
+			    "long",
+			    cat->maps[i].name);
+		snprintf(cat->maps[i].full, sizeof(cat->maps[i].full), "%s",
+		    name + plen);
+	}
+	for (i = 0; i < cat->nmaps; i++) {
+		const struct dm_map *m = &cat->maps[i];
+
+		if (!m->path || m->swap_set[0] || !m->full[0])
+			continue;
+		for (j = 0; j < i; j++)
+			if (cat->maps[j].path == m->path &&
+			    !strcmp(cat->maps[j].full, m->full))
+				return dm_fail(err, errlen,
+				    "maps '%s' and '%s' are both tagged '%s'",
+				    cat->maps[j].name, m->name, m->full);
+	}
+	return 0;
+}
+
 int
 dm_catalog_open(const void *buf, size_t len, struct dm_catalog **out, char *err,
     size_t errlen)
@@ -323,6 +375,7 @@ dm_catalog_open(const void *buf, size_t len, struct dm_catalog **out, char *err,
 			goto out;
 		cat->nmaps++;
 	}
+	r = read_tags(cat, btf_var_secinfos(sec), err, errlen);
 out:
 	if (elf)
 		elf_end(elf);
@@ -417,35 +470,43 @@ dm_catalog_bind_swap(struct dm_catalog *cat, char path,
 	return 0;
 }
 
-/* rewrite.h's (not included: it defines DM_USER_NAME_MAX as the
- * rewriter's 63): the object's name of a user map. */
-void dm_map_objname(char path, const char *user, char *out);
-
 const struct dm_map *
 dm_catalog_find(const struct dm_catalog *cat, char path, const char *user_name)
 {
 	char name[32];
 	int p = path == 'i' ? 0 : path == 'e' ? 1 : -1;
+	size_t i;
 	unsigned k;
 
-	if (p >= 0 && user_name && strlen(user_name) > DM_USER_NAME_MAX &&
-	    strlen(user_name) <= 63) {
-		/* A long name is hashed in the object (contract, section
-		 * 6): the rewriter's own rule. */
-		dm_map_objname(path, user_name, name);
-		return dm_catalog_by_name(cat, name);
-	}
-	if (p < 0 || !user_name_ok(user_name)) {
+	if (p < 0 || !user_name) {
 		errno = ENOENT;
 		return NULL;
 	}
-	for (k = 0; k < DM_SWAP_MAX; k++)
-		if (!strcmp(cat->swap[p][k], user_name)) {
-			snprintf(name, sizeof(name), "%c%u_c0", path, k);
-			return dm_catalog_by_name(cat, name);
-		}
-	snprintf(name, sizeof(name), "%c_%s", path, user_name);
-	return dm_catalog_by_name(cat, name);
+	if (user_name_ok(user_name))
+		for (k = 0; k < DM_SWAP_MAX; k++)
+			if (!strcmp(cat->swap[p][k], user_name)) {
+				snprintf(name, sizeof(name), "%c%u_c0", path,
+				    k);
+				return dm_catalog_by_name(cat, name);
+			}
+	/* By the user's whole name, as its tag has it (read_tags()): a
+	 * name that is the object name of another (hashed) map finds
+	 * nothing. */
+	for (i = 0; i < cat->nmaps; i++)
+		if (cat->maps[i].path == path && !cat->maps[i].swap_set[0] &&
+		    !strcmp(cat->maps[i].full, user_name))
+			return &cat->maps[i];
+	/* An untagged map by its object name "<path>_<name>" (13
+	 * characters at most: a tagged map's hashed name is never one). */
+	if (user_name_ok(user_name)) {
+		snprintf(name, sizeof(name), "%c_%s", path, user_name);
+		for (i = 0; i < cat->nmaps; i++)
+			if (!cat->maps[i].full[0] && !cat->maps[i].swap_set[0] &&
+			    !strcmp(cat->maps[i].name, name))
+				return &cat->maps[i];
+	}
+	errno = ENOENT;
+	return NULL;
 }
 
 const struct dm_map *

@@ -21,10 +21,19 @@ struct btf;
 #define DM_SWAP_MAX 8u
 /* User map names: C identifiers of at most 13 characters. */
 #define DM_USER_NAME_MAX 13u
+/* The rewriter's longest user name (rewrite.h's DM_USER_NAME_MAX). */
+#define DM_FULL_NAME_MAX 63u
+/*
+ * The BTF declaration tag on a user map's variable: "dm_map:" + the
+ * user's whole name (rewrite.c emit_name_tag(), same string).  A metric's
+ * map-name is found by it, never by the object's (hashed) name.
+ */
+#define DM_MAP_TAG "dm_map:"
 
 struct dm_map {
 	char name[16];     /* the object's map name: "i_PKT_COUNTER" */
 	char user[16];     /* the user's name, "" for dm_ and cub_ maps */
+	char full[DM_FULL_NAME_MAX + 1]; /* its DM_MAP_TAG's, "" if none */
 	char path;         /* 'i', 'e', or 0 (prelude and framework maps) */
 	uint32_t type;     /* enum bpf_map_type */
 	uint32_t key_size; /* 0 for QUEUE and STACK */

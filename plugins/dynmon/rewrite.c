@@ -67,6 +67,7 @@ struct umap {
 	char *key, *val, *size; /* source text (BCC form) */
 	int swap;	      /* swap set index, or -1 */
 	size_t first, last;   /* its declaration's tokens (BCC form) */
+	size_t decl;	      /* its name's token in its declaration */
 	int line;
 };
 
@@ -454,6 +455,7 @@ map_add(struct rw *w, size_t nametok, enum map_form form, struct umap **out)
 			    w->maps[j].name, m->name, m->obj);
 	m->form = form;
 	m->swap = -1;
+	m->decl = nametok;
 	m->line = t->line;
 	*out = m;
 	return 0;
@@ -684,6 +686,19 @@ emit_gap(struct rw *w, size_t i)
 	put(w, w->src + from, w->t[i].off - from);
 }
 
+/*
+ * The user's whole name on the map's variable, as a BTF declaration tag
+ * "dm_map:<name>": the object name is hashed past 13 characters, so the
+ * catalogue finds a metric's map by this tag, never by the object name
+ * (catalog.c dm_catalog_find(); review12-dynmon-mapname).
+ */
+static void
+emit_name_tag(struct rw *w, const struct umap *m)
+{
+	putf(w, "__attribute__((btf_decl_tag(\"" DM_MAP_TAG "%s\")))",
+	    m->name);
+}
+
 static void
 emit_map_def(struct rw *w, const struct umap *m)
 {
@@ -702,7 +717,9 @@ emit_map_def(struct rw *w, const struct umap *m)
 	puts_(w, m->size);
 	puts_(w, "); }");
 	if (m->swap < 0) {
-		putf(w, " %s SEC(\".maps\")", m->obj);
+		putf(w, " %s ", m->obj);
+		emit_name_tag(w, m);
+		puts_(w, " SEC(\".maps\")");
 		return;
 	}
 	putf(w, " %c%d_c0 SEC(\".maps\"), %c%d_c1 SEC(\".maps\"); ", p,
@@ -1009,6 +1026,10 @@ emit_range(struct rw *w, size_t lo, size_t hi)
 			return;
 		}
 		puts_(w, m->obj);
+		if (m->form == MF_PLAIN && i == m->decl) {
+			puts_(w, " ");
+			emit_name_tag(w, m);
+		}
 	}
 }
 

@@ -14,6 +14,8 @@
 #define DM_NAME_MAX 13 /* a user map's name kept whole in its object's */
 #define DM_USER_NAME_MAX 63 /* a user map's name */
 #define DM_OBJ_NAME_MAX 15  /* an object map's name */
+/* The BTF declaration tag naming a user map (catalog.h's, same string). */
+#define DM_MAP_TAG "dm_map:"
 #define DM_SWAP_SETS 8 /* swap-on-read maps in one path */
 #define DM_SWAP_COPIES 2
 

@@ -181,7 +181,7 @@ START_TEST(all_constructs)
 	ck_assert_ptr_nonnull(strstr(u,
 	    "struct dm_mt_i_a1 { __uint(type, BPF_MAP_TYPE_ARRAY); "
 	    "__type(key, int); __type(value, u64); "
-	    "__uint(max_entries, 10240); } i_a1 SEC(\".maps\")"));
+	    "__uint(max_entries, 10240); } i_a1 __attribute__((btf_decl_tag(\"dm_map:a1\"))) SEC(\".maps\")"));
 	ck_assert_ptr_nonnull(strstr(u,
 	    "__uint(type, BPF_MAP_TYPE_HASH); __type(key, u64); "
 	    "__type(value, u64); __uint(max_entries, 10240); } i_h1"));
@@ -207,7 +207,7 @@ START_TEST(all_constructs)
 	/* The same code as the egress path, and for XDP. */
 	u = rw(all_code, 'e', false, NULL, 0, err);
 	ck_assert_msg(u, "%s", err);
-	ck_assert_ptr_nonnull(strstr(u, "} e_a1 SEC"));
+	ck_assert_ptr_nonnull(strstr(u, "} e_a1 __attribute__((btf_decl_tag(\"dm_map:a1\"))) SEC"));
 	must_compile(u);
 	free(u);
 	u = rw(all_code, 'i', true, NULL, 0, err);
@@ -261,7 +261,7 @@ START_TEST(plain_libbpf)
 	char err[512], *u = rw(code, 'e', false, NULL, 0, err);
 
 	ck_assert_msg(u, "%s", err);
-	ck_assert_ptr_nonnull(strstr(u, "} e_counter SEC(\".maps\")"));
+	ck_assert_ptr_nonnull(strstr(u, "} e_counter __attribute__((btf_decl_tag(\"dm_map:counter\"))) SEC(\".maps\")"));
 	ck_assert_ptr_nonnull(strstr(u, "bpf_map_lookup_elem(&e_counter,"));
 	must_compile(u);
 	free(u);
@@ -298,7 +298,7 @@ START_TEST(swap_sets)
 	ck_assert_ptr_nonnull(strstr(u, " e1_c0 SEC(\".maps\"), e1_c1"));
 	ck_assert_ptr_nonnull(strstr(u, "DM_LOOKUP_V(DM_SWAP(e1, 1), __typeof__(e1_c0), (k))"));
 	ck_assert_ptr_nonnull(strstr(u, "DM_INCR(DM_SWAP(e0, 0)"));
-	ck_assert_ptr_nonnull(strstr(u, "} e_other SEC"));
+	ck_assert_ptr_nonnull(strstr(u, "} e_other __attribute__((btf_decl_tag(\"dm_map:other\"))) SEC"));
 	ck_assert_ptr_nonnull(strstr(u, "DM_FETCH(0, e0)DM_FETCH(1, e1))"));
 	must_compile(u);
 	free(u);
@@ -315,7 +315,7 @@ START_TEST(long_names)
 	    "static int handle_rx(struct CTXTYPE *ctx, struct pkt_metadata *md)\n"
 	    "{\n\tNTP_PACKETS_COUNTER.increment(0);\n"
 	    "\tNTP_PACKETS_COUNTER2.increment(0);\n\treturn RX_OK;\n}\n";
-	char err[512], a[16], b[16], want[64], *u;
+	char err[512], a[16], b[16], want[96], *u;
 
 	dm_map_objname('i', "NTP_PACKETS_COUNTER", a);
 	dm_map_objname('i', "NTP_PACKETS_COUNTER2", b);
@@ -326,9 +326,14 @@ START_TEST(long_names)
 	ck_assert_str_eq(want, "e_ABCDEFGHIJKLM");
 	u = rw(code, 'i', false, NULL, 0, err);
 	ck_assert_msg(u, "%s", err);
-	ck_assert_ptr_nonnull(strstr(u, "} i_ABCDEFGHIJKLM SEC"));
-	snprintf(want, sizeof(want), "} %s SEC", a);
+	ck_assert_ptr_nonnull(strstr(u,
+	    "} i_ABCDEFGHIJKLM "
+	    "__attribute__((btf_decl_tag(\"dm_map:ABCDEFGHIJKLM\"))) SEC"));
+	/* The hashed object name carries the whole name in its tag. */
+	snprintf(want, sizeof(want), "} %s __attribute__((btf_decl_tag(", a);
 	ck_assert_ptr_nonnull(strstr(u, want));
+	ck_assert_ptr_nonnull(
+	    strstr(u, "btf_decl_tag(\"dm_map:NTP_PACKETS_COUNTER\")"));
 	snprintf(want, sizeof(want), "DM_INCR(&%s,", b);
 	ck_assert_ptr_nonnull(strstr(u, want));
 	must_compile(u);
