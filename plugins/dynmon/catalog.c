@@ -411,12 +411,13 @@ dm_catalog_by_name(const struct dm_catalog *cat, const char *name)
 	return NULL;
 }
 
+/* A C identifier of at most max characters. */
 static bool
-user_name_ok(const char *s)
+user_name_ok(const char *s, size_t max)
 {
 	size_t i;
 
-	if (!s || !*s || strlen(s) > DM_USER_NAME_MAX ||
+	if (!s || !*s || strlen(s) > max ||
 	    !(s[0] == '_' || ((s[0] | 0x20) >= 'a' && (s[0] | 0x20) <= 'z')))
 		return false;
 	for (i = 1; s[i]; i++)
@@ -442,11 +443,11 @@ dm_catalog_bind_swap(struct dm_catalog *cat, char path,
 		    "swap: %zu maps on path '%c', at most %u", n, path,
 		    DM_SWAP_MAX);
 	for (k = 0; k < n; k++) {
-		if (!user_name_ok(names[k]))
+		if (!user_name_ok(names[k], DM_FULL_NAME_MAX))
 			return dm_fail(err, errlen,
 			    "swap: '%s' is not a map name (a C identifier of "
 			    "at most %u characters)",
-			    names[k] ? names[k] : "(null)", DM_USER_NAME_MAX);
+			    names[k] ? names[k] : "(null)", DM_FULL_NAME_MAX);
 		snprintf(copy0, sizeof(copy0), "%c%zu_c0", path, k);
 		if (!dm_catalog_by_name(cat, copy0))
 			return dm_fail(err, errlen,
@@ -464,8 +465,9 @@ dm_catalog_bind_swap(struct dm_catalog *cat, char path,
 
 		if (m->path != path || !m->swap_set[0])
 			continue;
-		snprintf(m->user, sizeof(m->user), "%s",
+		snprintf(m->full, sizeof(m->full), "%s",
 		    cat->swap[p][m->swap_set[1] - '0']);
+		snprintf(m->user, sizeof(m->user), "%.15s", m->full);
 	}
 	return 0;
 }
@@ -482,7 +484,7 @@ dm_catalog_find(const struct dm_catalog *cat, char path, const char *user_name)
 		errno = ENOENT;
 		return NULL;
 	}
-	if (user_name_ok(user_name))
+	if (user_name_ok(user_name, DM_FULL_NAME_MAX))
 		for (k = 0; k < DM_SWAP_MAX; k++)
 			if (!strcmp(cat->swap[p][k], user_name)) {
 				snprintf(name, sizeof(name), "%c%u_c0", path,
@@ -498,7 +500,7 @@ dm_catalog_find(const struct dm_catalog *cat, char path, const char *user_name)
 			return &cat->maps[i];
 	/* An untagged map by its object name "<path>_<name>" (13
 	 * characters at most: a tagged map's hashed name is never one). */
-	if (user_name_ok(user_name)) {
+	if (user_name_ok(user_name, DM_USER_NAME_MAX)) {
 		snprintf(name, sizeof(name), "%c_%s", path, user_name);
 		for (i = 0; i < cat->nmaps; i++)
 			if (!cat->maps[i].full[0] && !cat->maps[i].swap_set[0] &&

@@ -54,7 +54,7 @@ struct dm_catalog {
 	size_t nmaps;
 	/* Bound by dm_catalog_bind_swap(): swap[p][k] is the user name of
 	 * set <p><k> (p = 0 for 'i', 1 for 'e'), "" when unbound. */
-	char swap[2][DM_SWAP_MAX][DM_USER_NAME_MAX + 1];
+	char swap[2][DM_SWAP_MAX][DM_FULL_NAME_MAX + 1];
 };
 
 /*

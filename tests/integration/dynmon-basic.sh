@@ -122,6 +122,28 @@ cub_ok mon1 dataplane-config set --file "$T/long.json"
 long=$(ls "$T/pins/mon1" | grep '^i_NTP_PACKE') || fail "no hashed map name: $(ls "$T/pins/mon1")"
 pings ns1 198.18.0.1 5 || fail "ping through the long-named counter"
 [ "$(counter mon1 "$long")" -ge 5 ] || fail "long-named counter: $(counter mon1 "$long") of 5"
+# ... and swap-on-read with it (the catalogue bound only names of up to
+# 13 characters): the copies i0_c0/i0_c1, the metric read through them.
+python3 - "$T/long.c" "$T/longswap.json" <<'EOF'
+import json, sys
+json.dump({"ingress-path": {"name": "longswap", "code": open(sys.argv[1]).read(),
+    "metric-configs": [{"name": "ntp_total", "map-name": "NTP_PACKETS_COUNTER",
+        "extraction-options": {"swap-on-read": True}}]}},
+    open(sys.argv[2], "w"))
+EOF
+cub_ok mon1 dataplane-config set --file "$T/longswap.json"
+[ -e "$T/pins/mon1/i0_c0" ] && [ -e "$T/pins/mon1/i0_c1" ] ||
+	fail "no swap set for the long-named swap-on-read map: $(ls "$T/pins/mon1")"
+pings ns1 198.18.0.1 5 || fail "ping through the long-named swap-on-read counter"
+out=$(cub mon1 metrics ingress-metrics ntp_total show -o json)
+v=$(python3 -c '
+import json, sys
+d = json.loads(sys.argv[1])
+d = d[0] if isinstance(d, list) else d
+v = d["value"]
+print(v if isinstance(v, int) else v[0])' "$out") || fail "metric ntp_total: $out"
+[ "$v" -ge 5 ] || fail "long-named swap-on-read metric: $v of 5 ($out)"
+cub_log "a 19-character swap-on-read map: $v"
 
 # ---- the packet counter again, with --file ----
 t0=$(date +%s%N)
