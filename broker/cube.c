@@ -190,37 +190,6 @@ cube_apply_timeout(const struct broker *b, const struct service *s)
 #define PART_BYTES_MAX (1u << 20)
 #define PART_ELEMS_MAX (1u << 15)
 
-/* Roughly what v costs encoded: bytes (an upper bound) and elements. */
-static void
-val_cost(const struct cub_val *v, uint64_t *bytes, uint64_t *elems)
-{
-	uint32_t i;
-
-	*bytes += 9;
-	*elems += 1;
-	switch (v->kind) {
-	case CUB_V_STR:
-		*bytes += v->str.len;
-		break;
-	case CUB_V_BIN:
-		*bytes += v->bin.len;
-		break;
-	case CUB_V_ARRAY:
-		for (i = 0; i < v->arr.len; i++)
-			val_cost(v->arr.items[i], bytes, elems);
-		break;
-	case CUB_V_MAP:
-		for (i = 0; i < v->map.len; i++) {
-			*bytes += 5 + strlen(v->map.items[i].key);
-			*elems += 1;
-			val_cost(v->map.items[i].val, bytes, elems);
-		}
-		break;
-	default:
-		break;
-	}
-}
-
 static bool
 part_full(uint64_t bytes, uint64_t elems)
 {
@@ -314,7 +283,7 @@ doc_send(struct broker *b, struct cube *c, const struct cub_val *doc,
 	uint32_t n = 0, i, j, msgs = 1;
 	int r = 0;
 
-	val_cost(doc, &bytes, &elems);
+	cub_val__cost(doc, &bytes, &elems);
 	p = cub_val__map();
 	cub_val__set(p, "cube", cub_val__str(c->name));
 	cub_val__set(p, "create", cub_val__bool(create));
@@ -353,7 +322,7 @@ doc_send(struct broker *b, struct cube *c, const struct cub_val *doc,
 			part = cub_val__array();
 			while (part && j < arr->arr.len &&
 			       (!part->arr.len || !part_full(bytes, elems))) {
-				val_cost(arr->arr.items[j], &bytes, &elems);
+				cub_val__cost(arr->arr.items[j], &bytes, &elems);
 				if (cub_val__push(part,
 					cub_val__dup(arr->arr.items[j])))
 					part = NULL;
@@ -403,7 +372,7 @@ changes_send(struct broker *b, struct cube *c, const struct cub_val *changes,
 		part = cub_val__array();
 		while (part && j < changes->arr.len &&
 		       (!part->arr.len || !part_full(bytes, elems))) {
-			val_cost(changes->arr.items[j], &bytes, &elems);
+			cub_val__cost(changes->arr.items[j], &bytes, &elems);
 			if (cub_val__push(
 				part, cub_val__dup(changes->arr.items[j])))
 				part = NULL;

@@ -879,38 +879,6 @@ read_fold(struct cub_cube *cube, struct dm_reader *r, size_t i,
 
 /* ---- Show ---- */
 
-/* Elements and an upper bound of the MessagePack bytes of v. */
-static void
-val_size(const struct cub_val *v, uint64_t *elems, uint64_t *bytes)
-{
-	uint32_t i;
-
-	switch (v->kind) {
-	case CUB_V_STR:
-		*bytes += 5 + (uint64_t)v->str.len;
-		break;
-	case CUB_V_BIN:
-		*bytes += 5 + (uint64_t)v->bin.len;
-		break;
-	case CUB_V_ARRAY:
-		*bytes += 5;
-		*elems += v->arr.len;
-		for (i = 0; i < v->arr.len; i++)
-			val_size(v->arr.items[i], elems, bytes);
-		break;
-	case CUB_V_MAP:
-		*bytes += 5;
-		*elems += 2 * (uint64_t)v->map.len;
-		for (i = 0; i < v->map.len; i++) {
-			*bytes += 5 + strlen(v->map.items[i].key);
-			val_size(v->map.items[i].val, elems, bytes);
-		}
-		break;
-	default:
-		*bytes += 9;
-	}
-}
-
 /* Elements every entry of map's value shape takes at least. */
 static uint64_t
 entry_elems(const struct dm_map *map, uint32_t ncpus)
@@ -973,8 +941,8 @@ show_entry(const struct dm_reader *r, const struct dm_rmetric *m,
 		return dm_fail(err, errlen, "%s: metric '%s' (map '%s'): %s",
 		    path_word(m->path), m->name, m->map_name, derr);
 	el = 0;
-	val_size(val, &el, &by);
-	el += 6; /* the entry map's three pairs */
+	cub_val__cost(val, &by, &el);
+	el += 5; /* the entry map, its three keys, name and timestamp */
 	by += 64;
 	if (*elems + el > DM_SHOW_ELEMS_MAX ||
 	    *bytes + by > DM_SHOW_BYTES_MAX) {

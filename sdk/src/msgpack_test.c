@@ -213,6 +213,36 @@ START_TEST(test_array32_bomb_ffff)
 END_TEST
 
 /* Many one-byte elements: refused before decoding allocates for them. */
+/* cub_val__cost(): elements counted by hand, bytes at least the encoding's. */
+START_TEST(test_cost)
+{
+	struct cub_val *m = sample(), *one = cub_val__map(), *arr;
+	uint64_t bytes = 0, elems = 0;
+	size_t len;
+	void *buf;
+
+	/* {a: "xyz", b: [1, 2]}: the map, 2 keys, "xyz", the array, 2. */
+	arr = cub_val__array();
+	ck_assert_int_eq(cub_val__push(arr, cub_val__uint(1)), 0);
+	ck_assert_int_eq(cub_val__push(arr, cub_val__uint(2)), 0);
+	ck_assert_int_eq(cub_val__set(one, "a", cub_val__str("xyz")), 0);
+	ck_assert_int_eq(cub_val__set(one, "b", arr), 0);
+	cub_val__cost(one, &bytes, &elems);
+	ck_assert_uint_eq(elems, 7);
+	ck_assert_int_eq(cub_mp_encode(one, &buf, &len), 0);
+	ck_assert_uint_ge(bytes, len);
+	free(buf);
+	bytes = elems = 0;
+	cub_val__cost(m, &bytes, &elems);
+	ck_assert_int_eq(cub_mp_encode(m, &buf, &len), 0);
+	ck_assert_uint_ge(bytes, len);
+	ck_assert_uint_gt(elems, 1);
+	free(buf);
+	cub_val__free(one);
+	cub_val__free(m);
+}
+END_TEST
+
 START_TEST(test_element_cap)
 {
 	size_t n = CUB_ELEMS_MAX + 1, len = n + 5;
@@ -398,6 +428,7 @@ msgpack_suite(void)
 	tcase_set_timeout(tc, 20);
 	tcase_add_test(tc, test_round_trip_scalars);
 	tcase_add_test(tc, test_element_cap);
+	tcase_add_test(tc, test_cost);
 	tcase_add_test(tc, test_round_trip_nested);
 	tcase_add_test(tc, test_encoding_bytes);
 	tcase_add_test(tc, test_float32);

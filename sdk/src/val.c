@@ -222,6 +222,36 @@ cub_val__dup(const struct cub_val *v)
 	}
 }
 
+void
+cub_val__cost(const struct cub_val *v, uint64_t *bytes, uint64_t *elems)
+{
+	uint32_t i;
+
+	*bytes += 9;
+	*elems += 1;
+	switch (v->kind) {
+	case CUB_V_STR:
+		*bytes += v->str.len;
+		break;
+	case CUB_V_BIN:
+		*bytes += v->bin.len;
+		break;
+	case CUB_V_ARRAY:
+		for (i = 0; i < v->arr.len; i++)
+			cub_val__cost(v->arr.items[i], bytes, elems);
+		break;
+	case CUB_V_MAP:
+		for (i = 0; i < v->map.len; i++) {
+			*bytes += 5 + strlen(v->map.items[i].key);
+			*elems += 1;
+			cub_val__cost(v->map.items[i].val, bytes, elems);
+		}
+		break;
+	default:
+		break;
+	}
+}
+
 bool
 cub_val__equal(const struct cub_val *a, const struct cub_val *b)
 {

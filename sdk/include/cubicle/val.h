@@ -101,6 +101,13 @@ struct cub_val *cub_val__free(struct cub_val *v);
 struct cub_val *cub_val__dup(const struct cub_val *v);
 /* Deep equality; maps compare as sets of keys (order ignored). */
 bool cub_val__equal(const struct cub_val *a, const struct cub_val *b);
+/*
+ * What v costs on the wire, added to *bytes (an upper bound of its
+ * MessagePack bytes) and *elems (the decoder's elements: every value,
+ * v's own included, and every map key), the measures of CUB_MSG_MAX and
+ * CUB_ELEMS_MAX.
+ */
+void cub_val__cost(const struct cub_val *v, uint64_t *bytes, uint64_t *elems);
 
 /* Array: append (takes ownership of item; frees it on failure). */
 int cub_val__push(struct cub_val *arr, struct cub_val *item);
