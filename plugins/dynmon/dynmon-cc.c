@@ -82,7 +82,8 @@ rm_tree(const char *dir)
 {
 	static const char *const work[] = {"ingress.c", "egress.c",
 	    "ingress.o", "egress.o", "main.o", "out.o", "ingress.err",
-	    "egress.err", "main.err", "include/cubicle", "include", NULL};
+	    "egress.err", "main.err", "include/gnu/stubs-32.h", "include/gnu",
+	    "include/cubicle", "include", NULL};
 	char p[PATH_MAX + 64];
 	size_t i;
 
@@ -392,8 +393,18 @@ main(void)
 	}
 	if (chdir(workdir) < 0)
 		fail("ingress", "chdir %s: %s", workdir, strerror(errno));
-	if (mkdir("include", 0700) < 0 || mkdir("include/cubicle", 0700) < 0)
+	if (mkdir("include", 0700) < 0 || mkdir("include/cubicle", 0700) < 0 ||
+	    mkdir("include/gnu", 0700) < 0)
 		fail("ingress", "mkdir: %s", strerror(errno));
+	/*
+	 * Kernel UAPI headers a monitor wants (<linux/icmp.h>, through
+	 * <linux/if.h>) pull in glibc's, which pick gnu/stubs-32.h for a
+	 * target that is not x86_64: an empty one lets them compile for BPF
+	 * (they declare functions and types, nothing BPF code can call).
+	 */
+	if ((r = write_file("include/gnu/stubs-32.h", "", 0)))
+		fail("ingress", "writing include/gnu/stubs-32.h: %s",
+		    strerror(-r));
 	for (i = 0; dmcc_files[i].path; i++)
 		if ((r = write_file(dmcc_files[i].path, dmcc_files[i].data,
 			 dmcc_files[i].len)))
