@@ -27,9 +27,11 @@
  * past CONNS_PER_PROCESS from one process, does not lock anyone out: the
  * least recently active connection of the process holding the most is
  * closed to make room.  A client connection that sends more than
- * CLIENT_BURST requests within a second cannot be reading its replies in
- * step; it is closed and its process refused new connections for
- * CLIENT_PENALTY_MS.  One that leaves REPLY_QUEUE replies (or
+ * CLIENT_BURST requests within a second ahead of their replies (while
+ * one is unanswered or its reply not yet written) cannot be reading its
+ * replies in step; it is closed and its process refused new connections
+ * for CLIENT_PENALTY_MS.  One that waits for each reply is never closed
+ * for its rate.  One that leaves REPLY_QUEUE replies (or
  * REPLY_QUEUE_BYTES) unread beyond what its socket buffer took is closed;
  * a subscriber that leaves EVENT_QUEUE events (or EVENT_QUEUE_BYTES)
  * unread misses the next ones (a PUB drops, as nng's does).  A connection that
@@ -101,6 +103,8 @@ struct conn {
 	int64_t last_ms;  /* last request (or the connect) */
 	int64_t win_ms;   /* start of the current one-second window */
 	unsigned nwin;    /* requests in it */
+	unsigned nahead;  /* of those, sent before the last reply was out */
+	unsigned unanswered; /* requests read, their replies not queued */
 	int64_t body_ms; /* its unfinished message's length came, or 0 */
 	size_t held;     /* of it counted in clients.held (over BIG_BODY) */
 	struct sp_rx rx;
@@ -480,7 +484,7 @@ admit(struct clients *c, struct conn_table *t, int fd, uint64_t pid,
 	k->uid = uid;
 	k->role = role;
 	k->start_ms = k->last_ms = k->win_ms = now;
-	k->nwin = 0;
+	k->nwin = k->nahead = k->unanswered = 0;
 	memset(&k->rx, 0, sizeof(k->rx));
 	sp_txq_init(&k->tx);
 	k->pos = t->n;
@@ -679,8 +683,16 @@ clients_request(struct conn_table *t, struct conn *k, const uint8_t *body,
 	if (now - k->win_ms >= 1000) {
 		k->win_ms = now;
 		k->nwin = 0;
+		k->nahead = 0;
 	}
 	k->nwin++;
+	/* Only a request sent ahead of a reply (one unanswered, or one
+	 * queued and not yet written) counts towards the burst: a client
+	 * that waits for each answer reads its replies in step however
+	 * fast it goes. */
+	if (k->unanswered || k->tx.n)
+		k->nahead++;
+	k->unanswered++;
 	/* The process's rate: one that dials a connection per request
 	 * or many at once weighs what it sends, not what one sends. */
 	req->recent = 0;
@@ -688,7 +700,7 @@ clients_request(struct conn_table *t, struct conn *k, const uint8_t *body,
 		if (t->pool[t->live[i]].pid == k->pid &&
 		    now - t->pool[t->live[i]].win_ms < 1000)
 			req->recent += t->pool[t->live[i]].nwin;
-	if (k->nwin > CLIENT_BURST) {
+	if (k->nahead > CLIENT_BURST) {
 		req->drop = true;
 		t->penalties[t->penalty_next++ % PENALTIES] =
 		    (struct penalty){k->pid, now + CLIENT_PENALTY_MS};
@@ -979,6 +991,8 @@ clients_reply(
 	pid = k->pid;
 	unread = k->tx.n;
 	unread_bytes = k->tx.bytes;
+	if (k->unanswered)
+		k->unanswered--;
 	if (req->drop) {
 		conn_close(c, t, k);
 		pthread_mutex_unlock(&c->lock);

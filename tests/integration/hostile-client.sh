@@ -383,7 +383,19 @@ test_stop() {
 
 }
 
+# A fast client that waits for each reply is served, however fast: only
+# requests sent ahead of their replies count towards the burst
+# (broker/clients.c, CLIENT_BURST).  Before, 1000 in-step requests within
+# a second closed the connection.
+test_instep() {
+	local out
+	out=$(timeout 120 "${HOSTILE[@]}" instep 6000)
+	cub_log "$out"
+	grep -q "^instep: 6000 of 6000 answered" <<<"$out" ||
+		fail "an in-step client was closed: $out"
+}
+
 # One test by name (or several, in one argument), or all of them.
-for t in ${1:-msgid wire listen many_clients cap subs churn fd_exhaustion flood leak stop}; do
+for t in ${1:-msgid wire listen many_clients cap subs churn fd_exhaustion instep flood leak stop}; do
 	"test_$t"
 done

@@ -13,6 +13,10 @@ hold connections open, send bytes the SDK would refuse.
       CONNS connections, each sending REQUESTS requests without reading a
       reply, reconnecting when the broker drops them, for SECONDS.  Prints
       "flood: sent N on C connections, dropped D times" at the end.
+  hostile_client.py SOCKDIR instep REQUESTS
+      one connection, REQUESTS requests each sent once the last reply is
+      read; prints "instep: N of M answered in S s (R/s)" or where it
+      was closed.
   hostile_client.py SOCKDIR idle CONNS SECONDS
       open CONNS connections (SP handshake done, no request) and hold them
       for SECONDS; prints "idle: N connected" once they are all opened.
@@ -270,6 +274,27 @@ def cmd_flood(sockdir, conns, requests, seconds):
           (sent, conns, dropped))
 
 
+def cmd_instep(sockdir, requests):
+    """One connection, REQUESTS requests one after the other, each sent
+    once the last one's reply is read: a fast client, not a flooder."""
+    s = sp_connect(client_path(sockdir), REQ0, 10.0)
+    n = int(requests)
+    t0 = time.monotonic()
+    done = 0
+    try:
+        for i in range(n):
+            s.sendall(sp_frame(i, mp([0, i, "request",
+                                      {"words": ["services"]}])))
+            sp_recv(s)
+            done += 1
+    except (OSError, ConnectionError) as e:
+        print("instep: %d of %d answered, then %s" % (done, n, e))
+        return
+    dt = time.monotonic() - t0
+    print("instep: %d of %d answered in %.2f s (%.0f/s)" %
+          (done, n, dt, done / dt if dt else 0.0))
+
+
 def cmd_idle(sockdir, conns, seconds):
     raise_nofile()
     path = os.path.join(sockdir, "cubicled.sock")
@@ -471,6 +496,7 @@ def main():
         sys.exit(__doc__)
     sockdir, cmd, args = sys.argv[1], sys.argv[2], sys.argv[3:]
     cmds = {"badutf8": cmd_badutf8, "flood": cmd_flood, "idle": cmd_idle,
+            "instep": cmd_instep,
             "deaf-sub": cmd_deaf_sub, "pipeline-close": cmd_pipeline_close,
             "subs": cmd_subs, "churn": cmd_churn, "wire": cmd_wire}
     if cmd not in cmds:
