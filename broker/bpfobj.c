@@ -89,10 +89,14 @@ fnv1a(const void *p, size_t len)
 static uint64_t
 rules_of(const struct broker *b, const struct service *s)
 {
+	/* Before its first hello of this run, the policy it had. */
+	const struct cub_bpf_policy *pol =
+	    !s->schema_wire && s->stored_policy_known ? &s->stored_policy
+						      : &s->policy;
 	const uint64_t v[] = {
-	    s->policy.prog_types,
-	    s->policy.map_types,
-	    s->policy.max_map_bytes,
+	    pol->prog_types,
+	    pol->map_types,
+	    pol->max_map_bytes,
 	    b->o.max_cube_map_bytes,
 	    EXITCHECK_VERSION,
 	    (b->o.spectre_hardening ? 1u : 0u) |
@@ -1457,8 +1461,13 @@ bpfobj_load(struct broker *b, struct cube *c, const void *elf, size_t len,
 	bpf_object__close(obj);
 	/* What runs was checked under other rules, and these refuse the
 	 * cube's object: it may not go on running. */
-	if (r && c->obj && !vetted)
-		bpfobj_retire(b, c, cub_val__get_str(*errv, "message"));
+	if (r && c->obj && !vetted) {
+		char why[600];
+
+		snprintf(why, sizeof(why), "its reload was refused: %s",
+		    cub_val__get_str(*errv, "message") ?: "no reason given");
+		bpfobj_retire(b, c, why);
+	}
 	log_svc = NULL;
 	return r;
 }
@@ -1580,10 +1589,57 @@ bpfobj_retire(struct broker *b, struct cube *c, const char *why)
 	if ((r = bpfobj_unpin(b, c->name)))
 		log_errno(r, "cube '%s': unpin its retired program", c->name);
 	log_warn("cube '%s': program id %u retired: it was checked under "
-		 "rules this broker no longer has, and its reload was "
-		 "refused (%s); the cube and its configuration stay, and it "
-		 "runs again when a load of it passes",
+		 "rules this broker no longer has (%s); the cube and its "
+		 "configuration stay, and it runs again when a load of it "
+		 "passes",
 	    c->name, id, why ? why : "no reason given");
+}
+
+/* How often the vetting deadlines are looked at, at most. */
+#define VET_TICK_MS 250
+
+int
+bpfobj_vet_tick(struct broker *b)
+{
+	static int64_t next_look;
+	int64_t now = now_ms(), next = -1;
+	char why[128];
+	struct cube *c;
+
+	if (now < next_look)
+		return (int)(next_look - now);
+	if (pthread_mutex_trylock(&b->lock))
+		return VET_TICK_MS; /* a load holds it: look again soon */
+	next_look = now + VET_TICK_MS;
+	for (c = b->cubes; c; c = c->next) {
+		if (!c->obj || c->loading)
+			continue;
+		if (bpfobj_vetted(b, c)) {
+			c->obj->vet_by_ms = 0;
+			continue;
+		}
+		if (!c->obj->vet_by_ms) {
+			c->obj->vet_by_ms = now + b->o.vet_timeout_ms;
+			log_warn("cube '%s': its program (id %u) was checked "
+				 "under other rules than this broker's; it is "
+				 "retired in %d ms unless a load of the cube "
+				 "passes them (--vet-timeout)",
+			    c->name, c->obj->prog_id, b->o.vet_timeout_ms);
+		}
+		if (now >= c->obj->vet_by_ms) {
+			snprintf(why, sizeof(why),
+			    "no load passed them within --vet-timeout %d ms",
+			    b->o.vet_timeout_ms);
+			bpfobj_retire(b, c, why);
+			continue;
+		}
+		if (next < 0 || c->obj->vet_by_ms - now < next)
+			next = c->obj->vet_by_ms - now;
+	}
+	pthread_mutex_unlock(&b->lock);
+	if (next >= 0 && next < VET_TICK_MS)
+		next = VET_TICK_MS;
+	return (int)next;
 }
 
 int

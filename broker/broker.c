@@ -69,13 +69,14 @@ main_loop(struct broker *b)
 	struct signalfd_siginfo si;
 	char drain[64];
 	bool more = false;
-	int cfd = clients_fd(b), n, t, tc, nlog;
+	int cfd = clients_fd(b), n, t, tc, tv, nlog;
 
 	pthread_mutex_lock(&b->state_lock);
 	while (!b->stop) {
 		sup_tick(b);
 		slowpath_poll(b);
 		cubelog_poll(b);
+		tv = bpfobj_vet_tick(b);
 		pfd[0] = (struct pollfd){.fd = cfd, .events = POLLIN};
 		pfd[1] = (struct pollfd){.fd = b->sigfd, .events = POLLIN};
 		pfd[2] = (struct pollfd){.fd = b->wake[0], .events = POLLIN};
@@ -84,6 +85,8 @@ main_loop(struct broker *b)
 		tc = clients_timeout(b);
 		if (tc >= 0 && (t < 0 || tc < t))
 			t = tc;
+		if (tv >= 0 && (t < 0 || tv < t))
+			t = tv;
 		nlog = n < 0 ? -1 : cubelog_fds(b, pfd + 3 + n, 1024, &t);
 		if (n < 0 || nlog < 0) {
 			/* b->lock busy: look at the rings again soon. */
@@ -145,6 +148,11 @@ usage(FILE *f)
 	    "                     cap on the longer apply timeout a service "
 	    "may\n"
 	    "                     declare (default 120000)\n"
+	    "  --vet-timeout MS   a program checked under other rules than "
+	    "today's\n"
+	    "                     is retired if no load passes them within "
+	    "this\n"
+	    "                     (default 120000)\n"
 	    "  --max-clients N    client connections held at once "
 	    "(default 256)\n"
 	    "  --max-clients-per-uid N\n"
@@ -374,6 +382,7 @@ main(int argc, char **argv)
 	    {"uid-base", required_argument, NULL, 'u'},
 	    {"call-timeout", required_argument, NULL, 't'},
 	    {"max-apply-timeout", required_argument, NULL, 'A'},
+	    {"vet-timeout", required_argument, NULL, 'V'},
 	    {"spectre-hardening", required_argument, NULL, 'H'},
 	    {"max-cube-map-bytes", required_argument, NULL, 'C'},
 	    {"max-service-map-bytes", required_argument, NULL, 'M'},
@@ -410,6 +419,7 @@ main(int argc, char **argv)
 	b->o.uid_base = 64000;
 	b->o.call_timeout_ms = 10000;
 	b->o.max_apply_timeout_ms = 120000;
+	b->o.vet_timeout_ms = 120000;
 	b->o.pktout_rate = 1000;
 	b->o.pktout_burst = 64;
 	b->o.spectre_hardening = true;
@@ -468,6 +478,17 @@ main(int argc, char **argv)
 				return 1;
 			}
 			b->o.max_apply_timeout_ms = (int)v;
+			break;
+		case 'V':
+			if (cubi_parse_uint(optarg, 100, 86400000, &v)) {
+				fprintf(stderr,
+				    "cubicled: --vet-timeout: '%s' is not a "
+				    "number of milliseconds from 100 to "
+				    "86400000\n",
+				    optarg);
+				return 1;
+			}
+			b->o.vet_timeout_ms = (int)v;
 			break;
 		case 'm':
 			if (cubi_parse_uint(optarg, 1, 65536, &v)) {

@@ -55,6 +55,7 @@ struct broker_opts {
 	uid_t uid_base;         /* service i runs as uid_base + i */
 	int call_timeout_ms;    /* a worker that takes longer is restarted */
 	int max_apply_timeout_ms; /* cap on what a service declares (apply) */
+	int vet_timeout_ms; /* an unvetted program's grace (bpfobj.c) */
 	bool spectre_hardening; /* keep the unprivileged verifier's barriers */
 	int log_level;
 	uint64_t max_cube_map_bytes;    /* maps of one cube's object */
@@ -114,6 +115,7 @@ struct bpfobj {
 	struct swapsets *swaps;      /* its swap sets' state (mapswap.c) */
 	uint32_t checked; /* EXITCHECK_VERSION of the checks it passed */
 	uint64_t rules;   /* the rules it was checked under (bpfobj.c) */
+	int64_t vet_by_ms; /* not vetted: retired at this time; 0 unarmed */
 };
 
 /* A port's peer: a netdev name, or "cube:port" (two names and a colon). */
@@ -579,6 +581,12 @@ int bpfobj_adopt(struct broker *b, struct cube *c, uint64_t hash,
 bool bpfobj_vetted(const struct broker *b, const struct cube *c);
 /* Lock held: take c's unvetted program off every path and unpin it. */
 void bpfobj_retire(struct broker *b, struct cube *c, const char *why);
+/*
+ * Main thread, b->state_lock held: each unvetted program gets
+ * --vet-timeout to be replaced by a load that passes today's rules, or is
+ * retired.  Returns the ms until the next deadline, or -1.
+ */
+int bpfobj_vet_tick(struct broker *b);
 /* Whether s was named by --unhardened-service (its objects are verified
  * with CAP_PERFMON). */
 bool bpfobj_unhardened(const struct broker *b, const struct service *s);

@@ -12,7 +12,9 @@
 #    first hello brings the narrow policy, u1's reload (the same bytes,
 #    which passed under the old one) is refused and the adopted program
 #    retired; a kill -9 and a start adopt nothing;
-#  - the wide policy back while down: forwarding again.
+#  - the wide policy back while down: forwarding again;
+#  - a lowered --max-cube-map-bytes that refuses the service's hello (no
+#    load ever comes): retired at --vet-timeout, back once lifted.
 # On a main that skipped the load of the same bytes (or kept what runs
 # when a reload was refused) u1 forwarded on under the narrow policy.
 . "$(dirname "$0")/../lib/netns.sh"
@@ -114,3 +116,27 @@ for _ in $(seq 1 100); do pings && break; sleep 0.2; done
 pings || fail "u1 does not forward after a start on the wide policy: $(cub show cubes)"
 [ "$(filters)" = 1 ] || fail "vetha's filter not back after the start"
 cub_log "narrowed: u1 retired at a reload and at a start, back with the wide policy"
+
+# 5. A rule that keeps the worker from loading anything: cubicled
+# restarted with --max-cube-map-bytes under the service's policy (its
+# hello is refused, so no load comes, passed or refused).  What runs was
+# checked under the old cap: it forwards until --vet-timeout, then is
+# retired; the cap lifted, it loads and forwards again.
+kill "$BROKER_PID"
+wait "$BROKER_PID" 2>/dev/null || true
+n0=$(grep -c "cube 'u1': program id [0-9]* retired" "$T/broker.log" || true)
+CUB_BROKER_ARGS="--max-cube-map-bytes 1048576 --vet-timeout 3000" broker_start
+grep -q "cube 'u1': adopted pinned program" <(tail -n +1 "$T/broker.log") ||
+	fail "u1 not adopted at the start under the lowered cap"
+wait_retired $((n0 + 1))
+grep -q "cube 'u1'.*no load passed them within --vet-timeout 3000 ms" "$T/broker.log" ||
+	fail "u1's retirement does not name the deadline: $(grep "cube 'u1'" "$T/broker.log" | tail -3)"
+no_pings || fail "u1 forwards after its deadline under the lowered cap"
+[ "$(filters)" = 0 ] || fail "vetha keeps u1's filter after its deadline"
+prog_pinned && fail "u1's program pinned after its deadline"
+kill "$BROKER_PID"
+wait "$BROKER_PID" 2>/dev/null || true
+CUB_BROKER_ARGS= broker_start
+for _ in $(seq 1 100); do pings && break; sleep 0.2; done
+pings || fail "u1 does not forward once the cap is lifted: $(cub show cubes)"
+cub_log "a hello refused under a lowered cap: u1 retired at --vet-timeout, back once lifted"

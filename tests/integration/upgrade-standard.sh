@@ -4,7 +4,9 @@
 # the stacked one): a broker restarted with what refuses the service's
 # hello (here --max-cube-map-bytes under the policy simpleforwarder
 # declares) keeps a standard cube's adopted program running on its
-# ports: traffic is still forwarded and counted by it, and the cube's
+# ports until --vet-timeout (default 120 s, longer than this test; at it
+# the program is retired: policy-narrow.sh, step 5): traffic is still
+# forwarded and counted by it, and the cube's
 # document is kept, store included: once the hello is taken again, the
 # cube is as it was and its counters went on counting meanwhile.
 . "$(dirname "$0")/../lib/netns.sh"
