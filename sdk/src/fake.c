@@ -230,7 +230,15 @@ lpm_covers(const uint8_t *e, const uint8_t *k)
 	       !((e[4 + full] ^ k[4 + full]) & (uint8_t)(0xff << (8 - rest)));
 }
 
-/* The slot holding key exactly, or -1. */
+/* An LPM_TRIE's entry for key: the same prefixlen and the same first
+ * prefixlen bits (the kernel ignores the bits after them). */
+static bool
+lpm_same(const uint8_t *e, const uint8_t *k)
+{
+	return !memcmp(e, k, 4) && lpm_covers(e, k);
+}
+
+/* The slot holding key exactly (an LPM_TRIE: its prefix), or -1. */
 static int64_t
 fmap_find(const struct fmap *m, const void *key)
 {
@@ -241,6 +249,12 @@ fmap_find(const struct fmap *m, const void *key)
 	if (type_array(m->type)) {
 		memcpy(&k, key, sizeof(k));
 		return k < m->max_entries ? (int64_t)k : -1;
+	}
+	if (m->type == BPF_MAP_TYPE_LPM_TRIE) {
+		for (i = 0; i < m->max_entries; i++)
+			if (m->used[i] && lpm_same(slot_key(m, i), key))
+				return i;
+		return -1;
 	}
 	for (i = 0; i < m->max_entries; i++)
 		if (m->used[i] && !memcmp(slot_key(m, i), key, m->key_size))
@@ -363,6 +377,9 @@ fmap_update_(struct fmap *m, const void *key, const void *value, uint64_t flags,
 		m->n++;
 		memcpy(slot_key(m, (uint32_t)s), key, m->key_size);
 		memset(slot_val(m, (uint32_t)s), 0, m->vsz);
+	} else if (m->type == BPF_MAP_TYPE_LPM_TRIE) {
+		/* The kernel's replacing node holds the new key's bytes. */
+		memcpy(slot_key(m, (uint32_t)s), key, m->key_size);
 	}
 	if (cpu >= 0 && type_percpu(m->type))
 		memcpy(slot_val(m, (uint32_t)s) + stride(m) * (uint32_t)cpu,
