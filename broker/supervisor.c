@@ -1206,8 +1206,16 @@ sup_tick(struct broker *b)
 		reload = s->reload;
 		/* A reload's own worker that dies before its hello. */
 		other = reload && pid != s->reload_pid && !s->next_due;
-		if (other)
+		if (other) {
+			/* Back to a worker speaking the accepted schema, from
+			 * the file it started from (as a refused hello). */
 			s->reload = false;
+			s->fallback = true;
+			snprintf(s->reload_err, sizeof(s->reload_err),
+			    "reload failed: the new worker %.100s before its "
+			    "hello",
+			    s->last_exit);
+		}
 		s->reload_pid = 0;
 		pthread_mutex_unlock(&b->lock);
 		if (other) {
