@@ -82,8 +82,8 @@ fnv1a(const void *p, size_t len)
 
 /*
  * The rules a program is checked under: the service's policy, cubicled's
- * cap on one cube's maps and its hardening options, the exit check's
- * version.  Never 0 (0: not recorded, an older store).  A program whose
+ * caps on one cube's and one service's maps and its hardening options,
+ * the exit check's version.  Never 0 (0: not recorded, an older store).  A program whose
  * rules are not these is not vetted (bpfobj_vetted()).
  */
 static uint64_t
@@ -98,6 +98,7 @@ rules_of(const struct broker *b, const struct service *s)
 	    pol->map_types,
 	    pol->max_map_bytes,
 	    b->o.max_cube_map_bytes,
+	    b->o.max_service_map_bytes,
 	    EXITCHECK_VERSION,
 	    (b->o.spectre_hardening ? 1u : 0u) |
 		(bpfobj_unhardened(b, s) ? 2u : 0u),
@@ -1467,6 +1468,13 @@ bpfobj_load(struct broker *b, struct cube *c, const void *elf, size_t len,
 		snprintf(why, sizeof(why), "its reload was refused: %s",
 		    cub_val__get_str(*errv, "message") ?: "no reason given");
 		bpfobj_retire(b, c, why);
+	} else if (r && !c->obj && !c->retired) {
+		/* Refused with nothing running (a start whose pins were
+		 * gone, a retired cube's next try): its stack slot drops. */
+		c->retired = true;
+		tcube_refresh_slot(b, c);
+	} else if (!r) {
+		c->retired = false;
 	}
 	log_svc = NULL;
 	return r;
@@ -1585,6 +1593,7 @@ bpfobj_retire(struct broker *b, struct cube *c, const char *why)
 	topo_retire(b, c);
 	tcube_retire(b, c);
 	c->obj = bpfobj_free(c->obj);
+	c->retired = true;
 	tcube_refresh_slot(b, c);
 	if ((r = bpfobj_unpin(b, c->name)))
 		log_errno(r, "cube '%s': unpin its retired program", c->name);

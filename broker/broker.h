@@ -212,6 +212,10 @@ struct cube {
 	 * b->lock only.
 	 */
 	bool loading;
+	/* Its program was retired, or a load of it refused while it had no
+	 * program checked under today's rules: a stack it sits in drops at
+	 * its slot (fail closed) until a load passes. */
+	bool retired;
 	bool removed;
 	bool orphan;
 	/* Refused by its service's schema at the last replay (a reload's

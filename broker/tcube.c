@@ -538,12 +538,15 @@ out:
 	return r;
 }
 
-/* The program that runs for c in a stack: its own, or (not loaded yet)
- * tstack_next, which steps over it. */
+/* The program that runs for c in a stack: its own; not loaded yet (a
+ * start, before its worker's load) tstack_next, which steps over it;
+ * retired (bpfobj.c), none: the slot is empty and the packet dropped. */
 static int
 slot_prog(struct tpoint *tp, struct cube *c)
 {
-	return c && c->obj ? c->obj->prog_fd : tp->next_fd;
+	if (c && c->obj)
+		return c->obj->prog_fd;
+	return c && c->retired ? -1 : tp->next_fd;
 }
 
 /* Cube at run position pos of direction dir of a stack of n. */
@@ -596,9 +599,13 @@ tp_write(struct tpoint *tp, struct cube *const *old, unsigned n,
 				continue;
 			slot = (uint32_t)dir * CUB_TSTACK_MAX + j;
 			fd = c == TP_END ? tp->end_fd : slot_prog(tp, c);
-			if (bpf_map_update_elem(tp->progs_fd, &slot, &fd, 0) &&
-			    !r)
-				r = -errno;
+			if (fd < 0 ? bpf_map_delete_elem(tp->progs_fd, &slot) &&
+					 errno != ENOENT
+				   : bpf_map_update_elem(
+					 tp->progs_fd, &slot, &fd, 0)) {
+				if (!r)
+					r = -errno;
+			}
 		}
 		for (j = mm; j < CUB_TSTACK_MAX; j++) {
 			slot = (uint32_t)dir * CUB_TSTACK_MAX + j;

@@ -166,6 +166,18 @@ broker_wait_ready() {
 }
 
 # worker_pid SERVICE
+# wait_log N PATTERN: until the broker log has N lines matching PATTERN
+# (grep -E), at most 60 s by the clock; fails naming PATTERN otherwise.
+wait_log() {
+	local n=0 end=$((SECONDS + 60))
+	while [ "$SECONDS" -lt "$end" ]; do
+		n=$(grep -cE "$2" "$T/broker.log" || true)
+		[ "$n" -ge "$1" ] && return 0
+		sleep 0.1
+	done
+	fail "the broker log has $n of $1 lines matching '$2': $(tail -15 "$T/broker.log")"
+}
+
 worker_pid() {
 	cub services -o json | awk -v s="\"$1\"" '
 		/"name"/ { name = $2; sub(",", "", name) }

@@ -151,15 +151,77 @@ cubi_helper_allowed(int id)
  * verdict, and the TC/XDP kfuncs (conntrack, XDP metadata) have no
  * allow-list.
  */
+/*
+ * Where the main function of insn[0..n) ends: the lowest target of a
+ * subprogram call (BPF_PSEUDO_CALL) or of a callback's 64-bit load
+ * (BPF_PSEUDO_FUNC), as the kernel splits a program into functions.
+ */
+static size_t
+main_len(const struct bpf_insn *insn, size_t n)
+{
+	size_t i, end = n;
+	int64_t t;
+
+	for (i = 0; i < n; i++) {
+		bool call = insn[i].code == (BPF_JMP | BPF_CALL) &&
+			    insn[i].src_reg == BPF_PSEUDO_CALL;
+		bool func = insn[i].code == (BPF_LD | BPF_IMM | BPF_DW) &&
+			    insn[i].src_reg == BPF_PSEUDO_FUNC;
+
+		if (!call && !func)
+			continue;
+		t = (int64_t)i + insn[i].imm + 1;
+		if (t > 0 && (size_t)t < end)
+			end = (size_t)t;
+	}
+	return end;
+}
+
+/* Helpers that call back into the program: bpf_loop's callback runs up to
+ * 8 Mi times, for_each_map_elem's once an entry. */
+static bool
+calls_back(int id)
+{
+	return id == BPF_FUNC_loop || id == BPF_FUNC_for_each_map_elem;
+}
+
 int
 cubi_check_calls(const char *cube, const char *prog,
     const struct bpf_insn *insn, size_t n, char *msg, size_t len)
 {
-	size_t i;
+	size_t i, mlen = main_len(insn, n);
 
 	for (i = 0; i < n; i++) {
 		if (insn[i].code != (BPF_JMP | BPF_CALL))
 			continue;
+		if (i >= mlen && insn[i].src_reg == 0 &&
+		    insn[i].imm == BPF_FUNC_tail_call) {
+			/* A subprogram's tail call returns the verdict of
+			 * what it called (the rest of a stack, a peer's
+			 * chain) to its caller, which may then undo it. */
+			snprintf(msg, len,
+			    "cube '%s': program '%s' tail-calls at instruction "
+			    "%zu, in a subprogram: a tail call (cub_pass_tc(), "
+			    "cub_forward()) is allowed only in the main "
+			    "function, whose verdict it then is",
+			    cube, prog, i);
+			return -EPERM;
+		}
+		if (i >= mlen && insn[i].src_reg == 0 &&
+		    calls_back(insn[i].imm)) {
+			/* In a callback (or a subprogram one may call) a
+			 * loop nests: 8 Mi rounds times 8 Mi, a CPU held. */
+			snprintf(msg, len,
+			    "cube '%s': program '%s' calls %s at instruction "
+			    "%zu, in a subprogram: a helper that calls back "
+			    "is allowed only in the main function (loops may "
+			    "not nest)",
+			    cube, prog,
+			    insn[i].imm == BPF_FUNC_loop ? "bpf_loop"
+							 : "bpf_for_each_map_elem",
+			    i);
+			return -EPERM;
+		}
 		if (insn[i].src_reg == BPF_PSEUDO_CALL)
 			continue; /* a call to a subprogram of the object */
 		if (insn[i].src_reg == BPF_PSEUDO_KFUNC_CALL)
