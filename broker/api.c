@@ -101,7 +101,7 @@ static void
 service_why(
     struct broker *b, struct service *s, unsigned nref, struct cub_val *e)
 {
-	char why[384], err[256], rerr[256];
+	char why[640], err[256], rerr[256], words[256];
 	int64_t now = now_ms();
 	bool reload;
 
@@ -110,6 +110,7 @@ service_why(
 	snprintf(rerr, sizeof(rerr), "%s", s->reload_err);
 	reload = s->reload;
 	pthread_mutex_unlock(&b->lock);
+	wlog_last_words(s->last_words, words, sizeof(words));
 	cub_val__set(e, "schema", cub_val__uint(s->schema_version));
 	cub_val__set(e, "refused", cub_val__uint(nref));
 	if (s->last_exit[0])
@@ -139,6 +140,9 @@ service_why(
 		    err[0] ? err : s->last_exit);
 	else if (!s->ready && err[0])
 		snprintf(why, sizeof(why), "%s", err);
+	else if (!s->ready && s->last_exit[0] && words[0])
+		snprintf(why, sizeof(why), "last worker %s: %s", s->last_exit,
+		    words);
 	else if (!s->ready && s->last_exit[0])
 		snprintf(why, sizeof(why), "last worker %s", s->last_exit);
 	else if (nref)

@@ -409,6 +409,9 @@ struct service {
 	bool stopped;
 	char last_exit[64];
 	char last_error[256];
+	/* The last error line a worker of it wrote, for 'services' (wlog.c
+	 * writes it, under its lock: wlog_last_words()). */
+	char last_words[256];
 	struct svc_retired *retired; /* schemas replaced, kept until exit */
 };
 
@@ -843,7 +846,10 @@ void sup_shutdown(struct broker *b);
 
 /* wlog.c: workers' stdout and stderr, marked, escaped and rate-limited */
 int wlog_pipe(int fds[2]);
-void wlog_start(const char *svc, pid_t pid, int fd);
+/* Read worker pid's log from fd; its error lines go to last[0..len). */
+void wlog_start(const char *svc, pid_t pid, int fd, char *last, size_t len);
+/* A copy of (or, out NULL, an end to) what wlog_start()'s last holds. */
+void wlog_last_words(char *last, char *out, size_t len);
 void wlog_shutdown(void);
 
 /* worker_calls.c: the per-service thread serving worker requests */

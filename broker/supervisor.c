@@ -883,7 +883,7 @@ sup_spawn(struct service *s)
 	close(null);
 	close(logp[1]);
 	close(go[0]);
-	wlog_start(s->name, pid, logp[0]);
+	wlog_start(s->name, pid, logp[0], s->last_words, sizeof(s->last_words));
 	__atomic_store_n(&s->pid, pid, __ATOMIC_RELEASE);
 	if (write(go[1], "", 1) != 1)
 		log_errno(-errno, "service '%s': start worker %d", s->name,

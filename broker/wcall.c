@@ -267,6 +267,7 @@ wc_hello(struct service *s, const struct cub_val *p, struct cub_val **res,
 	}
 	s->hello_refusals = 0;
 	s->last_error[0] = '\0';
+	wlog_last_words(s->last_words, NULL, 0); /* this one starts */
 	/* The file this worker started from speaks an accepted schema. */
 	if (s->spawn_fd >= 0) {
 		if (s->good_fd >= 0)

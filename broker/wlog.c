@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "broker.h"
+#include "text.h"
 #include "cubicle/schema.h"
 #include "log.h"
 
@@ -38,6 +39,8 @@ struct wlog {
 	int fd;
 	pid_t pid;
 	char svc[CUB_NAME_MAX + 1];
+	char *last; /* the service's last_words (under wlog_lock) */
+	size_t lastlen;
 	/* Read and written by the thread only. */
 	char line[WLOG_LINE_MAX + 1];
 	size_t len;
@@ -106,6 +109,12 @@ emit(struct wlog *w)
 	}
 	log_msg(prio, "worker %s[%d]: %s%s", w->svc, (int)w->pid, text,
 	    w->cut ? " [cut]" : "");
+	if (prio <= LOG_P_ERR && w->last) {
+		/* Why a worker that dies at its start died, for 'services'. */
+		pthread_mutex_lock(&wlog_lock);
+		cubi_text_escape(w->last, w->lastlen, text, strlen(text));
+		pthread_mutex_unlock(&wlog_lock);
+	}
 out:
 	w->len = 0;
 	w->cut = false;
@@ -199,7 +208,18 @@ wlog_pipe(int fds[2])
 }
 
 void
-wlog_start(const char *svc, pid_t pid, int fd)
+wlog_last_words(char *last, char *out, size_t len)
+{
+	pthread_mutex_lock(&wlog_lock);
+	if (out)
+		snprintf(out, len, "%s", last);
+	else
+		last[0] = '\0';
+	pthread_mutex_unlock(&wlog_lock);
+}
+
+void
+wlog_start(const char *svc, pid_t pid, int fd, char *last, size_t lastlen)
 {
 	struct wlog *w = calloc(1, sizeof(*w));
 
@@ -211,6 +231,8 @@ wlog_start(const char *svc, pid_t pid, int fd)
 	}
 	w->fd = fd;
 	w->pid = pid;
+	w->last = last;
+	w->lastlen = lastlen;
 	w->tokens = WLOG_BURST;
 	w->refilled = mono_ms();
 	snprintf(w->svc, sizeof(w->svc), "%s", svc);
