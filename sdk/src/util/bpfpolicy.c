@@ -168,7 +168,9 @@ main_len(const struct bpf_insn *insn, size_t n)
 		bool func = insn[i].code == (BPF_LD | BPF_IMM | BPF_DW) &&
 			    insn[i].src_reg == BPF_PSEUDO_FUNC;
 
-		if (!call && !func)
+		/* imm -1: before load, a call libbpf relocates (into
+		 * another section, or a kfunc): no target here yet. */
+		if ((!call && !func) || insn[i].imm == -1)
 			continue;
 		t = (int64_t)i + insn[i].imm + 1;
 		if (t > 0 && (size_t)t < end)
