@@ -21,20 +21,6 @@
 . "$(dirname "$0")/../lib/upgrade.sh"
 need tc
 
-pings() {
-	local i
-	for i in 1 2 3; do
-		ip netns exec ca ping -c 1 -W 10 198.18.0.2 >/dev/null && return 0
-	done
-	return 1
-}
-no_pings() {
-	! ip netns exec ca ping -c 2 -i 0.2 -W 1 198.18.0.2 >/dev/null
-}
-# The bpf filters on vetha's ingress (Cubicle's is at handle 0xc0c0).
-filters() {
-	tc filter show dev vetha ingress | grep -c ' id [0-9]' || true
-}
 # wait_retired N: the log says u1's program was retired N times.
 wait_retired() {
 	local n=0 _

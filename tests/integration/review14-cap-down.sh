@@ -19,13 +19,6 @@
 . "$(dirname "$0")/../lib/upgrade.sh"
 need tc
 
-pings() {
-	local i
-	for i in 1 2 3; do
-		ip netns exec ca ping -c 1 -W 5 198.18.0.2 >/dev/null && return 0
-	done
-	return 1
-}
 pinned() { find "$T/pins" -name prog 2>/dev/null | grep -c '/u[0-9]*/' || true; }
 restart() { # ARGS for cubicled
 	kill "$BROKER_PID"

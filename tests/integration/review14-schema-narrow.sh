@@ -17,16 +17,6 @@
 . "$(dirname "$0")/../lib/upgrade.sh"
 need tc
 
-pings() {
-	local i
-	for i in 1 2 3; do
-		ip netns exec ca ping -c 1 -W 10 198.18.0.2 >/dev/null && return 0
-	done
-	return 1
-}
-filters() {
-	tc filter show dev vetha ingress | grep -c ' id [0-9]' || true
-}
 
 install_plugin v1
 netns_host ca vetha 198.18.0.1

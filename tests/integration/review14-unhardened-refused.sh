@@ -17,13 +17,6 @@
 . "$(dirname "$0")/../lib/upgrade.sh"
 need tc bpftool
 
-pings() {
-	local i
-	for i in 1 2 3; do
-		ip netns exec ca ping -c 1 -W 5 198.18.0.2 >/dev/null && return 0
-	done
-	return 1
-}
 install_plugin v1
 netns_host ca vetha 198.18.0.1
 netns_host cb vethb 198.18.0.2

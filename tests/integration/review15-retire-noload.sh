@@ -23,16 +23,6 @@ install_upg() { # SO: install plugins/testing/SO.so as upgrade.so
 	cp "$CUB_BUILD/plugins/testing/$1.so" "$T/plugins/.upgrade.so.new"
 	mv -f "$T/plugins/.upgrade.so.new" "$T/plugins/upgrade.so"
 }
-pings() {
-	local i
-	for i in 1 2 3; do
-		ip netns exec ca ping -c 1 -W 10 198.18.0.2 >/dev/null && return 0
-	done
-	return 1
-}
-no_pings() {
-	! ip netns exec ca ping -c 3 -i 0.2 -W 1 198.18.0.2 >/dev/null
-}
 filter_ids() { # the ids of the bpf programs on vetha's ingress
 	tc filter show dev vetha ingress | grep -o ' id [0-9]*' | tr -d ' id' | xargs
 }

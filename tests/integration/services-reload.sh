@@ -15,18 +15,6 @@
 . "$(dirname "$0")/../lib/netns.sh"
 . "$(dirname "$0")/../lib/upgrade.sh"
 
-# pings: one ping through u1 answered, of up to three (a loaded machine
-# loses one now and then); no_pings: none of two is.
-pings() {
-	local i
-	for i in 1 2 3; do
-		ip netns exec ca ping -c 1 -W 10 198.18.0.2 >/dev/null && return 0
-	done
-	return 1
-}
-no_pings() {
-	! ip netns exec ca ping -c 2 -i 0.2 -W 1 198.18.0.2 >/dev/null
-}
 
 install_plugin v1
 # Readers connect (a group of their own), only admins reload.

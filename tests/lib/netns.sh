@@ -166,6 +166,25 @@ broker_wait_ready() {
 }
 
 # worker_pid SERVICE
+# The upgrade tests' two namespaces, ca (198.18.0.1) and cb
+# (198.18.0.2), through a cube on vetha/vethb:
+# pings: one ping from ca answered, of up to three (a loaded machine
+# loses one now and then); no_pings: none of two is; filters: how many
+# bpf programs vetha's tc ingress runs.
+pings() {
+	local i
+	for i in 1 2 3; do
+		ip netns exec ca ping -c 1 -W 10 198.18.0.2 >/dev/null && return 0
+	done
+	return 1
+}
+no_pings() {
+	! ip netns exec ca ping -c 2 -i 0.2 -W 1 198.18.0.2 >/dev/null
+}
+filters() {
+	tc filter show dev vetha ingress | grep -c ' id [0-9]' || true
+}
+
 # wait_log N PATTERN: until the broker log has N lines matching PATTERN
 # (grep -E), at most 60 s by the clock; fails naming PATTERN otherwise.
 wait_log() {
