@@ -170,7 +170,12 @@ struct cub_bpf_policy {
  * budget.
  */
 #define CUB_MAP_TYPE(t) (1ull << BPF_MAP_TYPE_##t)
-#define CUB_POLICY_TC_XDP(maps, bytes)                                         	{                                                                      		.prog_types = 1u << BPF_PROG_TYPE_SCHED_CLS |                  			      1u << BPF_PROG_TYPE_XDP,                         		.map_types = (maps), .max_map_bytes = (bytes)                  	}
+#define CUB_POLICY_TC_XDP(maps, bytes)                                         \
+	{                                                                      \
+		.prog_types =                                                  \
+		    1u << BPF_PROG_TYPE_SCHED_CLS | 1u << BPF_PROG_TYPE_XDP,   \
+		.map_types = (maps), .max_map_bytes = (bytes)                  \
+	}
 
 struct cub_plugin_ops {
 	/*
@@ -469,7 +474,10 @@ int cub_cube__reset_counters(
 int cub_action__reset_counters(struct cub_cube *cube,
     const struct cub_val *path, const char *name, const struct cub_val *args,
     const struct cub_val *config, struct cub_val **result);
-#define CUB_ACTION_RESET                                                       	{                                                                      		.name = "reset", .help = "zero the cube's counters"            	}
+#define CUB_ACTION_RESET                                                       \
+	{                                                                      \
+		.name = "reset", .help = "zero the cube's counters"            \
+	}
 int cub_map__delete_batch(struct cub_cube *cube, const cub_map *map,
     const void *keys, uint32_t *count, const struct cub_batch_opts *opts);
 /*
