@@ -38,7 +38,8 @@ hello(void *ctx, enum cub_hook hook)
 	if (cfg->action == HELLO_SLOWPATH)
 		return cub_slowpath(ctx, hook, s->key[0], 0);
 	if (cfg->action == HELLO_FORWARD && cfg->nports == 2) {
-		s->key[1] = cfg->port[0] == s->key[0] ? cfg->port[1] : cfg->port[0];
+		s->key[1] =
+		    cfg->port[0] == s->key[0] ? cfg->port[1] : cfg->port[0];
 		out = bpf_map_lookup_elem(&hello_stats, &s->key[1]);
 		if (out && cub_port_ifindex_at(&s->key[1])) {
 			out->tx_packets++;

@@ -3,5 +3,9 @@
 #include <linux/types.h>
 
 enum { HELLO_DROP, HELLO_SLOWPATH, HELLO_FORWARD };
-struct hello_cfg { __u32 action, nports, port[2]; };
-struct hello_stats { __u64 rx_packets, tx_packets, drops; };
+struct hello_cfg {
+	__u32 action, nports, port[2];
+};
+struct hello_stats {
+	__u64 rx_packets, tx_packets, drops;
+};

@@ -28,7 +28,8 @@ thello(void *ctx, enum cub_hook hook)
 
 	if (!s)
 		return cub_drop(hook);
-	s->key[0] = cub_tdir(ctx, hook) == CUB_TDIR_EGRESS ? THELLO_EGRESS : THELLO_INGRESS;
+	s->key[0] = cub_tdir(ctx, hook) == CUB_TDIR_EGRESS ? THELLO_EGRESS
+							   : THELLO_INGRESS;
 	st = bpf_map_lookup_elem(&thello_stats, &s->key[0]);
 	action = bpf_map_lookup_elem(&thello_actions, &s->key[0]);
 	if (!st || !action)

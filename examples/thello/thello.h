@@ -6,4 +6,6 @@
 enum { THELLO_INGRESS, THELLO_EGRESS, THELLO_DIRS };
 enum { THELLO_PASS, THELLO_DROP };
 
-struct thello_stats { __u64 packets, drops; };
+struct thello_stats {
+	__u64 packets, drops;
+};

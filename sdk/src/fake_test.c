@@ -944,6 +944,157 @@ START_TEST(test_any)
 }
 END_TEST
 
+/* ---- The SDK's helpers (plugin.h) against the fake ---- */
+
+struct hp_val {
+	uint64_t v;
+};
+static const struct cub_field hp_ports[] = {
+    CUB_PORT_COUNTER("rx", "per port", "ft_hash", struct hp_val, v), {0}};
+#define HP_CTR(n, m, k, w)                                                     \
+	{                                                                      \
+		.name = n, .type = CUB_T_U64, .flags = CUB_F_RO, .help = n,    \
+		.counter = &(const struct cub_counter)                         \
+		{                                                              \
+			.map = m, .key = k, .width = w                         \
+		}                                                              \
+	}
+/* ft_array: u64 values; ft_pcpu: per-CPU u32 values. */
+static const struct cub_field hp_inner[] = {
+    HP_CTR("more", "ft_pcpu", 1, 4), {0}};
+static const struct cub_field hp_schema[] = {{.name = "mode",
+						 .type = CUB_T_ENUM,
+						 .enums = modes,
+						 .dflt = "FAST",
+						 .help = "a mode"},
+    {.name = "map", .type = CUB_T_STR, .dflt = "ft_array", .help = "a map"},
+    HP_CTR("hits", "ft_array", 2, 8),
+    {.name = "stats",
+	.type = CUB_T_CONTAINER,
+	.children = hp_inner,
+	.help = "a container"},
+    {.name = "ports",
+	.type = CUB_T_LIST,
+	.children = hp_ports,
+	.help = "ports"},
+    {0}};
+static uint32_t hp_idx[3];
+static int hp_n, hp_mode;
+static cub_map hp_map;
+
+static int
+hp_apply(struct cub_cube *cube, const struct cub_val *config, bool create)
+{
+	size_t len;
+	const void *elf = fake_test__elf_bytes(&len);
+	int n = cub_cube__port_indexes(cube, config, hp_idx, 2);
+
+	the_cube = cube;
+	if (n < 0)
+		return n;
+	hp_n = n;
+	hp_mode = cub_config__enum_index(config, "mode", modes, -1);
+	return create ? cub_cube__load_map(cube, elf, len,
+			    cub_val__get_str(config, "map"), &hp_map)
+		      : 0;
+}
+
+static const struct cub_plugin_ops hp_ops = {
+    .apply = hp_apply, .action_config = cub_action__reset_counters};
+static const struct cub_action hp_actions[] = {CUB_ACTION_RESET, {0}};
+static const struct cub_plugin hp_plugin = {
+    .abi = CUB_PLUGIN_ABI,
+    .name = "helpers",
+    .schema = hp_schema,
+    .ops = &hp_ops,
+    .actions = hp_actions,
+    .policy = CUB_POLICY_TC_XDP(
+	CUB_MAP_TYPE(HASH) | CUB_MAP_TYPE(ARRAY) | CUB_MAP_TYPE(PERCPU_ARRAY) |
+	    CUB_MAP_TYPE(LPM_TRIE) | CUB_MAP_TYPE(QUEUE) | CUB_MAP_TYPE(STACK) |
+	    CUB_MAP_TYPE(ARRAY_OF_MAPS),
+	4u << 20),
+    CUB_PLUGIN_SIZES,
+};
+
+static void
+hp_shows(struct cub_fake *f, const char *line, const char *want)
+{
+	char *s = cub_fake__cmd_str(f, line);
+
+	ck_assert_msg(s && !strcmp(s, want), "'%s' shows '%s', not '%s' (%s)",
+	    line, s ? s : "(refused)", want, cub_fake__error(f));
+	free(s);
+}
+
+static uint64_t
+hp_get(struct cub_fake *f, const char *map, uint32_t k, uint32_t cpu)
+{
+	void *v = cub_fake__elem(f, "c1", map, &k, cpu);
+
+	ck_assert_ptr_nonnull(v);
+	return strcmp(map, "ft_pcpu") ? *(uint64_t *)v : *(uint32_t *)v;
+}
+
+START_TEST(test_helpers)
+{
+	struct cub_fake *f = cub_fake__new(&hp_plugin, 2);
+	uint64_t v;
+	uint32_t k, cpu;
+
+	/* CUB_POLICY_TC_XDP: the object loads; port indexes in order;
+	 * the enum's index (the broker's default, then a set in lower
+	 * case); load_map looked up the map the document names. */
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(
+	    cub_fake__create(f, "c1", "ports:\n  - name: p1\n  - name: p2\n"),
+	    0);
+	ck_assert_int_eq(hp_n, 2);
+	ck_assert_uint_eq(hp_idx[0], 0);
+	ck_assert_uint_eq(hp_idx[1], 1);
+	ck_assert_int_eq(hp_mode, 0);
+	ck_assert_uint_eq(hp_map.max_entries, 4);
+	ck_assert_uint_eq(hp_map.value_size, 8);
+	ck_assert_int_eq(cub_fake__cmd(f, "c1 set mode=slow", NULL), 0);
+	ck_assert_int_eq(hp_mode, 1);
+	/* More ports than the maximum: refused, naming cube and count. */
+	ck_assert_int_lt(cub_fake__cmd(f, "c1 ports add p3", NULL), 0);
+	ck_assert_str_eq(
+	    cub_fake__error(f), "cube 'c1': at most 2 ports, not 3");
+	ck_assert_int_eq(hp_n, 2);
+	/* A map the object lacks: the create is refused, naming it. */
+	ck_assert_int_lt(cub_fake__create(f, "c2", "map: nosuch\n"), 0);
+	ck_assert_str_eq(
+	    cub_fake__error(f), "cube 'c2': its object has no map 'nosuch'");
+
+	/* reset: the ports' counters, the fixed-key ones of the cube and
+	 * of its container, on every CPU; ft_array[1], no counter's, stays. */
+	for (k = 1; k < 4; k++)
+		*(uint64_t *)cub_fake__elem(f, "c1", "ft_array", &k, 0) =
+		    10 + k;
+	for (cpu = 0; cpu < 2; cpu++)
+		*(uint32_t *)cub_fake__elem(
+		    f, "c1", "ft_pcpu", &(uint32_t){1}, cpu) = 5 + cpu;
+	for (k = 0; k < 2; k++) {
+		v = 20 + k;
+		ck_assert_int_eq(
+		    cub_fake__update(f, "c1", "ft_hash", &k, &v, 0, 0), 0);
+	}
+	hp_shows(f, "c1 show hits", "12");
+	hp_shows(f, "c1 ports p2 show rx", "21");
+	ck_assert_int_eq(cub_fake__cmd(f, "c1 reset", NULL), 0);
+	hp_shows(f, "c1 show hits", "0");
+	hp_shows(f, "c1 ports p1 show rx", "0");
+	hp_shows(f, "c1 ports p2 show rx", "0");
+	for (cpu = 0; cpu < 2; cpu++)
+		ck_assert_uint_eq(hp_get(f, "ft_pcpu", 1, cpu), 0);
+	for (k = 0; k < 2; k++)
+		ck_assert_uint_eq(hp_get(f, "ft_hash", k, 0), 0);
+	ck_assert_uint_eq(hp_get(f, "ft_array", 2, 0), 0);
+	ck_assert_uint_eq(hp_get(f, "ft_array", 1, 0), 11);
+	cub_fake__free(f);
+}
+END_TEST
+
 static Suite *
 fake_suite(void)
 {
@@ -966,6 +1117,7 @@ fake_suite(void)
 	tcase_add_test(tc, test_policy);
 	tcase_add_test(tc, test_prog_run);
 	tcase_add_test(tc, test_any);
+	tcase_add_test(tc, test_helpers);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -579,6 +579,60 @@ cub_config__port_index(const struct cub_val *config, const char *name)
 	return -ENOENT;
 }
 
+int
+cub_config__enum_index(const struct cub_val *config, const char *field,
+    const char *const enums[], int dflt)
+{
+	const char *v = cub_val__get_str(config, field);
+	int i;
+
+	for (i = 0; v && enums && enums[i]; i++)
+		if (!strcasecmp(v, enums[i]))
+			return i;
+	return dflt;
+}
+
+int
+cub_cube__port_indexes(struct cub_cube *cube, const struct cub_val *config,
+    uint32_t *idx, uint32_t max)
+{
+	const struct cub_val *ports = cub_val__get(config, "ports");
+	uint32_t n = ports && ports->kind == CUB_V_ARRAY ? ports->arr.len : 0;
+	uint64_t v;
+	uint32_t i;
+
+	if (!cube || (max && !idx))
+		return -EINVAL;
+	if (n > max)
+		return cub_cube__set_error(cube, CUB_E_LIMIT,
+		    "cube '%s': at most %u port%s, not %u", cube->name, max,
+		    max == 1 ? "" : "s", n);
+	for (i = 0; i < n; i++) /* the broker gives every port one */
+		idx[i] = cub_val__as_u64(
+			     cub_val__get(ports->arr.items[i], "index"), &v)
+			     ? 0
+			     : (uint32_t)v;
+	return (int)n;
+}
+
+int
+cub_cube__load_map(struct cub_cube *cube, const void *elf, size_t len,
+    const char *name, cub_map *out)
+{
+	int r;
+
+	if (!cube || (name && !out))
+		return -EINVAL;
+	if ((r = cub_cube__load(cube, elf, len)))
+		return r;
+	if (name && cub_cube__map(cube, name, out)) {
+		cub_cube__set_error(cube, CUB_E_INTERNAL,
+		    "cube '%s': its object has no map '%s'", cube->name, name);
+		return -ENOENT;
+	}
+	return 0;
+}
+
 /*
  * Netdev events (netdev.event).  Like packet-in: the broker's batch is
  * queued here (at most NEV_MAX) and answered with how many were queued,
@@ -944,6 +998,59 @@ cub_cube__reset_port_counters(
 			idx[n++] = i;
 	r = ports_fresh(cube, idx, n);
 	return r ? r : (int)n;
+}
+
+/* Zero the fixed-key counters of fields (a table, and its containers'). */
+static int
+fixed_fresh(struct cub_cube *c, const struct cub_field *fields, int depth)
+{
+	const struct cub_field *f;
+	uint64_t k64;
+	uint32_t k32;
+	cub_map m;
+	int r;
+
+	for (f = fields; depth < CUB_SCHEMA_DEPTH_MAX && f && f->name; f++) {
+		const struct cub_counter *ctr = f->counter;
+
+		if (f->type == CUB_T_CONTAINER &&
+		    (r = fixed_fresh(c, f->children, depth + 1)))
+			return r;
+		if (!ctr || !ctr->map || ctr->key_field)
+			continue;
+		if (cub_cube__map(c, ctr->map, &m)) {
+			cub_cube__set_error(c, CUB_E_INTERNAL,
+			    "cube '%s': counter '%s' reads map '%s', not in its "
+			    "object",
+			    c->name, f->name, ctr->map);
+			return -ENOENT;
+		}
+		if (m.key_size != 4 && m.key_size != 8)
+			continue; /* the broker refused such a binding */
+		k64 = ctr->key;
+		k32 = (uint32_t)ctr->key;
+		if ((r = cub_map__zero_batch(c, &m,
+			 m.key_size == 8 ? (void *)&k64 : (void *)&k32, 1)))
+			return r;
+	}
+	return 0;
+}
+
+int
+cub_cube__reset_counters(struct cub_cube *cube, const struct cub_val *config)
+{
+	int r = cub_cube__reset_port_counters(cube, config);
+
+	return r < 0 ? r : fixed_fresh(cube, w.pl->schema, 0);
+}
+
+int
+cub_action__reset_counters(struct cub_cube *cube, const struct cub_val *path,
+    const char *name, const struct cub_val *args,
+    const struct cub_val *config, struct cub_val **result)
+{
+	(void)path, (void)name, (void)args, (void)result;
+	return cub_cube__reset_counters(cube, config);
 }
 
 /* The port indices of a document, as a port_used table. */

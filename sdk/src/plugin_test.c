@@ -268,6 +268,29 @@ START_TEST(test_cube_actions)
 }
 END_TEST
 
+/* cub_config__enum_index(): the field's value in its table, without
+ * case, as the CLI's enums; dflt when absent, not a string or unknown. */
+START_TEST(test_enum_index)
+{
+	static const char *const acts[] = {"DROP", "SLOWPATH", "FORWARD", NULL};
+	struct cub_val *c = cub_val__map();
+
+	ck_assert_int_eq(cub_config__enum_index(c, "action", acts, 7), 7);
+	ck_assert_int_eq(cub_config__enum_index(NULL, "action", acts, 7), 7);
+	cub_val__set(c, "action", cub_val__str("FORWARD"));
+	ck_assert_int_eq(cub_config__enum_index(c, "action", acts, 7), 2);
+	cub_val__set(c, "action", cub_val__str("slowPath"));
+	ck_assert_int_eq(cub_config__enum_index(c, "action", acts, 7), 1);
+	cub_val__set(c, "action", cub_val__str("drop"));
+	ck_assert_int_eq(cub_config__enum_index(c, "action", acts, 7), 0);
+	cub_val__set(c, "action", cub_val__str("SLOW"));
+	ck_assert_int_eq(cub_config__enum_index(c, "action", acts, 7), 7);
+	cub_val__set(c, "action", cub_val__uint(1));
+	ck_assert_int_eq(cub_config__enum_index(c, "action", acts, -1), -1);
+	cub_val__free(c);
+}
+END_TEST
+
 START_TEST(test_document_in_parts)
 {
 	nng_socket none = NNG_SOCKET_INITIALIZER;
@@ -368,6 +391,7 @@ plugin_suite(void)
 
 	tcase_add_test(tc, test_descriptor);
 	tcase_add_test(tc, test_cube_actions);
+	tcase_add_test(tc, test_enum_index);
 	tcase_add_test(tc, test_document_in_parts);
 	tcase_add_test(tc, test_changes_in_parts);
 	tcase_add_test(tc, test_abi2_takes_no_changes);

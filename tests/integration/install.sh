@@ -5,7 +5,8 @@
 # check.pc hidden from pkg-config configures, builds and installs into a
 # private prefix; the installed binaries carry an rpath to it and the
 # broker's defaults point into it.  Both examples, copied out of the
-# tree, build with PKG_CONFIG_PATH alone and stay within 150 lines.  The
+# tree, build with PKG_CONFIG_PATH alone and stay within 150 lines, as
+# written and as .clang-format writes them (the same text).  The
 # broker started FROM THE PREFIX (its default worker) runs them: pings
 # through hello between namespaces, counted exactly; show, set; a kill
 # -9 of the worker restarts it and traffic is still counted; the worker
@@ -113,6 +114,13 @@ done
 for ex in hello thello; do
 	n=$(cat "$SRC/examples/$ex"/*.c "$SRC/examples/$ex"/*.h | wc -l)
 	[ "$n" -le 150 ] || fail "examples/$ex is $n lines of C and BPF, more than 150"
+	# ... as written and formatted with the project's .clang-format
+	# (style rule 32): the files are as the formatter writes them.
+	command -v clang-format >/dev/null || fail "no clang-format (scripts/run installs it)"
+	for fx in "$SRC/examples/$ex"/*.c "$SRC/examples/$ex"/*.h; do
+		clang-format --style=file:"$SRC/.clang-format" "$fx" | cmp -s - "$fx" ||
+			fail "examples/$ex/${fx##*/} is not as .clang-format writes it"
+	done
 	cp -r "$SRC/examples/$ex" "$T/$ex"
 	# Its unit test links the prefix's (sanitized) libcubicle-fake.
 	exargs=()

@@ -161,6 +161,22 @@ struct cub_bpf_policy {
 	uint64_t max_map_bytes; /* sum of key+value x entries over one cube */
 };
 
+/*
+ * @brief **CUB_POLICY_TC_XDP()** the policy of a cube on both hooks (TC
+ * and XDP programs, as CUB_ENTRY_POINTS() declares them) with the map
+ * types of its own maps, CUB_MAP_TYPE(ARRAY) | CUB_MAP_TYPE(LRU_HASH),
+ * and a budget of bytes.  The framework's maps (cub_ports, cub_scratch,
+ * cub_pktin, ...) need no type in map_types; their bytes count in the
+ * budget.
+ */
+#define CUB_MAP_TYPE(t) (1ull << BPF_MAP_TYPE_##t)
+#define CUB_POLICY_TC_XDP(maps, bytes)                                         \
+	{                                                                      \
+		.prog_types =                                                  \
+		    1u << BPF_PROG_TYPE_SCHED_CLS | 1u << BPF_PROG_TYPE_XDP,   \
+		.map_types = (maps), .max_map_bytes = (bytes)                  \
+	}
+
 struct cub_plugin_ops {
 	/*
 	 * Make the dataplane match config (the whole cube document).  When
@@ -363,6 +379,38 @@ int cub_cube__log(struct cub_cube *cube, int level, const char *fmt, ...)
 int cub_config__port_index(const struct cub_val *config, const char *name);
 
 /*
+ * @brief **cub_config__enum_index()** the index in enums (the field's own
+ * table, NULL terminated, as in its struct cub_field) of the value of
+ * config's field, compared without case as the CLI compares enums
+ * ("forward" is "FORWARD").
+ * @return the index, or dflt when config has no such field, or a value
+ * not in the table (the broker checked it: a default it filled in).
+ */
+int cub_config__enum_index(const struct cub_val *config, const char *field,
+    const char *const enums[], int dflt);
+
+/*
+ * @brief **cub_cube__port_indexes()** the "index" the broker gave each
+ * port of config (the cube's document), in the document's order, into
+ * idx[0] to idx[max - 1].
+ * @return the number of ports, or -EINVAL after cub_cube__set_error()
+ * (CUB_E_LIMIT, "cube 'h0': at most 2 ports, not 3") when config has
+ * more than max: an apply() returns it to refuse the document.
+ */
+int cub_cube__port_indexes(struct cub_cube *cube, const struct cub_val *config,
+    uint32_t *idx, uint32_t max);
+
+/*
+ * @brief **cub_cube__load_map()** cub_cube__load() then cub_cube__map():
+ * what an apply() with create does first, in one call.
+ * @param name the map of the object to look up into *out; NULL: none
+ * @return 0, -errno of the load, or -ENOENT after cub_cube__set_error()
+ * (CUB_E_INTERNAL, "cube 'h0': its object has no map 'hello_cfg'").
+ */
+int cub_cube__load_map(struct cub_cube *cube, const void *elf, size_t len,
+    const char *name, cub_map *out);
+
+/*
  * Batches, shaped as libbpf's bpf_map_*_batch(): keys and values packed
  * back to back (per-CPU values as cub_map__value_bytes() says), *count in
  * = entries given (or wanted), out = entries processed, also on failure:
@@ -408,6 +456,28 @@ int cub_map__zero_batch(
  */
 int cub_cube__reset_port_counters(
     struct cub_cube *cube, const struct cub_val *config);
+/*
+ * @brief **cub_cube__reset_counters()** zeroes every counter the schema
+ * declares: the ports' (cub_cube__reset_port_counters()) and those with
+ * a fixed key (struct cub_counter without key_field) on the cube's own
+ * fields and in its containers, whose entries are zeroed on every CPU,
+ * whole.  Counters keyed by a field of another list are not touched.
+ * @return 0 or -errno (a declared map the object lacks: -ENOENT, with an
+ * error naming it).
+ *
+ * @brief **cub_action__reset_counters()** the same as an action_config op
+ * (`.action_config = cub_action__reset_counters`) for a service whose
+ * actions are all resets, e.g. a cube-level `reset` (CUB_ACTION_RESET).
+ */
+int cub_cube__reset_counters(
+    struct cub_cube *cube, const struct cub_val *config);
+int cub_action__reset_counters(struct cub_cube *cube,
+    const struct cub_val *path, const char *name, const struct cub_val *args,
+    const struct cub_val *config, struct cub_val **result);
+#define CUB_ACTION_RESET                                                       \
+	{                                                                      \
+		.name = "reset", .help = "zero the cube's counters"            \
+	}
 int cub_map__delete_batch(struct cub_cube *cube, const cub_map *map,
     const void *keys, uint32_t *count, const struct cub_batch_opts *opts);
 /*
