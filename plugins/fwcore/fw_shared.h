@@ -17,15 +17,43 @@
 #define FW_RULES_ALL    32768   /* rules of all chains */
 #define FW_CHAINS_ALL   256
 
-/* Fields the vectors are looked up by (bits of fw_chain_meta.used). */
+/*
+ * Fields the vectors are looked up by (bits of fw_chain_meta.used).  The
+ * first six are L4 fields: a fragment after the first looks them up as
+ * "unset" (only the rules not using the field pass), as iptables fails a
+ * port, TCP flag or ICMP match on such a fragment even with `!`.
+ * FW_F_EITHER is -m multiport --ports: one interval table looked up with
+ * the source and the destination port, the two vectors ORed.
+ */
 enum fw_field {
-	FW_F_SRC = 0,
+	FW_F_SPORT = 0,
+	FW_F_DPORT,
+	FW_F_EITHER,
+	FW_F_TCPF,
+	FW_F_ICMP,
+	FW_F_L4_END_, /* fields before this one are L4 fields */
+	FW_F_SRC = FW_F_L4_END_,
 	FW_F_DST,
 	FW_F_PROTO,
-	FW_F_SPORT,
-	FW_F_DPORT,
+	FW_F_IIF,
+	FW_F_OIF,
+	FW_F_CT,
+	FW_F_STYPE,
+	FW_F_DTYPE,
 	FW_F_MAX,
 };
+
+#define FW_NIVAL_FIELDS 3 /* FW_F_SPORT, FW_F_DPORT, FW_F_EITHER */
+
+/* fw_small_key.value of FW_F_ICMP: type << 8 | code, or a type's wildcard. */
+#define FW_ICMP_KEY(type, code) ((__u32)(type) << 8 | (code))
+#define FW_ICMP_ANYCODE(type)   (0x10000u | (type))
+
+/* Set bits the scan visits plus empty words it skips, per packet, before
+ * the classifier gives up and drops the packet (fail closed). */
+#define FW_ITER_MAX 65536
+/* Steps of the binary search over one field's intervals (65536 at most). */
+#define FW_IVAL_STEPS 17
 
 /* What the classifier knows of a packet (host byte order). */
 struct fw_pkt {
@@ -70,7 +98,7 @@ struct fw_chain_meta {
 	__u32 rule_base; /* first rule's index in fw__act */
 	__u32 dflt_vid[FW_F_MAX];  /* small fields: a value no key has */
 	__u32 unset_vid[FW_F_MAX]; /* rules not using the field */
-	__u32 ival_base[2], ival_n[2]; /* sport, dport */
+	__u32 ival_base[FW_NIVAL_FIELDS], ival_n[FW_NIVAL_FIELDS];
 	__u8 builtin;
 	__u8 policy;     /* enum fw_target: ACCEPT or DROP */
 	__u16 pad_;
@@ -90,6 +118,15 @@ struct fw_act {
 	__u16 jump;       /* FW_T_JUMP/GOTO: chain index */
 	__u32 logp;       /* LOG: index in fw__logp */
 	__u32 post;       /* enum fw_post */
+	__u32 set_id;     /* FW_POST_SET: the set's id (fw_env.setid) */
+	__u8 set_neg;     /* FW_POST_SET: `!` */
+	__u8 log_level;   /* LOG: syslog level */
+	__u16 pad2_;
+};
+
+/* One log prefix (fw__logp), NUL-terminated. */
+struct fw_logp {
+	char prefix[32];
 };
 
 #endif /* CUBICLE_FW_SHARED_H */
