@@ -89,7 +89,7 @@ struct fw_small_ent {
  * the first at 0; act holds each chain's rules from rule_base.
  */
 struct fw_image {
-	__u64 *vec;
+	uint64_t *vec;
 	uint32_t nvec; /* words */
 	struct fw_addr_ent *addr;
 	uint32_t naddr;
