@@ -736,7 +736,7 @@ small_vec(struct cc *cc, int f, uint32_t v, uint32_t *vid)
 	memset(cc->tmp, 0, cc->nw * sizeof(*cc->tmp));
 	for (uint32_t i = 0; i < cc->nr; i++)
 		if (!rule_uses(&cc->rules[i], f) ||
-		    small_match(&cc->rules[i], f, v))
+		    small_match(&cc->rules[i], f, v) != rule_neg(&cc->rules[i], f))
 			bit_set(cc->tmp, i);
 	for (uint32_t w = 0; w < cc->nw; w++)
 		cc->tmp[w] &= cc->all[w];
