@@ -1233,10 +1233,12 @@ fw_compile(const struct fw_chain *chains, uint32_t nchains,
 		r = build_chain(&cc, i);
 	if (r)
 		goto out;
-	qsort(cc.img->addr, cc.img->naddr, sizeof(*cc.img->addr),
-	      fw_addr_key_cmp);
-	qsort(cc.img->small, cc.img->nsmall, sizeof(*cc.img->small),
-	      fw_small_key_cmp);
+	if (cc.img->naddr)
+		qsort(cc.img->addr, cc.img->naddr, sizeof(*cc.img->addr),
+		      fw_addr_key_cmp);
+	if (cc.img->nsmall)
+		qsort(cc.img->small, cc.img->nsmall, sizeof(*cc.img->small),
+		      fw_small_key_cmp);
 	*out = cc.img;
 	cc.img = NULL;
 out:

@@ -37,8 +37,10 @@ lookup_addr(const struct fw_image *img, uint32_t cd, uint32_t addr,
 			.addr = htonl(len ? addr & ~0u << (32 - len) : 0),
 		};
 		const struct fw_addr_ent *e =
-			bsearch(&k, img->addr, img->naddr, sizeof(*img->addr),
-				fw_addr_key_cmp);
+			img->naddr ? bsearch(&k, img->addr, img->naddr,
+					     sizeof(*img->addr),
+					     fw_addr_key_cmp) :
+				     NULL;
 
 		if (e) {
 			*vid = e->vid;
@@ -78,8 +80,9 @@ lookup_small(const struct fw_image *img, uint32_t chain, int field,
 	struct fw_small_key k = { .chain = (__u16)chain, .field = (__u8)field,
 				  .value = value };
 	const struct fw_small_ent *e =
-		bsearch(&k, img->small, img->nsmall, sizeof(*img->small),
-			fw_small_key_cmp);
+		img->nsmall ? bsearch(&k, img->small, img->nsmall,
+				      sizeof(*img->small), fw_small_key_cmp) :
+			      NULL;
 
 	if (!e)
 		return false;
