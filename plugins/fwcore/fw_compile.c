@@ -31,6 +31,18 @@
 
 #include "fw_compile.h"
 
+_Static_assert(FW_TGT_NONE == FW_T_NONE && FW_TGT_ACCEPT == FW_T_ACCEPT &&
+		       FW_TGT_DROP == FW_T_DROP &&
+		       FW_TGT_REJECT == FW_T_REJECT && FW_TGT_LOG == FW_T_LOG &&
+		       FW_TGT_JUMP == FW_T_JUMP && FW_TGT_GOTO == FW_T_GOTO &&
+		       FW_TGT_RETURN == FW_T_RETURN,
+	       "fw_shared.h's targets are enum fw_target's");
+_Static_assert(FW_JUMP_DEPTH == FW_MAX_JUMP_DEPTH &&
+		       FW_SLOTS_ALL == FW_MAX_SLOTS + 1 &&
+		       FW_RULES_ALL >= 4 * FW_MAX_RULES &&
+		       FW_LOG_PREFIX_MAX <= sizeof(struct fw_logp),
+	       "fw_shared.h's limits are fw_rule.h's");
+
 /* Refs to a chain's index in the fw_chain array, by name. */
 struct cc {
 	const struct fw_chain *chains;

@@ -22,6 +22,155 @@
 #include "fw_model.h"
 #include "fw_ref.h"
 
+#ifdef FW_TEST_BPF
+/* fw-engine-bpf: every comparison also runs the BPF classifier
+ * (bpf/fw_classify.bpf.h) over the image written into its maps. */
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "fw_test.skel.h"
+
+#define FW_CLASSIFY_TRACE
+#define FW_LOG_REQ_MAX 4
+#define FW_TRACE_MAX   64
+struct fw_res {
+	__u8 verdict, reject_with, capped, pad_;
+	__u32 slot, ncounted, nlog;
+	__u32 log_slot[FW_LOG_REQ_MAX];
+	__u32 log_logp[FW_LOG_REQ_MAX];
+	__u8 log_level[FW_LOG_REQ_MAX];
+	__u32 counted[FW_TRACE_MAX];
+};
+
+static struct fw_test *skel;
+static struct fw_addr_key *old_addr;
+static struct fw_small_key *old_small;
+static uint32_t nold_addr, nold_small;
+static uint32_t bpf_runs;
+
+static void
+batch(struct bpf_map *map, const void *values, uint32_t n)
+{
+	static uint32_t *keys;
+	static uint32_t nkeys;
+	LIBBPF_OPTS(bpf_map_batch_opts, o);
+	uint32_t count = n;
+
+	if (!n)
+		return;
+	if (n > nkeys) {
+		keys = realloc(keys, n * sizeof(*keys));
+		ck_assert_ptr_nonnull(keys);
+		for (uint32_t i = nkeys; i < n; i++)
+			keys[i] = i;
+		nkeys = n;
+	}
+	ck_assert_int_eq(bpf_map_update_batch(bpf_map__fd(map), keys, values,
+					      &count, &o),
+			 0);
+	ck_assert_uint_eq(count, n);
+}
+
+/* Write img into copy 0 of the fw set (the index says 0). */
+static void
+bpf_load(const struct fw_image *img)
+{
+	int afd, sfd;
+
+	if (!skel) {
+		skel = fw_test__open_and_load();
+		ck_assert_msg(skel, "fw_test: %s", strerror(errno));
+	}
+	afd = bpf_map__fd(skel->maps.fw_addr0);
+	sfd = bpf_map__fd(skel->maps.fw_small0);
+	for (uint32_t i = 0; i < nold_addr; i++)
+		ck_assert_int_eq(bpf_map_delete_elem(afd, &old_addr[i]), 0);
+	for (uint32_t i = 0; i < nold_small; i++)
+		ck_assert_int_eq(bpf_map_delete_elem(sfd, &old_small[i]), 0);
+	old_addr = realloc(old_addr, (img->naddr + 1) * sizeof(*old_addr));
+	old_small = realloc(old_small, (img->nsmall + 1) * sizeof(*old_small));
+	ck_assert(old_addr && old_small);
+	for (uint32_t i = 0; i < img->naddr; i++) {
+		ck_assert_int_eq(bpf_map_update_elem(afd, &img->addr[i].key,
+						     &img->addr[i].vid, 0),
+				 0);
+		old_addr[i] = img->addr[i].key;
+	}
+	nold_addr = img->naddr;
+	for (uint32_t i = 0; i < img->nsmall; i++) {
+		ck_assert_int_eq(bpf_map_update_elem(sfd, &img->small[i].key,
+						     &img->small[i].vid, 0),
+				 0);
+		old_small[i] = img->small[i].key;
+	}
+	nold_small = img->nsmall;
+	batch(skel->maps.fw_vec0, img->vec, img->nvec);
+	batch(skel->maps.fw_ival0, img->ival, img->nival);
+	batch(skel->maps.fw_chain0, img->chain, img->nchains);
+	batch(skel->maps.fw_act0, img->act, img->nact);
+	batch(skel->maps.fw_logp0, img->logp, img->nlogp);
+}
+
+/* Run pkt through the BPF classifier from start: into a fw_result. */
+static void
+bpf_classify(uint32_t start, const struct fw_pkt *pkt, struct fw_result *r)
+{
+	uint8_t frame[14 + sizeof(*pkt)] = { 0 };
+	struct fw_pkt p = *pkt;
+	struct fw_res out;
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = frame,
+		    .data_size_in = sizeof(frame), .repeat = 1);
+	uint32_t zero = 0;
+
+	p.pad_[0] = (uint8_t)start;
+	memcpy(frame + 14, &p, sizeof(p));
+	ck_assert_int_eq(bpf_prog_test_run_opts(
+				 bpf_program__fd(skel->progs.fw_test), &o),
+			 0);
+	ck_assert_uint_eq(o.retval, 0);
+	ck_assert_int_eq(bpf_map_lookup_elem(
+				 bpf_map__fd(skel->maps.fw_test_out), &zero,
+				 &out),
+			 0);
+	memset(r, 0, sizeof(*r));
+	r->verdict = out.verdict;
+	r->reject_with = out.reject_with;
+	r->capped = out.capped;
+	r->slot = out.slot;
+	r->ncounted = out.ncounted;
+	for (uint32_t i = 0; i < out.ncounted && i < FW_TRACE_MAX; i++)
+		r->counted[i] = out.counted[i];
+	r->nlog = out.nlog;
+	for (uint32_t i = 0; i < out.nlog && i < FW_LOG_REQ_MAX; i++)
+		r->log[i] = out.log_slot[i];
+	bpf_runs++;
+}
+
+/* The BPF result against the model's (both bounded by the trace). */
+static void
+bpf_eq(const struct fw_result *b, const struct fw_result *m,
+       const char *what)
+{
+	ck_assert_msg(b->verdict == m->verdict && b->slot == m->slot &&
+			      b->reject_with == m->reject_with &&
+			      b->capped == m->capped &&
+			      b->ncounted == m->ncounted && b->nlog == m->nlog,
+		      "%s: BPF verdict %u slot %u counted %u log %u capped %u, "
+		      "model %u %u %u %u %u",
+		      what, b->verdict, b->slot, b->ncounted, b->nlog,
+		      b->capped, m->verdict, m->slot, m->ncounted, m->nlog,
+		      m->capped);
+	for (uint32_t i = 0; i < b->ncounted && i < FW_TRACE_MAX; i++)
+		ck_assert_msg(b->counted[i] == m->counted[i],
+			      "%s: BPF counted[%u] %u, model %u", what, i,
+			      b->counted[i], m->counted[i]);
+	for (uint32_t i = 0; i < b->nlog && i < FW_LOG_REQ_MAX; i++)
+		ck_assert_uint_eq(b->log[i], m->log[i]);
+}
+
+static struct fw_result res_b;
+#endif
+
 /* ---- the environment: eight interfaces, two sets ---- */
 
 static const char *const ifnames[] = { "eth0", "eth1", "eth2", "veth0",
@@ -66,7 +215,7 @@ static const struct fw_env env = { fake_ifmatch, fake_setid, NULL };
 /* Post-conditions: in the hand cases, the slots listed hold; at random, a
  * hash of the slot and the packet decides. */
 static uint32_t post_true[8];
-static bool post_random;
+static bool post_random, post_table;
 
 static bool
 fake_post(void *arg, uint32_t slot, const struct fw_pkt *pkt)
@@ -183,6 +332,14 @@ both(const struct fw_image *img, const struct fw_chain *ch, uint32_t n,
 		 p->proto, p->sport, p->dport, p->frag, p->icmp_type,
 		 p->icmp_code);
 	result_eq(&res_m, &res_r, what);
+#ifdef FW_TEST_BPF
+	/* The BPF side's post-condition is the random one's hash. */
+	if (!post_table) {
+		bpf_load(img);
+		bpf_classify(start, p, &res_b);
+		bpf_eq(&res_b, &res_m, what);
+	}
+#endif
 	return &res_m;
 }
 
@@ -220,7 +377,7 @@ setup(void)
 			rules[c][i].slot = (uint32_t)(c * 100 + i + 1);
 		}
 	memset(post_true, 0, sizeof(post_true));
-	post_random = false;
+	post_random = post_table = false;
 }
 
 static void
@@ -579,6 +736,7 @@ START_TEST(post_conditions)
 	struct fw_image *img;
 	struct fw_pkt p;
 
+	post_table = true;
 	rules[0][0].mset.set = true;
 	strcpy(rules[0][0].mset.name, "blk");
 	rules[0][0].target = FW_T_DROP;
@@ -731,6 +889,13 @@ START_TEST(iteration_cap)
 	ck_assert_int_eq(fw_image_classify(img, 0, &p, NULL, NULL, &res_m), 0);
 	ck_assert_uint_eq(res_m.verdict, FW_T_DROP);
 	ck_assert(res_m.capped);
+#ifdef FW_TEST_BPF
+	bpf_load(img);
+	bpf_classify(0, &p, &res_b);
+	ck_assert_uint_eq(res_b.verdict, FW_T_DROP);
+	ck_assert(res_b.capped);
+	ck_assert_uint_eq(res_b.ncounted, res_m.ncounted);
+#endif
 	fw_image_free(img);
 }
 END_TEST
@@ -1117,6 +1282,9 @@ compare_random(uint64_t seed, uint32_t nrulesets, uint32_t bigrules,
 			       sizeof(errbuf));
 		ck_assert_msg(r == 0, "seed %llu: compile: %s",
 			      (unsigned long long)s0, errbuf);
+#ifdef FW_TEST_BPF
+		bpf_load(img);
+#endif
 		for (uint32_t i = 0; i < npkts; i++) {
 			struct fw_pkt p;
 			uint32_t start = pct && rn(4) ? 0 : rn(3);
@@ -1135,6 +1303,10 @@ compare_random(uint64_t seed, uint32_t nrulesets, uint32_t bigrules,
 				 "seed %llu ruleset %u packet %u",
 				 (unsigned long long)s0, k, i);
 			result_eq(&res_m, &res_r, what);
+#ifdef FW_TEST_BPF
+			bpf_classify(start, &p, &res_b);
+			bpf_eq(&res_b, &res_m, what);
+#endif
 			compared++;
 			if (res_r.slot >= 200000)
 				stats.by_policy++;
@@ -1150,6 +1322,11 @@ compare_random(uint64_t seed, uint32_t nrulesets, uint32_t bigrules,
 		fw_image_free(img);
 		free_ruleset(&s, nchains);
 	}
+#ifdef FW_TEST_BPF
+	printf("fw-engine-bpf: seed %llu: %u packets through the BPF "
+	       "classifier agree\n",
+	       (unsigned long long)seed, bpf_runs);
+#endif
 	return compared;
 }
 

@@ -16,6 +16,8 @@
 #define FW_SMALL_MAX    65536   /* small-field entries (all chains) */
 #define FW_RULES_ALL    32768   /* rules of all chains */
 #define FW_CHAINS_ALL   256
+#define FW_SLOTS_ALL    (4 * 8192 + 256 + 1) /* FW_MAX_SLOTS, slot 0 too */
+#define FW_JUMP_DEPTH   8       /* FW_MAX_JUMP_DEPTH (fw_rule.h) */
 
 /*
  * Fields the vectors are looked up by (bits of fw_chain_meta.used).  The
@@ -122,6 +124,22 @@ struct fw_act {
 	__u8 set_neg;     /* FW_POST_SET: `!` */
 	__u8 log_level;   /* LOG: syslog level */
 	__u16 pad2_;
+};
+
+/* enum fw_target's values for BPF, which cannot include fw_rule.h
+ * (fw_compile.c checks they agree). */
+#define FW_TGT_NONE   0
+#define FW_TGT_ACCEPT 1
+#define FW_TGT_DROP   2
+#define FW_TGT_REJECT 3
+#define FW_TGT_LOG    4
+#define FW_TGT_JUMP   5
+#define FW_TGT_GOTO   6
+#define FW_TGT_RETURN 7
+
+/* Per-slot counters (fw_cnt, per CPU). */
+struct fw_cnt {
+	__u64 pkts, bytes;
 };
 
 /* One log prefix (fw__logp), NUL-terminated. */
