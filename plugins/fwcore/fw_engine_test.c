@@ -1421,6 +1421,40 @@ START_TEST(sizes_8192)
 		big[i].target = FW_T_ACCEPT;
 	}
 	print_sizes("8192 rules (-s host -p tcp --dport, 512 ports)", &ch, 1);
+#ifdef FW_TEST_BPF
+	{
+		/* Time per packet, printed: the last rule, and no rule
+		 * (all 128 words to the policy). */
+		struct fw_image *img = compile_ok(&ch, 1);
+		struct fw_pkt p[2] = {
+			mkpkt("198.18.31.255", "198.18.0.2", 6, 1, 512),
+			mkpkt("198.19.0.1", "198.18.0.2", 6, 1, 22),
+		};
+		uint8_t frame[14 + sizeof(p[0])] = { 0 };
+
+		bpf_load(img);
+		for (int k = 0; k < 2; k++) {
+			LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = frame,
+				    .data_size_in = sizeof(frame),
+				    .repeat = 2000);
+
+			bpf_classify(0, &p[k], &res_b);
+			ck_assert_uint_eq(res_b.slot, k ? 0 : FW_MAX_RULES);
+			memcpy(frame + 14, &p[k], sizeof(p[k]));
+			ck_assert_int_eq(
+				bpf_prog_test_run_opts(
+					bpf_program__fd(skel->progs.fw_test),
+					&o),
+				0);
+			printf("fw-engine-bpf: 8192 rules, %s: %u ns per "
+			       "packet (BPF_PROG_TEST_RUN, 2000 runs)\n",
+			       k ? "no rule matches (policy)" :
+				   "the last rule matches",
+			       o.duration);
+		}
+		fw_image_free(img);
+	}
+#endif
 	/* The worst case: every rule its own prefixes and port ranges. */
 	for (uint32_t i = 0; i < FW_MAX_RULES; i++) {
 		fw_rule_init(&big[i]);
