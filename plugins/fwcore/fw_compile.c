@@ -235,6 +235,10 @@ check_rule(struct cc *cc, uint32_t ci, uint32_t ri, const struct fw_rule *r)
 					    "port range %u:%u is reversed",
 					    pm[d]->r[i].lo, pm[d]->r[i].hi);
 	}
+	if (r->slot > FW_MAX_SLOTS)
+		return fail(cc, -EINVAL, ci, n,
+			    "counter slot %u is past %u (FW_MAX_SLOTS)",
+			    r->slot, FW_MAX_SLOTS);
 	if (r->ports_either && !r->dport.set)
 		return fail(cc, -EINVAL, ci, n, "--ports without a port list");
 	if (r->ports_either && r->dport.neg)
@@ -1210,6 +1214,11 @@ fw_compile(const struct fw_chain *chains, uint32_t nchains,
 			return fail(&cc, -EINVAL, i, 0,
 				    "a builtin chain's policy is ACCEPT or "
 				    "DROP");
+		if (c->policy_slot > FW_MAX_SLOTS)
+			return fail(&cc, -EINVAL, i, 0,
+				    "policy counter slot %u is past %u "
+				    "(FW_MAX_SLOTS)",
+				    c->policy_slot, FW_MAX_SLOTS);
 		total += c->nrules;
 	}
 	if (total > FW_RULES_ALL)

@@ -30,18 +30,6 @@
 
 #include "fw_test.skel.h"
 
-#define FW_CLASSIFY_TRACE
-#define FW_LOG_REQ_MAX 4
-#define FW_TRACE_MAX   64
-struct fw_res {
-	__u8 verdict, reject_with, capped, pad_;
-	__u32 slot, ncounted, nlog;
-	__u32 log_slot[FW_LOG_REQ_MAX];
-	__u32 log_logp[FW_LOG_REQ_MAX];
-	__u8 log_level[FW_LOG_REQ_MAX];
-	__u32 counted[FW_TRACE_MAX];
-};
-
 static struct fw_test *skel;
 static struct fw_addr_key *old_addr;
 static struct fw_small_key *old_small;
@@ -847,6 +835,14 @@ START_TEST(refusals)
 	refused(chs, 1, -EINVAL, "chain 'INPUT' rule 1: port range 90:80");
 
 	setup();
+	rules[0][1].slot = FW_MAX_SLOTS + 1;
+	chains(FW_T_DROP, 2, 0, 0, 0);
+	refused(chs, 1, -EINVAL, "chain 'INPUT' rule 2: counter slot 33025");
+	chs[0].policy_slot = FW_MAX_SLOTS + 1;
+	chs[0].nrules = 0;
+	refused(chs, 1, -EINVAL, "chain 'INPUT': policy counter slot 33025");
+
+	setup();
 	chains(FW_T_RETURN, 1, 0, 0, 0);
 	refused(chs, 1, -EINVAL, "chain 'INPUT': a builtin chain's policy");
 
@@ -977,12 +973,19 @@ static const char *const rifnames[] = { "eth0", "eth1", "veth+", "lo",
 static const uint8_t protos[] = { 6, 17, 1, 0, 47, 6, 17 };
 static const uint8_t itypes[] = { 0, 3, 8, 11, 255, 3 };
 
+/* Slots: INPUT's rules 1..8192, the other chains' 1024 each after them,
+ * the policies at PSLOT (all within FW_MAX_SLOTS). */
+#define RSLOT(c, i) ((c) == 0 ? (i) + 1 : 8192 + (c) * 1024 + (i) + 1)
+#define PSLOT       30000
+#define RCHAIN(slot) ((slot) <= 8192 ? 0 : ((slot) - 8193) / 1024)
+#define RINDEX(slot) ((slot) <= 8192 ? (slot) - 1 : ((slot) - 8193) % 1024)
+
 static void
 rand_rule(struct fw_rule *r, uint32_t c, uint32_t i, uint32_t nchains,
 	  uint32_t pct)
 {
 	fw_rule_init(r);
-	r->slot = c * 16384 + i + 1;
+	r->slot = RSLOT(c, i);
 	if (rn(100) < pct)
 		rand_addr(&r->src);
 	if (rn(100) < pct)
@@ -1236,7 +1239,7 @@ rand_ruleset(struct rset *s, uint32_t nchains, uint32_t bigrules,
 			strcpy(s->ch[c].name, b[c]);
 			s->ch[c].builtin = true;
 			s->ch[c].policy = rn(2) ? FW_T_ACCEPT : FW_T_DROP;
-			s->ch[c].policy_slot = 200000 + c;
+			s->ch[c].policy_slot = PSLOT + c;
 		} else {
 			snprintf(s->ch[c].name, sizeof(s->ch[c].name), "U%u",
 				 c);
@@ -1308,15 +1311,14 @@ compare_random(uint64_t seed, uint32_t nrulesets, uint32_t bigrules,
 			bpf_eq(&res_b, &res_m, what);
 #endif
 			compared++;
-			if (res_r.slot >= 200000)
+			if (res_r.slot >= PSLOT)
 				stats.by_policy++;
 			else
 				stats.by_rule++;
-			if (res_r.slot < 200000 && res_r.slot / 16384 >= 3)
+			if (res_r.slot < PSLOT && RCHAIN(res_r.slot) >= 3)
 				stats.deep++; /* decided in a user chain */
-			if (res_r.slot < 200000 &&
-			    res_r.slot % 16384 > stats.far)
-				stats.far = res_r.slot % 16384;
+			if (res_r.slot < PSLOT && RINDEX(res_r.slot) > stats.far)
+				stats.far = RINDEX(res_r.slot);
 			stats.counted += res_r.ncounted;
 		}
 		fw_image_free(img);

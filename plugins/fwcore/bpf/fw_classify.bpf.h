@@ -28,25 +28,6 @@
 #define FW_POST(s, a) 0
 #endif
 
-#define FW_LOG_REQ_MAX 4
-#define FW_TRACE_MAX   64
-
-struct fw_res {
-	__u8 verdict;     /* FW_TGT_ACCEPT, FW_TGT_DROP or FW_TGT_REJECT */
-	__u8 reject_with; /* FW_TGT_REJECT */
-	__u8 capped;      /* dropped: the cap, or a map that failed */
-	__u8 pad_;
-	__u32 slot;       /* the deciding rule's or policy's slot */
-	__u32 ncounted;
-	__u32 nlog;       /* LOG rules matched; the first FW_LOG_REQ_MAX: */
-	__u32 log_slot[FW_LOG_REQ_MAX];
-	__u32 log_logp[FW_LOG_REQ_MAX]; /* index in fw__logp */
-	__u8 log_level[FW_LOG_REQ_MAX];
-#ifdef FW_CLASSIFY_TRACE
-	__u32 counted[FW_TRACE_MAX];
-#endif
-};
-
 struct fw_scan {
 	struct fw_pkt pkt;
 	struct fw_res res;
