@@ -1311,6 +1311,8 @@ compare_random(uint64_t seed, uint32_t nrulesets, uint32_t bigrules,
 			bpf_eq(&res_b, &res_m, what);
 #endif
 			compared++;
+			if (!res_r.slot)
+				continue; /* not IPv4 */
 			if (res_r.slot >= PSLOT)
 				stats.by_policy++;
 			else
