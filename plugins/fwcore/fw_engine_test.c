@@ -945,6 +945,8 @@ pools(void)
 	}
 	ppool[0] = 0;
 	ppool[1] = 65535;
+	ppool[2] = 65534; /* hi + 1 is the last port */
+	ppool[3] = 1;
 }
 
 static void
