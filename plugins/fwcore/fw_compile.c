@@ -32,16 +32,15 @@
 #include "fw_compile.h"
 
 _Static_assert(FW_TGT_NONE == FW_T_NONE && FW_TGT_ACCEPT == FW_T_ACCEPT &&
-		       FW_TGT_DROP == FW_T_DROP &&
-		       FW_TGT_REJECT == FW_T_REJECT && FW_TGT_LOG == FW_T_LOG &&
-		       FW_TGT_JUMP == FW_T_JUMP && FW_TGT_GOTO == FW_T_GOTO &&
-		       FW_TGT_RETURN == FW_T_RETURN,
-	       "fw_shared.h's targets are enum fw_target's");
+		   FW_TGT_DROP == FW_T_DROP && FW_TGT_REJECT == FW_T_REJECT &&
+		   FW_TGT_LOG == FW_T_LOG && FW_TGT_JUMP == FW_T_JUMP &&
+		   FW_TGT_GOTO == FW_T_GOTO && FW_TGT_RETURN == FW_T_RETURN,
+    "fw_shared.h's targets are enum fw_target's");
 _Static_assert(FW_JUMP_DEPTH == FW_MAX_JUMP_DEPTH &&
-		       FW_SLOTS_ALL == FW_MAX_SLOTS + 1 &&
-		       FW_RULES_ALL >= 4 * FW_MAX_RULES &&
-		       FW_LOG_PREFIX_MAX <= sizeof(struct fw_logp),
-	       "fw_shared.h's limits are fw_rule.h's");
+		   FW_SLOTS_ALL == FW_MAX_SLOTS + 1 &&
+		   FW_RULES_ALL >= 4 * FW_MAX_RULES &&
+		   FW_LOG_PREFIX_MAX <= sizeof(struct fw_logp),
+    "fw_shared.h's limits are fw_rule.h's");
 
 /* Refs to a chain's index in the fw_chain array, by name. */
 struct cc {
@@ -52,7 +51,7 @@ struct cc {
 	uint32_t cap_vec, cap_addr, cap_ival, cap_small, cap_logp;
 	char *err;
 	size_t errlen;
-	int16_t *jump_to; /* per rule of all chains: chain index or -1 */
+	int16_t *jump_to;   /* per rule of all chains: chain index or -1 */
 	uint32_t *rule_off; /* per chain: first rule's index in jump_to */
 
 	/* The chain being built. */
@@ -65,8 +64,7 @@ struct cc {
 };
 
 static int
-fail(struct cc *cc, int r, uint32_t chain, uint32_t rule, const char *fmt,
-     ...)
+fail(struct cc *cc, int r, uint32_t chain, uint32_t rule, const char *fmt, ...)
 {
 	size_t n = 0;
 	va_list ap;
@@ -74,11 +72,11 @@ fail(struct cc *cc, int r, uint32_t chain, uint32_t rule, const char *fmt,
 	if (!cc->errlen)
 		return r;
 	if (chain < cc->nchains && rule)
-		n = (size_t)snprintf(cc->err, cc->errlen, "chain '%s' rule %u: ",
-				     cc->chains[chain].name, rule);
+		n = (size_t)snprintf(cc->err, cc->errlen,
+		    "chain '%s' rule %u: ", cc->chains[chain].name, rule);
 	else if (chain < cc->nchains)
-		n = (size_t)snprintf(cc->err, cc->errlen, "chain '%s': ",
-				     cc->chains[chain].name);
+		n = (size_t)snprintf(cc->err, cc->errlen,
+		    "chain '%s': ", cc->chains[chain].name);
 	if (n >= cc->errlen)
 		return r;
 	va_start(ap, fmt);
@@ -175,11 +173,11 @@ vec_add(struct cc *cc, const uint64_t *v, uint32_t *vid)
 	}
 	if ((uint64_t)img->nvec + nw > FW_VEC_WORDS)
 		return fail(cc, -E2BIG, cc->ci, 0,
-			    "the image needs more than %u vector words "
-			    "(FW_VEC_WORDS)",
-			    FW_VEC_WORDS);
+		    "the image needs more than %u vector words "
+		    "(FW_VEC_WORDS)",
+		    FW_VEC_WORDS);
 	if (grow((void **)&img->vec, &cc->cap_vec, img->nvec + nw,
-		 sizeof(*img->vec)))
+		sizeof(*img->vec)))
 		return -ENOMEM;
 	memcpy(img->vec + img->nvec, v, nw * sizeof(*v));
 	*vid = img->nvec;
@@ -204,8 +202,8 @@ find_chain(const struct cc *cc, const char *name)
 static int
 check_rule(struct cc *cc, uint32_t ci, uint32_t ri, const struct fw_rule *r)
 {
-	const struct fw_addr_match *am[2] = { &r->src, &r->dst };
-	const struct fw_port_match *pm[2] = { &r->sport, &r->dport };
+	const struct fw_addr_match *am[2] = {&r->src, &r->dst};
+	const struct fw_port_match *pm[2] = {&r->sport, &r->dport};
 	uint32_t n = ri + 1;
 
 	for (int d = 0; d < 2; d++) {
@@ -213,38 +211,38 @@ check_rule(struct cc *cc, uint32_t ci, uint32_t ri, const struct fw_rule *r)
 			continue;
 		if (am[d]->n > FW_MAX_PFX)
 			return fail(cc, -EINVAL, ci, n,
-				    "%u prefixes in one address match, at "
-				    "most %u",
-				    am[d]->n, FW_MAX_PFX);
+			    "%u prefixes in one address match, at "
+			    "most %u",
+			    am[d]->n, FW_MAX_PFX);
 		for (uint32_t i = 0; i < am[d]->n; i++)
 			if (am[d]->p[i].len > 32)
 				return fail(cc, -EINVAL, ci, n,
-					    "prefix length %u is past 32",
-					    am[d]->p[i].len);
+				    "prefix length %u is past 32",
+				    am[d]->p[i].len);
 	}
 	for (int d = 0; d < 2; d++) {
 		if (!pm[d]->set)
 			continue;
 		if (pm[d]->n > FW_MAX_PORTS)
 			return fail(cc, -EINVAL, ci, n,
-				    "%u port ranges in one match, at most %u",
-				    pm[d]->n, FW_MAX_PORTS);
+			    "%u port ranges in one match, at most %u", pm[d]->n,
+			    FW_MAX_PORTS);
 		for (uint32_t i = 0; i < pm[d]->n; i++)
 			if (pm[d]->r[i].lo > pm[d]->r[i].hi)
 				return fail(cc, -EINVAL, ci, n,
-					    "port range %u:%u is reversed",
-					    pm[d]->r[i].lo, pm[d]->r[i].hi);
+				    "port range %u:%u is reversed",
+				    pm[d]->r[i].lo, pm[d]->r[i].hi);
 	}
 	if (r->slot > FW_MAX_SLOTS)
 		return fail(cc, -EINVAL, ci, n,
-			    "counter slot %u is past %u (FW_MAX_SLOTS)",
-			    r->slot, FW_MAX_SLOTS);
+		    "counter slot %u is past %u (FW_MAX_SLOTS)", r->slot,
+		    FW_MAX_SLOTS);
 	if (r->ports_either && !r->dport.set)
 		return fail(cc, -EINVAL, ci, n, "--ports without a port list");
 	if (r->ports_either && r->dport.neg)
 		return fail(cc, -EINVAL, ci, n,
-			    "! --ports (neither port in the list) is not "
-			    "supported");
+		    "! --ports (neither port in the list) is not "
+		    "supported");
 	switch (r->target) {
 	case FW_T_NONE:
 	case FW_T_ACCEPT:
@@ -259,23 +257,23 @@ check_rule(struct cc *cc, uint32_t ci, uint32_t ri, const struct fw_rule *r)
 
 		if (t < 0)
 			return fail(cc, -ENOENT, ci, n,
-				    "jump to a missing chain '%.*s'",
-				    FW_CHAIN_NAME_MAX, r->jump);
+			    "jump to a missing chain '%.*s'", FW_CHAIN_NAME_MAX,
+			    r->jump);
 		if (cc->chains[t].builtin)
 			return fail(cc, -EINVAL, ci, n,
-				    "jump to the builtin chain '%s'",
-				    cc->chains[t].name);
+			    "jump to the builtin chain '%s'",
+			    cc->chains[t].name);
 		cc->jump_to[cc->rule_off[ci] + ri] = (int16_t)t;
 		break;
 	}
 	default:
-		return fail(cc, -EINVAL, ci, n, "unknown target %d",
-			    (int)r->target);
+		return fail(
+		    cc, -EINVAL, ci, n, "unknown target %d", (int)r->target);
 	}
 	if (r->target == FW_T_REJECT &&
 	    (unsigned)r->reject_with > FW_REJ_TCP_RESET)
 		return fail(cc, -EINVAL, ci, n, "unknown --reject-with %d",
-			    (int)r->reject_with);
+		    (int)r->reject_with);
 	return 0;
 }
 
@@ -323,8 +321,8 @@ check_graph(struct cc *cc)
 				continue;
 			if (colour[t] == 1) {
 				r = fail(cc, -ELOOP, c, ri + 1,
-					 "jump to '%s' makes a loop",
-					 cc->chains[t].name);
+				    "jump to '%s' makes a loop",
+				    cc->chains[t].name);
 			} else if (colour[t] == 0) {
 				colour[t] = 1;
 				st[sp].c = (uint32_t)t;
@@ -349,7 +347,7 @@ check_graph(struct cc *cc)
 					continue;
 				d = depth[t] +
 				    (cc->chains[c].rules[ri].target ==
-				     FW_T_JUMP);
+					FW_T_JUMP);
 				if (d > depth[c]) {
 					depth[c] = d;
 					changed = true;
@@ -373,17 +371,17 @@ check_graph(struct cc *cc)
 
 				if (t < 0)
 					continue;
-				add = cc->chains[c].rules[ri].target ==
-				      FW_T_JUMP;
+				add =
+				    cc->chains[c].rules[ri].target == FW_T_JUMP;
 				if (used + add + depth[t] <= FW_MAX_JUMP_DEPTH)
 					continue;
 				if (used + add > FW_MAX_JUMP_DEPTH) {
 					r = fail(cc, -ELOOP, c, ri + 1,
-						 "jump to '%s' nests deeper "
-						 "than %u chains from '%s'",
-						 cc->chains[t].name,
-						 FW_MAX_JUMP_DEPTH,
-						 cc->chains[b].name);
+					    "jump to '%s' nests deeper "
+					    "than %u chains from '%s'",
+					    cc->chains[t].name,
+					    FW_MAX_JUMP_DEPTH,
+					    cc->chains[b].name);
 					break;
 				}
 				used += add;
@@ -479,7 +477,7 @@ finish(struct cc *cc, int f, const uint64_t *in, uint64_t *out)
 {
 	for (uint32_t w = 0; w < cc->nw; w++)
 		out[w] = (((in[w] ^ cc->neg[f][w]) & cc->use[f][w]) |
-			  ~cc->use[f][w]) &
+			     ~cc->use[f][w]) &
 			 cc->all[w];
 }
 
@@ -491,10 +489,10 @@ small_add(struct cc *cc, int f, uint32_t value, uint32_t vid)
 
 	if (img->nsmall >= FW_SMALL_MAX)
 		return fail(cc, -E2BIG, cc->ci, 0,
-			    "more than %u small-field entries (FW_SMALL_MAX)",
-			    FW_SMALL_MAX);
+		    "more than %u small-field entries (FW_SMALL_MAX)",
+		    FW_SMALL_MAX);
 	if (grow((void **)&img->small, &cc->cap_small, img->nsmall + 1,
-		 sizeof(*img->small)))
+		sizeof(*img->small)))
 		return -ENOMEM;
 	e = &img->small[img->nsmall++];
 	memset(e, 0, sizeof(*e));
@@ -544,8 +542,8 @@ build_addr(struct cc *cc, int f)
 
 	for (uint32_t i = 0; i < cc->nr; i++)
 		if (rule_uses(&cc->rules[i], f))
-			n += f == FW_F_SRC ? cc->rules[i].src.n :
-					     cc->rules[i].dst.n;
+			n += f == FW_F_SRC ? cc->rules[i].src.n
+					   : cc->rules[i].dst.n;
 	e = malloc(n * sizeof(*e));
 	stack = calloc(34 * (size_t)cc->nw + cc->nw, sizeof(*stack));
 	if (!e || !stack) {
@@ -553,18 +551,17 @@ build_addr(struct cc *cc, int f)
 		goto out;
 	}
 	fin = stack + 34 * (size_t)cc->nw;
-	e[k++] = (struct pfx_ent){ 0, 0, UINT32_MAX };
+	e[k++] = (struct pfx_ent){0, 0, UINT32_MAX};
 	for (uint32_t i = 0; i < cc->nr; i++) {
 		const struct fw_addr_match *m =
-			f == FW_F_SRC ? &cc->rules[i].src : &cc->rules[i].dst;
+		    f == FW_F_SRC ? &cc->rules[i].src : &cc->rules[i].dst;
 
 		if (!m->set)
 			continue;
 		for (uint32_t j = 0; j < m->n; j++)
 			e[k++] = (struct pfx_ent){
-				m->p[j].addr & pfx_mask(m->p[j].len),
-				m->p[j].len, i
-			};
+			    m->p[j].addr & pfx_mask(m->p[j].len), m->p[j].len,
+			    i};
 	}
 	qsort(e, k, sizeof(*e), pfx_cmp);
 	for (uint32_t i = 0; i < k;) {
@@ -574,8 +571,8 @@ build_addr(struct cc *cc, int f)
 
 		/* Pop the prefixes not holding this one. */
 		while (sp && !(spfx[sp - 1].len <= e[i].len &&
-			       ((e[i].addr ^ spfx[sp - 1].addr) &
-				pfx_mask(spfx[sp - 1].len)) == 0))
+				 ((e[i].addr ^ spfx[sp - 1].addr) &
+				     pfx_mask(spfx[sp - 1].len)) == 0))
 			sp--;
 		cur = stack + (size_t)sp * cc->nw;
 		if (sp)
@@ -594,12 +591,12 @@ build_addr(struct cc *cc, int f)
 			goto out;
 		if (img->naddr >= FW_ADDR_MAX) {
 			r = fail(cc, -E2BIG, cc->ci, 0,
-				 "more than %u address prefixes (FW_ADDR_MAX)",
-				 FW_ADDR_MAX);
+			    "more than %u address prefixes (FW_ADDR_MAX)",
+			    FW_ADDR_MAX);
 			goto out;
 		}
 		if (grow((void **)&img->addr, &cc->cap_addr, img->naddr + 1,
-			 sizeof(*img->addr))) {
+			sizeof(*img->addr))) {
 			r = -ENOMEM;
 			goto out;
 		}
@@ -643,8 +640,8 @@ build_ports(struct cc *cc, int f, struct fw_chain_meta *meta)
 
 	for (uint32_t j = 0; j < cc->nr; j++)
 		if (rule_uses(&cc->rules[j], f))
-			n += 2u * (f == FW_F_SPORT ? cc->rules[j].sport.n :
-						     cc->rules[j].dport.n);
+			n += 2u * (f == FW_F_SPORT ? cc->rules[j].sport.n
+						   : cc->rules[j].dport.n);
 	ev = malloc((n + 1) * sizeof(*ev));
 	cnt = calloc(cc->nr, sizeof(*cnt));
 	cur = calloc(2 * (size_t)cc->nw, sizeof(*cur));
@@ -654,17 +651,16 @@ build_ports(struct cc *cc, int f, struct fw_chain_meta *meta)
 	}
 	fin = cur + cc->nw;
 	for (uint32_t j = 0; j < cc->nr; j++) {
-		const struct fw_port_match *m = f == FW_F_SPORT ?
-							&cc->rules[j].sport :
-							&cc->rules[j].dport;
+		const struct fw_port_match *m =
+		    f == FW_F_SPORT ? &cc->rules[j].sport : &cc->rules[j].dport;
 
 		if (!rule_uses(&cc->rules[j], f))
 			continue;
 		for (uint32_t q = 0; q < m->n; q++) {
-			ev[k++] = (struct port_ev){ m->r[q].lo, j, 1 };
+			ev[k++] = (struct port_ev){m->r[q].lo, j, 1};
 			if (m->r[q].hi < 65535)
-				ev[k++] = (struct port_ev){ m->r[q].hi + 1u, j,
-							    -1 };
+				ev[k++] =
+				    (struct port_ev){m->r[q].hi + 1u, j, -1};
 		}
 	}
 	qsort(ev, k, sizeof(*ev), ev_cmp);
@@ -687,13 +683,13 @@ build_ports(struct cc *cc, int f, struct fw_chain_meta *meta)
 		if (vid != prev) {
 			if (img->nival >= FW_IVAL_MAX) {
 				r = fail(cc, -E2BIG, cc->ci, 0,
-					 "more than %u port intervals "
-					 "(FW_IVAL_MAX)",
-					 FW_IVAL_MAX);
+				    "more than %u port intervals "
+				    "(FW_IVAL_MAX)",
+				    FW_IVAL_MAX);
 				goto out;
 			}
 			if (grow((void **)&img->ival, &cc->cap_ival,
-				 img->nival + 1, sizeof(*img->ival))) {
+				img->nival + 1, sizeof(*img->ival))) {
 				r = -ENOMEM;
 				goto out;
 			}
@@ -731,7 +727,8 @@ small_match(const struct fw_rule *r, int f, uint32_t v)
 	case FW_F_ICMP:
 		m = r->icmp.type == 255 ||
 		    (r->icmp.type == v >> 8 &&
-		     (r->icmp.code < 0 || (uint32_t)r->icmp.code == (v & 255)));
+			(r->icmp.code < 0 ||
+			    (uint32_t)r->icmp.code == (v & 255)));
 		break;
 	case FW_F_CT:
 		m = (v & r->ctstate.mask) != 0;
@@ -752,7 +749,8 @@ small_vec(struct cc *cc, int f, uint32_t v, uint32_t *vid)
 	memset(cc->tmp, 0, cc->nw * sizeof(*cc->tmp));
 	for (uint32_t i = 0; i < cc->nr; i++)
 		if (!rule_uses(&cc->rules[i], f) ||
-		    small_match(&cc->rules[i], f, v) != rule_neg(&cc->rules[i], f))
+		    small_match(&cc->rules[i], f, v) !=
+			rule_neg(&cc->rules[i], f))
 			bit_set(cc->tmp, i);
 	for (uint32_t w = 0; w < cc->nw; w++)
 		cc->tmp[w] &= cc->all[w];
@@ -791,7 +789,7 @@ build_bytes(struct cc *cc, int f, struct fw_chain_meta *meta)
 static int
 build_proto(struct cc *cc, struct fw_chain_meta *meta)
 {
-	bool named[256] = { false };
+	bool named[256] = {false};
 	uint32_t vid;
 	int r;
 
@@ -808,8 +806,8 @@ build_proto(struct cc *cc, struct fw_chain_meta *meta)
 	}
 	for (uint32_t v = 0; v < 256; v++)
 		if (!named[v])
-			return small_vec(cc, FW_F_PROTO, v,
-					 &meta->dflt_vid[FW_F_PROTO]);
+			return small_vec(
+			    cc, FW_F_PROTO, v, &meta->dflt_vid[FW_F_PROTO]);
 	return 0;
 }
 
@@ -817,7 +815,7 @@ static int
 build_icmp(struct cc *cc, struct fw_chain_meta *meta)
 {
 	static uint64_t codes[256][4]; /* codes named per type */
-	bool typed[256] = { false };
+	bool typed[256] = {false};
 	uint32_t vid;
 	int r;
 
@@ -830,7 +828,7 @@ build_icmp(struct cc *cc, struct fw_chain_meta *meta)
 		typed[x->icmp.type] = true;
 		if (x->icmp.code >= 0 && x->icmp.code < 256)
 			codes[x->icmp.type][x->icmp.code / 64] |=
-				1ull << (x->icmp.code % 64);
+			    1ull << (x->icmp.code % 64);
 	}
 	for (uint32_t t = 0; t < 255; t++) {
 		uint32_t other = 256;
@@ -843,22 +841,22 @@ build_icmp(struct cc *cc, struct fw_chain_meta *meta)
 					other = c;
 				continue;
 			}
-			if ((r = small_vec(cc, FW_F_ICMP, FW_ICMP_KEY(t, c),
-					   &vid)) ||
-			    (r = small_add(cc, FW_F_ICMP, FW_ICMP_KEY(t, c),
-					   vid)))
+			if ((r = small_vec(
+				 cc, FW_F_ICMP, FW_ICMP_KEY(t, c), &vid)) ||
+			    (r = small_add(
+				 cc, FW_F_ICMP, FW_ICMP_KEY(t, c), vid)))
 				return r;
 		}
-		if (other < 256 &&
-		    ((r = small_vec(cc, FW_F_ICMP, FW_ICMP_KEY(t, other),
-				    &vid)) ||
-		     (r = small_add(cc, FW_F_ICMP, FW_ICMP_ANYCODE(t), vid))))
+		if (other < 256 && ((r = small_vec(cc, FW_F_ICMP,
+					 FW_ICMP_KEY(t, other), &vid)) ||
+				       (r = small_add(cc, FW_F_ICMP,
+					    FW_ICMP_ANYCODE(t), vid))))
 			return r;
 	}
 	for (uint32_t t = 0; t < 256; t++)
 		if (!typed[t])
 			return small_vec(cc, FW_F_ICMP, FW_ICMP_KEY(t, 0),
-					 &meta->dflt_vid[FW_F_ICMP]);
+			    &meta->dflt_vid[FW_F_ICMP]);
 	return 0;
 }
 
@@ -898,7 +896,7 @@ build_if(struct cc *cc, int f, struct fw_chain_meta *meta)
 	}
 	for (uint32_t i = 0; i < cc->nr; i++) {
 		const struct fw_if_match *m =
-			f == FW_F_IIF ? &cc->rules[i].iif : &cc->rules[i].oif;
+		    f == FW_F_IIF ? &cc->rules[i].iif : &cc->rules[i].oif;
 		uint32_t nm;
 
 		if (!m->set) {
@@ -917,22 +915,22 @@ build_if(struct cc *cc, int f, struct fw_chain_meta *meta)
 			if (!strncmp(names[nm].name, m->name, FW_IFNAME_MAX))
 				break;
 		if (nm == nnames) {
-			int n = cc->env && cc->env->ifmatch ?
-					cc->env->ifmatch(cc->env->arg, m->name,
-							 idx, FW_IFLIST_MAX) :
-					0;
+			int n = cc->env && cc->env->ifmatch
+				    ? cc->env->ifmatch(cc->env->arg, m->name,
+					  idx, FW_IFLIST_MAX)
+				    : 0;
 
 			if (n < 0 || n > FW_IFLIST_MAX) {
 				r = fail(cc, n < 0 ? n : -E2BIG, cc->ci, i + 1,
-					 "interface '%.*s': %s",
-					 FW_IFNAME_MAX, m->name,
-					 n < 0 ? strerror(-n) :
-						 "matches more than 4096 "
-						 "interfaces");
+				    "interface '%.*s': %s", FW_IFNAME_MAX,
+				    m->name,
+				    n < 0 ? strerror(-n)
+					  : "matches more than 4096 "
+					    "interfaces");
 				goto out;
 			}
 			if (grow((void **)&cache, &cap_cache,
-				 ncache + (uint32_t)n + 1, sizeof(*cache))) {
+				ncache + (uint32_t)n + 1, sizeof(*cache))) {
 				r = -ENOMEM;
 				goto out;
 			}
@@ -944,14 +942,13 @@ build_if(struct cc *cc, int f, struct fw_chain_meta *meta)
 			nnames++;
 		}
 		if (grow((void **)&pairs, &cap_pairs, npairs + names[nm].n,
-			 sizeof(*pairs))) {
+			sizeof(*pairs))) {
 			r = -ENOMEM;
 			goto out;
 		}
 		for (uint32_t q = 0; q < names[nm].n; q++)
-			pairs[npairs++] = (struct if_pair){
-				cache[names[nm].first + q], i
-			};
+			pairs[npairs++] =
+			    (struct if_pair){cache[names[nm].first + q], i};
 	}
 	r = vec_add(cc, base, &meta->dflt_vid[f]);
 	if (r || !npairs)
@@ -961,10 +958,11 @@ build_if(struct cc *cc, int f, struct fw_chain_meta *meta)
 		uint32_t j = i, vid;
 
 		memcpy(cc->tmp, base, cc->nw * sizeof(*base));
-		for (; j < npairs && pairs[j].ifindex == pairs[i].ifindex; j++) {
+		for (; j < npairs && pairs[j].ifindex == pairs[i].ifindex;
+		     j++) {
 			const struct fw_if_match *m =
-				f == FW_F_IIF ? &cc->rules[pairs[j].rule].iif :
-						&cc->rules[pairs[j].rule].oif;
+			    f == FW_F_IIF ? &cc->rules[pairs[j].rule].iif
+					  : &cc->rules[pairs[j].rule].oif;
 
 			if (m->neg)
 				bit_clr(cc->tmp, pairs[j].rule);
@@ -996,11 +994,11 @@ logp_index(struct cc *cc, const char *prefix, uint32_t *out)
 			return 0;
 		}
 	if (grow((void **)&img->logp, &cc->cap_logp, img->nlogp + 1,
-		 sizeof(*img->logp)))
+		sizeof(*img->logp)))
 		return -ENOMEM;
 	memset(&img->logp[img->nlogp], 0, sizeof(*img->logp));
 	memcpy(img->logp[img->nlogp].prefix, prefix,
-	       strnlen(prefix, FW_LOG_PREFIX_MAX - 1));
+	    strnlen(prefix, FW_LOG_PREFIX_MAX - 1));
 	*out = img->nlogp++;
 	return 0;
 }
@@ -1019,7 +1017,7 @@ build_acts(struct cc *cc)
 		a->slot = x->slot;
 		a->target = (__u8)x->target;
 		a->reject_with =
-			x->target == FW_T_REJECT ? (__u8)x->reject_with : 0;
+		    x->target == FW_T_REJECT ? (__u8)x->reject_with : 0;
 		if (x->target == FW_T_JUMP || x->target == FW_T_GOTO)
 			a->jump = (__u16)cc->jump_to[cc->rule_off[cc->ci] + i];
 		if (x->target == FW_T_LOG) {
@@ -1031,16 +1029,16 @@ build_acts(struct cc *cc)
 		if (x->mset.set) {
 			uint32_t id = 0, type = 0;
 
-			r = cc->env && cc->env->setid ?
-				    cc->env->setid(cc->env->arg, x->mset.name,
-						   &id, &type) :
-				    -ENOENT;
+			r = cc->env && cc->env->setid
+				? cc->env->setid(
+				      cc->env->arg, x->mset.name, &id, &type)
+				: -ENOENT;
 			if (r < 0)
 				return fail(cc, r, cc->ci, i + 1,
-					    "set '%.*s': %s",
-					    FW_SET_NAME_MAX, x->mset.name,
-					    r == -ENOENT ? "no such set" :
-							   strerror(-r));
+				    "set '%.*s': %s", FW_SET_NAME_MAX,
+				    x->mset.name,
+				    r == -ENOENT ? "no such set"
+						 : strerror(-r));
 			a->post |= FW_POST_SET;
 			a->set_id = id;
 			a->set_neg = x->mset.neg;
@@ -1177,11 +1175,13 @@ fw_image_free(struct fw_image *img)
 
 int
 fw_compile(const struct fw_chain *chains, uint32_t nchains,
-	   const struct fw_env *env, struct fw_image **out, char *err,
-	   size_t errlen)
+    const struct fw_env *env, struct fw_image **out, char *err, size_t errlen)
 {
-	struct cc cc = { .chains = chains, .nchains = nchains, .env = env,
-			 .err = err, .errlen = errlen };
+	struct cc cc = {.chains = chains,
+	    .nchains = nchains,
+	    .env = env,
+	    .err = err,
+	    .errlen = errlen};
 	uint32_t total = 0;
 	int r = 0;
 
@@ -1189,42 +1189,40 @@ fw_compile(const struct fw_chain *chains, uint32_t nchains,
 	if (errlen)
 		err[0] = '\0';
 	if (nchains > FW_MAX_CHAINS || nchains > FW_CHAINS_ALL)
-		return fail(&cc, -E2BIG, UINT32_MAX, 0,
-			    "%u chains, at most %u", nchains, FW_MAX_CHAINS);
+		return fail(&cc, -E2BIG, UINT32_MAX, 0, "%u chains, at most %u",
+		    nchains, FW_MAX_CHAINS);
 	for (uint32_t i = 0; i < nchains; i++) {
 		const struct fw_chain *c = &chains[i];
 
 		if (!c->name[0] ||
 		    strnlen(c->name, sizeof(c->name)) == sizeof(c->name))
 			return fail(&cc, -EINVAL, UINT32_MAX, 0,
-				    "chain %u: a name of 1 to %u characters",
-				    i, FW_CHAIN_NAME_MAX);
+			    "chain %u: a name of 1 to %u characters", i,
+			    FW_CHAIN_NAME_MAX);
 		for (uint32_t j = 0; j < i; j++)
 			if (!strcmp(chains[j].name, c->name))
-				return fail(&cc, -EINVAL, i, 0,
-					    "defined twice");
+				return fail(
+				    &cc, -EINVAL, i, 0, "defined twice");
 		if (c->nrules > FW_MAX_RULES)
 			return fail(&cc, -E2BIG, i, FW_MAX_RULES + 1,
-				    "more than %u rules in a chain",
-				    FW_MAX_RULES);
+			    "more than %u rules in a chain", FW_MAX_RULES);
 		if (c->nrules && !c->rules)
 			return fail(&cc, -EINVAL, i, 0, "no rules given");
 		if (c->builtin && c->policy != FW_T_ACCEPT &&
 		    c->policy != FW_T_DROP)
 			return fail(&cc, -EINVAL, i, 0,
-				    "a builtin chain's policy is ACCEPT or "
-				    "DROP");
+			    "a builtin chain's policy is ACCEPT or "
+			    "DROP");
 		if (c->policy_slot > FW_MAX_SLOTS)
 			return fail(&cc, -EINVAL, i, 0,
-				    "policy counter slot %u is past %u "
-				    "(FW_MAX_SLOTS)",
-				    c->policy_slot, FW_MAX_SLOTS);
+			    "policy counter slot %u is past %u "
+			    "(FW_MAX_SLOTS)",
+			    c->policy_slot, FW_MAX_SLOTS);
 		total += c->nrules;
 	}
 	if (total > FW_RULES_ALL)
 		return fail(&cc, -E2BIG, UINT32_MAX, 0,
-			    "%u rules in all chains, at most %u", total,
-			    FW_RULES_ALL);
+		    "%u rules in all chains, at most %u", total, FW_RULES_ALL);
 	cc.jump_to = malloc((total + 1) * sizeof(*cc.jump_to));
 	cc.rule_off = malloc((nchains + 1) * sizeof(*cc.rule_off));
 	cc.img = calloc(1, sizeof(*cc.img));
@@ -1256,10 +1254,10 @@ fw_compile(const struct fw_chain *chains, uint32_t nchains,
 		goto out;
 	if (cc.img->naddr)
 		qsort(cc.img->addr, cc.img->naddr, sizeof(*cc.img->addr),
-		      fw_addr_key_cmp);
+		    fw_addr_key_cmp);
 	if (cc.img->nsmall)
 		qsort(cc.img->small, cc.img->nsmall, sizeof(*cc.img->small),
-		      fw_small_key_cmp);
+		    fw_small_key_cmp);
 	*out = cc.img;
 	cc.img = NULL;
 out:

@@ -34,11 +34,10 @@ struct fw_env {
 	 * interfaces.  The empty name matches every interface and is not
 	 * asked.
 	 */
-	int (*ifmatch)(void *arg, const char *name, uint32_t *idx,
-		       uint32_t max);
+	int (*ifmatch)(
+	    void *arg, const char *name, uint32_t *idx, uint32_t max);
 	/* The id of a set named by -m set, or -ENOENT; NULL: no sets. */
-	int (*setid)(void *arg, const char *name, uint32_t *id,
-		     uint32_t *type);
+	int (*setid)(void *arg, const char *name, uint32_t *id, uint32_t *type);
 	void *arg;
 };
 
@@ -49,11 +48,11 @@ struct fw_env {
  * A rule's post-conditions (-m set, -m limit, -m hashlimit), asked when
  * every other match of the rule matched: true if they hold.
  */
-typedef bool (*fw_post_fn)(void *arg, uint32_t rule_slot,
-			   const struct fw_pkt *pkt);
+typedef bool (*fw_post_fn)(
+    void *arg, uint32_t rule_slot, const struct fw_pkt *pkt);
 
 #define FW_RES_COUNTED_MAX 4096
-#define FW_RES_LOG_MAX     64
+#define FW_RES_LOG_MAX 64
 
 /* The outcome of one packet (fw_ref_classify(), fw_image_classify()). */
 struct fw_result {
@@ -118,8 +117,7 @@ struct fw_image {
  *         (more than the maps hold), -ENOMEM
  */
 int fw_compile(const struct fw_chain *chains, uint32_t nchains,
-	       const struct fw_env *env, struct fw_image **out, char *err,
-	       size_t errlen);
+    const struct fw_env *env, struct fw_image **out, char *err, size_t errlen);
 
 /** @brief **fw_image_free()** frees an image; takes NULL, returns NULL. */
 struct fw_image *fw_image_free(struct fw_image *img);

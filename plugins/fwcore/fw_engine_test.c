@@ -53,9 +53,9 @@ batch(struct bpf_map *map, const void *values, uint32_t n)
 			keys[i] = i;
 		nkeys = n;
 	}
-	ck_assert_int_eq(bpf_map_update_batch(bpf_map__fd(map), keys, values,
-					      &count, &o),
-			 0);
+	ck_assert_int_eq(
+	    bpf_map_update_batch(bpf_map__fd(map), keys, values, &count, &o),
+	    0);
 	ck_assert_uint_eq(count, n);
 }
 
@@ -81,15 +81,15 @@ bpf_load(const struct fw_image *img)
 	old_small = realloc(old_small, (img->nsmall + 1) * sizeof(*old_small));
 	ck_assert(old_addr && old_small);
 	for (uint32_t i = 0; i < img->naddr; i++) {
-		if (bpf_map_update_elem(afd, &img->addr[i].key,
-					&img->addr[i].vid, 0))
+		if (bpf_map_update_elem(
+			afd, &img->addr[i].key, &img->addr[i].vid, 0))
 			ck_abort_msg("update: %s", strerror(errno));
 		old_addr[i] = img->addr[i].key;
 	}
 	nold_addr = img->naddr;
 	for (uint32_t i = 0; i < img->nsmall; i++) {
-		if (bpf_map_update_elem(sfd, &img->small[i].key,
-					&img->small[i].vid, 0))
+		if (bpf_map_update_elem(
+			sfd, &img->small[i].key, &img->small[i].vid, 0))
 			ck_abort_msg("update: %s", strerror(errno));
 		old_small[i] = img->small[i].key;
 	}
@@ -105,21 +105,21 @@ bpf_load(const struct fw_image *img)
 static void
 bpf_classify(uint32_t start, const struct fw_pkt *pkt, struct fw_result *r)
 {
-	uint8_t frame[14 + sizeof(*pkt)] = { 0 };
+	uint8_t frame[14 + sizeof(*pkt)] = {0};
 	struct fw_pkt p = *pkt;
 	struct fw_res out;
 	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = frame,
-		    .data_size_in = sizeof(frame), .repeat = 1);
+	    .data_size_in = sizeof(frame), .repeat = 1);
 	uint32_t zero = 0;
 
 	p.pad_[0] = (uint8_t)start;
 	memcpy(frame + 14, &p, sizeof(p));
 	if (bpf_prog_test_run_opts(bpf_program__fd(skel->progs.fw_test), &o) ||
 	    o.retval != 0 ||
-	    bpf_map_lookup_elem(bpf_map__fd(skel->maps.fw_test_out), &zero,
-				&out))
+	    bpf_map_lookup_elem(
+		bpf_map__fd(skel->maps.fw_test_out), &zero, &out))
 		ck_abort_msg("BPF_PROG_TEST_RUN: %s, retval %u",
-			     strerror(errno), o.retval);
+		    strerror(errno), o.retval);
 	memset(r, 0, sizeof(*r));
 	r->verdict = out.verdict;
 	r->reject_with = out.reject_with;
@@ -136,25 +136,23 @@ bpf_classify(uint32_t start, const struct fw_pkt *pkt, struct fw_result *r)
 
 /* The BPF result against the model's (both bounded by the trace). */
 static void
-bpf_eq(const struct fw_result *b, const struct fw_result *m,
-       const char *what)
+bpf_eq(const struct fw_result *b, const struct fw_result *m, const char *what)
 {
 	if (b->verdict != m->verdict || b->slot != m->slot ||
 	    b->reject_with != m->reject_with || b->capped != m->capped ||
 	    b->ncounted != m->ncounted || b->nlog != m->nlog)
 		ck_abort_msg("%s: BPF verdict %u slot %u counted %u log %u "
 			     "capped %u, model %u %u %u %u %u",
-			     what, b->verdict, b->slot, b->ncounted, b->nlog,
-			     b->capped, m->verdict, m->slot, m->ncounted,
-			     m->nlog, m->capped);
+		    what, b->verdict, b->slot, b->ncounted, b->nlog, b->capped,
+		    m->verdict, m->slot, m->ncounted, m->nlog, m->capped);
 	for (uint32_t i = 0; i < b->ncounted && i < FW_TRACE_MAX; i++)
 		if (b->counted[i] != m->counted[i])
 			ck_abort_msg("%s: BPF counted[%u] %u, model %u", what,
-				     i, b->counted[i], m->counted[i]);
+			    i, b->counted[i], m->counted[i]);
 	for (uint32_t i = 0; i < b->nlog && i < FW_LOG_REQ_MAX; i++)
 		if (b->log[i] != m->log[i])
 			ck_abort_msg("%s: BPF log[%u] %u, model %u", what, i,
-				     b->log[i], m->log[i]);
+			    b->log[i], m->log[i]);
 }
 
 static struct fw_result res_b;
@@ -162,8 +160,8 @@ static struct fw_result res_b;
 
 /* ---- the environment: eight interfaces, two sets ---- */
 
-static const char *const ifnames[] = { "eth0", "eth1", "eth2", "veth0",
-				       "veth1", "lo", "br0", "veth12" };
+static const char *const ifnames[] = {
+    "eth0", "eth1", "eth2", "veth0", "veth1", "lo", "br0", "veth12"};
 #define NIFS (sizeof(ifnames) / sizeof(ifnames[0]))
 
 static int
@@ -175,8 +173,8 @@ fake_ifmatch(void *arg, const char *name, uint32_t *idx, uint32_t max)
 
 	(void)arg;
 	for (uint32_t i = 0; i < NIFS; i++) {
-		bool m = wild ? !strncmp(ifnames[i], name, len - 1) :
-				!strcmp(ifnames[i], name);
+		bool m = wild ? !strncmp(ifnames[i], name, len - 1)
+			      : !strcmp(ifnames[i], name);
 
 		if (m && n < max)
 			idx[n] = i + 1;
@@ -199,7 +197,7 @@ fake_setid(void *arg, const char *name, uint32_t *id, uint32_t *type)
 	return 0;
 }
 
-static const struct fw_env env = { fake_ifmatch, fake_setid, NULL };
+static const struct fw_env env = {fake_ifmatch, fake_setid, NULL};
 
 /* Post-conditions: in the hand cases, the slots listed hold; at random, a
  * hash of the slot and the packet decides. */
@@ -211,8 +209,8 @@ fake_post(void *arg, uint32_t slot, const struct fw_pkt *pkt)
 {
 	(void)arg;
 	if (post_random) {
-		uint32_t h = (slot * 2654435761u) ^ (pkt->saddr * 40503u) ^
-			     pkt->dport;
+		uint32_t h =
+		    (slot * 2654435761u) ^ (pkt->saddr * 40503u) ^ pkt->dport;
 
 		return (h >> 7) & 1;
 	}
@@ -253,7 +251,7 @@ ports(struct fw_port_match *m, uint16_t lo, uint16_t hi)
 
 static struct fw_pkt
 mkpkt(const char *src, const char *dst, uint8_t proto, uint16_t sport,
-      uint16_t dport)
+    uint16_t dport)
 {
 	struct fw_pkt p;
 
@@ -280,8 +278,8 @@ static char errbuf[512];
  * message per passed assertion, millions here.
  */
 static void
-result_eq(const struct fw_result *a, const struct fw_result *b,
-	  const char *what)
+result_eq(
+    const struct fw_result *a, const struct fw_result *b, const char *what)
 {
 	uint32_t i;
 
@@ -290,17 +288,17 @@ result_eq(const struct fw_result *a, const struct fw_result *b,
 	    a->nlog != b->nlog || a->capped)
 		ck_abort_msg("%s: verdict %u slot %u reject-with %u counted %u "
 			     "logged %u capped %u; reference %u %u %u %u %u",
-			     what, a->verdict, a->slot, a->reject_with,
-			     a->ncounted, a->nlog, a->capped, b->verdict,
-			     b->slot, b->reject_with, b->ncounted, b->nlog);
+		    what, a->verdict, a->slot, a->reject_with, a->ncounted,
+		    a->nlog, a->capped, b->verdict, b->slot, b->reject_with,
+		    b->ncounted, b->nlog);
 	for (i = 0; i < a->ncounted && i < FW_RES_COUNTED_MAX; i++)
 		if (a->counted[i] != b->counted[i])
 			ck_abort_msg("%s: counted[%u] %u, reference %u", what,
-				     i, a->counted[i], b->counted[i]);
+			    i, a->counted[i], b->counted[i]);
 	for (i = 0; i < a->nlog && i < FW_RES_LOG_MAX; i++)
 		if (a->log[i] != b->log[i])
 			ck_abort_msg("%s: log[%u] %u, reference %u", what, i,
-				     a->log[i], b->log[i]);
+			    a->log[i], b->log[i]);
 }
 
 static struct fw_result res_m, res_r;
@@ -314,20 +312,17 @@ static uint32_t loaded_gen = UINT32_MAX;
  * the model's result. */
 static const struct fw_result *
 both(const struct fw_image *img, const struct fw_chain *ch, uint32_t n,
-     uint32_t start, const struct fw_pkt *p)
+    uint32_t start, const struct fw_pkt *p)
 {
-	ck_assert_int_eq(fw_image_classify(img, start, p, fake_post, NULL,
-					   &res_m),
-			 0);
-	ck_assert_int_eq(fw_ref_classify(ch, n, start, &env, p, fake_post,
-					 NULL, &res_r),
-			 0);
+	ck_assert_int_eq(
+	    fw_image_classify(img, start, p, fake_post, NULL, &res_m), 0);
+	ck_assert_int_eq(
+	    fw_ref_classify(ch, n, start, &env, p, fake_post, NULL, &res_r), 0);
 	char what[128];
 
 	snprintf(what, sizeof(what),
-		 "hand case (proto %u ports %u>%u frag %u icmp %u/%u)",
-		 p->proto, p->sport, p->dport, p->frag, p->icmp_type,
-		 p->icmp_code);
+	    "hand case (proto %u ports %u>%u frag %u icmp %u/%u)", p->proto,
+	    p->sport, p->dport, p->frag, p->icmp_type, p->icmp_code);
 	result_eq(&res_m, &res_r, what);
 #ifdef FW_TEST_BPF
 	/* The BPF side's post-condition is the random one's hash. */
@@ -360,11 +355,11 @@ refused(const struct fw_chain *ch, uint32_t n, int err, const char *msg)
 	struct fw_image *img = NULL;
 	int r = fw_compile(ch, n, &env, &img, errbuf, sizeof(errbuf));
 
-	ck_assert_msg(r == err, "compile gave %d (%s), expected %d", r, errbuf,
-		      err);
+	ck_assert_msg(
+	    r == err, "compile gave %d (%s), expected %d", r, errbuf, err);
 	ck_assert_ptr_null(img);
-	ck_assert_msg(strstr(errbuf, msg), "error '%s' lacks '%s'", errbuf,
-		      msg);
+	ck_assert_msg(
+	    strstr(errbuf, msg), "error '%s' lacks '%s'", errbuf, msg);
 }
 
 static struct fw_rule rules[4][32];
@@ -390,11 +385,11 @@ teardown(void)
 static struct fw_chain chs[4];
 
 static void
-chains(enum fw_target policy, uint32_t n0, uint32_t n1, uint32_t n2,
-       uint32_t n3)
+chains(
+    enum fw_target policy, uint32_t n0, uint32_t n1, uint32_t n2, uint32_t n3)
 {
-	static const char *const names[] = { "INPUT", "A", "B", "C" };
-	uint32_t n[4] = { n0, n1, n2, n3 };
+	static const char *const names[] = {"INPUT", "A", "B", "C"};
+	uint32_t n[4] = {n0, n1, n2, n3};
 
 	memset(chs, 0, sizeof(chs));
 	for (int c = 0; c < 4; c++) {
@@ -414,8 +409,8 @@ START_TEST(ctz_matches_builtin)
 	for (int i = 0; i < 64; i++) {
 		ck_assert_uint_eq(fw_ctz64(1ull << i), (uint32_t)i);
 		ck_assert_uint_eq(fw_ctz64(~0ull << i), (uint32_t)i);
-		ck_assert_uint_eq(fw_ctz64((1ull << i) | (1ull << 63)),
-				  (uint32_t)i);
+		ck_assert_uint_eq(
+		    fw_ctz64((1ull << i) | (1ull << 63)), (uint32_t)i);
 	}
 }
 END_TEST
@@ -553,8 +548,8 @@ START_TEST(small_fields)
 
 	/* 1: --syn (SYN,RST,ACK,FIN SYN) ACCEPT */
 	rules[0][0].tcpflags.set = true;
-	rules[0][0].tcpflags.mask = FW_TCP_SYN | FW_TCP_RST | FW_TCP_ACK |
-				    FW_TCP_FIN;
+	rules[0][0].tcpflags.mask =
+	    FW_TCP_SYN | FW_TCP_RST | FW_TCP_ACK | FW_TCP_FIN;
 	rules[0][0].tcpflags.cmp = FW_TCP_SYN;
 	rules[0][0].target = FW_T_ACCEPT;
 	/* 2: --icmp-type 3/1 DROP; 3: --icmp-type 8 ACCEPT; 4: ! 0 */
@@ -770,8 +765,8 @@ deep_chains(uint32_t n, enum fw_target kind)
 		fw_rule_init(&deep_rules[i]);
 		deep_rules[i].slot = i + 1;
 		deep_rules[i].target = i < n ? kind : FW_T_ACCEPT;
-		snprintf(deep_rules[i].jump, sizeof(deep_rules[i].jump),
-			 "X%u", i + 1);
+		snprintf(deep_rules[i].jump, sizeof(deep_rules[i].jump), "X%u",
+		    i + 1);
 		snprintf(deep[i].name, sizeof(deep[i].name), "X%u", i);
 		deep[i].rules = &deep_rules[i];
 		deep[i].nrules = 1;
@@ -790,12 +785,12 @@ START_TEST(depth_limit)
 	deep_chains(FW_MAX_JUMP_DEPTH, FW_T_JUMP);
 	img = compile_ok(deep, FW_MAX_JUMP_DEPTH + 1);
 	ck_assert_uint_eq(both(img, deep, FW_MAX_JUMP_DEPTH + 1, 0, &p)->slot,
-			  FW_MAX_JUMP_DEPTH + 1);
+	    FW_MAX_JUMP_DEPTH + 1);
 	ck_assert_uint_eq(res_m.ncounted, FW_MAX_JUMP_DEPTH + 1);
 	fw_image_free(img);
 	deep_chains(FW_MAX_JUMP_DEPTH + 1, FW_T_JUMP);
 	refused(deep, FW_MAX_JUMP_DEPTH + 2, -ELOOP,
-		"chain 'X8' rule 1: jump to 'X9' nests deeper than 8");
+	    "chain 'X8' rule 1: jump to 'X9' nests deeper than 8");
 	/* GOTO pushes nothing: eleven deep is fine. */
 	deep_chains(11, FW_T_GOTO);
 	img = compile_ok(deep, 12);
@@ -812,7 +807,7 @@ START_TEST(refusals)
 	strcpy(rules[0][0].jump, "nosuch");
 	chains(FW_T_DROP, 1, 0, 0, 0);
 	refused(chs, 1, -ENOENT,
-		"chain 'INPUT' rule 1: jump to a missing chain 'nosuch'");
+	    "chain 'INPUT' rule 1: jump to a missing chain 'nosuch'");
 
 	setup();
 	rules[0][1].target = FW_T_JUMP;
@@ -827,13 +822,14 @@ START_TEST(refusals)
 	refused(chs, 3, -ELOOP, "chain 'B' rule 1: jump to 'B' makes a loop");
 	strcpy(rules[2][0].jump, "INPUT");
 	refused(chs, 3, -EINVAL,
-		"chain 'B' rule 1: jump to the builtin chain 'INPUT'");
+	    "chain 'B' rule 1: jump to the builtin chain 'INPUT'");
 
 	setup();
 	rules[1][3].mset.set = true;
 	strcpy(rules[1][3].mset.name, "nosuchset");
 	chains(FW_T_DROP, 0, 4, 0, 0);
-	refused(chs, 2, -ENOENT, "chain 'A' rule 4: set 'nosuchset': no such set");
+	refused(
+	    chs, 2, -ENOENT, "chain 'A' rule 4: set 'nosuchset': no such set");
 
 	setup();
 	rules[0][2].ports_either = true;
@@ -865,7 +861,7 @@ START_TEST(refusals)
 	chs[1].rules = big;
 	chs[1].nrules = FW_MAX_RULES + 1;
 	refused(chs, 2, -E2BIG,
-		"chain 'A' rule 8193: more than 8192 rules in a chain");
+	    "chain 'A' rule 8193: more than 8192 rules in a chain");
 	chs[1].nrules = FW_MAX_RULES;
 	fw_image_free(compile_ok(chs, 2));
 }
@@ -890,9 +886,8 @@ START_TEST(iteration_cap)
 	chs[1].rules = big;
 	chs[1].nrules = FW_MAX_RULES;
 	img = compile_ok(chs, 2);
-	ck_assert_int_eq(fw_ref_classify(chs, 2, 0, &env, &p, NULL, NULL,
-					 &res_r),
-			 0);
+	ck_assert_int_eq(
+	    fw_ref_classify(chs, 2, 0, &env, &p, NULL, NULL, &res_r), 0);
 	ck_assert_uint_eq(res_r.verdict, FW_T_ACCEPT);
 	ck_assert_uint_eq(res_r.ncounted, 10 + 10 * FW_MAX_RULES + 1);
 	ck_assert_int_eq(fw_image_classify(img, 0, &p, NULL, NULL, &res_m), 0);
@@ -983,21 +978,21 @@ rand_ports(struct fw_port_match *m, bool noneg)
 	}
 }
 
-static const char *const rifnames[] = { "eth0", "eth1", "veth+", "lo",
-					"",	"nosuch", "eth+" };
-static const uint8_t protos[] = { 6, 17, 1, 0, 47, 6, 17 };
-static const uint8_t itypes[] = { 0, 3, 8, 11, 255, 3 };
+static const char *const rifnames[] = {
+    "eth0", "eth1", "veth+", "lo", "", "nosuch", "eth+"};
+static const uint8_t protos[] = {6, 17, 1, 0, 47, 6, 17};
+static const uint8_t itypes[] = {0, 3, 8, 11, 255, 3};
 
 /* Slots: INPUT's rules 1..8192, the other chains' 1024 each after them,
  * the policies at PSLOT (all within FW_MAX_SLOTS). */
-#define RSLOT(c, i) ((c) == 0 ? (i) + 1 : 8192 + (c) * 1024 + (i) + 1)
-#define PSLOT       30000
-#define RCHAIN(slot) ((slot) <= 8192 ? 0 : ((slot) - 8193) / 1024)
-#define RINDEX(slot) ((slot) <= 8192 ? (slot) - 1 : ((slot) - 8193) % 1024)
+#define RSLOT(c, i) ((c) == 0 ? (i) + 1 : 8192 + (c)*1024 + (i) + 1)
+#define PSLOT 30000
+#define RCHAIN(slot) ((slot) <= 8192 ? 0 : ((slot)-8193) / 1024)
+#define RINDEX(slot) ((slot) <= 8192 ? (slot)-1 : ((slot)-8193) % 1024)
 
 static void
-rand_rule(struct fw_rule *r, uint32_t c, uint32_t i, uint32_t nchains,
-	  uint32_t pct)
+rand_rule(
+    struct fw_rule *r, uint32_t c, uint32_t i, uint32_t nchains, uint32_t pct)
 {
 	fw_rule_init(r);
 	r->slot = RSLOT(c, i);
@@ -1096,7 +1091,7 @@ rand_rule(struct fw_rule *r, uint32_t c, uint32_t i, uint32_t nchains,
 			if (lo < nchains) {
 				r->target = rn(3) ? FW_T_JUMP : FW_T_GOTO;
 				snprintf(r->jump, sizeof(r->jump), "U%u",
-					 lo + rn(nchains - lo));
+				    lo + rn(nchains - lo));
 				break;
 			}
 		}
@@ -1144,8 +1139,7 @@ near_port(const struct fw_port_match *m)
 }
 
 static void
-rand_pkt(struct fw_pkt *p, const struct fw_chain *ch, uint32_t nch,
-	 bool strong)
+rand_pkt(struct fw_pkt *p, const struct fw_chain *ch, uint32_t nch, bool strong)
 {
 	const struct fw_chain *c = &ch[rn(nch)];
 	const struct fw_rule *r;
@@ -1237,7 +1231,7 @@ struct rset {
 
 static void
 rand_ruleset(struct rset *s, uint32_t nchains, uint32_t bigrules,
-	     uint32_t maxrules, uint32_t pct)
+    uint32_t maxrules, uint32_t pct)
 {
 	memset(s->ch, 0, sizeof(s->ch));
 	for (uint32_t c = 0; c < nchains; c++) {
@@ -1248,16 +1242,16 @@ rand_ruleset(struct rset *s, uint32_t nchains, uint32_t bigrules,
 		for (uint32_t i = 0; i < n; i++)
 			rand_rule(&s->rules[c][i], c, i, nchains, pct);
 		if (c < 3) {
-			static const char *const b[] = { "INPUT", "FORWARD",
-							 "OUTPUT" };
+			static const char *const b[] = {
+			    "INPUT", "FORWARD", "OUTPUT"};
 
 			strcpy(s->ch[c].name, b[c]);
 			s->ch[c].builtin = true;
 			s->ch[c].policy = rn(2) ? FW_T_ACCEPT : FW_T_DROP;
 			s->ch[c].policy_slot = PSLOT + c;
 		} else {
-			snprintf(s->ch[c].name, sizeof(s->ch[c].name), "U%u",
-				 c);
+			snprintf(
+			    s->ch[c].name, sizeof(s->ch[c].name), "U%u", c);
 		}
 		s->ch[c].rules = s->rules[c];
 		s->ch[c].nrules = n;
@@ -1278,7 +1272,7 @@ static struct {
 
 static uint32_t
 compare_random(uint64_t seed, uint32_t nrulesets, uint32_t bigrules,
-	       uint32_t maxrules, uint32_t npkts, uint32_t pct)
+    uint32_t maxrules, uint32_t npkts, uint32_t pct)
 {
 	uint32_t compared = 0;
 
@@ -1294,12 +1288,12 @@ compare_random(uint64_t seed, uint32_t nrulesets, uint32_t bigrules,
 		rng = s0;
 		pools();
 		nchains = 3 + rn(6);
-		rand_ruleset(&s, nchains, bigrules, maxrules,
-			     pct ? pct : 10 + rn(40));
-		r = fw_compile(s.ch, nchains, &env, &img, errbuf,
-			       sizeof(errbuf));
+		rand_ruleset(
+		    &s, nchains, bigrules, maxrules, pct ? pct : 10 + rn(40));
+		r = fw_compile(
+		    s.ch, nchains, &env, &img, errbuf, sizeof(errbuf));
 		ck_assert_msg(r == 0, "seed %llu: compile: %s",
-			      (unsigned long long)s0, errbuf);
+		    (unsigned long long)s0, errbuf);
 #ifdef FW_TEST_BPF
 		bpf_load(img);
 #endif
@@ -1309,15 +1303,15 @@ compare_random(uint64_t seed, uint32_t nrulesets, uint32_t bigrules,
 			char what[96];
 
 			rand_pkt(&p, s.ch, nchains, pct != 0 && rn(4));
-			if (fw_image_classify(img, start, &p, fake_post, NULL,
-					      &res_m) ||
+			if (fw_image_classify(
+				img, start, &p, fake_post, NULL, &res_m) ||
 			    fw_ref_classify(s.ch, nchains, start, &env, &p,
-					    fake_post, NULL, &res_r))
+				fake_post, NULL, &res_r))
 				ck_abort_msg("seed %llu: classify failed",
-					     (unsigned long long)s0);
+				    (unsigned long long)s0);
 			snprintf(what, sizeof(what),
-				 "seed %llu ruleset %u packet %u",
-				 (unsigned long long)s0, k, i);
+			    "seed %llu ruleset %u packet %u",
+			    (unsigned long long)s0, k, i);
 			result_eq(&res_m, &res_r, what);
 #ifdef FW_TEST_BPF
 			/* One packet in three: a run is a syscall. */
@@ -1335,7 +1329,8 @@ compare_random(uint64_t seed, uint32_t nrulesets, uint32_t bigrules,
 				stats.by_rule++;
 			if (res_r.slot < PSLOT && RCHAIN(res_r.slot) >= 3)
 				stats.deep++; /* decided in a user chain */
-			if (res_r.slot < PSLOT && RINDEX(res_r.slot) > stats.far)
+			if (res_r.slot < PSLOT &&
+			    RINDEX(res_r.slot) > stats.far)
 				stats.far = RINDEX(res_r.slot);
 			stats.counted += res_r.ncounted;
 		}
@@ -1345,7 +1340,7 @@ compare_random(uint64_t seed, uint32_t nrulesets, uint32_t bigrules,
 #ifdef FW_TEST_BPF
 	printf("fw-engine-bpf: seed %llu: %u packets through the BPF "
 	       "classifier agree\n",
-	       (unsigned long long)seed, bpf_runs);
+	    (unsigned long long)seed, bpf_runs);
 #endif
 	return compared;
 }
@@ -1354,9 +1349,11 @@ START_TEST(random_small)
 {
 	uint32_t n = compare_random(1 + (uint64_t)_i, 150, 0, 40, 200, 0);
 
-	printf("fw-engine: seed %d: %u packets, small rulesets: ok (decided by a rule %u, by a policy %u, in a user chain %u; %u counters, deciding rule up to #%u)\n",
-	       1 + _i, n, stats.by_rule, stats.by_policy, stats.deep,
-	       stats.counted, stats.far);
+	printf("fw-engine: seed %d: %u packets, small rulesets: ok (decided by "
+	       "a rule %u, by a policy %u, in a user chain %u; %u counters, "
+	       "deciding rule up to #%u)\n",
+	    1 + _i, n, stats.by_rule, stats.by_policy, stats.deep,
+	    stats.counted, stats.far);
 }
 END_TEST
 
@@ -1364,20 +1361,24 @@ START_TEST(random_medium)
 {
 	uint32_t n = compare_random(100 + (uint64_t)_i, 12, 0, 600, 500, 0);
 
-	printf("fw-engine: seed %d: %u packets, up to 600 rules: ok (decided by a rule %u, by a policy %u, in a user chain %u; %u counters, deciding rule up to #%u)\n",
-	       100 + _i, n, stats.by_rule, stats.by_policy, stats.deep,
-	       stats.counted, stats.far);
+	printf("fw-engine: seed %d: %u packets, up to 600 rules: ok (decided "
+	       "by a rule %u, by a policy %u, in a user chain %u; %u counters, "
+	       "deciding rule up to #%u)\n",
+	    100 + _i, n, stats.by_rule, stats.by_policy, stats.deep,
+	    stats.counted, stats.far);
 }
 END_TEST
 
 START_TEST(random_8192)
 {
-	uint32_t n = compare_random(1000 + (uint64_t)_i, 1, FW_MAX_RULES, 300,
-				    3000, 70);
+	uint32_t n =
+	    compare_random(1000 + (uint64_t)_i, 1, FW_MAX_RULES, 300, 3000, 70);
 
-	printf("fw-engine: seed %d: %u packets, 8192 rules in INPUT: ok (decided by a rule %u, by a policy %u, in a user chain %u; %u counters, deciding rule up to #%u)\n",
-	       1000 + _i, n, stats.by_rule, stats.by_policy, stats.deep,
-	       stats.counted, stats.far);
+	printf("fw-engine: seed %d: %u packets, 8192 rules in INPUT: ok "
+	       "(decided by a rule %u, by a policy %u, in a user chain %u; %u "
+	       "counters, deciding rule up to #%u)\n",
+	    1000 + _i, n, stats.by_rule, stats.by_policy, stats.deep,
+	    stats.counted, stats.far);
 }
 END_TEST
 
@@ -1400,7 +1401,7 @@ print_sizes(const char *what, const struct fw_chain *ch, uint32_t n)
 	t1 = now_s();
 	if (r) {
 		printf("fw-engine: %s: refused in %.2f s: %s\n", what, t1 - t0,
-		       errbuf);
+		    errbuf);
 		return;
 	}
 	printf("fw-engine: %s: compiled in %.2f s: %u vector words "
@@ -1408,11 +1409,11 @@ print_sizes(const char *what, const struct fw_chain *ch, uint32_t n)
 	       "%u actions; %.1f MiB of map entries; maps as declared "
 	       "%.1f MiB per copy, %.1f MiB for a swap set of 2 copies "
 	       "(per-cube limit 256 MiB)\n",
-	       what, t1 - t0, img->nvec, img->nvec * 8.0 / 1048576, img->naddr,
-	       img->nival, img->nsmall, img->nact,
-	       (double)fw_image_bytes(img) / 1048576,
-	       (double)fw_image_declared_bytes() / 1048576,
-	       2.0 * (double)fw_image_declared_bytes() / 1048576);
+	    what, t1 - t0, img->nvec, img->nvec * 8.0 / 1048576, img->naddr,
+	    img->nival, img->nsmall, img->nact,
+	    (double)fw_image_bytes(img) / 1048576,
+	    (double)fw_image_declared_bytes() / 1048576,
+	    2.0 * (double)fw_image_declared_bytes() / 1048576);
 	fw_image_free(img);
 }
 
@@ -1420,9 +1421,11 @@ print_sizes(const char *what, const struct fw_chain *ch, uint32_t n)
 START_TEST(sizes_8192)
 {
 	static struct fw_rule big[FW_MAX_RULES];
-	struct fw_chain ch = { .name = "INPUT", .builtin = true,
-			       .policy = FW_T_DROP, .rules = big,
-			       .nrules = FW_MAX_RULES };
+	struct fw_chain ch = {.name = "INPUT",
+	    .builtin = true,
+	    .policy = FW_T_DROP,
+	    .rules = big,
+	    .nrules = FW_MAX_RULES};
 	struct rset s;
 
 	/* A typical large ruleset: a host and a port per rule. */
@@ -1437,7 +1440,7 @@ START_TEST(sizes_8192)
 		big[i].proto.set = true;
 		big[i].proto.proto = 6;
 		ports(&big[i].dport, (uint16_t)(1 + i % 512),
-		      (uint16_t)(1 + i % 512));
+		    (uint16_t)(1 + i % 512));
 		big[i].target = FW_T_ACCEPT;
 	}
 	print_sizes("8192 rules (-s host -p tcp --dport, 512 ports)", &ch, 1);
@@ -1447,30 +1450,28 @@ START_TEST(sizes_8192)
 		 * (all 128 words to the policy). */
 		struct fw_image *img = compile_ok(&ch, 1);
 		struct fw_pkt p[2] = {
-			mkpkt("198.18.31.255", "198.18.0.2", 6, 1, 512),
-			mkpkt("198.19.0.1", "198.18.0.2", 6, 1, 22),
+		    mkpkt("198.18.31.255", "198.18.0.2", 6, 1, 512),
+		    mkpkt("198.19.0.1", "198.18.0.2", 6, 1, 22),
 		};
-		uint8_t frame[14 + sizeof(p[0])] = { 0 };
+		uint8_t frame[14 + sizeof(p[0])] = {0};
 
 		bpf_load(img);
 		for (int k = 0; k < 2; k++) {
 			LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = frame,
-				    .data_size_in = sizeof(frame),
-				    .repeat = 2000);
+			    .data_size_in = sizeof(frame), .repeat = 2000);
 
 			bpf_classify(0, &p[k], &res_b);
 			ck_assert_uint_eq(res_b.slot, k ? 0 : FW_MAX_RULES);
 			memcpy(frame + 14, &p[k], sizeof(p[k]));
 			ck_assert_int_eq(
-				bpf_prog_test_run_opts(
-					bpf_program__fd(skel->progs.fw_test),
-					&o),
-				0);
+			    bpf_prog_test_run_opts(
+				bpf_program__fd(skel->progs.fw_test), &o),
+			    0);
 			printf("fw-engine-bpf: 8192 rules, %s: %u ns per "
 			       "packet (BPF_PROG_TEST_RUN, 2000 runs)\n",
-			       k ? "no rule matches (policy)" :
-				   "the last rule matches",
-			       o.duration);
+			    k ? "no rule matches (policy)"
+			      : "the last rule matches",
+			    o.duration);
 		}
 		fw_image_free(img);
 	}
@@ -1486,13 +1487,13 @@ START_TEST(sizes_8192)
 		big[i].dst.p[0].addr = rnd();
 		big[i].dst.p[0].len = 32;
 		ports(&big[i].sport, (uint16_t)rn(60000),
-		      (uint16_t)(60000 + rn(5000)));
+		    (uint16_t)(60000 + rn(5000)));
 		ports(&big[i].dport, (uint16_t)rn(60000),
-		      (uint16_t)(60000 + rn(5000)));
+		    (uint16_t)(60000 + rn(5000)));
 		big[i].target = FW_T_DROP;
 	}
-	print_sizes("8192 rules, all distinct prefixes and port ranges", &ch,
-		    1);
+	print_sizes(
+	    "8192 rules, all distinct prefixes and port ranges", &ch, 1);
 	/* The random test's 8192-rule ruleset. */
 	rng = 1000 * 1000003u + 1;
 	pools();

@@ -12,10 +12,70 @@
 #include "fw_model.h"
 
 static const uint8_t debruijn64[64] = {
-	0,  1,	48, 2,	57, 49, 28, 3,	61, 58, 50, 42, 38, 29, 17, 4,
-	62, 55, 59, 36, 53, 51, 43, 22, 45, 39, 33, 30, 24, 18, 12, 5,
-	63, 47, 56, 27, 60, 41, 37, 16, 54, 35, 52, 21, 44, 32, 23, 11,
-	46, 26, 40, 15, 34, 20, 31, 10, 25, 14, 19, 9,	13, 8,	7,  6,
+    0,
+    1,
+    48,
+    2,
+    57,
+    49,
+    28,
+    3,
+    61,
+    58,
+    50,
+    42,
+    38,
+    29,
+    17,
+    4,
+    62,
+    55,
+    59,
+    36,
+    53,
+    51,
+    43,
+    22,
+    45,
+    39,
+    33,
+    30,
+    24,
+    18,
+    12,
+    5,
+    63,
+    47,
+    56,
+    27,
+    60,
+    41,
+    37,
+    16,
+    54,
+    35,
+    52,
+    21,
+    44,
+    32,
+    23,
+    11,
+    46,
+    26,
+    40,
+    15,
+    34,
+    20,
+    31,
+    10,
+    25,
+    14,
+    19,
+    9,
+    13,
+    8,
+    7,
+    6,
 };
 
 uint32_t
@@ -27,20 +87,19 @@ fw_ctz64(uint64_t v)
 /* bpf_map_lookup_elem(&fw__addr, key) on the LPM trie: the longest
  * prefix first, 33 exact lookups. */
 static int
-lookup_addr(const struct fw_image *img, uint32_t cd, uint32_t addr,
-	    uint32_t *vid)
+lookup_addr(
+    const struct fw_image *img, uint32_t cd, uint32_t addr, uint32_t *vid)
 {
 	for (int len = 32; len >= 0; len--) {
 		struct fw_addr_key k = {
-			.prefixlen = 32 + (uint32_t)len,
-			.cd = htonl(cd),
-			.addr = htonl(len ? addr & ~0u << (32 - len) : 0),
+		    .prefixlen = 32 + (uint32_t)len,
+		    .cd = htonl(cd),
+		    .addr = htonl(len ? addr & ~0u << (32 - len) : 0),
 		};
 		const struct fw_addr_ent *e =
-			img->naddr ? bsearch(&k, img->addr, img->naddr,
-					     sizeof(*img->addr),
-					     fw_addr_key_cmp) :
-				     NULL;
+		    img->naddr ? bsearch(&k, img->addr, img->naddr,
+				     sizeof(*img->addr), fw_addr_key_cmp)
+			       : NULL;
 
 		if (e) {
 			*vid = e->vid;
@@ -53,8 +112,8 @@ lookup_addr(const struct fw_image *img, uint32_t cd, uint32_t addr,
 /* The interval holding port: the last whose lo <= port (the first's lo
  * is 0), FW_IVAL_STEPS halvings. */
 static uint32_t
-lookup_ival(const struct fw_image *img, uint32_t base, uint32_t n,
-	    uint32_t port)
+lookup_ival(
+    const struct fw_image *img, uint32_t base, uint32_t n, uint32_t port)
 {
 	uint32_t lo = 0, hi = n;
 
@@ -75,14 +134,14 @@ lookup_ival(const struct fw_image *img, uint32_t base, uint32_t n,
 /* bpf_map_lookup_elem(&fw__small, key). */
 static bool
 lookup_small(const struct fw_image *img, uint32_t chain, int field,
-	     uint32_t value, uint32_t *vid)
+    uint32_t value, uint32_t *vid)
 {
-	struct fw_small_key k = { .chain = (__u16)chain, .field = (__u8)field,
-				  .value = value };
+	struct fw_small_key k = {
+	    .chain = (__u16)chain, .field = (__u8)field, .value = value};
 	const struct fw_small_ent *e =
-		img->nsmall ? bsearch(&k, img->small, img->nsmall,
-				      sizeof(*img->small), fw_small_key_cmp) :
-			      NULL;
+	    img->nsmall ? bsearch(&k, img->small, img->nsmall,
+			      sizeof(*img->small), fw_small_key_cmp)
+			: NULL;
 
 	if (!e)
 		return false;
@@ -94,7 +153,7 @@ lookup_small(const struct fw_image *img, uint32_t chain, int field,
  * destination-port vector).  -ENOENT: an image without 0/0 (a bug). */
 static int
 chain_vids(const struct fw_image *img, uint32_t c, const struct fw_pkt *pkt,
-	   uint32_t vid[FW_F_MAX], uint32_t *vid2)
+    uint32_t vid[FW_F_MAX], uint32_t *vid2)
 {
 	const struct fw_chain_meta *m = &img->chain[c];
 
@@ -114,33 +173,31 @@ chain_vids(const struct fw_image *img, uint32_t c, const struct fw_pkt *pkt,
 		case FW_F_SRC:
 		case FW_F_DST:
 			if (lookup_addr(img, c << 1 | (f == FW_F_DST),
-					f == FW_F_DST ? pkt->daddr : pkt->saddr,
-					&vid[f]))
+				f == FW_F_DST ? pkt->daddr : pkt->saddr,
+				&vid[f]))
 				return -ENOENT;
 			continue;
 		case FW_F_SPORT:
-			vid[f] = lookup_ival(img, m->ival_base[f], m->ival_n[f],
-					     pkt->sport);
+			vid[f] = lookup_ival(
+			    img, m->ival_base[f], m->ival_n[f], pkt->sport);
 			continue;
 		case FW_F_DPORT:
-			vid[f] = lookup_ival(img, m->ival_base[f], m->ival_n[f],
-					     pkt->dport);
+			vid[f] = lookup_ival(
+			    img, m->ival_base[f], m->ival_n[f], pkt->dport);
 			continue;
 		case FW_F_EITHER:
-			vid[f] = lookup_ival(img, m->ival_base[f], m->ival_n[f],
-					     pkt->sport);
-			*vid2 = lookup_ival(img, m->ival_base[f], m->ival_n[f],
-					    pkt->dport);
+			vid[f] = lookup_ival(
+			    img, m->ival_base[f], m->ival_n[f], pkt->sport);
+			*vid2 = lookup_ival(
+			    img, m->ival_base[f], m->ival_n[f], pkt->dport);
 			continue;
 		case FW_F_ICMP:
 			if (lookup_small(img, c, f,
-					 FW_ICMP_KEY(pkt->icmp_type,
-						     pkt->icmp_code),
-					 &vid[f]))
+				FW_ICMP_KEY(pkt->icmp_type, pkt->icmp_code),
+				&vid[f]))
 				continue;
 			if (lookup_small(img, c, f,
-					 FW_ICMP_ANYCODE(pkt->icmp_type),
-					 &vid[f]))
+				FW_ICMP_ANYCODE(pkt->icmp_type), &vid[f]))
 				continue;
 			vid[f] = m->dflt_vid[f];
 			continue;
@@ -189,13 +246,12 @@ count(struct fw_result *res, uint32_t slot)
 
 int
 fw_image_classify(const struct fw_image *img, uint32_t start,
-		  const struct fw_pkt *pkt, fw_post_fn post, void *arg,
-		  struct fw_result *res)
+    const struct fw_pkt *pkt, fw_post_fn post, void *arg, struct fw_result *res)
 {
 	struct {
 		uint32_t chain, pos;
 	} stack[FW_MAX_JUMP_DEPTH];
-	uint32_t vid[FW_F_MAX] = { 0 }, vid2 = 0;
+	uint32_t vid[FW_F_MAX] = {0}, vid2 = 0;
 	uint32_t depth = 0, c = start, pos = 0;
 	const struct fw_chain_meta *m;
 

@@ -20,8 +20,8 @@
  * @return 0 and *res, or -EINVAL (start is not a builtin chain)
  */
 int fw_image_classify(const struct fw_image *img, uint32_t start,
-		      const struct fw_pkt *pkt, fw_post_fn post, void *arg,
-		      struct fw_result *res);
+    const struct fw_pkt *pkt, fw_post_fn post, void *arg,
+    struct fw_result *res);
 
 /** @brief The lowest set bit's index of v != 0 (De Bruijn, as in BPF). */
 uint32_t fw_ctz64(uint64_t v);

@@ -33,8 +33,8 @@ port_in(const struct fw_port_match *m, uint16_t port)
 }
 
 static bool
-if_match(const struct fw_if_match *m, const struct fw_env *env,
-	 uint32_t ifindex)
+if_match(
+    const struct fw_if_match *m, const struct fw_env *env, uint32_t ifindex)
 {
 	static uint32_t idx[FW_IFLIST_MAX];
 	bool in = false;
@@ -42,8 +42,9 @@ if_match(const struct fw_if_match *m, const struct fw_env *env,
 
 	if (!m->name[0])
 		return !m->neg;
-	n = env && env->ifmatch ?
-		    env->ifmatch(env->arg, m->name, idx, FW_IFLIST_MAX) : 0;
+	n = env && env->ifmatch
+		? env->ifmatch(env->arg, m->name, idx, FW_IFLIST_MAX)
+		: 0;
 	if (n > FW_IFLIST_MAX)
 		n = FW_IFLIST_MAX;
 	for (int i = 0; i < n && !in; i++)
@@ -52,8 +53,8 @@ if_match(const struct fw_if_match *m, const struct fw_env *env,
 }
 
 bool
-fw_ref_match(const struct fw_rule *r, const struct fw_env *env,
-	     const struct fw_pkt *pkt)
+fw_ref_match(
+    const struct fw_rule *r, const struct fw_env *env, const struct fw_pkt *pkt)
 {
 	bool l4 = !pkt->frag;
 
@@ -61,9 +62,8 @@ fw_ref_match(const struct fw_rule *r, const struct fw_env *env,
 		return false;
 	if (r->dst.set && !addr_match(&r->dst, pkt->daddr))
 		return false;
-	if (r->proto.set &&
-	    (r->proto.proto == 0 || r->proto.proto == pkt->proto) ==
-		    r->proto.neg)
+	if (r->proto.set && (r->proto.proto == 0 ||
+				r->proto.proto == pkt->proto) == r->proto.neg)
 		return false;
 	if (r->sport.set &&
 	    (!l4 || port_in(&r->sport, pkt->sport) == r->sport.neg))
@@ -73,17 +73,17 @@ fw_ref_match(const struct fw_rule *r, const struct fw_env *env,
 		return false;
 	if (r->dport.set && r->ports_either &&
 	    (!l4 || (port_in(&r->dport, pkt->sport) ||
-		     port_in(&r->dport, pkt->dport)) == r->dport.neg))
+			port_in(&r->dport, pkt->dport)) == r->dport.neg))
 		return false;
-	if (r->tcpflags.set &&
-	    (!l4 || ((pkt->tcp_flags & r->tcpflags.mask) ==
-		     r->tcpflags.cmp) == r->tcpflags.neg))
+	if (r->tcpflags.set && (!l4 || ((pkt->tcp_flags & r->tcpflags.mask) ==
+					   r->tcpflags.cmp) == r->tcpflags.neg))
 		return false;
 	if (r->icmp.set &&
-	    (!l4 || (r->icmp.type == 255 ||
-		     (r->icmp.type == pkt->icmp_type &&
-		      (r->icmp.code < 0 ||
-		       r->icmp.code == pkt->icmp_code))) == r->icmp.neg))
+	    (!l4 ||
+		(r->icmp.type == 255 ||
+		    (r->icmp.type == pkt->icmp_type &&
+			(r->icmp.code < 0 ||
+			    r->icmp.code == pkt->icmp_code))) == r->icmp.neg))
 		return false;
 	if (r->iif.set && !if_match(&r->iif, env, pkt->iif))
 		return false;
@@ -119,10 +119,9 @@ find_chain(const struct fw_chain *chains, uint32_t nchains, const char *name)
 }
 
 int
-fw_ref_classify(const struct fw_chain *chains, uint32_t nchains,
-		uint32_t start, const struct fw_env *env,
-		const struct fw_pkt *pkt, fw_post_fn post, void *arg,
-		struct fw_result *res)
+fw_ref_classify(const struct fw_chain *chains, uint32_t nchains, uint32_t start,
+    const struct fw_env *env, const struct fw_pkt *pkt, fw_post_fn post,
+    void *arg, struct fw_result *res)
 {
 	struct {
 		uint32_t chain, pos;
@@ -169,8 +168,9 @@ fw_ref_classify(const struct fw_chain *chains, uint32_t nchains,
 		case FW_T_DROP:
 		case FW_T_REJECT:
 			res->verdict = (uint8_t)r->target;
-			res->reject_with = r->target == FW_T_REJECT ?
-						   (uint8_t)r->reject_with : 0;
+			res->reject_with = r->target == FW_T_REJECT
+					       ? (uint8_t)r->reject_with
+					       : 0;
 			res->slot = r->slot;
 			return 0;
 		case FW_T_JUMP:

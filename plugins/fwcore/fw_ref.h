@@ -15,7 +15,7 @@
  * post-conditions) hold for pkt.
  */
 bool fw_ref_match(const struct fw_rule *r, const struct fw_env *env,
-		  const struct fw_pkt *pkt);
+    const struct fw_pkt *pkt);
 
 /**
  * @brief **fw_ref_classify()** runs pkt through chains from the builtin
@@ -29,8 +29,7 @@ bool fw_ref_match(const struct fw_rule *r, const struct fw_env *env,
  *         (nesting past FW_MAX_JUMP_DEPTH or a loop), -EINVAL
  */
 int fw_ref_classify(const struct fw_chain *chains, uint32_t nchains,
-		    uint32_t start, const struct fw_env *env,
-		    const struct fw_pkt *pkt, fw_post_fn post, void *arg,
-		    struct fw_result *res);
+    uint32_t start, const struct fw_env *env, const struct fw_pkt *pkt,
+    fw_post_fn post, void *arg, struct fw_result *res);
 
 #endif /* CUBICLE_FW_REF_H */

@@ -9,15 +9,15 @@
 
 #include <linux/types.h>
 
-#define FW_WORDS_MAX    128     /* 64-bit words of one chain's vector */
-#define FW_VEC_WORDS    4194304 /* vector words of one image (32 MiB) */
-#define FW_ADDR_MAX     262144  /* LPM entries (src and dst, all chains) */
-#define FW_IVAL_MAX     262144  /* port intervals (all chains) */
-#define FW_SMALL_MAX    65536   /* small-field entries (all chains) */
-#define FW_RULES_ALL    32768   /* rules of all chains */
-#define FW_CHAINS_ALL   256
-#define FW_SLOTS_ALL    (4 * 8192 + 256 + 1) /* FW_MAX_SLOTS, slot 0 too */
-#define FW_JUMP_DEPTH   8       /* FW_MAX_JUMP_DEPTH (fw_rule.h) */
+#define FW_WORDS_MAX 128     /* 64-bit words of one chain's vector */
+#define FW_VEC_WORDS 4194304 /* vector words of one image (32 MiB) */
+#define FW_ADDR_MAX 262144   /* LPM entries (src and dst, all chains) */
+#define FW_IVAL_MAX 262144   /* port intervals (all chains) */
+#define FW_SMALL_MAX 65536   /* small-field entries (all chains) */
+#define FW_RULES_ALL 32768   /* rules of all chains */
+#define FW_CHAINS_ALL 256
+#define FW_SLOTS_ALL (4 * 8192 + 256 + 1) /* FW_MAX_SLOTS, slot 0 too */
+#define FW_JUMP_DEPTH 8                   /* FW_MAX_JUMP_DEPTH (fw_rule.h) */
 
 /*
  * Fields the vectors are looked up by (bits of fw_chain_meta.used).  The
@@ -49,7 +49,7 @@ enum fw_field {
 
 /* fw_small_key.value of FW_F_ICMP: type << 8 | code, or a type's wildcard. */
 #define FW_ICMP_KEY(type, code) ((__u32)(type) << 8 | (code))
-#define FW_ICMP_ANYCODE(type)   (0x10000u | (type))
+#define FW_ICMP_ANYCODE(type) (0x10000u | (type))
 
 /* Set bits the scan visits plus empty words it skips, per packet, before
  * the classifier gives up and drops the packet (fail closed). */
@@ -61,16 +61,16 @@ enum fw_field {
 struct fw_pkt {
 	__u32 saddr, daddr;
 	__u32 iif, oif;
-	__u32 len;    /* bytes counted */
+	__u32 len; /* bytes counted */
 	__u16 sport, dport;
 	__u16 l4_off; /* L4 header's offset in the frame */
 	__u8 proto;
 	__u8 tcp_flags;
 	__u8 icmp_type, icmp_code;
-	__u8 ct;      /* enum fw_ct_bit: one bit */
+	__u8 ct;                 /* enum fw_ct_bit: one bit */
 	__u8 src_type, dst_type; /* enum fw_addrtype_bit */
-	__u8 frag;    /* a fragment after the first: no ports */
-	__u8 ipv4;    /* 0: not IPv4, not filtered */
+	__u8 frag;               /* a fragment after the first: no ports */
+	__u8 ipv4;               /* 0: not IPv4, not filtered */
 	__u8 pad_[3];
 };
 
@@ -102,14 +102,14 @@ struct fw_chain_meta {
 	__u32 unset_vid[FW_F_MAX]; /* rules not using the field */
 	__u32 ival_base[FW_NIVAL_FIELDS], ival_n[FW_NIVAL_FIELDS];
 	__u8 builtin;
-	__u8 policy;     /* enum fw_target: ACCEPT or DROP */
+	__u8 policy; /* enum fw_target: ACCEPT or DROP */
 	__u16 pad_;
 	__u32 policy_slot;
 };
 
 /* Post-conditions of a rule, checked when the scan reaches it. */
 enum fw_post {
-	FW_POST_SET   = 1u << 0,
+	FW_POST_SET = 1u << 0,
 	FW_POST_LIMIT = 1u << 1,
 };
 
@@ -128,13 +128,13 @@ struct fw_act {
 
 /* enum fw_target's values for BPF, which cannot include fw_rule.h
  * (fw_compile.c checks they agree). */
-#define FW_TGT_NONE   0
+#define FW_TGT_NONE 0
 #define FW_TGT_ACCEPT 1
-#define FW_TGT_DROP   2
+#define FW_TGT_DROP 2
 #define FW_TGT_REJECT 3
-#define FW_TGT_LOG    4
-#define FW_TGT_JUMP   5
-#define FW_TGT_GOTO   6
+#define FW_TGT_LOG 4
+#define FW_TGT_JUMP 5
+#define FW_TGT_GOTO 6
 #define FW_TGT_RETURN 7
 
 /* Per-slot counters (fw_cnt, per CPU). */
@@ -148,16 +148,16 @@ struct fw_cnt {
  * FW_CLASSIFY_TRACE (the tests); the counters themselves are in fw_cnt.
  */
 #define FW_LOG_REQ_MAX 4
-#define FW_TRACE_MAX   64
+#define FW_TRACE_MAX 64
 
 struct fw_res {
 	__u8 verdict;     /* FW_TGT_ACCEPT, FW_TGT_DROP or FW_TGT_REJECT */
 	__u8 reject_with; /* FW_TGT_REJECT */
 	__u8 capped;      /* dropped: the cap, or a map that failed */
 	__u8 pad_;
-	__u32 slot;       /* the deciding rule's or policy's slot */
+	__u32 slot; /* the deciding rule's or policy's slot */
 	__u32 ncounted;
-	__u32 nlog;       /* LOG rules matched; the first FW_LOG_REQ_MAX: */
+	__u32 nlog; /* LOG rules matched; the first FW_LOG_REQ_MAX: */
 	__u32 log_slot[FW_LOG_REQ_MAX];
 	__u32 log_logp[FW_LOG_REQ_MAX]; /* index in fw__logp */
 	__u8 log_level[FW_LOG_REQ_MAX];

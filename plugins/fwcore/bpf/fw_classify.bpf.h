@@ -51,10 +51,70 @@ struct {
 } fw_scan_map SEC(".maps");
 
 static const __u8 fw_debruijn64[64] = {
-	0,  1,	48, 2,	57, 49, 28, 3,	61, 58, 50, 42, 38, 29, 17, 4,
-	62, 55, 59, 36, 53, 51, 43, 22, 45, 39, 33, 30, 24, 18, 12, 5,
-	63, 47, 56, 27, 60, 41, 37, 16, 54, 35, 52, 21, 44, 32, 23, 11,
-	46, 26, 40, 15, 34, 20, 31, 10, 25, 14, 19, 9,	13, 8,	7,  6,
+    0,
+    1,
+    48,
+    2,
+    57,
+    49,
+    28,
+    3,
+    61,
+    58,
+    50,
+    42,
+    38,
+    29,
+    17,
+    4,
+    62,
+    55,
+    59,
+    36,
+    53,
+    51,
+    43,
+    22,
+    45,
+    39,
+    33,
+    30,
+    24,
+    18,
+    12,
+    5,
+    63,
+    47,
+    56,
+    27,
+    60,
+    41,
+    37,
+    16,
+    54,
+    35,
+    52,
+    21,
+    44,
+    32,
+    23,
+    11,
+    46,
+    26,
+    40,
+    15,
+    34,
+    20,
+    31,
+    10,
+    25,
+    14,
+    19,
+    9,
+    13,
+    8,
+    7,
+    6,
 };
 
 static __always_inline __u32
@@ -92,8 +152,8 @@ fw_ival_vid(struct fw_scan *s, void *ivm, __u32 base, __u32 n, __u32 port)
 
 /* A small field's vector id: its key's, else the chain's default. */
 static __always_inline __u32
-fw_small_vid(struct fw_scan *s, void *smm, const struct fw_chain_meta *m,
-	     int f, __u32 value)
+fw_small_vid(struct fw_scan *s, void *smm, const struct fw_chain_meta *m, int f,
+    __u32 value)
 {
 	const __u32 *v;
 
@@ -135,7 +195,7 @@ fw_enter(struct fw_scan *s)
 			s->vid[FW_F_DPORT] = m->unset_vid[FW_F_DPORT];
 		if (used & 1u << FW_F_EITHER)
 			s->vid[FW_F_EITHER] = s->vid2 =
-				m->unset_vid[FW_F_EITHER];
+			    m->unset_vid[FW_F_EITHER];
 		if (used & 1u << FW_F_TCPF)
 			s->vid[FW_F_TCPF] = m->unset_vid[FW_F_TCPF];
 		if (used & 1u << FW_F_ICMP)
@@ -143,43 +203,43 @@ fw_enter(struct fw_scan *s)
 	} else {
 		if (used & 1u << FW_F_SPORT) {
 			r = fw_ival_vid(s, ivm, m->ival_base[FW_F_SPORT],
-					m->ival_n[FW_F_SPORT], s->pkt.sport);
+			    m->ival_n[FW_F_SPORT], s->pkt.sport);
 			if (r < 0)
 				return -1;
 			s->vid[FW_F_SPORT] = (__u32)r;
 		}
 		if (used & 1u << FW_F_DPORT) {
 			r = fw_ival_vid(s, ivm, m->ival_base[FW_F_DPORT],
-					m->ival_n[FW_F_DPORT], s->pkt.dport);
+			    m->ival_n[FW_F_DPORT], s->pkt.dport);
 			if (r < 0)
 				return -1;
 			s->vid[FW_F_DPORT] = (__u32)r;
 		}
 		if (used & 1u << FW_F_EITHER) {
 			r = fw_ival_vid(s, ivm, m->ival_base[FW_F_EITHER],
-					m->ival_n[FW_F_EITHER], s->pkt.sport);
+			    m->ival_n[FW_F_EITHER], s->pkt.sport);
 			if (r < 0)
 				return -1;
 			s->vid[FW_F_EITHER] = (__u32)r;
 			r = fw_ival_vid(s, ivm, m->ival_base[FW_F_EITHER],
-					m->ival_n[FW_F_EITHER], s->pkt.dport);
+			    m->ival_n[FW_F_EITHER], s->pkt.dport);
 			if (r < 0)
 				return -1;
 			s->vid2 = (__u32)r;
 		}
 		if (used & 1u << FW_F_TCPF)
-			s->vid[FW_F_TCPF] = fw_small_vid(s, smm, m, FW_F_TCPF,
-							 s->pkt.tcp_flags);
+			s->vid[FW_F_TCPF] = fw_small_vid(
+			    s, smm, m, FW_F_TCPF, s->pkt.tcp_flags);
 		if (used & 1u << FW_F_ICMP) {
 			s->skey.chain = (__u16)s->chain;
 			s->skey.field = FW_F_ICMP;
 			s->skey.pad_ = 0;
-			s->skey.value = FW_ICMP_KEY(s->pkt.icmp_type,
-						    s->pkt.icmp_code);
+			s->skey.value =
+			    FW_ICMP_KEY(s->pkt.icmp_type, s->pkt.icmp_code);
 			v = bpf_map_lookup_elem(smm, &s->skey);
 			if (!v) {
 				s->skey.value =
-					FW_ICMP_ANYCODE(s->pkt.icmp_type);
+				    FW_ICMP_ANYCODE(s->pkt.icmp_type);
 				v = bpf_map_lookup_elem(smm, &s->skey);
 			}
 			s->vid[FW_F_ICMP] = v ? *v : m->dflt_vid[FW_F_ICMP];
@@ -205,19 +265,21 @@ fw_enter(struct fw_scan *s)
 	}
 	if (used & 1u << FW_F_PROTO)
 		s->vid[FW_F_PROTO] =
-			fw_small_vid(s, smm, m, FW_F_PROTO, s->pkt.proto);
+		    fw_small_vid(s, smm, m, FW_F_PROTO, s->pkt.proto);
 	if (used & 1u << FW_F_IIF)
-		s->vid[FW_F_IIF] = fw_small_vid(s, smm, m, FW_F_IIF, s->pkt.iif);
+		s->vid[FW_F_IIF] =
+		    fw_small_vid(s, smm, m, FW_F_IIF, s->pkt.iif);
 	if (used & 1u << FW_F_OIF)
-		s->vid[FW_F_OIF] = fw_small_vid(s, smm, m, FW_F_OIF, s->pkt.oif);
+		s->vid[FW_F_OIF] =
+		    fw_small_vid(s, smm, m, FW_F_OIF, s->pkt.oif);
 	if (used & 1u << FW_F_CT)
 		s->vid[FW_F_CT] = fw_small_vid(s, smm, m, FW_F_CT, s->pkt.ct);
 	if (used & 1u << FW_F_STYPE)
 		s->vid[FW_F_STYPE] =
-			fw_small_vid(s, smm, m, FW_F_STYPE, s->pkt.src_type);
+		    fw_small_vid(s, smm, m, FW_F_STYPE, s->pkt.src_type);
 	if (used & 1u << FW_F_DTYPE)
 		s->vid[FW_F_DTYPE] =
-			fw_small_vid(s, smm, m, FW_F_DTYPE, s->pkt.dst_type);
+		    fw_small_vid(s, smm, m, FW_F_DTYPE, s->pkt.dst_type);
 	return 0;
 }
 
@@ -318,7 +380,7 @@ fw_step(__u32 i, void *unused)
 			s->res.log_slot[d & (FW_LOG_REQ_MAX - 1)] = a->slot;
 			s->res.log_logp[d & (FW_LOG_REQ_MAX - 1)] = a->logp;
 			s->res.log_level[d & (FW_LOG_REQ_MAX - 1)] =
-				a->log_level;
+			    a->log_level;
 		}
 		s->res.nlog++;
 		return 0;

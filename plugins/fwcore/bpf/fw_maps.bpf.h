@@ -78,25 +78,25 @@ struct fw_logp_map fw_logp0 SEC(".maps"), fw_logp1 SEC(".maps");
 
 CUB_SWAP_SET(fw);
 CUB_SWAP_MEMBER(fw, vec, struct fw_vec_map, FW_COPIES) = {
-	.values = { &fw_vec0, &fw_vec1 },
+    .values = {&fw_vec0, &fw_vec1},
 };
 CUB_SWAP_MEMBER(fw, addr, struct fw_addr_map, FW_COPIES) = {
-	.values = { &fw_addr0, &fw_addr1 },
+    .values = {&fw_addr0, &fw_addr1},
 };
 CUB_SWAP_MEMBER(fw, ival, struct fw_ival_map, FW_COPIES) = {
-	.values = { &fw_ival0, &fw_ival1 },
+    .values = {&fw_ival0, &fw_ival1},
 };
 CUB_SWAP_MEMBER(fw, small, struct fw_small_map, FW_COPIES) = {
-	.values = { &fw_small0, &fw_small1 },
+    .values = {&fw_small0, &fw_small1},
 };
 CUB_SWAP_MEMBER(fw, chain, struct fw_chain_map, FW_COPIES) = {
-	.values = { &fw_chain0, &fw_chain1 },
+    .values = {&fw_chain0, &fw_chain1},
 };
 CUB_SWAP_MEMBER(fw, act, struct fw_act_map, FW_COPIES) = {
-	.values = { &fw_act0, &fw_act1 },
+    .values = {&fw_act0, &fw_act1},
 };
 CUB_SWAP_MEMBER(fw, logp, struct fw_logp_map, FW_COPIES) = {
-	.values = { &fw_logp0, &fw_logp1 },
+    .values = {&fw_logp0, &fw_logp1},
 };
 
 /* Per-slot packets and bytes, outside the set: they survive swaps. */

@@ -11,11 +11,12 @@
 #define FW_CLASSIFY_TRACE
 #define FW_POST(s, a)                                                          \
 	(((((a)->slot * 2654435761u) ^ ((s)->pkt.saddr * 40503u) ^             \
-	   (s)->pkt.dport) >>                                                  \
-	  7) &                                                                 \
-	 1)
+	      (s)->pkt.dport) >>                                               \
+	     7) &                                                              \
+	    1)
 
 #include "fw_maps.bpf.h"
+/* after the maps */
 #include "fw_classify.bpf.h"
 
 struct {
