@@ -904,6 +904,47 @@ START_TEST(iteration_cap)
 }
 END_TEST
 
+#ifdef FW_TEST_BPF
+#include <linux/capability.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/*
+ * The object loads as the broker loads a service's (broker/bpfobj.c,
+ * load_thread()): CAP_SYS_ADMIN and CAP_PERFMON out of the effective set,
+ * so the verifier applies its unprivileged rules and Spectre barriers.
+ * Then a packet runs through it.
+ */
+START_TEST(loads_hardened)
+{
+	struct __user_cap_header_struct hdr = {
+	    .version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct data[2];
+	struct fw_test *hard;
+	struct fw_image *img;
+	struct fw_pkt p = mkpkt("198.18.0.1", "198.18.0.2", 6, 1, 22);
+
+	ck_assert_int_eq(syscall(SYS_capget, &hdr, data), 0);
+	data[CAP_SYS_ADMIN / 32].effective &= ~(1u << (CAP_SYS_ADMIN % 32));
+	data[CAP_PERFMON / 32].effective &= ~(1u << (CAP_PERFMON % 32));
+	ck_assert_int_eq(syscall(SYS_capset, &hdr, data), 0);
+	hard = fw_test__open_and_load();
+	ck_assert_msg(hard, "hardened load: %s", strerror(errno));
+	fw_test__destroy(hard);
+	/* The test's own object, loaded the same way, classifies. */
+	pfx(&rules[0][0].src, "198.18.0.0", 16);
+	ports(&rules[0][0].dport, 22, 22);
+	rules[0][0].target = FW_T_ACCEPT;
+	chains(FW_T_DROP, 1, 0, 0, 0);
+	img = compile_ok(chs, 1);
+	ck_assert_uint_eq(both(img, chs, 1, 0, &p)->slot, 1);
+	ck_assert_uint_eq(res_b.slot, 1);
+	fw_image_free(img);
+}
+END_TEST
+#endif
+
 /* ---- random rulesets ---- */
 
 static uint64_t rng;
@@ -1521,6 +1562,9 @@ main(void)
 	tcase_add_test(tc, depth_limit);
 	tcase_add_test(tc, refusals);
 	tcase_add_test(tc, iteration_cap);
+#ifdef FW_TEST_BPF
+	tcase_add_test(tc, loads_hardened);
+#endif
 	suite_add_tcase(s, tc);
 	tcase_add_checked_fixture(tr, setup, teardown);
 	tcase_set_timeout(tr, 120);
