@@ -10,6 +10,13 @@
 #include <cubicle/cube.bpf.h>
 #include <cubicle/swap.bpf.h>
 
+/* Small maps: the test's images are a few rules (a run copies every
+ * map into the kernel and back). */
+#define FW_MAP_VEC_WORDS 4096
+#define FW_MAP_ADDR      1024
+#define FW_MAP_IVAL      1024
+#define FW_MAP_SMALL     1024
+#define FW_MAP_RULES     1024
 #include "fw_maps.bpf.h"
 /* after the maps */
 #include "fw_classify.bpf.h"

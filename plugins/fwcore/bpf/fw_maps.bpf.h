@@ -17,19 +17,36 @@
 #ifndef FW_COPIES
 #define FW_COPIES 2
 #endif
+/* The maps' sizes: fw_shared.h's caps (what fw_compile() fills at most);
+ * a test object may define smaller ones for small images. */
+#ifndef FW_MAP_VEC_WORDS
+#define FW_MAP_VEC_WORDS FW_VEC_WORDS
+#endif
+#ifndef FW_MAP_ADDR
+#define FW_MAP_ADDR FW_ADDR_MAX
+#endif
+#ifndef FW_MAP_IVAL
+#define FW_MAP_IVAL FW_IVAL_MAX
+#endif
+#ifndef FW_MAP_SMALL
+#define FW_MAP_SMALL FW_SMALL_MAX
+#endif
+#ifndef FW_MAP_RULES
+#define FW_MAP_RULES FW_RULES_ALL
+#endif
 
 struct fw_vec_map {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__type(key, __u32);
 	__type(value, __u64);
-	__uint(max_entries, FW_VEC_WORDS);
+	__uint(max_entries, FW_MAP_VEC_WORDS);
 };
 
 struct fw_addr_map {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__type(key, struct fw_addr_key);
 	__type(value, __u32);
-	__uint(max_entries, FW_ADDR_MAX);
+	__uint(max_entries, FW_MAP_ADDR);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 };
 
@@ -37,14 +54,14 @@ struct fw_ival_map {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__type(key, __u32);
 	__type(value, struct fw_ival);
-	__uint(max_entries, FW_IVAL_MAX);
+	__uint(max_entries, FW_MAP_IVAL);
 };
 
 struct fw_small_map {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__type(key, struct fw_small_key);
 	__type(value, __u32);
-	__uint(max_entries, FW_SMALL_MAX);
+	__uint(max_entries, FW_MAP_SMALL);
 };
 
 struct fw_chain_map {
@@ -58,14 +75,14 @@ struct fw_act_map {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__type(key, __u32);
 	__type(value, struct fw_act);
-	__uint(max_entries, FW_RULES_ALL);
+	__uint(max_entries, FW_MAP_RULES);
 };
 
 struct fw_logp_map {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__type(key, __u32);
 	__type(value, struct fw_logp);
-	__uint(max_entries, FW_RULES_ALL);
+	__uint(max_entries, FW_MAP_RULES);
 };
 
 struct fw_vec_map fw_vec0 SEC(".maps"), fw_vec1 SEC(".maps");
