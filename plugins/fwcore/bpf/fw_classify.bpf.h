@@ -9,7 +9,8 @@
  * 64-bit word at a time, set bits in order (De Bruijn: clang 14 crashes
  * on __builtin_ctzll), a jump stack of FW_JUMP_DEPTH, and past
  * FW_ITER_MAX steps a drop (fail closed).  One bpf_loop() step examines
- * one word or enters one chain: the verifier sees one step, not 65536.
+ * up to FW_STEP_WORDS words (each one step of the cap, as in the model)
+ * or enters one chain: the verifier sees one step, not 65536.
  *
  * The scan's state and every map key live in a per-CPU scratch value,
  * not on the stack (cube.bpf.h: stack keys cost a Spectre barrier each).
@@ -27,6 +28,9 @@
 #ifndef FW_POST
 #define FW_POST(s, a) 0
 #endif
+
+/* Vector words one bpf_loop() step may examine. */
+#define FW_STEP_WORDS 8
 
 struct fw_scan {
 	struct fw_pkt pkt;
@@ -301,7 +305,8 @@ fw_count(struct fw_scan *s, __u32 slot)
 	s->res.ncounted++;
 }
 
-/* One step: enter a chain, or examine one word of the current one. */
+/* One step: enter a chain, or examine words of the current one up to
+ * the first with a matching rule. */
 static long
 fw_step(__u32 i, void *unused)
 {
@@ -336,32 +341,43 @@ fw_step(__u32 i, void *unused)
 	actm = cub_swap_member(&fw__act, s->copy);
 	if (!vecm || !actm)
 		goto drop;
-	wi = s->pos / 64;
-	word = ~0ull << (s->pos % 64);
-	if (wi == s->nwords - 1 && s->nrules % 64)
-		word &= (1ull << (s->nrules % 64)) - 1;
+	/* Up to FW_STEP_WORDS words per step, each one of the model's
+	 * iterations; a chain's end is left to the next step. */
+	word = 0;
+	wi = 0;
+	for (int k = 0; k < FW_STEP_WORDS; k++) {
+		if (k && (s->pos >= s->nrules || s->it++ >= FW_ITER_MAX))
+			break;
+		wi = s->pos / 64;
+		word = ~0ull << (s->pos % 64);
+		if (wi == s->nwords - 1 && s->nrules % 64)
+			word &= (1ull << (s->nrules % 64)) - 1;
 #pragma unroll
-	for (int f = 0; f < FW_F_MAX; f++) {
-		if (!(s->used & 1u << f))
-			continue;
-		s->key = s->vid[f] + wi;
-		v = bpf_map_lookup_elem(vecm, &s->key);
-		if (!v)
-			goto drop;
-		w = *v;
-		if (f == FW_F_EITHER) {
-			s->key = s->vid2 + wi;
+		for (int f = 0; f < FW_F_MAX; f++) {
+			if (!(s->used & 1u << f))
+				continue;
+			s->key = s->vid[f] + wi;
 			v = bpf_map_lookup_elem(vecm, &s->key);
 			if (!v)
 				goto drop;
-			w |= *v;
+			w = *v;
+			if (f == FW_F_EITHER) {
+				s->key = s->vid2 + wi;
+				v = bpf_map_lookup_elem(vecm, &s->key);
+				if (!v)
+					goto drop;
+				w |= *v;
+			}
+			word &= w;
 		}
-		word &= w;
-	}
-	if (!word) {
+		if (word)
+			break;
 		s->pos = (wi + 1) * 64;
-		return 0;
 	}
+	if (s->it > FW_ITER_MAX)
+		goto drop;
+	if (!word)
+		return 0;
 	ri = wi * 64 + fw_ctz64(word);
 	s->pos = ri + 1;
 	s->key = s->rule_base + ri;
