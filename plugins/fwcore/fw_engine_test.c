@@ -867,6 +867,41 @@ START_TEST(refusals)
 }
 END_TEST
 
+/* Rules at every word boundary of an 8192-rule chain, each the only one
+ * its packet matches: the scan's skips over empty words land on them. */
+START_TEST(word_boundaries)
+{
+	static struct fw_rule big[FW_MAX_RULES];
+	static const uint32_t at[] = {0, 1, 62, 63, 64, 65, 127, 128, 191, 255,
+	    256, 319, 320, 447, 448, 511, 512, 575, 576, 1023, 1024, 4095, 4096,
+	    8127, 8128, 8190, 8191};
+	struct fw_image *img;
+	struct fw_pkt p;
+
+	for (uint32_t i = 0; i < FW_MAX_RULES; i++) {
+		fw_rule_init(&big[i]);
+		big[i].slot = i + 1;
+		big[i].src.set = true;
+		big[i].src.n = 1;
+		big[i].src.p[0].addr = 0xc6120000u | i;
+		big[i].src.p[0].len = 32;
+		big[i].target = i % 2 ? FW_T_ACCEPT : FW_T_REJECT;
+	}
+	chains(FW_T_DROP, 0, 0, 0, 0);
+	chs[0].rules = big;
+	chs[0].nrules = FW_MAX_RULES;
+	img = compile_ok(chs, 1);
+	for (uint32_t k = 0; k < sizeof(at) / sizeof(at[0]); k++) {
+		p = mkpkt("198.18.0.0", "198.18.0.2", 6, 1, 2);
+		p.saddr = 0xc6120000u | at[k];
+		ck_assert_uint_eq(both(img, chs, 1, 0, &p)->slot, at[k] + 1);
+	}
+	p = mkpkt("198.19.0.0", "198.18.0.2", 6, 1, 2);
+	ck_assert_uint_eq(both(img, chs, 1, 0, &p)->slot, 999);
+	fw_image_free(img);
+}
+END_TEST
+
 /* Past FW_ITER_MAX steps the model drops the packet. */
 START_TEST(iteration_cap)
 {
@@ -1562,6 +1597,7 @@ main(void)
 	tcase_add_test(tc, depth_limit);
 	tcase_add_test(tc, refusals);
 	tcase_add_test(tc, iteration_cap);
+	tcase_add_test(tc, word_boundaries);
 #ifdef FW_TEST_BPF
 	tcase_add_test(tc, loads_hardened);
 #endif
