@@ -9,38 +9,68 @@
 
 #include <linux/types.h>
 
-#define FW_WORDS_MAX    128     /* 64-bit words of one chain's vector */
-#define FW_VEC_WORDS    4194304 /* vector words of one image (32 MiB) */
-#define FW_ADDR_MAX     262144  /* LPM entries (src and dst, all chains) */
-#define FW_IVAL_MAX     262144  /* port intervals (all chains) */
-#define FW_SMALL_MAX    65536   /* small-field entries (all chains) */
-#define FW_RULES_ALL    32768   /* rules of all chains */
-#define FW_CHAINS_ALL   256
+#define FW_WORDS_MAX 128     /* 64-bit words of one chain's vector */
+#define FW_VEC_WORDS 4194304 /* vector words of one image (32 MiB) */
+#define FW_ADDR_MAX 262144   /* LPM entries (src and dst, all chains) */
+#define FW_IVAL_MAX 262144   /* port intervals (all chains) */
+#define FW_SMALL_MAX 65536   /* small-field entries (all chains) */
+#define FW_RULES_ALL 32768   /* rules of all chains */
+#define FW_CHAINS_ALL 256
+#define FW_SLOTS_ALL (4 * 8192 + 256 + 1) /* FW_MAX_SLOTS, slot 0 too */
+#define FW_JUMP_DEPTH 8                   /* FW_MAX_JUMP_DEPTH (fw_rule.h) */
 
-/* Fields the vectors are looked up by (bits of fw_chain_meta.used). */
+/*
+ * Fields the vectors are looked up by (bits of fw_chain_meta.used).  The
+ * first six are L4 fields: a fragment after the first looks them up as
+ * "unset" (only the rules not using the field pass), as iptables fails a
+ * port, TCP flag or ICMP match on such a fragment even with `!`.
+ * FW_F_EITHER is -m multiport --ports: one interval table looked up with
+ * the source and the destination port, the two vectors ORed.
+ */
 enum fw_field {
-	FW_F_SRC = 0,
+	FW_F_SPORT = 0,
+	FW_F_DPORT,
+	FW_F_EITHER,
+	FW_F_TCPF,
+	FW_F_ICMP,
+	FW_F_L4_END_, /* fields before this one are L4 fields */
+	FW_F_SRC = FW_F_L4_END_,
 	FW_F_DST,
 	FW_F_PROTO,
-	FW_F_SPORT,
-	FW_F_DPORT,
+	FW_F_IIF,
+	FW_F_OIF,
+	FW_F_CT,
+	FW_F_STYPE,
+	FW_F_DTYPE,
 	FW_F_MAX,
 };
+
+#define FW_NIVAL_FIELDS 3 /* FW_F_SPORT, FW_F_DPORT, FW_F_EITHER */
+
+/* fw_small_key.value of FW_F_ICMP: type << 8 | code, or a type's wildcard. */
+#define FW_ICMP_KEY(type, code) ((__u32)(type) << 8 | (code))
+#define FW_ICMP_ANYCODE(type) (0x10000u | (type))
+
+/* Set bits the scan visits plus empty words it skips, per packet, before
+ * the classifier gives up and drops the packet (fail closed). */
+#define FW_ITER_MAX 65536
+/* Steps of the binary search over one field's intervals (65536 at most). */
+#define FW_IVAL_STEPS 17
 
 /* What the classifier knows of a packet (host byte order). */
 struct fw_pkt {
 	__u32 saddr, daddr;
 	__u32 iif, oif;
-	__u32 len;    /* bytes counted */
+	__u32 len; /* bytes counted */
 	__u16 sport, dport;
 	__u16 l4_off; /* L4 header's offset in the frame */
 	__u8 proto;
 	__u8 tcp_flags;
 	__u8 icmp_type, icmp_code;
-	__u8 ct;      /* enum fw_ct_bit: one bit */
+	__u8 ct;                 /* enum fw_ct_bit: one bit */
 	__u8 src_type, dst_type; /* enum fw_addrtype_bit */
-	__u8 frag;    /* a fragment after the first: no ports */
-	__u8 ipv4;    /* 0: not IPv4, not filtered */
+	__u8 frag;               /* a fragment after the first: no ports */
+	__u8 ipv4;               /* 0: not IPv4, not filtered */
 	__u8 pad_[3];
 };
 
@@ -70,16 +100,16 @@ struct fw_chain_meta {
 	__u32 rule_base; /* first rule's index in fw__act */
 	__u32 dflt_vid[FW_F_MAX];  /* small fields: a value no key has */
 	__u32 unset_vid[FW_F_MAX]; /* rules not using the field */
-	__u32 ival_base[2], ival_n[2]; /* sport, dport */
+	__u32 ival_base[FW_NIVAL_FIELDS], ival_n[FW_NIVAL_FIELDS];
 	__u8 builtin;
-	__u8 policy;     /* enum fw_target: ACCEPT or DROP */
+	__u8 policy; /* enum fw_target: ACCEPT or DROP */
 	__u16 pad_;
 	__u32 policy_slot;
 };
 
 /* Post-conditions of a rule, checked when the scan reaches it. */
 enum fw_post {
-	FW_POST_SET   = 1u << 0,
+	FW_POST_SET = 1u << 0,
 	FW_POST_LIMIT = 1u << 1,
 };
 
@@ -90,6 +120,53 @@ struct fw_act {
 	__u16 jump;       /* FW_T_JUMP/GOTO: chain index */
 	__u32 logp;       /* LOG: index in fw__logp */
 	__u32 post;       /* enum fw_post */
+	__u32 set_id;     /* FW_POST_SET: the set's id (fw_env.setid) */
+	__u8 set_neg;     /* FW_POST_SET: `!` */
+	__u8 log_level;   /* LOG: syslog level */
+	__u16 pad2_;
+};
+
+/* enum fw_target's values for BPF, which cannot include fw_rule.h
+ * (fw_compile.c checks they agree). */
+#define FW_TGT_NONE 0
+#define FW_TGT_ACCEPT 1
+#define FW_TGT_DROP 2
+#define FW_TGT_REJECT 3
+#define FW_TGT_LOG 4
+#define FW_TGT_JUMP 5
+#define FW_TGT_GOTO 6
+#define FW_TGT_RETURN 7
+
+/* Per-slot counters (fw_cnt, per CPU). */
+struct fw_cnt {
+	__u64 pkts, bytes;
+};
+
+/*
+ * What fw_classify() (bpf/fw_classify.bpf.h) hands back for a packet, in
+ * per-CPU scratch.  counted[] is filled only in an object built with
+ * FW_CLASSIFY_TRACE (the tests); the counters themselves are in fw_cnt.
+ */
+#define FW_LOG_REQ_MAX 4
+#define FW_TRACE_MAX 64
+
+struct fw_res {
+	__u8 verdict;     /* FW_TGT_ACCEPT, FW_TGT_DROP or FW_TGT_REJECT */
+	__u8 reject_with; /* FW_TGT_REJECT */
+	__u8 capped;      /* dropped: the cap, or a map that failed */
+	__u8 pad_;
+	__u32 slot; /* the deciding rule's or policy's slot */
+	__u32 ncounted;
+	__u32 nlog; /* LOG rules matched; the first FW_LOG_REQ_MAX: */
+	__u32 log_slot[FW_LOG_REQ_MAX];
+	__u32 log_logp[FW_LOG_REQ_MAX]; /* index in fw__logp */
+	__u8 log_level[FW_LOG_REQ_MAX];
+	__u32 counted[FW_TRACE_MAX];
+};
+
+/* One log prefix (fw__logp), NUL-terminated. */
+struct fw_logp {
+	char prefix[32];
 };
 
 #endif /* CUBICLE_FW_SHARED_H */
