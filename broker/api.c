@@ -141,8 +141,8 @@ service_why(
 	else if (!s->ready && err[0])
 		snprintf(why, sizeof(why), "%s", err);
 	else if (!s->ready && s->last_exit[0] && words[0])
-		snprintf(why, sizeof(why), "last worker %s: %s", s->last_exit,
-		    words);
+		snprintf(why, sizeof(why), "last worker %s; it said: \"%s\"",
+		    s->last_exit, words);
 	else if (!s->ready && s->last_exit[0])
 		snprintf(why, sizeof(why), "last worker %s", s->last_exit);
 	else if (nref)

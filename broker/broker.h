@@ -403,6 +403,13 @@ struct service {
 	 * the next reload; reload_err says why.  All under b->lock.
 	 */
 	int spawn_fd, good_fd;
+	/* A reload's new file, its hello accepted: good_fd only once the
+	 * reload's replay ends with its worker alive; -1 when none.  What
+	 * reload_take() replaced, put back if that worker dies first. */
+	int reload_fd;
+	bool reload_took;
+	struct cub_bpf_policy reload_prev_policy;
+	unsigned reload_prev_version;
 	bool fallback;
 	char fallback_path[PATH_MAX];
 	char reload_err[256];

@@ -552,7 +552,7 @@ svc_open(struct broker *b, const char *name, const char *plugin, unsigned idx)
 	s->uid = b->o.uid_base + idx;
 	s->gid = b->o.uid_base + idx;
 	s->backoff_ms = BACKOFF_MIN_MS;
-	s->spawn_fd = s->good_fd = -1;
+	s->spawn_fd = s->good_fd = s->reload_fd = -1;
 	pthread_cond_init(&s->cond, NULL);
 	if ((r = nng_req0_open(&s->cmd)) || (r = nng_rep0_open(&s->calls)) ||
 	    (r = nng_push0_open(&s->pkt)) ||
@@ -790,6 +790,8 @@ sup_spawn(struct service *s)
 		close(s->spawn_fd);
 	s->spawn_fd = open(path, O_RDONLY | O_CLOEXEC);
 	pthread_mutex_unlock(&s->b->lock);
+	/* What an earlier worker said is not this one's reason. */
+	wlog_last_words(s->last_words, NULL, 0);
 	argv[i++] = "cubicle-worker";
 	argv[i++] = "--plugin";
 	argv[i++] = (char *)path;
@@ -914,6 +916,9 @@ reload_take(struct broker *b, struct service *s)
 		old->counters = s->counters;
 		old->next = s->retired;
 		s->retired = old;
+		s->reload_took = true;
+		s->reload_prev_policy = s->policy;
+		s->reload_prev_version = s->schema_version;
 		s->schema = TAKE_PTR(s->next_schema);
 		s->schema_wire = TAKE_PTR(s->next_wire);
 		s->counters = TAKE_PTR(s->next_counters);
@@ -927,6 +932,61 @@ reload_take(struct broker *b, struct service *s)
 		    same ? " (schema and policy unchanged)" : "");
 	}
 	pthread_mutex_unlock(&b->lock);
+}
+
+/*
+ * The reload's worker said hello and then died on the replay (a new
+ * version that cannot take its predecessor's cubes): the reload failed.
+ * What reload_take() replaced is put back (the new schema stays retired,
+ * as any replaced one), and workers start from the accepted file again
+ * (fallback), as after a refused hello.  Service thread.
+ */
+static void reload_answer(struct broker *b, struct service *s,
+    struct cub_val *result, struct cub_val *errv);
+
+static void
+reload_replay_died(struct broker *b, struct service *s, const char *cube)
+{
+	struct cubi_schema *sch;
+	struct cub_val *wire;
+	struct ctr_table *ctrs;
+	struct svc_retired *old;
+	unsigned v;
+
+	pthread_mutex_lock(&b->lock);
+	if (!s->reload_waiting || s->reload) {
+		pthread_mutex_unlock(&b->lock);
+		return;
+	}
+	if (s->reload_took && (old = s->retired)) {
+		sch = s->schema, wire = s->schema_wire, ctrs = s->counters;
+		s->schema = old->schema;
+		s->schema_wire = old->wire;
+		s->counters = old->counters;
+		old->schema = sch, old->wire = wire, old->counters = ctrs;
+		s->policy = s->reload_prev_policy;
+		s->schema_version = s->reload_prev_version;
+	}
+	s->reload_took = false;
+	if (s->reload_fd >= 0)
+		close(s->reload_fd);
+	s->reload_fd = -1;
+	s->fallback = true;
+	snprintf(s->reload_err, sizeof(s->reload_err),
+	    "reload failed: the new worker died on the replay of cube '%s'",
+	    cube);
+	v = s->schema_version;
+	pthread_mutex_unlock(&b->lock);
+	log_err("service '%s': reload failed: its new worker died on the "
+		"replay of cube '%s'; back to schema v%u and the plugin it "
+		"replaced",
+	    s->name, cube, v);
+	reload_answer(b, s, NULL,
+	    cub_err_val(CUB_E_UNAVAIL,
+		"service '%s': reload failed: the new worker died on the "
+		"replay of cube '%s'; schema v%u and the plugin it replaced "
+		"stay (see the broker log)",
+		s->name, cube, v));
 }
 
 /* The reload's client, if one waits and the reload is over: answered
@@ -1070,12 +1130,16 @@ static int
 replay_one(struct broker *b, struct service *s, struct cube *c)
 {
 	struct cub_val *errv = NULL;
+	int r = cube_sync(b, c, true, &errv);
 
-	if (!cube_sync(b, c, true, &errv)) {
+	if (!r) {
 		sup_replay_done(c);
 		return 0;
 	}
-	if (!s->pid) {
+	/* The worker is gone (the call's transport failed, its connection
+	 * closed), reaped or not: sup_call()'s -EPIPE, -ETIMEDOUT, -EAGAIN. */
+	if (r == -EPIPE || r == -ETIMEDOUT || r == -EAGAIN || !s->pid ||
+	    !__atomic_load_n(&s->hello, __ATOMIC_ACQUIRE)) {
 		cub_val__free(errv);
 		return -1;
 	}
@@ -1135,6 +1199,7 @@ sup_replay(struct broker *b, struct service *s)
 		}
 		if ((r = replay_one(b, s, c)) < 0) {
 			cub_val__free(refused);
+			reload_replay_died(b, s, c->name);
 			/* Died again; retried later: the defaults it filled
 			 * in are in the documents already. */
 			if (save && !broker_save(b, NULL, NULL))
@@ -1146,6 +1211,16 @@ sup_replay(struct broker *b, struct service *s)
 	/* Defaults a reload's schema added, its version: one snapshot. */
 	if (save && !broker_save(b, NULL, NULL))
 		svc_version_saved(b, s);
+	pthread_mutex_lock(&b->lock);
+	if (s->reload_fd >= 0) {
+		/* The reload's worker took every cube: its file is good. */
+		if (s->good_fd >= 0)
+			close(s->good_fd);
+		s->good_fd = s->reload_fd;
+		s->reload_fd = -1;
+	}
+	s->reload_took = false;
+	pthread_mutex_unlock(&b->lock);
 	s->ready = true;
 	log_info("service '%s': worker ready, %u cube(s) re-synced, %u "
 		 "refused by its schema",

@@ -269,7 +269,13 @@ wc_hello(struct service *s, const struct cub_val *p, struct cub_val **res,
 	s->last_error[0] = '\0';
 	wlog_last_words(s->last_words, NULL, 0); /* this one starts */
 	/* The file this worker started from speaks an accepted schema. */
-	if (s->spawn_fd >= 0) {
+	if (s->spawn_fd >= 0 && s->reload_waiting) {
+		/* A reload's: good once its replay has ended (supervisor.c). */
+		if (s->reload_fd >= 0)
+			close(s->reload_fd);
+		s->reload_fd = s->spawn_fd;
+		s->spawn_fd = -1;
+	} else if (s->spawn_fd >= 0) {
 		if (s->good_fd >= 0)
 			close(s->good_fd);
 		s->good_fd = s->spawn_fd;

@@ -367,6 +367,9 @@ fmap_update_(struct fmap *m, const void *key, const void *value, uint64_t flags,
 			if (m->stamp[i] < m->stamp[oldest])
 				oldest = i;
 		if (i == m->max_entries) {
+			/* trie_update_elem() says -ENOSPC, a hash -E2BIG. */
+			if (m->type == BPF_MAP_TYPE_LPM_TRIE)
+				return -ENOSPC;
 			if (!type_lru(m->type))
 				return -E2BIG;
 			i = oldest; /* evicted, as an LRU map does */
@@ -407,11 +410,50 @@ fmap_delete(struct fmap *m, const void *key)
 	return 0;
 }
 
+/*
+ * The kernel's LPM_TRIE walks its trie in post-order: a prefix after
+ * the longer ones it holds, a 0 bit before a 1.  <0 when prefix a comes
+ * before b.
+ */
+static int
+lpm_order(const uint8_t *a, const uint8_t *b)
+{
+	uint32_t la, lb, n, bit;
+	int x, y;
+
+	memcpy(&la, a, 4);
+	memcpy(&lb, b, 4);
+	n = la < lb ? la : lb;
+	for (bit = 0; bit < n; bit++) {
+		x = a[4 + bit / 8] >> (7 - bit % 8) & 1;
+		y = b[4 + bit / 8] >> (7 - bit % 8) & 1;
+		if (x != y)
+			return x - y;
+	}
+	return la == lb ? 0 : la > lb ? -1 : 1;
+}
+
 /* The used slot after slot i (i < 0: the first), or -1: the order of
- * get_next_key and of a hash batch's buckets. */
+ * get_next_key and of a hash batch's buckets (an LPM_TRIE's: its walk). */
 static int64_t
 fmap_next(const struct fmap *m, int64_t i)
 {
+	int64_t best = -1;
+	uint32_t j;
+
+	if (m->type == BPF_MAP_TYPE_LPM_TRIE) {
+		for (j = 0; j < m->max_entries; j++) {
+			if (!m->used[j] || (int64_t)j == i ||
+			    (i >= 0 &&
+				lpm_order(slot_key(m, j),
+				    slot_key(m, (uint32_t)i)) <= 0))
+				continue;
+			if (best < 0 || lpm_order(slot_key(m, j),
+					    slot_key(m, (uint32_t)best)) < 0)
+				best = j;
+		}
+		return best;
+	}
 	for (i = i < 0 ? 0 : i + 1; i < (int64_t)m->max_entries; i++)
 		if (m->used[i])
 			return i;

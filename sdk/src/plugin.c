@@ -1044,13 +1044,43 @@ cub_cube__reset_counters(struct cub_cube *cube, const struct cub_val *config)
 	return r < 0 ? r : fixed_fresh(cube, w.pl->schema, 0);
 }
 
+/* Word i of an action's path, or NULL. */
+static const char *
+path_word(const struct cub_val *path, uint32_t i)
+{
+	const struct cub_val *word;
+
+	if (!path || path->kind != CUB_V_ARRAY || i >= path->arr.len)
+		return NULL;
+	word = path->arr.items[i];
+	return word->kind == CUB_V_STR ? word->str.ptr : NULL;
+}
+
 int
 cub_action__reset_counters(struct cub_cube *cube, const struct cub_val *path,
     const char *name, const struct cub_val *args,
     const struct cub_val *config, struct cub_val **result)
 {
-	(void)path, (void)name, (void)args, (void)result;
-	return cub_cube__reset_counters(cube, config);
+	const char *list = path_word(path, 0), *port = path_word(path, 1);
+	uint32_t one;
+	int idx;
+
+	(void)name, (void)args, (void)result;
+	if (!list)
+		return cub_cube__reset_counters(cube, config);
+	/* On one port (`cubicle h0 ports p1 reset`): that port's alone. */
+	if (!strcmp(list, "ports") && port && !path_word(path, 2)) {
+		if ((idx = cub_config__port_index(config, port)) < 0)
+			return cub_cube__set_error(cube, CUB_E_NOTFOUND,
+			    "cube '%s': no port '%s'", cub_cube__name(cube),
+			    port);
+		one = (uint32_t)idx;
+		return ports_fresh(cube, &one, 1);
+	}
+	return cub_cube__set_error(cube, CUB_E_INVAL,
+	    "cube '%s': a reset of the cube or of one of its ports, not of "
+	    "'%s'",
+	    cub_cube__name(cube), list);
 }
 
 /* The port indices of a document, as a port_used table. */

@@ -15,6 +15,27 @@ is_c1(const unsigned char *s, size_t run)
 	return run == 2 && s[0] == 0xc2 && s[1] < 0xa0;
 }
 
+/*
+ * A format character that reorders or hides text on a terminal: the
+ * zero-width ones and marks U+200B..U+200F, the bidirectional embeddings
+ * and overrides U+202A..U+202E and isolates U+2066..U+2069, U+FEFF.  Its
+ * code point, or 0.
+ */
+static unsigned
+format_char(const unsigned char *s, size_t run)
+{
+	unsigned cp;
+
+	if (run != 3)
+		return 0;
+	cp = (unsigned)(s[0] & 0x0f) << 12 | (unsigned)(s[1] & 0x3f) << 6 |
+	     (unsigned)(s[2] & 0x3f);
+	if ((cp >= 0x200b && cp <= 0x200f) || (cp >= 0x202a && cp <= 0x202e) ||
+	    (cp >= 0x2066 && cp <= 0x2069) || cp == 0xfeff)
+		return cp;
+	return 0;
+}
+
 int
 cubi_text_check(const char *s, size_t n, size_t *at)
 {
@@ -49,6 +70,8 @@ cubi_text_escape(char *dst, size_t dstlen, const char *s, size_t n)
 		run = cubi_text_utf8_len(u + i, n - i);
 		if (run && is_c1(u + i, run)) {
 			snprintf(e, sizeof(e), "\\u%04x", (unsigned)u[i + 1]);
+		} else if (run && format_char(u + i, run)) {
+			snprintf(e, sizeof(e), "\\u%04x", format_char(u + i, run));
 		} else if (!run || u[i] < 0x20 || u[i] == 0x7f) {
 			run = 1;
 			if (u[i] == '\n')
