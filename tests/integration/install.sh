@@ -86,6 +86,18 @@ pkg-config --print-requires libcubicle | grep -q '^libbpf' ||
 	fail "libcubicle.pc does not require libbpf: $(pkg-config --print-requires libcubicle)"
 pkg-config --variable=bpf_cflags libcubicle | grep -qF -- "-isystem /usr/include/$(gcc -print-multiarch)" ||
 	fail "bpf_cflags lacks the multiarch include: $(pkg-config --variable=bpf_cflags libcubicle)"
+# An author's machine needs libbpf's .pc (with libelf and zlib, which
+# libbpf-dev brings) and the SDK's, not those of the libraries libcubicle
+# links privately (msgpack, yaml): a pkg-config that sees only those
+# answers --cflags and --libs for both modules.
+mkdir -p "$T/pcmin"
+for m in libbpf libelf zlib; do
+	cp "$(pkg-config --variable=pcfiledir "$m")/$m.pc" "$T/pcmin/"
+done
+for m in libcubicle cubicle-fake; do
+	PKG_CONFIG_LIBDIR="$T/pcmin:$pcdir" pkg-config --cflags --libs "$m" >/dev/null 2>"$T/pcmin.err" ||
+		fail "pkg-config $m wants more than libbpf.pc: $(cat "$T/pcmin.err")"
+done
 cub_log "packager's build without check installed into the prefix: rpath $libdir (${SECONDS} s)"
 
 # The man pages name every flag the binaries print.
