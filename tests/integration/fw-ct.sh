@@ -283,5 +283,12 @@ sessions | grep -q ':5005 ' && fail "a bare ACK opened an entry: $(sessions)"
 cub_log "bare ACK: INVALID; dropped from p2, no entry from p1"
 
 n=$(cub c1 show sessions)
+[ "$n" -ge 3 ] || fail "sessions $n, expected at least the icmp, tcp and udp ones"
+if command -v bpftool >/dev/null; then
+	id=$(bpftool -j net show dev vetha | grep -oE '"id":[0-9]+' | sed -n 1p | cut -d: -f2)
+	nospec=$(bpftool prog dump xlated id "$id" | grep -c nospec || true)
+	insns=$(bpftool prog dump xlated id "$id" | grep -cE '^ *[0-9]+:' || true)
+	cub_log "ctcube ($HOOK): $insns instructions, $nospec nospec"
+fi
 cub_log "sessions: $n; p1 $(cub c1 ports p1 show -o json | tr -d ' \n')"
 cub_log "p2 $(cub c1 ports p2 show -o json | tr -d ' \n')"
