@@ -103,6 +103,9 @@ struct fw_ct_pkt {
 	__u32 seq;     /* TCP, host order: sequence number */
 	__u32 ack;     /* TCP, host order: acknowledgement number */
 	__u32 seq_end; /* TCP: seq + payload + SYN + FIN, what answers it */
+	__u32 saddr, daddr; /* host order: the flow's endpoints as the */
+	__u16 sport, dport; /* packet (an ICMP error: its quote) has them;
+			       ICMP echo: the identifier in both ports */
 	__u8 kind;     /* enum fw_ct_kind */
 	__u8 dir;      /* 0: the packet goes from a to b, 1: from b to a */
 	__u8 icmp_reply; /* an echo reply (opens nothing) */

@@ -62,23 +62,30 @@ struct fw_icmp_head {
 };
 
 /*
- * Sets ct->key from the endpoints (network order) and ct->dir: the
- * lower (address, port), compared in host order, is a.
+ * Sets ct->key from ct's endpoints (host order) and ct->dir: the lower
+ * (address, port) is a.  Everything read from and written to the map
+ * value, one branch per order: nothing held in registers across it,
+ * which would be spilled to the (fenced) stack.
  */
 static __always_inline void
-fw_ct_key_set(struct fw_ct_pkt *ct, __be32 saddr, __be32 daddr, __be16 sport,
-    __be16 dport, __u8 l4proto)
+fw_ct_key_set(struct fw_ct_pkt *ct, __u8 l4proto)
 {
-	__u32 s = bpf_ntohl(saddr), d = bpf_ntohl(daddr);
-	int swap = s > d || (s == d && bpf_ntohs(sport) > bpf_ntohs(dport));
-
-	ct->key.a_addr = swap ? daddr : saddr;
-	ct->key.b_addr = swap ? saddr : daddr;
-	ct->key.a_port = swap ? dport : sport;
-	ct->key.b_port = swap ? sport : dport;
 	ct->key.l4proto = l4proto;
 	ct->key.pad[0] = ct->key.pad[1] = ct->key.pad[2] = 0;
-	ct->dir = swap;
+	if (ct->saddr < ct->daddr ||
+	    (ct->saddr == ct->daddr && ct->sport <= ct->dport)) {
+		ct->key.a_addr = bpf_htonl(ct->saddr);
+		ct->key.b_addr = bpf_htonl(ct->daddr);
+		ct->key.a_port = bpf_htons(ct->sport);
+		ct->key.b_port = bpf_htons(ct->dport);
+		ct->dir = 0;
+	} else {
+		ct->key.a_addr = bpf_htonl(ct->daddr);
+		ct->key.b_addr = bpf_htonl(ct->saddr);
+		ct->key.a_port = bpf_htons(ct->dport);
+		ct->key.b_port = bpf_htons(ct->sport);
+		ct->dir = 1;
+	}
 }
 
 /*
@@ -94,7 +101,6 @@ fw_parse_icmp_err(void *ctx, enum cub_hook hook, struct fw_pkt *pkt,
 {
 	struct iphdr *in = (struct iphdr *)&ct->icmp[8];
 	__u8 *l4 = &ct->icmp[8 + sizeof(struct iphdr)];
-	__be16 sport, dport;
 
 	if (cub_l4_copy(ctx, hook, ct->icmp, FW_CT_ICMP_ERR_LEN) < 0)
 		return -1;
@@ -105,19 +111,22 @@ fw_parse_icmp_err(void *ctx, enum cub_hook hook, struct fw_pkt *pkt,
 	switch (in->protocol) {
 	case IPPROTO_TCP:
 	case IPPROTO_UDP:
-		sport = ((struct fw_udp_head *)l4)->sport;
-		dport = ((struct fw_udp_head *)l4)->dport;
+		ct->sport = bpf_ntohs(((struct fw_udp_head *)l4)->sport);
+		ct->dport = bpf_ntohs(((struct fw_udp_head *)l4)->dport);
 		break;
 	case IPPROTO_ICMP:
 		/* Only an echo request opens an ICMP entry. */
 		if (((struct fw_icmp_head *)l4)->type != FW_ICMP_ECHO)
 			return -1;
-		sport = dport = ((struct fw_icmp_head *)l4)->id;
+		ct->sport = ct->dport =
+		    bpf_ntohs(((struct fw_icmp_head *)l4)->id);
 		break;
 	default:
 		return -1;
 	}
-	fw_ct_key_set(ct, in->saddr, in->daddr, sport, dport, in->protocol);
+	ct->saddr = bpf_ntohl(in->saddr);
+	ct->daddr = bpf_ntohl(in->daddr);
+	fw_ct_key_set(ct, in->protocol);
 	return 0;
 }
 
@@ -173,10 +182,9 @@ fw_parse(void *ctx, enum cub_hook hook, struct fw_pkt *pkt,
 			plen = 0;
 		ct->seq_end = ct->seq + plen + !!(t->flags & FW_TCPF_SYN) +
 			      !!(t->flags & FW_TCPF_FIN);
-		fw_ct_key_set(ct, bpf_htonl(pkt->saddr), bpf_htonl(pkt->daddr),
-		    t->sport, t->dport, IPPROTO_TCP);
-		ct->kind = FW_CTK_FLOW;
-		return 0;
+		ct->sport = pkt->sport;
+		ct->dport = pkt->dport;
+		break;
 	}
 	case IPPROTO_UDP: {
 		struct fw_udp_head *u;
@@ -186,10 +194,9 @@ fw_parse(void *ctx, enum cub_hook hook, struct fw_pkt *pkt,
 		u = l4;
 		pkt->sport = bpf_ntohs(u->sport);
 		pkt->dport = bpf_ntohs(u->dport);
-		fw_ct_key_set(ct, bpf_htonl(pkt->saddr), bpf_htonl(pkt->daddr),
-		    u->sport, u->dport, IPPROTO_UDP);
-		ct->kind = FW_CTK_FLOW;
-		return 0;
+		ct->sport = pkt->sport;
+		ct->dport = pkt->dport;
+		break;
 	}
 	case IPPROTO_ICMP: {
 		struct fw_icmp_head *i;
@@ -201,10 +208,8 @@ fw_parse(void *ctx, enum cub_hook hook, struct fw_pkt *pkt,
 		pkt->icmp_code = i->code;
 		if (i->type == FW_ICMP_ECHO || i->type == FW_ICMP_ECHOREPLY) {
 			ct->icmp_reply = i->type == FW_ICMP_ECHOREPLY;
-			fw_ct_key_set(ct, bpf_htonl(pkt->saddr),
-			    bpf_htonl(pkt->daddr), i->id, i->id, IPPROTO_ICMP);
-			ct->kind = FW_CTK_FLOW;
-			return 0;
+			ct->sport = ct->dport = bpf_ntohs(i->id);
+			break;
 		}
 		if (pkt->icmp_type != FW_ICMP_DEST_UNREACH &&
 		    pkt->icmp_type != FW_ICMP_TIME_EXCEEDED &&
@@ -218,6 +223,12 @@ fw_parse(void *ctx, enum cub_hook hook, struct fw_pkt *pkt,
 	default:
 		return 0;
 	}
+	/* TCP, UDP, ICMP echo. */
+	ct->saddr = pkt->saddr;
+	ct->daddr = pkt->daddr;
+	fw_ct_key_set(ct, pkt->proto);
+	ct->kind = FW_CTK_FLOW;
+	return 0;
 bad:
 	ct->kind = FW_CTK_BAD;
 	return 0;
