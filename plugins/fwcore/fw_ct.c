@@ -12,11 +12,10 @@
 #include "fw_ct.h"
 #include "fw_rule.h"
 
-_Static_assert(FW_CTB_NEW == FW_CT_NEW &&
-		   FW_CTB_ESTABLISHED == FW_CT_ESTABLISHED &&
-		   FW_CTB_RELATED == FW_CT_RELATED &&
-		   FW_CTB_INVALID == FW_CT_INVALID &&
-		   FW_CTB_UNTRACKED == FW_CT_UNTRACKED,
+_Static_assert(
+    FW_CTB_NEW == FW_CT_NEW && FW_CTB_ESTABLISHED == FW_CT_ESTABLISHED &&
+	FW_CTB_RELATED == FW_CT_RELATED && FW_CTB_INVALID == FW_CT_INVALID &&
+	FW_CTB_UNTRACKED == FW_CT_UNTRACKED,
     "fw_ct_shared.h's labels and fw_rule.h's enum fw_ct_bit differ");
 _Static_assert(sizeof(struct fw_ct_key) == 16, "fw_ct_key has holes");
 _Static_assert(sizeof(struct fw_ct_val) == 16, "fw_ct_val has holes");

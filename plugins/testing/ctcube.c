@@ -32,12 +32,10 @@ static const struct cub_field ctc_port_fields[] = {
     CTC_STAT(accepted, "frames received here and forwarded"),
     CTC_STAT(dropped, "frames received here and dropped"),
     CTC_STAT(ct_new, "IPv4 packets received here labelled NEW"),
-    CTC_STAT(ct_established,
-	"IPv4 packets received here labelled ESTABLISHED"),
+    CTC_STAT(ct_established, "IPv4 packets received here labelled ESTABLISHED"),
     CTC_STAT(ct_related, "IPv4 packets received here labelled RELATED"),
     CTC_STAT(ct_invalid, "IPv4 packets received here labelled INVALID"),
-    CTC_STAT(ct_untracked,
-	"IPv4 packets received here labelled UNTRACKED"),
+    CTC_STAT(ct_untracked, "IPv4 packets received here labelled UNTRACKED"),
     {0},
 };
 
@@ -162,11 +160,12 @@ ctc_row(const struct fw_ct_session *s)
 	inet_ntop(AF_INET, &in, b, sizeof(b));
 	if (cub_val__set(e, "src", cub_val__str(a)) ||
 	    cub_val__set(e, "dst", cub_val__str(b)) ||
-	    cub_val__set(e, "l4proto", cub_val__str(fw_ct_proto_name(
-					   s->l4proto))) ||
+	    cub_val__set(
+		e, "l4proto", cub_val__str(fw_ct_proto_name(s->l4proto))) ||
 	    cub_val__set(e, "sport", cub_val__uint(s->sport)) ||
 	    cub_val__set(e, "dport", cub_val__uint(s->dport)) ||
-	    cub_val__set(e, "state", cub_val__str(fw_ct_state_name(s->state))) ||
+	    cub_val__set(
+		e, "state", cub_val__str(fw_ct_state_name(s->state))) ||
 	    cub_val__set(e, "eta", cub_val__uint(s->eta)))
 		return cub_val__free(e);
 	return e;
@@ -189,8 +188,8 @@ ctc_show(struct cub_cube *cube, const struct cub_val *config,
 	if (!rows)
 		return cub_cube__set_error(
 		    cube, CUB_E_INTERNAL, "out of memory");
-	if ((r = fw_ct_sessions(cube, &cc->ct, rows, CTC_SHOW_MAX, &n,
-		 &total))) {
+	if ((r = fw_ct_sessions(
+		 cube, &cc->ct, rows, CTC_SHOW_MAX, &n, &total))) {
 		free(rows);
 		return r;
 	}

@@ -88,8 +88,8 @@ frame_ip(struct frame *f, uint32_t src, uint32_t dst, uint8_t proto,
 }
 
 static size_t
-tcp_head(uint8_t *t, uint16_t sport, uint16_t dport, uint32_t seq,
-    uint32_t ack, uint8_t flags, size_t payload)
+tcp_head(uint8_t *t, uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack,
+    uint8_t flags, size_t payload)
 {
 	uint16_t v;
 	uint32_t w;
@@ -174,12 +174,12 @@ run(const struct frame *f, uint32_t accept)
 	ck_assert_int_eq(bpf_map_update_elem(bpf_map__fd(skel->maps.fwct_ctl),
 			     &key, &accept, BPF_ANY),
 	    0);
-	ck_assert_int_eq(
-	    bpf_prog_test_run_opts(bpf_program__fd(skel->progs.fwct_run), &opts),
+	ck_assert_int_eq(bpf_prog_test_run_opts(
+			     bpf_program__fd(skel->progs.fwct_run), &opts),
 	    0);
 	ck_assert_uint_eq(opts.retval, TC_ACT_OK);
-	ck_assert_int_eq(bpf_map_lookup_elem(bpf_map__fd(skel->maps.fwct_sc),
-			     &key, &last),
+	ck_assert_int_eq(
+	    bpf_map_lookup_elem(bpf_map__fd(skel->maps.fwct_sc), &key, &last),
 	    0);
 	return last.pkt.ct;
 }
@@ -301,13 +301,13 @@ START_TEST(tcp_open_close)
 	check_timeout(FW_CT_TO_TCP_ESTABLISHED);
 	ck_assert_uint_eq(tcp(A, 40000, B, 80, 1001, 5001, PSH | ACK, 10),
 	    FW_CTB_ESTABLISHED);
-	ck_assert_uint_eq(tcp(B, 80, A, 40000, 5001, 1011, PSH | ACK, 5),
-	    FW_CTB_ESTABLISHED);
+	ck_assert_uint_eq(
+	    tcp(B, 80, A, 40000, 5001, 1011, PSH | ACK, 5), FW_CTB_ESTABLISHED);
 	/* A SYN alone in ESTABLISHED is INVALID, and changes nothing. */
 	ck_assert_uint_eq(tcp(A, 40000, B, 80, 77, 0, SYN, 0), FW_CTB_INVALID);
 	ck_assert_uint_eq(state(NULL), FW_CTS_ESTABLISHED);
-	ck_assert_uint_eq(tcp(A, 40000, B, 80, 1011, 5006, FIN | ACK, 0),
-	    FW_CTB_ESTABLISHED);
+	ck_assert_uint_eq(
+	    tcp(A, 40000, B, 80, 1011, 5006, FIN | ACK, 0), FW_CTB_ESTABLISHED);
 	ck_assert_uint_eq(state(&v), FW_CTS_FIN_WAIT);
 	ck_assert_uint_eq(v.fin_dir, 0);
 	check_timeout(FW_CT_TO_TCP_FIN_WAIT);
@@ -315,8 +315,8 @@ START_TEST(tcp_open_close)
 	    tcp(B, 80, A, 40000, 5006, 1012, ACK, 0), FW_CTB_ESTABLISHED);
 	ck_assert_uint_eq(state(NULL), FW_CTS_FIN_WAIT);
 	/* The second FIN carries 3 bytes: its ACK is 5006 + 3 + 1. */
-	ck_assert_uint_eq(tcp(B, 80, A, 40000, 5006, 1012, FIN | ACK, 3),
-	    FW_CTB_ESTABLISHED);
+	ck_assert_uint_eq(
+	    tcp(B, 80, A, 40000, 5006, 1012, FIN | ACK, 3), FW_CTB_ESTABLISHED);
 	ck_assert_uint_eq(state(&v), FW_CTS_LAST_ACK);
 	ck_assert_uint_eq(v.seq, 5010);
 	check_timeout(FW_CT_TO_TCP_LAST_ACK);
@@ -328,8 +328,8 @@ START_TEST(tcp_open_close)
 	ck_assert_uint_eq(state(NULL), FW_CTS_TIME_WAIT);
 	check_timeout(FW_CT_TO_TCP_TIME_WAIT);
 	/* A late retransmission, then the pair opens again, from B. */
-	ck_assert_uint_eq(tcp(B, 80, A, 40000, 5006, 1012, FIN | ACK, 3),
-	    FW_CTB_ESTABLISHED);
+	ck_assert_uint_eq(
+	    tcp(B, 80, A, 40000, 5006, 1012, FIN | ACK, 3), FW_CTB_ESTABLISHED);
 	ck_assert_uint_eq(state(NULL), FW_CTS_TIME_WAIT);
 	ck_assert_uint_eq(tcp(B, 80, A, 40000, 9000, 0, SYN, 0), FW_CTB_NEW);
 	ck_assert_uint_eq(state(&v), FW_CTS_SYN_SENT);
@@ -386,8 +386,8 @@ START_TEST(tcp_invalid)
 	ck_assert_uint_eq(state(NULL), FW_CTS_NONE);
 	ck_assert_uint_eq(
 	    tcp(A, 40001, B, 80, 1, 2, SYN | ACK, 0), FW_CTB_INVALID);
-	ck_assert_uint_eq(tcp(A, 40001, B, 80, 1, 0, SYN | FIN, 0),
-	    FW_CTB_INVALID);
+	ck_assert_uint_eq(
+	    tcp(A, 40001, B, 80, 1, 0, SYN | FIN, 0), FW_CTB_INVALID);
 	ck_assert_uint_eq(tcp(A, 40001, B, 80, 1, 0, RST, 0), FW_CTB_INVALID);
 	ck_assert_uint_eq(tcp(A, 40001, B, 80, 1, 0, FIN, 0), FW_CTB_INVALID);
 	ck_assert_uint_eq(state(NULL), FW_CTS_NONE);
@@ -566,16 +566,16 @@ START_TEST(parse)
 	ck_assert_uint_eq(last.pkt.sport, 5000);
 	ck_assert_uint_eq(last.pkt.frag, 0);
 	/* A later one: flagged, no L4 field read, not tracked. */
-	frame_ip(&f, A, B, IPPROTO_UDP, t, udp_head(t, 5000, 6000, 16), 5,
-	    185, 0x0800);
+	frame_ip(&f, A, B, IPPROTO_UDP, t, udp_head(t, 5000, 6000, 16), 5, 185,
+	    0x0800);
 	ck_assert_uint_eq(run(&f, 1), FW_CTB_UNTRACKED);
 	ck_assert_uint_eq(last.pkt.frag, 1);
 	ck_assert_uint_eq(last.pkt.sport, 0);
 	ck_assert_uint_eq(last.pkt.dport, 0);
 	ck_assert_uint_eq(state(NULL), FW_CTS_NONE);
 	/* A TCP header cut short (no padding: the frame ends there). */
-	frame_ip(&f, A, B, IPPROTO_TCP, t,
-	    tcp_head(t, 1, 2, 1, 0, SYN, 0), 5, 0, 0x0800);
+	frame_ip(&f, A, B, IPPROTO_TCP, t, tcp_head(t, 1, 2, 1, 0, SYN, 0), 5,
+	    0, 0x0800);
 	f.len = 14 + 20 + 12;
 	ck_assert_uint_eq(run(&f, 1), FW_CTB_INVALID);
 	ck_assert_uint_eq(last.ct.kind, FW_CTK_BAD);

@@ -132,7 +132,8 @@ fw_ct_tcp_label(const struct fw_ct_pkt *ct, const struct fw_ct_val *v, __u8 f)
 			return FW_CTB_NEW;
 		if (!origin && FW_CT_SYN_ACK(f))
 			return FW_CTB_ESTABLISHED;
-		if (origin && (f & (FW_TCPF_SYN | FW_TCPF_ACK)) == FW_TCPF_ACK &&
+		if (origin &&
+		    (f & (FW_TCPF_SYN | FW_TCPF_ACK)) == FW_TCPF_ACK &&
 		    ct->ack == v->seq)
 			return FW_CTB_ESTABLISHED;
 		return FW_CTB_INVALID;
@@ -173,8 +174,8 @@ fw_ct_label(struct fw_pkt *pkt, struct fw_ct_pkt *ct)
 	if (!v)
 		pkt->ct = ct->icmp_reply ? FW_CTB_INVALID : FW_CTB_NEW;
 	else if (ct->icmp_reply)
-		pkt->ct = ct->dir != v->odir ? FW_CTB_ESTABLISHED
-					     : FW_CTB_INVALID;
+		pkt->ct =
+		    ct->dir != v->odir ? FW_CTB_ESTABLISHED : FW_CTB_INVALID;
 	else if (v->state == FW_CTS_NEW && ct->dir == v->odir)
 		pkt->ct = FW_CTB_NEW;
 	else
@@ -185,7 +186,8 @@ fw_ct_label(struct fw_pkt *pkt, struct fw_ct_pkt *ct)
 static __always_inline void
 fw_ct_insert(struct fw_ct_pkt *ct, __u8 state, __u32 seq)
 {
-	ct->nv.expires_ns = ct->now_ns + fw_ct_timeout_ns(ct->key.l4proto, state);
+	ct->nv.expires_ns =
+	    ct->now_ns + fw_ct_timeout_ns(ct->key.l4proto, state);
 	ct->nv.seq = seq;
 	ct->nv.state = state;
 	ct->nv.odir = ct->dir;
@@ -227,7 +229,8 @@ fw_ct_tcp_update(struct fw_ct_pkt *ct, struct fw_ct_val *v, __u8 f)
 		}
 		break;
 	case FW_CTS_SYN_RECV:
-		if (origin && (f & (FW_TCPF_SYN | FW_TCPF_ACK)) == FW_TCPF_ACK &&
+		if (origin &&
+		    (f & (FW_TCPF_SYN | FW_TCPF_ACK)) == FW_TCPF_ACK &&
 		    ct->ack == v->seq) {
 			if (f & FW_TCPF_FIN) {
 				v->fin_dir = ct->dir;

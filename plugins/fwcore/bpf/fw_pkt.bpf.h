@@ -29,9 +29,9 @@
 #include "fw_shared.h"
 
 /* <linux/icmp.h> and <linux/tcp.h> are not needed: the offsets. */
-#define FW_ICMP_ECHOREPLY   0
+#define FW_ICMP_ECHOREPLY 0
 #define FW_ICMP_DEST_UNREACH 3
-#define FW_ICMP_ECHO        8
+#define FW_ICMP_ECHO 8
 #define FW_ICMP_TIME_EXCEEDED 11
 #define FW_ICMP_PARAMETERPROB 12
 
@@ -96,8 +96,8 @@ fw_ct_key_set(struct fw_ct_pkt *ct, __u8 l4proto)
  * embedded header without options is read.
  */
 static __always_inline int
-fw_parse_icmp_err(void *ctx, enum cub_hook hook, struct fw_pkt *pkt,
-    struct fw_ct_pkt *ct)
+fw_parse_icmp_err(
+    void *ctx, enum cub_hook hook, struct fw_pkt *pkt, struct fw_ct_pkt *ct)
 {
 	struct iphdr *in = (struct iphdr *)&ct->icmp[8];
 	__u8 *l4 = &ct->icmp[8 + sizeof(struct iphdr)];
@@ -136,8 +136,8 @@ fw_parse_icmp_err(void *ctx, enum cub_hook hook, struct fw_pkt *pkt,
  * FW_CTK_NONE): not filtered.
  */
 static __always_inline int
-fw_parse(void *ctx, enum cub_hook hook, struct fw_pkt *pkt,
-    struct fw_ct_pkt *ct)
+fw_parse(
+    void *ctx, enum cub_hook hook, struct fw_pkt *pkt, struct fw_ct_pkt *ct)
 {
 	struct iphdr *ip;
 	void *l4;
