@@ -104,7 +104,7 @@ main(void)
 }
 C
 B=$CUB_BUILD
-cc -std=gnu11 -o "$T/lpm" "$T/lpm.c" -I"$SRC/sdk/include" -I"$SRC/bpf/include" -I"$B/sdk" \
+cc $CUB_SAN_CFLAGS -std=gnu11 -o "$T/lpm" "$T/lpm.c" -I"$SRC/sdk/include" -I"$SRC/bpf/include" -I"$B/sdk" \
 	$(pkg-config --cflags libbpf) -L"$B/sdk" -lcubicle-fake -lcubicle \
 	$(pkg-config --libs libbpf) -Wl,-rpath,"$B/sdk" 2>"$T/cc.log" ||
 	fail "cc: $(head -20 "$T/cc.log")"

@@ -55,7 +55,7 @@ main(void)
 	return 0;
 }
 C
-cc -std=gnu11 -o "$T/t" "$T/t.c" "$T/hello.c" -I"$T" -I"$B/tests" -I"$SRC/sdk/include" \
+cc $CUB_SAN_CFLAGS -std=gnu11 -o "$T/t" "$T/t.c" "$T/hello.c" -I"$T" -I"$B/tests" -I"$SRC/sdk/include" \
 	-I"$SRC/bpf/include" -I"$B/sdk" $(pkg-config --cflags libbpf) -L"$B/sdk" \
 	-lcubicle-fake -lcubicle $(pkg-config --libs libbpf) -Wl,-rpath,"$B/sdk" 2>"$T/cc.log" ||
 	fail "cc: $(head -20 "$T/cc.log")"

@@ -53,7 +53,12 @@ cub_cleanup() {
 	jobs -p | xargs -r kill 2>/dev/null
 	[ -n "$BROKER_PID" ] && kill -9 "$BROKER_PID" 2>/dev/null
 	# Workers die with the broker (PR_SET_PDEATHSIG).
-	for ns in "${NAMESPACES[@]}"; do ip netns del "$ns" 2>/dev/null; done
+	# What still runs in a namespace (a test's server it did not reap)
+	# would keep the test's output open after it ends: killed first.
+	for ns in "${NAMESPACES[@]}"; do
+		ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null
+		ip netns del "$ns" 2>/dev/null
+	done
 	umount "$T/pins" 2>/dev/null
 	umount /run/netns 2>/dev/null
 	rm -rf "$T"
@@ -184,6 +189,15 @@ no_pings() {
 filters() {
 	tc filter show dev vetha ingress | grep -c ' id [0-9]' || true
 }
+
+# The sanitizers the build's libraries were built with, for a test that
+# compiles a program against them (the ASan+UBSan run: the runtime must
+# come first, so the program is built with it too).
+if ldd "$CUB_BUILD/sdk/libcubicle.so" 2>/dev/null | grep -q libasan; then
+	CUB_SAN_CFLAGS="-fsanitize=address,undefined"
+else
+	CUB_SAN_CFLAGS=
+fi
 
 # wait_log N PATTERN: until the broker log has N lines matching PATTERN
 # (grep -E), at most 60 s by the clock; fails naming PATTERN otherwise.
