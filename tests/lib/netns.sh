@@ -193,11 +193,12 @@ filters() {
 # The sanitizers the build's libraries were built with, for a test that
 # compiles a program against them (the ASan+UBSan run: the runtime must
 # come first, so the program is built with it too).
-if ldd "$CUB_BUILD/sdk/libcubicle.so" 2>/dev/null | grep -q libasan; then
-	CUB_SAN_CFLAGS="-fsanitize=address,undefined"
-else
-	CUB_SAN_CFLAGS=
-fi
+# (ldd's output whole, not piped into grep -q: under pipefail ldd dies
+# of SIGPIPE when grep stops early, and the pipeline fails.)
+case "$(ldd "$CUB_BUILD/sdk/libcubicle.so" 2>/dev/null)" in
+*libasan*) CUB_SAN_CFLAGS="-fsanitize=address,undefined" ;;
+*) CUB_SAN_CFLAGS= ;;
+esac
 
 # wait_log N PATTERN: until the broker log has N lines matching PATTERN
 # (grep -E), at most 60 s by the clock; fails naming PATTERN otherwise.
