@@ -1413,9 +1413,9 @@ bpfobj_load(struct broker *b, struct cube *c, const void *elf, size_t len,
 		return -EBUSY;
 	}
 	/* Loaded (or adopted) from these very bytes, under these rules. */
-	if (c->obj && c->obj->hash == hash && bpfobj_vetted(b, c))
-		return 0;
 	vetted = bpfobj_vetted(b, c);
+	if (c->obj && c->obj->hash == hash && vetted)
+		return 0;
 	c->loading = true;
 	log_svc = c->svc; /* libbpf's messages count against the service */
 	pthread_mutex_unlock(&b->lock);
