@@ -4,17 +4,20 @@
  * point (broker/tcube.c), loaded with the broker's privileges.
  *
  * tstack_ingress and tstack_egress are attached to the netdev's tc
- * clsact ingress and egress.  Each records the direction and position 0
- * in the per-CPU tstack_ctx and tail-calls slot 0 of that direction in
- * tstack_progs, the stack in run order (ingress: as listed; egress: the
- * reverse).  A cube that lets the packet go calls cub_pass(), which
- * tail-calls slot CUB_EGRESS_OUT of its own cub_egress: tstack_next,
- * which advances the position and tail-calls the next slot.  The slot
- * after the last cube holds tstack_end, which ends the stack: on a netdev the
- * packet goes on (TC_ACT_OK, to the stack on ingress, to the wire on egress);
- * on a cube port it goes through slot CUB_TSTACK_END + direction: the cube's
- * program (ingress) or the second half of the cube's egress program (egress),
- * which sends it out of the port.
+ * clsact ingress and egress.  Each follows its direction's head in
+ * tstack_links (ingress: the stack as listed; egress: the reverse): it
+ * records the direction and the first cube's cell in the per-CPU
+ * tstack_ctx and tail-calls that cell of tstack_progs.  A cube that lets
+ * the packet go calls cub_pass(), which tail-calls slot CUB_EGRESS_OUT
+ * of its own cub_egress: tstack_next, which follows the link after the
+ * cube's cell to the next cell.  The link after the last cube is the
+ * end: on a netdev the packet goes on (TC_ACT_OK, to the stack on
+ * ingress, to the wire on egress); on a cube port it goes through slot
+ * CUB_TSTACK_END + direction: the cube's program (ingress) or the second
+ * half of the cube's egress program (egress), which sends it out of the
+ * port.  A cube keeps its cell while attached: a detach or an attach
+ * rewrites links only, so a packet in flight never skips a cube that
+ * stays.
  *
  * The position lives where no cube can write (tstack_ctx is the broker's
  * map, not in any cube's object), so a cube can neither jump past the
@@ -76,7 +79,7 @@ tstack_enter(struct __sk_buff *skb, __u32 dir)
 	t->cb[0] = skb->cb[0];
 	t->cb[1] = skb->cb[1];
 	t->cb[2] = skb->cb[2];
-	return tstack_run(skb, dir, 0);
+	return tstack_first(skb, dir);
 }
 
 SEC("tc")
@@ -93,6 +96,6 @@ tstack_egress(struct __sk_buff *skb)
 	return tstack_enter(skb, 1);
 }
 
-TSTACK_PROGRAMS(tstack_end, tstack_next)
+TSTACK_PROGRAMS(tstack_next)
 
 char _license[] SEC("license") = "GPL";

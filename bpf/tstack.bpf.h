@@ -14,8 +14,10 @@
  *   tstack_mark(ctx, dir): what a cube of the stack is told of the
  *     direction (TC: skb->cb[3]; XDP: nothing);
  *   tstack_finish(ctx, t, dir): the end of the stack, the way on.
- * TSTACK_PROGRAMS(end, next) defines the slot after a stack's last cube
- * (end) and the program cub_pass_tc()/cub_pass_xdp() reaches (next).
+ * tstack_first(ctx, dir) runs a direction from its head;
+ * TSTACK_PROGRAMS(next) defines the program cub_pass_tc()/cub_pass_xdp()
+ * reaches (next), which follows the link after the running cube's cell.
+ * The cells and links: cube_shared.h.
  */
 #ifndef CUBI_TSTACK_BPF_H
 #define CUBI_TSTACK_BPF_H
@@ -32,6 +34,14 @@ struct {
 	__type(value, __u32);
 	__uint(max_entries, CUB_TSTACK_SLOTS);
 } tstack_progs SEC(".maps");
+
+/* The run order: see cube_shared.h (CUB_TSTACK_HEAD, links). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(max_entries, CUB_TSTACK_LINKS);
+} tstack_links SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -52,50 +62,61 @@ static __always_inline void tstack_mark(TSTACK_CTX *ctx, __u32 dir);
 static __always_inline int tstack_finish(
     TSTACK_CTX *ctx, struct cub_tstack_ctx *t, __u32 dir);
 
-/* Run slot pos of direction dir's stack. */
+/* Link key k of the links (a head or a cell's next): a cell + 1, the
+ * end, or 0 (not written). */
+static __always_inline __u32
+tstack_link(__u32 k)
+{
+	__u32 *v = bpf_map_lookup_elem(&tstack_links, &k);
+
+	return v ? *v : 0;
+}
+
+/*
+ * Run what link (a cell + 1, or the end) of direction dir leads to.  A
+ * link never written drops the packet (a stack being built), as does a
+ * cell whose tail call fails: every cell a link leads to holds a
+ * program (broker/tcube.c tp_link), so a tail call that fails is one the
+ * kernel refused: the budget of 33 is spent (a cube that tail-calls
+ * itself can spend it).  Fail closed: the cubes after this one never
+ * ran.
+ */
 static __always_inline int
-tstack_run(TSTACK_CTX *ctx, __u32 dir, __u32 pos)
+tstack_run(TSTACK_CTX *ctx, __u32 dir, __u32 link)
 {
 	struct cub_tstack_ctx *t = tstack_get();
 
-	if (!t)
+	if (!t || !link)
 		return TSTACK_DROP;
-	if (pos >= CUB_TSTACK_MAX) /* a full stack: no room for the end */
+	if (link == CUB_TSTACK_LINK_END)
 		return tstack_finish(ctx, t, dir);
+	if (link > CUB_TSTACK_MAX)
+		return TSTACK_DROP;
 	t->dir = dir;
-	t->pos = pos;
+	t->pos = link - 1;
 	tstack_mark(ctx, dir);
-	bpf_tail_call(ctx, &tstack_progs, dir * CUB_TSTACK_MAX + pos);
-	/*
-	 * Every stack ends in its end program (broker/tcube.c tp_write), so
-	 * a tail call that fails here is one the kernel refused: the budget
-	 * of 33 is spent (a cube that tail-calls itself can spend it).  Fail
-	 * closed: the cubes after this one never ran.
-	 */
+	bpf_tail_call(ctx, &tstack_progs, link - 1);
 	return TSTACK_DROP;
 }
 
-#define TSTACK_PROGRAMS(end, next)                                             \
-	/* The slot after a stack's last cube. */                              \
-	SEC(TSTACK_SEC)                                                        \
-	int end(TSTACK_CTX *ctx)                                               \
-	{                                                                      \
-		struct cub_tstack_ctx *t = tstack_get();                       \
-                                                                               \
-		if (!t || t->dir >= TSTACK_NDIRS)                              \
-			return TSTACK_DROP;                                    \
-		return tstack_finish(ctx, t, t->dir);                          \
-	}                                                                      \
-                                                                               \
-	/* A cube lets the packet go: the next slot. */                        \
+/* Enter direction dir's stack: its head. */
+static __always_inline int
+tstack_first(TSTACK_CTX *ctx, __u32 dir)
+{
+	return tstack_run(ctx, dir, tstack_link(CUB_TSTACK_HEAD + dir));
+}
+
+/* A cube lets the packet go: what the link after its cell leads to. */
+#define TSTACK_PROGRAMS(next)                                                  \
 	SEC(TSTACK_SEC)                                                        \
 	int next(TSTACK_CTX *ctx)                                              \
 	{                                                                      \
 		struct cub_tstack_ctx *t = tstack_get();                       \
                                                                                \
-		if (!t || t->dir >= TSTACK_NDIRS)                              \
+		if (!t || t->dir >= TSTACK_NDIRS || t->pos >= CUB_TSTACK_MAX)  \
 			return TSTACK_DROP;                                    \
-		return tstack_run(ctx, t->dir, t->pos + 1);                    \
+		return tstack_run(ctx, t->dir,                                 \
+		    tstack_link(t->dir * CUB_TSTACK_MAX + t->pos));            \
 	}
 
 #endif /* CUBI_TSTACK_BPF_H */

@@ -7,15 +7,15 @@
  * its own; the slot layout is the TC one's (cube_shared.h), ingress only:
  * XDP has no egress hook.
  *
- * tstack_xdp_ingress is the netdev's XDP program.  It records position 0
- * in the per-CPU tstack_ctx and tail-calls slot 0 of tstack_progs.  A
- * cube lets the packet go with cub_pass_xdp(), which tail-calls slot
- * CUB_EGRESS_OUT of its own cub_egress: tstack_xdp_next, which advances
- * the position and tail-calls the next slot.  The slot after the last
- * cube holds tstack_xdp_end, which tail-calls slot CUB_TSTACK_END: the
- * program of the standard XDP cube whose port peers with the netdev (the
- * broker writes it there), or, when there is none, returns XDP_PASS (to
- * the kernel's stack).
+ * tstack_xdp_ingress is the netdev's XDP program.  It follows the head
+ * of tstack_links to the first cube's cell, records it in the per-CPU
+ * tstack_ctx and tail-calls that cell of tstack_progs.  A cube lets the
+ * packet go with cub_pass_xdp(), which tail-calls slot CUB_EGRESS_OUT of
+ * its own cub_egress: tstack_xdp_next, which follows the link after the
+ * cube's cell.  The link after the last cube is the end, which
+ * tail-calls slot CUB_TSTACK_END: the program of the standard XDP cube
+ * whose port peers with the netdev (the broker writes it there), or,
+ * when there is none, returns XDP_PASS (to the kernel's stack).
  *
  * Framework state: on XDP a cube's in-port is what cub_in_port_xdp()
  * finds for ctx->ingress_ifindex, which no program can write, so unlike
@@ -52,9 +52,9 @@ SEC("xdp")
 int
 tstack_xdp_ingress(struct xdp_md *ctx)
 {
-	return tstack_run(ctx, 0, 0);
+	return tstack_first(ctx, 0);
 }
 
-TSTACK_PROGRAMS(tstack_xdp_end, tstack_xdp_next)
+TSTACK_PROGRAMS(tstack_xdp_next)
 
 char _license[] SEC("license") = "GPL";

@@ -69,7 +69,7 @@ main_loop(struct broker *b)
 	struct signalfd_siginfo si;
 	char drain[64];
 	bool more = false;
-	int cfd = clients_fd(b), n, t, tc, tv, nlog;
+	int cfd = clients_fd(b), n, t, tc, tv, tt, nlog;
 
 	pthread_mutex_lock(&b->state_lock);
 	while (!b->stop) {
@@ -77,6 +77,8 @@ main_loop(struct broker *b)
 		slowpath_poll(b);
 		cubelog_poll(b);
 		tv = bpfobj_vet_tick(b);
+		if ((tt = tcube_tick(b)) >= 0 && (tv < 0 || tt < tv))
+			tv = tt;
 		pfd[0] = (struct pollfd){.fd = cfd, .events = POLLIN};
 		pfd[1] = (struct pollfd){.fd = b->sigfd, .events = POLLIN};
 		pfd[2] = (struct pollfd){.fd = b->wake[0], .events = POLLIN};

@@ -228,6 +228,10 @@ struct cube {
 	char attached[CUB_PEER_MAX + 1];
 	unsigned attach_rank;
 	bool attach_qdisc;
+	/* The grace period (mapswap_grace_start()) since it left a stack
+	 * whose packets may still be in it: its way out stays until then
+	 * (tcube.c); 0: none. */
+	uint64_t tp_left;
 	/* Its attach point's parameters changed since its last apply: its
 	 * service's request thread sends it a new one (b->state_lock). */
 	bool attach_due;
@@ -446,6 +450,7 @@ struct broker {
 	struct cube *cubes;
 	struct cube *dying; /* deleted, not yet released (b->lock) */
 	struct tpoint *tpoints; /* transparent attach points (tcube.c) */
+	bool tp_pending; /* cells or cubes wait for a grace (tcube_tick()) */
 	struct clients *cl; /* client and events connections (clients.c) */
 	char store_path[4096];
 	struct rid_entry rids[RID_CACHE];
@@ -690,6 +695,9 @@ void tcube_retire(struct broker *b, struct cube *c);
 void tcube_refresh_slot(struct broker *b, struct cube *c);
 /* State lock held, at start after the cubes are loaded: the stacks. */
 void tcube_restore(struct broker *b);
+/* Main loop: empty the cells of detached cubes once no packet can be in
+ * them; ms until it wants to look again, -1 when nothing waits. */
+int tcube_tick(struct broker *b);
 /* The ingress entry (borrowed fd) of the stack on c:port, -1 if none. */
 int tcube_port_entry(struct broker *b, const struct cube *c, const char *port);
 /* Is id the ingress entry of a stack on one of c's ports, or the XDP

@@ -404,6 +404,24 @@ grace_done(void)
 	return d;
 }
 
+uint64_t
+mapswap_grace_start(void)
+{
+	return grace_retire();
+}
+
+bool
+mapswap_grace_over(uint64_t seq)
+{
+	return grace_done() >= seq;
+}
+
+int
+mapswap_grace_wait(uint64_t seq)
+{
+	return grace_wait(seq);
+}
+
 static uint32_t
 map_id(int fd)
 {

@@ -28,6 +28,12 @@ bool mapswap_index_name(const char *name);
 int mapswap_check_object(
     const char *cube, struct bpf_object *obj, struct cub_val **errv);
 struct swapsets *mapswap_free(struct swapsets *sets);
+/* RCU grace periods (the kernel's, through a map update), shared with
+ * the swaps: start one (its sequence), has it ended, wait for it.  Once
+ * it ended, no tc or XDP program that began before the start runs. */
+uint64_t mapswap_grace_start(void);
+bool mapswap_grace_over(uint64_t seq);
+int mapswap_grace_wait(uint64_t seq);
 
 /* Worker calls (wcall.c): swap.begin, swap.commit, swap.abort, swap.read. */
 int mapswap_call(struct service *s, const char *method, const struct cub_val *p,

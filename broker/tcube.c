@@ -8,12 +8,13 @@
  * last | before=<cube> | after=<cube>]`.  Each netdev with cubes attached
  * is an attach point (struct tpoint) with one broker object
  * (bpf/tstack.bpf.c): tstack_ingress and tstack_egress on the netdev's
- * tc clsact ingress and egress, tstack_next, and tstack_progs, the stack
- * in run order (ingress as listed, egress in reverse).  Each cube of the
- * stack has tstack_next in slot CUB_EGRESS_OUT of its cub_egress, so
- * cub_pass() goes on to the next cube and to nowhere else.  Attach,
- * detach and reorder are updates of tstack_progs and cub_egress: no
- * cube's program is reloaded.  Pinned under <pin-root>/_tstack/<netdev>/
+ * tc clsact ingress and egress, tstack_next, tstack_progs (a cell per
+ * cube) and tstack_links (the run order: ingress as listed, egress in
+ * reverse; tp_link()).  Each cube of the stack has tstack_next in slot
+ * CUB_EGRESS_OUT of its cub_egress, so cub_pass() goes on to the next
+ * cube and to nowhere else.  Attach and detach are updates of a cell,
+ * links and cub_egress, a cube keeping its cell while it stays: no
+ * cube's program is reloaded, and a packet in flight skips no cube.  Pinned under <pin-root>/_tstack/<netdev>/
  * (a name no cube can have), and stored in the cubes' records, so a
  * broker restart adopts them and a reboot rebuilds them.
  *
@@ -56,6 +57,7 @@
 #include "cubicle/errors.h"
 #include "egress.h"
 #include "log.h"
+#include "mapswap.h"
 #include "tstack.skel.h"
 #include "tstack_xdp.skel.h"
 
@@ -63,6 +65,7 @@
 #define TSTACK_TC_HANDLE 0xc0bf
 #define TSTACK_TC_PRIO 1
 #define TSTACK_DIR "_tstack"
+#define TCUBE_TICK_MS 20 /* tcube_tick()'s look while cells wait */
 
 struct tpoint {
 	char target[CUB_PEER_MAX + 1]; /* netdev, or "cube:port" */
@@ -77,8 +80,16 @@ struct tpoint {
 	uint32_t final_for;
 	int ifindex;
 	struct cube *stack[CUB_TSTACK_MAX]; /* ingress order */
+	uint8_t cell[CUB_TSTACK_MAX];       /* stack[i]'s cell */
 	unsigned n;
-	int in_fd, eg_fd, next_fd, progs_fd, end_fd; /* -1 when none */
+	/* What tp_link() last wrote: each cell's cube (NULL: none, or not
+	 * known) and each link (0: not written, or not known). */
+	struct cube *incell[CUB_TSTACK_MAX];
+	uint32_t link[CUB_TSTACK_LINKS];
+	/* A cell whose cube left: the grace it waits for before it is
+	 * emptied and given again (0: none). */
+	uint64_t cell_seq[CUB_TSTACK_MAX];
+	int in_fd, eg_fd, next_fd, progs_fd, links_fd; /* -1 when none */
 	uint32_t in_id, eg_id;
 	enum hook hook; /* HOOK_TC, or the XDP mode of a netdev's dispatcher */
 	bool qdisc; /* the broker created the clsact qdisc */
@@ -183,7 +194,7 @@ tp_path(struct broker *b, char *buf, size_t len, const char *target,
 
 /* The pins; "final" (a cube port's second half of the egress) last. */
 static const char *const tp_leaves[] = {
-    "ingress", "egress", "next", "progs", "end", "final"};
+    "ingress", "egress", "next", "progs", "links", "final"};
 #define TP_FDS 5 /* the stack object's: all leaves but "final" */
 
 static void
@@ -195,6 +206,9 @@ tp_unpin(struct broker *b, const char *target)
 	for (i = 0; i < TP_FDS + 1; i++)
 		if (!tp_path(b, path, sizeof(path), target, tp_leaves[i]))
 			unlink(path);
+	/* An older broker's stack end (slots then, not links). */
+	if (!tp_path(b, path, sizeof(path), target, "end"))
+		unlink(path);
 	if (!tp_path(b, path, sizeof(path), target, NULL))
 		rmdir(path);
 }
@@ -207,7 +221,7 @@ tp_fds(struct tpoint *tp, int *fds[TP_FDS])
 	fds[1] = &tp->eg_fd;
 	fds[2] = &tp->next_fd;
 	fds[3] = &tp->progs_fd;
-	fds[4] = &tp->end_fd;
+	fds[4] = &tp->links_fd;
 }
 
 /* Close the stack object's fds of tp (-1 after). */
@@ -444,6 +458,10 @@ tp_adopt(struct broker *b, struct tpoint *tp)
 	tp->eg_id = prog_id(tp->eg_fd);
 	if ((prog_type(tp->in_fd) == BPF_PROG_TYPE_XDP) != tp_xdp(tp))
 		return -ENOENT; /* pinned for the other hook: rebuilt */
+	/* The run order it holds: tcube_restore() keeps its cells. */
+	for (i = 0; i < CUB_TSTACK_LINKS; i++)
+		if (bpf_map_lookup_elem(tp->links_fd, &i, &tp->link[i]))
+			return -ENOENT;
 	return tp->in_id && (tp->eg_id || tp_xdp(tp)) ? 0 : -ENOENT;
 }
 
@@ -503,7 +521,7 @@ tp_load_xdp(struct broker *b, struct tpoint *tp, const char **step)
 		src[1] = -1;
 		src[2] = bpf_program__fd(skel->progs.tstack_xdp_next);
 		src[3] = bpf_map__fd(skel->maps.tstack_progs);
-		src[4] = bpf_program__fd(skel->progs.tstack_xdp_end);
+		src[4] = bpf_map__fd(skel->maps.tstack_links);
 		r = tp_pin(b, tp, src, step);
 	}
 	tstack_xdp__destroy(skel);
@@ -531,7 +549,7 @@ tp_load(struct broker *b, struct tpoint *tp, const char **step)
 	src[1] = bpf_program__fd(skel->progs.tstack_egress);
 	src[2] = bpf_program__fd(skel->progs.tstack_next);
 	src[3] = bpf_map__fd(skel->maps.tstack_progs);
-	src[4] = bpf_program__fd(skel->progs.tstack_end);
+	src[4] = bpf_map__fd(skel->maps.tstack_links);
 	r = tp_pin(b, tp, src, step);
 out:
 	tstack__destroy(skel);
@@ -558,63 +576,159 @@ at(struct cube *const *stack, unsigned n, int dir, unsigned pos)
 	return stack[dir ? n - 1 - pos : pos];
 }
 
-/* What runs at slot j of a direction: a cube, or the stack's end. */
-static struct cube *const TP_END = (struct cube *)&tp_leaves;
-
-static struct cube *
-slot_at(struct cube *const *stack, unsigned n, int dir, unsigned j)
+/* Cube at run position pos of direction dir of a stack of n. */
+static unsigned
+at_index(unsigned n, int dir, unsigned pos)
 {
-	return j < n ? at(stack, n, dir, j) : j == n ? TP_END : NULL;
+	return dir ? n - 1 - pos : pos;
+}
+
+/* Write link key k = v unless it holds v already (force: write). */
+static int
+link_put(struct tpoint *tp, uint32_t k, uint32_t v, bool force)
+{
+	if (!force && tp->link[k] == v)
+		return 0;
+	if (bpf_map_update_elem(tp->links_fd, &k, &v, 0))
+		return -errno;
+	tp->link[k] = v;
+	return 0;
 }
 
 /*
- * Make tstack_progs hold new (ingress order, m cubes) where it held old
- * (n cubes), each followed by tstack_end (when it fits: a full stack ends
- * in tstack_run itself).  A tail call that fails before the end drops
- * the packet (tstack.bpf.c): an empty slot never ends a stack, so a cube
- * that spends the tail-call budget cannot skip the ones after it.  A
- * growing stack is written from its end down, a shrinking one from the
- * start up and then trimmed: a packet that runs meanwhile may meet a cube
- * twice, never skip one that stays.  force: rewrite every slot (a
- * rebuild, or a cube's new program).
+ * Make tp's object run tp->stack: each cube's program in its cell, then
+ * each direction's links from its end back to its head, so that every
+ * link written leads to cells whose own links are written already.  A
+ * cube keeps its cell while it stays, so an attach writes the new cube's
+ * cell and link and then the one link before it; a detach, the one link
+ * that stepped to it (stack_remove() empties its cell a grace period
+ * later).  A packet in flight meets each cube that stays once, in order,
+ * and one that comes or goes once or not at all.  A cell whose cube is
+ * retired (bpfobj.c) is emptied: its tail call fails and the packet is
+ * dropped (tstack.bpf.h).  force: rewrite every cell and link (a
+ * rebuild, or a cube's new program); cells no cube holds are emptied.
  */
 static int
-tp_write(struct tpoint *tp, struct cube *const *old, unsigned n,
-    struct cube *const *new, unsigned m, bool force)
+tp_link(struct tpoint *tp, bool force)
 {
-	unsigned mm = m < CUB_TSTACK_MAX ? m + 1 : m;
-	unsigned nn = n < CUB_TSTACK_MAX ? n + 1 : n;
-	struct cube *o, *c;
-	uint32_t slot;
-	unsigned i, j;
-	int dir, fd, r = 0;
+	uint32_t k, v, cell;
+	unsigned i, j, n = tp->n;
+	bool used[CUB_TSTACK_MAX] = {false};
+	struct cube *c;
+	int dir, fd, r = 0, e;
 
+	for (i = 0; i < n; i++) {
+		c = tp->stack[i];
+		cell = tp->cell[i];
+		used[cell] = true;
+		if (!force && tp->incell[cell] == c)
+			continue;
+		fd = slot_prog(tp, c);
+		e = fd < 0 ? bpf_map_delete_elem(tp->progs_fd, &cell) &&
+				     errno != ENOENT
+			   : bpf_map_update_elem(tp->progs_fd, &cell, &fd, 0);
+		if (e && !r)
+			r = -errno;
+		tp->incell[cell] = e ? NULL : c;
+	}
 	/* An XDP dispatcher has ingress only. */
 	for (dir = 0; dir < (tp_xdp(tp) ? 1 : 2); dir++) {
-		for (i = 0; i < mm; i++) {
-			j = mm > nn ? mm - 1 - i : i;
-			c = slot_at(new, m, dir, j);
-			o = slot_at(old, n, dir, j);
-			if (!force && o == c)
-				continue;
-			slot = (uint32_t)dir * CUB_TSTACK_MAX + j;
-			fd = c == TP_END ? tp->end_fd : slot_prog(tp, c);
-			if (fd < 0 ? bpf_map_delete_elem(tp->progs_fd, &slot) &&
-					 errno != ENOENT
-				   : bpf_map_update_elem(
-					 tp->progs_fd, &slot, &fd, 0)) {
-				if (!r)
-					r = -errno;
-			}
+		for (j = n; j-- > 0;) {
+			cell = tp->cell[at_index(n, dir, j)];
+			k = (uint32_t)dir * CUB_TSTACK_MAX + cell;
+			v = j + 1 < n ? tp->cell[at_index(n, dir, j + 1)] + 1u
+				      : CUB_TSTACK_LINK_END;
+			if ((e = link_put(tp, k, v, force)) && !r)
+				r = e;
 		}
-		for (j = mm; j < CUB_TSTACK_MAX; j++) {
-			slot = (uint32_t)dir * CUB_TSTACK_MAX + j;
-			if (bpf_map_delete_elem(tp->progs_fd, &slot) &&
-			    errno != ENOENT && !r)
-				r = -errno;
-		}
+		v = n ? tp->cell[at_index(n, dir, 0)] + 1u : CUB_TSTACK_LINK_END;
+		if ((e = link_put(tp, CUB_TSTACK_HEAD + (uint32_t)dir, v, force)) &&
+		    !r)
+			r = e;
+	}
+	for (cell = 0; force && cell < CUB_TSTACK_MAX; cell++) {
+		if (used[cell])
+			continue;
+		bpf_map_delete_elem(tp->progs_fd, &cell);
+		tp->incell[cell] = NULL;
+		for (dir = 0; dir < 2; dir++)
+			link_put(tp, (uint32_t)dir * CUB_TSTACK_MAX + cell, 0, true);
 	}
 	return r;
+}
+
+/* Empty a cell its cube left once its grace has ended. */
+static void
+cell_reap(struct tpoint *tp, uint32_t cell)
+{
+	int dir;
+
+	bpf_map_delete_elem(tp->progs_fd, &cell);
+	tp->incell[cell] = NULL;
+	for (dir = 0; dir < 2; dir++)
+		link_put(tp, (uint32_t)dir * CUB_TSTACK_MAX + cell, 0, true);
+	tp->cell_seq[cell] = 0;
+}
+
+/*
+ * A cell for a cube joining tp (tp->n < CUB_TSTACK_MAX): one no cube
+ * holds or left; else the one left longest ago, once its grace ended
+ * (waited for here: at most CUB_TSTACK_MAX detaches in a row).
+ */
+static uint8_t
+cell_free(struct tpoint *tp)
+{
+	bool used[CUB_TSTACK_MAX] = {false};
+	unsigned i, best = CUB_TSTACK_MAX;
+	int r;
+
+	for (i = 0; i < tp->n; i++)
+		used[tp->cell[i]] = true;
+	for (i = 0; i < CUB_TSTACK_MAX; i++) {
+		if (used[i])
+			continue;
+		if (tp->cell_seq[i] && mapswap_grace_over(tp->cell_seq[i]))
+			cell_reap(tp, i);
+		if (!tp->cell_seq[i])
+			return (uint8_t)i;
+		if (best == CUB_TSTACK_MAX ||
+		    tp->cell_seq[i] < tp->cell_seq[best])
+			best = i;
+	}
+	if (best < CUB_TSTACK_MAX) {
+		if ((r = mapswap_grace_wait(tp->cell_seq[best])))
+			log_errno(r, "attach point '%s': waiting for a cell",
+			    tp->target);
+		cell_reap(tp, best);
+	}
+	return (uint8_t)best;
+}
+
+/*
+ * After a restart, the cells of tp->stack: those the adopted object's
+ * ingress links run through, when they are as many as the cubes (the
+ * same run order, so the rebuild rewrites no link a packet follows);
+ * otherwise 0, 1, ...
+ */
+static void
+cells_restore(struct tpoint *tp)
+{
+	bool seen[CUB_TSTACK_MAX] = {false};
+	uint32_t v = tp->link[CUB_TSTACK_HEAD];
+	uint8_t cells[CUB_TSTACK_MAX];
+	unsigned i = 0;
+
+	while (v >= 1 && v <= CUB_TSTACK_MAX && !seen[v - 1] && i < tp->n) {
+		seen[v - 1] = true;
+		cells[i++] = (uint8_t)(v - 1);
+		v = tp->link[v - 1];
+	}
+	if (i == tp->n && v == CUB_TSTACK_LINK_END) {
+		memcpy(tp->cell, cells, i);
+		return;
+	}
+	for (i = 0; i < tp->n; i++)
+		tp->cell[i] = (uint8_t)i;
 }
 
 /* c's way out: tstack_next of its point, or (not attached) the egress
@@ -635,13 +749,26 @@ cube_out(struct cube *c, struct tpoint *tp)
 		    c->name);
 }
 
+/* Write c's program into its cell of tp again (a new one, or none). */
+static int
+cell_rewrite(struct tpoint *tp, struct cube *c)
+{
+	unsigned i;
+
+	for (i = 0; i < tp->n && tp->stack[i] != c; i++)
+		;
+	if (i == tp->n)
+		return -ENOENT;
+	tp->incell[tp->cell[i]] = NULL;
+	return tp_link(tp, false);
+}
+
 static void tp_wire_port(struct broker *b, struct tpoint *tp);
 
 void
 tcube_refresh(struct broker *b, struct cube *c)
 {
 	struct tpoint *tp = c->tp, *x;
-	unsigned i;
 
 	/* The stacks on its ports: their ends are its program. */
 	for (x = b->tpoints; x; x = x->next) {
@@ -656,15 +783,12 @@ tcube_refresh(struct broker *b, struct cube *c)
 		/* Attached per the store but not restored yet (a start):
 		 * tcube_restore() wires it; until then its pinned way out
 		 * stays. */
-		if (!c->attached[0])
+		if (!c->attached[0] && !c->tp_left)
 			cube_out(c, NULL);
 		return;
 	}
 	cube_out(c, tp);
-	for (i = 0; i < tp->n && tp->stack[i] != c; i++)
-		;
-	if (i < tp->n && tp_write(tp, tp->stack, tp->n, tp->stack, tp->n,
-			     true))
+	if (cell_rewrite(tp, c))
 		log_warn("attach point '%s': cube '%s' not in its stack",
 		    tp->target, c->name);
 }
@@ -693,7 +817,7 @@ tcube_refresh_slot(struct broker *b, struct cube *c)
 	struct tpoint *tp = c->tp;
 
 	(void)b;
-	if (tp && tp_write(tp, tp->stack, tp->n, tp->stack, tp->n, true))
+	if (tp && cell_rewrite(tp, c))
 		log_warn("attach point '%s': rewriting its stack for cube "
 			 "'%s' failed",
 		    tp->target, c->name);
@@ -719,9 +843,10 @@ tp_new(struct broker *b, const char *target, int ifindex, enum hook hook,
 	tp->final_fd = -1;
 	tp->ifindex = ifindex;
 	tp->hook = tp->on_port ? HOOK_TC : hook;
-	tp->in_fd = tp->eg_fd = tp->next_fd = tp->progs_fd = tp->end_fd = -1;
+	tp->in_fd = tp->eg_fd = tp->next_fd = tp->progs_fd = tp->links_fd = -1;
 	if (!adopt || tp_adopt(b, tp)) {
 		tp_close(tp);
+		memset(tp->link, 0, sizeof(tp->link));
 		tp->hook = tp->on_port ? HOOK_TC : hook;
 		/* Someone else's filter at our handle is refused, not
 		 * replaced. */
@@ -887,27 +1012,84 @@ tp_drop(struct broker *b, struct tpoint *tp)
 static void
 stack_remove(struct broker *b, struct cube *c)
 {
-	struct cube *old[CUB_TSTACK_MAX];
 	struct tpoint *tp = c->tp;
-	unsigned i, j, n;
+	uint32_t cell = CUB_TSTACK_MAX;
+	unsigned i, j;
 
 	if (!tp)
 		return;
-	n = tp->n;
-	memcpy(old, tp->stack, sizeof(old));
-	for (i = j = 0; i < n; i++)
-		if (tp->stack[i] != c)
-			tp->stack[j++] = tp->stack[i];
+	for (i = j = 0; i < tp->n; i++) {
+		if (tp->stack[i] == c) {
+			cell = tp->cell[i];
+			continue;
+		}
+		tp->stack[j] = tp->stack[i];
+		tp->cell[j++] = tp->cell[i];
+	}
 	tp->n = j;
 	c->tp = NULL;
 	c->attached[0] = '\0';
 	if (!tp->n) {
 		tp_drop(b, tp);
-	} else if (tp_write(tp, old, n, tp->stack, tp->n, false)) {
+		tp = NULL;
+	} else if (tp_link(tp, false)) {
 		log_warn("attach point '%s': rewriting its stack failed",
 		    tp->target);
 	}
-	cube_out(c, NULL);
+	/*
+	 * No link leads to c's cell now, but a packet may still be in c or
+	 * on its way there: it runs c and goes on by c's way out (this
+	 * point's tstack_next) and the link after its cell, to the cubes
+	 * after it.  Once a grace period has ended no such packet is left
+	 * (tc and XDP programs run under rcu_read_lock, tail calls
+	 * included): then tcube_tick() empties the cell and gives c its
+	 * own way out again; an attach of c waits for it (stack_insert()).
+	 * The detach itself never waits: a cube that holds a packet for
+	 * long cannot hold the broker.
+	 */
+	c->tp_left = mapswap_grace_start();
+	if (tp && cell < CUB_TSTACK_MAX) {
+		tp->cell_seq[cell] = c->tp_left;
+		tp->incell[cell] = NULL;
+	}
+	b->tp_pending = true;
+}
+
+int
+tcube_tick(struct broker *b)
+{
+	struct tpoint *tp;
+	struct cube *c;
+	uint32_t cell;
+	bool pending = false;
+
+	if (!b->tp_pending)
+		return -1;
+	if (pthread_mutex_trylock(&b->lock))
+		return TCUBE_TICK_MS; /* a load holds it: look again soon */
+	for (tp = b->tpoints; tp; tp = tp->next)
+		for (cell = 0; cell < CUB_TSTACK_MAX; cell++) {
+			if (!tp->cell_seq[cell])
+				continue;
+			if (mapswap_grace_over(tp->cell_seq[cell]))
+				cell_reap(tp, cell);
+			else
+				pending = true;
+		}
+	for (c = b->cubes; c; c = c->next) {
+		if (!c->tp_left)
+			continue;
+		if (!mapswap_grace_over(c->tp_left)) {
+			pending = true;
+			continue;
+		}
+		c->tp_left = 0;
+		if (!c->tp)
+			cube_out(c, NULL);
+	}
+	pthread_mutex_unlock(&b->lock);
+	b->tp_pending = pending;
+	return pending ? TCUBE_TICK_MS : -1;
 }
 
 void
@@ -1168,25 +1350,37 @@ static int
 stack_insert(struct broker *b, struct cube *c, const char *target,
     int ifindex, unsigned pos, struct cub_val **errv)
 {
-	struct cube *old[CUB_TSTACK_MAX];
 	struct tpoint *tp = tp_find(b, target);
 	bool fresh = !tp;
+	uint8_t cell;
 	unsigned n;
 	int r;
 
 	if (!tp && !(tp = tp_new(b, target, ifindex, c->hook, false, errv)))
 		return -EIO;
 	n = tp->n;
-	memcpy(old, tp->stack, sizeof(old));
+	cell = cell_free(tp);
 	memmove(&tp->stack[pos + 1], &tp->stack[pos],
 	    (n - pos) * sizeof(tp->stack[0]));
+	memmove(&tp->cell[pos + 1], &tp->cell[pos],
+	    (n - pos) * sizeof(tp->cell[0]));
 	tp->stack[pos] = c;
+	tp->cell[pos] = cell;
+	tp->incell[cell] = NULL;
 	tp->n = n + 1;
 	c->tp = tp;
 	snprintf(c->attached, sizeof(c->attached), "%s", target);
-	/* Its way out first: once in the stack, it must lead on. */
+	/* Its way out first: once in the stack, it must lead on; but not
+	 * while packets of a stack it left may still use it. */
+	if (c->tp_left) {
+		if ((r = mapswap_grace_wait(c->tp_left)))
+			log_errno(r, "cube '%s': waiting for the packets of "
+				     "its last stack",
+			    c->name);
+		c->tp_left = 0;
+	}
 	cube_out(c, tp);
-	if ((r = tp_write(tp, old, n, tp->stack, tp->n, fresh))) {
+	if ((r = tp_link(tp, fresh))) {
 		*errv = cub_err_val(CUB_E_KERNEL,
 		    "cube '%s': attach to '%s': writing the stack failed: %s",
 		    c->name, target, strerror(-r));
@@ -1694,7 +1888,7 @@ static void
 tp_stray(struct broker *b, const char *target)
 {
 	struct tpoint tmp = {.in_fd = -1, .eg_fd = -1, .next_fd = -1,
-	    .progs_fd = -1, .end_fd = -1, .final_fd = -1};
+	    .progs_fd = -1, .links_fd = -1, .final_fd = -1};
 
 	snprintf(tmp.target, sizeof(tmp.target), "%s", target);
 	tmp.ifindex = (int)if_nametoindex(target);
@@ -1704,16 +1898,7 @@ tp_stray(struct broker *b, const char *target)
 	log_warn("attach point '%s': pinned but no stored cube is attached "
 		 "to it: detached and unpinned",
 	    target);
-	if (tmp.in_fd >= 0)
-		close(tmp.in_fd);
-	if (tmp.eg_fd >= 0)
-		close(tmp.eg_fd);
-	if (tmp.next_fd >= 0)
-		close(tmp.next_fd);
-	if (tmp.progs_fd >= 0)
-		close(tmp.progs_fd);
-	if (tmp.end_fd >= 0)
-		close(tmp.end_fd);
+	tp_close(&tmp);
 }
 
 /* The attach point of target, adopted from its pins (or made afresh). */
@@ -1821,7 +2006,8 @@ tcube_restore(struct broker *b)
 		}
 		for (i = 0; i < tp->n; i++)
 			cube_out(tp->stack[i], tp);
-		if (tp_write(tp, tp->stack, tp->n, tp->stack, tp->n, true))
+		cells_restore(tp);
+		if (tp_link(tp, true))
 			log_warn("attach point '%s': rebuilding its stack "
 				 "failed",
 			    tp->target);

@@ -1,26 +1,29 @@
 #!/bin/bash
 # SPDX-License-Identifier: BSD-2-Clause
-# Review 15 (issue 6): a detach shifts a stack under a packet in flight,
-# and the packet skips the cube after the one it is in.  veth1's ingress
-# chain is x1 ---> s1 ---> d1: x1 passes (evil_tburn, PASS), d1 drops
-# everything (evil_tburn, ingress DROP), s1 (review15_tslow) is a slow
-# cube: its PASS holds the packet in its own run while its egress action
-# is DROP, then calls cub_pass_tc() as the exit check wants.  One UDP
-# datagram is sent and held in s1 (slot 1); x1 is detached, so the
-# stack is rewritten from its start up: slot 1 = d1, slot 2 = the end;
-# s1 lets the datagram go: tstack_next runs slot 2, the end, and the
-# datagram reaches the host without d1 ever seeing it.  docs/architecture.md
-# ("Stacks are data"): "a packet in flight may meet a cube twice, never
-# skip one that stays".  Passes only if no datagram ever reaches the host
-# while d1 is attached and dropping.
+# Review 15 (issue 6): a detach shifted a stack under a packet in flight,
+# and the packet skipped the cube after the one it was in; an attach in
+# front of it made it meet its cube twice.  Stacks are now cells and
+# links (cube_shared.h, broker/tcube.c tp_link()): a cube keeps its cell
+# while it stays, an attach or detach rewrites links only.
+# veth1's ingress chain is x1 ---> s1 ---> d1: x1 passes (evil_tburn,
+# PASS), d1 drops everything (evil_tburn, ingress DROP), s1
+# (review15_tslow) is a slow cube: its PASS holds the packet in its own
+# run while its egress action is DROP, then calls cub_pass_tc() as the
+# exit check wants.  One UDP datagram is sent and held in s1, and then:
+#   1. x1 (before s1) is detached: the old code rewrote the stack from
+#      its start up (slot 1 = d1, slot 2 = the end), and the datagram
+#      let go ran slot 2, the end, and reached the host without d1;
+#   2. x1 is attached again in front: the old code wrote s1 into slot 1
+#      and the datagram let go from slot 0 met s1 again;
+#   3. s1 itself is detached: the old code put d1 in slot 0 and the end
+#      in slot 1, and the datagram went from s1 to the end.
+# Each passes only if the datagram reaches d1 (dropped) and not the
+# host, and s1 saw it once.  The detach and attach must not wait for the
+# held datagram (a cube that holds packets must not hold the broker).
 # The datagram is sent from CPU 0 and held in its softirq there; the
-# test, the broker and its workers run on CPU 1.  A held CPU runs nothing
-# else, its interrupts' work included: with the disk's completions on
-# it, the broker's store write (fsync) waits for the hold to end, so
-# does the detach, and the held datagram leaves before the slots change
-# (here the disk's interrupt is on CPU 1).  The test lets the datagram go
-# by writing s1's pinned th_actions itself; s1 lets go by itself after
-# some seconds.
+# test, the broker and its workers run on CPU 1.  The test lets the
+# datagram go by writing s1's pinned th_actions itself; s1 lets go by
+# itself after some seconds.
 . "$(dirname "$0")/../lib/netns.sh"
 need python3 bpftool taskset
 [ "$(nproc)" -ge 2 ] || { cub_log "SKIP: needs 2 CPUs"; exit 77; }
@@ -85,42 +88,71 @@ send
 wait_rx 2 && fail "a datagram passed d1 (DROP) with the stack at rest: the test is wrong"
 [ "$(cub d1 show ingress-drops)" -ge 1 ] || fail "d1 dropped nothing"
 
-broken= spans=0
-for try in 1 2 3 4 5; do
-	if [ "$try" -gt 1 ]; then
+# hold UNDO CMD...: hold a datagram in s1, run CMD while it is held, let
+# it go; fails unless d1 dropped it, the host did not get it and s1 saw
+# it once.  When s1 let go before CMD ended (a slow machine), UNDO (a
+# cubicle command line) puts the chain back and it tries again.
+hold() {
+	local try p0 d0 r0 h0 sender undo=$1
+	shift
+	for try in 1 2 3 4 5; do
 		cub_ok s1 set egress-action=PASS
-		cub topology show veth1 | grep -q "x1 ---> s1" ||
-			cub_ok attach x1 veth1 position=first
-	fi
-	p0=$(cub s1 show ingress-packets)
-	d0=$(cub d1 show ingress-drops)
-	r0=$(rx)
-	cub_ok s1 set egress-action=DROP # hold what enters s1
-	send &
-	sender=$!
-	for _ in $(seq 1 100); do
-		[ "$(cub s1 show ingress-packets)" -gt "$p0" ] && break
-		sleep 0.02
+		p0=$(cub s1 show ingress-packets)
+		d0=$(cub d1 show ingress-drops)
+		r0=$(rx)
+		cub_ok s1 set egress-action=DROP # hold what enters s1
+		send &
+		sender=$!
+		for _ in $(seq 1 100); do
+			[ "$(cub s1 show ingress-packets)" -gt "$p0" ] && break
+			sleep 0.02
+		done
+		h0=$(released)
+		cub_ok "$@"
+		if [ "$(released)" != "$h0" ]; then
+			cub_log "try $try: s1 let the datagram go before '$*' ended"
+			wait "$sender" || true
+			# shellcheck disable=SC2086
+			cub_ok $undo
+			continue
+		fi
+		# let it go: s1's egress action PASS (TH_PASS 0), not by the broker
+		bpftool map update pinned "$T/pins/s1/th_actions" key 1 0 0 0 value 0 0 0 0
+		wait "$sender" || true
+		for _ in $(seq 1 50); do
+			[ "$(cub d1 show ingress-drops)" -gt "$d0" ] && break
+			[ "$(rx)" -gt "$r0" ] && break
+			sleep 0.1
+		done
+		sleep 0.3
+		cub_log "'$*': s1 saw $(($(cub s1 show ingress-packets) - p0)), d1 dropped $(($(cub d1 show ingress-drops) - d0)), the host got $(($(rx) - r0))"
+		[ "$(rx)" = "$r0" ] ||
+			fail "'$*' while a datagram was held in s1: it reached the host; d1 (DROP, attached throughout) never saw it"
+		[ "$(cub d1 show ingress-drops)" -eq $((d0 + 1)) ] ||
+			fail "'$*' while a datagram was held in s1: d1 dropped $(($(cub d1 show ingress-drops) - d0)), not 1"
+		[ "$(cub s1 show ingress-packets)" -eq $((p0 + 1)) ] ||
+			fail "'$*' while a datagram was held in s1: s1 saw it $(($(cub s1 show ingress-packets) - p0)) times"
+		return 0
 	done
-	h0=$(released)
-	cub_ok detach x1 veth1
-	[ "$(released)" = "$h0" ] || {
-		cub_log "try $try: s1 let the datagram go before the detach ended"
-		continue
-	}
-	spans=$((spans + 1))
-	# let it go: s1's egress action PASS (TH_PASS 0), without the broker
-	bpftool map update pinned "$T/pins/s1/th_actions" key 1 0 0 0 value 0 0 0 0
-	wait "$sender" || true
-	wait_rx $((r0 + 1)) || true
-	r1=$(rx)
-	d1=$(cub d1 show ingress-drops)
-	cub_log "try $try: s1 saw $(($(cub s1 show ingress-packets) - p0)), d1 dropped $((d1 - d0)), the host got $((r1 - r0))"
-	if [ "$r1" -gt "$r0" ]; then
-		broken="try $try: a datagram held in s1 while x1 was detached reached the host; d1 (DROP, attached throughout) dropped $((d1 - d0)): it skipped d1"
-		break
-	fi
-done
-[ -z "$broken" ] || fail "$broken"
-[ "$spans" -gt 0 ] || fail "no datagram was held in s1 across a detach: the test proved nothing"
-cub_log "a detach never lets a packet in flight skip a cube that stays"
+	fail "no datagram was held in s1 across '$*': the test proved nothing"
+}
+
+hold "attach x1 veth1 position=first" detach x1 veth1
+cub topology show veth1 | grep -q "ingress service chain: s1 ---> d1" ||
+	fail "veth1's chain: $(cub topology show veth1)"
+hold "detach x1 veth1" attach x1 veth1 position=first
+cub topology show veth1 | grep -q "ingress service chain: x1 ---> s1 ---> d1" ||
+	fail "veth1's chain: $(cub topology show veth1)"
+hold "attach s1 veth1 after=x1" detach s1 veth1
+cub topology show veth1 | grep -q "ingress service chain: x1 ---> d1" ||
+	fail "veth1's chain: $(cub topology show veth1)"
+# The cells left are emptied once no packet can be in them: s1 attached
+# again runs, and the stack drops as before.
+cub_ok attach s1 veth1 after=x1
+cub_ok s1 set egress-action=PASS
+p0=$(cub s1 show ingress-packets)
+send
+sleep 0.5
+[ "$(cub s1 show ingress-packets)" -gt "$p0" ] || fail "s1 attached again sees nothing"
+wait_rx $(($(rx) + 1)) && fail "a datagram passed d1 after the changes"
+cub_log "an attach or detach never lets a packet in flight skip a cube that stays or meet one twice"

@@ -176,10 +176,14 @@ struct cub_log_xrec {
 
 /*
  * Transparent cubes (docs/architecture.md, "Transparent cubes").  Each
- * attach point has a broker-owned stack: a PROG_ARRAY of
- * 2 * CUB_TSTACK_MAX slots (ingress at 0.., egress at CUB_TSTACK_MAX..),
- * in run order, and broker programs that enter it from the hook and go
- * from one cube to the next (bpf/tstack.bpf.c).  A transparent cube's
+ * attach point has a broker-owned stack: a PROG_ARRAY whose first
+ * CUB_TSTACK_MAX slots are cells, one per stacked cube (a cube keeps its
+ * cell while it stays in the stack), a links array giving each
+ * direction's run order (the head, and after each cell the next), and
+ * broker programs that enter the stack from the hook and go from one
+ * cube to the next (bpf/tstack.bpf.c).  An attach or detach rewrites
+ * links, never moves a cube to another cell: a packet in flight never
+ * skips a cube that stays nor meets one twice.  A transparent cube's
  * cub_egress slot CUB_EGRESS_OUT holds its attach point's "next"
  * program: cub_pass() (cube.bpf.h) tail-calls it.  Two tail calls per
  * transparent cube: CUB_TSTACK_MAX cubes per direction fit in the
@@ -191,15 +195,25 @@ struct cub_log_xrec {
 #define CUB_TDIR_INGRESS 1
 #define CUB_TDIR_EGRESS 2
 
-/* tstack_progs: the stacks, then the way on after each direction. */
+/* tstack_progs: the cells, then the way on after each direction. */
 #define CUB_TSTACK_END (2 * CUB_TSTACK_MAX)
 #define CUB_TSTACK_SLOTS (2 * CUB_TSTACK_MAX + 2)
+
+/*
+ * tstack_links: at dir * CUB_TSTACK_MAX + cell the link after that
+ * cell in direction dir, at CUB_TSTACK_HEAD + dir the direction's first.
+ * A link is a cell + 1, or CUB_TSTACK_LINK_END (the stack's end); 0 (not
+ * written) drops the packet.
+ */
+#define CUB_TSTACK_HEAD (2 * CUB_TSTACK_MAX)
+#define CUB_TSTACK_LINKS (2 * CUB_TSTACK_MAX + 2)
+#define CUB_TSTACK_LINK_END 0xffu
 
 /* Per-CPU position in the stack, the broker programs' only (tstack_ctx),
  * and the framework's cb words as the packet entered it. */
 struct cub_tstack_ctx {
 	__u32 dir; /* 0 ingress, 1 egress */
-	__u32 pos; /* slot within the direction */
+	__u32 pos; /* the cell of the cube that runs */
 	__u32 cb[3];
 };
 
