@@ -8,8 +8,10 @@
 # the pinned stack with its cells and links unchanged (nothing a packet
 # follows is rewritten), and a deleted cube's program is not kept alive
 # by a cell.  review15-tstack-detach shows what this buys a packet in
-# flight.
+# flight.  $1: the cubes' type, TC (both directions) or XDP_DRV (the
+# XDP dispatcher: ingress only).
 . "$(dirname "$0")/../lib/netns.sh"
+TYPE=${1:?TC or XDP_DRV}
 need bpftool python3
 
 PLUGINS+=("$CUB_BUILD/plugins/transparenthelloworld/transparenthelloworld.so")
@@ -41,19 +43,21 @@ wait_progs() {
 }
 END=255 E=16 H=32 # CUB_TSTACK_LINK_END, CUB_TSTACK_MAX, CUB_TSTACK_HEAD
 
-for c in t1 t2 t3 t4; do cub_ok transparenthelloworld add $c; done
+for c in t1 t2 t3 t4; do cub_ok transparenthelloworld add $c type=$TYPE; done
+# egress LINKS...: the egress links, on TC only.
+egress() { [ "$TYPE" != TC ] || echo "$*"; }
 for c in t1 t2 t3; do cub_ok attach $c veth1; done
 pings || fail "no ping through t1 t2 t3"
 i1=$(pid_of t1) i2=$(pid_of t2) i3=$(pid_of t3) i4=$(pid_of t4)
 wait_progs "0=$i1 1=$i2 2=$i3 "
 # Ingress t1 (cell 0) -> t2 (1) -> t3 (2); egress the reverse.
-want="0=2 1=3 2=$END $((E + 0))=$END $((E + 1))=1 $((E + 2))=2 $H=1 $((H + 1))=3 "
+want="0=2 1=3 2=$END $(egress $((E + 0))=$END $((E + 1))=1 $((E + 2))=2 "")$H=1 $(egress $((H + 1))=3 "")"
 [ "$(dump links | tr '\n' ' ')" = "$want" ] ||
 	fail "links of t1 t2 t3: '$(dump links | tr '\n' ' ')', expected '$want'"
 
 # Detach t1: t2 and t3 keep their cells; t1's is emptied later.
 cub_ok detach t1 veth1
-want="1=3 2=$END $((E + 1))=$END $((E + 2))=2 $H=2 $((H + 1))=3 "
+want="1=3 2=$END $(egress $((E + 1))=$END $((E + 2))=2 "")$H=2 $(egress $((H + 1))=3 "")"
 wait_progs "1=$i2 2=$i3 "
 [ "$(dump links | tr '\n' ' ')" = "$want" ] ||
 	fail "links after detaching t1: '$(dump links | tr '\n' ' ')', expected '$want'"
@@ -62,7 +66,7 @@ pings || fail "no ping through t2 t3"
 # Attach t4 first: it takes the free cell 0; the others stay.
 cub_ok attach t4 veth1 position=first
 wait_progs "0=$i4 1=$i2 2=$i3 "
-want="0=2 1=3 2=$END $((E + 0))=$END $((E + 1))=1 $((E + 2))=2 $H=1 $((H + 1))=3 "
+want="0=2 1=3 2=$END $(egress $((E + 0))=$END $((E + 1))=1 $((E + 2))=2 "")$H=1 $(egress $((H + 1))=3 "")"
 [ "$(dump links | tr '\n' ' ')" = "$want" ] ||
 	fail "links after attaching t4: '$(dump links | tr '\n' ' ')', expected '$want'"
 cub topology show veth1 | grep -q "ingress service chain: t4 ---> t2 ---> t3" ||
