@@ -11,8 +11,9 @@
  * the packet go calls cub_pass(), which tail-calls slot CUB_EGRESS_OUT
  * of its own cub_egress: tstack_next, which follows the link after the
  * cube's cell to the next cell.  The link after the last cube is the
- * end: on a netdev the packet goes on (TC_ACT_OK, to the stack on
- * ingress, to the wire on egress); on a cube port it goes through slot
+ * end: on a netdev the packet goes on (TC_ACT_UNSPEC: to the next tc
+ * filter, the host-wide stack's, then to the stack on ingress, to the
+ * wire on egress); on a cube port it goes through slot
  * CUB_TSTACK_END + direction: the cube's program (ingress) or the second
  * half of the cube's egress program (egress), which sends it out of the
  * port.  A cube keeps its cell while attached: a detach or an attach
@@ -65,7 +66,9 @@ tstack_finish(struct __sk_buff *skb, struct cub_tstack_ctx *t, __u32 dir)
 	skb->cb[1] = t->cb[1];
 	skb->cb[2] = t->cb[2];
 	bpf_tail_call(skb, &tstack_progs, CUB_TSTACK_END + dir);
-	return tstack_end_drop ? TC_ACT_SHOT : TC_ACT_OK;
+	/* On a netdev: the next filter (the host-wide stack's), or the
+	 * default action, which lets the packet go on. */
+	return tstack_end_drop ? TC_ACT_SHOT : TC_ACT_UNSPEC;
 }
 
 /* A packet enters the stack: keep the framework's cb words. */

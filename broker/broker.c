@@ -121,9 +121,23 @@ main_loop(struct broker *b)
 	return 0;
 }
 
+/* broker_libbpf_hush(): this thread's libbpf warnings are debug lines. */
+static __thread bool libbpf_hushed;
+
+bool
+broker_libbpf_hush(bool on)
+{
+	bool was = libbpf_hushed;
+
+	libbpf_hushed = on;
+	return was;
+}
+
 static int
 libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
+	if (libbpf_hushed && level == LIBBPF_WARN)
+		level = LIBBPF_DEBUG;
 	if (level == LIBBPF_DEBUG && log_get_level() < LOG_P_DEBUG)
 		return 0;
 	/* Truncated and rate-limited per service (bpfobj.c). */

@@ -323,6 +323,7 @@ struct service {
 	int64_t next_start_ms;
 	bool hello; /* current worker said hello (set by its thread) */
 	bool transparent; /* its cubes attach; no ports (first hello) */
+	bool hostwide; /* its cubes are on every netdev (first hello) */
 	/* What the store recorded of it (its cubes' records, persist.c)
 	 * before this broker's first hello: a first hello must agree. */
 	bool stored_known, stored_transparent;
@@ -695,6 +696,20 @@ void tcube_retire(struct broker *b, struct cube *c);
 void tcube_refresh_slot(struct broker *b, struct cube *c);
 /* State lock held, at start after the cubes are loaded: the stacks. */
 void tcube_restore(struct broker *b);
+/* While on, libbpf's warnings on this thread are logged as debug lines
+ * (the kernel's expected refusals of tc queries on many netdevs); the
+ * previous setting. */
+bool broker_libbpf_hush(bool on);
+/* Host-wide cubes (CUB_PLUGIN_F_HOSTWIDE): c joins the host stack at
+ * its creation (0 or -errno with *errv); netmon.c's netdev events; a
+ * port takes netdev ifindex (release) or leaves it (claim: p, its port,
+ * no longer counts). */
+int tcube_host_join(struct broker *b, struct cube *c, struct cub_val **errv);
+void tcube_host_netdev(
+    struct broker *b, uint32_t kind, int ifindex, const char *name);
+void tcube_host_release(struct broker *b, int ifindex);
+void tcube_host_claim(
+    struct broker *b, int ifindex, const char *name, const struct bport *p);
 /* Main loop: empty the cells of detached cubes once no packet can be in
  * them; ms until it wants to look again, -1 when nothing waits. */
 int tcube_tick(struct broker *b);

@@ -804,6 +804,8 @@ cube_create(struct broker *b, struct service *svc, const char *name,
 	pthread_mutex_unlock(&b->lock);
 	if (!r)
 		r = cube_sync(b, c, true, errv);
+	if (!r && svc->hostwide)
+		r = tcube_host_join(b, c, errv);
 	c->stored_absent = false;
 	if (!r)
 		r = broker_save_cube(
@@ -825,6 +827,7 @@ cube_create(struct broker *b, struct service *svc, const char *name,
 		 * a cube being created; this is the second line).
 		 */
 		unpeered = topo_cube_gone(b, c);
+		tcube_gone(b, c);
 		/* A load the worker began may still run (it timed out). */
 		cube_remove(b, c);
 		cube_release(b, c);

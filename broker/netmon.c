@@ -50,7 +50,7 @@
 
 #define NETMON_BUDGET 64         /* datagrams a main-loop pass reads */
 #define NETMON_RCVBUF (4u << 20) /* bytes; overruns start a re-dump */
-#define NETMON_DEVS_MAX 4096     /* netdevs tracked */
+#define NETMON_DEVS_MAX 16384    /* netdevs tracked */
 #define NETMON_ADDRS_MAX 8192    /* addresses tracked per netdev */
 #define NETMON_INIT_MS 5000      /* for the first dump, at start */
 #define NETQ_MAX 256             /* events queued per service */
@@ -230,6 +230,7 @@ emit(struct broker *b, uint32_t kind, const struct netdev *d, const char *old,
 	log_debug("netdev '%s' (%d): %s%s%s", d->name, d->ifindex,
 	    cub_netdev_kind__str(kind), a ? " " : "", a ? ev.addr_str : "");
 	tcube_netdev_changed(b, d->name, old);
+	tcube_host_netdev(b, kind, d->ifindex, d->name);
 	for (s = b->svcs; s; s = s->next) {
 		mask = __atomic_load_n(&s->netdev_events, __ATOMIC_ACQUIRE);
 		if (!(mask & CUB_NETDEV_EV(kind)))

@@ -66,6 +66,18 @@
 #define TSTACK_TC_PRIO 1
 #define TSTACK_DIR "_tstack"
 #define TCUBE_TICK_MS 20 /* tcube_tick()'s look while cells wait */
+/* The host-wide stack: one attach point on every netdev no port owns,
+ * after the netdev's own stack (docs/architecture.md, "Host-wide
+ * cubes"). */
+#define TP_HOST ":host"
+#define HOST_TC_HANDLE 0xc0c0
+#define HOST_TC_PRIO 2
+
+/* A netdev the host-wide stack is on. */
+struct hostdev {
+	int ifindex;
+	bool qdisc; /* the broker created its clsact qdisc */
+};
 
 struct tpoint {
 	char target[CUB_PEER_MAX + 1]; /* netdev, or "cube:port" */
@@ -93,6 +105,10 @@ struct tpoint {
 	uint32_t in_id, eg_id;
 	enum hook hook; /* HOOK_TC, or the XDP mode of a netdev's dispatcher */
 	bool qdisc; /* the broker created the clsact qdisc */
+	/* The host-wide point (TP_HOST): the netdevs it is on, by ifindex. */
+	bool host;
+	struct hostdev *hd;
+	unsigned hn, hcap;
 	struct tpoint *next;
 };
 
@@ -247,6 +263,7 @@ tp_free(struct tpoint *tp)
 	tp_close(tp);
 	if (tp->final_fd >= 0)
 		close(tp->final_fd);
+	free(tp->hd);
 	free(tp);
 	return NULL;
 }
@@ -268,18 +285,24 @@ tcube_on_netdev(struct broker *b, const char *netdev)
 	return tp_find(b, netdev) != NULL;
 }
 
-/* The program id at the stack's tc slot of one direction, 0 if none. */
+/* The program id at a tc slot of one direction, 0 if none. */
 static uint32_t
-tc_slot_id(int ifindex, bool egress)
+tc_id_at(int ifindex, bool egress, uint32_t handle, uint32_t prio)
 {
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
 	    .attach_point = egress ? BPF_TC_EGRESS : BPF_TC_INGRESS);
-	LIBBPF_OPTS(bpf_tc_opts, q, .handle = TSTACK_TC_HANDLE,
-	    .priority = TSTACK_TC_PRIO);
+	LIBBPF_OPTS(bpf_tc_opts, q, .handle = handle, .priority = prio);
 
 	if (bpf_tc_query(&hook, &q))
 		return 0;
 	return q.prog_id ? q.prog_id : UINT32_MAX;
+}
+
+/* The program id at the stack's tc slot of one direction, 0 if none. */
+static uint32_t
+tc_slot_id(int ifindex, bool egress)
+{
+	return tc_id_at(ifindex, egress, TSTACK_TC_HANDLE, TSTACK_TC_PRIO);
 }
 
 /* Is program id a dispatcher (tstack_xdp_ingress) left by a broker? */
@@ -405,6 +428,8 @@ tp_hook(struct broker *b, struct tpoint *tp, const char **step)
 	return 0;
 }
 
+static void host_unhook_all(struct broker *b, struct tpoint *tp);
+
 /* Remove tp's programs from its netdev, and the qdisc if it was ours. */
 static void
 tp_unhook(struct broker *b, struct tpoint *tp)
@@ -412,6 +437,10 @@ tp_unhook(struct broker *b, struct tpoint *tp)
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = tp->ifindex);
 	int dir;
 
+	if (tp->host) {
+		host_unhook_all(b, tp);
+		return;
+	}
 	if (!tp->ifindex)
 		return;
 	if (tp_xdp(tp)) {
@@ -838,16 +867,17 @@ tp_new(struct broker *b, const char *target, int ifindex, enum hook hook,
 		return NULL;
 	}
 	snprintf(tp->target, sizeof(tp->target), "%s", target);
-	tp->on_port = topo_peer_split(target, tp->cname, tp->pname);
+	tp->host = !strcmp(target, TP_HOST);
+	tp->on_port = !tp->host && topo_peer_split(target, tp->cname, tp->pname);
 	tp->port_index = -1;
 	tp->final_fd = -1;
 	tp->ifindex = ifindex;
-	tp->hook = tp->on_port ? HOOK_TC : hook;
+	tp->hook = tp->on_port || tp->host ? HOOK_TC : hook;
 	tp->in_fd = tp->eg_fd = tp->next_fd = tp->progs_fd = tp->links_fd = -1;
 	if (!adopt || tp_adopt(b, tp)) {
 		tp_close(tp);
 		memset(tp->link, 0, sizeof(tp->link));
-		tp->hook = tp->on_port ? HOOK_TC : hook;
+		tp->hook = tp->on_port || tp->host ? HOOK_TC : hook;
 		/* Someone else's filter at our handle is refused, not
 		 * replaced. */
 		for (dir = 0; ifindex && !tp_xdp(tp) && dir < 2; dir++)
@@ -1345,6 +1375,8 @@ tp_xdp_start(struct broker *b, struct tpoint *tp, struct cub_val **errv)
 	return r;
 }
 
+static void host_sync(struct broker *b, struct tpoint *tp);
+
 /* Insert c at pos of the stack of target (created if need be). */
 static int
 stack_insert(struct broker *b, struct cube *c, const char *target,
@@ -1389,11 +1421,345 @@ stack_insert(struct broker *b, struct cube *c, const char *target,
 	}
 	if (fresh && tp->on_port)
 		tp_wire_port(b, tp);
+	if (fresh && tp->host)
+		host_sync(b, tp);
 	if (fresh && tp_xdp(tp) && (r = tp_xdp_start(b, tp, errv))) {
 		stack_remove(b, c);
 		return r;
 	}
 	return 0;
+}
+
+/*
+ * Host-wide cubes (CUB_PLUGIN_F_HOSTWIDE).  Their stack is one attach
+ * point, TP_HOST (a spelling no netdev or cube port has), one object
+ * pinned at _tstack/:host/, whose two entry programs are attached to
+ * every netdev of the namespace that no cube port owns, at their own tc
+ * handle and priority (after a netdev's own stack, whose end lets the
+ * packet go on to the next filter: TC_ACT_UNSPEC).  Each netdev is two
+ * filters of the same programs: nothing is loaded per netdev.  The
+ * netdevs follow netmon.c's events (tcube_host_netdev()) and the ports'
+ * (tcube_host_release(), tcube_host_claim()); host_sync() walks them
+ * all (the first cube, a start).
+ */
+static int
+hd_cmp(const void *a, const void *b)
+{
+	int x = *(const int *)a, y = ((const struct hostdev *)b)->ifindex;
+
+	return x < y ? -1 : x > y;
+}
+
+static struct hostdev *
+hd_find(struct tpoint *tp, int ifindex)
+{
+	return tp->hn ? bsearch(&ifindex, tp->hd, tp->hn, sizeof(*tp->hd),
+			    hd_cmp)
+		      : NULL;
+}
+
+static struct hostdev *
+hd_add(struct tpoint *tp, int ifindex)
+{
+	struct hostdev *n;
+	unsigned i;
+
+	if ((n = hd_find(tp, ifindex)))
+		return n;
+	if (tp->hn == tp->hcap) {
+		n = realloc(tp->hd, (tp->hcap ? 2 * tp->hcap : 64) * sizeof(*n));
+		if (!n)
+			return NULL;
+		tp->hd = n;
+		tp->hcap = tp->hcap ? 2 * tp->hcap : 64;
+	}
+	for (i = tp->hn; i > 0 && tp->hd[i - 1].ifindex > ifindex; i--)
+		;
+	memmove(&tp->hd[i + 1], &tp->hd[i], (tp->hn - i) * sizeof(*tp->hd));
+	tp->hd[i] = (struct hostdev){.ifindex = ifindex};
+	tp->hn++;
+	return &tp->hd[i];
+}
+
+static void
+hd_del(struct tpoint *tp, int ifindex)
+{
+	struct hostdev *d = hd_find(tp, ifindex);
+	size_t i;
+
+	if (!d)
+		return;
+	i = (size_t)(d - tp->hd);
+	memmove(d, d + 1, (tp->hn - i - 1) * sizeof(*d));
+	tp->hn--;
+}
+
+/* Does a cube port (other than skip) own netdev name? */
+static bool
+host_owned(struct broker *b, const char *name, const struct bport *skip)
+{
+	struct bport *p;
+	struct cube *c;
+
+	for (c = b->cubes; c; c = c->next)
+		for (p = c->ports; p; p = p->next)
+			if (p != skip && p->peer[0] && !strcmp(p->peer, name))
+				return true;
+	return false;
+}
+
+static struct tpoint *
+host_tp(struct broker *b)
+{
+	struct tpoint *tp = tp_find(b, TP_HOST);
+
+	return tp && !tp->dropping && tp->in_fd >= 0 ? tp : NULL;
+}
+
+/* Put the host stack's programs on netdev ifindex (0, or -errno). */
+static int
+host_hook_(struct broker *b, struct tpoint *tp, int ifindex, const char *name)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
+	    .attach_point = BPF_TC_INGRESS);
+	struct hostdev *d;
+	uint32_t cur;
+	bool made;
+	int r, dir;
+
+	(void)b;
+	r = bpf_tc_hook_create(&hook);
+	if (r && r != -EEXIST)
+		goto fail;
+	made = !r;
+	for (dir = 0; dir < 2; dir++) {
+		LIBBPF_OPTS(bpf_tc_opts, o, .handle = HOST_TC_HANDLE,
+		    .priority = HOST_TC_PRIO,
+		    .prog_fd = dir ? tp->eg_fd : tp->in_fd);
+
+		cur = tc_id_at(ifindex, dir, HOST_TC_HANDLE, HOST_TC_PRIO);
+		if (cur == (dir ? tp->eg_id : tp->in_id))
+			continue;
+		if (cur) {
+			log_warn("netdev '%s': a tc %s filter at handle %#x "
+				 "priority %d that Cubicle did not attach "
+				 "(program id %u): the host-wide cubes are not "
+				 "on it",
+			    name, dir ? "egress" : "ingress", HOST_TC_HANDLE,
+			    HOST_TC_PRIO, cur);
+			r = -EEXIST;
+			goto undo;
+		}
+		hook.attach_point = dir ? BPF_TC_EGRESS : BPF_TC_INGRESS;
+		if ((r = bpf_tc_attach(&hook, &o)))
+			goto undo;
+	}
+	if (!(d = hd_add(tp, ifindex))) {
+		r = -ENOMEM;
+		goto undo;
+	}
+	d->qdisc |= made;
+	return 0;
+undo:
+	for (dir = 0; dir < 2; dir++) {
+		LIBBPF_OPTS(bpf_tc_opts, o, .handle = HOST_TC_HANDLE,
+		    .priority = HOST_TC_PRIO);
+
+		hook.attach_point = dir ? BPF_TC_EGRESS : BPF_TC_INGRESS;
+		if (tc_id_at(ifindex, dir, HOST_TC_HANDLE, HOST_TC_PRIO) ==
+		    (dir ? tp->eg_id : tp->in_id))
+			bpf_tc_detach(&hook, &o);
+	}
+	if (made && !topo_tc_has_filters(ifindex)) {
+		hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
+		bpf_tc_hook_destroy(&hook);
+	}
+fail:
+	if (r != -EEXIST && r != -ENODEV)
+		log_errno(r, "netdev '%s': putting the host-wide cubes on it",
+		    name);
+	return r;
+}
+
+/* Take the host stack's programs off ifindex (only ours), and the qdisc
+ * if the broker made it and nothing else is on it. */
+static void
+host_unhook_(struct tpoint *tp, int ifindex)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex);
+	struct hostdev *d = hd_find(tp, ifindex);
+	int dir;
+
+	for (dir = 0; dir < 2; dir++) {
+		LIBBPF_OPTS(bpf_tc_opts, o, .handle = HOST_TC_HANDLE,
+		    .priority = HOST_TC_PRIO);
+
+		hook.attach_point = dir ? BPF_TC_EGRESS : BPF_TC_INGRESS;
+		if (tc_id_at(ifindex, dir, HOST_TC_HANDLE, HOST_TC_PRIO) ==
+		    (dir ? tp->eg_id : tp->in_id))
+			bpf_tc_detach(&hook, &o);
+	}
+	if (d && d->qdisc && !topo_tc_has_filters(ifindex)) {
+		hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
+		bpf_tc_hook_destroy(&hook);
+	}
+	hd_del(tp, ifindex);
+}
+
+/* The two above, with libbpf's messages on the kernel's expected
+ * refusals (no filter, a qdisc there already) as debug lines. */
+static int
+host_hook(struct broker *b, struct tpoint *tp, int ifindex, const char *name)
+{
+	bool was = broker_libbpf_hush(true);
+	int r = host_hook_(b, tp, ifindex, name);
+
+	broker_libbpf_hush(was);
+	return r;
+}
+
+static void
+host_unhook(struct tpoint *tp, int ifindex)
+{
+	bool was = broker_libbpf_hush(true);
+
+	host_unhook_(tp, ifindex);
+	broker_libbpf_hush(was);
+}
+
+static void
+host_unhook_all(struct broker *b, struct tpoint *tp)
+{
+	struct if_nameindex *ni, *x;
+
+	(void)b;
+	while (tp->hn)
+		host_unhook(tp, tp->hd[tp->hn - 1].ifindex);
+	/* Adopted from the pins and not synced (a stray): any netdev
+	 * whose filters run its programs. */
+	if ((ni = if_nameindex())) {
+		for (x = ni; x->if_index; x++)
+			host_unhook(tp, (int)x->if_index);
+		if_freenameindex(ni);
+	}
+}
+
+static int
+int_cmp(const void *a, const void *b)
+{
+	int x = *(const int *)a, y = *(const int *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Make the host stack be on exactly the netdevs no port owns. */
+static void
+host_sync(struct broker *b, struct tpoint *tp)
+{
+	struct if_nameindex *ni = if_nameindex(), *x;
+	unsigned n = 0, i, on = 0;
+	int *want;
+
+	if (!ni) {
+		log_errno(-errno, "host-wide cubes: listing the netdevs");
+		return;
+	}
+	for (x = ni; x->if_index; x++)
+		n++;
+	if (!(want = calloc(n + 1, sizeof(*want)))) {
+		if_freenameindex(ni);
+		return;
+	}
+	for (n = 0, x = ni; x->if_index; x++) {
+		if (host_owned(b, x->if_name, NULL))
+			continue;
+		want[n++] = (int)x->if_index;
+		if (hd_find(tp, (int)x->if_index) ||
+		    !host_hook(b, tp, (int)x->if_index, x->if_name))
+			on++;
+	}
+	qsort(want, n, sizeof(*want), int_cmp);
+	for (i = tp->hn; i-- > 0;)
+		if (!bsearch(&tp->hd[i].ifindex, want, n, sizeof(*want),
+			int_cmp))
+			host_unhook(tp, tp->hd[i].ifindex);
+	log_info("host-wide cubes: on %u of %u netdevs (%u owned by cube "
+		 "ports)",
+	    on, (unsigned)(x - ni), (unsigned)(x - ni) - n);
+	free(want);
+	if_freenameindex(ni);
+}
+
+void
+tcube_host_netdev(struct broker *b, uint32_t kind, int ifindex,
+    const char *name)
+{
+	struct tpoint *tp = host_tp(b);
+
+	if (!tp)
+		return;
+	if (kind == CUB_NETDEV_REMOVED) {
+		hd_del(tp, ifindex); /* its filters went with it */
+		return;
+	}
+	if (kind != CUB_NETDEV_ADDED && kind != CUB_NETDEV_RENAMED)
+		return;
+	if (host_owned(b, name, NULL)) {
+		if (hd_find(tp, ifindex))
+			host_unhook(tp, ifindex);
+	} else if (!hd_find(tp, ifindex)) {
+		host_hook(b, tp, ifindex, name);
+	}
+}
+
+void
+tcube_host_release(struct broker *b, int ifindex)
+{
+	struct tpoint *tp = host_tp(b);
+
+	if (tp && ifindex > 0 && hd_find(tp, ifindex))
+		host_unhook(tp, ifindex);
+}
+
+void
+tcube_host_claim(
+    struct broker *b, int ifindex, const char *name, const struct bport *p)
+{
+	struct tpoint *tp = host_tp(b);
+
+	if (tp && ifindex > 0 && !hd_find(tp, ifindex) &&
+	    !host_owned(b, name, p))
+		host_hook(b, tp, ifindex, name);
+}
+
+int
+tcube_host_join(struct broker *b, struct cube *c, struct cub_val **errv)
+{
+	struct tpoint *tp = tp_find(b, TP_HOST);
+	int r;
+
+	if (c->hook != HOOK_TC) {
+		*errv = cub_err_val(CUB_E_INVAL,
+		    "cube '%s' is %s: host-wide cubes are TC for now "
+		    "(create it with type=TC)",
+		    c->name, hook_name(c->hook));
+		return -EOPNOTSUPP;
+	}
+	if (tp && tp->n >= CUB_TSTACK_MAX) {
+		*errv = cub_err_val(CUB_E_LIMIT,
+		    "the host-wide stack has %d cubes, the most that fit the "
+		    "kernel's %d tail calls (two per cube)",
+		    CUB_TSTACK_MAX, 33);
+		return -ENOSPC;
+	}
+	pthread_mutex_lock(&b->lock);
+	r = stack_insert(b, c, TP_HOST, 0, tp ? tp->n : 0, errv);
+	pthread_mutex_unlock(&b->lock);
+	if (!r)
+		log_info("cube '%s': on every netdev no cube port owns "
+			 "(host-wide, position %u of %u)",
+		    c->name, c->tp->n, c->tp->n);
+	return r;
 }
 
 /* Hook words for a message: "TC", or "XDP (XDP_DRV)". */
@@ -1477,6 +1843,13 @@ do_attach(struct broker *b, struct cube *c, const char *target,
 		    "cube '%s' is a %s cube, not a transparent one: only "
 		    "transparent cubes can be attached (connect its ports "
 		    "instead)",
+		    c->name, c->svc->name);
+		return -EINVAL;
+	}
+	if (c->svc->hostwide) {
+		*errv = cub_err_val(CUB_E_INVAL,
+		    "cube '%s' of host-wide service '%s' is on every netdev "
+		    "no cube port owns: it is not attached by hand",
 		    c->name, c->svc->name);
 		return -EINVAL;
 	}
@@ -1574,6 +1947,14 @@ do_detach(struct broker *b, struct cube *c, const char *target,
 	char keep[sizeof(c->attached)];
 	int r;
 
+	if (c->svc->hostwide) {
+		*errv = cub_err_val(CUB_E_INVAL,
+		    "cube '%s' of host-wide service '%s' is on every netdev "
+		    "no cube port owns: it is not detached by hand (delete "
+		    "it)",
+		    c->name, c->svc->name);
+		return -EINVAL;
+	}
 	if (!c->tp) {
 		*errv = cub_err_val(CUB_E_NOTFOUND,
 		    "cube '%s' is not attached to anything", c->name);
@@ -1662,8 +2043,12 @@ tcube_config(struct broker *b, struct cube *c)
 		return doc;
 	a = cub_val__map();
 	cub_val__set(a, "target", cub_val__str(tp->target));
-	cub_val__set(a, "kind", cub_val__str(tp->on_port ? "port" : "netdev"));
-	if (!tp->on_port) {
+	cub_val__set(a, "kind", cub_val__str(tp->on_port ? "port"
+					     : tp->host ? "host"
+							: "netdev"));
+	if (tp->host) {
+		cub_val__set(a, "netdevs", cub_val__uint(tp->hn));
+	} else if (!tp->on_port) {
 		netdev_params(tp->target, a);
 	} else if ((o = cube_find(b, tp->cname)) &&
 		   (p = topo_port(o, tp->pname))) {
@@ -1891,7 +2276,8 @@ tp_stray(struct broker *b, const char *target)
 	    .progs_fd = -1, .links_fd = -1, .final_fd = -1};
 
 	snprintf(tmp.target, sizeof(tmp.target), "%s", target);
-	tmp.ifindex = (int)if_nametoindex(target);
+	tmp.host = !strcmp(target, TP_HOST);
+	tmp.ifindex = tmp.host ? 0 : (int)if_nametoindex(target);
 	if (!tp_adopt(b, &tmp))
 		tp_unhook(b, &tmp);
 	tp_unpin(b, target);
@@ -1912,7 +2298,7 @@ tp_restore(struct broker *b, const char *target, enum hook hook)
 
 	if ((tp = tp_find(b, target)))
 		return tp;
-	if (!topo_peer_split(target, cname, pname) &&
+	if (strcmp(target, TP_HOST) && !topo_peer_split(target, cname, pname) &&
 	    !(ifindex = (int)if_nametoindex(target)))
 		log_warn("attach point '%s': the netdev is gone; its cubes "
 			 "are kept, inactive",
@@ -2011,6 +2397,8 @@ tcube_restore(struct broker *b)
 			log_warn("attach point '%s': rebuilding its stack "
 				 "failed",
 			    tp->target);
+		if (tp->host)
+			host_sync(b, tp);
 		if (tp->on_port)
 			tp_wire_port(b, tp);
 		log_info("attach point '%s': %u transparent cube(s), programs "

@@ -516,6 +516,8 @@ hook_attach(struct cube *c, struct bport *p, int ifindex, int prog_fd,
 	int r, fd;
 
 	*foreign = 0;
+	/* No host-wide cube sees what a port's netdev carries. */
+	tcube_host_release(c->svc->b, ifindex);
 	if (c->hook == HOOK_TC) {
 		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
 		    .attach_point = BPF_TC_INGRESS);
@@ -567,7 +569,7 @@ hook_attach(struct cube *c, struct bport *p, int ifindex, int prog_fd,
  * broker created it and no other filter is on it.
  */
 static void
-hook_detach(struct cube *c, struct bport *p)
+hook_detach_(struct cube *c, struct bport *p)
 {
 	uint32_t cur;
 	int r;
@@ -611,6 +613,15 @@ hook_detach(struct cube *c, struct bport *p)
 				 "Cubicle's: left in place",
 			    p->peer, cur);
 	}
+}
+
+/* ... and the netdev is the host-wide cubes' again, if no other port
+ * owns it. */
+static void
+hook_detach(struct cube *c, struct bport *p)
+{
+	hook_detach_(c, p);
+	tcube_host_claim(c->svc->b, p->ifindex, p->peer, p);
 }
 
 /* What a netdev carries that is not Cubicle's, for a message. */

@@ -89,7 +89,7 @@ wc_hello(struct service *s, const struct cub_val *p, struct cub_val **res,
 	struct cubi_schema *parsed;
 	uint64_t abi, v;
 	uint32_t nev;
-	bool transparent;
+	bool transparent, hostwide;
 	char err[256];
 
 	/* One hello a worker: another would only make the broker log. */
@@ -144,6 +144,19 @@ wc_hello(struct service *s, const struct cub_val *p, struct cub_val **res,
 	    cub_val__as_bool(cub_val__get(p, "transparent"), &transparent))
 		return hello_bad(s, errv, CUB_E_TYPE,
 		    "hello: 'transparent' must be a boolean");
+	hostwide = false;
+	if (cub_val__get(p, "hostwide") &&
+	    cub_val__as_bool(cub_val__get(p, "hostwide"), &hostwide))
+		return hello_bad(s, errv, CUB_E_TYPE,
+		    "hello: 'hostwide' must be a boolean");
+	if (hostwide && !transparent)
+		return hello_bad(s, errv, CUB_E_INVAL,
+		    "hello: a host-wide service must be transparent");
+	if (s->schema_wire && s->hostwide != hostwide)
+		return hello_bad(s, errv, CUB_E_PERM,
+		    "hello: service '%s' cannot become %shost-wide by a "
+		    "reload or a restart of its worker",
+		    s->name, hostwide ? "" : "no longer ");
 	/* What the administrator allows, checked on every hello (a policy
 	 * stored by an older run included). */
 	if (policy.max_map_bytes > s->b->o.max_cube_map_bytes)
@@ -243,6 +256,7 @@ wc_hello(struct service *s, const struct cub_val *p, struct cub_val **res,
 			    schema ? cub_val__dup(schema) : cub_val__nil();
 			s->policy = policy;
 			s->transparent = transparent;
+			s->hostwide = hostwide;
 			/* The store's version, +1 for another schema or
 			 * policy (persist.c). */
 			s->schema_version =

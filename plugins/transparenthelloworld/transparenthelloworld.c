@@ -70,6 +70,11 @@
 #include "evil_tweak.skel.h"
 #define TH_NAME "evil_tweak"
 #define th_elf_bytes evil_tweak__elf_bytes
+#elif defined(TH_HOSTWIDE)
+/* hostth (tests/integration/hostwide.sh): a host-wide twin. */
+#include "hostth.skel.h"
+#define TH_NAME "hostth"
+#define th_elf_bytes hostth__elf_bytes
 #elif defined(TH_EVIL_FLIP)
 /*
  * Review 10 (review10-tstack-flip): transparent at its first hello after
@@ -283,7 +288,11 @@ TH_CONST struct cub_plugin cub_plugin_entry = {
 			 (1ull << BPF_MAP_TYPE_RINGBUF),
 	    .max_map_bytes = 1u << 20,
 	},
+#ifdef TH_HOSTWIDE /* plugins/testing: hostth, a host-wide twin */
+    .flags = CUB_PLUGIN_F_TRANSPARENT | CUB_PLUGIN_F_HOSTWIDE,
+#else
     .flags = CUB_PLUGIN_F_TRANSPARENT,
+#endif
 };
 
 #ifdef TH_EVIL_FLIP

@@ -204,6 +204,8 @@ cubi_worker__hello(char *err, size_t errlen)
 		    cub_val__uint(w.pl->apply_timeout_ms));
 	if (w.pl->flags & CUB_PLUGIN_F_TRANSPARENT)
 		cub_val__set(p, "transparent", cub_val__bool(true));
+	if (w.pl->flags & CUB_PLUGIN_F_HOSTWIDE)
+		cub_val__set(p, "hostwide", cub_val__bool(true));
 	/* Requests reach it as changes (cube.change), not documents. */
 	cub_val__set(p, "change", cub_val__bool(w.ops.change != NULL));
 	r = call(CUB_M_HELLO, p, &res, &errv);

@@ -58,6 +58,16 @@ extern "C" {
  * cub_tdir_tc() for its direction (cube.bpf.h).
  */
 #define CUB_PLUGIN_F_TRANSPARENT 0x1u
+/*
+ * CUB_PLUGIN_F_HOSTWIDE (with CUB_PLUGIN_F_TRANSPARENT): each cube of
+ * the service is on every netdev of the broker's network namespace that
+ * no cube port owns, tc ingress and egress, from its creation, following
+ * netdevs as they appear, disappear or are taken by a port (a host
+ * firewall: the iptables service).  Its cubes are not attached by hand.
+ * Their stack runs after the netdev's own transparent cubes, in both
+ * directions.
+ */
+#define CUB_PLUGIN_F_HOSTWIDE 0x2u
 
 
 /*
