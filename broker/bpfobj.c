@@ -52,6 +52,9 @@
 #include "log.h"
 #include "mapswap.h"
 
+/* The broker's map of host addresses (hostaddr.bpf.h, netmon.c). */
+#define HOST_ADDRS "cub_host_addrs"
+
 /* What the broker logs of one refused verifier run. */
 #define VLOG_LINES 8
 #define VLOG_BYTES 1024
@@ -347,6 +350,7 @@ check_map_name(struct cube *c, struct bpf_object *obj, struct bpf_map *m,
 			      "pin of a program)",
 		    c->name, name);
 	if (!strncmp(name, "cub_", 4) && !cubi_fw_map_find(name) &&
+	    strcmp(name, HOST_ADDRS) &&
 	    strncmp(name, SWAP_PREFIX, strlen(SWAP_PREFIX)))
 		return REFUSE("cube '%s': map name '%s': names starting with "
 			      "cub_ are the framework's (cube.bpf.h)",
@@ -584,6 +588,21 @@ check_object(struct broker *b, struct cube *c, struct bpf_object *obj,
 			continue; /* never pinned, never in the map table */
 		if ((r = check_map_name(c, obj, m, errv)))
 			return r;
+		if (!strcmp(bpf_map__name(m), HOST_ADDRS)) {
+			/* The broker's, shared: not the cube's bytes. */
+			total -= one;
+			if (t != BPF_MAP_TYPE_HASH || bpf_map__key_size(m) != 4 ||
+			    bpf_map__value_size(m) !=
+				sizeof(struct cub_host_addr) ||
+			    bpf_map__max_entries(m) != CUB_HOST_ADDRS_MAX ||
+			    bpf_map__map_flags(m) !=
+				(BPF_F_RDONLY_PROG | BPF_F_NO_PREALLOC) ||
+			    bpf_map__inner_map(m))
+				return REFUSE("cube '%s': map '%s' is not as "
+					      "declared in hostaddr.bpf.h",
+				    c->name, HOST_ADDRS);
+			continue;
+		}
 		if (cubi_fw_map_find(bpf_map__name(m)) ||
 		    !strncmp(
 			bpf_map__name(m), SWAP_PREFIX, strlen(SWAP_PREFIX)))
@@ -862,6 +881,7 @@ mark_framework(struct bpfobj *o)
 		f = cubi_fw_map_find(o->maps[i].name);
 		o->maps[i].framework =
 		    (f && f->type == o->maps[i].type) ||
+		    !strcmp(o->maps[i].name, HOST_ADDRS) ||
 		    (mapswap_index_name(o->maps[i].name) &&
 			o->maps[i].type == BPF_MAP_TYPE_ARRAY);
 	}
@@ -971,6 +991,7 @@ pin_fresh(struct broker *b, struct cube *c, struct bpf_object *obj)
 	bpf_object__for_each_map(m, obj)
 	{
 		if (bpf_map__is_internal(m) || bpf_map__pin_path(m) ||
+		    !strcmp(bpf_map__name(m), HOST_ADDRS) ||
 		    pin_path(b, path, sizeof(path), c->name, bpf_map__name(m)))
 			continue;
 		unlink(path);
@@ -1022,6 +1043,19 @@ open_checked(struct broker *b, struct cube *c, const void *elf, size_t len,
 	{
 		if (bpf_map__is_internal(m))
 			continue;
+		if (!strcmp(bpf_map__name(m), HOST_ADDRS)) {
+			/* The broker's map (netmon.c), never the cube's. */
+			if (bpf_map__set_pin_path(m, NULL) ||
+			    netmon_host_addrs_fd(b) < 0 ||
+			    bpf_map__reuse_fd(m, netmon_host_addrs_fd(b))) {
+				*errv = cub_err_val(CUB_E_KERNEL,
+				    "cube '%s': the host's address map is not "
+				    "ready",
+				    c->name);
+				goto fail;
+			}
+			continue;
+		}
 		if (pin_path(
 			b, path, sizeof(path), c->name, bpf_map__name(m)) ||
 		    bpf_map__set_pin_path(m, path)) {
@@ -1180,7 +1214,9 @@ check_memlock(struct broker *b, struct cube *c, struct bpf_object *obj,
 
 	bpf_object__for_each_map(m, obj)
 	{
-		if ((fd = bpf_map__fd(m)) < 0)
+		/* The host's address map is the broker's, shared. */
+		if ((fd = bpf_map__fd(m)) < 0 ||
+		    !strcmp(bpf_map__name(m), HOST_ADDRS))
 			continue;
 		one = bpf_map_memlock(fd);
 		real += one;

@@ -696,6 +696,11 @@ void tcube_retire(struct broker *b, struct cube *c);
 void tcube_refresh_slot(struct broker *b, struct cube *c);
 /* State lock held, at start after the cubes are loaded: the stacks. */
 void tcube_restore(struct broker *b);
+/* The broker's cub_host_addrs map (hostaddr.bpf.h; borrowed fd), made
+ * and pinned if create (main thread, at the first dump); -errno.  _fd:
+ * the one made (any thread), -1 before. */
+int netmon_host_addrs(struct broker *b, bool create);
+int netmon_host_addrs_fd(const struct broker *b);
 /* While on, libbpf's warnings on this thread are logged as debug lines
  * (the kernel's expected refusals of tc queries on many netdevs); the
  * previous setting. */

@@ -42,7 +42,12 @@
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 
+#include <sys/stat.h>
+
+#include <bpf/bpf.h>
+
 #include "broker.h"
+#include "cube_shared.h"
 #include "cubicle/errors.h"
 #include "cubicle/proto.h"
 #include "log.h"
@@ -93,6 +98,7 @@ struct netmon {
 	struct netdev *devs;
 	unsigned ndevs;
 	uint64_t overruns, untracked;
+	int addrs_fd; /* cub_host_addrs (hostaddr.bpf.h), -1 until wanted */
 };
 
 /* An event waiting for a service's worker. */
@@ -201,6 +207,149 @@ port_status_event(struct broker *b, struct cube *c, struct bport *p, bool up)
  * One change of the table: to the services that asked for it, and the
  * ports' status events.  a: the address of an address event.
  */
+/*
+ * The host's IPv4 addresses for host-wide cubes (cub_host_addrs,
+ * hostaddr.bpf.h): one broker map pinned at <pin-root>/_host/addrs,
+ * given to every cube object that declares it (bpfobj.c), opened when
+ * the first does or at a start that finds it pinned, and kept as the
+ * table is: an address added is written at once, one removed (or a
+ * re-dump) rewrites the whole map from the table.
+ */
+static void
+haddr_put(int fd, const struct netdev *d, const struct naddr *a)
+{
+	struct cub_host_addr v = {.ifindex = (uint32_t)d->ifindex,
+	    .kind = CUB_HADDR_LOCAL};
+	uint32_t k, mask;
+
+	if (a->family != AF_INET)
+		return;
+	memcpy(&k, a->addr, 4);
+	if (bpf_map_update_elem(fd, &k, &v, BPF_ANY) && errno == E2BIG)
+		log_warn("host addresses: more than %d", CUB_HOST_ADDRS_MAX);
+	if (a->prefixlen > 30)
+		return;
+	mask = htonl(~0u << (32 - a->prefixlen));
+	k = (k & mask) | ~mask;
+	v.kind = CUB_HADDR_BROADCAST;
+	bpf_map_update_elem(fd, &k, &v, BPF_NOEXIST); /* a LOCAL stays */
+}
+
+/* The map as the table: what it lacks written, what the table lacks
+ * deleted. */
+static void
+haddr_sync(struct netmon *nm)
+{
+	struct cub_host_addr v;
+	uint32_t k, next, *gone = NULL;
+	unsigned n = 0, cap = 0, i;
+	struct netdev *d;
+	bool have;
+
+	if (nm->addrs_fd < 0)
+		return;
+	for (d = nm->devs; d; d = d->next)
+		for (i = 0; i < d->naddrs; i++)
+			haddr_put(nm->addrs_fd, d, &d->addrs[i]);
+	for (int r = bpf_map_get_next_key(nm->addrs_fd, NULL, &next); !r;
+	     r = bpf_map_get_next_key(nm->addrs_fd, &k, &next)) {
+		k = next;
+		have = false;
+		if (!bpf_map_lookup_elem(nm->addrs_fd, &k, &v))
+			for (d = nm->devs; d && !have; d = d->next)
+				for (i = 0; i < d->naddrs && !have; i++) {
+					struct naddr *a = &d->addrs[i];
+					uint32_t x, m;
+
+					if (a->family != AF_INET)
+						continue;
+					memcpy(&x, a->addr, 4);
+					m = a->prefixlen > 30
+						? ~0u
+						: htonl(~0u << (32 - a->prefixlen));
+					have = v.kind == CUB_HADDR_LOCAL
+						   ? x == k
+						   : a->prefixlen <= 30 &&
+							 ((x & m) | ~m) == k;
+				}
+		if (have)
+			continue;
+		if (n == cap) {
+			uint32_t *g = realloc(gone, (cap ? 2 * cap : 64) * 4);
+
+			if (!g)
+				break;
+			gone = g;
+			cap = cap ? 2 * cap : 64;
+		}
+		gone[n++] = k;
+	}
+	for (i = 0; i < n; i++)
+		bpf_map_delete_elem(nm->addrs_fd, &gone[i]);
+	free(gone);
+}
+
+static int
+haddr_path(struct broker *b, char *buf, size_t len, bool dir)
+{
+	int n = snprintf(buf, len, "%s/_host%s", b->o.pin_root,
+	    dir ? "" : "/addrs");
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+int
+netmon_host_addrs(struct broker *b, bool create)
+{
+	struct netmon *nm = b->nm;
+	struct bpf_map_info info = {0};
+	__u32 ilen = sizeof(info);
+	char path[4096];
+	int fd;
+
+	if (!nm)
+		return -ENODEV;
+	if (nm->addrs_fd >= 0)
+		return nm->addrs_fd;
+	if (haddr_path(b, path, sizeof(path), false))
+		return -ENAMETOOLONG;
+	fd = bpf_obj_get(path);
+	if (fd >= 0 && (bpf_obj_get_info_by_fd(fd, &info, &ilen) ||
+			   info.type != BPF_MAP_TYPE_HASH || info.key_size != 4 ||
+			   info.value_size != sizeof(struct cub_host_addr) ||
+			   info.max_entries != CUB_HOST_ADDRS_MAX ||
+			   info.map_flags != (BPF_F_RDONLY_PROG | BPF_F_NO_PREALLOC))) {
+		close(fd); /* another shape: a new one */
+		unlink(path);
+		fd = -1;
+	}
+	if (fd < 0 && !create)
+		return -ENOENT;
+	if (fd < 0) {
+		LIBBPF_OPTS(bpf_map_create_opts, o,
+		    .map_flags = BPF_F_RDONLY_PROG | BPF_F_NO_PREALLOC);
+
+		fd = bpf_map_create(BPF_MAP_TYPE_HASH, "cub_host_addrs", 4,
+		    sizeof(struct cub_host_addr), CUB_HOST_ADDRS_MAX, &o);
+		if (fd < 0)
+			return log_errno(-errno, "host addresses: map");
+		haddr_path(b, path, sizeof(path), true);
+		if ((mkdir(path, 0700) && errno != EEXIST) ||
+		    haddr_path(b, path, sizeof(path), false) ||
+		    bpf_obj_pin(fd, path))
+			log_errno(-errno, "host addresses: pin %s", path);
+	}
+	nm->addrs_fd = fd;
+	haddr_sync(nm);
+	return fd;
+}
+
+int
+netmon_host_addrs_fd(const struct broker *b)
+{
+	return b->nm ? b->nm->addrs_fd : -1;
+}
+
 static void
 emit(struct broker *b, uint32_t kind, const struct netdev *d, const char *old,
     const struct naddr *a)
@@ -231,6 +380,8 @@ emit(struct broker *b, uint32_t kind, const struct netdev *d, const char *old,
 	    cub_netdev_kind__str(kind), a ? " " : "", a ? ev.addr_str : "");
 	tcube_netdev_changed(b, d->name, old);
 	tcube_host_netdev(b, kind, d->ifindex, d->name);
+	if (b->nm->addrs_fd >= 0 && a && kind == CUB_NETDEV_ADDR_ADDED)
+		haddr_put(b->nm->addrs_fd, d, a);
 	for (s = b->svcs; s; s = s->next) {
 		mask = __atomic_load_n(&s->netdev_events, __ATOMIC_ACQUIRE);
 		if (!(mask & CUB_NETDEV_EV(kind)))
@@ -398,6 +549,8 @@ addr_drop(struct broker *b, struct netdev *d, struct naddr *a)
 
 	*a = d->addrs[--d->naddrs];
 	emit(b, CUB_NETDEV_ADDR_REMOVED, d, NULL, &gone);
+	if (gone.family == AF_INET && b->nm->synced)
+		haddr_sync(b->nm);
 }
 
 static void
@@ -530,6 +683,12 @@ dump_done(struct broker *b)
 	if (!nm->synced)
 		log_info("netdevs: %u tracked", nm->ndevs);
 	nm->synced = true;
+	/* A start that finds the map pinned (cubes adopted use it), or a
+	 * re-dump: as the table. */
+	if (nm->addrs_fd < 0)
+		netmon_host_addrs(b, true);
+	else
+		haddr_sync(nm);
 }
 
 static void
@@ -636,6 +795,7 @@ netmon_init(struct broker *b)
 
 	if (!(nm = calloc(1, sizeof(*nm))))
 		return -ENOMEM;
+	nm->addrs_fd = -1;
 	nm->fd = socket(
 	    AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE);
 	if (nm->fd < 0) {
@@ -689,6 +849,8 @@ netmon_fini(struct broker *b)
 		dev_free(d);
 	}
 	close(nm->fd);
+	if (nm->addrs_fd >= 0)
+		close(nm->addrs_fd);
 	free(nm);
 	b->nm = NULL;
 }

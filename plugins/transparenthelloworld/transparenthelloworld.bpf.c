@@ -17,6 +17,9 @@
 #include <cubicle/cube.bpf.h>
 
 #include "transparenthelloworld_shared.h"
+#ifdef TH_HOSTWIDE
+#include <cubicle/hostaddr.bpf.h>
+#endif
 
 #define TH_REASON_ACTION 1
 
@@ -135,6 +138,17 @@ th_run(void *ctx, enum cub_hook hook)
 		return cub_drop(hook);
 	st->packets++;
 	st->bytes += cub_pkt_len(ctx, hook);
+#ifdef TH_HOSTWIDE
+	/* hostth: ingress packets to this host counted in slowpath (the
+	 * host's addresses are the broker's map, hostaddr.bpf.h). */
+	{
+		struct iphdr *ip = cub_ipv4(ctx, hook);
+
+		if (ip && s->key[0] == TH_INGRESS &&
+		    cub_addr_type(ip->daddr) == CUB_ADDRT_LOCAL)
+			st->slowpath++;
+	}
+#endif
 	switch (*action) {
 	case TH_DROP:
 		st->drops++;

@@ -18,14 +18,11 @@ broker_start
 ping_a() { ip netns exec ca ping -c 1 -W 2 198.18.0.2 >/dev/null; }
 ping_b() { ip netns exec cb ping -c 1 -W 2 198.18.1.2 >/dev/null; }
 # host_on DEV: the host-wide filters (handle 0xc0c0) are on DEV, both ways.
-host_on() {
-	tc filter show dev "$1" ingress | grep -q 'handle 0xc0c0' &&
-		tc filter show dev "$1" egress | grep -q 'handle 0xc0c0'
-}
-host_off() {
-	! tc filter show dev "$1" ingress | grep -q 'handle 0xc0c0' &&
-		! tc filter show dev "$1" egress | grep -q 'handle 0xc0c0'
-}
+# (Outputs read whole: grep -q closing a pipe early fails it under
+# pipefail.)
+host_in() { local f; f=$(tc filter show dev "$1" "$2"); grep -q 'handle 0xc0c0' <<<"$f"; }
+host_on() { host_in "$1" ingress && host_in "$1" egress; }
+host_off() { ! host_in "$1" ingress && ! host_in "$1" egress; }
 # until CMD...: polled for 10 s.
 until_ok() {
 	local _

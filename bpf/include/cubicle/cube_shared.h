@@ -225,4 +225,18 @@ struct cub_tstack_ctx {
 #define CUB_PEERS_TSTACK CUB_MAX_PORTS
 #define CUB_PEERS_SLOTS (2 * CUB_MAX_PORTS)
 
+/*
+ * cub_host_addrs (hostaddr.bpf.h): the IPv4 addresses of the broker's
+ * network namespace, kept by the broker from address events, one map
+ * for every cube that declares it (read-only to programs).  Key: the
+ * address, network order.
+ */
+#define CUB_HOST_ADDRS_MAX 65536
+#define CUB_HADDR_LOCAL 1     /* an address of a netdev */
+#define CUB_HADDR_BROADCAST 2 /* a netdev's subnet broadcast address */
+struct cub_host_addr {
+	__u32 ifindex; /* the netdev that has it */
+	__u32 kind;    /* CUB_HADDR_* */
+};
+
 #endif /* CUBICLE_CUBE_SHARED_H */
