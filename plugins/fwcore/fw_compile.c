@@ -1069,9 +1069,6 @@ build_acts(struct cc *cc)
 					a->set_dirs |= (__u8)(1u << d);
 		}
 		if (x->limit.set) {
-			if (!x->limit.rate_ns || !x->limit.burst)
-				return fail(cc, -EINVAL, cc->ci, i + 1,
-				    "a limit needs a rate and a burst above 0");
 			a->post |= FW_POST_LIMIT;
 			a->lim_rate_ns = x->limit.rate_ns;
 			a->lim_burst = x->limit.burst;
