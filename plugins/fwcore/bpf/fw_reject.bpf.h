@@ -205,8 +205,12 @@ fw_reject(void *ctx, enum cub_hook hook, const struct fw_pkt *pkt,
 	if (hook == CUB_HOOK_XDP) {
 		int delta = (int)len - (int)cub_pkt_len(ctx, hook);
 
-		if (bpf_xdp_adjust_tail(ctx, delta) ||
-		    bpf_xdp_store_bytes(ctx, 0, sc->frame, len))
+		/* A frame a veth made from an skb may have no tailroom:
+		 * then grow it at the head (the frame is rewritten whole). */
+		if (bpf_xdp_adjust_tail(ctx, delta) &&
+		    (delta < 0 || bpf_xdp_adjust_head(ctx, -delta)))
+			return -1;
+		if (bpf_xdp_store_bytes(ctx, 0, sc->frame, len))
 			return -1;
 	} else {
 		if (bpf_skb_change_tail(ctx, len, 0) ||
