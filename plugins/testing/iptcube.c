@@ -779,8 +779,21 @@ iptc_show(struct cub_cube *cube, const struct cub_val *config,
 	return 0;
 }
 
+static void
+iptc_destroy(struct cub_cube *cube)
+{
+	struct iptc_cube *cc = cub_cube__priv(cube);
+
+	if (cc->have_tab)
+		ipt_table_free(&cc->tab);
+	free(cc->slots);
+	for (int t = 0; t < 3; t++)
+		keys_free(&cc->old[t]);
+}
+
 static const struct cub_plugin_ops iptc_ops = {
     .apply = iptc_apply,
+    .destroy = iptc_destroy,
     .show = iptc_show,
 };
 

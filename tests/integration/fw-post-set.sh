@@ -67,6 +67,11 @@ sets = [{"name": "big", "type": "hash:ip",
 json.dump({"ruleset": rules, "sets": sets}, open(t + "/cfg.json", "w"))
 json.dump({"ruleset": rules.replace("--match-set nets", "--match-set nope")},
           open(t + "/bad.json", "w"))
+json.dump({"ruleset": rules.replace("-j ACCEPT\nCOMMIT", "-j ACCEPT --bogus\nCOMMIT")},
+          open(t + "/badsyntax.json", "w"))
+json.dump({"sets": sets[:2] + [{"name": "svc", "type": "hash:ip,port",
+                                "members": "198.18.0.2"}]},
+          open(t + "/badmember.json", "w"))
 PY
 t0=$(date +%s.%N)
 cub_ok c1 set --file "$T/cfg.json"
@@ -117,3 +122,11 @@ grep -q "set 'nope': no such set" <<<"$err" || fail "missing set: message '$err'
 reach 198.19.150.7 && fail "after the refused ruleset, 198.19.150.7 got through"
 reach 198.19.200.1 || fail "after the refused ruleset, 198.19.200.1 was dropped"
 cub_log "a ruleset naming a missing set is refused: $err"
+err=$(cub_refused 2 c1 set --file "$T/badsyntax.json")
+grep -q "ruleset: .*bogus" <<<"$err" || fail "bad syntax: message '$err'"
+err=$(cub_refused 2 c1 set --file "$T/badmember.json")
+grep -q "set 'svc': member '198.18.0.2' is not" <<<"$err" || fail "bad member: message '$err'"
+reach 198.19.150.7 && fail "after the refused configs, 198.19.150.7 got through"
+reach 198.19.200.1 || fail "after the refused configs, 198.19.200.1 was dropped"
+udp 5353 && fail "after the refused configs, udp to 5353 was answered"
+cub_log "refused too: $err"
