@@ -19,8 +19,11 @@
 #define FW_MAP_SET_IPPORT 16384
 #define FW_MAP_HLIM 16384
 
+/* In this order: the maps, FW_POST, then the classifier. */
 #include "bpf/fw_maps.bpf.h"
+
 #include "bpf/fw_post.bpf.h"
+
 #include "bpf/fw_classify.bpf.h"
 #include "bpf/fw_ct.bpf.h"
 #include "bpf/fw_log.bpf.h"

@@ -298,7 +298,8 @@ set_member(struct iptc_new *nw, uint32_t id, uint32_t type, char *tok,
 		goto bad;
 	if (type == FW_SET_HASH_NET) {
 		struct fw_set_net_key k = {.prefixlen = 32 + plen,
-		    .set_id = htonl(id), .addr = htonl(lo)};
+		    .set_id = htonl(id),
+		    .addr = htonl(lo)};
 
 		if (strchr(copy, '-'))
 			goto bad;
@@ -341,8 +342,8 @@ big:
 }
 
 static int
-parse_sets(struct cub_cube *cube, const struct cub_val *config,
-    struct iptc_new *nw)
+parse_sets(
+    struct cub_cube *cube, const struct cub_val *config, struct iptc_new *nw)
 {
 	const struct cub_val *sets = cub_val__get(config, "sets");
 	char err[IPTC_ERR];
@@ -351,9 +352,8 @@ parse_sets(struct cub_cube *cube, const struct cub_val *config,
 	nw->k[0].size = sizeof(struct fw_set_ip_key);
 	nw->k[1].size = sizeof(struct fw_set_net_key);
 	nw->k[2].size = sizeof(struct fw_set_ipport_key);
-	for (uint32_t i = 0; sets && sets->kind == CUB_V_ARRAY &&
-			     i < sets->arr.len;
-	     i++) {
+	for (uint32_t i = 0;
+	     sets && sets->kind == CUB_V_ARRAY && i < sets->arr.len; i++) {
 		const struct cub_val *e = sets->arr.items[i];
 		const char *name = cub_val__get_str(e, "name") ?: "";
 		const char *type = cub_val__get_str(e, "type") ?: "hash:ip";
@@ -384,16 +384,16 @@ parse_sets(struct cub_cube *cube, const struct cub_val *config,
 		r = 0;
 		for (tok = strtok_r(text, " \t\r\n", &save); tok && !r;
 		     tok = strtok_r(NULL, " \t\r\n", &save))
-			r = set_member(nw, nw->nsets, s->type, tok, err,
-			    sizeof(err));
+			r = set_member(
+			    nw, nw->nsets, s->type, tok, err, sizeof(err));
 		free(text);
 		if (r == -ENOMEM)
 			return r;
 		if (r)
 			return cub_cube__set_error(cube,
 			    r == -E2BIG ? CUB_E_LIMIT : CUB_E_INVAL,
-			    "cube '%s': set '%s': %s", cub_cube__name(cube), name,
-			    err);
+			    "cube '%s': set '%s': %s", cub_cube__name(cube),
+			    name, err);
 	}
 	for (int t = 0; t < 3; t++)
 		keys_sort(&nw->k[t]);
@@ -428,8 +428,8 @@ build(struct cub_cube *cube, const struct cub_val *config, struct iptc_new *nw)
 		return r;
 	if ((r = ipt_table_init(&nw->tab)))
 		return r;
-	if (*text && (r = ipt_restore(&nw->tab, text, false, NULL, err,
-			  sizeof(err))))
+	if (*text &&
+	    (r = ipt_restore(&nw->tab, text, false, NULL, err, sizeof(err))))
 		return cub_cube__set_error(cube, CUB_E_INVAL,
 		    "cube '%s': ruleset: %s", cub_cube__name(cube), err);
 	for (uint32_t c = 0; c < nw->tab.n; c++)
@@ -568,7 +568,8 @@ sets_prune(struct cub_cube *cube, struct iptc_cube *cc, struct iptc_new *nw)
 		stale.size = o->size;
 		for (uint32_t i = 0; i < o->n && !r; i++)
 			if (!keys_has(&nw->k[t], o->v + (size_t)i * o->size))
-				r = keys_add(&stale, o->v + (size_t)i * o->size);
+				r = keys_add(
+				    &stale, o->v + (size_t)i * o->size);
 		if (!r && stale.n) {
 			uint32_t count = stale.n;
 
@@ -654,8 +655,8 @@ iptc_apply(struct cub_cube *cube, const struct cub_val *config, bool create)
 		goto out;
 	if ((r = fw_image_apply(cube, nw->img, err, sizeof(err)))) {
 		r = cub_cube__set_error(cube, CUB_E_INTERNAL,
-		    "cube '%s': applying the ruleset: %s",
-		    cub_cube__name(cube), err);
+		    "cube '%s': applying the ruleset: %s", cub_cube__name(cube),
+		    err);
 		goto out;
 	}
 	if ((r = sets_prune(cube, cc, nw)))

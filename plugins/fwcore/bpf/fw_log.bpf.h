@@ -34,8 +34,7 @@
 #define FW_LOG_BURST 100
 #endif
 
-#define FW_LOG_SUFFIX                                                          \
-	"IN=%u OUT=%u SRC=%I DST=%I LEN=%u PROTO=%u SPT=%u DPT=%u"
+#define FW_LOG_SUFFIX "IN=%u OUT=%u SRC=%I DST=%I LEN=%u PROTO=%u SPT=%u DPT=%u"
 
 struct fw_log_stats {
 	__u64 lines, suppressed;
@@ -71,8 +70,8 @@ fw_log_level(__u8 syslog)
 
 /* One line for LOG request i of res (i a constant). */
 static __always_inline void
-fw_log_one(struct fw_res *res, __u32 copy, const struct fw_pkt *pkt,
-    __u32 in, __u32 out, int i)
+fw_log_one(struct fw_res *res, __u32 copy, const struct fw_pkt *pkt, __u32 in,
+    __u32 out, int i)
 {
 	struct fw_log_stats *st;
 	const struct fw_logp *lp;

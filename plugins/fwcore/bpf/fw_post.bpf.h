@@ -188,8 +188,7 @@ fw_post_set(struct fw_post_scratch *ps, const struct fw_pkt *pkt,
 		default:
 			ps->ipport.port = 0;
 		}
-		return bpf_map_lookup_elem(&fw_set_ipport, &ps->ipport) !=
-		       NULL;
+		return bpf_map_lookup_elem(&fw_set_ipport, &ps->ipport) != NULL;
 	}
 	return 0;
 }

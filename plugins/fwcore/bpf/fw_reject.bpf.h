@@ -183,8 +183,8 @@ fw_reject(void *ctx, enum cub_hook hook, const struct fw_pkt *pkt,
 		q &= 0x7c;
 		if (q > FW_REJ_QUOTE_MAX)
 			return -1;
-		if (fw_rej_load(ctx, hook, ETH_HLEN,
-			sc->frame + ETH_HLEN + 28, q))
+		if (fw_rej_load(
+			ctx, hook, ETH_HLEN, sc->frame + ETH_HLEN + 28, q))
 			return -1;
 		ip->tos = (oip->tos & 0x1e) | 0xc0;
 		ip->tot_len = bpf_htons(28 + q);
