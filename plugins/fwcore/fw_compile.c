@@ -42,6 +42,16 @@ _Static_assert(FW_JUMP_DEPTH == FW_MAX_JUMP_DEPTH &&
 		   FW_LOG_PREFIX_MAX <= sizeof(struct fw_logp),
     "fw_shared.h's limits are fw_rule.h's");
 
+_Static_assert(FW_RJ_PORT_UNREACH == FW_REJ_PORT_UNREACH &&
+		   FW_RJ_NET_UNREACH == FW_REJ_NET_UNREACH &&
+		   FW_RJ_HOST_UNREACH == FW_REJ_HOST_UNREACH &&
+		   FW_RJ_PROTO_UNREACH == FW_REJ_PROTO_UNREACH &&
+		   FW_RJ_NET_PROHIB == FW_REJ_NET_PROHIB &&
+		   FW_RJ_HOST_PROHIB == FW_REJ_HOST_PROHIB &&
+		   FW_RJ_ADMIN_PROHIB == FW_REJ_ADMIN_PROHIB &&
+		   FW_RJ_TCP_RESET == FW_REJ_TCP_RESET,
+    "fw_shared.h's REJECT kinds are enum fw_reject_with's");
+
 /* Refs to a chain's index in the fw_chain array, by name. */
 struct cc {
 	const struct fw_chain *chains;
@@ -1039,12 +1049,36 @@ build_acts(struct cc *cc)
 				    x->mset.name,
 				    r == -ENOENT ? "no such set"
 						 : strerror(-r));
+			if (type == FW_SET_HASH_IP_PORT ? x->mset.ndirs < 2
+			    : type == FW_SET_HASH_IP || type == FW_SET_HASH_NET
+				? x->mset.ndirs < 1
+				: 0)
+				return fail(cc, -EINVAL, cc->ci, i + 1,
+				    "set '%.*s' has %u dimension%s, the match "
+				    "names %u direction%s",
+				    FW_SET_NAME_MAX, x->mset.name,
+				    type == FW_SET_HASH_IP_PORT ? 2 : 1,
+				    type == FW_SET_HASH_IP_PORT ? "s" : "",
+				    x->mset.ndirs, x->mset.ndirs == 1 ? "" : "s");
 			a->post |= FW_POST_SET;
 			a->set_id = id;
 			a->set_neg = x->mset.neg;
+			a->set_type = (__u8)type;
+			for (uint32_t d = 0; d < x->mset.ndirs && d < 2; d++)
+				if (x->mset.dirs[d])
+					a->set_dirs |= (__u8)(1u << d);
 		}
-		if (x->limit.set)
+		if (x->limit.set) {
 			a->post |= FW_POST_LIMIT;
+			a->lim_rate_ns = x->limit.rate_ns;
+			a->lim_burst = x->limit.burst;
+			if (x->limit.name[0])
+				a->lim_flags |= FW_LIM_HASH;
+			if (x->limit.per_src)
+				a->lim_flags |= FW_LIM_SRCIP;
+			if (x->limit.above)
+				a->lim_flags |= FW_LIM_ABOVE;
+		}
 	}
 	return 0;
 }

@@ -124,6 +124,54 @@ struct fw_act {
 	__u8 set_neg;     /* FW_POST_SET: `!` */
 	__u8 log_level;   /* LOG: syslog level */
 	__u16 pad2_;
+	/* Added for the post-conditions (bpf/fw_post.bpf.h). */
+	__u8 set_type;    /* FW_POST_SET: FW_SET_* (fw_env.setid's type) */
+	__u8 set_dirs;    /* FW_POST_SET: bit i set: dimension i is dst */
+	__u8 lim_flags;   /* FW_POST_LIMIT: FW_LIM_* */
+	__u8 pad3_;
+	__u32 lim_burst;   /* FW_POST_LIMIT: bucket size, packets */
+	__u64 lim_rate_ns; /* FW_POST_LIMIT: ns per token */
+};
+
+/* Set types (-m set; fw_env.setid's type), as ipset's. */
+#define FW_SET_HASH_IP 1      /* one address per entry */
+#define FW_SET_HASH_NET 2     /* prefixes, the longest one matches */
+#define FW_SET_HASH_IP_PORT 3 /* address, protocol, port */
+
+/* fw_act.lim_flags. */
+#define FW_LIM_HASH 0x1  /* -m hashlimit: its own buckets (fw_hlim) */
+#define FW_LIM_SRCIP 0x2 /* --hashlimit-mode srcip: one per source */
+#define FW_LIM_ABOVE 0x4 /* --hashlimit-above: match over the rate */
+
+/*
+ * Set contents (bpf/fw_post.bpf.h, maps fw_set_ip, fw_set_net,
+ * fw_set_ipport; values are a __u8 1), all sets of the cube in one map
+ * per type, keyed by the set's id.  Addresses big endian, port host.
+ */
+struct fw_set_ip_key {
+	__u32 set_id;
+	__u32 addr;
+};
+
+struct fw_set_net_key {
+	__u32 prefixlen; /* 32 (the id) + the prefix's length */
+	__u32 set_id;    /* big endian */
+	__u32 addr;
+};
+
+struct fw_set_ipport_key {
+	__u32 set_id;
+	__u32 addr;
+	__u16 port; /* ICMP: type << 8 | code; no ports: 0 */
+	__u8 proto;
+	__u8 pad_;
+};
+
+/* A -m hashlimit bucket's key (fw_hlim): the rule's slot, the source
+ * (0 without --hashlimit-mode srcip). */
+struct fw_hlim_key {
+	__u32 slot;
+	__u32 saddr;
 };
 
 /* enum fw_target's values for BPF, which cannot include fw_rule.h
@@ -136,6 +184,16 @@ struct fw_act {
 #define FW_TGT_JUMP 5
 #define FW_TGT_GOTO 6
 #define FW_TGT_RETURN 7
+
+/* enum fw_reject_with's values for BPF (fw_compile.c checks them). */
+#define FW_RJ_PORT_UNREACH 0
+#define FW_RJ_NET_UNREACH 1
+#define FW_RJ_HOST_UNREACH 2
+#define FW_RJ_PROTO_UNREACH 3
+#define FW_RJ_NET_PROHIB 4
+#define FW_RJ_HOST_PROHIB 5
+#define FW_RJ_ADMIN_PROHIB 6
+#define FW_RJ_TCP_RESET 7
 
 /* Per-slot counters (fw_cnt, per CPU). */
 struct fw_cnt {
