@@ -433,8 +433,8 @@ list_reconcile(struct cub_cube *cube, struct ddos_cube *d, int list,
 		goto out;
 	}
 	for (i = 0; i < h.n; i++) {
-		struct ddos_lpm_key *at = bsearch(&h.pkeys[i], w->pfx,
-		    w->npfx, sizeof(*w->pfx), cmp_lpm);
+		struct ddos_lpm_key *at = bsearch(
+		    &h.pkeys[i], w->pfx, w->npfx, sizeof(*w->pfx), cmp_lpm);
 
 		if (at && slot_take(dl, list, h.slots[i])) {
 			kept[at - w->pfx] = true;
@@ -621,7 +621,7 @@ ddos_change(struct cub_cube *cube, const struct cub_change *changes, uint32_t n)
 		}
 	for (l = 0; l < DDOS_LISTS; l++)
 		if ((r = list_change(cube, d, l, &o[l]))) {
-			/* The lists changed before: the inverse, best effort. */
+			/* Undo the lists changed before, best effort. */
 			while (l--) {
 				struct ddos_ops inv = {.adel = o[l].aadd,
 				    .nadel = o[l].naadd,
@@ -703,14 +703,16 @@ ddos_show(struct cub_cube *cube, const struct cub_val *config,
 		if (!(ov = cub_val__array()))
 			goto nomem;
 		for (i = 0; i < arr->arr.len; i++) {
-			const char *ip = cub_val__get_str(arr->arr.items[i], "ip");
+			const char *ip =
+			    cub_val__get_str(arr->arr.items[i], "ip");
 
 			if (!ip || ddos_parse(ip, &e, msg, sizeof(msg)))
 				continue;
 			ent = cub_val__map();
 			if (!ent || cub_val__set(ent, "ip", cub_val__str(ip)) ||
 			    cub_val__set(ent, "drop-pkts",
-				cub_val__uint(entry_drops(cube, d, l, &e, buf))) ||
+				cub_val__uint(
+				    entry_drops(cube, d, l, &e, buf))) ||
 			    cub_val__push(ov, ent)) {
 				cub_val__free(ent);
 				cub_val__free(ov);
@@ -803,10 +805,9 @@ const struct cub_plugin cub_plugin_entry = {
     .cube_size = sizeof(struct ddos_cube),
     .schema = ddos_schema,
     .ops = &ddos_ops,
-    .policy = CUB_POLICY_TC_XDP(CUB_MAP_TYPE(ARRAY) |
-				    CUB_MAP_TYPE(PERCPU_ARRAY) |
-				    CUB_MAP_TYPE(PERCPU_HASH) |
-				    CUB_MAP_TYPE(LPM_TRIE),
+    .policy = CUB_POLICY_TC_XDP(
+	CUB_MAP_TYPE(ARRAY) | CUB_MAP_TYPE(PERCPU_ARRAY) |
+	    CUB_MAP_TYPE(PERCPU_HASH) | CUB_MAP_TYPE(LPM_TRIE),
 	256ull << 20),
     /* A replay of 2 x 1M entries dumps, sorts and writes them. */
     .apply_timeout_ms = 120000,
