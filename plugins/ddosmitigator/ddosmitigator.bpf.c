@@ -60,25 +60,27 @@ ddos_drop(enum cub_hook hook)
 }
 
 /*
- * Is the address at s->key[1] in list (addrs, pfx)?  Counts the drop on
- * the entry it matched.  Keys live in cub_scratch (see cube.bpf.h):
- * key[0..1] is the LPM key {32, addr}, key[1] the hash key.
+ * Is the address at key[1] in list (addrs, pfx)?  Counts the drop on the
+ * entry it matched.  key[0..1] is the LPM key {32, addr}, key[1] the
+ * hash key; keys live in cub_scratch (see cube.bpf.h).  The number of
+ * prefixes is read after the hash lookup, from cfg: a value held across
+ * the call would be spilled to the stack, and each spill costs a
+ * Spectre v4 barrier.
  */
 static __always_inline int
-ddos_match(struct cub_scratch *s, void *addrs, void *pfx, __u32 npfx)
+ddos_match(__u32 *key, void *addrs, void *pfx, __u32 *npfx)
 {
 	__u64 *drops;
 	__u32 *slot;
 
-	drops = bpf_map_lookup_elem(addrs, &s->key[1]);
+	drops = bpf_map_lookup_elem(addrs, &key[1]);
 	if (drops) {
 		(*drops)++;
 		return 1;
 	}
-	if (!npfx)
+	if (!*npfx)
 		return 0;
-	s->key[0] = 32;
-	slot = bpf_map_lookup_elem(pfx, &s->key[0]);
+	slot = bpf_map_lookup_elem(pfx, key);
 	if (!slot)
 		return 0;
 	drops = bpf_map_lookup_elem(&ddos_pfx_drops, slot);
@@ -103,11 +105,16 @@ ddos_run(void *ctx, enum cub_hook hook)
 	cfg = bpf_map_lookup_elem(&ddos_cfg, &cub_zero_key);
 	if (!s || !cfg)
 		return cub_drop(hook);
+	/* Both LPM keys at once: ip is not needed after. */
+	s->key[0] = 32;
 	s->key[1] = ip->saddr;
-	if (ddos_match(s, &ddos_src_addrs, &ddos_src_pfx, cfg->npfx[DDOS_SRC]))
+	s->key[2] = 32;
+	s->key[3] = ip->daddr;
+	if (ddos_match(&s->key[0], &ddos_src_addrs, &ddos_src_pfx,
+		&cfg->npfx[DDOS_SRC]))
 		return ddos_drop(hook);
-	s->key[1] = ip->daddr;
-	if (ddos_match(s, &ddos_dst_addrs, &ddos_dst_pfx, cfg->npfx[DDOS_DST]))
+	if (ddos_match(&s->key[2], &ddos_dst_addrs, &ddos_dst_pfx,
+		&cfg->npfx[DDOS_DST]))
 		return ddos_drop(hook);
 	return cub_pass(ctx, hook);
 }
