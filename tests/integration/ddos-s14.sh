@@ -122,6 +122,14 @@ refused_unchanged "prefix length 33 is over 32" d1 blacklist-dst add 198.18.0.0/
 refused_unchanged "'198.18.0.1/24' has host bits set: the prefix is 198.18.0.0/24" d1 blacklist-src add 198.18.0.1/24
 refused_unchanged "write a /32 as the address, 198.18.0.1" d1 blacklist-src add 198.18.0.1/32
 refused_unchanged "no leading zeros" d1 blacklist-src add 198.018.0.1
+# A body with one bad entry among good ones: none goes in.
+printf '{"blacklist-src": [{"ip": "198.18.0.20"}, {"ip": "198.18.0.21/24"}, {"ip": "198.18.0.22"}]}\n' >"$T/mixed.json"
+refused_unchanged "'198.18.0.21/24' has host bits set" d1 set --file "$T/mixed.json"
+# A creation with a bad entry creates nothing.
+printf '{"blacklist-dst": [{"ip": "198.18.0.20"}, {"ip": "198.18.0.1/33"}]}\n' >"$T/bad.json"
+err=$(cub_refused 2 ddosmitigator add d9 --file "$T/bad.json")
+grep -q "prefix length 33 is over 32" <<<"$err" || fail "creation with a bad entry: $err"
+cub_refused 2 d9 show >/dev/null
 cub_ok d1 blacklist-src del 198.18.0.7
 
 # ---- in front of a cube ----
