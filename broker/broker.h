@@ -326,7 +326,7 @@ struct service {
 	bool hostwide; /* its cubes are on every netdev (first hello) */
 	/* What the store recorded of it (its cubes' records, persist.c)
 	 * before this broker's first hello: a first hello must agree. */
-	bool stored_known, stored_transparent;
+	bool stored_known, stored_transparent, stored_hostwide;
 	bool ready; /* hello + replay done */
 	bool changes; /* its plugin takes cube.change (from its hello) */
 	bool action_config; /* its actions get the cube's document */

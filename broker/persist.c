@@ -72,7 +72,7 @@ peer_of(const char *peer, const struct cube *gone)
  */
 /*
  * What c's record holds besides its configuration: {hash, checked, rules,
- * transparent, ports}.
+ * transparent, hostwide (only when true), ports}.
  */
 static struct cub_val *
 cube_meta(struct cube *c, const struct cube *gone)
@@ -88,6 +88,8 @@ cube_meta(struct cube *c, const struct cube *gone)
 		    cub_val__bool(c->svc->schema_wire
 				      ? c->svc->transparent
 				      : c->svc->stored_transparent));
+	if (c->svc->schema_wire ? c->svc->hostwide : c->svc->stored_hostwide)
+		cub_val__set(m, "hostwide", cub_val__bool(true));
 	for (bp = c->ports; bp; bp = bp->next) {
 		p = cub_val__map();
 		cub_val__set(p, "name", cub_val__str(bp->name));
@@ -115,6 +117,8 @@ cube_record(struct cube *c, const struct cub_val *conf, const struct cube *gone)
 	cub_val__set(r, "rules", cub_val__take(m, "rules"));
 	if (cub_val__get(m, "transparent"))
 		cub_val__set(r, "transparent", cub_val__take(m, "transparent"));
+	if (cub_val__get(m, "hostwide"))
+		cub_val__set(r, "hostwide", cub_val__take(m, "hostwide"));
 	config = cub_val__dup(conf);
 	cports = cub_val__get(config, "ports");
 	for (i = 0; gone && cports && cports->kind == CUB_V_ARRAY &&
@@ -164,6 +168,9 @@ meta_of(const struct cub_val *rec)
 	if (cub_val__get(rec, "transparent"))
 		cub_val__set(m, "transparent",
 		    cub_val__dup(cub_val__get(rec, "transparent")));
+	if (cub_val__get(rec, "hostwide"))
+		cub_val__set(m, "hostwide",
+		    cub_val__dup(cub_val__get(rec, "hostwide")));
 	cub_val__set(m, "ports", cub_val__dup(cub_val__get(rec, "ports")));
 	return m;
 }
@@ -662,6 +669,9 @@ journal_rec(struct cube *c, const struct cub_val *old, enum cubi_verb verb,
 	    !(r = store_diff(cub_val__get(m, "transparent"),
 		  cub_val__get(*nm, "transparent"), "transparent", edits,
 		  JOURNAL_EDITS_MAX)) &&
+	    !(r = store_diff(cub_val__get(m, "hostwide"),
+		  cub_val__get(*nm, "hostwide"), "hostwide", edits,
+		  JOURNAL_EDITS_MAX)) &&
 	    !(r = store_diff(cub_val__get(m, "ports"),
 		  cub_val__get(*nm, "ports"), "ports", edits,
 		  JOURNAL_EDITS_MAX))) {
@@ -1017,6 +1027,9 @@ load_cube(struct broker *b, const struct cub_val *rec, struct cube ***tail)
 	tcube_load_record(c, rec);
 	/* The service's transparency as stored; a record with an attach
 	 * point and no flag (an older store) was a transparent cube's. */
+	if (cub_val__get(rec, "hostwide") &&
+	    !cub_val__as_bool(cub_val__get(rec, "hostwide"), &t) && t)
+		svc->stored_hostwide = true;
 	tv = cub_val__get(rec, "transparent");
 	if (tv && !cub_val__as_bool(tv, &t)) {
 		svc->stored_known = true;

@@ -109,6 +109,7 @@ struct tpoint {
 	bool host;
 	struct hostdev *hd;
 	unsigned hn, hcap;
+	int qd_fd; /* pinned "qdiscs": the qdiscs the broker made (host) */
 	struct tpoint *next;
 };
 
@@ -222,8 +223,11 @@ tp_unpin(struct broker *b, const char *target)
 	for (i = 0; i < TP_FDS + 1; i++)
 		if (!tp_path(b, path, sizeof(path), target, tp_leaves[i]))
 			unlink(path);
-	/* An older broker's stack end (slots then, not links). */
+	/* An older broker's stack end (slots then, not links); the host
+	 * stack's qdiscs. */
 	if (!tp_path(b, path, sizeof(path), target, "end"))
+		unlink(path);
+	if (!tp_path(b, path, sizeof(path), target, "qdiscs"))
 		unlink(path);
 	if (!tp_path(b, path, sizeof(path), target, NULL))
 		rmdir(path);
@@ -263,6 +267,8 @@ tp_free(struct tpoint *tp)
 	tp_close(tp);
 	if (tp->final_fd >= 0)
 		close(tp->final_fd);
+	if (tp->qd_fd > 0)
+		close(tp->qd_fd);
 	free(tp->hd);
 	free(tp);
 	return NULL;
@@ -303,6 +309,26 @@ static uint32_t
 tc_slot_id(int ifindex, bool egress)
 {
 	return tc_id_at(ifindex, egress, TSTACK_TC_HANDLE, TSTACK_TC_PRIO);
+}
+
+/* Is program id a tc stack entry (tstack_ingress, tstack_egress) a
+ * broker left (its pins gone, or pinned by a broker before cells)? */
+static bool
+stale_tstack(uint32_t id)
+{
+	struct bpf_prog_info info = {0};
+	__u32 len = sizeof(info);
+	int fd = bpf_prog_get_fd_by_id(id);
+	bool stale;
+
+	if (fd < 0)
+		return false;
+	stale = !bpf_obj_get_info_by_fd(fd, &info, &len) &&
+		info.type == BPF_PROG_TYPE_SCHED_CLS &&
+		(!strncmp(info.name, "tstack_ingress", sizeof(info.name) - 1) ||
+		    !strncmp(info.name, "tstack_egress", sizeof(info.name) - 1));
+	close(fd);
+	return stale;
 }
 
 /* Is program id a dispatcher (tstack_xdp_ingress) left by a broker? */
@@ -420,7 +446,11 @@ tp_hook(struct broker *b, struct tpoint *tp, const char **step)
 			continue;
 		*step = dir ? "attach the stack to tc egress"
 			    : "attach the stack to tc ingress";
-		/* Anything else at our handle is someone else's: -EEXIST. */
+		/* Anything else at our handle is someone else's: -EEXIST;
+		 * but a stack an older broker left is replaced in place
+		 * (no moment without one). */
+		if (cur && stale_tstack(cur))
+			o.flags = BPF_TC_F_REPLACE;
 		hook.attach_point = dir ? BPF_TC_EGRESS : BPF_TC_INGRESS;
 		if ((r = bpf_tc_attach(&hook, &o)))
 			return r;
@@ -522,6 +552,8 @@ tp_pin(struct broker *b, struct tpoint *tp, const int src[TP_FDS],
 		r = r ? r : -errno;
 		goto out;
 	}
+	if (!tp_path(b, path, sizeof(path), tp->target, "end"))
+		unlink(path); /* an older broker's */
 	for (i = 0; i < TP_FDS; i++) {
 		tp_path(b, path, sizeof(path), tp->target, tp_leaves[i]);
 		unlink(path);
@@ -635,21 +667,19 @@ link_put(struct tpoint *tp, uint32_t k, uint32_t v, bool force)
  * and one that comes or goes once or not at all.  A cell whose cube is
  * retired (bpfobj.c) is emptied: its tail call fails and the packet is
  * dropped (tstack.bpf.h).  force: rewrite every cell and link (a
- * rebuild, or a cube's new program); cells no cube holds are emptied.
+ * rebuild); cells no cube holds are left to the caller.
  */
 static int
 tp_link(struct tpoint *tp, bool force)
 {
 	uint32_t k, v, cell;
 	unsigned i, j, n = tp->n;
-	bool used[CUB_TSTACK_MAX] = {false};
 	struct cube *c;
 	int dir, fd, r = 0, e;
 
 	for (i = 0; i < n; i++) {
 		c = tp->stack[i];
 		cell = tp->cell[i];
-		used[cell] = true;
 		if (!force && tp->incell[cell] == c)
 			continue;
 		fd = slot_prog(tp, c);
@@ -674,14 +704,6 @@ tp_link(struct tpoint *tp, bool force)
 		if ((e = link_put(tp, CUB_TSTACK_HEAD + (uint32_t)dir, v, force)) &&
 		    !r)
 			r = e;
-	}
-	for (cell = 0; force && cell < CUB_TSTACK_MAX; cell++) {
-		if (used[cell])
-			continue;
-		bpf_map_delete_elem(tp->progs_fd, &cell);
-		tp->incell[cell] = NULL;
-		for (dir = 0; dir < 2; dir++)
-			link_put(tp, (uint32_t)dir * CUB_TSTACK_MAX + cell, 0, true);
 	}
 	return r;
 }
@@ -734,30 +756,54 @@ cell_free(struct tpoint *tp)
 }
 
 /*
- * After a restart, the cells of tp->stack: those the adopted object's
- * ingress links run through, when they are as many as the cubes (the
- * same run order, so the rebuild rewrites no link a packet follows);
- * otherwise 0, 1, ...
+ * After a restart, the cells of tp->stack: each cube takes the pinned
+ * cell that runs its (adopted) program, so the rebuild rewrites no cell
+ * a packet in flight may run and, for a stack the store changed (a cube
+ * gone, or a detach that crashed before its stack changed), unlinks
+ * what left as a detach does; the others take free cells.  A cell that
+ * holds a program no cube of the stack runs is emptied after a grace
+ * period (tcube_tick()); true if there is one.
  */
-static void
+static bool
 cells_restore(struct tpoint *tp)
 {
-	bool seen[CUB_TSTACK_MAX] = {false};
-	uint32_t v = tp->link[CUB_TSTACK_HEAD];
-	uint8_t cells[CUB_TSTACK_MAX];
-	unsigned i = 0;
+	uint32_t ids[CUB_TSTACK_MAX] = {0}, cell, id;
+	bool taken[CUB_TSTACK_MAX] = {false}, left = false;
+	struct cube *c;
+	unsigned i, pass;
 
-	while (v >= 1 && v <= CUB_TSTACK_MAX && !seen[v - 1] && i < tp->n) {
-		seen[v - 1] = true;
-		cells[i++] = (uint8_t)(v - 1);
-		v = tp->link[v - 1];
+	for (cell = 0; cell < CUB_TSTACK_MAX; cell++)
+		if (bpf_map_lookup_elem(tp->progs_fd, &cell, &id))
+			ids[cell] = 0;
+		else
+			ids[cell] = id;
+	for (i = 0; i < tp->n; i++) {
+		c = tp->stack[i];
+		id = c->obj ? c->obj->prog_id : 0;
+		tp->cell[i] = CUB_TSTACK_MAX;
+		for (cell = 0; id && cell < CUB_TSTACK_MAX; cell++)
+			if (!taken[cell] && ids[cell] == id) {
+				tp->cell[i] = (uint8_t)cell;
+				taken[cell] = true;
+				break;
+			}
 	}
-	if (i == tp->n && v == CUB_TSTACK_LINK_END) {
-		memcpy(tp->cell, cells, i);
-		return;
-	}
+	/* The others: empty cells first, then any cell no cube took. */
 	for (i = 0; i < tp->n; i++)
-		tp->cell[i] = (uint8_t)i;
+		for (pass = 0; tp->cell[i] == CUB_TSTACK_MAX && pass < 2; pass++)
+			for (cell = 0; cell < CUB_TSTACK_MAX; cell++)
+				if (!taken[cell] && (pass || !ids[cell])) {
+					tp->cell[i] = (uint8_t)cell;
+					taken[cell] = true;
+					ids[cell] = 0;
+					break;
+				}
+	for (cell = 0; cell < CUB_TSTACK_MAX; cell++)
+		if (!taken[cell] && ids[cell]) {
+			tp->cell_seq[cell] = mapswap_grace_start();
+			left = true;
+		}
+	return left;
 }
 
 /* c's way out: tstack_next of its point, or (not attached) the egress
@@ -881,7 +927,8 @@ tp_new(struct broker *b, const char *target, int ifindex, enum hook hook,
 		/* Someone else's filter at our handle is refused, not
 		 * replaced. */
 		for (dir = 0; ifindex && !tp_xdp(tp) && dir < 2; dir++)
-			if ((cur = tc_slot_id(ifindex, dir))) {
+			if ((cur = tc_slot_id(ifindex, dir)) &&
+			    !stale_tstack(cur)) {
 				*errv = cub_err_val(CUB_E_BUSY,
 				    "netdev '%s' already has a tc %s filter at "
 				    "handle %#x priority %d that Cubicle did "
@@ -1516,6 +1563,36 @@ host_tp(struct broker *b)
 	return tp && !tp->dropping && tp->in_fd >= 0 ? tp : NULL;
 }
 
+/*
+ * The clsact qdiscs the broker made for the host stack, by ifindex: a
+ * map pinned next to it ("qdiscs"), so that a broker after a restart
+ * removes them as the one that made them would (a netdev's own stack
+ * keeps its flag in its cubes' records).  0 when there is none.
+ */
+static int
+host_qdiscs(struct broker *b, struct tpoint *tp)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, o, .map_flags = BPF_F_NO_PREALLOC);
+	char path[PATH_MAX];
+	int fd;
+
+	if (tp->qd_fd > 0)
+		return tp->qd_fd;
+	if (tp_path(b, path, sizeof(path), tp->target, "qdiscs"))
+		return 0;
+	if ((fd = bpf_obj_get(path)) < 0) {
+		fd = bpf_map_create(BPF_MAP_TYPE_HASH, "cub_host_qdiscs", 4, 1,
+		    65536, &o);
+		if (fd < 0 || bpf_obj_pin(fd, path)) {
+			log_errno(-errno, "host-wide cubes: pin %s", path);
+			if (fd >= 0)
+				close(fd);
+			return 0;
+		}
+	}
+	return tp->qd_fd = fd;
+}
+
 /* Put the host stack's programs on netdev ifindex (0, or -errno). */
 static int
 host_hook_(struct broker *b, struct tpoint *tp, int ifindex, const char *name)
@@ -1540,7 +1617,9 @@ host_hook_(struct broker *b, struct tpoint *tp, int ifindex, const char *name)
 		cur = tc_id_at(ifindex, dir, HOST_TC_HANDLE, HOST_TC_PRIO);
 		if (cur == (dir ? tp->eg_id : tp->in_id))
 			continue;
-		if (cur) {
+		if (cur && stale_tstack(cur)) {
+			o.flags = BPF_TC_F_REPLACE; /* a lost broker's */
+		} else if (cur) {
 			log_warn("netdev '%s': a tc %s filter at handle %#x "
 				 "priority %d that Cubicle did not attach "
 				 "(program id %u): the host-wide cubes are not "
@@ -1559,6 +1638,8 @@ host_hook_(struct broker *b, struct tpoint *tp, int ifindex, const char *name)
 		goto undo;
 	}
 	d->qdisc |= made;
+	if (made && host_qdiscs(b, tp) > 0)
+		bpf_map_update_elem(tp->qd_fd, &ifindex, &made, BPF_ANY);
 	return 0;
 undo:
 	for (dir = 0; dir < 2; dir++) {
@@ -1588,7 +1669,13 @@ host_unhook_(struct tpoint *tp, int ifindex)
 {
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex);
 	struct hostdev *d = hd_find(tp, ifindex);
+	uint8_t made = 0;
 	int dir;
+
+	/* Made by this broker, or by the one before it (the map). */
+	if (tp->qd_fd > 0 &&
+	    !bpf_map_lookup_elem(tp->qd_fd, &ifindex, &made) && made && d)
+		d->qdisc = true;
 
 	for (dir = 0; dir < 2; dir++) {
 		LIBBPF_OPTS(bpf_tc_opts, o, .handle = HOST_TC_HANDLE,
@@ -1599,10 +1686,12 @@ host_unhook_(struct tpoint *tp, int ifindex)
 		    (dir ? tp->eg_id : tp->in_id))
 			bpf_tc_detach(&hook, &o);
 	}
-	if (d && d->qdisc && !topo_tc_has_filters(ifindex)) {
+	if ((d ? d->qdisc : made) && !topo_tc_has_filters(ifindex)) {
 		hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
 		bpf_tc_hook_destroy(&hook);
 	}
+	if (tp->qd_fd > 0)
+		bpf_map_delete_elem(tp->qd_fd, &ifindex);
 	hd_del(tp, ifindex);
 }
 
@@ -1664,6 +1753,7 @@ host_sync(struct broker *b, struct tpoint *tp)
 		log_errno(-errno, "host-wide cubes: listing the netdevs");
 		return;
 	}
+	host_qdiscs(b, tp);
 	for (x = ni; x->if_index; x++)
 		n++;
 	if (!(want = calloc(n + 1, sizeof(*want)))) {
@@ -1671,8 +1761,12 @@ host_sync(struct broker *b, struct tpoint *tp)
 		return;
 	}
 	for (n = 0, x = ni; x->if_index; x++) {
-		if (host_owned(b, x->if_name, NULL))
+		if (host_owned(b, x->if_name, NULL)) {
+			/* A port's now (a rename while the broker was down):
+			 * the adopted programs come off it. */
+			host_unhook(tp, (int)x->if_index);
 			continue;
+		}
 		want[n++] = (int)x->if_index;
 		if (hd_find(tp, (int)x->if_index) ||
 		    !host_hook(b, tp, (int)x->if_index, x->if_name))
@@ -2347,8 +2441,28 @@ tcube_restore(struct broker *b)
 
 	pthread_mutex_lock(&b->lock);
 	for (c = b->cubes; c; c = c->next) {
+		/* A host-wide service's cube is on the host stack, and no
+		 * other cube is (a store edited, or a crash between a
+		 * creation's steps). */
+		if (c->svc->stored_hostwide && !c->tp &&
+		    strcmp(c->attached, TP_HOST)) {
+			if (c->attached[0])
+				log_err("cube '%s': its service '%s' is host-wide "
+					"but the store attaches it to '%s': on "
+					"every netdev instead",
+				    c->name, c->svc->name, c->attached);
+			snprintf(c->attached, sizeof(c->attached), "%s",
+			    TP_HOST);
+		}
 		if (!c->attached[0] || c->tp)
 			continue;
+		if (!strcmp(c->attached, TP_HOST) && !c->svc->stored_hostwide) {
+			log_err("cube '%s': not attached again to every netdev: "
+				"its service '%s' is not host-wide in the store",
+			    c->name, c->svc->name);
+			c->attached[0] = '\0';
+			continue;
+		}
 		if (!c->svc->stored_transparent) {
 			/* Only a transparent service's cubes were checked
 			 * for a stack (bpfobj.c, stacked()). */
@@ -2392,7 +2506,8 @@ tcube_restore(struct broker *b)
 		}
 		for (i = 0; i < tp->n; i++)
 			cube_out(tp->stack[i], tp);
-		cells_restore(tp);
+		if (cells_restore(tp))
+			b->tp_pending = true;
 		if (tp_link(tp, true))
 			log_warn("attach point '%s': rebuilding its stack "
 				 "failed",

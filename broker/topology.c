@@ -509,15 +509,13 @@ topo_tc_has_filters(int ifindex)
  * that program's id in *foreign.
  */
 static int
-hook_attach(struct cube *c, struct bport *p, int ifindex, int prog_fd,
+hook_attach_(struct cube *c, struct bport *p, int ifindex, int prog_fd,
     int old_fd, uint32_t *foreign)
 {
 	uint32_t stale, cur;
 	int r, fd;
 
 	*foreign = 0;
-	/* No host-wide cube sees what a port's netdev carries. */
-	tcube_host_release(c->svc->b, ifindex);
 	if (c->hook == HOOK_TC) {
 		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
 		    .attach_point = BPF_TC_INGRESS);
@@ -560,6 +558,20 @@ hook_attach(struct cube *c, struct bport *p, int ifindex, int prog_fd,
 	}
 	return bpf_xdp_attach(
 	    ifindex, prog_fd, xdp_flags(c) | XDP_FLAGS_UPDATE_IF_NOEXIST, NULL);
+}
+
+/* ... and once the port has the netdev, the host-wide cubes are taken
+ * off it: none sees what a port's netdev carries (a port refused the
+ * netdev leaves it theirs). */
+static int
+hook_attach(struct cube *c, struct bport *p, int ifindex, int prog_fd,
+    int old_fd, uint32_t *foreign)
+{
+	int r = hook_attach_(c, p, ifindex, prog_fd, old_fd, foreign);
+
+	if (!r)
+		tcube_host_release(c->svc->b, ifindex);
+	return r;
 }
 
 /*

@@ -208,6 +208,21 @@ wc_hello(struct service *s, const struct cub_val *p, struct cub_val **res,
 			    s->name, s->schema_version, s->name);
 		}
 	} else if (!s->schema_wire && s->stored_known &&
+		   s->stored_hostwide != hostwide) {
+		snprintf(err, sizeof(err),
+		    "says it is %shost-wide, its stored cubes are not",
+		    hostwide ? "" : "not ");
+		hello_refuse(s, LOG_P_WARN, err,
+		    "worker says it is %shost-wide, its cubes in the store "
+		    "are %s; refused",
+		    hostwide ? "" : "not ",
+		    s->stored_hostwide ? "host-wide" : "not host-wide");
+		return ERR(CUB_E_PERM,
+		    "hello: service '%s' says it is %shost-wide, but its "
+		    "cubes in the store were made by a service that %s",
+		    s->name, hostwide ? "" : "not ",
+		    s->stored_hostwide ? "is" : "is not");
+	} else if (!s->schema_wire && s->stored_known &&
 		   s->stored_transparent != transparent) {
 		/* The store's cubes were made (and checked, and stacked) as
 		 * the service declared before this broker started. */
