@@ -117,6 +117,7 @@ static const struct cub_field fwf_batch_args[] = {
     {.name = "rules",
 	.type = CUB_T_STR,
 	.flags = CUB_F_REQUIRED,
+	.max = CUB_STR_MAX,
 	.help = "a JSON array of operations, applied in order, all or "
 		"nothing: [{\"operation\": \"append\", \"l4proto\": \"ICMP\", "
 		"\"action\": \"ACCEPT\"}, {\"operation\": \"insert\", \"id\": 0, "
@@ -1267,12 +1268,19 @@ fwf_show(struct cub_cube *cube, const struct cub_val *config,
 	uint32_t i;
 	int k, r = 0;
 
+	const struct cub_val *words = cub_cube__show_words(cube);
+	const char *w0 = words && words->kind == CUB_V_ARRAY && words->arr.len
+			     ? cub_val__as_str(words->arr.items[0])
+			     : NULL;
+
 	if (!fc->loaded)
 		return 0;
-	if (!cub_val__get(config, "chain") &&
+	/* Read the conntrack table or the counters only for what is shown. */
+	if ((!w0 || strcmp(w0, "chain")) &&
 	    (r = show_sessions(cube, fc, overlay)))
 		return r;
-	if (!chains || chains->kind != CUB_V_ARRAY)
+	if (!chains || chains->kind != CUB_V_ARRAY ||
+	    (w0 && !strcmp(w0, "session-table")))
 		return 0;
 	list = cub_val__array();
 	if (!list)
