@@ -149,3 +149,27 @@ ping_none 2 || fail "ping passed with rule 8191 of 8192 updated to DROP"
 restart_worker
 [ "$(nrules INGRESS)" = "8192 198.18.0.1/32 ICMP DROP" ] || fail "after a kill -9: $(nrules INGRESS)"
 cub_log "8192 rules: the last decides both ways, the 8193rd refused, all kept through a kill -9"
+
+# ---- cost per packet at 8192 rules (BPF_PROG_TEST_RUN; printed, no
+# threshold): an echo request from A, decided by rule 8191 (the last),
+# and a TCP SYN no rule matches (the default decides).
+if command -v bpftool >/dev/null; then
+	python3 - "$T" <<'PY'
+import socket, struct, sys
+def frame(proto, l4):
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(l4), 1, 0, 64, proto, 0,
+                     socket.inet_aton("198.18.0.1"), socket.inet_aton("198.18.0.2"))
+    return b"\x02\0\0\0\0\x02" + b"\x02\0\0\0\0\x01" + b"\x08\x00" + ip + l4
+icmp = struct.pack("!BBHHH", 8, 0, 0, 0x1234, 1) + bytes(56)
+tcp = struct.pack("!HHIIBBHHH", 40000, 9999, 1, 0, 0x50, 0x02, 65535, 0, 0)
+open(sys.argv[1] + "/icmp.bin", "wb").write(frame(1, icmp))
+open(sys.argv[1] + "/syn.bin", "wb").write(frame(6, tcp))
+PY
+	for p in icmp syn; do
+		out=$(bpftool prog run pinned "$T/pins/fw1/prog" data_in "$T/$p.bin" repeat 100000 2>&1) ||
+			fail "bpftool prog run ($p): $out"
+		cub_log "BPF_PROG_TEST_RUN at 8192 rules, $p ($([ $p = icmp ] && echo "rule 8191 decides" || echo "the default decides")): $(grep -oE 'Return value: [0-9]+|duration \(average\): [0-9]+ ?ns' <<<"$out" | paste -sd, -) (TC_ACT_SHOT 2: both drop)"
+	done
+else
+	cub_log "bpftool not installed: no BPF_PROG_TEST_RUN cost printed"
+fi
