@@ -60,7 +60,7 @@ enum { FWF_OP_INSERT, FWF_OP_APPEND, FWF_OP_UPDATE, FWF_OP_DELETE };
 	{.name = "src",                                                        \
 	    .type = CUB_T_STR,                                                 \
 	    .max = 18,                                                         \
-	    .help = "source address or prefix (198.18.0.1, 198.18.0.0/15)"},  \
+	    .help = "source address or prefix (198.18.0.1, 198.18.0.0/15)"},   \
 	    {.name = "dst",                                                    \
 		.type = CUB_T_STR,                                             \
 		.max = 18,                                                     \
@@ -118,11 +118,12 @@ static const struct cub_field fwf_batch_args[] = {
 	.type = CUB_T_STR,
 	.flags = CUB_F_REQUIRED,
 	.max = CUB_STR_MAX,
-	.help = "a JSON array of operations, applied in order, all or "
-		"nothing: [{\"operation\": \"append\", \"l4proto\": \"ICMP\", "
-		"\"action\": \"ACCEPT\"}, {\"operation\": \"insert\", \"id\": 0, "
-		"...}]; operation insert, append, update or delete, id, the "
-		"rule's fields"},
+	.help =
+	    "a JSON array of operations, applied in order, all or "
+	    "nothing: [{\"operation\": \"append\", \"l4proto\": \"ICMP\", "
+	    "\"action\": \"ACCEPT\"}, {\"operation\": \"insert\", \"id\": 0, "
+	    "...}]; operation insert, append, update or delete, id, the "
+	    "rule's fields"},
     {0},
 };
 
@@ -189,16 +190,25 @@ static const struct cub_field fwf_chain_fields[] = {
 };
 
 static const struct cub_field fwf_session_fields[] = {
-    {.name = "src", .type = CUB_T_IPV4, .flags = CUB_F_KEY,
+    {.name = "src",
+	.type = CUB_T_IPV4,
+	.flags = CUB_F_KEY,
 	.help = "the address that opened the connection"},
     {.name = "dst", .type = CUB_T_IPV4, .flags = CUB_F_KEY, .help = "its peer"},
-    {.name = "l4proto", .type = CUB_T_STR, .flags = CUB_F_KEY,
+    {.name = "l4proto",
+	.type = CUB_T_STR,
+	.flags = CUB_F_KEY,
 	.help = "tcp, udp or icmp"},
-    {.name = "sport", .type = CUB_T_U16, .flags = CUB_F_KEY,
+    {.name = "sport",
+	.type = CUB_T_U16,
+	.flags = CUB_F_KEY,
 	.help = "source port (icmp: the echo identifier)"},
-    {.name = "dport", .type = CUB_T_U16, .flags = CUB_F_KEY,
+    {.name = "dport",
+	.type = CUB_T_U16,
+	.flags = CUB_F_KEY,
 	.help = "destination port (icmp: the echo identifier)"},
-    {.name = "state", .type = CUB_T_STR,
+    {.name = "state",
+	.type = CUB_T_STR,
 	.help = "NEW, ESTABLISHED, SYN_SENT, SYN_RECV, FIN_WAIT, LAST_ACK, "
 		"TIME_WAIT"},
     {.name = "eta", .type = CUB_T_U64, .help = "seconds before it expires"},
@@ -248,8 +258,7 @@ struct fwf_set {
 	uint8_t *used; /* slots held by the active ruleset or taken here */
 };
 
-static int
-fwf_err(struct cub_cube *cube, int code, const char *fmt, ...)
+static int fwf_err(struct cub_cube *cube, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static int
@@ -271,9 +280,14 @@ static const struct {
 	const char *name;
 	uint8_t bit;
 } fwf_flag_names[] = {
-    {"FIN", FW_TCP_FIN}, {"SYN", FW_TCP_SYN}, {"RST", FW_TCP_RST},
-    {"PSH", FW_TCP_PSH}, {"ACK", FW_TCP_ACK}, {"URG", FW_TCP_URG},
-    {"ECE", FW_TCP_ECE}, {"CWR", FW_TCP_CWR},
+    {"FIN", FW_TCP_FIN},
+    {"SYN", FW_TCP_SYN},
+    {"RST", FW_TCP_RST},
+    {"PSH", FW_TCP_PSH},
+    {"ACK", FW_TCP_ACK},
+    {"URG", FW_TCP_URG},
+    {"ECE", FW_TCP_ECE},
+    {"CWR", FW_TCP_CWR},
 };
 
 #define FWF_NFLAGS (sizeof(fwf_flag_names) / sizeof(fwf_flag_names[0]))
@@ -447,8 +461,8 @@ parse_rule(struct cub_cube *cube, const struct cub_val *m, const char *what,
 		return fwf_err(cube, CUB_E_INVAL,
 		    "%s: sport and dport need l4proto=TCP or UDP", what);
 	if ((s = cub_val__get_str(m, "tcpflags"))) {
-		if (parse_flags(s, &rec->flags_mask, &rec->flags_cmp, bad,
-			sizeof(bad)))
+		if (parse_flags(
+			s, &rec->flags_mask, &rec->flags_cmp, bad, sizeof(bad)))
 			return fwf_err(cube, CUB_E_INVAL,
 			    "%s: tcpflags '%s': '%s' is not a flag (FIN, SYN, "
 			    "RST, PSH, ACK, URG, ECE, CWR, each once, ! for "
@@ -505,8 +519,9 @@ rule_same(const struct fwf_rec *a, const struct fwf_rec *b)
 	       (!(a->has & FWF_HAS_PROTO) || a->proto == b->proto) &&
 	       (!(a->has & FWF_HAS_SPORT) || a->sport == b->sport) &&
 	       (!(a->has & FWF_HAS_DPORT) || a->dport == b->dport) &&
-	       (!(a->has & FWF_HAS_FLAGS) || (a->flags_mask == b->flags_mask &&
-						 a->flags_cmp == b->flags_cmp)) &&
+	       (!(a->has & FWF_HAS_FLAGS) ||
+		   (a->flags_mask == b->flags_mask &&
+		       a->flags_cmp == b->flags_cmp)) &&
 	       (!(a->has & FWF_HAS_CT) || a->ct == b->ct) &&
 	       (!b->desc[0] || !strcmp(a->desc, b->desc));
 }
@@ -581,10 +596,11 @@ rule_row(uint32_t id, const struct fwf_rec *rec)
 		r |= cub_val__set(e, "dst", pfx_val(rec->dst, rec->dst_len));
 	if (rec->has & FWF_HAS_PROTO)
 		r |= cub_val__set(e, "l4proto",
-		    rec->proto == IPPROTO_TCP	 ? cub_val__str("TCP")
-		    : rec->proto == IPPROTO_UDP	 ? cub_val__str("UDP")
-		    : rec->proto == IPPROTO_ICMP ? cub_val__str("ICMP")
-						 : cub_val__strf("%u", rec->proto));
+		    rec->proto == IPPROTO_TCP   ? cub_val__str("TCP")
+		    : rec->proto == IPPROTO_UDP ? cub_val__str("UDP")
+		    : rec->proto == IPPROTO_ICMP
+			? cub_val__str("ICMP")
+			: cub_val__strf("%u", rec->proto));
 	if (rec->has & FWF_HAS_SPORT)
 		r |= cub_val__set(e, "sport", cub_val__uint(rec->sport));
 	if (rec->has & FWF_HAS_DPORT)
@@ -593,8 +609,8 @@ rule_row(uint32_t id, const struct fwf_rec *rec)
 		for (i = 0; i < FWF_NFLAGS; i++) {
 			if (!(rec->flags_mask & fwf_flag_names[i].bit))
 				continue;
-			len += (size_t)snprintf(flags + len, sizeof(flags) - len,
-			    "%s%s%s", len ? "," : "",
+			len += (size_t)snprintf(flags + len,
+			    sizeof(flags) - len, "%s%s%s", len ? "," : "",
 			    rec->flags_cmp & fwf_flag_names[i].bit ? "" : "!",
 			    fwf_flag_names[i].name);
 		}
@@ -638,7 +654,8 @@ set_init(struct cub_cube *cube, const struct fwf_cube *fc, struct fwf_set *w)
 		w->rules[k] = calloc(FWF_MAX_RULES, sizeof(struct fwf_rec));
 		if (!w->rules[k])
 			break;
-		memcpy(w->rules[k], fc->rules[k], fc->n[k] * sizeof(struct fwf_rec));
+		memcpy(w->rules[k], fc->rules[k],
+		    fc->n[k] * sizeof(struct fwf_rec));
 		w->n[k] = fc->n[k];
 		for (i = 0; i < fc->n[k]; i++)
 			if (fc->rules[k][i].slot <= FWF_SLOT_LAST)
@@ -709,8 +726,7 @@ set_delete(struct cub_cube *cube, struct fwf_set *w, int k, uint32_t id,
 	if (id >= w->n[k])
 		return fwf_err(cube, CUB_E_NOTFOUND,
 		    "%s: no rule %u (chain %s has %u rules%s)", what, id,
-		    chain_name(k), w->n[k],
-		    w->n[k] ? ", ids from 0" : "");
+		    chain_name(k), w->n[k], w->n[k] ? ", ids from 0" : "");
 	memmove(&v[id], &v[id + 1], (w->n[k] - id - 1) * sizeof(*v));
 	w->n[k]--;
 	return 0;
@@ -779,7 +795,8 @@ set_commit(struct cub_cube *cube, struct fwf_cube *fc, struct fwf_set *w,
 	int k, r;
 
 	for (k = 0; k < FWF_CHAINS; k++) {
-		rules[k] = calloc(w->n[k] ? w->n[k] : 1, sizeof(struct fw_rule));
+		rules[k] =
+		    calloc(w->n[k] ? w->n[k] : 1, sizeof(struct fw_rule));
 		if (!rules[k]) {
 			r = fwf_err(cube, CUB_E_INTERNAL, "out of memory");
 			goto out;
@@ -795,9 +812,10 @@ set_commit(struct cub_cube *cube, struct fwf_cube *fc, struct fwf_set *w,
 		chains[k].rules = rules[k];
 		chains[k].nrules = w->n[k];
 	}
-	if ((r = fw_compile(chains, FWF_CHAINS, NULL, &img, err, sizeof(err)))) {
-		r = fwf_err(cube, r == -E2BIG ? CUB_E_LIMIT : CUB_E_INVAL,
-		    "%s", err);
+	if ((r = fw_compile(
+		 chains, FWF_CHAINS, NULL, &img, err, sizeof(err)))) {
+		r = fwf_err(
+		    cube, r == -E2BIG ? CUB_E_LIMIT : CUB_E_INVAL, "%s", err);
 		goto out;
 	}
 	if ((r = fw_image_apply(cube, img, err, sizeof(err)))) {
@@ -917,7 +935,8 @@ fwf_apply(struct cub_cube *cube, const struct cub_val *config, bool create)
 	    cub_config__enum_index(config, "conntrack", fwf_onoff, 1) == 0;
 	c.accept_established = cub_config__enum_index(config,
 				   "accept-established", fwf_onoff, 0) == 0;
-	for (i = 0; chains && chains->kind == CUB_V_ARRAY && i < chains->arr.len;
+	for (i = 0;
+	     chains && chains->kind == CUB_V_ARRAY && i < chains->arr.len;
 	     i++) {
 		const struct cub_val *e = chains->arr.items[i];
 
@@ -925,10 +944,10 @@ fwf_apply(struct cub_cube *cube, const struct cub_val *config, bool create)
 		if (k < 0)
 			continue;
 		present[k] = true;
-		policy[k] = cub_config__enum_index(e, "default", fwf_policies,
-				0) == 1
-				? FW_T_DROP
-				: FW_T_ACCEPT;
+		policy[k] =
+		    cub_config__enum_index(e, "default", fwf_policies, 0) == 1
+			? FW_T_DROP
+			: FW_T_ACCEPT;
 	}
 	if ((r = set_init(cube, fc, &w)))
 		return r;
@@ -973,8 +992,7 @@ path_chain(const struct cub_val *path)
 	uint32_t i;
 	int k;
 
-	for (i = 0; path && path->kind == CUB_V_ARRAY && i < path->arr.len;
-	     i++)
+	for (i = 0; path && path->kind == CUB_V_ARRAY && i < path->arr.len; i++)
 		if ((k = enum_of(cub_val__as_str(path->arr.items[i]),
 			 fwf_chain_names)) >= 0)
 			return k;
@@ -1036,8 +1054,8 @@ static const char *const fwf_batch_keys[] = {"operation", "id", "src", "dst",
     "description", NULL};
 
 static int
-do_batch(struct cub_cube *cube, struct fwf_set *w, int k,
-    const struct cub_val *args)
+do_batch(
+    struct cub_cube *cube, struct fwf_set *w, int k, const struct cub_val *args)
 {
 	const char *text = cub_val__get_str(args, "rules");
 	const struct cub_val *e;
@@ -1064,7 +1082,8 @@ do_batch(struct cub_cube *cube, struct fwf_set *w, int k,
 		snprintf(what, sizeof(what), "chain %s batch rules[%u]",
 		    chain_name(k), i);
 		if (e->kind != CUB_V_MAP) {
-			r = fwf_err(cube, CUB_E_INVAL, "%s: not an object", what);
+			r = fwf_err(
+			    cube, CUB_E_INVAL, "%s: not an object", what);
 			break;
 		}
 		for (j = 0; j < e->map.len; j++)
@@ -1107,8 +1126,8 @@ fwf_action(struct cub_cube *cube, const struct cub_val *path, const char *name,
 	if (!fc->loaded)
 		return fwf_err(cube, CUB_E_UNAVAIL, "not loaded yet");
 	if (k < 0)
-		return fwf_err(cube, CUB_E_VERB, "action '%s' needs a chain",
-		    name);
+		return fwf_err(
+		    cube, CUB_E_VERB, "action '%s' needs a chain", name);
 	if (!strcmp(name, "reset-counters")) {
 		for (i = 0; i < fc->n[k]; i++)
 			slots[i] = fc->rules[k][i].slot;
@@ -1170,8 +1189,8 @@ session_row(const struct fw_ct_session *s)
 }
 
 static int
-show_sessions(struct cub_cube *cube, struct fwf_cube *fc,
-    struct cub_val *overlay)
+show_sessions(
+    struct cub_cube *cube, struct fwf_cube *fc, struct cub_val *overlay)
 {
 	struct fw_ct_session *rows;
 	struct cub_val *list, *e;

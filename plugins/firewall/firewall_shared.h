@@ -19,10 +19,10 @@
 
 #include <linux/types.h>
 
-#define FWF_CHAINS 2        /* INGRESS 0, EGRESS 1 */
-#define FWF_MAX_RULES 8192  /* per chain: Polycube's maxRules */
+#define FWF_CHAINS 2       /* INGRESS 0, EGRESS 1 */
+#define FWF_MAX_RULES 8192 /* per chain: Polycube's maxRules */
 #define FWF_STORE_ENTRIES (2 * FWF_CHAINS * FWF_MAX_RULES)
-#define FWF_DESC_MAX 64     /* description, NUL included */
+#define FWF_DESC_MAX 64            /* description, NUL included */
 #define FWF_HEAD_MAGIC 0x66776631u /* "fwf1" */
 
 /* Counter slots: each chain's default first, then the rules'. */
