@@ -162,13 +162,24 @@ if [ "$HOOK" = TC ]; then
 	  {"operation":"append","l4proto":"UDP","conntrack":"NEW","action":"ACCEPT"},
 	  {"operation":"append","l4proto":"UDP","conntrack":"ESTABLISHED","action":"ACCEPT"},
 	  {"operation":"append","l4proto":"ICMP","action":"ACCEPT"}]'
+	# Servers run in the background, their pids in BG (killed at the
+	# end of S12: none may keep the test's output open).
+	BG=()
+	bg_in() { # NS|- CMD...: CMD in namespace NS (- : this one), in the background
+		local ns=$1
+		shift
+		if [ "$ns" = - ]; then "$@" & else ip netns exec "$ns" "$@" & fi
+		BG+=($!)
+	}
+	nsB=-
+	[ "$WHERE" = netdev ] || nsB=cb
 	srv() { # NS ADDR PORT: a TCP server that answers one line per connection
-		ip netns exec "$1" python3 -c '
+		bg_in "$1" python3 -c '
 import socket, sys
 l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 l.bind((sys.argv[1], int(sys.argv[2]))); l.listen(8)
 while True:
-    c, _ = l.accept(); c.sendall(c.recv(100).upper()); c.close()' "$2" "$3" &
+    c, _ = l.accept(); c.sendall(c.recv(100).upper()); c.close()' "$2" "$3"
 	}
 	tcp_ask() { # ADDR PORT: connect, send, print the answer (5 s)
 		python3 -c '
@@ -180,16 +191,7 @@ except OSError as e:
     print("error", e)' "$1" "$2"
 	}
 	srv ca $A 60123
-	if [ "$WHERE" = netdev ]; then
-		python3 -c '
-import socket, sys
-l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-l.bind((sys.argv[1], 60124)); l.listen(8)
-while True:
-    c, _ = l.accept(); c.sendall(c.recv(100).upper()); c.close()' $B &
-	else
-		srv cb $B 60124
-	fi
+	srv $nsB $B 60124
 	sleep 0.5
 	out=$(inB bash -c "$(declare -f tcp_ask); tcp_ask $A 60123")
 	[ "$out" = HELLO ] || fail "S12: B's TCP connect to A:60123: $out"
@@ -219,14 +221,16 @@ for _ in range(2):
     except OSError:
         got.append("none")
 print(" ".join(got))'
-	ip netns exec ca python3 -c "$udp_srv" $A &
-	inB python3 -c "$udp_srv" $B &
+	bg_in ca python3 -c "$udp_srv" $A
+	bg_in $nsB python3 -c "$udp_srv" $B
 	sleep 0.5
 	out=$(ip netns exec ca python3 -c "$udp_ask" $A $B 50001)
 	[ "$out" = "none none" ] || fail "S12 UDP: A's datagram to B was answered: $out"
 	out=$(inB python3 -c "$udp_ask" $B $A 50002)
 	[ "$out" = "HELLO AGAIN" ] || fail "S12 UDP: B -> A got '$out', expected 'HELLO AGAIN'"
 	cub_log "S12 UDP: A -> B unanswered, B -> A answered and A's later datagram passed"
+	kill "${BG[@]}"
+	wait "${BG[@]}" 2>/dev/null || true
 	cub_ok fw1 set conntrack=OFF accept-established=ON
 	cub_ok fw1 chain INGRESS batch rules='[{"operation":"delete","id":0},{"operation":"delete","id":0},{"operation":"delete","id":0}]'
 	cub_ok fw1 chain EGRESS batch rules='[{"operation":"delete","id":0},{"operation":"delete","id":0},{"operation":"delete","id":0},{"operation":"delete","id":0},{"operation":"delete","id":0}]'
