@@ -10,7 +10,8 @@
 #     unchanged.
 #   - Counters belong to the rule: an insert that shifts the ICMP rule
 #     from id 0 to 1 keeps its count, and so does a kill -9 of the
-#     worker (its replay reads the rules and their slots back).
+#     worker (its replay reads the rules and their slots back); a new
+#     rule never inherits a deleted one's counts.
 #   - A DROP rule under a continuous ping from A never lapses across 20
 #     rule updates and a kill -9 of the worker: zero replies.
 . "$(dirname "$0")/../lib/netns.sh"
@@ -82,7 +83,13 @@ restart_worker
 ping_ok 2 || fail "ping after the worker's restart"
 [ "$(stat EGRESS 1 pkts)" -ge $((c0 + 2)) ] ||
 	fail "the ICMP rule stopped counting after the restart: $(stat EGRESS 1 pkts)"
-cub_log "counters: $c0 kept through an insert (id 0 -> 1) and a worker kill -9"
+# A deleted rule's slot, taken again by the next rule, starts at zero.
+cub_ok fw1 chain EGRESS delete id=1
+cub_ok fw1 chain EGRESS append src=$B dst=$A l4proto=ICMP action=ACCEPT description=again
+[ "$(stat EGRESS 1 pkts)" = 0 ] ||
+	fail "a new rule took a deleted one's slot with its $(stat EGRESS 1 pkts) packets"
+ping_ok 2 || fail "ping through the re-added ICMP rule"
+cub_log "counters: $c0 kept through an insert (id 0 -> 1) and a worker kill -9; a reused slot starts at 0"
 
 # ---- a DROP that never lapses: 20 updates and a kill -9 under a ping
 cub_ok fw1 chain add INGRESS default=ACCEPT
