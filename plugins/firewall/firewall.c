@@ -189,32 +189,6 @@ static const struct cub_field fwf_chain_fields[] = {
     {0},
 };
 
-static const struct cub_field fwf_session_fields[] = {
-    {.name = "src",
-	.type = CUB_T_IPV4,
-	.flags = CUB_F_KEY,
-	.help = "the address that opened the connection"},
-    {.name = "dst", .type = CUB_T_IPV4, .flags = CUB_F_KEY, .help = "its peer"},
-    {.name = "l4proto",
-	.type = CUB_T_STR,
-	.flags = CUB_F_KEY,
-	.help = "tcp, udp or icmp"},
-    {.name = "sport",
-	.type = CUB_T_U16,
-	.flags = CUB_F_KEY,
-	.help = "source port (icmp: the echo identifier)"},
-    {.name = "dport",
-	.type = CUB_T_U16,
-	.flags = CUB_F_KEY,
-	.help = "destination port (icmp: the echo identifier)"},
-    {.name = "state",
-	.type = CUB_T_STR,
-	.help = "NEW, ESTABLISHED, SYN_SENT, SYN_RECV, FIN_WAIT, LAST_ACK, "
-		"TIME_WAIT"},
-    {.name = "eta", .type = CUB_T_U64, .help = "seconds before it expires"},
-    {0},
-};
-
 static const struct cub_field fwf_schema[] = {
     {.name = "conntrack",
 	.type = CUB_T_ENUM,
@@ -235,7 +209,7 @@ static const struct cub_field fwf_schema[] = {
     {.name = "session-table",
 	.type = CUB_T_LIST,
 	.flags = CUB_F_RO,
-	.children = fwf_session_fields,
+	.children = fw_ct_session_fields,
 	.help = "the conntrack table's live entries (the first 1024)"},
     {0},
 };
@@ -1162,61 +1136,18 @@ fwf_action(struct cub_cube *cube, const struct cub_val *path, const char *name,
 
 /* ---- show -------------------------------------------------------------- */
 
-static struct cub_val *
-session_row(const struct fw_ct_session *s)
-{
-	struct cub_val *e = cub_val__map();
-	char a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN];
-	struct in_addr in;
-
-	if (!e)
-		return NULL;
-	in.s_addr = htonl(s->src);
-	inet_ntop(AF_INET, &in, a, sizeof(a));
-	in.s_addr = htonl(s->dst);
-	inet_ntop(AF_INET, &in, b, sizeof(b));
-	if (cub_val__set(e, "src", cub_val__str(a)) ||
-	    cub_val__set(e, "dst", cub_val__str(b)) ||
-	    cub_val__set(
-		e, "l4proto", cub_val__str(fw_ct_proto_name(s->l4proto))) ||
-	    cub_val__set(e, "sport", cub_val__uint(s->sport)) ||
-	    cub_val__set(e, "dport", cub_val__uint(s->dport)) ||
-	    cub_val__set(
-		e, "state", cub_val__str(fw_ct_state_name(s->state))) ||
-	    cub_val__set(e, "eta", cub_val__uint(s->eta)))
-		return cub_val__free(e);
-	return e;
-}
-
 static int
 show_sessions(
     struct cub_cube *cube, struct fwf_cube *fc, struct cub_val *overlay)
 {
-	struct fw_ct_session *rows;
-	struct cub_val *list, *e;
-	uint32_t i, n, total;
+	struct cub_val *list;
+	uint32_t total;
 	int r;
 
-	rows = calloc(FWF_SHOW_SESSIONS, sizeof(*rows));
-	if (!rows)
-		return -ENOMEM;
-	if ((r = fw_ct_sessions(
-		 cube, &fc->ct, rows, FWF_SHOW_SESSIONS, &n, &total))) {
-		free(rows);
+	if ((r = fw_ct_session_list(
+		 cube, &fc->ct, FWF_SHOW_SESSIONS, &list, &total)))
 		return r;
-	}
-	list = cub_val__array();
-	for (i = 0; list && i < n; i++) {
-		e = session_row(&rows[i]);
-		if (!e || cub_val__push(list, e)) {
-			cub_val__free(e);
-			list = cub_val__free(list);
-		}
-	}
-	free(rows);
-	if (!list || cub_val__set(overlay, "session-table", list))
-		return -ENOMEM;
-	return 0;
+	return cub_val__set(overlay, "session-table", list) ? -ENOMEM : 0;
 }
 
 /* Chain k's entry of the overlay: its rules and stats. */

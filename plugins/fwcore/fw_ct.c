@@ -143,3 +143,87 @@ fw_ct_sessions(struct cub_cube *cube, const cub_map *map,
 	*total = c.total;
 	return 0;
 }
+
+const struct cub_field fw_ct_session_fields[] = {
+    {.name = "src",
+	.type = CUB_T_IPV4,
+	.flags = CUB_F_KEY,
+	.help = "the address that opened the connection"},
+    {.name = "dst", .type = CUB_T_IPV4, .flags = CUB_F_KEY, .help = "its peer"},
+    {.name = "l4proto",
+	.type = CUB_T_STR,
+	.flags = CUB_F_KEY,
+	.help = "tcp, udp or icmp"},
+    {.name = "sport",
+	.type = CUB_T_U16,
+	.flags = CUB_F_KEY,
+	.help = "source port (icmp: the echo identifier)"},
+    {.name = "dport",
+	.type = CUB_T_U16,
+	.flags = CUB_F_KEY,
+	.help = "destination port (icmp: the echo identifier)"},
+    {.name = "state",
+	.type = CUB_T_STR,
+	.help = "NEW, ESTABLISHED (udp, icmp: replied), SYN_SENT, SYN_RECV, "
+		"FIN_WAIT, LAST_ACK, TIME_WAIT"},
+    {.name = "eta", .type = CUB_T_U64, .help = "seconds before it expires"},
+    {0},
+};
+
+static struct cub_val *
+session_row(const struct fw_ct_session *s)
+{
+	struct cub_val *e = cub_val__map();
+	char a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN];
+	struct in_addr in;
+
+	if (!e)
+		return NULL;
+	in.s_addr = htonl(s->src);
+	inet_ntop(AF_INET, &in, a, sizeof(a));
+	in.s_addr = htonl(s->dst);
+	inet_ntop(AF_INET, &in, b, sizeof(b));
+	if (cub_val__set(e, "src", cub_val__str(a)) ||
+	    cub_val__set(e, "dst", cub_val__str(b)) ||
+	    cub_val__set(
+		e, "l4proto", cub_val__str(fw_ct_proto_name(s->l4proto))) ||
+	    cub_val__set(e, "sport", cub_val__uint(s->sport)) ||
+	    cub_val__set(e, "dport", cub_val__uint(s->dport)) ||
+	    cub_val__set(
+		e, "state", cub_val__str(fw_ct_state_name(s->state))) ||
+	    cub_val__set(e, "eta", cub_val__uint(s->eta)))
+		return cub_val__free(e);
+	return e;
+}
+
+int
+fw_ct_session_list(struct cub_cube *cube, const cub_map *map, uint32_t max,
+    struct cub_val **list, uint32_t *total)
+{
+	struct fw_ct_session *rows = calloc(max ? max : 1, sizeof(*rows));
+	struct cub_val *l, *e;
+	uint32_t i, n;
+	int r;
+
+	*list = NULL;
+	if (!rows)
+		return cub_cube__set_error(
+		    cube, CUB_E_INTERNAL, "out of memory");
+	if ((r = fw_ct_sessions(cube, map, rows, max, &n, total))) {
+		free(rows);
+		return r;
+	}
+	l = cub_val__array();
+	for (i = 0; l && i < n; i++) {
+		e = session_row(&rows[i]);
+		if (!e || cub_val__push(l, e)) {
+			cub_val__free(e);
+			l = cub_val__free(l);
+		}
+	}
+	free(rows);
+	if (!l)
+		return -ENOMEM;
+	*list = l;
+	return 0;
+}

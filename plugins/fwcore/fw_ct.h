@@ -41,6 +41,18 @@ bool fw_ct_decode(const struct fw_ct_key *key, const struct fw_ct_val *val,
 int fw_ct_sessions(struct cub_cube *cube, const cub_map *map,
     struct fw_ct_session *rows, uint32_t max, uint32_t *n, uint32_t *total);
 
+/* The fields of a `session-table` list of fw_ct_sessions() rows (a
+ * schema's ro list's children). */
+extern const struct cub_field fw_ct_session_fields[];
+/*
+ * @brief **fw_ct_session_list()** the first max rows of fw_ct_sessions()
+ * as a `session-table` list (*list, the caller's), *total the live
+ * entries.  From an op only.
+ * @return 0 or -errno
+ */
+int fw_ct_session_list(struct cub_cube *cube, const cub_map *map, uint32_t max,
+    struct cub_val **list, uint32_t *total);
+
 /* "ESTABLISHED", "SYN_SENT"... or "UNKNOWN". */
 const char *fw_ct_state_name(uint8_t state);
 /* "tcp", "udp", "icmp" or NULL. */

@@ -39,32 +39,6 @@ static const struct cub_field ctc_port_fields[] = {
     {0},
 };
 
-static const struct cub_field ctc_session_fields[] = {
-    {.name = "src",
-	.type = CUB_T_IPV4,
-	.flags = CUB_F_KEY,
-	.help = "the address that opened the connection"},
-    {.name = "dst", .type = CUB_T_IPV4, .flags = CUB_F_KEY, .help = "its peer"},
-    {.name = "l4proto",
-	.type = CUB_T_STR,
-	.flags = CUB_F_KEY,
-	.help = "tcp, udp or icmp"},
-    {.name = "sport",
-	.type = CUB_T_U16,
-	.flags = CUB_F_KEY,
-	.help = "source port (icmp: the echo identifier)"},
-    {.name = "dport",
-	.type = CUB_T_U16,
-	.flags = CUB_F_KEY,
-	.help = "destination port (icmp: the echo identifier)"},
-    {.name = "state",
-	.type = CUB_T_STR,
-	.help = "NEW, ESTABLISHED (udp, icmp: replied), SYN_SENT, SYN_RECV, "
-		"FIN_WAIT, LAST_ACK, TIME_WAIT"},
-    {.name = "eta", .type = CUB_T_U64, .help = "seconds before it expires"},
-    {0},
-};
-
 static const struct cub_field ctc_schema[] = {
     {.name = "ports",
 	.type = CUB_T_LIST,
@@ -73,7 +47,7 @@ static const struct cub_field ctc_schema[] = {
     {.name = "session-table",
 	.type = CUB_T_LIST,
 	.flags = CUB_F_RO,
-	.children = ctc_session_fields,
+	.children = fw_ct_session_fields,
 	.help = "the conntrack table's live entries (the first 1024)"},
     {.name = "sessions",
 	.type = CUB_T_U64,
@@ -145,64 +119,21 @@ ctc_apply(struct cub_cube *cube, const struct cub_val *config, bool create)
 	return cub_map__update(cube, &cc->conf, &key, &conf, 0);
 }
 
-static struct cub_val *
-ctc_row(const struct fw_ct_session *s)
-{
-	struct cub_val *e = cub_val__map();
-	char a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN];
-	struct in_addr in;
-
-	if (!e)
-		return NULL;
-	in.s_addr = htonl(s->src);
-	inet_ntop(AF_INET, &in, a, sizeof(a));
-	in.s_addr = htonl(s->dst);
-	inet_ntop(AF_INET, &in, b, sizeof(b));
-	if (cub_val__set(e, "src", cub_val__str(a)) ||
-	    cub_val__set(e, "dst", cub_val__str(b)) ||
-	    cub_val__set(
-		e, "l4proto", cub_val__str(fw_ct_proto_name(s->l4proto))) ||
-	    cub_val__set(e, "sport", cub_val__uint(s->sport)) ||
-	    cub_val__set(e, "dport", cub_val__uint(s->dport)) ||
-	    cub_val__set(
-		e, "state", cub_val__str(fw_ct_state_name(s->state))) ||
-	    cub_val__set(e, "eta", cub_val__uint(s->eta)))
-		return cub_val__free(e);
-	return e;
-}
-
 static int
 ctc_show(struct cub_cube *cube, const struct cub_val *config,
     struct cub_val *overlay)
 {
 	struct ctc_cube *cc = cub_cube__priv(cube);
-	struct fw_ct_session *rows;
-	struct cub_val *list, *e;
-	uint32_t i, n, total;
+	struct cub_val *list;
+	uint32_t total;
 	int r;
 
 	(void)config;
 	if (!cc->loaded)
 		return 0;
-	rows = calloc(CTC_SHOW_MAX, sizeof(*rows));
-	if (!rows)
-		return cub_cube__set_error(
-		    cube, CUB_E_INTERNAL, "out of memory");
-	if ((r = fw_ct_sessions(
-		 cube, &cc->ct, rows, CTC_SHOW_MAX, &n, &total))) {
-		free(rows);
+	if ((r = fw_ct_session_list(cube, &cc->ct, CTC_SHOW_MAX, &list, &total)))
 		return r;
-	}
-	list = cub_val__array();
-	for (i = 0; list && i < n; i++) {
-		e = ctc_row(&rows[i]);
-		if (!e || cub_val__push(list, e)) {
-			cub_val__free(e);
-			list = cub_val__free(list);
-		}
-	}
-	free(rows);
-	if (!list || cub_val__set(overlay, "session-table", list) ||
+	if (cub_val__set(overlay, "session-table", list) ||
 	    cub_val__set(overlay, "sessions", cub_val__uint(total)))
 		return -ENOMEM;
 	return 0;
