@@ -54,6 +54,29 @@ static void __attribute__((format(printf, 4, 5))) hello_refuse(
 }
 
 /*
+ * A first hello that says the service is (says) or is not what kind
+ * ("transparent", "host-wide") its cubes in the store were made as:
+ * refused, as any hello that does not agree with the store.
+ */
+static int
+stored_kind_refused(
+    struct service *s, struct cub_val **errv, const char *kind, bool says)
+{
+	char err[128];
+
+	snprintf(err, sizeof(err), "says it is %s%s, its stored cubes are not",
+	    says ? "" : "not ", kind);
+	hello_refuse(s, LOG_P_WARN, err,
+	    "worker says it is %s%s, its cubes in the store are %s%s; refused",
+	    says ? "" : "not ", kind, says ? "not " : "", kind);
+	*errv = cub_err_val(CUB_E_PERM,
+	    "hello: service '%s' says it is %s%s, but its cubes in the store "
+	    "were made by a service that is %s%s",
+	    s->name, says ? "" : "not ", kind, says ? "not " : "", kind);
+	return -EINVAL; /* as ERR() */
+}
+
+/*
  * A hello refused for what it declares before its schema is looked at
  * (ABI, service, policy, options): counted as hello_refuse() counts, so
  * a plugin the broker will never take stops its service after
@@ -208,37 +231,14 @@ wc_hello(struct service *s, const struct cub_val *p, struct cub_val **res,
 			    s->name, s->schema_version, s->name);
 		}
 	} else if (!s->schema_wire && s->stored_known &&
-		   s->stored_hostwide != hostwide) {
-		snprintf(err, sizeof(err),
-		    "says it is %shost-wide, its stored cubes are not",
-		    hostwide ? "" : "not ");
-		hello_refuse(s, LOG_P_WARN, err,
-		    "worker says it is %shost-wide, its cubes in the store "
-		    "are %s; refused",
-		    hostwide ? "" : "not ",
-		    s->stored_hostwide ? "host-wide" : "not host-wide");
-		return ERR(CUB_E_PERM,
-		    "hello: service '%s' says it is %shost-wide, but its "
-		    "cubes in the store were made by a service that %s",
-		    s->name, hostwide ? "" : "not ",
-		    s->stored_hostwide ? "is" : "is not");
-	} else if (!s->schema_wire && s->stored_known &&
-		   s->stored_transparent != transparent) {
+		   (s->stored_hostwide != hostwide ||
+		       s->stored_transparent != transparent)) {
 		/* The store's cubes were made (and checked, and stacked) as
 		 * the service declared before this broker started. */
-		snprintf(err, sizeof(err),
-		    "says it is %stransparent, its stored cubes are not",
-		    transparent ? "" : "not ");
-		hello_refuse(s, LOG_P_WARN, err,
-		    "worker says it is %stransparent, its cubes in the store "
-		    "are %s; refused",
-		    transparent ? "" : "not ",
-		    s->stored_transparent ? "transparent" : "not transparent");
-		return ERR(CUB_E_PERM,
-		    "hello: service '%s' says it is %stransparent, but its "
-		    "cubes in the store were made by a %s service",
-		    s->name, transparent ? "" : "not ",
-		    s->stored_transparent ? "transparent" : "standard");
+		return stored_kind_refused(s, errv,
+		    s->stored_hostwide != hostwide ? "host-wide"
+						   : "transparent",
+		    s->stored_hostwide != hostwide ? hostwide : transparent);
 	} else {
 		struct ctr_table *ctrs = NULL;
 
