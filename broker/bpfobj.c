@@ -1516,6 +1516,34 @@ bpfobj_load(struct broker *b, struct cube *c, const void *elf, size_t len,
 	return r;
 }
 
+/* The host address map an adopted program reads (not pinned with the
+ * cube: the broker's), handed to netmon.c to keep current. */
+static void
+adopt_host_addrs(struct broker *b, struct cube *c, int prog_fd)
+{
+	struct bpf_prog_info info = {0};
+	__u32 len = sizeof(info), i, ids[CUB_MAX_MAPS + 8];
+	struct bpf_map_info m;
+	__u32 mlen;
+	int fd;
+
+	info.nr_map_ids = sizeof(ids) / sizeof(ids[0]);
+	info.map_ids = (__u64)(uintptr_t)ids;
+	if (bpf_obj_get_info_by_fd(prog_fd, &info, &len))
+		return;
+	for (i = 0; i < info.nr_map_ids && i < sizeof(ids) / sizeof(ids[0]);
+	     i++) {
+		if ((fd = bpf_map_get_fd_by_id(ids[i])) < 0)
+			continue;
+		memset(&m, 0, sizeof(m));
+		mlen = sizeof(m);
+		if (!bpf_obj_get_info_by_fd(fd, &m, &mlen) &&
+		    !strcmp(m.name, HOST_ADDRS))
+			netmon_host_addrs_adopt(b, c->name, fd);
+		close(fd);
+	}
+}
+
 /*
  * After a broker restart: take the pinned program and maps of a cube back
  * without reloading anything.  hash and checked (the EXITCHECK_VERSION its
@@ -1596,6 +1624,7 @@ bpfobj_adopt(struct broker *b, struct cube *c, uint64_t hash, uint32_t checked,
 	}
 	closedir(d);
 	mark_framework(o);
+	adopt_host_addrs(b, c, o->prog_fd);
 	/* The egress program stays in the pinned cub_egress; keep its fd. */
 	pin_path(b, path, sizeof(path), c->name, "egress");
 	o->egress_fd = bpf_obj_get(path);

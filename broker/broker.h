@@ -701,6 +701,9 @@ void tcube_restore(struct broker *b);
  * the one made (any thread), -1 before. */
 int netmon_host_addrs(struct broker *b, bool create);
 int netmon_host_addrs_fd(const struct broker *b);
+/* At a start, cube's adopted program reads host address map fd: the
+ * broker keeps that one current from now on (the first one met). */
+void netmon_host_addrs_adopt(struct broker *b, const char *cube, int fd);
 /* While on, libbpf's warnings on this thread are logged as debug lines
  * (the kernel's expected refusals of tc queries on many netdevs); the
  * previous setting. */

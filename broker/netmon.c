@@ -29,6 +29,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <net/if.h>
 #include <poll.h>
 #include <stdio.h>
@@ -41,8 +42,6 @@
 #include <linux/if_link.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
-
-#include <sys/stat.h>
 
 #include <bpf/bpf.h>
 
@@ -98,7 +97,8 @@ struct netmon {
 	struct netdev *devs;
 	unsigned ndevs;
 	uint64_t overruns, untracked;
-	int addrs_fd; /* cub_host_addrs (hostaddr.bpf.h), -1 until wanted */
+	int addrs_fd; /* cub_host_addrs (hostaddr.bpf.h), -1 until made */
+	bool addrs_adopted; /* addrs_fd is an adopted program's map */
 };
 
 /* An event waiting for a service's worker. */
@@ -209,11 +209,12 @@ port_status_event(struct broker *b, struct cube *c, struct bport *p, bool up)
  */
 /*
  * The host's IPv4 addresses for host-wide cubes (cub_host_addrs,
- * hostaddr.bpf.h): one broker map pinned at <pin-root>/_host/addrs,
- * given to every cube object that declares it (bpfobj.c), opened when
- * the first does or at a start that finds it pinned, and kept as the
- * table is: an address added is written at once, one removed (or a
- * re-dump) rewrites the whole map from the table.
+ * hostaddr.bpf.h): one broker map, made at the first dump and given to
+ * every cube object that declares it (bpfobj.c), never pinned: a start
+ * takes the one its adopted programs read (netmon_host_addrs_adopt()),
+ * so nothing is left in the pin root.  Kept as the table is: an address
+ * added is written at once, one removed (or a re-dump) rewrites the
+ * whole map from the table.
  */
 static void
 haddr_put(int fd, const struct netdev *d, const struct naddr *a)
@@ -289,59 +290,57 @@ haddr_sync(struct netmon *nm)
 	free(gone);
 }
 
-static int
-haddr_path(struct broker *b, char *buf, size_t len, bool dir)
-{
-	int n = snprintf(buf, len, "%s/_host%s", b->o.pin_root,
-	    dir ? "" : "/addrs");
-
-	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
-}
-
 int
 netmon_host_addrs(struct broker *b, bool create)
 {
+	LIBBPF_OPTS(bpf_map_create_opts, o,
+	    .map_flags = BPF_F_RDONLY_PROG | BPF_F_NO_PREALLOC);
 	struct netmon *nm = b->nm;
-	struct bpf_map_info info = {0};
-	__u32 ilen = sizeof(info);
-	char path[4096];
 	int fd;
 
 	if (!nm)
 		return -ENODEV;
-	if (nm->addrs_fd >= 0)
-		return nm->addrs_fd;
-	if (haddr_path(b, path, sizeof(path), false))
-		return -ENAMETOOLONG;
-	fd = bpf_obj_get(path);
-	if (fd >= 0 && (bpf_obj_get_info_by_fd(fd, &info, &ilen) ||
-			   info.type != BPF_MAP_TYPE_HASH || info.key_size != 4 ||
-			   info.value_size != sizeof(struct cub_host_addr) ||
-			   info.max_entries != CUB_HOST_ADDRS_MAX ||
-			   info.map_flags != (BPF_F_RDONLY_PROG | BPF_F_NO_PREALLOC))) {
-		close(fd); /* another shape: a new one */
-		unlink(path);
-		fd = -1;
-	}
-	if (fd < 0 && !create)
-		return -ENOENT;
-	if (fd < 0) {
-		LIBBPF_OPTS(bpf_map_create_opts, o,
-		    .map_flags = BPF_F_RDONLY_PROG | BPF_F_NO_PREALLOC);
-
-		fd = bpf_map_create(BPF_MAP_TYPE_HASH, "cub_host_addrs", 4,
-		    sizeof(struct cub_host_addr), CUB_HOST_ADDRS_MAX, &o);
-		if (fd < 0)
-			return log_errno(-errno, "host addresses: map");
-		haddr_path(b, path, sizeof(path), true);
-		if ((mkdir(path, 0700) && errno != EEXIST) ||
-		    haddr_path(b, path, sizeof(path), false) ||
-		    bpf_obj_pin(fd, path))
-			log_errno(-errno, "host addresses: pin %s", path);
-	}
+	if (nm->addrs_fd >= 0 || !create)
+		return nm->addrs_fd >= 0 ? nm->addrs_fd : -ENOENT;
+	fd = bpf_map_create(BPF_MAP_TYPE_HASH, "cub_host_addrs", 4,
+	    sizeof(struct cub_host_addr), CUB_HOST_ADDRS_MAX, &o);
+	if (fd < 0)
+		return log_errno(-errno, "host addresses: map");
 	nm->addrs_fd = fd;
 	haddr_sync(nm);
 	return fd;
+}
+
+void
+netmon_host_addrs_adopt(struct broker *b, const char *cube, int fd)
+{
+	struct netmon *nm = b->nm;
+	struct bpf_map_info a = {0}, m = {0};
+	__u32 al = sizeof(a), ml = sizeof(m);
+	int dup;
+
+	if (!nm || fd < 0 || bpf_obj_get_info_by_fd(fd, &a, &al) ||
+	    a.type != BPF_MAP_TYPE_HASH || a.key_size != 4 ||
+	    a.value_size != sizeof(struct cub_host_addr) ||
+	    a.max_entries != CUB_HOST_ADDRS_MAX)
+		return;
+	if (nm->addrs_fd >= 0 &&
+	    !bpf_obj_get_info_by_fd(nm->addrs_fd, &m, &ml) && m.id == a.id)
+		return;
+	if (nm->addrs_adopted) {
+		log_warn("cube '%s': its program reads another host address "
+			 "map (id %u) than the broker keeps (id %u): it is not "
+			 "kept current until the cube is loaded again",
+		    cube, a.id, m.id);
+		return;
+	}
+	if ((dup = fcntl(fd, F_DUPFD_CLOEXEC, 3)) < 0)
+		return;
+	if (nm->addrs_fd >= 0)
+		close(nm->addrs_fd);
+	nm->addrs_fd = dup;
+	nm->addrs_adopted = true;
+	haddr_sync(nm);
 }
 
 int
@@ -683,8 +682,8 @@ dump_done(struct broker *b)
 	if (!nm->synced)
 		log_info("netdevs: %u tracked", nm->ndevs);
 	nm->synced = true;
-	/* A start that finds the map pinned (cubes adopted use it), or a
-	 * re-dump: as the table. */
+	/* Made at the first dump (adopted programs' map taken later, at
+	 * their adoption); a re-dump: as the table. */
 	if (nm->addrs_fd < 0)
 		netmon_host_addrs(b, true);
 	else

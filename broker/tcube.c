@@ -231,6 +231,9 @@ tp_unpin(struct broker *b, const char *target)
 		unlink(path);
 	if (!tp_path(b, path, sizeof(path), target, NULL))
 		rmdir(path);
+	/* The last stack: _tstack too (fails while others are there). */
+	if (!tp_path(b, path, sizeof(path), NULL, NULL))
+		rmdir(path);
 }
 
 /* The stack object's fds of tp, in tp_leaves order. */
