@@ -44,6 +44,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -66,6 +67,8 @@
 #define TSTACK_TC_PRIO 1
 #define TSTACK_DIR "_tstack"
 #define TCUBE_TICK_MS 20 /* tcube_tick()'s look while cells wait */
+/* How long an attach waits for a grace period a detach started. */
+#define TCUBE_GRACE_WAIT_MS 200
 /* The host-wide stack: one attach point on every netdev no port owns,
  * after the netdev's own stack (docs/architecture.md, "Host-wide
  * cubes"). */
@@ -105,6 +108,9 @@ struct tpoint {
 	uint32_t in_id, eg_id;
 	enum hook hook; /* HOOK_TC, or the XDP mode of a netdev's dispatcher */
 	bool qdisc; /* the broker created the clsact qdisc */
+	/* The grace its emptied stack waits for before it goes (a netdev's:
+	 * tcube_tick()); 0: none. */
+	uint64_t drop_seq;
 	/* The host-wide point (TP_HOST): the netdevs it is on, by ifindex. */
 	bool host;
 	struct hostdev *hd;
@@ -291,7 +297,9 @@ tp_find(struct broker *b, const char *target)
 bool
 tcube_on_netdev(struct broker *b, const char *netdev)
 {
-	return tp_find(b, netdev) != NULL;
+	struct tpoint *tp = tp_find(b, netdev);
+
+	return tp && tp->n; /* an emptied one waiting to go passes all */
 }
 
 /* The program id at a tc slot of one direction, 0 if none. */
@@ -711,6 +719,21 @@ tp_link(struct tpoint *tp, bool force)
 	return r;
 }
 
+/* Has grace seq ended, or does it within ms (polled)? */
+static bool
+grace_within(uint64_t seq, int ms)
+{
+	struct timespec ts = {0, 1000000};
+	int i;
+
+	for (i = 0; !mapswap_grace_over(seq); i++) {
+		if (i >= ms)
+			return false;
+		nanosleep(&ts, NULL);
+	}
+	return true;
+}
+
 /* Empty a cell its cube left once its grace has ended. */
 static void
 cell_reap(struct tpoint *tp, uint32_t cell)
@@ -727,14 +750,14 @@ cell_reap(struct tpoint *tp, uint32_t cell)
 /*
  * A cell for a cube joining tp (tp->n < CUB_TSTACK_MAX): one no cube
  * holds or left; else the one left longest ago, once its grace ended
- * (waited for here: at most CUB_TSTACK_MAX detaches in a row).
+ * (waited for here, TCUBE_GRACE_WAIT_MS at most: CUB_TSTACK_MAX after a
+ * run of detaches); CUB_TSTACK_MAX if it did not.
  */
 static uint8_t
 cell_free(struct tpoint *tp)
 {
 	bool used[CUB_TSTACK_MAX] = {false};
 	unsigned i, best = CUB_TSTACK_MAX;
-	int r;
 
 	for (i = 0; i < tp->n; i++)
 		used[tp->cell[i]] = true;
@@ -750,9 +773,8 @@ cell_free(struct tpoint *tp)
 			best = i;
 	}
 	if (best < CUB_TSTACK_MAX) {
-		if ((r = mapswap_grace_wait(tp->cell_seq[best])))
-			log_errno(r, "attach point '%s': waiting for a cell",
-			    tp->target);
+		if (!grace_within(tp->cell_seq[best], TCUBE_GRACE_WAIT_MS))
+			return CUB_TSTACK_MAX; /* a held CPU: refused */
 		cell_reap(tp, best);
 	}
 	return (uint8_t)best;
@@ -1109,10 +1131,13 @@ stack_remove(struct broker *b, struct cube *c)
 	tp->n = j;
 	c->tp = NULL;
 	c->attached[0] = '\0';
-	if (!tp->n) {
+	if (!tp->n && tp->on_port) {
 		tp_drop(b, tp);
 		tp = NULL;
 	} else if (tp_link(tp, false)) {
+		/* (The last cube of a netdev's: its heads lead to its end,
+		 * and the stack passes everything until tcube_tick() takes
+		 * it off, a grace period later.) */
 		log_warn("attach point '%s': rewriting its stack failed",
 		    tp->target);
 	}
@@ -1132,13 +1157,26 @@ stack_remove(struct broker *b, struct cube *c)
 		tp->cell_seq[cell] = c->tp_left;
 		tp->incell[cell] = NULL;
 	}
+	/*
+	 * A netdev's stack left empty goes once no packet can be in it:
+	 * taking a tc filter off waits for a grace period in the kernel
+	 * (and an XDP program's change too), which a cube holding a packet
+	 * would make the broker wait for (review17-last-detach-wait).  It
+	 * waits TCUBE_GRACE_WAIT_MS at most here, then tcube_tick() does.
+	 */
+	if (tp && !tp->n) {
+		tp->drop_seq = c->tp_left;
+		/* Usually within some ms: then now, as a caller expects. */
+		if (grace_within(tp->drop_seq, TCUBE_GRACE_WAIT_MS))
+			tp_drop(b, tp);
+	}
 	b->tp_pending = true;
 }
 
 int
 tcube_tick(struct broker *b)
 {
-	struct tpoint *tp;
+	struct tpoint *tp, *next;
 	struct cube *c;
 	uint32_t cell;
 	bool pending = false;
@@ -1147,7 +1185,15 @@ tcube_tick(struct broker *b)
 		return -1;
 	if (pthread_mutex_trylock(&b->lock))
 		return TCUBE_TICK_MS; /* a load holds it: look again soon */
-	for (tp = b->tpoints; tp; tp = tp->next)
+	for (tp = b->tpoints; tp; tp = next) {
+		next = tp->next;
+		if (!tp->n && tp->drop_seq) {
+			if (mapswap_grace_over(tp->drop_seq))
+				tp_drop(b, tp);
+			else
+				pending = true;
+			continue;
+		}
 		for (cell = 0; cell < CUB_TSTACK_MAX; cell++) {
 			if (!tp->cell_seq[cell])
 				continue;
@@ -1156,6 +1202,7 @@ tcube_tick(struct broker *b)
 			else
 				pending = true;
 		}
+	}
 	for (c = b->cubes; c; c = c->next) {
 		if (!c->tp_left)
 			continue;
@@ -1434,14 +1481,45 @@ stack_insert(struct broker *b, struct cube *c, const char *target,
 {
 	struct tpoint *tp = tp_find(b, target);
 	bool fresh = !tp;
-	uint8_t cell;
+	uint8_t cell = 0;
 	unsigned n;
 	int r;
 
+	/* Its way out changes below: not while packets of a stack it left
+	 * may still be inside it (bounded: a held CPU holds every grace
+	 * period of the host, and the broker must not wait for it). */
+	/* An emptied stack waiting to go: taken again as it is, or, for
+	 * another hook, now. */
+	if (tp && !tp->n && tp->hook != (tp->on_port || tp->host ? HOOK_TC
+								 : c->hook)) {
+		tp_drop(b, tp);
+		tp = NULL;
+		fresh = true;
+	}
+	if (tp)
+		tp->drop_seq = 0;
+	if (c->tp_left && !grace_within(c->tp_left, TCUBE_GRACE_WAIT_MS)) {
+		*errv = cub_err_val(CUB_E_BUSY,
+		    "cube '%s' left a stack and packets may still be inside "
+		    "it (no RCU grace period ended within %d ms: a CPU is "
+		    "held); try again",
+		    c->name, TCUBE_GRACE_WAIT_MS);
+		return -EBUSY;
+	}
+	c->tp_left = 0;
+	if (tp && (cell = cell_free(tp)) >= CUB_TSTACK_MAX) {
+		*errv = cub_err_val(CUB_E_BUSY,
+		    "attach: every free cell of '%s' still waits for the "
+		    "packets of a cube that left it (no RCU grace period "
+		    "ended within %d ms: a CPU is held); try again",
+		    target, TCUBE_GRACE_WAIT_MS);
+		return -EBUSY;
+	}
 	if (!tp && !(tp = tp_new(b, target, ifindex, c->hook, false, errv)))
 		return -EIO;
+	if (fresh)
+		cell = 0;
 	n = tp->n;
-	cell = cell_free(tp);
 	memmove(&tp->stack[pos + 1], &tp->stack[pos],
 	    (n - pos) * sizeof(tp->stack[0]));
 	memmove(&tp->cell[pos + 1], &tp->cell[pos],
@@ -1452,15 +1530,7 @@ stack_insert(struct broker *b, struct cube *c, const char *target,
 	tp->n = n + 1;
 	c->tp = tp;
 	snprintf(c->attached, sizeof(c->attached), "%s", target);
-	/* Its way out first: once in the stack, it must lead on; but not
-	 * while packets of a stack it left may still use it. */
-	if (c->tp_left) {
-		if ((r = mapswap_grace_wait(c->tp_left)))
-			log_errno(r, "cube '%s': waiting for the packets of "
-				     "its last stack",
-			    c->name);
-		c->tp_left = 0;
-	}
+	/* Its way out first: once in the stack, it must lead on. */
 	cube_out(c, tp);
 	if ((r = tp_link(tp, fresh))) {
 		*errv = cub_err_val(CUB_E_KERNEL,
@@ -1544,16 +1614,21 @@ hd_del(struct tpoint *tp, int ifindex)
 	tp->hn--;
 }
 
-/* Does a cube port (other than skip) own netdev name? */
+/*
+ * Does a cube port (other than skip) own netdev ifindex: is it attached
+ * to it?  By ifindex, as ports follow their netdev (a rename keeps it a
+ * port's; a netdev made again under a port's peer name is not the
+ * port's until the port takes it).
+ */
 static bool
-host_owned(struct broker *b, const char *name, const struct bport *skip)
+host_owned(struct broker *b, int ifindex, const struct bport *skip)
 {
 	struct bport *p;
 	struct cube *c;
 
 	for (c = b->cubes; c; c = c->next)
 		for (p = c->ports; p; p = p->next)
-			if (p != skip && p->peer[0] && !strcmp(p->peer, name))
+			if (p != skip && !p->cube_peer && p->ifindex == ifindex)
 				return true;
 	return false;
 }
@@ -1764,7 +1839,7 @@ host_sync(struct broker *b, struct tpoint *tp)
 		return;
 	}
 	for (n = 0, x = ni; x->if_index; x++) {
-		if (host_owned(b, x->if_name, NULL)) {
+		if (host_owned(b, (int)x->if_index, NULL)) {
 			/* A port's now (a rename while the broker was down):
 			 * the adopted programs come off it. */
 			host_unhook(tp, (int)x->if_index);
@@ -1801,7 +1876,7 @@ tcube_host_netdev(struct broker *b, uint32_t kind, int ifindex,
 	}
 	if (kind != CUB_NETDEV_ADDED && kind != CUB_NETDEV_RENAMED)
 		return;
-	if (host_owned(b, name, NULL)) {
+	if (host_owned(b, ifindex, NULL)) {
 		if (hd_find(tp, ifindex))
 			host_unhook(tp, ifindex);
 	} else if (!hd_find(tp, ifindex)) {
@@ -1825,7 +1900,7 @@ tcube_host_claim(
 	struct tpoint *tp = host_tp(b);
 
 	if (tp && ifindex > 0 && !hd_find(tp, ifindex) &&
-	    !host_owned(b, name, p))
+	    !host_owned(b, ifindex, p))
 		host_hook(b, tp, ifindex, name);
 }
 
@@ -1881,6 +1956,8 @@ netdev_hooks_ok(struct broker *b, struct cube *c, const char *target,
 	struct bport *p = NULL;
 	struct cube *c2 = topo_netdev_owner(b, target, &p);
 
+	if (tp && !tp->n)
+		tp = NULL; /* emptied, waiting to go: stack_insert() decides */
 	if (tp && (tp->hook == HOOK_TC) != (c->hook == HOOK_TC)) {
 		*errv = cub_err_val(CUB_E_INVAL,
 		    "cube '%s' (%s) and the %s stack on '%s' (%s) have "
@@ -2279,7 +2356,7 @@ tcube_topology(struct broker *b, const char *only, struct cub_val **result,
 	struct cube *c;
 
 	if (only) {
-		if (!(tp = tp_find(b, only))) {
+		if (!(tp = tp_find(b, only)) || !tp->n) {
 			*errv = cub_err_val(CUB_E_NOTFOUND,
 			    "topology: nothing is attached to '%s'", only);
 			return -ENOENT;
@@ -2312,11 +2389,13 @@ tcube_topology(struct broker *b, const char *only, struct cub_val **result,
 	pthread_mutex_unlock(&b->lock);
 	/* By name: the same after a restart, whatever the list's order. */
 	nds = cub_val__array();
+	/* (An emptied stack waiting to go is not shown.) */
 	for (n = 0, tp = b->tpoints; tp; tp = tp->next)
-		n++;
+		n += tp->n > 0;
 	sorted = calloc(n ? n : 1, sizeof(*sorted));
 	for (i = 0, tp = b->tpoints; sorted && tp; tp = tp->next)
-		sorted[i++] = tp;
+		if (tp->n)
+			sorted[i++] = tp;
 	if (sorted)
 		qsort(sorted, n, sizeof(*sorted), tp_cmp);
 	for (i = 0; sorted && i < n; i++)

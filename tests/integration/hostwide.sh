@@ -121,12 +121,12 @@ want=$(ip -o link show | wc -l)
 [ "$(host_count "$id")" = "$want" ] || fail "h2 is on $(host_count "$id") of $want netdevs"
 for i in $(seq $((first + 1)) "$pairs"); do echo "link add hd$i type veth peer name he$i"; done | ip -batch -
 want=$(ip -o link show | wc -l)
-until_ok test "$(host_count "$id")" = "$want" || fail "h2 is on $(host_count "$id") of $want netdevs after $((2 * (pairs - first))) more"
+until_ok eval '[ "$(host_count "$id")" = "$want" ]' || fail "h2 is on $(host_count "$id") of $want netdevs after $((2 * (pairs - first))) more"
 [ "$want" -ge "$N" ] || fail "only $want netdevs"
 cub_log "h2 on $want netdevs"
 for i in $(seq 1 $((first / 2))); do echo "link del hd$i"; done | ip -batch -
 want=$(ip -o link show | wc -l)
-until_ok test "$(host_count "$id")" = "$want" || fail "h2 is on $(host_count "$id") of $want netdevs after $first went"
+until_ok eval '[ "$(host_count "$id")" = "$want" ]' || fail "h2 is on $(host_count "$id") of $want netdevs after $first went"
 cub_ok h2 del
-until_ok test "$(host_count "$id")" = 0 || fail "h2 deleted, $(host_count "$id") netdevs still run it"
+until_ok eval '[ "$(host_count "$id")" = 0 ]' || fail "h2 deleted, $(host_count "$id") netdevs still run it"
 cub_log "host-wide cubes follow netdevs and ports, survive a restart, and scale to $N netdevs"
