@@ -95,7 +95,7 @@ ipt_run(void *ctx, enum cub_hook hook)
 	struct __sk_buff *skb = ctx;
 	struct ipt_scratch *sc;
 	struct fw_scan *s;
-	__u32 chain, t;
+	__u32 chain, t, dir;
 	int r;
 
 	/* TC only: the broker refuses an XDP host-wide cube. */
@@ -104,14 +104,16 @@ ipt_run(void *ctx, enum cub_hook hook)
 	sc = bpf_map_lookup_elem(&ipt_scratch, &cub_zero_key);
 	if (!sc)
 		return cub_drop(hook);
-	if (cub_tdir_tc(skb) == CUB_TDIR_EGRESS && skb->ingress_ifindex)
+	/* The direction, read once. */
+	dir = cub_tdir_tc(skb);
+	if (dir == CUB_TDIR_EGRESS && skb->ingress_ifindex)
 		return cub_pass(ctx, hook); /* forwarded: FORWARD at ingress */
 	r = ipt_parse_tc(skb, sc);
 	if (r < 0)
 		return cub_drop(hook);
 	if (r > 0)
 		return cub_pass(ctx, hook); /* IPv6, ARP, ... */
-	if (cub_tdir_tc(skb) == CUB_TDIR_EGRESS) {
+	if (dir == CUB_TDIR_EGRESS) {
 		chain = IPT_CHAIN_OUTPUT;
 	} else {
 		t = cub_addr_type(bpf_htonl(sc->pkt.daddr));
