@@ -206,6 +206,24 @@ is_builtin(const char *name)
 	       !strcmp(name, "OUTPUT");
 }
 
+/*
+ * -i/-o need the host's netdevs by name; the sandboxed worker may not
+ * list them (if_nameindex()'s socket is outside its seccomp filter):
+ * refused for now.  The last n rules of chain name.
+ */
+static bool
+has_iface(const struct ipt_table *t, const char *name, uint32_t n)
+{
+	const struct ipt_chain *ch = ipt_table_chain(t, name);
+
+	for (uint32_t i = ch && ch->n >= n ? ch->n - n : 0; ch && i < ch->n;
+	     i++)
+		if ((ch->rules[i].r.iif.set && ch->rules[i].r.iif.name[0]) ||
+		    (ch->rules[i].r.oif.set && ch->rules[i].r.oif.name[0]))
+			return true;
+	return false;
+}
+
 /* The document into nw->tab and nw->slots (ids without slots yet). */
 static int
 parse_doc(struct cub_cube *cube, const struct cub_val *config,
@@ -281,6 +299,13 @@ parse_doc(struct cub_cube *cube, const struct cub_val *config,
 				    &added);
 				if (!r && added == 0) {
 					snprintf(err, sizeof(err), "no rule");
+					r = -EINVAL;
+				}
+				if (!r && has_iface(&nw->tab, name, added)) {
+					snprintf(err, sizeof(err),
+					    "-i/-o are not supported yet (the "
+					    "worker does not see the host's "
+					    "netdevs)");
 					r = -EINVAL;
 				}
 				if (r)
@@ -383,28 +408,6 @@ build(struct cub_cube *cube, struct ipt_cube *ic, struct ipt_new *nw)
 		}
 		out[o] = '\0';
 		memcpy(lp->prefix, out, sizeof(out));
-	}
-	return 0;
-}
-
-/* -i/-o need the host's netdevs, which the sandboxed worker (its own
- * network namespace) does not see: refused, naming the rule. */
-static int
-check_ifaces(struct cub_cube *cube, const struct ipt_new *nw)
-{
-	for (uint32_t c = 0; c < nw->tab.n; c++) {
-		const struct ipt_chain *ch = &nw->tab.chains[c];
-
-		for (uint32_t i = 0; i < ch->n; i++)
-			if ((ch->rules[i].r.iif.set &&
-				ch->rules[i].r.iif.name[0]) ||
-			    (ch->rules[i].r.oif.set &&
-				ch->rules[i].r.oif.name[0]))
-				return cub_cube__set_error(cube, CUB_E_INVAL,
-				    "cube '%s': chain %s, rule %u: -i/-o are "
-				    "not supported yet (the worker does not "
-				    "see the host's netdevs)",
-				    cub_cube__name(cube), ch->name, i + 1);
 	}
 	return 0;
 }
@@ -536,7 +539,7 @@ ipt_apply(struct cub_cube *cube, const struct cub_val *config, bool create)
 	nw = calloc(1, sizeof(*nw));
 	if (!nw)
 		return -ENOMEM;
-	if ((r = parse_doc(cube, config, nw)) || (r = check_ifaces(cube, nw)))
+	if ((r = parse_doc(cube, config, nw)))
 		goto out;
 	if ((create || !ic->loaded) && (r = ipt_load(cube, ic)))
 		goto out;

@@ -232,6 +232,11 @@ ping_from - "$CA" || fail "the host's ping to ca did not pass"
 cub_ok ipt0 chain OUTPUT rule del no-cb
 cub_log "OUTPUT: the host's ping to cb dropped, to ca passes"
 
+# 8b. -i/-o: refused for now, naming the rule (README.md).
+out=$(cub ipt0 chain INPUT rule add in1 spec="-i veth1 -p icmp -j DROP" 2>&1) && fail "-i was taken"
+grep -q "chain INPUT, rule 'in1': -i/-o are not supported yet" <<<"$out" || fail "-i: $out"
+cub_log "-i/-o refused, naming the rule"
+
 # 9. Conntrack: INPUT policy DROP with ESTABLISHED,RELATED accepted lets
 # the host's own connections out and back; nothing new comes in.
 cub_ok ipt0 chain INPUT rule del icmp
