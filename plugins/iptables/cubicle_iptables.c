@@ -50,7 +50,8 @@ call(struct cub_client *c, struct cub_val *words, struct cub_val *args,
 		fprintf(stderr, "cubicle-iptables: %s\n", msg ?: "refused");
 		r = 1;
 	} else if (r) {
-		fprintf(stderr, "cubicle-iptables: the broker did not answer: %s\n",
+		fprintf(stderr,
+		    "cubicle-iptables: the broker did not answer: %s\n",
 		    strerror(-r));
 		r = 2;
 	}
@@ -94,8 +95,8 @@ find_chain(const struct cub_val *doc, const char *name)
 
 	for (uint32_t i = 0; cs && cs->kind == CUB_V_ARRAY && i < cs->arr.len;
 	     i++)
-		if (!strcmp(cub_val__get_str(cs->arr.items[i], "name") ?: "",
-			name))
+		if (!strcmp(
+			cub_val__get_str(cs->arr.items[i], "name") ?: "", name))
 			return cs->arr.items[i];
 	return NULL;
 }
@@ -150,7 +151,8 @@ ensure_chain(struct cub_client *c, const struct cub_val *doc, const char *name)
 		    name);
 		return 1;
 	}
-	return call(c, words(cube_name, "chain", "add", name, NULL), NULL, NULL);
+	return call(
+	    c, words(cube_name, "chain", "add", name, NULL), NULL, NULL);
 }
 
 static int
@@ -168,8 +170,9 @@ add_rules(struct cub_client *c, const struct ipt_cmd *cmd, uint32_t index)
 			snprintf(num, sizeof(num), "%u", index - 1 + i);
 			cub_val__set(a, "index", cub_val__str(num));
 		}
-		r = call(c, words(cube_name, "chain", cmd->chain, "rule", "add",
-				id, NULL),
+		r = call(c,
+		    words(cube_name, "chain", cmd->chain, "rule", "add", id,
+			NULL),
 		    a, NULL);
 		free(spec);
 	}
@@ -179,8 +182,9 @@ add_rules(struct cub_client *c, const struct ipt_cmd *cmd, uint32_t index)
 static int
 del_id(struct cub_client *c, const char *chain, const char *id)
 {
-	return call(c, words(cube_name, "chain", chain, "rule", "del", id, NULL),
-	    NULL, NULL);
+	return call(c,
+	    words(cube_name, "chain", chain, "rule", "del", id, NULL), NULL,
+	    NULL);
 }
 
 static void
@@ -199,14 +203,16 @@ print_S(const struct cub_val *doc, const char *only)
 	}
 	for (uint32_t i = 0; cs && cs->kind == CUB_V_ARRAY && i < cs->arr.len;
 	     i++) {
-		const char *n = cub_val__get_str(cs->arr.items[i], "name") ?: "";
+		const char *n =
+		    cub_val__get_str(cs->arr.items[i], "name") ?: "";
 
 		if (!builtin(n) && (!*only || !strcmp(only, n)))
 			printf("-N %s\n", n);
 	}
 	for (uint32_t i = 0; cs && cs->kind == CUB_V_ARRAY && i < cs->arr.len;
 	     i++) {
-		const char *n = cub_val__get_str(cs->arr.items[i], "name") ?: "";
+		const char *n =
+		    cub_val__get_str(cs->arr.items[i], "name") ?: "";
 		const struct cub_val *rl = rules_of(cs->arr.items[i]);
 
 		if (*only && strcmp(only, n))
@@ -237,8 +243,10 @@ run(struct cub_client *c, const struct ipt_cmd *cmd)
 	case IPT_OP_DELNUM:
 		rl = rules_of(ch);
 		if (!rl || cmd->num > rl->arr.len) {
-			fprintf(stderr, "cubicle-iptables: -D %s %u: no such "
-					"rule\n", cmd->chain, cmd->num);
+			fprintf(stderr,
+			    "cubicle-iptables: -D %s %u: no such "
+			    "rule\n",
+			    cmd->chain, cmd->num);
 			r = 1;
 			break;
 		}
@@ -251,24 +259,29 @@ run(struct cub_client *c, const struct ipt_cmd *cmd)
 		rl = rules_of(ch);
 		r = 1;
 		for (uint32_t j = 0; want && rl && j < rl->arr.len; j++)
-			if (!strcmp(cub_val__get_str(rl->arr.items[j], "spec") ?: "",
+			if (!strcmp(cub_val__get_str(rl->arr.items[j], "spec")
+					?: "",
 				want)) {
 				r = del_id(c, cmd->chain,
-				    cub_val__get_str(rl->arr.items[j], "id") ?: "");
+				    cub_val__get_str(rl->arr.items[j], "id")
+					?: "");
 				break;
 			}
 		if (r == 1)
-			fprintf(stderr, "cubicle-iptables: Bad rule (does a "
-					"matching rule exist in that chain?)\n");
+			fprintf(stderr,
+			    "cubicle-iptables: Bad rule (does a "
+			    "matching rule exist in that chain?)\n");
 		free(want);
 		break;
 	}
 	case IPT_OP_POLICY: {
 		const char *p = cmd->policy == FW_T_DROP ? "DROP" : "ACCEPT";
 
-		r = ch ? call(c, words(cube_name, "chain", cmd->chain, "set", NULL),
+		r = ch ? call(c,
+			     words(cube_name, "chain", cmd->chain, "set", NULL),
 			     args1("policy", p), NULL)
-		       : call(c, words(cube_name, "chain", "add", cmd->chain, NULL),
+		       : call(c,
+			     words(cube_name, "chain", "add", cmd->chain, NULL),
 			     args1("policy", p), NULL);
 		break;
 	}
@@ -280,7 +293,8 @@ run(struct cub_client *c, const struct ipt_cmd *cmd)
 		const struct cub_val *cs = cub_val__get(doc, "chain");
 
 		for (uint32_t i = 0;
-		     !r && cs && cs->kind == CUB_V_ARRAY && i < cs->arr.len; i++) {
+		     !r && cs && cs->kind == CUB_V_ARRAY && i < cs->arr.len;
+		     i++) {
 			const char *n =
 			    cub_val__get_str(cs->arr.items[i], "name") ?: "";
 
@@ -289,7 +303,8 @@ run(struct cub_client *c, const struct ipt_cmd *cmd)
 			rl = rules_of(cs->arr.items[i]);
 			for (uint32_t j = 0; !r && rl && j < rl->arr.len; j++)
 				r = del_id(c, n,
-				    cub_val__get_str(rl->arr.items[j], "id") ?: "");
+				    cub_val__get_str(rl->arr.items[j], "id")
+					?: "");
 		}
 		break;
 	}

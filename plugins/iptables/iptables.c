@@ -226,8 +226,8 @@ has_iface(const struct ipt_table *t, const char *name, uint32_t n)
 
 /* The document into nw->tab and nw->slots (ids without slots yet). */
 static int
-parse_doc(struct cub_cube *cube, const struct cub_val *config,
-    struct ipt_new *nw)
+parse_doc(
+    struct cub_cube *cube, const struct cub_val *config, struct ipt_new *nw)
 {
 	const struct cub_val *chains = chain_list(config);
 	char err[IPT_ERR], line[4200];
@@ -262,8 +262,8 @@ parse_doc(struct cub_cube *cube, const struct cub_val *config,
 
 			if (pass == 0) {
 				if (!bi) {
-					snprintf(line, sizeof(line), "-N %s",
-					    name);
+					snprintf(
+					    line, sizeof(line), "-N %s", name);
 					if ((r = table_cmd(&nw->tab, line, err,
 						 sizeof(err), NULL)))
 						goto bad_chain;
@@ -288,15 +288,16 @@ parse_doc(struct cub_cube *cube, const struct cub_val *config,
 			     rl && rl->kind == CUB_V_ARRAY && j < rl->arr.len;
 			     j++) {
 				const struct cub_val *re = rl->arr.items[j];
-				const char *id = cub_val__get_str(re, "id") ?: "";
+				const char *id =
+				    cub_val__get_str(re, "id") ?: "";
 				const char *spec =
 				    cub_val__get_str(re, "spec") ?: "";
 				uint32_t added = 0;
 
-				snprintf(line, sizeof(line), "-A %s %s", name,
-				    spec);
-				r = table_cmd(&nw->tab, line, err, sizeof(err),
-				    &added);
+				snprintf(
+				    line, sizeof(line), "-A %s %s", name, spec);
+				r = table_cmd(
+				    &nw->tab, line, err, sizeof(err), &added);
 				if (!r && added == 0) {
 					snprintf(err, sizeof(err), "no rule");
 					r = -EINVAL;
@@ -312,8 +313,10 @@ parse_doc(struct cub_cube *cube, const struct cub_val *config,
 					return cub_cube__set_error(cube,
 					    r == -ENOSPC ? CUB_E_LIMIT
 							 : CUB_E_INVAL,
-					    "cube '%s': chain %s, rule '%s': %s",
-					    cub_cube__name(cube), name, id, err);
+					    "cube '%s': chain %s, rule '%s': "
+					    "%s",
+					    cub_cube__name(cube), name, id,
+					    err);
 				slot_key(&nw->slots[nw->nslots].key, name, id);
 				/* A rule of n expansions (-s a,b): n rules of
 				 * one slot; slot is its count for now. */
@@ -322,8 +325,9 @@ parse_doc(struct cub_cube *cube, const struct cub_val *config,
 		}
 	return 0;
 bad_chain:
-	return cub_cube__set_error(cube, r == -ENOSPC ? CUB_E_LIMIT : CUB_E_INVAL,
-	    "cube '%s': chain %s: %s", cub_cube__name(cube),
+	return cub_cube__set_error(cube,
+	    r == -ENOSPC ? CUB_E_LIMIT : CUB_E_INVAL, "cube '%s': chain %s: %s",
+	    cub_cube__name(cube),
 	    cub_val__get_str(chains->arr.items[i], "name") ?: "?", err);
 }
 
@@ -391,8 +395,8 @@ build(struct cub_cube *cube, struct ipt_cube *ic, struct ipt_new *nw)
 	r = fw_compile(nw->chains, nw->tab.n, &env, &nw->img, err, sizeof(err));
 	if (r)
 		return cub_cube__set_error(cube,
-		    r == -E2BIG ? CUB_E_LIMIT : CUB_E_INVAL,
-		    "cube '%s': %s", cub_cube__name(cube), err);
+		    r == -E2BIG ? CUB_E_LIMIT : CUB_E_INVAL, "cube '%s': %s",
+		    cub_cube__name(cube), err);
 	/* The BPF log takes the prefix as its format: '%' doubled. */
 	for (i = 0; i < nw->img->nlogp; i++) {
 		struct fw_logp *lp = &nw->img->logp[i];
@@ -548,8 +552,8 @@ ipt_apply(struct cub_cube *cube, const struct cub_val *config, bool create)
 	/* New ids' slots stored before the flip, gone ids' after. */
 	for (i = 0; i < nw->nslots; i++)
 		if (!slot_find(ic->slots, ic->nslots, &nw->slots[i].key) &&
-		    (r = cub_map__update(cube, &ic->slotmap,
-			 &nw->slots[i].key, &nw->slots[i].slot, 0)))
+		    (r = cub_map__update(cube, &ic->slotmap, &nw->slots[i].key,
+			 &nw->slots[i].slot, 0)))
 			goto out;
 	if ((r = fw_image_apply(cube, nw->img, err, sizeof(err)))) {
 		r = cub_cube__set_error(cube, CUB_E_INTERNAL,
@@ -606,7 +610,8 @@ ipt_show(struct cub_cube *cube, const struct cub_val *config,
 		uint64_t pk = 0, by = 0;
 		uint32_t slot;
 
-		if (!e || !rows || cub_val__set(e, "name", cub_val__str(name))) {
+		if (!e || !rows ||
+		    cub_val__set(e, "name", cub_val__str(name))) {
 			cub_val__free(e);
 			cub_val__free(rows);
 			r = -ENOMEM;
@@ -614,13 +619,15 @@ ipt_show(struct cub_cube *cube, const struct cub_val *config,
 		}
 		if (!strcmp(name, "INPUT") || !strcmp(name, "FORWARD") ||
 		    !strcmp(name, "OUTPUT")) {
-			slot = 1 + (name[0] == 'I' ? 0 : name[0] == 'F' ? 1 : 2);
+			slot = 1 + (name[0] == 'I'      ? 0
+				       : name[0] == 'F' ? 1
+							: 2);
 			if ((r = fw_counters_read(cube, &slot, 1, &pk, &by)) ||
 			    !(e = counted(e, pk, by)))
 				r = r ? r : -ENOMEM;
 		}
-		for (j = 0; !r && rl && rl->kind == CUB_V_ARRAY &&
-			    j < rl->arr.len;
+		for (j = 0;
+		     !r && rl && rl->kind == CUB_V_ARRAY && j < rl->arr.len;
 		     j++) {
 			const char *id =
 			    cub_val__get_str(rl->arr.items[j], "id") ?: "";
@@ -631,8 +638,8 @@ ipt_show(struct cub_cube *cube, const struct cub_val *config,
 			slot_key(&k, name, id);
 			s = slot_find(ic->slots, ic->nslots, &k);
 			pk = by = 0;
-			if (s && (r = fw_counters_read(
-				      cube, &s->slot, 1, &pk, &by)))
+			if (s &&
+			    (r = fw_counters_read(cube, &s->slot, 1, &pk, &by)))
 				break;
 			row = cub_val__map();
 			if (!row || cub_val__set(row, "id", cub_val__str(id)) ||
@@ -689,8 +696,8 @@ const struct cub_plugin cub_plugin_entry = {
     .ops = &ipt_ops,
     .policy =
 	{
-	    .prog_types = (1u << BPF_PROG_TYPE_SCHED_CLS) |
-			  (1u << BPF_PROG_TYPE_XDP),
+	    .prog_types =
+		(1u << BPF_PROG_TYPE_SCHED_CLS) | (1u << BPF_PROG_TYPE_XDP),
 	    .map_types = (1ull << BPF_MAP_TYPE_ARRAY) |
 			 (1ull << BPF_MAP_TYPE_HASH) |
 			 (1ull << BPF_MAP_TYPE_LRU_HASH) |

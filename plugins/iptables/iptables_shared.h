@@ -19,12 +19,12 @@
 #define IPT_CHAIN_OUTPUT 2
 #define IPT_BUILTINS 3
 
-#define IPT_ID_MAX 64   /* a rule id's bytes, NUL included */
+#define IPT_ID_MAX 64      /* a rule id's bytes, NUL included */
 #define IPT_RULES_MAX 4096 /* rules (ids) per cube: FW_MAP_RULES */
 
 struct ipt_slot_key {
-	char chain[32];         /* FW_CHAIN_NAME_MAX + 1, zero-padded */
-	char id[IPT_ID_MAX];    /* zero-padded */
+	char chain[32];      /* FW_CHAIN_NAME_MAX + 1, zero-padded */
+	char id[IPT_ID_MAX]; /* zero-padded */
 };
 
 #endif /* IPTABLES_SHARED_H */
