@@ -1,0 +1,138 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
+/*
+ * iptables service: a host-wide transparent cube (TC ingress and egress
+ * of every netdev no cube port owns) running the filter table.  Chain
+ * selection: ingress to an address of this host (cub_addr_type() LOCAL,
+ * BROADCAST or MULTICAST) INPUT, other ingress FORWARD; egress of a
+ * locally made packet (skb->ingress_ifindex 0) OUTPUT, other egress
+ * passes (its FORWARD was decided at ingress).  IPv6 and non-IP pass.
+ * Conntrack labels every IPv4 packet and records the accepted ones.
+ * REJECT drops: a transparent cube has no way to send the answer back
+ * (README.md).  Structure as iptcube's (plugins/testing/iptcube.bpf.c):
+ * the heavy parts are global functions, fw_classify() in the main one.
+ */
+#include <cubicle/cube.bpf.h>
+#include <cubicle/hostaddr.bpf.h>
+#include <cubicle/swap.bpf.h>
+
+/* Smaller than the engine's caps (fw_shared.h), as iptcube's. */
+#define FW_MAP_VEC_WORDS 262144
+#define FW_MAP_ADDR 16384
+#define FW_MAP_IVAL 16384
+#define FW_MAP_SMALL 16384
+#define FW_MAP_RULES 4096
+#define FW_MAP_SET_IP 1024
+#define FW_MAP_SET_NET 1024
+#define FW_MAP_SET_IPPORT 1024
+#define FW_MAP_HLIM 16384
+
+/* In this order: the maps, FW_POST, then the classifier. */
+#include "bpf/fw_maps.bpf.h"
+
+#include "bpf/fw_post.bpf.h"
+
+#include "bpf/fw_classify.bpf.h"
+#include "bpf/fw_ct.bpf.h"
+#include "bpf/fw_log.bpf.h"
+#include "bpf/fw_pkt.bpf.h"
+
+#include "iptables_shared.h"
+
+struct ipt_scratch {
+	struct fw_pkt pkt;
+	struct fw_ct_pkt ct;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, struct ipt_scratch);
+	__uint(max_entries, 1);
+} ipt_scratch SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, struct ipt_slot_key);
+	__type(value, __u32);
+	__uint(max_entries, IPT_RULES_MAX);
+} ipt_slots SEC(".maps");
+
+__attribute__((noinline)) int
+ipt_log(struct ipt_scratch *sc)
+{
+	struct fw_scan *s = bpf_map_lookup_elem(&fw_scan_map, &cub_zero_key);
+
+	if (!sc || !s)
+		return -1;
+	fw_log(&s->res, s->copy, &sc->pkt, sc->pkt.iif, 0);
+	return 0;
+}
+
+__attribute__((noinline)) int
+ipt_ct_update(struct ipt_scratch *sc)
+{
+	if (!sc)
+		return -1;
+	fw_ct_update(&sc->pkt, &sc->ct, 1);
+	return 0;
+}
+
+/* 0: IPv4, parsed and labelled; 1: not IPv4 (or not parsed). */
+__attribute__((noinline)) int
+ipt_parse_tc(struct __sk_buff *ctx, struct ipt_scratch *sc)
+{
+	if (!sc)
+		return -1;
+	if (fw_parse(ctx, CUB_HOOK_TC, &sc->pkt, &sc->ct))
+		return 1;
+	fw_ct_label(&sc->pkt, &sc->ct);
+	return 0;
+}
+
+static __always_inline int
+ipt_run(void *ctx, enum cub_hook hook)
+{
+	struct __sk_buff *skb = ctx;
+	struct ipt_scratch *sc;
+	struct fw_scan *s;
+	__u32 chain, t, dir;
+	int r;
+
+	/* TC only: the broker refuses an XDP host-wide cube. */
+	if (hook == CUB_HOOK_XDP)
+		return cub_pass(ctx, hook);
+	sc = bpf_map_lookup_elem(&ipt_scratch, &cub_zero_key);
+	if (!sc)
+		return cub_drop(hook);
+	/* The direction, read once. */
+	dir = cub_tdir_tc(skb);
+	if (dir == CUB_TDIR_EGRESS && skb->ingress_ifindex)
+		return cub_pass(ctx, hook); /* forwarded: FORWARD at ingress */
+	r = ipt_parse_tc(skb, sc);
+	if (r < 0)
+		return cub_drop(hook);
+	if (r > 0)
+		return cub_pass(ctx, hook); /* IPv6, ARP, ... */
+	if (dir == CUB_TDIR_EGRESS) {
+		chain = IPT_CHAIN_OUTPUT;
+	} else {
+		t = cub_addr_type(bpf_htonl(sc->pkt.daddr));
+		chain = t & (CUB_ADDRT_LOCAL | CUB_ADDRT_BROADCAST |
+				CUB_ADDRT_MULTICAST)
+			    ? IPT_CHAIN_INPUT
+			    : IPT_CHAIN_FORWARD;
+	}
+	s = bpf_map_lookup_elem(&fw_scan_map, &cub_zero_key);
+	if (!fw_classify(&sc->pkt, chain) || !s)
+		return cub_drop(hook); /* no ruleset yet, or the cap: closed */
+	if (s->res.nlog)
+		ipt_log(sc);
+	if (s->res.verdict != FW_TGT_ACCEPT)
+		return cub_drop(hook);
+	ipt_ct_update(sc);
+	return cub_pass(ctx, hook);
+}
+
+CUB_ENTRY_POINTS(ipt_run)
+
+char _license[] SEC("license") = "GPL";
