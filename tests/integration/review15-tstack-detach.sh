@@ -36,41 +36,8 @@ host_peer ca veth1 198.18.0.1 198.18.0.2
 broker_start
 
 # The host's receiver: counts datagrams to 198.18.0.2:9999 in $T/rx.
-python3 -c '
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("198.18.0.2", 9999))
-n = 0
-open(sys.argv[1], "w").write("0")
-while True:
-    s.recv(2048)
-    n += 1
-    open(sys.argv[1], "w").write(str(n))
-' "$T/rx" &
-for _ in $(seq 1 50); do [ -s "$T/rx" ] && break; sleep 0.1; done
-send() { # one datagram from ca to the host, sent from CPU 0
-	taskset 1 ip netns exec ca python3 -c '
-import socket
-socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"x" * 64, ("198.18.0.2", 9999))'
-}
-rx() { cat "$T/rx"; }
-# released: packets s1 let go after a hold (th_stats[ingress].slowpath,
-# summed over the CPUs).
-released() {
-	bpftool -j map lookup pinned "$T/pins/s1/th_stats" key 0 0 0 0 | python3 -c '
-import json, sys
-d = json.load(sys.stdin)
-print(sum(int.from_bytes(bytes(int(x, 16) for x in v["value"][24:32]), "little")
-          for v in d["values"]))'
-}
-wait_rx() { # N: (polled, 5 s) the host got N datagrams?
-	local _
-	for _ in $(seq 1 50); do
-		[ "$(rx)" -ge "$1" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
+. "$(dirname "$0")/../lib/hold.sh"
+hold_receiver
 
 # Nothing attached: the datagram arrives (the receiver works).
 send

@@ -25,38 +25,8 @@ host_peer ca veth1 198.18.0.1 198.18.0.2
 host_peer cb veth2 198.18.1.1 198.18.1.2
 broker_start
 
-python3 -c '
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("198.18.0.2", 9999))
-n = 0
-open(sys.argv[1], "w").write("0")
-while True:
-    s.recv(2048)
-    n += 1
-    open(sys.argv[1], "w").write(str(n))
-' "$T/rx" &
-for _ in $(seq 1 50); do [ -s "$T/rx" ] && break; sleep 0.1; done
-send() {
-	taskset 1 ip netns exec ca python3 -c '
-import socket
-socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"x" * 64, ("198.18.0.2", 9999))'
-}
-rx() { cat "$T/rx"; }
-released() {
-	bpftool -j map lookup pinned "$T/pins/s1/th_stats" key 0 0 0 0 | python3 -c '
-import json, sys
-d = json.load(sys.stdin)
-print(sum(int.from_bytes(bytes(int(x, 16) for x in v["value"][24:32]), "little")
-          for v in d["values"]))'
-}
-s1_packets() {
-	bpftool -j map lookup pinned "$T/pins/s1/th_stats" key 0 0 0 0 | python3 -c '
-import json, sys
-d = json.load(sys.stdin)
-print(sum(int.from_bytes(bytes(int(x, 16) for x in v["value"][0:8]), "little")
-          for v in d["values"]))'
-}
+. "$(dirname "$0")/../lib/hold.sh"
+hold_receiver
 send
 for _ in $(seq 1 50); do [ "$(rx)" -ge 1 ] && break; sleep 0.1; done
 [ "$(rx)" -ge 1 ] || fail "no datagram reaches the host with nothing attached"
