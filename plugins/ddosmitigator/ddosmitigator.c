@@ -335,8 +335,11 @@ want_of(struct cub_cube *cube, int list, const struct cub_val *config,
 		return cub_cube__set_error(cube, CUB_E_LIMIT,
 		    "%s: %u prefixes, at most %u", ddos_list_names[list],
 		    w->npfx, DDOS_PFX_MAX);
-	qsort(w->addrs, w->naddr, sizeof(*w->addrs), cmp_u32);
-	qsort(w->pfx, w->npfx, sizeof(*w->pfx), cmp_lpm);
+	/* (Not with a NULL array: UBSan's nonnull.) */
+	if (w->naddr)
+		qsort(w->addrs, w->naddr, sizeof(*w->addrs), cmp_u32);
+	if (w->npfx)
+		qsort(w->pfx, w->npfx, sizeof(*w->pfx), cmp_lpm);
 	return 0;
 }
 
@@ -402,7 +405,8 @@ list_reconcile(struct cub_cube *cube, struct ddos_cube *d, int list,
 	/* Addresses: a merge of two sorted arrays. */
 	if ((r = cub_map__dump(cube, &dl->addrs, have_addr, &h)))
 		goto out;
-	qsort(h.keys, h.n, sizeof(*h.keys), cmp_u32);
+	if (h.n)
+		qsort(h.keys, h.n, sizeof(*h.keys), cmp_u32);
 	if ((h.n && !(del = calloc(h.n, sizeof(*del)))) ||
 	    (w->naddr && !(add = calloc(w->naddr, sizeof(*add))))) {
 		r = -ENOMEM;
@@ -433,8 +437,10 @@ list_reconcile(struct cub_cube *cube, struct ddos_cube *d, int list,
 		goto out;
 	}
 	for (i = 0; i < h.n; i++) {
-		struct ddos_lpm_key *at = bsearch(
-		    &h.pkeys[i], w->pfx, w->npfx, sizeof(*w->pfx), cmp_lpm);
+		struct ddos_lpm_key *at =
+		    w->npfx ? bsearch(&h.pkeys[i], w->pfx, w->npfx,
+				  sizeof(*w->pfx), cmp_lpm)
+			    : NULL;
 
 		if (at && slot_take(dl, list, h.slots[i])) {
 			kept[at - w->pfx] = true;

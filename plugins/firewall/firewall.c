@@ -628,8 +628,9 @@ set_init(struct cub_cube *cube, const struct fwf_cube *fc, struct fwf_set *w)
 		w->rules[k] = calloc(FWF_MAX_RULES, sizeof(struct fwf_rec));
 		if (!w->rules[k])
 			break;
-		memcpy(w->rules[k], fc->rules[k],
-		    fc->n[k] * sizeof(struct fwf_rec));
+		if (fc->n[k])
+			memcpy(w->rules[k], fc->rules[k],
+			    fc->n[k] * sizeof(struct fwf_rec));
 		w->n[k] = fc->n[k];
 		for (i = 0; i < fc->n[k]; i++)
 			if (fc->rules[k][i].slot <= FWF_SLOT_LAST)
