@@ -29,4 +29,21 @@ int fw_counters_read(struct cub_cube *cube, const uint32_t *slots, uint32_t n,
 /** @brief Zeroes the slots' counters on every CPU; 0 or -errno. */
 int fw_counters_zero(struct cub_cube *cube, const uint32_t *slots, uint32_t n);
 
+/* The policy of a service built on the engine (the firewall, iptables,
+ * test cubes): TC and XDP programs, the engine's and conntrack's map
+ * types, at most bytes of maps per cube. */
+#define FW_PLUGIN_POLICY(bytes)                                                \
+	{                                                                      \
+	    .prog_types = (1u << BPF_PROG_TYPE_SCHED_CLS) |                    \
+			  (1u << BPF_PROG_TYPE_XDP),                           \
+	    .map_types = (1ull << BPF_MAP_TYPE_ARRAY) |                        \
+			 (1ull << BPF_MAP_TYPE_HASH) |                         \
+			 (1ull << BPF_MAP_TYPE_LRU_HASH) |                     \
+			 (1ull << BPF_MAP_TYPE_LPM_TRIE) |                     \
+			 (1ull << BPF_MAP_TYPE_PERCPU_ARRAY) |                 \
+			 (1ull << BPF_MAP_TYPE_ARRAY_OF_MAPS) |                \
+			 (1ull << BPF_MAP_TYPE_RINGBUF),                       \
+	    .max_map_bytes = (bytes),                                          \
+	}
+
 #endif /* CUBICLE_FW_APPLY_H */

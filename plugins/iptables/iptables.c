@@ -694,19 +694,7 @@ const struct cub_plugin cub_plugin_entry = {
     .cube_size = sizeof(struct ipt_cube),
     .schema = ipt_schema,
     .ops = &ipt_ops,
-    .policy =
-	{
-	    .prog_types =
-		(1u << BPF_PROG_TYPE_SCHED_CLS) | (1u << BPF_PROG_TYPE_XDP),
-	    .map_types = (1ull << BPF_MAP_TYPE_ARRAY) |
-			 (1ull << BPF_MAP_TYPE_HASH) |
-			 (1ull << BPF_MAP_TYPE_LRU_HASH) |
-			 (1ull << BPF_MAP_TYPE_LPM_TRIE) |
-			 (1ull << BPF_MAP_TYPE_ARRAY_OF_MAPS) |
-			 (1ull << BPF_MAP_TYPE_PERCPU_ARRAY) |
-			 (1ull << BPF_MAP_TYPE_RINGBUF),
-	    .max_map_bytes = 96u << 20,
-	},
+    .policy = FW_PLUGIN_POLICY(96u << 20),
     .apply_timeout_ms = 60000,
     .flags = CUB_PLUGIN_F_TRANSPARENT | CUB_PLUGIN_F_HOSTWIDE,
     CUB_PLUGIN_SIZES,
