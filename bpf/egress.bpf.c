@@ -55,6 +55,25 @@ struct {
  */
 const volatile __u32 egress_after_stack = 0;
 
+/*
+ * The cube's flood set (cube_shared.h), the broker's, pinned as
+ * <cube>/flood: the one of the cube's hook is reused by fd, the other is
+ * an empty map of this object's own.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct cub_flood);
+	__uint(max_entries, 1);
+} cub_flood_tc SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_DEVMAP_HASH);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(max_entries, CUB_MAX_PORTS);
+} cub_flood_xdp SEC(".maps");
+
 static const __u32 egress_zero = 0;
 
 /* Port *@port if it is up and connected, else NULL. */
@@ -68,6 +87,31 @@ egress_port(const __u32 *port)
 	return p;
 }
 
+/*
+ * A clone of the packet out of each netdev port of the flood set but
+ * in_port; returns the first tail-call port that is not in_port, which
+ * the packet itself takes, or CUB_MAX_PORTS (none: the packet is
+ * dropped, its copies are out).
+ */
+static __always_inline __u32
+egress_flood_tc(struct __sk_buff *skb, __u32 in_port)
+{
+	struct cub_flood *f = bpf_map_lookup_elem(&cub_flood_tc, &egress_zero);
+	__u32 i, n;
+
+	if (!f)
+		return CUB_MAX_PORTS;
+	n = f->ndev;
+	for (i = 0; i < CUB_MAX_PORTS && i < n; i++)
+		if (f->dev[i].port != in_port && f->dev[i].ifindex)
+			bpf_clone_redirect(skb, f->dev[i].ifindex, 0);
+	n = f->ntail;
+	for (i = 0; i < CUB_MAX_PORTS && i < n; i++)
+		if (f->tail[i] != in_port)
+			return f->tail[i];
+	return CUB_MAX_PORTS;
+}
+
 SEC("tc")
 int
 cub_egress_tc(struct __sk_buff *skb)
@@ -75,8 +119,15 @@ cub_egress_tc(struct __sk_buff *skb)
 	/* A stack key: the broker loads this program privileged, so the
 	 * verifier fences no stack store (cube.bpf.h, Spectre v4). */
 	__u32 port = skb->cb[0];
-	struct cub_port *p = egress_port(&port);
+	struct cub_port *p;
 
+	if (port & CUB_FLOOD) {
+		port = egress_flood_tc(skb, CUB_FLOOD_PORT(port));
+		if (port >= CUB_MAX_PORTS)
+			return TC_ACT_SHOT;
+		skb->cb[0] = port;
+	}
+	p = egress_port(&port);
 	if (!p)
 		return TC_ACT_SHOT;
 	/* The port's egress stack, if transparent cubes are attached to
@@ -107,6 +158,11 @@ cub_egress_xdp(struct xdp_md *ctx)
 	if (!s)
 		return XDP_DROP;
 	port = s->out_port;
+	/* A copy out of each netdev port but the one it came in by: a
+	 * packet from a cube peer came in by no netdev of this cube's. */
+	if (port & CUB_FLOOD)
+		return bpf_redirect_map(&cub_flood_xdp, 0,
+		    BPF_F_BROADCAST | BPF_F_EXCLUDE_INGRESS);
 	p = egress_port(&port);
 	if (!p)
 		return XDP_DROP;

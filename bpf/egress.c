@@ -13,7 +13,7 @@
 
 int
 cubi_egress_load(bool xdp, int ports_fd, int scratch_fd, int table_fd,
-    int peers_fd, const char **why)
+    int peers_fd, int flood_fd, const char **why)
 {
 	const char *dummy;
 	struct egress *skel;
@@ -31,7 +31,11 @@ cubi_egress_load(bool xdp, int ports_fd, int scratch_fd, int table_fd,
 	if ((r = bpf_map__reuse_fd(skel->maps.cub_ports, ports_fd)) ||
 	    (r = bpf_map__reuse_fd(skel->maps.cub_scratch_map, scratch_fd)) ||
 	    (peers_fd >= 0 &&
-		(r = bpf_map__reuse_fd(skel->maps.cub_peers, peers_fd))))
+		(r = bpf_map__reuse_fd(skel->maps.cub_peers, peers_fd))) ||
+	    (flood_fd >= 0 &&
+		(r = bpf_map__reuse_fd(xdp ? skel->maps.cub_flood_xdp
+					   : skel->maps.cub_flood_tc,
+		     flood_fd))))
 		goto out;
 	*why = "load the egress program";
 	if ((r = egress__load(skel)))

@@ -15,17 +15,21 @@
  * caller's privileges, and put it in slot CUB_EGRESS_OUT of the cube's
  * cub_egress (@table_fd).  @peers_fd is its cub_peers (a PROG_ARRAY of
  * CUB_MAX_PORTS entries, the programs of the cubes the ports peer with),
- * or -1 for an empty one of its own.  Returns the program's fd (O_CLOEXEC, the
+ * or -1 for an empty one of its own; @flood_fd its flood set for the
+ * hook (cube_shared.h, struct cub_flood on TC, a DEVMAP_HASH on XDP), or
+ * -1 for an empty one (floods reach no port).  Returns the program's fd (O_CLOEXEC, the
  * caller's to close) or -errno; *@why, if not NULL, says which step failed.
  * May block (a verifier run); no locks.
  */
 int cubi_egress_load(bool xdp, int ports_fd, int scratch_fd, int table_fd,
-    int peers_fd, const char **why);
+    int peers_fd, int flood_fd, const char **why);
 
 /*
  * The TC egress program's second half for a port with transparent cubes
  * attached (broker/tcube.c): the same program over the same maps, but it
- * does not enter the port's egress stack (it runs at that stack's end).
+ * does not enter the port's egress stack (it runs at that stack's end;
+ * a flood reaches a stack as one port's packet, so its flood set is an
+ * empty one of its own).
  * Its fd, or -errno.  May block (a verifier run); no locks.
  */
 int cubi_egress_load_after_stack(

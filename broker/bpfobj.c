@@ -345,7 +345,8 @@ check_map_name(struct cube *c, struct bpf_object *obj, struct bpf_map *m,
 		    n > 48 ? "..." : "", sizeof(((struct bmap *)0)->name) - 1);
 	if (!strcmp(name, "prog") || !strcmp(name, "prog_new") ||
 	    !strcmp(name, "egress") || !strcmp(name, "egress_new") ||
-	    !strcmp(name, "peers") || !strcmp(name, "peers_new"))
+	    !strcmp(name, "peers") || !strcmp(name, "peers_new") ||
+	    !strcmp(name, "flood"))
 		return REFUSE("cube '%s': map name '%s' is reserved (the "
 			      "pin of a program)",
 		    c->name, name);
@@ -814,6 +815,8 @@ bpfobj_free(struct bpfobj *o)
 		close(o->egress_fd);
 	if (o->peers_fd >= 0)
 		close(o->peers_fd);
+	if (o->flood_fd >= 0)
+		close(o->flood_fd);
 	for (i = 0; i < o->nmaps; i++)
 		if (o->maps[i].fd >= 0)
 			close(o->maps[i].fd);
@@ -907,6 +910,7 @@ unpin_stale(struct broker *b, struct cube *c, const struct bpfobj *o)
 		    !strcmp(de->d_name, "prog") ||
 		    !strcmp(de->d_name, "egress") ||
 		    !strcmp(de->d_name, "peers") ||
+		    !strcmp(de->d_name, "flood") ||
 		    bpfobj_map((struct bpfobj *)o, de->d_name))
 			continue;
 		if (snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) <
@@ -1104,6 +1108,42 @@ reload_unhardened(struct broker *b, struct cube *c, struct bpf_object *obj,
 }
 
 /*
+ * The cube's flood set (cube_shared.h, struct cub_flood; topology.c
+ * fills it): <cube>/flood, kept across reloads while it is of the
+ * hook's type, else made again (empty: topo_flood_sync() fills it).
+ */
+static int
+flood_open(struct broker *b, struct cube *c, struct bpfobj *o,
+    const char **step)
+{
+	bool xdp = c->hook != HOOK_TC;
+	enum bpf_map_type type = xdp ? BPF_MAP_TYPE_DEVMAP_HASH
+				     : BPF_MAP_TYPE_ARRAY;
+	struct bpf_map_info info = {0};
+	__u32 len = sizeof(info);
+	char path[PATH_MAX];
+
+	*step = "open or make the cube's flood set";
+	pin_path(b, path, sizeof(path), c->name, "flood");
+	o->flood_fd = bpf_obj_get(path);
+	if (o->flood_fd >= 0 &&
+	    (bpf_obj_get_info_by_fd(o->flood_fd, &info, &len) ||
+		info.type != type)) {
+		close(o->flood_fd);
+		o->flood_fd = -1;
+	}
+	if (o->flood_fd >= 0)
+		return 0;
+	o->flood_fd = xdp ? bpf_map_create(type, "cub_flood", 4, 4,
+				CUB_MAX_PORTS, NULL)
+			  : bpf_map_create(type, "cub_flood", 4,
+				sizeof(struct cub_flood), 1, NULL);
+	if (o->flood_fd < 0)
+		return -errno;
+	return pin_replace(o->flood_fd, path);
+}
+
+/*
  * The broker's egress program for o (egress.bpf.c), loaded with the
  * broker's own privileges over the cube's cub_ports and cub_scratch_map,
  * in slot CUB_EGRESS_OUT of its cub_egress, pinned as <cube>/egress.  The
@@ -1137,8 +1177,10 @@ egress_load(
 		if ((fd = pin_replace(o->peers_fd, path)))
 			return fd;
 	}
+	if ((fd = flood_open(b, c, o, step)))
+		return fd;
 	fd = cubi_egress_load(c->hook != HOOK_TC, ports->fd, scratch->fd,
-	    table->fd, o->peers_fd, step);
+	    table->fd, o->peers_fd, o->flood_fd, step);
 	if (fd < 0)
 		return fd;
 	o->egress_fd = fd;
@@ -1325,6 +1367,7 @@ verify(struct broker *b, struct cube *c, struct bpf_object **obj,
 	o->prog_fd = -1;
 	o->egress_fd = -1;
 	o->peers_fd = -1;
+	o->flood_fd = -1;
 	o->map_bytes = bytes;
 	o->checked = EXITCHECK_VERSION;
 	if ((r = o->prog_fd = dupfd(bpf_program__fd(prog))) < 0)
@@ -1585,6 +1628,7 @@ bpfobj_adopt(struct broker *b, struct cube *c, uint64_t hash, uint32_t checked,
 	o->rules = rules;
 	o->egress_fd = -1;
 	o->peers_fd = -1;
+	o->flood_fd = -1;
 	o->prog_fd = bpf_obj_get(path);
 	if (o->prog_fd < 0 ||
 	    bpf_obj_get_info_by_fd(o->prog_fd, &pinfo, &plen)) {
@@ -1603,6 +1647,7 @@ bpfobj_adopt(struct broker *b, struct cube *c, uint64_t hash, uint32_t checked,
 		if (de->d_name[0] == '.' || !strcmp(de->d_name, "prog") ||
 		    !strcmp(de->d_name, "egress") ||
 		    !strcmp(de->d_name, "peers") ||
+		    !strcmp(de->d_name, "flood") ||
 		    strlen(de->d_name) >= sizeof(o->maps[0].name))
 			continue;
 		if (snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >=
@@ -1630,6 +1675,8 @@ bpfobj_adopt(struct broker *b, struct cube *c, uint64_t hash, uint32_t checked,
 	o->egress_fd = bpf_obj_get(path);
 	pin_path(b, path, sizeof(path), c->name, "peers");
 	o->peers_fd = bpf_obj_get(path);
+	pin_path(b, path, sizeof(path), c->name, "flood");
+	o->flood_fd = bpf_obj_get(path);
 	if (!bpfobj_map(o, "cub_ports") || !bpfobj_map(o, "cub_if2port")) {
 		bpfobj_free(o);
 		return -ENOENT;

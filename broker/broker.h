@@ -107,6 +107,7 @@ struct bpfobj {
 	uint32_t prog_id;
 	int egress_fd; /* the broker's egress program in its cub_egress */
 	int peers_fd;  /* the egress program's cub_peers (topology.c) */
+	int flood_fd;  /* its flood set, <cube>/flood (topology.c) */
 	struct bmap maps[CUB_MAX_MAPS];
 	int nmaps;
 	uint64_t map_bytes; /* kernel memory of its maps, per-CPU x ncpus */
@@ -654,6 +655,7 @@ bool topo_tc_has_filters(int ifindex);
  * after an ingress stack on c:port came or went.
  */
 void topo_port_rewire(struct broker *b, struct cube *c, const char *port);
+void topo_flood_sync(struct cube *c);
 int topo_cube_gone(struct broker *b, struct cube *gone);
 int topo_port_gone(struct broker *b, struct cube *c, const char *port);
 bool topo_peer_split(const char *peer, char *cube, char *port);

@@ -99,6 +99,71 @@ xdp_flags(const struct cube *c)
 				       : XDP_FLAGS_DRV_MODE;
 }
 
+/*
+ * The cube's flood set (cube_shared.h, struct cub_flood) from what its
+ * cub_ports says now: each up port whose peer is a netdev and that has
+ * no egress stack gets a copy (dev[] on TC, a devmap entry on XDP); a
+ * port that peers with a cube, or has an egress stack, is a tail-call
+ * port (tail[], TC only).  Called after every change of cub_ports and of
+ * a port's stack.  Order: a port leaving the set is out of it before its
+ * peer changes only where the caller syncs first; a copy sent in that
+ * window goes where cub_ports said a moment before (the egress program
+ * reads the flood set, not cub_ports, for copies).
+ */
+void
+topo_flood_sync(struct cube *c)
+{
+	struct bmap *ports = c->obj ? bpfobj_map(c->obj, "cub_ports") : NULL;
+	struct cub_flood f = {0};
+	struct cub_port cp;
+	uint32_t key, next, n, zero = 0;
+	bool want[CUB_MAX_PORTS] = {0}, stale[CUB_MAX_PORTS];
+	bool stacked;
+	struct bport *p;
+
+	if (!ports || c->obj->flood_fd < 0)
+		return;
+	for (p = c->ports; p; p = p->next) {
+		if (p->index >= CUB_MAX_PORTS ||
+		    bpf_map_lookup_elem(ports->fd, &p->index, &cp) ||
+		    !(cp.flags & CUB_PORT_UP) || !cp.ifindex)
+			continue;
+		stacked = tcube_port_entry(c->svc->b, c, p->name) >= 0;
+		if (!(cp.flags & CUB_PORT_PEER) && !stacked) {
+			f.dev[f.ndev].port = p->index;
+			f.dev[f.ndev].ifindex = cp.ifindex;
+			f.ndev++;
+			want[p->index] = true;
+			if (c->hook != HOOK_TC &&
+			    bpf_map_update_elem(c->obj->flood_fd, &p->index,
+				&cp.ifindex, BPF_ANY))
+				log_errno(-errno,
+				    "cube '%s' port '%s': its flood entry",
+				    c->name, p->name);
+		} else {
+			f.tail[f.ntail++] = p->index;
+		}
+	}
+	if (c->hook == HOOK_TC) {
+		if (bpf_map_update_elem(c->obj->flood_fd, &zero, &f, BPF_ANY))
+			log_errno(-errno, "cube '%s': its flood set", c->name);
+		return;
+	}
+	/* XDP: entries of ports no longer in the set go. */
+	for (key = 0; key < CUB_MAX_PORTS; key++)
+		stale[key] = false;
+	for (n = 0, key = UINT32_MAX;
+	     n < CUB_MAX_PORTS &&
+	     !bpf_map_get_next_key(c->obj->flood_fd,
+		 key == UINT32_MAX ? NULL : &key, &next);
+	     key = next, n++)
+		if (next < CUB_MAX_PORTS && !want[next])
+			stale[next] = true;
+	for (key = 0; key < CUB_MAX_PORTS; key++)
+		if (stale[key])
+			bpf_map_delete_elem(c->obj->flood_fd, &key);
+}
+
 /* Point the framework maps at (or away from) a netdev. */
 static int
 port_maps(struct cube *c, struct bport *p, int ifindex, bool up)
@@ -120,10 +185,12 @@ port_maps(struct cube *c, struct bport *p, int ifindex, bool up)
 		if (bpf_map_update_elem(if2->fd, &key, &p->index, BPF_ANY) ||
 		    bpf_map_update_elem(ports->fd, &p->index, &cp, BPF_ANY))
 			return -errno;
+		topo_flood_sync(c);
 		return 0;
 	}
 	if (bpf_map_update_elem(ports->fd, &p->index, &cp, BPF_ANY))
 		return -errno;
+	topo_flood_sync(c);
 	bpf_map_delete_elem(if2->fd, &key);
 	return 0;
 }
@@ -173,6 +240,7 @@ peer_wire(struct broker *b, struct cube *c, struct bport *p)
 		return r;
 	if (bpf_map_update_elem(ports->fd, &p->index, &cp, BPF_ANY))
 		return -errno;
+	topo_flood_sync(c);
 	return 0;
 }
 
@@ -185,6 +253,7 @@ peer_unwire(struct cube *c, struct bport *p)
 
 	if (ports)
 		bpf_map_update_elem(ports->fd, &p->index, &cp, BPF_ANY);
+	topo_flood_sync(c);
 	peer_slot(c, p, -1);
 }
 
@@ -1066,6 +1135,7 @@ topo_port_rewire(struct broker *b, struct cube *c, const char *port)
 
 	if (!c->obj || !p)
 		return;
+	topo_flood_sync(c);
 	if (p->ifindex && !p->cube_peer && c->hook == HOOK_TC &&
 	    (r = hook_attach(c, p, p->ifindex, port_entry_fd(c, port), -1,
 		 &foreign)))

@@ -1109,8 +1109,13 @@ flags_check(struct pctx *pc, const struct snode *n, const struct snode *parent,
 	uint32_t f = n->flags;
 
 	if (f & ~(CUB_F_KEY | CUB_F_RO | CUB_F_INIT | CUB_F_REQUIRED |
-		    CUB_F_LEAFLIST | CUB_F_ORDERED | CUB_F_REPLACE))
+		    CUB_F_LEAFLIST | CUB_F_ORDERED | CUB_F_REPLACE |
+		    CUB_F_SHOWN))
 		return perr(pc, path, "unknown flags 0x%x", f);
+	if ((f & CUB_F_SHOWN) &&
+	    (n->type != CUB_T_LIST || (f & (CUB_F_RO | CUB_F_ORDERED))))
+		return perr(pc, path,
+		    "only a list that is neither ro nor ordered can be shown");
 	if ((f & CUB_F_REPLACE) &&
 	    (n->type != CUB_T_CONTAINER || (f & ~CUB_F_REPLACE)))
 		return perr(pc, path,
@@ -1126,7 +1131,8 @@ flags_check(struct pctx *pc, const struct snode *n, const struct snode *parent,
 		    pc, path, "a %s cannot be a leaf-list", type_name(n->type));
 	if ((f & CUB_F_LEAFLIST) && (f & CUB_F_KEY))
 		return perr(pc, path, "a key cannot be a leaf-list");
-	if (!is_leaf(n) && (f & ~(CUB_F_RO | CUB_F_ORDERED | CUB_F_REPLACE)))
+	if (!is_leaf(n) &&
+	    (f & ~(CUB_F_RO | CUB_F_ORDERED | CUB_F_REPLACE | CUB_F_SHOWN)))
 		return perr(pc, path, "a %s may only be ro%s",
 		    type_name(n->type),
 		    n->type == CUB_T_LIST ? " or ordered" : "");
@@ -3811,7 +3817,8 @@ do_show(struct loc *l, const struct cubi_schema *s, const struct snode *leaf,
 
 	if ((r = show_args(l, leaf, args, &limit, &after, errv)))
 		return r;
-	if (l->readonly && l->kind == L_LIST && (l->n->flags & CUB_F_RO))
+	if (l->readonly && l->kind == L_LIST &&
+	    (l->n->flags & (CUB_F_RO | CUB_F_SHOWN)))
 		return NEEDS_COPY; /* its entries are the overlay's */
 	want = l->readonly && !l->novs && snode_has_ro(leaf ? leaf : l->n);
 	if (limit) {
@@ -3961,7 +3968,8 @@ resolve_and_run(const struct cubi_schema *s, struct cub_val *doc,
 				    l->n->name);
 			/* A read-only list is the service's: its entries come
 			 * from the overlay, so resolve on an overlaid copy. */
-			if (l->readonly && (l->n->flags & CUB_F_RO))
+			if (l->readonly &&
+			    (l->n->flags & (CUB_F_RO | CUB_F_SHOWN)))
 				return NEEDS_COPY;
 			r = keys_from_words(l, words, i, false, &keys, errv);
 			if (r)
@@ -3970,7 +3978,10 @@ resolve_and_run(const struct cubi_schema *s, struct cub_val *doc,
 			found = find_entry(l->n, l->dn, keys, &idx);
 			keys_free(keys, l->n->nkeys);
 			i += l->n->nkeys;
-			if (!found && l->undo && (l->n->flags & CUB_F_RO))
+			if (!found && l->undo &&
+			    ((l->n->flags & CUB_F_RO) ||
+				((l->n->flags & CUB_F_SHOWN) && i < nw &&
+				    !strcmp(word_at(words, i), "show"))))
 				l->ghost = true;
 			else if (!found &&
 				 !(i + 1 == nw && is_help(word_at(words, i))))
@@ -4661,6 +4672,33 @@ cubi_tree__read(const struct cubi_schema *s, const struct cub_val *doc,
 static int overlay_map(
     const struct snode *n, struct cub_val *dst, const struct cub_val *ov);
 
+/*
+ * The writable leaves of an entry the service added to a shown list
+ * (CUB_F_SHOWN): the whole entry is the service's, as a ro one is.
+ */
+static int
+overlay_leaves(
+    const struct snode *n, struct cub_val *dst, const struct cub_val *ov)
+{
+	char msg[MSG_LEN];
+	const struct snode *k;
+	struct cub_val *cur;
+	uint32_t i;
+	int r;
+
+	for (i = 0; i < ov->map.len; i++) {
+		k = find_kid(n, ov->map.items[i].key);
+		if (!k || !is_leaf(k) || (k->flags & (CUB_F_RO | CUB_F_KEY)))
+			continue;
+		r = parse_value(k, ov->map.items[i].val, &cur, msg, sizeof(msg));
+		if (r == CUB_E_INTERNAL)
+			return -ENOMEM;
+		if (!r && cub_val__set(dst, k->name, cur))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
 static int
 overlay_list(
     const struct snode *k, struct cub_val *arr, const struct cub_val *ov)
@@ -4676,9 +4714,10 @@ overlay_list(
 		if (find_entry(k, arr, keys, &idx)) {
 			r = overlay_map(
 			    k, arr->arr.items[idx], ov->arr.items[i]);
-		} else if ((k->flags & CUB_F_RO) &&
+		} else if ((k->flags & (CUB_F_RO | CUB_F_SHOWN)) &&
 			   arr->arr.len < CUBI_LIST_ENTRIES_MAX) {
-			/* Ro lists are filled by the service alone. */
+			/* Ro lists are filled by the service alone; shown
+			 * ones get the service's entries too. */
 			e = cub_val__map();
 			for (j = 0; e && j < k->nkeys; j++)
 				if (cub_val__set(e, key_at(k, j)->name,
@@ -4686,8 +4725,9 @@ overlay_list(
 					e = cub_val__free(e);
 			if (!e || list_push(k, arr, e))
 				r = -ENOMEM;
-			else
-				r = overlay_map(k, e, ov->arr.items[i]);
+			else if (!(r = overlay_map(k, e, ov->arr.items[i])) &&
+				 !(k->flags & CUB_F_RO))
+				r = overlay_leaves(k, e, ov->arr.items[i]);
 		}
 		keys_free(keys, k->nkeys);
 	}

@@ -512,6 +512,21 @@ cub_forward(void *ctx, enum cub_hook hook, __u32 port)
 	return cub_forward_tc(ctx, port);
 }
 
+/*
+ * Flood the packet out of every connected port of the cube but @in_port
+ * (broadcast, unknown unicast): the broker's egress program sends a
+ * copy to each netdev port (TC: bpf_clone_redirect(); XDP: a devmap
+ * broadcast, the broker's flood devmap of the cube) and, on TC, the
+ * packet itself to the first port that peers with a cube or has an
+ * egress stack (cube_shared.h, struct cub_flood).  One tail call, as
+ * cub_forward(); returns only if it failed: the packet is dropped.
+ */
+static __always_inline int
+cub_flood(void *ctx, enum cub_hook hook, __u32 in_port)
+{
+	return cub_forward(ctx, hook, CUB_FLOOD | (in_port & 0xffffu));
+}
+
 static __always_inline int
 cub_slowpath(void *ctx, enum cub_hook hook, __u32 port, __u32 reason)
 {

@@ -226,6 +226,36 @@ struct cub_tstack_ctx {
 #define CUB_PEERS_SLOTS (2 * CUB_MAX_PORTS)
 
 /*
+ * The flood (cube.bpf.h cub_flood(), egress.bpf.c): out_port (TC
+ * skb->cb[0], XDP the scratch) CUB_FLOOD | in-port sends the packet out
+ * of every connected port but in-port.  The broker keeps each cube's
+ * flood set (pinned as <cube>/flood; broker/topology.c flood_sync())
+ * from its ports: on TC a struct cub_flood (an ARRAY of one), on XDP a
+ * DEVMAP_HASH (port index -> ifindex, broadcast with
+ * BPF_F_EXCLUDE_INGRESS).  dev[] are the ports whose peer is a netdev
+ * with no egress stack: one clone each (TC bpf_clone_redirect) or one
+ * devmap copy (XDP).  tail[] are the ports a packet can leave by only
+ * through a tail call (a cube peer, a port with an egress stack of
+ * transparent cubes): the packet itself takes the first of them that is
+ * not the in-port (TC); the others get nothing (see "The flood" in
+ * docs/architecture.md).  XDP floods reach netdev ports only.
+ */
+#define CUB_FLOOD 0x40000000u
+#define CUB_FLOOD_PORT(v) ((v) & 0xffffu)
+
+struct cub_flood_dev {
+	__u32 port;
+	__u32 ifindex;
+};
+
+struct cub_flood {
+	__u32 ndev;
+	__u32 ntail;
+	struct cub_flood_dev dev[CUB_MAX_PORTS];
+	__u32 tail[CUB_MAX_PORTS];
+};
+
+/*
  * cub_host_addrs (hostaddr.bpf.h): the IPv4 addresses of the broker's
  * network namespace, kept by the broker from address events, one map
  * for every cube that declares it (read-only to programs).  Key: the

@@ -83,6 +83,11 @@ enum cub_ftype {
  * dynmon takes its dataplane-config.  A set of single fields (args only)
  * still changes just those. */
 #define CUB_F_REPLACE 0x40u
+/* A list the service's show also adds entries to, beside the document's
+ * (a bridge's learned hosts beside its static ones): those are shown
+ * with the others and are no part of the document (a del of one is
+ * "no such entry").  Lists only; not with ro or ordered. */
+#define CUB_F_SHOWN 0x80u
 
 struct cub_field;
 
