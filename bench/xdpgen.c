@@ -444,7 +444,7 @@ cmd_sf(int argc, char **argv)
 		r = egress_fd = cubi_egress_load(is_xdp,
 		    bpf_map__fd(skel->maps.cub_ports),
 		    bpf_map__fd(skel->maps.cub_scratch_map),
-		    bpf_map__fd(skel->maps.cub_egress), -1, -1, &why);
+		    bpf_map__fd(skel->maps.cub_egress), NULL, &why);
 		if (r < 0)
 			fprintf(stderr, "xdpgen: egress: %s\n", why);
 		else

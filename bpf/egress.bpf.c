@@ -57,22 +57,28 @@ const volatile __u32 egress_after_stack = 0;
 
 /*
  * The cube's flood set (cube_shared.h), the broker's, pinned as
- * <cube>/flood: the one of the cube's hook is reused by fd, the other is
- * an empty map of this object's own.
+ * <cube>/flood and, on XDP, <cube>/flooddev (reused by fd; without
+ * them, empty maps of this object's own: floods reach no port).
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__type(key, __u32);
 	__type(value, struct cub_flood);
 	__uint(max_entries, 1);
-} cub_flood_tc SEC(".maps");
+} cub_flood SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_DEVMAP_HASH);
 	__type(key, __u32);
 	__type(value, __u32);
 	__uint(max_entries, CUB_MAX_PORTS);
-} cub_flood_xdp SEC(".maps");
+} cub_flood_dev SEC(".maps");
+
+/* The cube's packet-in ring (reused by fd): flood copies for the broker. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);
+} cub_pktin SEC(".maps");
 
 static const __u32 egress_zero = 0;
 
@@ -88,16 +94,49 @@ egress_port(const __u32 *port)
 }
 
 /*
+ * A flood's copy for the broker, which puts it into the cube peers the
+ * packet itself does not reach (cube_shared.h): the whole frame or
+ * nothing (a frame over CUB_PKTIN_MAX is not copied).
+ */
+static __always_inline void
+egress_flood_copy(void *ctx, int xdp, __u32 in_port, __u32 took)
+{
+	struct cub_pktin_hdr *h;
+	__u64 len;
+
+	len = xdp ? bpf_xdp_get_buff_len(ctx)
+		  : ((struct __sk_buff *)ctx)->len;
+	if (len < 14 || len > CUB_PKTIN_MAX)
+		return;
+	h = bpf_ringbuf_reserve(
+	    &cub_pktin, sizeof(*h) + CUB_PKTIN_MAX, 0);
+	if (!h)
+		return;
+	h->port = in_port;
+	h->wire_len = (__u32)len;
+	h->cap_len = (__u32)len;
+	h->reason = CUB_PKTIN_FLOOD | took;
+	if ((xdp ? bpf_xdp_load_bytes(ctx, 0, h + 1, (__u32)len)
+		 : bpf_skb_load_bytes(ctx, 0, h + 1, (__u32)len)) < 0) {
+		bpf_ringbuf_discard(h, 0);
+		return;
+	}
+	bpf_ringbuf_submit(h, 0);
+}
+
+/*
  * A clone of the packet out of each netdev port of the flood set but
  * in_port; returns the first tail-call port that is not in_port, which
  * the packet itself takes, or CUB_MAX_PORTS (none: the packet is
- * dropped, its copies are out).
+ * dropped, its copies are out).  Cube peers past that one: a copy for
+ * the broker.
  */
 static __always_inline __u32
 egress_flood_tc(struct __sk_buff *skb, __u32 in_port)
 {
-	struct cub_flood *f = bpf_map_lookup_elem(&cub_flood_tc, &egress_zero);
-	__u32 i, n;
+	struct cub_flood *f = bpf_map_lookup_elem(&cub_flood, &egress_zero);
+	__u32 i, n, took = CUB_MAX_PORTS, peers = 0;
+	struct cub_port *p;
 
 	if (!f)
 		return CUB_MAX_PORTS;
@@ -107,9 +146,18 @@ egress_flood_tc(struct __sk_buff *skb, __u32 in_port)
 			bpf_clone_redirect(skb, f->dev[i].ifindex, 0);
 	n = f->ntail;
 	for (i = 0; i < CUB_MAX_PORTS && i < n; i++)
-		if (f->tail[i] != in_port)
-			return f->tail[i];
-	return CUB_MAX_PORTS;
+		if (f->tail[i].port != in_port) {
+			took = f->tail[i].port;
+			peers = f->tail[i].peer;
+			break;
+		}
+	/* The cube peers left: all but the one taken and the in-port. */
+	p = egress_port(&in_port);
+	peers = f->npeer - peers - (p && (p->flags & CUB_PORT_PEER) ? 1 : 0);
+	if (peers && peers <= CUB_MAX_PORTS)
+		egress_flood_copy(skb, 0, in_port,
+		    took < CUB_MAX_PORTS ? took : CUB_FLOOD_NONE);
+	return took;
 }
 
 SEC("tc")
@@ -160,9 +208,18 @@ cub_egress_xdp(struct xdp_md *ctx)
 	port = s->out_port;
 	/* A copy out of each netdev port but the one it came in by: a
 	 * packet from a cube peer came in by no netdev of this cube's. */
-	if (port & CUB_FLOOD)
-		return bpf_redirect_map(&cub_flood_xdp, 0,
+	if (port & CUB_FLOOD) {
+		struct cub_flood *f =
+		    bpf_map_lookup_elem(&cub_flood, &egress_zero);
+
+		/* The cube peers but the in-port: a copy for the broker. */
+		in_port = CUB_FLOOD_PORT(port);
+		p = egress_port(&in_port);
+		if (f && f->npeer > (p && (p->flags & CUB_PORT_PEER) ? 1 : 0))
+			egress_flood_copy(ctx, 1, in_port, CUB_FLOOD_NONE);
+		return bpf_redirect_map(&cub_flood_dev, 0,
 		    BPF_F_BROADCAST | BPF_F_EXCLUDE_INGRESS);
+	}
 	p = egress_port(&port);
 	if (!p)
 		return XDP_DROP;

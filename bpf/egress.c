@@ -13,7 +13,7 @@
 
 int
 cubi_egress_load(bool xdp, int ports_fd, int scratch_fd, int table_fd,
-    int peers_fd, int flood_fd, const char **why)
+    const struct cubi_egress_maps *m, const char **why)
 {
 	const char *dummy;
 	struct egress *skel;
@@ -27,15 +27,20 @@ cubi_egress_load(bool xdp, int ports_fd, int scratch_fd, int table_fd,
 		return -errno;
 	bpf_program__set_autoload(skel->progs.cub_egress_tc, !xdp);
 	bpf_program__set_autoload(skel->progs.cub_egress_xdp, xdp);
+	if (!m || m->pktin_fd < 0)
+		bpf_map__set_max_entries(skel->maps.cub_pktin, 4096);
 	*why = "reuse the cube's maps";
 	if ((r = bpf_map__reuse_fd(skel->maps.cub_ports, ports_fd)) ||
 	    (r = bpf_map__reuse_fd(skel->maps.cub_scratch_map, scratch_fd)) ||
-	    (peers_fd >= 0 &&
-		(r = bpf_map__reuse_fd(skel->maps.cub_peers, peers_fd))) ||
-	    (flood_fd >= 0 &&
-		(r = bpf_map__reuse_fd(xdp ? skel->maps.cub_flood_xdp
-					   : skel->maps.cub_flood_tc,
-		     flood_fd))))
+	    (m && m->peers_fd >= 0 &&
+		(r = bpf_map__reuse_fd(skel->maps.cub_peers, m->peers_fd))) ||
+	    (m && m->flood_fd >= 0 &&
+		(r = bpf_map__reuse_fd(skel->maps.cub_flood, m->flood_fd))) ||
+	    (m && m->flooddev_fd >= 0 &&
+		(r = bpf_map__reuse_fd(
+		     skel->maps.cub_flood_dev, m->flooddev_fd))) ||
+	    (m && m->pktin_fd >= 0 &&
+		(r = bpf_map__reuse_fd(skel->maps.cub_pktin, m->pktin_fd))))
 		goto out;
 	*why = "load the egress program";
 	if ((r = egress__load(skel)))
@@ -76,6 +81,9 @@ cubi_egress_load_after_stack(
 		return -errno;
 	bpf_program__set_autoload(skel->progs.cub_egress_xdp, false);
 	skel->rodata->egress_after_stack = 1;
+	/* A flood reaches a stack as one port's packet: this half floods
+	 * nothing, its flood maps are empty and small. */
+	bpf_map__set_max_entries(skel->maps.cub_pktin, 4096);
 	*why = "reuse the cube's maps";
 	if ((r = bpf_map__reuse_fd(skel->maps.cub_ports, ports_fd)) ||
 	    (r = bpf_map__reuse_fd(skel->maps.cub_scratch_map, scratch_fd)) ||

@@ -10,19 +10,27 @@
 #include <stdbool.h>
 
 /*
+ * The broker's maps an egress program reuses; -1 for an empty one of its
+ * own.  peers_fd: its cub_peers (a PROG_ARRAY of CUB_PEERS_SLOTS, the
+ * programs of the cubes the ports peer with); flood_fd, flooddev_fd:
+ * the cube's flood set (cube_shared.h, struct cub_flood; the XDP
+ * devmap); pktin_fd: the cube's cub_pktin (flood copies for the broker).
+ */
+struct cubi_egress_maps {
+	int peers_fd, flood_fd, flooddev_fd, pktin_fd;
+};
+
+/*
  * Load the egress program for hook @xdp (else TC) over the cube's
  * cub_ports (@ports_fd) and cub_scratch_map (@scratch_fd), with the
  * caller's privileges, and put it in slot CUB_EGRESS_OUT of the cube's
- * cub_egress (@table_fd).  @peers_fd is its cub_peers (a PROG_ARRAY of
- * CUB_MAX_PORTS entries, the programs of the cubes the ports peer with),
- * or -1 for an empty one of its own; @flood_fd its flood set for the
- * hook (cube_shared.h, struct cub_flood on TC, a DEVMAP_HASH on XDP), or
- * -1 for an empty one (floods reach no port).  Returns the program's fd (O_CLOEXEC, the
- * caller's to close) or -errno; *@why, if not NULL, says which step failed.
- * May block (a verifier run); no locks.
+ * cub_egress (@table_fd).  @m: the other maps it reuses (NULL: none).
+ * Returns the program's fd (O_CLOEXEC, the caller's to close) or
+ * -errno; *@why, if not NULL, says which step failed.  May block (a
+ * verifier run); no locks.
  */
 int cubi_egress_load(bool xdp, int ports_fd, int scratch_fd, int table_fd,
-    int peers_fd, int flood_fd, const char **why);
+    const struct cubi_egress_maps *m, const char **why);
 
 /*
  * The TC egress program's second half for a port with transparent cubes

@@ -346,7 +346,7 @@ check_map_name(struct cube *c, struct bpf_object *obj, struct bpf_map *m,
 	if (!strcmp(name, "prog") || !strcmp(name, "prog_new") ||
 	    !strcmp(name, "egress") || !strcmp(name, "egress_new") ||
 	    !strcmp(name, "peers") || !strcmp(name, "peers_new") ||
-	    !strcmp(name, "flood"))
+	    !strcmp(name, "flood") || !strcmp(name, "flooddev"))
 		return REFUSE("cube '%s': map name '%s' is reserved (the "
 			      "pin of a program)",
 		    c->name, name);
@@ -817,6 +817,8 @@ bpfobj_free(struct bpfobj *o)
 		close(o->peers_fd);
 	if (o->flood_fd >= 0)
 		close(o->flood_fd);
+	if (o->flooddev_fd >= 0)
+		close(o->flooddev_fd);
 	for (i = 0; i < o->nmaps; i++)
 		if (o->maps[i].fd >= 0)
 			close(o->maps[i].fd);
@@ -911,6 +913,7 @@ unpin_stale(struct broker *b, struct cube *c, const struct bpfobj *o)
 		    !strcmp(de->d_name, "egress") ||
 		    !strcmp(de->d_name, "peers") ||
 		    !strcmp(de->d_name, "flood") ||
+		    !strcmp(de->d_name, "flooddev") ||
 		    bpfobj_map((struct bpfobj *)o, de->d_name))
 			continue;
 		if (snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) <
@@ -1108,39 +1111,51 @@ reload_unhardened(struct broker *b, struct cube *c, struct bpf_object *obj,
 }
 
 /*
- * The cube's flood set (cube_shared.h, struct cub_flood; topology.c
- * fills it): <cube>/flood, kept across reloads while it is of the
- * hook's type, else made again (empty: topo_flood_sync() fills it).
+ * One of the cube's flood maps (cube_shared.h; topology.c fills them):
+ * the pin <cube>/name, kept across reloads while it has this shape,
+ * else made again (empty: topo_flood_sync() fills it).
  */
+static int
+flood_map(struct broker *b, struct cube *c, const char *name,
+    enum bpf_map_type type, uint32_t vsize, uint32_t n)
+{
+	struct bpf_map_info info = {0};
+	__u32 len = sizeof(info);
+	char path[PATH_MAX];
+	int fd, r;
+
+	pin_path(b, path, sizeof(path), c->name, name);
+	fd = bpf_obj_get(path);
+	if (fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &len) &&
+	    info.type == type && info.value_size == vsize &&
+	    info.max_entries == n)
+		return fd;
+	if (fd >= 0)
+		close(fd);
+	fd = bpf_map_create(type, "cub_flood", 4, vsize, n, NULL);
+	if (fd < 0)
+		return -errno;
+	if ((r = pin_replace(fd, path))) {
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
 static int
 flood_open(struct broker *b, struct cube *c, struct bpfobj *o,
     const char **step)
 {
-	bool xdp = c->hook != HOOK_TC;
-	enum bpf_map_type type = xdp ? BPF_MAP_TYPE_DEVMAP_HASH
-				     : BPF_MAP_TYPE_ARRAY;
-	struct bpf_map_info info = {0};
-	__u32 len = sizeof(info);
-	char path[PATH_MAX];
-
 	*step = "open or make the cube's flood set";
-	pin_path(b, path, sizeof(path), c->name, "flood");
-	o->flood_fd = bpf_obj_get(path);
-	if (o->flood_fd >= 0 &&
-	    (bpf_obj_get_info_by_fd(o->flood_fd, &info, &len) ||
-		info.type != type)) {
-		close(o->flood_fd);
-		o->flood_fd = -1;
-	}
-	if (o->flood_fd >= 0)
-		return 0;
-	o->flood_fd = xdp ? bpf_map_create(type, "cub_flood", 4, 4,
-				CUB_MAX_PORTS, NULL)
-			  : bpf_map_create(type, "cub_flood", 4,
-				sizeof(struct cub_flood), 1, NULL);
+	o->flood_fd = flood_map(b, c, "flood", BPF_MAP_TYPE_ARRAY,
+	    sizeof(struct cub_flood), 1);
 	if (o->flood_fd < 0)
-		return -errno;
-	return pin_replace(o->flood_fd, path);
+		return o->flood_fd;
+	if (c->hook == HOOK_TC)
+		return 0;
+	o->flooddev_fd = flood_map(
+	    b, c, "flooddev", BPF_MAP_TYPE_DEVMAP_HASH, 4, CUB_MAX_PORTS);
+	return o->flooddev_fd < 0 ? o->flooddev_fd : 0;
 }
 
 /*
@@ -1160,6 +1175,8 @@ egress_load(
 	struct bmap *ports = bpfobj_map(o, "cub_ports");
 	struct bmap *scratch = bpfobj_map(o, "cub_scratch_map");
 	struct bmap *table = bpfobj_map(o, "cub_egress");
+	struct bmap *pktin = bpfobj_map(o, "cub_pktin");
+	struct cubi_egress_maps maps;
 	char path[PATH_MAX];
 	int fd;
 
@@ -1179,8 +1196,12 @@ egress_load(
 	}
 	if ((fd = flood_open(b, c, o, step)))
 		return fd;
+	maps.peers_fd = o->peers_fd;
+	maps.flood_fd = o->flood_fd;
+	maps.flooddev_fd = o->flooddev_fd;
+	maps.pktin_fd = pktin ? pktin->fd : -1;
 	fd = cubi_egress_load(c->hook != HOOK_TC, ports->fd, scratch->fd,
-	    table->fd, o->peers_fd, o->flood_fd, step);
+	    table->fd, &maps, step);
 	if (fd < 0)
 		return fd;
 	o->egress_fd = fd;
@@ -1368,6 +1389,7 @@ verify(struct broker *b, struct cube *c, struct bpf_object **obj,
 	o->egress_fd = -1;
 	o->peers_fd = -1;
 	o->flood_fd = -1;
+	o->flooddev_fd = -1;
 	o->map_bytes = bytes;
 	o->checked = EXITCHECK_VERSION;
 	if ((r = o->prog_fd = dupfd(bpf_program__fd(prog))) < 0)
@@ -1629,6 +1651,7 @@ bpfobj_adopt(struct broker *b, struct cube *c, uint64_t hash, uint32_t checked,
 	o->egress_fd = -1;
 	o->peers_fd = -1;
 	o->flood_fd = -1;
+	o->flooddev_fd = -1;
 	o->prog_fd = bpf_obj_get(path);
 	if (o->prog_fd < 0 ||
 	    bpf_obj_get_info_by_fd(o->prog_fd, &pinfo, &plen)) {
@@ -1648,6 +1671,7 @@ bpfobj_adopt(struct broker *b, struct cube *c, uint64_t hash, uint32_t checked,
 		    !strcmp(de->d_name, "egress") ||
 		    !strcmp(de->d_name, "peers") ||
 		    !strcmp(de->d_name, "flood") ||
+		    !strcmp(de->d_name, "flooddev") ||
 		    strlen(de->d_name) >= sizeof(o->maps[0].name))
 			continue;
 		if (snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >=
@@ -1677,6 +1701,8 @@ bpfobj_adopt(struct broker *b, struct cube *c, uint64_t hash, uint32_t checked,
 	o->peers_fd = bpf_obj_get(path);
 	pin_path(b, path, sizeof(path), c->name, "flood");
 	o->flood_fd = bpf_obj_get(path);
+	pin_path(b, path, sizeof(path), c->name, "flooddev");
+	o->flooddev_fd = bpf_obj_get(path);
 	if (!bpfobj_map(o, "cub_ports") || !bpfobj_map(o, "cub_if2port")) {
 		bpfobj_free(o);
 		return -ENOENT;

@@ -108,6 +108,7 @@ struct bpfobj {
 	int egress_fd; /* the broker's egress program in its cub_egress */
 	int peers_fd;  /* the egress program's cub_peers (topology.c) */
 	int flood_fd;  /* its flood set, <cube>/flood (topology.c) */
+	int flooddev_fd; /* XDP: the flood devmap, <cube>/flooddev */
 	struct bmap maps[CUB_MAX_MAPS];
 	int nmaps;
 	uint64_t map_bytes; /* kernel memory of its maps, per-CPU x ncpus */
@@ -477,6 +478,8 @@ int64_t now_ms(void);
 void broker_wake(struct broker *b);
 
 /* pktout.c: packet.out {cube, port, flags, data} of a worker. */
+void pktout_flood(struct broker *b, struct cube *c, uint32_t in_port,
+    uint32_t took, const void *data, size_t len);
 int pktout_call(struct service *s, const struct cub_val *p,
     struct cub_val **res, struct cub_val **errv);
 

@@ -316,3 +316,53 @@ pktout_call(struct service *s, const struct cub_val *p, struct cub_val **res,
 	cub_val__set(*res, "verdict", cub_val__uint(verdict));
 	return 0;
 }
+
+/*
+ * A flood's copy from c's egress program (cube_shared.h, struct
+ * cub_flood): into the ingress of each cube that a port of c peers with,
+ * but in_port's and took's (the port the packet itself took), as a
+ * packet-out of c out of that port would, under c's bucket.  Main
+ * thread, from the slow path's drain, b->lock held.  Only c's own ports
+ * are reached: a cube that writes such a record itself reaches no more
+ * than cub_forward() would.
+ */
+void
+pktout_flood(struct broker *b, struct cube *c, uint32_t in_port,
+    uint32_t took, const void *data, size_t len)
+{
+	char cname[CUB_NAME_MAX + 1], pname[CUB_NAME_MAX + 1];
+	static uint8_t outbuf[CUB_PKTIN_MAX + 256];
+	struct bport *p, *tp;
+	struct cube *target;
+	struct cub_val *err = NULL;
+	uint32_t verdict;
+	size_t outlen;
+	int ifindex, r;
+
+	if (len < ETH_HLEN)
+		return;
+	if (pkt_fd < 0)
+		pkt_fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+	for (p = c->ports; p; p = p->next) {
+		if (!p->cube_peer || p->index == in_port || p->index == took ||
+		    !topo_peer_split(p->peer, cname, pname) ||
+		    !(target = cube_find(b, cname)) ||
+		    !(tp = topo_port(target, pname)))
+			continue;
+		if (!bucket_take(b, c)) {
+			__atomic_add_fetch(
+			    &c->pktout_dropped, 1, __ATOMIC_RELAXED);
+			continue;
+		}
+		ifindex = 0;
+		verdict = 0;
+		outlen = sizeof(outbuf);
+		r = ingress(target, tp, data, len, &ifindex, outbuf, &outlen,
+		    &verdict, &err);
+		if (!r && ifindex > 0 && outlen >= ETH_HLEN && pkt_fd >= 0)
+			r = send_netdev(ifindex, outbuf, outlen, &err);
+		err = cub_val__free(err);
+		__atomic_add_fetch(r ? &c->pktout_dropped : &c->pktout_sent, 1,
+		    __ATOMIC_RELAXED);
+	}
+}

@@ -41,6 +41,13 @@ on_sample(void *ctx, void *data, size_t size)
 	if (size < sizeof(*h) || h->cap_len > CUB_PKTIN_MAX ||
 	    h->cap_len > size - sizeof(*h))
 		return 0;
+	/* A flood's copy for the cube peers (egress.bpf.c): the broker's. */
+	if (CUB_PKTIN_IS_FLOOD(h->reason)) {
+		if (h->cap_len == h->wire_len)
+			pktout_flood(b, c, h->port,
+			    CUB_FLOOD_PORT(h->reason), h + 1, h->cap_len);
+		return 0;
+	}
 	if (!c->pktq && !(c->pktq = calloc(PKTIN_QUEUE, sizeof(*c->pktq)))) {
 		__atomic_add_fetch(&c->pktin_dropped, 1, __ATOMIC_RELAXED);
 		b->pktin_dropped++;

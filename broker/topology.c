@@ -102,13 +102,12 @@ xdp_flags(const struct cube *c)
 /*
  * The cube's flood set (cube_shared.h, struct cub_flood) from what its
  * cub_ports says now: each up port whose peer is a netdev and that has
- * no egress stack gets a copy (dev[] on TC, a devmap entry on XDP); a
- * port that peers with a cube, or has an egress stack, is a tail-call
- * port (tail[], TC only).  Called after every change of cub_ports and of
- * a port's stack.  Order: a port leaving the set is out of it before its
- * peer changes only where the caller syncs first; a copy sent in that
- * window goes where cub_ports said a moment before (the egress program
- * reads the flood set, not cub_ports, for copies).
+ * no egress stack gets a copy (dev[], and on XDP an entry of the flood
+ * devmap); a port that peers with a cube, or has an egress stack, is a
+ * tail-call port (tail[]).  Called after every change of cub_ports and
+ * of a port's stack.  The egress program reads the set, not cub_ports,
+ * for copies: one sent while a change is under way goes where cub_ports
+ * said a moment before.
  */
 void
 topo_flood_sync(struct cube *c)
@@ -117,12 +116,14 @@ topo_flood_sync(struct cube *c)
 	struct cub_flood f = {0};
 	struct cub_port cp;
 	uint32_t key, next, n, zero = 0;
-	bool want[CUB_MAX_PORTS] = {0}, stale[CUB_MAX_PORTS];
+	bool want[CUB_MAX_PORTS] = {0}, stale[CUB_MAX_PORTS] = {0};
 	bool stacked;
 	struct bport *p;
+	int dev;
 
 	if (!ports || c->obj->flood_fd < 0)
 		return;
+	dev = c->hook == HOOK_TC ? -1 : c->obj->flooddev_fd;
 	for (p = c->ports; p; p = p->next) {
 		if (p->index >= CUB_MAX_PORTS ||
 		    bpf_map_lookup_elem(ports->fd, &p->index, &cp) ||
@@ -134,34 +135,32 @@ topo_flood_sync(struct cube *c)
 			f.dev[f.ndev].ifindex = cp.ifindex;
 			f.ndev++;
 			want[p->index] = true;
-			if (c->hook != HOOK_TC &&
-			    bpf_map_update_elem(c->obj->flood_fd, &p->index,
-				&cp.ifindex, BPF_ANY))
+			if (dev >= 0 && bpf_map_update_elem(dev, &p->index,
+					    &cp.ifindex, BPF_ANY))
 				log_errno(-errno,
 				    "cube '%s' port '%s': its flood entry",
 				    c->name, p->name);
-		} else {
-			f.tail[f.ntail++] = p->index;
+			continue;
 		}
+		f.tail[f.ntail].port = p->index;
+		f.tail[f.ntail].peer = !!(cp.flags & CUB_PORT_PEER);
+		f.npeer += f.tail[f.ntail].peer;
+		f.ntail++;
 	}
-	if (c->hook == HOOK_TC) {
-		if (bpf_map_update_elem(c->obj->flood_fd, &zero, &f, BPF_ANY))
-			log_errno(-errno, "cube '%s': its flood set", c->name);
+	if (bpf_map_update_elem(c->obj->flood_fd, &zero, &f, BPF_ANY))
+		log_errno(-errno, "cube '%s': its flood set", c->name);
+	if (dev < 0)
 		return;
-	}
-	/* XDP: entries of ports no longer in the set go. */
-	for (key = 0; key < CUB_MAX_PORTS; key++)
-		stale[key] = false;
+	/* The devmap's entries of ports no longer in the set go. */
 	for (n = 0, key = UINT32_MAX;
 	     n < CUB_MAX_PORTS &&
-	     !bpf_map_get_next_key(c->obj->flood_fd,
-		 key == UINT32_MAX ? NULL : &key, &next);
+	     !bpf_map_get_next_key(dev, key == UINT32_MAX ? NULL : &key, &next);
 	     key = next, n++)
 		if (next < CUB_MAX_PORTS && !want[next])
 			stale[next] = true;
 	for (key = 0; key < CUB_MAX_PORTS; key++)
 		if (stale[key])
-			bpf_map_delete_elem(c->obj->flood_fd, &key);
+			bpf_map_delete_elem(dev, &key);
 }
 
 /* Point the framework maps at (or away from) a netdev. */

@@ -199,7 +199,7 @@ load(enum hook hook, bool egress)
 		egress_fd = cubi_egress_load(hook == HOOK_XDP,
 		    bpf_map__fd(skel->maps.cub_ports),
 		    bpf_map__fd(skel->maps.cub_scratch_map),
-		    bpf_map__fd(skel->maps.cub_egress), -1, -1, &why);
+		    bpf_map__fd(skel->maps.cub_egress), NULL, &why);
 		ck_assert_msg(egress_fd >= 0, "egress: %s: %s", why,
 		    strerror(-egress_fd));
 	}

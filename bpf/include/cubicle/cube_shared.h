@@ -229,30 +229,47 @@ struct cub_tstack_ctx {
  * The flood (cube.bpf.h cub_flood(), egress.bpf.c): out_port (TC
  * skb->cb[0], XDP the scratch) CUB_FLOOD | in-port sends the packet out
  * of every connected port but in-port.  The broker keeps each cube's
- * flood set (pinned as <cube>/flood; broker/topology.c flood_sync())
- * from its ports: on TC a struct cub_flood (an ARRAY of one), on XDP a
- * DEVMAP_HASH (port index -> ifindex, broadcast with
- * BPF_F_EXCLUDE_INGRESS).  dev[] are the ports whose peer is a netdev
- * with no egress stack: one clone each (TC bpf_clone_redirect) or one
- * devmap copy (XDP).  tail[] are the ports a packet can leave by only
- * through a tail call (a cube peer, a port with an egress stack of
- * transparent cubes): the packet itself takes the first of them that is
- * not the in-port (TC); the others get nothing (see "The flood" in
- * docs/architecture.md).  XDP floods reach netdev ports only.
+ * flood set from its ports (broker/topology.c topo_flood_sync()): a
+ * struct cub_flood (an ARRAY of one, pinned as <cube>/flood) and, for
+ * an XDP cube, a DEVMAP_HASH of the same netdev ports (port index ->
+ * ifindex, <cube>/flooddev, broadcast with BPF_F_EXCLUDE_INGRESS).
+ *   dev[]: ports whose peer is a netdev with no egress stack: a copy
+ *     each, in the fast path (TC bpf_clone_redirect(); XDP the devmap).
+ *   tail[]: ports left only by a tail call: a cube peer (peer = 1) or
+ *     a port with an egress stack of transparent cubes.  On TC the
+ *     packet itself takes the first of them that is not the in-port.
+ *   The cube peers the packet itself did not take get a copy through
+ *     the broker: the egress program copies the frame into the cube's
+ *     cub_pktin ring with reason CUB_PKTIN_FLOOD | the tail port the
+ *     packet took (CUB_FLOOD_NONE: none) and port = in-port, and the
+ *     broker puts it into each of those peers' ingress as a packet-out
+ *     does (broker/pktout.c pktout_flood(), under the cube's bucket).
+ *   A port with an egress stack that the packet did not take (a second
+ *     one on TC, any on XDP, where stacks have no egress) gets nothing.
  */
 #define CUB_FLOOD 0x40000000u
 #define CUB_FLOOD_PORT(v) ((v) & 0xffffu)
+#define CUB_FLOOD_NONE 0xffffu
+#define CUB_PKTIN_FLOOD 0xc0f10000u
+#define CUB_PKTIN_IS_FLOOD(r) (((r) & 0xffff0000u) == CUB_PKTIN_FLOOD)
 
 struct cub_flood_dev {
 	__u32 port;
 	__u32 ifindex;
 };
 
+struct cub_flood_tail {
+	__u32 port;
+	__u32 peer; /* 1: the port peers with a cube */
+};
+
 struct cub_flood {
 	__u32 ndev;
 	__u32 ntail;
+	__u32 npeer; /* tail ports that peer with a cube */
+	__u32 pad;
 	struct cub_flood_dev dev[CUB_MAX_PORTS];
-	__u32 tail[CUB_MAX_PORTS];
+	struct cub_flood_tail tail[CUB_MAX_PORTS];
 };
 
 /*
