@@ -305,6 +305,42 @@ top_help(struct broker *b)
  */
 #define SHOW_OVERLAYS 3
 
+/*
+ * A show's config that would not fit one message (a router's 100k
+ * routes, the whole document a show of a shown list carries): its lists
+ * of more than SHOW_TRIM_ENTRIES entries, at the root or in a container
+ * under it, are sent empty, so that the show reaches the worker at all
+ * (it reads its own maps for what such lists hold; the worker's config
+ * is a courtesy there).  Below the cap the config goes whole.
+ */
+#define SHOW_TRIM_ENTRIES 1024
+
+static void
+show_trim_map(struct cub_val *m, int depth)
+{
+	struct cub_val *v;
+	uint32_t i;
+
+	for (i = 0; m && m->kind == CUB_V_MAP && i < m->map.len; i++) {
+		v = m->map.items[i].val;
+		if (v->kind == CUB_V_ARRAY && v->arr.len > SHOW_TRIM_ENTRIES &&
+		    strcmp(m->map.items[i].key, "ports"))
+			cub_val__set(m, m->map.items[i].key, cub_val__array());
+		else if (v->kind == CUB_V_MAP && depth < 2)
+			show_trim_map(v, depth + 1);
+	}
+}
+
+static void
+show_trim(struct cub_val *config)
+{
+	uint64_t bytes = 0, elems = 0;
+
+	cub_val__cost(config, &bytes, &elems);
+	if (bytes > CUB_MSG_MAX / 2 || elems > CUB_ELEMS_MAX / 2)
+		show_trim_map(config, 0);
+}
+
 static int
 show_overlays(struct broker *b, struct cube *c, struct cub_val *config,
     const struct cub_val *words, struct cub_val *ovs[SHOW_OVERLAYS],
@@ -339,6 +375,7 @@ show_overlays(struct broker *b, struct cube *c, struct cub_val *config,
 		cub_val__free(config);
 		return 0;
 	}
+	show_trim(config);
 	p = cub_val__map();
 	cub_val__set(p, "cube", cub_val__str(c->name));
 	cub_val__set(p, "config", config);
