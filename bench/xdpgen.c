@@ -3,15 +3,18 @@
  * xdpgen: traffic source, sink counter and baseline loader for bench/forward.
  *
  *   xdpgen run --gen-netns PATH --gen-dev DEV --sink-netns PATH
- *              --sink-dev DEV [--seconds N] [--warmup S]
- *	Attaches a counting XDP program (driver mode) to the sink netdev,
+ *              --sink-dev DEV [--sink-dev DEV]... [--dst-mac MAC]
+ *              [--seconds N] [--warmup S]
+ *	Attaches a counting XDP program (driver mode) to the sink netdev
+ *	(to each, when --sink-dev repeats: the counter is their sum),
  *	then runs one long BPF_PROG_RUN with BPF_F_TEST_XDP_LIVE_FRAMES in a
  *	thread inside the generator namespace: every run rewrites a 64-byte
  *	Ethernet/IPv4/UDP frame and sends it out of the generator netdev
  *	(XDP_TX).  After the warm-up it samples the sink counter over N
  *	seconds and prints "mpps=<sink delta / time> packets=<delta>
- *	seconds=<time>" on stdout; the generator thread only reports how long
- *	its call lasted (stderr).
+ *	seconds=<time> sinks=<n>" on stdout; the generator thread only
+ *	reports how long its call lasted (stderr).  The frame goes to the
+ *	first sink's MAC, or to --dst-mac (ff:ff:ff:ff:ff:ff: a broadcast).
  *
  *   xdpgen redirect IN_DEV OUT_DEV
  *	Attaches the minimal XDP forwarder (bpf_redirect to OUT_DEV) to
@@ -64,6 +67,7 @@
 #include "xdpgen.skel.h"
 
 #define FRAME_LEN 64
+#define MAX_SINKS 16
 
 struct gen_run {
 	int prog_fd;
@@ -112,6 +116,22 @@ get_mac(const char *dev, uint8_t mac[ETH_ALEN])
 		memcpy(mac, ifr.ifr_hwaddr.sa_data, ETH_ALEN);
 	close(fd);
 	return r;
+}
+
+/* "aa:bb:cc:dd:ee:ff" into mac; -EINVAL if it is not one. */
+static int
+parse_mac(const char *s, uint8_t mac[ETH_ALEN])
+{
+	unsigned int b[ETH_ALEN];
+	char end;
+	int i;
+
+	if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3],
+		&b[4], &b[5], &end) != ETH_ALEN)
+		return -EINVAL;
+	for (i = 0; i < ETH_ALEN; i++)
+		mac[i] = (uint8_t)b[i];
+	return 0;
 }
 
 static uint16_t
@@ -202,10 +222,11 @@ cmd_run(int argc, char **argv)
 		{ "sink-dev", required_argument, NULL, 'S' },
 		{ "seconds", required_argument, NULL, 't' },
 		{ "warmup", required_argument, NULL, 'w' },
+		{ "dst-mac", required_argument, NULL, 'd' },
 		{ 0 },
 	};
-	const char *gen_ns = NULL, *gen_dev = NULL;
-	const char *sink_ns = NULL, *sink_dev = NULL;
+	const char *gen_ns = NULL, *gen_dev = NULL, *sink_ns = NULL;
+	const char *sink_dev[MAX_SINKS], *dst_arg = NULL;
 	double seconds = 5, warmup = 1, t0, t1;
 	uint8_t gen_mac[ETH_ALEN], sink_mac[ETH_ALEN];
 	struct sigaction sa = { .sa_handler = on_sigusr1 };
@@ -213,21 +234,35 @@ cmd_run(int argc, char **argv)
 	struct xdpgen *skel;
 	uint64_t c0, c1;
 	pthread_t thread;
-	int sink_ifindex, ncpus, opt, r;
+	int sink_ifindex[MAX_SINKS], nsinks = 0, attached = 0;
+	int i, ncpus, opt, r;
 
 	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'g': gen_ns = optarg; break;
 		case 'G': gen_dev = optarg; break;
 		case 's': sink_ns = optarg; break;
-		case 'S': sink_dev = optarg; break;
+		case 'S':
+			if (nsinks == MAX_SINKS) {
+				fprintf(stderr, "xdpgen run: at most %d "
+						"--sink-dev\n", MAX_SINKS);
+				return 2;
+			}
+			sink_dev[nsinks++] = optarg;
+			break;
 		case 't': seconds = atof(optarg); break;
 		case 'w': warmup = atof(optarg); break;
+		case 'd': dst_arg = optarg; break;
 		default: return 2;
 		}
 	}
-	if (!gen_ns || !gen_dev || !sink_ns || !sink_dev || seconds <= 0) {
+	if (!gen_ns || !gen_dev || !sink_ns || !nsinks || seconds <= 0) {
 		fprintf(stderr, "xdpgen run: missing or bad arguments\n");
+		return 2;
+	}
+	if (dst_arg && parse_mac(dst_arg, sink_mac) < 0) {
+		fprintf(stderr, "xdpgen run: --dst-mac '%s': not a MAC address "
+				"(aa:bb:cc:dd:ee:ff)\n", dst_arg);
 		return 2;
 	}
 	ncpus = libbpf_num_possible_cpus();
@@ -246,11 +281,19 @@ cmd_run(int argc, char **argv)
 		fprintf(stderr, "xdpgen: netns %s: %s\n", sink_ns, strerror(-r));
 		goto err_destroy;
 	}
-	sink_ifindex = if_nametoindex(sink_dev);
-	r = get_mac(sink_dev, sink_mac);
-	if (!sink_ifindex || r < 0) {
-		fprintf(stderr, "xdpgen: sink device %s not found\n", sink_dev);
-		goto err_destroy;
+	for (i = 0; i < nsinks; i++) {
+		uint8_t mac[ETH_ALEN];
+
+		sink_ifindex[i] = if_nametoindex(sink_dev[i]);
+		r = sink_ifindex[i] ? get_mac(sink_dev[i], mac) : -ENODEV;
+		if (r < 0) {
+			fprintf(stderr, "xdpgen: sink device %s not found\n",
+			    sink_dev[i]);
+			r = -ENODEV;
+			goto err_destroy;
+		}
+		if (i == 0 && !dst_arg)
+			memcpy(sink_mac, mac, ETH_ALEN);
 	}
 	r = enter_netns(gen_ns);
 	if (r < 0) {
@@ -271,14 +314,20 @@ cmd_run(int argc, char **argv)
 		goto err_destroy;
 	}
 	r = enter_netns(sink_ns);
-	if (r == 0)
-		r = bpf_xdp_attach(sink_ifindex,
+	if (r < 0) {
+		fprintf(stderr, "xdpgen: netns %s: %s\n", sink_ns, strerror(-r));
+		goto err_destroy;
+	}
+	for (i = 0; i < nsinks; i++) {
+		r = bpf_xdp_attach(sink_ifindex[i],
 		    bpf_program__fd(skel->progs.xg_count), XDP_FLAGS_DRV_MODE,
 		    NULL);
-	if (r < 0) {
-		fprintf(stderr, "xdpgen: attach to %s: %s\n", sink_dev,
-		    strerror(-r));
-		goto err_destroy;
+		if (r < 0) {
+			fprintf(stderr, "xdpgen: attach to %s: %s\n",
+			    sink_dev[i], strerror(-r));
+			goto err_detach;
+		}
+		attached++;
 	}
 
 	/* The generator thread inherits the generator namespace. */
@@ -309,14 +358,16 @@ cmd_run(int argc, char **argv)
 		r = run.err ? run.err : -EIO;
 		goto err_detach;
 	}
-	printf("mpps=%.3f packets=%llu seconds=%.3f\n",
+	printf("mpps=%.3f packets=%llu seconds=%.3f sinks=%d\n",
 	    (double)(c1 - c0) / (t1 - t0) / 1e6, (unsigned long long)(c1 - c0),
-	    t1 - t0);
+	    t1 - t0, nsinks);
 	r = 0;
 
 err_detach:
 	if (enter_netns(sink_ns) == 0)
-		bpf_xdp_detach(sink_ifindex, XDP_FLAGS_DRV_MODE, NULL);
+		for (i = 0; i < attached; i++)
+			bpf_xdp_detach(sink_ifindex[i], XDP_FLAGS_DRV_MODE,
+			    NULL);
 err_destroy:
 	xdpgen__destroy(skel);
 	return r < 0 ? 1 : 0;
