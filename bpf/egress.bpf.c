@@ -74,6 +74,15 @@ struct {
 	__uint(max_entries, CUB_MAX_PORTS);
 } cub_flood_dev SEC(".maps");
 
+/* The broker's hop key (cube_shared.h), reused by fd. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct cub_hopkey);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_RDONLY_PROG);
+} cub_hopkey SEC(".maps");
+
 /* The cube's packet-in ring (reused by fd): flood copies for the broker. */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -140,6 +149,7 @@ egress_flood_tc(struct __sk_buff *skb, __u32 in_port)
 
 	if (!f)
 		return CUB_MAX_PORTS;
+	skb->cb[1] = 0; /* no hop on the clones */
 	n = f->ndev;
 	for (i = 0; i < CUB_MAX_PORTS && i < n; i++)
 		if (f->dev[i].port != in_port && f->dev[i].ifindex)
@@ -167,6 +177,7 @@ cub_egress_tc(struct __sk_buff *skb)
 	/* A stack key: the broker loads this program privileged, so the
 	 * verifier fences no stack store (cube.bpf.h, Spectre v4). */
 	__u32 port = skb->cb[0];
+	struct cub_hopkey *k;
 	struct cub_port *p;
 
 	if (port & CUB_FLOOD) {
@@ -182,8 +193,15 @@ cub_egress_tc(struct __sk_buff *skb)
 	 * it (an empty slot: none; the tail call returns). */
 	if (!egress_after_stack)
 		bpf_tail_call(skb, &cub_peers, CUB_PEERS_TSTACK + port);
-	if (!(p->flags & CUB_PORT_PEER))
+	if (!(p->flags & CUB_PORT_PEER)) {
+		/* No hop follows this packet onto the wire. */
+		skb->cb[1] = 0;
 		return bpf_redirect(p->ifindex, 0);
+	}
+	k = bpf_map_lookup_elem(&cub_hopkey, &egress_zero);
+	if (!k)
+		return TC_ACT_SHOT;
+	skb->cb[0] = k->key[0];
 	skb->cb[1] = CUB_HOP_MAGIC;
 	skb->cb[2] = CUB_PEER_PORT(p->ifindex);
 	/* A hop was made: the broker's packet-out runs (broker/pktout.c)
@@ -193,11 +211,30 @@ cub_egress_tc(struct __sk_buff *skb)
 	return TC_ACT_SHOT;
 }
 
+/*
+ * A frame to a netdev that starts with a hop and the broker's key (a
+ * cube that read the key and wrote one): no other cube may take it for
+ * a hop, so it goes nowhere.
+ */
+static __always_inline int
+egress_hop_forged(struct xdp_md *ctx)
+{
+	struct cub_hop *hop = (void *)(long)ctx->data;
+	struct cub_hopkey *k;
+
+	if ((void *)(hop + 1) > (void *)(long)ctx->data_end ||
+	    hop->magic != CUB_HOP_MAGIC)
+		return 0;
+	k = bpf_map_lookup_elem(&cub_hopkey, &egress_zero);
+	return !k || (hop->key[0] == k->key[0] && hop->key[1] == k->key[1]);
+}
+
 SEC("xdp")
 int
 cub_egress_xdp(struct xdp_md *ctx)
 {
 	struct cub_scratch *s;
+	struct cub_hopkey *k;
 	struct cub_hop *hop;
 	struct cub_port *p;
 	__u32 port, in_port;
@@ -217,6 +254,8 @@ cub_egress_xdp(struct xdp_md *ctx)
 		p = egress_port(&in_port);
 		if (f && f->npeer > (p && (p->flags & CUB_PORT_PEER) ? 1 : 0))
 			egress_flood_copy(ctx, 1, in_port, CUB_FLOOD_NONE);
+		if (egress_hop_forged(ctx))
+			return XDP_DROP;
 		return bpf_redirect_map(&cub_flood_dev, 0,
 		    BPF_F_BROADCAST | BPF_F_EXCLUDE_INGRESS);
 	}
@@ -224,15 +263,21 @@ cub_egress_xdp(struct xdp_md *ctx)
 	if (!p)
 		return XDP_DROP;
 	if (!(p->flags & CUB_PORT_PEER))
-		return bpf_redirect(p->ifindex, 0);
+		return egress_hop_forged(ctx) ? XDP_DROP
+					      : bpf_redirect(p->ifindex, 0);
 	in_port = CUB_PEER_PORT(p->ifindex);
 	if (bpf_xdp_adjust_head(ctx, -(int)sizeof(*hop)))
 		return XDP_DROP;
 	hop = (void *)(long)ctx->data;
 	if ((void *)(hop + 1) > (void *)(long)ctx->data_end)
 		return XDP_DROP;
+	k = bpf_map_lookup_elem(&cub_hopkey, &egress_zero);
+	if (!k)
+		return XDP_DROP;
 	hop->magic = CUB_HOP_MAGIC;
 	hop->in_port = in_port;
+	hop->key[0] = k->key[0];
+	hop->key[1] = k->key[1];
 	bpf_tail_call(ctx, &cub_peers, port);
 	return XDP_DROP;
 }

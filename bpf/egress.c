@@ -40,7 +40,9 @@ cubi_egress_load(bool xdp, int ports_fd, int scratch_fd, int table_fd,
 		(r = bpf_map__reuse_fd(
 		     skel->maps.cub_flood_dev, m->flooddev_fd))) ||
 	    (m && m->pktin_fd >= 0 &&
-		(r = bpf_map__reuse_fd(skel->maps.cub_pktin, m->pktin_fd))))
+		(r = bpf_map__reuse_fd(skel->maps.cub_pktin, m->pktin_fd))) ||
+	    (m && m->hopkey_fd > 0 &&
+		(r = bpf_map__reuse_fd(skel->maps.cub_hopkey, m->hopkey_fd))))
 		goto out;
 	*why = "load the egress program";
 	if ((r = egress__load(skel)))
@@ -67,8 +69,8 @@ out:
 }
 
 int
-cubi_egress_load_after_stack(
-    int ports_fd, int scratch_fd, int peers_fd, const char **why)
+cubi_egress_load_after_stack(int ports_fd, int scratch_fd, int peers_fd,
+    int hopkey_fd, const char **why)
 {
 	const char *dummy;
 	struct egress *skel;
@@ -87,7 +89,9 @@ cubi_egress_load_after_stack(
 	*why = "reuse the cube's maps";
 	if ((r = bpf_map__reuse_fd(skel->maps.cub_ports, ports_fd)) ||
 	    (r = bpf_map__reuse_fd(skel->maps.cub_scratch_map, scratch_fd)) ||
-	    (r = bpf_map__reuse_fd(skel->maps.cub_peers, peers_fd)))
+	    (r = bpf_map__reuse_fd(skel->maps.cub_peers, peers_fd)) ||
+	    (hopkey_fd > 0 &&
+		(r = bpf_map__reuse_fd(skel->maps.cub_hopkey, hopkey_fd))))
 		goto out;
 	*why = "load the egress program";
 	if ((r = egress__load(skel)))

@@ -14,10 +14,12 @@
  * own.  peers_fd: its cub_peers (a PROG_ARRAY of CUB_PEERS_SLOTS, the
  * programs of the cubes the ports peer with); flood_fd, flooddev_fd:
  * the cube's flood set (cube_shared.h, struct cub_flood; the XDP
- * devmap); pktin_fd: the cube's cub_pktin (flood copies for the broker).
+ * devmap); pktin_fd: the cube's cub_pktin (flood copies for the broker);
+ * hopkey_fd: the broker's hop key (cube_shared.h, struct cub_hopkey).
  */
 struct cubi_egress_maps {
 	int peers_fd, flood_fd, flooddev_fd, pktin_fd;
+	int hopkey_fd; /* the broker's cub_hopkey; <= 0: one of its own */
 };
 
 /*
@@ -40,7 +42,7 @@ int cubi_egress_load(bool xdp, int ports_fd, int scratch_fd, int table_fd,
  * empty one of its own).
  * Its fd, or -errno.  May block (a verifier run); no locks.
  */
-int cubi_egress_load_after_stack(
-    int ports_fd, int scratch_fd, int peers_fd, const char **why);
+int cubi_egress_load_after_stack(int ports_fd, int scratch_fd, int peers_fd,
+    int hopkey_fd, const char **why);
 
 #endif /* CUBI_EGRESS_H */

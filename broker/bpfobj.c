@@ -36,6 +36,7 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -54,6 +55,7 @@
 
 /* The broker's map of host addresses (hostaddr.bpf.h, netmon.c). */
 #define HOST_ADDRS "cub_host_addrs"
+#define HOP_KEY "cub_hopkey"
 
 /* What the broker logs of one refused verifier run. */
 #define VLOG_LINES 8
@@ -351,7 +353,7 @@ check_map_name(struct cube *c, struct bpf_object *obj, struct bpf_map *m,
 			      "pin of a program)",
 		    c->name, name);
 	if (!strncmp(name, "cub_", 4) && !cubi_fw_map_find(name) &&
-	    strcmp(name, HOST_ADDRS) &&
+	    strcmp(name, HOST_ADDRS) && strcmp(name, HOP_KEY) &&
 	    strncmp(name, SWAP_PREFIX, strlen(SWAP_PREFIX)))
 		return REFUSE("cube '%s': map name '%s': names starting with "
 			      "cub_ are the framework's (cube.bpf.h)",
@@ -602,6 +604,21 @@ check_object(struct broker *b, struct cube *c, struct bpf_object *obj,
 				return REFUSE("cube '%s': map '%s' is not as "
 					      "declared in hostaddr.bpf.h",
 				    c->name, HOST_ADDRS);
+			continue;
+		}
+		if (!strcmp(bpf_map__name(m), HOP_KEY)) {
+			/* The broker's, shared: not the cube's bytes. */
+			total -= one;
+			if (t != BPF_MAP_TYPE_ARRAY ||
+			    bpf_map__key_size(m) != 4 ||
+			    bpf_map__value_size(m) !=
+				sizeof(struct cub_hopkey) ||
+			    bpf_map__max_entries(m) != 1 ||
+			    bpf_map__map_flags(m) != BPF_F_RDONLY_PROG ||
+			    bpf_map__inner_map(m))
+				return REFUSE("cube '%s': map '%s' is not as "
+					      "declared in cube.bpf.h",
+				    c->name, HOP_KEY);
 			continue;
 		}
 		if (cubi_fw_map_find(bpf_map__name(m)) ||
@@ -887,6 +904,7 @@ mark_framework(struct bpfobj *o)
 		o->maps[i].framework =
 		    (f && f->type == o->maps[i].type) ||
 		    !strcmp(o->maps[i].name, HOST_ADDRS) ||
+		    !strcmp(o->maps[i].name, HOP_KEY) ||
 		    (mapswap_index_name(o->maps[i].name) &&
 			o->maps[i].type == BPF_MAP_TYPE_ARRAY);
 	}
@@ -999,6 +1017,7 @@ pin_fresh(struct broker *b, struct cube *c, struct bpf_object *obj)
 	{
 		if (bpf_map__is_internal(m) || bpf_map__pin_path(m) ||
 		    !strcmp(bpf_map__name(m), HOST_ADDRS) ||
+		    !strcmp(bpf_map__name(m), HOP_KEY) ||
 		    pin_path(b, path, sizeof(path), c->name, bpf_map__name(m)))
 			continue;
 		unlink(path);
@@ -1050,6 +1069,19 @@ open_checked(struct broker *b, struct cube *c, const void *elf, size_t len,
 	{
 		if (bpf_map__is_internal(m))
 			continue;
+		if (!strcmp(bpf_map__name(m), HOP_KEY)) {
+			/* The broker's hop key, never the cube's. */
+			if (bpf_map__set_pin_path(m, NULL) ||
+			    bpfobj_hopkey_fd(b) <= 0 ||
+			    bpf_map__reuse_fd(m, bpfobj_hopkey_fd(b))) {
+				*errv = cub_err_val(CUB_E_KERNEL,
+				    "cube '%s': the broker's hop key is not "
+				    "ready",
+				    c->name);
+				goto fail;
+			}
+			continue;
+		}
 		if (!strcmp(bpf_map__name(m), HOST_ADDRS)) {
 			/* The broker's map (netmon.c), never the cube's. */
 			if (bpf_map__set_pin_path(m, NULL) ||
@@ -1108,6 +1140,58 @@ reload_unhardened(struct broker *b, struct cube *c, struct bpf_object *obj,
 	}
 	bpf_object__close(obj);
 	return fast;
+}
+
+/*
+ * The broker's hop key (cube_shared.h, struct cub_hopkey): the pinned
+ * <pin-root>/_hopkey, or a new one of random bytes (never 0), pinned, so
+ * that programs adopted after a restart and new ones carry the same.
+ * Its fd, or -errno.
+ */
+int
+bpfobj_hopkey_fd(struct broker *b)
+{
+	struct cub_hopkey k = {0};
+	struct bpf_map_info info = {0};
+	__u32 len = sizeof(info);
+	char path[PATH_MAX];
+	uint32_t zero = 0;
+	int fd, r;
+	LIBBPF_OPTS(bpf_map_create_opts, o, .map_flags = BPF_F_RDONLY_PROG);
+
+	if (b->hopkey_fd > 0)
+		return b->hopkey_fd;
+	if (snprintf(path, sizeof(path), "%s/_hopkey", b->o.pin_root) >=
+	    (int)sizeof(path))
+		return -ENAMETOOLONG;
+	fd = bpf_obj_get(path);
+	if (fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &len) &&
+	    info.type == BPF_MAP_TYPE_ARRAY &&
+	    info.value_size == sizeof(k) && info.max_entries == 1 &&
+	    !bpf_map_lookup_elem(fd, &zero, &k) && (k.key[0] | k.key[1]) &&
+	    k.key[0])
+		return b->hopkey_fd = fd;
+	if (fd >= 0)
+		close(fd);
+	while (!k.key[0] || !k.key[1])
+		if (getrandom(&k, sizeof(k), 0) != (ssize_t)sizeof(k))
+			return -errno;
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, HOP_KEY, 4, sizeof(k), 1, &o);
+	if (fd < 0)
+		return -errno;
+	if (bpf_map_update_elem(fd, &zero, &k, BPF_ANY) ||
+	    bpf_map_freeze(fd)) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	unlink(path);
+	if (bpf_obj_pin(fd, path)) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	return b->hopkey_fd = fd;
 }
 
 /*
@@ -1200,6 +1284,7 @@ egress_load(
 	maps.flood_fd = o->flood_fd;
 	maps.flooddev_fd = o->flooddev_fd;
 	maps.pktin_fd = pktin ? pktin->fd : -1;
+	maps.hopkey_fd = bpfobj_hopkey_fd(b);
 	fd = cubi_egress_load(c->hook != HOOK_TC, ports->fd, scratch->fd,
 	    table->fd, &maps, step);
 	if (fd < 0)
@@ -1279,7 +1364,8 @@ check_memlock(struct broker *b, struct cube *c, struct bpf_object *obj,
 	{
 		/* The host's address map is the broker's, shared. */
 		if ((fd = bpf_map__fd(m)) < 0 ||
-		    !strcmp(bpf_map__name(m), HOST_ADDRS))
+		    !strcmp(bpf_map__name(m), HOST_ADDRS) ||
+		    !strcmp(bpf_map__name(m), HOP_KEY))
 			continue;
 		one = bpf_map_memlock(fd);
 		real += one;

@@ -464,6 +464,7 @@ struct broker {
 	int sigfd;
 	int ncpus;
 	struct netmon *nm; /* netmon.c: netdevs and their events */
+	int hopkey_fd;     /* cub_hopkey (bpfobj.c); <= 0: not made yet */
 };
 
 /* helper.c: registered helper processes, run for a worker. */
@@ -614,6 +615,7 @@ int bpfobj_vet_tick(struct broker *b);
 /* Whether s was named by --unhardened-service (its objects are verified
  * with CAP_PERFMON). */
 bool bpfobj_unhardened(const struct broker *b, const struct service *s);
+int bpfobj_hopkey_fd(struct broker *b);
 struct bpfobj *bpfobj_free(struct bpfobj *o);
 int bpfobj_unpin(struct broker *b, const char *cube);
 struct bmap *bpfobj_map(struct bpfobj *o, const char *name);

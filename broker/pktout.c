@@ -122,6 +122,12 @@ ingress(struct cube *c, struct bport *p, const void *data, size_t len,
 	if (!c->obj || c->obj->prog_fd < 0)
 		return ERR(CUB_E_UNAVAIL,
 		    "packet.out: cube '%s' has no program loaded", c->name);
+	struct cub_hopkey key = {0};
+	uint32_t zero = 0;
+
+	/* In band, a hop carries the broker's key (cube_shared.h). */
+	if (bpfobj_hopkey_fd(c->svc->b) > 0)
+		bpf_map_lookup_elem(bpfobj_hopkey_fd(c->svc->b), &zero, &key);
 	o.data_in = data;
 	o.data_size_in = (uint32_t)len;
 	o.repeat = 1;
@@ -130,8 +136,9 @@ ingress(struct cube *c, struct bport *p, const void *data, size_t len,
 		 * in-port in band, as the egress program hands it over. */
 		static __thread uint8_t
 		    hopped[sizeof(struct cub_hop) + 65536 + ETH_HLEN];
-		struct cub_hop hop = {
-		    .magic = CUB_HOP_MAGIC, .in_port = p->index};
+		struct cub_hop hop = {.magic = CUB_HOP_MAGIC,
+		    .in_port = p->index,
+		    .key = {key.key[0], key.key[1]}};
 		bool band = p->cube_peer || p->ifindex <= 0;
 		struct xdp_md md = {.data_end = (uint32_t)len,
 		    .ingress_ifindex = band ? 0 : (uint32_t)p->ifindex};
@@ -157,8 +164,15 @@ ingress(struct cube *c, struct bport *p, const void *data, size_t len,
 	{
 		struct __sk_buff skb = {0};
 
-		skb.cb[1] = CUB_HOP_MAGIC;
-		skb.cb[2] = p->index;
+		/* A port with a netdev: received on it, as on XDP; a cube
+		 * peer: the hop, with the key. */
+		if (p->cube_peer || p->ifindex <= 0) {
+			skb.cb[0] = key.key[0];
+			skb.cb[1] = CUB_HOP_MAGIC;
+			skb.cb[2] = p->index;
+		} else {
+			skb.ingress_ifindex = (uint32_t)p->ifindex;
+		}
 		o.ctx_in = &skb;
 		o.ctx_size_in = sizeof(skb);
 		o.ctx_out = &skb;

@@ -427,6 +427,12 @@ map_get(struct service *s, const char *method, const struct cub_val *p,
 		goto fail;
 	}
 	bm = &c->obj->maps[id - 1];
+	if (!strcmp(bm->name, "cub_hopkey")) {
+		/* The hop key is the broker's secret (cube_shared.h). */
+		*errv = cub_err_val(CUB_E_PERM,
+		    "map '%s' belongs to the broker and is not shown", bm->name);
+		goto fail;
+	}
 	if (write && bm->framework) {
 		*errv = cub_err_val(
 		    CUB_E_PERM, "map '%s' belongs to the broker", bm->name);

@@ -78,6 +78,16 @@ struct {
 	__uint(max_entries, CUB_EGRESS_SLOTS);
 } cub_egress SEC(".maps");
 
+/* The broker's hop key (cube_shared.h, struct cub_hopkey): one map of
+ * the broker's, shared by every cube; read-only to programs. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct cub_hopkey);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_RDONLY_PROG);
+} cub_hopkey SEC(".maps");
+
 /* Packet-in records (struct cub_pktin_hdr + bytes); read by the broker. */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -186,41 +196,64 @@ cub_if2port_lookup(__u32 ifindex)
 
 /*
  * Port index the packet arrived on, or -1 if it is not one of the cube's.
- * A packet from a netdev of one of its ports came in there; any other came
- * from the broker's egress program of a cube whose port peers with one of
- * this cube's (the only other way in: cub_egress is the broker's), which
- * says the port in skb->cb (TC) or a struct cub_hop in front of the frame
- * (XDP; stripped here, before the cube parses the packet).
+ * A packet the broker's egress program of a cube whose port peers with
+ * one of this cube's handed over says its port in skb->cb (TC) or a
+ * struct cub_hop in front of the frame (XDP; stripped here, before the
+ * cube parses the packet), with the broker's hop key, which nothing from
+ * a wire has (cube_shared.h, struct cub_hopkey): that comes first, since
+ * a packet that left by a port and came back through a cube peer still
+ * has the first port's netdev as its ingress.  Any other packet came in
+ * by the netdev of one of the cube's ports.
  */
+/* Is port (a value in a register) one that peers with a cube? */
+static __always_inline int
+cub_port_is_peer(__u32 port)
+{
+	struct cub_scratch *s = cub_scratch();
+	struct cub_port *p;
+
+	if (!s)
+		return 0;
+	s->fw_key = port;
+	p = bpf_map_lookup_elem(&cub_ports, &s->fw_key);
+	return p && (p->flags & CUB_PORT_UP) && (p->flags & CUB_PORT_PEER);
+}
+
 static __always_inline int
 cub_in_port_tc(struct __sk_buff *skb)
 {
-	int port = cub_if2port_lookup(skb->ingress_ifindex);
+	struct cub_hopkey *k;
 
-	if (port >= 0)
-		return port;
-	if (skb->cb[1] != CUB_HOP_MAGIC)
-		return -1;
-	return (int)CUB_PEER_PORT(skb->cb[2]);
+	if (skb->cb[1] == CUB_HOP_MAGIC) {
+		k = bpf_map_lookup_elem(&cub_hopkey, &cub_zero_key);
+		if (k && k->key[0] && skb->cb[0] == k->key[0] &&
+		    cub_port_is_peer(CUB_PEER_PORT(skb->cb[2])))
+			return (int)CUB_PEER_PORT(skb->cb[2]);
+	}
+	return cub_if2port_lookup(skb->ingress_ifindex);
 }
 
 static __always_inline int
 cub_in_port_xdp(struct xdp_md *ctx)
 {
-	int port = cub_if2port_lookup(ctx->ingress_ifindex);
-	struct cub_hop *hop;
+	struct cub_hop *hop = (void *)(long)ctx->data;
+	struct cub_hopkey *k;
+	int port;
 
-	if (port >= 0)
-		return port;
-	hop = (void *)(long)ctx->data;
-	if ((void *)(hop + 1) > (void *)(long)ctx->data_end ||
-	    hop->magic != CUB_HOP_MAGIC)
-		return -1;
-	port = (int)CUB_PEER_PORT(hop->in_port);
-	/* The egress program put the hop in front of the frame: strip it. */
-	if (bpf_xdp_adjust_head(ctx, (int)sizeof(*hop)))
-		return -1;
-	return port;
+	if ((void *)(hop + 1) <= (void *)(long)ctx->data_end &&
+	    hop->magic == CUB_HOP_MAGIC) {
+		k = bpf_map_lookup_elem(&cub_hopkey, &cub_zero_key);
+		if (k && (k->key[0] | k->key[1]) && hop->key[0] == k->key[0] &&
+		    hop->key[1] == k->key[1] &&
+		    cub_port_is_peer(CUB_PEER_PORT(hop->in_port))) {
+			port = (int)CUB_PEER_PORT(hop->in_port);
+			/* The egress program put it in front: strip it. */
+			if (bpf_xdp_adjust_head(ctx, (int)sizeof(*hop)))
+				return -1;
+			return port;
+		}
+	}
+	return cub_if2port_lookup(ctx->ingress_ifindex);
 }
 
 /*
