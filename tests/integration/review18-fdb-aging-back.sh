@@ -8,8 +8,8 @@
 # host forgotten comes back, as known, on the port where it was last
 # seen however long ago: frames to it are forwarded there, not flooded
 # (a host that moved silently meanwhile is black-holed until it
-# speaks).  Polycube deletes an expired entry when the dataplane meets
-# it.
+# speaks).  A host past aging-time should be gone (deleted when the
+# dataplane or the show meets it, or when aging-time changes).
 # br1 (TC): p1 = veth1 (n1), p2 = veth2 (n2); n2 learned, aging-time 2,
 # 3 s of silence (n2 forgotten), aging-time 300, p3 = veth3 (n3) added:
 # frames from n1 to n2 must be flooded (reach n3 too).

@@ -12,7 +12,9 @@
 # without a trace (bpf/egress.bpf.c egress_flood_copy()), so
 # pktout_sent + pktout_dropped stays far below what was flooded.  A
 # one-way flow to a host that never speaks (never learned: always
-# flooded) behind the second peer loses almost everything.
+# flooded) behind the second peer loses almost everything.  (Polycube
+# floods through its slow path for every port alike; here the netdev
+# ports and the first peer get all, a second peer a few per cent.)
 # On XDP every cube peer gets its copies that way (the flood devmap
 # reaches netdevs only): both hosts behind peers see about 80.
 # br1 (hook $1: TC, XDP_SKB or XDP_DRV): p1 = veth1 (n1), p2 -> br2:p1,

@@ -7,8 +7,9 @@
 # not even through the broker, which copies to cube peers only).  So a
 # pass-through cube (transparenthelloworld, PASS both ways) attached to
 # two ports of a bridge cuts one of them off every broadcast: ARP
-# requests never reach its host and nobody can ping it.  Polycube runs
-# each port's egress chain for each copy of a flood.
+# requests never reach its host and nobody can ping it.  Polycube
+# floods with a packet-out on every other port; the plugin's contract
+# is "every connected port but the in-port" (cube.bpf.h cub_flood()).
 # br1 (TC): p1 = veth1 (n1), p2 = veth2 (n2), p3 = veth3 (n3);
 # t2 on br1:p2, t3 on br1:p3, both PASS.
 . "$(dirname "$0")/../lib/netns.sh"
