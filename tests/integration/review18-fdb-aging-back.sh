@@ -44,7 +44,7 @@ cub_ok simplebridge add br1
 cub_ok br1 ports add p1 peer=veth1
 cub_ok br1 ports add p2 peer=veth2
 M1=$(mac_of n1) M2=$(mac_of n2)
-ip netns exec n1 ping -c 1 -W 2 198.18.0.2 >/dev/null || fail "n1 cannot ping n2"
+ip netns exec n1 ping -c 2 -i 0.2 -W 2 198.18.0.2 >/dev/null || fail "n1 cannot ping n2"
 for i in 1 2 3; do
 	for j in 1 2 3; do
 		[ $i = $j ] && continue

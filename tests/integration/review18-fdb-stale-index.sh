@@ -55,7 +55,7 @@ while [ $try -lt 5 ] && [ -z "$stale" ]; do
 	cub_log "try $try: after p2 went, n2 in the FDB: '$stale'"
 	[ -n "$stale" ] && break
 	cub_ok br1 ports add p2 peer=veth2
-	ip netns exec n1 ping -c 1 -W 2 198.18.0.2 >/dev/null || fail "n1 cannot ping n2 again"
+	ip netns exec n1 ping -c 2 -i 0.2 -W 2 198.18.0.2 >/dev/null || fail "n1 cannot ping n2 again"
 done
 cub_ok br1 ports add p3 peer=veth3
 idx3=$(cub br1 ports p3 show index)

@@ -65,7 +65,7 @@ for i in 1 2 3; do
 	done
 done
 for j in 2 3; do
-	ip netns exec n1 ping -c 1 -W 2 198.18.0.$j >/dev/null || fail "n1 cannot ping n$j"
+	ip netns exec n1 ping -c 2 -i 0.2 -W 2 198.18.0.$j >/dev/null || fail "n1 cannot ping n$j"
 	ip netns exec n1 ping -c 1 -W 2 -s 3972 -M do 198.18.0.$j >/dev/null ||
 		fail "$HOOK: n1 cannot ping n$j with 4000-byte frames (the test is wrong)"
 done

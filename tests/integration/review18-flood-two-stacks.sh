@@ -45,7 +45,7 @@ cub_ok attach t2 br1:p2
 cub_ok attach t3 br1:p3
 bad=
 for j in 2 3; do
-	ip netns exec n1 ping -c 1 -W 2 198.18.0.$j >/dev/null ||
+	ip netns exec n1 ping -c 2 -i 0.2 -W 2 198.18.0.$j >/dev/null ||
 		bad="$bad; n1 cannot ping n$j (ARP is a broadcast)"
 done
 for i in 1 2 3; do
