@@ -124,6 +124,9 @@ ingress(struct cube *c, struct bport *p, const void *data, size_t len,
 		    "packet.out: cube '%s' has no program loaded", c->name);
 	struct cub_hopkey key = {0};
 	uint32_t zero = 0;
+	/* What a packet entering c by p runs first: the port's ingress
+	 * stack of transparent cubes, if any, else the cube. */
+	int entry = tcube_port_entry(c->svc->b, c, p->name);
 
 	/* In band, a hop carries the broker's key (cube_shared.h). */
 	if (bpfobj_hopkey_fd(c->svc->b) > 0)
@@ -153,7 +156,8 @@ ingress(struct cube *c, struct bport *p, const void *data, size_t len,
 		o.ctx_in = &md;
 		o.ctx_size_in = sizeof(md);
 		o.flags = BPF_F_TEST_XDP_LIVE_FRAMES;
-		r = bpf_prog_test_run_opts(c->obj->prog_fd, &o);
+		r = bpf_prog_test_run_opts(
+		    entry >= 0 ? entry : c->obj->prog_fd, &o);
 		if (r)
 			return ERR(CUB_E_KERNEL,
 			    "packet.out: live frame into cube '%s': %s",
@@ -179,7 +183,8 @@ ingress(struct cube *c, struct bport *p, const void *data, size_t len,
 		o.ctx_size_out = sizeof(skb);
 		o.data_out = outbuf;
 		o.data_size_out = (uint32_t)*outlen;
-		r = bpf_prog_test_run_opts(c->obj->prog_fd, &o);
+		r = bpf_prog_test_run_opts(
+		    entry >= 0 ? entry : c->obj->prog_fd, &o);
 		if (r)
 			return ERR(CUB_E_KERNEL,
 			    "packet.out: run of cube '%s': %s", c->name,
@@ -358,7 +363,10 @@ pktout_flood(struct broker *b, struct cube *c, uint32_t in_port,
 	if (pkt_fd < 0)
 		pkt_fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
 	for (p = c->ports; p; p = p->next) {
+		/* A port with an egress stack: its transparent cubes would
+		 * not see the copy, so it gets none (fail closed). */
 		if (!p->cube_peer || p->index == in_port || p->index == took ||
+		    tcube_port_entry(b, c, p->name) >= 0 ||
 		    !topo_peer_split(p->peer, cname, pname) ||
 		    !(target = cube_find(b, cname)) ||
 		    !(tp = topo_port(target, pname)))

@@ -16,6 +16,7 @@
  * One body for both hooks (style rule 26).
  */
 #include <cubicle/cube.bpf.h>
+#include <cubicle/frame.bpf.h>
 
 #include "router_shared.h"
 
@@ -101,16 +102,6 @@ struct rt_arp_body {
 	__be32 tpa;
 } __attribute__((packed));
 
-static __always_inline __u16
-rt_csum_fold(__s64 c)
-{
-	__u32 s = (__u32)c;
-
-	s = (s & 0xffff) + (s >> 16);
-	s = (s & 0xffff) + (s >> 16);
-	return (__u16)~s;
-}
-
 /* Is a one of port p's addresses? */
 static __always_inline int
 rt_port_has(const struct rt_port *p, __be32 a)
@@ -138,14 +129,6 @@ rt_learn(struct rt_scratch *sc, __be32 ip, const __u8 *mac, __u32 port)
 	bpf_map_update_elem(&rt_arp, &sc->ip, &v, BPF_ANY);
 }
 
-static __always_inline int
-rt_load(void *ctx, enum cub_hook hook, __u32 off, void *to, __u32 len)
-{
-	if (hook == CUB_HOOK_XDP)
-		return bpf_xdp_load_bytes(ctx, off, to, len);
-	return bpf_skb_load_bytes(ctx, off, to, len);
-}
-
 /*
  * Turn the packet into an ICMP error (type, code) from the in-port's
  * address src and MAC, quoting its IP header and 8 bytes, to be sent back
@@ -161,7 +144,7 @@ rt_icmp_error(void *ctx, enum cub_hook hook, struct rt_scratch *sc,
 	struct icmphdr *ic, *oic;
 	__u32 len, q;
 
-	if (rt_load(ctx, hook, 0, sc->orig, ETH_HLEN + 20))
+	if (cub_load_bytes(ctx, hook, 0, sc->orig, ETH_HLEN + 20))
 		return -1;
 	oe = (void *)sc->orig;
 	oip = (void *)(sc->orig + ETH_HLEN);
@@ -175,7 +158,7 @@ rt_icmp_error(void *ctx, enum cub_hook hook, struct rt_scratch *sc,
 	q &= 0x7c;
 	if (q > RT_QUOTE_MAX)
 		return -1;
-	if (rt_load(ctx, hook, ETH_HLEN, sc->frame + ETH_HLEN + 28, q))
+	if (cub_load_bytes(ctx, hook, ETH_HLEN, sc->frame + ETH_HLEN + 28, q))
 		return -1;
 	/* Never an error about an error. */
 	oic = (void *)(sc->frame + ETH_HLEN + 28 + (q - 8));
@@ -204,24 +187,12 @@ rt_icmp_error(void *ctx, enum cub_hook hook, struct rt_scratch *sc,
 	ic->checksum = 0;
 	ic->un.gateway = 0;
 	ic->checksum =
-	    rt_csum_fold(bpf_csum_diff(NULL, 0, (void *)ic, 8 + q, 0));
-	ip->check = rt_csum_fold(bpf_csum_diff(NULL, 0, (void *)ip, 20, 0));
+	    cub_csum_fold(bpf_csum_diff(NULL, 0, (void *)ic, 8 + q, 0));
+	ip->check = cub_csum_fold(bpf_csum_diff(NULL, 0, (void *)ip, 20, 0));
 	len = ETH_HLEN + 28 + q;
 	if (len > RT_ERR_FRAME_MAX)
 		return -1;
-	if (hook == CUB_HOOK_XDP) {
-		int delta = (int)len - (int)cub_pkt_len(ctx, hook);
-
-		if (bpf_xdp_adjust_tail(ctx, delta) &&
-		    (delta < 0 || bpf_xdp_adjust_head(ctx, -delta)))
-			return -1;
-		if (bpf_xdp_store_bytes(ctx, 0, sc->frame, len))
-			return -1;
-	} else if (bpf_skb_change_tail(ctx, len, 0) ||
-		   bpf_skb_store_bytes(ctx, 0, sc->frame, len, 0)) {
-		return -1;
-	}
-	return 0;
+	return cub_frame_replace(ctx, hook, sc->frame, len);
 }
 
 static __always_inline int
@@ -293,7 +264,7 @@ rt_echo(void *ctx, enum cub_hook hook, const struct rt_port *p,
 	ip->daddr = a;
 	ip->ttl = 64;
 	ip->check = 0;
-	ip->check = rt_csum_fold(bpf_csum_diff(NULL, 0, (void *)ip, 20, 0));
+	ip->check = cub_csum_fold(bpf_csum_diff(NULL, 0, (void *)ip, 20, 0));
 	__builtin_memcpy(eth->h_dest, eth->h_source, ETH_ALEN);
 	__builtin_memcpy(eth->h_source, p->mac, ETH_ALEN);
 	st->icmp_out++;
@@ -315,7 +286,7 @@ rt_ingress(void *ctx, enum cub_hook hook)
 	struct rt_route *r;
 	struct rt_arp *n;
 	struct cub_scratch *s;
-	__u32 len, sum;
+	__u32 len, sum, err;
 	int port;
 
 	port = cub_in_port(ctx, hook);
@@ -352,21 +323,15 @@ rt_ingress(void *ctx, enum cub_hook hook)
 	if (bpf_map_lookup_elem(&rt_local, &sc->ip))
 		return rt_echo(ctx, hook, p, st, (__u32)port);
 	if (ip->ttl <= 1) {
-		if (rt_icmp_error(ctx, hook, sc, p, ICMP_TIME_EXCEEDED,
-			ICMP_EXC_TTL))
-			goto drop;
-		st->icmp_out++;
-		return cub_forward(ctx, hook, s->key[0]);
+		err = ICMP_TIME_EXCEEDED << 8 | ICMP_EXC_TTL;
+		goto error;
 	}
 	sc->rk.plen = 32;
 	sc->rk.addr = ip->daddr;
 	r = bpf_map_lookup_elem(&rt_routes, &sc->rk);
 	if (!r) {
-		if (rt_icmp_error(ctx, hook, sc, p, ICMP_DEST_UNREACH,
-			ICMP_NET_UNREACH))
-			goto drop;
-		st->icmp_out++;
-		return cub_forward(ctx, hook, s->key[0]);
+		err = ICMP_DEST_UNREACH << 8 | ICMP_NET_UNREACH;
+		goto error;
 	}
 	s->key[1] = r->port;
 	sc->ip = r->nexthop ? r->nexthop : ip->daddr;
@@ -391,6 +356,12 @@ rt_ingress(void *ctx, enum cub_hook hook)
 		ost->tx_bytes += len;
 	}
 	return cub_forward(ctx, hook, s->key[1]);
+error:
+	/* An ICMP error from the in-port, back out of it. */
+	if (rt_icmp_error(ctx, hook, sc, p, err >> 8, err & 0xff))
+		goto drop;
+	st->icmp_out++;
+	return cub_forward(ctx, hook, s->key[0]);
 drop:
 	st->drops++;
 	return cub_drop(hook);

@@ -129,8 +129,12 @@ sb_ingress(void *ctx, enum cub_hook hook)
 	if (sc->dst.addr[0] & 1)
 		goto flood;
 	e = bpf_map_lookup_elem(&sb_fdb, &sc->dst);
-	if (e && (__s64)(now - e->seen_ns) > (__s64)cfg->aging_ns)
+	if (e && (__s64)(now - e->seen_ns) > (__s64)cfg->aging_ns) {
+		/* Forgotten: gone, not hidden (a longer aging-time later
+		 * must not bring it back). */
+		bpf_map_delete_elem(&sb_fdb, &sc->dst);
 		e = NULL;
+	}
 	if (!e)
 		e = bpf_map_lookup_elem(&sb_static, &sc->dst);
 	if (!e)

@@ -170,6 +170,21 @@ sb_collect_fn(const void *key, const void *value, void *ctx)
 	return 0;
 }
 
+/* Every key of sb_fdb last seen before seen_before (monotonic ns). */
+struct sb_aged {
+	struct sb_collect c;
+	uint64_t before;
+};
+
+static int
+sb_aged_fn(const void *key, const void *value, void *ctx)
+{
+	const struct sb_entry *e = value;
+	struct sb_aged *a = ctx;
+
+	return e->seen_ns < a->before ? sb_collect_fn(key, value, &a->c) : 0;
+}
+
 /* Forget the learned hosts behind port (UINT32_MAX: all); how many. */
 static int
 sb_forget(struct cub_cube *cube, struct sb_cube *sb, uint32_t port)
@@ -182,6 +197,46 @@ sb_forget(struct cub_cube *cube, struct sb_cube *sb, uint32_t port)
 		r = cub_map__delete_batch_n(cube, &sb->fdb, c.keys, c.n);
 	free(c.keys);
 	return r ? r : (int)c.n;
+}
+
+static uint64_t mono_ns(void);
+
+/* Hosts older than aging_ns are forgotten now: a longer aging-time must
+ * not bring them back. */
+static int
+sb_sweep(struct cub_cube *cube, struct sb_cube *sb, uint64_t aging_ns)
+{
+	struct sb_aged a = {.c = {.port = UINT32_MAX}};
+	uint64_t now = mono_ns();
+	int r;
+
+	a.before = now > aging_ns ? now - aging_ns : 0;
+	r = cub_map__dump(cube, &sb->fdb, sb_aged_fn, &a);
+	if (!r && a.c.n)
+		r = cub_map__delete_batch_n(cube, &sb->fdb, a.c.keys, a.c.n);
+	free(a.c.keys);
+	return r == -ENOENT ? 0 : r;
+}
+
+/* After a replay: static entries the document no longer has (a change
+ * written but not committed when the worker died) go. */
+struct sb_stale {
+	const struct sb_static_rec *st;
+	uint32_t n;
+	struct sb_collect c;
+};
+
+static bool sb_has(const struct sb_static_rec *st, uint32_t n,
+    const struct sb_mac *m, uint32_t port);
+
+static int
+sb_stale_fn(const void *key, const void *value, void *ctx)
+{
+	struct sb_stale *x = ctx;
+
+	return sb_has(x->st, x->n, key, UINT32_MAX)
+		   ? 0
+		   : sb_collect_fn(key, value, &x->c);
 }
 
 static bool
@@ -273,8 +328,23 @@ sb_apply(struct cub_cube *cube, const struct cub_val *config, bool create)
 		return r;
 	}
 	cfg.aging_ns = aging * 1000000000ull;
+	/* A longer aging-time: what the shorter one forgot goes first. */
+	if (!create && sb->aging_ns && cfg.aging_ns > sb->aging_ns &&
+	    (r = sb_sweep(cube, sb, sb->aging_ns)))
+		goto fail;
 	if ((r = cub_map__update(cube, &sb->config, &key, &cfg, 0)))
 		goto fail;
+	if (create) {
+		struct sb_stale x = {.st = st, .n = n, .c = {.port = UINT32_MAX}};
+
+		r = cub_map__dump(cube, &sb->stat, sb_stale_fn, &x);
+		if (!r && x.c.n)
+			r = cub_map__delete_batch_n(
+			    cube, &sb->stat, x.c.keys, x.c.n);
+		free(x.c.keys);
+		if (r && r != -ENOENT)
+			goto fail;
+	}
 	/* Static entries that went or moved, then the new ones; a learned
 	 * entry of a now static host goes (the static one wins). */
 	for (i = 0; i < sb->nst; i++)
@@ -492,6 +562,17 @@ sb_port_removed(struct cub_cube *cube, uint32_t index)
 		    "port index %u went: %d learned hosts forgotten", index, n);
 }
 
+/* A port took an index: it starts with no host (a host learned on the
+ * index while its old port was going is not this port's). */
+static void
+sb_port_added(struct cub_cube *cube, uint32_t index)
+{
+	struct sb_cube *sb = cub_cube__priv(cube);
+
+	if (sb->loaded)
+		sb_forget(cube, sb, index);
+}
+
 static void
 sb_destroy(struct cub_cube *cube)
 {
@@ -507,6 +588,7 @@ static const struct cub_plugin_ops sb_ops = {
     .show = sb_show,
     .action = sb_action,
     .port_removed = sb_port_removed,
+    .port_added = sb_port_added,
 };
 
 const struct cub_plugin cub_plugin_entry = {

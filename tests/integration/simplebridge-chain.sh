@@ -15,23 +15,11 @@ need python3
 
 HOOK=${1:-TC}
 PLUGINS+=("$CUB_BUILD/plugins/simplebridge/simplebridge.so")
-FRAMES="$CUB_LIB/l2frames.py"
 netns_hosts "$HOOK" n1:veth1:198.18.0.1 n2:veth2:198.18.0.2 \
 	n3:veth3:198.18.0.3 n4:veth4:198.18.0.4 n5:veth5:198.18.0.5
 broker_start
 
-mac_of() { ip -n "$1" -o link show eth0 | grep -oE 'link/ether [0-9a-f:]+' | cut -d' ' -f2; }
-rx() { ip netns exec "$1" cat /sys/class/net/eth0/statistics/rx_packets; }
-deltas() {
-	local a=() i out
-	for i in 1 2 3 4 5; do a[i]=$(rx n$i); done
-	"$@" >/dev/null
-	sleep 0.5
-	out=
-	for i in 1 2 3 4 5; do out="$out $(($(rx n$i) - a[i]))"; done
-	echo $out
-}
-send() { ip netns exec "$1" python3 "$FRAMES" eth0 "$2" "$3" "$4"; }
+. "$CUB_LIB/l2.sh"
 
 for b in br1 br2 br3; do cub_ok simplebridge add $b type="$HOOK"; done
 cub_ok br1 ports add p1 peer=veth1
@@ -58,12 +46,7 @@ check_all() {
 }
 check_all "before"
 # Exact counts from here: permanent neighbours, no ARP of the stacks.
-for i in 1 2 3 4 5; do
-	for j in 1 2 3 4 5; do
-		[ $i = $j ] && continue
-		ip -n n$i neigh replace 198.18.0.$j lladdr "$(mac_of n$j)" dev eth0 nud permanent
-	done
-done
+freeze_neigh
 M1=$(mac_of n1) M3=$(mac_of n3) M5=$(mac_of n5)
 floods() {
 	local d

@@ -15,25 +15,11 @@ need bpftool python3
 
 HOOK=${1:-TC}
 PLUGINS+=("$CUB_BUILD/plugins/simplebridge/simplebridge.so")
-FRAMES="$CUB_LIB/l2frames.py"
 netns_hosts "$HOOK" n1:veth1:198.18.0.1 n2:veth2:198.18.0.2 \
 	n3:veth3:198.18.0.3 n4:veth4:198.18.0.4 n5:veth5:198.18.0.5
 broker_start
 
-mac_of() { ip -n "$1" -o link show eth0 | grep -oE 'link/ether [0-9a-f:]+' | cut -d' ' -f2; }
-rx() { ip netns exec "$1" cat /sys/class/net/eth0/statistics/rx_packets; }
-# deltas CMD...: the rx_packets each of n1..n5 gained while CMD ran,
-# after the traffic settled: "d1 d2 d3 d4 d5".
-deltas() {
-	local a=() i out
-	for i in 1 2 3 4 5; do a[i]=$(rx n$i); done
-	"$@" >/dev/null
-	sleep 0.5
-	out=
-	for i in 1 2 3 4 5; do out="$out $(($(rx n$i) - a[i]))"; done
-	echo $out
-}
-send() { ip netns exec "$1" python3 "$FRAMES" eth0 "$2" "$3" "$4"; }
+. "$CUB_LIB/l2.sh"
 fdb_port() { # fdb_port MAC: "port type age" of MAC in the FDB, "" when absent
 	cub br1 fdb entry "$1" show -o json 2>/dev/null | python3 -c '
 import json, sys
@@ -67,12 +53,7 @@ done
 cub_log "learned: $(cub br1 fdb entry show | tr '\n' ' ')"
 # From here the counts are exact: no ARP of the stacks (their
 # neighbours are made permanent), only the frames the test sends.
-for i in 1 2 3 4 5; do
-	for j in 1 2 3 4 5; do
-		[ $i = $j ] && continue
-		ip -n n$i neigh replace 198.18.0.$j lladdr "$(mac_of n$j)" dev eth0 nud permanent
-	done
-done
+freeze_neigh
 
 # A broadcast and an unknown unicast: once to n2, n3, n4; not back to
 # n1, never to n5.

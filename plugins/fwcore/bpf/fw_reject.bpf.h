@@ -32,6 +32,8 @@
 #ifndef CUBICLE_FW_REJECT_BPF_H
 #define CUBICLE_FW_REJECT_BPF_H
 
+#include <cubicle/frame.bpf.h>
+
 #include "fw_pkt.bpf.h"
 
 #define FW_REJ_QUOTE_MAX 68 /* a 60-byte IP header and 8 bytes */
@@ -51,24 +53,6 @@ struct {
 	__type(value, struct fw_rej_scratch);
 	__uint(max_entries, 1);
 } fw_rej_scratch SEC(".maps");
-
-static __always_inline __u16
-fw_csum_fold(__s64 c)
-{
-	__u32 s = (__u32)c;
-
-	s = (s & 0xffff) + (s >> 16);
-	s = (s & 0xffff) + (s >> 16);
-	return (__u16)~s;
-}
-
-static __always_inline int
-fw_rej_load(void *ctx, enum cub_hook hook, __u32 off, void *to, __u32 len)
-{
-	if (hook == CUB_HOOK_XDP)
-		return bpf_xdp_load_bytes(ctx, off, to, len);
-	return bpf_skb_load_bytes(ctx, off, to, len);
-}
 
 static __always_inline __u8
 fw_rej_code(__u8 kind)
@@ -118,7 +102,7 @@ fw_reject(void *ctx, enum cub_hook hook, const struct fw_pkt *pkt,
 	sc = bpf_map_lookup_elem(&fw_rej_scratch, &cub_zero_key);
 	if (!sc)
 		return -1;
-	if (fw_rej_load(ctx, hook, 0, sc->orig, ETH_HLEN + 20))
+	if (cub_load_bytes(ctx, hook, 0, sc->orig, ETH_HLEN + 20))
 		return -1;
 	oe = (void *)sc->orig;
 	oip = (void *)(sc->orig + ETH_HLEN);
@@ -163,7 +147,7 @@ fw_reject(void *ctx, enum cub_hook hook, const struct fw_pkt *pkt,
 		sc->ph[0] = ip->saddr;
 		sc->ph[1] = ip->daddr;
 		sc->ph[2] = bpf_htonl(IPPROTO_TCP << 16 | 20);
-		t->check = fw_csum_fold(bpf_csum_diff(NULL, 0, (void *)t, 20,
+		t->check = cub_csum_fold(bpf_csum_diff(NULL, 0, (void *)t, 20,
 		    (__u32)bpf_csum_diff(NULL, 0, sc->ph, 12, 0)));
 		len = ETH_HLEN + 40;
 	} else {
@@ -183,7 +167,7 @@ fw_reject(void *ctx, enum cub_hook hook, const struct fw_pkt *pkt,
 		q &= 0x7c;
 		if (q > FW_REJ_QUOTE_MAX)
 			return -1;
-		if (fw_rej_load(
+		if (cub_load_bytes(
 			ctx, hook, ETH_HLEN, sc->frame + ETH_HLEN + 28, q))
 			return -1;
 		ip->tos = (oip->tos & 0x1e) | 0xc0;
@@ -196,28 +180,13 @@ fw_reject(void *ctx, enum cub_hook hook, const struct fw_pkt *pkt,
 		ic->id = 0;
 		ic->seq = 0;
 		ic->check =
-		    fw_csum_fold(bpf_csum_diff(NULL, 0, (void *)ic, 8 + q, 0));
+		    cub_csum_fold(bpf_csum_diff(NULL, 0, (void *)ic, 8 + q, 0));
 		len = ETH_HLEN + 28 + q;
 	}
-	ip->check = fw_csum_fold(bpf_csum_diff(NULL, 0, (void *)ip, 20, 0));
+	ip->check = cub_csum_fold(bpf_csum_diff(NULL, 0, (void *)ip, 20, 0));
 	if (len > FW_REJ_FRAME_MAX)
 		return -1;
-	if (hook == CUB_HOOK_XDP) {
-		int delta = (int)len - (int)cub_pkt_len(ctx, hook);
-
-		/* A frame a veth made from an skb may have no tailroom:
-		 * then grow it at the head (the frame is rewritten whole). */
-		if (bpf_xdp_adjust_tail(ctx, delta) &&
-		    (delta < 0 || bpf_xdp_adjust_head(ctx, -delta)))
-			return -1;
-		if (bpf_xdp_store_bytes(ctx, 0, sc->frame, len))
-			return -1;
-	} else {
-		if (bpf_skb_change_tail(ctx, len, 0) ||
-		    bpf_skb_store_bytes(ctx, 0, sc->frame, len, 0))
-			return -1;
-	}
-	return 0;
+	return cub_frame_replace(ctx, hook, sc->frame, len);
 }
 
 #endif /* CUBICLE_FW_REJECT_BPF_H */
