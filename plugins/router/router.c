@@ -18,7 +18,8 @@
  * all, RT_QUEUE_MS at most) while an ARP request goes out of the port
  * (at most one per next hop and second); an ARP reply to the router
  * (RT_REASON_ARP_REPLY; the dataplane learned it already) sends the
- * next hop's packets on with their TTL decremented.
+ * next hop's packets on with their TTL decremented; a packet that
+ * waited RT_QUEUE_MS gets its source a host unreachable (rt_unreach()).
  */
 #include <errno.h>
 #include <stddef.h>
@@ -78,7 +79,7 @@ struct rt_cube {
 	uint32_t nlocal;
 	struct rt_q *q; /* RT_QUEUE_MAX slots; len 0: free */
 	uint32_t nq;
-	uint64_t q_dropped, q_sent;
+	uint64_t q_dropped, q_sent, unreach_sent;
 	struct {
 		uint32_t nh;
 		int64_t ms;
@@ -950,29 +951,104 @@ rt_ask(struct cub_cube *cube, struct rt_cube *rt, uint32_t port, uint32_t nh)
 	cub_cube__packet_out(cube, port, CUB_PKTOUT_EGRESS, f, sizeof(f));
 }
 
-/* The next hop of a frame routed out of port (the route's, else the
- * destination), as the dataplane chose it. */
+/*
+ * The route to dst over the written table: *port and the next hop's
+ * address (the route's, else dst itself); false when none covers dst.
+ * The table is sorted by prefix length, longest last.
+ */
+static bool
+rt_route_for(struct rt_cube *rt, uint32_t dst, uint32_t *port, uint32_t *nh)
+{
+	uint32_t i;
+
+	for (i = rt->nrec; i-- > 0;)
+		if ((dst & mask_of(rt->rec[i].k.plen)) == rt->rec[i].k.addr) {
+			*port = rt->rec[i].v.port;
+			*nh = rt->rec[i].v.nexthop ? rt->rec[i].v.nexthop : dst;
+			return true;
+		}
+	return false;
+}
+
+/* The next hop of a frame the dataplane routed (0: none). */
 static uint32_t
 rt_nexthop(struct rt_cube *rt, const uint8_t *f, uint32_t len)
 {
-	struct rt_rec probe;
-	uint32_t dst, best = 0, i;
-	int bestlen = -1;
+	uint32_t dst, port, nh;
 
 	if (len < 14 + 20)
 		return 0;
 	memcpy(&dst, f + 14 + 16, 4);
-	/* Longest prefix over the written table (sorted by length). */
-	for (i = rt->nrec; i-- > 0;) {
-		probe = rt->rec[i];
-		if ((int)probe.k.plen > bestlen &&
-		    (dst & mask_of(probe.k.plen)) == probe.k.addr) {
-			bestlen = (int)probe.k.plen;
-			best = probe.v.nexthop ? probe.v.nexthop : dst;
-			break;
-		}
-	}
-	return best;
+	return rt_route_for(rt, dst, &port, &nh) ? nh : 0;
+}
+
+static uint16_t
+csum16(const uint8_t *p, size_t n)
+{
+	uint32_t s = 0;
+	size_t i;
+
+	for (i = 0; i + 1 < n; i += 2)
+		s += (uint32_t)p[i] << 8 | p[i + 1];
+	if (n & 1)
+		s += (uint32_t)p[n - 1] << 8;
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	return htons((uint16_t)~s);
+}
+
+/*
+ * A queued packet whose next hop never answered: an ICMP host
+ * unreachable to its source (RFC 1812 4.3.3.1), routed as the router's
+ * own packet out of the port towards the source, from that port's
+ * address, quoting the IP header and 8 bytes.  None for an ICMP error,
+ * a later fragment, a source that is not a host's, or a source whose
+ * next hop has no MAC either.
+ */
+static void
+rt_unreach(struct cub_cube *cube, struct rt_cube *rt, const struct rt_q *q)
+{
+	const uint8_t *o = q->data + 14;
+	uint8_t f[14 + 20 + 8 + 68] = {0};
+	uint32_t src, port, nh, ihl, qlen;
+	struct rt_arp n;
+	uint16_t c;
+
+	if (q->len < 14 + 28 || (o[0] >> 4) != 4)
+		return;
+	ihl = (uint32_t)(o[0] & 0xf) * 4;
+	if (ihl < 20 || q->len < 14 + ihl + 8 || ((o[6] & 0x1f) | o[7]))
+		return;
+	if (o[9] == 1 && o[ihl] != 0 && o[ihl] != 8)
+		return; /* never an error about an error */
+	memcpy(&src, o + 12, 4);
+	if (!src || (ntohl(src) >> 28) >= 0xe ||
+	    !rt_route_for(rt, src, &port, &nh) || port >= CUB_MAX_PORTS ||
+	    !rt->port[port].p.nip ||
+	    cub_map__lookup(cube, &rt->arp, &nh, &n))
+		return;
+	qlen = ihl + 8;
+	memcpy(f, n.mac, 6);
+	memcpy(f + 6, rt->port[port].p.mac, 6);
+	f[12] = 0x08;
+	f[14] = 0x45;
+	f[15] = 0xc0;
+	c = htons((uint16_t)(20 + 8 + qlen));
+	memcpy(f + 16, &c, 2);
+	f[22] = 64;
+	f[23] = 1;
+	memcpy(f + 26, &rt->port[port].p.ip[0].ip, 4);
+	memcpy(f + 30, &src, 4);
+	c = csum16(f + 14, 20);
+	memcpy(f + 24, &c, 2);
+	f[34] = 3; /* destination unreachable */
+	f[35] = 1; /* host */
+	memcpy(f + 42, o, qlen);
+	c = csum16(f + 34, 8 + qlen);
+	memcpy(f + 36, &c, 2);
+	if (!cub_cube__packet_out(
+		cube, port, CUB_PKTOUT_EGRESS, f, 14 + 28 + qlen))
+		rt->unreach_sent++;
 }
 
 static void
@@ -991,6 +1067,7 @@ rt_packet_in(struct cub_cube *cube, uint32_t port, const void *data, size_t len)
 	/* Expired packets go first. */
 	for (i = 0; i < RT_QUEUE_MAX; i++)
 		if (rt->q[i].len && now - rt->q[i].at_ms > RT_QUEUE_MS) {
+			rt_unreach(cube, rt, &rt->q[i]);
 			rt->q[i].len = 0;
 			rt->nq--;
 			rt->q_dropped++;

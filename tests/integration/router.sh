@@ -10,7 +10,8 @@
 # route and arp-table shows; bad input refused, nothing changed; 100k
 # routes loaded and one of them routed to; a route changed under a ping
 # every 10 ms loses nothing; kill -9 of the worker and of the broker
-# under traffic loses nothing.
+# under traffic loses nothing; a next hop that never answers ARP gets
+# its packets' sources a host unreachable.
 . "$(dirname "$0")/../lib/netns.sh"
 need python3
 
@@ -44,6 +45,11 @@ grep -q "From 198.18.1.254 .*Time to live exceeded" <<<"$out" || fail "TTL 1: $o
 out=$(ip netns exec h1 ping -c 1 -W 2 198.18.99.1 2>&1 || true)
 grep -q "From 198.18.1.254 .*Destination Net Unreachable" <<<"$out" || fail "no route: $out"
 [ "$(port_counter r1 p1 icmp_out)" -ge 2 ] || fail "p1 icmp_out $(port_counter r1 p1 icmp_out)"
+# A next hop that never answers ARP: the queued packets expire (3 s)
+# and their source gets a host unreachable from the router.
+out=$(ip netns exec h1 ping -c 6 -i 1 -W 1 198.18.2.99 2>&1 || true)
+grep -q "From 198.18.1.254 .*Destination Host Unreachable" <<<"$out" ||
+	fail "no answer for 198.18.2.99: $out"
 
 # Shows: the connected routes and the learned neighbours.
 routes=$(cub r1 route show)
