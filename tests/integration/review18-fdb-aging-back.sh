@@ -20,19 +20,9 @@ PLUGINS+=("$CUB_BUILD/plugins/simplebridge/simplebridge.so")
 FRAMES="$CUB_LIB/l2frames.py"
 netns_hosts TC n1:veth1:198.18.0.1 n2:veth2:198.18.0.2 n3:veth3:198.18.0.3
 broker_start
+L2_N=3
+. "$CUB_LIB/l2.sh"
 
-mac_of() { ip -n "$1" -o link show eth0 | grep -oE 'link/ether [0-9a-f:]+' | cut -d' ' -f2; }
-rx() { ip netns exec "$1" cat /sys/class/net/eth0/statistics/rx_packets; }
-deltas() {
-	local a=() i out
-	for i in 1 2 3; do a[i]=$(rx n$i); done
-	"$@" >/dev/null
-	sleep 0.5
-	out=
-	for i in 1 2 3; do out="$out $(($(rx n$i) - a[i]))"; done
-	echo $out
-}
-send() { ip netns exec "$1" python3 "$FRAMES" eth0 "$2" "$3" "$4"; }
 fdb_port() {
 	cub br1 fdb entry "$1" show -o json 2>/dev/null | python3 -c '
 import json, sys

@@ -23,18 +23,9 @@ for i in 1 2 3; do
 	ip -n n$i link set eth0 mtu 9000
 done
 broker_start
+L2_N=3
+. "$CUB_LIB/l2.sh"
 
-mac_of() { ip -n "$1" -o link show eth0 | grep -oE 'link/ether [0-9a-f:]+' | cut -d' ' -f2; }
-rx() { ip netns exec "$1" cat /sys/class/net/eth0/statistics/rx_packets; }
-deltas() {
-	local a=() i out
-	for i in 1 2 3; do a[i]=$(rx n$i); done
-	"$@" >/dev/null
-	sleep 0.5
-	out=
-	for i in 1 2 3; do out="$out $(($(rx n$i) - a[i]))"; done
-	echo $out
-}
 big() { # big NS DST COUNT LEN: COUNT frames of LEN bytes from NS's eth0
 	ip netns exec "$1" python3 - "$2" "$3" "$4" <<'PY'
 import socket, sys
