@@ -4,7 +4,7 @@
  *
  *   xdpgen run --gen-netns PATH --gen-dev DEV --sink-netns PATH
  *              --sink-dev DEV [--sink-dev DEV]... [--dst-mac MAC]
- *              [--seconds N] [--warmup S]
+ *              [--dst-ip-range BASE COUNT] [--seconds N] [--warmup S]
  *	Attaches a counting XDP program (driver mode) to the sink netdev
  *	(to each, when --sink-dev repeats: the counter is their sum),
  *	then runs one long BPF_PROG_RUN with BPF_F_TEST_XDP_LIVE_FRAMES in a
@@ -14,7 +14,10 @@
  *	seconds and prints "mpps=<sink delta / time> packets=<delta>
  *	seconds=<time> sinks=<n>" on stdout; the generator thread only
  *	reports how long its call lasted (stderr).  The frame goes to the
- *	first sink's MAC, or to --dst-mac (ff:ff:ff:ff:ff:ff: a broadcast).
+ *	first sink's MAC, or to --dst-mac (ff:ff:ff:ff:ff:ff: a broadcast),
+ *	198.18.0.1 -> 198.18.1.2; --dst-ip-range BASE COUNT sends each frame
+ *	to an address drawn at random from BASE .. BASE + COUNT - 1 instead
+ *	(the generator rewrites the IPv4 destination and checksum per frame).
  *
  *   xdpgen redirect IN_DEV OUT_DEV
  *	Attaches the minimal XDP forwarder (bpf_redirect to OUT_DEV) to
@@ -147,9 +150,10 @@ ip_csum(const void *hdr, size_t len)
 	return (uint16_t)~sum;
 }
 
-/* 64-byte frame, 198.18.0.1:9 -> 198.18.1.2:9, zero payload. */
+/* 64-byte frame, 198.18.0.1:9 -> daddr:9 (host order), zero payload. */
 static void
-build_frame(uint8_t *frame, const uint8_t *src_mac, const uint8_t *dst_mac)
+build_frame(uint8_t *frame, const uint8_t *src_mac, const uint8_t *dst_mac,
+    uint32_t daddr)
 {
 	struct ethhdr *eth = (struct ethhdr *)frame;
 	struct iphdr *ip = (struct iphdr *)(eth + 1);
@@ -165,7 +169,7 @@ build_frame(uint8_t *frame, const uint8_t *src_mac, const uint8_t *dst_mac)
 	ip->ttl = 64;
 	ip->protocol = IPPROTO_UDP;
 	ip->saddr = htonl(0xc6120001); /* 198.18.0.1 */
-	ip->daddr = htonl(0xc6120102); /* 198.18.1.2 */
+	ip->daddr = htonl(daddr);
 	ip->check = ip_csum(ip, sizeof(*ip));
 	udp->source = htons(9);
 	udp->dest = htons(9);
@@ -223,10 +227,15 @@ cmd_run(int argc, char **argv)
 		{ "seconds", required_argument, NULL, 't' },
 		{ "warmup", required_argument, NULL, 'w' },
 		{ "dst-mac", required_argument, NULL, 'd' },
+		{ "dst-ip-range", required_argument, NULL, 'r' },
 		{ 0 },
 	};
 	const char *gen_ns = NULL, *gen_dev = NULL, *sink_ns = NULL;
-	const char *sink_dev[MAX_SINKS], *dst_arg = NULL;
+	const char *sink_dev[MAX_SINKS], *dst_arg = NULL, *count_arg;
+	uint32_t dst_base = 0xc6120102, dst_count = 0; /* 198.18.1.2 */
+	struct in_addr base_addr;
+	unsigned long count;
+	char *end;
 	double seconds = 5, warmup = 1, t0, t1;
 	uint8_t gen_mac[ETH_ALEN], sink_mac[ETH_ALEN];
 	struct sigaction sa = { .sa_handler = on_sigusr1 };
@@ -253,6 +262,29 @@ cmd_run(int argc, char **argv)
 		case 't': seconds = atof(optarg); break;
 		case 'w': warmup = atof(optarg); break;
 		case 'd': dst_arg = optarg; break;
+		case 'r':
+			count_arg = optind < argc ? argv[optind++] : "";
+			if (inet_pton(AF_INET, optarg, &base_addr) != 1) {
+				fprintf(stderr, "xdpgen run: --dst-ip-range "
+						"base '%s': not an IPv4 "
+						"address\n", optarg);
+				return 2;
+			}
+			errno = 0;
+			count = strtoul(count_arg, &end, 10);
+			dst_base = ntohl(base_addr.s_addr);
+			if (errno || end == count_arg || *end || count == 0 ||
+			    count > UINT32_MAX - dst_base + 1ULL ||
+			    count_arg[0] == '-') {
+				fprintf(stderr, "xdpgen run: --dst-ip-range "
+						"count '%s': not a number of "
+						"addresses from 1 to the end of "
+						"the address space after %s\n",
+				    count_arg, optarg);
+				return 2;
+			}
+			dst_count = (uint32_t)count;
+			break;
 		default: return 2;
 		}
 	}
@@ -306,7 +338,9 @@ cmd_run(int argc, char **argv)
 		fprintf(stderr, "xdpgen: gen device %s not found\n", gen_dev);
 		goto err_destroy;
 	}
-	build_frame(skel->data->xg_frame, gen_mac, sink_mac);
+	build_frame(skel->data->xg_frame, gen_mac, sink_mac, dst_base);
+	skel->data->xg_dst_base = dst_base;
+	skel->data->xg_dst_count = dst_count;
 
 	r = xdpgen__load(skel);
 	if (r < 0) {
