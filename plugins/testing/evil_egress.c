@@ -25,6 +25,7 @@
 #include "evil_dup.skel.h"
 #include "evil_egress.h"
 #include "evil_fib.skel.h"
+#include "evil_hopleak.skel.h"
 #include "evil_neigh.skel.h"
 #include "evil_peer.skel.h"
 #include "evil_portsf.skel.h"
@@ -35,7 +36,7 @@
 
 static const char *const evil_egress_objects[] = {"redirect", "clone-redirect",
     "redirect-peer", "redirect-neigh", "redirect-map", "fib-lookup",
-    "ports-write", "ports-flags", "redirect-sub", "redirect-dup", NULL};
+    "ports-write", "ports-flags", "redirect-sub", "redirect-dup", "hop-leak", NULL};
 
 const struct cub_field evil_egress_args[] = {
     {.name = "object",
@@ -73,6 +74,9 @@ elf_of(const char *what, size_t *len)
 		return evil_redirsub__elf_bytes(len);
 	if (!strcmp(what, "ports-flags"))
 		return evil_portsf__elf_bytes(len);
+	/* Review 19: "ifindex" is the port the key leaks out of. */
+	if (!strcmp(what, "hop-leak"))
+		return evil_hopleak__elf_bytes(len);
 	return NULL;
 }
 
