@@ -203,7 +203,7 @@ cub_egress_tc(struct __sk_buff *skb)
 		return TC_ACT_SHOT;
 	skb->cb[0] = k->key[0];
 	skb->cb[1] = CUB_HOP_MAGIC;
-	skb->cb[2] = CUB_PEER_PORT(p->ifindex);
+	skb->cb[2] = CUB_HOP_TC_PORT(k, CUB_PEER_PORT(p->ifindex));
 	/* A hop was made: the broker's packet-out runs (broker/pktout.c)
 	 * then follow no redirect, whose cb[0] is another cube's port. */
 	skb->cb[4] = CUB_HOP_MAGIC;

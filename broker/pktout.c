@@ -173,7 +173,7 @@ ingress(struct cube *c, struct bport *p, const void *data, size_t len,
 		if (p->cube_peer || p->ifindex <= 0) {
 			skb.cb[0] = key.key[0];
 			skb.cb[1] = CUB_HOP_MAGIC;
-			skb.cb[2] = p->index;
+			skb.cb[2] = CUB_HOP_TC_PORT(&key, p->index);
 		} else {
 			skb.ingress_ifindex = (uint32_t)p->ifindex;
 		}

@@ -114,6 +114,21 @@ rt_port_has(const struct rt_port *p, __be32 a)
 	return 0;
 }
 
+/* Is a a host address of one of port p's networks (not its network
+ * or broadcast address)? */
+static __always_inline int
+rt_port_net_has(const struct rt_port *p, __be32 a)
+{
+	__u32 i;
+
+	for (i = 0; i < RT_ADDRS_MAX; i++)
+		if (i < p->nip && (a & p->ip[i].mask) ==
+				      (p->ip[i].ip & p->ip[i].mask) &&
+		    (a & ~p->ip[i].mask) && (a | p->ip[i].mask) != 0xffffffff)
+			return 1;
+	return 0;
+}
+
 static __always_inline void
 rt_learn(struct rt_scratch *sc, __be32 ip, const __u8 *mac, __u32 port)
 {
@@ -149,8 +164,9 @@ rt_icmp_error(void *ctx, enum cub_hook hook, struct rt_scratch *sc,
 	oe = (void *)sc->orig;
 	oip = (void *)(sc->orig + ETH_HLEN);
 	if ((oip->frag_off & bpf_htons(0x1fff)) || !oip->saddr ||
-	    (bpf_ntohl(oip->saddr) >> 28) >= 0xe)
-		return -1;
+	    (bpf_ntohl(oip->saddr) >> 28) >= 0xe ||
+	    (bpf_ntohl(oip->daddr) >> 28) >= 0xe)
+		return -1; /* nor about a multicast or broadcast (RFC 1812) */
 	q = (__u32)oip->ihl * 4 + 8;
 	if (q < 28 || q > RT_QUOTE_MAX || bpf_ntohs(oip->tot_len) < q ||
 	    cub_pkt_len(ctx, hook) < ETH_HLEN + q)
@@ -207,6 +223,11 @@ rt_arp_in(void *ctx, enum cub_hook hook, struct rt_scratch *sc,
 	if ((void *)(a + 1) > end || a->h.ar_hrd != bpf_htons(ARPHRD_ETHER) ||
 	    a->h.ar_pro != bpf_htons(ETH_P_IP) || a->h.ar_hln != 6 ||
 	    a->h.ar_pln != 4 || !rt_port_has(p, a->tpa))
+		goto drop;
+	/* Only a sender on one of the in-port's networks is learned (one
+	 * claiming an address of another port's network is not). */
+	if (!rt_port_net_has(p, a->spa) || rt_port_has(p, a->spa) ||
+	    (a->sha[0] & 1))
 		goto drop;
 	rt_learn(sc, a->spa, a->sha, in_port);
 	if (a->h.ar_op == bpf_htons(ARPOP_REPLY)) {
@@ -318,6 +339,11 @@ rt_ingress(void *ctx, enum cub_hook hook)
 		goto drop;
 	ip = cub_ipv4(ctx, hook);
 	if (!ip || ip->version != 4)
+		goto drop;
+	/* A header whose checksum is wrong is dropped (RFC 1812 5.2.2);
+	 * checked for a 20-byte header, the one the verifier bounds. */
+	if (ip->ihl == 5 &&
+	    cub_csum_fold(bpf_csum_diff(NULL, 0, (void *)ip, 20, 0)))
 		goto drop;
 	sc->ip = ip->daddr;
 	if (bpf_map_lookup_elem(&rt_local, &sc->ip))

@@ -238,6 +238,27 @@ port_for(const struct rt_portcfg *pc, uint32_t a)
 	return -1;
 }
 
+/* Why a is no host on port's networks: NULL when it is one. */
+static const char *
+not_a_host(const struct rt_portcfg *pc, int port, uint32_t a)
+{
+	uint32_t i, j;
+
+	for (i = 0; i < CUB_MAX_PORTS; i++)
+		for (j = 0; pc[i].used && j < pc[i].p.nip; j++)
+			if (pc[i].p.ip[j].ip == a)
+				return "is the router's own address";
+	for (j = 0; port >= 0 && j < pc[port].p.nip; j++)
+		if ((a & pc[port].p.ip[j].mask) ==
+		    (pc[port].p.ip[j].ip & pc[port].p.ip[j].mask)) {
+			if (!(a & ~pc[port].p.ip[j].mask))
+				return "is its network's network address";
+			if ((a | pc[port].p.ip[j].mask) == 0xffffffffu)
+				return "is its network's broadcast address";
+		}
+	return NULL;
+}
+
 static int
 key_cmp(const void *a, const void *b)
 {
@@ -453,6 +474,11 @@ parse_routes(struct cub_cube *cube, const struct cub_val *config,
 			    "network",
 			    cub_val__get_str(e, "network"),
 			    ip_str(nh, b2));
+		if (not_a_host(n->port, port, nh))
+			return RTERR(CUB_E_INVAL,
+			    "route %s via %s: the next hop %s",
+			    cub_val__get_str(e, "network"), ip_str(nh, b2),
+			    not_a_host(n->port, port, nh));
 		cost = 1;
 		if (cub_val__get(e, "pathcost"))
 			cub_val__as_u64(cub_val__get(e, "pathcost"), &cost);
@@ -525,6 +551,13 @@ parse_arp(struct cub_cube *cube, const struct cub_val *config,
 			return RTERR(CUB_E_INVAL,
 			    "arp-table %s: the address is on no port's network",
 			    ip_str(a, b1));
+		if (not_a_host(n->port, port, a))
+			return RTERR(CUB_E_INVAL, "arp-table %s: the address %s",
+			    ip_str(a, b1), not_a_host(n->port, port, a));
+		if (n->arp_v[i].mac[0] & 1)
+			return RTERR(CUB_E_INVAL,
+			    "arp-table %s: mac %s is a multicast address",
+			    ip_str(a, b1), cub_val__get_str(e, "mac"));
 		n->arp_ip[i] = a;
 		n->arp_v[i].port = (uint32_t)port;
 		n->arp_v[i].flags = RT_ARP_STATIC;
@@ -554,6 +587,52 @@ has_u32(const uint32_t *v, uint32_t n, uint32_t x)
 	return n && bsearch(&x, v, n, sizeof(*v), u32_cmp);
 }
 
+/* The learned neighbours of the ports marked in forget go. */
+struct rt_forget_ctx {
+	const bool *forget;
+	uint32_t *keys;
+	uint32_t n, cap;
+};
+
+static int
+forget_fn(const void *key, const void *value, void *ctx)
+{
+	const struct rt_arp *e = value;
+	struct rt_forget_ctx *f = ctx;
+	uint32_t *k;
+
+	if ((e->flags & RT_ARP_STATIC) || e->port >= CUB_MAX_PORTS ||
+	    !f->forget[e->port])
+		return 0;
+	if (f->n == f->cap) {
+		f->cap = f->cap ? 2 * f->cap : 64;
+		k = realloc(f->keys, f->cap * sizeof(*k));
+		if (!k)
+			return -ENOMEM;
+		f->keys = k;
+	}
+	memcpy(&f->keys[f->n++], key, sizeof(uint32_t));
+	return 0;
+}
+
+static int
+rt_forget(struct cub_cube *cube, struct rt_cube *rt, const bool *forget)
+{
+	struct rt_forget_ctx f = {.forget = forget};
+	uint32_t i;
+	int r;
+
+	for (i = 0; i < CUB_MAX_PORTS && !forget[i]; i++)
+		;
+	if (i == CUB_MAX_PORTS)
+		return 0;
+	r = cub_map__dump(cube, &rt->arp, forget_fn, &f);
+	if (!r && f.n)
+		r = cub_map__delete_batch_n(cube, &rt->arp, f.keys, f.n);
+	free(f.keys);
+	return r == -ENOENT ? 0 : r;
+}
+
 /* Write the difference between what rt holds and n; 0 or -errno. */
 static int
 rt_write(struct cub_cube *cube, struct rt_cube *rt, struct rt_new *n)
@@ -563,15 +642,29 @@ rt_write(struct cub_cube *cube, struct rt_cube *rt, struct rt_new *n)
 	struct rt_route_key *dk = NULL, *pk = NULL;
 	struct rt_route *pv = NULL;
 	uint32_t *sorted_arp = NULL;
+	bool forget[CUB_MAX_PORTS] = {0};
 	int r = 0, c;
 
-	/* Ports: what changed. */
-	for (port = 0; port < CUB_MAX_PORTS; port++)
-		if (memcmp(&rt->port[port].p, &n->port[port].p,
-			sizeof(struct rt_port)) &&
-		    (r = cub_map__update(
+	/* Ports: what changed.  A port whose networks changed, or that
+	 * went, forgets the neighbours it learned. */
+	for (port = 0; port < CUB_MAX_PORTS; port++) {
+		if (!memcmp(&rt->port[port].p, &n->port[port].p,
+			sizeof(struct rt_port)))
+			continue;
+		if ((r = cub_map__update(
 			 cube, &rt->ports, &port, &n->port[port].p, 0)))
 			goto out;
+		if (rt->port[port].used &&
+		    (rt->port[port].p.nip != n->port[port].p.nip ||
+			memcmp(rt->port[port].p.ip, n->port[port].p.ip,
+			    sizeof(n->port[port].p.ip))))
+			forget[port] = true;
+	}
+	if ((r = rt_forget(cube, rt, forget)))
+		goto out;
+	/* A port that changed asks its neighbours again at once. */
+	if (memcmp(forget, (bool[CUB_MAX_PORTS]){0}, sizeof(forget)))
+		memset(rt->asked, 0, sizeof(rt->asked));
 	/* Routes: a merge of the two sorted tables.  New and changed
 	 * entries first (an update of a key replaces it atomically), then
 	 * the ones that went. */
@@ -1076,6 +1169,9 @@ rt_packet_in(struct cub_cube *cube, uint32_t port, const void *data, size_t len)
 		if (len < 42)
 			return;
 		memcpy(&spa, f + 28, 4);
+		/* An answer from the port whose network has the address. */
+		if (port_for(rt->port, spa) != (int)port)
+			return;
 		for (i = 0; i < RT_QUEUE_MAX; i++)
 			if (rt->q[i].len && rt->q[i].nh == spa) {
 				rt_send_on(cube, rt, &rt->q[i], f + 22);

@@ -227,8 +227,9 @@ cub_in_port_tc(struct __sk_buff *skb)
 	if (skb->cb[1] == CUB_HOP_MAGIC) {
 		k = bpf_map_lookup_elem(&cub_hopkey, &cub_zero_key);
 		if (k && k->key[0] && skb->cb[0] == k->key[0] &&
-		    cub_port_is_peer(CUB_PEER_PORT(skb->cb[2])))
-			return (int)CUB_PEER_PORT(skb->cb[2]);
+		    CUB_HOP_TC_OK(k, skb->cb[2]) &&
+		    cub_port_is_peer(skb->cb[2] & 0xffu))
+			return (int)(skb->cb[2] & 0xffu);
 	}
 	return cub_if2port_lookup(skb->ingress_ifindex);
 }

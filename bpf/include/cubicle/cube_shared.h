@@ -117,6 +117,12 @@ struct cub_hopkey {
 	__u32 key[2];
 };
 
+/* TC: cb[2] is the port (below CUB_MAX_PORTS) and the key's second word
+ * but its low byte: 56 bits of key in cb[0] and cb[2]. */
+#define CUB_HOP_TC_PORT(k, port) (((k)->key[1] & 0xffffff00u) | ((port) & 0xffu))
+#define CUB_HOP_TC_OK(k, cb2) \
+	(((cb2) & 0xffffff00u) == ((k)->key[1] & 0xffffff00u))
+
 /*
  * Log levels of a cube (Polycube's loglevel values, in order): a record
  * is kept when its level is at least the cube's.  CUB_LOG_OFF keeps none.
