@@ -348,7 +348,8 @@ check_map_name(struct cube *c, struct bpf_object *obj, struct bpf_map *m,
 	if (!strcmp(name, "prog") || !strcmp(name, "prog_new") ||
 	    !strcmp(name, "egress") || !strcmp(name, "egress_new") ||
 	    !strcmp(name, "peers") || !strcmp(name, "peers_new") ||
-	    !strcmp(name, "flood") || !strcmp(name, "flooddev"))
+	    !strcmp(name, "flood") || !strcmp(name, "flooddev") ||
+	    !strcmp(name, "hopkey"))
 		return REFUSE("cube '%s': map name '%s' is reserved (the "
 			      "pin of a program)",
 		    c->name, name);
@@ -932,6 +933,7 @@ unpin_stale(struct broker *b, struct cube *c, const struct bpfobj *o)
 		    !strcmp(de->d_name, "peers") ||
 		    !strcmp(de->d_name, "flood") ||
 		    !strcmp(de->d_name, "flooddev") ||
+		    !strcmp(de->d_name, "hopkey") ||
 		    bpfobj_map((struct bpfobj *)o, de->d_name))
 			continue;
 		if (snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) <
@@ -1142,37 +1144,60 @@ reload_unhardened(struct broker *b, struct cube *c, struct bpf_object *obj,
 	return fast;
 }
 
+/* A pinned hop key that is one: its fd, else -1. */
+static int
+hopkey_get(const char *path)
+{
+	struct bpf_map_info info = {0};
+	__u32 len = sizeof(info);
+	struct cub_hopkey k = {0};
+	uint32_t zero = 0;
+	int fd = bpf_obj_get(path);
+
+	if (fd < 0)
+		return -1;
+	if (!bpf_obj_get_info_by_fd(fd, &info, &len) &&
+	    info.type == BPF_MAP_TYPE_ARRAY && info.value_size == sizeof(k) &&
+	    info.max_entries == 1 && !bpf_map_lookup_elem(fd, &zero, &k) &&
+	    k.key[0] && k.key[1])
+		return fd;
+	close(fd);
+	return -1;
+}
+
 /*
- * The broker's hop key (cube_shared.h, struct cub_hopkey): the pinned
- * <pin-root>/_hopkey, or a new one of random bytes (never 0), pinned, so
- * that programs adopted after a restart and new ones carry the same.
- * Its fd, or -errno.
+ * The broker's hop key (cube_shared.h, struct cub_hopkey): the one the
+ * cubes' directories hold (each cube's pins have it as "hopkey", so that
+ * a restart finds the key its adopted programs carry, and the pin goes
+ * with the last cube), or a new one of random bytes (never 0).  Its fd,
+ * or -errno.
  */
 int
 bpfobj_hopkey_fd(struct broker *b)
 {
 	struct cub_hopkey k = {0};
-	struct bpf_map_info info = {0};
-	__u32 len = sizeof(info);
 	char path[PATH_MAX];
+	struct dirent *de;
 	uint32_t zero = 0;
 	int fd, r;
+	DIR *d;
 	LIBBPF_OPTS(bpf_map_create_opts, o, .map_flags = BPF_F_RDONLY_PROG);
 
 	if (b->hopkey_fd > 0)
 		return b->hopkey_fd;
-	if (snprintf(path, sizeof(path), "%s/_hopkey", b->o.pin_root) >=
-	    (int)sizeof(path))
-		return -ENAMETOOLONG;
-	fd = bpf_obj_get(path);
-	if (fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &len) &&
-	    info.type == BPF_MAP_TYPE_ARRAY &&
-	    info.value_size == sizeof(k) && info.max_entries == 1 &&
-	    !bpf_map_lookup_elem(fd, &zero, &k) && (k.key[0] | k.key[1]) &&
-	    k.key[0])
-		return b->hopkey_fd = fd;
-	if (fd >= 0)
-		close(fd);
+	if ((d = opendir(b->o.pin_root))) {
+		while ((de = readdir(d))) {
+			if (de->d_name[0] == '.' || de->d_name[0] == '_' ||
+			    snprintf(path, sizeof(path), "%s/%s/hopkey",
+				b->o.pin_root, de->d_name) >= (int)sizeof(path))
+				continue;
+			if ((fd = hopkey_get(path)) >= 0) {
+				closedir(d);
+				return b->hopkey_fd = fd;
+			}
+		}
+		closedir(d);
+	}
 	while (!k.key[0] || !k.key[1])
 		if (getrandom(&k, sizeof(k), 0) != (ssize_t)sizeof(k))
 			return -errno;
@@ -1185,13 +1210,40 @@ bpfobj_hopkey_fd(struct broker *b)
 		close(fd);
 		return r;
 	}
-	unlink(path);
-	if (bpf_obj_pin(fd, path)) {
-		r = -errno;
-		close(fd);
-		return r;
-	}
 	return b->hopkey_fd = fd;
+}
+
+/*
+ * No cube has a program any more: the hop key goes (its pins went with
+ * the cubes' directories); the next cube gets a new one.
+ */
+void
+bpfobj_hopkey_release(struct broker *b)
+{
+	struct cube *c;
+
+	for (c = b->cubes; c; c = c->next)
+		if (c->obj)
+			return;
+	for (c = b->dying; c; c = c->next)
+		if (c->obj)
+			return;
+	if (b->hopkey_fd > 0)
+		close(b->hopkey_fd);
+	b->hopkey_fd = 0;
+}
+
+/* The hop key in c's pins, as "hopkey" (bpfobj_hopkey_fd()). */
+static int
+hopkey_pin(struct broker *b, struct cube *c)
+{
+	char path[PATH_MAX];
+	int fd = bpfobj_hopkey_fd(b);
+
+	if (fd <= 0)
+		return fd < 0 ? fd : -EBADF;
+	pin_path(b, path, sizeof(path), c->name, "hopkey");
+	return pin_replace(fd, path);
 }
 
 /*
@@ -1285,6 +1337,9 @@ egress_load(
 	maps.flooddev_fd = o->flooddev_fd;
 	maps.pktin_fd = pktin ? pktin->fd : -1;
 	maps.hopkey_fd = bpfobj_hopkey_fd(b);
+	*step = "pin the hop key";
+	if ((fd = hopkey_pin(b, c)))
+		return fd;
 	fd = cubi_egress_load(c->hook != HOOK_TC, ports->fd, scratch->fd,
 	    table->fd, &maps, step);
 	if (fd < 0)
@@ -1758,6 +1813,7 @@ bpfobj_adopt(struct broker *b, struct cube *c, uint64_t hash, uint32_t checked,
 		    !strcmp(de->d_name, "peers") ||
 		    !strcmp(de->d_name, "flood") ||
 		    !strcmp(de->d_name, "flooddev") ||
+		    !strcmp(de->d_name, "hopkey") ||
 		    strlen(de->d_name) >= sizeof(o->maps[0].name))
 			continue;
 		if (snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >=

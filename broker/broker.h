@@ -616,6 +616,7 @@ int bpfobj_vet_tick(struct broker *b);
  * with CAP_PERFMON). */
 bool bpfobj_unhardened(const struct broker *b, const struct service *s);
 int bpfobj_hopkey_fd(struct broker *b);
+void bpfobj_hopkey_release(struct broker *b);
 struct bpfobj *bpfobj_free(struct bpfobj *o);
 int bpfobj_unpin(struct broker *b, const char *cube);
 struct bmap *bpfobj_map(struct bpfobj *o, const char *name);

@@ -142,6 +142,7 @@ cube_release(struct broker *b, struct cube *c)
 	dying_unlink(b, c);
 	r = bpfobj_unpin(b, c->name);
 	cube_free(c);
+	bpfobj_hopkey_release(b);
 	return r;
 }
 
@@ -154,6 +155,7 @@ cube_reap(struct broker *b, struct cube *c)
 	if ((r = bpfobj_unpin(b, c->name)))
 		log_errno(r, "cube '%s': unpin after its load", c->name);
 	cube_free(c);
+	bpfobj_hopkey_release(b);
 }
 
 static bool

@@ -42,7 +42,7 @@ cub_ok br2 ports add p2 peer=veth3
 cub_ok connect br1:p3 br2:p1
 ip netns exec h1 ping -c 2 -i 0.2 -W 2 198.18.0.3 >/dev/null || fail "h1 cannot ping h3 across br1 - br2"
 idx3=$(cub br1 ports p3 show index)
-key0=$(bpftool -j map dump pinned "$T/pins/_hopkey" | python3 -c '
+key0=$(bpftool -j map dump pinned "$T/pins/br1/hopkey" | python3 -c '
 import json, sys
 d = json.load(sys.stdin)[0]
 v = d.get("value")

@@ -102,8 +102,8 @@ struct cub_hop {
 };
 
 /*
- * The broker's hop key (cub_hopkey, one per broker, pinned as
- * <pin-root>/_hopkey, random and never 0): a hop carries it (TC:
+ * The broker's hop key (cub_hopkey, one per broker, pinned in each
+ * cube's pins as <cube>/hopkey, random and never 0): a hop carries it (TC:
  * skb->cb[0] = key[0]; XDP: the whole key in struct cub_hop), so that a
  * cube trusts a hop before its ingress netdev.  A packet that leaves a
  * cube and comes back into it through a cube peer (a router's answer to
