@@ -79,7 +79,6 @@ struct rt_cube {
 	uint32_t nlocal;
 	struct rt_q *q; /* RT_QUEUE_MAX slots; len 0: free */
 	uint32_t nq;
-	uint64_t q_dropped, q_sent, unreach_sent;
 	struct {
 		uint32_t nh;
 		int64_t ms;
@@ -773,7 +772,7 @@ rt_load(struct cub_cube *cube, struct rt_cube *rt)
 {
 	const void *elf;
 	size_t len;
-	uint32_t i, nkeys = 0;
+	uint32_t i;
 	int r;
 
 	elf = router__elf_bytes(&len);
@@ -790,7 +789,6 @@ rt_load(struct cub_cube *cube, struct rt_cube *rt)
 	 * local tables are emptied of what the document no longer has
 	 * by writing them whole (keys the document lacks are deleted
 	 * below from a dump). */
-	(void)nkeys;
 	memset(rt->port, 0xff, sizeof(rt->port)); /* differs from any */
 	for (i = 0; i < CUB_MAX_PORTS; i++)
 		rt->port[i].used = false;
@@ -1006,8 +1004,7 @@ rt_send_on(struct cub_cube *cube, struct rt_cube *rt, struct rt_q *q,
 	sum = (uint32_t)c + htons(0x0100);
 	c = (uint16_t)(sum + (sum >> 16));
 	memcpy(f + 14 + 10, &c, 2);
-	if (!cub_cube__packet_out(cube, q->port, CUB_PKTOUT_EGRESS, f, q->len))
-		rt->q_sent++;
+	cub_cube__packet_out(cube, q->port, CUB_PKTOUT_EGRESS, f, q->len);
 }
 
 static void
@@ -1047,19 +1044,26 @@ rt_ask(struct cub_cube *cube, struct rt_cube *rt, uint32_t port, uint32_t nh)
 /*
  * The route to dst over the written table: *port and the next hop's
  * address (the route's, else dst itself); false when none covers dst.
- * The table is sorted by prefix length, longest last.
+ * The table is sorted by prefix length, then address: one binary search
+ * per length, longest first (not a walk of 100k routes per packet).
  */
 static bool
 rt_route_for(struct rt_cube *rt, uint32_t dst, uint32_t *port, uint32_t *nh)
 {
-	uint32_t i;
+	struct rt_rec probe = {0}, *hit;
+	int plen;
 
-	for (i = rt->nrec; i-- > 0;)
-		if ((dst & mask_of(rt->rec[i].k.plen)) == rt->rec[i].k.addr) {
-			*port = rt->rec[i].v.port;
-			*nh = rt->rec[i].v.nexthop ? rt->rec[i].v.nexthop : dst;
+	for (plen = 32; plen >= 0 && rt->nrec; plen--) {
+		probe.k.plen = (uint32_t)plen;
+		probe.k.addr = dst & mask_of((uint32_t)plen);
+		hit = bsearch(&probe, rt->rec, rt->nrec, sizeof(*rt->rec),
+		    key_cmp);
+		if (hit) {
+			*port = hit->v.port;
+			*nh = hit->v.nexthop ? hit->v.nexthop : dst;
 			return true;
 		}
+	}
 	return false;
 }
 
@@ -1139,9 +1143,7 @@ rt_unreach(struct cub_cube *cube, struct rt_cube *rt, const struct rt_q *q)
 	memcpy(f + 42, o, qlen);
 	c = csum16(f + 34, 8 + qlen);
 	memcpy(f + 36, &c, 2);
-	if (!cub_cube__packet_out(
-		cube, port, CUB_PKTOUT_EGRESS, f, 14 + 28 + qlen))
-		rt->unreach_sent++;
+	cub_cube__packet_out(cube, port, CUB_PKTOUT_EGRESS, f, 14 + 28 + qlen);
 }
 
 static void
@@ -1163,7 +1165,6 @@ rt_packet_in(struct cub_cube *cube, uint32_t port, const void *data, size_t len)
 			rt_unreach(cube, rt, &rt->q[i]);
 			rt->q[i].len = 0;
 			rt->nq--;
-			rt->q_dropped++;
 		}
 	if (f[12] == 0x08 && f[13] == 0x06) { /* an ARP reply to us */
 		if (len < 42)
@@ -1192,9 +1193,7 @@ rt_packet_in(struct cub_cube *cube, uint32_t port, const void *data, size_t len)
 			per++;
 		}
 	}
-	if (per >= RT_QUEUE_PER || free_slot == RT_QUEUE_MAX) {
-		rt->q_dropped++;
-	} else {
+	if (per < RT_QUEUE_PER && free_slot < RT_QUEUE_MAX) {
 		rt->q[free_slot].nh = nh;
 		rt->q[free_slot].port = port;
 		rt->q[free_slot].len = (uint32_t)len;
