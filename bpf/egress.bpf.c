@@ -74,7 +74,7 @@ struct {
 	__uint(max_entries, CUB_MAX_PORTS);
 } cub_flood_dev SEC(".maps");
 
-/* The broker's hop key (cube_shared.h), reused by fd. */
+/* This cube's own hop key (cube_shared.h), reused by fd. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__type(key, __u32);
@@ -82,6 +82,20 @@ struct {
 	__uint(max_entries, 1);
 	__uint(map_flags, BPF_F_RDONLY_PROG);
 } cub_hopkey SEC(".maps");
+
+/*
+ * Port -> the hop key of the cube that port peers with (cube_shared.h):
+ * the broker's, per cube (pinned as <cube>/peerkey, written by
+ * topology.c before the peer's program goes in cub_peers), never in a
+ * cube's object: a cube reads its own key only.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct cub_hopkey);
+	__uint(max_entries, CUB_MAX_PORTS);
+	__uint(map_flags, BPF_F_RDONLY_PROG);
+} cub_peerkey SEC(".maps");
 
 /* The cube's packet-in ring (reused by fd): flood copies for the broker. */
 struct {
@@ -198,8 +212,8 @@ cub_egress_tc(struct __sk_buff *skb)
 		skb->cb[1] = 0;
 		return bpf_redirect(p->ifindex, 0);
 	}
-	k = bpf_map_lookup_elem(&cub_hopkey, &egress_zero);
-	if (!k)
+	k = bpf_map_lookup_elem(&cub_peerkey, &port);
+	if (!k || !k->key[0])
 		return TC_ACT_SHOT;
 	skb->cb[0] = k->key[0];
 	skb->cb[1] = CUB_HOP_MAGIC;
@@ -212,9 +226,10 @@ cub_egress_tc(struct __sk_buff *skb)
 }
 
 /*
- * A frame to a netdev that starts with a hop and the broker's key (a
- * cube that read the key and wrote one): no other cube may take it for
- * a hop, so it goes nowhere.
+ * A frame to a netdev that starts with a hop and this cube's own key (the
+ * cube read its key and wrote one): a host on that wire could hand it
+ * back as a hop into this cube, so it goes nowhere.  No cube reads
+ * another cube's key.
  */
 static __always_inline int
 egress_hop_forged(struct xdp_md *ctx)
@@ -271,8 +286,8 @@ cub_egress_xdp(struct xdp_md *ctx)
 	hop = (void *)(long)ctx->data;
 	if ((void *)(hop + 1) > (void *)(long)ctx->data_end)
 		return XDP_DROP;
-	k = bpf_map_lookup_elem(&cub_hopkey, &egress_zero);
-	if (!k)
+	k = bpf_map_lookup_elem(&cub_peerkey, &port);
+	if (!k || !(k->key[0] | k->key[1]))
 		return XDP_DROP;
 	hop->magic = CUB_HOP_MAGIC;
 	hop->in_port = in_port;

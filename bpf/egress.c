@@ -42,7 +42,9 @@ cubi_egress_load(bool xdp, int ports_fd, int scratch_fd, int table_fd,
 	    (m && m->pktin_fd >= 0 &&
 		(r = bpf_map__reuse_fd(skel->maps.cub_pktin, m->pktin_fd))) ||
 	    (m && m->hopkey_fd > 0 &&
-		(r = bpf_map__reuse_fd(skel->maps.cub_hopkey, m->hopkey_fd))))
+		(r = bpf_map__reuse_fd(skel->maps.cub_hopkey, m->hopkey_fd))) ||
+	    (m && m->peerkey_fd > 0 &&
+		(r = bpf_map__reuse_fd(skel->maps.cub_peerkey, m->peerkey_fd))))
 		goto out;
 	*why = "load the egress program";
 	if ((r = egress__load(skel)))
@@ -70,7 +72,7 @@ out:
 
 int
 cubi_egress_load_after_stack(int ports_fd, int scratch_fd, int peers_fd,
-    int hopkey_fd, const char **why)
+    int peerkey_fd, const char **why)
 {
 	const char *dummy;
 	struct egress *skel;
@@ -90,8 +92,8 @@ cubi_egress_load_after_stack(int ports_fd, int scratch_fd, int peers_fd,
 	if ((r = bpf_map__reuse_fd(skel->maps.cub_ports, ports_fd)) ||
 	    (r = bpf_map__reuse_fd(skel->maps.cub_scratch_map, scratch_fd)) ||
 	    (r = bpf_map__reuse_fd(skel->maps.cub_peers, peers_fd)) ||
-	    (hopkey_fd > 0 &&
-		(r = bpf_map__reuse_fd(skel->maps.cub_hopkey, hopkey_fd))))
+	    (peerkey_fd > 0 &&
+		(r = bpf_map__reuse_fd(skel->maps.cub_peerkey, peerkey_fd))))
 		goto out;
 	*why = "load the egress program";
 	if ((r = egress__load(skel)))

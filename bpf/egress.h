@@ -15,11 +15,13 @@
  * programs of the cubes the ports peer with); flood_fd, flooddev_fd:
  * the cube's flood set (cube_shared.h, struct cub_flood; the XDP
  * devmap); pktin_fd: the cube's cub_pktin (flood copies for the broker);
- * hopkey_fd: the broker's hop key (cube_shared.h, struct cub_hopkey).
+ * hopkey_fd: the cube's own hop key (cube_shared.h, struct cub_hopkey);
+ * peerkey_fd: the hop keys of the cubes its ports peer with, by port.
  */
 struct cubi_egress_maps {
 	int peers_fd, flood_fd, flooddev_fd, pktin_fd;
-	int hopkey_fd; /* the broker's cub_hopkey; <= 0: one of its own */
+	int hopkey_fd;  /* the cube's cub_hopkey; <= 0: one of its own */
+	int peerkey_fd; /* the cube's cub_peerkey; <= 0: one of its own */
 };
 
 /*
@@ -43,6 +45,6 @@ int cubi_egress_load(bool xdp, int ports_fd, int scratch_fd, int table_fd,
  * Its fd, or -errno.  May block (a verifier run); no locks.
  */
 int cubi_egress_load_after_stack(int ports_fd, int scratch_fd, int peers_fd,
-    int hopkey_fd, const char **why);
+    int peerkey_fd, const char **why);
 
 #endif /* CUBI_EGRESS_H */

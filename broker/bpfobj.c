@@ -320,6 +320,23 @@ shown(char *buf, size_t len, const char *name)
 }
 
 /*
+ * The broker's own pins in a cube's directory (its programs, the egress
+ * program's tables, the hop keys): never a cube's map.
+ */
+static bool
+broker_pin(const char *name)
+{
+	static const char *const pins[] = {"prog", "egress", "peers", "flood",
+	    "flooddev", "hopkey", "peerkey"};
+	size_t i;
+
+	for (i = 0; i < sizeof(pins) / sizeof(pins[0]); i++)
+		if (!strcmp(name, pins[i]))
+			return true;
+	return false;
+}
+
+/*
  * A map name picks a pin path (<pin-root>/<cube>/<name>): it must be a
  * plain identifier that fits the kernel's name (so that what the broker
  * reports is the whole name), not the program's pin, not a framework
@@ -345,11 +362,8 @@ check_map_name(struct cube *c, struct bpf_object *obj, struct bpf_map *m,
 			      "characters)",
 		    c->name, shown(show, sizeof(show), name),
 		    n > 48 ? "..." : "", sizeof(((struct bmap *)0)->name) - 1);
-	if (!strcmp(name, "prog") || !strcmp(name, "prog_new") ||
-	    !strcmp(name, "egress") || !strcmp(name, "egress_new") ||
-	    !strcmp(name, "peers") || !strcmp(name, "peers_new") ||
-	    !strcmp(name, "flood") || !strcmp(name, "flooddev") ||
-	    !strcmp(name, "hopkey"))
+	if (broker_pin(name) || !strcmp(name, "prog_new") ||
+	    !strcmp(name, "egress_new") || !strcmp(name, "peers_new"))
 		return REFUSE("cube '%s': map name '%s' is reserved (the "
 			      "pin of a program)",
 		    c->name, name);
@@ -837,6 +851,8 @@ bpfobj_free(struct bpfobj *o)
 		close(o->flood_fd);
 	if (o->flooddev_fd >= 0)
 		close(o->flooddev_fd);
+	if (o->peerkey_fd >= 0)
+		close(o->peerkey_fd);
 	for (i = 0; i < o->nmaps; i++)
 		if (o->maps[i].fd >= 0)
 			close(o->maps[i].fd);
@@ -928,12 +944,7 @@ unpin_stale(struct broker *b, struct cube *c, const struct bpfobj *o)
 		return;
 	while ((de = readdir(d))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
-		    !strcmp(de->d_name, "prog") ||
-		    !strcmp(de->d_name, "egress") ||
-		    !strcmp(de->d_name, "peers") ||
-		    !strcmp(de->d_name, "flood") ||
-		    !strcmp(de->d_name, "flooddev") ||
-		    !strcmp(de->d_name, "hopkey") ||
+		    broker_pin(de->d_name) ||
 		    bpfobj_map((struct bpfobj *)o, de->d_name))
 			continue;
 		if (snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) <
@@ -1072,13 +1083,12 @@ open_checked(struct broker *b, struct cube *c, const void *elf, size_t len,
 		if (bpf_map__is_internal(m))
 			continue;
 		if (!strcmp(bpf_map__name(m), HOP_KEY)) {
-			/* The broker's hop key, never the cube's. */
+			/* The broker's hop key of this cube. */
 			if (bpf_map__set_pin_path(m, NULL) ||
-			    bpfobj_hopkey_fd(b) <= 0 ||
-			    bpf_map__reuse_fd(m, bpfobj_hopkey_fd(b))) {
+			    bpfobj_hopkey_fd(b, c) <= 0 ||
+			    bpf_map__reuse_fd(m, bpfobj_hopkey_fd(b, c))) {
 				*errv = cub_err_val(CUB_E_KERNEL,
-				    "cube '%s': the broker's hop key is not "
-				    "ready",
+				    "cube '%s': its hop key is not ready",
 				    c->name);
 				goto fail;
 			}
@@ -1166,38 +1176,25 @@ hopkey_get(const char *path)
 }
 
 /*
- * The broker's hop key (cube_shared.h, struct cub_hopkey): the one the
- * cubes' directories hold (each cube's pins have it as "hopkey", so that
- * a restart finds the key its adopted programs carry, and the pin goes
- * with the last cube), or a new one of random bytes (never 0).  Its fd,
- * or -errno.
+ * c's hop key (cube_shared.h, struct cub_hopkey): the one its pins hold
+ * as "hopkey" (a restart finds the key its adopted programs carry; the
+ * pin goes with the cube's directory), or a new one of random bytes
+ * (never 0), pinned there.  Its fd (c's, closed with it), or -errno.
  */
 int
-bpfobj_hopkey_fd(struct broker *b)
+bpfobj_hopkey_fd(struct broker *b, struct cube *c)
 {
 	struct cub_hopkey k = {0};
 	char path[PATH_MAX];
-	struct dirent *de;
 	uint32_t zero = 0;
 	int fd, r;
-	DIR *d;
 	LIBBPF_OPTS(bpf_map_create_opts, o, .map_flags = BPF_F_RDONLY_PROG);
 
-	if (b->hopkey_fd > 0)
-		return b->hopkey_fd;
-	if ((d = opendir(b->o.pin_root))) {
-		while ((de = readdir(d))) {
-			if (de->d_name[0] == '.' || de->d_name[0] == '_' ||
-			    snprintf(path, sizeof(path), "%s/%s/hopkey",
-				b->o.pin_root, de->d_name) >= (int)sizeof(path))
-				continue;
-			if ((fd = hopkey_get(path)) >= 0) {
-				closedir(d);
-				return b->hopkey_fd = fd;
-			}
-		}
-		closedir(d);
-	}
+	if (c->hopkey_fd > 0)
+		return c->hopkey_fd;
+	pin_path(b, path, sizeof(path), c->name, "hopkey");
+	if ((fd = hopkey_get(path)) > 0)
+		return c->hopkey_fd = fd;
 	while (!k.key[0] || !k.key[1])
 		if (getrandom(&k, sizeof(k), 0) != (ssize_t)sizeof(k))
 			return -errno;
@@ -1210,40 +1207,11 @@ bpfobj_hopkey_fd(struct broker *b)
 		close(fd);
 		return r;
 	}
-	return b->hopkey_fd = fd;
-}
-
-/*
- * No cube has a program any more: the hop key goes (its pins went with
- * the cubes' directories); the next cube gets a new one.
- */
-void
-bpfobj_hopkey_release(struct broker *b)
-{
-	struct cube *c;
-
-	for (c = b->cubes; c; c = c->next)
-		if (c->obj)
-			return;
-	for (c = b->dying; c; c = c->next)
-		if (c->obj)
-			return;
-	if (b->hopkey_fd > 0)
-		close(b->hopkey_fd);
-	b->hopkey_fd = 0;
-}
-
-/* The hop key in c's pins, as "hopkey" (bpfobj_hopkey_fd()). */
-static int
-hopkey_pin(struct broker *b, struct cube *c)
-{
-	char path[PATH_MAX];
-	int fd = bpfobj_hopkey_fd(b);
-
-	if (fd <= 0)
-		return fd < 0 ? fd : -EBADF;
-	pin_path(b, path, sizeof(path), c->name, "hopkey");
-	return pin_replace(fd, path);
+	if ((r = pin_replace(fd, path))) {
+		close(fd);
+		return r;
+	}
+	return c->hopkey_fd = fd;
 }
 
 /*
@@ -1253,22 +1221,24 @@ hopkey_pin(struct broker *b, struct cube *c)
  */
 static int
 flood_map(struct broker *b, struct cube *c, const char *name,
-    enum bpf_map_type type, uint32_t vsize, uint32_t n)
+    enum bpf_map_type type, uint32_t vsize, uint32_t n, uint32_t flags)
 {
 	struct bpf_map_info info = {0};
 	__u32 len = sizeof(info);
 	char path[PATH_MAX];
 	int fd, r;
+	LIBBPF_OPTS(bpf_map_create_opts, o);
 
 	pin_path(b, path, sizeof(path), c->name, name);
 	fd = bpf_obj_get(path);
 	if (fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &len) &&
 	    info.type == type && info.value_size == vsize &&
-	    info.max_entries == n)
+	    info.max_entries == n && info.map_flags == flags)
 		return fd;
 	if (fd >= 0)
 		close(fd);
-	fd = bpf_map_create(type, "cub_flood", 4, vsize, n, NULL);
+	o.map_flags = flags;
+	fd = bpf_map_create(type, "cub_flood", 4, vsize, n, &o);
 	if (fd < 0)
 		return -errno;
 	if ((r = pin_replace(fd, path))) {
@@ -1284,13 +1254,18 @@ flood_open(struct broker *b, struct cube *c, struct bpfobj *o,
 {
 	*step = "open or make the cube's flood set";
 	o->flood_fd = flood_map(b, c, "flood", BPF_MAP_TYPE_ARRAY,
-	    sizeof(struct cub_flood), 1);
+	    sizeof(struct cub_flood), 1, 0);
 	if (o->flood_fd < 0)
 		return o->flood_fd;
+	*step = "open or make the cube's peers' hop keys";
+	o->peerkey_fd = flood_map(b, c, "peerkey", BPF_MAP_TYPE_ARRAY,
+	    sizeof(struct cub_hopkey), CUB_MAX_PORTS, BPF_F_RDONLY_PROG);
+	if (o->peerkey_fd < 0)
+		return o->peerkey_fd;
 	if (c->hook == HOOK_TC)
 		return 0;
 	o->flooddev_fd = flood_map(
-	    b, c, "flooddev", BPF_MAP_TYPE_DEVMAP_HASH, 4, CUB_MAX_PORTS);
+	    b, c, "flooddev", BPF_MAP_TYPE_DEVMAP_HASH, 4, CUB_MAX_PORTS, 0);
 	return o->flooddev_fd < 0 ? o->flooddev_fd : 0;
 }
 
@@ -1336,10 +1311,10 @@ egress_load(
 	maps.flood_fd = o->flood_fd;
 	maps.flooddev_fd = o->flooddev_fd;
 	maps.pktin_fd = pktin ? pktin->fd : -1;
-	maps.hopkey_fd = bpfobj_hopkey_fd(b);
-	*step = "pin the hop key";
-	if ((fd = hopkey_pin(b, c)))
-		return fd;
+	maps.peerkey_fd = o->peerkey_fd;
+	*step = "make the cube's hop key";
+	if ((maps.hopkey_fd = bpfobj_hopkey_fd(b, c)) < 0)
+		return maps.hopkey_fd;
 	fd = cubi_egress_load(c->hook != HOOK_TC, ports->fd, scratch->fd,
 	    table->fd, &maps, step);
 	if (fd < 0)
@@ -1348,6 +1323,55 @@ egress_load(
 	*step = "pin the egress program";
 	pin_path(b, path, sizeof(path), c->name, "egress");
 	return pin_replace(fd, path);
+}
+
+/*
+ * An adopted egress program pinned by a broker before the cubes had keys
+ * of their own (no <cube>/peerkey): that broker gave every cube the one
+ * key, so the key of each port's peer is this cube's own until
+ * topology.c writes the peers' (the same bytes).  Today's egress program
+ * replaces it in the cube's cub_egress; the old one runs until then.
+ */
+static void
+egress_upgrade(struct broker *b, struct cube *c, struct bpfobj *o)
+{
+	const char *step = "open the peers' hop keys";
+	struct cub_hopkey k;
+	uint32_t i, zero = 0;
+	int fd, r;
+
+	if (o->peerkey_fd >= 0 || o->egress_fd < 0 || c->hopkey_fd <= 0 ||
+	    bpf_map_lookup_elem(c->hopkey_fd, &zero, &k))
+		return;
+	fd = flood_map(b, c, "peerkey", BPF_MAP_TYPE_ARRAY, sizeof(k),
+	    CUB_MAX_PORTS, BPF_F_RDONLY_PROG);
+	for (i = 0; fd >= 0 && i < CUB_MAX_PORTS; i++)
+		if (bpf_map_update_elem(fd, &i, &k, BPF_ANY)) {
+			r = -errno;
+			close(fd);
+			fd = r;
+		}
+	if (fd < 0) {
+		log_errno(fd, "cube '%s': older egress program kept: %s",
+		    c->name, step);
+		return;
+	}
+	close(fd);
+	/* egress_load() opens them again from the pins. */
+	close(o->egress_fd);
+	close(o->peers_fd);
+	if (o->flood_fd >= 0)
+		close(o->flood_fd);
+	if (o->flooddev_fd >= 0)
+		close(o->flooddev_fd);
+	o->egress_fd = o->peers_fd = o->flood_fd = o->flooddev_fd = -1;
+	if ((r = egress_load(b, c, o, &step)))
+		log_errno(r, "cube '%s': today's egress program: %s", c->name,
+		    step);
+	else
+		log_info("cube '%s': the egress program of an older broker "
+			 "replaced",
+		    c->name);
 }
 
 /* A new object failed to attach: the old one's egress program back. */
@@ -1531,6 +1555,7 @@ verify(struct broker *b, struct cube *c, struct bpf_object **obj,
 	o->peers_fd = -1;
 	o->flood_fd = -1;
 	o->flooddev_fd = -1;
+	o->peerkey_fd = -1;
 	o->map_bytes = bytes;
 	o->checked = EXITCHECK_VERSION;
 	if ((r = o->prog_fd = dupfd(bpf_program__fd(prog))) < 0)
@@ -1793,6 +1818,7 @@ bpfobj_adopt(struct broker *b, struct cube *c, uint64_t hash, uint32_t checked,
 	o->peers_fd = -1;
 	o->flood_fd = -1;
 	o->flooddev_fd = -1;
+	o->peerkey_fd = -1;
 	o->prog_fd = bpf_obj_get(path);
 	if (o->prog_fd < 0 ||
 	    bpf_obj_get_info_by_fd(o->prog_fd, &pinfo, &plen)) {
@@ -1808,12 +1834,7 @@ bpfobj_adopt(struct broker *b, struct cube *c, uint64_t hash, uint32_t checked,
 		return r;
 	}
 	while ((de = readdir(d)) && o->nmaps < CUB_MAX_MAPS) {
-		if (de->d_name[0] == '.' || !strcmp(de->d_name, "prog") ||
-		    !strcmp(de->d_name, "egress") ||
-		    !strcmp(de->d_name, "peers") ||
-		    !strcmp(de->d_name, "flood") ||
-		    !strcmp(de->d_name, "flooddev") ||
-		    !strcmp(de->d_name, "hopkey") ||
+		if (de->d_name[0] == '.' || broker_pin(de->d_name) ||
 		    strlen(de->d_name) >= sizeof(o->maps[0].name))
 			continue;
 		if (snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >=
@@ -1845,10 +1866,20 @@ bpfobj_adopt(struct broker *b, struct cube *c, uint64_t hash, uint32_t checked,
 	o->flood_fd = bpf_obj_get(path);
 	pin_path(b, path, sizeof(path), c->name, "flooddev");
 	o->flooddev_fd = bpf_obj_get(path);
+	pin_path(b, path, sizeof(path), c->name, "peerkey");
+	o->peerkey_fd = bpf_obj_get(path);
+	pin_path(b, path, sizeof(path), c->name, "hopkey");
+	if (c->hopkey_fd <= 0 && (c->hopkey_fd = hopkey_get(path)) < 0) {
+		c->hopkey_fd = 0;
+		log_info("cube '%s': no hop key pinned: hops into it are "
+			 "refused until its next load",
+		    c->name);
+	}
 	if (!bpfobj_map(o, "cub_ports") || !bpfobj_map(o, "cub_if2port")) {
 		bpfobj_free(o);
 		return -ENOENT;
 	}
+	egress_upgrade(b, c, o);
 	c->obj = o;
 	slowpath_open(b, c);
 	cubelog_open(b, c);

@@ -109,6 +109,7 @@ struct bpfobj {
 	int peers_fd;  /* the egress program's cub_peers (topology.c) */
 	int flood_fd;  /* its flood set, <cube>/flood (topology.c) */
 	int flooddev_fd; /* XDP: the flood devmap, <cube>/flooddev */
+	int peerkey_fd;  /* its peers' hop keys by port, <cube>/peerkey */
 	struct bmap maps[CUB_MAX_MAPS];
 	int nmaps;
 	uint64_t map_bytes; /* kernel memory of its maps, per-CPU x ncpus */
@@ -185,6 +186,9 @@ struct cube {
 	 * cleared by a whole apply (b->state_lock). */
 	struct cub_val *unsent;
 	struct bpfobj *obj;  /* NULL until the worker loads it */
+	/* Its hop key (cube_shared.h), <cube>/hopkey (bpfobj.c): made with
+	 * its first object, kept across reloads; <= 0: not made yet. */
+	int hopkey_fd;
 	struct bport *ports;
 	/* Slow path (slowpath.c): a ring of PKTIN_QUEUE, allocated on the
 	 * first packet.  pktin_dropped (atomic: the worker-call thread adds
@@ -464,7 +468,6 @@ struct broker {
 	int sigfd;
 	int ncpus;
 	struct netmon *nm; /* netmon.c: netdevs and their events */
-	int hopkey_fd;     /* cub_hopkey (bpfobj.c); <= 0: not made yet */
 };
 
 /* helper.c: registered helper processes, run for a worker. */
@@ -615,8 +618,7 @@ int bpfobj_vet_tick(struct broker *b);
 /* Whether s was named by --unhardened-service (its objects are verified
  * with CAP_PERFMON). */
 bool bpfobj_unhardened(const struct broker *b, const struct service *s);
-int bpfobj_hopkey_fd(struct broker *b);
-void bpfobj_hopkey_release(struct broker *b);
+int bpfobj_hopkey_fd(struct broker *b, struct cube *c);
 struct bpfobj *bpfobj_free(struct bpfobj *o);
 int bpfobj_unpin(struct broker *b, const char *cube);
 struct bmap *bpfobj_map(struct bpfobj *o, const char *name);

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "broker.h"
 #include "cube_shared.h"
@@ -87,6 +88,8 @@ cube_free(struct cube *c)
 		free(p);
 	}
 	bpfobj_free(c->obj);
+	if (c->hopkey_fd > 0)
+		close(c->hopkey_fd);
 	cubelog_free(c->log);
 	cub_val__free(c->doc);
 	cub_val__free(c->unsent);
@@ -142,7 +145,6 @@ cube_release(struct broker *b, struct cube *c)
 	dying_unlink(b, c);
 	r = bpfobj_unpin(b, c->name);
 	cube_free(c);
-	bpfobj_hopkey_release(b);
 	return r;
 }
 
@@ -155,7 +157,6 @@ cube_reap(struct broker *b, struct cube *c)
 	if ((r = bpfobj_unpin(b, c->name)))
 		log_errno(r, "cube '%s': unpin after its load", c->name);
 	cube_free(c);
-	bpfobj_hopkey_release(b);
 }
 
 static bool

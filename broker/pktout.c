@@ -128,9 +128,9 @@ ingress(struct cube *c, struct bport *p, const void *data, size_t len,
 	 * stack of transparent cubes, if any, else the cube. */
 	int entry = tcube_port_entry(c->svc->b, c, p->name);
 
-	/* In band, a hop carries the broker's key (cube_shared.h). */
-	if (bpfobj_hopkey_fd(c->svc->b) > 0)
-		bpf_map_lookup_elem(bpfobj_hopkey_fd(c->svc->b), &zero, &key);
+	/* In band, a hop carries c's key (cube_shared.h). */
+	if (c->hopkey_fd > 0)
+		bpf_map_lookup_elem(c->hopkey_fd, &zero, &key);
 	o.data_in = data;
 	o.data_size_in = (uint32_t)len;
 	o.repeat = 1;

@@ -1043,7 +1043,7 @@ tp_wire_port(struct broker *b, struct tpoint *tp)
 		scratch = bpfobj_map(c->obj, "cub_scratch_map");
 		fd = ports && scratch ? cubi_egress_load_after_stack(ports->fd,
 					    scratch->fd, c->obj->peers_fd,
-					    bpfobj_hopkey_fd(b), &why)
+					    c->obj->peerkey_fd, &why)
 				      : -ENOENT;
 		if (fd < 0) {
 			log_errno(fd, "attach point '%s': %s", tp->target, why);

@@ -194,20 +194,34 @@ port_maps(struct cube *c, struct bport *p, int ifindex, bool up)
 	return 0;
 }
 
-/* Slot p->index of c's cub_peers (egress.bpf.c): prog_fd, or empty. */
+/*
+ * Slot p->index of c's cub_peers (egress.bpf.c): prog_fd, the entry of
+ * cube to, or empty (to NULL).  to's hop key goes in c's cub_peerkey
+ * first, so that no packet tail-calls into to with another key.
+ */
 static int
-peer_slot(struct cube *c, struct bport *p, int prog_fd)
+peer_slot(struct cube *c, struct bport *p, struct cube *to, int prog_fd)
 {
-	uint32_t slot = p->index;
+	struct cub_hopkey key = {0};
+	uint32_t slot = p->index, zero = 0;
 
 	if (!c->obj || c->obj->peers_fd < 0 || p->index >= CUB_MAX_PORTS)
 		return -ENOENT;
-	if (prog_fd < 0) {
+	if (!to || prog_fd < 0) {
 		if (bpf_map_delete_elem(c->obj->peers_fd, &slot) &&
 		    errno != ENOENT)
 			return -errno;
+		/* An array's entry: zeroed, never deleted. */
+		if (c->obj->peerkey_fd >= 0)
+			bpf_map_update_elem(
+			    c->obj->peerkey_fd, &slot, &key, BPF_ANY);
 		return 0;
 	}
+	if (c->obj->peerkey_fd >= 0 &&
+	    (to->hopkey_fd <= 0 ||
+		bpf_map_lookup_elem(to->hopkey_fd, &zero, &key) ||
+		bpf_map_update_elem(c->obj->peerkey_fd, &slot, &key, BPF_ANY)))
+		return to->hopkey_fd <= 0 ? -ENOKEY : -errno;
 	if (bpf_map_update_elem(c->obj->peers_fd, &slot, &prog_fd, BPF_ANY))
 		return -errno;
 	return 0;
@@ -235,7 +249,7 @@ peer_wire(struct broker *b, struct cube *c, struct bport *p)
 	if (!p2)
 		return -ENOENT;
 	cp.ifindex = CUB_PEER_IFINDEX(p2->index);
-	if (c2->obj && (r = peer_slot(c, p, port_entry_fd(c2, pname))))
+	if (c2->obj && (r = peer_slot(c, p, c2, port_entry_fd(c2, pname))))
 		return r;
 	if (bpf_map_update_elem(ports->fd, &p->index, &cp, BPF_ANY))
 		return -errno;
@@ -253,7 +267,7 @@ peer_unwire(struct cube *c, struct bport *p)
 	if (ports)
 		bpf_map_update_elem(ports->fd, &p->index, &cp, BPF_ANY);
 	topo_flood_sync(c);
-	peer_slot(c, p, -1);
+	peer_slot(c, p, NULL, -1);
 }
 
 /* Ports of other cubes that peer with c get c's (new) program. */
@@ -270,7 +284,7 @@ peers_refresh(struct broker *b, struct cube *c)
 			if (q->cube_peer &&
 			    topo_peer_split(q->peer, cname, pname) &&
 			    !strcmp(cname, c->name) &&
-			    (r = peer_slot(x, q, port_entry_fd(c, pname))))
+			    (r = peer_slot(x, q, c, port_entry_fd(c, pname))))
 				log_errno(r, "cube '%s' port '%s': peer '%s'",
 				    x->name, q->name, q->peer);
 }
@@ -888,7 +902,7 @@ topo_retire(struct broker *b, struct cube *c)
 			if (q->cube_peer &&
 			    topo_peer_split(q->peer, cname, pname) &&
 			    !strcmp(cname, c->name))
-				peer_slot(x, q, -1);
+				peer_slot(x, q, NULL, -1);
 	for (p = c->ports; p; p = p->next) {
 		if (p->cube_peer) {
 			peer_unwire(c, p);
@@ -1145,7 +1159,7 @@ topo_port_rewire(struct broker *b, struct cube *c, const char *port)
 			if (q->cube_peer &&
 			    topo_peer_split(q->peer, cname, pname) &&
 			    !strcmp(cname, c->name) && !strcmp(pname, port) &&
-			    (r = peer_slot(x, q, port_entry_fd(c, port))))
+			    (r = peer_slot(x, q, c, port_entry_fd(c, port))))
 				log_errno(r, "cube '%s' port '%s': peer '%s'",
 				    x->name, q->name, q->peer);
 }

@@ -78,8 +78,8 @@ struct {
 	__uint(max_entries, CUB_EGRESS_SLOTS);
 } cub_egress SEC(".maps");
 
-/* The broker's hop key (cube_shared.h, struct cub_hopkey): one map of
- * the broker's, shared by every cube; read-only to programs. */
+/* This cube's hop key (cube_shared.h, struct cub_hopkey): the broker's
+ * map, one per cube; read-only to programs. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__type(key, __u32);
@@ -199,7 +199,7 @@ cub_if2port_lookup(__u32 ifindex)
  * A packet the broker's egress program of a cube whose port peers with
  * one of this cube's handed over says its port in skb->cb (TC) or a
  * struct cub_hop in front of the frame (XDP; stripped here, before the
- * cube parses the packet), with the broker's hop key, which nothing from
+ * cube parses the packet), with this cube's hop key, which nothing from
  * a wire has (cube_shared.h, struct cub_hopkey): that comes first, since
  * a packet that left by a port and came back through a cube peer still
  * has the first port's netdev as its ingress.  Any other packet came in

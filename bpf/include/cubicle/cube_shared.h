@@ -98,20 +98,24 @@ struct cub_scratch {
 struct cub_hop {
 	__u32 magic;
 	__u32 in_port;
-	__u32 key[2]; /* the broker's hop key (struct cub_hopkey) */
+	__u32 key[2]; /* the receiving cube's hop key (struct cub_hopkey) */
 };
 
 /*
- * The broker's hop key (cub_hopkey, one per broker, pinned in each
- * cube's pins as <cube>/hopkey, random and never 0): a hop carries it (TC:
- * skb->cb[0] = key[0]; XDP: the whole key in struct cub_hop), so that a
- * cube trusts a hop before its ingress netdev.  A packet that leaves a
- * cube and comes back into it through a cube peer (a router's answer to
- * a bridge's flood) has that cube's port as its ingress netdev: the hop
- * says where it really came from.  Nothing from the wire knows the key
- * (XDP frames are the sender's bytes: 64 bits; TC's cb words are what
- * the kernel left there: 32), and the egress program clears cb[1] on
- * every redirect to a netdev.
+ * A cube's hop key (cub_hopkey: one per cube, made by the broker, pinned
+ * as <cube>/hopkey, random and never 0): a hop into the cube carries it
+ * (TC: skb->cb[0] = key[0]; XDP: the whole key in struct cub_hop), so
+ * that the cube trusts a hop before its ingress netdev.  A packet that
+ * leaves a cube and comes back into it through a cube peer (a router's
+ * answer to a bridge's flood) has that cube's port as its ingress
+ * netdev: the hop says where it really came from.  Nothing from the wire
+ * knows the key (XDP frames are the sender's bytes: 64 bits; TC's cb
+ * words are what the kernel left there: 56), and the egress program
+ * clears cb[1] on every redirect to a netdev.  A cube's programs read
+ * their own key only; the egress program of a cube whose port peers with
+ * it reads it from the broker's cub_peerkey (egress.bpf.c), so a cube
+ * that leaks its key onto a wire lets that wire forge hops into itself
+ * and no other cube.
  */
 struct cub_hopkey {
 	__u32 key[2];
