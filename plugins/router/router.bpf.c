@@ -35,6 +35,15 @@ struct {
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 } rt_routes SEC(".maps");
 
+/* The /32 routes, by address (router_shared.h): looked up first. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, __be32);
+	__type(value, struct rt_route);
+	__uint(max_entries, RT_ROUTES_MAX);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+} rt_host SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__type(key, __be32);
@@ -354,7 +363,9 @@ rt_ingress(void *ctx, enum cub_hook hook)
 	}
 	sc->rk.plen = 32;
 	sc->rk.addr = ip->daddr;
-	r = bpf_map_lookup_elem(&rt_routes, &sc->rk);
+	r = bpf_map_lookup_elem(&rt_host, &sc->rk.addr);
+	if (!r)
+		r = bpf_map_lookup_elem(&rt_routes, &sc->rk);
 	if (!r) {
 		err = ICMP_DEST_UNREACH << 8 | ICMP_NET_UNREACH;
 		goto error;

@@ -7,9 +7,10 @@
  * entries (static neighbours).  apply() checks it all first (a nexthop
  * on no port's network, a network with host bits, an address on two
  * ports are refused, naming it), then writes what changed: rt_ports,
- * rt_local (the router's addresses), rt_routes (the connected networks
- * and, per network, the static route of least pathcost; a route that
- * changes is one map update of its key: never missing meanwhile) and
+ * rt_local (the router's addresses), rt_routes and rt_host (the
+ * connected networks and, per network, the static route of least
+ * pathcost, /32 ones in rt_host; a route that changes is one map update
+ * of its key: never missing meanwhile) and
  * the static rt_arp entries.  Shows add the connected routes and the
  * learned neighbours (route and arp-table are CUB_F_SHOWN lists).
  *
@@ -66,7 +67,7 @@ struct rt_q { /* a packet waiting for its next hop's MAC */
 };
 
 struct rt_cube {
-	cub_map ports, routes, arp, local;
+	cub_map ports, routes, host, arp, local;
 	bool loaded;
 	struct rt_portcfg port[CUB_MAX_PORTS];
 	struct rt_rec *rec; /* rt_routes as written, sorted by key */
@@ -637,9 +638,10 @@ static int
 rt_write(struct cub_cube *cube, struct rt_cube *rt, struct rt_new *n)
 {
 	struct rt_rec *del = NULL, *put = NULL;
-	uint32_t i, j, nd = 0, np = 0, port;
+	uint32_t i, j, nd = 0, np = 0, nhd = 0, nhp = 0, port;
 	struct rt_route_key *dk = NULL, *pk = NULL;
-	struct rt_route *pv = NULL;
+	struct rt_route *pv = NULL, *hv = NULL;
+	uint32_t *hk = NULL, *hdk = NULL;
 	uint32_t *sorted_arp = NULL;
 	bool forget[CUB_MAX_PORTS] = {0};
 	int r = 0, c;
@@ -692,19 +694,38 @@ rt_write(struct cub_cube *cube, struct rt_cube *rt, struct rt_new *n)
 	dk = calloc(nd + 1, sizeof(*dk));
 	pk = calloc(np + 1, sizeof(*pk));
 	pv = calloc(np + 1, sizeof(*pv));
-	if (!dk || !pk || !pv) {
+	hdk = calloc(nd + 1, sizeof(*hdk));
+	hk = calloc(np + 1, sizeof(*hk));
+	hv = calloc(np + 1, sizeof(*hv));
+	if (!dk || !pk || !pv || !hdk || !hk || !hv) {
 		r = -ENOMEM;
 		goto out;
 	}
-	for (i = 0; i < np; i++) {
-		pk[i] = put[i].k;
-		pv[i] = put[i].v;
-	}
-	for (i = 0; i < nd; i++)
-		dk[i] = del[i].k;
+	/* The /32 routes go in rt_host, by address; the others in the
+	 * trie (router_shared.h). */
+	for (i = 0, j = np, np = 0; i < j; i++)
+		if (put[i].k.plen == 32) {
+			hk[nhp] = put[i].k.addr;
+			hv[nhp++] = put[i].v;
+		} else {
+			pk[np] = put[i].k;
+			pv[np++] = put[i].v;
+		}
+	for (i = 0, j = nd, nd = 0; i < j; i++)
+		if (del[i].k.plen == 32)
+			hdk[nhd++] = del[i].k.addr;
+		else
+			dk[nd++] = del[i].k;
 	if (np && (r = cub_map__update_batch_n(cube, &rt->routes, pk, pv, np, 0)))
 		goto out;
+	if (nhp &&
+	    (r = cub_map__update_batch_n(cube, &rt->host, hk, hv, nhp, 0)))
+		goto out;
 	if (nd && (r = cub_map__delete_batch_n(cube, &rt->routes, dk, nd)) &&
+	    r != -ENOENT)
+		goto out;
+	if (nhd &&
+	    (r = cub_map__delete_batch_n(cube, &rt->host, hdk, nhd)) &&
 	    r != -ENOENT)
 		goto out;
 	/* The router's own addresses. */
@@ -763,6 +784,9 @@ out:
 	free(dk);
 	free(pk);
 	free(pv);
+	free(hdk);
+	free(hk);
+	free(hv);
 	free(sorted_arp);
 	return r;
 }
@@ -780,6 +804,7 @@ rt_load(struct cub_cube *cube, struct rt_cube *rt)
 		return r;
 	if (cub_cube__map(cube, "rt_ports", &rt->ports) ||
 	    cub_cube__map(cube, "rt_routes", &rt->routes) ||
+	    cub_cube__map(cube, "rt_host", &rt->host) ||
 	    cub_cube__map(cube, "rt_arp", &rt->arp) ||
 	    cub_cube__map(cube, "rt_local", &rt->local))
 		return RTERR(CUB_E_INTERNAL, "cube '%s': router maps missing",
@@ -813,16 +838,14 @@ struct rt_dump {
 	uint32_t n, cap;
 };
 
+/* A key the dump met that rt->rec lacks: d->gone gets it. */
 static int
-dump_route_fn(const void *key, const void *value, void *ctx)
+dump_gone(struct rt_dump *d, const struct rt_rec *probe)
 {
-	struct rt_dump *d = ctx;
-	struct rt_rec probe = {.k = *(const struct rt_route_key *)key};
 	struct rt_route_key *g;
 
-	(void)value;
-	if (d->rt->nrec && bsearch(&probe, d->rt->rec, d->rt->nrec,
-			       sizeof(probe), key_cmp))
+	if (d->rt->nrec && bsearch(probe, d->rt->rec, d->rt->nrec,
+			       sizeof(*probe), key_cmp))
 		return 0;
 	if (d->n == d->cap) {
 		d->cap = d->cap ? 2 * d->cap : 256;
@@ -831,8 +854,55 @@ dump_route_fn(const void *key, const void *value, void *ctx)
 			return -ENOMEM;
 		d->gone = g;
 	}
-	d->gone[d->n++] = probe.k;
+	d->gone[d->n++] = probe->k;
 	return 0;
+}
+
+static int
+dump_route_fn(const void *key, const void *value, void *ctx)
+{
+	struct rt_rec probe = {.k = *(const struct rt_route_key *)key};
+
+	(void)value;
+	return dump_gone(ctx, &probe);
+}
+
+/* rt_host's keys are addresses: /32 routes. */
+static int
+dump_host_fn(const void *key, const void *value, void *ctx)
+{
+	struct rt_rec probe = {.k = {.plen = 32}};
+
+	(void)value;
+	memcpy(&probe.k.addr, key, sizeof(probe.k.addr));
+	return dump_gone(ctx, &probe);
+}
+
+/* After a replay: what rt_routes and rt_host hold that rt->rec lacks. */
+static int
+rt_cleanup(struct cub_cube *cube, struct rt_cube *rt)
+{
+	struct rt_dump d = {.rt = rt};
+	uint32_t i, *addr;
+	int r;
+
+	r = cub_map__dump(cube, &rt->routes, dump_route_fn, &d);
+	if (!r && d.n)
+		r = cub_map__delete_batch_n(cube, &rt->routes, d.gone, d.n);
+	if (r && r != -ENOENT)
+		goto out;
+	d.n = 0;
+	r = cub_map__dump(cube, &rt->host, dump_host_fn, &d);
+	if (!r && d.n) {
+		/* The keys, as addresses, in place. */
+		addr = (uint32_t *)d.gone;
+		for (i = 0; i < d.n; i++)
+			addr[i] = d.gone[i].addr;
+		r = cub_map__delete_batch_n(cube, &rt->host, addr, d.n);
+	}
+out:
+	free(d.gone);
+	return r == -ENOENT ? 0 : r;
 }
 
 static int
@@ -840,7 +910,6 @@ rt_apply(struct cub_cube *cube, const struct cub_val *config, bool create)
 {
 	struct rt_cube *rt = cub_cube__priv(cube);
 	struct rt_new n = {0};
-	struct rt_dump d = {.rt = rt};
 	bool replay = create || !rt->loaded;
 	int r;
 
@@ -858,18 +927,9 @@ rt_apply(struct cub_cube *cube, const struct cub_val *config, bool create)
 		    cub_cube__name(cube), strerror(-r));
 		goto out;
 	}
-	if (replay) {
-		r = cub_map__dump(cube, &rt->routes, dump_route_fn, &d);
-		if (!r && d.n)
-			r = cub_map__delete_batch_n(cube, &rt->routes, d.gone, d.n);
-		free(d.gone);
-		if (r && r != -ENOENT) {
-			r = RTERR(CUB_E_KERNEL, "cube '%s': route cleanup: %s",
-			    cub_cube__name(cube), strerror(-r));
-			goto out;
-		}
-		r = 0;
-	}
+	if (replay && (r = rt_cleanup(cube, rt)))
+		r = RTERR(CUB_E_KERNEL, "cube '%s': route cleanup: %s",
+		    cub_cube__name(cube), strerror(-r));
 out:
 	rt_new_free(&n);
 	return r;

@@ -23,7 +23,13 @@ struct rt_port {
 	struct rt_addr ip[RT_ADDRS_MAX];
 };
 
-/* rt_routes: an LPM trie keyed by prefix. */
+/*
+ * rt_routes: an LPM trie keyed by prefix, for every route but the /32
+ * ones, which are in rt_host (a hash keyed by address, one lookup where
+ * a trie of 100k host routes walks a node per bit of the longest common
+ * prefix): a /32 is the longest prefix there is, so a hit there is the
+ * answer and the trie is asked only on a miss.
+ */
 struct rt_route_key {
 	__u32 plen;
 	__be32 addr;

@@ -135,12 +135,25 @@ cub_ok r1 set --file "$T/routes.json.0"
 cub_ok r1 set --file "$T/routes.json.1"
 page=$(cub r1 route show limit=2 after="198.19.198.158/32 198.18.3.1" -o json)
 grep -q '198.19.198.159/32' <<<"$page" || fail "route 100000 not in the document: $page"
-n=$(bpftool -j map dump pinned "$T/pins/r1/rt_routes" | python3 -c 'import json, sys; print(len(json.load(sys.stdin)))')
-[ "$n" -ge 100000 ] || fail "rt_routes holds $n entries, not 100000 and the connected ones"
+# The /32s are in rt_host (a hash), the rest in the rt_routes trie.
+entries() {
+	bpftool -j map dump pinned "$T/pins/r1/$1" | python3 -c 'import json, sys; print(len(json.load(sys.stdin)))'
+}
+n=$(entries rt_host)
+[ "$n" = 100000 ] || fail "rt_host holds $n entries, not the 100000 /32 routes"
+n=$(entries rt_routes)
+[ "$n" -ge 3 ] && [ "$n" -lt 100 ] || fail "rt_routes holds $n entries, not the connected and static networks"
 ip netns exec h1 ping -c 1 -W 2 198.19.100.7 >/dev/null || fail "route 59,000-odd of 100k"
-cub_log "100k routes: rt_routes has $n entries"
+cub_log "100k routes: rt_host has 100000 entries, rt_routes $n"
 cub_ok r1 route 198.19.100.7/32 198.18.3.1 set pathcost=3
 ip netns exec h1 ping -c 1 -W 2 198.19.100.7 >/dev/null || fail "after a change among 100k routes"
+# A /32 deleted is gone from the dataplane (net unreachable), and back.
+cub_ok r1 route del 198.19.100.7/32 198.18.3.1
+out=$(ip netns exec h1 ping -c 1 -W 2 198.19.100.7 2>&1 || true)
+grep -q "Destination Net Unreachable" <<<"$out" || fail "a deleted /32 route still routes: $out"
+[ "$(entries rt_host)" = 99999 ] || fail "rt_host after a /32 deleted: $(entries rt_host)"
+cub_ok r1 route add 198.19.100.7/32 198.18.3.1
+ip netns exec h1 ping -c 1 -W 2 198.19.100.7 >/dev/null || fail "a /32 route added back"
 
 # kill -9 of the worker, then of the broker, under a ping every 10 ms.
 ip netns exec h1 ping -i 0.01 -c 400 -W 1 198.18.3.1 >"$T/ping2.out" 2>&1 &
