@@ -71,6 +71,23 @@ tstack_finish(struct __sk_buff *skb, struct cub_tstack_ctx *t, __u32 dir)
 	return tstack_end_drop ? TC_ACT_SHOT : TC_ACT_UNSPEC;
 }
 
+/*
+ * A bounce (cube_shared.h, CUB_TBOUNCE) on a netdev: ingress (from the
+ * wire) out of it, egress (from the host) into the host as received on
+ * it; no framework word of the cube's goes with it.  On a cube port: a
+ * drop.
+ */
+static __always_inline int
+tstack_bounced(struct __sk_buff *skb, struct cub_tstack_ctx *t)
+{
+	if (skb->cb[3] != CUB_TBOUNCE)
+		return -1;
+	skb->cb[0] = skb->cb[1] = skb->cb[2] = skb->cb[3] = 0;
+	if (tstack_end_drop)
+		return TC_ACT_SHOT;
+	return bpf_redirect(skb->ifindex, t->dir ? BPF_F_INGRESS : 0);
+}
+
 /* A packet enters the stack: keep the framework's cb words. */
 static __always_inline int
 tstack_enter(struct __sk_buff *skb, __u32 dir)

@@ -10,10 +10,12 @@
  *   TSTACK_SEC    its programs' section ("tc", "xdp");
  *   TSTACK_DROP   the verdict that drops (TC_ACT_SHOT, XDP_DROP);
  *   TSTACK_NDIRS  how many directions its stacks have (2, 1);
- * and after including it, before TSTACK_PROGRAMS(), two functions:
+ * and after including it, before TSTACK_PROGRAMS(), three functions:
  *   tstack_mark(ctx, dir): what a cube of the stack is told of the
  *     direction (TC: skb->cb[3]; XDP: nothing);
- *   tstack_finish(ctx, t, dir): the end of the stack, the way on.
+ *   tstack_finish(ctx, t, dir): the end of the stack, the way on;
+ *   tstack_bounced(ctx, t): the cube that just ran asked for a bounce
+ *     (cube_shared.h, CUB_TBOUNCE): its verdict, else -1.
  * tstack_first(ctx, dir) runs a direction from its head;
  * TSTACK_PROGRAMS(next) defines the program cub_pass_tc()/cub_pass_xdp()
  * reaches (next), which follows the link after the running cube's cell.
@@ -61,6 +63,8 @@ tstack_get(void)
 static __always_inline void tstack_mark(TSTACK_CTX *ctx, __u32 dir);
 static __always_inline int tstack_finish(
     TSTACK_CTX *ctx, struct cub_tstack_ctx *t, __u32 dir);
+static __always_inline int tstack_bounced(
+    TSTACK_CTX *ctx, struct cub_tstack_ctx *t);
 
 /* Link key k of the links (a head or a cell's next): a cell + 1, the
  * end, or 0 (not written). */
@@ -112,9 +116,12 @@ tstack_first(TSTACK_CTX *ctx, __u32 dir)
 	int next(TSTACK_CTX *ctx)                                              \
 	{                                                                      \
 		struct cub_tstack_ctx *t = tstack_get();                       \
+		int v;                                                         \
                                                                                \
 		if (!t || t->dir >= TSTACK_NDIRS || t->pos >= CUB_TSTACK_MAX)  \
 			return TSTACK_DROP;                                    \
+		if ((v = tstack_bounced(ctx, t)) >= 0)                         \
+			return v;                                              \
 		return tstack_run(ctx, t->dir,                                 \
 		    tstack_link(t->dir * CUB_TSTACK_MAX + t->pos));            \
 	}

@@ -48,6 +48,19 @@ tstack_finish(struct xdp_md *ctx, struct cub_tstack_ctx *t, __u32 dir)
 	return XDP_PASS;
 }
 
+/* A bounce (cube_shared.h): the metadata word off, out of the netdev. */
+static __always_inline int
+tstack_bounced(struct xdp_md *ctx, struct cub_tstack_ctx *t)
+{
+	__u32 *m = (void *)(long)ctx->data_meta;
+
+	if ((void *)(m + 1) > (void *)(long)ctx->data || *m != CUB_TBOUNCE)
+		return -1;
+	if (bpf_xdp_adjust_meta(ctx, (int)sizeof(*m)))
+		return XDP_DROP;
+	return XDP_TX;
+}
+
 SEC("xdp")
 int
 tstack_xdp_ingress(struct xdp_md *ctx)

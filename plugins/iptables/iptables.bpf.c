@@ -7,8 +7,9 @@
  * locally made packet (skb->ingress_ifindex 0) OUTPUT, other egress
  * passes (its FORWARD was decided at ingress).  IPv6 and non-IP pass.
  * Conntrack labels every IPv4 packet and records the accepted ones.
- * REJECT drops: a transparent cube has no way to send the answer back
- * (README.md).  Structure as iptcube's (plugins/testing/iptcube.bpf.c):
+ * REJECT rewrites the packet into its answer (fw_reject()) and bounces it
+ * back where it came from (cub_bounce(): INPUT and FORWARD out of the
+ * netdev it came in by, OUTPUT into the host).  Structure as iptcube's (plugins/testing/iptcube.bpf.c):
  * the heavy parts are global functions, fw_classify() in the main one.
  */
 #include <cubicle/cube.bpf.h>
@@ -35,6 +36,7 @@
 #include "bpf/fw_ct.bpf.h"
 #include "bpf/fw_log.bpf.h"
 #include "bpf/fw_pkt.bpf.h"
+#include "bpf/fw_reject.bpf.h"
 
 #include "iptables_shared.h"
 
@@ -75,6 +77,15 @@ ipt_ct_update(struct ipt_scratch *sc)
 		return -1;
 	fw_ct_update(&sc->pkt, &sc->ct, 1);
 	return 0;
+}
+
+/* 0: the packet is REJECT's answer (fw_reject()); -1: drop it. */
+__attribute__((noinline)) int
+ipt_reject_tc(struct __sk_buff *ctx, struct ipt_scratch *sc, __u32 kind)
+{
+	if (!sc)
+		return -1;
+	return fw_reject(ctx, CUB_HOOK_TC, &sc->pkt, &sc->ct, (__u8)kind);
 }
 
 /* 0: IPv4, parsed and labelled; 1: not IPv4 (or not parsed). */
@@ -127,6 +138,9 @@ ipt_run(void *ctx, enum cub_hook hook)
 		return cub_drop(hook); /* no ruleset yet, or the cap: closed */
 	if (s->res.nlog)
 		ipt_log(sc);
+	if (s->res.verdict == FW_TGT_REJECT &&
+	    !ipt_reject_tc(skb, sc, s->res.reject_with))
+		return cub_bounce(ctx, hook);
 	if (s->res.verdict != FW_TGT_ACCEPT)
 		return cub_drop(hook);
 	ipt_ct_update(sc);

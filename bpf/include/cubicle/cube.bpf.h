@@ -610,7 +610,35 @@ cub_pass_xdp(struct xdp_md *ctx)
 	return XDP_DROP;
 }
 
-/* Hook-generic forms of the two above: XDP sees CUB_TDIR_INGRESS only. */
+/*
+ * A transparent cube sends the frame, which it has rewritten into an
+ * answer (a REJECT's ICMP error or TCP reset), back where it came from
+ * (cube_shared.h, CUB_TBOUNCE): from the wire, out to the wire; from the
+ * host, into the host.  On a cube port the frame is dropped.  Returns
+ * only if that failed: drop.
+ */
+static __always_inline int
+cub_bounce_tc(struct __sk_buff *skb)
+{
+	skb->cb[3] = CUB_TBOUNCE;
+	return cub_pass_tc(skb);
+}
+
+static __always_inline int
+cub_bounce_xdp(struct xdp_md *ctx)
+{
+	__u32 *m;
+
+	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(*m)))
+		return XDP_DROP;
+	m = (void *)(long)ctx->data_meta;
+	if ((void *)(m + 1) > (void *)(long)ctx->data)
+		return XDP_DROP;
+	*m = CUB_TBOUNCE;
+	return cub_pass_xdp(ctx);
+}
+
+/* Hook-generic forms of the above: XDP sees CUB_TDIR_INGRESS only. */
 static __always_inline __u32
 cub_tdir(void *ctx, enum cub_hook hook)
 {
@@ -621,6 +649,12 @@ static __always_inline int
 cub_pass(void *ctx, enum cub_hook hook)
 {
 	return hook == CUB_HOOK_XDP ? cub_pass_xdp(ctx) : cub_pass_tc(ctx);
+}
+
+static __always_inline int
+cub_bounce(void *ctx, enum cub_hook hook)
+{
+	return hook == CUB_HOOK_XDP ? cub_bounce_xdp(ctx) : cub_bounce_tc(ctx);
 }
 
 /*

@@ -222,6 +222,17 @@ struct cub_log_xrec {
 #define CUB_TDIR_INGRESS 1
 #define CUB_TDIR_EGRESS 2
 
+/*
+ * A transparent cube's "send this frame back where it came from"
+ * (cub_bounce(), cube.bpf.h): TC, skb->cb[3] set to it before
+ * cub_pass(); XDP, a 4-byte metadata word of it in front of the frame.
+ * The broker's next program (bpf/tstack.bpf.h) then ends the packet's
+ * run there: on a netdev, TC ingress out of that netdev, TC egress into
+ * the host as received on it, XDP out of the netdev (XDP_TX); on a cube
+ * port, dropped.  The cubes after it in the stack do not see the frame.
+ */
+#define CUB_TBOUNCE 0xb0c4ce11u
+
 /* tstack_progs: the cells, then the way on after each direction. */
 #define CUB_TSTACK_END (2 * CUB_TSTACK_MAX)
 #define CUB_TSTACK_SLOTS (2 * CUB_TSTACK_MAX + 2)
