@@ -25,6 +25,7 @@
 #include "cubicle/proto.h"
 #include "log.h"
 #include "parse.h"
+#include "sdnotify.h"
 
 static struct broker broker;
 
@@ -56,12 +57,26 @@ broker_wake(struct broker *b)
  * (SIGCHLD: a worker exited; SIGTERM/SIGINT: stop), a wake-up from a
  * service thread (a worker said hello), a packet in a cube's slow-path
  * ring, a record in a cube's log ring (while its service may log), or the
- * next restart due.  It holds b->state_lock except in poll(); it never
+ * next restart due, or the next service manager watchdog ping
+ * (sdnotify.c: sent from here, so a loop that hangs stops them).  It
+ * holds b->state_lock except in poll(); it never
  * waits for a worker (requests that need one go to the service's request
  * thread, which replies through clients.c when its worker has answered),
  * nor for b->lock (slowpath.c and cubelog.c take it only when free).  An
  * idle broker uses no CPU.
  */
+/* Cubes loaded from the store (b->state_lock held). */
+static unsigned
+broker_ncubes(struct broker *b)
+{
+	unsigned n = 0;
+	struct cube *c;
+
+	for (c = b->cubes; c; c = c->next)
+		n++;
+	return n;
+}
+
 static int
 main_loop(struct broker *b)
 {
@@ -69,7 +84,7 @@ main_loop(struct broker *b)
 	struct signalfd_siginfo si;
 	char drain[64];
 	bool more = false;
-	int cfd = clients_fd(b), n, t, tc, tv, tt, nlog;
+	int cfd = clients_fd(b), n, t, tc, tv, tt, tw, nlog;
 
 	pthread_mutex_lock(&b->state_lock);
 	while (!b->stop) {
@@ -79,6 +94,9 @@ main_loop(struct broker *b)
 		tv = bpfobj_vet_tick(b);
 		if ((tt = tcube_tick(b)) >= 0 && (tv < 0 || tt < tv))
 			tv = tt;
+		if ((tw = sdn_watchdog_tick(now_ms())) >= 0 &&
+		    (tv < 0 || tw < tv))
+			tv = tw;
 		pfd[0] = (struct pollfd){.fd = cfd, .events = POLLIN};
 		pfd[1] = (struct pollfd){.fd = b->sigfd, .events = POLLIN};
 		pfd[2] = (struct pollfd){.fd = b->wake[0], .events = POLLIN};
@@ -424,6 +442,7 @@ main(int argc, char **argv)
 	unsigned nhelper_specs = 0, i;
 	char herr[512];
 	sigset_t sigs;
+	unsigned ncubes;
 	uint64_t v;
 	int c, r;
 
@@ -678,6 +697,8 @@ main(int argc, char **argv)
 		}
 	log_set_ident("cubicled");
 	log_set_level(b->o.log_level);
+	/* Before any thread: it unsets the variables it read. */
+	sdn_init();
 	libbpf_set_print(libbpf_log);
 	pthread_mutex_init(&b->state_lock, NULL);
 	pthread_mutex_init(&b->lock, NULL);
@@ -711,22 +732,38 @@ main(int argc, char **argv)
 		return 1;
 	if (netmon_init(b))
 		return 1;
+	sdn_send("STATUS=loading the state store and adopting the pinned "
+		 "dataplane");
 	pthread_mutex_lock(&b->state_lock);
 	r = sup_init(b) || unhardened_check(b) || broker_load(b);
+	ncubes = broker_ncubes(b);
 	pthread_mutex_unlock(&b->state_lock);
-	if (r)
+	if (r) {
+		sdn_send("STATUS=not started: see the log");
 		return 1;
+	}
 	log_info("ready: socket-dir %s, state-dir %s, pin-root %s",
 	    b->o.socket_dir, b->o.state_dir, b->o.pin_root);
+	/* The store is loaded and what was pinned adopted (broker_load()):
+	 * only now is the service manager told. */
+	sdn_sendf("READY=1\nSTATUS=ready: %u cube(s) from the store, "
+		  "socket-dir %s",
+	    ncubes, b->o.socket_dir);
 
-	if ((r = main_loop(b)))
+	if ((r = main_loop(b))) {
+		sdn_send("STATUS=main loop failed: see the log");
 		return 1;
+	}
 	log_info(
 	    "stopping on signal %d; the dataplane stays in place", b->stop);
+	sdn_sendf("STOPPING=1\nSTATUS=stopping on signal %d; the dataplane "
+		  "stays in place",
+	    b->stop);
 	broker_store_close(b);
 	broker_shutdown(b);
 	clients_fini(b);
 	netmon_fini(b);
 	helper_fini();
+	sdn_fini();
 	return 0;
 }
