@@ -175,7 +175,7 @@ usage(FILE *f)
 	    "  --pin-root DIR     bpffs pins (default /sys/fs/bpf/cubicle)\n"
 	    "  --plugin-dir DIR   service plugins (default %s)\n"
 	    "  --worker PATH      cubicle-worker binary (default %s)\n"
-	    "  --uid-base UID     workers run as UID+n (default 64000)\n"
+	    "  --uid-base UID     workers run as UID+n (default %u)\n"
 	    "  --call-timeout MS  a worker slower than this is restarted "
 	    "(default 10000)\n"
 	    "  --max-apply-timeout MS\n"
@@ -249,7 +249,7 @@ usage(FILE *f)
 	    "                     a helper binary a worker may run, confined\n"
 	    "                     (repeatable; see docs/architecture.md)\n"
 	    "  --debug            log debug messages\n",
-	    CUB_PLUGIN_DIR, CUB_WORKER_BIN);
+	    CUB_PLUGIN_DIR, CUB_WORKER_BIN, (unsigned)CUB_UID_BASE);
 }
 
 /* A group name or number for --socket-group and the like: not root's
@@ -451,7 +451,7 @@ main(int argc, char **argv)
 	b->o.pin_root = "/sys/fs/bpf/cubicle";
 	b->o.plugin_dir = CUB_PLUGIN_DIR;
 	b->o.worker_bin = CUB_WORKER_BIN;
-	b->o.uid_base = 64000;
+	b->o.uid_base = CUB_UID_BASE;
 	b->o.call_timeout_ms = 10000;
 	b->o.max_apply_timeout_ms = 120000;
 	b->o.vet_timeout_ms = 120000;

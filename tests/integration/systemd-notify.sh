@@ -77,6 +77,12 @@ cub_ok sf1 ports p1 set action=forward outport=p2
 pings || fail "no forwarding through sf1"
 wpid=$(worker_pid simpleforwarder)
 [ -n "$wpid" ] && [ "$wpid" != 0 ] || fail "no worker pid"
+# The worker runs as --uid-base's default + its index (0: the only
+# service), outside systemd's DynamicUser range 61184-65519.
+base=$("$CUB_BUILD/broker/cubicled" --help | sed -n 's/.*--uid-base UID.*(default \([0-9]*\)).*/\1/p')
+[ -n "$base" ] && [ "$base" -lt 61184 ] || fail "the default --uid-base '$base' is in DynamicUser's range"
+grep -qE "^Uid:\s+$base\s+$base\s+$base\s+$base$" "/proc/$wpid/status" ||
+	fail "the worker is not uid $base: $(grep ^Uid: "/proc/$wpid/status")"
 tr '\0' '\n' <"/proc/$wpid/environ" >"$T/wenv" || fail "cannot read the worker's environment"
 grep -qE "^(NOTIFY_SOCKET|WATCHDOG_USEC|WATCHDOG_PID)=" "$T/wenv" &&
 	fail "the worker inherited the notify variables: $(grep -E 'NOTIFY|WATCHDOG' "$T/wenv")"
