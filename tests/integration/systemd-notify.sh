@@ -5,8 +5,8 @@
 # 1. A first start: STATUS= lines, then READY=1; the workers do not
 #    inherit NOTIFY_SOCKET.
 # 2. kill -9, then a start with cubes pinned, on an @abstract socket:
-#    READY=1 comes after the log says the pinned program was adopted,
-#    and the cube answers and forwards right after READY.
+#    READY=1 comes after the log says the pinned program was adopted;
+#    right after READY the broker lists the cube and it forwards.
 # 3. WATCHDOG_USEC: WATCHDOG=1 every half of it, from the main loop; a
 #    stopped broker (SIGSTOP) sends none; after SIGCONT they resume.
 # 4. SIGTERM: STOPPING=1.  WATCHDOG_PID of another process: no pings.
@@ -97,10 +97,15 @@ adopted0=$(grep -c "cube 'sf1': adopted pinned program" "$T/broker.log" || true)
 listen "@cubicle-notify-$$" "$T/n2"
 start_notify "@cubicle-notify-$$" WATCHDOG_USEC=1000000
 wait_msgs "$T/n2" READY=1 1
-# Right after READY: the cube answers (the broker's API) and forwards.
-show=$(cub sf1 show -o json) || fail "sf1 show right after READY=1 failed"
-grep -q '"vethb"' <<<"$show" || fail "sf1 show after READY=1 lost its ports: $show"
+# Right after READY: the broker answers for sf1 and it forwards.  (READY
+# does not wait for the workers: a cube's own show answers
+# service-unavailable until its worker has re-synced.)
+show=$(cub show cubes -o json) || fail "show cubes right after READY=1 failed"
+grep -q '"sf1"' <<<"$show" || fail "show cubes after READY=1 has no sf1: $show"
 pings || fail "no forwarding through sf1 right after READY=1"
+broker_wait_ready
+show=$(cub sf1 show -o json) || fail "sf1 show after its worker's re-sync failed"
+grep -q '"vethb"' <<<"$show" || fail "sf1 show after the restart lost its ports: $show"
 grep -q "cube 'sf1': adopted pinned program id" "$T/n2.ready.1" ||
 	fail "READY=1 arrived before the log said sf1's pinned program was adopted: $(tail -5 "$T/n2.ready.1")"
 grep -q "STATUS=ready: 1 cube(s)" <<<"$(msgs "$T/n2" READY=1)" ||
