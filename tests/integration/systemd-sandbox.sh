@@ -8,9 +8,13 @@
 # workers enter their sandboxes, a cube forwards, a worker kill -9 is
 # restarted, a broker kill -9 is adopted, a helper (dynmon's compiler)
 # runs.  A control: the same filter without the landlock calls makes
-# every worker fail, so the filter is really in force.
+# every worker fail, so the filter is really in force.  Then
+# cubicle-gateway under cubicle-gateway.service's filter (its allow-list
+# less its ~@privileged), as an unprivileged user with no_new_privs and
+# an empty bounding set, as its unit runs it: /metrics answers.
 . "$(dirname "$0")/../lib/netns.sh"
 . "$(dirname "$0")/../lib/dynmon.sh"
+. "$(dirname "$0")/../lib/gateway.sh"
 
 need python3 setpriv systemd-analyze
 UNIT=$CUB_BUILD/systemd/cubicled.service
@@ -47,6 +51,7 @@ expand $filter | sort -u >"$T/allow"
 grep -qx bpf "$T/allow" && grep -qx openat "$T/allow" || fail "the expanded filter lacks bpf or openat"
 grep -q '^MemoryDenyWriteExecute=yes' "$UNIT" && export CUB_MDWE=1
 
+gateway_broker_args
 listen() {
 	rm -f "$2.bound"
 	python3 "$CUB_LIB/notify-listen.py" "$1" "$2" "$T/broker.log" &
@@ -68,7 +73,7 @@ start_confined() {
 		"$CUB_BUILD/tests/sd-syscall-filter" "$1" \
 		"$CUB_BUILD/broker/cubicled" --socket-dir "$T/s" --state-dir "$T/st" \
 		--pin-root "$T/pins" --plugin-dir "$T/plugins" \
-		--worker "$CUB_BUILD/workers/cubicle-worker" $DM_ARGS >>"$T/broker.log" 2>&1 &
+		--worker "$CUB_BUILD/workers/cubicle-worker" $DM_ARGS $CUB_BROKER_ARGS >>"$T/broker.log" 2>&1 &
 	BROKER_PID=$!
 }
 readys() { grep -c "READY=1" "$T/notify" 2>/dev/null || true; }
@@ -140,3 +145,40 @@ grep -q '"vethb"' <<<"$(cub sf1 show -o json)" || fail "sf1 lost its ports"
 [ "$(grep -c "enter sandbox" "$T/broker.log")" = "$nbad" ] ||
 	fail "a worker failed its sandbox under the unit's filter: $(grep "enter sandbox" "$T/broker.log" | tail -1)"
 cub_log "confined: worker kill -9 restarted, broker kill -9 adopted before READY=1"
+
+# The gateway, as its unit runs it.
+GUNIT=$CUB_BUILD/systemd/cubicle-gateway.service
+[ -f "$GUNIT" ] || fail "no $GUNIT"
+mapfile -t gf < <(sed -n 's/^SystemCallFilter=//p' "$GUNIT")
+[ "${#gf[@]}" = 2 ] && [ "${gf[0]#\~}" = "${gf[0]}" ] && [ "${gf[1]#\~}" != "${gf[1]}" ] ||
+	fail "expected an allow-list then a ~deny-list SystemCallFilter= in $GUNIT: ${gf[*]}"
+seen=()
+declare -A seen
+# shellcheck disable=SC2086
+expand ${gf[0]} | sort -u >"$T/gw-allow0"
+seen=()
+declare -A seen
+# shellcheck disable=SC2086
+expand ${gf[1]#\~} | sort -u >"$T/gw-deny"
+comm -23 "$T/gw-allow0" "$T/gw-deny" >"$T/gw-allow"
+grep -qx setresuid "$T/gw-allow" && fail "the gateway's filter still allows setresuid"
+grep -q '^NoNewPrivileges=yes' "$GUNIT" || fail "cubicle-gateway.service without NoNewPrivileges=yes"
+grep -q '^CapabilityBoundingSet=$' "$GUNIT" || fail "cubicle-gateway.service keeps capabilities"
+GW_WRAP=(setpriv --reuid 65534 --regid 65534 --init-groups --inh-caps=-all
+	--bounding-set=-all --no-new-privs
+	"$CUB_BUILD/tests/sd-syscall-filter" "$T/gw-allow")
+# Not root, so without --user (gateway_start's own --user is for root).
+"${GW_WRAP[@]}" "$GW" --socket-dir "$T/s" --listen 127.0.0.1:9000 \
+	--metrics-service simpleforwarder >>"$T/gw.log" 2>&1 &
+GW_PID=$!
+for _ in $(seq 1 300); do
+	curl -sf -o "$T/metrics" http://127.0.0.1:9000/metrics && break
+	kill -0 "$GW_PID" 2>/dev/null || fail "the confined gateway exited: $(cat "$T/gw.log")"
+	sleep 0.1
+done
+grep -q '^cubicle_cube_info{cube="sf1"' "$T/metrics" ||
+	fail "no sf1 in the confined gateway's /metrics: $(head -5 "$T/metrics") $(cat "$T/gw.log")"
+st=/proc/$GW_PID/status
+grep -qE '^Seccomp_filters:\s+2$' "$st" || fail "gateway: $(grep ^Seccomp_filters: "$st") (the unit's and its own expected)"
+grep -qE '^CapBnd:\s+0+$' "$st" || fail "gateway: $(grep ^CapBnd: "$st")"
+cub_log "gateway under its unit's filter, uid 65534, no_new_privs, empty bounding set: /metrics lists sf1"
