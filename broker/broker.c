@@ -77,6 +77,36 @@ broker_ncubes(struct broker *b)
 	return n;
 }
 
+/*
+ * STATUS= for the service manager when the number of services whose
+ * worker is running (hello and replay done) changes: "systemctl status"
+ * shows whether the cubes' control planes are up, not only the broker.
+ * At most MAX_SERVICES services to count; main loop, b->state_lock held.
+ */
+static unsigned ncubes_loaded; /* from the store, at start */
+
+static void
+status_tick(struct broker *b)
+{
+	static int last_ready = -1, last_total = -1;
+	struct service *s;
+	int ready = 0, total = 0;
+
+	for (s = b->svcs; s; s = s->next) {
+		total++;
+		ready += s->ready;
+	}
+	if (ready == last_ready && total == last_total)
+		return;
+	last_ready = ready;
+	last_total = total;
+	sdn_sendf("STATUS=ready: %d of %d service(s) running%s; %u cube(s) "
+		  "from the store",
+	    ready, total,
+	    ready < total ? " (their cubes forward; changes wait)" : "",
+	    ncubes_loaded);
+}
+
 static int
 main_loop(struct broker *b)
 {
@@ -89,6 +119,7 @@ main_loop(struct broker *b)
 	pthread_mutex_lock(&b->state_lock);
 	while (!b->stop) {
 		sup_tick(b);
+		status_tick(b);
 		slowpath_poll(b);
 		cubelog_poll(b);
 		tv = bpfobj_vet_tick(b);
@@ -736,7 +767,7 @@ main(int argc, char **argv)
 		 "dataplane");
 	pthread_mutex_lock(&b->state_lock);
 	r = sup_init(b) || unhardened_check(b) || broker_load(b);
-	ncubes = broker_ncubes(b);
+	ncubes = ncubes_loaded = broker_ncubes(b);
 	pthread_mutex_unlock(&b->state_lock);
 	if (r) {
 		sdn_send("STATUS=not started: see the log");

@@ -70,6 +70,11 @@ grep -q "STATUS=ready: 0 cube(s)" <<<"$ready" ||
 grep -q "ready: socket-dir" "$T/n1.ready.1" ||
 	fail "READY=1 arrived before the broker logged it was ready"
 [ "$(nmsgs "$T/n1" WATCHDOG=1)" = 0 ] || fail "watchdog pings without WATCHDOG_USEC"
+# The services' STATUS: none running at READY, then the one (a client
+# request, here broker_wait_ready's, turns the main loop).
+wait_msgs "$T/n1" 'STATUS=ready: 1 of 1 service\(s\) running; 0 cube\(s\) from the store' 1
+grep -q "STATUS=ready: 0 of 1 service(s) running (their cubes forward; changes wait); 0 cube(s)" "$T/n1" ||
+	fail "no STATUS of the service starting: $(cat "$T/n1")"
 cub_ok simpleforwarder add sf1 type=TC
 cub_ok sf1 ports add p1 peer=vetha action=drop
 cub_ok sf1 ports add p2 peer=vethb action=forward outport=p1
@@ -110,6 +115,7 @@ grep -q "cube 'sf1': adopted pinned program id" "$T/n2.ready.1" ||
 	fail "READY=1 arrived before the log said sf1's pinned program was adopted: $(tail -5 "$T/n2.ready.1")"
 grep -q "STATUS=ready: 1 cube(s)" <<<"$(msgs "$T/n2" READY=1)" ||
 	fail "READY=1's STATUS does not count sf1: $(msgs "$T/n2" READY=1)"
+wait_msgs "$T/n2" 'STATUS=ready: 1 of 1 service\(s\) running; 1 cube\(s\) from the store' 1
 cub_log "restart after kill -9: READY=1 after '$(grep -m1 "adopted pinned" "$T/n2.ready.1" | sed 's/.*cube/cube/')'"
 
 # 3. The watchdog: WATCHDOG_USEC=1 s, a ping every 0.5 s.  Over 3 s:
