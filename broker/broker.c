@@ -77,14 +77,14 @@ broker_ncubes(struct broker *b)
 	return n;
 }
 
+static unsigned ncubes_loaded; /* from the store, at start */
+
 /*
  * STATUS= for the service manager when the number of services whose
  * worker is running (hello and replay done) changes: "systemctl status"
  * shows whether the cubes' control planes are up, not only the broker.
  * At most MAX_SERVICES services to count; main loop, b->state_lock held.
  */
-static unsigned ncubes_loaded; /* from the store, at start */
-
 static void
 status_tick(struct broker *b)
 {

@@ -8,8 +8,8 @@
  * systemd-sandbox.sh, where PID 1 is not systemd.
  */
 #include <errno.h>
-#include <stdbool.h>
 #include <seccomp.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,8 +19,8 @@
 static int
 add(scmp_filter_ctx ctx, int nr, unsigned mask, unsigned val)
 {
-	return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1,
-	    SCMP_A2(SCMP_CMP_MASKED_EQ, mask, val));
+	return seccomp_rule_add(
+	    ctx, SCMP_ACT_ALLOW, nr, 1, SCMP_A2(SCMP_CMP_MASKED_EQ, mask, val));
 }
 
 int
@@ -34,7 +34,8 @@ main(int argc, char **argv)
 	FILE *f;
 
 	if (argc < 3 || !(f = fopen(argv[1], "r"))) {
-		fprintf(stderr, "usage: sd-syscall-filter ALLOWFILE PROG ARGS...\n");
+		fprintf(stderr,
+		    "usage: sd-syscall-filter ALLOWFILE PROG ARGS...\n");
 		return 2;
 	}
 	ctx = seccomp_init(SCMP_ACT_ERRNO(EPERM));
@@ -63,7 +64,8 @@ main(int argc, char **argv)
 		return 1;
 	}
 	/* Root with CAP_SYS_ADMIN: no no_new_privs, as systemd for root. */
-	if (seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0) || seccomp_load(ctx)) {
+	if (seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0) ||
+	    seccomp_load(ctx)) {
 		perror("sd-syscall-filter: seccomp_load");
 		return 1;
 	}
