@@ -25,6 +25,7 @@
 #include "cubicle/proto.h"
 #include "log.h"
 #include "parse.h"
+#include "sdnotify.h"
 
 static struct broker broker;
 
@@ -56,12 +57,56 @@ broker_wake(struct broker *b)
  * (SIGCHLD: a worker exited; SIGTERM/SIGINT: stop), a wake-up from a
  * service thread (a worker said hello), a packet in a cube's slow-path
  * ring, a record in a cube's log ring (while its service may log), or the
- * next restart due.  It holds b->state_lock except in poll(); it never
+ * next restart due, or the next service manager watchdog ping
+ * (sdnotify.c: sent from here, so a loop that hangs stops them).  It
+ * holds b->state_lock except in poll(); it never
  * waits for a worker (requests that need one go to the service's request
  * thread, which replies through clients.c when its worker has answered),
  * nor for b->lock (slowpath.c and cubelog.c take it only when free).  An
  * idle broker uses no CPU.
  */
+/* Cubes loaded from the store (b->state_lock held). */
+static unsigned
+broker_ncubes(struct broker *b)
+{
+	unsigned n = 0;
+	struct cube *c;
+
+	for (c = b->cubes; c; c = c->next)
+		n++;
+	return n;
+}
+
+static unsigned ncubes_loaded; /* from the store, at start */
+
+/*
+ * STATUS= for the service manager when the number of services whose
+ * worker is running (hello and replay done) changes: "systemctl status"
+ * shows whether the cubes' control planes are up, not only the broker.
+ * At most MAX_SERVICES services to count; main loop, b->state_lock held.
+ */
+static void
+status_tick(struct broker *b)
+{
+	static int last_ready = -1, last_total = -1;
+	struct service *s;
+	int ready = 0, total = 0;
+
+	for (s = b->svcs; s; s = s->next) {
+		total++;
+		ready += s->ready;
+	}
+	if (ready == last_ready && total == last_total)
+		return;
+	last_ready = ready;
+	last_total = total;
+	sdn_sendf("STATUS=ready: %d of %d service(s) running%s; %u cube(s) "
+		  "from the store",
+	    ready, total,
+	    ready < total ? " (their cubes forward; changes wait)" : "",
+	    ncubes_loaded);
+}
+
 static int
 main_loop(struct broker *b)
 {
@@ -69,16 +114,20 @@ main_loop(struct broker *b)
 	struct signalfd_siginfo si;
 	char drain[64];
 	bool more = false;
-	int cfd = clients_fd(b), n, t, tc, tv, tt, nlog;
+	int cfd = clients_fd(b), n, t, tc, tv, tt, tw, nlog;
 
 	pthread_mutex_lock(&b->state_lock);
 	while (!b->stop) {
 		sup_tick(b);
+		status_tick(b);
 		slowpath_poll(b);
 		cubelog_poll(b);
 		tv = bpfobj_vet_tick(b);
 		if ((tt = tcube_tick(b)) >= 0 && (tv < 0 || tt < tv))
 			tv = tt;
+		if ((tw = sdn_watchdog_tick(now_ms())) >= 0 &&
+		    (tv < 0 || tw < tv))
+			tv = tw;
 		pfd[0] = (struct pollfd){.fd = cfd, .events = POLLIN};
 		pfd[1] = (struct pollfd){.fd = b->sigfd, .events = POLLIN};
 		pfd[2] = (struct pollfd){.fd = b->wake[0], .events = POLLIN};
@@ -157,7 +206,7 @@ usage(FILE *f)
 	    "  --pin-root DIR     bpffs pins (default /sys/fs/bpf/cubicle)\n"
 	    "  --plugin-dir DIR   service plugins (default %s)\n"
 	    "  --worker PATH      cubicle-worker binary (default %s)\n"
-	    "  --uid-base UID     workers run as UID+n (default 64000)\n"
+	    "  --uid-base UID     workers run as UID+n (default %u)\n"
 	    "  --call-timeout MS  a worker slower than this is restarted "
 	    "(default 10000)\n"
 	    "  --max-apply-timeout MS\n"
@@ -231,7 +280,7 @@ usage(FILE *f)
 	    "                     a helper binary a worker may run, confined\n"
 	    "                     (repeatable; see docs/architecture.md)\n"
 	    "  --debug            log debug messages\n",
-	    CUB_PLUGIN_DIR, CUB_WORKER_BIN);
+	    CUB_PLUGIN_DIR, CUB_WORKER_BIN, (unsigned)CUB_UID_BASE);
 }
 
 /* A group name or number for --socket-group and the like: not root's
@@ -424,6 +473,7 @@ main(int argc, char **argv)
 	unsigned nhelper_specs = 0, i;
 	char herr[512];
 	sigset_t sigs;
+	unsigned ncubes;
 	uint64_t v;
 	int c, r;
 
@@ -432,7 +482,7 @@ main(int argc, char **argv)
 	b->o.pin_root = "/sys/fs/bpf/cubicle";
 	b->o.plugin_dir = CUB_PLUGIN_DIR;
 	b->o.worker_bin = CUB_WORKER_BIN;
-	b->o.uid_base = 64000;
+	b->o.uid_base = CUB_UID_BASE;
 	b->o.call_timeout_ms = 10000;
 	b->o.max_apply_timeout_ms = 120000;
 	b->o.vet_timeout_ms = 120000;
@@ -678,6 +728,8 @@ main(int argc, char **argv)
 		}
 	log_set_ident("cubicled");
 	log_set_level(b->o.log_level);
+	/* Before any thread: it unsets the variables it read. */
+	sdn_init();
 	libbpf_set_print(libbpf_log);
 	pthread_mutex_init(&b->state_lock, NULL);
 	pthread_mutex_init(&b->lock, NULL);
@@ -711,22 +763,38 @@ main(int argc, char **argv)
 		return 1;
 	if (netmon_init(b))
 		return 1;
+	sdn_send("STATUS=loading the state store and adopting the pinned "
+		 "dataplane");
 	pthread_mutex_lock(&b->state_lock);
 	r = sup_init(b) || unhardened_check(b) || broker_load(b);
+	ncubes = ncubes_loaded = broker_ncubes(b);
 	pthread_mutex_unlock(&b->state_lock);
-	if (r)
+	if (r) {
+		sdn_send("STATUS=not started: see the log");
 		return 1;
+	}
 	log_info("ready: socket-dir %s, state-dir %s, pin-root %s",
 	    b->o.socket_dir, b->o.state_dir, b->o.pin_root);
+	/* The store is loaded and what was pinned adopted (broker_load()):
+	 * only now is the service manager told. */
+	sdn_sendf("READY=1\nSTATUS=ready: %u cube(s) from the store, "
+		  "socket-dir %s",
+	    ncubes, b->o.socket_dir);
 
-	if ((r = main_loop(b)))
+	if ((r = main_loop(b))) {
+		sdn_send("STATUS=main loop failed: see the log");
 		return 1;
+	}
 	log_info(
 	    "stopping on signal %d; the dataplane stays in place", b->stop);
+	sdn_sendf("STOPPING=1\nSTATUS=stopping on signal %d; the dataplane "
+		  "stays in place",
+	    b->stop);
 	broker_store_close(b);
 	broker_shutdown(b);
 	clients_fini(b);
 	netmon_fini(b);
 	helper_fini();
+	sdn_fini();
 	return 0;
 }
