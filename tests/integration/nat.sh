@@ -1,0 +1,172 @@
+#!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
+# The nat service (plugins/nat) against Linux nft NAT set up the same way
+# (tests/lib/nat.sh: the cube's world, the test's namespace routing
+# in1 <-> out1 with nat1 on vout; the twin, namespace tw routing in2 <->
+# out2 with nft).  Rules: SNAT 198.18.1.0/24 -> 198.19.0.100, DNAT
+# 198.19.0.10 -> 198.18.1.1, port forwarding 198.19.0.20:8080 ->
+# 198.18.1.1:80 (tcp).  Each check runs in both worlds and compares what
+# the far side saw: the TCP and UDP peer address (source port fixed, so
+# both keep it), an echo reply, a port unreachable for the inside's own
+# UDP socket (the quoted header translated back).  Then the natting
+# table (sessions of each rule, with their conntrack state), a rule
+# deleted under an open connection (it keeps working), masquerade with
+# the netdev's address and its change followed, the flush, and bad input
+# refused with nothing changed.
+. "$(dirname "$0")/../lib/netns.sh"
+need python3 nft
+. "$CUB_LIB/nat.sh"
+
+PLUGINS+=("$CUB_BUILD/plugins/nat/nat.so")
+nat_world_cube
+nat_world_twin <<'NFT'
+table ip nat {
+	chain pre {
+		type nat hook prerouting priority -100;
+		iifname "vout" ip daddr 198.19.0.20 tcp dport 8080 dnat to 198.18.1.1:80
+		iifname "vout" ip daddr 198.19.0.10 dnat to 198.18.1.1
+	}
+	chain post {
+		type nat hook postrouting priority 100;
+		oifname "vout" ip saddr 198.18.1.0/24 snat to 198.19.0.100
+	}
+}
+NFT
+broker_start
+
+cub_ok nat add nat1
+cub_ok attach nat1 vout
+cub_ok nat1 rule snat entry add 1 internal-net=198.18.1.0/24 external-ip=198.19.0.100
+cub_ok nat1 rule dnat entry add 1 external-ip=198.19.0.10 internal-ip=198.18.1.1
+cub_ok nat1 rule port-forwarding entry add 1 external-ip=198.19.0.20 \
+	external-port=8080 internal-ip=198.18.1.1 internal-port=80 proto=tcp
+
+for w in 1 2; do
+	nat_server out$w tcp 7000
+	nat_server out$w udp 7001
+	nat_server in$w tcp 80
+	nat_server in$w udp 5353
+done
+
+# both WHAT CMD...: CMD with %in / %out replaced by each world's
+# namespaces; both must succeed and print the same.
+both() {
+	local what=$1 a b
+	shift
+	a=$(eval "${*//%/1}" 2>&1) || fail "$what, nat cube: $a"
+	b=$(eval "${*//%/2}" 2>&1) || fail "$what, nft twin: $b"
+	[ "$a" = "$b" ] || fail "$what: the cube gives '$a', nft '$b'"
+	cub_log "$what: $a (same as nft)"
+	printf '%s\n' "$a"
+}
+# (%1 and %2 stand for the world: in%, out%.)
+
+# SNAT, TCP and UDP: the far side sees 198.19.0.100 and the port kept.
+p=$(both "SNAT tcp" nat_py in% tcp 198.18.2.1 7000 40001)
+[ "$p" = 198.19.0.100:40001 ] || fail "SNAT tcp: the server saw $p"
+p=$(both "SNAT udp" nat_py in% udp 198.18.2.1 7001 40002)
+[ "$p" = 198.19.0.100:40002 ] || fail "SNAT udp: the server saw $p"
+# ICMP echo through SNAT (out% has no route to 198.18.1.0/24).
+both "SNAT ping" "ip netns exec in% ping -c 2 -i 0.2 -W 2 198.18.2.1 >/dev/null && echo ok" >/dev/null
+# An ICMP error about a translated datagram reaches the inside socket.
+both "port unreachable" nat_py in% udp-refused 198.18.2.1 9 >/dev/null
+
+# DNAT (every protocol) and port forwarding: the inside sees the real
+# client.
+p=$(both "DNAT tcp" nat_py out% tcp 198.19.0.10 80 40003)
+[ "$p" = 198.18.2.1:40003 ] || fail "DNAT tcp: the server saw $p"
+p=$(both "DNAT udp" nat_py out% udp 198.19.0.10 5353 40004)
+[ "$p" = 198.18.2.1:40004 ] || fail "DNAT udp: the server saw $p"
+both "DNAT ping" "ip netns exec out% ping -c 2 -i 0.2 -W 2 198.19.0.10 >/dev/null && echo ok" >/dev/null
+p=$(both "port forwarding" nat_py out% tcp 198.19.0.20 8080 40005)
+[ "$p" = 198.18.2.1:40005 ] || fail "port forwarding: the server saw $p"
+# Port forwarding is tcp only: udp to 198.19.0.20:8080 is not forwarded
+# (nothing answers in either world).
+for w in 1 2; do
+	nat_py out$w udp 198.19.0.20 8080 40006 >/dev/null 2>&1 &&
+		fail "world $w: udp to the tcp-only forwarded port got an answer"
+done
+
+# The natting table: one session per flow above, with its rule.
+tab=$(cub nat1 natting-table show -o json)
+chk() {
+	python3 -c '
+import json, sys
+t = json.loads(sys.argv[1])
+rows = t.get("entry", t) if isinstance(t, dict) else t
+want = sys.argv[2:]
+for r in rows:
+    key = "%s %s %s %s %s %s %s:%s" % (r["proto"], r["internal-src"], r["internal-sport"],
+        r["internal-dst"], r["internal-dport"], r["originating-rule"], r["external-ip"], r["external-port"])
+    if key in want:
+        want.remove(key)
+if want:
+    sys.exit("missing: %s in %s" % (want, json.dumps(rows)))
+' "$tab" "$@" || fail "natting-table"
+}
+chk "tcp 198.18.1.1 40001 198.18.2.1 7000 snat 198.19.0.100:40001" \
+	"udp 198.18.1.1 40002 198.18.2.1 7001 snat 198.19.0.100:40002" \
+	"tcp 198.18.1.1 80 198.18.2.1 40003 dnat 198.19.0.10:80" \
+	"udp 198.18.1.1 5353 198.18.2.1 40004 dnat 198.19.0.10:5353" \
+	"tcp 198.18.1.1 80 198.18.2.1 40005 portforwarding 198.19.0.20:8080"
+grep -q '"icmp"' <<<"$tab" || fail "no icmp session: $tab"
+grep -q '"TIME_WAIT"\|"FIN_WAIT"\|"LAST_ACK"' <<<"$tab" || fail "no closed tcp session's state: $tab"
+[ "$(cub nat1 stats show sessions)" -ge 7 ] || fail "stats: $(cub nat1 stats show)"
+[ "$(cub nat1 stats show port-exhausted)" = 0 ] || fail "stats: $(cub nat1 stats show)"
+
+# A rule deleted under an open connection: the connection keeps its
+# translation; a new one is not translated (no reply route: it fails).
+mkfifo "$T/hold.ctl"
+nat_py in1 hold 198.18.2.1 7000 5 "$T/hold.ctl" >"$T/hold.out" &
+exec 7<>"$T/hold.ctl"
+for _ in $(seq 1 100); do grep -q held "$T/hold.out" && break; sleep 0.1; done
+grep -q held "$T/hold.out" || fail "5 connections not opened: $(cat "$T/hold.out")"
+cub_ok nat1 rule snat entry del 1
+echo go >&7
+for _ in $(seq 1 100); do grep -q round "$T/hold.out" && break; sleep 0.1; done
+grep -q "round 5/5" "$T/hold.out" || fail "after the rule's deletion: $(cat "$T/hold.out")"
+nat_py in1 tcp 198.18.2.1 7000 40010 >/dev/null 2>&1 &&
+	fail "a new connection was translated with no rule"
+
+# Masquerade: the netdev's address, and the new one after a change.
+cub_ok nat1 rule masquerade set enabled=true
+p=$(nat_py in1 tcp 198.18.2.1 7000 40011) || fail "masquerade: $p"
+[ "$p" = 198.18.2.254:40011 ] || fail "masquerade: the server saw $p"
+ip addr del 198.18.2.254/24 dev vout
+ip addr add 198.18.2.250/24 dev vout
+ip -n out1 route replace 198.19.0.0/24 via 198.18.2.250
+for _ in $(seq 1 100); do
+	[ "$(cub nat1 rule masquerade show address)" = 198.18.2.250 ] && break
+	sleep 0.1
+done
+[ "$(cub nat1 rule masquerade show address)" = 198.18.2.250 ] ||
+	fail "masquerade address not followed: $(cub nat1 rule masquerade show)"
+p=$(nat_py in1 tcp 198.18.2.1 7000 40012) || fail "masquerade after the change: $p"
+[ "$p" = 198.18.2.250:40012 ] || fail "masquerade after the change: the server saw $p"
+# SNAT wins over masquerade.
+cub_ok nat1 rule snat entry add 2 internal-net=198.18.1.0/24 external-ip=198.19.0.101
+p=$(nat_py in1 tcp 198.18.2.1 7000 40013) || fail "snat over masquerade: $p"
+[ "$p" = 198.19.0.101:40013 ] || fail "snat over masquerade: the server saw $p"
+
+# The flush: no session left; the held connections lose their
+# translation.
+cub_ok nat1 natting-table flush
+n=$(cub nat1 natting-table show -o json | grep -c internal-src || true)
+[ "$n" = 0 ] || fail "after the flush $n sessions: $(cub nat1 natting-table show)"
+echo quit >&7
+
+# Bad input: a clear error, nothing changed.
+snapshot() { cub nat1 rule show -o json; }
+before=$(snapshot)
+refused_unchanged "already exists" nat1 rule snat entry add 2 internal-net=198.18.3.0/24 external-ip=198.19.0.1
+refused_unchanged "host bits" nat1 rule snat entry add 3 internal-net=198.18.1.1/24 external-ip=198.19.0.1
+refused_unchanged "not an IPv4 prefix" nat1 rule snat entry add 3 internal-net=198.18.1/24 external-ip=198.19.0.1
+refused_unchanged "over 32" nat1 rule snat entry add 3 internal-net=198.18.1.0/33 external-ip=198.19.0.1
+refused_unchanged "entry 2's already" nat1 rule snat entry add 3 internal-net=198.18.1.0/24 external-ip=198.19.0.1
+refused_unchanged "out of range" nat1 rule port-forwarding entry add 2 external-ip=198.19.0.20 external-port=70000 internal-ip=198.18.1.1 internal-port=80
+refused_unchanged "out of range" nat1 rule port-forwarding entry add 2 external-ip=198.19.0.20 external-port=0 internal-ip=198.18.1.1 internal-port=80
+refused_unchanged "not one of tcp, udp, all" nat1 rule port-forwarding entry add 2 external-ip=198.19.0.20 external-port=81 internal-ip=198.18.1.1 internal-port=80 proto=icmp
+refused_unchanged "entry 1's already" nat1 rule port-forwarding entry add 2 external-ip=198.19.0.20 external-port=8080 internal-ip=198.18.1.2 internal-port=80 proto=tcp
+refused_unchanged "entry 1's already" nat1 rule dnat entry add 2 external-ip=198.19.0.10 internal-ip=198.18.1.2
+refused_unchanged "not an IPv4 address" nat1 rule dnat entry add 2 external-ip=198.19.0 internal-ip=198.18.1.2
+cub_ok nat1 del
