@@ -353,12 +353,19 @@ nat_apply(struct cub_cube *cube, const struct cub_val *config, bool create)
 {
 	struct nat_cube *n = cub_cube__priv(cube);
 	const struct cub_val *rule, *masq;
+	const char *type;
 	struct nat_want *w;
 	uint32_t zero = 0;
 	bool on = false;
 	char ip[INET_ADDRSTRLEN];
 	int r;
 
+	type = cub_val__get_str(config, "type");
+	if (type && strcmp(type, "TC"))
+		return cub_cube__set_error(cube, CUB_E_INVAL,
+		    "cube '%s': nat runs on TC only, not %s (XDP has no "
+		    "egress hook: nothing could be translated going out)",
+		    cub_cube__name(cube), type);
 	if (!(w = calloc(1, sizeof(*w))))
 		return -ENOMEM;
 	/* Everything checked before anything is written. */

@@ -80,12 +80,35 @@ p=$(both "DNAT udp" nat_py out% udp 198.19.0.10 5353 40004)
 both "DNAT ping" "ip netns exec out% ping -c 2 -i 0.2 -W 2 198.19.0.10 >/dev/null && echo ok" >/dev/null
 p=$(both "port forwarding" nat_py out% tcp 198.19.0.20 8080 40005)
 [ "$p" = 198.18.2.1:40005 ] || fail "port forwarding: the server saw $p"
+cub_ok nat1 rule port-forwarding entry del 1
+nat_py out1 tcp 198.19.0.20 8080 40009 >/dev/null 2>&1 &&
+	fail "port forwarding still there after its deletion"
+cub_ok nat1 rule port-forwarding entry add 1 external-ip=198.19.0.20 \
+	external-port=8080 internal-ip=198.18.1.1 internal-port=80 proto=tcp
 # Port forwarding is tcp only: udp to 198.19.0.20:8080 is not forwarded
 # (nothing answers in either world).
 for w in 1 2; do
-	nat_py out$w udp 198.19.0.20 8080 40006 >/dev/null 2>&1 &&
+	nat_py out$w udp 198.19.0.20 8080 40016 >/dev/null 2>&1 &&
 		fail "world $w: udp to the tcp-only forwarded port got an answer"
 done
+
+# Port forwarding with a protocol wins over one without: udp to
+# 198.19.0.20:8080 now goes to in%'s udp server, tcp still to port 80.
+cub_ok nat1 rule port-forwarding entry add 2 external-ip=198.19.0.20 \
+	external-port=8080 internal-ip=198.18.1.1 internal-port=5353 proto=all
+ip netns exec tw nft add rule ip nat pre iifname vout ip daddr 198.19.0.20 \
+	udp dport 8080 dnat to 198.18.1.1:5353
+p=$(both "port forwarding, all" nat_py out% udp 198.19.0.20 8080 40006)
+[ "$p" = 198.18.2.1:40006 ] || fail "port forwarding, all: the server saw $p"
+p=$(both "port forwarding, tcp over all" nat_py out% tcp 198.19.0.20 8080 40007)
+[ "$p" = 198.18.2.1:40007 ] || fail "port forwarding, tcp over all: the server saw $p"
+# Port forwarding wins over DNAT: with a DNAT of 198.19.0.20 too, tcp
+# to :8080 still reaches port 80 (DNAT would keep 8080, where nothing
+# listens).
+cub_ok nat1 rule dnat entry add 2 external-ip=198.19.0.20 internal-ip=198.18.1.1
+p=$(nat_py out1 tcp 198.19.0.20 8080 40008) || fail "port forwarding over dnat: $p"
+[ "$p" = 198.18.2.1:40008 ] || fail "port forwarding over dnat: the server saw $p"
+cub_ok nat1 rule dnat entry del 2
 
 # The natting table: one session per flow above, with its rule.
 tab=$(cub nat1 natting-table show -o json)
@@ -147,6 +170,15 @@ p=$(nat_py in1 tcp 198.18.2.1 7000 40012) || fail "masquerade after the change: 
 cub_ok nat1 rule snat entry add 2 internal-net=198.18.1.0/24 external-ip=198.19.0.101
 p=$(nat_py in1 tcp 198.18.2.1 7000 40013) || fail "snat over masquerade: $p"
 [ "$p" = 198.19.0.101:40013 ] || fail "snat over masquerade: the server saw $p"
+# Nested SNAT prefixes: the longest wins, whatever the ids' order.
+cub_ok nat1 rule snat entry add 0 internal-net=198.18.1.0/25 external-ip=198.19.0.102
+cub_ok nat1 rule snat entry add 9 internal-net=198.18.0.0/16 external-ip=198.19.0.103
+p=$(nat_py in1 tcp 198.18.2.1 7000 40014) || fail "nested snat: $p"
+[ "$p" = 198.19.0.102:40014 ] || fail "nested snat: the server saw $p"
+cub_ok nat1 rule snat entry del 0
+p=$(nat_py in1 tcp 198.18.2.1 7000 40015) || fail "nested snat: $p"
+[ "$p" = 198.19.0.101:40015 ] || fail "nested snat after a deletion: the server saw $p"
+cub_ok nat1 rule snat entry del 9
 
 # The flush: no session left; the held connections lose their
 # translation.
@@ -163,10 +195,13 @@ refused_unchanged "host bits" nat1 rule snat entry add 3 internal-net=198.18.1.1
 refused_unchanged "not an IPv4 prefix" nat1 rule snat entry add 3 internal-net=198.18.1/24 external-ip=198.19.0.1
 refused_unchanged "over 32" nat1 rule snat entry add 3 internal-net=198.18.1.0/33 external-ip=198.19.0.1
 refused_unchanged "entry 2's already" nat1 rule snat entry add 3 internal-net=198.18.1.0/24 external-ip=198.19.0.1
-refused_unchanged "out of range" nat1 rule port-forwarding entry add 2 external-ip=198.19.0.20 external-port=70000 internal-ip=198.18.1.1 internal-port=80
-refused_unchanged "out of range" nat1 rule port-forwarding entry add 2 external-ip=198.19.0.20 external-port=0 internal-ip=198.18.1.1 internal-port=80
-refused_unchanged "not one of tcp, udp, all" nat1 rule port-forwarding entry add 2 external-ip=198.19.0.20 external-port=81 internal-ip=198.18.1.1 internal-port=80 proto=icmp
-refused_unchanged "entry 1's already" nat1 rule port-forwarding entry add 2 external-ip=198.19.0.20 external-port=8080 internal-ip=198.18.1.2 internal-port=80 proto=tcp
+refused_unchanged "out of range" nat1 rule port-forwarding entry add 3 external-ip=198.19.0.20 external-port=70000 internal-ip=198.18.1.1 internal-port=80
+refused_unchanged "out of range" nat1 rule port-forwarding entry add 3 external-ip=198.19.0.20 external-port=0 internal-ip=198.18.1.1 internal-port=80
+refused_unchanged "not one of tcp, udp, all" nat1 rule port-forwarding entry add 3 external-ip=198.19.0.20 external-port=81 internal-ip=198.18.1.1 internal-port=80 proto=icmp
+refused_unchanged "entry 1's already" nat1 rule port-forwarding entry add 3 external-ip=198.19.0.20 external-port=8080 internal-ip=198.18.1.2 internal-port=80 proto=tcp
 refused_unchanged "entry 1's already" nat1 rule dnat entry add 2 external-ip=198.19.0.10 internal-ip=198.18.1.2
 refused_unchanged "not an IPv4 address" nat1 rule dnat entry add 2 external-ip=198.19.0 internal-ip=198.18.1.2
 cub_ok nat1 del
+# TC only: an XDP nat would translate nothing going out.
+err=$(cub_refused 2 nat add nat2 type=XDP_DRV)
+grep -q "TC only" <<<"$err" || fail "nat type=XDP_DRV: $err"
