@@ -13,8 +13,8 @@
  * counter; none free: dropped and counted (port_exhausted).
  * In: a live session (nat_ingress) rewrites the destination; else port
  * forwarding (with the packet's protocol, then "all"), else DNAT opens
- * one.  ICMP errors coming in whose quoted packet is a session's get
- * the outer destination and the quoted source translated back.
+ * one.  ICMP errors about a session's packet, either way, get the
+ * outer address and the quoted header translated (nat_icmp_err()).
  *
  * Sessions live as long as the conntrack entry of their inside tuple
  * (plugins/fwcore: fw_parse(), fw_ct_label(), fw_ct_update(): the same
@@ -413,25 +413,29 @@ rewrite:
 }
 
 /*
- * An ICMP error coming in (destination unreachable, time exceeded,
- * parameter problem) about a packet a session sent out: the quote in
- * s->ct.icmp (ICMP header, IPv4 header without options, 8 bytes of
- * L4) went from the external address; the outer destination, the
- * quoted source address and port go back to the inside's, with the
- * outer IP, the quoted IP and the ICMP checksums.  The quoted L4
- * checksum is left as it is (receivers do not check it).
+ * An ICMP error (destination unreachable, time exceeded, parameter
+ * problem) about a packet of a session, whose quote is in s->ct.icmp
+ * (ICMP header, IPv4 header without options, 8 bytes of L4).  Coming in
+ * (out = 0) it answers a packet the session sent out from the external
+ * address: the outer destination and the quoted source go back to the
+ * inside's.  Going out (out = 1) an inside host answers a packet a
+ * session brought in: the outer source and the quoted destination get
+ * the external address and port.  The outer IP, the quoted IP and the
+ * ICMP checksums follow; the quoted L4 checksum is left as it is
+ * (receivers do not check it).
  */
 static __always_inline int
-nat_icmp_err_in(struct __sk_buff *skb, struct nat_scratch *s)
+nat_icmp_err(struct __sk_buff *skb, struct nat_scratch *s, int out)
 {
 	struct iphdr *in = (struct iphdr *)&s->ct.icmp[8];
 	__u16 *qport = (__u16 *)&s->ct.icmp[8 + sizeof(struct iphdr)];
-	__u32 l4 = s->pkt.l4_off, old_ip, sum;
+	__u32 l4 = s->pkt.l4_off, old_ip, sum, qaddr_off, qport_off;
 	struct nat_sess_val *v;
 	struct nat_stats *st;
-	__u16 old_csum, new_csum;
+	__u16 old_csum, new_csum, old_port;
 
 	s->ct.now_ns = bpf_ktime_get_boot_ns();
+	/* The session's key: the quoted packet's reverse. */
 	s->k.src = in->daddr;
 	s->k.dst = in->saddr;
 	s->k.proto = in->protocol;
@@ -443,20 +447,41 @@ nat_icmp_err_in(struct __sk_buff *skb, struct nat_scratch *s)
 		s->k.sport = qport[1];
 		s->k.dport = qport[0];
 	}
-	v = bpf_map_lookup_elem(&nat_ingress, &s->k);
-	if (!v || !nat_ct_live(s, &v->ct))
+	/* One path per map: the verifier takes no pointer that may be
+	 * into either. */
+	if (out) {
+		v = bpf_map_lookup_elem(&nat_egress, &s->k);
+		if (!v || !nat_ct_live(s, &v->ct))
+			return 0;
+		s->new_ip = v->ip;
+		s->new_port = v->port;
+	} else {
+		v = bpf_map_lookup_elem(&nat_ingress, &s->k);
+		if (!v || !nat_ct_live(s, &v->ct))
+			return 0;
+		s->new_ip = v->ip;
+		s->new_port = v->port;
+	}
+	/* Coming in: the quote's source is the session's external side;
+	 * going out: its destination is the session's inside. */
+	old_ip = out ? in->daddr : in->saddr;
+	/* (Coming in, fw_parse() checked that the outer destination is the
+	 * quote's source.)  Going out, only an error from the host the
+	 * quote went to is translated. */
+	if (out && bpf_htonl(s->pkt.saddr) != old_ip)
 		return 0;
-	s->new_ip = v->ip;
-	s->new_port = v->port;
-	old_ip = in->saddr;
-	/* The outer destination (no pseudo header in ICMP's sum). */
+	old_port = out ? s->k.sport : s->k.dport;
+	qaddr_off = l4 + 8 + (out ? 16 : 12);
+	qport_off = l4 + 8 + 20 +
+		    (in->protocol == IPPROTO_ICMP ? 4 : (out ? 2 : 0));
 	if (old_ip != s->new_ip) {
 		if (bpf_l3_csum_replace(skb, NAT_IP_CSUM, old_ip, s->new_ip, 4))
 			return -1;
 		s->w32 = s->new_ip;
-		if (bpf_skb_store_bytes(skb, NAT_IP_DST, &s->w32, 4, 0))
+		if (bpf_skb_store_bytes(
+			skb, out ? NAT_IP_SRC : NAT_IP_DST, &s->w32, 4, 0))
 			return -1;
-		/* The quoted source, and the quoted header's checksum. */
+		/* The quoted address, and the quoted header's checksum. */
 		old_csum = in->check;
 		sum = (__u16)~old_csum;
 		sum += (__u16)~(old_ip & 0xffff) + (__u16)~(old_ip >> 16);
@@ -467,19 +492,17 @@ nat_icmp_err_in(struct __sk_buff *skb, struct nat_scratch *s)
 		if (bpf_l4_csum_replace(skb, l4 + 2, old_ip, s->new_ip, 4) ||
 		    bpf_l4_csum_replace(skb, l4 + 2, old_csum, new_csum, 2))
 			return -1;
-		if (bpf_skb_store_bytes(skb, l4 + 8 + 12, &s->w32, 4, 0))
+		if (bpf_skb_store_bytes(skb, qaddr_off, &s->w32, 4, 0))
 			return -1;
 		s->w16 = new_csum;
 		if (bpf_skb_store_bytes(skb, l4 + 8 + 10, &s->w16, 2, 0))
 			return -1;
 	}
-	if (s->k.dport != s->new_port) {
-		if (bpf_l4_csum_replace(skb, l4 + 2, s->k.dport, s->new_port, 2))
+	if (old_port != s->new_port) {
+		if (bpf_l4_csum_replace(skb, l4 + 2, old_port, s->new_port, 2))
 			return -1;
 		s->w16 = s->new_port;
-		if (bpf_skb_store_bytes(skb,
-			l4 + 8 + 20 + (in->protocol == IPPROTO_ICMP ? 4 : 0),
-			&s->w16, 2, 0))
+		if (bpf_skb_store_bytes(skb, qport_off, &s->w16, 2, 0))
 			return -1;
 	}
 	st = nat_stat();
@@ -506,9 +529,9 @@ nat_run(void *ctx, enum cub_hook hook)
 			r = nat_out(ctx, s);
 		else
 			r = nat_in(ctx, s);
-	} else if (s->ct.kind == FW_CTK_ICMP_ERR &&
-		   cub_tdir(ctx, hook) == CUB_TDIR_INGRESS) {
-		r = nat_icmp_err_in(ctx, s);
+	} else if (s->ct.kind == FW_CTK_ICMP_ERR) {
+		r = nat_icmp_err(
+		    ctx, s, cub_tdir(ctx, hook) == CUB_TDIR_EGRESS);
 	}
 	if (r)
 		return cub_drop(hook);

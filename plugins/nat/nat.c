@@ -798,7 +798,7 @@ const struct cub_plugin cub_plugin_entry = {
 				    CUB_MAP_TYPE(PERCPU_ARRAY) |
 				    CUB_MAP_TYPE(LRU_HASH) |
 				    CUB_MAP_TYPE(LPM_TRIE),
-	64ull << 20),
+	128ull << 20),
     .flags = CUB_PLUGIN_F_TRANSPARENT,
     CUB_PLUGIN_SIZES,
 };

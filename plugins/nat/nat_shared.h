@@ -33,8 +33,12 @@
 
 #include "fw_ct_shared.h"
 
-/* Sessions per table (Polycube: 32768). */
-#define NAT_SESS_MAX 65536
+/*
+ * Sessions per table (Polycube: 32768): twice the conntrack's, so that
+ * under pressure the LRU evicts conntrack entries (their sessions are
+ * then dead) before the session entries that say a port is in use.
+ */
+#define NAT_SESS_MAX (2 * FW_CT_MAX)
 /* Entries per rule kind (Polycube: 1024). */
 #define NAT_RULES_MAX 1024
 /* Ports tried for one new session before it counts as run out. */

@@ -8,7 +8,8 @@
 # 198.18.1.1:80 (tcp).  Each check runs in both worlds and compares what
 # the far side saw: the TCP and UDP peer address (source port fixed, so
 # both keep it), an echo reply, a port unreachable for the inside's own
-# UDP socket (the quoted header translated back).  Then the natting
+# UDP socket, and the outside's for a DNAT'd datagram (the quoted header
+# translated both ways).  Then the natting
 # table (sessions of each rule, with their conntrack state), a rule
 # deleted under an open connection (it keeps working), masquerade with
 # the netdev's address and its change followed, the flush, and bad input
@@ -78,6 +79,9 @@ p=$(both "DNAT tcp" nat_py out% tcp 198.19.0.10 80 40003)
 p=$(both "DNAT udp" nat_py out% udp 198.19.0.10 5353 40004)
 [ "$p" = 198.18.2.1:40004 ] || fail "DNAT udp: the server saw $p"
 both "DNAT ping" "ip netns exec out% ping -c 2 -i 0.2 -W 2 198.19.0.10 >/dev/null && echo ok" >/dev/null
+# An ICMP error going out about a DNAT'd datagram reaches the outside
+# socket (the quoted header gets the external address back).
+both "port unreachable, DNAT" nat_py out% udp-refused 198.19.0.10 9 >/dev/null
 p=$(both "port forwarding" nat_py out% tcp 198.19.0.20 8080 40005)
 [ "$p" = 198.18.2.1:40005 ] || fail "port forwarding: the server saw $p"
 cub_ok nat1 rule port-forwarding entry del 1

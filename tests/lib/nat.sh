@@ -186,6 +186,7 @@ nat_world_cube() {
 	sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.rp_filter=0 \
 		net.ipv4.conf.default.rp_filter=0
 	ip netns exec out1 sysctl -qw net.ipv4.icmp_ratelimit=0
+	ip netns exec in1 sysctl -qw net.ipv4.icmp_ratelimit=0
 }
 
 # The twin: namespace tw routes between in2 and out2, with nft NAT rules
@@ -209,5 +210,6 @@ nat_world_twin() {
 	ip -n out2 route add 198.19.0.0/24 via 198.18.2.254
 	ip netns exec tw sysctl -qw net.ipv4.ip_forward=1
 	ip netns exec out2 sysctl -qw net.ipv4.icmp_ratelimit=0
+	ip netns exec in2 sysctl -qw net.ipv4.icmp_ratelimit=0
 	ip netns exec tw nft -f - || fail "nft refused the twin's rules"
 }
