@@ -36,8 +36,8 @@
 _Static_assert(sizeof(struct nat_sess_key) == 16, "nat_sess_key has holes");
 _Static_assert(sizeof(struct nat_sess_val) == 24, "nat_sess_val has holes");
 
-/* Rows a natting-table show lists at most. */
-#define NAT_SHOW_MAX NAT_SESS_MAX
+/* Rows a natting-table show lists at most (its total counts them all). */
+#define NAT_SHOW_MAX 10000u
 
 struct nat_cube {
 	cub_map snat, dnat, pf, cfg, egress, ingress, ct, stats;
@@ -414,8 +414,6 @@ rows_add(const void *key, const void *value, void *ctx)
 	struct nat_rows *rs = ctx;
 	struct nat_row *p;
 
-	if (rs->n == NAT_SHOW_MAX)
-		return 0;
 	if (rs->n == rs->cap) {
 		rs->cap = rs->cap ? rs->cap * 2 : 256;
 		if (!(p = realloc(rs->rows, rs->cap * sizeof(*p))))
@@ -425,6 +423,40 @@ rows_add(const void *key, const void *value, void *ctx)
 	memcpy(&rs->rows[rs->n].k, key, sizeof(rs->rows[0].k));
 	memcpy(&rs->rows[rs->n++].v, value, sizeof(rs->rows[0].v));
 	return 0;
+}
+
+/* The conntrack table, read once per show and sorted by key. */
+struct nat_ct {
+	struct fw_ct_key k;
+	struct fw_ct_val v;
+};
+
+struct nat_cts {
+	struct nat_ct *e;
+	uint32_t n, cap;
+};
+
+static int
+cts_add(const void *key, const void *value, void *ctx)
+{
+	struct nat_cts *cs = ctx;
+	struct nat_ct *p;
+
+	if (cs->n == cs->cap) {
+		cs->cap = cs->cap ? cs->cap * 2 : 256;
+		if (!(p = realloc(cs->e, cs->cap * sizeof(*p))))
+			return -ENOMEM;
+		cs->e = p;
+	}
+	memcpy(&cs->e[cs->n].k, key, sizeof(cs->e[0].k));
+	memcpy(&cs->e[cs->n++].v, value, sizeof(cs->e[0].v));
+	return 0;
+}
+
+static int
+ct_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, sizeof(struct fw_ct_key));
 }
 
 static int
@@ -452,22 +484,32 @@ ip_val(uint32_t addr)
 	return cub_val__str(buf);
 }
 
+/*
+ * The live sessions (nat_egress entries whose conntrack entry is live),
+ * sorted, the first NAT_SHOW_MAX as rows in *out; *total all of them.
+ */
 static int
-natting_table(struct cub_cube *cube, struct nat_cube *n, struct cub_val **out)
+natting_table(struct cub_cube *cube, struct nat_cube *n, struct cub_val **out,
+    uint64_t *total)
 {
 	struct nat_rows rs = {0};
+	struct nat_cts cs = {0};
 	struct fw_ct_session sess;
-	struct fw_ct_val ctv;
-	struct cub_val *list, *e;
+	struct cub_val *list = NULL, *e;
 	uint64_t now = fw_ct_now_ns();
+	const struct nat_ct *ct;
 	const char *proto;
 	uint32_t i;
 	int r;
 
-	if ((r = cub_map__dump(cube, &n->egress, rows_add, &rs)))
+	*total = 0;
+	if ((r = cub_map__dump(cube, &n->egress, rows_add, &rs)) ||
+	    (r = cub_map__dump(cube, &n->ct, cts_add, &cs)))
 		goto out;
 	if (rs.n)
 		qsort(rs.rows, rs.n, sizeof(*rs.rows), row_cmp);
+	if (cs.n)
+		qsort(cs.e, cs.n, sizeof(*cs.e), ct_cmp);
 	if (!(list = cub_val__array())) {
 		r = -ENOMEM;
 		goto out;
@@ -475,9 +517,12 @@ natting_table(struct cub_cube *cube, struct nat_cube *n, struct cub_val **out)
 	for (i = 0; i < rs.n; i++) {
 		struct nat_row *w = &rs.rows[i];
 
-		if (cub_map__lookup(cube, &n->ct, &w->v.ct, &ctv) ||
-		    !fw_ct_decode(&w->v.ct, &ctv, now, &sess))
+		ct = cs.n ? bsearch(&w->v.ct, cs.e, cs.n, sizeof(*cs.e), ct_cmp)
+			  : NULL;
+		if (!ct || !fw_ct_decode(&ct->k, &ct->v, now, &sess))
 			continue; /* not live */
+		if ((*total)++ >= NAT_SHOW_MAX)
+			continue;
 		proto = fw_ct_proto_name(w->k.proto);
 		e = cub_val__map();
 		if (!e ||
@@ -500,14 +545,16 @@ natting_table(struct cub_cube *cube, struct nat_cube *n, struct cub_val **out)
 		    cub_val__set(e, "eta", cub_val__uint(sess.eta)) ||
 		    cub_val__push(list, e)) {
 			cub_val__free(e);
-			cub_val__free(list);
 			r = -ENOMEM;
 			goto out;
 		}
 	}
 	*out = list;
+	list = NULL;
 out:
+	cub_val__free(list);
 	free(rs.rows);
+	free(cs.e);
 	return r;
 }
 
@@ -517,6 +564,7 @@ nat_show(struct cub_cube *cube, const struct cub_val *config,
 {
 	struct nat_cube *n = cub_cube__priv(cube);
 	struct cub_val *list = NULL, *table;
+	uint64_t total;
 	struct nat_cfg cfg;
 	uint32_t zero = 0;
 	int r;
@@ -524,13 +572,14 @@ nat_show(struct cub_cube *cube, const struct cub_val *config,
 	(void)config;
 	if (!n->loaded)
 		return 0;
-	if ((r = natting_table(cube, n, &list)))
+	if ((r = natting_table(cube, n, &list, &total)))
 		return r;
 	if (!(table = cub_val__map())) {
 		cub_val__free(list);
 		return -ENOMEM;
 	}
-	if (cub_val__set(table, "entry", list)) {
+	if (cub_val__set(table, "entry", list) ||
+	    cub_val__set(table, "total", cub_val__uint(total))) {
 		cub_val__free(table);
 		return -ENOMEM;
 	}
@@ -755,6 +804,10 @@ static const struct cub_action nat_table_actions[] = {
 };
 
 static const struct cub_field nat_table_fields[] = {
+    {.name = "total",
+	.type = CUB_T_U64,
+	.flags = CUB_F_RO,
+	.help = "live sessions (entry lists the first 10,000, sorted)"},
     {.name = "entry",
 	.type = CUB_T_LIST,
 	.flags = CUB_F_RO,

@@ -45,6 +45,7 @@ t = json.load(open(sys.argv[1]))
 rows = [r for r in t["entry"] if r["proto"] == "tcp" and r["internal-dport"] == 7000]
 ports = {r["external-port"] for r in rows}
 assert len(rows) >= 1000, "%d tcp sessions" % len(rows)
+assert t["total"] >= len(t["entry"]) >= 1000, "total %s" % t["total"]
 assert len(ports) == len(rows), "%d sessions on %d ports" % (len(rows), len(ports))
 assert all(r["originating-rule"] == "snat" and r["external-ip"] == "198.19.0.100" for r in rows)
 PY
