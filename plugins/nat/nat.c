@@ -235,28 +235,39 @@ want_pf(struct cub_cube *cube, const struct cub_val *config,
 	return 0;
 }
 
+/* "a.b.c.d/n" (or "a.b.c.d") as a network-order address, or 0. */
+static uint32_t
+addr_of(const char *s)
+{
+	unsigned a, b, c, d;
+
+	if (!s || sscanf(s, "%u.%u.%u.%u", &a, &b, &c, &d) != 4 || a > 255 ||
+	    b > 255 || c > 255 || d > 255)
+		return 0;
+	return htonl(a << 24 | b << 16 | c << 8 | d);
+}
+
 /*
- * The masquerade address: the first IPv4 address of the attach point
- * (`attached`: a netdev's addresses, or a cube port's peer netdev's).
+ * The masquerade address: on a cube port, the port's own "ip" (a router
+ * port's, from `attached.fields`, its entry in the parent cube's
+ * document); else the first IPv4 address of the netdev (`attached`: a
+ * netdev's addresses, or a cube port's peer netdev's).
  */
 static uint32_t
 masq_addr(const struct cub_val *config)
 {
 	const struct cub_val *att = cub_val__get(config, "attached");
 	const struct cub_val *addrs = att ? cub_val__get(att, "addresses") : NULL;
-	unsigned a, b, c, d, plen;
-	const char *s;
-	uint32_t i;
+	const struct cub_val *fields = att ? cub_val__get(att, "fields") : NULL;
+	uint32_t i, ip;
 
+	if (fields && (ip = addr_of(cub_val__get_str(fields, "ip"))))
+		return ip;
 	if (!addrs || addrs->kind != CUB_V_ARRAY)
 		return 0;
-	for (i = 0; i < addrs->arr.len; i++) {
-		s = cub_val__as_str(addrs->arr.items[i]);
-		if (s && sscanf(s, "%u.%u.%u.%u/%u", &a, &b, &c, &d, &plen) ==
-			     5 &&
-		    a < 256 && b < 256 && c < 256 && d < 256)
-			return htonl(a << 24 | b << 16 | c << 8 | d);
-	}
+	for (i = 0; i < addrs->arr.len; i++)
+		if ((ip = addr_of(cub_val__as_str(addrs->arr.items[i]))))
+			return ip;
 	return 0;
 }
 
