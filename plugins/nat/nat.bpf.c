@@ -204,7 +204,8 @@ nat_ct_track(struct nat_scratch *s)
 static long
 nat_port_try(__u32 i, void *unused)
 {
-	struct nat_scratch *s = bpf_map_lookup_elem(&nat_scratch, &cub_zero_key);
+	struct nat_scratch *s =
+	    bpf_map_lookup_elem(&nat_scratch, &cub_zero_key);
 	struct nat_sess_val *old;
 	__u32 *next, cand;
 
@@ -472,8 +473,8 @@ nat_icmp_err(struct __sk_buff *skb, struct nat_scratch *s, int out)
 		return 0;
 	old_port = out ? s->k.sport : s->k.dport;
 	qaddr_off = l4 + 8 + (out ? 16 : 12);
-	qport_off = l4 + 8 + 20 +
-		    (in->protocol == IPPROTO_ICMP ? 4 : (out ? 2 : 0));
+	qport_off =
+	    l4 + 8 + 20 + (in->protocol == IPPROTO_ICMP ? 4 : (out ? 2 : 0));
 	if (old_ip != s->new_ip) {
 		if (bpf_l3_csum_replace(skb, NAT_IP_CSUM, old_ip, s->new_ip, 4))
 			return -1;
@@ -484,7 +485,7 @@ nat_icmp_err(struct __sk_buff *skb, struct nat_scratch *s, int out)
 		/* The quoted address, and the quoted header's checksum. */
 		old_csum = in->check;
 		sum = (__u16)~old_csum;
-		sum += (__u16)~(old_ip & 0xffff) + (__u16)~(old_ip >> 16);
+		sum += (__u16) ~(old_ip & 0xffff) + (__u16) ~(old_ip >> 16);
 		sum += (s->new_ip & 0xffff) + (s->new_ip >> 16);
 		sum = (sum & 0xffff) + (sum >> 16);
 		sum = (sum & 0xffff) + (sum >> 16);

@@ -108,8 +108,8 @@ u16_of(const struct cub_val *e, const char *field, uint16_t *out)
 }
 
 static int
-want_snat(struct cub_cube *cube, const struct cub_val *config,
-    struct nat_want *w)
+want_snat(
+    struct cub_cube *cube, const struct cub_val *config, struct nat_want *w)
 {
 	const struct cub_val *arr = entries_of(config, "snat");
 	uint32_t i, j, n = arr ? arr->arr.len : 0, host, mask;
@@ -121,7 +121,8 @@ want_snat(struct cub_cube *cube, const struct cub_val *config,
 		    "rule snat: %u entries, at most %u", n, NAT_RULES_MAX);
 	for (i = 0; i < n; i++) {
 		e = arr->arr.items[i];
-		if (cub_val__as_ip_prefix(cub_val__get(e, "internal-net"), &ip) ||
+		if (cub_val__as_ip_prefix(
+			cub_val__get(e, "internal-net"), &ip) ||
 		    ip.family != AF_INET)
 			return cub_cube__set_error(cube, CUB_E_MISSING,
 			    "rule snat entry %u: internal-net (an IPv4 prefix) "
@@ -136,7 +137,8 @@ want_snat(struct cub_cube *cube, const struct cub_val *config,
 			    "bits set (the prefix is %u.%u.%u.%u/%u)",
 			    id_of(e), cub_val__get_str(e, "internal-net"),
 			    (host & mask) >> 24, (host & mask) >> 16 & 255,
-			    (host & mask) >> 8 & 255, host & mask & 255, ip.plen);
+			    (host & mask) >> 8 & 255, host & mask & 255,
+			    ip.plen);
 		w->snat_k[i].prefixlen = ip.plen;
 		w->snat_k[i].addr = htonl(host);
 		if (ip_of(e, "external-ip", &w->snat_v[i].ip))
@@ -159,8 +161,8 @@ want_snat(struct cub_cube *cube, const struct cub_val *config,
 }
 
 static int
-want_dnat(struct cub_cube *cube, const struct cub_val *config,
-    struct nat_want *w)
+want_dnat(
+    struct cub_cube *cube, const struct cub_val *config, struct nat_want *w)
 {
 	const struct cub_val *arr = entries_of(config, "dnat");
 	uint32_t i, j, n = arr ? arr->arr.len : 0;
@@ -183,7 +185,8 @@ want_dnat(struct cub_cube *cube, const struct cub_val *config,
 				return cub_cube__set_error(cube, CUB_E_EXISTS,
 				    "rule dnat entry %u: external-ip %s is "
 				    "entry %u's already",
-				    id_of(e), cub_val__get_str(e, "external-ip"),
+				    id_of(e),
+				    cub_val__get_str(e, "external-ip"),
 				    w->dnat_v[j].id);
 	}
 	w->ndnat = n;
@@ -191,8 +194,7 @@ want_dnat(struct cub_cube *cube, const struct cub_val *config,
 }
 
 static int
-want_pf(struct cub_cube *cube, const struct cub_val *config,
-    struct nat_want *w)
+want_pf(struct cub_cube *cube, const struct cub_val *config, struct nat_want *w)
 {
 	const struct cub_val *arr = entries_of(config, "port-forwarding");
 	uint32_t i, j, n = arr ? arr->arr.len : 0;
@@ -217,19 +219,21 @@ want_pf(struct cub_cube *cube, const struct cub_val *config,
 			    id_of(e));
 		proto = cub_config__enum_index(e, "proto", nat_proto_enums, 2);
 		w->pf_k[i].ext_port = htons(ep);
-		w->pf_k[i].proto = proto == 0	? IPPROTO_TCP
+		w->pf_k[i].proto = proto == 0   ? IPPROTO_TCP
 				   : proto == 1 ? IPPROTO_UDP
 						: 0;
 		w->pf_k[i].pad = 0;
 		w->pf_v[i].port = htons(ip);
 		w->pf_v[i].id = id_of(e);
 		for (j = 0; j < i; j++)
-			if (!memcmp(&w->pf_k[j], &w->pf_k[i], sizeof(w->pf_k[i])))
+			if (!memcmp(
+				&w->pf_k[j], &w->pf_k[i], sizeof(w->pf_k[i])))
 				return cub_cube__set_error(cube, CUB_E_EXISTS,
 				    "rule port-forwarding entry %u: %s:%u "
 				    "proto %s is entry %u's already",
-				    id_of(e), cub_val__get_str(e, "external-ip"),
-				    ep, nat_proto_enums[proto], w->pf_v[j].id);
+				    id_of(e),
+				    cub_val__get_str(e, "external-ip"), ep,
+				    nat_proto_enums[proto], w->pf_v[j].id);
 	}
 	w->npf = n;
 	return 0;
@@ -257,7 +261,8 @@ static uint32_t
 masq_addr(const struct cub_val *config)
 {
 	const struct cub_val *att = cub_val__get(config, "attached");
-	const struct cub_val *addrs = att ? cub_val__get(att, "addresses") : NULL;
+	const struct cub_val *addrs =
+	    att ? cub_val__get(att, "addresses") : NULL;
 	const struct cub_val *fields = att ? cub_val__get(att, "fields") : NULL;
 	uint32_t i, ip;
 
@@ -309,10 +314,12 @@ map_reconcile(struct cub_cube *cube, const cub_map *map, const void *keys,
 		const uint8_t *k = have.keys + (size_t)i * have.size;
 
 		for (j = 0; j < n; j++)
-			if (!memcmp(k, (const uint8_t *)keys + (size_t)j * have.size,
+			if (!memcmp(k,
+				(const uint8_t *)keys + (size_t)j * have.size,
 				have.size))
 				break;
-		if (j == n && (r = cub_map__delete(cube, map, k)) && r != -ENOENT)
+		if (j == n && (r = cub_map__delete(cube, map, k)) &&
+		    r != -ENOENT)
 			goto out;
 	}
 	r = 0;
@@ -380,8 +387,8 @@ nat_apply(struct cub_cube *cube, const struct cub_val *config, bool create)
 	if (!(w = calloc(1, sizeof(*w))))
 		return -ENOMEM;
 	/* Everything checked before anything is written. */
-	if ((r = want_snat(cube, config, w)) || (r = want_dnat(cube, config, w)) ||
-	    (r = want_pf(cube, config, w)))
+	if ((r = want_snat(cube, config, w)) ||
+	    (r = want_dnat(cube, config, w)) || (r = want_pf(cube, config, w)))
 		goto out;
 	rule = cub_val__get(config, "rule");
 	masq = rule ? cub_val__get(rule, "masquerade") : NULL;
@@ -391,8 +398,10 @@ nat_apply(struct cub_cube *cube, const struct cub_val *config, bool create)
 	w->cfg.masq_ip = masq_addr(config);
 	if (!n->loaded && (r = nat_load(cube, n)))
 		goto out;
-	if ((r = map_reconcile(cube, &n->snat, w->snat_k, w->snat_v, w->nsnat)) ||
-	    (r = map_reconcile(cube, &n->dnat, w->dnat_k, w->dnat_v, w->ndnat)) ||
+	if ((r = map_reconcile(
+		 cube, &n->snat, w->snat_k, w->snat_v, w->nsnat)) ||
+	    (r = map_reconcile(
+		 cube, &n->dnat, w->dnat_k, w->dnat_v, w->ndnat)) ||
 	    (r = map_reconcile(cube, &n->pf, w->pf_k, w->pf_v, w->npf)) ||
 	    (r = cub_map__update(cube, &n->cfg, &zero, &w->cfg, BPF_ANY)))
 		goto out;
@@ -401,8 +410,7 @@ nat_apply(struct cub_cube *cube, const struct cub_val *config, bool create)
 	    "%s: snat %u, dnat %u, port-forwarding %u, masquerade %s "
 	    "(address %s)",
 	    create ? "applied (new or replayed)" : "applied", w->nsnat,
-	    w->ndnat, w->npf, on ? "on" : "off",
-	    w->cfg.masq_ip ? ip : "none");
+	    w->ndnat, w->npf, on ? "on" : "off", w->cfg.masq_ip ? ip : "none");
 out:
 	free(w);
 	return r;
@@ -536,21 +544,21 @@ natting_table(struct cub_cube *cube, struct nat_cube *n, struct cub_val **out,
 			continue;
 		proto = fw_ct_proto_name(w->k.proto);
 		e = cub_val__map();
-		if (!e ||
-		    cub_val__set(e, "internal-src", ip_val(w->k.src)) ||
+		if (!e || cub_val__set(e, "internal-src", ip_val(w->k.src)) ||
 		    cub_val__set(e, "internal-dst", ip_val(w->k.dst)) ||
 		    cub_val__set(e, "internal-sport",
 			cub_val__uint(ntohs(w->k.sport))) ||
 		    cub_val__set(e, "internal-dport",
 			cub_val__uint(ntohs(w->k.dport))) ||
-		    cub_val__set(e, "proto", cub_val__str(proto ? proto : "?")) ||
+		    cub_val__set(
+			e, "proto", cub_val__str(proto ? proto : "?")) ||
 		    cub_val__set(e, "originating-rule",
 			cub_val__str(w->v.rule <= NAT_R_PF
 					 ? nat_rule_names[w->v.rule]
 					 : "none")) ||
 		    cub_val__set(e, "external-ip", ip_val(w->v.ip)) ||
-		    cub_val__set(e, "external-port",
-			cub_val__uint(ntohs(w->v.port))) ||
+		    cub_val__set(
+			e, "external-port", cub_val__uint(ntohs(w->v.port))) ||
 		    cub_val__set(e, "state",
 			cub_val__str(fw_ct_state_name(sess.state))) ||
 		    cub_val__set(e, "eta", cub_val__uint(sess.eta)) ||
@@ -629,8 +637,8 @@ map_flush(struct cub_cube *cube, const cub_map *map, uint32_t *count)
 }
 
 static int
-nat_action(struct cub_cube *cube, const struct cub_val *path,
-    const char *name, const struct cub_val *args, struct cub_val **result)
+nat_action(struct cub_cube *cube, const struct cub_val *path, const char *name,
+    const struct cub_val *args, struct cub_val **result)
 {
 	struct nat_cube *n = cub_cube__priv(cube);
 	uint32_t count = 0;
@@ -649,8 +657,8 @@ nat_action(struct cub_cube *cube, const struct cub_val *path,
 		return r;
 	if ((*result = cub_val__map()))
 		cub_val__set(*result, "flushed", cub_val__uint(count));
-	cub_cube__log(cube, CUB_LOG_INFO, "natting-table flushed: %u sessions",
-	    count);
+	cub_cube__log(
+	    cube, CUB_LOG_INFO, "natting-table flushed: %u sessions", count);
 	return 0;
 }
 
@@ -769,21 +777,41 @@ static const struct cub_field nat_rule_fields[] = {
 };
 
 static const struct cub_field nat_session_fields[] = {
-    {.name = "internal-src", .type = CUB_T_IPV4, .flags = CUB_F_KEY,
+    {.name = "internal-src",
+	.type = CUB_T_IPV4,
+	.flags = CUB_F_KEY,
 	.help = "inside address"},
-    {.name = "internal-dst", .type = CUB_T_IPV4, .flags = CUB_F_KEY,
+    {.name = "internal-dst",
+	.type = CUB_T_IPV4,
+	.flags = CUB_F_KEY,
 	.help = "the peer outside"},
-    {.name = "internal-sport", .type = CUB_T_U16, .flags = CUB_F_KEY,
+    {.name = "internal-sport",
+	.type = CUB_T_U16,
+	.flags = CUB_F_KEY,
 	.help = "inside port (ICMP: echo identifier)"},
-    {.name = "internal-dport", .type = CUB_T_U16, .flags = CUB_F_KEY,
+    {.name = "internal-dport",
+	.type = CUB_T_U16,
+	.flags = CUB_F_KEY,
 	.help = "peer port (ICMP: echo identifier)"},
-    {.name = "proto", .type = CUB_T_STR, .flags = CUB_F_KEY,
+    {.name = "proto",
+	.type = CUB_T_STR,
+	.flags = CUB_F_KEY,
 	.help = "tcp, udp, icmp"},
-    {.name = "originating-rule", .type = CUB_T_STR, 	.help = "snat, dnat, masquerade, portforwarding"},
-    {.name = "external-ip", .type = CUB_T_IPV4, 	.help = "the address the outside sees"},
-    {.name = "external-port", .type = CUB_T_U16, 	.help = "the port the outside sees"},
-    {.name = "state", .type = CUB_T_STR, 	.help = "conntrack state (plugins/fwcore)"},
-    {.name = "eta", .type = CUB_T_U64, 	.help = "seconds before the session expires"},
+    {.name = "originating-rule",
+	.type = CUB_T_STR,
+	.help = "snat, dnat, masquerade, portforwarding"},
+    {.name = "external-ip",
+	.type = CUB_T_IPV4,
+	.help = "the address the outside sees"},
+    {.name = "external-port",
+	.type = CUB_T_U16,
+	.help = "the port the outside sees"},
+    {.name = "state",
+	.type = CUB_T_STR,
+	.help = "conntrack state (plugins/fwcore)"},
+    {.name = "eta",
+	.type = CUB_T_U64,
+	.help = "seconds before the session expires"},
     {0},
 };
 
@@ -858,10 +886,9 @@ const struct cub_plugin cub_plugin_entry = {
     .cube_size = sizeof(struct nat_cube),
     .schema = nat_schema,
     .ops = &nat_ops,
-    .policy = CUB_POLICY_TC_XDP(CUB_MAP_TYPE(ARRAY) | CUB_MAP_TYPE(HASH) |
-				    CUB_MAP_TYPE(PERCPU_ARRAY) |
-				    CUB_MAP_TYPE(LRU_HASH) |
-				    CUB_MAP_TYPE(LPM_TRIE),
+    .policy = CUB_POLICY_TC_XDP(
+	CUB_MAP_TYPE(ARRAY) | CUB_MAP_TYPE(HASH) | CUB_MAP_TYPE(PERCPU_ARRAY) |
+	    CUB_MAP_TYPE(LRU_HASH) | CUB_MAP_TYPE(LPM_TRIE),
 	128ull << 20),
     .flags = CUB_PLUGIN_F_TRANSPARENT,
     CUB_PLUGIN_SIZES,
