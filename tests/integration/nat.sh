@@ -7,7 +7,8 @@
 # 198.19.0.10 -> 198.18.1.1, port forwarding 198.19.0.20:8080 ->
 # 198.18.1.1:80 (tcp).  Each check runs in both worlds and compares what
 # the far side saw: the TCP and UDP peer address (source port fixed, so
-# both keep it), an echo reply, a port unreachable for the inside's own
+# both keep it), the UDP checksum on the far side's wire (updated and
+# valid; zero stays zero), an echo reply, a port unreachable for the inside's own
 # UDP socket, and the outside's for a DNAT'd datagram (the quoted header
 # translated both ways).  Then the natting
 # table (sessions of each rule, with their conntrack state), a rule
@@ -15,7 +16,7 @@
 # the netdev's address and its change followed, the flush, and bad input
 # refused with nothing changed.
 . "$(dirname "$0")/../lib/netns.sh"
-need python3 nft
+need python3 nft ethtool
 . "$CUB_LIB/nat.sh"
 
 PLUGINS+=("$CUB_BUILD/plugins/nat/nat.so")
@@ -67,6 +68,25 @@ p=$(both "SNAT tcp" nat_py in% tcp 198.18.2.1 7000 40001)
 [ "$p" = 198.19.0.100:40001 ] || fail "SNAT tcp: the server saw $p"
 p=$(both "SNAT udp" nat_py in% udp 198.18.2.1 7001 40002)
 [ "$p" = 198.19.0.100:40002 ] || fail "SNAT udp: the server saw $p"
+# Checksums as the far side's wire has them: a UDP checksum updated
+# (it verifies), and a zero one (no checksum, SO_NO_CHECK) left zero.
+# The inside computes its checksums in full for these (tx offload off;
+# a veth otherwise carries a partial one, which the wire never sees
+# finished); the other checks run with the offload on.
+for w in 1 2; do
+	for ns in in$w out$w; do ip netns exec $ns ethtool -K eth0 tx off >/dev/null; done
+done
+p=$(both "SNAT udp checksum" nat_csum in% out% 198.18.2.1 7003 40030)
+[ "$p" = "198.19.0.100:40030 good" ] || fail "SNAT udp checksum: $p"
+p=$(both "SNAT udp zero checksum" nat_csum in% out% 198.18.2.1 7004 40031 nocheck)
+[ "$p" = "198.19.0.100:40031 zero" ] || fail "SNAT udp zero checksum: $p"
+p=$(both "DNAT udp checksum" nat_csum out% in% 198.19.0.10 7005 40032)
+[ "$p" = "198.18.2.1:40032 good" ] || fail "DNAT udp checksum: $p"
+p=$(both "DNAT udp zero checksum" nat_csum out% in% 198.19.0.10 7006 40033 nocheck)
+[ "$p" = "198.18.2.1:40033 zero" ] || fail "DNAT udp zero checksum: $p"
+for w in 1 2; do
+	for ns in in$w out$w; do ip netns exec $ns ethtool -K eth0 tx on >/dev/null; done
+done
 # ICMP echo through SNAT (out% has no route to 198.18.1.0/24).
 both "SNAT ping" "ip netns exec in% ping -c 2 -i 0.2 -W 2 198.18.2.1 >/dev/null && echo ok" >/dev/null
 # An ICMP error about a translated datagram reaches the inside socket.

@@ -146,6 +146,47 @@ def hold(dst, port, n, fifo):
                     pass
             print("round %d/%d" % (ok, n), flush=True)
 
+def csum(b):
+    if len(b) % 2:
+        b += b"\0"
+    s = sum(int.from_bytes(b[i:i + 2], "big") for i in range(0, len(b), 2))
+    while s >> 16:
+        s = (s & 0xffff) + (s >> 16)
+    return s
+
+def sniff_udp(port):
+    # The first UDP datagram to port on eth0, as the wire has it: its
+    # source and its checksum ("zero", or "good" if it verifies).
+    r = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))
+    r.bind(("eth0", 0))
+    r.settimeout(10)
+    print("ready", flush=True)
+    while True:
+        f = r.recv(2048)
+        ip = f[14:]
+        ihl = (ip[0] & 15) * 4
+        if ip[9] != 17:
+            continue
+        u = ip[ihl:]
+        if int.from_bytes(u[2:4], "big") != port:
+            continue
+        ulen = int.from_bytes(u[4:6], "big")
+        c = int.from_bytes(u[6:8], "big")
+        src = "%s:%d" % (socket.inet_ntoa(ip[12:16]), int.from_bytes(u[0:2], "big"))
+        if c == 0:
+            print(src, "zero")
+        else:
+            ph = ip[12:20] + b"\0\x11" + ulen.to_bytes(2, "big")
+            print(src, "good" if csum(ph + u[:ulen]) == 0xffff else "bad")
+        return
+
+def udp_send(dst, port, sport, nocheck):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    if nocheck:
+        s.setsockopt(socket.SOL_SOCKET, 11, 1)  # SO_NO_CHECK
+    s.bind(("0.0.0.0", sport))
+    s.sendto(b"checksum", (dst, port))
+
 m = sys.argv[1]
 a = sys.argv[2:]
 if m == "tcp-server": tcp_server(int(a[0]))
@@ -155,6 +196,8 @@ elif m == "udp": udp_client(a[0], int(a[1]), int(a[2]))
 elif m == "udp-refused": udp_refused(a[0], int(a[1]))
 elif m == "many": many(a[0], int(a[1]), int(a[2]))
 elif m == "hold": hold(a[0], int(a[1]), int(a[2]), a[3])
+elif m == "sniff-udp": sniff_udp(int(a[0]))
+elif m == "udp-send": udp_send(a[0], int(a[1]), int(a[2]), a[3] == "nocheck")
 PY
 
 # nat_py NS ARGS...: natpeer.py in namespace NS.
@@ -173,6 +216,22 @@ nat_server() {
 	read -r line <"$out.fifo" || true
 	[ "$line" = ready ] || fail "server $2 $3 in $1 did not start: $line"
 	cat "$out.fifo" >/dev/null &
+}
+
+# nat_csum FROM TO DST PORT SPORT [nocheck]: a datagram from namespace
+# FROM to DST:PORT, seen on TO's wire: "source zero|good|bad".
+nat_csum() {
+	local f="$T/sniff.$2.$4" pid i
+	nat_py "$2" sniff-udp "$4" >"$f" 2>&1 &
+	pid=$!
+	for i in $(seq 1 100); do
+		grep -q ready "$f" && break
+		sleep 0.05
+	done
+	grep -q ready "$f" || fail "sniffer in $2: $(cat "$f")"
+	nat_py "$1" udp-send "$3" "$4" "$5" "${6:-check}"
+	wait "$pid" || true
+	sed -n 2p "$f"
 }
 
 # nat_peer NS IFNAME ADDR GW: a namespace at the end of a veth.
