@@ -84,6 +84,12 @@ p=$(both "DNAT udp checksum" nat_csum out% in% 198.19.0.10 7005 40032)
 [ "$p" = "198.18.2.1:40032 good" ] || fail "DNAT udp checksum: $p"
 p=$(both "DNAT udp zero checksum" nat_csum out% in% 198.19.0.10 7006 40033 nocheck)
 [ "$p" = "198.18.2.1:40033 zero" ] || fail "DNAT udp zero checksum: $p"
+# TCP with full checksums: the receivers verify them (a partial one on
+# a veth is not verified), so a wrong update loses the connection.
+p=$(both "SNAT tcp, full checksums" nat_py in% tcp 198.18.2.1 7000 40034)
+[ "$p" = 198.19.0.100:40034 ] || fail "SNAT tcp, full checksums: the server saw $p"
+p=$(both "DNAT tcp, full checksums" nat_py out% tcp 198.19.0.10 80 40035)
+[ "$p" = 198.18.2.1:40035 ] || fail "DNAT tcp, full checksums: the server saw $p"
 for w in 1 2; do
 	for ns in in$w out$w; do ip netns exec $ns ethtool -K eth0 tx on >/dev/null; done
 done
