@@ -7,7 +7,7 @@
 # 198.19.0.10 -> 198.18.1.1, port forwarding 198.19.0.20:8080 ->
 # 198.18.1.1:80 (tcp).  Each check runs in both worlds and compares what
 # the far side saw: the TCP and UDP peer address (source port fixed, so
-# both keep it), the UDP checksum on the far side's wire (updated and
+# both keep it), a time exceeded from a router outside, the UDP checksum on the far side's wire (updated and
 # valid; zero stays zero), an echo reply, a port unreachable for the inside's own
 # UDP socket, and the outside's for a DNAT'd datagram (the quoted header
 # translated both ways).  Then the natting
@@ -97,6 +97,17 @@ done
 both "SNAT ping" "ip netns exec in% ping -c 2 -i 0.2 -W 2 198.18.2.1 >/dev/null && echo ok" >/dev/null
 # An ICMP error about a translated datagram reaches the inside socket.
 both "port unreachable" nat_py in% udp-refused 198.18.2.1 9 >/dev/null
+
+# A time exceeded from a router outside (out% forwards towards
+# 198.18.3.0/24, which the inside reaches with TTL 2) reaches the
+# inside's socket.
+ip route add 198.18.3.0/24 via 198.18.2.1
+ip -n tw route add 198.18.3.0/24 via 198.18.2.1
+for w in 1 2; do
+	ip netns exec out$w sysctl -qw net.ipv4.ip_forward=1
+	ip -n out$w route add 198.18.3.0/24 via 198.18.2.254
+done
+both "time exceeded" nat_py in% udp-ttl 198.18.3.1 9 2 >/dev/null
 
 # DNAT (every protocol) and port forwarding: the inside sees the real
 # client.

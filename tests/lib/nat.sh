@@ -101,6 +101,25 @@ def udp_refused(dst, port):
             pass
     sys.exit("no port unreachable came back")
 
+def udp_ttl(dst, port, ttl):
+    # A datagram with a small TTL: the time exceeded a router outside
+    # sends must come back to this socket (IP_RECVERR: EHOSTUNREACH).
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.IPPROTO_IP, 11, 1)  # IP_RECVERR
+    s.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, ttl)
+    s.connect((dst, port))
+    s.settimeout(3)
+    for _ in range(3):
+        s.send(b"x")
+        try:
+            s.recv(100)
+        except OSError as e:
+            if e.errno == 113:  # EHOSTUNREACH
+                print("time exceeded")
+                return
+            raise
+    sys.exit("no time exceeded came back")
+
 def many(dst, port, n):
     # n connections open at once, each gets its echo; prints how many.
     socks = []
@@ -194,6 +213,7 @@ elif m == "udp-server": udp_server(int(a[0]))
 elif m == "tcp": tcp_client(a[0], int(a[1]), int(a[2]))
 elif m == "udp": udp_client(a[0], int(a[1]), int(a[2]))
 elif m == "udp-refused": udp_refused(a[0], int(a[1]))
+elif m == "udp-ttl": udp_ttl(a[0], int(a[1]), int(a[2]))
 elif m == "many": many(a[0], int(a[1]), int(a[2]))
 elif m == "hold": hold(a[0], int(a[1]), int(a[2]), a[3])
 elif m == "sniff-udp": sniff_udp(int(a[0]))
