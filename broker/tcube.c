@@ -2672,13 +2672,22 @@ tcube_port_changed(struct broker *b, const struct cube *c, const char *port)
 }
 
 void
-tcube_cube_changed(struct broker *b, const struct cube *c)
+tcube_cube_changed(
+    struct broker *b, const struct cube *c, const struct cub_val *old)
 {
+	const struct cub_val *was, *is;
 	struct tpoint *tp;
 
-	for (tp = b->tpoints; tp; tp = tp->next)
-		if (tp->on_port && !tp->dropping && !strcmp(tp->cname, c->name))
+	for (tp = b->tpoints; tp; tp = tp->next) {
+		if (!tp->on_port || tp->dropping || strcmp(tp->cname, c->name))
+			continue;
+		/* Only when the port's own entry changed. */
+		was = old ? cubi_tree__find(old, "ports", "name", tp->pname)
+			  : NULL;
+		is = cubi_tree__find(c->doc, "ports", "name", tp->pname);
+		if (!was || !is || !cub_val__equal(was, is))
 			tp_due(tp);
+	}
 }
 
 bool
