@@ -769,6 +769,12 @@ void tcube_load_record(struct cube *c, const struct cub_val *rec);
 void tcube_netdev_changed(struct broker *b, const char *name, const char *old);
 void tcube_port_changed(struct broker *b, const struct cube *c,
     const char *port);
+/* State lock held: c's document changed from old (a change is being
+ * recorded; old NULL: unknown): the cubes attached to a port whose entry
+ * changed are due a new apply, whose `attached` carries the port's
+ * fields (tcube_config()). */
+void tcube_cube_changed(
+    struct broker *b, const struct cube *c, const struct cub_val *old);
 /* The request thread, state lock held: a cube's due apply, one a call. */
 bool tcube_pending(struct broker *b, struct service *s);
 void tcube_deliver(struct broker *b, struct service *s);

@@ -888,6 +888,9 @@ broker_save_cube(struct broker *b, struct cube *c, const struct cub_val *old,
 	char err[PATH_MAX + 128];
 	int r = 0;
 
+	/* A port's fields may have changed: what is attached to its ports
+	 * hears of it (if the change is then undone, it hears again). */
+	tcube_cube_changed(b, c, old);
 	pthread_mutex_lock(&store_mu);
 	if (jgroup) {
 		r = group_add(b, c, old, verb, words, where, changes, errv);

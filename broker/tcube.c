@@ -2210,6 +2210,7 @@ struct cub_val *
 tcube_config(struct broker *b, struct cube *c)
 {
 	struct cub_val *doc = cub_val__dup(c->doc), *a;
+	const struct cub_val *pe;
 	struct tpoint *tp = c->tp;
 	struct bport *p;
 	struct cube *o;
@@ -2230,6 +2231,11 @@ tcube_config(struct broker *b, struct cube *c)
 		cub_val__set(a, "cube", cub_val__str(o->name));
 		cub_val__set(a, "port", cub_val__str(p->name));
 		cub_val__set(a, "peer", cub_val__str(p->peer));
+		/* The parent port's own fields (a router port's ip, mac),
+		 * as its cube's document has them (state lock held: the
+		 * document stays while it is held). */
+		if ((pe = cubi_tree__find(o->doc, "ports", "name", p->name)))
+			cub_val__set(a, "fields", cub_val__dup(pe));
 		if (p->ifindex && !p->cube_peer)
 			netdev_params(p->peer, a);
 	}
@@ -2663,6 +2669,25 @@ tcube_port_changed(struct broker *b, const struct cube *c, const char *port)
 	snprintf(target, sizeof(target), "%s:%s", c->name, port);
 	if ((tp = tp_find(b, target)) && !tp->dropping)
 		tp_due(tp);
+}
+
+void
+tcube_cube_changed(
+    struct broker *b, const struct cube *c, const struct cub_val *old)
+{
+	const struct cub_val *was, *is;
+	struct tpoint *tp;
+
+	for (tp = b->tpoints; tp; tp = tp->next) {
+		if (!tp->on_port || tp->dropping || strcmp(tp->cname, c->name))
+			continue;
+		/* Only when the port's own entry changed. */
+		was = old ? cubi_tree__find(old, "ports", "name", tp->pname)
+			  : NULL;
+		is = cubi_tree__find(c->doc, "ports", "name", tp->pname);
+		if (!was || !is || !cub_val__equal(was, is))
+			tp_due(tp);
+	}
 }
 
 bool
