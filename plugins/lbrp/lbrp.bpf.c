@@ -201,12 +201,8 @@ lb_nat(void *ctx, enum cub_hook hook, struct lb_scratch *sc, int dst,
 	poff = (__u32)off + (dst ? 2 : 0);
 	if (proto == IPPROTO_ICMP)
 		port = 0;
-	if (proto == IPPROTO_TCP) {
-		if (cub_l4(ctx, hook, 20, &l4))
-			return -1;
-	} else if (cub_l4(ctx, hook, 8, &l4)) {
+	if (cub_l4(ctx, hook, 8, &l4))
 		return -1;
-	}
 	oport = dst ? ((__be16 *)l4)[1] : ((__be16 *)l4)[0];
 	if (hook == CUB_HOOK_TC) {
 		struct __sk_buff *skb = ctx;
@@ -239,7 +235,13 @@ lb_nat(void *ctx, enum cub_hook hook, struct lb_scratch *sc, int dst,
 	else
 		iph->saddr = ip;
 	if (proto == IPPROTO_TCP) {
-		struct tcphdr *t = l4;
+		struct tcphdr *t;
+
+		/* Here, not above: the verifier would not know on this
+		 * path that the 20 bytes were checked. */
+		if (cub_l4(ctx, hook, sizeof(*t), &l4))
+			return -1;
+		t = l4;
 
 		lb_csum_replace4(&t->check, oip, ip);
 		if (port && port != oport) {
@@ -250,7 +252,11 @@ lb_nat(void *ctx, enum cub_hook hook, struct lb_scratch *sc, int dst,
 				t->source = port;
 		}
 	} else if (proto == IPPROTO_UDP) {
-		struct udphdr *u = l4;
+		struct udphdr *u;
+
+		if (cub_l4(ctx, hook, sizeof(*u), &l4))
+			return -1;
+		u = l4;
 
 		if (u->check) {
 			lb_csum_replace4(&u->check, oip, ip);
