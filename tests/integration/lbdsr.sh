@@ -175,6 +175,32 @@ read -r n1 n2 n3 nf <<<"$(counts "$T/f4")"
 ip netns exec cl python3 "$T/client.py" $VIP 300 20000 >"$T/f5"
 cmp -s <(head -300 "$T/f1") "$T/f5" || fail "flows of the same pool changed backends"
 
+# kill -9 of the worker, then of the broker: the same flows, the same
+# backends, with each down and after.
+wpid=$(worker_pid lbdsr)
+kill -9 "$wpid"
+ip netns exec cl python3 "$T/client.py" $VIP 300 20000 >"$T/f6"
+cmp -s "$T/f5" "$T/f6" || fail "flows changed across the worker's kill -9"
+for _ in $(seq 1 100); do
+	p=$(worker_pid lbdsr)
+	[ -n "$p" ] && [ "$p" != "$wpid" ] && break
+	sleep 0.1
+done
+broker_wait_ready
+kill -9 "$BROKER_PID"
+wait "$BROKER_PID" 2>/dev/null || true
+ip netns exec cl python3 "$T/client.py" $VIP 300 20000 >"$T/f6"
+cmp -s "$T/f5" "$T/f6" || fail "flows changed with the broker dead"
+broker_start
+ip netns exec cl python3 "$T/client.py" $VIP 300 20000 >"$T/f6"
+cmp -s "$T/f5" "$T/f6" || fail "flows changed after the broker's restart"
+cub_ok d0 backend pool del 3
+ip netns exec cl python3 "$T/client.py" $VIP 300 20000 >"$T/f7"
+read -r n1 n2 n3 nf <<<"$(counts "$T/f7")"
+[ "$nf" = 0 ] && [ "$n3" = 0 ] || fail "b3 removed after the restarts: b1 $n1 b2 $n2 b3 $n3 failed $nf"
+cub_ok d0 backend pool add 3 mac=02:00:00:00:03:03
+cub_log "kill -9 of worker and broker: flows kept their backends"
+
 # Bad input.
 snapshot() { cub d0 show -o json | grep -v '_packets\|_bytes\|drops\|_replies'; }
 before=$(snapshot)
