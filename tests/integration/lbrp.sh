@@ -11,7 +11,8 @@
 # - Sessions stay: 60 long-lived connections; a backend removed: each
 #   connection of the others still talks to its backend, and the 3000
 #   flows of before, made again, keep their backends (those of the
-#   removed one go to the others).
+#   removed one go to the others); every flow, before and after, is on
+#   the backend Maglev gives it (the table and hash redone in Python).
 # - Draining (weight 0): its open connections go on, no new flow gets it.
 # - kill -9 of the worker and of the broker: open connections go on,
 #   the session table is as it was.
@@ -149,6 +150,59 @@ for cmd in sys.stdin:
 for s, f, _ in held.values():
     s.close()
 PY
+cat >"$T/maglev.py" <<'PY'
+# predict BASE N IP:PORT:WEIGHT:NAME...: the backend lbrp's Maglev table
+# gives each flow 198.18.1.1:sport -> 198.19.0.1:80 TCP, sport from BASE
+# (maglev.c and lbrp.bpf.c's lb_hash() in Python), one "sport name" a line.
+import ipaddress, socket, struct, sys
+M, M64, M32 = 16381, (1 << 64) - 1, 0xffffffff
+def mix64(x):
+    x ^= x >> 30; x = (x * 0xbf58476d1ce4e5b9) & M64
+    x ^= x >> 27; x = (x * 0x94d049bb133111eb) & M64
+    return x ^ (x >> 31)
+def fill(bes):
+    e = []
+    for ip, port, w, name in sorted(bes, key=lambda b: (int(ipaddress.ip_address(b[0])) << 16) | b[1]):
+        key = (int(ipaddress.ip_address(ip)) << 16) | port
+        e.append([mix64(key ^ 0x6d61676c65763031) % M,
+                  mix64(key ^ 0x6b617472616e3032) % (M - 1) + 1, 0, w, name])
+    t, filled = [None] * M, 0
+    while any(x[3] for x in e) and filled < M:
+        for x in e:
+            for _ in range(x[3]):
+                if filled >= M:
+                    break
+                while True:
+                    s = (x[0] + x[2] * x[1]) % M
+                    x[2] += 1
+                    if t[s] is None:
+                        break
+                t[s] = x[4]
+                filled += 1
+    return t
+def rol(x, k): return ((x << k) | (x >> (32 - k))) & M32
+def le32(ip): return struct.unpack("<I", socket.inet_aton(ip))[0]
+def le16(p): return struct.unpack("<H", struct.pack(">H", p))[0]
+def jhash(sa, da, sp, dp, proto):
+    init = (0xdeadbeef + 12 + proto) & M32
+    a, b, c = (le32(sa) + init) & M32, (le32(da) + init) & M32, (((le16(sp) << 16) | le16(dp)) + init) & M32
+    c ^= b; c = (c - rol(b, 14)) & M32
+    a ^= c; a = (a - rol(c, 11)) & M32
+    b ^= a; b = (b - rol(a, 25)) & M32
+    c ^= b; c = (c - rol(b, 16)) & M32
+    a ^= c; a = (a - rol(c, 4)) & M32
+    b ^= a; b = (b - rol(a, 14)) & M32
+    c ^= b; c = (c - rol(b, 24)) & M32
+    return c
+base, n = int(sys.argv[1]), int(sys.argv[2])
+bes = []
+for a in sys.argv[3:]:
+    ip, port, w, name = a.split(":")
+    bes.append((ip, int(port), int(w), name))
+t = fill(bes)
+for sp in range(base, base + n):
+    print("%d %s" % (sp, t[jhash("198.18.1.1", "198.19.0.1", sp, 80, 6) % M]))
+PY
 for i in 1 2 3; do
 	ip netns exec b$i python3 "$T/server.py" b$i "$T/up$i" &
 done
@@ -188,6 +242,12 @@ cub_log "3000 flows, weights 20/30/50: b1 $n1 b2 $n2 b3 $n3 failed $nf"
 [ "$nf" = 0 ] || fail "$nf of 3000 flows failed: $(grep -m3 ' -$' "$T/f1")"
 within "$n1" 0.2 3000 && within "$n2" 0.3 3000 && within "$n3" 0.5 3000 ||
 	fail "3000 flows by weights 20/30/50: b1 $n1 b2 $n2 b3 $n3"
+# Each flow on the backend Maglev gives it (the table and the hash in
+# Python, $T/maglev.py).
+python3 "$T/maglev.py" 20000 3000 198.18.11.1:80:20:b1 198.18.12.1:80:30:b2 \
+	198.18.13.1:80:50:b3 >"$T/p1"
+cmp -s "$T/f1" "$T/p1" ||
+	fail "$(diff "$T/f1" "$T/p1" | grep -c '^<') of 3000 flows not on their Maglev backend: $(diff "$T/f1" "$T/p1" | head -4)"
 [ "$(port_counter lb0 fe lb_packets)" -ge 3000 ] ||
 	fail "fe lb_packets: $(port_counter lb0 fe lb_packets)"
 [ "$(port_counter lb0 be rev_packets)" -ge 3000 ] ||
@@ -233,6 +293,13 @@ while read -r sp old && read -r sp2 new <&3; do
 	fi
 done <"$T/f1" 3<"$T/f2"
 [ "$moved" = 0 ] || fail "$moved flows of b2/b3 moved when b1 went"
+# b1's flows went where the new table says; new flows follow it too.
+python3 "$T/maglev.py" 20000 3000 198.18.12.1:80:30:b2 198.18.13.1:80:50:b3 >"$T/p2"
+paste -d' ' "$T/f1" "$T/p2" | awk '{ print $1, ($2 == "b1" ? $4 : $2) }' >"$T/p2s"
+cmp -s "$T/f2" "$T/p2s" || fail "after b1 went, flows not where sessions and Maglev say: $(diff "$T/f2" "$T/p2s" | head -4)"
+ip netns exec cl python3 "$T/client.py" flows 3000 10000 >"$T/f2n"
+python3 "$T/maglev.py" 10000 3000 198.18.12.1:80:30:b2 198.18.13.1:80:50:b3 >"$T/p2n"
+cmp -s "$T/f2n" "$T/p2n" || fail "new flows after b1 went, not on their Maglev backend: $(diff "$T/f2n" "$T/p2n" | head -4)"
 cub_log "b1 removed: every flow of b2 and b3 kept its backend"
 
 # Drain b2: its connections go on, no new flow reaches it.
