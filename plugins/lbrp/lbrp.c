@@ -589,9 +589,15 @@ lb_apply(struct cub_cube *cube, const struct cub_val *config, bool create)
 	for (i = 0; i < d.nsvc; i++) {
 		if (d.id[i] != UINT32_MAX)
 			continue;
-		for (j = 0; j < LB_SVC_MAX && lb->svc[j].used; j++)
+		for (j = 0; j < LB_SVC_MAX && (lb->svc[j].used || keep[j]); j++)
 			;
-		d.id[i] = j; /* there is one: at most LB_SVC_MAX */
+		if (j == LB_SVC_MAX) {
+			r = cub_cube__set_error(cube, CUB_E_INTERNAL,
+			    "cube '%s': no free service id", cub_cube__name(cube));
+			goto done;
+		}
+		d.id[i] = j;
+		keep[j] = true; /* taken: the next new service gets another */
 		lb->svc[j].half = 0;
 		lb->svc[j].nb = UINT32_MAX;
 	}

@@ -7,7 +7,8 @@
 # flows are answered (every reply went out of the frontend port its
 # session came in by); each pings gw (a packet no session takes goes out
 # of the port whose ip it is for); ARP from gw reaches both (flooded to
-# the frontends); a second BACKEND port is refused.
+# the frontends); two services from one document each get their own
+# table; a second BACKEND port is refused.
 . "$(dirname "$0")/../lib/netns.sh"
 need python3 ping
 
@@ -140,14 +141,21 @@ for i in 1 2 3; do
 done
 
 broker_start
-cub_ok lbrp add lb0 type="$HOOK" port_mode=MULTI
-cub_ok lb0 ports add fe1 peer=fe1 type=FRONTEND ip=198.18.1.1
-cub_ok lb0 ports add fe2 peer=fe2 type=FRONTEND ip=198.18.1.2
-cub_ok lb0 ports add be peer=be0 type=BACKEND
-cub_ok lb0 services add $VIP 80 TCP
-for i in 1 2 3; do
-	cub_ok lb0 services $VIP 80 TCP backend add 198.18.1$i.1 port=80
-done
+# The whole cube from one document: two services written by one apply
+# (each its own id and table: VIP2 goes to b1 alone).
+cat >"$T/lb0.json" <<JSON
+{"type": "$HOOK", "port_mode": "MULTI", "ports": [
+  {"name": "fe1", "peer": "fe1", "type": "FRONTEND", "ip": "198.18.1.1"},
+  {"name": "fe2", "peer": "fe2", "type": "FRONTEND", "ip": "198.18.1.2"},
+  {"name": "be", "peer": "be0", "type": "BACKEND"}],
+ "services": [
+  {"vip": "$VIP", "vport": 80, "proto": "TCP", "backend": [
+    {"ip": "198.18.11.1", "port": 80}, {"ip": "198.18.12.1", "port": 80},
+    {"ip": "198.18.13.1", "port": 80}]},
+  {"vip": "198.19.0.2", "vport": 80, "proto": "TCP", "backend": [
+    {"ip": "198.18.11.1", "port": 80}]}]}
+JSON
+cub_ok lbrp add lb0 --file "$T/lb0.json"
 for c in 1 2; do
 	ip netns exec c$c ping -c 2 -i 0.2 -W 2 198.18.1.254 >/dev/null ||
 		fail "c$c cannot ping gw through lb0"
@@ -163,6 +171,10 @@ for c in 1 2; do
 	n=$(awk '$2 ~ /^b[123]$/' "$T/f$c" | wc -l)
 	[ "$n" = 300 ] || fail "c$c: $n of 300 flows answered: $(grep -m3 ' -$' "$T/f$c")"
 done
+sed -i 's/VIP = "198.19.0.1"/VIP = "198.19.0.2"/' "$T/client1.py"
+ip netns exec c1 python3 "$T/client1.py" flows 100 30000 >"$T/g1"
+n=$(grep -c ' b1$' "$T/g1" || true)
+[ "$n" = 100 ] || fail "198.19.0.2 (b1 alone): $n of 100 flows on b1: $(sort -k2 "$T/g1" | uniq -c -f1 | head)"
 [ "$(port_counter lb0 fe1 lb_packets)" -ge 900 ] && [ "$(port_counter lb0 fe2 lb_packets)" -ge 900 ] ||
 	fail "lb_packets fe1 $(port_counter lb0 fe1 lb_packets) fe2 $(port_counter lb0 fe2 lb_packets)"
 cub_log "MULTI: 300 flows from each of two frontend ports answered"
