@@ -243,8 +243,8 @@ ld_apply(struct cub_cube *cube, const struct cub_val *config, bool create)
 			cub_val__get(pl->arr.items[i], "mac"), pool[i].addr) ||
 		    (pool[i].addr[0] & 1))
 			return cub_cube__set_error(cube, CUB_E_INVAL,
-			    "cube '%s': backend pool %s: not a unicast MAC",
-			    cn, cub_val__get_str(pl->arr.items[i], "mac") ?: "?");
+			    "cube '%s': backend pool %s: not a unicast MAC", cn,
+			    cub_val__get_str(pl->arr.items[i], "mac") ?: "?");
 	}
 	qsort(pool, npool, sizeof(pool[0]), cmp_mac);
 	for (i = 1; i < npool; i++)

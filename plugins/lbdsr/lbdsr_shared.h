@@ -40,9 +40,9 @@ struct ld_mac {
 struct ld_stats {
 	__u64 rx_packets;
 	__u64 rx_bytes;
-	__u64 lb_packets;   /* to a VIP: sent to a backend's MAC */
-	__u64 vip_replies;  /* from a VIP (a backend's reply) through here */
-	__u64 arp_replies;  /* ARP requests for a VIP answered */
+	__u64 lb_packets;  /* to a VIP: sent to a backend's MAC */
+	__u64 vip_replies; /* from a VIP (a backend's reply) through here */
+	__u64 arp_replies; /* ARP requests for a VIP answered */
 	__u64 drops;
 };
 

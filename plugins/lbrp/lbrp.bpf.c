@@ -179,8 +179,8 @@ lb_csum_replace2(__sum16 *sum, __be16 from, __be16 to)
  * on XDP in place.  0, or -1: drop it.
  */
 static __always_inline int
-lb_nat(void *ctx, enum cub_hook hook, struct lb_scratch *sc, int dst,
-    __be32 ip, __be16 port)
+lb_nat(void *ctx, enum cub_hook hook, struct lb_scratch *sc, int dst, __be32 ip,
+    __be16 port)
 {
 	struct iphdr *iph = cub_ipv4(ctx, hook);
 	__u32 aoff = ETH_HLEN + (dst ? 16 : 12), coff, poff;
@@ -404,8 +404,8 @@ lb_from_front(void *ctx, enum cub_hook hook, struct lb_scratch *sc,
 	}
 	if (!svc->nbe || svc->id >= LB_SVC_MAX || svc->half > 1)
 		goto drop;
-	sc->ring = (svc->id * 2 + svc->half) * LB_RING +
-		   lb_hash(&sc->f) % LB_RING;
+	sc->ring =
+	    (svc->id * 2 + svc->half) * LB_RING + lb_hash(&sc->f) % LB_RING;
 	d = bpf_map_lookup_elem(&lb_ring, &sc->ring);
 	if (!d || !d->ip)
 		goto drop;

@@ -203,8 +203,7 @@ struct lb_doc {
 };
 
 static int
-lb_parse(struct cub_cube *cube, const struct cub_val *config,
-    struct lb_doc *d)
+lb_parse(struct cub_cube *cube, const struct cub_val *config, struct lb_doc *d)
 {
 	const struct cub_val *ports = cub_val__get(config, "ports");
 	const struct cub_val *svcs = cub_val__get(config, "services");
@@ -233,8 +232,7 @@ lb_parse(struct cub_cube *cube, const struct cub_val *config,
 			    "cube '%s': port '%s': type FRONTEND or BACKEND "
 			    "is required",
 			    cn, name);
-		d->port[idx].type =
-		    t == 0 ? LB_PORT_FRONTEND : LB_PORT_BACKEND;
+		d->port[idx].type = t == 0 ? LB_PORT_FRONTEND : LB_PORT_BACKEND;
 		if (cub_val__get(p, "ip") && get_ip(p, "ip", &d->port[idx].ip))
 			return cub_cube__set_error(cube, CUB_E_INVAL,
 			    "cube '%s': port '%s': ip is not an address", cn,
@@ -266,7 +264,8 @@ lb_parse(struct cub_cube *cube, const struct cub_val *config,
 	d->nsvc = n;
 	d->svc = calloc(n ? n : 1, sizeof(*d->svc));
 	if (!d->svc)
-		return cub_cube__set_error(cube, CUB_E_INTERNAL, "out of memory");
+		return cub_cube__set_error(
+		    cube, CUB_E_INTERNAL, "out of memory");
 	for (i = 0; i < n; i++) {
 		const struct cub_val *s = svcs->arr.items[i];
 		const struct cub_val *bl = cub_val__get(s, "backend");
@@ -284,8 +283,8 @@ lb_parse(struct cub_cube *cube, const struct cub_val *config,
 		ip_str(r->key.vip, b1);
 		if (!r->key.vip || (ntohl(r->key.vip) >> 28) >= 0xe)
 			return cub_cube__set_error(cube, CUB_E_INVAL,
-			    "cube '%s': service %s: not a unicast address",
-			    cn, b1);
+			    "cube '%s': service %s: not a unicast address", cn,
+			    b1);
 		if (r->key.proto == LB_PROTO_ICMP && vport)
 			return cub_cube__set_error(cube, CUB_E_INVAL,
 			    "cube '%s': service %s %u ICMP: an ICMP service "
@@ -331,8 +330,8 @@ lb_parse(struct cub_cube *cube, const struct cub_val *config,
 				    "0 to %d, port 0 to 65535",
 				    cn, b1, ip_str(ip, b2), LB_WEIGHT_MAX);
 			r->be[j].ip = ip;
-			r->be[j].port = htons(port ? (uint16_t)port
-						   : (uint16_t)vport);
+			r->be[j].port =
+			    htons(port ? (uint16_t)port : (uint16_t)vport);
 			r->be[j].weight = (uint16_t)w;
 		}
 		qsort(r->be, r->nb, sizeof(r->be[0]), cmp_brec);
@@ -366,7 +365,8 @@ lb_load(struct cub_cube *cube, struct lb_cube *lb)
 		    "cube '%s': a map of lbrp.bpf.o is missing",
 		    cub_cube__name(cube));
 	if (!lb->svc && !(lb->svc = calloc(LB_SVC_MAX, sizeof(*lb->svc))))
-		return cub_cube__set_error(cube, CUB_E_INTERNAL, "out of memory");
+		return cub_cube__set_error(
+		    cube, CUB_E_INTERNAL, "out of memory");
 	memset(lb->svc, 0, LB_SVC_MAX * sizeof(*lb->svc));
 	lb->loaded = true;
 	return 0;
@@ -458,7 +458,8 @@ want_vip(const void *key, const void *value, void *ctx)
 
 	(void)value;
 	for (i = 0; i < LB_SVC_MAX; i++)
-		if (lb->svc[i].used && lb->svc[i].key.vip == *(const uint32_t *)key)
+		if (lb->svc[i].used &&
+		    lb->svc[i].key.vip == *(const uint32_t *)key)
 			return true;
 	return false;
 }
@@ -504,13 +505,13 @@ lb_write_service(struct cub_cube *cube, struct lb_cube *lb, uint32_t id,
 		bk[i].ip = n->be[i].ip;
 		bv[i].port = n->be[i].port;
 		bv[i].weight = n->be[i].weight;
-		mb[i].key = (uint64_t)ntohl(n->be[i].ip) << 16 |
-			    ntohs(n->be[i].port);
+		mb[i].key =
+		    (uint64_t)ntohl(n->be[i].ip) << 16 | ntohs(n->be[i].port);
 		mb[i].weight = n->be[i].weight;
 		nlive += n->be[i].weight > 0;
 	}
-	if (n->nb &&
-	    (err = cub_map__update_batch_n(cube, &lb->backends, bk, bv, n->nb, 0)))
+	if (n->nb && (err = cub_map__update_batch_n(
+			  cube, &lb->backends, bk, bv, n->nb, 0)))
 		return err;
 	sv.half = r->half ^ 1;
 	sv.nbe = nlive;
@@ -562,7 +563,8 @@ lb_apply(struct cub_cube *cube, const struct cub_val *config, bool create)
 		goto done;
 	if ((create || !lb->loaded) && (r = lb_load(cube, lb)))
 		goto done;
-	if (create && (r = cub_map__dump(cube, &lb->services, lb_adopt_fn, lb)) &&
+	if (create &&
+	    (r = cub_map__dump(cube, &lb->services, lb_adopt_fn, lb)) &&
 	    r != -ENOENT)
 		goto kernel;
 	/* Ids: a service the worker (or the kernel) has keeps its own. */
@@ -593,7 +595,8 @@ lb_apply(struct cub_cube *cube, const struct cub_val *config, bool create)
 			;
 		if (j == LB_SVC_MAX) {
 			r = cub_cube__set_error(cube, CUB_E_INTERNAL,
-			    "cube '%s': no free service id", cub_cube__name(cube));
+			    "cube '%s': no free service id",
+			    cub_cube__name(cube));
 			goto done;
 		}
 		d.id[i] = j;
@@ -611,7 +614,8 @@ lb_apply(struct cub_cube *cube, const struct cub_val *config, bool create)
 	for (i = 0; i < CUB_MAX_PORTS; i++)
 		if (d.cfg.mode == LB_MODE_MULTI &&
 		    d.port[i].type == LB_PORT_FRONTEND && d.port[i].ip &&
-		    (r = cub_map__update(cube, &lb->ip2port, &d.port[i].ip, &i, 0)))
+		    (r = cub_map__update(
+			 cube, &lb->ip2port, &d.port[i].ip, &i, 0)))
 			goto kernel;
 	if ((r = lb_prune(cube, &lb->ip2port, 4, want_ip2port, &d)))
 		goto kernel;
@@ -636,8 +640,8 @@ lb_apply(struct cub_cube *cube, const struct cub_val *config, bool create)
 		if (!lb->svc[j].used)
 			continue;
 		cnt = 1;
-		if ((r = cub_map__update(cube, &lb->vips, &lb->svc[j].key.vip,
-			 &cnt, 0)))
+		if ((r = cub_map__update(
+			 cube, &lb->vips, &lb->svc[j].key.vip, &cnt, 0)))
 			goto kernel;
 	}
 	if ((r = lb_prune(cube, &lb->vips, 4, want_vip, lb)))
@@ -681,7 +685,8 @@ lb_show(struct cub_cube *cube, const struct cub_val *config,
 	r = cub_map__dump(cube, &lb->sess, lb_count_fn, &n);
 	if (r && r != -ENOENT)
 		return r;
-	return cub_val__set(overlay, "sessions", cub_val__uint(n)) ? -ENOMEM : 0;
+	return cub_val__set(overlay, "sessions", cub_val__uint(n)) ? -ENOMEM
+								   : 0;
 }
 
 static void
@@ -708,10 +713,9 @@ const struct cub_plugin cub_plugin_entry = {
     .cube_size = sizeof(struct lb_cube),
     .schema = lb_schema,
     .ops = &lb_ops,
-    .policy = CUB_POLICY_TC_XDP(CUB_MAP_TYPE(ARRAY) | CUB_MAP_TYPE(HASH) |
-				    CUB_MAP_TYPE(LRU_HASH) |
-				    CUB_MAP_TYPE(PERCPU_ARRAY) |
-				    CUB_MAP_TYPE(RINGBUF),
+    .policy = CUB_POLICY_TC_XDP(
+	CUB_MAP_TYPE(ARRAY) | CUB_MAP_TYPE(HASH) | CUB_MAP_TYPE(LRU_HASH) |
+	    CUB_MAP_TYPE(PERCPU_ARRAY) | CUB_MAP_TYPE(RINGBUF),
 	48u << 20),
     CUB_PLUGIN_SIZES,
 };

@@ -5,11 +5,11 @@
 
 #include <linux/types.h>
 
-#define LB_SVC_MAX 64      /* services of a cube */
-#define LB_RING 16381      /* Maglev table size M per service: a prime */
-#define LB_SVC_BE_MAX 64   /* backends of one service (M >= 256 N) */
-#define LB_BE_MAX 4096     /* backends of a cube, all services */
-#define LB_SESS_MAX 65536  /* sessions (both directions' entries) */
+#define LB_SVC_MAX 64     /* services of a cube */
+#define LB_RING 16381     /* Maglev table size M per service: a prime */
+#define LB_SVC_BE_MAX 64  /* backends of one service (M >= 256 N) */
+#define LB_BE_MAX 4096    /* backends of a cube, all services */
+#define LB_SESS_MAX 65536 /* sessions (both directions' entries) */
 #define LB_WEIGHT_MAX 100
 
 /* Port types (lb_ports[index].type). */

@@ -47,8 +47,7 @@ cmp_key(const void *a, const void *b)
 }
 
 int
-maglev_fill(const struct maglev_be *be, uint32_t n, uint32_t m,
-    uint32_t *table)
+maglev_fill(const struct maglev_be *be, uint32_t n, uint32_t m, uint32_t *table)
 {
 	struct mg_ent *e;
 	uint32_t i, w, filled = 0, slot, live = 0;
@@ -64,8 +63,12 @@ maglev_fill(const struct maglev_be *be, uint32_t n, uint32_t m,
 		e[i].key = be[i].key;
 		e[i].weight = be[i].weight;
 		e[i].idx = i;
-		e[i].offset = (uint32_t)(mix64(be[i].key ^ 0x6d61676c65763031ull) % m);
-		e[i].skip = (uint32_t)(mix64(be[i].key ^ 0x6b617472616e3032ull) % (m - 1)) + 1;
+		e[i].offset =
+		    (uint32_t)(mix64(be[i].key ^ 0x6d61676c65763031ull) % m);
+		e[i].skip =
+		    (uint32_t)(mix64(be[i].key ^ 0x6b617472616e3032ull) %
+			       (m - 1)) +
+		    1;
 		live += be[i].weight > 0;
 	}
 	qsort(e, n, sizeof(*e), cmp_key);
@@ -73,10 +76,11 @@ maglev_fill(const struct maglev_be *be, uint32_t n, uint32_t m,
 		for (i = 0; i < n && filled < m; i++) {
 			for (w = 0; w < e[i].weight && filled < m; w++) {
 				do {
-					slot = (uint32_t)(((uint64_t)e[i].offset +
-							      (uint64_t)e[i].next *
-								  e[i].skip) %
-							  m);
+					slot =
+					    (uint32_t)(((uint64_t)e[i].offset +
+							   (uint64_t)e[i].next *
+							       e[i].skip) %
+						       m);
 					e[i].next++;
 				} while (table[slot] != UINT32_MAX);
 				table[slot] = e[i].idx;

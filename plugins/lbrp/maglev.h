@@ -23,7 +23,7 @@ struct maglev_be {
  * the caller's order); slots get UINT32_MAX when no backend has a weight.
  * 0, or -ENOMEM / -EINVAL (m not a prime > 1, or n too big).
  */
-int maglev_fill(const struct maglev_be *be, uint32_t n, uint32_t m,
-    uint32_t *table);
+int maglev_fill(
+    const struct maglev_be *be, uint32_t n, uint32_t m, uint32_t *table);
 
 #endif

@@ -56,8 +56,9 @@ START_TEST(test_remove_one_of_ten)
 		n = moved(t10, all, t9, nine);
 		for (i = 0, own = 0; i < M; i++)
 			own += t10[i] == gone;
-		printf("remove backend %u of 10: %u of %u slots moved (%.2f%%), "
-		       "%u were its own\n",
+		printf(
+		    "remove backend %u of 10: %u of %u slots moved (%.2f%%), "
+		    "%u were its own\n",
 		    gone, n, M, 100.0 * n / M, own);
 		/* At most 1/N + 1% of the slots. */
 		ck_assert_uint_le(n * 100, M * 10 + M * 1);
@@ -81,8 +82,8 @@ START_TEST(test_weights)
 		ck_assert_uint_lt(t[i], 4);
 		cnt[t[i]]++;
 	}
-	printf("weights 20/30/50/0: %u %u %u %u slots of %u\n", cnt[0],
-	    cnt[1], cnt[2], cnt[3], M);
+	printf("weights 20/30/50/0: %u %u %u %u slots of %u\n", cnt[0], cnt[1],
+	    cnt[2], cnt[3], M);
 	for (i = 0; i < 3; i++) {
 		double got = (double)cnt[i] / M;
 
