@@ -421,8 +421,11 @@ nat:
 	sc->rv.port = sc->f.proto == IPPROTO_ICMP ? 0 : sc->f.dport;
 	sc->rv.svc = sc->sv.svc;
 	sc->rv.fport = (__u16)in_port;
+	sc->rv.cip = sc->f.saddr;
 	sc->f.dir = 1;
 	sc->f.daddr = sc->f.saddr;
+	if (cfg->sr_mask && (sc->f.daddr & cfg->sr_mask) == cfg->sr_net)
+		sc->f.daddr = cfg->sr_new | (sc->f.daddr & ~cfg->sr_mask);
 	sc->f.saddr = sc->sv.ip;
 	if (sc->f.proto == IPPROTO_ICMP) {
 		sc->f.dport = sc->f.sport;
@@ -433,9 +436,13 @@ nat:
 	}
 	se = bpf_map_lookup_elem(&lb_sess, &sc->f);
 	if (!se || se->ip != sc->rv.ip || se->port != sc->rv.port ||
-	    se->fport != sc->rv.fport)
+	    se->fport != sc->rv.fport || se->cip != sc->rv.cip)
 		bpf_map_update_elem(&lb_sess, &sc->f, &sc->rv, BPF_ANY);
 	if (lb_nat(ctx, hook, sc, 1, sc->sv.ip, sc->sv.port))
+		goto drop;
+	/* src-ip-rewrite: the client's address as the backends see it. */
+	if (sc->f.daddr != sc->rv.cip &&
+	    lb_nat(ctx, hook, sc, 0, sc->f.daddr, 0))
 		goto drop;
 	st->lb_packets++;
 	if (!(cfg->has & 2))
@@ -469,6 +476,9 @@ lb_from_back(void *ctx, enum cub_hook hook, struct lb_scratch *sc,
 		if (se) {
 			sc->rv = *se;
 			if (lb_nat(ctx, hook, sc, 0, sc->rv.ip, sc->rv.port))
+				goto drop;
+			if (sc->rv.cip && sc->rv.cip != sc->f.daddr &&
+			    lb_nat(ctx, hook, sc, 1, sc->rv.cip, 0))
 				goto drop;
 			st->rev_packets++;
 			return cub_forward(ctx, hook, sc->rv.fport);

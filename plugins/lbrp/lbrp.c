@@ -123,6 +123,17 @@ static const struct cub_field lb_svc_fields[] = {
     {0},
 };
 
+static const struct cub_field lb_sr_fields[] = {
+    {.name = "ip-range",
+	.type = CUB_T_IPV4_PREFIX,
+	.help = "clients' addresses to rewrite, 198.18.1.0/24"},
+    {.name = "new_ip_range",
+	.type = CUB_T_IPV4_PREFIX,
+	.help = "what the backends see instead (the same length), "
+		"198.18.5.0/24"},
+    {0},
+};
+
 static const struct cub_field lb_schema[] = {
     {.name = "ports",
 	.type = CUB_T_LIST,
@@ -140,6 +151,11 @@ static const struct cub_field lb_schema[] = {
 	.children = lb_svc_fields,
 	.help = "services (at most 64; Polycube names the list service, "
 		"which is the base field of the service's name here)"},
+    {.name = "src-ip-rewrite",
+	.type = CUB_T_CONTAINER,
+	.children = lb_sr_fields,
+	.help = "rewrite the clients' source addresses towards the "
+		"backends (and back)"},
     {.name = "sessions",
 	.type = CUB_T_U32,
 	.flags = CUB_F_RO,
@@ -162,6 +178,30 @@ get_ip(const struct cub_val *e, const char *f, uint32_t *out)
 	if (!s || inet_pton(AF_INET, s, &a) != 1)
 		return -EINVAL;
 	*out = a.s_addr;
+	return 0;
+}
+
+/* "a.b.c.d/len" of field f: network, mask (network order), 0 or -EINVAL. */
+static int
+get_prefix(const struct cub_val *e, const char *f, uint32_t *net,
+    uint32_t *mask, uint32_t *plen)
+{
+	const char *s = cub_val__get_str(e, f), *sl;
+	char buf[INET_ADDRSTRLEN];
+	struct in_addr a;
+	unsigned long l;
+	char *end;
+
+	if (!s || !(sl = strchr(s, '/')) || (size_t)(sl - s) >= sizeof(buf))
+		return -EINVAL;
+	memcpy(buf, s, (size_t)(sl - s));
+	buf[sl - s] = 0;
+	l = strtoul(sl + 1, &end, 10);
+	if (inet_pton(AF_INET, buf, &a) != 1 || *end || l > 32)
+		return -EINVAL;
+	*plen = (uint32_t)l;
+	*mask = l ? htonl(~0u << (32 - l)) : 0;
+	*net = a.s_addr & *mask;
 	return 0;
 }
 
@@ -254,6 +294,36 @@ lb_parse(struct cub_cube *cube, const struct cub_val *config, struct lb_doc *d)
 				    cn, name);
 			d->cfg.backend = (uint32_t)idx;
 			d->cfg.has |= 2;
+		}
+	}
+	{
+		const struct cub_val *sr =
+		    cub_val__get(config, "src-ip-rewrite");
+		uint32_t net, mask, plen, nnet, nmask, nplen;
+		bool has_old = cub_val__get(sr, "ip-range") != NULL;
+		bool has_new = cub_val__get(sr, "new_ip_range") != NULL;
+
+		if (has_old != has_new)
+			return cub_cube__set_error(cube, CUB_E_MISSING,
+			    "cube '%s': src-ip-rewrite needs both ip-range and "
+			    "new_ip_range",
+			    cn);
+		if (has_old) {
+			if (get_prefix(sr, "ip-range", &net, &mask, &plen) ||
+			    get_prefix(
+				sr, "new_ip_range", &nnet, &nmask, &nplen))
+				return cub_cube__set_error(cube, CUB_E_INVAL,
+				    "cube '%s': src-ip-rewrite: not a prefix",
+				    cn);
+			if (plen != nplen || !plen)
+				return cub_cube__set_error(cube, CUB_E_INVAL,
+				    "cube '%s': src-ip-rewrite: ip-range and "
+				    "new_ip_range of one length (1 to 32), not "
+				    "/%u and /%u",
+				    cn, plen, nplen);
+			d->cfg.sr_net = net;
+			d->cfg.sr_mask = mask;
+			d->cfg.sr_new = nnet;
 		}
 	}
 	n = svcs && svcs->kind == CUB_V_ARRAY ? svcs->arr.len : 0;

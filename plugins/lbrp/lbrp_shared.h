@@ -37,6 +37,12 @@ struct lb_cfg {
 	__u32 frontend; /* SINGLE: the frontend port's index */
 	__u32 backend;  /* the backend port's index */
 	__u32 has;      /* bit 0: a frontend port, bit 1: a backend port */
+	/* src-ip-rewrite: a client address in sr_net/sr_mask reaches the
+	 * backends as sr_new | (address & ~sr_mask); sr_mask 0: none. */
+	__be32 sr_net;
+	__be32 sr_mask;
+	__be32 sr_new;
+	__u32 pad;
 };
 
 /* lb_services[{vip, vport, proto}]: the service's id and which half of
@@ -95,6 +101,7 @@ struct lb_sess {
 	__be16 port;
 	__u16 fport;
 	__u32 svc;
+	__be32 cip; /* dir 1: the client's own address (src-ip-rewrite) */
 };
 
 /* lb_stats[port index], per CPU: read by the broker. */

@@ -8,7 +8,8 @@
 # session came in by); each pings gw (a packet no session takes goes out
 # of the port whose ip it is for); ARP from gw reaches both (flooded to
 # the frontends); two services from one document each get their own
-# table; a second BACKEND port is refused.
+# table; src-ip-rewrite: the backends see the rewritten clients, the
+# clients get their answers; a second BACKEND port is refused.
 . "$(dirname "$0")/../lib/netns.sh"
 need python3 ping
 
@@ -47,7 +48,7 @@ import socket, socketserver, sys, threading
 name = sys.argv[1]
 class T(socketserver.StreamRequestHandler):
     def handle(self):
-        self.wfile.write((name + "\n").encode())
+        self.wfile.write((name + " " + self.client_address[0] + "\n").encode())
         for line in self.rfile:
             self.wfile.write((name + "\n").encode())
 class TS(socketserver.ThreadingTCPServer):
@@ -168,16 +169,39 @@ for c in 1 2; do
 done
 wait "${pids[@]}"
 for c in 1 2; do
-	n=$(awk '$2 ~ /^b[123]$/' "$T/f$c" | wc -l)
+	n=$(awk -v c=198.18.1.$c '$2 ~ /^b[123]$/ && $3 == c' "$T/f$c" | wc -l)
 	[ "$n" = 300 ] || fail "c$c: $n of 300 flows answered: $(grep -m3 ' -$' "$T/f$c")"
 done
 sed -i 's/VIP = "198.19.0.1"/VIP = "198.19.0.2"/' "$T/client1.py"
 ip netns exec c1 python3 "$T/client1.py" flows 100 30000 >"$T/g1"
-n=$(grep -c ' b1$' "$T/g1" || true)
+n=$(awk '$2 == "b1"' "$T/g1" | wc -l)
 [ "$n" = 100 ] || fail "198.19.0.2 (b1 alone): $n of 100 flows on b1: $(sort -k2 "$T/g1" | uniq -c -f1 | head)"
 [ "$(port_counter lb0 fe1 lb_packets)" -ge 900 ] && [ "$(port_counter lb0 fe2 lb_packets)" -ge 900 ] ||
 	fail "lb_packets fe1 $(port_counter lb0 fe1 lb_packets) fe2 $(port_counter lb0 fe2 lb_packets)"
 cub_log "MULTI: 300 flows from each of two frontend ports answered"
+# src-ip-rewrite: the backends see 198.18.5.x; the replies, sent there
+# (gw's neighbours of 198.18.5.x: the clients' MACs), reach the clients
+# from the VIP.
+mac_of_ns() { ip -n "$1" -o link show eth0 | grep -oE 'link/ether [0-9a-f:]+' | cut -d' ' -f2; }
+snapshot() { cub lb0 show -o json | grep -v '_packets\|_bytes\|drops\|icmp_echo\|sessions'; }
+before=$(snapshot)
+refused_unchanged -i "both" lb0 set src-ip-rewrite ip-range=198.18.1.0/24
+refused_unchanged -i "one length" lb0 set src-ip-rewrite ip-range=198.18.1.0/24 new_ip_range=198.18.4.0/23
+cub_ok lb0 set src-ip-rewrite ip-range=198.18.1.0/24 new_ip_range=198.18.5.0/24
+ip -n gw route add 198.18.5.0/24 dev eth0
+pids=()
+for c in 1 2; do
+	ip -n gw neigh replace 198.18.5.$c lladdr "$(mac_of_ns c$c)" dev eth0 nud permanent
+	sed -i 's/VIP = "198.19.0.2"/VIP = "198.19.0.1"/' "$T/client$c.py"
+	ip netns exec c$c python3 "$T/client$c.py" flows 200 32000 >"$T/s$c" &
+	pids+=($!)
+done
+wait "${pids[@]}"
+for c in 1 2; do
+	n=$(awk -v c=198.18.5.$c '$2 ~ /^b[123]$/ && $3 == c' "$T/s$c" | wc -l)
+	[ "$n" = 200 ] || fail "src-ip-rewrite: c$c got $n of 200 answers seen from 198.18.5.$c: $(head -3 "$T/s$c")"
+done
+cub_log "src-ip-rewrite: 400 flows answered, the backends saw 198.18.5.1 and .2"
 before=$(cub lb0 show -o json | grep -v '_packets\|_bytes\|drops\|icmp_echo\|sessions')
 snapshot() { cub lb0 show -o json | grep -v '_packets\|_bytes\|drops\|icmp_echo\|sessions'; }
 refused_unchanged -i "BACKEND" lb0 ports add be2 type=BACKEND
