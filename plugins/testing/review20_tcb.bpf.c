@@ -7,7 +7,9 @@
  * to a cube port that peers with another cube, it sees the hop the
  * peer's egress program wrote: the port's cube's hop key in cb[0] and
  * cb[2] (cube_shared.h), and the frame takes it on to the cube's wires.
- * tests/integration/review20-tstack-hopkey.sh.
+ * tests/integration/review20-tstack-hopkey.sh.  A frame of EtherType
+ * 0x88b6 it bounces (cub_bounce()), whichever its direction: a
+ * reflector, as REJECT is one (review20-tstack-bounce-loop.sh).
  */
 #include <cubicle/cube.bpf.h>
 
@@ -44,6 +46,18 @@ r20_copy_cb(void *ctx, enum cub_hook hook)
 	bpf_skb_store_bytes(skb, 14, w, sizeof(w), 0);
 }
 
+/* Whether the frame is of EtherType 0x88b6 (bounced). */
+static __always_inline int
+r20_bounce(void *ctx, enum cub_hook hook)
+{
+	void *data = cub_data(ctx, hook), *end = cub_data_end(ctx, hook);
+	__be16 *proto = data + 12;
+
+	if ((void *)(proto + 1) > end)
+		return 0;
+	return *proto == bpf_htons(0x88b6);
+}
+
 static __always_inline int
 r20_run(void *ctx, enum cub_hook hook)
 {
@@ -65,6 +79,8 @@ r20_run(void *ctx, enum cub_hook hook)
 		st->drops++;
 		return cub_drop(hook);
 	}
+	if (r20_bounce(ctx, hook))
+		return cub_bounce(ctx, hook);
 	r20_copy_cb(ctx, hook);
 	return cub_pass(ctx, hook);
 }
