@@ -12,10 +12,12 @@
 # plugins/testing/review20_tcb (a transparenthelloworld whose PASS
 # copies cb[0..2] into a 0x88b5 frame) on br2:p1, br1:p2 -> br2:p1: n1
 # sends such a frame to n2; what n2 receives holds br2's key (the pinned
-# br2/hopkey), which a wire host then uses to forge hops into br2
-# (review19-hop-wire-tc shows how on TC).
+# br2/hopkey), and n2, with a TC egress program of its own writing those
+# words into cb (as review19-hop-wire-tc), forges hops into br2: frames
+# it sends into br2:p2 are learned behind br2:p1 (a wrong key, the
+# control, behind p2).
 . "$(dirname "$0")/../lib/netns.sh"
-need python3 bpftool
+need python3 bpftool clang tc
 
 PLUGINS+=("$CUB_BUILD/plugins/simplebridge/simplebridge.so")
 FRAMES="$CUB_LIB/l2frames.py"
@@ -65,6 +67,48 @@ cb=$(cat "$T/cb")
 key=$(key_hex br2)
 cub_log "cb[0..2] as t2 read them, off n2's wire: '$cb'; br2's key: $key; br1's: $(key_hex br1)"
 [ -n "$cb" ] || fail "no 0x88b5 frame reached n2 (the test is wrong)"
+bad=""
 [ "${cb:0:8}" = "${key:0:8}" ] &&
-	fail "t2, a transparent cube of another service on br2:p1, read br2's hop key from skb->cb (cb[0] = ${cb:0:8} = br2's key[0]; cb[2] = ${cb:16:8}) and sent it onto n2's wire"
+	bad="t2, a transparent cube of another service on br2:p1, read br2's hop key from skb->cb (cb[0] = ${cb:0:8} = br2's key[0]; cb[2] = ${cb:16:8}) and sent it onto n2's wire"
+
+# n2 (a host with its own TC egress program, as review19-hop-wire-tc)
+# writes the words it read into the cb of what it sends into br2:p2:
+# br2 takes its frames as from p1, its cube-peer port.
+w0=$(python3 -c "print(int.from_bytes(bytes.fromhex('${cb:0:8}'), 'little'))")
+w2=$(python3 -c "print(int.from_bytes(bytes.fromhex('${cb:16:8}'), 'little'))")
+forge() {
+	cat >"$T/forge.bpf.c" <<C
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+__attribute__((section("tc"), used)) int forge(struct __sk_buff *s)
+{
+	s->cb[0] = $1u;
+	s->cb[1] = 0xc0be4e71u;
+	s->cb[2] = $2u;
+	return TC_ACT_OK;
+}
+char _license[] __attribute__((section("license"), used)) = "GPL";
+C
+	clang -O2 -target bpf -I"/usr/include/$(uname -m)-linux-gnu" -c "$T/forge.bpf.c" -o "$T/forge.o" || fail "clang"
+	ip netns exec n2 tc qdisc replace dev eth0 clsact
+	ip netns exec n2 tc filter replace dev eth0 egress pref 1 handle 1 bpf da obj "$T/forge.o" sec tc ||
+		fail "tc filter on n2"
+}
+fdb_port() {
+	cub br2 fdb entry "$1" show -o json 2>/dev/null | python3 -c '
+import json, sys
+print(json.load(sys.stdin)["port"])' 2>/dev/null || true
+}
+forge $(((w0 ^ 1) & 0xffffffff)) "$w2"
+ip netns exec n2 python3 "$FRAMES" eth0 ff:ff:ff:ff:ff:ff 02:00:00:20:00:01 5 >/dev/null
+sleep 0.3
+ctl=$(fdb_port 02:00:00:20:00:01)
+[ "$ctl" = p2 ] || fail "control (a wrong key): 02:00:00:20:00:01 from n2 learned behind '$ctl', not p2"
+forge "$w0" "$w2"
+ip netns exec n2 python3 "$FRAMES" eth0 ff:ff:ff:ff:ff:ff 02:00:00:20:00:02 5 >/dev/null
+sleep 0.3
+got=$(fdb_port 02:00:00:20:00:02)
+cub_log "with the words t2 leaked: 02:00:00:20:00:02 (sent by n2 into veth2) learned behind '$got'"
+[ "$got" = p2 ] || bad="${bad:+$bad; }with them n2 forges hops into br2: its frames into br2:p2 are taken as from br2:p1 (learned behind '$got')"
+[ -z "$bad" ] || fail "$bad"
 cub_log "t2 saw no key of br2 in cb"
