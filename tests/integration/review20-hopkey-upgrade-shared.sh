@@ -15,29 +15,14 @@
 # leaking it), and h2, behind br2 with a TC egress program of its own (as
 # review19-hop-wire-tc), writes it into cb: br2 takes h2's frames into
 # br2:p2 as from br2:p1, its cube-peer port.  The old broker is built
-# once into $CUB_BUILD/hopkey-old (as hopkey-upgrade.sh; or
-# $CUB_OLD_BUILD).
+# once (tests/lib/review20-old.sh: hopkey-upgrade.sh's
+# $CUB_BUILD/hopkey-old if it has it, else $CUB_BUILD/review20-old).
 . "$(dirname "$0")/../lib/netns.sh"
-need git bpftool python3 clang tc
+need git flock bpftool python3 clang tc
 
 FRAMES="$CUB_LIB/l2frames.py"
-old_dir=${CUB_OLD_BUILD:-$CUB_BUILD/hopkey-old/build}
-old_targets=(broker/cubicled workers/cubicle-worker
-	plugins/simplebridge/simplebridge.so)
-have_old() {
-	local t
-	for t in "${old_targets[@]}"; do [ -e "$old_dir/$t" ] || return 1; done
-}
-if ! have_old; then
-	src=$(cd "$CUB_LIB/../.." && pwd)
-	dir=$CUB_BUILD/hopkey-old
-	rm -rf "$dir" && mkdir -p "$dir"
-	old_dir=$dir/build
-	git -C "$src" archive 86a728d | tar -x -C "$dir" ||
-		fail "cannot extract the broker of 86a728d"
-	(cd "$dir" && meson setup build >/dev/null && ninja -C build "${old_targets[@]}" >/dev/null) ||
-		fail "cannot build the broker of 86a728d"
-fi
+. "$CUB_LIB/review20-old.sh"
+old_build 86a728d review20-old broker/cubicled workers/cubicle-worker plugins/simplebridge/simplebridge.so
 start_with() { # DIR: the cubicled and worker of DIR, the old plugin
 	mkdir -p "$T/plugins" "$T/s" "$T/st"
 	ln -sf "$old_dir/plugins/simplebridge/simplebridge.so" "$T/plugins/"

@@ -11,32 +11,17 @@
 # old key.  A cube made by today's broker (br3, a key of its own) peered
 # with that port then gets hops with the wrong key: nothing from br2's
 # p3 reaches br3 (h1 and h3 cannot ping), where hopkey-upgrade.sh (no
-# stack) passes.  The old broker is built once into $CUB_BUILD/hopkey-old
-# (as hopkey-upgrade.sh; or $CUB_OLD_BUILD).
+# stack) passes.  The old broker is built once (tests/lib/review20-old.sh:
+# hopkey-upgrade.sh's $CUB_BUILD/hopkey-old if it has it, else
+# $CUB_BUILD/review20-old).
 # br1: p1 = veth1 (h1), p2 -> br2:p1; br2: p2 = veth2 (h2), p3 (a
 # transparenthelloworld, PASS, attached); after the upgrade br3: p1 =
 # veth3 (h3), p2 -> br2:p3.
 . "$(dirname "$0")/../lib/netns.sh"
-need git bpftool python3
+need git flock bpftool python3
 
-old_dir=${CUB_OLD_BUILD:-$CUB_BUILD/hopkey-old/build}
-old_targets=(broker/cubicled workers/cubicle-worker
-	plugins/simplebridge/simplebridge.so
-	plugins/transparenthelloworld/transparenthelloworld.so)
-have_old() {
-	local t
-	for t in "${old_targets[@]}"; do [ -e "$old_dir/$t" ] || return 1; done
-}
-if ! have_old; then
-	src=$(cd "$CUB_LIB/../.." && pwd)
-	dir=$CUB_BUILD/hopkey-old
-	rm -rf "$dir" && mkdir -p "$dir"
-	old_dir=$dir/build
-	git -C "$src" archive 86a728d | tar -x -C "$dir" ||
-		fail "cannot extract the broker of 86a728d"
-	(cd "$dir" && meson setup build >/dev/null && ninja -C build "${old_targets[@]}" >/dev/null) ||
-		fail "cannot build the broker of 86a728d"
-fi
+. "$CUB_LIB/review20-old.sh"
+old_build 86a728d review20-old broker/cubicled workers/cubicle-worker plugins/simplebridge/simplebridge.so plugins/transparenthelloworld/transparenthelloworld.so
 
 # Both brokers run the old plugin files (the framework's upgrade alone).
 start_with() { # DIR: the cubicled and worker of DIR

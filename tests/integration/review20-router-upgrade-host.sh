@@ -13,23 +13,13 @@
 # rt_host, asks the trie and still routes by the deleted route: h1's
 # pings to 198.18.50.1 are forwarded to h2, where a net unreachable from
 # the router is due (no route covers 198.18.50.1).  The old plugin is
-# built once into $CUB_BUILD/router-old (or $CUB_OLD_ROUTER: its
-# router.so).
+# built once into $CUB_BUILD/router-old (tests/lib/review20-old.sh).
 . "$(dirname "$0")/../lib/netns.sh"
-need python3 git
+need python3 git flock
 
-old_so=${CUB_OLD_ROUTER:-$CUB_BUILD/router-old/build/plugins/router/router.so}
-if [ ! -e "$old_so" ]; then
-	src=$(cd "$CUB_LIB/../.." && pwd)
-	dir=$CUB_BUILD/router-old
-	rm -rf "$dir" && mkdir -p "$dir"
-	old_so=$dir/build/plugins/router/router.so
-	git -C "$src" archive cc92e38 | tar -x -C "$dir" ||
-		fail "cannot extract the router of cc92e38"
-	(cd "$dir" && meson setup build >/dev/null && ninja -C build plugins/router/router.so >/dev/null) ||
-		fail "cannot build the router of cc92e38"
-fi
-
+. "$CUB_LIB/review20-old.sh"
+old_build cc92e38 router-old plugins/router/router.so
+old_so=$old_dir/plugins/router/router.so
 PLUGINS+=("$old_so")
 netns_hosts TC h1:veth1:198.18.1.1 h2:veth2:198.18.2.1
 for i in 1 2; do ip -n h$i route add default via 198.18.$i.254; done
