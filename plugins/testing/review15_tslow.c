@@ -8,7 +8,10 @@
  * review15_thold (-DR15_HOLD) and review15_tsub (-DR15_SUB, the object of
  * review15_tsub.bpf.c) too.
  */
-#if defined(R15_SUB) /* review15_tsub: runs the stack's rest as a call */
+#if defined(R20_TCB) /* review20_tcb: copies skb->cb into frames */
+#include "review20_tcb.skel.h"
+#define transparenthelloworld__elf_bytes review20_tcb__elf_bytes
+#elif defined(R15_SUB) /* review15_tsub: runs the stack's rest as a call */
 #include "review15_tsub.skel.h"
 #define transparenthelloworld__elf_bytes review15_tsub__elf_bytes
 #elif defined(R15_HOLD) /* review15_thold: holds for longer */
