@@ -163,7 +163,8 @@ egress_flood_tc(struct __sk_buff *skb, __u32 in_port)
 
 	if (!f)
 		return CUB_MAX_PORTS;
-	skb->cb[1] = 0; /* no hop on the clones */
+	/* No hop on the clones, nor a word of a key (review 20). */
+	skb->cb[1] = skb->cb[2] = 0;
 	n = f->ndev;
 	for (i = 0; i < CUB_MAX_PORTS && i < n; i++)
 		if (f->dev[i].port != in_port && f->dev[i].ifindex)
@@ -208,8 +209,11 @@ cub_egress_tc(struct __sk_buff *skb)
 	if (!egress_after_stack)
 		bpf_tail_call(skb, &cub_peers, CUB_PEERS_TSTACK + port);
 	if (!(p->flags & CUB_PORT_PEER)) {
-		/* No hop follows this packet onto the wire. */
-		skb->cb[1] = 0;
+		/* No hop, nor a word of one, follows it onto the wire
+		 * (cb[2] held most of the next cube's key[1]: review 20;
+		 * cb[0] is the out port, which the broker's packet-out
+		 * reads back). */
+		skb->cb[1] = skb->cb[2] = 0;
 		return bpf_redirect(p->ifindex, 0);
 	}
 	k = bpf_map_lookup_elem(&cub_peerkey, &port);

@@ -85,6 +85,12 @@ tstack_bounced(struct __sk_buff *skb, struct cub_tstack_ctx *t)
 	skb->cb[0] = skb->cb[1] = skb->cb[2] = skb->cb[3] = 0;
 	if (tstack_end_drop)
 		return TC_ACT_SHOT;
+	/* Egress: only what this host made goes back into it.  A packet
+	 * that came in by a netdev (forwarded, or an ingress bounce's
+	 * answer leaving) is dropped: two cubes bouncing each other's
+	 * answers would loop it for ever (review 20). */
+	if (t->dir && skb->ingress_ifindex)
+		return TC_ACT_SHOT;
 	return bpf_redirect(skb->ifindex, t->dir ? BPF_F_INGRESS : 0);
 }
 
@@ -99,6 +105,9 @@ tstack_enter(struct __sk_buff *skb, __u32 dir)
 	t->cb[0] = skb->cb[0];
 	t->cb[1] = skb->cb[1];
 	t->cb[2] = skb->cb[2];
+	/* The stack's cubes see none of them: a hop into the port's cube
+	 * carries that cube's key (review 20). */
+	skb->cb[0] = skb->cb[1] = skb->cb[2] = 0;
 	return tstack_first(skb, dir);
 }
 

@@ -993,14 +993,14 @@ tp_new(struct broker *b, const char *target, int ifindex, enum hook hook,
  * again.
  */
 static bool
-final_adopt(struct broker *b, struct tpoint *tp, int ports_fd)
+final_adopt(struct broker *b, struct tpoint *tp, int ports_fd, int peerkey_fd)
 {
 	struct bpf_prog_info pinfo = {0};
-	struct bpf_map_info minfo = {0};
-	__u32 plen = sizeof(pinfo), mlen = sizeof(minfo);
-	uint32_t ids[8];
+	struct bpf_map_info minfo = {0}, kinfo = {0};
+	__u32 plen = sizeof(pinfo), mlen = sizeof(minfo), klen = sizeof(kinfo);
+	uint32_t ids[16];
 	char path[PATH_MAX];
-	bool uses = false;
+	bool uses = false, keys = false;
 	uint32_t i;
 	int fd;
 
@@ -1008,13 +1008,18 @@ final_adopt(struct broker *b, struct tpoint *tp, int ports_fd)
 	    tp_path(b, path, sizeof(path), tp->target, "final") ||
 	    (fd = bpf_obj_get(path)) < 0)
 		return false;
-	pinfo.nr_map_ids = 8;
+	pinfo.nr_map_ids = 16;
 	pinfo.map_ids = (__u64)(uintptr_t)ids;
+	/* An older broker's (before cub_peerkey: review 20) is not it. */
 	if (!bpf_obj_get_info_by_fd(ports_fd, &minfo, &mlen) &&
+	    peerkey_fd >= 0 &&
+	    !bpf_obj_get_info_by_fd(peerkey_fd, &kinfo, &klen) &&
 	    !bpf_obj_get_info_by_fd(fd, &pinfo, &plen))
-		for (i = 0; i < pinfo.nr_map_ids && i < 8; i++)
+		for (i = 0; i < pinfo.nr_map_ids && i < 16; i++) {
 			uses |= ids[i] == minfo.id;
-	if (!uses) {
+			keys |= ids[i] == kinfo.id;
+		}
+	if (!uses || !keys) {
 		close(fd);
 		return false;
 	}
@@ -1037,7 +1042,7 @@ tp_wire_port(struct broker *b, struct tpoint *tp)
 		return;
 	ports = bpfobj_map(c->obj, "cub_ports");
 	if (tp->final_for != c->obj->prog_id && ports &&
-	    final_adopt(b, tp, ports->fd))
+	    final_adopt(b, tp, ports->fd, c->obj->peerkey_fd))
 		tp->final_for = c->obj->prog_id;
 	if (tp->final_for != c->obj->prog_id) {
 		scratch = bpfobj_map(c->obj, "cub_scratch_map");

@@ -94,6 +94,10 @@ ipt_parse_tc(struct __sk_buff *ctx, struct ipt_scratch *sc)
 {
 	if (!sc)
 		return -1;
+	/* A frame for another host's MAC: ip_rcv() drops it before any
+	 * chain; it is not the filter's (no REJECT answers it). */
+	if (ctx->pkt_type == 3 /* PACKET_OTHERHOST */)
+		return 1;
 	if (fw_parse(ctx, CUB_HOOK_TC, &sc->pkt, &sc->ct))
 		return 1;
 	fw_ct_label(&sc->pkt, &sc->ct);

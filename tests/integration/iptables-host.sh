@@ -255,7 +255,8 @@ ping_ok cb "$CA" || fail "cb -> ca did not pass (the rule is one way)"
 [ "$(cnt FORWARD one-way)" = 1 ] || fail "one-way counted $(cnt FORWARD one-way)"
 cub_log "FORWARD: ca -> cb dropped, cb -> ca passes"
 # FORWARD REJECT: the answer goes back out of the netdev ca's packet came
-# in by, from the address it was sent to, as Linux's.
+# in by, from the address it was sent to (Linux's comes from the host's
+# own address: review20-ipt-reject-source, open).
 cub_ok ipt0 chain FORWARD rule add prohib spec="-s $CA/32 -d $CB/32 -p icmp -j REJECT --reject-with icmp-host-prohibited" index=0
 out=$(ip netns exec ca ping -c 1 -W 2 "$CB" 2>&1 || true)
 grep -q "From $CB .*Destination Host Prohibited" <<<"$out" ||

@@ -106,6 +106,12 @@ fw_reject(void *ctx, enum cub_hook hook, const struct fw_pkt *pkt,
 		return -1;
 	oe = (void *)sc->orig;
 	oip = (void *)(sc->orig + ETH_HLEN);
+	/* No answer to a link-layer broadcast or multicast (Linux's
+	 * __icmp_send(): "no replies to physical multicast/broadcast"), nor
+	 * to an ICMP type past the kernel's (NR_ICMP_TYPES, 18). */
+	if ((oe->h_dest[0] & 1) ||
+	    (pkt->proto == IPPROTO_ICMP && pkt->icmp_type > 18))
+		return -1;
 	e = (void *)sc->frame;
 	ip = (void *)(sc->frame + ETH_HLEN);
 	__builtin_memcpy(e->h_dest, oe->h_source, ETH_ALEN);
