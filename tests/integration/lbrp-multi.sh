@@ -43,98 +43,8 @@ for i in 1 2 3; do
 	ip -n b$i link set eth0 up
 	ip -n b$i route add default via 198.18.1$i.254
 done
-cat >"$T/server.py" <<'PY'
-import socket, socketserver, sys, threading
-name = sys.argv[1]
-class T(socketserver.StreamRequestHandler):
-    def handle(self):
-        self.wfile.write((name + " " + self.client_address[0] + "\n").encode())
-        for line in self.rfile:
-            self.wfile.write((name + "\n").encode())
-class TS(socketserver.ThreadingTCPServer):
-    allow_reuse_address = True
-    daemon_threads = True
-    request_queue_size = 512
-class U(socketserver.BaseRequestHandler):
-    def handle(self):
-        self.request[1].sendto(name.encode(), self.client_address)
-t = TS(("0.0.0.0", 80), T)
-u = socketserver.UDPServer(("0.0.0.0", 53), U)
-threading.Thread(target=u.serve_forever, daemon=True).start()
-open(sys.argv[2], "w").close()
-t.serve_forever()
-PY
-cat >"$T/client.py" <<'PY'
-# flows N BASE: N short TCP connections from source ports BASE..: one
-#   line "sport name" each ("sport -" when it failed).
-# udp N BASE: the same over UDP; "sport name" or "sport -" (no answer,
-#   or an answer from elsewhere than the VIP).
-# hold N BASE: N connections kept open; then, for each line "check" on
-#   stdin, one line "sport:name ..." (name "-" for a dead one); "close"
-#   closes them.
-import socket, struct, sys
-from concurrent.futures import ThreadPoolExecutor
-VIP = "198.19.0.1"
-mode, n, base = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-def conn(sport):
-    s = socket.socket()
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    s.settimeout(5)
-    s.bind(("198.18.1.1", sport))
-    s.connect((VIP, 80))
-    f = s.makefile("r")
-    return s, f, f.readline().strip()
-def flow(sport):
-    for attempt in range(3):
-        try:
-            s, f, name = conn(sport)
-            s.close()
-            return "%d %s" % (sport, name or "-")
-        except OSError:
-            pass
-    return "%d -" % sport
-def uflow(sport):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("198.18.1.1", sport))
-    s.settimeout(2)
-    for attempt in range(3):
-        try:
-            s.sendto(b"hi", (VIP, 53))
-            data, addr = s.recvfrom(100)
-            s.close()
-            if addr != (VIP, 53):
-                return "%d -" % sport
-            return "%d %s" % (sport, data.decode())
-        except OSError:
-            pass
-    return "%d -" % sport
-if mode in ("flows", "udp"):
-    with ThreadPoolExecutor(32) as ex:
-        for line in ex.map(flow if mode == "flows" else uflow,
-                           range(base, base + n)):
-            print(line)
-    sys.exit(0)
-held = {}
-for sport in range(base, base + n):
-    held[sport] = conn(sport)
-print(" ".join("%d:%s" % (p, c[2]) for p, c in held.items()), flush=True)
-for cmd in sys.stdin:
-    if cmd.strip() == "close":
-        break
-    out = []
-    for p, (s, f, _) in held.items():
-        try:
-            s.sendall(b"x\n")
-            out.append("%d:%s" % (p, f.readline().strip() or "-"))
-        except OSError:
-            out.append("%d:-" % p)
-    print(" ".join(out), flush=True)
-for s, f, _ in held.values():
-    s.close()
-PY
 for i in 1 2 3; do
-	ip netns exec b$i python3 "$T/server.py" b$i "$T/up$i" &
+	ip netns exec b$i python3 "$CUB_LIB/lb_server.py" b$i "$T/up$i" peer &
 done
 for i in 1 2 3; do
 	for _ in $(seq 1 100); do [ -e "$T/up$i" ] && break; sleep 0.1; done
@@ -163,8 +73,7 @@ for c in 1 2; do
 done
 pids=()
 for c in 1 2; do
-	sed "s/198.18.1.1\", sport/198.18.1.$c\", sport/" "$T/client.py" >"$T/client$c.py"
-	ip netns exec c$c python3 "$T/client$c.py" flows 300 20000 >"$T/f$c" &
+	ip netns exec c$c env LB_SRC=198.18.1.$c python3 "$CUB_LIB/lb_client.py" flows 300 20000 >"$T/f$c" &
 	pids+=($!)
 done
 wait "${pids[@]}"
@@ -172,8 +81,7 @@ for c in 1 2; do
 	n=$(awk -v c=198.18.1.$c '$2 ~ /^b[123]$/ && $3 == c' "$T/f$c" | wc -l)
 	[ "$n" = 300 ] || fail "c$c: $n of 300 flows answered: $(grep -m3 ' -$' "$T/f$c")"
 done
-sed -i 's/VIP = "198.19.0.1"/VIP = "198.19.0.2"/' "$T/client1.py"
-ip netns exec c1 python3 "$T/client1.py" flows 100 30000 >"$T/g1"
+ip netns exec c1 env LB_VIP=198.19.0.2 python3 "$CUB_LIB/lb_client.py" flows 100 30000 >"$T/g1"
 n=$(awk '$2 == "b1"' "$T/g1" | wc -l)
 [ "$n" = 100 ] || fail "198.19.0.2 (b1 alone): $n of 100 flows on b1: $(sort -k2 "$T/g1" | uniq -c -f1 | head)"
 [ "$(port_counter lb0 fe1 lb_packets)" -ge 900 ] && [ "$(port_counter lb0 fe2 lb_packets)" -ge 900 ] ||
@@ -192,8 +100,7 @@ ip -n gw route add 198.18.5.0/24 dev eth0
 pids=()
 for c in 1 2; do
 	ip -n gw neigh replace 198.18.5.$c lladdr "$(mac_of_ns c$c)" dev eth0 nud permanent
-	sed -i 's/VIP = "198.19.0.2"/VIP = "198.19.0.1"/' "$T/client$c.py"
-	ip netns exec c$c python3 "$T/client$c.py" flows 200 32000 >"$T/s$c" &
+	ip netns exec c$c env LB_SRC=198.18.1.$c python3 "$CUB_LIB/lb_client.py" flows 200 32000 >"$T/s$c" &
 	pids+=($!)
 done
 wait "${pids[@]}"

@@ -60,96 +60,6 @@ if [ "$HOOK" != TC ]; then
 	done
 fi
 
-cat >"$T/server.py" <<'PY'
-import socket, socketserver, sys, threading
-name = sys.argv[1]
-class T(socketserver.StreamRequestHandler):
-    def handle(self):
-        self.wfile.write((name + "\n").encode())
-        for line in self.rfile:
-            self.wfile.write((name + "\n").encode())
-class TS(socketserver.ThreadingTCPServer):
-    allow_reuse_address = True
-    daemon_threads = True
-    request_queue_size = 512
-class U(socketserver.BaseRequestHandler):
-    def handle(self):
-        self.request[1].sendto(name.encode(), self.client_address)
-t = TS(("0.0.0.0", 80), T)
-u = socketserver.UDPServer(("0.0.0.0", 53), U)
-threading.Thread(target=u.serve_forever, daemon=True).start()
-open(sys.argv[2], "w").close()
-t.serve_forever()
-PY
-cat >"$T/client.py" <<'PY'
-# flows N BASE: N short TCP connections from source ports BASE..: one
-#   line "sport name" each ("sport -" when it failed).
-# udp N BASE: the same over UDP; "sport name" or "sport -" (no answer,
-#   or an answer from elsewhere than the VIP).
-# hold N BASE: N connections kept open; then, for each line "check" on
-#   stdin, one line "sport:name ..." (name "-" for a dead one); "close"
-#   closes them.
-import socket, struct, sys
-from concurrent.futures import ThreadPoolExecutor
-VIP = "198.19.0.1"
-mode, n, base = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-def conn(sport):
-    s = socket.socket()
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    s.settimeout(5)
-    s.bind(("198.18.1.1", sport))
-    s.connect((VIP, 80))
-    f = s.makefile("r")
-    return s, f, f.readline().strip()
-def flow(sport):
-    for attempt in range(3):
-        try:
-            s, f, name = conn(sport)
-            s.close()
-            return "%d %s" % (sport, name or "-")
-        except OSError:
-            pass
-    return "%d -" % sport
-def uflow(sport):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("198.18.1.1", sport))
-    s.settimeout(2)
-    for attempt in range(3):
-        try:
-            s.sendto(b"hi", (VIP, 53))
-            data, addr = s.recvfrom(100)
-            s.close()
-            if addr != (VIP, 53):
-                return "%d -" % sport
-            return "%d %s" % (sport, data.decode())
-        except OSError:
-            pass
-    return "%d -" % sport
-if mode in ("flows", "udp"):
-    with ThreadPoolExecutor(32) as ex:
-        for line in ex.map(flow if mode == "flows" else uflow,
-                           range(base, base + n)):
-            print(line)
-    sys.exit(0)
-held = {}
-for sport in range(base, base + n):
-    held[sport] = conn(sport)
-print(" ".join("%d:%s" % (p, c[2]) for p, c in held.items()), flush=True)
-for cmd in sys.stdin:
-    if cmd.strip() == "close":
-        break
-    out = []
-    for p, (s, f, _) in held.items():
-        try:
-            s.sendall(b"x\n")
-            out.append("%d:%s" % (p, f.readline().strip() or "-"))
-        except OSError:
-            out.append("%d:-" % p)
-    print(" ".join(out), flush=True)
-for s, f, _ in held.values():
-    s.close()
-PY
 cat >"$T/maglev.py" <<'PY'
 # predict BASE N IP:PORT:WEIGHT:NAME...: the backend lbrp's Maglev table
 # gives each flow 198.18.1.1:sport -> 198.19.0.1:80 TCP, sport from BASE
@@ -204,7 +114,7 @@ for sp in range(base, base + n):
     print("%d %s" % (sp, t[jhash("198.18.1.1", "198.19.0.1", sp, 80, 6) % M]))
 PY
 for i in 1 2 3; do
-	ip netns exec b$i python3 "$T/server.py" b$i "$T/up$i" &
+	ip netns exec b$i python3 "$CUB_LIB/lb_server.py" b$i "$T/up$i" &
 done
 for i in 1 2 3; do
 	for _ in $(seq 1 100); do [ -e "$T/up$i" ] && break; sleep 0.1; done
@@ -235,7 +145,7 @@ within() { # within GOT SHARE TOTAL: GOT within 10% of SHARE of TOTAL
 	python3 -c "import sys; g, s, t = map(float, sys.argv[1:]); sys.exit(0 if abs(g - s * t) <= 0.1 * s * t else 1)" "$@"
 }
 
-ip netns exec cl python3 "$T/client.py" flows 3000 20000 >"$T/f1" ||
+ip netns exec cl python3 "$CUB_LIB/lb_client.py" flows 3000 20000 >"$T/f1" ||
 	fail "the client failed"
 read -r n1 n2 n3 nf <<<"$(counts "$T/f1")"
 cub_log "3000 flows, weights 20/30/50: b1 $n1 b2 $n2 b3 $n3 failed $nf"
@@ -258,14 +168,14 @@ cub_ok lb0 services add $VIP 53 UDP name=dns
 for i in 1 2 3; do
 	cub_ok lb0 services $VIP 53 UDP backend add 198.18.1$i.1 port=53
 done
-ip netns exec cl python3 "$T/client.py" udp 300 30000 >"$T/u1"
+ip netns exec cl python3 "$CUB_LIB/lb_client.py" udp 300 30000 >"$T/u1"
 read -r n1 n2 n3 nf <<<"$(counts "$T/u1")"
 cub_log "300 UDP flows, equal weights: b1 $n1 b2 $n2 b3 $n3 failed $nf"
 [ "$nf" = 0 ] && [ "$n1" -gt 50 ] && [ "$n2" -gt 50 ] && [ "$n3" -gt 50 ] ||
 	fail "300 UDP flows: b1 $n1 b2 $n2 b3 $n3, $nf failed or not from the VIP"
 
 # Long-lived connections; then b1 goes.
-coproc HOLD { ip netns exec cl python3 "$T/client.py" hold 60 40000 2>&1; }
+coproc HOLD { ip netns exec cl python3 "$CUB_LIB/lb_client.py" hold 60 40000 2>&1; }
 read -r -t 30 -u "${HOLD[0]}" held0 || fail "the held connections did not open"
 hold_check() {
 	echo check >&"${HOLD[1]}"
@@ -282,7 +192,7 @@ for e in $held0; do
 	grep -qw -- "$e" <<<"$held1" ||
 		fail "connection ${e%%:*} of ${e#*:} moved when b1 went: $held1"
 done
-ip netns exec cl python3 "$T/client.py" flows 3000 20000 >"$T/f2"
+ip netns exec cl python3 "$CUB_LIB/lb_client.py" flows 3000 20000 >"$T/f2"
 moved=0
 while read -r sp old && read -r sp2 new <&3; do
 	[ "$sp" = "$sp2" ] || fail "flow lists out of step"
@@ -297,7 +207,7 @@ done <"$T/f1" 3<"$T/f2"
 python3 "$T/maglev.py" 20000 3000 198.18.12.1:80:30:b2 198.18.13.1:80:50:b3 >"$T/p2"
 paste -d' ' "$T/f1" "$T/p2" | awk '{ print $1, ($2 == "b1" ? $4 : $2) }' >"$T/p2s"
 cmp -s "$T/f2" "$T/p2s" || fail "after b1 went, flows not where sessions and Maglev say: $(diff "$T/f2" "$T/p2s" | head -4)"
-ip netns exec cl python3 "$T/client.py" flows 3000 10000 >"$T/f2n"
+ip netns exec cl python3 "$CUB_LIB/lb_client.py" flows 3000 10000 >"$T/f2n"
 python3 "$T/maglev.py" 10000 3000 198.18.12.1:80:30:b2 198.18.13.1:80:50:b3 >"$T/p2n"
 cmp -s "$T/f2n" "$T/p2n" || fail "new flows after b1 went, not on their Maglev backend: $(diff "$T/f2n" "$T/p2n" | head -4)"
 cub_log "b1 removed: every flow of b2 and b3 kept its backend"
@@ -310,7 +220,7 @@ for e in $held0; do
 	grep -qw -- "$e" <<<"$held2" || fail "connection $e changed when b2 drained: $held2"
 done
 grep -q ':b2' <<<"$held2" || fail "no held connection on b2 to watch: $held2"
-ip netns exec cl python3 "$T/client.py" flows 1000 50000 >"$T/f3"
+ip netns exec cl python3 "$CUB_LIB/lb_client.py" flows 1000 50000 >"$T/f3"
 read -r n1 n2 n3 nf <<<"$(counts "$T/f3")"
 [ "$n2" = 0 ] && [ "$n3" = 1000 ] || fail "1000 new flows with b2 drained: b1 $n1 b2 $n2 b3 $n3 failed $nf"
 cub_log "b2 drained: its connections go on, 1000 new flows all on b3"
@@ -334,7 +244,7 @@ broker_start
 [ "$(hold_check)" = "$held2" ] || fail "held connections after the broker's restart"
 s2=$(cub lb0 show sessions)
 [ "$s2" = "$sess" ] || fail "sessions $sess before the kills, $s2 after"
-ip netns exec cl python3 "$T/client.py" flows 3000 20000 >"$T/f4"
+ip netns exec cl python3 "$CUB_LIB/lb_client.py" flows 3000 20000 >"$T/f4"
 cmp -s "$T/f2" "$T/f4" || fail "flows changed backends across the kills: $(diff "$T/f2" "$T/f4" | head -5)"
 cub_log "kill -9 of worker and broker: connections and $s2 sessions kept"
 echo close >&"${HOLD[1]}"
