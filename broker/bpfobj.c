@@ -1215,17 +1215,18 @@ bpfobj_hopkey_fd(struct broker *b, struct cube *c)
 }
 
 /*
- * One of the cube's flood maps (cube_shared.h; topology.c fills them):
- * the pin <cube>/name, kept across reloads while it has this shape,
- * else made again (empty: topo_flood_sync() fills it).
+ * One of the broker's maps of the cube's egress program (its flood set,
+ * its peers' hop keys; topology.c fills them): the pin <cube>/name,
+ * kept across reloads while it has this shape, else made again, empty
+ * (topo_flood_sync(), peer_slot() fill it), named cub_<name>.
  */
 static int
-flood_map(struct broker *b, struct cube *c, const char *name,
+egress_map(struct broker *b, struct cube *c, const char *name,
     enum bpf_map_type type, uint32_t vsize, uint32_t n, uint32_t flags)
 {
 	struct bpf_map_info info = {0};
 	__u32 len = sizeof(info);
-	char path[PATH_MAX];
+	char path[PATH_MAX], kname[BPF_OBJ_NAME_LEN];
 	int fd, r;
 	LIBBPF_OPTS(bpf_map_create_opts, o);
 
@@ -1238,7 +1239,8 @@ flood_map(struct broker *b, struct cube *c, const char *name,
 	if (fd >= 0)
 		close(fd);
 	o.map_flags = flags;
-	fd = bpf_map_create(type, "cub_flood", 4, vsize, n, &o);
+	snprintf(kname, sizeof(kname), "cub_%s", name);
+	fd = bpf_map_create(type, kname, 4, vsize, n, &o);
 	if (fd < 0)
 		return -errno;
 	if ((r = pin_replace(fd, path))) {
@@ -1253,18 +1255,18 @@ flood_open(struct broker *b, struct cube *c, struct bpfobj *o,
     const char **step)
 {
 	*step = "open or make the cube's flood set";
-	o->flood_fd = flood_map(b, c, "flood", BPF_MAP_TYPE_ARRAY,
+	o->flood_fd = egress_map(b, c, "flood", BPF_MAP_TYPE_ARRAY,
 	    sizeof(struct cub_flood), 1, 0);
 	if (o->flood_fd < 0)
 		return o->flood_fd;
 	*step = "open or make the cube's peers' hop keys";
-	o->peerkey_fd = flood_map(b, c, "peerkey", BPF_MAP_TYPE_ARRAY,
+	o->peerkey_fd = egress_map(b, c, "peerkey", BPF_MAP_TYPE_ARRAY,
 	    sizeof(struct cub_hopkey), CUB_MAX_PORTS, BPF_F_RDONLY_PROG);
 	if (o->peerkey_fd < 0)
 		return o->peerkey_fd;
 	if (c->hook == HOOK_TC)
 		return 0;
-	o->flooddev_fd = flood_map(
+	o->flooddev_fd = egress_map(
 	    b, c, "flooddev", BPF_MAP_TYPE_DEVMAP_HASH, 4, CUB_MAX_PORTS, 0);
 	return o->flooddev_fd < 0 ? o->flooddev_fd : 0;
 }
@@ -1343,7 +1345,7 @@ egress_upgrade(struct broker *b, struct cube *c, struct bpfobj *o)
 	if (o->peerkey_fd >= 0 || o->egress_fd < 0 || c->hopkey_fd <= 0 ||
 	    bpf_map_lookup_elem(c->hopkey_fd, &zero, &k))
 		return;
-	fd = flood_map(b, c, "peerkey", BPF_MAP_TYPE_ARRAY, sizeof(k),
+	fd = egress_map(b, c, "peerkey", BPF_MAP_TYPE_ARRAY, sizeof(k),
 	    CUB_MAX_PORTS, BPF_F_RDONLY_PROG);
 	for (i = 0; fd >= 0 && i < CUB_MAX_PORTS; i++)
 		if (bpf_map_update_elem(fd, &i, &k, BPF_ANY)) {

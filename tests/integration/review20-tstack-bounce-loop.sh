@@ -42,8 +42,12 @@ cub_ok detach t1 veth1
 sleep 0.2
 s2=$(seen)
 cub_log "one 0x88b6 frame from ca: t1 saw $((s1 - s0)) packets in 1 s ($((s2 - s0)) by its detach); ca received $((rx1 - rx0)) frames"
+# Exactly twice: bounced at ingress (it was), seen again leaving by the
+# egress stack (so the bounce took it out), bounced there and dropped.
 [ $((s1 - s0)) -le 4 ] ||
 	fail "one bounced frame ran through t1 $((s1 - s0)) times in 1 s (ingress bounce -> egress stack -> bounce -> ingress ...): a bounce loop"
+[ $((s1 - s0)) = 2 ] ||
+	fail "t1 saw the frame $((s1 - s0)) times, not 2 (in, then its answer leaving): the ingress bounce did not send it out"
 # The rule that ends it (docs/architecture.md, cub_bounce()): an egress
 # bounce of a packet that came in by a netdev is a drop, so t1's second
 # bounce (of its own answer, leaving) ends the frame: ca gets nothing.
