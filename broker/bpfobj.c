@@ -51,6 +51,7 @@
 #include "egress.h"
 #include "exitcheck.h"
 #include "log.h"
+#include "loopcheck.h"
 #include "mapswap.h"
 
 /* The broker's map of host addresses (hostaddr.bpf.h, netmon.c). */
@@ -105,6 +106,7 @@ rules_of(const struct broker *b, const struct service *s)
 	    b->o.max_cube_map_bytes,
 	    b->o.max_service_map_bytes,
 	    EXITCHECK_VERSION,
+	    b->o.max_loop_cost,
 	    (b->o.spectre_hardening ? 1u : 0u) |
 		(bpfobj_unhardened(b, s) ? 2u : 0u),
 	};
@@ -142,6 +144,60 @@ check_insns(const char *cube, struct bpf_program *prog, struct cub_val **errv)
 		bpf_program__insns(prog), bpf_program__insn_cnt(prog), msg,
 		sizeof(msg)))
 		return REFUSE("%s", msg);
+	return 0;
+}
+
+static bool log_allowed(void);
+
+/* max_entries of the map whose fd a program's 64-bit load names. */
+static uint64_t
+map_entries(int fd, void *arg)
+{
+	struct bpf_map_info info = {0};
+	__u32 len = sizeof(info);
+
+	(void)arg;
+	if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len))
+		return 0;
+	return info.max_entries;
+}
+
+/*
+ * How long one run of prog may hold its CPU: the rounds of its callback
+ * helpers times their callbacks' cost, at most --max-loop-cost
+ * (loopcheck.h).  On the final instructions: the map fds are the
+ * broker's, the round counts what CO-RE left.
+ */
+static int
+check_loops(const struct broker *b, const char *cube, struct bpf_program *prog,
+    struct cub_val **errv)
+{
+	struct loopcheck_bad bad;
+	uint64_t cost;
+	int r;
+
+	r = loopcheck_prog(bpf_program__insns(prog),
+	    bpf_program__insn_cnt(prog), b->o.max_loop_cost, map_entries, NULL,
+	    &cost, &bad);
+	if (r == -ENOMEM) {
+		*errv = cub_err_val(CUB_E_INTERNAL, "out of memory");
+		return r;
+	}
+	if (r == -E2BIG)
+		return REFUSE("cube '%s': program '%s': more than %u "
+			      "instructions",
+		    cube, bpf_program__name(prog), EXITCHECK_MAX_INSNS);
+	if (r == -EINVAL)
+		return REFUSE("cube '%s': program '%s': malformed code at insn "
+			      "%zu: %s",
+		    cube, bpf_program__name(prog), bad.insn, bad.why);
+	if (r)
+		return REFUSE("cube '%s': program '%s': %s", cube,
+		    bpf_program__name(prog), bad.why);
+	if (cost && log_allowed())
+		log_info("cube '%s': program '%s': loops cost %llu of %llu",
+		    cube, bpf_program__name(prog), (unsigned long long)cost,
+		    (unsigned long long)b->o.max_loop_cost);
 	return 0;
 }
 
@@ -433,7 +489,6 @@ reserve_bytes(
 	return 0;
 }
 
-static bool log_allowed(void);
 
 /*
  * Are c's programs (to be) in a stack?  Its service is transparent, as
@@ -521,7 +576,8 @@ check_final(struct cube *c, struct bpf_object *obj,
 			    c->name, bpf_program__name(prog));
 			break;
 		}
-		if ((r = check_insns(c->name, prog, errv)))
+		if ((r = check_insns(c->name, prog, errv)) ||
+		    (r = check_loops(c->svc->b, c->name, prog, errv)))
 			break;
 	}
 	if (!r && !*main)

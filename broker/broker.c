@@ -24,6 +24,7 @@
 #include "cub_config.h"
 #include "cubicle/proto.h"
 #include "log.h"
+#include "loopcheck.h"
 #include "parse.h"
 #include "sdnotify.h"
 
@@ -260,6 +261,13 @@ usage(FILE *f)
 	    "                     maps of all cubes of one service together "
 	    "(default\n"
 	    "                     1073741824)\n"
+	    "  --max-loop-cost N  what the callbacks of one program's "
+	    "bpf_loop() and\n"
+	    "                     bpf_for_each_map_elem() calls may cost, in "
+	    "instructions\n"
+	    "                     (rounds x callback; a helper call counts "
+	    "16; default\n"
+	    "                     1073741824, about a second of one CPU)\n"
 	    "  --discard-strays   with no state store, detach and unpin the "
 	    "cubes\n"
 	    "                     pinned by an earlier run instead of "
@@ -451,6 +459,7 @@ main(int argc, char **argv)
 	    {"spectre-hardening", required_argument, NULL, 'H'},
 	    {"max-cube-map-bytes", required_argument, NULL, 'C'},
 	    {"max-service-map-bytes", required_argument, NULL, 'M'},
+	    {"max-loop-cost", required_argument, NULL, 'L'},
 	    {"max-clients", required_argument, NULL, 'm'},
 	    {"max-clients-per-uid", required_argument, NULL, 'U'},
 	    {"socket-group", required_argument, NULL, 'g'},
@@ -492,6 +501,7 @@ main(int argc, char **argv)
 	b->o.log_level = LOG_P_INFO;
 	b->o.max_cube_map_bytes = 256ull << 20;
 	b->o.max_service_map_bytes = 1ull << 30;
+	b->o.max_loop_cost = LOOPCHECK_DEFAULT_BOUND;
 	b->o.max_clients = 256;
 	b->o.max_clients_per_uid = 64;
 	b->o.socket_gid = b->o.admin_gid = b->o.gateway_gid = (gid_t)-1;
@@ -634,6 +644,16 @@ main(int argc, char **argv)
 				b->o.max_cube_map_bytes = v;
 			else
 				b->o.max_service_map_bytes = v;
+			break;
+		case 'L':
+			if (cubi_parse_uint(optarg, 1, 1ull << 50, &v)) {
+				fprintf(stderr,
+				    "cubicled: --max-loop-cost: '%s' is not a "
+				    "number from 1 to 2^50\n",
+				    optarg);
+				return 1;
+			}
+			b->o.max_loop_cost = v;
 			break;
 		case 'D':
 			b->o.discard_strays = true;

@@ -58,6 +58,7 @@ struct broker_opts {
 	int vet_timeout_ms; /* an unvetted program's grace (bpfobj.c) */
 	bool spectre_hardening; /* keep the unprivileged verifier's barriers */
 	int log_level;
+	uint64_t max_loop_cost;         /* loopcheck.h: one program's loops */
 	uint64_t max_cube_map_bytes;    /* maps of one cube's object */
 	uint64_t max_service_map_bytes; /* maps of all cubes of a service */
 	unsigned max_clients;           /* client connections held at once */

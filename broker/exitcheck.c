@@ -3,9 +3,12 @@
  * The exit check (exitcheck.h): a forward constant propagation over one
  * BPF function's control flow graph, by basic blocks.  A block starts at
  * instruction 0, at every jump target and after every jump or exit; the
- * state at a block's entry is, per register r0-r10, a known constant or
- * unknown.  Known bits only ever go (a join keeps a constant only where
- * both sides agree), so the worklist ends.  Once it has, each reached
+ * state at a block's entry is, per register r0-r10, a known constant, an
+ * upper bound (from AND, RSH and MOD by a constant, and unsigned compares
+ * with one), a callback or map of a 64-bit load, or unknown.  What is
+ * known only ever weakens at a join (equal values stay, two bounds keep
+ * the larger, anything else is unknown), and bounds come only from the
+ * code's constants, so the worklist ends.  Once it has, each reached
  * block runs once more from its final entry state and every EXIT is
  * checked: the lowest offending instruction is reported.
  */
@@ -41,9 +44,15 @@ exitcheck_rule(enum bpf_prog_type type)
 	return NULL;
 }
 
+/*
+ * What is known of each register: EXITCHECK_CONST (val is its value),
+ * EXITCHECK_MAX (its value is at most val, unsigned), EXITCHECK_FUNC (a
+ * callback: val is the instruction it starts at), EXITCHECK_MAP (a map:
+ * val is the 64-bit load's imm, the map's fd), or EXITCHECK_UNKNOWN.
+ */
 struct regs {
 	uint64_t val[NREGS];
-	uint16_t known; /* bit r: val[r] holds r's value */
+	uint8_t kind[NREGS];
 };
 
 struct walk {
@@ -57,7 +66,9 @@ struct walk {
 	uint8_t *queued; /* per block: on the worklist */
 	uint32_t *work;  /* the worklist, a stack */
 	size_t nwork, nblocks;
-	const struct exitcheck_rule *rule;
+	const struct exitcheck_rule *rule; /* NULL: exits not checked */
+	exitcheck_call_fn call;             /* each helper call, final pass */
+	void *arg;
 	struct exitcheck_bad *bad;
 };
 
@@ -78,20 +89,50 @@ is_ld_imm64(const struct bpf_insn *in)
 static void
 set_unknown(struct regs *s, unsigned r)
 {
-	s->known &= (uint16_t) ~(1u << r);
+	s->kind[r] = EXITCHECK_UNKNOWN;
+}
+
+static void
+set_kind(struct regs *s, unsigned r, uint8_t kind, uint64_t v)
+{
+	s->val[r] = v;
+	s->kind[r] = kind;
 }
 
 static void
 set_const(struct regs *s, unsigned r, uint64_t v)
 {
-	s->val[r] = v;
-	s->known |= (uint16_t)(1u << r);
+	set_kind(s, r, EXITCHECK_CONST, v);
 }
 
 static bool
 is_known(const struct regs *s, unsigned r)
 {
-	return s->known & (1u << r);
+	return s->kind[r] == EXITCHECK_CONST;
+}
+
+/* An upper bound of r's value, if one is known. */
+static bool
+bound_of(const struct regs *s, unsigned r, uint64_t *max)
+{
+	if (s->kind[r] != EXITCHECK_CONST && s->kind[r] != EXITCHECK_MAX)
+		return false;
+	*max = s->val[r];
+	return true;
+}
+
+/* r is at most max (and at most what it was known to be). */
+static void
+set_max(struct regs *s, unsigned r, uint64_t max)
+{
+	uint64_t old;
+
+	if (bound_of(s, r, &old) && old <= max) {
+		if (s->kind[r] == EXITCHECK_CONST)
+			return;
+		max = old;
+	}
+	set_kind(s, r, EXITCHECK_MAX, max);
 }
 
 /*
@@ -178,24 +219,43 @@ find_blocks(struct walk *w)
 	return 0;
 }
 
+/* The join of one register: what holds on both sides. */
+static void
+join_reg(struct regs *d, const struct regs *s, unsigned r)
+{
+	uint64_t a, b;
+
+	if (d->kind[r] == s->kind[r] && d->val[r] == s->val[r])
+		return;
+	if (bound_of(d, r, &a) && bound_of(s, r, &b))
+		set_kind(d, r, EXITCHECK_MAX, a > b ? a : b);
+	else
+		set_unknown(d, r);
+}
+
 /* Join s into block b's entry state; queue b if that changed it. */
 static void
 join(struct walk *w, size_t i, const struct regs *s)
 {
 	uint32_t b = w->block[i];
 	struct regs *d = &w->in[b];
-	uint16_t known = d->known;
+	bool changed = false;
+	uint8_t kind;
+	uint64_t val;
 	unsigned r;
 
 	if (!w->seen[b]) {
 		*d = *s;
 		w->seen[b] = 1;
 	} else {
-		for (r = 0; r < NREGS; r++)
-			if (is_known(d, r) &&
-			    (!is_known(s, r) || d->val[r] != s->val[r]))
-				set_unknown(d, r);
-		if (d->known == known)
+		for (r = 0; r < NREGS; r++) {
+			kind = d->kind[r];
+			val = d->val[r];
+			join_reg(d, s, r);
+			changed |= d->kind[r] != kind ||
+				   (kind != EXITCHECK_UNKNOWN && d->val[r] != val);
+		}
+		if (!changed)
 			return;
 	}
 	if (!w->queued[b]) {
@@ -217,9 +277,91 @@ allowed(const struct exitcheck_rule *rule, const struct regs *s)
 	return false;
 }
 
+/*
+ * An ALU instruction's effect: moves keep what is known, AND, RSH and MOD
+ * by a constant bound the result, the rest makes it unknown.  A 32-bit
+ * result is at most U32_MAX.
+ */
+static void
+step_alu(const struct bpf_insn *in, struct regs *s)
+{
+	bool is64 = BPF_CLASS(in->code) == BPF_ALU64;
+	uint64_t k, dmax = 0, smax, lim = is64 ? UINT64_MAX : UINT32_MAX;
+	unsigned d = in->dst_reg;
+	bool dk = bound_of(s, d, &dmax), konst = BPF_SRC(in->code) == BPF_K;
+
+	if (konst)
+		k = is64 ? (uint64_t)(int64_t)in->imm : (uint64_t)(uint32_t)in->imm;
+	else if (!bound_of(s, in->src_reg, &k))
+		k = UINT64_MAX;
+	smax = k;
+	if (in->off != 0 && BPF_OP(in->code) != BPF_MOD) {
+		set_unknown(s, d); /* MOVSX, signed division */
+		return;
+	}
+	switch (BPF_OP(in->code)) {
+	case BPF_MOV:
+		if (konst) {
+			set_const(s, d, k);
+		} else if (s->kind[in->src_reg] == EXITCHECK_UNKNOWN ||
+			   (!is64 && s->kind[in->src_reg] != EXITCHECK_CONST &&
+			       s->kind[in->src_reg] != EXITCHECK_MAX)) {
+			set_unknown(s, d);
+		} else {
+			set_kind(s, d, s->kind[in->src_reg],
+			    is64 ? s->val[in->src_reg]
+				 : (s->kind[in->src_reg] == EXITCHECK_CONST
+					   ? (uint64_t)(uint32_t)s->val[in->src_reg]
+					   : (s->val[in->src_reg] < lim
+						     ? s->val[in->src_reg]
+						     : lim)));
+		}
+		return;
+	case BPF_AND:
+		if (dk && is_known(s, d) && konst) {
+			set_const(s, d, s->val[d] & k & lim);
+			return;
+		}
+		smax = dk && dmax < smax ? dmax : smax;
+		break;
+	case BPF_RSH:
+		if (!konst || k >= (is64 ? 64u : 32u)) {
+			smax = lim; /* the kernel masks the shift count */
+			break;
+		}
+		if (dk && is_known(s, d)) {
+			set_const(s, d, (s->val[d] & lim) >> k);
+			return;
+		}
+		smax = (dk && dmax < lim ? dmax : lim) >> k;
+		break;
+	case BPF_MOD:
+		if (in->off != 0 || !konst || !k) {
+			smax = lim; /* signed, by a register, or by 0: x */
+			if (!in->off && !konst && dk)
+				smax = dmax;
+			break;
+		}
+		smax = k - 1;
+		if (dk && dmax < smax)
+			smax = dmax;
+		break;
+	case BPF_END: /* a byte swap: up to 64 bits in either class */
+		smax = UINT64_MAX;
+		break;
+	default:
+		smax = lim;
+		break;
+	}
+	if (smax >= UINT64_MAX)
+		set_unknown(s, d);
+	else
+		set_kind(s, d, EXITCHECK_MAX, smax < lim ? smax : lim);
+}
+
 /* One instruction's effect on the registers (not jumps or exits). */
 static void
-step(const struct bpf_insn *in, struct regs *s)
+step(const struct bpf_insn *in, size_t i, struct regs *s)
 {
 	uint8_t cls = BPF_CLASS(in->code);
 	unsigned r;
@@ -230,8 +372,14 @@ step(const struct bpf_insn *in, struct regs *s)
 			set_const(s, in->dst_reg,
 			    (uint64_t)(uint32_t)in->imm |
 				(uint64_t)(uint32_t)in[1].imm << 32);
+		else if (is_ld_imm64(in) && in->src_reg == BPF_PSEUDO_FUNC)
+			set_kind(s, in->dst_reg, EXITCHECK_FUNC,
+			    (uint64_t)((int64_t)i + 1 + in->imm));
+		else if (is_ld_imm64(in) && in->src_reg == BPF_PSEUDO_MAP_FD)
+			set_kind(s, in->dst_reg, EXITCHECK_MAP,
+			    (uint64_t)(uint32_t)in->imm);
 		else if (is_ld_imm64(in))
-			set_unknown(s, in->dst_reg); /* a map, a function */
+			set_unknown(s, in->dst_reg); /* a map value, ... */
 		else
 			for (r = BPF_REG_0; r <= BPF_REG_5; r++)
 				set_unknown(s, r); /* LD_ABS/LD_IND */
@@ -250,20 +398,7 @@ step(const struct bpf_insn *in, struct regs *s)
 		break;
 	case BPF_ALU:
 	case BPF_ALU64:
-		if (BPF_OP(in->code) != BPF_MOV || in->off != 0) {
-			set_unknown(s, in->dst_reg); /* MOVSX, arithmetic */
-		} else if (BPF_SRC(in->code) == BPF_K) {
-			set_const(s, in->dst_reg,
-			    cls == BPF_ALU64 ? (uint64_t)(int64_t)in->imm
-					     : (uint64_t)(uint32_t)in->imm);
-		} else if (!is_known(s, in->src_reg)) {
-			set_unknown(s, in->dst_reg);
-		} else {
-			set_const(s, in->dst_reg,
-			    cls == BPF_ALU64
-				? s->val[in->src_reg]
-				: (uint64_t)(uint32_t)s->val[in->src_reg]);
-		}
+		step_alu(in, s);
 		break;
 	case BPF_JMP:
 		if (BPF_OP(in->code) == BPF_CALL)
@@ -276,17 +411,61 @@ step(const struct bpf_insn *in, struct regs *s)
 }
 
 /*
+ * What an unsigned 64-bit compare with a constant says of its register on
+ * each edge: *taken and *fall are s narrowed.
+ */
+static void
+narrow(const struct bpf_insn *in, const struct regs *s, struct regs *taken,
+    struct regs *fall)
+{
+	uint64_t k = (uint64_t)(int64_t)in->imm;
+	unsigned d = in->dst_reg;
+
+	*taken = *fall = *s;
+	if (BPF_CLASS(in->code) != BPF_JMP || BPF_SRC(in->code) != BPF_K ||
+	    s->kind[d] == EXITCHECK_FUNC || s->kind[d] == EXITCHECK_MAP)
+		return;
+	switch (BPF_OP(in->code)) {
+	case BPF_JLT: /* taken: d < k */
+		if (k)
+			set_max(taken, d, k - 1);
+		break;
+	case BPF_JLE:
+		set_max(taken, d, k);
+		break;
+	case BPF_JGT: /* fall through: d <= k */
+		set_max(fall, d, k);
+		break;
+	case BPF_JGE:
+		if (k)
+			set_max(fall, d, k - 1);
+		break;
+	default:
+		break;
+	}
+}
+
+/* What a helper call's visitor is told of argument register r. */
+static struct exitcheck_arg
+arg_of(const struct regs *s, unsigned r)
+{
+	return (struct exitcheck_arg){.kind = s->kind[r], .val = s->val[r]};
+}
+
+/*
  * Run block b from its entry state.  check: the final pass, which
- * checks exits instead of propagating.
+ * checks exits (and tells the visitor of helper calls) instead of
+ * propagating.
  */
 static int
 run_block(struct walk *w, uint32_t b, bool check)
 {
-	struct regs s = w->in[b];
+	struct regs s = w->in[b], taken, fall;
 	const struct bpf_insn *in;
 	uint8_t cls, op;
 	long long t;
 	size_t i = w->start[b];
+	int r;
 
 	for (;;) {
 		in = &w->insn[i];
@@ -295,9 +474,9 @@ run_block(struct walk *w, uint32_t b, bool check)
 		if (cls == BPF_LD && (BPF_MODE(in->code) == BPF_ABS ||
 					 BPF_MODE(in->code) == BPF_IND)) {
 			/* A short packet ends the program returning 0. */
-			struct regs zero = {.known = 1u << BPF_REG_0};
+			struct regs zero = {.kind[BPF_REG_0] = EXITCHECK_CONST};
 
-			if (check && !allowed(w->rule, &zero)) {
+			if (check && w->rule && !allowed(w->rule, &zero)) {
 				w->bad->insn = i;
 				w->bad->implicit_exit = 1;
 				w->bad->known = 1;
@@ -305,9 +484,21 @@ run_block(struct walk *w, uint32_t b, bool check)
 				return -EPERM;
 			}
 		}
-		step(in, &s);
+		if (check && w->call && cls == BPF_JMP && op == BPF_CALL &&
+		    in->src_reg == 0) {
+			struct exitcheck_call call = {.insn = i,
+			    .helper = in->imm,
+			    .r1 = arg_of(&s, BPF_REG_1),
+			    .r2 = arg_of(&s, BPF_REG_2)};
+
+			if ((r = w->call(&call, w->arg))) {
+				w->bad->insn = i;
+				return r;
+			}
+		}
+		step(in, i, &s);
 		if ((cls == BPF_JMP || cls == BPF_JMP32) && op == BPF_EXIT) {
-			if (check && !allowed(w->rule, &s)) {
+			if (check && w->rule && !allowed(w->rule, &s)) {
 				w->bad->insn = i;
 				w->bad->known = is_known(&s, BPF_REG_0);
 				w->bad->value = s.val[BPF_REG_0];
@@ -317,10 +508,12 @@ run_block(struct walk *w, uint32_t b, bool check)
 		}
 		if ((cls == BPF_JMP || cls == BPF_JMP32) &&
 		    (t = jump_target(in, i)) >= 0) {
+			narrow(in, &s, &taken, &fall);
 			if (!check)
-				join(w, (size_t)t, &s);
+				join(w, (size_t)t, &taken);
 			if (op == BPF_JA)
 				return 0; /* no fallthrough */
+			s = fall;
 		}
 		i += is_ld_imm64(in) ? 2 : 1;
 		if (i >= w->n)
@@ -334,46 +527,64 @@ run_block(struct walk *w, uint32_t b, bool check)
 	}
 }
 
+/* The dataflow over insn[0..n), then the final pass over reached blocks. */
+static int
+walk_function(struct walk *w)
+{
+	struct regs entry = {.kind = {EXITCHECK_UNKNOWN}};
+	uint32_t b;
+	int r = -ENOMEM;
+
+	memset(w->bad, 0, sizeof(*w->bad));
+	if (!w->n)
+		return malformed(w, 0, "no instructions");
+	if (w->n > EXITCHECK_MAX_INSNS)
+		return -E2BIG;
+	w->leader = calloc(w->n, 1);
+	w->block = calloc(w->n, sizeof(*w->block));
+	if (!w->leader || !w->block)
+		goto out;
+	if ((r = find_blocks(w)))
+		goto out;
+	join(w, 0, &entry);
+	while (w->nwork) {
+		b = w->work[--w->nwork];
+		w->queued[b] = 0;
+		if ((r = run_block(w, b, false)))
+			goto out;
+	}
+	for (b = 0; b < w->nblocks; b++)
+		if (w->seen[b] && (r = run_block(w, b, true)))
+			goto out;
+	r = 0;
+out:
+	free(w->leader);
+	free(w->block);
+	free(w->start);
+	free(w->in);
+	free(w->seen);
+	free(w->queued);
+	free(w->work);
+	return r;
+}
+
 int
 exitcheck_insns(const struct bpf_insn *insn, size_t n,
     const struct exitcheck_rule *rule, struct exitcheck_bad *bad)
 {
 	struct walk w = {.insn = insn, .n = n, .rule = rule, .bad = bad};
-	struct regs entry = {.known = 0};
-	uint32_t b;
-	int r = -ENOMEM;
 
-	memset(bad, 0, sizeof(*bad));
-	if (!n)
-		return malformed(&w, 0, "no instructions");
-	if (n > EXITCHECK_MAX_INSNS)
-		return -E2BIG;
-	w.leader = calloc(n, 1);
-	w.block = calloc(n, sizeof(*w.block));
-	if (!w.leader || !w.block)
-		goto out;
-	if ((r = find_blocks(&w)))
-		goto out;
-	join(&w, 0, &entry);
-	while (w.nwork) {
-		b = w.work[--w.nwork];
-		w.queued[b] = 0;
-		if ((r = run_block(&w, b, false)))
-			goto out;
-	}
-	for (b = 0; b < w.nblocks; b++)
-		if (w.seen[b] && (r = run_block(&w, b, true)))
-			goto out;
-	r = 0;
-out:
-	free(w.leader);
-	free(w.block);
-	free(w.start);
-	free(w.in);
-	free(w.seen);
-	free(w.queued);
-	free(w.work);
-	return r;
+	return walk_function(&w);
+}
+
+int
+exitcheck_calls(const struct bpf_insn *insn, size_t n, exitcheck_call_fn fn,
+    void *arg, struct exitcheck_bad *bad)
+{
+	struct walk w = {
+	    .insn = insn, .n = n, .call = fn, .arg = arg, .bad = bad};
+
+	return walk_function(&w);
 }
 
 int

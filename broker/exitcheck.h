@@ -46,6 +46,30 @@ struct exitcheck_bad {
 	int implicit_exit; /* a legacy packet load (LD_ABS/LD_IND) */
 };
 
+/* What the dataflow knows of a register at a helper call. */
+enum {
+	EXITCHECK_UNKNOWN,
+	EXITCHECK_CONST, /* val: its value */
+	EXITCHECK_MAX,   /* val: an upper bound of its value (unsigned) */
+	EXITCHECK_FUNC,  /* val: the instruction a callback starts at */
+	EXITCHECK_MAP,   /* val: a map's fd (a BPF_PSEUDO_MAP_FD load) */
+};
+
+struct exitcheck_arg {
+	uint8_t kind;
+	uint64_t val;
+};
+
+/* One helper call (src_reg 0) and what is known of its first arguments. */
+struct exitcheck_call {
+	size_t insn;
+	int32_t helper;
+	struct exitcheck_arg r1, r2;
+};
+
+/* A visitor of helper calls: non-zero stops the walk with that value. */
+typedef int (*exitcheck_call_fn)(const struct exitcheck_call *call, void *arg);
+
 /*
  * @brief **exitcheck_rule()** the rule for programs of @type.
  * @return the rule, or NULL if no rule is known for @type (the caller
@@ -71,6 +95,17 @@ const struct exitcheck_rule *exitcheck_rule(enum bpf_prog_type type);
  */
 int exitcheck_insns(const struct bpf_insn *insn, size_t n,
     const struct exitcheck_rule *rule, struct exitcheck_bad *bad);
+
+/*
+ * @brief **exitcheck_calls()** the same dataflow over the function in
+ * @insn[0..@n) (no exit rule), calling @fn for every reachable helper call
+ * with the final state at that call.  Indexes are @insn's; a callback's
+ * start is relative to @insn[0] too.
+ * @return 0; what @fn returned (and @bad->insn the call); -EINVAL for
+ * malformed code (@bad says where), -E2BIG, -ENOMEM.
+ */
+int exitcheck_calls(const struct bpf_insn *insn, size_t n, exitcheck_call_fn fn,
+    void *arg, struct exitcheck_bad *bad);
 
 /*
  * @brief **exitcheck_main_len()** where the main function of the whole

@@ -16,29 +16,7 @@
 
 #include "exitcheck.h"
 
-#define I(c, d, s, o, i)                                                       \
-	((struct bpf_insn){.code = (c),                                        \
-	    .dst_reg = (d),                                                    \
-	    .src_reg = (s),                                                    \
-	    .off = (o),                                                        \
-	    .imm = (i)})
-#define MOV64(d, imm) I(BPF_ALU64 | BPF_MOV | BPF_K, d, 0, 0, imm)
-#define MOV32(d, imm) I(BPF_ALU | BPF_MOV | BPF_K, d, 0, 0, imm)
-#define MOV64R(d, s) I(BPF_ALU64 | BPF_MOV | BPF_X, d, s, 0, 0)
-#define MOV32R(d, s) I(BPF_ALU | BPF_MOV | BPF_X, d, s, 0, 0)
-#define ADD64(d, imm) I(BPF_ALU64 | BPF_ADD | BPF_K, d, 0, 0, imm)
-#define JEQ(d, imm, o) I(BPF_JMP | BPF_JEQ | BPF_K, d, 0, o, imm)
-#define JLT(d, imm, o) I(BPF_JMP | BPF_JLT | BPF_K, d, 0, o, imm)
-#define JA(o) I(BPF_JMP | BPF_JA, 0, 0, o, 0)
-#define GOTOL(imm) I(BPF_JMP32 | BPF_JA, 0, 0, 0, imm)
-#define MAY_GOTO(o) I(BPF_JMP | 0xe0, 0, 0, o, 0)
-#define CALL(imm) I(BPF_JMP | BPF_CALL, 0, 0, 0, imm)
-#define EXIT I(BPF_JMP | BPF_EXIT, 0, 0, 0, 0)
-#define LDIMM64(d, s, lo, hi)                                                  \
-	I(BPF_LD | BPF_IMM | BPF_DW, d, s, 0, lo), I(0, 0, 0, 0, hi)
-#define LDX(d, s) I(BPF_LDX | BPF_MEM | BPF_W, d, s, 0, 0)
-#define LDABS(imm) I(BPF_LD | BPF_ABS | BPF_W, 0, 0, 0, imm)
-#define ATOMIC(s, op) I(BPF_STX | BPF_ATOMIC | BPF_DW, BPF_REG_10, s, -8, op)
+#include "insn_test.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -51,7 +29,6 @@ tc(const struct bpf_insn *insn, size_t n)
 	    insn, n, exitcheck_rule(BPF_PROG_TYPE_SCHED_CLS), &bad);
 }
 
-#define PCALL(off) I(BPF_JMP | BPF_CALL, 0, BPF_PSEUDO_CALL, 0, off)
 
 /* What the check says of one case. */
 enum want {

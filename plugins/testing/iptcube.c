@@ -25,7 +25,12 @@
 #include "fw_apply.h"
 #include "fw_compile.h"
 #include "ipt.h"
+#ifdef R21_IPTLOOP /* review21_iptloop: 8 words a classifier round */
+#include "review21_iptloop.skel.h"
+#define iptcube__elf_bytes review21_iptloop__elf_bytes
+#else
 #include "iptcube.skel.h"
+#endif
 #include "iptcube_shared.h"
 
 #define IPTC_SET_MAX 64          /* sets per cube */

@@ -19,6 +19,8 @@
 #define R15_ROUNDS (1u << 21) /* some seconds at most (about 6 s here) */
 #endif
 #define R15_SPINS 256
+#elif defined(R21_COUNT) /* review21_tcount: as many rounds as a map says */
+#define R15_SPINS 32
 #else /* review15_tslow: one bpf_loop() in the main function */
 #define R15_ROUNDS (1u << 23) /* bpf_loop()'s most */
 #define R15_SPINS 32 /* clock reads a round: some seconds at most */
@@ -94,7 +96,11 @@ r15_run(void *ctx, enum cub_hook hook)
 		return cub_drop(hook);
 	}
 	if (s->key[0] == TH_INGRESS) {
+#ifdef R21_COUNT
+		bpf_loop((__u32)st->packets, r15_hold, NULL, 0);
+#else
 		bpf_loop(R15_ROUNDS, r15_hold, NULL, 0);
+#endif
 		st->slowpath++; /* here: packets let go after a hold */
 	}
 	return cub_pass(ctx, hook);

@@ -29,8 +29,14 @@
 #define FW_POST(s, a) 0
 #endif
 
-/* Vector words one bpf_loop() step may examine. */
-#define FW_STEP_WORDS 8
+/*
+ * Vector words one bpf_loop() step may examine: one, so that the step has
+ * no loop (a loop inside a callback has no cost bound the broker can
+ * read: broker/loopcheck.h refuses it).  review21_iptloop builds 8.
+ */
+#ifndef FW_STEP_WORDS
+#define FW_STEP_WORDS 1
+#endif
 
 struct fw_scan {
 	struct fw_pkt pkt;
@@ -132,23 +138,27 @@ static __always_inline long
 fw_ival_vid(struct fw_scan *s, void *ivm, __u32 base, __u32 n, __u32 port)
 {
 	const struct fw_ival *iv;
-	__u32 lo = 0, hi = n;
+	__u32 lo = 0, hi = n, miss = 0;
 
+	/* Unrolled, as every loop a bpf_loop() callback runs must be: the
+	 * broker bounds a callback by its length (broker/loopcheck.h). */
+#pragma unroll
 	for (int i = 0; i < FW_IVAL_STEPS; i++) {
-		__u32 mid;
+		__u32 mid = (lo + hi) / 2;
 
-		if (hi - lo <= 1)
-			break;
-		mid = (lo + hi) / 2;
-		s->key = base + mid;
-		iv = bpf_map_lookup_elem(ivm, &s->key);
-		if (!iv)
-			return -1;
-		if (iv->lo <= port)
-			lo = mid;
-		else
-			hi = mid;
+		if (hi - lo > 1 && !miss) {
+			s->key = base + mid;
+			iv = bpf_map_lookup_elem(ivm, &s->key);
+			if (!iv)
+				miss = 1;
+			else if (iv->lo <= port)
+				lo = mid;
+			else
+				hi = mid;
+		}
 	}
+	if (miss)
+		return -1;
 	s->key = base + lo;
 	iv = bpf_map_lookup_elem(ivm, &s->key);
 	return iv ? (long)iv->vid : -1;
