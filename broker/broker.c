@@ -443,6 +443,20 @@ broker_shutdown(struct broker *b)
 	}
 }
 
+/*
+ * A number option: *v = arg if it is a number from lo to hi; else a
+ * message "cubicled: --NAME: 'ARG' is not WHAT" and -1.
+ */
+static int
+num_opt(const char *name, const char *arg, uint64_t lo, uint64_t hi,
+    const char *what, uint64_t *v)
+{
+	if (!cubi_parse_uint(arg, lo, hi, v))
+		return 0;
+	fprintf(stderr, "cubicled: --%s: '%s' is not %s\n", name, arg, what);
+	return -1;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -524,75 +538,51 @@ main(int argc, char **argv)
 			b->o.worker_bin = optarg;
 			break;
 		case 'u':
-			if (cubi_parse_uint(optarg, 1000, 4000000000u, &v)) {
-				fprintf(stderr,
-				    "cubicled: --uid-base: '%s' is not a uid "
-				    "between 1000 and 4000000000\n",
-				    optarg);
+			if (num_opt("uid-base", optarg, 1000, 4000000000u,
+				"a uid between 1000 and 4000000000", &v))
 				return 1;
-			}
 			b->o.uid_base = (uid_t)v;
 			break;
 		case 't':
-			if (cubi_parse_uint(optarg, 100, 600000, &v)) {
-				fprintf(stderr,
-				    "cubicled: --call-timeout: '%s' is not a "
-				    "number of milliseconds from 100 to "
-				    "600000\n",
-				    optarg);
+			if (num_opt("call-timeout", optarg, 100, 600000,
+				"a number of milliseconds from 100 to 600000",
+				&v))
 				return 1;
-			}
 			b->o.call_timeout_ms = (int)v;
 			break;
 		case 'A':
-			if (cubi_parse_uint(optarg, 100, 600000, &v)) {
-				fprintf(stderr,
-				    "cubicled: --max-apply-timeout: '%s' is not "
-				    "a number of milliseconds from 100 to "
-				    "600000\n",
-				    optarg);
+			if (num_opt("max-apply-timeout", optarg, 100, 600000,
+				"a number of milliseconds from 100 to 600000",
+				&v))
 				return 1;
-			}
 			b->o.max_apply_timeout_ms = (int)v;
 			break;
 		case 'V':
-			if (cubi_parse_uint(optarg, 100, 86400000, &v)) {
-				fprintf(stderr,
-				    "cubicled: --vet-timeout: '%s' is not a "
-				    "number of milliseconds from 100 to "
-				    "86400000\n",
-				    optarg);
+			if (num_opt("vet-timeout", optarg, 100, 86400000,
+				"a number of milliseconds from 100 to 86400000",
+				&v))
 				return 1;
-			}
 			b->o.vet_timeout_ms = (int)v;
 			break;
 		case 'm':
-			if (cubi_parse_uint(optarg, 1, 65536, &v)) {
-				fprintf(stderr,
-				    "cubicled: --max-clients: '%s' is not a "
-				    "number of connections from 1 to 65536\n",
-				    optarg);
+			if (num_opt("max-clients", optarg, 1, 65536,
+				"a number of connections from 1 to 65536", &v))
 				return 1;
-			}
 			b->o.max_clients = (unsigned)v;
 			break;
 		case 'U':
-			if (cubi_parse_uint(optarg, 1, 65536, &v)) {
-				fprintf(stderr,
-				    "cubicled: --max-clients-per-uid: '%s' is "
-				    "not a number of connections from 1 to "
-				    "65536\n",
-				    optarg);
+			if (num_opt("max-clients-per-uid", optarg, 1, 65536,
+				"a number of connections from 1 to 65536", &v))
 				return 1;
-			}
 			b->o.max_clients_per_uid = (unsigned)v;
 			break;
 		case 'g':
 		case 'a':
 		case 'G':
-			if (group_parse(optarg, c == 'g'   ? &b->o.socket_gid
-						: c == 'a' ? &b->o.admin_gid
-							   : &b->o.gateway_gid)) {
+			if (group_parse(optarg, c == 'g' ? &b->o.socket_gid
+						: c == 'a'
+						    ? &b->o.admin_gid
+						    : &b->o.gateway_gid)) {
 				fprintf(stderr,
 				    "cubicled: --%s: '%s' is not a group name "
 				    "or a gid from 1 to 4294967294 (gid 0 is "
@@ -631,28 +621,20 @@ main(int argc, char **argv)
 			break;
 		case 'C':
 		case 'M':
-			if (cubi_parse_uint(optarg, 4096, 1ull << 40, &v)) {
-				fprintf(stderr,
-				    "cubicled: --%s: '%s' is not a number of "
-				    "bytes from 4096 to 2^40\n",
-				    c == 'C' ? "max-cube-map-bytes"
+			if (num_opt(c == 'C' ? "max-cube-map-bytes"
 					     : "max-service-map-bytes",
-				    optarg);
+				optarg, 4096, 1ull << 40,
+				"a number of bytes from 4096 to 2^40", &v))
 				return 1;
-			}
 			if (c == 'C')
 				b->o.max_cube_map_bytes = v;
 			else
 				b->o.max_service_map_bytes = v;
 			break;
 		case 'L':
-			if (cubi_parse_uint(optarg, 1, 1ull << 50, &v)) {
-				fprintf(stderr,
-				    "cubicled: --max-loop-cost: '%s' is not a "
-				    "number from 1 to 2^50\n",
-				    optarg);
+			if (num_opt("max-loop-cost", optarg, 1, 1ull << 50,
+				"a number from 1 to 2^50", &v))
 				return 1;
-			}
 			b->o.max_loop_cost = v;
 			break;
 		case 'D':
@@ -670,25 +652,17 @@ main(int argc, char **argv)
 			helper_specs[nhelper_specs++] = optarg;
 			break;
 		case 'N':
-			if (cubi_parse_uint(optarg, 1024, 1u << 30, &v)) {
-				fprintf(stderr,
-				    "cubicled: --netlink-rcvbuf: '%s' is not a "
-				    "number of bytes from 1024 to 2^30\n",
-				    optarg);
+			if (num_opt("netlink-rcvbuf", optarg, 1024, 1u << 30,
+				"a number of bytes from 1024 to 2^30", &v))
 				return 1;
-			}
 			b->o.netlink_rcvbuf = (unsigned)v;
 			break;
 		case 0x101:
 		case 0x102:
-			if (cubi_parse_uint(optarg, 1, 1000000, &v)) {
-				fprintf(stderr,
-				    "cubicled: --%s: '%s' is not a number from "
-				    "1 to 1000000\n",
-				    c == 0x101 ? "pktout-rate" : "pktout-burst",
-				    optarg);
+			if (num_opt(c == 0x101 ? "pktout-rate" : "pktout-burst",
+				optarg, 1, 1000000,
+				"a number from 1 to 1000000", &v))
 				return 1;
-			}
 			if (c == 0x101)
 				b->o.pktout_rate = (unsigned)v;
 			else

@@ -11,12 +11,6 @@ need bpftool
 
 PLUGINS=("$CUB_BUILD/plugins/testing/evil.so")
 
-broker_stop() {
-	kill -TERM "$BROKER_PID"
-	wait "$BROKER_PID" || true
-	BROKER_PID=
-}
-
 # memlock PINDIR: the kernel's bytes_memlock summed over a directory's pins.
 memlock() {
 	local f sum=0 n

@@ -372,12 +372,7 @@ test_churn() {
 
 # After all that, SIGTERM still stops the broker within 5 s.
 test_stop() {
-	kill -TERM "$BROKER_PID"
-	for _ in $(seq 1 50); do
-		kill -0 "$BROKER_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -0 "$BROKER_PID" 2>/dev/null && fail "cubicled ignores SIGTERM"
+	broker_stop 5
 	grep -E "nng did not close|stopping on signal" "$T/broker.log" |
 		while read -r line; do cub_log "$line"; done
 

@@ -23,22 +23,12 @@ PLUGINS+=("$CUB_BUILD/plugins/firewall/firewall.so"
 	"$CUB_BUILD/plugins/nat/nat.so")
 mkdir -p "$T/plugins" # the service is the file's name
 
-broker_stop() {
-	kill -TERM "$BROKER_PID"
-	for _ in $(seq 1 100); do
-		kill -0 "$BROKER_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	if kill -0 "$BROKER_PID" 2>/dev/null; then fail "the broker did not stop"; fi
-	BROKER_PID=
-}
-
 # with VARIANT [BROKER ARGS...]: a fresh broker (store and pins emptied)
 # whose transparenthelloworld (iptcube for review21_iptloop) is the
 # testing plugin VARIANT.
 with() {
 	local as=transparenthelloworld
-	if [ -n "$BROKER_PID" ]; then broker_stop; fi
+	if [ -n "$BROKER_PID" ]; then broker_stop 10; fi
 	rm -f "$T/plugins/iptcube.so" "$T/plugins/transparenthelloworld.so"
 	rm -rf "$T/st"
 	if [ -d "$T/pins" ]; then

@@ -124,6 +124,20 @@ broker_start() {
 	broker_wait_ready
 }
 
+# broker_stop [SECONDS]: SIGTERM the broker and wait (default 10 s) for it
+# to exit; fails if it does not.
+broker_stop() {
+	kill -TERM "$BROKER_PID"
+	for _ in $(seq 1 $((${1:-10} * 10))); do
+		kill -0 "$BROKER_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$BROKER_PID" 2>/dev/null; then
+		fail "cubicled ignores SIGTERM (still running after ${1:-10} s)"
+	fi
+	BROKER_PID=
+}
+
 # The broker's fd count, polled: its connections and objects close on
 # other threads (nng's, a load's), later on a busy machine.
 # fds_below N [SECONDS]: wait (default 10 s) until the broker holds fewer
