@@ -13,6 +13,7 @@
  */
 #include <cubicle/cube.bpf.h>
 
+#include "lb_hash.bpf.h"
 #include "lbdsr_shared.h"
 
 struct {
@@ -59,12 +60,6 @@ struct {
 
 #define ARPOP_REQUEST 1
 #define ARPOP_REPLY 2
-#ifndef IPPROTO_TCP
-#define IPPROTO_TCP 6
-#endif
-#ifndef IPPROTO_UDP
-#define IPPROTO_UDP 17
-#endif
 
 struct ld_arp {
 	__be16 ar_hrd;
@@ -77,30 +72,6 @@ struct ld_arp {
 	__u8 tha[ETH_ALEN];
 	__be32 tpa;
 } __attribute__((packed));
-
-#define LD_ROL(x, k) (((x) << (k)) | ((x) >> (32 - (k))))
-static __always_inline __u32
-ld_hash(__u32 a, __u32 b, __u32 c, __u32 init)
-{
-	a += init;
-	b += init;
-	c += init;
-	c ^= b;
-	c -= LD_ROL(b, 14);
-	a ^= c;
-	a -= LD_ROL(c, 11);
-	b ^= a;
-	b -= LD_ROL(a, 25);
-	c ^= b;
-	c -= LD_ROL(b, 16);
-	a ^= c;
-	a -= LD_ROL(c, 4);
-	b ^= a;
-	b -= LD_ROL(a, 14);
-	c ^= b;
-	c -= LD_ROL(b, 24);
-	return c;
-}
 
 static __always_inline int
 ld_arp_in(void *ctx, enum cub_hook hook, struct ld_scratch *sc,
@@ -193,9 +164,9 @@ ld_ingress(void *ctx, enum cub_hook hook)
 
 		if (!cub_l4(ctx, hook, 4, &l4))
 			ports = *(__u32 *)l4;
-		h = ld_hash(sa, da, ports, 0xdeadbeef + 12 + pr);
+		h = lb_jhash3(sa, da, ports, 0xdeadbeef + 12 + pr);
 	} else {
-		h = ld_hash(ip->saddr, 0, 0, 0xdeadbeef + 4);
+		h = lb_jhash3(ip->saddr, 0, 0, 0xdeadbeef + 4);
 	}
 	if (!cfg->npool || cfg->half > 1)
 		goto drop;

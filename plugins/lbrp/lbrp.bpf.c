@@ -20,6 +20,7 @@
 #include <linux/tcp.h>
 #include <linux/udp.h>
 
+#include "lb_hash.bpf.h"
 #include "lbrp_shared.h"
 
 struct {
@@ -96,15 +97,6 @@ struct {
 
 #define ICMP_ECHOREPLY 0
 #define ICMP_ECHO 8
-#ifndef IPPROTO_ICMP
-#define IPPROTO_ICMP 1
-#endif
-#ifndef IPPROTO_TCP
-#define IPPROTO_TCP 6
-#endif
-#ifndef IPPROTO_UDP
-#define IPPROTO_UDP 17
-#endif
 
 struct lb_icmp {
 	__u8 type;
@@ -114,31 +106,12 @@ struct lb_icmp {
 	__be16 seq;
 };
 
-/* jhash's final mix of three words (lib/jhash.h). */
-#define LB_ROL(x, k) (((x) << (k)) | ((x) >> (32 - (k))))
+/* The flow's hash: jhash_3words of its addresses and ports. */
 static __always_inline __u32
 lb_hash(const struct lb_flow *f)
 {
-	__u32 a, b, c, init = 0xdeadbeef + 12 + f->proto;
-
-	a = f->saddr + init;
-	b = f->daddr + init;
-	c = ((__u32)f->sport << 16 | f->dport) + init;
-	c ^= b;
-	c -= LB_ROL(b, 14);
-	a ^= c;
-	a -= LB_ROL(c, 11);
-	b ^= a;
-	b -= LB_ROL(a, 25);
-	c ^= b;
-	c -= LB_ROL(b, 16);
-	a ^= c;
-	a -= LB_ROL(c, 4);
-	b ^= a;
-	b -= LB_ROL(a, 14);
-	c ^= b;
-	c -= LB_ROL(b, 24);
-	return c;
+	return lb_jhash3(f->saddr, f->daddr,
+	    (__u32)f->sport << 16 | f->dport, 0xdeadbeef + 12 + f->proto);
 }
 
 /* RFC 1624's incremental update, for a full (not partial) checksum. */
