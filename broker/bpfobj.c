@@ -1289,6 +1289,7 @@ egress_load(
 	struct bmap *scratch = bpfobj_map(o, "cub_scratch_map");
 	struct bmap *table = bpfobj_map(o, "cub_egress");
 	struct bmap *pktin = bpfobj_map(o, "cub_pktin");
+	struct bmap *sel = bpfobj_map(o, "cub_flood_sel");
 	struct cubi_egress_maps maps;
 	char path[PATH_MAX];
 	int fd;
@@ -1314,6 +1315,7 @@ egress_load(
 	maps.flooddev_fd = o->flooddev_fd;
 	maps.pktin_fd = pktin ? pktin->fd : -1;
 	maps.peerkey_fd = o->peerkey_fd;
+	maps.flood_sel_fd = sel ? sel->fd : -1;
 	*step = "make the cube's hop key";
 	if ((maps.hopkey_fd = bpfobj_hopkey_fd(b, c)) < 0)
 		return maps.hopkey_fd;
