@@ -182,8 +182,13 @@ static const struct cub_field br_fdb_fields[] = {
 static const struct cub_field br_schema[] = {
     {.name = "mac",
 	.type = CUB_T_MAC,
-	.help = "the bridge's own MAC address (default: one made from the "
-		"cube's name, shown)"},
+	.help = "the bridge's own MAC address (Polycube's; unset: one made "
+		"from the cube's name, see own-mac)"},
+    {.name = "own-mac",
+	.type = CUB_T_MAC,
+	.flags = CUB_F_RO,
+	.help = "the bridge's own MAC address in use: mac, or the one made "
+		"from the cube's name"},
     {.name = "ports",
 	.type = CUB_T_LIST,
 	.children = br_port_fields,
@@ -697,11 +702,9 @@ br_show(struct cub_cube *cube, const struct cub_val *config,
 	uint32_t i;
 	int r = 0;
 
-	if (!cub_val__get(config, "mac")) {
-		br_own_mac(cube, config, mac);
-		if (cub_val__set(overlay, "mac", l2_mac_val(mac)))
-			return -ENOMEM;
-	}
+	br_own_mac(cube, config, mac);
+	if (cub_val__set(overlay, "own-mac", l2_mac_val(mac)))
+		return -ENOMEM;
 	if (!br->loaded || !br->cur)
 		return 0;
 	s.list = cub_val__array();
