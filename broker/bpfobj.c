@@ -669,6 +669,8 @@ check_object(struct broker *b, struct cube *c, struct bpf_object *obj,
 	*bytes = total; /* the service's cap: reserve_bytes(), locked */
 	for (f = cubi_fw_maps; f->name; f++) {
 		m = bpf_object__find_map_by_name(obj, f->name);
+		if (!m && f->optional)
+			continue;
 		if (!m || !cubi_fw_map_ok(f, bpf_map__type(m),
 			      bpf_map__key_size(m), bpf_map__value_size(m),
 			      bpf_map__max_entries(m), bpf_map__map_flags(m)))
