@@ -9,9 +9,9 @@
 # count; the FDB is per VLAN and shows (vlan, address, port); the
 # bridge's MAC is shown; bad input is refused and changes nothing; XDP
 # is refused; pings every 10 ms cross a kill -9 of the worker and of the
-# broker unlost.
+# broker unlost.  $1 = scale: 65536 hosts learned too.
 . "$(dirname "$0")/../lib/netns.sh"
-need python3 ping
+need python3 ping bpftool
 
 PLUGINS+=("$CUB_BUILD/plugins/bridge/bridge.so")
 netns_hosts TC n1:veth1:198.18.0.1 n2:veth2:198.18.0.2 \
@@ -181,6 +181,22 @@ refused_unchanged "multicast" br1 fdb entry add 10 01:00:5e:00:00:01 port=p1
 refused_unchanged "p9" br1 fdb entry add 10 02:00:00:00:00:78 port=p9
 refused_unchanged "exists|already" br1 ports p5 trunk allowed add 10
 refused_unchanged "VLAN 20|carry|p4|refer" br1 ports p4 access set vlanid=10
+
+# With $1 = scale (bridge-scale-tc, suite scale): 65536 hosts learned
+# in VLAN 10 (Polycube: 1024), in their VLAN only.
+if [ "${1:-}" = scale ]; then
+	send n1 $B seq:02:aa:00 65536 >/dev/null
+	pin=$(ls -d "$T"/pins/br1/br_fdb)
+	n=$(bpftool -j map dump pinned "$pin" | python3 -c '
+import json, sys
+print(sum(1 for e in json.load(sys.stdin) if int(e["key"][0], 16) | int(e["key"][1], 16) << 8 == 10))')
+	[ "$n" -ge 65536 ] || fail "br_fdb holds $n hosts in VLAN 10 of 65536"
+	[ "$(fdb_port 10 02:aa:00:00:12:34)" = "p1 dynamic" ] || fail "host 4660 of 65536: '$(fdb_port 10 02:aa:00:00:12:34)'"
+	[ -z "$(fdb_port 20 02:aa:00:00:12:34)" ] || fail "host 4660 learned in VLAN 20"
+	got=$(probe 02:00:00:00:10:02 n2 02:aa:00:00:12:34 0 10)
+	[ "$got" = "-:10 | none | none | none | none" ] || fail "10 frames to host 4660 of 65536: $got"
+	cub_log "65536 hosts learned in VLAN 10 ($n entries)"
+fi
 
 # Flush: learned hosts go, the static one stays.
 out=$(cub br1 fdb flush)
