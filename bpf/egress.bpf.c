@@ -166,8 +166,9 @@ egress_sel_has(const struct cub_flood_sel *sel, __u32 port)
 	if (!sel)
 		return 1;
 	return port < CUB_MAX_PORTS &&
-	       (sel->mask[(port / 32) & (CUB_FLOOD_SEL_WORDS - 1)] >>
-		   (port % 32)) & 1;
+	       ((sel->mask[(port / 32) & (CUB_FLOOD_SEL_WORDS - 1)] >>
+		    (port % 32)) &
+		   1);
 }
 
 /* The 802.1Q tag state port asks of a selective flood's copy. */

@@ -158,8 +158,9 @@ static const struct cub_field br_entry_fields[] = {
 };
 
 static const struct cub_action br_fdb_actions[] = {
-    {.name = "flush", .help = "forget every learned host (static entries "
-			      "stay)"},
+    {.name = "flush",
+	.help = "forget every learned host (static entries "
+		"stay)"},
     {0},
 };
 
@@ -214,8 +215,7 @@ br_has_bit(const uint32_t *w, uint32_t port)
 }
 
 static int
-br_u16(const struct cub_val *m, const char *name, uint64_t dflt,
-    uint64_t *out)
+br_u16(const struct cub_val *m, const char *name, uint64_t dflt, uint64_t *out)
 {
 	const struct cub_val *v = cub_val__get(m, name);
 
@@ -294,8 +294,8 @@ static int
 br_want_statics(
     struct cub_cube *cube, const struct cub_val *config, struct br_want *w)
 {
-	const struct cub_val *list = cub_val__get(cub_val__get(config, "fdb"),
-	    "entry");
+	const struct cub_val *list =
+	    cub_val__get(cub_val__get(config, "fdb"), "entry");
 	const char *addr, *port;
 	uint64_t vid;
 	uint32_t i, n;
@@ -308,7 +308,8 @@ br_want_statics(
 		    cub_cube__name(cube), BR_STATIC_MAX, n);
 	w->st = calloc(n ? n : 1, sizeof(*w->st));
 	if (!w->st)
-		return cub_cube__set_error(cube, CUB_E_INTERNAL, "out of memory");
+		return cub_cube__set_error(
+		    cube, CUB_E_INTERNAL, "out of memory");
 	for (i = 0; i < n; i++) {
 		const struct cub_val *e = list->arr.items[i];
 
@@ -473,8 +474,8 @@ br_drop_stale(struct cub_cube *cube, const cub_map *map,
 /* br_vlan and br_port as w says: every entry on a replay, else those
  * that changed. */
 static int
-br_write_vlans(struct cub_cube *cube, struct br_cube *br,
-    const struct br_want *w)
+br_write_vlans(
+    struct cub_cube *cube, struct br_cube *br, const struct br_want *w)
 {
 	static uint32_t keys[BR_VLANS];
 	static struct br_vlan vals[BR_VLANS];
@@ -487,8 +488,8 @@ br_write_vlans(struct cub_cube *cube, struct br_cube *br,
 			keys[n] = v;
 			vals[n++] = w->vl[v];
 		}
-	if (n && (r = cub_map__update_batch_n(
-		      cube, &br->vlan, keys, vals, n, 0)))
+	if (n &&
+	    (r = cub_map__update_batch_n(cube, &br->vlan, keys, vals, n, 0)))
 		return r;
 	for (v = 0; v < CUB_MAX_PORTS; v++)
 		pkeys[v] = v;
@@ -510,14 +511,16 @@ br_write_statics(struct cub_cube *cube, struct br_cube *br,
 		return r;
 	for (i = 0; br->cur && i < br->cur->nst; i++)
 		if (!br_has_static(w, &br->cur->st[i].key, UINT32_MAX) &&
-		    (r = cub_map__delete(cube, &br->stat, &br->cur->st[i].key)) &&
+		    (r = cub_map__delete(
+			 cube, &br->stat, &br->cur->st[i].key)) &&
 		    r != -ENOENT)
 			return r;
 	for (i = 0; i < w->nst; i++) {
 		if (br_has_static(br->cur, &w->st[i].key, w->st[i].port))
 			continue;
 		v.port = w->st[i].port;
-		if ((r = cub_map__update(cube, &br->stat, &w->st[i].key, &v, 0)))
+		if ((r = cub_map__update(
+			 cube, &br->stat, &w->st[i].key, &v, 0)))
 			return r;
 		r = cub_map__delete(cube, &br->fdb, &w->st[i].key);
 		if (r && r != -ENOENT)
@@ -613,8 +616,8 @@ struct br_show {
 };
 
 static struct cub_val *
-br_row(struct br_cube *br, const struct br_key *k, uint32_t port,
-    uint32_t age, const char *type)
+br_row(struct br_cube *br, const struct br_key *k, uint32_t port, uint32_t age,
+    const char *type)
 {
 	struct cub_val *e = cub_val__map();
 
@@ -644,8 +647,8 @@ br_show_fn(const void *key, const void *value, void *ctx)
 		return 0;
 	if (s->n >= BR_SHOW_MAX)
 		return 1;
-	row = br_row(s->br, key, e->port, (uint32_t)(age_ns / 1000000000ull),
-	    "dynamic");
+	row = br_row(
+	    s->br, key, e->port, (uint32_t)(age_ns / 1000000000ull), "dynamic");
 	if (!row || cub_val__push(s->list, row))
 		return s->err = -ENOMEM;
 	s->n++;
@@ -655,8 +658,8 @@ br_show_fn(const void *key, const void *value, void *ctx)
 /* A show of one entry (words fdb entry <vlan> <mac> ...); true when the
  * show is not of one entry. */
 static bool
-br_show_one(struct cub_cube *cube, struct br_cube *br, struct br_show *s,
-    int *r)
+br_show_one(
+    struct cub_cube *cube, struct br_cube *br, struct br_show *s, int *r)
 {
 	const struct cub_val *w = cub_cube__show_words(cube);
 	struct br_key k = {0};
@@ -712,8 +715,8 @@ br_show(struct cub_cube *cube, const struct cub_val *config,
 	if (!s.list || !fdb)
 		goto nomem;
 	for (i = 0; i < br->cur->nst; i++) {
-		row = br_row(br, &br->cur->st[i].key, br->cur->st[i].port, 0,
-		    "static");
+		row = br_row(
+		    br, &br->cur->st[i].key, br->cur->st[i].port, 0, "static");
 		if (!row || cub_val__push(s.list, row))
 			goto nomem;
 	}
