@@ -199,7 +199,7 @@ cub_ingress_tc(struct __sk_buff *skb)
 	v = bpf_map_lookup_elem(&br_vlan, &s->key[1]);
 	if (!v || !br_bit(v->members, (__u32)port))
 		goto vdrop;
-	state = br_state(sc, (__u32)port);
+	state = v->pstate ? br_state(sc, (__u32)port) : BR_PS_FORWARDING;
 	if (state != BR_PS_FORWARDING && state != BR_PS_LEARNING)
 		goto drop;
 	now = bpf_ktime_get_ns();
@@ -222,7 +222,7 @@ cub_ingress_tc(struct __sk_buff *skb)
 		goto flood;
 	s->key[2] = e->port;
 	if (s->key[2] == s->key[0] || !br_bit(v->members, s->key[2]) ||
-	    br_state(sc, s->key[2]) != BR_PS_FORWARDING)
+	    (v->pstate && br_state(sc, s->key[2]) != BR_PS_FORWARDING))
 		goto drop;
 	br_tag(skb, v, s->key[2], sc->vid);
 	st = bpf_map_lookup_elem(&br_stats, &s->key[2]);

@@ -47,11 +47,15 @@ struct br_vlan {
 	__u32 members[BR_WORDS];
 	__u32 untag[BR_WORDS];
 	__u32 fwd[BR_WORDS];
+	__u32 pstate; /* 1: br_pstate has entries of this VLAN (else every
+			 port forwards: no lookup) */
+	__u32 pad;
 };
 
 /*
  * br_pstate: the state of a port in a VLAN, for spanning tree (the next
- * slice; Polycube's per-VLAN STP).  No entry: forwarding.  The fast path
+ * slice; Polycube's per-VLAN STP).  No entry: forwarding.  Looked up
+ * only for a VLAN whose br_vlan.pstate is set.  The fast path
  * drops what a blocking or listening port receives, learns but drops
  * what a learning port receives, and sends nothing out of a port that is
  * not forwarding (a known host behind it: dropped; a flood: fwd[] of
