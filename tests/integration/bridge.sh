@@ -9,13 +9,25 @@
 # count; the FDB is per VLAN and shows (vlan, address, port); the
 # bridge's MAC is shown; bad input is refused and changes nothing; XDP
 # is refused; pings every 10 ms cross a kill -9 of the worker and of the
-# broker unlost.  $1 = scale: 65536 hosts learned too.
+# broker unlost.  $1 = scale: 65536 hosts learned too; $1 = nooffload:
+# veth's VLAN offloads off.
 . "$(dirname "$0")/../lib/netns.sh"
 need python3 ping bpftool
 
 PLUGINS+=("$CUB_BUILD/plugins/bridge/bridge.so")
 netns_hosts TC n1:veth1:198.18.0.1 n2:veth2:198.18.0.2 \
 	n3:veth3:198.18.0.3 n4:veth4:198.18.0.4 n5:veth5:198.18.0.5
+# veth offloads the tag by default (tx-vlan-offload on: the tag goes to
+# the peer as the skb's); $1 = nooffload turns that off on both ends, so
+# the tags travel in the bytes (the receiving stack takes them out into
+# the skb before TC either way).
+if [ "${1:-}" = nooffload ]; then
+	need ethtool
+	for i in 1 2 3 4 5; do
+		ethtool -K veth$i txvlan off rxvlan off
+		ip netns exec n$i ethtool -K eth0 txvlan off rxvlan off
+	done
+fi
 broker_start
 . "$CUB_LIB/l2.sh"
 
