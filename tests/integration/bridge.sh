@@ -141,6 +141,55 @@ got=$(probe 02:00:00:00:10:01 n1 $B 0 4)
 [ "$got" = "none | -:4 | none | none | 10:4" ] || fail "4 broadcasts from n1, trunk native off: $got"
 cub_ok br1 ports p5 trunk set native-vlan-enabled=true native-vlan=1
 
+# The port-state map STP (the next slice) will drive, driven here by
+# hand as its worker will: p2 (index 1) blocking in VLAN 10, left out of
+# VLAN 10's flood (br_vlan fwd) and br_pstate looked up for VLAN 10.
+need bpftool
+vlan_set() { # vlan_set VID PSTATE FWD0: br_vlan[VID]'s pstate and fwd[0]
+	local pin=$T/pins/br1/br_vlan key
+	key=$(printf '%d 0 0 0' "$1")
+	bpftool -j map lookup pinned "$pin" key $key | python3 -c '
+import json, struct, sys
+v = bytes(int(b, 16) for b in json.load(sys.stdin)["value"])
+w = list(struct.unpack("<14I", v))
+w[8] = int(sys.argv[2], 0)
+w[12] = int(sys.argv[1])
+print(" ".join(str(b) for b in struct.pack("<14I", *w)))' "$2" "$3" >"$T/vlan.val"
+	bpftool map update pinned "$pin" key $key value $(cat "$T/vlan.val") ||
+		fail "br_vlan[$1] update"
+}
+pstate() { # pstate PORT VID STATE|del
+	local pin=$T/pins/br1/br_pstate key
+	key="$1 0 $2 0"
+	if [ "$3" = del ]; then
+		bpftool map delete pinned "$pin" key $key
+	else
+		bpftool map update pinned "$pin" key $key value "$3" 0 0 0 ||
+			fail "br_pstate ($1, $2) update"
+	fi
+}
+pstate 1 10 1 # blocking
+vlan_set 10 1 0x11 # fwd: p1 and p5 (indexes 0 and 4)
+got=$(probe 02:00:00:00:10:01 n1 $B 0 8)
+[ "$got" = "none | none | none | none | 10:8" ] || fail "8 broadcasts from n1 with p2 blocking in VLAN 10: $got"
+d0=$(ctr p2 drops)
+got=$(probe 02:00:00:00:10:02 n2 $B 0 8)
+[ "$got" = "none | none | none | none | none" ] || fail "8 broadcasts from n2, p2 blocking: $got"
+[ $(($(ctr p2 drops) - d0)) = 8 ] || fail "p2 drops +$(($(ctr p2 drops) - d0)), expected +8 (blocking)"
+got=$(probe 02:00:00:00:10:01 n1 "$M2" 0 5)
+[ "$got" = "none | none | none | none | none" ] || fail "5 frames to n2 behind blocking p2: $got"
+[ -z "$(fdb_port 10 02:00:00:00:10:0b)" ] || fail "a blocking port learned"
+# Learning: what p2 receives is learned, not forwarded.
+pstate 1 10 3
+got=$(probe 02:00:00:00:10:0b n2 $B 0 4)
+[ "$got" = "none | none | none | none | none" ] || fail "4 broadcasts from n2, p2 learning: $got"
+[ "$(fdb_port 10 02:00:00:00:10:0b)" = "p2 dynamic" ] || fail "p2 learning did not learn: '$(fdb_port 10 02:00:00:00:10:0b)'"
+# Forwarding again (no entry, VLAN 10 without states): as before.
+pstate 1 10 del
+vlan_set 10 0 0x13
+got=$(probe 02:00:00:00:10:01 n1 $B 0 6)
+[ "$got" = "none | -:6 | none | none | 10:6" ] || fail "6 broadcasts from n1, p2 forwarding again: $got"
+
 # Static entries are per VLAN and must be of a port that carries it.
 S=02:00:00:00:00:77
 cub_ok br1 fdb entry add 20 $S port=p4
