@@ -15,8 +15,10 @@
  * cub_peers, with the in-port set (cube_shared.h, struct cub_hop).
  */
 #include <linux/bpf.h>
+#include <linux/if_ether.h>
 #include <linux/pkt_cls.h>
 
+#include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
 #include <cubicle/cube_shared.h>
@@ -73,6 +75,16 @@ struct {
 	__type(value, __u32);
 	__uint(max_entries, CUB_MAX_PORTS);
 } cub_flood_dev SEC(".maps");
+
+/* The cube's selective flood (cube_shared.h, struct cub_flood_sel),
+ * reused by fd when the cube's object has one (flood_sel.bpf.h); else an
+ * empty one of this object's own: such a flood reaches no port. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, struct cub_flood_sel);
+	__uint(max_entries, 1);
+} cub_flood_sel SEC(".maps");
 
 /* This cube's own hop key (cube_shared.h), reused by fd. */
 struct {
@@ -147,35 +159,83 @@ egress_flood_copy(void *ctx, int xdp, __u32 in_port, __u32 took)
 	bpf_ringbuf_submit(h, 0);
 }
 
+/* Whether port is one of the selective flood's (sel NULL: every port). */
+static __always_inline int
+egress_sel_has(const struct cub_flood_sel *sel, __u32 port)
+{
+	if (!sel)
+		return 1;
+	return port < CUB_MAX_PORTS &&
+	       ((sel->mask[(port / 32) & (CUB_FLOOD_SEL_WORDS - 1)] >>
+		    (port % 32)) &
+		   1);
+}
+
+/* The 802.1Q tag state port asks of a selective flood's copy. */
+static __always_inline void
+egress_sel_tag(
+    struct __sk_buff *skb, const struct cub_flood_sel *sel, __u32 port)
+{
+	int untag;
+
+	if (!sel || port >= CUB_MAX_PORTS)
+		return;
+	untag = (sel->untag[(port / 32) & (CUB_FLOOD_SEL_WORDS - 1)] >>
+		    (port % 32)) &
+		1;
+	if (untag && skb->vlan_present)
+		bpf_skb_vlan_pop(skb);
+	else if (!untag && !skb->vlan_present)
+		bpf_skb_vlan_push(
+		    skb, bpf_htons(ETH_P_8021Q), (__u16)(sel->vid & 0xffff));
+}
+
 /*
  * A clone of the packet out of each netdev port of the flood set but
- * in_port; returns the first tail-call port that is not in_port, which
- * the packet itself takes, or CUB_MAX_PORTS (none: the packet is
- * dropped, its copies are out).  Cube peers past that one: a copy for
- * the broker.
+ * in_port (selective: of those in sel's mask, each with its tag);
+ * returns the first tail-call port that is not in_port, which the
+ * packet itself takes, or CUB_MAX_PORTS (none: the packet is dropped,
+ * its copies are out).  Cube peers past that one: a copy for the broker
+ * (not for a selective flood: its peers are not known to be in sel).
  */
 static __always_inline __u32
-egress_flood_tc(struct __sk_buff *skb, __u32 in_port)
+egress_flood_tc(struct __sk_buff *skb, __u32 in_port, int selective)
 {
 	struct cub_flood *f = bpf_map_lookup_elem(&cub_flood, &egress_zero);
-	__u32 i, n, took = CUB_MAX_PORTS, peers = 0;
+	__u32 i, n, port, took = CUB_MAX_PORTS, peers = 0;
+	struct cub_flood_sel *sel = NULL;
 	struct cub_port *p;
 
 	if (!f)
 		return CUB_MAX_PORTS;
+	if (selective) {
+		sel = bpf_map_lookup_elem(&cub_flood_sel, &egress_zero);
+		if (!sel)
+			return CUB_MAX_PORTS;
+	}
 	/* No hop on the clones, nor a word of a key (review 20). */
 	skb->cb[1] = skb->cb[2] = 0;
 	n = f->ndev;
-	for (i = 0; i < CUB_MAX_PORTS && i < n; i++)
-		if (f->dev[i].port != in_port && f->dev[i].ifindex)
-			bpf_clone_redirect(skb, f->dev[i].ifindex, 0);
+	for (i = 0; i < CUB_MAX_PORTS && i < n; i++) {
+		port = f->dev[i].port;
+		if (port == in_port || !f->dev[i].ifindex ||
+		    !egress_sel_has(sel, port))
+			continue;
+		egress_sel_tag(skb, sel, port);
+		bpf_clone_redirect(skb, f->dev[i].ifindex, 0);
+	}
 	n = f->ntail;
 	for (i = 0; i < CUB_MAX_PORTS && i < n; i++)
-		if (f->tail[i].port != in_port) {
+		if (f->tail[i].port != in_port &&
+		    egress_sel_has(sel, f->tail[i].port)) {
 			took = f->tail[i].port;
 			peers = f->tail[i].peer;
 			break;
 		}
+	if (sel) {
+		egress_sel_tag(skb, sel, took);
+		return took;
+	}
 	/* The cube peers left: all but the one taken and the in-port. */
 	p = egress_port(&in_port);
 	peers = f->npeer - peers - (p && (p->flags & CUB_PORT_PEER) ? 1 : 0);
@@ -196,7 +256,8 @@ cub_egress_tc(struct __sk_buff *skb)
 	struct cub_port *p;
 
 	if (port & CUB_FLOOD) {
-		port = egress_flood_tc(skb, CUB_FLOOD_PORT(port));
+		port = egress_flood_tc(
+		    skb, CUB_FLOOD_PORT(port), !!(port & CUB_FLOOD_SEL));
 		if (port >= CUB_MAX_PORTS)
 			return TC_ACT_SHOT;
 		skb->cb[0] = port;
@@ -264,6 +325,9 @@ cub_egress_xdp(struct xdp_md *ctx)
 	port = s->out_port;
 	/* A copy out of each netdev port but the one it came in by: a
 	 * packet from a cube peer came in by no netdev of this cube's. */
+	/* A selective flood is TC's (no devmap per set of ports). */
+	if ((port & (CUB_FLOOD | CUB_FLOOD_SEL)) == (CUB_FLOOD | CUB_FLOOD_SEL))
+		return XDP_DROP;
 	if (port & CUB_FLOOD) {
 		struct cub_flood *f =
 		    bpf_map_lookup_elem(&cub_flood, &egress_zero);

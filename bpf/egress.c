@@ -44,7 +44,11 @@ cubi_egress_load(bool xdp, int ports_fd, int scratch_fd, int table_fd,
 	    (m && m->hopkey_fd > 0 &&
 		(r = bpf_map__reuse_fd(skel->maps.cub_hopkey, m->hopkey_fd))) ||
 	    (m && m->peerkey_fd > 0 &&
-		(r = bpf_map__reuse_fd(skel->maps.cub_peerkey, m->peerkey_fd))))
+		(r = bpf_map__reuse_fd(
+		     skel->maps.cub_peerkey, m->peerkey_fd))) ||
+	    (m && m->flood_sel_fd > 0 &&
+		(r = bpf_map__reuse_fd(
+		     skel->maps.cub_flood_sel, m->flood_sel_fd))))
 		goto out;
 	*why = "load the egress program";
 	if ((r = egress__load(skel)))

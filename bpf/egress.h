@@ -22,6 +22,9 @@ struct cubi_egress_maps {
 	int peers_fd, flood_fd, flooddev_fd, pktin_fd;
 	int hopkey_fd;  /* the cube's cub_hopkey; <= 0: one of its own */
 	int peerkey_fd; /* the cube's cub_peerkey; <= 0: one of its own */
+	/* the cube's cub_flood_sel (flood_sel.bpf.h); <= 0: one of its
+	 * own, empty */
+	int flood_sel_fd;
 };
 
 /*

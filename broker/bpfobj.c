@@ -725,6 +725,8 @@ check_object(struct broker *b, struct cube *c, struct bpf_object *obj,
 	*bytes = total; /* the service's cap: reserve_bytes(), locked */
 	for (f = cubi_fw_maps; f->name; f++) {
 		m = bpf_object__find_map_by_name(obj, f->name);
+		if (!m && f->optional)
+			continue;
 		if (!m || !cubi_fw_map_ok(f, bpf_map__type(m),
 			      bpf_map__key_size(m), bpf_map__value_size(m),
 			      bpf_map__max_entries(m), bpf_map__map_flags(m)))
@@ -1345,6 +1347,7 @@ egress_load(
 	struct bmap *scratch = bpfobj_map(o, "cub_scratch_map");
 	struct bmap *table = bpfobj_map(o, "cub_egress");
 	struct bmap *pktin = bpfobj_map(o, "cub_pktin");
+	struct bmap *sel = bpfobj_map(o, "cub_flood_sel");
 	struct cubi_egress_maps maps;
 	char path[PATH_MAX];
 	int fd;
@@ -1370,6 +1373,7 @@ egress_load(
 	maps.flooddev_fd = o->flooddev_fd;
 	maps.pktin_fd = pktin ? pktin->fd : -1;
 	maps.peerkey_fd = o->peerkey_fd;
+	maps.flood_sel_fd = sel ? sel->fd : -1;
 	*step = "make the cube's hop key";
 	if ((maps.hopkey_fd = bpfobj_hopkey_fd(b, c)) < 0)
 		return maps.hopkey_fd;

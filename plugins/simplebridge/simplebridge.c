@@ -10,7 +10,8 @@
  * port, its age in seconds and its type.  `cubicle br1 fdb flush`
  * forgets every learned host.  A port that goes forgets its hosts.
  * Counters per port (packets, bytes, drops, floods) are read by the
- * broker from sb_stats, without this worker.
+ * broker from sb_stats, without this worker.  FDB upkeep (forget a
+ * port's hosts, sweep aged ones) is l2common's, shared with bridge.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -18,14 +19,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <linux/bpf.h>
 
 #include "cube_shared.h"
 #include "cubicle/plugin.h"
 #include "simplebridge.skel.h"
+#include "l2_fdb.h"
 #include "simplebridge_shared.h"
+
+_Static_assert(sizeof(struct sb_entry) == sizeof(struct l2_entry) &&
+		   sizeof(struct sb_mac) == sizeof(struct l2_key),
+    "simplebridge FDB shapes are l2common's");
 
 /* Learned entries a show lists at most (a reply's size). */
 #define SB_SHOW_MAX 4096
@@ -143,7 +148,8 @@ sb_load(struct cub_cube *cube, struct sb_cube *sb)
 	return 0;
 }
 
-/* Every key of map whose value's port is port (UINT32_MAX: any). */
+/* Every key of map (sb_static) whose value's port is port (UINT32_MAX:
+ * any). */
 struct sb_collect {
 	struct sb_mac *keys;
 	uint32_t n, cap;
@@ -168,54 +174,6 @@ sb_collect_fn(const void *key, const void *value, void *ctx)
 	}
 	memcpy(&c->keys[c->n++], key, sizeof(*c->keys));
 	return 0;
-}
-
-/* Every key of sb_fdb last seen before seen_before (monotonic ns). */
-struct sb_aged {
-	struct sb_collect c;
-	uint64_t before;
-};
-
-static int
-sb_aged_fn(const void *key, const void *value, void *ctx)
-{
-	const struct sb_entry *e = value;
-	struct sb_aged *a = ctx;
-
-	return e->seen_ns < a->before ? sb_collect_fn(key, value, &a->c) : 0;
-}
-
-/* Forget the learned hosts behind port (UINT32_MAX: all); how many. */
-static int
-sb_forget(struct cub_cube *cube, struct sb_cube *sb, uint32_t port)
-{
-	struct sb_collect c = {.port = port};
-	int r;
-
-	r = cub_map__dump(cube, &sb->fdb, sb_collect_fn, &c);
-	if (!r && c.n)
-		r = cub_map__delete_batch_n(cube, &sb->fdb, c.keys, c.n);
-	free(c.keys);
-	return r ? r : (int)c.n;
-}
-
-static uint64_t mono_ns(void);
-
-/* Hosts older than aging_ns are forgotten now: a longer aging-time must
- * not bring them back. */
-static int
-sb_sweep(struct cub_cube *cube, struct sb_cube *sb, uint64_t aging_ns)
-{
-	struct sb_aged a = {.c = {.port = UINT32_MAX}};
-	uint64_t now = mono_ns();
-	int r;
-
-	a.before = now > aging_ns ? now - aging_ns : 0;
-	r = cub_map__dump(cube, &sb->fdb, sb_aged_fn, &a);
-	if (!r && a.c.n)
-		r = cub_map__delete_batch_n(cube, &sb->fdb, a.c.keys, a.c.n);
-	free(a.c.keys);
-	return r == -ENOENT ? 0 : r;
 }
 
 /* After a replay: static entries the document no longer has (a change
@@ -330,7 +288,7 @@ sb_apply(struct cub_cube *cube, const struct cub_val *config, bool create)
 	cfg.aging_ns = aging * 1000000000ull;
 	/* A longer aging-time: what the shorter one forgot goes first. */
 	if (!create && sb->aging_ns && cfg.aging_ns > sb->aging_ns &&
-	    (r = sb_sweep(cube, sb, sb->aging_ns)))
+	    (r = l2_sweep(cube, &sb->fdb, sb->aging_ns)))
 		goto fail;
 	if ((r = cub_map__update(cube, &sb->config, &key, &cfg, 0)))
 		goto fail;
@@ -390,15 +348,6 @@ fail:
 	    strerror(-r));
 }
 
-static uint64_t
-mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 struct sb_show {
 	struct sb_cube *sb;
 	struct cub_val *list;
@@ -412,12 +361,9 @@ sb_row(struct sb_cube *sb, const struct sb_mac *m, uint32_t port,
     uint32_t age, const char *type)
 {
 	struct cub_val *e = cub_val__map();
-	const uint8_t *a = m->addr;
 
 	if (!e ||
-	    cub_val__set(e, "address",
-		cub_val__strf("%02x:%02x:%02x:%02x:%02x:%02x", a[0], a[1],
-		    a[2], a[3], a[4], a[5])) ||
+	    cub_val__set(e, "address", l2_mac_val(m->addr)) ||
 	    cub_val__set(e, "port",
 		cub_val__str(port < CUB_MAX_PORTS && sb->port_name[port][0]
 				 ? sb->port_name[port]
@@ -482,7 +428,7 @@ sb_show(struct cub_cube *cube, const struct cub_val *config,
     struct cub_val *overlay)
 {
 	struct sb_cube *sb = cub_cube__priv(cube);
-	struct sb_show s = {.sb = sb, .now = mono_ns()};
+	struct sb_show s = {.sb = sb, .now = l2_mono_ns()};
 	struct cub_val *fdb, *row;
 	uint32_t i;
 	int r;
@@ -539,7 +485,7 @@ sb_action(struct cub_cube *cube, const struct cub_val *path, const char *name,
 	if (!sb->loaded)
 		return cub_cube__set_error(cube, CUB_E_INTERNAL,
 		    "cube '%s': not loaded", cub_cube__name(cube));
-	n = sb_forget(cube, sb, UINT32_MAX);
+	n = l2_forget(cube, &sb->fdb, UINT32_MAX);
 	if (n < 0)
 		return cub_cube__set_error(cube, CUB_E_KERNEL,
 		    "fdb flush: %s", strerror(-n));
@@ -556,7 +502,7 @@ sb_port_removed(struct cub_cube *cube, uint32_t index)
 
 	if (!sb->loaded)
 		return;
-	n = sb_forget(cube, sb, index);
+	n = l2_forget(cube, &sb->fdb, index);
 	if (n > 0)
 		cub_cube__log(cube, CUB_LOG_INFO,
 		    "port index %u went: %d learned hosts forgotten", index, n);
@@ -570,7 +516,7 @@ sb_port_added(struct cub_cube *cube, uint32_t index)
 	struct sb_cube *sb = cub_cube__priv(cube);
 
 	if (sb->loaded)
-		sb_forget(cube, sb, index);
+		l2_forget(cube, &sb->fdb, index);
 }
 
 static void

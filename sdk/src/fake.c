@@ -968,6 +968,8 @@ policy_check(struct cub_fake *f, const struct fcube *c, struct bpf_object *obj,
 	}
 	for (fw = cubi_fw_maps; fw->name; fw++) {
 		m = bpf_object__find_map_by_name(obj, fw->name);
+		if (!m && fw->optional)
+			continue;
 		if (!m || !cubi_fw_map_ok(fw, bpf_map__type(m),
 			      bpf_map__key_size(m), bpf_map__value_size(m),
 			      bpf_map__max_entries(m), bpf_map__map_flags(m))) {

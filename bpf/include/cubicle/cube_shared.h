@@ -291,6 +291,29 @@ struct cub_tstack_ctx {
 #define CUB_PKTIN_FLOOD 0xc0f10000u
 #define CUB_PKTIN_IS_FLOOD(r) (((r) & 0xffff0000u) == CUB_PKTIN_FLOOD)
 
+/*
+ * A selective flood (cubicle/flood_sel.bpf.h cub_flood_some(), issue 11:
+ * the bridge's VLANs): out_port CUB_FLOOD | CUB_FLOOD_SEL | in-port
+ * floods only to the ports whose bit is set in mask[] of the cube's
+ * cub_flood_sel (a per-CPU ARRAY of one in the cube's own object, which
+ * the cube's program writes just before the flood and the egress program
+ * reads by fd).  It names port indices only: the ifindexes stay the
+ * broker's (the flood set).  On TC each copy first gets the 802.1Q tag
+ * state its port asks: no tag for a port whose bit is set in untag[],
+ * else the tag vid (TCI, host order) if the frame has none.  No copy
+ * through the broker to cube peers: only the first tail port of mask[]
+ * gets the packet.  XDP: refused (dropped).
+ */
+#define CUB_FLOOD_SEL 0x20000000u
+#define CUB_FLOOD_SEL_WORDS (CUB_MAX_PORTS / 32)
+
+struct cub_flood_sel {
+	__u32 mask[CUB_FLOOD_SEL_WORDS];  /* ports to flood to */
+	__u32 untag[CUB_FLOOD_SEL_WORDS]; /* of those, the untagged ones */
+	__u32 vid;                        /* TCI for the tagged ones */
+	__u32 pad;
+};
+
 struct cub_flood_dev {
 	__u32 port;
 	__u32 ifindex;

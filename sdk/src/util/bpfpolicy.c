@@ -293,20 +293,23 @@ cubi_map_type_percpu(uint32_t type)
  * what it says; so is cub_config (the cube's loglevel).  A ring buffer
  * with max_entries set has that size exactly: cub_log_ring bounds what a
  * program can queue for the broker's log.  cub_egress and
- * cub_scratch_map are shared with the egress program.
+ * cub_scratch_map are shared with the egress program, and so is
+ * cub_flood_sel (flood_sel.bpf.h) for the cubes that declare it.
  */
 const struct cubi_fw_map cubi_fw_maps[] = {
     {"cub_ports", BPF_MAP_TYPE_ARRAY, 4, sizeof(struct cub_port), CUB_MAX_PORTS,
-	BPF_F_RDONLY_PROG},
-    {"cub_if2port", BPF_MAP_TYPE_HASH, 4, 4, CUB_MAX_PORTS, 0},
-    {"cub_pktin", BPF_MAP_TYPE_RINGBUF, 0, 0, 0, 0},
+	BPF_F_RDONLY_PROG, false},
+    {"cub_if2port", BPF_MAP_TYPE_HASH, 4, 4, CUB_MAX_PORTS, 0, false},
+    {"cub_pktin", BPF_MAP_TYPE_RINGBUF, 0, 0, 0, 0, false},
     {"cub_config", BPF_MAP_TYPE_ARRAY, 4, sizeof(struct cub_config), 1,
-	BPF_F_RDONLY_PROG},
-    {"cub_log_ring", BPF_MAP_TYPE_RINGBUF, 0, 0, CUB_LOG_RING_BYTES, 0},
-    {"cub_egress", BPF_MAP_TYPE_PROG_ARRAY, 4, 4, CUB_EGRESS_SLOTS, 0},
+	BPF_F_RDONLY_PROG, false},
+    {"cub_log_ring", BPF_MAP_TYPE_RINGBUF, 0, 0, CUB_LOG_RING_BYTES, 0, false},
+    {"cub_egress", BPF_MAP_TYPE_PROG_ARRAY, 4, 4, CUB_EGRESS_SLOTS, 0, false},
     {"cub_scratch_map", BPF_MAP_TYPE_PERCPU_ARRAY, 4,
-	sizeof(struct cub_scratch), 1, 0},
-    {NULL, 0, 0, 0, 0, 0},
+	sizeof(struct cub_scratch), 1, 0, false},
+    {"cub_flood_sel", BPF_MAP_TYPE_PERCPU_ARRAY, 4,
+	sizeof(struct cub_flood_sel), 1, 0, true},
+    {NULL, 0, 0, 0, 0, 0, false},
 };
 
 const struct cubi_fw_map *

@@ -44,6 +44,7 @@ bool cubi_map_type_percpu(uint32_t type);
 struct cubi_fw_map {
 	const char *name;
 	uint32_t type, key_size, value_size, max_entries, map_flags;
+	bool optional; /* only the cubes that use it declare it */
 };
 /* Every framework map, terminated by a NULL name. */
 extern const struct cubi_fw_map cubi_fw_maps[];
