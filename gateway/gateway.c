@@ -1198,7 +1198,7 @@ conn_parse(struct conn *c)
 		    "not found: /metrics, /openapi.json or /polycube/v1/...");
 		return;
 	}
-	if (r->method == GW_HTTP_OTHER) {
+	if (r->method != GW_HTTP_GET && r->method != GW_HTTP_HEAD) {
 		conn_error(c, 405, "method not allowed: GET or HEAD");
 		return;
 	}

@@ -372,12 +372,12 @@ words_of(const char *a, const char *b, const char *c)
 }
 
 static const char *const kind_names[] = {
-    [W_ROOT] = "cube",
-    [W_CONTAINER] = "container",
-    [W_LIST] = "list",
-    [W_ENTRY] = "list entry",
-    [W_LEAF] = "field",
-    [W_ACTION] = "action",
+    [W_ROOT] = "a cube",
+    [W_CONTAINER] = "a container",
+    [W_LIST] = "a list",
+    [W_ENTRY] = "a list entry",
+    [W_LEAF] = "a field",
+    [W_ACTION] = "an action",
 };
 
 static unsigned
@@ -394,7 +394,7 @@ not_allowed(const struct walk *w, const char **allow, char *msg,
 	};
 
 	*allow = allows[w->kind];
-	return say(405, msg, msglen, "%s: a %s takes %s", w->where,
+	return say(405, msg, msglen, "%s: %s takes %s", w->where,
 	    kind_names[w->kind], allows[w->kind]);
 }
 
