@@ -88,6 +88,10 @@ struct conn {
 	char *rbody;       /* C_BODY/C_WAIT: a REST request's body */
 	size_t rlen, rwant; /* its bytes read, its Content-Length */
 	bool cont_pending;  /* a 100 Continue being sent */
+	/* A REST request's identity: the tenant of its bearer token, or
+	 * "loopback"; admin: its writes are sent as admin. */
+	char who[GW_TENANT_MAX + 1];
+	bool who_admin;
 	struct gw_text *body; /* C_SEND: the scrape's text, or NULL */
 	size_t hlen, off;     /* C_SEND: head's bytes, bytes sent */
 	size_t len;           /* bytes in buf */
@@ -122,6 +126,9 @@ struct gw {
 	struct conn *restq, *restq_tail; /* for the REST thread */
 	pthread_cond_t rest_cv;
 	struct cub_client *rest_client; /* the REST thread's own */
+	const char *tokens_file;
+	struct gw_token *tokens; /* --tokens */
+	unsigned ntokens;
 	unsigned nconns, nbusy, nreap;
 	bool stopping;
 	uint64_t accepted, requests, busy, accept_errors, dropped[3];
@@ -168,6 +175,7 @@ usage(FILE *f)
 	    "                       [--timeout MS] [--scrape-timeout MS]\n"
 	    "                       [--scrape-gap MS] [--header-timeout MS]\n"
 	    "                       [--max-connections N] [--family-hold MS]\n"
+	    "                       [--tokens FILE]\n"
 	    "Serves GET /metrics, the REST API under /polycube/v1/ and\n"
 	    "GET /openapi.json for cubicled (see cubicle-gateway(8)).\n");
 }
@@ -1512,16 +1520,26 @@ rest_start(struct conn *c)
 		return;
 	}
 	if (r->auth) {
+		const struct gw_token *tok = NULL;
+		const char *why = "no tokens are configured (--tokens)";
+
+		if (gw.ntokens)
+			tok = gw_tokens_find(gw.tokens, gw.ntokens, r->authz,
+			    &why);
+		if (!tok) {
+			rest_error(c, 401, CUB_E_PERM, why);
+			return;
+		}
+		snprintf(c->who, sizeof(c->who), "%s", tok->tenant);
+		c->who_admin = tok->admin;
+	} else if (!c->loopback) {
 		rest_error(c, 401, CUB_E_PERM,
-		    "bearer tokens are not implemented yet: send no "
-		    "Authorization field, over loopback");
+		    "a bearer token is needed (Authorization: Bearer ...): "
+		    "only callers over loopback go without one");
 		return;
-	}
-	if (!c->loopback) {
-		rest_error(c, 401, CUB_E_PERM,
-		    "only callers over loopback are served (bearer tokens "
-		    "are not implemented yet)");
-		return;
+	} else {
+		snprintf(c->who, sizeof(c->who), "loopback");
+		c->who_admin = true;
 	}
 	if (r->chunked) {
 		rest_error(c, 411, CUB_E_MISSING,
@@ -1572,8 +1590,9 @@ rest_start(struct conn *c)
 
 /* One broker request of the REST thread (words, args, body taken). */
 static int
-rest_call(struct cub_val *words, struct cub_val *args, struct cub_val *body,
-    bool admin, struct cub_val **result, int *code, char *err, size_t errlen)
+rest_call(const char *who, struct cub_val *words, struct cub_val *args,
+    struct cub_val *body, bool admin, struct cub_val **result, int *code,
+    char *err, size_t errlen)
 {
 	struct cub_val *p = cub_val__map(), *as = cub_val__map(), *ev = NULL;
 	const char *msg = NULL;
@@ -1596,7 +1615,7 @@ rest_call(struct cub_val *words, struct cub_val *args, struct cub_val *body,
 		cub_val__set(p, "args", args);
 	if (body)
 		cub_val__set(p, "body", body);
-	cub_val__set(as, "user", cub_val__str("loopback"));
+	cub_val__set(as, "user", cub_val__str(who));
 	cub_val__set(as, "role", cub_val__str(admin ? "admin" : "reader"));
 	cub_val__set(p, "as", as);
 	cub_client__new_rid(rid, sizeof(rid));
@@ -1631,10 +1650,11 @@ words3(const char *a, const char *b)
 
 /* The services' names (borrowed from *list, which the caller frees). */
 static int
-rest_services(struct cub_val **list, int *code, char *err, size_t errlen)
+rest_services(const char *who, struct cub_val **list, int *code, char *err,
+    size_t errlen)
 {
-	int r = rest_call(words3("services", NULL), NULL, NULL, false, list,
-	    code, err, errlen);
+	int r = rest_call(who, words3("services", NULL), NULL, NULL, false,
+	    list, code, err, errlen);
 
 	if (!r && (!*list || (*list)->kind != CUB_V_ARRAY)) {
 		*code = CUB_E_INTERNAL;
@@ -1663,7 +1683,7 @@ rest_handle(struct conn *c, unsigned *status, int *code, char **out,
 	if (c->req.openapi) {
 		struct cub_val *all = cub_val__map(), *doc;
 
-		if (rest_services(&svcs, code, msg, msglen))
+		if (rest_services(c->who, &svcs, code, msg, msglen))
 			goto fail;
 		for (i = 0; all && i < svcs->arr.len; i++) {
 			const char *n = cub_val__get_str(svcs->arr.items[i],
@@ -1673,8 +1693,8 @@ rest_handle(struct conn *c, unsigned *status, int *code, char **out,
 			if (!n)
 				continue;
 			/* A service not started has no schema: left out. */
-			if (rest_call(words3(n, "schema"), NULL, NULL, false,
-				&sc, code, msg, msglen)) {
+			if (rest_call(c->who, words3(n, "schema"), NULL, NULL,
+				false, &sc, code, msg, msglen)) {
 				log_warn("openapi: %s: %s", n, msg);
 				continue;
 			}
@@ -1735,7 +1755,7 @@ rest_handle(struct conn *c, unsigned *status, int *code, char **out,
 	if (gw_rest_needs_schema(path)) {
 		bool found = false;
 
-		if (rest_services(&svcs, code, msg, msglen))
+		if (rest_services(c->who, &svcs, code, msg, msglen))
 			goto fail;
 		for (i = 0; i < svcs->arr.len && !found; i++)
 			found = !strcmp(cub_val__get_str(svcs->arr.items[i],
@@ -1749,8 +1769,8 @@ rest_handle(struct conn *c, unsigned *status, int *code, char **out,
 			    path->seg[0]);
 			goto fail;
 		}
-		if (rest_call(words3(path->seg[0], "schema"), NULL, NULL, false,
-			&schema, code, msg, msglen))
+		if (rest_call(c->who, words3(path->seg[0], "schema"), NULL,
+			NULL, false, &schema, code, msg, msglen))
 			goto fail;
 	}
 	*status = gw_rest_translate(
@@ -1759,8 +1779,8 @@ rest_handle(struct conn *c, unsigned *status, int *code, char **out,
 		c->allow = allow;
 		goto fail;
 	}
-	r = rest_call(call.words, call.args, call.body, call.write, &res, code,
-	    msg, msglen);
+	r = rest_call(c->who, call.words, call.args, call.body,
+	    call.write && c->who_admin, &res, code, msg, msglen);
 	call.words = call.args = call.body = NULL;
 	if (r)
 		goto fail;
@@ -2051,6 +2071,7 @@ parse_args(int argc, char **argv, const char **user)
 	    {"header-timeout", required_argument, NULL, 'H'},
 	    {"max-connections", required_argument, NULL, 'c'},
 	    {"family-hold", required_argument, NULL, 'f'},
+	    {"tokens", required_argument, NULL, 'k'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -2115,6 +2136,9 @@ parse_args(int argc, char **argv, const char **user)
 				return -1;
 			gw.family_hold_ms = v;
 			break;
+		case 'k':
+			gw.tokens_file = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -2129,6 +2153,68 @@ parse_args(int argc, char **argv, const char **user)
 	}
 	if (!gw.nservices)
 		gw.services[gw.nservices++] = "dynmon";
+	return 0;
+}
+
+/* --tokens FILE: read before leaving root (the file may be root's). */
+static int
+tokens_load(void)
+{
+	char *text = NULL, err[256];
+	size_t len = 0, cap = 0;
+	FILE *f;
+	int r;
+
+	if (!gw.tokens_file)
+		return 0;
+	f = fopen(gw.tokens_file, "re");
+	if (!f) {
+		log_err("--tokens: %s: %s", gw.tokens_file, strerror(errno));
+		return -1;
+	}
+	for (;;) {
+		size_t got;
+
+		if (len + 4096 > cap) {
+			char *t = cap >= (1u << 20) ? NULL : realloc(text, cap + 8192);
+
+			if (!t) {
+				log_err("--tokens: %s: over 1 MiB",
+				    gw.tokens_file);
+				free(text);
+				fclose(f);
+				return -1;
+			}
+			text = t;
+			cap += 8192;
+		}
+		got = fread(text + len, 1, cap - len, f);
+		len += got;
+		if (!got)
+			break;
+	}
+	r = ferror(f);
+	fclose(f);
+	if (r) {
+		log_err("--tokens: %s: read error", gw.tokens_file);
+		free(text);
+		return -1;
+	}
+	r = gw_tokens_parse(text ? text : "", len, &gw.tokens, &gw.ntokens,
+	    err, sizeof(err));
+	free(text);
+	if (r) {
+		log_err("--tokens: %s: %s", gw.tokens_file, err);
+		return -1;
+	}
+	/* The digest once now: OpenSSL's first use may read its config,
+	 * which the sandbox would refuse later. */
+	{
+		const char *why;
+
+		gw_tokens_find(gw.tokens, gw.ntokens, "Bearer x", &why);
+	}
+	log_info("--tokens: %u token(s) from %s", gw.ntokens, gw.tokens_file);
 	return 0;
 }
 
@@ -2240,6 +2326,8 @@ main(int argc, char **argv)
 		log_err("--user: only root may switch users");
 		return 1;
 	}
+	if (tokens_load() < 0)
+		return 1;
 	if (user && drop_to(user) < 0)
 		return 1;
 	if (pthread_condattr_init(&ca) ||
@@ -2300,5 +2388,6 @@ main(int argc, char **argv)
 	server_stop(scraper, reaper, rester);
 	cub_client__close(gw.rest_client);
 	cub_client__close(gw.client);
+	free(gw.tokens);
 	return 0;
 }

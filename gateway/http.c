@@ -214,7 +214,13 @@ field(const char *p, const char *e, struct gw_http_req *r, bool *host,
 		if (has_token(v, vl, "100-continue"))
 			r->expect_continue = true;
 	} else if (nl == 13 && !strncasecmp(n, "Authorization", 13)) {
+		if (r->auth)
+			return refuse(r, 400, "two Authorization fields");
+		if (vl >= GW_HTTP_AUTH_MAX)
+			return refuse(r, 431, "Authorization over 511 bytes");
 		r->auth = true;
+		memcpy(r->authz, v, vl);
+		r->authz[vl] = '\0';
 	}
 	return 0;
 }

@@ -18,6 +18,7 @@
 #define GW_HTTP_FIELDS_MAX 64 /* header fields */
 #define GW_HTTP_METHOD_MAX 16
 #define GW_HTTP_TARGET_MAX 4096 /* request target, bytes */
+#define GW_HTTP_AUTH_MAX 512    /* an Authorization value, bytes */
 
 enum gw_http_method {
 	GW_HTTP_GET,
@@ -43,12 +44,13 @@ struct gw_http_req {
 	bool openapi;     /* the path is /openapi.json */
 	bool rest;        /* the path is /polycube/v1 or under it */
 	bool expect_continue; /* Expect: 100-continue */
-	bool auth;        /* an Authorization field */
+	bool auth;        /* an Authorization field (its value in authz) */
 	bool ctype_json;  /* Content-Type application/json (or +json) */
 	bool ctype_other; /* another Content-Type */
 	unsigned long long content_length;
 	size_t target_len;
 	char target[GW_HTTP_TARGET_MAX]; /* the request target, as sent */
+	char authz[GW_HTTP_AUTH_MAX];    /* the Authorization value */
 	unsigned status;  /* a refusal's status (400, 431, 505), else 0 */
 	const char *why;  /* a refusal's reason, a static string */
 };

@@ -199,6 +199,10 @@ START_TEST(test_rest)
 	    0);
 	ck_assert_int_eq(r.method, GW_HTTP_POST);
 	ck_assert(r.rest && r.ctype_json && !r.ctype_other && r.auth);
+	ck_assert_str_eq(r.authz, "Bearer t");
+	refused("GET /polycube/v1 HTTP/1.1\r\nHost: h\r\nAuthorization: a\r\n"
+		"Authorization: b\r\n\r\n",
+	    400);
 	ck_assert_int_eq(parse("PATCH /polycube/v1/x HTTP/1.1\r\nHost: h\r\n"
 			       "Content-Type: application/merge-patch+json"
 			       "\r\n\r\n",

@@ -28,6 +28,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
 #include "cubicle/errors.h"
 #include "cubicle/schema.h"
 #include "rest.h"
@@ -1053,4 +1056,151 @@ gw_rest_openapi(const struct cub_val *services)
 	cub_val__set(comp, "schemas", schemas);
 	cub_val__set(doc, "components", comp);
 	return doc;
+}
+
+/* ---- bearer tokens --------------------------------------------------- */
+
+int
+gw_tokens_parse(const char *text, size_t len, struct gw_token **out,
+    unsigned *n, char *err, size_t errlen)
+{
+	struct gw_token *t = calloc(GW_TOKENS_MAX, sizeof(*t));
+	const char *p = text, *end = text + len;
+	unsigned line = 0, k = 0, i;
+
+	*out = NULL;
+	*n = 0;
+	if (!t) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	while (p < end) {
+		const char *e = memchr(p, '\n', (size_t)(end - p));
+		char buf[512], tenant[128], role[16], hex[80], extra[8];
+		size_t l;
+		int f;
+
+		if (!e)
+			e = end;
+		l = (size_t)(e - p);
+		line++;
+		if (l >= sizeof(buf)) {
+			snprintf(err, errlen, "line %u: over %zu bytes", line,
+			    sizeof(buf) - 1);
+			goto fail;
+		}
+		memcpy(buf, p, l);
+		buf[l] = '\0';
+		p = e < end ? e + 1 : end;
+		for (i = 0; i < l; i++)
+			if ((unsigned char)buf[i] < ' ' && buf[i] != '\t' &&
+			    buf[i] != '\r') {
+				snprintf(err, errlen,
+				    "line %u: a control character", line);
+				goto fail;
+			}
+		f = sscanf(buf, "%127s %15s %79s %7s", tenant, role, hex, extra);
+		if (f <= 0 || tenant[0] == '#')
+			continue;
+		if (f != 3) {
+			snprintf(err, errlen,
+			    "line %u: want TENANT ROLE SHA256 (three words)",
+			    line);
+			goto fail;
+		}
+		if (strlen(tenant) > GW_TENANT_MAX) {
+			snprintf(err, errlen,
+			    "line %u: tenant '%.20s...' over %d characters",
+			    line, tenant, GW_TENANT_MAX);
+			goto fail;
+		}
+		for (i = 0; tenant[i]; i++)
+			if ((unsigned char)tenant[i] >= 0x7f)
+				break;
+		if (tenant[i]) {
+			snprintf(err, errlen,
+			    "line %u: tenant '%s' is not printable ASCII",
+			    line, tenant);
+			goto fail;
+		}
+		if (strcmp(role, "reader") && strcmp(role, "admin")) {
+			snprintf(err, errlen,
+			    "line %u: role '%s' is not reader or admin", line,
+			    role);
+			goto fail;
+		}
+		if (strlen(hex) != 64) {
+			snprintf(err, errlen,
+			    "line %u: the hash is not 64 hex digits (a "
+			    "SHA-256: printf %%s TOKEN | sha256sum)",
+			    line);
+			goto fail;
+		}
+		if (k == GW_TOKENS_MAX) {
+			snprintf(err, errlen, "line %u: over %d tokens", line,
+			    GW_TOKENS_MAX);
+			goto fail;
+		}
+		for (i = 0; i < 32; i++) {
+			int h = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+
+			if (h < 0 || lo < 0) {
+				snprintf(err, errlen,
+				    "line %u: the hash is not 64 hex digits",
+				    line);
+				goto fail;
+			}
+			t[k].hash[i] = (unsigned char)(h << 4 | lo);
+		}
+		for (i = 0; i < k; i++)
+			if (!memcmp(t[i].hash, t[k].hash, 32)) {
+				snprintf(err, errlen,
+				    "line %u: the same hash as tenant '%s'",
+				    line, t[i].tenant);
+				goto fail;
+			}
+		snprintf(t[k].tenant, sizeof(t[k].tenant), "%s", tenant);
+		t[k].admin = role[0] == 'a';
+		k++;
+	}
+	*out = t;
+	*n = k;
+	return 0;
+fail:
+	free(t);
+	return -1;
+}
+
+const struct gw_token *
+gw_tokens_find(const struct gw_token *t, unsigned n, const char *authz,
+    const char **why)
+{
+	const struct gw_token *found = NULL;
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	const char *tok;
+	unsigned i;
+
+	if (strncasecmp(authz, "Bearer ", 7)) {
+		*why = "the Authorization scheme is not Bearer";
+		return NULL;
+	}
+	for (tok = authz + 7; *tok == ' '; tok++)
+		;
+	if (!*tok) {
+		*why = "the bearer token is empty";
+		return NULL;
+	}
+	if (!EVP_Digest(tok, strlen(tok), md, &mdlen, EVP_sha256(), NULL) ||
+	    mdlen != 32) {
+		*why = "cannot hash the token";
+		return NULL;
+	}
+	/* Every entry compared, in constant time each. */
+	for (i = 0; i < n; i++)
+		if (!CRYPTO_memcmp(md, t[i].hash, 32) && !found)
+			found = &t[i];
+	if (!found)
+		*why = "the bearer token is not known";
+	return found;
 }

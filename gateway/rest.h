@@ -81,4 +81,33 @@ char *gw_rest_error_json(int code, const char *message);
  */
 struct cub_val *gw_rest_openapi(const struct cub_val *services);
 
+/*
+ * Bearer tokens (--tokens FILE): one per line, "TENANT ROLE SHA256",
+ * ROLE reader or admin, SHA256 the token's SHA-256 in hex (lower or upper
+ * case: `printf %s TOKEN | sha256sum`); empty lines and lines starting
+ * with # are skipped.  At most GW_TOKENS_MAX.
+ */
+#define GW_TOKENS_MAX 1024
+#define GW_TENANT_MAX 32 /* CUB_NAME_MAX: the broker takes no longer user */
+
+struct gw_token {
+	char tenant[GW_TENANT_MAX + 1];
+	bool admin;
+	unsigned char hash[32];
+};
+
+/* Parses text (len bytes) into *t (malloc'd) and *n.  Returns 0, or -1
+ * with err naming the line and what is wrong. */
+int gw_tokens_parse(const char *text, size_t len, struct gw_token **t,
+    unsigned *n, char *err, size_t errlen);
+
+/*
+ * The token that an Authorization value (authz) presents: "Bearer T"
+ * (the scheme in any case), T hashed and compared with every entry in
+ * constant time.  NULL when none matches; *why then says why (a static
+ * string).
+ */
+const struct gw_token *gw_tokens_find(const struct gw_token *t, unsigned n,
+    const char *authz, const char **why);
+
 #endif

@@ -371,6 +371,66 @@ START_TEST(test_openapi)
 }
 END_TEST
 
+/* Some hash (alice's: no token of the test has it). */
+#define HA "2a0a2d5ed49b2a1a1ee1d6c7bbd2b7d0d4a9a1f8c7b3a3f7cfe56f1ce3ab6e2f"
+
+START_TEST(test_tokens)
+{
+	char text[1024], err[256], hb[65];
+	struct gw_token *t;
+	const struct gw_token *f;
+	const char *why;
+	unsigned n, i;
+	FILE *p;
+
+	/* The hash of "tok-b" by sha256sum, as an operator makes it, in
+	 * mixed case. */
+	p = popen("printf %s tok-b | sha256sum", "r");
+	ck_assert_ptr_nonnull(p);
+	ck_assert(fscanf(p, "%64s", hb) == 1);
+	pclose(p);
+	for (i = 0; i < 64; i++)
+		hb[i] = (char)(i % 2 ? hb[i] : (hb[i] >= 'a' ? hb[i] - 32 : hb[i]));
+	snprintf(text, sizeof(text),
+	    "# tenants\n\nalice admin " HA "\n  bob reader %s\r\n", hb);
+	ck_assert_int_eq(
+	    gw_tokens_parse(text, strlen(text), &t, &n, err, sizeof(err)), 0);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_str_eq(t[0].tenant, "alice");
+	ck_assert(t[0].admin && !t[1].admin);
+	f = gw_tokens_find(t, n, "bearer  tok-b", &why);
+	ck_assert_ptr_eq(f, &t[1]);
+	ck_assert_ptr_null(gw_tokens_find(t, n, "Bearer tok-c", &why));
+	ck_assert_str_eq(why, "the bearer token is not known");
+	ck_assert_ptr_null(gw_tokens_find(t, n, "Basic dG9r", &why));
+	ck_assert_str_eq(why, "the Authorization scheme is not Bearer");
+	ck_assert_ptr_null(gw_tokens_find(t, n, "Bearer ", &why));
+	free(t);
+
+#define BAD(txt, re)                                                           \
+	do {                                                                   \
+		ck_assert_int_eq(gw_tokens_parse(txt, strlen(txt), &t, &n, err, \
+				     sizeof(err)),                             \
+		    -1);                                                       \
+		ck_assert_msg(strstr(err, re), "'%s' lacks '%s'", err, re);    \
+	} while (0)
+	BAD("alice admin\n", "line 1: want TENANT ROLE SHA256");
+	BAD("\nalice root " HA "\n", "line 2: role 'root' is not reader");
+	BAD("alice admin abc\n", "not 64 hex digits");
+	BAD("alice admin " HA " x\n", "three words");
+	BAD("a admin " HA "\nb reader " HA "\n", "the same hash as tenant 'a'");
+	BAD("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa admin " HA "\n",
+	    "over 32 characters");
+	BAD("alice admin "
+	    "zz0a2d5ed49b2a1a1ee1d6c7bbd2b7d0d4a9a1f8c7b3a3f7cfe56f1ce3ab6e2f",
+	    "not 64 hex digits");
+#undef BAD
+	ck_assert_int_eq(gw_tokens_parse("", 0, &t, &n, err, sizeof(err)), 0);
+	ck_assert_uint_eq(n, 0);
+	free(t);
+}
+END_TEST
+
 static Suite *
 rest_suite(void)
 {
@@ -384,6 +444,7 @@ rest_suite(void)
 	tcase_add_test(tc, test_lists);
 	tcase_add_test(tc, test_status);
 	tcase_add_test(tc, test_openapi);
+	tcase_add_test(tc, test_tokens);
 	suite_add_tcase(s, tc);
 	return s;
 }
