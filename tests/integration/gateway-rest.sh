@@ -14,8 +14,11 @@
 # (405 with Allow), a refused value, an existing cube, a non-JSON body, a
 # body over 1 MiB: each a JSON error {code, name, message} with its
 # status, and nothing changed.  /openapi.json parses and names every path
-# and unknown-command the test used.  Last, under a broker without --gateway-may
-# reader,admin: reads work, writes get 403 with the broker's message.
+# and verb the test used.  Bearer tokens (--tokens, stored hashed): an
+# admin tenant's write applied and logged with its name, a reader
+# tenant's refused, unknown ones 401, off loopback no token 401.  Last,
+# under a broker without --gateway-may reader,admin: reads work, writes
+# get 403 with the broker's message.
 . "$(dirname "$0")/../lib/netns.sh"
 . "$(dirname "$0")/../lib/dynmon.sh"
 . "$(dirname "$0")/../lib/gateway.sh"
