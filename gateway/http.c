@@ -123,9 +123,12 @@ request_line(const char *p, const char *e, struct gw_http_req *r)
 	}
 	for (pl = 0; path + pl < te && path[pl] != '?' && path[pl] != '#'; pl++)
 		;
-	r->metrics = pl == 8 && !memcmp(path, "/metrics", 8);
+	/* polycubed serves its metrics at /polycube/v1/metrics too. */
+	r->metrics = (pl == 8 && !memcmp(path, "/metrics", 8)) ||
+		     (pl == 20 && !memcmp(path, "/polycube/v1/metrics", 20));
 	r->openapi = pl == 13 && !memcmp(path, "/openapi.json", 13);
-	r->rest = pl >= 12 && !memcmp(path, "/polycube/v1", 12) &&
+	r->rest = !r->metrics && pl >= 12 &&
+		  !memcmp(path, "/polycube/v1", 12) &&
 		  (pl == 12 || path[12] == '/');
 	if ((size_t)(te - t) >= GW_HTTP_TARGET_MAX)
 		return refuse(r, 414, "request target over 4095 bytes");

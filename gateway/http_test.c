@@ -222,6 +222,17 @@ START_TEST(test_rest)
 	ck_assert_int_eq(
 	    parse("GET /openapi.json?x HTTP/1.1\r\nHost: h\r\n\r\n", &r), 0);
 	ck_assert(r.openapi && !r.rest);
+	/* polycubed's /polycube/v1/metrics is /metrics. */
+	ck_assert_int_eq(parse("GET /polycube/v1/metrics HTTP/1.1\r\nHost: h"
+			       "\r\n\r\n",
+			     &r),
+	    0);
+	ck_assert(r.metrics && !r.rest);
+	ck_assert_int_eq(parse("GET /polycube/v1/metrics/x HTTP/1.1\r\nHost: h"
+			       "\r\n\r\n",
+			     &r),
+	    0);
+	ck_assert(!r.metrics && r.rest);
 	refused("POST /polycube/v1/x HTTP/1.1\r\nHost: h\r\n"
 		"Content-Length: 3\r\nContent-Length: 3\r\n\r\n",
 	    400);

@@ -141,6 +141,10 @@ n=$(pj 'j["value"][0]' <"$T/out")
 [ "$n" -ge 10 ] || fail "packets_total $n for 10 pings: $(cat "$T/out")"
 expect 200 GET "$B/dynmon/dm1/dataplane-config/ingress-path/name"
 [ "$(pj 'j' <"$T/out")" = "Packets counter probe" ] || fail "GET ingress-path/name: $(cat "$T/out")"
+# polycubed's /polycube/v1/metrics: the gateway's /metrics.
+curl -sS "$B/metrics" >"$T/metrics.txt" || fail "GET /polycube/v1/metrics"
+grep -q '^packets_total{.*cube="dm1"' "$T/metrics.txt" ||
+	fail "/polycube/v1/metrics: no packets_total of dm1: $(grep packets_total "$T/metrics.txt")"
 cub_log "dynmon: PUT --upload-file dataplane-config; packets_total $n for 10 pings"
 
 # ---- refusals: JSON errors, nothing changed ----
