@@ -1683,8 +1683,10 @@ rest_handle(struct conn *c, unsigned *status, int *code, char **out,
 	if (c->req.openapi) {
 		struct cub_val *all = cub_val__map(), *doc;
 
-		if (rest_services(c->who, &svcs, code, msg, msglen))
+		if (rest_services(c->who, &svcs, code, msg, msglen)) {
+			cub_val__free(all);
 			goto fail;
+		}
 		for (i = 0; all && i < svcs->arr.len; i++) {
 			const char *n = cub_val__get_str(svcs->arr.items[i],
 			    "name");
