@@ -87,7 +87,8 @@ struct conn {
 	const char *allow; /* a 405's Allow (NULL: GET, HEAD) */
 	char *rbody;       /* C_BODY/C_WAIT: a REST request's body */
 	size_t rlen, rwant; /* its bytes read, its Content-Length */
-	bool cont_pending;  /* a 100 Continue being sent */
+	bool cont_pending;  /* a 100 Continue being sent (c->tx busy) */
+	bool send_deferred; /* the answer waits for it */
 	/* A REST request's identity: the tenant of its bearer token, or
 	 * "loopback"; admin: its writes are sent as admin. */
 	char who[GW_TENANT_MAX + 1];
@@ -1121,7 +1122,10 @@ conn_answer(struct conn *c, unsigned status, const char *ctype,
 	c->body = body;
 	c->off = 0;
 	c->st = C_SEND;
-	conn_send_more(c);
+	if (c->cont_pending)
+		c->send_deferred = true; /* tx is busy: after the 100 */
+	else
+		conn_send_more(c);
 }
 
 static void
@@ -1266,8 +1270,16 @@ conn_tx_cb(void *arg)
 	pthread_mutex_lock(&gw.mu);
 	if (c->cont_pending) {
 		/* The 100 Continue went (or not: then the body never
-		 * comes and the read times out). */
+		 * comes and the read times out); an answer made meanwhile
+		 * goes now. */
 		c->cont_pending = false;
+		if (c->send_deferred && c->st == C_SEND) {
+			c->send_deferred = false;
+			if (r)
+				conn_close(c);
+			else
+				conn_send_more(c);
+		}
 		pthread_mutex_unlock(&gw.mu);
 		return;
 	}

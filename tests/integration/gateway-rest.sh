@@ -112,7 +112,14 @@ expect 200 PUT "$SF/sf1/loglevel" "${J[@]}" -d '"WARN"'
 [ "$(cub sf1 show -o json | pj 'j["loglevel"]')" = WARN ] || fail "PUT loglevel: $(cub sf1 show -o json)"
 expect 200 GET "$SF/sf1/ports/p1/action/"
 [ "$(pj 'j' <"$T/out")" = drop ] || fail "GET p1/action: $(cat "$T/out")"
-cub_log "PATCH p1 (peer, action, outport), PUT p1/action and loglevel, GET a leaf"
+# Expect: 100-continue is answered (curl would wait 20 s for it, past
+# its --max-time).
+expect 200 PATCH "$SF/sf1/ports/p2/" "${J[@]}" -H 'Expect: 100-continue' \
+	--expect100-timeout 20 --max-time 10 -d '{"action": "drop"}'
+grep -q '^HTTP/1.1 100 Continue' "$T/hdr" || fail "no 100 Continue: $(cat "$T/hdr")"
+[ "$(cub sf1 ports p2 show -o json | pj 'j["action"]')" = drop ] ||
+	fail "PATCH p2 with Expect: $(cub sf1 ports p2 show -o json)"
+cub_log "PATCH p1 (peer, action, outport), PUT p1/action and loglevel, GET a leaf, Expect: 100-continue"
 
 # ---- the action: counts, reset-counters, zero ----
 ip netns exec ns1 ping -c 5 -i 0.05 -W 1 198.18.0.1 >/dev/null 2>&1 || true
