@@ -127,9 +127,7 @@ request_line(const char *p, const char *e, struct gw_http_req *r)
 	r->metrics = (pl == 8 && !memcmp(path, "/metrics", 8)) ||
 		     (pl == 20 && !memcmp(path, "/polycube/v1/metrics", 20));
 	r->openapi = pl == 13 && !memcmp(path, "/openapi.json", 13);
-	r->rest = !r->metrics && pl >= 12 &&
-		  !memcmp(path, "/polycube/v1", 12) &&
-		  (pl == 12 || path[12] == '/');
+	r->rest = !r->metrics && !r->openapi && pl > 1;
 	if ((size_t)(te - t) >= GW_HTTP_TARGET_MAX)
 		return refuse(r, 414, "request target over 4095 bytes");
 	memcpy(r->target, t, (size_t)(te - t));

@@ -42,7 +42,9 @@ struct gw_http_req {
 	bool has_body;    /* Content-Length not 0, or Transfer-Encoding */
 	bool chunked;     /* Transfer-Encoding (the REST paths refuse it) */
 	bool openapi;     /* the path is /openapi.json */
-	bool rest;        /* the path is /polycube/v1 or under it */
+	bool rest;        /* the path is /polycube/v1 or under it, or any
+			     other but /, /metrics and /openapi.json (the
+			     same tree without the prefix) */
 	bool expect_continue; /* Expect: 100-continue */
 	bool auth;        /* an Authorization field (its value in authz) */
 	bool ctype_json;  /* Content-Type application/json (or +json) */

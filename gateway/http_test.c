@@ -215,10 +215,17 @@ START_TEST(test_rest)
 			     &r),
 	    0);
 	ck_assert(r.ctype_other && !r.ctype_json);
-	/* Not REST: a longer first segment; /openapi.json exactly. */
-	ck_assert_int_eq(
-	    parse("GET /polycube/v10 HTTP/1.1\r\nHost: h\r\n\r\n", &r), 0);
+	/* Not REST: /, /metrics, /openapi.json (exactly). */
+	ck_assert_int_eq(parse("GET / HTTP/1.1\r\nHost: h\r\n\r\n", &r), 0);
 	ck_assert(!r.rest);
+	ck_assert_int_eq(
+	    parse("GET /metrics HTTP/1.1\r\nHost: h\r\n\r\n", &r), 0);
+	ck_assert(!r.rest);
+	ck_assert_int_eq(
+	    parse("GET /simpleforwarder/sf1 HTTP/1.1\r\nHost: h\r\n\r\n",
+		&r),
+	    0);
+	ck_assert(r.rest);
 	ck_assert_int_eq(
 	    parse("GET /openapi.json?x HTTP/1.1\r\nHost: h\r\n\r\n", &r), 0);
 	ck_assert(r.openapi && !r.rest);

@@ -80,9 +80,14 @@ gw_rest_split(const char *t, size_t len, struct gw_rest_path *p, char *msg,
 	}
 	for (e = 0; e < len && t[e] != '?' && t[e] != '#'; e++)
 		;
-	if (e < pl || memcmp(t, GW_REST_PREFIX, pl) || (e > pl && t[pl] != '/'))
+	/* Under the prefix, or the same path without it (not "/"). */
+	if (e >= pl && !memcmp(t, GW_REST_PREFIX, pl) &&
+	    (e == pl || t[pl] == '/'))
+		i = pl;
+	else if (e > 1 && t[0] == '/')
+		i = 0;
+	else
 		return 1;
-	i = pl;
 	while (i < e) {
 		size_t o = 0;
 		char *seg;

@@ -47,8 +47,9 @@ struct gw_rest_call {
 
 /*
  * Splits the path of target (the request target, a query and fragment
- * left out) after GW_REST_PREFIX into p.  Returns 0, 1 when target is not
- * under GW_REST_PREFIX, or an HTTP status (400: bad escape or empty or
+ * left out) after GW_REST_PREFIX, or the whole path when it is not under
+ * it (the same tree without the prefix), into p.  Returns 0, 1 when the
+ * path is "/" or not a path, or an HTTP status (400: bad escape or
  * "."/".." segment, 414: too many or too long segments) with msg.
  */
 unsigned gw_rest_split(const char *target, size_t len, struct gw_rest_path *p,

@@ -127,12 +127,15 @@ START_TEST(test_top)
 	REFUSED(GW_REST_DELETE, "/polycube/v1/sf/", NULL, 405, "GET only");
 	REFUSED(GW_REST_GET, "/polycube/v1/services/x/y", NULL, 404,
 	    "no such path");
-	ck_assert_uint_eq(tr(GW_REST_GET, "/metrics", NULL, &c, w, sizeof(w),
-			      msg),
+	ck_assert_uint_eq(tr(GW_REST_GET, "/", NULL, &c, w, sizeof(w), msg),
 	    1);
-	ck_assert_uint_eq(tr(GW_REST_GET, "/polycube/v10", NULL, &c, w,
-			      sizeof(w), msg),
-	    1);
+	/* Without the prefix: the same tree. */
+	OK(GW_REST_GET, "/cubes", NULL, "cubes");
+	gw_rest_call_clear(&c);
+	OK(GW_REST_PATCH, "/sf/sf1/ports/p1", "{}", "sf sf1 ports p1 set");
+	gw_rest_call_clear(&c);
+	OK(GW_REST_GET, "/polycube/v10/", NULL, "polycube v10 show");
+	gw_rest_call_clear(&c);
 }
 END_TEST
 

@@ -89,7 +89,10 @@ pj '[c["name"] for c in (j if isinstance(j, list) else j["cubes"])]' <"$T/out" |
 	fail "GET /simpleforwarder/ lists no sf1: $(cat "$T/out")"
 expect 200 GET "$B/cubes"
 grep -q '"sf1"' "$T/out" || fail "GET /cubes: $(cat "$T/out")"
-cub_log "POST, GET of the cube; /simpleforwarder/ and /cubes list it"
+# The same tree without the prefix.
+expect 200 GET http://127.0.0.1:9000/simpleforwarder/sf1/loglevel
+[ "$(pj 'j' <"$T/out")" = DEBUG ] || fail "GET without the prefix: $(cat "$T/out")"
+cub_log "POST, GET of the cube (with and without /polycube/v1); /simpleforwarder/ and /cubes list it"
 
 # ---- ports: key in the path, key in the body ----
 expect 201 POST "$SF/sf1/ports/p1/" "${J[@]}" -d '{}'
