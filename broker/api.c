@@ -814,6 +814,10 @@ out:
 	return r;
 }
 
+static int on_cube_from(struct broker *b, struct cube *c,
+    struct cubi_request *q, uint32_t from, struct cub_val **result,
+    struct cub_val **errv);
+
 static int
 on_service(struct broker *b, struct service *s, struct cubi_request *q,
     struct cub_val **result, struct cub_val **errv)
@@ -856,8 +860,38 @@ on_service(struct broker *b, struct service *s, struct cubi_request *q,
 		}
 		return cube_delete(b, c, errv);
 	}
+	/* <service> schema: {base, service}, the base cube fields and the
+	 * service's schema in wire form (the gateway's /openapi.json and
+	 * REST paths). */
+	if (!strcmp(verb, "schema") && n == 2) {
+		*result = cub_val__map();
+		if (*result &&
+		    (cub_val__set(*result, "base", cubi_tree__base_wire()) ||
+			cub_val__set(*result, "service",
+			    s->schema_wire ? cub_val__dup(s->schema_wire)
+					   : cub_val__array())))
+			*result = cub_val__free(*result);
+		if (!*result) {
+			*errv = cub_err_val(CUB_E_INTERNAL, "out of memory");
+			return -ENOMEM;
+		}
+		return 0;
+	}
+	/* <service> <cube> [words...]: polycubectl's service prefix (the
+	 * gateway's /polycube/v1/<service>/<cube>/...): the cube's words,
+	 * only if the cube is of that service. */
+	if ((c = cube_find(b, verb))) {
+		if (c->svc != s) {
+			*errv = cub_err_val(CUB_E_NOTFOUND,
+			    "no %s cube named '%s' (it is a %s cube)",
+			    s->name, verb, c->svc->name);
+			return -ENOENT;
+		}
+		return on_cube_from(b, c, q, 1, result, errv);
+	}
 	*errv = cub_err_val(CUB_E_VERB,
-	    "'%s' is not a command of service '%s' (try add, del, show or ?)",
+	    "'%s' is neither a command of service '%s' (try add, del, show "
+	    "or ?) nor one of its cubes",
 	    verb, s->name);
 	return -EINVAL;
 }
@@ -871,11 +905,7 @@ static int
 on_cube_escape(struct broker *b, struct cubi_request *q,
     struct cub_val **result, struct cub_val **errv)
 {
-	struct cubi_request sub = *q;
-	struct cub_val *words;
 	struct cube *c;
-	uint32_t i;
-	int r;
 
 	if (q->words->arr.len < 2) {
 		*errv = cub_err_val(CUB_E_MISSING,
@@ -889,8 +919,21 @@ on_cube_escape(struct broker *b, struct cubi_request *q,
 		    CUB_E_NOTFOUND, "no cube named '%s'", word(q, 1));
 		return -ENOENT;
 	}
+	return on_cube_from(b, c, q, 1, result, errv);
+}
+
+/* Cube c's request, its words from word from (its name) on. */
+static int
+on_cube_from(struct broker *b, struct cube *c, struct cubi_request *q,
+    uint32_t from, struct cub_val **result, struct cub_val **errv)
+{
+	struct cubi_request sub = *q;
+	struct cub_val *words;
+	uint32_t i;
+	int r;
+
 	words = cub_val__array();
-	for (i = 1; words && i < q->words->arr.len; i++)
+	for (i = from; words && i < q->words->arr.len; i++)
 		if (cub_val__push(words, cub_val__str(word(q, i))))
 			words = cub_val__free(words);
 	if (!words) {

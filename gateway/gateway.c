@@ -34,14 +34,17 @@
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
 
 #include <nng/nng.h>
 
 #include "cub_config.h"
 #include "cubicle/client.h"
 #include "cubicle/openmetrics.h"
+#include "cubicle/errors.h"
 #include "http.h"
 #include "log.h"
+#include "rest.h"
 #include "sandbox.h"
 
 #define GW_SERVICES_MAX 16
@@ -50,6 +53,7 @@
 #define GW_BUSY_MAX 8      /* connections past the cap, answered 503 */
 #define GW_FD_SPARE 32     /* descriptors beyond the connections' */
 #define GW_CLAIMS_MAX 4096 /* family names held */
+#define GW_BODY_MAX (1u << 20) /* a REST request's body, bytes */
 
 /* A scrape's text, shared by the answers of the requests it serves. */
 struct gw_text {
@@ -60,7 +64,9 @@ struct gw_text {
 
 enum conn_state {
 	C_READ,   /* reading a request head (or idle between requests) */
-	C_WAIT,   /* in gw.waitq or the scrape thread's batch */
+	C_BODY,   /* reading a REST request's body */
+	C_WAIT,   /* in gw.waitq or the scrape thread's batch, or in
+		     gw.restq or the REST thread's hands */
 	C_SEND,   /* sending an answer */
 	C_CLOSED, /* in gw.reap */
 };
@@ -77,6 +83,16 @@ struct conn {
 	bool close_after, head_only;
 	bool busy;   /* past --max-connections: its request gets a 503 */
 	bool served; /* has answered a request (then idle is no timeout) */
+	bool loopback; /* the peer's address is a loopback one */
+	const char *allow; /* a 405's Allow (NULL: GET, HEAD) */
+	char *rbody;       /* C_BODY/C_WAIT: a REST request's body */
+	size_t rlen, rwant; /* its bytes read, its Content-Length */
+	bool cont_pending;  /* a 100 Continue being sent (c->tx busy) */
+	bool send_deferred; /* the answer waits for it */
+	/* A REST request's identity: the tenant of its bearer token, or
+	 * "loopback"; admin: its writes are sent as admin. */
+	char who[GW_TENANT_MAX + 1];
+	bool who_admin;
 	struct gw_text *body; /* C_SEND: the scrape's text, or NULL */
 	size_t hlen, off;     /* C_SEND: head's bytes, bytes sent */
 	size_t len;           /* bytes in buf */
@@ -108,6 +124,12 @@ struct gw {
 	pthread_mutex_t mu;
 	pthread_cond_t cv, reap_cv;
 	struct conn *conns, *conns_tail, *waitq, *waitq_tail, *reap;
+	struct conn *restq, *restq_tail; /* for the REST thread */
+	pthread_cond_t rest_cv;
+	struct cub_client *rest_client; /* the REST thread's own */
+	const char *tokens_file;
+	struct gw_token *tokens; /* --tokens */
+	unsigned ntokens;
 	unsigned nconns, nbusy, nreap;
 	bool stopping;
 	uint64_t accepted, requests, busy, accept_errors, dropped[3];
@@ -127,6 +149,7 @@ static struct gw gw = {
     .max_conns = 64,
     .mu = PTHREAD_MUTEX_INITIALIZER,
     .reap_cv = PTHREAD_COND_INITIALIZER,
+    .rest_cv = PTHREAD_COND_INITIALIZER,
 };
 
 /*
@@ -153,7 +176,9 @@ usage(FILE *f)
 	    "                       [--timeout MS] [--scrape-timeout MS]\n"
 	    "                       [--scrape-gap MS] [--header-timeout MS]\n"
 	    "                       [--max-connections N] [--family-hold MS]\n"
-	    "Serves GET /metrics for cubicled (see cubicle-gateway(8)).\n");
+	    "                       [--tokens FILE]\n"
+	    "Serves GET /metrics, the REST API under /polycube/v1/ and\n"
+	    "GET /openapi.json for cubicled (see cubicle-gateway(8)).\n");
 }
 
 /* One request to the broker: words, as the CLI sends them. */
@@ -958,6 +983,8 @@ text_unref(struct gw_text *t)
  * and its stream.
  */
 static void conn_parse(struct conn *c);
+static void rest_start(struct conn *c);
+static void rest_read(struct conn *c);
 
 static void
 conn_close(struct conn *c)
@@ -1043,9 +1070,18 @@ conn_answer(struct conn *c, unsigned status, const char *ctype,
 		const char *reason;
 	} reasons[] = {
 	    {200, "OK"},
+	    {201, "Created"},
 	    {400, "Bad Request"},
+	    {401, "Unauthorized"},
+	    {403, "Forbidden"},
 	    {404, "Not Found"},
 	    {405, "Method Not Allowed"},
+	    {409, "Conflict"},
+	    {411, "Length Required"},
+	    {413, "Content Too Large"},
+	    {414, "URI Too Long"},
+	    {415, "Unsupported Media Type"},
+	    {504, "Gateway Timeout"},
 	    {431, "Request Header Fields Too Large"},
 	    {500, "Internal Server Error"},
 	    {503, "Service Unavailable"},
@@ -1069,9 +1105,11 @@ conn_answer(struct conn *c, unsigned status, const char *ctype,
 		c->close_after = true;
 	n = snprintf(c->hdr, sizeof(c->hdr),
 	    "HTTP/1.1 %u %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-	    "Date: %s\r\n%s%s\r\n",
+	    "Date: %s\r\n%s%s%s%s\r\n",
 	    status, reason, ctype, body ? body->len : mlen, date,
-	    status == 405 ? "Allow: GET, HEAD\r\n" : "",
+	    status == 405 ? "Allow: " : "",
+	    status == 405 ? (c->allow ? c->allow : "GET, HEAD") : "",
+	    status == 405 ? "\r\n" : "",
 	    c->close_after   ? "Connection: close\r\n"
 	    : !c->req.http11 ? "Connection: keep-alive\r\n"
 			     : "");
@@ -1084,7 +1122,10 @@ conn_answer(struct conn *c, unsigned status, const char *ctype,
 	c->body = body;
 	c->off = 0;
 	c->st = C_SEND;
-	conn_send_more(c);
+	if (c->cont_pending)
+		c->send_deferred = true; /* tx is busy: after the 100 */
+	else
+		conn_send_more(c);
 }
 
 static void
@@ -1125,6 +1166,10 @@ conn_idle(struct conn *c)
 	c->deadline = now_ms() + gw.header_timeout_ms;
 	text_unref(c->body);
 	c->body = NULL;
+	free(c->rbody);
+	c->rbody = NULL;
+	c->rlen = c->rwant = 0;
+	c->allow = NULL;
 	conn_to_tail(c);
 	conn_parse(c); /* a pipelined request may be there already */
 }
@@ -1146,7 +1191,8 @@ conn_parse(struct conn *c)
 	}
 	memmove(c->buf, c->buf + r->head_len, c->len - r->head_len);
 	c->len -= r->head_len;
-	/* A body is never read: the connection ends after the answer. */
+	/* A body is never read but by the REST paths: the connection ends
+	 * after the answer. */
 	c->close_after = !r->keep_alive || r->has_body;
 	if (c->busy) {
 		gw.busy++;
@@ -1155,11 +1201,16 @@ conn_parse(struct conn *c)
 		    "for a scrape");
 		return;
 	}
-	if (!r->metrics) {
-		conn_error(c, 404, "not found: only /metrics");
+	if (r->rest || r->openapi) {
+		rest_start(c);
 		return;
 	}
-	if (r->method == GW_HTTP_OTHER) {
+	if (!r->metrics) {
+		conn_error(c, 404,
+		    "not found: /metrics, /openapi.json or /polycube/v1/...");
+		return;
+	}
+	if (r->method != GW_HTTP_GET && r->method != GW_HTTP_HEAD) {
 		conn_error(c, 405, "method not allowed: GET or HEAD");
 		return;
 	}
@@ -1181,6 +1232,18 @@ conn_rx_cb(void *arg)
 	int r = nng_aio_result(c->rx);
 
 	pthread_mutex_lock(&gw.mu);
+	if (c->st == C_BODY) {
+		if (r == NNG_ETIMEDOUT)
+			gw.dropped[GW_DROP_TIMEOUT]++;
+		if (r) {
+			conn_close(c);
+		} else {
+			c->rlen += nng_aio_count(c->rx);
+			rest_read(c);
+		}
+		pthread_mutex_unlock(&gw.mu);
+		return;
+	}
 	if (c->st != C_READ) {
 		pthread_mutex_unlock(&gw.mu);
 		return;
@@ -1205,6 +1268,21 @@ conn_tx_cb(void *arg)
 	size_t total;
 
 	pthread_mutex_lock(&gw.mu);
+	if (c->cont_pending) {
+		/* The 100 Continue went (or not: then the body never
+		 * comes and the read times out); an answer made meanwhile
+		 * goes now. */
+		c->cont_pending = false;
+		if (c->send_deferred && c->st == C_SEND) {
+			c->send_deferred = false;
+			if (r)
+				conn_close(c);
+			else
+				conn_send_more(c);
+		}
+		pthread_mutex_unlock(&gw.mu);
+		return;
+	}
 	if (c->st != C_SEND) {
 		pthread_mutex_unlock(&gw.mu);
 		return;
@@ -1281,9 +1359,18 @@ accept_cb(void *arg)
 	    (c = calloc(1, sizeof(*c))) &&
 	    !nng_aio_alloc(&c->rx, conn_rx_cb, c) &&
 	    !nng_aio_alloc(&c->tx, conn_tx_cb, c)) {
+		nng_sockaddr sa;
+
 		c->s = s;
 		s = NULL;
 		c->st = C_READ;
+		if (!nng_stream_get_addr(c->s, NNG_OPT_REMADDR, &sa))
+			c->loopback =
+			    (sa.s_family == NNG_AF_INET &&
+				(ntohl(sa.s_in.sa_addr) >> 24) == 127) ||
+			    (sa.s_family == NNG_AF_INET6 &&
+				!memcmp(sa.s_in6.sa_addr,
+				    "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\1", 16));
 		if (gw.nconns < gw.max_conns) {
 			gw.nconns++;
 		} else {
@@ -1311,6 +1398,495 @@ accept_cb(void *arg)
 		nng_stream_listener_accept(gw.listener, gw.acc);
 }
 
+/*
+ * The REST side (docs "cubicle-gateway", "REST"): a request under
+ * /polycube/v1/ or GET /openapi.json reads its body (by Content-Length,
+ * at most GW_BODY_MAX), then waits in gw.restq for the REST thread, which
+ * asks the broker (its own connection, rest_client) and answers JSON.
+ * Identity: no bearer tokens yet; a caller over loopback is vouched for
+ * as user "loopback", role admin for the verbs that change something and
+ * reader for the others (the broker takes admin only under --gateway-may
+ * reader,admin, else it refuses: 403 with its message); any other caller
+ * is refused (401).
+ */
+
+/* An HTTP status's CUB_E_* code, for the gateway's own refusals. */
+static int
+status_code(unsigned status)
+{
+	switch (status) {
+	case 400:
+		return CUB_E_INVAL;
+	case 401:
+	case 403:
+		return CUB_E_PERM;
+	case 404:
+		return CUB_E_NOTFOUND;
+	case 405:
+		return CUB_E_VERB;
+	case 409:
+		return CUB_E_EXISTS;
+	case 411:
+		return CUB_E_MISSING;
+	case 413:
+	case 414:
+		return CUB_E_TOOBIG;
+	case 415:
+		return CUB_E_TYPE;
+	case 503:
+		return CUB_E_UNAVAIL;
+	case 504:
+		return CUB_E_TIMEOUT;
+	default:
+		return CUB_E_INTERNAL;
+	}
+}
+
+static struct gw_text *
+text_of(const char *s)
+{
+	size_t n = strlen(s);
+	struct gw_text *t = malloc(sizeof(*t) + n + 2);
+
+	if (!t)
+		return NULL;
+	t->refs = 1;
+	memcpy(t->data, s, n);
+	t->data[n++] = '\n';
+	t->len = n;
+	return t;
+}
+
+/* The JSON error {"error": {code, name, message}} as c's answer. */
+static void
+rest_error(struct conn *c, unsigned status, int code, const char *msg)
+{
+	char *j = gw_rest_error_json(code, msg);
+	struct gw_text *t = j ? text_of(j) : NULL;
+
+	free(j);
+	if (!t) {
+		conn_error(c, 500, "out of memory");
+		return;
+	}
+	conn_answer(c, status, "application/json", t, NULL);
+}
+
+static void
+rest_queue(struct conn *c)
+{
+	c->st = C_WAIT;
+	c->qnext = NULL;
+	if (gw.restq_tail)
+		gw.restq_tail->qnext = c;
+	else
+		gw.restq = c;
+	gw.restq_tail = c;
+	pthread_cond_signal(&gw.rest_cv);
+}
+
+/* Reads (more of) the body, by c->deadline; queues c once it is read. */
+static void
+rest_read(struct conn *c)
+{
+	int64_t left = c->deadline - now_ms();
+	nng_iov iov;
+
+	if (c->rlen >= c->rwant) {
+		c->rbody[c->rlen] = '\0';
+		rest_queue(c);
+		return;
+	}
+	if (left < 1) {
+		gw.dropped[GW_DROP_TIMEOUT]++;
+		conn_close(c);
+		return;
+	}
+	iov.iov_buf = c->rbody + c->rlen;
+	iov.iov_len = c->rwant - c->rlen;
+	nng_aio_set_iov(c->rx, 1, &iov);
+	nng_aio_set_timeout(c->rx, (nng_duration)left);
+	nng_stream_recv(c->s, c->rx);
+}
+
+/* A REST request's head is read: refuse it, or read its body. */
+static void
+rest_start(struct conn *c)
+{
+	static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+	struct gw_http_req *r = &c->req;
+	size_t n;
+
+	if (r->openapi && r->method != GW_HTTP_GET &&
+	    r->method != GW_HTTP_HEAD) {
+		c->allow = "GET, HEAD";
+		rest_error(c, 405, CUB_E_VERB,
+		    "/openapi.json: method not allowed: GET or HEAD");
+		return;
+	}
+	if (r->rest &&
+	    (r->method == GW_HTTP_HEAD || r->method == GW_HTTP_OTHER)) {
+		c->allow = "GET, POST, PUT, PATCH, DELETE";
+		rest_error(c, 405, CUB_E_VERB,
+		    "method not allowed: GET, POST, PUT, PATCH or DELETE");
+		return;
+	}
+	if (r->auth) {
+		const struct gw_token *tok = NULL;
+		const char *why = "no tokens are configured (--tokens)";
+
+		if (gw.ntokens)
+			tok = gw_tokens_find(gw.tokens, gw.ntokens, r->authz,
+			    &why);
+		if (!tok) {
+			rest_error(c, 401, CUB_E_PERM, why);
+			return;
+		}
+		snprintf(c->who, sizeof(c->who), "%s", tok->tenant);
+		c->who_admin = tok->admin;
+	} else if (!c->loopback) {
+		rest_error(c, 401, CUB_E_PERM,
+		    "a bearer token is needed (Authorization: Bearer ...): "
+		    "only callers over loopback go without one");
+		return;
+	} else {
+		snprintf(c->who, sizeof(c->who), "loopback");
+		c->who_admin = true;
+	}
+	if (r->chunked) {
+		rest_error(c, 411, CUB_E_MISSING,
+		    "a body needs a Content-Length (no Transfer-Encoding)");
+		return;
+	}
+	if (r->content_length > GW_BODY_MAX) {
+		char m[96];
+
+		snprintf(m, sizeof(m), "the body is over %u bytes",
+		    GW_BODY_MAX);
+		rest_error(c, 413, CUB_E_TOOBIG, m);
+		return;
+	}
+	if (r->content_length && r->ctype_other) {
+		rest_error(c, 415, CUB_E_TYPE,
+		    "the body must be JSON (Content-Type: application/json, "
+		    "or none)");
+		return;
+	}
+	c->close_after = !r->keep_alive;
+	c->rwant = (size_t)r->content_length;
+	c->rlen = 0;
+	c->rbody = malloc(c->rwant + 1);
+	if (!c->rbody) {
+		c->close_after = true;
+		rest_error(c, 500, CUB_E_INTERNAL, "out of memory");
+		return;
+	}
+	n = c->len < c->rwant ? c->len : c->rwant;
+	memcpy(c->rbody, c->buf, n);
+	memmove(c->buf, c->buf + n, c->len - n);
+	c->len -= n;
+	c->rlen = n;
+	c->st = C_BODY;
+	c->deadline = now_ms() + gw.header_timeout_ms;
+	if (r->expect_continue && r->http11 && c->rlen < c->rwant) {
+		nng_iov iov = {.iov_buf = (void *)cont,
+		    .iov_len = sizeof(cont) - 1};
+
+		c->cont_pending = true;
+		nng_aio_set_iov(c->tx, 1, &iov);
+		nng_aio_set_timeout(c->tx, gw.header_timeout_ms);
+		nng_stream_send(c->s, c->tx);
+	}
+	rest_read(c);
+}
+
+/* One broker request of the REST thread (words, args, body taken). */
+static int
+rest_call(const char *who, struct cub_val *words, struct cub_val *args,
+    struct cub_val *body, bool admin, struct cub_val **result, int *code,
+    char *err, size_t errlen)
+{
+	struct cub_val *p = cub_val__map(), *as = cub_val__map(), *ev = NULL;
+	const char *msg = NULL;
+	char rid[40];
+	int r;
+
+	*result = NULL;
+	if (!p || !as || !words) {
+		cub_val__free(p);
+		cub_val__free(as);
+		cub_val__free(words);
+		cub_val__free(args);
+		cub_val__free(body);
+		*code = CUB_E_INTERNAL;
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	cub_val__set(p, "words", words);
+	if (args)
+		cub_val__set(p, "args", args);
+	if (body)
+		cub_val__set(p, "body", body);
+	cub_val__set(as, "user", cub_val__str(who));
+	cub_val__set(as, "role", cub_val__str(admin ? "admin" : "reader"));
+	cub_val__set(p, "as", as);
+	cub_client__new_rid(rid, sizeof(rid));
+	cub_val__set(p, "rid", cub_val__str(rid));
+	r = cub_client__call(gw.rest_client, CUB_M_REQUEST, p, result, &ev);
+	if (r == -EREMOTEIO) {
+		*code = cub_err_parse(ev, &msg);
+		snprintf(err, errlen, "%s", msg ? msg : "error");
+	} else if (r == -ETIMEDOUT) {
+		*code = CUB_E_TIMEOUT;
+		snprintf(err, errlen, "the broker did not answer in %d ms",
+		    gw.timeout_ms);
+	} else if (r < 0) {
+		*code = CUB_E_UNAVAIL;
+		snprintf(err, errlen, "the broker: %s", strerror(-r));
+	}
+	cub_val__free(ev);
+	return r;
+}
+
+static struct cub_val *
+words3(const char *a, const char *b)
+{
+	struct cub_val *w = cub_val__array();
+
+	if (w)
+		cub_val__push(w, cub_val__str(a));
+	if (w && b)
+		cub_val__push(w, cub_val__str(b));
+	return w;
+}
+
+/* The services' names (borrowed from *list, which the caller frees). */
+static int
+rest_services(const char *who, struct cub_val **list, int *code, char *err,
+    size_t errlen)
+{
+	int r = rest_call(who, words3("services", NULL), NULL, NULL, false,
+	    list, code, err, errlen);
+
+	if (!r && (!*list || (*list)->kind != CUB_V_ARRAY)) {
+		*code = CUB_E_INTERNAL;
+		snprintf(err, errlen, "the broker's services are not a list");
+		return -EPROTO;
+	}
+	return r;
+}
+
+/* The REST thread's work for c: *status and *out, JSON. */
+static void
+rest_handle(struct conn *c, unsigned *status, int *code, char **out,
+    char *msg, size_t msglen)
+{
+	enum gw_rest_method m = GW_REST_OTHER;
+	struct cub_val *body = NULL, *svcs = NULL, *schema = NULL, *res = NULL;
+	struct gw_rest_path *path = NULL;
+	struct gw_rest_call call = {0};
+	const char *allow = NULL;
+	uint32_t i;
+	int r;
+
+	*status = 0;
+	*code = 0;
+	*out = NULL;
+	if (c->req.openapi) {
+		struct cub_val *all = cub_val__map(), *doc;
+
+		if (rest_services(c->who, &svcs, code, msg, msglen)) {
+			cub_val__free(all);
+			goto fail;
+		}
+		for (i = 0; all && i < svcs->arr.len; i++) {
+			const char *n = cub_val__get_str(svcs->arr.items[i],
+			    "name");
+			struct cub_val *sc = NULL;
+
+			if (!n)
+				continue;
+			/* A service not started has no schema: left out. */
+			if (rest_call(c->who, words3(n, "schema"), NULL, NULL,
+				false, &sc, code, msg, msglen)) {
+				log_warn("openapi: %s: %s", n, msg);
+				continue;
+			}
+			cub_val__set(all, n, sc);
+		}
+		*code = 0;
+		doc = gw_rest_openapi(all);
+		cub_val__free(all);
+		*out = doc ? cub_json_emit(doc, true) : NULL;
+		cub_val__free(doc);
+		*status = *out ? 200 : 500;
+		if (!*out) {
+			*code = CUB_E_INTERNAL;
+			snprintf(msg, msglen, "out of memory");
+		}
+		goto done;
+	}
+	switch (c->req.method) {
+	case GW_HTTP_GET:
+		m = GW_REST_GET;
+		break;
+	case GW_HTTP_POST:
+		m = GW_REST_POST;
+		break;
+	case GW_HTTP_PUT:
+		m = GW_REST_PUT;
+		break;
+	case GW_HTTP_PATCH:
+		m = GW_REST_PATCH;
+		break;
+	case GW_HTTP_DELETE:
+		m = GW_REST_DELETE;
+		break;
+	default:
+		break;
+	}
+	path = malloc(sizeof(*path));
+	if (!path) {
+		*status = 500;
+		snprintf(msg, msglen, "out of memory");
+		goto fail;
+	}
+	*status = gw_rest_split(c->req.target, c->req.target_len, path, msg,
+	    msglen);
+	if (*status)
+		goto fail;
+	if (c->rlen) {
+		char jerr[160];
+
+		body = cub_json_parse(c->rbody, c->rlen, jerr, sizeof(jerr));
+		if (!body) {
+			*status = 400;
+			*code = CUB_E_BADMSG;
+			snprintf(msg, msglen, "the body is not JSON: %s", jerr);
+			goto fail;
+		}
+	}
+	if (gw_rest_needs_schema(path)) {
+		bool found = false;
+
+		if (rest_services(c->who, &svcs, code, msg, msglen))
+			goto fail;
+		for (i = 0; i < svcs->arr.len && !found; i++)
+			found = !strcmp(cub_val__get_str(svcs->arr.items[i],
+					    "name") ?: "",
+			    path->seg[0]);
+		if (!found) {
+			*status = 404;
+			snprintf(msg, msglen,
+			    "no service named '%s' (GET " GW_REST_PREFIX
+			    "/services lists them)",
+			    path->seg[0]);
+			goto fail;
+		}
+		if (rest_call(c->who, words3(path->seg[0], "schema"), NULL,
+			NULL, false, &schema, code, msg, msglen))
+			goto fail;
+	}
+	*status = gw_rest_translate(
+	    m, path, schema, body, &call, &allow, msg, msglen);
+	if (*status) {
+		c->allow = allow;
+		goto fail;
+	}
+	r = rest_call(c->who, call.words, call.args, call.body,
+	    call.write && c->who_admin, &res, code, msg, msglen);
+	call.words = call.args = call.body = NULL;
+	if (r)
+		goto fail;
+	if (call.leaf[0]) {
+		const struct cub_val *v =
+		    res && res->kind == CUB_V_MAP ? cub_val__get(res, call.leaf)
+						  : NULL;
+
+		if (!v) {
+			*status = 404;
+			snprintf(msg, msglen, "'%s' is not set", call.leaf);
+			goto fail;
+		}
+		*out = cub_json_emit(v, true);
+	} else {
+		struct cub_val *empty = res ? NULL : cub_val__map();
+
+		*out = cub_json_emit(res ? res : empty, true);
+		cub_val__free(empty);
+	}
+	*status = call.ok_status;
+	if (!*out) {
+		*status = 500;
+		snprintf(msg, msglen, "out of memory");
+		goto fail;
+	}
+	goto done;
+fail:
+	if (!*status)
+		*status = *code ? gw_rest_status(*code) : 500;
+	if (!*code)
+		*code = status_code(*status);
+done:
+	gw_rest_call_clear(&call);
+	cub_val__free(body);
+	cub_val__free(svcs);
+	cub_val__free(schema);
+	cub_val__free(res);
+	free(path);
+}
+
+/* The REST thread: one request at a time, in order. */
+static void *
+rest_main(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		struct conn *c;
+		unsigned status;
+		char *out, msg[1024];
+		int code;
+
+		pthread_mutex_lock(&gw.mu);
+		while (!gw.restq && !gw.stopping)
+			pthread_cond_wait(&gw.rest_cv, &gw.mu);
+		if (gw.stopping) {
+			while ((c = gw.restq)) {
+				gw.restq = c->qnext;
+				conn_close(c);
+			}
+			gw.restq_tail = NULL;
+			pthread_mutex_unlock(&gw.mu);
+			return NULL;
+		}
+		c = gw.restq;
+		gw.restq = c->qnext;
+		if (!gw.restq)
+			gw.restq_tail = NULL;
+		c->qnext = NULL;
+		pthread_mutex_unlock(&gw.mu);
+
+		msg[0] = '\0';
+		rest_handle(c, &status, &code, &out, msg, sizeof(msg));
+
+		pthread_mutex_lock(&gw.mu);
+		gw.requests++;
+		if (out) {
+			struct gw_text *t = text_of(out);
+
+			if (t)
+				conn_answer(c, status, "application/json", t,
+				    NULL);
+			else
+				conn_error(c, 500, "out of memory");
+		} else {
+			rest_error(c, status, code, msg);
+		}
+		pthread_mutex_unlock(&gw.mu);
+		free(out);
+	}
+}
+
 /* The reaper thread: frees closed conns (their callbacks done). */
 static void *
 reap_main(void *arg)
@@ -1334,6 +1910,7 @@ reap_main(void *arg)
 			nng_aio_free(c->tx);
 			nng_stream_free(c->s);
 			text_unref(c->body);
+			free(c->rbody);
 			free(c);
 			n++;
 		}
@@ -1508,6 +2085,7 @@ parse_args(int argc, char **argv, const char **user)
 	    {"header-timeout", required_argument, NULL, 'H'},
 	    {"max-connections", required_argument, NULL, 'c'},
 	    {"family-hold", required_argument, NULL, 'f'},
+	    {"tokens", required_argument, NULL, 'k'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -1572,6 +2150,9 @@ parse_args(int argc, char **argv, const char **user)
 				return -1;
 			gw.family_hold_ms = v;
 			break;
+		case 'k':
+			gw.tokens_file = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -1586,6 +2167,68 @@ parse_args(int argc, char **argv, const char **user)
 	}
 	if (!gw.nservices)
 		gw.services[gw.nservices++] = "dynmon";
+	return 0;
+}
+
+/* --tokens FILE: read before leaving root (the file may be root's). */
+static int
+tokens_load(void)
+{
+	char *text = NULL, err[256];
+	size_t len = 0, cap = 0;
+	FILE *f;
+	int r;
+
+	if (!gw.tokens_file)
+		return 0;
+	f = fopen(gw.tokens_file, "re");
+	if (!f) {
+		log_err("--tokens: %s: %s", gw.tokens_file, strerror(errno));
+		return -1;
+	}
+	for (;;) {
+		size_t got;
+
+		if (len + 4096 > cap) {
+			char *t = cap >= (1u << 20) ? NULL : realloc(text, cap + 8192);
+
+			if (!t) {
+				log_err("--tokens: %s: over 1 MiB",
+				    gw.tokens_file);
+				free(text);
+				fclose(f);
+				return -1;
+			}
+			text = t;
+			cap += 8192;
+		}
+		got = fread(text + len, 1, cap - len, f);
+		len += got;
+		if (!got)
+			break;
+	}
+	r = ferror(f);
+	fclose(f);
+	if (r) {
+		log_err("--tokens: %s: read error", gw.tokens_file);
+		free(text);
+		return -1;
+	}
+	r = gw_tokens_parse(text ? text : "", len, &gw.tokens, &gw.ntokens,
+	    err, sizeof(err));
+	free(text);
+	if (r) {
+		log_err("--tokens: %s: %s", gw.tokens_file, err);
+		return -1;
+	}
+	/* The digest once now: OpenSSL's first use may read its config,
+	 * which the sandbox would refuse later. */
+	{
+		const char *why;
+
+		gw_tokens_find(gw.tokens, gw.ntokens, "Bearer x", &why);
+	}
+	log_info("--tokens: %u token(s) from %s", gw.ntokens, gw.tokens_file);
 	return 0;
 }
 
@@ -1640,7 +2283,7 @@ fd_limit(void)
 
 /* Stops serving: no more accepts; every connection closed, freed. */
 static void
-server_stop(pthread_t scraper, pthread_t reaper)
+server_stop(pthread_t scraper, pthread_t reaper, pthread_t rester)
 {
 	struct conn *c;
 
@@ -1648,10 +2291,13 @@ server_stop(pthread_t scraper, pthread_t reaper)
 	pthread_mutex_lock(&gw.mu);
 	gw.stopping = true;
 	pthread_cond_signal(&gw.cv);
+	pthread_cond_signal(&gw.rest_cv);
 	pthread_mutex_unlock(&gw.mu);
 	nng_aio_stop(gw.acc);
-	/* The scrape thread answers the scrape it makes, then ends. */
+	/* The scrape thread answers the scrape it makes, then ends; so
+	 * does the REST thread with its request. */
 	pthread_join(scraper, NULL);
+	pthread_join(rester, NULL);
 	pthread_mutex_lock(&gw.mu);
 	while ((c = gw.conns))
 		conn_close(c);
@@ -1669,7 +2315,7 @@ main(int argc, char **argv)
 	char url[300];
 	nng_url *u = NULL;
 	pthread_condattr_t ca;
-	pthread_t scraper, reaper;
+	pthread_t scraper, reaper, rester;
 	sigset_t sigs;
 	int r, sig;
 
@@ -1694,6 +2340,8 @@ main(int argc, char **argv)
 		log_err("--user: only root may switch users");
 		return 1;
 	}
+	if (tokens_load() < 0)
+		return 1;
 	if (user && drop_to(user) < 0)
 		return 1;
 	if (pthread_condattr_init(&ca) ||
@@ -1715,8 +2363,10 @@ main(int argc, char **argv)
 		    .timeout_ms = gw.timeout_ms);
 
 		gw.client = cub_client__open(&o);
+		if (gw.client)
+			gw.rest_client = cub_client__open(&o);
 	}
-	if (!gw.client) {
+	if (!gw.client || !gw.rest_client) {
 		log_errno(-errno, "cannot reach cubicled");
 		return 1;
 	}
@@ -1729,8 +2379,9 @@ main(int argc, char **argv)
 	if (fd_limit() < 0)
 		return 1;
 	if (pthread_create(&scraper, NULL, scrape_main, NULL) != 0 ||
-	    pthread_create(&reaper, NULL, reap_main, NULL) != 0) {
-		log_err("cannot start the scrape and reaper threads");
+	    pthread_create(&reaper, NULL, reap_main, NULL) != 0 ||
+	    pthread_create(&rester, NULL, rest_main, NULL) != 0) {
+		log_err("cannot start the scrape, reaper and REST threads");
 		return 1;
 	}
 	nng_stream_listener_accept(gw.listener, gw.acc);
@@ -1739,7 +2390,8 @@ main(int argc, char **argv)
 		log_errno(r, "sandbox");
 		return 1;
 	}
-	log_notice("serving /metrics on http://%s (uid %u, services:%s%s%s; "
+	log_notice("serving /metrics, /polycube/v1/ and /openapi.json on "
+		   "http://%s (uid %u, metric services:%s%s%s; "
 		   "at most %u connections)",
 	    gw.listen, (unsigned)getuid(), " ", gw.services[0],
 	    gw.nservices > 1 ? " ..." : "", gw.max_conns);
@@ -1747,7 +2399,9 @@ main(int argc, char **argv)
 		sig = sigwaitinfo(&sigs, NULL);
 	while (sig < 0 && errno == EINTR);
 	log_notice("signal %d: stopping", sig);
-	server_stop(scraper, reaper);
+	server_stop(scraper, reaper, rester);
+	cub_client__close(gw.rest_client);
 	cub_client__close(gw.client);
+	free(gw.tokens);
 	return 0;
 }

@@ -5,8 +5,9 @@
  * HTTP/1.x", header fields "name: value" (name a token, no space before
  * the colon, no folding, no control characters), an empty line; lines end
  * in CRLF or a bare LF (section 2.2 lets a recipient take LF).  Only what
- * the gateway uses is kept: the method, whether the path is /metrics,
- * Accept, Connection, and whether a body follows.
+ * the gateway uses is kept: the method, the target and whether its path
+ * is /metrics, /openapi.json or under /polycube/v1, Accept, Connection,
+ * Content-Length, Content-Type, Expect, Authorization's presence.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -85,6 +86,14 @@ request_line(const char *p, const char *e, struct gw_http_req *r)
 		r->method = GW_HTTP_GET;
 	else if (ml == 4 && !memcmp(m, "HEAD", 4))
 		r->method = GW_HTTP_HEAD;
+	else if (ml == 4 && !memcmp(m, "POST", 4))
+		r->method = GW_HTTP_POST;
+	else if (ml == 3 && !memcmp(m, "PUT", 3))
+		r->method = GW_HTTP_PUT;
+	else if (ml == 5 && !memcmp(m, "PATCH", 5))
+		r->method = GW_HTTP_PATCH;
+	else if (ml == 6 && !memcmp(m, "DELETE", 6))
+		r->method = GW_HTTP_DELETE;
 	else
 		r->method = GW_HTTP_OTHER;
 	t = ++p;
@@ -114,13 +123,23 @@ request_line(const char *p, const char *e, struct gw_http_req *r)
 	}
 	for (pl = 0; path + pl < te && path[pl] != '?' && path[pl] != '#'; pl++)
 		;
-	r->metrics = pl == 8 && !memcmp(path, "/metrics", 8);
+	/* polycubed serves its metrics at /polycube/v1/metrics too. */
+	r->metrics = (pl == 8 && !memcmp(path, "/metrics", 8)) ||
+		     (pl == 20 && !memcmp(path, "/polycube/v1/metrics", 20));
+	r->openapi = pl == 13 && !memcmp(path, "/openapi.json", 13);
+	r->rest = !r->metrics && !r->openapi && pl > 1;
+	if ((size_t)(te - t) >= GW_HTTP_TARGET_MAX)
+		return refuse(r, 414, "request target over 4095 bytes");
+	memcpy(r->target, t, (size_t)(te - t));
+	r->target[te - t] = '\0';
+	r->target_len = (size_t)(te - t);
 	return 0;
 }
 
 /* One header field, [p, e). */
 static int
-field(const char *p, const char *e, struct gw_http_req *r, bool *host)
+field(const char *p, const char *e, struct gw_http_req *r, bool *host,
+    bool *cl_seen)
 {
 	const char *n = p, *v;
 	size_t nl, vl;
@@ -166,10 +185,43 @@ field(const char *p, const char *e, struct gw_http_req *r, bool *host)
 			return refuse(r, 400, "bad Content-Length");
 		for (i = 0; i < vl && v[i] == '0'; i++)
 			;
-		if (i < vl)
+		if (vl - i > 15)
+			return refuse(r, 413, "Content-Length too large");
+		if (cl_seen && *cl_seen)
+			return refuse(r, 400, "two Content-Length fields");
+		*cl_seen = true;
+		r->content_length = 0;
+		for (; i < vl; i++) {
+			r->content_length = r->content_length * 10 +
+					    (unsigned)(v[i] - '0');
 			r->has_body = true;
+		}
 	} else if (nl == 17 && !strncasecmp(n, "Transfer-Encoding", 17)) {
-		r->has_body = true;
+		r->has_body = r->chunked = true;
+	} else if (nl == 12 && !strncasecmp(n, "Content-Type", 12)) {
+		size_t e2;
+
+		for (e2 = 0; e2 < vl && v[e2] != ';'; e2++)
+			;
+		while (e2 && (v[e2 - 1] == ' ' || v[e2 - 1] == '\t'))
+			e2--;
+		if ((e2 == 16 && !strncasecmp(v, "application/json", 16)) ||
+		    (e2 > 17 && !strncasecmp(v, "application/", 12) &&
+			!strncasecmp(v + e2 - 5, "+json", 5)))
+			r->ctype_json = true;
+		else
+			r->ctype_other = true;
+	} else if (nl == 6 && !strncasecmp(n, "Expect", 6)) {
+		if (has_token(v, vl, "100-continue"))
+			r->expect_continue = true;
+	} else if (nl == 13 && !strncasecmp(n, "Authorization", 13)) {
+		if (r->auth)
+			return refuse(r, 400, "two Authorization fields");
+		if (vl >= GW_HTTP_AUTH_MAX)
+			return refuse(r, 431, "Authorization over 511 bytes");
+		r->auth = true;
+		memcpy(r->authz, v, vl);
+		r->authz[vl] = '\0';
 	}
 	return 0;
 }
@@ -180,7 +232,7 @@ gw_http_parse(const char *buf, size_t len, struct gw_http_req *r)
 	const char *p = buf, *end = NULL, *e;
 	size_t i, lim = len < GW_HTTP_HEAD_MAX ? len : GW_HTTP_HEAD_MAX;
 	unsigned nfields = 0;
-	bool host = false;
+	bool host = false, cl_seen = false;
 	int ret;
 
 	memset(r, 0, sizeof(*r));
@@ -213,7 +265,8 @@ gw_http_parse(const char *buf, size_t len, struct gw_http_req *r)
 				return refuse(r, 400, "folded header field");
 			if (++nfields > GW_HTTP_FIELDS_MAX)
 				return refuse(r, 431, "over 64 header fields");
-			ret = field(p, e[-1] == '\r' ? e - 1 : e, r, &host);
+			ret = field(p, e[-1] == '\r' ? e - 1 : e, r, &host,
+			    &cl_seen);
 		}
 		if (ret < 0)
 			return ret;
@@ -223,6 +276,8 @@ gw_http_parse(const char *buf, size_t len, struct gw_http_req *r)
 		return refuse(r, 400, "no request line");
 	if (r->http11 && !host)
 		return refuse(r, 400, "HTTP/1.1 without Host");
+	if (r->chunked && cl_seen)
+		return refuse(r, 400, "both Content-Length and Transfer-Encoding");
 	if (r->conn_close)
 		r->keep_alive = false;
 	return 0;

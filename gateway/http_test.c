@@ -57,6 +57,9 @@ START_TEST(test_get)
 	ck_assert(!r.metrics);
 	ck_assert_int_eq(
 	    parse("DELETE /metrics HTTP/1.1\r\nHost: h\r\n\r\n", &r), 0);
+	ck_assert_int_eq(r.method, GW_HTTP_DELETE);
+	ck_assert_int_eq(
+	    parse("OPTIONS /metrics HTTP/1.1\r\nHost: h\r\n\r\n", &r), 0);
 	ck_assert_int_eq(r.method, GW_HTTP_OTHER);
 }
 END_TEST
@@ -172,6 +175,91 @@ START_TEST(test_refused)
 }
 END_TEST
 
+/* What the REST paths use: methods, target, body, content type. */
+START_TEST(test_rest)
+{
+	struct gw_http_req r;
+
+	ck_assert_int_eq(parse("PUT /polycube/v1/dynmon/dm1/dataplane-config "
+			       "HTTP/1.1\r\nHost: h\r\nContent-Length: 1234"
+			       "\r\nExpect: 100-continue\r\n\r\n",
+			     &r),
+	    0);
+	ck_assert_int_eq(r.method, GW_HTTP_PUT);
+	ck_assert(r.rest && !r.metrics && !r.openapi);
+	ck_assert_str_eq(r.target, "/polycube/v1/dynmon/dm1/dataplane-config");
+	ck_assert_uint_eq(r.target_len, strlen(r.target));
+	ck_assert_uint_eq(r.content_length, 1234);
+	ck_assert(r.has_body && r.expect_continue && !r.chunked);
+	ck_assert(!r.ctype_json && !r.ctype_other && !r.auth);
+	ck_assert_int_eq(parse("POST /polycube/v1 HTTP/1.1\r\nHost: h\r\n"
+			       "Content-Type: application/json; charset=utf-8"
+			       "\r\nAuthorization: Bearer t\r\n\r\n",
+			     &r),
+	    0);
+	ck_assert_int_eq(r.method, GW_HTTP_POST);
+	ck_assert(r.rest && r.ctype_json && !r.ctype_other && r.auth);
+	ck_assert_str_eq(r.authz, "Bearer t");
+	refused("GET /polycube/v1 HTTP/1.1\r\nHost: h\r\nAuthorization: a\r\n"
+		"Authorization: b\r\n\r\n",
+	    400);
+	ck_assert_int_eq(parse("PATCH /polycube/v1/x HTTP/1.1\r\nHost: h\r\n"
+			       "Content-Type: application/merge-patch+json"
+			       "\r\n\r\n",
+			     &r),
+	    0);
+	ck_assert_int_eq(r.method, GW_HTTP_PATCH);
+	ck_assert(r.ctype_json);
+	ck_assert_int_eq(parse("POST /polycube/v1/x HTTP/1.1\r\nHost: h\r\n"
+			       "Content-Type: text/plain\r\n\r\n",
+			     &r),
+	    0);
+	ck_assert(r.ctype_other && !r.ctype_json);
+	/* Not REST: /, /metrics, /openapi.json (exactly). */
+	ck_assert_int_eq(parse("GET / HTTP/1.1\r\nHost: h\r\n\r\n", &r), 0);
+	ck_assert(!r.rest);
+	ck_assert_int_eq(
+	    parse("GET /metrics HTTP/1.1\r\nHost: h\r\n\r\n", &r), 0);
+	ck_assert(!r.rest);
+	ck_assert_int_eq(
+	    parse("GET /simpleforwarder/sf1 HTTP/1.1\r\nHost: h\r\n\r\n",
+		&r),
+	    0);
+	ck_assert(r.rest);
+	ck_assert_int_eq(
+	    parse("GET /openapi.json?x HTTP/1.1\r\nHost: h\r\n\r\n", &r), 0);
+	ck_assert(r.openapi && !r.rest);
+	/* polycubed's /polycube/v1/metrics is /metrics. */
+	ck_assert_int_eq(parse("GET /polycube/v1/metrics HTTP/1.1\r\nHost: h"
+			       "\r\n\r\n",
+			     &r),
+	    0);
+	ck_assert(r.metrics && !r.rest);
+	ck_assert_int_eq(parse("GET /polycube/v1/metrics/x HTTP/1.1\r\nHost: h"
+			       "\r\n\r\n",
+			     &r),
+	    0);
+	ck_assert(!r.metrics && r.rest);
+	refused("POST /polycube/v1/x HTTP/1.1\r\nHost: h\r\n"
+		"Content-Length: 3\r\nContent-Length: 3\r\n\r\n",
+	    400);
+	refused("POST /polycube/v1/x HTTP/1.1\r\nHost: h\r\n"
+		"Content-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+	    400);
+	refused("POST /polycube/v1/x HTTP/1.1\r\nHost: h\r\n"
+		"Content-Length: 9999999999999999\r\n\r\n",
+	    413);
+	{
+		static char big[GW_HTTP_TARGET_MAX + 64];
+
+		strcpy(big, "GET /");
+		memset(big + 5, 'a', GW_HTTP_TARGET_MAX);
+		strcpy(big + 5 + GW_HTTP_TARGET_MAX, " HTTP/1.0\r\n\r\n");
+		refused(big, 414);
+	}
+}
+END_TEST
+
 static Suite *
 http_suite(void)
 {
@@ -182,6 +270,7 @@ http_suite(void)
 	tcase_add_test(tc, test_connection);
 	tcase_add_test(tc, test_incomplete);
 	tcase_add_test(tc, test_refused);
+	tcase_add_test(tc, test_rest);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1544,6 +1544,12 @@ static const struct cub_field base_fields[] = {
     {0},
 };
 
+struct cub_val *
+cubi_tree__base_wire(void)
+{
+	return cub_schema__to_val(base_fields);
+}
+
 /* Moves the service's "ports" children and actions into the base one. */
 static int
 ports_extend(struct pctx *pc, struct snode *base, struct snode *svc)

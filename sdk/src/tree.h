@@ -56,6 +56,9 @@ const struct cub_val *cubi_schema__fields(const struct cub_val *wire);
 struct cubi_schema *cubi_schema__parse(const struct cub_val *wire, char *err,
     size_t errlen);
 struct cubi_schema *cubi_schema__free(struct cubi_schema *s);
+/* The base cube fields (name, service, type, loglevel, ports) in wire
+ * form, as every cube has them (the broker's `<service> schema`). */
+struct cub_val *cubi_tree__base_wire(void);
 
 enum cubi_verb {
 	CUBI_SHOW,
