@@ -688,11 +688,42 @@ ipt_show(struct cub_cube *cube, const struct cub_val *config,
 	struct {
 		uint64_t lines, suppressed;
 	} ls = {0};
-	uint32_t zero = 0, i, j;
+	uint32_t zero = 0, i, j, *sl;
+	uint64_t *cp, *cb;
+	struct fw_cnt *cnt;
 	int r = 0;
 
 	if (!ic->loaded)
 		return 0;
+	/* Every counter in one read (fw_counters_read() dumps the map for
+	 * many slots), by slot. */
+	sl = calloc(ic->nslots + 3, sizeof(*sl));
+	cp = calloc(ic->nslots + 3, sizeof(*cp));
+	cb = calloc(ic->nslots + 3, sizeof(*cb));
+	cnt = calloc(FW_SLOTS_ALL, sizeof(*cnt));
+	if (!sl || !cp || !cb || !cnt) {
+		r = -ENOMEM;
+		goto cnt_out;
+	}
+	for (i = 0; i < 3; i++)
+		sl[i] = 1 + i;
+	for (i = 0; i < ic->nslots; i++)
+		sl[3 + i] = ic->slots[i].slot;
+	if ((r = fw_counters_read(cube, sl, ic->nslots + 3, cp, cb)))
+		goto cnt_out;
+	for (i = 0; i < ic->nslots + 3; i++)
+		if (sl[i] < FW_SLOTS_ALL) {
+			cnt[sl[i]].pkts = cp[i];
+			cnt[sl[i]].bytes = cb[i];
+		}
+cnt_out:
+	free(sl);
+	free(cp);
+	free(cb);
+	if (r) {
+		free(cnt);
+		return r;
+	}
 	list = cub_val__array();
 	for (i = 0; list && !r && chains && i < chains->arr.len; i++) {
 		const struct cub_val *ce = chains->arr.items[i];
@@ -714,9 +745,8 @@ ipt_show(struct cub_cube *cube, const struct cub_val *config,
 			slot = 1 + (name[0] == 'I'      ? 0
 				       : name[0] == 'F' ? 1
 							: 2);
-			if ((r = fw_counters_read(cube, &slot, 1, &pk, &by)) ||
-			    !(e = counted(e, pk, by)))
-				r = r ? r : -ENOMEM;
+			if (!(e = counted(e, cnt[slot].pkts, cnt[slot].bytes)))
+				r = -ENOMEM;
 		}
 		for (j = 0;
 		     !r && rl && rl->kind == CUB_V_ARRAY && j < rl->arr.len;
@@ -729,10 +759,8 @@ ipt_show(struct cub_cube *cube, const struct cub_val *config,
 
 			slot_key(&k, name, id);
 			s = slot_find(&ic->idx, &k);
-			pk = by = 0;
-			if (s &&
-			    (r = fw_counters_read(cube, &s->slot, 1, &pk, &by)))
-				break;
+			pk = s && s->slot < FW_SLOTS_ALL ? cnt[s->slot].pkts : 0;
+			by = s && s->slot < FW_SLOTS_ALL ? cnt[s->slot].bytes : 0;
 			row = cub_val__map();
 			if (!row || cub_val__set(row, "id", cub_val__str(id)) ||
 			    !(row = counted(row, pk, by)) ||
@@ -747,6 +775,7 @@ ipt_show(struct cub_cube *cube, const struct cub_val *config,
 			r = r ? r : -ENOMEM;
 		}
 	}
+	free(cnt);
 	if (r || !list) {
 		cub_val__free(list);
 		return r ? r : -ENOMEM;
