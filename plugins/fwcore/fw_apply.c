@@ -42,6 +42,58 @@ struct slots {
 	uint32_t n, cap;
 };
 
+/* Keys of a map, key_size bytes each. */
+struct keys {
+	uint8_t *v;
+	uint32_t n, cap, ksz;
+};
+
+static int
+key_add(const void *key, const void *value, void *ctx)
+{
+	struct keys *k = ctx;
+
+	(void)value;
+	if (k->n == k->cap) {
+		uint32_t c = k->cap ? 2 * k->cap : 1024;
+		uint8_t *v = realloc(k->v, (size_t)c * k->ksz);
+
+		if (!v)
+			return -ENOMEM;
+		k->v = v;
+		k->cap = c;
+	}
+	memcpy(k->v + (size_t)k->n++ * k->ksz, key, k->ksz);
+	return 0;
+}
+
+/* Every entry of member (a hash or trie of txn's copy) deleted. */
+#define FW_DEL_CHUNK 16384
+static int
+empty(struct cub_cube *cube, struct cub_swap_txn *txn, const char *member,
+    char *err, size_t errlen)
+{
+	struct keys k = {0};
+	cub_map m;
+	int r = cub_swap__map(txn, member, &m);
+
+	if (r) {
+		snprintf(
+		    err, errlen, "the object has no member fw__%s", member);
+		return r;
+	}
+	k.ksz = m.key_size;
+	r = cub_map__dump(cube, &m, key_add, &k);
+	for (uint32_t i = 0; !r && i < k.n; i += FW_DEL_CHUNK)
+		r = cub_map__delete_batch_n(cube, &m, k.v + (size_t)i * k.ksz,
+		    k.n - i < FW_DEL_CHUNK ? k.n - i : FW_DEL_CHUNK);
+	if (r)
+		snprintf(err, errlen, "fw__%s: emptying the copy: %s", member,
+		    strerror(-r));
+	free(k.v);
+	return r;
+}
+
 static int
 slot_add(struct slots *s, uint32_t slot)
 {
@@ -66,20 +118,36 @@ u32_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* What new_slots() reads of the active copy: its policies' slots, the
+ * end of its rules (entries of fw_act past it are stale: the copies are
+ * not cleared, see fw_image_apply()), then its rules' slots. */
+struct old_read {
+	struct slots s;
+	uint32_t nact;
+};
+
 static int
 old_slot(const void *key, const void *value, void *ctx)
 {
+	struct old_read *o = ctx;
 	const struct fw_act *a = value;
+	uint32_t i;
 
-	return a->slot ? slot_add(ctx, a->slot) : 0;
+	memcpy(&i, key, sizeof(i));
+	return i < o->nact && a->slot ? slot_add(&o->s, a->slot) : 0;
 }
 
 static int
 old_policy(const void *key, const void *value, void *ctx)
 {
+	struct old_read *o = ctx;
 	const struct fw_chain_meta *m = value;
 
-	return m->builtin && m->policy_slot ? slot_add(ctx, m->policy_slot) : 0;
+	(void)key;
+	if (m->nrules && m->rule_base + m->nrules > o->nact)
+		o->nact = m->rule_base + m->nrules;
+	return m->builtin && m->policy_slot ? slot_add(&o->s, m->policy_slot)
+					    : 0;
 }
 
 /* The slots of img the active copy (the other one) does not count. */
@@ -87,18 +155,20 @@ static int
 new_slots(struct cub_cube *cube, uint32_t copy, const struct fw_image *img,
     struct slots *out)
 {
-	struct slots old = {0};
+	struct old_read o = {0};
+	struct slots old;
 	char name[16];
 	cub_map m;
 	int r = 0;
 
 	/* The active copy is the other of two (FW_COPIES). */
-	snprintf(name, sizeof(name), "fw_act%u", 1 - copy);
-	if (!cub_cube__map(cube, name, &m))
-		r = cub_map__dump(cube, &m, old_slot, &old);
 	snprintf(name, sizeof(name), "fw_chain%u", 1 - copy);
-	if (!r && !cub_cube__map(cube, name, &m))
-		r = cub_map__dump(cube, &m, old_policy, &old);
+	if (!cub_cube__map(cube, name, &m))
+		r = cub_map__dump(cube, &m, old_policy, &o);
+	snprintf(name, sizeof(name), "fw_act%u", 1 - copy);
+	if (!r && o.nact && !cub_cube__map(cube, name, &m))
+		r = cub_map__dump(cube, &m, old_slot, &o);
+	old = o.s;
 	if (r)
 		goto out;
 	if (old.n)
@@ -124,7 +194,15 @@ int
 fw_image_apply(
     struct cub_cube *cube, const struct fw_image *img, char *err, size_t errlen)
 {
-	struct cub_swap_opts o = {.sz = sizeof(o), .clear = true};
+	/* Not cleared by the broker (it zeroes every array whole: 32 MiB of
+	 * vectors, most of an apply's time): the hashes and the trie are
+	 * emptied here, fw_chain written whole; the rest is read only
+	 * where the new image points (vector ids, interval ranges, rule
+	 * ranges of the chains), and new_slots() reads fw_act of the
+	 * active copy only up to its chains' rules. */
+	struct cub_swap_opts o = {.sz = sizeof(o), .clear = false};
+	struct fw_chain_meta *chains = NULL;
+	uint32_t nchains = 0;
 	uint32_t nkeys = img->nvec, *keys = NULL;
 	struct fw_addr_key *akeys = NULL;
 	struct fw_small_key *skeys = NULL;
@@ -175,6 +253,38 @@ fw_image_apply(
 		txn = NULL;
 		goto out;
 	}
+	{
+		cub_map cm;
+
+		if ((r = cub_swap__map(txn, "chain", &cm))) {
+			snprintf(err, errlen, "the object has no member fw__chain");
+			goto out;
+		}
+		nchains = cm.max_entries > img->nchains ? cm.max_entries
+							: img->nchains;
+		chains = calloc(nchains + 1, sizeof(*chains));
+		if (!chains) {
+			r = -ENOMEM;
+			snprintf(err, errlen, "out of memory");
+			goto out;
+		}
+		memcpy(chains, img->chain, img->nchains * sizeof(*chains));
+		if (nchains > nkeys) {
+			uint32_t *k2 = realloc(keys, (nchains + 1) * sizeof(*k2));
+
+			if (!k2) {
+				r = -ENOMEM;
+				snprintf(err, errlen, "out of memory");
+				goto out;
+			}
+			keys = k2;
+			for (uint32_t i = nkeys; i < nchains; i++)
+				keys[i] = i;
+		}
+	}
+	if ((r = empty(cube, txn, "addr", err, errlen)) ||
+	    (r = empty(cube, txn, "small", err, errlen)))
+		goto out;
 	if ((r = put(
 		 cube, txn, "vec", keys, img->vec, img->nvec, err, errlen)) ||
 	    (r = put(
@@ -183,7 +293,7 @@ fw_image_apply(
 		 errlen)) ||
 	    (r = put(
 		 cube, txn, "small", skeys, svals, img->nsmall, err, errlen)) ||
-	    (r = put(cube, txn, "chain", keys, img->chain, img->nchains, err,
+	    (r = put(cube, txn, "chain", keys, chains, nchains, err,
 		 errlen)) ||
 	    (r = put(
 		 cube, txn, "act", keys, img->act, img->nact, err, errlen)) ||
@@ -212,7 +322,55 @@ out:
 	free(avals);
 	free(skeys);
 	free(svals);
+	free(chains);
 	free(fresh.v);
+	return r;
+}
+
+/* More slots than this: the whole map in one dump (a few broker calls),
+ * not one lookup each (a 5000-rule show took 5000 calls). */
+#define FW_CNT_DUMP_MIN 32
+
+struct cnt_dump {
+	const cub_map *m;
+	struct fw_cnt *sum; /* per slot, FW_SLOTS_ALL */
+};
+
+static int
+cnt_entry(const void *key, const void *value, void *ctx)
+{
+	struct cnt_dump *d = ctx;
+	uint32_t slot;
+
+	memcpy(&slot, key, sizeof(slot));
+	if (slot >= FW_SLOTS_ALL)
+		return 0;
+	for (uint32_t c = 0; c < d->m->ncpus; c++) {
+		const struct fw_cnt *v =
+		    cub_map__cpu_value(d->m, (void *)value, c);
+
+		d->sum[slot].pkts += v->pkts;
+		d->sum[slot].bytes += v->bytes;
+	}
+	return 0;
+}
+
+static int
+counters_dump(struct cub_cube *cube, const cub_map *m, const uint32_t *slots,
+    uint32_t n, uint64_t *pkts, uint64_t *bytes)
+{
+	struct cnt_dump d = {.m = m};
+	int r;
+
+	d.sum = calloc(FW_SLOTS_ALL, sizeof(*d.sum));
+	if (!d.sum)
+		return -ENOMEM;
+	r = cub_map__dump(cube, m, cnt_entry, &d);
+	for (uint32_t i = 0; !r && i < n; i++) {
+		pkts[i] = slots[i] < FW_SLOTS_ALL ? d.sum[slots[i]].pkts : 0;
+		bytes[i] = slots[i] < FW_SLOTS_ALL ? d.sum[slots[i]].bytes : 0;
+	}
+	free(d.sum);
 	return r;
 }
 
@@ -226,6 +384,8 @@ fw_counters_read(struct cub_cube *cube, const uint32_t *slots, uint32_t n,
 
 	if (r)
 		return r;
+	if (n > FW_CNT_DUMP_MIN)
+		return counters_dump(cube, &m, slots, n, pkts, bytes);
 	buf = malloc(cub_map__value_bytes(&m));
 	if (!buf)
 		return -ENOMEM;

@@ -181,19 +181,25 @@ vec_add(struct cc *cc, const uint64_t *v, uint32_t *vid)
 		}
 		i = (i + 1) & mask;
 	}
-	if ((uint64_t)img->nvec + nw > FW_VEC_WORDS)
+	if ((uint64_t)img->nvec + nw + FW_SUM_WORDS(nw) > FW_VEC_WORDS)
 		return fail(cc, -E2BIG, cc->ci, 0,
 		    "the image needs more than %u vector words "
 		    "(FW_VEC_WORDS)",
 		    FW_VEC_WORDS);
-	if (grow((void **)&img->vec, &cc->cap_vec, img->nvec + nw,
-		sizeof(*img->vec)))
+	if (grow((void **)&img->vec, &cc->cap_vec,
+		img->nvec + nw + FW_SUM_WORDS(nw), sizeof(*img->vec)))
 		return -ENOMEM;
 	memcpy(img->vec + img->nvec, v, nw * sizeof(*v));
+	/* The summary after the words: bit j set, word j is not zero. */
+	memset(img->vec + img->nvec + nw, 0,
+	    FW_SUM_WORDS(nw) * sizeof(*v));
+	for (uint32_t j = 0; j < nw; j++)
+		if (v[j])
+			img->vec[img->nvec + nw + j / 64] |= 1ull << (j % 64);
 	*vid = img->nvec;
 	cc->ht[i] = img->nvec + 1;
 	cc->htn++;
-	img->nvec += nw;
+	img->nvec += nw + FW_SUM_WORDS(nw);
 	return 0;
 }
 

@@ -236,6 +236,45 @@ chain_vids(const struct fw_image *img, uint32_t c, const struct fw_pkt *pkt,
 	return 0;
 }
 
+/* The AND of chain m's used fields' summaries (FW_SUM_WORDS): the words
+ * the scan examines. */
+static void
+chain_sum(const struct fw_image *img, const struct fw_chain_meta *m,
+    const uint32_t vid[FW_F_MAX], uint32_t vid2, uint64_t sum[FW_SUM_MAX])
+{
+	for (int j = 0; j < FW_SUM_MAX; j++)
+		sum[j] = ~0ull;
+	for (int f = 0; f < FW_F_MAX; f++) {
+		if (!(m->used & 1u << f))
+			continue;
+		for (uint32_t j = 0; j < FW_SUM_WORDS(m->nwords); j++) {
+			uint64_t v = img->vec[vid[f] + m->nwords + j];
+
+			if (f == FW_F_EITHER)
+				v |= img->vec[vid2 + m->nwords + j];
+			sum[j] &= v;
+		}
+	}
+}
+
+/* The first word at or after wi the summary has, or FW_WORDS_MAX. */
+uint32_t
+fw_sum_next(const uint64_t sum[FW_SUM_MAX], uint32_t wi)
+{
+	uint64_t w;
+
+	if (wi >= FW_WORDS_MAX)
+		return FW_WORDS_MAX;
+	if (wi < 64) {
+		w = sum[0] & (~0ull << wi);
+		if (w)
+			return fw_ctz64(w);
+		wi = 64;
+	}
+	w = sum[1] & (~0ull << (wi - 64));
+	return w ? 64 + fw_ctz64(w) : FW_WORDS_MAX;
+}
+
 static void
 count(struct fw_result *res, uint32_t slot)
 {
@@ -253,6 +292,7 @@ fw_image_classify(const struct fw_image *img, uint32_t start,
 	} stack[FW_MAX_JUMP_DEPTH];
 	uint32_t vid[FW_F_MAX] = {0}, vid2 = 0;
 	uint32_t depth = 0, c = start, pos = 0;
+	uint64_t sum[FW_SUM_MAX];
 	const struct fw_chain_meta *m;
 
 	memset(res, 0, sizeof(*res));
@@ -264,6 +304,7 @@ fw_image_classify(const struct fw_image *img, uint32_t start,
 	m = &img->chain[c];
 	if (chain_vids(img, c, pkt, vid, &vid2))
 		goto drop;
+	chain_sum(img, m, vid, vid2, sum);
 	for (uint32_t it = 0; it < FW_ITER_MAX; it++) {
 		const struct fw_act *a;
 		uint32_t wi, ri;
@@ -278,9 +319,17 @@ fw_image_classify(const struct fw_image *img, uint32_t start,
 			m = &img->chain[c];
 			if (chain_vids(img, c, pkt, vid, &vid2))
 				goto drop;
+			chain_sum(img, m, vid, vid2, sum);
 			continue;
 		}
-		wi = pos / 64;
+		/* The next word the summary has; none: the chain's end. */
+		wi = fw_sum_next(sum, pos / 64);
+		if (wi >= m->nwords) {
+			pos = m->nrules;
+			continue;
+		}
+		if (wi > pos / 64)
+			pos = wi * 64;
 		word = ~0ull << (pos % 64);
 		if (wi == m->nwords - 1 && m->nrules % 64)
 			word &= (1ull << (m->nrules % 64)) - 1;
@@ -333,6 +382,7 @@ fw_image_classify(const struct fw_image *img, uint32_t start,
 			m = &img->chain[c];
 			if (chain_vids(img, c, pkt, vid, &vid2))
 				goto drop;
+			chain_sum(img, m, vid, vid2, sum);
 			break;
 		case FW_T_RETURN:
 			if (depth == 0)
@@ -343,6 +393,7 @@ fw_image_classify(const struct fw_image *img, uint32_t start,
 			m = &img->chain[c];
 			if (chain_vids(img, c, pkt, vid, &vid2))
 				goto drop;
+			chain_sum(img, m, vid, vid2, sum);
 			break;
 		default:
 			goto drop;

@@ -25,5 +25,7 @@ int fw_image_classify(const struct fw_image *img, uint32_t start,
 
 /** @brief The lowest set bit's index of v != 0 (De Bruijn, as in BPF). */
 uint32_t fw_ctz64(uint64_t v);
+/* The first word at or after wi that summary sum has, or FW_WORDS_MAX. */
+uint32_t fw_sum_next(const uint64_t sum[FW_SUM_MAX], uint32_t wi);
 
 #endif /* CUBICLE_FW_MODEL_H */

@@ -10,6 +10,14 @@
 #include <linux/types.h>
 
 #define FW_WORDS_MAX 128     /* 64-bit words of one chain's vector */
+/*
+ * Each vector of nw words is stored with its summary after it: FW_SUM_WORDS
+ * words whose bit j says word j is not zero.  The scan ANDs the summaries
+ * of a chain's fields at its entry and examines only the words set in
+ * all of them (a rule no packet field can reach costs nothing).
+ */
+#define FW_SUM_MAX 2 /* FW_WORDS_MAX / 64 */
+#define FW_SUM_WORDS(nw) (((nw) + 63) / 64)
 #define FW_VEC_WORDS 4194304 /* vector words of one image (32 MiB) */
 #define FW_ADDR_MAX 262144   /* LPM entries (src and dst, all chains) */
 #define FW_IVAL_MAX 262144   /* port intervals (all chains) */

@@ -17,6 +17,7 @@
  * does not answer.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,10 +27,11 @@
 #include "ipt.h"
 
 static const char *cube_name;
+static bool quiet; /* a refusal not printed (a probe) */
 
 static int
-call(struct cub_client *c, struct cub_val *words, struct cub_val *args,
-    struct cub_val **result)
+call_body(struct cub_client *c, struct cub_val *words, struct cub_val *args,
+    struct cub_val *body, struct cub_val **result)
 {
 	struct cub_val *params = cub_val__map(), *errv = NULL, *res = NULL;
 	const char *msg = NULL;
@@ -39,7 +41,8 @@ call(struct cub_client *c, struct cub_val *words, struct cub_val *args,
 	cub_client__new_rid(rid, sizeof(rid));
 	if (!params || !words || cub_val__set(params, "words", words) ||
 	    cub_val__set(params, "args", args ? args : cub_val__map()) ||
-	    cub_val__set(params, "rid", cub_val__str(rid))) {
+	    cub_val__set(params, "rid", cub_val__str(rid)) ||
+	    (body && cub_val__set(params, "body", body))) {
 		cub_val__free(params);
 		fprintf(stderr, "cubicle-iptables: out of memory\n");
 		return 1;
@@ -47,7 +50,9 @@ call(struct cub_client *c, struct cub_val *words, struct cub_val *args,
 	r = cub_client__call(c, CUB_M_REQUEST, params, &res, &errv);
 	if (r == -EREMOTEIO) {
 		msg = cub_val__get_str(errv, "message");
-		fprintf(stderr, "cubicle-iptables: %s\n", msg ?: "refused");
+		if (!quiet)
+			fprintf(stderr, "cubicle-iptables: %s\n",
+			    msg ?: "refused");
 		r = 1;
 	} else if (r) {
 		fprintf(stderr,
@@ -61,6 +66,13 @@ call(struct cub_client *c, struct cub_val *words, struct cub_val *args,
 	else
 		cub_val__free(res);
 	return r;
+}
+
+static int
+call(struct cub_client *c, struct cub_val *words, struct cub_val *args,
+    struct cub_val **result)
+{
+	return call_body(c, words, args, NULL, result);
 }
 
 static struct cub_val *
@@ -320,6 +332,146 @@ run(struct cub_client *c, const struct ipt_cmd *cmd)
 	return r;
 }
 
+
+#ifdef IPT_RESTORE_TOOL
+/*
+ * cubicle-iptables-restore: the filter table of FILE (iptables-save text, read
+ * with the syntax library: refused here, line and reason named, before
+ * anything is sent) becomes the cube's in one request, so one apply:
+ * the cube made with the document as its body when it does not exist,
+ * else one `set` whose body holds every chain of the file, its policy
+ * and its rules.  Rule k of a chain takes the id the cube's rule k of
+ * that chain has (its spec replaced, its counters kept), fresh ids
+ * after them; rules past the file's and user chains not in it are
+ * deleted afterwards, one request each (not atomic: until they are gone
+ * they follow the file's rules).
+ */
+static int
+restore(struct cub_client *c, const char *file)
+{
+	struct ipt_table t;
+	struct cub_val *doc = NULL, *body, *chains;
+	char err[512], id[80];
+	char *text = NULL;
+	size_t len = 0, n;
+	FILE *f = strcmp(file, "-") ? fopen(file, "r") : stdin;
+	bool exists;
+	int r;
+
+	if (!f) {
+		fprintf(stderr, "cubicle-iptables-restore: %s: %s\n", file,
+		    strerror(errno));
+		return 1;
+	}
+	for (;;) {
+		char *p = realloc(text, len + 65536 + 1);
+
+		if (!p) {
+			free(text);
+			return 1;
+		}
+		text = p;
+		n = fread(text + len, 1, 65536, f);
+		len += n;
+		if (n < 65536)
+			break;
+	}
+	text[len] = '\0';
+	if (f != stdin)
+		fclose(f);
+	if (ipt_table_init(&t)) {
+		free(text);
+		return 1;
+	}
+	r = ipt_restore(&t, text, false, stderr, err, sizeof(err));
+	free(text);
+	if (r) {
+		fprintf(stderr, "cubicle-iptables-restore: %s\n", err);
+		ipt_table_free(&t);
+		return 1;
+	}
+	quiet = true;
+	r = show_doc(c, &doc);
+	quiet = false;
+	if (r == 2) {
+		ipt_table_free(&t);
+		return 2;
+	}
+	exists = r == 0;
+	body = cub_val__map();
+	chains = cub_val__array();
+	r = !body || !chains;
+	for (uint32_t i = 0; !r && i < t.n; i++) {
+		const struct ipt_chain *ch = &t.chains[i];
+		const struct cub_val *old = rules_of(find_chain(doc, ch->name));
+		struct cub_val *e = cub_val__map(), *rl = cub_val__array();
+
+		r = !e || !rl || cub_val__set(e, "name", cub_val__str(ch->name));
+		if (!r && ch->builtin)
+			r = cub_val__set(e, "policy",
+			    cub_val__str(
+				ch->policy == FW_T_DROP ? "DROP" : "ACCEPT"));
+		for (uint32_t k = 0; !r && k < ch->n; k++) {
+			char *spec = spec_of(ch->name, &ch->rules[k].r);
+			struct cub_val *re = cub_val__map();
+
+			if (old && k < old->arr.len)
+				snprintf(id, sizeof(id), "%s",
+				    cub_val__get_str(old->arr.items[k], "id")
+					?: "");
+			else
+				cub_client__new_rid(id, sizeof(id));
+			r = !spec || !re ||
+			    cub_val__set(re, "id", cub_val__str(id)) ||
+			    cub_val__set(re, "spec", cub_val__str(spec)) ||
+			    cub_val__push(rl, re);
+			free(spec);
+		}
+		r = r || cub_val__set(e, "rule", rl) || cub_val__push(chains, e);
+	}
+	if (r || cub_val__set(body, "chain", chains)) {
+		fprintf(stderr, "cubicle-iptables-restore: out of memory\n");
+		cub_val__free(doc);
+		ipt_table_free(&t);
+		return 1;
+	}
+	r = exists ? call_body(c, words(cube_name, "set", NULL), NULL, body,
+			 NULL)
+		   : call_body(c, words("iptables", "add", cube_name, NULL),
+			 NULL, body, NULL);
+	/* What the file does not have: surplus rules, then user chains. */
+	for (int pass = 0; !r && exists && pass < 2; pass++) {
+		const struct cub_val *cs = cub_val__get(doc, "chain");
+
+		for (uint32_t i = 0;
+		     !r && cs && cs->kind == CUB_V_ARRAY && i < cs->arr.len;
+		     i++) {
+			const char *nm =
+			    cub_val__get_str(cs->arr.items[i], "name") ?: "";
+			const struct ipt_chain *ch = ipt_table_chain(&t, nm);
+			const struct cub_val *rl = rules_of(cs->arr.items[i]);
+
+			if (pass == 1) {
+				if (!ch && !builtin(nm))
+					r = call(c,
+					    words(cube_name, "chain", "del", nm,
+						NULL),
+					    NULL, NULL);
+				continue;
+			}
+			for (uint32_t j = ch ? ch->n : 0;
+			     !r && rl && j < rl->arr.len; j++)
+				r = del_id(c, nm,
+				    cub_val__get_str(rl->arr.items[j], "id")
+					?: "");
+		}
+	}
+	cub_val__free(doc);
+	ipt_table_free(&t);
+	return r;
+}
+#endif
+
 int
 main(int argc, char **argv)
 {
@@ -333,12 +485,32 @@ main(int argc, char **argv)
 		sock = argv[2];
 		i = 3;
 	}
+#ifdef IPT_RESTORE_TOOL
+	if (argc - i < 1 || argc - i > 2) {
+		fprintf(stderr, "usage: cubicle-iptables-restore [--socket-dir "
+				"DIR] CUBE [FILE]\n");
+		return 1;
+	}
+#else
 	if (argc - i < 2) {
 		fprintf(stderr, "usage: cubicle-iptables [--socket-dir DIR] "
 				"CUBE IPTABLES-ARGS...\n");
 		return 1;
 	}
+#endif
 	cube_name = argv[i++];
+#ifdef IPT_RESTORE_TOOL
+	CUB_OPTS(cub_client_opts, ro, .socket_dir = sock);
+	c = cub_client__open(&ro);
+	if (!c) {
+		fprintf(stderr, "cubicle-iptables-restore: no broker: %s\n",
+		    strerror(errno));
+		return 2;
+	}
+	r = restore(c, i < argc ? argv[i] : "-");
+	cub_client__close(c);
+	return r;
+#endif
 	memset(&cmd, 0, sizeof(cmd));
 	if (ipt_parse(argc - i, argv + i, &cmd, err, sizeof(err))) {
 		fprintf(stderr, "cubicle-iptables: %s\n", err);

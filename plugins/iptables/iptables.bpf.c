@@ -16,12 +16,16 @@
 #include <cubicle/hostaddr.bpf.h>
 #include <cubicle/swap.bpf.h>
 
-/* Smaller than the engine's caps (fw_shared.h), as iptcube's. */
-#define FW_MAP_VEC_WORDS 262144
-#define FW_MAP_ADDR 16384
-#define FW_MAP_IVAL 16384
+/*
+ * Sized for FW_MAX_RULES (8192) rules in a chain and FW_RULES_ALL
+ * (32768) in all chains (IPT_CHAIN_RULES_MAX, IPT_RULES_MAX), each rule
+ * with its own source and destination prefix (2n + 1 prefixes per
+ * direction and chain at most); vectors and intervals at the engine's
+ * caps (fw_shared.h); small fields, sets and hashlimit buckets as
+ * iptcube's.
+ */
+#define FW_MAP_ADDR (2 * (FW_RULES_ALL + FW_CHAINS_ALL))
 #define FW_MAP_SMALL 16384
-#define FW_MAP_RULES 4096
 #define FW_MAP_SET_IP 1024
 #define FW_MAP_SET_NET 1024
 #define FW_MAP_SET_IPPORT 1024

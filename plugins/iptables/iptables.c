@@ -38,6 +38,11 @@
 #define IPT_ERR 512
 #define IPT_SLOT0 (FW_MAX_CHAINS + 1) /* the first rule slot */
 
+_Static_assert(IPT_CHAIN_RULES_MAX == FW_MAX_RULES &&
+		   IPT_RULES_MAX == FW_RULES_ALL &&
+		   IPT_RULES_MAX <= FW_MAX_SLOTS + 1 - IPT_SLOT0,
+    "iptables_shared.h caps: the engine's");
+
 static const char *const ipt_policies[] = {"ACCEPT", "DROP", NULL};
 
 static const struct cub_field ipt_rule_fields[] = {
@@ -113,11 +118,54 @@ struct ipt_slot {
 	uint32_t slot;
 };
 
+static int
+slot_cmp(const void *a, const void *b)
+{
+	const struct ipt_slot *const *x = a, *const *y = b;
+
+	return memcmp(&(*x)->key, &(*y)->key, sizeof((*x)->key));
+}
+
+/* An index of n slots by key (sorted pointers): lookups in log n, as a
+ * chain of 8192 ids made the linear search quadratic. */
+struct slot_idx {
+	const struct ipt_slot **p;
+	uint32_t n;
+};
+
+static int
+slot_idx_build(struct slot_idx *x, const struct ipt_slot *v, uint32_t n)
+{
+	x->n = 0;
+	x->p = calloc(n + 1, sizeof(*x->p));
+	if (!x->p)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < n; i++)
+		x->p[i] = &v[i];
+	x->n = n;
+	qsort(x->p, n, sizeof(*x->p), slot_cmp);
+	return 0;
+}
+
+static const struct ipt_slot *
+slot_find(const struct slot_idx *x, const struct ipt_slot_key *k)
+{
+	struct ipt_slot probe, *pp = &probe;
+	const struct ipt_slot **hit;
+
+	if (!x->n)
+		return NULL;
+	probe.key = *k;
+	hit = bsearch(&pp, x->p, x->n, sizeof(*x->p), slot_cmp);
+	return hit ? *hit : NULL;
+}
+
 struct ipt_cube {
 	cub_map slotmap, lim, hlim, logst;
 	bool loaded;
 	struct ipt_slot *slots; /* the applied ids, as ipt_slots holds them */
 	uint32_t nslots;
+	struct slot_idx idx; /* slots by key */
 };
 
 /* What one apply builds before anything changes. */
@@ -139,24 +187,6 @@ slot_key(struct ipt_slot_key *k, const char *chain, const char *id)
 	memset(k, 0, sizeof(*k));
 	snprintf(k->chain, sizeof(k->chain), "%s", chain);
 	snprintf(k->id, sizeof(k->id), "%s", id);
-}
-
-static const struct ipt_slot *
-slot_find(const struct ipt_slot *v, uint32_t n, const struct ipt_slot_key *k)
-{
-	for (uint32_t i = 0; i < n; i++)
-		if (!memcmp(&v[i].key, k, sizeof(*k)))
-			return &v[i];
-	return NULL;
-}
-
-static bool
-slot_used(const struct ipt_slot *v, uint32_t n, uint32_t slot)
-{
-	for (uint32_t i = 0; i < n; i++)
-		if (v[i].slot == slot)
-			return true;
-	return false;
 }
 
 /* Run one iptables command line on the table; err says why not. */
@@ -248,6 +278,20 @@ parse_doc(
 		return cub_cube__set_error(cube, CUB_E_LIMIT,
 		    "cube '%s': %u rules, at most %u", cub_cube__name(cube),
 		    total, IPT_RULES_MAX);
+	for (i = 0; i < nc; i++) {
+		const struct cub_val *rl =
+		    cub_val__get(chains->arr.items[i], "rule");
+
+		if (rl && rl->kind == CUB_V_ARRAY &&
+		    rl->arr.len > IPT_CHAIN_RULES_MAX)
+			return cub_cube__set_error(cube, CUB_E_LIMIT,
+			    "cube '%s': chain %s: %u rules, at most %u in a "
+			    "chain",
+			    cub_cube__name(cube),
+			    cub_val__get_str(chains->arr.items[i], "name")
+				?: "?",
+			    rl->arr.len, IPT_CHAIN_RULES_MAX);
+	}
 	nw->slots = calloc(total + 1, sizeof(*nw->slots));
 	if (!nw->slots)
 		return -ENOMEM;
@@ -339,14 +383,23 @@ build(struct cub_cube *cube, struct ipt_cube *ic, struct ipt_new *nw)
 	char err[IPT_ERR];
 	uint32_t i, c, k, nr = 0, next = IPT_SLOT0;
 	uint32_t *count;
+	bool *used;
 	int r;
 
 	count = calloc(nw->nslots + 1, sizeof(*count));
 	if (!count)
 		return -ENOMEM;
+	used = calloc(FW_MAX_SLOTS + 2, sizeof(*used));
+	if (!used) {
+		free(count);
+		return -ENOMEM;
+	}
+	for (i = 0; i < ic->nslots; i++)
+		if (ic->slots[i].slot <= FW_MAX_SLOTS)
+			used[ic->slots[i].slot] = true;
 	for (i = 0; i < nw->nslots; i++) {
 		const struct ipt_slot *old =
-		    slot_find(ic->slots, ic->nslots, &nw->slots[i].key);
+		    slot_find(&ic->idx, &nw->slots[i].key);
 
 		count[i] = nw->slots[i].slot;
 		nw->slots[i].slot = old ? old->slot : 0;
@@ -354,11 +407,11 @@ build(struct cub_cube *cube, struct ipt_cube *ic, struct ipt_new *nw)
 	for (i = 0; i < nw->nslots; i++) {
 		if (nw->slots[i].slot)
 			continue;
-		while (slot_used(ic->slots, ic->nslots, next) ||
-		       slot_used(nw->slots, nw->nslots, next))
+		while (next <= FW_MAX_SLOTS && used[next])
 			next++;
 		nw->slots[i].slot = next++;
 	}
+	free(used);
 	for (c = 0; c < nw->tab.n; c++)
 		nr += nw->tab.chains[c].n;
 	nw->chains = calloc(nw->tab.n, sizeof(*nw->chains));
@@ -474,8 +527,13 @@ ipt_load(struct cub_cube *cube, struct ipt_cube *ic)
 		return r;
 	}
 	free(ic->slots);
+	free(ic->idx.p);
+	ic->idx.p = NULL;
+	ic->idx.n = 0;
 	ic->slots = sr.v;
 	ic->nslots = sr.n;
+	if ((r = slot_idx_build(&ic->idx, ic->slots, ic->nslots)))
+		return r;
 	if (sr.n)
 		cub_cube__log(cube, CUB_LOG_INFO,
 		    "read back %u rule counter slots", sr.n);
@@ -531,11 +589,44 @@ limits_reset(struct cub_cube *cube, struct ipt_cube *ic, struct ipt_new *nw)
 	return r;
 }
 
+/* The new ids' slots into ipt_slots, in batches of IPT_STORE_BATCH. */
+#define IPT_STORE_BATCH 512
+static int
+slots_store(struct cub_cube *cube, struct ipt_cube *ic, struct ipt_new *nw)
+{
+	struct ipt_slot_key *keys;
+	uint32_t *vals, n = 0, i;
+	int r = 0;
+
+	keys = calloc(IPT_STORE_BATCH, sizeof(*keys));
+	vals = calloc(IPT_STORE_BATCH, sizeof(*vals));
+	if (!keys || !vals) {
+		free(keys);
+		free(vals);
+		return -ENOMEM;
+	}
+	for (i = 0; !r && i <= nw->nslots; i++) {
+		if (i < nw->nslots && !slot_find(&ic->idx, &nw->slots[i].key)) {
+			keys[n] = nw->slots[i].key;
+			vals[n++] = nw->slots[i].slot;
+		}
+		if (n && (n == IPT_STORE_BATCH || i == nw->nslots)) {
+			r = cub_map__update_batch_n(
+			    cube, &ic->slotmap, keys, vals, n, 0);
+			n = 0;
+		}
+	}
+	free(keys);
+	free(vals);
+	return r;
+}
+
 static int
 ipt_apply(struct cub_cube *cube, const struct cub_val *config, bool create)
 {
 	struct ipt_cube *ic = cub_cube__priv(cube);
 	struct ipt_new *nw;
+	struct slot_idx nidx;
 	char err[IPT_ERR];
 	uint32_t i;
 	int r;
@@ -550,23 +641,24 @@ ipt_apply(struct cub_cube *cube, const struct cub_val *config, bool create)
 	if ((r = build(cube, ic, nw)) || (r = limits_reset(cube, ic, nw)))
 		goto out;
 	/* New ids' slots stored before the flip, gone ids' after. */
-	for (i = 0; i < nw->nslots; i++)
-		if (!slot_find(ic->slots, ic->nslots, &nw->slots[i].key) &&
-		    (r = cub_map__update(cube, &ic->slotmap, &nw->slots[i].key,
-			 &nw->slots[i].slot, 0)))
-			goto out;
+	if ((r = slots_store(cube, ic, nw)))
+		goto out;
 	if ((r = fw_image_apply(cube, nw->img, err, sizeof(err)))) {
 		r = cub_cube__set_error(cube, CUB_E_INTERNAL,
 		    "cube '%s': applying the ruleset: %s", cub_cube__name(cube),
 		    err);
 		goto out;
 	}
+	if ((r = slot_idx_build(&nidx, nw->slots, nw->nslots)))
+		goto out;
 	for (i = 0; i < ic->nslots; i++)
-		if (!slot_find(nw->slots, nw->nslots, &ic->slots[i].key))
+		if (!slot_find(&nidx, &ic->slots[i].key))
 			cub_map__delete(cube, &ic->slotmap, &ic->slots[i].key);
 	free(ic->slots);
+	free(ic->idx.p);
 	ic->slots = nw->slots;
 	ic->nslots = nw->nslots;
+	ic->idx = nidx;
 	nw->slots = NULL;
 	cub_cube__log(cube, CUB_LOG_INFO, "%s: %u chains, %u rules",
 	    create ? "applied (new or replayed)" : "changed", nw->tab.n,
@@ -596,11 +688,42 @@ ipt_show(struct cub_cube *cube, const struct cub_val *config,
 	struct {
 		uint64_t lines, suppressed;
 	} ls = {0};
-	uint32_t zero = 0, i, j;
+	uint32_t zero = 0, i, j, *sl;
+	uint64_t *cp, *cb;
+	struct fw_cnt *cnt;
 	int r = 0;
 
 	if (!ic->loaded)
 		return 0;
+	/* Every counter in one read (fw_counters_read() dumps the map for
+	 * many slots), by slot. */
+	sl = calloc(ic->nslots + 3, sizeof(*sl));
+	cp = calloc(ic->nslots + 3, sizeof(*cp));
+	cb = calloc(ic->nslots + 3, sizeof(*cb));
+	cnt = calloc(FW_SLOTS_ALL, sizeof(*cnt));
+	if (!sl || !cp || !cb || !cnt) {
+		r = -ENOMEM;
+		goto cnt_out;
+	}
+	for (i = 0; i < 3; i++)
+		sl[i] = 1 + i;
+	for (i = 0; i < ic->nslots; i++)
+		sl[3 + i] = ic->slots[i].slot;
+	if ((r = fw_counters_read(cube, sl, ic->nslots + 3, cp, cb)))
+		goto cnt_out;
+	for (i = 0; i < ic->nslots + 3; i++)
+		if (sl[i] < FW_SLOTS_ALL) {
+			cnt[sl[i]].pkts = cp[i];
+			cnt[sl[i]].bytes = cb[i];
+		}
+cnt_out:
+	free(sl);
+	free(cp);
+	free(cb);
+	if (r) {
+		free(cnt);
+		return r;
+	}
 	list = cub_val__array();
 	for (i = 0; list && !r && chains && i < chains->arr.len; i++) {
 		const struct cub_val *ce = chains->arr.items[i];
@@ -622,9 +745,8 @@ ipt_show(struct cub_cube *cube, const struct cub_val *config,
 			slot = 1 + (name[0] == 'I'      ? 0
 				       : name[0] == 'F' ? 1
 							: 2);
-			if ((r = fw_counters_read(cube, &slot, 1, &pk, &by)) ||
-			    !(e = counted(e, pk, by)))
-				r = r ? r : -ENOMEM;
+			if (!(e = counted(e, cnt[slot].pkts, cnt[slot].bytes)))
+				r = -ENOMEM;
 		}
 		for (j = 0;
 		     !r && rl && rl->kind == CUB_V_ARRAY && j < rl->arr.len;
@@ -636,11 +758,9 @@ ipt_show(struct cub_cube *cube, const struct cub_val *config,
 			struct cub_val *row;
 
 			slot_key(&k, name, id);
-			s = slot_find(ic->slots, ic->nslots, &k);
-			pk = by = 0;
-			if (s &&
-			    (r = fw_counters_read(cube, &s->slot, 1, &pk, &by)))
-				break;
+			s = slot_find(&ic->idx, &k);
+			pk = s && s->slot < FW_SLOTS_ALL ? cnt[s->slot].pkts : 0;
+			by = s && s->slot < FW_SLOTS_ALL ? cnt[s->slot].bytes : 0;
 			row = cub_val__map();
 			if (!row || cub_val__set(row, "id", cub_val__str(id)) ||
 			    !(row = counted(row, pk, by)) ||
@@ -655,6 +775,7 @@ ipt_show(struct cub_cube *cube, const struct cub_val *config,
 			r = r ? r : -ENOMEM;
 		}
 	}
+	free(cnt);
 	if (r || !list) {
 		cub_val__free(list);
 		return r ? r : -ENOMEM;
@@ -678,6 +799,9 @@ ipt_destroy(struct cub_cube *cube)
 
 	free(ic->slots);
 	ic->slots = NULL;
+	free(ic->idx.p);
+	ic->idx.p = NULL;
+	ic->idx.n = 0;
 }
 
 static const struct cub_plugin_ops ipt_ops = {
@@ -694,7 +818,7 @@ const struct cub_plugin cub_plugin_entry = {
     .cube_size = sizeof(struct ipt_cube),
     .schema = ipt_schema,
     .ops = &ipt_ops,
-    .policy = FW_PLUGIN_POLICY(96u << 20),
+    .policy = FW_PLUGIN_POLICY(200u << 20),
     .apply_timeout_ms = 60000,
     .flags = CUB_PLUGIN_F_TRANSPARENT | CUB_PLUGIN_F_HOSTWIDE,
     CUB_PLUGIN_SIZES,

@@ -20,7 +20,8 @@
 #define IPT_BUILTINS 3
 
 #define IPT_ID_MAX 64      /* a rule id's bytes, NUL included */
-#define IPT_RULES_MAX 4096 /* rules (ids) per cube: FW_MAP_RULES */
+#define IPT_RULES_MAX 32768 /* rule ids per cube: FW_RULES_ALL */
+#define IPT_CHAIN_RULES_MAX 8192 /* rules per chain: FW_MAX_RULES */
 
 struct ipt_slot_key {
 	char chain[32];      /* FW_CHAIN_NAME_MAX + 1, zero-padded */

@@ -6,8 +6,8 @@
  * an address, a bounded binary search over a port's intervals, a hash
  * lookup with the chain's default for a small field, the "unset" vector
  * for L4 fields of a later fragment), the AND of those vectors one
- * 64-bit word at a time, set bits in order (De Bruijn: clang 14 crashes
- * on __builtin_ctzll), a jump stack of FW_JUMP_DEPTH, and past
+ * 64-bit word at a time, set bits in order (a SWAR popcount: clang 14
+ * crashes on __builtin_ctzll), a jump stack of FW_JUMP_DEPTH, and past
  * FW_ITER_MAX steps a drop (fail closed).  One bpf_loop() step examines
  * up to FW_STEP_WORDS words (each one step of the cap, as in the model)
  * or enters one chain: the verifier sees one step, not 65536.
@@ -45,6 +45,7 @@ struct fw_scan {
 	__u32 nrules, nwords, used, rule_base;
 	__u32 policy, policy_slot;
 	__u32 vid[FW_F_MAX], vid2;
+	__u64 sum[FW_SUM_MAX]; /* the words the chain's fields all have */
 	__u32 stack_chain[FW_JUMP_DEPTH], stack_pos[FW_JUMP_DEPTH];
 	__u32 enter, done;
 	/* Keys, here rather than on the stack. */
@@ -60,77 +61,20 @@ struct {
 	__uint(max_entries, 1);
 } fw_scan_map SEC(".maps");
 
-static const __u8 fw_debruijn64[64] = {
-    0,
-    1,
-    48,
-    2,
-    57,
-    49,
-    28,
-    3,
-    61,
-    58,
-    50,
-    42,
-    38,
-    29,
-    17,
-    4,
-    62,
-    55,
-    59,
-    36,
-    53,
-    51,
-    43,
-    22,
-    45,
-    39,
-    33,
-    30,
-    24,
-    18,
-    12,
-    5,
-    63,
-    47,
-    56,
-    27,
-    60,
-    41,
-    37,
-    16,
-    54,
-    35,
-    52,
-    21,
-    44,
-    32,
-    23,
-    11,
-    46,
-    26,
-    40,
-    15,
-    34,
-    20,
-    31,
-    10,
-    25,
-    14,
-    19,
-    9,
-    13,
-    8,
-    7,
-    6,
-};
-
+/* Trailing zeros of v (not 0) without a table: the popcount of the bits
+ * below its lowest set one (SWAR; clang 14 crashes on __builtin_ctzll).
+ * A De Bruijn table lookup in two places of the step made the
+ * unprivileged verifier refuse its pointer arithmetic (the compiler
+ * merged lookups from different paths). */
 static __always_inline __u32
 fw_ctz64(__u64 v)
 {
-	return fw_debruijn64[((v & -v) * 0x03f79d71b4cb0a89ull) >> 58];
+	__u64 x = (v & -v) - 1;
+
+	x = x - ((x >> 1) & 0x5555555555555555ull);
+	x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+	x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0full;
+	return (__u32)((x * 0x0101010101010101ull) >> 56);
 }
 
 /* The interval of port among n from base: its vector id, or -1. */
@@ -177,6 +121,66 @@ fw_small_vid(struct fw_scan *s, void *smm, const struct fw_chain_meta *m, int f,
 	s->skey.value = value;
 	v = bpf_map_lookup_elem(smm, &s->skey);
 	return v ? *v : m->dflt_vid[f];
+}
+
+/* The AND of the used fields' summaries (FW_SUM_WORDS after each
+ * vector's words), as fw_model.c's chain_sum(). */
+static __always_inline int
+fw_enter_sum(struct fw_scan *s)
+{
+	void *vecm = cub_swap_member(&fw__vec, s->copy);
+	const __u64 *v;
+	__u64 w;
+
+	if (!vecm)
+		return -1;
+	s->sum[0] = s->sum[1] = ~0ull;
+#pragma unroll
+	for (int f = 0; f < FW_F_MAX; f++) {
+		if (!(s->used & 1u << f))
+			continue;
+#pragma unroll
+		for (int j = 0; j < FW_SUM_MAX; j++) {
+			if (j >= (int)FW_SUM_WORDS(s->nwords))
+				break;
+			s->key = s->vid[f] + s->nwords + j;
+			v = bpf_map_lookup_elem(vecm, &s->key);
+			if (!v)
+				return -1;
+			w = *v;
+			if (f == FW_F_EITHER) {
+				s->key = s->vid2 + s->nwords + j;
+				v = bpf_map_lookup_elem(vecm, &s->key);
+				if (!v)
+					return -1;
+				w |= *v;
+			}
+			s->sum[j & 1] &= w;
+		}
+	}
+	return 0;
+}
+
+/* The first word at or after wi the summary has, or FW_WORDS_MAX (as
+ * fw_model.c's fw_sum_next()). */
+static __always_inline __u32
+fw_sum_next(const struct fw_scan *s, __u32 wi)
+{
+	__u32 base = 64;
+	__u64 w;
+
+	if (wi >= FW_WORDS_MAX)
+		return FW_WORDS_MAX;
+	if (wi < 64) {
+		w = s->sum[0] & (~0ull << wi);
+		if (w)
+			base = 0;
+		else
+			w = s->sum[1];
+	} else {
+		w = s->sum[1] & (~0ull << ((wi - 64) & 63));
+	}
+	return w ? base + fw_ctz64(w) : FW_WORDS_MAX;
 }
 
 /* Enter s->chain: its metadata and its used fields' vector ids. */
@@ -294,7 +298,7 @@ fw_enter(struct fw_scan *s)
 	if (used & 1u << FW_F_DTYPE)
 		s->vid[FW_F_DTYPE] =
 		    fw_small_vid(s, smm, m, FW_F_DTYPE, s->pkt.dst_type);
-	return 0;
+	return fw_enter_sum(s);
 }
 
 static __always_inline void
@@ -358,7 +362,15 @@ fw_step(__u32 i, void *unused)
 	for (int k = 0; k < FW_STEP_WORDS; k++) {
 		if (k && (s->pos >= s->nrules || s->it++ >= FW_ITER_MAX))
 			break;
-		wi = s->pos / 64;
+		/* The next word the summary has; none: the chain's end. */
+		wi = fw_sum_next(s, s->pos / 64);
+		if (wi >= s->nwords) {
+			s->pos = s->nrules;
+			word = 0;
+			break;
+		}
+		if (wi > s->pos / 64)
+			s->pos = wi * 64;
 		word = ~0ull << (s->pos % 64);
 		if (wi == s->nwords - 1 && s->nrules % 64)
 			word &= (1ull << (s->nrules % 64)) - 1;
