@@ -110,7 +110,7 @@ service_why(
 	snprintf(rerr, sizeof(rerr), "%s", s->reload_err);
 	reload = s->reload;
 	pthread_mutex_unlock(&b->lock);
-	wlog_last_words(s->last_words, words, sizeof(words));
+	snprintf(words, sizeof(words), "%s", s->exit_words);
 	cub_val__set(e, "schema", cub_val__uint(s->schema_version));
 	cub_val__set(e, "refused", cub_val__uint(nref));
 	if (s->last_exit[0])

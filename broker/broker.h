@@ -431,6 +431,9 @@ struct service {
 	/* The last error line a worker of it wrote, for 'services' (wlog.c
 	 * writes it, under its lock: wlog_last_words()). */
 	char last_words[256];
+	/* What the worker that ended as last_exit says had said (main
+	 * thread). */
+	char exit_words[256];
 	struct svc_retired *retired; /* schemas replaced, kept until exit */
 };
 
@@ -905,6 +908,9 @@ int wlog_pipe(int fds[2]);
 void wlog_start(const char *svc, pid_t pid, int fd, char *last, size_t len);
 /* A copy of (or, out NULL, an end to) what wlog_start()'s last holds. */
 void wlog_last_words(char *last, char *out, size_t len);
+/* Waits up to timeout_ms for the end of dead worker pid's log (every
+ * line of it read): false if a writer of its pipe lives on. */
+bool wlog_drain(pid_t pid, int timeout_ms);
 void wlog_shutdown(void);
 
 /* worker_calls.c: the per-service thread serving worker requests */

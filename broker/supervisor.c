@@ -50,6 +50,7 @@
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
 #define STABLE_MS 10000
+#define WLOG_DRAIN_MS 100 /* for a dead worker's last log lines */
 #define MAX_SERVICES 64
 
 static int
@@ -1266,6 +1267,14 @@ sup_tick(struct broker *b)
 		else
 			snprintf(s->last_exit, sizeof(s->last_exit),
 			    "exited with %d", WEXITSTATUS(status));
+		/* Its last lines are this exit's words: read them all first
+		 * (the pipe ends with it; a bounded wait if not). */
+		if (!wlog_drain(pid, WLOG_DRAIN_MS))
+			log_warn("service '%s': worker %d's log is still open "
+				 "after its exit",
+			    s->name, (int)pid);
+		wlog_last_words(s->last_words, s->exit_words,
+		    sizeof(s->exit_words));
 		log_err("service '%s': worker %d %s", s->name, (int)pid,
 		    s->last_exit);
 		if (now - s->next_start_ms > STABLE_MS)

@@ -218,6 +218,30 @@ wlog_last_words(char *last, char *out, size_t len)
 	pthread_mutex_unlock(&wlog_lock);
 }
 
+bool
+wlog_drain(pid_t pid, int timeout_ms)
+{
+	int64_t end = mono_ms() + timeout_ms;
+	struct timespec ms = {.tv_nsec = 1000000};
+	struct wlog *w;
+	bool open;
+
+	for (;;) {
+		open = false;
+		pthread_mutex_lock(&wlog_lock);
+		for (w = wlogs; w; w = w->next)
+			if (w->pid == pid &&
+			    !__atomic_load_n(&w->done, __ATOMIC_ACQUIRE))
+				open = true;
+		pthread_mutex_unlock(&wlog_lock);
+		if (!open)
+			return true;
+		if (mono_ms() >= end)
+			return false;
+		nanosleep(&ms, NULL);
+	}
+}
+
 void
 wlog_start(const char *svc, pid_t pid, int fd, char *last, size_t lastlen)
 {

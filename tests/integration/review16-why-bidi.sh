@@ -37,13 +37,16 @@ for s in json.load(sys.stdin):
         print(s.get(sys.argv[1], ""))' "$1"
 }
 for _ in $(seq 1 300); do
-	[ "$(field restarts)" -ge 2 ] 2>/dev/null && grep -q "r16" <<<"$(field why)" && break
+	why=$(field why)
+	[ "$(field restarts)" -ge 2 ] 2>/dev/null && grep -q "r16" <<<"$why" && break
 	sleep 0.1
 done
-why=$(field why)
 grep -q "r16" <<<"$why" || fail "the worker's words are not in why (the case under test): '$why' $(cub services)"
 { cub services; cub services -o yaml; } >"$T/plain.txt" 2>&1 || true
 cub_log "$(cat "$T/plain.txt")"
+# Every worker says the same before it dies, and the broker reads a dead
+# worker's last lines before it records its exit: the words stay.
+grep -q "r16" "$T/plain.txt" || fail "the words left 'services' between two workers"
 bad=
 for cp in '\xe2\x80\xae' '\xe2\x81\xa6' '\xe2\x80\x8b'; do
 	LC_ALL=C grep -qaP "$cp" "$T/plain.txt" && bad+=" $cp"
