@@ -281,14 +281,16 @@ for i, s in enumerate(socks):
     assert b"cubicle_gateway_scrapes_total" in data, i
 print("8 answered, 8 got a 503, the 17th closed", file=sys.stderr)
 PY
-s1=$(gw_sample 9001 cubicle_gateway_scrapes_total)
+# One scrape (each waits its whole timeout with no broker) for the four.
+curl -sS "http://127.0.0.1:9001/metrics" >"$T/page-9001"
+s1=$(gw_pick cubicle_gateway_scrapes_total <"$T/page-9001")
 # s1's own scrape is one.
 [ $((s1 - s0 - 1)) -le 3 ] || fail "8 requests made $((s1 - s0 - 1)) scrapes"
-refused=$(gw_sample 9001 'cubicle_gateway_connections_dropped_total{reason="refused"}')
+refused=$(gw_pick 'cubicle_gateway_connections_dropped_total{reason="refused"}' <"$T/page-9001")
 [ "$refused" -ge 1 ] || fail "the refused connection is not counted"
-busy=$(gw_sample 9001 cubicle_gateway_busy_total)
+busy=$(gw_pick cubicle_gateway_busy_total <"$T/page-9001")
 [ "$busy" = 8 ] || fail "cubicle_gateway_busy_total $busy, not 8"
-cuts=$(gw_sample 9001 cubicle_gateway_scrape_timeouts_total)
+cuts=$(gw_pick cubicle_gateway_scrape_timeouts_total <"$T/page-9001")
 [ "$cuts" -ge 1 ] || fail "no scrape cut by --scrape-timeout"
 grep -q "scrape: --scrape-timeout 7500 ms passed" "$T/gw-9001.log" ||
 	fail "the scrape deadline is not logged: $(cat "$T/gw-9001.log")"

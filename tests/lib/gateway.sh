@@ -41,8 +41,12 @@ GW_WRAP=()
 # gw_sample 9000 'cubicle_gateway_scrapes_total' or with its labels
 # 'cubicle_gateway_connections_dropped_total{reason="evicted"}'.
 gw_sample() {
-	curl -sS "http://127.0.0.1:$1/metrics" |
-		awk -v s="$2" '$1 == s { print $2; found = 1 } END { exit !found }'
+	curl -sS "http://127.0.0.1:$1/metrics" | gw_pick "$2"
+}
+# gw_pick SAMPLE: the value of SAMPLE in the page on stdin (one scrape
+# read for several samples: curl it into a file, then gw_pick <FILE).
+gw_pick() {
+	awk -v s="$1" '$1 == s { print $2; found = 1 } END { exit !found }'
 }
 
 # gw_sanitizer_check LOG...: a sanitizer report in a gateway's log fails.
