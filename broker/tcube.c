@@ -2042,7 +2042,7 @@ do_attach(struct broker *b, struct cube *c, const char *target,
 	}
 	if (topo_peer_split(target, cname, pname)) {
 		c2 = cube_find(b, cname);
-		if (!c2 || !topo_port(c2, pname)) {
+		if (!c2 || !api_sees(c2) || !topo_port(c2, pname)) {
 			*errv = cub_err_val(CUB_E_NOTFOUND,
 			    "attach: no cube '%s' with a port '%s'", cname,
 			    pname);
@@ -2075,6 +2075,8 @@ do_attach(struct broker *b, struct cube *c, const char *target,
 		ifindex = 0;
 		goto place;
 	}
+	if ((r = api_netdev_granted(target, errv)))
+		return r;
 	if (strlen(target) >= IFNAMSIZ ||
 	    !(ifindex = (int)if_nametoindex(target))) {
 		*errv = cub_err_val(CUB_E_NODEV,
@@ -2286,10 +2288,28 @@ tcube_attach_cmd(struct broker *b, const struct cub_val *words,
 		    "detach takes no key=value arguments");
 		return -EINVAL;
 	}
-	if (!(c = cube_find(b, name))) {
+	if (!(c = cube_find(b, name)) || !api_sees(c)) {
 		*errv = cub_err_val(
 		    CUB_E_NOTFOUND, "%s: no cube named '%s'", verb, name);
 		return -ENOENT;
+	}
+	/* A tenant places its cube by its own cubes only. */
+	for (unsigned i = 0; attach && api_tenant() && args &&
+			     args->kind == CUB_V_MAP && i < args->map.len;
+	     i++) {
+		const struct cub_val *v = args->map.items[i].val;
+		struct cube *o;
+
+		if ((strcmp(args->map.items[i].key, "before") &&
+			strcmp(args->map.items[i].key, "after")) ||
+		    v->kind != CUB_V_STR)
+			continue;
+		if (!(o = cube_find(b, v->str.ptr)) || !api_sees(o)) {
+			*errv = cub_err_val(CUB_E_NOTFOUND,
+			    "attach: %s=%s: no cube named '%s'",
+			    args->map.items[i].key, v->str.ptr, v->str.ptr);
+			return -ENOENT;
+		}
 	}
 	r = attach ? do_attach(b, c, target, args, errv)
 		   : do_detach(b, c, target, errv);

@@ -1,0 +1,226 @@
+#!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
+# Issue 13, tenants (docs "Tenants"): a broker with --tenants naming two
+# tenants, ta (uid 60001, netdevs vetha*) and tb (uid 60002, vethb+),
+# the CLI run as each.  ta makes a simpleforwarder cube a1 with a port on
+# its granted veth (refused on tb's, and on one that does not exist but
+# is not granted); tb does not see a1 in show cubes, help or services,
+# and every request naming a1 (show, set, del, log, the cube and service
+# prefixes, connect to it, a peer on it) gets exactly the error a missing
+# cube gets; a name another tenant holds is "taken", as one's own is;
+# neither tenant may use iptables (host-wide) nor services reload, nor
+# send 'as'; a tenant's events subscription gets its own cubes' events
+# only; admin sees every cube with its owner.  After a kill -9 and a
+# restart the ownership holds (the matrix again, briefly).  REST: a
+# tenant token (role tenant) through cubicle-gateway sees and changes its
+# own cube only.  Bad tenants files refuse the start, naming the line.
+. "$(dirname "$0")/../lib/netns.sh"
+. "$(dirname "$0")/../lib/gateway.sh"
+
+need setpriv curl python3
+PLUGINS+=("$CUB_BUILD/plugins/iptables/iptables.so")
+A=60001 B=60002
+
+# 0. Bad tenants files are refused before anything starts.
+bad_file() {
+	local text=$1 want=$2 rc=0 err
+	shift 2
+	printf '%b' "$text" >"$T/bad.tenants"
+	err=$("$CUB_BUILD/broker/cubicled" --tenants "$T/bad.tenants" \
+		--socket-dir "$T/nb" "$@" 2>&1) || rc=$?
+	[ "$rc" = 1 ] && grep -qF -- "$want" <<<"$err" ||
+		fail "tenants '$text': exit $rc, not /$want/: $err"
+	[ ! -e "$T/nb" ] || fail "a refused tenants file created the socket dir"
+}
+bad_file 'ta uid=60001\ntb uid=60001\n' "line 2: tenant 'tb': uid 60001 is tenant 'ta''s already"
+bad_file 'ta uid=0\n' "line 1: tenant 'ta': uid '0' is not a number"
+bad_file 'ta uid=5 netdevs=veth*x\n' "line 1: tenant 'ta': netdev pattern 'veth*x'"
+bad_file '# c\nta uid=5 quota=3\n' "line 2: tenant 'ta': unknown key 'quota'"
+bad_file 'ta gid=65534\n' "tenant 'ta': gid 65534 is the --gateway-group group" \
+	--socket-group 65534 --gateway-group 65534
+rc=0
+err=$("$CUB_BUILD/broker/cubicled" --tenants "$T/none" --socket-dir "$T/nb" 2>&1) || rc=$?
+[ "$rc" = 1 ] && grep -q -- "--tenants: $T/none: No such file" <<<"$err" ||
+	fail "a missing tenants file: exit $rc: $err"
+cub_log "bad tenants files refused, naming the line"
+
+for p in a b; do
+	ip link add "veth${p}0" type veth peer name "veth${p}1"
+	ip link set "veth${p}0" up
+	ip link set "veth${p}1" up
+done
+printf '# the test tenants\nta uid=%s netdevs=vetha*\ntb uid=%s netdevs=vethb+\n' \
+	"$A" "$B" >"$T/tenants"
+CUB_BROKER_ARGS="--tenants $T/tenants --gateway-may reader,tenant"
+gateway_broker_args # socket group 65534: the tenants connect as members
+broker_start
+
+# ta ARGS..., tb ARGS...: the CLI as each tenant (in the socket group).
+ta() { setpriv --reuid=$A --regid=$A --groups=65534 "$CUB_BUILD/sdk/cubicle" --socket-dir "$T/s" "$@" </dev/null; }
+tb() { setpriv --reuid=$B --regid=$B --groups=65534 "$CUB_BUILD/sdk/cubicle" --socket-dir "$T/s" "$@" </dev/null; }
+ok() { "$@" >/dev/null 2>"$T/err" || fail "$*: $(cat "$T/err")"; }
+
+# refused WHAT PATTERN CMD...: CMD must fail and its error match PATTERN.
+refused() {
+	local what=$1 pat=$2 out rc=0
+	shift 2
+	out=$("$@" 2>&1) || rc=$?
+	[ "$rc" != 0 ] || fail "$what: succeeded: $out"
+	grep -qE -- "$pat" <<<"$out" || fail "$what: exit $rc, not /$pat/: $out"
+	cub_log "$what: refused: $out"
+}
+
+# unseen WHO ARGS...: with a1 in ARGS, WHO's error (and exit code) must be
+# the one it gets with a1 replaced by zz9, a cube that does not exist,
+# the name aside: another tenant's cube is not there.
+unseen() {
+	local who=$1 rc1=0 rc2=0 e1 e2 a
+	shift
+	local missing=()
+	for a in "$@"; do missing+=("${a//a1/zz9}"); done
+	e1=$("$who" "$@" 2>&1) || rc1=$?
+	e2=$("$who" "${missing[@]}" 2>&1) || rc2=$?
+	[ "$rc1" != 0 ] || fail "$who $*: succeeded: $e1"
+	[ "$rc1" = "$rc2" ] && [ "${e1//a1/zz9}" = "$e2" ] ||
+		fail "$who $*: exit $rc1 '$e1', a missing cube's: exit $rc2 '$e2'"
+}
+
+# The matrix; after a restart again ($1 = after).
+matrix() {
+	local when=$1
+	# tb sees nothing of ta's: not in show cubes, help or services.
+	out=$(tb show cubes -o json)
+	! grep -q '"a1"' <<<"$out" || fail "$when: tb sees a1: $out"
+	grep -q '"b1"' <<<"$out" || fail "$when: tb does not see b1: $out"
+	! grep -q '"sf0"' <<<"$out" || fail "$when: tb sees admin's sf0: $out"
+	! tb '?' | grep -qw a1 || fail "$when: tb's help names a1"
+	n=$(tb services -o json | python3 -c '
+import json, sys
+print([s["cubes"] for s in json.load(sys.stdin) if s["name"] == "simpleforwarder"][0])')
+	[ "$n" = 1 ] || fail "$when: tb's services counts $n simpleforwarder cubes, not its 1"
+	for args in "a1 show" "a1" "a1 ports show" "a1 ports p1 show" \
+		"a1 set loglevel=DEBUG" "a1 ports p1 set action=forward" \
+		"a1 ports add p9" "a1 log show" "a1 del" "simpleforwarder del a1" \
+		"simpleforwarder a1 show" "cube a1 show" "cube a1 set loglevel=DEBUG" \
+		"connect b1:p1 a1:p1" "connect a1:p1 b1:p1" "disconnect a1:p1 vethb1" \
+		"b1 ports p1 set peer=a1:p1" "b1 ports add p5 peer=a1:p1"; do
+		# shellcheck disable=SC2086
+		unseen tb $args
+	done
+	# tb's own cube is reached; a1 is unchanged by all the above.
+	ok tb b1 show
+	[ "$(cub a1 ports p1 show peer)" = vetha0 ] || fail "$when: a1 p1's peer changed"
+	[ "$(cub a1 ports p1 show action)" = drop ] || fail "$when: a1 p1's action changed"
+	[ "$(cub a1 show loglevel)" = INFO ] || fail "$when: a1's loglevel changed"
+	# ta reaches its own, not tb's; not admin's.
+	ok ta a1 show
+	unseen ta b1 show
+	unseen ta sf0 show
+	# admin sees both, with their owners.
+	owners=$(cub show cubes -o json | python3 -c '
+import json, sys
+print(" ".join(sorted(c["name"] + "=" + c["owner"] for c in json.load(sys.stdin))))')
+	[ "$owners" = "a1=ta b1=tb sf0=admin" ] || fail "$when: admin's show cubes: $owners"
+	cub_log "$when: tb sees none of ta's cubes (same errors as missing ones), admin sees $owners"
+}
+
+# 1. ta's cube, with ports on its veths only.
+cub_ok simpleforwarder add sf0 >/dev/null
+ok ta simpleforwarder add a1
+ok ta a1 ports add p1 peer=vetha0
+[ "$(cub a1 ports p1 show peer)" = vetha0 ] || fail "ta's port is not on vetha0"
+refused "ta: a port on tb's veth" "netdev 'vethb0' is not granted to tenant 'ta'" \
+	ta a1 ports add p2 peer=vethb0
+refused "ta: a port on a netdev not granted, missing" "netdev 'nosuch0' is not granted to tenant 'ta'" \
+	ta a1 ports add p2 peer=nosuch0
+ok ta a1 ports add p2
+refused "ta: connect to tb's veth" "netdev 'vethb1' is not granted to tenant 'ta'" \
+	ta connect a1:p2 vethb1
+ok ta connect a1:p2 vetha1
+ok ta disconnect a1:p2 vetha1
+out=$(cub a1 ports show -o json)
+! grep -q vethb <<<"$out" || fail "a refused port reached a1: $out"
+
+# tb's cube; names are one namespace, and "taken" says no more.
+ok tb simpleforwarder add b1
+ok tb b1 ports add p1 peer=vethb0
+refused "tb: a1's name" "^.*cube name 'a1' is taken; choose another name" \
+	tb simpleforwarder add a1
+e1=$(tb simpleforwarder add a1 2>&1 || true)
+e2=$(ta simpleforwarder add a1 2>&1 || true)
+[ "$e1" = "$e2" ] || fail "another tenant's name ('$e1') and one's own ('$e2') differ"
+refused "tb: a port on a veth ta uses" "netdev 'vetha0' is not granted to tenant 'tb'" \
+	tb b1 ports add p2 peer=vetha0
+
+# Host-wide services and admin-only verbs.
+for who in ta tb; do
+	refused "$who: iptables add" "service 'iptables' is host-wide .*admin only; tenant 't[ab]' may not use it" \
+		$who iptables add ipt1
+	refused "$who: iptables show" "service 'iptables' is host-wide" $who iptables show
+	refused "$who: services reload" "\(tenant 't[ab]'\) may not 'services reload simpleforwarder': it needs role admin" \
+		$who services reload simpleforwarder
+	refused "$who: show topology" "show topology shows every tenant's cubes" $who show topology
+	# Raw nng REQ with 'as': only a gateway's is taken.
+	refused "$who: as" "\(role tenant\) may not send 'as'" $who --as ta:tenant show cubes
+done
+cub show cubes -o json | grep -q '"ipt1"' && fail "a tenant's refused iptables cube exists"
+# netdevs show: the granted ones only.
+out=$(ta netdevs show -o json)
+grep -q '"vetha0"' <<<"$out" && ! grep -q '"vethb' <<<"$out" && ! grep -q '"lo"' <<<"$out" ||
+	fail "ta's netdevs show: $out"
+grep -q 'a1:p1' <<<"$out" || fail "ta's netdevs show does not say a1:p1 uses vetha0: $out"
+
+# Events: tb's subscription gets tb's cubes' events only, though ta's
+# come first in each round.
+setpriv --reuid=$B --regid=$B --groups=65534 "$CUB_BUILD/sdk/cubicle" --socket-dir "$T/s" \
+	events --count 2 --timeout 30000 </dev/null >"$T/ev.out" 2>&1 &
+ev=$!
+for i in $(seq 1 50); do
+	ok ta simpleforwarder add "aev$i"
+	ok ta simpleforwarder del "aev$i"
+	ok tb simpleforwarder add "bev$i"
+	ok tb simpleforwarder del "bev$i"
+	kill -0 "$ev" 2>/dev/null || break
+	sleep 0.2
+done
+wait "$ev" || fail "tb's events: $(cat "$T/ev.out")"
+grep -q bev "$T/ev.out" || fail "tb got none of its own events: $(cat "$T/ev.out")"
+! grep -q aev "$T/ev.out" || fail "tb got ta's events: $(cat "$T/ev.out")"
+cub_log "tb's events: its own only ($(tr '\n' ' ' <"$T/ev.out" | head -c 200))"
+
+matrix "before restart"
+
+# 2. kill -9 and a restart: the owners come back from the store.
+kill -9 "$BROKER_PID"
+wait "$BROKER_PID" 2>/dev/null || true
+broker_start
+matrix "after kill -9"
+ok ta a1 set loglevel=DEBUG
+[ "$(cub a1 show loglevel)" = DEBUG ] || fail "ta's change after the restart did not apply"
+
+# 3. REST through the gateway: tb's token (role tenant) sees and changes
+# b1 only; a1 is 404 as a missing cube is.
+printf 'tb tenant %s\n' "$(printf %s tok-tb | sha256sum | cut -d' ' -f1)" >"$T/tokens"
+chmod 0600 "$T/tokens"
+gateway_start 9000 --tokens "$T/tokens"
+R=http://127.0.0.1:9000/polycube/v1/simpleforwarder
+H=(-H "Authorization: Bearer tok-tb")
+st() { curl -sS -o "$T/out" -w '%{http_code}' "$@"; }
+[ "$(st "${H[@]}" "$R/b1/")" = 200 ] || fail "REST tb GET b1: $(cat "$T/out")"
+[ "$(st "${H[@]}" "$R/a1/")" = 404 ] || fail "REST tb GET a1: not 404: $(cat "$T/out")"
+a1err=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["error"]["message"])' "$T/out")
+st "${H[@]}" "$R/zz9/" >/dev/null
+zzerr=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["error"]["message"])' "$T/out")
+[ "${a1err//a1/zz9}" = "$zzerr" ] || fail "REST: a1's error '$a1err', a missing cube's '$zzerr'"
+[ "$(st "${H[@]}" "$R/")" = 200 ] && ! grep -q a1 "$T/out" && grep -q b1 "$T/out" ||
+	fail "REST tb GET the service's cubes: $(cat "$T/out")"
+[ "$(st "${H[@]}" -X PUT -H 'Content-Type: application/json' -d '"WARN"' "$R/b1/loglevel")" = 200 ] ||
+	fail "REST tb PUT b1 loglevel: $(cat "$T/out")"
+[ "$(cub b1 show loglevel)" = WARN ] || fail "REST tb's PUT did not apply"
+[ "$(st "${H[@]}" -X PUT -H 'Content-Type: application/json' -d '"WARN"' "$R/a1/loglevel")" = 404 ] ||
+	fail "REST tb PUT a1 loglevel: not 404: $(cat "$T/out")"
+[ "$(cub a1 show loglevel)" = DEBUG ] || fail "REST tb's PUT of a1 changed it"
+grep -q "on behalf of user 'tb' (role tenant)" "$T/broker.log" ||
+	fail "the broker did not log tb's REST request"
+cub_log "REST: tb's token sees b1 (not a1: 404 as a missing cube), its PATCH applies, a1's is 404"
+gw_sanitizer_check "$T"/gw-*.log
