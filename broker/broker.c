@@ -791,6 +791,11 @@ main(int argc, char **argv)
 	}
 	if (b->o.tenants_file && tenants_start(b))
 		return 1;
+	if (b->ntenants && b->o.socket_gid == (gid_t)-1)
+		fprintf(stderr,
+		    "cubicled: warning: --tenants without --socket-group: "
+		    "the sockets are root's alone (0600), so no tenant can "
+		    "connect\n");
 	/* After the loop: a helper's timeout is checked against
 	 * --call-timeout wherever it came. */
 	for (i = 0; i < nhelper_specs; i++)

@@ -336,8 +336,13 @@ tenants_load(const char *path, struct tenant **out, unsigned *n, char *err,
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return r;
 	}
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode) ||
-	    st.st_size > TENANTS_FILE_MAX) {
+	if (fstat(fd, &st)) {
+		r = -errno;
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		close(fd);
+		return r;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size > TENANTS_FILE_MAX) {
 		snprintf(err, errlen, "%s: %s", path,
 		    !S_ISREG(st.st_mode) ? "not a regular file"
 					 : "over 1 MiB");
