@@ -664,7 +664,6 @@ change_allowed(
 		    who->uid, who->tenant->name, what);
 		return -EPERM;
 	}
-	words_text(q, what, sizeof(what));
 	if (who->user[0])
 		*errv = cub_err_val(CUB_E_PERM,
 		    "client uid %" PRIu32 " (role gateway) on behalf of user "

@@ -875,7 +875,8 @@ cube_create(struct broker *b, struct service *svc, const char *name,
 	ev = cub_val__map();
 	cub_val__set(ev, "cube", cub_val__str(name));
 	cub_val__set(ev, "service", cub_val__str(svc->name));
-	api_publish(b, CUB_EV_CUBE_CREATED, ev, c->owner);
+	api_publish(b, CUB_EV_CUBE_CREATED, ev,
+	    api_tenant() ? api_tenant()->name : NULL);
 	log_info(
 	    "cube '%s' (%s, %s) created", name, svc->name, hook_name(c->hook));
 	return 0;

@@ -18,7 +18,8 @@
 . "$(dirname "$0")/../lib/gateway.sh"
 
 need setpriv curl python3
-PLUGINS+=("$CUB_BUILD/plugins/iptables/iptables.so")
+PLUGINS+=("$CUB_BUILD/plugins/iptables/iptables.so"
+	"$CUB_BUILD/plugins/transparenthelloworld/transparenthelloworld.so")
 A=60001 B=60002
 
 # 0. Bad tenants files are refused before anything starts.
@@ -93,6 +94,7 @@ matrix() {
 	! grep -q '"a1"' <<<"$out" || fail "$when: tb sees a1: $out"
 	grep -q '"b1"' <<<"$out" || fail "$when: tb does not see b1: $out"
 	! grep -q '"sf0"' <<<"$out" || fail "$when: tb sees admin's sf0: $out"
+	! grep -q '"a1t"' <<<"$out" || fail "$when: tb sees a1t: $out"
 	! tb '?' | grep -qw a1 || fail "$when: tb's help names a1"
 	n=$(tb services -o json | python3 -c '
 import json, sys
@@ -103,7 +105,9 @@ print([s["cubes"] for s in json.load(sys.stdin) if s["name"] == "simpleforwarder
 		"a1 ports add p9" "a1 log show" "a1 del" "simpleforwarder del a1" \
 		"simpleforwarder a1 show" "cube a1 show" "cube a1 set loglevel=DEBUG" \
 		"connect b1:p1 a1:p1" "connect a1:p1 b1:p1" "disconnect a1:p1 vethb1" \
-		"b1 ports p1 set peer=a1:p1" "b1 ports add p5 peer=a1:p1"; do
+		"b1 ports p1 set peer=a1:p1" "b1 ports add p5 peer=a1:p1" \
+		"attach a1 vethb1" "detach a1 vetha1" "attach tb1 a1:p1" \
+		"attach tb1 vethb1 before=a1"; do
 		# shellcheck disable=SC2086
 		unseen tb $args
 	done
@@ -120,7 +124,7 @@ print([s["cubes"] for s in json.load(sys.stdin) if s["name"] == "simpleforwarder
 	owners=$(cub show cubes -o json | python3 -c '
 import json, sys
 print(" ".join(sorted(c["name"] + "=" + c["owner"] for c in json.load(sys.stdin))))')
-	[ "$owners" = "a1=ta b1=tb sf0=admin" ] || fail "$when: admin's show cubes: $owners"
+	[ "$owners" = "a1=ta a1t=ta b1=tb sf0=admin tb1=tb" ] || fail "$when: admin's show cubes: $owners"
 	cub_log "$when: tb sees none of ta's cubes (same errors as missing ones), admin sees $owners"
 }
 
@@ -151,6 +155,19 @@ e2=$(ta simpleforwarder add a1 2>&1 || true)
 [ "$e1" = "$e2" ] || fail "another tenant's name ('$e1') and one's own ('$e2') differ"
 refused "tb: a port on a veth ta uses" "netdev 'vetha0' is not granted to tenant 'tb'" \
 	tb b1 ports add p2 peer=vetha0
+
+# Transparent cubes: attached to a granted netdev or an own cube's port.
+ok ta transparenthelloworld add a1t
+refused "ta: attach to tb's veth" "netdev 'vethb1' is not granted to tenant 'ta'" \
+	ta attach a1t vethb1
+ok ta attach a1t a1:p1
+ok ta detach a1t a1:p1
+ok ta attach a1t vetha1
+ok tb transparenthelloworld add tb1
+refused "tb: attach to ta's cube port" "attach: no cube 'a1' with a port 'p1'" \
+	tb attach tb1 a1:p1
+[ "$(cub show topology vetha1 -o json | grep -c '"a1t"')" -ge 1 ] ||
+	fail "a1t is not attached to vetha1: $(cub show topology vetha1)"
 
 # Host-wide services and admin-only verbs.
 for who in ta tb; do
