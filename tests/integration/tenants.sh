@@ -7,7 +7,9 @@
 # is not granted); tb does not see a1 in show cubes, help or services,
 # and every request naming a1 (show, set, del, log, the cube and service
 # prefixes, connect to it, a peer on it) gets exactly the error a missing
-# cube gets; a name another tenant holds is "taken", as one's own is;
+# cube gets (attach and detach too; ta's transparent cube attaches to
+# its veth and its cube's port, not tb's); a name another tenant holds
+# is "taken", as one's own is;
 # neither tenant may use iptables (host-wide) nor services reload, nor
 # send 'as'; a tenant's events subscription gets its own cubes' events
 # only; admin sees every cube with its owner.  After a kill -9 and a
