@@ -12,7 +12,9 @@
 # is "taken", as one's own is;
 # neither tenant may use iptables (host-wide) nor services reload, nor
 # send 'as'; a tenant's events subscription gets its own cubes' events
-# only; admin sees every cube with its owner.  After a kill -9 and a
+# only; admin sees every cube with its owner.  Tenants by gid: a
+# member is the tenant, a member of two tenants' gids is refused; a
+# gateway's 'as NAME:tenant' sees what the tenant sees.  After a kill -9 and a
 # restart the ownership holds (the matrix again, briefly).  REST: a
 # tenant token (role tenant) through cubicle-gateway sees and changes its
 # own cube only.  Bad tenants files refuse the start, naming the line.
@@ -54,6 +56,8 @@ for p in a b; do
 done
 printf '# the test tenants\nta uid=%s netdevs=vetha*\ntb uid=%s netdevs=vethb+\n' \
 	"$A" "$B" >"$T/tenants"
+# Two tenants by group only (no netdevs).
+printf 'tc gid=60010\ntd gid=60020\n' >>"$T/tenants"
 CUB_BROKER_ARGS="--tenants $T/tenants --gateway-may reader,tenant"
 gateway_broker_args # socket group 65534: the tenants connect as members
 broker_start
@@ -170,6 +174,32 @@ refused "tb: attach to ta's cube port" "attach: no cube 'a1' with a port 'p1'" \
 	tb attach tb1 a1:p1
 [ "$(cub show topology vetha1 -o json | grep -c '"a1t"')" -ge 1 ] ||
 	fail "a1t is not attached to vetha1: $(cub show topology vetha1)"
+
+# Tenants by group: a member of tc's gid is tc; one of tc's and td's
+# both is refused (which would it be?), and logged.
+tcm() { setpriv --reuid=60011 --regid=60011 --groups="65534,$1" "$CUB_BUILD/sdk/cubicle" --socket-dir "$T/s" "${@:2}" </dev/null; }
+ok tcm 60010 simpleforwarder add c1
+out=$(tcm 60010 show cubes -o json)
+grep -q '"c1"' <<<"$out" && ! grep -q '"a1"' <<<"$out" || fail "tc's show cubes: $out"
+refused "tc: a port on any netdev" "netdev 'vetha0' is not granted to tenant 'tc'" \
+	tcm 60010 c1 ports add p1 peer=vetha0
+refused "a member of two tenants' groups" "cannot reach|closed|refused|nreachable" \
+	timeout 20 setpriv --reuid=60011 --regid=60011 --groups=65534,60010,60020 \
+	"$CUB_BUILD/sdk/cubicle" --socket-dir "$T/s" --timeout 3000 show cubes
+grep -q "(uid 60011): refused: its groups name two tenants" "$T/broker.log" ||
+	fail "the broker did not log the two-tenant member"
+ok tcm 60010 simpleforwarder del c1
+
+# A gateway (uid 65534, --gateway-group) vouching for a tenant over raw
+# nng: sees what the tenant sees; a tenant not in the file is refused.
+gwc() { setpriv --reuid=65534 --regid=65534 --clear-groups "$CUB_BUILD/sdk/cubicle" --socket-dir "$T/s" "$@" </dev/null; }
+out=$(gwc --as ta:tenant show cubes -o json) || fail "gateway as ta: $out"
+grep -q '"a1"' <<<"$out" && ! grep -q '"b1"' <<<"$out" || fail "gateway as ta: show cubes: $out"
+unseen gwc --as ta:tenant b1 show
+refused "gateway as a tenant not in the file" "vouched for tenant 'tz': no such tenant" \
+	gwc --as tz:tenant show cubes
+out=$(gwc show cubes -o json)
+grep -q '"a1"' <<<"$out" && grep -q '"b1"' <<<"$out" || fail "the gateway's own read: $out"
 
 # Host-wide services and admin-only verbs.
 for who in ta tb; do
