@@ -1164,14 +1164,6 @@ on_request(struct broker *b, struct cubi_request *q, struct cub_val **result,
 			    "usage: show topology [<netdev>]");
 			return -EINVAL;
 		}
-		if (api_tenant()) {
-			*errv = cub_err_val(CUB_E_PERM,
-			    "show topology shows every tenant's cubes: not "
-			    "for tenant '%s' (show cubes and netdevs show "
-			    "list its own)",
-			    api_tenant()->name);
-			return -EPERM;
-		}
 		return tcube_topology(
 		    b, n == i + 1 ? word(q, i) : NULL, result, errv);
 	}
