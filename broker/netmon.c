@@ -1006,10 +1006,8 @@ used_by(struct broker *b, const struct netdev *d, char *buf, size_t len)
 				return;
 			n += (size_t)w;
 		}
-	/* Transparent stacks hold every tenant's and the host-wide
-	 * cubes: not shown to a tenant (not filtered yet). */
-	if (!api_tenant())
-		tcube_used_by(b, d->name, buf, len, &n);
+	/* A transparent stack: another's cube in it is "(not yours)". */
+	tcube_used_by(b, d->name, buf, len, &n);
 }
 
 static int

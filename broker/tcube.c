@@ -2797,7 +2797,7 @@ tcube_used_by(
 	for (i = 0; i < tp->n && *n < len; i++) {
 		w = snprintf(buf + *n, len - *n,
 		    "%stcube %s (%s stack position %u)", *n ? "," : "",
-		    tp->stack[i]->name,
+		    shown_name(tp->stack[i]),
 		    tp_xdp(tp) ? "XDP ingress" : "ingress/egress", i + 1);
 		if (w < 0 || (size_t)w >= len - *n) {
 			buf[*n] = '\0';

@@ -193,6 +193,13 @@ assert "adm1" not in sys.argv[1]
 PY
 out=$(ta show topology vetha1)
 grep -q "(not yours)" <<<"$out" && ! grep -q adm1 <<<"$out" || fail "ta's topology vetha1: $out"
+out=$(ta netdevs show -o json)
+python3 - "$out" <<'PY' || fail "ta's netdevs show with stacks: $out"
+import json, sys
+d = {n["name"]: n["used_by"] for n in json.loads(sys.argv[1])}
+assert "tcube a1t" in d["vetha1"] and "tcube (not yours)" in d["vetha1"], d
+assert "adm1" not in sys.argv[1] and "tb2" not in sys.argv[1], d
+PY
 out=$(cub show topology -o json)
 grep -q '"tb2"' <<<"$out" && grep -q '"a1t"' <<<"$out" || fail "admin's topology: $out"
 e1=$(ta show topology vethb1 2>&1 || true)
