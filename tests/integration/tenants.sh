@@ -149,6 +149,15 @@ refused "ta: connect to tb's veth" "netdev 'vethb1' is not granted to tenant 'ta
 	ta connect a1:p2 vethb1
 ok ta connect a1:p2 vetha1
 ok ta disconnect a1:p2 vetha1
+# Its own cubes connect; its changes are logged with its name.
+ok ta simpleforwarder add a2
+ok ta a2 ports add p1
+ok ta connect a1:p2 a2:p1
+[ "$(cub a2 ports p1 show peer)" = a1:p2 ] || fail "ta's connect a1:p2 a2:p1 is missing"
+ok ta disconnect a1:p2 a2:p1
+ok ta simpleforwarder del a2
+grep -qF "request by client uid $A (tenant 'ta'): a1 ports add p1 peer=vetha0" <<<"$(cub a1 log show)" ||
+	fail "a1's log does not name its tenant: $(cub a1 log show | tail -5)"
 out=$(cub a1 ports show -o json)
 ! grep -q vethb <<<"$out" || fail "a refused port reached a1: $out"
 
