@@ -59,8 +59,8 @@ api_publish(struct broker *b, const char *event, struct cub_val *params,
  */
 struct api_who {
 	uint32_t uid;
-	enum client_role conn_role; /* of the connection */
-	enum client_role role;      /* what the request may do */
+	enum client_role conn_role;  /* of the connection */
+	enum client_role role;       /* what the request may do */
 	char user[CUB_NAME_MAX + 1]; /* vouched user, or "" */
 	const struct tenant *tenant; /* ROLE_TENANT's */
 };
@@ -1210,8 +1210,8 @@ on_request(struct broker *b, struct cubi_request *q, struct cub_val **result,
  * answers (method and params but the rid): only the same request gets it.
  */
 static uint64_t
-request_hash(const char *method, const struct cub_val *params,
-    const struct tenant *t)
+request_hash(
+    const char *method, const struct cub_val *params, const struct tenant *t)
 {
 	struct cub_val *p = cub_val__dup(params);
 	uint64_t h = 0xcbf29ce484222325ull;
@@ -1424,12 +1424,11 @@ api_serve(struct broker *b, const struct client_req *req, struct cub_rpc *rpc)
 		/* Only changes are cached, and only admins and tenants
 		 * change; the hash names the tenant too (one tenant's
 		 * request never gets another's answer). */
-		cached = q.rid && (w.role == ROLE_ADMIN ||
-				      w.role == ROLE_TENANT)
-			     ? rid_find(b, q.rid)
-			     : NULL;
-		hash = cached ? request_hash(rpc->method, rpc->params,
-				    w.tenant)
+		cached =
+		    q.rid && (w.role == ROLE_ADMIN || w.role == ROLE_TENANT)
+			? rid_find(b, q.rid)
+			: NULL;
+		hash = cached ? request_hash(rpc->method, rpc->params, w.tenant)
 			      : 0;
 		if (cached && hash && cached->hash == hash) {
 			const struct cub_val *ce =

@@ -549,9 +549,9 @@ peer_role(struct clients *c, int fd, const struct ucred *cred,
 	if (c->admin_gid != (gid_t)-1 &&
 	    in_group(groups, ngroups, cred->gid, c->admin_gid))
 		*role = ROLE_ADMIN;
-	else if ((*tenant = tenants_of_peer(c->tenants, c->ntenants,
-		      cred->uid, cred->gid, (const uint32_t *)groups,
-		      (unsigned)ngroups, &ambiguous)))
+	else if ((*tenant = tenants_of_peer(c->tenants, c->ntenants, cred->uid,
+		      cred->gid, (const uint32_t *)groups, (unsigned)ngroups,
+		      &ambiguous)))
 		*role = ROLE_TENANT;
 	else if (ambiguous)
 		r = -ENOTUNIQ;
@@ -603,8 +603,7 @@ accept_all(struct clients *c, struct conn_table *t)
 			if (log_due(n))
 				log_warn("%s connection from pid %d (uid %u): "
 					 "refused: %s (%" PRIu64 " so far)",
-				    t->what, (int)cred.pid,
-				    (unsigned)cred.uid,
+				    t->what, (int)cred.pid, (unsigned)cred.uid,
 				    r == -ENOTUNIQ
 					? "its groups name two tenants "
 					  "(--tenants): which one is it?"

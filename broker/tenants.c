@@ -196,8 +196,8 @@ field_parse(struct tenant *ts, unsigned k, const char *key, size_t klen,
 
 /* One line (no newline, NUL-terminated in buf) into ts[*n]. */
 static int
-line_parse(struct tenant *ts, unsigned *n, char *buf, unsigned line,
-    char *err, size_t errlen)
+line_parse(struct tenant *ts, unsigned *n, char *buf, unsigned line, char *err,
+    size_t errlen)
 {
 	char *tok, *save = NULL, *eq;
 	unsigned seen = 0, bit;
@@ -208,8 +208,8 @@ line_parse(struct tenant *ts, unsigned *n, char *buf, unsigned line,
 	if (!tok || tok[0] == '#')
 		return 0;
 	if (*n == TENANTS_MAX) {
-		snprintf(err, errlen, "line %u: over %d tenants", line,
-		    TENANTS_MAX);
+		snprintf(
+		    err, errlen, "line %u: over %d tenants", line, TENANTS_MAX);
 		return -EINVAL;
 	}
 	if (!name_ok(tok)) {
@@ -244,10 +244,10 @@ line_parse(struct tenant *ts, unsigned *n, char *buf, unsigned line,
 			    line, t->name, tok);
 			return -EINVAL;
 		}
-		bit = !strncmp(tok, "uid=", 4)		? 1
-		      : !strncmp(tok, "gid=", 4)	? 2
+		bit = !strncmp(tok, "uid=", 4)       ? 1
+		      : !strncmp(tok, "gid=", 4)     ? 2
 		      : !strncmp(tok, "netdevs=", 8) ? 4
-						       : 0;
+						     : 0;
 		if (seen & bit) {
 			snprintf(err, errlen,
 			    "line %u: tenant '%s': %.*s= twice (one key "
@@ -262,8 +262,8 @@ line_parse(struct tenant *ts, unsigned *n, char *buf, unsigned line,
 	}
 	if (!t->nuids && !t->ngids) {
 		snprintf(err, errlen,
-		    "line %u: tenant '%s': no uid= or gid= (who is it?)",
-		    line, t->name);
+		    "line %u: tenant '%s': no uid= or gid= (who is it?)", line,
+		    t->name);
 		return -EINVAL;
 	}
 	(*n)++;
@@ -271,8 +271,8 @@ line_parse(struct tenant *ts, unsigned *n, char *buf, unsigned line,
 }
 
 int
-tenants_parse(const char *text, size_t len, struct tenant **out,
-    unsigned *n, char *err, size_t errlen)
+tenants_parse(const char *text, size_t len, struct tenant **out, unsigned *n,
+    char *err, size_t errlen)
 {
 	const char *p = text, *end = text + len, *e;
 	struct tenant *ts;
@@ -344,8 +344,7 @@ tenants_load(const char *path, struct tenant **out, unsigned *n, char *err,
 	}
 	if (!S_ISREG(st.st_mode) || st.st_size > TENANTS_FILE_MAX) {
 		snprintf(err, errlen, "%s: %s", path,
-		    !S_ISREG(st.st_mode) ? "not a regular file"
-					 : "over 1 MiB");
+		    !S_ISREG(st.st_mode) ? "not a regular file" : "over 1 MiB");
 		close(fd);
 		return -EINVAL;
 	}
@@ -366,8 +365,8 @@ tenants_load(const char *path, struct tenant **out, unsigned *n, char *err,
 }
 
 const struct tenant *
-tenants_of_peer(const struct tenant *t, unsigned n, uint32_t uid,
-    uint32_t gid, const uint32_t *groups, unsigned ngroups, bool *ambiguous)
+tenants_of_peer(const struct tenant *t, unsigned n, uint32_t uid, uint32_t gid,
+    const uint32_t *groups, unsigned ngroups, bool *ambiguous)
 {
 	const struct tenant *found = NULL;
 	unsigned i, j;

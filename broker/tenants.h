@@ -14,9 +14,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define TENANT_NAME_MAX 32   /* as a cube name (CUB_NAME_MAX) */
-#define TENANTS_MAX 256      /* tenants in one file */
-#define TENANT_IDS_MAX 64    /* uids, and gids, of one tenant */
+#define TENANT_NAME_MAX 32    /* as a cube name (CUB_NAME_MAX) */
+#define TENANTS_MAX 256       /* tenants in one file */
+#define TENANT_IDS_MAX 64     /* uids, and gids, of one tenant */
 #define TENANT_NETDEVS_MAX 64 /* netdev patterns of one tenant */
 #define TENANTS_FILE_MAX (1u << 20)
 
@@ -45,8 +45,8 @@ int tenants_parse(const char *text, size_t len, struct tenant **out,
     unsigned *n, char *err, size_t errlen);
 /* Read and parse path (at most TENANTS_FILE_MAX bytes): as above, the
  * file named in err; -errno when it cannot be read. */
-int tenants_load(const char *path, struct tenant **out, unsigned *n,
-    char *err, size_t errlen);
+int tenants_load(const char *path, struct tenant **out, unsigned *n, char *err,
+    size_t errlen);
 /*
  * The tenant a peer is: the one listing its uid, else the one listing
  * its primary gid or one of its groups.  NULL: none; *ambiguous when its

@@ -65,17 +65,14 @@ START_TEST(good_file)
 	/* Peers: by uid, by primary gid, by a supplementary group. */
 	ck_assert_ptr_eq(
 	    tenants_of_peer(t, n, 60003, 100, NULL, 0, &amb), &t[0]);
-	ck_assert_ptr_eq(
-	    tenants_of_peer(t, n, 7, 60002, NULL, 0, &amb), &t[1]);
-	ck_assert_ptr_eq(
-	    tenants_of_peer(t, n, 7, 100, groups, 1, &amb), &t[1]);
+	ck_assert_ptr_eq(tenants_of_peer(t, n, 7, 60002, NULL, 0, &amb), &t[1]);
+	ck_assert_ptr_eq(tenants_of_peer(t, n, 7, 100, groups, 1, &amb), &t[1]);
 	ck_assert_ptr_null(tenants_of_peer(t, n, 7, 100, NULL, 0, &amb));
 	ck_assert(!amb);
 	/* A uid decides before groups; two tenants' groups: ambiguous. */
 	ck_assert_ptr_eq(
 	    tenants_of_peer(t, n, 60001, 60005, groups, 1, &amb), &t[0]);
-	ck_assert_ptr_null(
-	    tenants_of_peer(t, n, 7, 60005, groups, 1, &amb));
+	ck_assert_ptr_null(tenants_of_peer(t, n, 7, 60005, groups, 1, &amb));
 	ck_assert(amb);
 	ck_assert_ptr_eq(tenants_find(t, n, "carol"), &t[2]);
 	ck_assert_ptr_null(tenants_find(t, n, "eve"));
@@ -151,18 +148,17 @@ START_TEST(caps)
 	unsigned n, i;
 
 	for (i = 0; i <= TENANTS_MAX; i++)
-		len += (size_t)snprintf(text + len, cap - len, "t%u uid=%u\n",
-		    i, 1000 + i);
-	ck_assert_int_eq(tenants_parse(text, len, &t, &n, err, sizeof(err)),
-	    -EINVAL);
+		len += (size_t)snprintf(
+		    text + len, cap - len, "t%u uid=%u\n", i, 1000 + i);
+	ck_assert_int_eq(
+	    tenants_parse(text, len, &t, &n, err, sizeof(err)), -EINVAL);
 	ck_assert_msg(strstr(err, "line 257: over 256 tenants"), "%s", err);
 	/* Exactly TENANTS_MAX: taken. */
 	len = 0;
 	for (i = 0; i < TENANTS_MAX; i++)
-		len += (size_t)snprintf(text + len, cap - len, "t%u uid=%u\n",
-		    i, 1000 + i);
-	ck_assert_int_eq(
-	    tenants_parse(text, len, &t, &n, err, sizeof(err)), 0);
+		len += (size_t)snprintf(
+		    text + len, cap - len, "t%u uid=%u\n", i, 1000 + i);
+	ck_assert_int_eq(tenants_parse(text, len, &t, &n, err, sizeof(err)), 0);
 	ck_assert_uint_eq(n, TENANTS_MAX);
 	free(t);
 	free(text);
@@ -180,8 +176,8 @@ START_TEST(load_file)
 	ck_assert_int_eq(write(fd, "a uid=5\nb uid=x\n", 16), 16);
 	close(fd);
 	ck_assert_int_eq(tenants_load(path, &t, &n, err, sizeof(err)), -EINVAL);
-	ck_assert_msg(strstr(err, path) && strstr(err, "line 2: tenant 'b'"),
-	    "%s", err);
+	ck_assert_msg(
+	    strstr(err, path) && strstr(err, "line 2: tenant 'b'"), "%s", err);
 	unlink(path);
 	ck_assert_int_eq(tenants_load(path, &t, &n, err, sizeof(err)), -ENOENT);
 	ck_assert_msg(strstr(err, path), "%s", err);
@@ -195,7 +191,8 @@ main(void)
 	TCase *tc = tcase_create("core");
 
 	tcase_add_test(tc, good_file);
-	tcase_add_loop_test(tc, bad_files, 0, (int)(sizeof(bad) / sizeof(bad[0])));
+	tcase_add_loop_test(
+	    tc, bad_files, 0, (int)(sizeof(bad) / sizeof(bad[0])));
 	tcase_add_test(tc, caps);
 	tcase_add_test(tc, load_file);
 	suite_add_tcase(s, tc);

@@ -1606,8 +1606,8 @@ rest_start(struct conn *c)
 /* One broker request of the REST thread (words, args, body taken). */
 static int
 rest_call(const char *who, struct cub_val *words, struct cub_val *args,
-    struct cub_val *body, const char *role, struct cub_val **result,
-    int *code, char *err, size_t errlen)
+    struct cub_val *body, const char *role, struct cub_val **result, int *code,
+    char *err, size_t errlen)
 {
 	struct cub_val *p = cub_val__map(), *as = cub_val__map(), *ev = NULL;
 	const char *msg = NULL;
@@ -1676,8 +1676,8 @@ static int
 rest_services(const char *who, const char *role, struct cub_val **list,
     int *code, char *err, size_t errlen)
 {
-	int r = rest_call(who, words3("services", NULL), NULL, NULL, role,
-	    list, code, err, errlen);
+	int r = rest_call(who, words3("services", NULL), NULL, NULL, role, list,
+	    code, err, errlen);
 
 	if (!r && (!*list || (*list)->kind != CUB_V_ARRAY)) {
 		*code = CUB_E_INTERNAL;
@@ -1706,7 +1706,8 @@ rest_handle(struct conn *c, unsigned *status, int *code, char **out,
 	if (c->req.openapi) {
 		struct cub_val *all = cub_val__map(), *doc;
 
-		if (rest_services(c->who, read_role(c), &svcs, code, msg, msglen)) {
+		if (rest_services(
+			c->who, read_role(c), &svcs, code, msg, msglen)) {
 			cub_val__free(all);
 			goto fail;
 		}
@@ -1780,7 +1781,8 @@ rest_handle(struct conn *c, unsigned *status, int *code, char **out,
 	if (gw_rest_needs_schema(path)) {
 		bool found = false;
 
-		if (rest_services(c->who, read_role(c), &svcs, code, msg, msglen))
+		if (rest_services(
+			c->who, read_role(c), &svcs, code, msg, msglen))
 			goto fail;
 		for (i = 0; i < svcs->arr.len && !found; i++)
 			found = !strcmp(cub_val__get_str(svcs->arr.items[i],
@@ -1805,7 +1807,7 @@ rest_handle(struct conn *c, unsigned *status, int *code, char **out,
 		goto fail;
 	}
 	r = rest_call(c->who, call.words, call.args, call.body,
-	    c->who_tenant		   ? "tenant"
+	    c->who_tenant                ? "tenant"
 	    : call.write && c->who_admin ? "admin"
 					 : "reader",
 	    &res, code, msg, msglen);

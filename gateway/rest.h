@@ -85,9 +85,9 @@ struct cub_val *gw_rest_openapi(const struct cub_val *services);
 /*
  * Bearer tokens (--tokens FILE): one per line, "TENANT ROLE SHA256",
  * ROLE reader, tenant (the broker's --tenants names TENANT: every
- * request goes as that tenant) or admin, SHA256 the token's SHA-256 in hex (lower or upper
- * case: `printf %s TOKEN | sha256sum`); empty lines and lines starting
- * with # are skipped.  At most GW_TOKENS_MAX.
+ * request goes as that tenant) or admin, SHA256 the token's SHA-256 in hex
+ * (lower or upper case: `printf %s TOKEN | sha256sum`); empty lines and lines
+ * starting with # are skipped.  At most GW_TOKENS_MAX.
  */
 #define GW_TOKENS_MAX 1024
 #define GW_TENANT_MAX 32 /* CUB_NAME_MAX: the broker takes no longer user */

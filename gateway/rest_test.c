@@ -430,9 +430,9 @@ START_TEST(test_tokens)
 	    "not 64 hex digits");
 #undef BAD
 	/* Role tenant: neither admin, and every request as the tenant. */
-	ck_assert_int_eq(gw_tokens_parse("ta tenant " HA "\n",
-			     strlen("ta tenant " HA "\n"), &t, &n, err,
-			     sizeof(err)),
+	ck_assert_int_eq(
+	    gw_tokens_parse("ta tenant " HA "\n", strlen("ta tenant " HA "\n"),
+		&t, &n, err, sizeof(err)),
 	    0);
 	ck_assert_uint_eq(n, 1);
 	ck_assert(t[0].as_tenant && !t[0].admin);
