@@ -31,7 +31,8 @@ word(const struct cubi_request *q, uint32_t i)
 /* Client connections, their caps and the reply path: clients.c. */
 
 void
-api_publish(struct broker *b, const char *event, struct cub_val *params)
+api_publish(struct broker *b, const char *event, struct cub_val *params,
+    const char *owner)
 {
 	size_t tlen = strlen(event) + 1, len;
 	char *msg;
@@ -43,10 +44,71 @@ api_publish(struct broker *b, const char *event, struct cub_val *params)
 	if ((msg = malloc(tlen + len))) {
 		memcpy(msg, event, tlen);
 		memcpy(msg + tlen, buf, len);
-		clients_publish(b, msg, tlen + len);
+		clients_publish(b, msg, tlen + len, owner ? owner : "");
 		free(msg);
 	}
 	free(buf);
+}
+
+/*
+ * Who sent the request being served (api_serve() sets it around
+ * on_request()): its connection's uid and role, and for a gateway's
+ * request on behalf of a user ("as"), that user and the role vouched;
+ * a tenant's request (its own connection's, or vouched by a gateway),
+ * the tenant.  Per thread, like rid_clash.
+ */
+struct api_who {
+	uint32_t uid;
+	enum client_role conn_role;  /* of the connection */
+	enum client_role role;       /* what the request may do */
+	char user[CUB_NAME_MAX + 1]; /* vouched user, or "" */
+	const struct tenant *tenant; /* ROLE_TENANT's */
+};
+
+static __thread const struct api_who *who;
+
+const struct tenant *
+api_tenant(void)
+{
+	return who && who->role == ROLE_TENANT ? who->tenant : NULL;
+}
+
+bool
+api_sees(const struct cube *c)
+{
+	const struct tenant *t = api_tenant();
+
+	return !t || !strcmp(c->owner, t->name);
+}
+
+int
+api_netdev_granted(const char *ifname, struct cub_val **errv)
+{
+	const struct tenant *t = api_tenant();
+
+	if (!t || tenant_netdev_ok(t, ifname))
+		return 0;
+	*errv = cub_err_val(CUB_E_PERM,
+	    "netdev '%s' is not granted to tenant '%s' (--tenants: its "
+	    "netdevs= patterns)",
+	    ifname, t->name);
+	return -EPERM;
+}
+
+/* cube_find() as the request's sender sees the cubes. */
+static struct cube *
+cube_seen(struct broker *b, const char *name)
+{
+	struct cube *c = cube_find(b, name);
+
+	return c && api_sees(c) ? c : NULL;
+}
+
+/* Is s host-wide (its cubes on every netdev: iptables)? */
+static bool
+svc_hostwide(const struct service *s)
+{
+	return s->schema_wire ? s->hostwide : s->stored_hostwide;
 }
 
 static struct cub_val *
@@ -57,12 +119,15 @@ list_cubes(struct broker *b, struct service *only)
 	struct cube *c;
 
 	for (c = b->cubes; c; c = c->next) {
-		if (only && c->svc != only)
+		if ((only && c->svc != only) || !api_sees(c))
 			continue;
 		ports = cub_val__get(c->doc, "ports");
 		e = cub_val__map();
 		cub_val__set(e, "name", cub_val__str(c->name));
 		cub_val__set(e, "service", cub_val__str(c->svc->name));
+		/* The tenant that made it, or "admin" (no tenant's name). */
+		cub_val__set(
+		    e, "owner", cub_val__str(c->owner[0] ? c->owner : "admin"));
 		cub_val__set(e, "type", cub_val__str(hook_name(c->hook)));
 		cub_val__set(e, "ports",
 		    cub_val__uint(ports && ports->kind == CUB_V_ARRAY
@@ -166,6 +231,9 @@ list_services(struct broker *b)
 	for (s = b->svcs; s; s = s->next) {
 		osent = odropped = 0;
 		for (n = 0, dropped = 0, c = b->cubes; c; c = c->next) {
+			/* A tenant counts its own cubes only. */
+			if (!api_sees(c))
+				continue;
 			n += c->svc == s;
 			osent += c->svc == s ? __atomic_load_n(&c->pktout_sent,
 						   __ATOMIC_RELAXED)
@@ -179,7 +247,7 @@ list_services(struct broker *b)
 					    : 0;
 		}
 		for (nref = 0, c = b->cubes; c; c = c->next)
-			nref += c->svc == s && c->refused;
+			nref += c->svc == s && c->refused && api_sees(c);
 		e = cub_val__map();
 		cub_val__set(e, "name", cub_val__str(s->name));
 		pthread_mutex_lock(&b->lock);
@@ -283,6 +351,8 @@ top_help(struct broker *b)
 		kw(k, s->name, "service", help);
 	}
 	for (c = b->cubes; c; c = c->next) {
+		if (!api_sees(c))
+			continue;
 		snprintf(help, sizeof(help), "%s cube", c->svc->name);
 		kw(k, c->name, "cube", help);
 	}
@@ -496,21 +566,6 @@ rid_release(struct rid_pending *me)
 	me->linked = false;
 }
 
-/*
- * Who sent the request being served (api_serve() sets it around
- * on_request()): its connection's uid and role, and for a gateway's
- * request on behalf of a user ("as"), that user and the role vouched.
- * Per thread, like rid_clash.
- */
-struct api_who {
-	uint32_t uid;
-	enum client_role conn_role; /* of the connection */
-	enum client_role role;      /* what the request may do */
-	char user[CUB_NAME_MAX + 1]; /* vouched user, or "" */
-};
-
-static __thread const struct api_who *who;
-
 /* The request being served, whose answer a handler may send later
  * itself (taken set: api_serve() sends none).  Per thread. */
 struct api_defer {
@@ -525,6 +580,7 @@ static const char *const role_names[] = {
     [ROLE_ADMIN] = "admin",
     [ROLE_READER] = "reader",
     [ROLE_GATEWAY] = "gateway",
+    [ROLE_TENANT] = "tenant",
 };
 
 /* The request's words and string args, for messages (the words are
@@ -575,6 +631,10 @@ log_changer(struct cube *c, const struct cubi_request *q)
 		    "request by client uid %" PRIu32 " (role gateway) on behalf "
 		    "of user '%s' (role %s): %s",
 		    who->uid, who->user, role_names[who->role], what);
+	else if (who->tenant)
+		cubelog_broker_line(c, CUB_LOG_INFO,
+		    "request by client uid %" PRIu32 " (tenant '%s'): %s",
+		    who->uid, who->tenant->name, what);
 	else
 		cubelog_broker_line(c, CUB_LOG_INFO,
 		    "request by client uid %" PRIu32 " (role %s): %s", who->uid,
@@ -583,16 +643,27 @@ log_changer(struct cube *c, const struct cubi_request *q)
 
 /*
  * Only an admin (root, --admin-group, or a gateway's request vouched as
- * admin) changes state; readers and gateways read.
+ * admin) changes state, and a tenant its own cubes (the handlers find
+ * only those for it); readers and gateways read.  admin_only: what only
+ * an admin may do, a tenant neither (services reload).
  */
 static int
-may_change(const struct cubi_request *q, struct cub_val **errv)
+change_allowed(
+    const struct cubi_request *q, bool admin_only, struct cub_val **errv)
 {
 	char what[128];
 
-	if (!who || who->role == ROLE_ADMIN)
+	if (!who || who->role == ROLE_ADMIN ||
+	    (who->role == ROLE_TENANT && !admin_only))
 		return 0;
 	words_text(q, what, sizeof(what));
+	if (who->role == ROLE_TENANT) {
+		*errv = cub_err_val(CUB_E_PERM,
+		    "client uid %" PRIu32 " (tenant '%s') may not '%s': it "
+		    "needs role admin (root or --admin-group)",
+		    who->uid, who->tenant->name, what);
+		return -EPERM;
+	}
 	if (who->user[0])
 		*errv = cub_err_val(CUB_E_PERM,
 		    "client uid %" PRIu32 " (role gateway) on behalf of user "
@@ -604,6 +675,12 @@ may_change(const struct cubi_request *q, struct cub_val **errv)
 		    "need role admin (root or --admin-group)",
 		    who->uid, role_names[who->conn_role], what);
 	return -EPERM;
+}
+
+static int
+may_change(const struct cubi_request *q, struct cub_val **errv)
+{
+	return change_allowed(q, false, errv);
 }
 
 /*
@@ -827,6 +904,14 @@ on_service(struct broker *b, struct service *s, struct cubi_request *q,
 	uint32_t n = q->words->arr.len;
 	int r;
 
+	/* Host-wide services act on every netdev, every tenant's. */
+	if (api_tenant() && svc_hostwide(s)) {
+		*errv = cub_err_val(CUB_E_PERM,
+		    "service '%s' is host-wide (its cubes sit on every "
+		    "netdev): admin only; tenant '%s' may not use it",
+		    s->name, api_tenant()->name);
+		return -EPERM;
+	}
 	if (!s->schema) {
 		*errv = cub_err_val(
 		    CUB_E_UNAVAIL, "service '%s' has not started yet", s->name);
@@ -852,7 +937,7 @@ on_service(struct broker *b, struct service *s, struct cubi_request *q,
 		if (verb[0] == 'a')
 			return cube_create(
 			    b, s, word(q, 2), q->args, q->body, errv);
-		c = cube_find(b, word(q, 2));
+		c = cube_seen(b, word(q, 2));
 		if (!c || c->svc != s) {
 			*errv = cub_err_val(CUB_E_NOTFOUND,
 			    "no %s cube named '%s'", s->name, word(q, 2));
@@ -880,7 +965,7 @@ on_service(struct broker *b, struct service *s, struct cubi_request *q,
 	/* <service> <cube> [words...]: polycubectl's service prefix (the
 	 * gateway's /polycube/v1/<service>/<cube>/...): the cube's words,
 	 * only if the cube is of that service. */
-	if ((c = cube_find(b, verb))) {
+	if ((c = cube_seen(b, verb))) {
 		if (c->svc != s) {
 			*errv = cub_err_val(CUB_E_NOTFOUND,
 			    "no %s cube named '%s' (it is a %s cube)",
@@ -913,7 +998,7 @@ on_cube_escape(struct broker *b, struct cubi_request *q,
 		    "even one named like a built-in word)");
 		return -EINVAL;
 	}
-	c = cube_find(b, word(q, 1));
+	c = cube_seen(b, word(q, 1));
 	if (!c) {
 		*errv = cub_err_val(
 		    CUB_E_NOTFOUND, "no cube named '%s'", word(q, 1));
@@ -1017,7 +1102,7 @@ on_reload(struct broker *b, struct cubi_request *q, struct cub_val **errv)
 		    CUB_E_INVAL, "services reload takes no arguments");
 		return -EINVAL;
 	}
-	if ((r = may_change(q, errv)))
+	if ((r = change_allowed(q, true, errv)))
 		return r;
 	if (!(s = svc_find(b, word(q, 2)))) {
 		*errv = cub_err_val(CUB_E_NOTFOUND,
@@ -1112,7 +1197,7 @@ on_request(struct broker *b, struct cubi_request *q, struct cub_val **result,
 	 * name that became reserved is reached as 'cube <name> ...'. */
 	if ((s = svc_find(b, w0)))
 		return on_service(b, s, q, result, errv);
-	if ((c = cube_find(b, w0)))
+	if ((c = cube_seen(b, w0)))
 		return on_cube(b, c, q, result, errv);
 	*errv = cub_err_val(CUB_E_NOTFOUND,
 	    "no cube or service named '%s' (cubicle ? lists them)", w0);
@@ -1125,7 +1210,8 @@ on_request(struct broker *b, struct cubi_request *q, struct cub_val **result,
  * answers (method and params but the rid): only the same request gets it.
  */
 static uint64_t
-request_hash(const char *method, const struct cub_val *params)
+request_hash(
+    const char *method, const struct cub_val *params, const struct tenant *t)
 {
 	struct cub_val *p = cub_val__dup(params);
 	uint64_t h = 0xcbf29ce484222325ull;
@@ -1147,6 +1233,8 @@ request_hash(const char *method, const struct cub_val *params)
 	}
 	for (i = 0; i < len; i++)
 		h = (h ^ ((const uint8_t *)buf)[i]) * 0x100000001b3ull;
+	for (c = (const uint8_t *)(t ? t->name : ""); *c; c++)
+		h = (h ^ *c) * 0x100000001b3ull;
 	free(buf);
 	cub_val__free(p);
 	return h ? h : 1;
@@ -1237,6 +1325,7 @@ who_decide(struct broker *b, const struct client_req *req,
 	w->uid = req->uid;
 	w->conn_role = w->role = req->role;
 	w->user[0] = '\0';
+	w->tenant = req->role == ROLE_TENANT ? req->tenant : NULL;
 	if (req->role == ROLE_GATEWAY)
 		w->role = ROLE_READER;
 	if (!as)
@@ -1251,7 +1340,8 @@ who_decide(struct broker *b, const struct client_req *req,
 	}
 	if (as->kind != CUB_V_MAP) {
 		*errv = cub_err_val(CUB_E_TYPE,
-		    "'as' must be a map {user: NAME, role: reader|admin}");
+		    "'as' must be a map {user: NAME, role: "
+		    "reader|tenant|admin}");
 		return -EINVAL;
 	}
 	for (i = 0; i < as->map.len; i++)
@@ -1278,19 +1368,37 @@ who_decide(struct broker *b, const struct client_req *req,
 	}
 	v = cub_val__get(as, "role");
 	role = v ? cub_val__get_str(as, "role") : "reader";
-	if (!role || (strcmp(role, "reader") && strcmp(role, "admin"))) {
+	if (!role || (strcmp(role, "reader") && strcmp(role, "admin") &&
+			 strcmp(role, "tenant"))) {
 		*errv = cub_err_val(CUB_E_INVAL,
-		    "'as': 'role' must be reader or admin");
+		    "'as': 'role' must be reader, tenant or admin");
 		return -EINVAL;
 	}
-	w->role = role[0] == 'a' ? ROLE_ADMIN : ROLE_READER;
+	w->role = role[0] == 'a'   ? ROLE_ADMIN
+		  : role[0] == 't' ? ROLE_TENANT
+				   : ROLE_READER;
 	if (!(b->o.gateway_may & 1u << w->role)) {
+		unsigned m = b->o.gateway_may;
+		const char *allows =
+		    m & 1u << ROLE_TENANT
+			? (m & 1u << ROLE_ADMIN ? "reader, tenant and admin"
+						: "reader and tenant")
+			: (m & 1u << ROLE_ADMIN ? "reader and admin"
+						: "reader only");
+
 		*errv = cub_err_val(CUB_E_PERM,
 		    "client uid %" PRIu32 " (role gateway) may not vouch "
 		    "for role %s (user '%s'): --gateway-may allows %s",
-		    req->uid, role, user,
-		    b->o.gateway_may & 1u << ROLE_ADMIN ? "reader and admin"
-							 : "reader only");
+		    req->uid, role, user, allows);
+		return -EPERM;
+	}
+	/* A tenant is vouched for by its name (--tenants). */
+	if (w->role == ROLE_TENANT &&
+	    !(w->tenant = tenants_find(b->tenants, b->ntenants, user))) {
+		*errv = cub_err_val(CUB_E_PERM,
+		    "client uid %" PRIu32 " (role gateway) vouched for "
+		    "tenant '%s': no such tenant (--tenants)",
+		    req->uid, user);
 		return -EPERM;
 	}
 	memcpy(w->user, user, n + 1);
@@ -1313,10 +1421,15 @@ api_serve(struct broker *b, const struct client_req *req, struct cub_rpc *rpc)
 
 	if (!cubi_request__check(rpc->params, &q, &errv) &&
 	    !who_decide(b, req, rpc->params, &q, &w, &errv)) {
-		/* Only changes are cached, and only admins change. */
-		cached = q.rid && w.role == ROLE_ADMIN ? rid_find(b, q.rid)
-						       : NULL;
-		hash = cached ? request_hash(rpc->method, rpc->params) : 0;
+		/* Only changes are cached, and only admins and tenants
+		 * change; the hash names the tenant too (one tenant's
+		 * request never gets another's answer). */
+		cached =
+		    q.rid && (w.role == ROLE_ADMIN || w.role == ROLE_TENANT)
+			? rid_find(b, q.rid)
+			: NULL;
+		hash = cached ? request_hash(rpc->method, rpc->params, w.tenant)
+			      : 0;
 		if (cached && hash && cached->hash == hash) {
 			const struct cub_val *ce =
 			    cub_val__get(cached->reply, "error");
@@ -1350,7 +1463,8 @@ api_serve(struct broker *b, const struct client_req *req, struct cub_rpc *rpc)
 			rid_self = NULL;
 			if (q.rid && q.mutating && !cached && me.linked)
 				rid_store(b, q.rid,
-				    request_hash(rpc->method, rpc->params),
+				    request_hash(
+					rpc->method, rpc->params, w.tenant),
 				    errv, result);
 			if (me.linked)
 				rid_release(&me);

@@ -237,9 +237,15 @@ usage(FILE *f)
 	    "                     on behalf of a user they vouch for (default "
 	    "none)\n"
 	    "  --gateway-may ROLES\n"
-	    "                     roles a gateway may vouch for: reader or "
-	    "reader,admin\n"
-	    "                     (default reader)\n"
+	    "                     roles a gateway may vouch for, "
+	    "comma-separated:\n"
+	    "                     reader, tenant, admin (default reader)\n"
+	    "  --tenants FILE     tenants: one a line, NAME uid=U[,U...] "
+	    "gid=G[,G...]\n"
+	    "                     netdevs=PATTERN[,...] (a name, or a prefix "
+	    "and '*'\n"
+	    "                     or '+'); each sees and changes its own "
+	    "cubes only\n"
 	    "  --spectre-hardening on|off\n"
 	    "                     off: after the unprivileged verifier "
 	    "accepts a\n"
@@ -289,6 +295,77 @@ usage(FILE *f)
 	    "                     (repeatable; see docs/architecture.md)\n"
 	    "  --debug            log debug messages\n",
 	    CUB_PLUGIN_DIR, CUB_WORKER_BIN, (unsigned)CUB_UID_BASE);
+}
+
+/*
+ * --gateway-may: a comma-separated list of reader, tenant and admin, each
+ * at most once, reader among them (a gateway's own requests read).
+ */
+static int
+gateway_may_parse(const char *arg, unsigned *may)
+{
+	static const struct {
+		const char *name;
+		enum client_role role;
+	} roles[] = {{"reader", ROLE_READER}, {"tenant", ROLE_TENANT},
+	    {"admin", ROLE_ADMIN}};
+	const char *p = arg, *e;
+	unsigned m = 0, i;
+	size_t l;
+
+	for (;; p = e + 1) {
+		e = strchr(p, ',');
+		l = e ? (size_t)(e - p) : strlen(p);
+		for (i = 0; i < 3; i++)
+			if (strlen(roles[i].name) == l &&
+			    !strncmp(p, roles[i].name, l))
+				break;
+		if (i == 3 || m & 1u << roles[i].role)
+			return -EINVAL;
+		m |= 1u << roles[i].role;
+		if (!e)
+			break;
+	}
+	if (!(m & 1u << ROLE_READER))
+		return -EINVAL;
+	*may = m;
+	return 0;
+}
+
+/*
+ * --tenants FILE: read and checked before anything starts; a tenant's
+ * gid may not be the admin or gateway group (it would be two roles).
+ */
+static int
+tenants_start(struct broker *b)
+{
+	char err[600];
+	unsigned i, j;
+
+	if (tenants_load(b->o.tenants_file, &b->tenants, &b->ntenants, err,
+		sizeof(err))) {
+		fprintf(stderr, "cubicled: --tenants: %s\n", err);
+		return -EINVAL;
+	}
+	for (i = 0; i < b->ntenants; i++)
+		for (j = 0; j < b->tenants[i].ngids; j++)
+			if (b->tenants[i].gids[j] == (uint32_t)b->o.admin_gid ||
+			    b->tenants[i].gids[j] ==
+				(uint32_t)b->o.gateway_gid) {
+				fprintf(stderr,
+				    "cubicled: --tenants: %s: tenant '%s': "
+				    "gid %u is the %s group\n",
+				    b->o.tenants_file, b->tenants[i].name,
+				    b->tenants[i].gids[j],
+				    b->tenants[i].gids[j] ==
+					    (uint32_t)b->o.admin_gid
+					? "--admin-group"
+					: "--gateway-group");
+				free(b->tenants);
+				b->tenants = NULL;
+				return -EINVAL;
+			}
+	return 0;
 }
 
 /* A group name or number for --socket-group and the like: not root's
@@ -480,6 +557,7 @@ main(int argc, char **argv)
 	    {"admin-group", required_argument, NULL, 'a'},
 	    {"gateway-group", required_argument, NULL, 'G'},
 	    {"gateway-may", required_argument, NULL, 'W'},
+	    {"tenants", required_argument, NULL, 'T'},
 	    {"discard-strays", no_argument, NULL, 'D'},
 	    {"netlink-rcvbuf", required_argument, NULL, 'N'},
 	    {"host-netdev-events", required_argument, NULL, 'E'},
@@ -595,19 +673,18 @@ main(int argc, char **argv)
 			}
 			break;
 		case 'W':
-			if (!strcmp(optarg, "reader"))
-				b->o.gateway_may = 1u << ROLE_READER;
-			else if (!strcmp(optarg, "reader,admin") ||
-				 !strcmp(optarg, "admin,reader"))
-				b->o.gateway_may =
-				    1u << ROLE_READER | 1u << ROLE_ADMIN;
-			else {
+			if (gateway_may_parse(optarg, &b->o.gateway_may)) {
 				fprintf(stderr,
 				    "cubicled: --gateway-may: '%s' is not "
-				    "'reader' or 'reader,admin'\n",
+				    "'reader' or 'reader,admin' (a list of "
+				    "reader, tenant and admin, reader among "
+				    "them)\n",
 				    optarg);
 				return 1;
 			}
+			break;
+		case 'T':
+			b->o.tenants_file = optarg;
 			break;
 		case 'H':
 			if (strcmp(optarg, "on") && strcmp(optarg, "off")) {
@@ -712,6 +789,13 @@ main(int argc, char **argv)
 			return 1;
 		}
 	}
+	if (b->o.tenants_file && tenants_start(b))
+		return 1;
+	if (b->ntenants && b->o.socket_gid == (gid_t)-1)
+		fprintf(stderr,
+		    "cubicled: warning: --tenants without --socket-group: "
+		    "the sockets are root's alone (0600), so no tenant can "
+		    "connect\n");
 	/* After the loop: a helper's timeout is checked against
 	 * --call-timeout wherever it came. */
 	for (i = 0; i < nhelper_specs; i++)
@@ -790,5 +874,6 @@ main(int argc, char **argv)
 	netmon_fini(b);
 	helper_fini();
 	sdn_fini();
+	free(b->tenants);
 	return 0;
 }

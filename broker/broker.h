@@ -38,6 +38,7 @@
 #include "cubicle/proto.h"
 #include "cubicle/val.h"
 #include "store.h"
+#include "tenants.h"
 #include "tree.h"
 
 #define CUB_MAX_MAPS 64
@@ -68,6 +69,7 @@ struct broker_opts {
 	gid_t admin_gid;      /* admin, like root */
 	gid_t gateway_gid;    /* gateway: reads, and "as" requests */
 	unsigned gateway_may; /* roles a gateway may vouch: 1 << ROLE_* */
+	const char *tenants_file; /* --tenants (tenants.c), or NULL */
 	bool discard_strays; /* no store: detach and unpin what is pinned */
 	unsigned netlink_rcvbuf; /* rtnetlink socket's bytes (netmon.c) */
 	unsigned pktout_rate, pktout_burst; /* packet-out, per cube (pktout.c) */
@@ -154,6 +156,8 @@ struct pktin {
 
 struct cube {
 	char name[CUB_NAME_MAX + 1];
+	/* The tenant that made it (stored with it), "": an admin's. */
+	char owner[TENANT_NAME_MAX + 1];
 	struct service *svc;
 	enum hook hook;
 	struct cub_val *doc; /* desired config as last applied */
@@ -254,6 +258,7 @@ enum client_role {
 	ROLE_ADMIN = 0, /* root, --admin-group: everything */
 	ROLE_READER,    /* --socket-group: reads only */
 	ROLE_GATEWAY,   /* --gateway-group: reads; requests "as" a user */
+	ROLE_TENANT,    /* --tenants: its own cubes and granted netdevs */
 };
 
 struct client_req {
@@ -265,6 +270,7 @@ struct client_req {
 	 * share of a service queue it takes, and what it may do. */
 	uint32_t uid;
 	enum client_role role;
+	const struct tenant *tenant; /* ROLE_TENANT's (b->tenants) */
 	/* Requests its process sent in the last second, over the
 	 * connections it holds (its weight in a service queue). */
 	unsigned recent;
@@ -472,6 +478,9 @@ struct broker {
 	int sigfd;
 	int ncpus;
 	struct netmon *nm; /* netmon.c: netdevs and their events */
+	/* --tenants (tenants.c): read at start, never changed after. */
+	struct tenant *tenants;
+	unsigned ntenants;
 };
 
 /* helper.c: registered helper processes, run for a worker. */
@@ -500,7 +509,10 @@ bool clients_poll(struct broker *b);
 bool clients_alive(struct broker *b, const struct client_req *req);
 int clients_reply(struct broker *b, const struct client_req *req,
     const void *buf, size_t len);
-void clients_publish(struct broker *b, const void *msg, size_t len);
+/* owner: the tenant whose cube the event is of ("": an admin's cube or
+ * the framework's): a tenant's subscription gets its own only. */
+void clients_publish(
+    struct broker *b, const void *msg, size_t len, const char *owner);
 
 /* api.c */
 void api_handle(struct broker *b, const struct client_req *req,
@@ -512,7 +524,20 @@ void api_refuse(struct broker *b, const struct client_req *req,
 void api_serve(
     struct broker *b, const struct client_req *req, struct cub_rpc *rpc);
 struct service *api_route(struct broker *b, const struct cub_rpc *rpc);
-void api_publish(struct broker *b, const char *event, struct cub_val *params);
+/* An event of owner's cube (the cube's c->owner; "": an admin's or no
+ * cube's): only admins, readers and owner's connections get it. */
+void api_publish(struct broker *b, const char *event, struct cub_val *params,
+    const char *owner);
+/*
+ * Tenants (docs "Tenants"), for the request being served on this thread:
+ * its tenant (NULL: not a tenant's request, or none being served); does
+ * it see cube c (a tenant sees its own only; a cube it does not see is
+ * reported as missing, with the words of a missing one); may it use the
+ * netdev ifname (0, or -EPERM with errv naming the netdev and tenant).
+ */
+const struct tenant *api_tenant(void);
+bool api_sees(const struct cube *c);
+int api_netdev_granted(const char *ifname, struct cub_val **errv);
 
 /* cube.c: the cube graph and the request side effects */
 struct cube *cube_find(struct broker *b, const char *name);

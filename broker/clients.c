@@ -98,6 +98,7 @@ struct conn {
 	uint64_t pid;
 	uint32_t uid;
 	enum client_role role;
+	const struct tenant *tenant; /* ROLE_TENANT's */
 	bool pick; /* scratch for victim() */
 	int64_t start_ms; /* accepted */
 	int64_t last_ms;  /* last request (or the connect) */
@@ -149,6 +150,8 @@ struct clients {
 	size_t held;      /* bytes of unfinished big messages, all tables */
 	/* Who may connect, and as what (peer_role()); -1: no such group. */
 	gid_t socket_gid, admin_gid, gateway_gid;
+	const struct tenant *tenants; /* --tenants (b->tenants) */
+	unsigned ntenants;
 	struct conn_table client, events;
 	uint64_t dropped, unread, failed, ev_dropped;
 };
@@ -416,7 +419,7 @@ accept_nofd(struct clients *c, struct conn_table *t, int err)
  * role, into t. */
 static void
 admit(struct clients *c, struct conn_table *t, int fd, uint64_t pid,
-    uint32_t uid, enum client_role role)
+    uint32_t uid, enum client_role role, const struct tenant *tenant)
 {
 	const char *why = "";
 	int64_t now = now_ms();
@@ -483,6 +486,7 @@ admit(struct clients *c, struct conn_table *t, int fd, uint64_t pid,
 	k->pid = pid;
 	k->uid = uid;
 	k->role = role;
+	k->tenant = tenant;
 	k->start_ms = k->last_ms = k->win_ms = now;
 	k->nwin = k->nahead = k->unanswered = 0;
 	memset(&k->rx, 0, sizeof(k->rx));
@@ -516,18 +520,21 @@ in_group(const gid_t *groups, int ngroups, gid_t primary, gid_t gid)
 /*
  * The role of the peer of fd, decided once at accept from SO_PEERCRED
  * and SO_PEERGROUPS (its groups when it connected, not when it sends):
- * uid 0 and --admin-group are admins, --gateway-group gateways,
- * --socket-group readers.  -EACCES: none of them.
+ * uid 0 and --admin-group are admins, a uid or group of --tenants that
+ * tenant, --gateway-group gateways, --socket-group readers.  -EACCES:
+ * none of them; -ENOTUNIQ: its groups name two tenants.
  */
 static int
 peer_role(struct clients *c, int fd, const struct ucred *cred,
-    enum client_role *role)
+    enum client_role *role, const struct tenant **tenant)
 {
 	gid_t small[64], *groups = small;
 	socklen_t len = sizeof(small);
 	int ngroups, r = 0;
+	bool ambiguous = false;
 
 	*role = ROLE_ADMIN;
+	*tenant = NULL;
 	if (cred->uid == 0)
 		return 0;
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len)) {
@@ -542,6 +549,12 @@ peer_role(struct clients *c, int fd, const struct ucred *cred,
 	if (c->admin_gid != (gid_t)-1 &&
 	    in_group(groups, ngroups, cred->gid, c->admin_gid))
 		*role = ROLE_ADMIN;
+	else if ((*tenant = tenants_of_peer(c->tenants, c->ntenants, cred->uid,
+		      cred->gid, (const uint32_t *)groups, (unsigned)ngroups,
+		      &ambiguous)))
+		*role = ROLE_TENANT;
+	else if (ambiguous)
+		r = -ENOTUNIQ;
 	else if (c->gateway_gid != (gid_t)-1 &&
 		 in_group(groups, ngroups, cred->gid, c->gateway_gid))
 		*role = ROLE_GATEWAY;
@@ -559,11 +572,12 @@ peer_role(struct clients *c, int fd, const struct ucred *cred,
 static bool
 accept_all(struct clients *c, struct conn_table *t)
 {
+	const struct tenant *tenant;
 	enum client_role role;
 	struct ucred cred;
 	socklen_t clen;
 	uint64_t n;
-	int fd, i;
+	int fd, i, r;
 
 	for (i = 0; i < ACCEPT_MAX; i++) {
 		fd = accept4(t->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -584,20 +598,25 @@ accept_all(struct clients *c, struct conn_table *t)
 			close(fd);
 			continue;
 		}
-		if (peer_role(c, fd, &cred, &role)) {
+		if ((r = peer_role(c, fd, &cred, &role, &tenant))) {
 			n = ++t->norole;
 			if (log_due(n))
 				log_warn("%s connection from pid %d (uid %u): "
-					 "refused: not root and in none of "
-					 "the socket, admin or gateway groups "
-					 "(%" PRIu64 " so far)",
-				    t->what, (int)cred.pid,
-				    (unsigned)cred.uid, n);
+					 "refused: %s (%" PRIu64 " so far)",
+				    t->what, (int)cred.pid, (unsigned)cred.uid,
+				    r == -ENOTUNIQ
+					? "its groups name two tenants "
+					  "(--tenants): which one is it?"
+					: "not root and in none of the "
+					  "socket, admin or gateway groups, "
+					  "nor a tenant",
+				    n);
 			sp_hello_send(fd, t->self); /* see admit() */
 			close(fd);
 			continue;
 		}
-		admit(c, t, fd, (uint64_t)cred.pid, (uint32_t)cred.uid, role);
+		admit(c, t, fd, (uint64_t)cred.pid, (uint32_t)cred.uid, role,
+		    tenant);
 	}
 	return true;
 }
@@ -672,6 +691,7 @@ clients_request(struct conn_table *t, struct conn *k, const uint8_t *body,
 	req->drop = false;
 	req->uid = k->uid;
 	req->role = k->role;
+	req->tenant = k->tenant;
 	for (i = 0; i + 4 <= len && i < 4 * BACKTRACE_MAX; i += 4)
 		if (body[i] & 0x80)
 			break;
@@ -915,6 +935,8 @@ clients_init(struct broker *b)
 	c->socket_gid = b->o.socket_gid;
 	c->admin_gid = b->o.admin_gid;
 	c->gateway_gid = b->o.gateway_gid;
+	c->tenants = b->tenants;
+	c->ntenants = b->ntenants;
 	c->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if ((c->ep = epoll_create1(EPOLL_CLOEXEC)) < 0)
 		return log_errno(-errno, "epoll");
@@ -1049,7 +1071,8 @@ clients_alive(struct broker *b, const struct client_req *req)
 /* Send an event (topic and frame in msg) to every subscriber whose queue
  * has room.  Any thread. */
 void
-clients_publish(struct broker *b, const void *msg, size_t len)
+clients_publish(
+    struct broker *b, const void *msg, size_t len, const char *owner)
 {
 	struct clients *c = b->cl;
 	struct conn_table *t = &c->events;
@@ -1060,7 +1083,9 @@ clients_publish(struct broker *b, const void *msg, size_t len)
 	pthread_mutex_lock(&c->lock);
 	for (i = 0; i < t->n;) {
 		k = &t->pool[t->live[i]];
-		if (!k->rx.hello) {
+		/* A tenant's subscription: its own cubes' events only. */
+		if (!k->rx.hello ||
+		    (k->tenant && strcmp(k->tenant->name, owner))) {
 			i++;
 			continue;
 		}

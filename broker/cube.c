@@ -581,7 +581,8 @@ ports_prepare(struct broker *b, struct cube *c, struct cub_val *doc,
 				    c->name, name, peer);
 				return -EINVAL;
 			}
-			if (!(c2 = cube_find(b, cname)) ||
+			/* A tenant's peer: one of its own cubes. */
+			if (!(c2 = cube_find(b, cname)) || !api_sees(c2) ||
 			    !topo_port(c2, pname)) {
 				*errv = cub_err_val(CUB_E_NOTFOUND,
 				    "cube '%s' port '%s': peer '%s': no cube "
@@ -608,6 +609,10 @@ ports_prepare(struct broker *b, struct cube *c, struct cub_val *doc,
 			    "name (at most %d characters) nor cube:port",
 			    c->name, name, peer, IF_NAMESIZE - 1);
 			return -EINVAL;
+		} else if (api_netdev_granted(peer, errv)) {
+			/* Before its existence: what is not granted is
+			 * not the tenant's to know of. */
+			return -EPERM;
 		} else if (!if_nametoindex(peer)) {
 			*errv = cub_err_val(CUB_E_NODEV,
 			    "cube '%s' port '%s': netdev '%s' does not exist",
@@ -616,9 +621,16 @@ ports_prepare(struct broker *b, struct cube *c, struct cub_val *doc,
 		}
 		owner = topo_netdev_owner(b, peer, &owner_port);
 		if (owner && (owner != c || strcmp(owner_port->name, name))) {
-			*errv = cub_err_val(CUB_E_BUSY,
-			    "'%s' is already the peer of cube '%s' port '%s'",
-			    peer, owner->name, owner_port->name);
+			if (!api_sees(owner))
+				*errv = cub_err_val(CUB_E_BUSY,
+				    "'%s' is already the peer of a port of a "
+				    "cube that is not yours",
+				    peer);
+			else
+				*errv = cub_err_val(CUB_E_BUSY,
+				    "'%s' is already the peer of cube '%s' "
+				    "port '%s'",
+				    peer, owner->name, owner_port->name);
 			return -EBUSY;
 		}
 		for (j = 0; j < i; j++)
@@ -641,7 +653,7 @@ port_event(struct broker *b, struct cube *c, struct bport *p, bool up)
 	cub_val__set(ev, "cube", cub_val__str(c->name));
 	cub_val__set(ev, "port", cub_val__str(p->name));
 	cub_val__set(ev, "peer", cub_val__str(p->peer));
-	api_publish(b, up ? CUB_EV_PORT_UP : CUB_EV_PORT_DOWN, ev);
+	api_publish(b, up ? CUB_EV_PORT_UP : CUB_EV_PORT_DOWN, ev, c->owner);
 }
 
 /*
@@ -747,6 +759,23 @@ cube_create(struct broker *b, struct service *svc, const char *name,
 		    name);
 		return -EEXIST;
 	}
+	/*
+	 * Cube names are one namespace.  A tenant is told the same of any
+	 * cube of that name, its own, another tenant's, a kept one or one
+	 * being deleted: that the name is taken, and no more (not whose,
+	 * nor of which service).
+	 */
+	pthread_mutex_lock(&b->lock);
+	r = cube_dying(b, name);
+	pthread_mutex_unlock(&b->lock);
+	if (api_tenant() &&
+	    (cube_find(b, name) || broker_kept_service(name) || r)) {
+		*errv = cub_err_val(CUB_E_EXISTS,
+		    "cube name '%s' is taken; choose another name (cube "
+		    "names are one namespace, shared with other tenants)",
+		    name);
+		return -EEXIST;
+	}
 	if (cube_find(b, name)) {
 		*errv =
 		    cub_err_val(CUB_E_EXISTS, "cube '%s' already exists", name);
@@ -789,6 +818,9 @@ cube_create(struct broker *b, struct service *svc, const char *name,
 		return -ENOMEM;
 	}
 	snprintf(c->name, sizeof(c->name), "%s", name);
+	/* A tenant's cube is its own, stored with it (persist.c). */
+	if (api_tenant())
+		snprintf(c->owner, sizeof(c->owner), "%s", api_tenant()->name);
 	c->svc = svc;
 	c->doc = doc;
 	c->loglevel = cubelog_doc_level(doc);
@@ -843,7 +875,8 @@ cube_create(struct broker *b, struct service *svc, const char *name,
 	ev = cub_val__map();
 	cub_val__set(ev, "cube", cub_val__str(name));
 	cub_val__set(ev, "service", cub_val__str(svc->name));
-	api_publish(b, CUB_EV_CUBE_CREATED, ev);
+	api_publish(b, CUB_EV_CUBE_CREATED, ev,
+	    api_tenant() ? api_tenant()->name : NULL);
 	log_info(
 	    "cube '%s' (%s, %s) created", name, svc->name, hook_name(c->hook));
 	return 0;
@@ -1224,10 +1257,11 @@ cube_delete(struct broker *b, struct cube *c, struct cub_val **errv)
 	struct cub_val *p, *res = NULL, *e2 = NULL, *ev;
 	struct service *svc = c->svc;
 	struct bport *bp;
-	char name[CUB_NAME_MAX + 1];
+	char name[CUB_NAME_MAX + 1], owner[TENANT_NAME_MAX + 1];
 	int r;
 
 	snprintf(name, sizeof(name), "%s", c->name);
+	snprintf(owner, sizeof(owner), "%s", c->owner);
 	/*
 	 * Recorded as gone before anything is destroyed, in one save with
 	 * the ports of other cubes that peer with it unpeered (cube_record()
@@ -1268,7 +1302,7 @@ cube_delete(struct broker *b, struct cube *c, struct cub_val **errv)
 		log_errno(r, "cube '%s': unpin", name);
 	ev = cub_val__map();
 	cub_val__set(ev, "cube", cub_val__str(name));
-	api_publish(b, CUB_EV_CUBE_DELETED, ev);
+	api_publish(b, CUB_EV_CUBE_DELETED, ev, owner);
 	log_info("cube '%s' deleted", name);
 	return 0;
 }

@@ -257,7 +257,9 @@ end_parse(
 	}
 	if (!topo_peer_split(word, cname, e->port) || strchr(e->port, ':'))
 		goto odd;
-	if (!(e->c = cube_find(b, cname))) {
+	/* A tenant's ends: its own cubes (another's is not there). */
+	if (!(e->c = cube_find(b, cname)) || !api_sees(e->c)) {
+		e->c = NULL;
 		*errv = cub_err_val(
 		    CUB_E_NOTFOUND, "'%s': no cube named '%s'", word, cname);
 		return -ENOENT;
@@ -357,24 +359,41 @@ connect_check(struct broker *b, const struct end *a, const struct end *z,
 			return -EBUSY;
 		}
 		if ((x = peered_by(b, e, other, &bp))) {
-			*errv = cub_err_val(CUB_E_BUSY,
-			    "'%s' is already the peer of cube '%s' port '%s'; "
-			    "disconnect that first",
-			    e->word, x->name, bp->name);
+			*errv = api_sees(x)
+				    ? cub_err_val(CUB_E_BUSY,
+					  "'%s' is already the peer of cube "
+					  "'%s' port '%s'; disconnect that "
+					  "first",
+					  e->word, x->name, bp->name)
+				    : cub_err_val(CUB_E_BUSY,
+					  "'%s' is already the peer of a port "
+					  "of a cube that is not yours",
+					  e->word);
 			return -EBUSY;
 		}
 	}
 	if (!z->c) {
+		int r;
+
+		/* A tenant's netdev: granted to it, or not its to know of. */
+		if ((r = api_netdev_granted(z->word, errv)))
+			return r;
 		if (!if_nametoindex(z->word)) {
 			*errv = cub_err_val(
 			    CUB_E_NODEV, "netdev '%s' does not exist", z->word);
 			return -ENODEV;
 		}
 		if ((x = peered_by(b, z, a, &bp))) {
-			*errv = cub_err_val(CUB_E_BUSY,
-			    "netdev '%s' is already the peer of cube '%s' "
-			    "port '%s'; disconnect that first",
-			    z->word, x->name, bp->name);
+			*errv = api_sees(x)
+				    ? cub_err_val(CUB_E_BUSY,
+					  "netdev '%s' is already the peer of "
+					  "cube '%s' port '%s'; disconnect "
+					  "that first",
+					  z->word, x->name, bp->name)
+				    : cub_err_val(CUB_E_BUSY,
+					  "netdev '%s' is already the peer of "
+					  "a port of a cube that is not yours",
+					  z->word);
 			return -EBUSY;
 		}
 	}

@@ -200,7 +200,7 @@ port_status_event(struct broker *b, struct cube *c, struct bport *p, bool up)
 	cub_val__set(ev, "port", cub_val__str(p->name));
 	cub_val__set(ev, "peer", cub_val__str(p->peer));
 	cub_val__set(ev, "reason", cub_val__str("netdev"));
-	api_publish(b, up ? CUB_EV_PORT_UP : CUB_EV_PORT_DOWN, ev);
+	api_publish(b, up ? CUB_EV_PORT_UP : CUB_EV_PORT_DOWN, ev, c->owner);
 }
 
 /*
@@ -995,7 +995,8 @@ used_by(struct broker *b, const struct netdev *d, char *buf, size_t len)
 	buf[0] = '\0';
 	for (c = b->cubes; c; c = c->next)
 		for (p = c->ports; p; p = p->next) {
-			if (p->cube_peer || !p->peer[0] ||
+			/* A tenant sees its own cubes only. */
+			if (p->cube_peer || !p->peer[0] || !api_sees(c) ||
 			    (p->ifindex != d->ifindex &&
 				(p->ifindex || strcmp(p->peer, d->name))))
 				continue;
@@ -1005,6 +1006,7 @@ used_by(struct broker *b, const struct netdev *d, char *buf, size_t len)
 				return;
 			n += (size_t)w;
 		}
+	/* A transparent stack: another's cube in it is "(not yours)". */
 	tcube_used_by(b, d->name, buf, len, &n);
 }
 
@@ -1048,6 +1050,9 @@ netmon_show(struct broker *b, const struct cub_val *words,
 	arr = cub_val__array();
 	for (i = 0; i < n; i++) {
 		d = v[i];
+		/* A tenant's show: the netdevs granted to it. */
+		if (api_tenant() && !tenant_netdev_ok(api_tenant(), d->name))
+			continue;
 		e = cub_val__map();
 		cub_val__set(e, "name", name_val(d->name, 4 * IF_NAMESIZE));
 		cub_val__set(e, "ifindex", cub_val__uint((uint64_t)d->ifindex));

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
  * The broker's state as a store document, and back:
- *   {version: 1, cubes: [{name, service, hash, checked, rules, transparent,
+ *   {version: 1, cubes: [{name, service, owner, hash, checked, rules,
+ *                         transparent,
  *                         config,
  *                         ports: [{name, peer, qdisc}],
  *                         attach: {target, rank, qdisc}}]}
@@ -112,6 +113,9 @@ cube_record(struct cube *c, const struct cub_val *conf, const struct cube *gone)
 
 	cub_val__set(r, "name", cub_val__str(c->name));
 	cub_val__set(r, "service", cub_val__str(c->svc->name));
+	/* The tenant that made it (never changes after); none: an admin's. */
+	if (c->owner[0])
+		cub_val__set(r, "owner", cub_val__str(c->owner));
 	cub_val__set(r, "hash", cub_val__take(m, "hash"));
 	cub_val__set(r, "checked", cub_val__take(m, "checked"));
 	cub_val__set(r, "rules", cub_val__take(m, "rules"));
@@ -954,6 +958,8 @@ load_cube(struct broker *b, const struct cub_val *rec, struct cube ***tail)
 	const char *name = cub_val__get_str(rec, "name");
 	const char *svcname = cub_val__get_str(rec, "service");
 	const struct cub_val *config = cub_val__get(rec, "config");
+	const struct cub_val *ov = cub_val__get(rec, "owner");
+	const char *owner = cub_val__get_str(rec, "owner");
 	const struct cub_val *rp;
 	const struct cub_val *cports;
 	struct service *svc;
@@ -966,7 +972,8 @@ load_cube(struct broker *b, const struct cub_val *rec, struct cube ***tail)
 	int r;
 
 	if (!name || !svcname || !config || config->kind != CUB_V_MAP ||
-	    strlen(name) > CUB_NAME_MAX)
+	    strlen(name) > CUB_NAME_MAX ||
+	    (ov && (!owner || !*owner || strlen(owner) > TENANT_NAME_MAX)))
 		return -EBADMSG;
 	if (cube_known(b, name)) {
 		/*
@@ -1000,6 +1007,10 @@ load_cube(struct broker *b, const struct cub_val *rec, struct cube ***tail)
 	if (!c)
 		return -ENOMEM;
 	snprintf(c->name, sizeof(c->name), "%s", name);
+	/* Its owner as stored, whether or not --tenants still names it
+	 * (then only admins reach it). */
+	if (owner)
+		snprintf(c->owner, sizeof(c->owner), "%s", owner);
 	c->svc = svc;
 	c->doc = cub_val__dup(config);
 	c->loglevel = cubelog_doc_level(c->doc);

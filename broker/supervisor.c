@@ -1238,7 +1238,7 @@ sup_replay(struct broker *b, struct service *s)
 		cub_val__set(p, "service", cub_val__str(s->name));
 		cub_val__set(p, "restarts", cub_val__uint(s->restarts));
 		cub_val__set(p, "cubes", cub_val__uint(n));
-		api_publish(b, CUB_EV_WORKER_RESTARTED, p);
+		api_publish(b, CUB_EV_WORKER_RESTARTED, p, NULL);
 	}
 }
 

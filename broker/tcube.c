@@ -2042,7 +2042,7 @@ do_attach(struct broker *b, struct cube *c, const char *target,
 	}
 	if (topo_peer_split(target, cname, pname)) {
 		c2 = cube_find(b, cname);
-		if (!c2 || !topo_port(c2, pname)) {
+		if (!c2 || !api_sees(c2) || !topo_port(c2, pname)) {
 			*errv = cub_err_val(CUB_E_NOTFOUND,
 			    "attach: no cube '%s' with a port '%s'", cname,
 			    pname);
@@ -2075,6 +2075,8 @@ do_attach(struct broker *b, struct cube *c, const char *target,
 		ifindex = 0;
 		goto place;
 	}
+	if ((r = api_netdev_granted(target, errv)))
+		return r;
 	if (strlen(target) >= IFNAMSIZ ||
 	    !(ifindex = (int)if_nametoindex(target))) {
 		*errv = cub_err_val(CUB_E_NODEV,
@@ -2286,10 +2288,28 @@ tcube_attach_cmd(struct broker *b, const struct cub_val *words,
 		    "detach takes no key=value arguments");
 		return -EINVAL;
 	}
-	if (!(c = cube_find(b, name))) {
+	if (!(c = cube_find(b, name)) || !api_sees(c)) {
 		*errv = cub_err_val(
 		    CUB_E_NOTFOUND, "%s: no cube named '%s'", verb, name);
 		return -ENOENT;
+	}
+	/* A tenant places its cube by its own cubes only. */
+	for (unsigned i = 0; attach && api_tenant() && args &&
+			     args->kind == CUB_V_MAP && i < args->map.len;
+	     i++) {
+		const struct cub_val *v = args->map.items[i].val;
+		struct cube *o;
+
+		if ((strcmp(args->map.items[i].key, "before") &&
+			strcmp(args->map.items[i].key, "after")) ||
+		    v->kind != CUB_V_STR)
+			continue;
+		if (!(o = cube_find(b, v->str.ptr)) || !api_sees(o)) {
+			*errv = cub_err_val(CUB_E_NOTFOUND,
+			    "attach: %s=%s: no cube named '%s'",
+			    args->map.items[i].key, v->str.ptr, v->str.ptr);
+			return -ENOENT;
+		}
 	}
 	r = attach ? do_attach(b, c, target, args, errv)
 		   : do_detach(b, c, target, errv);
@@ -2299,6 +2319,29 @@ tcube_attach_cmd(struct broker *b, const struct cub_val *words,
 }
 
 /* "th1 ---> th2 ---> stack" for one direction of a stack. */
+/* A stack member's name as the request's sender may see it: a tenant
+ * sees its own cubes' names, and where the others sit. */
+static const char *
+shown_name(const struct cube *c)
+{
+	return api_sees(c) ? c->name : "(not yours)";
+}
+
+/* Does the request's sender see the stack tp: a tenant, one on a netdev
+ * granted to it or on a port of its own cube. */
+static bool
+tp_seen(struct broker *b, const struct tpoint *tp)
+{
+	const struct tenant *t = api_tenant();
+	struct cube *o;
+
+	if (!t)
+		return true;
+	if (tp->on_port)
+		return (o = cube_find(b, tp->cname)) && api_sees(o);
+	return tenant_netdev_ok(t, tp->target);
+}
+
 static struct cub_val *
 chain_text(const struct tpoint *tp, int dir)
 {
@@ -2309,7 +2352,7 @@ chain_text(const struct tpoint *tp, int dir)
 	buf[0] = '\0';
 	for (i = 0; tp && i < tp->n && off < sizeof(buf); i++)
 		off += (size_t)snprintf(buf + off, sizeof(buf) - off,
-		    "%s ---> ", at(tp->stack, tp->n, dir, i)->name);
+		    "%s ---> ", shown_name(at(tp->stack, tp->n, dir, i)));
 	if (off < sizeof(buf))
 		snprintf(buf + off, sizeof(buf) - off, "stack");
 	return cub_val__str(buf);
@@ -2324,8 +2367,10 @@ tp_val(const struct tpoint *tp)
 	in = cub_val__array();
 	eg = cub_val__array();
 	for (i = 0; i < tp->n; i++) {
-		cub_val__push(in, cub_val__str(at(tp->stack, tp->n, 0, i)->name));
-		cub_val__push(eg, cub_val__str(at(tp->stack, tp->n, 1, i)->name));
+		cub_val__push(
+		    in, cub_val__str(shown_name(at(tp->stack, tp->n, 0, i))));
+		cub_val__push(
+		    eg, cub_val__str(shown_name(at(tp->stack, tp->n, 1, i))));
 	}
 	cub_val__set(v, "name", cub_val__str(tp->target));
 	if (tp_xdp(tp)) {
@@ -2368,7 +2413,7 @@ tcube_topology(struct broker *b, const char *only, struct cub_val **result,
 	struct cube *c;
 
 	if (only) {
-		if (!(tp = tp_find(b, only)) || !tp->n) {
+		if (!(tp = tp_find(b, only)) || !tp->n || !tp_seen(b, tp)) {
 			*errv = cub_err_val(CUB_E_NOTFOUND,
 			    "topology: nothing is attached to '%s'", only);
 			return -ENOENT;
@@ -2379,6 +2424,8 @@ tcube_topology(struct broker *b, const char *only, struct cub_val **result,
 	cubes = cub_val__array();
 	pthread_mutex_lock(&b->lock);
 	for (c = b->cubes; c; c = c->next) {
+		if (!api_sees(c))
+			continue;
 		e = cub_val__map();
 		cub_val__set(e, "name", cub_val__str(c->name));
 		cub_val__set(e, "service", cub_val__str(c->svc->name));
@@ -2403,10 +2450,10 @@ tcube_topology(struct broker *b, const char *only, struct cub_val **result,
 	nds = cub_val__array();
 	/* (An emptied stack waiting to go is not shown.) */
 	for (n = 0, tp = b->tpoints; tp; tp = tp->next)
-		n += tp->n > 0;
+		n += tp->n > 0 && tp_seen(b, tp);
 	sorted = calloc(n ? n : 1, sizeof(*sorted));
 	for (i = 0, tp = b->tpoints; sorted && tp; tp = tp->next)
-		if (tp->n)
+		if (tp->n && tp_seen(b, tp))
 			sorted[i++] = tp;
 	if (sorted)
 		qsort(sorted, n, sizeof(*sorted), tp_cmp);
@@ -2750,7 +2797,7 @@ tcube_used_by(
 	for (i = 0; i < tp->n && *n < len; i++) {
 		w = snprintf(buf + *n, len - *n,
 		    "%stcube %s (%s stack position %u)", *n ? "," : "",
-		    tp->stack[i]->name,
+		    shown_name(tp->stack[i]),
 		    tp_xdp(tp) ? "XDP ingress" : "ingress/egress", i + 1);
 		if (w < 0 || (size_t)w >= len - *n) {
 			buf[*n] = '\0';

@@ -93,6 +93,7 @@ struct conn {
 	 * "loopback"; admin: its writes are sent as admin. */
 	char who[GW_TENANT_MAX + 1];
 	bool who_admin;
+	bool who_tenant; /* a tenant token's: every request as the tenant */
 	struct gw_text *body; /* C_SEND: the scrape's text, or NULL */
 	size_t hlen, off;     /* C_SEND: head's bytes, bytes sent */
 	size_t len;           /* bytes in buf */
@@ -1544,6 +1545,7 @@ rest_start(struct conn *c)
 		}
 		snprintf(c->who, sizeof(c->who), "%s", tok->tenant);
 		c->who_admin = tok->admin;
+		c->who_tenant = tok->as_tenant;
 	} else if (!c->loopback) {
 		rest_error(c, 401, CUB_E_PERM,
 		    "a bearer token is needed (Authorization: Bearer ...): "
@@ -1552,6 +1554,7 @@ rest_start(struct conn *c)
 	} else {
 		snprintf(c->who, sizeof(c->who), "loopback");
 		c->who_admin = true;
+		c->who_tenant = false;
 	}
 	if (r->chunked) {
 		rest_error(c, 411, CUB_E_MISSING,
@@ -1603,7 +1606,7 @@ rest_start(struct conn *c)
 /* One broker request of the REST thread (words, args, body taken). */
 static int
 rest_call(const char *who, struct cub_val *words, struct cub_val *args,
-    struct cub_val *body, bool admin, struct cub_val **result, int *code,
+    struct cub_val *body, const char *role, struct cub_val **result, int *code,
     char *err, size_t errlen)
 {
 	struct cub_val *p = cub_val__map(), *as = cub_val__map(), *ev = NULL;
@@ -1628,7 +1631,7 @@ rest_call(const char *who, struct cub_val *words, struct cub_val *args,
 	if (body)
 		cub_val__set(p, "body", body);
 	cub_val__set(as, "user", cub_val__str(who));
-	cub_val__set(as, "role", cub_val__str(admin ? "admin" : "reader"));
+	cub_val__set(as, "role", cub_val__str(role));
 	cub_val__set(p, "as", as);
 	cub_client__new_rid(rid, sizeof(rid));
 	cub_val__set(p, "rid", cub_val__str(rid));
@@ -1660,13 +1663,21 @@ words3(const char *a, const char *b)
 	return w;
 }
 
+/* The role a REST request's reads go as: a tenant's own (it sees its
+ * own cubes only), else reader. */
+static const char *
+read_role(const struct conn *c)
+{
+	return c->who_tenant ? "tenant" : "reader";
+}
+
 /* The services' names (borrowed from *list, which the caller frees). */
 static int
-rest_services(const char *who, struct cub_val **list, int *code, char *err,
-    size_t errlen)
+rest_services(const char *who, const char *role, struct cub_val **list,
+    int *code, char *err, size_t errlen)
 {
-	int r = rest_call(who, words3("services", NULL), NULL, NULL, false,
-	    list, code, err, errlen);
+	int r = rest_call(who, words3("services", NULL), NULL, NULL, role, list,
+	    code, err, errlen);
 
 	if (!r && (!*list || (*list)->kind != CUB_V_ARRAY)) {
 		*code = CUB_E_INTERNAL;
@@ -1695,7 +1706,8 @@ rest_handle(struct conn *c, unsigned *status, int *code, char **out,
 	if (c->req.openapi) {
 		struct cub_val *all = cub_val__map(), *doc;
 
-		if (rest_services(c->who, &svcs, code, msg, msglen)) {
+		if (rest_services(
+			c->who, read_role(c), &svcs, code, msg, msglen)) {
 			cub_val__free(all);
 			goto fail;
 		}
@@ -1708,7 +1720,7 @@ rest_handle(struct conn *c, unsigned *status, int *code, char **out,
 				continue;
 			/* A service not started has no schema: left out. */
 			if (rest_call(c->who, words3(n, "schema"), NULL, NULL,
-				false, &sc, code, msg, msglen)) {
+				read_role(c), &sc, code, msg, msglen)) {
 				log_warn("openapi: %s: %s", n, msg);
 				continue;
 			}
@@ -1769,7 +1781,8 @@ rest_handle(struct conn *c, unsigned *status, int *code, char **out,
 	if (gw_rest_needs_schema(path)) {
 		bool found = false;
 
-		if (rest_services(c->who, &svcs, code, msg, msglen))
+		if (rest_services(
+			c->who, read_role(c), &svcs, code, msg, msglen))
 			goto fail;
 		for (i = 0; i < svcs->arr.len && !found; i++)
 			found = !strcmp(cub_val__get_str(svcs->arr.items[i],
@@ -1784,7 +1797,7 @@ rest_handle(struct conn *c, unsigned *status, int *code, char **out,
 			goto fail;
 		}
 		if (rest_call(c->who, words3(path->seg[0], "schema"), NULL,
-			NULL, false, &schema, code, msg, msglen))
+			NULL, read_role(c), &schema, code, msg, msglen))
 			goto fail;
 	}
 	*status = gw_rest_translate(
@@ -1794,7 +1807,10 @@ rest_handle(struct conn *c, unsigned *status, int *code, char **out,
 		goto fail;
 	}
 	r = rest_call(c->who, call.words, call.args, call.body,
-	    call.write && c->who_admin, &res, code, msg, msglen);
+	    c->who_tenant                ? "tenant"
+	    : call.write && c->who_admin ? "admin"
+					 : "reader",
+	    &res, code, msg, msglen);
 	call.words = call.args = call.body = NULL;
 	if (r)
 		goto fail;

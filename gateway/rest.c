@@ -1128,10 +1128,11 @@ gw_tokens_parse(const char *text, size_t len, struct gw_token **out,
 			    line, tenant);
 			goto fail;
 		}
-		if (strcmp(role, "reader") && strcmp(role, "admin")) {
+		if (strcmp(role, "reader") && strcmp(role, "admin") &&
+		    strcmp(role, "tenant")) {
 			snprintf(err, errlen,
-			    "line %u: role '%s' is not reader or admin", line,
-			    role);
+			    "line %u: role '%s' is not reader, tenant or admin",
+			    line, role);
 			goto fail;
 		}
 		if (strlen(hex) != 64) {
@@ -1166,6 +1167,7 @@ gw_tokens_parse(const char *text, size_t len, struct gw_token **out,
 			}
 		snprintf(t[k].tenant, sizeof(t[k].tenant), "%s", tenant);
 		t[k].admin = role[0] == 'a';
+		t[k].as_tenant = role[0] == 't';
 		k++;
 	}
 	*out = t;

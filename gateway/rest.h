@@ -84,9 +84,10 @@ struct cub_val *gw_rest_openapi(const struct cub_val *services);
 
 /*
  * Bearer tokens (--tokens FILE): one per line, "TENANT ROLE SHA256",
- * ROLE reader or admin, SHA256 the token's SHA-256 in hex (lower or upper
- * case: `printf %s TOKEN | sha256sum`); empty lines and lines starting
- * with # are skipped.  At most GW_TOKENS_MAX.
+ * ROLE reader, tenant (the broker's --tenants names TENANT: every
+ * request goes as that tenant) or admin, SHA256 the token's SHA-256 in hex
+ * (lower or upper case: `printf %s TOKEN | sha256sum`); empty lines and lines
+ * starting with # are skipped.  At most GW_TOKENS_MAX.
  */
 #define GW_TOKENS_MAX 1024
 #define GW_TENANT_MAX 32 /* CUB_NAME_MAX: the broker takes no longer user */
@@ -94,6 +95,7 @@ struct cub_val *gw_rest_openapi(const struct cub_val *services);
 struct gw_token {
 	char tenant[GW_TENANT_MAX + 1];
 	bool admin;
+	bool as_tenant; /* role tenant: reads and writes as the tenant */
 	unsigned char hash[32];
 };
 

@@ -401,6 +401,7 @@ START_TEST(test_tokens)
 	ck_assert_uint_eq(n, 2);
 	ck_assert_str_eq(t[0].tenant, "alice");
 	ck_assert(t[0].admin && !t[1].admin);
+	ck_assert(!t[0].as_tenant && !t[1].as_tenant);
 	f = gw_tokens_find(t, n, "bearer  tok-b", &why);
 	ck_assert_ptr_eq(f, &t[1]);
 	ck_assert_ptr_null(gw_tokens_find(t, n, "Bearer tok-c", &why));
@@ -428,6 +429,15 @@ START_TEST(test_tokens)
 	    "zz0a2d5ed49b2a1a1ee1d6c7bbd2b7d0d4a9a1f8c7b3a3f7cfe56f1ce3ab6e2f",
 	    "not 64 hex digits");
 #undef BAD
+	/* Role tenant: neither admin, and every request as the tenant. */
+	ck_assert_int_eq(
+	    gw_tokens_parse("ta tenant " HA "\n", strlen("ta tenant " HA "\n"),
+		&t, &n, err, sizeof(err)),
+	    0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert(t[0].as_tenant && !t[0].admin);
+	ck_assert_str_eq(t[0].tenant, "ta");
+	free(t);
 	ck_assert_int_eq(gw_tokens_parse("", 0, &t, &n, err, sizeof(err)), 0);
 	ck_assert_uint_eq(n, 0);
 	free(t);

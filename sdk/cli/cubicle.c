@@ -52,7 +52,7 @@ usage(FILE *f)
 	    "  --timeout MS      per call (default 10000); for events, how\n"
 	    "                    long to listen\n"
 	    "  --as USER[:ROLE]  gateways only: on behalf of USER, as role\n"
-	    "                    reader (default) or admin\n"
+	    "                    reader (default), tenant or admin\n"
 	    "  --save FILE       dynmon extract: write the metrics to FILE\n"
 	    "  --rid ID          request id (a resend with the same id is\n"
 	    "                    applied once); default: a fresh one\n"

@@ -32,7 +32,7 @@ grep -q sf1 <<<"$(CUBICLE_SOCKET_DIR="$T/s" "$CUB_BUILD/sdk/cubicle" show cubes 
 grep -q '"name": "sf1"' <<<"$(cub show cubes -o json)" || fail "json"
 grep -q -- '- name: sf1' <<<"$(cub show cubes -o yaml)" || fail "yaml"
 grep -q '"service": "simpleforwarder"' <<<"$(cub show cubes -json)" || fail "-json"
-grep -qE "^name +service +type +ports +pktin_sent +pktin_dropped$" <<<"$(cub show cubes | sed -n 1p)" || fail "text header: $(cub show cubes)"
+grep -qE "^name +service +owner +type +ports +pktin_sent +pktin_dropped$" <<<"$(cub show cubes | sed -n 1p)" || fail "text header: $(cub show cubes)"
 
 # Bodies: --file and stdin (JSON), for a whole cube.
 cat >"$T/sf2.json" <<'JSON'

@@ -179,7 +179,7 @@ refused "gateway on its own: set" "uid 65533 \(role gateway\) may not" \
 refused "gateway vouching admin" \
 	"may not vouch for role admin \(user 'bob'\): --gateway-may allows reader only" \
 	as 65533 65533 "$SOCK,$GW" --as bob:admin sf1 ports p1 set action=slowpath
-refused "gateway vouching a bad role" "'role' must be reader or admin" \
+refused "gateway vouching a bad role" "'role' must be reader, tenant or admin" \
 	as 65533 65533 "$SOCK,$GW" --as bob:root sf1 show
 refused "gateway vouching a bad user" "'user' must be a name" \
 	as 65533 65533 "$SOCK,$GW" --as "bo b" sf1 show
