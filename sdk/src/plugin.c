@@ -2145,6 +2145,63 @@ cub_cube__packet_out(struct cub_cube *cube, uint32_t port, uint32_t flags,
 }
 
 int
+cub_host__netdevs(
+    struct cub_cube *cube, struct cub_host_netdev **out, uint32_t *n)
+{
+	struct cub_val *res = NULL, *errv = NULL;
+	const struct cub_val *arr;
+	struct cub_host_netdev *v;
+	uint32_t k = 0;
+	int r;
+
+	if (!cube || !out || !n)
+		return -EINVAL;
+	*out = NULL;
+	*n = 0;
+	r = call(CUB_M_NETDEV_LIST, cub_val__map(), &res, &errv);
+	if (r) {
+		uint64_t code = 0;
+
+		/* The caller names what needs the list; the code says why. */
+		cub_val__as_u64(cub_val__get(errv, "code"), &code);
+		cub_val__free(errv);
+		return code == CUB_E_PERM	 ? -EPERM
+		       : code == CUB_E_UNAVAIL ? -EAGAIN
+					       : r;
+	}
+	arr = cub_val__get(res, "netdevs");
+	if (!arr || arr->kind != CUB_V_ARRAY) {
+		cub_val__free(res);
+		return -EPROTO;
+	}
+	v = calloc(arr->arr.len + 1, sizeof(*v));
+	if (!v) {
+		cub_val__free(res);
+		return -ENOMEM;
+	}
+	for (uint32_t i = 0; i < arr->arr.len; i++) {
+		const struct cub_val *e = arr->arr.items[i];
+		const struct cub_val *nm = cub_val__get(e, "name");
+		uint64_t idx;
+		bool up = false;
+
+		if (cub_val__as_u64(cub_val__get(e, "ifindex"), &idx) ||
+		    !idx || idx > UINT32_MAX || !nm || nm->kind != CUB_V_BIN ||
+		    nm->bin.len >= sizeof(v[k].name))
+			continue;
+		cub_val__as_bool(cub_val__get(e, "up"), &up);
+		v[k].ifindex = (uint32_t)idx;
+		memcpy(v[k].name, nm->bin.ptr, nm->bin.len);
+		v[k].name[nm->bin.len] = '\0';
+		v[k++].up = up;
+	}
+	cub_val__free(res);
+	*out = v;
+	*n = k;
+	return 0;
+}
+
+int
 cub_helper__run(struct cub_cube *cube, const char *name, const void *in,
     size_t inlen, void **out, size_t *outlen, struct cub_val **err)
 {

@@ -656,6 +656,27 @@ int cub_cube__packet_out(struct cub_cube *cube, uint32_t port,
 int cub_helper__run(struct cub_cube *cube, const char *name, const void *in,
     size_t inlen, void **out, size_t *outlen, struct cub_val **err);
 
+/* One netdev of the broker's namespace (cub_host__netdevs()). */
+struct cub_host_netdev {
+	uint32_t ifindex;
+	char name[16]; /* NUL-terminated */
+	bool up;       /* IFF_UP and IFF_RUNNING */
+};
+
+/*
+ * @brief **cub_host__netdevs()** lists the netdevs of the broker's
+ * namespace, as its rtnetlink table has them now, for a service that has
+ * every netdev's events (its cub_plugin.netdev_events has
+ * CUB_NETDEV_HOST and cubicled --host-netdev-events names it): a host
+ * firewall resolves interface names with it, then follows the events.
+ * *out is malloc'd (the caller frees it), *n entries, in no order.
+ * Synchronous, from an op or a netdev_event.
+ * @return 0, or -errno: -EPERM (the service may not; the broker's error
+ * names the opt-ins), -EAGAIN (the broker has no rtnetlink socket)
+ */
+int cub_host__netdevs(
+    struct cub_cube *cube, struct cub_host_netdev **out, uint32_t *n);
+
 #ifdef __cplusplus
 }
 #endif

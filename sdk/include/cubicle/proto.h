@@ -123,6 +123,13 @@ int cub_rpc__encode_notify(
 #define CUB_M_HELPER_RUN "helper.run"
 #define CUB_HELPER_IO_MAX (1u << 20) /* CUB_STR_MAX: one bin */
 /*
+ * W: the namespace's netdevs, for a service that has every netdev's
+ * events (CUB_NETDEV_HOST, kept at hello only if cubicled's
+ * --host-netdev-events names it; others get permission-denied): {} ->
+ * {netdevs: [{ifindex, name: bin (the raw name), up}]} (broker/netmon.c).
+ */
+#define CUB_M_NETDEV_LIST "netdev.list"
+/*
  * W: atomic map transactions on a swap set of a cube (broker/mapswap.c):
  * begin {cube, set, clear} -> {txn, copy, copies, maps: [{name, id, ...}]}
  * (a copy no program reads); commit {cube, set, txn} -> {copy, retired}
