@@ -154,6 +154,37 @@ done
 cub ipt0 log show | grep -q "netdev 'xc0' ([0-9]*) renamed: -i/-o compiled again" ||
 	fail "no compile on the rename: $(cub ipt0 log show | tail -5)"
 check "veth-c renamed xc0" "a:pass b:pass c:pass" c
+# wait_cube_log PATTERN: the cube's log has it (the worker handled the event).
+wait_cube_log() {
+	for _ in $(seq 1 100); do
+		cub ipt0 log show 2>/dev/null | grep -q "$1" && return 0
+		sleep 0.1
+	done
+	fail "the cube's log never says '$1': $(cub ipt0 log show | tail -5)"
+}
+# Renamed back into the names, then deleted: compiled again each time.
+ip link set xc0 down
+ip link set xc0 name veth-c
+ip link set veth-c up
+ip -n lh link set xc0 down
+ip -n lh link set xc0 name veth-c
+ip -n lh link set veth-c up
+wait_cube_log "netdev 'veth-c' ([0-9]*) renamed: -i/-o compiled again"
+check "xc0 renamed veth-c again" "a:pass b:pass c:drop" c
+ip link del veth-c
+wait_cube_log "netdev 'veth-c' ([0-9]*) removed: -i/-o compiled again"
+n=$(cub ipt0 log show | grep -c "compiled again")
+# Netdevs no name matches compile nothing: after their events, one that
+# matches (handled in order) is the only compile more.
+ip link add xd0 type veth peer name xd1
+ip link set xd0 up
+ip link del xd0
+ip link add veth-e type veth peer name xe1
+wait_cube_log "netdev 'veth-e' ([0-9]*) added: -i/-o compiled again"
+[ "$(cub ipt0 log show | grep -c "compiled again")" = $((n + 1)) ] ||
+	fail "netdevs no name matches compiled the ruleset again: $(cub ipt0 log show | grep "compiled again" | tail -4)"
+ip link del veth-e
+check "veth-c deleted" "a:pass b:pass"
 both -F INPUT
 
 # 6. Bad names: refused, naming what is wrong; the ruleset unchanged.
