@@ -20,6 +20,12 @@
  * new id (fw_image_apply() zeroes a slot the active image did not
  * have); stored in the map ipt_slots so a restarted worker (kill -9)
  * reads them back.  Policy slots: 1 + the chain's index.
+ *
+ * -i/-o: names become ifindexes at compile time from the broker's netdev
+ * table (cub_host__netdevs(); cubicled --host-netdev-events iptables),
+ * and a netdev event about a netdev a name matches compiles the applied
+ * document again (ipt_netdev_event()).  -o is refused where FORWARD
+ * reaches (check_forward_oif()): FORWARD runs before the route.
  */
 #include <errno.h>
 #include <stdio.h>
