@@ -1022,6 +1022,8 @@ netmon_deliver(struct broker *b, struct service *s)
 	}
 	params = cub_val__map();
 	cub_val__set(params, "events", arr);
+	/* So the worker knows events were lost (cub_netdev_event.lost). */
+	cub_val__set(params, "dropped", cub_val__uint(q->dropped));
 	if (!sup_call(s, CUB_M_NETDEV_EVENT, params, &res, &errv,
 		b->o.call_timeout_ms) &&
 	    !cub_val__as_u64(cub_val__get(res, "queued"), &queued) &&

@@ -183,6 +183,10 @@ struct ipt_cube {
 	uint32_t npats;
 	struct cub_host_netdev *devs;
 	uint32_t ndevs;
+	/* An event matched since the last compile; compiled when the
+	 * worker has no more events of the cube queued. */
+	bool dirty;
+	char dirty_why[64];
 };
 
 /* What one apply builds before anything changes. */
@@ -842,6 +846,7 @@ ipt_apply(struct cub_cube *cube, const struct cub_val *config, bool create)
 	ic->idx = nidx;
 	nw->slots = NULL;
 	/* What a netdev event compiles again, and when. */
+	ic->dirty = false;
 	{
 		char(*pats)[FW_IFNAME_MAX] = NULL;
 		uint32_t npats = 0;
@@ -1015,8 +1020,10 @@ ipt_netdev_event(struct cub_cube *cube, const struct cub_netdev_event *ev)
 	bool hit;
 	int r;
 
-	if (!ic->doc || !ic->npats || !ic->loaded)
+	if (!ic->doc || !ic->npats || !ic->loaded) {
+		ic->dirty = false;
 		return;
+	}
 	switch (ev->kind) {
 	case CUB_NETDEV_ADDED:
 	case CUB_NETDEV_REMOVED:
@@ -1028,19 +1035,31 @@ ipt_netdev_event(struct cub_cube *cube, const struct cub_netdev_event *ev)
 	default:
 		hit = false;
 	}
-	if (!hit)
+	if (hit && !ic->dirty) {
+		snprintf(ic->dirty_why, sizeof(ic->dirty_why),
+		    "netdev '%s' (%u) %s", ev->name, ev->ifindex,
+		    cub_netdev_kind__str(ev->kind));
+		ic->dirty = true;
+	}
+	/* Events were dropped: one of them may have named a netdev. */
+	if (ev->lost && !ic->dirty) {
+		snprintf(ic->dirty_why, sizeof(ic->dirty_why),
+		    "netdev events were dropped");
+		ic->dirty = true;
+	}
+	/* A burst (one netdev.event batch) compiles once, at its end. */
+	if (!ic->dirty || ev->pending)
 		return;
+	ic->dirty = false;
 	r = ipt_apply(cube, ic->doc, false);
 	if (r)
 		cub_cube__log(cube, CUB_LOG_ERR,
-		    "netdev '%s' (%u) %s: compiling -i/-o again failed (%s): "
-		    "the ruleset stays as it was",
-		    ev->name, ev->ifindex, cub_netdev_kind__str(ev->kind),
-		    strerror(-r));
+		    "%s: compiling -i/-o again failed (%s): the ruleset stays "
+		    "as it was",
+		    ic->dirty_why, strerror(-r));
 	else
 		cub_cube__log(cube, CUB_LOG_INFO,
-		    "netdev '%s' (%u) %s: -i/-o compiled again (%u netdevs)",
-		    ev->name, ev->ifindex, cub_netdev_kind__str(ev->kind),
+		    "%s: -i/-o compiled again (%u netdevs)", ic->dirty_why,
 		    ic->ndevs);
 }
 

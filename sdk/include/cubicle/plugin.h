@@ -139,6 +139,15 @@ struct cub_netdev_event {
 	uint8_t prefixlen;
 	uint8_t addr[16];
 	char addr_str[56];
+	/* Events of the same cube the worker has queued behind this one (0:
+	 * the last for now): a plugin whose work an event starts can do it
+	 * once for a burst (the iptables service compiles -i/-o again). */
+	uint32_t pending;
+	/* Events of the service were dropped (the broker's queue or the
+	 * worker's was full, 'cubicle services' netdev_dropped) since the
+	 * last batch: what they said is unknown, a table the plugin keeps
+	 * may be stale (cub_host__netdevs() reads it again). */
+	bool lost;
 };
 
 /* The name of an enum cub_netdev_kind ("added", "addr_added", ...). */

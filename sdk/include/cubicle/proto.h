@@ -165,8 +165,9 @@ int cub_rpc__encode_notify(
 #define CUB_M_PACKET_IN "packet.in"
 /* B: netdev events for the service's cubes, answered once queued, before
  * the plugin sees them: {events: [{cube, port, kind, ifindex, name,
- * old_name, mac: bin 6, mtu, up, family, prefixlen, addr: bin}]} ->
- * {queued: n} (the first n were queued; the rest are dropped). */
+ * old_name, mac: bin 6, mtu, up, family, prefixlen, addr: bin}],
+ * dropped: the service's events dropped so far} -> {queued: n} (the
+ * first n were queued; the rest are dropped). */
 #define CUB_M_NETDEV_EVENT "netdev.event"
 
 /* Events on events.sock: topic string, then a notification frame. */
