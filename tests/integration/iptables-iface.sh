@@ -115,6 +115,27 @@ l="a:$(host_ping 198.18.4.1 lh) b:$(host_ping 198.18.5.1 lh)"
 cub_log "-A OUTPUT ! -o veth-b -p icmp -j DROP: $c (as Linux)"
 both -F OUTPUT
 
+# 4b. In user chains: -i from INPUT, -o from OUTPUT, and ! -i from
+# OUTPUT (no in netdev there: it always matches, as Linux's empty indev).
+both -N UIN
+both -A UIN -i veth-a -p icmp -j DROP
+both -A INPUT -j UIN
+check "-A UIN -i veth-a -p icmp -j DROP, INPUT -j UIN" "a:drop b:pass"
+both -N UOUT
+both -A UOUT -o veth-b -p icmp -j DROP
+both -A UOUT ! -i veth-a -p icmp -s 198.18.0.0/15 -d 198.18.0.1 -j DROP
+both -A UOUT ! -i veth-a -p icmp -s 198.18.0.0/15 -d 198.18.4.1 -j DROP
+both -A OUTPUT -j UOUT
+c="a:$(host_ping 198.18.0.1) b:$(host_ping 198.18.1.1)"
+l="a:$(host_ping 198.18.4.1 lh) b:$(host_ping 198.18.5.1 lh)"
+[ "$c" = "a:drop b:drop" ] && [ "$l" = "$c" ] ||
+	fail "user chain from OUTPUT (-o veth-b, ! -i veth-a): the cube gives '$c', Linux '$l'"
+cub_log "user chains: -i from INPUT, -o and ! -i from OUTPUT: as Linux"
+both -F OUTPUT
+both -F INPUT
+both -F UIN
+both -F UOUT # (cubicle-iptables has no -X: the empty chains stay)
+
 # 5. A netdev that appears after the rule matches without a new command:
 # veth-c made in cc, then moved into the host and brought up.
 both -A INPUT -i veth+ -s 198.18.2.0/23 -p icmp -j DROP
