@@ -901,6 +901,9 @@ bool netmon_up(struct broker *b, int ifindex);
  * only if --host-netdev-events names it). */
 uint32_t netmon_hello_mask(struct service *s, uint32_t asked);
 bool netmon_pending(struct broker *b, struct service *s);
+/* netdev.list for a worker (worker-call thread; takes b->state_lock). */
+int netmon_list_call(struct service *s, const struct cub_val *params,
+    struct cub_val **res, struct cub_val **errv);
 void netmon_deliver(struct broker *b, struct service *s);
 void netmon_service_stats(const struct service *s, uint64_t *sent,
     uint64_t *dropped, uint64_t *queued);

@@ -881,6 +881,67 @@ netmon_hello_mask(struct service *s, uint32_t asked)
 	return asked & ~CUB_NETDEV_HOST;
 }
 
+/*
+ * netdev.list: the table's netdevs (ifindex, raw name, up) for a worker
+ * whose service has every netdev's events (a host firewall resolving -i
+ * names at compile time, then following the events): the same opt-ins
+ * as CUB_NETDEV_HOST, for the same reason.  Worker-call thread: takes
+ * b->state_lock (held by nobody who waits for this thread: request
+ * threads drop it while they wait for their worker, sup_call()).
+ */
+int
+netmon_list_call(struct service *s, const struct cub_val *params,
+    struct cub_val **res, struct cub_val **errv)
+{
+	struct broker *b = s->b;
+	struct cub_val *arr, *e, *m;
+	struct netdev *d;
+
+	(void)params;
+	if (!(__atomic_load_n(&s->netdev_events, __ATOMIC_ACQUIRE) &
+		CUB_NETDEV_HOST)) {
+		*errv = cub_err_val(CUB_E_PERM,
+		    "netdev.list: service '%s' may not list the host's "
+		    "netdevs (it must ask for CUB_NETDEV_HOST and be named "
+		    "in cubicled --host-netdev-events)",
+		    s->name);
+		return -EPERM;
+	}
+	pthread_mutex_lock(&b->state_lock);
+	if (!b->nm) {
+		pthread_mutex_unlock(&b->state_lock);
+		*errv = cub_err_val(CUB_E_UNAVAIL,
+		    "netdev.list: the broker has no rtnetlink socket");
+		return -EAGAIN;
+	}
+	arr = cub_val__array();
+	for (d = b->nm->devs; arr && d; d = d->next) {
+		e = cub_val__map();
+		if (!e ||
+		    cub_val__set(
+			e, "ifindex", cub_val__uint((uint64_t)d->ifindex)) ||
+		    cub_val__set(e, "name",
+			cub_val__bin(d->name, strnlen(d->name, IF_NAMESIZE))) ||
+		    cub_val__set(e, "up", cub_val__bool(dev_up(d)))) {
+			cub_val__free(e);
+			arr = cub_val__free(arr);
+		} else if (cub_val__push(arr, e)) { /* e freed */
+			arr = cub_val__free(arr);
+		}
+	}
+	pthread_mutex_unlock(&b->state_lock);
+	m = arr ? cub_val__map() : NULL;
+	if (!m)
+		cub_val__free(arr);
+	if (!m || cub_val__set(m, "netdevs", arr)) { /* arr freed */
+		cub_val__free(m);
+		*errv = cub_err_val(CUB_E_INTERNAL, "out of memory");
+		return -ENOMEM;
+	}
+	*res = m;
+	return 0;
+}
+
 /* Netdev events queued for the service; b->state_lock held. */
 bool
 netmon_pending(struct broker *b, struct service *s)
@@ -961,6 +1022,8 @@ netmon_deliver(struct broker *b, struct service *s)
 	}
 	params = cub_val__map();
 	cub_val__set(params, "events", arr);
+	/* So the worker knows events were lost (cub_netdev_event.lost). */
+	cub_val__set(params, "dropped", cub_val__uint(q->dropped));
 	if (!sup_call(s, CUB_M_NETDEV_EVENT, params, &res, &errv,
 		b->o.call_timeout_ms) &&
 	    !cub_val__as_u64(cub_val__get(res, "queued"), &queued) &&

@@ -907,6 +907,8 @@ wcall_thread(void *arg)
 			pktout_call(s, rpc.params, &res, &errv);
 		else if (!strcmp(rpc.method, CUB_M_HELPER_RUN))
 			helper_call(s, rpc.params, &res, &errv);
+		else if (!strcmp(rpc.method, CUB_M_NETDEV_LIST))
+			netmon_list_call(s, rpc.params, &res, &errv);
 		else if (!strcmp(rpc.method, CUB_M_MAP_UPDATE) ||
 			 !strcmp(rpc.method, CUB_M_MAP_LOOKUP) ||
 			 !strcmp(rpc.method, CUB_M_MAP_DELETE))

@@ -70,7 +70,7 @@ ipt_log(struct ipt_scratch *sc)
 
 	if (!sc || !s)
 		return -1;
-	fw_log(&s->res, s->copy, &sc->pkt, sc->pkt.iif, 0);
+	fw_log(&s->res, s->copy, &sc->pkt, sc->pkt.iif, sc->pkt.oif);
 	return 0;
 }
 
@@ -134,6 +134,8 @@ ipt_run(void *ctx, enum cub_hook hook)
 		return cub_pass(ctx, hook); /* IPv6, ARP, ... */
 	if (dir == CUB_TDIR_EGRESS) {
 		chain = IPT_CHAIN_OUTPUT;
+		/* -o: the netdev it leaves by; -i: none (iif 0). */
+		sc->pkt.oif = skb->ifindex;
 	} else {
 		t = cub_addr_type(bpf_htonl(sc->pkt.daddr));
 		chain = t & (CUB_ADDRT_LOCAL | CUB_ADDRT_BROADCAST |

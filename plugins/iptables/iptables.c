@@ -20,6 +20,12 @@
  * new id (fw_image_apply() zeroes a slot the active image did not
  * have); stored in the map ipt_slots so a restarted worker (kill -9)
  * reads them back.  Policy slots: 1 + the chain's index.
+ *
+ * -i/-o: names become ifindexes at compile time from the broker's netdev
+ * table (cub_host__netdevs(); cubicled --host-netdev-events iptables),
+ * and a netdev event about a netdev a name matches compiles the applied
+ * document again (ipt_netdev_event()).  -o is refused where FORWARD
+ * reaches (check_forward_oif()): FORWARD runs before the route.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -166,6 +172,21 @@ struct ipt_cube {
 	struct ipt_slot *slots; /* the applied ids, as ipt_slots holds them */
 	uint32_t nslots;
 	struct slot_idx idx; /* slots by key */
+	/*
+	 * -i/-o: the applied document (a copy, compiled again when a netdev
+	 * an -i/-o name matches appears, goes or is renamed), the names its
+	 * rules use (patterns, '+' wildcards), and the host's netdevs as the
+	 * last compile saw them (cub_host__netdevs()).
+	 */
+	struct cub_val *doc;
+	char (*pats)[FW_IFNAME_MAX];
+	uint32_t npats;
+	struct cub_host_netdev *devs;
+	uint32_t ndevs;
+	/* An event matched since the last compile; compiled when the
+	 * worker has no more events of the cube queued. */
+	bool dirty;
+	char dirty_why[64];
 };
 
 /* What one apply builds before anything changes. */
@@ -236,22 +257,148 @@ is_builtin(const char *name)
 	       !strcmp(name, "OUTPUT");
 }
 
-/*
- * -i/-o need the host's netdevs by name; the sandboxed worker may not
- * list them (if_nameindex()'s socket is outside its seccomp filter):
- * refused for now.  The last n rules of chain name.
- */
+/* Whether netdev name matches an -i/-o name (a trailing '+': a prefix). */
 static bool
-has_iface(const struct ipt_table *t, const char *name, uint32_t n)
+if_name_match(const char *pat, const char *name)
 {
-	const struct ipt_chain *ch = ipt_table_chain(t, name);
+	size_t n = strnlen(pat, FW_IFNAME_MAX);
 
-	for (uint32_t i = ch && ch->n >= n ? ch->n - n : 0; ch && i < ch->n;
-	     i++)
-		if ((ch->rules[i].r.iif.set && ch->rules[i].r.iif.name[0]) ||
-		    (ch->rules[i].r.oif.set && ch->rules[i].r.oif.name[0]))
+	if (n && pat[n - 1] == '+')
+		return !strncmp(pat, name, n - 1);
+	return !strncmp(pat, name, FW_IFNAME_MAX);
+}
+
+/* fw_env.ifmatch over the netdevs the compile fetched (ic->devs). */
+static int
+ipt_ifmatch(void *arg, const char *name, uint32_t *idx, uint32_t max)
+{
+	const struct ipt_cube *ic = arg;
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < ic->ndevs; i++)
+		if (if_name_match(name, ic->devs[i].name)) {
+			if (n < max)
+				idx[n] = ic->devs[i].ifindex;
+			n++;
+		}
+	return (int)n;
+}
+
+/* Whether some -i/-o name of the applied ruleset matches netdev name. */
+static bool
+pats_match(const struct ipt_cube *ic, const char *name)
+{
+	for (uint32_t i = 0; name[0] && i < ic->npats; i++)
+		if (if_name_match(ic->pats[i], name))
 			return true;
 	return false;
+}
+
+static bool
+rule_has_if(const struct fw_rule *r)
+{
+	return (r->iif.set && r->iif.name[0]) || (r->oif.set && r->oif.name[0]);
+}
+
+/* The distinct -i/-o names of the table's rules. */
+static int
+pats_collect(const struct ipt_table *t, char (**out)[FW_IFNAME_MAX],
+    uint32_t *nout)
+{
+	char(*v)[FW_IFNAME_MAX] = NULL;
+	uint32_t n = 0, cap = 0;
+
+	for (uint32_t c = 0; c < t->n; c++)
+		for (uint32_t i = 0; i < t->chains[c].n; i++) {
+			const struct fw_rule *r = &t->chains[c].rules[i].r;
+			const struct fw_if_match *m[2] = {&r->iif, &r->oif};
+
+			for (int k = 0; k < 2; k++) {
+				uint32_t q;
+
+				if (!m[k]->set || !m[k]->name[0])
+					continue;
+				for (q = 0; q < n; q++)
+					if (!strncmp(v[q], m[k]->name,
+						FW_IFNAME_MAX))
+						break;
+				if (q < n)
+					continue;
+				if (n == cap) {
+					void *nv = realloc(v,
+					    (cap ? 2 * cap : 8) * sizeof(*v));
+
+					if (!nv) {
+						free(v);
+						return -ENOMEM;
+					}
+					v = nv;
+					cap = cap ? 2 * cap : 8;
+				}
+				memcpy(v[n++], m[k]->name, FW_IFNAME_MAX);
+			}
+		}
+	*out = v;
+	*nout = n;
+	return 0;
+}
+
+/*
+ * -o where the packet's way out is not known: FORWARD runs at the
+ * ingress netdev, before the kernel's route lookup (iptables.bpf.c), so
+ * a rule of FORWARD, or of a user chain FORWARD reaches by -j/-g, may not
+ * name -o.  0, or the chain and rule number in err.
+ */
+static int
+check_forward_oif(const struct ipt_table *t, char *err, size_t errlen)
+{
+	bool *seen = calloc(t->n + 1, sizeof(*seen));
+	uint32_t *todo = calloc(t->n + 1, sizeof(*todo));
+	uint32_t nt = 0;
+	int r = 0;
+
+	if (!seen || !todo) {
+		free(seen);
+		free(todo);
+		return -ENOMEM;
+	}
+	for (uint32_t c = 0; c < t->n; c++)
+		if (!strcmp(t->chains[c].name, "FORWARD")) {
+			seen[c] = true;
+			todo[nt++] = c;
+		}
+	while (nt && !r) {
+		const struct ipt_chain *ch = &t->chains[todo[--nt]];
+
+		for (uint32_t i = 0; i < ch->n && !r; i++) {
+			const struct fw_rule *ru = &ch->rules[i].r;
+
+			if (ru->oif.set && ru->oif.name[0]) {
+				snprintf(err, errlen,
+				    "chain %s, rule %u: -o in FORWARD%s is not "
+				    "supported: FORWARD is decided at the "
+				    "ingress netdev, before the route says "
+				    "which netdev the packet leaves by",
+				    ch->name, i + 1,
+				    strcmp(ch->name, "FORWARD")
+					? " (a chain FORWARD jumps to)"
+					: "");
+				r = -EINVAL;
+				break;
+			}
+			if (ru->target != FW_T_JUMP && ru->target != FW_T_GOTO)
+				continue;
+			for (uint32_t c = 0; c < t->n; c++)
+				if (!seen[c] &&
+				    !strcmp(t->chains[c].name, ru->jump)) {
+					seen[c] = true;
+					todo[nt++] = c;
+				}
+		}
+	}
+	free(seen);
+	free(todo);
+	return r;
 }
 
 /* The document into nw->tab and nw->slots (ids without slots yet). */
@@ -346,13 +493,6 @@ parse_doc(
 					snprintf(err, sizeof(err), "no rule");
 					r = -EINVAL;
 				}
-				if (!r && has_iface(&nw->tab, name, added)) {
-					snprintf(err, sizeof(err),
-					    "-i/-o are not supported yet (the "
-					    "worker does not see the host's "
-					    "netdevs)");
-					r = -EINVAL;
-				}
 				if (r)
 					return cub_cube__set_error(cube,
 					    r == -ENOSPC ? CUB_E_LIMIT
@@ -367,6 +507,11 @@ parse_doc(
 				nw->slots[nw->nslots++].slot = added;
 			}
 		}
+	if ((r = check_forward_oif(&nw->tab, err, sizeof(err))))
+		return r == -ENOMEM ? r
+				    : cub_cube__set_error(cube, CUB_E_INVAL,
+					  "cube '%s': %s", cub_cube__name(cube),
+					  err);
 	return 0;
 bad_chain:
 	return cub_cube__set_error(cube,
@@ -376,10 +521,49 @@ bad_chain:
 }
 
 /* Slots for the ids, the fw_chain array, the image. */
+/*
+ * The host's netdevs into ic->devs when a rule names -i/-o (the names
+ * become ifindexes at compile time), else none.
+ */
+static int
+fetch_devs(struct cub_cube *cube, struct ipt_cube *ic, struct ipt_new *nw)
+{
+	struct cub_host_netdev *v = NULL;
+	uint32_t n = 0, c, i;
+	int r;
+
+	for (c = 0; c < nw->tab.n; c++)
+		for (i = 0; i < nw->tab.chains[c].n; i++)
+			if (rule_has_if(&nw->tab.chains[c].rules[i].r))
+				goto fetch;
+	free(ic->devs);
+	ic->devs = NULL;
+	ic->ndevs = 0;
+	return 0;
+fetch:
+	r = cub_host__netdevs(cube, &v, &n);
+	if (r == -EPERM)
+		return cub_cube__set_error(cube, CUB_E_PERM,
+		    "cube '%s': chain %s, rule %u: -i/-o name netdevs, which "
+		    "service 'iptables' may not list: start cubicled with "
+		    "--host-netdev-events iptables",
+		    cub_cube__name(cube), nw->tab.chains[c].name, i + 1);
+	if (r)
+		return cub_cube__set_error(cube, CUB_E_UNAVAIL,
+		    "cube '%s': chain %s, rule %u: -i/-o: the host's netdevs: "
+		    "%s",
+		    cub_cube__name(cube), nw->tab.chains[c].name, i + 1,
+		    strerror(-r));
+	free(ic->devs);
+	ic->devs = v;
+	ic->ndevs = n;
+	return 0;
+}
+
 static int
 build(struct cub_cube *cube, struct ipt_cube *ic, struct ipt_new *nw)
 {
-	struct fw_env env = {0};
+	struct fw_env env = {.ifmatch = ipt_ifmatch, .arg = ic};
 	char err[IPT_ERR];
 	uint32_t i, c, k, nr = 0, next = IPT_SLOT0;
 	uint32_t *count;
@@ -638,7 +822,8 @@ ipt_apply(struct cub_cube *cube, const struct cub_val *config, bool create)
 		goto out;
 	if ((create || !ic->loaded) && (r = ipt_load(cube, ic)))
 		goto out;
-	if ((r = build(cube, ic, nw)) || (r = limits_reset(cube, ic, nw)))
+	if ((r = fetch_devs(cube, ic, nw)) || (r = build(cube, ic, nw)) ||
+	    (r = limits_reset(cube, ic, nw)))
 		goto out;
 	/* New ids' slots stored before the flip, gone ids' after. */
 	if ((r = slots_store(cube, ic, nw)))
@@ -660,6 +845,34 @@ ipt_apply(struct cub_cube *cube, const struct cub_val *config, bool create)
 	ic->nslots = nw->nslots;
 	ic->idx = nidx;
 	nw->slots = NULL;
+	/* What a netdev event compiles again, and when. */
+	ic->dirty = false;
+	{
+		char(*pats)[FW_IFNAME_MAX] = NULL;
+		uint32_t npats = 0;
+		struct cub_val *doc = NULL;
+
+		if (pats_collect(&nw->tab, &pats, &npats) ||
+		    (npats && config != ic->doc &&
+			!(doc = cub_val__dup(config)))) {
+			free(pats);
+			pats = NULL;
+			npats = 0;
+			cub_cube__log(cube, CUB_LOG_WARN,
+			    "out of memory: netdevs that appear will not match "
+			    "-i/-o until the next change");
+		}
+		free(ic->pats);
+		ic->pats = pats;
+		ic->npats = npats;
+		if (config != ic->doc) {
+			cub_val__free(ic->doc);
+			ic->doc = doc;
+		} else if (!npats) {
+			cub_val__free(ic->doc);
+			ic->doc = NULL;
+		}
+	}
 	cub_cube__log(cube, CUB_LOG_INFO, "%s: %u chains, %u rules",
 	    create ? "applied (new or replayed)" : "changed", nw->tab.n,
 	    nw->nrules);
@@ -792,10 +1005,76 @@ cnt_out:
 	return 0;
 }
 
+/*
+ * A netdev appeared, went or was renamed: when an -i/-o name of the
+ * applied ruleset matches it (its old name too), the applied document is
+ * compiled again with the netdevs as they are now and flipped in, as a
+ * change would (counters kept, limit buckets restarted).  Events the
+ * broker or the worker dropped (cubicle services netdev_dropped) are
+ * caught up by the next one that matches, or the next change.
+ */
+static void
+ipt_netdev_event(struct cub_cube *cube, const struct cub_netdev_event *ev)
+{
+	struct ipt_cube *ic = cub_cube__priv(cube);
+	bool hit;
+	int r;
+
+	if (!ic->doc || !ic->npats || !ic->loaded) {
+		ic->dirty = false;
+		return;
+	}
+	switch (ev->kind) {
+	case CUB_NETDEV_ADDED:
+	case CUB_NETDEV_REMOVED:
+		hit = pats_match(ic, ev->name);
+		break;
+	case CUB_NETDEV_RENAMED:
+		hit = pats_match(ic, ev->name) || pats_match(ic, ev->old_name);
+		break;
+	default:
+		hit = false;
+	}
+	if (hit && !ic->dirty) {
+		snprintf(ic->dirty_why, sizeof(ic->dirty_why),
+		    "netdev '%s' (%u) %s", ev->name, ev->ifindex,
+		    cub_netdev_kind__str(ev->kind));
+		ic->dirty = true;
+	}
+	/* Events were dropped: one of them may have named a netdev. */
+	if (ev->lost && !ic->dirty) {
+		snprintf(ic->dirty_why, sizeof(ic->dirty_why),
+		    "netdev events were dropped");
+		ic->dirty = true;
+	}
+	/* A burst (one netdev.event batch) compiles once, at its end. */
+	if (!ic->dirty || ev->pending)
+		return;
+	ic->dirty = false;
+	r = ipt_apply(cube, ic->doc, false);
+	if (r)
+		cub_cube__log(cube, CUB_LOG_ERR,
+		    "%s: compiling -i/-o again failed (%s): the ruleset stays "
+		    "as it was",
+		    ic->dirty_why, strerror(-r));
+	else
+		cub_cube__log(cube, CUB_LOG_INFO,
+		    "%s: -i/-o compiled again (%u netdevs)", ic->dirty_why,
+		    ic->ndevs);
+}
+
 static void
 ipt_destroy(struct cub_cube *cube)
 {
 	struct ipt_cube *ic = cub_cube__priv(cube);
+
+	ic->doc = cub_val__free(ic->doc);
+	free(ic->pats);
+	ic->pats = NULL;
+	ic->npats = 0;
+	free(ic->devs);
+	ic->devs = NULL;
+	ic->ndevs = 0;
 
 	free(ic->slots);
 	ic->slots = NULL;
@@ -808,6 +1087,7 @@ static const struct cub_plugin_ops ipt_ops = {
     .apply = ipt_apply,
     .destroy = ipt_destroy,
     .show = ipt_show,
+    .netdev_event = ipt_netdev_event,
 };
 
 const struct cub_plugin cub_plugin_entry = {
@@ -820,6 +1100,12 @@ const struct cub_plugin cub_plugin_entry = {
     .ops = &ipt_ops,
     .policy = FW_PLUGIN_POLICY(200u << 20),
     .apply_timeout_ms = 60000,
+    /* -i/-o: every netdev's appearance, removal and rename (needs
+     * cubicled --host-netdev-events iptables; without it, -i/-o are
+     * refused naming that option). */
+    .netdev_events = CUB_NETDEV_EV(CUB_NETDEV_ADDED) |
+		     CUB_NETDEV_EV(CUB_NETDEV_REMOVED) |
+		     CUB_NETDEV_EV(CUB_NETDEV_RENAMED) | CUB_NETDEV_HOST,
     .flags = CUB_PLUGIN_F_TRANSPARENT | CUB_PLUGIN_F_HOSTWIDE,
     CUB_PLUGIN_SIZES,
 };

@@ -1807,6 +1807,13 @@ transport(const char *method, struct cub_val *params, struct cub_val **res,
 		r = do_helper(f, params, res, errv);
 	else if (!strcmp(method, CUB_M_PKTIN_DROPPED))
 		r = (*res = cub_val__map()) ? 0 : -ENOMEM;
+	else if (!strcmp(method, CUB_M_NETDEV_LIST)) {
+		/* The fake has no host netdevs: an empty table. */
+		*res = cub_val__map();
+		r = *res && !cub_val__set(*res, "netdevs", cub_val__array())
+			? 0
+			: -ENOMEM;
+	}
 	else {
 		*errv = ferr(CUB_E_NOMETHOD,
 		    "the fake broker has no method '%s'", method);

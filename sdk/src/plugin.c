@@ -652,6 +652,8 @@ struct wnev {
 static struct {
 	struct wnev q[NEV_MAX];
 	unsigned head, len;
+	uint64_t dropped_seen; /* the broker's count, last batch */
+	bool lost;             /* events dropped: flag the next ones */
 } nev;
 
 static const char *const netdev_kinds[CUB_NETDEV_KINDS] = {"added",
@@ -724,21 +726,31 @@ netdev_queue(const struct cub_val *p)
 {
 	const struct cub_val *evs = cub_val__get(p, "events");
 	struct cub_val *res = cub_val__map();
-	uint64_t queued = 0;
+	uint64_t queued = 0, dropped = 0;
+	uint32_t i, n = evs && evs->kind == CUB_V_ARRAY ? evs->arr.len : 0;
 	struct wnev *q;
-	uint32_t i;
 
-	for (i = 0; evs && evs->kind == CUB_V_ARRAY && i < evs->arr.len &&
-		    nev.len < NEV_MAX;
-	     i++) {
+	/* The broker's drops so far (its queue, and what this worker had
+	 * no room for): more than the last batch said, events were lost. */
+	if (!cub_val__as_u64(cub_val__get(p, "dropped"), &dropped) &&
+	    dropped > nev.dropped_seen) {
+		nev.dropped_seen = dropped;
+		nev.lost = true;
+	}
+	for (i = 0; i < n && nev.len < NEV_MAX; i++) {
 		q = &nev.q[(nev.head + nev.len) % NEV_MAX];
 		/* A malformed one ends the batch: it and the rest count
 		 * as not queued. */
 		if (netdev_parse(evs->arr.items[i], q->cube, &q->ev))
 			break;
+		q->ev.lost = nev.lost;
 		nev.len++;
 		queued++;
 	}
+	if (queued < n)
+		nev.lost = true; /* the next batch's events say so */
+	else if (queued)
+		nev.lost = false;
 	cub_val__set(res, "queued", cub_val__uint(queued));
 	return res;
 }
@@ -756,6 +768,10 @@ netdev_next(void)
 	q = &nev.q[nev.head];
 	nev.head = (nev.head + 1) % NEV_MAX;
 	nev.len--;
+	q->ev.pending = 0;
+	for (unsigned i = 0; i < nev.len; i++)
+		if (!strcmp(nev.q[(nev.head + i) % NEV_MAX].cube, q->cube))
+			q->ev.pending++;
 	/* A cube destroyed since: its events go nowhere. */
 	if (ops->netdev_event && (c = cube_get(q->cube)))
 		ops->netdev_event(c, &q->ev);
@@ -2142,6 +2158,63 @@ cub_cube__packet_out(struct cub_cube *cube, uint32_t port, uint32_t flags,
 	cub_val__as_bool(cub_val__get(res, "sent"), &sent);
 	cub_val__free(res);
 	return sent ? 0 : -ENOBUFS;
+}
+
+int
+cub_host__netdevs(
+    struct cub_cube *cube, struct cub_host_netdev **out, uint32_t *n)
+{
+	struct cub_val *res = NULL, *errv = NULL;
+	const struct cub_val *arr;
+	struct cub_host_netdev *v;
+	uint32_t k = 0;
+	int r;
+
+	if (!cube || !out || !n)
+		return -EINVAL;
+	*out = NULL;
+	*n = 0;
+	r = call(CUB_M_NETDEV_LIST, cub_val__map(), &res, &errv);
+	if (r) {
+		uint64_t code = 0;
+
+		/* The caller names what needs the list; the code says why. */
+		cub_val__as_u64(cub_val__get(errv, "code"), &code);
+		cub_val__free(errv);
+		return code == CUB_E_PERM	 ? -EPERM
+		       : code == CUB_E_UNAVAIL ? -EAGAIN
+					       : r;
+	}
+	arr = cub_val__get(res, "netdevs");
+	if (!arr || arr->kind != CUB_V_ARRAY) {
+		cub_val__free(res);
+		return -EPROTO;
+	}
+	v = calloc(arr->arr.len + 1, sizeof(*v));
+	if (!v) {
+		cub_val__free(res);
+		return -ENOMEM;
+	}
+	for (uint32_t i = 0; i < arr->arr.len; i++) {
+		const struct cub_val *e = arr->arr.items[i];
+		const struct cub_val *nm = cub_val__get(e, "name");
+		uint64_t idx;
+		bool up = false;
+
+		if (cub_val__as_u64(cub_val__get(e, "ifindex"), &idx) ||
+		    !idx || idx > UINT32_MAX || !nm || nm->kind != CUB_V_BIN ||
+		    nm->bin.len >= sizeof(v[k].name))
+			continue;
+		cub_val__as_bool(cub_val__get(e, "up"), &up);
+		v[k].ifindex = (uint32_t)idx;
+		memcpy(v[k].name, nm->bin.ptr, nm->bin.len);
+		v[k].name[nm->bin.len] = '\0';
+		v[k++].up = up;
+	}
+	cub_val__free(res);
+	*out = v;
+	*n = k;
+	return 0;
 }
 
 int

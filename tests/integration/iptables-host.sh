@@ -274,10 +274,14 @@ ping_ok - "$CA" || fail "the host's ping to ca did not pass"
 cub_ok ipt0 chain OUTPUT rule del no-cb
 cub_log "OUTPUT: the host's ping to cb dropped, to ca passes"
 
-# 8b. -i/-o: refused for now, naming the rule (README.md).
+# 8b. -i/-o with a broker that does not let iptables list the netdevs
+# (no --host-netdev-events iptables): refused, naming the option; the
+# ruleset unchanged (iptables-iface runs them).
+before=$(ids)
 out=$(cub ipt0 chain INPUT rule add in1 spec="-i veth1 -p icmp -j DROP" 2>&1) && fail "-i was taken"
-grep -q "chain INPUT, rule 'in1': -i/-o are not supported yet" <<<"$out" || fail "-i: $out"
-cub_log "-i/-o refused, naming the rule"
+grep -q "chain INPUT, rule 2: -i/-o name netdevs, which service 'iptables' may not list: start cubicled with --host-netdev-events iptables" <<<"$out" || fail "-i: $out"
+[ "$(ids)" = "$before" ] || fail "a refused -i changed the rules: $(ids)"
+cub_log "-i/-o without --host-netdev-events iptables: refused, naming the option"
 
 # 9. Conntrack: INPUT policy DROP with ESTABLISHED,RELATED accepted lets
 # the host's own connections out and back; nothing new comes in.

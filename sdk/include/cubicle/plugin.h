@@ -139,6 +139,15 @@ struct cub_netdev_event {
 	uint8_t prefixlen;
 	uint8_t addr[16];
 	char addr_str[56];
+	/* Events of the same cube the worker has queued behind this one (0:
+	 * the last for now): a plugin whose work an event starts can do it
+	 * once for a burst (the iptables service compiles -i/-o again). */
+	uint32_t pending;
+	/* Events of the service were dropped (the broker's queue or the
+	 * worker's was full, 'cubicle services' netdev_dropped) since the
+	 * last batch: what they said is unknown, a table the plugin keeps
+	 * may be stale (cub_host__netdevs() reads it again). */
+	bool lost;
 };
 
 /* The name of an enum cub_netdev_kind ("added", "addr_added", ...). */
@@ -655,6 +664,27 @@ int cub_cube__packet_out(struct cub_cube *cube, uint32_t port,
  */
 int cub_helper__run(struct cub_cube *cube, const char *name, const void *in,
     size_t inlen, void **out, size_t *outlen, struct cub_val **err);
+
+/* One netdev of the broker's namespace (cub_host__netdevs()). */
+struct cub_host_netdev {
+	uint32_t ifindex;
+	char name[16]; /* NUL-terminated */
+	bool up;       /* IFF_UP and IFF_RUNNING */
+};
+
+/*
+ * @brief **cub_host__netdevs()** lists the netdevs of the broker's
+ * namespace, as its rtnetlink table has them now, for a service that has
+ * every netdev's events (its cub_plugin.netdev_events has
+ * CUB_NETDEV_HOST and cubicled --host-netdev-events names it): a host
+ * firewall resolves interface names with it, then follows the events.
+ * *out is malloc'd (the caller frees it), *n entries, in no order.
+ * Synchronous, from an op or a netdev_event.
+ * @return 0, or -errno: -EPERM (the service may not; the broker's error
+ * names the opt-ins), -EAGAIN (the broker has no rtnetlink socket)
+ */
+int cub_host__netdevs(
+    struct cub_cube *cube, struct cub_host_netdev **out, uint32_t *n);
 
 #ifdef __cplusplus
 }

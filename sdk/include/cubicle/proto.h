@@ -123,6 +123,13 @@ int cub_rpc__encode_notify(
 #define CUB_M_HELPER_RUN "helper.run"
 #define CUB_HELPER_IO_MAX (1u << 20) /* CUB_STR_MAX: one bin */
 /*
+ * W: the namespace's netdevs, for a service that has every netdev's
+ * events (CUB_NETDEV_HOST, kept at hello only if cubicled's
+ * --host-netdev-events names it; others get permission-denied): {} ->
+ * {netdevs: [{ifindex, name: bin (the raw name), up}]} (broker/netmon.c).
+ */
+#define CUB_M_NETDEV_LIST "netdev.list"
+/*
  * W: atomic map transactions on a swap set of a cube (broker/mapswap.c):
  * begin {cube, set, clear} -> {txn, copy, copies, maps: [{name, id, ...}]}
  * (a copy no program reads); commit {cube, set, txn} -> {copy, retired}
@@ -158,8 +165,9 @@ int cub_rpc__encode_notify(
 #define CUB_M_PACKET_IN "packet.in"
 /* B: netdev events for the service's cubes, answered once queued, before
  * the plugin sees them: {events: [{cube, port, kind, ifindex, name,
- * old_name, mac: bin 6, mtu, up, family, prefixlen, addr: bin}]} ->
- * {queued: n} (the first n were queued; the rest are dropped). */
+ * old_name, mac: bin 6, mtu, up, family, prefixlen, addr: bin}],
+ * dropped: the service's events dropped so far} -> {queued: n} (the
+ * first n were queued; the rest are dropped). */
 #define CUB_M_NETDEV_EVENT "netdev.event"
 
 /* Events on events.sock: topic string, then a notification frame. */
