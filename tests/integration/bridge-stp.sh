@@ -15,7 +15,13 @@
 # protocol, not a performance claim), pings and broadcasts cross
 # through it, once.  A lower priority makes another bridge the root.
 # Bad input is refused naming the field and changes nothing.
+# With "trunk" ($1): the links are trunks allowing VLAN 10 only (native
+# VLAN off), the hosts access ports of VLAN 10: the same in VLAN 10's
+# tree, its BPDUs tagged 10 on the links.
 . "$(dirname "$0")/../lib/netns.sh"
+MODE=${1:-access}
+V=1
+[ "$MODE" = trunk ] && V=10
 need python3 ping
 
 PLUGINS+=("$CUB_BUILD/plugins/bridge/bridge.so")
@@ -32,7 +38,7 @@ VLAN_N=3
 
 # state BRIDGE PORT: the port's state in VLAN 1's tree ("" if none).
 state() {
-	cub "$1" ports "$2" stp 1 show state 2>/dev/null || true
+	cub "$1" ports "$2" stp $V show state 2>/dev/null || true
 }
 states() { # the six link ports' states, "br1:a=forwarding ..."
 	local out= b p
@@ -59,8 +65,8 @@ wait_converged() {
 	fail "not converged after $1 s: $(states)"
 }
 nblocking() { states | tr ' ' '\n' | grep -c '=blocking$' || true; }
-root_of() { cub "$1" stp 1 show root-id; }
-bridge_id() { cub "$1" stp 1 show bridge-id; }
+root_of() { cub "$1" stp $V show root-id; }
+bridge_id() { cub "$1" stp $V show bridge-id; }
 
 cub_ok bridge add br1
 cub_ok bridge add br2
@@ -74,10 +80,20 @@ cub_ok br2 ports add b peer=l23
 cub_ok br3 ports add h peer=veth3
 cub_ok br3 ports add a peer=l31
 cub_ok br3 ports add b peer=l32
+if [ "$MODE" = trunk ]; then
+	for b in br1 br2 br3; do
+		cub_ok $b ports h access set vlanid=10
+		for p in a b; do
+			cub_ok $b ports $p set mode=trunk
+			cub_ok $b ports $p trunk allowed add 10
+			cub_ok $b ports $p trunk set native-vlan-enabled=false
+		done
+	done
+fi
 for b in br1 br2 br3; do
-	cub_ok $b stp add 1 hello-time=1 forward-delay=4 max-message-age=6
+	cub_ok $b stp add $V hello-time=1 forward-delay=4 max-message-age=6
 done
-cub_ok br1 stp 1 set priority=4096
+cub_ok br1 stp $V set priority=4096
 
 # Bad input: refused naming the field, nothing changed.
 snapshot() { cub br1 show -o json | python3 -c '
@@ -85,15 +101,15 @@ import json, sys
 d = json.load(sys.stdin)
 print(json.dumps([d.get("stp-enabled"), d.get("stp"), [p.get("stp") for p in d["ports"]]], sort_keys=True))'; }
 before=$(snapshot)
-refused_unchanged 'priority' br1 stp 1 set priority=1000
-refused_unchanged 'priority' br1 stp 1 set priority=65536
-refused_unchanged 'forward-delay' br1 stp 1 set forward-delay=3
-refused_unchanged 'hello-time' br1 stp 1 set hello-time=11
-refused_unchanged 'max-message-age' br1 stp 1 set max-message-age=41
-refused_unchanged 'forward-delay' br1 stp 1 set max-message-age=10
-refused_unchanged 'hello-time' br1 stp 1 set hello-time=3
-refused_unchanged 'port-priority' br1 ports a stp add 1 port-priority=100
-refused_unchanged 'path-cost' br1 ports a stp add 1 path-cost=0
+refused_unchanged 'priority' br1 stp $V set priority=1000
+refused_unchanged 'priority' br1 stp $V set priority=65536
+refused_unchanged 'forward-delay' br1 stp $V set forward-delay=3
+refused_unchanged 'hello-time' br1 stp $V set hello-time=11
+refused_unchanged 'max-message-age' br1 stp $V set max-message-age=41
+refused_unchanged 'forward-delay' br1 stp $V set max-message-age=10
+refused_unchanged 'hello-time' br1 stp $V set hello-time=3
+refused_unchanged 'port-priority' br1 ports a stp add $V port-priority=100
+refused_unchanged 'path-cost' br1 ports a stp add $V path-cost=0
 refused_unchanged 'VLAN 7' br1 ports a stp add 7 path-cost=10
 refused_unchanged 'stp-enabled' br1 set stp-enabled=maybe
 refused_unchanged 'vlan' br1 stp add 4095
@@ -104,13 +120,14 @@ cub_log "converged: $(states) ($SECONDS s)"
 
 # The root: br1 (priority 4096) for all three.
 R=$(bridge_id br1)
-case "$R" in 1001.*) ;; *) fail "br1's bridge id '$R': expected priority 4096 + VLAN 1 (1001.)" ;; esac
+want=$(printf '%04x.' $((4096 + V)))
+case "$R" in $want*) ;; *) fail "br1's bridge id '$R': expected priority 4096 + VLAN $V ($want)" ;; esac
 for b in br1 br2 br3; do
 	[ "$(root_of $b)" = "$R" ] || fail "$b's root is '$(root_of $b)', expected br1 ($R)"
 done
-[ -z "$(cub br1 stp 1 show root-port)" ] || fail "br1 (the root) has a root port"
-[ "$(cub br2 stp 1 show root-port)" = a ] || fail "br2's root port: '$(cub br2 stp 1 show root-port)', expected a (to br1)"
-[ "$(cub br3 stp 1 show root-port)" = a ] || fail "br3's root port: '$(cub br3 stp 1 show root-port)', expected a (to br1)"
+[ -z "$(cub br1 stp $V show root-port)" ] || fail "br1 (the root) has a root port"
+[ "$(cub br2 stp $V show root-port)" = a ] || fail "br2's root port: '$(cub br2 stp $V show root-port)', expected a (to br1)"
+[ "$(cub br3 stp $V show root-port)" = a ] || fail "br3's root port: '$(cub br3 stp $V show root-port)', expected a (to br1)"
 # Exactly one blocked link port, on the br2-br3 link.
 [ "$(nblocking)" = 1 ] || fail "blocking link ports: $(states), expected exactly one"
 case "$(states)" in
@@ -153,7 +170,7 @@ pings_all() {
 pings_all "converged"
 # BPDUs cross (counted by the fast path, shown per VLAN by the worker).
 [ "$(cub br2 ports a show bpdus)" -gt 0 ] || fail "br2:a received no BPDU"
-[ "$(cub br2 ports a stp 1 show bpdus-in)" -gt 0 ] || fail "br2:a stp 1 bpdus-in 0"
+[ "$(cub br2 ports a stp $V show bpdus-in)" -gt 0 ] || fail "br2:a stp $V bpdus-in 0"
 
 # kill -9 of the worker (all three bridges): the blocked port stays
 # blocked while the new worker converges again; no broadcast doubles.
@@ -185,13 +202,13 @@ done
 	fail "$BLOCKED not forwarding 30 s after l12 went down: $(states)"
 cub_log "after l12 down: $(states) ($SECONDS s)"
 [ "$(state br1 a)" = disabled ] || fail "br1:a (l12, down) is '$(state br1 a)'"
-[ "$(cub br2 stp 1 show root-port)" = b ] || fail "br2's root port after l12 down: '$(cub br2 stp 1 show root-port)', expected b"
-[ "$(cub br1 stp 1 show topology-changes)" -gt 0 ] || fail "br1 (root) saw no topology change"
+[ "$(cub br2 stp $V show root-port)" = b ] || fail "br2's root port after l12 down: '$(cub br2 stp $V show root-port)', expected b"
+[ "$(cub br1 stp $V show topology-changes)" -gt 0 ] || fail "br1 (root) saw no topology change"
 pings_all "l12 down" 20
 once_each "l12 down"
 
 # The root follows the priority: br3 below br1.
-cub_ok br3 stp 1 set priority=0
+cub_ok br3 stp $V set priority=0
 R3=$(bridge_id br3)
 end=$((SECONDS + 30))
 while [ "$SECONDS" -lt "$end" ]; do
