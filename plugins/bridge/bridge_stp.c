@@ -341,7 +341,7 @@ void
 stp_port_join(struct stp_inst *s, uint32_t i, bool up, uint16_t port_id,
     uint32_t path_cost, uint8_t seed, int64_t now)
 {
-	struct stp_port *p = &s->p[i];
+	struct stp_port *p = &s->p[i % STP_PORTS];
 
 	if (i >= STP_PORTS || p->member)
 		return;
@@ -364,7 +364,7 @@ stp_port_join(struct stp_inst *s, uint32_t i, bool up, uint16_t port_id,
 void
 stp_port_enable(struct stp_inst *s, uint32_t i, int64_t now)
 {
-	struct stp_port *p = &s->p[i];
+	struct stp_port *p = &s->p[i % STP_PORTS];
 
 	if (i >= STP_PORTS || !p->member || p->enabled)
 		return;
@@ -378,7 +378,7 @@ stp_port_enable(struct stp_inst *s, uint32_t i, int64_t now)
 void
 stp_port_disable(struct stp_inst *s, uint32_t i, int64_t now)
 {
-	struct stp_port *p = &s->p[i];
+	struct stp_port *p = &s->p[i % STP_PORTS];
 	bool was_root = stp_is_root(s);
 
 	if (i >= STP_PORTS || !p->member || !p->enabled)
@@ -441,7 +441,7 @@ void
 stp_set_port(struct stp_inst *s, uint32_t i, uint16_t port_id,
     uint32_t path_cost, int64_t now)
 {
-	struct stp_port *p = &s->p[i];
+	struct stp_port *p = &s->p[i % STP_PORTS];
 
 	if (i >= STP_PORTS || !p->member ||
 	    (p->port_id == port_id && p->path_cost == path_cost))
@@ -523,7 +523,7 @@ void
 stp_rx(struct stp_inst *s, uint32_t i, const uint8_t *b, size_t len,
     int64_t now)
 {
-	struct stp_port *p = &s->p[i];
+	struct stp_port *p = &s->p[i % STP_PORTS];
 
 	if (i >= STP_PORTS || !p->enabled || len < STP_BPDU_TCN_LEN ||
 	    b[0] || b[1])
