@@ -1625,6 +1625,21 @@ cubi_worker__tick_wait(void)
 	return left < 0 ? 0 : (int)left;
 }
 
+int
+cubi_worker__tick_all(void)
+{
+	struct cub_cube *c, *next;
+	int n = 0;
+
+	if (!w.ops.tick)
+		return -EOPNOTSUPP;
+	for (c = w.cubes; c; c = next, n++) {
+		next = c->next;
+		w.ops.tick(c);
+	}
+	return n;
+}
+
 bool
 cubi_worker__tick_run(void)
 {

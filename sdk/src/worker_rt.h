@@ -48,5 +48,8 @@ void cubi_worker__packet_next(void);
  * ticks; run the ticks when due (true if they ran). */
 int cubi_worker__tick_wait(void);
 bool cubi_worker__tick_run(void);
+/* Every cube's tick now (the fake's cub_fake__tick()); cubes ticked, or
+ * -EOPNOTSUPP without a tick op. */
+int cubi_worker__tick_all(void);
 
 #endif
