@@ -1636,6 +1636,8 @@ cubi_worker__tick_all(void)
 	for (c = w.cubes; c; c = next, n++) {
 		next = c->next;
 		w.ops.tick(c);
+		/* An error message belongs to one call only. */
+		c->err = cub_val__free(c->err);
 	}
 	return n;
 }
@@ -1658,6 +1660,7 @@ cubi_worker__tick_run(void)
 	for (c = w.cubes; c; c = next) {
 		next = c->next;
 		w.ops.tick(c);
+		c->err = cub_val__free(c->err);
 	}
 	return true;
 }
