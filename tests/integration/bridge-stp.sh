@@ -136,6 +136,8 @@ case "$(states)" in
 esac
 BLOCKED=$(states | tr ' ' '\n' | grep '=blocking$' | cut -d= -f1)
 cub_log "blocked: $BLOCKED"
+cub_log "br2 stp show: $(cub br2 stp show)"
+cub_log "br2 ports b show: $(cub br2 ports b show)"
 for b in br1 br2 br3; do
 	[ "$(state $b h)" = forwarding ] || fail "$b:h is '$(state $b h)'"
 done
