@@ -15,9 +15,11 @@
 # protocol, not a performance claim), pings and broadcasts cross
 # through it, once.  A lower priority makes another bridge the root.
 # Bad input is refused naming the field and changes nothing.
-# With "trunk" ($1): the links are trunks allowing VLAN 10 only (native
-# VLAN off), the hosts access ports of VLAN 10: the same in VLAN 10's
-# tree, its BPDUs tagged 10 on the links.
+# With "trunk" ($1): the links are trunks allowing VLANs 10 and 20
+# (native VLAN off), the hosts access ports of VLAN 10: the same in
+# VLAN 10's tree, its BPDUs tagged 10 on the links; VLAN 20 has a tree
+# of its own at the same time, br3 its root, its blocked port on the
+# br1-br2 link.
 . "$(dirname "$0")/../lib/netns.sh"
 MODE=${1:-access}
 V=1
@@ -36,14 +38,15 @@ broker_start
 VLAN_N=3
 . "$CUB_LIB/vlan.sh"
 
-# state BRIDGE PORT: the port's state in VLAN 1's tree ("" if none).
+# state BRIDGE PORT [VLAN]: the port's state in VLAN's tree (default
+# $V; "" if none).
 state() {
-	cub "$1" ports "$2" stp $V show state 2>/dev/null || true
+	cub "$1" ports "$2" stp ${3:-$V} show state 2>/dev/null || true
 }
-states() { # the six link ports' states, "br1:a=forwarding ..."
+states() { # [VLAN]: the six link ports' states, "br1:a=forwarding ..."
 	local out= b p
 	for b in br1 br2 br3; do
-		for p in a b; do out="$out $b:$p=$(state $b $p)"; done
+		for p in a b; do out="$out $b:$p=$(state $b $p ${1:-})"; done
 	done
 	echo $out
 }
@@ -62,7 +65,7 @@ wait_converged() {
 		converged && return 0
 		sleep 0.5
 	done
-	fail "not converged after $1 s: $(states)"
+	fail "not converged after $1 s: $(states); br1 a: $(cub br1 ports a stp show 2>&1); $(cub br1 ports a stp $V show state 2>&1)"
 }
 nblocking() { states | tr ' ' '\n' | grep -c '=blocking$' || true; }
 root_of() { cub "$1" stp $V show root-id; }
@@ -86,6 +89,7 @@ if [ "$MODE" = trunk ]; then
 		for p in a b; do
 			cub_ok $b ports $p set mode=trunk
 			cub_ok $b ports $p trunk allowed add 10
+			cub_ok $b ports $p trunk allowed add 20
 			cub_ok $b ports $p trunk set native-vlan-enabled=false
 		done
 	done
@@ -94,6 +98,12 @@ for b in br1 br2 br3; do
 	cub_ok $b stp add $V hello-time=1 forward-delay=4 max-message-age=6
 done
 cub_ok br1 stp $V set priority=4096
+if [ "$MODE" = trunk ]; then
+	for b in br1 br2 br3; do
+		cub_ok $b stp add 20 hello-time=1 forward-delay=4 max-message-age=6
+	done
+	cub_ok br3 stp 20 set priority=4096
+fi
 
 # Bad input: refused naming the field, nothing changed.
 snapshot() { cub br1 show -o json | python3 -c '
@@ -141,6 +151,28 @@ cub_log "br2 ports b show: $(cub br2 ports b show)"
 for b in br1 br2 br3; do
 	[ "$(state $b h)" = forwarding ] || fail "$b:h is '$(state $b h)'"
 done
+if [ "$MODE" = trunk ]; then
+	# VLAN 20's own tree over the same links: br3 its root, one port
+	# blocked, on the br1-br2 link; the hosts' ports are not in it.
+	end=$((SECONDS + 30))
+	until s20=$(states 20) && [ "$(tr ' ' '\n' <<<"$s20" | grep -c '=blocking$')" = 1 ] &&
+		! grep -qE 'listening|learning' <<<"$s20"; do
+		[ "$SECONDS" -lt "$end" ] || fail "VLAN 20 not converged: $s20"
+		sleep 0.5
+	done
+	cub_log "VLAN 20: $s20"
+	R20=$(cub br3 stp 20 show bridge-id)
+	for b in br1 br2 br3; do
+		[ "$(cub $b stp 20 show root-id)" = "$R20" ] ||
+			fail "$b's root in VLAN 20: '$(cub $b stp 20 show root-id)', expected br3 ($R20)"
+	done
+	case "$s20" in
+	*br1:a=blocking* | *br2:a=blocking*) ;;
+	*) fail "VLAN 20's blocked port is not on the br1-br2 link: $s20" ;;
+	esac
+	[ -z "$(state br1 h 20)" ] || fail "br1:h has a state in VLAN 20"
+	[ "$(cub br1 ports a stp 20 show bpdus-in)" -gt 0 ] || fail "br1:a got no BPDU of VLAN 20"
+fi
 
 M1=$(mac_of n1) M2=$(mac_of n2) M3=$(mac_of n3)
 B=ff:ff:ff:ff:ff:ff
