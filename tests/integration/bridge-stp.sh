@@ -206,8 +206,34 @@ pings_all "converged"
 [ "$(cub br2 ports a show bpdus)" -gt 0 ] || fail "br2:a received no BPDU"
 [ "$(cub br2 ports a stp $V show bpdus-in)" -gt 0 ] || fail "br2:a stp $V bpdus-in 0"
 
+# ping_start / ping_none_lost: a ping every 10 ms from n1 to n3 (through
+# br1:b and br3:a, forwarding ports), none of which may be lost.
+ping_start() {
+	ip netns exec n1 ping -i 0.01 -c "$1" -W 1 198.18.0.3 >"$T/ping.out" 2>&1 &
+	ping_pid=$!
+	sleep 0.5
+}
+ping_none_lost() {
+	local loss
+	wait $ping_pid || true
+	loss=$(grep -oE '[0-9.]+% packet loss' "$T/ping.out")
+	[ "$loss" = "0% packet loss" ] || fail "pings across $1: $(tail -2 "$T/ping.out")"
+}
+# state_now BRIDGE PORT: the state once the worker answers again.
+state_now() {
+	local i s
+	for i in $(seq 1 200); do
+		s=$(state "$1" "$2")
+		[ -n "$s" ] && echo "$s" && return 0
+		sleep 0.1
+	done
+	fail "no state of $1:$2 20 s after a restart"
+}
+
 # kill -9 of the worker (all three bridges): the blocked port stays
-# blocked while the new worker converges again; no broadcast doubles.
+# blocked while the new worker converges again; no broadcast doubles;
+# the forwarding ports forward on (no ping lost).
+ping_start 300
 old=$(worker_pid bridge)
 kill -9 "$old"
 for i in $(seq 1 100); do
@@ -217,13 +243,30 @@ for i in $(seq 1 100); do
 done
 [ -n "$new" ] && [ "$new" != "$old" ] || fail "the bridge worker did not restart"
 once_each "just after the worker's restart"
-s=$(state ${BLOCKED%%:*} ${BLOCKED#*:})
+s=$(state_now ${BLOCKED%%:*} ${BLOCKED#*:})
 [ "$s" != forwarding ] || fail "$BLOCKED forwarding just after the worker's restart"
+ping_none_lost "the worker's kill -9"
 wait_converged 40
 cub_log "after the restart: $(states) ($SECONDS s)"
 [ "$(nblocking)" = 1 ] || fail "after the restart: $(states)"
 states | grep -q "$BLOCKED=blocking" || fail "after the restart another port blocks: $(states)"
 once_each "converged after the restart"
+
+# kill -9 of the broker (its worker goes with it), a new broker: the
+# same, from the pinned maps.
+ping_start 400
+kill -9 "$BROKER_PID"
+wait "$BROKER_PID" 2>/dev/null || true
+sleep 0.3
+broker_start
+once_each "just after the broker's restart"
+s=$(state_now ${BLOCKED%%:*} ${BLOCKED#*:})
+[ "$s" != forwarding ] || fail "$BLOCKED forwarding just after the broker's restart"
+ping_none_lost "the broker's kill -9"
+wait_converged 40
+cub_log "after the broker's restart: $(states) ($SECONDS s)"
+states | grep -q "$BLOCKED=blocking" || fail "after the broker's restart: $(states)"
+[ "$(nblocking)" = 1 ] || fail "after the broker's restart: $(states)"
 
 # A forwarding link goes (br1-br2): the blocked port takes over.
 ip link set l12 down
