@@ -8,9 +8,10 @@
 # br1 is the root of every bridge, exactly one link port is blocking
 # (shown), on the link between br2 and br3; a broadcast from a host
 # reaches each other host once (no storm: frames counted by source);
-# the hosts ping each other.  A kill -9 of the worker keeps the blocked
-# port blocked (the states are the maps', kept until the protocol has
-# converged again): still once per host.  A forwarding link taken down:
+# the hosts ping each other.  A kill -9 of the worker, then of the
+# broker, keeps the blocked port blocked (the states are the maps',
+# kept until the protocol has converged again): still once per host,
+# and a ping every 10 ms through forwarding ports loses nothing.  A forwarding link taken down:
 # the blocked port goes forwarding (a generous 30 s deadline for the
 # protocol, not a performance claim), pings and broadcasts cross
 # through it, once.  A lower priority makes another bridge the root.
