@@ -517,8 +517,7 @@ br_want_free(struct br_want *w)
 }
 
 static int
-br_u32f(const struct cub_val *m, const char *name, uint64_t dflt,
-    uint64_t *out)
+br_u32f(const struct cub_val *m, const char *name, uint64_t dflt, uint64_t *out)
 {
 	const struct cub_val *v = cub_val__get(m, name);
 
@@ -563,7 +562,8 @@ br_want_stp(
 		if (br_u32f(e, "forward-delay", STP_FWD_DFLT, &fwd) ||
 		    fwd < 4 || fwd > 30)
 			return cub_cube__set_error(cube, CUB_E_INVAL,
-			    "stp %u: forward-delay must be 4..30", (unsigned)vid);
+			    "stp %u: forward-delay must be 4..30",
+			    (unsigned)vid);
 		if (br_u32f(e, "hello-time", STP_HELLO_DFLT, &hello) ||
 		    hello < 1 || hello > 10)
 			return cub_cube__set_error(cube, CUB_E_INVAL,
@@ -595,7 +595,8 @@ br_want_stp(
 	}
 	for (i = 0; ports && ports->kind == CUB_V_ARRAY && i < ports->arr.len;
 	     i++) {
-		const struct cub_val *l = cub_val__get(ports->arr.items[i], "stp");
+		const struct cub_val *l =
+		    cub_val__get(ports->arr.items[i], "stp");
 
 		n += l && l->kind == CUB_V_ARRAY ? l->arr.len : 0;
 	}
@@ -621,15 +622,14 @@ br_want_stp(
 				return cub_cube__set_error(cube, CUB_E_INVAL,
 				    "port '%s': stp: vlan must be 1..4094",
 				    name);
-			if (br_u32f(e, "path-cost", STP_PATHCOST_DFLT,
-				&cost) ||
+			if (br_u32f(e, "path-cost", STP_PATHCOST_DFLT, &cost) ||
 			    cost < 1 || cost > 200000000)
 				return cub_cube__set_error(cube, CUB_E_INVAL,
 				    "port '%s': stp %u: path-cost must be "
 				    "1..200000000",
 				    name, (unsigned)vid);
-			if (br_u32f(e, "port-priority", STP_PORTPRIO_DFLT,
-				&prio) ||
+			if (br_u32f(
+				e, "port-priority", STP_PORTPRIO_DFLT, &prio) ||
 			    prio > 240 || prio % 16)
 				return cub_cube__set_error(cube, CUB_E_INVAL,
 				    "port '%s': stp %u: port-priority must be "
@@ -640,11 +640,11 @@ br_want_stp(
 				    "port '%s': stp %u: the port does not "
 				    "carry VLAN %u",
 				    name, (unsigned)vid, (unsigned)vid);
-			w->sp[w->nsp++] = (struct br_stp_pcfg){
-			    .port = (uint16_t)idx,
-			    .vlan = (uint16_t)vid,
-			    .cost = (uint32_t)cost,
-			    .prio = (uint8_t)prio};
+			w->sp[w->nsp++] =
+			    (struct br_stp_pcfg){.port = (uint16_t)idx,
+				.vlan = (uint16_t)vid,
+				.cost = (uint32_t)cost,
+				.prio = (uint8_t)prio};
 		}
 	}
 	if (!w->stp_on)
@@ -896,8 +896,8 @@ br_stp_pcfg(const struct br_want *w, uint32_t port, uint32_t vid,
 /* A BPDU out of port: tagged with the VLAN unless the port sends the
  * VLAN's frames untagged (an access port, a trunk's native VLAN). */
 static void
-br_stp_send(void *ctx, uint32_t port, uint16_t vid, const uint8_t *b,
-    size_t len)
+br_stp_send(
+    void *ctx, uint32_t port, uint16_t vid, const uint8_t *b, size_t len)
 {
 	struct cub_cube *cube = ctx;
 	struct br_cube *br = cub_cube__priv(cube);
@@ -924,8 +924,7 @@ br_stp_send(void *ctx, uint32_t port, uint16_t vid, const uint8_t *b,
 	f[o + 4] = 0x03;
 	memcpy(f + o + 5, b, len);
 	n = o + 5 + len;
-	cub_cube__packet_out(
-	    cube, port, CUB_PKTOUT_EGRESS, f, n < 60 ? 60 : n);
+	cub_cube__packet_out(cube, port, CUB_PKTOUT_EGRESS, f, n < 60 ? 60 : n);
 }
 
 struct br_pk_list {
@@ -945,8 +944,8 @@ br_pk_push(struct br_pk_list *l, uint32_t port, uint32_t vid)
 			return -ENOMEM;
 		l->k = nk;
 	}
-	l->k[l->n++] = (struct br_pkey){.port = (uint16_t)port,
-	    .vlan = (uint16_t)vid};
+	l->k[l->n++] =
+	    (struct br_pkey){.port = (uint16_t)port, .vlan = (uint16_t)vid};
 	return 0;
 }
 
@@ -1118,12 +1117,14 @@ br_stp_write_states(struct cub_cube *cube, struct br_cube *br)
 		if (!(bi = br->inst[v]))
 			continue;
 		for (i = 0; i < STP_PORTS; i++) {
-			if (!bi->s.p[i].member || bi->mstate[i] == bi->s.p[i].state)
+			if (!bi->s.p[i].member ||
+			    bi->mstate[i] == bi->s.p[i].state)
 				continue;
-			k = (struct br_pkey){.port = (uint16_t)i,
-			    .vlan = (uint16_t)v};
+			k = (struct br_pkey){
+			    .port = (uint16_t)i, .vlan = (uint16_t)v};
 			val.state = bi->s.p[i].state;
-			if ((r = cub_map__update(cube, &br->pstate, &k, &val, 0)))
+			if ((r = cub_map__update(
+				 cube, &br->pstate, &k, &val, 0)))
 				return r;
 			bi->mstate[i] = bi->s.p[i].state;
 		}
@@ -1260,8 +1261,7 @@ br_tick(struct cub_cube *cube)
 }
 
 static void
-br_packet_in(
-    struct cub_cube *cube, uint32_t port, const void *data, size_t len)
+br_packet_in(struct cub_cube *cube, uint32_t port, const void *data, size_t len)
 {
 	struct br_cube *br = cub_cube__priv(cube);
 	uint32_t reason = cub_cube__packet_reason(cube), vid, l;
@@ -1365,8 +1365,9 @@ br_apply(struct cub_cube *cube, const struct cub_val *config, bool create)
 	if ((r = cub_map__update(cube, &br->config, &key, &cfg, 0)) ||
 	    (r = br_stp_write_states(cube, br)) ||
 	    (r = br_write_vlans(cube, br, w)) ||
-	    (dels.n && (r = cub_map__delete_batch_n(
-			    cube, &br->pstate, dels.k, dels.n)) &&
+	    (dels.n &&
+		(r = cub_map__delete_batch_n(
+		     cube, &br->pstate, dels.k, dels.n)) &&
 		r != -ENOENT) ||
 	    (r = br_write_statics(cube, br, w, create)))
 		goto fail;
@@ -1513,8 +1514,8 @@ br_show_one(
 /* The spanning tree rows: stp <vlan> of each instance, and ports <p>
  * stp <vlan> of each of their ports. */
 static int
-br_show_stp(struct br_cube *br, const struct cub_val *config,
-    struct cub_val *overlay)
+br_show_stp(
+    struct br_cube *br, const struct cub_val *config, struct cub_val *overlay)
 {
 	const struct cub_val *ports = cub_val__get(config, "ports");
 	struct cub_val *list, *e, *pl, *prow, *plist;
@@ -1537,7 +1538,8 @@ br_show_stp(struct br_cube *br, const struct cub_val *config,
 		cub_val__set(e, "vlan", cub_val__uint(v));
 		cub_val__set(e, "priority",
 		    cub_val__uint((s->bridge_id >> 48) & 0xf000));
-		cub_val__set(e, "forward-delay", cub_val__uint(s->b_fwd / 1000));
+		cub_val__set(
+		    e, "forward-delay", cub_val__uint(s->b_fwd / 1000));
 		cub_val__set(e, "hello-time", cub_val__uint(s->b_hello / 1000));
 		cub_val__set(
 		    e, "max-message-age", cub_val__uint(s->b_max_age / 1000));
@@ -1546,15 +1548,16 @@ br_show_stp(struct br_cube *br, const struct cub_val *config,
 		stp_id_str(s->d_root, id, sizeof(id));
 		cub_val__set(e, "root-id", cub_val__str(id));
 		cub_val__set(e, "root-port",
-		    cub_val__str(s->root_port >= 0 ? br->port_name[s->root_port]
-						   : ""));
+		    cub_val__str(
+			s->root_port >= 0 ? br->port_name[s->root_port] : ""));
 		cub_val__set(e, "root-path-cost", cub_val__uint(s->root_cost));
 		cub_val__set(e, "topology-change", cub_val__bool(s->tc));
 		cub_val__set(e, "topology-changes", cub_val__uint(s->tc_count));
 	}
 	for (i = 0; ports && ports->kind == CUB_V_ARRAY && i < ports->arr.len;
 	     i++) {
-		const char *name = cub_val__get_str(ports->arr.items[i], "name");
+		const char *name =
+		    cub_val__get_str(ports->arr.items[i], "name");
 
 		if (!name ||
 		    cub_val__as_u64(
@@ -1574,17 +1577,20 @@ br_show_stp(struct br_cube *br, const struct cub_val *config,
 			if (!(e = cub_val__map()) || cub_val__push(plist, e))
 				return -ENOMEM;
 			cub_val__set(e, "vlan", cub_val__uint(v));
-			cub_val__set(e, "path-cost", cub_val__uint(p->path_cost));
+			cub_val__set(
+			    e, "path-cost", cub_val__uint(p->path_cost));
 			cub_val__set(e, "port-priority",
 			    cub_val__uint((p->port_id >> 8) & 0xf0));
-			cub_val__set(e, "state",
-			    cub_val__str(stp_state_str(p->state)));
+			cub_val__set(
+			    e, "state", cub_val__str(stp_state_str(p->state)));
 			cub_val__set(e, "role",
-			    cub_val__str(stp_role_str(stp_role(s, (uint32_t)idx))));
+			    cub_val__str(
+				stp_role_str(stp_role(s, (uint32_t)idx))));
 			stp_id_str(p->d_bridge, id, sizeof(id));
 			cub_val__set(e, "designated-bridge", cub_val__str(id));
 			cub_val__set(e, "bpdus-in", cub_val__uint(p->rx_bpdus));
-			cub_val__set(e, "bpdus-out", cub_val__uint(p->tx_bpdus));
+			cub_val__set(
+			    e, "bpdus-out", cub_val__uint(p->tx_bpdus));
 		}
 	}
 	return 0;

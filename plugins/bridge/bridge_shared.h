@@ -62,12 +62,12 @@ struct br_vlan {
 
 /*
  * br_pstate: the state of a port in a VLAN, for spanning tree
- * (Polycube's per-VLAN STP; the worker's bridge_stp.c).  No entry: forwarding.  Looked up
- * only for a VLAN whose br_vlan.pstate is set.  The fast path
- * drops what a blocking or listening port receives, learns but drops
- * what a learning port receives, and sends nothing out of a port that is
- * not forwarding (a known host behind it: dropped; a flood: fwd[] of
- * br_vlan leaves it out).
+ * (Polycube's per-VLAN STP; the worker's bridge_stp.c).  No entry:
+ * forwarding.  Looked up only for a VLAN whose br_vlan.pstate is set.
+ * The fast path drops what a blocking or listening port receives, learns
+ * but drops what a learning port receives, and sends nothing out of a
+ * port that is not forwarding (a known host behind it: dropped; a flood:
+ * fwd[] of br_vlan leaves it out).
  */
 struct br_pkey {
 	__u16 port;

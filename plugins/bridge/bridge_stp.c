@@ -292,8 +292,8 @@ become_root_bridge(struct stp_inst *s, int64_t now)
 }
 
 void
-stp_init(struct stp_inst *s, uint16_t vid, uint64_t bridge_id,
-    uint32_t max_age, uint32_t hello, uint32_t fwd)
+stp_init(struct stp_inst *s, uint16_t vid, uint64_t bridge_id, uint32_t max_age,
+    uint32_t hello, uint32_t fwd)
 {
 	void *ctx = s->ctx;
 	void (*send)(void *, uint32_t, uint16_t, const uint8_t *, size_t) =
@@ -350,8 +350,7 @@ stp_port_join(struct stp_inst *s, uint32_t i, bool up, uint16_t port_id,
 	p->port_id = port_id;
 	p->path_cost = path_cost;
 	/* seed: a restart keeps a forwarding port forwarding. */
-	p->state = seed == BR_PS_FORWARDING ? BR_PS_FORWARDING
-					    : BR_PS_BLOCKING;
+	p->state = seed == BR_PS_FORWARDING ? BR_PS_FORWARDING : BR_PS_BLOCKING;
 	s->dirty = true;
 	if (up && now)
 		stp_port_enable(s, i, now);
@@ -424,8 +423,8 @@ stp_set_bridge_id(struct stp_inst *s, uint64_t id, int64_t now)
 }
 
 void
-stp_set_times(struct stp_inst *s, uint32_t max_age, uint32_t hello,
-    uint32_t fwd)
+stp_set_times(
+    struct stp_inst *s, uint32_t max_age, uint32_t hello, uint32_t fwd)
 {
 	s->b_max_age = max_age;
 	s->b_hello = hello;
@@ -470,8 +469,7 @@ supersedes_port_info(const struct stp_port *p, const struct stp_inst *s,
 }
 
 static void
-received_config(struct stp_inst *s, uint32_t i, const uint8_t *b,
-    int64_t now)
+received_config(struct stp_inst *s, uint32_t i, const uint8_t *b, int64_t now)
 {
 	struct stp_port *p = &s->p[i];
 	bool was_root = stp_is_root(s);
@@ -520,13 +518,13 @@ received_config(struct stp_inst *s, uint32_t i, const uint8_t *b,
 }
 
 void
-stp_rx(struct stp_inst *s, uint32_t i, const uint8_t *b, size_t len,
-    int64_t now)
+stp_rx(
+    struct stp_inst *s, uint32_t i, const uint8_t *b, size_t len, int64_t now)
 {
 	struct stp_port *p = &s->p[i % STP_PORTS];
 
-	if (i >= STP_PORTS || !p->enabled || len < STP_BPDU_TCN_LEN ||
-	    b[0] || b[1])
+	if (i >= STP_PORTS || !p->enabled || len < STP_BPDU_TCN_LEN || b[0] ||
+	    b[1])
 		return;
 	p->rx_bpdus++;
 	if (b[3] == 0x00 && len >= STP_BPDU_CONFIG_LEN) {
@@ -593,7 +591,8 @@ stp_tick(struct stp_inst *s, int64_t now)
 				become_root_bridge(s, now);
 		}
 		if (p->t_fwd && now >= p->t_fwd) {
-			if (p->state == BR_PS_LISTENING && now < s->hold_until) {
+			if (p->state == BR_PS_LISTENING &&
+			    now < s->hold_until) {
 				p->t_fwd = s->hold_until;
 			} else if (p->state == BR_PS_LISTENING) {
 				set_state(s, i, BR_PS_LEARNING);

@@ -87,15 +87,15 @@ void stp_init(struct stp_inst *s, uint16_t vid, uint64_t bridge_id,
 void stp_start(struct stp_inst *s, int64_t now);
 /* Membership and link: a port joins (enabled or not), leaves, goes up
  * or down. */
-void stp_port_join(struct stp_inst *s, uint32_t port, bool up,
-    uint16_t port_id, uint32_t path_cost, uint8_t seed, int64_t now);
+void stp_port_join(struct stp_inst *s, uint32_t port, bool up, uint16_t port_id,
+    uint32_t path_cost, uint8_t seed, int64_t now);
 void stp_port_leave(struct stp_inst *s, uint32_t port, int64_t now);
 void stp_port_enable(struct stp_inst *s, uint32_t port, int64_t now);
 void stp_port_disable(struct stp_inst *s, uint32_t port, int64_t now);
 /* Parameter changes. */
 void stp_set_bridge_id(struct stp_inst *s, uint64_t id, int64_t now);
-void stp_set_times(struct stp_inst *s, uint32_t max_age, uint32_t hello,
-    uint32_t fwd);
+void stp_set_times(
+    struct stp_inst *s, uint32_t max_age, uint32_t hello, uint32_t fwd);
 void stp_set_port(struct stp_inst *s, uint32_t port, uint16_t port_id,
     uint32_t path_cost, int64_t now);
 /* A BPDU (the bytes after LLC 42 42 03) received on port. */

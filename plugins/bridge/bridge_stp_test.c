@@ -55,7 +55,8 @@ sim_send(void *ctx, uint32_t port, uint16_t vid, const uint8_t *b, size_t len)
 static uint64_t
 id_of(uint16_t prio, int i)
 {
-	return (uint64_t)(prio | 1) << 48 | (uint64_t)(0x020000000000ull + i + 1);
+	return (uint64_t)(prio | 1) << 48 |
+	       (uint64_t)(0x020000000000ull + i + 1);
 }
 
 static void
@@ -221,8 +222,8 @@ START_TEST(restart_keeps_blocked)
 	ck_assert_uint_eq(st(2, 0), BR_PS_FORWARDING);
 	for (t = 0; t < 30000; t += STEP) {
 		sim_step(3);
-		ck_assert_msg(st(2, 1) != BR_PS_FORWARDING &&
-				  st(2, 1) != BR_PS_LEARNING,
+		ck_assert_msg(
+		    st(2, 1) != BR_PS_FORWARDING && st(2, 1) != BR_PS_LEARNING,
 		    "br2 p1 opened %d ms after the restart", t);
 		ck_assert_uint_eq(st(2, 0), BR_PS_FORWARDING);
 	}

@@ -2345,8 +2345,8 @@ cub_fake__tick(struct cub_fake *f)
 }
 
 int
-cub_fake__packet_in_reason(struct cub_fake *f, const char *cube,
-    uint32_t port, uint32_t reason, const void *data, size_t len)
+cub_fake__packet_in_reason(struct cub_fake *f, const char *cube, uint32_t port,
+    uint32_t reason, const void *data, size_t len)
 {
 	struct cub_val *p, *pkt, *pkts;
 	struct cub_rpc rpc = {
