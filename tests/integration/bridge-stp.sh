@@ -251,7 +251,6 @@ wait_converged 40
 cub_log "after the restart: $(states) ($SECONDS s)"
 [ "$(nblocking)" = 1 ] || fail "after the restart: $(states)"
 states | grep -q "$BLOCKED=blocking" || fail "after the restart another port blocks: $(states)"
-once_each "converged after the restart"
 
 # kill -9 of the broker (its worker goes with it), a new broker: the
 # same, from the pinned maps.
