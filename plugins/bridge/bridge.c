@@ -90,7 +90,6 @@ struct br_cube {
 	struct br_want *cur; /* as written (NULL: nothing yet) */
 	char port_name[CUB_MAX_PORTS][CUB_NAME_MAX + 1]; /* by index */
 	/* Spanning tree. */
-	struct cub_cube *cube;
 	bool stp_on, in_apply;
 	struct br_inst *inst[BR_VLANS];
 	bool link_down[CUB_MAX_PORTS];
@@ -1349,7 +1348,6 @@ br_apply(struct cub_cube *cube, const struct cub_val *config, bool create)
 		br_want_free(w);
 		return r;
 	}
-	br->cube = cube;
 	br_own_mac(cube, config, br->mac);
 	br->in_apply = true;
 	if ((r = br_stp_apply(cube, br, w, create, &dels)))
