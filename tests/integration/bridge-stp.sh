@@ -8,10 +8,10 @@
 # br1 is the root of every bridge, exactly one link port is blocking
 # (shown), on the link between br2 and br3; a broadcast from a host
 # reaches each other host once (no storm: frames counted by source);
-# the hosts ping each other.  A kill -9 of the worker, then of the
-# broker, keeps the blocked port blocked (the states are the maps',
-# kept until the protocol has converged again): still once per host,
-# and a ping every 10 ms through forwarding ports loses nothing.  A forwarding link taken down:
+# the hosts ping each other.  A kill -9 of the worker, then (trunk run)
+# of the broker, keeps the blocked port blocked (the states are the
+# maps', kept until the protocol has converged again): still once per
+# host, and a ping every 10 ms through forwarding ports loses nothing.  A forwarding link taken down:
 # the blocked port goes forwarding (a generous 30 s deadline for the
 # protocol, not a performance claim), pings and broadcasts cross
 # through it, once.  A lower priority makes another bridge the root.
@@ -253,20 +253,24 @@ cub_log "after the restart: $(states) ($SECONDS s)"
 states | grep -q "$BLOCKED=blocking" || fail "after the restart another port blocks: $(states)"
 
 # kill -9 of the broker (its worker goes with it), a new broker: the
-# same, from the pinned maps.
-ping_start 400
-kill -9 "$BROKER_PID"
-wait "$BROKER_PID" 2>/dev/null || true
-sleep 0.3
-broker_start
-once_each "just after the broker's restart"
-s=$(state_now ${BLOCKED%%:*} ${BLOCKED#*:})
-[ "$s" != forwarding ] || fail "$BLOCKED forwarding just after the broker's restart"
-ping_none_lost "the broker's kill -9"
-wait_converged 40
-cub_log "after the broker's restart: $(states) ($SECONDS s)"
-states | grep -q "$BLOCKED=blocking" || fail "after the broker's restart: $(states)"
-[ "$(nblocking)" = 1 ] || fail "after the broker's restart: $(states)"
+# same, from the pinned maps.  In the trunk run only (suite plain): the
+# worker's side is the replay above, and the access run stays short
+# enough for the ASan pass.
+if [ "$MODE" = trunk ]; then
+	ping_start 400
+	kill -9 "$BROKER_PID"
+	wait "$BROKER_PID" 2>/dev/null || true
+	sleep 0.3
+	broker_start
+	once_each "just after the broker's restart"
+	s=$(state_now ${BLOCKED%%:*} ${BLOCKED#*:})
+	[ "$s" != forwarding ] || fail "$BLOCKED forwarding just after the broker's restart"
+	ping_none_lost "the broker's kill -9"
+	wait_converged 40
+	cub_log "after the broker's restart: $(states) ($SECONDS s)"
+	states | grep -q "$BLOCKED=blocking" || fail "after the broker's restart: $(states)"
+	[ "$(nblocking)" = 1 ] || fail "after the broker's restart: $(states)"
+fi
 
 # A forwarding link goes (br1-br2): the blocked port takes over.
 ip link set l12 down
