@@ -214,8 +214,9 @@ packets_take(nng_socket pkt)
 /*
  * Requests on cmd first; between them, one packet.in notification from
  * pkt at a time, and the queued packets to the plugin one at a time
- * while no request waits (sdk/src/plugin.c); poll() on both sockets'
- * receive descriptors when there is nothing to do.
+ * while no request waits (sdk/src/plugin.c); the plugin's ticks when
+ * due; poll() on both sockets' receive descriptors when there is nothing
+ * to do, until the next tick.
  */
 static void
 serve(nng_socket cmd, nng_socket pkt)
@@ -233,6 +234,8 @@ serve(nng_socket cmd, nng_socket pkt)
 		return;
 	}
 	for (;;) {
+		/* Ticks first: a stream of requests does not starve them. */
+		cubi_worker__tick_run();
 		r = nng_recvmsg(cmd, &msg, NNG_FLAG_NONBLOCK);
 		if (r == NNG_EAGAIN) {
 			if ((r = packets_take(pkt)) < 0) {
@@ -245,7 +248,8 @@ serve(nng_socket cmd, nng_socket pkt)
 				cubi_worker__packet_next();
 				continue;
 			}
-			if (poll(pfd, 2, -1) < 0 && errno != EINTR) {
+			if (poll(pfd, 2, cubi_worker__tick_wait()) < 0 &&
+			    errno != EINTR) {
 				log_errno(-errno, "poll");
 				return;
 			}

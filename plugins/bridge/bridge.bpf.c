@@ -13,8 +13,10 @@
  * flooded to the VLAN's ports only, in the fast path, by the broker's
  * egress program (flood_sel.bpf.h: the cube names ports by index and the
  * tag each wants; the ifindexes stay the broker's).  br_pstate holds a
- * port state per (port, VLAN) for STP (the next slice): no entry,
- * forwarding.
+ * port state per (port, VLAN) for STP (the worker's): no entry,
+ * forwarding; a VLAN under STP (br_vlan.pstate BR_VS_STP) sends its
+ * BPDUs to the worker (cub_slowpath_tc(), reason BR_REASON_BPDU | vid),
+ * on any port state.
  */
 #include <cubicle/cube.bpf.h>
 #include <cubicle/flood_sel.bpf.h>
@@ -199,6 +201,17 @@ cub_ingress_tc(struct __sk_buff *skb)
 	v = bpf_map_lookup_elem(&br_vlan, &s->key[1]);
 	if (!v || !br_bit(v->members, (__u32)port))
 		goto vdrop;
+	if (v->pstate & BR_VS_STP) {
+		/* A BPDU (01:80:c2:00:00:00) of an STP VLAN: to the
+		 * worker whatever the port's state, never flooded. */
+		if (eth->h_dest[0] == 0x01 && eth->h_dest[1] == 0x80 &&
+		    eth->h_dest[2] == 0xc2 && eth->h_dest[3] == 0 &&
+		    eth->h_dest[4] == 0 && eth->h_dest[5] == 0) {
+			st->bpdus++;
+			return cub_slowpath_tc(
+			    skb, (__u32)port, BR_REASON_BPDU | sc->vid);
+		}
+	}
 	state = v->pstate ? br_state(sc, (__u32)port) : BR_PS_FORWARDING;
 	if (state != BR_PS_FORWARDING && state != BR_PS_LEARNING)
 		goto drop;

@@ -40,26 +40,34 @@ struct br_port {
  * trunk port in each allowed VLAN and, native VLAN on, in the native
  * one.  untag: those of them that send the VLAN's frames without a tag
  * (access ports; a trunk's native VLAN when it is on).  fwd: those that
- * forward (the members minus the ports br_pstate blocks: STP's, the next
- * slice; today every member): a flood goes to fwd.
+ * forward (the members minus the ports br_pstate says are not
+ * forwarding: STP's; every member when STP is off): a flood goes to fwd.
  */
 struct br_vlan {
 	__u32 members[BR_WORDS];
 	__u32 untag[BR_WORDS];
 	__u32 fwd[BR_WORDS];
-	__u32 pstate; /* 1: br_pstate has entries of this VLAN (else every
-			 port forwards: no lookup) */
+	__u32 pstate; /* BR_VS_*: BR_VS_STATES, br_pstate has entries of
+			 this VLAN (else every port forwards: no lookup);
+			 BR_VS_STP, its BPDUs go to the worker */
 	__u32 pad;
 };
 
+#define BR_VS_STATES 0x1u
+#define BR_VS_STP 0x2u
+
+/* packet-in reason of a BPDU: BR_REASON_BPDU | its VLAN. */
+#define BR_REASON_BPDU 0x53540000u
+#define BR_REASON_IS_BPDU(r) (((r) & 0xffff0000u) == BR_REASON_BPDU)
+
 /*
- * br_pstate: the state of a port in a VLAN, for spanning tree (the next
- * slice; Polycube's per-VLAN STP).  No entry: forwarding.  Looked up
- * only for a VLAN whose br_vlan.pstate is set.  The fast path
- * drops what a blocking or listening port receives, learns but drops
- * what a learning port receives, and sends nothing out of a port that is
- * not forwarding (a known host behind it: dropped; a flood: fwd[] of
- * br_vlan leaves it out).
+ * br_pstate: the state of a port in a VLAN, for spanning tree
+ * (Polycube's per-VLAN STP; the worker's bridge_stp.c).  No entry:
+ * forwarding.  Looked up only for a VLAN whose br_vlan.pstate is set.
+ * The fast path drops what a blocking or listening port receives, learns
+ * but drops what a learning port receives, and sends nothing out of a
+ * port that is not forwarding (a known host behind it: dropped; a flood:
+ * fwd[] of br_vlan leaves it out).
  */
 struct br_pkey {
 	__u16 port;
@@ -92,6 +100,8 @@ struct br_stats {
 	__u64 vlan_drops; /* of drops: a VLAN the port does not carry, a
 			     tag on an access port, untagged on a trunk
 			     with native VLAN off */
+	__u64 bpdus;      /* BPDUs received and given to the worker (STP
+			     on; not in drops) */
 };
 
 /* Per-CPU keys (cube.bpf.h: keep map keys out of the fenced stack). */

@@ -2341,6 +2341,20 @@ int
 cub_fake__packet_in(struct cub_fake *f, const char *cube, uint32_t port,
     const void *data, size_t len)
 {
+	return cub_fake__packet_in_reason(f, cube, port, 0, data, len);
+}
+
+int
+cub_fake__tick(struct cub_fake *f)
+{
+	(void)f;
+	return cubi_worker__tick_all();
+}
+
+int
+cub_fake__packet_in_reason(struct cub_fake *f, const char *cube, uint32_t port,
+    uint32_t reason, const void *data, size_t len)
+{
 	struct cub_val *p, *pkt, *pkts;
 	struct cub_rpc rpc = {
 	    .type = CUB_RPC_NOTIFY, .method = (char *)CUB_M_PACKET_IN};
@@ -2351,6 +2365,7 @@ cub_fake__packet_in(struct cub_fake *f, const char *cube, uint32_t port,
 	pkt = cub_val__map();
 	pkts = cub_val__array();
 	cub_val__set(pkt, "port", cub_val__uint(port));
+	cub_val__set(pkt, "reason", cub_val__uint(reason));
 	cub_val__set(pkt, "data", cub_val__bin(data, len));
 	cub_val__push(pkts, pkt);
 	cub_val__set(p, "cube", cub_val__str(cube));

@@ -97,8 +97,30 @@ ft_action(struct cub_cube *cube, const struct cub_val *path, const char *name,
 	return 0;
 }
 
-static const struct cub_plugin_ops ft_ops = {
-    .apply = ft_apply, .destroy = ft_destroy, .action = ft_action};
+static int tick_calls;
+static uint32_t pkt_reason, pkt_port;
+
+static void
+ft_tick(struct cub_cube *cube)
+{
+	(void)cube;
+	tick_calls++;
+}
+
+static void
+ft_packet_in(struct cub_cube *cube, uint32_t port, const void *data, size_t len)
+{
+	(void)data;
+	(void)len;
+	pkt_port = port;
+	pkt_reason = cub_cube__packet_reason(cube);
+}
+
+static const struct cub_plugin_ops ft_ops = {.apply = ft_apply,
+    .destroy = ft_destroy,
+    .action = ft_action,
+    .packet_in = ft_packet_in,
+    .tick = ft_tick};
 
 /* What the test object needs (the broker's policy check, as at load). */
 #define FT_POLICY                                                              \
@@ -121,6 +143,7 @@ static const struct cub_plugin ft_plugin = {
     .ops = &ft_ops,
     .actions = ft_actions,
     .policy = FT_POLICY,
+    .tick_ms = 1000,
     CUB_PLUGIN_SIZES,
 };
 
@@ -147,6 +170,29 @@ map_of(struct cub_fake *f, const char *name)
 	ck_assert_int_eq(cub_fake__map(f, "c1", name, &(cub_map){0}), 0);
 	return m;
 }
+
+/* ---- Ticks and a packet's reason ---- */
+
+START_TEST(test_tick_reason)
+{
+	struct cub_fake *f = setup(2);
+	static const uint8_t frame[60] = {0x01, 0x80, 0xc2};
+
+	ck_assert_int_eq(cub_fake__create(f, "c2", "{}"), 0);
+	tick_calls = 0;
+	ck_assert_int_eq(cub_fake__tick(f), 2);
+	ck_assert_int_eq(tick_calls, 2);
+	ck_assert_int_eq(
+	    cub_fake__packet_in_reason(f, "c1", 0, 0x53540007u, frame, 60), 0);
+	ck_assert_uint_eq(pkt_reason, 0x53540007u);
+	ck_assert_uint_eq(pkt_port, 0);
+	/* Outside packet_in, and for a packet without one: 0. */
+	ck_assert_uint_eq(cub_cube__packet_reason(the_cube), 0);
+	ck_assert_int_eq(cub_fake__packet_in(f, "c1", 0, frame, 60), 0);
+	ck_assert_uint_eq(pkt_reason, 0);
+	cub_fake__free(f);
+}
+END_TEST
 
 /* ---- As the kernel refuses ---- */
 
@@ -1102,6 +1148,7 @@ fake_suite(void)
 	TCase *tc = tcase_create("core");
 
 	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_tick_reason);
 	tcase_add_test(tc, test_hash_errnos);
 	tcase_add_test(tc, test_bad_sizes);
 	tcase_add_test(tc, test_array_errnos);

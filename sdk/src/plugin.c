@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <arpa/inet.h>
 #include <sys/socket.h>
@@ -1485,6 +1486,7 @@ cubi_worker__dispatch(
 struct wpkt {
 	char cube[CUB_NAME_MAX + 1];
 	uint32_t port;
+	uint32_t reason;
 	size_t len;
 	void *data;
 };
@@ -1493,6 +1495,7 @@ static struct {
 	struct wpkt q[PKTIN_MAX];
 	unsigned head, len;
 	uint64_t dropped;
+	uint32_t reason; /* of the packet packet_in has */
 } pk;
 
 static void
@@ -1524,7 +1527,7 @@ cubi_worker__notify(const struct cub_rpc *rpc)
 {
 	const struct cub_val *p = rpc->params, *pkts, *e, *data;
 	const char *name = cub_val__get_str(p, "cube");
-	uint64_t port, before = pk.dropped;
+	uint64_t port, reason, before = pk.dropped;
 	struct wpkt *q;
 	uint32_t i;
 
@@ -1552,6 +1555,10 @@ cubi_worker__notify(const struct cub_rpc *rpc)
 		memcpy(q->data, data->bin.ptr, data->bin.len);
 		q->len = data->bin.len;
 		q->port = (uint32_t)port;
+		if (cub_val__as_u64(cub_val__get(e, "reason"), &reason) ||
+		    reason > UINT32_MAX)
+			reason = 0;
+		q->reason = (uint32_t)reason;
 		snprintf(q->cube, sizeof(q->cube), "%s", name);
 		pk.len++;
 	}
@@ -1578,10 +1585,100 @@ cubi_worker__packet_next(void)
 	pk.head = (pk.head + 1) % PKTIN_MAX;
 	pk.len--;
 	/* A cube destroyed since: its packets go nowhere. */
-	if (ops->packet_in && (c = cube_get(q->cube)))
+	if (ops->packet_in && (c = cube_get(q->cube))) {
+		pk.reason = q->reason;
 		ops->packet_in(c, q->port, q->data, q->len);
+		pk.reason = 0;
+	}
 	free(q->data);
 	q->data = NULL;
+}
+
+uint32_t
+cub_cube__packet_reason(const struct cub_cube *cube)
+{
+	(void)cube;
+	return pk.reason;
+}
+
+/*
+ * Ticks (ops->tick, every cub_plugin.tick_ms): cubicle-worker asks how
+ * long it may sleep (cubi_worker__tick_wait()) and runs them when due,
+ * between requests.  A late tick is not made up for.
+ */
+static struct {
+	int64_t next_ms; /* 0: not started */
+} tk;
+
+static int64_t
+tick_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static uint32_t
+tick_period(void)
+{
+	if (!w.ops.tick || !w.desc.tick_ms)
+		return 0;
+	return w.desc.tick_ms < 10 ? 10 : w.desc.tick_ms;
+}
+
+int
+cubi_worker__tick_wait(void)
+{
+	uint32_t period = tick_period();
+	int64_t left;
+
+	if (!period)
+		return -1;
+	if (!tk.next_ms)
+		tk.next_ms = tick_now_ms() + period;
+	left = tk.next_ms - tick_now_ms();
+	return left < 0 ? 0 : (int)left;
+}
+
+int
+cubi_worker__tick_all(void)
+{
+	struct cub_cube *c, *next;
+	int n = 0;
+
+	if (!w.ops.tick)
+		return -EOPNOTSUPP;
+	for (c = w.cubes; c; c = next, n++) {
+		next = c->next;
+		w.ops.tick(c);
+		/* An error message belongs to one call only. */
+		c->err = cub_val__free(c->err);
+	}
+	return n;
+}
+
+bool
+cubi_worker__tick_run(void)
+{
+	uint32_t period = tick_period();
+	struct cub_cube *c, *next;
+	int64_t now;
+
+	if (!period)
+		return false;
+	now = tick_now_ms();
+	if (!tk.next_ms)
+		tk.next_ms = now + period;
+	if (now < tk.next_ms)
+		return false;
+	tk.next_ms = now + period;
+	for (c = w.cubes; c; c = next) {
+		next = c->next;
+		w.ops.tick(c);
+		c->err = cub_val__free(c->err);
+	}
+	return true;
 }
 
 /*

@@ -44,5 +44,12 @@ void cubi_worker__notify(const struct cub_rpc *rpc);
 /* Packets queued; hand the oldest to the plugin's packet_in. */
 bool cubi_worker__packet_pending(void);
 void cubi_worker__packet_next(void);
+/* ms until the next tick is due (0: now), -1 when the plugin has no
+ * ticks; run the ticks when due (true if they ran). */
+int cubi_worker__tick_wait(void);
+bool cubi_worker__tick_run(void);
+/* Every cube's tick now (the fake's cub_fake__tick()); cubes ticked, or
+ * -EOPNOTSUPP without a tick op. */
+int cubi_worker__tick_all(void);
 
 #endif

@@ -126,6 +126,12 @@ int cub_fake__map(
 /* A packet to the plugin's packet_in, as the data plane's slow path. */
 int cub_fake__packet_in(struct cub_fake *f, const char *cube, uint32_t port,
     const void *data, size_t len);
+/* The same with the reason the program gave (cub_cube__packet_reason()). */
+int cub_fake__packet_in_reason(struct cub_fake *f, const char *cube,
+    uint32_t port, uint32_t reason, const void *data, size_t len);
+/* One tick (ops->tick) for every cube now, whatever tick_ms says; the
+ * number of cubes ticked, or -EOPNOTSUPP when the plugin has no tick. */
+int cub_fake__tick(struct cub_fake *f);
 
 /* What the plugin did: log lines (cub_cube__log), packet-out frames
  * (cub_cube__packet_out), helper runs (cub_helper__run), oldest first.

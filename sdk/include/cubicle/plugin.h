@@ -291,6 +291,16 @@ struct cub_plugin_ops {
 	 */
 	void (*port_removed)(struct cub_cube *cube, uint32_t index);
 	void (*port_added)(struct cub_cube *cube, uint32_t index);
+	/*
+	 * Optional (found by ops_sz): called for every cube of the worker
+	 * each cub_plugin.tick_ms milliseconds (its protocol timers: the
+	 * bridge's spanning tree), between the broker's requests, like
+	 * packet_in; a tick that comes late is not made up for (the next
+	 * is tick_ms after the one that ran).  Worker thread; may block on
+	 * broker calls (map writes, packet-out), delaying the cube's
+	 * requests by as long.  Not called while tick_ms is 0.
+	 */
+	void (*tick)(struct cub_cube *cube);
 };
 
 struct cub_plugin {
@@ -324,6 +334,8 @@ struct cub_plugin {
 	 * `cubicle sf1 reset-counters` (served by action_config or action
 	 * with an empty path).  NULL: none. */
 	const struct cub_action *actions;
+	/* The period of ops->tick in ms (0: no ticks); at least 10. */
+	uint32_t tick_ms;
 };
 
 #define CUB_PLUGIN_SIZES                                                       \
@@ -642,6 +654,14 @@ void cub_swap__result_free(struct cub_swap_result *res);
  * (the broker's error, naming what was wrong, becomes the op's error
  * unless the plugin set one).  A synchronous call, from an op.
  */
+/*
+ * @brief **cub_cube__packet_reason()** during packet_in: the reason the
+ * program gave the packet (the reason of cub_slowpath_tc() /
+ * cub_slowpath_xdp(), a cube-defined code: the bridge's VLAN of a BPDU);
+ * 0 outside packet_in.
+ */
+uint32_t cub_cube__packet_reason(const struct cub_cube *cube);
+
 #ifndef CUB_PKTOUT_EGRESS
 #define CUB_PKTOUT_EGRESS 1u  /* out of the port to its peer or netdev */
 #define CUB_PKTOUT_INGRESS 2u /* into the cube as if received on port */
