@@ -566,6 +566,8 @@ ports_prepare(struct broker *b, struct cube *c, struct cub_val *doc,
 		    c->name, CUB_MAX_PORTS);
 		return -ENOSPC;
 	}
+	if (quota_ports(b, c, doc, errv))
+		return -EDQUOT;
 	for (i = 0; ports && i < ports->arr.len; i++) {
 		struct cub_val *e = ports->arr.items[i];
 
@@ -808,6 +810,8 @@ cube_create(struct broker *b, struct service *svc, const char *name,
 		*errv = cub_err_val(CUB_E_LIMIT, "at most %d cubes", MAX_CUBES);
 		return -ENOSPC;
 	}
+	if ((r = quota_cube_add(b, errv)))
+		return r;
 	if ((r = cubi_tree__new_doc(
 		 svc->schema, name, svc->name, args, body, &doc, errv)))
 		return r;
