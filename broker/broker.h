@@ -563,7 +563,8 @@ int api_netdev_granted(const char *ifname, struct cub_val **errv);
  * *errv, -EDQUOT.  quota_count(): what owner's cubes hold (but except),
  * ports only with docs (b->state_lock held).  quota_cube_add(): the
  * request's tenant may make one more cube; quota_ports(): c's ports in
- * doc within its owner's quota (state lock); quota_load(): c's load of
+ * doc within its owner's quota, or no more than in old (its document
+ * before; NULL: none), state lock held; quota_load(): c's load of
  * bytes of maps within its owner's programs and map-bytes (b->lock);
  * quota_request(): the request's tenant's rps bucket (main thread);
  * quota_pktin(): false: drop the packet of c (its owner's pktin-pps).
@@ -573,7 +574,8 @@ void quota_count(const struct broker *b, const char *owner,
     uint64_t use[TQ__MAX], const struct cube *except, bool docs);
 int quota_cube_add(struct broker *b, struct cub_val **errv);
 int quota_ports(struct broker *b, const struct cube *c,
-    const struct cub_val *doc, struct cub_val **errv);
+    const struct cub_val *doc, const struct cub_val *old,
+    struct cub_val **errv);
 int quota_load(struct broker *b, const struct cube *c, uint64_t bytes,
     struct cub_val **errv);
 int quota_request(struct broker *b, const struct client_req *req,

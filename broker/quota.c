@@ -109,7 +109,7 @@ quota_cube_add(struct broker *b, struct cub_val **errv)
 
 int
 quota_ports(struct broker *b, const struct cube *c, const struct cub_val *doc,
-    struct cub_val **errv)
+    const struct cub_val *old, struct cub_val **errv)
 {
 	const struct tenant *t = owner_tenant(b, c->owner);
 	uint64_t use[TQ__MAX], n = doc_nports(doc);
@@ -120,7 +120,7 @@ quota_ports(struct broker *b, const struct cube *c, const struct cub_val *doc,
 	/* A change that does not add ports passes (a quota lowered across
 	 * a restart keeps what was made; it only stops growth). */
 	if (use[TQ_PORTS] + n > t->quota[TQ_PORTS] &&
-	    n > doc_nports(c->doc == doc ? NULL : c->doc))
+	    n > doc_nports(old))
 		return refuse(b, t, TQ_PORTS, errv,
 		    "cube '%s' would have %llu ports, its other cubes have "
 		    "%llu",
