@@ -581,6 +581,9 @@ int quota_load(struct broker *b, const struct cube *c, uint64_t bytes,
 int quota_request(struct broker *b, const struct client_req *req,
     const struct cub_val *params, struct cub_val **errv);
 bool quota_pktin(struct broker *b, struct cube *c);
+/* After api_handle() (main thread): ms its connection is not read,
+ * refused over its tenant's rps; 0: not refused. */
+int quota_hold_take(void);
 /* 'show tenants': each tenant's use and quotas (a tenant: its own). */
 struct cub_val *quota_show(struct broker *b);
 

@@ -176,6 +176,19 @@ request_tenant(const struct broker *b, const struct client_req *req,
 	return tenants_find(b->tenants, b->ntenants, user);
 }
 
+/* Main thread: ms the connection of the request just refused over rps
+ * waits before it is read again (clients.c), 0: none. */
+static int hold_ms;
+
+int
+quota_hold_take(void)
+{
+	int ms = hold_ms;
+
+	hold_ms = 0;
+	return ms;
+}
+
 int
 quota_request(struct broker *b, const struct client_req *req,
     const struct cub_val *params, struct cub_val **errv)
@@ -189,6 +202,10 @@ quota_request(struct broker *b, const struct client_req *req,
 		__atomic_add_fetch(&u->requests, 1, __ATOMIC_RELAXED);
 		return 0;
 	}
+	/* Until its bucket holds a token again (at most a second). */
+	hold_ms = (int)((1000 - u->rps.mtokens + t->quota[TQ_RPS] - 1) /
+			t->quota[TQ_RPS]);
+	hold_ms = hold_ms < 1 ? 1 : hold_ms > 1000 ? 1000 : hold_ms;
 	return refuse(b, t, TQ_RPS, errv,
 	    "over %llu requests a second; this one was not queued, try "
 	    "again later",

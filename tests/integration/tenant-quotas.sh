@@ -8,7 +8,8 @@
 #  - ports=3: a fourth port (port add, and a cube add whose body holds
 #    ports) is refused, its cube unchanged;
 #  - rps=20: a flood of "a1 show" on 4 connections is refused at once
-#    (the refusals name rps), while tb's batch of 300 "b1 show" to the
+#    (the refusals name rps; each refused connection is not read again
+#    until a token is due), while tb's batch of 300 "b1 show" to the
 #    same service all succeed; the CLI prints the error;
 #  - pktin-pps=5: 400 packets ta's cube sends to the slow path: at most
 #    5 + 5 a second reach its worker, the rest counted as dropped (show
@@ -137,6 +138,11 @@ read -r _ _ okn _ qn _ on <"$T/flood.out"
 # 8 s at 20 a second, and a burst of 20: the flood's own (and the
 # CLI's above) passed no more (the bucket is counted exactly).
 [ "$okn" -le $((20 + 20 * 9)) ] || fail "ta's flood passed $okn requests in 8 s at rps=20"
+# A refused connection is not read again until a token is due (at
+# least 1 ms): 4 connections for 8 s are refused at most 4 x 8000 times
+# (without the hold, a flood in step is refused some 30000 times a
+# second).
+[ "$qn" -le $((4 * 9000)) ] || fail "ta's flood was refused $qn times: its connections were not held"
 cub_log "ta's flood: $(head -1 "$T/flood.out")"
 sleep 1.1 # its bucket full again
 [ "$(cubes_of ta)" = "a1:2 a2:1" ] || fail "the flood changed ta's cubes: $(cubes_of ta)"
