@@ -142,6 +142,11 @@ list_cubes(struct broker *b, struct service *only)
 		cub_val__set(e, "pktin_dropped",
 		    cub_val__uint(__atomic_load_n(
 			&c->pktin_dropped, __ATOMIC_RELAXED)));
+		/* Of those, over its tenant's pktin-pps (quota.c). */
+		if (__atomic_load_n(&c->pktin_quota_dropped, __ATOMIC_RELAXED))
+			cub_val__set(e, "pktin_quota_dropped",
+			    cub_val__uint(__atomic_load_n(
+				&c->pktin_quota_dropped, __ATOMIC_RELAXED)));
 		/* A refused replay, retried (supervisor.c). */
 		if (c->replay_wait_ms) {
 			int64_t in = c->replay_next_ms - now_ms();

@@ -202,10 +202,14 @@ quota_request(struct broker *b, const struct client_req *req,
 		__atomic_add_fetch(&u->requests, 1, __ATOMIC_RELAXED);
 		return 0;
 	}
-	/* Until its bucket holds a token again (at most a second). */
-	hold_ms = (int)((1000 - u->rps.mtokens + t->quota[TQ_RPS] - 1) /
-			t->quota[TQ_RPS]);
-	hold_ms = hold_ms < 1 ? 1 : hold_ms > 1000 ? 1000 : hold_ms;
+	/* Its own connection waits until its bucket holds a token again
+	 * (at most a second); a gateway's, which carries others' requests
+	 * too, does not. */
+	if (req->role == ROLE_TENANT) {
+		hold_ms = (int)((1000 - u->rps.mtokens + t->quota[TQ_RPS] - 1) /
+				t->quota[TQ_RPS]);
+		hold_ms = hold_ms < 1 ? 1 : hold_ms > 1000 ? 1000 : hold_ms;
+	}
 	return refuse(b, t, TQ_RPS, errv,
 	    "over %llu requests a second; this one was not queued, try "
 	    "again later",

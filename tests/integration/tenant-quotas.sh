@@ -159,10 +159,13 @@ for _ in $(seq 1 100); do
 done
 [ "$dropped" -gt 0 ] || fail "no packet-in over pktin-pps counted"
 pin=$(port_counter a1 p1 packet_ins)
-cdrop=$(cub show cubes -o json | python3 -c '
+read -r cdrop qdrop < <(cub show cubes -o json | python3 -c '
 import json, sys
-print([c["pktin_dropped"] for c in json.load(sys.stdin) if c["name"] == "a1"][0])')
-[ "$cdrop" -ge "$dropped" ] || fail "a1's pktin_dropped $cdrop, show tenants $dropped"
+c = [c for c in json.load(sys.stdin) if c["name"] == "a1"][0]
+print(c["pktin_dropped"], c.get("pktin_quota_dropped", 0))')
+dropped2=$(use ta refused.pktin-pps) # a last packet may drain meanwhile
+[ "$cdrop" -ge "$qdrop" ] && [ "$qdrop" -ge "$dropped" ] && [ "$qdrop" -le "$dropped2" ] ||
+	fail "a1's pktin_dropped $cdrop (over the quota $qdrop), show tenants $dropped then $dropped2"
 [ "$((pin + dropped))" -le 400 ] && [ "$pin" -lt 400 ] || fail "a1: $pin packet-ins, $dropped dropped of 400"
 cub_log "pktin-pps=5: $pin of 400 packets reached a1's worker, $dropped dropped (a1 pktin_dropped $cdrop)"
 ok ta a1 ports p1 set action=forward outport=p2
