@@ -652,10 +652,9 @@ sweep(struct clients *c, int64_t now)
 			k = &t->pool[t->live[i]];
 			/* A held connection is read again at its time. */
 			if (k->hold_ms && now >= k->hold_ms) {
-				struct epoll_event in = {.events = EPOLLIN |
-								   (k->want_out
-									   ? EPOLLOUT
-									   : 0),
+				struct epoll_event in = {
+				    .events =
+					EPOLLIN | (k->want_out ? EPOLLOUT : 0),
 				    .data.u64 = t->tag | conn_id(t, k)};
 
 				k->hold_ms = 0;
@@ -748,8 +747,8 @@ clients_request(struct conn_table *t, struct conn *k, const uint8_t *body,
 
 /* Under c->lock: read nothing more of k until until_ms (sweep()). */
 static void
-conn_hold(struct clients *c, struct conn_table *t, struct conn *k,
-    int64_t until_ms)
+conn_hold(
+    struct clients *c, struct conn_table *t, struct conn *k, int64_t until_ms)
 {
 	struct epoll_event ev = {.events = k->want_out ? EPOLLOUT : 0,
 	    .data.u64 = t->tag | conn_id(t, k)};

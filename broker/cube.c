@@ -829,7 +829,8 @@ cube_create(struct broker *b, struct service *svc, const char *name,
 	hook_parse(cub_val__get_str(doc, "type"), &c->hook);
 	if ((r = quota_ports(b, c, c->doc, NULL, errv)) ||
 	    (r = ports_prepare(b, c, c->doc, errv)) ||
-	    (r = graph_check(b, &(struct graph_change){c, c->doc, NULL}, 1, errv))) {
+	    (r = graph_check(
+		 b, &(struct graph_change){c, c->doc, NULL}, 1, errv))) {
 		cube_free(c);
 		return r;
 	}
@@ -1060,7 +1061,8 @@ cube_update(struct broker *b, struct cube *c, struct cub_val *newdoc,
 	}
 	if ((r = quota_ports(b, c, newdoc, c->doc, errv)) ||
 	    (r = ports_prepare(b, c, newdoc, errv)) ||
-	    (r = graph_check(b, &(struct graph_change){c, newdoc, NULL}, 1, errv))) {
+	    (r = graph_check(
+		 b, &(struct graph_change){c, newdoc, NULL}, 1, errv))) {
 		cub_val__free(newdoc);
 		return r;
 	}

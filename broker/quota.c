@@ -37,9 +37,8 @@ use_of(const struct broker *b, const struct tenant *t)
 	return b->tenant_use ? &b->tenant_use[t - b->tenants] : NULL;
 }
 
-static int
-refuse(const struct broker *b, const struct tenant *t, enum tenant_quota q,
-    struct cub_val **errv, const char *fmt, ...)
+static int refuse(const struct broker *b, const struct tenant *t,
+    enum tenant_quota q, struct cub_val **errv, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
 static int
@@ -119,8 +118,7 @@ quota_ports(struct broker *b, const struct cube *c, const struct cub_val *doc,
 	quota_count(b, t->name, use, c, true);
 	/* A change that does not add ports passes (a quota lowered across
 	 * a restart keeps what was made; it only stops growth). */
-	if (use[TQ_PORTS] + n > t->quota[TQ_PORTS] &&
-	    n > doc_nports(old))
+	if (use[TQ_PORTS] + n > t->quota[TQ_PORTS] && n > doc_nports(old))
 		return refuse(b, t, TQ_PORTS, errv,
 		    "cube '%s' would have %llu ports, its other cubes have "
 		    "%llu",
@@ -143,13 +141,13 @@ quota_load(struct broker *b, const struct cube *c, uint64_t bytes,
 	    use[TQ_PROGRAMS] + 1 > t->quota[TQ_PROGRAMS])
 		return refuse(b, t, TQ_PROGRAMS, errv,
 		    "cube '%s': its program would be one more than the %llu "
-		    "its other cubes hold; nothing was loaded",
+		    "its other cubes hold",
 		    c->name, (unsigned long long)use[TQ_PROGRAMS]);
 	if (t->has_quota[TQ_MAP_BYTES] &&
 	    use[TQ_MAP_BYTES] + bytes > t->quota[TQ_MAP_BYTES])
 		return refuse(b, t, TQ_MAP_BYTES, errv,
 		    "cube '%s': its maps would take %llu bytes, its other "
-		    "cubes' hold %llu; nothing was loaded",
+		    "cubes' hold %llu",
 		    c->name, (unsigned long long)bytes,
 		    (unsigned long long)use[TQ_MAP_BYTES]);
 	return 0;
@@ -280,9 +278,9 @@ quota_show(struct broker *b)
 					    : 0));
 		}
 		cub_val__set(use, "requests",
-		    cub_val__uint(u ? __atomic_load_n(
-					  &u->requests, __ATOMIC_RELAXED)
-				    : 0));
+		    cub_val__uint(
+			u ? __atomic_load_n(&u->requests, __ATOMIC_RELAXED)
+			  : 0));
 		cub_val__set(e, "use", use);
 		cub_val__set(e, "quota", quota);
 		/* Refusals per quota (pktin-pps: packets dropped). */
