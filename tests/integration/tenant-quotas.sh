@@ -4,16 +4,18 @@
 # (uid 60001) hits each of its quotas in turn and gets the typed error
 # (quota-exceeded) naming the quota and itself, with nothing changed;
 # tenant tb (uid 60002, no quotas) meanwhile gets every answer.
-#  - cubes=2: a third cube is refused, and not there;
+#  - cubes=2: a third cube is refused, and not there (tb makes three);
 #  - ports=3: a fourth port (port add, and a cube add whose body holds
-#    ports) is refused, its cube unchanged;
+#    ports) is refused, its cube unchanged (tb adds its ports);
 #  - rps=20: a flood of "a1 show" on 4 connections is refused at once
 #    (the refusals name rps; each refused connection is not read again
 #    until a token is due), while tb's batch of 300 "b1 show" to the
 #    same service all succeed; the CLI prints the error;
 #  - pktin-pps=5: 400 packets ta's cube sends to the slow path: at most
 #    5 + 5 a second reach its worker, the rest counted as dropped (show
-#    tenants, the cube's pktin_dropped);
+#    tenants, the cube's pktin_dropped and pktin_quota_dropped), while
+#    tb's cube's slow-path packets, at the same time, drop none over a
+#    quota;
 #  - after a restart with programs=2: a third cube's program is refused
 #    (the cube is not made); with map-bytes=its use plus half a cube's:
 #    a cube whose maps exceed the remainder is refused.
@@ -35,9 +37,7 @@ err=$("$CUB_BUILD/broker/cubicled" --tenants "$T/bad.tenants" --socket-dir "$T/n
 [ ! -e "$T/nb" ] || fail "a refused tenants file created the socket dir"
 
 netns_host ca vetha0 198.18.0.1
-ip link add vethb0 type veth peer name vethb1
-ip link set vethb0 up
-ip link set vethb1 up
+netns_host cb vethb0 198.18.0.2
 
 tenants() {
 	printf 'ta uid=%s netdevs=vetha* %s\ntb uid=%s netdevs=vethb+\n' "$A" "$1" "$B" >"$T/tenants"
@@ -79,6 +79,11 @@ ok ta simpleforwarder add a1
 ok ta simpleforwarder add a2
 quota "ta: a third cube" "cubes=2" ta simpleforwarder add a3
 [ "$(cubes_of ta)" = "a1:0 a2:0" ] || fail "after the refused cube: $(cubes_of ta)"
+# Per tenant: tb (no quota) makes its third cube meanwhile.
+ok tb simpleforwarder add b2
+ok tb simpleforwarder add b3
+ok tb simpleforwarder del b3
+ok tb simpleforwarder del b2
 
 # 2. ports=3 over its cubes.
 ok ta a1 ports add p1 peer=vetha0
@@ -86,6 +91,9 @@ ok ta a1 ports add p2
 ok ta a2 ports add p1
 quota "ta: a fourth port" "ports=3" ta a2 ports add p2
 [ "$(cubes_of ta)" = "a1:2 a2:1" ] || fail "after the refused port: $(cubes_of ta)"
+ok tb b1 ports add p2
+ok tb b1 ports add p3
+ok tb b1 ports del p3
 ok ta simpleforwarder del a2
 printf '{"ports": [{"name": "p1"}, {"name": "p2"}]}\n' >"$T/body.json"
 chmod 0644 "$T/body.json"
@@ -147,10 +155,16 @@ cub_log "ta's flood: $(head -1 "$T/flood.out")"
 sleep 1.1 # its bucket full again
 [ "$(cubes_of ta)" = "a1:2 a2:1" ] || fail "the flood changed ta's cubes: $(cubes_of ta)"
 
-# 4. pktin-pps=5: a1 p1 sends what it gets from ca to the slow path.
+# 4. pktin-pps=5: a1 p1 sends what it gets from ca to the slow path;
+# so does tb's b1 p1 from cb at the same time (its own bucket: none).
 ok ta a1 ports p1 set action=slowpath
+ok tb b1 ports p1 set action=slowpath
 ip -n ca neigh replace 198.18.0.9 lladdr 02:00:00:00:00:09 dev eth0 nud permanent
+ip -n cb neigh replace 198.18.0.9 lladdr 02:00:00:00:00:09 dev eth0 nud permanent
+ip netns exec cb ping -q -c 100 -i 0.02 -W 1 198.18.0.9 >/dev/null 2>&1 &
+PB=$!
 ip netns exec ca ping -q -c 400 -i 0.005 -W 1 198.18.0.9 >/dev/null 2>&1 || true
+wait "$PB" || true
 dropped=0
 for _ in $(seq 1 100); do
 	dropped=$(use ta refused.pktin-pps)
@@ -169,6 +183,13 @@ dropped2=$(use ta refused.pktin-pps) # a last packet may drain meanwhile
 [ "$((pin + dropped))" -le 400 ] && [ "$pin" -lt 400 ] || fail "a1: $pin packet-ins, $dropped dropped of 400"
 cub_log "pktin-pps=5: $pin of 400 packets reached a1's worker, $dropped dropped (a1 pktin_dropped $cdrop)"
 ok ta a1 ports p1 set action=forward outport=p2
+bq=$(cub show cubes -o json | python3 -c '
+import json, sys
+c = [c for c in json.load(sys.stdin) if c["name"] == "b1"][0]
+print(c.get("pktin_quota_dropped", 0))')
+bpin=$(port_counter b1 p1 packet_ins)
+[ "$bq" = 0 ] && [ "$bpin" -gt 0 ] || fail "tb's b1: $bpin packet-ins, $bq dropped over a quota (it has none)"
+cub_log "tb's b1 meanwhile: $bpin of 100 packet-ins, none dropped over a quota"
 
 # 5. programs=2 (after a restart with it): a third cube's load refused.
 broker_stop
