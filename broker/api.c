@@ -142,6 +142,11 @@ list_cubes(struct broker *b, struct service *only)
 		cub_val__set(e, "pktin_dropped",
 		    cub_val__uint(__atomic_load_n(
 			&c->pktin_dropped, __ATOMIC_RELAXED)));
+		/* Of those, over its tenant's pktin-pps (quota.c). */
+		if (__atomic_load_n(&c->pktin_quota_dropped, __ATOMIC_RELAXED))
+			cub_val__set(e, "pktin_quota_dropped",
+			    cub_val__uint(__atomic_load_n(
+				&c->pktin_quota_dropped, __ATOMIC_RELAXED)));
 		/* A refused replay, retried (supervisor.c). */
 		if (c->replay_wait_ms) {
 			int64_t in = c->replay_next_ms - now_ms();
@@ -323,7 +328,9 @@ top_help(struct broker *b)
 	struct cube *c;
 	char help[96];
 
-	kw(k, "show", "verb", "show cubes | show services");
+	kw(k, "show", "verb",
+	    "show cubes | show services | show tenants (their use against "
+	    "their quotas)");
 	kw(k, "cubes", "verb", "list every cube");
 	kw(k, "services", "verb",
 	    "list services and their workers | services reload <service>: "
@@ -1138,6 +1145,11 @@ on_request(struct broker *b, struct cubi_request *q, struct cub_val **result,
 		*result = list_cubes(b, NULL);
 		return 0;
 	}
+	/* Tenants' use against their quotas (quota.c); a tenant: its own. */
+	if (!strcmp(w0, "show") && w1 && !strcmp(w1, "tenants")) {
+		*result = quota_show(b);
+		return 0;
+	}
 	if (!strcmp(w0, "services") && w1 && !strcmp(w1, "reload"))
 		return on_reload(b, q, errv);
 	if ((!strcmp(w0, "services") && (!w1 || !strcmp(w1, "show"))) ||
@@ -1560,6 +1572,9 @@ api_handle(struct broker *b, const struct client_req *req, const void *body,
 		cub_val__set(result, "version", cub_val__str(CUB_VERSION));
 		cub_val__set(result, "pid", cub_val__uint((uint64_t)getpid()));
 		cub_val__set(result, "ready", cub_val__bool(ready));
+	} else if (!strcmp(rpc.method, CUB_M_REQUEST) &&
+		   quota_request(b, req, rpc.params, &errv)) {
+		/* Over its tenant's rps: refused now, never queued. */
 	} else if (!strcmp(rpc.method, CUB_M_REQUEST)) {
 		s = api_route(b, &rpc);
 		if (!s) {

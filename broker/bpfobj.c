@@ -477,7 +477,11 @@ reserve_bytes(
     struct broker *b, struct cube *c, uint64_t total, struct cub_val **errv)
 {
 	uint64_t others = service_map_bytes(b, c);
+	int r;
 
+	/* Its owner's programs and map-bytes (quota.c). */
+	if ((r = quota_load(b, c, total, errv)))
+		return r;
 	if (others + total > b->o.max_service_map_bytes)
 		return REFUSE("cube '%s': service '%s' would hold %llu bytes "
 			      "of maps over its cubes (%llu in other cubes), "
@@ -486,6 +490,7 @@ reserve_bytes(
 		    (unsigned long long)others,
 		    (unsigned long long)b->o.max_service_map_bytes);
 	c->svc->map_bytes_loading += total;
+	c->loading_bytes = total;
 	return 0;
 }
 
@@ -1499,7 +1504,7 @@ check_memlock(struct broker *b, struct cube *c, struct bpf_object *obj,
 	uint64_t real = 0, one, big_bytes = 0, cap = cube_cap(b, c), others;
 	const char *big = "?";
 	struct bpf_map *m;
-	int fd;
+	int fd, r;
 
 	bpf_object__for_each_map(m, obj)
 	{
@@ -1522,6 +1527,9 @@ check_memlock(struct broker *b, struct cube *c, struct bpf_object *obj,
 		    "nothing was loaded",
 		    c->name, (unsigned long long)real, big,
 		    (unsigned long long)big_bytes, (unsigned long long)cap);
+	/* Its owner's map-bytes, as the kernel charged them. */
+	if ((r = quota_load(b, c, real, errv)))
+		return r;
 	others = service_map_bytes(b, c);
 	if (others + real > b->o.max_service_map_bytes)
 		return REFUSE("cube '%s': service '%s' would hold %llu bytes "
@@ -1762,6 +1770,7 @@ bpfobj_load(struct broker *b, struct cube *c, const void *elf, size_t len,
 		r = verify(b, c, &obj, elf, len, bytes, &o, errv);
 		pthread_mutex_lock(&b->lock);
 		c->svc->map_bytes_loading -= bytes;
+		c->loading_bytes = 0;
 	}
 	c->loading = false;
 	if (c->removed) {

@@ -365,6 +365,10 @@ tenants_start(struct broker *b)
 				b->tenants = NULL;
 				return -EINVAL;
 			}
+	if (quota_init(b)) {
+		fprintf(stderr, "cubicled: --tenants: out of memory\n");
+		return -ENOMEM;
+	}
 	return 0;
 }
 
@@ -874,6 +878,7 @@ main(int argc, char **argv)
 	netmon_fini(b);
 	helper_fini();
 	sdn_fini();
+	free(b->tenant_use);
 	free(b->tenants);
 	return 0;
 }

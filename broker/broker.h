@@ -201,6 +201,8 @@ struct cube {
 	struct pktin *pktq;
 	unsigned pktq_head, pktq_len;
 	uint64_t pktin_sent, pktin_dropped;
+	/* Of pktin_dropped, those over its owner's pktin-pps (quota.c). */
+	uint64_t pktin_quota_dropped;
 	/* Packet-out (pktout.c, under b->lock): the token bucket, in
 	 * thousandths of a frame, and what was sent or dropped (atomic:
 	 * 'cubicle services' reads them without b->lock). */
@@ -223,6 +225,9 @@ struct cube {
 	 * b->lock only.
 	 */
 	bool loading;
+	/* The map bytes its load in progress reserved (b->lock): counted
+	 * against its owner's map-bytes quota with its loaded cubes'. */
+	uint64_t loading_bytes;
 	/* Its program was retired, or a load of it refused while it had no
 	 * program checked under today's rules: a stack it sits in drops at
 	 * its slot (fail closed) until a load passes. */
@@ -274,6 +279,18 @@ struct client_req {
 	/* Requests its process sent in the last second, over the
 	 * connections it holds (its weight in a service queue). */
 	unsigned recent;
+};
+
+/*
+ * A tenant's use that no cube holds (quota.c): its buckets (the main
+ * thread's: requests and packet-in both arrive there), what passed and
+ * what each quota refused (atomic: any thread adds, 'show tenants'
+ * reads).
+ */
+struct tenant_use {
+	struct tenant_bucket rps, pktin;
+	uint64_t requests;
+	uint64_t refused[TQ__MAX];
 };
 
 /* A client request handed to a service's request thread. */
@@ -481,6 +498,8 @@ struct broker {
 	/* --tenants (tenants.c): read at start, never changed after. */
 	struct tenant *tenants;
 	unsigned ntenants;
+	/* Their quotas' buckets and refusals (quota.c), by tenant index. */
+	struct tenant_use *tenant_use;
 };
 
 /* helper.c: registered helper processes, run for a worker. */
@@ -538,6 +557,35 @@ void api_publish(struct broker *b, const char *event, struct cub_val *params,
 const struct tenant *api_tenant(void);
 bool api_sees(const struct cube *c);
 int api_netdev_granted(const char *ifname, struct cub_val **errv);
+
+/*
+ * quota.c: tenants' quotas (docs "Tenants"); each refusal CUB_E_QUOTA in
+ * *errv, -EDQUOT.  quota_count(): what owner's cubes hold (but except),
+ * ports only with docs (b->state_lock held).  quota_cube_add(): the
+ * request's tenant may make one more cube; quota_ports(): c's ports in
+ * doc within its owner's quota, or no more than in old (its document
+ * before; NULL: none), state lock held; quota_load(): c's load of
+ * bytes of maps within its owner's programs and map-bytes (b->lock);
+ * quota_request(): the request's tenant's rps bucket (main thread);
+ * quota_pktin(): false: drop the packet of c (its owner's pktin-pps).
+ */
+int quota_init(struct broker *b);
+void quota_count(const struct broker *b, const char *owner,
+    uint64_t use[TQ__MAX], const struct cube *except, bool docs);
+int quota_cube_add(struct broker *b, struct cub_val **errv);
+int quota_ports(struct broker *b, const struct cube *c,
+    const struct cub_val *doc, const struct cub_val *old,
+    struct cub_val **errv);
+int quota_load(struct broker *b, const struct cube *c, uint64_t bytes,
+    struct cub_val **errv);
+int quota_request(struct broker *b, const struct client_req *req,
+    const struct cub_val *params, struct cub_val **errv);
+bool quota_pktin(struct broker *b, struct cube *c);
+/* After api_handle() (main thread): ms its connection is not read,
+ * refused over its tenant's rps; 0: not refused. */
+int quota_hold_take(void);
+/* 'show tenants': each tenant's use and quotas (a tenant: its own). */
+struct cub_val *quota_show(struct broker *b);
 
 /* cube.c: the cube graph and the request side effects */
 struct cube *cube_find(struct broker *b, const char *name);

@@ -107,6 +107,8 @@ struct conn {
 	unsigned nahead;  /* of those, sent before the last reply was out */
 	unsigned unanswered; /* requests read, their replies not queued */
 	int64_t body_ms; /* its unfinished message's length came, or 0 */
+	/* Not read until then (its tenant's rps refused it: quota.c), 0. */
+	int64_t hold_ms;
 	size_t held;     /* of it counted in clients.held (over BIG_BODY) */
 	struct sp_rx rx;
 	struct sp_txq tx;
@@ -365,7 +367,8 @@ victim(struct conn_table *t, uint64_t pid, uint32_t uid, int64_t now,
 static void
 conn_want_out(struct clients *c, struct conn_table *t, struct conn *k, bool on)
 {
-	struct epoll_event ev = {.events = EPOLLIN | (on ? EPOLLOUT : 0),
+	struct epoll_event ev = {
+	    .events = (k->hold_ms ? 0 : EPOLLIN) | (on ? EPOLLOUT : 0),
 	    .data.u64 = t->tag | conn_id(t, k)};
 
 	if (k->want_out == on)
@@ -489,6 +492,7 @@ admit(struct clients *c, struct conn_table *t, int fd, uint64_t pid,
 	k->tenant = tenant;
 	k->start_ms = k->last_ms = k->win_ms = now;
 	k->nwin = k->nahead = k->unanswered = 0;
+	k->hold_ms = 0;
 	memset(&k->rx, 0, sizeof(k->rx));
 	sp_txq_init(&k->tx);
 	k->pos = t->n;
@@ -646,6 +650,19 @@ sweep(struct clients *c, int64_t now)
 		}
 		for (i = 0; i < t->n;) {
 			k = &t->pool[t->live[i]];
+			/* A held connection is read again at its time. */
+			if (k->hold_ms && now >= k->hold_ms) {
+				struct epoll_event in = {
+				    .events =
+					EPOLLIN | (k->want_out ? EPOLLOUT : 0),
+				    .data.u64 = t->tag | conn_id(t, k)};
+
+				k->hold_ms = 0;
+				epoll_ctl(c->ep, EPOLL_CTL_MOD, k->fd, &in);
+			} else if (k->hold_ms) {
+				next = next && next < k->hold_ms ? next
+								 : k->hold_ms;
+			}
 			/* Each connection has one deadline: its SP header, or
 			 * the message whose length came. */
 			if (k->rx.hello && !k->body_ms) {
@@ -728,6 +745,20 @@ clients_request(struct conn_table *t, struct conn *k, const uint8_t *body,
 	return true;
 }
 
+/* Under c->lock: read nothing more of k until until_ms (sweep()). */
+static void
+conn_hold(
+    struct clients *c, struct conn_table *t, struct conn *k, int64_t until_ms)
+{
+	struct epoll_event ev = {.events = k->want_out ? EPOLLOUT : 0,
+	    .data.u64 = t->tag | conn_id(t, k)};
+
+	k->hold_ms = until_ms;
+	epoll_ctl(c->ep, EPOLL_CTL_MOD, k->fd, &ev);
+	if (!c->sweep_ms || c->sweep_ms > until_ms)
+		c->sweep_ms = until_ms;
+}
+
 /*
  * Under c->lock, main thread: read what k sent, and serve up to
  * CONN_BATCH requests (c->lock released while each is served).  Each
@@ -744,7 +775,7 @@ conn_input(struct broker *b, struct conn_table *t, uint64_t id, int *budget)
 	char why[128];
 	size_t len;
 	uint64_t n;
-	int i;
+	int i, hold;
 
 	for (i = 0; i<CONN_BATCH && * budget> 0; i++) {
 		if (!(k = conn_get(t, id)))
@@ -805,6 +836,13 @@ conn_input(struct broker *b, struct conn_table *t, uint64_t id, int *budget)
 			    b, &req, body + req.hdrlen, len - req.hdrlen);
 			free(body);
 			pthread_mutex_lock(&c->lock);
+			/* Refused over its tenant's rps: answered, and its
+			 * next request is left unread (in its socket, in
+			 * no queue of ours) until a token is due. */
+			if ((hold = quota_hold_take()) && (k = conn_get(t, id)))
+				conn_hold(c, t, k, now_ms() + hold);
+			if (hold)
+				return;
 			continue;
 		}
 		/* The first 16, then 32, 64...: each kind is seen. */

@@ -808,6 +808,8 @@ cube_create(struct broker *b, struct service *svc, const char *name,
 		*errv = cub_err_val(CUB_E_LIMIT, "at most %d cubes", MAX_CUBES);
 		return -ENOSPC;
 	}
+	if ((r = quota_cube_add(b, errv)))
+		return r;
 	if ((r = cubi_tree__new_doc(
 		 svc->schema, name, svc->name, args, body, &doc, errv)))
 		return r;
@@ -825,8 +827,10 @@ cube_create(struct broker *b, struct service *svc, const char *name,
 	c->doc = doc;
 	c->loglevel = cubelog_doc_level(doc);
 	hook_parse(cub_val__get_str(doc, "type"), &c->hook);
-	if ((r = ports_prepare(b, c, c->doc, errv)) ||
-	    (r = graph_check(b, &(struct graph_change){c, c->doc, NULL}, 1, errv))) {
+	if ((r = quota_ports(b, c, c->doc, NULL, errv)) ||
+	    (r = ports_prepare(b, c, c->doc, errv)) ||
+	    (r = graph_check(
+		 b, &(struct graph_change){c, c->doc, NULL}, 1, errv))) {
 		cube_free(c);
 		return r;
 	}
@@ -1055,8 +1059,10 @@ cube_update(struct broker *b, struct cube *c, struct cub_val *newdoc,
 		    c->name);
 		return -EBUSY;
 	}
-	if ((r = ports_prepare(b, c, newdoc, errv)) ||
-	    (r = graph_check(b, &(struct graph_change){c, newdoc, NULL}, 1, errv))) {
+	if ((r = quota_ports(b, c, newdoc, c->doc, errv)) ||
+	    (r = ports_prepare(b, c, newdoc, errv)) ||
+	    (r = graph_check(
+		 b, &(struct graph_change){c, newdoc, NULL}, 1, errv))) {
 		cub_val__free(newdoc);
 		return r;
 	}
@@ -1184,7 +1190,10 @@ cube_change(struct broker *b, struct cube *c, struct cubi_result *res,
 		*errv = cub_err_val(CUB_E_INTERNAL, "out of memory");
 		return -ENOMEM;
 	}
-	if ((r = ports_prepare(b, c, c->doc, errv)) ||
+	/* Its ports before: old's (none there: the change left them). */
+	if ((cub_val__get(old, "ports") &&
+		(r = quota_ports(b, c, c->doc, old, errv))) ||
+	    (r = ports_prepare(b, c, c->doc, errv)) ||
 	    (r = graph_check(
 		 b, &(struct graph_change){c, c->doc, old}, 1, errv)))
 		goto undo;

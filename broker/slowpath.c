@@ -53,7 +53,10 @@ on_sample(void *ctx, void *data, size_t size)
 		b->pktin_dropped++;
 		return 0;
 	}
-	if (c->pktq_len == PKTIN_QUEUE || !c->svc->ready) {
+	/* Its owner's pktin-pps (quota.c): over it, dropped and counted,
+	 * as a full queue's, and in 'show tenants'. */
+	if (c->pktq_len == PKTIN_QUEUE || !c->svc->ready ||
+	    !quota_pktin(b, c)) {
 		__atomic_add_fetch(&c->pktin_dropped, 1, __ATOMIC_RELAXED);
 		b->pktin_dropped++;
 		return 0;

@@ -103,6 +103,102 @@ id_owner(const struct tenant *ts, unsigned n, const struct tenant *self,
 	return NULL;
 }
 
+static const char *const quota_names[TQ__MAX] = {
+    [TQ_CUBES] = "cubes",
+    [TQ_PORTS] = "ports",
+    [TQ_PROGRAMS] = "programs",
+    [TQ_MAP_BYTES] = "map-bytes",
+    [TQ_RPS] = "rps",
+    [TQ_PKTIN_PPS] = "pktin-pps",
+};
+
+const char *
+tenant_quota_name(enum tenant_quota q)
+{
+	return q < TQ__MAX ? quota_names[q] : "?";
+}
+
+/* The quota key klen bytes at key names, or -1. */
+static int
+quota_key(const char *key, size_t klen)
+{
+	int q;
+
+	for (q = 0; q < TQ__MAX; q++)
+		if (strlen(quota_names[q]) == klen &&
+		    !memcmp(quota_names[q], key, klen))
+			return q;
+	return -1;
+}
+
+/*
+ * A quota's value: decimal, 0 to TENANT_QUOTA_MAX (map-bytes: a K, M or
+ * G suffix multiplies by 1024, 1024^2, 1024^3; rps at least 1: a tenant
+ * whose every request is refused is better not listed).
+ */
+static int
+quota_parse(struct tenant *t, int q, const char *val, size_t vlen,
+    unsigned line, char *err, size_t errlen)
+{
+	uint64_t v = 0, mul = 1;
+	size_t i, n = vlen;
+
+	if (q == TQ_MAP_BYTES && n) {
+		char u = val[n - 1];
+
+		mul = u == 'K' || u == 'k'   ? 1ull << 10
+		      : u == 'M' || u == 'm' ? 1ull << 20
+		      : u == 'G' || u == 'g' ? 1ull << 30
+					     : 1;
+		if (mul > 1)
+			n--;
+	}
+	for (i = 0; i < n && v <= TENANT_QUOTA_MAX; i++) {
+		if (!isdigit((unsigned char)val[i]))
+			break;
+		v = v * 10 + (uint64_t)(val[i] - '0');
+	}
+	if (!n || i < n || (n > 1 && val[0] == '0') ||
+	    v > TENANT_QUOTA_MAX / mul || (q == TQ_RPS && !v)) {
+		snprintf(err, errlen,
+		    "line %u: tenant '%s': %s '%.*s' is not a number from %d "
+		    "to %llu%s",
+		    line, t->name, quota_names[q], (int)(vlen > 24 ? 24 : vlen),
+		    val, q == TQ_RPS ? 1 : 0,
+		    (unsigned long long)TENANT_QUOTA_MAX,
+		    q == TQ_MAP_BYTES ? " (bytes, or with a suffix K, M or G)"
+				      : "");
+		return -EINVAL;
+	}
+	t->quota[q] = v * mul;
+	t->has_quota[q] = true;
+	return 0;
+}
+
+bool
+tenant_bucket_take(struct tenant_bucket *k, uint64_t rate, int64_t now_ms)
+{
+	uint64_t full = rate * 1000;
+
+	if (!k->primed || now_ms < k->last_ms) {
+		k->primed = true;
+		k->mtokens = full;
+		k->last_ms = now_ms;
+	} else if (now_ms > k->last_ms) {
+		uint64_t dt = (uint64_t)(now_ms - k->last_ms);
+
+		/* rate * dt milli-tokens: dt ms of rate a second. */
+		k->mtokens = dt >= 1000 || k->mtokens + rate * dt >= full
+				 ? full
+				 : k->mtokens + rate * dt;
+		k->last_ms = now_ms;
+	}
+	if (k->mtokens < 1000)
+		return false;
+	k->mtokens -= 1000;
+	return true;
+}
+
 /* One key=value of line's tenant t (the tenants before it: ts[0..k)). */
 static int
 field_parse(struct tenant *ts, unsigned k, const char *key, size_t klen,
@@ -116,10 +212,15 @@ field_parse(struct tenant *ts, unsigned k, const char *key, size_t klen,
 	uint32_t id;
 	size_t l;
 
+	int q = quota_key(key, klen);
+
+	if (q >= 0)
+		return quota_parse(t, q, val, vlen, line, err, errlen);
 	if (!uid && !gid && !(klen == 7 && !memcmp(key, "netdevs", 7))) {
 		snprintf(err, errlen,
 		    "line %u: tenant '%s': unknown key '%.*s' (the keys are "
-		    "uid=, gid= and netdevs=)",
+		    "uid=, gid=, netdevs= and the quotas cubes=, ports=, "
+		    "programs=, map-bytes=, rps=, pktin-pps=)",
 		    line, t->name, (int)(klen > 32 ? 32 : klen), key);
 		return -EINVAL;
 	}
@@ -248,6 +349,8 @@ line_parse(struct tenant *ts, unsigned *n, char *buf, unsigned line, char *err,
 		      : !strncmp(tok, "gid=", 4)     ? 2
 		      : !strncmp(tok, "netdevs=", 8) ? 4
 						     : 0;
+		if (!bit && quota_key(tok, (size_t)(eq - tok)) >= 0)
+			bit = 8u << quota_key(tok, (size_t)(eq - tok));
 		if (seen & bit) {
 			snprintf(err, errlen,
 			    "line %u: tenant '%s': %.*s= twice (one key "

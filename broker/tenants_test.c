@@ -112,7 +112,21 @@ static const struct {
     {"a gid=5\nb gid=5", "line 2: tenant 'b': gid 5 is tenant 'a''s"},
     {"a uid=5 uid=6", "line 1: tenant 'a': uid= twice"},
     {"a uid=5 netdevs=x netdevs=y", "line 1: tenant 'a': netdevs= twice"},
-    {"a uid=5 ports=3", "line 1: tenant 'a': unknown key 'ports'"},
+    {"a uid=5 quota=3", "line 1: tenant 'a': unknown key 'quota'"},
+    {"a uid=5 cubes=", "line 1: tenant 'a': cubes '' is not a number from 0"},
+    {"a uid=5 cubes=x", "line 1: tenant 'a': cubes 'x' is not a number"},
+    {"a uid=5 cubes=-1", "cubes '-1' is not a number"},
+    {"a uid=5 cubes=03", "cubes '03' is not a number"},
+    {"a uid=5 ports=3K", "ports '3K' is not a number"},
+    {"a uid=5 programs=1125899906842625", "programs '1125899906842625'"},
+    {"a uid=5 map-bytes=2X", "map-bytes '2X' is not a number from 0 to "
+			     "1125899906842624 (bytes, or with a suffix"},
+    {"a uid=5 map-bytes=M", "map-bytes 'M' is not a number"},
+    {"a uid=5 map-bytes=1048577G", "map-bytes '1048577G'"},
+    {"a uid=5 rps=0", "line 1: tenant 'a': rps '0' is not a number from 1"},
+    {"a uid=5 pktin-pps=1.5", "pktin-pps '1.5' is not a number"},
+    {"a uid=5 rps=5 rps=6", "line 1: tenant 'a': rps= twice"},
+    {"a uid=5\nb uid=6 cubes=1 ports=x", "line 2: tenant 'b': ports 'x'"},
     {"a uid=5 netdevs", "line 1: tenant 'a': 'netdevs' is not key=value"},
     {"a uid=5 netdevs=", "line 1: tenant 'a': netdevs= is empty"},
     {"a uid=5 netdevs=ab*c", "netdev pattern 'ab*c' is neither"},
@@ -124,6 +138,71 @@ static const struct {
     {"a uid=5 netdevs=x,,y", "netdev pattern ''"},
     {"a uid=5\n\x01", "line 2: a control character"},
 };
+
+START_TEST(quotas)
+{
+	const char *text =
+	    "a uid=5 cubes=3 ports=0 programs=2 map-bytes=64K rps=10 "
+	    "pktin-pps=0\n"
+	    "b uid=6 map-bytes=3M\n"
+	    "c uid=7 map-bytes=1G cubes=1125899906842624\n"
+	    "d uid=8 map-bytes=12345\n";
+	struct tenant *t;
+	unsigned n, q;
+	char err[512];
+
+	ck_assert_int_eq(parse(text, &t, &n, err), 0);
+	ck_assert_uint_eq(n, 4);
+	ck_assert_uint_eq(t[0].quota[TQ_CUBES], 3);
+	ck_assert_uint_eq(t[0].quota[TQ_PORTS], 0);
+	ck_assert(t[0].has_quota[TQ_PORTS]);
+	ck_assert_uint_eq(t[0].quota[TQ_PROGRAMS], 2);
+	ck_assert_uint_eq(t[0].quota[TQ_MAP_BYTES], 65536);
+	ck_assert_uint_eq(t[0].quota[TQ_RPS], 10);
+	ck_assert(t[0].has_quota[TQ_PKTIN_PPS]);
+	ck_assert_uint_eq(t[0].quota[TQ_PKTIN_PPS], 0);
+	ck_assert_uint_eq(t[1].quota[TQ_MAP_BYTES], 3u << 20);
+	for (q = 0; q < TQ__MAX; q++)
+		ck_assert(t[1].has_quota[q] == (q == TQ_MAP_BYTES));
+	ck_assert_uint_eq(t[2].quota[TQ_MAP_BYTES], 1u << 30);
+	ck_assert_uint_eq(t[2].quota[TQ_CUBES], TENANT_QUOTA_MAX);
+	ck_assert_uint_eq(t[3].quota[TQ_MAP_BYTES], 12345);
+	ck_assert_str_eq(tenant_quota_name(TQ_MAP_BYTES), "map-bytes");
+	ck_assert_str_eq(tenant_quota_name(TQ_PKTIN_PPS), "pktin-pps");
+	free(t);
+}
+END_TEST
+
+/* A bucket of rate 10: a burst of 10, then one each 100 ms, never over
+ * 10 however long it waited; a clock going back restarts it full. */
+START_TEST(bucket)
+{
+	struct tenant_bucket k = {0};
+	int i, got = 0;
+
+	for (i = 0; i < 20; i++)
+		got += tenant_bucket_take(&k, 10, 1000);
+	ck_assert_int_eq(got, 10);
+	ck_assert(!tenant_bucket_take(&k, 10, 1099));
+	ck_assert(tenant_bucket_take(&k, 10, 1100));
+	ck_assert(!tenant_bucket_take(&k, 10, 1100));
+	for (got = 0, i = 0; i < 1000; i++)
+		got += tenant_bucket_take(&k, 10, 1100 + i);
+	/* 999 ms: 9 tokens (one each 100 ms) */
+	ck_assert_int_eq(got, 9);
+	for (got = 0, i = 0; i < 50; i++)
+		got += tenant_bucket_take(&k, 10, 100000);
+	ck_assert_int_eq(got, 10);
+	for (got = 0, i = 0; i < 50; i++)
+		got += tenant_bucket_take(&k, 10, 5);
+	ck_assert_int_eq(got, 10);
+	/* A rate of 1: one a second. */
+	memset(&k, 0, sizeof(k));
+	ck_assert(tenant_bucket_take(&k, 1, 0));
+	ck_assert(!tenant_bucket_take(&k, 1, 999));
+	ck_assert(tenant_bucket_take(&k, 1, 1000));
+}
+END_TEST
 
 START_TEST(bad_files)
 {
@@ -194,6 +273,8 @@ main(void)
 	tcase_add_loop_test(
 	    tc, bad_files, 0, (int)(sizeof(bad) / sizeof(bad[0])));
 	tcase_add_test(tc, caps);
+	tcase_add_test(tc, quotas);
+	tcase_add_test(tc, bucket);
 	tcase_add_test(tc, load_file);
 	suite_add_tcase(s, tc);
 	return cubi_check_run(s);

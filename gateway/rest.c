@@ -666,6 +666,8 @@ gw_rest_status(int code)
 	case CUB_E_BUSY:
 	case CUB_E_LIMIT:
 		return 409;
+	case CUB_E_QUOTA:
+		return 429; /* a tenant's quota: rps, or its cubes' */
 	case CUB_E_UNAVAIL:
 		return 503;
 	case CUB_E_TIMEOUT:

@@ -308,6 +308,7 @@ START_TEST(test_status)
 	ck_assert_uint_eq(gw_rest_status(CUB_E_PERM), 403);
 	ck_assert_uint_eq(gw_rest_status(CUB_E_EXISTS), 409);
 	ck_assert_uint_eq(gw_rest_status(CUB_E_BUSY), 409);
+	ck_assert_uint_eq(gw_rest_status(CUB_E_QUOTA), 429);
 	ck_assert_uint_eq(gw_rest_status(CUB_E_TOOBIG), 413);
 	ck_assert_uint_eq(gw_rest_status(CUB_E_UNAVAIL), 503);
 	ck_assert_uint_eq(gw_rest_status(CUB_E_KERNEL), 500);

@@ -29,6 +29,7 @@ static const char *const err_names[CUB_E__MAX] = {
     [CUB_E_TIMEOUT] = "timeout",
     [CUB_E_VERB] = "unknown-command",
     [CUB_E_RO] = "read-only",
+    [CUB_E_QUOTA] = "quota-exceeded",
 };
 
 const char *

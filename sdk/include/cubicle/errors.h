@@ -36,6 +36,7 @@ enum cub_err {
 	CUB_E_TIMEOUT = 17,  /* peer did not answer in time */
 	CUB_E_VERB = 18,     /* unknown verb or action at this path */
 	CUB_E_RO = 19,       /* field is read-only or init-only */
+	CUB_E_QUOTA = 20,    /* a tenant's quota (--tenants) was reached */
 	CUB_E__MAX
 };
 
