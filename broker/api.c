@@ -167,6 +167,9 @@ list_cubes(struct broker *b, struct service *only)
  * refused (cubes kept but refused), last_exit, last_error, next_retry_ms
  * (while a restart is due) and why (one line: what to do).
  */
+/* What a tenant reads for a text that may name others' cubes. */
+#define TENANT_TEXT_HIDDEN "an admin's 'cubicle services' says why"
+
 static void
 service_why(
     struct broker *b, struct service *s, unsigned nref, struct cub_val *e)
@@ -181,6 +184,16 @@ service_why(
 	reload = s->reload;
 	pthread_mutex_unlock(&b->lock);
 	snprintf(words, sizeof(words), "%s", s->exit_words);
+	if (api_tenant()) {
+		/* The broker's and the worker's texts name any tenant's
+		 * cubes: a tenant reads that there is one, not what. */
+		words[0] = '\0';
+		if (err[0])
+			snprintf(err, sizeof(err), "%s", TENANT_TEXT_HIDDEN);
+		if (rerr[0])
+			snprintf(rerr, sizeof(rerr), "the last reload failed (%s)",
+			    TENANT_TEXT_HIDDEN);
+	}
 	cub_val__set(e, "schema", cub_val__uint(s->schema_version));
 	cub_val__set(e, "refused", cub_val__uint(nref));
 	if (s->last_exit[0])
@@ -529,6 +542,7 @@ static __thread const struct rid_entry *rid_clash;
  */
 struct rid_pending {
 	const char *rid;
+	const struct tenant *tenant; /* whose id (rid_find()) */
 	bool linked; /* in rid_pendings: its rid is reserved */
 	struct rid_pending *next;
 };
@@ -544,7 +558,9 @@ rid_reserve(struct cubi_request *q, struct cub_val **errv)
 
 	if (!me || me->linked)
 		return 0;
-	for (p = rid_pendings; p && strcmp(p->rid, q->rid); p = p->next)
+	for (p = rid_pendings;
+	     p && (p->tenant != me->tenant || strcmp(p->rid, q->rid));
+	     p = p->next)
 		;
 	if (p) {
 		*errv = cub_err_val(CUB_E_EXISTS,
@@ -1252,26 +1268,30 @@ request_hash(
 	return h ? h : 1;
 }
 
+/* Request ids are one namespace per tenant (t NULL: the admins'), so
+ * one tenant's id neither clashes with nor reveals another's. */
 static struct rid_entry *
-rid_find(struct broker *b, const char *rid)
+rid_find(struct broker *b, const char *rid, const struct tenant *t)
 {
 	unsigned i;
 
 	for (i = 0; i < RID_CACHE; i++)
-		if (b->rids[i].reply && !strcmp(b->rids[i].rid, rid))
+		if (b->rids[i].reply && b->rids[i].tenant == t &&
+		    !strcmp(b->rids[i].rid, rid))
 			return &b->rids[i];
 	return NULL;
 }
 
 static void
-rid_store(struct broker *b, const char *rid, uint64_t hash,
-    const struct cub_val *errv, const struct cub_val *result)
+rid_store(struct broker *b, const char *rid, const struct tenant *t,
+    uint64_t hash, const struct cub_val *errv, const struct cub_val *result)
 {
 	struct rid_entry *e = &b->rids[b->rid_next++ % RID_CACHE];
 	struct cub_val *v = cub_val__map();
 
 	cub_val__free(e->reply);
 	snprintf(e->rid, sizeof(e->rid), "%s", rid);
+	e->tenant = t;
 	e->hash = hash;
 	cub_val__set(v, "error", errv ? cub_val__dup(errv) : cub_val__nil());
 	cub_val__set(
@@ -1438,7 +1458,7 @@ api_serve(struct broker *b, const struct client_req *req, struct cub_rpc *rpc)
 		 * request never gets another's answer). */
 		cached =
 		    q.rid && (w.role == ROLE_ADMIN || w.role == ROLE_TENANT)
-			? rid_find(b, q.rid)
+			? rid_find(b, q.rid, w.tenant)
 			: NULL;
 		hash = cached ? request_hash(rpc->method, rpc->params, w.tenant)
 			      : 0;
@@ -1453,7 +1473,8 @@ api_serve(struct broker *b, const struct client_req *req, struct cub_rpc *rpc)
 		} else {
 			/* A read is served afresh; a change is refused by
 			 * mutating(). */
-			struct rid_pending me = {.rid = q.rid};
+			struct rid_pending me = {.rid = q.rid,
+			    .tenant = w.tenant};
 
 			struct api_defer d = {.req = req, .msgid = rpc->msgid};
 
@@ -1474,7 +1495,7 @@ api_serve(struct broker *b, const struct client_req *req, struct cub_rpc *rpc)
 			rid_clash = NULL;
 			rid_self = NULL;
 			if (q.rid && q.mutating && !cached && me.linked)
-				rid_store(b, q.rid,
+				rid_store(b, q.rid, w.tenant,
 				    request_hash(
 					rpc->method, rpc->params, w.tenant),
 				    errv, result);

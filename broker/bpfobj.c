@@ -668,6 +668,14 @@ check_object(struct broker *b, struct cube *c, struct bpf_object *obj,
 		if ((r = check_map_name(c, obj, m, errv)))
 			return r;
 		if (!strcmp(bpf_map__name(m), HOST_ADDRS)) {
+			/* Every netdev's addresses: not a tenant's to read
+			 * (docs/architecture.md "Tenants"). */
+			if (c->owner[0])
+				return REFUSE("cube '%s': map '%s' (every "
+					      "netdev's addresses) is for "
+					      "admins' cubes; tenant '%s' "
+					      "may not declare it",
+				    c->name, HOST_ADDRS, c->owner);
 			/* The broker's, shared: not the cube's bytes. */
 			total -= one;
 			if (t != BPF_MAP_TYPE_HASH || bpf_map__key_size(m) != 4 ||

@@ -332,13 +332,43 @@ gateway_may_parse(const char *arg, unsigned *may)
 	return 0;
 }
 
+/* The ids past --uid-base the broker gives its own processes: workers
+ * (supervisor.c, one per service, MAX_SERVICES 64) and helpers
+ * (helper.c, HELPER_UID_OFFSET 64 + HELPER_MAX 32). */
+#define BROKER_OWN_IDS 96
+
+/* Why a tenant may not have id (a uid when uid, else a gid), or NULL. */
+static const char *
+tenant_id_taken(const struct broker *b, uint32_t id, bool uid)
+{
+	if (id >= (uint32_t)b->o.uid_base &&
+	    id - (uint32_t)b->o.uid_base < BROKER_OWN_IDS)
+		return "one of the broker's worker and helper ids "
+		       "(--uid-base and the 95 after it)";
+	if (uid)
+		return NULL;
+	if (id == (uint32_t)b->o.admin_gid)
+		return "the --admin-group group";
+	if (id == (uint32_t)b->o.gateway_gid)
+		return "the --gateway-group group";
+	/* Every local client passes the socket's group: all would be it. */
+	if (id == (uint32_t)b->o.socket_gid)
+		return "the --socket-group group";
+	return NULL;
+}
+
 /*
  * --tenants FILE: read and checked before anything starts; a tenant's
- * gid may not be the admin or gateway group (it would be two roles).
+ * gid may not be the admin, gateway or socket group (it would be two
+ * roles, or every client), nor a uid or gid one the broker's workers
+ * and helpers run as (the tenant could signal the worker every tenant
+ * shares).
  */
 static int
 tenants_start(struct broker *b)
 {
+	const struct tenant *t;
+	const char *why;
 	char err[600];
 	unsigned i, j;
 
@@ -347,24 +377,24 @@ tenants_start(struct broker *b)
 		fprintf(stderr, "cubicled: --tenants: %s\n", err);
 		return -EINVAL;
 	}
-	for (i = 0; i < b->ntenants; i++)
-		for (j = 0; j < b->tenants[i].ngids; j++)
-			if (b->tenants[i].gids[j] == (uint32_t)b->o.admin_gid ||
-			    b->tenants[i].gids[j] ==
-				(uint32_t)b->o.gateway_gid) {
-				fprintf(stderr,
-				    "cubicled: --tenants: %s: tenant '%s': "
-				    "gid %u is the %s group\n",
-				    b->o.tenants_file, b->tenants[i].name,
-				    b->tenants[i].gids[j],
-				    b->tenants[i].gids[j] ==
-					    (uint32_t)b->o.admin_gid
-					? "--admin-group"
-					: "--gateway-group");
-				free(b->tenants);
-				b->tenants = NULL;
-				return -EINVAL;
-			}
+	for (i = 0; i < b->ntenants; i++) {
+		t = &b->tenants[i];
+		for (j = 0; j < t->nuids + t->ngids; j++) {
+			bool uid = j < t->nuids;
+			uint32_t id = uid ? t->uids[j] : t->gids[j - t->nuids];
+
+			if (!(why = tenant_id_taken(b, id, uid)))
+				continue;
+			fprintf(stderr,
+			    "cubicled: --tenants: %s: tenant '%s': %s %u is "
+			    "%s\n",
+			    b->o.tenants_file, t->name, uid ? "uid" : "gid", id,
+			    why);
+			free(b->tenants);
+			b->tenants = NULL;
+			return -EINVAL;
+		}
+	}
 	if (quota_init(b)) {
 		fprintf(stderr, "cubicled: --tenants: out of memory\n");
 		return -ENOMEM;

@@ -472,6 +472,8 @@ struct svc_retired {
 
 struct rid_entry {
 	char rid[65];
+	/* Whose: request ids are a namespace per tenant (NULL: admins'). */
+	const struct tenant *tenant;
 	uint64_t hash;         /* of the request: method, params but rid */
 	struct cub_val *reply; /* {error, result} */
 };
