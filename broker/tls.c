@@ -19,9 +19,11 @@
  * as 0x01, the length, the body.  Pumps block only themselves: the
  * handshake runs on nng's threads and the connection's first pump, with
  * HELLO_MS to finish it and send the SP header; at most
- * TLS_PENDING_MAX connections of a listener wait for that at once (past
- * it, a newcomer is closed and counted), so a client that never
- * finishes its handshake holds one thread for 10 s, never the broker.
+ * TLS_PENDING_PEER connections of one address and TLS_PENDING_MAX of a
+ * listener wait for that at once (past it, the oldest of the address
+ * holding the most is closed: pending_add()), so a client that never
+ * finishes its handshake holds one thread for 10 s, never the broker,
+ * and never locks a newcomer out.
  * Identity for the caps: the listener is the "uid" (TLS_UID_BASE + its
  * index), the peer's address the "process".
  */
@@ -43,6 +45,7 @@
 
 #define HELLO_MS 10000     /* to finish the handshake and send the header */
 #define TLS_PENDING_MAX 64 /* connections of a listener before their header */
+#define TLS_PENDING_PEER 8 /* of them from one peer address */
 #define PUMP_CHUNK 65536
 
 struct tls_listener {
@@ -56,9 +59,11 @@ struct tls_listener {
 	nng_stream_listener *l;
 	nng_aio *aio;
 	pthread_mutex_t lock;
-	unsigned pending; /* connections before their SP header */
+	/* Connections before their SP header, oldest first. */
+	struct tls_conn *pending[TLS_PENDING_MAX];
+	unsigned npending;
 	bool closing;
-	uint64_t failed, over, accepted;
+	uint64_t failed, evicted, accepted;
 };
 
 struct tls_conn {
@@ -69,6 +74,7 @@ struct tls_conn {
 	uint64_t key; /* the "process": the peer's address */
 	int refs;     /* pump threads still running */
 	int closed;   /* torn down once */
+	bool evicted; /* closed before its handshake to make room */
 };
 
 static struct tls_listener *listeners[CUB_TLS_LISTENERS_MAX];
@@ -402,12 +408,65 @@ out:
 	free(buf);
 }
 
+/* k is past its handshake (or gone): off the pending list. */
 static void
-pending_done(struct tls_listener *ls)
+pending_done(struct tls_listener *ls, struct tls_conn *k)
 {
+	unsigned i;
+
 	pthread_mutex_lock(&ls->lock);
-	ls->pending--;
+	for (i = 0; i < ls->npending && ls->pending[i] != k; i++)
+		;
+	if (i < ls->npending) {
+		memmove(&ls->pending[i], &ls->pending[i + 1],
+		    (ls->npending - i - 1) * sizeof(ls->pending[0]));
+		ls->npending--;
+	}
 	pthread_mutex_unlock(&ls->lock);
+}
+
+/*
+ * Under ls->lock: room for k among the pending.  Past TLS_PENDING_PEER
+ * of its address, that address's oldest gives way; past
+ * TLS_PENDING_MAX, the oldest of the address holding the most.  The one
+ * evicted is closed: its thread's read fails, and it goes.  Neither a
+ * newcomer nor any other address is locked out by silent connections
+ * (a good client's handshake takes milliseconds; a silent one would
+ * have held its place for HELLO_MS).
+ */
+static struct tls_conn *
+pending_add(struct tls_listener *ls, struct tls_conn *k)
+{
+	struct tls_conn *v = NULL;
+	unsigned i, j, n, most = 0, same = 0;
+
+	for (i = 0; i < ls->npending; i++)
+		same += ls->pending[i]->key == k->key;
+	if (same >= TLS_PENDING_PEER) {
+		for (i = 0; ls->pending[i]->key != k->key; i++)
+			;
+		v = ls->pending[i];
+	} else if (ls->npending >= TLS_PENDING_MAX) {
+		for (i = 0; i < ls->npending; i++) {
+			for (n = 0, j = 0; j < ls->npending; j++)
+				n += ls->pending[j]->key == ls->pending[i]->key;
+			if (n > most) {
+				most = n;
+				v = ls->pending[i];
+			}
+		}
+	}
+	if (v) {
+		for (i = 0; ls->pending[i] != v; i++)
+			;
+		memmove(&ls->pending[i], &ls->pending[i + 1],
+		    (ls->npending - i - 1) * sizeof(ls->pending[0]));
+		ls->npending--;
+		v->evicted = true;
+		nng_stream_close(v->s);
+	}
+	ls->pending[ls->npending++] = k;
+	return v;
 }
 
 /* One connection: the handshake and the SP header within HELLO_MS, then
@@ -436,7 +495,7 @@ conn_run(void *arg)
 		r = r ? r : NNG_EPEERAUTH;
 		goto refused;
 	}
-	pending_done(ls);
+	pending_done(ls, k);
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) {
 		log_errno(-errno, "TLS connection from %s: socketpair",
 		    k->peer);
@@ -475,7 +534,18 @@ conn_run(void *arg)
 	conn_put(k);
 	return NULL;
 refused:
-	pending_done(ls);
+	pending_done(ls, k);
+	if (k->evicted) {
+		n = __atomic_add_fetch(&ls->evicted, 1, __ATOMIC_RELAXED);
+		if (log_due(n))
+			log_warn("TLS connection from %s on %s closed before "
+				 "its handshake ended, to make room: %d "
+				 "waiting from its address or %d in all at "
+				 "most (%" PRIu64 " closed so far)",
+			    k->peer, ls->url, TLS_PENDING_PEER,
+			    TLS_PENDING_MAX, n);
+		goto out;
+	}
 	n = __atomic_add_fetch(&ls->failed, 1, __ATOMIC_RELAXED);
 	if (n <= 16 || log_due(n))
 		log_warn("TLS connection from %s on %s (role %s) refused: "
@@ -488,6 +558,7 @@ refused:
 			: "the TLS handshake failed (no client "
 			  "certificate, one another CA signed, or not TLS)",
 		    nng_strerror(r), n);
+out:
 	if (aio)
 		nng_aio_free(aio);
 	conn_put(k);
@@ -527,8 +598,6 @@ accept_cb(void *arg)
 	struct tls_conn *k;
 	nng_stream *s;
 	pthread_t t;
-	uint64_t n;
-	bool full;
 	int r;
 
 	if ((r = nng_aio_result(ls->aio))) {
@@ -539,20 +608,7 @@ accept_cb(void *arg)
 		goto again;
 	}
 	s = nng_aio_get_output(ls->aio, 0);
-	pthread_mutex_lock(&ls->lock);
-	full = ls->pending >= TLS_PENDING_MAX;
-	if (!full)
-		ls->pending++;
-	pthread_mutex_unlock(&ls->lock);
-	if (full || !(k = calloc(1, sizeof(*k)))) {
-		n = ++ls->over;
-		if (log_due(n))
-			log_warn("TLS listener %s: %d connections are in "
-				 "their handshake already: closed a new one "
-				 "(%" PRIu64 " so far)",
-			    ls->url, TLS_PENDING_MAX, n);
-		if (!full)
-			pending_done(ls);
+	if (!(k = calloc(1, sizeof(*k)))) {
 		nng_stream_close(s);
 		nng_stream_free(s);
 		goto again;
@@ -562,8 +618,11 @@ accept_cb(void *arg)
 	k->fd = -1;
 	k->refs = 1;
 	peer_name(s, k->peer, sizeof(k->peer), &k->key);
+	pthread_mutex_lock(&ls->lock);
+	pending_add(ls, k);
+	pthread_mutex_unlock(&ls->lock);
 	if (pthread_create(&t, NULL, conn_run, k)) {
-		pending_done(ls);
+		pending_done(ls, k);
 		nng_stream_close(s);
 		nng_stream_free(s);
 		free(k);

@@ -190,10 +190,54 @@ grep -q '"sf0"\|"name"' <<<"$out" || fail "sf0 show with 20 silent TLS clients: 
 rok $P2 ta1 a1 show >/dev/null
 cub_ok show cubes >/dev/null
 cub_log "20 clients that never handshake: the others answered"
+# At most 8 wait from one address: the oldest gave way, logged.
+wait_log 1 "TLS connection from 127\.0\.0\.1:[0-9]+ on tls\+tcp://127\.0\.0\.1:$P1 closed before its handshake ended, to make room"
 wait_log 1 "refused: no TLS handshake and SP header within 10 s"
 for i in $(seq 10 29); do
 	eval "exec $i>&-"
 done
+
+# 5. Verified connections count like local ones: 40 from one address
+# (the caps' "process") on the admin listener, 32 at most stay.
+python3 - "$C" $P1 <<'EOF' || fail "40 verified TLS connections: not capped"
+import socket, ssl, sys, time
+c, port = sys.argv[1], int(sys.argv[2])
+ctx = ssl.create_default_context(cafile=c + "/sca.pem")
+ctx.check_hostname = False
+ctx.load_cert_chain(c + "/admin1.pem", c + "/admin1.key")
+conns = []
+for i in range(40):
+    t = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=20))
+    t.sendall(b"\x00SP\x00\x00\x30\x00\x00")
+    conns.append(t)
+time.sleep(2)
+closed = 0
+for t in conns:
+    t.settimeout(5)
+    got = b""
+    try:
+        while len(got) < 8:
+            b = t.recv(8 - len(got))
+            if not b:
+                break
+            got += b
+        if len(got) == 8:
+            t.settimeout(0.2)
+            try:
+                closed += t.recv(1) == b""
+            except (TimeoutError, socket.timeout):
+                pass
+        else:
+            closed += 1
+    except (ssl.SSLError, OSError):
+        closed += 1
+print("verified connections closed by the caps:", closed, file=sys.stderr)
+sys.exit(0 if closed >= 8 else 1)
+EOF
+wait_log 1 "too many client connections per process"
+rok $P1 admin1 show cubes >/dev/null
+cub_log "40 verified TLS connections: 8 or more closed per process, the CLI answered"
+
 rok $P1 admin1 simpleforwarder del sf0 >/dev/null
 ! cub show cubes | grep -q sf0 || fail "the admin's TLS del left sf0"
 cub_log "silent clients closed after 10 s, logged"
