@@ -134,8 +134,8 @@ tls_listener_add(struct broker *b, const char *spec, char *err, size_t errlen)
 	int r;
 
 	if (nlisteners >= CUB_TLS_LISTENERS_MAX) {
-		snprintf(err, errlen, "at most %d listeners",
-		    CUB_TLS_LISTENERS_MAX);
+		snprintf(
+		    err, errlen, "at most %d listeners", CUB_TLS_LISTENERS_MAX);
 		return -E2BIG;
 	}
 	if (!(copy = strdup(spec)) || !(ls = calloc(1, sizeof(*ls)))) {
@@ -145,15 +145,14 @@ tls_listener_add(struct broker *b, const char *spec, char *err, size_t errlen)
 	}
 	url = strtok_r(copy, ",", &save);
 	while ((tok = strtok_r(NULL, ",", &save))) {
-		const char **slot = !strncmp(tok, "ca=", 3)	? &ca
+		const char **slot = !strncmp(tok, "ca=", 3)     ? &ca
 				    : !strncmp(tok, "cert=", 5) ? &cert
-				    : !strncmp(tok, "key=", 4)	? &key
+				    : !strncmp(tok, "key=", 4)  ? &key
 				    : !strncmp(tok, "role=", 5) ? &role
 								: NULL;
 		if (!slot) {
 			snprintf(err, errlen,
-			    "'%s': unknown key (ca=, cert=, key=, role=)",
-			    tok);
+			    "'%s': unknown key (ca=, cert=, key=, role=)", tok);
 			goto fail;
 		}
 		if (*slot) {
@@ -198,8 +197,7 @@ tls_listener_add(struct broker *b, const char *spec, char *err, size_t errlen)
 		if (!ls->tenant) {
 			snprintf(err, errlen,
 			    "role=%s: no tenant '%s' in --tenants%s", role,
-			    role + 7,
-			    b->o.tenants_file ? "" : " (none given)");
+			    role + 7, b->o.tenants_file ? "" : " (none given)");
 			goto fail;
 		}
 	} else {
@@ -227,8 +225,8 @@ tls_listener_add(struct broker *b, const char *spec, char *err, size_t errlen)
 	certpem = slurp(cert);
 	keypem = slurp(key);
 	if (!certpem || !keypem) {
-		snprintf(err, errlen, "cert=%s or key=%s: unreadable", cert,
-		    key);
+		snprintf(
+		    err, errlen, "cert=%s or key=%s: unreadable", cert, key);
 		goto fail;
 	}
 	if ((r = nng_tls_config_own_cert(ls->cfg, certpem, keypem, NULL))) {
@@ -270,8 +268,8 @@ stream_io(nng_stream *s, nng_aio *aio, void *buf, size_t len, bool out,
 		iov.iov_buf = buf;
 		iov.iov_len = len;
 		nng_aio_set_iov(aio, 1, &iov);
-		nng_aio_set_timeout(aio, timeout_ms < 0 ? NNG_DURATION_INFINITE
-							: timeout_ms);
+		nng_aio_set_timeout(
+		    aio, timeout_ms < 0 ? NNG_DURATION_INFINITE : timeout_ms);
 		if (out)
 			nng_stream_send(s, aio);
 		else
@@ -352,8 +350,7 @@ pump_down(void *arg)
 	int i;
 
 	if (nng_aio_alloc(&aio, NULL, NULL) || !(buf = malloc(PUMP_CHUNK)) ||
-	    fd_read(k->fd, head, 8) ||
-	    stream_io(k->s, aio, head, 8, true, -1))
+	    fd_read(k->fd, head, 8) || stream_io(k->s, aio, head, 8, true, -1))
 		goto out;
 	for (;;) {
 		if (fd_read(k->fd, head, 9) || head[0] != 1)
@@ -497,8 +494,8 @@ conn_run(void *arg)
 	}
 	pending_done(ls, k);
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) {
-		log_errno(-errno, "TLS connection from %s: socketpair",
-		    k->peer);
+		log_errno(
+		    -errno, "TLS connection from %s: socketpair", k->peer);
 		nng_aio_free(aio);
 		conn_put(k);
 		return NULL;
@@ -542,8 +539,8 @@ refused:
 				 "its handshake ended, to make room: %d "
 				 "waiting from its address or %d in all at "
 				 "most (%" PRIu64 " closed so far)",
-			    k->peer, ls->url, TLS_PENDING_PEER,
-			    TLS_PENDING_MAX, n);
+			    k->peer, ls->url, TLS_PENDING_PEER, TLS_PENDING_MAX,
+			    n);
 		goto out;
 	}
 	n = __atomic_add_fetch(&ls->failed, 1, __ATOMIC_RELAXED);
@@ -556,7 +553,8 @@ refused:
 		    : r == NNG_EPEERAUTH
 			? "its certificate was not verified by the CA"
 			: "the TLS handshake failed (no client "
-			  "certificate, one another CA signed, or not TLS)",
+			  "certificate, one another CA signed, the client "
+			  "refused ours, or not TLS)",
 		    nng_strerror(r), n);
 out:
 	if (aio)
@@ -603,8 +601,8 @@ accept_cb(void *arg)
 	if ((r = nng_aio_result(ls->aio))) {
 		if (r == NNG_ECLOSED || ls->closing)
 			return;
-		log_warn("TLS listener %s: accept: %s", ls->url,
-		    nng_strerror(r));
+		log_warn(
+		    "TLS listener %s: accept: %s", ls->url, nng_strerror(r));
 		goto again;
 	}
 	s = nng_aio_get_output(ls->aio, 0);
@@ -648,13 +646,13 @@ tls_start(struct broker *b)
 		    (r = nng_stream_listener_set_ptr(
 			 ls->l, NNG_OPT_TLS_CONFIG, ls->cfg)) ||
 		    (r = nng_stream_listener_listen(ls->l))) {
-			log_err("--listen-tls %s: %s", ls->url,
-			    nng_strerror(r));
+			log_err(
+			    "--listen-tls %s: %s", ls->url, nng_strerror(r));
 			return -1;
 		}
 		if ((r = nng_aio_alloc(&ls->aio, accept_cb, ls))) {
-			log_err("--listen-tls %s: %s", ls->url,
-			    nng_strerror(r));
+			log_err(
+			    "--listen-tls %s: %s", ls->url, nng_strerror(r));
 			return -1;
 		}
 		if (nng_stream_listener_get_int(

@@ -2,11 +2,11 @@
 /* The client API: one REQ socket to cubicled, synchronous calls. */
 #include <errno.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <stdarg.h>
 #include <sys/random.h>
 #include <unistd.h>
 
@@ -58,7 +58,7 @@ set_error(const char *fmt, ...)
 /* A field of opts, NULL when the caller's struct predates it. */
 #define OPT_STR(opts, f)                                                       \
 	((opts) && (opts)->sz >= offsetof(struct cub_client_opts, f) +         \
-				    sizeof((opts)->f)                          \
+				     sizeof((opts)->f)                         \
 		? (opts)->f                                                    \
 		: NULL)
 
@@ -125,7 +125,9 @@ read_pem(const char *what, const char *path)
 	fclose(f);
 	if (e || !len) {
 		set_error("%s '%s': %s", what, path,
-		    e == EFBIG ? "over 1 MiB" : e ? strerror(e) : "empty");
+		    e == EFBIG ? "over 1 MiB"
+		    : e        ? strerror(e)
+			       : "empty");
 		free(buf);
 		errno = e ? e : EINVAL;
 		return NULL;
@@ -138,8 +140,8 @@ read_pem(const char *what, const char *path)
  * certificate and key, both sides verified.  0 or -errno (last_error
  * says what). */
 static int
-tls_config(const struct cub_client_opts *opts, const char *url,
-    nng_tls_config **out)
+tls_config(
+    const struct cub_client_opts *opts, const char *url, nng_tls_config **out)
 {
 	const char *ca = opt_or_env(OPT_STR(opts, tls_ca), "CUBICLE_TLS_CA");
 	const char *cert =
@@ -155,7 +157,10 @@ tls_config(const struct cub_client_opts *opts, const char *url,
 		set_error("%s needs --tls-ca, --tls-cert and --tls-key (or "
 			  "$CUBICLE_TLS_CA, $CUBICLE_TLS_CERT, "
 			  "$CUBICLE_TLS_KEY): missing %s",
-		    url, !ca ? "the CA" : !cert ? "the certificate" : "the key");
+		    url,
+		    !ca     ? "the CA"
+		    : !cert ? "the certificate"
+			    : "the key");
 		return -EINVAL;
 	}
 	if (access(ca, R_OK)) {

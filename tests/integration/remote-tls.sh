@@ -36,6 +36,7 @@ mkca sca
 mkca ca1
 mkca ca2
 mkcert srv sca 127.0.0.1
+mkcert srvother sca broker.elsewhere
 mkcert admin1 ca1 "automation admin"
 mkcert ta1 ca2 "automation ta"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
@@ -85,11 +86,14 @@ ip link set vetha1 up
 CUB_BROKER_ARGS="--tenants $T/tenants --socket-group 65534"
 CUB_BROKER_ARGS+=" --listen-tls tls+tcp://127.0.0.1:$P1,ca=$C/ca1.pem,$SRV,role=admin"
 CUB_BROKER_ARGS+=" --listen-tls tls+tcp://127.0.0.1:$P2,ca=$C/ca2.pem,$SRV,role=tenant:ta"
+# A listener whose certificate names another host: the client refuses it.
+P3=7703
+CUB_BROKER_ARGS+=" --listen-tls tls+tcp://127.0.0.1:$P3,ca=$C/ca1.pem,cert=$C/srvother.pem,key=$C/srvother.key,role=reader"
 broker_start
-wait_log 2 "listening on tls\+tcp://127.0.0.1:($P1|$P2)"
+wait_log 3 "listening on tls\+tcp://127.0.0.1:($P1|$P2|$P3)"
 # Only the address given: nothing listens on another.
-ss -Htln | awk '{print $4}' | grep -E ":($P1|$P2)\$" >"$T/ss" || true
-[ "$(grep -c . "$T/ss")" = 2 ] && ! grep -qv '^127\.0\.0\.1:' "$T/ss" ||
+ss -Htln | awk '{print $4}' | grep -E ":($P1|$P2|$P3)\$" >"$T/ss" || true
+[ "$(grep -c . "$T/ss")" = 3 ] && ! grep -qv '^127\.0\.0\.1:' "$T/ss" ||
 	fail "the listeners are not on 127.0.0.1 alone: $(cat "$T/ss")"
 
 # rcub PORT CERT ARGS...: the CLI over TLS with CERT's certificate.
@@ -150,6 +154,8 @@ refused "a self-signed certificate" "TLS handshake failed" \
 	rcub $P1 self simpleforwarder add bad2
 refused "the admin's certificate on the tenant's listener" "TLS handshake failed" \
 	rcub $P2 admin1 simpleforwarder add bad3
+refused "a broker certificate for another host" "TLS handshake failed" \
+	rcub $P3 admin1 show cubes
 refused "plain tcp:// to the TLS port" "cannot reach cubicled" \
 	timeout 30 "$CUB_BUILD/sdk/cubicle" --connect "tcp://127.0.0.1:$P1" \
 	simpleforwarder add bad4
@@ -174,7 +180,7 @@ out=$("$CUB_BUILD/sdk/cubicle" --connect "tls+tcp://127.0.0.1:$P1" \
 	--tls-ca "$C/sca.pem" show cubes 2>&1) && fail "no --tls-cert: succeeded"
 grep -q "needs --tls-ca, --tls-cert and --tls-key" <<<"$out" ||
 	fail "no --tls-cert: $out"
-wait_log $((nref + 5)) "TLS connection from 127\.0\.0\.1:[0-9]+ on tls\+tcp://127\.0\.0\.1:($P1|$P2) \(role [a-z:]+\) refused"
+wait_log $((nref + 6)) "TLS connection from 127\.0\.0\.1:[0-9]+ on tls\+tcp://127\.0\.0\.1:($P1|$P2|$P3) \(role [a-z:]+\) refused"
 after=$(cub_ok show cubes -o json)
 [ "$before" = "$after" ] || fail "a refused client changed the cubes: $before -> $after"
 ! grep -q "bad[1-4]" "$T/broker.log" || fail "a refused client's request reached the broker"
