@@ -136,6 +136,11 @@ assert owners.get("sf0") == "admin", owners
 EOF
 cub_log "tenant ta over TLS: a1 is ta's, sf0 missing to it"
 
+# Events stay local: the CLI says so.
+out=$(rcub $P1 admin1 events --count 1 --timeout 2000 2>&1) && fail "events over TLS: $out"
+grep -q "events are served on the local events socket only" <<<"$out" ||
+	fail "events over TLS: $out"
+
 # 3. Refused: another CA's certificate, a self-signed one, no
 # certificate, plain tcp://.  Each a change that must not happen.
 before=$(cub_ok show cubes -o json)
