@@ -71,9 +71,9 @@ opt_or_env(const char *v, const char *env)
 	return v && *v ? v : NULL;
 }
 
-/* The URL to dial: opts->url or $CUBICLE_CONNECT for a remote broker,
- * else ipc://<socket dir>/<sock>, the dir from opts, the environment or
- * the default. */
+/* The URL to dial: opts->url for a remote broker, else opts->socket_dir's
+ * ipc://<dir>/<sock>, else $CUBICLE_CONNECT, else the ipc:// URL of
+ * $CUBICLE_SOCKET_DIR or the default. */
 static int
 sock_url(
     const struct cub_client_opts *opts, const char *sock, char *url, size_t len)
@@ -82,7 +82,12 @@ sock_url(
 
 	if (opts && opts->sz < sizeof(size_t))
 		return -EINVAL;
-	if ((remote = opt_or_env(OPT_STR(opts, url), "CUBICLE_CONNECT"))) {
+	/* opts->url, then an explicit socket dir, then the environment's
+	 * remote broker, then its socket dir. */
+	remote = OPT_STR(opts, url);
+	if ((!remote || !*remote) && !(opts && opts->socket_dir))
+		remote = opt_or_env(NULL, "CUBICLE_CONNECT");
+	if (remote && *remote) {
 		if (snprintf(url, len, "%s", remote) >= (int)len)
 			return -ENAMETOOLONG;
 		return 0;

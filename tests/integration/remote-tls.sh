@@ -110,6 +110,11 @@ rok() { rcub "$@" 2>"$T/err" || fail "rcub $*: $(cat "$T/err")"; }
 rok $P1 admin1 show cubes >/dev/null
 rok $P1 admin1 simpleforwarder add sf0 >/dev/null
 cub_ok show cubes | grep -qw sf0 || fail "the admin's TLS add made no sf0"
+# The same through the environment.
+CUBICLE_CONNECT="tls+tcp://127.0.0.1:$P1" CUBICLE_TLS_CA="$C/sca.pem" \
+	CUBICLE_TLS_CERT="$C/admin1.pem" CUBICLE_TLS_KEY="$C/admin1.key" \
+	timeout 30 "$CUB_BUILD/sdk/cubicle" show cubes </dev/null | grep -qw sf0 ||
+	fail "\$CUBICLE_CONNECT and \$CUBICLE_TLS_*: no sf0"
 cub_log "admin over TLS: show cubes, simpleforwarder add sf0"
 
 # 2. The tenant's listener: its own cubes only.

@@ -24,7 +24,8 @@ struct cub_client_opts {
 	const char *socket_dir; /* NULL: $CUBICLE_SOCKET_DIR or /run/cubicle */
 	int timeout_ms;         /* per call; 0 = 10000 */
 	/* Remote brokers (cubicled --listen-tls): the URL to dial instead of
-	 * the socket dir's ipc:// (NULL: $CUBICLE_CONNECT, else local); for
+	 * the socket dir's ipc:// (NULL: $CUBICLE_CONNECT unless socket_dir
+	 * is set, else local); for
 	 * tls+tcp:// the CA that signed the broker's certificate and this
 	 * client's certificate and key, PEM files (NULL: $CUBICLE_TLS_CA,
 	 * $CUBICLE_TLS_CERT, $CUBICLE_TLS_KEY).  All three are required:
