@@ -47,6 +47,9 @@
 #define TLS_PENDING_MAX 64 /* connections of a listener before their header */
 #define TLS_PENDING_PEER 8 /* of them from one peer address */
 #define PUMP_CHUNK 65536
+/* A client must take each chunk of a reply within this: one that stops
+ * reading would hold its pumps after the broker closed its end. */
+#define SEND_MS 30000
 
 struct tls_listener {
 	struct broker *b;
@@ -254,12 +257,14 @@ fail:
 	return -EINVAL;
 }
 
-/* The whole of len bytes from the TLS stream, within timeout_ms (-1: no
- * limit).  0 or an nng error. */
+/* The whole of len bytes from (or to) the TLS stream, all of them within
+ * timeout_ms (-1: no limit), however the peer trickles them.  0 or an
+ * nng error (NNG_ETIMEDOUT). */
 static int
 stream_io(nng_stream *s, nng_aio *aio, void *buf, size_t len, bool out,
     int timeout_ms)
 {
+	int64_t end = timeout_ms < 0 ? 0 : now_ms() + timeout_ms, left;
 	nng_iov iov;
 	size_t n;
 	int r;
@@ -268,8 +273,11 @@ stream_io(nng_stream *s, nng_aio *aio, void *buf, size_t len, bool out,
 		iov.iov_buf = buf;
 		iov.iov_len = len;
 		nng_aio_set_iov(aio, 1, &iov);
+		left = end ? end - now_ms() : 0;
+		if (end && left <= 0)
+			return NNG_ETIMEDOUT;
 		nng_aio_set_timeout(
-		    aio, timeout_ms < 0 ? NNG_DURATION_INFINITE : timeout_ms);
+		    aio, end ? (nng_duration)left : NNG_DURATION_INFINITE);
 		if (out)
 			nng_stream_send(s, aio);
 		else
@@ -350,19 +358,20 @@ pump_down(void *arg)
 	int i;
 
 	if (nng_aio_alloc(&aio, NULL, NULL) || !(buf = malloc(PUMP_CHUNK)) ||
-	    fd_read(k->fd, head, 8) || stream_io(k->s, aio, head, 8, true, -1))
+	    fd_read(k->fd, head, 8) ||
+	    stream_io(k->s, aio, head, 8, true, SEND_MS))
 		goto out;
 	for (;;) {
 		if (fd_read(k->fd, head, 9) || head[0] != 1)
 			break;
 		for (len = 0, i = 1; i < 9; i++)
 			len = len << 8 | head[i];
-		if (stream_io(k->s, aio, head + 1, 8, true, -1))
+		if (stream_io(k->s, aio, head + 1, 8, true, SEND_MS))
 			break;
 		while (len) {
 			n = len < PUMP_CHUNK ? (size_t)len : PUMP_CHUNK;
 			if (fd_read(k->fd, buf, n) ||
-			    stream_io(k->s, aio, buf, n, true, -1))
+			    stream_io(k->s, aio, buf, n, true, SEND_MS))
 				goto out;
 			len -= n;
 		}
