@@ -50,6 +50,7 @@
 /* A client must take each chunk of a reply within this: one that stops
  * reading would hold its pumps after the broker closed its end. */
 #define SEND_MS 30000
+#define ACCEPT_PAUSE_MS 100 /* after a failed accept (out of fds) */
 
 struct tls_listener {
 	struct broker *b;
@@ -66,6 +67,8 @@ struct tls_listener {
 	struct tls_conn *pending[TLS_PENDING_MAX];
 	unsigned npending;
 	bool closing;
+	bool pausing; /* ls->aio sleeps after a failed accept */
+	uint64_t accept_failed;
 	uint64_t failed, evicted, accepted;
 };
 
@@ -605,14 +608,26 @@ accept_cb(void *arg)
 	struct tls_conn *k;
 	nng_stream *s;
 	pthread_t t;
+	uint64_t n;
 	int r;
 
-	if ((r = nng_aio_result(ls->aio))) {
-		if (r == NNG_ECLOSED || ls->closing)
-			return;
-		log_warn(
-		    "TLS listener %s: accept: %s", ls->url, nng_strerror(r));
+	if (ls->pausing) {
+		/* The pause after a failed accept is over. */
+		ls->pausing = false;
 		goto again;
+	}
+	if ((r = nng_aio_result(ls->aio))) {
+		if (r == NNG_ECLOSED || r == NNG_ECANCELED || ls->closing)
+			return;
+		n = ++ls->accept_failed;
+		if (log_due(n))
+			log_warn("TLS listener %s: accept: %s (%" PRIu64
+				 " so far); accepting again in %d ms",
+			    ls->url, nng_strerror(r), n, ACCEPT_PAUSE_MS);
+		/* Out of fds, say: not a spin. */
+		ls->pausing = true;
+		nng_sleep_aio(ACCEPT_PAUSE_MS, ls->aio);
+		return;
 	}
 	s = nng_aio_get_output(ls->aio, 0);
 	if (!(k = calloc(1, sizeof(*k)))) {

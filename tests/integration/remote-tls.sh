@@ -16,6 +16,7 @@
 . "$(dirname "$0")/../lib/netns.sh"
 
 need openssl python3
+PLUGINS+=("$CUB_BUILD/plugins/iptables/iptables.so")
 P1=7701 P2=7702
 C="$T/certs"
 mkdir -p "$C"
@@ -127,6 +128,10 @@ err=$(rcub $P2 ta1 sf0 show 2>&1) && fail "tenant ta reads the admin's sf0: $err
 grep -q "no cube or service named 'sf0'" <<<"$err" ||
 	fail "ta's sf0 show: not a missing cube's error: $err"
 err=$(rcub $P2 ta1 iptables add ipt0 2>&1) && fail "tenant ta used iptables"
+grep -q "host-wide" <<<"$err" || fail "ta's iptables add: $err"
+err=$(rcub $P2 ta1 a1 ports add p2 peer=lo 2>&1) && fail "ta's port on lo: $err"
+grep -q "netdev 'lo' is not granted to tenant 'ta'" <<<"$err" ||
+	fail "ta's port on lo: $err"
 own=$(cub_ok show cubes -o json)
 python3 - "$own" <<'EOF' || fail "owners: $own"
 import json, sys
