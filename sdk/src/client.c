@@ -217,8 +217,15 @@ dial(nng_socket s, const struct cub_client_opts *opts, const char *url)
 	int r;
 
 	last_error[0] = 0;
-	if (strncmp(url, "tls+tcp://", 10))
-		return (r = nng_dial(s, url, NULL, 0)) ? cubi_nng_errno(r) : 0;
+	if (strncmp(url, "tls+tcp://", 10)) {
+		if (!(r = nng_dial(s, url, NULL, 0)))
+			return 0;
+		if (!strncmp(url, "tcp://", 6))
+			set_error("%s: %s (cubicled serves remote clients "
+				  "over TLS only: tls+tcp://)",
+			    url, nng_strerror(r));
+		return cubi_nng_errno(r);
+	}
 	if ((r = tls_config(opts, url, &cfg)))
 		return r;
 	if ((r = nng_dialer_create(&d, s, url))) {

@@ -171,7 +171,7 @@ refused "the admin's certificate on the tenant's listener" "TLS handshake failed
 	rcub $P2 admin1 simpleforwarder add bad3
 refused "a broker certificate for another host" "TLS handshake failed" \
 	rcub $P3 admin1 show cubes
-refused "plain tcp:// to the TLS port" "cannot reach cubicled" \
+refused "plain tcp:// to the TLS port" "serves remote clients over TLS only" \
 	timeout 30 "$CUB_BUILD/sdk/cubicle" --connect "tcp://127.0.0.1:$P1" \
 	simpleforwarder add bad4
 # No client certificate at all (the CLI insists on one: python's ssl).
