@@ -202,6 +202,14 @@ after=$(cub_ok show cubes -o json)
 cub_log "wrong CA, self-signed, no certificate, plain tcp: refused, nothing changed"
 grep "TLS connection from" "$T/broker.log" >&2
 
+threads() { awk '/^Threads:/ {print $2}' "/proc/$BROKER_PID/status"; }
+# settle: the pumps of the CLIs above end with their connections.
+for _ in $(seq 1 100); do
+	base=$(threads)
+	sleep 0.1
+	[ "$(threads)" = "$base" ] && break
+done
+
 # 4. Clients that never handshake do not hold others up.
 for i in $(seq 10 29); do
 	eval "exec $i<>/dev/tcp/127.0.0.1/$P1"
@@ -258,6 +266,16 @@ EOF
 wait_log 1 "too many client connections per process"
 rok $P1 admin1 show cubes >/dev/null
 cub_log "40 verified TLS connections: 8 or more closed per process, the CLI answered"
+
+# Every pump ended with its connection: the broker's threads are back
+# to what they were (polled: connections end on nng's threads).
+for _ in $(seq 1 300); do
+	[ "$(threads)" -le "$base" ] && break
+	sleep 0.1
+done
+[ "$(threads)" -le "$base" ] ||
+	fail "the broker holds $(threads) threads, $base before the TLS clients"
+cub_log "threads back to $base after 60 TLS connections ended"
 
 rok $P1 admin1 simpleforwarder del sf0 >/dev/null
 ! cub show cubes | grep -q sf0 || fail "the admin's TLS del left sf0"
