@@ -77,10 +77,11 @@ struct tls_conn {
 	nng_stream *s;
 	int fd; /* our end of the socketpair, blocking; -1 before it */
 	char peer[64];
-	uint64_t key; /* the "process": the peer's address */
-	int refs;     /* pump threads still running */
-	int closed;   /* torn down once */
-	bool evicted; /* closed before its handshake to make room */
+	uint64_t key;         /* the "process": the peer's address */
+	int refs;             /* pump threads still running */
+	pthread_mutex_t lock; /* closed, and starting an operation */
+	int closed;           /* torn down once */
+	bool evicted;         /* closed before its handshake to make room */
 };
 
 static struct tls_listener *listeners[CUB_TLS_LISTENERS_MAX];
@@ -260,36 +261,44 @@ fail:
 	return -EINVAL;
 }
 
-/* The whole of len bytes from (or to) the TLS stream, all of them within
+/* The whole of len bytes from (or to) k's TLS stream, all of them within
  * timeout_ms (-1: no limit), however the peer trickles them.  0 or an
- * nng error (NNG_ETIMEDOUT). */
+ * nng error (NNG_ETIMEDOUT; NNG_ECLOSED once the other pump closed it).
+ * An operation starts under k->lock only while k is open, and
+ * conn_put() marks it closed under that lock before it closes the
+ * stream: one started on a stream closed meanwhile could wait for good
+ * (nng 1.5.2). */
 static int
-stream_io(nng_stream *s, nng_aio *aio, void *buf, size_t len, bool out,
+stream_io(struct tls_conn *k, nng_aio *aio, void *buf, size_t len, bool out,
     int timeout_ms)
 {
-	int64_t end = timeout_ms < 0 ? 0 : now_ms() + timeout_ms, left;
+	int64_t end = timeout_ms < 0 ? 0 : now_ms() + timeout_ms, left = 0;
 	nng_iov iov;
 	size_t n;
 	int r;
 
 	while (len) {
+		if (end && (left = end - now_ms()) <= 0)
+			return NNG_ETIMEDOUT;
 		iov.iov_buf = buf;
 		iov.iov_len = len;
 		nng_aio_set_iov(aio, 1, &iov);
-		left = end ? end - now_ms() : 0;
-		if (end && left <= 0)
-			return NNG_ETIMEDOUT;
 		nng_aio_set_timeout(
 		    aio, end ? (nng_duration)left : NNG_DURATION_INFINITE);
+		pthread_mutex_lock(&k->lock);
+		if (k->closed) {
+			pthread_mutex_unlock(&k->lock);
+			return NNG_ECLOSED;
+		}
 		if (out)
-			nng_stream_send(s, aio);
+			nng_stream_send(k->s, aio);
 		else
-			nng_stream_recv(s, aio);
+			nng_stream_recv(k->s, aio);
+		pthread_mutex_unlock(&k->lock);
 		nng_aio_wait(aio);
 		if ((r = nng_aio_result(aio)))
 			return r;
-		n = nng_aio_count(aio);
-		if (!n)
+		if (!(n = nng_aio_count(aio)))
 			return NNG_ECLOSED;
 		buf = (uint8_t *)buf + n;
 		len -= n;
@@ -335,7 +344,13 @@ fd_write(int fd, const void *buf, size_t len)
 static void
 conn_put(struct tls_conn *k)
 {
-	if (!__atomic_exchange_n(&k->closed, 1, __ATOMIC_ACQ_REL)) {
+	bool first;
+
+	pthread_mutex_lock(&k->lock);
+	first = !k->closed;
+	k->closed = 1;
+	pthread_mutex_unlock(&k->lock);
+	if (first) {
 		nng_stream_close(k->s);
 		if (k->fd >= 0)
 			shutdown(k->fd, SHUT_RDWR);
@@ -345,6 +360,7 @@ conn_put(struct tls_conn *k)
 	nng_stream_free(k->s);
 	if (k->fd >= 0)
 		close(k->fd);
+	pthread_mutex_destroy(&k->lock);
 	free(k);
 }
 
@@ -360,21 +376,22 @@ pump_down(void *arg)
 	size_t n;
 	int i;
 
+	pthread_setname_np(pthread_self(), "cub-tls-down");
 	if (nng_aio_alloc(&aio, NULL, NULL) || !(buf = malloc(PUMP_CHUNK)) ||
 	    fd_read(k->fd, head, 8) ||
-	    stream_io(k->s, aio, head, 8, true, SEND_MS))
+	    stream_io(k, aio, head, 8, true, SEND_MS))
 		goto out;
 	for (;;) {
 		if (fd_read(k->fd, head, 9) || head[0] != 1)
 			break;
 		for (len = 0, i = 1; i < 9; i++)
 			len = len << 8 | head[i];
-		if (stream_io(k->s, aio, head + 1, 8, true, SEND_MS))
+		if (stream_io(k, aio, head + 1, 8, true, SEND_MS))
 			break;
 		while (len) {
 			n = len < PUMP_CHUNK ? (size_t)len : PUMP_CHUNK;
 			if (fd_read(k->fd, buf, n) ||
-			    stream_io(k->s, aio, buf, n, true, SEND_MS))
+			    stream_io(k, aio, buf, n, true, SEND_MS))
 				goto out;
 			len -= n;
 		}
@@ -399,7 +416,7 @@ pump_up(struct tls_conn *k, nng_aio *aio)
 
 	head[0] = 1;
 	while (buf) {
-		if (stream_io(k->s, aio, head + 1, 8, false, -1))
+		if (stream_io(k, aio, head + 1, 8, false, -1))
 			break;
 		if (fd_write(k->fd, head, 9))
 			break;
@@ -407,7 +424,7 @@ pump_up(struct tls_conn *k, nng_aio *aio)
 			len = len << 8 | head[i];
 		while (len) {
 			n = len < PUMP_CHUNK ? (size_t)len : PUMP_CHUNK;
-			if (stream_io(k->s, aio, buf, n, false, -1) ||
+			if (stream_io(k, aio, buf, n, false, -1) ||
 			    fd_write(k->fd, buf, n))
 				goto out;
 			len -= n;
@@ -472,6 +489,9 @@ pending_add(struct tls_listener *ls, struct tls_conn *k)
 		    (ls->npending - i - 1) * sizeof(ls->pending[0]));
 		ls->npending--;
 		v->evicted = true;
+		pthread_mutex_lock(&v->lock);
+		v->closed = 1; /* its thread's conn_put() closes nothing */
+		pthread_mutex_unlock(&v->lock);
 		nng_stream_close(v->s);
 	}
 	ls->pending[ls->npending++] = k;
@@ -492,12 +512,14 @@ conn_run(void *arg)
 	int sv[2], r;
 	uint64_t n;
 
+	/* Named: the test counts them, an operator sees them in ps. */
+	pthread_setname_np(pthread_self(), "cub-tls-up");
 	if ((r = nng_aio_alloc(&aio, NULL, NULL)))
 		goto refused;
 	/* The first read drives the handshake: a client that has no
 	 * certificate the CA signed fails it here (nng's own threads run
 	 * it; only this one waits). */
-	if ((r = stream_io(k->s, aio, hello, 8, false, HELLO_MS)))
+	if ((r = stream_io(k, aio, hello, 8, false, HELLO_MS)))
 		goto refused;
 	if ((r = nng_stream_get_bool(k->s, NNG_OPT_TLS_VERIFIED, &verified)) ||
 	    !verified) {
@@ -639,6 +661,7 @@ accept_cb(void *arg)
 	k->s = s;
 	k->fd = -1;
 	k->refs = 1;
+	pthread_mutex_init(&k->lock, NULL);
 	peer_name(s, k->peer, sizeof(k->peer), &k->key);
 	pthread_mutex_lock(&ls->lock);
 	pending_add(ls, k);
@@ -647,6 +670,7 @@ accept_cb(void *arg)
 		pending_done(ls, k);
 		nng_stream_close(s);
 		nng_stream_free(s);
+		pthread_mutex_destroy(&k->lock);
 		free(k);
 		goto again;
 	}
