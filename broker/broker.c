@@ -246,6 +246,15 @@ usage(FILE *f)
 	    "and '*'\n"
 	    "                     or '+'); each sees and changes its own "
 	    "cubes only\n"
+	    "  --listen-tls URL,ca=FILE,cert=FILE,key=FILE,role=ROLE\n"
+	    "                     also serve requests on tls+tcp://ADDR:PORT, "
+	    "to clients\n"
+	    "                     with a certificate the CA signed, as ROLE "
+	    "(admin,\n"
+	    "                     reader or tenant:NAME); cert and key: the "
+	    "broker's\n"
+	    "                     (repeatable: one listener and CA per "
+	    "role)\n"
 	    "  --spectre-hardening on|off\n"
 	    "                     off: after the unprivileged verifier "
 	    "accepts a\n"
@@ -592,6 +601,7 @@ main(int argc, char **argv)
 	    {"gateway-group", required_argument, NULL, 'G'},
 	    {"gateway-may", required_argument, NULL, 'W'},
 	    {"tenants", required_argument, NULL, 'T'},
+	    {"listen-tls", required_argument, NULL, 0x104},
 	    {"discard-strays", no_argument, NULL, 'D'},
 	    {"netlink-rcvbuf", required_argument, NULL, 'N'},
 	    {"host-netdev-events", required_argument, NULL, 'E'},
@@ -605,6 +615,8 @@ main(int argc, char **argv)
 	};
 	struct broker *b = &broker;
 	const char *helper_specs[64];
+	const char *tls_specs[CUB_TLS_LISTENERS_MAX];
+	unsigned ntls_specs = 0;
 	unsigned nhelper_specs = 0, i;
 	char herr[512];
 	sigset_t sigs;
@@ -720,6 +732,15 @@ main(int argc, char **argv)
 		case 'T':
 			b->o.tenants_file = optarg;
 			break;
+		case 0x104:
+			if (ntls_specs >= CUB_TLS_LISTENERS_MAX) {
+				fprintf(stderr,
+				    "cubicled: --listen-tls: at most %d\n",
+				    CUB_TLS_LISTENERS_MAX);
+				return 1;
+			}
+			tls_specs[ntls_specs++] = optarg;
+			break;
 		case 'H':
 			if (strcmp(optarg, "on") && strcmp(optarg, "off")) {
 				fprintf(stderr,
@@ -830,6 +851,13 @@ main(int argc, char **argv)
 		    "cubicled: warning: --tenants without --socket-group: "
 		    "the sockets are root's alone (0600), so no tenant can "
 		    "connect\n");
+	/* After the tenants: a listener may name one. */
+	for (i = 0; i < ntls_specs; i++)
+		if (tls_listener_add(b, tls_specs[i], herr, sizeof(herr))) {
+			fprintf(stderr, "cubicled: --listen-tls %s: %s\n",
+			    tls_specs[i], herr);
+			return 1;
+		}
 	/* After the loop: a helper's timeout is checked against
 	 * --call-timeout wherever it came. */
 	for (i = 0; i < nhelper_specs; i++)
@@ -873,6 +901,8 @@ main(int argc, char **argv)
 	raise_nofile(b);
 	if (clients_init(b))
 		return 1;
+	if (tls_start(b))
+		return 1;
 	if (netmon_init(b))
 		return 1;
 	sdn_send("STATUS=loading the state store and adopting the pinned "
@@ -904,6 +934,7 @@ main(int argc, char **argv)
 	    b->stop);
 	broker_store_close(b);
 	broker_shutdown(b);
+	tls_stop();
 	clients_fini(b);
 	netmon_fini(b);
 	helper_fini();

@@ -528,6 +528,26 @@ int clients_fd(const struct broker *b);
 int clients_timeout(struct broker *b);
 bool clients_poll(struct broker *b);
 bool clients_alive(struct broker *b, const struct client_req *req);
+/* A connection that is not an accept of the client socket (tls.c's
+ * socketpair end, fd non-blocking or not): taken like one, with this
+ * role, pid (the caps' "process") and uid (their "uid").  fd is the
+ * table's from here on (closed on failure too).  0, or -1 when it was
+ * refused (a cap). */
+int clients_adopt(struct broker *b, int fd, uint64_t pid, uint32_t uid,
+    enum client_role role, const struct tenant *tenant);
+
+/* tls.c: --listen-tls URL,ca=,cert=,key=,role=.  tls_listener_add()
+ * checks one (before any socket: files readable, PEM, role, tenant),
+ * tls_start() listens on each, tls_stop() closes the listeners. */
+#define CUB_TLS_LISTENERS_MAX 16
+/* The uid a TLS listener's connections count as (caps, queue shares,
+ * logs): TLS_UID_BASE + its index, no real user's (tenants' ids stop
+ * below 4294967295, and a tenant's uid is matched on local peers only). */
+#define CUB_TLS_UID_BASE 4294967040u
+int tls_listener_add(
+    struct broker *b, const char *spec, char *err, size_t errlen);
+int tls_start(struct broker *b);
+void tls_stop(void);
 int clients_reply(struct broker *b, const struct client_req *req,
     const void *buf, size_t len);
 /* owner: the tenant whose cube the event is of ("": an admin's cube or

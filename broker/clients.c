@@ -420,7 +420,7 @@ accept_nofd(struct clients *c, struct conn_table *t, int err)
 
 /* Under c->lock: take one new connection fd from pid of uid, with its
  * role, into t. */
-static void
+static bool
 admit(struct clients *c, struct conn_table *t, int fd, uint64_t pid,
     uint32_t uid, enum client_role role, const struct tenant *tenant)
 {
@@ -448,7 +448,7 @@ admit(struct clients *c, struct conn_table *t, int fd, uint64_t pid,
 				 "a recent drop for not reading (%" PRIu64
 				 " refused so far)",
 			    t->what, pid, n);
-		return;
+		return false;
 	}
 	if (!(v = victim(t, pid, uid, now, &why, &refuse)) && refuse) {
 		sp_hello_send(fd, t->self); /* see above */
@@ -460,7 +460,7 @@ admit(struct clients *c, struct conn_table *t, int fd, uint64_t pid,
 				 "all active within %d ms (%" PRIu64
 				 " refused so far)",
 			    t->what, pid, uid, t->per_uid, UID_IDLE_MS, n);
-		return;
+		return false;
 	}
 	if (v) {
 		vpid = v->pid;
@@ -480,7 +480,7 @@ admit(struct clients *c, struct conn_table *t, int fd, uint64_t pid,
 	}
 	if (sp_hello_send(fd, t->self)) {
 		close(fd);
-		return;
+		return false;
 	}
 	k = &t->pool[t->free[--t->nfree]];
 	k->used = true;
@@ -501,10 +501,11 @@ admit(struct clients *c, struct conn_table *t, int fd, uint64_t pid,
 	if (epoll_ctl(c->ep, EPOLL_CTL_ADD, fd, &ev)) {
 		log_errno(-errno, "%s connection: epoll", t->what);
 		conn_close(c, t, k);
-		return;
+		return false;
 	}
 	if (!c->sweep_ms || c->sweep_ms > now + HELLO_MS)
 		c->sweep_ms = now + HELLO_MS;
+	return true;
 }
 
 /* Is gid one of the peer's groups (its gid and supplementary ones)? */
@@ -623,6 +624,24 @@ accept_all(struct clients *c, struct conn_table *t)
 		    tenant);
 	}
 	return true;
+}
+
+int
+clients_adopt(struct broker *b, int fd, uint64_t pid, uint32_t uid,
+    enum client_role role, const struct tenant *tenant)
+{
+	struct clients *c = b->cl;
+	int fl = fcntl(fd, F_GETFL);
+	bool taken;
+
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK)) {
+		close(fd);
+		return -1;
+	}
+	pthread_mutex_lock(&c->lock);
+	taken = admit(c, &c->client, fd, pid, uid, role, tenant);
+	pthread_mutex_unlock(&c->lock);
+	return taken ? 0 : -1;
 }
 
 /* Under c->lock: close what sent no SP header in time; listen again

@@ -103,6 +103,25 @@ parse_args(int argc, char **argv, struct cli_cmd *cmd, char *err, size_t errlen)
 			} else if (OPT("socket-dir")) {
 				NEEDVAL();
 				cmd->socket_dir = val;
+			} else if (OPT("connect")) {
+				NEEDVAL();
+				if (strncmp(val, "tls+tcp://", 10) &&
+				    strncmp(val, "tcp://", 6) &&
+				    strncmp(val, "ipc://", 6))
+					return USAGE("--connect '%s': a "
+						     "tls+tcp://HOST:PORT URL "
+						     "(or tcp://, ipc://)",
+					    val);
+				cmd->connect = val;
+			} else if (OPT("tls-ca")) {
+				NEEDVAL();
+				cmd->tls_ca = val;
+			} else if (OPT("tls-cert")) {
+				NEEDVAL();
+				cmd->tls_cert = val;
+			} else if (OPT("tls-key")) {
+				NEEDVAL();
+				cmd->tls_key = val;
 			} else if (OPT("f") || OPT("file")) {
 				NEEDVAL();
 				cmd->file = val;

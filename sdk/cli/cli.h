@@ -15,6 +15,8 @@ enum { CLI_OK = 0, CLI_USAGE = 1, CLI_FAILED = 2, CLI_UNREACHABLE = 3 };
 
 struct cli_cmd {
 	const char *socket_dir;
+	const char *connect; /* a remote broker's URL (tls+tcp://), or NULL */
+	const char *tls_ca, *tls_cert, *tls_key; /* its PEM files */
 	const char *file; /* body from this file ("-" = stdin) */
 	const char *save; /* dynmon extract: write to this file (tools.h) */
 	enum cli_out out;

@@ -77,6 +77,17 @@ START_TEST(options_anywhere)
 	ck_assert_int_eq(parse(&c, err, "-- -weird"), 0);
 	ck_assert_str_eq(word(&c, 0), "-weird");
 	cli_cmd_clear(&c);
+	ck_assert_int_eq(parse(&c, err,
+			     "--connect tls+tcp://198.18.0.1:7701 --tls-ca "
+			     "ca.pem --tls-cert=me.pem --tls-key me.key show "
+			     "cubes"),
+	    0);
+	ck_assert_str_eq(c.connect, "tls+tcp://198.18.0.1:7701");
+	ck_assert_str_eq(c.tls_ca, "ca.pem");
+	ck_assert_str_eq(c.tls_cert, "me.pem");
+	ck_assert_str_eq(c.tls_key, "me.key");
+	ck_assert_uint_eq(c.words->arr.len, 2);
+	cli_cmd_clear(&c);
 }
 END_TEST
 
@@ -105,6 +116,12 @@ START_TEST(usage_errors)
 	ck_assert_int_ne(parse(&c, err, "events --count 4294967297"), 0);
 	cli_cmd_clear(&c);
 	ck_assert_int_ne(parse(&c, err, "sf1 --timeout 12ms"), 0);
+	cli_cmd_clear(&c);
+	ck_assert_int_ne(parse(&c, err, "show --connect http://198.18.0.1"), 0);
+	ck_assert_ptr_nonnull(strstr(err, "tls+tcp://HOST:PORT"));
+	cli_cmd_clear(&c);
+	ck_assert_int_ne(parse(&c, err, "show --tls-key"), 0);
+	ck_assert_ptr_nonnull(strstr(err, "needs a value"));
 	cli_cmd_clear(&c);
 }
 END_TEST

@@ -49,6 +49,10 @@ usage(FILE *f)
 	    "                    add/set too\n"
 	    "  --socket-dir DIR  broker sockets (or $CUBICLE_SOCKET_DIR;\n"
 	    "                    default /run/cubicle)\n"
+	    "  --connect URL     a remote broker, tls+tcp://HOST:PORT (or\n"
+	    "                    $CUBICLE_CONNECT), with --tls-ca FILE (its\n"
+	    "                    CA), --tls-cert FILE, --tls-key FILE (ours;\n"
+	    "                    or $CUBICLE_TLS_CA, _CERT, _KEY)\n"
 	    "  --timeout MS      per call (default 10000); for events, how\n"
 	    "                    long to listen\n"
 	    "  --as USER[:ROLE]  gateways only: on behalf of USER, as role\n"
@@ -228,6 +232,24 @@ load_body(const struct cli_cmd *cmd, struct cub_val **body)
 	return 0;
 }
 
+/* The open failed: say where and why. */
+static void
+cannot_reach(const struct cli_cmd *cmd)
+{
+	const char *why = cub_client__last_error();
+	int e = errno;
+
+	if (*why)
+		say("cannot reach cubicled: %s", why);
+	else
+		say("cannot reach cubicled at %s: %s",
+		    cmd->connect	  ? cmd->connect
+		    : cmd->socket_dir ? cmd->socket_dir
+				      : getenv("CUBICLE_SOCKET_DIR")
+					  ?: CUB_DEFAULT_SOCKET_DIR,
+		    strerror(e));
+}
+
 /* cubicle events: one line per event until --count or --timeout. */
 static int
 stream_events(const struct cli_cmd *cmd)
@@ -237,10 +259,14 @@ stream_events(const struct cli_cmd *cmd)
 	char *name, *s;
 	int n = 0, r;
 
-	CUB_OPTS(cub_client_opts, o, .socket_dir = cmd->socket_dir);
+	CUB_OPTS(cub_client_opts, o, .socket_dir = cmd->socket_dir,
+	    .url = cmd->connect, .tls_ca = cmd->tls_ca,
+	    .tls_cert = cmd->tls_cert, .tls_key = cmd->tls_key);
 	e = cub_events__open(&o);
 	if (!e) {
-		say("cannot reach cubicled events: %s", strerror(errno));
+		say("cannot reach cubicled events: %s",
+		    *cub_client__last_error() ? cub_client__last_error()
+					      : strerror(errno));
 		return CLI_UNREACHABLE;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -529,13 +555,12 @@ run_tool(struct cli_cmd *cmd, const struct cli_tool_args *t)
 	int r;
 
 	CUB_OPTS(cub_client_opts, o, .socket_dir = cmd->socket_dir,
-	    .timeout_ms = cmd->timeout_ms);
+	    .timeout_ms = cmd->timeout_ms, .url = cmd->connect,
+	    .tls_ca = cmd->tls_ca, .tls_cert = cmd->tls_cert,
+	    .tls_key = cmd->tls_key);
 	c = cub_client__open(&o);
 	if (!c) {
-		say("cannot reach cubicled at %s: %s",
-		    cmd->socket_dir ? cmd->socket_dir :
-		    getenv("CUBICLE_SOCKET_DIR") ?: CUB_DEFAULT_SOCKET_DIR,
-		    strerror(errno));
+		cannot_reach(cmd);
 		return CLI_UNREACHABLE;
 	}
 	r = t->tool == CLI_TOOL_INJECT ? run_inject(cmd, t, c)
@@ -592,13 +617,12 @@ main(int argc, char **argv)
 		return CLI_USAGE;
 	}
 	CUB_OPTS(cub_client_opts, o, .socket_dir = cmd.socket_dir,
-	    .timeout_ms = cmd.timeout_ms);
+	    .timeout_ms = cmd.timeout_ms, .url = cmd.connect,
+	    .tls_ca = cmd.tls_ca, .tls_cert = cmd.tls_cert,
+	    .tls_key = cmd.tls_key);
 	c = cub_client__open(&o);
 	if (!c) {
-		say("cannot reach cubicled at %s: %s",
-		    cmd.socket_dir ? cmd.socket_dir :
-		    getenv("CUBICLE_SOCKET_DIR") ?: CUB_DEFAULT_SOCKET_DIR,
-		    strerror(errno));
+		cannot_reach(&cmd);
 		cub_val__free(body);
 		cli_cmd_clear(&cmd);
 		return CLI_UNREACHABLE;

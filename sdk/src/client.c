@@ -2,14 +2,18 @@
 /* The client API: one REQ socket to cubicled, synchronous calls. */
 #include <errno.h>
 #include <limits.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <unistd.h>
 
 #include <nng/nng.h>
 #include <nng/protocol/pubsub0/sub.h>
 #include <nng/protocol/reqrep0/req.h>
+#include <nng/supplemental/tls/tls.h>
 
 #include "call.h"
 #include "cubicle/client.h"
@@ -33,16 +37,61 @@ client_pipe_closed(nng_pipe p, nng_pipe_ev ev, void *arg)
 	__atomic_add_fetch(&c->closed, 1, __ATOMIC_RELAXED);
 }
 
-/* ipc://<socket dir>/<sock>, the dir from opts, the environment or the
- * default. */
+static __thread char last_error[512];
+
+const char *
+cub_client__last_error(void)
+{
+	return last_error;
+}
+
+static void __attribute__((format(printf, 1, 2)))
+set_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(last_error, sizeof(last_error), fmt, ap);
+	va_end(ap);
+}
+
+/* A field of opts, NULL when the caller's struct predates it. */
+#define OPT_STR(opts, f)                                                       \
+	((opts) && (opts)->sz >= offsetof(struct cub_client_opts, f) +         \
+				     sizeof((opts)->f)                         \
+		? (opts)->f                                                    \
+		: NULL)
+
+static const char *
+opt_or_env(const char *v, const char *env)
+{
+	if (v && *v)
+		return v;
+	v = getenv(env);
+	return v && *v ? v : NULL;
+}
+
+/* The URL to dial: opts->url for a remote broker, else opts->socket_dir's
+ * ipc://<dir>/<sock>, else $CUBICLE_CONNECT, else the ipc:// URL of
+ * $CUBICLE_SOCKET_DIR or the default. */
 static int
 sock_url(
     const struct cub_client_opts *opts, const char *sock, char *url, size_t len)
 {
-	const char *dir = NULL;
+	const char *dir = NULL, *remote;
 
 	if (opts && opts->sz < sizeof(size_t))
 		return -EINVAL;
+	/* opts->url, then an explicit socket dir, then the environment's
+	 * remote broker, then its socket dir. */
+	remote = OPT_STR(opts, url);
+	if ((!remote || !*remote) && !(opts && opts->socket_dir))
+		remote = opt_or_env(NULL, "CUBICLE_CONNECT");
+	if (remote && *remote) {
+		if (snprintf(url, len, "%s", remote) >= (int)len)
+			return -ENAMETOOLONG;
+		return 0;
+	}
 	if (opts)
 		dir = opts->socket_dir;
 	if (!dir)
@@ -52,6 +101,160 @@ sock_url(
 	if (snprintf(url, len, "ipc://%s/%s", dir, sock) >= (int)len)
 		return -ENAMETOOLONG;
 	return 0;
+}
+
+/* A PEM file, whole and NUL-terminated (at most 1 MiB), or NULL with
+ * errno and last_error set. */
+static char *
+read_pem(const char *what, const char *path)
+{
+	char *buf = NULL;
+	size_t len = 0, n;
+	FILE *f;
+	int e;
+
+	if (!(f = fopen(path, "re"))) {
+		e = errno;
+		set_error("%s '%s': %s", what, path, strerror(e));
+		errno = e;
+		return NULL;
+	}
+	if (!(buf = malloc((1u << 20) + 1))) {
+		fclose(f);
+		errno = ENOMEM;
+		return NULL;
+	}
+	while ((n = fread(buf + len, 1, (1u << 20) - len, f)) > 0)
+		len += n;
+	e = ferror(f) ? EIO : len >= (1u << 20) ? EFBIG : 0;
+	fclose(f);
+	if (e || !len) {
+		set_error("%s '%s': %s", what, path,
+		    e == EFBIG ? "over 1 MiB"
+		    : e        ? strerror(e)
+			       : "empty");
+		free(buf);
+		errno = e ? e : EINVAL;
+		return NULL;
+	}
+	buf[len] = 0;
+	return buf;
+}
+
+/* The TLS configuration of a tls+tcp:// dial: the broker's CA, our
+ * certificate and key, both sides verified.  0 or -errno (last_error
+ * says what). */
+static int
+tls_config(
+    const struct cub_client_opts *opts, const char *url, nng_tls_config **out)
+{
+	const char *ca = opt_or_env(OPT_STR(opts, tls_ca), "CUBICLE_TLS_CA");
+	const char *cert =
+	    opt_or_env(OPT_STR(opts, tls_cert), "CUBICLE_TLS_CERT");
+	const char *key = opt_or_env(OPT_STR(opts, tls_key), "CUBICLE_TLS_KEY");
+	char host[256], *certpem = NULL, *keypem = NULL;
+	const char *h = url + strlen("tls+tcp://");
+	nng_tls_config *cfg;
+	size_t hl;
+	int r;
+
+	if (!ca || !cert || !key) {
+		set_error("%s needs --tls-ca, --tls-cert and --tls-key (or "
+			  "$CUBICLE_TLS_CA, $CUBICLE_TLS_CERT, "
+			  "$CUBICLE_TLS_KEY): missing %s",
+		    url,
+		    !ca     ? "the CA"
+		    : !cert ? "the certificate"
+			    : "the key");
+		return -EINVAL;
+	}
+	if (access(ca, R_OK)) {
+		r = -errno;
+		set_error("TLS CA '%s': %s", ca, strerror(-r));
+		return r;
+	}
+	if (!(certpem = read_pem("TLS certificate", cert)) ||
+	    !(keypem = read_pem("TLS key", key))) {
+		r = -errno;
+		free(certpem);
+		return r;
+	}
+	/* The host the broker's certificate must name (its CN). */
+	hl = h[0] == '[' ? strcspn(h + 1, "]") : strcspn(h, ":/");
+	snprintf(host, sizeof(host), "%.*s", (int)hl, h + (h[0] == '['));
+	if ((r = nng_tls_config_alloc(&cfg, NNG_TLS_MODE_CLIENT))) {
+		free(certpem);
+		free(keypem);
+		return -ENOMEM;
+	}
+	if ((r = nng_tls_config_auth_mode(cfg, NNG_TLS_AUTH_MODE_REQUIRED)) ||
+	    (r = nng_tls_config_server_name(cfg, host))) {
+		set_error("TLS: %s", nng_strerror(r));
+	} else if ((r = nng_tls_config_ca_file(cfg, ca))) {
+		set_error("TLS CA '%s': not a PEM certificate (%s)", ca,
+		    nng_strerror(r));
+	} else if ((r = nng_tls_config_own_cert(cfg, certpem, keypem, NULL))) {
+		set_error("TLS certificate '%s' with key '%s': %s (not PEM, "
+			  "or the key is not the certificate's)",
+		    cert, key, nng_strerror(r));
+	}
+	free(certpem);
+	free(keypem);
+	if (r) {
+		nng_tls_config_free(cfg);
+		return -EINVAL;
+	}
+	*out = cfg;
+	return 0;
+}
+
+/* Dial url on s, with TLS for tls+tcp://.  0 or -errno. */
+static int
+dial(nng_socket s, const struct cub_client_opts *opts, const char *url)
+{
+	nng_tls_config *cfg = NULL;
+	nng_dialer d;
+	int r;
+
+	last_error[0] = 0;
+	if (strncmp(url, "tls+tcp://", 10)) {
+		if (!(r = nng_dial(s, url, NULL, 0)))
+			return 0;
+		if (!strncmp(url, "tcp://", 6))
+			set_error("%s: %s (cubicled serves remote clients "
+				  "over TLS only: tls+tcp://)",
+			    url, nng_strerror(r));
+		return cubi_nng_errno(r);
+	}
+	if ((r = tls_config(opts, url, &cfg)))
+		return r;
+	if ((r = nng_dialer_create(&d, s, url))) {
+		nng_tls_config_free(cfg);
+		set_error("%s: %s", url, nng_strerror(r));
+		return -EINVAL;
+	}
+	r = nng_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, cfg);
+	nng_tls_config_free(cfg); /* the dialer holds it */
+	if (!r)
+		r = nng_dialer_start(d, 0);
+	if (!r)
+		return 0;
+	nng_dialer_close(d);
+	switch (r) {
+	case NNG_EPEERAUTH:
+	case NNG_ECRYPTO:
+	case NNG_ECONNSHUT:
+	case NNG_ECLOSED:
+	case NNG_ECONNRESET:
+		set_error("%s: TLS handshake failed (%s): the broker did not "
+			  "accept this client's certificate, or this client "
+			  "the broker's",
+		    url, nng_strerror(r));
+		return -EPROTO;
+	default:
+		set_error("%s: %s", url, nng_strerror(r));
+		return cubi_nng_errno(r);
+	}
 }
 
 struct cub_client *
@@ -78,10 +281,10 @@ cub_client__open(const struct cub_client_opts *opts)
 	nng_socket_set_ms(c->sock, NNG_OPT_SENDTIMEO, c->timeout_ms);
 	nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, CUB_MSG_MAX);
 	nng_pipe_notify(c->sock, NNG_PIPE_EV_REM_POST, client_pipe_closed, c);
-	if ((r = nng_dial(c->sock, url, NULL, 0))) {
+	if ((r = dial(c->sock, opts, url))) {
 		nng_close(c->sock);
 		free(c);
-		errno = -cubi_nng_errno(r);
+		errno = -r;
 		return NULL;
 	}
 	return c;
@@ -147,6 +350,14 @@ cub_events__open(const struct cub_client_opts *opts)
 		errno = -r;
 		return NULL;
 	}
+	if (strncmp(url, "ipc://", 6)) {
+		/* --listen-tls serves requests only. */
+		set_error("%s: events are served on the local events socket "
+			  "only, not over a remote connection",
+		    url);
+		errno = EPROTONOSUPPORT;
+		return NULL;
+	}
 	e = calloc(1, sizeof(*e));
 	if (!e)
 		return NULL;
@@ -154,10 +365,10 @@ cub_events__open(const struct cub_client_opts *opts)
 	    (r = nng_socket_set(e->sock, NNG_OPT_SUB_SUBSCRIBE, "", 0)) ||
 	    (r = nng_socket_set_size(
 		 e->sock, NNG_OPT_RECVMAXSZ, CUB_MSG_MAX)) ||
-	    (r = nng_dial(e->sock, url, NULL, 0))) {
+	    (r = dial(e->sock, opts, url))) {
 		nng_close(e->sock);
 		free(e);
-		errno = -cubi_nng_errno(r);
+		errno = r < 0 ? -r : -cubi_nng_errno(r);
 		return NULL;
 	}
 	return e;

@@ -23,6 +23,18 @@ struct cub_client_opts {
 	size_t sz;
 	const char *socket_dir; /* NULL: $CUBICLE_SOCKET_DIR or /run/cubicle */
 	int timeout_ms;         /* per call; 0 = 10000 */
+	/* Remote brokers (cubicled --listen-tls): the URL to dial instead of
+	 * the socket dir's ipc:// (NULL: $CUBICLE_CONNECT unless socket_dir
+	 * is set, else local); for
+	 * tls+tcp:// the CA that signed the broker's certificate and this
+	 * client's certificate and key, PEM files (NULL: $CUBICLE_TLS_CA,
+	 * $CUBICLE_TLS_CERT, $CUBICLE_TLS_KEY).  All three are required:
+	 * the broker verifies the client's certificate, the client the
+	 * broker's. */
+	const char *url;
+	const char *tls_ca;
+	const char *tls_cert;
+	const char *tls_key;
 	size_t : 0;
 };
 
@@ -37,10 +49,21 @@ struct cub_client_opts {
 
 /**
  * @brief **cub_client__open()** connects to the broker.
- * @return a client, or NULL with errno set (EINVAL for bad opts).
+ * @return a client, or NULL with errno set (EINVAL for bad opts or a
+ * tls+tcp:// URL without its three files, ENOENT/EACCES for a file that
+ * cannot be read, EPROTO when the TLS handshake failed: the broker
+ * refused this client's certificate or the client the broker's).
+ * cub_client__last_error() says which in words.
  */
 struct cub_client *cub_client__open(const struct cub_client_opts *opts);
 struct cub_client *cub_client__close(struct cub_client *c);
+
+/**
+ * @brief **cub_client__last_error()**: what the last failed
+ * cub_client__open() or cub_events__open() of this thread could not do,
+ * in words ("" if nothing is known beyond errno).
+ */
+const char *cub_client__last_error(void);
 
 /**
  * @brief **cub_client__call()** sends one request and waits for the answer.
