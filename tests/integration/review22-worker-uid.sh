@@ -14,27 +14,9 @@
 need setpriv
 # One service (simpleforwarder, index 0): its worker is uid 60600.
 printf 'tw uid=60600\n' >"$T/tenants"
-mkdir -p "$T/plugins" "$T/s" "$T/st"
-ln -sf "${PLUGINS[@]}" "$T/plugins/"
 chmod 0711 "$T"
-"$CUB_BUILD/broker/cubicled" --socket-dir "$T/s" --state-dir "$T/st" \
-	--pin-root "$T/pins" --plugin-dir "$T/plugins" \
-	--worker "$CUB_BUILD/workers/cubicle-worker" --tenants "$T/tenants" \
-	--socket-group 65534 >>"$T/broker.log" 2>&1 &
-BROKER_PID=$!
-for _ in $(seq 1 100); do
-	kill -0 "$BROKER_PID" 2>/dev/null || break
-	cub show cubes >/dev/null 2>&1 && break
-	sleep 0.1
-done
-if ! kill -0 "$BROKER_PID" 2>/dev/null; then
-	rc=0
-	wait "$BROKER_PID" || rc=$?
-	BROKER_PID=
-	[ "$rc" = 1 ] && grep -q "60600" "$T/broker.log" && exit 0
-	fail "the broker exited $rc, not naming uid 60600: $(tail -3 "$T/broker.log")"
-fi
-broker_wait_ready
+CUB_BROKER_ARGS="--tenants $T/tenants --socket-group 65534"
+broker_start_refused "60600" && exit 0
 wpid=$(worker_pid simpleforwarder)
 [ "$(stat -c %u "/proc/$wpid")" = 60600 ] || fail "the worker is not uid 60600"
 if setpriv --reuid=60600 --regid=60600 --groups=65534 kill -9 "$wpid" 2>/dev/null; then

@@ -124,6 +124,34 @@ broker_start() {
 	broker_wait_ready
 }
 
+# broker_start_refused PATTERN: start the broker as broker_start does and
+# succeed when it refuses to start (exit 1, PATTERN in its log), fail if
+# it exits otherwise; when it gets ready instead, return 1 with it
+# running (the caller then shows what the start it took means).
+broker_start_refused() {
+	local rc=0 _
+	mkdir -p "$T/plugins" "$T/s" "$T/st"
+	for _ in "${PLUGINS[@]}"; do ln -sf "$_" "$T/plugins/"; done
+	"$CUB_BUILD/broker/cubicled" --socket-dir "$T/s" --state-dir "$T/st" \
+		--pin-root "$T/pins" --plugin-dir "$T/plugins" \
+		--worker "$CUB_BUILD/workers/cubicle-worker" \
+		${CUB_BROKER_ARGS:-} >>"$T/broker.log" 2>&1 &
+	BROKER_PID=$!
+	for _ in $(seq 1 100); do
+		kill -0 "$BROKER_PID" 2>/dev/null || break
+		cub show cubes >/dev/null 2>&1 && break
+		sleep 0.1
+	done
+	if kill -0 "$BROKER_PID" 2>/dev/null; then
+		broker_wait_ready
+		return 1
+	fi
+	wait "$BROKER_PID" || rc=$?
+	BROKER_PID=
+	[ "$rc" = 1 ] && grep -qE "$1" "$T/broker.log" && return 0
+	fail "the broker exited $rc, not naming '$1': $(tail -3 "$T/broker.log")"
+}
+
 # broker_stop [SECONDS]: SIGTERM the broker and wait (default 10 s) for it
 # to exit; fails if it does not.
 broker_stop() {
