@@ -60,11 +60,22 @@ cub_ok sf1 ports add p1 peer=vethb
 cub_ok slowapply30 add a1
 cub_ok slowapply5 add b1
 
+# 1 and 2 side by side (two services, two workers: one's kill must not
+# touch the other's apply, and the others answer throughout).
 # 1. Declared 30 s: a 15 s apply succeeds.
+# 2. Declared 5 s: --call-timeout (10 s) rules.
 old=$(worker_pid slowapply30)
+oldb=$(worker_pid slowapply5)
 start=$SECONDS
+t0=$(date +%s)
 cub --timeout 60000 a1 set sleep_ms=15000 >"$T/a1.out" 2>&1 &
 SLOW=$!
+(
+	rc=0
+	cub --timeout 60000 b1 set sleep_ms=15000 >"$T/b1.out" 2>&1 || rc=$?
+	echo "$rc $(($(date +%s) - t0))" >"$T/b1.end"
+) &
+SLOWB=$!
 sleep 0.5
 others_answer 20 "$SLOW"
 wait "$SLOW" || fail "a 15 s apply, 30 s declared: $(cat "$T/a1.out")"
@@ -74,21 +85,13 @@ took=$((SECONDS - start))
 [ "$(timed a1 show sleep_ms)" = 15000 ] || fail "a1 did not keep its new sleep_ms"
 cub_log "a 15 s apply with 30 s declared succeeded after $took s, worker $old alive"
 
-# 2. Declared 5 s: --call-timeout (10 s) rules.
-old=$(worker_pid slowapply5)
-start=$SECONDS
-rc=0
-cub --timeout 60000 b1 set sleep_ms=15000 >"$T/b1.out" 2>&1 &
-SLOW=$!
-sleep 0.5
-others_answer 20 "$SLOW"
-wait "$SLOW" || rc=$?
-took=$((SECONDS - start))
+wait "$SLOWB"
+read -r rc took <"$T/b1.end"
 [ "$rc" != 0 ] || fail "a 15 s apply with 5 s declared succeeded"
 grep -q "did not answer 'cube.apply' within 10000 ms" "$T/b1.out" ||
 	fail "b1's apply: $(cat "$T/b1.out")"
 [ "$took" -lt 15 ] || fail "b1's apply was cut after $took s, not at the 10 s call timeout"
-restarted slowapply5 "$old"
+restarted slowapply5 "$oldb"
 [ "$(timed b1 show sleep_ms 2>/dev/null || true)" != 15000 ] ||
 	fail "b1 kept the configuration its apply timed out on"
 cub_log "a 15 s apply with 5 s declared killed after $took s"

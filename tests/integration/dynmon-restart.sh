@@ -50,11 +50,17 @@ a=$(counter mon1 i_PKT_COUNTER)
 sleep 0.5
 b=$(counter mon1 i_PKT_COUNTER)
 [ "$b" -gt "$a" ] || fail "the counter stopped with the worker killed ($a, then $b)"
+# (Its status "running": services has no "ready", the loop waited
+# its 20 s out every time.)
 for _ in $(seq 1 200); do
 	np=$(worker_pid dynmon)
-	[ -n "$np" ] && [ "$np" != "$pid" ] && grep -q '"ready"' <<<"$(cub services -o json)" && break
+	st=$(cub services -o json | awk '
+		/"name"/ { name = $2; sub(",", "", name) }
+		/"status"/ { st = $2; sub(",", "", st); if (name == "\"dynmon\"") print st }')
+	[ -n "$np" ] && [ "$np" != "$pid" ] && [ "$st" = '"running"' ] && break
 	sleep 0.1
 done
+[ "$st" = '"running"' ] || fail "the dynmon worker is $st, not running, 20 s after its kill"
 [ -n "$np" ] && [ "$np" != "$pid" ] || fail "the dynmon worker did not come back"
 broker_wait_ready
 cub mon1 dataplane-config show -o json | grep -F 'PKT_COUNTER' >/dev/null ||

@@ -181,14 +181,18 @@ l.bind((sys.argv[1], int(sys.argv[2]))); l.listen(8)
 while True:
     c, _ = l.accept(); c.sendall(c.recv(100).upper()); c.close()' "$2" "$3"
 	}
-	tcp_ask() { # ADDR PORT: connect, send, print the answer (5 s)
+	# tcp_ask ADDR PORT [SECONDS]: connect, send, print the answer
+	# (5 s; 1 s where it must not pass: a SYN let through to B's server,
+	# already listening on a veth, is answered in milliseconds).
+	tcp_ask() {
 		python3 -c '
 import socket, sys
 try:
-    s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5)
+    s = socket.create_connection((sys.argv[1], int(sys.argv[2])),
+                                 timeout=float(sys.argv[3]))
     s.sendall(b"hello"); print(s.recv(100).decode())
 except OSError as e:
-    print("error", e)' "$1" "$2"
+    print("error", e)' "$1" "$2" "${3:-5}"
 	}
 	srv ca $A 60123
 	srv $nsB $B 60124
@@ -197,7 +201,7 @@ except OSError as e:
 	[ "$out" = HELLO ] || fail "S12: B's TCP connect to A:60123: $out"
 	cub fw1 session-table show -o json | grep -q '"ESTABLISHED"\|"TIME_WAIT"\|"FIN_WAIT"\|"LAST_ACK"' ||
 		fail "S12: no tracked TCP session: $(cub fw1 session-table show)"
-	out=$(ip netns exec ca bash -c "$(declare -f tcp_ask); tcp_ask $B 60124")
+	out=$(ip netns exec ca bash -c "$(declare -f tcp_ask); tcp_ask $B 60124 1")
 	[ "$out" != HELLO ] || fail "S12: A's TCP connect to B went through (its SYN is NEW on INGRESS)"
 	cub_log "S12 TCP: B -> A connects, A -> B does not ($out)"
 	# UDP: A's datagram to B gets no answer; B's to A does, and A's
@@ -209,10 +213,13 @@ s.bind((sys.argv[1], 50000))
 while True:
     d, peer = s.recvfrom(100); s.sendto(d.upper(), peer)
     time.sleep(1); s.sendto(b"AGAIN", peer)'
+	# udp_ask FROM TO PORT SECONDS: each of the two answers waited for
+	# SECONDS (3 where they must come, the second 1 s after the first;
+	# 1 where none may: B's server answers a datagram at once).
 	udp_ask='
 import socket, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind((sys.argv[1], int(sys.argv[3]))); s.settimeout(3)
+s.bind((sys.argv[1], int(sys.argv[3]))); s.settimeout(float(sys.argv[4]))
 s.sendto(b"hello", (sys.argv[2], 50000))
 got = []
 for _ in range(2):
@@ -224,9 +231,9 @@ print(" ".join(got))'
 	bg_in ca python3 -c "$udp_srv" $A
 	bg_in $nsB python3 -c "$udp_srv" $B
 	sleep 0.5
-	out=$(ip netns exec ca python3 -c "$udp_ask" $A $B 50001)
+	out=$(ip netns exec ca python3 -c "$udp_ask" $A $B 50001 1)
 	[ "$out" = "none none" ] || fail "S12 UDP: A's datagram to B was answered: $out"
-	out=$(inB python3 -c "$udp_ask" $B $A 50002)
+	out=$(inB python3 -c "$udp_ask" $B $A 50002 3)
 	[ "$out" = "HELLO AGAIN" ] || fail "S12 UDP: B -> A got '$out', expected 'HELLO AGAIN'"
 	cub_log "S12 UDP: A -> B unanswered, B -> A answered and A's later datagram passed"
 	kill "${BG[@]}"

@@ -39,12 +39,17 @@ for round in 1 2 3; do
 	old=$(worker_pid biglist)
 	[ -n "$old" ] && [ "$old" != 0 ] || fail "no biglist worker"
 	kill -9 "$old"
-	# connect / disconnect from sf1's thread while bl1 is replayed.
+	# connect / disconnect from sf1's thread while bl1 is replayed: up
+	# to 60 rounds, ended once the replay logged its last part (the
+	# race is with doc_send(); connects after it race with nothing).
 	for i in $(seq 1 60); do
 		kill -0 "$BROKER_PID" 2>/dev/null || break
 		cub connect sf1:p1 bl1:p1 >/dev/null 2>&1 || true
 		cub disconnect sf1:p1 bl1:p1 >/dev/null 2>&1 || true
+		[ "$(grep -c "cube 'bl1': document sent in" "$T/broker.log")" -gt "$sent" ] &&
+			break
 	done
+	cub_log "round $round: $i connect/disconnect pairs during the replay"
 	kill -0 "$BROKER_PID" 2>/dev/null ||
 		fail "the broker died (round $round): a connect from another service's thread freed bl1's document under its replay in parts"
 	for _ in $(seq 1 300); do

@@ -9,10 +9,12 @@ hold connections open, send bytes the SDK would refuse.
   hostile_client.py SOCKDIR badutf8 MSGID
       send [0, MSGID, "request", {"words": ["\\xff"]}] with invalid UTF-8
       and print "msgid=N error=MESSAGE" for the reply.
-  hostile_client.py SOCKDIR flood CONNS REQUESTS SECONDS
+  hostile_client.py SOCKDIR flood CONNS REQUESTS SECONDS [STOPFILE]
       CONNS connections, each sending REQUESTS requests without reading a
-      reply, reconnecting when the broker drops them, for SECONDS.  Prints
-      "flood: sent N on C connections, dropped D times" at the end.
+      reply, reconnecting when the broker drops them, for SECONDS (or,
+      with STOPFILE, until that file exists once the broker has dropped
+      it at least once, SECONDS at most).  Prints "flood: sent N on C
+      connections, dropped D times" at the end.
   hostile_client.py SOCKDIR instep REQUESTS
       one connection, REQUESTS requests each sent once the last reply is
       read; prints "instep: N of M answered in S s (R/s)" or where it
@@ -226,7 +228,7 @@ def cmd_badutf8(sockdir, msgid):
     print("msgid=%d error=%s" % (frame[1], err.get("message")))
 
 
-def cmd_flood(sockdir, conns, requests, seconds):
+def cmd_flood(sockdir, conns, requests, seconds, stopfile=None):
     raise_nofile()
     path = os.path.join(sockdir, "cubicled.sock")
     # "?" answers with the top-level help: a reply far bigger than the
@@ -237,6 +239,8 @@ def cmd_flood(sockdir, conns, requests, seconds):
     sent = dropped = 0
     end = time.monotonic() + float(seconds)
     while time.monotonic() < end:
+        if stopfile and dropped and os.path.exists(stopfile):
+            break
         socks = []
         for _ in range(int(conns)):
             try:
@@ -258,6 +262,8 @@ def cmd_flood(sockdir, conns, requests, seconds):
             poller.register(s, select.POLLRDHUP)
             byfd[s.fileno()] = s
         while byfd and time.monotonic() < end:
+            if stopfile and dropped and os.path.exists(stopfile):
+                break
             for fd, ev in poller.poll(200):
                 if ev & (select.POLLRDHUP | select.POLLHUP | select.POLLERR):
                     poller.unregister(fd)
@@ -269,7 +275,10 @@ def cmd_flood(sockdir, conns, requests, seconds):
             s.close()
         # Dropped: come back for more, a second later (pipeline-close is
         # the tight loop).
-        time.sleep(1.0)
+        for _ in range(10):
+            if stopfile and dropped and os.path.exists(stopfile):
+                break
+            time.sleep(0.1)
     print("flood: sent %d on %s connections, dropped %d times" %
           (sent, conns, dropped))
 
