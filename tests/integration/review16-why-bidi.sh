@@ -37,7 +37,7 @@ for s in json.load(sys.stdin):
         print(s.get(sys.argv[1], ""))' "$1"
 }
 for _ in $(seq 1 300); do
-	why=$(field why)
+	why=$(field why 2>/dev/null) || why= # the broker may not answer yet
 	[ "$(field restarts)" -ge 2 ] 2>/dev/null && grep -q "r16" <<<"$why" && break
 	sleep 0.1
 done
