@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "tenants.h"
+#include "text.h"
 
 /* 1 to TENANT_NAME_MAX letters, digits, '-' or '_', from a letter. */
 static bool
@@ -377,11 +378,10 @@ int
 tenants_parse(const char *text, size_t len, struct tenant **out, unsigned *n,
     char *err, size_t errlen)
 {
-	const char *p = text, *end = text + len, *e;
+	const char *p = text, *end = text + len;
 	struct tenant *ts;
 	unsigned line = 0;
 	char buf[4096];
-	size_t l, i;
 
 	*out = NULL;
 	*n = 0;
@@ -390,27 +390,9 @@ tenants_parse(const char *text, size_t len, struct tenant **out, unsigned *n,
 		return -ENOMEM;
 	}
 	while (p < end) {
-		e = memchr(p, '\n', (size_t)(end - p));
-		if (!e)
-			e = end;
-		l = (size_t)(e - p);
-		line++;
-		if (l >= sizeof(buf)) {
-			snprintf(err, errlen, "line %u: over %zu bytes", line,
-			    sizeof(buf) - 1);
+		if (cubi_text_line(
+			&p, end, buf, sizeof(buf), &line, err, errlen))
 			goto fail;
-		}
-		memcpy(buf, p, l);
-		buf[l] = '\0';
-		p = e < end ? e + 1 : end;
-		for (i = 0; i < l; i++)
-			if (((unsigned char)buf[i] < ' ' && buf[i] != '\t' &&
-				buf[i] != '\r') ||
-			    (unsigned char)buf[i] == 0x7f) {
-				snprintf(err, errlen,
-				    "line %u: a control character", line);
-				goto fail;
-			}
 		if (line_parse(ts, n, buf, line, err, errlen))
 			goto fail;
 	}

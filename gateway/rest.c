@@ -34,6 +34,7 @@
 #include "cubicle/errors.h"
 #include "cubicle/schema.h"
 #include "rest.h"
+#include "text.h"
 
 static unsigned
 say(unsigned status, char *msg, size_t len, const char *fmt, ...)
@@ -1082,30 +1083,12 @@ gw_tokens_parse(const char *text, size_t len, struct gw_token **out,
 		return -1;
 	}
 	while (p < end) {
-		const char *e = memchr(p, '\n', (size_t)(end - p));
 		char buf[512], tenant[128], role[16], hex[80], extra[8];
-		size_t l;
 		int f;
 
-		if (!e)
-			e = end;
-		l = (size_t)(e - p);
-		line++;
-		if (l >= sizeof(buf)) {
-			snprintf(err, errlen, "line %u: over %zu bytes", line,
-			    sizeof(buf) - 1);
+		if (cubi_text_line(
+			&p, end, buf, sizeof(buf), &line, err, errlen))
 			goto fail;
-		}
-		memcpy(buf, p, l);
-		buf[l] = '\0';
-		p = e < end ? e + 1 : end;
-		for (i = 0; i < l; i++)
-			if ((unsigned char)buf[i] < ' ' && buf[i] != '\t' &&
-			    buf[i] != '\r') {
-				snprintf(err, errlen,
-				    "line %u: a control character", line);
-				goto fail;
-			}
 		f = sscanf(buf, "%127s %15s %79s %7s", tenant, role, hex, extra);
 		if (f <= 0 || tenant[0] == '#')
 			continue;

@@ -112,3 +112,33 @@ cubi_text_escape_dup(const char *s)
 		cubi_text_escape(d, len, s, n);
 	return d;
 }
+
+int
+cubi_text_line(const char **p, const char *end, char *buf, size_t len,
+    unsigned *line, char *err, size_t errlen)
+{
+	const char *e = memchr(*p, '\n', (size_t)(end - *p));
+	size_t l, i;
+
+	if (!e)
+		e = end;
+	l = (size_t)(e - *p);
+	++*line;
+	if (l >= len) {
+		snprintf(
+		    err, errlen, "line %u: over %zu bytes", *line, len - 1);
+		return -E2BIG;
+	}
+	memcpy(buf, *p, l);
+	buf[l] = '\0';
+	*p = e < end ? e + 1 : end;
+	for (i = 0; i < l; i++)
+		if (((unsigned char)buf[i] < ' ' && buf[i] != '\t' &&
+			buf[i] != '\r') ||
+		    (unsigned char)buf[i] == 0x7f) {
+			snprintf(
+			    err, errlen, "line %u: a control character", *line);
+			return -EINVAL;
+		}
+	return 0;
+}

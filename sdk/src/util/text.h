@@ -73,6 +73,16 @@ size_t cubi_text_escape(char *dst, size_t dstlen, const char *s, size_t n);
 char *cubi_text_escape_dup(const char *s);
 
 /*
+ * The next line of a configuration file's text [*p, end) (the tenants
+ * file, the gateway's tokens): copied into buf (len bytes, NUL-ended,
+ * its '\n' left out), *p moved past it, *line counted.  0, or -E2BIG (a
+ * line of len bytes or more) or -EINVAL (a control character other than
+ * tab and CR, or DEL), with err naming the line.
+ */
+int cubi_text_line(const char **p, const char *end, char *buf, size_t len,
+    unsigned *line, char *err, size_t errlen);
+
+/*
  * A MAC address "xx:xx:xx:xx:xx:xx" (either case) at s[0..len) into mac:
  * 0, or -1.  Inline, for the tree engine and the SDK's typed views.
  */
