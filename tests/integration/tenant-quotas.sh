@@ -26,7 +26,7 @@
 need setpriv python3
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=$(command -v python3)
-A=60001 B=60002
+. "$CUB_LIB/tenant_cli.sh"
 
 # 0. A bad quota is refused before anything starts.
 printf 'ta uid=%s cubes=2\ntb uid=%s map-bytes=12Q\n' "$A" "$B" >"$T/bad.tenants"
@@ -47,9 +47,6 @@ CUB_BROKER_ARGS="--tenants $T/tenants"
 gateway_broker_args # socket group 65534: the tenants connect as members
 broker_start
 
-ta() { setpriv --reuid=$A --regid=$A --groups=65534 "$CUB_BUILD/sdk/cubicle" --socket-dir "$T/s" "$@" </dev/null; }
-tb() { setpriv --reuid=$B --regid=$B --groups=65534 "$CUB_BUILD/sdk/cubicle" --socket-dir "$T/s" "$@" </dev/null; }
-ok() { "$@" >/dev/null 2>"$T/err" || fail "$*: $(cat "$T/err")"; }
 # quota WHAT QUOTA CMD...: CMD must fail with ta's quota QUOTA named.
 quota() {
 	local what=$1 q=$2 out rc=0

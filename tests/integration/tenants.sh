@@ -25,7 +25,7 @@
 need setpriv curl python3
 PLUGINS+=("$CUB_BUILD/plugins/iptables/iptables.so"
 	"$CUB_BUILD/plugins/transparenthelloworld/transparenthelloworld.so")
-A=60001 B=60002
+. "$CUB_LIB/tenant_cli.sh"
 
 # 0. Bad tenants files are refused before anything starts.
 bad_file() {
@@ -63,10 +63,6 @@ CUB_BROKER_ARGS="--tenants $T/tenants --gateway-may reader,tenant"
 gateway_broker_args # socket group 65534: the tenants connect as members
 broker_start
 
-# ta ARGS..., tb ARGS...: the CLI as each tenant (in the socket group).
-ta() { setpriv --reuid=$A --regid=$A --groups=65534 "$CUB_BUILD/sdk/cubicle" --socket-dir "$T/s" "$@" </dev/null; }
-tb() { setpriv --reuid=$B --regid=$B --groups=65534 "$CUB_BUILD/sdk/cubicle" --socket-dir "$T/s" "$@" </dev/null; }
-ok() { "$@" >/dev/null 2>"$T/err" || fail "$*: $(cat "$T/err")"; }
 
 # refused WHAT PATTERN CMD...: CMD must fail and its error match PATTERN.
 refused() {

@@ -6,8 +6,7 @@
 # default vethb+), the CLI run as each with setpriv.  Source after
 # netns.sh (and gateway.sh); set PLUGINS and CUB_BROKER_ARGS first, then
 # call r22_start.  Makes vetha0/vetha1 and vethb0/vethb1 (up).
-need setpriv
-R22_A=60001 R22_B=60002
+. "$CUB_LIB/tenant_cli.sh" # ta, tb (uids $A, $B), ok
 
 # r22_start: the veths, the tenants file ($T/tenants) and the broker
 # (socket group 65534, so the tenants connect as its members).
@@ -19,15 +18,10 @@ r22_start() {
 		ip link set "veth${p}1" up
 	done
 	printf 'ta uid=%s netdevs=%s\ntb uid=%s netdevs=%s\n' \
-		"$R22_A" "${R22_TA_NETDEVS:-vetha*}" \
-		"$R22_B" "${R22_TB_NETDEVS:-vethb+}" >"$T/tenants"
+		"$A" "${R22_TA_NETDEVS:-vetha*}" \
+		"$B" "${R22_TB_NETDEVS:-vethb+}" >"$T/tenants"
 	CUB_BROKER_ARGS="--tenants $T/tenants --socket-group 65534 ${CUB_BROKER_ARGS:-}"
 	chmod 0711 "$T"
 	broker_start
 }
 
-# ta ARGS..., tb ARGS...: the CLI as each tenant.
-ta() { setpriv --reuid=$R22_A --regid=$R22_A --groups=65534 "$CUB_BUILD/sdk/cubicle" --socket-dir "$T/s" "$@" </dev/null; }
-tb() { setpriv --reuid=$R22_B --regid=$R22_B --groups=65534 "$CUB_BUILD/sdk/cubicle" --socket-dir "$T/s" "$@" </dev/null; }
-# ok CMD...: CMD must succeed (its output discarded).
-ok() { "$@" >/dev/null 2>"$T/err" || fail "$*: $(cat "$T/err")"; }
