@@ -341,7 +341,10 @@ gateway_may_parse(const char *arg, unsigned *may)
 	return 0;
 }
 
-_Static_assert(BROKER_OWN_IDS == 96, "tenant_id_taken()'s text says 96");
+/* The ids past --uid-base the broker gives its own processes: workers
+ * (supervisor.c, one per service, MAX_SERVICES 64) and helpers
+ * (helper.c, HELPER_UID_OFFSET 64 + HELPER_MAX 32). */
+#define BROKER_OWN_IDS 96
 
 /* Why a tenant may not have id (a uid when uid, else a gid), or NULL. */
 static const char *

@@ -1000,14 +1000,6 @@ int sup_reload(struct broker *b, struct service *s,
 void sup_reload_failed(struct service *s, const char *why);
 void sup_shutdown(struct broker *b);
 
-/* The ids past --uid-base the broker's own processes run as (uid = gid):
- * a worker per service (supervisor.c, at most MAX_SERVICES), then the
- * helpers (helper.c, at most HELPER_MAX, from HELPER_UID_OFFSET). */
-#define MAX_SERVICES 64
-#define HELPER_UID_OFFSET MAX_SERVICES
-#define HELPER_MAX 32
-#define BROKER_OWN_IDS (HELPER_UID_OFFSET + HELPER_MAX)
-
 /* wlog.c: workers' stdout and stderr, marked, escaped and rate-limited */
 int wlog_pipe(int fds[2]);
 /* Read worker pid's log from fd; its error lines go to last[0..len). */

@@ -32,7 +32,9 @@
 
 #define ERR(code, ...) (*errv = cub_err_val(code, __VA_ARGS__), -EINVAL)
 
-/* Helper uids follow the services' (HELPER_UID_OFFSET, broker.h). */
+/* Helper uids follow the services' (supervisor.c's MAX_SERVICES = 64). */
+#define HELPER_UID_OFFSET 64
+#define HELPER_MAX 32
 #define HELPER_MAX_RO 16 /* as the launcher's */
 #define HELPER_NAME_MAX 31
 #define HELPER_DEFAULT_TIMEOUT_S 5

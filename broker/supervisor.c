@@ -51,6 +51,7 @@
 #define BACKOFF_MAX_MS 5000
 #define STABLE_MS 10000
 #define WLOG_DRAIN_MS 100 /* for a dead worker's last log lines */
+#define MAX_SERVICES 64
 
 static int
 sock_path(struct service *s, char *buf, size_t len, const char *suffix)
