@@ -242,6 +242,9 @@ nat_server() {
 # FROM to DST:PORT, seen on TO's wire: "source zero|good|bad".
 nat_csum() {
 	local f="$T/sniff.$2.$4" pid i
+	# Made here: the background job opens it only when it runs, and a
+	# grep before that put "No such file" into the caller's answer.
+	: >"$f"
 	nat_py "$2" sniff-udp "$4" >"$f" 2>&1 &
 	pid=$!
 	for i in $(seq 1 100); do
